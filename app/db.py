@@ -1,0 +1,66 @@
+"""Async engine and sessions for SQLite (default) and PostgreSQL, with the same code on both.
+
+SQLite runs in WAL mode with foreign keys, a busy timeout and synchronous=FULL, and every
+transaction starts with BEGIN IMMEDIATE: the write lock is taken up front, so the read-then-write
+of call_next can never interleave with another writer (PostgreSQL uses FOR UPDATE SKIP LOCKED).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+SQLITE_PRAGMAS = (
+    'PRAGMA journal_mode=WAL',
+    'PRAGMA foreign_keys=ON',
+    'PRAGMA busy_timeout=15000',
+    'PRAGMA synchronous=FULL',
+)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, 'connect')
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below be the only one
+        cursor = dbapi_connection.cursor()
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, 'begin')
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql('BEGIN IMMEDIATE')
+
+
+class Database:
+    """One engine and its session factory; `session()` yields an AsyncSession (expire_on_commit=False)."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == 'sqlite'
+        kwargs: dict[str, Any] = {'echo': echo}
+        if self.is_sqlite:
+            if parsed.database and parsed.database != ':memory:':
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs['connect_args'] = {'timeout': 15}
+        else:
+            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        self.engine = create_async_engine(url, **kwargs)
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self._sessions() as session:
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,109 @@
+"""Typed domain events. Each has an id, a time, the hall and a typed payload.
+
+They cross process boundaries as JSON (`to_json` / `from_json`), so the Redis bus and replay can
+rebuild exactly the object that was published.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any, ClassVar
+from uuid import uuid4
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.clock import utcnow
+
+_REGISTRY: dict[str, type[Event]] = {}
+
+
+class TicketSnapshot(BaseModel):
+    """A ticket as everyone may see it (no personal data)."""
+
+    id: int
+    number: str
+    service_id: int
+    service_code: str
+    status: str
+    priority_class: str
+    queued_at: dt.datetime
+    taken_at: dt.datetime
+    called_at: dt.datetime | None = None
+    completed_at: dt.datetime | None = None
+    window_id: int | None = None
+    window_number: int | None = None
+    target_window_id: int | None = None
+    recall_count: int = 0
+    handling_seconds: float | None = None
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    type_name: ClassVar[str] = 'Event'
+
+    id: str = Field(default_factory=lambda: uuid4().hex)
+    time: dt.datetime = Field(default_factory=utcnow)
+    hall_id: int
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.type_name = cls.__name__
+        _REGISTRY[cls.__name__] = cls
+
+    def to_json(self) -> str:
+        return json.dumps({'type': self.type_name, 'data': self.model_dump(mode='json')}, ensure_ascii=False)
+
+    @staticmethod
+    def from_json(text: str) -> Event:
+        envelope = json.loads(text)
+        return _REGISTRY[envelope['type']].model_validate(envelope['data'])
+
+
+class TicketEventBase(Event):
+    payload: TicketSnapshot
+    actor: str = 'system'
+    reason: str = ''
+
+
+class TicketIssued(TicketEventBase):
+    pass
+
+
+class TicketCalled(TicketEventBase):
+    recall: bool = False
+    out_of_order: bool = False
+
+
+class TicketCompleted(TicketEventBase):
+    pass
+
+
+class TicketNoShow(TicketEventBase):
+    pass
+
+
+class TicketTransferred(TicketEventBase):
+    from_service_id: int
+    from_window_id: int | None = None
+
+
+class TicketParked(TicketEventBase):
+    pass
+
+
+class TicketResumed(TicketEventBase):
+    pass
+
+
+class WindowPayload(BaseModel):
+    id: int
+    number: int
+    state: str
+    service_ids: list[int]
+    current_ticket_id: int | None = None
+
+
+class WindowChanged(Event):
+    payload: WindowPayload
+    actor: str = 'system'

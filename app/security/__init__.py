@@ -1,0 +1,1 @@
+"""Security primitives: field encryption, keyed hashes, passwords, signed codes, masking."""

@@ -1,0 +1,47 @@
+"""Codes we hand out: tracking codes (unguessable) and signed QR payloads (HMAC, ASCII only).
+
+zbar garbles short UTF-8 payloads, so every payload is ASCII: `HT1.<kind>.<value>.<signature>`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+
+from app.services.errors import Invalid
+
+_VALUE = re.compile(r'^[A-Za-z0-9_-]{1,64}$')
+_PREFIX = 'HT1'
+
+
+def tracking_code() -> str:
+    """120 random bits, URL-safe (an unguessable code, so no signature is needed)."""
+    return secrets.token_urlsafe(15)
+
+
+def reference() -> str:
+    return secrets.token_hex(6).upper()
+
+
+def _signature(secret: bytes, kind: str, value: str) -> str:
+    digest = hmac.new(secret, f'{_PREFIX}.{kind}.{value}'.encode(), hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(digest).rstrip(b'=').decode()
+
+
+def sign(secret: bytes, kind: str, value: str) -> str:
+    if not (_VALUE.match(kind) and _VALUE.match(value)):
+        raise ValueError('kind and value must be short ASCII tokens')
+    return f'{_PREFIX}.{kind}.{value}.{_signature(secret, kind, value)}'
+
+
+def verify(secret: bytes, kind: str, payload: str) -> str:
+    """The signed value, or `Invalid('forged_code')` for anything we did not issue."""
+    parts = payload.strip().split('.')
+    if len(parts) != 4 or parts[0] != _PREFIX or parts[1] != kind or not _VALUE.match(parts[2]):
+        raise Invalid('forged_code', '二维码无效或不是本大厅签发 / this code was not issued by this hall')
+    if not hmac.compare_digest(parts[3], _signature(secret, kind, parts[2])):
+        raise Invalid('forged_code', '二维码签名校验失败 / this code has been altered')
+    return parts[2]

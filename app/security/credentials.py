@@ -1,0 +1,22 @@
+"""Device credentials: high-entropy secrets derived from SECRET_KEY, stored only as SHA-256.
+
+A random 256-bit credential needs no slow hash (that protects guessable passwords); SHA-256 keeps
+500 devices reconnecting at once cheap. The simulator, sharing SECRET_KEY, derives the same values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+
+def device_credential(secret: bytes, device_code: str) -> str:
+    return hmac.new(secret, f'device:{device_code}'.encode(), hashlib.sha256).hexdigest()
+
+
+def credential_hash(credential: str) -> str:
+    return hashlib.sha256(credential.encode()).hexdigest()
+
+
+def credential_matches(credential: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(credential_hash(credential), stored_hash)

@@ -1,0 +1,1 @@
+"""Domain rules: each module one job, testable without a browser."""

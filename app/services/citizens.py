@@ -1,0 +1,40 @@
+"""Finding or recording a citizen by ID number without ever storing the number in clear."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from app.models.people import Citizen
+from app.security.crypto import FieldCipher
+from app.services.identity import IdentityFacts
+
+
+async def find_or_create(
+    session: AsyncSession,
+    cipher: FieldCipher,
+    facts: IdentityFacts,
+    *,
+    now: dt.datetime,
+    phone: str | None = None,
+    name: str | None = None,
+) -> Citizen:
+    lookup = cipher.lookup(facts.number)
+    citizen = (await session.execute(select(Citizen).where(Citizen.id_number_hash == lookup))).scalar_one_or_none()
+    if citizen is None:
+        citizen = Citizen(
+            id_number_enc=cipher.encrypt(facts.number, context='citizen.id_number'),
+            id_number_hash=lookup,
+            birth_date=facts.birth_date,
+            created_at=now,
+        )
+        session.add(citizen)
+    if phone:
+        citizen.phone_enc = cipher.encrypt(phone, context='citizen.phone')
+        citizen.phone_last4_hash = cipher.lookup(phone[-4:])
+    if name:
+        citizen.name_enc = cipher.encrypt(name, context='citizen.name')
+    await session.flush()
+    return citizen

@@ -1,0 +1,552 @@
+"""The queue engine: take a number, call it at a window, and every transition after that.
+
+Every transition writes a TicketEvent in the same transaction and publishes a typed event after
+commit. `call_next` is atomic on both engines: SQLite transactions start with BEGIN IMMEDIATE
+(app/db.py), PostgreSQL picks the ticket with SELECT ... FOR UPDATE SKIP LOCKED.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.bus import Bus
+from app.clock import hall_day, utcnow
+from app.db import Database
+from app.events import (
+    TicketCalled,
+    TicketCompleted,
+    TicketEventBase,
+    TicketIssued,
+    TicketNoShow,
+    TicketParked,
+    TicketResumed,
+    TicketSnapshot,
+    TicketTransferred,
+    WindowChanged,
+    WindowPayload,
+)
+from app.models.appointment import Appointment, AppointmentStatus
+from app.models.hall import ServiceItem, Window, WindowService, WindowState
+from app.models.ticket import (
+    DailyCounter,
+    PriorityClass,
+    Ticket,
+    TicketCreate,
+    TicketEvent,
+    TicketStatus,
+)
+from app.security import codes
+from app.security.crypto import FieldCipher
+from app.services import citizens, eta
+from app.services.errors import Conflict, Invalid, NotFound
+from app.services.identity import parse_id_number
+from app.services.priority import Candidate, classify, order_key
+from app.services.uow import UnitOfWork, unit_of_work
+from app.settings import Settings
+
+RECENT_HANDLING_SAMPLES = 30
+HANDLING_LOOKBACK = dt.timedelta(days=7)
+BUSY_MESSAGE = '请先办结、转移或挂起当前号 / finish, transfer or park the current ticket'
+
+
+@dataclass(frozen=True)
+class TicketView:
+    """A ticket with what a citizen wants to know: where they stand and how long it may take."""
+
+    ticket: Ticket
+    service: ServiceItem
+    window_number: int | None
+    position: int | None
+    estimate: eta.Estimate | None
+
+
+@dataclass(frozen=True)
+class ServiceQueue:
+    service: ServiceItem
+    waiting: int
+    estimate: eta.Estimate | None
+    oldest_queued_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class WindowView:
+    window: Window
+    service_ids: dict[int, int]
+    current: Ticket | None
+
+
+@dataclass(frozen=True)
+class HallOverview:
+    windows: list[WindowView]
+    queues: list[ServiceQueue]
+
+
+@dataclass
+class _QueueContext:
+    """What the estimator needs, read once per request."""
+
+    services: dict[int, ServiceItem]
+    open_windows: list[eta.WindowLoad]
+    waiting: dict[int, list[Candidate]]
+    recent: dict[int, list[float]]
+
+    def estimate(self, service_id: int, ahead: int) -> eta.Estimate | None:
+        service = self.services[service_id]
+        stats = eta.handling_stats(self.recent.get(service_id, []), prior_mean=service.avg_handling_minutes)
+        counts = {sid: len(items) for sid, items in self.waiting.items()}
+        capacity = eta.service_capacity(service_id, self.open_windows, counts)
+        idle = sum(1 for w in self.open_windows if service_id in w.services and not w.busy)
+        return eta.estimate_wait(ahead=ahead, capacity=capacity, idle_windows=idle, stats=stats)
+
+
+class QueueService:
+    def __init__(
+        self,
+        db: Database,
+        bus: Bus,
+        settings: Settings,
+        cipher: FieldCipher,
+        *,
+        hall_id: int,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.settings = settings
+        self.cipher = cipher
+        self.hall_id = hall_id
+        self.clock = clock
+
+    @property
+    def fairness_cap(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.settings.fairness_cap_minutes)
+
+    # ---- taking a number -------------------------------------------------------------------
+
+    async def take_ticket(self, request: TicketCreate, *, actor: str = 'citizen') -> TicketView:
+        now = self.clock()
+        async with unit_of_work(self.db, self.bus) as uow:
+            s = uow.session
+            service = await self._service_by_code(s, request.service_code)
+            if not await self._is_served(s, service.id):
+                raise Conflict('service_unavailable', f'本大厅暂无窗口办理「{service.name}」 / no window serves this')
+            today = hall_day(now, self.settings.tz)
+            facts = parse_id_number(request.id_number, today=today) if request.id_number else None
+            appointment = await self._check_in(s, request.appointment_code, service) if request.appointment_code \
+                else None
+            decision = classify(
+                age=facts.age_on(today) if facts else None,
+                elderly_age=self.settings.elderly_age,
+                disability=request.disability,
+                pregnancy=request.pregnancy,
+                appointment_slot=(appointment.slot_start, appointment.slot_end) if appointment else None,
+                now=now,
+                early_minutes=self.settings.appointment_early_minutes,
+            )
+            citizen = await citizens.find_or_create(
+                s, self.cipher, facts, now=now, phone=request.phone, name=request.name) if facts else None
+            seq = await self._next_sequence(s, today, service.ticket_prefix)
+            ticket = Ticket(
+                hall_id=self.hall_id, service_id=service.id, day=today, number=f'{service.ticket_prefix}{seq:03d}',
+                code=codes.tracking_code(), channel=request.channel, priority_class=decision.priority_class,
+                priority_reason=decision.reason, taken_at=now, queued_at=now,
+                citizen_id=citizen.id if citizen else None, appointment_id=appointment.id if appointment else None,
+            )
+            s.add(ticket)
+            await s.flush()
+            if appointment:
+                appointment.status = AppointmentStatus.CHECKED_IN
+                appointment.ticket_id = ticket.id
+            await self._record(uow, ticket, 'issued', None, actor=actor, event=TicketIssued,
+                         detail={'channel': request.channel.value, 'priority_reason': decision.reason})
+        return await self.ticket_view(ticket.code)
+
+    async def _check_in(self, s: AsyncSession, payload: str, service: ServiceItem) -> Appointment:
+        reference = codes.verify(self.settings.secret, 'appt', payload)
+        appointment = (await s.execute(
+            select(Appointment).where(Appointment.reference == reference).with_for_update())).scalar_one_or_none()
+        if appointment is None or appointment.hall_id != self.hall_id:
+            raise NotFound('unknown_appointment', '未找到该预约 / appointment not found')
+        if appointment.service_id != service.id:
+            raise Invalid('appointment_service_mismatch', '预约事项与所选事项不一致 / booked for another service')
+        if appointment.status != AppointmentStatus.BOOKED:
+            raise Conflict('appointment_used', '该预约已签到或已取消 / appointment already used or cancelled')
+        return appointment
+
+    async def _next_sequence(self, s: AsyncSession, day: dt.date, prefix: str) -> int:
+        dialect = sqlite if self.db.is_sqlite else postgresql
+        statement = dialect.insert(DailyCounter).values(hall_id=self.hall_id, day=day, prefix=prefix, last=1)
+        statement = statement.on_conflict_do_update(
+            index_elements=['hall_id', 'day', 'prefix'], set_={'last': DailyCounter.last + 1},
+        ).returning(DailyCounter.last)
+        return (await s.execute(statement)).scalar_one()
+
+    # ---- calling -----------------------------------------------------------------------------
+
+    async def call_next(self, window_id: int, *, actor: str = 'staff') -> TicketView:
+        now = self.clock()
+        async with unit_of_work(self.db, self.bus) as uow:
+            window = await self._open_free_window(uow.session, window_id)
+            ticket = await self._pick_next(uow.session, window, now)
+            if ticket is None:
+                raise NotFound('queue_empty', '当前没有等候的号 / nobody is waiting for this window')
+            await self._call(uow, ticket, window, now, actor=actor)
+        return await self.ticket_view(ticket.code)
+
+    async def call_ticket(self, window_id: int, number: str, *, reason: str, actor: str = 'staff') -> TicketView:
+        """Out-of-order call of a named ticket; the reason is required and recorded."""
+        reason = reason.strip()
+        if not reason:
+            raise Invalid('reason_required', '跳号呼叫必须填写原因 / a reason is required to call out of order')
+        now = self.clock()
+        async with unit_of_work(self.db, self.bus) as uow:
+            s = uow.session
+            window = await self._open_free_window(s, window_id)
+            ticket = await self._ticket_by_number(s, number, now)
+            if ticket.status != TicketStatus.WAITING:
+                raise Conflict('ticket_not_waiting', f'{ticket.number} 当前不在等候中 / ticket is not waiting')
+            await self._require_serves(s, window, ticket.service_id)
+            await self._call(uow, ticket, window, now, actor=actor, reason=reason, out_of_order=True)
+        return await self.ticket_view(ticket.code)
+
+    async def _pick_next(self, s: AsyncSession, window: Window, now: dt.datetime) -> Ticket | None:
+        overdue = Ticket.queued_at <= now - self.fairness_cap
+        class_rank = case(
+            (Ticket.priority_class == PriorityClass.GREEN, PriorityClass.GREEN.rank),
+            (Ticket.priority_class == PriorityClass.APPOINTMENT, PriorityClass.APPOINTMENT.rank),
+            else_=PriorityClass.NORMAL.rank,
+        )
+        statement = (
+            select(Ticket)
+            .join(WindowService, and_(WindowService.service_id == Ticket.service_id,
+                                      WindowService.window_id == window.id))
+            .where(Ticket.hall_id == self.hall_id, Ticket.status == TicketStatus.WAITING,
+                   or_(col(Ticket.target_window_id).is_(None), Ticket.target_window_id == window.id))
+            .order_by(case((overdue, 0), else_=1), case((overdue, 0), else_=WindowService.priority),
+                      case((overdue, 0), else_=class_rank), Ticket.queued_at, Ticket.id)
+            .limit(1)
+            .with_for_update(skip_locked=True, of=Ticket)
+        )
+        return (await s.execute(statement)).scalar_one_or_none()
+
+    async def _call(self, uow: UnitOfWork, ticket: Ticket, window: Window, now: dt.datetime, *, actor: str,
+                    reason: str = '', out_of_order: bool = False) -> None:
+        previous = ticket.status
+        ticket.status = TicketStatus.CALLED
+        ticket.window_id = window.id
+        ticket.target_window_id = None
+        ticket.called_at = now
+        ticket.first_called_at = ticket.first_called_at or now
+        ticket.recall_count = 0
+        window.current_ticket_id = ticket.id
+        kind = 'called_out_of_order' if out_of_order else ('resumed' if previous == TicketStatus.PARKED else 'called')
+        event = TicketResumed if previous == TicketStatus.PARKED else TicketCalled
+        extra: dict[str, Any] = {'out_of_order': True} if out_of_order else {}
+        await self._record(uow, ticket, kind, previous, actor=actor, window=window, reason=reason, event=event,
+                     event_fields=extra)
+
+    async def recall(self, window_id: int, *, actor: str = 'staff') -> TicketView:
+        async with unit_of_work(self.db, self.bus) as uow:
+            window, ticket = await self._window_and_current(uow.session, window_id)
+            limit = self.settings.recalls_before_no_show
+            if ticket.recall_count >= limit:
+                raise Conflict('recall_limit', f'已重呼 {limit} 次，请标记过号 / recalled {limit} times: mark no-show')
+            ticket.recall_count += 1
+            await self._record(uow, ticket, 'recalled', ticket.status, actor=actor, window=window, event=TicketCalled,
+                         event_fields={'recall': True}, detail={'recall_count': ticket.recall_count})
+        return await self.ticket_view(ticket.code)
+
+    async def no_show(self, window_id: int, *, actor: str = 'staff') -> TicketView:
+        async with unit_of_work(self.db, self.bus) as uow:
+            window, ticket = await self._window_and_current(uow.session, window_id)
+            limit = self.settings.recalls_before_no_show
+            if ticket.recall_count < limit:
+                raise Conflict('recall_first', f'请先重呼 {limit} 次再标记过号 / recall {limit} times first')
+            ticket.status = TicketStatus.NO_SHOW
+            ticket.completed_at = self.clock()
+            window.current_ticket_id = None
+            await self._record(uow, ticket, 'no_show', TicketStatus.CALLED, actor=actor, window=window,
+                               event=TicketNoShow)
+        return await self.ticket_view(ticket.code)
+
+    async def complete(self, window_id: int, *, actor: str = 'staff') -> TicketView:
+        now = self.clock()
+        async with unit_of_work(self.db, self.bus) as uow:
+            window, ticket = await self._window_and_current(uow.session, window_id)
+            ticket.status = TicketStatus.COMPLETED
+            ticket.completed_at = now
+            window.current_ticket_id = None
+            await self._record(uow, ticket, 'completed', TicketStatus.CALLED, actor=actor, window=window,
+                         event=TicketCompleted)
+        return await self.ticket_view(ticket.code)
+
+    async def transfer(self, window_id: int, *, to_service_code: str | None = None, to_window_id: int | None = None,
+                       reason: str = '', actor: str = 'staff') -> TicketView:
+        """Send the current ticket to another service and/or window; it keeps its place in time."""
+        if to_service_code is None and to_window_id is None:
+            raise Invalid('transfer_target_required', '请选择转往的事项或窗口 / choose a service or a window')
+        async with unit_of_work(self.db, self.bus) as uow:
+            s = uow.session
+            window, ticket = await self._window_and_current(s, window_id)
+            service = await self._service_by_code(s, to_service_code) if to_service_code \
+                else await s.get(ServiceItem, ticket.service_id)
+            assert service is not None and service.id is not None
+            if to_window_id is not None:
+                target = await self._window(s, to_window_id)
+                await self._require_serves(s, target, service.id)
+            elif not await self._is_served(s, service.id):
+                raise Conflict('service_unavailable', f'暂无窗口办理「{service.name}」 / no window serves this')
+            from_service_id, from_window_id = ticket.service_id, window.id
+            ticket.service_id = service.id
+            ticket.status = TicketStatus.WAITING
+            ticket.window_id = None
+            ticket.target_window_id = to_window_id
+            ticket.called_at = None
+            ticket.recall_count = 0
+            ticket.transfer_count += 1
+            window.current_ticket_id = None
+            await self._record(uow, ticket, 'transferred', TicketStatus.CALLED, actor=actor, window=window,
+                               reason=reason,
+                         event=TicketTransferred,
+                         event_fields={'from_service_id': from_service_id, 'from_window_id': from_window_id},
+                         detail={'from_service_id': from_service_id, 'to_window_id': to_window_id})
+        return await self.ticket_view(ticket.code)
+
+    async def park(self, window_id: int, *, reason: str = '', actor: str = 'staff') -> TicketView:
+        """Put the current ticket on hold (e.g. to fetch a missing document); the window is free again."""
+        async with unit_of_work(self.db, self.bus) as uow:
+            window, ticket = await self._window_and_current(uow.session, window_id)
+            ticket.status = TicketStatus.PARKED
+            ticket.target_window_id = window.id
+            window.current_ticket_id = None
+            await self._record(uow, ticket, 'parked', TicketStatus.CALLED, actor=actor, window=window, reason=reason,
+                         event=TicketParked)
+        return await self.ticket_view(ticket.code)
+
+    async def resume(self, window_id: int, number: str, *, actor: str = 'staff') -> TicketView:
+        """Call a parked ticket straight back to the window that parked it."""
+        now = self.clock()
+        async with unit_of_work(self.db, self.bus) as uow:
+            s = uow.session
+            window = await self._open_free_window(s, window_id)
+            ticket = await self._ticket_by_number(s, number, now)
+            if ticket.status != TicketStatus.PARKED or ticket.target_window_id != window.id:
+                raise Conflict('ticket_not_parked_here', f'{ticket.number} 未在本窗口挂起 / not parked at this window')
+            await self._call(uow, ticket, window, now, actor=actor)
+        return await self.ticket_view(ticket.code)
+
+    # ---- windows -----------------------------------------------------------------------------
+
+    async def set_window_state(self, window_id: int, state: WindowState, *, actor: str = 'staff') -> Window:
+        async with unit_of_work(self.db, self.bus) as uow:
+            s = uow.session
+            window = await self._window(s, window_id, lock=True)
+            if state != WindowState.OPEN and window.current_ticket_id is not None:
+                raise Conflict('window_busy', BUSY_MESSAGE)
+            if window.state != state:
+                window.state = state
+                uow.emit(WindowChanged(hall_id=self.hall_id, actor=actor,
+                                       payload=await self._window_payload(s, window)))
+        return window
+
+    async def set_window_services(self, window_id: int, services: dict[str, int], *, actor: str) -> Window:
+        """Replace what a window serves ({service code: tier}); used by staffing moves."""
+        if not services:
+            raise Invalid('services_required', '窗口至少办理一项事项 / a window serves at least one service')
+        async with unit_of_work(self.db, self.bus) as uow:
+            s = uow.session
+            window = await self._window(s, window_id, lock=True)
+            wanted = {(await self._service_by_code(s, code)).id: tier for code, tier in services.items()}
+            current = {link.service_id: link for link in (await s.execute(
+                select(WindowService).where(WindowService.window_id == window_id))).scalars()}
+            for service_id, link in current.items():
+                if service_id not in wanted:
+                    await s.delete(link)
+            for service_id, tier in wanted.items():
+                if service_id in current:
+                    current[service_id].priority = tier
+                else:
+                    s.add(WindowService(window_id=window_id, service_id=service_id, priority=tier))
+            await s.flush()
+            uow.emit(WindowChanged(hall_id=self.hall_id, actor=actor, payload=await self._window_payload(s, window)))
+        return window
+
+    # ---- reads -------------------------------------------------------------------------------
+
+    async def ticket_view(self, code: str) -> TicketView:
+        async with self.db.session() as s:
+            ticket = (await s.execute(select(Ticket).where(Ticket.code == code))).scalar_one_or_none()
+            if ticket is None:
+                raise NotFound('unknown_ticket', '未找到该号 / ticket not found')
+            return await self._view(s, ticket)
+
+    async def ticket_view_by_id(self, ticket_id: int) -> TicketView:
+        async with self.db.session() as s:
+            ticket = await s.get(Ticket, ticket_id)
+            if ticket is None:
+                raise NotFound('unknown_ticket', '未找到该号 / ticket not found')
+            return await self._view(s, ticket)
+
+    async def _view(self, s: AsyncSession, ticket: Ticket) -> TicketView:
+        service = await s.get(ServiceItem, ticket.service_id)
+        assert service is not None
+        window = await s.get(Window, ticket.window_id) if ticket.window_id else None
+        position = estimate = None
+        if ticket.status == TicketStatus.WAITING:
+            context = await self._queue_context(s)
+            now = self.clock()
+            ahead = sum(1 for c in context.waiting.get(ticket.service_id, [])
+                        if c.ticket_id != ticket.id and self._before(c, ticket, now))
+            position = ahead + 1
+            estimate = context.estimate(ticket.service_id, ahead)
+        return TicketView(ticket, service, window.number if window else None, position, estimate)
+
+    def _before(self, candidate: Candidate, ticket: Ticket, now: dt.datetime) -> bool:
+        mine = Candidate(ticket.id or 0, PriorityClass(ticket.priority_class), ticket.queued_at, 1)
+        return order_key(candidate, now=now, cap=self.fairness_cap) < order_key(mine, now=now, cap=self.fairness_cap)
+
+    async def overview(self) -> HallOverview:
+        async with self.db.session() as s:
+            context = await self._queue_context(s)
+            windows = list((await s.execute(
+                select(Window).where(Window.hall_id == self.hall_id).order_by(Window.number))).scalars())
+            links = await self._links(s)
+            current_ids = [w.current_ticket_id for w in windows if w.current_ticket_id]
+            current = {t.id: t for t in (await s.execute(
+                select(Ticket).where(col(Ticket.id).in_(current_ids)))).scalars()} if current_ids else {}
+        queues = [
+            ServiceQueue(
+                service=service,
+                waiting=len(context.waiting.get(sid, [])),
+                estimate=context.estimate(sid, len(context.waiting.get(sid, []))),
+                oldest_queued_at=min((c.queued_at for c in context.waiting.get(sid, [])), default=None),
+            )
+            for sid, service in sorted(context.services.items(), key=lambda item: item[1].code)
+        ]
+        return HallOverview(
+            windows=[WindowView(w, links.get(w.id or 0, {}), current.get(w.current_ticket_id or 0)) for w in windows],
+            queues=queues,
+        )
+
+    async def _queue_context(self, s: AsyncSession) -> _QueueContext:
+        now = self.clock()
+        services = {svc.id: svc for svc in (await s.execute(select(ServiceItem))).scalars() if svc.id is not None}
+        links = await self._links(s)
+        windows = (await s.execute(select(Window).where(
+            Window.hall_id == self.hall_id, Window.state == WindowState.OPEN))).scalars()
+        open_windows = [eta.WindowLoad(links.get(w.id or 0, {}), w.current_ticket_id is not None) for w in windows]
+        waiting: dict[int, list[Candidate]] = defaultdict(list)
+        rows = await s.execute(select(Ticket.id, Ticket.service_id, Ticket.priority_class, Ticket.queued_at).where(
+            Ticket.hall_id == self.hall_id, Ticket.status == TicketStatus.WAITING))
+        for ticket_id, service_id, priority_class, queued_at in rows:
+            waiting[service_id].append(Candidate(ticket_id, PriorityClass(priority_class), queued_at, 1))
+        recent: dict[int, list[float]] = defaultdict(list)
+        handled = await s.execute(
+            select(Ticket.service_id, Ticket.called_at, Ticket.completed_at)
+            .where(Ticket.hall_id == self.hall_id, Ticket.status == TicketStatus.COMPLETED,
+                   col(Ticket.completed_at) >= now - HANDLING_LOOKBACK)
+            .order_by(col(Ticket.completed_at).desc()).limit(RECENT_HANDLING_SAMPLES * max(1, len(services))))
+        for service_id, called_at, completed_at in handled:
+            if called_at and completed_at and len(recent[service_id]) < RECENT_HANDLING_SAMPLES:
+                recent[service_id].append((completed_at - called_at).total_seconds() / 60)
+        return _QueueContext(services, open_windows, dict(waiting), dict(recent))
+
+    async def _links(self, s: AsyncSession) -> dict[int, dict[int, int]]:
+        links: dict[int, dict[int, int]] = defaultdict(dict)
+        for link in (await s.execute(select(WindowService))).scalars():
+            links[link.window_id][link.service_id] = link.priority
+        return links
+
+    # ---- helpers -----------------------------------------------------------------------------
+
+    async def _service_by_code(self, s: AsyncSession, code: str) -> ServiceItem:
+        service = (await s.execute(select(ServiceItem).where(ServiceItem.code == code))).scalar_one_or_none()
+        if service is None:
+            raise NotFound('unknown_service', f'没有事项编码 {code!r} / unknown service')
+        return service
+
+    async def _is_served(self, s: AsyncSession, service_id: int | None) -> bool:
+        statement = select(func.count()).select_from(WindowService).join(Window).where(
+            WindowService.service_id == service_id, Window.hall_id == self.hall_id)
+        return (await s.execute(statement)).scalar_one() > 0
+
+    async def _require_serves(self, s: AsyncSession, window: Window, service_id: int) -> None:
+        link = await s.get(WindowService, (window.id, service_id))
+        if link is None:
+            raise Conflict('service_not_served', f'{window.number}号窗口不办理该事项 / window does not serve it')
+
+    async def _window(self, s: AsyncSession, window_id: int, *, lock: bool = False) -> Window:
+        statement = select(Window).where(Window.id == window_id, Window.hall_id == self.hall_id)
+        window = (await s.execute(statement.with_for_update() if lock else statement)).scalar_one_or_none()
+        if window is None:
+            raise NotFound('unknown_window', f'没有编号为 {window_id} 的窗口 / unknown window')
+        return window
+
+    async def _open_free_window(self, s: AsyncSession, window_id: int) -> Window:
+        window = await self._window(s, window_id, lock=True)
+        if window.state != WindowState.OPEN:
+            raise Conflict('window_not_open', f'{window.number}号窗口未开放 / window is {window.state}')
+        if window.current_ticket_id is not None:
+            raise Conflict('window_busy', BUSY_MESSAGE)
+        return window
+
+    async def _window_and_current(self, s: AsyncSession, window_id: int) -> tuple[Window, Ticket]:
+        window = await self._window(s, window_id, lock=True)
+        ticket = await s.get(Ticket, window.current_ticket_id, with_for_update=True) \
+            if window.current_ticket_id else None
+        if ticket is None or ticket.status != TicketStatus.CALLED:
+            raise Conflict('no_current_ticket', f'{window.number}号窗口当前没有在办的号 / no ticket at this window')
+        return window, ticket
+
+    async def _ticket_by_number(self, s: AsyncSession, number: str, now: dt.datetime) -> Ticket:
+        day = hall_day(now, self.settings.tz)
+        ticket = (await s.execute(select(Ticket).where(
+            Ticket.hall_id == self.hall_id, Ticket.day == day, Ticket.number == number.strip().upper(),
+        ).with_for_update())).scalar_one_or_none()
+        if ticket is None:
+            raise NotFound('unknown_ticket', f'今天没有 {number} 号 / no such ticket today')
+        return ticket
+
+    async def _window_payload(self, s: AsyncSession, window: Window) -> WindowPayload:
+        ids = (await s.execute(select(WindowService.service_id).where(WindowService.window_id == window.id))).scalars()
+        return WindowPayload(id=window.id or 0, number=window.number, state=window.state,
+                             service_ids=sorted(ids), current_ticket_id=window.current_ticket_id)
+
+    async def _record(self, uow: UnitOfWork, ticket: Ticket, kind: str, from_status: TicketStatus | None, *,
+                      actor: str, event: type[TicketEventBase], window: Window | None = None, reason: str = '',
+                      detail: dict[str, Any] | None = None, event_fields: dict[str, Any] | None = None) -> None:
+        """Write the TicketEvent row and queue the bus event for after commit."""
+        now = self.clock()
+        assert ticket.id is not None
+        service = await uow.session.get(ServiceItem, ticket.service_id)
+        assert service is not None
+        uow.session.add(TicketEvent(
+            ticket_id=ticket.id, hall_id=self.hall_id, kind=kind, at=now, actor=actor,
+            window_id=window.id if window else ticket.window_id, service_id=ticket.service_id,
+            from_status=from_status, to_status=ticket.status, reason=reason, detail=detail or {},
+        ))
+        snapshot = snapshot_of(ticket, service_code=service.code, window_number=window.number if window else None)
+        uow.emit(event(hall_id=self.hall_id, time=now, payload=snapshot, actor=actor, reason=reason,
+                       **(event_fields or {})))
+
+
+def snapshot_of(ticket: Ticket, *, service_code: str, window_number: int | None) -> TicketSnapshot:
+    handling = None
+    if ticket.status == TicketStatus.COMPLETED and ticket.called_at and ticket.completed_at:
+        handling = (ticket.completed_at - ticket.called_at).total_seconds()
+    return TicketSnapshot(
+        id=ticket.id or 0, number=ticket.number, service_id=ticket.service_id, service_code=service_code,
+        status=ticket.status, priority_class=ticket.priority_class, queued_at=ticket.queued_at,
+        taken_at=ticket.taken_at, called_at=ticket.called_at, completed_at=ticket.completed_at,
+        window_id=ticket.window_id, window_number=window_number, target_window_id=ticket.target_window_id,
+        recall_count=ticket.recall_count, handling_seconds=handling,
+    )

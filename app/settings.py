@@ -1,0 +1,119 @@
+"""Configuration from environment variables, validated once at start-up.
+
+Every value is optional; a bad one stops the app with one line that names the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(SystemExit):
+    """Raised (and printed as one line) when an environment variable is invalid."""
+
+
+def _lang_from_locale() -> Literal['zh-CN', 'en']:
+    """LANG is also the POSIX locale (C.UTF-8, en_US.UTF-8): only its language part is used."""
+    return 'en' if os.environ.get('LANG', '').lower().startswith('en') else 'zh-CN'
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix='', case_sensitive=False, extra='ignore')
+
+    database_url: str = Field(default='', validation_alias='DATABASE_URL')
+    redis_url: str = Field(default='', validation_alias='REDIS_URL')
+    secret_key: str = Field(default='', validation_alias='SECRET_KEY')
+    hall_seed: str = Field(default='default', validation_alias='HALL_SEED')
+    device_mode: Literal['simulated', 'websocket'] = Field(default='simulated', validation_alias='DEVICE_MODE')
+    hall_simulation: Literal['on', 'off'] = Field(default='on', validation_alias='HALL_SIMULATION')
+    host: str = Field(default='127.0.0.1', validation_alias='HOST')
+    port: int = Field(default=8080, ge=1, le=65535, validation_alias='PORT')
+    lang: Literal['zh-CN', 'en'] = Field(default_factory=lambda: _lang_from_locale(), validation_alias='HALL_LANG')
+    var_dir: Path = Field(default=ROOT / 'var', validation_alias='VAR_DIR')
+    hall_timezone: str = Field(default='Asia/Shanghai', validation_alias='HALL_TIMEZONE')
+    fairness_cap_minutes: float = Field(default=20.0, gt=0, validation_alias='FAIRNESS_CAP_MINUTES')
+    recalls_before_no_show: int = Field(default=2, ge=0, le=10, validation_alias='RECALLS_BEFORE_NO_SHOW')
+    appointment_early_minutes: int = Field(default=15, ge=0, validation_alias='APPOINTMENT_EARLY_MINUTES')
+    elderly_age: int = Field(default=65, ge=50, le=100, validation_alias='ELDERLY_AGE')
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, validation_alias='MAX_BODY_BYTES')
+    token_idle_minutes: int = Field(default=30, ge=1, validation_alias='TOKEN_IDLE_MINUTES')
+    token_absolute_hours: int = Field(default=12, ge=1, validation_alias='TOKEN_ABSOLUTE_HOURS')
+
+    @field_validator('database_url')
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if value and not value.startswith(('sqlite+aiosqlite://', 'postgresql+asyncpg://')):
+            raise ValueError('use sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db')
+        return value
+
+    @field_validator('redis_url')
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if value and not value.startswith(('redis://', 'rediss://')):
+            raise ValueError('use redis://host:port/db')
+        return value
+
+    @field_validator('hall_timezone')
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f'unknown time zone {value!r}') from error
+        return value
+
+    @field_validator('secret_key')
+    @classmethod
+    def _secret_length(cls, value: str) -> str:
+        if value and len(value) < 32:
+            raise ValueError('must be at least 32 characters')
+        return value
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f'sqlite+aiosqlite:///{self.var_dir / "halltwin.db"}'
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith('sqlite')
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.hall_timezone)
+
+    @property
+    def secret(self) -> bytes:
+        """SECRET_KEY, or a key generated once into var/secret_key (never committed)."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.var_dir / 'secret_key'
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
+
+
+def load_settings() -> Settings:
+    """Read the environment; on a bad value exit with one line naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = str(first['loc'][0]).upper() if first['loc'] else 'configuration'
+        raise ConfigError(f'halltwin: invalid {name}: {first["msg"]}') from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

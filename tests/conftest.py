@@ -1,0 +1,94 @@
+"""Fixtures: databases (SQLite per test, PostgreSQL per run), bus, clock, a small hall, the queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from app.bus import InProcessBus
+from app.db import Database
+from app.security.crypto import FieldCipher
+from app.services.queue import QueueService
+from app.settings import Settings, load_settings
+from tests.dbs import PostgresDatabase, SqliteTemplate
+from tests.factories import SmallHall, build_small_hall
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = dt.datetime(2026, 11, 28, 2, 0, tzinfo=dt.UTC)  # 10:00 in the hall
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, minutes: float) -> None:
+        self.now += dt.timedelta(minutes=minutes)
+
+
+@pytest.fixture(scope='session')
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
+    return SqliteTemplate(tmp_path_factory.mktemp('template'))
+
+
+@pytest.fixture(scope='session')
+def postgres() -> Iterator[PostgresDatabase]:
+    database = PostgresDatabase()
+    database.create()
+    yield database
+    database.drop()
+
+
+@pytest.fixture(params=['sqlite', pytest.param('postgres', marks=pytest.mark.postgres)])
+async def db(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: SqliteTemplate) -> AsyncIterator[Database]:
+    """Each test that uses `db` runs on SQLite and on PostgreSQL."""
+    if request.param == 'sqlite':
+        database = Database(sqlite_template.copy_to(tmp_path / 'test.db'))
+    else:
+        pg: PostgresDatabase = request.getfixturevalue('postgres')
+        database = Database(pg.url)
+        await pg.truncate(database)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path, sqlite_template: SqliteTemplate) -> AsyncIterator[Database]:
+    database = Database(sqlite_template.copy_to(tmp_path / 'test.db'))
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return load_settings()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def bus() -> AsyncIterator[InProcessBus]:
+    bus = InProcessBus()
+    yield bus
+    await bus.stop()
+
+
+@pytest.fixture
+def cipher(settings: Settings) -> FieldCipher:
+    return FieldCipher({'k1': settings.secret}, 'k1')
+
+
+@pytest.fixture
+async def hall(db: Database) -> SmallHall:
+    return await build_small_hall(db)
+
+
+@pytest.fixture
+def queue(db: Database, bus: InProcessBus, settings: Settings, cipher: FieldCipher, hall: SmallHall,
+          clock: FakeClock) -> QueueService:
+    return QueueService(db, bus, settings, cipher, hall_id=hall.hall_id, clock=clock)

@@ -1,0 +1,280 @@
+"""Queue engine rules, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlmodel import select
+
+from app.bus import InProcessBus
+from app.db import Database
+from app.events import Event, TicketCalled, TicketCompleted, TicketIssued, TicketTransferred
+from app.models import Appointment, Ticket, TicketCreate, TicketEvent, TicketStatus, WindowState
+from app.models.ticket import Channel, PriorityClass
+from app.security import codes
+from app.services.errors import Conflict, Invalid, NotFound
+from app.services.queue import QueueService
+from tests.conftest import FakeClock
+from tests.factories import SmallHall
+from tests.idnumbers import make_id
+
+
+def take(service: str, **kwargs: object) -> TicketCreate:
+    return TicketCreate(service_code=service, **kwargs)
+
+
+async def events_of(db: Database, ticket_id: int) -> list[str]:
+    async with db.session() as s:
+        rows = (await s.execute(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
+                                .order_by(TicketEvent.id))).scalars()
+        return [row.kind for row in rows]
+
+
+async def test_numbers_follow_prefix_and_daily_sequence(queue: QueueService, hall: SmallHall) -> None:
+    first = await queue.take_ticket(take(hall.service_a))
+    second = await queue.take_ticket(take(hall.service_a))
+    other = await queue.take_ticket(take(hall.service_b))
+    assert [first.ticket.number, second.ticket.number, other.ticket.number] == ['A001', 'A002', 'B001']
+    assert first.position == 1 and second.position == 2
+    assert first.ticket.code != second.ticket.code and len(first.ticket.code) >= 16
+
+
+async def test_numbers_restart_on_the_next_hall_day(queue: QueueService, hall: SmallHall, clock: FakeClock) -> None:
+    await queue.take_ticket(take(hall.service_a))
+    clock.advance(24 * 60)
+    assert (await queue.take_ticket(take(hall.service_a))).ticket.number == 'A001'
+
+
+async def test_unknown_service_is_refused_and_changes_nothing(queue: QueueService, db: Database) -> None:
+    with pytest.raises(NotFound) as error:
+        await queue.take_ticket(take('NOPE'))
+    assert error.value.code == 'unknown_service'
+    async with db.session() as s:
+        assert (await s.execute(select(Ticket))).first() is None
+
+
+@pytest.mark.parametrize('bad', ['110105195001011235', '11010519500101123', '110105199913011234', '000000195001011238',
+                                 'abcdefghijklmnopqr'])
+async def test_invalid_id_numbers_are_refused(queue: QueueService, hall: SmallHall, db: Database, bad: str) -> None:
+    with pytest.raises(Invalid) as error:
+        await queue.take_ticket(take(hall.service_a, id_number=bad))
+    assert error.value.code == 'invalid_id_number'
+    async with db.session() as s:
+        assert (await s.execute(select(Ticket))).first() is None
+
+
+async def test_elderly_from_id_number_get_the_green_channel(queue: QueueService, hall: SmallHall) -> None:
+    young = await queue.take_ticket(take(hall.service_a, id_number=make_id(dt.date(1990, 5, 1))))
+    old = await queue.take_ticket(take(hall.service_a, id_number=make_id(dt.date(1950, 5, 1), sequence='456')))
+    assert young.ticket.priority_class == PriorityClass.NORMAL
+    assert old.ticket.priority_class == PriorityClass.GREEN and old.ticket.priority_reason == 'elderly'
+    called = await queue.call_next(hall.window_1)
+    assert called.ticket.number == old.ticket.number
+
+
+async def test_birthday_decides_the_green_channel(queue: QueueService, hall: SmallHall) -> None:
+    turns_65_tomorrow = make_id(dt.date(1961, 11, 29))
+    ticket = await queue.take_ticket(take(hall.service_a, id_number=turns_65_tomorrow))
+    assert ticket.ticket.priority_class == PriorityClass.NORMAL
+
+
+async def test_disability_and_pregnancy_are_green(queue: QueueService, hall: SmallHall) -> None:
+    assert (await queue.take_ticket(take(hall.service_a, disability=True))).ticket.priority_reason == 'disability'
+    assert (await queue.take_ticket(take(hall.service_a, pregnancy=True))).ticket.priority_reason == 'pregnancy'
+
+
+async def test_fairness_cap_stops_normal_tickets_being_passed_over(
+        queue: QueueService, hall: SmallHall, clock: FakeClock) -> None:
+    normal = await queue.take_ticket(take(hall.service_a))
+    clock.advance(5)
+    green = await queue.take_ticket(take(hall.service_a, disability=True))
+    assert (await queue.call_next(hall.window_1)).ticket.number == green.ticket.number
+    await queue.complete(hall.window_1)
+    await queue.take_ticket(take(hall.service_a, pregnancy=True))
+    clock.advance(queue.settings.fairness_cap_minutes)
+    assert (await queue.call_next(hall.window_1)).ticket.number == normal.ticket.number
+
+
+async def test_window_main_service_comes_before_its_fallback(queue: QueueService, hall: SmallHall,
+                                                             clock: FakeClock) -> None:
+    b = await queue.take_ticket(take(hall.service_b))
+    clock.advance(1)
+    a = await queue.take_ticket(take(hall.service_a))
+    assert (await queue.call_next(hall.window_1)).ticket.number == a.ticket.number
+    await queue.complete(hall.window_1)
+    assert (await queue.call_next(hall.window_1)).ticket.number == b.ticket.number
+
+
+async def test_appointment_in_slot_is_prioritised_and_forged_codes_fail(
+        queue: QueueService, hall: SmallHall, db: Database, clock: FakeClock) -> None:
+    async with db.session() as s, s.begin():
+        service_id = (await queue.overview()).queues[0].service.id
+        s.add(Appointment(hall_id=hall.hall_id, service_id=service_id, reference='REF001',
+                          slot_start=clock.now, slot_end=clock.now + dt.timedelta(minutes=30), created_at=clock.now))
+    payload = codes.sign(queue.settings.secret, 'appt', 'REF001')
+    with pytest.raises(Invalid) as error:
+        await queue.take_ticket(take(hall.service_a, appointment_code=payload[:-2] + 'xx'))
+    assert error.value.code == 'forged_code'
+    normal = await queue.take_ticket(take(hall.service_a))
+    booked = await queue.take_ticket(take(hall.service_a, appointment_code=payload, channel=Channel.APPOINTMENT_QR))
+    assert booked.ticket.priority_class == PriorityClass.APPOINTMENT
+    assert (await queue.call_next(hall.window_1)).ticket.number == booked.ticket.number
+    with pytest.raises(Conflict):
+        await queue.take_ticket(take(hall.service_a, appointment_code=payload))
+    assert normal.ticket.status == TicketStatus.WAITING
+
+
+async def test_call_next_on_empty_queue_and_closed_window(queue: QueueService, hall: SmallHall) -> None:
+    with pytest.raises(NotFound) as error:
+        await queue.call_next(hall.window_1)
+    assert error.value.code == 'queue_empty'
+    await queue.take_ticket(take(hall.service_a))
+    with pytest.raises(Conflict) as closed:
+        await queue.call_next(hall.window_3)
+    assert closed.value.code == 'window_not_open'
+    with pytest.raises(NotFound):
+        await queue.call_next(999)
+
+
+async def test_a_busy_window_must_finish_first(queue: QueueService, hall: SmallHall) -> None:
+    await queue.take_ticket(take(hall.service_a))
+    await queue.take_ticket(take(hall.service_a))
+    await queue.call_next(hall.window_1)
+    with pytest.raises(Conflict) as error:
+        await queue.call_next(hall.window_1)
+    assert error.value.code == 'window_busy'
+
+
+async def test_recall_limit_then_no_show(queue: QueueService, hall: SmallHall, db: Database) -> None:
+    ticket = await queue.take_ticket(take(hall.service_a))
+    await queue.call_next(hall.window_1)
+    with pytest.raises(Conflict) as early:
+        await queue.no_show(hall.window_1)
+    assert early.value.code == 'recall_first'
+    for _ in range(queue.settings.recalls_before_no_show):
+        await queue.recall(hall.window_1)
+    with pytest.raises(Conflict) as limit:
+        await queue.recall(hall.window_1)
+    assert limit.value.code == 'recall_limit'
+    gone = await queue.no_show(hall.window_1)
+    assert gone.ticket.status == TicketStatus.NO_SHOW
+    assert await events_of(db, ticket.ticket.id) == ['issued', 'called', 'recalled', 'recalled', 'no_show']
+
+
+async def test_complete_twice_is_refused(queue: QueueService, hall: SmallHall, db: Database) -> None:
+    ticket = await queue.take_ticket(take(hall.service_a))
+    await queue.call_next(hall.window_1)
+    done = await queue.complete(hall.window_1)
+    assert done.ticket.status == TicketStatus.COMPLETED
+    with pytest.raises(Conflict) as error:
+        await queue.complete(hall.window_1)
+    assert error.value.code == 'no_current_ticket'
+    assert await events_of(db, ticket.ticket.id) == ['issued', 'called', 'completed']
+
+
+async def test_out_of_order_call_needs_a_reason_and_is_recorded(queue: QueueService, hall: SmallHall,
+                                                                db: Database) -> None:
+    await queue.take_ticket(take(hall.service_a))
+    second = await queue.take_ticket(take(hall.service_a))
+    with pytest.raises(Invalid):
+        await queue.call_ticket(hall.window_1, 'A002', reason='  ')
+    with pytest.raises(Conflict) as not_served:
+        await queue.call_ticket(hall.window_2, 'A002', reason='材料已备齐')
+    assert not_served.value.code == 'service_not_served'
+    called = await queue.call_ticket(hall.window_1, 'a002', reason='材料已备齐')
+    assert called.ticket.id == second.ticket.id
+    async with db.session() as s:
+        row = (await s.execute(select(TicketEvent).where(TicketEvent.kind == 'called_out_of_order'))).scalar_one()
+    assert row.reason == '材料已备齐'
+
+
+async def test_transfer_keeps_take_time_and_refuses_wrong_windows(queue: QueueService, hall: SmallHall,
+                                                                  clock: FakeClock) -> None:
+    early = await queue.take_ticket(take(hall.service_a))
+    clock.advance(3)
+    await queue.take_ticket(take(hall.service_b))
+    await queue.call_next(hall.window_1)
+    with pytest.raises(Conflict) as wrong:
+        await queue.transfer(hall.window_1, to_service_code=hall.service_b, to_window_id=hall.window_4)
+    assert wrong.value.code == 'service_not_served'
+    with pytest.raises(Invalid):
+        await queue.transfer(hall.window_1)
+    moved = await queue.transfer(hall.window_1, to_service_code=hall.service_b, reason='需先办乙')
+    assert moved.ticket.status == TicketStatus.WAITING and moved.ticket.queued_at == early.ticket.queued_at
+    assert moved.position == 1 and moved.ticket.transfer_count == 1
+    assert (await queue.call_next(hall.window_2)).ticket.id == early.ticket.id
+
+
+async def test_transfer_to_a_named_window(queue: QueueService, hall: SmallHall) -> None:
+    ticket = await queue.take_ticket(take(hall.service_b))
+    await queue.call_next(hall.window_2)
+    await queue.transfer(hall.window_2, to_window_id=hall.window_1)
+    await queue.take_ticket(take(hall.service_b))
+    assert (await queue.call_next(hall.window_1)).ticket.id == ticket.ticket.id
+
+
+async def test_park_and_resume(queue: QueueService, hall: SmallHall) -> None:
+    ticket = await queue.take_ticket(take(hall.service_a))
+    await queue.take_ticket(take(hall.service_a))
+    await queue.call_next(hall.window_1)
+    parked = await queue.park(hall.window_1, reason='回去取户口本')
+    assert parked.ticket.status == TicketStatus.PARKED
+    other = await queue.call_next(hall.window_1)
+    assert other.ticket.number == 'A002'
+    with pytest.raises(Conflict):
+        await queue.resume(hall.window_1, ticket.ticket.number)
+    await queue.complete(hall.window_1)
+    resumed = await queue.resume(hall.window_1, ticket.ticket.number)
+    assert resumed.ticket.status == TicketStatus.CALLED
+
+
+async def test_pause_and_close_window(queue: QueueService, hall: SmallHall) -> None:
+    await queue.take_ticket(take(hall.service_a))
+    await queue.call_next(hall.window_1)
+    with pytest.raises(Conflict):
+        await queue.set_window_state(hall.window_1, WindowState.PAUSED)
+    await queue.complete(hall.window_1)
+    await queue.set_window_state(hall.window_1, WindowState.PAUSED)
+    await queue.take_ticket(take(hall.service_a))
+    with pytest.raises(Conflict):
+        await queue.call_next(hall.window_1)
+    await queue.set_window_state(hall.window_1, WindowState.OPEN)
+    assert (await queue.call_next(hall.window_1)).ticket.number == 'A002'
+
+
+async def test_eta_grows_with_position_and_has_a_range(queue: QueueService, hall: SmallHall) -> None:
+    views = [await queue.take_ticket(take(hall.service_a)) for _ in range(4)]
+    minutes = [v.estimate.minutes for v in views if v.estimate]
+    assert len(minutes) == 4 and minutes == sorted(minutes) and minutes[-1] > minutes[0]
+    last = views[-1].estimate
+    assert last is not None and last.low < last.minutes < last.high
+
+
+async def test_service_without_open_window_has_no_eta(queue: QueueService, hall: SmallHall) -> None:
+    await queue.set_window_state(hall.window_4, WindowState.CLOSED)
+    view = await queue.take_ticket(take(hall.service_c))
+    assert view.estimate is None and view.position == 1
+
+
+async def test_events_are_published_after_commit(queue: QueueService, hall: SmallHall, bus: InProcessBus) -> None:
+    seen: list[Event] = []
+    bus.subscribe(seen.append)
+    await queue.take_ticket(take(hall.service_a))
+    await queue.call_next(hall.window_1)
+    await queue.transfer(hall.window_1, to_service_code=hall.service_b)
+    await queue.call_next(hall.window_2)
+    await queue.complete(hall.window_2)
+    await bus.drain()
+    assert [type(e) for e in seen] == [TicketIssued, TicketCalled, TicketTransferred, TicketCalled, TicketCompleted]
+    assert seen[-1].payload.handling_seconds is not None
+    assert all(e.payload.service_code for e in seen)
+
+
+async def test_failed_transition_publishes_nothing(queue: QueueService, hall: SmallHall, bus: InProcessBus) -> None:
+    seen: list[Event] = []
+    bus.subscribe(seen.append)
+    with pytest.raises(NotFound):
+        await queue.call_next(hall.window_1)
+    await bus.drain()
+    assert seen == []

@@ -38,6 +38,13 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql('BEGIN IMMEDIATE')
 
 
+def ensure_sqlite_dir(url: str) -> None:
+    """SQLite creates the file but not its folder (var/ on a fresh checkout)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == 'sqlite' and parsed.database and parsed.database != ':memory:':
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
 class Database:
     """One engine and its session factory; `session()` yields an AsyncSession (expire_on_commit=False)."""
 
@@ -47,8 +54,7 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == 'sqlite'
         kwargs: dict[str, Any] = {'echo': echo}
         if self.is_sqlite:
-            if parsed.database and parsed.database != ':memory:':
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            ensure_sqlite_dir(url)
             kwargs['connect_args'] = {'timeout': 15}
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)

@@ -109,7 +109,7 @@ def _assign(row: SQLModel, values: dict[str, Any]) -> bool:
 
 async def _hall(upsert: _Upsert, spec: HallSpec) -> Hall:
     existing = {hall.code: hall for hall in await upsert.rows(Hall, Hall.code == spec.code)}
-    values = {'code': spec.code, 'name': spec.name, 'name_en': spec.name_en, 'width': spec.width, 'height': spec.height}
+    values = spec.model_dump(include={'code', 'name', 'name_en', 'width', 'height'})
     hall = upsert.put(Hall, existing, spec.code, values)
     await upsert.flush()
     return hall
@@ -127,7 +127,9 @@ async def _zones(upsert: _Upsert, hall: Hall, spec: HallSpec) -> dict[str, Zone]
 
 async def _departments(upsert: _Upsert, specs: list[DepartmentSpec]) -> dict[str, Department]:
     existing = {department.code: department for department in await upsert.rows(Department)}
-    departments = {spec.code: upsert.put(Department, existing, spec.code, spec.model_dump()) for spec in specs}
+    departments = {
+        spec.code: upsert.put(Department, existing, spec.code, spec.model_dump()) for spec in specs
+    }
     await upsert.flush()
     return departments
 
@@ -136,7 +138,10 @@ async def _services(
     upsert: _Upsert, specs: list[ServiceSpec], departments: dict[str, Department]
 ) -> dict[str, ServiceItem]:
     existing = {service.code: service for service in await upsert.rows(ServiceItem)}
-    services = {spec.code: upsert.put(ServiceItem, existing, spec.code, _service_values(spec, departments)) for spec in specs}
+    services = {
+        spec.code: upsert.put(ServiceItem, existing, spec.code, _service_values(spec, departments))
+        for spec in specs
+    }
     await upsert.flush()
     return services
 
@@ -163,7 +168,8 @@ async def _windows(
             'x': spec.x,
             'y': spec.y,
         }
-        windows[spec.number] = upsert.put(Window, existing, spec.number, values, on_create={'state': spec.state})
+        on_create = {'state': spec.state}
+        windows[spec.number] = upsert.put(Window, existing, spec.number, values, on_create)
     await upsert.flush()
     return windows
 

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from app.models import DeviceKind, Role, WindowState
 from app.models.people import STAFF_ROLES
@@ -241,7 +249,7 @@ def _check_hall(hall: HallSpec) -> None:
     _unique('hall.yaml', hall.zones, lambda z: z.code, 'zone code')
     for index, zone in enumerate(hall.zones):
         if zone.x + zone.width > hall.width or zone.y + zone.height > hall.height:
-            raise SeedError(f'hall.yaml: zone {zone.code}: extends outside the {hall.width}x{hall.height} hall')
+            raise SeedError(f'hall.yaml: zone {zone.code}: lies partly outside the hall')
         for other in hall.zones[index + 1 :]:
             if zone.overlaps(other):
                 raise SeedError(f'hall.yaml: zone {zone.code}: overlaps zone {other.code}')
@@ -328,7 +336,7 @@ def _check_devices(seed: Seed) -> None:
     for device in seed.devices:
         where = f'devices.yaml: device {device.code}'
         _check_place(where, zones, device.zone, device.x, device.y)
-        if device.attached_to is not None and (device.attached_to == device.code or device.attached_to not in codes):
-            raise SeedError(f'{where}: attached_to {device.attached_to!r} is not another device in devices.yaml')
+        if device.attached_to is not None and device.attached_to not in codes - {device.code}:
+            raise SeedError(f'{where}: attached_to {device.attached_to!r} names no other device in this file')
         if device.window is not None and device.window not in windows:
             raise SeedError(f'{where}: window {device.window} is not in windows.yaml')

@@ -42,7 +42,9 @@ def postgres() -> Iterator[PostgresDatabase]:
 
 
 @pytest.fixture(params=['sqlite', pytest.param('postgres', marks=pytest.mark.postgres)])
-async def db(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: SqliteTemplate) -> AsyncIterator[Database]:
+async def db(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: SqliteTemplate
+) -> AsyncIterator[Database]:
     """Each test that uses `db` runs on SQLite and on PostgreSQL."""
     if request.param == 'sqlite':
         database = Database(sqlite_template.copy_to(tmp_path / 'test.db'))
@@ -89,6 +91,7 @@ async def hall(db: Database) -> SmallHall:
 
 
 @pytest.fixture
-def queue(db: Database, bus: InProcessBus, settings: Settings, cipher: FieldCipher, hall: SmallHall,
-          clock: FakeClock) -> QueueService:
+def queue(
+    db: Database, bus: InProcessBus, settings: Settings, cipher: FieldCipher, hall: SmallHall, clock: FakeClock
+) -> QueueService:
     return QueueService(db, bus, settings, cipher, hall_id=hall.hall_id, clock=clock)

@@ -60,8 +60,17 @@ class PostgresDatabase:
 
     async def truncate(self, db: Database) -> None:
         async with db.engine.begin() as connection:
-            tables = (await connection.execute(text(
-                "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"
-            ))).scalars().all()
+            tables = (
+                (
+                    await connection.execute(
+                        text(
+                            'SELECT tablename FROM pg_tables '
+                            "WHERE schemaname='public' AND tablename <> 'alembic_version'"
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
             quoted = ', '.join(f'"{name}"' for name in tables)
             await connection.execute(text(f'TRUNCATE {quoted} RESTART IDENTITY CASCADE'))

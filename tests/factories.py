@@ -40,21 +40,43 @@ async def build_small_hall(db: Database) -> SmallHall:
         s.add_all(services)
         windows = [
             Window(hall_id=hall.id, zone_id=zone.id, number=n, name=f'{n}号窗口', x=50 * n, y=50, state=state)
-            for n, state in ((1, WindowState.OPEN), (2, WindowState.OPEN), (3, WindowState.CLOSED), (4, WindowState.OPEN))
+            for n, state in (
+                (1, WindowState.OPEN),
+                (2, WindowState.OPEN),
+                (3, WindowState.CLOSED),
+                (4, WindowState.OPEN),
+            )
         ]
         s.add_all(windows)
         await s.flush()
         a, b, c = (svc.id for svc in services)
         w1, w2, w3, w4 = (w.id for w in windows)
-        s.add_all([
-            WindowService(window_id=w1, service_id=a, priority=1),
-            WindowService(window_id=w1, service_id=b, priority=2),
-            WindowService(window_id=w2, service_id=b, priority=1),
-            WindowService(window_id=w3, service_id=a, priority=1),
-            WindowService(window_id=w4, service_id=c, priority=1),
-        ])
-        s.add(StaffUser(username='w01', display_name='张三', role=Role.STAFF, window_id=w1,
-                        password_hash=hash_password('Window-01-pass'), created_at=utcnow()))
-        s.add(StaffUser(username='boss', display_name='李四', role=Role.MANAGER,
-                        password_hash=hash_password('Manager-01-pass'), created_at=utcnow()))
+        s.add_all(
+            [
+                WindowService(window_id=w1, service_id=a, priority=1),
+                WindowService(window_id=w1, service_id=b, priority=2),
+                WindowService(window_id=w2, service_id=b, priority=1),
+                WindowService(window_id=w3, service_id=a, priority=1),
+                WindowService(window_id=w4, service_id=c, priority=1),
+            ]
+        )
+        s.add(
+            StaffUser(
+                username='w01',
+                display_name='张三',
+                role=Role.STAFF,
+                window_id=w1,
+                password_hash=hash_password('Window-01-pass'),
+                created_at=utcnow(),
+            )
+        )
+        s.add(
+            StaffUser(
+                username='boss',
+                display_name='李四',
+                role=Role.MANAGER,
+                password_hash=hash_password('Manager-01-pass'),
+                created_at=utcnow(),
+            )
+        )
     return SmallHall(hall.id, 'SVC-A', 'SVC-B', 'SVC-C', w1, w2, w3, w4)

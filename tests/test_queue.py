@@ -26,8 +26,9 @@ def take(service: str, **kwargs: object) -> TicketCreate:
 
 async def events_of(db: Database, ticket_id: int) -> list[str]:
     async with db.session() as s:
-        rows = (await s.execute(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
-                                .order_by(TicketEvent.id))).scalars()
+        rows = (
+            await s.execute(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id))
+        ).scalars()
         return [row.kind for row in rows]
 
 
@@ -54,8 +55,9 @@ async def test_unknown_service_is_refused_and_changes_nothing(queue: QueueServic
         assert (await s.execute(select(Ticket))).first() is None
 
 
-@pytest.mark.parametrize('bad', ['110105195001011235', '11010519500101123', '110105199913011234', '000000195001011238',
-                                 'abcdefghijklmnopqr'])
+@pytest.mark.parametrize(
+    'bad', ['110105195001011235', '11010519500101123', '110105199913011234', '000000195001011238', 'abcdefghijklmnopqr']
+)
 async def test_invalid_id_numbers_are_refused(queue: QueueService, hall: SmallHall, db: Database, bad: str) -> None:
     with pytest.raises(Invalid) as error:
         await queue.take_ticket(take(hall.service_a, id_number=bad))
@@ -85,7 +87,8 @@ async def test_disability_and_pregnancy_are_green(queue: QueueService, hall: Sma
 
 
 async def test_fairness_cap_stops_normal_tickets_being_passed_over(
-        queue: QueueService, hall: SmallHall, clock: FakeClock) -> None:
+    queue: QueueService, hall: SmallHall, clock: FakeClock
+) -> None:
     normal = await queue.take_ticket(take(hall.service_a))
     clock.advance(5)
     green = await queue.take_ticket(take(hall.service_a, disability=True))
@@ -96,8 +99,9 @@ async def test_fairness_cap_stops_normal_tickets_being_passed_over(
     assert (await queue.call_next(hall.window_1)).ticket.number == normal.ticket.number
 
 
-async def test_window_main_service_comes_before_its_fallback(queue: QueueService, hall: SmallHall,
-                                                             clock: FakeClock) -> None:
+async def test_window_main_service_comes_before_its_fallback(
+    queue: QueueService, hall: SmallHall, clock: FakeClock
+) -> None:
     b = await queue.take_ticket(take(hall.service_b))
     clock.advance(1)
     a = await queue.take_ticket(take(hall.service_a))
@@ -107,11 +111,20 @@ async def test_window_main_service_comes_before_its_fallback(queue: QueueService
 
 
 async def test_appointment_in_slot_is_prioritised_and_forged_codes_fail(
-        queue: QueueService, hall: SmallHall, db: Database, clock: FakeClock) -> None:
+    queue: QueueService, hall: SmallHall, db: Database, clock: FakeClock
+) -> None:
     async with db.session() as s, s.begin():
         service_id = (await queue.overview()).queues[0].service.id
-        s.add(Appointment(hall_id=hall.hall_id, service_id=service_id, reference='REF001',
-                          slot_start=clock.now, slot_end=clock.now + dt.timedelta(minutes=30), created_at=clock.now))
+        s.add(
+            Appointment(
+                hall_id=hall.hall_id,
+                service_id=service_id,
+                reference='REF001',
+                slot_start=clock.now,
+                slot_end=clock.now + dt.timedelta(minutes=30),
+                created_at=clock.now,
+            )
+        )
     payload = codes.sign(queue.settings.secret, 'appt', 'REF001')
     with pytest.raises(Invalid) as error:
         await queue.take_ticket(take(hall.service_a, appointment_code=payload[:-2] + 'xx'))
@@ -173,8 +186,9 @@ async def test_complete_twice_is_refused(queue: QueueService, hall: SmallHall, d
     assert await events_of(db, ticket.ticket.id) == ['issued', 'called', 'completed']
 
 
-async def test_out_of_order_call_needs_a_reason_and_is_recorded(queue: QueueService, hall: SmallHall,
-                                                                db: Database) -> None:
+async def test_out_of_order_call_needs_a_reason_and_is_recorded(
+    queue: QueueService, hall: SmallHall, db: Database
+) -> None:
     await queue.take_ticket(take(hall.service_a))
     second = await queue.take_ticket(take(hall.service_a))
     with pytest.raises(Invalid):
@@ -189,8 +203,9 @@ async def test_out_of_order_call_needs_a_reason_and_is_recorded(queue: QueueServ
     assert row.reason == '材料已备齐'
 
 
-async def test_transfer_keeps_take_time_and_refuses_wrong_windows(queue: QueueService, hall: SmallHall,
-                                                                  clock: FakeClock) -> None:
+async def test_transfer_keeps_take_time_and_refuses_wrong_windows(
+    queue: QueueService, hall: SmallHall, clock: FakeClock
+) -> None:
     early = await queue.take_ticket(take(hall.service_a))
     clock.advance(3)
     await queue.take_ticket(take(hall.service_b))

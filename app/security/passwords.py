@@ -34,8 +34,9 @@ def check_strength(password: str) -> None:
     if len(password) < MIN_LENGTH:
         raise WeakPasswordError(f'密码至少 {MIN_LENGTH} 位 / at least {MIN_LENGTH} characters')
     if sum(bool(re.search(pattern, password)) for pattern in _CLASSES) < 3:
-        raise WeakPasswordError('密码需含大小写字母、数字、符号中的至少三类 / '
-                                'use three of: lower case, upper case, digits, symbols')
+        raise WeakPasswordError(
+            '密码需含大小写字母、数字、符号中的至少三类 / use three of: lower case, upper case, digits, symbols'
+        )
 
 
 def generate_password() -> str:

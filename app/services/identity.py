@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from stdnum.exceptions import ValidationError
 from stdnum.cn import ric
+from stdnum.exceptions import ValidationError
 
 from app.services.errors import Invalid
 

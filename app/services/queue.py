@@ -91,8 +91,8 @@ class HallOverview:
 
 
 @dataclass
-class _QueueContext:
-    """What the estimator needs, read once per request."""
+class QueueState:
+    """What the estimator needs: read once per request here, kept current in memory by the twin."""
 
     services: dict[int, ServiceItem]
     open_windows: list[eta.WindowLoad]
@@ -141,8 +141,9 @@ class QueueService:
                 raise Conflict('service_unavailable', f'本大厅暂无窗口办理「{service.name}」 / no window serves this')
             today = hall_day(now, self.settings.tz)
             facts = parse_id_number(request.id_number, today=today) if request.id_number else None
-            appointment = await self._check_in(s, request.appointment_code, service) if request.appointment_code \
-                else None
+            appointment = (
+                await self._check_in(s, request.appointment_code, service) if request.appointment_code else None
+            )
             decision = classify(
                 age=facts.age_on(today) if facts else None,
                 elderly_age=self.settings.elderly_age,
@@ -152,28 +153,47 @@ class QueueService:
                 now=now,
                 early_minutes=self.settings.appointment_early_minutes,
             )
-            citizen = await citizens.find_or_create(
-                s, self.cipher, facts, now=now, phone=request.phone, name=request.name) if facts else None
+            citizen = (
+                await citizens.find_or_create(s, self.cipher, facts, now=now, phone=request.phone, name=request.name)
+                if facts
+                else None
+            )
             seq = await self._next_sequence(s, today, service.ticket_prefix)
             ticket = Ticket(
-                hall_id=self.hall_id, service_id=service.id, day=today, number=f'{service.ticket_prefix}{seq:03d}',
-                code=codes.tracking_code(), channel=request.channel, priority_class=decision.priority_class,
-                priority_reason=decision.reason, taken_at=now, queued_at=now,
-                citizen_id=citizen.id if citizen else None, appointment_id=appointment.id if appointment else None,
+                hall_id=self.hall_id,
+                service_id=service.id,
+                day=today,
+                number=f'{service.ticket_prefix}{seq:03d}',
+                code=codes.tracking_code(),
+                channel=request.channel,
+                priority_class=decision.priority_class,
+                priority_reason=decision.reason,
+                taken_at=now,
+                queued_at=now,
+                citizen_id=citizen.id if citizen else None,
+                appointment_id=appointment.id if appointment else None,
             )
             s.add(ticket)
             await s.flush()
             if appointment:
                 appointment.status = AppointmentStatus.CHECKED_IN
                 appointment.ticket_id = ticket.id
-            await self._record(uow, ticket, 'issued', None, actor=actor, event=TicketIssued,
-                         detail={'channel': request.channel.value, 'priority_reason': decision.reason})
+            await self._record(
+                uow,
+                ticket,
+                'issued',
+                None,
+                actor=actor,
+                event=TicketIssued,
+                detail={'channel': request.channel.value, 'priority_reason': decision.reason},
+            )
         return await self.ticket_view(ticket.code)
 
     async def _check_in(self, s: AsyncSession, payload: str, service: ServiceItem) -> Appointment:
         reference = codes.verify(self.settings.secret, 'appt', payload)
-        appointment = (await s.execute(
-            select(Appointment).where(Appointment.reference == reference).with_for_update())).scalar_one_or_none()
+        appointment = (
+            await s.execute(select(Appointment).where(Appointment.reference == reference).with_for_update())
+        ).scalar_one_or_none()
         if appointment is None or appointment.hall_id != self.hall_id:
             raise NotFound('unknown_appointment', '未找到该预约 / appointment not found')
         if appointment.service_id != service.id:
@@ -186,7 +206,8 @@ class QueueService:
         dialect = sqlite if self.db.is_sqlite else postgresql
         statement = dialect.insert(DailyCounter).values(hall_id=self.hall_id, day=day, prefix=prefix, last=1)
         statement = statement.on_conflict_do_update(
-            index_elements=['hall_id', 'day', 'prefix'], set_={'last': DailyCounter.last + 1},
+            index_elements=['hall_id', 'day', 'prefix'],
+            set_={'last': DailyCounter.last + 1},
         ).returning(DailyCounter.last)
         return (await s.execute(statement)).scalar_one()
 
@@ -227,19 +248,37 @@ class QueueService:
         )
         statement = (
             select(Ticket)
-            .join(WindowService, and_(WindowService.service_id == Ticket.service_id,
-                                      WindowService.window_id == window.id))
-            .where(Ticket.hall_id == self.hall_id, Ticket.status == TicketStatus.WAITING,
-                   or_(col(Ticket.target_window_id).is_(None), Ticket.target_window_id == window.id))
-            .order_by(case((overdue, 0), else_=1), case((overdue, 0), else_=WindowService.priority),
-                      case((overdue, 0), else_=class_rank), Ticket.queued_at, Ticket.id)
+            .join(
+                WindowService, and_(WindowService.service_id == Ticket.service_id, WindowService.window_id == window.id)
+            )
+            .where(
+                Ticket.hall_id == self.hall_id,
+                Ticket.status == TicketStatus.WAITING,
+                or_(col(Ticket.target_window_id).is_(None), Ticket.target_window_id == window.id),
+            )
+            .order_by(
+                case((overdue, 0), else_=1),
+                case((overdue, 0), else_=WindowService.priority),
+                case((overdue, 0), else_=class_rank),
+                Ticket.queued_at,
+                Ticket.id,
+            )
             .limit(1)
             .with_for_update(skip_locked=True, of=Ticket)
         )
         return (await s.execute(statement)).scalar_one_or_none()
 
-    async def _call(self, uow: UnitOfWork, ticket: Ticket, window: Window, now: dt.datetime, *, actor: str,
-                    reason: str = '', out_of_order: bool = False) -> None:
+    async def _call(
+        self,
+        uow: UnitOfWork,
+        ticket: Ticket,
+        window: Window,
+        now: dt.datetime,
+        *,
+        actor: str,
+        reason: str = '',
+        out_of_order: bool = False,
+    ) -> None:
         previous = ticket.status
         ticket.status = TicketStatus.CALLED
         ticket.window_id = window.id
@@ -251,8 +290,9 @@ class QueueService:
         kind = 'called_out_of_order' if out_of_order else ('resumed' if previous == TicketStatus.PARKED else 'called')
         event = TicketResumed if previous == TicketStatus.PARKED else TicketCalled
         extra: dict[str, Any] = {'out_of_order': True} if out_of_order else {}
-        await self._record(uow, ticket, kind, previous, actor=actor, window=window, reason=reason, event=event,
-                     event_fields=extra)
+        await self._record(
+            uow, ticket, kind, previous, actor=actor, window=window, reason=reason, event=event, event_fields=extra
+        )
 
     async def recall(self, window_id: int, *, actor: str = 'staff') -> TicketView:
         async with unit_of_work(self.db, self.bus) as uow:
@@ -261,8 +301,17 @@ class QueueService:
             if ticket.recall_count >= limit:
                 raise Conflict('recall_limit', f'已重呼 {limit} 次，请标记过号 / recalled {limit} times: mark no-show')
             ticket.recall_count += 1
-            await self._record(uow, ticket, 'recalled', ticket.status, actor=actor, window=window, event=TicketCalled,
-                         event_fields={'recall': True}, detail={'recall_count': ticket.recall_count})
+            await self._record(
+                uow,
+                ticket,
+                'recalled',
+                ticket.status,
+                actor=actor,
+                window=window,
+                event=TicketCalled,
+                event_fields={'recall': True},
+                detail={'recall_count': ticket.recall_count},
+            )
         return await self.ticket_view(ticket.code)
 
     async def no_show(self, window_id: int, *, actor: str = 'staff') -> TicketView:
@@ -274,8 +323,9 @@ class QueueService:
             ticket.status = TicketStatus.NO_SHOW
             ticket.completed_at = self.clock()
             window.current_ticket_id = None
-            await self._record(uow, ticket, 'no_show', TicketStatus.CALLED, actor=actor, window=window,
-                               event=TicketNoShow)
+            await self._record(
+                uow, ticket, 'no_show', TicketStatus.CALLED, actor=actor, window=window, event=TicketNoShow
+            )
         return await self.ticket_view(ticket.code)
 
     async def complete(self, window_id: int, *, actor: str = 'staff') -> TicketView:
@@ -285,20 +335,31 @@ class QueueService:
             ticket.status = TicketStatus.COMPLETED
             ticket.completed_at = now
             window.current_ticket_id = None
-            await self._record(uow, ticket, 'completed', TicketStatus.CALLED, actor=actor, window=window,
-                         event=TicketCompleted)
+            await self._record(
+                uow, ticket, 'completed', TicketStatus.CALLED, actor=actor, window=window, event=TicketCompleted
+            )
         return await self.ticket_view(ticket.code)
 
-    async def transfer(self, window_id: int, *, to_service_code: str | None = None, to_window_id: int | None = None,
-                       reason: str = '', actor: str = 'staff') -> TicketView:
+    async def transfer(
+        self,
+        window_id: int,
+        *,
+        to_service_code: str | None = None,
+        to_window_id: int | None = None,
+        reason: str = '',
+        actor: str = 'staff',
+    ) -> TicketView:
         """Send the current ticket to another service and/or window; it keeps its place in time."""
         if to_service_code is None and to_window_id is None:
             raise Invalid('transfer_target_required', '请选择转往的事项或窗口 / choose a service or a window')
         async with unit_of_work(self.db, self.bus) as uow:
             s = uow.session
             window, ticket = await self._window_and_current(s, window_id)
-            service = await self._service_by_code(s, to_service_code) if to_service_code \
+            service = (
+                await self._service_by_code(s, to_service_code)
+                if to_service_code
                 else await s.get(ServiceItem, ticket.service_id)
+            )
             assert service is not None and service.id is not None
             if to_window_id is not None:
                 target = await self._window(s, to_window_id)
@@ -314,11 +375,18 @@ class QueueService:
             ticket.recall_count = 0
             ticket.transfer_count += 1
             window.current_ticket_id = None
-            await self._record(uow, ticket, 'transferred', TicketStatus.CALLED, actor=actor, window=window,
-                               reason=reason,
-                         event=TicketTransferred,
-                         event_fields={'from_service_id': from_service_id, 'from_window_id': from_window_id},
-                         detail={'from_service_id': from_service_id, 'to_window_id': to_window_id})
+            await self._record(
+                uow,
+                ticket,
+                'transferred',
+                TicketStatus.CALLED,
+                actor=actor,
+                window=window,
+                reason=reason,
+                event=TicketTransferred,
+                event_fields={'from_service_id': from_service_id, 'from_window_id': from_window_id},
+                detail={'from_service_id': from_service_id, 'to_window_id': to_window_id},
+            )
         return await self.ticket_view(ticket.code)
 
     async def park(self, window_id: int, *, reason: str = '', actor: str = 'staff') -> TicketView:
@@ -328,8 +396,16 @@ class QueueService:
             ticket.status = TicketStatus.PARKED
             ticket.target_window_id = window.id
             window.current_ticket_id = None
-            await self._record(uow, ticket, 'parked', TicketStatus.CALLED, actor=actor, window=window, reason=reason,
-                         event=TicketParked)
+            await self._record(
+                uow,
+                ticket,
+                'parked',
+                TicketStatus.CALLED,
+                actor=actor,
+                window=window,
+                reason=reason,
+                event=TicketParked,
+            )
         return await self.ticket_view(ticket.code)
 
     async def resume(self, window_id: int, number: str, *, actor: str = 'staff') -> TicketView:
@@ -354,8 +430,9 @@ class QueueService:
                 raise Conflict('window_busy', BUSY_MESSAGE)
             if window.state != state:
                 window.state = state
-                uow.emit(WindowChanged(hall_id=self.hall_id, actor=actor,
-                                       payload=await self._window_payload(s, window)))
+                uow.emit(
+                    WindowChanged(hall_id=self.hall_id, actor=actor, payload=await self._window_payload(s, window))
+                )
         return window
 
     async def set_window_services(self, window_id: int, services: dict[str, int], *, actor: str) -> Window:
@@ -366,8 +443,12 @@ class QueueService:
             s = uow.session
             window = await self._window(s, window_id, lock=True)
             wanted = {(await self._service_by_code(s, code)).id: tier for code, tier in services.items()}
-            current = {link.service_id: link for link in (await s.execute(
-                select(WindowService).where(WindowService.window_id == window_id))).scalars()}
+            current = {
+                link.service_id: link
+                for link in (
+                    await s.execute(select(WindowService).where(WindowService.window_id == window_id))
+                ).scalars()
+            }
             for service_id, link in current.items():
                 if service_id not in wanted:
                     await s.delete(link)
@@ -402,10 +483,13 @@ class QueueService:
         window = await s.get(Window, ticket.window_id) if ticket.window_id else None
         position = estimate = None
         if ticket.status == TicketStatus.WAITING:
-            context = await self._queue_context(s)
+            context = await self.queue_state(s)
             now = self.clock()
-            ahead = sum(1 for c in context.waiting.get(ticket.service_id, [])
-                        if c.ticket_id != ticket.id and self._before(c, ticket, now))
+            ahead = sum(
+                1
+                for c in context.waiting.get(ticket.service_id, [])
+                if c.ticket_id != ticket.id and self._before(c, ticket, now)
+            )
             position = ahead + 1
             estimate = context.estimate(ticket.service_id, ahead)
         return TicketView(ticket, service, window.number if window else None, position, estimate)
@@ -416,13 +500,19 @@ class QueueService:
 
     async def overview(self) -> HallOverview:
         async with self.db.session() as s:
-            context = await self._queue_context(s)
-            windows = list((await s.execute(
-                select(Window).where(Window.hall_id == self.hall_id).order_by(Window.number))).scalars())
+            context = await self.queue_state(s)
+            windows = list(
+                (
+                    await s.execute(select(Window).where(Window.hall_id == self.hall_id).order_by(Window.number))
+                ).scalars()
+            )
             links = await self._links(s)
             current_ids = [w.current_ticket_id for w in windows if w.current_ticket_id]
-            current = {t.id: t for t in (await s.execute(
-                select(Ticket).where(col(Ticket.id).in_(current_ids)))).scalars()} if current_ids else {}
+            current = (
+                {t.id: t for t in (await s.execute(select(Ticket).where(col(Ticket.id).in_(current_ids)))).scalars()}
+                if current_ids
+                else {}
+            )
         queues = [
             ServiceQueue(
                 service=service,
@@ -437,28 +527,41 @@ class QueueService:
             queues=queues,
         )
 
-    async def _queue_context(self, s: AsyncSession) -> _QueueContext:
+    async def queue_state(self, s: AsyncSession) -> QueueState:
         now = self.clock()
         services = {svc.id: svc for svc in (await s.execute(select(ServiceItem))).scalars() if svc.id is not None}
         links = await self._links(s)
-        windows = (await s.execute(select(Window).where(
-            Window.hall_id == self.hall_id, Window.state == WindowState.OPEN))).scalars()
+        windows = (
+            await s.execute(select(Window).where(Window.hall_id == self.hall_id, Window.state == WindowState.OPEN))
+        ).scalars()
         open_windows = [eta.WindowLoad(links.get(w.id or 0, {}), w.current_ticket_id is not None) for w in windows]
         waiting: dict[int, list[Candidate]] = defaultdict(list)
-        rows = await s.execute(select(Ticket.id, Ticket.service_id, Ticket.priority_class, Ticket.queued_at).where(
-            Ticket.hall_id == self.hall_id, Ticket.status == TicketStatus.WAITING))
+        rows = await s.execute(
+            select(Ticket.id, Ticket.service_id, Ticket.priority_class, Ticket.queued_at).where(
+                Ticket.hall_id == self.hall_id, Ticket.status == TicketStatus.WAITING
+            )
+        )
         for ticket_id, service_id, priority_class, queued_at in rows:
             waiting[service_id].append(Candidate(ticket_id, PriorityClass(priority_class), queued_at, 1))
         recent: dict[int, list[float]] = defaultdict(list)
         handled = await s.execute(
             select(Ticket.service_id, Ticket.called_at, Ticket.completed_at)
-            .where(Ticket.hall_id == self.hall_id, Ticket.status == TicketStatus.COMPLETED,
-                   col(Ticket.completed_at) >= now - HANDLING_LOOKBACK)
-            .order_by(col(Ticket.completed_at).desc()).limit(RECENT_HANDLING_SAMPLES * max(1, len(services))))
+            .where(
+                Ticket.hall_id == self.hall_id,
+                Ticket.status == TicketStatus.COMPLETED,
+                col(Ticket.completed_at) >= now - HANDLING_LOOKBACK,
+            )
+            .order_by(col(Ticket.completed_at).desc())
+            .limit(RECENT_HANDLING_SAMPLES * max(1, len(services)))
+        )
         for service_id, called_at, completed_at in handled:
             if called_at and completed_at and len(recent[service_id]) < RECENT_HANDLING_SAMPLES:
                 recent[service_id].append((completed_at - called_at).total_seconds() / 60)
-        return _QueueContext(services, open_windows, dict(waiting), dict(recent))
+        return QueueState(services, open_windows, dict(waiting), dict(recent))
+
+    async def load_state(self) -> QueueState:
+        async with self.db.session() as s:
+            return await self.queue_state(s)
 
     async def _links(self, s: AsyncSession) -> dict[int, dict[int, int]]:
         links: dict[int, dict[int, int]] = defaultdict(dict)
@@ -475,8 +578,12 @@ class QueueService:
         return service
 
     async def _is_served(self, s: AsyncSession, service_id: int | None) -> bool:
-        statement = select(func.count()).select_from(WindowService).join(Window).where(
-            WindowService.service_id == service_id, Window.hall_id == self.hall_id)
+        statement = (
+            select(func.count())
+            .select_from(WindowService)
+            .join(Window)
+            .where(WindowService.service_id == service_id, Window.hall_id == self.hall_id)
+        )
         return (await s.execute(statement)).scalar_one() > 0
 
     async def _require_serves(self, s: AsyncSession, window: Window, service_id: int) -> None:
@@ -501,42 +608,78 @@ class QueueService:
 
     async def _window_and_current(self, s: AsyncSession, window_id: int) -> tuple[Window, Ticket]:
         window = await self._window(s, window_id, lock=True)
-        ticket = await s.get(Ticket, window.current_ticket_id, with_for_update=True) \
-            if window.current_ticket_id else None
+        ticket = (
+            await s.get(Ticket, window.current_ticket_id, with_for_update=True) if window.current_ticket_id else None
+        )
         if ticket is None or ticket.status != TicketStatus.CALLED:
             raise Conflict('no_current_ticket', f'{window.number}号窗口当前没有在办的号 / no ticket at this window')
         return window, ticket
 
     async def _ticket_by_number(self, s: AsyncSession, number: str, now: dt.datetime) -> Ticket:
         day = hall_day(now, self.settings.tz)
-        ticket = (await s.execute(select(Ticket).where(
-            Ticket.hall_id == self.hall_id, Ticket.day == day, Ticket.number == number.strip().upper(),
-        ).with_for_update())).scalar_one_or_none()
+        ticket = (
+            await s.execute(
+                select(Ticket)
+                .where(
+                    Ticket.hall_id == self.hall_id,
+                    Ticket.day == day,
+                    Ticket.number == number.strip().upper(),
+                )
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
         if ticket is None:
             raise NotFound('unknown_ticket', f'今天没有 {number} 号 / no such ticket today')
         return ticket
 
     async def _window_payload(self, s: AsyncSession, window: Window) -> WindowPayload:
         ids = (await s.execute(select(WindowService.service_id).where(WindowService.window_id == window.id))).scalars()
-        return WindowPayload(id=window.id or 0, number=window.number, state=window.state,
-                             service_ids=sorted(ids), current_ticket_id=window.current_ticket_id)
+        return WindowPayload(
+            id=window.id or 0,
+            number=window.number,
+            state=window.state,
+            service_ids=sorted(ids),
+            current_ticket_id=window.current_ticket_id,
+        )
 
-    async def _record(self, uow: UnitOfWork, ticket: Ticket, kind: str, from_status: TicketStatus | None, *,
-                      actor: str, event: type[TicketEventBase], window: Window | None = None, reason: str = '',
-                      detail: dict[str, Any] | None = None, event_fields: dict[str, Any] | None = None) -> None:
+    async def _record(
+        self,
+        uow: UnitOfWork,
+        ticket: Ticket,
+        kind: str,
+        from_status: TicketStatus | None,
+        *,
+        actor: str,
+        event: type[TicketEventBase],
+        window: Window | None = None,
+        reason: str = '',
+        detail: dict[str, Any] | None = None,
+        event_fields: dict[str, Any] | None = None,
+    ) -> None:
         """Write the TicketEvent row and queue the bus event for after commit."""
         now = self.clock()
         assert ticket.id is not None
         service = await uow.session.get(ServiceItem, ticket.service_id)
         assert service is not None
-        uow.session.add(TicketEvent(
-            ticket_id=ticket.id, hall_id=self.hall_id, kind=kind, at=now, actor=actor,
-            window_id=window.id if window else ticket.window_id, service_id=ticket.service_id,
-            from_status=from_status, to_status=ticket.status, reason=reason, detail=detail or {},
-        ))
+        uow.session.add(
+            TicketEvent(
+                ticket_id=ticket.id,
+                hall_id=self.hall_id,
+                kind=kind,
+                at=now,
+                actor=actor,
+                window_id=window.id if window else ticket.window_id,
+                service_id=ticket.service_id,
+                from_status=from_status,
+                to_status=ticket.status,
+                reason=reason,
+                detail=detail or {},
+            )
+        )
         snapshot = snapshot_of(ticket, service_code=service.code, window_number=window.number if window else None)
-        uow.emit(event(hall_id=self.hall_id, time=now, payload=snapshot, actor=actor, reason=reason,
-                       **(event_fields or {})))
+        uow.emit(
+            event(hall_id=self.hall_id, time=now, payload=snapshot, actor=actor, reason=reason, **(event_fields or {}))
+        )
 
 
 def snapshot_of(ticket: Ticket, *, service_code: str, window_number: int | None) -> TicketSnapshot:
@@ -544,9 +687,19 @@ def snapshot_of(ticket: Ticket, *, service_code: str, window_number: int | None)
     if ticket.status == TicketStatus.COMPLETED and ticket.called_at and ticket.completed_at:
         handling = (ticket.completed_at - ticket.called_at).total_seconds()
     return TicketSnapshot(
-        id=ticket.id or 0, number=ticket.number, service_id=ticket.service_id, service_code=service_code,
-        status=ticket.status, priority_class=ticket.priority_class, queued_at=ticket.queued_at,
-        taken_at=ticket.taken_at, called_at=ticket.called_at, completed_at=ticket.completed_at,
-        window_id=ticket.window_id, window_number=window_number, target_window_id=ticket.target_window_id,
-        recall_count=ticket.recall_count, handling_seconds=handling,
+        id=ticket.id or 0,
+        number=ticket.number,
+        service_id=ticket.service_id,
+        service_code=service_code,
+        status=ticket.status,
+        priority_class=ticket.priority_class,
+        queued_at=ticket.queued_at,
+        taken_at=ticket.taken_at,
+        called_at=ticket.called_at,
+        completed_at=ticket.completed_at,
+        window_id=ticket.window_id,
+        window_number=window_number,
+        target_window_id=ticket.target_window_id,
+        recall_count=ticket.recall_count,
+        handling_seconds=handling,
     )

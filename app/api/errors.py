@@ -1,0 +1,37 @@
+"""Every API error is JSON with a stable `code` and a human `message`."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from app.services.errors import DomainError
+
+
+def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
+    return {'code': code, 'message': message, **extra}
+
+
+async def _domain_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, DomainError)
+    return JSONResponse(error_body(error.code, error.message), status_code=error.status)
+
+
+async def _validation_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    problems = error.errors()
+    if any(p.get('type') == 'json_invalid' for p in problems):
+        return JSONResponse(error_body('malformed_json', '请求体不是合法的 JSON / the body is not valid JSON'), 400)
+    fields = [
+        {'field': '.'.join(str(part) for part in p.get('loc', ()) if part != 'body'), 'problem': p.get('msg', '')}
+        for p in problems
+    ]
+    first = fields[0] if fields else {'field': '', 'problem': ''}
+    message = f'请求参数无效：{first["field"]} {first["problem"]} / invalid request'
+    return JSONResponse(error_body('invalid_request', message, fields=fields), status_code=422)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

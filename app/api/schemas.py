@@ -1,0 +1,142 @@
+"""API response and request bodies (what leaves the server is listed here, field by field)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field
+
+from app.models.hall import WindowState
+from app.services.queue import HallOverview, TicketView
+
+
+class TicketOut(BaseModel):
+    number: str
+    code: str
+    status: str
+    service_code: str
+    service_name: str
+    priority_class: str
+    position: int | None = Field(description='1 = next to be called; null once called')
+    ahead: int | None
+    eta_minutes: int | None = Field(description='expected minutes until called; null if no open window serves it')
+    eta_range: tuple[int, int] | None = Field(description='80% range of the wait, in minutes')
+    window_number: int | None
+    taken_at: dt.datetime
+    called_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    track_path: str
+
+    @classmethod
+    def of(cls, view: TicketView) -> TicketOut:
+        t, estimate = view.ticket, view.estimate
+        return cls(
+            number=t.number,
+            code=t.code,
+            status=t.status,
+            service_code=view.service.code,
+            service_name=view.service.name,
+            priority_class=t.priority_class,
+            position=view.position,
+            ahead=view.position - 1 if view.position else None,
+            eta_minutes=round(estimate.minutes) if estimate else None,
+            eta_range=(int(estimate.low), max(1, round(estimate.high + 0.49))) if estimate else None,
+            window_number=view.window_number,
+            taken_at=t.taken_at,
+            called_at=t.called_at,
+            completed_at=t.completed_at,
+            track_path=f'/track/{t.code}',
+        )
+
+
+class ServiceOut(BaseModel):
+    code: str
+    name: str
+    name_en: str
+    prefix: str
+    waiting: int
+    eta_minutes: int | None
+    oldest_wait_minutes: int | None
+
+
+class WindowOut(BaseModel):
+    id: int
+    number: int
+    name: str
+    state: WindowState
+    current_number: str | None
+    services: list[str]
+
+
+class HallOut(BaseModel):
+    windows: list[WindowOut]
+    services: list[ServiceOut]
+
+    @classmethod
+    def of(cls, overview: HallOverview, now: dt.datetime) -> HallOut:
+        codes = {q.service.id: q.service.code for q in overview.queues}
+        return cls(
+            windows=[
+                WindowOut(
+                    id=w.window.id or 0,
+                    number=w.window.number,
+                    name=w.window.name,
+                    state=w.window.state,
+                    current_number=w.current.number if w.current else None,
+                    services=[
+                        codes[sid] for sid, _ in sorted(w.service_ids.items(), key=lambda i: i[1]) if sid in codes
+                    ],
+                )
+                for w in overview.windows
+            ],
+            services=[
+                ServiceOut(
+                    code=q.service.code,
+                    name=q.service.name,
+                    name_en=q.service.name_en,
+                    prefix=q.service.ticket_prefix,
+                    waiting=q.waiting,
+                    eta_minutes=round(q.estimate.minutes) if q.estimate else None,
+                    oldest_wait_minutes=int((now - q.oldest_queued_at).total_seconds() // 60)
+                    if q.oldest_queued_at
+                    else None,
+                )
+                for q in overview.queues
+            ],
+        )
+
+
+class TokenIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = 'bearer'
+    role: str
+    window_id: int | None
+    expires_at: dt.datetime
+
+
+class CallTicketIn(BaseModel):
+    number: str = Field(min_length=2, max_length=8)
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class TransferIn(BaseModel):
+    service_code: str | None = Field(default=None, max_length=32)
+    window_id: int | None = None
+    reason: str = Field(default='', max_length=200)
+
+
+class ParkIn(BaseModel):
+    reason: str = Field(default='', max_length=200)
+
+
+class ResumeIn(BaseModel):
+    number: str = Field(min_length=2, max_length=8)
+
+
+class WindowStateIn(BaseModel):
+    state: WindowState

@@ -1,0 +1,65 @@
+"""The composition root: the one place that wires NiceGUI, the API, services, twin and devices."""
+
+from __future__ import annotations
+
+import logging
+
+from nicegui import app, ui
+
+import pages
+from app import runtime
+from app.api.errors import install_error_handlers
+from app.api.limits import BodySizeLimit
+from app.api.routes import router
+from app.migrate import upgrade_async
+from app.settings import get_settings
+from twin import live
+
+log = logging.getLogger('halltwin')
+
+
+async def _startup() -> None:
+    settings = get_settings()
+    await upgrade_async(settings.db_url)
+    rt = await runtime.build_runtime(settings)
+    runtime.install(rt)
+    twin = await live.build(rt.queue)
+    twin.attach(rt.bus)
+    live.install(twin)
+    log.info('HallTwin started for %s on %s', rt.hall.name, settings.db_url.split('://')[0])
+
+
+async def _shutdown() -> None:
+    rt = runtime.current()
+    live.current().detach(rt.bus)
+    await rt.bus.stop()
+    await rt.db.dispose()
+    live.install(None)
+    runtime.install(None)
+
+
+def configure() -> None:
+    """Register middleware, API, pages and lifecycle hooks on NiceGUI's app."""
+    settings = get_settings()
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    app.include_router(router)
+    pages.register()
+    app.on_startup(_startup)
+    app.on_shutdown(_shutdown)
+
+
+def run() -> None:
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    settings = get_settings()
+    configure()
+    ui.run(
+        host=settings.host,
+        port=settings.port,
+        title='HallTwin 政务服务大厅',
+        language='zh-CN' if settings.lang == 'zh-CN' else 'en-US',
+        storage_secret=settings.secret.decode(),
+        show=False,
+        reload=False,
+        favicon='🏛️',
+    )

@@ -1,0 +1,58 @@
+"""The services of one running process, built once at start-up by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import select
+
+from app.bus import Bus, InProcessBus
+from app.db import Database
+from app.models.hall import Hall
+from app.security.crypto import FieldCipher
+from app.services.auth import AuthService
+from app.services.queue import QueueService
+from app.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    bus: Bus
+    cipher: FieldCipher
+    hall: Hall
+    queue: QueueService
+    auth: AuthService
+
+
+class HallMissing(RuntimeError):
+    """The database has no hall yet: `python -m seed` (or `make run`) loads one."""
+
+
+async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtime:
+    db = Database(settings.db_url)
+    async with db.session() as s:
+        hall = (await s.execute(select(Hall).order_by(Hall.id))).scalars().first()
+    if hall is None or hall.id is None:
+        await db.dispose()
+        raise HallMissing('数据库中没有大厅数据，请先运行 python -m seed / no hall in the database: run python -m seed')
+    bus = bus or InProcessBus()
+    await bus.start()
+    cipher = FieldCipher({'k1': settings.secret}, 'k1')
+    queue = QueueService(db, bus, settings, cipher, hall_id=hall.id)
+    return Runtime(settings, db, bus, cipher, hall, queue, AuthService(db, settings))
+
+
+_current: Runtime | None = None
+
+
+def install(runtime: Runtime | None) -> None:
+    global _current
+    _current = runtime
+
+
+def current() -> Runtime:
+    if _current is None:
+        raise RuntimeError('HallTwin is not started')
+    return _current

@@ -1,0 +1,31 @@
+"""UI texts, zh-CN first and English second; `t(key)` picks the configured language."""
+
+from __future__ import annotations
+
+from app.settings import get_settings
+
+TEXTS: dict[str, tuple[str, str]] = {
+    'app.title': ('政务服务大厅', 'Government Service Hall'),
+    'home.subtitle': ('实时大厅', 'Live hall'),
+    'home.windows': ('窗口', 'Windows'),
+    'home.queues': ('各事项排队', 'Queues by service'),
+    'queue.service': ('事项', 'Service'),
+    'queue.waiting': ('等候人数', 'Waiting'),
+    'queue.eta': ('预计等候', 'Expected wait'),
+    'queue.oldest': ('最长已等', 'Longest wait'),
+    'queue.no_window': ('暂无窗口', 'no window open'),
+    'minutes': ('{n} 分钟', '{n} min'),
+    'window.idle': ('空闲', 'idle'),
+    'window.state.open': ('开放', 'open'),
+    'window.state.paused': ('暂停', 'paused'),
+    'window.state.closed': ('关闭', 'closed'),
+    'window.serving': ('正在办理', 'Serving'),
+    'nav.home': ('大厅', 'Hall'),
+    'nav.api': ('接口文档', 'API'),
+}
+
+
+def t(key: str, **values: object) -> str:
+    zh, en = TEXTS[key]
+    text = en if get_settings().lang == 'en' else zh
+    return text.format(**values) if values else text

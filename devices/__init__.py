@@ -1,0 +1,1 @@
+"""Device drivers, the websocket hub and simulated devices."""

@@ -1,0 +1,1 @@
+"""The live digital twin of the hall (in memory, fed by bus events)."""

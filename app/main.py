@@ -20,17 +20,26 @@ log = logging.getLogger('halltwin')
 
 async def _startup() -> None:
     settings = get_settings()
-    await upgrade_async(settings.db_url)
-    rt = await runtime.build_runtime(settings)
+    try:
+        await upgrade_async(settings.db_url)
+        rt = await runtime.build_runtime(settings)
+    except runtime.HallMissing as error:
+        log.error('%s', error)
+        app.shutdown()
+        return
     runtime.install(rt)
     twin = await live.build(rt.queue)
     twin.attach(rt.bus)
     live.install(twin)
+    runtime.mark_ready()
     log.info('HallTwin started for %s on %s', rt.hall.name, settings.db_url.split('://')[0])
 
 
 async def _shutdown() -> None:
-    rt = runtime.current()
+    try:
+        rt = runtime.current()
+    except RuntimeError:
+        return
     live.current().detach(rt.bus)
     await rt.bus.stop()
     await rt.db.dispose()

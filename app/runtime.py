@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from sqlmodel import select
@@ -45,11 +46,32 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
 
 
 _current: Runtime | None = None
+_ready: asyncio.Event | None = None
+
+
+def _ready_event() -> asyncio.Event:
+    global _ready
+    if _ready is None:
+        _ready = asyncio.Event()
+    return _ready
 
 
 def install(runtime: Runtime | None) -> None:
-    global _current
+    """Install (or, with None, remove) the process runtime; `mark_ready` opens it to requests."""
+    global _current, _ready
     _current = runtime
+    if runtime is None:
+        _ready = None
+
+
+def mark_ready() -> None:
+    _ready_event().set()
+
+
+async def ready(timeout: float = 60) -> Runtime:
+    """The runtime once start-up has finished (NiceGUI runs async start-up handlers in the background)."""
+    await asyncio.wait_for(_ready_event().wait(), timeout)
+    return current()
 
 
 def current() -> Runtime:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from nicegui import ui
 
 from app.events import Event, WindowChanged
+from components.testids import tid
 from components.texts import t
 from twin.hall import HallTwin, QueueTwin, WindowTwin
 
@@ -20,7 +21,9 @@ def _state_label(state: str) -> str:
 
 
 def _minutes(value: int | None) -> str:
-    return t('queue.no_window') if value is None else t('minutes', n=value)
+    if value is None:
+        return t('queue.no_window')
+    return t('queue.now') if value == 0 else t('minutes', n=value)
 
 
 class WindowCard:
@@ -28,16 +31,16 @@ class WindowCard:
 
     def __init__(self, window: WindowTwin) -> None:
         self.window = window
-        with ui.card().classes('w-44 p-3 gap-1').props(f'data-testid=window-{window.number}') as self.card:
+        with tid(ui.card(), f'window-{window.number}').classes('w-44 p-3 gap-1') as self.card:
             with ui.row().classes('w-full items-center justify-between no-wrap'):
                 ui.label(f'{window.number}号').classes('text-lg font-bold')
                 self.badge = (
                     ui.label().classes('text-xs px-2 rounded').bind_text_from(window, 'state', backward=_state_label)
                 )
             ui.label(window.name).classes('text-xs text-grey-7 ellipsis w-full')
-            ui.label().classes('text-3xl font-mono font-bold text-primary').props(
-                f'data-testid=window-{window.number}-current'
-            ).bind_text_from(window, 'current_number', backward=lambda n: n or '—')
+            current = tid(ui.label(), f'window-{window.number}-current')
+            current.classes('text-3xl font-mono font-bold text-primary')
+            current.bind_text_from(window, 'current_number', backward=lambda n: n or '—')
         self.restyle()
 
     def restyle(self) -> None:
@@ -53,9 +56,8 @@ def queue_rows(queues: list[QueueTwin]) -> None:
             with ui.row().classes('items-center gap-2 no-wrap'):
                 ui.label(queue.prefix).classes('w-6 h-6 rounded bg-primary text-white text-center text-sm')
                 ui.label(queue.name).classes('text-sm')
-            ui.label().classes('text-lg font-bold').props(f'data-testid=queue-{queue.code}-waiting').bind_text_from(
-                queue, 'waiting', backward=str
-            )
+            waiting = tid(ui.label(), f'queue-{queue.code}-waiting').classes('text-lg font-bold')
+            waiting.bind_text_from(queue, 'waiting', backward=str)
             ui.label().classes('text-sm').bind_text_from(queue, 'eta_minutes', backward=_minutes)
 
 

@@ -14,6 +14,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     'queue.eta': ('预计等候', 'Expected wait'),
     'queue.oldest': ('最长已等', 'Longest wait'),
     'queue.no_window': ('暂无窗口', 'no window open'),
+    'queue.now': ('无需等候', 'no wait'),
     'minutes': ('{n} 分钟', '{n} min'),
     'window.idle': ('空闲', 'idle'),
     'window.state.open': ('开放', 'open'),

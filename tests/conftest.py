@@ -12,7 +12,7 @@ from app.bus import InProcessBus
 from app.db import Database
 from app.security.crypto import FieldCipher
 from app.services.queue import QueueService
-from app.settings import Settings, load_settings
+from app.settings import Settings, get_settings, load_settings
 from tests.dbs import PostgresDatabase, SqliteTemplate
 from tests.factories import SmallHall, build_small_hall
 
@@ -95,3 +95,16 @@ def queue(
     db: Database, bus: InProcessBus, settings: Settings, cipher: FieldCipher, hall: SmallHall, clock: FakeClock
 ) -> QueueService:
     return QueueService(db, bus, settings, cipher, hall_id=hall.hall_id, clock=clock)
+
+
+@pytest.fixture
+async def ui_hall(tmp_path: Path, sqlite_template: SqliteTemplate, monkeypatch: pytest.MonkeyPatch) -> SmallHall:
+    """A migrated SQLite database with the small hall, set as DATABASE_URL for the app under test."""
+    url = sqlite_template.copy_to(tmp_path / 'ui.db')
+    database = Database(url)
+    built = await build_small_hall(database)
+    await database.dispose()
+    monkeypatch.setenv('DATABASE_URL', url)
+    get_settings.cache_clear()
+    yield built
+    get_settings.cache_clear()

@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import Request
 
 from app.models.people import Role
-from app.runtime import Runtime, current
+from app.runtime import Runtime, current, ready
 from app.services.auth import Principal
 from app.services.errors import Forbidden, Unauthorized
 
 
-def runtime() -> Runtime:
-    return current()
+async def runtime() -> Runtime:
+    return await ready()
 
 
 def bearer_token(request: Request) -> str:

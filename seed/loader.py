@@ -24,6 +24,7 @@ from app.security.passwords import generate_password, hash_password
 from seed.schema import DepartmentSpec, DeviceSpec, HallSpec, ServiceSpec, StaffSpec, WindowSpec, read_seed
 
 _Row = TypeVar('_Row', bound=SQLModel)
+_Key = TypeVar('_Key', bound=Hashable)
 
 
 @dataclass
@@ -73,8 +74,8 @@ class _Upsert:
     def put(
         self,
         model: type[_Row],
-        existing: Mapping[Hashable, _Row],
-        key: Hashable,
+        existing: Mapping[_Key, _Row],
+        key: _Key,
         values: dict[str, Any],
         on_create: dict[str, Any] | None = None,
     ) -> _Row:
@@ -158,7 +159,7 @@ async def _windows(
     upsert: _Upsert, hall: Hall, specs: list[WindowSpec], zones: dict[str, Zone]
 ) -> dict[int, Window]:
     existing = {window.number: window for window in await upsert.rows(Window, Window.hall_id == hall.id)}
-    windows = {}
+    windows: dict[int, Window] = {}
     for spec in specs:
         values = {
             'hall_id': hall.id,

@@ -29,6 +29,7 @@ from app.models.people import STAFF_ROLES
 SEED_ROOT = Path(__file__).resolve().parent
 REQUIRED_PROMPTS = ('long_wait_comfort', 'device_usage_high', 'off_peak_citizen', 'off_peak_manager')
 _SEED_NAME = re.compile(r'^[A-Za-z0-9_-]+$')
+_YAML_BOOLEAN_HINT = ' (YAML reads unquoted yes/no/on/off as true/false: quote the value)'
 
 Code = Annotated[str, StringConstraints(pattern=r'^[A-Za-z0-9_-]{1,32}$')]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -200,7 +201,8 @@ def _parse(folder: Path, file: str, shape: Any) -> Any:
         return TypeAdapter(shape).validate_python(raw)
     except ValidationError as error:
         first = error.errors()[0]
-        raise SeedError(f'{file}: {_location(raw, first["loc"])}: {first["msg"]}') from None
+        hint = _YAML_BOOLEAN_HINT if isinstance(first.get('input'), bool) else ''
+        raise SeedError(f'{file}: {_location(raw, first["loc"])}: {first["msg"]}{hint}') from None
 
 
 def _location(raw: Any, loc: tuple[int | str, ...]) -> str:
@@ -219,7 +221,7 @@ def _location(raw: Any, loc: tuple[int | str, ...]) -> str:
 
 def _label(entry: Any) -> str:
     if isinstance(entry, dict):
-        for key in ('code', 'number', 'username', 'value'):
+        for key in ('code', 'number', 'username', 'value', 'name'):
             if key in entry:
                 return f' ({key}={entry[key]})'
     return ''

@@ -8,11 +8,16 @@ from nicegui import app, ui
 
 import pages
 from app import runtime
+from app.api import web_session
+from app.api.docs import install_docs
 from app.api.errors import install_error_handlers
 from app.api.limits import BodySizeLimit
 from app.api.routes import router
 from app.migrate import upgrade_async
+from app.security.headers import SecurityHeaders
+from app.security.masking import install_log_masking
 from app.settings import get_settings
+from pages import hardening
 from twin import live
 
 log = logging.getLogger('halltwin')
@@ -51,15 +56,21 @@ def configure() -> None:
     """Register middleware, API, pages and lifecycle hooks on NiceGUI's app."""
     settings = get_settings()
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
     app.include_router(router)
+    install_docs(app, router)
+    app.include_router(web_session.router)
     pages.register()
+    hardening.install(settings.allowed_origins, settings.secret.decode())
     app.on_startup(_startup)
     app.on_shutdown(_shutdown)
 
 
 def run() -> None:
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    for name in (None, 'uvicorn.error', 'uvicorn.access'):
+        install_log_masking(name)
     settings = get_settings()
     configure()
     ui.run(

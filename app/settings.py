@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, validation_alias='MAX_BODY_BYTES')
     token_idle_minutes: int = Field(default=30, ge=1, validation_alias='TOKEN_IDLE_MINUTES')
     token_absolute_hours: int = Field(default=12, ge=1, validation_alias='TOKEN_ABSOLUTE_HOURS')
+    allowed_origins_raw: str = Field(default='', validation_alias='ALLOWED_ORIGINS')
 
     @field_validator('database_url')
     @classmethod
@@ -82,6 +83,14 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f'sqlite+aiosqlite:///{self.var_dir / "halltwin.db"}'
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        """Origins whose pages may open the UI websocket (ALLOWED_ORIGINS, comma-separated)."""
+        if self.allowed_origins_raw:
+            return [origin.strip().rstrip('/') for origin in self.allowed_origins_raw.split(',') if origin.strip()]
+        hosts = dict.fromkeys([self.host, '127.0.0.1', 'localhost'])
+        return [f'http://{host}:{self.port}' for host in hosts]
 
     @property
     def is_sqlite(self) -> bool:

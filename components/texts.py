@@ -22,6 +22,14 @@ TEXTS: dict[str, tuple[str, str]] = {
     'window.state.closed': ('关闭', 'closed'),
     'window.serving': ('正在办理', 'Serving'),
     'nav.home': ('大厅', 'Hall'),
+    'nav.login': ('工作人员登录', 'Staff login'),
+    'nav.logout': ('退出', 'Log out'),
+    'login.title': ('工作人员登录', 'Staff login'),
+    'login.username': ('用户名', 'Username'),
+    'login.password': ('密码', 'Password'),
+    'login.submit': ('登录', 'Log in'),
+    'login.expired': ('登录已失效，请重新登录', 'Your session has ended; please log in again'),
+    'login.logged_out': ('您已安全退出', 'You have logged out'),
     'nav.api': ('接口文档', 'API'),
 }
 

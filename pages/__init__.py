@@ -11,9 +11,11 @@ from collections.abc import Callable
 from nicegui import ui
 
 from pages.home import home
+from pages.login import login_page
 
 ROUTES: dict[str, Callable[..., object]] = {
     '/': home,
+    '/login': login_page,
 }
 
 

@@ -26,7 +26,7 @@ STAFF_ROLES = (Role.STAFF, Role.REVIEWER, Role.MANAGER, Role.ADMIN)
 class Citizen(SQLModel, table=True):
     """A person known to the hall. ID number and phone are stored only encrypted plus a keyed hash."""
 
-    id: int | None = public(default=None, primary_key=True)
+    id: int | None = internal(default=None, primary_key=True)
     name_enc: str | None = personal(default=None, max_length=200)
     id_number_enc: str | None = sensitive(default=None, max_length=200)
     id_number_hash: str | None = sensitive(default=None, max_length=64, unique=True, index=True)

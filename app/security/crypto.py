@@ -32,12 +32,17 @@ def _unb64(text: str) -> bytes:
 class FieldCipher:
     """Encrypts and decrypts personal values; `lookup` gives the keyed hash used to find them."""
 
-    def __init__(self, secrets_by_id: dict[str, bytes], current: str) -> None:
+    def __init__(self, secrets_by_id: dict[str, bytes], current: str, *, lookup_key_id: str | None = None) -> None:
+        """`lookup_key_id` (default: the first key) must stay fixed: lookups are hashes, not ciphertexts,
+        so changing it would orphan every stored hash. Rotating `current` re-encrypts nothing and loses nothing."""
         if current not in secrets_by_id:
             raise ValueError(f'current key id {current!r} has no secret')
+        lookup_key_id = lookup_key_id or next(iter(secrets_by_id))
+        if lookup_key_id not in secrets_by_id:
+            raise ValueError(f'lookup key id {lookup_key_id!r} has no secret')
         self.current = current
         self._aead = {kid: AESGCM(_derive(secret, 'field-encryption')) for kid, secret in secrets_by_id.items()}
-        self._mac_key = _derive(secrets_by_id[current], 'lookup-hmac')
+        self._mac_key = _derive(secrets_by_id[lookup_key_id], 'lookup-hmac')
 
     def encrypt(self, plaintext: str, *, context: str = '') -> str:
         nonce = os.urandom(12)

@@ -12,13 +12,16 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from app.clock import utcnow
 from app.db import Database
 from app.models.people import AuthSession, Role, StaffUser
+from app.models.security import LoginThrottle
 from app.security.passwords import hash_password, verify_password
-from app.services.errors import Locked, Unauthorized
+from app.services import audit
+from app.services.errors import DomainError, Locked, Unauthorized
 from app.settings import Settings
 
 MAX_FAILURES = 5
@@ -59,45 +62,121 @@ class AuthService:
         self.db = db
         self.settings = settings
         self.clock = clock
+        self.handoff = LoginHandoff(clock=clock)
 
-    async def login(self, username: str, password: str, *, client_address: str = '') -> IssuedToken:
+    async def login(
+        self, username: str, password: str, *, client_address: str = '', previous_token: str | None = None
+    ) -> IssuedToken:
+        """Check a password; every attempt is audited, failures count per account and per client address.
+
+        A successful login always creates a new session (and revokes `previous_token`), so a session id
+        planted before login is worthless afterwards.
+        """
         now = self.clock()
+        username = username.strip()[:64]
+        address = client_address[:64]
         async with self.db.session() as s, s.begin():
-            user = (
-                await s.execute(select(StaffUser).where(StaffUser.username == username.strip()))
-            ).scalar_one_or_none()
-            if user is None or not user.active:
+            user = (await s.execute(select(StaffUser).where(StaffUser.username == username))).scalar_one_or_none()
+            throttle = await s.get(LoginThrottle, address) if address else None
+            error = self._refusal(user, throttle, now)
+            if error is None and user is not None and not verify_password(password, user.password_hash):
+                error = Unauthorized('bad_credentials', _BAD_LOGIN)
+            elif user is None or not user.active:
                 verify_password(password, _DUMMY_HASH)  # same cost as a real check: no user enumeration by timing
-                raise Unauthorized('bad_credentials', _BAD_LOGIN)
-            if user.locked_until and user.locked_until > now:
-                raise Locked(
-                    'account_locked', '连续登录失败，账户已锁定15分钟 / too many failures: locked for 15 minutes'
+            if error is None and user is not None:
+                opened, token = await self._open_session(s, user, address, now, previous_token)
+                await audit.record(
+                    s, actor=user.username, role=user.role, action=audit.LOGIN_OK, client_address=address, now=now
                 )
-            if not verify_password(password, user.password_hash):
-                user.failed_attempts += 1
-                if user.failed_attempts >= MAX_FAILURES:
-                    user.locked_until = now + LOCKOUT
-                    user.failed_attempts = 0
-                failed = Unauthorized('bad_credentials', _BAD_LOGIN)
             else:
-                failed = None
-                user.failed_attempts = 0
-                user.locked_until = None
-                token = secrets.token_urlsafe(32)
-                session = AuthSession(
-                    token_hash=token_hash(token),
-                    user_id=user.id,
-                    created_at=now,
-                    last_seen_at=now,
-                    client_address=client_address[:64],
-                )
-                s.add(session)
-                await s.flush()
-        if failed:
-            raise failed
+                assert error is not None
+                await self._count_failure(s, user, throttle, address, error, now, username)
+        if error is not None:
+            raise error
+        assert user is not None
         return IssuedToken(
-            token, _principal(user, session), now + dt.timedelta(hours=self.settings.token_absolute_hours)
+            token=token,
+            principal=_principal(user, opened),
+            expires_at=now + dt.timedelta(hours=self.settings.token_absolute_hours),
         )
+
+    @staticmethod
+    def _refusal(user: StaffUser | None, throttle: LoginThrottle | None, now: dt.datetime) -> DomainError | None:
+        if throttle and throttle.locked_until and throttle.locked_until > now:
+            return Locked(
+                'address_locked',
+                '该终端登录失败次数过多，请15分钟后再试 / too many failures from here: wait 15 minutes',
+            )
+        if user is None or not user.active:
+            return Unauthorized('bad_credentials', _BAD_LOGIN)
+        if user.locked_until and user.locked_until > now:
+            return Locked('account_locked', '连续登录失败，账户已锁定15分钟 / too many failures: locked for 15 minutes')
+        return None
+
+    async def _open_session(
+        self, s: AsyncSession, user: StaffUser, address: str, now: dt.datetime, previous_token: str | None
+    ) -> tuple[AuthSession, str]:
+        if previous_token:
+            await self._revoke(s, previous_token, now)
+        user.failed_attempts = 0
+        user.locked_until = None
+        token = secrets.token_urlsafe(32)
+        session = AuthSession(
+            token_hash=token_hash(token), user_id=user.id, created_at=now, last_seen_at=now, client_address=address
+        )
+        s.add(session)
+        await s.flush()
+        return session, token
+
+    async def _count_failure(
+        self,
+        s: AsyncSession,
+        user: StaffUser | None,
+        throttle: LoginThrottle | None,
+        address: str,
+        error: DomainError,
+        now: dt.datetime,
+        username: str,
+    ) -> None:
+        """Failed attempts lock the account and the client address after MAX_FAILURES each."""
+        role = user.role if user else ''
+        await audit.record(
+            s, actor=username, role=role, action=audit.LOGIN_FAILED, outcome=error.code, client_address=address, now=now
+        )
+        if isinstance(error, Locked):
+            return
+        if user is not None and user.active:
+            user.failed_attempts += 1
+            if user.failed_attempts >= MAX_FAILURES:
+                user.failed_attempts = 0
+                user.locked_until = now + LOCKOUT
+                await audit.record(
+                    s,
+                    actor=username,
+                    role=role,
+                    action=audit.LOCKOUT,
+                    target=f'account:{username}',
+                    client_address=address,
+                    now=now,
+                )
+        if address:
+            if throttle is None:
+                throttle = LoginThrottle(address=address, updated_at=now)
+                s.add(throttle)
+            throttle.failures = (throttle.failures or 0) + 1
+            throttle.updated_at = now
+            if throttle.failures >= MAX_FAILURES:
+                throttle.failures = 0
+                throttle.locked_until = now + LOCKOUT
+                await audit.record(
+                    s,
+                    actor=username,
+                    role=role,
+                    action=audit.LOCKOUT,
+                    target='address',
+                    client_address=address,
+                    now=now,
+                )
 
     async def authenticate(self, token: str) -> Principal:
         """The principal behind a bearer token, or Unauthorized (expired, idle too long, revoked)."""
@@ -137,3 +216,31 @@ def _principal(user: StaffUser, session: AuthSession) -> Principal:
     return Principal(
         user.id, user.username, user.display_name, Role(user.role), user.window_id, user.department_id, session.id
     )
+
+
+class LoginHandoff:
+    """One-time codes that carry a fresh token from the login page to an HttpOnly cookie.
+
+    The login form talks over the page's websocket, which cannot set an HttpOnly cookie; the page
+    sends the browser to /auth/complete?code=..., which swaps the code (single use, 30 s) for the
+    cookie. The token itself never appears in a URL.
+    """
+
+    TTL = dt.timedelta(seconds=30)
+
+    def __init__(self, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self.clock = clock
+        self._codes: dict[str, tuple[str, dt.datetime]] = {}
+
+    def issue(self, token: str) -> str:
+        now = self.clock()
+        self._codes = {code: item for code, item in self._codes.items() if item[1] > now}
+        code = secrets.token_urlsafe(24)
+        self._codes[code] = (token, now + self.TTL)
+        return code
+
+    def redeem(self, code: str) -> str | None:
+        item = self._codes.pop(code, None)
+        if item is None or item[1] <= self.clock():
+            return None
+        return item[0]

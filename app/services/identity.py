@@ -39,6 +39,8 @@ def parse_id_number(raw: str, *, today: dt.date) -> IdentityFacts:
     except ValidationError as error:
         message = next((text for kind, text in _REASONS.items() if isinstance(error, kind)), str(error))
         raise Invalid('invalid_id_number', message) from None
+    except KeyError:  # python-stdnum knows some region codes only at prefecture level
+        raise Invalid('invalid_id_number', _REASONS[ric.InvalidComponent]) from None
     if birth > today or today.year - birth.year > 130:
         raise Invalid('invalid_id_number', _REASONS[ric.InvalidComponent])
     region = ' '.join(part for part in (place.get('province'), place.get('prefecture'), place.get('county')) if part)

@@ -1,0 +1,59 @@
+"""Browser sessions for staff pages: an HttpOnly, SameSite=Strict cookie holding the session token."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+
+from app.runtime import ready
+
+SESSION_COOKIE = 'ht_session'
+router = APIRouter(include_in_schema=False)
+
+
+def safe_next(target: str | None) -> str:
+    """Only local paths: an open redirect would let a phishing link ride on our login page."""
+    if not target or not target.startswith('/') or target.startswith('//') or '\\' in target:
+        return '/'
+    return target
+
+
+def login_url(next_path: str, reason: str = '') -> str:
+    suffix = f'&reason={reason}' if reason else ''
+    return f'/login?next={quote(safe_next(next_path))}{suffix}'
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == 'https' or request.headers.get('x-forwarded-proto') == 'https'
+
+
+@router.get('/auth/complete')
+async def complete_login(request: Request, code: str = '', next: str = '/') -> RedirectResponse:
+    rt = await ready()
+    token = rt.auth.handoff.redeem(code)
+    if token is None:
+        return RedirectResponse(login_url(next, 'expired'), status_code=303)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite='strict',
+        secure=_secure(request),
+        max_age=rt.settings.token_absolute_hours * 3600,
+        path='/',
+    )
+    return response
+
+
+@router.post('/auth/logout')
+async def logout(request: Request) -> RedirectResponse:
+    rt = await ready()
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await rt.auth.logout(token, client_address=request.client.host if request.client else '')
+    response = RedirectResponse('/login?reason=logged_out', status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path='/')
+    return response

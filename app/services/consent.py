@@ -1,0 +1,329 @@
+"""Consent: a purpose, a scope (this time / same kind of matter), the text the citizen saw, revocable at once.
+
+Face data follows China's 2025 face-recognition measures (人脸识别技术应用安全管理办法): a separate
+consent just for 刷脸取号, templates stored only encrypted and only under a live consent, deleted in
+the same transaction that revokes it, and ID card or a staffed counter always offered instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import delete, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.clock import utcnow
+from app.db import Database
+from app.models.hall import ServiceItem
+from app.models.people import Citizen
+from app.models.security import Consent, ConsentPublic, ConsentPurpose, ConsentScope, FaceEncoding
+from app.models.ticket import Ticket
+from app.security.crypto import FieldCipher
+from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+
+FACE_CONTEXT = 'face_encoding'
+MAX_FACE_ENCODING_BYTES = 2048  # a face_recognition template is 128 float64 = 1024 bytes
+MAX_CHANNEL_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class ConsentText:
+    """The exact words a citizen agrees to, in both languages; a grant records which version was shown."""
+
+    zh: str
+    en: str
+
+
+FACE_TICKET_TEXT_VERSION = '2025.1'
+DEPARTMENT_DATA_TEXT_VERSION = '2025.1'
+PROXY_TEXT_VERSION = '2025.1'
+
+CONSENT_TEXTS: dict[ConsentPurpose, dict[str, ConsentText]] = {
+    ConsentPurpose.FACE_TICKET: {
+        FACE_TICKET_TEXT_VERSION: ConsentText(
+            zh=(
+                '刷脸取号单独同意：您同意本大厅采集您的人脸特征，仅用于在本大厅自助终端刷脸取号，不作其他用途，'
+                '不向第三方提供。人脸特征仅以加密形式保存，您可随时撤回同意，撤回后立即删除。'
+                '不同意不影响办事：您始终可以使用身份证或到人工窗口取号。'
+            ),
+            en=(
+                'Separate consent for face ticketing: you allow this hall to collect your facial features only to '
+                'take a queue ticket at its kiosks, for no other purpose, and they are never given to third parties. '
+                'They are stored only encrypted; you can withdraw this consent at any time and they are deleted at '
+                'once. Saying no changes nothing: you can always take a ticket with your ID card or at a staffed '
+                'counter.'
+            ),
+        ),
+    },
+    ConsentPurpose.DEPARTMENT_DATA: {
+        DEPARTMENT_DATA_TEXT_VERSION: ConsentText(
+            zh=(
+                '调取部门数据授权：您同意我们通过政务数据共享平台，向相关部门调取办理本事项所需的您的信息'
+                '（如户籍、社保、不动产登记），仅用于办理本事项，您无需重复提交材料。'
+                '您可随时撤回授权，撤回不影响已完成的办理；不授权时可自行提交纸质材料。'
+            ),
+            en=(
+                'Consent to fetch department data: you allow us to obtain the information this matter needs '
+                '(such as household registration, social insurance or property records) from the departments '
+                'that hold it, through the government data-sharing platform, only to handle this matter, so you '
+                'need not hand it in again. You can withdraw at any time; steps already completed stay valid. '
+                'Without this consent you can bring the documents yourself.'
+            ),
+        ),
+    },
+    ConsentPurpose.PROXY: {
+        PROXY_TEXT_VERSION: ConsentText(
+            zh=(
+                '亲情代办授权：您同意您邀请的亲友查看本事项的办理进度并协助填写材料。'
+                '每一次提交都需要您本人确认；您可随时结束授权，结束后亲友立即无法访问。'
+            ),
+            en=(
+                'Consent to family proxy help: you allow the relative or friend you invite to see the progress of '
+                'this matter and help fill in its forms. Every submission needs your own confirmation; you can end '
+                'this at any time and they lose access at once.'
+            ),
+        ),
+    },
+}
+
+CURRENT_TEXT_VERSIONS: dict[ConsentPurpose, str] = {
+    ConsentPurpose.FACE_TICKET: FACE_TICKET_TEXT_VERSION,
+    ConsentPurpose.DEPARTMENT_DATA: DEPARTMENT_DATA_TEXT_VERSION,
+    ConsentPurpose.PROXY: PROXY_TEXT_VERSION,
+}
+
+_REQUIRED_MESSAGES: dict[ConsentPurpose, str] = {
+    ConsentPurpose.FACE_TICKET: (
+        '刷脸取号需要您单独同意；您也可以使用身份证或到人工窗口取号 / '
+        'face ticketing needs your separate consent; you can always use your ID card or a staffed counter'
+    ),
+    ConsentPurpose.DEPARTMENT_DATA: (
+        '调取部门数据需要您的授权 / fetching your data from other departments needs your consent'
+    ),
+    ConsentPurpose.PROXY: '亲情代办需要您的授权 / family proxy help needs your consent',
+}
+
+
+def consent_text(purpose: ConsentPurpose, version: str | None = None) -> ConsentText:
+    """The text to show for a purpose (current version unless one is named)."""
+    purpose = ConsentPurpose(purpose)
+    texts = CONSENT_TEXTS[purpose]
+    version = version or CURRENT_TEXT_VERSIONS[purpose]
+    if version not in texts:
+        raise Invalid('unknown_consent_text', f'未知的告知书版本 {version!r} / unknown consent text version')
+    return texts[version]
+
+
+def consent_required(purpose: ConsentPurpose) -> Forbidden:
+    return Forbidden('consent_required', _REQUIRED_MESSAGES[ConsentPurpose(purpose)])
+
+
+def is_live(consent: Consent) -> bool:
+    """Not revoked, and a 'this time' consent not yet used."""
+    if consent.revoked_at is not None:
+        return False
+    return not (consent.scope == ConsentScope.ONCE and consent.used_at is not None)
+
+
+def covers(consent: Consent, *, service_code: str | None, ticket_id: int | None) -> bool:
+    """Does this live consent allow a use for this matter? A consent without a service code covers any."""
+    if not is_live(consent):
+        return False
+    if consent.scope == ConsentScope.ONCE and consent.ticket_id is not None and consent.ticket_id != ticket_id:
+        return False
+    return consent.service_code is None or consent.service_code == service_code
+
+
+def _specificity(consent: Consent) -> tuple[int, int, int]:
+    """Use the narrowest consent first: bound to the ticket, then to the service, then the newest."""
+    return (consent.ticket_id is None, consent.service_code is None, -(consent.id or 0))
+
+
+class ConsentService:
+    def __init__(self, db: Database, cipher: FieldCipher, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self.db = db
+        self.cipher = cipher
+        self.clock = clock
+
+    async def grant(
+        self,
+        citizen_id: int,
+        purpose: ConsentPurpose,
+        scope: ConsentScope,
+        *,
+        text_version: str,
+        service_code: str | None = None,
+        ticket_id: int | None = None,
+        channel: str = '',
+    ) -> Consent:
+        """Record that the citizen agreed to the named text version for this purpose and scope."""
+        purpose, scope = ConsentPurpose(purpose), ConsentScope(scope)
+        consent_text(purpose, text_version)
+        _check_grant_target(purpose, scope, service_code, channel)
+        async with self.db.session() as s, s.begin():
+            await _require_citizen(s, citizen_id)
+            if service_code is not None:
+                await _require_service(s, service_code)
+            if ticket_id is not None:
+                await _require_own_ticket(s, citizen_id, ticket_id)
+            consent = Consent(
+                citizen_id=citizen_id,
+                purpose=purpose,
+                scope=scope,
+                service_code=service_code,
+                ticket_id=ticket_id,
+                text_version=text_version,
+                granted_at=self.clock(),
+                channel=channel,
+            )
+            s.add(consent)
+            await s.flush()
+        return consent
+
+    async def revoke(self, consent_id: int, *, citizen_id: int) -> Consent:
+        """Withdraw at once; face templates collected under this consent are deleted in the same transaction."""
+        async with self.db.session() as s, s.begin():
+            consent = await s.get(Consent, consent_id, with_for_update=True)
+            if consent is None or consent.citizen_id != citizen_id:
+                raise NotFound('unknown_consent', '未找到该授权 / consent not found')
+            if consent.revoked_at is not None:
+                raise Conflict('consent_already_revoked', '该授权已撤回 / this consent was already withdrawn')
+            consent.revoked_at = self.clock()
+            await _delete_faces(s, consent_id)
+        return consent
+
+    async def require(
+        self,
+        citizen_id: int,
+        purpose: ConsentPurpose,
+        *,
+        service_code: str | None = None,
+        ticket_id: int | None = None,
+        consume: bool = False,
+    ) -> Consent:
+        """The live consent that allows this use, or `Forbidden('consent_required')`.
+
+        With `consume=True` a 'this time' consent is used up (and its face templates, whose only
+        purpose was this use, are deleted); a 'same kind' consent only records its first use.
+        """
+        async with self.db.session() as s, s.begin():
+            return await self.require_in(
+                s, citizen_id, purpose, service_code=service_code, ticket_id=ticket_id, consume=consume
+            )
+
+    async def require_in(
+        self,
+        session: AsyncSession,
+        citizen_id: int,
+        purpose: ConsentPurpose,
+        *,
+        service_code: str | None = None,
+        ticket_id: int | None = None,
+        consume: bool = False,
+    ) -> Consent:
+        """`require` inside the caller's transaction, so using a consent commits or rolls back with the ticket."""
+        purpose = ConsentPurpose(purpose)
+        statement = (
+            select(Consent)
+            .where(Consent.citizen_id == citizen_id, Consent.purpose == purpose, col(Consent.revoked_at).is_(None))
+            .with_for_update()
+        )
+        candidates = [
+            consent
+            for consent in (await session.execute(statement)).scalars()
+            if covers(consent, service_code=service_code, ticket_id=ticket_id)
+        ]
+        if not candidates:
+            raise consent_required(purpose)
+        consent = min(candidates, key=_specificity)
+        if consume:
+            await self._use(session, consent)
+        return consent
+
+    async def _use(self, s: AsyncSession, consent: Consent) -> None:
+        consent.used_at = consent.used_at or self.clock()
+        if consent.scope == ConsentScope.ONCE:
+            assert consent.id is not None
+            await _delete_faces(s, consent.id)
+
+    async def list_for(self, citizen_id: int) -> list[ConsentPublic]:
+        """A citizen's consents, newest first, for the 'my consents' page."""
+        async with self.db.session() as s:
+            statement = (
+                select(Consent)
+                .where(Consent.citizen_id == citizen_id)
+                .order_by(col(Consent.granted_at).desc(), col(Consent.id).desc())
+            )
+            return [ConsentPublic.model_validate(c) for c in (await s.execute(statement)).scalars()]
+
+    async def enrol_face(self, citizen_id: int, encoding: bytes, *, consent_id: int) -> FaceEncoding:
+        """Store a face template, encrypted, under the citizen's live 刷脸 consent (and no other)."""
+        if not encoding or len(encoding) > MAX_FACE_ENCODING_BYTES:
+            raise Invalid('invalid_face_encoding', '人脸特征数据无效 / invalid face template')
+        async with self.db.session() as s, s.begin():
+            consent = await s.get(Consent, consent_id, with_for_update=True)
+            if (
+                consent is None
+                or consent.citizen_id != citizen_id
+                or consent.purpose != ConsentPurpose.FACE_TICKET
+                or not is_live(consent)
+            ):
+                raise consent_required(ConsentPurpose.FACE_TICKET)
+            face = FaceEncoding(
+                citizen_id=citizen_id,
+                consent_id=consent_id,
+                encoding_enc=self.cipher.encrypt_bytes(encoding, context=FACE_CONTEXT),
+                created_at=self.clock(),
+            )
+            s.add(face)
+            await s.flush()
+        return face
+
+    async def face_gallery(self) -> list[tuple[int, bytes]]:
+        """(citizen id, template) for every template whose consent is live: the rows of the 1:N matrix."""
+        statement = (
+            select(FaceEncoding.citizen_id, FaceEncoding.encoding_enc)
+            .join(Consent, col(Consent.id) == FaceEncoding.consent_id)
+            .where(
+                Consent.purpose == ConsentPurpose.FACE_TICKET,
+                col(Consent.revoked_at).is_(None),
+                or_(Consent.scope == ConsentScope.SAME_KIND, col(Consent.used_at).is_(None)),
+            )
+            .order_by(col(FaceEncoding.id))
+        )
+        async with self.db.session() as s:
+            rows = (await s.execute(statement)).all()
+        return [(citizen_id, self.cipher.decrypt_bytes(token, context=FACE_CONTEXT)) for citizen_id, token in rows]
+
+
+def _check_grant_target(purpose: ConsentPurpose, scope: ConsentScope, service_code: str | None, channel: str) -> None:
+    """'Same kind of matter' must name the matter; only 刷脸取号 may cover every service."""
+    if scope == ConsentScope.SAME_KIND and service_code is None and purpose != ConsentPurpose.FACE_TICKET:
+        raise Invalid('service_code_required', '“同类事项”授权须指明事项 / a same-kind consent must name the service')
+    if len(channel) > MAX_CHANNEL_LENGTH:
+        raise Invalid('invalid_channel', '授权渠道无效 / invalid consent channel')
+
+
+async def _require_citizen(s: AsyncSession, citizen_id: int) -> None:
+    if await s.get(Citizen, citizen_id) is None:
+        raise NotFound('unknown_citizen', '未找到该办事人 / citizen not found')
+
+
+async def _require_service(s: AsyncSession, service_code: str) -> None:
+    found = (await s.execute(select(ServiceItem.id).where(ServiceItem.code == service_code))).first()
+    if found is None:
+        raise NotFound('unknown_service', f'没有事项编码 {service_code!r} / unknown service')
+
+
+async def _require_own_ticket(s: AsyncSession, citizen_id: int, ticket_id: int) -> None:
+    """A consent can be bound only to the citizen's own ticket; anyone else's looks like no ticket at all."""
+    ticket = await s.get(Ticket, ticket_id)
+    if ticket is None or ticket.citizen_id != citizen_id:
+        raise NotFound('unknown_ticket', '未找到该号 / ticket not found')
+
+
+async def _delete_faces(s: AsyncSession, consent_id: int) -> None:
+    await s.execute(delete(FaceEncoding).where(col(FaceEncoding.consent_id) == consent_id))

@@ -1,0 +1,63 @@
+"""Role checks for staff pages, on the server: at page load and again before every action."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from nicegui import ui
+
+from app.api.web_session import SESSION_COOKIE, login_url
+from app.models.people import Role
+from app.runtime import ready
+from app.services import audit
+from app.services.auth import Principal
+from app.services.errors import Unauthorized
+
+FORBIDDEN_PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>403</title>
+<body style="font-family:sans-serif;padding:3rem"><h1>无权访问 / Forbidden</h1>
+<p>您的角色不能打开此页面。/ Your role cannot open this page.</p><p><a href="/">返回大厅 / back</a></p></body></html>"""
+
+
+@dataclass
+class StaffSession:
+    """The logged-in person behind one open page; `recheck` before each action catches logout and timeouts."""
+
+    token: str
+    principal: Principal
+    roles: tuple[Role, ...]
+    path: str
+
+    async def recheck(self) -> Principal | None:
+        rt = await ready()
+        try:
+            self.principal = await rt.auth.authenticate(self.token)
+        except Unauthorized:
+            ui.navigate.to(login_url(self.path, 'expired'))
+            return None
+        return self.principal
+
+
+async def require(request: Request, *roles: Role) -> StaffSession | Response:
+    """The staff session for a page, or the response to send instead (login redirect or 403)."""
+    rt = await ready()
+    path = request.url.path + (f'?{request.url.query}' if request.url.query else '')
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return RedirectResponse(login_url(path), status_code=303)
+    try:
+        principal = await rt.auth.authenticate(token)
+    except Unauthorized:
+        return RedirectResponse(login_url(path, 'expired'), status_code=303)
+    if not principal.has_role(*roles):
+        await audit.AuditLog(rt.db).write(
+            actor=principal.username,
+            role=principal.role,
+            action=audit.ROLE_DENIED,
+            target=request.url.path,
+            outcome='denied',
+            client_address=request.client.host if request.client else '',
+        )
+        return HTMLResponse(FORBIDDEN_PAGE, status_code=403)
+    return StaffSession(token, principal, roles, path)

@@ -1,0 +1,78 @@
+"""NiceGUI hardening: who may open the UI websocket, and only from the browser that loaded the page.
+
+NiceGUI's socket.io server accepts any origin, and its handshake checks only the client id: an id
+copied into another browser would take over the page. We restrict origins and bind each client to
+the browser session (NiceGUI's signed session cookie and our staff cookie) seen when it was rendered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from base64 import b64decode
+from collections.abc import Awaitable, Callable
+from http.cookies import SimpleCookie
+from typing import Any
+
+import itsdangerous
+from nicegui import core
+from nicegui.client import Client
+from starlette.requests import Request
+
+from app.api.web_session import SESSION_COOKIE
+
+log = logging.getLogger(__name__)
+Handshake = Callable[[str, dict[str, Any]], Awaitable[bool]]
+
+
+def _browser_id(cookie_value: str | None, secret: str) -> str | None:
+    """The NiceGUI browser id inside Starlette's signed session cookie (None if absent or forged)."""
+    if not cookie_value:
+        return None
+    try:
+        raw = itsdangerous.TimestampSigner(secret).unsign(cookie_value.encode())
+        return json.loads(b64decode(raw)).get('id')
+    except (itsdangerous.BadSignature, ValueError):
+        return None
+
+
+def _cookies(environ: dict[str, Any]) -> dict[str, str]:
+    jar = SimpleCookie()
+    jar.load(environ.get('HTTP_COOKIE', ''))
+    return {name: morsel.value for name, morsel in jar.items()}
+
+
+def same_browser(page_request: Request, environ: dict[str, Any], secret: str) -> bool:
+    """Does this socket come from the browser that loaded the page?"""
+    cookies = _cookies(environ)
+    page_browser = page_request.session.get('id') if 'session' in page_request.scope else None
+    if page_browser != _browser_id(cookies.get('session'), secret):
+        return False
+    return page_request.cookies.get(SESSION_COOKIE) == cookies.get(SESSION_COOKIE)
+
+
+_nicegui_handshake: Handshake | None = None
+
+
+def install(allowed_origins: list[str], secret: str) -> None:
+    """Idempotent: NiceGUI's test harness runs the composition root once per test."""
+    global _nicegui_handshake
+    sio = core.sio
+    sio.eio.cors_allowed_origins = allowed_origins
+    if _nicegui_handshake is None:
+        _nicegui_handshake = sio.handlers['/']['handshake']
+    original = _nicegui_handshake
+
+    async def guarded_handshake(sid: str, data: dict[str, Any]) -> bool:
+        client = Client.instances.get(str(data.get('client_id', '')))
+        foreign = (
+            client is not None
+            and not sid.startswith('test-')
+            and not same_browser(client.request, sio.get_environ(sid) or {}, secret)
+        )
+        if foreign:
+            log.warning('refused a UI socket for a client from another browser')
+            return False
+        return await original(sid, data)
+
+    sio.on('handshake', guarded_handshake)

@@ -1,0 +1,49 @@
+"""`/login`: staff, reviewers, managers and admins sign in; the session lands in an HttpOnly cookie."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import Request
+from nicegui import ui
+
+from app.api.web_session import SESSION_COOKIE, safe_next
+from app.runtime import ready
+from app.services.errors import DomainError
+from components.frame import frame
+from components.testids import tid
+from components.texts import t
+
+REASONS = {'expired': 'login.expired', 'logged_out': 'login.logged_out'}
+
+
+async def login_page(request: Request, next: str = '/', reason: str = '') -> None:
+    rt = await ready()
+    target = safe_next(next)
+    previous = request.cookies.get(SESSION_COOKIE)
+    address = request.client.host if request.client else ''
+
+    async def submit() -> None:
+        error.set_text('')
+        try:
+            issued = await rt.auth.login(
+                username.value or '', password.value or '', client_address=address, previous_token=previous
+            )
+        except DomainError as failure:
+            password.set_value('')
+            error.set_text(failure.message)
+            return
+        code = rt.auth.handoff.issue(issued.token)
+        ui.navigate.to(f'/auth/complete?code={code}&next={quote(target)}')
+
+    with frame(t('login.title'), hall_name=rt.hall.name), ui.card().classes('w-96 self-center mt-16 p-6 gap-4'):
+        ui.label(t('login.title')).classes('text-2xl font-bold')
+        if reason in REASONS:
+            ui.label(t(REASONS[reason])).classes('text-sm text-grey-8')
+        username = tid(ui.input(t('login.username')), 'login-username').classes('w-full').props('autofocus')
+        password = tid(
+            ui.input(t('login.password'), password=True, password_toggle_button=True), 'login-password'
+        ).classes('w-full')
+        password.on('keydown.enter', submit)
+        error = tid(ui.label(), 'login-error').classes('text-negative text-sm')
+        tid(ui.button(t('login.submit'), on_click=submit), 'login-submit').classes('w-full')

@@ -107,3 +107,71 @@ class WindowPayload(BaseModel):
 class WindowChanged(Event):
     payload: WindowPayload
     actor: str = 'system'
+
+
+class DevicePayload(BaseModel):
+    device_id: int
+    code: str
+    kind: str
+
+
+class DeviceHealth(Event):
+    """Availability changed: online, offline (heartbeats missed) or fault (reported by the device)."""
+
+    device: DevicePayload
+    state: str
+    reason: str = ''
+
+
+class CardRead(Event):
+    """An ID card was read; `valid` False carries the reason instead of a citizen."""
+
+    device: DevicePayload
+    valid: bool
+    id_number_masked: str = ''
+    age: int | None = None
+    green_channel: bool = False
+    reason: str = ''
+    session_id: str = ''
+
+
+class QrScanned(Event):
+    """A QR code was decoded; `kind` is what we issued it for (appt, track), `valid` whether its signature held."""
+
+    device: DevicePayload
+    kind: str = ''
+    value: str = ''
+    valid: bool
+    reason: str = ''
+    session_id: str = ''
+
+
+class FaceMatched(Event):
+    """A face search ended: 'match' (one citizen), 'no_match' or 'ambiguous' (several close): never a guess."""
+
+    device: DevicePayload
+    outcome: str
+    citizen_id: int | None = None
+    distance: float | None = None
+    session_id: str = ''
+
+
+class SeatChanged(Event):
+    device: DevicePayload
+    occupied: bool
+    since: dt.datetime | None = None
+
+
+class HelpRequested(Event):
+    """A citizen pressed 呼叫人工 on a kiosk (or staff raised it for them)."""
+
+    device: DevicePayload
+    note: str = ''
+
+
+class PrinterStatus(Event):
+    """A printer job finished or a printer reported paper-out / jam / recovered."""
+
+    device: DevicePayload
+    status: str
+    job_id: str = ''

@@ -34,6 +34,14 @@ TEXTS: dict[str, tuple[str, str]] = {
 }
 
 
+def register(texts: dict[str, tuple[str, str]]) -> None:
+    """Page and component modules add their own texts here (zh-CN, English); keys must not clash."""
+    clashes = {key for key in texts if key in TEXTS and TEXTS[key] != texts[key]}
+    if clashes:
+        raise ValueError(f'text keys defined twice: {sorted(clashes)}')
+    TEXTS.update(texts)
+
+
 def t(key: str, **values: object) -> str:
     zh, en = TEXTS[key]
     text = en if get_settings().lang == 'en' else zh

@@ -110,7 +110,7 @@ def _assign(row: SQLModel, values: dict[str, Any]) -> bool:
 
 async def _hall(upsert: _Upsert, spec: HallSpec) -> Hall:
     existing = {hall.code: hall for hall in await upsert.rows(Hall, Hall.code == spec.code)}
-    values = spec.model_dump(include={'code', 'name', 'name_en', 'width', 'height'})
+    values = spec.model_dump(include={'code', 'name', 'name_en', 'width', 'height', 'prompts'})
     hall = upsert.put(Hall, existing, spec.code, values)
     await upsert.flush()
     return hall
@@ -152,6 +152,7 @@ def _service_values(spec: ServiceSpec, departments: dict[str, Department]) -> di
     values = spec.model_dump(exclude={'department', 'questions', 'materials'})
     values['department_id'] = departments[spec.department].id
     values['materials'] = [material.model_dump() for material in spec.materials]
+    values['questions'] = [question.model_dump() for question in spec.questions]
     return values
 
 

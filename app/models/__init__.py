@@ -1,8 +1,19 @@
 """All tables, imported here so SQLModel.metadata (and Alembic) sees every one."""
 
 from app.models.appointment import Appointment, AppointmentStatus
+from app.models.cases import (
+    Case,
+    CaseMaterial,
+    CaseNode,
+    Certificate,
+    DepartmentRecord,
+    Evaluation,
+    Notification,
+    Rectification,
+)
 from app.models.device import Device, DeviceKind, DeviceState
 from app.models.hall import Department, Hall, ServiceItem, Window, WindowService, WindowState, Zone
+from app.models.operations import Alert, ArrivalHistory, DeviceEvent
 from app.models.people import AuthSession, Citizen, Role, StaffUser
 from app.models.security import (
     AuditEntry,
@@ -23,10 +34,16 @@ from app.models.ticket import (
 )
 
 __all__ = [
+    'Alert',
     'Appointment',
     'AppointmentStatus',
+    'ArrivalHistory',
     'AuditEntry',
     'AuthSession',
+    'Case',
+    'CaseMaterial',
+    'CaseNode',
+    'Certificate',
     'Channel',
     'Citizen',
     'Consent',
@@ -34,13 +51,18 @@ __all__ = [
     'ConsentScope',
     'DailyCounter',
     'Department',
+    'DepartmentRecord',
     'Device',
+    'DeviceEvent',
     'DeviceKind',
     'DeviceState',
+    'Evaluation',
     'FaceEncoding',
     'Hall',
     'LoginThrottle',
+    'Notification',
     'PriorityClass',
+    'Rectification',
     'Role',
     'ServiceItem',
     'StaffUser',

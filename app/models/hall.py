@@ -21,6 +21,7 @@ class HallBase(SQLModel):
 
 class Hall(HallBase, table=True):
     id: int | None = public(default=None, primary_key=True)
+    prompts: dict[str, Any] = public(default_factory=dict, sa_type=JSON)
 
 
 class HallPublic(HallBase):
@@ -72,6 +73,8 @@ class ServiceItemBase(SQLModel):
     avg_handling_minutes: float = public(default=10, gt=0)
     queue_alert_threshold: int = public(default=15, ge=1)
     materials: list[dict[str, Any]] = public(default_factory=list, sa_type=JSON)
+    questions: list[dict[str, Any]] = public(default_factory=list, sa_type=JSON)
+    workflow: list[dict[str, Any]] = public(default_factory=list, sa_type=JSON)
 
 
 class ServiceItem(ServiceItemBase, table=True):

@@ -1,12 +1,16 @@
 """Async engine and sessions for SQLite (default) and PostgreSQL, with the same code on both.
 
-SQLite runs in WAL mode with foreign keys, a busy timeout and synchronous=FULL, and every
-transaction starts with BEGIN IMMEDIATE: the write lock is taken up front, so the read-then-write
-of call_next can never interleave with another writer (PostgreSQL uses FOR UPDATE SKIP LOCKED).
+SQLite runs in WAL mode with foreign keys, a busy timeout and synchronous=FULL. A `session()`
+starts with BEGIN IMMEDIATE: the write lock is taken up front, so a read-then-write (call_next)
+can never interleave with another writer (PostgreSQL uses FOR UPDATE SKIP LOCKED). Pure reads use
+`read_session()`, a second engine whose transactions begin DEFERRED, so readers never queue for
+the write lock. `write_lock` lets one process hand the SQLite write lock over in FIFO order instead
+of in SQLite's busy-timeout backoff (on PostgreSQL it is a no-op).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,7 +28,7 @@ SQLITE_PRAGMAS = (
 )
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:
     @event.listens_for(engine.sync_engine, 'connect')
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below be the only one
@@ -35,7 +39,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, 'begin')
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql('BEGIN IMMEDIATE')
+        connection.exec_driver_sql(begin)
 
 
 def ensure_sqlite_dir(url: str) -> None:
@@ -59,14 +63,35 @@ class Database:
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine = create_async_engine(url, **kwargs)
+        self.read_engine = create_async_engine(url, **kwargs) if self.is_sqlite else self.engine
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, begin='BEGIN IMMEDIATE')
+            _configure_sqlite(self.read_engine, begin='BEGIN')
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
+        self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False, class_=AsyncSession)
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session for work that may write (BEGIN IMMEDIATE on SQLite)."""
         async with self._sessions() as session:
             yield session
 
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only: it never waits for, nor holds, the SQLite write lock."""
+        async with self._read_sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def write_lock(self) -> AsyncIterator[None]:
+        if self._write_lock is None:
+            yield
+            return
+        async with self._write_lock:
+            yield
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()

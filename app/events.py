@@ -175,3 +175,23 @@ class PrinterStatus(Event):
     device: DevicePayload
     status: str
     job_id: str = ''
+
+
+class ComfortPrompt(Event):
+    """A seat held longer than the comfort threshold while tickets wait: show the hall's long_wait_comfort prompt."""
+
+    device: DevicePayload
+    occupied_since: dt.datetime
+    waited_minutes: int
+    text_zh: str = ''
+    text_en: str = ''
+
+
+class DeviceSuggestion(Event):
+    """A device's rolling usage rate crossed the high mark: the hall's device_usage_high suggestion."""
+
+    device: DevicePayload
+    usage: float
+    prompt: str = 'device_usage_high'
+    text_zh: str = ''
+    text_en: str = ''

@@ -42,6 +42,7 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
     await bus.start()
     cipher = FieldCipher({'k1': settings.secret}, 'k1')
     queue = QueueService(db, bus, settings, cipher, hall_id=hall.id)
+    await queue.start_live()
     return Runtime(settings, db, bus, cipher, hall, queue, AuthService(db, settings))
 
 

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     token_idle_minutes: int = Field(default=30, ge=1, validation_alias='TOKEN_IDLE_MINUTES')
     token_absolute_hours: int = Field(default=12, ge=1, validation_alias='TOKEN_ABSOLUTE_HOURS')
     allowed_origins_raw: str = Field(default='', validation_alias='ALLOWED_ORIGINS')
+    device_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300, validation_alias='DEVICE_HEARTBEAT_SECONDS')
+    device_fault_rate: float = Field(default=0.2, ge=0, le=60, validation_alias='DEVICE_FAULT_RATE')
 
     @field_validator('database_url')
     @classmethod

@@ -21,4 +21,4 @@ def current() -> HallTwin:
 
 async def build(queue: QueueService) -> HallTwin:
     """Read the hall once from the database (through the queue service) and build the twin."""
-    return HallTwin(await queue.overview(), await queue.load_state())
+    return HallTwin(await queue.overview(), await queue.load_live())

@@ -202,13 +202,34 @@ class AuthService:
             session.last_seen_at = now
             return _principal(user, session)
 
-    async def logout(self, token: str) -> None:
+    async def logout(self, token: str, *, client_address: str = '') -> None:
+        """Revoke the session behind `token` (a no-op for unknown or already revoked tokens); audited."""
+        now = self.clock()
         async with self.db.session() as s, s.begin():
-            session = (
-                await s.execute(select(AuthSession).where(AuthSession.token_hash == token_hash(token)))
-            ).scalar_one_or_none()
-            if session and not session.revoked_at:
-                session.revoked_at = self.clock()
+            user = await self._revoke(s, token, now)
+            if user is not None:
+                await audit.record(
+                    s,
+                    actor=user.username,
+                    role=user.role,
+                    action=audit.LOGOUT,
+                    client_address=client_address[:64],
+                    now=now,
+                )
+
+    @staticmethod
+    async def _revoke(s: AsyncSession, token: str, now: dt.datetime) -> StaffUser | None:
+        """Mark the session behind `token` revoked; its user, or None if it was unknown or already revoked."""
+        row = (
+            await s.execute(
+                select(AuthSession, StaffUser).join(StaffUser).where(AuthSession.token_hash == token_hash(token))
+            )
+        ).first()
+        if row is None or row[0].revoked_at:
+            return None
+        session, user = row
+        session.revoked_at = now
+        return user
 
 
 def _principal(user: StaffUser, session: AuthSession) -> Principal:

@@ -8,8 +8,9 @@ commit. `call_next` is atomic on both engines: SQLite transactions start with BE
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,11 +50,11 @@ from app.security.crypto import FieldCipher
 from app.services import citizens, eta
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.identity import parse_id_number
-from app.services.priority import Candidate, classify, order_key
+from app.services.live_queue import RECENT_HANDLING_SAMPLES, LiveQueue, WindowSlot
+from app.services.priority import Candidate, classify
 from app.services.uow import UnitOfWork, unit_of_work
 from app.settings import Settings
 
-RECENT_HANDLING_SAMPLES = 30
 HANDLING_LOOKBACK = dt.timedelta(days=7)
 BUSY_MESSAGE = '请先办结、转移或挂起当前号 / finish, transfer or park the current ticket'
 
@@ -90,24 +91,6 @@ class HallOverview:
     queues: list[ServiceQueue]
 
 
-@dataclass
-class QueueState:
-    """What the estimator needs: read once per request here, kept current in memory by the twin."""
-
-    services: dict[int, ServiceItem]
-    open_windows: list[eta.WindowLoad]
-    waiting: dict[int, list[Candidate]]
-    recent: dict[int, list[float]]
-
-    def estimate(self, service_id: int, ahead: int) -> eta.Estimate | None:
-        service = self.services[service_id]
-        stats = eta.handling_stats(self.recent.get(service_id, []), prior_mean=service.avg_handling_minutes)
-        counts = {sid: len(items) for sid, items in self.waiting.items()}
-        capacity = eta.service_capacity(service_id, self.open_windows, counts)
-        idle = sum(1 for w in self.open_windows if service_id in w.services and not w.busy)
-        return eta.estimate_wait(ahead=ahead, capacity=capacity, idle_windows=idle, stats=stats)
-
-
 class QueueService:
     def __init__(
         self,
@@ -125,6 +108,10 @@ class QueueService:
         self.cipher = cipher
         self.hall_id = hall_id
         self.clock = clock
+        self.live: LiveQueue | None = None
+
+    def _transaction(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        return unit_of_work(self.db, self.bus, apply_first=self.live.apply if self.live else None)
 
     @property
     def fairness_cap(self) -> dt.timedelta:
@@ -134,7 +121,7 @@ class QueueService:
 
     async def take_ticket(self, request: TicketCreate, *, actor: str = 'citizen') -> TicketView:
         now = self.clock()
-        async with unit_of_work(self.db, self.bus) as uow:
+        async with self._transaction() as uow:
             s = uow.session
             service = await self._service_by_code(s, request.service_code)
             if not await self._is_served(s, service.id):
@@ -187,7 +174,8 @@ class QueueService:
                 event=TicketIssued,
                 detail={'channel': request.channel.value, 'priority_reason': decision.reason},
             )
-        return await self.ticket_view(ticket.code)
+            settled = await self._settled(uow.session, ticket)
+        return settled or await self.ticket_view(ticket.code)
 
     async def _check_in(self, s: AsyncSession, payload: str, service: ServiceItem) -> Appointment:
         reference = codes.verify(self.settings.secret, 'appt', payload)
@@ -215,13 +203,14 @@ class QueueService:
 
     async def call_next(self, window_id: int, *, actor: str = 'staff') -> TicketView:
         now = self.clock()
-        async with unit_of_work(self.db, self.bus) as uow:
+        async with self._transaction() as uow:
             window = await self._open_free_window(uow.session, window_id)
             ticket = await self._pick_next(uow.session, window, now)
             if ticket is None:
                 raise NotFound('queue_empty', '当前没有等候的号 / nobody is waiting for this window')
             await self._call(uow, ticket, window, now, actor=actor)
-        return await self.ticket_view(ticket.code)
+            settled = await self._settled(uow.session, ticket)
+        return settled or await self.ticket_view(ticket.code)
 
     async def call_ticket(self, window_id: int, number: str, *, reason: str, actor: str = 'staff') -> TicketView:
         """Out-of-order call of a named ticket; the reason is required and recorded."""
@@ -229,7 +218,7 @@ class QueueService:
         if not reason:
             raise Invalid('reason_required', '跳号呼叫必须填写原因 / a reason is required to call out of order')
         now = self.clock()
-        async with unit_of_work(self.db, self.bus) as uow:
+        async with self._transaction() as uow:
             s = uow.session
             window = await self._open_free_window(s, window_id)
             ticket = await self._ticket_by_number(s, number, now)
@@ -237,7 +226,8 @@ class QueueService:
                 raise Conflict('ticket_not_waiting', f'{ticket.number} 当前不在等候中 / ticket is not waiting')
             await self._require_serves(s, window, ticket.service_id)
             await self._call(uow, ticket, window, now, actor=actor, reason=reason, out_of_order=True)
-        return await self.ticket_view(ticket.code)
+            settled = await self._settled(uow.session, ticket)
+        return settled or await self.ticket_view(ticket.code)
 
     async def _pick_next(self, s: AsyncSession, window: Window, now: dt.datetime) -> Ticket | None:
         overdue = Ticket.queued_at <= now - self.fairness_cap
@@ -295,7 +285,7 @@ class QueueService:
         )
 
     async def recall(self, window_id: int, *, actor: str = 'staff') -> TicketView:
-        async with unit_of_work(self.db, self.bus) as uow:
+        async with self._transaction() as uow:
             window, ticket = await self._window_and_current(uow.session, window_id)
             limit = self.settings.recalls_before_no_show
             if ticket.recall_count >= limit:
@@ -312,10 +302,11 @@ class QueueService:
                 event_fields={'recall': True},
                 detail={'recall_count': ticket.recall_count},
             )
-        return await self.ticket_view(ticket.code)
+            settled = await self._settled(uow.session, ticket)
+        return settled or await self.ticket_view(ticket.code)
 
     async def no_show(self, window_id: int, *, actor: str = 'staff') -> TicketView:
-        async with unit_of_work(self.db, self.bus) as uow:
+        async with self._transaction() as uow:
             window, ticket = await self._window_and_current(uow.session, window_id)
             limit = self.settings.recalls_before_no_show
             if ticket.recall_count < limit:
@@ -326,11 +317,12 @@ class QueueService:
             await self._record(
                 uow, ticket, 'no_show', TicketStatus.CALLED, actor=actor, window=window, event=TicketNoShow
             )
-        return await self.ticket_view(ticket.code)
+            settled = await self._settled(uow.session, ticket)
+        return settled or await self.ticket_view(ticket.code)
 
     async def complete(self, window_id: int, *, actor: str = 'staff') -> TicketView:
         now = self.clock()
-        async with unit_of_work(self.db, self.bus) as uow:
+        async with self._transaction() as uow:
             window, ticket = await self._window_and_current(uow.session, window_id)
             ticket.status = TicketStatus.COMPLETED
             ticket.completed_at = now
@@ -338,7 +330,8 @@ class QueueService:
             await self._record(
                 uow, ticket, 'completed', TicketStatus.CALLED, actor=actor, window=window, event=TicketCompleted
             )
-        return await self.ticket_view(ticket.code)
+            settled = await self._settled(uow.session, ticket)
+        return settled or await self.ticket_view(ticket.code)
 
     async def transfer(
         self,
@@ -352,7 +345,7 @@ class QueueService:
         """Send the current ticket to another service and/or window; it keeps its place in time."""
         if to_service_code is None and to_window_id is None:
             raise Invalid('transfer_target_required', '请选择转往的事项或窗口 / choose a service or a window')
-        async with unit_of_work(self.db, self.bus) as uow:
+        async with self._transaction() as uow:
             s = uow.session
             window, ticket = await self._window_and_current(s, window_id)
             service = (
@@ -387,11 +380,12 @@ class QueueService:
                 event_fields={'from_service_id': from_service_id, 'from_window_id': from_window_id},
                 detail={'from_service_id': from_service_id, 'to_window_id': to_window_id},
             )
-        return await self.ticket_view(ticket.code)
+            settled = await self._settled(uow.session, ticket)
+        return settled or await self.ticket_view(ticket.code)
 
     async def park(self, window_id: int, *, reason: str = '', actor: str = 'staff') -> TicketView:
         """Put the current ticket on hold (e.g. to fetch a missing document); the window is free again."""
-        async with unit_of_work(self.db, self.bus) as uow:
+        async with self._transaction() as uow:
             window, ticket = await self._window_and_current(uow.session, window_id)
             ticket.status = TicketStatus.PARKED
             ticket.target_window_id = window.id
@@ -406,24 +400,26 @@ class QueueService:
                 reason=reason,
                 event=TicketParked,
             )
-        return await self.ticket_view(ticket.code)
+            settled = await self._settled(uow.session, ticket)
+        return settled or await self.ticket_view(ticket.code)
 
     async def resume(self, window_id: int, number: str, *, actor: str = 'staff') -> TicketView:
         """Call a parked ticket straight back to the window that parked it."""
         now = self.clock()
-        async with unit_of_work(self.db, self.bus) as uow:
+        async with self._transaction() as uow:
             s = uow.session
             window = await self._open_free_window(s, window_id)
             ticket = await self._ticket_by_number(s, number, now)
             if ticket.status != TicketStatus.PARKED or ticket.target_window_id != window.id:
                 raise Conflict('ticket_not_parked_here', f'{ticket.number} 未在本窗口挂起 / not parked at this window')
             await self._call(uow, ticket, window, now, actor=actor)
-        return await self.ticket_view(ticket.code)
+            settled = await self._settled(uow.session, ticket)
+        return settled or await self.ticket_view(ticket.code)
 
     # ---- windows -----------------------------------------------------------------------------
 
     async def set_window_state(self, window_id: int, state: WindowState, *, actor: str = 'staff') -> Window:
-        async with unit_of_work(self.db, self.bus) as uow:
+        async with self._transaction() as uow:
             s = uow.session
             window = await self._window(s, window_id, lock=True)
             if state != WindowState.OPEN and window.current_ticket_id is not None:
@@ -439,7 +435,7 @@ class QueueService:
         """Replace what a window serves ({service code: tier}); used by staffing moves."""
         if not services:
             raise Invalid('services_required', '窗口至少办理一项事项 / a window serves at least one service')
-        async with unit_of_work(self.db, self.bus) as uow:
+        async with self._transaction() as uow:
             s = uow.session
             window = await self._window(s, window_id, lock=True)
             wanted = {(await self._service_by_code(s, code)).id: tier for code, tier in services.items()}
@@ -464,18 +460,27 @@ class QueueService:
     # ---- reads -------------------------------------------------------------------------------
 
     async def ticket_view(self, code: str) -> TicketView:
-        async with self.db.session() as s:
+        async with self.db.read_session() as s:
             ticket = (await s.execute(select(Ticket).where(Ticket.code == code))).scalar_one_or_none()
             if ticket is None:
                 raise NotFound('unknown_ticket', '未找到该号 / ticket not found')
             return await self._view(s, ticket)
 
     async def ticket_view_by_id(self, ticket_id: int) -> TicketView:
-        async with self.db.session() as s:
+        async with self.db.read_session() as s:
             ticket = await s.get(Ticket, ticket_id)
             if ticket is None:
                 raise NotFound('unknown_ticket', '未找到该号 / ticket not found')
             return await self._view(s, ticket)
+
+    async def _settled(self, s: AsyncSession, ticket: Ticket) -> TicketView | None:
+        """The view of a ticket that is no longer waiting, from what the transaction already holds.
+
+        A waiting ticket needs its position and estimate, read after commit (None here).
+        """
+        if ticket.status == TicketStatus.WAITING:
+            return None
+        return await self._view(s, ticket)
 
     async def _view(self, s: AsyncSession, ticket: Ticket) -> TicketView:
         service = await s.get(ServiceItem, ticket.service_id)
@@ -483,24 +488,16 @@ class QueueService:
         window = await s.get(Window, ticket.window_id) if ticket.window_id else None
         position = estimate = None
         if ticket.status == TicketStatus.WAITING:
-            context = await self.queue_state(s)
-            now = self.clock()
-            ahead = sum(
-                1
-                for c in context.waiting.get(ticket.service_id, [])
-                if c.ticket_id != ticket.id and self._before(c, ticket, now)
-            )
+            live = self.live or await self.live_state(s)
+            mine = Candidate(ticket.id or 0, PriorityClass(ticket.priority_class), ticket.queued_at, 1)
+            ahead = live.ahead_of(mine, ticket.service_id, now=self.clock(), cap=self.fairness_cap)
             position = ahead + 1
-            estimate = context.estimate(ticket.service_id, ahead)
+            estimate = live.estimate(ticket.service_id, ahead)
         return TicketView(ticket, service, window.number if window else None, position, estimate)
 
-    def _before(self, candidate: Candidate, ticket: Ticket, now: dt.datetime) -> bool:
-        mine = Candidate(ticket.id or 0, PriorityClass(ticket.priority_class), ticket.queued_at, 1)
-        return order_key(candidate, now=now, cap=self.fairness_cap) < order_key(mine, now=now, cap=self.fairness_cap)
-
     async def overview(self) -> HallOverview:
-        async with self.db.session() as s:
-            context = await self.queue_state(s)
+        async with self.db.read_session() as s:
+            live = self.live or await self.live_state(s)
             windows = list(
                 (
                     await s.execute(select(Window).where(Window.hall_id == self.hall_id).order_by(Window.number))
@@ -516,34 +513,33 @@ class QueueService:
         queues = [
             ServiceQueue(
                 service=service,
-                waiting=len(context.waiting.get(sid, [])),
-                estimate=context.estimate(sid, len(context.waiting.get(sid, []))),
-                oldest_queued_at=min((c.queued_at for c in context.waiting.get(sid, [])), default=None),
+                waiting=live.waiting_count(sid),
+                estimate=live.estimate(sid, live.waiting_count(sid)),
+                oldest_queued_at=live.oldest(sid),
             )
-            for sid, service in sorted(context.services.items(), key=lambda item: item[1].code)
+            for sid, service in sorted(live.services.items(), key=lambda item: item[1].code)
         ]
         return HallOverview(
             windows=[WindowView(w, links.get(w.id or 0, {}), current.get(w.current_ticket_id or 0)) for w in windows],
             queues=queues,
         )
 
-    async def queue_state(self, s: AsyncSession) -> QueueState:
+    async def live_state(self, s: AsyncSession) -> LiveQueue:
+        """The queues as the database has them now (the starting point of a LiveQueue fed by events)."""
         now = self.clock()
         services = {svc.id: svc for svc in (await s.execute(select(ServiceItem))).scalars() if svc.id is not None}
         links = await self._links(s)
-        windows = (
-            await s.execute(select(Window).where(Window.hall_id == self.hall_id, Window.state == WindowState.OPEN))
-        ).scalars()
-        open_windows = [eta.WindowLoad(links.get(w.id or 0, {}), w.current_ticket_id is not None) for w in windows]
-        waiting: dict[int, list[Candidate]] = defaultdict(list)
+        windows = (await s.execute(select(Window).where(Window.hall_id == self.hall_id))).scalars()
+        slots = {w.id: WindowSlot(links.get(w.id, {}), w.state, w.current_ticket_id) for w in windows if w.id}
+        waiting: dict[int, dict[int, Candidate]] = defaultdict(dict)
         rows = await s.execute(
             select(Ticket.id, Ticket.service_id, Ticket.priority_class, Ticket.queued_at).where(
                 Ticket.hall_id == self.hall_id, Ticket.status == TicketStatus.WAITING
             )
         )
         for ticket_id, service_id, priority_class, queued_at in rows:
-            waiting[service_id].append(Candidate(ticket_id, PriorityClass(priority_class), queued_at, 1))
-        recent: dict[int, list[float]] = defaultdict(list)
+            waiting[service_id][ticket_id] = Candidate(ticket_id, PriorityClass(priority_class), queued_at, 1)
+        recent: dict[int, deque[float]] = defaultdict(lambda: deque(maxlen=RECENT_HANDLING_SAMPLES))
         handled = await s.execute(
             select(Ticket.service_id, Ticket.called_at, Ticket.completed_at)
             .where(
@@ -555,13 +551,19 @@ class QueueService:
             .limit(RECENT_HANDLING_SAMPLES * max(1, len(services)))
         )
         for service_id, called_at, completed_at in handled:
-            if called_at and completed_at and len(recent[service_id]) < RECENT_HANDLING_SAMPLES:
+            if called_at and completed_at:
                 recent[service_id].append((completed_at - called_at).total_seconds() / 60)
-        return QueueState(services, open_windows, dict(waiting), dict(recent))
+        return LiveQueue(services, slots, dict(waiting), dict(recent))
 
-    async def load_state(self) -> QueueState:
-        async with self.db.session() as s:
-            return await self.queue_state(s)
+    async def start_live(self) -> LiveQueue:
+        """Keep the queues in memory, fed by the bus, so estimates cost no query (and pages read no DB)."""
+        self.live = await self.load_live()
+        self.bus.subscribe(self.live.apply, name='live-queue')
+        return self.live
+
+    async def load_live(self) -> LiveQueue:
+        async with self.db.read_session() as s:
+            return await self.live_state(s)
 
     async def _links(self, s: AsyncSession) -> dict[int, dict[int, int]]:
         links: dict[int, dict[int, int]] = defaultdict(dict)

@@ -1,0 +1,1 @@
+"""Benchmarks: standalone scripts, run as `.venv/bin/python bench/<name>.py` (see bench/README.md)."""

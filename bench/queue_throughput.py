@@ -1,6 +1,6 @@
 """Queue engine benchmark: take / call / complete through the real QueueService, durable commits.
 
-    .venv/bin/python bench/queue_throughput.py [--ops N] [--db sqlite|postgres|both] [--clients 8] [--rate 200] [--profile]
+    .venv/bin/python bench/queue_throughput.py [--ops N] [--db sqlite|postgres|both] [--clients 8] [--rate 200]
 
 Per database it builds a hall (10 open windows, 3 services) in a throw-away database (a SQLite
 file in a temp dir with the app's own pragmas: WAL, synchronous=FULL, BEGIN IMMEDIATE; or a

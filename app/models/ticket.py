@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
 from typing import Any
 
+from pydantic import field_validator
 from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import SQLModel
 
@@ -46,6 +48,9 @@ class PriorityClass(StrEnum):
         return {'green': 0, 'appointment': 1, 'normal': 2}[self.value]
 
 
+MOBILE_PATTERN = r'(\+?86)?1[3-9]\d{9}'  # a mainland mobile number, optionally with +86
+
+
 class TicketCreate(SQLModel):
     """What a kiosk, phone or staff member sends to take a number."""
 
@@ -57,6 +62,13 @@ class TicketCreate(SQLModel):
     disability: bool = public(default=False)
     pregnancy: bool = public(default=False)
     appointment_code: str | None = public(default=None, max_length=200)
+
+    @field_validator('phone')
+    @classmethod
+    def _mobile_number(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(MOBILE_PATTERN, value.strip()):
+            raise ValueError('请输入11位手机号 / a mainland mobile number (11 digits)')
+        return value.strip() if value else value
 
 
 class TicketBase(SQLModel):

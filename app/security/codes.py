@@ -13,7 +13,7 @@ import secrets
 
 from app.services.errors import Invalid
 
-_VALUE = re.compile(r'^[A-Za-z0-9_-]{1,64}$')
+_VALUE = re.compile(r'[A-Za-z0-9_-]{1,64}')
 _PREFIX = 'HT1'
 
 
@@ -32,7 +32,7 @@ def _signature(secret: bytes, kind: str, value: str) -> str:
 
 
 def sign(secret: bytes, kind: str, value: str) -> str:
-    if not (_VALUE.match(kind) and _VALUE.match(value)):
+    if not (_VALUE.fullmatch(kind) and _VALUE.fullmatch(value)):
         raise ValueError('kind and value must be short ASCII tokens')
     return f'{_PREFIX}.{kind}.{value}.{_signature(secret, kind, value)}'
 
@@ -40,7 +40,7 @@ def sign(secret: bytes, kind: str, value: str) -> str:
 def verify(secret: bytes, kind: str, payload: str) -> str:
     """The signed value, or `Invalid('forged_code')` for anything we did not issue."""
     parts = payload.strip().split('.')
-    if len(parts) != 4 or parts[0] != _PREFIX or parts[1] != kind or not _VALUE.match(parts[2]):
+    if len(parts) != 4 or parts[0] != _PREFIX or parts[1] != kind or not _VALUE.fullmatch(parts[2]):
         raise Invalid('forged_code', '二维码无效或不是本大厅签发 / this code was not issued by this hall')
     if not hmac.compare_digest(parts[3], _signature(secret, kind, parts[2])):
         raise Invalid('forged_code', '二维码签名校验失败 / this code has been altered')

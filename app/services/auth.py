@@ -84,6 +84,8 @@ class AuthService:
             elif user is None or not user.active:
                 verify_password(password, _DUMMY_HASH)  # same cost as a real check: no user enumeration by timing
             if error is None and user is not None:
+                if throttle is not None:
+                    throttle.failures = 0
                 opened, token = await self._open_session(s, user, address, now, previous_token)
                 await audit.record(
                     s, actor=user.username, role=user.role, action=audit.LOGIN_OK, client_address=address, now=now
@@ -163,6 +165,8 @@ class AuthService:
             if throttle is None:
                 throttle = LoginThrottle(address=address, updated_at=now)
                 s.add(throttle)
+            if now - throttle.updated_at > LOCKOUT:  # old typos do not add up to a lockout days later
+                throttle.failures = 0
             throttle.failures = (throttle.failures or 0) + 1
             throttle.updated_at = now
             if throttle.failures >= MAX_FAILURES:

@@ -38,3 +38,18 @@ async def find_or_create(
         citizen.name_enc = cipher.encrypt(name, context='citizen.name')
     await session.flush()
     return citizen
+
+
+async def record_contact(
+    session: AsyncSession, cipher: FieldCipher, *, now: dt.datetime, phone: str, name: str | None = None
+) -> Citizen:
+    """A citizen who gave only a phone number: enough for notices and for /track's second factor."""
+    citizen = Citizen(
+        phone_enc=cipher.encrypt(phone, context='citizen.phone'),
+        phone_last4_hash=cipher.lookup(phone[-4:]),
+        name_enc=cipher.encrypt(name, context='citizen.name') if name else None,
+        created_at=now,
+    )
+    session.add(citizen)
+    await session.flush()
+    return citizen

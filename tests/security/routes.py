@@ -1,0 +1,209 @@
+"""Who may open what: every page and every API route with its allowed roles, in ONE place.
+
+The role tests (tests/security/test_roles.py) are driven by `ROUTES`, and they fail when a page in
+`pages.ROUTES` or a route of `app.api.routes.router` has no row here. A new page is one line:
+
+    Rule('/manager', (Role.MANAGER,)),
+    Rule('/track/{code}', PUBLIC, example='/track/not-a-real-code'),
+
+Admin is allowed everywhere (`Principal.has_role`), so it is never listed. Staff are allowed on
+`{window_id}` routes only for their own window.
+
+Below the table: the few helpers the security tests share (tokens, the hall and database fingerprints).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from contextlib import closing
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from app.models.people import STAFF_ROLES, Role
+
+PUBLIC: tuple[Role, ...] = ()
+WINDOW_OPERATORS = (Role.STAFF, Role.MANAGER)
+
+
+@dataclass(frozen=True)
+class Rule:
+    route: str  # as registered: '/api/windows/{window_id}/call', '/track/{code}'
+    roles: tuple[Role, ...]  # allowed roles (admin implied); PUBLIC = anyone, no login
+    method: str = 'GET'
+    body: dict[str, Any] | None = field(default=None, compare=False)  # valid input: refusals are about the role
+    example: str = ''  # a concrete path for routes with parameters other than {window_id}
+
+    @property
+    def is_api(self) -> bool:
+        return self.route.startswith('/api/')
+
+    @property
+    def public(self) -> bool:
+        return not self.roles
+
+    @property
+    def window_scoped(self) -> bool:
+        return '{window_id}' in self.route
+
+    def path(self, window_id: int | None = None) -> str:
+        if self.example:
+            return self.example
+        if self.window_scoped:
+            assert window_id is not None, self.route
+            return self.route.replace('{window_id}', str(window_id))
+        assert '{' not in self.route, f'{self.route}: give an example path'
+        return self.route
+
+    @property
+    def key(self) -> str:
+        return f'{self.method} {self.route}'
+
+
+ROUTES: list[Rule] = [
+    # ---- pages --------------------------------------------------------------------------------
+    Rule('/', PUBLIC),
+    Rule('/login', PUBLIC),
+    Rule('/display', PUBLIC),
+    Rule('/display/{zone}', PUBLIC, example='/display/general'),
+    Rule('/kiosk/{device}', PUBLIC, example='/kiosk/no-such-kiosk'),  # the device code is checked, not a login
+    Rule('/window/{window_id}', WINDOW_OPERATORS),
+    Rule('/manager', (Role.MANAGER,)),
+    Rule('/track/{code}', PUBLIC, example='/track/not-a-real-code'),  # code + second factor, no login
+    Rule('/verify/{number}', PUBLIC, example='/verify/HT20260101-0000000000'),
+    Rule('/review', (Role.REVIEWER,)),
+    # ---- API: public --------------------------------------------------------------------------
+    Rule('/api/hall', PUBLIC),
+    Rule('/api/tickets', PUBLIC, 'POST', {'service_code': 'SVC-A'}),
+    Rule('/api/tickets/{code}', PUBLIC, example='/api/tickets/not-a-real-code'),
+    Rule('/api/auth/token', PUBLIC, 'POST', {'username': 'w01', 'password': 'Window-01-pass'}),
+    Rule('/api/auth/logout', PUBLIC, 'POST'),  # any bearer token; revoking an unknown one is a no-op
+    # ---- API: window operations (staff at their own window, managers anywhere) ----------------
+    Rule('/api/windows/{window_id}/call-next', WINDOW_OPERATORS, 'POST'),
+    Rule('/api/windows/{window_id}/call', WINDOW_OPERATORS, 'POST', {'number': 'A003', 'reason': '老人需要协助'}),
+    Rule('/api/windows/{window_id}/recall', WINDOW_OPERATORS, 'POST'),
+    Rule('/api/windows/{window_id}/no-show', WINDOW_OPERATORS, 'POST'),
+    Rule('/api/windows/{window_id}/complete', WINDOW_OPERATORS, 'POST'),
+    Rule('/api/windows/{window_id}/transfer', WINDOW_OPERATORS, 'POST', {'service_code': 'SVC-B', 'reason': '转办'}),
+    Rule('/api/windows/{window_id}/park', WINDOW_OPERATORS, 'POST', {'reason': '补材料'}),
+    Rule('/api/windows/{window_id}/resume', WINDOW_OPERATORS, 'POST', {'number': 'A001'}),
+    Rule('/api/windows/{window_id}/state', WINDOW_OPERATORS, 'POST', {'state': 'paused'}),
+]
+
+PAGES = [rule for rule in ROUTES if not rule.is_api]
+API = [rule for rule in ROUTES if rule.is_api]
+
+# One account per staff role in the role tests' hall (w01 and boss come with the small hall).
+ACCOUNTS: dict[Role, tuple[str, str]] = {
+    Role.STAFF: ('w01', 'Window-01-pass'),  # window 1
+    Role.REVIEWER: ('rv01', 'Reviewer-01-pass'),
+    Role.MANAGER: ('boss', 'Manager-01-pass'),
+    Role.ADMIN: ('adm01', 'Admin-0001-pass'),
+}
+OTHER_WINDOW_STAFF = ('w02', 'Window-02-pass')  # window 2
+assert set(ACCOUNTS) == set(STAFF_ROLES)
+
+
+# ---- shared helpers ------------------------------------------------------------------------------
+
+
+def token(client: httpx.Client, who: tuple[str, str], *, address: str | None = None) -> str:
+    """A bearer token for `who` (from `address`, seen through X-Forwarded-For, when given)."""
+    headers = {'x-forwarded-for': address} if address else {}
+    response = client.post('/api/auth/token', json={'username': who[0], 'password': who[1]}, headers=headers)
+    assert response.status_code == 200, response.text
+    return str(response.json()['access_token'])
+
+
+def bearer(value: str) -> dict[str, str]:
+    return {'Authorization': f'Bearer {value}'}
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """A refusal: the status, JSON with the stable `code` and a human message."""
+    assert response.status_code == status, f'{response.status_code} {response.text[:300]}'
+    assert response.headers['content-type'].startswith('application/json'), response.headers
+    body = response.json()
+    assert body['code'] == code, body
+    assert isinstance(body['message'], str) and body['message'], body
+    return dict(body)
+
+
+_CLOCK_FIELDS = ('eta_minutes', 'eta_range', 'oldest_wait_minutes')
+
+
+def hall_state(client: httpx.Client) -> dict[str, Any]:
+    """GET /api/hall without the values that move with the wall clock (ETAs, minutes waited)."""
+    response = client.get('/api/hall')
+    assert response.status_code == 200, response.text
+    snapshot = response.json()
+    for service in snapshot['services']:
+        for name in _CLOCK_FIELDS:
+            service.pop(name, None)
+    return dict(snapshot)
+
+
+def sqlite_path(url: str) -> str:
+    return url.split(':///', 1)[1]
+
+
+def db_state(url: str, *, ignore: tuple[str, ...] = ()) -> dict[str, Any]:
+    """What a refused request must leave alone: every table, its row count, tickets and windows in full.
+
+    Read straight from the SQLite file the app writes (WAL: readers do not block it).
+    `ignore` leaves out tables a refusal may legitimately touch (audit rows of a failed login, say).
+    """
+    with closing(sqlite3.connect(sqlite_path(url), timeout=30)) as db:
+        tables = sorted(row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+        counts = {name: db.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in tables}
+        state: dict[str, Any] = {
+            'tables': tables,
+            'counts': {name: count for name, count in counts.items() if name not in ignore},
+            'tickets': db.execute(
+                'SELECT id, number, status, service_id, window_id, target_window_id, recall_count, transfer_count,'
+                ' called_at, completed_at FROM ticket ORDER BY id'
+            ).fetchall(),
+            'windows': db.execute('SELECT id, state, current_ticket_id FROM "window" ORDER BY id').fetchall(),
+            'staff': db.execute(
+                'SELECT id, username, display_name, role, window_id, active, password_hash FROM staff_user ORDER BY id'
+            ).fetchall(),
+        }
+    return state
+
+
+def settled_state(
+    url: str, *, ignore: tuple[str, ...] = (), quiet: float = 1.0, timeout: float = 30.0
+) -> dict[str, Any]:
+    """`db_state` once the app has stopped writing (no change for `quiet` seconds).
+
+    Set-ups that take and call tickets start background work (the notification outbox, for one); take the
+    "before" picture only when it has finished, or a refusal would be blamed for it.
+    """
+    deadline = time.monotonic() + timeout
+    last, quiet_since = db_state(url, ignore=ignore), time.monotonic()
+    while time.monotonic() - quiet_since < quiet:
+        assert time.monotonic() < deadline, 'the app kept writing to the database'
+        time.sleep(0.1)
+        now = db_state(url, ignore=ignore)
+        if now != last:
+            last, quiet_since = now, time.monotonic()
+    return last
+
+
+def audit_rows(url: str, action: str) -> list[dict[str, Any]]:
+    with closing(sqlite3.connect(sqlite_path(url), timeout=30)) as db:
+        db.row_factory = sqlite3.Row
+        rows = db.execute('SELECT * FROM audit_entry WHERE action = ? ORDER BY id', (action,)).fetchall()
+    return [dict(row) for row in rows]
+
+
+def session_rows(url: str) -> list[dict[str, Any]]:
+    with closing(sqlite3.connect(sqlite_path(url), timeout=30)) as db:
+        db.row_factory = sqlite3.Row
+        rows = db.execute(
+            'SELECT s.id, s.token_hash, s.revoked_at, u.username FROM auth_session s'
+            ' JOIN staff_user u ON u.id = s.user_id ORDER BY s.id'
+        ).fetchall()
+    return [dict(row) for row in rows]

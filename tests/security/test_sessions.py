@@ -1,0 +1,410 @@
+"""Sessions: idle and absolute timeouts, rotation, logout, lockouts, the login hand-off and `next` redirects.
+
+Timeouts and lockout windows run on the service with a fake clock; lockouts, logout and the cookie
+hand-off are also checked over HTTP against the real app. Chromium logins are in e2e/test_security.py.
+Each refusal is checked together with what must not have changed (no new session, no reset counters).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlmodel import col, select
+
+from app import runtime
+from app.api import web_session
+from app.api.web_session import SESSION_COOKIE, safe_next
+from app.db import Database
+from app.models.people import AuthSession, Role, StaffUser
+from app.models.security import AuditEntry, LoginThrottle
+from app.services import audit
+from app.services.auth import LOCKOUT, MAX_FAILURES, AuthService, LoginHandoff, token_hash
+from app.services.errors import Locked, Unauthorized
+from app.settings import Settings
+from tests.apphost import AppProcess, NewUser, PreparedDatabase, running_app
+from tests.conftest import FakeClock
+from tests.factories import SmallHall
+from tests.security.routes import assert_error, audit_rows, bearer, db_state, session_rows, token
+
+W01 = ('w01', 'Window-01-pass')
+BOSS = ('boss', 'Manager-01-pass')
+
+
+@pytest.fixture
+def auth(db: Database, hall: SmallHall, settings: Settings, clock: FakeClock) -> AuthService:
+    return AuthService(db, settings, clock=clock)
+
+
+async def _sessions(db: Database) -> list[AuthSession]:
+    async with db.session() as s:
+        return list((await s.execute(select(AuthSession).order_by(col(AuthSession.id)))).scalars().all())
+
+
+async def _audit(db: Database, action: str) -> list[AuditEntry]:
+    async with db.session() as s:
+        statement = select(AuditEntry).where(AuditEntry.action == action).order_by(col(AuditEntry.id))
+        return list((await s.execute(statement)).scalars().all())
+
+
+async def _user(db: Database, username: str) -> StaffUser:
+    async with db.session() as s:
+        return (await s.execute(select(StaffUser).where(StaffUser.username == username))).scalar_one()
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+# ---- timeouts (fake clock) ------------------------------------------------------------------------
+
+
+async def test_idle_timeout_ends_a_session_and_activity_extends_it(
+    auth: AuthService, db: Database, clock: FakeClock, settings: Settings
+) -> None:
+    assert settings.token_idle_minutes == 30
+    issued = await auth.login(*W01)
+    for _ in range(3):  # active every 29 minutes: 87 minutes in all, never idle for 30
+        clock.advance(29)
+        assert (await auth.authenticate(issued.token)).username == 'w01'
+    seen = _aware((await _sessions(db))[0].last_seen_at)
+    assert seen == clock.now
+
+    clock.advance(30.5)
+    with pytest.raises(Unauthorized) as refused:
+        await auth.authenticate(issued.token)
+    assert refused.value.code == 'session_expired'
+    clock.advance(0.1)
+    with pytest.raises(Unauthorized):
+        await auth.authenticate(issued.token)  # stays refused: the refusal did not refresh last_seen_at
+    assert _aware((await _sessions(db))[0].last_seen_at) == seen
+    assert (await auth.authenticate((await auth.login(*W01)).token)).username == 'w01'  # a new login works
+
+
+async def test_idle_limit_comes_from_the_settings(db: Database, hall: SmallHall, clock: FakeClock) -> None:
+    auth = AuthService(db, Settings(TOKEN_IDLE_MINUTES=5), clock=clock)
+    issued = await auth.login(*W01)
+    clock.advance(4.9)
+    await auth.authenticate(issued.token)
+    clock.advance(5.1)
+    with pytest.raises(Unauthorized):
+        await auth.authenticate(issued.token)
+
+
+async def test_absolute_timeout_ends_even_an_active_session(
+    auth: AuthService, clock: FakeClock, settings: Settings
+) -> None:
+    assert settings.token_absolute_hours == 12
+    start = clock.now
+    issued = await auth.login(*BOSS)
+    assert issued.expires_at == start + dt.timedelta(hours=12)
+    while clock.now + dt.timedelta(minutes=20) <= start + dt.timedelta(hours=12):
+        clock.advance(20)
+        await auth.authenticate(issued.token)
+    clock.now = start + dt.timedelta(hours=12, seconds=1)
+    with pytest.raises(Unauthorized) as refused:
+        await auth.authenticate(issued.token)
+    assert refused.value.code == 'session_expired'
+
+
+# ---- rotation and logout --------------------------------------------------------------------------
+
+
+async def test_each_login_rotates_the_token_and_revokes_the_previous_one(auth: AuthService, db: Database) -> None:
+    first = await auth.login(*W01)
+    second = await auth.login(*W01, previous_token=first.token)
+    assert second.token != first.token
+    assert second.principal.session_id != first.principal.session_id
+    with pytest.raises(Unauthorized):
+        await auth.authenticate(first.token)
+    assert (await auth.authenticate(second.token)).session_id == second.principal.session_id
+    rows = await _sessions(db)
+    assert [row.token_hash for row in rows] == [token_hash(first.token), token_hash(second.token)]
+    assert rows[0].revoked_at is not None and rows[1].revoked_at is None
+    assert first.token not in {row.token_hash for row in rows}  # only hashes are stored
+
+
+async def test_a_planted_previous_token_of_someone_else_is_revoked_too(auth: AuthService) -> None:
+    """Session fixation: whatever session the browser carried before login is worthless after it."""
+    planted = await auth.login(*BOSS)
+    mine = await auth.login(*W01, previous_token=planted.token)
+    with pytest.raises(Unauthorized):
+        await auth.authenticate(planted.token)
+    assert (await auth.authenticate(mine.token)).username == 'w01'
+
+
+async def test_logout_revokes_server_side_and_is_audited_once(auth: AuthService, db: Database) -> None:
+    issued = await auth.login(*W01)
+    await auth.logout(issued.token, client_address='10.1.0.7')
+    with pytest.raises(Unauthorized) as refused:
+        await auth.authenticate(issued.token)
+    assert refused.value.code == 'session_expired'
+    await auth.logout(issued.token, client_address='10.1.0.7')  # again: a no-op
+    await auth.logout('not-a-token')
+    entries = await _audit(db, audit.LOGOUT)
+    assert [(e.actor, e.role, e.client_address) for e in entries] == [('w01', 'staff', '10.1.0.7')]
+    assert (await audit.verify(db)).ok
+
+
+# ---- lockout (fake clock) -------------------------------------------------------------------------
+
+
+async def test_five_failures_lock_the_account_for_15_minutes_even_with_the_right_password(
+    auth: AuthService, db: Database, clock: FakeClock
+) -> None:
+    assert MAX_FAILURES == 5
+    assert LOCKOUT.total_seconds() == 15 * 60
+    for n in range(MAX_FAILURES):  # from five terminals, so no single address reaches five
+        with pytest.raises(Unauthorized) as failed:
+            await auth.login('w01', 'Wrong-pass-1', client_address=f'10.2.0.{n}')
+        assert failed.value.code == 'bad_credentials'
+    with pytest.raises(Locked) as locked:
+        await auth.login(*W01, client_address='10.2.1.1')
+    assert locked.value.code == 'account_locked' and locked.value.status == 423
+    assert await _sessions(db) == []  # no session was opened
+
+    lockouts = await _audit(db, audit.LOCKOUT)
+    assert [(e.actor, e.target, e.client_address) for e in lockouts] == [('w01', 'account:w01', '10.2.0.4')]
+    refused = (await _audit(db, audit.LOGIN_FAILED))[-1]
+    assert (refused.actor, refused.outcome) == ('w01', 'account_locked')
+
+    clock.advance(14.9)
+    with pytest.raises(Locked):
+        await auth.login(*W01, client_address='10.2.1.2')
+    clock.advance(0.2)
+    assert (await auth.login(*W01, client_address='10.2.1.3')).principal.username == 'w01'
+    user = await _user(db, 'w01')
+    assert (user.failed_attempts, user.locked_until) == (0, None)
+    assert (await audit.verify(db)).ok
+
+
+async def test_five_failures_from_one_address_lock_it_for_every_account(
+    auth: AuthService, db: Database, clock: FakeClock
+) -> None:
+    for name in ('w01', 'boss', 'ghost', 'w01', 'nobody'):
+        with pytest.raises(Unauthorized):
+            await auth.login(name, 'Guess-1234-x', client_address='10.4.0.1')
+    with pytest.raises(Locked) as locked:
+        await auth.login(*BOSS, client_address='10.4.0.1')
+    assert locked.value.code == 'address_locked' and locked.value.status == 423
+    assert await _sessions(db) == []
+    assert (await auth.login(*BOSS, client_address='10.4.0.2')).principal.username == 'boss'  # other terminals work
+    assert (await _user(db, 'w01')).locked_until is None  # two failures: the account itself is not locked
+
+    lockouts = await _audit(db, audit.LOCKOUT)
+    assert [(e.target, e.client_address) for e in lockouts] == [('address', '10.4.0.1')]
+    async with db.session() as s:
+        throttle = await s.get(LoginThrottle, '10.4.0.1')
+    assert throttle is not None and _aware(throttle.locked_until) == clock.now + LOCKOUT
+
+    clock.advance(15.1)
+    assert (await auth.login(*BOSS, client_address='10.4.0.1')).principal.username == 'boss'
+
+
+# ---- HTTP: lockout, logout and replay against the real app --------------------------------------
+
+
+@dataclass
+class LiveHall:
+    app: AppProcess
+    prepared: PreparedDatabase
+
+    @property
+    def url(self) -> str:
+        return self.prepared.url
+
+
+LOCK_USERS = [
+    NewUser('lock01', 'Lock-0001-pass'),
+    NewUser('lock02', 'Lock-0002-pass'),
+    NewUser('out01', 'Out-0001-pass', role=Role.MANAGER),
+]
+
+
+@pytest.fixture(scope='module')
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHall]:
+    with running_app(tmp_path_factory.mktemp('sessions'), users=LOCK_USERS) as (app, prepared):
+        yield LiveHall(app, prepared)
+
+
+def _login(client: httpx.Client, username: str, password: str, address: str) -> httpx.Response:
+    return client.post(
+        '/api/auth/token', json={'username': username, 'password': password}, headers={'x-forwarded-for': address}
+    )
+
+
+def _probe(client: httpx.Client, value: str) -> httpx.Response:
+    """An authenticated request that changes nothing: window 3 is closed, so call-next is refused after auth."""
+    return client.post('/api/windows/3/call-next', headers=bearer(value))
+
+
+def test_api_lockout_per_account_is_audited_and_opens_no_session(live: LiveHall) -> None:
+    with live.app.client() as client:
+        sessions_before = session_rows(live.url)
+        for n in range(MAX_FAILURES):
+            assert_error(_login(client, 'lock01', 'Wrong-pass-1', f'10.50.0.{n}'), 401, 'bad_credentials')
+        before = db_state(live.url, ignore=('audit_entry', 'login_throttle'))
+        locked = _login(client, 'lock01', 'Lock-0001-pass', '10.50.1.1')
+        assert_error(locked, 423, 'account_locked')
+        assert 'access_token' not in locked.json()
+        assert session_rows(live.url) == sessions_before
+        assert db_state(live.url, ignore=('audit_entry', 'login_throttle')) == before
+        lockouts = [row for row in audit_rows(live.url, audit.LOCKOUT) if row['target'] == 'account:lock01']
+        assert [(row['actor'], row['client_address']) for row in lockouts] == [('lock01', '10.50.0.4')]
+        token(client, ('lock02', 'Lock-0002-pass'), address='10.50.1.1')  # other accounts are not affected
+
+
+def test_api_lockout_per_address_is_audited(live: LiveHall) -> None:
+    address = '10.51.0.1'
+    with live.app.client() as client:
+        for name in ('ghost', 'lock02', 'nobody', 'admin', 'root'):
+            assert_error(_login(client, name, 'Guess-1234-x', address), 401, 'bad_credentials')
+        sessions_before = session_rows(live.url)
+        assert_error(_login(client, *BOSS, address), 423, 'address_locked')
+        assert_error(_login(client, 'lock02', 'Lock-0002-pass', address), 423, 'address_locked')
+        assert session_rows(live.url) == sessions_before
+        lockouts = [row for row in audit_rows(live.url, audit.LOCKOUT) if row['client_address'] == address]
+        assert [(row['target'], row['actor']) for row in lockouts] == [('address', 'root')]
+        refused = [row for row in audit_rows(live.url, audit.LOGIN_FAILED) if row['client_address'] == address]
+        assert [row['outcome'] for row in refused[-2:]] == ['address_locked', 'address_locked']
+        token(client, BOSS, address='10.51.0.2')  # another terminal logs in as usual
+
+
+def test_logout_through_the_cookie_revokes_the_session_and_replays_are_refused(live: LiveHall) -> None:
+    with live.app.client() as client:
+        value = token(client, ('out01', 'Out-0001-pass'), address='10.52.0.1')
+        assert_error(_probe(client, value), 409, 'window_not_open')  # valid: judged on its merits
+    before = db_state(live.url, ignore=('audit_entry',))
+    logouts = len(audit_rows(live.url, audit.LOGOUT))
+    with live.app.client(cookies={SESSION_COOKIE: value}) as browser:
+        response = browser.post('/auth/logout')
+        assert response.status_code == 303, response.text
+        assert response.headers['location'] == '/login?reason=logged_out'
+        cleared = response.headers['set-cookie']
+        assert cleared.startswith(f'{SESSION_COOKIE}=') and 'max-age=0' in cleared.lower()
+    with live.app.client(cookies={SESSION_COOKIE: value}) as replay:
+        again = replay.post('/auth/logout')  # replaying the old cookie on logout: harmless, not a second logout
+        assert again.status_code == 303
+    with live.app.client() as client:
+        assert_error(_probe(client, value), 401, 'session_expired')
+        assert_error(client.post('/api/auth/logout'), 401, 'not_authenticated')
+    rows = audit_rows(live.url, audit.LOGOUT)
+    assert len(rows) == logouts + 1 and rows[-1]['actor'] == 'out01'
+    revoked = [row for row in session_rows(live.url) if row['username'] == 'out01']
+    assert revoked and all(row['revoked_at'] is not None for row in revoked)
+    assert db_state(live.url, ignore=('audit_entry',)) == before
+
+
+def test_api_logout_then_replaying_the_bearer_token_is_refused(live: LiveHall) -> None:
+    with live.app.client() as client:
+        value = token(client, ('out01', 'Out-0001-pass'), address='10.52.0.2')
+        before = db_state(live.url, ignore=('audit_entry',))
+        assert client.post('/api/auth/logout', headers=bearer(value)).status_code == 204
+        for _ in range(2):
+            assert_error(_probe(client, value), 401, 'session_expired')
+        assert db_state(live.url, ignore=('audit_entry',)) == before
+
+
+def test_auth_complete_refuses_an_unknown_code_and_sets_no_cookie(live: LiveHall) -> None:
+    with live.app.client() as client:
+        response = client.get('/auth/complete', params={'code': 'forged-code', 'next': '/window?n=1'})
+    assert response.status_code == 303
+    assert response.headers['location'] == f'/login?next={quote("/window?n=1")}&reason=expired'
+    assert SESSION_COOKIE not in response.headers.get('set-cookie', '')
+
+
+# ---- the hand-off from the login page to the cookie -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ('target', 'expected'),
+    [
+        ('/window?n=1', '/window?n=1'),
+        ('/', '/'),
+        ('', '/'),
+        (None, '/'),
+        ('//evil.example', '/'),
+        ('//evil.example/login', '/'),
+        ('https://evil.example', '/'),
+        ('http:evil.example', '/'),
+        ('javascript:alert(1)', '/'),
+        ('/\\evil.example', '/'),
+        ('\\\\evil.example', '/'),
+        ('evil.example', '/'),
+    ],
+)
+def test_safe_next_keeps_only_local_paths(target: str | None, expected: str) -> None:
+    assert safe_next(target) == expected
+
+
+@pytest.fixture
+async def handoff_app(clock: FakeClock) -> AsyncIterator[tuple[httpx.AsyncClient, LoginHandoff]]:
+    """The web-session routes alone, with a stand-in runtime that has what /auth/complete uses."""
+    handoff = LoginHandoff(clock=clock)
+    stand_in: Any = SimpleNamespace(auth=SimpleNamespace(handoff=handoff), settings=Settings())
+    runtime.install(stand_in)
+    runtime.mark_ready()
+    app = FastAPI()
+    app.include_router(web_session.router)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url='http://hall.test') as client:
+            yield client, handoff
+    finally:
+        runtime.install(None)
+
+
+def _cookie_attributes(response: httpx.Response) -> dict[str, str]:
+    header = response.headers['set-cookie']
+    name_value, *attributes = (part.strip() for part in header.split(';'))
+    assert name_value.startswith(f'{SESSION_COOKIE}=')
+    return {a.split('=')[0].lower(): (a.split('=', 1)[1] if '=' in a else '') for a in attributes}
+
+
+async def test_handoff_sets_a_strict_httponly_cookie_secure_under_tls(
+    handoff_app: tuple[httpx.AsyncClient, LoginHandoff],
+) -> None:
+    client, handoff = handoff_app
+    plain = await client.get('/auth/complete', params={'code': handoff.issue('token-1'), 'next': '/window?n=1'})
+    assert plain.status_code == 303 and plain.headers['location'] == '/window?n=1'
+    assert plain.cookies[SESSION_COOKIE] == 'token-1'
+    attributes = _cookie_attributes(plain)
+    assert 'httponly' in attributes and attributes['samesite'].lower() == 'strict' and 'secure' not in attributes
+    assert attributes['path'] == '/' and int(attributes['max-age']) == 12 * 3600
+
+    tls = await client.get(
+        '/auth/complete', params={'code': handoff.issue('token-2')}, headers={'x-forwarded-proto': 'https'}
+    )
+    assert 'secure' in _cookie_attributes(tls)
+
+
+@pytest.mark.parametrize('target', ['//evil.example', 'https://evil.example', '/\\evil.example', 'javascript:x'])
+async def test_handoff_never_redirects_off_site(
+    handoff_app: tuple[httpx.AsyncClient, LoginHandoff], target: str
+) -> None:
+    client, handoff = handoff_app
+    response = await client.get('/auth/complete', params={'code': handoff.issue('token-3'), 'next': target})
+    assert response.status_code == 303 and response.headers['location'] == '/'
+
+
+async def test_handoff_codes_are_single_use_and_expire(
+    handoff_app: tuple[httpx.AsyncClient, LoginHandoff], clock: FakeClock
+) -> None:
+    client, handoff = handoff_app
+    code = handoff.issue('token-4')
+    assert (await client.get('/auth/complete', params={'code': code})).cookies.get(SESSION_COOKIE) == 'token-4'
+    replay = await client.get('/auth/complete', params={'code': code, 'next': '/x'})
+    assert replay.headers['location'] == '/login?next=/x&reason=expired'
+    assert SESSION_COOKIE not in replay.headers.get('set-cookie', '')
+
+    stale = handoff.issue('token-5')
+    clock.advance(0.6)  # 36 s: past the 30 s lifetime
+    late = await client.get('/auth/complete', params={'code': stale})
+    assert late.headers['location'].endswith('reason=expired') and 'set-cookie' not in late.headers
+    assert handoff.redeem(stale) is None

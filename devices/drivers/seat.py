@@ -1,0 +1,77 @@
+"""Smart seat: occupied or free, and since when; a long wait raises the hall's comfort prompt once.
+
+The seat cannot know who sits on it, only for how long; `comfort_due` tells the device service's
+sweep that this seat has been held past `comfort_after` (30 minutes) and has not prompted yet for
+this occupancy. The service raises the prompt only while tickets are actually waiting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from app.events import ComfortPrompt, SeatChanged
+from app.models.device import DeviceKind
+from devices import protocol
+from devices.driver import DeviceInfo, Driver, DriverContext
+
+
+class SeatDriver(Driver):
+    kind = DeviceKind.SEAT
+
+    def __init__(self, info: DeviceInfo, ctx: DriverContext) -> None:
+        super().__init__(info, ctx)
+        self.occupied_since: dt.datetime | None = None
+        self._prompted = False
+
+    async def on_occupancy(self, frame: protocol.Frame) -> None:
+        data = frame.data
+        assert isinstance(data, protocol.Occupancy)
+        await self._set_occupied(data.occupied)
+
+    async def _set_occupied(self, occupied: bool) -> None:
+        if occupied == (self.occupied_since is not None):
+            return
+        now = self.ctx.clock()
+        if occupied:
+            self.occupied_since, self._prompted = now, False
+            self.health.uses['occupied'] += 1
+            self.health.usage.begin(now)
+        else:
+            self.occupied_since = None
+            self.health.usage.end(now)
+        self.record('seat', {'occupied': occupied})
+        await self.publish(
+            SeatChanged(
+                hall_id=self.info.hall_id, device=self.info.payload, occupied=occupied, since=self.occupied_since
+            )
+        )
+
+    def comfort_due(self) -> bool:
+        since = self.occupied_since
+        return since is not None and not self._prompted and self.ctx.clock() - since >= self.ctx.tuning.comfort_after
+
+    async def prompt_comfort(self) -> None:
+        """Publish the hall's long_wait_comfort prompt for this occupancy (once)."""
+        since = self.occupied_since
+        if since is None or self._prompted:
+            return
+        self._prompted = True
+        zh, en = self.ctx.prompt('long_wait_comfort')
+        waited = int((self.ctx.clock() - since).total_seconds() // 60)
+        self.record('comfort_prompt', {'waited_minutes': waited})
+        await self.publish(
+            ComfortPrompt(
+                hall_id=self.info.hall_id,
+                device=self.info.payload,
+                occupied_since=since,
+                waited_minutes=waited,
+                text_zh=zh,
+                text_en=en,
+            )
+        )
+
+    def on_disconnect(self) -> None:
+        """Without a connection the seat's state is unknown: stop counting it as occupied."""
+        if self.occupied_since is not None:
+            self.health.usage.end(self.ctx.clock())
+            self.occupied_since = None

@@ -1,0 +1,68 @@
+"""A queue ticket as ESC/POS bytes: the small subset every 58/80 mm receipt printer understands.
+
+python-escpos is not a dependency, and a ticket needs only: initialise, align, bold, double size,
+text in GB18030 (the code page of Chinese receipt printers), a QR code (GS ( k, model 2) and a
+cut. docs/device-protocol.md lists the exact commands so a printer bridge can check them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+ESC, GS, LF = b'\x1b', b'\x1d', b'\n'
+INIT = ESC + b'@'
+CENTER, LEFT = ESC + b'a\x01', ESC + b'a\x00'
+BOLD_ON, BOLD_OFF = ESC + b'E\x01', ESC + b'E\x00'
+DOUBLE, NORMAL = GS + b'!\x11', GS + b'!\x00'
+CUT = GS + b'V\x42\x00'  # feed and partial cut
+QR_MODULE_SIZE = 6
+ENCODING = 'gb18030'
+
+
+@dataclass(frozen=True)
+class TicketPrint:
+    """What a printed queue ticket says; `track_url` is also printed as a QR code."""
+
+    number: str
+    service_name: str
+    window_hint: str
+    people_ahead: int | None
+    eta_minutes: int | None
+    track_url: str
+    taken_at: dt.datetime
+
+    def lines(self) -> list[str]:
+        ahead = '—' if self.people_ahead is None else str(self.people_ahead)
+        eta = '—' if self.eta_minutes is None else f'约 {self.eta_minutes} 分钟 / ~{self.eta_minutes} min'
+        return [
+            f'事项 / Service: {self.service_name}',
+            f'窗口 / Window: {self.window_hint}',
+            f'前面等候 / Ahead: {ahead} 人',
+            f'预计等候 / Wait: {eta}',
+            f'取号时间 / Taken: {self.taken_at:%Y-%m-%d %H:%M}',
+        ]
+
+
+def qr_code(data: str) -> bytes:
+    """GS ( k: model 2, module size, error correction M, store the data, print it."""
+    payload = data.encode('ascii')
+    store_length = len(payload) + 3
+    return b''.join(
+        [
+            GS + b'(k\x04\x001A2\x00',  # model 2
+            GS + b'(k\x03\x001C' + bytes([QR_MODULE_SIZE]),
+            GS + b'(k\x03\x001E1',  # error correction level M
+            GS + b'(k' + bytes([store_length % 256, store_length // 256]) + b'1P0' + payload,
+            GS + b'(k\x03\x001Q0',
+        ]
+    )
+
+
+def render_ticket(ticket: TicketPrint, *, hall_name: str) -> bytes:
+    parts = [INIT, CENTER, BOLD_ON, hall_name.encode(ENCODING), LF, BOLD_OFF, DOUBLE, ticket.number.encode(ENCODING)]
+    parts += [LF, NORMAL, LEFT]
+    for line in ticket.lines():
+        parts += [line.encode(ENCODING), LF]
+    parts += [CENTER, qr_code(ticket.track_url), LF, '扫码查看进度 / scan to track'.encode(ENCODING), LF, CUT]
+    return b''.join(parts)

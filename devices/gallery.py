@@ -1,0 +1,49 @@
+"""The consented face gallery the cameras search, kept current by reloading it on a timer.
+
+No bus event announces a consent change, so the device service calls `refresh` every
+`gallery_refresh` seconds (60 by default): a revoked 刷脸 consent stops matching within a minute,
+and its templates are already deleted in the revoking transaction. The templates are re-read
+and compared by digest, so an unchanged gallery costs one query and no rebuild.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+class FaceSearch(Protocol):
+    """What the cameras need of devices.face.FaceEngine (tests pass a fake)."""
+
+    def load_gallery(self, entries: list[tuple[int, bytes]]) -> None: ...
+
+    def identify(self, image: np.ndarray) -> Any: ...
+
+
+GalleryLoader = Callable[[], Awaitable[list[tuple[int, bytes]]]]
+
+
+class FaceGallery:
+    def __init__(self, engine_factory: Callable[[], FaceSearch], load: GalleryLoader) -> None:
+        self._engine_factory = engine_factory
+        self._load = load
+        self._digest = b''
+        self.engine: FaceSearch | None = None
+
+    async def refresh(self) -> bool:
+        """Reload the templates; rebuild the search matrix only if they changed. True if rebuilt."""
+        entries = await self._load()
+        digest = hashlib.sha256(b''.join(b'%d:%s' % (cid, enc) for cid, enc in entries)).digest()
+        if self.engine is not None and digest == self._digest:
+            return False
+        engine = self.engine or await asyncio.to_thread(self._engine_factory)
+        await asyncio.to_thread(engine.load_gallery, entries)
+        self.engine, self._digest = engine, digest
+        return True

@@ -1,0 +1,30 @@
+"""The kiosk's hardware as `app.services.kiosk.KioskDevices`, installed on the runtime at start-up.
+
+Pages never import devices/: the kiosk page reaches its reader and printer through
+`Runtime.kiosk_devices`, this adapter. The device service owns the drivers (claiming a card read
+at a reader, printing with ack and timeout); the adapter only translates the kiosk's slip into the
+printer's ticket type, and treats devices that are not running as absent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from app.services.kiosk import CardClaim, TicketSlip
+from devices.driver import DeviceUnavailable
+from devices.escpos import TicketPrint
+from devices.service import DeviceService
+
+
+class DeviceHardware:
+    def __init__(self, service: DeviceService) -> None:
+        self.service = service
+
+    def take_card(self, reader_code: str) -> CardClaim | None:
+        try:
+            return self.service.take_card(reader_code)
+        except DeviceUnavailable:
+            return None
+
+    async def print_slip(self, printer_code: str, slip: TicketSlip) -> str:
+        return await self.service.print_ticket(printer_code, TicketPrint(**dataclasses.asdict(slip)))

@@ -1,0 +1,73 @@
+"""The devices' part of the app's life: the hub is mounted at configure time, drivers start with the runtime.
+
+With DEVICE_MODE=simulated the simulated fleet runs in the same process and connects to the app's
+own /ws/devices over real websockets (retrying with backoff until the server listens), so the hall
+is alive on first start; with DEVICE_MODE=websocket only real devices connect.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from app.runtime import Runtime
+from app.services.consent import ConsentService
+from devices import protocol
+from devices.gallery import FaceGallery, FaceSearch
+from devices.hub import DeviceHub
+from devices.kiosk_port import DeviceHardware
+from devices.service import DeviceService
+from devices.sim.behaviours import SimWorld
+from devices.sim.fleet import SimulatedFleet, load_specs
+
+hub = DeviceHub()
+_service: DeviceService | None = None
+_fleet: SimulatedFleet | None = None
+
+
+def mount(app: FastAPI) -> None:
+    hub.mount(app)
+
+
+def current() -> DeviceService:
+    if _service is None:
+        raise RuntimeError('the devices are not started')
+    return _service
+
+
+async def start(rt: Runtime) -> DeviceService:
+    global _service, _fleet
+    settings = rt.settings
+    gallery = FaceGallery(_face_engine, ConsentService(rt.db, rt.cipher).face_gallery)
+    service = DeviceService(db=rt.db, bus=rt.bus, settings=settings, hall_id=rt.hall.id or 0, faces=gallery)
+    await service.start()
+    hub.bind(service)
+    _service = service
+    rt.kiosk_devices = DeviceHardware(service)
+    if settings.device_mode == 'simulated':
+        host = '127.0.0.1' if settings.host in {'0.0.0.0', '::', ''} else settings.host
+        world = SimWorld(
+            secret=settings.secret, activity=settings.hall_simulation == 'on', fault_rate=settings.device_fault_rate
+        )
+        _fleet = SimulatedFleet(
+            f'ws://{host}:{settings.port}{protocol.PATH}', await load_specs(rt.db, settings.secret), world
+        )
+        _fleet.start()
+    return service
+
+
+async def stop() -> None:
+    """Stop the drivers first, so the simulated devices' goodbyes are not logged as devices going offline."""
+    global _service, _fleet
+    hub.bind(None)
+    if _service is not None:
+        await _service.stop()
+        _service = None
+    if _fleet is not None:
+        await _fleet.stop()
+        _fleet = None
+
+
+def _face_engine() -> FaceSearch:
+    from devices.face import FaceEngine  # imported on first use: loading dlib's models takes a second
+
+    return FaceEngine()

@@ -1,0 +1,229 @@
+"""The hall's devices: built from the database, authenticated by the hub, fed by the bus.
+
+It owns one driver per seeded device, routes ticket calls to the call displays that should show
+them, and runs one sweep (every `sweep_interval`) for what no single frame triggers: the seat
+comfort prompt, the device_usage_high suggestion and the face gallery refresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from app.bus import Bus, Subscription
+from app.clock import utcnow
+from app.db import Database
+from app.events import DeviceSuggestion, TicketCalled, TicketEventBase, TicketResumed
+from app.models.device import Device, DeviceKind
+from app.models.hall import Hall, Window
+from app.models.ticket import Ticket, TicketStatus
+from app.security.credentials import credential_matches
+from app.settings import Settings
+from devices.driver import DeviceInfo, DeviceTuning, DeviceUnavailable, Driver, DriverContext
+from devices.drivers import DRIVERS
+from devices.drivers.call_display import Call, CallDisplayDriver
+from devices.drivers.id_reader import CardData, IdReaderDriver
+from devices.drivers.printer import PrinterDriver
+from devices.drivers.seat import SeatDriver
+from devices.escpos import TicketPrint
+from devices.gallery import FaceGallery
+from devices.recorder import DeviceRecorder
+
+log = logging.getLogger(__name__)
+
+_D = TypeVar('_D', bound=Driver)
+
+
+class DeviceService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        bus: Bus,
+        settings: Settings,
+        hall_id: int,
+        tuning: DeviceTuning | None = None,
+        faces: FaceGallery | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.hall_id = hall_id
+        self.recorder = DeviceRecorder(db)
+        self.ctx = DriverContext(
+            bus=bus,
+            recorder=self.recorder,
+            settings=settings,
+            secret=settings.secret,
+            tuning=tuning or DeviceTuning.from_settings(settings),
+            faces=faces,
+            clock=clock,
+        )
+        self.drivers: dict[str, Driver] = {}
+        self._displays_by_window: dict[int, list[CallDisplayDriver]] = {}
+        self._subscription: Subscription | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._gallery_loaded_at = -float('inf')
+
+    @property
+    def tuning(self) -> DeviceTuning:
+        return self.ctx.tuning
+
+    async def start(self) -> None:
+        """Load the hall's devices, start their drivers, listen for calls and start the sweep."""
+        async with self.db.read_session() as s:
+            hall = await s.get(Hall, self.hall_id)
+            devices = list((await s.execute(select(Device).where(Device.hall_id == self.hall_id))).scalars())
+            windows = list((await s.execute(select(Window).where(Window.hall_id == self.hall_id))).scalars())
+        if hall is not None:
+            self.ctx.hall_name, self.ctx.prompts = hall.name, dict(hall.prompts or {})
+        await self.recorder.mark_all_offline(self.hall_id)
+        for device in devices:
+            info = DeviceInfo(
+                id=device.id or 0,
+                code=device.code,
+                kind=DeviceKind(device.kind),
+                hall_id=device.hall_id,
+                credential_hash=device.credential_hash,
+                zone_id=device.zone_id,
+                window_id=device.window_id,
+                attached_to=device.attached_to,
+            )
+            self.drivers[device.code] = DRIVERS[info.kind](info, self.ctx)
+        self._displays_by_window = _route_displays(self.drivers.values(), windows)
+        for driver in self.drivers.values():
+            await driver.start()
+        self.recorder.start()
+        self._subscription = self.bus.subscribe(
+            self._on_called, TicketCalled, TicketResumed, name='devices.call_displays'
+        )
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever(), name='devices.sweep')
+        log.info('devices: %d drivers ready', len(self.drivers))
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            self.bus.unsubscribe(self._subscription)
+            self._subscription = None
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        for driver in self.drivers.values():
+            await driver.stop()
+        await self.recorder.stop()
+        await self.recorder.mark_all_offline(self.hall_id)
+        log.info('devices: stopped')
+
+    # ---- the hub's questions -------------------------------------------------------------------
+
+    def authenticate(self, code: str, credential: str) -> Driver | None:
+        """The device's driver if the credential is its own (compared with the stored SHA-256)."""
+        driver = self.drivers.get(code)
+        if driver is None or not credential_matches(credential, driver.info.credential_hash):
+            return None
+        return driver
+
+    # ---- what pages and services call ----------------------------------------------------------
+
+    def driver(self, code: str, kind: type[_D]) -> _D:
+        driver = self.drivers.get(code)
+        if not isinstance(driver, kind):
+            raise DeviceUnavailable('unknown_device', f'没有设备 {code} / no such device')
+        return driver
+
+    async def print_ticket(self, printer_code: str, ticket: TicketPrint) -> str:
+        """Print a queue ticket on a printer (job id; DeviceUnavailable if it cannot be printed)."""
+        return await self.driver(printer_code, PrinterDriver).print_ticket(ticket)
+
+    def take_card(self, reader_code: str) -> CardData | None:
+        """The card just read at this reader (full number, for the kiosk to take a ticket), once."""
+        return self.driver(reader_code, IdReaderDriver).take_card()
+
+    def peripherals(self, kiosk_code: str) -> dict[DeviceKind, Driver]:
+        """The reader, scanner, camera and printer attached to a kiosk, by kind."""
+        return {d.info.kind: d for d in self.drivers.values() if d.info.attached_to == kiosk_code}
+
+    # ---- calls to displays ---------------------------------------------------------------------
+
+    def _on_called(self, event: TicketEventBase) -> None:
+        """A call, a recall, or a parked ticket called back to its window (resumed): announce it."""
+        ticket = event.payload
+        if ticket.window_id is None or ticket.window_number is None:
+            return
+        call = Call(ticket.number, ticket.window_number, recall=isinstance(event, TicketCalled) and event.recall)
+        for display in self._displays_by_window.get(ticket.window_id, []):
+            display.enqueue(call)
+
+    # ---- the sweep -----------------------------------------------------------------------------
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception('device sweep failed')
+            await asyncio.sleep(self.tuning.sweep_interval)
+
+    async def sweep(self) -> None:
+        """Comfort prompts, usage suggestions and the face gallery; tests call it with a fake clock."""
+        due = [d for d in self.drivers.values() if isinstance(d, SeatDriver) and d.comfort_due()]
+        if due and await self.waiting_tickets() > 0:
+            for seat in due:
+                await seat.prompt_comfort()
+        zh, en = self.ctx.prompt('device_usage_high')
+        for driver in self.drivers.values():
+            if driver.usage_crossed_high():
+                await self.bus.publish(
+                    DeviceSuggestion(
+                        hall_id=self.hall_id,
+                        device=driver.info.payload,
+                        usage=round(driver.usage_rate(), 3),
+                        text_zh=zh,
+                        text_en=en,
+                    )
+                )
+        await self._refresh_gallery()
+
+    async def waiting_tickets(self) -> int:
+        statement = select(func.count()).where(Ticket.hall_id == self.hall_id, Ticket.status == TicketStatus.WAITING)
+        async with self.db.read_session() as s:
+            return int((await s.execute(statement)).scalar_one())
+
+    async def _refresh_gallery(self) -> None:
+        """Reload the consented templates every `gallery_refresh` s, and only while a camera is connected
+        (dlib's models cost a second and ~100 MB, which a hall without cameras never pays)."""
+        faces = self.ctx.faces
+        now = time.monotonic()
+        if faces is None or now - self._gallery_loaded_at < self.tuning.gallery_refresh:
+            return
+        if not any(d.connected for d in self.drivers.values() if d.info.kind == DeviceKind.CAMERA):
+            return
+        self._gallery_loaded_at = now
+        if await faces.refresh():
+            log.info('face gallery refreshed for the cameras')
+
+
+def _route_displays(drivers: Iterable[Driver], windows: list[Window]) -> dict[int, list[CallDisplayDriver]]:
+    """Which displays show a window's calls: its own display, its zone's board, and every hall-wide board.
+
+    A display tied to a window is that window's; one without a window in a zone that has windows is
+    the zone's board; one in a zone without windows (the waiting area, the rest area) is hall-wide.
+    """
+    displays = [d for d in drivers if isinstance(d, CallDisplayDriver)]
+    zones_with_windows = {w.zone_id for w in windows}
+    hall_wide = [d for d in displays if d.info.window_id is None and d.info.zone_id not in zones_with_windows]
+    routes: dict[int, list[CallDisplayDriver]] = {}
+    for window in windows:
+        own = [d for d in displays if d.info.window_id == window.id]
+        zone = [d for d in displays if d.info.window_id is None and d.info.zone_id == window.zone_id]
+        routes[window.id or 0] = own + zone + hall_wide
+    return routes

@@ -1,0 +1,71 @@
+"""`python -m devices.sim --url ws://127.0.0.1:8080/ws/devices`: connect every seeded device and simulate it.
+
+Credentials are derived from SECRET_KEY (the same as the app's), devices are read from DATABASE_URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import random
+
+from app.db import Database
+from app.settings import get_settings
+from devices.sim.behaviours import SimWorld
+from devices.sim.fleet import SimulatedFleet, load_specs
+
+
+def parse_args() -> argparse.Namespace:
+    settings = get_settings()
+    parser = argparse.ArgumentParser(prog='python -m devices.sim', description=__doc__)
+    parser.add_argument('--url', default=f'ws://127.0.0.1:{settings.port}/ws/devices', help='the hub to connect to')
+    parser.add_argument(
+        '--activity',
+        choices=['on', 'off'],
+        default=settings.hall_simulation,
+        help='create sessions, reads, scans and seat changes (default: HALL_SIMULATION)',
+    )
+    parser.add_argument(
+        '--fault-rate',
+        type=float,
+        default=settings.device_fault_rate,
+        help='faults and disconnects per device-hour (default: DEVICE_FAULT_RATE)',
+    )
+    parser.add_argument('--speed', type=float, default=1.0, help='time compression (10: ten times as busy)')
+    parser.add_argument('--kinds', default='', help='only these kinds, comma-separated (e.g. seat,kiosk)')
+    parser.add_argument('--duration', type=float, default=0, help='stop after this many seconds (0: run until Ctrl-C)')
+    parser.add_argument('--seed', type=int, default=None, help='random seed, for a repeatable run')
+    return parser.parse_args()
+
+
+async def main(args: argparse.Namespace) -> None:
+    settings = get_settings()
+    db = Database(settings.db_url)
+    try:
+        specs = await load_specs(db, settings.secret)
+    finally:
+        await db.dispose()
+    if args.kinds:
+        wanted = {kind.strip() for kind in args.kinds.split(',')}
+        specs = [spec for spec in specs if spec.kind in wanted]
+    world = SimWorld(
+        secret=settings.secret,
+        activity=args.activity == 'on',
+        fault_rate=args.fault_rate,
+        speed=args.speed,
+        rng=random.Random(args.seed),
+    )
+    fleet = SimulatedFleet(args.url, specs, world)
+    fleet.start()
+    try:
+        await asyncio.sleep(args.duration or float('inf'))
+    finally:
+        await fleet.stop()
+
+
+if __name__ == '__main__':
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main(parse_args()))

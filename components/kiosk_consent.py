@@ -1,0 +1,48 @@
+"""刷脸 on the kiosk: the consent text first, agreed by a separate tick, then the wait for the camera.
+
+The fallback (ID card, or choosing a service by hand) is on both screens: saying no costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from nicegui import ui
+
+from app.models.security import ConsentPurpose
+from app.services.consent import consent_text
+from components import kiosk_texts as _texts  # noqa: F401 - registers the kiosk's texts
+from components.kiosk_texts import pick
+from components.testids import tid
+from components.texts import t
+
+Action = Callable[[], Awaitable[None] | None]
+
+
+def consent_view(version: str, *, on_agree: Action, on_decline: Action) -> None:
+    text = consent_text(ConsentPurpose.FACE_TICKET, version)
+    ui.label(t('kiosk.consent.title')).classes('text-[1.6em] font-bold')
+    with ui.card().classes('w-full p-6 no-shadow border'):
+        tid(ui.label(pick(text.zh, text.en)), 'kiosk-consent-text').classes('leading-relaxed')
+    agreed = tid(ui.checkbox(t('kiosk.consent.check')), 'kiosk-consent-check').classes('text-[1em]')
+    agreed.props('size=xl')
+
+    async def agree_if_ticked() -> None:
+        if not agreed.value:  # the button is disabled until ticked; checked again here, on the server
+            return
+        result = on_agree()
+        if result is not None:
+            await result
+
+    with ui.row().classes('w-full gap-4'):
+        agree = tid(ui.button(t('kiosk.consent.agree'), on_click=agree_if_ticked), 'kiosk-consent-agree')
+        agree.props('unelevated size=lg').classes('flex-grow').bind_enabled_from(agreed, 'value')
+        decline = tid(ui.button(t('kiosk.consent.decline'), on_click=on_decline), 'kiosk-consent-decline')
+        decline.props('outline size=lg').classes('flex-grow')
+
+
+def face_wait_view(*, on_fallback: Action) -> None:
+    with ui.column().classes('w-full items-center gap-6 py-10'):
+        ui.spinner('dots', size='6em', color='primary')
+        tid(ui.label(t('kiosk.face.look')), 'kiosk-face-wait').classes('text-[1.5em] font-bold text-center')
+        tid(ui.button(t('kiosk.face.fallback'), on_click=on_fallback), 'kiosk-face-fallback').props('outline size=lg')

@@ -1,0 +1,232 @@
+"""One kiosk screen: renders the session's step and turns taps and device events into KioskService calls.
+
+Every rule lives in app/services/kiosk.py; this class only dispatches, shows domain errors as
+notifications, and resets to the start after `IDLE_SECONDS` without a touch (one timer per page: a
+kiosk UI timeout, not polling).
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable
+from typing import Any
+
+from nicegui import ui
+
+from app.events import CardRead, Event, FaceMatched, QrScanned
+from app.services.errors import DomainError
+from app.services.kiosk import Catalogue, KioskDevices, KioskService, KioskSession, Step
+from components import kiosk_texts as _texts  # noqa: F401 - registers the kiosk's texts
+from components.elder_frame import ElderFrame
+from components.kiosk_checklist import checklist_view
+from components.kiosk_consent import consent_view, face_wait_view
+from components.kiosk_services import services_view
+from components.kiosk_start import start_view
+from components.kiosk_ticket import ticket_view
+from components.testids import tid
+from components.texts import t
+from twin.hall import HallTwin
+
+IDLE_SECONDS = 60.0
+IDLE_CHECK_SECONDS = 5.0
+
+
+class KioskActivity(ui.element, component='kiosk_idle.js'):
+    """Emits 'activity' when the screen is touched (throttled), so reading a long list is not 'idle'."""
+
+
+class KioskScreen:
+    def __init__(
+        self,
+        service: KioskService,
+        session: KioskSession,
+        catalogue: Catalogue,
+        twin: HallTwin,
+        devices: KioskDevices | None,
+        *,
+        frame: ElderFrame,
+        hall_name: str,
+        track_base: str,
+    ) -> None:
+        self.service = service
+        self.session = session
+        self.catalogue = catalogue
+        self.devices = devices
+        self.frame = frame
+        self.hall_name = hall_name
+        self.track_base = track_base.rstrip('/')
+        self.queues = {q.code: q for q in twin.queues.values()}
+        self.show_all = False
+        self.busy = False
+        self.last_activity = time.monotonic()
+        self.face_version = ''
+        KioskActivity().on('activity', self.touch)
+        ui.timer(IDLE_CHECK_SECONDS, self._check_idle)
+        self.header = ui.row().classes('kiosk-header w-full items-center justify-between px-6 py-3 no-wrap')
+        self.body = ui.column().classes('w-full max-w-[1040px] self-center gap-5 p-6')
+        self.render()
+
+    # ---- rendering ---------------------------------------------------------------------------
+
+    def render(self) -> None:
+        self.frame.set_elder(self.session.elder)
+        self._render_header()
+        self.body.clear()
+        with self.body:
+            self._render_step()
+
+    def _render_header(self) -> None:
+        self.header.clear()
+        with self.header:
+            with ui.column().classes('gap-0'):
+                ui.label(self.hall_name).classes('text-[1.1em] font-bold')
+                ui.label(f'{t("kiosk.title")} · {self.session.kiosk.name or self.session.kiosk.code}').classes(
+                    'text-[0.8em] opacity-90'
+                )
+            with ui.row().classes('items-center gap-3 no-wrap'):
+                if self.session.step != Step.START:
+                    home = tid(ui.button(t('kiosk.home'), on_click=self.restart), 'kiosk-home')
+                    home.props('flat icon=home').classes('text-white')
+                help_button = tid(ui.button(t('kiosk.help'), on_click=self.call_help), 'kiosk-help')
+                help_button.props('unelevated icon=support_agent color=accent')
+
+    def _render_step(self) -> None:
+        session = self.session
+        identity = session.identity
+        if identity is not None and session.step not in (Step.START, Step.CONSENT, Step.FACE):
+            with tid(ui.row(), 'kiosk-identity').classes('items-center gap-3'):
+                ui.icon('verified_user').classes('text-positive').style('font-size: 1.4em')
+                ui.label(t('kiosk.identified', masked=identity.masked, age=identity.age))
+                if identity.elderly:
+                    ui.label(t('kiosk.green')).classes('bg-positive text-white rounded px-3 font-bold')
+        step = session.step
+        if step == Step.START:
+            start_view(
+                session.kiosk,
+                on_id_number=lambda raw: self.act(lambda: self.service.enter_id_number(session, raw)),
+                on_face=lambda: self.act(self._begin_face),
+                on_appointment=lambda code: self.act(lambda: self.service.appointment(session, code)),
+                on_manual=lambda: self.act(self._manual),
+            )
+        elif step == Step.CONSENT:
+            consent_view(
+                self.face_version,
+                on_agree=lambda: self.act(lambda: self.service.agree_face(session, self.face_version)),
+                on_decline=lambda: self.act(session.reset),
+            )
+        elif step == Step.FACE:
+            face_wait_view(on_fallback=lambda: self.act(session.reset))
+        elif step == Step.SERVICE:
+            services_view(
+                self.catalogue,
+                self.queues,
+                elder=session.elder,
+                show_all=self.show_all,
+                on_choose=lambda code: self.act(lambda: self.service.choose_service(session, self.catalogue, code)),
+                on_show_all=lambda: self.act(self._show_all),
+            )
+        elif step == Step.CHECKLIST:
+            assert session.service_code is not None
+            checklist_view(
+                self.catalogue.service(session.service_code),
+                self.service.checklist(session, self.catalogue),
+                on_answer=lambda q, v: self.act(lambda: self.service.answer(session, self.catalogue, q, v)),
+                on_take=self.take_ticket,
+                on_back=lambda: self.act(self._back_to_services),
+            )
+        elif step == Step.TICKET and session.ticket is not None:
+            view = session.ticket
+            self.print_status = ticket_view(
+                view,
+                track_url=self._track_url(),
+                window_hint=self.catalogue.card(view.service.code).window_hint,
+                on_done=self.restart,
+            )
+
+    # ---- actions -----------------------------------------------------------------------------
+
+    async def act(self, action: Callable[[], Any]) -> None:
+        """Run one step of the flow; a domain error is shown, and the screen follows the session."""
+        self.touch()
+        try:
+            result = action()
+            if inspect.isawaitable(result):
+                await result
+        except DomainError as error:
+            ui.notify(error.message, type='warning', position='center', timeout=6000, classes='text-[1.2em]')
+        self.render()
+
+    def _begin_face(self) -> None:
+        self.face_version = self.service.begin_face(self.session)
+
+    def _manual(self) -> None:
+        self.session.reset()
+        self.session.step = Step.SERVICE
+
+    def _show_all(self) -> None:
+        self.show_all = True
+
+    def _back_to_services(self) -> None:
+        self.session.service_code = None
+        self.session.answers = {}
+        self.session.step = Step.SERVICE
+
+    async def restart(self) -> None:
+        self.session.reset()
+        self.show_all = False
+        self.touch()
+        self.render()
+
+    async def take_ticket(self) -> None:
+        if self.busy:
+            return
+        self.busy = True
+        try:
+            await self.act(lambda: self.service.take_ticket(self.session))
+        finally:
+            self.busy = False
+        view = self.session.ticket
+        if self.session.step != Step.TICKET or view is None:
+            return
+        slip = self.service.slip(
+            view, track_url=self._track_url(), window_hint=self.catalogue.card(view.service.code).window_hint
+        )
+        result = await self.service.print_slip(self.session.kiosk, self.devices, slip)
+        if self.session.ticket is view:  # still the same citizen's screen
+            self.print_status.set_text(t('kiosk.ticket.printed' if result.printed else 'kiosk.ticket.photo'))
+
+    async def call_help(self) -> None:
+        self.touch()
+        await self.service.request_help(self.session.kiosk, note='呼叫人工')
+        ui.notify(t('kiosk.help_sent'), type='info', position='center', timeout=8000, classes='text-[1.2em]')
+
+    def _track_url(self) -> str:
+        assert self.session.ticket is not None
+        return f'{self.track_base}/track/{self.session.ticket.ticket.code}'
+
+    # ---- devices and idle --------------------------------------------------------------------
+
+    async def on_device_event(self, event: Event) -> None:
+        """This kiosk's reader, scanner and camera (the feed carries every kiosk's; others are ignored)."""
+        mine = set(self.session.kiosk.peripherals.values())
+        device = getattr(event, 'device', None)
+        if device is None or device.code not in mine:
+            return
+        if isinstance(event, CardRead):
+            await self.act(lambda: self.service.card_read(self.session, event, self.devices))
+        elif isinstance(event, QrScanned):
+            await self.act(lambda: self.service.scanned(self.session, event))
+        elif isinstance(event, FaceMatched) and self.session.step == Step.FACE:
+            await self.act(lambda: self.service.face_matched(self.session, event))
+
+    def touch(self) -> None:
+        self.last_activity = time.monotonic()
+
+    def _check_idle(self) -> None:
+        if self.session.step == Step.START and not self.show_all:
+            return
+        if time.monotonic() - self.last_activity >= IDLE_SECONDS:
+            self.session.reset()
+            self.show_all = False
+            self.render()

@@ -1,0 +1,237 @@
+"""The window desk: every action re-checks the staff session first, then calls the queue engine.
+
+Domain errors are shown as notifications with the engine's own message. The desk is re-read after
+each action here and after each twin change that concerns this window (another desk, the API, a
+manager), never on a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from nicegui import ui
+
+from app.events import Event, TicketEventBase, TicketTransferred, WindowChanged
+from app.models.hall import WindowState
+from app.runtime import Runtime
+from app.services import window_desk
+from app.services.auth import Principal
+from app.services.errors import DomainError
+from app.services.window_desk import Desk, TransferTargets
+from components import window_texts as _texts  # noqa: F401 - registers the desk's texts
+from components.testids import tid
+from components.texts import t
+from components.window_case import OpenCase, case_label
+from components.window_current import current_ticket
+from components.window_dialogs import ParkDialog, TransferDialog
+from components.window_side import OutOfOrderCard, parked_card, queue_card, state_card
+from twin.hall import HallTwin
+
+Operation = Callable[[Principal], Awaitable[Any]]
+
+
+class Rechecked(Protocol):
+    """The page's staff session (pages.guard.StaffSession): who is acting, asked again before each action."""
+
+    async def recheck(self) -> Principal | None: ...
+
+
+class WindowScreen:
+    def __init__(
+        self,
+        rt: Runtime,
+        staff: Rechecked,
+        desk: Desk,
+        targets: TransferTargets,
+        twin: HallTwin,
+        *,
+        open_case: OpenCase | None,
+        client_address: str,
+    ) -> None:
+        self.rt = rt
+        self.staff = staff
+        self.desk = desk
+        self.window_id = desk.window.id or 0
+        self.twin = twin
+        self.open_case = open_case
+        self.client_address = client_address
+        self._reloading = asyncio.Lock()
+        self._wanted = self._drawn = 0
+        self.transfer_dialog = TransferDialog(targets, own_window_id=self.window_id)
+        self.park_dialog = ParkDialog()
+        with ui.row().classes('w-full gap-4 items-start no-wrap'):
+            self.main = tid(ui.card(), 'desk-current').classes('flex-grow p-5 gap-4 min-w-0')
+            with ui.column().classes('w-[22rem] shrink-0 gap-3'):
+                self.state_box = ui.column().classes('w-full')
+                queue_card(desk.services, twin.queues)
+                self.parked_box = ui.column().classes('w-full')
+                self.out_of_order = OutOfOrderCard(self.call_out_of_order)
+        self.render()
+
+    # ---- rendering ---------------------------------------------------------------------------
+
+    def render(self) -> None:
+        self.main.clear()
+        with self.main:
+            self._render_main()
+        busy = self.desk.current is not None
+        self.state_box.clear()
+        with self.state_box:
+            state_card(self.twin.windows.get(self.window_id), self.desk.window.state, self.set_state)
+        self.parked_box.clear()
+        with self.parked_box:
+            parked_card(self.desk.parked, self.resume, can_resume=not busy)
+        self.out_of_order.set_enabled(not busy)
+
+    def _render_main(self) -> None:
+        current = self.desk.current
+        if current is None:
+            with ui.column().classes('w-full items-center gap-3 py-10'):
+                tid(ui.label(t('desk.idle')), 'desk-idle').classes('text-2xl text-grey-7')
+                ui.label(t('desk.idle_hint')).classes('text-grey-7')
+                tid(ui.button(t('desk.call_next'), on_click=self.call_next), 'desk-call-next').props(
+                    'unelevated size=xl icon=campaign'
+                )
+            return
+        current_ticket(current)
+        with ui.row().classes('w-full gap-2 pt-2'):
+            tid(ui.button(t('desk.recall'), on_click=self.recall), 'desk-recall').props('outline icon=replay')
+            tid(ui.button(t('desk.no_show'), on_click=self.no_show), 'desk-no-show').props('outline icon=person_off')
+            tid(ui.button(t('desk.transfer'), on_click=self.transfer), 'desk-transfer').props('outline icon=swap_horiz')
+            tid(ui.button(t('desk.park'), on_click=self.park), 'desk-park').props('outline icon=pause_circle')
+            case = tid(ui.button(t('desk.open_case'), on_click=self.create_case), 'desk-open-case')
+            case.props('outline icon=folder_open')
+            if self.open_case is None:
+                case.disable()
+                with case:
+                    ui.tooltip(t('desk.case_unavailable'))
+            ui.space()
+            tid(ui.button(t('desk.complete'), on_click=self.complete), 'desk-complete').props(
+                'unelevated color=positive icon=task_alt'
+            )
+
+    async def reload(self) -> None:
+        """Re-read and redraw; reloads run one at a time, so a slow earlier read never overwrites a newer one."""
+        self._wanted += 1
+        async with self._reloading:
+            if self._drawn >= self._wanted:
+                return  # a reload that started after this request has already drawn the newer state
+            wanted = self._wanted
+            self.desk = await window_desk.load_desk(self.rt.db, self.rt.cipher, self.rt.queue, self.window_id)
+            self._drawn = wanted
+            self.render()
+
+    # ---- actions -----------------------------------------------------------------------------
+
+    async def act(self, operation: Operation, done: Callable[[Any], str] | None = None) -> bool:
+        """Recheck the session (logout, timeout, moved to another window), then run; errors become notices."""
+        principal = await self.staff.recheck()
+        if principal is None:
+            return False
+        try:
+            window_desk.check_window(principal, self.window_id)
+            result = await operation(principal)
+        except DomainError as error:
+            ui.notify(error.message, type='negative', multi_line=True)
+            await self.reload()
+            return False
+        if done is not None:
+            ui.notify(done(result), type='positive')
+        await self.reload()
+        return True
+
+    def _ticket(self, key: str) -> Callable[[Any], str]:
+        return lambda view: t(key, number=view.ticket.number)
+
+    async def call_next(self) -> None:
+        queue = self.rt.queue
+        await self.act(lambda p: queue.call_next(self.window_id, actor=p.username), self._ticket('desk.done.called'))
+
+    async def recall(self) -> None:
+        queue = self.rt.queue
+        await self.act(lambda p: queue.recall(self.window_id, actor=p.username), self._ticket('desk.done.recalled'))
+
+    async def no_show(self) -> None:
+        queue = self.rt.queue
+        await self.act(lambda p: queue.no_show(self.window_id, actor=p.username), self._ticket('desk.done.no_show'))
+
+    async def complete(self) -> None:
+        queue = self.rt.queue
+        await self.act(lambda p: queue.complete(self.window_id, actor=p.username), self._ticket('desk.done.completed'))
+
+    async def transfer(self) -> None:
+        if self.desk.current is None:
+            return
+        choice = await self.transfer_dialog.ask(self.desk.current.view.ticket.number)
+        if choice is None:
+            return
+        await self.act(
+            lambda p: window_desk.transfer(
+                self.rt.queue,
+                self.window_id,
+                to_service_code=choice.service_code,
+                to_window_id=choice.window_id,
+                reason=choice.reason,
+                actor=p.username,
+            ),
+            self._ticket('desk.done.transferred'),
+        )
+
+    async def park(self) -> None:
+        if self.desk.current is None:
+            return
+        reason = await self.park_dialog.ask(self.desk.current.view.ticket.number)
+        if reason is None:
+            return
+        queue = self.rt.queue
+        await self.act(
+            lambda p: queue.park(self.window_id, reason=reason, actor=p.username), self._ticket('desk.done.parked')
+        )
+
+    async def resume(self, number: str) -> None:
+        queue = self.rt.queue
+        await self.act(
+            lambda p: queue.resume(self.window_id, number, actor=p.username), self._ticket('desk.done.called')
+        )
+
+    async def call_out_of_order(self, number: str, reason: str) -> bool:
+        return await self.act(
+            lambda p: window_desk.call_out_of_order(
+                self.rt.queue, self.window_id, number, reason=reason, principal=p, client_address=self.client_address
+            ),
+            self._ticket('desk.done.called'),
+        )
+
+    async def set_state(self, state: WindowState) -> None:
+        queue = self.rt.queue
+        await self.act(
+            lambda p: queue.set_window_state(self.window_id, state, actor=p.username), lambda _: t('desk.done.state')
+        )
+
+    async def create_case(self) -> None:
+        current, open_case = self.desk.current, self.open_case
+        if current is None or open_case is None:
+            return
+        code = current.view.ticket.code
+        await self.act(
+            lambda p: open_case(ticket_code=code, answers=dict(current.answers), actor=p.username),
+            lambda case: t('desk.case_opened', code=case_label(case)),
+        )
+
+    # ---- pushed changes ----------------------------------------------------------------------
+
+    async def on_twin_change(self, event: Event) -> None:
+        if self._concerns_me(event):
+            await self.reload()
+
+    def _concerns_me(self, event: Event) -> bool:
+        if isinstance(event, WindowChanged):
+            return event.payload.id == self.window_id
+        if isinstance(event, TicketEventBase):
+            ticket = event.payload
+            if isinstance(event, TicketTransferred) and event.from_window_id == self.window_id:
+                return True
+            return self.window_id in (ticket.window_id, ticket.target_window_id)
+        return False

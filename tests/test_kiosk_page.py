@@ -1,0 +1,153 @@
+"""`/kiosk/{device}` as a citizen uses it: by hand, by ID card (the reader's event), 刷脸 after consent, help."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+from nicegui import ui
+from nicegui.testing import User
+from sqlmodel import select
+
+from app.bus import Subscription
+from app.clock import hall_day, utcnow
+from app.events import DevicePayload, Event, FaceMatched, HelpRequested
+from app.models import Ticket
+from app.models.device import DeviceKind
+from app.models.ticket import PriorityClass
+from app.runtime import Runtime, ready
+from app.services.kiosk import answers_for
+from app.settings import get_settings
+from components import kiosk_screen
+from components.kiosk_ticket import qr_data_uri
+from devices import lifecycle, protocol
+from devices.drivers.id_reader import IdReaderDriver
+from tests.factories import SmallHall
+from tests.idnumbers import make_id
+from tests.kiosk_hall import CAMERA, KIOSK, READER, prepare_ui
+
+PATIENT = 50  # should_see retries (0.1 s each): a shared 2-core machine may be slow, never flaky
+TODAY = hall_day(utcnow(), get_settings().tz)
+ELDER_ID = make_id(dt.date(TODAY.year - 70, 1, 1))  # 70 all year round
+
+
+@pytest.fixture
+async def kiosk_ui(ui_hall: SmallHall, monkeypatch: pytest.MonkeyPatch) -> SmallHall:
+    """The small hall with kiosk K01 and its peripherals; devices wait for real connections (none come)."""
+    await prepare_ui(os.environ['DATABASE_URL'])
+    monkeypatch.setenv('DEVICE_MODE', 'websocket')
+    monkeypatch.setenv('HALL_SIMULATION', 'off')
+    get_settings.cache_clear()
+    return ui_hall
+
+
+def click(user: User, marker: str) -> None:
+    user.find(marker=marker).click()
+
+
+async def tickets(rt: Runtime) -> list[Ticket]:
+    async with rt.db.read_session() as s:
+        return list((await s.execute(select(Ticket).order_by(Ticket.id))).scalars())
+
+
+async def test_an_unknown_device_gets_a_clear_404_page(kiosk_ui: SmallHall, user: User) -> None:
+    await ready()
+    for code in ('NOPE', READER):
+        response = await user.http_client.get(f'/kiosk/{code}')
+        assert response.status_code == 404
+        assert '未找到该自助取号机' in response.text and code in response.text
+
+
+async def test_by_hand_a_citizen_takes_a_ticket_and_sees_number_wait_and_qr(kiosk_ui: SmallHall, user: User) -> None:
+    await user.open(f'/kiosk/{KIOSK}')
+    await user.should_see('请选择取号方式')
+    click(user, 'kiosk-start-manual')
+    await user.should_see('甲类事项的通俗说明。', retries=PATIENT)
+    click(user, 'kiosk-service-SVC-A')
+    await user.should_see('您办理的是新房还是二手房？', retries=PATIENT)
+    await user.should_see('如选择「新房」需要')
+    click(user, 'kiosk-answer-property_type-second_hand')
+    await user.should_see('原不动产权证书', retries=PATIENT)
+    await user.should_not_see('购房合同备案')
+    click(user, 'kiosk-take')
+    await user.should_see(marker='kiosk-ticket-number', content='A001', retries=PATIENT)
+    await user.should_see(marker='kiosk-ticket-ahead', content='下一位就是您')
+    await user.should_see('办理窗口：1、3号窗口')
+    rt = await ready()
+    (ticket,) = await tickets(rt)
+    qr = user.find(marker='kiosk-ticket-qr').elements.pop()
+    assert isinstance(qr, ui.image) and qr.source == qr_data_uri(f'http://test/track/{ticket.code}')
+    # K01-PRN is seeded but not connected: the citizen is told to photograph the screen, nothing breaks
+    await user.should_see('打印机暂不可用，请拍照保存本页', retries=PATIENT)
+    assert await answers_for(rt.db, ticket.id or 0) == {'property_type': 'second_hand'}
+    click(user, 'kiosk-ticket-done')
+    await user.should_see('请选择取号方式', retries=PATIENT)
+
+
+async def test_an_id_card_read_shows_the_elder_layout_for_a_70_year_old(kiosk_ui: SmallHall, user: User) -> None:
+    await user.open(f'/kiosk/{KIOSK}')
+    await user.should_see('请选择取号方式')
+    reader = lifecycle.current().driver(READER, IdReaderDriver)
+    card = protocol.CardReadData(id_number=ELDER_ID, name='王老伯')
+    await reader.on_card_read(protocol.Frame('frame-1', 'card_read', card))  # publishes CardRead on the bus
+    await user.should_see(marker='elder-mode', retries=PATIENT)
+    await user.should_see('绿色通道：优先办理')
+    await user.should_see(f'已识别 {ELDER_ID[:6]}********{ELDER_ID[-4:]}（70 岁）')
+    await user.should_not_see(ELDER_ID)
+    await user.should_see(marker='kiosk-service-SVC-C')  # the senior window's service first: fewer choices
+    await user.should_not_see(marker='kiosk-service-SVC-A')
+    click(user, 'kiosk-services-all')
+    await user.should_see(marker='kiosk-service-SVC-A', retries=PATIENT)
+    click(user, 'kiosk-service-SVC-C')
+    await user.should_see(marker='kiosk-take', retries=PATIENT)
+    click(user, 'kiosk-take')
+    await user.should_see(marker='kiosk-ticket-green', retries=PATIENT)
+    (ticket,) = await tickets(await ready())
+    assert ticket.priority_class == PriorityClass.GREEN and ticket.citizen_id is not None
+
+
+async def test_face_asks_for_consent_first_and_no_match_falls_back(kiosk_ui: SmallHall, user: User) -> None:
+    await user.open(f'/kiosk/{KIOSK}')
+    click(user, 'kiosk-start-face')
+    await user.should_see('刷脸取号单独同意', retries=PATIENT)
+    await user.should_see(marker='kiosk-consent-decline')
+    click(user, 'kiosk-consent-agree')  # not ticked yet: nothing happens
+    await user.should_not_see(marker='kiosk-face-wait')
+    click(user, 'kiosk-consent-check')
+    click(user, 'kiosk-consent-agree')
+    await user.should_see(marker='kiosk-face-wait', retries=PATIENT)
+    await user.should_see(marker='kiosk-face-fallback')
+    rt = await ready()
+    camera = DevicePayload(device_id=0, code=CAMERA, kind=DeviceKind.CAMERA)
+    await rt.bus.publish(FaceMatched(hall_id=rt.hall.id or 0, device=camera, outcome='no_match'))
+    await user.should_see('请使用身份证取号或到人工窗口', retries=PATIENT)
+    await user.should_see('请选择取号方式')
+
+
+async def test_the_typed_id_and_the_help_button(kiosk_ui: SmallHall, user: User) -> None:
+    await user.open(f'/kiosk/{KIOSK}')
+    rt = await ready()
+    seen: list[Event] = []
+    subscription: Subscription = rt.bus.subscribe(seen.append, HelpRequested)
+    try:
+        user.find(marker='kiosk-id-input').type('110105')
+        click(user, 'kiosk-id-submit')
+        await user.should_see('身份证号应为18位', retries=PATIENT)
+        click(user, 'kiosk-help')
+        await user.should_see('已通知工作人员', retries=PATIENT)
+    finally:
+        rt.bus.unsubscribe(subscription)
+    assert [e.device.code for e in seen if isinstance(e, HelpRequested)] == [KIOSK]
+
+
+async def test_an_idle_kiosk_returns_to_its_start_screen(
+    kiosk_ui: SmallHall, user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(kiosk_screen, 'IDLE_SECONDS', 0.3)
+    monkeypatch.setattr(kiosk_screen, 'IDLE_CHECK_SECONDS', 0.2)
+    await user.open(f'/kiosk/{KIOSK}')
+    click(user, 'kiosk-start-manual')
+    await user.should_see(marker='kiosk-service-SVC-A', retries=PATIENT)
+    await user.should_see('请选择取号方式', retries=PATIENT)
+    await user.should_not_see(marker='kiosk-service-SVC-A')

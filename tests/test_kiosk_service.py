@@ -1,0 +1,380 @@
+"""Kiosk flows as domain logic: by hand, by ID (typed or card), 刷脸 after consent, appointments, print, help."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pytest
+from sqlmodel import select
+
+from app.bus import InProcessBus
+from app.db import Database
+from app.events import CardRead, DevicePayload, Event, FaceMatched, HelpRequested, QrScanned
+from app.models import Appointment, ServiceItem
+from app.models.appointment import AppointmentStatus
+from app.models.device import DeviceKind
+from app.models.security import Consent, ConsentPurpose, ConsentScope
+from app.models.ticket import Channel, PriorityClass
+from app.security import codes
+from app.security.crypto import FieldCipher
+from app.services import citizens
+from app.services.consent import CURRENT_TEXT_VERSIONS, ConsentService
+from app.services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from app.services.identity import parse_id_number
+from app.services.kiosk import KioskService, KioskSession, Method, Step, TicketSlip, answers_for
+from app.services.queue import QueueService
+from app.settings import Settings
+from tests.conftest import FakeClock
+from tests.factories import SmallHall
+from tests.idnumbers import make_id
+from tests.kiosk_hall import BARE_KIOSK, CAMERA, KIOSK, PRINTER, READER, SCANNER, add_kiosk_hall
+
+ELDER_ID = make_id(dt.date(1956, 5, 1))  # 70 on the fake clock's day (2026-11-28)
+YOUNG_ID = make_id(dt.date(1990, 5, 1), sequence='456')
+FACE_VERSION = CURRENT_TEXT_VERSIONS[ConsentPurpose.FACE_TICKET]
+
+
+@dataclass
+class Card:
+    id_number: str
+    name: str = '王老伯'
+
+
+class FakeDevices:
+    """The kiosk's hardware: a card waiting at the reader, a printer that works or fails."""
+
+    def __init__(self, card: Card | None = None, failure: Exception | None = None) -> None:
+        self.card = card
+        self.failure = failure
+        self.printed: list[tuple[str, TicketSlip]] = []
+
+    def take_card(self, reader_code: str) -> Card | None:
+        card, self.card = self.card, None
+        return card
+
+    async def print_slip(self, printer_code: str, slip: TicketSlip) -> str:
+        if self.failure is not None:
+            raise self.failure
+        self.printed.append((printer_code, slip))
+        return 'job-1'
+
+
+@pytest.fixture
+async def kiosks(
+    db: Database,
+    bus: InProcessBus,
+    settings: Settings,
+    cipher: FieldCipher,
+    queue: QueueService,
+    hall: SmallHall,
+    clock: FakeClock,
+) -> KioskService:
+    await add_kiosk_hall(db, hall.hall_id)
+    return KioskService(db, bus, settings, cipher, queue, hall_id=hall.hall_id, clock=clock)
+
+
+async def session(kiosks: KioskService, code: str = KIOSK) -> KioskSession:
+    return KioskSession(await kiosks.kiosk(code))
+
+
+def payload(code: str, kind: DeviceKind) -> DevicePayload:
+    return DevicePayload(device_id=1, code=code, kind=kind)
+
+
+# ---- the kiosk and its catalogue ----------------------------------------------------------------
+
+
+async def test_a_kiosk_knows_its_peripherals_and_other_codes_are_not_kiosks(kiosks: KioskService) -> None:
+    kiosk = await kiosks.kiosk(KIOSK)
+    assert kiosk.peripherals == {'id_reader': READER, 'qr_scanner': SCANNER, 'camera': CAMERA, 'printer': PRINTER}
+    assert (await kiosks.kiosk(BARE_KIOSK)).peripherals == {}
+    for code in ('NOPE', READER):
+        with pytest.raises(NotFound) as error:
+            await kiosks.kiosk(code)
+        assert error.value.code == 'unknown_kiosk'
+
+
+async def test_catalogue_offers_served_services_by_department_with_windows_and_elder_first(
+    kiosks: KioskService,
+) -> None:
+    catalogue = await kiosks.catalogue()
+    assert [card.code for card in catalogue.cards] == ['SVC-A', 'SVC-B', 'SVC-C']
+    assert catalogue.groups[0].department == '测试局'
+    assert catalogue.card('SVC-A').windows == (1, 3) and catalogue.card('SVC-A').window_hint == '1、3号窗口'
+    assert catalogue.card('SVC-A').description == '甲类事项的通俗说明。'
+    assert catalogue.elder_codes == ('SVC-C',)
+    with pytest.raises(NotFound):
+        catalogue.card('SVC-Z')
+
+
+# ---- by hand ---------------------------------------------------------------------------------------
+
+
+async def test_by_hand_choose_answer_and_take_a_ticket_keeps_the_answers(kiosks: KioskService, db: Database) -> None:
+    s = await session(kiosks)
+    catalogue = await kiosks.catalogue()
+    kiosks.choose_service(s, catalogue, 'SVC-A')
+    assert s.step == Step.CHECKLIST and not kiosks.checklist(s, catalogue).complete
+    checklist = kiosks.answer(s, catalogue, 'property_type', 'second_hand')
+    assert [i.name for i in checklist.items] == ['买卖双方身份证', '原不动产权证书']
+    view = await kiosks.take_ticket(s)
+    assert (view.ticket.number, view.ticket.channel, view.position) == ('A001', Channel.KIOSK, 1)
+    assert s.step == Step.TICKET and s.ticket is view and not s.elder
+    assert await answers_for(db, view.ticket.id or 0) == {'property_type': 'second_hand'}
+    with pytest.raises(Conflict) as error:
+        await kiosks.take_ticket(s)
+    assert error.value.code == 'ticket_taken'
+
+
+async def test_a_wrong_answer_is_refused_and_the_answers_stay(kiosks: KioskService) -> None:
+    s = await session(kiosks)
+    catalogue = await kiosks.catalogue()
+    kiosks.choose_service(s, catalogue, 'SVC-A')
+    kiosks.answer(s, catalogue, 'property_type', 'new')
+    with pytest.raises(Invalid):
+        kiosks.answer(s, catalogue, 'property_type', 'castle')
+    assert s.answers == {'property_type': 'new'}
+
+
+async def test_no_ticket_without_a_service(kiosks: KioskService) -> None:
+    with pytest.raises(Conflict) as error:
+        await kiosks.take_ticket(await session(kiosks))
+    assert error.value.code == 'no_service'
+
+
+# ---- by ID number ----------------------------------------------------------------------------------
+
+
+async def test_a_typed_id_of_a_70_year_old_gives_elder_mode_and_the_green_channel(
+    kiosks: KioskService, db: Database
+) -> None:
+    s = await session(kiosks)
+    identity = kiosks.enter_id_number(s, ELDER_ID.lower())
+    assert (identity.age, identity.elderly, s.elder, s.step) == (70, True, True, Step.SERVICE)
+    assert identity.masked == ELDER_ID[:6] + '********' + ELDER_ID[-4:]
+    assert ELDER_ID not in repr(identity) and ELDER_ID not in repr(s)
+    kiosks.choose_service(s, await kiosks.catalogue(), 'SVC-B')
+    view = await kiosks.take_ticket(s)
+    assert view.ticket.priority_class == PriorityClass.GREEN and view.ticket.citizen_id is not None
+
+
+async def test_younger_citizens_keep_the_standard_layout(kiosks: KioskService) -> None:
+    s = await session(kiosks)
+    assert not kiosks.enter_id_number(s, YOUNG_ID).elderly and not s.elder
+
+
+async def test_a_bad_id_number_is_refused_and_changes_nothing(kiosks: KioskService) -> None:
+    s = await session(kiosks)
+    with pytest.raises(Invalid) as error:
+        kiosks.enter_id_number(s, ELDER_ID[:-1] + ('0' if ELDER_ID[-1] != '0' else '1'))
+    assert error.value.code == 'invalid_id_number' and s.step == Step.START and s.identity is None
+
+
+async def test_an_id_given_after_choosing_a_service_joins_the_visit(kiosks: KioskService) -> None:
+    s = await session(kiosks)
+    kiosks.choose_service(s, await kiosks.catalogue(), 'SVC-A')
+    kiosks.enter_id_number(s, ELDER_ID)
+    assert (s.step, s.service_code, s.elder) == (Step.CHECKLIST, 'SVC-A', True)
+
+
+async def test_card_read_at_the_kiosk_reader_claims_the_full_number(kiosks: KioskService) -> None:
+    s = await session(kiosks)
+    event = CardRead(hall_id=1, device=payload(READER, DeviceKind.ID_READER), valid=True, age=70, green_channel=True)
+    identity = kiosks.card_read(s, event, FakeDevices(Card(ELDER_ID)))
+    assert identity.elderly and identity.name == '王老伯' and s.method == Method.ID_CARD and s.step == Step.SERVICE
+    kiosks.choose_service(s, await kiosks.catalogue(), 'SVC-A')
+    view = await kiosks.take_ticket(s)
+    assert view.ticket.channel == Channel.ID_CARD and view.ticket.priority_class == PriorityClass.GREEN
+
+
+@pytest.mark.parametrize(
+    ('code', 'valid', 'devices', 'error'),
+    [
+        (READER, False, FakeDevices(Card(ELDER_ID)), 'invalid_card'),
+        (READER, True, FakeDevices(None), 'card_expired'),
+        (READER, True, None, 'card_expired'),
+        ('K02-ID', True, FakeDevices(Card(ELDER_ID)), 'foreign_reader'),
+    ],
+)
+async def test_card_reads_that_cannot_be_used_are_explained(
+    kiosks: KioskService, code: str, valid: bool, devices: FakeDevices | None, error: str
+) -> None:
+    s = await session(kiosks)
+    event = CardRead(hall_id=1, device=payload(code, DeviceKind.ID_READER), valid=valid, reason='读卡失败')
+    with pytest.raises(DomainError) as raised:
+        kiosks.card_read(s, event, devices)
+    assert raised.value.code == error and s.identity is None and s.step == Step.START
+
+
+# ---- 刷脸: consent first ------------------------------------------------------------------------------
+
+
+async def _citizen_with_face_consent(
+    db: Database, cipher: FieldCipher, clock: FakeClock, id_number: str, *, consent: bool = True
+) -> int:
+    async with db.session() as s, s.begin():
+        citizen = await citizens.find_or_create(
+            s, cipher, parse_id_number(id_number, today=clock.now.date()), now=clock.now
+        )
+    assert citizen.id is not None
+    if consent:
+        await ConsentService(db, cipher, clock=clock).grant(
+            citizen.id, ConsentPurpose.FACE_TICKET, ConsentScope.ONCE, text_version=FACE_VERSION, channel='kiosk'
+        )
+    return citizen.id
+
+
+def matched(citizen_id: int | None, outcome: str = 'match', camera: str = CAMERA) -> FaceMatched:
+    return FaceMatched(hall_id=1, device=payload(camera, DeviceKind.CAMERA), outcome=outcome, citizen_id=citizen_id)
+
+
+async def test_face_needs_the_consent_screen_first_then_a_match_identifies(
+    kiosks: KioskService, db: Database, cipher: FieldCipher, clock: FakeClock
+) -> None:
+    citizen_id = await _citizen_with_face_consent(db, cipher, clock, ELDER_ID)
+    s = await session(kiosks)
+    assert kiosks.begin_face(s) == FACE_VERSION and s.step == Step.CONSENT
+    assert await kiosks.face_matched(s, matched(citizen_id)) is None  # not agreed yet: the camera is ignored
+    with pytest.raises(Invalid):
+        kiosks.agree_face(s, '1999.1')
+    kiosks.agree_face(s, FACE_VERSION)
+    assert s.step == Step.FACE and s.consent_version == FACE_VERSION
+    assert await kiosks.face_matched(s, matched(citizen_id, camera='K02-CAM')) is None
+    identity = await kiosks.face_matched(s, matched(citizen_id))
+    assert identity is not None and identity.citizen_id == citizen_id and identity.elderly
+    assert (s.step, s.method) == (Step.SERVICE, Method.FACE)
+    async with db.session() as session_:
+        consent = (await session_.execute(select(Consent))).scalar_one()
+    assert consent.used_at is not None  # a 'this time' consent is used up
+    kiosks.choose_service(s, await kiosks.catalogue(), 'SVC-A')
+    assert (await kiosks.take_ticket(s)).ticket.channel == Channel.FACE
+
+
+@pytest.mark.parametrize('outcome', ['no_match', 'ambiguous', 'unavailable'])
+async def test_no_match_is_an_answer_that_falls_back_to_the_start(kiosks: KioskService, outcome: str) -> None:
+    s = await session(kiosks)
+    kiosks.begin_face(s)
+    kiosks.agree_face(s, FACE_VERSION)
+    with pytest.raises(NotFound) as error:
+        await kiosks.face_matched(s, matched(None, outcome))
+    assert error.value.code == 'face_not_matched' and s.step == Step.START
+    assert '身份证' in error.value.message
+
+
+async def test_a_match_without_a_live_consent_is_refused(
+    kiosks: KioskService, db: Database, cipher: FieldCipher, clock: FakeClock
+) -> None:
+    citizen_id = await _citizen_with_face_consent(db, cipher, clock, YOUNG_ID, consent=False)
+    s = await session(kiosks)
+    kiosks.begin_face(s)
+    kiosks.agree_face(s, FACE_VERSION)
+    with pytest.raises(Forbidden) as error:
+        await kiosks.face_matched(s, matched(citizen_id))
+    assert error.value.code == 'consent_required' and s.step == Step.START and s.identity is None
+
+
+# ---- appointments ----------------------------------------------------------------------------------
+
+
+async def _appointment(db: Database, hall: SmallHall, clock: FakeClock) -> str:
+    reference = codes.reference()
+    async with db.session() as s, s.begin():
+        svc = (await s.execute(select(ServiceItem).where(ServiceItem.code == hall.service_a))).scalar_one()
+        s.add(
+            Appointment(
+                hall_id=hall.hall_id,
+                service_id=svc.id,
+                reference=reference,
+                slot_start=clock.now - dt.timedelta(minutes=5),
+                slot_end=clock.now + dt.timedelta(minutes=25),
+                created_at=clock.now - dt.timedelta(days=1),
+            )
+        )
+    return reference
+
+
+@pytest.mark.parametrize('typed', ['reference', 'lowercase', 'signed'])
+async def test_an_appointment_code_checks_in_with_its_service_and_priority(
+    kiosks: KioskService, db: Database, hall: SmallHall, clock: FakeClock, settings: Settings, typed: str
+) -> None:
+    reference = await _appointment(db, hall, clock)
+    code = {
+        'reference': reference,
+        'lowercase': f' {reference.lower()} ',
+        'signed': codes.sign(settings.secret, 'appt', reference),
+    }[typed]
+    s = await session(kiosks)
+    service = await kiosks.appointment(s, code)
+    assert (service.code, s.step, s.method) == (hall.service_a, Step.CHECKLIST, Method.APPOINTMENT)
+    view = await kiosks.take_ticket(s)
+    assert view.ticket.priority_class == PriorityClass.APPOINTMENT
+    assert view.ticket.channel == Channel.APPOINTMENT_QR
+    async with db.session() as session_:
+        appointment = (await session_.execute(select(Appointment))).scalar_one()
+    assert appointment.status == AppointmentStatus.CHECKED_IN
+    with pytest.raises(Conflict) as error:
+        await kiosks.appointment(await session(kiosks), reference)
+    assert error.value.code == 'appointment_used'
+
+
+@pytest.mark.parametrize(
+    ('code', 'error'), [('ABCDEF123456', 'unknown_appointment'), ('HT1.appt.X.bad', 'forged_code')]
+)
+async def test_unknown_or_forged_appointment_codes_are_refused(kiosks: KioskService, code: str, error: str) -> None:
+    s = await session(kiosks)
+    with pytest.raises(DomainError) as raised:
+        await kiosks.appointment(s, code)
+    assert raised.value.code == error and s.step == Step.START
+
+
+async def test_a_scanned_appointment_checks_in_and_other_codes_are_explained(
+    kiosks: KioskService, db: Database, hall: SmallHall, clock: FakeClock
+) -> None:
+    reference = await _appointment(db, hall, clock)
+    s = await session(kiosks)
+    scanner = payload(SCANNER, DeviceKind.QR_SCANNER)
+    for event, error in (
+        (QrScanned(hall_id=1, device=scanner, valid=False, reason='forged_code: 不是本大厅'), 'invalid_qr'),
+        (QrScanned(hall_id=1, device=scanner, valid=True, kind='track', value='abc'), 'not_an_appointment'),
+    ):
+        with pytest.raises(Invalid) as raised:
+            await kiosks.scanned(s, event)
+        assert raised.value.code == error
+    other = QrScanned(hall_id=1, device=payload('K02-QR', DeviceKind.QR_SCANNER), valid=True, kind='appt', value='x')
+    assert await kiosks.scanned(s, other) is None
+    service = await kiosks.scanned(s, QrScanned(hall_id=1, device=scanner, valid=True, kind='appt', value=reference))
+    assert service is not None and service.code == hall.service_a and s.step == Step.CHECKLIST
+
+
+# ---- printing and help --------------------------------------------------------------------------------
+
+
+async def test_the_slip_is_printed_on_the_kiosk_printer_and_failures_are_answers(kiosks: KioskService) -> None:
+    s = await session(kiosks)
+    kiosks.choose_service(s, await kiosks.catalogue(), 'SVC-A')
+    view = await kiosks.take_ticket(s)
+    slip = kiosks.slip(view, track_url='http://hall/track/x', window_hint='1、3号窗口')
+    assert (slip.number, slip.people_ahead, slip.track_url) == ('A001', 0, 'http://hall/track/x')
+    printer = FakeDevices()
+    assert (await kiosks.print_slip(s.kiosk, printer, slip)).printed
+    assert printer.printed == [(PRINTER, slip)]
+    refused = await kiosks.print_slip(s.kiosk, FakeDevices(failure=Conflict('paper_out', '缺纸 / paper out')), slip)
+    assert (refused.printed, refused.reason) == (False, '缺纸 / paper out')
+    broken = await kiosks.print_slip(s.kiosk, FakeDevices(failure=RuntimeError('boom')), slip)
+    assert (broken.printed, broken.reason) == (False, 'print_failed')
+    assert (await kiosks.print_slip(s.kiosk, None, slip)).reason == 'no_printer'
+    bare = await kiosks.kiosk(BARE_KIOSK)
+    assert (await kiosks.print_slip(bare, FakeDevices(), slip)).reason == 'no_printer'
+
+
+async def test_calling_for_help_publishes_help_requested_for_this_kiosk(
+    kiosks: KioskService, bus: InProcessBus
+) -> None:
+    seen: list[Event] = []
+    bus.subscribe(seen.append, HelpRequested)
+    kiosk = await kiosks.kiosk(KIOSK)
+    await kiosks.request_help(kiosk, note='呼叫人工')
+    await bus.drain()
+    assert len(seen) == 1 and isinstance(seen[0], HelpRequested)
+    assert (seen[0].device.code, seen[0].device.kind, seen[0].note) == (KIOSK, 'kiosk', '呼叫人工')

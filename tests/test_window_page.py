@@ -1,0 +1,198 @@
+"""`/window/{id}` as window staff use it: call, complete, transfer with a reason, no-show after recalls, refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+from nicegui import ui
+from nicegui.testing import User
+from sqlmodel import select
+
+from app.api.web_session import SESSION_COOKIE
+from app.models import Ticket, TicketCreate, TicketEvent, TicketStatus
+from app.models.cases import Case
+from app.models.security import AuditEntry
+from app.runtime import Runtime, ready
+from app.services import audit
+from app.services.kiosk import KioskService
+from app.settings import get_settings
+from tests.factories import SmallHall
+from tests.kiosk_hall import prepare_ui
+
+PATIENT = 50
+
+
+@pytest.fixture
+async def desk_ui(ui_hall: SmallHall, monkeypatch: pytest.MonkeyPatch) -> SmallHall:
+    await prepare_ui(os.environ['DATABASE_URL'])
+    monkeypatch.setenv('DEVICE_MODE', 'websocket')
+    monkeypatch.setenv('HALL_SIMULATION', 'off')
+    get_settings.cache_clear()
+    return ui_hall
+
+
+async def login(user: User, username: str = 'w01', password: str = 'Window-01-pass') -> Runtime:
+    rt = await ready()
+    issued = await rt.auth.login(username, password)
+    user.http_client.cookies.set(SESSION_COOKIE, issued.token)
+    return rt
+
+
+def click(user: User, marker: str) -> None:
+    user.find(marker=marker).click()
+
+
+async def open_dialog(user: User, marker: str) -> None:
+    """Click a button that asks a question, and wait until its dialog is open (its fields are reset by then)."""
+    click(user, marker)
+    for _ in range(PATIENT):
+        if any(dialog.value for dialog in user.find(kind=ui.dialog).elements):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f'{marker} opened no dialog')
+
+
+async def status_of(rt: Runtime, number: str) -> tuple[str, str]:
+    async with rt.db.read_session() as s:
+        code = (await s.execute(select(Ticket.code).where(Ticket.number == number))).scalar_one()
+    view = await rt.queue.ticket_view(code)
+    return view.ticket.status, view.service.code
+
+
+async def test_staff_call_the_next_ticket_see_it_timed_and_complete_it(desk_ui: SmallHall, user: User) -> None:
+    rt = await login(user)
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'))
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'))
+    await user.open(f'/window/{desk_ui.window_1}')
+    await user.should_see(marker='desk-idle')
+    await user.should_see(marker='desk-queue-SVC-A', content='2 人等候')
+    click(user, 'desk-call-next')
+    await user.should_see(marker='desk-current-number', content='A001', retries=PATIENT)
+    await user.should_see('已呼叫 A001')
+    timer = user.find(marker='desk-timer').elements.pop()
+    assert isinstance(timer, ui.element) and isinstance(timer.props['since'], int)
+    await user.should_see('未登记身份（未刷证取号）')
+    await user.should_see(marker='desk-queue-SVC-A', content='1 人等候', retries=PATIENT)
+    click(user, 'desk-complete')
+    await user.should_see(marker='desk-idle', retries=PATIENT)
+    assert await status_of(rt, 'A001') == (TicketStatus.COMPLETED, 'SVC-A')
+
+
+async def test_opening_a_case_hands_over_the_kiosk_answers(desk_ui: SmallHall, user: User) -> None:
+    rt = await login(user)
+    view = await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'))
+    await KioskService(rt.db, rt.bus, rt.settings, rt.cipher, rt.queue, hall_id=rt.hall.id or 0).record_answers(
+        view, {'property_type': 'new'}, actor='kiosk:K01'
+    )
+    await user.open(f'/window/{desk_ui.window_1}')
+    click(user, 'desk-call-next')
+    await user.should_see('购房合同备案', retries=PATIENT)  # the checklist follows the kiosk answer
+    await user.should_not_see('原不动产权证书')
+    click(user, 'desk-open-case')
+    await user.should_see('已创建办件', retries=PATIENT)
+    async with rt.db.read_session() as s:
+        case = (await s.execute(select(Case).where(Case.ticket_id == view.ticket.id))).scalar_one()
+    assert case.answers == {'property_type': 'new'} and case.created_by == 'w01'
+
+
+async def test_a_transfer_needs_a_reason_and_records_it(desk_ui: SmallHall, user: User) -> None:
+    rt = await login(user)
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'))
+    await user.open(f'/window/{desk_ui.window_1}')
+    click(user, 'desk-call-next')
+    await user.should_see(marker='desk-current-number', content='A001', retries=PATIENT)
+    await open_dialog(user, 'desk-transfer')
+    await user.should_see('转移 A001')
+    user.find(marker='transfer-service').elements.pop().set_value('SVC-C')
+    click(user, 'transfer-ok')
+    await user.should_see('转移必须填写原因', retries=PATIENT)
+    await user.should_see(marker='desk-current-number', content='A001')
+    await open_dialog(user, 'desk-transfer')
+    await user.should_see('转移 A001')
+    user.find(marker='transfer-service').elements.pop().set_value('SVC-C')
+    user.find(marker='transfer-reason').type('应办丙事项')
+    click(user, 'transfer-ok')
+    await user.should_see('A001 已转移', retries=PATIENT)
+    await user.should_see(marker='desk-idle', retries=PATIENT)
+    assert await status_of(rt, 'A001') == (TicketStatus.WAITING, 'SVC-C')
+    async with rt.db.read_session() as s:
+        event = (await s.execute(select(TicketEvent).where(TicketEvent.kind == 'transferred'))).scalar_one()
+    assert (event.reason, event.actor) == ('应办丙事项', 'w01')
+
+
+async def test_no_show_only_after_the_recalls(desk_ui: SmallHall, user: User) -> None:
+    rt = await login(user)
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'))
+    await user.open(f'/window/{desk_ui.window_1}')
+    click(user, 'desk-call-next')
+    await user.should_see(marker='desk-current-number', content='A001', retries=PATIENT)
+    click(user, 'desk-no-show')
+    await user.should_see('请先重呼 2 次再标记过号', retries=PATIENT)
+    for count in (1, 2):
+        click(user, 'desk-recall')
+        await user.should_see(marker='desk-recalls', content=f'已重呼 {count} 次', retries=PATIENT)
+    click(user, 'desk-no-show')
+    await user.should_see('A001 已过号', retries=PATIENT)
+    await user.should_see(marker='desk-idle')
+    assert await status_of(rt, 'A001') == (TicketStatus.NO_SHOW, 'SVC-A')
+
+
+async def test_park_resume_pause_and_out_of_order_call(desk_ui: SmallHall, user: User) -> None:
+    rt = await login(user)
+    for _ in range(2):
+        await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'))
+    await user.open(f'/window/{desk_ui.window_1}')
+    click(user, 'desk-call-next')
+    await user.should_see(marker='desk-current-number', content='A001', retries=PATIENT)
+    await open_dialog(user, 'desk-park')
+    await user.should_see('挂起 A001')
+    user.find(marker='park-reason').type('回家取户口簿')
+    click(user, 'park-ok')
+    await user.should_see(marker='desk-resume-A001', retries=PATIENT)
+    user.find(marker='ooo-number').type('A002')
+    click(user, 'ooo-call')
+    await user.should_see('跳号呼叫必须填写原因', retries=PATIENT)
+    user.find(marker='ooo-reason').type('老人需要协助')
+    click(user, 'ooo-call')
+    await user.should_see(marker='desk-current-number', content='A002', retries=PATIENT)
+    click(user, 'desk-complete')
+    await user.should_see(marker='desk-idle', retries=PATIENT)
+    click(user, 'desk-resume-A001')
+    await user.should_see(marker='desk-current-number', content='A001', retries=PATIENT)
+    click(user, 'desk-state-paused')
+    await user.should_see('请先办结、转移或挂起当前号', retries=PATIENT)
+    click(user, 'desk-complete')
+    await user.should_see(marker='desk-idle', retries=PATIENT)
+    click(user, 'desk-state-paused')
+    await user.should_see(marker='desk-state', content='暂停', retries=PATIENT)
+    async with rt.db.read_session() as s:
+        audited = (await s.execute(select(AuditEntry).where(AuditEntry.action == audit.OUT_OF_ORDER_CALL))).all()
+    assert len(audited) == 1
+
+
+async def test_staff_of_another_window_are_refused_and_audited(desk_ui: SmallHall, user: User) -> None:
+    rt = await login(user)
+    response = await user.http_client.get(f'/window/{desk_ui.window_2}')
+    assert response.status_code == 403 and '无权访问' in response.text
+    async with rt.db.read_session() as s:
+        denied = (await s.execute(select(AuditEntry).where(AuditEntry.action == audit.ROLE_DENIED))).scalars().all()
+    assert [(d.actor, d.target, d.detail) for d in denied] == [
+        ('w01', f'/window/{desk_ui.window_2}', {'reason': 'not_your_window'})
+    ]
+    user.http_client.cookies.clear()
+    anonymous = await user.http_client.get(f'/window/{desk_ui.window_1}')
+    assert anonymous.status_code == 303 and anonymous.headers['location'].startswith('/login?next=')
+    await login(user, 'boss', 'Manager-01-pass')
+    await user.open(f'/window/{desk_ui.window_2}')  # managers may open any window
+    await user.should_see(marker='desk-idle')
+
+
+async def test_a_call_made_elsewhere_is_pushed_to_the_desk(desk_ui: SmallHall, user: User) -> None:
+    rt = await login(user)
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'))
+    await user.open(f'/window/{desk_ui.window_1}')
+    await user.should_see(marker='desk-idle')
+    await rt.queue.call_next(desk_ui.window_1, actor='boss')  # e.g. through the API
+    await user.should_see(marker='desk-current-number', content='A001', retries=PATIENT)

@@ -1,0 +1,74 @@
+"""Events for pages that the twin does not signal: devices' reads and every call, relayed from the bus.
+
+`events` re-emits CardRead, QrScanned, FaceMatched, HelpRequested and PrinterStatus; `calls` re-emits
+TicketCalled and TicketResumed, including a recall, which changes nothing in the twin (so the twin
+stays silent) but must be announced again. Both are NiceGUI Events: a page subscribes inside itself
+and the subscription dies with it. One bus subscription per process, however many pages are open;
+each page filters by its own devices or windows.
+"""
+
+from __future__ import annotations
+
+from nicegui import Event as UiEvent
+
+from app.bus import Bus, Subscription
+from app.events import (
+    CardRead,
+    Event,
+    FaceMatched,
+    HelpRequested,
+    PrinterStatus,
+    QrScanned,
+    TicketCalled,
+    TicketEventBase,
+    TicketResumed,
+)
+
+DEVICE_EVENTS: tuple[type[Event], ...] = (CardRead, QrScanned, FaceMatched, HelpRequested, PrinterStatus)
+CALL_EVENTS: tuple[type[Event], ...] = (TicketCalled, TicketResumed)
+
+
+class DeviceFeed:
+    def __init__(self) -> None:
+        self.events: UiEvent[Event] = UiEvent()
+        self.calls: UiEvent[TicketEventBase] = UiEvent()
+        self._subscription: Subscription | None = None
+
+    def attach(self, bus: Bus) -> None:
+        self._subscription = bus.subscribe(self.relay, *DEVICE_EVENTS, *CALL_EVENTS, name='device-feed')
+
+    def detach(self, bus: Bus) -> None:
+        if self._subscription:
+            bus.unsubscribe(self._subscription)
+            self._subscription = None
+
+    def relay(self, event: Event) -> None:
+        if isinstance(event, TicketCalled | TicketResumed):
+            self.calls.emit(event)
+        else:
+            self.events.emit(event)
+
+
+_feed: DeviceFeed | None = None
+
+
+def start(bus: Bus) -> DeviceFeed:
+    """Build the process's feed and subscribe it to the bus (the composition root calls this at start-up)."""
+    global _feed
+    stop(bus)
+    _feed = DeviceFeed()
+    _feed.attach(bus)
+    return _feed
+
+
+def stop(bus: Bus) -> None:
+    global _feed
+    if _feed is not None:
+        _feed.detach(bus)
+        _feed = None
+
+
+def current() -> DeviceFeed:
+    if _feed is None:
+        raise RuntimeError('the device feed is not started')
+    return _feed

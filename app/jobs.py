@@ -1,0 +1,283 @@
+"""Background jobs: notification delivery and the SLA sweep, on arq when REDIS_URL is set, in-process otherwise.
+
+The job functions are the same either way (arq's `ctx` dict carries the services). Without Redis,
+one app-level asyncio task runs them periodically and on `kick` (never one task per client). With
+Redis, the composition root enqueues to arq and runs an arq worker inside the app process; more
+workers can run beside it:
+
+    python -m app.jobs          # or: arq app.jobs.WorkerSettings
+
+A separate worker publishes its events (SlaAtRisk, NotificationSent) on its own bus: pages in the
+app see them only once the bus itself runs over Redis (app/bus.py's RedisBus).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from arq import Worker, create_pool, cron
+from arq.connections import ArqRedis, RedisSettings
+from sqlmodel import select
+
+from app.bus import InProcessBus
+from app.db import Database
+from app.models.hall import Hall
+from app.runtime import Runtime
+from app.security.crypto import FieldCipher
+from app.services.journey import Journey, build_journey
+from app.services.queue_notices import QueueNotices
+from app.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+QUEUE = 'halltwin:jobs'
+KICK_DELAY = 0.2
+
+
+def _journey(ctx: dict[str, Any]) -> Journey:
+    journey = ctx['journey']
+    assert isinstance(journey, Journey)
+    return journey
+
+
+async def deliver_notifications(ctx: dict[str, Any]) -> int:
+    """Send every due outbox row (and retry the failed ones whose backoff has passed)."""
+    return (await _journey(ctx).notifications.deliver_due()).sent
+
+
+async def sweep_sla(ctx: dict[str, Any]) -> int:
+    """Warn about case nodes close to or past their deadline (SlaAtRisk to the twin)."""
+    return len(await _journey(ctx).cases.sla_sweep())
+
+
+Job = Callable[[dict[str, Any]], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class Periodic:
+    job: Job
+    every_seconds: int
+
+    @property
+    def name(self) -> str:
+        return self.job.__name__
+
+
+PERIODIC = (Periodic(deliver_notifications, 5), Periodic(sweep_sla, 60))
+FUNCTIONS = tuple(periodic.job for periodic in PERIODIC)
+
+
+def cron_jobs() -> list[Any]:
+    """The periodic jobs as arq cron jobs (`unique`: with several workers, each tick runs once)."""
+    return [cron(p.job, second=_seconds(p.every_seconds), unique=True) for p in PERIODIC]  # type: ignore[arg-type]
+
+
+def _seconds(every: int) -> set[int] | int:
+    return set(range(0, 60, every)) if every < 60 else 0
+
+
+class JobRunner(ABC):
+    @abstractmethod
+    async def start(self) -> None: ...
+
+    @abstractmethod
+    async def stop(self) -> None: ...
+
+    @abstractmethod
+    def kick(self, name: str) -> None:
+        """Run the named job soon (new outbox rows were committed), instead of at its next period."""
+
+
+class LocalJobs(JobRunner):
+    """No Redis: one asyncio task for the whole app runs each periodic job, and a kicked one at once."""
+
+    def __init__(self, ctx: dict[str, Any], periodic: tuple[Periodic, ...] = PERIODIC) -> None:
+        self.ctx = ctx
+        self.periodic = periodic
+        self._kicked: set[str] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name='halltwin-jobs')
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def kick(self, name: str) -> None:
+        self._kicked.add(name)
+        self._wake.set()
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = {p.name: loop.time() for p in self.periodic}
+        while True:
+            self._wake.clear()
+            kicked, self._kicked = self._kicked, set()
+            for p in self.periodic:
+                if loop.time() >= due[p.name] or p.name in kicked:
+                    await self._run(p)
+                    due[p.name] = loop.time() + p.every_seconds
+            if self._kicked:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.0, min(due.values()) - loop.time()))
+
+    async def _run(self, periodic: Periodic) -> None:
+        try:
+            await periodic.job(self.ctx)
+        except Exception:  # a failing round is logged; the next round tries again
+            log.exception('job %s failed', periodic.name)
+
+
+class ArqJobs(JobRunner):
+    """REDIS_URL set: kicks enqueue arq jobs; an arq worker runs in this process (cron: periodic jobs)."""
+
+    def __init__(self, ctx: dict[str, Any], redis_url: str, *, queue_name: str = QUEUE, run_worker: bool = True):
+        self.ctx = ctx
+        self.settings = RedisSettings.from_dsn(redis_url)
+        self.queue_name = queue_name
+        self.run_worker = run_worker
+        self.pool: ArqRedis | None = None
+        self.worker: Worker | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._pending: set[str] = set()
+
+    async def start(self) -> None:
+        self.pool = await create_pool(self.settings, default_queue_name=self.queue_name)
+        if self.run_worker:
+            logging.getLogger('arq.worker').setLevel(logging.WARNING)  # not a line per job every 5 s in the app's log
+            self.worker = Worker(
+                functions=FUNCTIONS,  # type: ignore[arg-type]
+                cron_jobs=cron_jobs(),
+                redis_settings=self.settings,
+                queue_name=self.queue_name,
+                ctx=self.ctx,
+                handle_signals=False,
+                keep_result=0,
+                poll_delay=0.2,
+                log_results=False,
+            )
+            self._task = asyncio.get_running_loop().create_task(self.worker.async_run(), name='halltwin-arq')
+
+    async def stop(self) -> None:
+        if self.worker is not None:
+            await self.worker.close()
+            self.worker = None
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self.pool is not None:
+            await self.pool.aclose()
+            self.pool = None
+
+    def kick(self, name: str) -> None:
+        """Coalesce a burst of kicks into one job (a case decision may write several notices)."""
+        if name in self._pending:
+            return
+        self._pending.add(name)
+        asyncio.get_running_loop().call_later(KICK_DELAY, self._enqueue_soon, name)
+
+    def _enqueue_soon(self, name: str) -> None:
+        self._pending.discard(name)
+        if self.pool is not None:
+            asyncio.get_running_loop().create_task(self.enqueue(name))
+
+    async def enqueue(self, name: str) -> None:
+        assert self.pool is not None
+        try:
+            await self.pool.enqueue_job(name, _queue_name=self.queue_name)
+        except Exception:  # Redis away: the cron round delivers a few seconds later
+            log.exception('could not enqueue %s', name)
+
+
+# ---- the app's jobs (composition root) ------------------------------------------------------------
+
+_runner: JobRunner | None = None
+_notices: QueueNotices | None = None
+
+
+async def start(rt: Runtime) -> JobRunner:
+    """Start delivery and sweeps for the app, and the queue notices ("还有3人", "请到5号窗口")."""
+    global _runner, _notices
+    ctx: dict[str, Any] = {'journey': rt.journey}
+    runner: JobRunner = ArqJobs(ctx, rt.settings.redis_url) if rt.settings.redis_url else LocalJobs(ctx)
+    rt.journey.notifications.waker = lambda: runner.kick(deliver_notifications.__name__)
+    await runner.start()
+    if rt.queue.live is not None:
+        _notices = QueueNotices(
+            rt.db,
+            rt.bus,
+            rt.queue.live,
+            rt.journey.notifications,
+            hall_id=rt.hall.id or 0,
+            fairness_cap=rt.queue.fairness_cap,
+        )
+        _notices.attach()
+    _runner = runner
+    return runner
+
+
+async def stop() -> None:
+    global _runner, _notices
+    if _notices is not None:
+        _notices.detach()
+        _notices = None
+    if _runner is not None:
+        await _runner.stop()
+        _runner = None
+
+
+# ---- a separate worker: python -m app.jobs ------------------------------------------------------
+
+
+async def _worker_startup(ctx: dict[str, Any]) -> None:
+    settings = get_settings()
+    db = Database(settings.db_url)
+    async with db.read_session() as s:
+        hall = (await s.execute(select(Hall).order_by(Hall.id))).scalars().first()
+    if hall is None or hall.id is None:
+        raise RuntimeError('no hall in the database: run python -m seed')
+    bus = InProcessBus()
+    cipher = FieldCipher({'k1': settings.secret}, 'k1')
+    ctx['db'] = db
+    ctx['journey'] = build_journey(db, bus, settings, cipher, hall_id=hall.id)
+
+
+async def _worker_shutdown(ctx: dict[str, Any]) -> None:
+    if 'db' in ctx:
+        await ctx['db'].dispose()
+
+
+class WorkerSettings:
+    functions = FUNCTIONS
+    cron_jobs = cron_jobs()
+    queue_name = QUEUE
+    on_startup = _worker_startup
+    on_shutdown = _worker_shutdown
+    keep_result = 0
+    redis_settings = RedisSettings.from_dsn(os.environ.get('REDIS_URL') or 'redis://127.0.0.1:6379')
+
+
+def main() -> None:
+    from arq import run_worker
+
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    run_worker(WorkerSettings)  # type: ignore[arg-type]
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,511 @@
+"""好差评: rate a served ticket, and the rectification loop a bad rating opens.
+
+A dissatisfied rating opens a Rectification for the service's department, due in WORKING days
+(RECTIFICATION_WORKING_DAYS: 5, 7 or 15, counted with China's holidays). The department records its
+callback (回访) and its fix (整改); the citizen is then invited to rate again, and the new rating
+replaces the old one (`replaces_id`). Staff who dispute a rating appeal (申诉); a reviewer other than
+the appellant decides (复核): upheld voids the rating in the statistics, rejected lets the loop go on.
+Satisfaction counts only ratings in force: not replaced by a re-rating, not voided on appeal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.bus import Bus
+from app.clock import hall_day, utcnow
+from app.db import Database
+from app.events import EvaluationSubmitted, RectificationChanged, RectificationOpened
+from app.models.cases import Case, Evaluation, Rectification
+from app.models.hall import Department, ServiceItem, Window
+from app.models.people import Role, StaffUser
+from app.models.security import AuditEntry
+from app.models.ticket import Ticket, TicketEvent, TicketStatus
+from app.services import audit, notifications, satisfaction
+from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services.satisfaction import UPHELD, SatisfactionRow
+from app.services.uow import UnitOfWork, unit_of_work
+from app.services.workdays import add_working_days
+from app.settings import Settings
+
+OPEN = 'open'
+CALLED_BACK = 'called_back'
+FIXED = 'fixed'
+APPEALED = 'appealed'
+CLOSED = 'closed'
+VOID = 'void'  # an appeal was upheld: the rating does not count
+ACTIVE_STATUSES = (OPEN, CALLED_BACK, FIXED, APPEALED)
+REJECTED = 'rejected'
+RATING_APPEAL = 'rating_appeal'
+RATING_APPEAL_DECIDED = 'rating_appeal_decided'
+TEXT_LIMIT = 500
+MAX_TAGS = 6
+
+
+@dataclass(frozen=True)
+class Level:
+    code: str
+    label: str
+    score: int
+    satisfied: bool
+
+
+SCALES: dict[str, tuple[Level, ...]] = {
+    'four': (
+        Level('very_good', '非常满意', 4, True),
+        Level('good', '满意', 3, True),
+        Level('bad', '不满意', 2, False),
+        Level('very_bad', '非常不满意', 1, False),
+    ),
+    # GB/T 39734-2020 (政务服务评价工作指南): 非常满意、满意、基本满意、不满意、非常不满意
+    'five': (
+        Level('very_good', '非常满意', 5, True),
+        Level('good', '满意', 4, True),
+        Level('basic', '基本满意', 3, True),
+        Level('bad', '不满意', 2, False),
+        Level('very_bad', '非常不满意', 1, False),
+    ),
+}
+POSITIVE_TAGS = ('服务热情', '办理高效', '一次办成', '指引清晰', '环境舒适')
+NEGATIVE_TAGS = ('等候时间长', '服务态度差', '一次性告知不清', '材料要求繁琐', '办理效率低', '系统故障')
+
+
+def level_label(scale: str, code: str) -> str:
+    return next((level.label for level in SCALES.get(scale, ()) if level.code == code), code)
+
+
+@dataclass(frozen=True)
+class RatingState:
+    """What a citizen may do about a ticket now: rate it, rate it again after a fix, or nothing."""
+
+    can_rate: bool
+    latest: Evaluation | None
+    rectification: Rectification | None
+    department_name: str = ''
+
+    @property
+    def is_rerating(self) -> bool:
+        return self.can_rate and self.latest is not None
+
+
+@dataclass(frozen=True)
+class RatingResult:
+    evaluation: Evaluation
+    rectification: Rectification | None
+
+
+@dataclass(frozen=True)
+class RectificationView:
+    rectification: Rectification
+    evaluation: Evaluation
+    service_name: str
+    ticket_number: str
+    window_number: int | None
+    overdue: bool
+    appellant: str = ''
+
+
+class EvaluationService:
+    def __init__(
+        self,
+        db: Database,
+        bus: Bus,
+        settings: Settings,
+        *,
+        hall_id: int,
+        notifier: notifications.NotificationService | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.settings = settings
+        self.hall_id = hall_id
+        self.notifier = notifier
+        self.clock = clock
+
+    def _transaction(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        return unit_of_work(self.db, self.bus)
+
+    def _delivered(self) -> None:
+        if self.notifier is not None:
+            self.notifier.kick()
+
+    @property
+    def scale(self) -> tuple[Level, ...]:
+        return SCALES[self.settings.evaluation_scale]
+
+    def level(self, code: str) -> Level:
+        for level in self.scale:
+            if level.code == code:
+                return level
+        raise Invalid('unknown_level', '请选择一个评价等级 / choose one of the rating levels')
+
+    # ---- rating --------------------------------------------------------------------------------
+
+    async def state(self, ticket_id: int) -> RatingState:
+        async with self.db.read_session() as s:
+            ticket = await s.get(Ticket, ticket_id)
+            if ticket is None or ticket.hall_id != self.hall_id:
+                raise NotFound('unknown_ticket', '未找到该号 / ticket not found')
+            return await self._state(s, ticket)
+
+    async def _state(self, s: AsyncSession, ticket: Ticket) -> RatingState:
+        latest = (
+            (
+                await s.execute(
+                    select(Evaluation).where(Evaluation.ticket_id == ticket.id).order_by(col(Evaluation.id).desc())
+                )
+            )
+            .scalars()
+            .first()
+        )
+        rectification = (
+            (await s.execute(select(Rectification).where(Rectification.evaluation_id == latest.id))).scalars().first()
+            if latest
+            else None
+        )
+        department = await s.get(Department, rectification.department_id) if rectification else None
+        done = ticket.status == TicketStatus.COMPLETED
+        can_rate = done and (latest is None or (rectification is not None and rectification.status == FIXED))
+        return RatingState(can_rate, latest, rectification, department.name if department else '')
+
+    async def rate(self, ticket_id: int, level: str, *, tags: Sequence[str] = (), comment: str = '') -> RatingResult:
+        """Rate a completed ticket; after a department's fix the new rating replaces the old one.
+
+        A dissatisfied rating opens a rectification for the service's department, due in working days.
+        """
+        chosen = self.level(level)
+        allowed = set(POSITIVE_TAGS) | set(NEGATIVE_TAGS)
+        tags = list(dict.fromkeys(tag for tag in tags if tag in allowed))[:MAX_TAGS]
+        comment = comment.strip()[:TEXT_LIMIT]
+        now = self.clock()
+        async with self._transaction() as uow:
+            s = uow.session
+            ticket = await s.get(Ticket, ticket_id, with_for_update=True)
+            if ticket is None or ticket.hall_id != self.hall_id:
+                raise NotFound('unknown_ticket', '未找到该号 / ticket not found')
+            if ticket.status != TicketStatus.COMPLETED:
+                raise Conflict('not_completed', '办结后才能评价 / you can rate once the service is completed')
+            state = await self._state(s, ticket)
+            if not state.can_rate:
+                raise Conflict('already_rated', '您已评价过本次服务 / this service has already been rated')
+            service = await s.get(ServiceItem, ticket.service_id)
+            assert service is not None
+            evaluation = Evaluation(
+                hall_id=self.hall_id,
+                ticket_id=ticket_id,
+                case_id=await self._case_id(s, ticket_id),
+                window_id=ticket.window_id,
+                staff_user_id=await self._staff_of(s, ticket),
+                department_id=service.department_id,
+                scale=self.settings.evaluation_scale,
+                level=chosen.code,
+                score=chosen.score,
+                satisfied=chosen.satisfied,
+                tags=tags,
+                comment=comment,
+                created_at=now,
+                replaces_id=state.latest.id if state.latest else None,
+            )
+            s.add(evaluation)
+            await s.flush()
+            if state.rectification is not None:
+                state.rectification.status, state.rectification.closed_at = CLOSED, now
+                self._changed(uow, state.rectification, actor='citizen', now=now)
+            rectification = None if chosen.satisfied else await self._open(uow, evaluation, ticket, service, now)
+            uow.emit(self._submitted(evaluation, now))
+        self._delivered()
+        return RatingResult(evaluation, rectification)
+
+    async def _open(
+        self, uow: UnitOfWork, evaluation: Evaluation, ticket: Ticket, service: ServiceItem, now: dt.datetime
+    ) -> Rectification:
+        assert evaluation.id is not None
+        deadline = add_working_days(hall_day(now, self.settings.tz), self.settings.rectification_working_days)
+        rectification = Rectification(
+            evaluation_id=evaluation.id,
+            department_id=service.department_id,
+            deadline=deadline,
+            created_at=now,
+        )
+        uow.session.add(rectification)
+        await uow.session.flush()
+        assert rectification.id is not None
+        department = await uow.session.get(Department, service.department_id)
+        name = department.name if department else '相关部门'
+        await self._notify(
+            uow.session,
+            ticket,
+            f'rect:{rectification.id}:open',
+            f'您对「{service.name}」的评价已收到，{name}将在{deadline:%m月%d日}前回访并整改',
+            now,
+        )
+        uow.emit(
+            RectificationOpened(
+                hall_id=self.hall_id,
+                time=now,
+                rectification_id=rectification.id,
+                evaluation_id=evaluation.id,
+                department_id=rectification.department_id,
+                deadline=deadline,
+            )
+        )
+        return rectification
+
+    @staticmethod
+    async def _case_id(s: AsyncSession, ticket_id: int) -> int | None:
+        statement = select(Case.id).where(Case.ticket_id == ticket_id).order_by(col(Case.id))
+        return (await s.execute(statement)).scalars().first()
+
+    @staticmethod
+    async def _staff_of(s: AsyncSession, ticket: Ticket) -> int | None:
+        """Who served the ticket: the account that completed it, else the window's staff member."""
+        actor = (
+            (
+                await s.execute(
+                    select(TicketEvent.actor)
+                    .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == 'completed')
+                    .order_by(col(TicketEvent.id).desc())
+                )
+            )
+            .scalars()
+            .first()
+        )
+        if actor:
+            found = (await s.execute(select(StaffUser.id).where(StaffUser.username == actor))).scalars().first()
+            if found is not None:
+                return found
+        if ticket.window_id is None:
+            return None
+        statement = select(StaffUser.id).where(StaffUser.window_id == ticket.window_id, StaffUser.role == Role.STAFF)
+        return (await s.execute(statement.order_by(col(StaffUser.id)))).scalars().first()
+
+    def _submitted(self, evaluation: Evaluation, now: dt.datetime) -> EvaluationSubmitted:
+        assert evaluation.id is not None
+        return EvaluationSubmitted(
+            hall_id=self.hall_id,
+            time=now,
+            evaluation_id=evaluation.id,
+            ticket_id=evaluation.ticket_id,
+            window_id=evaluation.window_id,
+            department_id=evaluation.department_id,
+            staff_user_id=evaluation.staff_user_id,
+            scale=evaluation.scale,
+            level=evaluation.level,
+            score=evaluation.score,
+            satisfied=evaluation.satisfied,
+            replaces_id=evaluation.replaces_id,
+        )
+
+    # ---- the department's side ----------------------------------------------------------------
+
+    async def callback(
+        self, rectification_id: int, *, actor: str, department_id: int | None, note: str
+    ) -> Rectification:
+        """The department called the citizen back (回访): what was learned."""
+        return await self._step(rectification_id, actor, department_id, note, step='callback')
+
+    async def fix(self, rectification_id: int, *, actor: str, department_id: int | None, note: str) -> Rectification:
+        """The department fixed the cause (整改); the citizen is invited to rate again."""
+        return await self._step(rectification_id, actor, department_id, note, step='fix')
+
+    async def _step(
+        self, rectification_id: int, actor: str, department_id: int | None, note: str, *, step: str
+    ) -> Rectification:
+        note = note.strip()[:TEXT_LIMIT]
+        if not note:
+            raise Invalid('note_required', '请填写回访或整改情况 / describe the callback or the fix')
+        now = self.clock()
+        async with self._transaction() as uow:
+            s = uow.session
+            rectification = await self._locked(s, rectification_id, department_id)
+            if rectification.status not in (OPEN, CALLED_BACK):
+                raise Conflict('rectification_not_open', '该整改当前不能办理此步骤 / not possible in this state')
+            if step == 'callback':
+                rectification.callback_at, rectification.callback_note = now, note
+                rectification.status = CALLED_BACK
+            else:
+                if rectification.callback_at is None:
+                    raise Conflict('callback_first', '请先回访办事人 / call the citizen back first')
+                rectification.fixed_at, rectification.fix_note, rectification.status = now, note, FIXED
+                ticket, service = await self._ticket_and_service(s, rectification)
+                text = f'「{service.name}」的整改已完成：{note}。欢迎您再次评价本次服务'
+                await self._notify(s, ticket, f'rect:{rectification.id}:fixed', text, now)
+            self._changed(uow, rectification, actor=actor, now=now)
+        self._delivered()
+        return rectification
+
+    async def appeal(self, rectification_id: int, *, actor: str, role: str, reason: str) -> Rectification:
+        """Staff dispute the rating (申诉): recorded in the audit log, a reviewer decides."""
+        reason = reason.strip()[:TEXT_LIMIT]
+        if not reason:
+            raise Invalid('reason_required', '申诉必须说明理由 / an appeal needs a reason')
+        now = self.clock()
+        async with self._transaction() as uow:
+            s = uow.session
+            rectification = await self._locked(s, rectification_id, None)
+            if rectification.appeal_decision or rectification.status not in (OPEN, CALLED_BACK):
+                raise Conflict('appeal_not_possible', '该评价不能再申诉 / this rating can no longer be appealed')
+            rectification.status, rectification.appeal_reason = APPEALED, reason
+            self._changed(uow, rectification, actor=actor, now=now)
+            await audit.record(
+                s,
+                actor=actor,
+                role=role,
+                action=RATING_APPEAL,
+                target=f'rectification:{rectification_id}',
+                detail={'evaluation_id': rectification.evaluation_id},
+                now=now,
+            )
+        return rectification
+
+    async def decide_appeal(
+        self, rectification_id: int, *, actor: str, role: str, department_id: int | None, upheld: bool
+    ) -> Rectification:
+        """复核: upheld voids the rating (it leaves the statistics); rejected sends the rectification on."""
+        now = self.clock()
+        async with self._transaction() as uow:
+            s = uow.session
+            rectification = await self._locked(s, rectification_id, department_id)
+            if rectification.status != APPEALED:
+                raise Conflict('no_appeal', '该整改没有待复核的申诉 / no appeal to decide')
+            if await self._appellant(s, rectification_id) == actor:
+                raise Forbidden('own_appeal', '申诉人不能复核自己的申诉 / you cannot decide your own appeal')
+            rectification.appeal_decision = UPHELD if upheld else REJECTED
+            rectification.decided_by = actor[:64]
+            if upheld:
+                rectification.status, rectification.closed_at = VOID, now
+                ticket, service = await self._ticket_and_service(s, rectification)
+                text = f'您对「{service.name}」的评价经申诉复核，认定与事实不符，不计入满意度统计'
+                await self._notify(s, ticket, f'rect:{rectification.id}:void', text, now)
+            else:
+                rectification.status = CALLED_BACK if rectification.callback_at else OPEN
+            self._changed(uow, rectification, actor=actor, now=now)
+            await audit.record(
+                s,
+                actor=actor,
+                role=role,
+                action=RATING_APPEAL_DECIDED,
+                target=f'rectification:{rectification_id}',
+                detail={'decision': rectification.appeal_decision},
+                now=now,
+            )
+        self._delivered()
+        return rectification
+
+    async def _locked(self, s: AsyncSession, rectification_id: int, department_id: int | None) -> Rectification:
+        rectification = await s.get(Rectification, rectification_id, with_for_update=True)
+        evaluation = await s.get(Evaluation, rectification.evaluation_id) if rectification else None
+        if rectification is None or evaluation is None or evaluation.hall_id != self.hall_id:
+            raise NotFound('unknown_rectification', '未找到该整改 / rectification not found')
+        if department_id is not None and rectification.department_id != department_id:
+            raise Forbidden('not_your_department', '该整改不属于您的部门 / this belongs to another department')
+        return rectification
+
+    @staticmethod
+    async def _appellant(s: AsyncSession, rectification_id: int) -> str:
+        statement = (
+            select(AuditEntry.actor)
+            .where(AuditEntry.action == RATING_APPEAL, AuditEntry.target == f'rectification:{rectification_id}')
+            .order_by(col(AuditEntry.id).desc())
+        )
+        return (await s.execute(statement)).scalars().first() or ''
+
+    @staticmethod
+    async def _ticket_and_service(s: AsyncSession, rectification: Rectification) -> tuple[Ticket, ServiceItem]:
+        evaluation = await s.get(Evaluation, rectification.evaluation_id)
+        ticket = await s.get(Ticket, evaluation.ticket_id) if evaluation else None
+        service = await s.get(ServiceItem, ticket.service_id) if ticket else None
+        assert ticket is not None and service is not None
+        return ticket, service
+
+    async def _notify(self, s: AsyncSession, ticket: Ticket, key: str, text: str, now: dt.datetime) -> None:
+        await notifications.add(
+            s,
+            hall_id=self.hall_id,
+            key=key,
+            kind='evaluation',
+            text=text,
+            now=now,
+            ticket_id=ticket.id,
+            citizen_id=ticket.citizen_id,
+        )
+
+    def _changed(self, uow: UnitOfWork, rectification: Rectification, *, actor: str, now: dt.datetime) -> None:
+        assert rectification.id is not None
+        uow.emit(
+            RectificationChanged(
+                hall_id=self.hall_id,
+                time=now,
+                rectification_id=rectification.id,
+                evaluation_id=rectification.evaluation_id,
+                department_id=rectification.department_id,
+                status=rectification.status,
+                actor=actor[:64],
+            )
+        )
+
+    # ---- reads ---------------------------------------------------------------------------------
+
+    async def rectifications_for(
+        self, department_id: int | None, *, include_closed: bool = False
+    ) -> list[RectificationView]:
+        """A department's rectifications (None: all), the ones still to act on first, by deadline."""
+        statement = (
+            select(Rectification, Evaluation, Ticket, ServiceItem)
+            .join(Evaluation, col(Evaluation.id) == Rectification.evaluation_id)
+            .join(Ticket, col(Ticket.id) == Evaluation.ticket_id)
+            .join(ServiceItem, col(ServiceItem.id) == Ticket.service_id)
+            .where(Evaluation.hall_id == self.hall_id)
+            .order_by(col(Rectification.deadline), col(Rectification.id))
+        )
+        if department_id is not None:
+            statement = statement.where(Rectification.department_id == department_id)
+        if not include_closed:
+            statement = statement.where(col(Rectification.status).in_(ACTIVE_STATUSES))
+        today = hall_day(self.clock(), self.settings.tz)
+        async with self.db.read_session() as s:
+            rows = (await s.execute(statement)).all()
+            windows = {w.id: w.number for w in (await s.execute(select(Window))).scalars()}
+            views = []
+            for rectification, evaluation, ticket, service in rows:
+                appellant = await self._appellant(s, rectification.id) if rectification.appeal_reason else ''
+                views.append(
+                    RectificationView(
+                        rectification,
+                        evaluation,
+                        service.name,
+                        ticket.number,
+                        windows.get(evaluation.window_id),
+                        overdue=rectification.status in (OPEN, CALLED_BACK) and today > rectification.deadline,
+                        appellant=appellant,
+                    )
+                )
+        return views
+
+    async def satisfaction_by_window(
+        self, *, since: dt.datetime | None = None, until: dt.datetime | None = None
+    ) -> list[SatisfactionRow]:
+        return await satisfaction.by_window(self.db, self.hall_id, since=since, until=until)
+
+    async def satisfaction_by_department(
+        self, *, since: dt.datetime | None = None, until: dt.datetime | None = None
+    ) -> list[SatisfactionRow]:
+        return await satisfaction.by_department(self.db, self.hall_id, since=since, until=until)
+
+    async def satisfaction_by_staff(
+        self, *, since: dt.datetime | None = None, until: dt.datetime | None = None
+    ) -> list[SatisfactionRow]:
+        return await satisfaction.by_staff(self.db, self.hall_id, since=since, until=until)
+
+    async def satisfaction_overall(
+        self, *, since: dt.datetime | None = None, until: dt.datetime | None = None
+    ) -> SatisfactionRow:
+        """The hall's satisfaction (the manager's KPI tile): satisfied ratings over ratings in force."""
+        return await satisfaction.overall(self.db, self.hall_id, since=since, until=until)

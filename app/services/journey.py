@@ -1,0 +1,64 @@
+"""The citizen-journey services of one process (cases, notifications, evaluation, tracking, certificates).
+
+Built in one place so the app (app/runtime.py) and a separate job worker (`python -m app.jobs`) wire
+them the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.bus import Bus
+from app.clock import utcnow
+from app.db import Database
+from app.security.crypto import FieldCipher
+from app.services.cases import CaseService
+from app.services.certificates import CertificateService
+from app.services.channels import PushChannel, RecordingSmsGateway, sms_log_path
+from app.services.consent import ConsentService
+from app.services.department_data import DepartmentData
+from app.services.evaluation import EvaluationService
+from app.services.notifications import NotificationService
+from app.services.tracking import TrackingService
+from app.settings import Settings
+
+
+@dataclass
+class Journey:
+    notifications: NotificationService
+    cases: CaseService
+    evaluations: EvaluationService
+    tracking: TrackingService
+    certificates: CertificateService
+    consent: ConsentService
+    department_data: DepartmentData
+    sms: RecordingSmsGateway
+
+
+def build_journey(
+    db: Database,
+    bus: Bus,
+    settings: Settings,
+    cipher: FieldCipher,
+    *,
+    hall_id: int,
+    clock: Callable[[], dt.datetime] = utcnow,
+) -> Journey:
+    sms = RecordingSmsGateway(sms_log_path(settings.var_dir))
+    notifier = NotificationService(db, cipher, {'sms': sms, 'push': PushChannel(bus)}, clock=clock)
+    consent = ConsentService(db, cipher, clock=clock)
+    department_data = DepartmentData(cipher, consent)
+    return Journey(
+        notifications=notifier,
+        cases=CaseService(
+            db, bus, settings, cipher, hall_id=hall_id, department_data=department_data, notifier=notifier, clock=clock
+        ),
+        evaluations=EvaluationService(db, bus, settings, hall_id=hall_id, notifier=notifier, clock=clock),
+        tracking=TrackingService(db, cipher, clock=clock),
+        certificates=CertificateService(db, clock=clock),
+        consent=consent,
+        department_data=department_data,
+        sms=sms,
+    )

@@ -1,0 +1,242 @@
+"""The notification outbox: rows written in the transaction that causes them, delivered later by a job.
+
+Why an outbox: a message is promised exactly when its cause commits, and a crashed or retried
+delivery never loses or doubles it. `dedupe_key` is unique, so writing the same notice twice is a
+no-op; delivery claims a row with a lease, sends it under its key (channels deliver a key once), and
+only then marks it sent. A failed send is retried with exponential backoff; after MAX_ATTEMPTS the
+row stays `failed`, with its attempts and last error visible to staff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.clock import utcnow
+from app.db import Database
+from app.models.cases import Notification
+from app.models.people import Citizen
+from app.security.crypto import FieldCipher
+from app.services.channels import PUSH, SMS, ChannelError, NotificationChannel, Outgoing
+
+log = logging.getLogger(__name__)
+
+PENDING = 'pending'
+SENDING = 'sending'
+SENT = 'sent'
+FAILED = 'failed'
+
+MAX_ATTEMPTS = 6
+BACKOFF_SECONDS = 30.0
+MAX_BACKOFF_SECONDS = 3600.0
+LEASE = dt.timedelta(minutes=2)
+BATCH = 50
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """30 s, 60 s, 2 min, 4 min, ... capped at an hour: a gateway outage is not hammered."""
+    return dt.timedelta(seconds=min(BACKOFF_SECONDS * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS))
+
+
+async def channels_for(session: AsyncSession, citizen_id: int | None) -> tuple[str, ...]:
+    """Push always (the /track page); SMS too when the citizen left a phone number."""
+    if citizen_id is None:
+        return (PUSH,)
+    citizen = await session.get(Citizen, citizen_id)
+    return (PUSH, SMS) if citizen is not None and citizen.phone_enc else (PUSH,)
+
+
+async def add(
+    session: AsyncSession,
+    *,
+    hall_id: int,
+    key: str,
+    kind: str,
+    text: str,
+    now: dt.datetime,
+    ticket_id: int | None = None,
+    case_id: int | None = None,
+    citizen_id: int | None = None,
+    channels: Sequence[str] | None = None,
+) -> int:
+    """Write one outbox row per channel inside the caller's transaction; returns how many were new.
+
+    The row's dedupe key is `key:channel`: writing the same notice again (a retried job, a replayed
+    event) inserts nothing.
+    """
+    channels = channels if channels is not None else await channels_for(session, citizen_id)
+    dialect = postgresql if session.get_bind().dialect.name == 'postgresql' else sqlite
+    created = 0
+    for channel in channels:
+        statement = (
+            dialect.insert(Notification)
+            .values(
+                hall_id=hall_id,
+                dedupe_key=f'{key}:{channel}'[:128],
+                channel=channel,
+                kind=kind[:32],
+                ticket_id=ticket_id,
+                case_id=case_id,
+                citizen_id=citizen_id,
+                text=text[:500],
+                status=PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                last_error='',
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=['dedupe_key'])
+            .returning(col(Notification.id))
+        )
+        if (await session.execute(statement)).scalar_one_or_none() is not None:
+            created += 1
+    return created
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+class NotificationService:
+    """Delivers due outbox rows through the channels; `kick()` asks the job runner to deliver soon."""
+
+    def __init__(
+        self,
+        db: Database,
+        cipher: FieldCipher,
+        channels: Mapping[str, NotificationChannel],
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.cipher = cipher
+        self.channels = dict(channels)
+        self.clock = clock
+        self.waker: Callable[[], None] | None = None
+
+    def kick(self) -> None:
+        """New rows were committed: wake the delivery job instead of waiting for its next round."""
+        if self.waker is not None:
+            self.waker()
+
+    async def deliver_due(self, *, limit: int = BATCH) -> DeliveryReport:
+        """Claim the due rows (a lease, so a crashed worker's rows come back), send each, record the outcome."""
+        claimed = await self._claim(limit)
+        sent = retried = failed = 0
+        for row in claimed:
+            outcome = await self._deliver(row)
+            sent += outcome == SENT
+            retried += outcome == PENDING
+            failed += outcome == FAILED
+        return DeliveryReport(sent, retried, failed)
+
+    async def _claim(self, limit: int) -> list[Notification]:
+        now = self.clock()
+        statement = (
+            select(Notification)
+            .where(
+                or_(Notification.status == PENDING, Notification.status == SENDING),
+                col(Notification.next_attempt_at) <= now,
+            )
+            .order_by(col(Notification.next_attempt_at), col(Notification.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        async with self.db.write_lock(), self.db.session() as s, s.begin():
+            rows = list((await s.execute(statement)).scalars())
+            for row in rows:
+                row.status = SENDING
+                row.next_attempt_at = now + LEASE
+        return rows
+
+    async def _deliver(self, row: Notification) -> str:
+        assert row.id is not None
+        channel = self.channels.get(row.channel)
+        try:
+            if channel is None:
+                raise ChannelError(f'no channel {row.channel!r} configured')
+            phone = await self._phone(row.citizen_id) if channel.needs_phone else None
+            await channel.send(
+                Outgoing(
+                    key=row.dedupe_key,
+                    notification_id=row.id,
+                    hall_id=row.hall_id,
+                    kind=row.kind,
+                    text=row.text,
+                    ticket_id=row.ticket_id,
+                    case_id=row.case_id,
+                    phone=phone,
+                )
+            )
+        except Exception as error:  # any failure of a channel is retried, never lost
+            return await self._failed(row, error)
+        return await self._finish(row, status=SENT, error='')
+
+    async def _phone(self, citizen_id: int | None) -> str | None:
+        if citizen_id is None:
+            return None
+        async with self.db.read_session() as s:
+            citizen = await s.get(Citizen, citizen_id)
+        if citizen is None or not citizen.phone_enc:
+            return None
+        return self.cipher.decrypt(citizen.phone_enc, context='citizen.phone')
+
+    async def _failed(self, row: Notification, error: Exception) -> str:
+        message = f'{type(error).__name__}: {error}'[:300]
+        status = FAILED if row.attempts + 1 >= MAX_ATTEMPTS else PENDING
+        log.warning('notification %s on %s failed (attempt %d): %s', row.id, row.channel, row.attempts + 1, message)
+        return await self._finish(row, status=status, error=message)
+
+    async def _finish(self, row: Notification, *, status: str, error: str) -> str:
+        """Record the outcome, but only on a row still in our hands (a lease that ran out was claimed again)."""
+        now = self.clock()
+        values: dict[str, object] = {'status': status, 'attempts': Notification.attempts + 1, 'last_error': error}
+        if status == SENT:
+            values['sent_at'] = now
+        if status == PENDING:
+            values['next_attempt_at'] = now + backoff(row.attempts + 1)
+        statement = (
+            update(Notification).where(col(Notification.id) == row.id, Notification.status == SENDING).values(**values)
+        )
+        async with self.db.write_lock(), self.db.session() as s, s.begin():
+            await s.execute(statement)
+        return status
+
+    async def for_ticket(self, ticket_id: int | None, case_ids: Sequence[int] = ()) -> list[Notification]:
+        """What a citizen has been sent about a ticket and its cases (one row per notice, the push copy)."""
+        clauses = []
+        if ticket_id is not None:
+            clauses.append(col(Notification.ticket_id) == ticket_id)
+        if case_ids:
+            clauses.append(col(Notification.case_id).in_(list(case_ids)))
+        if not clauses:
+            return []
+        statement = (
+            select(Notification)
+            .where(or_(*clauses), Notification.channel == PUSH, Notification.kind != 'sla_at_risk')
+            .order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
+            .limit(100)
+        )
+        async with self.db.read_session() as s:
+            return list((await s.execute(statement)).scalars())
+
+    async def problems(self, *, limit: int = 50) -> list[Notification]:
+        """Rows that failed or are being retried, newest first: what operators should look at."""
+        statement = (
+            select(Notification)
+            .where(or_(Notification.status == FAILED, col(Notification.attempts) > 0), Notification.status != SENT)
+            .order_by(col(Notification.id).desc())
+            .limit(limit)
+        )
+        async with self.db.read_session() as s:
+            return list((await s.execute(statement)).scalars())

@@ -1,0 +1,19 @@
+"""A narrow layout for pages citizens open on their phones (/track, /verify): works from 360 px up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from nicegui import ui
+
+
+@contextmanager
+def phone_frame(title: str, *, hall_name: str) -> Iterator[None]:
+    ui.colors(primary='#1f5fa8', secondary='#3b7dd8', accent='#c0392b', positive='#2e7d32')
+    ui.page_title(f'{title} · {hall_name}')
+    with ui.header(elevated=True).classes('items-baseline gap-2 px-3 py-2 bg-primary no-wrap'):
+        ui.label(hall_name).classes('text-base font-bold ellipsis')
+        ui.label(title).classes('text-sm opacity-80 shrink-0')
+    with ui.column().classes('w-full max-w-xl mx-auto px-3 py-3 gap-3'):
+        yield

@@ -1,0 +1,356 @@
+"""`/track/{code}`: a citizen follows a ticket and its case from a phone, no login, code plus a second factor.
+
+After the second factor: the ticket (people ahead and the wait while waiting, the window once called),
+messages received, the case timeline, the rating form once served, and the citizen's consents.
+Everything moves by push: the page subscribes to the bus while it is open and reads positions from
+the in-memory queues; a case or rating event makes it re-read just that case or rating.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from nicegui import Client, ui
+
+from app.events import (
+    CaseStepChanged,
+    EvaluationSubmitted,
+    Event,
+    NotificationSent,
+    RectificationChanged,
+    RectificationOpened,
+    TicketEventBase,
+)
+from app.models.security import ConsentPurpose, ConsentScope
+from app.models.ticket import TicketStatus
+from app.runtime import Runtime, ready
+from app.services.consent import CURRENT_TEXT_VERSIONS, consent_text
+from app.services.errors import DomainError
+from app.services.evaluation import level_label
+from app.services.tracking import Tracked, live_position
+from components import journey_texts as _texts  # noqa: F401 - registers the texts
+from components.case_timeline import case_timeline
+from components.evaluation_form import EvaluationForm
+from components.phone_frame import phone_frame
+from components.testids import tid
+from components.texts import t
+
+RECENT_NOTICES = 3
+MAX_NOTICES = 50
+TRACKED_EVENTS = (
+    TicketEventBase,
+    CaseStepChanged,
+    NotificationSent,
+    EvaluationSubmitted,
+    RectificationOpened,
+    RectificationChanged,
+)
+
+
+@dataclass
+class Notice:
+    id: int
+    at: dt.datetime
+    text: str
+
+
+@dataclass
+class TrackState:
+    """What this open page knows; pushed events update it, then the one section they concern is redrawn."""
+
+    tracked: Tracked
+    status: str = ''
+    window_number: int | None = None
+    service_name: str = ''
+    case_ids: set[int] = field(default_factory=set)
+    evaluation_ids: set[int] = field(default_factory=set)
+    notices: list[Notice] = field(default_factory=list)
+
+
+class TrackScreen:
+    def __init__(self, rt: Runtime, tracked: Tracked, client: Client, *, base_url: str = '') -> None:
+        self.rt = rt
+        self.base_url = base_url
+        self.journey = rt.journey
+        self.client = client
+        self.state = TrackState(tracked)
+        self.tz = rt.settings.tz
+
+    async def build(self) -> None:
+        await self._load()
+        with ui.column().classes('w-full gap-3'):
+            self.ticket_box = tid(ui.card(), 'track-ticket').classes('w-full p-4 gap-1')
+            self.rating_box = tid(ui.column(), 'track-rating').classes('w-full gap-2')
+            self.notice_box = tid(ui.card(), 'track-notices').classes('w-full p-4 gap-1')
+            self.case_box = tid(ui.card(), 'track-cases').classes('w-full p-4 gap-2')
+            self.consent_box = tid(ui.card(), 'track-consents').classes('w-full p-4 gap-2')
+        self.draw_ticket()
+        self.draw_notices()
+        await self.draw_cases()
+        await self.draw_rating()
+        await self.draw_consents()
+        subscription = self.rt.bus.subscribe(self.on_event, *TRACKED_EVENTS, name=f'track:{self.client.id}')
+        self.client.on_delete(lambda: self.rt.bus.unsubscribe(subscription))
+
+    async def _load(self) -> None:
+        tracked = self.state.tracked
+        if tracked.ticket_id is not None:
+            view = await self.rt.queue.ticket_view_by_id(tracked.ticket_id)
+            self.state.status, self.state.window_number = view.ticket.status, view.window_number
+            self.state.service_name = view.service.name
+        rows = await self.journey.notifications.for_ticket(tracked.ticket_id, self._case_filter())
+        self.state.notices = [Notice(row.id or 0, row.created_at, row.text) for row in rows]
+
+    def _case_filter(self) -> list[int]:
+        return [self.state.tracked.case_id] if self.state.tracked.case_id else sorted(self.state.case_ids)
+
+    # ---- sections ------------------------------------------------------------------------------
+
+    def draw_ticket(self) -> None:
+        state = self.state
+        self.ticket_box.clear()
+        if state.tracked.ticket_id is None:
+            self.ticket_box.set_visibility(False)
+            return
+        with self.ticket_box:
+            with ui.row().classes('w-full items-baseline justify-between no-wrap'):
+                tid(ui.label(state.tracked.number), 'track-number').classes('text-4xl font-mono font-bold text-primary')
+                tid(ui.label(t(f'track.status.{state.status}')), 'track-status').classes('text-base')
+            ui.label(state.service_name).classes('text-base')
+            if state.status == TicketStatus.WAITING:
+                self._draw_position()
+            elif state.status == TicketStatus.CALLED and state.window_number is not None:
+                called = tid(ui.label(t('track.called', n=state.window_number)), 'track-window')
+                called.classes('text-2xl font-bold text-accent')
+
+    def _draw_position(self) -> None:
+        live, tracked = self.rt.queue.live, self.state.tracked
+        if live is None or tracked.ticket_id is None:
+            return
+        position = live_position(
+            live, tracked.ticket_id, tracked.service_id, now=self.rt.queue.clock(), cap=self.rt.queue.fairness_cap
+        )
+        if position is None:
+            return
+        ahead = t('track.ahead', n=position.ahead) if position.ahead else t('track.next')
+        tid(ui.label(ahead), 'track-ahead').classes('text-2xl font-bold')
+        estimate = position.estimate
+        wait = t('track.eta', m=round(estimate.minutes)) if estimate is not None else t('track.no_eta')
+        tid(ui.label(wait), 'track-eta').classes('text-base text-grey-8')
+
+    def draw_notices(self) -> None:
+        self.notice_box.clear()
+        with self.notice_box:
+            ui.label(t('track.notices')).classes('text-base font-bold')
+            if not self.state.notices:
+                ui.label(t('track.no_notices')).classes('text-sm text-grey-7')
+            newest, earlier = self.state.notices[:RECENT_NOTICES], self.state.notices[RECENT_NOTICES:MAX_NOTICES]
+            for notice in newest:
+                self._notice(notice)
+            if earlier:
+                with ui.expansion(t('track.more_notices', n=len(earlier))).classes('w-full text-sm'):
+                    for notice in earlier:
+                        self._notice(notice)
+
+    def _notice(self, notice: Notice) -> None:
+        with ui.row().classes('w-full gap-2 no-wrap items-baseline'):
+            ui.label(notice.at.astimezone(self.tz).strftime('%H:%M')).classes('text-xs text-grey-7 shrink-0')
+            tid(ui.label(notice.text), 'track-notice').classes('text-sm break-all')
+
+    async def draw_cases(self) -> None:
+        tracked = self.state.tracked
+        if tracked.ticket_id is not None:
+            views = await self.journey.cases.views_for_ticket(tracked.ticket_id)
+        else:
+            views = [await self.journey.cases.view(tracked.case_id or 0)]
+        self.state.case_ids = {view.id for view in views}
+        self.case_box.clear()
+        with self.case_box:
+            ui.label(t('track.cases')).classes('text-base font-bold')
+            if not views:
+                ui.label(t('track.no_case')).classes('text-sm text-grey-7')
+            for view in views:
+                case_timeline(
+                    view,
+                    now=self.journey.cases.clock(),
+                    tz=self.tz,
+                    on_download=self.download,
+                    verify_base=self.base_url,
+                )
+
+    async def download(self, number: str) -> None:
+        document = await self.journey.certificates.document(number)
+        if document is not None:
+            body = json.dumps(document, ensure_ascii=False, indent=2).encode('utf-8')
+            ui.download(body, f'{number}.json', 'application/json')
+
+    async def draw_rating(self) -> None:
+        ticket_id = self.state.tracked.ticket_id
+        if ticket_id is None or self.state.status != TicketStatus.COMPLETED:
+            self.rating_box.clear()
+            return
+        rating = await self.journey.evaluations.state(ticket_id)
+        self.rating_box.clear()  # after the await: two pushed events must not both draw into a cleared box
+        if rating.latest is not None:
+            self.state.evaluation_ids.add(rating.latest.id or 0)
+        with self.rating_box, ui.card().classes('w-full p-4 gap-2'):
+            ui.label(t('track.rating')).classes('text-base font-bold')
+            if rating.latest is not None:
+                level = level_label(rating.latest.scale, rating.latest.level)
+                tid(ui.label(t('track.rated', level=level)), 'track-rated').classes('text-sm')
+            if rating.rectification is not None:
+                rect = rating.rectification
+                text = t(
+                    f'track.rect.{rect.status}',
+                    department=rating.department_name,
+                    deadline=f'{rect.deadline:%m月%d日}',
+                    note=rect.fix_note,
+                )
+                tid(ui.label(text), 'track-rectification').classes('text-sm text-primary')
+            elif rating.latest is not None:
+                ui.label(t('track.thanks')).classes('text-sm text-grey-8')
+            if rating.can_rate:
+                EvaluationForm(self.journey.evaluations.scale, self.rate)
+
+    async def rate(self, level: str, tags: list[str], comment: str) -> None:
+        ticket_id = self.state.tracked.ticket_id
+        if ticket_id is None:
+            return
+        try:
+            result = await self.journey.evaluations.rate(ticket_id, level, tags=tags, comment=comment)
+        except DomainError as error:
+            ui.notify(error.message, type='warning')
+            return
+        self.state.evaluation_ids.add(result.evaluation.id or 0)
+        await self.draw_rating()
+
+    async def draw_consents(self) -> None:
+        citizen_id = self.state.tracked.citizen_id
+        if citizen_id is None:
+            self.consent_box.clear()
+            self.consent_box.set_visibility(False)
+            return
+        consents = await self.journey.consent.list_for(citizen_id)
+        self.consent_box.clear()
+        with self.consent_box:
+            ui.label(t('track.consents')).classes('text-base font-bold')
+            if not consents:
+                ui.label(t('track.no_consents')).classes('text-sm text-grey-7')
+            for consent in consents:
+                with tid(ui.row(), f'consent-{consent.id}').classes('w-full items-center justify-between no-wrap'):
+                    with ui.column().classes('gap-0'):
+                        purpose = t(f'track.purpose.{consent.purpose}')
+                        scope = t(f'track.scope.{consent.scope}')
+                        ui.label(f'{purpose} · {scope}').classes('text-sm')
+                        granted = consent.granted_at.astimezone(self.tz).strftime('%Y-%m-%d %H:%M')
+                        ui.label(f'{consent.service_code or ""} {granted}').classes('text-xs text-grey-7')
+                    if consent.revoked_at is not None:
+                        ui.label(t('track.revoked')).classes('text-xs text-grey-7')
+                    else:
+                        button = ui.button(t('track.revoke'), on_click=self._revoker(consent.id))
+                        tid(button, f'consent-revoke-{consent.id}').props('outline dense no-caps color=negative')
+            self._grant_offer(consents)
+
+    def _grant_offer(self, consents: list) -> None:
+        """零材料 starts here: the citizen agrees on their own phone, before the window opens the case."""
+        if any(c.purpose == ConsentPurpose.DEPARTMENT_DATA and c.revoked_at is None for c in consents):
+            return
+        text = consent_text(ConsentPurpose.DEPARTMENT_DATA)
+        with ui.expansion(t('track.grant')).classes('w-full text-sm'):
+            ui.label(text.zh if self.rt.settings.lang == 'zh-CN' else text.en).classes('text-xs leading-relaxed')
+            tid(ui.button(t('track.grant'), on_click=self.grant), 'consent-grant').props('unelevated no-caps')
+
+    async def grant(self) -> None:
+        tracked = self.state.tracked
+        if tracked.citizen_id is None:
+            return
+        service = self.rt.queue.live.services.get(tracked.service_id) if self.rt.queue.live else None
+        try:
+            await self.journey.consent.grant(
+                tracked.citizen_id,
+                ConsentPurpose.DEPARTMENT_DATA,
+                ConsentScope.SAME_KIND,
+                text_version=CURRENT_TEXT_VERSIONS[ConsentPurpose.DEPARTMENT_DATA],
+                service_code=service.code if service else None,
+                channel='track',
+            )
+        except DomainError as error:
+            ui.notify(error.message, type='warning')
+            return
+        ui.notify(t('track.granted'), type='positive')
+        await self.draw_consents()
+
+    def _revoker(self, consent_id: int) -> Callable[[], object]:
+        async def revoke() -> None:
+            citizen_id = self.state.tracked.citizen_id
+            if citizen_id is None:
+                return
+            try:
+                await self.journey.consent.revoke(consent_id, citizen_id=citizen_id)
+            except DomainError as error:
+                ui.notify(error.message, type='warning')
+            await self.draw_consents()
+
+        return revoke
+
+    # ---- pushed events -------------------------------------------------------------------------
+
+    async def on_event(self, event: Event) -> None:
+        if self.client.id not in Client.instances:
+            return
+        state, tracked = self.state, self.state.tracked
+        if isinstance(event, TicketEventBase):
+            ticket = event.payload
+            if ticket.id == tracked.ticket_id:
+                finished = ticket.status == TicketStatus.COMPLETED and state.status != TicketStatus.COMPLETED
+                state.status, state.window_number = ticket.status, ticket.window_number
+                self.draw_ticket()
+                if finished:
+                    await self.draw_rating()
+            elif ticket.service_id == tracked.service_id and state.status == TicketStatus.WAITING:
+                self.draw_ticket()
+        elif isinstance(event, CaseStepChanged):
+            if event.ticket_id == tracked.ticket_id or event.case_id in state.case_ids:
+                await self.draw_cases()
+        elif isinstance(event, NotificationSent):
+            mine = event.ticket_id == tracked.ticket_id or event.case_id in state.case_ids
+            if mine and event.notification_id not in {n.id for n in state.notices}:
+                state.notices.insert(0, Notice(event.notification_id, event.time, event.text))
+                self.draw_notices()
+        elif isinstance(event, EvaluationSubmitted):
+            if event.ticket_id == tracked.ticket_id:
+                await self.draw_rating()
+        elif event.evaluation_id in state.evaluation_ids:  # RectificationOpened / RectificationChanged
+            await self.draw_rating()
+
+
+async def track_page(code: str, client: Client, request: Request) -> None:
+    rt = await ready()
+    base_url = str(request.base_url).rstrip('/')
+    with phone_frame(t('track.title'), hall_name=rt.hall.name):
+        gate = tid(ui.card(), 'track-gate').classes('w-full p-4 gap-3')
+        content = ui.column().classes('w-full gap-3')
+
+        async def unlock() -> None:
+            error.set_text('')
+            try:
+                tracked = await rt.journey.tracking.unlock(code, answer.value or '')
+            except DomainError as failure:
+                answer.set_value('')
+                error.set_text(failure.message)
+                return
+            gate.delete()
+            with content:
+                await TrackScreen(rt, tracked, client, base_url=base_url).build()
+
+        with gate:
+            ui.label(t('track.ask')).classes('text-base')
+            answer = tid(ui.input(t('track.answer')), 'track-answer').classes('w-full')
+            answer.props('outlined autofocus maxlength=8 size=lg autocomplete=off')
+            answer.on('keydown.enter', unlock)
+            error = tid(ui.label(), 'track-error').classes('text-negative text-sm')
+            tid(ui.button(t('track.submit'), on_click=unlock), 'track-submit').classes('w-full').props('size=lg')

@@ -1,0 +1,100 @@
+"""`/verify/{number}`: what the QR on an e-certificate opens: genuine, altered, revoked or unknown.
+
+Anyone may check (no login). The stored certificate is checked against its issue record in the audit
+chain; a presented copy (pasted or uploaded JSON) is checked too, so an edited file shows as altered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nicegui import events, ui
+
+from app.runtime import ready
+from app.services.certificates import (
+    ALTERED,
+    GENUINE,
+    REVOKED,
+    UNKNOWN,
+    CertificateService,
+    Verification,
+    parse_presented,
+)
+from app.services.errors import DomainError
+from components import journey_texts as _texts  # noqa: F401 - registers the texts
+from components.phone_frame import phone_frame
+from components.testids import tid
+from components.texts import t
+
+VERDICT_CLASSES = {
+    GENUINE: 'bg-green-1 text-green-10',
+    ALTERED: 'bg-red-1 text-red-10',
+    REVOKED: 'bg-amber-1 text-amber-10',
+    UNKNOWN: 'bg-grey-3 text-grey-9',
+}
+VERDICT_ICONS = {GENUINE: 'verified', ALTERED: 'gpp_bad', REVOKED: 'block', UNKNOWN: 'help_outline'}
+MAX_UPLOAD_BYTES = 16_000
+
+
+def verdict(result: Verification, tz: Any) -> None:
+    with tid(ui.card(), 'verify-result').classes(f'w-full p-4 gap-2 no-shadow {VERDICT_CLASSES[result.status]}'):
+        with ui.row().classes('items-center gap-2 no-wrap'):
+            ui.icon(VERDICT_ICONS[result.status]).classes('text-3xl')
+            tid(ui.label(t(f'verify.{result.status}')), 'verify-status').classes('text-lg font-bold').props(
+                f'data-status={result.status}'
+            )
+        if result.reason and result.status != GENUINE:
+            ui.label(result.reason).classes('text-sm')
+        if result.status == UNKNOWN:
+            return
+        rows = [
+            ('verify.number', result.number),
+            ('verify.kind', result.kind),
+            ('verify.holder', result.holder),
+            ('verify.issuer', result.issuer),
+            (
+                'verify.issued_at',
+                result.issued_at.astimezone(tz).strftime('%Y-%m-%d %H:%M') if result.issued_at else '',
+            ),
+        ]
+        with ui.grid(columns='auto 1fr').classes('gap-x-3 gap-y-1 text-sm'):
+            for key, value in rows:
+                ui.label(t(key)).classes('text-grey-8')
+                ui.label(value).classes('break-all')
+
+
+async def verify_page(number: str) -> None:
+    rt = await ready()
+    certificates: CertificateService = rt.journey.certificates
+    tz = rt.settings.tz
+    with phone_frame(t('verify.title'), hall_name=rt.hall.name):
+        result_box = ui.column().classes('w-full')
+        with result_box:
+            verdict(await certificates.verify(number), tz)
+
+        async def check(text: str) -> None:
+            error.set_text('')
+            try:
+                presented = parse_presented(text)
+            except DomainError as failure:
+                error.set_text(failure.message)
+                return
+            result = await certificates.verify(number, presented)
+            result_box.clear()
+            with result_box:
+                verdict(result, tz)
+
+        async def uploaded(event: events.UploadEventArguments) -> None:
+            data = await event.file.read()
+            await check(data[: MAX_UPLOAD_BYTES + 1].decode('utf-8', errors='replace'))
+
+        with ui.card().classes('w-full p-4 gap-2'):
+            ui.label(t('verify.present')).classes('text-base font-bold')
+            pasted = tid(ui.textarea(t('verify.paste')), 'verify-input').classes('w-full').props('outlined')
+            error = tid(ui.label(), 'verify-error').classes('text-negative text-sm')
+            tid(ui.button(t('verify.check'), on_click=lambda: check(pasted.value or '')), 'verify-check').classes(
+                'w-full'
+            )
+            ui.upload(
+                label=t('verify.upload'), on_upload=uploaded, auto_upload=True, max_file_size=MAX_UPLOAD_BYTES
+            ).props('accept=.json,application/json flat bordered').classes('w-full')

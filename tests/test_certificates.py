@@ -1,0 +1,103 @@
+"""E-certificates: the hash in the audit chain, and /verify's verdicts: genuine, altered, revoked, unknown."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import update
+from sqlmodel import select
+
+from app.db import Database
+from app.models import ServiceItem
+from app.models.cases import Certificate
+from app.models.security import AuditEntry
+from app.services import audit
+from app.services.certificates import ALTERED, CERTIFICATE_REVOKED, GENUINE, REVOKED, UNKNOWN, parse_presented
+from app.services.errors import Conflict, Invalid
+from app.services.journey import Journey
+from app.services.queue import QueueService
+from tests import journeyhall
+from tests.journeyhall import LOCAL_CITIZEN, JourneyHall, served_ticket
+
+journey_hall = journeyhall.journey_hall_fixture
+journey_settings = journeyhall.journey_settings_fixture
+journey = journeyhall.journey_fixture
+hall_queue = journeyhall.hall_queue_fixture
+
+CERTIFY = [
+    {'stage': 0, 'kind': 'accept', 'name': '受理'},
+    {'stage': 1, 'kind': 'certify', 'name': '制证', 'certificate': '测试许可证'},
+]
+
+
+@pytest.fixture
+async def number(db: Database, journey: Journey, hall_queue: QueueService, journey_hall: JourneyHall) -> str:
+    """A certificate issued for a case of SVC-C (whose workflow is 受理 -> 制证)."""
+    async with db.session() as s, s.begin():
+        service = (await s.execute(select(ServiceItem).where(ServiceItem.code == 'SVC-C'))).scalar_one()
+        service.workflow = CERTIFY
+    ticket = await served_ticket(
+        hall_queue, journey_hall.small.window_4, 'SVC-C', id_number=LOCAL_CITIZEN, phone='13700001111'
+    )
+    view = await journey.cases.open_case(ticket.ticket.id or 0, actor='w04')
+    [certificate] = view.certificates
+    return certificate.number
+
+
+async def test_an_issued_certificate_is_genuine_and_so_is_its_file(journey: Journey, number: str) -> None:
+    result = await journey.certificates.verify(number)
+    assert result.status == GENUINE and result.kind == '测试许可证' and result.issuer == '测试局'
+    assert result.holder == '110105********' + LOCAL_CITIZEN[-4:], 'the holder is shown masked'
+    document = await journey.certificates.document(number)
+    assert document is not None and document['verify'] == f'/verify/{number}' and len(document['sha256']) == 64
+    presented = parse_presented(json.dumps(document, ensure_ascii=False))
+    assert (await journey.certificates.verify(number, presented)).status == GENUINE
+
+
+async def test_a_presented_file_with_any_field_changed_is_altered(journey: Journey, number: str) -> None:
+    document = await journey.certificates.document(number)
+    assert document is not None
+    for field, value in (('holder', '张三'), ('kind', '营业执照'), ('issued_at', '2020-01-01T00:00:00+00:00')):
+        forged = {**document, field: value}
+        assert (await journey.certificates.verify(number, forged)).status == ALTERED, field
+    other = {**document, 'number': 'HT20260101-0000000000'}
+    assert (await journey.certificates.verify(number, other)).status == ALTERED
+
+
+async def test_a_certificate_row_edited_in_the_database_is_altered(db: Database, journey: Journey, number: str) -> None:
+    async with db.session() as s, s.begin():
+        await s.execute(update(Certificate).where(Certificate.number == number).values(kind='不动产权证书'))
+    assert (await journey.certificates.verify(number)).status == ALTERED
+
+
+async def test_an_edited_issue_record_is_altered_and_breaks_the_audit_chain(
+    db: Database, journey: Journey, number: str
+) -> None:
+    async with db.session() as s, s.begin():
+        entry = (await s.execute(select(AuditEntry).where(AuditEntry.action == audit.CERTIFICATE_ISSUED))).scalar_one()
+        entry.detail = {**entry.detail, 'hash': '0' * 64}
+    assert (await journey.certificates.verify(number)).status == ALTERED
+    assert not (await audit.verify(db)).ok
+
+
+async def test_a_revoked_certificate_says_so_and_the_revocation_is_audited(
+    db: Database, journey: Journey, number: str
+) -> None:
+    with pytest.raises(Invalid):
+        await journey.certificates.revoke(number, actor='rv_dept', role='reviewer', reason=' ')
+    await journey.certificates.revoke(number, actor='rv_dept', role='reviewer', reason='申请人撤回')
+    result = await journey.certificates.verify(number)
+    assert result.status == REVOKED and result.revoked_at is not None
+    with pytest.raises(Conflict):
+        await journey.certificates.revoke(number, actor='rv_dept', role='reviewer', reason='again')
+    async with db.read_session() as s:
+        actions = list((await s.execute(select(AuditEntry.action).order_by(AuditEntry.id))).scalars())
+    assert actions[-1] == CERTIFICATE_REVOKED and (await audit.verify(db)).ok
+
+
+async def test_an_unknown_number_and_a_file_that_is_not_json(journey: Journey, number: str) -> None:
+    assert (await journey.certificates.verify('HT20990101-FFFFFFFFFF')).status == UNKNOWN
+    for text in ('not json', '[1, 2]', '{' + '"a": 1,' * 5000 + '"b": 2}'):
+        with pytest.raises(Invalid):
+            parse_presented(text)

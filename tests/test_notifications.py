@@ -1,0 +1,280 @@
+"""The outbox: idempotent writes, delivery over SMS and push, retries with backoff, and jobs that never send twice."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from arq import Worker
+from arq.connections import RedisSettings
+from sqlmodel import col, select
+
+from app.bus import InProcessBus
+from app.db import Database
+from app.events import Event, NotificationSent
+from app.jobs import FUNCTIONS, ArqJobs, LocalJobs, Periodic, deliver_notifications
+from app.models import TicketCreate
+from app.models.cases import Notification
+from app.services import notifications
+from app.services.channels import ChannelError, NotificationChannel, Outgoing
+from app.services.journey import Journey
+from app.services.queue import QueueService
+from app.services.queue_notices import QueueNotices
+from tests import journeyhall
+from tests.conftest import FakeClock
+from tests.journeyhall import JourneyHall
+
+journey_hall = journeyhall.journey_hall_fixture
+journey_settings = journeyhall.journey_settings_fixture
+journey = journeyhall.journey_fixture
+hall_queue = journeyhall.hall_queue_fixture
+
+PHONE = '13912345678'
+
+
+class FlakyChannel(NotificationChannel):
+    """Fails the first `failures` sends, then delivers (and counts every delivery)."""
+
+    name = 'flaky'
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+        self.delivered: list[str] = []
+
+    async def send(self, message: Outgoing) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise ChannelError('gateway timeout')
+        self.delivered.append(message.key)
+
+
+async def write(db: Database, journey_hall: JourneyHall, clock: FakeClock, key: str, **kwargs: object) -> int:
+    async with db.session() as s, s.begin():
+        return await notifications.add(
+            s, hall_id=journey_hall.hall_id, key=key, kind='test', text='您好', now=clock(), **kwargs
+        )
+
+
+async def rows(db: Database) -> list[Notification]:
+    async with db.read_session() as s:
+        return list((await s.execute(select(Notification).order_by(col(Notification.id)))).scalars())
+
+
+async def citizen_with_phone(hall_queue: QueueService) -> tuple[int, int]:
+    view = await hall_queue.take_ticket(
+        TicketCreate(service_code='SVC-C', id_number=journeyhall.LOCAL_CITIZEN, phone=PHONE)
+    )
+    return view.ticket.id or 0, view.ticket.citizen_id or 0
+
+
+async def test_writing_the_same_notice_twice_writes_it_once_per_channel(
+    db: Database, journey: Journey, journey_hall: JourneyHall, clock: FakeClock, hall_queue: QueueService
+) -> None:
+    ticket_id, citizen_id = await citizen_with_phone(hall_queue)
+    assert await write(db, journey_hall, clock, 'k1', ticket_id=ticket_id, citizen_id=citizen_id) == 2
+    assert await write(db, journey_hall, clock, 'k1', ticket_id=ticket_id, citizen_id=citizen_id) == 0
+    assert await write(db, journey_hall, clock, 'k2', ticket_id=ticket_id) == 1  # no citizen: push only
+    assert sorted(r.dedupe_key for r in await rows(db)) == ['k1:push', 'k1:sms', 'k2:push']
+
+
+async def test_delivery_sends_sms_with_a_masked_record_and_pushes_on_the_bus(
+    db: Database,
+    journey: Journey,
+    journey_hall: JourneyHall,
+    clock: FakeClock,
+    hall_queue: QueueService,
+    bus: InProcessBus,
+) -> None:
+    pushed: list[Event] = []
+    bus.subscribe(pushed.append, NotificationSent)
+    ticket_id, citizen_id = await citizen_with_phone(hall_queue)
+    await write(db, journey_hall, clock, 'hello', ticket_id=ticket_id, citizen_id=citizen_id)
+    report = await journey.notifications.deliver_due()
+    assert (report.sent, report.retried, report.failed) == (2, 0, 0)
+    assert all(r.status == 'sent' and r.attempts == 1 and r.sent_at == clock() for r in await rows(db))
+    [sms] = journey.sms.sent
+    assert sms['to'] == '139****5678' and sms['text'] == '您好'
+    assert journey.sms.path is not None and PHONE not in journey.sms.path.read_text(encoding='utf-8')
+    await bus.drain()
+    [event] = pushed
+    assert isinstance(event, NotificationSent) and event.ticket_id == ticket_id and event.text == '您好'
+    assert (await journey.notifications.deliver_due()).sent == 0
+
+
+async def test_a_failed_send_is_retried_with_backoff_and_its_error_stays_visible(
+    db: Database, journey: Journey, journey_hall: JourneyHall, clock: FakeClock
+) -> None:
+    flaky = FlakyChannel(failures=2)
+    journey.notifications.channels['flaky'] = flaky
+    await write(db, journey_hall, clock, 'retry', channels=('flaky',))
+
+    assert (await journey.notifications.deliver_due()).retried == 1
+    [row] = await rows(db)
+    assert (row.status, row.attempts, row.last_error) == ('pending', 1, 'ChannelError: gateway timeout')
+    assert row.next_attempt_at == clock() + notifications.backoff(1)
+    assert [r.id for r in await journey.notifications.problems()] == [row.id]
+    assert (await journey.notifications.deliver_due()).retried == 0, 'not before its backoff has passed'
+
+    clock.advance(0.5)
+    await journey.notifications.deliver_due()
+    [row] = await rows(db)
+    assert row.attempts == 2 and row.next_attempt_at == clock() + notifications.backoff(2)
+    assert notifications.backoff(2) == 2 * notifications.backoff(1)
+    clock.advance(1)
+    assert (await journey.notifications.deliver_due()).sent == 1
+    [row] = await rows(db)
+    assert (row.status, row.attempts, row.last_error) == ('sent', 3, '')
+    assert flaky.delivered == ['retry:flaky'] and await journey.notifications.problems() == []
+
+
+async def test_after_the_last_attempt_a_notice_stays_failed(
+    db: Database, journey: Journey, journey_hall: JourneyHall, clock: FakeClock
+) -> None:
+    journey.notifications.channels['flaky'] = FlakyChannel(failures=100)
+    await write(db, journey_hall, clock, 'doomed', channels=('flaky',))
+    for _ in range(notifications.MAX_ATTEMPTS):
+        await journey.notifications.deliver_due()
+        clock.advance(61)
+    [row] = await rows(db)
+    assert (row.status, row.attempts) == ('failed', notifications.MAX_ATTEMPTS)
+    assert (await journey.notifications.deliver_due()).failed == 0, 'a failed notice is not tried again'
+    assert [r.status for r in await journey.notifications.problems()] == ['failed']
+
+
+async def test_a_job_retried_after_crashing_between_send_and_commit_does_not_send_twice(
+    db: Database,
+    journey: Journey,
+    journey_hall: JourneyHall,
+    clock: FakeClock,
+    hall_queue: QueueService,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ticket_id, citizen_id = await citizen_with_phone(hall_queue)
+    await write(db, journey_hall, clock, 'once', ticket_id=ticket_id, citizen_id=citizen_id, channels=('sms',))
+    service = journey.notifications
+    finish = service._finish
+
+    async def crash(*_: object, **__: object) -> str:
+        raise RuntimeError('worker killed after sending')
+
+    monkeypatch.setattr(service, '_finish', crash)
+    with pytest.raises(RuntimeError):
+        await deliver_notifications({'journey': journey})
+    [row] = await rows(db)
+    assert row.status == 'sending' and len(journey.sms.sent) == 1
+
+    monkeypatch.setattr(service, '_finish', finish)
+    assert await deliver_notifications({'journey': journey}) == 0, 'the lease holds the row while it may be sending'
+    clock.advance(notifications.LEASE.total_seconds() / 60 + 1)
+    assert await deliver_notifications({'journey': journey}) == 1
+    assert await deliver_notifications({'journey': journey}) == 0
+    [row] = await rows(db)
+    assert row.status == 'sent'
+    assert len(journey.sms.sent) == 1, 'the gateway saw the same key again and did not send it twice'
+    assert journey.sms.path is not None and len(journey.sms.path.read_text(encoding='utf-8').splitlines()) == 1
+
+
+async def test_the_in_process_runner_delivers_when_kicked(
+    db: Database, journey: Journey, journey_hall: JourneyHall, clock: FakeClock
+) -> None:
+    runner = LocalJobs({'journey': journey}, periodic=(Periodic(deliver_notifications, 3600),))
+    journey.notifications.waker = lambda: runner.kick('deliver_notifications')
+    await runner.start()
+    try:
+        await write(db, journey_hall, clock, 'kicked')
+        journey.notifications.kick()
+        for _ in range(100):  # the runner works on its own task: wait for it, generously
+            if [r.status for r in await rows(db)] == ['sent']:
+                break
+            await asyncio.sleep(0.05)
+        assert [r.status for r in await rows(db)] == ['sent']
+    finally:
+        await runner.stop()
+
+
+@pytest.mark.parametrize('db', ['sqlite'], indirect=True)
+async def test_arq_runs_the_delivery_job_against_redis(
+    db: Database, journey: Journey, journey_hall: JourneyHall, clock: FakeClock
+) -> None:
+    queue_name = f'halltwin:test:{uuid.uuid4().hex[:8]}'
+    jobs = ArqJobs({'journey': journey}, 'redis://127.0.0.1:6379/0', queue_name=queue_name, run_worker=False)
+    await jobs.start()
+    worker = Worker(
+        functions=FUNCTIONS,  # type: ignore[arg-type]
+        redis_settings=RedisSettings.from_dsn('redis://127.0.0.1:6379/0'),
+        queue_name=queue_name,
+        ctx={'journey': journey},
+        burst=True,
+        handle_signals=False,
+        keep_result=0,
+        poll_delay=0.05,
+    )
+    try:
+        await write(db, journey_hall, clock, 'via-arq')
+        await jobs.enqueue('deliver_notifications')
+        await jobs.enqueue('deliver_notifications')  # a duplicate job finds nothing left to send
+        await worker.main()
+        assert worker.jobs_complete == 2 and worker.jobs_failed == 0
+        assert [r.status for r in await rows(db)] == ['sent']
+    finally:
+        await worker.close()
+        await jobs.stop()
+
+
+async def test_waiting_citizens_hear_when_three_are_ahead_and_where_to_go(
+    db: Database,
+    journey: Journey,
+    journey_hall: JourneyHall,
+    hall_queue: QueueService,
+    bus: InProcessBus,
+    clock: FakeClock,
+) -> None:
+    live = await hall_queue.start_live()
+    notices = QueueNotices(
+        db, bus, live, journey.notifications, hall_id=journey_hall.hall_id, fairness_cap=hall_queue.fairness_cap
+    )
+    notices.attach()
+    try:
+        for _ in range(6):
+            await hall_queue.take_ticket(TicketCreate(service_code='SVC-C'))
+            clock.advance(1)
+        await bus.drain()
+        near = [r for r in await rows(db) if r.kind == 'queue_near']
+        assert sorted(r.text for r in near) == [
+            '您的C002号前面还有1人，请留意叫号',
+            '您的C003号前面还有2人，请留意叫号',
+            '您的C004号前面还有3人，请留意叫号',
+        ]
+        await hall_queue.call_next(journey_hall.small.window_4)
+        await bus.drain()
+        texts = [r.text for r in await rows(db) if r.channel == 'push']
+        assert '请C001号到4号窗口办理' in texts
+        assert '您的C005号前面还有3人，请留意叫号' in texts
+        assert texts.count('您的C004号前面还有3人，请留意叫号') == 1, 'each ticket is told once'
+        await hall_queue.recall(journey_hall.small.window_4)
+        await bus.drain()
+        assert [r.text for r in await rows(db) if r.channel == 'push'].count('请C001号到4号窗口办理') == 2
+    finally:
+        notices.detach()
+
+
+@pytest.mark.parametrize('db', ['sqlite'], indirect=True)
+async def test_with_redis_the_app_runs_an_arq_worker_in_process_and_kicks_reach_it(
+    db: Database, journey: Journey, journey_hall: JourneyHall, clock: FakeClock
+) -> None:
+    jobs = ArqJobs({'journey': journey}, 'redis://127.0.0.1:6379/0', queue_name=f'halltwin:test:{uuid.uuid4().hex[:8]}')
+    journey.notifications.waker = lambda: jobs.kick('deliver_notifications')
+    await jobs.start()
+    try:
+        await write(db, journey_hall, clock, 'kicked-to-arq')
+        journey.notifications.kick()
+        journey.notifications.kick()  # coalesced with the first
+        for _ in range(200):  # the worker polls Redis on its own task: wait for it, generously
+            if [r.status for r in await rows(db)] == ['sent']:
+                break
+            await asyncio.sleep(0.05)
+        assert [r.status for r in await rows(db)] == ['sent']
+    finally:
+        await jobs.stop()

@@ -10,16 +10,26 @@ import asyncio
 import sys
 import unicodedata
 
+from app.clock import hall_day, utcnow
 from app.db import Database
 from app.settings import Settings, get_settings
+from seed.department_records import load_department_records
+from seed.history import ensure_history
 from seed.loader import SeedReport, load_seed
-from seed.schema import SeedError
+from seed.schema import SeedError, read_seed
 
 
 async def _run(settings: Settings) -> SeedReport:
     db = Database(settings.db_url)
     try:
-        return await load_seed(db, seed_name=settings.hall_seed, secret=settings.secret)
+        report = await load_seed(db, seed_name=settings.hall_seed, secret=settings.secret)
+        hall_code = read_seed(settings.hall_seed).hall.code
+        if history := await ensure_history(db, hall_code=hall_code, end=hall_day(utcnow(), settings.tz)):
+            report.created['arrival_history'] += history  # a synthetic year, only while the hall has none
+        records = await load_department_records(db, seed_name=settings.hall_seed, secret=settings.secret)
+        report.created['department_record'] += records['created']
+        report.updated['department_record'] += records['updated']
+        return report
     finally:
         await db.dispose()
 

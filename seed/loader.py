@@ -149,10 +149,11 @@ async def _services(
 
 def _service_values(spec: ServiceSpec, departments: dict[str, Department]) -> dict[str, Any]:
     """Materials always carry `condition` ({} = always needed), so readers need no special case."""
-    values = spec.model_dump(exclude={'department', 'questions', 'materials'})
+    values = spec.model_dump(exclude={'department', 'questions', 'materials', 'workflow'})
     values['department_id'] = departments[spec.department].id
     values['materials'] = [material.model_dump() for material in spec.materials]
     values['questions'] = [question.model_dump() for question in spec.questions]
+    values['workflow'] = [node.model_dump(exclude_none=True) for node in spec.workflow]
     return values
 
 

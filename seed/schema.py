@@ -25,6 +25,7 @@ from pydantic import (
 
 from app.models import DeviceKind, Role, WindowState
 from app.models.people import STAFF_ROLES
+from app.services.workflow import NodeSpec, SourceName, check_workflow
 
 SEED_ROOT = Path(__file__).resolve().parent
 REQUIRED_PROMPTS = ('long_wait_comfort', 'device_usage_high', 'off_peak_citizen', 'off_peak_manager')
@@ -104,6 +105,7 @@ class MaterialSpec(_Spec):
     name: Name
     name_en: Name
     condition: dict[str, str] = Field(default_factory=dict)
+    source: SourceName | None = None  # 零材料: the department data that can stand in for it (with consent)
 
 
 class ServiceSpec(_Spec):
@@ -118,6 +120,7 @@ class ServiceSpec(_Spec):
     queue_alert_threshold: int = Field(ge=1)
     questions: list[QuestionSpec] = Field(default_factory=list)
     materials: list[MaterialSpec] = Field(min_length=1)
+    workflow: list[NodeSpec] = Field(default_factory=list)  # empty: 受理 -> 审批 -> 办结 (app/services/workflow.py)
 
 
 class WindowServiceSpec(_Spec):
@@ -274,6 +277,7 @@ def _check_services(seed: Seed) -> None:
             raise SeedError(f'{where}: ticket_prefix {service.ticket_prefix!r} is already used by {owner}')
         owners[service.ticket_prefix] = service.code
         _check_materials(where, service)
+        _check_workflow(where, service, departments)
 
 
 def _check_materials(where: str, service: ServiceSpec) -> None:
@@ -287,6 +291,21 @@ def _check_materials(where: str, service: ServiceSpec) -> None:
                 raise SeedError(
                     f'{where}: material {material.name}: {answer!r} is not an option of question {code!r}'
                 )
+
+
+def _check_workflow(where: str, service: ServiceSpec, departments: set[str]) -> None:
+    try:
+        check_workflow(service.workflow)
+    except ValueError as error:
+        raise SeedError(f'{where}: workflow: {error}') from None
+    answers = {question.code: {option.value for option in question.options} for question in service.questions}
+    for node in service.workflow:
+        at = f'{where}: workflow node {node.name}'
+        if node.department is not None and node.department not in departments:
+            raise SeedError(f'{at}: department {node.department!r} is not in departments.yaml')
+        for code, answer in (node.auto.answers if node.auto else {}).items():
+            if answer not in answers.get(code, set()):
+                raise SeedError(f'{at}: {code}={answer!r} is not an option of a kiosk question')
 
 
 def _check_windows(seed: Seed) -> None:

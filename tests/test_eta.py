@@ -43,3 +43,48 @@ def test_range_brackets_the_estimate_and_grows_with_position(ahead: int, capacit
     assert estimate is not None and later is not None
     assert 0 <= estimate.low <= estimate.minutes <= estimate.high
     assert later.minutes > estimate.minutes
+
+
+# ---- the look-ahead -----------------------------------------------------------------------------
+
+A, B = 1, 2
+MEANS = {A: 10.0, B: 10.0}
+
+
+def test_look_ahead_follows_tiers_busy_windows_and_adds_a_probe_last() -> None:
+    desks = [eta.Desk({A: 1, B: 2}, free_in=3.0), eta.Desk({B: 1}, free_in=6.0)]
+    queues = {A: [eta.Queued(1, 2, 5.0)], B: [eta.Queued(2, 2, 8.0), eta.Queued(3, 2, 1.0)]}
+    calls = eta.look_ahead(desks, queues, MEANS, cap=20)
+    assert [c.minutes for c in calls[A]] == [3.0, 13.0]  # A's ticket first at its main window; then a newcomer
+    assert [c.minutes for c in calls[B]] == [6.0, 13.0, 16.0]  # the older B at window 2, the next when one frees
+
+
+def test_look_ahead_calls_a_ticket_past_the_fairness_cap_first() -> None:
+    desks = [eta.Desk({A: 1, B: 2}, free_in=2.0)]
+    queues = {A: [eta.Queued(1, 2, 1.0)], B: [eta.Queued(2, 2, 25.0)]}
+    calls = eta.look_ahead(desks, queues, MEANS, cap=20)
+    assert calls[B][0].minutes == 2.0 and calls[A][0].minutes == 12.0
+
+
+def test_arrivals_for_a_preferred_service_delay_a_fallback_one() -> None:
+    desks = [eta.Desk({A: 1, B: 2})]
+    queues = {B: [eta.Queued(1, 2, 0.0)]}
+    quiet = eta.look_ahead(desks, queues, MEANS, cap=60)
+    busy = eta.look_ahead(desks, queues, MEANS, cap=60, arrivals={A: 1 / 5})
+    assert quiet[B][0].minutes == 0 and busy[B][0].minutes == 0  # the window is free now
+    assert busy[B][1].minutes > quiet[B][1].minutes  # the next B waits behind A's arrivals
+
+
+def test_residual_time_uses_the_cases_that_lasted_longer() -> None:
+    assert eta.residual_minutes([4, 6, 12, 14, 16], 10, 10) == 4.0
+    assert eta.residual_minutes([], 4, 10) == 6.0
+    assert eta.residual_minutes([], 30, 10) == 2.5
+
+
+def test_call_estimates_bracket_the_call_time() -> None:
+    stats = eta.handling_stats([], prior_mean=10)
+    now = eta.call_estimate(eta.Call(0.0, 1), stats=stats, windows=3)
+    assert now.minutes == 0 and now.high >= 1
+    later = eta.call_estimate(eta.Call(30.0, 9), stats=stats, windows=3)
+    stretched = eta.call_estimate(eta.Call(30.0, 9), stats=stats, windows=3, jumps=0.2)
+    assert later.low < 30 < later.high and stretched.minutes == 37.5

@@ -1,4 +1,4 @@
-"""The queues as they stand now, in memory: waiting tickets, window loads, recent handling times.
+"""The queues as they stand now, in memory: waiting tickets, window loads, handling times, arrivals.
 
 Built once from the database, then kept current by applying the queue's own events (a reducer),
 so a wait estimate costs no query. The API's ticket views and the twin both use it; a fresh
@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from app.clock import utcnow
 from app.events import (
     Event,
     TicketCalled,
@@ -30,6 +32,9 @@ from app.services.priority import Candidate, order_key
 
 RECENT_HANDLING_SAMPLES = 30
 SEEN_EVENTS = 4096
+ARRIVAL_WINDOW = dt.timedelta(minutes=30)  # recent arrival rates for the look-ahead
+REUSE_SECONDS = 10.0  # a look-ahead is reused for this long while nothing changes
+UNKNOWN_CASE_MINUTES = 5.0  # the rest of a case whose service is not known
 
 
 @dataclass
@@ -37,6 +42,8 @@ class WindowSlot:
     services: dict[int, int]
     state: str
     current_ticket_id: int | None = None
+    since: dt.datetime | None = None  # when the current ticket was called
+    serving: int | None = None  # the current ticket's service
 
 
 @dataclass
@@ -45,8 +52,14 @@ class LiveQueue:
     windows: dict[int, WindowSlot]
     waiting: dict[int, dict[int, Candidate]] = field(default_factory=dict)
     recent: dict[int, deque[float]] = field(default_factory=dict)
+    # tickets taken in the last ARRIVAL_WINDOW: ticket id -> (service, taken at, green channel)
+    arrivals: dict[int, tuple[int, dt.datetime, bool]] = field(default_factory=dict)
+    clock: Callable[[], dt.datetime] = utcnow
+    cap_minutes: float = 20.0
     _seen: deque[str] = field(default_factory=lambda: deque(maxlen=SEEN_EVENTS))
     _seen_ids: set[str] = field(default_factory=set)
+    _version: int = 0
+    _ahead_cache: tuple[int, dt.datetime, dict[int, list[eta.Call]]] | None = None
 
     def apply(self, event: Event) -> bool:
         """Reduce one event; True when something changed. An event already applied is skipped."""
@@ -56,6 +69,7 @@ class LiveQueue:
             self._seen_ids.discard(self._seen[0])
         self._seen.append(event.id)
         self._seen_ids.add(event.id)
+        self._version += 1
         if isinstance(event, WindowChanged):
             slot = self.windows.get(event.payload.id)
             if slot is None:
@@ -75,12 +89,14 @@ class LiveQueue:
             self.waiting.setdefault(ticket.service_id, {})[ticket.id] = Candidate(
                 ticket.id, PriorityClass(ticket.priority_class), ticket.queued_at, 1
             )
+            self._arrived(ticket.id, ticket.service_id, ticket.taken_at, ticket.priority_class == PriorityClass.GREEN)
         if isinstance(event, TicketTransferred):
             self._free(event.from_window_id)
         if isinstance(event, TicketCalled | TicketResumed):
             self._unqueue(ticket.id)
             if ticket.window_id in self.windows:
-                self.windows[ticket.window_id].current_ticket_id = ticket.id
+                slot = self.windows[ticket.window_id]
+                slot.current_ticket_id, slot.since, slot.serving = ticket.id, ticket.called_at, ticket.service_id
         if isinstance(event, TicketCompleted | TicketNoShow | TicketParked):
             self._free(ticket.window_id)
         if isinstance(event, TicketCompleted) and ticket.handling_seconds is not None:
@@ -93,7 +109,16 @@ class LiveQueue:
 
     def _free(self, window_id: int | None) -> None:
         if window_id in self.windows:
-            self.windows[window_id].current_ticket_id = None
+            slot = self.windows[window_id]
+            slot.current_ticket_id, slot.since, slot.serving = None, None, None
+
+    def _arrived(self, ticket_id: int, service_id: int, taken_at: dt.datetime, green: bool) -> None:
+        """Remember recent arrivals (a transfer moves one to its new service), forgetting old ones."""
+        if ticket_id in self.arrivals or taken_at >= self.clock() - ARRIVAL_WINDOW:
+            self.arrivals[ticket_id] = (service_id, taken_at, green)
+        if len(self.arrivals) > 64:
+            horizon = self.clock() - ARRIVAL_WINDOW
+            self.arrivals = {k: v for k, v in self.arrivals.items() if v[1] >= horizon}
 
     def waiting_count(self, service_id: int) -> int:
         return len(self.waiting.get(service_id, {}))
@@ -111,13 +136,72 @@ class LiveQueue:
         )
 
     def estimate(self, service_id: int, ahead: int) -> eta.Estimate | None:
+        """Expected wait of the ticket with `ahead` tickets of its service before it (docs/eta.md)."""
         service = self.services.get(service_id)
         if service is None:
             return None
-        stats = eta.handling_stats(list(self.recent.get(service_id, ())), prior_mean=service.avg_handling_minutes)
+        stats = self._stats(service_id)
+        calls = self._look_ahead(service_id)
         open_slots = [w for w in self.windows.values() if w.state == WindowState.OPEN]
+        serving = sum(1 for w in open_slots if service_id in w.services)
+        if ahead < len(calls):
+            green = self._rates(self.clock())[1]
+            jumps = green.get(service_id, 0.0) * stats.mean / max(serving, 1)
+            return eta.call_estimate(calls[ahead], stats=stats, windows=serving, jumps=jumps)
         loads = [eta.WindowLoad(w.services, w.current_ticket_id is not None) for w in open_slots]
         counts = {sid: len(items) for sid, items in self.waiting.items()}
         capacity = eta.service_capacity(service_id, loads, counts)
         idle = sum(1 for w in open_slots if service_id in w.services and w.current_ticket_id is None)
         return eta.estimate_wait(ahead=ahead, capacity=capacity, idle_windows=idle, stats=stats)
+
+    def _stats(self, service_id: int) -> eta.HandlingStats:
+        service = self.services[service_id]
+        return eta.handling_stats(list(self.recent.get(service_id, ())), prior_mean=service.avg_handling_minutes)
+
+    def _look_ahead(self, service_id: int) -> list[eta.Call]:
+        """Call times of the service's queue; one look-ahead serves every queue while nothing changes
+        (and for a few seconds: the clock moves, the picture hardly does)."""
+        now = self.clock()
+        cached = self._ahead_cache
+        if cached and cached[0] == self._version and abs((now - cached[1]).total_seconds()) < REUSE_SECONDS:
+            return cached[2].get(service_id, [])
+        desks = [
+            eta.Desk(slot.services, self._free_in(slot, now))
+            for slot in self.windows.values()
+            if slot.state == WindowState.OPEN and slot.services
+        ]
+        queues = {
+            sid: [
+                eta.Queued(c.ticket_id, c.priority_class.rank, (now - c.queued_at).total_seconds() / 60)
+                for c in waiting.values()
+            ]
+            for sid, waiting in self.waiting.items()
+        }
+        means = {sid: self._stats(sid).mean for sid in self.services}
+        calls = eta.look_ahead(desks, queues, means, cap=self.cap_minutes, arrivals=self._rates(now)[0])
+        self._ahead_cache = (self._version, now, calls)
+        return calls.get(service_id, [])
+
+    def _free_in(self, slot: WindowSlot, now: dt.datetime) -> float:
+        """Minutes until the window is free: the expected rest of the case at it."""
+        if slot.current_ticket_id is None:
+            return 0.0
+        if slot.serving not in self.services:
+            return UNKNOWN_CASE_MINUTES
+        mean = self._stats(slot.serving).mean
+        if slot.since is None:
+            return mean / 2
+        elapsed = max((now - slot.since).total_seconds() / 60, 0.0)
+        return eta.residual_minutes(list(self.recent.get(slot.serving, ())), elapsed, mean)
+
+    def _rates(self, now: dt.datetime) -> tuple[dict[int, float], dict[int, float]]:
+        """Arrivals per minute per service over the last ARRIVAL_WINDOW: all, and green-channel ones."""
+        rates: dict[int, float] = {}
+        green: dict[int, float] = {}
+        per_arrival = 1 / (ARRIVAL_WINDOW.total_seconds() / 60)
+        for service_id, taken_at, is_green in self.arrivals.values():
+            if now - ARRIVAL_WINDOW <= taken_at <= now:
+                rates[service_id] = rates.get(service_id, 0.0) + per_arrival
+                if is_green:
+                    green[service_id] = green.get(service_id, 0.0) + per_arrival
+        return rates, green

@@ -37,6 +37,7 @@ from app.events import (
 )
 from app.models.appointment import Appointment, AppointmentStatus
 from app.models.hall import ServiceItem, Window, WindowService, WindowState
+from app.models.people import Citizen
 from app.models.ticket import (
     DailyCounter,
     PriorityClass,
@@ -49,8 +50,8 @@ from app.security import codes
 from app.security.crypto import FieldCipher
 from app.services import citizens, eta
 from app.services.errors import Conflict, Invalid, NotFound
-from app.services.identity import parse_id_number
-from app.services.live_queue import RECENT_HANDLING_SAMPLES, LiveQueue, WindowSlot
+from app.services.identity import IdentityFacts, parse_id_number
+from app.services.live_queue import ARRIVAL_WINDOW, RECENT_HANDLING_SAMPLES, LiveQueue, WindowSlot
 from app.services.priority import Candidate, classify
 from app.services.uow import UnitOfWork, unit_of_work
 from app.settings import Settings
@@ -140,11 +141,7 @@ class QueueService:
                 now=now,
                 early_minutes=self.settings.appointment_early_minutes,
             )
-            citizen = (
-                await citizens.find_or_create(s, self.cipher, facts, now=now, phone=request.phone, name=request.name)
-                if facts
-                else None
-            )
+            citizen = await self._citizen(s, request, facts, now)
             seq = await self._next_sequence(s, today, service.ticket_prefix)
             ticket = Ticket(
                 hall_id=self.hall_id,
@@ -176,6 +173,15 @@ class QueueService:
             )
             settled = await self._settled(uow.session, ticket)
         return settled or await self.ticket_view(ticket.code)
+
+    async def _citizen(
+        self, s: AsyncSession, request: TicketCreate, facts: IdentityFacts | None, now: dt.datetime
+    ) -> Citizen | None:
+        if facts:
+            return await citizens.find_or_create(s, self.cipher, facts, now=now, phone=request.phone, name=request.name)
+        if request.phone:
+            return await citizens.record_contact(s, self.cipher, now=now, phone=request.phone, name=request.name)
+        return None
 
     async def _check_in(self, s: AsyncSession, payload: str, service: ServiceItem) -> Appointment:
         reference = codes.verify(self.settings.secret, 'appt', payload)
@@ -529,8 +535,19 @@ class QueueService:
         now = self.clock()
         services = {svc.id: svc for svc in (await s.execute(select(ServiceItem))).scalars() if svc.id is not None}
         links = await self._links(s)
-        windows = (await s.execute(select(Window).where(Window.hall_id == self.hall_id))).scalars()
-        slots = {w.id: WindowSlot(links.get(w.id, {}), w.state, w.current_ticket_id) for w in windows if w.id}
+        windows = list((await s.execute(select(Window).where(Window.hall_id == self.hall_id))).scalars())
+        current_ids = [w.current_ticket_id for w in windows if w.current_ticket_id]
+        current = {
+            ticket_id: (called_at, service_id)
+            for ticket_id, called_at, service_id in await s.execute(
+                select(Ticket.id, Ticket.called_at, Ticket.service_id).where(col(Ticket.id).in_(current_ids))
+            )
+        }
+        slots = {
+            w.id: WindowSlot(links.get(w.id, {}), w.state, w.current_ticket_id, *current.get(w.current_ticket_id, ()))
+            for w in windows
+            if w.id
+        }
         waiting: dict[int, dict[int, Candidate]] = defaultdict(dict)
         rows = await s.execute(
             select(Ticket.id, Ticket.service_id, Ticket.priority_class, Ticket.queued_at).where(
@@ -553,7 +570,24 @@ class QueueService:
         for service_id, called_at, completed_at in handled:
             if called_at and completed_at:
                 recent[service_id].append((completed_at - called_at).total_seconds() / 60)
-        return LiveQueue(services, slots, dict(waiting), dict(recent))
+        arrived = await s.execute(
+            select(Ticket.id, Ticket.service_id, Ticket.taken_at, Ticket.priority_class).where(
+                Ticket.hall_id == self.hall_id, col(Ticket.taken_at) >= now - ARRIVAL_WINDOW
+            )
+        )
+        arrivals = {
+            ticket_id: (service_id, taken_at, priority_class == PriorityClass.GREEN)
+            for ticket_id, service_id, taken_at, priority_class in arrived
+        }
+        return LiveQueue(
+            services,
+            slots,
+            dict(waiting),
+            dict(recent),
+            arrivals,
+            clock=self.clock,
+            cap_minutes=self.settings.fairness_cap_minutes,
+        )
 
     async def start_live(self) -> LiveQueue:
         """Keep the queues in memory, fed by the bus, so estimates cost no query (and pages read no DB)."""

@@ -1,0 +1,57 @@
+"""The recent history of one window or one device, for the floor map's detail panel.
+
+Only public fields leave here (ticket numbers, kinds, times, device states): no citizen data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+
+from app.db import Database
+from app.models.operations import DeviceEvent
+from app.models.ticket import Ticket, TicketEvent
+
+HISTORY_LIMIT = 12
+_DEVICE_DETAIL_KEYS = ('state', 'reason', 'occupied', 'status', 'valid', 'outcome', 'kind', 'waited_minutes')
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    at: dt.datetime
+    kind: str
+    text: str
+
+
+async def window_history(db: Database, window_id: int, *, limit: int = HISTORY_LIMIT) -> list[HistoryLine]:
+    """The window's last ticket transitions, newest first."""
+    statement = (
+        select(TicketEvent.at, TicketEvent.kind, Ticket.number)
+        .join(Ticket, col(Ticket.id) == TicketEvent.ticket_id)
+        .where(TicketEvent.window_id == window_id)
+        .order_by(col(TicketEvent.at).desc(), col(TicketEvent.id).desc())
+        .limit(limit)
+    )
+    async with db.read_session() as s:
+        return [HistoryLine(at, kind, number) for at, kind, number in await s.execute(statement)]
+
+
+async def device_history(db: Database, device_id: int, *, limit: int = HISTORY_LIMIT) -> list[HistoryLine]:
+    """The device's last recorded events (health, seat, prints, reads), newest first."""
+    statement = (
+        select(DeviceEvent.at, DeviceEvent.kind, DeviceEvent.detail)
+        .where(DeviceEvent.device_id == device_id)
+        .order_by(col(DeviceEvent.at).desc(), col(DeviceEvent.id).desc())
+        .limit(limit)
+    )
+    async with db.read_session() as s:
+        return [HistoryLine(at, kind, describe(detail)) for at, kind, detail in await s.execute(statement)]
+
+
+def describe(detail: dict[str, object] | None) -> str:
+    """A short, public rendering of a DeviceEvent's detail (session ids and job ids left out)."""
+    if not detail:
+        return ''
+    return ' '.join(f'{key}={detail[key]}' for key in _DEVICE_DETAIL_KEYS if key in detail)

@@ -1,0 +1,351 @@
+"""Replay: the hall at any moment of a day, rebuilt from the TicketEvent and DeviceEvent rows.
+
+"What happened at 10:40?": `ReplayService.load` reads a day's events once (a DayLog); `state_at`
+is a pure reducer that folds the events up to a moment into windows (who was being served, since
+when), queues (who was waiting) and devices (online, offline, fault; seats taken). Moving a slider
+only re-runs the reducer over memory.
+
+What it cannot show: a window's open / paused / closed state is not recorded over time (only the
+current one is stored), so a replayed window is 'serving', 'idle' (it has called someone earlier
+that day) or 'not_started'.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.clock import hall_day, utcnow
+from app.db import Database
+from app.models.device import Device
+from app.models.hall import ServiceItem, Window
+from app.models.operations import DeviceEvent
+from app.models.ticket import OPEN_STATUSES, Ticket, TicketEvent, TicketStatus
+from app.services.hall_hours import day_bounds, opening
+from app.services.recent import Recent
+from app.settings import Settings
+
+DEVICE_LOOKBACK = dt.timedelta(days=7)  # how far back to find each device's state at the start of the day
+RECENT_STEPS = 8
+LOG_SECONDS = 20.0  # managers opening the page together share one read
+HEALTH, SEAT = 'health', 'seat'
+
+
+@dataclass(frozen=True)
+class TicketStep:
+    """One TicketEvent row, with the ticket's number."""
+
+    at: dt.datetime
+    ticket_id: int
+    number: str
+    kind: str
+    service_id: int | None
+    window_id: int | None
+    to_status: str
+
+
+@dataclass(frozen=True)
+class DeviceStep:
+    at: dt.datetime
+    device_id: int
+    kind: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DayLog:
+    """Everything replay needs for one hall day, read once."""
+
+    day: dt.date
+    start: dt.datetime  # the slider's range (opening hours, widened to the events)
+    end: dt.datetime
+    tickets: list[TicketStep]
+    devices: list[DeviceStep]  # each device's last health / seat event before the day come first
+    windows: dict[int, tuple[int, str]]  # id -> (number, name)
+    services: dict[int, tuple[str, str, str]]  # id -> (code, name, prefix)
+    device_info: dict[int, tuple[str, str, str]]  # id -> (code, kind, name)
+
+
+@dataclass(frozen=True)
+class WindowAt:
+    window_id: int
+    number: int
+    name: str
+    activity: str  # 'serving', 'idle' or 'not_started'
+    ticket_number: str | None = None
+    since: dt.datetime | None = None
+    finished: int = 0  # tickets completed or marked no-show here so far
+
+
+@dataclass(frozen=True)
+class QueueAt:
+    service_id: int
+    code: str
+    name: str
+    prefix: str
+    waiting: int
+    numbers: list[str]  # in the order they started waiting
+    oldest: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class DeviceAt:
+    device_id: int
+    code: str
+    kind: str
+    name: str
+    state: str  # online / offline / fault, or 'unknown' when nothing was recorded
+    occupied: bool | None = None  # seats only
+
+
+@dataclass(frozen=True)
+class HallAt:
+    moment: dt.datetime
+    windows: list[WindowAt]
+    queues: list[QueueAt]
+    devices: list[DeviceAt]
+    issued: int
+    finished: int
+    no_shows: int
+    recent: list[TicketStep] = field(default_factory=list)  # the last steps before the moment, newest first
+
+    @property
+    def waiting(self) -> int:
+        return sum(q.waiting for q in self.queues)
+
+
+def state_at(log: DayLog, moment: dt.datetime) -> HallAt:
+    """The hall as it stood at `moment`: every event at or before it applied, in order."""
+    status: dict[int, str] = {}
+    service_of: dict[int, int] = {}
+    waiting_since: dict[int, dt.datetime] = {}
+    numbers: dict[int, str] = {}
+    current: dict[int, tuple[int, dt.datetime]] = {}  # window -> (ticket, since)
+    finished: dict[int, int] = {}
+    started: set[int] = set()
+    issued = done = no_shows = 0
+    recent: list[TicketStep] = []
+    for step in log.tickets:
+        if step.at > moment:
+            break
+        if step.at >= log.start:
+            recent.append(step)
+        numbers[step.ticket_id] = step.number
+        if step.service_id is not None:
+            service_of[step.ticket_id] = step.service_id
+        before = status.get(step.ticket_id)
+        status[step.ticket_id] = step.to_status
+        if step.kind == 'issued' and step.at >= log.start:
+            issued += 1
+        if step.to_status == TicketStatus.WAITING and before != TicketStatus.WAITING:
+            waiting_since[step.ticket_id] = step.at
+        if step.to_status != TicketStatus.WAITING:
+            waiting_since.pop(step.ticket_id, None)
+        if before == TicketStatus.CALLED and step.to_status != TicketStatus.CALLED:
+            _leave(current, finished, step, counts=step.to_status in (TicketStatus.COMPLETED, TicketStatus.NO_SHOW))
+        if step.to_status == TicketStatus.CALLED and step.window_id is not None:
+            for window_id, (ticket_id, _) in list(current.items()):
+                if ticket_id == step.ticket_id and window_id != step.window_id:
+                    del current[window_id]
+            if current.get(step.window_id, (None,))[0] != step.ticket_id:
+                current[step.window_id] = (step.ticket_id, step.at)
+            started.add(step.window_id)
+        if step.at >= log.start and step.to_status != before:
+            if step.to_status == TicketStatus.COMPLETED:
+                done += 1
+            elif step.to_status == TicketStatus.NO_SHOW:
+                no_shows += 1
+    return HallAt(
+        moment=moment,
+        windows=_windows(log, current, finished, started, numbers),
+        queues=_queues(log, waiting_since, service_of, numbers),
+        devices=_devices(log, moment),
+        issued=issued,
+        finished=done,
+        no_shows=no_shows,
+        recent=recent[-RECENT_STEPS:][::-1],
+    )
+
+
+def _leave(
+    current: dict[int, tuple[int, dt.datetime]], finished: dict[int, int], step: TicketStep, *, counts: bool
+) -> None:
+    """The ticket is no longer at a window (completed, no-show, parked or transferred)."""
+    for window_id, (ticket_id, _) in list(current.items()):
+        if ticket_id == step.ticket_id:
+            del current[window_id]
+            if counts:
+                finished[window_id] = finished.get(window_id, 0) + 1
+
+
+def _windows(
+    log: DayLog,
+    current: dict[int, tuple[int, dt.datetime]],
+    finished: dict[int, int],
+    started: set[int],
+    numbers: dict[int, str],
+) -> list[WindowAt]:
+    result = []
+    for window_id, (number, name) in sorted(log.windows.items(), key=lambda item: item[1][0]):
+        ticket = current.get(window_id)
+        activity = 'serving' if ticket else ('idle' if window_id in started else 'not_started')
+        result.append(
+            WindowAt(
+                window_id,
+                number,
+                name,
+                activity,
+                numbers.get(ticket[0]) if ticket else None,
+                ticket[1] if ticket else None,
+                finished.get(window_id, 0),
+            )
+        )
+    return result
+
+
+def _queues(
+    log: DayLog, waiting_since: dict[int, dt.datetime], service_of: dict[int, int], numbers: dict[int, str]
+) -> list[QueueAt]:
+    per_service: dict[int, list[tuple[dt.datetime, int]]] = {}
+    for ticket_id, since in waiting_since.items():
+        per_service.setdefault(service_of.get(ticket_id, 0), []).append((since, ticket_id))
+    result = []
+    for service_id, (code, name, prefix) in sorted(log.services.items(), key=lambda item: item[1][2]):
+        tickets = sorted(per_service.get(service_id, []))
+        result.append(
+            QueueAt(
+                service_id,
+                code,
+                name,
+                prefix,
+                len(tickets),
+                [numbers[t] for _, t in tickets],
+                tickets[0][0] if tickets else None,
+            )
+        )
+    return result
+
+
+def _devices(log: DayLog, moment: dt.datetime) -> list[DeviceAt]:
+    state: dict[int, str] = {}
+    occupied: dict[int, bool] = {}
+    for step in log.devices:
+        if step.at > moment:
+            break
+        if step.kind == HEALTH and 'state' in step.detail:
+            state[step.device_id] = str(step.detail['state'])
+        elif step.kind == SEAT and 'occupied' in step.detail:
+            occupied[step.device_id] = bool(step.detail['occupied'])
+    return [
+        DeviceAt(device_id, code, kind, name, state.get(device_id, 'unknown'), occupied.get(device_id))
+        for device_id, (code, kind, name) in sorted(log.device_info.items(), key=lambda item: item[1][0])
+    ]
+
+
+class ReplayService:
+    def __init__(
+        self, db: Database, settings: Settings, *, hall_id: int, clock: Callable[[], dt.datetime] = utcnow
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.hall_id = hall_id
+        self.clock = clock
+        self.recent: Recent[DayLog] = Recent(LOG_SECONDS)
+
+    async def load(self, day: dt.date | None = None, *, fresh: bool = False) -> DayLog:
+        """A hall day's events (today by default), read at most every LOG_SECONDS unless `fresh`;
+        `state_at` does the rest in memory."""
+        day = day or hall_day(self.clock(), self.settings.tz)
+        return await self.recent.get(day, lambda: self._load(day), fresh=fresh)
+
+    async def _load(self, day: dt.date) -> DayLog:
+        tz = self.settings.tz
+        start, end = day_bounds(day, tz)
+        async with self.db.read_session() as s:
+            tickets = await self._ticket_steps(s, day, start, end)
+            devices = await self._device_steps(s, start, end)
+            windows = {
+                w.id: (w.number, w.name)
+                for w in (await s.execute(select(Window).where(Window.hall_id == self.hall_id))).scalars()
+                if w.id is not None
+            }
+            services = {
+                sv.id: (sv.code, sv.name, sv.ticket_prefix)
+                for sv in (await s.execute(select(ServiceItem))).scalars()
+                if sv.id is not None
+            }
+            device_info = {
+                d.id: (d.code, d.kind, d.name)
+                for d in (await s.execute(select(Device).where(Device.hall_id == self.hall_id))).scalars()
+                if d.id is not None
+            }
+        first, last = opening(day, tz)
+        today = [step.at for step in tickets if step.at >= start]
+        if today:
+            first, last = min(first, min(today)), max(last, max(today))
+        last = min(last, max(self.clock(), first))
+        return DayLog(day, first, last, tickets, devices, windows, services, device_info)
+
+    async def _ticket_steps(
+        self, s: AsyncSession, day: dt.date, start: dt.datetime, end: dt.datetime
+    ) -> list[TicketStep]:
+        """Events up to the day's end of the day's tickets and of older ones still open or closed today."""
+        tickets = select(Ticket.id).where(
+            Ticket.hall_id == self.hall_id,
+            or_(
+                Ticket.day == day,
+                and_(col(Ticket.day) < day, col(Ticket.status).in_(OPEN_STATUSES)),
+                and_(col(Ticket.day) < day, col(Ticket.completed_at) >= start),
+            ),
+        )
+        rows = await s.execute(
+            select(
+                TicketEvent.at,
+                TicketEvent.ticket_id,
+                Ticket.number,
+                TicketEvent.kind,
+                TicketEvent.service_id,
+                TicketEvent.window_id,
+                TicketEvent.to_status,
+            )
+            .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+            .where(col(TicketEvent.ticket_id).in_(tickets), col(TicketEvent.at) < end)
+            .order_by(col(TicketEvent.at), col(TicketEvent.id))
+        )
+        return [TicketStep(*row) for row in rows]
+
+    async def _device_steps(self, s: AsyncSession, start: dt.datetime, end: dt.datetime) -> list[DeviceStep]:
+        """Each device's last health and seat event before the day, then the day's own."""
+        rows = await s.execute(
+            select(DeviceEvent.at, DeviceEvent.device_id, DeviceEvent.kind, DeviceEvent.detail)
+            .where(
+                DeviceEvent.hall_id == self.hall_id,
+                col(DeviceEvent.kind).in_((HEALTH, SEAT)),
+                col(DeviceEvent.at) >= start - DEVICE_LOOKBACK,
+                col(DeviceEvent.at) < end,
+            )
+            .order_by(col(DeviceEvent.at), col(DeviceEvent.id))
+        )
+        before: dict[tuple[int, str], DeviceStep] = {}
+        during: list[DeviceStep] = []
+        for at, device_id, kind, detail in rows:
+            step = DeviceStep(at, device_id, kind, dict(detail or {}))
+            if at < start:
+                before[(device_id, kind)] = step
+            else:
+                during.append(step)
+        return sorted(before.values(), key=lambda step: step.at) + during
+
+
+def moments(log: DayLog, *, step_minutes: int = 1) -> Iterable[dt.datetime]:
+    """The slider's stops: every `step_minutes` from the start to the end of the log."""
+    moment = log.start
+    while moment <= log.end:
+        yield moment
+        moment += dt.timedelta(minutes=step_minutes)

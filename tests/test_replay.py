@@ -1,0 +1,125 @@
+"""Replay: the hall rebuilt from events at a moment equals the live state captured at that moment."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlmodel import select
+
+from app.db import Database
+from app.models import Device, DeviceKind, TicketCreate, Zone
+from app.models.operations import DeviceEvent
+from app.services import hall_hours
+from app.services.queue import QueueService
+from app.services.replay import HallAt, ReplayService, state_at
+from app.settings import Settings
+from tests.conftest import FakeClock
+from tests.factories import SmallHall
+
+DAY = dt.date(2026, 6, 3)
+
+Snapshot = tuple[dict[int, str | None], dict[str, int]]
+
+
+async def live(queue: QueueService) -> Snapshot:
+    overview = await queue.overview()
+    windows = {w.window.id or 0: (w.current.number if w.current else None) for w in overview.windows}
+    return windows, {q.service.code: q.waiting for q in overview.queues}
+
+
+def replayed(hall: HallAt) -> Snapshot:
+    return {w.window_id: w.ticket_number for w in hall.windows}, {q.code: q.waiting for q in hall.queues}
+
+
+async def add_devices(db: Database, hall_id: int, clock: FakeClock) -> tuple[int, int]:
+    async with db.session() as s, s.begin():
+        zone = (await s.execute(select(Zone).where(Zone.hall_id == hall_id))).scalars().first()
+        assert zone is not None
+        kiosk = Device(hall_id=hall_id, zone_id=zone.id, code='K1', kind=DeviceKind.KIOSK, credential_hash='x')
+        seat = Device(hall_id=hall_id, zone_id=zone.id, code='S1', kind=DeviceKind.SEAT, credential_hash='x')
+        s.add_all([kiosk, seat])
+        await s.flush()
+        yesterday = clock.now - dt.timedelta(hours=20)
+        rows: list[tuple[int | None, dt.datetime, str, dict[str, Any]]] = [
+            (kiosk.id, yesterday, 'health', {'state': 'online'}),
+            (kiosk.id, clock.now + dt.timedelta(minutes=12), 'health', {'state': 'fault', 'reason': 'paper'}),
+            (kiosk.id, clock.now + dt.timedelta(minutes=12), 'print', {'status': 'jam'}),
+            (seat.id, clock.now + dt.timedelta(minutes=3), 'health', {'state': 'online'}),
+            (seat.id, clock.now + dt.timedelta(minutes=4), 'seat', {'occupied': True}),
+            (seat.id, clock.now + dt.timedelta(minutes=30), 'seat', {'occupied': False}),
+        ]
+        s.add_all(DeviceEvent(hall_id=hall_id, device_id=d, at=at, kind=k, detail=v) for d, at, k, v in rows)
+        assert kiosk.id is not None and seat.id is not None
+        return kiosk.id, seat.id
+
+
+async def test_replay_at_each_moment_equals_the_live_state_then(
+    db: Database, queue: QueueService, hall: SmallHall, clock: FakeClock, settings: Settings
+) -> None:
+    clock.now = hall_hours.local_moment(DAY, 8, settings.tz, minute=30)
+    kiosk, seat = await add_devices(db, hall.hall_id, clock)
+    a, b, c = (TicketCreate(service_code=code) for code in (hall.service_a, hall.service_b, hall.service_c))
+    captured: dict[dt.datetime, Snapshot] = {}
+
+    async def checkpoint(then_wait: float) -> None:
+        """Capture the live state after this moment's actions, then let time pass."""
+        captured[clock.now] = await live(queue)
+        clock.advance(then_wait)
+
+    await checkpoint(1)  # 08:30, nothing yet
+    for request in (a, a, b, a):
+        await queue.take_ticket(request)  # A001, A002, B001, A003
+    await checkpoint(4)
+    await queue.call_next(hall.window_1)  # A001
+    await queue.call_next(hall.window_2)  # B001
+    await checkpoint(5)
+    await queue.take_ticket(c)
+    await queue.call_next(hall.window_4)  # C001
+    await queue.complete(hall.window_1)
+    await queue.call_next(hall.window_1)  # A002
+    await checkpoint(3)  # 08:40
+    await queue.transfer(hall.window_1, to_service_code=hall.service_b)  # A002 waits for B now
+    await queue.park(hall.window_2)  # B001 on hold
+    await checkpoint(2)
+    await queue.call_next(hall.window_2)  # A002, now a B ticket
+    await queue.call_next(hall.window_1)  # A003
+    await checkpoint(7)
+    for _ in range(2):
+        await queue.recall(hall.window_1)
+    await queue.no_show(hall.window_1)
+    await queue.complete(hall.window_2)
+    await queue.resume(hall.window_2, 'B001')
+    await checkpoint(10)
+    await queue.complete(hall.window_2)
+    await queue.complete(hall.window_4)
+    await checkpoint(0)
+
+    log = await ReplayService(db, settings, hall_id=hall.hall_id, clock=clock).load(DAY)
+    for moment, snapshot in captured.items():
+        assert replayed(state_at(log, moment)) == snapshot, moment.astimezone(settings.tz)
+
+    early = state_at(log, log.start)
+    assert {w.activity for w in early.windows} == {'not_started'}
+    middle = state_at(log, hall_hours.local_moment(DAY, 8, settings.tz, minute=40))
+    assert {w.window_id: w.activity for w in middle.windows}[hall.window_1] == 'serving'
+    assert middle.queues[0].numbers == ['A003']
+    devices = {d.device_id: d for d in middle.devices}
+    assert devices[kiosk].state == 'online' and devices[seat].state == 'online' and devices[seat].occupied
+    later = state_at(log, hall_hours.local_moment(DAY, 8, settings.tz, minute=45))
+    assert {d.device_id: d.state for d in later.devices}[kiosk] == 'fault'
+    end = state_at(log, log.end)
+    assert (end.issued, end.finished, end.no_shows, end.waiting) == (5, 4, 1, 0)
+    assert {w.window_id: w.finished for w in end.windows}[hall.window_1] == 2
+    assert end.recent[0].kind == 'completed' and len(end.recent) <= 8
+
+
+async def test_a_day_without_events_replays_as_an_empty_hall(
+    db: Database, hall: SmallHall, clock: FakeClock, settings: Settings
+) -> None:
+    clock.now = hall_hours.local_moment(DAY, 12, settings.tz)
+    log = await ReplayService(db, settings, hall_id=hall.hall_id, clock=clock).load(DAY)
+    assert log.start == hall_hours.local_moment(DAY, hall_hours.OPEN_HOUR, settings.tz)
+    assert log.end == clock.now  # not beyond now
+    state = state_at(log, clock.now)
+    assert state.waiting == 0 and state.issued == 0 and all(w.ticket_number is None for w in state.windows)

@@ -1,0 +1,205 @@
+"""Staffing advice: Erlang C against textbook values, moves that help, applying one with its audit entry."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import pytest
+from sqlmodel import col, select
+
+from app.db import Database
+from app.models import ServiceItem, TicketCreate, WindowService
+from app.models.security import AuditEntry
+from app.services import audit, erlang
+from app.services.errors import Conflict
+from app.services.queue import QueueService
+from app.services.recent import Recent
+from app.services.staffing import (
+    MAX_WAIT,
+    QueueDemand,
+    StaffingService,
+    WindowPlan,
+    blend_rate,
+    outlook,
+    pools,
+    recommend,
+    window_loads,
+)
+from tests.conftest import FakeClock
+from tests.factories import SmallHall
+
+
+def textbook_erlang_c(c: int, arrivals: float, service_rate: float) -> tuple[float, float]:
+    """P(wait) and mean wait of M/M/c, straight from the textbook sums (independent of app code)."""
+    a = arrivals / service_rate
+    rho = a / c
+    tail = a**c / math.factorial(c) / (1 - rho)
+    p0 = 1 / (sum(a**k / math.factorial(k) for k in range(c)) + tail)
+    p_wait = tail * p0
+    return p_wait, p_wait / (c * service_rate - arrivals)
+
+
+def test_erlang_c_matches_the_textbook() -> None:
+    # c = 2, lambda = 1, mu = 0.75: a = 4/3, rho = 2/3, P0 = 1/5, P(wait) = 8/15, Wq = 16/15
+    assert erlang.erlang_c(2, 4 / 3) == pytest.approx(8 / 15)
+    assert erlang.expected_wait(2, 1.0, 1 / 0.75) == pytest.approx(16 / 15)
+    for c, lam, mu in ((1, 0.5, 1.0), (3, 2.0, 1.0), (5, 3.2, 1.0), (12, 1.6, 0.15), (30, 20.0, 1.0)):
+        p_wait, wq = textbook_erlang_c(c, lam, mu)
+        assert erlang.erlang_c(c, lam / mu) == pytest.approx(p_wait, rel=1e-9)
+        assert erlang.expected_wait(c, lam, 1 / mu) == pytest.approx(wq, rel=1e-9)
+
+
+def test_fractional_servers_lie_between_whole_ones() -> None:
+    waits = [erlang.expected_wait(c, 1.0, 4 / 3) for c in (1.5, 2.0, 2.25, 2.5, 2.75, 3.0)]
+    assert waits == sorted(waits, reverse=True)
+    assert erlang.expected_wait(2.0001, 1.0, 4 / 3) == pytest.approx(16 / 15, rel=1e-3)
+    assert erlang.expected_wait(1.3, 1.0, 4 / 3) == math.inf  # load 4/3 > 1.3 windows
+    assert erlang.expected_wait(3, 0.0, 10) == 0
+
+
+def test_servers_needed_is_the_fewest_that_meet_the_target() -> None:
+    needed = erlang.servers_needed(30, 10, 10)  # 5 erlangs
+    assert erlang.expected_wait(needed, 0.5, 10) <= 10 < erlang.expected_wait(needed - 1, 0.5, 10)
+
+
+def test_queues_pool_the_windows_that_serve_them() -> None:
+    demand = {1: QueueDemand(1, 'A', '甲', 6, 10), 2: QueueDemand(2, 'B', '乙', 3, 10)}  # 1 and 0.5 erlangs
+    windows = [WindowPlan(1, 1, 'w1', {1: 1}), WindowPlan(2, 2, 'w2', {1: 2, 2: 1})]
+    loads = window_loads(windows, demand)
+    assert loads[1][1] == pytest.approx(2 / 3) and loads[2][1] == pytest.approx(1 / 3)  # main windows take more
+    assert loads[2][2] == pytest.approx(0.5)
+    pool = pools(windows, demand)
+    assert pool[1] == pytest.approx((1.5, (2 / 3 + 0.5 * (1 / 3 + 0.5)) / 1.5))  # w2 helps A half its time
+    assert pool[2] == pytest.approx((1.0, 1 / 3 + 0.5))
+
+
+def test_the_forecast_pulls_the_recent_rate() -> None:
+    assert blend_rate(20, None) == 20
+    assert blend_rate(20, 40) == 30
+
+
+SOCIAL, GENERAL = 1, 2
+
+
+def busy_social_hall() -> tuple[list[WindowPlan], dict[int, QueueDemand]]:
+    """社保: 3 erlangs (15 an hour + 3 waiting, 10 minutes each) on 3 windows and a share of window 5;
+    综合: 1.7 erlangs on 4 windows."""
+    demand = {
+        SOCIAL: QueueDemand(SOCIAL, 'SI-ENROLL', '社保参保登记', 15, 10, waiting=3),
+        GENERAL: QueueDemand(GENERAL, 'GENERAL', '综合受理', 9, 10, waiting=1),
+    }
+    windows = [WindowPlan(n, n, f'{n}号窗口 社保', {SOCIAL: 1}) for n in (1, 2, 3)]
+    windows += [WindowPlan(4, 4, '4号窗口 综合', {GENERAL: 1})]
+    windows += [WindowPlan(5, 5, '5号窗口 综合', {GENERAL: 1, SOCIAL: 2})]
+    windows += [WindowPlan(n, n, f'{n}号窗口 综合', {GENERAL: 1}) for n in (6, 7)]
+    return windows, demand
+
+
+def test_a_move_from_slack_to_pressure_is_advised_with_waits_before_and_after() -> None:
+    windows, demand = busy_social_hall()
+    before = outlook(windows, demand)
+    assert before[SOCIAL].wait_minutes > 10 > 2 > before[GENERAL].wait_minutes
+    moves = recommend(windows, demand)
+    assert len(moves) == 1, 'one queue is under pressure: one move'
+    best = moves[0]
+    assert best.target_code == 'SI-ENROLL' and best.source_code == 'GENERAL'
+    assert best.window_number == 5, 'near the best, the window that already serves 社保 as a fallback wins'
+    assert best.after == {'SI-ENROLL': 1} and best.before == {'GENERAL': 1, 'SI-ENROLL': 2}
+    assert best.waits_before['SI-ENROLL'] > 10 and best.waits_after['SI-ENROLL'] < 6
+    assert best.waits_after['GENERAL'] < 3 and best.gain > 100
+
+
+def test_an_overloaded_queue_gets_a_window_that_makes_it_stable() -> None:
+    windows, demand = busy_social_hall()
+    demand[SOCIAL] = QueueDemand(SOCIAL, 'SI-ENROLL', '社保参保登记', 18, 10, waiting=6)  # 4 erlangs
+    assert outlook(windows, demand)[SOCIAL].wait_minutes == MAX_WAIT
+    best = recommend(windows, demand)[0]
+    assert best.window_number in (4, 6, 7) and best.waits_after['SI-ENROLL'] < 20
+
+
+def test_a_balanced_hall_gets_no_advice() -> None:
+    demand = {SOCIAL: QueueDemand(SOCIAL, 'S', '社保', 6, 10), GENERAL: QueueDemand(GENERAL, 'G', '综合', 6, 10)}
+    windows = [WindowPlan(1, 1, 'w1', {SOCIAL: 1}), WindowPlan(2, 2, 'w2', {SOCIAL: 1})]
+    windows += [WindowPlan(3, 3, 'w3', {GENERAL: 1}), WindowPlan(4, 4, 'w4', {GENERAL: 1})]
+    assert recommend(windows, demand) == []
+
+
+def test_a_move_never_makes_the_worst_queue_worse() -> None:
+    demand = {SOCIAL: QueueDemand(SOCIAL, 'S', '社保', 24, 10), GENERAL: QueueDemand(GENERAL, 'G', '综合', 24, 10)}
+    windows = [WindowPlan(n, n, f'w{n}', {SOCIAL: 1}) for n in (1, 2, 3, 4, 5)]
+    windows += [WindowPlan(n, n, f'w{n}', {GENERAL: 1}) for n in (6, 7, 8, 9, 10)]
+    assert recommend(windows, demand) == []  # both queues are equally loaded: moving only shifts the pain
+
+
+def test_a_move_does_not_create_a_new_hotspot() -> None:
+    demand = {
+        SOCIAL: QueueDemand(SOCIAL, 'S', '社保', 18, 10, waiting=3),
+        GENERAL: QueueDemand(GENERAL, 'G', '综合', 4.8, 10),
+    }
+    windows = [WindowPlan(n, n, f'w{n}', {SOCIAL: 1}) for n in (1, 2, 3)]
+    windows += [WindowPlan(n, n, f'w{n}', {GENERAL: 1}) for n in (4, 5)]
+    moved = [*windows[:3], WindowPlan(4, 4, 'w4', {SOCIAL: 1}), windows[4]]
+    before, after = outlook(windows, demand), outlook(moved, demand)
+    assert after[SOCIAL].wait_minutes < before[SOCIAL].wait_minutes == MAX_WAIT  # social would gain a lot...
+    assert after[GENERAL].wait_minutes > 30 > 5 > before[GENERAL].wait_minutes  # ...at general's expense
+    assert recommend(windows, demand) == []
+
+
+async def _served(db: Database, window_id: int) -> dict[str, int]:
+    async with db.session() as s:
+        rows = await s.execute(
+            select(ServiceItem.code, WindowService.priority)
+            .join(ServiceItem, ServiceItem.id == WindowService.service_id)
+            .where(WindowService.window_id == window_id)
+        )
+        return dict(rows.all())
+
+
+async def test_applying_a_move_changes_the_window_and_is_audited(
+    db: Database, queue: QueueService, hall: SmallHall, clock: FakeClock
+) -> None:
+    await queue.start_live()
+    for _ in range(14):  # SVC-B (6 min) piles up at window 2; window 4 idles on SVC-C
+        await queue.take_ticket(TicketCreate(service_code=hall.service_b))
+    log = audit.AuditLog(db, clock=clock)
+    staffing = StaffingService(queue, None, log, clock=clock)
+    advice = await staffing.advise()
+    move = next(m for m in advice.moves if m.target_code == hall.service_b)
+    assert move.window_id == hall.window_4 and move.before == {hall.service_c: 1}
+    assert move.waits_after[hall.service_b] < move.waits_before[hall.service_b]
+
+    applied = await staffing.apply(move, actor='boss')
+    assert await _served(db, hall.window_4) == {hall.service_b: 1}
+    async with db.session() as s:
+        entry = (await s.execute(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(1))).scalar_one()
+    assert entry.action == audit.REASSIGN == 'window_reassigned'
+    assert entry.actor == 'boss' and entry.target == 'window:4'
+    assert entry.detail['before'] == {hall.service_c: 1} and entry.detail['after'] == {hall.service_b: 1}
+    assert (await audit.verify(db)).ok
+
+    with pytest.raises(Conflict) as stale:
+        await staffing.apply(move, actor='boss')  # the window no longer serves what the advice saw
+    assert stale.value.code == 'advice_stale'
+    await staffing.restore(applied, actor='boss')
+    assert await _served(db, hall.window_4) == {hall.service_c: 1}
+    assert staffing.applied == []
+
+
+async def test_concurrent_readers_share_one_computation() -> None:
+    calls = 0
+
+    async def compute() -> int:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0)
+        return calls
+
+    now = [0.0]
+    recent: Recent[int] = Recent(30, clock=lambda: now[0])
+    assert await asyncio.gather(*(recent.get('k', compute) for _ in range(5))) == [1] * 5
+    now[0] = 29
+    assert await recent.get('k', compute) == 1
+    now[0] = 31
+    assert await recent.get('k', compute) == 2
+    assert await recent.get('k', compute, fresh=True) == 3

@@ -195,3 +195,101 @@ class DeviceSuggestion(Event):
     prompt: str = 'device_usage_high'
     text_zh: str = ''
     text_en: str = ''
+
+
+class SlaAtRisk(Event):
+    """A case step is close to (or past) its department's deadline; published by the cases engineer's SLA sweep."""
+
+    case_id: int
+    node: str
+    department_id: int | None = None
+    due_at: dt.datetime
+    node_id: int | None = None
+    overdue: bool = False
+
+
+class AlertPayload(BaseModel):
+    """An alert as the twin and the manager's page see it (no personal data)."""
+
+    id: int
+    key: str
+    kind: str
+    severity: str
+    target: str = ''
+    message: str
+    raised_at: dt.datetime
+    acknowledged_at: dt.datetime | None = None
+    acknowledged_by: str | None = None
+    resolved_at: dt.datetime | None = None
+
+
+class AlertRaised(Event):
+    alert: AlertPayload
+
+
+class AlertAcknowledged(Event):
+    alert: AlertPayload
+
+
+class AlertResolved(Event):
+    alert: AlertPayload
+
+
+class CaseStepChanged(Event):
+    """A case node started, was decided (approved / returned / done), or the case itself moved (node_id None)."""
+
+    case_id: int
+    node_id: int | None = None
+    ticket_id: int | None = None
+    service_code: str
+    stage: int = 0
+    kind: str = ''
+    name: str = ''
+    department_id: int | None = None
+    status: str
+    case_status: str
+    rule: str = ''
+    actor: str = 'system'
+
+
+class NotificationSent(Event):
+    """An outbox row was delivered on a channel; pages of that ticket or case show it (push channel)."""
+
+    notification_id: int
+    channel: str
+    kind: str
+    ticket_id: int | None = None
+    case_id: int | None = None
+    text: str
+
+
+class EvaluationSubmitted(Event):
+    """A rating (好差评) was given; `replaces_id` is set for a re-rating after rectification."""
+
+    evaluation_id: int
+    ticket_id: int
+    window_id: int | None = None
+    department_id: int | None = None
+    staff_user_id: int | None = None
+    scale: str
+    level: str
+    score: int
+    satisfied: bool
+    replaces_id: int | None = None
+
+
+class RectificationOpened(Event):
+    rectification_id: int
+    evaluation_id: int
+    department_id: int | None = None
+    deadline: dt.date
+
+
+class RectificationChanged(Event):
+    """Callback, fix, appeal, appeal decision or closing (after the citizen re-rated)."""
+
+    rectification_id: int
+    evaluation_id: int
+    department_id: int | None = None
+    status: str
+    actor: str = 'system'

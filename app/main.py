@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from nicegui import app, ui
 
 import pages
-from app import runtime
+from app import jobs, runtime
 from app.api import web_session
 from app.api.docs import install_docs
 from app.api.errors import install_error_handlers
@@ -16,9 +17,12 @@ from app.api.routes import router
 from app.migrate import upgrade_async
 from app.security.headers import SecurityHeaders
 from app.security.masking import install_log_masking
+from app.services import hall_sim
+from app.services.alerts import AlertService
 from app.settings import get_settings
+from devices import lifecycle as devices
 from pages import hardening
-from twin import live
+from twin import device_feed, live
 
 log = logging.getLogger('halltwin')
 
@@ -33,10 +37,16 @@ async def _startup() -> None:
         app.shutdown()
         return
     runtime.install(rt)
-    twin = await live.build(rt.queue)
-    twin.attach(rt.bus)
-    live.install(twin)
+    await live.start(rt.queue, rt.bus)
+    rt.alerts = AlertService(rt.db, rt.bus, hall_id=rt.hall.id or 0, live=rt.queue.live, tz=settings.tz)
+    await rt.alerts.start()
+    device_feed.start(rt.bus)
+    await devices.start(rt)
+    await jobs.start(rt)
+    if settings.hall_simulation == 'on' and rt.forecast is not None:
+        rt.simulator = await hall_sim.start_demo(rt.queue, rt.forecast, settings)
     runtime.mark_ready()
+    gc.freeze()  # the start-up heap is long-lived: keep it out of full collections (device hub p99)
     log.info('HallTwin started for %s on %s', rt.hall.name, settings.db_url.split('://')[0])
 
 
@@ -45,10 +55,16 @@ async def _shutdown() -> None:
         rt = runtime.current()
     except RuntimeError:
         return
-    live.current().detach(rt.bus)
+    if rt.simulator is not None:
+        await rt.simulator.stop()
+    await jobs.stop()
+    await devices.stop()
+    device_feed.stop(rt.bus)
+    if rt.alerts is not None:
+        await rt.alerts.stop()
+    await live.stop(rt.bus)
     await rt.bus.stop()
     await rt.db.dispose()
-    live.install(None)
     runtime.install(None)
 
 
@@ -61,6 +77,7 @@ def configure() -> None:
     app.include_router(router)
     install_docs(app, router)
     app.include_router(web_session.router)
+    devices.mount(app)
     pages.register()
     hardening.install(settings.allowed_origins, settings.secret.decode())
     app.on_startup(_startup)
@@ -73,6 +90,10 @@ def run() -> None:
         install_log_masking(name)
     settings = get_settings()
     configure()
+    # Pushed pages keep each message a few seconds (history for reconnects): with the default thresholds those
+    # buffers reach the oldest generation and full collections of a heap with hundreds of open pages stall the
+    # loop for 0.5-2 s. Fewer, larger young collections let them die young (bench/twin_clients.py: p99 920 -> 280 ms).
+    gc.set_threshold(50_000, 20, 10)
     ui.run(
         host=settings.host,
         port=settings.port,

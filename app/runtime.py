@@ -11,8 +11,17 @@ from app.bus import Bus, InProcessBus
 from app.db import Database
 from app.models.hall import Hall
 from app.security.crypto import FieldCipher
+from app.services.alerts import AlertService
+from app.services.audit import AuditLog
 from app.services.auth import AuthService
+from app.services.cases import CaseService
+from app.services.forecast import ForecastService
+from app.services.hall_sim import HallSimulator
+from app.services.journey import Journey, build_journey
+from app.services.kiosk import KioskDevices
 from app.services.queue import QueueService
+from app.services.replay import ReplayService
+from app.services.staffing import StaffingService
 from app.settings import Settings
 
 
@@ -25,6 +34,18 @@ class Runtime:
     hall: Hall
     queue: QueueService
     auth: AuthService
+    journey: Journey
+    alerts: AlertService | None = None  # started by the composition root (app/main.py)
+    forecast: ForecastService | None = None  # peak forecast, staffing advice, replay (issue 5)
+    staffing: StaffingService | None = None
+    replay: ReplayService | None = None
+    simulator: HallSimulator | None = None  # HALL_SIMULATION=on: started by app/main.py
+    kiosk_devices: KioskDevices | None = None  # set by devices/ at start-up (pages never import devices/)
+
+    @property
+    def cases(self) -> CaseService:
+        """Cases (办件): the window desk opens them, /review decides their nodes."""
+        return self.journey.cases
 
 
 class HallMissing(RuntimeError):
@@ -43,7 +64,21 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
     cipher = FieldCipher({'k1': settings.secret}, 'k1')
     queue = QueueService(db, bus, settings, cipher, hall_id=hall.id)
     await queue.start_live()
-    return Runtime(settings, db, bus, cipher, hall, queue, AuthService(db, settings))
+    journey = build_journey(db, bus, settings, cipher, hall_id=hall.id)
+    forecast = ForecastService(db, settings, hall_id=hall.id, prompts=hall.prompts)
+    return Runtime(
+        settings,
+        db,
+        bus,
+        cipher,
+        hall,
+        queue,
+        AuthService(db, settings),
+        journey,
+        forecast=forecast,
+        staffing=StaffingService(queue, forecast, AuditLog(db)),
+        replay=ReplayService(db, settings, hall_id=hall.id),
+    )
 
 
 _current: Runtime | None = None

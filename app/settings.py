@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     hall_seed: str = Field(default='default', validation_alias='HALL_SEED')
     device_mode: Literal['simulated', 'websocket'] = Field(default='simulated', validation_alias='DEVICE_MODE')
     hall_simulation: Literal['on', 'off'] = Field(default='on', validation_alias='HALL_SIMULATION')
+    hall_simulation_speed: float = Field(default=1.0, gt=0, le=600, validation_alias='HALL_SIMULATION_SPEED')
+    hall_simulation_windows: str = Field(
+        default='', pattern=r'^\s*(\d+\s*(,\s*\d+\s*)*)?$', validation_alias='HALL_SIMULATION_WINDOWS'
+    )  # window numbers the simulator staffs, comma-separated; empty: every window open at start-up
     host: str = Field(default='127.0.0.1', validation_alias='HOST')
     port: int = Field(default=8080, ge=1, le=65535, validation_alias='PORT')
     lang: Literal['zh-CN', 'en'] = Field(default_factory=lambda: _lang_from_locale(), validation_alias='HALL_LANG')
@@ -51,6 +55,8 @@ class Settings(BaseSettings):
     allowed_origins_raw: str = Field(default='', validation_alias='ALLOWED_ORIGINS')
     device_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300, validation_alias='DEVICE_HEARTBEAT_SECONDS')
     device_fault_rate: float = Field(default=0.2, ge=0, le=60, validation_alias='DEVICE_FAULT_RATE')
+    evaluation_scale: Literal['four', 'five'] = Field(default='four', validation_alias='EVALUATION_SCALE')
+    rectification_working_days: int = Field(default=5, validation_alias='RECTIFICATION_WORKING_DAYS')
 
     @field_validator('database_url')
     @classmethod
@@ -64,6 +70,13 @@ class Settings(BaseSettings):
     def _redis_scheme(cls, value: str) -> str:
         if value and not value.startswith(('redis://', 'rediss://')):
             raise ValueError('use redis://host:port/db')
+        return value
+
+    @field_validator('rectification_working_days')
+    @classmethod
+    def _rectification_days(cls, value: int) -> int:
+        if value not in (5, 7, 15):
+            raise ValueError('must be 5, 7 or 15 (working days)')
         return value
 
     @field_validator('hall_timezone')

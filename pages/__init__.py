@@ -10,12 +10,27 @@ from collections.abc import Callable
 
 from nicegui import ui
 
+from pages.display import display_page, zone_display_page
 from pages.home import home
+from pages.kiosk import kiosk_page
 from pages.login import login_page
+from pages.manager import manager_page
+from pages.review import review_page
+from pages.track import track_page
+from pages.verify import verify_page
+from pages.window import window_page
 
 ROUTES: dict[str, Callable[..., object]] = {
     '/': home,
     '/login': login_page,
+    '/manager': manager_page,
+    '/kiosk/{device}': kiosk_page,
+    '/window/{window_id}': window_page,
+    '/display': display_page,
+    '/display/{zone}': zone_display_page,
+    '/track/{code}': track_page,
+    '/review': review_page,
+    '/verify/{number}': verify_page,
 }
 
 

@@ -1,0 +1,74 @@
+"""The floor map's wire format: one small JavaScript call per flush, computed once for every connected manager.
+
+Why this and not one NiceGUI element per map part: an element update sends the element's whole
+description (tag, props, classes, style, children) to each client, and 200 parts x N clients of
+bindings is the hot spot the architecture warns about. Here the SVG is one `ui.html` rendered once
+per page; a flush sends `htFloor([[id, class, text], ...])` listing only the parts whose class or
+text differs from the previous flush (typically 1-4 entries, ~100 bytes), serialised once and
+queued as the same string to every page that subscribed. A page renders from `state` (what was
+last sent), so any later patch is correct for it too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from nicegui import Event as UiEvent
+
+from app.clock import utcnow
+from components.floor_plan import Visual, visuals, visuals_for
+from twin.feed import HallFeed
+from twin.model import Key
+
+JS_FUNCTION = 'htFloor'
+SCRIPT = f"""<script>
+window.{JS_FUNCTION} = (patch) => {{
+  for (const [id, cls, text] of patch) {{
+    const el = document.getElementById(id);
+    if (!el) continue;
+    if (cls !== null) el.setAttribute('class', cls);
+    if (text !== null) el.textContent = text;
+  }}
+}};
+</script>"""
+
+
+class MapPatcher:
+    def __init__(self, feed: HallFeed, *, clock: Callable = utcnow) -> None:
+        self.feed = feed
+        self.clock = clock
+        self.state: dict[str, Visual] = visuals(feed.twin, clock())
+        self.patch: UiEvent[str] = UiEvent()
+        self.sent = 0
+        feed.flushed.subscribe(self.on_flush, unsubscribe_on_delete=False)
+
+    def diff(self, keys: frozenset[Key]) -> list[list[str | None]]:
+        """The parts whose look changed since the last patch; `state` is updated to the new look."""
+        changes: list[list[str | None]] = []
+        for element_id, (cls, text) in visuals_for(self.feed.twin, keys, self.clock()).items():
+            old_cls, old_text = self.state.get(element_id, (None, None))
+            new_cls = cls if cls is not None and cls != old_cls else None
+            new_text = text if text is not None and text != old_text else None
+            if new_cls is None and new_text is None:
+                continue
+            self.state[element_id] = (cls if cls is not None else old_cls, text if text is not None else old_text)
+            changes.append([element_id, new_cls, new_text])
+        return changes
+
+    def on_flush(self, keys: frozenset[Key]) -> None:
+        changes = self.diff(keys)
+        if changes:
+            self.sent += 1
+            self.patch.emit(f'{JS_FUNCTION}({json.dumps(changes, ensure_ascii=False, separators=(",", ":"))})')
+
+
+_patcher: MapPatcher | None = None
+
+
+def patcher(feed: HallFeed) -> MapPatcher:
+    """The process's patcher for this feed (a new feed, e.g. after a restart in tests, gets a new one)."""
+    global _patcher
+    if _patcher is None or _patcher.feed is not feed:
+        _patcher = MapPatcher(feed)
+    return _patcher

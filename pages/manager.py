@@ -1,0 +1,159 @@
+"""`/manager`: the hall manager's dashboard: KPIs, the live floor map, alerts, today's charts.
+
+Managers (and admins) only. Everything on it is pushed: the floor map by the process's patcher,
+KPI tiles by bindings to the feed's KpiTwin, the alert list and charts by feed events, all
+subscribed inside this page so they end with it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from nicegui import ui
+from nicegui.events import ValueChangeEventArguments
+
+from app.models.people import Role
+from app.runtime import Runtime, ready
+from app.services.errors import DomainError
+from components import manager_texts  # noqa: F401 - registers the texts
+from components.alert_list import alert_list
+from components.floor_detail import DetailPanel
+from components.floor_map import floor_map, legend
+from components.frame import frame
+from components.kpi_tiles import kpi_tiles
+from components.manager_charts import manager_charts
+from components.testids import tid
+from components.texts import register, t
+from pages.guard import StaffSession, require
+from twin import live
+from twin.feed import HallFeed
+
+log = logging.getLogger(__name__)
+
+# Issue 5 items 4-6 (staffing advice, peak forecast, replay) are another engineer's components. Each is
+# a function rendering into the current container; it is shown here as soon as its module exists.
+PLANNING_PANELS = (
+    ('components.staffing_panel', 'staffing_panel', 'manager.staffing'),
+    ('components.forecast_chart', 'forecast_chart', 'manager.forecast'),
+    ('components.replay_panel', 'replay_panel', 'manager.replay'),
+)
+
+register(
+    {
+        'manager.staffing': ('排班建议', 'Staffing advice'),
+        'manager.forecast': ('客流预测', 'Peak forecast'),
+        'manager.replay': ('回放', 'Replay'),
+        'manager.forbidden': ('只有大厅管理人员可以操作', 'Only hall managers may do this'),
+        'manager.more_hint': ('选择一项打开（打开时才加载）', 'Pick one to open it (loaded when opened)'),
+        'manager.panel_failed': ('该模块暂时无法显示，请稍后再试', 'This panel cannot be shown right now'),
+    }
+)
+
+
+async def manager_page(request: Request) -> Response | None:
+    session = await require(request, Role.MANAGER)
+    if isinstance(session, Response):
+        return session
+    rt = await ready()
+    feed = live.feed()
+    tz = rt.settings.tz
+    address = request.client.host if request.client else ''
+    forecast = await _forecast_today(rt)
+
+    async def acknowledge(alert_id: int) -> None:
+        principal = await session.recheck()
+        if principal is None:
+            return
+        if not principal.has_role(Role.MANAGER) or rt.alerts is None:
+            ui.notify(t('manager.forbidden'), type='negative')
+            return
+        try:
+            await rt.alerts.acknowledge(alert_id, actor=principal.username, role=principal.role, client_address=address)
+        except DomainError as error:
+            ui.notify(error.message, type='warning')
+
+    panel = DetailPanel(feed, rt.db, tz)
+    with frame(t('manager.title'), hall_name=rt.hall.name):
+        kpi_tiles(feed.kpi)
+        with ui.row().classes('w-full gap-3 no-wrap items-start'):
+            with tid(ui.card(), 'map-card').classes('grow min-w-0 p-2 gap-1'):
+                floor_map(feed, on_select=panel.show)
+                with ui.row().classes('w-full items-center justify-between gap-2'):
+                    legend()
+                    ui.label(t('manager.map_hint')).classes('text-xs text-grey-6')
+            with ui.card().classes('w-80 shrink-0 p-3 gap-2 max-h-[calc(100vh-190px)] min-h-[20rem]'):
+                alert_list(feed, on_ack=acknowledge, tz=tz)
+        with ui.card().classes('w-full p-3 gap-2'):
+            ui.label(t('manager.charts')).classes('text-lg font-bold')
+            manager_charts(feed, forecast=forecast, tz=tz)
+        _planning_panels(rt, feed, session)
+
+
+async def _forecast_today(rt: Runtime) -> dict[int, float] | None:
+    """Today's forecast arrivals per hour from the forecast service, when the runtime has one (issue 5 item 5)."""
+    service = getattr(rt, 'forecast', None)
+    if service is None:
+        return None
+    try:
+        return {point.hour: point.forecast for point in await service.hourly()}
+    except Exception:
+        log.exception('forecast unavailable for the arrivals chart')
+        return None
+
+
+def _planning_panels(rt: Runtime, feed: HallFeed, session: StaffSession) -> None:
+    """The other engineer's panels, one tab each, built only when a manager opens the tab (most page views,
+    e.g. a wall display, never do: the live parts above stay light)."""
+    found: dict[str, Callable[..., Any]] = {}
+    for module_name, function, title in PLANNING_PANELS:
+        if importlib.util.find_spec(module_name) is not None:
+            found[title] = getattr(importlib.import_module(module_name), function)
+    if not found:
+        return
+    with tid(ui.card(), 'planning').classes('w-full p-3 gap-1'):
+        ui.label(t('manager.more')).classes('text-lg font-bold')
+        with ui.tabs().classes('w-full').props('align=left') as tabs:
+            for title in found:
+                ui.tab(title, label=t(title))
+        hint = ui.label(t('manager.more_hint')).classes('text-sm text-grey-7')
+        with ui.tab_panels(tabs).classes('w-full'):
+            panels = {title: ui.tab_panel(title) for title in found}
+    built: set[str] = set()
+
+    async def open_tab(event: ValueChangeEventArguments) -> None:
+        title = str(event.value or '')
+        hint.set_visibility(False)
+        if title not in found or title in built:
+            return
+        built.add(title)
+        with panels[title]:
+            await _call_panel(found[title], rt=rt, twin=feed.twin, feed=feed, session=session)
+
+    tabs.on_value_change(open_tab)
+
+
+async def _call_panel(render: Callable[..., Any], **available: Any) -> None:
+    """Pass each panel what it asks for by parameter name (rt/runtime, twin, feed, session)."""
+    aliases = {'runtime': 'rt'}
+    kwargs: dict[str, Any] = {}
+    for name, parameter in inspect.signature(render).parameters.items():
+        source = aliases.get(name, name)
+        if source in available:
+            kwargs[name] = available[source]
+        elif parameter.default is inspect.Parameter.empty:
+            log.warning('planning panel %s needs %r, which the manager page does not have', render.__name__, name)
+            return
+    try:
+        result = render(**kwargs)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:
+        log.exception('planning panel %s failed', render.__name__)
+        ui.label(t('manager.panel_failed')).classes('text-negative text-sm')

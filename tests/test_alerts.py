@@ -1,0 +1,232 @@
+"""Alert rules: raised once per key, resolved when the condition clears, acknowledged (and audited) by a manager."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from app.bus import InProcessBus
+from app.db import Database
+from app.events import (
+    AlertAcknowledged,
+    AlertRaised,
+    AlertResolved,
+    CaseStepChanged,
+    DeviceHealth,
+    DeviceSuggestion,
+    HelpRequested,
+    SlaAtRisk,
+)
+from app.models import Alert, AuditEntry, ServiceItem, TicketCreate
+from app.services.alerts import ALERT_ACKNOWLEDGED, AlertService, Kind
+from app.services.errors import Conflict, NotFound
+from app.services.queue import QueueService
+from app.settings import Settings
+from tests.conftest import FakeClock
+from tests.factories import SmallHall
+from tests.twinkit import Devices, Recorder, add_devices
+
+
+@pytest.fixture
+async def devices(db: Database, hall: SmallHall) -> Devices:
+    return await add_devices(db, hall.hall_id, hall.window_1)
+
+
+@pytest.fixture
+async def alerts(
+    db: Database,
+    bus: InProcessBus,
+    queue: QueueService,
+    hall: SmallHall,
+    devices: Devices,
+    settings: Settings,
+    clock: FakeClock,
+) -> AsyncIterator[AlertService]:
+    async with db.session() as s, s.begin():
+        await s.execute(update(ServiceItem).values(queue_alert_threshold=2))
+    await queue.start_live()
+    service = AlertService(db, bus, hall_id=hall.hall_id, live=queue.live, tz=settings.tz, clock=clock)
+    await service.start(sweep=False)
+    yield service
+    await service.stop()
+
+
+async def settle(bus: InProcessBus) -> None:
+    """Alert handlers publish while handling: drain until everything has been delivered."""
+    for _ in range(3):
+        await bus.drain()
+
+
+async def rows(db: Database) -> list[Alert]:
+    async with db.read_session() as s:
+        return list((await s.execute(select(Alert).order_by(col(Alert.id)))).scalars())
+
+
+async def test_queue_over_its_threshold_raises_once_and_clears(
+    alerts: AlertService, queue: QueueService, hall: SmallHall, bus: InProcessBus, db: Database
+) -> None:
+    recorder = Recorder(bus)
+    for _ in range(4):
+        await queue.take_ticket(TicketCreate(service_code=hall.service_a))
+    await settle(bus)
+    (alert,) = await rows(db)
+    assert alert.key == 'queue_long:SVC-A' and alert.kind == Kind.QUEUE_LONG and alert.resolved_at is None
+    assert '事项甲' in alert.message and len(recorder.of(AlertRaised)) == 1
+    await queue.call_next(hall.window_1)
+    await settle(bus)
+    assert (await rows(db))[0].resolved_at is None  # 3 still waiting, over 2
+    await queue.complete(hall.window_1)
+    await queue.call_next(hall.window_1)
+    await settle(bus)
+    (cleared,) = await rows(db)
+    assert cleared.resolved_at is not None and alerts.open == {}
+    assert [type(e) for e in recorder.events if type(e).__name__.startswith('Alert')] == [AlertRaised, AlertResolved]
+
+
+async def test_a_wait_over_30_minutes_is_found_by_the_sweep(
+    alerts: AlertService, queue: QueueService, hall: SmallHall, bus: InProcessBus, db: Database, clock: FakeClock
+) -> None:
+    await queue.take_ticket(TicketCreate(service_code=hall.service_b))
+    await settle(bus)
+    assert await rows(db) == []
+    clock.advance(31)
+    await alerts.evaluate_queues()  # what the sweep does every 30 s
+    (alert,) = await rows(db)
+    assert alert.key == 'long_wait:SVC-B' and '30 分钟' in alert.message
+    await alerts.evaluate_queues()
+    assert len(await rows(db)) == 1
+    await queue.call_next(hall.window_2)
+    await settle(bus)
+    assert (await rows(db))[0].resolved_at is not None
+
+
+def health(devices: Devices, state: str, reason: str = '') -> DeviceHealth:
+    return DeviceHealth(hall_id=1, device=devices.kiosk, state=state, reason=reason)
+
+
+async def test_device_offline_and_fault_follow_availability(
+    alerts: AlertService, devices: Devices, bus: InProcessBus, db: Database
+) -> None:
+    await bus.publish(health(devices, 'offline', 'heartbeat_timeout'))
+    await bus.publish(health(devices, 'offline', 'heartbeat_timeout'))
+    await settle(bus)
+    (offline,) = await rows(db)
+    assert offline.key == 'device_offline:K01' and '1号自助取号机' in offline.message
+    await bus.publish(health(devices, 'fault', 'paper_out'))
+    await settle(bus)
+    first, fault = await rows(db)
+    assert first.resolved_at is not None
+    assert fault.key == 'device_fault:K01' and fault.severity == 'critical' and 'paper_out' in fault.message
+    await bus.publish(health(devices, 'online', 'recovered'))
+    await settle(bus)
+    assert all(a.resolved_at is not None for a in await rows(db)) and alerts.open == {}
+
+
+async def test_help_is_one_alert_closed_by_the_acknowledgement(
+    alerts: AlertService, devices: Devices, bus: InProcessBus, db: Database
+) -> None:
+    recorder = Recorder(bus)
+    for _ in range(3):
+        await bus.publish(HelpRequested(hall_id=1, device=devices.kiosk, note='老人不会操作'))
+    await settle(bus)
+    (alert,) = await rows(db)
+    assert alert.kind == Kind.HELP and alert.severity == 'critical' and '老人不会操作' in alert.message
+    acked = await alerts.acknowledge(alert.id or 0, actor='boss', role='manager', client_address='10.0.0.8')
+    assert acked.acknowledged_by == 'boss' and acked.resolved_at is not None
+    await settle(bus)
+    assert [type(e) for e in recorder.events if type(e).__name__.startswith('Alert')] == [
+        AlertRaised,
+        AlertAcknowledged,
+        AlertResolved,
+    ]
+    async with db.read_session() as s:
+        (entry,) = (await s.execute(select(AuditEntry).where(AuditEntry.action == ALERT_ACKNOWLEDGED))).scalars()
+    assert entry.actor == 'boss' and entry.target == f'alert:{alert.id}' and entry.client_address == '10.0.0.8'
+    await bus.publish(HelpRequested(hall_id=1, device=devices.kiosk))
+    await settle(bus)
+    assert len(await rows(db)) == 2  # a new press after it was handled is a new alert
+
+
+async def test_acknowledging_a_condition_keeps_it_open_until_it_clears(
+    alerts: AlertService, devices: Devices, bus: InProcessBus, db: Database
+) -> None:
+    await bus.publish(health(devices, 'offline'))
+    await settle(bus)
+    (alert,) = await rows(db)
+    acked = await alerts.acknowledge(alert.id or 0, actor='boss', role='manager')
+    assert acked.acknowledged_at is not None and acked.resolved_at is None
+    with pytest.raises(Conflict):
+        await alerts.acknowledge(alert.id or 0, actor='boss2', role='manager')
+    with pytest.raises(NotFound):
+        await alerts.acknowledge(9999, actor='boss', role='manager')
+    await bus.publish(health(devices, 'online'))
+    await settle(bus)
+    (cleared,) = await rows(db)
+    assert cleared.resolved_at is not None and cleared.acknowledged_by == 'boss'
+    with pytest.raises(Conflict):
+        await alerts.acknowledge(alert.id or 0, actor='boss', role='manager')
+
+
+async def test_usage_and_sla_alerts(alerts: AlertService, devices: Devices, bus: InProcessBus, db: Database) -> None:
+    await bus.publish(DeviceSuggestion(hall_id=1, device=devices.printer, usage=0.86, text_zh='建议增设设备'))
+    due = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)
+    await bus.publish(SlaAtRisk(hall_id=1, case_id=42, node='部门审批', department_id=None, due_at=due))
+    await bus.publish(SlaAtRisk(hall_id=1, case_id=42, node='部门审批', department_id=None, due_at=due))
+    await settle(bus)
+    usage, sla = await rows(db)
+    assert usage.key == 'device_usage:K01-PRN' and '86%' in usage.message and usage.severity == 'info'
+    assert sla.key == 'sla_at_risk:42:部门审批' and '11-30 16:00' in sla.message and sla.target == 'case:42'
+
+
+async def test_sla_alerts_escalate_and_clear_with_the_step(
+    alerts: AlertService, bus: InProcessBus, db: Database
+) -> None:
+    due = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)
+    common = {'hall_id': 1, 'case_id': 7, 'node': '部门审批', 'department_id': None, 'due_at': due, 'node_id': 70}
+    await bus.publish(SlaAtRisk(**common))
+    await settle(bus)
+    (risk,) = await rows(db)
+    assert risk.key == 'sla_at_risk:7:70' and risk.severity == 'warning'
+    await alerts.acknowledge(risk.id or 0, actor='boss', role='manager')
+    assert 'sla_at_risk:7:70' in alerts.open  # acknowledged, still at risk until the step is done
+    await bus.publish(SlaAtRisk(**common, overdue=True))
+    await settle(bus)
+    risk, overdue = await rows(db)
+    assert risk.resolved_at is not None  # superseded by the overdue one
+    assert overdue.key == 'sla_overdue:7:70' and overdue.severity == 'critical' and '已超期' in overdue.message
+    other_step = {'hall_id': 1, 'case_id': 7, 'service_code': 'X', 'case_status': 'open'}
+    await bus.publish(CaseStepChanged(**other_step, node_id=71, status='done'))
+    await settle(bus)
+    assert (await rows(db))[1].resolved_at is None
+    await bus.publish(CaseStepChanged(**other_step, node_id=70, status='approved'))
+    await settle(bus)
+    assert (await rows(db))[1].resolved_at is not None and alerts.open == {}
+
+
+async def test_open_alerts_survive_a_restart(
+    alerts: AlertService,
+    devices: Devices,
+    bus: InProcessBus,
+    db: Database,
+    queue: QueueService,
+    hall: SmallHall,
+    settings: Settings,
+    clock: FakeClock,
+) -> None:
+    await bus.publish(health(devices, 'offline'))
+    await settle(bus)
+    await alerts.stop()
+    again = AlertService(db, bus, hall_id=hall.hall_id, live=queue.live, tz=settings.tz, clock=clock)
+    await again.start(sweep=False)
+    try:
+        assert set(again.open) == {'device_offline:K01'}
+        await bus.publish(health(devices, 'offline'))
+        await settle(bus)
+        assert len(await rows(db)) == 1
+        assert [a.key for a in again.open_alerts()] == ['device_offline:K01']
+    finally:
+        await again.stop()

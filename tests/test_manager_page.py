@@ -1,0 +1,122 @@
+"""`/manager` with NiceGUI's user fixture: two managers see the same change pushed, and one acknowledges for both."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from nicegui import core
+from nicegui.testing import User
+from sqlmodel import select
+
+from app.api.web_session import SESSION_COOKIE
+from app.db import Database
+from app.events import HelpRequested
+from app.models import AuditEntry, Role, TicketCreate
+from app.runtime import ready
+from app.services.alerts import ALERT_ACKNOWLEDGED
+from app.settings import get_settings
+from app.users import add_user
+from components import map_patch
+from tests.factories import SmallHall
+from tests.twinkit import Devices, add_devices
+
+SECOND_MANAGER = ('boss2', 'Manager-02-pass')
+RETRIES = 200  # x 50 ms: generous on a shared machine, and it returns as soon as the page shows it
+
+
+@pytest.fixture
+async def manager_hall(ui_hall: SmallHall) -> Devices:
+    """The small hall with a few devices and a second manager, before the app starts."""
+    db = Database(get_settings().db_url)
+    try:
+        devices = await add_devices(db, ui_hall.hall_id, ui_hall.window_1)
+        await add_user(
+            db, username=SECOND_MANAGER[0], role=Role.MANAGER, password=SECOND_MANAGER[1], window_number=None
+        )
+    finally:
+        await db.dispose()
+    return devices
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait until the condition holds (generous timeout: the machine is shared; it returns as soon as it holds)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, 'condition not met in time'
+        await asyncio.sleep(0.05)
+
+
+async def log_in(user: User, username: str, password: str) -> None:
+    rt = await ready()
+    issued = await rt.auth.login(username, password)
+    user.http_client.cookies.set(SESSION_COOKIE, issued.token)
+
+
+def capture_scripts(user: User) -> list[str]:
+    """The JavaScript this user's page is sent (the floor map's patches travel that way)."""
+    sent: list[str] = []
+    outbox = user.client.outbox  # type: ignore[union-attr]
+    original: Callable[[Any], Any] = outbox._emit
+
+    async def emit(message: Any) -> None:
+        _, kind, data = message
+        if kind == 'run_javascript':
+            sent.append(data['code'])
+        await original(message)
+
+    outbox._emit = emit  # type: ignore[method-assign]
+    return sent
+
+
+async def test_two_managers_see_one_change_and_one_acknowledgement(
+    manager_hall: Devices, ui_hall: SmallHall, user: User
+) -> None:
+    other = User(httpx.AsyncClient(transport=httpx.ASGITransport(core.app), base_url='http://test'))
+    await log_in(user, 'boss', 'Manager-01-pass')
+    await log_in(other, *SECOND_MANAGER)
+    for manager in (user, other):
+        await manager.open('/manager')
+        await manager.should_see('管理驾驶舱')
+        await manager.should_see(marker='kpi-waiting-value', content='0 人')
+        await manager.should_see('当前没有预警')
+    scripts = [capture_scripts(user), capture_scripts(other)]
+
+    rt = await ready()
+    await rt.queue.take_ticket(TicketCreate(service_code=ui_hall.service_a))
+    for manager in (user, other):
+        await manager.should_see(marker='kpi-waiting-value', content='1 人', retries=RETRIES)
+    zone = next(iter(map_patch._patcher.feed.twin.zones)) if map_patch._patcher else 0
+    patched = re.compile(rf'htFloor\(.*\["fm-z{zone}-q",null,"1"\]')
+    for sent in scripts:  # the floor map's zone badge was patched on both pages
+        await eventually(lambda sent=sent: any(patched.search(code) for code in sent))
+
+    await rt.bus.publish(HelpRequested(hall_id=ui_hall.hall_id, device=manager_hall.kiosk, note='老人需要帮助'))
+    for manager in (user, other):
+        await manager.should_see('有群众呼叫人工', retries=RETRIES)
+    alert_id = next(iter(rt.alerts.open.values())).id if rt.alerts else 0
+    user.find(marker=f'alert-{alert_id}-ack').click()
+    for manager in (user, other):
+        await manager.should_not_see('有群众呼叫人工', retries=RETRIES)
+        await manager.should_see('当前没有预警', retries=RETRIES)
+    async with rt.db.read_session() as s:
+        entry = (await s.execute(select(AuditEntry).where(AuditEntry.action == ALERT_ACKNOWLEDGED))).scalar_one()
+    assert entry.actor == 'boss' and entry.role == 'manager'
+
+
+async def test_the_floor_panel_shows_a_window(manager_hall: Devices, ui_hall: SmallHall, user: User) -> None:
+    await log_in(user, 'boss', 'Manager-01-pass')
+    await user.open('/manager')
+    rt = await ready()
+    await rt.queue.take_ticket(TicketCreate(service_code=ui_hall.service_a))
+    await rt.queue.call_next(ui_hall.window_1)
+    user.find(marker='floor-map').trigger('click', f'window:{ui_hall.window_1}')  # what the SVG's click handler emits
+    await user.should_see(marker='detail-title', content='1号窗口', retries=RETRIES)
+    await user.should_see(marker='detail-serving', content='A001')
+    await user.should_see('张三')
+    await user.should_see(marker='detail-history')
+    await user.should_see('叫号')  # the window's last ticket transition, from TicketEvent

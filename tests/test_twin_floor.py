@@ -1,0 +1,155 @@
+"""The floor plan drawing, the feed's coalescing and the map patches (no browser, no database)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from app.events import CardRead, DeviceHealth, DevicePayload, SeatChanged, TicketIssued, TicketSnapshot, WindowChanged
+from app.events import WindowPayload as WP
+from components.floor_plan import (
+    BADGE_H,
+    BADGE_W,
+    WINDOW_H,
+    WINDOW_W,
+    badge_place,
+    label_place,
+    seat_class,
+    svg,
+    visuals,
+)
+from components.map_patch import JS_FUNCTION, MapPatcher
+from tests.twinkit import seed_twin
+from twin.feed import HallFeed
+from twin.hall import HallTwin
+from twin.model import WINDOW, ZONE
+
+NOW = dt.datetime(2026, 11, 28, 2, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def twin() -> HallTwin:
+    return seed_twin()
+
+
+def device(twin: HallTwin, code: str) -> DevicePayload:
+    d = twin.devices_by_code[code]
+    return DevicePayload(device_id=d.id, code=d.code, kind=d.kind)
+
+
+def issued(twin: HallTwin, code: str, ticket_id: int) -> TicketIssued:
+    service = next(q for q in twin.queues.values() if q.code == code)
+    snapshot = TicketSnapshot(
+        id=ticket_id,
+        number=f'{service.prefix}{ticket_id:03d}',
+        service_id=service.service_id,
+        service_code=code,
+        status='waiting',
+        priority_class='normal',
+        queued_at=NOW,
+        taken_at=NOW,
+    )
+    return TicketIssued(hall_id=1, payload=snapshot)
+
+
+def test_the_plan_draws_every_part_once(twin: HallTwin) -> None:
+    markup = svg(twin, visuals(twin, NOW))
+    root = ET.fromstring(markup)  # well-formed XML
+    found = [el.get('id') for el in root.iter() if el.get('id')]
+    assert len(found) == len(set(found))
+    expected = (
+        {f'fm-w{w}' for w in twin.windows} | {f'fm-d{d}' for d in twin.devices} | {f'fm-z{z}' for z in twin.zones}
+    )
+    assert expected <= set(found)
+    assert {f'fm-w{w}-n' for w in twin.windows} <= set(found)
+    assert root.get('viewBox') == '0 0 1600 900'
+
+
+def test_names_are_escaped(twin: HallTwin) -> None:
+    zone = next(iter(twin.zones.values()))
+    zone.name = '<script>alert(1)</script>'
+    markup = svg(twin, visuals(twin, NOW))
+    assert '<script>' not in markup and '&lt;script&gt;' in markup
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def test_labels_and_badges_stay_clear_of_the_windows(twin: HallTwin) -> None:
+    for zid, zone in twin.zones.items():
+        windows = [
+            (w.x - WINDOW_W / 2, w.y - WINDOW_H / 2, w.x + WINDOW_W / 2, w.y + WINDOW_H / 2)
+            for w in twin.windows.values()
+            if w.zone_id == zid
+        ]
+        badge = badge_place(twin, zid)
+        assert (badge is None) == (not windows), zone.code
+        x, baseline, font = label_place(twin, zid, badge)
+        label = (x, baseline - font, x + font * len(zone.name), baseline + 3)
+        assert font >= 12, f'{zone.code}: the name would be unreadable'
+        assert zone.x <= label[0] and label[2] <= zone.x + zone.width, zone.code
+        for box in windows + ([badge] if badge else []):
+            assert not _overlap(label, box), f'{zone.code}: name over {box}'
+        if badge:
+            assert badge[2] - badge[0] == BADGE_W and badge[3] - badge[1] == BADGE_H
+            assert not any(_overlap(badge, box) for box in windows), f'{zone.code}: badge over a window'
+
+
+def test_seat_colours_follow_the_time_seated() -> None:
+    assert seat_class(False, None, NOW) == ' free'
+    assert seat_class(True, NOW - dt.timedelta(minutes=5), NOW) == ' occ'
+    assert seat_class(True, NOW - dt.timedelta(minutes=16), NOW) == ' occ warm'
+    assert seat_class(True, NOW - dt.timedelta(minutes=31), NOW) == ' occ long'
+
+
+def test_looks_follow_the_twin(twin: HallTwin) -> None:
+    look = visuals(twin, NOW)
+    closed = next(w for w in twin.windows.values() if w.state == 'closed')
+    assert look[f'fm-w{closed.id}'] == ('fm-win closed', None)
+    assert look[f'fm-w{closed.id}-n'] == (None, '—')
+    seat = twin.devices_by_code['S-A01']
+    assert look[f'fm-d{seat.id}'][0] == 'fm-dev k-seat offline'  # unknown until the seat connects
+    twin.apply(DeviceHealth(hall_id=1, device=device(twin, 'S-A01'), state='online'))
+    twin.apply(SeatChanged(hall_id=1, device=device(twin, 'S-A01'), occupied=True, since=NOW))
+    assert visuals(twin, NOW + dt.timedelta(minutes=40))[f'fm-d{seat.id}'][0] == 'fm-dev k-seat online occ long'
+
+
+async def test_the_feed_coalesces_and_the_patcher_sends_only_differences(twin: HallTwin) -> None:
+    feed = HallFeed(twin, min_interval=3600)  # nothing is flushed by the timer during this test
+    patcher = MapPatcher(feed, clock=lambda: NOW)
+    patches: list[str] = []
+    flushes: list[frozenset] = []
+    patcher.patch.subscribe(patches.append)
+    feed.flushed.subscribe(flushes.append)
+
+    twin.apply(issued(twin, 'HUKOU-IN', 1))
+    await asyncio.sleep(0)  # the first change after a quiet spell goes out at once
+    assert len(flushes) == 1 and len(patches) == 1
+    general = next(z for z in twin.zones.values() if z.code == 'general')
+    assert patches[0].startswith(f'{JS_FUNCTION}(')
+    changes = json.loads(patches[0][len(JS_FUNCTION) + 1 : -1])
+    assert [f'fm-z{general.id}-q', None, '1'] in changes
+    assert (ZONE, general.id) in flushes[0]
+
+    twin.apply(issued(twin, 'HUKOU-IN', 2))
+    twin.apply(issued(twin, 'RESIDENCE-PERMIT', 3))
+    w6 = twin.windows[6]
+    twin.apply(WindowChanged(hall_id=1, payload=WP(id=6, number=6, state='open', service_ids=list(w6.services))))
+    await asyncio.sleep(0)
+    assert len(flushes) == 1  # batched until min_interval has passed
+    feed.flush()
+    assert len(flushes) == 2 and {(WINDOW, 6), (ZONE, general.id)} <= flushes[1]
+    changes = json.loads(patches[1][len(JS_FUNCTION) + 1 : -1])
+    assert sorted(changes) == sorted([[f'fm-z{general.id}-q', None, '3'], ['fm-w6', 'fm-win open', None]])
+    assert patcher.state['fm-w6'] == ('fm-win open', None)
+
+    reader = device(twin, 'K01-ID')
+    twin.apply(CardRead(hall_id=1, device=reader, valid=True))  # a use: the twin changes, the map does not
+    feed.flush()
+    assert len(flushes) == 3 and len(patches) == 2
+    await feed.stop()

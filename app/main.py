@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+from collections.abc import Awaitable, Callable
 
 from nicegui import app, ui
 
 import pages
-from app import jobs, runtime
+from app import gc_policy, jobs, runtime
 from app.api import web_session
 from app.api.docs import install_docs
 from app.api.errors import install_error_handlers
@@ -29,6 +31,7 @@ log = logging.getLogger('halltwin')
 
 async def _startup() -> None:
     settings = get_settings()
+    runtime.install(None)  # no request may reach a runtime left over from an earlier start
     try:
         await upgrade_async(settings.db_url)
         rt = await runtime.build_runtime(settings)
@@ -46,26 +49,40 @@ async def _startup() -> None:
     if settings.hall_simulation == 'on' and rt.forecast is not None:
         rt.simulator = await hall_sim.start_demo(rt.queue, rt.forecast, settings)
     runtime.mark_ready()
-    gc.freeze()  # the start-up heap is long-lived: keep it out of full collections (device hub p99)
+    if not os.environ.get('NICEGUI_USER_SIMULATION'):  # a test process starts many apps: freeze only a real one
+        gc.freeze()  # the start-up heap is long-lived: keep it out of full collections (device hub p99)
     log.info('HallTwin started for %s on %s', rt.hall.name, settings.db_url.split('://')[0])
 
 
 async def _shutdown() -> None:
+    """Stop everything, each step on its own: one failing step must not leave the rest running."""
     try:
         rt = runtime.current()
     except RuntimeError:
         return
-    if rt.simulator is not None:
-        await rt.simulator.stop()
-    await jobs.stop()
-    await devices.stop()
-    device_feed.stop(rt.bus)
-    if rt.alerts is not None:
-        await rt.alerts.stop()
-    await live.stop(rt.bus)
-    await rt.bus.stop()
-    await rt.db.dispose()
-    runtime.install(None)
+    runtime.install(None)  # first: no request may reach a runtime that is stopping
+    steps: list[Callable[[], Awaitable[object]]] = [
+        *([rt.simulator.stop] if rt.simulator is not None else []),
+        jobs.stop,
+        devices.stop,
+        _async(lambda: device_feed.stop(rt.bus)),
+        *([rt.alerts.stop] if rt.alerts is not None else []),
+        lambda: live.stop(rt.bus),
+        rt.bus.stop,
+        rt.db.dispose,
+    ]
+    for step in steps:
+        try:
+            await step()
+        except Exception:
+            log.exception('shutdown step failed')
+
+
+def _async(action: Callable[[], object]) -> Callable[[], Awaitable[object]]:
+    async def run() -> object:
+        return action()
+
+    return run
 
 
 def configure() -> None:
@@ -90,10 +107,7 @@ def run() -> None:
         install_log_masking(name)
     settings = get_settings()
     configure()
-    # Pushed pages keep each message a few seconds (history for reconnects): with the default thresholds those
-    # buffers reach the oldest generation and full collections of a heap with hundreds of open pages stall the
-    # loop for 0.5-2 s. Fewer, larger young collections let them die young (bench/twin_clients.py: p99 920 -> 280 ms).
-    gc.set_threshold(50_000, 20, 10)
+    app.on_delete(gc_policy.install().page_left)  # rare full collections, closed pages freed in batches (why: there)
     ui.run(
         host=settings.host,
         port=settings.port,

@@ -7,6 +7,7 @@ subscribed inside this page so they end with it.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import importlib.util
 import inspect
@@ -19,6 +20,7 @@ from fastapi.responses import Response
 from nicegui import ui
 from nicegui.events import ValueChangeEventArguments
 
+from app.clock import hall_day, utcnow
 from app.models.people import Role
 from app.runtime import Runtime, ready
 from app.services.errors import DomainError
@@ -96,16 +98,23 @@ async def manager_page(request: Request) -> Response | None:
         _planning_panels(rt, feed, session)
 
 
+_forecasts: dict[tuple[int, dt.date], dict[int, float]] = {}
+
+
 async def _forecast_today(rt: Runtime) -> dict[int, float] | None:
-    """Today's forecast arrivals per hour from the forecast service, when the runtime has one (issue 5 item 5)."""
+    """Today's forecast arrivals per hour (issue 5 item 5), once per hall day: the model is fitted once a day."""
     service = getattr(rt, 'forecast', None)
     if service is None:
         return None
-    try:
-        return {point.hour: point.forecast for point in await service.hourly()}
-    except Exception:
-        log.exception('forecast unavailable for the arrivals chart')
-        return None
+    key = (id(service), hall_day(utcnow(), rt.settings.tz))
+    if key not in _forecasts:
+        try:
+            _forecasts.clear()
+            _forecasts[key] = {point.hour: point.forecast for point in await service.hourly()}
+        except Exception:
+            log.exception('forecast unavailable for the arrivals chart')
+            return None
+    return _forecasts[key]
 
 
 def _planning_panels(rt: Runtime, feed: HallFeed, session: StaffSession) -> None:

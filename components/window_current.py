@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from nicegui import ui
 
 from app.models.ticket import PriorityClass
@@ -19,7 +21,7 @@ PRIORITY_BADGES = {
 }
 
 
-def current_ticket(current: CurrentTicket) -> None:
+def current_ticket(current: CurrentTicket, on_unmask: Callable[[], Awaitable[None]] | None = None) -> None:
     view = current.view
     ticket = view.ticket
     with ui.row().classes('w-full items-center gap-6 no-wrap'):
@@ -56,6 +58,10 @@ def current_ticket(current: CurrentTicket) -> None:
                     ):
                         ui.label(t(key)).classes('text-grey-7')
                         ui.label(value).classes('font-mono')
+                if on_unmask is not None:
+                    tid(ui.button(t('desk.unmask'), on_click=on_unmask), 'desk-unmask').props(
+                        'flat dense size=sm icon=visibility'
+                    )
             ui.label(t('desk.answers')).classes('font-bold mt-2')
             with tid(ui.column(), 'desk-answers').classes('gap-1 text-sm'):
                 if not current.answered:

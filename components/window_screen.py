@@ -13,12 +13,14 @@ from typing import Any, Protocol
 
 from nicegui import ui
 
+from app.clock import utcnow
 from app.events import Event, TicketEventBase, TicketTransferred, WindowChanged
 from app.models.hall import WindowState
 from app.runtime import Runtime
 from app.services import window_desk
 from app.services.auth import Principal
 from app.services.errors import DomainError
+from app.services.unmask import unmask_citizen
 from app.services.window_desk import Desk, TransferTargets
 from components import window_texts as _texts  # noqa: F401 - registers the desk's texts
 from components.testids import tid
@@ -95,7 +97,7 @@ class WindowScreen:
                     'unelevated size=xl icon=campaign'
                 )
             return
-        current_ticket(current)
+        current_ticket(current, self.unmask if current.citizen is not None else None)
         with ui.row().classes('w-full gap-2 pt-2'):
             tid(ui.button(t('desk.recall'), on_click=self.recall), 'desk-recall').props('outline icon=replay')
             tid(ui.button(t('desk.no_show'), on_click=self.no_show), 'desk-no-show').props('outline icon=person_off')
@@ -219,6 +221,47 @@ class WindowScreen:
             lambda p: open_case(ticket_code=code, answers=dict(current.answers), actor=p.username),
             lambda case: t('desk.case_opened', code=case_label(case)),
         )
+
+    async def unmask(self) -> None:
+        """Full details only with a reason; the service checks the task and audits every attempt."""
+        current = self.desk.current
+        if current is None or current.view.ticket.citizen_id is None:
+            return
+        citizen_id = current.view.ticket.citizen_id
+        with ui.context.client.layout, ui.dialog() as dialog, ui.card().classes('w-96 gap-3'):
+            ui.label(t('desk.unmask')).classes('text-lg font-bold')
+            ui.label(t('desk.unmask.hint')).classes('text-sm text-grey-8')
+            reason = tid(ui.input(t('desk.unmask.reason')), 'desk-unmask-reason').classes('w-full')
+            shown = tid(ui.column(), 'desk-unmasked').classes('gap-1 text-sm font-mono')
+
+            async def reveal() -> None:
+                principal = await self.staff.recheck()
+                if principal is None:
+                    return
+                try:
+                    values = await unmask_citizen(
+                        self.rt.db,
+                        self.rt.cipher,
+                        principal,
+                        citizen_id,
+                        fields=['name', 'id_number', 'phone'],
+                        reason=reason.value or '',
+                        now=utcnow(),
+                        client_address=self.client_address,
+                    )
+                except DomainError as error:
+                    ui.notify(error.message, type='negative', multi_line=True)
+                    return
+                shown.clear()
+                with shown:
+                    for key in ('name', 'id_number', 'phone'):
+                        ui.label(f'{t("desk." + key)}  {values.get(key) or "—"}')
+
+            with ui.row().classes('w-full justify-end'):
+                ui.button(t('desk.unmask.close'), on_click=dialog.close).props('flat')
+                tid(ui.button(t('desk.unmask.show'), on_click=reveal), 'desk-unmask-show').props('unelevated')
+        dialog.on('hide', dialog.delete)
+        dialog.open()
 
     # ---- pushed changes ----------------------------------------------------------------------
 

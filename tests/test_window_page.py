@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 
 import pytest
@@ -19,6 +20,7 @@ from app.services import audit
 from app.services.kiosk import KioskService
 from app.settings import get_settings
 from tests.factories import SmallHall
+from tests.idnumbers import make_id
 from tests.kiosk_hall import prepare_ui
 
 PATIENT = 50
@@ -196,3 +198,22 @@ async def test_a_call_made_elsewhere_is_pushed_to_the_desk(desk_ui: SmallHall, u
     await user.should_see(marker='desk-idle')
     await rt.queue.call_next(desk_ui.window_1, actor='boss')  # e.g. through the API
     await user.should_see(marker='desk-current-number', content='A001', retries=PATIENT)
+
+
+async def test_full_details_need_a_reason_and_are_audited(desk_ui: SmallHall, user: User) -> None:
+    rt = await login(user)
+    id_number = make_id(dt.date(1980, 3, 4))
+    await rt.queue.take_ticket(TicketCreate(service_code=desk_ui.service_a, id_number=id_number))
+    await user.open(f'/window/{desk_ui.window_1}')
+    click(user, 'desk-call-next')
+    await user.should_see(marker='desk-unmask')
+    await user.should_not_see(id_number)
+    await open_dialog(user, 'desk-unmask')
+    click(user, 'desk-unmask-show')
+    await user.should_see('须填写原因')
+    user.find(marker='desk-unmask-reason').type('核对身份')
+    click(user, 'desk-unmask-show')
+    await user.should_see(id_number)
+    async with rt.db.read_session() as s:
+        rows = list((await s.execute(select(AuditEntry).where(AuditEntry.action == audit.UNMASK))).scalars())
+    assert [(row.actor, row.outcome, row.detail['reason']) for row in rows] == [('w01', 'ok', '核对身份')]

@@ -22,6 +22,7 @@ from app.models.people import Citizen
 from app.models.security import Consent, ConsentPublic, ConsentPurpose, ConsentScope, FaceEncoding
 from app.models.ticket import Ticket
 from app.security.crypto import FieldCipher
+from app.services import audit
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 FACE_CONTEXT = 'face_encoding'
@@ -181,6 +182,7 @@ class ConsentService:
             )
             s.add(consent)
             await s.flush()
+            await _audit(s, consent, audit.CONSENT_GRANTED, consent.granted_at)
         return consent
 
     async def revoke(self, consent_id: int, *, citizen_id: int) -> Consent:
@@ -192,7 +194,8 @@ class ConsentService:
             if consent.revoked_at is not None:
                 raise Conflict('consent_already_revoked', '该授权已撤回 / this consent was already withdrawn')
             consent.revoked_at = self.clock()
-            await _delete_faces(s, consent_id)
+            deleted = await _delete_faces(s, consent_id)
+            await _audit(s, consent, audit.CONSENT_REVOKED, consent.revoked_at, faces_deleted=deleted)
         return consent
 
     async def require(
@@ -325,5 +328,19 @@ async def _require_own_ticket(s: AsyncSession, citizen_id: int, ticket_id: int) 
         raise NotFound('unknown_ticket', '未找到该号 / ticket not found')
 
 
-async def _delete_faces(s: AsyncSession, consent_id: int) -> None:
-    await s.execute(delete(FaceEncoding).where(col(FaceEncoding.consent_id) == consent_id))
+async def _delete_faces(s: AsyncSession, consent_id: int) -> int:
+    result = await s.execute(delete(FaceEncoding).where(col(FaceEncoding.consent_id) == consent_id))
+    return int(getattr(result, 'rowcount', 0) or 0)
+
+
+async def _audit(s: AsyncSession, consent: Consent, action: str, now: dt.datetime, **extra: object) -> None:
+    """Consent changes go to the audit chain, in the transaction that makes them (no personal data)."""
+    await audit.record(
+        s,
+        actor=f'citizen:{consent.citizen_id}',
+        role='citizen',
+        action=action,
+        target=f'consent:{consent.id}',
+        detail={'purpose': consent.purpose, 'scope': consent.scope, 'service_code': consent.service_code, **extra},
+        now=now,
+    )

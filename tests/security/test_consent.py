@@ -7,11 +7,12 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from app.db import Database
-from app.models import Consent, ConsentPurpose, ConsentScope, FaceEncoding, TicketCreate
+from app.models import AuditEntry, Consent, ConsentPurpose, ConsentScope, FaceEncoding, TicketCreate
 from app.security.crypto import FieldCipher
+from app.services import audit
 from app.services.consent import (
     CONSENT_TEXTS,
     CURRENT_TEXT_VERSIONS,
@@ -279,3 +280,16 @@ async def test_gallery_holds_only_templates_under_live_consent(
     await consents.require(once, FACE, service_code=hall.service_a, consume=True)
     assert await consents.face_gallery() == [(keeps, template(10))]
     assert await face_rows(db, citizen_id=once) == 0  # a used 'this time' consent leaves no template behind
+
+
+async def test_consent_changes_are_in_the_audit_chain(
+    db: Database, consents: ConsentService, queue: QueueService, hall: SmallHall
+) -> None:
+    citizen, _ = await citizen_ticket(queue, hall.service_a, 1985)
+    granted = await consents.grant(citizen, FACE, SAME_KIND, text_version=FACE_TICKET_TEXT_VERSION)
+    await consents.revoke(granted.id or 0, citizen_id=citizen)
+    async with db.session() as s:
+        rows = list((await s.execute(select(AuditEntry).order_by(col(AuditEntry.id)))).scalars())
+    assert [row.action for row in rows] == [audit.CONSENT_GRANTED, audit.CONSENT_REVOKED]
+    assert rows[0].target == f'consent:{granted.id}' and rows[1].detail['faces_deleted'] == 0
+    assert (await audit.verify(db)).ok

@@ -1,0 +1,90 @@
+"""Seeing a citizen's data in full: only with a reason, only for a role and task that need it, always audited.
+
+Everyone else sees masked values (app/security/masking.py). Window staff may unmask only the citizen
+whose ticket is at their window right now; reviewers, managers and admins may unmask anyone. Every
+attempt, allowed or refused, is written to the audit chain with the fields and the reason, never
+the values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from app.db import Database
+from app.models.hall import Window
+from app.models.people import Citizen, Role
+from app.models.ticket import Ticket
+from app.security.crypto import FieldCipher
+from app.services import audit
+from app.services.auth import Principal
+from app.services.errors import Forbidden, Invalid, NotFound
+
+Field = Literal['name', 'id_number', 'phone']
+_COLUMNS: dict[str, tuple[str, str]] = {
+    'name': ('name_enc', 'citizen.name'),
+    'id_number': ('id_number_enc', 'citizen.id_number'),
+    'phone': ('phone_enc', 'citizen.phone'),
+}
+
+
+async def unmask_citizen(
+    db: Database,
+    cipher: FieldCipher,
+    principal: Principal,
+    citizen_id: int,
+    *,
+    fields: Sequence[Field],
+    reason: str,
+    now: dt.datetime,
+    client_address: str = '',
+) -> dict[str, str]:
+    """The requested fields in clear; Forbidden (and an audit row saying so) when the task does not need them."""
+    reason = reason.strip()
+    if not reason:
+        raise Invalid('reason_required', '查看完整信息须填写原因 / a reason is required to see full details')
+    unknown = set(fields) - set(_COLUMNS)
+    if unknown or not fields:
+        raise Invalid('unknown_field', f'无法查看的字段 / cannot unmask: {sorted(unknown) or "nothing"}')
+    detail = {'fields': sorted(fields), 'reason': reason[:200]}
+    async with db.session() as s, s.begin():
+        citizen = await s.get(Citizen, citizen_id)
+        allowed = citizen is not None and await _task_needs_it(s, principal, citizen_id)
+        await audit.record(
+            s,
+            actor=principal.username,
+            role=principal.role,
+            action=audit.UNMASK,
+            target=f'citizen:{citizen_id}',
+            outcome=audit.OUTCOME_OK if allowed else audit.OUTCOME_DENIED,
+            detail=detail,
+            client_address=client_address,
+            now=now,
+        )
+    if citizen is None:
+        raise NotFound('unknown_citizen', '未找到该办事人 / citizen not found')
+    if not allowed:
+        raise Forbidden('unmask_denied', '当前任务无需查看完整信息 / your current task does not need full details')
+    values: dict[str, str] = {}
+    for field in fields:
+        column, context = _COLUMNS[field]
+        token = getattr(citizen, column)
+        values[field] = cipher.decrypt(token, context=context) if token else ''
+    return values
+
+
+async def _task_needs_it(s: AsyncSession, principal: Principal, citizen_id: int) -> bool:
+    if principal.has_role(Role.REVIEWER, Role.MANAGER):
+        return True
+    if principal.role != Role.STAFF or principal.window_id is None:
+        return False
+    statement = (
+        select(Ticket.citizen_id)
+        .join(Window, Window.current_ticket_id == Ticket.id)
+        .where(Window.id == principal.window_id)
+    )
+    return (await s.execute(statement)).scalar_one_or_none() == citizen_id

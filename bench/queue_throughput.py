@@ -166,7 +166,7 @@ async def build_hall(db: Database) -> BenchHall:
 
 
 async def add_history(db: Database, hall: BenchHall, tickets: int, days: int, rng: random.Random) -> None:
-    """Completed tickets spread over the previous `days` days (queue_state looks back seven days)."""
+    """Completed tickets spread over the previous `days` days (live_state looks back seven days)."""
     if tickets <= 0:
         return
     now = utcnow()
@@ -416,11 +416,11 @@ async def profile_phase(
     label: str,
 ) -> dict[str, Any]:
     """Two further sequential runs: one instrumented (SQL statements per operation, time in the read-back
-    ticket_view and in queue_state; negligible overhead), then one under cProfile (where the CPU goes)."""
+    ticket_view and in live_state; negligible overhead), then one under cProfile (where the CPU goes)."""
     recorder = Recorder()
     statements: Counter[str] = Counter()
     examples: dict[str, list[str]] = {}
-    inner: dict[str, Counter[str]] = {'ticket_view': Counter(), 'queue_state': Counter()}
+    inner: dict[str, Counter[str]] = {'ticket_view': Counter(), 'live_state': Counter()}
     seen: set[str] = set()
 
     def count_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -450,14 +450,14 @@ async def profile_phase(
     recorder = FirstOfKind()
     event.listen(db.engine.sync_engine, 'before_cursor_execute', count_statement)
     queue.ticket_view = timing('ticket_view', queue.ticket_view)  # type: ignore[method-assign]
-    queue.queue_state = timing('queue_state', queue.queue_state)  # type: ignore[method-assign]
+    queue.live_state = timing('live_state', queue.live_state)  # type: ignore[method-assign]
     try:
         instrumented = await run_phase(
             'instrumented', queue, hall, busy, citizens, ops=ops, clients=1, seed=seed, recorder=recorder
         )
     finally:
         event.remove(db.engine.sync_engine, 'before_cursor_execute', count_statement)
-        del queue.ticket_view, queue.queue_state
+        del queue.ticket_view, queue.live_state
 
     per_kind = {}
     for kind in KINDS:
@@ -471,7 +471,7 @@ async def profile_phase(
             'sql_statements_per_op': round(statements[kind] / len(samples), 1),
             'read_back_ticket_view_ms': round(1000 * inner['ticket_view'][kind] / len(samples), 3),
             'read_back_share': round(inner['ticket_view'][kind] / total, 3),
-            'queue_state_ms': round(1000 * inner['queue_state'][kind] / len(samples), 3),
+            'live_state_ms': round(1000 * inner['live_state'][kind] / len(samples), 3),
             'first_op_statements': examples.get(kind, []),
         }
 
@@ -868,12 +868,12 @@ def print_report(label: str, result: dict[str, Any], informative: bool) -> None:
             f'where the time goes ({instrumented["ops_ok"]} sequential ops, instrumented:'
             f' {instrumented["ops_per_s"]} ops/s; read-back = the ticket_view after the write transaction):'
         )
-        print(f'  {"operation":<16}{"mean ms":>9}{"SQL/op":>8}{"read-back ms":>14}{"share":>7}{"queue_state ms":>16}')
+        print(f'  {"operation":<16}{"mean ms":>9}{"SQL/op":>8}{"read-back ms":>14}{"share":>7}{"live_state ms":>16}')
         for kind, row in profile['per_kind'].items():
             print(
                 f'  {kind:<16}{row["mean_ms"]:>9.2f}{row["sql_statements_per_op"]:>8.1f}'
                 f'{row["read_back_ticket_view_ms"]:>14.2f}{100 * row["read_back_share"]:>6.0f}%'
-                f'{row["queue_state_ms"]:>16.2f}'
+                f'{row["live_state_ms"]:>16.2f}'
             )
         for kind, row in profile['per_kind'].items():
             print(f'\n  SQL of one {kind}:')

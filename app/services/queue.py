@@ -480,11 +480,12 @@ class QueueService:
             return await self._view(s, ticket)
 
     async def _settled(self, s: AsyncSession, ticket: Ticket) -> TicketView | None:
-        """The view of a ticket that is no longer waiting, from what the transaction already holds.
+        """The ticket's view from what the transaction already holds, so no read follows the write.
 
-        A waiting ticket needs its position and estimate, read after commit (None here).
+        A waiting ticket needs its position and estimate: from the live queue state when there is one;
+        without it (tests, scripts) the view is read after commit instead (None here).
         """
-        if ticket.status == TicketStatus.WAITING:
+        if ticket.status == TicketStatus.WAITING and self.live is None:
             return None
         return await self._view(s, ticket)
 

@@ -6,10 +6,12 @@ heap with hundreds of open pages then stall the event loop for 0.5-2 s, several 
 (bench/twin_clients.py: p99 920 ms at 200 managers). Larger young generations let those buffers die
 young, so full collections become rare.
 
-Rare full collections have one cost: a page that was closed is a web of reference cycles (elements,
-slots, parents) that only a full collection frees, so memory would pile up under churn. The page
-collector frees them in one go after every `after` departed pages, at most every `min_interval`
-seconds: bounded garbage, and no pauses at all while nobody comes or goes.
+So the collector never starts a full collection by itself (threshold2 is out of reach); this module
+decides when: a page that was closed is a web of reference cycles (elements, slots, parents) that only a
+full collection frees, so after every `after` departed pages (at most every `min_interval` seconds)
+one collection frees them together, and `tick` (called every minute) runs one if none ran for
+`full_every` seconds, for the other cyclic garbage. Bounded garbage; while nobody comes or goes, one
+pause every ten minutes instead of several a minute.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import gc
 import time
 from collections.abc import Callable
 
-THRESHOLDS = (50_000, 20, 10)
+THRESHOLDS = (50_000, 20, 1_000_000)
 COLLECT_AFTER_PAGES = 20
 MIN_INTERVAL = 5.0
+FULL_EVERY = 600.0
+TICK_SECONDS = 60.0
 
 
 class PageCollector:
@@ -29,30 +33,41 @@ class PageCollector:
         *,
         after: int = COLLECT_AFTER_PAGES,
         min_interval: float = MIN_INTERVAL,
+        full_every: float = FULL_EVERY,
         clock: Callable[[], float] = time.monotonic,
         collect: Callable[[], object] = gc.collect,
     ) -> None:
         self.after = after
         self.min_interval = min_interval
+        self.full_every = full_every
         self.clock = clock
         self.collect = collect
         self.pending = 0
         self.collections = 0
-        self._last = -float('inf')
+        self._last = clock()
 
     def page_left(self) -> bool:
         """One page is gone; True if this departure triggered a full collection."""
         self.pending += 1
-        now = self.clock()
-        if self.pending < self.after or now - self._last < self.min_interval:
+        if self.pending < self.after or self.clock() - self._last < self.min_interval:
             return False
-        self.collect()
-        self.pending, self._last = 0, now
-        self.collections += 1
+        self._collect()
         return True
+
+    def tick(self) -> bool:
+        """The periodic check; True if it ran the overdue full collection."""
+        if self.clock() - self._last < self.full_every:
+            return False
+        self._collect()
+        return True
+
+    def _collect(self) -> None:
+        self.collect()
+        self.pending, self._last = 0, self.clock()
+        self.collections += 1
 
 
 def install() -> PageCollector:
-    """Set the process's thresholds; the caller hooks `page_left` to the UI framework's page deletion."""
+    """Set the process's thresholds; the caller hooks `page_left` to page deletion and `tick` to a timer."""
     gc.set_threshold(*THRESHOLDS)
     return PageCollector()

@@ -107,7 +107,9 @@ def run() -> None:
         install_log_masking(name)
     settings = get_settings()
     configure()
-    app.on_delete(gc_policy.install().page_left)  # rare full collections, closed pages freed in batches (why: there)
+    collector = gc_policy.install()  # full collections only in batches of closed pages, or every 10 min (why: there)
+    app.on_delete(collector.page_left)
+    app.timer(gc_policy.TICK_SECONDS, collector.tick)
     ui.run(
         host=settings.host,
         port=settings.port,

@@ -43,7 +43,7 @@ def alert_list(feed: HallFeed, *, on_ack: Acknowledge, tz: ZoneInfo) -> None:
     with ui.row().classes('w-full items-center justify-between'):
         ui.label(t('alerts.title')).classes('text-lg font-bold')
         count = tid(ui.badge(), 'alert-count').props('rounded')
-    box = tid(ui.column(), 'alert-list').classes('w-full gap-2 overflow-auto grow')
+    box = tid(ui.column(), 'alert-list').classes('w-full gap-2 overflow-auto grow min-h-0 no-wrap')
 
     def draw() -> None:
         alerts = ordered(list(twin.alerts.values()))

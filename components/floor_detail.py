@@ -21,10 +21,37 @@ from components.texts import TEXTS, t
 from twin.feed import HallFeed
 from twin.model import DEVICE, QUEUE, SEAT, WINDOW, ZONE, Key
 
+COUNTED_USES = frozenset({DeviceKind.ID_READER, DeviceKind.QR_SCANNER, DeviceKind.CAMERA, DeviceKind.PRINTER})
+
 
 def _label(prefix: str, value: str) -> str:
     key = f'{prefix}.{value}'
     return t(key) if key in TEXTS else value
+
+
+def _fact(value: object) -> str:
+    return _label('fact', str(value)) if value not in (None, '') else ''
+
+
+def describe(kind: str, detail: dict[str, object]) -> str:
+    """A device event's facts in words (codes the hall does not know yet are shown as they are)."""
+    if kind == 'health':
+        state = _label('device.state', str(detail.get('state', '')))
+        reason = _fact(detail.get('reason'))
+        return f'{state}（{reason}）' if reason else state
+    if kind == 'seat':
+        return _fact('occupied' if detail.get('occupied') else 'vacated')
+    if kind in ('card_read', 'qr_scanned'):
+        valid = _fact('valid' if detail.get('valid') else 'invalid')
+        reason = _fact(detail.get('reason'))
+        return f'{valid}（{reason}）' if reason and not detail.get('valid') else valid
+    if kind == 'comfort_prompt':
+        return t('fact.waited', n=detail.get('waited_minutes', 0))
+    if kind == 'session_end':
+        seconds = detail.get('seconds')
+        outcome = _fact(detail.get('outcome'))
+        return f'{outcome} · {t("fact.seconds", n=seconds)}' if seconds is not None else outcome
+    return _fact(detail.get('status') or detail.get('outcome') or '')
 
 
 def _minutes(since: dt.datetime | None, now: dt.datetime) -> int:
@@ -145,14 +172,14 @@ class DetailPanel:
         self.title.set_text(d.name or d.code)
         self._row(t('detail.kind'), _label('device.kind', d.kind))
         self._row(t('detail.code'), d.code)
-        state = _label('device.state', d.state) + (f'（{d.reason}）' if d.reason else '')
+        state = _label('device.state', d.state) + (f'（{_fact(d.reason)}）' if d.reason else '')
         self._row(t('detail.state'), f'{state} · {self._time(d.state_since)}', 'detail-state')
         if d.usage is not None:
             self._row(t('detail.usage'), f'{d.usage:.0%}')
-        if d.kind != DeviceKind.SEAT:
+        if d.kind in COUNTED_USES:
             self._row(t('detail.uses'), str(d.uses))
         if d.printer_status:
-            self._row(t('detail.printer'), d.printer_status)
+            self._row(t('detail.printer'), _fact(d.printer_status))
         if d.help_since is not None:
             ui.label(t('detail.help', at=self._time(d.help_since)[:5])).classes('text-sm text-negative font-bold')
         seat = self.twin.seats.get(did)
@@ -194,4 +221,4 @@ class DetailPanel:
                 with ui.row().classes('w-full no-wrap gap-2 text-sm'):
                     ui.label(self._time(line.at)).classes('font-mono text-grey-7')
                     ui.label(_label(prefix, line.kind)).classes('w-20 shrink-0')
-                    ui.label(line.text).classes('ellipsis')
+                    ui.label(line.text or describe(line.kind, line.detail)).classes('ellipsis')

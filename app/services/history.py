@@ -6,7 +6,7 @@ Only public fields leave here (ticket numbers, kinds, times, device states): no 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlmodel import col, select
 
@@ -15,14 +15,15 @@ from app.models.operations import DeviceEvent
 from app.models.ticket import Ticket, TicketEvent
 
 HISTORY_LIMIT = 12
-_DEVICE_DETAIL_KEYS = ('state', 'reason', 'occupied', 'status', 'valid', 'outcome', 'kind', 'waited_minutes')
+PUBLIC_DETAIL_KEYS = ('state', 'reason', 'occupied', 'status', 'valid', 'outcome', 'kind', 'waited_minutes', 'seconds')
 
 
 @dataclass(frozen=True)
 class HistoryLine:
     at: dt.datetime
     kind: str
-    text: str
+    text: str = ''  # a ticket number for windows
+    detail: dict[str, object] = field(default_factory=dict)  # public facts for devices (see `public_detail`)
 
 
 async def window_history(db: Database, window_id: int, *, limit: int = HISTORY_LIMIT) -> list[HistoryLine]:
@@ -47,11 +48,9 @@ async def device_history(db: Database, device_id: int, *, limit: int = HISTORY_L
         .limit(limit)
     )
     async with db.read_session() as s:
-        return [HistoryLine(at, kind, describe(detail)) for at, kind, detail in await s.execute(statement)]
+        return [HistoryLine(at, kind, detail=public_detail(detail)) for at, kind, detail in await s.execute(statement)]
 
 
-def describe(detail: dict[str, object] | None) -> str:
-    """A short, public rendering of a DeviceEvent's detail (session ids and job ids left out)."""
-    if not detail:
-        return ''
-    return ' '.join(f'{key}={detail[key]}' for key in _DEVICE_DETAIL_KEYS if key in detail)
+def public_detail(detail: dict[str, object] | None) -> dict[str, object]:
+    """Only the facts a manager reads (state, outcome, ...): session ids and job ids stay in the database."""
+    return {key: detail[key] for key in PUBLIC_DETAIL_KEYS if key in detail} if detail else {}

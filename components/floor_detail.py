@@ -39,6 +39,8 @@ def describe(kind: str, detail: dict[str, object]) -> str:
         state = _label('device.state', str(detail.get('state', '')))
         reason = _fact(detail.get('reason'))
         return f'{state}（{reason}）' if reason else state
+    if kind == 'window_state':
+        return _label('window.state', str(detail.get('state', '')))
     if kind == 'seat':
         return _fact('occupied' if detail.get('occupied') else 'vacated')
     if kind in ('card_read', 'qr_scanned'):

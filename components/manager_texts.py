@@ -98,6 +98,8 @@ register(
         'history.no_show': ('过号', 'no-show'),
         'history.transferred': ('转移', 'transferred'),
         'history.parked': ('挂起', 'parked'),
+        'history.window_state': ('窗口', 'window'),
+        'history.window_services': ('调整事项', 'services'),
         'history.health': ('状态变化', 'availability'),
         'history.seat': ('座位', 'seat'),
         'history.card_read': ('读卡', 'card read'),

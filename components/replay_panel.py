@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from nicegui import ui
 
 from app.runtime import Runtime
-from app.services.replay import DayLog, HallAt, TicketStep, state_at
+from app.services.replay import DayLog, HallAt, Step, WindowStep, state_at
 from components.testids import tid
 from components.texts import TEXTS, register, t
 
@@ -36,7 +36,12 @@ register(
         'replay.nothing': ('此时尚无动态', 'Nothing had happened yet'),
         'replay.activity.serving': ('办理中', 'serving'),
         'replay.activity.idle': ('空闲', 'idle'),
-        'replay.activity.not_started': ('未办理', 'not started'),
+        'replay.activity.paused': ('暂停', 'paused'),
+        'replay.activity.closed': ('未开放', 'closed'),
+        'replay.window.state.open': ('开放', 'opened'),
+        'replay.window.state.paused': ('暂停服务', 'paused'),
+        'replay.window.state.closed': ('关闭', 'closed'),
+        'replay.window.services': ('改办 {services}', 'now serves {services}'),
         'replay.kind.issued': ('取号', 'took a number'),
         'replay.kind.called': ('叫号', 'called'),
         'replay.kind.called_out_of_order': ('跳号呼叫', 'called out of order'),
@@ -54,7 +59,8 @@ register(
 ACTIVITY_CLASSES = {
     'serving': 'bg-blue-1 text-blue-10 border-blue-4',
     'idle': 'bg-green-1 text-green-10 border-green-4',
-    'not_started': 'bg-grey-2 text-grey-7 border-grey-4',
+    'paused': 'bg-amber-1 text-amber-10 border-amber-5',
+    'closed': 'bg-grey-2 text-grey-7 border-grey-4',
 }
 SHOWN_NUMBERS = 6
 
@@ -63,7 +69,19 @@ def _clock(moment: dt.datetime, tz: ZoneInfo) -> str:
     return moment.astimezone(tz).strftime('%H:%M')
 
 
-def _step_text(step: TicketStep, log: DayLog, tz: ZoneInfo) -> str:
+def _window_step_text(step: WindowStep, log: DayLog, tz: ZoneInfo) -> str:
+    number = log.windows.get(step.window_id, (step.window_id, ''))[0]
+    if step.kind == 'services':
+        names = {code: name for code, name, _ in log.services.values()}
+        what = t('replay.window.services', services='、'.join(names.get(code, code) for code in step.detail))
+    else:
+        what = t(f'replay.window.state.{step.to_state}')
+    return f'{_clock(step.at, tz)}  {t("replay.at_window", n=number)} {what}'
+
+
+def _step_text(step: Step, log: DayLog, tz: ZoneInfo) -> str:
+    if isinstance(step, WindowStep):
+        return _window_step_text(step, log, tz)
     key = f'replay.kind.{step.kind}'
     what = t(key) if key in TEXTS else step.kind
     where = ''

@@ -8,12 +8,8 @@ subscribed inside this page so they end with it.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.util
-import inspect
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -28,24 +24,20 @@ from components import manager_texts  # noqa: F401 - registers the texts
 from components.alert_list import alert_list
 from components.floor_detail import DetailPanel
 from components.floor_map import floor_map, legend
+from components.forecast_chart import forecast_chart
 from components.frame import frame
 from components.kpi_tiles import kpi_tiles
 from components.manager_charts import manager_charts
+from components.replay_panel import replay_panel
+from components.staffing_panel import staffing_panel
 from components.testids import tid
 from components.texts import register, t
 from pages.guard import StaffSession, require
 from twin import live
-from twin.feed import HallFeed
 
 log = logging.getLogger(__name__)
 
-# Issue 5 items 4-6 (staffing advice, peak forecast, replay) are another engineer's components. Each is
-# a function rendering into the current container; it is shown here as soon as its module exists.
-PLANNING_PANELS = (
-    ('components.staffing_panel', 'staffing_panel', 'manager.staffing'),
-    ('components.forecast_chart', 'forecast_chart', 'manager.forecast'),
-    ('components.replay_panel', 'replay_panel', 'manager.replay'),
-)
+PANEL_TITLES = ('manager.staffing', 'manager.forecast', 'manager.replay')
 
 register(
     {
@@ -95,7 +87,7 @@ async def manager_page(request: Request) -> Response | None:
         with ui.card().classes('w-full p-3 gap-2'):
             ui.label(t('manager.charts')).classes('text-lg font-bold')
             manager_charts(feed, forecast=forecast, tz=tz)
-        _planning_panels(rt, feed, session)
+        _planning_panels(rt, session)
 
 
 _forecasts: dict[tuple[int, dt.date], dict[int, float]] = {}
@@ -117,52 +109,35 @@ async def _forecast_today(rt: Runtime) -> dict[int, float] | None:
     return _forecasts[key]
 
 
-def _planning_panels(rt: Runtime, feed: HallFeed, session: StaffSession) -> None:
-    """The other engineer's panels, one tab each, built only when a manager opens the tab (most page views,
-    e.g. a wall display, never do: the live parts above stay light)."""
-    found: dict[str, Callable[..., Any]] = {}
-    for module_name, function, title in PLANNING_PANELS:
-        if importlib.util.find_spec(module_name) is not None:
-            found[title] = getattr(importlib.import_module(module_name), function)
-    if not found:
-        return
+def _planning_panels(rt: Runtime, session: StaffSession) -> None:
+    """Staffing advice, the peak forecast and the replay, one tab each, built only when a manager opens the tab
+    (most page views, e.g. a wall display, never do: the live parts above stay light)."""
+    renderers: dict[str, Callable[[], Awaitable[None]]] = {
+        'manager.staffing': lambda: staffing_panel(rt, session),
+        'manager.forecast': lambda: forecast_chart(rt),
+        'manager.replay': lambda: replay_panel(rt),
+    }
     with tid(ui.card(), 'planning').classes('w-full p-3 gap-1'):
         ui.label(t('manager.more')).classes('text-lg font-bold')
         with ui.tabs().classes('w-full').props('align=left') as tabs:
-            for title in found:
-                ui.tab(title, label=t(title))
+            for title in PANEL_TITLES:
+                tid(ui.tab(title, label=t(title)), f'tab-{title.removeprefix("manager.")}')
         hint = ui.label(t('manager.more_hint')).classes('text-sm text-grey-7')
         with ui.tab_panels(tabs).classes('w-full'):
-            panels = {title: ui.tab_panel(title) for title in found}
+            panels = {title: ui.tab_panel(title) for title in PANEL_TITLES}
     built: set[str] = set()
 
     async def open_tab(event: ValueChangeEventArguments) -> None:
         title = str(event.value or '')
         hint.set_visibility(False)
-        if title not in found or title in built:
+        if title not in renderers or title in built:
             return
         built.add(title)
         with panels[title]:
-            await _call_panel(found[title], rt=rt, twin=feed.twin, feed=feed, session=session)
+            try:
+                await renderers[title]()
+            except Exception:
+                log.exception('manager panel %s failed', title)
+                ui.label(t('manager.panel_failed')).classes('text-negative text-sm')
 
     tabs.on_value_change(open_tab)
-
-
-async def _call_panel(render: Callable[..., Any], **available: Any) -> None:
-    """Pass each panel what it asks for by parameter name (rt/runtime, twin, feed, session)."""
-    aliases = {'runtime': 'rt'}
-    kwargs: dict[str, Any] = {}
-    for name, parameter in inspect.signature(render).parameters.items():
-        source = aliases.get(name, name)
-        if source in available:
-            kwargs[name] = available[source]
-        elif parameter.default is inspect.Parameter.empty:
-            log.warning('planning panel %s needs %r, which the manager page does not have', render.__name__, name)
-            return
-    try:
-        result = render(**kwargs)
-        if inspect.isawaitable(result):
-            await result
-    except Exception:
-        log.exception('planning panel %s failed', render.__name__)
-        ui.label(t('manager.panel_failed')).classes('text-negative text-sm')

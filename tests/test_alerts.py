@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.bus import InProcessBus
@@ -22,7 +24,7 @@ from app.events import (
     SlaAtRisk,
 )
 from app.models import Alert, AuditEntry, ServiceItem, TicketCreate
-from app.services.alerts import ALERT_ACKNOWLEDGED, AlertService, Kind
+from app.services.alerts import ALERT_ACKNOWLEDGED, AlertService, AlertSpec, Kind
 from app.services.errors import Conflict, NotFound
 from app.services.queue import QueueService
 from app.settings import Settings
@@ -230,3 +232,35 @@ async def test_open_alerts_survive_a_restart(
         assert [a.key for a in again.open_alerts()] == ['device_offline:K01']
     finally:
         await again.stop()
+
+
+async def test_the_database_holds_one_open_alert_per_key(
+    alerts: AlertService,
+    bus: InProcessBus,
+    db: Database,
+    hall: SmallHall,
+    settings: Settings,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A second process whose check raced past the first one's insert adopts the first one's row."""
+    spec = AlertSpec('help:K01', Kind.HELP, 'critical', 'K01', '有群众呼叫人工 / help requested')
+    first = await alerts.raise_alert(spec)
+    assert first is not None
+    other = AlertService(db, bus, hall_id=hall.hall_id, live=None, tz=settings.tz, clock=clock)
+    looked: list[str] = []
+    real = other._open_row
+
+    async def stale_once(s: AsyncSession, key: str) -> Alert | None:
+        looked.append(key)
+        return None if len(looked) == 1 else await real(s, key)
+
+    monkeypatch.setattr(other, '_open_row', stale_once)
+    assert await other.raise_alert(spec) is None
+    assert other.open['help:K01'].id == first.id and len(looked) == 2
+    assert [a.id for a in await rows(db)] == [first.id]
+    with pytest.raises(IntegrityError):
+        async with db.session() as s, s.begin():
+            s.add(Alert(hall_id=hall.hall_id, key='help:K01', kind='help', message='again', raised_at=clock.now))
+    await alerts.acknowledge(first.id or 0, actor='boss', role='manager')
+    assert await alerts.raise_alert(spec) is not None  # a resolved alert does not block a new one

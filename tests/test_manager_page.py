@@ -9,14 +9,14 @@ from typing import Any
 
 import httpx
 import pytest
-from nicegui import core
+from nicegui import core, ui
 from nicegui.testing import User
 from sqlmodel import select
 
 from app.api.web_session import SESSION_COOKIE
 from app.db import Database
 from app.events import HelpRequested
-from app.models import AuditEntry, Role, TicketCreate
+from app.models import AuditEntry, Role, TicketCreate, WindowState
 from app.runtime import ready
 from app.services.alerts import ALERT_ACKNOWLEDGED
 from app.settings import get_settings
@@ -120,3 +120,20 @@ async def test_the_floor_panel_shows_a_window(manager_hall: Devices, ui_hall: Sm
     await user.should_see('张三')
     await user.should_see(marker='detail-history')
     await user.should_see('叫号')  # the window's last ticket transition, from TicketEvent
+
+
+async def test_the_replay_tab_shows_window_states_over_the_day(
+    manager_hall: Devices, ui_hall: SmallHall, user: User
+) -> None:
+    rt = await ready()
+    await rt.queue.set_window_state(ui_hall.window_3, WindowState.OPEN, actor='w03')
+    await rt.queue.set_window_state(ui_hall.window_2, WindowState.PAUSED, actor='w02')
+    await log_in(user, 'boss', 'Manager-01-pass')
+    await user.open('/manager')
+    user.find(ui.tabs).elements.pop().set_value('manager.replay')
+    await user.should_see(marker='replay-windows', retries=RETRIES)
+    await user.should_see('3号窗口 开放')  # the day's window changes, newest first, in "just before"
+    await user.should_see('2号窗口 暂停服务')
+    (grid,) = user.find(marker='replay-windows').elements
+    tiles = {label.text for label in grid.descendants() if isinstance(label, ui.label)}
+    assert {'暂停', '空闲'} <= tiles  # window 2 paused, window 3 open with no one at the desk

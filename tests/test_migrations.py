@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -43,3 +44,27 @@ def test_upgrade_from_the_first_schema_keeps_rows(tmp_path: Path) -> None:
         assert db.execute('SELECT code, questions, workflow FROM service_item').fetchall() == [('S', '[]', '[]')]
         assert db.execute('SELECT name, prompts FROM hall').fetchall() == [('大厅', '{}')]
         assert db.execute('SELECT version_num FROM alembic_version').fetchone()[0] != '0001'
+
+
+def test_upgrade_keeps_the_newest_of_duplicate_open_alerts(tmp_path: Path) -> None:
+    """0005 makes open alerts unique per key; older duplicates (two processes raised one) are resolved first."""
+    path = tmp_path / 'alerts.db'
+    url = f'sqlite+aiosqlite:///{path}'
+    command.upgrade(alembic_config(url), '0004')
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO hall (code, name, name_en, width, height) VALUES ('main', '大厅', 'Hall', 10, 10)")
+        for raised in ('2026-06-03 09:00:00', '2026-06-03 09:00:01'):
+            db.execute(
+                'INSERT INTO alert (kind, severity, target, message, hall_id, key, raised_at) '
+                "VALUES ('help', 'critical', 'K01', 'help', 1, 'help:K01', ?)",
+                (raised,),
+            )
+    upgrade(url)
+    with sqlite3.connect(path) as db:
+        rows = db.execute('SELECT id, resolved_at FROM alert ORDER BY id').fetchall()
+        assert rows == [(1, '2026-06-03 09:00:00'), (2, None)]
+        with pytest.raises(sqlite3.IntegrityError):
+            db.execute(
+                'INSERT INTO alert (kind, severity, target, message, hall_id, key, raised_at) '
+                "VALUES ('help', 'critical', 'K01', 'help', 1, 'help:K01', '2026-06-03 09:01:00')"
+            )

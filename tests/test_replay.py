@@ -8,28 +8,31 @@ from typing import Any
 from sqlmodel import select
 
 from app.db import Database
-from app.models import Device, DeviceKind, TicketCreate, Zone
-from app.models.operations import DeviceEvent
+from app.models import Device, DeviceKind, TicketCreate, WindowState, Zone
+from app.models.operations import DeviceEvent, WindowEvent
 from app.services import hall_hours
 from app.services.queue import QueueService
-from app.services.replay import HallAt, ReplayService, state_at
+from app.services.replay import HallAt, ReplayService, WindowStep, state_at
 from app.settings import Settings
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 
 DAY = dt.date(2026, 6, 3)
 
-Snapshot = tuple[dict[int, str | None], dict[str, int]]
+Snapshot = tuple[dict[int, tuple[str, str | None]], dict[str, int]]
 
 
 async def live(queue: QueueService) -> Snapshot:
     overview = await queue.overview()
-    windows = {w.window.id or 0: (w.current.number if w.current else None) for w in overview.windows}
+    windows = {
+        w.window.id or 0: (str(w.window.state), w.current.number if w.current else None) for w in overview.windows
+    }
     return windows, {q.service.code: q.waiting for q in overview.queues}
 
 
 def replayed(hall: HallAt) -> Snapshot:
-    return {w.window_id: w.ticket_number for w in hall.windows}, {q.code: q.waiting for q in hall.queues}
+    windows = {w.window_id: (w.state, w.ticket_number) for w in hall.windows}
+    return windows, {q.code: q.waiting for q in hall.queues}
 
 
 async def add_devices(db: Database, hall_id: int, clock: FakeClock) -> tuple[int, int]:
@@ -70,6 +73,7 @@ async def test_replay_at_each_moment_equals_the_live_state_then(
     await checkpoint(1)  # 08:30, nothing yet
     for request in (a, a, b, a):
         await queue.take_ticket(request)  # A001, A002, B001, A003
+    await queue.set_window_state(hall.window_3, WindowState.OPEN)
     await checkpoint(4)
     await queue.call_next(hall.window_1)  # A001
     await queue.call_next(hall.window_2)  # B001
@@ -81,6 +85,7 @@ async def test_replay_at_each_moment_equals_the_live_state_then(
     await checkpoint(3)  # 08:40
     await queue.transfer(hall.window_1, to_service_code=hall.service_b)  # A002 waits for B now
     await queue.park(hall.window_2)  # B001 on hold
+    await queue.set_window_state(hall.window_3, WindowState.PAUSED)
     await checkpoint(2)
     await queue.call_next(hall.window_2)  # A002, now a B ticket
     await queue.call_next(hall.window_1)  # A003
@@ -93,6 +98,8 @@ async def test_replay_at_each_moment_equals_the_live_state_then(
     await checkpoint(10)
     await queue.complete(hall.window_2)
     await queue.complete(hall.window_4)
+    await queue.set_window_services(hall.window_4, {hall.service_c: 1, hall.service_a: 2}, actor='manager')
+    await queue.set_window_state(hall.window_4, WindowState.CLOSED)
     await checkpoint(0)
 
     log = await ReplayService(db, settings, hall_id=hall.hall_id, clock=clock).load(DAY)
@@ -100,7 +107,12 @@ async def test_replay_at_each_moment_equals_the_live_state_then(
         assert replayed(state_at(log, moment)) == snapshot, moment.astimezone(settings.tz)
 
     early = state_at(log, log.start)
-    assert {w.activity for w in early.windows} == {'not_started'}
+    assert {w.window_id: w.activity for w in early.windows} == {
+        hall.window_1: 'idle',
+        hall.window_2: 'idle',
+        hall.window_3: 'closed',  # until it opened at 08:31
+        hall.window_4: 'idle',
+    }
     middle = state_at(log, hall_hours.local_moment(DAY, 8, settings.tz, minute=40))
     assert {w.window_id: w.activity for w in middle.windows}[hall.window_1] == 'serving'
     assert middle.queues[0].numbers == ['A003']
@@ -111,7 +123,28 @@ async def test_replay_at_each_moment_equals_the_live_state_then(
     end = state_at(log, log.end)
     assert (end.issued, end.finished, end.no_shows, end.waiting) == (5, 4, 1, 0)
     assert {w.window_id: w.finished for w in end.windows}[hall.window_1] == 2
-    assert end.recent[0].kind == 'completed' and len(end.recent) <= 8
+    assert [(step.kind, step.to_state) for step in end.recent[:2]] == [('state', 'closed'), ('services', 'open')]
+    assert isinstance(end.recent[1], WindowStep) and end.recent[1].detail == {hall.service_c: 1, hall.service_a: 2}
+    assert end.recent[2].kind == 'completed' and len(end.recent) <= 8
+
+
+async def test_a_window_that_changed_only_later_held_its_earlier_state(
+    db: Database, queue: QueueService, hall: SmallHall, clock: FakeClock, settings: Settings
+) -> None:
+    """Replaying yesterday: window 3 opened only today, so yesterday it was closed all day; the others
+    never changed, so they held the state they have now."""
+    clock.now = hall_hours.local_moment(DAY + dt.timedelta(days=1), 9, settings.tz)
+    await queue.set_window_state(hall.window_3, WindowState.OPEN, actor='staff3')
+    service = ReplayService(db, settings, hall_id=hall.hall_id, clock=clock)
+    yesterday = await service.load(DAY)
+    assert yesterday.window_steps == []
+    states = {w.window_id: w.state for w in state_at(yesterday, yesterday.end).windows}
+    assert states == {hall.window_1: 'open', hall.window_2: 'open', hall.window_3: 'closed', hall.window_4: 'open'}
+    today = await service.load(DAY + dt.timedelta(days=1))
+    assert {w.window_id: w.state for w in state_at(today, clock.now).windows}[hall.window_3] == 'open'
+    async with db.read_session() as s:
+        row = (await s.execute(select(WindowEvent))).scalar_one()
+    assert (row.kind, row.from_state, row.to_state, row.actor) == ('state', 'closed', 'open', 'staff3')
 
 
 async def test_a_day_without_events_replays_as_an_empty_hall(

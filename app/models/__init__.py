@@ -13,7 +13,7 @@ from app.models.cases import (
 )
 from app.models.device import Device, DeviceKind, DeviceState
 from app.models.hall import Department, Hall, ServiceItem, Window, WindowService, WindowState, Zone
-from app.models.operations import Alert, ArrivalHistory, DeviceEvent
+from app.models.operations import Alert, ArrivalHistory, DeviceEvent, WindowEvent
 from app.models.people import AuthSession, Citizen, Role, StaffUser
 from app.models.security import (
     AuditEntry,
@@ -71,6 +71,7 @@ __all__ = [
     'TicketEvent',
     'TicketStatus',
     'Window',
+    'WindowEvent',
     'WindowService',
     'WindowState',
     'Zone',

@@ -9,9 +9,8 @@ manager's acknowledgement closes it. An open alert is unique per key (kind + tar
 condition that persists, or a button pressed five times, raises one alert. Every change is
 persisted in the Alert table first, then published (AlertRaised / AlertAcknowledged / AlertResolved).
 
-One process runs these rules; with several processes, run them in one (a second would raise the
-same alert from its own twin of the queues only when the first has not: the key is checked in the
-database before each insert).
+Run the rules in one process. A second one cannot double an alert: a partial unique index holds
+one open alert per key, and the loser of a race adopts the winner's row instead.
 """
 
 from __future__ import annotations
@@ -25,6 +24,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.bus import Bus, Subscription
@@ -327,33 +328,42 @@ class AlertService:
         async with self._lock:
             if spec.key in self.open:
                 return None
-            async with unit_of_work(self.db, self.bus) as uow:
-                s = uow.session
-                existing = (
-                    await s.execute(
-                        select(Alert).where(
-                            Alert.hall_id == self.hall_id, Alert.key == spec.key, col(Alert.resolved_at).is_(None)
-                        )
+            try:
+                async with unit_of_work(self.db, self.bus) as uow:
+                    s = uow.session
+                    existing = await self._open_row(s, spec.key)
+                    if existing is not None:
+                        self.open[spec.key] = existing
+                        return None
+                    alert = Alert(
+                        hall_id=self.hall_id,
+                        key=spec.key,
+                        kind=spec.kind,
+                        severity=spec.severity,
+                        target=spec.target[:64],
+                        message=spec.message[:300],
+                        raised_at=self.clock(),
                     )
-                ).scalar_one_or_none()
-                if existing is not None:
-                    self.open[spec.key] = existing
-                    return None
-                alert = Alert(
-                    hall_id=self.hall_id,
-                    key=spec.key,
-                    kind=spec.kind,
-                    severity=spec.severity,
-                    target=spec.target[:64],
-                    message=spec.message[:300],
-                    raised_at=self.clock(),
-                )
-                s.add(alert)
-                await s.flush()
-                uow.emit(AlertRaised(hall_id=self.hall_id, alert=payload(alert)))
+                    s.add(alert)
+                    await s.flush()
+                    uow.emit(AlertRaised(hall_id=self.hall_id, alert=payload(alert)))
+            except IntegrityError:
+                async with self.db.read_session() as s:
+                    winner = await self._open_row(s, spec.key)
+                if winner is None:
+                    raise
+                self.open[spec.key] = winner
+                log.info('alert %s was raised by another process', spec.key)
+                return None
             self.open[spec.key] = alert
             log.info('alert raised: %s', spec.key)
             return alert
+
+    async def _open_row(self, s: AsyncSession, key: str) -> Alert | None:
+        statement = select(Alert).where(
+            Alert.hall_id == self.hall_id, Alert.key == key, col(Alert.resolved_at).is_(None)
+        )
+        return (await s.execute(statement)).scalar_one_or_none()
 
     async def resolve(self, key: str) -> Alert | None:
         """Close the open alert with this key (None if there is none)."""

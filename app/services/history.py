@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from sqlmodel import col, select
 
 from app.db import Database
-from app.models.operations import DeviceEvent
+from app.models.hall import ServiceItem
+from app.models.operations import DeviceEvent, WindowEvent
 from app.models.ticket import Ticket, TicketEvent
 
 HISTORY_LIMIT = 12
@@ -27,16 +28,30 @@ class HistoryLine:
 
 
 async def window_history(db: Database, window_id: int, *, limit: int = HISTORY_LIMIT) -> list[HistoryLine]:
-    """The window's last ticket transitions, newest first."""
-    statement = (
+    """The window's last ticket transitions and its own changes (opened, paused, closed, new services), newest first."""
+    tickets = (
         select(TicketEvent.at, TicketEvent.kind, Ticket.number)
         .join(Ticket, col(Ticket.id) == TicketEvent.ticket_id)
         .where(TicketEvent.window_id == window_id)
         .order_by(col(TicketEvent.at).desc(), col(TicketEvent.id).desc())
         .limit(limit)
     )
+    changes = (
+        select(WindowEvent.at, WindowEvent.kind, WindowEvent.to_state, WindowEvent.detail)
+        .where(WindowEvent.window_id == window_id)
+        .order_by(col(WindowEvent.at).desc(), col(WindowEvent.id).desc())
+        .limit(limit)
+    )
     async with db.read_session() as s:
-        return [HistoryLine(at, kind, number) for at, kind, number in await s.execute(statement)]
+        lines = [HistoryLine(at, kind, number) for at, kind, number in await s.execute(tickets)]
+        names = dict((await s.execute(select(ServiceItem.code, ServiceItem.name))).all())
+        for at, kind, to_state, detail in await s.execute(changes):
+            if kind == 'services':
+                served = '、'.join(names.get(code, code) for code in detail or {})
+                lines.append(HistoryLine(at, 'window_services', served))
+            else:
+                lines.append(HistoryLine(at, 'window_state', detail={'state': to_state}))
+    return sorted(lines, key=lambda line: line.at, reverse=True)[:limit]
 
 
 async def device_history(db: Database, device_id: int, *, limit: int = HISTORY_LIMIT) -> list[HistoryLine]:

@@ -37,6 +37,7 @@ from app.events import (
 )
 from app.models.appointment import Appointment, AppointmentStatus
 from app.models.hall import ServiceItem, Window, WindowService, WindowState
+from app.models.operations import WindowEvent
 from app.models.people import Citizen
 from app.models.ticket import (
     DailyCounter,
@@ -431,7 +432,9 @@ class QueueService:
             if state != WindowState.OPEN and window.current_ticket_id is not None:
                 raise Conflict('window_busy', BUSY_MESSAGE)
             if window.state != state:
+                before = window.state
                 window.state = state
+                self._record_window(uow, window, 'state', before, actor=actor)
                 uow.emit(
                     WindowChanged(hall_id=self.hall_id, actor=actor, payload=await self._window_payload(s, window))
                 )
@@ -460,6 +463,7 @@ class QueueService:
                 else:
                     s.add(WindowService(window_id=window_id, service_id=service_id, priority=tier))
             await s.flush()
+            self._record_window(uow, window, 'services', window.state, actor=actor, detail=services)
             uow.emit(WindowChanged(hall_id=self.hall_id, actor=actor, payload=await self._window_payload(s, window)))
         return window
 
@@ -677,6 +681,31 @@ class QueueService:
             state=window.state,
             service_ids=sorted(ids),
             current_ticket_id=window.current_ticket_id,
+        )
+
+    def _record_window(
+        self,
+        uow: UnitOfWork,
+        window: Window,
+        kind: str,
+        before: WindowState,
+        *,
+        actor: str,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Write the WindowEvent row that lets replay show the window's state at any moment."""
+        assert window.id is not None
+        uow.session.add(
+            WindowEvent(
+                hall_id=self.hall_id,
+                window_id=window.id,
+                at=self.clock(),
+                kind=kind,
+                from_state=before,
+                to_state=window.state,
+                detail=dict(detail or {}),
+                actor=actor[:64],
+            )
         )
 
     async def _record(

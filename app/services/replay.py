@@ -1,13 +1,12 @@
-"""Replay: the hall at any moment of a day, rebuilt from the TicketEvent and DeviceEvent rows.
+"""Replay: the hall at any moment of a day, rebuilt from the TicketEvent, WindowEvent and DeviceEvent rows.
 
 "What happened at 10:40?": `ReplayService.load` reads a day's events once (a DayLog); `state_at`
-is a pure reducer that folds the events up to a moment into windows (who was being served, since
-when), queues (who was waiting) and devices (online, offline, fault; seats taken). Moving a slider
-only re-runs the reducer over memory.
+is a pure reducer that folds the events up to a moment into windows (open, paused or closed; who
+was being served, since when), queues (who was waiting) and devices (online, offline, fault; seats
+taken). Moving a slider only re-runs the reducer over memory.
 
-What it cannot show: a window's open / paused / closed state is not recorded over time (only the
-current one is stored), so a replayed window is 'serving', 'idle' (it has called someone earlier
-that day) or 'not_started'.
+A window's state before the day's first change is that change's `from_state`; a window that did
+not change that day (or since) held the state it has now.
 """
 
 from __future__ import annotations
@@ -24,8 +23,8 @@ from sqlmodel import col, select
 from app.clock import hall_day, utcnow
 from app.db import Database
 from app.models.device import Device
-from app.models.hall import ServiceItem, Window
-from app.models.operations import DeviceEvent
+from app.models.hall import ServiceItem, Window, WindowState
+from app.models.operations import DeviceEvent, WindowEvent
 from app.models.ticket import OPEN_STATUSES, Ticket, TicketEvent, TicketStatus
 from app.services.hall_hours import day_bounds, opening
 from app.services.recent import Recent
@@ -51,6 +50,21 @@ class TicketStep:
 
 
 @dataclass(frozen=True)
+class WindowStep:
+    """One WindowEvent row: a window opened, paused or closed ('state'), or given other services ('services')."""
+
+    at: dt.datetime
+    window_id: int
+    kind: str
+    from_state: str
+    to_state: str
+    detail: dict[str, Any]
+
+
+Step = TicketStep | WindowStep
+
+
+@dataclass(frozen=True)
 class DeviceStep:
     at: dt.datetime
     device_id: int
@@ -67,6 +81,8 @@ class DayLog:
     end: dt.datetime
     tickets: list[TicketStep]
     devices: list[DeviceStep]  # each device's last health / seat event before the day come first
+    window_steps: list[WindowStep]  # the day's window changes
+    window_start: dict[int, str]  # each window's state when the day began
     windows: dict[int, tuple[int, str]]  # id -> (number, name)
     services: dict[int, tuple[str, str, str]]  # id -> (code, name, prefix)
     device_info: dict[int, tuple[str, str, str]]  # id -> (code, kind, name)
@@ -77,7 +93,8 @@ class WindowAt:
     window_id: int
     number: int
     name: str
-    activity: str  # 'serving', 'idle' or 'not_started'
+    state: str  # open / paused / closed
+    activity: str  # 'serving', or the state: 'idle' (open, no one at the desk), 'paused', 'closed'
     ticket_number: str | None = None
     since: dt.datetime | None = None
     finished: int = 0  # tickets completed or marked no-show here so far
@@ -113,7 +130,7 @@ class HallAt:
     issued: int
     finished: int
     no_shows: int
-    recent: list[TicketStep] = field(default_factory=list)  # the last steps before the moment, newest first
+    recent: list[Step] = field(default_factory=list)  # the last steps before the moment, newest first
 
     @property
     def waiting(self) -> int:
@@ -128,9 +145,8 @@ def state_at(log: DayLog, moment: dt.datetime) -> HallAt:
     numbers: dict[int, str] = {}
     current: dict[int, tuple[int, dt.datetime]] = {}  # window -> (ticket, since)
     finished: dict[int, int] = {}
-    started: set[int] = set()
     issued = done = no_shows = 0
-    recent: list[TicketStep] = []
+    recent: list[Step] = []
     for step in log.tickets:
         if step.at > moment:
             break
@@ -155,21 +171,28 @@ def state_at(log: DayLog, moment: dt.datetime) -> HallAt:
                     del current[window_id]
             if current.get(step.window_id, (None,))[0] != step.ticket_id:
                 current[step.window_id] = (step.ticket_id, step.at)
-            started.add(step.window_id)
         if step.at >= log.start and step.to_status != before:
             if step.to_status == TicketStatus.COMPLETED:
                 done += 1
             elif step.to_status == TicketStatus.NO_SHOW:
                 no_shows += 1
+    states = dict(log.window_start)
+    changes: list[Step] = []
+    for change in log.window_steps:
+        if change.at > moment:
+            break
+        states[change.window_id] = change.to_state
+        changes.append(change)
+    latest = sorted(recent[-RECENT_STEPS:] + changes[-RECENT_STEPS:], key=lambda step: step.at)
     return HallAt(
         moment=moment,
-        windows=_windows(log, current, finished, started, numbers),
+        windows=_windows(log, current, finished, states, numbers),
         queues=_queues(log, waiting_since, service_of, numbers),
         devices=_devices(log, moment),
         issued=issued,
         finished=done,
         no_shows=no_shows,
-        recent=recent[-RECENT_STEPS:][::-1],
+        recent=latest[-RECENT_STEPS:][::-1],
     )
 
 
@@ -188,18 +211,20 @@ def _windows(
     log: DayLog,
     current: dict[int, tuple[int, dt.datetime]],
     finished: dict[int, int],
-    started: set[int],
+    states: dict[int, str],
     numbers: dict[int, str],
 ) -> list[WindowAt]:
     result = []
     for window_id, (number, name) in sorted(log.windows.items(), key=lambda item: item[1][0]):
         ticket = current.get(window_id)
-        activity = 'serving' if ticket else ('idle' if window_id in started else 'not_started')
+        state = states.get(window_id, WindowState.CLOSED)
+        activity = 'serving' if ticket else ('idle' if state == WindowState.OPEN else state)
         result.append(
             WindowAt(
                 window_id,
                 number,
                 name,
+                state,
                 activity,
                 numbers.get(ticket[0]) if ticket else None,
                 ticket[1] if ticket else None,
@@ -270,11 +295,9 @@ class ReplayService:
         async with self.db.read_session() as s:
             tickets = await self._ticket_steps(s, day, start, end)
             devices = await self._device_steps(s, start, end)
-            windows = {
-                w.id: (w.number, w.name)
-                for w in (await s.execute(select(Window).where(Window.hall_id == self.hall_id))).scalars()
-                if w.id is not None
-            }
+            rows = list((await s.execute(select(Window).where(Window.hall_id == self.hall_id))).scalars())
+            windows = {w.id: (w.number, w.name) for w in rows if w.id is not None}
+            window_steps, window_start = await self._window_steps(s, start, end, {w.id: w.state for w in rows if w.id})
             services = {
                 sv.id: (sv.code, sv.name, sv.ticket_prefix)
                 for sv in (await s.execute(select(ServiceItem))).scalars()
@@ -290,7 +313,35 @@ class ReplayService:
         if today:
             first, last = min(first, min(today)), max(last, max(today))
         last = min(last, max(self.clock(), first))
-        return DayLog(day, first, last, tickets, devices, windows, services, device_info)
+        return DayLog(day, first, last, tickets, devices, window_steps, window_start, windows, services, device_info)
+
+    async def _window_steps(
+        self, s: AsyncSession, start: dt.datetime, end: dt.datetime, now: dict[int, str]
+    ) -> tuple[list[WindowStep], dict[int, str]]:
+        """The day's window changes, and each window's state when the day began: the `from_state` of
+        its first change from then on, or (no change since) the state it has now."""
+        rows = await s.execute(
+            select(
+                WindowEvent.at,
+                WindowEvent.window_id,
+                WindowEvent.kind,
+                WindowEvent.from_state,
+                WindowEvent.to_state,
+                WindowEvent.detail,
+            )
+            .where(WindowEvent.hall_id == self.hall_id, col(WindowEvent.at) >= start)
+            .order_by(col(WindowEvent.at), col(WindowEvent.id))
+        )
+        steps: list[WindowStep] = []
+        at_start = dict(now)
+        seen: set[int] = set()
+        for at, window_id, kind, from_state, to_state, detail in rows:
+            if window_id not in seen:
+                seen.add(window_id)
+                at_start[window_id] = from_state
+            if at < end:
+                steps.append(WindowStep(at, window_id, kind, from_state, to_state, dict(detail or {})))
+        return steps, at_start
 
     async def _ticket_steps(
         self, s: AsyncSession, day: dt.date, start: dt.datetime, end: dt.datetime

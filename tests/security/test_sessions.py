@@ -26,7 +26,7 @@ from app.db import Database
 from app.models.people import AuthSession, Role, StaffUser
 from app.models.security import AuditEntry, LoginThrottle
 from app.services import audit
-from app.services.auth import LOCKOUT, MAX_FAILURES, AuthService, LoginHandoff, token_hash
+from app.services.auth import LOCKOUT, MAX_FAILURES, TOUCH_EVERY, AuthService, LoginHandoff, token_hash
 from app.services.errors import Locked, Unauthorized
 from app.settings import Settings
 from tests.apphost import AppProcess, NewUser, PreparedDatabase, running_app
@@ -86,6 +86,19 @@ async def test_idle_timeout_ends_a_session_and_activity_extends_it(
         await auth.authenticate(issued.token)  # stays refused: the refusal did not refresh last_seen_at
     assert _aware((await _sessions(db))[0].last_seen_at) == seen
     assert (await auth.authenticate((await auth.login(*W01)).token)).username == 'w01'  # a new login works
+
+
+async def test_activity_is_written_at_most_once_a_minute(auth: AuthService, db: Database, clock: FakeClock) -> None:
+    """Page loads seconds apart do not each write the session: idle time is exact to TOUCH_EVERY."""
+    issued = await auth.login(*W01)
+    login_seen = _aware((await _sessions(db))[0].last_seen_at)
+    for _ in range(5):
+        clock.advance(0.1)  # 6 seconds
+        await auth.authenticate(issued.token)
+    assert _aware((await _sessions(db))[0].last_seen_at) == login_seen
+    clock.advance(TOUCH_EVERY.total_seconds() / 60)
+    await auth.authenticate(issued.token)
+    assert _aware((await _sessions(db))[0].last_seen_at) == clock.now
 
 
 async def test_idle_limit_comes_from_the_settings(db: Database, hall: SmallHall, clock: FakeClock) -> None:

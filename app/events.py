@@ -293,3 +293,13 @@ class RectificationChanged(Event):
     department_id: int | None = None
     status: str
     actor: str = 'system'
+
+
+class ProxyChanged(Event):
+    """A 亲情代办 grant was joined or ended, or a proposal made or settled: the citizen's and the relative's
+    pages redraw their part."""
+
+    grant_id: int
+    ticket_id: int | None = None
+    case_id: int | None = None
+    change: str  # invited / joined / proposed / accepted / rejected / ended

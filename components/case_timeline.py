@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from nicegui import ui
 
 from app.models.cases import CaseNode
-from app.services.case_views import MATERIAL_SATISFIED, MATERIAL_VERIFIED, CaseView
+from app.services.case_views import MATERIAL_PREPARED, MATERIAL_SATISFIED, MATERIAL_VERIFIED, CaseView
 from app.services.certificates import verify_path
 from app.services.department_data import SOURCES
 from app.services.workflow import ACTIVE, APPROVED, DONE, RETURNED, SlaLevel, sla_level
@@ -94,6 +94,8 @@ def _materials(view: CaseView) -> None:
                 state, colour = t('timeline.material.satisfied', holder=holder), 'text-positive'
             elif material.status == MATERIAL_VERIFIED:
                 state, colour = t('timeline.material.verified', holder=holder), 'text-positive'
+            elif material.status == MATERIAL_PREPARED:
+                state, colour = t('timeline.material.prepared'), 'text-positive'
             else:
                 state, colour = t('timeline.material.required'), 'text-grey-8'
             with ui.row().classes('w-full justify-between gap-2 no-wrap text-sm'):

@@ -75,6 +75,7 @@ register(
         'timeline.material.required': ('需提交', 'To bring'),
         'timeline.material.satisfied': ('免交：由{holder}提供', 'Not needed: from {holder}'),
         'timeline.material.verified': ('已核验：{holder}', 'Checked with {holder}'),
+        'timeline.material.prepared': ('已备好（亲友协助，本人确认）', 'Ready (a relative helped; you confirmed)'),
         'timeline.case.open': ('办理中', 'In progress'),
         'timeline.case.returned': ('退回补正', 'Returned for corrections'),
         'timeline.case.completed': ('已办结', 'Completed'),

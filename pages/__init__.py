@@ -15,6 +15,7 @@ from pages.home import home
 from pages.kiosk import kiosk_page
 from pages.login import login_page
 from pages.manager import manager_page
+from pages.proxy import proxy_page
 from pages.review import review_page
 from pages.track import track_page
 from pages.verify import verify_page
@@ -29,6 +30,7 @@ ROUTES: dict[str, Callable[..., object]] = {
     '/display': display_page,
     '/display/{zone}': zone_display_page,
     '/track/{code}': track_page,
+    '/proxy/{token}': proxy_page,
     '/review': review_page,
     '/verify/{number}': verify_page,
 }

@@ -21,6 +21,7 @@ from app.events import (
     EvaluationSubmitted,
     Event,
     NotificationSent,
+    ProxyChanged,
     RectificationChanged,
     RectificationOpened,
     TicketEventBase,
@@ -28,6 +29,7 @@ from app.events import (
 from app.models.security import ConsentPurpose, ConsentScope
 from app.models.ticket import TicketStatus
 from app.runtime import Runtime, ready
+from app.services.case_views import CaseView
 from app.services.consent import CURRENT_TEXT_VERSIONS, consent_text
 from app.services.errors import DomainError
 from app.services.evaluation import level_label
@@ -36,6 +38,7 @@ from components import journey_texts as _texts  # noqa: F401 - registers the tex
 from components.case_timeline import case_timeline
 from components.evaluation_form import EvaluationForm
 from components.phone_frame import phone_frame
+from components.proxy_panel import ProxyPanel
 from components.testids import tid
 from components.texts import t
 
@@ -48,6 +51,7 @@ TRACKED_EVENTS = (
     EvaluationSubmitted,
     RectificationOpened,
     RectificationChanged,
+    ProxyChanged,
 )
 
 
@@ -81,27 +85,48 @@ class TrackScreen:
         self.tz = rt.settings.tz
 
     async def build(self) -> None:
-        await self._load()
+        await self._load_ticket()
+        await self._load_notices()
         with ui.column().classes('w-full gap-3'):
             self.ticket_box = tid(ui.card(), 'track-ticket').classes('w-full p-4 gap-1')
             self.rating_box = tid(ui.column(), 'track-rating').classes('w-full gap-2')
             self.notice_box = tid(ui.card(), 'track-notices').classes('w-full p-4 gap-1')
             self.case_box = tid(ui.card(), 'track-cases').classes('w-full p-4 gap-2')
+            self.proxy_panel = (
+                ProxyPanel(
+                    self.journey.proxy,
+                    self.state.tracked,
+                    tz=self.tz,
+                    base_url=self.base_url,
+                    lang=self.rt.settings.lang,
+                )
+                if self.state.tracked.citizen_id is not None
+                else None
+            )
             self.consent_box = tid(ui.card(), 'track-consents').classes('w-full p-4 gap-2')
         self.draw_ticket()
         self.draw_notices()
         await self.draw_cases()
         await self.draw_rating()
+        if self.proxy_panel is not None:
+            await self.proxy_panel.draw()
         await self.draw_consents()
-        subscription = self.rt.bus.subscribe(self.on_event, *TRACKED_EVENTS, name=f'track:{self.client.id}')
+        self.subscribe(TRACKED_EVENTS)
+
+    def subscribe(self, events: tuple[type[Event], ...]) -> None:
+        """Bus events while the page is open; the subscription ends with the page."""
+        subscription = self.rt.bus.subscribe(self.on_event, *events, name=f'track:{self.client.id}')
         self.client.on_delete(lambda: self.rt.bus.unsubscribe(subscription))
 
-    async def _load(self) -> None:
+    async def _load_ticket(self) -> None:
         tracked = self.state.tracked
         if tracked.ticket_id is not None:
             view = await self.rt.queue.ticket_view_by_id(tracked.ticket_id)
             self.state.status, self.state.window_number = view.ticket.status, view.window_number
             self.state.service_name = view.service.name
+
+    async def _load_notices(self) -> None:
+        tracked = self.state.tracked
         rows = await self.journey.notifications.for_ticket(tracked.ticket_id, self._case_filter())
         self.state.notices = [Notice(row.id or 0, row.created_at, row.text) for row in rows]
 
@@ -161,7 +186,7 @@ class TrackScreen:
             ui.label(notice.at.astimezone(self.tz).strftime('%H:%M')).classes('text-xs text-grey-7 shrink-0')
             tid(ui.label(notice.text), 'track-notice').classes('text-sm break-all')
 
-    async def draw_cases(self) -> None:
+    async def draw_cases(self) -> list[CaseView]:
         tracked = self.state.tracked
         if tracked.ticket_id is not None:
             views = await self.journey.cases.views_for_ticket(tracked.ticket_id)
@@ -181,6 +206,7 @@ class TrackScreen:
                     on_download=self.download,
                     verify_base=self.base_url,
                 )
+        return views
 
     async def download(self, number: str) -> None:
         document = await self.journey.certificates.document(number)
@@ -251,7 +277,7 @@ class TrackScreen:
                     if consent.revoked_at is not None:
                         ui.label(t('track.revoked')).classes('text-xs text-grey-7')
                     else:
-                        button = ui.button(t('track.revoke'), on_click=self._revoker(consent.id))
+                        button = ui.button(t('track.revoke'), on_click=self._revoker(consent.id, consent.purpose))
                         tid(button, f'consent-revoke-{consent.id}').props('outline dense no-caps color=negative')
             self._grant_offer(consents)
 
@@ -284,13 +310,16 @@ class TrackScreen:
         ui.notify(t('track.granted'), type='positive')
         await self.draw_consents()
 
-    def _revoker(self, consent_id: int) -> Callable[[], object]:
+    def _revoker(self, consent_id: int, purpose: str) -> Callable[[], object]:
         async def revoke() -> None:
             citizen_id = self.state.tracked.citizen_id
             if citizen_id is None:
                 return
             try:
-                await self.journey.consent.revoke(consent_id, citizen_id=citizen_id)
+                if purpose == ConsentPurpose.PROXY:  # the relative's access ends with it, and their page shows so
+                    await self.journey.proxy.end_for_consent(consent_id, citizen_id=citizen_id)
+                else:
+                    await self.journey.consent.revoke(consent_id, citizen_id=citizen_id)
             except DomainError as error:
                 ui.notify(error.message, type='warning')
             await self.draw_consents()
@@ -299,28 +328,43 @@ class TrackScreen:
 
     # ---- pushed events -------------------------------------------------------------------------
 
+    def ticket_moved(self, event: TicketEventBase) -> bool:
+        """Redraw the ticket when it, or the queue ahead of it, moved; True when it was just served."""
+        state, tracked, ticket = self.state, self.state.tracked, event.payload
+        if ticket.id == tracked.ticket_id:
+            finished = ticket.status == TicketStatus.COMPLETED and state.status != TicketStatus.COMPLETED
+            state.status, state.window_number = ticket.status, ticket.window_number
+            self.draw_ticket()
+            return finished
+        if ticket.service_id == tracked.service_id and state.status == TicketStatus.WAITING:
+            self.draw_ticket()
+        return False
+
+    def _concerns(self, ticket_id: int | None, case_id: int | None) -> bool:
+        tracked = self.state.tracked
+        return (ticket_id is not None and ticket_id == tracked.ticket_id) or (
+            case_id is not None and (case_id == tracked.case_id or case_id in self.state.case_ids)
+        )
+
     async def on_event(self, event: Event) -> None:
         if self.client.id not in Client.instances:
             return
         state, tracked = self.state, self.state.tracked
         if isinstance(event, TicketEventBase):
-            ticket = event.payload
-            if ticket.id == tracked.ticket_id:
-                finished = ticket.status == TicketStatus.COMPLETED and state.status != TicketStatus.COMPLETED
-                state.status, state.window_number = ticket.status, ticket.window_number
-                self.draw_ticket()
-                if finished:
-                    await self.draw_rating()
-            elif ticket.service_id == tracked.service_id and state.status == TicketStatus.WAITING:
-                self.draw_ticket()
+            if self.ticket_moved(event):
+                await self.draw_rating()
         elif isinstance(event, CaseStepChanged):
-            if event.ticket_id == tracked.ticket_id or event.case_id in state.case_ids:
+            if self._concerns(event.ticket_id, event.case_id):
                 await self.draw_cases()
         elif isinstance(event, NotificationSent):
-            mine = event.ticket_id == tracked.ticket_id or event.case_id in state.case_ids
+            mine = self._concerns(event.ticket_id, event.case_id)
             if mine and event.notification_id not in {n.id for n in state.notices}:
                 state.notices.insert(0, Notice(event.notification_id, event.time, event.text))
                 self.draw_notices()
+        elif isinstance(event, ProxyChanged):
+            if self.proxy_panel is not None and self._concerns(event.ticket_id, event.case_id):
+                await self.proxy_panel.draw()
+                await self.draw_consents()
         elif isinstance(event, EvaluationSubmitted):
             if event.ticket_id == tracked.ticket_id:
                 await self.draw_rating()

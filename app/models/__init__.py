@@ -15,6 +15,7 @@ from app.models.device import Device, DeviceKind, DeviceState
 from app.models.hall import Department, Hall, ServiceItem, Window, WindowService, WindowState, Zone
 from app.models.operations import Alert, ArrivalHistory, DeviceEvent, WindowEvent
 from app.models.people import AuthSession, Citizen, Role, StaffUser
+from app.models.proxy import ProxyGrant, ProxyProposal
 from app.models.security import (
     AuditEntry,
     Consent,
@@ -62,6 +63,8 @@ __all__ = [
     'LoginThrottle',
     'Notification',
     'PriorityClass',
+    'ProxyGrant',
+    'ProxyProposal',
     'Rectification',
     'Role',
     'ServiceItem',

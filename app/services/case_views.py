@@ -19,6 +19,7 @@ from app.services.workflow import ACTIVE, CONFIRMED_KINDS, DECIDED_KINDS, RETURN
 MATERIAL_REQUIRED = 'required'
 MATERIAL_SATISFIED = 'satisfied'  # a listed material the departments already hold (零材料)
 MATERIAL_VERIFIED = 'verified'  # department data a 秒批 rule checked (not a listed material)
+MATERIAL_PREPARED = 'prepared'  # a relative (亲情代办) said it is ready, and the citizen confirmed
 
 
 @dataclass(frozen=True)

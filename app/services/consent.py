@@ -161,41 +161,69 @@ class ConsentService:
         channel: str = '',
     ) -> Consent:
         """Record that the citizen agreed to the named text version for this purpose and scope."""
+        async with self.db.session() as s, s.begin():
+            return await self.grant_in(
+                s,
+                citizen_id,
+                purpose,
+                scope,
+                text_version=text_version,
+                service_code=service_code,
+                ticket_id=ticket_id,
+                channel=channel,
+            )
+
+    async def grant_in(
+        self,
+        s: AsyncSession,
+        citizen_id: int,
+        purpose: ConsentPurpose,
+        scope: ConsentScope,
+        *,
+        text_version: str,
+        service_code: str | None = None,
+        ticket_id: int | None = None,
+        channel: str = '',
+    ) -> Consent:
+        """`grant` inside the caller's transaction, so the consent commits or rolls back with what it allows."""
         purpose, scope = ConsentPurpose(purpose), ConsentScope(scope)
         consent_text(purpose, text_version)
         _check_grant_target(purpose, scope, service_code, channel)
-        async with self.db.session() as s, s.begin():
-            await _require_citizen(s, citizen_id)
-            if service_code is not None:
-                await _require_service(s, service_code)
-            if ticket_id is not None:
-                await _require_own_ticket(s, citizen_id, ticket_id)
-            consent = Consent(
-                citizen_id=citizen_id,
-                purpose=purpose,
-                scope=scope,
-                service_code=service_code,
-                ticket_id=ticket_id,
-                text_version=text_version,
-                granted_at=self.clock(),
-                channel=channel,
-            )
-            s.add(consent)
-            await s.flush()
-            await _audit(s, consent, audit.CONSENT_GRANTED, consent.granted_at)
+        await _require_citizen(s, citizen_id)
+        if service_code is not None:
+            await _require_service(s, service_code)
+        if ticket_id is not None:
+            await _require_own_ticket(s, citizen_id, ticket_id)
+        consent = Consent(
+            citizen_id=citizen_id,
+            purpose=purpose,
+            scope=scope,
+            service_code=service_code,
+            ticket_id=ticket_id,
+            text_version=text_version,
+            granted_at=self.clock(),
+            channel=channel,
+        )
+        s.add(consent)
+        await s.flush()
+        await _audit(s, consent, audit.CONSENT_GRANTED, consent.granted_at)
         return consent
 
     async def revoke(self, consent_id: int, *, citizen_id: int) -> Consent:
         """Withdraw at once; face templates collected under this consent are deleted in the same transaction."""
         async with self.db.session() as s, s.begin():
-            consent = await s.get(Consent, consent_id, with_for_update=True)
-            if consent is None or consent.citizen_id != citizen_id:
-                raise NotFound('unknown_consent', '未找到该授权 / consent not found')
-            if consent.revoked_at is not None:
-                raise Conflict('consent_already_revoked', '该授权已撤回 / this consent was already withdrawn')
-            consent.revoked_at = self.clock()
-            deleted = await _delete_faces(s, consent_id)
-            await _audit(s, consent, audit.CONSENT_REVOKED, consent.revoked_at, faces_deleted=deleted)
+            return await self.revoke_in(s, consent_id, citizen_id=citizen_id)
+
+    async def revoke_in(self, s: AsyncSession, consent_id: int, *, citizen_id: int) -> Consent:
+        """`revoke` inside the caller's transaction (a proxy grant ends with its consent)."""
+        consent = await s.get(Consent, consent_id, with_for_update=True)
+        if consent is None or consent.citizen_id != citizen_id:
+            raise NotFound('unknown_consent', '未找到该授权 / consent not found')
+        if consent.revoked_at is not None:
+            raise Conflict('consent_already_revoked', '该授权已撤回 / this consent was already withdrawn')
+        consent.revoked_at = self.clock()
+        deleted = await _delete_faces(s, consent_id)
+        await _audit(s, consent, audit.CONSENT_REVOKED, consent.revoked_at, faces_deleted=deleted)
         return consent
 
     async def require(

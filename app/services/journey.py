@@ -1,4 +1,4 @@
-"""The citizen-journey services of one process (cases, notifications, evaluation, tracking, certificates).
+"""The citizen-journey services of one process (cases, notifications, evaluation, tracking, certificates, proxy).
 
 Built in one place so the app (app/runtime.py) and a separate job worker (`python -m app.jobs`) wire
 them the same way.
@@ -21,6 +21,7 @@ from app.services.consent import ConsentService
 from app.services.department_data import DepartmentData
 from app.services.evaluation import EvaluationService
 from app.services.notifications import NotificationService
+from app.services.proxy import ProxyService
 from app.services.tracking import TrackingService
 from app.settings import Settings
 
@@ -34,6 +35,7 @@ class Journey:
     certificates: CertificateService
     consent: ConsentService
     department_data: DepartmentData
+    proxy: ProxyService
     sms: RecordingSmsGateway
 
 
@@ -60,5 +62,6 @@ def build_journey(
         certificates=CertificateService(db, clock=clock),
         consent=consent,
         department_data=department_data,
+        proxy=ProxyService(db, bus, consent, hall_id=hall_id, clock=clock),
         sms=sms,
     )

@@ -73,6 +73,7 @@ ROUTES: list[Rule] = [
     Rule('/manager', (Role.MANAGER,)),
     Rule('/track/{code}', PUBLIC, example='/track/not-a-real-code'),  # code + second factor, no login
     Rule('/verify/{number}', PUBLIC, example='/verify/HT20260101-0000000000'),
+    Rule('/proxy/{token}', PUBLIC, example='/proxy/not-a-real-token'),  # the citizen's link is the key, no login
     Rule('/review', (Role.REVIEWER,)),
     # ---- API: public --------------------------------------------------------------------------
     Rule('/api/hall', PUBLIC),

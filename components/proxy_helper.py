@@ -1,0 +1,53 @@
+"""The relative's side of 亲情代办 (/proxy/{token}): the materials still to bring, each with "已备好".
+
+Pressing it only tells the citizen, whose /track page asks them to confirm; until then the material
+shows as waiting. A watch-only grant shows the list without buttons.
+"""
+
+from __future__ import annotations
+
+from nicegui import ui
+
+from app.services.case_views import MATERIAL_REQUIRED, CaseView
+from app.services.errors import DomainError
+from app.services.proxy import PENDING, ProxyAccess, ProxyService
+from components import proxy_texts as _texts  # noqa: F401 - registers the texts
+from components.testids import tid
+from components.texts import t
+
+
+class ProxyHelper:
+    def __init__(self, proxy: ProxyService, access: ProxyAccess, token: str) -> None:
+        self.proxy = proxy
+        self.access = access
+        self.token = token
+        self.box = tid(ui.card(), 'proxy-help').classes('w-full p-4 gap-2')
+
+    async def draw(self, views: list[CaseView]) -> None:
+        proposals = await self.proxy.proposals(self.access.grant_id)
+        waiting = {p.proposal.material_id for p in proposals if p.proposal.status == PENDING}
+        required = [(view, m) for view in views for m in view.materials if m.status == MATERIAL_REQUIRED]
+        self.box.clear()
+        with self.box:
+            ui.label(t('proxy.help')).classes('text-base font-bold')
+            if not views:
+                ui.label(t('proxy.help.no_case')).classes('text-sm text-grey-7')
+            elif not required:
+                ui.label(t('proxy.help.none')).classes('text-sm text-grey-7')
+            for view, material in required:
+                with tid(ui.row(), f'proxy-material-{material.id}').classes('w-full items-center no-wrap gap-2'):
+                    ui.label(f'{material.name}（{view.service.name}）').classes('text-sm grow break-all')
+                    if material.id in waiting:
+                        ui.label(t('proxy.sent')).classes('text-xs text-primary')
+                    elif self.access.grant.can_fill:
+                        ready = ui.button(t('proxy.ready'), on_click=lambda m=material.id or 0: self.ready(m, views))
+                        tid(ready, f'proxy-ready-{material.id}').props('unelevated dense no-caps no-wrap').classes(
+                            'shrink-0'
+                        )
+
+    async def ready(self, material_id: int, views: list[CaseView]) -> None:
+        try:
+            await self.proxy.propose(self.token, material_id)
+        except DomainError as error:
+            ui.notify(error.message, type='warning')
+        await self.draw(views)

@@ -26,7 +26,7 @@ from arq import Worker, create_pool, cron
 from arq.connections import ArqRedis, RedisSettings
 from sqlmodel import select
 
-from app.bus import InProcessBus
+from app.bus_redis import RedisBus
 from app.db import Database
 from app.models.hall import Hall
 from app.runtime import Runtime
@@ -38,6 +38,7 @@ from app.settings import get_settings
 log = logging.getLogger(__name__)
 
 QUEUE = 'halltwin:jobs'
+WORKER_REDIS_URL = os.environ.get('REDIS_URL') or 'redis://127.0.0.1:6379'  # python -m app.jobs
 KICK_DELAY = 0.2
 
 
@@ -251,13 +252,16 @@ async def _worker_startup(ctx: dict[str, Any]) -> None:
         hall = (await s.execute(select(Hall).order_by(Hall.id))).scalars().first()
     if hall is None or hall.id is None:
         raise RuntimeError('no hall in the database: run python -m seed')
-    bus = InProcessBus()
+    bus = RedisBus(settings.redis_url or WORKER_REDIS_URL)  # what the jobs publish reaches every app process
+    await bus.start()
     cipher = FieldCipher({'k1': settings.secret}, 'k1')
-    ctx['db'] = db
+    ctx['db'], ctx['bus'] = db, bus
     ctx['journey'] = build_journey(db, bus, settings, cipher, hall_id=hall.id)
 
 
 async def _worker_shutdown(ctx: dict[str, Any]) -> None:
+    if 'bus' in ctx:
+        await ctx['bus'].stop()
     if 'db' in ctx:
         await ctx['db'].dispose()
 
@@ -269,7 +273,7 @@ class WorkerSettings:
     on_startup = _worker_startup
     on_shutdown = _worker_shutdown
     keep_result = 0
-    redis_settings = RedisSettings.from_dsn(os.environ.get('REDIS_URL') or 'redis://127.0.0.1:6379')
+    redis_settings = RedisSettings.from_dsn(WORKER_REDIS_URL)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlmodel import select
 
 from app.bus import Bus, InProcessBus
+from app.bus_redis import RedisBus
 from app.db import Database
 from app.models.hall import Hall
 from app.security.crypto import FieldCipher
@@ -59,7 +60,7 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
     if hall is None or hall.id is None:
         await db.dispose()
         raise HallMissing('数据库中没有大厅数据，请先运行 python -m seed / no hall in the database: run python -m seed')
-    bus = bus or InProcessBus()
+    bus = bus or (RedisBus(settings.redis_url) if settings.redis_url else InProcessBus())
     await bus.start()
     cipher = FieldCipher({'k1': settings.secret}, 'k1')
     queue = QueueService(db, bus, settings, cipher, hall_id=hall.id)

@@ -15,6 +15,7 @@ from app.bus import InProcessBus
 from app.db import Database
 from app.events import (
     AlertAcknowledged,
+    AlertPayload,
     AlertRaised,
     AlertResolved,
     CaseStepChanged,
@@ -264,3 +265,20 @@ async def test_the_database_holds_one_open_alert_per_key(
             s.add(Alert(hall_id=hall.hall_id, key='help:K01', kind='help', message='again', raised_at=clock.now))
     await alerts.acknowledge(first.id or 0, actor='boss', role='manager')
     assert await alerts.raise_alert(spec) is not None  # a resolved alert does not block a new one
+
+
+async def test_alerts_changed_by_another_process_are_followed(
+    alerts: AlertService, bus: InProcessBus, hall: SmallHall, clock: FakeClock
+) -> None:
+    """Another process raised, then resolved, an alert: this one's open list follows its events."""
+    theirs = AlertPayload(
+        id=9001, key='help:K09', kind=Kind.HELP, severity='critical', message='help', raised_at=clock.now
+    )
+    await bus.publish(AlertRaised(hall_id=hall.hall_id, alert=theirs))
+    await settle(bus)
+    assert alerts.open['help:K09'].id == 9001
+    assert [a.key for a in alerts.open_alerts()] == ['help:K09']
+    done = theirs.model_copy(update={'resolved_at': clock.now})
+    await bus.publish(AlertResolved(hall_id=hall.hall_id, alert=done))
+    await settle(bus)
+    assert 'help:K09' not in alerts.open

@@ -9,8 +9,9 @@ manager's acknowledgement closes it. An open alert is unique per key (kind + tar
 condition that persists, or a button pressed five times, raises one alert. Every change is
 persisted in the Alert table first, then published (AlertRaised / AlertAcknowledged / AlertResolved).
 
-Run the rules in one process. A second one cannot double an alert: a partial unique index holds
-one open alert per key, and the loser of a race adopts the winner's row instead.
+Every process may run the rules (scale-out over the Redis bus): a partial unique index holds one
+open alert per key, the loser of a race adopts the winner's row instead, and each process follows
+the alerts the others raise, acknowledge and resolve through their events.
 """
 
 from __future__ import annotations
@@ -262,6 +263,9 @@ class AlertService:
             CaseStepChanged,
             TicketEventBase,
             WindowChanged,
+            AlertRaised,
+            AlertAcknowledged,
+            AlertResolved,
             name='alerts',
         )
         await self.evaluate_queues()
@@ -279,7 +283,9 @@ class AlertService:
             self._sweeper = None
 
     async def handle(self, event: Event) -> None:
-        if isinstance(event, TicketEventBase | WindowChanged):
+        if isinstance(event, AlertRaised | AlertAcknowledged | AlertResolved):
+            self._follow(event)
+        elif isinstance(event, TicketEventBase | WindowChanged):
             await self.evaluate_queues()
         elif isinstance(event, CaseStepChanged):
             await self._case_moved(event)
@@ -296,6 +302,18 @@ class AlertService:
             spec = occurrence_alert(event, names=self._device_names, departments=self._departments, tz=self.tz)
             if spec is not None:
                 await self.raise_alert(spec)
+
+    def _follow(self, event: AlertRaised | AlertAcknowledged | AlertResolved) -> None:
+        """Keep the open list in step with alerts changed anywhere (this process's own changes are already in it)."""
+        if event.hall_id != self.hall_id:
+            return
+        alert = event.alert
+        mine = self.open.get(alert.key)
+        if alert.resolved_at is not None:
+            if mine is not None and mine.id == alert.id:
+                del self.open[alert.key]
+        elif mine is None or mine.id == alert.id:
+            self.open[alert.key] = Alert(hall_id=event.hall_id, **alert.model_dump())
 
     async def _case_moved(self, event: CaseStepChanged) -> None:
         """A finished step (or a closed case) clears its SLA alerts."""

@@ -1,0 +1,136 @@
+"""The event bus across processes: every process delivers its own events at once, and shares them over a
+Redis stream that the others read.
+
+Why a stream and not PUBLISH: a process whose connection blips resumes reading from the last entry it
+saw, so its twin misses nothing; and events published while Redis is unreachable wait in a bounded
+local backlog and go out, in order, once it is back. The stream is capped (MAXLEN ~, `STREAM_LENGTH`),
+so it never grows without bound. Each entry names its origin process, which skips its own entries.
+Losing and regaining Redis is logged once each way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import deque
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.bus import InProcessBus
+from app.events import Event
+
+log = logging.getLogger(__name__)
+
+STREAM = 'halltwin:events'
+STREAM_LENGTH = 10_000  # entries kept: minutes of a busy hall, enough to ride out a reconnect
+BACKLOG = 10_000  # events kept while Redis is unreachable; the oldest go first beyond that
+READ_BLOCK_MS = 1_000
+RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
+CONNECT_TIMEOUT = 1.0  # a publisher never waits long for an unreachable Redis
+SOCKET_TIMEOUT = 5.0  # longer than a blocking read
+
+
+class RedisBus(InProcessBus):
+    def __init__(self, url: str, *, stream: str = STREAM, origin: str | None = None) -> None:
+        super().__init__()
+        self.url = url
+        self.stream = stream
+        self.origin = origin or uuid.uuid4().hex
+        self.available = True
+        self._redis: Redis | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._backlog: deque[str] = deque(maxlen=BACKLOG)
+        self._send_lock = asyncio.Lock()
+        self._last_id = '$'
+
+    async def start(self) -> None:
+        """Connect and read from the stream's current end: a new process builds its state from the database."""
+        self._redis = Redis.from_url(self.url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=SOCKET_TIMEOUT)
+        try:
+            entries = await self._redis.xrevrange(self.stream, count=1)
+            self._last_id = entries[0][0].decode() if entries else '0-0'
+        except RedisError as error:
+            self._lost(error)
+        self._reader = asyncio.get_running_loop().create_task(self._read_forever(), name='bus.redis.read')
+
+    async def stop(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+            self._reader = None
+        await super().stop()
+        if self._redis is not None:
+            with contextlib.suppress(RedisError):
+                await self._send_backlog()
+            await self._redis.aclose()
+            self._redis = None
+
+    async def publish(self, event: Event) -> None:
+        """Deliver here at once, then share it (kept in the backlog while Redis is away: the reader's
+        reconnect loop sends it, so a publisher never waits on an outage)."""
+        self.deliver(event)
+        self._backlog.append(event.to_json())
+        if self.available:
+            try:
+                await self._send_backlog()
+            except RedisError as error:
+                self._lost(error)
+
+    async def _send_backlog(self) -> None:
+        async with self._send_lock:
+            while self._backlog and self._redis is not None:
+                await self._redis.xadd(
+                    self.stream,
+                    {'origin': self.origin, 'event': self._backlog[0]},
+                    maxlen=STREAM_LENGTH,
+                    approximate=True,
+                )
+                self._backlog.popleft()
+            self._back()
+
+    async def _read_forever(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._send_backlog()
+                await self._read_once()
+                attempt = 0
+            except asyncio.CancelledError:
+                raise
+            except RedisError as error:
+                self._lost(error)
+                await asyncio.sleep(RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)])
+                attempt += 1
+            except Exception:
+                log.exception('event bus: reading %s failed', self.stream)
+                await asyncio.sleep(RETRY_SECONDS[-1])
+
+    async def _read_once(self) -> None:
+        assert self._redis is not None
+        answer = await self._redis.xread({self.stream: self._last_id}, block=READ_BLOCK_MS, count=500)
+        self._back()
+        for _, entries in answer or ():
+            for entry_id, fields in entries:
+                self._last_id = entry_id.decode()
+                if fields.get(b'origin', b'').decode() == self.origin:
+                    continue
+                try:
+                    event = Event.from_json(fields[b'event'].decode())
+                except (KeyError, ValueError) as error:
+                    log.warning('event bus: skipped unreadable entry %s (%s)', self._last_id, error)
+                    continue
+                self.deliver(event)
+
+    def _lost(self, error: Exception) -> None:
+        if self.available:
+            self.available = False
+            log.warning('event bus: Redis unreachable (%s); events wait here and go out once it is back', error)
+
+    def _back(self) -> None:
+        if not self.available:
+            self.available = True
+            log.info('event bus: Redis reachable again')

@@ -198,7 +198,7 @@ class DeviceSuggestion(Event):
 
 
 class SlaAtRisk(Event):
-    """A case step is close to (or past) its department's deadline; published by the cases engineer's SLA sweep."""
+    """A case step is close to (or past) its department's deadline; published by the SLA sweep (app/jobs.py)."""
 
     case_id: int
     node: str

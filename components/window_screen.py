@@ -25,7 +25,6 @@ from app.services.window_desk import Desk, TransferTargets
 from components import window_texts as _texts  # noqa: F401 - registers the desk's texts
 from components.testids import tid
 from components.texts import t
-from components.window_case import OpenCase, case_label
 from components.window_current import current_ticket
 from components.window_dialogs import ParkDialog, TransferDialog
 from components.window_side import OutOfOrderCard, parked_card, queue_card, state_card
@@ -49,7 +48,6 @@ class WindowScreen:
         targets: TransferTargets,
         twin: HallTwin,
         *,
-        open_case: OpenCase | None,
         client_address: str,
     ) -> None:
         self.rt = rt
@@ -57,7 +55,6 @@ class WindowScreen:
         self.desk = desk
         self.window_id = desk.window.id or 0
         self.twin = twin
-        self.open_case = open_case
         self.client_address = client_address
         self._reloading = asyncio.Lock()
         self._wanted = self._drawn = 0
@@ -105,10 +102,6 @@ class WindowScreen:
             tid(ui.button(t('desk.park'), on_click=self.park), 'desk-park').props('outline icon=pause_circle')
             case = tid(ui.button(t('desk.open_case'), on_click=self.create_case), 'desk-open-case')
             case.props('outline icon=folder_open')
-            if self.open_case is None:
-                case.disable()
-                with case:
-                    ui.tooltip(t('desk.case_unavailable'))
             ui.space()
             tid(ui.button(t('desk.complete'), on_click=self.complete), 'desk-complete').props(
                 'unelevated color=positive icon=task_alt'
@@ -213,13 +206,13 @@ class WindowScreen:
         )
 
     async def create_case(self) -> None:
-        current, open_case = self.desk.current, self.open_case
-        if current is None or open_case is None:
+        current, cases = self.desk.current, self.rt.cases
+        if current is None:
             return
         code = current.view.ticket.code
         await self.act(
-            lambda p: open_case(ticket_code=code, answers=dict(current.answers), actor=p.username),
-            lambda case: t('desk.case_opened', code=case_label(case)),
+            lambda p: cases.open_case(ticket_code=code, answers=dict(current.answers), actor=p.username),
+            lambda case: t('desk.case_opened', code=case.id),  # its number: the code is the citizen's secret
         )
 
     async def unmask(self) -> None:

@@ -19,7 +19,6 @@ register(
         'desk.transfer': ('转移', 'Transfer'),
         'desk.park': ('挂起', 'Park'),
         'desk.open_case': ('开始办件', 'Open a case'),
-        'desk.case_unavailable': ('办件功能尚未上线', 'Cases are not available yet'),
         'desk.case_opened': ('已创建办件（编号 {code}）', 'Case no. {code} opened'),
         'desk.serving_for': ('办理用时', 'Serving for'),
         'desk.called_at': ('叫号于 {time}', 'Called at {time}'),

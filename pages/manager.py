@@ -94,8 +94,8 @@ _forecasts: dict[tuple[int, dt.date], dict[int, float]] = {}
 
 
 async def _forecast_today(rt: Runtime) -> dict[int, float] | None:
-    """Today's forecast arrivals per hour (issue 5 item 5), once per hall day: the model is fitted once a day."""
-    service = getattr(rt, 'forecast', None)
+    """Today's forecast arrivals per hour, once per hall day: the model is fitted once a day."""
+    service = rt.forecast
     if service is None:
         return None
     key = (id(service), hall_day(utcnow(), rt.settings.tz))

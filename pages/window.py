@@ -13,7 +13,6 @@ from app.services.errors import Forbidden, NotFound
 from components.frame import frame
 from components.testids import tid
 from components.texts import t
-from components.window_case import case_opener
 from components.window_screen import WindowScreen
 from pages.guard import FORBIDDEN_PAGE, require
 from twin import live
@@ -56,6 +55,6 @@ async def window_page(request: Request, window_id: int) -> Response | None:
             with ui.row().classes('items-center gap-3'):
                 ui.label(t('desk.staff', name=staff.principal.display_name)).classes('text-grey-8')
                 ui.button(t('desk.logout'), on_click=lambda: ui.run_javascript(LOGOUT_JS)).props('flat dense')
-        screen = WindowScreen(rt, staff, desk, targets, twin, open_case=case_opener(rt), client_address=address)
+        screen = WindowScreen(rt, staff, desk, targets, twin, client_address=address)
     twin.changed.subscribe(screen.on_twin_change)
     return None

@@ -31,6 +31,7 @@ READ_BLOCK_MS = 1_000
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 CONNECT_TIMEOUT = 1.0  # a publisher never waits long for an unreachable Redis
 SOCKET_TIMEOUT = 5.0  # longer than a blocking read
+STOP_SECONDS = SOCKET_TIMEOUT + 1.0
 
 
 class RedisBus(InProcessBus):
@@ -45,28 +46,31 @@ class RedisBus(InProcessBus):
         self._backlog: deque[str] = deque(maxlen=BACKLOG)
         self._send_lock = asyncio.Lock()
         self._last_id = '$'
+        self._stopping = False
 
     async def start(self) -> None:
         """Connect and read from the stream's current end: a new process builds its state from the database."""
         self._redis = Redis.from_url(self.url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=SOCKET_TIMEOUT)
         try:
-            entries = await self._redis.xrevrange(self.stream, count=1)
-            self._last_id = entries[0][0].decode() if entries else '0-0'
+            await self._pin_start()
         except RedisError as error:
             self._lost(error)
         self._reader = asyncio.get_running_loop().create_task(self._read_forever(), name='bus.redis.read')
 
     async def stop(self) -> None:
+        """Stop reading (the flag ends the loop within one blocking read even if a cancellation is lost
+        inside the Redis client), send what waits, close."""
+        self._stopping = True
         if self._reader is not None:
             self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            await asyncio.wait({self._reader}, timeout=STOP_SECONDS)
             self._reader = None
         await super().stop()
         if self._redis is not None:
-            with contextlib.suppress(RedisError):
-                await self._send_backlog()
-            await self._redis.aclose()
+            with contextlib.suppress(RedisError, TimeoutError):
+                await asyncio.wait_for(self._send_backlog(), STOP_SECONDS)
+            with contextlib.suppress(RedisError, TimeoutError):
+                await asyncio.wait_for(self._redis.aclose(), STOP_SECONDS)
             self._redis = None
 
     async def publish(self, event: Event) -> None:
@@ -94,7 +98,7 @@ class RedisBus(InProcessBus):
 
     async def _read_forever(self) -> None:
         attempt = 0
-        while True:
+        while not self._stopping:
             try:
                 await self._send_backlog()
                 await self._read_once()
@@ -109,8 +113,17 @@ class RedisBus(InProcessBus):
                 log.exception('event bus: reading %s failed', self.stream)
                 await asyncio.sleep(RETRY_SECONDS[-1])
 
+    async def _pin_start(self) -> None:
+        """Read on from the stream's newest entry (as of the first time Redis answers), never from a moving '$'
+        that would skip what arrives between two reads."""
+        assert self._redis is not None
+        entries = await self._redis.xrevrange(self.stream, count=1)
+        self._last_id = entries[0][0].decode() if entries else '0-0'
+
     async def _read_once(self) -> None:
         assert self._redis is not None
+        if self._last_id == '$':
+            await self._pin_start()
         answer = await self._redis.xread({self.stream: self._last_id}, block=READ_BLOCK_MS, count=500)
         self._back()
         for _, entries in answer or ():

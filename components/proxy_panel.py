@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from nicegui import ui
 
+from app.clock import utcnow
 from app.models.security import ConsentPurpose
 from app.services.consent import consent_text
 from app.services.errors import DomainError
@@ -47,6 +48,9 @@ class ProxyPanel:
                 ui.label(t('proxy.none')).classes('text-sm text-grey-7')
             for view in views:
                 self._grant(view)
+            if views:  # redraw when the first grant runs out (one timer, inside the list: replaced with it)
+                expiry = min(view.grant.expires_at for view in views)
+                ui.timer(max((expiry - utcnow()).total_seconds(), 0.0) + 1.0, self.draw, once=True)
 
     def _grant(self, view: GrantView) -> None:
         grant = view.grant

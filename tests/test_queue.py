@@ -293,3 +293,21 @@ async def test_failed_transition_publishes_nothing(queue: QueueService, hall: Sm
         await queue.call_next(hall.window_1)
     await bus.drain()
     assert seen == []
+
+
+async def test_a_finished_case_updates_the_handling_time_the_estimates_use(
+    queue: QueueService, hall: SmallHall, clock: FakeClock
+) -> None:
+    """The live state keeps each service's handling statistics until its next completion brings a new sample."""
+    await queue.start_live()
+    live = queue.live
+    assert live is not None
+    service_id = next(sid for sid, s in live.services.items() if s.code == hall.service_a)
+    before = live._stats(service_id)
+    assert live._stats(service_id) is before  # reused while nothing new is known
+    await queue.take_ticket(TicketCreate(service_code=hall.service_a))
+    await queue.call_next(hall.window_1)
+    clock.advance(40)  # much longer than the configured 10 minutes
+    await queue.complete(hall.window_1)
+    after = live._stats(service_id)
+    assert after.samples == before.samples + 1 and after.mean > before.mean

@@ -60,6 +60,7 @@ class LiveQueue:
     _seen_ids: set[str] = field(default_factory=set)
     _version: int = 0
     _ahead_cache: tuple[int, dt.datetime, dict[int, list[eta.Call]]] | None = None
+    _stats_cache: dict[int, eta.HandlingStats] = field(default_factory=dict)  # until the service's next sample
 
     def apply(self, event: Event) -> bool:
         """Reduce one event; True when something changed. An event already applied is skipped."""
@@ -102,6 +103,7 @@ class LiveQueue:
         if isinstance(event, TicketCompleted) and ticket.handling_seconds is not None:
             samples = self.recent.setdefault(ticket.service_id, deque(maxlen=RECENT_HANDLING_SAMPLES))
             samples.appendleft(ticket.handling_seconds / 60)
+            self._stats_cache.pop(ticket.service_id, None)
 
     def _unqueue(self, ticket_id: int) -> None:
         for waiting in self.waiting.values():
@@ -155,8 +157,12 @@ class LiveQueue:
         return eta.estimate_wait(ahead=ahead, capacity=capacity, idle_windows=idle, stats=stats)
 
     def _stats(self, service_id: int) -> eta.HandlingStats:
-        service = self.services[service_id]
-        return eta.handling_stats(list(self.recent.get(service_id, ())), prior_mean=service.avg_handling_minutes)
+        stats = self._stats_cache.get(service_id)
+        if stats is None:
+            service = self.services[service_id]
+            samples = list(self.recent.get(service_id, ()))
+            stats = self._stats_cache[service_id] = eta.handling_stats(samples, prior_mean=service.avg_handling_minutes)
+        return stats
 
     def _look_ahead(self, service_id: int) -> list[eta.Call]:
         """Call times of the service's queue; one look-ahead serves every queue while nothing changes

@@ -11,9 +11,10 @@ from app.models import CaseMaterial, TicketCreate
 from app.runtime import ready
 from tests import journeyhall
 from tests.journeyhall import OUTSIDER, JourneyHall
-from tests.test_track_page import PATIENT, unlocked
+from tests.test_track_page import unlocked
 
 ui_journey_hall = journeyhall.ui_journey_hall_fixture
+PATIENT = 150  # retries of 0.1 s for pushed changes: generous on a shared machine, done as soon as they show
 
 
 async def test_a_relative_helps_live_and_loses_access_when_the_citizen_ends_it(

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from app.services.case_views import MATERIAL_REQUIRED, CaseView
+from app.services.case_views import CaseView
 from app.services.errors import DomainError
-from app.services.proxy import PENDING, ProxyAccess, ProxyService
+from app.services.proxy import ProxyAccess, ProxyService, to_bring
 from components import proxy_texts as _texts  # noqa: F401 - registers the texts
 from components.testids import tid
 from components.texts import t
@@ -24,20 +24,19 @@ class ProxyHelper:
         self.box = tid(ui.card(), 'proxy-help').classes('w-full p-4 gap-2')
 
     async def draw(self, views: list[CaseView]) -> None:
-        proposals = await self.proxy.proposals(self.access.grant_id)
-        waiting = {p.proposal.material_id for p in proposals if p.proposal.status == PENDING}
-        required = [(view, m) for view in views for m in view.materials if m.status == MATERIAL_REQUIRED]
+        items = to_bring(views, await self.proxy.proposals(self.access.grant_id))
         self.box.clear()
         with self.box:
             ui.label(t('proxy.help')).classes('text-base font-bold')
             if not views:
                 ui.label(t('proxy.help.no_case')).classes('text-sm text-grey-7')
-            elif not required:
+            elif not items:
                 ui.label(t('proxy.help.none')).classes('text-sm text-grey-7')
-            for view, material in required:
+            for item in items:
+                material = item.material
                 with tid(ui.row(), f'proxy-material-{material.id}').classes('w-full items-center no-wrap gap-2'):
-                    ui.label(f'{material.name}（{view.service.name}）').classes('text-sm grow break-all')
-                    if material.id in waiting:
+                    ui.label(f'{material.name}（{item.service_name}）').classes('text-sm grow break-all')
+                    if item.waiting:
                         ui.label(t('proxy.sent')).classes('text-xs text-primary')
                     elif self.access.grant.can_fill:
                         ready = ui.button(t('proxy.ready'), on_click=lambda m=material.id or 0: self.ready(m, views))

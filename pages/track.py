@@ -364,7 +364,8 @@ class TrackScreen:
         elif isinstance(event, ProxyChanged):
             if self.proxy_panel is not None and self._concerns(event.ticket_id, event.case_id):
                 await self.proxy_panel.draw()
-                await self.draw_consents()
+                if event.change in ('invited', 'ended'):  # a grant's consent came or went
+                    await self.draw_consents()
         elif isinstance(event, EvaluationSubmitted):
             if event.ticket_id == tracked.ticket_id:
                 await self.draw_rating()

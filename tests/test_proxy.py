@@ -14,7 +14,7 @@ from app.services import audit
 from app.services.case_views import MATERIAL_PREPARED, MATERIAL_REQUIRED
 from app.services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.services.journey import Journey
-from app.services.proxy import MAX_ACTIVE_GRANTS, ProxyService, token_hash
+from app.services.proxy import MAX_ACTIVE_GRANTS, ProxyService, to_bring, token_hash
 from app.services.queue import QueueService
 from app.services.tracking import Tracked
 from tests import journeyhall
@@ -181,3 +181,15 @@ async def test_a_ticket_without_a_citizen_cannot_be_shared(journey: Journey) -> 
 
 def test_the_service_is_wired_into_the_journey(journey: Journey) -> None:
     assert isinstance(journey.proxy, ProxyService)
+
+
+async def test_the_relative_is_shown_only_what_is_still_to_bring(
+    journey: Journey, tracked: Tracked, db: Database
+) -> None:
+    proxy = journey.proxy
+    helper = await proxy.invite(tracked, relation='子女', hours=4, can_fill=True)
+    form = (await materials(db, tracked))['灵活就业申请表']
+    await proxy.propose(helper.token, form.id or 0)
+    views = await journey.cases.views_for_ticket(tracked.ticket_id or 0)
+    listed = {item.material.name: item.waiting for item in to_bring(views, await proxy.proposals(helper.grant.id or 0))}
+    assert listed == {'本人身份证': False, '灵活就业申请表': True}

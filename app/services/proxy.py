@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -29,7 +30,7 @@ from app.models.proxy import ProxyGrant, ProxyProposal
 from app.models.security import Consent, ConsentPurpose, ConsentScope
 from app.models.ticket import Ticket
 from app.services import audit
-from app.services.case_views import MATERIAL_PREPARED, MATERIAL_REQUIRED
+from app.services.case_views import MATERIAL_PREPARED, MATERIAL_REQUIRED, CaseView
 from app.services.consent import CURRENT_TEXT_VERSIONS, ConsentService
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.tracking import Tracked
@@ -155,13 +156,7 @@ class ProxyService:
                 if tracked.ticket_id is not None
                 else ProxyGrant.case_id == tracked.case_id
             )
-            rows = await s.execute(
-                select(ProxyGrant, Consent)
-                .join(Consent, col(Consent.id) == ProxyGrant.consent_id)
-                .where(scope, ProxyGrant.citizen_id == tracked.citizen_id)
-                .order_by(col(ProxyGrant.id))
-            )
-            grants = [grant for grant, consent in rows if is_active(grant, consent, now)]
+            grants = await self._active(s, tracked.citizen_id or 0, now, scope)
             return [GrantView(grant, await self._proposals(s, grant.id or 0)) for grant in grants]
 
     async def decide(self, proposal_id: int, *, citizen_id: int, accept: bool) -> ProxyProposal:
@@ -293,11 +288,15 @@ class ProxyService:
             raise ended()
         return ProxyAccess(grant, await _tracked(s, grant))
 
-    async def _active(self, s: AsyncSession, citizen_id: int, now: dt.datetime) -> list[ProxyGrant]:
+    async def _active(
+        self, s: AsyncSession, citizen_id: int, now: dt.datetime, *scope: ColumnElement[bool]
+    ) -> list[ProxyGrant]:
+        """The citizen's live grants (optionally only those of one ticket or case), oldest first."""
         rows = await s.execute(
             select(ProxyGrant, Consent)
             .join(Consent, col(Consent.id) == ProxyGrant.consent_id)
-            .where(ProxyGrant.citizen_id == citizen_id, col(ProxyGrant.revoked_at).is_(None))
+            .where(ProxyGrant.citizen_id == citizen_id, col(ProxyGrant.revoked_at).is_(None), *scope)
+            .order_by(col(ProxyGrant.id))
         )
         return [grant for grant, consent in rows if is_active(grant, consent, now)]
 
@@ -363,6 +362,26 @@ class ProxyService:
                 change=change,
             )
         )
+
+
+@dataclass(frozen=True)
+class ToBring:
+    """A material a case still needs, as the relative's page lists it."""
+
+    material: CaseMaterial
+    service_name: str
+    waiting: bool  # already sent to the citizen, not yet settled
+
+
+def to_bring(views: list[CaseView], proposals: list[ProposalView]) -> list[ToBring]:
+    """The materials still required (the only ones a relative may mark ready), and which wait for the citizen."""
+    pending = {view.proposal.material_id for view in proposals if view.proposal.status == PENDING}
+    return [
+        ToBring(material, view.service.name, material.id in pending)
+        for view in views
+        for material in view.materials
+        if material.status == MATERIAL_REQUIRED
+    ]
 
 
 def _covers(grant: ProxyGrant, case: Case) -> bool:

@@ -18,6 +18,7 @@ from app.api.limits import BodySizeLimit
 from app.api.routes import router
 from app.migrate import upgrade_async
 from app.security.headers import SecurityHeaders
+from app.security.keys import Purpose
 from app.security.masking import install_log_masking
 from app.services import hall_sim
 from app.services.alerts import AlertService
@@ -96,9 +97,14 @@ def configure() -> None:
     app.include_router(web_session.router)
     devices.mount(app)
     pages.register()
-    hardening.install(settings.allowed_origins, settings.secret.decode())
+    hardening.install(settings.allowed_origins, _session_secret())
     app.on_startup(_startup)
     app.on_shutdown(_shutdown)
+
+
+def _session_secret() -> str:
+    """NiceGUI signs its browser-session cookie with the session key, never with SECRET_KEY itself."""
+    return get_settings().key(Purpose.SESSION_SIGNING).hex()
 
 
 def run() -> None:
@@ -115,7 +121,7 @@ def run() -> None:
         port=settings.port,
         title='HallTwin 政务服务大厅',
         language='zh-CN' if settings.lang == 'zh-CN' else 'en-US',
-        storage_secret=settings.secret.decode(),
+        storage_secret=_session_secret(),
         show=False,
         reload=False,
         favicon='🏛️',

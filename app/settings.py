@@ -5,6 +5,8 @@ Every value is optional; a bad one stops the app with one line that names the va
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
 import secrets
 from functools import lru_cache
@@ -14,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.security.keys import Purpose, derive_key
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,6 +57,7 @@ class Settings(BaseSettings):
     token_idle_minutes: int = Field(default=30, ge=1, validation_alias='TOKEN_IDLE_MINUTES')
     token_absolute_hours: int = Field(default=12, ge=1, validation_alias='TOKEN_ABSOLUTE_HOURS')
     allowed_origins_raw: str = Field(default='', validation_alias='ALLOWED_ORIGINS')
+    trusted_proxies_raw: str = Field(default='', validation_alias='TRUSTED_PROXIES')
     device_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300, validation_alias='DEVICE_HEARTBEAT_SECONDS')
     device_fault_rate: float = Field(default=0.2, ge=0, le=60, validation_alias='DEVICE_FAULT_RATE')
     evaluation_scale: Literal['four', 'five'] = Field(default='four', validation_alias='EVALUATION_SCALE')
@@ -77,6 +82,16 @@ class Settings(BaseSettings):
     def _rectification_days(cls, value: int) -> int:
         if value not in (5, 7, 15):
             raise ValueError('must be 5, 7 or 15 (working days)')
+        return value
+
+    @field_validator('trusted_proxies_raw')
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        for part in filter(None, (part.strip() for part in value.split(','))):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError as error:
+                raise ValueError(f'{part!r} is not an address or network (10.0.0.5, 10.0.0.0/24)') from error
         return value
 
     @field_validator('hall_timezone')
@@ -108,6 +123,12 @@ class Settings(BaseSettings):
         return [f'http://{host}:{self.port}' for host in hosts]
 
     @property
+    def trusted_proxies(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """Reverse proxies whose X-Forwarded-For is believed (TRUSTED_PROXIES, comma-separated); none by default."""
+        parts = [part.strip() for part in self.trusted_proxies_raw.split(',') if part.strip()]
+        return tuple(ipaddress.ip_network(part, strict=False) for part in parts)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.db_url.startswith('sqlite')
 
@@ -123,9 +144,29 @@ class Settings(BaseSettings):
         path = self.var_dir / 'secret_key'
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+            _create_private(path, secrets.token_urlsafe(48))
         return path.read_text().strip().encode()
+
+    def key(self, purpose: Purpose) -> bytes:
+        """The key of one purpose (app/security/keys.py): hand parts this, never `secret`."""
+        return derive_key(self.secret, purpose)
+
+
+def _create_private(path: Path, content: str) -> None:
+    """Write `path` readable by its owner only (0600 from the first byte), whole or not at all.
+
+    The content goes to a private temporary file that is then linked into place: a second process
+    starting at the same moment either sees the complete file or creates its own link first and wins.
+    """
+    temporary = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, 'w') as file:
+            file.write(content)
+        with contextlib.suppress(FileExistsError):  # another process won the race: its key stands
+            os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def load_settings() -> Settings:

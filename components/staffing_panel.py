@@ -14,8 +14,8 @@ from nicegui import ui
 
 from app.models.people import Role
 from app.runtime import Runtime
-from app.services.auth import Principal
 from app.services.errors import DomainError
+from app.services.principal import Principal
 from app.services.staffing import MAX_WAIT, AppliedMove, Move, QueueOutlook, StaffingAdvice
 from components.testids import tid
 from components.texts import register, t
@@ -122,7 +122,7 @@ async def staffing_panel(rt: Runtime, session: ActionSession) -> None:
         if principal is None:
             return
         try:
-            await service.apply(move, actor=principal.username, role=principal.role)
+            await service.apply(move, actor=principal.name, role=principal.role)
         except DomainError as error:
             ui.notify(error.message, type='warning')
         else:
@@ -134,7 +134,7 @@ async def staffing_panel(rt: Runtime, session: ActionSession) -> None:
         if principal is None:
             return
         try:
-            await service.restore(applied, actor=principal.username, role=principal.role)
+            await service.restore(applied, actor=principal.name, role=principal.role)
         except DomainError as error:
             ui.notify(error.message, type='warning')
         else:

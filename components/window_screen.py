@@ -18,8 +18,8 @@ from app.events import Event, TicketEventBase, TicketTransferred, WindowChanged
 from app.models.hall import WindowState
 from app.runtime import Runtime
 from app.services import window_desk
-from app.services.auth import Principal
 from app.services.errors import DomainError
+from app.services.principal import Principal
 from app.services.unmask import unmask_citizen
 from app.services.window_desk import Desk, TransferTargets
 from components import window_texts as _texts  # noqa: F401 - registers the desk's texts
@@ -142,19 +142,19 @@ class WindowScreen:
 
     async def call_next(self) -> None:
         queue = self.rt.queue
-        await self.act(lambda p: queue.call_next(self.window_id, actor=p.username), self._ticket('desk.done.called'))
+        await self.act(lambda p: queue.call_next(self.window_id, actor=p.name), self._ticket('desk.done.called'))
 
     async def recall(self) -> None:
         queue = self.rt.queue
-        await self.act(lambda p: queue.recall(self.window_id, actor=p.username), self._ticket('desk.done.recalled'))
+        await self.act(lambda p: queue.recall(self.window_id, actor=p.name), self._ticket('desk.done.recalled'))
 
     async def no_show(self) -> None:
         queue = self.rt.queue
-        await self.act(lambda p: queue.no_show(self.window_id, actor=p.username), self._ticket('desk.done.no_show'))
+        await self.act(lambda p: queue.no_show(self.window_id, actor=p.name), self._ticket('desk.done.no_show'))
 
     async def complete(self) -> None:
         queue = self.rt.queue
-        await self.act(lambda p: queue.complete(self.window_id, actor=p.username), self._ticket('desk.done.completed'))
+        await self.act(lambda p: queue.complete(self.window_id, actor=p.name), self._ticket('desk.done.completed'))
 
     async def transfer(self) -> None:
         if self.desk.current is None:
@@ -169,7 +169,7 @@ class WindowScreen:
                 to_service_code=choice.service_code,
                 to_window_id=choice.window_id,
                 reason=choice.reason,
-                actor=p.username,
+                actor=p.name,
             ),
             self._ticket('desk.done.transferred'),
         )
@@ -182,14 +182,12 @@ class WindowScreen:
             return
         queue = self.rt.queue
         await self.act(
-            lambda p: queue.park(self.window_id, reason=reason, actor=p.username), self._ticket('desk.done.parked')
+            lambda p: queue.park(self.window_id, reason=reason, actor=p.name), self._ticket('desk.done.parked')
         )
 
     async def resume(self, number: str) -> None:
         queue = self.rt.queue
-        await self.act(
-            lambda p: queue.resume(self.window_id, number, actor=p.username), self._ticket('desk.done.called')
-        )
+        await self.act(lambda p: queue.resume(self.window_id, number, actor=p.name), self._ticket('desk.done.called'))
 
     async def call_out_of_order(self, number: str, reason: str) -> bool:
         return await self.act(
@@ -202,7 +200,7 @@ class WindowScreen:
     async def set_state(self, state: WindowState) -> None:
         queue = self.rt.queue
         await self.act(
-            lambda p: queue.set_window_state(self.window_id, state, actor=p.username), lambda _: t('desk.done.state')
+            lambda p: queue.set_window_state(self.window_id, state, actor=p.name), lambda _: t('desk.done.state')
         )
 
     async def create_case(self) -> None:
@@ -211,7 +209,7 @@ class WindowScreen:
             return
         code = current.view.ticket.code
         await self.act(
-            lambda p: cases.open_case(ticket_code=code, answers=dict(current.answers), actor=p.username),
+            lambda p: cases.open_case(ticket_code=code, answers=dict(current.answers), actor=p.name),
             lambda case: t('desk.case_opened', code=case.id),  # its number: the code is the citizen's secret
         )
 

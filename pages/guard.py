@@ -12,8 +12,8 @@ from app.api.web_session import SESSION_COOKIE, login_url
 from app.models.people import Role
 from app.runtime import ready
 from app.services import audit
-from app.services.auth import Principal
 from app.services.errors import Unauthorized
+from app.services.principal import Principal
 
 FORBIDDEN_PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>403</title>
 <body style="font-family:sans-serif;padding:3rem"><h1>无权访问 / Forbidden</h1>
@@ -52,7 +52,7 @@ async def require(request: Request, *roles: Role) -> StaffSession | Response:
         return RedirectResponse(login_url(path, 'expired'), status_code=303)
     if not principal.has_role(*roles):
         await audit.AuditLog(rt.db).write(
-            actor=principal.username,
+            actor=principal.name,
             role=principal.role,
             action=audit.ROLE_DENIED,
             target=request.url.path,

@@ -69,7 +69,7 @@ async def manager_page(request: Request) -> Response | None:
             ui.notify(t('manager.forbidden'), type='negative')
             return
         try:
-            await rt.alerts.acknowledge(alert_id, actor=principal.username, role=principal.role, client_address=address)
+            await rt.alerts.acknowledge(alert_id, actor=principal.name, role=principal.role, client_address=address)
         except DomainError as error:
             ui.notify(error.message, type='warning')
 

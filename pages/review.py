@@ -70,7 +70,7 @@ class ReviewDesk:
         if principal is None:
             return
         try:
-            await work(principal.username)
+            await work(principal.name)
         except DomainError as error:
             ui.notify(error.message, type='warning')
             return

@@ -33,7 +33,7 @@ async def window_page(request: Request, window_id: int) -> Response | None:
         window_desk.check_window(staff.principal, window_id)
     except Forbidden:
         await audit.AuditLog(rt.db).write(
-            actor=staff.principal.username,
+            actor=staff.principal.name,
             role=staff.principal.role,
             action=audit.ROLE_DENIED,
             target=request.url.path,

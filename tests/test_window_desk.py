@@ -14,10 +14,10 @@ from app.models.people import Role
 from app.models.security import AuditEntry
 from app.security.crypto import FieldCipher
 from app.services import audit, window_desk
-from app.services.auth import Principal
 from app.services.errors import Forbidden, Invalid
 from app.services.kiosk import KioskService, KioskSession
 from app.services.materials import Need
+from app.services.principal import Kind, Principal
 from app.services.queue import QueueService
 from app.settings import Settings
 from tests.conftest import FakeClock
@@ -25,11 +25,11 @@ from tests.factories import SmallHall
 from tests.idnumbers import make_id
 from tests.kiosk_hall import KIOSK, add_kiosk_hall
 
-STAFF = Principal(1, 'w01', '张三', Role.STAFF, window_id=None, department_id=None, session_id=1)
+STAFF = Principal(Kind.STAFF, 'w01', Role.STAFF, display_name='张三', user_id=1, session_id=1)
 
 
 def staff_at(window_id: int) -> Principal:
-    return Principal(1, 'w01', '张三', Role.STAFF, window_id=window_id, department_id=None, session_id=1)
+    return Principal(Kind.STAFF, 'w01', Role.STAFF, display_name='张三', user_id=1, window_id=window_id, session_id=1)
 
 
 @pytest.fixture
@@ -132,7 +132,7 @@ def test_staff_work_at_their_own_window_managers_anywhere() -> None:
     assert error.value.code == 'not_your_window'
     with pytest.raises(Forbidden):
         window_desk.check_window(STAFF, 1)
-    manager = Principal(2, 'boss', '李四', Role.MANAGER, window_id=None, department_id=None, session_id=2)
+    manager = Principal(Kind.STAFF, 'boss', Role.MANAGER, display_name='李四', user_id=2, session_id=2)
     window_desk.check_window(manager, 1)
 
 

@@ -6,8 +6,8 @@ from fastapi import Request
 
 from app.models.people import Role
 from app.runtime import Runtime, current, ready
-from app.services.auth import Principal
 from app.services.errors import Forbidden, Unauthorized
+from app.services.principal import Principal
 
 
 async def runtime() -> Runtime:

@@ -21,7 +21,7 @@ from app.api.schemas import (
 from app.clock import utcnow
 from app.models.ticket import TicketCreate
 from app.runtime import Runtime
-from app.services.auth import Principal
+from app.services.principal import Principal
 
 router = APIRouter(prefix='/api')
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
@@ -48,32 +48,32 @@ async def hall(rt: RuntimeDep) -> HallOut:
 @router.post('/windows/{window_id}/call-next', response_model=TicketOut, tags=['windows'])
 async def call_next(window_id: int, rt: RuntimeDep, who: StaffDep) -> TicketOut:
     check_window_scope(who, window_id)
-    return TicketOut.of(await rt.queue.call_next(window_id, actor=who.username))
+    return TicketOut.of(await rt.queue.call_next(window_id, actor=who.name))
 
 
 @router.post('/windows/{window_id}/call', response_model=TicketOut, tags=['windows'])
 async def call_named(window_id: int, body: CallTicketIn, rt: RuntimeDep, who: StaffDep) -> TicketOut:
     """Call a named ticket out of order; the reason is recorded."""
     check_window_scope(who, window_id)
-    return TicketOut.of(await rt.queue.call_ticket(window_id, body.number, reason=body.reason, actor=who.username))
+    return TicketOut.of(await rt.queue.call_ticket(window_id, body.number, reason=body.reason, actor=who.name))
 
 
 @router.post('/windows/{window_id}/recall', response_model=TicketOut, tags=['windows'])
 async def recall(window_id: int, rt: RuntimeDep, who: StaffDep) -> TicketOut:
     check_window_scope(who, window_id)
-    return TicketOut.of(await rt.queue.recall(window_id, actor=who.username))
+    return TicketOut.of(await rt.queue.recall(window_id, actor=who.name))
 
 
 @router.post('/windows/{window_id}/no-show', response_model=TicketOut, tags=['windows'])
 async def no_show(window_id: int, rt: RuntimeDep, who: StaffDep) -> TicketOut:
     check_window_scope(who, window_id)
-    return TicketOut.of(await rt.queue.no_show(window_id, actor=who.username))
+    return TicketOut.of(await rt.queue.no_show(window_id, actor=who.name))
 
 
 @router.post('/windows/{window_id}/complete', response_model=TicketOut, tags=['windows'])
 async def complete(window_id: int, rt: RuntimeDep, who: StaffDep) -> TicketOut:
     check_window_scope(who, window_id)
-    return TicketOut.of(await rt.queue.complete(window_id, actor=who.username))
+    return TicketOut.of(await rt.queue.complete(window_id, actor=who.name))
 
 
 @router.post('/windows/{window_id}/transfer', response_model=TicketOut, tags=['windows'])
@@ -84,7 +84,7 @@ async def transfer(window_id: int, body: TransferIn, rt: RuntimeDep, who: StaffD
         to_service_code=body.service_code,
         to_window_id=body.window_id,
         reason=body.reason,
-        actor=who.username,
+        actor=who.name,
     )
     return TicketOut.of(view)
 
@@ -92,20 +92,20 @@ async def transfer(window_id: int, body: TransferIn, rt: RuntimeDep, who: StaffD
 @router.post('/windows/{window_id}/park', response_model=TicketOut, tags=['windows'])
 async def park(window_id: int, body: ParkIn, rt: RuntimeDep, who: StaffDep) -> TicketOut:
     check_window_scope(who, window_id)
-    return TicketOut.of(await rt.queue.park(window_id, reason=body.reason, actor=who.username))
+    return TicketOut.of(await rt.queue.park(window_id, reason=body.reason, actor=who.name))
 
 
 @router.post('/windows/{window_id}/resume', response_model=TicketOut, tags=['windows'])
 async def resume(window_id: int, body: ResumeIn, rt: RuntimeDep, who: StaffDep) -> TicketOut:
     check_window_scope(who, window_id)
-    return TicketOut.of(await rt.queue.resume(window_id, body.number, actor=who.username))
+    return TicketOut.of(await rt.queue.resume(window_id, body.number, actor=who.name))
 
 
 @router.post('/windows/{window_id}/state', tags=['windows'])
 async def window_state(window_id: int, body: WindowStateIn, rt: RuntimeDep, who: StaffDep) -> dict[str, str]:
     """Open, pause or close a window (refused while a ticket is at the window)."""
     check_window_scope(who, window_id)
-    window = await rt.queue.set_window_state(window_id, body.state, actor=who.username)
+    window = await rt.queue.set_window_state(window_id, body.state, actor=who.name)
     return {'state': window.state}
 
 

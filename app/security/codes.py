@@ -11,6 +11,7 @@ import hmac
 import re
 import secrets
 
+from app.security.keys import Purpose, derive_key
 from app.services.errors import Invalid
 
 _VALUE = re.compile(r'[A-Za-z0-9_-]{1,64}')
@@ -27,7 +28,9 @@ def reference() -> str:
 
 
 def _signature(secret: bytes, kind: str, value: str) -> str:
-    digest = hmac.new(secret, f'{_PREFIX}.{kind}.{value}'.encode(), hashlib.sha256).digest()[:16]
+    """Signed with the code-signing key derived from SECRET_KEY (never SECRET_KEY itself)."""
+    key = derive_key(secret, Purpose.CODE_SIGNING)
+    digest = hmac.new(key, f'{_PREFIX}.{kind}.{value}'.encode(), hashlib.sha256).digest()[:16]
     return base64.urlsafe_b64encode(digest).rstrip(b'=').decode()
 
 

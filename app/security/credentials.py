@@ -1,4 +1,4 @@
-"""Device credentials: high-entropy secrets derived from SECRET_KEY, stored only as SHA-256.
+"""Device credentials: high-entropy secrets derived from the device-credential key, stored only as SHA-256.
 
 A random 256-bit credential needs no slow hash (that protects guessable passwords); SHA-256 keeps
 500 devices reconnecting at once cheap. The simulator, sharing SECRET_KEY, derives the same values.
@@ -9,9 +9,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from app.security.keys import Purpose, derive_key
+
 
 def device_credential(secret: bytes, device_code: str) -> str:
-    return hmac.new(secret, f'device:{device_code}'.encode(), hashlib.sha256).hexdigest()
+    """`secret` is SECRET_KEY; the credential comes from its device-credential key, so it reveals nothing else."""
+    key = derive_key(secret, Purpose.DEVICE_CREDENTIALS)
+    return hmac.new(key, f'device:{device_code}'.encode(), hashlib.sha256).hexdigest()
 
 
 def credential_hash(credential: str) -> str:

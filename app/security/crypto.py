@@ -12,13 +12,9 @@ import hashlib
 import hmac
 import os
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-
-def _derive(secret: bytes, purpose: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b'halltwin', info=purpose.encode()).derive(secret)
+from app.security.keys import Purpose, derive_key
 
 
 def _b64(data: bytes) -> str:
@@ -41,8 +37,8 @@ class FieldCipher:
         if lookup_key_id not in secrets_by_id:
             raise ValueError(f'lookup key id {lookup_key_id!r} has no secret')
         self.current = current
-        self._aead = {kid: AESGCM(_derive(secret, 'field-encryption')) for kid, secret in secrets_by_id.items()}
-        self._mac_key = _derive(secrets_by_id[lookup_key_id], 'lookup-hmac')
+        self._aead = {kid: AESGCM(derive_key(key, Purpose.FIELD_ENCRYPTION)) for kid, key in secrets_by_id.items()}
+        self._mac_key = derive_key(secrets_by_id[lookup_key_id], Purpose.LOOKUP)
 
     def encrypt(self, plaintext: str, *, context: str = '') -> str:
         nonce = os.urandom(12)

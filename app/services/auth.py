@@ -23,6 +23,7 @@ from app.models.security import LoginThrottle
 from app.security.passwords import hash_password, verify_password
 from app.services import audit
 from app.services.errors import DomainError, Locked, Unauthorized
+from app.services.principal import Kind, Principal
 from app.settings import Settings
 
 MAX_FAILURES = 5
@@ -32,22 +33,6 @@ LOCKOUT = dt.timedelta(minutes=15)
 TOUCH_EVERY = dt.timedelta(seconds=60)
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 _BAD_LOGIN = '用户名或密码错误 / wrong username or password'
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: enough to check roles and window scope without another query."""
-
-    user_id: int
-    username: str
-    display_name: str
-    role: Role
-    window_id: int | None
-    department_id: int | None
-    session_id: int
-
-    def has_role(self, *roles: Role) -> bool:
-        return self.role in roles or self.role == Role.ADMIN
 
 
 @dataclass(frozen=True)
@@ -245,7 +230,15 @@ class AuthService:
 def _principal(user: StaffUser, session: AuthSession) -> Principal:
     assert user.id is not None and session.id is not None
     return Principal(
-        user.id, user.username, user.display_name, Role(user.role), user.window_id, user.department_id, session.id
+        Kind.STAFF,
+        user.username,
+        Role(user.role),
+        address=session.client_address,
+        user_id=user.id,
+        display_name=user.display_name,
+        window_id=user.window_id,
+        department_id=user.department_id,
+        session_id=session.id,
     )
 
 

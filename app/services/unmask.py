@@ -21,8 +21,8 @@ from app.models.people import Citizen, Role
 from app.models.ticket import Ticket
 from app.security.crypto import FieldCipher
 from app.services import audit
-from app.services.auth import Principal
 from app.services.errors import Forbidden, Invalid, NotFound
+from app.services.principal import Principal
 
 Field = Literal['name', 'id_number', 'phone']
 _COLUMNS: dict[str, tuple[str, str]] = {
@@ -56,7 +56,7 @@ async def unmask_citizen(
         allowed = citizen is not None and await _task_needs_it(s, principal, citizen_id)
         await audit.record(
             s,
-            actor=principal.username,
+            actor=principal.name,
             role=principal.role,
             action=audit.UNMASK,
             target=f'citizen:{citizen_id}',

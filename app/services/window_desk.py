@@ -21,9 +21,9 @@ from app.models.ticket import Ticket, TicketEvent, TicketStatus
 from app.security.crypto import FieldCipher
 from app.security.masking import masked_citizen
 from app.services import audit, materials
-from app.services.auth import Principal
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.kiosk import answers_for
+from app.services.principal import Principal
 from app.services.queue import QueueService, TicketView
 
 
@@ -172,9 +172,9 @@ async def call_out_of_order(
 ) -> TicketView:
     """Call a named ticket before its turn: the reason is required, recorded on the ticket and audited."""
     reason = require_reason(reason, what='跳号呼叫')
-    view = await queue.call_ticket(window_id, number, reason=reason, actor=principal.username)
+    view = await queue.call_ticket(window_id, number, reason=reason, actor=principal.name)
     await audit.AuditLog(queue.db).write(
-        actor=principal.username,
+        actor=principal.name,
         role=principal.role,
         action=audit.OUT_OF_ORDER_CALL,
         target=f'ticket:{view.ticket.number}',

@@ -73,7 +73,7 @@ async def test_idle_timeout_ends_a_session_and_activity_extends_it(
     issued = await auth.login(*W01)
     for _ in range(3):  # active every 29 minutes: 87 minutes in all, never idle for 30
         clock.advance(29)
-        assert (await auth.authenticate(issued.token)).username == 'w01'
+        assert (await auth.authenticate(issued.token)).name == 'w01'
     seen = _aware((await _sessions(db))[0].last_seen_at)
     assert seen == clock.now
 
@@ -85,7 +85,7 @@ async def test_idle_timeout_ends_a_session_and_activity_extends_it(
     with pytest.raises(Unauthorized):
         await auth.authenticate(issued.token)  # stays refused: the refusal did not refresh last_seen_at
     assert _aware((await _sessions(db))[0].last_seen_at) == seen
-    assert (await auth.authenticate((await auth.login(*W01)).token)).username == 'w01'  # a new login works
+    assert (await auth.authenticate((await auth.login(*W01)).token)).name == 'w01'  # a new login works
 
 
 async def test_activity_is_written_at_most_once_a_minute(auth: AuthService, db: Database, clock: FakeClock) -> None:
@@ -150,7 +150,7 @@ async def test_a_planted_previous_token_of_someone_else_is_revoked_too(auth: Aut
     mine = await auth.login(*W01, previous_token=planted.token)
     with pytest.raises(Unauthorized):
         await auth.authenticate(planted.token)
-    assert (await auth.authenticate(mine.token)).username == 'w01'
+    assert (await auth.authenticate(mine.token)).name == 'w01'
 
 
 async def test_logout_revokes_server_side_and_is_audited_once(auth: AuthService, db: Database) -> None:
@@ -192,7 +192,7 @@ async def test_five_failures_lock_the_account_for_15_minutes_even_with_the_right
     with pytest.raises(Locked):
         await auth.login(*W01, client_address='10.2.1.2')
     clock.advance(0.2)
-    assert (await auth.login(*W01, client_address='10.2.1.3')).principal.username == 'w01'
+    assert (await auth.login(*W01, client_address='10.2.1.3')).principal.name == 'w01'
     user = await _user(db, 'w01')
     assert (user.failed_attempts, user.locked_until) == (0, None)
     assert (await audit.verify(db)).ok
@@ -208,7 +208,7 @@ async def test_five_failures_from_one_address_lock_it_for_every_account(
         await auth.login(*BOSS, client_address='10.4.0.1')
     assert locked.value.code == 'address_locked' and locked.value.status == 423
     assert await _sessions(db) == []
-    assert (await auth.login(*BOSS, client_address='10.4.0.2')).principal.username == 'boss'  # other terminals work
+    assert (await auth.login(*BOSS, client_address='10.4.0.2')).principal.name == 'boss'  # other terminals work
     assert (await _user(db, 'w01')).locked_until is None  # two failures: the account itself is not locked
 
     lockouts = await _audit(db, audit.LOCKOUT)
@@ -218,7 +218,7 @@ async def test_five_failures_from_one_address_lock_it_for_every_account(
     assert throttle is not None and _aware(throttle.locked_until) == clock.now + LOCKOUT
 
     clock.advance(15.1)
-    assert (await auth.login(*BOSS, client_address='10.4.0.1')).principal.username == 'boss'
+    assert (await auth.login(*BOSS, client_address='10.4.0.1')).principal.name == 'boss'
 
 
 # ---- HTTP: lockout, logout and replay against the real app --------------------------------------

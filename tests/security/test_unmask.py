@@ -12,8 +12,8 @@ from app.models import AuditEntry, TicketCreate
 from app.models.people import Role
 from app.security.crypto import FieldCipher
 from app.services import audit
-from app.services.auth import Principal
 from app.services.errors import Forbidden, Invalid
+from app.services.principal import Kind, Principal
 from app.services.queue import QueueService
 from app.services.unmask import unmask_citizen
 from tests.conftest import FakeClock
@@ -24,7 +24,7 @@ ID_NUMBER = make_id(dt.date(1980, 3, 4))
 
 
 def who(role: Role, window_id: int | None = None, name: str = 'w01') -> Principal:
-    return Principal(1, name, '张三', role, window_id, None, 1)
+    return Principal(Kind.STAFF, name, role, display_name='张三', user_id=1, window_id=window_id, session_id=1)
 
 
 async def served_citizen(queue: QueueService, hall: SmallHall) -> int:

@@ -1,0 +1,103 @@
+"""Who is calling: one type for everyone a service may hear from, so every service can decide for itself.
+
+Pages and the API only find out who the caller is (a staff session, a paired kiosk, a citizen who
+proved a tracking code, a relative's grant, nobody) and pass the `Principal` on; the services check
+role and scope. `name` is what the audit log and ticket history record as the actor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from app.models.people import Role
+from app.services.errors import Forbidden
+
+
+class Kind(StrEnum):
+    STAFF = 'staff'  # a signed-in person; `role` says staff, reviewer, manager or admin
+    KIOSK = 'kiosk'  # a paired kiosk screen, perhaps with a clerk signed in to assist (`assisted_by`)
+    CITIZEN = 'citizen'  # proved a ticket or case: its tracking code plus the second factor
+    PROXY = 'proxy'  # a relative holding a live 亲情代办 grant
+    ANONYMOUS = 'anonymous'  # anyone else on the public edges
+    SYSTEM = 'system'  # the process itself: the demo hall simulator, jobs, command-line tools
+
+
+WINDOW_ROLES = (Role.STAFF, Role.MANAGER)
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: Kind
+    name: str
+    role: Role
+    address: str = ''
+    user_id: int | None = None
+    display_name: str = ''
+    window_id: int | None = None
+    department_id: int | None = None
+    session_id: int | None = None
+    device_code: str | None = None
+    assisted_by: str | None = None  # the clerk signed in at this kiosk (staff assist)
+    citizen_id: int | None = None
+
+    # ---- who ---------------------------------------------------------------------------------
+
+    @classmethod
+    def anonymous(cls, address: str = '') -> Principal:
+        return cls(Kind.ANONYMOUS, 'anonymous', Role.CITIZEN, address=address[:64])
+
+    @classmethod
+    def system(cls, name: str) -> Principal:
+        return cls(Kind.SYSTEM, f'system:{name}'[:64], Role.ADMIN)
+
+    @classmethod
+    def kiosk(cls, device_code: str, *, address: str = '', assisted_by: str | None = None) -> Principal:
+        return cls(
+            Kind.KIOSK,
+            f'kiosk:{device_code}'[:64],
+            Role.DEVICE,
+            address=address[:64],
+            device_code=device_code,
+            assisted_by=assisted_by,
+        )
+
+    @classmethod
+    def citizen(cls, citizen_id: int | None, *, address: str = '') -> Principal:
+        name = f'citizen:{citizen_id}' if citizen_id is not None else 'citizen'
+        return cls(Kind.CITIZEN, name, Role.CITIZEN, address=address[:64], citizen_id=citizen_id)
+
+    def with_address(self, address: str) -> Principal:
+        return replace(self, address=address[:64])
+
+    @property
+    def is_staff(self) -> bool:
+        return self.kind == Kind.STAFF
+
+    @property
+    def is_system(self) -> bool:
+        return self.kind == Kind.SYSTEM
+
+    # ---- what they may do --------------------------------------------------------------------
+
+    def has_role(self, *roles: Role) -> bool:
+        """A signed-in person in one of `roles` (admins may everything staff may); the system too."""
+        if self.kind == Kind.SYSTEM:
+            return True
+        return self.kind == Kind.STAFF and (self.role in roles or self.role == Role.ADMIN)
+
+    def require(self, *roles: Role) -> None:
+        if not self.has_role(*roles):
+            raise Forbidden('forbidden', '无权进行此操作 / your role cannot do this')
+
+    def may_operate_window(self, window_id: int) -> bool:
+        """Clerks operate their own window; managers and admins any window; so does the hall simulator."""
+        if not self.has_role(*WINDOW_ROLES):
+            return False
+        return not (self.kind == Kind.STAFF and self.role == Role.STAFF and self.window_id != window_id)
+
+    def require_window(self, window_id: int) -> None:
+        if not self.has_role(*WINDOW_ROLES):
+            raise Forbidden('forbidden', '无权操作窗口 / your role cannot operate windows')
+        if not self.may_operate_window(window_id):
+            raise Forbidden('not_your_window', '只能操作本人所在窗口 / you can operate only your own window')

@@ -31,7 +31,9 @@ from app.db import Database
 from app.models.hall import Hall
 from app.runtime import Runtime
 from app.security.crypto import FieldCipher
+from app.security.keys import Purpose
 from app.services.journey import Journey, build_journey
+from app.services.limits import build_limits
 from app.services.queue_notices import QueueNotices
 from app.settings import get_settings
 
@@ -255,11 +257,14 @@ async def _worker_startup(ctx: dict[str, Any]) -> None:
     bus = RedisBus(settings.redis_url or WORKER_REDIS_URL)  # what the jobs publish reaches every app process
     await bus.start()
     cipher = FieldCipher({'k1': settings.secret}, 'k1')
-    ctx['db'], ctx['bus'] = db, bus
-    ctx['journey'] = build_journey(db, bus, settings, cipher, hall_id=hall.id)
+    limits = build_limits(db, redis_url=settings.redis_url, key=settings.key(Purpose.LIMITS))
+    ctx['db'], ctx['bus'], ctx['limits'] = db, bus, limits
+    ctx['journey'] = build_journey(db, bus, settings, cipher, limits, hall_id=hall.id)
 
 
 async def _worker_shutdown(ctx: dict[str, Any]) -> None:
+    if 'limits' in ctx:
+        await ctx['limits'].close()
     if 'bus' in ctx:
         await ctx['bus'].stop()
     if 'db' in ctx:

@@ -70,6 +70,7 @@ async def _shutdown() -> None:
         *([rt.alerts.stop] if rt.alerts is not None else []),
         lambda: live.stop(rt.bus),
         rt.bus.stop,
+        rt.limits.close,
         rt.db.dispose,
     ]
     for step in steps:
@@ -125,4 +126,5 @@ def run() -> None:
         show=False,
         reload=False,
         favicon='🏛️',
+        proxy_headers=False,  # the peer stays the peer: only TRUSTED_PROXIES may speak for a client (app/security)
     )

@@ -12,6 +12,7 @@ from app.bus_redis import RedisBus
 from app.db import Database
 from app.models.hall import Hall
 from app.security.crypto import FieldCipher
+from app.security.keys import Purpose
 from app.services.alerts import AlertService
 from app.services.audit import AuditLog
 from app.services.auth import AuthService
@@ -20,6 +21,7 @@ from app.services.forecast import ForecastService
 from app.services.hall_sim import HallSimulator
 from app.services.journey import Journey, build_journey
 from app.services.kiosk import KioskDevices
+from app.services.limits import Limits, build_limits
 from app.services.queue import QueueService
 from app.services.replay import ReplayService
 from app.services.staffing import StaffingService
@@ -36,6 +38,7 @@ class Runtime:
     queue: QueueService
     auth: AuthService
     journey: Journey
+    limits: Limits
     alerts: AlertService | None = None  # started by the composition root (app/main.py)
     forecast: ForecastService | None = None  # peak forecast, staffing advice, replay (issue 5)
     staffing: StaffingService | None = None
@@ -63,9 +66,10 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
     bus = bus or (RedisBus(settings.redis_url) if settings.redis_url else InProcessBus())
     await bus.start()
     cipher = FieldCipher({'k1': settings.secret}, 'k1')
-    queue = QueueService(db, bus, settings, cipher, hall_id=hall.id)
+    limits = build_limits(db, redis_url=settings.redis_url, key=settings.key(Purpose.LIMITS))
+    queue = QueueService(db, bus, settings, cipher, limits, hall_id=hall.id)
     await queue.start_live()
-    journey = build_journey(db, bus, settings, cipher, hall_id=hall.id)
+    journey = build_journey(db, bus, settings, cipher, limits, hall_id=hall.id)
     forecast = ForecastService(db, settings, hall_id=hall.id, prompts=hall.prompts)
     return Runtime(
         settings,
@@ -74,8 +78,9 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         cipher,
         hall,
         queue,
-        AuthService(db, settings),
+        AuthService(db, settings, limits),
         journey,
+        limits,
         forecast=forecast,
         staffing=StaffingService(queue, forecast, AuditLog(db)),
         replay=ReplayService(db, settings, hall_id=hall.id),

@@ -122,7 +122,7 @@ async def staffing_panel(rt: Runtime, session: ActionSession) -> None:
         if principal is None:
             return
         try:
-            await service.apply(move, actor=principal.name, role=principal.role)
+            await service.apply(move, caller=principal)
         except DomainError as error:
             ui.notify(error.message, type='warning')
         else:
@@ -134,7 +134,7 @@ async def staffing_panel(rt: Runtime, session: ActionSession) -> None:
         if principal is None:
             return
         try:
-            await service.restore(applied, actor=principal.name, role=principal.role)
+            await service.restore(applied, caller=principal)
         except DomainError as error:
             ui.notify(error.message, type='warning')
         else:

@@ -142,19 +142,19 @@ class WindowScreen:
 
     async def call_next(self) -> None:
         queue = self.rt.queue
-        await self.act(lambda p: queue.call_next(self.window_id, actor=p.name), self._ticket('desk.done.called'))
+        await self.act(lambda p: queue.call_next(self.window_id, caller=p), self._ticket('desk.done.called'))
 
     async def recall(self) -> None:
         queue = self.rt.queue
-        await self.act(lambda p: queue.recall(self.window_id, actor=p.name), self._ticket('desk.done.recalled'))
+        await self.act(lambda p: queue.recall(self.window_id, caller=p), self._ticket('desk.done.recalled'))
 
     async def no_show(self) -> None:
         queue = self.rt.queue
-        await self.act(lambda p: queue.no_show(self.window_id, actor=p.name), self._ticket('desk.done.no_show'))
+        await self.act(lambda p: queue.no_show(self.window_id, caller=p), self._ticket('desk.done.no_show'))
 
     async def complete(self) -> None:
         queue = self.rt.queue
-        await self.act(lambda p: queue.complete(self.window_id, actor=p.name), self._ticket('desk.done.completed'))
+        await self.act(lambda p: queue.complete(self.window_id, caller=p), self._ticket('desk.done.completed'))
 
     async def transfer(self) -> None:
         if self.desk.current is None:
@@ -169,7 +169,7 @@ class WindowScreen:
                 to_service_code=choice.service_code,
                 to_window_id=choice.window_id,
                 reason=choice.reason,
-                actor=p.name,
+                caller=p,
             ),
             self._ticket('desk.done.transferred'),
         )
@@ -182,12 +182,12 @@ class WindowScreen:
             return
         queue = self.rt.queue
         await self.act(
-            lambda p: queue.park(self.window_id, reason=reason, actor=p.name), self._ticket('desk.done.parked')
+            lambda p: queue.park(self.window_id, reason=reason, caller=p), self._ticket('desk.done.parked')
         )
 
     async def resume(self, number: str) -> None:
         queue = self.rt.queue
-        await self.act(lambda p: queue.resume(self.window_id, number, actor=p.name), self._ticket('desk.done.called'))
+        await self.act(lambda p: queue.resume(self.window_id, number, caller=p), self._ticket('desk.done.called'))
 
     async def call_out_of_order(self, number: str, reason: str) -> bool:
         return await self.act(
@@ -200,7 +200,7 @@ class WindowScreen:
     async def set_state(self, state: WindowState) -> None:
         queue = self.rt.queue
         await self.act(
-            lambda p: queue.set_window_state(self.window_id, state, actor=p.name), lambda _: t('desk.done.state')
+            lambda p: queue.set_window_state(self.window_id, state, caller=p), lambda _: t('desk.done.state')
         )
 
     async def create_case(self) -> None:

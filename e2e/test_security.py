@@ -215,13 +215,13 @@ def test_sql_in_the_login_form_is_refused_and_changes_nothing(
     page: Page, live_hall: tuple[AppProcess, PreparedDatabase]
 ) -> None:
     app, prepared = live_hall
-    before = db_state(prepared.url, ignore=('audit_entry', 'login_throttle'))
+    before = db_state(prepared.url, ignore=('audit_entry', 'rate_counter'))
     for n, payload in enumerate(SQL):  # four failures: below the address lockout
         login(page, app.base_url, (payload, payload) if n % 2 else (payload, 'Wrong-pass-1'))
         expect(page.get_by_test_id('login-error')).to_contain_text(BAD_LOGIN)
         expect(page).to_have_url(re.compile(r'/login'))
     assert session_cookie(page.context) is None
-    assert db_state(prepared.url, ignore=('audit_entry', 'login_throttle')) == before
+    assert db_state(prepared.url, ignore=('audit_entry', 'rate_counter')) == before
     assert [row['outcome'] for row in audit_rows(prepared.url, 'login_failed')] == ['bad_credentials'] * len(SQL)
 
 

@@ -8,6 +8,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from nicegui import ui
 
+from app.api.callers import address_of
 from app.api.web_session import SESSION_COOKIE, login_url
 from app.models.people import Role
 from app.runtime import ready
@@ -57,7 +58,7 @@ async def require(request: Request, *roles: Role) -> StaffSession | Response:
             action=audit.ROLE_DENIED,
             target=request.url.path,
             outcome='denied',
-            client_address=request.client.host if request.client else '',
+            client_address=address_of(request, rt.settings.trusted_proxies),
         )
         return HTMLResponse(FORBIDDEN_PAGE, status_code=403)
     return StaffSession(token, principal, roles, path)

@@ -7,6 +7,7 @@ from urllib.parse import quote
 from fastapi import Request
 from nicegui import ui
 
+from app.api.callers import address_of
 from app.api.web_session import SESSION_COOKIE, safe_next
 from app.runtime import ready
 from app.services.errors import DomainError
@@ -21,7 +22,7 @@ async def login_page(request: Request, next: str = '/', reason: str = '') -> Non
     rt = await ready()
     target = safe_next(next)
     previous = request.cookies.get(SESSION_COOKIE)
-    address = request.client.host if request.client else ''
+    address = address_of(request, rt.settings.trusted_proxies)
 
     async def submit() -> None:
         error.set_text('')

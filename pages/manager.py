@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from nicegui import ui
 from nicegui.events import ValueChangeEventArguments
 
+from app.api.callers import address_of
 from app.clock import hall_day, utcnow
 from app.models.people import Role
 from app.runtime import Runtime, ready
@@ -58,7 +59,7 @@ async def manager_page(request: Request) -> Response | None:
     rt = await ready()
     feed = live.feed()
     tz = rt.settings.tz
-    address = request.client.host if request.client else ''
+    address = address_of(request, rt.settings.trusted_proxies)
     forecast = await _forecast_today(rt)
 
     async def acknowledge(alert_id: int) -> None:

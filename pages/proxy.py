@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import Request
 from nicegui import Client, ui
 
+from app.api.callers import address_of
 from app.clock import utcnow
 from app.events import CaseStepChanged, Event, ProxyChanged, TicketEventBase
 from app.runtime import Runtime, ready
@@ -88,7 +89,7 @@ async def proxy_page(token: str, client: Client, request: Request) -> None:
     base_url = str(request.base_url).rstrip('/')
     with phone_frame(t('proxy.page'), hall_name=rt.hall.name):
         try:
-            access = await rt.journey.proxy.join(token, client_address=request.client.host if request.client else '')
+            access = await rt.journey.proxy.join(token, client_address=address_of(request, rt.settings.trusted_proxies))
         except DomainError as refused:
             with tid(ui.card(), 'proxy-ended').classes('w-full p-4'):
                 ui.label(refused.message).classes('text-base')

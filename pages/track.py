@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from nicegui import Client, ui
 
+from app.api.callers import address_of
 from app.events import (
     CaseStepChanged,
     EvaluationSubmitted,
@@ -376,6 +377,7 @@ class TrackScreen:
 async def track_page(code: str, client: Client, request: Request) -> None:
     rt = await ready()
     base_url = str(request.base_url).rstrip('/')
+    address = address_of(request, rt.settings.trusted_proxies)
     with phone_frame(t('track.title'), hall_name=rt.hall.name):
         gate = tid(ui.card(), 'track-gate').classes('w-full p-4 gap-3')
         content = ui.column().classes('w-full gap-3')
@@ -383,7 +385,7 @@ async def track_page(code: str, client: Client, request: Request) -> None:
         async def unlock() -> None:
             error.set_text('')
             try:
-                tracked = await rt.journey.tracking.unlock(code, answer.value or '')
+                tracked = await rt.journey.tracking.unlock(code, answer.value or '', address=address)
             except DomainError as failure:
                 answer.set_value('')
                 error.set_text(failure.message)

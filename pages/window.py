@@ -6,6 +6,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from nicegui import ui
 
+from app.api.callers import address_of
 from app.models.people import Role
 from app.runtime import ready
 from app.services import audit, window_desk
@@ -28,7 +29,7 @@ async def window_page(request: Request, window_id: int) -> Response | None:
     staff = await require(request, Role.STAFF, Role.MANAGER)
     if isinstance(staff, Response):
         return staff
-    address = request.client.host if request.client else ''
+    address = address_of(request, rt.settings.trusted_proxies)
     try:
         window_desk.check_window(staff.principal, window_id)
     except Forbidden:

@@ -30,6 +30,7 @@ from app.security.crypto import FieldCipher
 from app.services.errors import NotFound
 from app.services.queue import QueueService
 from app.settings import Settings, load_settings
+from tests.callers import DESK, limits_for
 
 SERVICE_CODE = 'BUSY'
 PREFIX = 'Q'
@@ -92,7 +93,7 @@ async def issue_waiting(db: Database, busy: BusyHall, count: int, *, settings: S
 
 
 def queue_service(db: Database, bus: InProcessBus, settings: Settings, hall_id: int) -> QueueService:
-    return QueueService(db, bus, settings, FieldCipher({'k1': settings.secret}, 'k1'), hall_id=hall_id)
+    return QueueService(db, bus, settings, FieldCipher({'k1': settings.secret}, 'k1'), limits_for(db), hall_id=hall_id)
 
 
 async def serve_window(queue: QueueService, window_id: int) -> list[int]:
@@ -100,14 +101,14 @@ async def serve_window(queue: QueueService, window_id: int) -> list[int]:
     served: list[int] = []
     while True:
         try:
-            view = await queue.call_next(window_id)
+            view = await queue.call_next(window_id, caller=DESK)
         except NotFound as error:
             if error.code != 'queue_empty':
                 raise
             return served
         assert view.ticket.id is not None
         served.append(view.ticket.id)
-        await queue.complete(window_id)
+        await queue.complete(window_id, caller=DESK)
 
 
 async def _worker(url: str, hall_id: int, window_ids: list[int]) -> dict[int, list[int]]:

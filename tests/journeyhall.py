@@ -31,6 +31,7 @@ from app.services.department_data import seal
 from app.services.journey import Journey, build_journey
 from app.services.queue import QueueService, TicketView
 from app.settings import Settings, get_settings
+from tests.callers import DESK, limits_for
 from tests.conftest import FakeClock
 from tests.dbs import SqliteTemplate
 from tests.factories import SmallHall, build_small_hall
@@ -178,7 +179,9 @@ def journey_fixture(
     clock: FakeClock,
 ) -> Journey:
     clock.now = WEDNESDAY_10AM
-    return build_journey(db, bus, journey_settings, cipher, hall_id=journey_hall.hall_id, clock=clock)
+    return build_journey(
+        db, bus, journey_settings, cipher, limits_for(db, clock), hall_id=journey_hall.hall_id, clock=clock
+    )
 
 
 @pytest.fixture(name='hall_queue')
@@ -191,7 +194,9 @@ def hall_queue_fixture(
     clock: FakeClock,
     journey: Journey,
 ) -> QueueService:
-    return QueueService(db, bus, journey_settings, cipher, hall_id=journey_hall.hall_id, clock=clock)
+    return QueueService(
+        db, bus, journey_settings, cipher, limits_for(db, clock), hall_id=journey_hall.hall_id, clock=clock
+    )
 
 
 async def served_ticket(
@@ -204,10 +209,10 @@ async def served_ticket(
     complete: bool = False,
 ) -> TicketView:
     """A ticket taken and called at `window_id` (and completed when asked): what a window opens a case for."""
-    await queue.take_ticket(TicketCreate(service_code=service_code, id_number=id_number, phone=phone))
-    view = await queue.call_next(window_id)
+    await queue.take_ticket(TicketCreate(service_code=service_code, id_number=id_number, phone=phone), caller=DESK)
+    view = await queue.call_next(window_id, caller=DESK)
     assert view.service.code == service_code, view.service.code
-    return await queue.complete(window_id) if complete else view
+    return await queue.complete(window_id, caller=DESK) if complete else view
 
 
 async def grant_department_data(journey: Journey, citizen_id: int, service_code: str) -> None:

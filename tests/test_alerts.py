@@ -29,6 +29,7 @@ from app.services.alerts import ALERT_ACKNOWLEDGED, AlertService, AlertSpec, Kin
 from app.services.errors import Conflict, NotFound
 from app.services.queue import QueueService
 from app.settings import Settings
+from tests.callers import DESK
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.twinkit import Devices, Recorder, add_devices
@@ -74,16 +75,16 @@ async def test_queue_over_its_threshold_raises_once_and_clears(
 ) -> None:
     recorder = Recorder(bus)
     for _ in range(4):
-        await queue.take_ticket(TicketCreate(service_code=hall.service_a))
+        await queue.take_ticket(TicketCreate(service_code=hall.service_a), caller=DESK)
     await settle(bus)
     (alert,) = await rows(db)
     assert alert.key == 'queue_long:SVC-A' and alert.kind == Kind.QUEUE_LONG and alert.resolved_at is None
     assert '事项甲' in alert.message and len(recorder.of(AlertRaised)) == 1
-    await queue.call_next(hall.window_1)
+    await queue.call_next(hall.window_1, caller=DESK)
     await settle(bus)
     assert (await rows(db))[0].resolved_at is None  # 3 still waiting, over 2
-    await queue.complete(hall.window_1)
-    await queue.call_next(hall.window_1)
+    await queue.complete(hall.window_1, caller=DESK)
+    await queue.call_next(hall.window_1, caller=DESK)
     await settle(bus)
     (cleared,) = await rows(db)
     assert cleared.resolved_at is not None and alerts.open == {}
@@ -93,7 +94,7 @@ async def test_queue_over_its_threshold_raises_once_and_clears(
 async def test_a_wait_over_30_minutes_is_found_by_the_sweep(
     alerts: AlertService, queue: QueueService, hall: SmallHall, bus: InProcessBus, db: Database, clock: FakeClock
 ) -> None:
-    await queue.take_ticket(TicketCreate(service_code=hall.service_b))
+    await queue.take_ticket(TicketCreate(service_code=hall.service_b), caller=DESK)
     await settle(bus)
     assert await rows(db) == []
     clock.advance(31)
@@ -102,7 +103,7 @@ async def test_a_wait_over_30_minutes_is_found_by_the_sweep(
     assert alert.key == 'long_wait:SVC-B' and '30 分钟' in alert.message
     await alerts.evaluate_queues()
     assert len(await rows(db)) == 1
-    await queue.call_next(hall.window_2)
+    await queue.call_next(hall.window_2, caller=DESK)
     await settle(bus)
     assert (await rows(db))[0].resolved_at is not None
 

@@ -16,6 +16,7 @@ from app.models import TicketCreate
 from app.security.crypto import FieldCipher
 from app.services.queue import QueueService
 from app.settings import Settings
+from tests.callers import DESK, limits_for
 from tests.factories import SmallHall
 
 REDIS = 'redis://127.0.0.1:6379/0'
@@ -133,14 +134,14 @@ async def test_a_second_process_keeps_its_live_queues_current_from_the_first_one
 ) -> None:
     """Scale-out: process B's in-memory queues (estimates, the twin) follow what process A does."""
     first, second = pair
-    a = QueueService(db, first, settings, cipher, hall_id=hall.hall_id)
-    b = QueueService(db, second, settings, cipher, hall_id=hall.hall_id)
+    a = QueueService(db, first, settings, cipher, limits_for(db), hall_id=hall.hall_id)
+    b = QueueService(db, second, settings, cipher, limits_for(db), hall_id=hall.hall_id)
     await a.start_live()
     await b.start_live()
     assert a.live is not None and b.live is not None
     service_id = next(sid for sid, s in b.live.services.items() if s.code == hall.service_a)
     for _ in range(3):
-        await a.take_ticket(TicketCreate(service_code=hall.service_a))
+        await a.take_ticket(TicketCreate(service_code=hall.service_a), caller=DESK)
     await eventually(lambda: b.live is not None and b.live.waiting_count(service_id) == 3)
-    await a.call_next(hall.window_1)
+    await a.call_next(hall.window_1, caller=DESK)
     await eventually(lambda: b.live is not None and b.live.waiting_count(service_id) == 2)

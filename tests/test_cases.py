@@ -38,6 +38,7 @@ from seed import SeedError, read_seed
 from seed.department_records import load_department_records
 from seed.schema import SEED_ROOT
 from tests import journeyhall
+from tests.callers import DESK
 from tests.conftest import FakeClock
 from tests.journeyhall import (
     INSTANT_RULE,
@@ -186,7 +187,7 @@ async def test_a_reviewer_decides_only_for_their_department_and_only_pending_nod
 async def test_opening_is_idempotent_and_needs_a_ticket_being_served(
     journey: Journey, hall_queue: QueueService, journey_hall: JourneyHall
 ) -> None:
-    waiting = await hall_queue.take_ticket(journeyhall.TicketCreate(service_code='SVC-C'))
+    waiting = await hall_queue.take_ticket(journeyhall.TicketCreate(service_code='SVC-C'), caller=DESK)
     with pytest.raises(Conflict):
         await journey.cases.open_case(waiting.ticket.id or 0, actor='w04')
     first = await open_bundle(journey, hall_queue, journey_hall)
@@ -348,7 +349,7 @@ async def test_pending_nodes_are_listed_most_urgent_first_with_their_level(
     first = await open_bundle(journey, hall_queue, journey_hall)
     await journey.cases.pending_for(None)
     clock.advance(100)
-    await hall_queue.complete(journey_hall.small.window_1)
+    await hall_queue.complete(journey_hall.small.window_1, caller=DESK)
     second = await open_bundle(journey, hall_queue, journey_hall)
     clock.advance(15)  # the first review (due 12:00) has 5 of 120 minutes left
     pending = await journey.cases.pending_for(journey_hall.departments['SAMR'])

@@ -19,6 +19,7 @@ from app.models.ticket import DailyCounter
 from app.services.queue import QueueService
 from app.settings import ROOT, Settings
 from tests.busyhall import PREFIX, BusyHall, build_busy_hall, issue_waiting, queue_service, serve_window
+from tests.callers import DESK
 
 WINDOWS = 12
 TICKETS = 300
@@ -28,7 +29,9 @@ PROCESS_TICKETS = 120
 
 async def take_many(queue: QueueService, service_code: str, count: int) -> list[int]:
     """Take `count` tickets concurrently; their ids."""
-    views = await asyncio.gather(*(queue.take_ticket(TicketCreate(service_code=service_code)) for _ in range(count)))
+    views = await asyncio.gather(
+        *(queue.take_ticket(TicketCreate(service_code=service_code), caller=DESK) for _ in range(count))
+    )
     return [v.ticket.id for v in views if v.ticket.id is not None]
 
 
@@ -91,7 +94,9 @@ async def test_concurrent_takes_give_unique_consecutive_numbers(
 ) -> None:
     busy = await build_busy_hall(db, windows=2)
     queue = queue_service(db, bus, settings, busy.hall_id)
-    views = await asyncio.gather(*(queue.take_ticket(TicketCreate(service_code=busy.service_code)) for _ in range(50)))
+    views = await asyncio.gather(
+        *(queue.take_ticket(TicketCreate(service_code=busy.service_code), caller=DESK) for _ in range(50))
+    )
     numbers = [v.ticket.number for v in views]
     assert sorted(numbers) == [f'{PREFIX}{n:03d}' for n in range(1, 51)]
     assert len({v.ticket.code for v in views}) == 50
@@ -99,7 +104,9 @@ async def test_concurrent_takes_give_unique_consecutive_numbers(
         assert (await s.execute(select(func.count()).select_from(Ticket))).scalar_one() == 50
         counter = (await s.execute(select(DailyCounter))).scalar_one()
         assert counter.last == 50 and counter.prefix == PREFIX
-    assert (await queue.take_ticket(TicketCreate(service_code=busy.service_code))).ticket.number == f'{PREFIX}051'
+    assert (
+        await queue.take_ticket(TicketCreate(service_code=busy.service_code), caller=DESK)
+    ).ticket.number == f'{PREFIX}051'
 
 
 async def test_taking_and_calling_at_the_same_time(db: Database, bus: InProcessBus, settings: Settings) -> None:

@@ -16,6 +16,7 @@ from app.models import TicketCreate
 from app.runtime import ready
 from app.settings import get_settings
 from components.call_board import Announcer
+from tests.callers import DESK
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
 from tests.kiosk_hall import KioskHall, prepare_ui
@@ -57,10 +58,10 @@ async def test_a_call_appears_big_and_its_announcement_is_queued(
     await user.should_see('暂无呼叫')
     rt = await ready()
     await rt.queue.take_ticket(
-        TicketCreate(service_code='SVC-A', id_number=make_id(dt.date(1980, 5, 1)), name='王小明')
+        TicketCreate(service_code='SVC-A', id_number=make_id(dt.date(1980, 5, 1)), name='王小明'), caller=DESK
     )
     await user.should_see(marker='board-queue-SVC-A', content='1', retries=PATIENT)
-    await rt.queue.call_next(hall.window_1)
+    await rt.queue.call_next(hall.window_1, caller=DESK)
     await user.should_see(marker='board-now-number', content='A001', retries=PATIENT)
     await user.should_see(marker='board-now-window', content='1 号窗口')
     await user.should_see(marker='board-queue-SVC-A', content='0', retries=PATIENT)
@@ -70,7 +71,7 @@ async def test_a_call_appears_big_and_its_announcement_is_queued(
     assert announcer.props['lang'] == 'zh-CN' and announcer.props['rate'] == 0.9
     assert said == ['请 A001 号到 1 号窗口办理'] == announcer.said
 
-    await rt.queue.recall(hall.window_1)  # a recall repeats the call
+    await rt.queue.recall(hall.window_1, caller=DESK)  # a recall repeats the call
     await user.should_see('重呼', retries=PATIENT)
     assert said == ['请 A001 号到 1 号窗口办理'] * 2 == announcer.said
 
@@ -82,16 +83,16 @@ async def test_the_list_keeps_earlier_calls_and_a_zone_board_shows_only_its_wind
     await user.open('/display/senior')
     await user.should_see('银发服务窗口')
     rt = await ready()
-    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'))
-    await rt.queue.take_ticket(TicketCreate(service_code='SVC-C'))
-    await rt.queue.take_ticket(TicketCreate(service_code='SVC-C'))
-    await rt.queue.call_next(hall.window_1)  # not a senior window: not on this board
-    await rt.queue.call_next(extra.senior_window_id)
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)
+    await rt.queue.call_next(hall.window_1, caller=DESK)  # not a senior window: not on this board
+    await rt.queue.call_next(extra.senior_window_id, caller=DESK)
     await user.should_see(marker='board-now-number', content='C001', retries=PATIENT)
     await user.should_see(marker='board-now-window', content='5 号窗口')
     await user.should_not_see(marker='board-queue-SVC-A')  # window 5 serves only SVC-C
-    await rt.queue.complete(extra.senior_window_id)
-    await rt.queue.call_next(extra.senior_window_id)
+    await rt.queue.complete(extra.senior_window_id, caller=DESK)
+    await rt.queue.call_next(extra.senior_window_id, caller=DESK)
     await user.should_see(marker='board-now-number', content='C002', retries=PATIENT)
     await user.should_see(marker='board-call-C001')
     await user.should_not_see('A001')

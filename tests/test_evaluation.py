@@ -18,6 +18,7 @@ from app.services.journey import Journey
 from app.services.queue import QueueService
 from app.settings import ConfigError, Settings, load_settings
 from tests import journeyhall
+from tests.callers import DESK, as_staff
 from tests.conftest import FakeClock
 from tests.journeyhall import LOCAL_CITIZEN, JourneyHall, served_ticket
 
@@ -43,7 +44,7 @@ async def test_a_rating_needs_a_completed_ticket_and_is_given_once(
     served = await served_ticket(hall_queue, journey_hall.small.window_4, 'SVC-C')
     with pytest.raises(Conflict, match='办结后'):
         await journey.evaluations.rate(served.ticket.id or 0, 'good')
-    await hall_queue.complete(journey_hall.small.window_4)
+    await hall_queue.complete(journey_hall.small.window_4, caller=DESK)
     assert (await journey.evaluations.state(served.ticket.id or 0)).can_rate
     with pytest.raises(Invalid):
         await journey.evaluations.rate(served.ticket.id or 0, 'basic')  # the five-level scale is not selected
@@ -218,9 +219,9 @@ async def test_satisfaction_per_window_department_and_staff(
 async def test_staff_are_credited_with_the_tickets_they_completed(
     db: Database, journey: Journey, hall_queue: QueueService, journey_hall: JourneyHall
 ) -> None:
-    await hall_queue.take_ticket(journeyhall.TicketCreate(service_code='SVC-C'))
-    await hall_queue.call_next(journey_hall.small.window_4)
-    view = await hall_queue.complete(journey_hall.small.window_4, actor='w01')
+    await hall_queue.take_ticket(journeyhall.TicketCreate(service_code='SVC-C'), caller=DESK)
+    await hall_queue.call_next(journey_hall.small.window_4, caller=DESK)
+    view = await hall_queue.complete(journey_hall.small.window_4, caller=as_staff('w01'))
     await journey.evaluations.rate(view.ticket.id or 0, 'good')
     async with db.read_session() as s:
         w01 = (await s.execute(select(StaffUser).where(StaffUser.username == 'w01'))).scalar_one()

@@ -23,6 +23,7 @@ from app.services.forecast import (
 from app.services.queue import QueueService
 from app.settings import Settings
 from seed import history
+from tests.callers import DESK, as_staff
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 
@@ -115,14 +116,14 @@ async def test_roll_up_is_idempotent_and_leaves_simulated_tickets_out(
 ) -> None:
     clock.now = hall_hours.local_moment(dt.date(2026, 6, 3), 9, settings.tz, minute=10)
     for _ in range(3):
-        await queue.take_ticket(TicketCreate(service_code=hall.service_a))
+        await queue.take_ticket(TicketCreate(service_code=hall.service_a), caller=DESK)
     clock.advance(60)  # 10:10
-    await queue.take_ticket(TicketCreate(service_code=hall.service_a))
-    await queue.take_ticket(TicketCreate(service_code=hall.service_b))
-    await queue.take_ticket(TicketCreate(service_code=hall.service_b), actor=SIMULATED_ACTOR)
-    await queue.call_next(hall.window_1)
+    await queue.take_ticket(TicketCreate(service_code=hall.service_a), caller=DESK)
+    await queue.take_ticket(TicketCreate(service_code=hall.service_b), caller=DESK)
+    await queue.take_ticket(TicketCreate(service_code=hall.service_b), caller=as_staff(SIMULATED_ACTOR))
+    await queue.call_next(hall.window_1, caller=DESK)
     clock.advance(12)
-    await queue.complete(hall.window_1)
+    await queue.complete(hall.window_1, caller=DESK)
     clock.advance(24 * 60)  # the next day
     forecast = ForecastService(db, settings, hall_id=hall.hall_id, clock=clock)
 
@@ -139,7 +140,7 @@ async def test_catch_up_rolls_up_only_days_with_tickets_and_the_model_uses_them(
     db: Database, queue: QueueService, hall: SmallHall, clock: FakeClock, settings: Settings
 ) -> None:
     clock.now = hall_hours.local_moment(dt.date(2026, 6, 3), 10, settings.tz)
-    await queue.take_ticket(TicketCreate(service_code=hall.service_a))
+    await queue.take_ticket(TicketCreate(service_code=hall.service_a), caller=DESK)
     clock.now = hall_hours.local_moment(dt.date(2026, 6, 8), 10, settings.tz)
     forecast = ForecastService(db, settings, hall_id=hall.hall_id, clock=clock)
     model = await forecast.model()

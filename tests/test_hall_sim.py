@@ -20,6 +20,7 @@ from app.services.forecast import SIMULATED_ACTOR
 from app.services.hall_sim import HallSimulator, SimConfig, VirtualClock, WallClock, handling_minutes, id_number
 from app.services.queue import QueueService
 from app.settings import Settings
+from tests.callers import limits_for
 from tests.factories import SmallHall
 
 DAY = dt.date(2026, 6, 3)
@@ -132,7 +133,9 @@ async def test_the_live_demo_runs_a_virtual_working_day_faster(
 async def test_the_background_simulator_starts_and_stops_cleanly(
     db: Database, bus: InProcessBus, settings: Settings, hall: SmallHall
 ) -> None:
-    queue = QueueService(db, bus, settings, FieldCipher({'k1': settings.secret}, 'k1'), hall_id=hall.hall_id)
+    queue = QueueService(
+        db, bus, settings, FieldCipher({'k1': settings.secret}, 'k1'), limits_for(db), hall_id=hall.hall_id
+    )
     await queue.start_live()
     ids = await service_ids(db)
     simulator = HallSimulator(

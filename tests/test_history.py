@@ -6,6 +6,7 @@ from app.db import Database
 from app.models import TicketCreate, WindowState
 from app.services.history import window_history
 from app.services.queue import QueueService
+from tests.callers import DESK, as_staff
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 
@@ -13,12 +14,12 @@ from tests.factories import SmallHall
 async def test_a_windows_history_has_its_tickets_and_its_own_changes(
     db: Database, queue: QueueService, hall: SmallHall, clock: FakeClock
 ) -> None:
-    await queue.take_ticket(TicketCreate(service_code=hall.service_a))
+    await queue.take_ticket(TicketCreate(service_code=hall.service_a), caller=DESK)
     steps = (
-        lambda: queue.call_next(hall.window_1),
-        lambda: queue.complete(hall.window_1),
-        lambda: queue.set_window_state(hall.window_1, WindowState.PAUSED),
-        lambda: queue.set_window_services(hall.window_1, {hall.service_b: 1}, actor='boss'),
+        lambda: queue.call_next(hall.window_1, caller=DESK),
+        lambda: queue.complete(hall.window_1, caller=DESK),
+        lambda: queue.set_window_state(hall.window_1, WindowState.PAUSED, caller=DESK),
+        lambda: queue.set_window_services(hall.window_1, {hall.service_b: 1}, caller=as_staff('boss')),
     )
     for step in steps:
         clock.advance(1)

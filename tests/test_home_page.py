@@ -6,6 +6,7 @@ from nicegui.testing import User
 
 from app.models import TicketCreate
 from app.runtime import current
+from tests.callers import DESK
 from tests.factories import SmallHall
 
 
@@ -19,8 +20,8 @@ async def test_home_shows_windows_and_queues(ui_hall: SmallHall, user: User) -> 
 async def test_home_updates_by_push_when_tickets_move(ui_hall: SmallHall, user: User) -> None:
     await user.open('/')
     queue = current().queue
-    await queue.take_ticket(TicketCreate(service_code=ui_hall.service_a))
+    await queue.take_ticket(TicketCreate(service_code=ui_hall.service_a), caller=DESK)
     await user.should_see(marker='queue-SVC-A-waiting', content='1')
-    await queue.call_next(ui_hall.window_1)
+    await queue.call_next(ui_hall.window_1, caller=DESK)
     await user.should_see(marker='window-1-current', content='A001')
     await user.should_see(marker='queue-SVC-A-waiting', content='0')

@@ -11,6 +11,7 @@ from app.services import day_series, kpi
 from app.services.day_series import QueueStep, busiest, queue_steps, wait_histogram
 from app.services.kpi import Rating, TicketTimes, satisfaction, ticket_figures
 from app.services.queue import QueueService
+from tests.callers import DESK
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 
@@ -74,12 +75,12 @@ async def test_today_from_the_database(queue: QueueService, hall: SmallHall, db:
     empty = await kpi.today(db, hall.hall_id, now=clock(), tz=TZ)
     assert empty.avg_wait_minutes is None and empty.satisfaction_score is None and empty.windows_open == 3
     for _ in range(3):
-        await queue.take_ticket(TicketCreate(service_code=hall.service_a))
+        await queue.take_ticket(TicketCreate(service_code=hall.service_a), caller=DESK)
     clock.advance(6)
-    first = await queue.call_next(hall.window_1)
+    first = await queue.call_next(hall.window_1, caller=DESK)
     clock.advance(4)
-    await queue.complete(hall.window_1)
-    await queue.set_window_state(hall.window_2, WindowState.PAUSED)
+    await queue.complete(hall.window_1, caller=DESK)
+    await queue.set_window_state(hall.window_2, WindowState.PAUSED, caller=DESK)
     async with db.session() as s, s.begin():
         common = {'hall_id': hall.hall_id, 'ticket_id': first.ticket.id, 'scale': '5', 'created_at': clock()}
         old = Evaluation(**common, level='bad', score=1, satisfied=False)

@@ -22,6 +22,7 @@ from app.services.alerts import ALERT_ACKNOWLEDGED
 from app.settings import get_settings
 from app.users import add_user
 from components import map_patch
+from tests.callers import DESK, as_staff
 from tests.factories import SmallHall
 from tests.twinkit import Devices, add_devices
 
@@ -87,7 +88,7 @@ async def test_two_managers_see_one_change_and_one_acknowledgement(
     scripts = [capture_scripts(user), capture_scripts(other)]
 
     rt = await ready()
-    await rt.queue.take_ticket(TicketCreate(service_code=ui_hall.service_a))
+    await rt.queue.take_ticket(TicketCreate(service_code=ui_hall.service_a), caller=DESK)
     for manager in (user, other):
         await manager.should_see(marker='kpi-waiting-value', content='1 人', retries=RETRIES)
     zone = next(iter(map_patch._patcher.feed.twin.zones)) if map_patch._patcher else 0
@@ -112,8 +113,8 @@ async def test_the_floor_panel_shows_a_window(manager_hall: Devices, ui_hall: Sm
     await log_in(user, 'boss', 'Manager-01-pass')
     await user.open('/manager')
     rt = await ready()
-    await rt.queue.take_ticket(TicketCreate(service_code=ui_hall.service_a))
-    await rt.queue.call_next(ui_hall.window_1)
+    await rt.queue.take_ticket(TicketCreate(service_code=ui_hall.service_a), caller=DESK)
+    await rt.queue.call_next(ui_hall.window_1, caller=DESK)
     user.find(marker='floor-map').trigger('click', f'window:{ui_hall.window_1}')  # what the SVG's click handler emits
     await user.should_see(marker='detail-title', content='1号窗口', retries=RETRIES)
     await user.should_see(marker='detail-serving', content='A001')
@@ -126,8 +127,8 @@ async def test_the_replay_tab_shows_window_states_over_the_day(
     manager_hall: Devices, ui_hall: SmallHall, user: User
 ) -> None:
     rt = await ready()
-    await rt.queue.set_window_state(ui_hall.window_3, WindowState.OPEN, actor='w03')
-    await rt.queue.set_window_state(ui_hall.window_2, WindowState.PAUSED, actor='w02')
+    await rt.queue.set_window_state(ui_hall.window_3, WindowState.OPEN, caller=as_staff('w03'))
+    await rt.queue.set_window_state(ui_hall.window_2, WindowState.PAUSED, caller=as_staff('w02'))
     await log_in(user, 'boss', 'Manager-01-pass')
     await user.open('/manager')
     user.find(ui.tabs).elements.pop().set_value('manager.replay')

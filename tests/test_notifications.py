@@ -22,6 +22,7 @@ from app.services.journey import Journey
 from app.services.queue import QueueService
 from app.services.queue_notices import QueueNotices
 from tests import journeyhall
+from tests.callers import DESK
 from tests.conftest import FakeClock
 from tests.journeyhall import JourneyHall
 
@@ -64,7 +65,7 @@ async def rows(db: Database) -> list[Notification]:
 
 async def citizen_with_phone(hall_queue: QueueService) -> tuple[int, int]:
     view = await hall_queue.take_ticket(
-        TicketCreate(service_code='SVC-C', id_number=journeyhall.LOCAL_CITIZEN, phone=PHONE)
+        TicketCreate(service_code='SVC-C', id_number=journeyhall.LOCAL_CITIZEN, phone=PHONE), caller=DESK
     )
     return view.ticket.id or 0, view.ticket.citizen_id or 0
 
@@ -101,6 +102,25 @@ async def test_delivery_sends_sms_with_a_masked_record_and_pushes_on_the_bus(
     [event] = pushed
     assert isinstance(event, NotificationSent) and event.ticket_id == ticket_id and event.text == '您好'
     assert (await journey.notifications.deliver_due()).sent == 0
+
+
+async def test_texts_to_one_phone_stop_at_the_daily_cap_and_are_not_retried(
+    db: Database, journey: Journey, journey_hall: JourneyHall, clock: FakeClock, hall_queue: QueueService
+) -> None:
+    """SMS pumping: whoever can get tickets or notices made for a number must not turn the hall into a spammer."""
+    ticket_id, citizen_id = await citizen_with_phone(hall_queue)
+    cap = notifications.SMS_PER_PHONE.max
+    for n in range(cap + 2):
+        await write(
+            db, journey_hall, clock, f'notice-{n}', ticket_id=ticket_id, citizen_id=citizen_id, channels=['sms']
+        )
+    report = await journey.notifications.deliver_due()
+    assert (report.sent, report.failed) == (cap, 2)
+    assert len(journey.sms.sent) == cap
+    capped = [r for r in await rows(db) if r.status == 'failed']
+    assert [r.last_error for r in capped] == ['capped: sms_capped'] * 2
+    clock.advance(60 * 3)
+    assert (await journey.notifications.deliver_due()).sent == 0, 'a capped text is not sent later either'
 
 
 async def test_a_failed_send_is_retried_with_backoff_and_its_error_stays_visible(
@@ -238,7 +258,7 @@ async def test_waiting_citizens_hear_when_three_are_ahead_and_where_to_go(
     notices.attach()
     try:
         for _ in range(6):
-            await hall_queue.take_ticket(TicketCreate(service_code='SVC-C'))
+            await hall_queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)
             clock.advance(1)
         await bus.drain()
         near = [r for r in await rows(db) if r.kind == 'queue_near']
@@ -247,13 +267,13 @@ async def test_waiting_citizens_hear_when_three_are_ahead_and_where_to_go(
             '您的C003号前面还有2人，请留意叫号',
             '您的C004号前面还有3人，请留意叫号',
         ]
-        await hall_queue.call_next(journey_hall.small.window_4)
+        await hall_queue.call_next(journey_hall.small.window_4, caller=DESK)
         await bus.drain()
         texts = [r.text for r in await rows(db) if r.channel == 'push']
         assert '请C001号到4号窗口办理' in texts
         assert '您的C005号前面还有3人，请留意叫号' in texts
         assert texts.count('您的C004号前面还有3人，请留意叫号') == 1, 'each ticket is told once'
-        await hall_queue.recall(journey_hall.small.window_4)
+        await hall_queue.recall(journey_hall.small.window_4, caller=DESK)
         await bus.drain()
         assert [r.text for r in await rows(db) if r.channel == 'push'].count('请C001号到4号窗口办理') == 2
     finally:

@@ -193,3 +193,30 @@ async def test_the_relative_is_shown_only_what_is_still_to_bring(
     views = await journey.cases.views_for_ticket(tracked.ticket_id or 0)
     listed = {item.material.name: item.waiting for item in to_bring(views, await proxy.proposals(helper.grant.id or 0))}
     assert listed == {'本人身份证': False, '灵活就业申请表': True}
+
+
+async def test_opening_a_link_writes_only_the_first_time_it_is_joined(
+    journey: Journey, tracked: Tracked, db: Database
+) -> None:
+    """GET /proxy/<anything> is public: a guess, an ended link or a second visit must cost a read, not a write
+    (on SQLite a write waits for every writer ahead of it)."""
+    invitation = await journey.proxy.invite(tracked, relation='子女', hours=1, can_fill=False)
+    await journey.proxy.join(invitation.token)
+    writes: list[str] = []
+
+    class Watched(Database):
+        def session(self):  # type: ignore[no-untyped-def]
+            writes.append('write')
+            return super().session()
+
+    watched = Watched(db.url)
+    try:
+        proxy = ProxyService(
+            watched, journey.proxy.bus, journey.proxy.consent, hall_id=journey.proxy.hall_id, clock=journey.proxy.clock
+        )
+        with pytest.raises(Forbidden):
+            await proxy.join('a-guessed-token-that-was-never-issued')
+        assert (await proxy.join(invitation.token)).grant_id == invitation.grant.id
+        assert writes == []
+    finally:
+        await watched.dispose()

@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from app.models import CaseMaterial, TicketCreate
 from app.runtime import ready
 from tests import journeyhall
+from tests.callers import DESK
 from tests.journeyhall import OUTSIDER, JourneyHall
 from tests.test_track_page import unlocked
 
@@ -21,8 +22,8 @@ async def test_a_relative_helps_live_and_loses_access_when_the_citizen_ends_it(
     ui_journey_hall: JourneyHall, user: User
 ) -> None:
     rt = await ready()
-    await rt.queue.take_ticket(TicketCreate(service_code='SVC-B', id_number=OUTSIDER, phone='13900001234'))
-    called = await rt.queue.call_next(ui_journey_hall.small.window_2)
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-B', id_number=OUTSIDER, phone='13900001234'), caller=DESK)
+    called = await rt.queue.call_next(ui_journey_hall.small.window_2, caller=DESK)
     await rt.journey.cases.open_case(called.ticket.id or 0, actor='w02', answers={'employment': 'flexible'})
     async with rt.db.read_session() as s:
         form = (

@@ -15,6 +15,7 @@ from app.models.ticket import Channel, PriorityClass
 from app.security import codes
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.queue import QueueService
+from tests.callers import DESK
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
@@ -33,23 +34,23 @@ async def events_of(db: Database, ticket_id: int) -> list[str]:
 
 
 async def test_numbers_follow_prefix_and_daily_sequence(queue: QueueService, hall: SmallHall) -> None:
-    first = await queue.take_ticket(take(hall.service_a))
-    second = await queue.take_ticket(take(hall.service_a))
-    other = await queue.take_ticket(take(hall.service_b))
+    first = await queue.take_ticket(take(hall.service_a), caller=DESK)
+    second = await queue.take_ticket(take(hall.service_a), caller=DESK)
+    other = await queue.take_ticket(take(hall.service_b), caller=DESK)
     assert [first.ticket.number, second.ticket.number, other.ticket.number] == ['A001', 'A002', 'B001']
     assert first.position == 1 and second.position == 2
     assert first.ticket.code != second.ticket.code and len(first.ticket.code) >= 16
 
 
 async def test_numbers_restart_on_the_next_hall_day(queue: QueueService, hall: SmallHall, clock: FakeClock) -> None:
-    await queue.take_ticket(take(hall.service_a))
+    await queue.take_ticket(take(hall.service_a), caller=DESK)
     clock.advance(24 * 60)
-    assert (await queue.take_ticket(take(hall.service_a))).ticket.number == 'A001'
+    assert (await queue.take_ticket(take(hall.service_a), caller=DESK)).ticket.number == 'A001'
 
 
 async def test_unknown_service_is_refused_and_changes_nothing(queue: QueueService, db: Database) -> None:
     with pytest.raises(NotFound) as error:
-        await queue.take_ticket(take('NOPE'))
+        await queue.take_ticket(take('NOPE'), caller=DESK)
     assert error.value.code == 'unknown_service'
     async with db.session() as s:
         assert (await s.execute(select(Ticket))).first() is None
@@ -60,54 +61,60 @@ async def test_unknown_service_is_refused_and_changes_nothing(queue: QueueServic
 )
 async def test_invalid_id_numbers_are_refused(queue: QueueService, hall: SmallHall, db: Database, bad: str) -> None:
     with pytest.raises(Invalid) as error:
-        await queue.take_ticket(take(hall.service_a, id_number=bad))
+        await queue.take_ticket(take(hall.service_a, id_number=bad), caller=DESK)
     assert error.value.code == 'invalid_id_number'
     async with db.session() as s:
         assert (await s.execute(select(Ticket))).first() is None
 
 
 async def test_elderly_from_id_number_get_the_green_channel(queue: QueueService, hall: SmallHall) -> None:
-    young = await queue.take_ticket(take(hall.service_a, id_number=make_id(dt.date(1990, 5, 1))))
-    old = await queue.take_ticket(take(hall.service_a, id_number=make_id(dt.date(1950, 5, 1), sequence='456')))
+    young = await queue.take_ticket(take(hall.service_a, id_number=make_id(dt.date(1990, 5, 1))), caller=DESK)
+    old = await queue.take_ticket(
+        take(hall.service_a, id_number=make_id(dt.date(1950, 5, 1), sequence='456')), caller=DESK
+    )
     assert young.ticket.priority_class == PriorityClass.NORMAL
     assert old.ticket.priority_class == PriorityClass.GREEN and old.ticket.priority_reason == 'elderly'
-    called = await queue.call_next(hall.window_1)
+    called = await queue.call_next(hall.window_1, caller=DESK)
     assert called.ticket.number == old.ticket.number
 
 
 async def test_birthday_decides_the_green_channel(queue: QueueService, hall: SmallHall) -> None:
     turns_65_tomorrow = make_id(dt.date(1961, 11, 29))
-    ticket = await queue.take_ticket(take(hall.service_a, id_number=turns_65_tomorrow))
+    ticket = await queue.take_ticket(take(hall.service_a, id_number=turns_65_tomorrow), caller=DESK)
     assert ticket.ticket.priority_class == PriorityClass.NORMAL
 
 
 async def test_disability_and_pregnancy_are_green(queue: QueueService, hall: SmallHall) -> None:
-    assert (await queue.take_ticket(take(hall.service_a, disability=True))).ticket.priority_reason == 'disability'
-    assert (await queue.take_ticket(take(hall.service_a, pregnancy=True))).ticket.priority_reason == 'pregnancy'
+    assert (
+        await queue.take_ticket(take(hall.service_a, disability=True), caller=DESK)
+    ).ticket.priority_reason == 'disability'
+    assert (
+        await queue.take_ticket(take(hall.service_a, pregnancy=True), caller=DESK)
+    ).ticket.priority_reason == 'pregnancy'
 
 
 async def test_fairness_cap_stops_normal_tickets_being_passed_over(
     queue: QueueService, hall: SmallHall, clock: FakeClock
 ) -> None:
-    normal = await queue.take_ticket(take(hall.service_a))
+    normal = await queue.take_ticket(take(hall.service_a), caller=DESK)
     clock.advance(5)
-    green = await queue.take_ticket(take(hall.service_a, disability=True))
-    assert (await queue.call_next(hall.window_1)).ticket.number == green.ticket.number
-    await queue.complete(hall.window_1)
-    await queue.take_ticket(take(hall.service_a, pregnancy=True))
+    green = await queue.take_ticket(take(hall.service_a, disability=True), caller=DESK)
+    assert (await queue.call_next(hall.window_1, caller=DESK)).ticket.number == green.ticket.number
+    await queue.complete(hall.window_1, caller=DESK)
+    await queue.take_ticket(take(hall.service_a, pregnancy=True), caller=DESK)
     clock.advance(queue.settings.fairness_cap_minutes)
-    assert (await queue.call_next(hall.window_1)).ticket.number == normal.ticket.number
+    assert (await queue.call_next(hall.window_1, caller=DESK)).ticket.number == normal.ticket.number
 
 
 async def test_window_main_service_comes_before_its_fallback(
     queue: QueueService, hall: SmallHall, clock: FakeClock
 ) -> None:
-    b = await queue.take_ticket(take(hall.service_b))
+    b = await queue.take_ticket(take(hall.service_b), caller=DESK)
     clock.advance(1)
-    a = await queue.take_ticket(take(hall.service_a))
-    assert (await queue.call_next(hall.window_1)).ticket.number == a.ticket.number
-    await queue.complete(hall.window_1)
-    assert (await queue.call_next(hall.window_1)).ticket.number == b.ticket.number
+    a = await queue.take_ticket(take(hall.service_a), caller=DESK)
+    assert (await queue.call_next(hall.window_1, caller=DESK)).ticket.number == a.ticket.number
+    await queue.complete(hall.window_1, caller=DESK)
+    assert (await queue.call_next(hall.window_1, caller=DESK)).ticket.number == b.ticket.number
 
 
 async def test_appointment_in_slot_is_prioritised_and_forged_codes_fail(
@@ -127,61 +134,63 @@ async def test_appointment_in_slot_is_prioritised_and_forged_codes_fail(
         )
     payload = codes.sign(queue.settings.secret, 'appt', 'REF001')
     with pytest.raises(Invalid) as error:
-        await queue.take_ticket(take(hall.service_a, appointment_code=payload[:-2] + 'xx'))
+        await queue.take_ticket(take(hall.service_a, appointment_code=payload[:-2] + 'xx'), caller=DESK)
     assert error.value.code == 'forged_code'
-    normal = await queue.take_ticket(take(hall.service_a))
-    booked = await queue.take_ticket(take(hall.service_a, appointment_code=payload, channel=Channel.APPOINTMENT_QR))
+    normal = await queue.take_ticket(take(hall.service_a), caller=DESK)
+    booked = await queue.take_ticket(
+        take(hall.service_a, appointment_code=payload, channel=Channel.APPOINTMENT_QR), caller=DESK
+    )
     assert booked.ticket.priority_class == PriorityClass.APPOINTMENT
-    assert (await queue.call_next(hall.window_1)).ticket.number == booked.ticket.number
+    assert (await queue.call_next(hall.window_1, caller=DESK)).ticket.number == booked.ticket.number
     with pytest.raises(Conflict):
-        await queue.take_ticket(take(hall.service_a, appointment_code=payload))
+        await queue.take_ticket(take(hall.service_a, appointment_code=payload), caller=DESK)
     assert normal.ticket.status == TicketStatus.WAITING
 
 
 async def test_call_next_on_empty_queue_and_closed_window(queue: QueueService, hall: SmallHall) -> None:
     with pytest.raises(NotFound) as error:
-        await queue.call_next(hall.window_1)
+        await queue.call_next(hall.window_1, caller=DESK)
     assert error.value.code == 'queue_empty'
-    await queue.take_ticket(take(hall.service_a))
+    await queue.take_ticket(take(hall.service_a), caller=DESK)
     with pytest.raises(Conflict) as closed:
-        await queue.call_next(hall.window_3)
+        await queue.call_next(hall.window_3, caller=DESK)
     assert closed.value.code == 'window_not_open'
     with pytest.raises(NotFound):
-        await queue.call_next(999)
+        await queue.call_next(999, caller=DESK)
 
 
 async def test_a_busy_window_must_finish_first(queue: QueueService, hall: SmallHall) -> None:
-    await queue.take_ticket(take(hall.service_a))
-    await queue.take_ticket(take(hall.service_a))
-    await queue.call_next(hall.window_1)
+    await queue.take_ticket(take(hall.service_a), caller=DESK)
+    await queue.take_ticket(take(hall.service_a), caller=DESK)
+    await queue.call_next(hall.window_1, caller=DESK)
     with pytest.raises(Conflict) as error:
-        await queue.call_next(hall.window_1)
+        await queue.call_next(hall.window_1, caller=DESK)
     assert error.value.code == 'window_busy'
 
 
 async def test_recall_limit_then_no_show(queue: QueueService, hall: SmallHall, db: Database) -> None:
-    ticket = await queue.take_ticket(take(hall.service_a))
-    await queue.call_next(hall.window_1)
+    ticket = await queue.take_ticket(take(hall.service_a), caller=DESK)
+    await queue.call_next(hall.window_1, caller=DESK)
     with pytest.raises(Conflict) as early:
-        await queue.no_show(hall.window_1)
+        await queue.no_show(hall.window_1, caller=DESK)
     assert early.value.code == 'recall_first'
     for _ in range(queue.settings.recalls_before_no_show):
-        await queue.recall(hall.window_1)
+        await queue.recall(hall.window_1, caller=DESK)
     with pytest.raises(Conflict) as limit:
-        await queue.recall(hall.window_1)
+        await queue.recall(hall.window_1, caller=DESK)
     assert limit.value.code == 'recall_limit'
-    gone = await queue.no_show(hall.window_1)
+    gone = await queue.no_show(hall.window_1, caller=DESK)
     assert gone.ticket.status == TicketStatus.NO_SHOW
     assert await events_of(db, ticket.ticket.id) == ['issued', 'called', 'recalled', 'recalled', 'no_show']
 
 
 async def test_complete_twice_is_refused(queue: QueueService, hall: SmallHall, db: Database) -> None:
-    ticket = await queue.take_ticket(take(hall.service_a))
-    await queue.call_next(hall.window_1)
-    done = await queue.complete(hall.window_1)
+    ticket = await queue.take_ticket(take(hall.service_a), caller=DESK)
+    await queue.call_next(hall.window_1, caller=DESK)
+    done = await queue.complete(hall.window_1, caller=DESK)
     assert done.ticket.status == TicketStatus.COMPLETED
     with pytest.raises(Conflict) as error:
-        await queue.complete(hall.window_1)
+        await queue.complete(hall.window_1, caller=DESK)
     assert error.value.code == 'no_current_ticket'
     assert await events_of(db, ticket.ticket.id) == ['issued', 'called', 'completed']
 
@@ -189,14 +198,14 @@ async def test_complete_twice_is_refused(queue: QueueService, hall: SmallHall, d
 async def test_out_of_order_call_needs_a_reason_and_is_recorded(
     queue: QueueService, hall: SmallHall, db: Database
 ) -> None:
-    await queue.take_ticket(take(hall.service_a))
-    second = await queue.take_ticket(take(hall.service_a))
+    await queue.take_ticket(take(hall.service_a), caller=DESK)
+    second = await queue.take_ticket(take(hall.service_a), caller=DESK)
     with pytest.raises(Invalid):
-        await queue.call_ticket(hall.window_1, 'A002', reason='  ')
+        await queue.call_ticket(hall.window_1, 'A002', reason='  ', caller=DESK)
     with pytest.raises(Conflict) as not_served:
-        await queue.call_ticket(hall.window_2, 'A002', reason='材料已备齐')
+        await queue.call_ticket(hall.window_2, 'A002', reason='材料已备齐', caller=DESK)
     assert not_served.value.code == 'service_not_served'
-    called = await queue.call_ticket(hall.window_1, 'a002', reason='材料已备齐')
+    called = await queue.call_ticket(hall.window_1, 'a002', reason='材料已备齐', caller=DESK)
     assert called.ticket.id == second.ticket.id
     async with db.session() as s:
         row = (await s.execute(select(TicketEvent).where(TicketEvent.kind == 'called_out_of_order'))).scalar_one()
@@ -206,60 +215,60 @@ async def test_out_of_order_call_needs_a_reason_and_is_recorded(
 async def test_transfer_keeps_take_time_and_refuses_wrong_windows(
     queue: QueueService, hall: SmallHall, clock: FakeClock
 ) -> None:
-    early = await queue.take_ticket(take(hall.service_a))
+    early = await queue.take_ticket(take(hall.service_a), caller=DESK)
     clock.advance(3)
-    await queue.take_ticket(take(hall.service_b))
-    await queue.call_next(hall.window_1)
+    await queue.take_ticket(take(hall.service_b), caller=DESK)
+    await queue.call_next(hall.window_1, caller=DESK)
     with pytest.raises(Conflict) as wrong:
-        await queue.transfer(hall.window_1, to_service_code=hall.service_b, to_window_id=hall.window_4)
+        await queue.transfer(hall.window_1, to_service_code=hall.service_b, to_window_id=hall.window_4, caller=DESK)
     assert wrong.value.code == 'service_not_served'
     with pytest.raises(Invalid):
-        await queue.transfer(hall.window_1)
-    moved = await queue.transfer(hall.window_1, to_service_code=hall.service_b, reason='需先办乙')
+        await queue.transfer(hall.window_1, caller=DESK)
+    moved = await queue.transfer(hall.window_1, to_service_code=hall.service_b, reason='需先办乙', caller=DESK)
     assert moved.ticket.status == TicketStatus.WAITING and moved.ticket.queued_at == early.ticket.queued_at
     assert moved.position == 1 and moved.ticket.transfer_count == 1
-    assert (await queue.call_next(hall.window_2)).ticket.id == early.ticket.id
+    assert (await queue.call_next(hall.window_2, caller=DESK)).ticket.id == early.ticket.id
 
 
 async def test_transfer_to_a_named_window(queue: QueueService, hall: SmallHall) -> None:
-    ticket = await queue.take_ticket(take(hall.service_b))
-    await queue.call_next(hall.window_2)
-    await queue.transfer(hall.window_2, to_window_id=hall.window_1)
-    await queue.take_ticket(take(hall.service_b))
-    assert (await queue.call_next(hall.window_1)).ticket.id == ticket.ticket.id
+    ticket = await queue.take_ticket(take(hall.service_b), caller=DESK)
+    await queue.call_next(hall.window_2, caller=DESK)
+    await queue.transfer(hall.window_2, to_window_id=hall.window_1, caller=DESK)
+    await queue.take_ticket(take(hall.service_b), caller=DESK)
+    assert (await queue.call_next(hall.window_1, caller=DESK)).ticket.id == ticket.ticket.id
 
 
 async def test_park_and_resume(queue: QueueService, hall: SmallHall) -> None:
-    ticket = await queue.take_ticket(take(hall.service_a))
-    await queue.take_ticket(take(hall.service_a))
-    await queue.call_next(hall.window_1)
-    parked = await queue.park(hall.window_1, reason='回去取户口本')
+    ticket = await queue.take_ticket(take(hall.service_a), caller=DESK)
+    await queue.take_ticket(take(hall.service_a), caller=DESK)
+    await queue.call_next(hall.window_1, caller=DESK)
+    parked = await queue.park(hall.window_1, reason='回去取户口本', caller=DESK)
     assert parked.ticket.status == TicketStatus.PARKED
-    other = await queue.call_next(hall.window_1)
+    other = await queue.call_next(hall.window_1, caller=DESK)
     assert other.ticket.number == 'A002'
     with pytest.raises(Conflict):
-        await queue.resume(hall.window_1, ticket.ticket.number)
-    await queue.complete(hall.window_1)
-    resumed = await queue.resume(hall.window_1, ticket.ticket.number)
+        await queue.resume(hall.window_1, ticket.ticket.number, caller=DESK)
+    await queue.complete(hall.window_1, caller=DESK)
+    resumed = await queue.resume(hall.window_1, ticket.ticket.number, caller=DESK)
     assert resumed.ticket.status == TicketStatus.CALLED
 
 
 async def test_pause_and_close_window(queue: QueueService, hall: SmallHall) -> None:
-    await queue.take_ticket(take(hall.service_a))
-    await queue.call_next(hall.window_1)
+    await queue.take_ticket(take(hall.service_a), caller=DESK)
+    await queue.call_next(hall.window_1, caller=DESK)
     with pytest.raises(Conflict):
-        await queue.set_window_state(hall.window_1, WindowState.PAUSED)
-    await queue.complete(hall.window_1)
-    await queue.set_window_state(hall.window_1, WindowState.PAUSED)
-    await queue.take_ticket(take(hall.service_a))
+        await queue.set_window_state(hall.window_1, WindowState.PAUSED, caller=DESK)
+    await queue.complete(hall.window_1, caller=DESK)
+    await queue.set_window_state(hall.window_1, WindowState.PAUSED, caller=DESK)
+    await queue.take_ticket(take(hall.service_a), caller=DESK)
     with pytest.raises(Conflict):
-        await queue.call_next(hall.window_1)
-    await queue.set_window_state(hall.window_1, WindowState.OPEN)
-    assert (await queue.call_next(hall.window_1)).ticket.number == 'A002'
+        await queue.call_next(hall.window_1, caller=DESK)
+    await queue.set_window_state(hall.window_1, WindowState.OPEN, caller=DESK)
+    assert (await queue.call_next(hall.window_1, caller=DESK)).ticket.number == 'A002'
 
 
 async def test_eta_grows_with_position_and_has_a_range(queue: QueueService, hall: SmallHall) -> None:
-    views = [await queue.take_ticket(take(hall.service_a)) for _ in range(4)]
+    views = [await queue.take_ticket(take(hall.service_a), caller=DESK) for _ in range(4)]
     minutes = [v.estimate.minutes for v in views if v.estimate]
     assert len(minutes) == 4 and minutes == sorted(minutes) and minutes[-1] > minutes[0]
     last = views[-1].estimate
@@ -267,19 +276,19 @@ async def test_eta_grows_with_position_and_has_a_range(queue: QueueService, hall
 
 
 async def test_service_without_open_window_has_no_eta(queue: QueueService, hall: SmallHall) -> None:
-    await queue.set_window_state(hall.window_4, WindowState.CLOSED)
-    view = await queue.take_ticket(take(hall.service_c))
+    await queue.set_window_state(hall.window_4, WindowState.CLOSED, caller=DESK)
+    view = await queue.take_ticket(take(hall.service_c), caller=DESK)
     assert view.estimate is None and view.position == 1
 
 
 async def test_events_are_published_after_commit(queue: QueueService, hall: SmallHall, bus: InProcessBus) -> None:
     seen: list[Event] = []
     bus.subscribe(seen.append)
-    await queue.take_ticket(take(hall.service_a))
-    await queue.call_next(hall.window_1)
-    await queue.transfer(hall.window_1, to_service_code=hall.service_b)
-    await queue.call_next(hall.window_2)
-    await queue.complete(hall.window_2)
+    await queue.take_ticket(take(hall.service_a), caller=DESK)
+    await queue.call_next(hall.window_1, caller=DESK)
+    await queue.transfer(hall.window_1, to_service_code=hall.service_b, caller=DESK)
+    await queue.call_next(hall.window_2, caller=DESK)
+    await queue.complete(hall.window_2, caller=DESK)
     await bus.drain()
     assert [type(e) for e in seen] == [TicketIssued, TicketCalled, TicketTransferred, TicketCalled, TicketCompleted]
     assert seen[-1].payload.handling_seconds is not None
@@ -290,7 +299,7 @@ async def test_failed_transition_publishes_nothing(queue: QueueService, hall: Sm
     seen: list[Event] = []
     bus.subscribe(seen.append)
     with pytest.raises(NotFound):
-        await queue.call_next(hall.window_1)
+        await queue.call_next(hall.window_1, caller=DESK)
     await bus.drain()
     assert seen == []
 
@@ -305,9 +314,9 @@ async def test_a_finished_case_updates_the_handling_time_the_estimates_use(
     service_id = next(sid for sid, s in live.services.items() if s.code == hall.service_a)
     before = live._stats(service_id)
     assert live._stats(service_id) is before  # reused while nothing new is known
-    await queue.take_ticket(TicketCreate(service_code=hall.service_a))
-    await queue.call_next(hall.window_1)
+    await queue.take_ticket(TicketCreate(service_code=hall.service_a), caller=DESK)
+    await queue.call_next(hall.window_1, caller=DESK)
     clock.advance(40)  # much longer than the configured 10 minutes
-    await queue.complete(hall.window_1)
+    await queue.complete(hall.window_1, caller=DESK)
     after = live._stats(service_id)
     assert after.samples == before.samples + 1 and after.mean > before.mean

@@ -14,6 +14,7 @@ from app.services import hall_hours
 from app.services.queue import QueueService
 from app.services.replay import HallAt, ReplayService, WindowStep, state_at
 from app.settings import Settings
+from tests.callers import DESK, as_staff
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 
@@ -72,34 +73,34 @@ async def test_replay_at_each_moment_equals_the_live_state_then(
 
     await checkpoint(1)  # 08:30, nothing yet
     for request in (a, a, b, a):
-        await queue.take_ticket(request)  # A001, A002, B001, A003
-    await queue.set_window_state(hall.window_3, WindowState.OPEN)
+        await queue.take_ticket(request, caller=DESK)  # A001, A002, B001, A003
+    await queue.set_window_state(hall.window_3, WindowState.OPEN, caller=DESK)
     await checkpoint(4)
-    await queue.call_next(hall.window_1)  # A001
-    await queue.call_next(hall.window_2)  # B001
+    await queue.call_next(hall.window_1, caller=DESK)  # A001
+    await queue.call_next(hall.window_2, caller=DESK)  # B001
     await checkpoint(5)
-    await queue.take_ticket(c)
-    await queue.call_next(hall.window_4)  # C001
-    await queue.complete(hall.window_1)
-    await queue.call_next(hall.window_1)  # A002
+    await queue.take_ticket(c, caller=DESK)
+    await queue.call_next(hall.window_4, caller=DESK)  # C001
+    await queue.complete(hall.window_1, caller=DESK)
+    await queue.call_next(hall.window_1, caller=DESK)  # A002
     await checkpoint(3)  # 08:40
-    await queue.transfer(hall.window_1, to_service_code=hall.service_b)  # A002 waits for B now
-    await queue.park(hall.window_2)  # B001 on hold
-    await queue.set_window_state(hall.window_3, WindowState.PAUSED)
+    await queue.transfer(hall.window_1, to_service_code=hall.service_b, caller=DESK)  # A002 waits for B now
+    await queue.park(hall.window_2, caller=DESK)  # B001 on hold
+    await queue.set_window_state(hall.window_3, WindowState.PAUSED, caller=DESK)
     await checkpoint(2)
-    await queue.call_next(hall.window_2)  # A002, now a B ticket
-    await queue.call_next(hall.window_1)  # A003
+    await queue.call_next(hall.window_2, caller=DESK)  # A002, now a B ticket
+    await queue.call_next(hall.window_1, caller=DESK)  # A003
     await checkpoint(7)
     for _ in range(2):
-        await queue.recall(hall.window_1)
-    await queue.no_show(hall.window_1)
-    await queue.complete(hall.window_2)
-    await queue.resume(hall.window_2, 'B001')
+        await queue.recall(hall.window_1, caller=DESK)
+    await queue.no_show(hall.window_1, caller=DESK)
+    await queue.complete(hall.window_2, caller=DESK)
+    await queue.resume(hall.window_2, 'B001', caller=DESK)
     await checkpoint(10)
-    await queue.complete(hall.window_2)
-    await queue.complete(hall.window_4)
-    await queue.set_window_services(hall.window_4, {hall.service_c: 1, hall.service_a: 2}, actor='manager')
-    await queue.set_window_state(hall.window_4, WindowState.CLOSED)
+    await queue.complete(hall.window_2, caller=DESK)
+    await queue.complete(hall.window_4, caller=DESK)
+    await queue.set_window_services(hall.window_4, {hall.service_c: 1, hall.service_a: 2}, caller=as_staff('manager'))
+    await queue.set_window_state(hall.window_4, WindowState.CLOSED, caller=DESK)
     await checkpoint(0)
 
     log = await ReplayService(db, settings, hall_id=hall.hall_id, clock=clock).load(DAY)
@@ -134,7 +135,7 @@ async def test_a_window_that_changed_only_later_held_its_earlier_state(
     """Replaying yesterday: window 3 opened only today, so yesterday it was closed all day; the others
     never changed, so they held the state they have now."""
     clock.now = hall_hours.local_moment(DAY + dt.timedelta(days=1), 9, settings.tz)
-    await queue.set_window_state(hall.window_3, WindowState.OPEN, actor='staff3')
+    await queue.set_window_state(hall.window_3, WindowState.OPEN, caller=as_staff('staff3'))
     service = ReplayService(db, settings, hall_id=hall.hall_id, clock=clock)
     yesterday = await service.load(DAY)
     assert yesterday.window_steps == []

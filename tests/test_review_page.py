@@ -8,6 +8,7 @@ from app.api.web_session import SESSION_COOKIE
 from app.models import TicketCreate
 from app.runtime import Runtime, ready
 from tests import journeyhall
+from tests.callers import DESK
 from tests.journeyhall import LOCAL_CITIZEN, PARALLEL, REVIEWER_PASSWORD, JourneyHall
 
 ui_journey_hall = journeyhall.ui_journey_hall_fixture
@@ -22,8 +23,8 @@ async def as_reviewer(user: User, username: str) -> Runtime:
 
 
 async def bundle_case(rt: Runtime, hall: JourneyHall) -> int:
-    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A', id_number=LOCAL_CITIZEN))
-    view = await rt.queue.call_next(hall.small.window_1)
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A', id_number=LOCAL_CITIZEN), caller=DESK)
+    view = await rt.queue.call_next(hall.small.window_1, caller=DESK)
     return (await rt.journey.cases.open_case(view.ticket.id, actor='w01')).id
 
 
@@ -72,9 +73,9 @@ async def test_a_bad_rating_appears_for_the_department_which_calls_back_fixes_an
 ) -> None:
     rt = await as_reviewer(user, 'rv_dept')
     await user.should_see(marker='review-no-rectifications')
-    await rt.queue.take_ticket(TicketCreate(service_code='SVC-C'))
-    await rt.queue.call_next(ui_journey_hall.small.window_4)
-    done = await rt.queue.complete(ui_journey_hall.small.window_4)
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)
+    await rt.queue.call_next(ui_journey_hall.small.window_4, caller=DESK)
+    done = await rt.queue.complete(ui_journey_hall.small.window_4, caller=DESK)
     result = await rt.journey.evaluations.rate(done.ticket.id or 0, 'very_bad', tags=['服务态度差'], comment='态度冷淡')
     rid = result.rectification.id if result.rectification else 0
 

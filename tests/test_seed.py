@@ -39,9 +39,7 @@ from seed.schema import SEED_ROOT
 SECRET = b'seed-test-secret-0123456789-0123456789'
 _T = TypeVar('_T')
 WINDOW_ZONES = {'general', 'business', 'realestate', 'social', 'housing_fund', 'tax', 'senior', 'assist'}
-WINDOW_ZONE_NAMES = {
-    '综合受理', '企业开办专区', '不动产登记', '社保医保', '公积金', '税务', '银发服务窗口', '帮办代办'
-}
+WINDOW_ZONE_NAMES = {'综合受理', '企业开办专区', '不动产登记', '社保医保', '公积金', '税务', '银发服务窗口', '帮办代办'}
 TABLES: tuple[type[SQLModel], ...] = (
     Hall,
     Zone,
@@ -237,9 +235,7 @@ async def test_second_run_changes_nothing(seed_db: Database, seeded: Seeded) -> 
     assert await snapshot(seed_db) == before
 
 
-async def test_new_accounts_get_strong_passwords_found_nowhere_in_the_yaml(
-    seed_db: Database, seeded: Seeded
-) -> None:
+async def test_new_accounts_get_strong_passwords_found_nowhere_in_the_yaml(seed_db: Database, seeded: Seeded) -> None:
     report = seeded.report
     users = await rows(seed_db, StaffUser)
     yaml_text = ''.join(path.read_text(encoding='utf-8') for path in (SEED_ROOT / 'default').glob('*.yaml'))
@@ -279,9 +275,7 @@ async def test_window_services_dropped_from_the_yaml_are_removed(seed_db: Databa
     assert [link.priority for link in links] == [2]
 
 
-async def test_broken_seed_fails_clearly_and_leaves_the_database_unchanged(
-    seed_db: Database, tmp_path: Path
-) -> None:
+async def test_broken_seed_fails_clearly_and_leaves_the_database_unchanged(seed_db: Database, tmp_path: Path) -> None:
     before = await snapshot(seed_db)
     broken = edited_seed(tmp_path, 'windows.yaml', entry('number', 7, zone='lobby'))
     message = "windows.yaml: window 7: zone 'lobby' is not a zone in hall.yaml"
@@ -290,9 +284,7 @@ async def test_broken_seed_fails_clearly_and_leaves_the_database_unchanged(
     assert await snapshot(seed_db) == before
 
 
-async def test_a_failure_midway_rolls_back_the_whole_load(
-    empty_db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_failure_midway_rolls_back_the_whole_load(empty_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse() -> str:
         raise RuntimeError('no entropy')
 

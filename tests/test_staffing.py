@@ -26,6 +26,7 @@ from app.services.staffing import (
     recommend,
     window_loads,
 )
+from tests.callers import DESK
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 
@@ -161,7 +162,7 @@ async def test_applying_a_move_changes_the_window_and_is_audited(
 ) -> None:
     await queue.start_live()
     for _ in range(14):  # SVC-B (6 min) piles up at window 2; window 4 idles on SVC-C
-        await queue.take_ticket(TicketCreate(service_code=hall.service_b))
+        await queue.take_ticket(TicketCreate(service_code=hall.service_b), caller=DESK)
     log = audit.AuditLog(db, clock=clock)
     staffing = StaffingService(queue, None, log, clock=clock)
     advice = await staffing.advise()

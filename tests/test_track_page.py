@@ -7,6 +7,7 @@ from nicegui.testing import User
 from app.models import TicketCreate
 from app.runtime import ready
 from tests import journeyhall
+from tests.callers import DESK
 from tests.journeyhall import LOCAL_CITIZEN, JourneyHall
 
 ui_journey_hall = journeyhall.ui_journey_hall_fixture
@@ -23,7 +24,7 @@ async def unlocked(user: User, code: str, answer: str) -> None:
 
 async def test_a_wrong_answer_shows_nothing_of_the_ticket(ui_journey_hall: JourneyHall, user: User) -> None:
     view = await (await ready()).queue.take_ticket(
-        TicketCreate(service_code='SVC-C', id_number=LOCAL_CITIZEN, phone='13812345678')
+        TicketCreate(service_code='SVC-C', id_number=LOCAL_CITIZEN, phone='13812345678'), caller=DESK
     )
     await user.open(f'/track/{view.ticket.code}')
     user.find(marker='track-answer').type('0000')
@@ -38,17 +39,19 @@ async def test_a_wrong_answer_shows_nothing_of_the_ticket(ui_journey_hall: Journ
 
 async def test_the_position_and_the_call_arrive_by_push(ui_journey_hall: JourneyHall, user: User) -> None:
     queue = (await ready()).queue
-    await queue.take_ticket(TicketCreate(service_code='SVC-C'))
-    mine = await queue.take_ticket(TicketCreate(service_code='SVC-C', id_number=LOCAL_CITIZEN, phone='13812345678'))
+    await queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)
+    mine = await queue.take_ticket(
+        TicketCreate(service_code='SVC-C', id_number=LOCAL_CITIZEN, phone='13812345678'), caller=DESK
+    )
     await unlocked(user, mine.ticket.code, '5678')
     await user.should_see(marker='track-number', content='C002')
     await user.should_see(marker='track-ahead', content='前面还有 1 人')
     await user.should_see(marker='track-eta')
 
-    await queue.call_next(ui_journey_hall.small.window_4)
+    await queue.call_next(ui_journey_hall.small.window_4, caller=DESK)
     await user.should_see(marker='track-ahead', content='下一个就是您')
-    await queue.complete(ui_journey_hall.small.window_4)
-    await queue.call_next(ui_journey_hall.small.window_4)
+    await queue.complete(ui_journey_hall.small.window_4, caller=DESK)
+    await queue.call_next(ui_journey_hall.small.window_4, caller=DESK)
     await user.should_see(marker='track-window', content='请到 4 号窗口办理')
     await user.should_see('请C002号到4号窗口办理', retries=PATIENT)  # delivered by the job, pushed to the page
 
@@ -57,10 +60,10 @@ async def test_the_case_timeline_follows_the_case_and_the_rating_opens_a_rectifi
     ui_journey_hall: JourneyHall, user: User
 ) -> None:
     rt = await ready()
-    view = await rt.queue.take_ticket(TicketCreate(service_code='SVC-C'))
+    view = await rt.queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)
     await unlocked(user, view.ticket.code, view.ticket.number)
     await user.should_see('窗口受理后，这里会显示办件的每个环节和时限')
-    await rt.queue.call_next(ui_journey_hall.small.window_4)
+    await rt.queue.call_next(ui_journey_hall.small.window_4, caller=DESK)
     case = await rt.journey.cases.open_case(view.ticket.id, actor='w04')
     approval = case.nodes[1]
     await user.should_see(marker=f'case-node-{approval.id}-status', content='办理中')
@@ -68,7 +71,7 @@ async def test_the_case_timeline_follows_the_case_and_the_rating_opens_a_rectifi
     await user.should_see(marker=f'case-node-{approval.id}-status', content='已通过')
     await user.should_see(marker=f'case-{case.id}-status', content='已办结')
 
-    await rt.queue.complete(ui_journey_hall.small.window_4)
+    await rt.queue.complete(ui_journey_hall.small.window_4, caller=DESK)
     await user.should_see(marker='rate-form')
     user.find(marker='rate-submit').click()
     await user.should_see('请先选择满意程度')
@@ -91,7 +94,7 @@ async def test_the_case_timeline_follows_the_case_and_the_rating_opens_a_rectifi
 
 async def test_consents_can_be_granted_and_withdrawn_from_the_phone(ui_journey_hall: JourneyHall, user: User) -> None:
     view = await (await ready()).queue.take_ticket(
-        TicketCreate(service_code='SVC-B', id_number=LOCAL_CITIZEN, phone='13812345678')
+        TicketCreate(service_code='SVC-B', id_number=LOCAL_CITIZEN, phone='13812345678'), caller=DESK
     )
     await unlocked(user, view.ticket.code, '5678')
     await user.should_see('暂无授权')

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from app.models import TicketCreate
-from app.services.errors import Forbidden, Locked
+from app.services.errors import Forbidden
 from app.services.journey import Journey
+from app.services.limits import TooManyRequests
 from app.services.queue import QueueService
-from app.services.tracking import MAX_FAILURES, GuessLimiter, TrackingService, live_position
+from app.services.tracking import GUESSES_PER_ADDRESS, GUESSES_PER_CODE, TrackingService, live_position
 from tests import journeyhall
+from tests.callers import DESK, limits_for
 from tests.conftest import FakeClock
 from tests.journeyhall import LOCAL_CITIZEN, JourneyHall, served_ticket
 
@@ -31,7 +31,7 @@ async def test_a_ticket_with_a_phone_opens_with_its_last_four_digits_only(
     journey: Journey, hall_queue: QueueService
 ) -> None:
     view = await hall_queue.take_ticket(
-        TicketCreate(service_code='SVC-C', id_number=LOCAL_CITIZEN, phone='13812345678')
+        TicketCreate(service_code='SVC-C', id_number=LOCAL_CITIZEN, phone='13812345678'), caller=DESK
     )
     tracked = await journey.tracking.unlock(view.ticket.code, ' 5678 ')
     assert (tracked.ticket_id, tracked.number, tracked.citizen_id) == (view.ticket.id, 'C001', view.ticket.citizen_id)
@@ -42,7 +42,7 @@ async def test_a_ticket_with_a_phone_opens_with_its_last_four_digits_only(
 
 
 async def test_a_ticket_without_a_phone_opens_with_its_number(journey: Journey, hall_queue: QueueService) -> None:
-    view = await hall_queue.take_ticket(TicketCreate(service_code='SVC-C'))
+    view = await hall_queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)
     assert (await journey.tracking.unlock(view.ticket.code, 'c001')).ticket_id == view.ticket.id
     await refusal(journey.tracking, view.ticket.code, 'C002')
     await refusal(journey.tracking, view.ticket.code, '')
@@ -52,29 +52,43 @@ async def test_guesses_are_limited_per_code_and_unknown_codes_are_limited_alike(
     journey: Journey, hall_queue: QueueService, clock: FakeClock
 ) -> None:
     view = await hall_queue.take_ticket(
-        TicketCreate(service_code='SVC-C', id_number=LOCAL_CITIZEN, phone='13812345678')
+        TicketCreate(service_code='SVC-C', id_number=LOCAL_CITIZEN, phone='13812345678'), caller=DESK
     )
-    for guess in range(MAX_FAILURES):
+    for guess in range(GUESSES_PER_CODE.max):
         await refusal(journey.tracking, view.ticket.code, f'{guess:04d}')
         await refusal(journey.tracking, 'made-up-code', f'{guess:04d}')
     for code in (view.ticket.code, 'made-up-code'):
-        with pytest.raises(Locked) as caught:
+        with pytest.raises(TooManyRequests) as caught:
             await journey.tracking.unlock(code, '5678')
-        assert caught.value.code == 'tracking_locked'
-    other = await hall_queue.take_ticket(TicketCreate(service_code='SVC-C'))
+        assert (caught.value.code, caught.value.status) == ('tracking_locked', 429)
+        assert 0 < caught.value.retry_after <= 15 * 60
+    other = await hall_queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)
     assert (await journey.tracking.unlock(other.ticket.code, 'C002')).number == 'C002', 'other codes are not locked'
     clock.advance(16)
     assert (await journey.tracking.unlock(view.ticket.code, '5678')).number == 'C001'
 
 
-def test_the_limiter_forgets_the_oldest_codes_first() -> None:
-    clock = FakeClock()
-    limiter = GuessLimiter(max_failures=2, window=dt.timedelta(minutes=1), clock=clock)
-    limiter.fail('a')
-    limiter.fail('a')
-    assert limiter.is_locked('a') and not limiter.is_locked('b')
-    clock.advance(1)
-    assert not limiter.is_locked('a')
+async def test_the_guess_count_outlives_the_process_that_counted(
+    journey: Journey, hall_queue: QueueService, clock: FakeClock
+) -> None:
+    view = await hall_queue.take_ticket(
+        TicketCreate(service_code='SVC-C', id_number=LOCAL_CITIZEN, phone='13812345678'), caller=DESK
+    )
+    for guess in range(GUESSES_PER_CODE.max):
+        await refusal(journey.tracking, view.ticket.code, f'{guess:04d}')
+    restarted = TrackingService(hall_queue.db, journey.tracking.cipher, limits_for(hall_queue.db, clock), clock=clock)
+    with pytest.raises(TooManyRequests):  # a new process (or a restart) reads the same counts
+        await restarted.unlock(view.ticket.code, '5678')
+
+
+async def test_many_codes_tried_from_one_address_lock_that_address(journey: Journey, hall_queue: QueueService) -> None:
+    view = await hall_queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)
+    for n in range(GUESSES_PER_ADDRESS.max):  # one guess per made-up code: no code reaches its own limit
+        with pytest.raises(Forbidden):
+            await journey.tracking.unlock(f'made-up-{n}', '0000', address='10.9.0.1')
+    with pytest.raises(TooManyRequests):
+        await journey.tracking.unlock(view.ticket.code, 'C001', address='10.9.0.1')
+    assert (await journey.tracking.unlock(view.ticket.code, 'C001', address='10.9.0.2')).number == 'C001'
 
 
 async def test_a_case_code_opens_the_case_with_the_same_second_factor(
@@ -94,12 +108,12 @@ async def test_the_live_position_comes_from_the_in_memory_queues(
     live = await hall_queue.start_live()
     views = []
     for _ in range(3):
-        views.append(await hall_queue.take_ticket(TicketCreate(service_code='SVC-C')))
+        views.append(await hall_queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK))
         clock.advance(1)
     third = views[2].ticket
     position = live_position(live, third.id or 0, third.service_id, now=clock(), cap=hall_queue.fairness_cap)
     assert position is not None and position.ahead == 2 and position.estimate is not None
-    await hall_queue.call_next(journey_hall.small.window_4)
+    await hall_queue.call_next(journey_hall.small.window_4, caller=DESK)
     position = live_position(live, third.id or 0, third.service_id, now=clock(), cap=hall_queue.fairness_cap)
     assert position is not None and position.ahead == 1
     first = views[0].ticket

@@ -6,12 +6,13 @@ from app.bus import InProcessBus
 from app.events import Event
 from app.models import TicketCreate, WindowState
 from app.services.queue import QueueService
+from tests.callers import DESK
 from tests.factories import SmallHall
 from twin import live
 
 
 async def test_twin_follows_the_queue(queue: QueueService, hall: SmallHall, bus: InProcessBus) -> None:
-    await queue.take_ticket(TicketCreate(service_code=hall.service_a))
+    await queue.take_ticket(TicketCreate(service_code=hall.service_a), caller=DESK)
     twin = await live.build(queue)
     twin.attach(bus)
     changes: list[Event] = []
@@ -19,24 +20,24 @@ async def test_twin_follows_the_queue(queue: QueueService, hall: SmallHall, bus:
     a_id = next(q.service_id for q in twin.queues.values() if q.code == hall.service_a)
     assert twin.queues[a_id].waiting == 1
 
-    await queue.take_ticket(TicketCreate(service_code=hall.service_a))
-    await queue.call_next(hall.window_1)
+    await queue.take_ticket(TicketCreate(service_code=hall.service_a), caller=DESK)
+    await queue.call_next(hall.window_1, caller=DESK)
     await bus.drain()
     assert twin.queues[a_id].waiting == 1
     assert twin.windows[hall.window_1].current_number == 'A001'
 
-    await queue.park(hall.window_1)
+    await queue.park(hall.window_1, caller=DESK)
     await bus.drain()
     assert twin.windows[hall.window_1].current_number == ''
-    await queue.resume(hall.window_1, 'A001')
-    await queue.transfer(hall.window_1, to_service_code=hall.service_b)
+    await queue.resume(hall.window_1, 'A001', caller=DESK)
+    await queue.transfer(hall.window_1, to_service_code=hall.service_b, caller=DESK)
     await bus.drain()
     b_id = next(q.service_id for q in twin.queues.values() if q.code == hall.service_b)
     assert twin.queues[b_id].waiting == 1 and twin.windows[hall.window_1].current_number == ''
 
-    await queue.call_next(hall.window_2)
-    await queue.complete(hall.window_2)
-    await queue.set_window_state(hall.window_2, WindowState.PAUSED)
+    await queue.call_next(hall.window_2, caller=DESK)
+    await queue.complete(hall.window_2, caller=DESK)
+    await queue.set_window_state(hall.window_2, WindowState.PAUSED, caller=DESK)
     await bus.drain()
     assert twin.windows[hall.window_2].state == WindowState.PAUSED
     assert twin.queues[b_id].waiting == 0
@@ -48,10 +49,10 @@ async def test_twin_estimates_match_the_api(queue: QueueService, hall: SmallHall
     twin = await live.build(queue)
     twin.attach(bus)
     for service in (hall.service_a, hall.service_a, hall.service_b, hall.service_a):
-        await queue.take_ticket(TicketCreate(service_code=service))
-    await queue.call_next(hall.window_1)
-    await queue.complete(hall.window_1)
-    await queue.call_next(hall.window_1)
+        await queue.take_ticket(TicketCreate(service_code=service), caller=DESK)
+    await queue.call_next(hall.window_1, caller=DESK)
+    await queue.complete(hall.window_1, caller=DESK)
+    await queue.call_next(hall.window_1, caller=DESK)
     await bus.drain()
     overview = await queue.overview()
     for q in overview.queues:
@@ -65,8 +66,8 @@ async def test_rebuilding_gives_the_same_state(queue: QueueService, hall: SmallH
     twin = await live.build(queue)
     twin.attach(bus)
     for _ in range(3):
-        await queue.take_ticket(TicketCreate(service_code=hall.service_a))
-    await queue.call_next(hall.window_1)
+        await queue.take_ticket(TicketCreate(service_code=hall.service_a), caller=DESK)
+    await queue.call_next(hall.window_1, caller=DESK)
     await bus.drain()
     fresh = await live.build(queue)
     assert {k: (w.current_number, w.state) for k, w in twin.windows.items()} == {

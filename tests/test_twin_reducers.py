@@ -39,6 +39,7 @@ from app.events import (
 )
 from app.models import TicketCreate, WindowState
 from app.services.queue import QueueService
+from tests.callers import DESK, as_staff
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.twinkit import Devices, Recorder, add_devices
@@ -91,40 +92,42 @@ async def test_ticket_events(
         assert [type(e) for e in events] == [kind]
         return twin.apply(events[0])
 
-    assert await step(queue.take_ticket(TicketCreate(service_code=hall.service_a)), TicketIssued) == {
+    assert await step(queue.take_ticket(TicketCreate(service_code=hall.service_a), caller=DESK), TicketIssued) == {
         (QUEUE, a),
         (ZONE, zone),
     }
     assert twin.queues[a].waiting == 1 and twin.zones[zone].waiting == 1
-    keys = await step(queue.call_next(w1), TicketCalled)
+    keys = await step(queue.call_next(w1, caller=DESK), TicketCalled)
     assert (WINDOW, w1) in keys and (QUEUE, a) in keys
     assert twin.windows[w1].current_number == 'A001' and twin.windows[w1].current_service_id == a
-    assert await step(queue.recall(w1), TicketCalled) == frozenset()  # same ticket at the same window: nothing new
+    assert (
+        await step(queue.recall(w1, caller=DESK), TicketCalled) == frozenset()
+    )  # same ticket at the same window: nothing new
     clock.advance(5)
-    assert await step(queue.complete(w1), TicketCompleted) >= {(WINDOW, w1)}
+    assert await step(queue.complete(w1, caller=DESK), TicketCompleted) >= {(WINDOW, w1)}
     assert twin.windows[w1].current_number == ''
 
-    await queue.take_ticket(TicketCreate(service_code=hall.service_a))
-    await queue.call_next(w1)
+    await queue.take_ticket(TicketCreate(service_code=hall.service_a), caller=DESK)
+    await queue.call_next(w1, caller=DESK)
     await bus.drain()
     for event in recorder.take():
         twin.apply(event)
-    await queue.recall(w1)
-    await queue.recall(w1)
+    await queue.recall(w1, caller=DESK)
+    await queue.recall(w1, caller=DESK)
     await bus.drain()
     recorder.take()
-    assert (WINDOW, w1) in await step(queue.no_show(w1), TicketNoShow)
+    assert (WINDOW, w1) in await step(queue.no_show(w1, caller=DESK), TicketNoShow)
     assert twin.windows[w1].current_number == ''
 
-    await queue.take_ticket(TicketCreate(service_code=hall.service_a))
-    await queue.call_next(w1)
+    await queue.take_ticket(TicketCreate(service_code=hall.service_a), caller=DESK)
+    await queue.call_next(w1, caller=DESK)
     await bus.drain()
     for event in recorder.take():
         twin.apply(event)
-    assert (WINDOW, w1) in await step(queue.park(w1, reason='补材料'), TicketParked)
-    assert (WINDOW, w1) in await step(queue.resume(w1, 'A003'), TicketResumed)
+    assert (WINDOW, w1) in await step(queue.park(w1, reason='补材料', caller=DESK), TicketParked)
+    assert (WINDOW, w1) in await step(queue.resume(w1, 'A003', caller=DESK), TicketResumed)
     assert twin.windows[w1].current_number == 'A003'
-    keys = await step(queue.transfer(w1, to_service_code=hall.service_b), TicketTransferred)
+    keys = await step(queue.transfer(w1, to_service_code=hall.service_b, caller=DESK), TicketTransferred)
     assert {(WINDOW, w1), (QUEUE, b)} <= keys
     assert twin.windows[w1].current_number == '' and twin.queues[b].waiting == 1
 
@@ -132,17 +135,17 @@ async def test_ticket_events(
 async def test_window_events(twin: HallTwin, queue: QueueService, hall: SmallHall, bus: InProcessBus) -> None:
     recorder = Recorder(bus)
     a, _, _ = ids(twin, hall)
-    await queue.take_ticket(TicketCreate(service_code=hall.service_b))
+    await queue.take_ticket(TicketCreate(service_code=hall.service_b), caller=DESK)
     await bus.drain()
     twin.apply(recorder.take()[0])
-    await queue.set_window_state(hall.window_2, WindowState.PAUSED)
+    await queue.set_window_state(hall.window_2, WindowState.PAUSED, caller=DESK)
     await bus.drain()
     (paused,) = recorder.take()
     assert isinstance(paused, WindowChanged)
     keys = twin.apply(paused)
     assert (WINDOW, hall.window_2) in keys and twin.windows[hall.window_2].state == 'paused'
     assert twin.apply(paused) == frozenset()  # the same event again (e.g. the Redis bus delivering twice)
-    await queue.set_window_services(hall.window_4, {hall.service_a: 1}, actor='boss')
+    await queue.set_window_services(hall.window_4, {hall.service_a: 1}, caller=as_staff('boss'))
     await bus.drain()
     (moved,) = recorder.take()
     keys = twin.apply(moved)

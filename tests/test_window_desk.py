@@ -20,6 +20,7 @@ from app.services.materials import Need
 from app.services.principal import Kind, Principal
 from app.services.queue import QueueService
 from app.settings import Settings
+from tests.callers import DESK, as_staff
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
@@ -55,7 +56,7 @@ async def test_the_desk_shows_the_masked_citizen_kiosk_answers_and_the_checklist
     kiosks.choose_service(session, catalogue, 'SVC-A')
     kiosks.answer(session, catalogue, 'property_type', 'new')
     await kiosks.take_ticket(session)
-    await queue.call_next(kiosk_hall.window_1)
+    await queue.call_next(kiosk_hall.window_1, caller=DESK)
 
     desk = await window_desk.load_desk(db, cipher, queue, kiosk_hall.window_1)
     assert desk.window.number == 1 and desk.zone_name == '综合受理'
@@ -76,8 +77,8 @@ async def test_the_desk_shows_the_masked_citizen_kiosk_answers_and_the_checklist
 async def test_without_kiosk_answers_the_checklist_keeps_what_depends_on_them(
     db: Database, cipher: FieldCipher, queue: QueueService, kiosk_hall: SmallHall
 ) -> None:
-    await queue.take_ticket(TicketCreate(service_code='SVC-A'))
-    await queue.call_next(kiosk_hall.window_1)
+    await queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
+    await queue.call_next(kiosk_hall.window_1, caller=DESK)
     current = (await window_desk.load_desk(db, cipher, queue, kiosk_hall.window_1)).current
     assert current is not None and current.citizen is None and current.answers == {}
     assert [i.need for i in current.checklist.items] == [Need.REQUIRED, Need.DEPENDS, Need.DEPENDS]
@@ -86,27 +87,27 @@ async def test_without_kiosk_answers_the_checklist_keeps_what_depends_on_them(
 async def test_parked_tickets_are_listed_with_their_reason(
     db: Database, cipher: FieldCipher, queue: QueueService, hall: SmallHall
 ) -> None:
-    await queue.take_ticket(TicketCreate(service_code='SVC-A'))
-    await queue.call_next(hall.window_1)
-    await queue.park(hall.window_1, reason='回家取户口簿')
+    await queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
+    await queue.call_next(hall.window_1, caller=DESK)
+    await queue.park(hall.window_1, reason='回家取户口簿', caller=DESK)
     desk = await window_desk.load_desk(db, cipher, queue, hall.window_1)
     assert desk.current is None
     assert [(p.number, p.service_name, p.reason) for p in desk.parked] == [('A001', '事项甲', '回家取户口簿')]
 
 
 async def test_transfers_and_out_of_order_calls_need_a_reason(queue: QueueService, hall: SmallHall) -> None:
-    await queue.take_ticket(TicketCreate(service_code='SVC-A'))
-    await queue.take_ticket(TicketCreate(service_code='SVC-A'))
+    await queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
+    await queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
     with pytest.raises(Invalid) as error:
         await window_desk.call_out_of_order(queue, hall.window_1, 'A002', reason='  ', principal=staff_at(1))
     assert error.value.code == 'reason_required'
-    await queue.call_next(hall.window_1)
+    await queue.call_next(hall.window_1, caller=DESK)
     with pytest.raises(Invalid):
         await window_desk.transfer(
-            queue, hall.window_1, to_service_code='SVC-B', to_window_id=None, reason='', actor='w01'
+            queue, hall.window_1, to_service_code='SVC-B', to_window_id=None, reason='', caller=as_staff('w01')
         )
     view = await window_desk.transfer(
-        queue, hall.window_1, to_service_code='SVC-B', to_window_id=None, reason='应办乙事项', actor='w01'
+        queue, hall.window_1, to_service_code='SVC-B', to_window_id=None, reason='应办乙事项', caller=as_staff('w01')
     )
     assert view.service.code == 'SVC-B' and view.ticket.transfer_count == 1
 
@@ -114,8 +115,8 @@ async def test_transfers_and_out_of_order_calls_need_a_reason(queue: QueueServic
 async def test_an_out_of_order_call_is_recorded_in_the_audit_chain(
     db: Database, queue: QueueService, hall: SmallHall
 ) -> None:
-    await queue.take_ticket(TicketCreate(service_code='SVC-A'))
-    await queue.take_ticket(TicketCreate(service_code='SVC-A'))
+    await queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
+    await queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
     view = await window_desk.call_out_of_order(
         queue, hall.window_1, 'a002', reason='老人需要协助', principal=staff_at(hall.window_1)
     )

@@ -19,6 +19,7 @@ from app.runtime import Runtime, ready
 from app.services import audit
 from app.services.kiosk import KioskService
 from app.settings import get_settings
+from tests.callers import DESK, as_staff
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
 from tests.kiosk_hall import prepare_ui
@@ -65,8 +66,8 @@ async def status_of(rt: Runtime, number: str) -> tuple[str, str]:
 
 async def test_staff_call_the_next_ticket_see_it_timed_and_complete_it(desk_ui: SmallHall, user: User) -> None:
     rt = await login(user)
-    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'))
-    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'))
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
     await user.open(f'/window/{desk_ui.window_1}')
     await user.should_see(marker='desk-idle')
     await user.should_see(marker='desk-queue-SVC-A', content='2 人等候')
@@ -84,7 +85,7 @@ async def test_staff_call_the_next_ticket_see_it_timed_and_complete_it(desk_ui: 
 
 async def test_opening_a_case_hands_over_the_kiosk_answers(desk_ui: SmallHall, user: User) -> None:
     rt = await login(user)
-    view = await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'))
+    view = await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
     await KioskService(rt.db, rt.bus, rt.settings, rt.cipher, rt.queue, hall_id=rt.hall.id or 0).record_answers(
         view, {'property_type': 'new'}, actor='kiosk:K01'
     )
@@ -101,7 +102,7 @@ async def test_opening_a_case_hands_over_the_kiosk_answers(desk_ui: SmallHall, u
 
 async def test_a_transfer_needs_a_reason_and_records_it(desk_ui: SmallHall, user: User) -> None:
     rt = await login(user)
-    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'))
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
     await user.open(f'/window/{desk_ui.window_1}')
     click(user, 'desk-call-next')
     await user.should_see(marker='desk-current-number', content='A001', retries=PATIENT)
@@ -126,7 +127,7 @@ async def test_a_transfer_needs_a_reason_and_records_it(desk_ui: SmallHall, user
 
 async def test_no_show_only_after_the_recalls(desk_ui: SmallHall, user: User) -> None:
     rt = await login(user)
-    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'))
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
     await user.open(f'/window/{desk_ui.window_1}')
     click(user, 'desk-call-next')
     await user.should_see(marker='desk-current-number', content='A001', retries=PATIENT)
@@ -144,7 +145,7 @@ async def test_no_show_only_after_the_recalls(desk_ui: SmallHall, user: User) ->
 async def test_park_resume_pause_and_out_of_order_call(desk_ui: SmallHall, user: User) -> None:
     rt = await login(user)
     for _ in range(2):
-        await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'))
+        await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
     await user.open(f'/window/{desk_ui.window_1}')
     click(user, 'desk-call-next')
     await user.should_see(marker='desk-current-number', content='A001', retries=PATIENT)
@@ -193,17 +194,17 @@ async def test_staff_of_another_window_are_refused_and_audited(desk_ui: SmallHal
 
 async def test_a_call_made_elsewhere_is_pushed_to_the_desk(desk_ui: SmallHall, user: User) -> None:
     rt = await login(user)
-    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'))
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
     await user.open(f'/window/{desk_ui.window_1}')
     await user.should_see(marker='desk-idle')
-    await rt.queue.call_next(desk_ui.window_1, actor='boss')  # e.g. through the API
+    await rt.queue.call_next(desk_ui.window_1, caller=as_staff('boss'))  # e.g. through the API
     await user.should_see(marker='desk-current-number', content='A001', retries=PATIENT)
 
 
 async def test_full_details_need_a_reason_and_are_audited(desk_ui: SmallHall, user: User) -> None:
     rt = await login(user)
     id_number = make_id(dt.date(1980, 3, 4))
-    await rt.queue.take_ticket(TicketCreate(service_code=desk_ui.service_a, id_number=id_number))
+    await rt.queue.take_ticket(TicketCreate(service_code=desk_ui.service_a, id_number=id_number), caller=DESK)
     await user.open(f'/window/{desk_ui.window_1}')
     click(user, 'desk-call-next')
     await user.should_see(marker='desk-unmask')

@@ -1,12 +1,13 @@
-"""Request dependencies: the process runtime and the authenticated principal."""
+"""Request dependencies: the process runtime and the caller (app/api/callers.py)."""
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
 
-from app.models.people import Role
-from app.runtime import Runtime, current, ready
-from app.services.errors import Forbidden, Unauthorized
+from fastapi import Depends, Request
+
+from app.api.callers import caller_of, staff_of
+from app.runtime import Runtime, ready
 from app.services.principal import Principal
 
 
@@ -14,21 +15,16 @@ async def runtime() -> Runtime:
     return await ready()
 
 
-def bearer_token(request: Request) -> str:
-    scheme, _, token = request.headers.get('authorization', '').partition(' ')
-    if scheme.lower() != 'bearer' or not token:
-        raise Unauthorized('not_authenticated', '需要登录令牌 / a bearer token is required')
-    return token.strip()
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
-async def staff_principal(request: Request) -> Principal:
-    principal = await current().auth.authenticate(bearer_token(request))
-    if not principal.has_role(Role.STAFF, Role.MANAGER):
-        raise Forbidden('forbidden', '无权操作窗口 / your role cannot operate windows')
-    return principal
+async def caller(request: Request, rt: RuntimeDep) -> Principal:
+    return await caller_of(request, rt)
 
 
-def check_window_scope(principal: Principal, window_id: int) -> None:
-    """Staff operate their own window; managers and admins any window."""
-    if principal.role == Role.STAFF and principal.window_id != window_id:
-        raise Forbidden('not_your_window', '只能操作本人所在窗口 / you can operate only your own window')
+async def staff(request: Request, rt: RuntimeDep) -> Principal:
+    return await staff_of(request, rt)
+
+
+CallerDep = Annotated[Principal, Depends(caller)]
+StaffDep = Annotated[Principal, Depends(staff)]

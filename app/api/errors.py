@@ -7,6 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from app.services.errors import DomainError
+from app.services.limits import TooManyRequests
 
 
 def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
@@ -15,7 +16,8 @@ def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
 
 async def _domain_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DomainError)
-    return JSONResponse(error_body(error.code, error.message), status_code=error.status)
+    headers = {'Retry-After': str(error.retry_after)} if isinstance(error, TooManyRequests) else None
+    return JSONResponse(error_body(error.code, error.message), status_code=error.status, headers=headers)
 
 
 async def _validation_error(_: Request, error: Exception) -> JSONResponse:

@@ -7,6 +7,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
+from app.api.callers import address_of
 from app.runtime import ready
 
 SESSION_COOKIE = 'ht_session'
@@ -53,7 +54,7 @@ async def logout(request: Request) -> RedirectResponse:
     rt = await ready()
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        await rt.auth.logout(token, client_address=request.client.host if request.client else '')
+        await rt.auth.logout(token, client_address=address_of(request, rt.settings.trusted_proxies))
     response = RedirectResponse('/login?reason=logged_out', status_code=303)
     response.delete_cookie(SESSION_COOKIE, path='/')
     return response

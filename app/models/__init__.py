@@ -22,7 +22,7 @@ from app.models.security import (
     ConsentPurpose,
     ConsentScope,
     FaceEncoding,
-    LoginThrottle,
+    RateCounter,
 )
 from app.models.ticket import (
     Channel,
@@ -60,11 +60,11 @@ __all__ = [
     'Evaluation',
     'FaceEncoding',
     'Hall',
-    'LoginThrottle',
     'Notification',
     'PriorityClass',
     'ProxyGrant',
     'ProxyProposal',
+    'RateCounter',
     'Rectification',
     'Role',
     'ServiceItem',

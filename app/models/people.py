@@ -63,8 +63,9 @@ class StaffUser(StaffUserBase, table=True):
     __tablename__ = 'staff_user'
     id: int | None = public(default=None, primary_key=True)
     password_hash: str = sensitive(max_length=256)
-    failed_attempts: int = internal(default=0)
-    locked_until: dt.datetime | None = internal(default=None)
+    failed_attempts: int = internal(default=0)  # wrong passwords from any address within the last 15 minutes
+    last_failed_at: dt.datetime | None = internal(default=None)
+    locked_until: dt.datetime | None = internal(default=None)  # an attacked account: no attempt before this
     created_at: dt.datetime = internal()
 
 

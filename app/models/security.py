@@ -1,4 +1,4 @@
-"""Security records: the hash-chained audit log, consents, face encodings, login throttling."""
+"""Security records: the hash-chained audit log, consents, face encodings, abuse-limit counters."""
 
 from __future__ import annotations
 
@@ -78,11 +78,10 @@ class FaceEncoding(SQLModel, table=True):
     created_at: dt.datetime = internal()
 
 
-class LoginThrottle(SQLModel, table=True):
-    """Failed logins per client address (accounts keep their own counter on StaffUser)."""
+class RateCounter(SQLModel, table=True):
+    """An abuse-limit counter (app/services/limits.py) without Redis: key = limit, hashed subject, window."""
 
-    __tablename__ = 'login_throttle'
-    address: str = personal(max_length=64, primary_key=True)
-    failures: int = internal(default=0)
-    locked_until: dt.datetime | None = internal(default=None)
-    updated_at: dt.datetime = internal()
+    __tablename__ = 'rate_counter'
+    key: str = internal(max_length=160, primary_key=True)
+    count: int = internal(default=0)
+    expires_at: dt.datetime = internal(index=True)

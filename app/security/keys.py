@@ -22,6 +22,7 @@ class Purpose(StrEnum):
     CODE_SIGNING = 'code-signing'  # QR codes we issue (appointments, tracking)
     AUDIT = 'audit-chain'  # the audit log's keyed hash chain and its anchors
     BUS = 'bus-signing'  # events shared between processes over Redis
+    LIMITS = 'limit-subjects'  # keyed hashes of the addresses and phones that abuse limits count
 
 
 @lru_cache(maxsize=64)

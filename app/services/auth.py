@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,20 +20,52 @@ from sqlmodel import col, select
 from app.clock import utcnow
 from app.db import Database
 from app.models.people import AuthSession, Role, StaffUser
-from app.models.security import LoginThrottle
 from app.security.passwords import hash_password, verify_password
 from app.services import audit
-from app.services.errors import DomainError, Locked, Unauthorized
+from app.services.errors import Unauthorized
+from app.services.limits import Limit, Limits, TooManyRequests
 from app.services.principal import Kind, Principal
 from app.settings import Settings
 
-MAX_FAILURES = 5
 LOCKOUT = dt.timedelta(minutes=15)
+LOGIN_PER_ACCOUNT_AND_ADDRESS = Limit(
+    'login:pair',
+    5,
+    LOCKOUT,
+    'login_locked',
+    '该账号在此终端连续登录失败次数过多 / too many failed logins for this account from here',
+)
+LOGIN_PER_ADDRESS = Limit(
+    'login:address', 30, LOCKOUT, 'address_locked', '该终端登录失败次数过多 / too many failed logins from here'
+)
+SLOW_AFTER = 20  # failures of one account, from any addresses, within LOCKOUT: from then on attempts are spaced
+MAX_WAIT_SECONDS = 300
 # A page load writes last_seen_at at most this often: idle time stays exact to a minute, and page loads
 # during a busy hall's writes seldom wait for the write lock.
 TOUCH_EVERY = dt.timedelta(seconds=60)
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 _BAD_LOGIN = '用户名或密码错误 / wrong username or password'
+
+
+def _slowed_message(wait: int) -> str:
+    return f'该账号登录失败过多，请{wait}秒后再试 / too many failed logins for this account: wait {wait} s'
+
+
+def _slow_down(user: StaffUser, now: dt.datetime) -> bool:
+    """One more failure of this account; past SLOW_AFTER within LOCKOUT the next attempt must wait 1, 2, 4... s.
+
+    Returns True when this failure (re)started a wait. Failures older than LOCKOUT are forgotten, so a
+    quiet account recovers by itself.
+    """
+    if user.last_failed_at is None or now - user.last_failed_at > LOCKOUT:
+        user.failed_attempts = 0
+    user.failed_attempts += 1
+    user.last_failed_at = now
+    over = user.failed_attempts - SLOW_AFTER
+    if over < 0:
+        return False
+    user.locked_until = now + dt.timedelta(seconds=min(2**over, MAX_WAIT_SECONDS))
+    return True
 
 
 @dataclass(frozen=True)
@@ -47,62 +80,63 @@ def token_hash(token: str) -> str:
 
 
 class AuthService:
-    def __init__(self, db: Database, settings: Settings, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, limits: Limits, *, clock: Callable[[], dt.datetime] = utcnow
+    ) -> None:
         self.db = db
         self.settings = settings
+        self.limits = limits
         self.clock = clock
         self.handoff = LoginHandoff(clock=clock)
 
     async def login(
         self, username: str, password: str, *, client_address: str = '', previous_token: str | None = None
     ) -> IssuedToken:
-        """Check a password; every attempt is audited, failures count per account and per client address.
+        """Check a password; every attempt is audited, and failures are limited so they cannot deny service.
 
+        Failures count per (account, address) and per address (TRUSTED_PROXIES makes the address the
+        real client's behind a proxy). A stranger's typos therefore lock only themselves out. An account
+        attacked from many addresses at once is slowed (a growing wait between attempts), never shut.
         A successful login always creates a new session (and revokes `previous_token`), so a session id
         planted before login is worthless afterwards.
         """
         now = self.clock()
         username = username.strip()[:64]
         address = client_address[:64]
-        async with self.db.session() as s, s.begin():
+        try:
+            await self.limits.check(LOGIN_PER_ADDRESS, address)
+            await self.limits.check(LOGIN_PER_ACCOUNT_AND_ADDRESS, f'{username}|{address}')
+        except TooManyRequests as refused:
+            await self._audit_failure(username, None, address, refused.code, now)
+            raise
+        async with self.db.read_session() as s:
             user = (await s.execute(select(StaffUser).where(StaffUser.username == username))).scalar_one_or_none()
-            throttle = await s.get(LoginThrottle, address) if address else None
-            error = self._refusal(user, throttle, now)
-            if error is None and user is not None and not verify_password(password, user.password_hash):
-                error = Unauthorized('bad_credentials', _BAD_LOGIN)
-            elif user is None or not user.active:
-                verify_password(password, _DUMMY_HASH)  # same cost as a real check: no user enumeration by timing
-            if error is None and user is not None:
-                if throttle is not None:
-                    throttle.failures = 0
-                opened, token = await self._open_session(s, user, address, now, previous_token)
-                await audit.record(
-                    s, actor=user.username, role=user.role, action=audit.LOGIN_OK, client_address=address, now=now
-                )
-            else:
-                assert error is not None
-                await self._count_failure(s, user, throttle, address, error, now, username)
-        if error is not None:
-            raise error
+        if user is not None and user.active and user.locked_until and user.locked_until > now:
+            wait = math.ceil((user.locked_until - now).total_seconds())
+            await self._audit_failure(username, user, address, 'account_slowed', now)
+            raise TooManyRequests('account_slowed', _slowed_message(wait), retry_after=wait)
+        if user is None or not user.active:
+            verify_password(password, _DUMMY_HASH)  # same cost as a real check: no user enumeration by timing
+            ok = False
+        else:
+            ok = verify_password(password, user.password_hash)  # outside any transaction: argon2 takes a while
+        if not ok:
+            await self._count_failure(username, user, address, now)
+            raise Unauthorized('bad_credentials', _BAD_LOGIN)
         assert user is not None
+        async with self.db.write_lock(), self.db.session() as s, s.begin():
+            fresh = await s.get(StaffUser, user.id)
+            assert fresh is not None
+            opened, token = await self._open_session(s, fresh, address, now, previous_token)
+            await audit.record(
+                s, actor=fresh.username, role=fresh.role, action=audit.LOGIN_OK, client_address=address, now=now
+            )
+        await self.limits.reset(LOGIN_PER_ACCOUNT_AND_ADDRESS, f'{username}|{address}')
         return IssuedToken(
             token=token,
-            principal=_principal(user, opened),
+            principal=_principal(fresh, opened),
             expires_at=now + dt.timedelta(hours=self.settings.token_absolute_hours),
         )
-
-    @staticmethod
-    def _refusal(user: StaffUser | None, throttle: LoginThrottle | None, now: dt.datetime) -> DomainError | None:
-        if throttle and throttle.locked_until and throttle.locked_until > now:
-            return Locked(
-                'address_locked',
-                '该终端登录失败次数过多，请15分钟后再试 / too many failures from here: wait 15 minutes',
-            )
-        if user is None or not user.active:
-            return Unauthorized('bad_credentials', _BAD_LOGIN)
-        if user.locked_until and user.locked_until > now:
-            return Locked('account_locked', '连续登录失败，账户已锁定15分钟 / too many failures: locked for 15 minutes')
-        return None
 
     async def _open_session(
         self, s: AsyncSession, user: StaffUser, address: str, now: dt.datetime, previous_token: str | None
@@ -119,57 +153,49 @@ class AuthService:
         await s.flush()
         return session, token
 
-    async def _count_failure(
-        self,
-        s: AsyncSession,
-        user: StaffUser | None,
-        throttle: LoginThrottle | None,
-        address: str,
-        error: DomainError,
-        now: dt.datetime,
-        username: str,
+    async def _count_failure(self, username: str, user: StaffUser | None, address: str, now: dt.datetime) -> None:
+        """Count a wrong password against the address, the (account, address) pair and the account."""
+        locked_here = False
+        for limit, subject in (
+            (LOGIN_PER_ACCOUNT_AND_ADDRESS, f'{username}|{address}'),
+            (LOGIN_PER_ADDRESS, address),
+        ):
+            try:
+                locked_here |= await self.limits.hit(limit, subject) >= limit.max  # this failure used up the last try
+            except TooManyRequests:
+                locked_here = True
+        async with self.db.write_lock(), self.db.session() as s, s.begin():
+            fresh = await s.get(StaffUser, user.id) if user is not None else None
+            slowed = fresh is not None and fresh.active and _slow_down(fresh, now)
+            role = fresh.role if fresh is not None else ''
+            await audit.record(
+                s,
+                actor=username,
+                role=role,
+                action=audit.LOGIN_FAILED,
+                outcome='bad_credentials',
+                client_address=address,
+                now=now,
+            )
+            if locked_here or slowed:
+                target = f'account:{username}' if slowed else f'account:{username}@address'
+                await audit.record(
+                    s, actor=username, role=role, action=audit.LOCKOUT, target=target, client_address=address, now=now
+                )
+
+    async def _audit_failure(
+        self, username: str, user: StaffUser | None, address: str, outcome: str, now: dt.datetime
     ) -> None:
-        """Failed attempts lock the account and the client address after MAX_FAILURES each."""
-        role = user.role if user else ''
-        await audit.record(
-            s, actor=username, role=role, action=audit.LOGIN_FAILED, outcome=error.code, client_address=address, now=now
-        )
-        if isinstance(error, Locked):
-            return
-        if user is not None and user.active:
-            user.failed_attempts += 1
-            if user.failed_attempts >= MAX_FAILURES:
-                user.failed_attempts = 0
-                user.locked_until = now + LOCKOUT
-                await audit.record(
-                    s,
-                    actor=username,
-                    role=role,
-                    action=audit.LOCKOUT,
-                    target=f'account:{username}',
-                    client_address=address,
-                    now=now,
-                )
-        if address:
-            if throttle is None:
-                throttle = LoginThrottle(address=address, updated_at=now)
-                s.add(throttle)
-            if now - throttle.updated_at > LOCKOUT:  # old typos do not add up to a lockout days later
-                throttle.failures = 0
-            throttle.failures = (throttle.failures or 0) + 1
-            throttle.updated_at = now
-            if throttle.failures >= MAX_FAILURES:
-                throttle.failures = 0
-                throttle.locked_until = now + LOCKOUT
-                await audit.record(
-                    s,
-                    actor=username,
-                    role=role,
-                    action=audit.LOCKOUT,
-                    target='address',
-                    client_address=address,
-                    now=now,
-                )
+        async with self.db.write_lock(), self.db.session() as s, s.begin():
+            await audit.record(
+                s,
+                actor=username,
+                role=user.role if user is not None else '',
+                action=audit.LOGIN_FAILED,
+                outcome=outcome,
+                client_address=address,
+                now=now,
+            )
 
     async def authenticate(self, token: str) -> Principal:
         """The principal behind a bearer token, or Unauthorized (expired, idle too long, revoked)."""

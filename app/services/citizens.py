@@ -20,9 +20,17 @@ async def find_or_create(
     now: dt.datetime,
     phone: str | None = None,
     name: str | None = None,
+    update_contact: bool,
 ) -> Citizen:
+    """The citizen with this ID number, created if new.
+
+    A stored citizen's phone and name change only when `update_contact` (the number was read from the
+    card, matched by face or checked by a clerk): otherwise anyone who knows a person's ID number could
+    redirect their messages and their /track second factor to a phone of their own.
+    """
     lookup = cipher.lookup(facts.number)
     citizen = (await session.execute(select(Citizen).where(Citizen.id_number_hash == lookup))).scalar_one_or_none()
+    new = citizen is None
     if citizen is None:
         citizen = Citizen(
             id_number_enc=cipher.encrypt(facts.number, context='citizen.id_number'),
@@ -31,10 +39,10 @@ async def find_or_create(
             created_at=now,
         )
         session.add(citizen)
-    if phone:
+    if phone and (new or update_contact):
         citizen.phone_enc = cipher.encrypt(phone, context='citizen.phone')
         citizen.phone_last4_hash = cipher.lookup(phone[-4:])
-    if name:
+    if name and (new or update_contact):
         citizen.name_enc = cipher.encrypt(name, context='citizen.name')
     await session.flush()
     return citizen

@@ -30,11 +30,13 @@ from stdnum.cn import ric
 
 from app.clock import utcnow
 from app.models.hall import WindowState
+from app.models.people import Role
 from app.models.ticket import Channel, TicketCreate
 from app.services.errors import DomainError
 from app.services.forecast import SIMULATED_ACTOR, ForecastModel, ForecastService
 from app.services.hall_hours import CLOSE_HOUR, OPEN_HOUR, is_open, next_working_day, opening
 from app.services.live_queue import LiveQueue
+from app.services.principal import Kind, Principal
 from app.services.queue import QueueService, TicketView
 from app.settings import Settings
 
@@ -47,6 +49,8 @@ REDRAW_MINUTES = 5.0  # arrival gaps are redrawn at least this often, so hourly 
 SWEEP_MINUTES = 1.0  # idle windows look for tickets they were not woken for (kiosks, transfers, staffing moves)
 DEMO_START_HOUR = 9
 DEMO_FLAT_RATE = 6.0  # arrivals per service and hour when there is no history to follow
+# The demo's citizens and clerks act as the system: their rows carry SIMULATED_ACTOR, which the forecast skips.
+SIMULATOR = Principal(Kind.SYSTEM, SIMULATED_ACTOR, Role.ADMIN)
 
 
 class SimClock(Protocol):
@@ -327,7 +331,7 @@ class HallSimulator:
         live = self.queue.live
         if live is None or service_id not in live.services:
             return
-        view = await self.queue.take_ticket(self.citizen(live.services[service_id].code), actor=SIMULATED_ACTOR)
+        view = await self.queue.take_ticket(self.citizen(live.services[service_id].code), caller=SIMULATOR)
         self.report.issued += 1
         if self.observer is not None:
             self.observer('issued', view)
@@ -372,7 +376,7 @@ class HallSimulator:
         if window.ticket_id is not None or slot is None or not any(live.waiting_count(sid) for sid in slot.services):
             return  # another window was quicker: no database round trip for nothing
         try:
-            view = await self.queue.call_next(window.window_id, actor=SIMULATED_ACTOR)
+            view = await self.queue.call_next(window.window_id, caller=SIMULATOR)
         except DomainError:
             return  # nothing this window may call, or it was paused: the sweep looks again
         self.report.called += 1
@@ -397,7 +401,7 @@ class HallSimulator:
             await self._release(window, self.queue.no_show)
             self.report.no_shows += 1
             return
-        await self.queue.recall(window.window_id, actor=SIMULATED_ACTOR)
+        await self.queue.recall(window.window_id, caller=SIMULATOR)
         window.recalls += 1
         if window.answers_recall:
             self._after(self._handling(window.mean_minutes), lambda: self._complete(window))
@@ -414,7 +418,7 @@ class HallSimulator:
         """Finish with the ticket at the window (complete or no-show), then call the next after a pause."""
         window.pending = False
         try:
-            await action(window.window_id, actor=SIMULATED_ACTOR)
+            await action(window.window_id, caller=SIMULATOR)
         finally:
             window.ticket_id = None
             self._after(self.config.turnaround_minutes, lambda: self._call(window), window)

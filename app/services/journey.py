@@ -20,6 +20,7 @@ from app.services.channels import PushChannel, RecordingSmsGateway, sms_log_path
 from app.services.consent import ConsentService
 from app.services.department_data import DepartmentData
 from app.services.evaluation import EvaluationService
+from app.services.limits import Limits
 from app.services.notifications import NotificationService
 from app.services.proxy import ProxyService
 from app.services.tracking import TrackingService
@@ -44,12 +45,13 @@ def build_journey(
     bus: Bus,
     settings: Settings,
     cipher: FieldCipher,
+    limits: Limits,
     *,
     hall_id: int,
     clock: Callable[[], dt.datetime] = utcnow,
 ) -> Journey:
     sms = RecordingSmsGateway(sms_log_path(settings.var_dir))
-    notifier = NotificationService(db, cipher, {'sms': sms, 'push': PushChannel(bus)}, clock=clock)
+    notifier = NotificationService(db, cipher, {'sms': sms, 'push': PushChannel(bus)}, limits, clock=clock)
     consent = ConsentService(db, cipher, clock=clock)
     department_data = DepartmentData(cipher, consent)
     return Journey(
@@ -58,7 +60,7 @@ def build_journey(
             db, bus, settings, cipher, hall_id=hall_id, department_data=department_data, notifier=notifier, clock=clock
         ),
         evaluations=EvaluationService(db, bus, settings, hall_id=hall_id, notifier=notifier, clock=clock),
-        tracking=TrackingService(db, cipher, clock=clock),
+        tracking=TrackingService(db, cipher, limits, clock=clock),
         certificates=CertificateService(db, clock=clock),
         consent=consent,
         department_data=department_data,

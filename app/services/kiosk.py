@@ -44,6 +44,7 @@ from app.services import materials
 from app.services.consent import CURRENT_TEXT_VERSIONS, ConsentService
 from app.services.errors import Conflict, DomainError, Invalid, NotFound
 from app.services.identity import parse_id_number
+from app.services.principal import Principal
 from app.services.queue import QueueService, TicketView
 from app.settings import Settings
 
@@ -470,7 +471,7 @@ class KioskService:
                 name=(identity.name or None) if identity else None,
                 appointment_code=session.appointment_code,
             ),
-            actor=f'kiosk:{session.kiosk.code}',
+            caller=Principal.kiosk(session.kiosk.code),
         )
         if session.answers:
             await self.record_answers(view, session.answers, actor=f'kiosk:{session.kiosk.code}')

@@ -25,6 +25,7 @@ from app.models.cases import Notification
 from app.models.people import Citizen
 from app.security.crypto import FieldCipher
 from app.services.channels import PUSH, SMS, ChannelError, NotificationChannel, Outgoing
+from app.services.limits import Limit, Limits, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,14 @@ BACKOFF_SECONDS = 30.0
 MAX_BACKOFF_SECONDS = 3600.0
 LEASE = dt.timedelta(minutes=2)
 BATCH = 50
+
+# SMS cost money and reach a person: a flood of tickets with someone's number must not become a flood of texts.
+SMS_PER_PHONE = Limit(
+    'sms:phone', 10, dt.timedelta(days=1), 'sms_capped', '该手机号今日短信已达上限 / this phone had its texts for today'
+)
+SMS_PER_HALL = Limit(
+    'sms:hall', 3000, dt.timedelta(days=1), 'sms_capped', '本大厅今日短信已达上限 / the hall sent its texts for today'
+)
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -115,11 +124,13 @@ class NotificationService:
         db: Database,
         cipher: FieldCipher,
         channels: Mapping[str, NotificationChannel],
+        limits: Limits,
         *,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.db = db
         self.cipher = cipher
+        self.limits = limits
         self.channels = dict(channels)
         self.clock = clock
         self.waker: Callable[[], None] | None = None
@@ -166,6 +177,9 @@ class NotificationService:
             if channel is None:
                 raise ChannelError(f'no channel {row.channel!r} configured')
             phone = await self._phone(row.citizen_id) if channel.needs_phone else None
+            if phone is not None:
+                await self.limits.hit(SMS_PER_PHONE, phone)
+                await self.limits.hit(SMS_PER_HALL, str(row.hall_id))
             await channel.send(
                 Outgoing(
                     key=row.dedupe_key,
@@ -178,6 +192,9 @@ class NotificationService:
                     phone=phone,
                 )
             )
+        except TooManyRequests as capped:  # over a cap: not sent, and not retried (a retry would be capped too)
+            log.warning('notification %s not sent by SMS: %s', row.id, capped.code)
+            return await self._finish(row, status=FAILED, error=f'capped: {capped.code}')
         except Exception as error:  # any failure of a channel is retried, never lost
             return await self._failed(row, error)
         return await self._finish(row, status=SENT, error='')

@@ -228,7 +228,15 @@ class ProxyService:
             return await self._access(s, token)
 
     async def join(self, token: str, *, client_address: str = '') -> ProxyAccess:
-        """The relative opened the link: the first time is recorded (the citizen sees "已加入")."""
+        """The relative opened the link: the first time is recorded (the citizen sees "已加入").
+
+        The link is checked in a read first: an unknown, ended or already joined link never takes the
+        write lock, so anyone fetching /proxy/<guess> costs the hall a read, not a queue behind writers.
+        """
+        async with self.db.read_session() as s:
+            access = await self._access(s, token)
+        if access.grant.joined_at is not None:
+            return access
         now = self.clock()
         async with unit_of_work(self.db, self.bus) as uow:
             access = await self._access(uow.session, token, lock=True)

@@ -38,8 +38,9 @@ from app.events import (
 from app.models.appointment import Appointment, AppointmentStatus
 from app.models.hall import ServiceItem, Window, WindowService, WindowState
 from app.models.operations import WindowEvent
-from app.models.people import Citizen
+from app.models.people import Citizen, Role
 from app.models.ticket import (
+    Channel,
     DailyCounter,
     PriorityClass,
     Ticket,
@@ -52,8 +53,11 @@ from app.security.crypto import FieldCipher
 from app.services import citizens, eta
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.identity import IdentityFacts, parse_id_number
+from app.services.limits import Limits
 from app.services.live_queue import ARRIVAL_WINDOW, RECENT_HANDLING_SAMPLES, LiveQueue, WindowSlot
+from app.services.principal import Kind, Principal
 from app.services.priority import Candidate, classify
+from app.services.ticket_access import ANONYMOUS_IN_HALL, ANONYMOUS_PER_ADDRESS, PHONE_PER_DAY, authorize_take
 from app.services.uow import UnitOfWork, unit_of_work
 from app.settings import Settings
 
@@ -100,6 +104,7 @@ class QueueService:
         bus: Bus,
         settings: Settings,
         cipher: FieldCipher,
+        limits: Limits,
         *,
         hall_id: int,
         clock: Callable[[], dt.datetime] = utcnow,
@@ -108,6 +113,7 @@ class QueueService:
         self.bus = bus
         self.settings = settings
         self.cipher = cipher
+        self.limits = limits
         self.hall_id = hall_id
         self.clock = clock
         self.live: LiveQueue | None = None
@@ -121,7 +127,14 @@ class QueueService:
 
     # ---- taking a number -------------------------------------------------------------------
 
-    async def take_ticket(self, request: TicketCreate, *, actor: str = 'citizen') -> TicketView:
+    async def take_ticket(self, request: TicketCreate, *, caller: Principal) -> TicketView:
+        """Issue a number; what the caller may ask for (identity, channel, flags) is `authorize_take`'s rule."""
+        rights = authorize_take(caller, request)
+        if rights.limited:
+            await self.limits.hit(ANONYMOUS_PER_ADDRESS, caller.address)
+            await self.limits.hit(ANONYMOUS_IN_HALL, str(self.hall_id))
+        if request.phone:
+            await self.limits.hit(PHONE_PER_DAY, request.phone[-11:])
         now = self.clock()
         async with self._transaction() as uow:
             s = uow.session
@@ -134,7 +147,7 @@ class QueueService:
                 await self._check_in(s, request.appointment_code, service) if request.appointment_code else None
             )
             decision = classify(
-                age=facts.age_on(today) if facts else None,
+                age=facts.age_on(today) if facts and rights.verified_identity else None,
                 elderly_age=self.settings.elderly_age,
                 disability=request.disability,
                 pregnancy=request.pregnancy,
@@ -142,7 +155,7 @@ class QueueService:
                 now=now,
                 early_minutes=self.settings.appointment_early_minutes,
             )
-            citizen = await self._citizen(s, request, facts, now)
+            citizen = await self._citizen(s, request, facts, now, verified=rights.verified_identity)
             seq = await self._next_sequence(s, today, service.ticket_prefix)
             ticket = Ticket(
                 hall_id=self.hall_id,
@@ -168,18 +181,21 @@ class QueueService:
                 ticket,
                 'issued',
                 None,
-                actor=actor,
+                actor=caller.name,
                 event=TicketIssued,
-                detail={'channel': request.channel.value, 'priority_reason': decision.reason},
+                detail=_issue_detail(request, caller, decision.reason),
             )
             settled = await self._settled(uow.session, ticket)
         return settled or await self.ticket_view(ticket.code)
 
     async def _citizen(
-        self, s: AsyncSession, request: TicketCreate, facts: IdentityFacts | None, now: dt.datetime
+        self, s: AsyncSession, request: TicketCreate, facts: IdentityFacts | None, now: dt.datetime, *, verified: bool
     ) -> Citizen | None:
+        """The ticket's citizen; a stored citizen's contact changes only on a verified identity."""
         if facts:
-            return await citizens.find_or_create(s, self.cipher, facts, now=now, phone=request.phone, name=request.name)
+            return await citizens.find_or_create(
+                s, self.cipher, facts, now=now, phone=request.phone, name=request.name, update_contact=verified
+            )
         if request.phone:
             return await citizens.record_contact(s, self.cipher, now=now, phone=request.phone, name=request.name)
         return None
@@ -208,19 +224,21 @@ class QueueService:
 
     # ---- calling -----------------------------------------------------------------------------
 
-    async def call_next(self, window_id: int, *, actor: str = 'staff') -> TicketView:
+    async def call_next(self, window_id: int, *, caller: Principal) -> TicketView:
+        caller.require_window(window_id)
         now = self.clock()
         async with self._transaction() as uow:
             window = await self._open_free_window(uow.session, window_id)
             ticket = await self._pick_next(uow.session, window, now)
             if ticket is None:
                 raise NotFound('queue_empty', '当前没有等候的号 / nobody is waiting for this window')
-            await self._call(uow, ticket, window, now, actor=actor)
+            await self._call(uow, ticket, window, now, actor=caller.name)
             settled = await self._settled(uow.session, ticket)
         return settled or await self.ticket_view(ticket.code)
 
-    async def call_ticket(self, window_id: int, number: str, *, reason: str, actor: str = 'staff') -> TicketView:
+    async def call_ticket(self, window_id: int, number: str, *, reason: str, caller: Principal) -> TicketView:
         """Out-of-order call of a named ticket; the reason is required and recorded."""
+        caller.require_window(window_id)
         reason = reason.strip()
         if not reason:
             raise Invalid('reason_required', '跳号呼叫必须填写原因 / a reason is required to call out of order')
@@ -232,7 +250,7 @@ class QueueService:
             if ticket.status != TicketStatus.WAITING:
                 raise Conflict('ticket_not_waiting', f'{ticket.number} 当前不在等候中 / ticket is not waiting')
             await self._require_serves(s, window, ticket.service_id)
-            await self._call(uow, ticket, window, now, actor=actor, reason=reason, out_of_order=True)
+            await self._call(uow, ticket, window, now, actor=caller.name, reason=reason, out_of_order=True)
             settled = await self._settled(uow.session, ticket)
         return settled or await self.ticket_view(ticket.code)
 
@@ -291,7 +309,8 @@ class QueueService:
             uow, ticket, kind, previous, actor=actor, window=window, reason=reason, event=event, event_fields=extra
         )
 
-    async def recall(self, window_id: int, *, actor: str = 'staff') -> TicketView:
+    async def recall(self, window_id: int, *, caller: Principal) -> TicketView:
+        caller.require_window(window_id)
         async with self._transaction() as uow:
             window, ticket = await self._window_and_current(uow.session, window_id)
             limit = self.settings.recalls_before_no_show
@@ -303,7 +322,7 @@ class QueueService:
                 ticket,
                 'recalled',
                 ticket.status,
-                actor=actor,
+                actor=caller.name,
                 window=window,
                 event=TicketCalled,
                 event_fields={'recall': True},
@@ -312,7 +331,8 @@ class QueueService:
             settled = await self._settled(uow.session, ticket)
         return settled or await self.ticket_view(ticket.code)
 
-    async def no_show(self, window_id: int, *, actor: str = 'staff') -> TicketView:
+    async def no_show(self, window_id: int, *, caller: Principal) -> TicketView:
+        caller.require_window(window_id)
         async with self._transaction() as uow:
             window, ticket = await self._window_and_current(uow.session, window_id)
             limit = self.settings.recalls_before_no_show
@@ -322,12 +342,13 @@ class QueueService:
             ticket.completed_at = self.clock()
             window.current_ticket_id = None
             await self._record(
-                uow, ticket, 'no_show', TicketStatus.CALLED, actor=actor, window=window, event=TicketNoShow
+                uow, ticket, 'no_show', TicketStatus.CALLED, actor=caller.name, window=window, event=TicketNoShow
             )
             settled = await self._settled(uow.session, ticket)
         return settled or await self.ticket_view(ticket.code)
 
-    async def complete(self, window_id: int, *, actor: str = 'staff') -> TicketView:
+    async def complete(self, window_id: int, *, caller: Principal) -> TicketView:
+        caller.require_window(window_id)
         now = self.clock()
         async with self._transaction() as uow:
             window, ticket = await self._window_and_current(uow.session, window_id)
@@ -335,7 +356,7 @@ class QueueService:
             ticket.completed_at = now
             window.current_ticket_id = None
             await self._record(
-                uow, ticket, 'completed', TicketStatus.CALLED, actor=actor, window=window, event=TicketCompleted
+                uow, ticket, 'completed', TicketStatus.CALLED, actor=caller.name, window=window, event=TicketCompleted
             )
             settled = await self._settled(uow.session, ticket)
         return settled or await self.ticket_view(ticket.code)
@@ -347,9 +368,10 @@ class QueueService:
         to_service_code: str | None = None,
         to_window_id: int | None = None,
         reason: str = '',
-        actor: str = 'staff',
+        caller: Principal,
     ) -> TicketView:
         """Send the current ticket to another service and/or window; it keeps its place in time."""
+        caller.require_window(window_id)
         if to_service_code is None and to_window_id is None:
             raise Invalid('transfer_target_required', '请选择转往的事项或窗口 / choose a service or a window')
         async with self._transaction() as uow:
@@ -380,7 +402,7 @@ class QueueService:
                 ticket,
                 'transferred',
                 TicketStatus.CALLED,
-                actor=actor,
+                actor=caller.name,
                 window=window,
                 reason=reason,
                 event=TicketTransferred,
@@ -390,8 +412,9 @@ class QueueService:
             settled = await self._settled(uow.session, ticket)
         return settled or await self.ticket_view(ticket.code)
 
-    async def park(self, window_id: int, *, reason: str = '', actor: str = 'staff') -> TicketView:
+    async def park(self, window_id: int, *, reason: str = '', caller: Principal) -> TicketView:
         """Put the current ticket on hold (e.g. to fetch a missing document); the window is free again."""
+        caller.require_window(window_id)
         async with self._transaction() as uow:
             window, ticket = await self._window_and_current(uow.session, window_id)
             ticket.status = TicketStatus.PARKED
@@ -402,7 +425,7 @@ class QueueService:
                 ticket,
                 'parked',
                 TicketStatus.CALLED,
-                actor=actor,
+                actor=caller.name,
                 window=window,
                 reason=reason,
                 event=TicketParked,
@@ -410,8 +433,9 @@ class QueueService:
             settled = await self._settled(uow.session, ticket)
         return settled or await self.ticket_view(ticket.code)
 
-    async def resume(self, window_id: int, number: str, *, actor: str = 'staff') -> TicketView:
+    async def resume(self, window_id: int, number: str, *, caller: Principal) -> TicketView:
         """Call a parked ticket straight back to the window that parked it."""
+        caller.require_window(window_id)
         now = self.clock()
         async with self._transaction() as uow:
             s = uow.session
@@ -419,13 +443,14 @@ class QueueService:
             ticket = await self._ticket_by_number(s, number, now)
             if ticket.status != TicketStatus.PARKED or ticket.target_window_id != window.id:
                 raise Conflict('ticket_not_parked_here', f'{ticket.number} 未在本窗口挂起 / not parked at this window')
-            await self._call(uow, ticket, window, now, actor=actor)
+            await self._call(uow, ticket, window, now, actor=caller.name)
             settled = await self._settled(uow.session, ticket)
         return settled or await self.ticket_view(ticket.code)
 
     # ---- windows -----------------------------------------------------------------------------
 
-    async def set_window_state(self, window_id: int, state: WindowState, *, actor: str = 'staff') -> Window:
+    async def set_window_state(self, window_id: int, state: WindowState, *, caller: Principal) -> Window:
+        caller.require_window(window_id)
         async with self._transaction() as uow:
             s = uow.session
             window = await self._window(s, window_id, lock=True)
@@ -434,14 +459,17 @@ class QueueService:
             if window.state != state:
                 before = window.state
                 window.state = state
-                self._record_window(uow, window, 'state', before, actor=actor)
+                self._record_window(uow, window, 'state', before, actor=caller.name)
                 uow.emit(
-                    WindowChanged(hall_id=self.hall_id, actor=actor, payload=await self._window_payload(s, window))
+                    WindowChanged(
+                        hall_id=self.hall_id, actor=caller.name, payload=await self._window_payload(s, window)
+                    )
                 )
         return window
 
-    async def set_window_services(self, window_id: int, services: dict[str, int], *, actor: str) -> Window:
-        """Replace what a window serves ({service code: tier}); used by staffing moves."""
+    async def set_window_services(self, window_id: int, services: dict[str, int], *, caller: Principal) -> Window:
+        """Replace what a window serves ({service code: tier}); used by staffing moves (managers)."""
+        caller.require(Role.MANAGER)
         if not services:
             raise Invalid('services_required', '窗口至少办理一项事项 / a window serves at least one service')
         async with self._transaction() as uow:
@@ -463,8 +491,10 @@ class QueueService:
                 else:
                     s.add(WindowService(window_id=window_id, service_id=service_id, priority=tier))
             await s.flush()
-            self._record_window(uow, window, 'services', window.state, actor=actor, detail=services)
-            uow.emit(WindowChanged(hall_id=self.hall_id, actor=actor, payload=await self._window_payload(s, window)))
+            self._record_window(uow, window, 'services', window.state, actor=caller.name, detail=services)
+            uow.emit(
+                WindowChanged(hall_id=self.hall_id, actor=caller.name, payload=await self._window_payload(s, window))
+            )
         return window
 
     # ---- reads -------------------------------------------------------------------------------
@@ -746,6 +776,16 @@ class QueueService:
         uow.emit(
             event(hall_id=self.hall_id, time=now, payload=snapshot, actor=actor, reason=reason, **(event_fields or {}))
         )
+
+
+def _issue_detail(request: TicketCreate, caller: Principal, priority_reason: str) -> dict[str, Any]:
+    """What the issue row records of how the person was identified (a typed number is marked, with its clerk)."""
+    detail: dict[str, Any] = {'channel': request.channel.value, 'priority_reason': priority_reason}
+    if request.id_number and caller.kind == Kind.KIOSK and request.channel == Channel.KIOSK:
+        detail['identity'] = 'typed'
+    if caller.assisted_by:
+        detail['assisted_by'] = caller.assisted_by
+    return detail
 
 
 def snapshot_of(ticket: Ticket, *, service_code: str, window_number: int | None) -> TicketSnapshot:

@@ -30,6 +30,7 @@ from app.services import audit, erlang, eta
 from app.services.errors import Conflict, NotFound
 from app.services.forecast import ForecastService
 from app.services.hall_hours import opening
+from app.services.principal import Principal
 from app.services.queue import QueueService
 from app.services.recent import Recent
 
@@ -349,18 +350,18 @@ class StaffingService:
     def tz(self) -> ZoneInfo:
         return self.queue.settings.tz
 
-    async def apply(self, move: Move, *, actor: str, role: str = 'manager') -> AppliedMove:
+    async def apply(self, move: Move, *, caller: Principal) -> AppliedMove:
         """Make the window serve the target queue; refused when the window changed since the advice."""
-        await self._reassign(move.window_id, move.before, move.after, actor=actor, role=role, move=move)
-        applied = AppliedMove(move, self.clock(), actor)
+        await self._reassign(move.window_id, move.before, move.after, caller=caller, move=move)
+        applied = AppliedMove(move, self.clock(), caller.name)
         self.applied.append(applied)
         self.forget()
         return applied
 
-    async def restore(self, applied: AppliedMove, *, actor: str, role: str = 'manager') -> None:
+    async def restore(self, applied: AppliedMove, *, caller: Principal) -> None:
         """Give the window back what it served before the move (also audited)."""
         move = applied.move
-        await self._reassign(move.window_id, move.after, move.before, actor=actor, role=role, move=move, restore=True)
+        await self._reassign(move.window_id, move.after, move.before, caller=caller, move=move, restore=True)
         self.applied = [a for a in self.applied if a is not applied]
         self.forget()
 
@@ -370,8 +371,7 @@ class StaffingService:
         expected: Mapping[str, int],
         wanted: dict[str, int],
         *,
-        actor: str,
-        role: str,
+        caller: Principal,
         move: Move,
         restore: bool = False,
     ) -> None:
@@ -381,10 +381,10 @@ class StaffingService:
                 'advice_stale',
                 f'{move.window_number}号窗口的事项已变更，请刷新建议 / the window changed: refresh the advice',
             )
-        await self.queue.set_window_services(window_id, wanted, actor=actor)
+        await self.queue.set_window_services(window_id, wanted, caller=caller)
         await self.audit_log.write(
-            actor=actor,
-            role=role,
+            actor=caller.name,
+            role=caller.role,
             action=audit.REASSIGN,
             target=f'window:{move.window_number}',
             detail={

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,56 +23,28 @@ from app.models.people import Citizen
 from app.models.ticket import Ticket
 from app.security.crypto import FieldCipher
 from app.services import eta
-from app.services.errors import Forbidden, Locked
+from app.services.errors import Forbidden
+from app.services.limits import Limit, Limits
 from app.services.live_queue import LiveQueue
 
-MAX_FAILURES = 5
-FAILURE_WINDOW = dt.timedelta(minutes=15)
-MAX_TRACKED_CODES = 10_000
+GUESSES_PER_CODE = Limit(
+    'track:code',
+    5,
+    dt.timedelta(minutes=15),
+    'tracking_locked',
+    '该查询码尝试次数过多 / too many attempts for this code',
+)
+GUESSES_PER_ADDRESS = Limit(
+    'track:address',
+    30,
+    dt.timedelta(minutes=15),
+    'tracking_locked',
+    '查询尝试次数过多 / too many attempts from here',
+)
 
 
 def refused() -> Forbidden:
     return Forbidden('tracking_refused', '查询码或验证信息不正确 / the code or the check does not match')
-
-
-def locked() -> Locked:
-    return Locked('tracking_locked', '尝试次数过多，请15分钟后再试 / too many attempts: try again in 15 minutes')
-
-
-class GuessLimiter:
-    """Failed answers per code within a sliding window; bounded, the oldest codes are forgotten first."""
-
-    def __init__(
-        self,
-        *,
-        max_failures: int = MAX_FAILURES,
-        window: dt.timedelta = FAILURE_WINDOW,
-        clock: Callable[[], dt.datetime] = utcnow,
-    ) -> None:
-        self.max_failures = max_failures
-        self.window = window
-        self.clock = clock
-        self._failures: OrderedDict[str, deque[dt.datetime]] = OrderedDict()
-
-    def _recent(self, code: str) -> deque[dt.datetime]:
-        times = self._failures.get(code)
-        if times is None:
-            return deque()
-        cutoff = self.clock() - self.window
-        while times and times[0] <= cutoff:
-            times.popleft()
-        return times
-
-    def is_locked(self, code: str) -> bool:
-        return len(self._recent(code)) >= self.max_failures
-
-    def fail(self, code: str) -> None:
-        times = self._recent(code)
-        times.append(self.clock())
-        self._failures[code] = times
-        self._failures.move_to_end(code)
-        while len(self._failures) > MAX_TRACKED_CODES:
-            self._failures.popitem(last=False)
 
 
 @dataclass(frozen=True)
@@ -90,23 +61,22 @@ class Tracked:
 
 class TrackingService:
     def __init__(
-        self,
-        db: Database,
-        cipher: FieldCipher,
-        *,
-        limiter: GuessLimiter | None = None,
-        clock: Callable[[], dt.datetime] = utcnow,
+        self, db: Database, cipher: FieldCipher, limits: Limits, *, clock: Callable[[], dt.datetime] = utcnow
     ) -> None:
         self.db = db
         self.cipher = cipher
+        self.limits = limits
         self.clock = clock
-        self.limiter = limiter or GuessLimiter(clock=clock)
 
-    async def unlock(self, code: str, answer: str) -> Tracked:
-        """The tracked ticket or case when `answer` is right; the same refusal for a wrong answer or unknown code."""
+    async def unlock(self, code: str, answer: str, *, address: str = '') -> Tracked:
+        """The tracked ticket or case when `answer` is right; the same refusal for a wrong answer or unknown code.
+
+        Wrong answers count per code and per address (app/services/limits.py: across processes and restarts),
+        so neither a code's 10,000 possible answers nor many codes from one place can be tried.
+        """
         code, answer = code.strip()[:64], answer.strip().upper()[:16]
-        if self.limiter.is_locked(code):
-            raise locked()
+        await self.limits.check(GUESSES_PER_CODE, code)
+        await self.limits.check(GUESSES_PER_ADDRESS, address)
         tracked, expected_hash, expected_number = await self._find(code)
         given_hash = self.cipher.lookup(answer[-4:]) if answer[-4:].isdigit() else ''
         if expected_hash is not None:
@@ -114,7 +84,8 @@ class TrackingService:
         else:
             ok = bool(expected_number) and hmac.compare_digest(answer.encode(), expected_number.encode())
         if tracked is None or not ok:
-            self.limiter.fail(code)
+            await self.limits.hit(GUESSES_PER_CODE, code)
+            await self.limits.hit(GUESSES_PER_ADDRESS, address)
             raise refused()
         return tracked
 

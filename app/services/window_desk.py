@@ -172,7 +172,7 @@ async def call_out_of_order(
 ) -> TicketView:
     """Call a named ticket before its turn: the reason is required, recorded on the ticket and audited."""
     reason = require_reason(reason, what='跳号呼叫')
-    view = await queue.call_ticket(window_id, number, reason=reason, actor=principal.name)
+    view = await queue.call_ticket(window_id, number, reason=reason, caller=principal)
     await audit.AuditLog(queue.db).write(
         actor=principal.name,
         role=principal.role,
@@ -191,11 +191,11 @@ async def transfer(
     to_service_code: str | None,
     to_window_id: int | None,
     reason: str,
-    actor: str,
+    caller: Principal,
 ) -> TicketView:
     reason = require_reason(reason, what='转移')
     return await queue.transfer(
-        window_id, to_service_code=to_service_code or None, to_window_id=to_window_id, reason=reason, actor=actor
+        window_id, to_service_code=to_service_code or None, to_window_id=to_window_id, reason=reason, caller=caller
     )
 
 

@@ -7,6 +7,7 @@ from app.events import ComfortPrompt, DeviceSuggestion, HelpRequested, SeatChang
 from app.models.ticket import TicketCreate
 from app.security.crypto import FieldCipher
 from app.services.queue import QueueService
+from tests.callers import DESK, limits_for
 from tests.conftest import FakeClock
 from tests.devices.hubharness import PROMPTS, HubHarness
 from tests.factories import SmallHall
@@ -14,8 +15,16 @@ from tests.factories import SmallHall
 
 async def take_a_ticket(harness: HubHarness, hall: SmallHall, clock: FakeClock) -> None:
     cipher = FieldCipher({'k1': harness.settings.secret}, 'k1')
-    queue = QueueService(harness.db, InProcessBus(), harness.settings, cipher, hall_id=hall.hall_id, clock=clock)
-    await queue.take_ticket(TicketCreate(service_code=hall.service_a))
+    queue = QueueService(
+        harness.db,
+        InProcessBus(),
+        harness.settings,
+        cipher,
+        limits_for(harness.db, clock),
+        hall_id=hall.hall_id,
+        clock=clock,
+    )
+    await queue.take_ticket(TicketCreate(service_code=hall.service_a), caller=DESK)
 
 
 async def test_a_seat_held_past_the_threshold_while_tickets_wait_prompts_once(

@@ -22,6 +22,7 @@ from app.services.consent import (
 )
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.queue import QueueService
+from tests.callers import DESK
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
@@ -40,7 +41,9 @@ def consents(db: Database, cipher: FieldCipher, clock: FakeClock) -> ConsentServ
 
 async def citizen_ticket(queue: QueueService, service: str, year: int) -> tuple[int, int]:
     """(citizen id, ticket id) of a fresh citizen who took a number."""
-    view = await queue.take_ticket(TicketCreate(service_code=service, id_number=make_id(dt.date(year, 5, 4))))
+    view = await queue.take_ticket(
+        TicketCreate(service_code=service, id_number=make_id(dt.date(year, 5, 4))), caller=DESK
+    )
     assert view.ticket.citizen_id is not None and view.ticket.id is not None
     return view.ticket.citizen_id, view.ticket.id
 

@@ -20,6 +20,7 @@ from app.security.masking import masked_citizen
 from app.services.consent import CURRENT_TEXT_VERSIONS, ConsentService
 from app.services.queue import QueueService
 from app.settings import Settings
+from tests.callers import DESK, limits_for
 from tests.conftest import FakeClock
 from tests.factories import build_small_hall
 from tests.idnumbers import make_id
@@ -57,10 +58,14 @@ async def populate(sqlite_db: Database, settings: Settings, cipher: FieldCipher,
     """Tickets with ID number, phone and name through the queue, plus one face template under consent."""
     hall = await build_small_hall(sqlite_db)
     bus = InProcessBus()
-    queue = QueueService(sqlite_db, bus, settings, cipher, hall_id=hall.hall_id, clock=clock)
+    queue = QueueService(
+        sqlite_db, bus, settings, cipher, limits_for(sqlite_db, clock), hall_id=hall.hall_id, clock=clock
+    )
     try:
         views = [
-            await queue.take_ticket(TicketCreate(service_code=hall.service_a, id_number=i, phone=p, name=n))
+            await queue.take_ticket(
+                TicketCreate(service_code=hall.service_a, id_number=i, phone=p, name=n), caller=DESK
+            )
             for i, p, n in PEOPLE
         ]
     finally:

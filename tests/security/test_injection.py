@@ -153,6 +153,7 @@ FIELDS = [
     ),
 ]
 
+
 def _cases() -> Iterator[Any]:
     for field in FIELDS:
         for n, payload in enumerate(field.payloads):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
@@ -24,12 +25,23 @@ from app.api import web_session
 from app.api.web_session import SESSION_COOKIE, safe_next
 from app.db import Database
 from app.models.people import AuthSession, Role, StaffUser
-from app.models.security import AuditEntry, LoginThrottle
+from app.models.security import AuditEntry
 from app.services import audit
-from app.services.auth import LOCKOUT, MAX_FAILURES, TOUCH_EVERY, AuthService, LoginHandoff, token_hash
-from app.services.errors import Locked, Unauthorized
+from app.services.auth import (
+    LOCKOUT,
+    LOGIN_PER_ACCOUNT_AND_ADDRESS,
+    LOGIN_PER_ADDRESS,
+    SLOW_AFTER,
+    TOUCH_EVERY,
+    AuthService,
+    LoginHandoff,
+    token_hash,
+)
+from app.services.errors import Unauthorized
+from app.services.limits import TooManyRequests
 from app.settings import Settings
 from tests.apphost import AppProcess, NewUser, PreparedDatabase, running_app
+from tests.callers import limits_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.security.routes import assert_error, audit_rows, bearer, db_state, session_rows, token
@@ -40,7 +52,7 @@ BOSS = ('boss', 'Manager-01-pass')
 
 @pytest.fixture
 def auth(db: Database, hall: SmallHall, settings: Settings, clock: FakeClock) -> AuthService:
-    return AuthService(db, settings, clock=clock)
+    return AuthService(db, settings, limits_for(db, clock), clock=clock)
 
 
 async def _sessions(db: Database) -> list[AuthSession]:
@@ -102,7 +114,7 @@ async def test_activity_is_written_at_most_once_a_minute(auth: AuthService, db: 
 
 
 async def test_idle_limit_comes_from_the_settings(db: Database, hall: SmallHall, clock: FakeClock) -> None:
-    auth = AuthService(db, Settings(TOKEN_IDLE_MINUTES=5), clock=clock)
+    auth = AuthService(db, Settings(TOKEN_IDLE_MINUTES=5), limits_for(db, clock), clock=clock)
     issued = await auth.login(*W01)
     clock.advance(4.9)
     await auth.authenticate(issued.token)
@@ -169,56 +181,84 @@ async def test_logout_revokes_server_side_and_is_audited_once(auth: AuthService,
 # ---- lockout (fake clock) -------------------------------------------------------------------------
 
 
-async def test_five_failures_lock_the_account_for_15_minutes_even_with_the_right_password(
+async def test_five_failures_lock_that_account_from_that_address_only(
     auth: AuthService, db: Database, clock: FakeClock
 ) -> None:
-    assert MAX_FAILURES == 5
-    assert LOCKOUT.total_seconds() == 15 * 60
-    for n in range(MAX_FAILURES):  # from five terminals, so no single address reaches five
+    assert LOCKOUT.total_seconds() == 15 * 60 and LOGIN_PER_ACCOUNT_AND_ADDRESS.max == 5
+    for _ in range(5):
         with pytest.raises(Unauthorized) as failed:
-            await auth.login('w01', 'Wrong-pass-1', client_address=f'10.2.0.{n}')
+            await auth.login('w01', 'Wrong-pass-1', client_address='10.2.0.1')
         assert failed.value.code == 'bad_credentials'
-    with pytest.raises(Locked) as locked:
-        await auth.login(*W01, client_address='10.2.1.1')
-    assert locked.value.code == 'account_locked' and locked.value.status == 423
+    with pytest.raises(TooManyRequests) as locked:
+        await auth.login(*W01, client_address='10.2.0.1')  # the right password does not help from here
+    assert locked.value.code == 'login_locked' and locked.value.status == 429
+    assert 0 < locked.value.retry_after <= 15 * 60
     assert await _sessions(db) == []  # no session was opened
-
     lockouts = await _audit(db, audit.LOCKOUT)
-    assert [(e.actor, e.target, e.client_address) for e in lockouts] == [('w01', 'account:w01', '10.2.0.4')]
+    assert [(e.actor, e.target, e.client_address) for e in lockouts] == [('w01', 'account:w01@address', '10.2.0.1')]
     refused = (await _audit(db, audit.LOGIN_FAILED))[-1]
-    assert (refused.actor, refused.outcome) == ('w01', 'account_locked')
+    assert (refused.actor, refused.outcome) == ('w01', 'login_locked')
+
+    # the stranger's typos do not lock the owner out: the same account from another place, and others from here
+    assert (await auth.login(*W01, client_address='10.2.9.9')).principal.name == 'w01'
+    assert (await auth.login(*BOSS, client_address='10.2.0.1')).principal.name == 'boss'
 
     clock.advance(14.9)
-    with pytest.raises(Locked):
-        await auth.login(*W01, client_address='10.2.1.2')
+    with pytest.raises(TooManyRequests):
+        await auth.login(*W01, client_address='10.2.0.1')
     clock.advance(0.2)
-    assert (await auth.login(*W01, client_address='10.2.1.3')).principal.name == 'w01'
-    user = await _user(db, 'w01')
-    assert (user.failed_attempts, user.locked_until) == (0, None)
+    assert (await auth.login(*W01, client_address='10.2.0.1')).principal.name == 'w01'
     assert (await audit.verify(db)).ok
 
 
-async def test_five_failures_from_one_address_lock_it_for_every_account(
+async def test_many_failures_from_one_address_lock_it_for_every_account(
     auth: AuthService, db: Database, clock: FakeClock
 ) -> None:
-    for name in ('w01', 'boss', 'ghost', 'w01', 'nobody'):
+    names = [f'guess{n:02d}' for n in range(LOGIN_PER_ADDRESS.max)]  # a spray: one try per name, no pair reaches 5
+    for name in names:
         with pytest.raises(Unauthorized):
             await auth.login(name, 'Guess-1234-x', client_address='10.4.0.1')
-    with pytest.raises(Locked) as locked:
+    with pytest.raises(TooManyRequests) as locked:
         await auth.login(*BOSS, client_address='10.4.0.1')
-    assert locked.value.code == 'address_locked' and locked.value.status == 423
+    assert locked.value.code == 'address_locked'
     assert await _sessions(db) == []
     assert (await auth.login(*BOSS, client_address='10.4.0.2')).principal.name == 'boss'  # other terminals work
-    assert (await _user(db, 'w01')).locked_until is None  # two failures: the account itself is not locked
-
     lockouts = await _audit(db, audit.LOCKOUT)
-    assert [(e.target, e.client_address) for e in lockouts] == [('address', '10.4.0.1')]
-    async with db.session() as s:
-        throttle = await s.get(LoginThrottle, '10.4.0.1')
-    assert throttle is not None and _aware(throttle.locked_until) == clock.now + LOCKOUT
-
+    assert [(e.actor, e.client_address) for e in lockouts] == [(names[-1], '10.4.0.1')]
     clock.advance(15.1)
     assert (await auth.login(*BOSS, client_address='10.4.0.1')).principal.name == 'boss'
+
+
+async def test_an_account_attacked_from_many_addresses_is_slowed_not_shut(
+    auth: AuthService, db: Database, clock: FakeClock
+) -> None:
+    attackers = [f'10.6.0.{n}' for n in range(SLOW_AFTER // LOGIN_PER_ACCOUNT_AND_ADDRESS.max)]
+    for address in attackers:
+        for _ in range(LOGIN_PER_ACCOUNT_AND_ADDRESS.max):
+            with pytest.raises(Unauthorized):
+                await auth.login('w01', 'Wrong-pass-1', client_address=address)
+    with pytest.raises(TooManyRequests) as slowed:
+        await auth.login(*W01, client_address='10.6.9.9')  # the owner, elsewhere: asked to wait a moment
+    assert (slowed.value.code, slowed.value.retry_after) == ('account_slowed', 1)
+    clock.advance(1.5 / 60)
+    assert (await auth.login(*W01, client_address='10.6.9.9')).principal.name == 'w01'  # then it works
+    user = await _user(db, 'w01')
+    assert (user.failed_attempts, user.locked_until) == (0, None)
+
+    failures = 0
+    for address in [f'10.7.0.{n}' for n in range(SLOW_AFTER // LOGIN_PER_ACCOUNT_AND_ADDRESS.max + 1)]:
+        for _ in range(LOGIN_PER_ACCOUNT_AND_ADDRESS.max):
+            waiting = (await _user(db, 'w01')).locked_until
+            if waiting is not None and _aware(waiting) > clock.now:
+                clock.now = _aware(waiting)
+            with pytest.raises(Unauthorized):
+                await auth.login('w01', 'Wrong-pass-1', client_address=address)
+            failures += 1
+    locked_until = (await _user(db, 'w01')).locked_until
+    assert locked_until is not None
+    assert (_aware(locked_until) - clock.now).total_seconds() == 2 ** (failures - SLOW_AFTER)  # doubles each time
+    clock.advance(16)  # an attack that stops is forgotten: no wait, no count
+    assert (await auth.login(*W01, client_address='10.7.9.9')).principal.name == 'w01'
 
 
 # ---- HTTP: lockout, logout and replay against the real app --------------------------------------
@@ -243,7 +283,10 @@ LOCK_USERS = [
 
 @pytest.fixture(scope='module')
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHall]:
-    with running_app(tmp_path_factory.mktemp('sessions'), users=LOCK_USERS) as (app, prepared):
+    """The app behind a (pretend) reverse proxy on 127.0.0.1: X-Forwarded-For names each test's client."""
+    with running_app(
+        tmp_path_factory.mktemp('sessions'), users=LOCK_USERS, extra_env={'TRUSTED_PROXIES': '127.0.0.1'}
+    ) as (app, prepared):
         yield LiveHall(app, prepared)
 
 
@@ -258,36 +301,63 @@ def _probe(client: httpx.Client, value: str) -> httpx.Response:
     return client.post('/api/windows/3/call-next', headers=bearer(value))
 
 
-def test_api_lockout_per_account_is_audited_and_opens_no_session(live: LiveHall) -> None:
+def test_api_lockout_per_account_and_address_is_audited_and_opens_no_session(live: LiveHall) -> None:
+    attacker = '10.50.0.1'
     with live.app.client() as client:
         sessions_before = session_rows(live.url)
-        for n in range(MAX_FAILURES):
-            assert_error(_login(client, 'lock01', 'Wrong-pass-1', f'10.50.0.{n}'), 401, 'bad_credentials')
-        before = db_state(live.url, ignore=('audit_entry', 'login_throttle'))
-        locked = _login(client, 'lock01', 'Lock-0001-pass', '10.50.1.1')
-        assert_error(locked, 423, 'account_locked')
+        for _ in range(LOGIN_PER_ACCOUNT_AND_ADDRESS.max):
+            assert_error(_login(client, 'lock01', 'Wrong-pass-1', attacker), 401, 'bad_credentials')
+        before = db_state(live.url, ignore=('audit_entry', 'rate_counter'))
+        locked = _login(client, 'lock01', 'Lock-0001-pass', attacker)
+        assert_error(locked, 429, 'login_locked')
+        assert 0 < int(locked.headers['retry-after']) <= 15 * 60
         assert 'access_token' not in locked.json()
         assert session_rows(live.url) == sessions_before
-        assert db_state(live.url, ignore=('audit_entry', 'login_throttle')) == before
-        lockouts = [row for row in audit_rows(live.url, audit.LOCKOUT) if row['target'] == 'account:lock01']
-        assert [(row['actor'], row['client_address']) for row in lockouts] == [('lock01', '10.50.0.4')]
-        token(client, ('lock02', 'Lock-0002-pass'), address='10.50.1.1')  # other accounts are not affected
+        assert db_state(live.url, ignore=('audit_entry', 'rate_counter')) == before
+        lockouts = [row for row in audit_rows(live.url, audit.LOCKOUT) if row['target'] == 'account:lock01@address']
+        assert [(row['actor'], row['client_address']) for row in lockouts] == [('lock01', attacker)]
+        token(client, ('lock01', 'Lock-0001-pass'), address='10.50.1.1')  # the owner, elsewhere, is not locked out
+        token(client, ('lock02', 'Lock-0002-pass'), address=attacker)  # nor is anyone else at that address
 
 
 def test_api_lockout_per_address_is_audited(live: LiveHall) -> None:
     address = '10.51.0.1'
     with live.app.client() as client:
-        for name in ('ghost', 'lock02', 'nobody', 'admin', 'root'):
-            assert_error(_login(client, name, 'Guess-1234-x', address), 401, 'bad_credentials')
+        for n in range(LOGIN_PER_ADDRESS.max):
+            assert_error(_login(client, f'spray{n:02d}', 'Guess-1234-x', address), 401, 'bad_credentials')
         sessions_before = session_rows(live.url)
-        assert_error(_login(client, *BOSS, address), 423, 'address_locked')
-        assert_error(_login(client, 'lock02', 'Lock-0002-pass', address), 423, 'address_locked')
+        assert_error(_login(client, *BOSS, address), 429, 'address_locked')
+        assert_error(_login(client, 'lock02', 'Lock-0002-pass', address), 429, 'address_locked')
         assert session_rows(live.url) == sessions_before
         lockouts = [row for row in audit_rows(live.url, audit.LOCKOUT) if row['client_address'] == address]
-        assert [(row['target'], row['actor']) for row in lockouts] == [('address', 'root')]
+        assert [row['actor'] for row in lockouts] == [f'spray{LOGIN_PER_ADDRESS.max - 1:02d}']
         refused = [row for row in audit_rows(live.url, audit.LOGIN_FAILED) if row['client_address'] == address]
         assert [row['outcome'] for row in refused[-2:]] == ['address_locked', 'address_locked']
         token(client, BOSS, address='10.51.0.2')  # another terminal logs in as usual
+
+
+def test_behind_a_shared_proxy_a_stranger_cannot_lock_the_staff_out(live: LiveHall) -> None:
+    """The reverse proxy of docs/operations.md: every request arrives from 127.0.0.1. One visitor's wrong
+    passwords for every predictable clerk name must not keep the clerks themselves from logging in."""
+    stranger = '203.0.113.9'
+    with live.app.client() as client:
+        for name in ('lock01', 'lock02', 'out01'):
+            for _ in range(LOGIN_PER_ACCOUNT_AND_ADDRESS.max + 2):
+                response = _login(client, name, 'Wrong-pass-1', stranger)
+                assert response.status_code in (401, 429), response.text
+        token(client, ('lock01', 'Lock-0001-pass'), address='198.51.100.7')
+        token(client, ('lock02', 'Lock-0002-pass'), address='198.51.100.8')
+        token(client, ('out01', 'Out-0001-pass'), address='198.51.100.9')
+
+
+def test_a_forwarded_address_from_an_untrusted_peer_is_ignored(tmp_path: Path) -> None:
+    """Without TRUSTED_PROXIES, X-Forwarded-For is the caller's own claim: changing it buys no fresh counter."""
+    with running_app(tmp_path, users=LOCK_USERS) as (app, prepared), app.client() as client:
+        for n in range(LOGIN_PER_ACCOUNT_AND_ADDRESS.max):
+            assert_error(_login(client, 'lock01', 'Wrong-pass-1', f'10.60.0.{n}'), 401, 'bad_credentials')
+        assert_error(_login(client, 'lock01', 'Lock-0001-pass', '10.60.9.9'), 429, 'login_locked')
+        failed = [row for row in audit_rows(prepared.url, audit.LOGIN_FAILED) if row['actor'] == 'lock01']
+        assert {row['client_address'] for row in failed} == {'127.0.0.1'}
 
 
 def test_logout_through_the_cookie_revokes_the_session_and_replays_are_refused(live: LiveHall) -> None:

@@ -16,6 +16,7 @@ from app.services.errors import Forbidden, Invalid
 from app.services.principal import Kind, Principal
 from app.services.queue import QueueService
 from app.services.unmask import unmask_citizen
+from tests.callers import DESK
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
@@ -29,9 +30,9 @@ def who(role: Role, window_id: int | None = None, name: str = 'w01') -> Principa
 
 async def served_citizen(queue: QueueService, hall: SmallHall) -> int:
     view = await queue.take_ticket(
-        TicketCreate(service_code=hall.service_a, id_number=ID_NUMBER, phone='13812341234', name='王小明')
+        TicketCreate(service_code=hall.service_a, id_number=ID_NUMBER, phone='13812341234', name='王小明'), caller=DESK
     )
-    await queue.call_next(hall.window_1)
+    await queue.call_next(hall.window_1, caller=DESK)
     assert view.ticket.citizen_id is not None
     return view.ticket.citizen_id
 
@@ -69,7 +70,7 @@ async def test_other_windows_and_other_citizens_are_refused_and_audited(
         await unmask_citizen(
             db, cipher, who(Role.STAFF, hall.window_2), citizen_id, fields=['id_number'], reason='好奇', now=clock.now
         )
-    await queue.complete(hall.window_1)
+    await queue.complete(hall.window_1, caller=DESK)
     with pytest.raises(Forbidden):
         await unmask_citizen(
             db, cipher, who(Role.STAFF, hall.window_1), citizen_id, fields=['id_number'], reason='补查', now=clock.now

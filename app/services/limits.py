@@ -1,0 +1,214 @@
+"""Abuse limits that hold across processes and restarts: counted in Redis when REDIS_URL is set, else in the database.
+
+Why not in memory: one process's counter is forgotten by a restart and not seen by a second process, so
+an attacker only has to wait for one or spread over both. Each limit counts attempts per subject (an
+address, a phone, a tracking code, an account) in fixed windows: the window's number is part of the key,
+so old counts expire by themselves. Subjects are stored only as keyed hashes (phones and addresses are
+personal data). A refusal is `TooManyRequests`: HTTP 429 with Retry-After, and the same words on pages.
+
+With Redis configured, a Redis outage falls back to the database counters (limits keep holding, slower)
+and is logged once each way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+
+from app.clock import utcnow
+from app.db import Database
+from app.models.security import RateCounter
+from app.services.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+REDIS_PREFIX = 'halltwin:limit:'
+CLEANUP_EVERY = 500  # database counters: delete expired rows once per this many increments
+
+
+class TooManyRequests(DomainError):
+    status = 429
+
+    def __init__(self, code: str, message: str, *, retry_after: int) -> None:
+        super().__init__(code, message)
+        self.retry_after = max(1, retry_after)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `max` attempts per subject within each `window` (fixed windows)."""
+
+    name: str
+    max: int
+    window: dt.timedelta
+    code: str
+    message: str
+
+    def refusal(self, retry_after: int) -> TooManyRequests:
+        minutes = max(1, math.ceil(retry_after / 60))
+        return TooManyRequests(
+            self.code, f'{self.message}（请{minutes}分钟后再试 / try again in {minutes} min）', retry_after=retry_after
+        )
+
+
+class CounterStore(ABC):
+    """Counters that expire: `incr` adds one and returns the new count."""
+
+    @abstractmethod
+    async def incr(self, key: str, *, ttl: int, expires_at: dt.datetime) -> int: ...
+
+    @abstractmethod
+    async def get(self, key: str) -> int: ...
+
+    @abstractmethod
+    async def delete(self, key: str) -> None: ...
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections (nothing to release for the database counters)."""
+
+
+class DatabaseCounters(CounterStore):
+    """One row per key and window (`rate_counter`), upserted in its own short transaction."""
+
+    def __init__(self, db: Database, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self.db = db
+        self.clock = clock
+        self._increments = 0
+
+    async def incr(self, key: str, *, ttl: int, expires_at: dt.datetime) -> int:
+        dialect = sqlite if self.db.is_sqlite else postgresql
+        statement = (
+            dialect.insert(RateCounter)
+            .values(key=key, count=1, expires_at=expires_at)
+            .on_conflict_do_update(index_elements=['key'], set_={'count': RateCounter.count + 1})
+            .returning(col(RateCounter.count))
+        )
+        async with self.db.write_lock(), self.db.session() as s, s.begin():
+            count = int((await s.execute(statement)).scalar_one())
+            self._increments += 1
+            if self._increments % CLEANUP_EVERY == 0:
+                await s.execute(delete(RateCounter).where(col(RateCounter.expires_at) < self.clock()))
+        return count
+
+    async def get(self, key: str) -> int:
+        async with self.db.read_session() as s:
+            row = (await s.execute(select(RateCounter.count).where(RateCounter.key == key))).scalar_one_or_none()
+        return int(row or 0)
+
+    async def delete(self, key: str) -> None:
+        async with self.db.write_lock(), self.db.session() as s, s.begin():
+            await s.execute(delete(RateCounter).where(RateCounter.key == key))
+
+
+class RedisCounters(CounterStore):
+    """INCR with an expiry; while Redis is unreachable the database counters stand in."""
+
+    def __init__(self, redis: Redis, fallback: CounterStore) -> None:
+        self.redis = redis
+        self.fallback = fallback
+        self.available = True
+
+    async def incr(self, key: str, *, ttl: int, expires_at: dt.datetime) -> int:
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.incr(REDIS_PREFIX + key)
+                pipe.expire(REDIS_PREFIX + key, ttl, nx=True)
+                count, _ = await pipe.execute()
+        except (RedisError, OSError) as error:
+            self._lost(error)
+            return await self.fallback.incr(key, ttl=ttl, expires_at=expires_at)
+        self._back()
+        return int(count)
+
+    async def get(self, key: str) -> int:
+        try:
+            value = await self.redis.get(REDIS_PREFIX + key)
+        except (RedisError, OSError) as error:
+            self._lost(error)
+            return await self.fallback.get(key)
+        self._back()
+        return int(value or 0)
+
+    async def delete(self, key: str) -> None:
+        try:
+            await self.redis.delete(REDIS_PREFIX + key)
+        except (RedisError, OSError) as error:
+            self._lost(error)
+        await self.fallback.delete(key)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    def _lost(self, error: Exception) -> None:
+        if self.available:
+            self.available = False
+            log.warning('limits: Redis unreachable (%s); counting in the database until it is back', error)
+
+    def _back(self) -> None:
+        if not self.available:
+            self.available = True
+            log.info('limits: Redis reachable again')
+
+
+class Limits:
+    """Counts attempts against `Limit`s; the rules of which limit applies where live with each service."""
+
+    def __init__(self, store: CounterStore, *, key: bytes, clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self.store = store
+        self._key = key
+        self.clock = clock
+
+    def _slot(self, limit: Limit, subject: str) -> tuple[str, dt.datetime, int]:
+        """The counter's key for the current window, when the window ends, and seconds until then."""
+        now = self.clock()
+        span = limit.window.total_seconds()
+        index = math.floor(now.timestamp() / span)
+        ends = dt.datetime.fromtimestamp((index + 1) * span, tz=dt.UTC)
+        digest = hmac.new(self._key, subject.encode(), hashlib.sha256).hexdigest()[:32]
+        return f'{limit.name}:{digest}:{index}', ends, math.ceil((ends - now).total_seconds())
+
+    async def hit(self, limit: Limit, subject: str) -> int:
+        """Count one attempt and return the count; refuse it (TooManyRequests) when it is over the limit."""
+        key, ends, retry_after = self._slot(limit, subject)
+        count = await self.store.incr(key, ttl=retry_after + 1, expires_at=ends)
+        if count > limit.max:
+            raise limit.refusal(retry_after)
+        return count
+
+    async def check(self, limit: Limit, subject: str) -> None:
+        """Refuse at once when the subject has used up its attempts, without counting this one."""
+        key, _, retry_after = self._slot(limit, subject)
+        if await self.store.get(key) >= limit.max:
+            raise limit.refusal(retry_after)
+
+    async def count(self, limit: Limit, subject: str) -> int:
+        key, _, _ = self._slot(limit, subject)
+        return await self.store.get(key)
+
+    async def reset(self, limit: Limit, subject: str) -> None:
+        key, _, _ = self._slot(limit, subject)
+        await self.store.delete(key)
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+def build_limits(db: Database, *, redis_url: str, key: bytes, clock: Callable[[], dt.datetime] = utcnow) -> Limits:
+    """Redis counters when REDIS_URL is set (the database standing in during an outage), else the database's."""
+    database = DatabaseCounters(db, clock=clock)
+    if not redis_url:
+        return Limits(database, key=key, clock=clock)
+    redis = Redis.from_url(redis_url, socket_connect_timeout=1.0, socket_timeout=2.0)
+    return Limits(RedisCounters(redis, database), key=key, clock=clock)

@@ -1,0 +1,113 @@
+"""Abuse limits: counted per subject in fixed windows, in the database or Redis, never holding a raw subject."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+
+import pytest
+from redis.asyncio import Redis
+from sqlmodel import select
+
+from app.db import Database
+from app.models.security import RateCounter
+from app.services.limits import DatabaseCounters, Limit, Limits, RedisCounters, TooManyRequests, build_limits
+from tests.conftest import FakeClock
+
+REDIS_URL = 'redis://127.0.0.1:6379/0'
+THREE_A_MINUTE = Limit('test:three', 3, dt.timedelta(minutes=1), 'slow_down', '太快了 / too fast')
+
+
+def database_limits(db: Database, clock: FakeClock) -> Limits:
+    return Limits(DatabaseCounters(db, clock=clock), key=secrets.token_bytes(16), clock=clock)
+
+
+async def test_the_attempt_over_the_limit_is_refused_until_the_window_ends(db: Database, clock: FakeClock) -> None:
+    limits = database_limits(db, clock)
+    assert [await limits.hit(THREE_A_MINUTE, '10.0.0.1') for _ in range(3)] == [1, 2, 3]
+    clock.advance(0.5)
+    with pytest.raises(TooManyRequests) as refused:
+        await limits.hit(THREE_A_MINUTE, '10.0.0.1')
+    assert (refused.value.status, refused.value.code, refused.value.retry_after) == (429, 'slow_down', 30)
+    assert '太快了' in refused.value.message and '1 min' in refused.value.message
+    with pytest.raises(TooManyRequests):
+        await limits.check(THREE_A_MINUTE, '10.0.0.1')
+    assert await limits.hit(THREE_A_MINUTE, '10.0.0.2') == 1  # other subjects count on their own
+    clock.advance(0.6)
+    await limits.check(THREE_A_MINUTE, '10.0.0.1')  # a new window
+    assert await limits.hit(THREE_A_MINUTE, '10.0.0.1') == 1
+
+
+async def test_check_does_not_count_and_reset_forgets(db: Database, clock: FakeClock) -> None:
+    limits = database_limits(db, clock)
+    for _ in range(5):
+        await limits.check(THREE_A_MINUTE, 'a')
+    assert await limits.count(THREE_A_MINUTE, 'a') == 0
+    for _ in range(3):
+        await limits.hit(THREE_A_MINUTE, 'a')
+    await limits.reset(THREE_A_MINUTE, 'a')
+    assert await limits.count(THREE_A_MINUTE, 'a') == 0
+    await limits.check(THREE_A_MINUTE, 'a')
+
+
+async def test_counters_survive_a_new_limits_object_on_the_same_database(db: Database, clock: FakeClock) -> None:
+    key = secrets.token_bytes(16)
+    first = Limits(DatabaseCounters(db, clock=clock), key=key, clock=clock)
+    for _ in range(3):
+        await first.hit(THREE_A_MINUTE, 'phone')
+    restarted = Limits(DatabaseCounters(db, clock=clock), key=key, clock=clock)
+    with pytest.raises(TooManyRequests):
+        await restarted.hit(THREE_A_MINUTE, 'phone')
+
+
+async def test_the_database_keeps_only_a_keyed_hash_of_the_subject(db: Database, clock: FakeClock) -> None:
+    limits = database_limits(db, clock)
+    await limits.hit(THREE_A_MINUTE, '13812345678')
+    async with db.read_session() as s:
+        rows = list((await s.execute(select(RateCounter))).scalars())
+    assert len(rows) == 1 and '13812345678' not in rows[0].key and rows[0].key.startswith('test:three:')
+    assert rows[0].count == 1
+
+
+async def test_redis_counts_across_limits_objects_and_expires(sqlite_db: Database, clock: FakeClock) -> None:
+    key = secrets.token_bytes(16)
+    subject = secrets.token_hex(8)
+    redis_a, redis_b = Redis.from_url(REDIS_URL), Redis.from_url(REDIS_URL)
+    a = Limits(RedisCounters(redis_a, DatabaseCounters(sqlite_db, clock=clock)), key=key, clock=clock)
+    b = Limits(RedisCounters(redis_b, DatabaseCounters(sqlite_db, clock=clock)), key=key, clock=clock)
+    try:
+        await a.hit(THREE_A_MINUTE, subject)
+        await b.hit(THREE_A_MINUTE, subject)  # a second process
+        await a.hit(THREE_A_MINUTE, subject)
+        with pytest.raises(TooManyRequests):
+            await b.hit(THREE_A_MINUTE, subject)
+        slot_key, _, _ = a._slot(THREE_A_MINUTE, subject)
+        ttl = await redis_a.ttl(f'halltwin:limit:{slot_key}')
+        assert 0 < ttl <= 61  # Redis forgets the window by itself
+        async with sqlite_db.read_session() as s:
+            assert (await s.execute(select(RateCounter))).first() is None  # nothing fell back to the database
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_an_unreachable_redis_falls_back_to_the_database_and_says_so_once(
+    sqlite_db: Database, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    dead = Redis.from_url('redis://127.0.0.1:1/0', socket_connect_timeout=0.2)
+    limits = Limits(RedisCounters(dead, DatabaseCounters(sqlite_db, clock=clock)), key=b'k', clock=clock)
+    with caplog.at_level(logging.WARNING, logger='app.services.limits'):
+        for _ in range(3):
+            await limits.hit(THREE_A_MINUTE, 'x')
+        with pytest.raises(TooManyRequests):  # still limited while Redis is away
+            await limits.hit(THREE_A_MINUTE, 'x')
+    assert sum('Redis unreachable' in record.getMessage() for record in caplog.records) == 1
+    await limits.close()
+
+
+async def test_build_limits_uses_redis_only_when_configured(sqlite_db: Database) -> None:
+    plain = build_limits(sqlite_db, redis_url='', key=b'k')
+    shared = build_limits(sqlite_db, redis_url=REDIS_URL, key=b'k')
+    assert isinstance(plain.store, DatabaseCounters) and isinstance(shared.store, RedisCounters)
+    await shared.close()

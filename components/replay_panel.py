@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from nicegui import ui
 
 from app.runtime import Runtime
-from app.services.replay import DayLog, HallAt, Step, WindowStep, state_at
+from app.services.replay import DayLog, HallAt, Step, WindowStep, moment_at, slider_minutes, state_at
 from components.testids import tid
 from components.texts import TEXTS, register, t
 
@@ -153,10 +153,10 @@ async def replay_panel(rt: Runtime) -> None:
     view = ui.column().classes('w-full gap-2')
 
     def span() -> int:
-        return max(1, int((log.end - log.start).total_seconds() // 60))
+        return slider_minutes(log)
 
     def draw() -> None:
-        moment = min(log.start + dt.timedelta(minutes=int(slider.value or 0)), log.end)
+        moment = moment_at(log, int(slider.value or 0))
         moment_label.set_text(_clock(moment, tz))
         view.clear()
         with view:

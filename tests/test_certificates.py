@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import json
 
 import pytest
@@ -12,13 +14,14 @@ from app.db import Database
 from app.models import ServiceItem
 from app.models.cases import Certificate
 from app.models.security import AuditEntry
-from app.services import audit
+from app.security.masking import mask_text
+from app.services import audit, certificates
 from app.services.certificates import ALTERED, CERTIFICATE_REVOKED, GENUINE, REVOKED, UNKNOWN, parse_presented
 from app.services.errors import Conflict, Invalid
 from app.services.journey import Journey
 from app.services.queue import QueueService
 from tests import journeyhall
-from tests.journeyhall import LOCAL_CITIZEN, JourneyHall, served_ticket
+from tests.journeyhall import LOCAL_CITIZEN, WEDNESDAY_10AM, JourneyHall, served_ticket
 
 journey_hall = journeyhall.journey_hall_fixture
 journey_settings = journeyhall.journey_settings_fixture
@@ -31,8 +34,10 @@ CERTIFY = [
 ]
 
 
-@pytest.fixture
-async def number(db: Database, journey: Journey, hall_queue: QueueService, journey_hall: JourneyHall) -> str:
+HOLDER = '110105********' + LOCAL_CITIZEN[-4:]
+
+
+async def _issue(db: Database, journey: Journey, hall_queue: QueueService, journey_hall: JourneyHall) -> Certificate:
     """A certificate issued for a case of SVC-C (whose workflow is 受理 -> 制证)."""
     async with db.session() as s, s.begin():
         service = (await s.execute(select(ServiceItem).where(ServiceItem.code == 'SVC-C'))).scalar_one()
@@ -42,17 +47,69 @@ async def number(db: Database, journey: Journey, hall_queue: QueueService, journ
     )
     view = await journey.cases.open_case(ticket.ticket.id or 0, actor='w04')
     [certificate] = view.certificates
-    return certificate.number
+    return certificate
+
+
+@pytest.fixture
+async def number(db: Database, journey: Journey, hall_queue: QueueService, journey_hall: JourneyHall) -> str:
+    return (await _issue(db, journey, hall_queue, journey_hall)).number
+
+
+def _hash_of(number: str, *, service: str) -> str:
+    """The content hash an SVC-C certificate with this number gets when issued at WEDNESDAY_10AM."""
+    draft = Certificate(
+        case_id=0, number=number, kind='测试许可证', holder_masked=HOLDER, content_hash='', issued_at=WEDNESDAY_10AM
+    )
+    return certificates.content_hash(certificates.document(draft, issuer='测试局', service=service))
+
+
+def _number_whose_hash_holds_a_mobile_number(day: dt.date, *, service: str) -> str:
+    """The first number, counting up, whose certificate hash is a digest that mask_text would change.
+
+    About 1 SHA-256 hex digest in 200 holds a run like '...e13812345678b...'; counting makes the pick fixed.
+    """
+    numbers = (f'HT{day:%Y%m%d}-{counter:010X}' for counter in itertools.count())
+    return next(n for n in numbers if _changed_by_masking(_hash_of(n, service=service)))
+
+
+def _changed_by_masking(text: str) -> bool:
+    return mask_text(text) != text
 
 
 async def test_an_issued_certificate_is_genuine_and_so_is_its_file(journey: Journey, number: str) -> None:
     result = await journey.certificates.verify(number)
     assert result.status == GENUINE and result.kind == '测试许可证' and result.issuer == '测试局'
-    assert result.holder == '110105********' + LOCAL_CITIZEN[-4:], 'the holder is shown masked'
+    assert result.holder == HOLDER, 'the holder is shown masked'
     document = await journey.certificates.document(number)
     assert document is not None and document['verify'] == f'/verify/{number}' and len(document['sha256']) == 64
     presented = parse_presented(json.dumps(document, ensure_ascii=False))
     assert (await journey.certificates.verify(number, presented)).status == GENUINE
+
+
+async def test_a_certificate_whose_hash_holds_a_mobile_number_pattern_is_still_genuine(
+    db: Database,
+    journey: Journey,
+    hall_queue: QueueService,
+    journey_hall: JourneyHall,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The audit log's privacy net used to mask such a digest in the issue record, so /verify called it altered."""
+    async with db.read_session() as s:
+        service = (await s.execute(select(ServiceItem).where(ServiceItem.code == 'SVC-C'))).scalar_one()
+    chosen = _number_whose_hash_holds_a_mobile_number(WEDNESDAY_10AM.date(), service=service.name)
+    monkeypatch.setattr(certificates, 'new_number', lambda day: chosen)
+    certificate = await _issue(db, journey, hall_queue, journey_hall)
+    assert certificate.number == chosen
+    assert _changed_by_masking(certificate.content_hash), 'the digest this test is about'
+    assert (await journey.certificates.verify(chosen)).status == GENUINE
+    async with db.read_session() as s:
+        entry = await s.get(AuditEntry, certificate.audit_entry_id)
+    assert entry is not None and entry.detail['hash'] == certificate.content_hash, 'recorded as issued'
+    document = await journey.certificates.document(chosen)
+    assert document is not None
+    presented = parse_presented(json.dumps(document, ensure_ascii=False))
+    assert (await journey.certificates.verify(chosen, presented)).status == GENUINE
+    assert (await audit.verify(db)).ok
 
 
 async def test_a_presented_file_with_any_field_changed_is_altered(journey: Journey, number: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,7 @@ from app.settings import get_settings
 from app.users import add_user
 from components import map_patch
 from tests.callers import DESK, as_staff
+from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.twinkit import Devices, add_devices
 
@@ -123,16 +125,25 @@ async def test_the_floor_panel_shows_a_window(manager_hall: Devices, ui_hall: Sm
     await user.should_see('叫号')  # the window's last ticket transition, from TicketEvent
 
 
+@pytest.mark.parametrize('time_of_day', [dt.time(16, 4, 39), dt.time(18, 30, 20), dt.time(0, 0, 20)], ids=str)
 async def test_the_replay_tab_shows_window_states_over_the_day(
-    manager_hall: Devices, ui_hall: SmallHall, user: User
+    manager_hall: Devices, ui_hall: SmallHall, user: User, monkeypatch: pytest.MonkeyPatch, time_of_day: dt.time
 ) -> None:
+    """At any hall time of day (the clock is injected, never the wall clock's): mid-minute in opening hours,
+    after closing, just after midnight."""
     rt = await ready()
+    assert rt.replay is not None
+    clock = FakeClock()
+    clock.now = dt.datetime.combine(dt.date(2026, 12, 2), time_of_day, tzinfo=rt.settings.tz).astimezone(dt.UTC)
+    monkeypatch.setattr(rt.queue, 'clock', clock)
+    monkeypatch.setattr(rt.replay, 'clock', clock)
     await rt.queue.set_window_state(ui_hall.window_3, WindowState.OPEN, caller=as_staff('w03'))
     await rt.queue.set_window_state(ui_hall.window_2, WindowState.PAUSED, caller=as_staff('w02'))
     await log_in(user, 'boss', 'Manager-01-pass')
     await user.open('/manager')
     user.find(ui.tabs).elements.pop().set_value('manager.replay')
     await user.should_see(marker='replay-windows', retries=RETRIES)
+    await user.should_see(marker='replay-time', content=f'{time_of_day:%H:%M}')  # the slider stands at "now"
     await user.should_see('3号窗口 开放')  # the day's window changes, newest first, in "just before"
     await user.should_see('2号窗口 暂停服务')
     (grid,) = user.find(marker='replay-windows').elements

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from sqlmodel import select
 
 from app.db import Database
@@ -12,7 +13,7 @@ from app.models import Device, DeviceKind, TicketCreate, WindowState, Zone
 from app.models.operations import DeviceEvent, WindowEvent
 from app.services import hall_hours
 from app.services.queue import QueueService
-from app.services.replay import HallAt, ReplayService, WindowStep, state_at
+from app.services.replay import DayLog, HallAt, ReplayService, WindowStep, moment_at, slider_minutes, state_at
 from app.settings import Settings
 from tests.callers import DESK, as_staff
 from tests.conftest import FakeClock
@@ -157,3 +158,51 @@ async def test_a_day_without_events_replays_as_an_empty_hall(
     assert log.end == clock.now  # not beyond now
     state = state_at(log, clock.now)
     assert state.waiting == 0 and state.issued == 0 and all(w.ticket_number is None for w in state.windows)
+
+
+# Hall-local times of day: before opening, on a whole minute, mid-minute in opening hours (the hour the
+# page test failed on the wall clock), after closing, and either side of midnight.
+TIMES_OF_DAY = [
+    dt.time(7, 30, 15),
+    dt.time(10),
+    dt.time(16, 4, 39),
+    dt.time(18, 30, 20),
+    dt.time(23, 59, 45),
+    dt.time(0, 0, 20),
+]
+
+
+def at_local(day: dt.date, time: dt.time, settings: Settings) -> dt.datetime:
+    return dt.datetime.combine(day, time, tzinfo=settings.tz).astimezone(dt.UTC)
+
+
+@pytest.mark.parametrize('time_of_day', TIMES_OF_DAY, ids=str)
+async def test_the_last_stop_of_today_shows_what_just_happened_at_any_time_of_day(
+    db: Database, queue: QueueService, hall: SmallHall, clock: FakeClock, settings: Settings, time_of_day: dt.time
+) -> None:
+    """The slider's last stop used to be the whole minute before now and stop at closing time, so a change made
+    this minute, or after 18:00, was missing from "now"."""
+    clock.now = at_local(DAY, time_of_day, settings)
+    await queue.set_window_state(hall.window_3, WindowState.OPEN, actor='w03')
+    await queue.set_window_state(hall.window_2, WindowState.PAUSED, actor='w02')
+    log = await ReplayService(db, settings, hall_id=hall.hall_id, clock=clock).load()
+    assert log.day == DAY
+    now = moment_at(log, slider_minutes(log))
+    assert now == clock.now
+    state = state_at(log, now)
+    activity = {w.window_id: w.activity for w in state.windows}
+    assert (activity[hall.window_2], activity[hall.window_3]) == ('paused', 'idle')
+    changes = [(step.window_id, step.to_state) for step in state.recent if isinstance(step, WindowStep)]
+    assert changes == [(hall.window_2, 'paused'), (hall.window_3, 'open')]
+
+
+def test_slider_stops_are_whole_minutes_from_the_start_and_the_last_is_the_end_itself() -> None:
+    start = dt.datetime(2026, 6, 3, 0, 0, tzinfo=dt.UTC)
+    end = start + dt.timedelta(hours=8, minutes=4, seconds=39)
+    log = DayLog(DAY, start, end, [], [], [], {}, {}, {}, {})
+    assert slider_minutes(log) == 485
+    assert moment_at(log, 484) == start + dt.timedelta(minutes=484)
+    assert moment_at(log, 485) == moment_at(log, 10_000) == end
+    assert moment_at(log, 0) == moment_at(log, -5) == start
+    empty = DayLog(DAY, start, start, [], [], [], {}, {}, {}, {})
+    assert slider_minutes(empty) == 1 and moment_at(empty, 1) == start

@@ -12,7 +12,8 @@ not change that day (or since) held the state it has now.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +78,7 @@ class DayLog:
     """Everything replay needs for one hall day, read once."""
 
     day: dt.date
-    start: dt.datetime  # the slider's range (opening hours, widened to the events)
+    start: dt.datetime  # the slider's range: opening hours, widened to the day's ticket and window events
     end: dt.datetime
     tickets: list[TicketStep]
     devices: list[DeviceStep]  # each device's last health / seat event before the day come first
@@ -309,7 +310,7 @@ class ReplayService:
                 if d.id is not None
             }
         first, last = opening(day, tz)
-        today = [step.at for step in tickets if step.at >= start]
+        today = [step.at for step in tickets if step.at >= start] + [step.at for step in window_steps]
         if today:
             first, last = min(first, min(today)), max(last, max(today))
         last = min(last, max(self.clock(), first))
@@ -394,9 +395,14 @@ class ReplayService:
         return sorted(before.values(), key=lambda step: step.at) + during
 
 
-def moments(log: DayLog, *, step_minutes: int = 1) -> Iterable[dt.datetime]:
-    """The slider's stops: every `step_minutes` from the start to the end of the log."""
-    moment = log.start
-    while moment <= log.end:
-        yield moment
-        moment += dt.timedelta(minutes=step_minutes)
+def slider_minutes(log: DayLog) -> int:
+    """How many minutes the slider spans; the last, partial minute counts, so its last stop is `log.end` itself."""
+    return max(1, math.ceil((log.end - log.start).total_seconds() / 60))
+
+
+def moment_at(log: DayLog, minutes: int) -> dt.datetime:
+    """The moment a slider stop stands for: whole minutes after the start, and the end itself at the last stop.
+
+    On today's log the end is "now": rounding it down to a whole minute would hide what happened this minute.
+    """
+    return min(log.start + dt.timedelta(minutes=max(0, minutes)), log.end)

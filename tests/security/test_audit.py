@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from app.db import Database
 from app.migrate import upgrade_async
 from app.models.security import AuditEntry
+from app.security.masking import mask_text
 from app.services import audit
 from app.settings import ROOT
 from tests.conftest import FakeClock
@@ -106,6 +107,43 @@ async def test_raw_personal_data_is_masked_before_hashing(db: Database, log: aud
     for secret in ('110105194912310021', '13812341234', '11010519491231002X'):
         assert secret not in raw
     assert stored.hash == entry.hash == audit.chain_hash(stored)
+    assert (await audit.verify(db)).ok
+
+
+DIGEST_WITH_A_PHONE = 'ab' * 10 + 'e13812341234f' + 'cd' * 15 + 'e'  # 64 hex chars, as SHA-256 gives 1 in 200
+
+
+async def test_a_sha256_digest_whose_digits_read_like_a_phone_is_stored_as_given(
+    db: Database, log: audit.AuditLog
+) -> None:
+    """A certificate's content hash must come back exactly, or /verify calls a genuine certificate altered."""
+    assert len(DIGEST_WITH_A_PHONE) == 64 and mask_text(DIGEST_WITH_A_PHONE) != DIGEST_WITH_A_PHONE
+    entry = await log.write(
+        actor='system', role='system', action=audit.CERTIFICATE_ISSUED, detail={'hash': DIGEST_WITH_A_PHONE}
+    )
+    stored = (await _rows(db))[0]
+    assert stored.detail == entry.detail == {'hash': DIGEST_WITH_A_PHONE}
+    assert stored.hash == audit.chain_hash(stored) and (await audit.verify(db)).ok
+
+
+@pytest.mark.parametrize(
+    'value',
+    [
+        DIGEST_WITH_A_PHONE + 'a',  # 65 characters
+        DIGEST_WITH_A_PHONE[1:],  # 63 characters
+        DIGEST_WITH_A_PHONE.upper(),
+        DIGEST_WITH_A_PHONE[:-1] + 'g',  # not hex
+        f'{DIGEST_WITH_A_PHONE}\n',
+        f' {DIGEST_WITH_A_PHONE}',
+        f'{DIGEST_WITH_A_PHONE} 13812341234',
+    ],
+)
+async def test_a_phone_in_a_value_shaped_almost_like_a_digest_is_still_masked(
+    db: Database, log: audit.AuditLog, value: str
+) -> None:
+    await log.write(actor='system', role='system', action=audit.EXPORT, detail={'hash': value, 'list': [value]})
+    stored = (await _rows(db))[0]
+    assert '13812341234' not in str(stored.detail) and '138****1234' in stored.detail['hash']
     assert (await audit.verify(db)).ok
 
 

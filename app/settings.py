@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.security.files import private_dir
 from app.security.keys import Purpose, derive_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,7 +144,7 @@ class Settings(BaseSettings):
             return self.secret_key.encode()
         path = self.var_dir / 'secret_key'
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
             _create_private(path, secrets.token_urlsafe(48))
         return path.read_text().strip().encode()
 

@@ -24,6 +24,7 @@ from app.services import hall_sim
 from app.services.alerts import AlertService
 from app.settings import get_settings
 from devices import lifecycle as devices
+from devices.protocol import MAX_MESSAGE_BYTES
 from pages import hardening
 from twin import device_feed, live
 
@@ -95,7 +96,7 @@ def configure() -> None:
     app.include_router(router)
     install_docs(app, router)
     app.include_router(web_session.router)
-    devices.mount(app)
+    devices.mount(app, settings)
     pages.register()
     hardening.install(settings.allowed_origins, _session_secret())
     app.on_startup(_startup)
@@ -125,4 +126,5 @@ def run() -> None:
         show=False,
         reload=False,
         favicon='🏛️',
+        ws_max_size=MAX_MESSAGE_BYTES,  # uvicorn refuses bigger websocket frames (1009) before any handler reads them
     )

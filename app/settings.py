@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     allowed_origins_raw: str = Field(default='', validation_alias='ALLOWED_ORIGINS')
     trusted_proxies_raw: str = Field(default='', validation_alias='TRUSTED_PROXIES')
     device_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300, validation_alias='DEVICE_HEARTBEAT_SECONDS')
+    device_max_pending: int = Field(default=64, ge=1, le=10_000, validation_alias='DEVICE_MAX_PENDING')
     device_fault_rate: float = Field(default=0.2, ge=0, le=60, validation_alias='DEVICE_FAULT_RATE')
     evaluation_scale: Literal['four', 'five'] = Field(default='four', validation_alias='EVALUATION_SCALE')
     rectification_working_days: int = Field(default=5, validation_alias='RECTIFICATION_WORKING_DAYS')

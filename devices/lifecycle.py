@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from app.runtime import Runtime
 from app.services.consent import ConsentService
+from app.settings import Settings
 from devices import protocol
 from devices.gallery import FaceGallery, FaceSearch
 from devices.hub import DeviceHub
@@ -24,7 +25,9 @@ _service: DeviceService | None = None
 _fleet: SimulatedFleet | None = None
 
 
-def mount(app: FastAPI) -> None:
+def mount(app: FastAPI, settings: Settings) -> None:
+    """Serve /ws/devices (devices are told to come back later until `start`)."""
+    hub.max_pending = settings.device_max_pending
     hub.mount(app)
 
 

@@ -15,6 +15,7 @@ from app.api import web_session
 from app.api.docs import install_docs
 from app.api.errors import install_error_handlers
 from app.api.limits import BodySizeLimit
+from app.api.ops import router as ops_router
 from app.api.routes import router
 from app.migrate import upgrade_async
 from app.security.headers import SecurityHeaders
@@ -96,6 +97,7 @@ def configure() -> None:
     app.include_router(router)
     install_docs(app, router)
     app.include_router(web_session.router)
+    app.include_router(ops_router)
     devices.mount(app, settings)
     pages.register()
     hardening.install(settings.allowed_origins, _session_secret())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlmodel import select
 
@@ -20,6 +20,7 @@ from app.services.forecast import ForecastService
 from app.services.hall_sim import HallSimulator
 from app.services.journey import Journey, build_journey
 from app.services.kiosk import KioskDevices
+from app.services.ops import OpsCounters
 from app.services.queue import QueueService
 from app.services.replay import ReplayService
 from app.services.staffing import StaffingService
@@ -42,6 +43,7 @@ class Runtime:
     replay: ReplayService | None = None
     simulator: HallSimulator | None = None  # HALL_SIMULATION=on: started by app/main.py
     kiosk_devices: KioskDevices | None = None  # set by devices/ at start-up (pages never import devices/)
+    ops: OpsCounters = field(default_factory=OpsCounters)  # plumbing counters (bus, device hub) for managers
 
     @property
     def cases(self) -> CaseService:

@@ -44,6 +44,7 @@ async def start(rt: Runtime) -> DeviceService:
     service = DeviceService(db=rt.db, bus=rt.bus, settings=settings, hall_id=rt.hall.id or 0, faces=gallery)
     await service.start()
     hub.bind(service)
+    rt.ops.add('device_hub', hub.stats)
     _service = service
     rt.kiosk_devices = DeviceHardware(service)
     if settings.device_mode == 'simulated':

@@ -31,6 +31,7 @@ from app.db import Database
 from app.models.hall import Hall
 from app.runtime import Runtime
 from app.security.crypto import FieldCipher
+from app.security.keys import Purpose
 from app.services.journey import Journey, build_journey
 from app.services.queue_notices import QueueNotices
 from app.settings import get_settings
@@ -252,7 +253,8 @@ async def _worker_startup(ctx: dict[str, Any]) -> None:
         hall = (await s.execute(select(Hall).order_by(Hall.id))).scalars().first()
     if hall is None or hall.id is None:
         raise RuntimeError('no hall in the database: run python -m seed')
-    bus = RedisBus(settings.redis_url or WORKER_REDIS_URL)  # what the jobs publish reaches every app process
+    # what the jobs publish reaches every app process (signed with the hall's bus key, like theirs)
+    bus = RedisBus(settings.redis_url or WORKER_REDIS_URL, key=settings.key(Purpose.BUS))
     await bus.start()
     cipher = FieldCipher({'k1': settings.secret}, 'k1')
     ctx['db'], ctx['bus'] = db, bus

@@ -12,6 +12,7 @@ from app.bus_redis import RedisBus
 from app.db import Database
 from app.models.hall import Hall
 from app.security.crypto import FieldCipher
+from app.security.keys import Purpose
 from app.services.alerts import AlertService
 from app.services.audit import AuditLog
 from app.services.auth import AuthService
@@ -62,13 +63,16 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
     if hall is None or hall.id is None:
         await db.dispose()
         raise HallMissing('数据库中没有大厅数据，请先运行 python -m seed / no hall in the database: run python -m seed')
-    bus = bus or (RedisBus(settings.redis_url) if settings.redis_url else InProcessBus())
+    bus = bus or (RedisBus(settings.redis_url, key=settings.key(Purpose.BUS)) if settings.redis_url else InProcessBus())
     await bus.start()
     cipher = FieldCipher({'k1': settings.secret}, 'k1')
     queue = QueueService(db, bus, settings, cipher, hall_id=hall.id)
     await queue.start_live()
     journey = build_journey(db, bus, settings, cipher, hall_id=hall.id)
     forecast = ForecastService(db, settings, hall_id=hall.id, prompts=hall.prompts)
+    ops = OpsCounters()
+    if isinstance(bus, RedisBus):
+        ops.add('bus', bus.stats)
     return Runtime(
         settings,
         db,
@@ -81,6 +85,7 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         forecast=forecast,
         staffing=StaffingService(queue, forecast, AuditLog(db)),
         replay=ReplayService(db, settings, hall_id=hall.id),
+        ops=ops,
     )
 
 

@@ -2,7 +2,7 @@
 
 Why a service: the counters say how many forged bus entries or silent device sockets this process
 refused, which is for managers and admins only; the API passes the caller and this decides.
-Each part registers what it counts (anything with `snapshot()`) when it starts and removes it when it stops.
+Each part registers what it counts (anything with `snapshot()`) when it starts; the runtime holds them.
 """
 
 from __future__ import annotations
@@ -23,9 +23,6 @@ class OpsCounters:
 
     def add(self, name: str, source: CounterSource) -> None:
         self._sources[name] = source
-
-    def remove(self, name: str) -> None:
-        self._sources.pop(name, None)
 
     def read(self, caller: Principal) -> dict[str, dict[str, Any]]:
         """Every registered part's counters, by name (managers and admins only)."""

@@ -6,11 +6,12 @@ is written in batches, so a slow or hostile device only ever delays itself. Bad 
 refused and counted in `HubStats`; only a bad hello, a wrong credential or a flood of bad frames
 closes the connection (codes in devices.protocol.CloseCode and docs/device-protocol.md).
 
-What an unauthenticated socket may cost is bounded before the hub reads a byte: the server's websocket
-refuses a frame above protocol.MAX_MESSAGE_BYTES (1009, set in app/main.py), a socket has
-`hello_timeout` seconds to say hello, and at most `max_pending` sockets may be waiting to do so; beyond
-that a new one is closed at once with 1013 (try again later), so a flood of silent sockets costs a
-counter, not memory, while real devices get in on their next retry.
+What sockets that have not authenticated may cost is bounded: the server's websocket refuses a frame
+above protocol.MAX_MESSAGE_BYTES before the hub reads it (1009, ws_max_size in app/main.py), a socket
+has `hello_timeout` seconds to say hello, and at most `max_pending` sockets may be waiting to do so;
+beyond that a new one is closed at once with 1013 (try again later) and only counted. A flood of
+silent sockets thus holds at most `max_pending` places for `hello_timeout` each, while real devices
+get in on one of their next retries.
 """
 
 from __future__ import annotations

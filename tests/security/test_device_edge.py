@@ -85,7 +85,7 @@ async def test_a_socket_that_never_says_hello_is_closed_within_two_seconds(live:
         frames, code = await closing_frames(ws)
         waited = time.monotonic() - opened
     assert frames == [] and code == CloseCode.TIMEOUT
-    assert 1.5 <= waited <= 3.5, waited
+    assert 1.5 <= waited <= 4.5, waited  # 2 s, with a margin for a loaded machine (it was 5 s)
 
 
 async def test_a_2_mib_first_frame_is_refused_by_the_transport_before_the_hub_reads_it(live: AppProcess) -> None:
@@ -169,8 +169,9 @@ async def test_silent_sockets_beyond_the_pending_cap_are_closed_at_once_and_a_re
     held = [waited for code, waited in outcomes if code == CloseCode.TIMEOUT]
     assert len(refused) + len(held) == 200, outcomes
     assert len(refused) >= 200 - 2 * MAX_PENDING  # the crowd arrives faster than places free up
-    assert max(refused) < 1.0  # told at once, not after holding a place
-    assert all(1.5 <= waited <= 4.0 for waited in held)  # those with a place had their 2 s, no more
+    # Told at once, not after holding a place; those with a place had their 2 s, no more (margins for a loaded machine).
+    assert max(refused) < 1.5 <= min(held), (sorted(refused)[-5:], sorted(held)[:5])
+    assert max(held) <= 4.5, sorted(held)[-5:]
     assert during['pending'] <= MAX_PENDING
     after = await asyncio.to_thread(hub_counters, live)
     retries = len(device.attempts) - 1  # the device itself was told to come back later while the crowd held the places

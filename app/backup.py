@@ -9,6 +9,9 @@ Restore: stop the app first. Restore refuses while another connection has the da
 tries to leave WAL mode, which SQLite allows only to the sole connection); `--force` skips that check,
 and the app must then be restarted. The current database is kept as `<db>.before-restore-<ts>`.
 
+Every file written here (backups, the restored database, the kept old one) is created 0600, like the
+database itself (app/security/files.py): a backup is the whole hall's data.
+
 PostgreSQL: use its own tools; both commands print the pg_dump / pg_restore lines and exit 2.
 """
 
@@ -27,6 +30,7 @@ from sqlalchemy.engine import make_url
 
 from app.clock import utcnow
 from app.migrate import upgrade
+from app.security.files import private_dir, private_file
 from app.settings import ConfigError, get_settings
 
 EXIT_OK = 0
@@ -85,7 +89,8 @@ def integrity_problem(path: Path) -> str | None:
 
 
 def _snapshot(source: Path, target: Path) -> None:
-    """Copy one consistent snapshot (including what is still in the -wal) into a self-contained file."""
+    """Copy one consistent snapshot (including what is still in the -wal) into a self-contained file (0600)."""
+    private_file(target)
     with closing(_connect_existing(source)) as src, closing(sqlite3.connect(target)) as dst:
         src.backup(dst)
         dst.execute('PRAGMA journal_mode=DELETE')
@@ -96,6 +101,12 @@ def _remove_with_side_files(path: Path) -> None:
         Path(name).unlink(missing_ok=True)
 
 
+def _private_copy(source: Path | str, target: Path | str) -> None:
+    """Copy a file into a new file that only its owner may read (shutil alone would use the umask)."""
+    private_file(Path(target))
+    shutil.copyfile(source, target)
+
+
 def create_backup(db_url: str, target: Path) -> Path:
     """Back up the live database to `target` (refusing to overwrite), verified before it is kept."""
     source = sqlite_file(db_url)
@@ -103,8 +114,9 @@ def create_backup(db_url: str, target: Path) -> Path:
         raise BackupError(f'没有数据库 / no database at {source}')
     if target.exists():
         raise BackupError(f'文件已存在 / will not overwrite {target}')
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     partial = target.with_name(f'{target.name}.partial')
+    _remove_with_side_files(partial)  # left by a crash, perhaps with another mode
     try:
         _snapshot(source, partial)
         if problem := integrity_problem(partial):
@@ -135,9 +147,10 @@ def _stage(source: Path, db_path: Path, stamp: str) -> Path:
         raise BackupError(f'没有这个文件 / no such file: {source}')
     if Path(f'{source}-wal').exists():
         raise BackupError(f'备份旁有-wal文件 / {source} has a -wal file beside it: not a closed backup')
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(db_path.parent)
     staged = db_path.with_name(f'{db_path.name}.restore-{stamp}.partial')
-    shutil.copyfile(source, staged)
+    _remove_with_side_files(staged)
+    _private_copy(source, staged)
     if problem := integrity_problem(staged):
         _remove_with_side_files(staged)
         raise BackupError(f'拒绝恢复 / restore refused: {problem}')
@@ -153,7 +166,7 @@ def _keep_current(db_path: Path, stamp: str) -> Path:
         _remove_with_side_files(kept)
         for suffix in ('', '-wal'):
             if Path(f'{db_path}{suffix}').is_file():
-                shutil.copyfile(f'{db_path}{suffix}', f'{kept}{suffix}')
+                _private_copy(f'{db_path}{suffix}', f'{kept}{suffix}')
     return kept
 
 

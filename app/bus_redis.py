@@ -6,15 +6,27 @@ saw, so its twin misses nothing; and events published while Redis is unreachable
 local backlog and go out, in order, once it is back. The stream is capped (MAXLEN ~, `STREAM_LENGTH`),
 so it never grows without bound. Each entry names its origin process, which skips its own entries.
 Losing and regaining Redis is logged once each way.
+
+Why entries are signed: whoever can write to Redis could otherwise put events into every process (a
+forged TicketCalled on every call board). The publisher signs stream, origin and event with the bus key
+(HMAC-SHA256, `settings.key(Purpose.BUS)`); a reader drops an entry without a valid signature, and one
+whose event id it has already delivered (a signed entry copied back into the stream), counts each drop
+in `BusStats` (the manager's ops counters) and warns once per burst, not once per entry.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
+import time
 import uuid
-from collections import deque
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -32,15 +44,54 @@ RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 CONNECT_TIMEOUT = 1.0  # a publisher never waits long for an unreachable Redis
 SOCKET_TIMEOUT = 5.0  # longer than a blocking read
 STOP_SECONDS = SOCKET_TIMEOUT + 1.0
+SIGNATURE_VERSION = b'halltwin-bus/1'
+MIN_KEY_BYTES = 16
+REPLAY_WINDOW = STREAM_LENGTH  # event ids remembered to refuse a copied entry (as many as the stream keeps)
+DROP_BURST_GAP = 60.0  # seconds without a dropped entry that end a burst (the next drop warns again)
+DROP_REMINDER = 600.0  # a burst that never ends is warned about again this often
+
+
+class Dropped(StrEnum):
+    """Why a reader dropped an entry: the keys of `BusStats.dropped`."""
+
+    UNSIGNED = 'unsigned'
+    FORGED = 'bad_signature'
+    REPLAYED = 'replayed'
+    UNREADABLE = 'unreadable'
+
+
+@dataclass
+class BusStats:
+    """What this process read from the stream: events delivered, entries dropped by reason."""
+
+    delivered: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {'delivered': self.delivered, 'dropped': dict(self.dropped)}
+
+
+def entry_signature(key: bytes, stream: str, origin: str, event: str) -> str:
+    """HMAC-SHA256 over stream, origin and event, so an entry cannot be moved to another stream or origin."""
+    message = b'\n'.join((SIGNATURE_VERSION, stream.encode(), origin.encode(), event.encode()))
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 class RedisBus(InProcessBus):
-    def __init__(self, url: str, *, stream: str = STREAM, origin: str | None = None) -> None:
+    def __init__(self, url: str, *, key: bytes, stream: str = STREAM, origin: str | None = None) -> None:
+        """`key` is the bus key (`settings.key(Purpose.BUS)`), the same in every process of the hall."""
+        if len(key) < MIN_KEY_BYTES:
+            raise ValueError(f'the bus key must have at least {MIN_KEY_BYTES} bytes')
         super().__init__()
         self.url = url
         self.stream = stream
         self.origin = origin or uuid.uuid4().hex
         self.available = True
+        self.stats = BusStats()
+        self._key = key
+        self._seen: deque[str] = deque(maxlen=REPLAY_WINDOW)
+        self._seen_ids: set[str] = set()
+        self._last_drop = self._last_drop_warning = -float('inf')
         self._redis: Redis | None = None
         self._reader: asyncio.Task[None] | None = None
         self._backlog: deque[str] = deque(maxlen=BACKLOG)
@@ -87,9 +138,11 @@ class RedisBus(InProcessBus):
     async def _send_backlog(self) -> None:
         async with self._send_lock:
             while self._backlog and self._redis is not None:
+                event = self._backlog[0]
+                signature = entry_signature(self._key, self.stream, self.origin, event)
                 await self._redis.xadd(
                     self.stream,
-                    {'origin': self.origin, 'event': self._backlog[0]},
+                    {'origin': self.origin, 'event': event, 'sig': signature},
                     maxlen=STREAM_LENGTH,
                     approximate=True,
                 )
@@ -129,14 +182,56 @@ class RedisBus(InProcessBus):
         for _, entries in answer or ():
             for entry_id, fields in entries:
                 self._last_id = entry_id.decode()
-                if fields.get(b'origin', b'').decode() == self.origin:
-                    continue
-                try:
-                    event = Event.from_json(fields[b'event'].decode())
-                except (KeyError, ValueError) as error:
-                    log.warning('event bus: skipped unreadable entry %s (%s)', self._last_id, error)
-                    continue
-                self.deliver(event)
+                self._receive(fields)
+
+    def _receive(self, fields: dict[bytes, bytes]) -> None:
+        """Deliver one entry of another process if its signature holds and its event is new; else count the drop."""
+        try:
+            origin, text = fields[b'origin'].decode(), fields[b'event'].decode()
+        except (KeyError, UnicodeDecodeError):
+            self._drop(Dropped.UNREADABLE)
+            return
+        if origin == self.origin:
+            return
+        signature = fields.get(b'sig', b'')
+        if not signature:
+            self._drop(Dropped.UNSIGNED)
+            return
+        if not hmac.compare_digest(signature, entry_signature(self._key, self.stream, origin, text).encode()):
+            self._drop(Dropped.FORGED)
+            return
+        try:
+            event = Event.from_json(text)
+        except (KeyError, ValueError, TypeError):
+            self._drop(Dropped.UNREADABLE)
+            return
+        if event.id in self._seen_ids:
+            self._drop(Dropped.REPLAYED)
+            return
+        self._remember(event.id)
+        self.stats.delivered += 1
+        self.deliver(event)
+
+    def _remember(self, event_id: str) -> None:
+        if len(self._seen) == self._seen.maxlen:
+            self._seen_ids.discard(self._seen[0])
+        self._seen.append(event_id)
+        self._seen_ids.add(event_id)
+
+    def _drop(self, reason: Dropped) -> None:
+        """Count a dropped entry; warn at the first drop after a quiet spell (and every DROP_REMINDER seconds of a
+        burst that goes on), so a flood is one log line, not one per entry."""
+        self.stats.dropped[reason.value] += 1
+        now = time.monotonic()
+        if now - self._last_drop >= DROP_BURST_GAP or now - self._last_drop_warning >= DROP_REMINDER:
+            self._last_drop_warning = now
+            log.warning(
+                'event bus: dropped an entry of %s (%s); further drops in this burst are only counted (%s)',
+                self.stream,
+                reason.value,
+                self.stats.snapshot()['dropped'],
+            )
+        self._last_drop = now
 
     def _lost(self, error: Exception) -> None:
         if self.available:

@@ -20,6 +20,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from app.security.files import private_dir, private_file
+
 SQLITE_PRAGMAS = (
     'PRAGMA journal_mode=WAL',
     'PRAGMA foreign_keys=ON',
@@ -42,11 +44,16 @@ def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:
         connection.exec_driver_sql(begin)
 
 
-def ensure_sqlite_dir(url: str) -> None:
-    """SQLite creates the file but not its folder (var/ on a fresh checkout)."""
+def ensure_sqlite_file(url: str) -> None:
+    """Create a new SQLite database's folder (var/ on a fresh checkout) 0700 and its file 0600 (SQLite itself
+    would use the umask, often 0644; its -wal and -shm files follow the database file's mode)."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == 'sqlite' and parsed.database and parsed.database != ':memory:':
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    database = parsed.database
+    if parsed.get_backend_name() != 'sqlite' or not database or database == ':memory:' or database.startswith('file:'):
+        return
+    path = Path(database)
+    private_dir(path.parent)
+    private_file(path)
 
 
 class Database:
@@ -58,7 +65,7 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == 'sqlite'
         kwargs: dict[str, Any] = {'echo': echo}
         if self.is_sqlite:
-            ensure_sqlite_dir(url)
+            ensure_sqlite_file(url)
             kwargs['connect_args'] = {'timeout': 15}
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)

@@ -254,7 +254,8 @@ async def _worker_startup(ctx: dict[str, Any]) -> None:
         hall = (await s.execute(select(Hall).order_by(Hall.id))).scalars().first()
     if hall is None or hall.id is None:
         raise RuntimeError('no hall in the database: run python -m seed')
-    bus = RedisBus(settings.redis_url or WORKER_REDIS_URL)  # what the jobs publish reaches every app process
+    # what the jobs publish reaches every app process (signed with the hall's bus key, like theirs)
+    bus = RedisBus(settings.redis_url or WORKER_REDIS_URL, key=settings.key(Purpose.BUS))
     await bus.start()
     cipher = FieldCipher({'k1': settings.secret}, 'k1')
     limits = build_limits(db, redis_url=settings.redis_url, key=settings.key(Purpose.LIMITS))

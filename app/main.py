@@ -15,6 +15,7 @@ from app.api import web_session
 from app.api.docs import install_docs
 from app.api.errors import install_error_handlers
 from app.api.limits import BodySizeLimit
+from app.api.ops import router as ops_router
 from app.api.routes import router
 from app.migrate import upgrade_async
 from app.security.headers import SecurityHeaders
@@ -24,6 +25,7 @@ from app.services import hall_sim
 from app.services.alerts import AlertService
 from app.settings import get_settings
 from devices import lifecycle as devices
+from devices.protocol import MAX_MESSAGE_BYTES
 from pages import hardening
 from twin import device_feed, live
 
@@ -96,7 +98,8 @@ def configure() -> None:
     app.include_router(router)
     install_docs(app, router)
     app.include_router(web_session.router)
-    devices.mount(app)
+    app.include_router(ops_router)
+    devices.mount(app, settings)
     pages.register()
     hardening.install(settings.allowed_origins, _session_secret())
     app.on_startup(_startup)
@@ -127,4 +130,5 @@ def run() -> None:
         reload=False,
         favicon='🏛️',
         proxy_headers=False,  # the peer stays the peer: only TRUSTED_PROXIES may speak for a client (app/security)
+        ws_max_size=MAX_MESSAGE_BYTES,  # uvicorn refuses bigger websocket frames (1009) before any handler reads them
     )

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from alembic import command
 from alembic.config import Config
 
-from app.db import ensure_sqlite_dir
+from app.db import ensure_sqlite_file
 from app.settings import ROOT, ConfigError, get_settings
 
 
@@ -25,7 +25,7 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str) -> None:
     """Migrate to head; safe to call from inside a running event loop (it then uses a thread)."""
-    ensure_sqlite_dir(url)
+    ensure_sqlite_file(url)
     try:
         asyncio.get_running_loop()
     except RuntimeError:

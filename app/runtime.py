@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlmodel import select
 
@@ -22,6 +22,7 @@ from app.services.hall_sim import HallSimulator
 from app.services.journey import Journey, build_journey
 from app.services.kiosk import KioskDevices
 from app.services.limits import Limits, build_limits
+from app.services.ops import OpsCounters
 from app.services.queue import QueueService
 from app.services.replay import ReplayService
 from app.services.staffing import StaffingService
@@ -45,6 +46,7 @@ class Runtime:
     replay: ReplayService | None = None
     simulator: HallSimulator | None = None  # HALL_SIMULATION=on: started by app/main.py
     kiosk_devices: KioskDevices | None = None  # set by devices/ at start-up (pages never import devices/)
+    ops: OpsCounters = field(default_factory=OpsCounters)  # plumbing counters (bus, device hub) for managers
 
     @property
     def cases(self) -> CaseService:
@@ -63,7 +65,7 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
     if hall is None or hall.id is None:
         await db.dispose()
         raise HallMissing('数据库中没有大厅数据，请先运行 python -m seed / no hall in the database: run python -m seed')
-    bus = bus or (RedisBus(settings.redis_url) if settings.redis_url else InProcessBus())
+    bus = bus or (RedisBus(settings.redis_url, key=settings.key(Purpose.BUS)) if settings.redis_url else InProcessBus())
     await bus.start()
     cipher = FieldCipher({'k1': settings.secret}, 'k1')
     limits = build_limits(db, redis_url=settings.redis_url, key=settings.key(Purpose.LIMITS))
@@ -71,6 +73,9 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
     await queue.start_live()
     journey = build_journey(db, bus, settings, cipher, limits, hall_id=hall.id)
     forecast = ForecastService(db, settings, hall_id=hall.id, prompts=hall.prompts)
+    ops = OpsCounters()
+    if isinstance(bus, RedisBus):
+        ops.add('bus', bus.stats)
     return Runtime(
         settings,
         db,
@@ -84,6 +89,7 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         forecast=forecast,
         staffing=StaffingService(queue, forecast, AuditLog(db)),
         replay=ReplayService(db, settings, hall_id=hall.id),
+        ops=ops,
     )
 
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.security.files import private_dir
 from app.security.keys import Purpose, derive_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +60,7 @@ class Settings(BaseSettings):
     allowed_origins_raw: str = Field(default='', validation_alias='ALLOWED_ORIGINS')
     trusted_proxies_raw: str = Field(default='', validation_alias='TRUSTED_PROXIES')
     device_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300, validation_alias='DEVICE_HEARTBEAT_SECONDS')
+    device_max_pending: int = Field(default=64, ge=1, le=10_000, validation_alias='DEVICE_MAX_PENDING')
     device_fault_rate: float = Field(default=0.2, ge=0, le=60, validation_alias='DEVICE_FAULT_RATE')
     evaluation_scale: Literal['four', 'five'] = Field(default='four', validation_alias='EVALUATION_SCALE')
     rectification_working_days: int = Field(default=5, validation_alias='RECTIFICATION_WORKING_DAYS')
@@ -143,7 +145,7 @@ class Settings(BaseSettings):
             return self.secret_key.encode()
         path = self.var_dir / 'secret_key'
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
             _create_private(path, secrets.token_urlsafe(48))
         return path.read_text().strip().encode()
 

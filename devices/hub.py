@@ -5,6 +5,13 @@ order and answers each with an `ack` or an `error`; image work runs in a worker 
 is written in batches, so a slow or hostile device only ever delays itself. Bad frames are
 refused and counted in `HubStats`; only a bad hello, a wrong credential or a flood of bad frames
 closes the connection (codes in devices.protocol.CloseCode and docs/device-protocol.md).
+
+What sockets that have not authenticated may cost is bounded: the server's websocket refuses a frame
+above protocol.MAX_MESSAGE_BYTES before the hub reads it (1009, ws_max_size in app/main.py), a socket
+has `hello_timeout` seconds to say hello, and at most `max_pending` sockets may be waiting to do so;
+beyond that a new one is closed at once with 1013 (try again later) and only counted. A flood of
+silent sockets thus holds at most `max_pending` places for `hello_timeout` each, while real devices
+get in on one of their next retries.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ from devices.transport import StarletteTransport, Transport, TransportClosed
 
 log = logging.getLogger(__name__)
 
-HELLO_TIMEOUT = 5.0
+HELLO_TIMEOUT = 2.0
+MAX_PENDING = 64  # sockets accepted but not yet authenticated (setting DEVICE_MAX_PENDING)
 MAX_REJECTED_PER_CONNECTION = 50
 MAX_REMEMBERED_REFUSALS = 1000
 DISCONNECTED = 'disconnected'
@@ -38,6 +46,7 @@ class HubStats:
     """Counters for the twin and the manager: connections, frames, duplicates, refusals by reason."""
 
     connected: int = 0
+    pending: int = 0  # sockets waiting for their hello right now
     connections: int = 0
     frames: int = 0
     duplicates: int = 0
@@ -49,6 +58,7 @@ class HubStats:
     def snapshot(self) -> dict[str, Any]:
         return {
             'connected': self.connected,
+            'pending': self.pending,
             'connections': self.connections,
             'frames': self.frames,
             'duplicates': self.duplicates,
@@ -58,10 +68,15 @@ class HubStats:
 
 class DeviceHub:
     def __init__(
-        self, *, hello_timeout: float = HELLO_TIMEOUT, max_rejected: int = MAX_REJECTED_PER_CONNECTION
+        self,
+        *,
+        hello_timeout: float = HELLO_TIMEOUT,
+        max_rejected: int = MAX_REJECTED_PER_CONNECTION,
+        max_pending: int = MAX_PENDING,
     ) -> None:
         self.hello_timeout = hello_timeout
         self.max_rejected = max_rejected
+        self.max_pending = max_pending
         self.service: DeviceService | None = None
         self.stats = HubStats()
         self._refused_codes: set[str] = set()
@@ -84,7 +99,15 @@ class DeviceHub:
             self.stats.reject(Reason.NOT_READY)
             await transport.close(CloseCode.TRY_AGAIN_LATER, 'hub is starting, retry')
             return
-        driver = await self._authenticate(transport, service)
+        if self.stats.pending >= self.max_pending:
+            self.stats.reject(Reason.TOO_MANY_PENDING)
+            await transport.close(CloseCode.TRY_AGAIN_LATER, 'too many connections waiting for hello, retry')
+            return
+        self.stats.pending += 1
+        try:
+            driver = await self._authenticate(transport, service)
+        finally:
+            self.stats.pending -= 1
         if driver is None:
             return
         self.stats.connected += 1

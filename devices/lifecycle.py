@@ -9,22 +9,29 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from app.db import Database
 from app.runtime import Runtime
+from app.security.credentials import device_credential
+from app.security.keys import Purpose
 from app.services.consent import ConsentService
+from app.settings import Settings
 from devices import protocol
 from devices.gallery import FaceGallery, FaceSearch
 from devices.hub import DeviceHub
 from devices.kiosk_port import DeviceHardware
 from devices.service import DeviceService
 from devices.sim.behaviours import SimWorld
-from devices.sim.fleet import SimulatedFleet, load_specs
+from devices.sim.fleet import SimulatedFleet, fleet_specs, seeded_devices
+from devices.sim.samples import signed_qr_samples
 
 hub = DeviceHub()
 _service: DeviceService | None = None
 _fleet: SimulatedFleet | None = None
 
 
-def mount(app: FastAPI) -> None:
+def mount(app: FastAPI, settings: Settings) -> None:
+    """Serve /ws/devices (devices are told to come back later until `start`)."""
+    hub.max_pending = settings.device_max_pending
     hub.mount(app)
 
 
@@ -41,18 +48,26 @@ async def start(rt: Runtime) -> DeviceService:
     service = DeviceService(db=rt.db, bus=rt.bus, settings=settings, hall_id=rt.hall.id or 0, faces=gallery)
     await service.start()
     hub.bind(service)
+    rt.ops.add('device_hub', hub.stats)
     _service = service
     rt.kiosk_devices = DeviceHardware(service)
     if settings.device_mode == 'simulated':
-        host = '127.0.0.1' if settings.host in {'0.0.0.0', '::', ''} else settings.host
-        world = SimWorld(
-            secret=settings.secret, activity=settings.hall_simulation == 'on', fault_rate=settings.device_fault_rate
-        )
-        _fleet = SimulatedFleet(
-            f'ws://{host}:{settings.port}{protocol.PATH}', await load_specs(rt.db, settings.secret), world
-        )
+        _fleet = await simulated_fleet(settings, rt.db)
         _fleet.start()
     return service
+
+
+async def simulated_fleet(settings: Settings, db: Database) -> SimulatedFleet:
+    """The in-process fleet, handed its devices' credentials and a few signed codes: never SECRET_KEY nor a key."""
+    host = '127.0.0.1' if settings.host in {'0.0.0.0', '::', ''} else settings.host
+    devices = await seeded_devices(db)
+    credentials = {code: device_credential(settings.secret, code) for code in devices}
+    world = SimWorld(
+        qr=signed_qr_samples(settings.key(Purpose.CODE_SIGNING)),
+        activity=settings.hall_simulation == 'on',
+        fault_rate=settings.device_fault_rate,
+    )
+    return SimulatedFleet(f'ws://{host}:{settings.port}{protocol.PATH}', fleet_specs(devices, credentials), world)
 
 
 async def stop() -> None:

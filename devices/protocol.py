@@ -23,6 +23,10 @@ VERSION = 1
 PATH = '/ws/devices'
 MAX_FRAME_BYTES = 16 * 1024
 MAX_IMAGE_FRAME_BYTES = 512 * 1024
+# The server's websocket limit (uvicorn ws_max_size, for /ws/devices and NiceGUI's socket.io alike): the largest
+# frame plus room, so a slightly oversized image still gets a readable `too_large` error; beyond it the
+# transport closes with 1009 before the hub reads anything.
+MAX_MESSAGE_BYTES = MAX_IMAGE_FRAME_BYTES + 64 * 1024
 IMAGE_TYPES = frozenset({'qr_image', 'face_image'})
 IMAGE_KINDS = frozenset({DeviceKind.QR_SCANNER, DeviceKind.CAMERA})
 TOKEN = r'^[A-Za-z0-9._:-]+$'
@@ -32,8 +36,9 @@ class CloseCode(IntEnum):
     NORMAL = 1000
     GOING_AWAY = 1001
     POLICY = 1008  # too many rejected frames on one connection
+    MESSAGE_TOO_BIG = 1009  # over MAX_MESSAGE_BYTES: sent by the server's websocket, before the hub reads the frame
     SERVER_RESTART = 1012  # the server is shutting down (sent by uvicorn, seen by the hub as the disconnect code)
-    TRY_AGAIN_LATER = 1013  # the hub is starting or stopping
+    TRY_AGAIN_LATER = 1013  # the hub is starting or stopping, or too many connections are waiting for hello
     BAD_HELLO = 4400
     AUTH_FAILED = 4401
     TIMEOUT = 4408  # no hello in time, or heartbeats missed
@@ -56,6 +61,7 @@ class Reason(StrEnum):
     AUTH_FAILED = 'auth_failed'
     HELLO_TIMEOUT = 'hello_timeout'
     NOT_READY = 'not_ready'
+    TOO_MANY_PENDING = 'too_many_pending'
     TOO_MANY_ERRORS = 'too_many_errors'
 
 

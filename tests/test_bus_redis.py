@@ -1,25 +1,36 @@
-"""The Redis bus against the real redis-server: two processes share events once each, in order, across an outage."""
+"""The Redis bus against the real redis-server: two processes share events once each, in order, across an outage;
+entries not signed with the hall's bus key (written by hand into Redis) are dropped and counted."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
-from app.bus_redis import RedisBus
+from app import jobs
+from app import runtime as runtime_module
+from app.bus_redis import RedisBus, entry_signature
 from app.db import Database
 from app.events import DevicePayload, Event, HelpRequested
 from app.models import TicketCreate
+from app.runtime import build_runtime
 from app.security.crypto import FieldCipher
+from app.security.keys import Purpose, derive_key
+from app.services.principal import Principal
 from app.services.queue import QueueService
-from app.settings import Settings
+from app.settings import Settings, load_settings
+from tests.apphost import TEST_SECRET, prepare_database_async, sqlite_url
 from tests.callers import DESK, limits_for
 from tests.factories import SmallHall
 
 REDIS = 'redis://127.0.0.1:6379/0'
+KEY = derive_key(b'bus-test-secret-0123456789abcdef0123', Purpose.BUS)
+OTHER_KEY = derive_key(b'another-hall-secret-0123456789abcdef', Purpose.BUS)
 KIOSK = DevicePayload(device_id=1, code='K01', kind='kiosk')
 
 
@@ -39,12 +50,21 @@ async def stream() -> AsyncIterator[str]:
 @pytest.fixture
 async def pair(stream: str) -> AsyncIterator[tuple[RedisBus, RedisBus]]:
     """Two processes' buses on one stream."""
-    first, second = RedisBus(REDIS, stream=stream), RedisBus(REDIS, stream=stream)
+    first, second = RedisBus(REDIS, key=KEY, stream=stream), RedisBus(REDIS, key=KEY, stream=stream)
     await first.start()
     await second.start()
     yield first, second
     await first.stop()
     await second.stop()
+
+
+async def xadd(stream: str, fields: dict[str, str]) -> None:
+    """Write an entry by hand, as anyone with access to Redis could."""
+    redis = Redis.from_url(REDIS)
+    try:
+        await redis.xadd(stream, fields)  # type: ignore[arg-type]
+    finally:
+        await redis.aclose()
 
 
 def notes(bus: RedisBus) -> list[str]:
@@ -102,7 +122,7 @@ async def test_events_published_during_an_outage_arrive_in_order_after_it(
 async def test_a_process_that_cannot_reach_redis_still_delivers_locally_and_keeps_the_events(
     stream: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    unreachable = RedisBus('redis://127.0.0.1:1/0', stream=stream)
+    unreachable = RedisBus('redis://127.0.0.1:1/0', key=KEY, stream=stream)
     await unreachable.start()
     try:
         here = notes(unreachable)
@@ -116,17 +136,117 @@ async def test_a_process_that_cannot_reach_redis_still_delivers_locally_and_keep
         await unreachable.stop()
 
 
-async def test_an_unreadable_entry_is_skipped(pair: tuple[RedisBus, RedisBus], stream: str) -> None:
+async def test_an_unreadable_entry_is_skipped_and_counted(pair: tuple[RedisBus, RedisBus], stream: str) -> None:
     first, second = pair
     there = notes(second)
-    redis = Redis.from_url(REDIS)
-    try:
-        await redis.xadd(stream, {'origin': 'someone', 'event': '{"type": "NoSuchEvent", "data": {}}'})
-        await redis.xadd(stream, {'origin': 'someone'})
-    finally:
-        await redis.aclose()
+    unknown = '{"type": "NoSuchEvent", "data": {}}'
+    await xadd(stream, {'origin': 'someone', 'event': unknown, 'sig': entry_signature(KEY, stream, 'someone', unknown)})
+    await xadd(stream, {'origin': 'someone'})
     await first.publish(help_at('after'))
     await eventually(lambda: there == ['after'])
+    assert second.stats.snapshot() == {'delivered': 1, 'dropped': {'unreadable': 2}}
+
+
+async def test_entries_written_into_redis_without_the_bus_key_are_dropped_and_counted(
+    pair: tuple[RedisBus, RedisBus], stream: str
+) -> None:
+    """What anyone who can write to Redis could try: plain entries, another key, another stream, a swapped event."""
+    first, second = pair
+    there = notes(second)
+    forged = help_at('forged').to_json()
+
+    def entry(signature: str) -> dict[str, str]:
+        return {'origin': 'intruder', 'event': forged, 'sig': signature}
+
+    await xadd(stream, {'origin': 'intruder', 'event': forged})
+    await xadd(stream, entry(entry_signature(OTHER_KEY, stream, 'intruder', forged)))  # another hall's key
+    await xadd(stream, entry(entry_signature(KEY, 'elsewhere', 'intruder', forged)))  # signed for another stream
+    await xadd(stream, entry(entry_signature(KEY, stream, 'intruder', help_at('harmless').to_json())))  # swapped
+    await xadd(stream, entry('Ω' * 64))
+    await first.publish(help_at('genuine'))
+    await eventually(lambda: there == ['genuine'])
+    assert second.stats.snapshot() == {'delivered': 1, 'dropped': {'unsigned': 1, 'bad_signature': 4}}
+
+
+async def test_a_signed_entry_copied_back_into_the_stream_is_delivered_once(
+    pair: tuple[RedisBus, RedisBus], stream: str
+) -> None:
+    first, second = pair
+    there = notes(second)
+    await first.publish(help_at('once'))
+    await eventually(lambda: there == ['once'])
+    redis = Redis.from_url(REDIS)
+    try:
+        (_, fields), *_ = await redis.xrevrange(stream, count=1)
+        await redis.xadd(stream, fields)
+    finally:
+        await redis.aclose()
+    await first.publish(help_at('next'))
+    await eventually(lambda: there == ['once', 'next'])
+    assert second.stats.snapshot() == {'delivered': 2, 'dropped': {'replayed': 1}}
+
+
+async def test_a_flood_of_forged_entries_is_one_warning_and_a_count(
+    stream: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    reader = RedisBus(REDIS, key=KEY, stream=stream)
+    await reader.start()
+    try:
+        redis = Redis.from_url(REDIS)
+        try:
+            async with redis.pipeline(transaction=False) as pipe:
+                for n in range(300):
+                    pipe.xadd(stream, {'origin': 'intruder', 'event': help_at(f'flood-{n}').to_json()})
+                await pipe.execute()
+        finally:
+            await redis.aclose()
+        await eventually(lambda: reader.stats.dropped['unsigned'] == 300)
+        assert reader.stats.delivered == 0
+        assert sum('dropped an entry' in message for message in caplog.messages) == 1
+    finally:
+        await reader.stop()
+
+
+def test_a_bus_without_a_real_key_cannot_be_built() -> None:
+    with pytest.raises(ValueError, match='bus key'):
+        RedisBus(REDIS, key=b'')
+
+
+async def test_the_app_and_the_job_worker_sign_with_the_halls_bus_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stream: str
+) -> None:
+    """Both places that build a RedisBus (app/runtime.py, `python -m app.jobs`) hand it settings.key(Purpose.BUS):
+    the worker's events reach the app, another hall's do not and show in the manager's ops counters."""
+
+    class OnTestStream(RedisBus):
+        def __init__(self, url: str, *, key: bytes) -> None:
+            super().__init__(url, key=key, stream=stream)
+
+    url = sqlite_url(tmp_path / 'hall.db')
+    await prepare_database_async(url)
+    for name, value in (('DATABASE_URL', url), ('REDIS_URL', REDIS), ('SECRET_KEY', TEST_SECRET)):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(runtime_module, 'RedisBus', OnTestStream)
+    monkeypatch.setattr(jobs, 'RedisBus', OnTestStream)
+    monkeypatch.setattr(jobs, 'get_settings', load_settings)
+    rt = await build_runtime(load_settings())
+    worker: dict[str, Any] = {}
+    other_hall = RedisBus(REDIS, key=OTHER_KEY, stream=stream)
+    try:
+        await jobs.WorkerSettings.on_startup(worker)
+        await other_hall.start()
+        in_app = notes(rt.bus)
+        await worker['bus'].publish(help_at('from the worker'))
+        await other_hall.publish(help_at('from another hall'))
+        await worker['bus'].publish(help_at('again'))
+        await eventually(lambda: in_app == ['from the worker', 'again'])
+        counters = rt.ops.read(Principal.system('test'))
+        assert counters['bus'] == {'delivered': 2, 'dropped': {'bad_signature': 1}}
+    finally:
+        await other_hall.stop()
+        await jobs.WorkerSettings.on_shutdown(worker)
+        await rt.bus.stop()
+        await rt.db.dispose()
 
 
 async def test_a_second_process_keeps_its_live_queues_current_from_the_first_ones_events(

@@ -183,8 +183,8 @@ async def test_the_last_stop_of_today_shows_what_just_happened_at_any_time_of_da
     """The slider's last stop used to be the whole minute before now and stop at closing time, so a change made
     this minute, or after 18:00, was missing from "now"."""
     clock.now = at_local(DAY, time_of_day, settings)
-    await queue.set_window_state(hall.window_3, WindowState.OPEN, actor='w03')
-    await queue.set_window_state(hall.window_2, WindowState.PAUSED, actor='w02')
+    await queue.set_window_state(hall.window_3, WindowState.OPEN, caller=as_staff('w03'))
+    await queue.set_window_state(hall.window_2, WindowState.PAUSED, caller=as_staff('w02'))
     log = await ReplayService(db, settings, hall_id=hall.hall_id, clock=clock).load()
     assert log.day == DAY
     now = moment_at(log, slider_minutes(log))

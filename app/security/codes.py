@@ -27,17 +27,21 @@ def reference() -> str:
     return secrets.token_hex(6).upper()
 
 
-def _signature(secret: bytes, kind: str, value: str) -> str:
+def _signature(code_key: bytes, kind: str, value: str) -> str:
     """Signed with the code-signing key derived from SECRET_KEY (never SECRET_KEY itself)."""
-    key = derive_key(secret, Purpose.CODE_SIGNING)
-    digest = hmac.new(key, f'{_PREFIX}.{kind}.{value}'.encode(), hashlib.sha256).digest()[:16]
+    digest = hmac.new(code_key, f'{_PREFIX}.{kind}.{value}'.encode(), hashlib.sha256).digest()[:16]
     return base64.urlsafe_b64encode(digest).rstrip(b'=').decode()
 
 
 def sign(secret: bytes, kind: str, value: str) -> str:
+    return sign_with_key(derive_key(secret, Purpose.CODE_SIGNING), kind, value)
+
+
+def sign_with_key(code_key: bytes, kind: str, value: str) -> str:
+    """For a holder of only the code-signing key (`settings.key(Purpose.CODE_SIGNING)`): the simulator's samples."""
     if not (_VALUE.fullmatch(kind) and _VALUE.fullmatch(value)):
         raise ValueError('kind and value must be short ASCII tokens')
-    return f'{_PREFIX}.{kind}.{value}.{_signature(secret, kind, value)}'
+    return f'{_PREFIX}.{kind}.{value}.{_signature(code_key, kind, value)}'
 
 
 def verify(secret: bytes, kind: str, payload: str) -> str:
@@ -45,6 +49,6 @@ def verify(secret: bytes, kind: str, payload: str) -> str:
     parts = payload.strip().split('.')
     if len(parts) != 4 or parts[0] != _PREFIX or parts[1] != kind or not _VALUE.fullmatch(parts[2]):
         raise Invalid('forged_code', '二维码无效或不是本大厅签发 / this code was not issued by this hall')
-    if not hmac.compare_digest(parts[3], _signature(secret, kind, parts[2])):
+    if not hmac.compare_digest(parts[3], _signature(derive_key(secret, Purpose.CODE_SIGNING), kind, parts[2])):
         raise Invalid('forged_code', '二维码签名校验失败 / this code has been altered')
     return parts[2]

@@ -1,7 +1,8 @@
 """Device credentials: high-entropy secrets derived from the device-credential key, stored only as SHA-256.
 
 A random 256-bit credential needs no slow hash (that protects guessable passwords); SHA-256 keeps
-500 devices reconnecting at once cheap. The simulator, sharing SECRET_KEY, derives the same values.
+500 devices reconnecting at once cheap. The in-process simulator is handed only the values its devices
+hold (devices/lifecycle.py derives them); `python -m devices.sim`, run on the server, derives them itself.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """`python -m devices.sim --url ws://127.0.0.1:8080/ws/devices`: connect every seeded device and simulate it.
 
-Credentials are derived from SECRET_KEY (the same as the app's), devices are read from DATABASE_URL.
+An operator's tool on the hall server: it derives the devices' credentials and its sample QR codes'
+signatures from SECRET_KEY (the same as the app's), and reads the devices from DATABASE_URL.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import logging
 import random
 
 from app.db import Database
+from app.security.credentials import device_credential
+from app.security.keys import Purpose
 from app.settings import get_settings
 from devices.sim.behaviours import SimWorld
-from devices.sim.fleet import SimulatedFleet, load_specs
+from devices.sim.fleet import SimulatedFleet, fleet_specs, seeded_devices
+from devices.sim.samples import signed_qr_samples
 
 
 def parse_args() -> argparse.Namespace:
@@ -44,14 +48,16 @@ async def main(args: argparse.Namespace) -> None:
     settings = get_settings()
     db = Database(settings.db_url)
     try:
-        specs = await load_specs(db, settings.secret)
+        devices = await seeded_devices(db)
     finally:
         await db.dispose()
     if args.kinds:
         wanted = {kind.strip() for kind in args.kinds.split(',')}
-        specs = [spec for spec in specs if spec.kind in wanted]
+        devices = {code: kind for code, kind in devices.items() if kind in wanted}
+    credentials = {code: device_credential(settings.secret, code) for code in devices}
+    specs = fleet_specs(devices, credentials)
     world = SimWorld(
-        secret=settings.secret,
+        qr=signed_qr_samples(settings.key(Purpose.CODE_SIGNING)),
         activity=args.activity == 'on',
         fault_rate=args.fault_rate,
         speed=args.speed,

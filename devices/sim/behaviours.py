@@ -22,7 +22,7 @@ from devices.sim.client import Backoff, DeviceClient, Refused
 class SimWorld:
     """What every simulated device shares: randomness, switches, and what the hall looks like right now."""
 
-    secret: bytes
+    qr: samples.QrSamples  # signed codes for the scanners, prepared by whoever holds the code-signing key
     activity: bool = True
     fault_rate: float = 0.0  # faults and disconnects per device-hour
     speed: float = 1.0  # > 1 compresses time (tests, demos)
@@ -116,14 +116,14 @@ class QrScannerSim(SimulatedDevice):
     mean_gap = 180.0
 
     async def act(self) -> None:
-        rng, secret = self.world.rng, self.world.secret
+        rng, qr = self.world.rng, self.world.qr
         roll = rng.random()
         if roll < 0.1:
-            text = samples.forged_payload(secret)
+            text = qr.forged(rng)
         elif roll < 0.15:
             text = 'https://example.com/not-ours'
         else:
-            text = samples.signed_payload(secret, rng.choice(['appt', 'track']))
+            text = qr.genuine(rng)
         if rng.random() < 0.2:
             await self.client.send('qr_text', {'text': text})
         else:

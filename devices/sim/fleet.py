@@ -1,7 +1,9 @@
-"""Every seeded device, simulated: credentials derived from SECRET_KEY, connected over real websockets.
+"""Every seeded device, simulated, connected over real websockets with the credentials it is handed.
 
 Used by `python -m devices.sim` and, with DEVICE_MODE=simulated, inside the app itself (the fleet
 connects to the process's own /ws/devices once the server listens, thanks to the client's backoff).
+The fleet never sees SECRET_KEY: whoever starts it derives each device's credential and hands over
+only those (`fleet_specs`), as a provisioned device holds only its own.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -17,7 +20,6 @@ from sqlmodel import select
 
 from app.db import Database
 from app.models.device import Device, DeviceKind
-from app.security.credentials import device_credential
 from devices.sim import samples
 from devices.sim.behaviours import SIMULATORS, SimulatedDevice, SimWorld
 
@@ -33,11 +35,16 @@ class DeviceSpec:
     credential: str
 
 
-async def load_specs(db: Database, secret: bytes) -> list[DeviceSpec]:
-    """Every device in the database, with the credential its firmware would hold."""
+async def seeded_devices(db: Database) -> dict[str, DeviceKind]:
+    """Every device in the database, by code."""
     async with db.read_session() as s:
         devices = (await s.execute(select(Device).order_by(Device.code))).scalars().all()
-    return [DeviceSpec(d.code, DeviceKind(d.kind), device_credential(secret, d.code)) for d in devices]
+    return {d.code: DeviceKind(d.kind) for d in devices}
+
+
+def fleet_specs(devices: Mapping[str, DeviceKind], credentials: Mapping[str, str]) -> list[DeviceSpec]:
+    """The devices to simulate, each with the credential its firmware would hold (none handed: not simulated)."""
+    return [DeviceSpec(code, kind, credentials[code]) for code, kind in devices.items() if code in credentials]
 
 
 def http_base(ws_url: str) -> str:

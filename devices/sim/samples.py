@@ -2,8 +2,10 @@
 
 ID numbers are generated with valid checksums (python-stdnum) for mixed ages, and kept only if the
 hall's own validator accepts them (region codes must have existed at the birth date). QR codes
-are our signed payloads (plus forged and foreign ones) rendered with qrcode; faces are the sample
-photos scikit-image and matplotlib ship, so nothing is downloaded.
+are our signed payloads (plus forged and foreign ones) rendered with qrcode: the signed ones are made
+by whoever holds the code-signing key (devices/lifecycle.py, `python -m devices.sim`) and handed in as
+`QrSamples`, so simulated devices hold no key. Faces are the sample photos scikit-image and matplotlib
+ship, so nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import datetime as dt
 import io
 import random
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -73,15 +75,34 @@ def qr_png(text: str) -> bytes:
     return buffer.getvalue()
 
 
-def signed_payload(secret: bytes, kind: str) -> str:
-    value = codes.reference() if kind == 'appt' else codes.tracking_code()
-    return codes.sign(secret, kind, value)
+@dataclass(frozen=True)
+class QrSamples:
+    """Appointment and tracking codes the hall signed, for a simulated scanner to show (no key inside)."""
+
+    signed: tuple[str, ...] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.signed:
+            raise ValueError('a QR scanner needs at least one signed code to show')
+
+    def genuine(self, rng: random.Random) -> str:
+        return rng.choice(self.signed)
+
+    def forged(self, rng: random.Random) -> str:
+        """A real-looking code whose value was changed after signing."""
+        prefix, kind, _value, signature = self.genuine(rng).split('.')
+        return f'{prefix}.{kind}.{secrets.token_hex(6).upper()}.{signature}'
 
 
-def forged_payload(secret: bytes) -> str:
-    """A real-looking appointment code whose value was changed after signing."""
-    prefix, kind, _value, signature = signed_payload(secret, 'appt').split('.')
-    return f'{prefix}.{kind}.{secrets.token_hex(6).upper()}.{signature}'
+def signed_qr_samples(code_key: bytes, count: int = 24) -> QrSamples:
+    """`count` codes (appointments and tracking codes, alternately) signed with the code-signing key."""
+    kinds = ('appt', 'track')
+    return QrSamples(
+        tuple(
+            codes.sign_with_key(code_key, kind, codes.reference() if kind == 'appt' else codes.tracking_code())
+            for kind in (kinds[n % 2] for n in range(count))
+        )
+    )
 
 
 def b64(data: bytes) -> str:

@@ -61,6 +61,21 @@ async def test_a_silent_connection_is_closed_after_the_hello_timeout(harness: Hu
     assert harness.hub.stats.rejected['hello_timeout'] == 1
 
 
+async def test_sockets_beyond_the_pending_cap_are_told_to_come_back_later_and_counted(harness: HubHarness) -> None:
+    harness.hub.max_pending = 3
+    silent = [await harness.open() for _ in range(3)]
+    await harness.wait_for(lambda: harness.hub.stats.pending == 3)
+    extra = [await harness.open() for _ in range(2)]
+    for ws in extra:
+        assert await closed_with(ws, timeout=0.5) == CloseCode.TRY_AGAIN_LATER
+    assert harness.hub.stats.rejected['too_many_pending'] == 2
+    for ws in silent:  # the ones holding a place still get their full hello timeout, then go
+        assert await closed_with(ws) == CloseCode.TIMEOUT
+    assert harness.hub.stats.pending == 0 and harness.hub.stats.rejected['hello_timeout'] == 3
+    await harness.connect('S-01')  # the places are free again
+    await harness.wait_for(lambda: harness.hub.stats.snapshot()['connected'] == 1)
+
+
 async def test_bad_frames_get_errors_are_counted_and_never_stop_the_hub(harness: HubHarness) -> None:
     seat = await harness.connect('S-01')
     kiosk = await harness.connect('K01')

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import random
 
 import qrcode
 from PIL import Image
 
 from app.events import QrScanned
 from app.security import codes
+from app.security.keys import Purpose
 from devices.sim import samples
 from tests.devices.hubharness import HubHarness
 
@@ -51,7 +53,7 @@ async def test_signed_codes_are_decoded_from_images_and_verified(harness: HubHar
 
 async def test_forged_foreign_and_unreadable_codes_are_refused_with_a_reason(harness: HubHarness) -> None:
     secret = harness.settings.secret
-    forged = samples.forged_payload(secret)
+    forged = samples.signed_qr_samples(harness.settings.key(Purpose.CODE_SIGNING)).forged(random.Random(1))
     other_hall = codes.sign(b'another-hall-secret-0123456789abcdef', 'appt', 'A1B2C3D4E5F6')
     blank = io.BytesIO()
     Image.new('L', (640, 480), 255).save(blank, format='PNG')

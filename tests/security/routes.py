@@ -1,7 +1,7 @@
 """Who may open what: every page and every API route with its allowed roles, in ONE place.
 
 The role tests (tests/security/test_roles.py) are driven by `ROUTES`, and they fail when a page in
-`pages.ROUTES` or a route of `app.api.routes.router` has no row here. A new page is one line:
+`pages.ROUTES` or a route of `app.api.routes.router` or `app.api.ops.router` has no row here. A new page is one line:
 
     Rule('/manager', (Role.MANAGER,)),
     Rule('/track/{code}', PUBLIC, example='/track/not-a-real-code'),
@@ -91,6 +91,8 @@ ROUTES: list[Rule] = [
     Rule('/api/windows/{window_id}/park', WINDOW_OPERATORS, 'POST', {'reason': '补材料'}),
     Rule('/api/windows/{window_id}/resume', WINDOW_OPERATORS, 'POST', {'number': 'A001'}),
     Rule('/api/windows/{window_id}/state', WINDOW_OPERATORS, 'POST', {'state': 'paused'}),
+    # ---- API: operations ---------------------------------------------------------------------
+    Rule('/api/ops/counters', (Role.MANAGER,)),
 ]
 
 PAGES = [rule for rule in ROUTES if not rule.is_api]

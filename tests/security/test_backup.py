@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import os
 import sqlite3
+import stat
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -195,6 +196,22 @@ async def test_restore_of_a_bad_file_is_refused_and_changes_nothing(
 async def test_restore_of_a_missing_file_is_refused(live: Database, tmp_path: Path) -> None:
     with pytest.raises(backup.BackupError, match='no such file'):
         await asyncio.to_thread(backup.restore_backup, live.url, tmp_path / 'nope.db')
+
+
+async def test_backups_restored_and_kept_databases_are_readable_by_the_owner_only(
+    live: Database, tmp_path: Path
+) -> None:
+    previous = os.umask(0o022)  # the usual umask: files would be 0644 unless created private
+    try:
+        target = await _backup(live, tmp_path / 'elsewhere' / 'copy.db')
+        await live.dispose()
+        kept = await asyncio.to_thread(backup.restore_backup, live.url, target)
+    finally:
+        os.umask(previous)
+    assert kept is not None
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in (target, _db_file(live), kept)}
+    assert modes == dict.fromkeys(modes, 0o600)
+    assert stat.S_IMODE((tmp_path / 'elsewhere').stat().st_mode) == 0o700
 
 
 def test_postgres_commands_hide_the_password() -> None:

@@ -23,6 +23,7 @@ from starlette.responses import RedirectResponse
 
 import pages
 from app import runtime
+from app.api.ops import router as ops_router
 from app.api.routes import router
 from app.api.web_session import SESSION_COOKIE
 from app.models.people import STAFF_ROLES, Role
@@ -59,7 +60,8 @@ EXTRA_USERS = [
 
 def test_every_page_and_api_route_has_exactly_one_row() -> None:
     registered = {f'GET {path}' for path in pages.ROUTES}
-    api = {(getattr(route, 'path', ''), method) for route in router.routes for method in getattr(route, 'methods', ())}
+    routes = [*router.routes, *ops_router.routes]
+    api = {(getattr(route, 'path', ''), method) for route in routes for method in getattr(route, 'methods', ())}
     registered |= {f'{method} {path}' for path, method in api}
     table = [rule.key for rule in ROUTES]
     assert len(table) == len(set(table)), 'a route is listed twice in tests/security/routes.py'

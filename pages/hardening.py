@@ -1,10 +1,12 @@
 """NiceGUI hardening: who may talk to a page, and only from the browser that loaded it.
 
-NiceGUI's socket.io server accepts any origin and its handshake checks only the client id. Its
-upload routes read any body an anonymous request sends (an element's `max_file_size` is only
-checked in the browser). We restrict origins, bind each client to the browser session (NiceGUI's
-signed session cookie and our staff cookie) seen when it was rendered, and give each upload route
-its element's own body limit and the same browser check.
+NiceGUI's socket.io server accepts any origin, its handshake checks only the client id, and its
+message handlers (`event`, `javascript_response`, `ack`, `log`) act on whatever client a message
+names, whichever socket sent it. Its upload routes read any body an anonymous request sends (an
+element's `max_file_size` is only checked in the browser). We restrict origins, bind each client to
+the browser session (NiceGUI's signed session cookie and our staff cookie) seen when it was rendered,
+accept a client's messages only from a socket bound to that client, and give each upload route its
+element's own body limit and the same browser check.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 import logging
 import re
 from base64 import b64decode
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -31,7 +33,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.api.web_session import SESSION_COOKIE
 
 log = logging.getLogger(__name__)
+Handler = Callable[..., Any]
 
+CLIENT_MESSAGES = ('event', 'javascript_response', 'ack', 'log')  # each names the client it acts on
+SESSION_EVENTS = ('connect', 'handshake', 'disconnect')  # the handshake checks guard connect and handshake
 SOCKET_PREFIX = '/_nicegui_ws/'  # nicegui.nicegui: app.mount('/_nicegui_ws/', sio_app)
 UPLOAD_PATH = re.compile(r'/_nicegui/client/(?P<client>[^/]+)/upload/(?P<element>\d+)')  # nicegui/elements/upload.py
 MULTIPART_ALLOWANCE = 2048  # boundary lines and part headers around one file, a long file name included
@@ -118,6 +123,33 @@ class UploadGuard:
 # ---- the UI socket -----------------------------------------------------------------------------------
 
 
+def _bound(sio: socketio.AsyncServer, sid: str, message: Any) -> bool:
+    """Is the socket in the room of the client the message names? The handshake puts it there."""
+    client_id = message.get('client_id') if isinstance(message, dict) else None
+    if not isinstance(client_id, str):
+        return False
+    return any(member == sid for member, _ in sio.manager.get_participants('/', client_id))
+
+
+def _bound_only(sio: socketio.AsyncServer, kind: str, handler: Handler) -> Handler:
+    """NiceGUI's handler for a client message, run only for a socket bound to that client.
+
+    A browser's socket names only its own client, so any other socket is not a page of ours: it is
+    closed after its first such message (one log line, no flood).
+    """
+
+    @functools.wraps(handler)
+    async def guarded(sid: str, *args: Any) -> Any:
+        if len(args) == 1 and _bound(sio, sid, args[0]):
+            result = handler(sid, *args)
+            return await result if inspect.isawaitable(result) else result
+        log.warning('closed a UI socket that sent %s for a client it is not bound to', kind)
+        await sio.disconnect(sid)
+        return None
+
+    return guarded
+
+
 def install(allowed_origins: list[str], secret: str) -> None:
     """Idempotent: NiceGUI's test harness runs the composition root once per test.
 
@@ -130,6 +162,9 @@ def install(allowed_origins: list[str], secret: str) -> None:
     sio = core.sio
     sio.eio.cors_allowed_origins = allowed_origins
     nicegui_handlers = {name: inspect.unwrap(handler) for name, handler in sio.handlers['/'].items()}
+    unguarded = set(nicegui_handlers) - {*CLIENT_MESSAGES, *SESSION_EVENTS}
+    if unguarded:  # a NiceGUI upgrade added a way in: refuse to serve until it has a guard here
+        raise RuntimeError(f'NiceGUI socket handlers without a guard: {sorted(unguarded)}')
     original_connect, original_handshake = nicegui_handlers['connect'], nicegui_handlers['handshake']
 
     def foreign(sid: str, client_id: str, environ: Mapping[str, Any]) -> bool:
@@ -154,3 +189,5 @@ def install(allowed_origins: list[str], secret: str) -> None:
 
     sio.on('connect', guarded_connect)
     sio.on('handshake', guarded_handshake)
+    for kind in CLIENT_MESSAGES:
+        sio.on(kind, _bound_only(sio, kind, nicegui_handlers[kind]))

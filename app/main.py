@@ -92,7 +92,8 @@ def _async(action: Callable[[], object]) -> Callable[[], Awaitable[object]]:
 def configure() -> None:
     """Register middleware, API, pages and lifecycle hooks on NiceGUI's app."""
     settings = get_settings()
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(hardening.UploadGuard, secret=_session_secret())  # the last added runs first
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, limit_for=hardening.route_body_limit)
     app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
     app.include_router(router)

@@ -14,10 +14,12 @@ from app.runtime import ready
 from app.services.certificates import (
     ALTERED,
     GENUINE,
+    MAX_PRESENTED_BYTES,
     REVOKED,
     UNKNOWN,
     CertificateService,
     Verification,
+    check_presented_size,
     parse_presented,
 )
 from app.services.errors import DomainError
@@ -33,7 +35,6 @@ VERDICT_CLASSES = {
     UNKNOWN: 'bg-grey-3 text-grey-9',
 }
 VERDICT_ICONS = {GENUINE: 'verified', ALTERED: 'gpp_bad', REVOKED: 'block', UNKNOWN: 'help_outline'}
-MAX_UPLOAD_BYTES = 16_000
 
 
 def verdict(result: Verification, tz: Any) -> None:
@@ -85,8 +86,13 @@ async def verify_page(number: str) -> None:
                 verdict(result, tz)
 
         async def uploaded(event: events.UploadEventArguments) -> None:
-            data = await event.file.read()
-            await check(data[: MAX_UPLOAD_BYTES + 1].decode('utf-8', errors='replace'))
+            """Only a file that can be a certificate is read (the route's body limit has bounded it already)."""
+            try:
+                check_presented_size(event.file.size())
+            except DomainError as failure:
+                error.set_text(failure.message)
+                return
+            await check((await event.file.read()).decode('utf-8', errors='replace'))
 
         with ui.card().classes('w-full p-4 gap-2'):
             ui.label(t('verify.present')).classes('text-base font-bold')
@@ -96,5 +102,5 @@ async def verify_page(number: str) -> None:
                 'w-full'
             )
             ui.upload(
-                label=t('verify.upload'), on_upload=uploaded, auto_upload=True, max_file_size=MAX_UPLOAD_BYTES
+                label=t('verify.upload'), on_upload=uploaded, auto_upload=True, max_file_size=MAX_PRESENTED_BYTES
             ).props('accept=.json,application/json flat bordered').classes('w-full')

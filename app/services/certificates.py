@@ -120,10 +120,15 @@ class Verification:
     reason: str = ''
 
 
+def check_presented_size(size: int) -> None:
+    """A presented file larger than any certificate we issue is refused by its size, before it is read."""
+    if size > MAX_PRESENTED_BYTES:
+        raise Invalid('certificate_too_large', '文件过大，不是本系统签发的电子证照 / file too large')
+
+
 def parse_presented(text: str) -> dict[str, Any]:
     """A presented certificate file (JSON); anything else is `Invalid`, never a verdict."""
-    if len(text.encode('utf-8')) > MAX_PRESENTED_BYTES:
-        raise Invalid('certificate_too_large', '文件过大，不是本系统签发的电子证照 / file too large')
+    check_presented_size(len(text.encode('utf-8')))
     try:
         content = json.loads(text)
     except ValueError:

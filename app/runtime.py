@@ -74,7 +74,7 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         cipher,
         hall,
         queue,
-        AuthService(db, settings),
+        AuthService(db, settings, bus=bus, hall_id=hall.id),
         journey,
         forecast=forecast,
         staffing=StaffingService(queue, forecast, AuditLog(db)),

@@ -29,6 +29,7 @@ import socketio
 from nicegui import Client, ui
 from nicegui import Event as UiEvent
 from nicegui.page import page as nicegui_page
+from redis.asyncio import Redis
 from sqlalchemy import event as sa_event
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -36,13 +37,14 @@ from starlette.requests import Request
 from yarl import URL
 
 from app.bus import InProcessBus
+from app.bus_redis import RedisBus
 from app.db import Database
 from app.events import Event, SessionEnded
 from app.models.hall import Department
 from app.models.people import AuthSession, Role, StaffUser
 from app.services.auth import AuthService, SessionEnd, principal_changed
 from app.services.principal import Kind, Principal
-from app.settings import Settings
+from app.settings import ConfigError, Settings, load_settings
 from pages.session_watch import SessionWatch
 from tests.apphost import AppProcess, NewUser, PreparedDatabase, running_app
 from tests.conftest import FakeClock
@@ -50,6 +52,7 @@ from tests.factories import SmallHall
 from tests.security.routes import bearer, sqlite_path
 
 W01 = ('w01', 'Window-01-pass')
+REDIS = 'redis://127.0.0.1:6379/0'
 BOSS = ('boss', 'Manager-01-pass')
 
 
@@ -195,6 +198,18 @@ def test_only_role_window_and_department_count_as_a_change() -> None:
     assert not principal_changed(before, replace(before, display_name='王五', address='10.0.0.9'))
 
 
+def test_the_check_period_defaults_to_15_s_and_cannot_break_the_60_s_promise(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv('SESSION_CHECK_SECONDS', raising=False)
+    assert load_settings().session_check_seconds == 15
+    monkeypatch.setenv('SESSION_CHECK_SECONDS', '0.5')
+    assert load_settings().session_check_seconds == 0.5
+    for value in ('46', '0', '-1', 'often'):
+        monkeypatch.setenv('SESSION_CHECK_SECONDS', value)
+        with pytest.raises(ConfigError) as refused:
+            load_settings()
+        assert 'SESSION_CHECK_SECONDS' in str(refused.value), value
+
+
 # ---- the watcher, on NiceGUI clients that are never rendered ----------------------------------------
 
 
@@ -335,6 +350,39 @@ async def test_a_bus_message_with_an_unknown_reason_still_ends_the_page_as_a_log
         assert desk.navigations == [f'/login?next={quote("/window/1")}&reason=logged_out']
     finally:
         desk.client.delete()
+
+
+async def test_a_logout_in_one_process_ends_the_pages_open_in_another_over_redis(
+    db: Database, hall: SmallHall, settings: Settings, clock: FakeClock
+) -> None:
+    """Two processes: the person logs out through process A; their desk is open on process B."""
+    stream = f'halltwin:test:events:{uuid.uuid4().hex[:8]}'
+    bus_a, bus_b = RedisBus(REDIS, stream=stream), RedisBus(REDIS, stream=stream)
+    await bus_a.start()
+    await bus_b.start()
+    auth_a = AuthService(db, settings, bus=bus_a, hall_id=hall.hall_id, clock=clock)
+    watch_b = SessionWatch(AuthService(db, settings, bus=bus_b, hall_id=hall.hall_id, clock=clock), bus_b, period=3600)
+    await watch_b.start()
+    feed: UiEvent[str] = UiEvent()
+    issued = await auth_a.login(*W01)
+    desk = _open_desk(watch_b, feed, issued.principal, '/window/1')
+    try:
+        await auth_a.logout(issued.token)
+        deadline = time.monotonic() + 15
+        while not desk.navigations:
+            assert time.monotonic() < deadline, 'process B never heard of the logout'
+            await asyncio.sleep(0.05)
+        assert desk.navigations == [f'/login?next={quote("/window/1")}&reason=logged_out']
+        feed.emit('A004')
+        assert desk.received == []
+    finally:
+        desk.client.delete()
+        await watch_b.stop()
+        await bus_a.stop()
+        await bus_b.stop()
+        redis = Redis.from_url(REDIS)
+        await redis.delete(stream)
+        await redis.aclose()
 
 
 # ---- attackers on the real app: a desk that stays open after its session ended ----------------------

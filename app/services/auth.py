@@ -245,18 +245,20 @@ class AuthService:
         now = self.clock()
         async with self.db.session() as s, s.begin():
             revoked = await self._revoke(s, token, now)
-            if revoked is not None:
-                await audit.record(
-                    s,
-                    actor=revoked[1].username,
-                    role=revoked[1].role,
-                    action=audit.LOGOUT,
-                    client_address=client_address[:64],
-                    now=now,
-                )
-        if revoked is not None and self.bus is not None and revoked[0].id is not None:
+            if revoked is None:
+                return
+            session, user = revoked
+            await audit.record(
+                s,
+                actor=user.username,
+                role=user.role,
+                action=audit.LOGOUT,
+                client_address=client_address[:64],
+                now=now,
+            )
+        if self.bus is not None and session.id is not None:
             await self.bus.publish(
-                SessionEnded(hall_id=self.hall_id, session_id=revoked[0].id, reason=SessionEnd.LOGGED_OUT)
+                SessionEnded(hall_id=self.hall_id, session_id=session.id, reason=SessionEnd.LOGGED_OUT)
             )
 
     async def ended(self, principals: Collection[Principal]) -> dict[Principal, SessionEnd]:

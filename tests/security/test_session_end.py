@@ -537,17 +537,21 @@ class DeskScene:
 async def _scene(hall: LiveHall, user: NewUser) -> DeskScene:
     assert user.window is not None
     api = hall.app.async_client()
-    victim_token = await api.post('/api/auth/token', json={'username': user.username, 'password': user.password})
-    boss_token = await api.post('/api/auth/token', json={'username': BOSS[0], 'password': BOSS[1]})
+    tokens = []
+    for username, password in ((user.username, user.password), BOSS):
+        issued = await api.post('/api/auth/token', json={'username': username, 'password': password})
+        assert issued.status_code == 200, issued.text
+        tokens.append(str(issued.json()['access_token']))
+    victim_token, boss_token = tokens
     path = f'/window/{hall.window_id(user.window)}'
     scene = DeskScene(
         hall,
         user.username,
         user.window,
-        victim_token.json()['access_token'],
-        boss_token.json()['access_token'],
-        StayingPage(hall.app.base_url, path, victim_token.json()['access_token']),
-        StayingPage(hall.app.base_url, path, boss_token.json()['access_token']),
+        victim_token,
+        boss_token,
+        StayingPage(hall.app.base_url, path, victim_token),
+        StayingPage(hall.app.base_url, path, boss_token),
         api,
     )
     await scene.victim.open()

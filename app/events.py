@@ -303,3 +303,11 @@ class ProxyChanged(Event):
     ticket_id: int | None = None
     case_id: int | None = None
     change: str  # invited / joined / proposed / accepted / rejected / ended
+
+
+class SessionEnded(Event):
+    """A staff session was logged out: every process closes that session's open pages at once, not at its next
+    periodic check."""
+
+    session_id: int
+    reason: str = 'logged_out'

@@ -26,7 +26,7 @@ from app.services.alerts import AlertService
 from app.settings import get_settings
 from devices import lifecycle as devices
 from devices.protocol import MAX_MESSAGE_BYTES
-from pages import hardening
+from pages import hardening, session_watch
 from twin import device_feed, live
 
 log = logging.getLogger('halltwin')
@@ -47,6 +47,7 @@ async def _startup() -> None:
     rt.alerts = AlertService(rt.db, rt.bus, hall_id=rt.hall.id or 0, live=rt.queue.live, tz=settings.tz)
     await rt.alerts.start()
     device_feed.start(rt.bus)
+    await session_watch.start(rt.auth, rt.bus, period=settings.session_check_seconds)
     await devices.start(rt)
     await jobs.start(rt)
     if settings.hall_simulation == 'on' and rt.forecast is not None:
@@ -68,6 +69,7 @@ async def _shutdown() -> None:
         *([rt.simulator.stop] if rt.simulator is not None else []),
         jobs.stop,
         devices.stop,
+        session_watch.stop,
         _async(lambda: device_feed.stop(rt.bus)),
         *([rt.alerts.stop] if rt.alerts is not None else []),
         lambda: live.stop(rt.bus),

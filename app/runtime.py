@@ -83,7 +83,7 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         cipher,
         hall,
         queue,
-        AuthService(db, settings, limits),
+        AuthService(db, settings, limits, bus=bus, hall_id=hall.id),
         journey,
         limits,
         forecast=forecast,

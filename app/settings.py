@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, validation_alias='MAX_BODY_BYTES')
     token_idle_minutes: int = Field(default=30, ge=1, validation_alias='TOKEN_IDLE_MINUTES')
     token_absolute_hours: int = Field(default=12, ge=1, validation_alias='TOKEN_ABSOLUTE_HOURS')
+    session_check_seconds: float = Field(
+        default=15.0, gt=0, le=45, validation_alias='SESSION_CHECK_SECONDS'
+    )  # how often each process re-checks the sessions of its open staff pages (ended pages close within 60 s)
     allowed_origins_raw: str = Field(default='', validation_alias='ALLOWED_ORIGINS')
     trusted_proxies_raw: str = Field(default='', validation_alias='TRUSTED_PROXIES')
     device_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300, validation_alias='DEVICE_HEARTBEAT_SECONDS')

@@ -30,6 +30,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     'login.submit': ('登录', 'Log in'),
     'login.expired': ('登录已失效，请重新登录', 'Your session has ended; please log in again'),
     'login.logged_out': ('您已安全退出', 'You have logged out'),
+    'login.idle': ('长时间未操作，已自动退出，请重新登录', 'You were logged out after a period of inactivity'),
+    'login.deactivated': ('该账户已停用，如有疑问请联系管理员', 'This account has been deactivated'),
+    'login.changed': (
+        '您的角色、窗口或部门已变更，请重新登录',
+        'Your role, window or department changed; please log in again',
+    ),
     'nav.api': ('接口文档', 'API'),
 }
 

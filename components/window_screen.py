@@ -114,7 +114,10 @@ class WindowScreen:
             if self._drawn >= self._wanted:
                 return  # a reload that started after this request has already drawn the newer state
             wanted = self._wanted
-            self.desk = await window_desk.load_desk(self.rt.db, self.rt.cipher, self.rt.queue, self.window_id)
+            desk = await window_desk.load_desk(self.rt.db, self.rt.cipher, self.rt.queue, self.window_id)
+            if self.main.is_deleted:  # the page ended (logout, timeout) during the read: it shows nothing more
+                return
+            self.desk = desk
             self._drawn = wanted
             self.render()
 

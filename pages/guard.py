@@ -1,8 +1,12 @@
-"""Role checks for staff pages, on the server: at page load and again before every action."""
+"""Role checks for staff pages, on the server: at page load and again before every action.
+
+A page that passes `require` is registered with the process's session watch (pages/session_watch.py),
+which ends it when its session ends or its person's role, window or department changes.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -13,8 +17,10 @@ from app.api.web_session import SESSION_COOKIE, login_url
 from app.models.people import Role
 from app.runtime import ready
 from app.services import audit
+from app.services.auth import SessionEnd, principal_changed
 from app.services.errors import Unauthorized
 from app.services.principal import Principal
+from pages import session_watch
 
 FORBIDDEN_PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>403</title>
 <body style="font-family:sans-serif;padding:3rem"><h1>无权访问 / Forbidden</h1>
@@ -23,21 +29,31 @@ FORBIDDEN_PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><tit
 
 @dataclass
 class StaffSession:
-    """The logged-in person behind one open page; `recheck` before each action catches logout and timeouts."""
+    """The logged-in person behind one open page; `recheck` before each action catches logout, timeouts and a
+    change of role, window or department since the page was built (the page then ends)."""
 
     token: str
     principal: Principal
     roles: tuple[Role, ...]
     path: str
+    opened_as: Principal = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.opened_as = self.principal
 
     async def recheck(self) -> Principal | None:
         rt = await ready()
         try:
-            self.principal = await rt.auth.authenticate(self.token)
+            principal = await rt.auth.authenticate(self.token)
         except Unauthorized:
-            ui.navigate.to(login_url(self.path, 'expired'))
+            why = (await rt.auth.ended([self.opened_as])).get(self.opened_as, SessionEnd.EXPIRED)
+            session_watch.end_page(ui.context.client, self.path, why)
             return None
-        return self.principal
+        if principal_changed(self.opened_as, principal):
+            session_watch.end_page(ui.context.client, self.path, SessionEnd.CHANGED)
+            return None
+        self.principal = principal
+        return principal
 
 
 async def require(request: Request, *roles: Role) -> StaffSession | Response:
@@ -61,4 +77,5 @@ async def require(request: Request, *roles: Role) -> StaffSession | Response:
             client_address=address_of(request, rt.settings.trusted_proxies),
         )
         return HTMLResponse(FORBIDDEN_PAGE, status_code=403)
+    session_watch.current().watch(ui.context.client, principal, path)
     return StaffSession(token, principal, roles, path)

@@ -5,17 +5,18 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import Request
-from nicegui import ui
+from nicegui import app, ui
 
 from app.api.callers import address_of
 from app.api.web_session import SESSION_COOKIE, safe_next
 from app.runtime import ready
+from app.services.auth import SessionEnd
 from app.services.errors import DomainError
 from components.frame import frame
 from components.testids import tid
 from components.texts import t
 
-REASONS = {'expired': 'login.expired', 'logged_out': 'login.logged_out'}
+REASONS = {reason: f'login.{reason}' for reason in SessionEnd}
 
 
 async def login_page(request: Request, next: str = '/', reason: str = '') -> None:
@@ -23,6 +24,7 @@ async def login_page(request: Request, next: str = '/', reason: str = '') -> Non
     target = safe_next(next)
     previous = request.cookies.get(SESSION_COOKIE)
     address = address_of(request, rt.settings.trusted_proxies)
+    browser_id = str(app.storage.browser['id'])  # the hand-off code works only in this browser
 
     async def submit() -> None:
         error.set_text('')
@@ -34,7 +36,7 @@ async def login_page(request: Request, next: str = '/', reason: str = '') -> Non
             password.set_value('')
             error.set_text(failure.message)
             return
-        code = rt.auth.handoff.issue(issued.token)
+        code = rt.auth.handoff.issue(issued.token, browser_id)
         ui.navigate.to(f'/auth/complete?code={code}&next={quote(target)}')
 
     with frame(t('login.title'), hall_name=rt.hall.name), ui.card().classes('w-96 self-center mt-16 p-6 gap-4'):

@@ -80,6 +80,8 @@ class ReviewDesk:
 
     async def draw_nodes(self) -> None:
         pending = await self.rt.journey.cases.pending_for(self.department_id)
+        if self.node_box.is_deleted:  # the page ended (logout, timeout) during the read
+            return
         self.node_box.clear()
         with self.node_box:
             ui.label(t('review.nodes')).classes('text-lg font-bold')
@@ -135,6 +137,8 @@ class ReviewDesk:
 
     async def draw_rectifications(self) -> None:
         views = await self.rt.journey.evaluations.rectifications_for(self.department_id)
+        if self.rect_box.is_deleted:  # the page ended (logout, timeout) during the read
+            return
         self.rect_box.clear()
         with self.rect_box:
             ui.label(t('review.rectifications')).classes('text-lg font-bold')

@@ -26,14 +26,23 @@ def login_url(next_path: str, reason: str = '') -> str:
     return f'/login?next={quote(safe_next(next_path))}{suffix}'
 
 
+def _browser_id(request: Request) -> str | None:
+    """NiceGUI's id of this browser, from its signed `session` cookie (None without one)."""
+    if 'session' not in request.scope:
+        return None
+    value = request.session.get('id')
+    return value if isinstance(value, str) else None
+
+
 def _secure(request: Request) -> bool:
     return request.url.scheme == 'https' or request.headers.get('x-forwarded-proto') == 'https'
 
 
 @router.get('/auth/complete')
 async def complete_login(request: Request, code: str = '', next: str = '/') -> RedirectResponse:
+    """Swap a login page's one-time code for the session cookie, only in the browser that logged in."""
     rt = await ready()
-    token = rt.auth.handoff.redeem(code)
+    token = rt.auth.handoff.redeem(code, _browser_id(request))
     if token is None:
         return RedirectResponse(login_url(next, 'expired'), status_code=303)
     response = RedirectResponse(safe_next(next), status_code=303)

@@ -2,23 +2,29 @@
 
 A token is 256 random bits given to the client once; the database keeps only its SHA-256, so a
 leaked table holds no live session. Logout revokes the row, so a replayed token is refused.
+Open staff pages end with their session: `ended` judges all of a process's open pages in one query
+(and `SessionEnded` on the bus ends them at once on logout), by the same rule `authenticate` applies.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.bus import Bus
 from app.clock import utcnow
 from app.db import Database
+from app.events import SessionEnded
 from app.models.people import AuthSession, Role, StaffUser
 from app.security.passwords import hash_password, verify_password
 from app.services import audit
@@ -26,6 +32,8 @@ from app.services.errors import Unauthorized
 from app.services.limits import Limit, Limits, TooManyRequests
 from app.services.principal import Kind, Principal
 from app.settings import Settings
+
+log = logging.getLogger(__name__)
 
 LOCKOUT = dt.timedelta(minutes=15)
 LOGIN_PER_ACCOUNT_AND_ADDRESS = Limit(
@@ -68,6 +76,34 @@ def _slow_down(user: StaffUser, now: dt.datetime) -> bool:
     return True
 
 
+class SessionEnd(StrEnum):
+    """Why a staff session no longer opens pages; the value is the `reason` shown on the login page."""
+
+    LOGGED_OUT = 'logged_out'
+    DEACTIVATED = 'deactivated'
+    EXPIRED = 'expired'  # past the absolute lifetime (or the session row is gone)
+    IDLE = 'idle'
+    CHANGED = 'changed'  # role, window or department changed: a page built for the old one must not go on
+
+
+def session_end(session: AuthSession, user: StaffUser, now: dt.datetime, settings: Settings) -> SessionEnd | None:
+    """Why this session is over at `now`, or None while it is valid (the one rule for requests and open pages)."""
+    if session.revoked_at:
+        return SessionEnd.LOGGED_OUT
+    if not user.active:
+        return SessionEnd.DEACTIVATED
+    if now - session.created_at > dt.timedelta(hours=settings.token_absolute_hours):
+        return SessionEnd.EXPIRED
+    if now - session.last_seen_at > dt.timedelta(minutes=settings.token_idle_minutes):
+        return SessionEnd.IDLE
+    return None
+
+
+def principal_changed(before: Principal, after: Principal) -> bool:
+    """Did what a page was built for (role, window, department) change? Then the page must be opened again."""
+    return (before.role, before.window_id, before.department_id) != (after.role, after.window_id, after.department_id)
+
+
 @dataclass(frozen=True)
 class IssuedToken:
     token: str
@@ -81,11 +117,21 @@ def token_hash(token: str) -> str:
 
 class AuthService:
     def __init__(
-        self, db: Database, settings: Settings, limits: Limits, *, clock: Callable[[], dt.datetime] = utcnow
+        self,
+        db: Database,
+        settings: Settings,
+        limits: Limits,
+        *,
+        bus: Bus | None = None,
+        hall_id: int = 0,
+        clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
+        """`bus` carries logouts to the open pages of every process (None: a tool with no pages to tell)."""
         self.db = db
         self.settings = settings
         self.limits = limits
+        self.bus = bus
+        self.hall_id = hall_id
         self.clock = clock
         self.handoff = LoginHandoff(clock=clock)
 
@@ -209,14 +255,7 @@ class AuthService:
         if row is None:
             raise Unauthorized('not_authenticated', '请先登录 / please log in')
         session, user = row
-        idle = dt.timedelta(minutes=self.settings.token_idle_minutes)
-        absolute = dt.timedelta(hours=self.settings.token_absolute_hours)
-        if (
-            session.revoked_at
-            or not user.active
-            or now - session.last_seen_at > idle
-            or now - session.created_at > absolute
-        ):
+        if session_end(session, user, now, self.settings) is not None:
             raise Unauthorized('session_expired', '登录已失效，请重新登录 / session expired, please log in again')
         if now - session.last_seen_at >= TOUCH_EVERY:
             async with self.db.session() as s, s.begin():
@@ -224,23 +263,58 @@ class AuthService:
         return _principal(user, session)
 
     async def logout(self, token: str, *, client_address: str = '') -> None:
-        """Revoke the session behind `token` (a no-op for unknown or already revoked tokens); audited."""
+        """Revoke the session behind `token` (a no-op for unknown or already revoked tokens); audited.
+
+        After the commit, `SessionEnded` tells every process to close that session's open pages now.
+        """
         now = self.clock()
         async with self.db.session() as s, s.begin():
-            user = await self._revoke(s, token, now)
-            if user is not None:
-                await audit.record(
-                    s,
-                    actor=user.username,
-                    role=user.role,
-                    action=audit.LOGOUT,
-                    client_address=client_address[:64],
-                    now=now,
-                )
+            revoked = await self._revoke(s, token, now)
+            if revoked is None:
+                return
+            session, user = revoked
+            await audit.record(
+                s,
+                actor=user.username,
+                role=user.role,
+                action=audit.LOGOUT,
+                client_address=client_address[:64],
+                now=now,
+            )
+        if self.bus is not None and session.id is not None:
+            await self.bus.publish(
+                SessionEnded(hall_id=self.hall_id, session_id=session.id, reason=SessionEnd.LOGGED_OUT)
+            )
+
+    async def ended(self, principals: Collection[Principal]) -> dict[Principal, SessionEnd]:
+        """Which of these open pages' principals may no longer see their page, and why; the valid ones are left out.
+
+        One query for all of them, and nothing is written: a page that stays open is not activity, so
+        watching never extends the idle timeout (only requests through `authenticate` do).
+        """
+        ids = {p.session_id for p in principals if p.session_id is not None}
+        now = self.clock()
+        rows: dict[int, tuple[AuthSession, StaffUser]] = {}
+        if ids:
+            async with self.db.read_session() as s:
+                statement = select(AuthSession, StaffUser).join(StaffUser).where(col(AuthSession.id).in_(ids))
+                rows = {session.id: (session, user) for session, user in (await s.execute(statement)).all()}
+        verdicts: dict[Principal, SessionEnd] = {}
+        for principal in principals:
+            row = rows.get(principal.session_id) if principal.session_id is not None else None
+            if row is None:
+                verdicts[principal] = SessionEnd.EXPIRED
+                continue
+            end = session_end(*row, now, self.settings)
+            if end is None and principal_changed(principal, _principal(row[1], row[0])):
+                end = SessionEnd.CHANGED
+            if end is not None:
+                verdicts[principal] = end
+        return verdicts
 
     @staticmethod
-    async def _revoke(s: AsyncSession, token: str, now: dt.datetime) -> StaffUser | None:
-        """Mark the session behind `token` revoked; its user, or None if it was unknown or already revoked."""
+    async def _revoke(s: AsyncSession, token: str, now: dt.datetime) -> tuple[AuthSession, StaffUser] | None:
+        """Mark the session behind `token` revoked; it and its user, or None if it was unknown or already revoked."""
         row = (
             await s.execute(
                 select(AuthSession, StaffUser).join(StaffUser).where(AuthSession.token_hash == token_hash(token))
@@ -250,7 +324,7 @@ class AuthService:
             return None
         session, user = row
         session.revoked_at = now
-        return user
+        return session, user
 
 
 def _principal(user: StaffUser, session: AuthSession) -> Principal:
@@ -273,24 +347,33 @@ class LoginHandoff:
 
     The login form talks over the page's websocket, which cannot set an HttpOnly cookie; the page
     sends the browser to /auth/complete?code=..., which swaps the code (single use, 30 s) for the
-    cookie. The token itself never appears in a URL.
+    cookie. The token itself never appears in a URL. A code is bound to the browser that typed the
+    password (NiceGUI's signed browser id): redeemed from any other browser it is refused and burnt, so
+    a code sent to someone else cannot plant a session in their browser.
     """
 
     TTL = dt.timedelta(seconds=30)
 
     def __init__(self, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.clock = clock
-        self._codes: dict[str, tuple[str, dt.datetime]] = {}
+        self._codes: dict[str, tuple[str, str, dt.datetime]] = {}
 
-    def issue(self, token: str) -> str:
+    def issue(self, token: str, browser_id: str) -> str:
+        if not browser_id:
+            raise ValueError('a login hand-off needs the browser id of the login page')
         now = self.clock()
-        self._codes = {code: item for code, item in self._codes.items() if item[1] > now}
+        self._codes = {code: item for code, item in self._codes.items() if item[2] > now}
         code = secrets.token_urlsafe(24)
-        self._codes[code] = (token, now + self.TTL)
+        self._codes[code] = (token, browser_id, now + self.TTL)
         return code
 
-    def redeem(self, code: str) -> str | None:
+    def redeem(self, code: str, browser_id: str | None) -> str | None:
+        """The token, once, in the browser the code was issued to and within its lifetime; else None."""
         item = self._codes.pop(code, None)
-        if item is None or item[1] <= self.clock():
+        if item is None or item[2] <= self.clock() or not browser_id:
             return None
-        return item[0]
+        token, issued_to, _ = item
+        if not secrets.compare_digest(issued_to.encode(), browser_id.encode()):
+            log.warning('a login hand-off code was opened in another browser: refused and burnt')
+            return None
+        return token

@@ -18,6 +18,10 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from nicegui import Client
+from nicegui.page import page as nicegui_page
+from sqlalchemy import update
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
@@ -26,11 +30,11 @@ from app import runtime
 from app.api.ops import router as ops_router
 from app.api.routes import router
 from app.api.web_session import SESSION_COOKIE
-from app.models.people import STAFF_ROLES, Role
+from app.models.people import STAFF_ROLES, Role, StaffUser
 from app.runtime import Runtime, build_runtime
 from app.services import audit
 from app.settings import load_settings
-from pages import guard
+from pages import guard, session_watch
 from tests.apphost import AppProcess, NewUser, PreparedDatabase, prepare_database_async, running_app, sqlite_url
 from tests.security.routes import (
     ACCOUNTS,
@@ -269,12 +273,14 @@ async def guard_hall(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIt
     rt = await build_runtime(load_settings())
     runtime.install(rt)
     runtime.mark_ready()
+    await session_watch.start(rt.auth, rt.bus, period=3600)  # pages are ended here by logouts and rechecks only
     try:
         tokens = {
             role.value: (await rt.auth.login(*who, client_address='10.3.0.1')).token for role, who in ACCOUNTS.items()
         }
         yield GuardHall(rt, tokens)
     finally:
+        await session_watch.stop()
         runtime.install(None)
         await rt.bus.stop()
         await rt.db.dispose()
@@ -321,22 +327,57 @@ async def test_guard_refuses_wrong_roles_with_403_and_audits(guard_hall: GuardHa
     assert (await audit.verify(guard_hall.rt.db)).ok
 
 
-async def test_guard_lets_allowed_roles_and_admins_in(guard_hall: GuardHall) -> None:
-    for who in (Role.MANAGER, Role.ADMIN):
-        result = await guard.require(_request('/manager', token_value=guard_hall.tokens[who.value]), Role.MANAGER)
+def _page_client(request: Request) -> Client:
+    """The NiceGUI client a page function runs in (never rendered here)."""
+    return Client(nicegui_page(''), request=request)
+
+
+def _navigations(client: Client) -> list[str]:
+    return [data['path'] for _, kind, data in client.outbox.messages if kind == 'open']
+
+
+async def test_guard_lets_allowed_roles_and_admins_in_and_watches_their_page(guard_hall: GuardHall) -> None:
+    watch = session_watch.current()
+    for n, who in enumerate((Role.MANAGER, Role.ADMIN), start=1):
+        request = _request('/manager', token_value=guard_hall.tokens[who.value])
+        with _page_client(request) as client:
+            result = await guard.require(request, Role.MANAGER)
         assert isinstance(result, guard.StaffSession), who
         assert result.principal.role == who and result.path == '/manager'
+        assert watch.open_pages == n
+        client.delete()
 
 
-async def test_recheck_catches_a_logout_before_the_next_action(
-    guard_hall: GuardHall, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    navigated: list[str] = []
-    monkeypatch.setattr(guard.ui.navigate, 'to', navigated.append)
+async def test_guard_does_not_watch_a_page_it_refused(guard_hall: GuardHall) -> None:
+    request = _request('/manager', token_value=guard_hall.tokens[Role.STAFF.value])
+    with _page_client(request) as client:
+        result = await guard.require(request, Role.MANAGER)
+    assert not isinstance(result, guard.StaffSession)
+    assert session_watch.current().open_pages == 0
+    client.delete()
+
+
+async def test_recheck_catches_a_logout_before_the_next_action(guard_hall: GuardHall) -> None:
     staff_token = guard_hall.tokens[Role.STAFF.value]
-    session = await guard.require(_request('/window', 'n=1', staff_token), Role.STAFF)
-    assert isinstance(session, guard.StaffSession)
-    assert (await session.recheck()) is not None and navigated == []
-    await guard_hall.rt.auth.logout(staff_token)
-    assert await session.recheck() is None
-    assert navigated == [f'/login?next={quote("/window?n=1")}&reason=expired']
+    request = _request('/window', 'n=1', staff_token)
+    with _page_client(request) as client:
+        session = await guard.require(request, Role.STAFF)
+        assert isinstance(session, guard.StaffSession)
+        assert (await session.recheck()) is not None and _navigations(client) == []
+        await guard_hall.rt.auth.logout(staff_token)
+        assert await session.recheck() is None
+    assert _navigations(client)[-1] == f'/login?next={quote("/window?n=1")}&reason=logged_out'
+    client.delete()
+
+
+async def test_recheck_ends_a_page_whose_person_moved_to_another_window(guard_hall: GuardHall) -> None:
+    request = _request('/window', 'n=1', guard_hall.tokens[Role.STAFF.value])
+    with _page_client(request) as client:
+        session = await guard.require(request, Role.STAFF)
+        assert isinstance(session, guard.StaffSession)
+        async with guard_hall.rt.db.session() as s, s.begin():
+            await s.execute(update(StaffUser).where(col(StaffUser.username) == 'w01').values(window_id=None))
+        assert await session.recheck() is None  # valid login, but the desk was built for the old window
+        assert session.principal.window_id is not None  # the page never acts as the moved person
+    assert _navigations(client) == [f'/login?next={quote("/window?n=1")}&reason=changed']
+    client.delete()

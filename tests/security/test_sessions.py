@@ -7,7 +7,9 @@ Each refusal is checked together with what must not have changed (no new session
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +18,11 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import itsdangerous
 import pytest
 from fastapi import FastAPI
 from sqlmodel import col, select
+from starlette.middleware.sessions import SessionMiddleware
 
 from app import runtime
 from app.api import web_session
@@ -427,18 +431,46 @@ def test_safe_next_keeps_only_local_paths(target: str | None, expected: str) -> 
     assert safe_next(target) == expected
 
 
+BROWSER_A = 'browser-a-7f3c9e21'
+BROWSER_B = 'browser-b-04d2aa58'
+SESSION_SIGNING = 'session-signing-secret-of-the-test-app'
+
+
+def _browser_cookie(browser_id: str, secret: str = SESSION_SIGNING) -> str:
+    """NiceGUI's signed `session` cookie of one browser, as Starlette's SessionMiddleware writes it."""
+    data = base64.b64encode(json.dumps({'id': browser_id}).encode())
+    return itsdangerous.TimestampSigner(secret).sign(data).decode()
+
+
+@dataclass
+class HandoffApp:
+    client: httpx.AsyncClient  # browser A
+    handoff: LoginHandoff
+    app: FastAPI
+
+    def browser(self, cookies: dict[str, str]) -> httpx.AsyncClient:
+        """Another browser on the same app, with its own cookies."""
+        return httpx.AsyncClient(transport=httpx.ASGITransport(self.app), base_url='http://hall.test', cookies=cookies)
+
+
 @pytest.fixture
-async def handoff_app(clock: FakeClock) -> AsyncIterator[tuple[httpx.AsyncClient, LoginHandoff]]:
-    """The web-session routes alone, with a stand-in runtime that has what /auth/complete uses."""
+async def handoff_app(clock: FakeClock) -> AsyncIterator[HandoffApp]:
+    """The web-session routes alone (behind the browser-session middleware NiceGUI installs), with a stand-in
+    runtime that has what /auth/complete uses; its client is browser A."""
     handoff = LoginHandoff(clock=clock)
     stand_in: Any = SimpleNamespace(auth=SimpleNamespace(handoff=handoff), settings=Settings())
     runtime.install(stand_in)
     runtime.mark_ready()
     app = FastAPI()
+    app.add_middleware(SessionMiddleware, secret_key=SESSION_SIGNING)
     app.include_router(web_session.router)
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url='http://hall.test') as client:
-            yield client, handoff
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app),
+            base_url='http://hall.test',
+            cookies={'session': _browser_cookie(BROWSER_A)},
+        ) as client:
+            yield HandoffApp(client, handoff, app)
     finally:
         runtime.install(None)
 
@@ -451,10 +483,11 @@ def _cookie_attributes(response: httpx.Response) -> dict[str, str]:
 
 
 async def test_handoff_sets_a_strict_httponly_cookie_secure_under_tls(
-    handoff_app: tuple[httpx.AsyncClient, LoginHandoff],
+    handoff_app: HandoffApp,
 ) -> None:
-    client, handoff = handoff_app
-    plain = await client.get('/auth/complete', params={'code': handoff.issue('token-1'), 'next': '/window?n=1'})
+    client, handoff = handoff_app.client, handoff_app.handoff
+    code = handoff.issue('token-1', BROWSER_A)
+    plain = await client.get('/auth/complete', params={'code': code, 'next': '/window?n=1'})
     assert plain.status_code == 303 and plain.headers['location'] == '/window?n=1'
     assert plain.cookies[SESSION_COOKIE] == 'token-1'
     attributes = _cookie_attributes(plain)
@@ -462,32 +495,72 @@ async def test_handoff_sets_a_strict_httponly_cookie_secure_under_tls(
     assert attributes['path'] == '/' and int(attributes['max-age']) == 12 * 3600
 
     tls = await client.get(
-        '/auth/complete', params={'code': handoff.issue('token-2')}, headers={'x-forwarded-proto': 'https'}
+        '/auth/complete', params={'code': handoff.issue('token-2', BROWSER_A)}, headers={'x-forwarded-proto': 'https'}
     )
     assert 'secure' in _cookie_attributes(tls)
 
 
 @pytest.mark.parametrize('target', ['//evil.example', 'https://evil.example', '/\\evil.example', 'javascript:x'])
-async def test_handoff_never_redirects_off_site(
-    handoff_app: tuple[httpx.AsyncClient, LoginHandoff], target: str
-) -> None:
-    client, handoff = handoff_app
-    response = await client.get('/auth/complete', params={'code': handoff.issue('token-3'), 'next': target})
+async def test_handoff_never_redirects_off_site(handoff_app: HandoffApp, target: str) -> None:
+    client, handoff = handoff_app.client, handoff_app.handoff
+    response = await client.get('/auth/complete', params={'code': handoff.issue('token-3', BROWSER_A), 'next': target})
     assert response.status_code == 303 and response.headers['location'] == '/'
 
 
-async def test_handoff_codes_are_single_use_and_expire(
-    handoff_app: tuple[httpx.AsyncClient, LoginHandoff], clock: FakeClock
-) -> None:
-    client, handoff = handoff_app
-    code = handoff.issue('token-4')
+async def test_handoff_codes_are_single_use_and_expire(handoff_app: HandoffApp, clock: FakeClock) -> None:
+    client, handoff = handoff_app.client, handoff_app.handoff
+    code = handoff.issue('token-4', BROWSER_A)
     assert (await client.get('/auth/complete', params={'code': code})).cookies.get(SESSION_COOKIE) == 'token-4'
     replay = await client.get('/auth/complete', params={'code': code, 'next': '/x'})
     assert replay.headers['location'] == '/login?next=/x&reason=expired'
     assert SESSION_COOKIE not in replay.headers.get('set-cookie', '')
 
-    stale = handoff.issue('token-5')
+    stale = handoff.issue('token-5', BROWSER_A)
     clock.advance(0.6)  # 36 s: past the 30 s lifetime
     late = await client.get('/auth/complete', params={'code': stale})
     assert late.headers['location'].endswith('reason=expired') and 'set-cookie' not in late.headers
-    assert handoff.redeem(stale) is None
+    assert handoff.redeem(stale, BROWSER_A) is None
+
+
+def _no_session_cookie(response: httpx.Response) -> bool:
+    return all(not value.startswith(f'{SESSION_COOKIE}=') for value in response.headers.get_list('set-cookie'))
+
+
+async def test_a_code_opened_in_another_browser_is_refused_and_burnt(
+    handoff_app: HandoffApp,
+) -> None:
+    """Login CSRF: a code sent to someone else must not log their browser into the sender's account."""
+    browser_a, handoff = handoff_app.client, handoff_app.handoff
+    code = handoff.issue('token-6', BROWSER_A)
+    async with handoff_app.browser({'session': _browser_cookie(BROWSER_B)}) as browser_b:
+        planted = await browser_b.get('/auth/complete', params={'code': code, 'next': '/window/1'})
+    assert planted.status_code == 303
+    assert planted.headers['location'] == f'/login?next={quote("/window/1")}&reason=expired'
+    assert _no_session_cookie(planted)
+    late = await browser_a.get('/auth/complete', params={'code': code})  # burnt: not even its own browser
+    assert late.headers['location'].endswith('reason=expired') and _no_session_cookie(late)
+
+
+@pytest.mark.parametrize(
+    'cookies',
+    [
+        {},  # no browser session at all
+        {'session': _browser_cookie(BROWSER_A, secret='another-secret-than-the-apps')},  # forged signature
+        {'session': 'not-a-signed-cookie'},
+    ],
+    ids=['no session cookie', 'forged session cookie', 'garbage session cookie'],
+)
+async def test_a_code_opened_without_a_genuine_browser_session_is_refused(
+    handoff_app: HandoffApp, cookies: dict[str, str]
+) -> None:
+    handoff = handoff_app.handoff
+    code = handoff.issue('token-7', BROWSER_A)
+    async with handoff_app.browser(cookies) as other:
+        refused = await other.get('/auth/complete', params={'code': code})
+    assert refused.headers['location'].endswith('reason=expired') and _no_session_cookie(refused)
+    assert handoff.redeem(code, BROWSER_A) is None
+
+
+def test_a_code_cannot_be_issued_without_a_browser() -> None:
+    with pytest.raises(ValueError):
+        LoginHandoff().issue('token-8', '')

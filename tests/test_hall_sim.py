@@ -34,7 +34,13 @@ def morning_rush(day: dt.date, hour: int) -> dict[int, float]:
 async def simulated_queue(db: Database, bus: InProcessBus, settings: Settings, hall: SmallHall) -> QueueService:
     clock = VirtualClock(hall_hours.local_moment(DAY, 7, settings.tz))
     queue = QueueService(
-        db, bus, settings, FieldCipher({'k1': settings.secret}, 'k1'), hall_id=hall.hall_id, clock=clock
+        db,
+        bus,
+        settings,
+        FieldCipher({'k1': settings.secret}, 'k1'),
+        limits_for(db, clock),
+        hall_id=hall.hall_id,
+        clock=clock,
     )
     await queue.start_live()
     return queue

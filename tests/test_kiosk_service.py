@@ -215,7 +215,7 @@ async def _citizen_with_face_consent(
 ) -> int:
     async with db.session() as s, s.begin():
         citizen = await citizens.find_or_create(
-            s, cipher, parse_id_number(id_number, today=clock.now.date()), now=clock.now
+            s, cipher, parse_id_number(id_number, today=clock.now.date()), now=clock.now, update_contact=True
         )
     assert citizen.id is not None
     if consent:

@@ -38,7 +38,7 @@ class Hall:
         self.http = http
         self.window_ids = window_ids
         self.tokens: dict[int, dict[str, str]] = {}
-        self.codes: list[str] = []
+        self.codes: dict[str, str] = {}  # tracking code -> ticket number (its second factor: no phone given)
 
     def login_all(self) -> None:
         for number, (username, password) in STAFF.items():
@@ -47,9 +47,10 @@ class Hall:
             self.tokens[number] = {'Authorization': f'Bearer {response.json()["access_token"]}'}
 
     def take(self, service: str, **fields: Any) -> dict[str, Any]:
-        response = self.http.post('/api/tickets', json={'service_code': service, **fields})
+        """At the desk of window 1 (a clerk may set the priority flags an anonymous caller may not)."""
+        response = self.http.post('/api/tickets', json={'service_code': service, **fields}, headers=self.tokens[1])
         assert response.status_code == 201, response.text
-        self.codes.append(response.json()['code'])
+        self.codes[response.json()['code']] = response.json()['number']
         return response.json()
 
     def act(self, window: int, action: str, json: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -60,8 +61,8 @@ class Hall:
 
     def tickets(self) -> dict[str, dict[str, Any]]:
         snapshot = {}
-        for code in self.codes:
-            response = self.http.get(f'/api/tickets/{code}')
+        for code, number in self.codes.items():
+            response = self.http.get(f'/api/tickets/{code}', headers={'X-Track-Answer': number})
             assert response.status_code == 200, response.text
             snapshot[code] = {field: response.json()[field] for field in TICKET_FIELDS}
         return snapshot

@@ -26,7 +26,7 @@ from app.services.staffing import (
     recommend,
     window_loads,
 )
-from tests.callers import DESK
+from tests.callers import DESK, as_staff
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 
@@ -170,7 +170,7 @@ async def test_applying_a_move_changes_the_window_and_is_audited(
     assert move.window_id == hall.window_4 and move.before == {hall.service_c: 1}
     assert move.waits_after[hall.service_b] < move.waits_before[hall.service_b]
 
-    applied = await staffing.apply(move, actor='boss')
+    applied = await staffing.apply(move, caller=as_staff('boss'))
     assert await _served(db, hall.window_4) == {hall.service_b: 1}
     async with db.session() as s:
         entry = (await s.execute(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(1))).scalar_one()
@@ -180,9 +180,9 @@ async def test_applying_a_move_changes_the_window_and_is_audited(
     assert (await audit.verify(db)).ok
 
     with pytest.raises(Conflict) as stale:
-        await staffing.apply(move, actor='boss')  # the window no longer serves what the advice saw
+        await staffing.apply(move, caller=as_staff('boss'))  # the window no longer serves what the advice saw
     assert stale.value.code == 'advice_stale'
-    await staffing.restore(applied, actor='boss')
+    await staffing.restore(applied, caller=as_staff('boss'))
     assert await _served(db, hall.window_4) == {hall.service_c: 1}
     assert staffing.applied == []
 

@@ -239,7 +239,7 @@ async def test_enrolled_under_consent_identifies_until_revoked(
 ) -> None:
     async with db.session() as s, s.begin():
         facts = parse_id_number(make_id(dt.date(1986, 3, 9)), today=clock.now.date())
-        citizen = await find_or_create(s, cipher, facts, now=clock.now)
+        citizen = await find_or_create(s, cipher, facts, now=clock.now, update_contact=True)
         citizen_id = citizen.id
     assert citizen_id is not None
     consents = ConsentService(db, cipher, clock=clock)

@@ -42,6 +42,7 @@ from app.db import Database
 from app.events import Event, SessionEnded
 from app.models.hall import Department
 from app.models.people import AuthSession, Role, StaffUser
+from app.security.keys import Purpose
 from app.services.auth import AuthService, SessionEnd, principal_changed
 from app.services.principal import Kind, Principal
 from app.settings import ConfigError, Settings, load_settings
@@ -358,7 +359,8 @@ async def test_a_logout_in_one_process_ends_the_pages_open_in_another_over_redis
 ) -> None:
     """Two processes: the person logs out through process A; their desk is open on process B."""
     stream = f'halltwin:test:events:{uuid.uuid4().hex[:8]}'
-    bus_a, bus_b = RedisBus(REDIS, stream=stream), RedisBus(REDIS, stream=stream)
+    key = settings.key(Purpose.BUS)
+    bus_a, bus_b = RedisBus(REDIS, key=key, stream=stream), RedisBus(REDIS, key=key, stream=stream)
     await bus_a.start()
     await bus_b.start()
     auth_a = AuthService(db, settings, limits_for(db, clock), bus=bus_a, hall_id=hall.hall_id, clock=clock)

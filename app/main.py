@@ -11,7 +11,7 @@ from nicegui import app, ui
 
 import pages
 from app import gc_policy, jobs, runtime
-from app.api import web_session
+from app.api import kiosk_pairing, web_session
 from app.api.docs import install_docs
 from app.api.errors import install_error_handlers
 from app.api.limits import BodySizeLimit
@@ -89,12 +89,15 @@ def _async(action: Callable[[], object]) -> Callable[[], Awaitable[object]]:
 def configure() -> None:
     """Register middleware, API, pages and lifecycle hooks on NiceGUI's app."""
     settings = get_settings()
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, prefixes=('/api/', '/auth/', kiosk_pairing.PAIR_PATH)
+    )
     app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
     app.include_router(router)
     install_docs(app, router)
     app.include_router(web_session.router)
+    app.include_router(kiosk_pairing.router)
     devices.mount(app)
     pages.register()
     hardening.install(settings.allowed_origins, _session_secret())

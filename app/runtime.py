@@ -12,14 +12,17 @@ from app.bus_redis import RedisBus
 from app.db import Database
 from app.models.hall import Hall
 from app.security.crypto import FieldCipher
+from app.security.keys import Purpose
 from app.services.alerts import AlertService
 from app.services.audit import AuditLog
 from app.services.auth import AuthService
 from app.services.cases import CaseService
 from app.services.forecast import ForecastService
+from app.services.guess_limits import MemoryLimits
 from app.services.hall_sim import HallSimulator
 from app.services.journey import Journey, build_journey
 from app.services.kiosk import KioskDevices
+from app.services.kiosk_pairing import KioskPairingService
 from app.services.queue import QueueService
 from app.services.replay import ReplayService
 from app.services.staffing import StaffingService
@@ -36,6 +39,7 @@ class Runtime:
     queue: QueueService
     auth: AuthService
     journey: Journey
+    pairing: KioskPairingService  # kiosk screens are paired devices (/admin issues codes, /kiosk/pair redeems)
     alerts: AlertService | None = None  # started by the composition root (app/main.py)
     forecast: ForecastService | None = None  # peak forecast, staffing advice, replay (issue 5)
     staffing: StaffingService | None = None
@@ -76,6 +80,7 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         queue,
         AuthService(db, settings),
         journey,
+        KioskPairingService(db, bus, MemoryLimits(), key=settings.key(Purpose.KIOSK_PAIRING), hall_id=hall.id),
         forecast=forecast,
         staffing=StaffingService(queue, forecast, AuditLog(db)),
         replay=ReplayService(db, settings, hall_id=hall.id),

@@ -2,7 +2,8 @@
 
 NiceGUI's socket.io server accepts any origin, and its handshake checks only the client id: an id
 copied into another browser would take over the page. We restrict origins and bind each client to
-the browser session (NiceGUI's signed session cookie and our staff cookie) seen when it was rendered.
+the browser session (NiceGUI's signed session cookie, our staff cookie and a kiosk screen's credential cookie)
+seen when it was rendered.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from nicegui import core
 from nicegui.client import Client
 from starlette.requests import Request
 
+from app.api.kiosk_pairing import KIOSK_COOKIE
 from app.api.web_session import SESSION_COOKIE
 
 log = logging.getLogger(__name__)
@@ -51,7 +53,7 @@ def same_browser(page_request: Request, environ: dict[str, Any], secret: str) ->
     page_browser = page_request.session.get('id') if 'session' in page_request.scope else None
     if page_browser != _browser_id(cookies.get('session'), secret):
         return False
-    return page_request.cookies.get(SESSION_COOKIE) == cookies.get(SESSION_COOKIE)
+    return all(page_request.cookies.get(name) == cookies.get(name) for name in (SESSION_COOKIE, KIOSK_COOKIE))
 
 
 def _query_client_id(environ: dict[str, Any]) -> str:

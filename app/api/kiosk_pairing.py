@@ -25,6 +25,9 @@ COOKIE_MAX_AGE = 400 * 24 * 3600  # the longest a browser keeps a cookie (Chromi
 PAIR_PATH = '/kiosk/pair'
 NOT_PAIRED = '本屏幕不是已登记的自助取号机 / This screen is not a registered kiosk'
 NO_STORE = {'cache-control': 'no-store'}
+# The form's own page sends its origin with the post (under the hall-wide no-referrer policy a browser sends
+# `Origin: null`, which a form on any other site can send too).
+PAGE_HEADERS = {**NO_STORE, 'referrer-policy': 'same-origin'}
 
 router = APIRouter(include_in_schema=False)
 
@@ -64,7 +67,7 @@ def pairing_page(device_code: str, *, hall_name: str, status_code: int, message:
         action=PAIR_PATH,
         message=notice if message else '',
     )
-    return HTMLResponse(html, status_code=status_code, headers=NO_STORE)
+    return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
 
 
 def _secure(request: Request) -> bool:
@@ -72,7 +75,9 @@ def _secure(request: Request) -> bool:
 
 
 def _foreign_origin(request: Request, settings: Settings) -> bool:
-    """A browser says where a form came from; a pairing form posted from another site is refused."""
+    """A browser says where a form came from; a pairing form posted from anywhere but our page is refused."""
+    if request.headers.get('sec-fetch-site') in ('cross-site', 'same-site'):
+        return True
     origin = request.headers.get('origin')
     return origin is not None and origin.rstrip('/') not in settings.allowed_origins
 

@@ -42,7 +42,8 @@ ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789'  # no 0/O, 1/I/L: read aloud or off
 CODE_LENGTH = 8
 CODE_TTL = dt.timedelta(minutes=10)
 SEEN_EVERY = dt.timedelta(seconds=60)  # last_seen_at is written at most this often per screen
-PAIRING_GUESSES = Limit('kiosk_pairing', attempts=5, window=dt.timedelta(minutes=15))
+# Per address: a hall's kiosks paired in one go from one network fit; 31^8 codes that live 10 minutes stay out of reach.
+PAIRING_GUESSES = Limit('kiosk_pairing', attempts=10, window=dt.timedelta(minutes=15))
 
 CODE_ISSUED = 'kiosk_code_issued'
 PAIRED = 'kiosk_paired'

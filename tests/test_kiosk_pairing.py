@@ -158,14 +158,16 @@ async def test_wrong_expired_used_superseded_and_other_kiosks_codes_get_one_refu
 async def test_guessing_is_limited_per_address_and_never_pairs(
     pairing: KioskPairingService, db: Database, clock: FakeClock
 ) -> None:
+    for _ in range(PAIRING_GUESSES.max + 1):  # pairings do not count: a hall pairs all its kiosks at once
+        await pairing.pair(KIOSK, (await pairing.issue_code(ADMIN, KIOSK)).code, address='10.0.0.66')
     issued = await pairing.issue_code(ADMIN, KIOSK)
-    for n in range(PAIRING_GUESSES.attempts):
+    for n in range(PAIRING_GUESSES.max):  # wrong guesses do
         with pytest.raises(Unauthorized):
             await pairing.pair(KIOSK, f'WRONG{n:03d}', address='10.0.0.66')
     before = await stored(db)
     with pytest.raises(TooManyRequests) as limited:
         await pairing.pair(KIOSK, issued.code, address='10.0.0.66')  # even the right code: no more tries
-    assert limited.value.status == 429 and limited.value.code == 'too_many_attempts'
+    assert limited.value.status == 429 and limited.value.code == 'too_many_pairing_attempts'
     assert 0 < limited.value.retry_after <= PAIRING_GUESSES.window.total_seconds()
     assert '/' in limited.value.message  # zh-CN and English
     assert await stored(db) == before
@@ -286,24 +288,28 @@ async def test_an_empty_or_forged_credential_is_not_a_kiosk(pairing: KioskPairin
 
 async def test_the_limiter_counts_a_sliding_window_per_subject(clock: FakeClock) -> None:
     limits = MemoryLimits(clock=clock)
-    limit = Limit('test', attempts=3, window=dt.timedelta(minutes=10))
-    await limits.hit(limit, 'a')
+    limit = Limit('test', 3, dt.timedelta(minutes=10), 'too_many', '太多 / too many')
+    for _ in range(5):
+        await limits.check(limit, 'a')  # looking does not count
+    assert await limits.hit(limit, 'a') == 1
     clock.advance(4)
-    await limits.hit(limit, 'a')
+    assert await limits.hit(limit, 'a') == 2
     clock.advance(4)
-    await limits.hit(limit, 'a')
+    assert await limits.hit(limit, 'a') == 3
+    with pytest.raises(TooManyRequests):
+        await limits.check(limit, 'a')
     with pytest.raises(TooManyRequests) as error:
         await limits.hit(limit, 'a')
     assert error.value.retry_after == 120  # the first attempt leaves the window 2 minutes from now
     await limits.hit(limit, 'b')
-    await limits.hit(Limit('other', attempts=1, window=limit.window), 'a')  # each limit counts on its own
+    await limits.hit(Limit('other', 1, limit.window, 'too_many', '太多 / too many'), 'a')  # each counts on its own
     clock.advance(2)
     await limits.hit(limit, 'a')
 
 
 async def test_the_limiter_remembers_a_bounded_number_of_subjects(clock: FakeClock) -> None:
     limits = MemoryLimits(clock=clock, max_subjects=3)
-    limit = Limit('test', attempts=1, window=dt.timedelta(minutes=10))
+    limit = Limit('test', 1, dt.timedelta(minutes=10), 'too_many', '太多 / too many')
     for subject in ('a', 'b', 'c', 'd'):
         await limits.hit(limit, subject)
     with pytest.raises(TooManyRequests):

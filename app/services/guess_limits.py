@@ -1,11 +1,13 @@
 """Guessing limits: a short code (a kiosk pairing code) stays safe only if nobody may try many of them.
 
-A service that checks such a code takes a limiter: any object with `async hit(limit, subject)` that
-counts one attempt by `subject` (a client address) and raises `TooManyRequests` (HTTP 429, with the
-seconds until the next attempt is allowed) once the subject has used up `limit.attempts` within
-`limit.window`. `MemoryLimits` counts in this process's memory, in a sliding window; with several
-processes each keeps its own count, so a limiter counted in Redis or the database, with the same
-`hit`, takes its place there.
+A service that checks such a code takes a limiter: `async check(limit, subject)` refuses at once
+when `subject` (a client address) has used up `limit.max` attempts within `limit.window`, without
+counting; `async hit(limit, subject)` counts one and returns the count. A refusal is
+`TooManyRequests`: HTTP 429 with the seconds until the next attempt is allowed.
+
+`MemoryLimits` counts in this process's memory, in a sliding window. With several processes each
+keeps its own count, so a limiter counted in Redis or the database, with the same `Limit`, `check`,
+`hit` and refusal, takes its place there.
 """
 
 from __future__ import annotations
@@ -21,23 +23,35 @@ from app.clock import utcnow
 from app.services.errors import DomainError
 
 
-@dataclass(frozen=True)
-class Limit:
-    name: str
-    attempts: int
-    window: dt.timedelta
-
-
 class TooManyRequests(DomainError):
     status = 429
 
     def __init__(self, code: str, message: str, *, retry_after: int) -> None:
         super().__init__(code, message)
-        self.retry_after = retry_after
+        self.retry_after = max(1, retry_after)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `max` attempts per subject within `window`."""
+
+    name: str
+    max: int
+    window: dt.timedelta
+    code: str
+    message: str
+
+    def refusal(self, retry_after: int) -> TooManyRequests:
+        minutes = max(1, math.ceil(retry_after / 60))
+        return TooManyRequests(
+            self.code, f'{self.message}（请{minutes}分钟后再试 / try again in {minutes} min）', retry_after=retry_after
+        )
 
 
 class Limiter(Protocol):
-    async def hit(self, limit: Limit, subject: str) -> None: ...
+    async def check(self, limit: Limit, subject: str) -> None: ...
+
+    async def hit(self, limit: Limit, subject: str) -> int: ...
 
 
 class MemoryLimits:
@@ -48,22 +62,29 @@ class MemoryLimits:
         self.max_subjects = max_subjects
         self._hits: dict[tuple[str, str], deque[dt.datetime]] = {}
 
-    async def hit(self, limit: Limit, subject: str) -> None:
+    async def check(self, limit: Limit, subject: str) -> None:
+        """Refuse at once when the subject has used up its attempts, without counting this one."""
         now = self.clock()
+        hits = self._recent(limit, subject, now)
+        if len(hits) >= limit.max:
+            raise limit.refusal(math.ceil((hits[0] + limit.window - now).total_seconds()))
+
+    async def hit(self, limit: Limit, subject: str) -> int:
+        """Count one attempt and return the count; refuse it (TooManyRequests) when it is over the limit."""
+        await self.check(limit, subject)
+        hits = self._recent(limit, subject, self.clock())
+        hits.append(self.clock())
+        self._forget_oldest()
+        return len(hits)
+
+    def _recent(self, limit: Limit, subject: str, now: dt.datetime) -> deque[dt.datetime]:
+        """The subject's attempts still inside the window (re-inserted: the dict's order is least recent first)."""
         key = (limit.name, subject)
         hits = self._hits.pop(key, None) or deque()
         while hits and hits[0] <= now - limit.window:
             hits.popleft()
-        self._hits[key] = hits  # re-inserted: the dict's order is least recently hit first
-        if len(hits) >= limit.attempts:
-            wait = math.ceil((hits[0] + limit.window - now).total_seconds())
-            raise TooManyRequests(
-                'too_many_attempts',
-                f'尝试次数过多，请 {wait} 秒后再试 / too many attempts: try again in {wait} s',
-                retry_after=max(wait, 1),
-            )
-        hits.append(now)
-        self._forget_oldest()
+        self._hits[key] = hits
+        return hits
 
     def _forget_oldest(self) -> None:
         """Many addresses at once must not grow memory without bound: the least recently seen go first."""

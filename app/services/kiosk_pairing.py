@@ -7,9 +7,9 @@ browser in an HttpOnly cookie and stored here only as its SHA-256. Pairing again
 screen, so each kiosk has one live screen; an admin can end a pairing at any time. Every open kiosk
 page hears about both through `KioskPairingChanged` and checks its credential again.
 
-Wrong, expired, used and other kiosks' codes all get one and the same refusal, and each attempt counts
-against the caller's address (`PAIRING_GUESSES`), so codes cannot be guessed. Issuing, pairing,
-refusals and revocations are all in the audit chain.
+Wrong, expired, used and other kiosks' codes all get one and the same refusal, and each refusal counts
+against the caller's address (`PAIRING_GUESSES`; once used up, even the right code is refused), so codes
+cannot be guessed. Issuing, pairing, refusals and revocations are all in the audit chain.
 """
 
 from __future__ import annotations
@@ -42,8 +42,14 @@ ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789'  # no 0/O, 1/I/L: read aloud or off
 CODE_LENGTH = 8
 CODE_TTL = dt.timedelta(minutes=10)
 SEEN_EVERY = dt.timedelta(seconds=60)  # last_seen_at is written at most this often per screen
-# Per address: a hall's kiosks paired in one go from one network fit; 31^8 codes that live 10 minutes stay out of reach.
-PAIRING_GUESSES = Limit('kiosk_pairing', attempts=10, window=dt.timedelta(minutes=15))
+# Wrong guesses per address: typos fit, while 31^8 codes that live 10 minutes stay out of reach.
+PAIRING_GUESSES = Limit(
+    'kiosk:pairing',
+    10,
+    dt.timedelta(minutes=15),
+    'too_many_pairing_attempts',
+    '配对码尝试次数过多 / too many pairing attempts from this address',
+)
 
 CODE_ISSUED = 'kiosk_code_issued'
 PAIRED = 'kiosk_paired'
@@ -242,10 +248,11 @@ class KioskPairingService:
     async def pair(self, device_code: str, code: str, *, address: str) -> PairedScreen:
         """Exchange a live code for this kiosk for a screen credential; the previous screen is revoked.
 
-        Every attempt counts against `address` first (TooManyRequests once it has used them up).
+        An address that has used up its wrong guesses is refused before the code is looked at
+        (TooManyRequests); each wrong guess counts, a pairing does not (a hall pairs all its kiosks at once).
         """
         address = address[:64]
-        await self.limits.hit(PAIRING_GUESSES, address)
+        await self.limits.check(PAIRING_GUESSES, address)
         now = self.clock()
         token = secrets.token_urlsafe(32)
         async with unit_of_work(self.db, self.bus) as uow:
@@ -295,6 +302,7 @@ class KioskPairingService:
             client_address=address,
             now=now,
         )
+        await self.limits.hit(PAIRING_GUESSES, address)
         raise refused()
 
     async def authenticate(self, device_code: str, token: str, *, address: str = '') -> Principal:

@@ -157,7 +157,7 @@ def test_brute_forcing_pairing_codes_is_refused_with_429_and_never_pairs(
     before = pairing_state(prepared.url)
     bodies = set()
     with app.client(headers=from_address('10.3.0.66')) as attacker:
-        for n in range(PAIRING_GUESSES.attempts):
+        for n in range(PAIRING_GUESSES.max):
             guess = f'{n:08d}'.translate(str.maketrans('0123456789', 'ABCDEFGHJK'))
             refused = attacker.post('/kiosk/pair', data={'device': KIOSK, 'code': guess})
             bodies.add(refused_page(refused, 401))
@@ -167,7 +167,7 @@ def test_brute_forcing_pairing_codes_is_refused_with_429_and_never_pairs(
             limited = attacker.post('/kiosk/pair', data={'device': KIOSK, 'code': code})
             refused_page(limited, 429)
             assert 0 < int(limited.headers['retry-after']) <= PAIRING_GUESSES.window.total_seconds()
-            assert '尝试次数过多' in limited.text
+            assert '配对码尝试次数过多' in limited.text
         for spoofed in ('10.3.0.67', '198.51.100.1'):  # a forged X-Forwarded-For in front of the proxy's own entry
             faked = attacker.post(
                 '/kiosk/pair', data={'device': KIOSK, 'code': real}, headers=from_address(f'{spoofed}, 10.3.0.66')
@@ -176,7 +176,7 @@ def test_brute_forcing_pairing_codes_is_refused_with_429_and_never_pairs(
         assert attacker.cookies.get(KIOSK_COOKIE) is None
     assert pairing_state(prepared.url) == before  # never paired, the real code still unused
     refusals = audit_rows(prepared.url, 'kiosk_pairing_refused')
-    assert sum(row['client_address'] == '10.3.0.66' for row in refusals) == PAIRING_GUESSES.attempts
+    assert sum(row['client_address'] == '10.3.0.66' for row in refusals) == PAIRING_GUESSES.max
     with app.client() as kiosk:  # the kiosk itself, elsewhere, is not held back
         ok = kiosk.post('/kiosk/pair', data={'device': KIOSK, 'code': real}, headers=from_address('10.3.0.1'))
         assert ok.status_code == 303

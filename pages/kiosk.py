@@ -34,6 +34,7 @@ async def kiosk_page(request: Request, device: str, client: Client) -> Response 
     try:
         kiosk = await service.kiosk(device)
     except NotFound:
+        client.delete()  # neither answer gets a NiceGUI client: its id never reaches a browser
         page = NOT_FOUND_PAGE.format(
             title=t('kiosk.not_found.title'), body=t('kiosk.not_found.body', code=escape(device))
         )
@@ -43,7 +44,7 @@ async def kiosk_page(request: Request, device: str, client: Client) -> Response 
     try:
         await rt.pairing.authenticate(kiosk.code, token, address=address)
     except Unauthorized:
-        client.delete()  # NiceGUI made one for this request: gone before its id could ever reach a browser
+        client.delete()
         return pairing_page(kiosk.code, hall_name=rt.hall.name, status_code=403)
 
     async def still_paired() -> bool:

@@ -109,10 +109,12 @@ async def test_a_screen_paired_to_one_kiosk_is_not_another(kiosk_ui: SmallHall, 
 
 async def test_an_unknown_device_gets_a_clear_404_page(kiosk_ui: SmallHall, user: User) -> None:
     await ready()
+    clients = set(Client.instances)
     for code in ('NOPE', READER):
         response = await user.http_client.get(f'/kiosk/{code}')
         assert response.status_code == 404
         assert '未找到该自助取号机' in response.text and code in response.text
+    assert set(Client.instances) == clients
 
 
 async def test_by_hand_a_citizen_takes_a_ticket_and_sees_number_wait_and_qr(kiosk_ui: SmallHall, user: User) -> None:

@@ -169,6 +169,14 @@ class HelpRequested(Event):
     note: str = ''
 
 
+class KioskPairingChanged(Event):
+    """A kiosk screen was paired ('paired') or its pairing ended ('revoked'): an open kiosk page of that kiosk
+    checks its credential again (a replaced or revoked screen closes), /admin redraws its list."""
+
+    device: DevicePayload
+    change: str
+
+
 class PrinterStatus(Event):
     """A printer job finished or a printer reported paper-out / jam / recovered."""
 

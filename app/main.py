@@ -11,7 +11,7 @@ from nicegui import app, ui
 
 import pages
 from app import gc_policy, jobs, runtime
-from app.api import web_session
+from app.api import kiosk_pairing, web_session
 from app.api.docs import install_docs
 from app.api.errors import install_error_handlers
 from app.api.limits import BodySizeLimit
@@ -102,6 +102,7 @@ def configure() -> None:
     install_docs(app, router)
     app.include_router(web_session.router)
     app.include_router(ops_router)
+    app.include_router(kiosk_pairing.router)
     devices.mount(app, settings)
     pages.register()
     hardening.install(settings.allowed_origins, _session_secret())

@@ -21,6 +21,7 @@ from app.services.forecast import ForecastService
 from app.services.hall_sim import HallSimulator
 from app.services.journey import Journey, build_journey
 from app.services.kiosk import KioskDevices
+from app.services.kiosk_pairing import KioskPairingService
 from app.services.limits import Limits, build_limits
 from app.services.ops import OpsCounters
 from app.services.queue import QueueService
@@ -40,6 +41,7 @@ class Runtime:
     auth: AuthService
     journey: Journey
     limits: Limits
+    pairing: KioskPairingService  # kiosk screens are paired devices (/admin issues codes, /kiosk/pair redeems)
     alerts: AlertService | None = None  # started by the composition root (app/main.py)
     forecast: ForecastService | None = None  # peak forecast, staffing advice, replay (issue 5)
     staffing: StaffingService | None = None
@@ -86,6 +88,7 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         AuthService(db, settings, limits, bus=bus, hall_id=hall.id),
         journey,
         limits,
+        KioskPairingService(db, bus, limits, key=settings.key(Purpose.KIOSK_PAIRING), hall_id=hall.id),
         forecast=forecast,
         staffing=StaffingService(queue, forecast, AuditLog(db)),
         replay=ReplayService(db, settings, hall_id=hall.id),

@@ -3,22 +3,31 @@
 Every rule lives in app/services/kiosk.py; this class only dispatches, shows domain errors as
 notifications, and resets to the start after `IDLE_SECONDS` without a touch (one timer per page: a
 kiosk UI timeout, not polling).
+
+The screen is a paired device: before every action and every device event it asks `still_paired`
+(the screen credential is still live for this kiosk). A `KioskPairingChanged` for this kiosk (pushed
+when an admin unpairs it or another screen pairs) asks at once; the idle timer asks at least every
+`RECHECK_SECONDS` in case a push was lost. A screen that is no longer paired closes: its session
+(and any clerk's assist) ends and the browser is sent to the pairing page.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 from nicegui import ui
 
-from app.events import CardRead, Event, FaceMatched, QrScanned
+from app.events import CardRead, Event, FaceMatched, KioskPairingChanged, QrScanned
 from app.services.errors import DomainError
 from app.services.kiosk import Catalogue, KioskDevices, KioskService, KioskSession, Step
 from components import kiosk_texts as _texts  # noqa: F401 - registers the kiosk's texts
 from components.elder_frame import ElderFrame
+from components.kiosk_assist import assist_bar, assist_dialog
 from components.kiosk_checklist import checklist_view
 from components.kiosk_consent import consent_view, face_wait_view
 from components.kiosk_services import services_view
@@ -30,6 +39,7 @@ from twin.hall import HallTwin
 
 IDLE_SECONDS = 60.0
 IDLE_CHECK_SECONDS = 5.0
+RECHECK_SECONDS = 30.0  # a revoked screen stops within this even if the push never arrives
 
 
 class KioskActivity(ui.element, component='kiosk_idle.js'):
@@ -48,6 +58,7 @@ class KioskScreen:
         frame: ElderFrame,
         hall_name: str,
         track_base: str,
+        still_paired: Callable[[], Awaitable[bool]],
     ) -> None:
         self.service = service
         self.session = session
@@ -61,17 +72,26 @@ class KioskScreen:
         self.busy = False
         self.last_activity = time.monotonic()
         self.face_version = ''
+        self.still_paired = still_paired
+        self.closed = False
+        self.checked_at = time.monotonic()
         KioskActivity().on('activity', self.touch)
         ui.timer(IDLE_CHECK_SECONDS, self._check_idle)
+        ui.context.client.on_delete(self._gone)
+        self.assist_dialog = assist_dialog(self._sign_in)
         self.header = ui.row().classes('kiosk-header w-full items-center justify-between px-6 py-3 no-wrap')
+        self.assist_row = ui.row().classes('w-full gap-0')
         self.body = ui.column().classes('w-full max-w-[1040px] self-center gap-5 p-6')
         self.render()
 
     # ---- rendering ---------------------------------------------------------------------------
 
     def render(self) -> None:
+        if self.closed:
+            return
         self.frame.set_elder(self.session.elder)
         self._render_header()
+        self._render_assist()
         self.body.clear()
         with self.body:
             self._render_step()
@@ -88,8 +108,27 @@ class KioskScreen:
                 if self.session.step != Step.START:
                     home = tid(ui.button(t('kiosk.home'), on_click=self.restart), 'kiosk-home')
                     home.props('flat icon=home').classes('text-white')
+                if self.session.assist is None:
+                    assist = tid(ui.button(t('kiosk.assist'), on_click=self.assist_dialog.open), 'kiosk-assist')
+                    assist.props('flat icon=badge').classes('text-white')
                 help_button = tid(ui.button(t('kiosk.help'), on_click=self.call_help), 'kiosk-help')
                 help_button.props('unelevated icon=support_agent color=accent')
+
+    def _render_assist(self) -> None:
+        self.assist_row.clear()
+        assist = self.session.assist
+        if assist is None:
+            return
+        with self.assist_row:
+            assist_bar(
+                assist,
+                disability=self.session.disability,
+                pregnancy=self.session.pregnancy,
+                on_priority=lambda disability, pregnancy: self.act(
+                    lambda: self.service.set_priority(self.session, disability=disability, pregnancy=pregnancy)
+                ),
+                on_end=self.end_assist,
+            )
 
     def _render_step(self) -> None:
         session = self.session
@@ -104,6 +143,7 @@ class KioskScreen:
         if step == Step.START:
             start_view(
                 session.kiosk,
+                assisted=session.assist is not None,
                 on_id_number=lambda raw: self.act(lambda: self.service.enter_id_number(session, raw)),
                 on_face=lambda: self.act(self._begin_face),
                 on_appointment=lambda code: self.act(lambda: self.service.appointment(session, code)),
@@ -149,6 +189,8 @@ class KioskScreen:
     async def act(self, action: Callable[[], Any]) -> None:
         """Run one step of the flow; a domain error is shown, and the screen follows the session."""
         self.touch()
+        if not await self._paired():
+            return
         try:
             result = action()
             if inspect.isawaitable(result):
@@ -173,9 +215,11 @@ class KioskScreen:
         self.session.step = Step.SERVICE
 
     async def restart(self) -> None:
+        """返回首页 or 完成: the next citizen starts afresh, and an assisting clerk is signed out."""
         self.session.reset()
         self.show_all = False
         self.touch()
+        await self.service.end_assist(self.session)
         self.render()
 
     async def take_ticket(self) -> None:
@@ -198,6 +242,8 @@ class KioskScreen:
 
     async def call_help(self) -> None:
         self.touch()
+        if not await self._paired():
+            return
         await self.service.request_help(self.session.kiosk, note='呼叫人工')
         ui.notify(t('kiosk.help_sent'), type='info', position='center', timeout=8000, classes='text-[1.2em]')
 
@@ -205,10 +251,63 @@ class KioskScreen:
         assert self.session.ticket is not None
         return f'{self.track_base}/track/{self.session.ticket.ticket.code}'
 
+    # ---- staff assist --------------------------------------------------------------------------
+
+    async def _sign_in(self, username: str, password: str) -> str | None:
+        """The assist dialog's sign-in: None when the clerk is in, else what to tell them."""
+        self.touch()
+        if not await self._paired():
+            return None
+        try:
+            await self.service.start_assist(self.session, username, password)
+        except DomainError as error:
+            return error.message
+        ui.notify(t('kiosk.assist.started'), type='positive', position='center', classes='text-[1.2em]')
+        self.render()
+        return None
+
+    async def end_assist(self) -> None:
+        self.touch()
+        await self.service.end_assist(self.session)
+        ui.notify(t('kiosk.assist.ended'), type='info', position='center', classes='text-[1.2em]')
+        self.render()
+
+    # ---- pairing -------------------------------------------------------------------------------
+
+    async def _paired(self) -> bool:
+        """Is this screen still paired to its kiosk? If not, close it (once)."""
+        if self.closed:
+            return False
+        self.checked_at = time.monotonic()
+        if await self.still_paired():
+            return True
+        await self._close()
+        return False
+
+    async def _close(self) -> None:
+        self.closed = True
+        self.session.reset()
+        await self.service.end_assist(self.session)
+        self.assist_row.clear()
+        self.header.clear()
+        self.body.clear()
+        with self.body:
+            tid(ui.label(t('kiosk.unpaired')), 'kiosk-unpaired').classes('text-[1.6em] font-bold')
+        target = json.dumps(f'/kiosk/{quote(self.session.kiosk.code)}')
+        ui.run_javascript(f'window.location.replace({target})')  # the pairing page; no way back to this one
+
+    async def _gone(self) -> None:
+        """The page was closed or reloaded: a clerk still signed in here is signed out."""
+        await self.service.end_assist(self.session)
+
     # ---- devices and idle --------------------------------------------------------------------
 
     async def on_device_event(self, event: Event) -> None:
         """This kiosk's reader, scanner and camera (the feed carries every kiosk's; others are ignored)."""
+        if isinstance(event, KioskPairingChanged):
+            if event.device.code == self.session.kiosk.code:
+                await self._paired()
+            return
         mine = set(self.session.kiosk.peripherals.values())
         device = getattr(event, 'device', None)
         if device is None or device.code not in mine:
@@ -223,10 +322,15 @@ class KioskScreen:
     def touch(self) -> None:
         self.last_activity = time.monotonic()
 
-    def _check_idle(self) -> None:
-        if self.session.step == Step.START and not self.show_all:
+    async def _check_idle(self) -> None:
+        if self.closed:
+            return
+        if time.monotonic() - self.checked_at >= RECHECK_SECONDS and not await self._paired():
+            return
+        if self.session.step == Step.START and not self.show_all and self.session.assist is None:
             return
         if time.monotonic() - self.last_activity >= IDLE_SECONDS:
             self.session.reset()
             self.show_all = False
+            await self.service.end_assist(self.session)
             self.render()

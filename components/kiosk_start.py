@@ -1,7 +1,8 @@
 """The kiosk's first screen: ID card (or the number typed with staff help), 刷脸, appointment, or by hand.
 
-Only the ways this kiosk's hardware supports are offered, but typing the ID number or choosing a
-service by hand always works (the fallback a face or card failure points to).
+Only the ways this kiosk's hardware supports are offered; choosing a service by hand always works
+(the fallback a face or card failure points to). Typing an ID number is offered only while a clerk
+assists (工作人员协助): a number typed by anyone at all would let anyone take a ticket in anyone's name.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def _entry(label: str, name: str, on_submit: TextAction, *, secret: bool = False
 def start_view(
     kiosk: KioskDevice,
     *,
+    assisted: bool,
     on_id_number: TextAction,
     on_face: Action,
     on_appointment: TextAction,
@@ -69,8 +71,9 @@ def start_view(
             t('kiosk.card.hint' if reader else 'kiosk.card.no_reader'),
             'kiosk-start-card',
         ):
-            _entry(t('kiosk.card.number'), 'kiosk-id', on_id_number, secret=True, max_length=18)
-            ui.label(t('kiosk.card.manual')).classes('kiosk-muted text-[0.75em]')
+            if assisted:
+                _entry(t('kiosk.card.number'), 'kiosk-id', on_id_number, secret=True, max_length=18)
+                ui.label(t('kiosk.card.manual')).classes('kiosk-muted text-[0.75em]')
         if kiosk.attached(DeviceKind.CAMERA) is not None:
             _tile('face', t('kiosk.face.title'), t('kiosk.face.hint'), 'kiosk-start-face', tap=True).on(
                 'click', on_face

@@ -19,6 +19,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from pyzbar import pyzbar
 
 from tests.apphost import AppProcess, PreparedDatabase, running_app
+from tests.kioskpairing import pair_page
 
 SPEECH_WAIT_MS = 15_000  # generous: the machine is shared
 PUSH_WAIT_MS = 15_000
@@ -56,7 +57,7 @@ def test_kiosk_to_rating_to_rectification(page: Page, seeded_hall: tuple[AppProc
 
     # the kiosk: a 户籍迁入 from another city, chosen by hand; the ticket carries a QR code to /track
     page.set_viewport_size({'width': 1080, 'height': 1920})
-    page.goto(f'{base}/kiosk/K01')
+    pair_page(page, base, prepared.url, 'K01')  # an admin paired this screen to kiosk K01
     page.get_by_test_id('kiosk-start-manual').click()
     page.get_by_test_id('kiosk-service-HUKOU-IN').click()
     page.get_by_test_id('kiosk-answer-hukou_local-no').click()

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.apphost import AppProcess, PreparedDatabase, running_app
+from tests.kioskpairing import pair_page
 
 SPEECH_WAIT_MS = 15_000  # generous: the machine is shared
 
@@ -29,7 +30,7 @@ def test_a_kiosk_ticket_is_called_at_the_window_and_announced_on_the_board(
 
     # a citizen at kiosk K01 (portrait screen) chooses a service by hand and answers its question
     page.set_viewport_size({'width': 1080, 'height': 1920})
-    page.goto(f'{app.base_url}/kiosk/K01')
+    pair_page(page, app.base_url, prepared.url, 'K01')  # an admin paired this screen to kiosk K01
     page.get_by_test_id('kiosk-start-manual').click()
     page.get_by_test_id('kiosk-service-HUKOU-IN').click()
     page.get_by_test_id('kiosk-answer-hukou_local-no').click()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from nicegui import ui
 
+from pages.admin import admin_page
 from pages.display import display_page, zone_display_page
 from pages.home import home
 from pages.kiosk import kiosk_page
@@ -32,6 +33,7 @@ ROUTES: dict[str, Callable[..., object]] = {
     '/track/{code}': track_page,
     '/proxy/{token}': proxy_page,
     '/review': review_page,
+    '/admin': admin_page,
     '/verify/{number}': verify_page,
 }
 

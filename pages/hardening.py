@@ -4,9 +4,9 @@ NiceGUI's socket.io server accepts any origin, its handshake checks only the cli
 message handlers (`event`, `javascript_response`, `ack`, `log`) act on whatever client a message
 names, whichever socket sent it. Its upload routes read any body an anonymous request sends (an
 element's `max_file_size` is only checked in the browser). We restrict origins, bind each client to
-the browser session (NiceGUI's signed session cookie and our staff cookie) seen when it was rendered,
-accept a client's messages only from a socket bound to that client, and give each upload route its
-element's own body limit and the same browser check.
+the browser session seen when it was rendered (NiceGUI's signed session cookie, our staff cookie and a
+kiosk screen's credential cookie), accept a client's messages only from a socket bound to that client,
+and give each upload route its element's own body limit and the same browser check.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from starlette.requests import Request, cookie_parser
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.api.kiosk_pairing import KIOSK_COOKIE
 from app.api.web_session import SESSION_COOKIE
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def same_browser(page_request: Request, cookies: Mapping[str, str], secret: str)
     page_browser = page_request.session.get('id') if 'session' in page_request.scope else None
     if page_browser != _browser_id(cookies.get('session'), secret):
         return False
-    return page_request.cookies.get(SESSION_COOKIE) == cookies.get(SESSION_COOKIE)
+    return all(page_request.cookies.get(name) == cookies.get(name) for name in (SESSION_COOKIE, KIOSK_COOKIE))
 
 
 def _query_client_id(environ: Mapping[str, Any]) -> str:

@@ -1,4 +1,5 @@
-"""`/kiosk/{device}` as a citizen uses it: by hand, by ID card (the reader's event), 刷脸 after consent, help."""
+"""`/kiosk/{device}` as a citizen uses it, on a paired screen: by hand, by ID card (the reader's event), 刷脸 after
+consent, help; a typed ID only while a clerk assists; an unpaired or unpaired-since screen gets no kiosk."""
 
 from __future__ import annotations
 
@@ -6,18 +7,20 @@ import datetime as dt
 import os
 
 import pytest
-from nicegui import ui
+from nicegui import Client, ui
 from nicegui.testing import User
-from sqlmodel import select
+from sqlmodel import col, select
 
+from app.api.kiosk_pairing import KIOSK_COOKIE
 from app.bus import Subscription
 from app.clock import hall_day, utcnow
 from app.events import DevicePayload, Event, FaceMatched, HelpRequested
-from app.models import Ticket
+from app.models import AuthSession, StaffUser, Ticket, TicketEvent
 from app.models.device import DeviceKind
 from app.models.ticket import PriorityClass
 from app.runtime import Runtime, ready
 from app.services.kiosk import answers_for
+from app.services.principal import Principal
 from app.settings import get_settings
 from components import kiosk_screen
 from components.kiosk_ticket import qr_data_uri
@@ -25,11 +28,12 @@ from devices import lifecycle, protocol
 from devices.drivers.id_reader import IdReaderDriver
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
-from tests.kiosk_hall import CAMERA, KIOSK, READER, prepare_ui
+from tests.kiosk_hall import BARE_KIOSK, CAMERA, KIOSK, READER, prepare_ui
 
 PATIENT = 50  # should_see retries (0.1 s each): a shared 2-core machine may be slow, never flaky
 TODAY = hall_day(utcnow(), get_settings().tz)
 ELDER_ID = make_id(dt.date(TODAY.year - 70, 1, 1))  # 70 all year round
+ADMIN = Principal.system('kiosk-page-test')
 
 
 @pytest.fixture
@@ -46,21 +50,75 @@ def click(user: User, marker: str) -> None:
     user.find(marker=marker).click()
 
 
+async def pair(user: User, device: str = KIOSK) -> Runtime:
+    """Pair this user's browser as `device`'s screen, as an admin and the kiosk would (code, form post, cookie)."""
+    rt = await ready()
+    issued = await rt.pairing.issue_code(ADMIN, device)
+    response = await user.http_client.post('/kiosk/pair', data={'device': device, 'code': issued.shown})
+    assert response.status_code == 303 and response.headers['location'] == f'/kiosk/{device}', response.text
+    assert user.http_client.cookies.get(KIOSK_COOKIE)
+    return rt
+
+
+async def open_kiosk(user: User, device: str = KIOSK) -> Runtime:
+    rt = await pair(user, device)
+    await user.open(f'/kiosk/{device}')
+    return rt
+
+
+async def sign_in_to_assist(user: User, username: str = 'w01', password: str = 'Window-01-pass') -> None:
+    click(user, 'kiosk-assist')
+    user.find(marker='kiosk-assist-username').clear().type(username)
+    user.find(marker='kiosk-assist-password').type(password)
+    click(user, 'kiosk-assist-submit')
+
+
 async def tickets(rt: Runtime) -> list[Ticket]:
     async with rt.db.read_session() as s:
         return list((await s.execute(select(Ticket).order_by(Ticket.id))).scalars())
 
 
+async def test_an_unpaired_screen_gets_the_pairing_form_and_no_kiosk(kiosk_ui: SmallHall, user: User) -> None:
+    await ready()
+    clients = set(Client.instances)
+    response = await user.http_client.get(f'/kiosk/{KIOSK}')
+    assert response.status_code == 403 and response.headers['cache-control'] == 'no-store'
+    page = response.text
+    assert '本屏幕不是已登记的自助取号机' in page and 'not a registered kiosk' in page
+    assert page.index('配对码') < page.index('Pairing code')  # zh-CN first
+    assert 'action="/kiosk/pair"' in page and f'name="device" value="{KIOSK}"' in page
+    assert 'client_id' not in page and 'socket.io' not in page and '/_nicegui/' not in page
+    assert set(Client.instances) == clients  # no NiceGUI client: nothing to send device events to
+
+
+async def test_a_wrong_code_is_refused_and_sets_no_cookie(kiosk_ui: SmallHall, user: User) -> None:
+    await ready()
+    response = await user.http_client.post('/kiosk/pair', data={'device': KIOSK, 'code': 'ABCD-EFGH'})
+    assert response.status_code == 401 and KIOSK_COOKIE not in response.headers.get('set-cookie', '')
+    assert '配对码无效、已过期或已使用' in response.text and 'data-testid="kiosk-pair-code"' in response.text
+    assert user.http_client.cookies.get(KIOSK_COOKIE) is None
+    assert (await user.http_client.get(f'/kiosk/{KIOSK}')).status_code == 403
+
+
+async def test_a_screen_paired_to_one_kiosk_is_not_another(kiosk_ui: SmallHall, user: User) -> None:
+    await pair(user, BARE_KIOSK)
+    assert (await user.http_client.get(f'/kiosk/{KIOSK}')).status_code == 403
+    await user.open(f'/kiosk/{BARE_KIOSK}')
+    await user.should_see('请选择取号方式')
+
+
 async def test_an_unknown_device_gets_a_clear_404_page(kiosk_ui: SmallHall, user: User) -> None:
     await ready()
+    clients = set(Client.instances)
     for code in ('NOPE', READER):
         response = await user.http_client.get(f'/kiosk/{code}')
         assert response.status_code == 404
         assert '未找到该自助取号机' in response.text and code in response.text
+    assert set(Client.instances) == clients
 
 
 async def test_by_hand_a_citizen_takes_a_ticket_and_sees_number_wait_and_qr(kiosk_ui: SmallHall, user: User) -> None:
-    await user.open(f'/kiosk/{KIOSK}')
+    await open_kiosk(user)
     await user.should_see('请选择取号方式')
     click(user, 'kiosk-start-manual')
     await user.should_see('甲类事项的通俗说明。', retries=PATIENT)
@@ -86,7 +144,7 @@ async def test_by_hand_a_citizen_takes_a_ticket_and_sees_number_wait_and_qr(kios
 
 
 async def test_an_id_card_read_shows_the_elder_layout_for_a_70_year_old(kiosk_ui: SmallHall, user: User) -> None:
-    await user.open(f'/kiosk/{KIOSK}')
+    await open_kiosk(user)
     await user.should_see('请选择取号方式')
     reader = lifecycle.current().driver(READER, IdReaderDriver)
     card = protocol.CardReadData(id_number=ELDER_ID, name='王老伯')
@@ -108,7 +166,7 @@ async def test_an_id_card_read_shows_the_elder_layout_for_a_70_year_old(kiosk_ui
 
 
 async def test_face_asks_for_consent_first_and_no_match_falls_back(kiosk_ui: SmallHall, user: User) -> None:
-    await user.open(f'/kiosk/{KIOSK}')
+    await open_kiosk(user)
     click(user, 'kiosk-start-face')
     await user.should_see('刷脸取号单独同意', retries=PATIENT)
     await user.should_see(marker='kiosk-consent-decline')
@@ -125,15 +183,11 @@ async def test_face_asks_for_consent_first_and_no_match_falls_back(kiosk_ui: Sma
     await user.should_see('请选择取号方式')
 
 
-async def test_the_typed_id_and_the_help_button(kiosk_ui: SmallHall, user: User) -> None:
-    await user.open(f'/kiosk/{KIOSK}')
-    rt = await ready()
+async def test_the_help_button_tells_the_floor_staff(kiosk_ui: SmallHall, user: User) -> None:
+    rt = await open_kiosk(user)
     seen: list[Event] = []
     subscription: Subscription = rt.bus.subscribe(seen.append, HelpRequested)
     try:
-        user.find(marker='kiosk-id-input').type('110105')
-        click(user, 'kiosk-id-submit')
-        await user.should_see('身份证号应为18位', retries=PATIENT)
         click(user, 'kiosk-help')
         await user.should_see('已通知工作人员', retries=PATIENT)
     finally:
@@ -141,13 +195,82 @@ async def test_the_typed_id_and_the_help_button(kiosk_ui: SmallHall, user: User)
     assert [e.device.code for e in seen if isinstance(e, HelpRequested)] == [KIOSK]
 
 
+async def test_a_typed_id_is_offered_only_while_a_clerk_assists(kiosk_ui: SmallHall, user: User) -> None:
+    rt = await open_kiosk(user)
+    await user.should_see(marker='kiosk-start-card')
+    await user.should_not_see(marker='kiosk-id-input')  # a citizen alone cannot type anyone's number
+    await sign_in_to_assist(user, password='wrong-password-1')
+    await user.should_see('用户名或密码错误', retries=PATIENT)
+    await user.should_not_see(marker='kiosk-id-input')
+    await sign_in_to_assist(user)
+    await user.should_see(marker='kiosk-assist-by', content='工作人员 张三 协助中', retries=PATIENT)
+    user.find(marker='kiosk-id-input').type('110105')
+    click(user, 'kiosk-id-submit')
+    await user.should_see('身份证号应为18位', retries=PATIENT)
+    user.find(marker='kiosk-id-input').type(ELDER_ID)
+    click(user, 'kiosk-id-submit')
+    await user.should_see(marker='kiosk-service-SVC-C', retries=PATIENT)
+    click(user, 'kiosk-assist-pregnancy')
+    click(user, 'kiosk-service-SVC-C')
+    await user.should_see(marker='kiosk-take', retries=PATIENT)
+    click(user, 'kiosk-take')
+    await user.should_see(marker='kiosk-ticket-green', retries=PATIENT)
+    (ticket,) = await tickets(rt)
+    async with rt.db.read_session() as s:
+        issued = (await s.execute(select(TicketEvent).where(TicketEvent.kind == 'issued'))).scalar_one()
+    assert (ticket.channel, issued.actor) == ('kiosk', f'kiosk:{KIOSK}')
+    assert (issued.detail['identity'], issued.detail['assisted_by']) == ('typed', 'w01')  # recorded as typed
+    assert await live_sessions(rt, 'w01') == 1
+    click(user, 'kiosk-assist-end')
+    await user.should_not_see(marker='kiosk-assist-by', retries=PATIENT)
+    await user.should_see(marker='kiosk-assist')
+    assert await live_sessions(rt, 'w01') == 0  # the clerk's session is revoked, not merely forgotten
+
+
+async def live_sessions(rt: Runtime, username: str) -> int:
+    async with rt.db.read_session() as s:
+        rows = await s.execute(
+            select(AuthSession)
+            .join(StaffUser)
+            .where(StaffUser.username == username, col(AuthSession.revoked_at).is_(None))
+        )
+        return len(rows.all())
+
+
 async def test_an_idle_kiosk_returns_to_its_start_screen(
     kiosk_ui: SmallHall, user: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(kiosk_screen, 'IDLE_SECONDS', 0.3)
     monkeypatch.setattr(kiosk_screen, 'IDLE_CHECK_SECONDS', 0.2)
-    await user.open(f'/kiosk/{KIOSK}')
+    await open_kiosk(user)
     click(user, 'kiosk-start-manual')
     await user.should_see(marker='kiosk-service-SVC-A', retries=PATIENT)
     await user.should_see('请选择取号方式', retries=PATIENT)
     await user.should_not_see(marker='kiosk-service-SVC-A')
+
+
+async def test_idling_ends_a_clerks_assist_and_signs_them_out(
+    kiosk_ui: SmallHall, user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(kiosk_screen, 'IDLE_SECONDS', 0.5)
+    monkeypatch.setattr(kiosk_screen, 'IDLE_CHECK_SECONDS', 0.2)
+    rt = await open_kiosk(user)
+    await sign_in_to_assist(user)
+    await user.should_see(marker='kiosk-assist-by', retries=PATIENT)
+    await user.should_not_see(marker='kiosk-assist-by', retries=PATIENT)
+    await user.should_not_see(marker='kiosk-id-input')
+    assert await live_sessions(rt, 'w01') == 0
+
+
+async def test_an_unpaired_kiosk_screen_closes_and_ignores_its_devices(kiosk_ui: SmallHall, user: User) -> None:
+    rt = await open_kiosk(user)
+    await sign_in_to_assist(user)
+    await user.should_see(marker='kiosk-assist-by', retries=PATIENT)
+    await rt.pairing.revoke(ADMIN, KIOSK)  # pushed to the open page through the device feed
+    await user.should_see(marker='kiosk-unpaired', retries=PATIENT)
+    await user.should_not_see(marker='kiosk-start-card')
+    assert await live_sessions(rt, 'w01') == 0  # the clerk assisting there is signed out too
+    camera = DevicePayload(device_id=0, code=CAMERA, kind=DeviceKind.CAMERA)
+    await rt.bus.publish(FaceMatched(hall_id=rt.hall.id or 0, device=camera, outcome='no_match'))
+    await user.should_not_see('请使用身份证取号或到人工窗口')
+    assert (await user.http_client.get(f'/kiosk/{KIOSK}')).status_code == 403

@@ -1,4 +1,5 @@
-"""Kiosk flows as domain logic: by hand, by ID (typed or card), 刷脸 after consent, appointments, print, help."""
+"""Kiosk flows as domain logic: by hand, by ID (card, or typed with a clerk assisting), 刷脸 after consent,
+appointments, print, help."""
 
 from __future__ import annotations
 
@@ -11,20 +12,23 @@ from sqlmodel import select
 from app.bus import InProcessBus
 from app.db import Database
 from app.events import CardRead, DevicePayload, Event, FaceMatched, HelpRequested, QrScanned
-from app.models import Appointment, ServiceItem
+from app.models import Appointment, AuditEntry, AuthSession, ServiceItem, Ticket
 from app.models.appointment import AppointmentStatus
 from app.models.device import DeviceKind
 from app.models.security import Consent, ConsentPurpose, ConsentScope
 from app.models.ticket import Channel, PriorityClass
 from app.security import codes
 from app.security.crypto import FieldCipher
-from app.services import citizens
+from app.services import audit, citizens
+from app.services.auth import AuthService
 from app.services.consent import CURRENT_TEXT_VERSIONS, ConsentService
-from app.services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from app.services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from app.services.identity import parse_id_number
 from app.services.kiosk import KioskService, KioskSession, Method, Step, TicketSlip, answers_for
+from app.services.principal import Principal
 from app.services.queue import QueueService
 from app.settings import Settings
+from tests.callers import limits_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
@@ -33,6 +37,8 @@ from tests.kiosk_hall import BARE_KIOSK, CAMERA, KIOSK, PRINTER, READER, SCANNER
 ELDER_ID = make_id(dt.date(1956, 5, 1))  # 70 on the fake clock's day (2026-11-28)
 YOUNG_ID = make_id(dt.date(1990, 5, 1), sequence='456')
 FACE_VERSION = CURRENT_TEXT_VERSIONS[ConsentPurpose.FACE_TICKET]
+CLERK = ('w01', 'Window-01-pass')
+KIOSK_ADDRESS = '10.0.5.1'
 
 
 @dataclass
@@ -71,11 +77,19 @@ async def kiosks(
     clock: FakeClock,
 ) -> KioskService:
     await add_kiosk_hall(db, hall.hall_id)
-    return KioskService(db, bus, settings, cipher, queue, hall_id=hall.hall_id, clock=clock)
+    auth = AuthService(db, settings, limits_for(db, clock), clock=clock)
+    return KioskService(db, bus, settings, cipher, queue, auth=auth, hall_id=hall.hall_id, clock=clock)
 
 
 async def session(kiosks: KioskService, code: str = KIOSK) -> KioskSession:
-    return KioskSession(await kiosks.kiosk(code))
+    return KioskSession(await kiosks.kiosk(code), address=KIOSK_ADDRESS)
+
+
+async def assisted(kiosks: KioskService, code: str = KIOSK) -> KioskSession:
+    """A session with clerk w01 signed in at the kiosk (工作人员协助)."""
+    s = await session(kiosks, code)
+    await kiosks.start_assist(s, *CLERK)
+    return s
 
 
 def payload(code: str, kind: DeviceKind) -> DevicePayload:
@@ -149,7 +163,7 @@ async def test_no_ticket_without_a_service(kiosks: KioskService) -> None:
 async def test_a_typed_id_of_a_70_year_old_gives_elder_mode_and_the_green_channel(
     kiosks: KioskService, db: Database
 ) -> None:
-    s = await session(kiosks)
+    s = await assisted(kiosks)
     identity = kiosks.enter_id_number(s, ELDER_ID.lower())
     assert (identity.age, identity.elderly, s.elder, s.step) == (70, True, True, Step.SERVICE)
     assert identity.masked == ELDER_ID[:6] + '********' + ELDER_ID[-4:]
@@ -160,19 +174,19 @@ async def test_a_typed_id_of_a_70_year_old_gives_elder_mode_and_the_green_channe
 
 
 async def test_younger_citizens_keep_the_standard_layout(kiosks: KioskService) -> None:
-    s = await session(kiosks)
+    s = await assisted(kiosks)
     assert not kiosks.enter_id_number(s, YOUNG_ID).elderly and not s.elder
 
 
 async def test_a_bad_id_number_is_refused_and_changes_nothing(kiosks: KioskService) -> None:
-    s = await session(kiosks)
+    s = await assisted(kiosks)
     with pytest.raises(Invalid) as error:
         kiosks.enter_id_number(s, ELDER_ID[:-1] + ('0' if ELDER_ID[-1] != '0' else '1'))
     assert error.value.code == 'invalid_id_number' and s.step == Step.START and s.identity is None
 
 
 async def test_an_id_given_after_choosing_a_service_joins_the_visit(kiosks: KioskService) -> None:
-    s = await session(kiosks)
+    s = await assisted(kiosks)
     kiosks.choose_service(s, await kiosks.catalogue(), 'SVC-A')
     kiosks.enter_id_number(s, ELDER_ID)
     assert (s.step, s.service_code, s.elder) == (Step.CHECKLIST, 'SVC-A', True)
@@ -205,6 +219,100 @@ async def test_card_reads_that_cannot_be_used_are_explained(
     with pytest.raises(DomainError) as raised:
         kiosks.card_read(s, event, devices)
     assert raised.value.code == error and s.identity is None and s.step == Step.START
+
+
+# ---- staff assist --------------------------------------------------------------------------------------
+
+
+async def sessions_of(db: Database) -> list[AuthSession]:
+    async with db.read_session() as s:
+        return list((await s.execute(select(AuthSession).order_by(AuthSession.id))).scalars())
+
+
+async def test_typing_an_id_number_or_a_priority_need_needs_a_clerk_signed_in_here(kiosks: KioskService) -> None:
+    s = await session(kiosks)
+    for attempt in (
+        lambda: kiosks.enter_id_number(s, ELDER_ID),
+        lambda: kiosks.set_priority(s, disability=True, pregnancy=False),
+    ):
+        with pytest.raises(Forbidden) as error:
+            attempt()
+        assert error.value.code == 'assist_required' and '/' in error.value.message
+    assert (s.step, s.identity, s.disability, s.pregnancy) == (Step.START, None, False, False)
+    assert s.caller == Principal.kiosk(KIOSK, address=KIOSK_ADDRESS)
+
+
+async def test_a_clerk_assists_with_their_own_account_and_is_signed_out_after(
+    kiosks: KioskService, db: Database
+) -> None:
+    s = await session(kiosks)
+    with pytest.raises(Unauthorized) as error:
+        await kiosks.start_assist(s, 'w01', 'not-the-password')
+    assert error.value.code == 'bad_credentials' and s.assist is None
+    assist = await kiosks.start_assist(s, *CLERK)
+    assert (assist.username, s.assist) == ('w01', assist) and assist.token not in repr(assist)
+    assert s.caller == Principal.kiosk(KIOSK, address=KIOSK_ADDRESS, assisted_by='w01')
+    assert (await kiosks.auth.authenticate(assist.token)).name == 'w01'
+    kiosks.enter_id_number(s, YOUNG_ID)
+    assert s.step == Step.SERVICE and s.method == Method.TYPED_ID
+
+    await kiosks.end_assist(s)
+    assert s.assist is None and s.caller.assisted_by is None
+    assert (s.step, s.identity) == (Step.START, None)  # the number the clerk typed leaves with them
+    with pytest.raises(Unauthorized):
+        await kiosks.auth.authenticate(assist.token)  # their session is revoked, not merely forgotten
+    async with db.read_session() as session_:
+        rows = (await session_.execute(select(AuditEntry).order_by(AuditEntry.id))).scalars()
+        trail = [(e.actor, e.action, e.client_address) for e in rows]
+    assert trail == [
+        ('w01', audit.LOGIN_FAILED, KIOSK_ADDRESS),
+        ('w01', audit.LOGIN_OK, KIOSK_ADDRESS),
+        ('w01', audit.LOGOUT, KIOSK_ADDRESS),
+    ]
+    await kiosks.end_assist(s)  # ending twice is harmless
+
+
+async def test_a_typed_id_ticket_is_taken_as_the_assisted_kiosk_with_the_clerks_priority_needs(
+    kiosks: KioskService, db: Database
+) -> None:
+    s = await assisted(kiosks)
+    kiosks.enter_id_number(s, YOUNG_ID)
+    kiosks.set_priority(s, disability=True, pregnancy=False)
+    kiosks.choose_service(s, await kiosks.catalogue(), 'SVC-A')
+    view = await kiosks.take_ticket(s)
+    assert (view.ticket.channel, view.ticket.priority_class, view.ticket.priority_reason) == (
+        Channel.KIOSK,
+        PriorityClass.GREEN,
+        'disability',
+    )
+    assert view.ticket.citizen_id is not None
+    s.reset()  # the next citizen: the needs were the last one's, the clerk stays
+    assert (s.disability, s.pregnancy, s.caller.assisted_by) == (False, False, 'w01')
+
+
+async def test_a_clerk_signed_out_elsewhere_cannot_finish_a_typed_ticket(kiosks: KioskService, db: Database) -> None:
+    s = await assisted(kiosks)
+    assert s.assist is not None
+    kiosks.enter_id_number(s, YOUNG_ID)
+    kiosks.choose_service(s, await kiosks.catalogue(), 'SVC-A')
+    await kiosks.auth.logout(s.assist.token)  # logged out on another screen
+    with pytest.raises(Unauthorized) as error:
+        await kiosks.take_ticket(s)
+    assert error.value.code == 'assist_ended'
+    assert (s.assist, s.step, s.identity) == (None, Step.START, None)
+    async with db.read_session() as session_:
+        assert (await session_.execute(select(Ticket))).first() is None
+
+
+async def test_a_second_clerk_signing_in_signs_the_first_out(kiosks: KioskService, db: Database) -> None:
+    s = await assisted(kiosks)
+    assert s.assist is not None
+    first = s.assist.token
+    await kiosks.start_assist(s, 'boss', 'Manager-01-pass')
+    assert s.caller.assisted_by == 'boss'
+    with pytest.raises(Unauthorized):
+        await kiosks.auth.authenticate(first)
+    assert [row.revoked_at is None for row in await sessions_of(db)] == [False, True]
 
 
 # ---- 刷脸: consent first ------------------------------------------------------------------------------

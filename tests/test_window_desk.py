@@ -14,13 +14,14 @@ from app.models.people import Role
 from app.models.security import AuditEntry
 from app.security.crypto import FieldCipher
 from app.services import audit, window_desk
+from app.services.auth import AuthService
 from app.services.errors import Forbidden, Invalid
 from app.services.kiosk import KioskService, KioskSession
 from app.services.materials import Need
 from app.services.principal import Kind, Principal
 from app.services.queue import QueueService
 from app.settings import Settings
-from tests.callers import DESK, as_staff
+from tests.callers import DESK, as_staff, limits_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
@@ -48,10 +49,12 @@ async def test_the_desk_shows_the_masked_citizen_kiosk_answers_and_the_checklist
     kiosk_hall: SmallHall,
     clock: FakeClock,
 ) -> None:
-    kiosks = KioskService(db, bus, settings, cipher, queue, hall_id=kiosk_hall.hall_id, clock=clock)
+    auth = AuthService(db, settings, limits_for(db, clock), clock=clock)
+    kiosks = KioskService(db, bus, settings, cipher, queue, auth=auth, hall_id=kiosk_hall.hall_id, clock=clock)
     session = KioskSession(await kiosks.kiosk(KIOSK))
     catalogue = await kiosks.catalogue()
     id_number = make_id(dt.date(1950, 1, 2))
+    await kiosks.start_assist(session, 'w01', 'Window-01-pass')  # a typed number needs a clerk at the kiosk
     kiosks.enter_id_number(session, id_number)
     kiosks.choose_service(session, catalogue, 'SVC-A')
     kiosks.answer(session, catalogue, 'property_type', 'new')

@@ -86,9 +86,8 @@ async def test_staff_call_the_next_ticket_see_it_timed_and_complete_it(desk_ui: 
 async def test_opening_a_case_hands_over_the_kiosk_answers(desk_ui: SmallHall, user: User) -> None:
     rt = await login(user)
     view = await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
-    await KioskService(rt.db, rt.bus, rt.settings, rt.cipher, rt.queue, hall_id=rt.hall.id or 0).record_answers(
-        view, {'property_type': 'new'}, actor='kiosk:K01'
-    )
+    kiosks = KioskService(rt.db, rt.bus, rt.settings, rt.cipher, rt.queue, auth=rt.auth, hall_id=rt.hall.id or 0)
+    await kiosks.record_answers(view, {'property_type': 'new'}, actor='kiosk:K01')
     await user.open(f'/window/{desk_ui.window_1}')
     click(user, 'desk-call-next')
     await user.should_see('购房合同备案', retries=PATIENT)  # the checklist follows the kiosk answer

@@ -1,6 +1,7 @@
 """Events for pages that the twin does not signal: devices' reads and every call, relayed from the bus.
 
-`events` re-emits CardRead, QrScanned, FaceMatched, HelpRequested and PrinterStatus; `calls` re-emits
+`events` re-emits CardRead, QrScanned, FaceMatched, HelpRequested, PrinterStatus and KioskPairingChanged (an
+open kiosk page checks its credential again when its kiosk is re-paired or unpaired); `calls` re-emits
 TicketCalled and TicketResumed, including a recall, which changes nothing in the twin (so the twin
 stays silent) but must be announced again. Both are NiceGUI Events: a page subscribes inside itself
 and the subscription dies with it. One bus subscription per process, however many pages are open;
@@ -17,6 +18,7 @@ from app.events import (
     Event,
     FaceMatched,
     HelpRequested,
+    KioskPairingChanged,
     PrinterStatus,
     QrScanned,
     TicketCalled,
@@ -24,7 +26,14 @@ from app.events import (
     TicketResumed,
 )
 
-DEVICE_EVENTS: tuple[type[Event], ...] = (CardRead, QrScanned, FaceMatched, HelpRequested, PrinterStatus)
+DEVICE_EVENTS: tuple[type[Event], ...] = (
+    CardRead,
+    QrScanned,
+    FaceMatched,
+    HelpRequested,
+    PrinterStatus,
+    KioskPairingChanged,
+)
 CALL_EVENTS: tuple[type[Event], ...] = (TicketCalled, TicketResumed)
 
 

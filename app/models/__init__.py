@@ -14,6 +14,7 @@ from app.models.cases import (
 from app.models.device import Device, DeviceKind, DeviceState
 from app.models.hall import Department, Hall, ServiceItem, Window, WindowService, WindowState, Zone
 from app.models.operations import Alert, ArrivalHistory, DeviceEvent, WindowEvent
+from app.models.pairing import KioskPairingCode, KioskScreenCredential
 from app.models.people import AuthSession, Citizen, Role, StaffUser
 from app.models.proxy import ProxyGrant, ProxyProposal
 from app.models.security import (
@@ -60,6 +61,8 @@ __all__ = [
     'Evaluation',
     'FaceEncoding',
     'Hall',
+    'KioskPairingCode',
+    'KioskScreenCredential',
     'Notification',
     'PriorityClass',
     'ProxyGrant',

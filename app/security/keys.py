@@ -19,6 +19,7 @@ class Purpose(StrEnum):
     FIELD_ENCRYPTION = 'field-encryption'  # AES-GCM of ID numbers, phones, names, face templates
     LOOKUP = 'lookup-hmac'  # keyed hashes to find an encrypted value
     DEVICE_CREDENTIALS = 'device-credentials'  # each device's own credential
+    KIOSK_PAIRING = 'kiosk-pairing'  # keyed hashes of one-time kiosk pairing codes
     CODE_SIGNING = 'code-signing'  # QR codes we issue (appointments, tracking)
     AUDIT = 'audit-chain'  # the audit log's keyed hash chain and its anchors
     BUS = 'bus-signing'  # events shared between processes over Redis

@@ -1,10 +1,16 @@
 """Kiosk sessions: how a citizen at a self-service kiosk gets from the door to a ticket.
 
-A session starts by ID card (the kiosk's attached reader, or the number typed in the staff-assisted
-flow), 刷脸 (the separate consent is shown and agreed first; ID card and the staffed counter stay
-offered), an appointment QR (scanned or typed) or by choosing a service by hand. A few questions
-personalise the material checklist, then the queue engine issues the ticket (it gives the green
-channel from the ID number). Citizens aged `elderly_age` or more also get the elder-friendly layout.
+A session starts by ID card (the kiosk's attached reader), 刷脸 (the separate consent is shown and
+agreed first; ID card and the staffed counter stay offered), an appointment QR (scanned or typed) or
+by choosing a service by hand. A few questions personalise the material checklist, then the queue
+engine issues the ticket (it gives the green channel from the ID number). Citizens aged
+`elderly_age` or more also get the elder-friendly layout.
+
+Staff assist (工作人员协助): a clerk signs in at the kiosk with their own account (AuthService.login, so
+lockout and audit apply). Only while a clerk assists may an ID number be typed instead of read, and
+priority needs (disability, pregnancy) be set; the queue hears the caller as
+`Principal.kiosk(code, assisted_by=clerk)` and records a typed number as typed. Assist ends when the
+clerk ends it or the kiosk restarts or idles, and the clerk's session is then revoked.
 
 Privacy: the full ID number lives only in this server-side session (never rendered, `repr=False`);
 screens show `Identity.masked`. No image passes through here: the camera driver searches a frame in
@@ -41,8 +47,9 @@ from app.security import codes
 from app.security.crypto import FieldCipher
 from app.security.masking import mask_id_number
 from app.services import materials
+from app.services.auth import AuthService
 from app.services.consent import CURRENT_TEXT_VERSIONS, ConsentService
-from app.services.errors import Conflict, DomainError, Invalid, NotFound
+from app.services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from app.services.identity import parse_id_number
 from app.services.principal import Principal
 from app.services.queue import QueueService, TicketView
@@ -154,11 +161,26 @@ class Identity:
     citizen_id: int | None = None
 
 
+@dataclass(frozen=True)
+class Assist:
+    """The clerk signed in at this kiosk (工作人员协助); `token` is their own session, revoked when assist ends."""
+
+    username: str
+    display_name: str
+    token: str = field(repr=False)
+
+
 @dataclass
 class KioskSession:
-    """One citizen's visit to one kiosk, from the start screen to the ticket (the page keeps one)."""
+    """One citizen's visit to one kiosk, from the start screen to the ticket (the page keeps one).
+
+    `address` is the kiosk screen's; `assist` outlives a visit (a clerk may help several citizens) and
+    ends only through `KioskService.end_assist`.
+    """
 
     kiosk: KioskDevice
+    address: str = ''
+    assist: Assist | None = None
     step: Step = Step.START
     method: Method = Method.MANUAL
     identity: Identity | None = None
@@ -167,17 +189,26 @@ class KioskSession:
     answers: dict[str, str] = field(default_factory=dict)
     consent_version: str | None = None
     ticket: TicketView | None = None
+    disability: bool = False  # priority needs, set only by an assisting clerk
+    pregnancy: bool = False
 
     @property
     def elder(self) -> bool:
         """The elder-friendly layout: bigger text, fewer choices, high contrast."""
         return bool(self.identity and self.identity.elderly)
 
+    @property
+    def caller(self) -> Principal:
+        """Who takes the ticket: this kiosk, and the assisting clerk if one is signed in."""
+        clerk = self.assist.username if self.assist else None
+        return Principal.kiosk(self.kiosk.code, address=self.address, assisted_by=clerk)
+
     def reset(self) -> None:
         self.step, self.method, self.identity = Step.START, Method.MANUAL, None
         self.appointment_code = self.service_code = self.consent_version = None
         self.answers = {}
         self.ticket = None
+        self.disability = self.pregnancy = False
 
 
 class CardClaim(Protocol):
@@ -223,6 +254,7 @@ class KioskService:
         cipher: FieldCipher,
         queue: QueueService,
         *,
+        auth: AuthService,
         hall_id: int,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
@@ -231,6 +263,7 @@ class KioskService:
         self.settings = settings
         self.cipher = cipher
         self.queue = queue
+        self.auth = auth
         self.hall_id = hall_id
         self.clock = clock
         self.consent = ConsentService(db, cipher, clock=clock)
@@ -314,7 +347,8 @@ class KioskService:
         )
 
     def enter_id_number(self, session: KioskSession, raw: str) -> Identity:
-        """The staff-assisted flow (or 模拟刷卡): the number typed instead of read from the card."""
+        """The staff-assisted flow: the number typed instead of read from the card, only while a clerk assists."""
+        _require_assist(session)
         identity = self.identify(raw)
         self._attach_identity(session, identity, Method.TYPED_ID)
         return identity
@@ -341,6 +375,48 @@ class KioskService:
         session.identity = identity
         if session.method != Method.APPOINTMENT:
             session.method = method
+
+    # ---- staff assist (工作人员协助) -------------------------------------------------------------------
+
+    async def start_assist(self, session: KioskSession, username: str, password: str) -> Assist:
+        """A clerk signs in here with their own account; a clerk assisting before them is signed out."""
+        issued = await self.auth.login(username, password, client_address=session.address)
+        await self.end_assist(session)
+        principal = issued.principal
+        session.assist = Assist(principal.name, principal.display_name or principal.name, issued.token)
+        return session.assist
+
+    async def end_assist(self, session: KioskSession) -> None:
+        """Sign the clerk out (their session is revoked); a number they typed leaves with them."""
+        assist = session.assist
+        if assist is None:
+            return
+        session.assist = None
+        self._drop_assisted_choices(session)
+        await self.auth.logout(assist.token, client_address=session.address)
+
+    async def check_assist(self, session: KioskSession) -> None:
+        """The clerk's session must still be live (not logged out elsewhere, not timed out) when it matters."""
+        assist = _require_assist(session)
+        try:
+            await self.auth.authenticate(assist.token)
+        except Unauthorized as error:
+            session.assist = None
+            self._drop_assisted_choices(session)
+            raise Unauthorized(
+                'assist_ended', '协助登录已失效，请工作人员重新登录 / the assisting clerk was signed out: sign in again'
+            ) from error
+
+    def set_priority(self, session: KioskSession, *, disability: bool, pregnancy: bool) -> None:
+        """Priority needs are the clerk's call (they see the person), never a citizen's self-service tick."""
+        _require_assist(session)
+        session.disability, session.pregnancy = disability, pregnancy
+
+    @staticmethod
+    def _drop_assisted_choices(session: KioskSession) -> None:
+        session.disability = session.pregnancy = False
+        if session.method == Method.TYPED_ID and session.step != Step.TICKET:
+            session.reset()
 
     # ---- 刷脸: consent first ---------------------------------------------------------------------
 
@@ -462,7 +538,10 @@ class KioskService:
             raise Conflict('ticket_taken', '已取号 / a ticket was already taken')
         if session.service_code is None:
             raise Conflict('no_service', '请先选择事项 / choose a service first')
+        if session.method == Method.TYPED_ID or session.disability or session.pregnancy:
+            await self.check_assist(session)
         identity = session.identity
+        caller = session.caller
         view = await self.queue.take_ticket(
             TicketCreate(
                 service_code=session.service_code,
@@ -470,11 +549,13 @@ class KioskService:
                 id_number=identity.id_number if identity else None,
                 name=(identity.name or None) if identity else None,
                 appointment_code=session.appointment_code,
+                disability=session.disability,
+                pregnancy=session.pregnancy,
             ),
-            caller=Principal.kiosk(session.kiosk.code),
+            caller=caller,
         )
         if session.answers:
-            await self.record_answers(view, session.answers, actor=f'kiosk:{session.kiosk.code}')
+            await self.record_answers(view, session.answers, actor=caller.name)
         session.ticket, session.step = view, Step.TICKET
         return view
 
@@ -531,6 +612,12 @@ class KioskService:
         event = HelpRequested(hall_id=self.hall_id, device=kiosk.payload, note=note[:200])
         await self.bus.publish(event)
         return event
+
+
+def _require_assist(session: KioskSession) -> Assist:
+    if session.assist is None:
+        raise Forbidden('assist_required', '此操作需要工作人员协助 / this needs a member of staff signed in here')
+    return session.assist
 
 
 async def answers_for(db: Database, ticket_id: int) -> dict[str, str]:

@@ -6,8 +6,8 @@ The role tests (tests/security/test_roles.py) are driven by `ROUTES`, and they f
     Rule('/manager', (Role.MANAGER,)),
     Rule('/track/{code}', PUBLIC, example='/track/not-a-real-code'),
 
-Admin is allowed everywhere (`Principal.has_role`), so it is never listed. Staff are allowed on
-`{window_id}` routes only for their own window.
+Admin is allowed everywhere (`Principal.has_role`), so it is listed only on pages for admins alone
+(`(Role.ADMIN,)`). Staff are allowed on `{window_id}` routes only for their own window.
 
 Below the table: the few helpers the security tests share (tokens, the hall and database fingerprints).
 """
@@ -68,13 +68,16 @@ ROUTES: list[Rule] = [
     Rule('/login', PUBLIC),
     Rule('/display', PUBLIC),
     Rule('/display/{zone}', PUBLIC, example='/display/general'),
-    Rule('/kiosk/{device}', PUBLIC, example='/kiosk/no-such-kiosk'),  # the device code is checked, not a login
+    # no login, but a paired screen: without its credential cookie a kiosk answers only the pairing page (403);
+    # tests/security/test_kiosk_pairing.py attacks it
+    Rule('/kiosk/{device}', PUBLIC, example='/kiosk/no-such-kiosk'),
     Rule('/window/{window_id}', WINDOW_OPERATORS),
     Rule('/manager', (Role.MANAGER,)),
     Rule('/track/{code}', PUBLIC, example='/track/not-a-real-code'),  # code + second factor, no login
     Rule('/verify/{number}', PUBLIC, example='/verify/HT20260101-0000000000'),
     Rule('/proxy/{token}', PUBLIC, example='/proxy/not-a-real-token'),  # the citizen's link is the key, no login
     Rule('/review', (Role.REVIEWER,)),
+    Rule('/admin', (Role.ADMIN,)),
     # ---- API: public --------------------------------------------------------------------------
     Rule('/api/hall', PUBLIC),
     Rule('/api/tickets', PUBLIC, 'POST', {'service_code': 'SVC-A'}),

@@ -1,7 +1,7 @@
 """abuse-limit counters replace the per-address login throttle
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-03 08:00:00.000000
 
 Login failures, ticket taking, SMS and /track guesses are counted by app/services/limits.py, in Redis
@@ -18,7 +18,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = '0008'
-down_revision: str | None = '0006'
+down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,406 @@
+"""Kiosk screens are paired devices, not open URLs.
+
+An admin issues a one-time pairing code for one kiosk (8 characters from an alphabet without look-alike
+characters, valid 10 minutes, single use; a newer code for the same kiosk ends the older one at once).
+The kiosk's browser sends the code once and gets a screen credential: 256 random bits, kept by the
+browser in an HttpOnly cookie and stored here only as its SHA-256. Pairing again revokes the previous
+screen, so each kiosk has one live screen; an admin can end a pairing at any time. Every open kiosk
+page hears about both through `KioskPairingChanged` and checks its credential again.
+
+Wrong, expired, used and other kiosks' codes all get one and the same refusal, and each refusal counts
+against the caller's address (`PAIRING_GUESSES`; once used up, even the right code is refused), so codes
+cannot be guessed. Issuing, pairing, refusals and revocations are all in the audit chain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.bus import Bus
+from app.clock import utcnow
+from app.db import Database
+from app.events import DevicePayload, KioskPairingChanged
+from app.models.device import Device, DeviceKind
+from app.models.pairing import KioskPairingCode, KioskScreenCredential
+from app.models.people import Role
+from app.services import audit
+from app.services.errors import Conflict, Forbidden, NotFound, Unauthorized
+from app.services.limits import Limit, Limits
+from app.services.principal import Principal
+from app.services.uow import unit_of_work
+
+ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789'  # no 0/O, 1/I/L: read aloud or off a screen without doubt
+CODE_LENGTH = 8
+CODE_TTL = dt.timedelta(minutes=10)
+SEEN_EVERY = dt.timedelta(seconds=60)  # last_seen_at is written at most this often per screen
+# Wrong guesses per address: typos fit, while 31^8 codes that live 10 minutes stay out of reach.
+PAIRING_GUESSES = Limit(
+    'kiosk:pairing',
+    10,
+    dt.timedelta(minutes=15),
+    'too_many_pairing_attempts',
+    '配对码尝试次数过多 / too many pairing attempts from this address',
+)
+
+CODE_ISSUED = 'kiosk_code_issued'
+PAIRED = 'kiosk_paired'
+PAIRING_REFUSED = 'kiosk_pairing_refused'
+UNPAIRED = 'kiosk_unpaired'
+
+_REFUSED = '配对码无效、已过期或已使用，请向管理员重新获取 / the pairing code is wrong, expired or used: ask again'
+
+
+def refused() -> Unauthorized:
+    return Unauthorized('pairing_refused', _REFUSED)
+
+
+def not_paired() -> Unauthorized:
+    return Unauthorized('kiosk_not_paired', '本屏幕不是已登记的自助取号机 / this screen is not a registered kiosk')
+
+
+def normalize(code: str) -> str:
+    """What a person types or a scanner sends: case, spaces and dashes do not matter."""
+    return ''.join(code.split()).replace('-', '').upper()[:64]
+
+
+def display(code: str) -> str:
+    """'ABCD-EFGH': two halves are easier to read out and to type."""
+    return f'{code[:4]}-{code[4:]}'
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    device_code: str
+    code: str = field(repr=False)  # shown once on /admin; only its keyed hash is stored
+    expires_at: dt.datetime
+
+    @property
+    def shown(self) -> str:
+        return display(self.code)
+
+
+@dataclass(frozen=True)
+class PairedScreen:
+    device_code: str
+    token: str = field(repr=False)  # goes into the browser's HttpOnly cookie, nowhere else
+    principal: Principal
+
+
+@dataclass(frozen=True)
+class KioskPairing:
+    """One kiosk of the hall as /admin lists it."""
+
+    device_id: int
+    code: str
+    name: str
+    paired_at: dt.datetime | None = None
+    paired_by: str = ''
+    paired_from: str = ''
+    last_seen_at: dt.datetime | None = None
+    code_expires_at: dt.datetime | None = None  # a pairing code issued and not used yet
+
+    @property
+    def paired(self) -> bool:
+        return self.paired_at is not None
+
+
+class KioskPairingService:
+    def __init__(
+        self,
+        db: Database,
+        bus: Bus,
+        limits: Limits,
+        *,
+        key: bytes,
+        hall_id: int,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        """`key` is the kiosk-pairing key (`Settings.key(Purpose.KIOSK_PAIRING)`): codes are stored as keyed
+        hashes, so a copy of the table does not let anyone try all 31^8 codes offline."""
+        self.db = db
+        self.bus = bus
+        self.limits = limits
+        self.key = key
+        self.hall_id = hall_id
+        self.clock = clock
+        self.audit = audit.AuditLog(db, clock=clock)
+
+    def code_hash(self, code: str) -> str:
+        return hmac.new(self.key, normalize(code).encode(), hashlib.sha256).hexdigest()
+
+    # ---- the admin ------------------------------------------------------------------------------
+
+    async def kiosks(self, caller: Principal) -> list[KioskPairing]:
+        """The hall's kiosks with their pairing state, in code order (admins only)."""
+        await self._require_admin(caller, 'list', 'kiosks')
+        now = self.clock()
+        async with self.db.read_session() as s:
+            devices = (
+                await s.execute(
+                    select(Device)
+                    .where(Device.hall_id == self.hall_id, Device.kind == DeviceKind.KIOSK)
+                    .order_by(col(Device.code))
+                )
+            ).scalars()
+            live = select(KioskScreenCredential).where(
+                KioskScreenCredential.hall_id == self.hall_id, col(KioskScreenCredential.revoked_at).is_(None)
+            )
+            screens = {row.device_id: row for row in (await s.execute(live)).scalars()}
+            codes: dict[int, dt.datetime] = {}
+            for row in (
+                await s.execute(
+                    select(KioskPairingCode).where(
+                        KioskPairingCode.hall_id == self.hall_id,
+                        col(KioskPairingCode.used_at).is_(None),
+                        KioskPairingCode.expires_at > now,
+                    )
+                )
+            ).scalars():
+                codes[row.device_id] = max(codes.get(row.device_id, row.expires_at), row.expires_at)
+            kiosks = []
+            for device in devices:
+                screen = screens.get(device.id or 0)
+                kiosks.append(
+                    KioskPairing(
+                        device_id=device.id or 0,
+                        code=device.code,
+                        name=device.name,
+                        paired_at=screen.created_at if screen else None,
+                        paired_by=screen.created_by if screen else '',
+                        paired_from=screen.client_address if screen else '',
+                        last_seen_at=screen.last_seen_at if screen else None,
+                        code_expires_at=codes.get(device.id or 0),
+                    )
+                )
+        return kiosks
+
+    async def issue_code(self, caller: Principal, device_code: str) -> IssuedCode:
+        """A new one-time code for this kiosk (admins only); an older unused code for it ends now."""
+        await self._require_admin(caller, CODE_ISSUED, f'kiosk:{device_code}')
+        now = self.clock()
+        async with unit_of_work(self.db, self.bus) as uow:
+            s = uow.session
+            device = await self._kiosk(s, device_code)
+            await self._end_codes(s, device, now)
+            code = await self._fresh_code(s)
+            expires_at = now + CODE_TTL
+            s.add(
+                KioskPairingCode(
+                    hall_id=self.hall_id,
+                    device_id=device.id or 0,
+                    code_hash=self.code_hash(code),
+                    issued_by=caller.name,
+                    issued_at=now,
+                    expires_at=expires_at,
+                )
+            )
+            await audit.record(
+                s,
+                actor=caller.name,
+                role=caller.role,
+                action=CODE_ISSUED,
+                target=f'kiosk:{device.code}',
+                detail={'expires_at': expires_at.isoformat()},
+                client_address=caller.address,
+                now=now,
+            )
+        return IssuedCode(device.code, code, expires_at)
+
+    async def revoke(self, caller: Principal, device_code: str) -> None:
+        """End this kiosk's pairing (admins only): its screen stops at once, its unused code too."""
+        await self._require_admin(caller, UNPAIRED, f'kiosk:{device_code}')
+        now = self.clock()
+        async with unit_of_work(self.db, self.bus) as uow:
+            s = uow.session
+            device = await self._kiosk(s, device_code)
+            screens = await self._revoke_screens(s, device, now)
+            codes = await self._end_codes(s, device, now)
+            if not screens and not codes:
+                raise Conflict('kiosk_not_paired', '该自助取号机尚未配对 / this kiosk is not paired')
+            await audit.record(
+                s,
+                actor=caller.name,
+                role=caller.role,
+                action=UNPAIRED,
+                target=f'kiosk:{device.code}',
+                detail={'screens': screens, 'codes': codes},
+                client_address=caller.address,
+                now=now,
+            )
+            if screens:
+                uow.emit(KioskPairingChanged(hall_id=self.hall_id, device=_payload(device), change='revoked'))
+
+    # ---- the kiosk's screen ---------------------------------------------------------------------
+
+    async def pair(self, device_code: str, code: str, *, address: str) -> PairedScreen:
+        """Exchange a live code for this kiosk for a screen credential; the previous screen is revoked.
+
+        An address that has used up its wrong guesses is refused before the code is looked at
+        (TooManyRequests); each wrong guess counts, a pairing does not (a hall pairs all its kiosks at once).
+        """
+        address = address[:64]
+        await self.limits.check(PAIRING_GUESSES, address)
+        now = self.clock()
+        token = secrets.token_urlsafe(32)
+        async with unit_of_work(self.db, self.bus) as uow:
+            s = uow.session
+            row = (
+                await s.execute(
+                    select(KioskPairingCode, Device)
+                    .join(Device, col(Device.id) == KioskPairingCode.device_id)
+                    .where(KioskPairingCode.code_hash == self.code_hash(code), KioskPairingCode.hall_id == self.hall_id)
+                    .with_for_update(of=KioskPairingCode)
+                )
+            ).first()
+            if row is not None and _usable(row[0], row[1], device_code, now):
+                pairing, device = row
+                pairing.used_at = now
+                replaced = await self._revoke_screens(s, device, now)
+                s.add(
+                    KioskScreenCredential(
+                        hall_id=self.hall_id,
+                        device_id=device.id or 0,
+                        token_hash=token_hash(token),
+                        created_at=now,
+                        created_by=pairing.issued_by,
+                        client_address=address,
+                        last_seen_at=now,
+                    )
+                )
+                await s.flush()
+                await audit.record(
+                    s,
+                    actor=f'kiosk:{device.code}',
+                    role=Role.DEVICE,
+                    action=PAIRED,
+                    target=f'kiosk:{device.code}',
+                    detail={'issued_by': pairing.issued_by, 'replaced': replaced},
+                    client_address=address,
+                    now=now,
+                )
+                uow.emit(KioskPairingChanged(hall_id=self.hall_id, device=_payload(device), change='paired'))
+                return PairedScreen(device.code, token, Principal.kiosk(device.code, address=address))
+        await self.audit.write(
+            actor=f'kiosk:{device_code}',
+            role=Role.DEVICE,
+            action=PAIRING_REFUSED,
+            target=f'kiosk:{device_code}',
+            outcome=audit.OUTCOME_DENIED,
+            client_address=address,
+            now=now,
+        )
+        await self.limits.hit(PAIRING_GUESSES, address)
+        raise refused()
+
+    async def authenticate(self, device_code: str, token: str, *, address: str = '') -> Principal:
+        """The kiosk principal of a live screen credential for exactly this kiosk, or Unauthorized."""
+        if not token:
+            raise not_paired()
+        now = self.clock()
+        async with self.db.read_session() as s:
+            row = (
+                await s.execute(
+                    select(KioskScreenCredential, Device)
+                    .join(Device, col(Device.id) == KioskScreenCredential.device_id)
+                    .where(KioskScreenCredential.token_hash == token_hash(token))
+                )
+            ).first()
+        if row is None:
+            raise not_paired()
+        screen, device = row
+        if screen.revoked_at is not None or device.code != device_code or device.hall_id != self.hall_id:
+            raise not_paired()
+        if now - screen.last_seen_at >= SEEN_EVERY:
+            async with self.db.write_lock(), self.db.session() as s, s.begin():
+                await s.execute(
+                    update(KioskScreenCredential)
+                    .where(col(KioskScreenCredential.id) == screen.id)
+                    .values(last_seen_at=now)
+                )
+        return Principal.kiosk(device.code, address=address)
+
+    # ---- helpers ----------------------------------------------------------------------------------
+
+    async def _require_admin(self, caller: Principal, action: str, target: str) -> None:
+        """Admins only; a refusal is audited, so probing by other roles leaves a trace."""
+        try:
+            caller.require(Role.ADMIN)
+        except Forbidden:
+            await self.audit.write(
+                actor=caller.name,
+                role=caller.role,
+                action=audit.ROLE_DENIED,
+                target=f'{action}:{target}',
+                outcome=audit.OUTCOME_DENIED,
+                client_address=caller.address,
+            )
+            raise
+
+    async def _kiosk(self, s: AsyncSession, device_code: str) -> Device:
+        """This hall's kiosk, locked for the rest of the transaction (one pairing change at a time)."""
+        device = (
+            await s.execute(
+                select(Device)
+                .where(Device.hall_id == self.hall_id, Device.code == device_code, Device.kind == DeviceKind.KIOSK)
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
+        if device is None:
+            raise NotFound('unknown_kiosk', '没有这台自助取号机 / no such kiosk')
+        return device
+
+    async def _fresh_code(self, s: AsyncSession) -> str:
+        """A random code whose hash is not stored yet (a repeat is astronomically rare, but never a crash)."""
+        while True:
+            code = ''.join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+            taken = select(KioskPairingCode.id).where(KioskPairingCode.code_hash == self.code_hash(code))
+            if (await s.execute(taken)).first() is None:
+                return code
+
+    @staticmethod
+    async def _revoke_screens(s: AsyncSession, device: Device, now: dt.datetime) -> int:
+        result = await s.execute(
+            update(KioskScreenCredential)
+            .where(KioskScreenCredential.device_id == device.id, col(KioskScreenCredential.revoked_at).is_(None))
+            .values(revoked_at=now)
+        )
+        return int(getattr(result, 'rowcount', 0) or 0)
+
+    @staticmethod
+    async def _end_codes(s: AsyncSession, device: Device, now: dt.datetime) -> int:
+        result = await s.execute(
+            update(KioskPairingCode)
+            .where(
+                KioskPairingCode.device_id == device.id,
+                col(KioskPairingCode.used_at).is_(None),
+                KioskPairingCode.expires_at > now,
+            )
+            .values(expires_at=now)
+        )
+        return int(getattr(result, 'rowcount', 0) or 0)
+
+
+def _usable(pairing: KioskPairingCode, device: Device, device_code: str, now: dt.datetime) -> bool:
+    return (
+        pairing.used_at is None
+        and pairing.expires_at > now
+        and device.code == device_code
+        and device.kind == DeviceKind.KIOSK
+    )
+
+
+def _payload(device: Device) -> DevicePayload:
+    return DevicePayload(device_id=device.id or 0, code=device.code, kind=DeviceKind.KIOSK)

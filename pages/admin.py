@@ -1,0 +1,39 @@
+"""`/admin`: the admin console. Its first part pairs kiosk screens (生成配对码, 解除配对); staff accounts,
+hall configuration and the audit log join it later.
+
+Admins only, checked at page load and again before every action (the session may end meanwhile).
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from app.api.callers import address_of
+from app.models.people import Role
+from app.runtime import ready
+from app.services.principal import Principal
+from components import admin_texts as _texts  # noqa: F401 - registers the texts
+from components.admin_kiosks import KioskPairingPanel
+from components.frame import frame
+from components.texts import t
+from pages.guard import require
+from twin import device_feed
+
+
+async def admin_page(request: Request) -> Response | None:
+    session = await require(request, Role.ADMIN)
+    if isinstance(session, Response):
+        return session
+    rt = await ready()
+    address = address_of(request, rt.settings.trusted_proxies)
+
+    async def caller() -> Principal | None:
+        principal = await session.recheck()
+        return principal.with_address(address) if principal is not None else None
+
+    with frame(t('admin.title'), hall_name=rt.hall.name):
+        kiosks = KioskPairingPanel(rt.pairing, caller, tz=rt.settings.tz)
+    await kiosks.refresh()
+    device_feed.current().events.subscribe(kiosks.on_event)
+    return None

@@ -12,6 +12,7 @@ from app.bus_redis import RedisBus
 from app.db import Database
 from app.models.hall import Hall
 from app.security.crypto import FieldCipher
+from app.security.keys import Purpose
 from app.services.alerts import AlertService
 from app.services.audit import AuditLog
 from app.services.auth import AuthService
@@ -54,7 +55,7 @@ class HallMissing(RuntimeError):
 
 
 async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtime:
-    db = Database(settings.db_url)
+    db = Database(settings.db_url, audit_key=settings.key(Purpose.AUDIT))  # every session can chain audit rows
     async with db.session() as s:
         hall = (await s.execute(select(Hall).order_by(Hall.id))).scalars().first()
     if hall is None or hall.id is None:

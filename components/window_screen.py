@@ -191,9 +191,7 @@ class WindowScreen:
 
     async def call_out_of_order(self, number: str, reason: str) -> bool:
         return await self.act(
-            lambda p: window_desk.call_out_of_order(
-                self.rt.queue, self.window_id, number, reason=reason, principal=p, client_address=self.client_address
-            ),
+            lambda p: window_desk.call_out_of_order(self.rt.queue, self.window_id, number, reason=reason, principal=p),
             self._ticket('desk.done.called'),
         )
 

@@ -1,8 +1,9 @@
 """The queue engine: take a number, call it at a window, and every transition after that.
 
-Every transition writes a TicketEvent in the same transaction and publishes a typed event after
-commit. `call_next` is atomic on both engines: SQLite transactions start with BEGIN IMMEDIATE
-(app/db.py), PostgreSQL picks the ticket with SELECT ... FOR UPDATE SKIP LOCKED.
+Every transition writes a TicketEvent and an audit row (the keyed chain, app/services/audit.py) in
+the same transaction and publishes a typed event after commit. `call_next` is atomic on both
+engines: SQLite transactions start with BEGIN IMMEDIATE (app/db.py), PostgreSQL picks the ticket
+with SELECT ... FOR UPDATE SKIP LOCKED.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from app.models.ticket import (
 )
 from app.security import codes
 from app.security.crypto import FieldCipher
-from app.services import citizens, eta
+from app.services import audit, citizens, eta
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.identity import IdentityFacts, parse_id_number
 from app.services.live_queue import ARRIVAL_WINDOW, RECENT_HANDLING_SAMPLES, LiveQueue, WindowSlot
@@ -434,7 +435,7 @@ class QueueService:
             if window.state != state:
                 before = window.state
                 window.state = state
-                self._record_window(uow, window, 'state', before, actor=actor)
+                await self._record_window(uow, window, 'state', before, actor=actor)
                 uow.emit(
                     WindowChanged(hall_id=self.hall_id, actor=actor, payload=await self._window_payload(s, window))
                 )
@@ -463,7 +464,7 @@ class QueueService:
                 else:
                     s.add(WindowService(window_id=window_id, service_id=service_id, priority=tier))
             await s.flush()
-            self._record_window(uow, window, 'services', window.state, actor=actor, detail=services)
+            await self._record_window(uow, window, 'services', window.state, actor=actor, detail=services)
             uow.emit(WindowChanged(hall_id=self.hall_id, actor=actor, payload=await self._window_payload(s, window)))
         return window
 
@@ -683,7 +684,7 @@ class QueueService:
             current_ticket_id=window.current_ticket_id,
         )
 
-    def _record_window(
+    async def _record_window(
         self,
         uow: UnitOfWork,
         window: Window,
@@ -691,21 +692,35 @@ class QueueService:
         before: WindowState,
         *,
         actor: str,
+        role: str = '',
+        client_address: str = '',
         detail: dict[str, Any] | None = None,
     ) -> None:
-        """Write the WindowEvent row that lets replay show the window's state at any moment."""
+        """Write the WindowEvent row that lets replay show the window's state at any moment, and its audit row."""
         assert window.id is not None
+        now = self.clock()
         uow.session.add(
             WindowEvent(
                 hall_id=self.hall_id,
                 window_id=window.id,
-                at=self.clock(),
+                at=now,
                 kind=kind,
                 from_state=before,
                 to_state=window.state,
                 detail=dict(detail or {}),
                 actor=actor[:64],
             )
+        )
+        audited: dict[str, Any] = {'window_id': window.id, 'from': before, 'to': window.state}
+        await audit.record(
+            uow.session,
+            actor=actor,
+            role=role,
+            action=audit.window_action(kind),
+            target=f'window:{window.number}',
+            detail={**audited, 'detail': detail} if detail else audited,
+            client_address=client_address,
+            now=now,
         )
 
     async def _record(
@@ -717,12 +732,17 @@ class QueueService:
         *,
         actor: str,
         event: type[TicketEventBase],
+        role: str = '',
+        client_address: str = '',
         window: Window | None = None,
         reason: str = '',
         detail: dict[str, Any] | None = None,
         event_fields: dict[str, Any] | None = None,
     ) -> None:
-        """Write the TicketEvent row and queue the bus event for after commit."""
+        """Write the TicketEvent row and its audit row (one transaction), and queue the bus event for after commit.
+
+        The audit row is the transaction's last write: on PostgreSQL it holds the chain's lock until commit.
+        """
         now = self.clock()
         assert ticket.id is not None
         service = await uow.session.get(ServiceItem, ticket.service_id)
@@ -742,10 +762,50 @@ class QueueService:
                 detail=detail or {},
             )
         )
+        await audit.record(
+            uow.session,
+            actor=actor,
+            role=role,
+            action=audit.ticket_action(kind),
+            target=f'ticket:{ticket.number}',
+            detail=_audit_detail(ticket, service, window, from_status, reason, detail),
+            client_address=client_address,
+            now=now,
+        )
         snapshot = snapshot_of(ticket, service_code=service.code, window_number=window.number if window else None)
         uow.emit(
             event(hall_id=self.hall_id, time=now, payload=snapshot, actor=actor, reason=reason, **(event_fields or {}))
         )
+
+
+AUDITED_DETAIL = ('channel', 'recall_count', 'from_service_id', 'to_window_id')  # never priority reasons (health)
+
+
+def _audit_detail(
+    ticket: Ticket,
+    service: ServiceItem,
+    window: Window | None,
+    from_status: TicketStatus | None,
+    reason: str,
+    detail: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """What the audit row says of a transition: which ticket, where, from what to what, and why.
+
+    Only named fields of the ticket event's detail go in: a priority reason tells of age, disability or
+    pregnancy and stays out of the audit log.
+    """
+    audited: dict[str, Any] = {
+        'ticket_id': ticket.id,
+        'service': service.code,
+        'from': from_status,
+        'to': ticket.status,
+        **{key: value for key, value in (detail or {}).items() if key in AUDITED_DETAIL},
+    }
+    if window is not None:
+        audited['window'] = window.number
+    if reason:
+        audited['reason'] = reason
+    return audited
 
 
 def snapshot_of(ticket: Ticket, *, service_code: str, window_number: int | None) -> TicketSnapshot:

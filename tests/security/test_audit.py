@@ -24,12 +24,13 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from alembic import command
 from sqlalchemy import func, text, update
 from sqlmodel import col, select
 
 from app import jobs
 from app.db import Database
-from app.migrate import upgrade_async
+from app.migrate import alembic_config, upgrade_async
 from app.models import TicketCreate
 from app.models.hall import WindowState
 from app.models.security import AuditEntry
@@ -38,9 +39,10 @@ from app.services import audit, audit_anchors
 from app.services.audit_anchors import AuditAnchors
 from app.services.errors import Conflict
 from app.services.queue import QueueService
-from app.settings import ROOT
+from app.settings import ROOT, get_settings
 from tests.apphost import TEST_SECRET, running_app
 from tests.conftest import AUDIT_KEY, FakeClock
+from tests.dbs import PostgresDatabase
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
 from tests.security.routes import audit_rows, bearer, sqlite_path, token
@@ -573,6 +575,120 @@ async def test_a_transition_whose_audit_row_cannot_be_chained_does_not_happen(
     async with db.read_session() as s:
         assert (await s.execute(select(func.count()).select_from(Ticket))).scalar_one() == 0
     assert await _rows(db) == []
+
+
+# --- migration 0009: an existing SHA-256 chain is checked, then re-chained with the key --------------------------
+
+
+@pytest.fixture(params=['sqlite', pytest.param('postgres', marks=pytest.mark.postgres)])
+async def legacy_db(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[str]:
+    """A database at revision 0006 (before the keyed chain); the migration reads the key from the settings."""
+    monkeypatch.setenv('SECRET_KEY', SECRET)
+    get_settings.cache_clear()
+    if request.param == 'sqlite':
+        url = f'sqlite+aiosqlite:///{tmp_path / "legacy.db"}'
+        await asyncio.to_thread(command.upgrade, alembic_config(url), '0006')
+        yield url
+    else:
+        legacy = PostgresDatabase()
+        await asyncio.to_thread(legacy.create, '0006')
+        yield legacy.url
+        await asyncio.to_thread(legacy.drop)
+    get_settings.cache_clear()
+
+
+async def _legacy_chain(url: str, count: int) -> list[AuditEntry]:
+    """Rows as the app wrote them before 0009: plain SHA-256 links."""
+    keyless = Database(url)
+    prev, entries = audit.GENESIS_HASH, []
+    try:
+        for n in range(count):
+            at = dt.datetime(2026, 11, 28, 2, n, 30, 123456, tzinfo=dt.UTC)
+            entry = AuditEntry(
+                at=at,
+                actor=f'w{n:02d}',
+                role='staff',
+                action=audit.EXPORT,
+                target=f'export:{n}',
+                detail={'rows': n, 'note': '导出'},
+                client_address='10.0.0.1',
+                prev_hash=prev,
+                hash='',
+            )
+            entry.hash = prev = sha256_hash(entry)
+            await _add_row(keyless, entry)
+            entries.append(entry)
+    finally:
+        await keyless.dispose()
+    return entries
+
+
+def _sha256_chain_holds(rows: list[AuditEntry]) -> bool:
+    prev = audit.GENESIS_HASH
+    for row in rows:
+        if row.prev_hash != prev or sha256_hash(row) != row.hash:
+            return False
+        prev = row.hash
+    return True
+
+
+async def test_the_migration_rechains_a_legacy_chain_with_the_key_and_says_so(legacy_db: str) -> None:
+    legacy = await _legacy_chain(legacy_db, 4)
+    await upgrade_async(legacy_db)
+    keyed = Database(legacy_db, audit_key=AUDIT_KEY)
+    try:
+        result = await audit.verify(keyed)
+        rows = await _rows(keyed)
+    finally:
+        await keyed.dispose()
+    assert result.ok and result.rows == 5
+    assert [(r.actor, r.target, r.detail, r.at) for r in rows[:4]] == [
+        (e.actor, e.target, e.detail, e.at) for e in legacy
+    ]
+    note = rows[-1]
+    assert (note.action, note.actor, note.role) == (audit.RECHAINED, 'system:migration', 'system')
+    assert note.detail == {
+        'from': 'sha256',
+        'to': 'hmac-sha256',
+        'rows': 4,
+        'intact': True,
+        'first_bad_row': None,
+        'reason': '',
+        'head_hash': legacy[-1].hash,
+    }
+
+    await asyncio.to_thread(command.downgrade, alembic_config(legacy_db), '0006')
+    keyless = Database(legacy_db)
+    try:
+        back = await _rows(keyless)
+    finally:
+        await keyless.dispose()
+    assert _sha256_chain_holds(back) and back[-1].action == 'audit_unkeyed' and back[-1].detail['intact'] is True
+
+
+async def test_a_tampered_legacy_chain_is_rechained_and_its_break_stays_on_record(legacy_db: str) -> None:
+    """Re-chaining must not launder an old edit: the row that says so names the break, under the key."""
+    await _legacy_chain(legacy_db, 4)
+    raw = Database(legacy_db)
+    try:
+        await _sql(raw, "UPDATE audit_entry SET outcome = 'denied' WHERE id = 2")
+    finally:
+        await raw.dispose()
+    await upgrade_async(legacy_db)
+    keyed = Database(legacy_db, audit_key=AUDIT_KEY)
+    try:
+        assert (await audit.verify(keyed)).ok
+        note = (await _rows(keyed))[-1]
+    finally:
+        await keyed.dispose()
+    assert note.action == audit.RECHAINED
+    assert (note.detail['intact'], note.detail['first_bad_row'], note.detail['reason']) == (
+        False,
+        2,
+        audit.HASH_MISMATCH,
+    )
 
 
 # --- the command line, on the app's own SQLite file ------------------------------------------------------------------

@@ -45,6 +45,7 @@ from tests.conftest import AUDIT_KEY, FakeClock
 from tests.dbs import PostgresDatabase
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
+from tests.security.insider import sha256_hash
 from tests.security.routes import audit_rows, bearer, sqlite_path, token
 
 SECRET = TEST_SECRET
@@ -81,23 +82,6 @@ async def _sql(db: Database, statement: str, **params: object) -> None:
 async def _add_row(db: Database, entry: AuditEntry) -> None:
     async with db.session() as s, s.begin():
         s.add(entry)
-
-
-def sha256_hash(entry: AuditEntry) -> str:
-    """The attacker's tool: the chain's canonical payload hashed the only way they can, without the key."""
-    payload = {
-        'at': entry.at.astimezone(dt.UTC).isoformat(timespec='microseconds'),
-        'actor': entry.actor,
-        'role': entry.role,
-        'action': entry.action,
-        'target': entry.target,
-        'outcome': entry.outcome,
-        'detail': entry.detail,
-        'client_address': entry.client_address,
-        'prev_hash': entry.prev_hash,
-    }
-    canonical = json.dumps(payload, sort_keys=True, separators=(',', ':'), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode('utf-8')).hexdigest()
 
 
 async def _rechain(db: Database, hasher: Any) -> None:

@@ -47,6 +47,7 @@ from app.db import Database  # noqa: E402
 from app.migrate import upgrade_async  # noqa: E402
 from app.models import Hall, ServiceItem, Ticket  # noqa: E402
 from app.security.crypto import FieldCipher  # noqa: E402
+from app.security.keys import Purpose  # noqa: E402
 from app.services.forecast import ForecastService  # noqa: E402
 from app.services.hall_hours import is_working_day, local_moment  # noqa: E402
 from app.services.hall_sim import HallSimulator, SimConfig, VirtualClock, model_rates  # noqa: E402
@@ -78,8 +79,8 @@ class Sample:
 async def simulate(args: argparse.Namespace, folder: Path) -> tuple[list[Sample], dict[str, Any]]:
     url = f'sqlite+aiosqlite:///{folder / "eta.db"}'
     await upgrade_async(url)
-    db = Database(url)
     settings = load_settings().model_copy(update={'secret_key': SECRET.decode(), 'var_dir': folder})
+    db = Database(url, audit_key=settings.key(Purpose.AUDIT))  # the queue audits every transition
     await load_seed(db, seed_name='default', secret=SECRET)
     await ensure_history(db, hall_code='main', end=args.start)
     async with db.session() as s:

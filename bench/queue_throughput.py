@@ -68,6 +68,7 @@ from app.clock import utcnow  # noqa: E402
 from app.db import SQLITE_PRAGMAS, Database  # noqa: E402
 from app.migrate import upgrade_async  # noqa: E402
 from app.models import (  # noqa: E402
+    AuditEntry,
     Channel,
     Department,
     Hall,
@@ -82,6 +83,8 @@ from app.models import (  # noqa: E402
     Zone,
 )
 from app.security.crypto import FieldCipher  # noqa: E402
+from app.security.keys import Purpose  # noqa: E402
+from app.services import audit  # noqa: E402
 from app.services.errors import DomainError  # noqa: E402
 from app.services.queue import QueueService  # noqa: E402
 from app.settings import Settings, load_settings  # noqa: E402
@@ -602,7 +605,8 @@ async def postgres_commit_floor(url: str, commits: int = 30) -> float:
 
 
 async def integrity(db: Database, hall: BenchHall, busy: dict[int, bool]) -> dict[str, Any]:
-    """After the run: every busy window holds exactly one called ticket and no ticket is at two windows."""
+    """After the run: every busy window holds exactly one called ticket, no ticket is at two windows, and every
+    ticket event has its audit row in one unbroken chain."""
     async with db.session() as s:
         recent = Ticket.day >= utcnow().date() - dt.timedelta(days=1)
         by_status = dict(
@@ -611,6 +615,10 @@ async def integrity(db: Database, hall: BenchHall, busy: dict[int, bool]) -> dic
         windows = list((await s.execute(select(Window).where(Window.hall_id == hall.hall_id))).scalars())
         called = list((await s.execute(select(Ticket).where(Ticket.status == TicketStatus.CALLED))).scalars())
         events = (await s.execute(select(func.count()).select_from(TicketEvent))).scalar_one()
+        audited = (
+            await s.execute(select(func.count()).select_from(AuditEntry).where(AuditEntry.action.startswith('ticket_')))
+        ).scalar_one()
+    chain = await audit.verify(db)
     holders = {w.id: w.current_ticket_id for w in windows if w.current_ticket_id}
     problems = []
     if sorted(holders.values()) != sorted(t.id for t in called):
@@ -619,6 +627,8 @@ async def integrity(db: Database, hall: BenchHall, busy: dict[int, bool]) -> dic
         problems.append('two called tickets at one window')
     if {w for w, b in busy.items() if b} != set(holders):
         problems.append('busy windows differ from what the benchmark expected')
+    if audited != events or not chain.ok:
+        problems.append(f'audit chain: {audited} ticket rows for {events} events, {chain.reason or "intact"}')
     return {
         'tickets_by_status': {str(k): v for k, v in by_status.items()},
         'ticket_events': events,
@@ -636,7 +646,7 @@ class DbRun:
 async def bench_database(run: DbRun, args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     print(f'[{run.label}] migrating a fresh database ...', flush=True)
     await upgrade_async(run.url)
-    db = Database(run.url)
+    db = Database(run.url, audit_key=settings.key(Purpose.AUDIT))  # every transition appends to the audit chain
     bus = InProcessBus()
     published: Counter[str] = Counter()
     bus.subscribe(lambda e: published.update([e.type_name]), name='bench-counter')

@@ -692,8 +692,6 @@ class QueueService:
         before: WindowState,
         *,
         actor: str,
-        role: str = '',
-        client_address: str = '',
         detail: dict[str, Any] | None = None,
     ) -> None:
         """Write the WindowEvent row that lets replay show the window's state at any moment, and its audit row."""
@@ -715,11 +713,10 @@ class QueueService:
         await audit.record(
             uow.session,
             actor=actor,
-            role=role,
+            role='',  # like the WindowEvent, only the actor's name is known here
             action=audit.window_action(kind),
             target=f'window:{window.number}',
             detail={**audited, 'detail': detail} if detail else audited,
-            client_address=client_address,
             now=now,
         )
 
@@ -732,8 +729,6 @@ class QueueService:
         *,
         actor: str,
         event: type[TicketEventBase],
-        role: str = '',
-        client_address: str = '',
         window: Window | None = None,
         reason: str = '',
         detail: dict[str, Any] | None = None,
@@ -765,11 +760,10 @@ class QueueService:
         await audit.record(
             uow.session,
             actor=actor,
-            role=role,
+            role='',  # like the TicketEvent, only the actor's name is known here
             action=audit.ticket_action(kind),
             target=f'ticket:{ticket.number}',
             detail=_audit_detail(ticket, service, window, from_status, reason, detail),
-            client_address=client_address,
             now=now,
         )
         snapshot = snapshot_of(ticket, service_code=service.code, window_number=window.number if window else None)

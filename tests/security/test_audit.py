@@ -764,6 +764,18 @@ async def test_cli_cannot_check_without_the_key_or_the_anchor_file_asked_for(cli
     assert missing.returncode == 2 and 'no anchor file' in missing.stderr
 
 
+async def test_cli_says_so_when_redis_cannot_take_or_give_anchors(cli_db: Database, tmp_path: Path) -> None:
+    """A second store that is down is a finding, not a silent skip; the file still gets the anchor first."""
+    await _chain(audit.AuditLog(cli_db), 2)
+    down = {'REDIS_URL': 'redis://127.0.0.1:1/0'}
+    anchored = await _run_cli(cli_db, tmp_path, 'anchor', **down)
+    assert anchored.returncode == 2 and 'could not write the anchor everywhere' in anchored.stderr
+    assert len((tmp_path / 'var' / 'audit-anchors.jsonl').read_text().splitlines()) == 1
+    checked = await _run_cli(cli_db, tmp_path, 'verify', **down)
+    assert checked.returncode == 1 and 'anchors not read: redis' in checked.stdout
+    assert (await _run_cli(cli_db, tmp_path, 'verify')).returncode == 0
+
+
 async def test_cli_tail_prints_newest_rows_masked(cli_db: Database, tmp_path: Path) -> None:
     await _chain(audit.AuditLog(cli_db), 5)
     result = await _run_cli(cli_db, tmp_path, 'tail', '-n', '2')

@@ -48,7 +48,7 @@ from tests.idnumbers import make_id
 from tests.security.insider import sha256_hash
 from tests.security.routes import audit_rows, bearer, sqlite_path, token
 
-SECRET = TEST_SECRET
+SECRET = os.environ.get('SECRET_KEY') or TEST_SECRET  # what the apps and AUDIT_KEY of this run use
 OTHER_KEY = hashlib.sha256(b'not the audit key').digest()
 
 

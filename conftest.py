@@ -12,3 +12,4 @@ os.environ['HALL_SIMULATION'] = 'off'
 os.environ['DEVICE_MODE'] = 'websocket'
 os.environ.pop('DATABASE_URL', None)
 os.environ.pop('REDIS_URL', None)
+os.environ.pop('AUDIT_ANCHOR_FILE', None)  # never append test anchors to a real anchor file

@@ -6,6 +6,12 @@ can never interleave with another writer (PostgreSQL uses FOR UPDATE SKIP LOCKED
 `read_session()`, a second engine whose transactions begin DEFERRED, so readers never queue for
 the write lock. `write_lock` lets one process hand the SQLite write lock over in FIFO order instead
 of in SQLite's busy-timeout backoff (on PostgreSQL it is a no-op).
+
+The composition root builds the Database with the audit key (`audit_key`); every session it opens
+carries that key in `Session.info[AUDIT_KEY]`, so app.services.audit can chain a row inside any
+service's transaction without a module global and without a key parameter on every service. A
+Database built without the key (a script that never audits) cannot write an audit row: `record`
+refuses loudly instead of falling back to an unkeyed hash.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app.security.files import private_dir, private_file
+
+AUDIT_KEY = 'audit_key'  # Session.info entry: the key of the audit chain (app.services.audit)
 
 SQLITE_PRAGMAS = (
     'PRAGMA journal_mode=WAL',
@@ -57,10 +65,14 @@ def ensure_sqlite_file(url: str) -> None:
 
 
 class Database:
-    """One engine and its session factory; `session()` yields an AsyncSession (expire_on_commit=False)."""
+    """One engine and its session factory; `session()` yields an AsyncSession (expire_on_commit=False).
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    `audit_key` (settings.key(Purpose.AUDIT)) goes to every session's `info`; see the module docstring.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False, audit_key: bytes | None = None) -> None:
         self.url = url
+        self.audit_key = audit_key
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == 'sqlite'
         kwargs: dict[str, Any] = {'echo': echo}
@@ -74,8 +86,11 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine, begin='BEGIN IMMEDIATE')
             _configure_sqlite(self.read_engine, begin='BEGIN')
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
-        self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False, class_=AsyncSession)
+        info = {AUDIT_KEY: audit_key} if audit_key else {}
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession, info=info)
+        self._read_sessions = async_sessionmaker(
+            self.read_engine, expire_on_commit=False, class_=AsyncSession, info=info
+        )
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     @asynccontextmanager

@@ -1,4 +1,5 @@
-"""Background jobs: notification delivery and the SLA sweep, on arq when REDIS_URL is set, in-process otherwise.
+"""Background jobs: notification delivery, the SLA sweep and audit anchors, on arq when REDIS_URL is set,
+in-process otherwise.
 
 The job functions are the same either way (arq's `ctx` dict carries the services). Without Redis,
 one app-level asyncio task runs them periodically and on `kick` (never one task per client). With
@@ -32,10 +33,11 @@ from app.models.hall import Hall
 from app.runtime import Runtime
 from app.security.crypto import FieldCipher
 from app.security.keys import Purpose
+from app.services.audit_anchors import AuditAnchors
 from app.services.journey import Journey, build_journey
 from app.services.limits import build_limits
 from app.services.queue_notices import QueueNotices
-from app.settings import get_settings
+from app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,13 @@ async def sweep_sla(ctx: dict[str, Any]) -> int:
     return len(await _journey(ctx).cases.sla_sweep())
 
 
+async def anchor_audit(ctx: dict[str, Any]) -> int:
+    """Sign the audit chain's head to the anchor file (and Redis) when it moved: a cut tail then shows."""
+    anchors = ctx['anchors']
+    assert isinstance(anchors, AuditAnchors)
+    return 0 if await anchors.anchor_if_moved() is None else 1
+
+
 Job = Callable[[dict[str, Any]], Awaitable[int]]
 
 
@@ -73,17 +82,20 @@ class Periodic:
         return self.job.__name__
 
 
-PERIODIC = (Periodic(deliver_notifications, 5), Periodic(sweep_sla, 60))
+PERIODIC = (Periodic(deliver_notifications, 5), Periodic(sweep_sla, 60), Periodic(anchor_audit, 300))
 FUNCTIONS = tuple(periodic.job for periodic in PERIODIC)
 
 
 def cron_jobs() -> list[Any]:
     """The periodic jobs as arq cron jobs (`unique`: with several workers, each tick runs once)."""
-    return [cron(p.job, second=_seconds(p.every_seconds), unique=True) for p in PERIODIC]  # type: ignore[arg-type]
+    return [cron(p.job, **_schedule(p.every_seconds), unique=True) for p in PERIODIC]  # type: ignore[arg-type]
 
 
-def _seconds(every: int) -> set[int] | int:
-    return set(range(0, 60, every)) if every < 60 else 0
+def _schedule(every: int) -> dict[str, Any]:
+    """arq's cron fields for "every `every` seconds": seconds dividing a minute, or whole minutes dividing an hour."""
+    if every < 60:
+        return {'second': set(range(0, 60, every))}
+    return {'second': 0, 'minute': set(range(0, 60, every // 60))}
 
 
 class JobRunner(ABC):
@@ -216,7 +228,7 @@ _notices: QueueNotices | None = None
 async def start(rt: Runtime) -> JobRunner:
     """Start delivery and sweeps for the app, and the queue notices ("还有3人", "请到5号窗口")."""
     global _runner, _notices
-    ctx: dict[str, Any] = {'journey': rt.journey}
+    ctx: dict[str, Any] = {'journey': rt.journey, 'anchors': _anchors(rt.db, rt.settings)}
     runner: JobRunner = ArqJobs(ctx, rt.settings.redis_url) if rt.settings.redis_url else LocalJobs(ctx)
     rt.journey.notifications.waker = lambda: runner.kick(deliver_notifications.__name__)
     await runner.start()
@@ -234,6 +246,10 @@ async def start(rt: Runtime) -> JobRunner:
     return runner
 
 
+def _anchors(db: Database, settings: Settings) -> AuditAnchors:
+    return AuditAnchors(db, path=settings.anchor_file, redis_url=settings.redis_url)
+
+
 async def stop() -> None:
     global _runner, _notices
     if _notices is not None:
@@ -249,7 +265,7 @@ async def stop() -> None:
 
 async def _worker_startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
-    db = Database(settings.db_url)
+    db = Database(settings.db_url, audit_key=settings.key(Purpose.AUDIT))
     async with db.read_session() as s:
         hall = (await s.execute(select(Hall).order_by(Hall.id))).scalars().first()
     if hall is None or hall.id is None:
@@ -259,7 +275,7 @@ async def _worker_startup(ctx: dict[str, Any]) -> None:
     await bus.start()
     cipher = FieldCipher({'k1': settings.secret}, 'k1')
     limits = build_limits(db, redis_url=settings.redis_url, key=settings.key(Purpose.LIMITS))
-    ctx['db'], ctx['bus'], ctx['limits'] = db, bus, limits
+    ctx['db'], ctx['bus'], ctx['limits'], ctx['anchors'] = db, bus, limits, _anchors(db, settings)
     ctx['journey'] = build_journey(db, bus, settings, cipher, limits, hall_id=hall.id)
 
 

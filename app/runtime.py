@@ -61,7 +61,7 @@ class HallMissing(RuntimeError):
 
 
 async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtime:
-    db = Database(settings.db_url)
+    db = Database(settings.db_url, audit_key=settings.key(Purpose.AUDIT))  # every session can chain audit rows
     async with db.session() as s:
         hall = (await s.execute(select(Hall).order_by(Hall.id))).scalars().first()
     if hall is None or hall.id is None:

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535, validation_alias='PORT')
     lang: Literal['zh-CN', 'en'] = Field(default_factory=lambda: _lang_from_locale(), validation_alias='HALL_LANG')
     var_dir: Path = Field(default=ROOT / 'var', validation_alias='VAR_DIR')
+    audit_anchor_file: str = Field(default='', validation_alias='AUDIT_ANCHOR_FILE')  # default: var/ (docs/audit.md)
     hall_timezone: str = Field(default='Asia/Shanghai', validation_alias='HALL_TIMEZONE')
     fairness_cap_minutes: float = Field(default=20.0, gt=0, validation_alias='FAIRNESS_CAP_MINUTES')
     recalls_before_no_show: int = Field(default=2, ge=0, le=10, validation_alias='RECALLS_BEFORE_NO_SHOW')
@@ -118,6 +119,11 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f'sqlite+aiosqlite:///{self.var_dir / "halltwin.db"}'
+
+    @property
+    def anchor_file(self) -> Path:
+        """Where the audit chain's signed heads are appended (AUDIT_ANCHOR_FILE, else $VAR_DIR/audit-anchors.jsonl)."""
+        return Path(self.audit_anchor_file) if self.audit_anchor_file else self.var_dir / 'audit-anchors.jsonl'
 
     @property
     def allowed_origins(self) -> list[str]:

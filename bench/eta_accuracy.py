@@ -47,9 +47,11 @@ from app.db import Database  # noqa: E402
 from app.migrate import upgrade_async  # noqa: E402
 from app.models import Hall, ServiceItem, Ticket  # noqa: E402
 from app.security.crypto import FieldCipher  # noqa: E402
+from app.security.keys import Purpose  # noqa: E402
 from app.services.forecast import ForecastService  # noqa: E402
 from app.services.hall_hours import is_working_day, local_moment  # noqa: E402
 from app.services.hall_sim import HallSimulator, SimConfig, VirtualClock, model_rates  # noqa: E402
+from app.services.limits import build_limits  # noqa: E402
 from app.services.queue import QueueService, TicketView  # noqa: E402
 from app.settings import load_settings  # noqa: E402
 from seed.history import ensure_history  # noqa: E402
@@ -78,15 +80,16 @@ class Sample:
 async def simulate(args: argparse.Namespace, folder: Path) -> tuple[list[Sample], dict[str, Any]]:
     url = f'sqlite+aiosqlite:///{folder / "eta.db"}'
     await upgrade_async(url)
-    db = Database(url)
     settings = load_settings().model_copy(update={'secret_key': SECRET.decode(), 'var_dir': folder})
+    db = Database(url, audit_key=settings.key(Purpose.AUDIT))  # the queue audits every transition
     await load_seed(db, seed_name='default', secret=SECRET)
     await ensure_history(db, hall_code='main', end=args.start)
     async with db.session() as s:
         hall_id = (await s.execute(select(Hall.id).where(Hall.code == 'main'))).scalar_one()
     clock = VirtualClock(local_moment(args.start, 7, settings.tz))
     bus = InProcessBus()
-    queue = QueueService(db, bus, settings, FieldCipher({'k1': SECRET}, 'k1'), hall_id=hall_id, clock=clock)
+    limits = build_limits(db, redis_url='', key=settings.key(Purpose.LIMITS), clock=clock)
+    queue = QueueService(db, bus, settings, FieldCipher({'k1': SECRET}, 'k1'), limits, hall_id=hall_id, clock=clock)
     await queue.start_live()
     model = await ForecastService(db, settings, hall_id=hall_id, clock=clock).model()
     samples: list[Sample] = []

@@ -68,6 +68,7 @@ from app.clock import utcnow  # noqa: E402
 from app.db import SQLITE_PRAGMAS, Database  # noqa: E402
 from app.migrate import upgrade_async  # noqa: E402
 from app.models import (  # noqa: E402
+    AuditEntry,
     Channel,
     Department,
     Hall,
@@ -81,11 +82,17 @@ from app.models import (  # noqa: E402
     WindowState,
     Zone,
 )
+from app.models.people import Role  # noqa: E402
 from app.security.crypto import FieldCipher  # noqa: E402
+from app.security.keys import Purpose  # noqa: E402
+from app.services import audit  # noqa: E402
 from app.services.errors import DomainError  # noqa: E402
+from app.services.limits import build_limits  # noqa: E402
+from app.services.principal import Kind, Principal  # noqa: E402
 from app.services.queue import QueueService  # noqa: E402
 from app.settings import Settings, load_settings  # noqa: E402
 
+DESK = Principal(Kind.STAFF, 'bench', Role.MANAGER)  # the clerks of the benchmark: every window, any ticket
 RESULTS_DIR = Path(_HERE) / 'results'
 PG_ADMIN_DSN = os.environ.get('HALLTWIN_PG_DSN', 'postgresql://postgres@127.0.0.1:5432/test')
 
@@ -312,14 +319,14 @@ async def staff_windows(
                 if delay > 0:
                     await asyncio.sleep(delay)
             if step == 'complete':
-                if await recorder.timed('complete', queue.complete(window), since=since):
+                if await recorder.timed('complete', queue.complete(window, caller=DESK), since=since):
                     busy[window] = False
             elif step == 'call_next':
-                if await recorder.timed('call_next', queue.call_next(window), since=since):
+                if await recorder.timed('call_next', queue.call_next(window, caller=DESK), since=since):
                     busy[window] = True
             else:
                 kind, request = citizens.request(rng)
-                await recorder.timed(kind, queue.take_ticket(request), since=since)
+                await recorder.timed(kind, queue.take_ticket(request, caller=DESK), since=since)
             done += 1
 
 
@@ -602,7 +609,8 @@ async def postgres_commit_floor(url: str, commits: int = 30) -> float:
 
 
 async def integrity(db: Database, hall: BenchHall, busy: dict[int, bool]) -> dict[str, Any]:
-    """After the run: every busy window holds exactly one called ticket and no ticket is at two windows."""
+    """After the run: every busy window holds exactly one called ticket, no ticket is at two windows, and every
+    ticket event has its audit row in one unbroken chain."""
     async with db.session() as s:
         recent = Ticket.day >= utcnow().date() - dt.timedelta(days=1)
         by_status = dict(
@@ -611,6 +619,10 @@ async def integrity(db: Database, hall: BenchHall, busy: dict[int, bool]) -> dic
         windows = list((await s.execute(select(Window).where(Window.hall_id == hall.hall_id))).scalars())
         called = list((await s.execute(select(Ticket).where(Ticket.status == TicketStatus.CALLED))).scalars())
         events = (await s.execute(select(func.count()).select_from(TicketEvent))).scalar_one()
+        audited = (
+            await s.execute(select(func.count()).select_from(AuditEntry).where(AuditEntry.action.startswith('ticket_')))
+        ).scalar_one()
+    chain = await audit.verify(db)
     holders = {w.id: w.current_ticket_id for w in windows if w.current_ticket_id}
     problems = []
     if sorted(holders.values()) != sorted(t.id for t in called):
@@ -619,6 +631,8 @@ async def integrity(db: Database, hall: BenchHall, busy: dict[int, bool]) -> dic
         problems.append('two called tickets at one window')
     if {w for w, b in busy.items() if b} != set(holders):
         problems.append('busy windows differ from what the benchmark expected')
+    if audited != events or not chain.ok:
+        problems.append(f'audit chain: {audited} ticket rows for {events} events, {chain.reason or "intact"}')
     return {
         'tickets_by_status': {str(k): v for k, v in by_status.items()},
         'ticket_events': events,
@@ -636,7 +650,7 @@ class DbRun:
 async def bench_database(run: DbRun, args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     print(f'[{run.label}] migrating a fresh database ...', flush=True)
     await upgrade_async(run.url)
-    db = Database(run.url)
+    db = Database(run.url, audit_key=settings.key(Purpose.AUDIT))  # every transition appends to the audit chain
     bus = InProcessBus()
     published: Counter[str] = Counter()
     bus.subscribe(lambda e: published.update([e.type_name]), name='bench-counter')
@@ -654,7 +668,8 @@ async def bench_database(run: DbRun, args: argparse.Namespace, settings: Setting
                     run.details[name] = (await connection.execute(text(f'SHOW {name}'))).scalar()
         hall = await build_hall(db)
         await add_history(db, hall, args.history, args.history_days, rng)
-        queue = QueueService(db, bus, settings, cipher, hall_id=hall.hall_id)
+        limits = build_limits(db, redis_url='', key=settings.key(Purpose.LIMITS))
+        queue = QueueService(db, bus, settings, cipher, limits, hall_id=hall.hall_id)
         await queue.start_live()  # as the app's runtime does
         citizens = Citizens(rng, max(50, args.ops // 2))
         busy = dict.fromkeys(hall.open_windows, False)
@@ -663,9 +678,9 @@ async def bench_database(run: DbRun, args: argparse.Namespace, settings: Setting
         print(f'[{run.label}] backlog of {args.backlog} waiting, {serving} windows serving ...', flush=True)
         setup = Recorder()
         for _ in range(args.backlog + len(hall.open_windows)):
-            await setup.timed('take', queue.take_ticket(citizens.request(rng)[1]))
+            await setup.timed('take', queue.take_ticket(citizens.request(rng)[1], caller=DESK))
         for window in hall.open_windows:
-            if await setup.timed('call', queue.call_next(window)):
+            if await setup.timed('call', queue.call_next(window, caller=DESK)):
                 busy[window] = True
         warmup = await run_phase('warmup', queue, hall, busy, citizens, ops=args.warmup, clients=1, seed=args.seed + 1)
         if setup.errors or warmup.recorder.errors:

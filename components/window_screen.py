@@ -184,9 +184,7 @@ class WindowScreen:
         if reason is None:
             return
         queue = self.rt.queue
-        await self.act(
-            lambda p: queue.park(self.window_id, reason=reason, caller=p), self._ticket('desk.done.parked')
-        )
+        await self.act(lambda p: queue.park(self.window_id, reason=reason, caller=p), self._ticket('desk.done.parked'))
 
     async def resume(self, number: str) -> None:
         queue = self.rt.queue
@@ -194,9 +192,7 @@ class WindowScreen:
 
     async def call_out_of_order(self, number: str, reason: str) -> bool:
         return await self.act(
-            lambda p: window_desk.call_out_of_order(
-                self.rt.queue, self.window_id, number, reason=reason, principal=p, client_address=self.client_address
-            ),
+            lambda p: window_desk.call_out_of_order(self.rt.queue, self.window_id, number, reason=reason, principal=p),
             self._ticket('desk.done.called'),
         )
 

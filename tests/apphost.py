@@ -168,6 +168,7 @@ class AppProcess:
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _TEST_HARNESS_VARIABLES}
         env.pop('REDIS_URL', None)
+        env.pop('AUDIT_ANCHOR_FILE', None)  # anchors go to this app's own VAR_DIR
         env.update(
             DATABASE_URL=self.db_url,
             PORT=str(self.port),

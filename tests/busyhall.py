@@ -27,6 +27,7 @@ from app.models import Department, Hall, ServiceItem, Ticket, Window, WindowServ
 from app.models.ticket import Channel, DailyCounter
 from app.security import codes
 from app.security.crypto import FieldCipher
+from app.security.keys import Purpose
 from app.services.errors import NotFound
 from app.services.queue import QueueService
 from app.settings import Settings, load_settings
@@ -112,10 +113,11 @@ async def serve_window(queue: QueueService, window_id: int) -> list[int]:
 
 
 async def _worker(url: str, hall_id: int, window_ids: list[int]) -> dict[int, list[int]]:
-    db = Database(url)
+    settings = load_settings()
+    db = Database(url, audit_key=settings.key(Purpose.AUDIT))
     bus = InProcessBus()
     try:
-        queue = queue_service(db, bus, load_settings(), hall_id)
+        queue = queue_service(db, bus, settings, hall_id)
         async with db.session() as s:  # open the pool before the start signal
             await s.get(Hall, hall_id)
         print('ready', flush=True)

@@ -11,11 +11,14 @@ import pytest
 from app.bus import InProcessBus
 from app.db import Database
 from app.security.crypto import FieldCipher
+from app.security.keys import Purpose
 from app.services.queue import QueueService
 from app.settings import Settings, get_settings, load_settings
 from tests.callers import limits_for
 from tests.dbs import PostgresDatabase, SqliteTemplate
 from tests.factories import SmallHall, build_small_hall
+
+AUDIT_KEY = load_settings().key(Purpose.AUDIT)  # the key of every app in this run (the root conftest sets SECRET_KEY)
 
 
 class FakeClock:
@@ -48,10 +51,10 @@ async def db(
 ) -> AsyncIterator[Database]:
     """Each test that uses `db` runs on SQLite and on PostgreSQL."""
     if request.param == 'sqlite':
-        database = Database(sqlite_template.copy_to(tmp_path / 'test.db'))
+        database = Database(sqlite_template.copy_to(tmp_path / 'test.db'), audit_key=AUDIT_KEY)
     else:
         pg: PostgresDatabase = request.getfixturevalue('postgres')
-        database = Database(pg.url)
+        database = Database(pg.url, audit_key=AUDIT_KEY)
         await pg.truncate(database)
     yield database
     await database.dispose()
@@ -59,7 +62,7 @@ async def db(
 
 @pytest.fixture
 async def sqlite_db(tmp_path: Path, sqlite_template: SqliteTemplate) -> AsyncIterator[Database]:
-    database = Database(sqlite_template.copy_to(tmp_path / 'test.db'))
+    database = Database(sqlite_template.copy_to(tmp_path / 'test.db'), audit_key=AUDIT_KEY)
     yield database
     await database.dispose()
 

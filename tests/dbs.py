@@ -10,10 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import asyncpg
+from alembic import command
 from sqlalchemy import text
 
 from app.db import Database
-from app.migrate import upgrade
+from app.migrate import alembic_config, upgrade
 
 PG_ADMIN_DSN = os.environ.get('HALLTWIN_PG_DSN', 'postgresql://postgres@127.0.0.1:5432/test')
 
@@ -51,9 +52,11 @@ class PostgresDatabase:
         with ThreadPoolExecutor(max_workers=1) as pool:
             pool.submit(asyncio.run, self._admin(sql)).result()
 
-    def create(self) -> None:
+    def create(self, revision: str = 'head') -> None:
+        """Create the database and migrate it to `revision` (an older one lets a test see a migration run)."""
         self._admin_in_thread(f'CREATE DATABASE {self.name}')
-        upgrade(self.url)
+        with ThreadPoolExecutor(max_workers=1) as pool:  # Alembic's env runs its own event loop
+            pool.submit(command.upgrade, alembic_config(self.url), revision).result()
 
     def drop(self) -> None:
         self._admin_in_thread(f'DROP DATABASE IF EXISTS {self.name} WITH (FORCE)')

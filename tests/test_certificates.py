@@ -22,6 +22,7 @@ from app.services.journey import Journey
 from app.services.queue import QueueService
 from tests import journeyhall
 from tests.journeyhall import LOCAL_CITIZEN, WEDNESDAY_10AM, JourneyHall, served_ticket
+from tests.security.insider import sha256_hash
 
 journey_hall = journeyhall.journey_hall_fixture
 journey_settings = journeyhall.journey_settings_fixture
@@ -136,6 +137,26 @@ async def test_an_edited_issue_record_is_altered_and_breaks_the_audit_chain(
         entry.detail = {**entry.detail, 'hash': '0' * 64}
     assert (await journey.certificates.verify(number)).status == ALTERED
     assert not (await audit.verify(db)).ok
+
+
+async def test_a_forged_certificate_with_its_issue_record_rehashed_without_the_key_is_altered(
+    db: Database, journey: Journey, number: str
+) -> None:
+    """Edit the certificate, put its new content hash into the issue record and recompute that row with SHA-256:
+    the issue record's keyed hash no longer holds, so /verify says altered (and the chain names the row)."""
+    async with db.session() as s, s.begin():
+        await s.execute(update(Certificate).where(Certificate.number == number).values(kind='不动产权证书'))
+    forged = await journey.certificates.document(number)
+    assert forged is not None
+    async with db.session() as s, s.begin():
+        entry = (await s.execute(select(AuditEntry).where(AuditEntry.action == audit.CERTIFICATE_ISSUED))).scalar_one()
+        entry.detail = {**entry.detail, 'hash': forged['sha256']}
+        entry.hash = sha256_hash(entry)
+        issue_row = entry.id
+    assert (await journey.certificates.verify(number)).status == ALTERED
+    assert (await journey.certificates.verify(number, forged)).status == ALTERED
+    result = await audit.verify(db)
+    assert (result.ok, result.bad_row_id, result.reason) == (False, issue_row, audit.HASH_MISMATCH)
 
 
 async def test_a_revoked_certificate_says_so_and_the_revocation_is_audited(

@@ -16,6 +16,7 @@ from app.bus import InProcessBus
 from app.db import Database
 from app.models import Ticket, TicketCreate, TicketEvent, TicketStatus, Window
 from app.models.ticket import DailyCounter
+from app.services import audit
 from app.services.queue import QueueService
 from app.settings import ROOT, Settings
 from tests.busyhall import PREFIX, BusyHall, build_busy_hall, issue_waiting, queue_service, serve_window
@@ -72,6 +73,8 @@ async def assert_served_exactly_once(
     assert len(set(numbers)) == len(numbers)
     assert sorted(numbers) == [f'{PREFIX}{n:03d}' for n in range(1, len(taken) + 1)]
     assert all(w.current_ticket_id is None for w in windows)
+    chain = await audit.verify(db)
+    assert chain.ok and chain.rows >= 2 * len(taken), 'every call and completion joins one unbroken audit chain'
 
 
 async def test_concurrent_windows_call_every_ticket_exactly_once(

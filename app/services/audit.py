@@ -1,13 +1,18 @@
-"""The append-only, hash-chained audit log of security-relevant actions.
+"""The append-only, keyed hash chain of security-relevant actions and of every queue transition.
 
-Each row stores the SHA-256 of its own fields plus the hash of the row before it (`prev_hash`), so
-editing a row breaks its hash and deleting or inserting a row breaks the next row's link. `verify`
-finds the first such row.
+Each row stores HMAC-SHA256 (the audit key, settings.key(Purpose.AUDIT)) over its own fields plus
+the hash of the row before it (`prev_hash`), so editing a row breaks its hash and deleting or
+inserting a row breaks the next row's link; without the key nobody can compute a hash that fits.
+`verify` finds the first such row.
 
-What a chain alone cannot show: rows cut off at the END (the shorter chain is still consistent), and
-rows appended by someone who can write the database and recompute SHA-256. Nothing else is stored
-for that on purpose; operators who need it note the head hash that `python -m app.audit verify`
-prints somewhere else (a ticket, a signed mail) and compare later.
+What the chain alone cannot show: rows cut off at the END (the shorter chain is still consistent).
+Signed anchors of the head, kept outside the database (app/services/audit_anchors.py), show that:
+`verify` compares each anchored row with its anchor (`Checkpoint`). See docs/audit.md for what an
+insider with database access can and cannot hide.
+
+The key: every session of the app's `Database` carries it in `Session.info` (app/db.py), so `record`
+joins any service's transaction without a key parameter; a session without it raises
+`AuditKeyMissing` (never an unkeyed hash).
 
 Personal data: `actor`, `target` and `detail` must carry masked values only (app.security.masking:
 110105********0021, 138****5678, citizen ids instead of names). As a safety net, anything that still
@@ -21,9 +26,10 @@ hash than the caller's, and a certificate checked against that hash would be cal
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.clock import utcnow
-from app.db import Database
+from app.db import AUDIT_KEY, Database
 from app.models.security import AuditEntry
 from app.security.masking import mask_text
 
@@ -50,6 +56,7 @@ REASSIGN = 'window_reassigned'
 EXPORT = 'export'
 CERTIFICATE_ISSUED = 'certificate_issued'
 ROLE_DENIED = 'role_denied'
+RECHAINED = 'audit_rechained'  # migration 0009: the legacy SHA-256 chain was re-chained with the key
 
 OUTCOME_OK = 'ok'
 OUTCOME_DENIED = 'denied'
@@ -59,21 +66,61 @@ GENESIS_HASH = '0' * 64
 ADVISORY_LOCK_KEY = 0x48414C4C41554454  # 'HALLAUDT': one PostgreSQL advisory lock serializes the chain
 HASH_MISMATCH = 'hash mismatch: row was edited'
 BROKEN_LINK = 'broken link: a row was deleted or inserted'
+TRUNCATED = 'truncated: an anchored row is missing (the tail was cut off)'
+REWRITTEN = 'truncated or rewritten: an anchored row differs from its anchor'
 
 SHA256_HEX = re.compile(r'[0-9a-f]{64}')
 
 _LIMITS = {'actor': 64, 'role': 16, 'action': 48, 'target': 128, 'outcome': 16, 'client_address': 64}
 
 
+class AuditKeyMissing(RuntimeError):
+    """The session (or Database) has no audit key: nothing may be chained or checked without it."""
+
+    def __init__(self) -> None:
+        super().__init__('审计密钥缺失 / no audit key: build the Database with audit_key=settings.key(Purpose.AUDIT)')
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What an anchor vouches for: row `last_id` had `hash`, and `rows` rows had ids up to it."""
+
+    last_id: int
+    hash: str
+    rows: int
+
+
 @dataclass(frozen=True)
 class VerifyResult:
-    """Outcome of `verify`: `bad_row_id` and `reason` name the first row where the chain breaks."""
+    """Outcome of `verify`: `bad_row_id` and `reason` name the first row where the chain breaks.
+
+    `checkpoints` counts the anchors that were checked and held (a truncation names the anchored row).
+    """
 
     ok: bool
     rows: int
     bad_row_id: int | None = None
     reason: str = ''
     head_hash: str = GENESIS_HASH
+    checkpoints: int = 0
+
+
+def ticket_action(kind: str) -> str:
+    """The audit action of a queue transition (TicketEvent.kind); an out-of-order call keeps its own name."""
+    return OUT_OF_ORDER_CALL if kind == 'called_out_of_order' else f'ticket_{kind}'
+
+
+def window_action(kind: str) -> str:
+    """The audit action of a window change (WindowEvent.kind): window_state, window_services."""
+    return f'window_{kind}'
+
+
+def key_of(session: AsyncSession) -> bytes:
+    """The audit key the session was opened with (app/db.py); without one, refuse loudly."""
+    key = session.info.get(AUDIT_KEY)
+    if not isinstance(key, bytes) or not key:
+        raise AuditKeyMissing()
+    return key
 
 
 def _scrub(value: Any) -> Any:
@@ -103,8 +150,9 @@ def _fit(name: str, value: str) -> str:
     return str(value)[: _LIMITS[name]]
 
 
-def chain_hash(entry: AuditEntry) -> str:
-    """SHA-256 over a canonical JSON of every field except the id (so renumbering is not an edit)."""
+def chain_hash(entry: AuditEntry, key: bytes) -> str:
+    """HMAC-SHA256 with the audit key over a canonical JSON of every field except the id (so renumbering
+    is not an edit); without the key nobody can make a forged or edited row fit the chain."""
     payload = {
         'at': _utc(entry.at).isoformat(timespec='microseconds'),
         'actor': entry.actor,
@@ -117,7 +165,7 @@ def chain_hash(entry: AuditEntry) -> str:
         'prev_hash': entry.prev_hash,
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(',', ':'), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode('utf-8')).hexdigest()
+    return hmac.new(key, canonical.encode('utf-8'), hashlib.sha256).hexdigest()
 
 
 async def _lock_chain(session: AsyncSession) -> None:
@@ -147,8 +195,10 @@ async def record(
 
     Pass masked values only in `actor`, `target` and `detail` (never a raw ID number, phone or name).
     On PostgreSQL this takes a transaction-scoped advisory lock held until commit: call it as the
-    last statement of the transaction to keep that window short.
+    last statement of the transaction to keep that window short. Costs one read of the head hash and
+    one INSERT. Raises AuditKeyMissing when the session has no audit key.
     """
+    key = key_of(session)
     await _lock_chain(session)
     entry = AuditEntry(
         at=_utc(now),
@@ -162,7 +212,7 @@ async def record(
         prev_hash=await _head_hash(session),
         hash='',
     )
-    entry.hash = chain_hash(entry)
+    entry.hash = chain_hash(entry, key)
     session.add(entry)
     await session.flush()
     return entry
@@ -203,31 +253,52 @@ class AuditLog:
 
 
 async def _batch(db: Database, *, after: int, size: int) -> list[AuditEntry]:
-    """One short transaction per batch: on SQLite a transaction holds the write lock, so keep it brief."""
+    """One short read transaction per batch: checking never holds (nor waits for) the SQLite write lock."""
     statement = select(AuditEntry).where(col(AuditEntry.id) > after).order_by(col(AuditEntry.id)).limit(size)
-    async with db.session() as session, session.begin():
+    async with db.read_session() as session, session.begin():
         return list((await session.execute(statement)).scalars().all())
 
 
-def _problem(entry: AuditEntry, expected_prev: str) -> str:
+def _problem(entry: AuditEntry, expected_prev: str, key: bytes) -> str:
     if entry.prev_hash != expected_prev:
         return BROKEN_LINK
-    if chain_hash(entry) != entry.hash:
+    if not hmac.compare_digest(chain_hash(entry, key), entry.hash):
         return HASH_MISMATCH
     return ''
 
 
-async def verify(db: Database, *, batch_size: int = 1000) -> VerifyResult:
-    """Walk the chain in id order, a batch at a time (constant memory), and stop at the first bad row."""
+def _anchored_problem(entry: AuditEntry, rows: int, expected: list[Checkpoint]) -> str:
+    """An anchored row must still be the row its anchor saw, at the same place in the chain."""
+    return REWRITTEN if any(c.hash != entry.hash or c.rows != rows for c in expected) else ''
+
+
+async def verify(db: Database, *, checkpoints: Iterable[Checkpoint] = (), batch_size: int = 1000) -> VerifyResult:
+    """Walk the chain in id order, a batch at a time (constant memory), and stop at the first bad row.
+
+    Each checkpoint (from a signed anchor) must find its row unchanged; an anchored row that is gone
+    means the tail was cut (TRUNCATED). Needs the Database's audit key (AuditKeyMissing otherwise).
+    """
+    if not db.audit_key:
+        raise AuditKeyMissing()
+    pending: dict[int, list[Checkpoint]] = {}
+    for checkpoint in checkpoints:
+        pending.setdefault(checkpoint.last_id, []).append(checkpoint)
+    held = len(pending.pop(0, []))  # an anchor of the empty chain vouches for nothing
     rows, last_id, head = 0, 0, GENESIS_HASH
     while batch := await _batch(db, after=last_id, size=batch_size):
         for entry in batch:
             rows += 1
-            if reason := _problem(entry, head):
-                return VerifyResult(False, rows, entry.id, reason, head)
+            if reason := _problem(entry, head, db.audit_key):
+                return VerifyResult(False, rows, entry.id, reason, head, held)
+            if (expected := pending.pop(entry.id or 0, None)) is not None:
+                if reason := _anchored_problem(entry, rows, expected):
+                    return VerifyResult(False, rows, entry.id, reason, head, held)
+                held += len(expected)
             head = entry.hash
         last_id = batch[-1].id or last_id
-    return VerifyResult(True, rows, head_hash=head)
+    if pending:
+        return VerifyResult(False, rows, min(pending), TRUNCATED, head, held)
+    return VerifyResult(True, rows, head_hash=head, checkpoints=held)
 
 
 async def last_entries(db: Database, limit: int = 20) -> list[AuditEntry]:

@@ -1,7 +1,7 @@
 """E-certificates (电子证照): issued with their content hash in the audit chain, so anyone can check one.
 
 The certificate's document is rebuilt from its stored fields, never kept as a free-form blob, and
-its SHA-256 goes into the hash-chained audit log when it is issued. `/verify` compares a presented
+its SHA-256 goes into the keyed audit chain when it is issued. `/verify` compares a presented
 document (or the stored one) with that audit entry: genuine, altered, revoked, or unknown. Editing
 the certificate row, the presented file, or the audit entry all show up as "altered".
 """
@@ -167,6 +167,7 @@ class CertificateService:
                 return Verification(UNKNOWN, number, reason='没有这个编号的证照 / no certificate with this number')
             certificate, issuer, service = found
             entry = await s.get(AuditEntry, certificate.audit_entry_id) if certificate.audit_entry_id else None
+            key = audit.key_of(s)
         result = Verification(
             GENUINE,
             number,
@@ -176,7 +177,7 @@ class CertificateService:
             issued_at=certificate.issued_at,
             revoked_at=certificate.revoked_at,
         )
-        recorded = _recorded_hash(entry, number)
+        recorded = _recorded_hash(entry, number, key)
         if recorded is None:
             return _with(result, ALTERED, '审计链中的签发记录缺失或被改动 / issue record missing or edited')
         if content_hash(document(certificate, issuer=issuer, service=service)) != recorded:
@@ -223,9 +224,10 @@ class CertificateService:
         return certificate, issuer, service
 
 
-def _recorded_hash(entry: AuditEntry | None, number: str) -> str | None:
-    """The hash written when the certificate was issued, if that audit row is intact and about this certificate."""
-    if entry is None or entry.action != audit.CERTIFICATE_ISSUED or audit.chain_hash(entry) != entry.hash:
+def _recorded_hash(entry: AuditEntry | None, number: str, key: bytes) -> str | None:
+    """The hash written when the certificate was issued, if that audit row is intact (its keyed hash holds)
+    and about this certificate."""
+    if entry is None or entry.action != audit.CERTIFICATE_ISSUED or audit.chain_hash(entry, key) != entry.hash:
         return None
     if entry.detail.get('number') != number:
         return None

@@ -1,8 +1,9 @@
 """The queue engine: take a number, call it at a window, and every transition after that.
 
-Every transition writes a TicketEvent in the same transaction and publishes a typed event after
-commit. `call_next` is atomic on both engines: SQLite transactions start with BEGIN IMMEDIATE
-(app/db.py), PostgreSQL picks the ticket with SELECT ... FOR UPDATE SKIP LOCKED.
+Every transition writes a TicketEvent and an audit row (the keyed chain, app/services/audit.py) in
+the same transaction and publishes a typed event after commit. `call_next` is atomic on both
+engines: SQLite transactions start with BEGIN IMMEDIATE (app/db.py), PostgreSQL picks the ticket
+with SELECT ... FOR UPDATE SKIP LOCKED.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from app.models.ticket import (
 )
 from app.security import codes
 from app.security.crypto import FieldCipher
-from app.services import citizens, eta
+from app.services import audit, citizens, eta
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.identity import IdentityFacts, parse_id_number
 from app.services.limits import Limits
@@ -181,7 +182,7 @@ class QueueService:
                 ticket,
                 'issued',
                 None,
-                actor=caller.name,
+                caller=caller,
                 event=TicketIssued,
                 detail=_issue_detail(request, caller, decision.reason),
             )
@@ -232,7 +233,7 @@ class QueueService:
             ticket = await self._pick_next(uow.session, window, now)
             if ticket is None:
                 raise NotFound('queue_empty', '当前没有等候的号 / nobody is waiting for this window')
-            await self._call(uow, ticket, window, now, actor=caller.name)
+            await self._call(uow, ticket, window, now, caller=caller)
             settled = await self._settled(uow.session, ticket)
         return settled or await self.ticket_view(ticket.code)
 
@@ -250,7 +251,7 @@ class QueueService:
             if ticket.status != TicketStatus.WAITING:
                 raise Conflict('ticket_not_waiting', f'{ticket.number} 当前不在等候中 / ticket is not waiting')
             await self._require_serves(s, window, ticket.service_id)
-            await self._call(uow, ticket, window, now, actor=caller.name, reason=reason, out_of_order=True)
+            await self._call(uow, ticket, window, now, caller=caller, reason=reason, out_of_order=True)
             settled = await self._settled(uow.session, ticket)
         return settled or await self.ticket_view(ticket.code)
 
@@ -290,7 +291,7 @@ class QueueService:
         window: Window,
         now: dt.datetime,
         *,
-        actor: str,
+        caller: Principal,
         reason: str = '',
         out_of_order: bool = False,
     ) -> None:
@@ -306,7 +307,7 @@ class QueueService:
         event = TicketResumed if previous == TicketStatus.PARKED else TicketCalled
         extra: dict[str, Any] = {'out_of_order': True} if out_of_order else {}
         await self._record(
-            uow, ticket, kind, previous, actor=actor, window=window, reason=reason, event=event, event_fields=extra
+            uow, ticket, kind, previous, caller=caller, window=window, reason=reason, event=event, event_fields=extra
         )
 
     async def recall(self, window_id: int, *, caller: Principal) -> TicketView:
@@ -322,7 +323,7 @@ class QueueService:
                 ticket,
                 'recalled',
                 ticket.status,
-                actor=caller.name,
+                caller=caller,
                 window=window,
                 event=TicketCalled,
                 event_fields={'recall': True},
@@ -342,7 +343,7 @@ class QueueService:
             ticket.completed_at = self.clock()
             window.current_ticket_id = None
             await self._record(
-                uow, ticket, 'no_show', TicketStatus.CALLED, actor=caller.name, window=window, event=TicketNoShow
+                uow, ticket, 'no_show', TicketStatus.CALLED, caller=caller, window=window, event=TicketNoShow
             )
             settled = await self._settled(uow.session, ticket)
         return settled or await self.ticket_view(ticket.code)
@@ -356,7 +357,7 @@ class QueueService:
             ticket.completed_at = now
             window.current_ticket_id = None
             await self._record(
-                uow, ticket, 'completed', TicketStatus.CALLED, actor=caller.name, window=window, event=TicketCompleted
+                uow, ticket, 'completed', TicketStatus.CALLED, caller=caller, window=window, event=TicketCompleted
             )
             settled = await self._settled(uow.session, ticket)
         return settled or await self.ticket_view(ticket.code)
@@ -402,7 +403,7 @@ class QueueService:
                 ticket,
                 'transferred',
                 TicketStatus.CALLED,
-                actor=caller.name,
+                caller=caller,
                 window=window,
                 reason=reason,
                 event=TicketTransferred,
@@ -425,7 +426,7 @@ class QueueService:
                 ticket,
                 'parked',
                 TicketStatus.CALLED,
-                actor=caller.name,
+                caller=caller,
                 window=window,
                 reason=reason,
                 event=TicketParked,
@@ -443,7 +444,7 @@ class QueueService:
             ticket = await self._ticket_by_number(s, number, now)
             if ticket.status != TicketStatus.PARKED or ticket.target_window_id != window.id:
                 raise Conflict('ticket_not_parked_here', f'{ticket.number} 未在本窗口挂起 / not parked at this window')
-            await self._call(uow, ticket, window, now, actor=caller.name)
+            await self._call(uow, ticket, window, now, caller=caller)
             settled = await self._settled(uow.session, ticket)
         return settled or await self.ticket_view(ticket.code)
 
@@ -459,7 +460,7 @@ class QueueService:
             if window.state != state:
                 before = window.state
                 window.state = state
-                self._record_window(uow, window, 'state', before, actor=caller.name)
+                await self._record_window(uow, window, 'state', before, caller=caller)
                 uow.emit(
                     WindowChanged(
                         hall_id=self.hall_id, actor=caller.name, payload=await self._window_payload(s, window)
@@ -491,7 +492,7 @@ class QueueService:
                 else:
                     s.add(WindowService(window_id=window_id, service_id=service_id, priority=tier))
             await s.flush()
-            self._record_window(uow, window, 'services', window.state, actor=caller.name, detail=services)
+            await self._record_window(uow, window, 'services', window.state, caller=caller, detail=services)
             uow.emit(
                 WindowChanged(hall_id=self.hall_id, actor=caller.name, payload=await self._window_payload(s, window))
             )
@@ -713,29 +714,41 @@ class QueueService:
             current_ticket_id=window.current_ticket_id,
         )
 
-    def _record_window(
+    async def _record_window(
         self,
         uow: UnitOfWork,
         window: Window,
         kind: str,
         before: WindowState,
         *,
-        actor: str,
+        caller: Principal,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        """Write the WindowEvent row that lets replay show the window's state at any moment."""
+        """Write the WindowEvent row that lets replay show the window's state at any moment, and its audit row."""
         assert window.id is not None
+        now = self.clock()
         uow.session.add(
             WindowEvent(
                 hall_id=self.hall_id,
                 window_id=window.id,
-                at=self.clock(),
+                at=now,
                 kind=kind,
                 from_state=before,
                 to_state=window.state,
                 detail=dict(detail or {}),
-                actor=actor[:64],
+                actor=caller.name[:64],
             )
+        )
+        audited: dict[str, Any] = {'window_id': window.id, 'from': before, 'to': window.state}
+        await audit.record(
+            uow.session,
+            actor=caller.name,
+            role=caller.role,
+            client_address=caller.address,
+            action=audit.window_action(kind),
+            target=f'window:{window.number}',
+            detail={**audited, 'detail': detail} if detail else audited,
+            now=now,
         )
 
     async def _record(
@@ -745,14 +758,17 @@ class QueueService:
         kind: str,
         from_status: TicketStatus | None,
         *,
-        actor: str,
+        caller: Principal,
         event: type[TicketEventBase],
         window: Window | None = None,
         reason: str = '',
         detail: dict[str, Any] | None = None,
         event_fields: dict[str, Any] | None = None,
     ) -> None:
-        """Write the TicketEvent row and queue the bus event for after commit."""
+        """Write the TicketEvent row and its audit row (one transaction), and queue the bus event for after commit.
+
+        The audit row is the transaction's last write: on PostgreSQL it holds the chain's lock until commit.
+        """
         now = self.clock()
         assert ticket.id is not None
         service = await uow.session.get(ServiceItem, ticket.service_id)
@@ -763,7 +779,7 @@ class QueueService:
                 hall_id=self.hall_id,
                 kind=kind,
                 at=now,
-                actor=actor,
+                actor=caller.name,
                 window_id=window.id if window else ticket.window_id,
                 service_id=ticket.service_id,
                 from_status=from_status,
@@ -772,9 +788,26 @@ class QueueService:
                 detail=detail or {},
             )
         )
+        await audit.record(
+            uow.session,
+            actor=caller.name,
+            role=caller.role,
+            client_address=caller.address,
+            action=audit.ticket_action(kind),
+            target=f'ticket:{ticket.number}',
+            detail=_audit_detail(ticket, service, window, from_status, reason, detail),
+            now=now,
+        )
         snapshot = snapshot_of(ticket, service_code=service.code, window_number=window.number if window else None)
         uow.emit(
-            event(hall_id=self.hall_id, time=now, payload=snapshot, actor=actor, reason=reason, **(event_fields or {}))
+            event(
+                hall_id=self.hall_id,
+                time=now,
+                payload=snapshot,
+                actor=caller.name,
+                reason=reason,
+                **(event_fields or {}),
+            )
         )
 
 
@@ -786,6 +819,36 @@ def _issue_detail(request: TicketCreate, caller: Principal, priority_reason: str
     if caller.assisted_by:
         detail['assisted_by'] = caller.assisted_by
     return detail
+
+
+AUDITED_DETAIL = ('channel', 'recall_count', 'from_service_id', 'to_window_id')  # never priority reasons (health)
+
+
+def _audit_detail(
+    ticket: Ticket,
+    service: ServiceItem,
+    window: Window | None,
+    from_status: TicketStatus | None,
+    reason: str,
+    detail: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """What the audit row says of a transition: which ticket, where, from what to what, and why.
+
+    Only named fields of the ticket event's detail go in: a priority reason tells of age, disability or
+    pregnancy and stays out of the audit log.
+    """
+    audited: dict[str, Any] = {
+        'ticket_id': ticket.id,
+        'service': service.code,
+        'from': from_status,
+        'to': ticket.status,
+        **{key: value for key, value in (detail or {}).items() if key in AUDITED_DETAIL},
+    }
+    if window is not None:
+        audited['window'] = window.number
+    if reason:
+        audited['reason'] = reason
+    return audited
 
 
 def snapshot_of(ticket: Ticket, *, service_code: str, window_number: int | None) -> TicketSnapshot:

@@ -20,7 +20,7 @@ from app.models.people import Citizen, CitizenPublic, Role
 from app.models.ticket import Ticket, TicketEvent, TicketStatus
 from app.security.crypto import FieldCipher
 from app.security.masking import masked_citizen
-from app.services import audit, materials
+from app.services import materials
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.kiosk import answers_for
 from app.services.principal import Principal
@@ -168,20 +168,11 @@ async def transfer_targets(db: Database, hall_id: int) -> TransferTargets:
 
 
 async def call_out_of_order(
-    queue: QueueService, window_id: int, number: str, *, reason: str, principal: Principal, client_address: str = ''
+    queue: QueueService, window_id: int, number: str, *, reason: str, principal: Principal
 ) -> TicketView:
-    """Call a named ticket before its turn: the reason is required, recorded on the ticket and audited."""
+    """Call a named ticket before its turn: the reason is required; the queue records and audits it."""
     reason = require_reason(reason, what='跳号呼叫')
-    view = await queue.call_ticket(window_id, number, reason=reason, caller=principal)
-    await audit.AuditLog(queue.db).write(
-        actor=principal.name,
-        role=principal.role,
-        action=audit.OUT_OF_ORDER_CALL,
-        target=f'ticket:{view.ticket.number}',
-        detail={'window_id': window_id, 'reason': reason},
-        client_address=client_address,
-    )
-    return view
+    return await queue.call_ticket(window_id, number, reason=reason, caller=principal)
 
 
 async def transfer(

@@ -21,6 +21,7 @@ from app.db import Database
 from app.migrate import upgrade_async
 from app.services import audit
 from app.settings import ROOT
+from tests.conftest import AUDIT_KEY
 from tests.factories import build_small_hall
 
 SECRET = 'test-secret-key-that-is-long-enough-0123456789'
@@ -33,7 +34,7 @@ async def live(tmp_path: Path) -> AsyncIterator[Database]:
     (tmp_path / 'data').mkdir()
     url = f'sqlite+aiosqlite:///{tmp_path / "data" / "halltwin.db"}'
     await upgrade_async(url)
-    database = Database(url)
+    database = Database(url, audit_key=AUDIT_KEY)
     await build_small_hall(database)
     log = audit.AuditLog(database)
     for n in range(5):
@@ -92,7 +93,7 @@ async def test_backup_while_the_app_writes_is_consistent(live: Database, tmp_pat
     assert _count(path, 'hall') == 1 and _count(path, 'staff_user') == 2 and _count(path, 'window') == 4
     rows = _count(path, 'audit_entry')
     assert 5 + 5 <= rows <= 5 + before_stop < 5 + written
-    copy = Database(f'sqlite+aiosqlite:///{path}')
+    copy = Database(f'sqlite+aiosqlite:///{path}', audit_key=AUDIT_KEY)
     try:
         result = await audit.verify(copy)
     finally:

@@ -197,7 +197,7 @@ async def test_a_sha256_digest_whose_digits_read_like_a_phone_is_stored_as_given
     )
     stored = (await _rows(db))[0]
     assert stored.detail == entry.detail == {'hash': DIGEST_WITH_A_PHONE}
-    assert stored.hash == audit.chain_hash(stored) and (await audit.verify(db)).ok
+    assert stored.hash == audit.chain_hash(stored, AUDIT_KEY) and (await audit.verify(db)).ok
 
 
 @pytest.mark.parametrize(
@@ -592,9 +592,11 @@ async def test_a_transition_whose_audit_row_cannot_be_chained_does_not_happen(
     """The ticket, its event and its audit row commit together or not at all."""
     keyless = Database(db.url)
     try:
-        blind = QueueService(keyless, queue.bus, queue.settings, queue.cipher, hall_id=hall.hall_id, clock=queue.clock)
+        blind = QueueService(
+            keyless, queue.bus, queue.settings, queue.cipher, queue.limits, hall_id=hall.hall_id, clock=queue.clock
+        )
         with pytest.raises(audit.AuditKeyMissing):
-            await blind.take_ticket(TicketCreate(service_code='SVC-A'))
+            await blind.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
     finally:
         await keyless.dispose()
     async with db.read_session() as s:

@@ -42,9 +42,13 @@ def test_a_daughter_helps_from_her_phone_until_the_citizen_ends_it(
     app, prepared = seeded_hall
     base = app.base_url
     expect.set_options(timeout=PUSH_WAIT_MS)
-    taken = httpx.post(
-        f'{base}/api/tickets', json={'service_code': 'HUKOU-IN', 'id_number': ELDER, 'phone': '13900001234'}
-    )
+    with httpx.Client(base_url=base) as desk:  # a clerk takes the ticket with the elder's ID card and phone
+        clerk = desk.post('/api/auth/token', json={'username': 'manager', 'password': prepared.passwords['manager']})
+        taken = desk.post(
+            '/api/tickets',
+            json={'service_code': 'HUKOU-IN', 'id_number': ELDER, 'phone': '13900001234'},
+            headers={'Authorization': f'Bearer {clerk.json()["access_token"]}'},
+        )
     assert taken.status_code == 201, taken.text
     ticket = taken.json()
 

@@ -87,7 +87,7 @@ def _call(app: AppProcess, prepared: PreparedDatabase, number: int) -> str:
     with app.client() as client:
         boss = bearer(token(client, BOSS))
         client.post(f'/api/windows/{window_id}/complete', headers=boss)
-        taken = client.post('/api/tickets', json={'service_code': SERVICE_OF_WINDOW[number]})
+        taken = client.post('/api/tickets', json={'service_code': SERVICE_OF_WINDOW[number]}, headers=boss)
         assert taken.status_code == 201, taken.text
         called = client.post(f'/api/windows/{window_id}/call-next', headers=boss)
         assert called.status_code == 200, called.text

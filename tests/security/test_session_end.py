@@ -506,7 +506,7 @@ class StayingPage:
 async def _call_one(api: httpx.AsyncClient, boss: str, window_id: int, number: int) -> str:
     """A manager calls a new ticket at the window (after completing whatever is current there)."""
     await api.post(f'/api/windows/{window_id}/complete', headers=bearer(boss))
-    taken = await api.post('/api/tickets', json={'service_code': SERVICE_OF_WINDOW[number]})
+    taken = await api.post('/api/tickets', json={'service_code': SERVICE_OF_WINDOW[number]}, headers=bearer(boss))
     assert taken.status_code == 201, taken.text
     called = await api.post(f'/api/windows/{window_id}/call-next', headers=bearer(boss))
     assert called.status_code == 200, called.text

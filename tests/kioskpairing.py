@@ -38,7 +38,7 @@ def issue_code(db_url: str, device: str) -> str:
     """A fresh one-time code for `device`, as shown on /admin ('ABCD-EFGH')."""
 
     async def issue() -> str:
-        db = Database(db_url)
+        db = Database(db_url, audit_key=derive_key(TEST_SECRET.encode(), Purpose.AUDIT))  # the app's audit key
         try:
             return (await (await pairing_service(db)).issue_code(Principal.system('tests'), device)).shown
         finally:

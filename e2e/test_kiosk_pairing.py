@@ -23,14 +23,13 @@ from playwright.sync_api import Browser, Page, WebSocket, expect
 from pyzbar import pyzbar
 from websockets.sync.client import ClientConnection, connect
 
-from app.db import Database
 from app.security.credentials import device_credential
 from app.security.masking import mask_id_number
 from app.services.principal import Principal
 from devices import protocol
 from tests.apphost import TEST_SECRET, AppProcess, PreparedDatabase, run_coroutine, running_app
 from tests.idnumbers import make_id
-from tests.kioskpairing import PAIR_WAIT_MS, pair_page, pairing_service, type_code
+from tests.kioskpairing import PAIR_WAIT_MS, app_database, pair_page, pairing_service, type_code
 from tests.security.routes import session_rows, sqlite_path
 
 UNPAIRED_WITHIN_MS = 60_000  # the promise: a revoked screen stops within a minute, push or no push
@@ -98,7 +97,7 @@ def revoke_without_push(db_url: str, device: str) -> None:
     """Unpair straight in the database, as another process would: this app hears no event about it."""
 
     async def revoke() -> None:
-        db = Database(db_url)
+        db = app_database(db_url)
         try:
             await (await pairing_service(db)).revoke(Principal.system('e2e'), device)
         finally:

@@ -34,11 +34,16 @@ async def pairing_service(db: Database) -> KioskPairingService:
     return KioskPairingService(db, InProcessBus(), limits_for(db), key=key, hall_id=hall_id)
 
 
+def app_database(db_url: str) -> Database:
+    """The running app's database as the app opens it: with its audit key, since pairing is audited."""
+    return Database(db_url, audit_key=derive_key(TEST_SECRET.encode(), Purpose.AUDIT))
+
+
 def issue_code(db_url: str, device: str) -> str:
     """A fresh one-time code for `device`, as shown on /admin ('ABCD-EFGH')."""
 
     async def issue() -> str:
-        db = Database(db_url, audit_key=derive_key(TEST_SECRET.encode(), Purpose.AUDIT))  # the app's audit key
+        db = app_database(db_url)
         try:
             return (await (await pairing_service(db)).issue_code(Principal.system('tests'), device)).shown
         finally:

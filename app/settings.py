@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     hall_timezone: str = Field(default='Asia/Shanghai', validation_alias='HALL_TIMEZONE')
     fairness_cap_minutes: float = Field(default=20.0, gt=0, validation_alias='FAIRNESS_CAP_MINUTES')
     recalls_before_no_show: int = Field(default=2, ge=0, le=10, validation_alias='RECALLS_BEFORE_NO_SHOW')
+    recall_interval_seconds: float = Field(
+        default=30.0, ge=0, le=600, validation_alias='RECALL_INTERVAL_SECONDS'
+    )  # time a called citizen gets before the next recall and before no-show (counts time, not clicks)
     appointment_early_minutes: int = Field(default=15, ge=0, validation_alias='APPOINTMENT_EARLY_MINUTES')
     elderly_age: int = Field(default=65, ge=50, le=100, validation_alias='ELDERLY_AGE')
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, validation_alias='MAX_BODY_BYTES')

@@ -23,10 +23,12 @@ from nicegui.testing import User
 from stdnum.cn import ric
 
 from app.models.people import Role
+from app.runtime import ready
 from app.settings import ROOT, get_settings
 from tests.apphost import AppProcess, NewUser, prepare_database, running_app, sqlite_url
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
+from tests.queueclock import pass_recall_interval
 
 W01 = ('w01', 'Window-01-pass')  # staff of window 1 (serves A main, B fallback), from tests/factories.py
 BOSS = ('boss', 'Manager-01-pass')  # manager: any window
@@ -321,11 +323,16 @@ async def test_no_show_needs_recalls_first(client: httpx.AsyncClient, small: Sma
     assert_error(await client.post(f'{url}/no-show', headers=headers), 409, 'recall_first')
     assert (await ticket(client, taken))['status'] == 'called'
     limit = get_settings().recalls_before_no_show
+    queue = (await ready()).queue
     for _ in range(limit):
+        assert_error(await client.post(f'{url}/recall', headers=headers), 409, 'recall_too_soon')  # time, not clicks
+        pass_recall_interval(queue)
         recalled = await client.post(f'{url}/recall', headers=headers)
         assert recalled.status_code == 200, recalled.text
         assert recalled.json()['status'] == 'called' and recalled.json()['number'] == 'A001'
     assert_error(await client.post(f'{url}/recall', headers=headers), 409, 'recall_limit')
+    assert_error(await client.post(f'{url}/no-show', headers=headers), 409, 'no_show_too_soon')
+    pass_recall_interval(queue)
     gone = await client.post(f'{url}/no-show', headers=headers)
     assert gone.status_code == 200, gone.text
     assert gone.json()['status'] == 'no_show'

@@ -179,3 +179,31 @@ async def test_an_unknown_number_and_a_file_that_is_not_json(journey: Journey, n
     for text in ('not json', '[1, 2]', '{' + '"a": 1,' * 5000 + '"b": 2}'):
         with pytest.raises(Invalid):
             parse_presented(text)
+
+
+async def test_a_coordinated_forgery_of_the_row_its_issue_record_and_the_chain_after_it_is_altered(
+    db: Database, journey: Journey, number: str
+) -> None:
+    """The insider's best: edit the certificate, write its new content hash into the issue record, and rehash
+    that record and every row after it (plain SHA-256, relinked), so the chain looks whole to anyone without
+    the key. /verify still says altered, for the stored certificate and for the forged file."""
+    async with db.session() as s, s.begin():
+        await s.execute(
+            update(Certificate).where(Certificate.number == number).values(holder_masked='110105********0000')
+        )
+    forged = await journey.certificates.document(number)
+    assert forged is not None
+    async with db.session() as s, s.begin():
+        issue = (await s.execute(select(AuditEntry).where(AuditEntry.action == audit.CERTIFICATE_ISSUED))).scalar_one()
+        issue.detail = {**issue.detail, 'hash': forged['sha256']}
+        later = (await s.execute(select(AuditEntry).where(AuditEntry.id >= issue.id).order_by(AuditEntry.id))).scalars()
+        prev = issue.prev_hash
+        for entry in later:
+            entry.prev_hash = prev
+            entry.hash = prev = sha256_hash(entry)
+        issue_row = issue.id
+    for presented in (None, forged):
+        result = await journey.certificates.verify(number, presented)
+        assert result.status == ALTERED and '签发记录缺失或被改动' in result.reason
+    chain = await audit.verify(db)
+    assert (chain.ok, chain.bad_row_id) == (False, issue_row)

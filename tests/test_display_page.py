@@ -20,6 +20,7 @@ from tests.callers import DESK
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
 from tests.kiosk_hall import KioskHall, prepare_ui
+from tests.queueclock import pass_recall_interval
 
 PATIENT = 50
 SAY = re.compile(r'.*runMethod\(\d+, "say", (\[.*\])\)')
@@ -71,6 +72,7 @@ async def test_a_call_appears_big_and_its_announcement_is_queued(
     assert announcer.props['lang'] == 'zh-CN' and announcer.props['rate'] == 0.9
     assert said == ['请 A001 号到 1 号窗口办理'] == announcer.said
 
+    pass_recall_interval(rt.queue)
     await rt.queue.recall(hall.window_1, caller=DESK)  # a recall repeats the call
     await user.should_see('重呼', retries=PATIENT)
     assert said == ['请 A001 号到 1 号窗口办理'] * 2 == announcer.said

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -88,3 +91,41 @@ def test_call_estimates_bracket_the_call_time() -> None:
     later = eta.call_estimate(eta.Call(30.0, 9), stats=stats, windows=3)
     stretched = eta.call_estimate(eta.Call(30.0, 9), stats=stats, windows=3, jumps=0.2)
     assert later.low < 30 < later.high and stretched.minutes == 37.5
+
+
+# ---- the range is pinned, and it is an 80% range -----------------------------------------------------
+
+
+def _gamma_cdf(x: float, *, mean: float, sd: float) -> float:
+    """P(X <= x) for the gamma variable with this mean and sd (series of the regularized incomplete gamma)."""
+    shape, scale = (mean / sd) ** 2, sd * sd / mean
+    z = x / scale
+    term = total = 1 / shape
+    n = 0
+    while term > 1e-15 * total:
+        n += 1
+        term *= z / (shape + n)
+        total += term
+    return math.exp(shape * math.log(z) - z - math.lgamma(shape)) * total
+
+
+def test_the_wait_range_is_pinned_for_fixed_inputs_and_covers_80_percent() -> None:
+    """4 ahead, 2 windows, 10-minute cases (sd 6, the prior): 25 minutes, 16.9 to 33.9 (the 10th and 90th
+    percentiles of the gamma whose mean is 25 and sd is sqrt(5) * 6 / 2)."""
+    stats = eta.handling_stats([], prior_mean=10)
+    estimate = eta.estimate_wait(ahead=4, capacity=2, idle_windows=0, stats=stats)
+    assert estimate is not None
+    assert (estimate.minutes, estimate.low, estimate.high) == pytest.approx((25.0, 16.885, 33.880), abs=0.001)
+    sd = math.sqrt(5) * 6 / 2
+    assert _gamma_cdf(estimate.low, mean=25, sd=sd) == pytest.approx(0.10, abs=0.005)
+    assert _gamma_cdf(estimate.high, mean=25, sd=sd) == pytest.approx(0.90, abs=0.005)
+
+
+def test_the_call_estimate_range_is_pinned_for_fixed_inputs() -> None:
+    stats = eta.handling_stats([], prior_mean=10)
+    later = eta.call_estimate(eta.Call(30.0, 9), stats=stats, windows=3)
+    assert (later.minutes, later.low, later.high) == pytest.approx((30.0, 21.510, 39.176), abs=0.001)
+    variance = eta.GAP_WEIGHT * (0.36 / 3 + 2 / 3) * 30.0**2 / 9 + (eta.CASE_SHARE * 10) ** 2
+    assert _gamma_cdf(later.high, mean=30, sd=math.sqrt(variance)) - _gamma_cdf(
+        later.low, mean=30, sd=math.sqrt(variance)
+    ) == pytest.approx(0.80, abs=0.01)

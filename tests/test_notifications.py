@@ -273,6 +273,7 @@ async def test_waiting_citizens_hear_when_three_are_ahead_and_where_to_go(
         assert '请C001号到4号窗口办理' in texts
         assert '您的C005号前面还有3人，请留意叫号' in texts
         assert texts.count('您的C004号前面还有3人，请留意叫号') == 1, 'each ticket is told once'
+        clock.advance(0.5)  # a recall waits RECALL_INTERVAL_SECONDS after the call
         await hall_queue.recall(journey_hall.small.window_4, caller=DESK)
         await bus.drain()
         assert [r.text for r in await rows(db) if r.channel == 'push'].count('请C001号到4号窗口办理') == 2

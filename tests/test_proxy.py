@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlmodel import col, select
 
 from app.bus import InProcessBus
 from app.db import Database
 from app.events import ProxyChanged
-from app.models import AuditEntry, CaseMaterial, Consent
+from app.models import AuditEntry, CaseMaterial, Consent, ProxyProposal
 from app.models.security import ConsentPurpose
 from app.services import audit
 from app.services.case_views import MATERIAL_PREPARED, MATERIAL_REQUIRED
@@ -19,7 +21,7 @@ from app.services.queue import QueueService
 from app.services.tracking import Tracked
 from tests import journeyhall
 from tests.conftest import FakeClock
-from tests.journeyhall import OUTSIDER, JourneyHall, served_ticket
+from tests.journeyhall import OUTSIDER, UNKNOWN_CITIZEN, JourneyHall, served_ticket
 from tests.twinkit import Recorder
 
 journey_hall = journeyhall.journey_hall_fixture
@@ -220,3 +222,46 @@ async def test_opening_a_link_writes_only_the_first_time_it_is_joined(
         assert writes == []
     finally:
         await watched.dispose()
+
+
+async def test_a_link_ends_at_exactly_its_expiry(journey: Journey, tracked: Tracked, clock: FakeClock) -> None:
+    """Open until the moment before `expires_at`, closed at `expires_at` itself (not a moment later)."""
+    proxy = journey.proxy
+    invitation = await proxy.invite(tracked, relation='子女', hours=1, can_fill=True)
+    assert invitation.grant.expires_at == clock.now + dt.timedelta(hours=1)
+    clock.advance(60 - 1 / 60_000)  # a millisecond before
+    await proxy.access(invitation.token)
+    clock.advance(1 / 60_000)  # exactly expires_at
+    for attempt in (proxy.access(invitation.token), proxy.join(invitation.token)):
+        with pytest.raises(Forbidden) as refused:
+            await attempt
+        assert refused.value.code == 'proxy_ended'
+    assert await proxy.grants_for(tracked) == []
+
+
+async def test_a_relative_cannot_propose_a_material_of_another_citizens_real_case(
+    journey: Journey, tracked: Tracked, db: Database, hall_queue: QueueService, journey_hall: JourneyHall
+) -> None:
+    """The other case exists and its materials are required: only the grant's scope refuses them."""
+    other_ticket = await served_ticket(
+        hall_queue, journey_hall.small.window_1, 'SVC-B', id_number=UNKNOWN_CITIZEN, phone='13900005678'
+    )
+    other_case = await journey.cases.open_case(
+        other_ticket.ticket.id or 0, actor='w01', answers={'employment': 'flexible'}
+    )
+    assert other_case.case.citizen_id not in (None, tracked.citizen_id)
+    theirs = [m for m in other_case.materials if m.status == MATERIAL_REQUIRED]
+    assert theirs, 'a real material another citizen still has to bring'
+    helper = await journey.proxy.invite(tracked, relation='子女', hours=24, can_fill=True)
+    for material in theirs:
+        with pytest.raises(NotFound) as refused:
+            await journey.proxy.propose(helper.token, material.id or 0)
+        assert refused.value.code == 'unknown_material'
+    async with db.read_session() as s:
+        assert (await s.execute(select(ProxyProposal))).first() is None
+        after = {m.id: m.status for m in (await s.execute(select(CaseMaterial))).scalars()}
+    assert all(after[m.id] == MATERIAL_REQUIRED for m in theirs)
+    async with db.read_session() as s:
+        rows = (await s.execute(select(CaseMaterial).where(CaseMaterial.case_id != other_case.id))).scalars()
+        mine = next(m for m in rows if m.status == MATERIAL_REQUIRED)
+    assert (await journey.proxy.propose(helper.token, mine.id or 0)).material_id == mine.id  # its own case: fine

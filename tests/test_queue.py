@@ -168,14 +168,17 @@ async def test_a_busy_window_must_finish_first(queue: QueueService, hall: SmallH
     assert error.value.code == 'window_busy'
 
 
-async def test_recall_limit_then_no_show(queue: QueueService, hall: SmallHall, db: Database) -> None:
+async def test_recall_limit_then_no_show(queue: QueueService, hall: SmallHall, db: Database, clock: FakeClock) -> None:
     ticket = await queue.take_ticket(take(hall.service_a), caller=DESK)
     await queue.call_next(hall.window_1, caller=DESK)
     with pytest.raises(Conflict) as early:
         await queue.no_show(hall.window_1, caller=DESK)
     assert early.value.code == 'recall_first'
+    wait = queue.settings.recall_interval_seconds / 60
     for _ in range(queue.settings.recalls_before_no_show):
+        clock.advance(wait)
         await queue.recall(hall.window_1, caller=DESK)
+    clock.advance(wait)
     with pytest.raises(Conflict) as limit:
         await queue.recall(hall.window_1, caller=DESK)
     assert limit.value.code == 'recall_limit'

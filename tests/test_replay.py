@@ -93,7 +93,9 @@ async def test_replay_at_each_moment_equals_the_live_state_then(
     await queue.call_next(hall.window_1, caller=DESK)  # A003
     await checkpoint(7)
     for _ in range(2):
+        clock.advance(0.5)  # recalls and no-show wait RECALL_INTERVAL_SECONDS after each call
         await queue.recall(hall.window_1, caller=DESK)
+    clock.advance(0.5)
     await queue.no_show(hall.window_1, caller=DESK)
     await queue.complete(hall.window_2, caller=DESK)
     await queue.resume(hall.window_2, 'B001', caller=DESK)

@@ -23,6 +23,7 @@ from tests.callers import DESK, as_staff
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
 from tests.kiosk_hall import prepare_ui
+from tests.queueclock import pass_recall_interval
 
 PATIENT = 50
 
@@ -124,6 +125,38 @@ async def test_a_transfer_needs_a_reason_and_records_it(desk_ui: SmallHall, user
     assert (event.reason, event.actor) == ('应办丙事项', 'w01')
 
 
+async def test_a_transfer_to_a_closed_window_is_refused_with_a_notice(desk_ui: SmallHall, user: User) -> None:
+    rt = await login(user)
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
+    await user.open(f'/window/{desk_ui.window_1}')
+    click(user, 'desk-call-next')
+    await user.should_see(marker='desk-current-number', content='A001', retries=PATIENT)
+    await open_dialog(user, 'desk-transfer')
+    user.find(marker='transfer-window').elements.pop().set_value(desk_ui.window_3)  # closed, serves A
+    user.find(marker='transfer-reason').type('请3号窗口办理')
+    click(user, 'transfer-ok')
+    await user.should_see('3号窗口未开放，不能转入', retries=PATIENT)
+    await user.should_see(marker='desk-current-number', content='A001')
+    assert await status_of(rt, 'A001') == (TicketStatus.CALLED, 'SVC-A')
+
+
+async def test_a_reason_longer_than_the_api_allows_is_refused_by_the_service(desk_ui: SmallHall, user: User) -> None:
+    """The input's maxlength is the browser's; a crafted message can set any value, so the service refuses it."""
+    rt = await login(user)
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
+    await user.open(f'/window/{desk_ui.window_1}')
+    user.find(marker='ooo-number').type('A001')
+    user.find(marker='ooo-reason').type('长' * 5000)
+    click(user, 'ooo-call')
+    await user.should_see('原因最多 200 个字', retries=PATIENT)
+    await user.should_see(marker='desk-idle')
+    assert await status_of(rt, 'A001') == (TicketStatus.WAITING, 'SVC-A')
+    async with rt.db.read_session() as s:
+        kinds = (await s.execute(select(TicketEvent.kind))).scalars().all()
+        audited = (await s.execute(select(AuditEntry).where(AuditEntry.action == audit.OUT_OF_ORDER_CALL))).all()
+    assert kinds == ['issued'] and audited == []
+
+
 async def test_no_show_only_after_the_recalls(desk_ui: SmallHall, user: User) -> None:
     rt = await login(user)
     await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
@@ -132,9 +165,13 @@ async def test_no_show_only_after_the_recalls(desk_ui: SmallHall, user: User) ->
     await user.should_see(marker='desk-current-number', content='A001', retries=PATIENT)
     click(user, 'desk-no-show')
     await user.should_see('请先重呼 2 次再标记过号', retries=PATIENT)
+    click(user, 'desk-recall')
+    await user.should_see('秒再操作', retries=PATIENT)  # recalls count time, not clicks
     for count in (1, 2):
+        pass_recall_interval(rt.queue)
         click(user, 'desk-recall')
         await user.should_see(marker='desk-recalls', content=f'已重呼 {count} 次', retries=PATIENT)
+    pass_recall_interval(rt.queue)
     click(user, 'desk-no-show')
     await user.should_see('A001 已过号', retries=PATIENT)
     await user.should_see(marker='desk-idle')
@@ -206,7 +243,7 @@ async def test_full_details_need_a_reason_and_are_audited(desk_ui: SmallHall, us
     await rt.queue.take_ticket(TicketCreate(service_code=desk_ui.service_a, id_number=id_number), caller=DESK)
     await user.open(f'/window/{desk_ui.window_1}')
     click(user, 'desk-call-next')
-    await user.should_see(marker='desk-unmask')
+    await user.should_see(marker='desk-unmask', retries=PATIENT)  # the call and the redraw take a while when busy
     await user.should_not_see(id_number)
     await open_dialog(user, 'desk-unmask')
     click(user, 'desk-unmask-show')

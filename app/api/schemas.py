@@ -7,7 +7,7 @@ import datetime as dt
 from pydantic import BaseModel, Field
 
 from app.models.hall import WindowState
-from app.services.queue import HallOverview, TicketView
+from app.services.queue import NUMBER_MAX, REASON_MAX, SERVICE_CODE_MAX, HallOverview, TicketView
 
 
 class TicketOut(BaseModel):
@@ -120,22 +120,22 @@ class TokenOut(BaseModel):
 
 
 class CallTicketIn(BaseModel):
-    number: str = Field(min_length=2, max_length=8)
-    reason: str = Field(min_length=1, max_length=200)
+    number: str = Field(min_length=2, max_length=NUMBER_MAX)
+    reason: str = Field(min_length=1, max_length=REASON_MAX)
 
 
 class TransferIn(BaseModel):
-    service_code: str | None = Field(default=None, max_length=32)
+    service_code: str | None = Field(default=None, max_length=SERVICE_CODE_MAX)
     window_id: int | None = None
-    reason: str = Field(default='', max_length=200)
+    reason: str = Field(default='', max_length=REASON_MAX)
 
 
 class ParkIn(BaseModel):
-    reason: str = Field(default='', max_length=200)
+    reason: str = Field(default='', max_length=REASON_MAX)
 
 
 class ResumeIn(BaseModel):
-    number: str = Field(min_length=2, max_length=8)
+    number: str = Field(min_length=2, max_length=NUMBER_MAX)
 
 
 class WindowStateIn(BaseModel):

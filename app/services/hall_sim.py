@@ -389,7 +389,12 @@ class HallSimulator:
         if present:
             self._after(self._handling(window.mean_minutes), lambda: self._complete(window))
         else:
-            self._after(self.config.recall_minutes, lambda: self._recall(window))
+            self._after(self._recall_minutes(), lambda: self._recall(window))
+
+    def _recall_minutes(self) -> float:
+        """The simulated clerk's wait before recalling: never shorter on the clock than the queue's interval (+1 s)."""
+        interval = (self.queue.settings.recall_interval_seconds + 1) / 60 * self.config.speed
+        return max(self.config.recall_minutes, interval)
 
     def _handling(self, mean: float | None) -> float:
         return handling_minutes(self.rng, mean or 10.0, self.config.handling_cv)
@@ -406,7 +411,7 @@ class HallSimulator:
         if window.answers_recall:
             self._after(self._handling(window.mean_minutes), lambda: self._complete(window))
         else:
-            self._after(self.config.recall_minutes, lambda: self._recall(window))
+            self._after(self._recall_minutes(), lambda: self._recall(window))
 
     async def _complete(self, window: _Window) -> None:
         if window.ticket_id is None:

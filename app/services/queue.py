@@ -9,6 +9,7 @@ with SELECT ... FOR UPDATE SKIP LOCKED.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import defaultdict, deque
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -64,6 +65,19 @@ from app.settings import Settings
 
 HANDLING_LOOKBACK = dt.timedelta(days=7)
 BUSY_MESSAGE = '请先办结、转移或挂起当前号 / finish, transfer or park the current ticket'
+REASON_MAX = 200  # the same caps as the API's bodies (app/api/schemas.py), so a page cannot pass more
+NUMBER_MAX = 8
+SERVICE_CODE_MAX = 32
+
+
+def checked_reason(reason: str, *, required: bool) -> str:
+    """A reason as stored: stripped, present when required, and never longer than the API allows."""
+    reason = reason.strip()
+    if required and not reason:
+        raise Invalid('reason_required', '必须填写原因 / a reason is required')
+    if len(reason) > REASON_MAX:
+        raise Invalid('reason_too_long', f'原因最多 {REASON_MAX} 个字 / a reason has at most {REASON_MAX} characters')
+    return reason
 
 
 @dataclass(frozen=True)
@@ -240,9 +254,7 @@ class QueueService:
     async def call_ticket(self, window_id: int, number: str, *, reason: str, caller: Principal) -> TicketView:
         """Out-of-order call of a named ticket; the reason is required and recorded."""
         caller.require_window(window_id)
-        reason = reason.strip()
-        if not reason:
-            raise Invalid('reason_required', '跳号呼叫必须填写原因 / a reason is required to call out of order')
+        reason = checked_reason(reason, required=True)
         now = self.clock()
         async with self._transaction() as uow:
             s = uow.session
@@ -250,6 +262,10 @@ class QueueService:
             ticket = await self._ticket_by_number(s, number, now)
             if ticket.status != TicketStatus.WAITING:
                 raise Conflict('ticket_not_waiting', f'{ticket.number} 当前不在等候中 / ticket is not waiting')
+            if ticket.target_window_id is not None and ticket.target_window_id != window.id:
+                raise Conflict(
+                    'ticket_for_another_window', f'{ticket.number} 已转给其他窗口 / transferred to another window'
+                )
             await self._require_serves(s, window, ticket.service_id)
             await self._call(uow, ticket, window, now, caller=caller, reason=reason, out_of_order=True)
             settled = await self._settled(uow.session, ticket)
@@ -301,7 +317,6 @@ class QueueService:
         ticket.target_window_id = None
         ticket.called_at = now
         ticket.first_called_at = ticket.first_called_at or now
-        ticket.recall_count = 0
         window.current_ticket_id = ticket.id
         kind = 'called_out_of_order' if out_of_order else ('resumed' if previous == TicketStatus.PARKED else 'called')
         event = TicketResumed if previous == TicketStatus.PARKED else TicketCalled
@@ -311,12 +326,14 @@ class QueueService:
         )
 
     async def recall(self, window_id: int, *, caller: Principal) -> TicketView:
+        """Call the current ticket again: `recalls_before_no_show` times in its life, each after the interval."""
         caller.require_window(window_id)
         async with self._transaction() as uow:
             window, ticket = await self._window_and_current(uow.session, window_id)
             limit = self.settings.recalls_before_no_show
             if ticket.recall_count >= limit:
                 raise Conflict('recall_limit', f'已重呼 {limit} 次，请标记过号 / recalled {limit} times: mark no-show')
+            await self._require_interval(uow.session, ticket, 'recall_too_soon')
             ticket.recall_count += 1
             await self._record(
                 uow,
@@ -339,6 +356,7 @@ class QueueService:
             limit = self.settings.recalls_before_no_show
             if ticket.recall_count < limit:
                 raise Conflict('recall_first', f'请先重呼 {limit} 次再标记过号 / recall {limit} times first')
+            await self._require_interval(uow.session, ticket, 'no_show_too_soon')
             ticket.status = TicketStatus.NO_SHOW
             ticket.completed_at = self.clock()
             window.current_ticket_id = None
@@ -371,10 +389,21 @@ class QueueService:
         reason: str = '',
         caller: Principal,
     ) -> TicketView:
-        """Send the current ticket to another service and/or window; it keeps its place in time."""
+        """Send the current ticket to another service and/or an open window; it keeps its place in time.
+
+        Its recalls go with it (a transfer never buys more recalls), and a target must be able to call it:
+        not this window, not a closed or paused one, and for a service alone some open window serving it.
+        """
         caller.require_window(window_id)
+        reason = checked_reason(reason, required=False)
         if to_service_code is None and to_window_id is None:
             raise Invalid('transfer_target_required', '请选择转往的事项或窗口 / choose a service or a window')
+        if to_service_code is not None and len(to_service_code) > SERVICE_CODE_MAX:
+            raise Invalid(
+                'service_code_too_long', f'事项编码最多 {SERVICE_CODE_MAX} 位 / at most {SERVICE_CODE_MAX} characters'
+            )
+        if to_window_id == window_id:
+            raise Conflict('transfer_same_window', '不能转给本窗口 / a ticket cannot be transferred to its own window')
         async with self._transaction() as uow:
             s = uow.session
             window, ticket = await self._window_and_current(s, window_id)
@@ -386,16 +415,22 @@ class QueueService:
             assert service is not None and service.id is not None
             if to_window_id is not None:
                 target = await self._window(s, to_window_id)
+                if target.state != WindowState.OPEN:
+                    raise Conflict(
+                        'transfer_target_closed',
+                        f'{target.number}号窗口未开放，不能转入 / window {target.number} is {target.state}',
+                    )
                 await self._require_serves(s, target, service.id)
-            elif not await self._is_served(s, service.id):
-                raise Conflict('service_unavailable', f'暂无窗口办理「{service.name}」 / no window serves this')
+            elif not await self._is_served(s, service.id, open_only=True):
+                raise Conflict(
+                    'service_unavailable', f'暂无开放窗口办理「{service.name}」 / no open window serves this'
+                )
             from_service_id, from_window_id = ticket.service_id, window.id
             ticket.service_id = service.id
             ticket.status = TicketStatus.WAITING
             ticket.window_id = None
             ticket.target_window_id = to_window_id
             ticket.called_at = None
-            ticket.recall_count = 0
             ticket.transfer_count += 1
             window.current_ticket_id = None
             await self._record(
@@ -416,6 +451,7 @@ class QueueService:
     async def park(self, window_id: int, *, reason: str = '', caller: Principal) -> TicketView:
         """Put the current ticket on hold (e.g. to fetch a missing document); the window is free again."""
         caller.require_window(window_id)
+        reason = checked_reason(reason, required=False)
         async with self._transaction() as uow:
             window, ticket = await self._window_and_current(uow.session, window_id)
             ticket.status = TicketStatus.PARKED
@@ -649,14 +685,34 @@ class QueueService:
             raise NotFound('unknown_service', f'没有事项编码 {code!r} / unknown service')
         return service
 
-    async def _is_served(self, s: AsyncSession, service_id: int | None) -> bool:
+    async def _is_served(self, s: AsyncSession, service_id: int | None, *, open_only: bool = False) -> bool:
         statement = (
             select(func.count())
             .select_from(WindowService)
             .join(Window)
             .where(WindowService.service_id == service_id, Window.hall_id == self.hall_id)
         )
+        if open_only:
+            statement = statement.where(Window.state == WindowState.OPEN)
         return (await s.execute(statement)).scalar_one() > 0
+
+    async def _require_interval(self, s: AsyncSession, ticket: Ticket, code: str) -> None:
+        """Refuse a recall or no-show until `recall_interval_seconds` have passed since the ticket was last called."""
+        last_recall = (
+            await s.execute(
+                select(func.max(TicketEvent.at)).where(
+                    TicketEvent.ticket_id == ticket.id, TicketEvent.kind == 'recalled'
+                )
+            )
+        ).scalar_one_or_none()
+        moments = [m for m in (ticket.called_at, last_recall) if m is not None]
+        if not moments:
+            return
+        last = max(_aware(m) for m in moments)
+        wait = self.settings.recall_interval_seconds - (self.clock() - last).total_seconds()
+        if wait > 0:
+            seconds = math.ceil(wait)
+            raise Conflict(code, f'请等候 {seconds} 秒再操作（距上次呼叫不足） / wait {seconds} s after the last call')
 
     async def _require_serves(self, s: AsyncSession, window: Window, service_id: int) -> None:
         link = await s.get(WindowService, (window.id, service_id))
@@ -688,6 +744,8 @@ class QueueService:
         return window, ticket
 
     async def _ticket_by_number(self, s: AsyncSession, number: str, now: dt.datetime) -> Ticket:
+        if len(number.strip()) > NUMBER_MAX:
+            raise Invalid('number_too_long', f'号码最多 {NUMBER_MAX} 位 / a number has at most {NUMBER_MAX} characters')
         day = hall_day(now, self.settings.tz)
         ticket = (
             await s.execute(
@@ -872,3 +930,8 @@ def snapshot_of(ticket: Ticket, *, service_code: str, window_number: int | None)
         recall_count=ticket.recall_count,
         handling_seconds=handling,
     )
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands datetimes back naive (they are stored in UTC)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -24,7 +24,7 @@ from app.services import materials
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.kiosk import answers_for
 from app.services.principal import Principal
-from app.services.queue import QueueService, TicketView
+from app.services.queue import QueueService, TicketView, checked_reason
 
 
 @dataclass(frozen=True)
@@ -80,11 +80,10 @@ def check_window(principal: Principal, window_id: int) -> None:
 
 
 def require_reason(reason: str, *, what: str) -> str:
-    """Transfers and out-of-order calls are explained: the reason goes into the ticket's history."""
-    reason = reason.strip()
-    if not reason:
+    """Transfers and out-of-order calls are explained: the reason (at most the API's 200 characters) is kept."""
+    if not reason.strip():
         raise Invalid('reason_required', f'{what}必须填写原因 / a reason is required')
-    return reason
+    return checked_reason(reason, required=True)
 
 
 async def load_desk(db: Database, cipher: FieldCipher, queue: QueueService, window_id: int) -> Desk:

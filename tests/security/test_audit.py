@@ -525,6 +525,7 @@ async def test_every_queue_transition_appends_its_audit_row(
     await queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
     await queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
     await queue.call_next(hall.window_1, caller=as_staff('w01'))
+    clock.advance(0.5)  # a recall waits RECALL_INTERVAL_SECONDS after the call
     await queue.recall(hall.window_1, caller=as_staff('w01'))
     await queue.park(hall.window_1, reason='回家取户口簿', caller=as_staff('w01'))
     await queue.call_ticket(hall.window_1, 'a003', reason='老人需要协助', caller=as_staff('w01'))
@@ -532,8 +533,10 @@ async def test_every_queue_transition_appends_its_audit_row(
     await queue.resume(hall.window_1, 'A001', caller=as_staff('w01'))
     await queue.complete(hall.window_1, caller=as_staff('w01'))
     await queue.call_next(hall.window_1, caller=as_staff('w01'))
-    await queue.recall(hall.window_1, caller=as_staff('w01'))
-    await queue.recall(hall.window_1, caller=as_staff('w01'))
+    for _ in range(2):
+        clock.advance(0.5)
+        await queue.recall(hall.window_1, caller=as_staff('w01'))
+    clock.advance(0.5)
     await queue.no_show(hall.window_1, caller=as_staff('w01'))
     await queue.set_window_state(hall.window_1, WindowState.PAUSED, caller=as_staff('w01'))
     await queue.set_window_services(hall.window_2, {'SVC-B': 1}, caller=as_staff('boss'))

@@ -19,6 +19,7 @@ from devices.bridge import config as bridge_config
 from devices.bridge.runner import Bridge, build_all, check_all
 
 DEFAULT_CONFIG = Path('/etc/halltwin/bridge.toml')
+QUIET_LIBRARIES = ('websockets', 'httpx', 'httpcore', 'serial_asyncio_fast')
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,6 +28,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--check', action='store_true', help='test every peripheral once, print the result, exit')
     parser.add_argument('--verbose', action='store_true', help='log more (never anything personal)')
     return parser.parse_args(argv)
+
+
+def configure_logging(*, verbose: bool) -> None:
+    """Only the bridge's own logger gets more verbose: the libraries' debug output would show frame contents."""
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    logging.getLogger('devices.bridge').setLevel(logging.DEBUG if verbose else logging.INFO)
+    for library in QUIET_LIBRARIES:
+        logging.getLogger(library).setLevel(logging.WARNING)
 
 
 async def run(bridge: Bridge) -> None:
@@ -42,11 +51,7 @@ async def run(bridge: Bridge) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format='%(asctime)s %(levelname)s %(name)s: %(message)s',
-    )
-    logging.getLogger('httpx').setLevel(logging.WARNING)
+    configure_logging(verbose=args.verbose)
     try:
         config = bridge_config.load(args.config)
         if args.check:

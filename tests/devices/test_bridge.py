@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from app.security import codes
 from app.settings import Settings
 from devices.bridge.config import load
 from devices.bridge.link import BridgedPeripheral
-from devices.bridge.runner import Bridge, build_all
+from devices.bridge.runner import Bridge, build_all, check_all
 from devices.driver import DeviceUnavailable
 from devices.drivers.call_display import Call, CallDisplayDriver
 from devices.escpos import TicketPrint
@@ -149,8 +150,9 @@ async def test_a_ticket_the_hub_prints_comes_out_of_the_escpos_printer_with_its_
 
 
 async def test_paper_out_and_an_open_cover_are_faults_and_fixing_them_recovers_the_printer(
-    harness: HubHarness, bridged: Start, printer: EscposPrinterEmulator
+    harness: HubHarness, bridged: Start, printer: EscposPrinterEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger='devices.bridge')
     printer.paper_out = True
     await bridged(printer_table(printer))
     await harness.wait_for(lambda: 'paper_out' in statuses(harness))
@@ -167,6 +169,9 @@ async def test_paper_out_and_an_open_cover_are_faults_and_fixing_them_recovers_t
     assert len(printer.receipts) == 1
     states = [e.state for e in harness.events_of(DeviceHealth, 'K01-PRN')]
     assert states == ['online', 'fault', 'online', 'fault', 'online']  # each change once, nothing repeated
+    logged = [r.getMessage() for r in caplog.records if r.name == 'devices.bridge']
+    assert sum('K01-PRN: paper_out (' in m for m in logged) == 1  # polled ~every 50 ms, logged once
+    assert sum('K01-PRN: cover_open (' in m for m in logged) == 1
 
 
 async def test_a_printer_answering_garbage_is_reported_unreachable_and_the_bridge_carries_on(
@@ -242,8 +247,9 @@ async def test_a_keyboard_wedge_scanner_types_a_code_that_reaches_the_hub(
 
 
 async def test_a_card_on_the_vendor_service_is_read_once_while_it_lies_there_and_again_when_put_back(
-    harness: HubHarness, bridged: Start, id_service: IdServiceEmulator
+    harness: HubHarness, bridged: Start, id_service: IdServiceEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger='devices.bridge')
     await bridged(
         {'id_reader': [{'device': 'K01-ID', 'connection': 'http', 'url': id_service.url, 'poll_seconds': 0.02}]}
     )
@@ -258,6 +264,7 @@ async def test_a_card_on_the_vendor_service_is_read_once_while_it_lies_there_and
     await harness.wait_for(lambda: id_service.requests > polled + 2)
     id_service.card = CARD
     await harness.wait_for(lambda: len(harness.events_of(CardRead, 'K01-ID')) == 2)
+    assert CARD['certNumber'] not in caplog.text and CARD['partyName'] not in caplog.text
 
 
 async def test_broken_answers_of_the_card_service_never_reach_the_hub(
@@ -348,3 +355,36 @@ async def test_a_call_is_shown_on_the_serial_led_display_and_reported_announced(
     assert asyncio.get_running_loop().time() - started < 2.5  # `announced` came, not the 3 s timeout
     sent = await harness.wait_for(port.read_available)
     assert sent == b'\x02' + 'A012 请到1号窗口'.encode('gb18030') + b'\x03'
+
+
+# ---- --check -------------------------------------------------------------------------------------
+
+
+async def test_check_says_what_works_and_what_to_do_about_what_does_not(
+    harness: HubHarness, tmp_path: Path, serial: Any
+) -> None:
+    video = make_video(tmp_path / 'face.avi')
+    display = serial()
+    wedge = KeyboardWedge(tmp_path / 'event-kbd')
+    peripherals = {
+        'camera': [{'device': 'K01-CAM', 'connection': 'opencv', 'source': str(video)}],
+        'display': [{'device': 'CD-W1', 'connection': 'serial', 'port': display.port}],
+        'scanner': [{'device': 'K01-QR', 'connection': 'hid', 'path': str(wedge.path)}],
+        'printer': [{'device': 'K01-PRN', 'host': '127.0.0.1', 'port': 9, 'timeout': 0.5}],  # nothing listens
+        'id_reader': [{'device': 'K01-ID', 'url': 'http://127.0.0.1:9/readcard', 'timeout': 0.5}],
+    }
+    credentials = {table['device']: harness.credential(table['device']) for t in peripherals.values() for table in t}
+    config = load(write_config(tmp_path, harness.url, peripherals, credentials))
+    lines: list[str] = []
+    try:
+        assert not await check_all(config, lines.append)
+    finally:
+        wedge.close()
+    report = '\n'.join(lines)
+    assert 'OK   camera ' in report and '(800x800 after shrinking' in report
+    assert f"OK   serial port {display.port} opens; a call will show as: b'A012 " in report
+    assert f'OK   keyboard scanner {wedge.path} opens' in report
+    assert 'FAIL printer at 127.0.0.1:9 does not answer' in report and 'is it switched on' in report
+    assert 'FAIL the card reading service at http://127.0.0.1:9/readcard does not answer' in report
+    assert report.count('OK   the hall server accepts') == 5
+    assert report.endswith('Some things do not work: see FAIL above.')

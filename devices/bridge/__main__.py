@@ -3,6 +3,7 @@
 Runs on a kiosk or window PC. Each configured peripheral connects to the hall's /ws/devices as its
 own device with its own credential (docs/devices-setup.md). `--check` tries everything once and
 prints what works and what does not, then exits (0: all well, 1: something failed, 2: bad config).
+Running, it exits 3 once the hall has refused every peripheral's credential (restarting cannot help).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from devices.bridge import config as bridge_config
 from devices.bridge.runner import Bridge, build_all, check_all
 
 DEFAULT_CONFIG = Path('/etc/halltwin/bridge.toml')
+REFUSED = 3  # every credential was refused: restarting cannot help (systemd: RestartPreventExitStatus=3)
 QUIET_LIBRARIES = ('websockets', 'httpx', 'httpcore', 'serial_asyncio_fast')
 
 
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger('devices.bridge').info('bridge: %d peripheral(s) connecting to %s', len(peripherals), config.hub)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run(Bridge(peripherals)))
-    return 0
+    return REFUSED if all(p.refused for p in peripherals) else 0
 
 
 if __name__ == '__main__':

@@ -120,7 +120,6 @@ class Camera(BridgedPeripheral):
         await self.hardware_up()
         frame = {'image': base64.b64encode(image).decode(), 'format': 'jpeg', 'session_id': session_id}
         sent = await self.deliver('face_image', frame)
-        del image, frame
         await self.client.ack(command_id, ok=sent, error='' if sent else 'not_delivered')
 
     async def close(self) -> None:

@@ -113,9 +113,6 @@ class IdCardReader(BridgedPeripheral):
         if await self.deliver('card_read', {'id_number': good.id_number, 'name': good.name}):
             self._present = fingerprint
 
-    async def check_hardware(self, check: Check) -> None:
-        """Subclasses."""
-
 
 class HttpIdReader(IdCardReader):
     """Polls the vendor's local reading service, e.g. `http://127.0.0.1:19196/readcard`."""

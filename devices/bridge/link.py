@@ -61,6 +61,7 @@ class BridgedPeripheral:
         self.fault: tuple[str, str] | None = None  # (code, detail) of the standing hardware fault
         self.reported: str | None = None  # the fault code the hub was last told (None: working)
         self.linked: bool | None = None
+        self.refused = False  # the hall refused the credential: this peripheral has stopped
         self._hardware_known = False  # the first state is always logged
         self.hardware_backoff = Backoff(initial=0.5, maximum=10.0)
         self.dropped = 0  # inputs refused on the bridge (garbled, oversized): they never reach the hub
@@ -75,6 +76,7 @@ class BridgedPeripheral:
         try:
             await self.client.run()
         except AuthRefused:
+            self.refused = True
             log.error("%s: the hall refused this device's credential; check its credential file", self.code)
         finally:
             work.cancel()

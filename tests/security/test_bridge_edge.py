@@ -89,8 +89,8 @@ async def counters(app: AppProcess) -> dict[str, Any]:
     return await asyncio.to_thread(hub_counters, app)
 
 
-async def check(config: Path) -> tuple[int, str]:
-    """`python -m devices.bridge --config ... --check`, as a technician runs it."""
+async def run_bridge(config: Path, *extra: str) -> tuple[int, str]:
+    """`python -m devices.bridge --config ... --check` (or `extra` arguments instead), as a technician runs it."""
     env = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST'}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -98,7 +98,7 @@ async def check(config: Path) -> tuple[int, str]:
         'devices.bridge',
         '--config',
         str(config),
-        '--check',
+        *(extra or ('--check',)),
         cwd=ROOT,
         env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -130,6 +130,19 @@ async def test_a_bridge_with_a_credential_that_is_not_its_devices_is_refused_and
     assert after['rejected'].get('auth_failed', 0) == before['rejected'].get('auth_failed', 0) + 1
 
 
+async def test_a_bridge_whose_every_credential_is_refused_exits_3_so_its_service_is_not_restarted(
+    live: AppProcess, tmp_path: Path, serial: SerialPair
+) -> None:
+    before = await counters(live)
+    peripherals = {'scanner': [{'device': 'K01-QR', 'connection': 'serial', 'port': serial.port}]}
+    config = write_config(tmp_path, hub_url(live), peripherals, {'K01-QR': WRONG})
+    code, output = await run_bridge(config, '--verbose')
+    assert code == 3, output
+    assert "K01-QR: the hall refused this device's credential" in output and WRONG not in output
+    after = await counters(live)
+    assert after['rejected'].get('auth_failed', 0) == before['rejected'].get('auth_failed', 0) + 1
+
+
 async def test_check_tells_the_technician_that_the_hall_refuses_the_credential(
     live: AppProcess, tmp_path: Path, serial: SerialPair
 ) -> None:
@@ -139,7 +152,7 @@ async def test_check_tells_the_technician_that_the_hall_refuses_the_credential(
         {'scanner': [{'device': 'K01-QR', 'connection': 'serial', 'port': serial.port}]},
         {'K01-QR': WRONG},
     )
-    code, output = await check(config)
+    code, output = await run_bridge(config)
     assert code == 1, output
     assert 'FAIL the hall server refuses K01-QR' in output
     assert f'OK   serial port {serial.port} opens' in output
@@ -204,9 +217,9 @@ async def test_check_passes_for_a_wired_and_provisioned_kiosk(
         'id_reader': [{'device': 'K01-ID', 'url': id_service.url}],
     }
     config = write_config(tmp_path, hub_url(live), peripherals, {c: real(c) for c in ('K01-PRN', 'K01-QR', 'K01-ID')})
-    code, output = await check(config)
+    code, output = await run_bridge(config)
     assert code == 0, output
     assert 'paper in and cover closed' in output and 'Everything configured works.' in output
     printer.paper_out = True
-    code, output = await check(config)
+    code, output = await run_bridge(config)
     assert code == 1 and 'FAIL the paper roll is empty: put in a new roll' in output, output

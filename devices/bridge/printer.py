@@ -14,10 +14,12 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import importlib.util
 from typing import Any
 
 from escpos.escpos import Escpos
 
+from devices.bridge.config import ConfigError, Peripheral
 from devices.bridge.link import UNREACHABLE, BridgedPeripheral, Check
 
 DLE_EOT = b'\x10\x04'
@@ -52,8 +54,12 @@ def parse_status(offline: int, paper: int) -> str | None:
 class EscposPrinter(BridgedPeripheral):
     what = 'printer'
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, spec: Peripheral, *args: Any, **kwargs: Any) -> None:
+        super().__init__(spec, *args, **kwargs)
+        if spec.choice('connection', ('network', 'usb')) == 'usb' and importlib.util.find_spec('usb') is None:
+            raise ConfigError(
+                f"[printer] {spec.device}: USB printers need pyusb: pip install '.[usb]' in the bridge's environment"
+            )
         self._device: Escpos | None = None
         self._lock = asyncio.Lock()
 

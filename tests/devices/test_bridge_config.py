@@ -16,6 +16,7 @@ import pytest
 from app.db import Database
 from app.security.credentials import device_credential
 from app.settings import ROOT
+from devices.bridge import printer
 from devices.bridge.__main__ import configure_logging
 from devices.bridge.config import ConfigError, load, parse, read_credential
 from devices.bridge.runner import build
@@ -62,6 +63,14 @@ def test_options_of_the_wrong_kind_are_refused_when_the_peripheral_is_built(tmp_
     for peripheral, says in cases:
         with pytest.raises(ConfigError, match=re.escape(says)):
             build(peripheral, HUB, GOOD)
+
+
+def test_a_usb_printer_without_pyusb_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(printer.importlib.util, 'find_spec', lambda name: None)
+    table = {'device': 'K01-PRN', 'connection': 'usb', 'vendor_id': 0x0416, 'product_id': 0x5011}
+    [peripheral] = parse(document(printer=[table]), tmp_path / 'b.toml').peripherals
+    with pytest.raises(ConfigError, match=re.escape("USB printers need pyusb: pip install '.[usb]'")):
+        build(peripheral, HUB, GOOD)
 
 
 def test_a_credential_file_must_exist_hold_a_credential_and_be_private(tmp_path: Path) -> None:

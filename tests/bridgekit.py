@@ -193,8 +193,9 @@ class IdServiceEmulator:
     def url(self) -> str:
         return f'http://127.0.0.1:{self.port}/readcard'
 
-    async def start(self) -> IdServiceEmulator:
-        self._server = await asyncio.start_server(self._serve, '127.0.0.1', 0)
+    async def start(self, port: int = 0) -> IdServiceEmulator:
+        """Listen on `port` (0: a free one; the same port again after `stop`: the service restarted)."""
+        self._server = await asyncio.start_server(self._serve, '127.0.0.1', port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

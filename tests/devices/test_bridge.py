@@ -300,6 +300,28 @@ async def test_broken_answers_of_the_card_service_never_reach_the_hub(
     assert harness.hub.stats.rejected == {}
 
 
+async def test_a_card_service_that_goes_away_is_a_fault_once_and_the_bridge_reconnects_when_it_is_back(
+    harness: HubHarness, bridged: Start, id_service: IdServiceEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger='devices.bridge')
+    table = {'device': 'K01-ID', 'connection': 'http', 'url': id_service.url, 'poll_seconds': 0.02, 'timeout': 0.5}
+    await bridged({'id_reader': [table]})
+    states = lambda: [(e.state, e.reason) for e in harness.events_of(DeviceHealth, 'K01-ID')]  # noqa: E731
+    await harness.wait_for(lambda: [state for state, _ in states()] == ['online'])
+    await id_service.stop()
+    await harness.wait_for(lambda: len(states()) == 2, timeout=10)
+    assert states()[1][0] == 'fault' and 'unreachable' in states()[1][1]
+    await asyncio.sleep(1.5)  # the bridge keeps retrying (backoff) and logs nothing new meanwhile
+    await id_service.start(id_service.port)
+    await harness.wait_for(lambda: len(states()) == 3, timeout=15)
+    assert states()[2][0] == 'online'
+    id_service.card = CARD
+    await harness.wait_for(lambda: harness.events_of(CardRead, 'K01-ID'))
+    logged = [r.getMessage() for r in caplog.records]
+    assert sum('K01-ID: unreachable' in m for m in logged) == 1
+    assert sum('K01-ID: ID card reader working' in m for m in logged) == 2  # at start, and once back
+
+
 async def test_a_serial_card_reader_with_the_line_plug_in_reads_a_card(
     harness: HubHarness, bridged: Start, serial: Any
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import re
 from typing import Any
 
 import cv2
@@ -55,6 +56,11 @@ class Camera(BridgedPeripheral):
         return self.spec.text('source')
 
     @property
+    def shown(self) -> str:
+        """The source for logs, fault reports and --check: an RTSP URL without its user and password."""
+        return re.sub(r'^(rtsps?://)[^@/]*@', r'\1***@', self.source)
+
+    @property
     def live(self) -> bool:
         return self.source.startswith(('/dev/', 'rtsp://', 'rtsps://')) or self.source.isdigit()
 
@@ -70,7 +76,7 @@ class Camera(BridgedPeripheral):
             capture = cv2.VideoCapture(source, cv2.CAP_FFMPEG)
         if not capture.isOpened():
             capture.release()
-            raise ConnectionError(f'cannot open {source}')
+            raise ConnectionError(f'cannot open {self.shown}')
         self._capture = capture
         return capture
 
@@ -90,7 +96,7 @@ class Camera(BridgedPeripheral):
             ok, frame = capture.read()
         if not ok or frame is None or frame.size == 0:
             self._release()
-            raise ConnectionError(f'no picture from {self.source}')
+            raise ConnectionError(f'no picture from {self.shown}')
         return shrink(frame, self.spec.integer('max_side', 800))
 
     async def frame(self) -> bytes:
@@ -132,7 +138,7 @@ class Camera(BridgedPeripheral):
             image = await self.frame()
         except ConnectionError as error:
             check.fail(
-                f'camera {self.source} gives no picture ({error}): is it plugged in (ls /dev/video*), is '
+                f'camera {self.shown} gives no picture ({error}): is it plugged in (ls /dev/video*), is '
                 f'the RTSP address and password right, is the bridge user in the "video" group?'
             )
             return
@@ -140,7 +146,7 @@ class Camera(BridgedPeripheral):
             await self.close()
         picture = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)
         height, width = picture.shape[:2]
-        check.ok(f'camera {self.source} gives pictures ({width}x{height} after shrinking, {len(image) // 1024} KB)')
+        check.ok(f'camera {self.shown} gives pictures ({width}x{height} after shrinking, {len(image) // 1024} KB)')
         if max(width, height) < 640:
             check.fail(
                 'the picture is smaller than 640 px: face matching needs 640–1024 px; use a better camera '

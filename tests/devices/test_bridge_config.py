@@ -19,6 +19,7 @@ from app.settings import ROOT
 from devices.bridge import printer
 from devices.bridge.__main__ import configure_logging
 from devices.bridge.config import ConfigError, load, parse, read_credential
+from devices.bridge.link import Check
 from devices.bridge.runner import build
 from tests.apphost import TEST_SECRET, prepare_database_async, sqlite_url
 from tests.bridgekit import write_config
@@ -143,3 +144,16 @@ def test_verbose_logging_never_turns_on_the_libraries_that_would_log_frame_conte
     finally:
         root.handlers, root.level = handlers, level
         logging.getLogger('devices.bridge').setLevel(logging.NOTSET)
+
+
+async def test_an_rtsp_cameras_password_never_appears_in_what_the_bridge_says(tmp_path: Path) -> None:
+    source = 'rtsp://admin:s3cret@127.0.0.1:9/stream1'  # nothing listens: the camera cannot be opened
+    [peripheral] = parse(document(camera=[{'device': 'K01-CAM', 'source': source}]), tmp_path / 'b.toml').peripherals
+    camera = build(peripheral, HUB, GOOD)
+    check = Check()
+    await camera.check_hardware(check)
+    [(ok, text)] = check.lines
+    assert not ok and 'rtsp://***@127.0.0.1:9/stream1' in text and 's3cret' not in text
+    with pytest.raises(ConnectionError) as error:
+        await camera.frame()  # what a fault report to the hall would carry
+    assert 's3cret' not in str(error.value)

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
-from nicegui import ui
+from nicegui import background_tasks, ui
 
 from app.events import CardRead, Event, FaceMatched, KioskPairingChanged, QrScanned
 from app.services.errors import DomainError
@@ -152,7 +152,7 @@ class KioskScreen:
         elif step == Step.CONSENT:
             consent_view(
                 self.face_version,
-                on_agree=lambda: self.act(lambda: self.service.agree_face(session, self.face_version)),
+                on_agree=lambda: self.act(self._agree_face),
                 on_decline=lambda: self.act(session.reset),
             )
         elif step == Step.FACE:
@@ -201,6 +201,11 @@ class KioskScreen:
 
     def _begin_face(self) -> None:
         self.face_version = self.service.begin_face(self.session)
+
+    def _agree_face(self) -> None:
+        """Agreed: show the camera view now; the capture's answer arrives later as a FaceMatched event."""
+        self.service.agree_face(self.session, self.face_version)
+        background_tasks.create(self.service.capture_face(self.session, self.devices), name='kiosk-face-capture')
 
     def _manual(self) -> None:
         self.session.reset()

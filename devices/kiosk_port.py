@@ -28,3 +28,10 @@ class DeviceHardware:
 
     async def print_slip(self, printer_code: str, slip: TicketSlip) -> str:
         return await self.service.print_ticket(printer_code, TicketPrint(**dataclasses.asdict(slip)))
+
+    async def capture_face(self, camera_code: str, session_id: str) -> bool:
+        try:
+            await self.service.capture_face(camera_code, session_id)
+        except DeviceUnavailable:
+            return False
+        return True

@@ -30,6 +30,7 @@ from app.settings import Settings
 from devices.driver import DeviceInfo, DeviceTuning, DeviceUnavailable, Driver, DriverContext
 from devices.drivers import DRIVERS
 from devices.drivers.call_display import Call, CallDisplayDriver
+from devices.drivers.camera import CameraDriver
 from devices.drivers.id_reader import CardData, IdReaderDriver
 from devices.drivers.printer import PrinterDriver
 from devices.drivers.seat import SeatDriver
@@ -143,6 +144,10 @@ class DeviceService:
     async def print_ticket(self, printer_code: str, ticket: TicketPrint) -> str:
         """Print a queue ticket on a printer (job id; DeviceUnavailable if it cannot be printed)."""
         return await self.driver(printer_code, PrinterDriver).print_ticket(ticket)
+
+    async def capture_face(self, camera_code: str, session_id: str) -> None:
+        """Ask a camera for one frame for this kiosk session (DeviceUnavailable if it cannot)."""
+        await self.driver(camera_code, CameraDriver).capture(session_id)
 
     def take_card(self, reader_code: str) -> CardData | None:
         """The card just read at this reader (full number, for the kiosk to take a ticket), once."""

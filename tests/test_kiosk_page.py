@@ -3,6 +3,7 @@ consent, help; a typed ID only while a clerk assists; an unpaired or unpaired-si
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 
@@ -181,6 +182,32 @@ async def test_face_asks_for_consent_first_and_no_match_falls_back(kiosk_ui: Sma
     await rt.bus.publish(FaceMatched(hall_id=rt.hall.id or 0, device=camera, outcome='no_match'))
     await user.should_see('请使用身份证取号或到人工窗口', retries=PATIENT)
     await user.should_see('请选择取号方式')
+
+
+async def test_agreeing_to_face_asks_the_kiosks_camera_for_one_picture(
+    kiosk_ui: SmallHall, user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = await ready()
+    assert rt.kiosk_devices is not None
+    asked: list[tuple[str, str]] = []
+
+    async def capture_face(camera_code: str, session_id: str) -> bool:
+        asked.append((camera_code, session_id))
+        return True
+
+    monkeypatch.setattr(rt.kiosk_devices, 'capture_face', capture_face)
+    await open_kiosk(user)
+    click(user, 'kiosk-start-face')
+    await user.should_see(marker='kiosk-consent-decline', retries=PATIENT)
+    assert asked == []  # the camera is not used before agreement
+    click(user, 'kiosk-consent-check')
+    click(user, 'kiosk-consent-agree')
+    await user.should_see(marker='kiosk-face-wait', retries=PATIENT)
+    for _ in range(PATIENT):
+        if asked:
+            break
+        await asyncio.sleep(0.05)
+    assert asked == [(CAMERA, KIOSK)]
 
 
 async def test_the_help_button_tells_the_floor_staff(kiosk_ui: SmallHall, user: User) -> None:

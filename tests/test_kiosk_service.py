@@ -54,6 +54,11 @@ class FakeDevices:
         self.card = card
         self.failure = failure
         self.printed: list[tuple[str, TicketSlip]] = []
+        self.captures: list[tuple[str, str]] = []
+
+    async def capture_face(self, camera_code: str, session_id: str) -> bool:
+        self.captures.append((camera_code, session_id))
+        return True
 
     def take_card(self, reader_code: str) -> Card | None:
         card, self.card = self.card, None
@@ -331,6 +336,18 @@ async def _citizen_with_face_consent(
             citizen.id, ConsentPurpose.FACE_TICKET, ConsentScope.ONCE, text_version=FACE_VERSION, channel='kiosk'
         )
     return citizen.id
+
+
+async def test_the_camera_is_asked_for_a_picture_only_after_the_citizen_agreed(kiosks: KioskService) -> None:
+    devices = FakeDevices()
+    s = await session(kiosks)
+    assert not await kiosks.capture_face(s, devices)  # no choice of 刷脸 yet
+    kiosks.begin_face(s)
+    assert not await kiosks.capture_face(s, devices)  # the consent text is showing, not agreed
+    kiosks.agree_face(s, FACE_VERSION)
+    assert await kiosks.capture_face(s, devices)
+    assert devices.captures == [(CAMERA, s.kiosk.code)]
+    assert not await kiosks.capture_face(s, None)  # a kiosk without devices: the fallback is offered
 
 
 def matched(citizen_id: int | None, outcome: str = 'match', camera: str = CAMERA) -> FaceMatched:

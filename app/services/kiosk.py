@@ -219,11 +219,13 @@ class CardClaim(Protocol):
 
 
 class KioskDevices(Protocol):
-    """The hardware a kiosk page can reach: claim a card read at its reader, print a ticket slip."""
+    """The hardware a kiosk page can reach: claim a card read at its reader, print a ticket slip, ask for a face."""
 
     def take_card(self, reader_code: str) -> CardClaim | None: ...
 
     async def print_slip(self, printer_code: str, slip: TicketSlip) -> str: ...
+
+    async def capture_face(self, camera_code: str, session_id: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -433,6 +435,16 @@ class KioskService:
             raise Invalid('stale_consent_text', '告知书已更新，请重新阅读 / the consent text changed: read it again')
         session.consent_version = text_version
         session.step = Step.FACE
+
+    async def capture_face(self, session: KioskSession, devices: KioskDevices | None) -> bool:
+        """After agreement only: ask the kiosk's camera for one frame (its answer comes as FaceMatched).
+
+        False when there is no camera or it cannot take a picture: the citizen uses the fallback offered.
+        """
+        camera = session.kiosk.attached(DeviceKind.CAMERA)
+        if session.step != Step.FACE or camera is None or devices is None:
+            return False
+        return await devices.capture_face(camera, session.kiosk.code)
 
     async def face_matched(self, session: KioskSession, event: FaceMatched) -> Identity | None:
         """The camera's answer while this session waits for it (None: not for us, ignored).

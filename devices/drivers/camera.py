@@ -31,6 +31,17 @@ class FaceAnswer(Protocol):
 class CameraDriver(Driver):
     kind = DeviceKind.CAMERA
 
+    async def capture(self, session_id: str) -> None:
+        """Ask for one frame for a kiosk session: a bridged camera sends frames only when asked (nothing idle).
+
+        The camera sends the frame (`face_image` with this session id) before it acks, so by the time
+        this returns the frame has been matched and its FaceMatched published.
+        """
+        tuning = self.ctx.tuning
+        await self.command(
+            'capture', {'session_id': session_id}, timeout=tuning.command_timeout + tuning.face_time_limit
+        )
+
     async def on_face_image(self, frame: protocol.Frame) -> None:
         data = frame.data
         assert isinstance(data, protocol.ImageData)

@@ -136,8 +136,22 @@ class CameraSim(SimulatedDevice):
     fault_codes = ('lens_blocked', 'hardware')
 
     async def act(self) -> None:
+        await self._face()
+
+    async def on_command(self, client: DeviceClient, type_: str, command_id: str, data: dict[str, Any]) -> None:
+        if type_ != 'capture':
+            await super().on_command(client, type_, command_id, data)
+            return
+        try:
+            await self._face(str(data.get('session_id', '')))
+        except (Refused, TimeoutError):
+            await client.ack(command_id, ok=False, error='not_sent')
+            return
+        await client.ack(command_id)
+
+    async def _face(self, session_id: str = '') -> None:
         face = self.world.rng.choice(samples.face_jpegs())
-        await self.client.send('face_image', {'image': samples.b64(face), 'format': 'jpeg'})
+        await self.client.send('face_image', {'image': samples.b64(face), 'format': 'jpeg', 'session_id': session_id})
 
 
 class PrinterSim(SimulatedDevice):

@@ -26,7 +26,8 @@ from devices.transport import ClientTransport, Transport, TransportClosed
 log = logging.getLogger(__name__)
 
 CommandHandler = Callable[['DeviceClient', str, str, dict[str, Any]], Awaitable[None]]
-COMMANDS = frozenset({'print', 'announce'})
+COMMANDS = frozenset({'print', 'announce', 'capture'})
+LinkHandler = Callable[[bool], None]
 
 
 class AuthRefused(Exception):
@@ -71,6 +72,8 @@ class DeviceClient:
         on_command: CommandHandler | None = None,
         backoff: Backoff | None = None,
         ack_timeout: float = 5.0,
+        firmware: str = 'halltwin-sim/1',
+        on_link: LinkHandler | None = None,
     ) -> None:
         self.url = url
         self.code = code
@@ -78,6 +81,8 @@ class DeviceClient:
         self.on_command = on_command
         self.backoff = backoff or Backoff()
         self.ack_timeout = ack_timeout
+        self.firmware = firmware
+        self.on_link = on_link  # told True once welcomed and False when that connection ends
         self.connected = asyncio.Event()
         self.welcome: dict[str, Any] = {}
         self.attempts: list[float] = []  # monotonic time of every connection attempt
@@ -120,6 +125,8 @@ class DeviceClient:
             self.backoff.reset()
             self._transport = transport
             self.connected.set()
+            if self.on_link is not None:
+                self.on_link(True)
             beat = asyncio.get_running_loop().create_task(self._heartbeat(transport))
             try:
                 await self._read(transport)
@@ -127,9 +134,11 @@ class DeviceClient:
                 self.connected.clear()
                 self._transport = None
                 beat.cancel()
+                if self.on_link is not None:
+                    self.on_link(False)
 
     async def _hello(self, transport: Transport) -> None:
-        hello = {'device': self.code, 'credential': self.credential, 'firmware': 'halltwin-sim/1'}
+        hello = {'device': self.code, 'credential': self.credential, 'firmware': self.firmware}
         await transport.send(protocol.encode('hello', hello))
         try:
             while True:

@@ -81,3 +81,4 @@ def test_a_full_disk_refuses_tickets_in_words_keeps_nothing_alerts_and_recovers_
         assert again.status_code == 201, again.text
         assert ticket_count(db_file) == stored + 1
         assert client.get('/api/hall').status_code == 200
+        assert 'in the WAL-reset bug range' in app.output() or 'has the WAL-reset fix' in app.output()

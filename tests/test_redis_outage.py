@@ -5,6 +5,7 @@ missed ones), and a live queue view resyncs from the database when the bus comes
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,14 +22,17 @@ from app.security.crypto import FieldCipher
 from app.security.keys import Purpose, derive_key
 from app.services.queue import QueueService
 from app.settings import Settings
+from tests.apphost import AppProcess, prepare_database, sqlite_url, start_app
 from tests.callers import DESK, limits_for
 from tests.conftest import AUDIT_KEY
 from tests.dbs import SqliteTemplate
 from tests.factories import SmallHall, build_small_hall
 from tests.redisserver import RedisServer
+from tests.security.routes import bearer, token
 
 KEY = derive_key(b'outage-test-secret-0123456789abcdef01', Purpose.BUS)
 KIOSK = DevicePayload(device_id=1, code='K01', kind='kiosk')
+BOSS = ('boss', 'Manager-01-pass')
 
 
 @pytest.fixture
@@ -150,3 +154,48 @@ async def test_a_live_queue_view_resyncs_from_the_database_when_the_bus_is_back(
     assert watched.live.waiting_count(service_id) == 2  # the other process's tickets never reached this view
     redis_server.start()
     await eventually(lambda: watched.live is not None and watched.live.waiting_count(service_id) == 5)
+
+
+def hall_waiting(app: AppProcess, service_code: str) -> int:
+    with app.client() as client:
+        services = client.get('/api/hall').json()['services']
+    return next(int(s['waiting']) for s in services if s['code'] == service_code)
+
+
+def test_two_app_processes_take_and_call_tickets_through_a_redis_outage_and_agree_after_it(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    prepared = prepare_database(sqlite_url(tmp_path / 'hall.db'))
+    assert prepared.small_hall is not None
+    window = prepared.small_hall.window_1
+    env = {'REDIS_URL': redis_server.url}
+    with (
+        start_app(prepared.url, tmp_path / 'a', env) as first,
+        start_app(prepared.url, tmp_path / 'b', env) as second,
+        first.client() as a,
+        second.client() as b,
+    ):
+        desk_a, desk_b = bearer(token(a, BOSS)), bearer(token(b, BOSS))
+        assert a.post('/api/tickets', json={'service_code': 'SVC-A'}, headers=desk_a).status_code == 201
+        wait_for(lambda: hall_waiting(second, 'SVC-A') == 1)  # the bus works
+        redis_server.stop()
+        for client, desk in ((a, desk_a), (a, desk_a), (b, desk_b)):
+            taken = client.post('/api/tickets', json={'service_code': 'SVC-A'}, headers=desk)
+            assert taken.status_code == 201, taken.text  # tickets go on in every process
+        called = b.post(f'/api/windows/{window}/call-next', headers=desk_b)
+        assert called.status_code == 200, called.text  # and so do calls
+        time.sleep(3)  # Redis stays away a while
+        redis_server.start()
+        wait_for(lambda: hall_waiting(first, 'SVC-A') == 3 and hall_waiting(second, 'SVC-A') == 3, timeout=30)
+        assert 'Redis unreachable' in first.output() and 'Redis reachable again' in first.output()
+        assert a.post(f'/api/windows/{window}/complete', headers=desk_a).status_code == 200
+        again = a.post(f'/api/windows/{window}/call-next', headers=desk_a)
+        assert again.status_code == 200 and again.json()['code'] != called.json()['code']  # never the same ticket
+        wait_for(lambda: hall_waiting(first, 'SVC-A') == 2 and hall_waiting(second, 'SVC-A') == 2)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, 'not in time'
+        time.sleep(0.1)

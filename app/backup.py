@@ -13,6 +13,11 @@ Every file written here (backups, the restored database, the kept old one) is cr
 database itself (app/security/files.py): a backup is the whole hall's data.
 
 PostgreSQL: use its own tools; both commands print the pg_dump / pg_restore lines and exit 2.
+
+Scheduled backups (`scheduled_backup`, run by app/jobs.py every BACKUP_EVERY_MINUTES): SQLite through the
+backup API as above, PostgreSQL through `pg_dump --format=custom`; each new file is copied to
+BACKUP_MIRROR_DIR (the second location: another disk or a mounted share) and only the newest BACKUP_KEEP
+are kept in each place. `python -m app.backup latest` names the newest one (bench/restore_drill.py).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import argparse
 import os
 import shutil
 import sqlite3
+import subprocess
 import sys
 from contextlib import closing
 from datetime import datetime
@@ -31,7 +37,7 @@ from sqlalchemy.engine import make_url
 from app.clock import utcnow
 from app.migrate import upgrade
 from app.security.files import private_dir, private_file
-from app.settings import ConfigError, get_settings
+from app.settings import ConfigError, Settings, get_settings
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -188,6 +194,63 @@ def restore_backup(db_url: str, source: Path, *, force: bool = False, now: datet
     return kept
 
 
+BACKUP_PATTERNS = ('halltwin-*.db', 'halltwin-*.dump')
+
+
+def backups_in(folder: Path) -> list[Path]:
+    """The finished backups in a folder, oldest first (the timestamp in the name orders them)."""
+    if not folder.is_dir():
+        return []
+    found = {path for pattern in BACKUP_PATTERNS for path in folder.glob(pattern) if path.is_file()}
+    return sorted(found, key=lambda path: (path.stat().st_mtime, path.name))
+
+
+def prune(folder: Path, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` backups; returns what was deleted."""
+    doomed = backups_in(folder)[:-keep] if keep > 0 else []
+    for path in doomed:
+        path.unlink(missing_ok=True)
+    return doomed
+
+
+def pg_dump(db_url: str, target: Path) -> Path:
+    """`pg_dump --format=custom` into `target` (0600); the password goes through PGPASSWORD, never argv."""
+    url = make_url(db_url)
+    env = {**os.environ, **({'PGPASSWORD': url.password} if url.password else {})}
+    plain = url.set(drivername='postgresql', password=None).render_as_string(hide_password=False)
+    private_dir(target.parent)
+    partial = target.with_name(f'{target.name}.partial')
+    private_file(partial)
+    try:
+        subprocess.run(
+            ['pg_dump', '--format=custom', f'--file={partial}', plain], env=env, check=True, capture_output=True
+        )
+        os.replace(partial, target)
+    except subprocess.CalledProcessError as error:
+        raise BackupError(f'pg_dump 失败 / pg_dump failed: {error.stderr.decode(errors="replace").strip()}') from error
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def scheduled_backup(settings: Settings, now: datetime | None = None) -> Path:
+    """One backup (SQLite backup API or pg_dump), copied to the mirror, both places pruned to BACKUP_KEEP."""
+    stamp = (now or utcnow().astimezone(settings.tz)).strftime(STAMP)
+    if settings.is_sqlite:
+        target = create_backup(settings.db_url, _unique(settings.backups / f'halltwin-{stamp}.db'))
+    else:
+        target = pg_dump(settings.db_url, _unique(settings.backups / f'halltwin-{stamp}.dump'))
+    prune(settings.backups, settings.backup_keep)
+    if settings.backup_mirror_dir:
+        mirror = Path(settings.backup_mirror_dir)
+        private_dir(mirror)
+        partial = mirror / f'{target.name}.partial'
+        _private_copy(target, partial)
+        os.replace(partial, mirror / target.name)
+        prune(mirror, settings.backup_keep)
+    return target
+
+
 def postgres_commands(db_url: str, command: str, path: str) -> list[str]:
     """The pg_dump / pg_restore lines for this database (password hidden: set PGPASSWORD)."""
     url = make_url(db_url).set(drivername='postgresql').render_as_string(hide_password=True)
@@ -204,11 +267,19 @@ def _parser() -> argparse.ArgumentParser:
     restore = commands.add_parser('restore', help='replace the database with a checked backup (stop the app first)')
     restore.add_argument('path', type=Path)
     restore.add_argument('--force', action='store_true', help='skip the "app is running" check')
+    latest = commands.add_parser('latest', help='print the newest backup (BACKUP_DIR, or the folder given)')
+    latest.add_argument('folder', nargs='?', type=Path)
     return parser
 
 
 def _run(args: argparse.Namespace) -> int:
     settings = get_settings()
+    if args.command == 'latest':
+        found = backups_in(args.folder or settings.backups)
+        if not found:
+            raise BackupError(f'没有备份 / no backup in {args.folder or settings.backups}')
+        print(found[-1])
+        return EXIT_OK
     if not settings.is_sqlite:
         print('PostgreSQL：请使用其自带工具 / PostgreSQL: use its own tools (set PGPASSWORD):')
         path = str(args.path or f'halltwin-{utcnow().strftime(STAMP)}.dump')

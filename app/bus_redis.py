@@ -24,6 +24,7 @@ import logging
 import time
 import uuid
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -98,6 +99,12 @@ class RedisBus(InProcessBus):
         self._send_lock = asyncio.Lock()
         self._last_id = '$'
         self._stopping = False
+        self._when_back: list[Callable[[], object]] = []
+
+    def when_back(self, callback: Callable[[], object]) -> None:
+        """Call `callback` each time Redis is reachable again after an outage (e.g. resync state from the
+        database: an event another process held could have been lost with that process)."""
+        self._when_back.append(callback)
 
     async def start(self) -> None:
         """Connect and read from the stream's current end: a new process builds its state from the database."""
@@ -242,3 +249,5 @@ class RedisBus(InProcessBus):
         if not self.available:
             self.available = True
             log.info('event bus: Redis reachable again')
+            for callback in self._when_back:
+                callback()

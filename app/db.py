@@ -12,11 +12,21 @@ carries that key in `Session.info[AUDIT_KEY]`, so app.services.audit can chain a
 service's transaction without a module global and without a key parameter on every service. A
 Database built without the key (a script that never audits) cannot write an audit row: `record`
 refuses loudly instead of falling back to an unkeyed hash.
+
+SQLite's WAL-reset bug (3.7.0 to 3.51.2; Python here links 3.40.1; no maintained DB-API wheel ships
+3.51.3+: pysqlite3-binary bundles 3.51.1, apsw is not a DB-API driver for aiosqlite/SQLAlchemy) needs a
+checkpoint to run while another connection commits the write that rewinds the WAL. So no connection
+checkpoints by itself (`wal_autocheckpoint=0`, here and in the migrations), and `checkpoint()` runs
+only while a guard connection holds the write lock (BEGIN IMMEDIATE): no connection, in this or any
+process, can commit (or rewind the WAL) during a checkpoint. `sqlite_decision()` is logged at start.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,6 +37,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app.security.files import private_dir, private_file
+from app.services.errors import StorageUnavailable
+from app.storage import StorageHealth, classify, refusal
+
+log = logging.getLogger(__name__)
 
 AUDIT_KEY = 'audit_key'  # Session.info entry: the key of the audit chain (app.services.audit)
 
@@ -35,7 +49,22 @@ SQLITE_PRAGMAS = (
     'PRAGMA foreign_keys=ON',
     'PRAGMA busy_timeout=15000',
     'PRAGMA synchronous=FULL',
+    'PRAGMA wal_autocheckpoint=0',  # only Database.checkpoint() moves the WAL back (WAL-reset bug, above)
 )
+CHECKPOINT_SECONDS = 10.0
+WAL_RESET_BUG = ((3, 7, 0), (3, 51, 2))  # the affected SQLite versions (fixed in 3.51.3)
+
+
+def sqlite_decision(version: str = sqlite3.sqlite_version) -> str:
+    """The start-up line: which SQLite runs, and why the WAL-reset bug cannot hurt it."""
+    numbers = tuple(int(part) for part in version.split('.')[:3])
+    first, last = WAL_RESET_BUG
+    if not first <= numbers <= last:
+        return f'SQLite {version}: has the WAL-reset fix (affected: 3.7.0-3.51.2)'
+    return (
+        f'SQLite {version}: in the WAL-reset bug range 3.7.0-3.51.2; kept, because the design cannot trigger it:'
+        ' no auto-checkpoint, checkpoints only under the write lock (app/db.py, docs/operations.md)'
+    )
 
 
 def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:
@@ -92,18 +121,35 @@ class Database:
             self.read_engine, expire_on_commit=False, class_=AsyncSession, info=info
         )
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self.health = StorageHealth()
+        self._checkpoints: asyncio.Task[None] | None = None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session for work that may write (BEGIN IMMEDIATE on SQLite)."""
-        async with self._sessions() as session:
+        """A session for work that may write (BEGIN IMMEDIATE on SQLite); a storage fault leaves it as
+        StorageUnavailable (503, nothing written), and the first session that ends well clears it."""
+        async with self._guarded(), self._sessions() as session:
             yield session
+        self.health.stored()
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
         """A session for reads only: it never waits for, nor holds, the SQLite write lock."""
-        async with self._read_sessions() as session:
+        async with self._guarded(), self._read_sessions() as session:
             yield session
+
+    @asynccontextmanager
+    async def _guarded(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except StorageUnavailable:
+            raise
+        except Exception as error:
+            failure = classify(error)
+            if failure is None:
+                raise
+            self.health.failed(failure)
+            raise refusal(failure) from error
 
     @asynccontextmanager
     async def write_lock(self) -> AsyncIterator[None]:
@@ -113,7 +159,39 @@ class Database:
         async with self._write_lock:
             yield
 
+    async def checkpoint(self) -> tuple[int, int, int] | None:
+        """Copy the WAL back into the database while a guard holds the write lock; (busy, wal frames, copied)."""
+        if not self.is_sqlite:
+            return None
+        async with self.write_lock(), self._guarded(), self.engine.connect() as guard:
+            await guard.begin()  # BEGIN IMMEDIATE: nobody commits, nor rewinds the WAL, until the rollback below
+            async with self.read_engine.connect() as connection:
+                raw = await connection.get_raw_connection()
+                cursor = await raw.driver_connection.execute('PRAGMA wal_checkpoint(PASSIVE)')
+                row = await cursor.fetchone()
+                await cursor.close()
+            await guard.rollback()
+        return (int(row[0]), int(row[1]), int(row[2])) if row else None
+
+    def start_checkpoints(self, every: float = CHECKPOINT_SECONDS) -> None:
+        """Checkpoint every `every` seconds (SQLite only) until dispose()."""
+        if self.is_sqlite and self._checkpoints is None:
+            self._checkpoints = asyncio.get_running_loop().create_task(self._checkpoint_forever(every))
+
+    async def _checkpoint_forever(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.checkpoint()
+            except Exception:
+                log.exception('WAL checkpoint failed; the next round tries again')
+
     async def dispose(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpoints
+            self._checkpoints = None
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()

@@ -21,13 +21,16 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from arq import Worker, create_pool, cron
 from arq.connections import ArqRedis, RedisSettings
+from redis.exceptions import RedisError
 from sqlmodel import select
 
-from app.bus_redis import RedisBus
+from app.backup import scheduled_backup
+from app.bus_redis import RETRY_SECONDS, STOP_SECONDS, RedisBus
 from app.db import Database
 from app.models.hall import Hall
 from app.runtime import Runtime
@@ -69,6 +72,16 @@ async def anchor_audit(ctx: dict[str, Any]) -> int:
     return 0 if await anchors.anchor_if_moved() is None else 1
 
 
+async def backup_database(ctx: dict[str, Any]) -> int:
+    """A scheduled backup with retention and a second location (app/backup.py); a failure is logged, and the
+    next round tries again."""
+    settings = ctx['settings']
+    assert isinstance(settings, Settings)
+    target = await asyncio.to_thread(scheduled_backup, settings)
+    log.info('backup written: %s', target)
+    return 1
+
+
 Job = Callable[[dict[str, Any]], Awaitable[int]]
 
 
@@ -76,6 +89,7 @@ Job = Callable[[dict[str, Any]], Awaitable[int]]
 class Periodic:
     job: Job
     every_seconds: int
+    at_start: bool = True  # False: the first round comes one period after start-up (a backup at every start is waste)
 
     @property
     def name(self) -> str:
@@ -86,9 +100,16 @@ PERIODIC = (Periodic(deliver_notifications, 5), Periodic(sweep_sla, 60), Periodi
 FUNCTIONS = tuple(periodic.job for periodic in PERIODIC)
 
 
-def cron_jobs() -> list[Any]:
+def app_periodic(settings: Settings) -> tuple[Periodic, ...]:
+    """The app's periodic jobs: the fixed ones, and backups every BACKUP_EVERY_MINUTES unless it is 0."""
+    if not settings.backup_every_minutes:
+        return PERIODIC
+    return (*PERIODIC, Periodic(backup_database, settings.backup_every_minutes * 60, at_start=False))
+
+
+def cron_jobs(periodic: tuple[Periodic, ...] = PERIODIC) -> list[Any]:
     """The periodic jobs as arq cron jobs (`unique`: with several workers, each tick runs once)."""
-    return [cron(p.job, **_schedule(p.every_seconds), unique=True) for p in PERIODIC]  # type: ignore[arg-type]
+    return [cron(p.job, **_schedule(p.every_seconds), unique=True) for p in periodic]  # type: ignore[arg-type]
 
 
 def _schedule(every: int) -> dict[str, Any]:
@@ -136,7 +157,7 @@ class LocalJobs(JobRunner):
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
-        due = {p.name: loop.time() for p in self.periodic}
+        due = {p.name: loop.time() + (0 if p.at_start else p.every_seconds) for p in self.periodic}
         while True:
             self._wake.clear()
             kicked, self._kicked = self._kicked, set()
@@ -156,11 +177,34 @@ class LocalJobs(JobRunner):
             log.exception('job %s failed', periodic.name)
 
 
+def catch_up_once(worker: Worker) -> None:
+    """arq's cron would enqueue every round missed during an outage, one per poll, in a burst; run only the last
+    missed one (its unique id is the same in every worker, so it runs once across them too)."""
+    now = datetime.now(tz=worker.timezone)
+    for job in worker.cron_jobs:
+        if job.next_run is None or job.next_run >= now:
+            continue
+        last = job.next_run
+        while job.next_run < now:
+            last = job.next_run
+            job.calculate_next(job.next_run)
+        job.next_run = last
+
+
 class ArqJobs(JobRunner):
     """REDIS_URL set: kicks enqueue arq jobs; an arq worker runs in this process (cron: periodic jobs)."""
 
-    def __init__(self, ctx: dict[str, Any], redis_url: str, *, queue_name: str = QUEUE, run_worker: bool = True):
+    def __init__(
+        self,
+        ctx: dict[str, Any],
+        redis_url: str,
+        *,
+        queue_name: str = QUEUE,
+        run_worker: bool = True,
+        periodic: tuple[Periodic, ...] = PERIODIC,
+    ) -> None:
         self.ctx = ctx
+        self.periodic = periodic
         self.settings = RedisSettings.from_dsn(redis_url)
         self.queue_name = queue_name
         self.run_worker = run_worker
@@ -168,35 +212,76 @@ class ArqJobs(JobRunner):
         self.worker: Worker | None = None
         self._task: asyncio.Task[None] | None = None
         self._pending: set[str] = set()
+        self.available = True
 
     async def start(self) -> None:
-        self.pool = await create_pool(self.settings, default_queue_name=self.queue_name)
-        if self.run_worker:
-            logging.getLogger('arq.worker').setLevel(logging.WARNING)  # not a line per job every 5 s in the app's log
-            self.worker = Worker(
-                functions=FUNCTIONS,  # type: ignore[arg-type]
-                cron_jobs=cron_jobs(),
-                redis_settings=self.settings,
-                queue_name=self.queue_name,
-                ctx=self.ctx,
-                handle_signals=False,
-                keep_result=0,
-                poll_delay=0.2,
-                log_results=False,
-            )
-            self._task = asyncio.get_running_loop().create_task(self.worker.async_run(), name='halltwin-arq')
+        """Never waits for Redis: connecting, and reconnecting after an outage, happen in the supervised task."""
+        self._task = asyncio.get_running_loop().create_task(self._supervise(), name='halltwin-arq')
+
+    async def _supervise(self) -> None:
+        """Keep the pool and the in-process worker alive across Redis outages. arq's worker loop ends at the first
+        connection error; run it again once Redis answers. Its cron jobs keep their next run, so a round missed
+        during the outage runs once when Redis is back (unique job ids: once across workers too)."""
+        attempt = 0
+        while True:
+            try:
+                if self.pool is None:
+                    self.pool = await create_pool(self.settings, default_queue_name=self.queue_name, retry=0)
+                await self.pool.ping()
+                self._back()
+                attempt = 0
+                if not self.run_worker:
+                    return
+                if self.worker is None:
+                    self.worker = self._new_worker()
+                else:
+                    catch_up_once(self.worker)
+                await self.worker.main()
+                return
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as error:
+                self._lost(error)
+                await asyncio.sleep(RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)])
+                attempt += 1
+
+    def _new_worker(self) -> Worker:
+        logging.getLogger('arq.worker').setLevel(logging.WARNING)  # not a line per job every 5 s in the app's log
+        return Worker(
+            functions=tuple(p.job for p in self.periodic),  # type: ignore[arg-type]
+            cron_jobs=cron_jobs(self.periodic),
+            redis_settings=self.settings,
+            queue_name=self.queue_name,
+            ctx=self.ctx,
+            handle_signals=False,
+            keep_result=0,
+            poll_delay=0.2,
+            log_results=False,
+        )
+
+    def _lost(self, error: Exception) -> None:
+        if self.available:
+            self.available = False
+            log.warning('jobs: Redis unreachable (%s); jobs wait and resume once it is back', error)
+
+    def _back(self) -> None:
+        if not self.available:
+            self.available = True
+            log.info('jobs: Redis reachable again')
 
     async def stop(self) -> None:
-        if self.worker is not None:
-            await self.worker.close()
-            self.worker = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self.worker is not None:
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                await asyncio.wait_for(self.worker.close(), STOP_SECONDS)
+            self.worker = None
         if self.pool is not None:
-            await self.pool.aclose()
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                await asyncio.wait_for(self.pool.aclose(), STOP_SECONDS)
             self.pool = None
 
     def kick(self, name: str) -> None:
@@ -212,11 +297,12 @@ class ArqJobs(JobRunner):
             asyncio.get_running_loop().create_task(self.enqueue(name))
 
     async def enqueue(self, name: str) -> None:
-        assert self.pool is not None
+        if self.pool is None:
+            return  # Redis away since start-up: the cron round runs it once Redis is back
         try:
             await self.pool.enqueue_job(name, _queue_name=self.queue_name)
-        except Exception:  # Redis away: the cron round delivers a few seconds later
-            log.exception('could not enqueue %s', name)
+        except (RedisError, OSError) as error:  # Redis away: the cron round runs it once it is back
+            self._lost(error)
 
 
 # ---- the app's jobs (composition root) ------------------------------------------------------------
@@ -228,8 +314,11 @@ _notices: QueueNotices | None = None
 async def start(rt: Runtime) -> JobRunner:
     """Start delivery and sweeps for the app, and the queue notices ("还有3人", "请到5号窗口")."""
     global _runner, _notices
-    ctx: dict[str, Any] = {'journey': rt.journey, 'anchors': _anchors(rt.db, rt.settings)}
-    runner: JobRunner = ArqJobs(ctx, rt.settings.redis_url) if rt.settings.redis_url else LocalJobs(ctx)
+    ctx: dict[str, Any] = {'journey': rt.journey, 'anchors': _anchors(rt.db, rt.settings), 'settings': rt.settings}
+    periodic = app_periodic(rt.settings)
+    runner: JobRunner = (
+        ArqJobs(ctx, rt.settings.redis_url, periodic=periodic) if rt.settings.redis_url else LocalJobs(ctx, periodic)
+    )
     rt.journey.notifications.waker = lambda: runner.kick(deliver_notifications.__name__)
     await runner.start()
     if rt.queue.live is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
@@ -17,12 +18,15 @@ from app.api.errors import install_error_handlers
 from app.api.limits import BodySizeLimit
 from app.api.ops import router as ops_router
 from app.api.routes import router
+from app.bus_redis import RedisBus
+from app.db import sqlite_decision
 from app.migrate import upgrade_async
 from app.security.headers import SecurityHeaders
 from app.security.keys import Purpose
 from app.security.masking import install_log_masking
 from app.services import hall_sim
 from app.services.alerts import AlertService
+from app.services.storage_watch import MB, StorageWatch, database_folder
 from app.settings import get_settings
 from devices import lifecycle as devices
 from devices.protocol import MAX_MESSAGE_BYTES
@@ -43,9 +47,21 @@ async def _startup() -> None:
         app.shutdown()
         return
     runtime.install(rt)
+    rt.db.start_checkpoints()
+    if rt.db.is_sqlite:
+        log.info('%s', sqlite_decision())
     await live.start(rt.queue, rt.bus)
+    _resync_when_bus_is_back(rt)
     rt.alerts = AlertService(rt.db, rt.bus, hall_id=rt.hall.id or 0, live=rt.queue.live, tz=settings.tz)
     await rt.alerts.start()
+    rt.storage = StorageWatch(
+        rt.db,
+        rt.alerts,
+        path=database_folder(settings.db_url, settings.var_dir),
+        min_free_bytes=settings.disk_min_free_mb * MB,
+        period=settings.disk_check_seconds,
+    )
+    await rt.storage.start()
     device_feed.start(rt.bus)
     await session_watch.start(rt.auth, rt.bus, period=settings.session_check_seconds)
     await devices.start(rt)
@@ -56,6 +72,29 @@ async def _startup() -> None:
     if not os.environ.get('NICEGUI_USER_SIMULATION'):  # a test process starts many apps: freeze only a real one
         gc.freeze()  # the start-up heap is long-lived: keep it out of full collections (device hub p99)
     log.info('HallTwin started for %s on %s', rt.hall.name, settings.db_url.split('://')[0])
+
+
+def _resync_when_bus_is_back(rt: runtime.Runtime) -> None:
+    """After a Redis outage, re-read the live queues from the database: events another process held while Redis
+    was away could have died with that process, and the database has every ticket."""
+    if not isinstance(rt.bus, RedisBus):
+        return
+    running: set[asyncio.Task[None]] = set()
+
+    async def resync() -> None:
+        try:
+            await rt.queue.resync_live()
+            live.current().live.resync(await rt.queue.load_live())
+            log.info('live queues re-read from the database after the bus came back')
+        except Exception:
+            log.exception('resync after the bus came back failed')
+
+    def schedule() -> None:
+        task = asyncio.get_running_loop().create_task(resync(), name='bus.resync')
+        running.add(task)
+        task.add_done_callback(running.discard)
+
+    rt.bus.when_back(schedule)
 
 
 async def _shutdown() -> None:
@@ -71,6 +110,7 @@ async def _shutdown() -> None:
         devices.stop,
         session_watch.stop,
         _async(lambda: device_feed.stop(rt.bus)),
+        *([rt.storage.stop] if rt.storage is not None else []),
         *([rt.alerts.stop] if rt.alerts is not None else []),
         lambda: live.stop(rt.bus),
         rt.bus.stop,

@@ -27,6 +27,7 @@ from app.services.ops import OpsCounters
 from app.services.queue import QueueService
 from app.services.replay import ReplayService
 from app.services.staffing import StaffingService
+from app.services.storage_watch import StorageWatch
 from app.settings import Settings
 
 
@@ -43,6 +44,7 @@ class Runtime:
     limits: Limits
     pairing: KioskPairingService  # kiosk screens are paired devices (/admin issues codes, /kiosk/pair redeems)
     alerts: AlertService | None = None  # started by the composition root (app/main.py)
+    storage: StorageWatch | None = None  # free space and failed writes -> alerts (app/main.py)
     forecast: ForecastService | None = None  # peak forecast, staffing advice, replay (issue 5)
     staffing: StaffingService | None = None
     replay: ReplayService | None = None

@@ -66,6 +66,16 @@ class Settings(BaseSettings):
     )  # how often each process re-checks the sessions of its open staff pages (ended pages close within 60 s)
     allowed_origins_raw: str = Field(default='', validation_alias='ALLOWED_ORIGINS')
     trusted_proxies_raw: str = Field(default='', validation_alias='TRUSTED_PROXIES')
+    disk_min_free_mb: int = Field(
+        default=512, ge=0, validation_alias='DISK_MIN_FREE_MB'
+    )  # managers are warned when the database's file system has less free space (0: no warning)
+    backup_every_minutes: int = Field(
+        default=60, ge=0, le=60, validation_alias='BACKUP_EVERY_MINUTES'
+    )  # scheduled backups (a divisor of 60; 0: none): the RPO is at most this
+    backup_keep: int = Field(default=48, ge=1, le=10_000, validation_alias='BACKUP_KEEP')  # newest kept, per location
+    backup_dir: str = Field(default='', validation_alias='BACKUP_DIR')  # default: $VAR_DIR/backups
+    backup_mirror_dir: str = Field(default='', validation_alias='BACKUP_MIRROR_DIR')  # the second location
+    disk_check_seconds: float = Field(default=60.0, gt=0, le=3600, validation_alias='DISK_CHECK_SECONDS')
     device_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300, validation_alias='DEVICE_HEARTBEAT_SECONDS')
     device_max_pending: int = Field(default=64, ge=1, le=10_000, validation_alias='DEVICE_MAX_PENDING')
     device_fault_rate: float = Field(default=0.2, ge=0, le=60, validation_alias='DEVICE_FAULT_RATE')
@@ -103,6 +113,13 @@ class Settings(BaseSettings):
                 raise ValueError(f'{part!r} is not an address or network (10.0.0.5, 10.0.0.0/24)') from error
         return value
 
+    @field_validator('backup_every_minutes')
+    @classmethod
+    def _backup_period(cls, value: int) -> int:
+        if value and 60 % value:
+            raise ValueError('must divide an hour (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60), or be 0')
+        return value
+
     @field_validator('hall_timezone')
     @classmethod
     def _timezone(cls, value: str) -> str:
@@ -122,6 +139,10 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f'sqlite+aiosqlite:///{self.var_dir / "halltwin.db"}'
+
+    @property
+    def backups(self) -> Path:
+        return Path(self.backup_dir) if self.backup_dir else self.var_dir / 'backups'
 
     @property
     def anchor_file(self) -> Path:

@@ -23,7 +23,7 @@ from urllib.parse import quote
 from nicegui import background_tasks, ui
 
 from app.events import CardRead, Event, FaceMatched, KioskPairingChanged, QrScanned
-from app.services.errors import DomainError
+from app.services.errors import DomainError, StorageUnavailable
 from app.services.kiosk import Catalogue, KioskDevices, KioskService, KioskSession, Step
 from components import kiosk_texts as _texts  # noqa: F401 - registers the kiosk's texts
 from components.elder_frame import ElderFrame
@@ -196,7 +196,8 @@ class KioskScreen:
             if inspect.isawaitable(result):
                 await result
         except DomainError as error:
-            ui.notify(error.message, type='warning', position='center', timeout=6000, classes='text-[1.2em]')
+            message = t('kiosk.unavailable') if isinstance(error, StorageUnavailable) else error.message
+            ui.notify(message, type='warning', position='center', timeout=6000, classes='text-[1.2em]')
         self.render()
 
     def _begin_face(self) -> None:

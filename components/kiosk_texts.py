@@ -13,6 +13,10 @@ register(
             '已通知工作人员，请稍候，马上有人来帮您',
             'Staff have been told: someone is coming to help you',
         ),
+        'kiosk.unavailable': (
+            '暂时无法取号，请联系工作人员',
+            'Tickets cannot be issued right now: please ask a member of staff',
+        ),
         'kiosk.home': ('返回首页', 'Start over'),
         'kiosk.back': ('返回', 'Back'),
         'kiosk.choose_start': ('请选择取号方式', 'How would you like to start?'),

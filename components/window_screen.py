@@ -8,6 +8,7 @@ manager), never on a timer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -18,7 +19,7 @@ from app.events import Event, TicketEventBase, TicketTransferred, WindowChanged
 from app.models.hall import WindowState
 from app.runtime import Runtime
 from app.services import window_desk
-from app.services.errors import DomainError
+from app.services.errors import DomainError, StorageUnavailable
 from app.services.principal import Principal
 from app.services.unmask import unmask_citizen
 from app.services.window_desk import Desk, TransferTargets
@@ -125,7 +126,11 @@ class WindowScreen:
 
     async def act(self, operation: Operation, done: Callable[[Any], str] | None = None) -> bool:
         """Recheck the session (logout, timeout, moved to another window), then run; errors become notices."""
-        principal = await self.staff.recheck()
+        try:
+            principal = await self.staff.recheck()
+        except StorageUnavailable as error:  # the database is away: say so, keep the screen as it is
+            ui.notify(error.message, type='negative', multi_line=True)
+            return False
         if principal is None:
             return False
         try:
@@ -133,7 +138,8 @@ class WindowScreen:
             result = await operation(principal)
         except DomainError as error:
             ui.notify(error.message, type='negative', multi_line=True)
-            await self.reload()
+            with contextlib.suppress(StorageUnavailable):  # a database that is away cannot be re-read either
+                await self.reload()
             return False
         if done is not None:
             ui.notify(done(result), type='positive')

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import sqlite3
 
 import pytest
 from nicegui import Client, ui
 from nicegui.testing import User
+from sqlalchemy import event
 from sqlmodel import col, select
 
 from app.api.kiosk_pairing import KIOSK_COOKIE
@@ -301,3 +303,32 @@ async def test_an_unpaired_kiosk_screen_closes_and_ignores_its_devices(kiosk_ui:
     await rt.bus.publish(FaceMatched(hall_id=rt.hall.id or 0, device=camera, outcome='no_match'))
     await user.should_not_see('请使用身份证取号或到人工窗口')
     assert (await user.http_client.get(f'/kiosk/{KIOSK}')).status_code == 403
+
+
+async def test_a_ticket_the_database_cannot_store_is_refused_in_words_and_the_next_try_works(
+    kiosk_ui: SmallHall, user: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    rt = await open_kiosk(user)
+    click(user, 'kiosk-start-manual')
+    await user.should_see('甲类事项的通俗说明。', retries=PATIENT)
+    click(user, 'kiosk-service-SVC-A')
+    await user.should_see('您办理的是新房还是二手房？', retries=PATIENT)
+    click(user, 'kiosk-answer-property_type-second_hand')
+    await user.should_see('原不动产权证书', retries=PATIENT)
+
+    def disk_full(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith('INSERT INTO TICKET '):
+            raise sqlite3.OperationalError('database or disk is full')
+
+    event.listen(rt.db.engine.sync_engine, 'before_cursor_execute', disk_full)
+    try:
+        click(user, 'kiosk-take')
+        await user.should_see('暂时无法取号，请联系工作人员', retries=PATIENT)
+        await user.should_not_see(marker='kiosk-ticket-number')
+        assert await tickets(rt) == []
+    finally:
+        event.remove(rt.db.engine.sync_engine, 'before_cursor_execute', disk_full)
+    assert [r.name for r in caplog.records if r.levelname == 'ERROR'] == ['app.storage']  # the one expected
+    caplog.clear()
+    click(user, 'kiosk-take')  # space freed: the same screen takes the ticket, no restart
+    await user.should_see(marker='kiosk-ticket-number', content='A001', retries=PATIENT)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import sqlite3
 
 import pytest
 from nicegui import ui
 from nicegui.testing import User
+from sqlalchemy import event
 from sqlmodel import select
 
 from app.api.web_session import SESSION_COOKIE
@@ -254,3 +256,29 @@ async def test_full_details_need_a_reason_and_are_audited(desk_ui: SmallHall, us
     async with rt.db.read_session() as s:
         rows = list((await s.execute(select(AuditEntry).where(AuditEntry.action == audit.UNMASK))).scalars())
     assert [(row.actor, row.outcome, row.detail['reason']) for row in rows] == [('w01', 'ok', '核对身份')]
+
+
+async def test_a_call_the_database_cannot_store_is_refused_in_words_and_the_next_try_works(
+    desk_ui: SmallHall, user: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    rt = await login(user)
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
+    await user.open(f'/window/{desk_ui.window_1}')
+    await user.should_see(marker='desk-queue-SVC-A', content='1 人等候')
+
+    def disk_full(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith('UPDATE TICKET '):
+            raise sqlite3.OperationalError('database or disk is full')
+
+    event.listen(rt.db.engine.sync_engine, 'before_cursor_execute', disk_full)
+    try:
+        click(user, 'desk-call-next')
+        await user.should_see('暂时无法办理（存储空间已满），请联系工作人员', retries=PATIENT)
+        await user.should_see(marker='desk-idle')
+        assert await status_of(rt, 'A001') == (TicketStatus.WAITING, 'SVC-A')  # nothing changed
+    finally:
+        event.remove(rt.db.engine.sync_engine, 'before_cursor_execute', disk_full)
+    assert {r.name for r in caplog.records if r.levelname == 'ERROR'} == {'app.storage'}
+    caplog.clear()
+    click(user, 'desk-call-next')
+    await user.should_see(marker='desk-current-number', content='A001', retries=PATIENT)

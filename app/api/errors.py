@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from app.services.errors import DomainError
+from app.services.errors import DomainError, StorageUnavailable
 from app.services.limits import TooManyRequests
 
 
@@ -16,7 +16,9 @@ def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
 
 async def _domain_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DomainError)
-    headers = {'Retry-After': str(error.retry_after)} if isinstance(error, TooManyRequests) else None
+    headers = (
+        {'Retry-After': str(error.retry_after)} if isinstance(error, TooManyRequests | StorageUnavailable) else None
+    )
     return JSONResponse(error_body(error.code, error.message), status_code=error.status, headers=headers)
 
 

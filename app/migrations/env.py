@@ -23,6 +23,9 @@ def _url() -> str:
 
 
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == 'sqlite':
+        connection.exec_driver_sql('PRAGMA wal_autocheckpoint=0')  # checkpoints only under the write lock (app/db.py)
+        connection.commit()  # end the autobegun transaction, or Alembic would run inside it and never commit
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -50,7 +51,7 @@ from app.models.device import Device, DeviceState
 from app.models.hall import Department
 from app.models.operations import Alert
 from app.services import audit
-from app.services.errors import Conflict, NotFound
+from app.services.errors import Conflict, NotFound, StorageUnavailable
 from app.services.live_queue import LiveQueue
 from app.services.uow import unit_of_work
 
@@ -70,10 +71,21 @@ class Kind(StrEnum):
     SLA_AT_RISK = 'sla_at_risk'
     SLA_OVERDUE = 'sla_overdue'
     HELP = 'help'
+    STORAGE = 'storage'  # writes fail (disk full, database unreachable): app/services/storage_watch.py
+    DISK_LOW = 'disk_low'  # free space under DISK_MIN_FREE_MB: it will fail soon
 
 
 CONDITIONS = frozenset(
-    {Kind.LONG_WAIT, Kind.QUEUE_LONG, Kind.DEVICE_OFFLINE, Kind.DEVICE_FAULT, Kind.SLA_AT_RISK, Kind.SLA_OVERDUE}
+    {
+        Kind.LONG_WAIT,
+        Kind.QUEUE_LONG,
+        Kind.DEVICE_OFFLINE,
+        Kind.DEVICE_FAULT,
+        Kind.SLA_AT_RISK,
+        Kind.SLA_OVERDUE,
+        Kind.STORAGE,
+        Kind.DISK_LOW,
+    }
 )
 SLA_KINDS = (Kind.SLA_AT_RISK, Kind.SLA_OVERDUE)
 NODE_FINISHED = frozenset({'approved', 'done', 'returned'})
@@ -91,6 +103,11 @@ class AlertSpec:
     severity: str
     target: str
     message: str
+
+
+def unstored_id(key: str) -> int:
+    """The id of an alert that could not be stored (negative, so it never meets a row's id; stable per key)."""
+    return -1 - zlib.crc32(key.encode())
 
 
 def payload(alert: Alert) -> AlertPayload:
@@ -365,6 +382,8 @@ class AlertService:
                     s.add(alert)
                     await s.flush()
                     uow.emit(AlertRaised(hall_id=self.hall_id, alert=payload(alert)))
+            except StorageUnavailable:
+                return await self._announce(spec)
             except IntegrityError:
                 async with self.db.read_session() as s:
                     winner = await self._open_row(s, spec.key)
@@ -377,6 +396,24 @@ class AlertService:
             log.info('alert raised: %s', spec.key)
             return alert
 
+    async def _announce(self, spec: AlertSpec) -> Alert:
+        """The database cannot store the alert (the very fault it may be about): the manager still sees it now,
+        over the bus, and it lives in memory until its condition clears."""
+        alert = Alert(
+            id=unstored_id(spec.key),
+            hall_id=self.hall_id,
+            key=spec.key,
+            kind=spec.kind,
+            severity=spec.severity,
+            target=spec.target[:64],
+            message=spec.message[:300],
+            raised_at=self.clock(),
+        )
+        self.open[spec.key] = alert
+        await self.bus.publish(AlertRaised(hall_id=self.hall_id, alert=payload(alert)))
+        log.warning('alert raised but not stored (storage fault): %s', spec.key)
+        return alert
+
     async def _open_row(self, s: AsyncSession, key: str) -> Alert | None:
         statement = select(Alert).where(
             Alert.hall_id == self.hall_id, Alert.key == key, col(Alert.resolved_at).is_(None)
@@ -388,6 +425,12 @@ class AlertService:
         async with self._lock:
             if key not in self.open:
                 return None
+            unstored = self.open[key]
+            if (unstored.id or 0) < 0:
+                unstored.resolved_at = self.clock()
+                self.open.pop(key)
+                await self.bus.publish(AlertResolved(hall_id=self.hall_id, alert=payload(unstored)))
+                return unstored
             async with unit_of_work(self.db, self.bus) as uow:
                 alert = await uow.session.get(Alert, self.open[key].id)
                 if alert is None or alert.resolved_at is not None:
@@ -400,6 +443,8 @@ class AlertService:
 
     async def acknowledge(self, alert_id: int, *, actor: str, role: str, client_address: str = '') -> Alert:
         """A manager takes the alert on (audited); an occurrence is closed by it, a condition stays until it clears."""
+        if alert_id < 0:
+            raise Conflict('alert_unstored', '存储恢复后该预警自动解除 / this alert clears itself once storage is back')
         async with self._lock:
             now = self.clock()
             async with unit_of_work(self.db, self.bus) as uow:

@@ -36,3 +36,11 @@ class Forbidden(DomainError):
 
 class Locked(DomainError):
     status = 423
+
+
+class StorageUnavailable(DomainError):
+    """The database cannot store or answer right now (disk full, server restarting): nothing was changed,
+    and the same request may simply be tried again once it is back (app/storage.py)."""
+
+    status = 503
+    retry_after = 30

@@ -83,6 +83,15 @@ class LiveQueue:
             return True
         return False
 
+    def resync(self, fresh: LiveQueue) -> None:
+        """Take the queues and windows from a state just read from the database (after a bus outage), keeping the
+        events already applied: a late copy of one of them is still skipped, and the rest apply on top."""
+        self.services, self.windows, self.waiting = fresh.services, fresh.windows, fresh.waiting
+        self.arrivals = {**self.arrivals, **fresh.arrivals}
+        self._version += 1
+        self._ahead_cache = None
+        self._stats_cache.clear()
+
     def _apply_ticket(self, event: TicketEventBase) -> None:
         ticket = event.payload
         if isinstance(event, TicketIssued | TicketTransferred):

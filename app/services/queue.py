@@ -667,6 +667,11 @@ class QueueService:
         self.bus.subscribe(self.live.apply, name='live-queue')
         return self.live
 
+    async def resync_live(self) -> None:
+        """Re-read the live queues from the database (the bus came back after an outage)."""
+        if self.live is not None:
+            self.live.resync(await self.load_live())
+
     async def load_live(self) -> LiveQueue:
         async with self.db.read_session() as s:
             return await self.live_state(s)

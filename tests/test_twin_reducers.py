@@ -100,10 +100,11 @@ async def test_ticket_events(
     keys = await step(queue.call_next(w1, caller=DESK), TicketCalled)
     assert (WINDOW, w1) in keys and (QUEUE, a) in keys
     assert twin.windows[w1].current_number == 'A001' and twin.windows[w1].current_service_id == a
+    clock.advance(0.5)  # a recall waits RECALL_INTERVAL_SECONDS after the call
     assert (
         await step(queue.recall(w1, caller=DESK), TicketCalled) == frozenset()
     )  # same ticket at the same window: nothing new
-    clock.advance(5)
+    clock.advance(4.5)
     assert await step(queue.complete(w1, caller=DESK), TicketCompleted) >= {(WINDOW, w1)}
     assert twin.windows[w1].current_number == ''
 
@@ -112,10 +113,12 @@ async def test_ticket_events(
     await bus.drain()
     for event in recorder.take():
         twin.apply(event)
-    await queue.recall(w1, caller=DESK)
-    await queue.recall(w1, caller=DESK)
+    for _ in range(2):
+        clock.advance(0.5)
+        await queue.recall(w1, caller=DESK)
     await bus.drain()
     recorder.take()
+    clock.advance(0.5)
     assert (WINDOW, w1) in await step(queue.no_show(w1, caller=DESK), TicketNoShow)
     assert twin.windows[w1].current_number == ''
 

@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app.security.files import private_dir, private_file
-from app.services.errors import StorageUnavailable
+from app.services.errors import DomainError
 from app.storage import StorageHealth, classify, refusal
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ class Database:
     async def _guarded(self) -> AsyncIterator[None]:
         try:
             yield
-        except StorageUnavailable:
+        except DomainError:  # a refusal (this one's own, or a rule's) is never re-read as a storage fault
             raise
         except Exception as error:
             failure = classify(error)

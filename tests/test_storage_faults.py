@@ -114,7 +114,7 @@ async def test_a_ticket_that_cannot_be_stored_is_refused_in_words_changes_nothin
     assert queue.live is not None and queue.live.waiting_count(next(iter(queue.live.services))) <= taken
     await asyncio.sleep(0.1)  # the alert is raised beside the failing request
     raised = [e for e in seen if isinstance(e, AlertRaised) and e.alert.kind == Kind.STORAGE]
-    assert raised and raised[0].alert.severity == 'critical' and '工作人员' in raised[0].alert.message
+    assert raised and raised[0].alert.severity == 'critical' and '磁盘已满' in raised[0].alert.message
     assert alerts.open[raised[0].alert.key].id == raised[0].alert.id
 
     await fill(db, cap, False)  # space freed: no restart

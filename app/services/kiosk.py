@@ -49,7 +49,15 @@ from app.security.masking import mask_id_number
 from app.services import materials
 from app.services.auth import AuthService
 from app.services.consent import CURRENT_TEXT_VERSIONS, ConsentService
-from app.services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
+from app.services.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    StorageUnavailable,
+    Unauthorized,
+)
 from app.services.identity import parse_id_number
 from app.services.principal import Principal
 from app.services.queue import QueueService, TicketView
@@ -567,7 +575,10 @@ class KioskService:
             caller=caller,
         )
         if session.answers:
-            await self.record_answers(view, session.answers, actor=caller.name)
+            try:
+                await self.record_answers(view, session.answers, actor=caller.name)
+            except StorageUnavailable:  # the ticket is stored and valid: give it; only the window's checklist is short
+                log.warning('kiosk: ticket %s issued; its answers could not be stored', view.ticket.number)
         session.ticket, session.step = view, Step.TICKET
         return view
 

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from app.db import Database
 from app.services.alerts import AlertService, AlertSpec, Kind
-from app.storage import MESSAGES, Failure
+from app.storage import Failure
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,20 @@ def free_bytes(path: Path) -> int:
     return shutil.disk_usage(path).free
 
 
+MANAGER_MESSAGES = {
+    Failure.FULL: (
+        '写入失败：数据库磁盘已满，取号、叫号无法保存，请立即清理磁盘或扩容'
+        ' / writes fail: the database disk is full; free space now'
+    ),
+    Failure.UNREACHABLE: (
+        '写入失败：无法连接数据库，取号、叫号无法保存，请检查数据库服务'
+        ' / writes fail: the database is unreachable; check the database server'
+    ),
+}
+
+
 def storage_alert(failure: Failure) -> AlertSpec:
-    return AlertSpec(STORAGE_KEYS[failure], Kind.STORAGE, 'critical', 'database', f'写入失败：{MESSAGES[failure]}')
+    return AlertSpec(STORAGE_KEYS[failure], Kind.STORAGE, 'critical', 'database', MANAGER_MESSAGES[failure])
 
 
 def disk_low_alert(free: int, minimum: int) -> AlertSpec:

@@ -206,7 +206,7 @@ async def test_full_details_need_a_reason_and_are_audited(desk_ui: SmallHall, us
     await rt.queue.take_ticket(TicketCreate(service_code=desk_ui.service_a, id_number=id_number), caller=DESK)
     await user.open(f'/window/{desk_ui.window_1}')
     click(user, 'desk-call-next')
-    await user.should_see(marker='desk-unmask')
+    await user.should_see(marker='desk-unmask', retries=PATIENT)  # after the call: a reload on a busy machine
     await user.should_not_see(id_number)
     await open_dialog(user, 'desk-unmask')
     click(user, 'desk-unmask-show')

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from sqlmodel import select
 
-from app.models import TicketCreate
+from app.db import Database
+from app.models import AuditEntry, TicketCreate
 from app.models.people import Role
+from app.services import audit, window_desk
 from app.services.errors import Forbidden
 from app.services.journey import Journey
 from app.services.limits import TooManyRequests
@@ -24,7 +27,7 @@ from app.services.tracking import (
 from tests import journeyhall
 from tests.callers import DESK, limits_for
 from tests.conftest import FakeClock
-from tests.journeyhall import LOCAL_CITIZEN, JourneyHall, served_ticket, texted_code
+from tests.journeyhall import LOCAL_CITIZEN, JourneyHall, by_sms, served_ticket, texted_code
 
 journey_hall = journeyhall.journey_hall_fixture
 journey_settings = journeyhall.journey_settings_fixture
@@ -193,3 +196,33 @@ async def test_the_live_position_comes_from_the_in_memory_queues(
     assert position is not None and position.ahead == 1
     first = views[0].ticket
     assert live_position(live, first.id or 0, first.service_id, now=clock(), cap=hall_queue.fairness_cap) is None
+
+
+async def test_a_consent_given_at_the_window_is_recorded_as_the_clerks_act(
+    journey: Journey, hall_queue: QueueService, journey_hall: JourneyHall, db: Database
+) -> None:
+    ticket = await served_ticket(hall_queue, journey_hall.small.window_4, 'SVC-C', id_number=LOCAL_CITIZEN)
+    clerk = Principal(Kind.STAFF, 'w04', Role.STAFF, window_id=journey_hall.small.window_4)
+    ticket_id = ticket.ticket.id or 0
+    consent = await window_desk.grant_in_person(journey.tracking, journey.consent, clerk, ticket_id, 'SVC-C')
+    assert (consent.channel, consent.ticket_id) == (VIA_WINDOW, ticket.ticket.id)
+    async with db.read_session() as s:
+        entry = (await s.execute(select(AuditEntry).where(AuditEntry.action == audit.CONSENT_GRANTED))).scalar_one()
+    assert (entry.actor, entry.role, entry.detail['via']) == ('w04', 'staff', VIA_WINDOW), 'the clerk, not the citizen'
+    with pytest.raises(Forbidden) as refused:  # and a clerk never rates the service they gave
+        await journey.evaluations.rate(await journey.tracking.at_window(clerk, ticket.ticket.id or 0), 'very_good')
+    assert refused.value.code == 'citizen_rates'
+
+
+async def test_a_rating_records_the_texted_code_it_came_through(
+    journey: Journey, hall_queue: QueueService, journey_hall: JourneyHall, db: Database
+) -> None:
+    ticket = await served_ticket(
+        hall_queue, journey_hall.small.window_4, 'SVC-C', id_number=LOCAL_CITIZEN, phone=PHONE, complete=True
+    )
+    act = await by_sms(journey, ticket.ticket.code)
+    result = await journey.evaluations.rate(act, 'good')
+    async with db.read_session() as s:
+        entry = (await s.execute(select(AuditEntry).where(AuditEntry.action == audit.RATED))).scalar_one()
+    assert entry.target == f'evaluation:{result.evaluation.id}'
+    assert (entry.actor, entry.role, entry.detail['via']) == (act.actor, 'citizen', VIA_SMS)

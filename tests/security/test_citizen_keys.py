@@ -174,20 +174,21 @@ def test_a_photographed_slip_cannot_consent_rate_or_invite_a_proxy(live: tuple[A
         assert client.post(f'{url}/complete', headers=clerk).status_code == 200
     before = [len(rows(prepared.url, model)) for model in (Consent, Evaluation, ProxyGrant)]
 
-    async def attack() -> set[str]:
+    async def attack() -> tuple[set[str], list[str]]:
         page = await open_page(app.base_url, f'/track/{slip["code"]}')
         async with UiSocket(page) as socket:
             for guess in (slip['number'], OTHER_PHONE[-4:], '000000', '123456', '999999'):
                 await type_and_verify(page, socket, guess)
             await type_and_verify(page, socket, '111111')  # over the limit: refused without being tried
-            return all_testids(page, socket)
+            await socket.until('update', lambda data: '尝试次数过多' in json.dumps(data, ensure_ascii=False))
+            return all_testids(page, socket), socket.texts('track-error')
 
-    shown = asyncio.run(attack())
+    shown, errors = asyncio.run(attack())
+    assert errors.count('验证码不正确或已失效 / the code is wrong, used or expired') == GUESSES_PER_CODE.max
     assert 'track-number' in shown and 'track-status' in shown  # the status is there
     for person in ('track-verified', 'consent-grant', 'rate-form', 'proxy-invite', 'track-notices', 'track-cases'):
         assert person not in shown, person
     assert [len(rows(prepared.url, model)) for model in (Consent, Evaluation, ProxyGrant)] == before
-    assert GUESSES_PER_CODE.max == 5
 
 
 # ---- /track is scoped to its own ticket ------------------------------------------------------

@@ -8,12 +8,26 @@ register(
     {
         # /track
         'track.title': ('办事进度', 'Progress'),
-        'track.ask': (
-            '请输入预留手机号的后4位；未留手机号的，请输入票号（如 A001）',
-            'Enter the last 4 digits of the phone you gave, or your ticket number (e.g. A001) if you gave none',
+        'track.unknown': ('查询码不正确或已失效', 'This tracking code is not known'),
+        'track.person': ('本人验证', 'Verify it is you'),
+        'track.person.why': (
+            '凭号票只能查看排队状态。消息、办件详情、授权、评价和亲友代办需验证本人：'
+            '我们会向您取号时预留的手机发送 6 位验证码。',
+            'The slip shows the queue status only. Messages, case details, consents, rating and family proxy need you: '
+            'we text a 6-digit code to the phone you gave.',
         ),
-        'track.answer': ('手机号后4位或票号', 'Last 4 digits or ticket number'),
-        'track.submit': ('查看进度', 'Show progress'),
+        'track.person.window': (
+            '您取号时未留手机号：授权、评价和亲友代办请到窗口由工作人员在您本人在场时办理。',
+            'You gave no phone: consents, rating and family proxy are done at the window, with you present.',
+        ),
+        'track.send': ('发送验证码', 'Text me a code'),
+        'track.sent': (
+            '验证码已发送，10 分钟内有效。请勿告诉任何人，包括工作人员。',
+            'Code sent, valid for 10 minutes. Tell nobody, not even staff.',
+        ),
+        'track.code': ('6 位验证码', '6-digit code'),
+        'track.verify': ('验证', 'Verify'),
+        'track.verified': ('已验证本人', 'Verified'),
         'track.ticket': ('排队号', 'Ticket'),
         'track.ahead': ('前面还有 {n} 人', '{n} ahead of you'),
         'track.next': ('下一个就是您，请留意叫号', 'You are next: listen for your number'),
@@ -34,7 +48,7 @@ register(
             '窗口受理后，这里会显示办件的每个环节和时限',
             'Each step and its deadline appear here once a window accepts your case',
         ),
-        'track.consents': ('我的授权', 'My consents'),
+        'track.consents': ('本号的授权', 'Consents for this ticket'),
         'track.no_consents': ('暂无授权', 'No consents'),
         'track.revoke': ('撤回', 'Withdraw'),
         'track.revoked': ('已撤回', 'Withdrawn'),
@@ -54,7 +68,10 @@ register(
             'Sent to {department}; they call you back by {deadline}',
         ),
         'track.rect.called_back': ('{department}已回访，正在整改', '{department} called you back and is fixing it'),
-        'track.rect.fixed': ('整改已完成：{note}。欢迎再次评价', 'Fixed: {note}. Please rate again'),
+        'track.rect.fixed': (
+            '整改已完成，整改说明：{note}。欢迎再次评价',
+            'Fixed. What was done: {note}. Please rate again',
+        ),
         'track.rect.appealed': ('工作人员提出申诉，正在复核', 'Staff appealed; under review'),
         'track.rect.closed': ('整改已完成，感谢您的监督', 'Fixed. Thank you'),
         'track.rect.void': ('经申诉复核，该评价不计入统计', 'After review, this rating does not count'),

@@ -16,7 +16,7 @@ from app.models.security import ConsentPurpose
 from app.services.consent import consent_text
 from app.services.errors import DomainError
 from app.services.proxy import DURATIONS_HOURS, PENDING, RELATIONS, GrantView, ProposalView, ProxyService
-from app.services.tracking import Tracked
+from app.services.tracking import PersonAct
 from components import proxy_texts as _texts  # noqa: F401 - registers the texts
 from components.kiosk_ticket import qr_data_uri
 from components.testids import tid
@@ -24,9 +24,9 @@ from components.texts import t
 
 
 class ProxyPanel:
-    def __init__(self, proxy: ProxyService, tracked: Tracked, *, tz: ZoneInfo, base_url: str, lang: str) -> None:
+    def __init__(self, proxy: ProxyService, act: PersonAct, *, tz: ZoneInfo, base_url: str, lang: str) -> None:
         self.proxy = proxy
-        self.tracked = tracked
+        self.act = act
         self.tz = tz
         self.base_url = base_url
         self.lang = lang
@@ -41,7 +41,7 @@ class ProxyPanel:
         return moment.astimezone(self.tz).strftime('%m-%d %H:%M')
 
     async def draw(self) -> None:
-        views = await self.proxy.grants_for(self.tracked)
+        views = await self.proxy.grants_for(self.act.tracked)
         self.list_box.clear()
         with self.list_box:
             if not views:
@@ -97,7 +97,7 @@ class ProxyPanel:
     async def invite(self) -> None:
         try:
             invitation = await self.proxy.invite(
-                self.tracked,
+                self.act,
                 relation=str(self.relation.value or ''),
                 hours=int(self.hours.value or 0),
                 can_fill=bool(self.can_fill.value),
@@ -121,7 +121,7 @@ class ProxyPanel:
 
     async def end(self, grant_id: int) -> None:
         try:
-            await self.proxy.end(grant_id, citizen_id=self.tracked.citizen_id or 0)
+            await self.proxy.end(grant_id, act=self.act)
         except DomainError as error:
             ui.notify(error.message, type='warning')
         else:
@@ -131,7 +131,7 @@ class ProxyPanel:
 
     async def decide(self, proposal_id: int, *, accept: bool) -> None:
         try:
-            await self.proxy.decide(proposal_id, citizen_id=self.tracked.citizen_id or 0, accept=accept)
+            await self.proxy.decide(proposal_id, act=self.act, accept=accept)
         except DomainError as error:
             ui.notify(error.message, type='warning')
         await self.draw()

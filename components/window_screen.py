@@ -103,6 +103,9 @@ class WindowScreen:
             tid(ui.button(t('desk.park'), on_click=self.park), 'desk-park').props('outline icon=pause_circle')
             case = tid(ui.button(t('desk.open_case'), on_click=self.create_case), 'desk-open-case')
             case.props('outline icon=folder_open')
+            if current.citizen is not None:
+                grant = tid(ui.button(t('desk.grant_data'), on_click=self.grant_in_person), 'desk-grant-data')
+                grant.props('outline icon=how_to_reg')
             ui.space()
             tid(ui.button(t('desk.complete'), on_click=self.complete), 'desk-complete').props(
                 'unelevated color=positive icon=task_alt'
@@ -216,6 +219,17 @@ class WindowScreen:
         await self.act(
             lambda p: cases.open_case(ticket_code=code, answers=dict(current.answers), actor=p.name),
             lambda case: t('desk.case_opened', code=case.id),  # its number: the code is the citizen's secret
+        )
+
+    async def grant_in_person(self) -> None:
+        """The citizen here agrees to 调取部门数据 in person; recorded as this clerk's act, never as the citizen's."""
+        current, journey = self.desk.current, self.rt.journey
+        if current is None:
+            return
+        ticket_id, service_code = current.view.ticket.id or 0, current.view.service.code
+        await self.act(
+            lambda p: window_desk.grant_in_person(journey.tracking, journey.consent, p, ticket_id, service_code),
+            lambda _: t('desk.granted_data'),
         )
 
     async def unmask(self) -> None:

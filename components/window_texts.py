@@ -19,6 +19,8 @@ register(
         'desk.transfer': ('转移', 'Transfer'),
         'desk.park': ('挂起', 'Park'),
         'desk.open_case': ('开始办件', 'Open a case'),
+        'desk.grant_data': ('本人在场：授权调取部门数据', 'In person: consent to fetch records'),
+        'desk.granted_data': ('已登记授权（由您在窗口代为登记）', 'Consent recorded as given at your window'),
         'desk.case_opened': ('已创建办件（编号 {code}）', 'Case no. {code} opened'),
         'desk.serving_for': ('办理用时', 'Serving for'),
         'desk.called_at': ('叫号于 {time}', 'Called at {time}'),

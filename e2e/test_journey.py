@@ -1,12 +1,15 @@
 """The citizen's whole journey in chromium, on the real seed:
 
-a ticket taken at kiosk K01 is announced on /display, called at /window/1 where a case is opened and the
-ticket completed; the citizen follows it on a 360-px phone through the ticket's QR code (/track), rates
-the service 不满意, and the rectification appears for the department (公安局户政) on /review.
+a ticket taken at kiosk K01 is announced on /display and called at /window/1; its slip's QR code
+(/track) shows the status on a 360-px phone, and nothing about the person (no phone was given: the
+window only). A second citizen, who gave a phone at the desk, proves it with the texted code, follows
+the case the window opens, rates the service 不满意, and the rectification appears for the department
+(公安局户政) on /review.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 from collections.abc import Iterator
@@ -18,11 +21,14 @@ from PIL import Image
 from playwright.sync_api import BrowserContext, Page, expect
 from pyzbar import pyzbar
 
+from e2e.sms import verify_on_phone
 from tests.apphost import AppProcess, PreparedDatabase, running_app
+from tests.idnumbers import make_id
 from tests.kioskpairing import pair_page
 
 SPEECH_WAIT_MS = 15_000  # generous: the machine is shared
 PUSH_WAIT_MS = 15_000
+SECOND_CITIZEN = make_id(dt.date(1980, 3, 15), sequence='517')
 
 
 @pytest.fixture
@@ -61,20 +67,39 @@ def test_kiosk_to_rating_to_rectification(page: Page, seeded_hall: tuple[AppProc
     page.get_by_test_id('kiosk-start-manual').click()
     page.get_by_test_id('kiosk-service-HUKOU-IN').click()
     page.get_by_test_id('kiosk-answer-hukou_local-no').click()
+    # the answer redraws the checklist (and its take button): wait for it, or the click hits the old button
+    expect(page.get_by_test_id('kiosk-materials')).to_contain_text('户口迁移证')
     page.get_by_test_id('kiosk-take').click()
     expect(page.get_by_test_id('kiosk-ticket-number')).to_have_text('H001')
     track_url = scan(page, 'kiosk-ticket-qr')
     assert re.fullmatch(re.escape(base) + r'/track/[A-Za-z0-9_-]{20}', track_url), track_url
 
-    # the citizen's phone: no phone number was given, so the ticket number is the second factor
+    # the slip's QR on a phone: the status, and for the person's side only the window (no phone given)
     phone = page.context.new_page()
     phone.set_viewport_size({'width': 360, 'height': 740})
     phone.goto(track_url)
-    phone.get_by_test_id('track-answer').fill('H001')
-    phone.get_by_test_id('track-submit').click()
     expect(phone.get_by_test_id('track-number')).to_have_text('H001')
     expect(phone.get_by_test_id('track-status')).to_have_text('排队中')
+    expect(phone.get_by_test_id('track-window-only')).to_contain_text('请到窗口')
+    expect(phone.get_by_test_id('track-send-code')).to_have_count(0)
     assert phone.evaluate('document.documentElement.scrollWidth') <= 360, 'no sideways scrolling on a phone'
+
+    # a second citizen gave a phone at the desk: the texted code opens their side of /track
+    with httpx.Client(base_url=base) as api:
+        clerk = api.post('/api/auth/token', json={'username': 'manager', 'password': prepared.passwords['manager']})
+        taken = api.post(
+            '/api/tickets',
+            json={'service_code': 'HUKOU-IN', 'id_number': SECOND_CITIZEN, 'phone': '13900005678'},
+            headers={'Authorization': f'Bearer {clerk.json()["access_token"]}'},
+        )
+    assert taken.status_code == 201, taken.text
+    second = taken.json()
+    own = page.context.new_page()
+    own.set_viewport_size({'width': 360, 'height': 740})
+    own.goto(f'{base}{second["track_path"]}')
+    expect(own.get_by_test_id('track-number')).to_have_text(second['number'])
+    verify_on_phone(own, app)
+    expect(own.get_by_test_id('track-consents')).to_be_visible()
 
     # the call board, voice switched on once
     board = page.context.new_page()
@@ -93,21 +118,27 @@ def test_kiosk_to_rating_to_rectification(page: Page, seeded_hall: tuple[AppProc
     )
     expect(phone.get_by_test_id('track-window')).to_have_text('请到 1 号窗口办理')
 
-    # the window opens the case: its timeline appears on the phone, with the department's deadline
-    desk.get_by_test_id('desk-open-case').click()
-    expect(phone.get_by_text('户籍审核', exact=True)).to_be_visible()
-    expect(phone.get_by_text('公安局（户政）').first).to_be_visible()
     desk.get_by_test_id('desk-complete').click()
     expect(phone.get_by_test_id('track-status')).to_have_text('窗口办理完毕')
+    expect(phone.get_by_test_id('track-rating')).to_have_count(0)  # the slip alone rates nothing
+
+    # the second citizen is called; the window opens the case: its timeline appears on their phone
+    desk.get_by_test_id('desk-call-next').click()
+    expect(desk.get_by_test_id('desk-current-number')).to_have_text(second['number'])
+    desk.get_by_test_id('desk-open-case').click()
+    expect(own.get_by_text('户籍审核', exact=True)).to_be_visible()
+    expect(own.get_by_text('公安局（户政）').first).to_be_visible()
+    desk.get_by_test_id('desk-complete').click()
+    expect(own.get_by_test_id('track-status')).to_have_text('窗口办理完毕')
 
     # the citizen rates the service 不满意
-    phone.get_by_test_id('rate-level-bad').click()
-    phone.get_by_test_id('rate-tag-等候时间长').click()
-    phone.get_by_test_id('rate-comment').fill('排队太久了')
-    phone.get_by_test_id('rate-submit').click()
-    expect(phone.get_by_test_id('track-rated')).to_have_text('您的评价：不满意')
-    expect(phone.get_by_test_id('track-rectification')).to_contain_text('已转交公安局（户政）整改')
-    phone.screenshot(path=str(app.tmp_dir / 'track-rated.png'), full_page=True)
+    own.get_by_test_id('rate-level-bad').click()
+    own.get_by_test_id('rate-tag-等候时间长').click()
+    own.get_by_test_id('rate-comment').fill('排队太久了')
+    own.get_by_test_id('rate-submit').click()
+    expect(own.get_by_test_id('track-rated')).to_have_text('您的评价：不满意')
+    expect(own.get_by_test_id('track-rectification')).to_contain_text('已转交公安局（户政）整改')
+    own.screenshot(path=str(app.tmp_dir / 'track-rated.png'), full_page=True)
 
     # the department sees the rectification on /review (a reviewer's own browser)
     browser = page.context.browser

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from e2e.sms import verify_on_phone
 from e2e.test_journey import logged_in, scan
 from tests.apphost import AppProcess, PreparedDatabase, running_app
 from tests.idnumbers import make_id
@@ -54,8 +55,7 @@ def test_a_daughter_helps_from_her_phone_until_the_citizen_ends_it(
 
     citizen = phone(page)
     citizen.goto(f'{base}{ticket["track_path"]}')
-    citizen.get_by_test_id('track-answer').fill('1234')
-    citizen.get_by_test_id('track-submit').click()
+    verify_on_phone(citizen, app)
     expect(citizen.get_by_test_id('track-proxy')).to_contain_text('当前没有亲友代办')
     citizen.get_by_test_id('proxy-form').click()
     citizen.get_by_test_id('proxy-invite').click()

@@ -65,16 +65,21 @@ class ReviewDesk:
             await self.draw_rectifications()
 
     async def act(self, work: Callable[[str], Awaitable[Any]]) -> None:
-        """Re-check the login, run the action, report a refusal as it is worded."""
+        """Re-check the login, run the action, report a refusal as it is worded.
+
+        The notice goes to the page's layout: the pushed redraw may already have removed the clicked card.
+        """
         principal = await self.staff.recheck()
         if principal is None:
             return
         try:
             await work(principal.name)
         except DomainError as error:
-            ui.notify(error.message, type='warning')
+            with self.client.layout:
+                ui.notify(error.message, type='warning')
             return
-        ui.notify(t('review.done'), type='positive')
+        with self.client.layout:
+            ui.notify(t('review.done'), type='positive')
 
     # ---- case nodes ------------------------------------------------------------------------------
 

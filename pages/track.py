@@ -1,9 +1,11 @@
-"""`/track/{code}`: a citizen follows a ticket and its case from a phone, no login, code plus a second factor.
+"""`/track/{code}`: a citizen follows a ticket and its case from a phone, no login.
 
-After the second factor: the ticket (people ahead and the wait while waiting, the window once called),
-messages received, the case timeline, the rating form once served, and the citizen's consents.
-Everything moves by push: the page subscribes to the bus while it is open and reads positions from
-the in-memory queues; a case or rating event makes it re-read just that case or rating.
+The code alone (the slip's QR) shows the ticket's status: people ahead and the wait, the window once
+called. Everything about the person (messages, the case timeline, the rating form once served, this
+ticket's consents and relatives' access) opens only after the code texted to the ticket's phone
+(app/services/tracking.py: a slip is a pointer, not a key). Everything moves by push: the page
+subscribes to the bus while it is open and reads positions from the in-memory queues; a case or rating
+event makes it re-read just that case or rating.
 """
 
 from __future__ import annotations
@@ -31,10 +33,10 @@ from app.models.security import ConsentPurpose, ConsentScope
 from app.models.ticket import TicketStatus
 from app.runtime import Runtime, ready
 from app.services.case_views import CaseView
-from app.services.consent import CURRENT_TEXT_VERSIONS, consent_text
+from app.services.consent import consent_text
 from app.services.errors import DomainError
 from app.services.evaluation import level_label
-from app.services.tracking import Tracked, live_position
+from app.services.tracking import PersonAct, Tracked, live_position
 from components import journey_texts as _texts  # noqa: F401 - registers the texts
 from components.case_timeline import case_timeline
 from components.evaluation_form import EvaluationForm
@@ -77,42 +79,88 @@ class TrackState:
 
 
 class TrackScreen:
-    def __init__(self, rt: Runtime, tracked: Tracked, client: Client, *, base_url: str = '') -> None:
+    def __init__(self, rt: Runtime, tracked: Tracked, client: Client, *, base_url: str = '', address: str = '') -> None:
         self.rt = rt
         self.base_url = base_url
+        self.address = address
         self.journey = rt.journey
         self.client = client
         self.state = TrackState(tracked)
         self.tz = rt.settings.tz
+        self.act: PersonAct | None = None
+        self.proxy_panel: ProxyPanel | None = None
 
     async def build(self) -> None:
         await self._load_ticket()
-        await self._load_notices()
         with ui.column().classes('w-full gap-3'):
             self.ticket_box = tid(ui.card(), 'track-ticket').classes('w-full p-4 gap-1')
+            self.person_gate = tid(ui.card(), 'track-person').classes('w-full p-4 gap-2')
+            self.person_box = ui.column().classes('w-full gap-3')
+        self.draw_ticket()
+        self.draw_gate()
+        self.subscribe(TRACKED_EVENTS)
+
+    def draw_gate(self) -> None:
+        """Ask for the texted code; a ticket without a phone is told to go to the window."""
+        tracked = self.state.tracked
+        with self.person_gate:
+            ui.label(t('track.person')).classes('text-base font-bold')
+            if tracked.citizen_id is None or not tracked.has_phone:
+                tid(ui.label(t('track.person.window')), 'track-window-only').classes('text-sm')
+                return
+            ui.label(t('track.person.why')).classes('text-sm text-grey-8')
+            send = tid(ui.button(t('track.send'), on_click=self.send_code), 'track-send-code')
+            send.props('outline no-caps').classes('w-full')
+            self.sent = tid(ui.label(), 'track-sent').classes('text-sm text-positive')
+            self.answer = tid(ui.input(t('track.code')), 'track-code').classes('w-full')
+            self.answer.props('outlined maxlength=6 inputmode=numeric autocomplete=one-time-code size=lg')
+            self.answer.on('keydown.enter', self.verify)
+            self.error = tid(ui.label(), 'track-error').classes('text-negative text-sm')
+            tid(ui.button(t('track.verify'), on_click=self.verify), 'track-verify').classes('w-full').props('size=lg')
+
+    async def send_code(self) -> None:
+        self.error.set_text('')
+        try:
+            await self.journey.tracking.send_code(self.state.tracked, address=self.address)
+        except DomainError as failure:
+            self.error.set_text(failure.message)
+            return
+        self.sent.set_text(t('track.sent'))
+
+    async def verify(self) -> None:
+        self.error.set_text('')
+        try:
+            act = await self.journey.tracking.verify(
+                self.state.tracked, str(self.answer.value or ''), address=self.address
+            )
+        except DomainError as failure:
+            self.answer.set_value('')
+            self.error.set_text(failure.message)
+            return
+        await self.open_person(act)
+
+    async def open_person(self, act: PersonAct) -> None:
+        """The person's sections, for this ticket only, once `act` proves it is them."""
+        self.act = act
+        self.person_gate.clear()
+        with self.person_gate:
+            tid(ui.label(t('track.verified')), 'track-verified').classes('text-sm text-positive')
+        await self._load_notices()
+        with self.person_box:
             self.rating_box = tid(ui.column(), 'track-rating').classes('w-full gap-2')
             self.notice_box = tid(ui.card(), 'track-notices').classes('w-full p-4 gap-1')
             self.case_box = tid(ui.card(), 'track-cases').classes('w-full p-4 gap-2')
-            self.proxy_panel = (
-                ProxyPanel(
-                    self.journey.proxy,
-                    self.state.tracked,
-                    tz=self.tz,
-                    base_url=self.base_url,
-                    lang=self.rt.settings.lang,
+            if act.citizen_id is not None:
+                self.proxy_panel = ProxyPanel(
+                    self.journey.proxy, act, tz=self.tz, base_url=self.base_url, lang=self.rt.settings.lang
                 )
-                if self.state.tracked.citizen_id is not None
-                else None
-            )
             self.consent_box = tid(ui.card(), 'track-consents').classes('w-full p-4 gap-2')
-        self.draw_ticket()
         self.draw_notices()
         await self.draw_cases()
         await self.draw_rating()
         if self.proxy_panel is not None:
             await self.proxy_panel.draw()
         await self.draw_consents()
-        self.subscribe(TRACKED_EVENTS)
 
     def subscribe(self, events: tuple[type[Event], ...]) -> None:
         """Bus events while the page is open; the subscription ends with the page."""
@@ -244,11 +292,10 @@ class TrackScreen:
                 EvaluationForm(self.journey.evaluations.scale, self.rate)
 
     async def rate(self, level: str, tags: list[str], comment: str) -> None:
-        ticket_id = self.state.tracked.ticket_id
-        if ticket_id is None:
+        if self.act is None:
             return
         try:
-            result = await self.journey.evaluations.rate(ticket_id, level, tags=tags, comment=comment)
+            result = await self.journey.evaluations.rate(self.act, level, tags=tags, comment=comment)
         except DomainError as error:
             ui.notify(error.message, type='warning')
             return
@@ -256,12 +303,12 @@ class TrackScreen:
         await self.draw_rating()
 
     async def draw_consents(self) -> None:
-        citizen_id = self.state.tracked.citizen_id
-        if citizen_id is None:
+        """This ticket's consents only: the citizen's others never show here."""
+        if self.act is None or self.act.citizen_id is None or self.act.tracked.ticket_id is None:
             self.consent_box.clear()
             self.consent_box.set_visibility(False)
             return
-        consents = await self.journey.consent.list_for(citizen_id)
+        consents = await self.journey.consent.list_for_ticket(self.act)
         self.consent_box.clear()
         with self.consent_box:
             ui.label(t('track.consents')).classes('text-base font-bold')
@@ -292,18 +339,16 @@ class TrackScreen:
             tid(ui.button(t('track.grant'), on_click=self.grant), 'consent-grant').props('unelevated no-caps')
 
     async def grant(self) -> None:
-        tracked = self.state.tracked
-        if tracked.citizen_id is None:
+        if self.act is None:
             return
-        service = self.rt.queue.live.services.get(tracked.service_id) if self.rt.queue.live else None
+        live = self.rt.queue.live
+        service = live.services.get(self.state.tracked.service_id) if live else None
         try:
-            await self.journey.consent.grant(
-                tracked.citizen_id,
+            await self.journey.consent.grant_for(
+                self.act,
                 ConsentPurpose.DEPARTMENT_DATA,
                 ConsentScope.SAME_KIND,
-                text_version=CURRENT_TEXT_VERSIONS[ConsentPurpose.DEPARTMENT_DATA],
                 service_code=service.code if service else None,
-                channel='track',
             )
         except DomainError as error:
             ui.notify(error.message, type='warning')
@@ -313,14 +358,13 @@ class TrackScreen:
 
     def _revoker(self, consent_id: int, purpose: str) -> Callable[[], object]:
         async def revoke() -> None:
-            citizen_id = self.state.tracked.citizen_id
-            if citizen_id is None:
+            if self.act is None:
                 return
             try:
                 if purpose == ConsentPurpose.PROXY:  # the relative's access ends with it, and their page shows so
-                    await self.journey.proxy.end_for_consent(consent_id, citizen_id=citizen_id)
+                    await self.journey.proxy.end_for_consent(consent_id, act=self.act)
                 else:
-                    await self.journey.consent.revoke(consent_id, citizen_id=citizen_id)
+                    await self.journey.consent.revoke_for(self.act, consent_id)
             except DomainError as error:
                 ui.notify(error.message, type='warning')
             await self.draw_consents()
@@ -352,8 +396,10 @@ class TrackScreen:
             return
         state, tracked = self.state, self.state.tracked
         if isinstance(event, TicketEventBase):
-            if self.ticket_moved(event):
+            if self.ticket_moved(event) and self.act is not None:
                 await self.draw_rating()
+        elif self.act is None:  # the slip alone: status only
+            return
         elif isinstance(event, CaseStepChanged):
             if self._concerns(event.ticket_id, event.case_id):
                 await self.draw_cases()
@@ -379,25 +425,10 @@ async def track_page(code: str, client: Client, request: Request) -> None:
     base_url = str(request.base_url).rstrip('/')
     address = address_of(request, rt.settings.trusted_proxies)
     with phone_frame(t('track.title'), hall_name=rt.hall.name):
-        gate = tid(ui.card(), 'track-gate').classes('w-full p-4 gap-3')
-        content = ui.column().classes('w-full gap-3')
-
-        async def unlock() -> None:
-            error.set_text('')
-            try:
-                tracked = await rt.journey.tracking.unlock(code, answer.value or '', address=address)
-            except DomainError as failure:
-                answer.set_value('')
-                error.set_text(failure.message)
-                return
-            gate.delete()
-            with content:
-                await TrackScreen(rt, tracked, client, base_url=base_url).build()
-
-        with gate:
-            ui.label(t('track.ask')).classes('text-base')
-            answer = tid(ui.input(t('track.answer')), 'track-answer').classes('w-full')
-            answer.props('outlined autofocus maxlength=8 size=lg autocomplete=off')
-            answer.on('keydown.enter', unlock)
-            error = tid(ui.label(), 'track-error').classes('text-negative text-sm')
-            tid(ui.button(t('track.submit'), on_click=unlock), 'track-submit').classes('w-full').props('size=lg')
+        try:
+            tracked = await rt.journey.tracking.follow(code, address=address)
+        except DomainError as failure:
+            with tid(ui.card(), 'track-gate').classes('w-full p-4 gap-3'):
+                tid(ui.label(failure.message), 'track-error').classes('text-negative text-base')
+            return
+        await TrackScreen(rt, tracked, client, base_url=base_url, address=address).build()

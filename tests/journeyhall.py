@@ -8,6 +8,7 @@ SVC-C keeps the default workflow (受理 -> 审批 in its sla_days -> 办结).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,6 +31,7 @@ from app.services.consent import DEPARTMENT_DATA_TEXT_VERSION
 from app.services.department_data import seal
 from app.services.journey import Journey, build_journey
 from app.services.queue import QueueService, TicketView
+from app.services.tracking import VIA_SMS, PersonAct, Tracked
 from app.settings import Settings, get_settings
 from tests.callers import DESK, limits_for
 from tests.conftest import FakeClock
@@ -213,6 +215,28 @@ async def served_ticket(
     view = await queue.call_next(window_id, caller=DESK)
     assert view.service.code == service_code, view.service.code
     return await queue.complete(window_id, caller=DESK) if complete else view
+
+
+def texted_code(journey: Journey) -> str:
+    """The one-time code in the newest text that carries one (other texts, such as calls, may come after it)."""
+    for sent in reversed(journey.sms.sent):
+        found = re.search(r'验证码为(\d{6})', str(sent['text']))
+        if found:
+            return found.group(1)
+    raise AssertionError(f'no one-time code among {list(journey.sms.sent)}')
+
+
+def sms_act(ticket_id: int) -> PersonAct:
+    """Leave to act for a ticket's person as `TrackingService.verify` gives it (for service tests of the act itself)."""
+    tracked = Tracked(code='', ticket_id=ticket_id, case_id=None, citizen_id=None, service_id=0, number='')
+    return PersonAct(tracked, VIA_SMS, 'citizen', 'citizen')
+
+
+async def by_sms(journey: Journey, code: str) -> PersonAct:
+    """What the citizen's phone proves: the slip's code, then the code texted to the ticket's phone."""
+    tracked = await journey.tracking.follow(code)
+    await journey.tracking.send_code(tracked)
+    return await journey.tracking.verify(tracked, texted_code(journey))
 
 
 async def grant_department_data(journey: Journey, citizen_id: int, service_code: str) -> None:

@@ -141,8 +141,8 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
 
 
 async def ticket(client: httpx.AsyncClient, taken: dict[str, Any]) -> dict[str, Any]:
-    """A ticket as its holder sees it: the code and the second factor (the number, as no phone was given)."""
-    response = await client.get(f'/api/tickets/{taken["code"]}', headers={'X-Track-Answer': taken['number']})
+    """A ticket's status as its slip shows it: the code alone (a pointer: nothing about the person)."""
+    response = await client.get(f'/api/tickets/{taken["code"]}')
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -167,17 +167,11 @@ async def test_take_ticket_returns_number_code_position_and_eta(client: httpx.As
     assert len({first['code'], second['code'], other['code']}) == 3
 
     fetched = await ticket(client, first)
-    assert {k: fetched[k] for k in ('number', 'code', 'status', 'service_code', 'position')} == {
-        k: first[k] for k in ('number', 'code', 'status', 'service_code', 'position')
+    assert {k: fetched[k] for k in ('number', 'status', 'service_code', 'position')} == {
+        k: first[k] for k in ('number', 'status', 'service_code', 'position')
     }
-    # the code alone opens nothing (it is printed on the slip); an unknown code is refused alike
-    assert_error(await client.get(f'/api/tickets/{first["code"]}'), 403, 'tracking_refused')
-    assert_error(
-        await client.get(f'/api/tickets/{first["code"]}', headers={'X-Track-Answer': 'A002'}), 403, 'tracking_refused'
-    )
-    assert_error(
-        await client.get('/api/tickets/no-such-code', headers={'X-Track-Answer': 'A001'}), 403, 'tracking_refused'
-    )
+    assert 'code' not in fetched and 'track_path' not in fetched  # status only
+    assert_error(await client.get('/api/tickets/no-such-code'), 403, 'tracking_refused')
 
 
 async def test_hall_lists_windows_and_services_with_queues(client: httpx.AsyncClient, small: SmallHall) -> None:
@@ -282,7 +276,7 @@ async def test_call_next_needs_a_token_of_this_window(client: httpx.AsyncClient,
     called = await client.post(url, headers=await login(client, W01))
     assert called.status_code == 200, called.text
     body = called.json()
-    assert body['number'] == 'A001' and body['code'] == first['code']
+    assert body['number'] == first['number'] == 'A001' and 'code' not in body and 'track_path' not in body
     assert body['status'] == 'called' and body['window_number'] == 1
     assert body['position'] is None and body['called_at'] is not None
     assert current(await hall(client))[1] == 'A001'
@@ -368,7 +362,7 @@ async def test_transfer_only_to_a_window_that_serves_it(client: httpx.AsyncClien
     assert_error(await client.post(f'{url}/call-next', headers=headers), 404, 'queue_empty')
     at_two = await client.post(f'/api/windows/{small.window_2}/call-next', headers=await login(client, W02))
     assert at_two.status_code == 200, at_two.text
-    assert at_two.json()['code'] == taken['code'] and at_two.json()['window_number'] == 2
+    assert at_two.json()['number'] == taken['number'] and at_two.json()['window_number'] == 2
 
 
 async def test_call_named_ticket_out_of_order_needs_a_reason(client: httpx.AsyncClient, small: SmallHall) -> None:
@@ -387,7 +381,8 @@ async def test_call_named_ticket_out_of_order_needs_a_reason(client: httpx.Async
 
     called = await client.post(url, headers=headers, json={'number': 'a002', 'reason': '老人需要协助'})
     assert called.status_code == 200, called.text
-    assert called.json()['code'] == second['code'] and called.json()['status'] == 'called'
+    assert called.json()['number'] == second['number'] and called.json()['status'] == 'called'
+    assert 'code' not in called.json(), "an out-of-order call never hands a clerk the citizen's code"
     assert (await ticket(client, first))['position'] == 1
     await client.post(f'/api/windows/{small.window_1}/complete', headers=headers)
     again = await client.post(url, headers=headers, json={'number': 'A002', 'reason': 'again'})
@@ -402,12 +397,12 @@ async def test_park_and_resume(client: httpx.AsyncClient, small: SmallHall) -> N
     await client.post(f'{url}/call-next', headers=headers)
     parked = await client.post(f'{url}/park', headers=headers, json={'reason': '补材料'})
     assert parked.status_code == 200 and parked.json()['status'] == 'parked'
-    assert (await client.post(f'{url}/call-next', headers=headers)).json()['code'] == later['code']
+    assert (await client.post(f'{url}/call-next', headers=headers)).json()['number'] == later['number']
     assert_error(await client.post(f'{url}/resume', headers=headers, json={'number': 'A001'}), 409, 'window_busy')
     await client.post(f'{url}/complete', headers=headers)
     resumed = await client.post(f'{url}/resume', headers=headers, json={'number': 'A001'})
     assert resumed.status_code == 200, resumed.text
-    assert resumed.json()['code'] == parked_ticket['code'] and resumed.json()['status'] == 'called'
+    assert resumed.json()['number'] == parked_ticket['number'] and resumed.json()['status'] == 'called'
 
 
 async def test_window_state_changes_refused_while_busy(client: httpx.AsyncClient, small: SmallHall) -> None:

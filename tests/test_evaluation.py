@@ -20,7 +20,7 @@ from app.settings import ConfigError, Settings, load_settings
 from tests import journeyhall
 from tests.callers import DESK, as_staff
 from tests.conftest import FakeClock
-from tests.journeyhall import LOCAL_CITIZEN, JourneyHall, served_ticket
+from tests.journeyhall import LOCAL_CITIZEN, JourneyHall, served_ticket, sms_act
 
 journey_hall = journeyhall.journey_hall_fixture
 journey_settings = journeyhall.journey_settings_fixture
@@ -43,16 +43,18 @@ async def test_a_rating_needs_a_completed_ticket_and_is_given_once(
 ) -> None:
     served = await served_ticket(hall_queue, journey_hall.small.window_4, 'SVC-C')
     with pytest.raises(Conflict, match='办结后'):
-        await journey.evaluations.rate(served.ticket.id or 0, 'good')
+        await journey.evaluations.rate(sms_act(served.ticket.id or 0), 'good')
     await hall_queue.complete(journey_hall.small.window_4, caller=DESK)
     assert (await journey.evaluations.state(served.ticket.id or 0)).can_rate
     with pytest.raises(Invalid):
-        await journey.evaluations.rate(served.ticket.id or 0, 'basic')  # the five-level scale is not selected
-    result = await journey.evaluations.rate(served.ticket.id or 0, 'very_good', tags=['办理高效', '乱写的标签'])
+        await journey.evaluations.rate(sms_act(served.ticket.id or 0), 'basic')  # the five-level scale is not selected
+    result = await journey.evaluations.rate(
+        sms_act(served.ticket.id or 0), 'very_good', tags=['办理高效', '乱写的标签']
+    )
     assert result.rectification is None and result.evaluation.tags == ['办理高效']
     assert (result.evaluation.score, result.evaluation.satisfied, result.evaluation.scale) == (4, True, 'four')
     with pytest.raises(Conflict, match='已评价'):
-        await journey.evaluations.rate(served.ticket.id or 0, 'bad')
+        await journey.evaluations.rate(sms_act(served.ticket.id or 0), 'bad')
 
 
 @pytest.mark.parametrize(
@@ -76,7 +78,7 @@ async def test_a_bad_rating_opens_a_rectification_due_in_working_days_across_nat
     events: list[Event] = []
     bus.subscribe(events.append)
     ticket_id = await completed(hall_queue, journey_hall)
-    result = await evaluations.rate(ticket_id, 'bad', tags=['等候时间长'], comment='等了一个多小时')
+    result = await evaluations.rate(sms_act(ticket_id), 'bad', tags=['等候时间长'], comment='等了一个多小时')
     assert result.rectification is not None
     assert (result.rectification.deadline, result.rectification.status) == (deadline, OPEN)
     assert result.rectification.department_id == dept(journey_hall)
@@ -92,7 +94,7 @@ async def test_callback_then_fix_then_the_citizen_rates_again_and_the_new_rating
     journey: Journey, hall_queue: QueueService, journey_hall: JourneyHall, bus: InProcessBus
 ) -> None:
     ticket_id = await completed(hall_queue, journey_hall)
-    first = await journey.evaluations.rate(ticket_id, 'very_bad', comment='窗口人员态度冷淡')
+    first = await journey.evaluations.rate(sms_act(ticket_id), 'very_bad', comment='窗口人员态度冷淡')
     rectification = first.rectification
     assert rectification is not None and rectification.id is not None
     assert not (await journey.evaluations.state(ticket_id)).can_rate, 'no second rating while the department works'
@@ -113,7 +115,7 @@ async def test_callback_then_fix_then_the_citizen_rates_again_and_the_new_rating
     state = await journey.evaluations.state(ticket_id)
     assert state.can_rate and state.is_rerating and state.rectification is not None
 
-    again = await journey.evaluations.rate(ticket_id, 'good')
+    again = await journey.evaluations.rate(sms_act(ticket_id), 'good')
     assert again.evaluation.replaces_id == first.evaluation.id and again.rectification is None
     [view] = await journey.evaluations.rectifications_for(dept(journey_hall), include_closed=True)
     assert view.rectification.status == CLOSED and view.rectification.closed_at is not None
@@ -126,11 +128,11 @@ async def test_a_re_rating_that_is_still_bad_opens_a_new_rectification(
     journey: Journey, hall_queue: QueueService, journey_hall: JourneyHall
 ) -> None:
     ticket_id = await completed(hall_queue, journey_hall)
-    first = await journey.evaluations.rate(ticket_id, 'bad')
+    first = await journey.evaluations.rate(sms_act(ticket_id), 'bad')
     assert first.rectification is not None and first.rectification.id is not None
     for step in (journey.evaluations.callback, journey.evaluations.fix):
         await step(first.rectification.id, actor='rv_dept', department_id=None, note='处理情况')
-    second = await journey.evaluations.rate(ticket_id, 'very_bad')
+    second = await journey.evaluations.rate(sms_act(ticket_id), 'very_bad')
     assert second.rectification is not None and second.rectification.evaluation_id == second.evaluation.id
     assert [v.rectification.id for v in await journey.evaluations.rectifications_for(None)] == [second.rectification.id]
 
@@ -141,7 +143,7 @@ async def test_an_appeal_is_decided_by_someone_else_and_an_upheld_one_voids_the_
     events: list[Event] = []
     bus.subscribe(events.append, RectificationChanged)
     ticket_id = await completed(hall_queue, journey_hall)
-    result = await journey.evaluations.rate(ticket_id, 'bad', comment='说我材料不全，其实带齐了')
+    result = await journey.evaluations.rate(sms_act(ticket_id), 'bad', comment='说我材料不全，其实带齐了')
     assert result.rectification is not None and result.rectification.id is not None
     rid = result.rectification.id
     with pytest.raises(Invalid):
@@ -168,7 +170,7 @@ async def test_a_rejected_appeal_sends_the_rectification_on_and_cannot_be_repeat
     journey: Journey, hall_queue: QueueService, journey_hall: JourneyHall
 ) -> None:
     ticket_id = await completed(hall_queue, journey_hall)
-    result = await journey.evaluations.rate(ticket_id, 'bad')
+    result = await journey.evaluations.rate(sms_act(ticket_id), 'bad')
     assert result.rectification is not None and result.rectification.id is not None
     rid = result.rectification.id
     await journey.evaluations.callback(rid, actor='rv_dept', department_id=None, note='已回访')
@@ -194,9 +196,9 @@ async def test_the_five_level_scale_of_gb_t_39734(
     settings = journey_settings.model_copy(update={'evaluation_scale': 'five'})
     evaluations = EvaluationService(db, bus, settings, hall_id=journey_hall.hall_id, clock=clock)
     assert [level.label for level in evaluations.scale] == ['非常满意', '满意', '基本满意', '不满意', '非常不满意']
-    basic = await evaluations.rate(await completed(hall_queue, journey_hall), 'basic')
+    basic = await evaluations.rate(sms_act(await completed(hall_queue, journey_hall)), 'basic')
     assert (basic.evaluation.score, basic.evaluation.satisfied, basic.rectification) == (3, True, None)
-    bad = await evaluations.rate(await completed(hall_queue, journey_hall), 'bad')
+    bad = await evaluations.rate(sms_act(await completed(hall_queue, journey_hall)), 'bad')
     assert (bad.evaluation.score, bad.evaluation.satisfied) == (2, False) and bad.rectification is not None
 
 
@@ -204,8 +206,8 @@ async def test_satisfaction_per_window_department_and_staff(
     db: Database, journey: Journey, hall_queue: QueueService, journey_hall: JourneyHall
 ) -> None:
     for level in ('very_good', 'good', 'bad'):
-        await journey.evaluations.rate(await completed(hall_queue, journey_hall, 'SVC-C'), level)
-    await journey.evaluations.rate(await completed(hall_queue, journey_hall, 'SVC-B'), 'very_bad')
+        await journey.evaluations.rate(sms_act(await completed(hall_queue, journey_hall, 'SVC-C')), level)
+    await journey.evaluations.rate(sms_act(await completed(hall_queue, journey_hall, 'SVC-B')), 'very_bad')
     by_window = {row.name: (row.ratings, row.satisfied) for row in await journey.evaluations.satisfaction_by_window()}
     assert by_window == {'4号窗口': (3, 2), '2号窗口': (1, 0)}
     by_department = {row.name: row.rate for row in await journey.evaluations.satisfaction_by_department()}
@@ -222,7 +224,7 @@ async def test_staff_are_credited_with_the_tickets_they_completed(
     await hall_queue.take_ticket(journeyhall.TicketCreate(service_code='SVC-C'), caller=DESK)
     await hall_queue.call_next(journey_hall.small.window_4, caller=DESK)
     view = await hall_queue.complete(journey_hall.small.window_4, caller=as_staff('w01'))
-    await journey.evaluations.rate(view.ticket.id or 0, 'good')
+    await journey.evaluations.rate(sms_act(view.ticket.id or 0), 'good')
     async with db.read_session() as s:
         w01 = (await s.execute(select(StaffUser).where(StaffUser.username == 'w01'))).scalar_one()
     [row] = await journey.evaluations.satisfaction_by_staff()

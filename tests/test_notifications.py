@@ -19,6 +19,7 @@ from app.models.cases import Notification
 from app.services import notifications
 from app.services.channels import ChannelError, NotificationChannel, Outgoing
 from app.services.journey import Journey
+from app.services.messages import Template, message
 from app.services.queue import QueueService
 from app.services.queue_notices import QueueNotices
 from tests import journeyhall
@@ -51,10 +52,13 @@ class FlakyChannel(NotificationChannel):
         self.delivered.append(message.key)
 
 
+HELLO = message(Template.CASE_ACCEPTED, service='测试事项')
+
+
 async def write(db: Database, journey_hall: JourneyHall, clock: FakeClock, key: str, **kwargs: object) -> int:
     async with db.session() as s, s.begin():
         return await notifications.add(
-            s, hall_id=journey_hall.hall_id, key=key, kind='test', text='您好', now=clock(), **kwargs
+            s, hall_id=journey_hall.hall_id, key=key, kind='test', message=HELLO, now=clock(), **kwargs
         )
 
 
@@ -96,11 +100,11 @@ async def test_delivery_sends_sms_with_a_masked_record_and_pushes_on_the_bus(
     assert (report.sent, report.retried, report.failed) == (2, 0, 0)
     assert all(r.status == 'sent' and r.attempts == 1 and r.sent_at == clock() for r in await rows(db))
     [sms] = journey.sms.sent
-    assert sms['to'] == '139****5678' and sms['text'] == '您好'
+    assert sms['to'] == '139****5678' and sms['text'] == HELLO.text
     assert journey.sms.path is not None and PHONE not in journey.sms.path.read_text(encoding='utf-8')
     await bus.drain()
     [event] = pushed
-    assert isinstance(event, NotificationSent) and event.ticket_id == ticket_id and event.text == '您好'
+    assert isinstance(event, NotificationSent) and event.ticket_id == ticket_id and event.text == HELLO.text
     assert (await journey.notifications.deliver_due()).sent == 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 from sqlmodel import col, select
@@ -18,10 +19,10 @@ from app.services.errors import Conflict, DomainError, Forbidden, Invalid, NotFo
 from app.services.journey import Journey
 from app.services.proxy import MAX_ACTIVE_GRANTS, ProxyService, to_bring, token_hash
 from app.services.queue import QueueService
-from app.services.tracking import Tracked
+from app.services.tracking import VIA_SMS, PersonAct, Tracked
 from tests import journeyhall
 from tests.conftest import FakeClock
-from tests.journeyhall import OUTSIDER, UNKNOWN_CITIZEN, JourneyHall, served_ticket
+from tests.journeyhall import OUTSIDER, UNKNOWN_CITIZEN, JourneyHall, by_sms, served_ticket
 from tests.twinkit import Recorder
 
 journey_hall = journeyhall.journey_hall_fixture
@@ -31,13 +32,19 @@ hall_queue = journeyhall.hall_queue_fixture
 
 
 @pytest.fixture
-async def tracked(journey: Journey, hall_queue: QueueService, journey_hall: JourneyHall) -> Tracked:
+async def act(journey: Journey, hall_queue: QueueService, journey_hall: JourneyHall) -> PersonAct:
     """An outsider's 社保 ticket at window 2 with its case open: two materials still to bring."""
     ticket = await served_ticket(
         hall_queue, journey_hall.small.window_2, 'SVC-B', id_number=OUTSIDER, phone='13900001234'
     )
     await journey.cases.open_case(ticket.ticket.id or 0, actor='w02', answers={'employment': 'flexible'})
-    return await journey.tracking.unlock(ticket.ticket.code, '1234')
+    return await by_sms(journey, ticket.ticket.code)
+
+
+def stranger(act: PersonAct) -> PersonAct:
+    """Another citizen who proved their own phone: this ticket's grants are not theirs."""
+    other = replace(act.tracked, citizen_id=(act.citizen_id or 0) + 1)
+    return PersonAct(other, VIA_SMS, f'citizen:{other.citizen_id}', 'citizen')
 
 
 async def materials(db: Database, tracked: Tracked) -> dict[str, CaseMaterial]:
@@ -55,38 +62,42 @@ async def proxy_audit(db: Database) -> list[str]:
 
 
 async def test_a_relative_follows_and_helps_and_the_citizen_confirms(
-    journey: Journey, tracked: Tracked, db: Database, bus: InProcessBus
+    journey: Journey, act: PersonAct, db: Database, bus: InProcessBus
 ) -> None:
     proxy = journey.proxy
     recorder = Recorder(bus)
-    invitation = await proxy.invite(tracked, relation='子女', hours=4, can_fill=True)
+    invitation = await proxy.invite(act, relation='子女', hours=4, can_fill=True)
     grant_id = invitation.grant.id
     async with db.read_session() as s:
         stored = (await s.execute(select(Consent).where(Consent.purpose == ConsentPurpose.PROXY))).scalar_one()
-        assert stored.ticket_id == tracked.ticket_id and stored.revoked_at is None
+        assert stored.ticket_id == act.tracked.ticket_id and stored.revoked_at is None
         assert invitation.grant.token_hash == token_hash(invitation.token) != invitation.token
 
     access = await proxy.join(invitation.token, client_address='10.1.2.3')
-    assert (access.grant_id, access.tracked.ticket_id, access.tracked.number) == (grant_id, tracked.ticket_id, 'B001')
+    assert (access.grant_id, access.tracked.ticket_id, access.tracked.number) == (
+        grant_id,
+        act.tracked.ticket_id,
+        'B001',
+    )
     await proxy.join(invitation.token)  # opening it again is not a new join
-    form = (await materials(db, tracked))['灵活就业申请表']
+    form = (await materials(db, act.tracked))['灵活就业申请表']
     proposal = await proxy.propose(invitation.token, form.id or 0)
     with pytest.raises(Conflict):
         await proxy.propose(invitation.token, form.id or 0)  # one pending proposal per material
-    assert (await materials(db, tracked))['灵活就业申请表'].status == MATERIAL_REQUIRED  # nothing changes yet
+    assert (await materials(db, act.tracked))['灵活就业申请表'].status == MATERIAL_REQUIRED  # nothing changes yet
 
-    (view,) = await proxy.grants_for(tracked)
+    (view,) = await proxy.grants_for(act.tracked)
     assert view.grant.joined_at is not None and [p.material for p in view.proposals] == ['灵活就业申请表']
-    await proxy.decide(proposal.id or 0, citizen_id=tracked.citizen_id or 0, accept=True)
-    changed = (await materials(db, tracked))['灵活就业申请表']
+    await proxy.decide(proposal.id or 0, act=act, accept=True)
+    changed = (await materials(db, act.tracked))['灵活就业申请表']
     assert (changed.status, changed.source) == (MATERIAL_PREPARED, 'proxy')
     with pytest.raises(Conflict):
-        await proxy.decide(proposal.id or 0, citizen_id=tracked.citizen_id or 0, accept=False)
+        await proxy.decide(proposal.id or 0, act=act, accept=False)
 
     await bus.drain()
     changes = [e.change for e in recorder.events if isinstance(e, ProxyChanged)]
     assert changes == ['invited', 'joined', 'proposed', 'accepted']
-    citizen = f'citizen:{tracked.citizen_id}'
+    citizen = f'citizen:{act.citizen_id}'
     assert await proxy_audit(db) == [
         f'{citizen}:invite',
         f'proxy:{grant_id}:join',
@@ -96,60 +107,60 @@ async def test_a_relative_follows_and_helps_and_the_citizen_confirms(
 
 
 async def test_ending_the_grant_ends_the_link_at_once(
-    journey: Journey, tracked: Tracked, db: Database, bus: InProcessBus
+    journey: Journey, act: PersonAct, db: Database, bus: InProcessBus
 ) -> None:
     proxy = journey.proxy
-    invitation = await proxy.invite(tracked, relation='配偶', hours=1, can_fill=True)
+    invitation = await proxy.invite(act, relation='配偶', hours=1, can_fill=True)
     await proxy.join(invitation.token)
-    form = (await materials(db, tracked))['灵活就业申请表']
+    form = (await materials(db, act.tracked))['灵活就业申请表']
     proposal = await proxy.propose(invitation.token, form.id or 0)
-    await proxy.end(invitation.grant.id or 0, citizen_id=tracked.citizen_id or 0)
+    await proxy.end(invitation.grant.id or 0, act=act)
     for attempt in (proxy.access(invitation.token), proxy.join(invitation.token), proxy.propose(invitation.token, 1)):
         with pytest.raises(Forbidden) as refused:
             await attempt
         assert refused.value.code == 'proxy_ended'
-    assert await proxy.grants_for(tracked) == []
+    assert await proxy.grants_for(act.tracked) == []
     with pytest.raises(Conflict):
-        await proxy.decide(proposal.id or 0, citizen_id=tracked.citizen_id or 0, accept=True)  # withdrawn
+        await proxy.decide(proposal.id or 0, act=act, accept=True)  # withdrawn
     async with db.read_session() as s:
         consent = (await s.execute(select(Consent).where(Consent.purpose == ConsentPurpose.PROXY))).scalar_one()
     assert consent.revoked_at is not None  # the consent ends with the grant
     with pytest.raises(Conflict):
-        await proxy.end(invitation.grant.id or 0, citizen_id=tracked.citizen_id or 0)
+        await proxy.end(invitation.grant.id or 0, act=act)
 
 
 async def test_withdrawing_the_consent_or_the_clock_ends_it_too(
-    journey: Journey, tracked: Tracked, clock: FakeClock
+    journey: Journey, act: PersonAct, clock: FakeClock
 ) -> None:
     proxy = journey.proxy
-    first = await proxy.invite(tracked, relation='亲友', hours=1, can_fill=False)
-    await proxy.end_for_consent(first.grant.consent_id, citizen_id=tracked.citizen_id or 0)
+    first = await proxy.invite(act, relation='亲友', hours=1, can_fill=False)
+    await proxy.end_for_consent(first.grant.consent_id, act=act)
     with pytest.raises(Forbidden):
         await proxy.access(first.token)
-    second = await proxy.invite(tracked, relation='亲友', hours=1, can_fill=False)
+    second = await proxy.invite(act, relation='亲友', hours=1, can_fill=False)
     await proxy.access(second.token)
     clock.advance(61)
     with pytest.raises(Forbidden):
         await proxy.access(second.token)
 
 
-async def test_what_a_grant_does_not_allow(journey: Journey, tracked: Tracked, db: Database) -> None:
+async def test_what_a_grant_does_not_allow(journey: Journey, act: PersonAct, db: Database) -> None:
     proxy = journey.proxy
-    watch_only = await proxy.invite(tracked, relation='子女', hours=24, can_fill=False)
-    form = (await materials(db, tracked))['灵活就业申请表']
+    watch_only = await proxy.invite(act, relation='子女', hours=24, can_fill=False)
+    form = (await materials(db, act.tracked))['灵活就业申请表']
     with pytest.raises(Forbidden) as refused:
         await proxy.propose(watch_only.token, form.id or 0)
     assert refused.value.code == 'proxy_view_only'
-    helper = await proxy.invite(tracked, relation='子女', hours=24, can_fill=True)
+    helper = await proxy.invite(act, relation='子女', hours=24, can_fill=True)
     with pytest.raises(NotFound):
         await proxy.propose(helper.token, 999_999)  # no such material, or another citizen's
     with pytest.raises(Forbidden):
         await proxy.access('not-a-token')
     with pytest.raises(NotFound):
-        await proxy.end(helper.grant.id or 0, citizen_id=(tracked.citizen_id or 0) + 1)  # someone else's grant
+        await proxy.end(helper.grant.id or 0, act=stranger(act))  # someone else's grant
     proposal = await proxy.propose(helper.token, form.id or 0)
     with pytest.raises(NotFound):
-        await proxy.decide(proposal.id or 0, citizen_id=(tracked.citizen_id or 0) + 1, accept=True)
+        await proxy.decide(proposal.id or 0, act=stranger(act), accept=True)
 
 
 @pytest.mark.parametrize(
@@ -157,26 +168,27 @@ async def test_what_a_grant_does_not_allow(journey: Journey, tracked: Tracked, d
     [('陌生人', 1), ('子女', 0), ('子女', 48), ('', 4)],
 )
 async def test_bad_invitations_are_refused_and_change_nothing(
-    journey: Journey, tracked: Tracked, db: Database, relation: str, hours: int
+    journey: Journey, act: PersonAct, db: Database, relation: str, hours: int
 ) -> None:
     with pytest.raises(Invalid):
-        await journey.proxy.invite(tracked, relation=relation, hours=hours, can_fill=True)
+        await journey.proxy.invite(act, relation=relation, hours=hours, can_fill=True)
     async with db.read_session() as s:
         assert (await s.execute(select(Consent).where(Consent.purpose == ConsentPurpose.PROXY))).first() is None
 
 
-async def test_at_most_three_relatives_at_once(journey: Journey, tracked: Tracked) -> None:
+async def test_at_most_three_relatives_at_once(journey: Journey, act: PersonAct) -> None:
     proxy = journey.proxy
-    grants = [await proxy.invite(tracked, relation='亲友', hours=1, can_fill=False) for _ in range(MAX_ACTIVE_GRANTS)]
+    grants = [await proxy.invite(act, relation='亲友', hours=1, can_fill=False) for _ in range(MAX_ACTIVE_GRANTS)]
     with pytest.raises(DomainError) as refused:
-        await proxy.invite(tracked, relation='亲友', hours=1, can_fill=False)
+        await proxy.invite(act, relation='亲友', hours=1, can_fill=False)
     assert refused.value.code == 'too_many_proxies'
-    await proxy.end(grants[0].grant.id or 0, citizen_id=tracked.citizen_id or 0)
-    await proxy.invite(tracked, relation='亲友', hours=1, can_fill=False)
+    await proxy.end(grants[0].grant.id or 0, act=act)
+    await proxy.invite(act, relation='亲友', hours=1, can_fill=False)
 
 
 async def test_a_ticket_without_a_citizen_cannot_be_shared(journey: Journey) -> None:
-    anonymous = Tracked(code='x', ticket_id=1, case_id=None, citizen_id=None, service_id=1, number='A001')
+    nobody = Tracked(code='x', ticket_id=1, case_id=None, citizen_id=None, service_id=1, number='A001')
+    anonymous = PersonAct(nobody, VIA_SMS, 'citizen', 'citizen')
     with pytest.raises(Conflict):
         await journey.proxy.invite(anonymous, relation='子女', hours=1, can_fill=False)
 
@@ -186,23 +198,23 @@ def test_the_service_is_wired_into_the_journey(journey: Journey) -> None:
 
 
 async def test_the_relative_is_shown_only_what_is_still_to_bring(
-    journey: Journey, tracked: Tracked, db: Database
+    journey: Journey, act: PersonAct, db: Database
 ) -> None:
     proxy = journey.proxy
-    helper = await proxy.invite(tracked, relation='子女', hours=4, can_fill=True)
-    form = (await materials(db, tracked))['灵活就业申请表']
+    helper = await proxy.invite(act, relation='子女', hours=4, can_fill=True)
+    form = (await materials(db, act.tracked))['灵活就业申请表']
     await proxy.propose(helper.token, form.id or 0)
-    views = await journey.cases.views_for_ticket(tracked.ticket_id or 0)
+    views = await journey.cases.views_for_ticket(act.tracked.ticket_id or 0)
     listed = {item.material.name: item.waiting for item in to_bring(views, await proxy.proposals(helper.grant.id or 0))}
     assert listed == {'本人身份证': False, '灵活就业申请表': True}
 
 
 async def test_opening_a_link_writes_only_the_first_time_it_is_joined(
-    journey: Journey, tracked: Tracked, db: Database
+    journey: Journey, act: PersonAct, db: Database
 ) -> None:
     """GET /proxy/<anything> is public: a guess, an ended link or a second visit must cost a read, not a write
     (on SQLite a write waits for every writer ahead of it)."""
-    invitation = await journey.proxy.invite(tracked, relation='子女', hours=1, can_fill=False)
+    invitation = await journey.proxy.invite(act, relation='子女', hours=1, can_fill=False)
     await journey.proxy.join(invitation.token)
     writes: list[str] = []
 

@@ -12,7 +12,7 @@ from app.runtime import ready
 from tests import journeyhall
 from tests.callers import DESK
 from tests.journeyhall import OUTSIDER, JourneyHall
-from tests.test_track_page import unlocked
+from tests.test_track_page import verified
 
 ui_journey_hall = journeyhall.ui_journey_hall_fixture
 PATIENT = 150  # retries of 0.1 s for pushed changes: generous on a shared machine, done as soon as they show
@@ -32,7 +32,7 @@ async def test_a_relative_helps_live_and_loses_access_when_the_citizen_ends_it(
             )
         ).scalar_one()
 
-    await unlocked(user, called.ticket.code, '1234')
+    await verified(user, called.ticket.code)
     await user.should_see('当前没有亲友代办')
     user.find(marker='proxy-relation').elements.pop().set_value('子女')
     user.find(marker='proxy-invite').click()
@@ -53,8 +53,7 @@ async def test_a_relative_helps_live_and_loses_access_when_the_citizen_ends_it(
     relative.find(marker=f'proxy-ready-{form.id}').click()
     await relative.should_see('已告诉本人，等待确认')
     await user.should_see('子女说「灵活就业申请表」已备好', retries=PATIENT)
-    tracked = await rt.journey.tracking.unlock(called.ticket.code, '1234')
-    [view] = await rt.journey.proxy.grants_for(tracked)
+    [view] = await rt.journey.proxy.grants_for(await rt.journey.tracking.follow(called.ticket.code))
     [proposal] = view.proposals
     user.find(marker=f'proxy-accept-{proposal.proposal.id}').click()
     await user.should_see('已确认', retries=PATIENT)

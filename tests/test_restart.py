@@ -18,7 +18,6 @@ STAFF = {1: ('w01', 'Window-01-pass'), 2: ('w02', 'Window-02-pass'), 4: ('w04', 
 # what must read the same after a restart (ETAs are estimates of the future and may move)
 TICKET_FIELDS = (
     'number',
-    'code',
     'status',
     'service_code',
     'priority_class',
@@ -38,7 +37,7 @@ class Hall:
         self.http = http
         self.window_ids = window_ids
         self.tokens: dict[int, dict[str, str]] = {}
-        self.codes: dict[str, str] = {}  # tracking code -> ticket number (its second factor: no phone given)
+        self.codes: dict[str, str] = {}  # tracking code (the slip's pointer to the status) -> ticket number
 
     def login_all(self) -> None:
         for number, (username, password) in STAFF.items():
@@ -61,8 +60,8 @@ class Hall:
 
     def tickets(self) -> dict[str, dict[str, Any]]:
         snapshot = {}
-        for code, number in self.codes.items():
-            response = self.http.get(f'/api/tickets/{code}', headers={'X-Track-Answer': number})
+        for code in self.codes:
+            response = self.http.get(f'/api/tickets/{code}')
             assert response.status_code == 200, response.text
             snapshot[code] = {field: response.json()[field] for field in TICKET_FIELDS}
         return snapshot

@@ -9,7 +9,7 @@ from app.models import TicketCreate
 from app.runtime import Runtime, ready
 from tests import journeyhall
 from tests.callers import DESK
-from tests.journeyhall import LOCAL_CITIZEN, PARALLEL, REVIEWER_PASSWORD, JourneyHall
+from tests.journeyhall import LOCAL_CITIZEN, PARALLEL, REVIEWER_PASSWORD, JourneyHall, sms_act
 
 ui_journey_hall = journeyhall.ui_journey_hall_fixture
 
@@ -76,7 +76,9 @@ async def test_a_bad_rating_appears_for_the_department_which_calls_back_fixes_an
     await rt.queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)
     await rt.queue.call_next(ui_journey_hall.small.window_4, caller=DESK)
     done = await rt.queue.complete(ui_journey_hall.small.window_4, caller=DESK)
-    result = await rt.journey.evaluations.rate(done.ticket.id or 0, 'very_bad', tags=['服务态度差'], comment='态度冷淡')
+    result = await rt.journey.evaluations.rate(
+        sms_act(done.ticket.id or 0), 'very_bad', tags=['服务态度差'], comment='态度冷淡'
+    )
     rid = result.rectification.id if result.rectification else 0
 
     await user.should_see(marker=f'review-rect-{rid}-rating', content='非常不满意 · 服务态度差')

@@ -1,40 +1,64 @@
-"""/track in NiceGUI's simulated browser: the second factor, then a ticket and case that move by push."""
+"""/track in NiceGUI's simulated browser: status from the slip, the person after the texted code, all by push."""
 
 from __future__ import annotations
 
 from nicegui.testing import User
+from sqlmodel import select
 
-from app.models import TicketCreate
+from app.db import Database
+from app.models import Consent, TicketCreate
 from app.runtime import ready
 from tests import journeyhall
 from tests.callers import DESK
-from tests.journeyhall import LOCAL_CITIZEN, JourneyHall
+from tests.journeyhall import LOCAL_CITIZEN, JourneyHall, texted_code
 
 ui_journey_hall = journeyhall.ui_journey_hall_fixture
 PATIENT = 40  # retries of 0.1 s: pushed changes and the delivery job run on their own tasks
 
 
-async def unlocked(user: User, code: str, answer: str) -> None:
+async def opened(user: User, code: str) -> None:
+    """The slip's code alone: the ticket's status and the step that asks for the texted code."""
     await user.open(f'/track/{code}')
-    await user.should_see('请输入预留手机号的后4位')
-    user.find(marker='track-answer').type(answer)
-    user.find(marker='track-submit').click()
     await user.should_see(marker='track-ticket')
 
 
-async def test_a_wrong_answer_shows_nothing_of_the_ticket(ui_journey_hall: JourneyHall, user: User) -> None:
+async def verified(user: User, code: str) -> None:
+    """The citizen's phone: the texted code (read from the hall's SMS gateway) opens the person's sections."""
+    await opened(user, code)
+    user.find(marker='track-send-code').click()
+    await user.should_see(marker='track-sent', content='验证码已发送', retries=PATIENT)
+    user.find(marker='track-code').type(texted_code((await ready()).journey))
+    user.find(marker='track-verify').click()
+    await user.should_see(marker='track-verified', retries=PATIENT)
+
+
+async def test_the_slip_shows_status_only_and_a_wrong_code_opens_nothing_more(
+    ui_journey_hall: JourneyHall, user: User
+) -> None:
     view = await (await ready()).queue.take_ticket(
         TicketCreate(service_code='SVC-C', id_number=LOCAL_CITIZEN, phone='13812345678'), caller=DESK
     )
-    await user.open(f'/track/{view.ticket.code}')
-    user.find(marker='track-answer').type('0000')
-    user.find(marker='track-submit').click()
-    await user.should_see('查询码或验证信息不正确')
-    await user.should_not_see(marker='track-ticket')
+    await opened(user, view.ticket.code)
+    await user.should_see(marker='track-number', content='C001')
+    for hidden in ('track-notices', 'track-consents', 'track-cases', 'track-proxy', 'track-rating'):
+        await user.should_not_see(marker=hidden)
+    for answer in ('5678', 'C001', '000000'):  # the masked phone's digits, the slip's number, a guess
+        user.find(marker='track-code').type(answer)
+        user.find(marker='track-verify').click()
+        await user.should_see('验证码不正确或已失效', retries=PATIENT)
+        await user.should_not_see(marker='track-consents')
     await user.open('/track/not-a-real-code')
-    user.find(marker='track-answer').type('0000')
-    user.find(marker='track-submit').click()
-    await user.should_see('查询码或验证信息不正确')
+    await user.should_see('查询码不正确')
+    await user.should_not_see(marker='track-ticket')
+
+
+async def test_a_ticket_without_a_phone_sends_person_actions_to_the_window(
+    ui_journey_hall: JourneyHall, user: User
+) -> None:
+    view = await (await ready()).queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)
+    await opened(user, view.ticket.code)
+    await user.should_see(marker='track-window-only', content='请到窗口')
+    await user.should_not_see(marker='track-send-code')
 
 
 async def test_the_position_and_the_call_arrive_by_push(ui_journey_hall: JourneyHall, user: User) -> None:
@@ -43,7 +67,7 @@ async def test_the_position_and_the_call_arrive_by_push(ui_journey_hall: Journey
     mine = await queue.take_ticket(
         TicketCreate(service_code='SVC-C', id_number=LOCAL_CITIZEN, phone='13812345678'), caller=DESK
     )
-    await unlocked(user, mine.ticket.code, '5678')
+    await verified(user, mine.ticket.code)
     await user.should_see(marker='track-number', content='C002')
     await user.should_see(marker='track-ahead', content='前面还有 1 人')
     await user.should_see(marker='track-eta')
@@ -60,8 +84,10 @@ async def test_the_case_timeline_follows_the_case_and_the_rating_opens_a_rectifi
     ui_journey_hall: JourneyHall, user: User
 ) -> None:
     rt = await ready()
-    view = await rt.queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)
-    await unlocked(user, view.ticket.code, view.ticket.number)
+    view = await rt.queue.take_ticket(
+        TicketCreate(service_code='SVC-C', id_number=LOCAL_CITIZEN, phone='13812345678'), caller=DESK
+    )
+    await verified(user, view.ticket.code)
     await user.should_see('窗口受理后，这里会显示办件的每个环节和时限')
     await rt.queue.call_next(ui_journey_hall.small.window_4, caller=DESK)
     case = await rt.journey.cases.open_case(view.ticket.id, actor='w04')
@@ -88,7 +114,7 @@ async def test_the_case_timeline_follows_the_case_and_the_rating_opens_a_rectifi
     rid = rectification.rectification.id or 0
     await rt.journey.evaluations.callback(rid, actor='rv_dept', department_id=None, note='已回访')
     await rt.journey.evaluations.fix(rid, actor='rv_dept', department_id=None, note='增开窗口')
-    await user.should_see(marker='track-rectification', content='整改已完成：增开窗口')
+    await user.should_see(marker='track-rectification', content='整改说明：增开窗口')
     await user.should_see(marker='rate-form')
 
 
@@ -96,13 +122,18 @@ async def test_consents_can_be_granted_and_withdrawn_from_the_phone(ui_journey_h
     view = await (await ready()).queue.take_ticket(
         TicketCreate(service_code='SVC-B', id_number=LOCAL_CITIZEN, phone='13812345678'), caller=DESK
     )
-    await unlocked(user, view.ticket.code, '5678')
+    await verified(user, view.ticket.code)
     await user.should_see('暂无授权')
     user.find(marker='consent-grant').click()
     await user.should_see('调取部门数据 · 同类事项')
-    [consent] = await (await ready()).journey.consent.list_for(view.ticket.citizen_id or 0)
-    assert consent.service_code == 'SVC-B' and consent.revoked_at is None
+    consent = await stored_consent((await ready()).db)
+    assert (consent.service_code, consent.ticket_id, consent.channel) == ('SVC-B', view.ticket.id, 'sms_code')
+    assert consent.revoked_at is None
     user.find(marker=f'consent-revoke-{consent.id}').click()
     await user.should_see('已撤回')
-    [consent] = await (await ready()).journey.consent.list_for(view.ticket.citizen_id or 0)
-    assert consent.revoked_at is not None
+    assert (await stored_consent((await ready()).db)).revoked_at is not None
+
+
+async def stored_consent(db: Database) -> Consent:
+    async with db.read_session() as s:
+        return (await s.execute(select(Consent))).scalar_one()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 
 from app.api.callers import address_of, bearer_token
 from app.api.deps import CallerDep, RuntimeDep, StaffDep
@@ -14,6 +14,7 @@ from app.api.schemas import (
     TicketOut,
     TokenIn,
     TokenOut,
+    TrackedTicketOut,
     TransferIn,
     WindowStateIn,
 )
@@ -24,25 +25,19 @@ from app.services.errors import NotFound, Unauthorized
 router = APIRouter(prefix='/api')
 
 
-@router.post('/tickets', status_code=201, response_model=TicketOut, tags=['tickets'])
-async def take_ticket(body: TicketCreate, rt: RuntimeDep, caller: CallerDep) -> TicketOut:
+@router.post('/tickets', status_code=201, response_model=TrackedTicketOut, tags=['tickets'])
+async def take_ticket(body: TicketCreate, rt: RuntimeDep, caller: CallerDep) -> TrackedTicketOut:
     """Take a number. Anyone may take a plain ticket (limited per address); an identity, the ID-card, face,
-    appointment and staff channels and priority flags need a paired kiosk or a clerk's token."""
-    return TicketOut.of(await rt.queue.take_ticket(body, caller=caller))
+    appointment and staff channels and priority flags need a paired kiosk or a clerk's token. The code is what
+    the slip carries: it shows the ticket's status, and acting for the person needs the texted code."""
+    return TrackedTicketOut.tracked(await rt.queue.take_ticket(body, caller=caller))
 
 
 @router.get('/tickets/{code}', response_model=TicketOut, tags=['tickets'])
-async def get_ticket(
-    code: str,
-    request: Request,
-    rt: RuntimeDep,
-    x_track_answer: str = Header(default='', max_length=16, description='手机号后4位（未留手机号则为号码）'),
-) -> TicketOut:
-    """A ticket by its tracking code and the same second factor as /track (the phone's last 4 digits, or the
-    ticket number when no phone was given), with the same limit on wrong answers."""
-    tracked = await rt.journey.tracking.unlock(
-        code, x_track_answer, address=address_of(request, rt.settings.trusted_proxies)
-    )
+async def get_ticket(code: str, request: Request, rt: RuntimeDep) -> TicketOut:
+    """A ticket's status by its tracking code (what the slip shows; nothing about the person).
+    Unknown codes count against the caller's address, as on /track."""
+    tracked = await rt.journey.tracking.follow(code, address=address_of(request, rt.settings.trusted_proxies))
     if tracked.ticket_id is None:
         raise NotFound('unknown_ticket', '未找到该号 / ticket not found')
     return TicketOut.of(await rt.queue.ticket_view_by_id(tracked.ticket_id))

@@ -11,8 +11,9 @@ from app.services.queue import NUMBER_MAX, REASON_MAX, SERVICE_CODE_MAX, HallOve
 
 
 class TicketOut(BaseModel):
+    """A ticket's status, as the window API returns it: no tracking code, no track path (staff never hold them)."""
+
     number: str
-    code: str
     status: str
     service_code: str
     service_name: str
@@ -25,14 +26,12 @@ class TicketOut(BaseModel):
     taken_at: dt.datetime
     called_at: dt.datetime | None
     completed_at: dt.datetime | None
-    track_path: str
 
     @classmethod
     def of(cls, view: TicketView) -> TicketOut:
         t, estimate = view.ticket, view.estimate
         return cls(
             number=t.number,
-            code=t.code,
             status=t.status,
             service_code=view.service.code,
             service_name=view.service.name,
@@ -45,8 +44,19 @@ class TicketOut(BaseModel):
             taken_at=t.taken_at,
             called_at=t.called_at,
             completed_at=t.completed_at,
-            track_path=f'/track/{t.code}',
         )
+
+
+class TrackedTicketOut(TicketOut):
+    """The ticket for whoever took it or holds its slip: the code is a pointer to its status, not a key."""
+
+    code: str
+    track_path: str
+
+    @classmethod
+    def tracked(cls, view: TicketView) -> TrackedTicketOut:
+        code = view.ticket.code
+        return cls(**TicketOut.of(view).model_dump(), code=code, track_path=f'/track/{code}')
 
 
 class ServiceOut(BaseModel):

@@ -24,6 +24,7 @@ class Purpose(StrEnum):
     AUDIT = 'audit-chain'  # the audit log's keyed hash chain and its anchors
     BUS = 'bus-signing'  # events shared between processes over Redis
     LIMITS = 'limit-subjects'  # keyed hashes of the addresses and phones that abuse limits count
+    ONE_TIME_CODES = 'one-time-codes'  # the texted /track codes (computed, never stored)
 
 
 @lru_cache(maxsize=64)

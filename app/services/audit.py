@@ -50,6 +50,7 @@ LOGOUT = 'logout'
 UNMASK = 'unmask'
 CONSENT_GRANTED = 'consent_granted'
 CONSENT_REVOKED = 'consent_revoked'
+RATED = 'rated'  # a citizen's rating, with the verified path it came through
 PROXY_ACTION = 'proxy_action'
 OUT_OF_ORDER_CALL = 'call_out_of_order'
 REASSIGN = 'window_reassigned'

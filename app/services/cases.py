@@ -34,6 +34,7 @@ from app.services import case_views, certificates, notifications, sla
 from app.services.case_views import MATERIAL_REQUIRED, MATERIAL_SATISFIED, MATERIAL_VERIFIED, CaseView, PendingNode
 from app.services.department_data import SOURCES, DepartmentData
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services.messages import Message, Template, message
 from app.services.uow import UnitOfWork, unit_of_work
 from app.services.workdays import close_of_working_days
 from app.services.workflow import (
@@ -343,9 +344,9 @@ class CaseService:
         node.status, node.finished_at = status, now
         node.actor, node.note = actor[:64], note[:NOTE_LIMIT]
         self._emit(uow, case, service, node, actor=actor, now=now)
-        text = _finish_text(service, node)
-        if text:
-            await self._notify(uow.session, case, f'case:{case.id}:node:{node.id}:{status}', 'case_step', text, now)
+        note = node.note if status == RETURNED else ''  # staff's words: shown on /track, never texted
+        key = f'case:{case.id}:node:{node.id}:{status}'
+        await self._notify(uow.session, case, key, 'case_step', _finish_message(service, node), now, note=note)
 
     async def _complete(self, uow: UnitOfWork, case: Case, service: ServiceItem, *, now: dt.datetime) -> None:
         case.status, case.completed_at, case.outcome = CASE_COMPLETED, now, 'approved'
@@ -392,23 +393,28 @@ class CaseService:
     async def _notify_start(
         self, s: AsyncSession, case: Case, service: ServiceItem, node: CaseNode, *, now: dt.datetime
     ) -> None:
+        kind = 'pickup_ready' if node.kind == 'pickup' else 'case_step'
         if node.kind == 'pickup':
-            text = f'您的「{service.name}」已可领取：请到大厅窗口办理「{node.name}」'
-            kind = 'pickup_ready'
+            msg = message(Template.PICKUP_READY, service=service.name, step=node.name)
         elif node.kind == 'disburse':
-            text, kind = f'您的「{service.name}」已进入「{node.name}」，款项将发放到您的账户', 'case_step'
+            msg = message(Template.DISBURSE_STARTED, service=service.name, step=node.name)
+        elif node.due_at:
+            due = _local(node.due_at, self.settings)
+            msg = message(Template.CASE_STEP_STARTED_DUE, service=service.name, step=node.name, due=due)
         else:
-            due = f'，预计{_local(node.due_at, self.settings)}前完成' if node.due_at else ''
-            text, kind = f'您的「{service.name}」已进入「{node.name}」环节{due}', 'case_step'
-        await self._notify(s, case, f'case:{case.id}:node:{node.id}:{ACTIVE}', kind, text, now)
+            msg = message(Template.CASE_STEP_STARTED, service=service.name, step=node.name)
+        await self._notify(s, case, f'case:{case.id}:node:{node.id}:{ACTIVE}', kind, msg, now)
 
-    async def _notify(self, s: AsyncSession, case: Case, key: str, kind: str, text: str, now: dt.datetime) -> None:
+    async def _notify(
+        self, s: AsyncSession, case: Case, key: str, kind: str, msg: Message, now: dt.datetime, *, note: str = ''
+    ) -> None:
         await notifications.add(
             s,
             hall_id=self.hall_id,
             key=key,
             kind=kind,
-            text=text,
+            message=msg,
+            note=note,
             now=now,
             ticket_id=case.ticket_id,
             case_id=case.id,
@@ -524,20 +530,20 @@ def _fired(spec: NodeSpec, answers: Mapping[str, str], confirmed: Mapping[str, M
     return spec.auto.rule
 
 
-def _finish_text(service: ServiceItem, node: CaseNode) -> str:
+def _finish_message(service: ServiceItem, node: CaseNode) -> Message:
     """What the citizen is told when a node ends (every node, so nothing happens unseen)."""
     if node.status == RETURNED:
-        return f'您的「{service.name}」在「{node.name}」环节被退回补正：{node.note}'
+        return message(Template.CASE_RETURNED, service=service.name, step=node.name)
     if node.kind == 'accept':
-        return f'您的「{service.name}」已受理'
+        return message(Template.CASE_ACCEPTED, service=service.name)
     if node.kind == 'conclude':
-        return f'您的「{service.name}」已办结'
+        return message(Template.CASE_CONCLUDED, service=service.name)
     if node.kind == 'certify':
-        return f'您的电子证照已签发（{node.note}），可在办件进度页查看和核验'
+        return message(Template.CERTIFIED, certificate=node.note)
     if node.kind == 'pickup':
-        return f'您已领取「{service.name}」的证照'
+        return message(Template.PICKED_UP, service=service.name)
     if node.kind == 'disburse':
-        return f'「{service.name}」的款项已发放'
+        return message(Template.DISBURSED, service=service.name)
     if node.rule:
-        return f'「{node.name}」已秒批通过'
-    return f'「{node.name}」审批通过'
+        return message(Template.STEP_APPROVED_BY_RULE, step=node.name)
+    return message(Template.STEP_APPROVED, step=node.name)

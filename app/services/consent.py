@@ -24,6 +24,7 @@ from app.models.ticket import Ticket
 from app.security.crypto import FieldCipher
 from app.services import audit
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services.tracking import PersonAct
 
 FACE_CONTEXT = 'face_encoding'
 MAX_FACE_ENCODING_BYTES = 2048  # a face_recognition template is 128 float64 = 1024 bytes
@@ -159,6 +160,8 @@ class ConsentService:
         service_code: str | None = None,
         ticket_id: int | None = None,
         channel: str = '',
+        actor: str = '',
+        role: str = 'citizen',
     ) -> Consent:
         """Record that the citizen agreed to the named text version for this purpose and scope."""
         async with self.db.session() as s, s.begin():
@@ -171,6 +174,8 @@ class ConsentService:
                 service_code=service_code,
                 ticket_id=ticket_id,
                 channel=channel,
+                actor=actor,
+                role=role,
             )
 
     async def grant_in(
@@ -184,8 +189,14 @@ class ConsentService:
         service_code: str | None = None,
         ticket_id: int | None = None,
         channel: str = '',
+        actor: str = '',
+        role: str = 'citizen',
     ) -> Consent:
-        """`grant` inside the caller's transaction, so the consent commits or rolls back with what it allows."""
+        """`grant` inside the caller's transaction, so the consent commits or rolls back with what it allows.
+
+        `channel` is the verified path the agreement came through; `actor`/`role` who recorded it (a clerk
+        at the window is recorded as the clerk, not as the citizen).
+        """
         purpose, scope = ConsentPurpose(purpose), ConsentScope(scope)
         consent_text(purpose, text_version)
         _check_grant_target(purpose, scope, service_code, channel)
@@ -206,7 +217,7 @@ class ConsentService:
         )
         s.add(consent)
         await s.flush()
-        await _audit(s, consent, audit.CONSENT_GRANTED, consent.granted_at)
+        await _audit(s, consent, audit.CONSENT_GRANTED, consent.granted_at, actor=actor, role=role)
         return consent
 
     async def revoke(self, consent_id: int, *, citizen_id: int) -> Consent:
@@ -214,16 +225,36 @@ class ConsentService:
         async with self.db.session() as s, s.begin():
             return await self.revoke_in(s, consent_id, citizen_id=citizen_id)
 
-    async def revoke_in(self, s: AsyncSession, consent_id: int, *, citizen_id: int) -> Consent:
-        """`revoke` inside the caller's transaction (a proxy grant ends with its consent)."""
+    async def revoke_in(
+        self,
+        s: AsyncSession,
+        consent_id: int,
+        *,
+        citizen_id: int,
+        ticket_id: int | None = None,
+        actor: str = '',
+        role: str = 'citizen',
+        via: str = '',
+    ) -> Consent:
+        """`revoke` inside the caller's transaction (a proxy grant ends with its consent).
+
+        With `ticket_id`, only a consent given for that ticket: /track changes nothing beyond its own ticket.
+        """
         consent = await s.get(Consent, consent_id, with_for_update=True)
-        if consent is None or consent.citizen_id != citizen_id:
+        if (
+            consent is None
+            or consent.citizen_id != citizen_id
+            or (ticket_id is not None and consent.ticket_id != ticket_id)
+        ):
             raise NotFound('unknown_consent', '未找到该授权 / consent not found')
         if consent.revoked_at is not None:
             raise Conflict('consent_already_revoked', '该授权已撤回 / this consent was already withdrawn')
         consent.revoked_at = self.clock()
         deleted = await _delete_faces(s, consent_id)
-        await _audit(s, consent, audit.CONSENT_REVOKED, consent.revoked_at, faces_deleted=deleted)
+        how = {'via': via} if via else {}
+        await _audit(
+            s, consent, audit.CONSENT_REVOKED, consent.revoked_at, actor=actor, role=role, faces_deleted=deleted, **how
+        )
         return consent
 
     async def require(
@@ -289,6 +320,52 @@ class ConsentService:
                 .order_by(col(Consent.granted_at).desc(), col(Consent.id).desc())
             )
             return [ConsentPublic.model_validate(c) for c in (await s.execute(statement)).scalars()]
+
+    async def list_for_ticket(self, act: PersonAct) -> list[ConsentPublic]:
+        """The consents given for this ticket only, newest first: /track never shows the citizen's others."""
+        ticket_id, citizen_id = act.tracked.ticket_id, act.citizen_id
+        if ticket_id is None or citizen_id is None:
+            return []
+        async with self.db.session() as s:
+            statement = (
+                select(Consent)
+                .where(Consent.citizen_id == citizen_id, Consent.ticket_id == ticket_id)
+                .order_by(col(Consent.granted_at).desc(), col(Consent.id).desc())
+            )
+            return [ConsentPublic.model_validate(c) for c in (await s.execute(statement)).scalars()]
+
+    async def grant_for(
+        self, act: PersonAct, purpose: ConsentPurpose, scope: ConsentScope, *, service_code: str | None
+    ) -> Consent:
+        """A consent given through `act` (texted code or the window), bound to its ticket and recording the path."""
+        if act.citizen_id is None or act.tracked.ticket_id is None:
+            raise NotFound('unknown_citizen', '未找到该办事人 / citizen not found')
+        return await self.grant(
+            act.citizen_id,
+            purpose,
+            scope,
+            text_version=CURRENT_TEXT_VERSIONS[ConsentPurpose(purpose)],
+            service_code=service_code,
+            ticket_id=act.tracked.ticket_id,
+            channel=act.via,
+            actor=act.actor,
+            role=act.role,
+        )
+
+    async def revoke_for(self, act: PersonAct, consent_id: int) -> Consent:
+        """Withdraw a consent of this ticket through `act`; another ticket's consent looks like none at all."""
+        if act.citizen_id is None or act.tracked.ticket_id is None:
+            raise NotFound('unknown_consent', '未找到该授权 / consent not found')
+        async with self.db.session() as s, s.begin():
+            return await self.revoke_in(
+                s,
+                consent_id,
+                citizen_id=act.citizen_id,
+                ticket_id=act.tracked.ticket_id,
+                actor=act.actor,
+                role=act.role,
+                via=act.via,
+            )
 
     async def enrol_face(self, citizen_id: int, encoding: bytes, *, consent_id: int) -> FaceEncoding:
         """Store a face template, encrypted, under the citizen's live 刷脸 consent (and no other)."""
@@ -361,14 +438,20 @@ async def _delete_faces(s: AsyncSession, consent_id: int) -> int:
     return int(getattr(result, 'rowcount', 0) or 0)
 
 
-async def _audit(s: AsyncSession, consent: Consent, action: str, now: dt.datetime, **extra: object) -> None:
-    """Consent changes go to the audit chain, in the transaction that makes them (no personal data)."""
+async def _audit(
+    s: AsyncSession, consent: Consent, action: str, now: dt.datetime, *, actor: str, role: str, **extra: object
+) -> None:
+    """Consent changes go to the audit chain, in the transaction that makes them (no personal data).
+
+    The actor is who acted (the citizen, or the clerk at the window) and `via` the path it came through.
+    """
+    detail = {'purpose': consent.purpose, 'scope': consent.scope, 'service_code': consent.service_code}
     await audit.record(
         s,
-        actor=f'citizen:{consent.citizen_id}',
-        role='citizen',
+        actor=actor or f'citizen:{consent.citizen_id}',
+        role=role,
         action=action,
         target=f'consent:{consent.id}',
-        detail={'purpose': consent.purpose, 'scope': consent.scope, 'service_code': consent.service_code, **extra},
+        detail={**detail, 'via': consent.channel, **extra},
         now=now,
     )

@@ -29,7 +29,9 @@ from app.models.security import AuditEntry
 from app.models.ticket import Ticket, TicketEvent, TicketStatus
 from app.services import audit, notifications, satisfaction
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services.messages import Message, Template, message
 from app.services.satisfaction import UPHELD, SatisfactionRow
+from app.services.tracking import VIA_SMS, PersonAct
 from app.services.uow import UnitOfWork, unit_of_work
 from app.services.workdays import add_working_days
 from app.settings import Settings
@@ -175,11 +177,18 @@ class EvaluationService:
         can_rate = done and (latest is None or (rectification is not None and rectification.status == FIXED))
         return RatingState(can_rate, latest, rectification, department.name if department else '')
 
-    async def rate(self, ticket_id: int, level: str, *, tags: Sequence[str] = (), comment: str = '') -> RatingResult:
+    async def rate(self, act: PersonAct, level: str, *, tags: Sequence[str] = (), comment: str = '') -> RatingResult:
         """Rate a completed ticket; after a department's fix the new rating replaces the old one.
 
-        A dissatisfied rating opens a rectification for the service's department, due in working days.
+        Only the citizen rates, through the texted code (`act.via`): staff at the window never rate the
+        service they give. A dissatisfied rating opens a rectification for the department, due in working days.
         """
+        ticket_id = act.tracked.ticket_id
+        if act.via != VIA_SMS or ticket_id is None:
+            raise Forbidden(
+                'citizen_rates',
+                '评价只能由办事人本人通过短信验证后提交 / only the citizen rates, after the texted code',
+            )
         chosen = self.level(level)
         allowed = set(POSITIVE_TAGS) | set(NEGATIVE_TAGS)
         tags = list(dict.fromkeys(tag for tag in tags if tag in allowed))[:MAX_TAGS]
@@ -219,6 +228,15 @@ class EvaluationService:
                 state.rectification.status, state.rectification.closed_at = CLOSED, now
                 self._changed(uow, state.rectification, actor='citizen', now=now)
             rectification = None if chosen.satisfied else await self._open(uow, evaluation, ticket, service, now)
+            await audit.record(
+                s,
+                actor=act.actor,
+                role=act.role,
+                action=audit.RATED,
+                target=f'evaluation:{evaluation.id}',
+                detail={'ticket_id': ticket_id, 'level': chosen.code, 'via': act.via},
+                now=now,
+            )
             uow.emit(self._submitted(evaluation, now))
         self._delivered()
         return RatingResult(evaluation, rectification)
@@ -243,7 +261,7 @@ class EvaluationService:
             uow.session,
             ticket,
             f'rect:{rectification.id}:open',
-            f'您对「{service.name}」的评价已收到，{name}将在{deadline:%m月%d日}前回访并整改',
+            message(Template.RATING_RECEIVED, service=service.name, department=name, deadline=f'{deadline:%m月%d日}'),
             now,
         )
         uow.emit(
@@ -335,8 +353,8 @@ class EvaluationService:
                     raise Conflict('callback_first', '请先回访办事人 / call the citizen back first')
                 rectification.fixed_at, rectification.fix_note, rectification.status = now, note, FIXED
                 ticket, service = await self._ticket_and_service(s, rectification)
-                text = f'「{service.name}」的整改已完成：{note}。欢迎您再次评价本次服务'
-                await self._notify(s, ticket, f'rect:{rectification.id}:fixed', text, now)
+                fixed = message(Template.RECTIFIED, service=service.name)  # the note is shown on /track, never texted
+                await self._notify(s, ticket, f'rect:{rectification.id}:fixed', fixed, now, note=note)
             self._changed(uow, rectification, actor=actor, now=now)
         self._delivered()
         return rectification
@@ -382,8 +400,8 @@ class EvaluationService:
             if upheld:
                 rectification.status, rectification.closed_at = VOID, now
                 ticket, service = await self._ticket_and_service(s, rectification)
-                text = f'您对「{service.name}」的评价经申诉复核，认定与事实不符，不计入满意度统计'
-                await self._notify(s, ticket, f'rect:{rectification.id}:void', text, now)
+                void = message(Template.RATING_VOID, service=service.name)
+                await self._notify(s, ticket, f'rect:{rectification.id}:void', void, now)
             else:
                 rectification.status = CALLED_BACK if rectification.callback_at else OPEN
             self._changed(uow, rectification, actor=actor, now=now)
@@ -425,13 +443,16 @@ class EvaluationService:
         assert ticket is not None and service is not None
         return ticket, service
 
-    async def _notify(self, s: AsyncSession, ticket: Ticket, key: str, text: str, now: dt.datetime) -> None:
+    async def _notify(
+        self, s: AsyncSession, ticket: Ticket, key: str, msg: Message, now: dt.datetime, *, note: str = ''
+    ) -> None:
         await notifications.add(
             s,
             hall_id=self.hall_id,
             key=key,
             kind='evaluation',
-            text=text,
+            message=msg,
+            note=note,
             now=now,
             ticket_id=ticket.id,
             citizen_id=ticket.citizen_id,

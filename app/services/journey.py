@@ -14,6 +14,7 @@ from app.bus import Bus
 from app.clock import utcnow
 from app.db import Database
 from app.security.crypto import FieldCipher
+from app.security.keys import Purpose
 from app.services.cases import CaseService
 from app.services.certificates import CertificateService
 from app.services.channels import PushChannel, RecordingSmsGateway, sms_log_path
@@ -22,6 +23,7 @@ from app.services.department_data import DepartmentData
 from app.services.evaluation import EvaluationService
 from app.services.limits import Limits
 from app.services.notifications import NotificationService
+from app.services.one_time_codes import OneTimeCodes
 from app.services.proxy import ProxyService
 from app.services.tracking import TrackingService
 from app.settings import Settings
@@ -60,7 +62,15 @@ def build_journey(
             db, bus, settings, cipher, hall_id=hall_id, department_data=department_data, notifier=notifier, clock=clock
         ),
         evaluations=EvaluationService(db, bus, settings, hall_id=hall_id, notifier=notifier, clock=clock),
-        tracking=TrackingService(db, cipher, limits, clock=clock),
+        tracking=TrackingService(
+            db,
+            cipher,
+            limits,
+            OneTimeCodes(limits.store, settings.key(Purpose.ONE_TIME_CODES), clock=clock),
+            notifier,
+            hall_id=hall_id,
+            clock=clock,
+        ),
         certificates=CertificateService(db, clock=clock),
         consent=consent,
         department_data=department_data,

@@ -26,6 +26,7 @@ from app.models.people import Citizen
 from app.security.crypto import FieldCipher
 from app.services.channels import PUSH, SMS, ChannelError, NotificationChannel, Outgoing
 from app.services.limits import Limit, Limits, TooManyRequests
+from app.services.messages import Message, page_text
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,9 @@ async def add(
     hall_id: int,
     key: str,
     kind: str,
-    text: str,
+    message: Message,
     now: dt.datetime,
+    note: str = '',
     ticket_id: int | None = None,
     case_id: int | None = None,
     citizen_id: int | None = None,
@@ -78,7 +80,8 @@ async def add(
     """Write one outbox row per channel inside the caller's transaction; returns how many were new.
 
     The row's dedupe key is `key:channel`: writing the same notice again (a retried job, a replayed
-    event) inserts nothing.
+    event) inserts nothing. An SMS carries only the template's text; staff's free `note` goes only into
+    the push copy that /track shows (app/services/messages.py says why).
     """
     channels = channels if channels is not None else await channels_for(session, citizen_id)
     dialect = postgresql if session.get_bind().dialect.name == 'postgresql' else sqlite
@@ -94,7 +97,7 @@ async def add(
                 ticket_id=ticket_id,
                 case_id=case_id,
                 citizen_id=citizen_id,
-                text=text[:500],
+                text=(message.text if channel == SMS else page_text(message, note))[:500],
                 status=PENDING,
                 attempts=0,
                 next_attempt_at=now,
@@ -198,6 +201,26 @@ class NotificationService:
         except Exception as error:  # any failure of a channel is retried, never lost
             return await self._failed(row, error)
         return await self._finish(row, status=SENT, error='')
+
+    async def text_now(self, msg: Message, *, key: str, hall_id: int, citizen_id: int, ticket_id: int | None) -> None:
+        """Send one SMS at once, with no outbox row: a one-time code must not rest where staff can read it."""
+        channel = self.channels.get(SMS)
+        phone = await self._phone(citizen_id)
+        if channel is None or phone is None:
+            raise ChannelError('no SMS channel or no phone for this citizen')
+        await self.limits.hit(SMS_PER_PHONE, phone)
+        await self.limits.hit(SMS_PER_HALL, str(hall_id))
+        await channel.send(
+            Outgoing(
+                key=key,
+                notification_id=0,
+                hall_id=hall_id,
+                kind=msg.template,
+                text=msg.text,
+                ticket_id=ticket_id,
+                phone=phone,
+            )
+        )
 
     async def _phone(self, citizen_id: int | None) -> str | None:
         if citizen_id is None:

@@ -33,7 +33,7 @@ from app.services import audit
 from app.services.case_views import MATERIAL_PREPARED, MATERIAL_REQUIRED, CaseView
 from app.services.consent import CURRENT_TEXT_VERSIONS, ConsentService
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
-from app.services.tracking import Tracked
+from app.services.tracking import PersonAct, Tracked
 from app.services.uow import UnitOfWork, unit_of_work
 
 RELATIONS = ('子女', '配偶', '父母', '兄弟姐妹', '亲友')
@@ -102,8 +102,12 @@ class ProxyService:
 
     # ---- the citizen ---------------------------------------------------------------------------
 
-    async def invite(self, tracked: Tracked, *, relation: str, hours: int, can_fill: bool) -> Invitation:
-        """A new grant for this ticket or case, with its PROXY consent, in one transaction."""
+    async def invite(self, act: PersonAct, *, relation: str, hours: int, can_fill: bool) -> Invitation:
+        """A new grant for this ticket or case, with its PROXY consent, in one transaction.
+
+        Only through `act` (the texted code, or the clerk at the window): the slip's code alone invites nobody.
+        """
+        tracked = act.tracked
         if relation not in RELATIONS:
             raise Invalid('invalid_relation', '请选择与您的关系 / choose how you are related')
         if hours not in DURATIONS_HOURS:
@@ -128,7 +132,9 @@ class ProxyService:
                 ConsentScope.ONCE,
                 text_version=CURRENT_TEXT_VERSIONS[ConsentPurpose.PROXY],
                 ticket_id=tracked.ticket_id,
-                channel='track',
+                channel=act.via,
+                actor=act.actor,
+                role=act.role,
             )
             grant = ProxyGrant(
                 citizen_id=tracked.citizen_id,
@@ -143,7 +149,7 @@ class ProxyService:
             )
             s.add(grant)
             await s.flush()
-            await self._audit(s, grant, 'invite', actor=f'citizen:{grant.citizen_id}', role='citizen', now=now)
+            await self._audit(s, grant, 'invite', actor=act.actor, role=act.role, now=now, via=act.via)
             self._emit(uow, grant, 'invited')
         return Invitation(grant, token)
 
@@ -159,14 +165,14 @@ class ProxyService:
             grants = await self._active(s, tracked.citizen_id or 0, now, scope)
             return [GrantView(grant, await self._proposals(s, grant.id or 0)) for grant in grants]
 
-    async def decide(self, proposal_id: int, *, citizen_id: int, accept: bool) -> ProxyProposal:
-        """The citizen accepts (the material is marked prepared) or rejects a relative's proposal."""
+    async def decide(self, proposal_id: int, *, act: PersonAct, accept: bool) -> ProxyProposal:
+        """The citizen accepts (the material is marked prepared) or rejects a relative's proposal of this ticket."""
         now = self.clock()
         async with unit_of_work(self.db, self.bus) as uow:
             s = uow.session
             proposal = await s.get(ProxyProposal, proposal_id, with_for_update=True)
             grant = await s.get(ProxyGrant, proposal.grant_id) if proposal is not None else None
-            if proposal is None or grant is None or grant.citizen_id != citizen_id:
+            if proposal is None or grant is None or not _in_scope(grant, act):
                 raise NotFound('unknown_proposal', '未找到该代办提交 / proposal not found')
             if proposal.status != PENDING:
                 raise Conflict('proposal_settled', '该提交已处理 / this proposal was already settled')
@@ -180,45 +186,54 @@ class ProxyService:
                 s,
                 grant,
                 'accept' if accept else 'reject',
-                actor=f'citizen:{citizen_id}',
-                role='citizen',
+                actor=act.actor,
+                role=act.role,
                 now=now,
+                via=act.via,
                 proposal_id=proposal.id,
                 material_id=proposal.material_id,
             )
             self._emit(uow, grant, proposal.status)
         return proposal
 
-    async def end(self, grant_id: int, *, citizen_id: int) -> ProxyGrant:
-        """End a grant now: the link stops working, its consent is withdrawn, pending proposals are dropped."""
+    async def end(self, grant_id: int, *, act: PersonAct) -> ProxyGrant:
+        """End a grant of this ticket now: the link stops working, its consent is withdrawn, proposals dropped."""
         now = self.clock()
         async with unit_of_work(self.db, self.bus) as uow:
             s = uow.session
             grant = await s.get(ProxyGrant, grant_id, with_for_update=True)
-            if grant is None or grant.citizen_id != citizen_id:
+            if grant is None or not _in_scope(grant, act):
                 raise NotFound('unknown_grant', '未找到该代办授权 / proxy grant not found')
             if grant.revoked_at is not None:
                 raise Conflict('grant_ended', '该代办授权已结束 / this grant has already ended')
-            await self._end(uow, grant, now)
+            await self._end(uow, grant, now, act=act)
         return grant
 
-    async def end_for_consent(self, consent_id: int, *, citizen_id: int) -> None:
-        """Withdrawing a PROXY consent from the consent list ends its grants the same way."""
+    async def end_for_consent(self, consent_id: int, *, act: PersonAct) -> None:
+        """Withdrawing a PROXY consent of this ticket from the consent list ends its grants the same way."""
         now = self.clock()
         async with unit_of_work(self.db, self.bus) as uow:
             s = uow.session
             rows = await s.execute(
                 select(ProxyGrant).where(
                     ProxyGrant.consent_id == consent_id,
-                    ProxyGrant.citizen_id == citizen_id,
+                    ProxyGrant.citizen_id == (act.citizen_id or 0),
                     col(ProxyGrant.revoked_at).is_(None),
                 )
             )
-            grants = list(rows.scalars())
+            grants = [grant for grant in rows.scalars() if _in_scope(grant, act)]
             for grant in grants:
-                await self._end(uow, grant, now)
+                await self._end(uow, grant, now, act=act)
             if not grants:
-                await self.consent.revoke_in(s, consent_id, citizen_id=citizen_id)
+                await self.consent.revoke_in(
+                    s,
+                    consent_id,
+                    citizen_id=act.citizen_id or 0,
+                    ticket_id=act.tracked.ticket_id or 0,
+                    actor=act.actor,
+                    role=act.role,
+                    via=act.via,
+                )
 
     # ---- the relative --------------------------------------------------------------------------
 
@@ -318,18 +333,20 @@ class ProxyService:
         views = [ProposalView(proposal, name) for proposal, name in rows]
         return sorted(views, key=lambda view: view.proposal.status != PENDING)
 
-    async def _end(self, uow: UnitOfWork, grant: ProxyGrant, now: dt.datetime) -> None:
+    async def _end(self, uow: UnitOfWork, grant: ProxyGrant, now: dt.datetime, *, act: PersonAct) -> None:
         s = uow.session
         grant.revoked_at = now
         consent = await s.get(Consent, grant.consent_id)
         if consent is not None and consent.revoked_at is None:
-            await self.consent.revoke_in(s, grant.consent_id, citizen_id=grant.citizen_id)
+            await self.consent.revoke_in(
+                s, grant.consent_id, citizen_id=grant.citizen_id, actor=act.actor, role=act.role, via=act.via
+            )
         rows = await s.execute(
             select(ProxyProposal).where(ProxyProposal.grant_id == grant.id, ProxyProposal.status == PENDING)
         )
         for proposal in rows.scalars():
             proposal.status, proposal.decided_at = WITHDRAWN, now
-        await self._audit(s, grant, 'end', actor=f'citizen:{grant.citizen_id}', role='citizen', now=now)
+        await self._audit(s, grant, 'end', actor=act.actor, role=act.role, now=now, via=act.via)
         self._emit(uow, grant, 'ended')
 
     @staticmethod
@@ -390,6 +407,16 @@ def to_bring(views: list[CaseView], proposals: list[ProposalView]) -> list[ToBri
         for material in view.materials
         if material.status == MATERIAL_REQUIRED
     ]
+
+
+def _in_scope(grant: ProxyGrant, act: PersonAct) -> bool:
+    """A grant of the citizen's ticket (or case) that `act` was given for: never one of their other tickets."""
+    tracked = act.tracked
+    if grant.citizen_id != act.citizen_id:
+        return False
+    if tracked.ticket_id is not None:
+        return grant.ticket_id == tracked.ticket_id
+    return grant.case_id == tracked.case_id
 
 
 def _covers(grant: ProxyGrant, case: Case) -> bool:

@@ -18,6 +18,7 @@ from app.events import Event, TicketCalled, TicketEventBase, TicketResumed, Tick
 from app.models.ticket import Ticket
 from app.services import notifications
 from app.services.live_queue import LiveQueue
+from app.services.messages import Template, message
 from app.services.priority import order_key
 
 NEAR_AHEAD = 3
@@ -79,13 +80,12 @@ class QueueNotices:
         async with self.db.write_lock(), self.db.session() as s, s.begin():
             if called:
                 row = await s.get(Ticket, ticket.id)
-                text = f'请{ticket.number}号到{ticket.window_number}号窗口办理'
                 written += await notifications.add(
                     s,
                     hall_id=self.hall_id,
                     key=f'called:{ticket.id}:{event.id}',
                     kind='called',
-                    text=text,
+                    message=message(Template.CALLED, number=ticket.number, window=ticket.window_number),
                     now=now,
                     ticket_id=ticket.id,
                     citizen_id=row.citizen_id if row else None,
@@ -99,7 +99,7 @@ class QueueNotices:
                     hall_id=self.hall_id,
                     key=f'near:{ticket_id}',
                     kind='queue_near',
-                    text=f'您的{row.number}号前面还有{ahead}人，请留意叫号',
+                    message=message(Template.QUEUE_NEAR, number=row.number, ahead=ahead),
                     now=now,
                     ticket_id=ticket_id,
                     citizen_id=row.citizen_id,

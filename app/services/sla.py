@@ -20,6 +20,7 @@ from app.models.hall import ServiceItem
 from app.services import notifications
 from app.services.case_views import node_level
 from app.services.channels import PUSH
+from app.services.messages import Template, message
 from app.services.uow import unit_of_work
 from app.services.workflow import ACTIVE, SlaLevel
 
@@ -55,7 +56,7 @@ async def sweep(db: Database, bus: Bus, *, hall_id: int, now: dt.datetime, tz: Z
                 hall_id=hall_id,
                 key=f'sla:{node.id}:{level}',
                 kind='sla_at_risk',
-                text=f'「{service.name}」办件的「{node.name}」环节{state}（期限 {due}）',
+                message=message(Template.SLA_AT_RISK, service=service.name, step=node.name, state=state, due=due),
                 now=now,
                 case_id=case.id,
                 channels=(PUSH,),

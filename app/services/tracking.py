@@ -1,16 +1,18 @@
-"""Following a ticket or case by its tracking code, without logging in: code plus a second factor.
+"""Following a ticket or case by its tracking code, and acting for its person only with a second factor.
 
-The code (on the ticket's QR) is unguessable, but a ticket slip can be lost or photographed, so the
-page also asks for the phone's last 4 digits, or the ticket number when no phone was given. A wrong
-answer and an unknown code get the same refusal, and failures per code are limited, so neither the
-code's existence nor the 10,000 possible digit combinations can be probed. The limiter lives in
-the process (one NiceGUI worker per process; sticky sessions keep a browser on one process).
+The code is on the slip's QR, and a slip is shown, lost and photographed: it is a pointer, not a key.
+The code alone shows the ticket's status (number, place in the queue, window) and its case's steps.
+Anything about the person (messages, consents, rating, relatives' access) needs a `PersonAct`: a
+six-digit code texted to the ticket's phone (app/services/one_time_codes.py; staff never see it), or a
+clerk at the window serving the ticket, with the citizen in front of them. A ticket without a phone
+has only the window. Every act records the path it came through (`via`) and who acted.
+Unknown codes, texts sent and wrong answers are limited per ticket, phone and address (app/services/limits.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hmac
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,12 +22,19 @@ from app.clock import utcnow
 from app.db import Database
 from app.models.cases import Case
 from app.models.people import Citizen
-from app.models.ticket import Ticket
+from app.models.ticket import Ticket, TicketStatus
 from app.security.crypto import FieldCipher
 from app.services import eta
-from app.services.errors import Forbidden
+from app.services.errors import Conflict, Forbidden
 from app.services.limits import Limit, Limits
 from app.services.live_queue import LiveQueue
+from app.services.messages import Template, message
+from app.services.notifications import NotificationService
+from app.services.one_time_codes import LIFETIME_MINUTES, OneTimeCodes
+from app.services.principal import Principal
+
+VIA_SMS = 'sms_code'  # the citizen typed the code texted to the ticket's phone
+VIA_WINDOW = 'window_staff'  # a clerk at the window serving the ticket, the citizen present
 
 GUESSES_PER_CODE = Limit(
     'track:code',
@@ -41,15 +50,40 @@ GUESSES_PER_ADDRESS = Limit(
     'tracking_locked',
     '查询尝试次数过多 / too many attempts from here',
 )
+TEXTS_PER_TICKET = Limit(
+    'track:texts:ticket', 3, dt.timedelta(minutes=15), 'code_texts_limited', '验证码发送过于频繁 / too many codes sent'
+)
+TEXTS_PER_PHONE = Limit(
+    'track:texts:phone', 6, dt.timedelta(hours=1), 'code_texts_limited', '验证码发送过于频繁 / too many codes sent'
+)
+TEXTS_PER_ADDRESS = Limit(
+    'track:texts:address',
+    10,
+    dt.timedelta(minutes=15),
+    'code_texts_limited',
+    '验证码发送过于频繁 / too many codes sent',
+)
 
 
 def refused() -> Forbidden:
-    return Forbidden('tracking_refused', '查询码或验证信息不正确 / the code or the check does not match')
+    return Forbidden('tracking_refused', '查询码不正确 / no ticket or case has this code')
+
+
+def wrong_code() -> Forbidden:
+    return Forbidden('wrong_sms_code', '验证码不正确或已失效 / the code is wrong, used or expired')
+
+
+def window_only() -> Forbidden:
+    return Forbidden(
+        'person_act_at_window',
+        '未留手机号：授权、评价和亲友代办请到窗口由工作人员在您本人在场时办理 / '
+        'no phone on this ticket: consents, ratings and proxy invitations are done at the window, in person',
+    )
 
 
 @dataclass(frozen=True)
 class Tracked:
-    """What an unlocked tracking code gives access to: one ticket (and its cases) or one case."""
+    """What a tracking code points at: one ticket (and its cases) or one case. Status only, no person."""
 
     code: str
     ticket_id: int | None
@@ -57,40 +91,108 @@ class Tracked:
     citizen_id: int | None
     service_id: int
     number: str
+    has_phone: bool = False
+
+
+@dataclass(frozen=True)
+class PersonAct:
+    """Leave to act for the person of one tracked ticket or case, and the verified path it came through."""
+
+    tracked: Tracked
+    via: str
+    actor: str  # 'citizen:<id>' for the citizen; the clerk's user name at the window
+    role: str
+
+    @property
+    def citizen_id(self) -> int | None:
+        return self.tracked.citizen_id
+
+    @property
+    def by_staff(self) -> bool:
+        return self.via == VIA_WINDOW
 
 
 class TrackingService:
     def __init__(
-        self, db: Database, cipher: FieldCipher, limits: Limits, *, clock: Callable[[], dt.datetime] = utcnow
+        self,
+        db: Database,
+        cipher: FieldCipher,
+        limits: Limits,
+        codes: OneTimeCodes,
+        notifier: NotificationService,
+        *,
+        hall_id: int,
+        clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.db = db
         self.cipher = cipher
         self.limits = limits
+        self.codes = codes
+        self.notifier = notifier
+        self.hall_id = hall_id
         self.clock = clock
 
-    async def unlock(self, code: str, answer: str, *, address: str = '') -> Tracked:
-        """The tracked ticket or case when `answer` is right; the same refusal for a wrong answer or unknown code.
-
-        Wrong answers count per code and per address (app/services/limits.py: across processes and restarts),
-        so neither a code's 10,000 possible answers nor many codes from one place can be tried.
-        """
-        code, answer = code.strip()[:64], answer.strip().upper()[:16]
-        await self.limits.check(GUESSES_PER_CODE, code)
+    async def follow(self, code: str, *, address: str = '') -> Tracked:
+        """What the code points at (status only); unknown codes count per address so codes cannot be probed."""
+        code = code.strip()[:64]
         await self.limits.check(GUESSES_PER_ADDRESS, address)
-        tracked, expected_hash, expected_number = await self._find(code)
-        given_hash = self.cipher.lookup(answer[-4:]) if answer[-4:].isdigit() else ''
-        if expected_hash is not None:
-            ok = bool(given_hash) and hmac.compare_digest(given_hash, expected_hash)
-        else:
-            ok = bool(expected_number) and hmac.compare_digest(answer.encode(), expected_number.encode())
-        if tracked is None or not ok:
-            await self.limits.hit(GUESSES_PER_CODE, code)
+        tracked = await self._find(code)
+        if tracked is None:
             await self.limits.hit(GUESSES_PER_ADDRESS, address)
             raise refused()
         return tracked
 
-    async def _find(self, code: str) -> tuple[Tracked | None, str | None, str]:
-        """The tracked thing and what proves it: the phone's last-4 hash, else the ticket number."""
+    async def send_code(self, tracked: Tracked, *, address: str = '') -> None:
+        """Text a one-time code to the ticket's phone (shown nowhere else); limited per ticket, phone and address."""
+        if tracked.citizen_id is None or not tracked.has_phone:
+            raise window_only()
+        phone = await self._phone(tracked.citizen_id)
+        if phone is None:
+            raise window_only()
+        await self.limits.hit(TEXTS_PER_TICKET, _subject(tracked))
+        await self.limits.hit(TEXTS_PER_PHONE, phone)
+        await self.limits.hit(TEXTS_PER_ADDRESS, address)
+        code = await self.codes.issue(_subject(tracked))
+        await self.notifier.text_now(
+            message(Template.VERIFY_CODE, code=code, minutes=LIFETIME_MINUTES),
+            key=f'otp:{_subject(tracked)}:{secrets.token_urlsafe(9)}',  # each code is a new text
+            hall_id=self.hall_id,
+            citizen_id=tracked.citizen_id,
+            ticket_id=tracked.ticket_id,
+        )
+
+    async def verify(self, tracked: Tracked, answer: str, *, address: str = '') -> PersonAct:
+        """The citizen's leave to act when `answer` is the live texted code (once); wrong answers are limited."""
+        subject = _subject(tracked)
+        await self.limits.check(GUESSES_PER_CODE, subject)
+        await self.limits.check(GUESSES_PER_ADDRESS, address)
+        if tracked.citizen_id is None or not await self.codes.redeem(subject, answer[:16]):
+            await self.limits.hit(GUESSES_PER_CODE, subject)
+            await self.limits.hit(GUESSES_PER_ADDRESS, address)
+            raise wrong_code()
+        return PersonAct(tracked, VIA_SMS, f'citizen:{tracked.citizen_id}', 'citizen')
+
+    async def at_window(self, caller: Principal, ticket_id: int) -> PersonAct:
+        """A clerk acts for the citizen in front of them: only at the window now serving this ticket."""
+        async with self.db.read_session() as s:
+            ticket = await s.get(Ticket, ticket_id)
+        if ticket is None or ticket.window_id is None or not caller.is_staff:
+            raise Forbidden('not_at_window', '只能为本窗口正在办理的办事人办理 / only for the citizen at your window')
+        caller.require_window(ticket.window_id)
+        if ticket.status != TicketStatus.CALLED:
+            raise Conflict('not_at_window', '该号不在窗口办理中 / this ticket is not being served at the window')
+        tracked = await self._find(ticket.code)
+        assert tracked is not None
+        return PersonAct(tracked, VIA_WINDOW, caller.name, str(caller.role))
+
+    async def _phone(self, citizen_id: int) -> str | None:
+        async with self.db.read_session() as s:
+            citizen = await s.get(Citizen, citizen_id)
+        if citizen is None or not citizen.phone_enc:
+            return None
+        return self.cipher.decrypt(citizen.phone_enc, context='citizen.phone')
+
+    async def _find(self, code: str) -> Tracked | None:
         async with self.db.read_session() as s:
             ticket = (await s.execute(select(Ticket).where(Ticket.code == code))).scalar_one_or_none()
             case = None
@@ -99,19 +201,23 @@ class TrackingService:
                 if case is not None and case.ticket_id is not None:
                     ticket = await s.get(Ticket, case.ticket_id)
             if ticket is None and case is None:
-                return None, None, ''
+                return None
             citizen_id = ticket.citizen_id if ticket else case.citizen_id if case else None
             citizen = await s.get(Citizen, citizen_id) if citizen_id else None
-        tracked = Tracked(
+        return Tracked(
             code=code,
             ticket_id=ticket.id if ticket else None,
             case_id=case.id if case else None,
             citizen_id=citizen_id,
             service_id=ticket.service_id if ticket else case.service_id if case else 0,
             number=ticket.number if ticket else '',
+            has_phone=citizen is not None and bool(citizen.phone_enc),
         )
-        phone_hash = citizen.phone_last4_hash if citizen is not None else None
-        return tracked, phone_hash, tracked.number
+
+
+def _subject(tracked: Tracked) -> str:
+    """One code per ticket (a case opened from a ticket shares it), or per case without a ticket."""
+    return f'ticket:{tracked.ticket_id}' if tracked.ticket_id is not None else f'case:{tracked.case_id}'
 
 
 @dataclass(frozen=True)

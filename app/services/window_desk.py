@@ -17,14 +17,17 @@ from app.clock import hall_day
 from app.db import Database
 from app.models.hall import ServiceItem, Window, WindowService, Zone
 from app.models.people import Citizen, CitizenPublic, Role
+from app.models.security import Consent, ConsentPurpose, ConsentScope
 from app.models.ticket import Ticket, TicketEvent, TicketStatus
 from app.security.crypto import FieldCipher
 from app.security.masking import masked_citizen
 from app.services import materials
+from app.services.consent import ConsentService
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.kiosk import answers_for
 from app.services.principal import Principal
 from app.services.queue import QueueService, TicketView, checked_reason
+from app.services.tracking import TrackingService
 
 
 @dataclass(frozen=True)
@@ -195,3 +198,16 @@ def since_epoch_ms(moment: dt.datetime | None) -> int | None:
         return None
     aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
     return int(aware.timestamp() * 1000)
+
+
+async def grant_in_person(
+    tracking: TrackingService, consent: ConsentService, caller: Principal, ticket_id: int, service_code: str
+) -> Consent:
+    """The citizen in front of the window agrees to 调取部门数据: recorded as the clerk's act (`window_staff`).
+
+    The one path for a ticket without a phone; the clerk must be serving this ticket at their own window.
+    """
+    act = await tracking.at_window(caller, ticket_id)
+    return await consent.grant_for(
+        act, ConsentPurpose.DEPARTMENT_DATA, ConsentScope.SAME_KIND, service_code=service_code
+    )

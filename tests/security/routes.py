@@ -73,7 +73,7 @@ ROUTES: list[Rule] = [
     Rule('/kiosk/{device}', PUBLIC, example='/kiosk/no-such-kiosk'),
     Rule('/window/{window_id}', WINDOW_OPERATORS),
     Rule('/manager', (Role.MANAGER,)),
-    Rule('/track/{code}', PUBLIC, example='/track/not-a-real-code'),  # code + second factor, no login
+    Rule('/track/{code}', PUBLIC, example='/track/not-a-real-code'),  # the code: status; the texted code: the person
     Rule('/verify/{number}', PUBLIC, example='/verify/HT20260101-0000000000'),
     Rule('/proxy/{token}', PUBLIC, example='/proxy/not-a-real-token'),  # the citizen's link is the key, no login
     Rule('/review', (Role.REVIEWER,)),

@@ -1,0 +1,148 @@
+"""What the hall may say to a citizen: fixed templates with typed parameters, nothing else.
+
+Why: a text from the hall's number is believed. If a clerk's or reviewer's free text could reach it, one
+return note ("请先访问 http://... 缴纳费用") turns the hall into a phishing sender. So an SMS is always one
+of these templates; free text from staff travels only as a `note` shown on /track, never in an SMS. A
+parameter is typed, short, and refused (with a clear error, changing nothing) when it carries a link or
+a host name, even when it comes from configuration such as a service's name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+from app.services.errors import Invalid
+
+MAX_PARAMETER_LENGTH = 40
+MAX_NOTE_LENGTH = 400
+
+# a scheme, a www. prefix, an e-mail-like @host, or anything shaped like host.tld (ASCII or full-width dots)
+LINK_PATTERN = re.compile(
+    r'(?i)([a-z][a-z0-9+.-]*:/{1,2})|(\bwww\d?[.。．])|(@[a-z0-9-]+[.。．])|([a-z0-9-]+[.。．](?:[a-z0-9-]+[.。．])*[a-z]{2,}\b)'
+)
+CONTROL_PATTERN = re.compile(r'[\x00-\x1f\x7f]')
+
+
+class Template(StrEnum):
+    VERIFY_CODE = 'verify_code'
+    CALLED = 'called'
+    QUEUE_NEAR = 'queue_near'
+    CASE_STEP_STARTED = 'case_step_started'
+    CASE_STEP_STARTED_DUE = 'case_step_started_due'
+    PICKUP_READY = 'pickup_ready'
+    DISBURSE_STARTED = 'disburse_started'
+    CASE_RETURNED = 'case_returned'
+    CASE_ACCEPTED = 'case_accepted'
+    CASE_CONCLUDED = 'case_concluded'
+    CERTIFIED = 'certified'
+    PICKED_UP = 'picked_up'
+    DISBURSED = 'disbursed'
+    STEP_APPROVED_BY_RULE = 'step_approved_by_rule'
+    STEP_APPROVED = 'step_approved'
+    SLA_AT_RISK = 'sla_at_risk'
+    RATING_RECEIVED = 'rating_received'
+    RECTIFIED = 'rectified'
+    RATING_VOID = 'rating_void'
+
+
+@dataclass(frozen=True)
+class Spec:
+    text: str
+    params: MappingProxyType[str, type]
+
+
+def _spec(text: str, **params: type) -> Spec:
+    return Spec(text, MappingProxyType(params))
+
+
+TEMPLATES: dict[Template, Spec] = {
+    Template.VERIFY_CODE: _spec(
+        '您的办事进度验证码为{code}，{minutes}分钟内有效。请勿告诉任何人，包括大厅工作人员', code=str, minutes=int
+    ),
+    Template.CALLED: _spec('请{number}号到{window}号窗口办理', number=str, window=int),
+    Template.QUEUE_NEAR: _spec('您的{number}号前面还有{ahead}人，请留意叫号', number=str, ahead=int),
+    Template.CASE_STEP_STARTED: _spec('您的「{service}」已进入「{step}」环节', service=str, step=str),
+    Template.CASE_STEP_STARTED_DUE: _spec(
+        '您的「{service}」已进入「{step}」环节，预计{due}前完成', service=str, step=str, due=str
+    ),
+    Template.PICKUP_READY: _spec('您的「{service}」已可领取：请到大厅窗口办理「{step}」', service=str, step=str),
+    Template.DISBURSE_STARTED: _spec('您的「{service}」已进入「{step}」，款项将发放到您的账户', service=str, step=str),
+    Template.CASE_RETURNED: _spec(
+        '您的「{service}」在「{step}」环节被退回补正，请在办件进度页查看补正说明', service=str, step=str
+    ),
+    Template.CASE_ACCEPTED: _spec('您的「{service}」已受理', service=str),
+    Template.CASE_CONCLUDED: _spec('您的「{service}」已办结', service=str),
+    Template.CERTIFIED: _spec('您的电子证照已签发（{certificate}），可在办件进度页查看和核验', certificate=str),
+    Template.PICKED_UP: _spec('您已领取「{service}」的证照', service=str),
+    Template.DISBURSED: _spec('「{service}」的款项已发放', service=str),
+    Template.STEP_APPROVED_BY_RULE: _spec('「{step}」已秒批通过', step=str),
+    Template.STEP_APPROVED: _spec('「{step}」审批通过', step=str),
+    Template.SLA_AT_RISK: _spec(
+        '「{service}」办件的「{step}」环节{state}（期限 {due}）', service=str, step=str, state=str, due=str
+    ),
+    Template.RATING_RECEIVED: _spec(
+        '您对「{service}」的评价已收到，{department}将在{deadline}前回访并整改',
+        service=str,
+        department=str,
+        deadline=str,
+    ),
+    Template.RECTIFIED: _spec(
+        '「{service}」的整改已完成，整改说明请在办件进度页查看。欢迎您再次评价本次服务', service=str
+    ),
+    Template.RATING_VOID: _spec('您对「{service}」的评价经申诉复核，认定与事实不符，不计入满意度统计', service=str),
+}
+
+
+def link_refused(name: str) -> Invalid:
+    return Invalid(
+        'link_in_message',
+        f'短信参数“{name}”不能包含网址或域名 / the message parameter {name!r} must not contain a link or host name',
+    )
+
+
+def _checked(name: str, value: object, kind: type) -> object:
+    if kind is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise Invalid('invalid_message_parameter', f'短信参数“{name}”须为整数 / {name!r} must be an integer')
+        return value
+    if not isinstance(value, str):
+        raise Invalid('invalid_message_parameter', f'短信参数“{name}”须为文字 / {name!r} must be text')
+    text = CONTROL_PATTERN.sub(' ', value).strip()
+    if len(text) > MAX_PARAMETER_LENGTH:
+        raise Invalid('invalid_message_parameter', f'短信参数“{name}”过长 / {name!r} is too long for a message')
+    if LINK_PATTERN.search(text):
+        raise link_refused(name)
+    return text
+
+
+@dataclass(frozen=True)
+class Message:
+    """One template with checked parameters; `text` is the only wording that may leave as an SMS."""
+
+    template: Template
+    params: MappingProxyType[str, object]
+
+    @property
+    def text(self) -> str:
+        return TEMPLATES[self.template].text.format(**self.params)
+
+
+def message(template: Template, **params: object) -> Message:
+    """The message, or Invalid naming the missing, unexpected, mistyped or link-carrying parameter."""
+    template = Template(template)
+    spec = TEMPLATES[template]
+    missing, unexpected = set(spec.params) - set(params), set(params) - set(spec.params)
+    if missing or unexpected:
+        names = ', '.join(sorted(missing | unexpected))
+        raise Invalid('invalid_message_parameter', f'短信参数不符：{names} / wrong message parameters: {names}')
+    checked = {name: _checked(name, params[name], kind) for name, kind in spec.params.items()}
+    return Message(template, MappingProxyType(checked))
+
+
+def page_text(msg: Message, note: str = '') -> str:
+    """The copy shown on /track: the template's text, then staff's free text as a separate note."""
+    note = CONTROL_PATTERN.sub(' ', note).strip()[:MAX_NOTE_LENGTH]
+    return f'{msg.text}\n说明：{note}' if note else msg.text

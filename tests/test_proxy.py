@@ -236,10 +236,10 @@ async def test_opening_a_link_writes_only_the_first_time_it_is_joined(
         await watched.dispose()
 
 
-async def test_a_link_ends_at_exactly_its_expiry(journey: Journey, tracked: Tracked, clock: FakeClock) -> None:
+async def test_a_link_ends_at_exactly_its_expiry(journey: Journey, act: PersonAct, clock: FakeClock) -> None:
     """Open until the moment before `expires_at`, closed at `expires_at` itself (not a moment later)."""
     proxy = journey.proxy
-    invitation = await proxy.invite(tracked, relation='子女', hours=1, can_fill=True)
+    invitation = await proxy.invite(act, relation='子女', hours=1, can_fill=True)
     assert invitation.grant.expires_at == clock.now + dt.timedelta(hours=1)
     clock.advance(60 - 1 / 60_000)  # a millisecond before
     await proxy.access(invitation.token)
@@ -248,11 +248,11 @@ async def test_a_link_ends_at_exactly_its_expiry(journey: Journey, tracked: Trac
         with pytest.raises(Forbidden) as refused:
             await attempt
         assert refused.value.code == 'proxy_ended'
-    assert await proxy.grants_for(tracked) == []
+    assert await proxy.grants_for(act.tracked) == []
 
 
 async def test_a_relative_cannot_propose_a_material_of_another_citizens_real_case(
-    journey: Journey, tracked: Tracked, db: Database, hall_queue: QueueService, journey_hall: JourneyHall
+    journey: Journey, act: PersonAct, db: Database, hall_queue: QueueService, journey_hall: JourneyHall
 ) -> None:
     """The other case exists and its materials are required: only the grant's scope refuses them."""
     other_ticket = await served_ticket(
@@ -261,10 +261,10 @@ async def test_a_relative_cannot_propose_a_material_of_another_citizens_real_cas
     other_case = await journey.cases.open_case(
         other_ticket.ticket.id or 0, actor='w01', answers={'employment': 'flexible'}
     )
-    assert other_case.case.citizen_id not in (None, tracked.citizen_id)
+    assert other_case.case.citizen_id not in (None, act.tracked.citizen_id)
     theirs = [m for m in other_case.materials if m.status == MATERIAL_REQUIRED]
     assert theirs, 'a real material another citizen still has to bring'
-    helper = await journey.proxy.invite(tracked, relation='子女', hours=24, can_fill=True)
+    helper = await journey.proxy.invite(act, relation='子女', hours=24, can_fill=True)
     for material in theirs:
         with pytest.raises(NotFound) as refused:
             await journey.proxy.propose(helper.token, material.id or 0)

@@ -20,6 +20,7 @@ from app.services.certificates import ALTERED, CERTIFICATE_REVOKED, GENUINE, REV
 from app.services.errors import Conflict, Invalid
 from app.services.journey import Journey
 from app.services.queue import QueueService
+from app.services.reasons import REASON_MAX
 from tests import journeyhall
 from tests.journeyhall import LOCAL_CITIZEN, WEDNESDAY_10AM, JourneyHall, served_ticket
 from tests.security.insider import sha256_hash
@@ -164,6 +165,10 @@ async def test_a_revoked_certificate_says_so_and_the_revocation_is_audited(
 ) -> None:
     with pytest.raises(Invalid):
         await journey.certificates.revoke(number, actor='rv_dept', role='reviewer', reason=' ')
+    with pytest.raises(Invalid) as too_long:  # refused, not cut: what is audited is what was said
+        await journey.certificates.revoke(number, actor='rv_dept', role='reviewer', reason='撤' * (REASON_MAX + 1))
+    assert too_long.value.code == 'reason_too_long'
+    assert (await journey.certificates.verify(number)).status != REVOKED
     await journey.certificates.revoke(number, actor='rv_dept', role='reviewer', reason='申请人撤回')
     result = await journey.certificates.verify(number)
     assert result.status == REVOKED and result.revoked_at is not None

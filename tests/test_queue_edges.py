@@ -21,7 +21,8 @@ from app.models.ticket import PriorityClass
 from app.security.crypto import FieldCipher
 from app.services import window_desk
 from app.services.errors import Conflict, DomainError, Invalid
-from app.services.queue import REASON_MAX, QueueService
+from app.services.queue import QueueService
+from app.services.reasons import REASON_MAX
 from app.settings import Settings
 from tests.callers import DESK, limits_for
 from tests.conftest import AUDIT_KEY, FakeClock

@@ -7,7 +7,8 @@ import datetime as dt
 from pydantic import BaseModel, Field
 
 from app.models.hall import WindowState
-from app.services.queue import NUMBER_MAX, REASON_MAX, SERVICE_CODE_MAX, HallOverview, TicketView
+from app.services.queue import NUMBER_MAX, SERVICE_CODE_MAX, HallOverview, TicketView
+from app.services.reasons import REASON_MAX
 
 
 class TicketOut(BaseModel):

@@ -26,6 +26,7 @@ from app.models.hall import Department, ServiceItem
 from app.models.security import AuditEntry
 from app.services import audit
 from app.services.errors import Conflict, Invalid, NotFound
+from app.services.reasons import checked_reason
 
 CERTIFICATE_REVOKED = 'certificate_revoked'
 GENUINE = 'genuine'
@@ -189,9 +190,7 @@ class CertificateService:
         return result
 
     async def revoke(self, number: str, *, actor: str, role: str, reason: str) -> Certificate:
-        reason = reason.strip()
-        if not reason:
-            raise Invalid('reason_required', '注销证照必须填写原因 / a reason is required')
+        reason = checked_reason(reason, required=True)
         now = self.clock()
         async with self.db.write_lock(), self.db.session() as s, s.begin():
             certificate = (
@@ -208,7 +207,7 @@ class CertificateService:
                 role=role,
                 action=CERTIFICATE_REVOKED,
                 target=f'certificate:{number}',
-                detail={'reason': reason[:200]},
+                detail={'reason': reason},
                 now=now,
             )
         return certificate

@@ -59,25 +59,15 @@ from app.services.limits import Limits
 from app.services.live_queue import ARRIVAL_WINDOW, RECENT_HANDLING_SAMPLES, LiveQueue, WindowSlot
 from app.services.principal import Kind, Principal
 from app.services.priority import Candidate, classify
+from app.services.reasons import checked_reason
 from app.services.ticket_access import ANONYMOUS_IN_HALL, ANONYMOUS_PER_ADDRESS, PHONE_PER_DAY, authorize_take
 from app.services.uow import UnitOfWork, unit_of_work
 from app.settings import Settings
 
 HANDLING_LOOKBACK = dt.timedelta(days=7)
 BUSY_MESSAGE = '请先办结、转移或挂起当前号 / finish, transfer or park the current ticket'
-REASON_MAX = 200  # the same caps as the API's bodies (app/api/schemas.py), so a page cannot pass more
-NUMBER_MAX = 8
+NUMBER_MAX = 8  # the same caps as the API's bodies (app/api/schemas.py), so a page cannot pass more
 SERVICE_CODE_MAX = 32
-
-
-def checked_reason(reason: str, *, required: bool) -> str:
-    """A reason as stored: stripped, present when required, and never longer than the API allows."""
-    reason = reason.strip()
-    if required and not reason:
-        raise Invalid('reason_required', '必须填写原因 / a reason is required')
-    if len(reason) > REASON_MAX:
-        raise Invalid('reason_too_long', f'原因最多 {REASON_MAX} 个字 / a reason has at most {REASON_MAX} characters')
-    return reason
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from app.security.crypto import FieldCipher
 from app.services import audit
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.principal import Principal
+from app.services.reasons import checked_reason
 
 Field = Literal['name', 'id_number', 'phone']
 _COLUMNS: dict[str, tuple[str, str]] = {
@@ -44,13 +45,11 @@ async def unmask_citizen(
     client_address: str = '',
 ) -> dict[str, str]:
     """The requested fields in clear; Forbidden (and an audit row saying so) when the task does not need them."""
-    reason = reason.strip()
-    if not reason:
-        raise Invalid('reason_required', '查看完整信息须填写原因 / a reason is required to see full details')
+    reason = checked_reason(reason, required=True)
     unknown = set(fields) - set(_COLUMNS)
     if unknown or not fields:
         raise Invalid('unknown_field', f'无法查看的字段 / cannot unmask: {sorted(unknown) or "nothing"}')
-    detail = {'fields': sorted(fields), 'reason': reason[:200]}
+    detail = {'fields': sorted(fields), 'reason': reason}
     async with db.session() as s, s.begin():
         citizen = await s.get(Citizen, citizen_id)
         allowed = citizen is not None and await _task_needs_it(s, principal, citizen_id)

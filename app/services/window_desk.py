@@ -26,7 +26,8 @@ from app.services.consent import ConsentService
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.kiosk import answers_for
 from app.services.principal import Principal
-from app.services.queue import QueueService, TicketView, checked_reason
+from app.services.queue import QueueService, TicketView
+from app.services.reasons import checked_reason
 from app.services.tracking import TrackingService
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.services.queue import REASON_MAX
+from app.services.reasons import REASON_MAX
 from tests.apphost import AppProcess, NewUser, PreparedDatabase, running_app
 from tests.factories import SmallHall
 from tests.security.routes import assert_error, bearer, db_state, settled_state, sqlite_path, token

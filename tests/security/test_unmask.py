@@ -15,6 +15,7 @@ from app.services import audit
 from app.services.errors import Forbidden, Invalid
 from app.services.principal import Kind, Principal
 from app.services.queue import QueueService
+from app.services.reasons import REASON_MAX
 from app.services.unmask import unmask_citizen
 from tests.callers import DESK
 from tests.conftest import FakeClock
@@ -84,6 +85,11 @@ async def test_a_reason_is_required_and_managers_may_unmask(
     citizen_id = await served_citizen(queue, hall)
     with pytest.raises(Invalid):
         await unmask_citizen(db, cipher, who(Role.MANAGER), citizen_id, fields=['phone'], reason=' ', now=clock.now)
+    with pytest.raises(Invalid) as too_long:  # refused, not cut short in the audit row
+        await unmask_citizen(
+            db, cipher, who(Role.MANAGER), citizen_id, fields=['phone'], reason='查' * (REASON_MAX + 1), now=clock.now
+        )
+    assert too_long.value.code == 'reason_too_long'
     assert await unmask_rows(db) == []
     values = await unmask_citizen(
         db, cipher, who(Role.MANAGER, name='boss'), citizen_id, fields=['phone'], reason='回访', now=clock.now

@@ -42,7 +42,11 @@ CODE = re.compile(r'验证码为(\d{6})')
 
 @pytest.fixture(scope='module')
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AppProcess, PreparedDatabase]]:
-    with running_app(tmp_path_factory.mktemp('citizen-keys')) as (app, prepared):
+    # recalls at once: what a recall answers is checked here, its interval in tests/security/test_queue_rules.py
+    with running_app(tmp_path_factory.mktemp('citizen-keys'), extra_env={'RECALL_INTERVAL_SECONDS': '0'}) as (
+        app,
+        prepared,
+    ):
         yield app, prepared
 
 

@@ -190,7 +190,7 @@ def test_two_app_processes_take_and_call_tickets_through_a_redis_outage_and_agre
         assert 'Redis unreachable' in first.output() and 'Redis reachable again' in first.output()
         assert a.post(f'/api/windows/{window}/complete', headers=desk_a).status_code == 200
         again = a.post(f'/api/windows/{window}/call-next', headers=desk_a)
-        assert again.status_code == 200 and again.json()['code'] != called.json()['code']  # never the same ticket
+        assert again.status_code == 200 and again.json()['number'] != called.json()['number']  # never the same ticket
         wait_for(lambda: hall_waiting(first, 'SVC-A') == 2 and hall_waiting(second, 'SVC-A') == 2)
 
 

@@ -77,7 +77,7 @@ def test_kiosk_ticket_and_offline_device_show_on_the_floor_map(
 
     taken = httpx.post(f'{app.base_url}/api/tickets', json={'service_code': 'SVC-A', 'channel': 'kiosk'}, timeout=10)
     assert taken.status_code == 201, taken.text
-    expect(badge).to_have_text('1', timeout=2000)
+    expect(badge).to_have_text('1', timeout=10_000)  # a push; how fast is measured in bench/twin_clients.py, not here
     expect(page.get_by_test_id('kpi-waiting-value')).to_have_text('1 人')
 
     kiosk = page.locator(f'#fm-d{devices.kiosk.device_id}')

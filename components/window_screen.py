@@ -241,7 +241,8 @@ class WindowScreen:
         with ui.context.client.layout, ui.dialog() as dialog, ui.card().classes('w-96 gap-3'):
             ui.label(t('desk.unmask')).classes('text-lg font-bold')
             ui.label(t('desk.unmask.hint')).classes('text-sm text-grey-8')
-            reason = tid(ui.input(t('desk.unmask.reason')), 'desk-unmask-reason').props('maxlength=200').classes('w-full')
+            reason = tid(ui.input(t('desk.unmask.reason')), 'desk-unmask-reason').props('maxlength=200')
+            reason.classes('w-full')
             shown = tid(ui.column(), 'desk-unmasked').classes('gap-1 text-sm font-mono')
 
             async def reveal() -> None:

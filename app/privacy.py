@@ -101,6 +101,11 @@ specification) and the Personal Information Protection Law (PIPL): sensitive per
   UI, exports and the call board; a logging filter masks ID and mobile numbers in every log line.
 - Consent (`app/services/consent.py`): each consent has a purpose, a scope (this time / same kind of
   matter) and the version of the text the citizen saw; it can be revoked at once.
+- Minors (PIPL art. 31): a citizen under 14 (by the birth date in their ID number, on the hall's day)
+  cannot consent alone to 刷脸 or to 调取部门数据 (`guardian_required` on every path: kiosk, /track,
+  window). A guardian present in person consents, recorded by the clerk at the window: their ID number
+  only encrypted on the minor's consent, their relation, the clerk as actor, audited. /track shows it
+  as given by a guardian; the guardian (at the window) or the texted code withdraws it, audited.
 
 ## Face recognition (刷脸取号)
 

@@ -87,7 +87,7 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         cipher,
         hall,
         queue,
-        AuthService(db, settings, limits, bus=bus, hall_id=hall.id),
+        AuthService(db, settings, limits, bus=bus, hall_id=hall.id, cipher=cipher),
         journey,
         limits,
         KioskPairingService(db, bus, limits, key=settings.key(Purpose.KIOSK_PAIRING), hall_id=hall.id),

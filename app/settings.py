@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, validation_alias='MAX_BODY_BYTES')
     token_idle_minutes: int = Field(default=30, ge=1, validation_alias='TOKEN_IDLE_MINUTES')
     token_absolute_hours: int = Field(default=12, ge=1, validation_alias='TOKEN_ABSOLUTE_HOURS')
+    second_factor_roles_raw: str = Field(
+        default='manager,admin', validation_alias='SECOND_FACTOR_ROLES'
+    )  # roles that must sign in with a TOTP code (comma-separated); others may enrol one
     session_check_seconds: float = Field(
         default=15.0, gt=0, le=45, validation_alias='SESSION_CHECK_SECONDS'
     )  # how often each process re-checks the sessions of its open staff pages (ended pages close within 60 s)
@@ -162,6 +165,10 @@ class Settings(BaseSettings):
         """Reverse proxies whose X-Forwarded-For is believed (TRUSTED_PROXIES, comma-separated); none by default."""
         parts = [part.strip() for part in self.trusted_proxies_raw.split(',') if part.strip()]
         return tuple(ipaddress.ip_network(part, strict=False) for part in parts)
+
+    @property
+    def second_factor_roles(self) -> frozenset[str]:
+        return frozenset(part.strip() for part in self.second_factor_roles_raw.split(',') if part.strip())
 
     @property
     def is_sqlite(self) -> bool:

@@ -52,6 +52,7 @@ register(
         'track.no_consents': ('暂无授权', 'No consents'),
         'track.revoke': ('撤回', 'Withdraw'),
         'track.revoked': ('已撤回', 'Withdrawn'),
+        'track.by_guardian': ('监护人（{relation}）代为同意', 'Given by a guardian ({relation})'),
         'track.used': ('已使用', 'Used'),
         'track.grant': ('同意调取部门数据，免交材料', 'Let the hall fetch my records instead of paper'),
         'track.granted': ('已授权，窗口受理时将直接调取', 'Granted: the window will fetch your records'),

@@ -24,6 +24,7 @@ def consent_view(version: str, *, on_agree: Action, on_decline: Action) -> None:
     ui.label(t('kiosk.consent.title')).classes('text-[1.6em] font-bold')
     with ui.card().classes('w-full p-6 no-shadow border'):
         tid(ui.label(pick(text.zh, text.en)), 'kiosk-consent-text').classes('leading-relaxed')
+    tid(ui.label(t('kiosk.consent.minor')), 'kiosk-consent-minor').classes('text-[1em] text-deep-orange-9')
     agreed = tid(ui.checkbox(t('kiosk.consent.check')), 'kiosk-consent-check').classes('text-[1em]')
     agreed.props('size=xl')
 

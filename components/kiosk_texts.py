@@ -44,6 +44,10 @@ register(
             '我已阅读并同意上述告知，仅本次用于刷脸取号',
             'I have read this and agree, for face ticketing',
         ),
+        'kiosk.consent.minor': (
+            '未满14周岁的儿童不能自己同意刷脸：须由监护人本人在场，请工作人员协助记录监护人同意。',
+            'Children under 14 cannot agree to face ticketing alone: a guardian must be present; please ask staff.',
+        ),
         'kiosk.consent.agree': ('同意并开始刷脸', 'Agree and start'),
         'kiosk.consent.decline': ('不同意，改用身份证', 'No thanks, use my ID card'),
         'kiosk.face.look': ('请正视上方摄像头，保持不动', 'Look at the camera above and hold still'),

@@ -1,4 +1,4 @@
-"""The desk's two questions: where to transfer a ticket (and why), and why it is parked."""
+"""The desk's questions: where to transfer a ticket (and why), why it is parked, and a minor's guardian consent."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from nicegui import ui
 
+from app.models.security import ConsentPublic, ConsentPurpose
+from app.services.consent import GUARDIAN_RELATIONS, Guardian
 from app.services.window_desk import TransferTargets
 from components import window_texts as _texts  # noqa: F401 - registers the desk's texts
 from components.testids import tid
@@ -62,4 +64,71 @@ class ParkDialog:
     async def ask(self, number: str) -> str | None:
         self.title.set_text(t('desk.park.title', number=number))
         self.reason.set_value('')
+        return await self.dialog
+
+
+@dataclass(frozen=True)
+class GuardianGrant:
+    purpose: ConsentPurpose
+    guardian: Guardian
+
+
+@dataclass(frozen=True)
+class GuardianRevoke:
+    consent_id: int
+
+
+class GuardianDialog:
+    """A minor's guardian, present, consents (刷脸 or 调取部门数据) or withdraws a consent of this ticket.
+
+    The dialog only asks; the consent service decides (adult, valid ID number, relation, under 14).
+    """
+
+    def __init__(self) -> None:
+        with ui.dialog() as self.dialog, ui.card().classes('w-[32rem] max-w-full gap-3 p-6'):
+            self.title = ui.label().classes('text-lg font-bold')
+            ui.label(t('desk.guardian.hint')).classes('text-sm text-grey-8')
+            purposes = {
+                p.value: t(f'desk.guardian.purpose.{p.value}')
+                for p in (ConsentPurpose.FACE_TICKET, ConsentPurpose.DEPARTMENT_DATA)
+            }
+            self.purpose = tid(ui.select(purposes, label=t('desk.guardian.purpose')), 'guardian-purpose')
+            self.purpose.classes('w-full')
+            self.id_number = tid(ui.input(t('desk.guardian.id_number')), 'guardian-id-number').classes('w-full')
+            self.id_number.props('maxlength=18 autocomplete=off')
+            self.relation = tid(ui.select(GUARDIAN_RELATIONS, label=t('desk.guardian.relation')), 'guardian-relation')
+            self.relation.classes('w-full')
+            self.existing = tid(ui.column(), 'guardian-consents').classes('w-full gap-1')
+            with ui.row().classes('w-full justify-end gap-2'):
+                ui.button(t('desk.cancel'), on_click=lambda: self.dialog.submit(None)).props('flat')
+                tid(ui.button(t('desk.guardian.record'), on_click=self._submit), 'guardian-ok').props('unelevated')
+
+    def _submit(self) -> None:
+        purpose = self.purpose.value
+        if not purpose:
+            ui.notify(t('desk.guardian.choose_purpose'), type='warning')
+            return
+        guardian = Guardian((self.id_number.value or '').strip(), self.relation.value or '')
+        self.dialog.submit(GuardianGrant(ConsentPurpose(purpose), guardian))
+
+    def _show(self, consents: list[ConsentPublic]) -> None:
+        self.existing.clear()
+        live = [c for c in consents if c.revoked_at is None and c.purpose != ConsentPurpose.PROXY]
+        with self.existing:
+            for consent in live:
+                with ui.row().classes('w-full items-center justify-between no-wrap'):
+                    who = GUARDIAN_RELATIONS.get(consent.guardian_relation or '', t('desk.guardian.self'))
+                    ui.label(f'{t(f"desk.guardian.purpose.{consent.purpose}")} · {who}').classes('text-sm')
+                    button = ui.button(
+                        t('desk.guardian.revoke'),
+                        on_click=lambda _, cid=consent.id: self.dialog.submit(GuardianRevoke(cid)),
+                    )
+                    tid(button, f'guardian-revoke-{consent.id}').props('outline dense no-caps color=negative')
+
+    async def ask(self, number: str, consents: list[ConsentPublic]) -> GuardianGrant | GuardianRevoke | None:
+        self.title.set_text(t('desk.guardian.title', number=number))
+        self.purpose.set_value(None)
+        self.id_number.set_value('')
+        self.relation.set_value(None)
+        self._show(consents)
         return await self.dialog

@@ -17,8 +17,10 @@ from nicegui import ui
 from app.clock import utcnow
 from app.events import Event, TicketEventBase, TicketTransferred, WindowChanged
 from app.models.hall import WindowState
+from app.models.security import ConsentPublic
 from app.runtime import Runtime
 from app.services import window_desk
+from app.services.consent import MINOR_AGE
 from app.services.errors import DomainError, StorageUnavailable
 from app.services.principal import Principal
 from app.services.unmask import unmask_citizen
@@ -27,7 +29,7 @@ from components import window_texts as _texts  # noqa: F401 - registers the desk
 from components.testids import tid
 from components.texts import t
 from components.window_current import current_ticket
-from components.window_dialogs import ParkDialog, TransferDialog
+from components.window_dialogs import GuardianDialog, GuardianGrant, ParkDialog, TransferDialog
 from components.window_side import OutOfOrderCard, parked_card, queue_card, state_card
 from twin.hall import HallTwin
 
@@ -61,6 +63,7 @@ class WindowScreen:
         self._wanted = self._drawn = 0
         self.transfer_dialog = TransferDialog(targets, own_window_id=self.window_id)
         self.park_dialog = ParkDialog()
+        self.guardian_dialog = GuardianDialog()
         with ui.row().classes('w-full gap-4 items-start no-wrap'):
             self.main = tid(ui.card(), 'desk-current').classes('flex-grow p-5 gap-4 min-w-0')
             with ui.column().classes('w-[22rem] shrink-0 gap-3'):
@@ -106,6 +109,9 @@ class WindowScreen:
             if current.citizen is not None:
                 grant = tid(ui.button(t('desk.grant_data'), on_click=self.grant_in_person), 'desk-grant-data')
                 grant.props('outline icon=how_to_reg')
+            if current.citizen is not None and current.citizen.age is not None and current.citizen.age < MINOR_AGE:
+                guardian = tid(ui.button(t('desk.guardian'), on_click=self.guardian), 'desk-guardian')
+                guardian.props('outline icon=family_restroom color=deep-orange')
             ui.space()
             tid(ui.button(t('desk.complete'), on_click=self.complete), 'desk-complete').props(
                 'unelevated color=positive icon=task_alt'
@@ -231,6 +237,42 @@ class WindowScreen:
             lambda p: window_desk.grant_in_person(journey.tracking, journey.consent, p, ticket_id, service_code),
             lambda _: t('desk.granted_data'),
         )
+
+    async def guardian(self) -> None:
+        """A minor's guardian, present, consents or withdraws; recorded and audited as this clerk's act."""
+        current, journey = self.desk.current, self.rt.journey
+        if current is None:
+            return
+        ticket_id, service_code = current.view.ticket.id or 0, current.view.service.code
+        consents: list[ConsentPublic] = []
+
+        async def list_consents(principal: Principal) -> None:
+            consents.extend(await window_desk.ticket_consents(journey.tracking, journey.consent, principal, ticket_id))
+
+        listed = await self.act(list_consents)
+        if not listed:
+            return
+        choice = await self.guardian_dialog.ask(current.view.ticket.number, consents)
+        if isinstance(choice, GuardianGrant):
+            await self.act(
+                lambda p: window_desk.grant_for_guardian(
+                    journey.tracking,
+                    journey.consent,
+                    p,
+                    ticket_id,
+                    choice.purpose,
+                    choice.guardian,
+                    service_code=service_code,
+                ),
+                lambda _: t('desk.guardian.granted'),
+            )
+        elif choice is not None:
+            await self.act(
+                lambda p: window_desk.revoke_in_person(
+                    journey.tracking, journey.consent, p, ticket_id, choice.consent_id
+                ),
+                lambda _: t('desk.guardian.revoked'),
+            )
 
     async def unmask(self) -> None:
         """Full details only with a reason; the service checks the task and audits every attempt."""

@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 from tests.apphost import SMALL_HALL_PASSWORDS, prepare_database, run_coroutine, sqlite_url, start_app
 from tests.kiosk_hall import prepare_ui
 from tests.kioskpairing import pair_page
+from tests.totp import finish_login, token_body
 
 WAIT_MS = 20_000  # generous: the machine is shared
 
@@ -57,15 +58,15 @@ def test_a_full_disk_is_told_at_the_kiosk_and_on_the_managers_map_and_passes_whe
     prepared = prepare_database(sqlite_url(small_fs / 'hall.db'))
     run_coroutine(lambda: prepare_ui(prepared.url))
     with start_app(prepared.url, tmp_path / 'app', {'DISK_MIN_FREE_MB': '3', 'DISK_CHECK_SECONDS': '1'}) as app:
-        token = httpx.post(
-            f'{app.base_url}/api/auth/token', json={'username': 'boss', 'password': SMALL_HALL_PASSWORDS['boss']}
-        ).json()['access_token']
+        with httpx.Client(base_url=app.base_url) as api:
+            token = token_body(api, 'boss', SMALL_HALL_PASSWORDS['boss']).json()['access_token']
         manager = page.context.new_page()
         manager.set_viewport_size({'width': 1366, 'height': 768})
         manager.goto(f'{app.base_url}/login?next=/manager')
         manager.get_by_test_id('login-username').fill('boss')
         manager.get_by_test_id('login-password').fill(SMALL_HALL_PASSWORDS['boss'])
         manager.get_by_test_id('login-submit').click()
+        finish_login(manager)
         expect(manager.get_by_test_id('alert-list')).to_be_visible(timeout=WAIT_MS)
 
         page.set_viewport_size({'width': 390, 'height': 844})

@@ -8,10 +8,12 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from tests.apphost import AppProcess, PreparedDatabase
+from tests.totp import token_body
 
 
 def login(app: AppProcess, username: str, password: str) -> dict[str, str]:
-    response = httpx.post(f'{app.base_url}/api/auth/token', json={'username': username, 'password': password})
+    with httpx.Client(base_url=app.base_url) as api:
+        response = token_body(api, username, password)
     response.raise_for_status()
     return {'authorization': f'Bearer {response.json()["access_token"]}'}
 

@@ -25,6 +25,7 @@ from e2e.sms import verify_on_phone
 from tests.apphost import AppProcess, PreparedDatabase, running_app
 from tests.idnumbers import make_id
 from tests.kioskpairing import pair_page
+from tests.totp import finish_login, token_body
 
 SPEECH_WAIT_MS = 15_000  # generous: the machine is shared
 PUSH_WAIT_MS = 15_000
@@ -51,6 +52,7 @@ def logged_in(context: BrowserContext, base: str, path: str, username: str, pass
     page.get_by_test_id('login-username').fill(username)
     page.get_by_test_id('login-password').fill(password)
     page.get_by_test_id('login-submit').click()
+    finish_login(page)
     page.wait_for_url(re.compile(re.escape(path) + '$'))
     return page
 
@@ -86,7 +88,7 @@ def test_kiosk_to_rating_to_rectification(page: Page, seeded_hall: tuple[AppProc
 
     # a second citizen gave a phone at the desk: the texted code opens their side of /track
     with httpx.Client(base_url=base) as api:
-        clerk = api.post('/api/auth/token', json={'username': 'manager', 'password': prepared.passwords['manager']})
+        clerk = token_body(api, 'manager', prepared.passwords['manager'])
         taken = api.post(
             '/api/tickets',
             json={'service_code': 'HUKOU-IN', 'id_number': SECOND_CITIZEN, 'phone': '13900005678'},

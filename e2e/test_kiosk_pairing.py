@@ -31,6 +31,7 @@ from tests.apphost import TEST_SECRET, AppProcess, PreparedDatabase, run_corouti
 from tests.idnumbers import make_id
 from tests.kioskpairing import PAIR_WAIT_MS, app_database, pair_page, pairing_service, type_code
 from tests.security.routes import session_rows, sqlite_path
+from tests.totp import finish_login
 
 UNPAIRED_WITHIN_MS = 60_000  # the promise: a revoked screen stops within a minute, push or no push
 ELDER_ID = make_id(dt.date(dt.date.today().year - 72, 3, 1))
@@ -62,6 +63,7 @@ def log_in(page: Page, base: str, path: str, username: str, password: str) -> No
     page.get_by_test_id('login-username').fill(username)
     page.get_by_test_id('login-password').fill(password)
     page.get_by_test_id('login-submit').click()
+    finish_login(page)
     page.wait_for_url(f'{base}{path}')  # not the login page, whose ?next= ends with the path too
 
 

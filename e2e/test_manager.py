@@ -16,6 +16,7 @@ from websockets.sync.client import ClientConnection, connect
 from app.security.credentials import device_credential
 from devices import protocol
 from tests.apphost import TEST_SECRET, AppProcess, PreparedDatabase, prepare_database, run_coroutine, sqlite_url
+from tests.totp import finish_login
 from tests.twinkit import Devices, add_devices
 
 MANAGER = ('boss', 'Manager-01-pass')
@@ -51,6 +52,7 @@ def open_dashboard(page: Page, base: str) -> None:
     page.get_by_test_id('login-username').fill(MANAGER[0])
     page.get_by_test_id('login-password').fill(MANAGER[1])
     page.get_by_test_id('login-submit').click()
+    finish_login(page)
     page.wait_for_url(re.compile(r'/manager$'))
     expect(page.get_by_test_id('floor-map')).to_be_visible()
 

@@ -20,6 +20,7 @@ from e2e.sms import verify_on_phone
 from e2e.test_journey import logged_in, scan
 from tests.apphost import AppProcess, PreparedDatabase, running_app
 from tests.idnumbers import make_id
+from tests.totp import token_body
 
 PUSH_WAIT_MS = 15_000
 ELDER = make_id(dt.date(1950, 3, 8), sequence='421')
@@ -44,7 +45,7 @@ def test_a_daughter_helps_from_her_phone_until_the_citizen_ends_it(
     base = app.base_url
     expect.set_options(timeout=PUSH_WAIT_MS)
     with httpx.Client(base_url=base) as desk:  # a clerk takes the ticket with the elder's ID card and phone
-        clerk = desk.post('/api/auth/token', json={'username': 'manager', 'password': prepared.passwords['manager']})
+        clerk = token_body(desk, 'manager', prepared.passwords['manager'])
         taken = desk.post(
             '/api/tickets',
             json={'service_code': 'HUKOU-IN', 'id_number': ELDER, 'phone': '13900001234'},

@@ -36,6 +36,7 @@ from tests.apphost import (
     start_app,
 )
 from tests.security.routes import PAGES, audit_rows, bearer, db_state, hall_state, session_rows, sqlite_path, token
+from tests.totp import finish_login, token_body
 
 W01 = ('w01', 'Window-01-pass')
 SESSION_COOKIE = 'ht_session'
@@ -74,6 +75,7 @@ def login(page: Page, base: str, who: tuple[str, str], *, next_path: str | None 
     page.get_by_test_id('login-username').fill(who[0])
     page.get_by_test_id('login-password').fill(who[1])
     page.get_by_test_id('login-submit').click()
+    finish_login(page)
 
 
 def session_cookie(context: BrowserContext) -> dict[str, Any] | None:
@@ -367,7 +369,7 @@ def _other_browser(app: AppProcess) -> str:
     with app.client() as client:
         assert client.get('/').status_code == 200
         nicegui_session = client.cookies['session']
-        value = client.post('/api/auth/token', json={'username': 'boss', 'password': 'Manager-01-pass'})
+        value = token_body(client, 'boss', 'Manager-01-pass')
     return f'session={nicegui_session}; {SESSION_COOKIE}={value.json()["access_token"]}'
 
 

@@ -24,6 +24,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route, WebSocket,
 
 from tests.apphost import AppProcess, NewUser, PreparedDatabase, running_app
 from tests.security.routes import bearer, sqlite_path, token
+from tests.totp import finish_login
 
 BOSS = ('boss', 'Manager-01-pass')
 SESSION_COOKIE = 'ht_session'
@@ -79,6 +80,7 @@ def _login(page: Page, base: str, user: NewUser, next_path: str) -> None:
     page.get_by_test_id('login-username').fill(user.username)
     page.get_by_test_id('login-password').fill(user.password)
     page.get_by_test_id('login-submit').click()
+    finish_login(page)
 
 
 def _call(app: AppProcess, prepared: PreparedDatabase, number: int) -> str:

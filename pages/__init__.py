@@ -12,6 +12,7 @@ from nicegui import ui
 
 from pages.admin import admin_page
 from pages.display import display_page, zone_display_page
+from pages.enrol import enrol_page
 from pages.home import home
 from pages.kiosk import kiosk_page
 from pages.login import login_page
@@ -25,6 +26,7 @@ from pages.window import window_page
 ROUTES: dict[str, Callable[..., object]] = {
     '/': home,
     '/login': login_page,
+    '/enrol': enrol_page,
     '/manager': manager_page,
     '/kiosk/{device}': kiosk_page,
     '/window/{window_id}': window_page,

@@ -7,6 +7,7 @@ which ends it when its session ends or its person's role, window or department c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,7 +18,7 @@ from app.api.web_session import SESSION_COOKIE, login_url
 from app.models.people import Role
 from app.runtime import ready
 from app.services import audit
-from app.services.auth import SessionEnd, principal_changed
+from app.services.auth import ENROLMENT_REQUIRED, SessionEnd, principal_changed
 from app.services.errors import Unauthorized
 from app.services.principal import Principal
 from pages import session_watch
@@ -65,7 +66,9 @@ async def require(request: Request, *roles: Role) -> StaffSession | Response:
         return RedirectResponse(login_url(path), status_code=303)
     try:
         principal = await rt.auth.authenticate(token)
-    except Unauthorized:
+    except Unauthorized as refused:
+        if refused.code == ENROLMENT_REQUIRED:
+            return RedirectResponse(f'/enrol?next={quote(path)}', status_code=303)
         return RedirectResponse(login_url(path, 'expired'), status_code=303)
     if not principal.has_role(*roles):
         await audit.AuditLog(rt.db).write(

@@ -30,14 +30,24 @@ async def login_page(request: Request, next: str = '/', reason: str = '') -> Non
         error.set_text('')
         try:
             issued = await rt.auth.login(
-                username.value or '', password.value or '', client_address=address, previous_token=previous
+                username.value or '',
+                password.value or '',
+                totp=totp.value or '',
+                client_address=address,
+                previous_token=previous,
             )
         except DomainError as failure:
-            password.set_value('')
+            totp.set_value('')
+            if failure.code == 'second_factor_required':
+                totp.set_visibility(True)
+                totp.run_method('focus')
+            else:
+                password.set_value('')
             error.set_text(failure.message)
             return
         code = rt.auth.handoff.issue(issued.token, browser_id)
-        ui.navigate.to(f'/auth/complete?code={code}&next={quote(target)}')
+        landing = f'/enrol?next={quote(target)}' if issued.enrolment_only else target
+        ui.navigate.to(f'/auth/complete?code={code}&next={quote(landing)}')
 
     with frame(t('login.title'), hall_name=rt.hall.name), ui.card().classes('w-96 self-center mt-16 p-6 gap-4'):
         ui.label(t('login.title')).classes('text-2xl font-bold')
@@ -48,5 +58,8 @@ async def login_page(request: Request, next: str = '/', reason: str = '') -> Non
             ui.input(t('login.password'), password=True, password_toggle_button=True), 'login-password'
         ).classes('w-full')
         password.on('keydown.enter', submit)
+        totp = tid(ui.input(t('login.totp')).props('inputmode=numeric autocomplete=one-time-code'), 'login-totp')
+        totp.classes('w-full').set_visibility(False)
+        totp.on('keydown.enter', submit)
         error = tid(ui.label(), 'login-error').classes('text-negative text-sm')
         tid(ui.button(t('login.submit'), on_click=submit), 'login-submit').classes('w-full')

@@ -33,7 +33,7 @@ from app.models.security import ConsentPurpose, ConsentScope
 from app.models.ticket import TicketStatus
 from app.runtime import Runtime, ready
 from app.services.case_views import CaseView
-from app.services.consent import consent_text
+from app.services.consent import GUARDIAN_RELATIONS, consent_text
 from app.services.errors import DomainError
 from app.services.evaluation import level_label
 from app.services.tracking import PersonAct, Tracked, live_position
@@ -322,6 +322,10 @@ class TrackScreen:
                         ui.label(f'{purpose} · {scope}').classes('text-sm')
                         granted = consent.granted_at.astimezone(self.tz).strftime('%Y-%m-%d %H:%M')
                         ui.label(f'{consent.service_code or ""} {granted}').classes('text-xs text-grey-7')
+                        if consent.guardian_relation is not None:
+                            relation = GUARDIAN_RELATIONS.get(consent.guardian_relation, consent.guardian_relation)
+                            guardian = ui.label(t('track.by_guardian', relation=relation))
+                            tid(guardian, f'consent-guardian-{consent.id}').classes('text-xs text-deep-orange-9')
                     if consent.revoked_at is not None:
                         ui.label(t('track.revoked')).classes('text-xs text-grey-7')
                     else:

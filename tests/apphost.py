@@ -36,6 +36,7 @@ from app.models.people import Role
 from app.settings import ROOT
 from app.users import add_user
 from tests.factories import SmallHall, build_small_hall
+from tests.totp import enrol
 
 TEST_SECRET = 'test-secret-key-that-is-long-enough-0123456789'
 SMALL_HALL_PASSWORDS = {'w01': 'Window-01-pass', 'boss': 'Manager-01-pass'}
@@ -100,6 +101,7 @@ async def prepare_database_async(
                 db, username=user.username, role=user.role, password=user.password, window_number=user.window
             )
             prepared.passwords[user.username] = user.password
+        await enrol(db, secret_key=secret)
         return prepared
     finally:
         await db.dispose()

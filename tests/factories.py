@@ -9,6 +9,7 @@ from app.db import Database
 from app.models import Department, Hall, ServiceItem, StaffUser, Window, WindowService, WindowState, Zone
 from app.models.people import Role
 from app.security.passwords import hash_password
+from tests.totp import enrol
 
 
 @dataclass(frozen=True)
@@ -79,4 +80,5 @@ async def build_small_hall(db: Database) -> SmallHall:
                 created_at=utcnow(),
             )
         )
+    await enrol(db)
     return SmallHall(hall.id, 'SVC-A', 'SVC-B', 'SVC-C', w1, w2, w3, w4)

@@ -19,6 +19,7 @@ from app.services.principal import Principal
 from app.settings import get_settings
 from app.users import add_user
 from components.kiosk_ticket import qr_data_uri
+from tests import totp
 from tests.factories import SmallHall
 from tests.kiosk_hall import BARE_KIOSK, KIOSK, prepare_ui
 
@@ -34,6 +35,7 @@ async def admin_ui(ui_hall: SmallHall, monkeypatch: pytest.MonkeyPatch) -> Small
     db = Database(url)
     try:
         await add_user(db, username=ADMIN[0], role=Role.ADMIN, password=ADMIN[1], window_number=None)
+        await totp.enrol(db)
     finally:
         await db.dispose()
     monkeypatch.setenv('HALL_SIMULATION', 'off')
@@ -43,7 +45,7 @@ async def admin_ui(ui_hall: SmallHall, monkeypatch: pytest.MonkeyPatch) -> Small
 
 async def as_admin(user: User) -> Runtime:
     rt = await ready()
-    issued = await rt.auth.login(*ADMIN, client_address='10.0.7.1')
+    issued = await totp.login(rt.auth, *ADMIN, client_address='10.0.7.1')
     user.http_client.cookies.set(SESSION_COOKIE, issued.token)
     await user.open('/admin')
     return rt
@@ -107,7 +109,7 @@ async def test_other_roles_are_refused_and_anonymous_sent_to_login(admin_ui: Sma
     anonymous = await user.http_client.get('/admin')
     assert anonymous.status_code == 303 and anonymous.headers['location'] == '/login?next=/admin'
     for who in (('boss', 'Manager-01-pass'), ('w01', 'Window-01-pass')):
-        user.http_client.cookies.set(SESSION_COOKIE, (await rt.auth.login(*who)).token)
+        user.http_client.cookies.set(SESSION_COOKIE, (await totp.login(rt.auth, *who)).token)
         refused = await user.http_client.get('/admin')
         assert refused.status_code == 403 and '无权访问' in refused.text
     kiosks = await rt.pairing.kiosks(Principal.system('test'))

@@ -29,6 +29,7 @@ from tests.apphost import AppProcess, NewUser, prepare_database, running_app, sq
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
 from tests.queueclock import pass_recall_interval
+from tests.totp import token_body_async
 
 W01 = ('w01', 'Window-01-pass')  # staff of window 1 (serves A main, B fallback), from tests/factories.py
 BOSS = ('boss', 'Manager-01-pass')  # manager: any window
@@ -83,7 +84,7 @@ def small(api_hall: ApiHall) -> SmallHall:
 
 
 async def login(client: httpx.AsyncClient, who: tuple[str, str]) -> dict[str, str]:
-    response = await client.post('/api/auth/token', json={'username': who[0], 'password': who[1]})
+    response = await token_body_async(client, who[0], who[1])
     assert response.status_code == 200, response.text
     return {'Authorization': f'Bearer {response.json()["access_token"]}'}
 

@@ -21,13 +21,14 @@ from app.security import codes
 from app.security.crypto import FieldCipher
 from app.services import audit, citizens
 from app.services.auth import AuthService
-from app.services.consent import CURRENT_TEXT_VERSIONS, ConsentService
+from app.services.consent import CURRENT_TEXT_VERSIONS, ConsentService, Guardian
 from app.services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from app.services.identity import parse_id_number
 from app.services.kiosk import KioskService, KioskSession, Method, Step, TicketSlip, answers_for
 from app.services.principal import Principal
 from app.services.queue import QueueService
 from app.settings import Settings
+from tests import totp
 from tests.callers import limits_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
@@ -313,7 +314,7 @@ async def test_a_second_clerk_signing_in_signs_the_first_out(kiosks: KioskServic
     s = await assisted(kiosks)
     assert s.assist is not None
     first = s.assist.token
-    await kiosks.start_assist(s, 'boss', 'Manager-01-pass')
+    await kiosks.start_assist(s, 'boss', 'Manager-01-pass', await totp.fresh_code(kiosks.auth, 'boss'))
     assert s.caller.assisted_by == 'boss'
     with pytest.raises(Unauthorized):
         await kiosks.auth.authenticate(first)
@@ -397,6 +398,46 @@ async def test_a_match_without_a_live_consent_is_refused(
     with pytest.raises(Forbidden) as error:
         await kiosks.face_matched(s, matched(citizen_id))
     assert error.value.code == 'consent_required' and s.step == Step.START and s.identity is None
+
+
+CHILD_ID = make_id(dt.date(2013, 1, 2), sequence='567')  # 13 on the fake clock's day
+
+
+async def test_a_childs_face_is_not_used_without_a_guardians_consent_and_the_kiosk_says_so(
+    kiosks: KioskService, db: Database, cipher: FieldCipher, clock: FakeClock
+) -> None:
+    """A consent row a child gave alone (written around the service, or before the rule) identifies no one."""
+    citizen_id = await _citizen_with_face_consent(db, cipher, clock, CHILD_ID, consent=False)
+    async with db.session() as s_, s_.begin():
+        s_.add(
+            Consent(
+                citizen_id=citizen_id,
+                purpose=ConsentPurpose.FACE_TICKET,
+                scope=ConsentScope.SAME_KIND,
+                text_version=FACE_VERSION,
+                granted_at=clock.now,
+            )
+        )
+    s = await session(kiosks)
+    kiosks.begin_face(s)
+    kiosks.agree_face(s, FACE_VERSION)
+    with pytest.raises(Forbidden) as error:
+        await kiosks.face_matched(s, matched(citizen_id))
+    assert error.value.code == 'guardian_required' and s.step == Step.START and s.identity is None
+    assert '监护人' in error.value.message and '工作人员' in error.value.message
+    await ConsentService(db, cipher, clock=clock).grant(
+        citizen_id,
+        ConsentPurpose.FACE_TICKET,
+        ConsentScope.SAME_KIND,
+        text_version=FACE_VERSION,
+        role='staff',
+        actor='w01',
+        guardian=Guardian(YOUNG_ID, 'parent'),
+    )
+    kiosks.begin_face(s)
+    kiosks.agree_face(s, FACE_VERSION)
+    identity = await kiosks.face_matched(s, matched(citizen_id))
+    assert identity is not None and identity.citizen_id == citizen_id
 
 
 # ---- appointments ----------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from app.services.alerts import ALERT_ACKNOWLEDGED
 from app.settings import get_settings
 from app.users import add_user
 from components import map_patch
+from tests import totp
 from tests.callers import DESK, as_staff
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
@@ -41,6 +42,7 @@ async def manager_hall(ui_hall: SmallHall) -> Devices:
         await add_user(
             db, username=SECOND_MANAGER[0], role=Role.MANAGER, password=SECOND_MANAGER[1], window_number=None
         )
+        await totp.enrol(db)
     finally:
         await db.dispose()
     return devices
@@ -56,7 +58,7 @@ async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> No
 
 async def log_in(user: User, username: str, password: str) -> None:
     rt = await ready()
-    issued = await rt.auth.login(username, password)
+    issued = await totp.login(rt.auth, username, password)
     user.http_client.cookies.set(SESSION_COOKIE, issued.token)
 
 

@@ -13,6 +13,7 @@ import httpx
 from app.db import Database
 from app.settings import get_settings
 from tests.apphost import AppProcess, NewUser, prepare_database_async, start_app
+from tests.totp import token_body
 
 STAFF = {1: ('w01', 'Window-01-pass'), 2: ('w02', 'Window-02-pass'), 4: ('w04', 'Window-04-pass')}
 # what must read the same after a restart (ETAs are estimates of the future and may move)
@@ -41,7 +42,7 @@ class Hall:
 
     def login_all(self) -> None:
         for number, (username, password) in STAFF.items():
-            response = self.http.post('/api/auth/token', json={'username': username, 'password': password})
+            response = token_body(self.http, username, password)
             assert response.status_code == 200, response.text
             self.tokens[number] = {'Authorization': f'Bearer {response.json()["access_token"]}'}
 

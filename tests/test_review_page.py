@@ -7,7 +7,7 @@ from nicegui.testing import User
 from app.api.web_session import SESSION_COOKIE
 from app.models import TicketCreate
 from app.runtime import Runtime, ready
-from tests import journeyhall
+from tests import journeyhall, totp
 from tests.callers import DESK
 from tests.journeyhall import LOCAL_CITIZEN, PARALLEL, REVIEWER_PASSWORD, JourneyHall, sms_act
 
@@ -16,7 +16,7 @@ ui_journey_hall = journeyhall.ui_journey_hall_fixture
 
 async def as_reviewer(user: User, username: str) -> Runtime:
     rt = await ready()
-    issued = await rt.auth.login(username, REVIEWER_PASSWORD)
+    issued = await totp.login(rt.auth, username, REVIEWER_PASSWORD)
     user.http_client.cookies.set(SESSION_COOKIE, issued.token)
     await user.open('/review')
     return rt

@@ -16,11 +16,12 @@ from sqlmodel import select
 from app.api.web_session import SESSION_COOKIE
 from app.models import Ticket, TicketCreate, TicketEvent, TicketStatus
 from app.models.cases import Case
-from app.models.security import AuditEntry
+from app.models.security import AuditEntry, Consent
 from app.runtime import Runtime, ready
 from app.services import audit
 from app.services.kiosk import KioskService
 from app.settings import get_settings
+from tests import totp
 from tests.callers import DESK, as_staff
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
@@ -41,13 +42,20 @@ async def desk_ui(ui_hall: SmallHall, monkeypatch: pytest.MonkeyPatch) -> SmallH
 
 async def login(user: User, username: str = 'w01', password: str = 'Window-01-pass') -> Runtime:
     rt = await ready()
-    issued = await rt.auth.login(username, password)
+    issued = await totp.login(rt.auth, username, password)
     user.http_client.cookies.set(SESSION_COOKIE, issued.token)
     return rt
 
 
 def click(user: User, marker: str) -> None:
     user.find(marker=marker).click()
+
+
+def choose(user: User, marker: str, value: str) -> None:
+    """Pick an option of a select, as a click on it would."""
+    (select,) = user.find(marker=marker).elements
+    assert isinstance(select, ui.select) and value in select.options, value
+    select.set_value(value)
 
 
 async def open_dialog(user: User, marker: str) -> None:
@@ -282,3 +290,36 @@ async def test_a_call_the_database_cannot_store_is_refused_in_words_and_the_next
     caplog.clear()
     click(user, 'desk-call-next')
     await user.should_see(marker='desk-current-number', content='A001', retries=PATIENT)
+
+
+async def test_a_minors_guardian_consents_and_withdraws_at_the_desk(desk_ui: SmallHall, user: User) -> None:
+    rt = await login(user)
+    minor = make_id(dt.date(dt.date.today().year - 9, 1, 1), sequence='771')
+    guardian = make_id(dt.date(1984, 7, 1), sequence='772')
+    await rt.queue.take_ticket(TicketCreate(service_code=desk_ui.service_a, id_number=minor), caller=DESK)
+    await user.open(f'/window/{desk_ui.window_1}')
+    click(user, 'desk-call-next')
+    await user.should_see(marker='desk-guardian', retries=PATIENT)
+    click(user, 'desk-grant-data')  # the minor alone: refused in words
+    await user.should_see('须由监护人', retries=PATIENT)
+    await open_dialog(user, 'desk-guardian')
+    choose(user, 'guardian-purpose', 'department_data')
+    user.find(marker='guardian-id-number').type(guardian)
+    choose(user, 'guardian-relation', 'parent')
+    click(user, 'guardian-ok')
+    await user.should_see('已记录监护人同意', retries=PATIENT)
+    async with rt.db.read_session() as s:
+        consent = (await s.execute(select(Consent))).scalar_one()
+    assert (consent.guardian_relation, consent.channel, consent.revoked_at) == ('parent', 'window_staff', None)
+    await open_dialog(user, 'desk-guardian')
+    await user.should_see(marker=f'guardian-revoke-{consent.id}')
+    click(user, f'guardian-revoke-{consent.id}')
+    await user.should_see('已撤回该同意', retries=PATIENT)
+    async with rt.db.read_session() as s:
+        actions = [
+            (row.action, row.actor)
+            for row in (
+                await s.execute(select(AuditEntry).where(AuditEntry.target == f'consent:{consent.id}'))
+            ).scalars()
+        ]
+    assert actions == [(audit.CONSENT_GRANTED, 'w01'), (audit.CONSENT_REVOKED, 'w01')]

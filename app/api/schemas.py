@@ -120,6 +120,7 @@ class HallOut(BaseModel):
 class TokenIn(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
+    totp: str = Field(default='', max_length=32)  # for an enrolled person: a TOTP or recovery code
 
 
 class TokenOut(BaseModel):

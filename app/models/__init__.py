@@ -15,7 +15,7 @@ from app.models.device import Device, DeviceKind, DeviceState
 from app.models.hall import Department, Hall, ServiceItem, Window, WindowService, WindowState, Zone
 from app.models.operations import Alert, ArrivalHistory, DeviceEvent, WindowEvent
 from app.models.pairing import KioskPairingCode, KioskScreenCredential
-from app.models.people import AuthSession, Citizen, Role, StaffUser
+from app.models.people import AuthSession, Citizen, RecoveryCode, Role, StaffTotp, StaffUser
 from app.models.proxy import ProxyGrant, ProxyProposal
 from app.models.security import (
     AuditEntry,
@@ -68,9 +68,11 @@ __all__ = [
     'ProxyGrant',
     'ProxyProposal',
     'RateCounter',
+    'RecoveryCode',
     'Rectification',
     'Role',
     'ServiceItem',
+    'StaffTotp',
     'StaffUser',
     'Ticket',
     'TicketCreate',

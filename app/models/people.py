@@ -84,3 +84,25 @@ class AuthSession(SQLModel, table=True):
     last_seen_at: dt.datetime = internal()
     revoked_at: dt.datetime | None = internal(default=None)
     client_address: str = personal(default='', max_length=64)
+    enrolment_only: bool = internal(default=False)  # a manager/admin without a second factor: may only enrol one
+
+
+class StaffTotp(SQLModel, table=True):
+    """A staff member's TOTP secret (encrypted); `last_step` refuses a code used once from being used again."""
+
+    __tablename__ = 'staff_totp'
+    user_id: int = internal(primary_key=True, foreign_key='staff_user.id')
+    secret_enc: str = sensitive(max_length=256)
+    confirmed_at: dt.datetime | None = internal(default=None)  # None: enrolment begun, not yet confirmed by a code
+    last_step: int = internal(default=0)
+    created_at: dt.datetime = internal()
+
+
+class RecoveryCode(SQLModel, table=True):
+    """One of the ten one-time codes given at enrolment; only its SHA-256 is stored."""
+
+    __tablename__ = 'staff_recovery_code'
+    id: int | None = public(default=None, primary_key=True)
+    user_id: int = internal(foreign_key='staff_user.id', index=True)
+    code_hash: str = sensitive(max_length=64, unique=True)
+    used_at: dt.datetime | None = internal(default=None)

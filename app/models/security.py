@@ -59,12 +59,15 @@ class Consent(ConsentBase, table=True):
     revoked_at: dt.datetime | None = internal(default=None)
     used_at: dt.datetime | None = internal(default=None)
     channel: str = internal(default='', max_length=16)
+    guardian_id_enc: str | None = sensitive(default=None, max_length=200)
+    guardian_relation: str | None = internal(default=None, max_length=16)
 
 
 class ConsentPublic(ConsentBase):
     id: int
     granted_at: dt.datetime
     revoked_at: dt.datetime | None
+    guardian_relation: str | None = None
 
 
 class FaceEncoding(SQLModel, table=True):

@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -25,10 +25,11 @@ from app.bus import Bus
 from app.clock import utcnow
 from app.db import Database
 from app.events import SessionEnded
-from app.models.people import AuthSession, Role, StaffUser
+from app.models.people import AuthSession, RecoveryCode, Role, StaffTotp, StaffUser
+from app.security.crypto import FieldCipher
 from app.security.passwords import hash_password, verify_password
-from app.services import audit
-from app.services.errors import Unauthorized
+from app.services import audit, second_factor
+from app.services.errors import Conflict, Unauthorized
 from app.services.limits import Limit, Limits, TooManyRequests
 from app.services.principal import Kind, Principal
 from app.settings import Settings
@@ -36,6 +37,7 @@ from app.settings import Settings
 log = logging.getLogger(__name__)
 
 LOCKOUT = dt.timedelta(minutes=15)
+ENROLMENT_REQUIRED = 'second_factor_enrolment_required'
 LOGIN_PER_ACCOUNT_AND_ADDRESS = Limit(
     'login:pair',
     5,
@@ -53,6 +55,7 @@ MAX_WAIT_SECONDS = 300
 TOUCH_EVERY = dt.timedelta(seconds=60)
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 _BAD_LOGIN = '用户名或密码错误 / wrong username or password'
+_BAD_CODE = '动态验证码错误或已使用 / wrong or already used code'
 
 
 def _slowed_message(wait: int) -> str:
@@ -109,6 +112,7 @@ class IssuedToken:
     token: str
     principal: Principal
     expires_at: dt.datetime
+    enrolment_only: bool = False  # a manager or admin without a second factor: send them to /enrol
 
 
 def token_hash(token: str) -> str:
@@ -125,9 +129,12 @@ class AuthService:
         bus: Bus | None = None,
         hall_id: int = 0,
         clock: Callable[[], dt.datetime] = utcnow,
+        cipher: FieldCipher | None = None,
     ) -> None:
-        """`bus` carries logouts to the open pages of every process (None: a tool with no pages to tell)."""
+        """`bus` carries logouts to the open pages of every process (None: a tool with no pages to tell);
+        `cipher` seals TOTP secrets (default: one keyed by SECRET_KEY, as the runtime's)."""
         self.db = db
+        self.cipher = cipher
         self.settings = settings
         self.limits = limits
         self.bus = bus
@@ -136,7 +143,13 @@ class AuthService:
         self.handoff = LoginHandoff(clock=clock)
 
     async def login(
-        self, username: str, password: str, *, client_address: str = '', previous_token: str | None = None
+        self,
+        username: str,
+        password: str,
+        *,
+        totp: str = '',
+        client_address: str = '',
+        previous_token: str | None = None,
     ) -> IssuedToken:
         """Check a password; every attempt is audited, and failures are limited so they cannot deny service.
 
@@ -145,6 +158,8 @@ class AuthService:
         attacked from many addresses at once is slowed (a growing wait between attempts), never shut.
         A successful login always creates a new session (and revokes `previous_token`), so a session id
         planted before login is worthless afterwards.
+        An enrolled person must also give `totp` (a TOTP or recovery code): a wrong one counts like a wrong
+        password. A manager or admin not yet enrolled gets an enrolment-only session (see `authenticate`).
         """
         now = self.clock()
         username = username.strip()[:64]
@@ -170,22 +185,58 @@ class AuthService:
             await self._count_failure(username, user, address, now)
             raise Unauthorized('bad_credentials', _BAD_LOGIN)
         assert user is not None
+        refusal = ''
         async with self.db.write_lock(), self.db.session() as s, s.begin():
             fresh = await s.get(StaffUser, user.id)
-            assert fresh is not None
-            opened, token = await self._open_session(s, fresh, address, now, previous_token)
-            await audit.record(
-                s, actor=fresh.username, role=fresh.role, action=audit.LOGIN_OK, client_address=address, now=now
-            )
+            assert fresh is not None and fresh.id is not None
+            factor = await second_factor.enrolment(s, fresh.id)
+            enrolled = factor is not None and factor.confirmed_at is not None
+            used = await second_factor.use_code(s, self._cipher(), fresh, totp, now) if enrolled and totp else None
+            if enrolled and used is None:
+                refusal = 'bad_second_factor' if totp else 'second_factor_required'
+            else:
+                enrolment_only = not enrolled and fresh.role in self.settings.second_factor_roles
+                opened, token = await self._open_session(s, fresh, address, now, previous_token, enrolment_only)
+                outcome = 'enrol_required' if enrolment_only else (used or 'ok')
+                await audit.record(
+                    s,
+                    actor=fresh.username,
+                    role=fresh.role,
+                    action=audit.LOGIN_OK,
+                    outcome=outcome,
+                    client_address=address,
+                    now=now,
+                )
+                if used == 'recovery_code':
+                    await audit.record(
+                        s,
+                        actor=fresh.username,
+                        role=fresh.role,
+                        action=second_factor.RECOVERY_CODE_USED,
+                        client_address=address,
+                        now=now,
+                    )
+        if refusal == 'second_factor_required':
+            raise Unauthorized(refusal, '请输入动态验证码 / enter the code from your authenticator app')
+        if refusal:
+            await self._count_failure(username, user, address, now, outcome='bad_code')
+            raise Unauthorized(refusal, _BAD_CODE)
         await self.limits.reset(LOGIN_PER_ACCOUNT_AND_ADDRESS, f'{username}|{address}')
         return IssuedToken(
             token=token,
             principal=_principal(fresh, opened),
             expires_at=now + dt.timedelta(hours=self.settings.token_absolute_hours),
+            enrolment_only=opened.enrolment_only,
         )
 
     async def _open_session(
-        self, s: AsyncSession, user: StaffUser, address: str, now: dt.datetime, previous_token: str | None
+        self,
+        s: AsyncSession,
+        user: StaffUser,
+        address: str,
+        now: dt.datetime,
+        previous_token: str | None,
+        enrolment_only: bool = False,
     ) -> tuple[AuthSession, str]:
         if previous_token:
             await self._revoke(s, previous_token, now)
@@ -193,14 +244,21 @@ class AuthService:
         user.locked_until = None
         token = secrets.token_urlsafe(32)
         session = AuthSession(
-            token_hash=token_hash(token), user_id=user.id, created_at=now, last_seen_at=now, client_address=address
+            token_hash=token_hash(token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            client_address=address,
+            enrolment_only=enrolment_only,
         )
         s.add(session)
         await s.flush()
         return session, token
 
-    async def _count_failure(self, username: str, user: StaffUser | None, address: str, now: dt.datetime) -> None:
-        """Count a wrong password against the address, the (account, address) pair and the account."""
+    async def _count_failure(
+        self, username: str, user: StaffUser | None, address: str, now: dt.datetime, *, outcome: str = 'bad_credentials'
+    ) -> None:
+        """Count a wrong password or code against the address, the (account, address) pair and the account."""
         locked_here = False
         for limit, subject in (
             (LOGIN_PER_ACCOUNT_AND_ADDRESS, f'{username}|{address}'),
@@ -219,7 +277,7 @@ class AuthService:
                 actor=username,
                 role=role,
                 action=audit.LOGIN_FAILED,
-                outcome='bad_credentials',
+                outcome=outcome,
                 client_address=address,
                 now=now,
             )
@@ -243,8 +301,12 @@ class AuthService:
                 now=now,
             )
 
-    async def authenticate(self, token: str) -> Principal:
-        """The principal behind a bearer token, or Unauthorized (expired, idle too long, revoked)."""
+    async def authenticate(self, token: str, *, enrolling: bool = False) -> Principal:
+        """The principal behind a bearer token, or Unauthorized (expired, idle too long, revoked).
+
+        A manager's or admin's password-only session is refused with `second_factor_enrolment_required`
+        everywhere but the enrolment page (`enrolling=True`): it gets nothing else until enrolled.
+        """
         now = self.clock()
         async with self.db.read_session() as s:
             row = (
@@ -257,10 +319,89 @@ class AuthService:
         session, user = row
         if session_end(session, user, now, self.settings) is not None:
             raise Unauthorized('session_expired', '登录已失效，请重新登录 / session expired, please log in again')
+        if session.enrolment_only and not enrolling:
+            raise Unauthorized(ENROLMENT_REQUIRED, '请先设置动态验证码 / set up your authenticator app first')
         if now - session.last_seen_at >= TOUCH_EVERY:
             async with self.db.session() as s, s.begin():
                 await s.execute(update(AuthSession).where(col(AuthSession.id) == session.id).values(last_seen_at=now))
         return _principal(user, session)
+
+    def _cipher(self) -> FieldCipher:
+        return self.cipher or FieldCipher({'k1': self.settings.secret}, 'k1')
+
+    async def is_enrolled(self, caller: Principal) -> bool:
+        async with self.db.read_session() as s:
+            row = await second_factor.enrolment(s, caller.user_id or 0)
+        return row is not None and row.confirmed_at is not None
+
+    async def begin_enrolment(self, caller: Principal, hall_name: str) -> str:
+        """A new secret for the caller, waiting for its first code; the otpauth:// URI for the QR code.
+
+        Refused once enrolled: replacing a factor would let a stolen session drop the owner's.
+        """
+        if caller.user_id is None or caller.kind != Kind.STAFF:
+            raise Unauthorized('not_authenticated', '请先登录 / please log in')
+        now = self.clock()
+        secret = second_factor.new_secret()
+        async with self.db.write_lock(), self.db.session() as s, s.begin():
+            row = await second_factor.enrolment(s, caller.user_id)
+            if row is not None and row.confirmed_at is not None:
+                raise Conflict('already_enrolled', '已设置动态验证码 / a second factor is already set up')
+            sealed = second_factor.seal(self._cipher(), caller.user_id, secret)
+            if row is None:
+                s.add(StaffTotp(user_id=caller.user_id, secret_enc=sealed, created_at=now))
+            else:
+                row.secret_enc, row.created_at, row.last_step = sealed, now, 0
+            await audit.record(
+                s,
+                actor=caller.name,
+                role=caller.role,
+                action=second_factor.TOTP_ENROLMENT_STARTED,
+                client_address=caller.address,
+                now=now,
+            )
+        return second_factor.provisioning_uri(secret, caller.name, hall_name)
+
+    async def confirm_enrolment(self, caller: Principal, code: str) -> list[str]:
+        """Confirm the begun enrolment with a first code; the ten recovery codes, shown once.
+
+        A wrong code counts against the login limits like a wrong password. The caller's session becomes
+        a full one.
+        """
+        if caller.user_id is None or caller.session_id is None:
+            raise Unauthorized('not_authenticated', '请先登录 / please log in')
+        now = self.clock()
+        address = caller.address[:64]
+        pair = f'{caller.name}|{address}'
+        await self.limits.check(LOGIN_PER_ADDRESS, address)
+        await self.limits.check(LOGIN_PER_ACCOUNT_AND_ADDRESS, pair)
+        codes = second_factor.new_recovery_codes()
+        async with self.db.write_lock(), self.db.session() as s, s.begin():
+            row = await second_factor.enrolment(s, caller.user_id)
+            if row is None or row.confirmed_at is not None:
+                raise Conflict('no_enrolment', '请先开始设置 / start the set-up first')
+            step = second_factor.matching_step(second_factor.unseal(self._cipher(), row), code, now, row.last_step)
+            if step is not None:
+                row.confirmed_at, row.last_step = now, step
+                await s.execute(delete(RecoveryCode).where(col(RecoveryCode.user_id) == caller.user_id))
+                s.add_all(RecoveryCode(user_id=caller.user_id, code_hash=second_factor.recovery_hash(c)) for c in codes)
+                await s.execute(
+                    update(AuthSession).where(col(AuthSession.id) == caller.session_id).values(enrolment_only=False)
+                )
+                await audit.record(
+                    s,
+                    actor=caller.name,
+                    role=caller.role,
+                    action=second_factor.TOTP_ENROLLED,
+                    client_address=address,
+                    now=now,
+                )
+        if step is None:
+            async with self.db.read_session() as s:
+                user = await s.get(StaffUser, caller.user_id)
+            await self._count_failure(caller.name, user, address, now, outcome=second_factor.TOTP_FAILED)
+            raise Unauthorized('bad_second_factor', _BAD_CODE)
+        return codes
 
     async def logout(self, token: str, *, client_address: str = '') -> None:
         """Revoke the session behind `token` (a no-op for unknown or already revoked tokens); audited.

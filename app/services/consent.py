@@ -3,6 +3,10 @@
 Face data follows China's 2025 face-recognition measures (人脸识别技术应用安全管理办法): a separate
 consent just for 刷脸取号, templates stored only encrypted and only under a live consent, deleted in
 the same transaction that revokes it, and ID card or a staffed counter always offered instead.
+
+Minors follow PIPL art. 31: a citizen under 14 (by the birth date of their ID number, on the hall's
+day) cannot consent alone to 刷脸 or to 调取部门数据. Their guardian consents in person, recorded by
+staff (the window, or the kiosk with staff assist), on the minor's own consent row.
 """
 
 from __future__ import annotations
@@ -10,12 +14,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.clock import utcnow
+from app.clock import hall_day, utcnow
 from app.db import Database
 from app.models.hall import ServiceItem
 from app.models.people import Citizen
@@ -24,11 +29,30 @@ from app.models.ticket import Ticket
 from app.security.crypto import FieldCipher
 from app.services import audit
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services.identity import parse_id_number
 from app.services.tracking import PersonAct
 
 FACE_CONTEXT = 'face_encoding'
 MAX_FACE_ENCODING_BYTES = 2048  # a face_recognition template is 128 float64 = 1024 bytes
 MAX_CHANNEL_LENGTH = 16
+GUARDIAN_CONTEXT = 'consent.guardian_id'
+MINOR_AGE = 14  # PIPL art. 31: under 14 a guardian consents
+ADULT_AGE = 18
+GUARDED_PURPOSES = frozenset({ConsentPurpose.FACE_TICKET, ConsentPurpose.DEPARTMENT_DATA})
+GUARDIAN_RELATIONS: dict[str, str] = {
+    'parent': '父母 / parent',
+    'grandparent': '祖父母、外祖父母 / grandparent',
+    'other_guardian': '其他监护人 / other legal guardian',
+}
+DEFAULT_TZ = ZoneInfo('Asia/Shanghai')
+
+
+@dataclass(frozen=True)
+class Guardian:
+    """The guardian present in person: ID number (typed or read by the card reader) and relation to the minor."""
+
+    id_number: str
+    relation: str
 
 
 @dataclass(frozen=True)
@@ -123,6 +147,23 @@ def consent_required(purpose: ConsentPurpose) -> Forbidden:
     return Forbidden('consent_required', _REQUIRED_MESSAGES[ConsentPurpose(purpose)])
 
 
+def guardian_required() -> Forbidden:
+    return Forbidden(
+        'guardian_required',
+        '未满14周岁，须由监护人本人在场，经工作人员（窗口或自助机旁）记录同意；请联系工作人员，也可使用身份证取号 / '
+        'under 14: a guardian must consent in person, recorded by staff at a window or kiosk; please ask staff, '
+        'or use an ID card',
+    )
+
+
+def is_minor(birth_date: dt.date | None, today: dt.date) -> bool:
+    """Under 14 on `today`: the 14th birthday itself is the first day a citizen consents alone."""
+    if birth_date is None:
+        return False
+    years = today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    return years < MINOR_AGE
+
+
 def is_live(consent: Consent) -> bool:
     """Not revoked, and a 'this time' consent not yet used."""
     if consent.revoked_at is not None:
@@ -145,10 +186,40 @@ def _specificity(consent: Consent) -> tuple[int, int, int]:
 
 
 class ConsentService:
-    def __init__(self, db: Database, cipher: FieldCipher, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        db: Database,
+        cipher: FieldCipher,
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+        tz: ZoneInfo = DEFAULT_TZ,
+    ) -> None:
         self.db = db
         self.cipher = cipher
         self.clock = clock
+        self.tz = tz
+
+    async def _minor(self, s: AsyncSession, citizen_id: int, purpose: ConsentPurpose) -> bool:
+        """Does this use need a guardian: a guarded purpose and a citizen under 14 at the hall's clock?"""
+        if purpose not in GUARDED_PURPOSES:
+            return False
+        citizen = await s.get(Citizen, citizen_id)
+        return citizen is not None and is_minor(citizen.birth_date, hall_day(self.clock(), self.tz))
+
+    def _guardian_fields(self, guardian: Guardian, role: str) -> dict[str, str]:
+        """A guardian is recorded only by staff, must be an adult with a valid ID number and a known relation."""
+        if role == 'citizen':
+            raise guardian_required()
+        if guardian.relation not in GUARDIAN_RELATIONS:
+            raise Invalid('invalid_guardian_relation', '请选择与未成年人的关系 / choose the relation to the minor')
+        today = hall_day(self.clock(), self.tz)
+        facts = parse_id_number(guardian.id_number, today=today)
+        if facts.age_on(today) < ADULT_AGE:
+            raise Invalid('guardian_not_adult', '监护人须年满18周岁 / the guardian must be an adult')
+        return {
+            'guardian_id_enc': self.cipher.encrypt(facts.number, context=GUARDIAN_CONTEXT),
+            'guardian_relation': guardian.relation,
+        }
 
     async def grant(
         self,
@@ -162,8 +233,9 @@ class ConsentService:
         channel: str = '',
         actor: str = '',
         role: str = 'citizen',
+        guardian: Guardian | None = None,
     ) -> Consent:
-        """Record that the citizen agreed to the named text version for this purpose and scope."""
+        """Record that the citizen (or, under 14, their guardian) agreed to the named text version."""
         async with self.db.session() as s, s.begin():
             return await self.grant_in(
                 s,
@@ -176,6 +248,7 @@ class ConsentService:
                 channel=channel,
                 actor=actor,
                 role=role,
+                guardian=guardian,
             )
 
     async def grant_in(
@@ -191,16 +264,24 @@ class ConsentService:
         channel: str = '',
         actor: str = '',
         role: str = 'citizen',
+        guardian: Guardian | None = None,
     ) -> Consent:
         """`grant` inside the caller's transaction, so the consent commits or rolls back with what it allows.
 
         `channel` is the verified path the agreement came through; `actor`/`role` who recorded it (a clerk
-        at the window is recorded as the clerk, not as the citizen).
+        at the window is recorded as the clerk, not as the citizen). A minor's 刷脸 or 调取部门数据
+        consent needs `guardian`, recorded by staff; anyone else's refuses one.
         """
         purpose, scope = ConsentPurpose(purpose), ConsentScope(scope)
         consent_text(purpose, text_version)
         _check_grant_target(purpose, scope, service_code, channel)
         await _require_citizen(s, citizen_id)
+        minor = await self._minor(s, citizen_id, purpose)
+        if minor and guardian is None:
+            raise guardian_required()
+        if guardian is not None and not minor:
+            raise Invalid('guardian_not_needed', '办事人无需监护人同意 / this citizen consents alone')
+        recorded = self._guardian_fields(guardian, role) if guardian is not None else {}
         if service_code is not None:
             await _require_service(s, service_code)
         if ticket_id is not None:
@@ -214,6 +295,7 @@ class ConsentService:
             text_version=text_version,
             granted_at=self.clock(),
             channel=channel,
+            **recorded,
         )
         s.add(consent)
         await s.flush()
@@ -298,6 +380,10 @@ class ConsentService:
             for consent in (await session.execute(statement)).scalars()
             if covers(consent, service_code=service_code, ticket_id=ticket_id)
         ]
+        if candidates and await self._minor(session, citizen_id, purpose):
+            candidates = [consent for consent in candidates if consent.guardian_relation is not None]
+            if not candidates:
+                raise guardian_required()
         if not candidates:
             raise consent_required(purpose)
         consent = min(candidates, key=_specificity)
@@ -335,9 +421,20 @@ class ConsentService:
             return [ConsentPublic.model_validate(c) for c in (await s.execute(statement)).scalars()]
 
     async def grant_for(
-        self, act: PersonAct, purpose: ConsentPurpose, scope: ConsentScope, *, service_code: str | None
+        self,
+        act: PersonAct,
+        purpose: ConsentPurpose,
+        scope: ConsentScope,
+        *,
+        service_code: str | None,
+        guardian: Guardian | None = None,
     ) -> Consent:
-        """A consent given through `act` (texted code or the window), bound to its ticket and recording the path."""
+        """A consent given through `act` (texted code or the window), bound to its ticket and recording the path.
+
+        A guardian is taken only at the window (`act.by_staff`): a texted code proves the phone, not the guardian.
+        """
+        if guardian is not None and not act.by_staff:
+            raise guardian_required()
         if act.citizen_id is None or act.tracked.ticket_id is None:
             raise NotFound('unknown_citizen', '未找到该办事人 / citizen not found')
         return await self.grant(
@@ -350,6 +447,7 @@ class ConsentService:
             channel=act.via,
             actor=act.actor,
             role=act.role,
+            guardian=guardian,
         )
 
     async def revoke_for(self, act: PersonAct, consent_id: int) -> Consent:
@@ -380,6 +478,8 @@ class ConsentService:
                 or not is_live(consent)
             ):
                 raise consent_required(ConsentPurpose.FACE_TICKET)
+            if consent.guardian_relation is None and await self._minor(s, citizen_id, ConsentPurpose.FACE_TICKET):
+                raise guardian_required()
             face = FaceEncoding(
                 citizen_id=citizen_id,
                 consent_id=consent_id,
@@ -446,6 +546,8 @@ async def _audit(
     The actor is who acted (the citizen, or the clerk at the window) and `via` the path it came through.
     """
     detail = {'purpose': consent.purpose, 'scope': consent.scope, 'service_code': consent.service_code}
+    if consent.guardian_relation is not None:
+        detail['guardian_relation'] = consent.guardian_relation
     await audit.record(
         s,
         actor=actor or f'citizen:{consent.citizen_id}',

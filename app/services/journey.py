@@ -54,7 +54,7 @@ def build_journey(
 ) -> Journey:
     sms = RecordingSmsGateway(sms_log_path(settings.var_dir))
     notifier = NotificationService(db, cipher, {'sms': sms, 'push': PushChannel(bus)}, limits, clock=clock)
-    consent = ConsentService(db, cipher, clock=clock)
+    consent = ConsentService(db, cipher, clock=clock, tz=settings.tz)
     department_data = DepartmentData(cipher, consent)
     return Journey(
         notifications=notifier,

@@ -47,7 +47,7 @@ from app.security import codes
 from app.security.crypto import FieldCipher
 from app.security.masking import mask_id_number
 from app.services import materials
-from app.services.auth import AuthService
+from app.services.auth import ENROLMENT_REQUIRED, AuthService
 from app.services.consent import CURRENT_TEXT_VERSIONS, ConsentService
 from app.services.errors import (
     Conflict,
@@ -276,7 +276,7 @@ class KioskService:
         self.auth = auth
         self.hall_id = hall_id
         self.clock = clock
-        self.consent = ConsentService(db, cipher, clock=clock)
+        self.consent = ConsentService(db, cipher, clock=clock, tz=settings.tz)
 
     # ---- the kiosk and its catalogue ----------------------------------------------------------
 
@@ -388,9 +388,13 @@ class KioskService:
 
     # ---- staff assist (工作人员协助) -------------------------------------------------------------------
 
-    async def start_assist(self, session: KioskSession, username: str, password: str) -> Assist:
-        """A clerk signs in here with their own account; a clerk assisting before them is signed out."""
-        issued = await self.auth.login(username, password, client_address=session.address)
+    async def start_assist(self, session: KioskSession, username: str, password: str, totp: str = '') -> Assist:
+        """A clerk signs in here with their own account (and code, if they have a second factor); a clerk
+        assisting before them is signed out. A password-only manager session cannot assist."""
+        issued = await self.auth.login(username, password, totp=totp, client_address=session.address)
+        if issued.enrolment_only:
+            await self.auth.logout(issued.token, client_address=session.address)
+            raise Unauthorized(ENROLMENT_REQUIRED, '请先在工作台设置动态验证码 / set up your authenticator app first')
         await self.end_assist(session)
         principal = issued.principal
         session.assist = Assist(principal.name, principal.display_name or principal.name, issued.token)

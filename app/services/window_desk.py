@@ -17,12 +17,12 @@ from app.clock import hall_day
 from app.db import Database
 from app.models.hall import ServiceItem, Window, WindowService, Zone
 from app.models.people import Citizen, CitizenPublic, Role
-from app.models.security import Consent, ConsentPurpose, ConsentScope
+from app.models.security import Consent, ConsentPublic, ConsentPurpose, ConsentScope
 from app.models.ticket import Ticket, TicketEvent, TicketStatus
 from app.security.crypto import FieldCipher
 from app.security.masking import masked_citizen
 from app.services import materials
-from app.services.consent import ConsentService
+from app.services.consent import ConsentService, Guardian
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.kiosk import answers_for
 from app.services.principal import Principal
@@ -212,3 +212,38 @@ async def grant_in_person(
     return await consent.grant_for(
         act, ConsentPurpose.DEPARTMENT_DATA, ConsentScope.SAME_KIND, service_code=service_code
     )
+
+
+async def grant_for_guardian(
+    tracking: TrackingService,
+    consent: ConsentService,
+    caller: Principal,
+    ticket_id: int,
+    purpose: ConsentPurpose,
+    guardian: Guardian,
+    *,
+    service_code: str | None,
+) -> Consent:
+    """A minor's guardian, present at the window, consents for them: the clerk records it (audited as the clerk).
+
+    刷脸 covers every service (same kind); 调取部门数据 is for this ticket's service.
+    """
+    act = await tracking.at_window(caller, ticket_id)
+    scope = ConsentScope.SAME_KIND
+    code = None if ConsentPurpose(purpose) == ConsentPurpose.FACE_TICKET else service_code
+    return await consent.grant_for(act, purpose, scope, service_code=code, guardian=guardian)
+
+
+async def revoke_in_person(
+    tracking: TrackingService, consent: ConsentService, caller: Principal, ticket_id: int, consent_id: int
+) -> Consent:
+    """The citizen or their guardian withdraws a consent of this ticket at the window; audited as the clerk."""
+    act = await tracking.at_window(caller, ticket_id)
+    return await consent.revoke_for(act, consent_id)
+
+
+async def ticket_consents(
+    tracking: TrackingService, consent: ConsentService, caller: Principal, ticket_id: int
+) -> list[ConsentPublic]:
+    """This ticket's consents, for the clerk serving it (so a guardian can see and withdraw them)."""
+    return await consent.list_for_ticket(await tracking.at_window(caller, ticket_id))

@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
@@ -32,7 +33,15 @@ from devices.gallery import FaceGallery
 from devices.hub import DeviceHub
 from devices.service import DeviceService
 from devices.sim.client import Backoff, CommandHandler, DeviceClient
-from tests.apphost import free_port
+from tests.apphost import (
+    TEST_SECRET,
+    AppProcess,
+    free_port,
+    prepare_database,
+    run_coroutine,
+    sqlite_url,
+    start_app,
+)
 
 E = TypeVar('E', bound=Event)
 
@@ -219,3 +228,29 @@ async def receive_type(ws: ClientConnection, type_: str, timeout: float = 3.0) -
         frame = await receive(ws, timeout)
         if frame['type'] == type_:
             return frame
+
+
+@contextlib.contextmanager
+def running_hub_app(tmp: Path) -> Iterator[AppProcess]:
+    """The real app as its own process over the small hall with one device per kind, devices on the hub only.
+
+    Credentials come from the app's SECRET_KEY (tests/apphost.py TEST_SECRET), as a hall provisions them.
+    """
+    url = sqlite_url(tmp / 'hall.db')
+    prepared = prepare_database(url)
+    assert prepared.small_hall is not None
+    hall_id = prepared.small_hall.hall_id
+
+    async def with_devices() -> None:
+        db = Database(url)
+        try:
+            await add_devices(db, TEST_SECRET.encode(), hall_id)
+        finally:
+            await db.dispose()
+
+    run_coroutine(with_devices)
+    app = start_app(url, tmp, {'DEVICE_MODE': 'websocket'})
+    try:
+        yield app
+    finally:
+        app.stop()

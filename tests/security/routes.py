@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from app.models.people import STAFF_ROLES, Role
+from tests.totp import token_body
 
 PUBLIC: tuple[Role, ...] = ()
 WINDOW_OPERATORS = (Role.STAFF, Role.MANAGER)
@@ -78,6 +79,7 @@ ROUTES: list[Rule] = [
     Rule('/proxy/{token}', PUBLIC, example='/proxy/not-a-real-token'),  # the citizen's link is the key, no login
     Rule('/review', (Role.REVIEWER,)),
     Rule('/admin', (Role.ADMIN,)),
+    Rule('/enrol', STAFF_ROLES),  # any signed-in staff; a password-only manager session may open only this
     # ---- API: public --------------------------------------------------------------------------
     Rule('/api/hall', PUBLIC),
     Rule('/api/tickets', PUBLIC, 'POST', {'service_code': 'SVC-A'}),
@@ -118,7 +120,7 @@ assert set(ACCOUNTS) == set(STAFF_ROLES)
 def token(client: httpx.Client, who: tuple[str, str], *, address: str | None = None) -> str:
     """A bearer token for `who` (from `address`, seen through X-Forwarded-For, when given)."""
     headers = {'x-forwarded-for': address} if address else {}
-    response = client.post('/api/auth/token', json={'username': who[0], 'password': who[1]}, headers=headers)
+    response = token_body(client, who[0], who[1], headers)
     assert response.status_code == 200, response.text
     return str(response.json()['access_token'])
 

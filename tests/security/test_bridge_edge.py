@@ -18,16 +18,15 @@ from typing import Any
 
 import pytest
 
-from app.db import Database
 from app.security.credentials import device_credential
 from app.settings import ROOT
 from devices import protocol
 from devices.bridge.config import ConfigError, load
 from devices.bridge.runner import build_all
 from devices.sim.client import Backoff
-from tests.apphost import TEST_SECRET, AppProcess, prepare_database, run_coroutine, sqlite_url, start_app
+from tests.apphost import TEST_SECRET, AppProcess
 from tests.bridgekit import EscposPrinterEmulator, IdServiceEmulator, SerialPair, write_config
-from tests.devices.hubharness import add_devices
+from tests.devices.hubharness import running_hub_app
 from tests.security.test_device_edge import hub_counters
 
 WRONG = 'ab' * 32
@@ -35,25 +34,9 @@ WRONG = 'ab' * 32
 
 @pytest.fixture(scope='module')
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
-    tmp = tmp_path_factory.mktemp('bridge-edge')
-    url = sqlite_url(tmp / 'hall.db')
-    prepared = prepare_database(url)
-    assert prepared.small_hall is not None
-    hall_id = prepared.small_hall.hall_id
-
-    async def with_devices() -> None:
-        db = Database(url)
-        try:
-            await add_devices(db, TEST_SECRET.encode(), hall_id)
-        finally:
-            await db.dispose()
-
-    run_coroutine(with_devices)
-    app = start_app(url, tmp, {'DEVICE_MODE': 'websocket'})
-    try:
+    """The small hall with one device per kind, hub only (tests/devices/hubharness.py)."""
+    with running_hub_app(tmp_path_factory.mktemp('bridge-edge')) as app:
         yield app
-    finally:
-        app.stop()
 
 
 @pytest.fixture

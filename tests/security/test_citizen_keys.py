@@ -33,6 +33,7 @@ from app.services.tracking import GUESSES_PER_CODE
 from tests.apphost import TEST_SECRET, AppProcess, PreparedDatabase, run_coroutine, running_app
 from tests.idnumbers import make_id
 from tests.security.browser import Page, UiSocket, open_page
+from tests.totp import token_body
 
 VICTIM_ID = make_id(dt.date(1961, 5, 4), sequence='318')
 VICTIM_PHONE = '13712345678'
@@ -51,7 +52,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AppProcess,
 
 
 def token(client: httpx.Client, username: str, password: str) -> str:
-    response = client.post('/api/auth/token', json={'username': username, 'password': password})
+    response = token_body(client, username, password)
     assert response.status_code == 200, response.text
     return str(response.json()['access_token'])
 

@@ -19,15 +19,14 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from app.db import Database
 from app.models.people import Role
 from app.security.credentials import device_credential
 from devices import protocol
 from devices.hub import MAX_PENDING
 from devices.protocol import CloseCode
 from devices.sim.client import Backoff, DeviceClient
-from tests.apphost import TEST_SECRET, AppProcess, prepare_database, run_coroutine, sqlite_url, start_app
-from tests.devices.hubharness import add_devices
+from tests.apphost import TEST_SECRET, AppProcess
+from tests.devices.hubharness import running_hub_app
 from tests.security.routes import ACCOUNTS, bearer, token
 
 MIB = 1024 * 1024
@@ -35,26 +34,9 @@ MIB = 1024 * 1024
 
 @pytest.fixture(scope='module')
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
-    """The small hall with one device per kind (credentials from the app's SECRET_KEY), hub only."""
-    tmp = tmp_path_factory.mktemp('device-edge')
-    url = sqlite_url(tmp / 'hall.db')
-    prepared = prepare_database(url)
-    assert prepared.small_hall is not None
-    hall_id = prepared.small_hall.hall_id
-
-    async def with_devices() -> None:
-        db = Database(url)
-        try:
-            await add_devices(db, TEST_SECRET.encode(), hall_id)
-        finally:
-            await db.dispose()
-
-    run_coroutine(with_devices)
-    app = start_app(url, tmp, {'DEVICE_MODE': 'websocket'})
-    try:
+    """The small hall with one device per kind, hub only (tests/devices/hubharness.py)."""
+    with running_hub_app(tmp_path_factory.mktemp('device-edge')) as app:
         yield app
-    finally:
-        app.stop()
 
 
 def ws_url(app: AppProcess) -> str:

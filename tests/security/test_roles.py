@@ -35,6 +35,7 @@ from app.runtime import Runtime, build_runtime
 from app.services import audit
 from app.settings import load_settings
 from pages import guard, session_watch
+from tests import totp
 from tests.apphost import AppProcess, NewUser, PreparedDatabase, prepare_database_async, running_app, sqlite_url
 from tests.security.routes import (
     ACCOUNTS,
@@ -276,7 +277,8 @@ async def guard_hall(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIt
     await session_watch.start(rt.auth, rt.bus, period=3600)  # pages are ended here by logouts and rechecks only
     try:
         tokens = {
-            role.value: (await rt.auth.login(*who, client_address='10.3.0.1')).token for role, who in ACCOUNTS.items()
+            role.value: (await totp.login(rt.auth, *who, client_address='10.3.0.1')).token
+            for role, who in ACCOUNTS.items()
         }
         yield GuardHall(rt, tokens)
     finally:

@@ -47,11 +47,13 @@ from app.services.auth import AuthService, SessionEnd, principal_changed
 from app.services.principal import Kind, Principal
 from app.settings import ConfigError, Settings, load_settings
 from pages.session_watch import SessionWatch
+from tests import totp
 from tests.apphost import AppProcess, NewUser, PreparedDatabase, running_app
 from tests.callers import limits_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.security.routes import bearer, sqlite_path
+from tests.totp import token_body_async
 
 W01 = ('w01', 'Window-01-pass')
 REDIS = 'redis://127.0.0.1:6379/0'
@@ -83,14 +85,14 @@ async def _last_seen(db: Database, session_id: int | None) -> dt.datetime:
 
 
 async def test_a_valid_session_is_not_ended(auth: AuthService) -> None:
-    page = (await auth.login(*W01)).principal
+    page = (await totp.login(auth, *W01)).principal
     assert await auth.ended([page]) == {}
 
 
 async def test_watching_is_not_activity_so_an_idle_session_ends_on_time(
     auth: AuthService, db: Database, clock: FakeClock
 ) -> None:
-    page = (await auth.login(*W01)).principal
+    page = (await totp.login(auth, *W01)).principal
     seen = await _last_seen(db, page.session_id)
     for _ in range(29):  # a page open for 29 minutes, judged every minute: nothing written, nothing ended
         clock.advance(1)
@@ -104,7 +106,7 @@ async def test_watching_is_not_activity_so_an_idle_session_ends_on_time(
 async def test_activity_on_another_page_of_the_session_keeps_this_page_open(
     auth: AuthService, clock: FakeClock
 ) -> None:
-    issued = await auth.login(*W01)
+    issued = await totp.login(auth, *W01)
     clock.advance(20)
     await auth.authenticate(issued.token)  # the person acts on another page of the same session
     clock.advance(20)
@@ -116,7 +118,7 @@ async def test_activity_on_another_page_of_the_session_keeps_this_page_open(
 async def test_the_absolute_lifetime_ends_even_an_active_session(
     auth: AuthService, db: Database, clock: FakeClock
 ) -> None:
-    issued = await auth.login(*W01)
+    issued = await totp.login(auth, *W01)
     await _change_session(db, issued.principal.session_id, created_at=clock.now - dt.timedelta(hours=12, seconds=1))
     assert await auth.ended([issued.principal]) == {issued.principal: SessionEnd.EXPIRED}
 
@@ -126,7 +128,7 @@ async def test_logout_ends_the_page_and_is_published_once_for_every_process(
 ) -> None:
     heard: list[Event] = []
     bus.subscribe(heard.append, SessionEnded)
-    issued = await auth.login(*W01)
+    issued = await totp.login(auth, *W01)
     await auth.logout(issued.token)
     await auth.logout(issued.token)  # again: nothing more to end, nothing more to publish
     await bus.drain()
@@ -137,7 +139,7 @@ async def test_logout_ends_the_page_and_is_published_once_for_every_process(
 
 
 async def test_a_deactivated_account_ends_its_pages(auth: AuthService, db: Database) -> None:
-    page = (await auth.login(*W01)).principal
+    page = (await totp.login(auth, *W01)).principal
     await _change_user(db, 'w01', active=False)
     assert await auth.ended([page]) == {page: SessionEnd.DEACTIVATED}
 
@@ -146,7 +148,7 @@ async def test_a_deactivated_account_ends_its_pages(auth: AuthService, db: Datab
 async def test_a_changed_role_window_or_department_ends_pages_built_for_the_old_one(
     auth: AuthService, db: Database, hall: SmallHall, change: str
 ) -> None:
-    page = (await auth.login(*W01)).principal
+    page = (await totp.login(auth, *W01)).principal
     async with db.session() as s:
         department = (await s.execute(select(Department.id))).scalars().first()
     values: dict[str, Any] = {
@@ -159,13 +161,13 @@ async def test_a_changed_role_window_or_department_ends_pages_built_for_the_old_
 
 
 async def test_a_new_display_name_changes_nothing_the_page_was_built_for(auth: AuthService, db: Database) -> None:
-    page = (await auth.login(*W01)).principal
+    page = (await totp.login(auth, *W01)).principal
     await _change_user(db, 'w01', display_name='王五')
     assert await auth.ended([page]) == {}
 
 
 async def test_a_session_row_that_is_gone_ends_its_pages(auth: AuthService, db: Database) -> None:
-    page = (await auth.login(*W01)).principal
+    page = (await totp.login(auth, *W01)).principal
     async with db.session() as s, s.begin():
         session = await s.get(AuthSession, page.session_id)
         await s.delete(session)
@@ -174,8 +176,8 @@ async def test_a_session_row_that_is_gone_ends_its_pages(auth: AuthService, db: 
 
 async def test_all_open_pages_are_judged_in_one_query(auth: AuthService, db: Database) -> None:
     """Hundreds of open desks cost the process one read per check, not one per page."""
-    pages = [(await auth.login(*W01)).principal for _ in range(3)] + [(await auth.login(*BOSS)).principal]
-    await auth.logout((await auth.login(*BOSS)).token)
+    pages = [(await totp.login(auth, *W01)).principal for _ in range(3)] + [(await totp.login(auth, *BOSS)).principal]
+    await auth.logout((await totp.login(auth, *BOSS)).token)
     statements: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -264,8 +266,8 @@ async def test_a_logout_ends_that_sessions_pages_at_once_and_no_other_page(
     watch = SessionWatch(auth, bus, period=3600)  # no periodic check in this test: only the bus can end the page
     await watch.start()
     feed: UiEvent[str] = UiEvent()
-    victim = await auth.login(*W01)
-    other = await auth.login(*BOSS)
+    victim = await totp.login(auth, *W01)
+    other = await totp.login(auth, *BOSS)
     desks = [
         _open_desk(watch, feed, victim.principal, '/window/1'),
         _open_desk(watch, feed, victim.principal, '/window/1?tab=2'),
@@ -305,8 +307,8 @@ async def test_the_periodic_check_ends_pages_of_deactivated_or_changed_accounts(
     watch = SessionWatch(auth, bus, period=0.05)
     await watch.start()
     feed: UiEvent[str] = UiEvent()
-    desk = _open_desk(watch, feed, (await auth.login(*W01)).principal, '/window/1')
-    bystander = _open_desk(watch, feed, (await auth.login(*BOSS)).principal, '/manager')
+    desk = _open_desk(watch, feed, (await totp.login(auth, *W01)).principal, '/window/1')
+    bystander = _open_desk(watch, feed, (await totp.login(auth, *BOSS)).principal, '/manager')
     try:
         await asyncio.sleep(0.3)
         assert desk.navigations == [] and bystander.navigations == []  # valid sessions are left alone
@@ -328,7 +330,7 @@ async def test_the_periodic_check_ends_pages_of_deactivated_or_changed_accounts(
 async def test_pages_whose_client_is_gone_are_forgotten(auth: AuthService, bus: InProcessBus) -> None:
     watch = SessionWatch(auth, bus, period=3600)
     feed: UiEvent[str] = UiEvent()
-    principal = (await auth.login(*W01)).principal
+    principal = (await totp.login(auth, *W01)).principal
     desks = [_open_desk(watch, feed, principal, '/window/1') for _ in range(3)]
     assert watch.open_pages == 3
     desks[0].client.delete()
@@ -345,7 +347,7 @@ async def test_a_bus_message_with_an_unknown_reason_still_ends_the_page_as_a_log
 ) -> None:
     watch = SessionWatch(auth, bus, period=3600)
     feed: UiEvent[str] = UiEvent()
-    principal = (await auth.login(*W01)).principal
+    principal = (await totp.login(auth, *W01)).principal
     desk = _open_desk(watch, feed, principal, '/window/1')
     try:
         watch.on_event(SessionEnded(hall_id=hall.hall_id, session_id=principal.session_id or 0, reason='<script>'))
@@ -371,7 +373,7 @@ async def test_a_logout_in_one_process_ends_the_pages_open_in_another_over_redis
     )
     await watch_b.start()
     feed: UiEvent[str] = UiEvent()
-    issued = await auth_a.login(*W01)
+    issued = await totp.login(auth_a, *W01)
     desk = _open_desk(watch_b, feed, issued.principal, '/window/1')
     try:
         await auth_a.logout(issued.token)
@@ -546,7 +548,7 @@ async def _scene(hall: LiveHall, user: NewUser) -> DeskScene:
     api = hall.app.async_client()
     tokens = []
     for username, password in ((user.username, user.password), BOSS):
-        issued = await api.post('/api/auth/token', json={'username': username, 'password': password})
+        issued = await token_body_async(api, username, password)
         assert issued.status_code == 200, issued.text
         tokens.append(str(issued.json()['access_token']))
     victim_token, boss_token = tokens

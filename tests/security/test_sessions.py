@@ -44,11 +44,13 @@ from app.services.auth import (
 from app.services.errors import Unauthorized
 from app.services.limits import TooManyRequests
 from app.settings import Settings
+from tests import totp
 from tests.apphost import AppProcess, NewUser, PreparedDatabase, running_app
 from tests.callers import limits_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.security.routes import assert_error, audit_rows, bearer, db_state, session_rows, token
+from tests.totp import token_body
 
 W01 = ('w01', 'Window-01-pass')
 BOSS = ('boss', 'Manager-01-pass')
@@ -86,7 +88,7 @@ async def test_idle_timeout_ends_a_session_and_activity_extends_it(
     auth: AuthService, db: Database, clock: FakeClock, settings: Settings
 ) -> None:
     assert settings.token_idle_minutes == 30
-    issued = await auth.login(*W01)
+    issued = await totp.login(auth, *W01)
     for _ in range(3):  # active every 29 minutes: 87 minutes in all, never idle for 30
         clock.advance(29)
         assert (await auth.authenticate(issued.token)).name == 'w01'
@@ -101,12 +103,12 @@ async def test_idle_timeout_ends_a_session_and_activity_extends_it(
     with pytest.raises(Unauthorized):
         await auth.authenticate(issued.token)  # stays refused: the refusal did not refresh last_seen_at
     assert _aware((await _sessions(db))[0].last_seen_at) == seen
-    assert (await auth.authenticate((await auth.login(*W01)).token)).name == 'w01'  # a new login works
+    assert (await auth.authenticate((await totp.login(auth, *W01)).token)).name == 'w01'  # a new login works
 
 
 async def test_activity_is_written_at_most_once_a_minute(auth: AuthService, db: Database, clock: FakeClock) -> None:
     """Page loads seconds apart do not each write the session: idle time is exact to TOUCH_EVERY."""
-    issued = await auth.login(*W01)
+    issued = await totp.login(auth, *W01)
     login_seen = _aware((await _sessions(db))[0].last_seen_at)
     for _ in range(5):
         clock.advance(0.1)  # 6 seconds
@@ -119,7 +121,7 @@ async def test_activity_is_written_at_most_once_a_minute(auth: AuthService, db: 
 
 async def test_idle_limit_comes_from_the_settings(db: Database, hall: SmallHall, clock: FakeClock) -> None:
     auth = AuthService(db, Settings(TOKEN_IDLE_MINUTES=5), limits_for(db, clock), clock=clock)
-    issued = await auth.login(*W01)
+    issued = await totp.login(auth, *W01)
     clock.advance(4.9)
     await auth.authenticate(issued.token)
     clock.advance(5.1)
@@ -132,7 +134,7 @@ async def test_absolute_timeout_ends_even_an_active_session(
 ) -> None:
     assert settings.token_absolute_hours == 12
     start = clock.now
-    issued = await auth.login(*BOSS)
+    issued = await totp.login(auth, *BOSS)
     assert issued.expires_at == start + dt.timedelta(hours=12)
     while clock.now + dt.timedelta(minutes=20) <= start + dt.timedelta(hours=12):
         clock.advance(20)
@@ -147,8 +149,8 @@ async def test_absolute_timeout_ends_even_an_active_session(
 
 
 async def test_each_login_rotates_the_token_and_revokes_the_previous_one(auth: AuthService, db: Database) -> None:
-    first = await auth.login(*W01)
-    second = await auth.login(*W01, previous_token=first.token)
+    first = await totp.login(auth, *W01)
+    second = await totp.login(auth, *W01, previous_token=first.token)
     assert second.token != first.token
     assert second.principal.session_id != first.principal.session_id
     with pytest.raises(Unauthorized):
@@ -162,15 +164,15 @@ async def test_each_login_rotates_the_token_and_revokes_the_previous_one(auth: A
 
 async def test_a_planted_previous_token_of_someone_else_is_revoked_too(auth: AuthService) -> None:
     """Session fixation: whatever session the browser carried before login is worthless after it."""
-    planted = await auth.login(*BOSS)
-    mine = await auth.login(*W01, previous_token=planted.token)
+    planted = await totp.login(auth, *BOSS)
+    mine = await totp.login(auth, *W01, previous_token=planted.token)
     with pytest.raises(Unauthorized):
         await auth.authenticate(planted.token)
     assert (await auth.authenticate(mine.token)).name == 'w01'
 
 
 async def test_logout_revokes_server_side_and_is_audited_once(auth: AuthService, db: Database) -> None:
-    issued = await auth.login(*W01)
+    issued = await totp.login(auth, *W01)
     await auth.logout(issued.token, client_address='10.1.0.7')
     with pytest.raises(Unauthorized) as refused:
         await auth.authenticate(issued.token)
@@ -191,10 +193,10 @@ async def test_five_failures_lock_that_account_from_that_address_only(
     assert LOCKOUT.total_seconds() == 15 * 60 and LOGIN_PER_ACCOUNT_AND_ADDRESS.max == 5
     for _ in range(5):
         with pytest.raises(Unauthorized) as failed:
-            await auth.login('w01', 'Wrong-pass-1', client_address='10.2.0.1')
+            await totp.login(auth, 'w01', 'Wrong-pass-1', client_address='10.2.0.1')
         assert failed.value.code == 'bad_credentials'
     with pytest.raises(TooManyRequests) as locked:
-        await auth.login(*W01, client_address='10.2.0.1')  # the right password does not help from here
+        await totp.login(auth, *W01, client_address='10.2.0.1')  # the right password does not help from here
     assert locked.value.code == 'login_locked' and locked.value.status == 429
     assert 0 < locked.value.retry_after <= 15 * 60
     assert await _sessions(db) == []  # no session was opened
@@ -204,14 +206,14 @@ async def test_five_failures_lock_that_account_from_that_address_only(
     assert (refused.actor, refused.outcome) == ('w01', 'login_locked')
 
     # the stranger's typos do not lock the owner out: the same account from another place, and others from here
-    assert (await auth.login(*W01, client_address='10.2.9.9')).principal.name == 'w01'
-    assert (await auth.login(*BOSS, client_address='10.2.0.1')).principal.name == 'boss'
+    assert (await totp.login(auth, *W01, client_address='10.2.9.9')).principal.name == 'w01'
+    assert (await totp.login(auth, *BOSS, client_address='10.2.0.1')).principal.name == 'boss'
 
     clock.advance(14.9)
     with pytest.raises(TooManyRequests):
-        await auth.login(*W01, client_address='10.2.0.1')
+        await totp.login(auth, *W01, client_address='10.2.0.1')
     clock.advance(0.2)
-    assert (await auth.login(*W01, client_address='10.2.0.1')).principal.name == 'w01'
+    assert (await totp.login(auth, *W01, client_address='10.2.0.1')).principal.name == 'w01'
     assert (await audit.verify(db)).ok
 
 
@@ -221,16 +223,16 @@ async def test_many_failures_from_one_address_lock_it_for_every_account(
     names = [f'guess{n:02d}' for n in range(LOGIN_PER_ADDRESS.max)]  # a spray: one try per name, no pair reaches 5
     for name in names:
         with pytest.raises(Unauthorized):
-            await auth.login(name, 'Guess-1234-x', client_address='10.4.0.1')
+            await totp.login(auth, name, 'Guess-1234-x', client_address='10.4.0.1')
     with pytest.raises(TooManyRequests) as locked:
-        await auth.login(*BOSS, client_address='10.4.0.1')
+        await totp.login(auth, *BOSS, client_address='10.4.0.1')
     assert locked.value.code == 'address_locked'
     assert await _sessions(db) == []
-    assert (await auth.login(*BOSS, client_address='10.4.0.2')).principal.name == 'boss'  # other terminals work
+    assert (await totp.login(auth, *BOSS, client_address='10.4.0.2')).principal.name == 'boss'  # other terminals work
     lockouts = await _audit(db, audit.LOCKOUT)
     assert [(e.actor, e.client_address) for e in lockouts] == [(names[-1], '10.4.0.1')]
     clock.advance(15.1)
-    assert (await auth.login(*BOSS, client_address='10.4.0.1')).principal.name == 'boss'
+    assert (await totp.login(auth, *BOSS, client_address='10.4.0.1')).principal.name == 'boss'
 
 
 async def test_an_account_attacked_from_many_addresses_is_slowed_not_shut(
@@ -240,12 +242,12 @@ async def test_an_account_attacked_from_many_addresses_is_slowed_not_shut(
     for address in attackers:
         for _ in range(LOGIN_PER_ACCOUNT_AND_ADDRESS.max):
             with pytest.raises(Unauthorized):
-                await auth.login('w01', 'Wrong-pass-1', client_address=address)
+                await totp.login(auth, 'w01', 'Wrong-pass-1', client_address=address)
     with pytest.raises(TooManyRequests) as slowed:
-        await auth.login(*W01, client_address='10.6.9.9')  # the owner, elsewhere: asked to wait a moment
+        await totp.login(auth, *W01, client_address='10.6.9.9')  # the owner, elsewhere: asked to wait a moment
     assert (slowed.value.code, slowed.value.retry_after) == ('account_slowed', 1)
     clock.advance(1.5 / 60)
-    assert (await auth.login(*W01, client_address='10.6.9.9')).principal.name == 'w01'  # then it works
+    assert (await totp.login(auth, *W01, client_address='10.6.9.9')).principal.name == 'w01'  # then it works
     user = await _user(db, 'w01')
     assert (user.failed_attempts, user.locked_until) == (0, None)
 
@@ -256,13 +258,13 @@ async def test_an_account_attacked_from_many_addresses_is_slowed_not_shut(
             if waiting is not None and _aware(waiting) > clock.now:
                 clock.now = _aware(waiting)
             with pytest.raises(Unauthorized):
-                await auth.login('w01', 'Wrong-pass-1', client_address=address)
+                await totp.login(auth, 'w01', 'Wrong-pass-1', client_address=address)
             failures += 1
     locked_until = (await _user(db, 'w01')).locked_until
     assert locked_until is not None
     assert (_aware(locked_until) - clock.now).total_seconds() == 2 ** (failures - SLOW_AFTER)  # doubles each time
     clock.advance(16)  # an attack that stops is forgotten: no wait, no count
-    assert (await auth.login(*W01, client_address='10.7.9.9')).principal.name == 'w01'
+    assert (await totp.login(auth, *W01, client_address='10.7.9.9')).principal.name == 'w01'
 
 
 # ---- HTTP: lockout, logout and replay against the real app --------------------------------------
@@ -295,9 +297,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHall]:
 
 
 def _login(client: httpx.Client, username: str, password: str, address: str) -> httpx.Response:
-    return client.post(
-        '/api/auth/token', json={'username': username, 'password': password}, headers={'x-forwarded-for': address}
-    )
+    return token_body(client, username, password, {'x-forwarded-for': address})
 
 
 def _probe(client: httpx.Client, value: str) -> httpx.Response:

@@ -1,0 +1,134 @@
+"""Second factor in tests: seeded managers and admins share one fixed TOTP secret, and `code()` gives a fresh code.
+
+The app refuses a code whose time step is not later than the last one it accepted for that person, so
+`code()` hands out each step once (all users share the secret; one counter is enough): one step behind
+now, now, one ahead; a fourth sign-in within 30 s waits for the next step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import pyotp
+from playwright.sync_api import Error as PlaywrightError
+from sqlmodel import col, select
+
+from app.clock import utcnow
+from app.db import Database
+from app.models.people import Role, StaffTotp, StaffUser
+from app.security.crypto import FieldCipher
+from app.services import second_factor
+from app.services.auth import AuthService, IssuedToken
+from app.services.errors import Unauthorized
+from app.settings import load_settings
+
+TEST_TOTP_SECRET = 'HALLTWINTESTSECRETFORTOTP234567A'
+ENROLLED_ROLES = (Role.MANAGER, Role.ADMIN)
+_last_step = [0]
+
+
+def cipher(secret_key: bytes | None = None) -> FieldCipher:
+    """The cipher of apps in this run (SECRET_KEY set by the root conftest)."""
+    return FieldCipher({'k1': secret_key or load_settings().secret}, 'k1')
+
+
+async def enrol(db: Database, *, roles: tuple[Role, ...] = ENROLLED_ROLES, secret_key: bytes | None = None) -> None:
+    """Give every user of `roles` without a second factor the fixed test secret, confirmed."""
+    sealer = cipher(secret_key)
+    async with db.session() as s, s.begin():
+        users = (await s.execute(select(StaffUser).where(col(StaffUser.role).in_(roles)))).scalars().all()
+        for user in users:
+            assert user.id is not None
+            if await s.get(StaffTotp, user.id) is None:
+                s.add(
+                    StaffTotp(
+                        user_id=user.id,
+                        secret_enc=second_factor.seal(sealer, user.id, TEST_TOTP_SECRET),
+                        confirmed_at=utcnow(),
+                        created_at=utcnow(),
+                    )
+                )
+
+
+def code_at(step: int, secret: str = TEST_TOTP_SECRET) -> str:
+    return pyotp.TOTP(secret).at(step * second_factor.STEP_SECONDS)
+
+
+def code() -> str:
+    """A code of a step never handed out before in this run, valid now (waits if all valid ones are used)."""
+    now_step = second_factor.step_at(utcnow())
+    step = max(now_step - 1, _last_step[0] + 1)
+    if step > now_step + 1:
+        time.sleep((step - 1) * second_factor.STEP_SECONDS - time.time() + 0.5)
+    _last_step[0] = step
+    return code_at(step)
+
+
+async def fresh_code(auth: AuthService, username: str) -> str:
+    """A code the app behind `auth` accepts now (its own clock, fake or real): past the last step it used."""
+    async with auth.db.read_session() as s:
+        statement = select(StaffTotp.last_step).join(StaffUser).where(col(StaffUser.username) == username)
+        last = (await s.execute(statement)).scalar_one_or_none() or 0
+    now_step = second_factor.step_at(auth.clock())
+    step = max(now_step - 1, last + 1)
+    if step > now_step + 1:
+        assert auth.clock is utcnow, 'three sign-ins used every valid code: advance the fake clock 30 s'
+        await asyncio.sleep((step - 1) * second_factor.STEP_SECONDS - time.time() + 0.5)
+    _last_step[0] = max(_last_step[0], step)
+    return code_at(step)
+
+
+async def login(auth: AuthService, username: str, password: str, **kwargs: Any) -> IssuedToken:
+    """`auth.login`, adding a fresh code when the person has a second factor."""
+    try:
+        return await auth.login(username, password, **kwargs)
+    except Unauthorized as refused:
+        if refused.code != 'second_factor_required':
+            raise
+    return await auth.login(username, password, totp=await fresh_code(auth, username), **kwargs)
+
+
+def token_body(
+    client: httpx.Client, username: str, password: str, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    """POST /api/auth/token, again with a fresh code when the answer asks for one."""
+    response = client.post('/api/auth/token', json={'username': username, 'password': password}, headers=headers or {})
+    if response.status_code == 401 and response.json().get('code') == 'second_factor_required':
+        body = {'username': username, 'password': password, 'totp': code()}
+        response = client.post('/api/auth/token', json=body, headers=headers or {})
+    return response
+
+
+async def token_body_async(
+    client: httpx.AsyncClient, username: str, password: str, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    response = await client.post(
+        '/api/auth/token', json={'username': username, 'password': password}, headers=headers or {}
+    )
+    if response.status_code == 401 and response.json().get('code') == 'second_factor_required':
+        body = {'username': username, 'password': password, 'totp': code()}
+        response = await client.post('/api/auth/token', json=body, headers=headers or {})
+    return response
+
+
+def finish_login(page: Any, timeout: float = 20.0) -> None:
+    """After clicking 'log in' on /login (Playwright page): give a fresh code if the page asks for one.
+
+    Returns once the page has left /login, shows an error, or has taken the code.
+    """
+    field, error = page.get_by_test_id('login-totp'), page.get_by_test_id('login-error')
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if '/login' not in page.url or (error.count() and (error.first.text_content(timeout=500) or '').strip()):
+                return
+            if field.is_visible():
+                field.fill(code())
+                page.get_by_test_id('login-submit').click()
+                return
+        except PlaywrightError:  # the page navigated away between two looks
+            return
+        time.sleep(0.1)

@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from app.models.people import Role
 from tests.apphost import AppProcess, NewUser, prepare_database, sqlite_url, start_app
 from tests.security.routes import sqlite_path
-from tests.totp import code
+from tests.totp import code, person
 
 FRESH = NewUser('fresh01', 'Fresh-0001-pass', role=Role.MANAGER)
 
@@ -56,6 +56,6 @@ def test_enrolment_comes_first_and_the_code_step_after(live: AppProcess, page: P
     _password(page, live.base_url, 'boss', 'Manager-01-pass')
     expect(page.get_by_test_id('login-totp')).to_be_visible()
     assert '/login' in page.url
-    page.get_by_test_id('login-totp').fill(code())
+    page.get_by_test_id('login-totp').fill(code(person(live.base_url, 'boss')))
     page.get_by_test_id('login-submit').click()
     page.wait_for_url('**/manager')

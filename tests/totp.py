@@ -1,8 +1,8 @@
-"""Second factor in tests: seeded managers and admins share one fixed TOTP secret, and `code()` gives a fresh code.
+"""Second factor in tests: seeded managers and admins share one fixed TOTP secret, and `code(key)` gives a fresh code.
 
 The app refuses a code whose time step is not later than the last one it accepted for that person, so
-`code()` hands out each step once (all users share the secret; one counter is enough): one step behind
-now, now, one ahead; a fourth sign-in within 30 s waits for the next step.
+`code(key)` hands out each step once per app and person (the key names both): one step behind now, now,
+one ahead; a fourth sign-in of the same person on the same app within 30 s waits for the next step.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from app.settings import load_settings
 
 TEST_TOTP_SECRET = 'HALLTWINTESTSECRETFORTOTP234567A'
 ENROLLED_ROLES = (Role.MANAGER, Role.ADMIN)
-_last_step = [0]
+_last_step: dict[str, int] = {}
 
 
 def cipher(secret_key: bytes | None = None) -> FieldCipher:
@@ -57,13 +57,19 @@ def code_at(step: int, secret: str = TEST_TOTP_SECRET) -> str:
     return pyotp.TOTP(secret).at(step * second_factor.STEP_SECONDS)
 
 
-def code() -> str:
-    """A code of a step never handed out before in this run, valid now (waits if all valid ones are used)."""
+def person(origin: str, username: str) -> str:
+    """The key of `code()`: one person on one app."""
+    return f'{str(origin).rstrip("/")}|{username}'
+
+
+def code(key: str) -> str:
+    """A code of a step never handed out before for `key` (app origin and username), valid now (waits if
+    all valid ones are used)."""
     now_step = second_factor.step_at(utcnow())
-    step = max(now_step - 1, _last_step[0] + 1)
+    step = max(now_step - 1, _last_step.get(key, 0) + 1)
     if step > now_step + 1:
         time.sleep((step - 1) * second_factor.STEP_SECONDS - time.time() + 0.5)
-    _last_step[0] = step
+    _last_step[key] = step
     return code_at(step)
 
 
@@ -77,7 +83,6 @@ async def fresh_code(auth: AuthService, username: str) -> str:
     if step > now_step + 1:
         assert auth.clock is utcnow, 'three sign-ins used every valid code: advance the fake clock 30 s'
         await asyncio.sleep((step - 1) * second_factor.STEP_SECONDS - time.time() + 0.5)
-    _last_step[0] = max(_last_step[0], step)
     return code_at(step)
 
 
@@ -96,8 +101,12 @@ def token_body(
 ) -> httpx.Response:
     """POST /api/auth/token, again with a fresh code when the answer asks for one."""
     response = client.post('/api/auth/token', json={'username': username, 'password': password}, headers=headers or {})
+    key = person(str(client.base_url), username)
     if response.status_code == 401 and response.json().get('code') == 'second_factor_required':
-        body = {'username': username, 'password': password, 'totp': code()}
+        body = {'username': username, 'password': password, 'totp': code(key)}
+        response = client.post('/api/auth/token', json=body, headers=headers or {})
+    if response.status_code == 401 and response.json().get('code') == 'bad_second_factor':  # restarted app, same db
+        body = {'username': username, 'password': password, 'totp': code(key)}
         response = client.post('/api/auth/token', json=body, headers=headers or {})
     return response
 
@@ -108,8 +117,9 @@ async def token_body_async(
     response = await client.post(
         '/api/auth/token', json={'username': username, 'password': password}, headers=headers or {}
     )
+    key = person(str(client.base_url), username)
     if response.status_code == 401 and response.json().get('code') == 'second_factor_required':
-        body = {'username': username, 'password': password, 'totp': code()}
+        body = {'username': username, 'password': password, 'totp': code(key)}
         response = await client.post('/api/auth/token', json=body, headers=headers or {})
     return response
 
@@ -117,17 +127,21 @@ async def token_body_async(
 def finish_login(page: Any, timeout: float = 20.0) -> None:
     """After clicking 'log in' on /login (Playwright page): give a fresh code if the page asks for one.
 
-    Returns once the page has left /login, shows an error, or has taken the code.
+    Returns once the page has left /login, shows an error without asking for a code, or has taken the code.
+    The code field is looked at first: the page asks for it with a notice in the error line.
     """
     field, error = page.get_by_test_id('login-totp'), page.get_by_test_id('login-error')
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if '/login' not in page.url or (error.count() and (error.first.text_content(timeout=500) or '').strip()):
+            if '/login' not in page.url:
                 return
             if field.is_visible():
-                field.fill(code())
+                origin = '/'.join(page.url.split('/')[:3])
+                field.fill(code(person(origin, page.get_by_test_id('login-username').input_value())))
                 page.get_by_test_id('login-submit').click()
+                return
+            if error.count() and (error.first.text_content(timeout=500) or '').strip():
                 return
         except PlaywrightError:  # the page navigated away between two looks
             return

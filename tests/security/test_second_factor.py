@@ -18,7 +18,7 @@ from app.models.people import Role
 from app.services import second_factor
 from tests.apphost import AppProcess, NewUser, prepare_database, sqlite_url, start_app
 from tests.security.routes import assert_error, audit_rows, bearer, sqlite_path
-from tests.totp import code
+from tests.totp import code, person
 
 BOSS = ('boss', 'Manager-01-pass')
 FRESH = NewUser('fresh01', 'Fresh-0001-pass', role=Role.MANAGER)
@@ -77,11 +77,12 @@ def test_an_unenrolled_manager_gets_only_the_enrolment_page(live: tuple[AppProce
 def test_a_wrong_code_is_refused_counted_and_locks_like_a_wrong_password(live: tuple[AppProcess, str]) -> None:
     app, url = live
     failed_before = len([r for r in audit_rows(url, 'login_failed') if r['outcome'] == 'bad_code'])
+    boss = person(app.base_url, 'boss')
     with app.client() as client:
         for guess in ('000000', '123456', '999999', '111111', '654321'):
             assert_error(_login(client, BOSS, '10.9.0.3', guess), 401, 'bad_second_factor')
-        assert_error(_login(client, BOSS, '10.9.0.3', code()), 429, 'login_locked')  # even the right code now
-        assert _login(client, BOSS, '10.9.0.4', code()).status_code == 200  # another address is not locked out
+        assert_error(_login(client, BOSS, '10.9.0.3', code(boss)), 429, 'login_locked')  # even the right code now
+        assert _login(client, BOSS, '10.9.0.4', code(boss)).status_code == 200  # another address is not locked out
     failed = [r for r in audit_rows(url, 'login_failed') if r['outcome'] == 'bad_code']
     assert len(failed) - failed_before == 5 and {r['client_address'] for r in failed[-5:]} == {'10.9.0.3'}
     assert any(r['client_address'] == '10.9.0.3' for r in audit_rows(url, 'lockout'))
@@ -89,7 +90,7 @@ def test_a_wrong_code_is_refused_counted_and_locks_like_a_wrong_password(live: t
 
 def test_a_used_code_cannot_be_replayed_even_from_elsewhere(live: tuple[AppProcess, str]) -> None:
     app, _ = live
-    seen = code()
+    seen = code(person(app.base_url, 'boss'))
     with app.client() as client:
         assert _login(client, BOSS, '10.9.0.5', seen).status_code == 200
         assert_error(_login(client, BOSS, '10.9.0.6', seen), 401, 'bad_second_factor')

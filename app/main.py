@@ -31,7 +31,7 @@ from app.settings import get_settings
 from devices import lifecycle as devices
 from devices.protocol import MAX_MESSAGE_BYTES
 from pages import hardening, session_watch
-from twin import device_feed, live
+from twin import device_feed, journey_feed, live
 
 log = logging.getLogger('halltwin')
 
@@ -63,6 +63,7 @@ async def _startup() -> None:
     )
     await rt.storage.start()
     device_feed.start(rt.bus)
+    journey_feed.start(rt.bus)
     await session_watch.start(rt.auth, rt.bus, period=settings.session_check_seconds)
     await devices.start(rt)
     await jobs.start(rt)
@@ -109,6 +110,7 @@ async def _shutdown() -> None:
         jobs.stop,
         devices.stop,
         session_watch.stop,
+        _async(lambda: journey_feed.stop(rt.bus)),
         _async(lambda: device_feed.stop(rt.bus)),
         *([rt.storage.stop] if rt.storage is not None else []),
         *([rt.alerts.stop] if rt.alerts is not None else []),

@@ -132,10 +132,9 @@ class CallBoard:
                             ui.label(t('board.window', n=call.window_number)).classes('text-[40px]')
 
     def on_call(self, event: TicketEventBase) -> None:
-        ticket = event.payload
-        if ticket.window_number is None or not self.scope.shows_window(ticket.window_id):
+        call = Call.of(event)
+        if call is None or not self.scope.shows_window(event.payload.window_id):
             return
-        call = Call(ticket.number, ticket.window_number, recall=bool(getattr(event, 'recall', False)))
         self.calls = push_call(self.calls, call)
         self.render_calls(flash=True)
         self.announcer.say(call.announcement)

@@ -7,8 +7,7 @@ cut. docs/device-protocol.md lists the exact commands so a printer bridge can ch
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
+from app.services.kiosk import TicketSlip
 
 ESC, GS, LF = b'\x1b', b'\x1d', b'\n'
 INIT = ESC + b'@'
@@ -20,28 +19,17 @@ QR_MODULE_SIZE = 6
 ENCODING = 'gb18030'
 
 
-@dataclass(frozen=True)
-class TicketPrint:
-    """What a printed queue ticket says; `track_url` is also printed as a QR code."""
-
-    number: str
-    service_name: str
-    window_hint: str
-    people_ahead: int | None
-    eta_minutes: int | None
-    track_url: str
-    taken_at: dt.datetime
-
-    def lines(self) -> list[str]:
-        ahead = '—' if self.people_ahead is None else str(self.people_ahead)
-        eta = '—' if self.eta_minutes is None else f'约 {self.eta_minutes} 分钟 / ~{self.eta_minutes} min'
-        return [
-            f'事项 / Service: {self.service_name}',
-            f'窗口 / Window: {self.window_hint}',
-            f'前面等候 / Ahead: {ahead} 人',
-            f'预计等候 / Wait: {eta}',
-            f'取号时间 / Taken: {self.taken_at:%Y-%m-%d %H:%M}',
-        ]
+def slip_lines(slip: TicketSlip) -> list[str]:
+    """The slip's lines below its number; `track_url` is printed as a QR code after them."""
+    ahead = '—' if slip.people_ahead is None else str(slip.people_ahead)
+    eta = '—' if slip.eta_minutes is None else f'约 {slip.eta_minutes} 分钟 / ~{slip.eta_minutes} min'
+    return [
+        f'事项 / Service: {slip.service_name}',
+        f'窗口 / Window: {slip.window_hint}',
+        f'前面等候 / Ahead: {ahead} 人',
+        f'预计等候 / Wait: {eta}',
+        f'取号时间 / Taken: {slip.taken_at:%Y-%m-%d %H:%M}',
+    ]
 
 
 def qr_code(data: str) -> bytes:
@@ -59,10 +47,10 @@ def qr_code(data: str) -> bytes:
     )
 
 
-def render_ticket(ticket: TicketPrint, *, hall_name: str) -> bytes:
+def render_ticket(ticket: TicketSlip, *, hall_name: str) -> bytes:
     parts = [INIT, CENTER, BOLD_ON, hall_name.encode(ENCODING), LF, BOLD_OFF, DOUBLE, ticket.number.encode(ENCODING)]
     parts += [LF, NORMAL, LEFT]
-    for line in ticket.lines():
+    for line in slip_lines(ticket):
         parts += [line.encode(ENCODING), LF]
     parts += [CENTER, qr_code(ticket.track_url), LF, '扫码查看进度 / scan to track'.encode(ENCODING), LF, CUT]
     return b''.join(parts)

@@ -2,17 +2,14 @@
 
 Pages never import devices/: the kiosk page reaches its reader and printer through
 `Runtime.kiosk_devices`, this adapter. The device service owns the drivers (claiming a card read
-at a reader, printing with ack and timeout); the adapter only translates the kiosk's slip into the
-printer's ticket type, and treats devices that are not running as absent.
+at a reader, printing with ack and timeout); the adapter only treats devices that are not running
+as absent.
 """
 
 from __future__ import annotations
 
-import dataclasses
-
 from app.services.kiosk import CardClaim, TicketSlip
 from devices.driver import DeviceUnavailable
-from devices.escpos import TicketPrint
 from devices.service import DeviceService
 
 
@@ -27,7 +24,7 @@ class DeviceHardware:
             return None
 
     async def print_slip(self, printer_code: str, slip: TicketSlip) -> str:
-        return await self.service.print_ticket(printer_code, TicketPrint(**dataclasses.asdict(slip)))
+        return await self.service.print_ticket(printer_code, slip)
 
     async def capture_face(self, camera_code: str, session_id: str) -> bool:
         try:

@@ -26,15 +26,16 @@ from app.models.device import Device, DeviceKind
 from app.models.hall import Hall, Window
 from app.models.ticket import Ticket, TicketStatus
 from app.security.credentials import credential_matches
+from app.services.call_board import Call
+from app.services.kiosk import TicketSlip
 from app.settings import Settings
 from devices.driver import DeviceInfo, DeviceTuning, DeviceUnavailable, Driver, DriverContext
 from devices.drivers import DRIVERS
-from devices.drivers.call_display import Call, CallDisplayDriver
+from devices.drivers.call_display import CallDisplayDriver
 from devices.drivers.camera import CameraDriver
 from devices.drivers.id_reader import CardData, IdReaderDriver
 from devices.drivers.printer import PrinterDriver
 from devices.drivers.seat import SeatDriver
-from devices.escpos import TicketPrint
 from devices.gallery import FaceGallery
 from devices.recorder import DeviceRecorder
 
@@ -141,7 +142,7 @@ class DeviceService:
             raise DeviceUnavailable('unknown_device', f'没有设备 {code} / no such device')
         return driver
 
-    async def print_ticket(self, printer_code: str, ticket: TicketPrint) -> str:
+    async def print_ticket(self, printer_code: str, ticket: TicketSlip) -> str:
         """Print a queue ticket on a printer (job id; DeviceUnavailable if it cannot be printed)."""
         return await self.driver(printer_code, PrinterDriver).print_ticket(ticket)
 
@@ -161,11 +162,10 @@ class DeviceService:
 
     def _on_called(self, event: TicketEventBase) -> None:
         """A call, a recall, or a parked ticket called back to its window (resumed): announce it."""
-        ticket = event.payload
-        if ticket.window_id is None or ticket.window_number is None:
+        call, window_id = Call.of(event), event.payload.window_id
+        if call is None or window_id is None:
             return
-        call = Call(ticket.number, ticket.window_number, recall=isinstance(event, TicketCalled) and event.recall)
-        for display in self._displays_by_window.get(ticket.window_id, []):
+        for display in self._displays_by_window.get(window_id, []):
             display.enqueue(call)
 
     # ---- the sweep -----------------------------------------------------------------------------

@@ -5,16 +5,26 @@ from __future__ import annotations
 import pytest
 
 from app.db import Database
+from app.events import TicketCalled, TicketResumed
 from app.models import Zone
 from app.services.call_board import Call, announcement, board_scope, push_call
 from app.services.errors import NotFound
 from tests.factories import SmallHall
 from tests.kiosk_hall import add_kiosk_hall
+from tests.test_bus import issued
 
 
 def test_every_announcement_names_the_number_and_the_window() -> None:
     assert announcement('A012', 5) == '请 A012 号到 5 号窗口办理'
     assert Call('B003', 12, recall=True).announcement == '请 B003 号到 12 号窗口办理'
+    assert Call('A012', 5).announcement_en == 'Number A012, please go to window 5'  # the displays' English line
+
+
+def test_a_call_is_read_from_its_event_and_an_event_without_a_window_makes_none() -> None:
+    snapshot = issued(1).payload.model_copy(update={'status': 'called', 'window_id': 3, 'window_number': 4})
+    assert Call.of(TicketCalled(hall_id=1, payload=snapshot, recall=True)) == Call('A001', 4, recall=True)
+    assert Call.of(TicketResumed(hall_id=1, payload=snapshot)) == Call('A001', 4)
+    assert Call.of(issued(1)) is None
 
 
 def test_the_list_is_newest_first_and_a_recall_moves_its_line_to_the_top() -> None:

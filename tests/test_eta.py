@@ -86,10 +86,10 @@ def test_residual_time_uses_the_cases_that_lasted_longer() -> None:
 
 def test_call_estimates_bracket_the_call_time() -> None:
     stats = eta.handling_stats([], prior_mean=10)
-    now = eta.call_estimate(eta.Call(0.0, 1), stats=stats, windows=3)
+    now = eta.call_estimate(eta.ProjectedCall(0.0, 1), stats=stats, windows=3)
     assert now.minutes == 0 and now.high >= 1
-    later = eta.call_estimate(eta.Call(30.0, 9), stats=stats, windows=3)
-    stretched = eta.call_estimate(eta.Call(30.0, 9), stats=stats, windows=3, jumps=0.2)
+    later = eta.call_estimate(eta.ProjectedCall(30.0, 9), stats=stats, windows=3)
+    stretched = eta.call_estimate(eta.ProjectedCall(30.0, 9), stats=stats, windows=3, jumps=0.2)
     assert later.low < 30 < later.high and stretched.minutes == 37.5
 
 
@@ -123,7 +123,7 @@ def test_the_wait_range_is_pinned_for_fixed_inputs_and_covers_80_percent() -> No
 
 def test_the_call_estimate_range_is_pinned_for_fixed_inputs() -> None:
     stats = eta.handling_stats([], prior_mean=10)
-    later = eta.call_estimate(eta.Call(30.0, 9), stats=stats, windows=3)
+    later = eta.call_estimate(eta.ProjectedCall(30.0, 9), stats=stats, windows=3)
     assert (later.minutes, later.low, later.high) == pytest.approx((30.0, 21.510, 39.176), abs=0.001)
     variance = eta.GAP_WEIGHT * (0.36 / 3 + 2 / 3) * 30.0**2 / 9 + (eta.CASE_SHARE * 10) ** 2
     assert _gamma_cdf(later.high, mean=30, sd=math.sqrt(variance)) - _gamma_cdf(

@@ -11,6 +11,7 @@ from app.runtime import ready
 from tests import journeyhall
 from tests.callers import DESK
 from tests.journeyhall import LOCAL_CITIZEN, JourneyHall, texted_code
+from twin import journey_feed
 
 ui_journey_hall = journeyhall.ui_journey_hall_fixture
 PATIENT = 40  # retries of 0.1 s: pushed changes and the delivery job run on their own tasks
@@ -59,6 +60,17 @@ async def test_a_ticket_without_a_phone_sends_person_actions_to_the_window(
     await opened(user, view.ticket.code)
     await user.should_see(marker='track-window-only', content='请到窗口')
     await user.should_not_see(marker='track-send-code')
+
+
+async def test_the_page_follows_the_journey_feed_until_its_tab_closes(ui_journey_hall: JourneyHall, user: User) -> None:
+    view = await (await ready()).queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)
+    feed = journey_feed.current()
+    tickets, journey = len(feed.tickets.callbacks), len(feed.journey.callbacks)
+    await opened(user, view.ticket.code)
+    assert (len(feed.tickets.callbacks), len(feed.journey.callbacks)) == (tickets + 1, journey + 1)
+    assert user.client is not None
+    user.client.delete()  # the tab closes
+    assert (len(feed.tickets.callbacks), len(feed.journey.callbacks)) == (tickets, journey)
 
 
 async def test_the_position_and_the_call_arrive_by_push(ui_journey_hall: JourneyHall, user: User) -> None:

@@ -11,6 +11,8 @@ from dataclasses import field
 
 from nicegui import binding
 
+from app.services.kpi import Kpis
+
 Key = tuple[str, int]
 
 WINDOW = 'window'
@@ -95,18 +97,5 @@ class SeatTwin:
 
 
 @binding.bindable_dataclass
-class KpiTwin:
-    """Today's figures (app.services.kpi), refreshed by the feed; None is shown as a dash."""
-
-    waiting_now: int = 0
-    avg_wait_minutes: float | None = None
-    longest_wait_minutes: float | None = None
-    avg_handling_minutes: float | None = None
-    served_today: int = 0
-    windows_open: int = 0
-    windows_total: int = 0
-    devices_online: int = 0
-    devices_total: int = 0
-    satisfaction_score: float | None = None
-    satisfied_share: float | None = None
-    ratings: int = 0
+class KpiTwin(Kpis):
+    """Today's figures (app.services.kpi), each field bindable; refreshed by the feed, None is shown as a dash."""

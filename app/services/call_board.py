@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlmodel import col, select
 
 from app.db import Database
+from app.events import TicketCalled, TicketEventBase
 from app.models.hall import Window, WindowService, Zone
 from app.services.errors import NotFound
 
@@ -35,17 +36,33 @@ class BoardScope:
 
 @dataclass(frozen=True)
 class Call:
+    """A ticket called to a window: one line on the boards, one announcement on the board and the call displays."""
+
     number: str
     window_number: int
     recall: bool = False
+
+    @classmethod
+    def of(cls, event: TicketEventBase) -> Call | None:
+        """The call a ticket event (called, recalled, resumed) makes; None when it names no window."""
+        ticket = event.payload
+        if ticket.window_number is None:
+            return None
+        return cls(ticket.number, ticket.window_number, recall=isinstance(event, TicketCalled) and event.recall)
 
     @property
     def announcement(self) -> str:
         return announcement(self.number, self.window_number)
 
+    @property
+    def announcement_en(self) -> str:
+        return announcement(self.number, self.window_number, lang='en')
 
-def announcement(number: str, window_number: int) -> str:
-    """What the hall hears, in Chinese: the number and, always, the window (a recall says it again)."""
+
+def announcement(number: str, window_number: int, *, lang: str = 'zh-CN') -> str:
+    """What the hall hears: the number and, always, the window (a recall says it again)."""
+    if lang == 'en':
+        return f'Number {number}, please go to window {window_number}'
     return f'请 {number} 号到 {window_number} 号窗口办理'
 
 

@@ -118,7 +118,7 @@ class Queued:
 
 
 @dataclass(frozen=True)
-class Call:
+class ProjectedCall:
     """When the look-ahead calls a ticket of the service, and how many calls its windows made by then."""
 
     minutes: float
@@ -143,7 +143,7 @@ def look_ahead(
     arrivals: Mapping[int, float] | None = None,
     horizon: float = 180.0,
     max_steps: int = 3000,
-) -> dict[int, list[Call]]:
+) -> dict[int, list[ProjectedCall]]:
     """Per service, the minutes until each waiting ticket is called, in calling order, then one more
     for a ticket taken now (the last entry); shorter lists when the horizon ends first.
 
@@ -165,7 +165,7 @@ def look_ahead(
     idle: set[int] = set()
     new_ids = itertools.count(-1 - len(probes), -1)
     made: dict[int, int] = defaultdict(int)  # calls made at windows serving each service
-    result: dict[int, list[Call]] = defaultdict(list)
+    result: dict[int, list[ProjectedCall]] = defaultdict(list)
     open_probes = len(probes)
     for _ in range(max_steps):
         if not events or not open_probes:
@@ -188,7 +188,7 @@ def look_ahead(
         for served in desks[index].services:
             made[served] += 1
         if ticket.ticket_id >= 0 or ticket is probes.get(sid):
-            result[sid].append(Call(t, made[sid]))
+            result[sid].append(ProjectedCall(t, made[sid]))
         if ticket is probes.get(sid):
             open_probes -= 1
             heapq.heappush(events, (t, _FREE, index))  # a probe is a measurement, not a citizen
@@ -251,7 +251,7 @@ class _Board:
         return best[-2], ticket
 
 
-def call_estimate(call: Call, *, stats: HandlingStats, windows: int, jumps: float = 0.0) -> Estimate:
+def call_estimate(call: ProjectedCall, *, stats: HandlingStats, windows: int, jumps: float = 0.0) -> Estimate:
     """Expected wait and 80% range around a look-ahead call time.
 
     `jumps` is the share of the service's window time that green-channel citizens arriving later

@@ -238,7 +238,7 @@ class KioskDevices(Protocol):
 
 @dataclass(frozen=True)
 class TicketSlip:
-    """What the printed ticket says (the fields of devices.escpos.TicketPrint)."""
+    """What the printed ticket says (devices/escpos.py prints it; the printer command carries its fields)."""
 
     number: str
     service_name: str

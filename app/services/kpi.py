@@ -36,8 +36,10 @@ class TicketTimes:
     completed_at: dt.datetime | None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Kpis:
+    """Today's figures; the twin's KpiTwin is this class made bindable (so not frozen), refreshed by the feed."""
+
     waiting_now: int = 0
     avg_wait_minutes: float | None = None
     longest_wait_minutes: float | None = None

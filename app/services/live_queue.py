@@ -59,7 +59,7 @@ class LiveQueue:
     _seen: deque[str] = field(default_factory=lambda: deque(maxlen=SEEN_EVENTS))
     _seen_ids: set[str] = field(default_factory=set)
     _version: int = 0
-    _ahead_cache: tuple[int, dt.datetime, dict[int, list[eta.Call]]] | None = None
+    _ahead_cache: tuple[int, dt.datetime, dict[int, list[eta.ProjectedCall]]] | None = None
     _stats_cache: dict[int, eta.HandlingStats] = field(default_factory=dict)  # until the service's next sample
 
     def apply(self, event: Event) -> bool:
@@ -173,7 +173,7 @@ class LiveQueue:
             stats = self._stats_cache[service_id] = eta.handling_stats(samples, prior_mean=service.avg_handling_minutes)
         return stats
 
-    def _look_ahead(self, service_id: int) -> list[eta.Call]:
+    def _look_ahead(self, service_id: int) -> list[eta.ProjectedCall]:
         """Call times of the service's queue; one look-ahead serves every queue while nothing changes
         (and for a few seconds: the clock moves, the picture hardly does)."""
         now = self.clock()

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
 
 from app.models.device import DeviceKind
+from app.services.call_board import Call
 from devices import protocol
 from devices.driver import DeviceInfo, DeviceUnavailable, Driver, DriverContext
 from devices.transport import TransportClosed
@@ -21,21 +21,6 @@ from devices.transport import TransportClosed
 log = logging.getLogger(__name__)
 
 QUEUE_LIMIT = 20
-
-
-@dataclass(frozen=True)
-class Call:
-    number: str
-    window_number: int
-    recall: bool = False
-
-    @property
-    def text(self) -> str:
-        return f'请 {self.number} 号到 {self.window_number} 号窗口办理'
-
-    @property
-    def text_en(self) -> str:
-        return f'Number {self.number}, please go to window {self.window_number}'
 
 
 class CallDisplayDriver(Driver):
@@ -80,8 +65,8 @@ class CallDisplayDriver(Driver):
         data = {
             'number': call.number,
             'window': call.window_number,
-            'text': call.text,
-            'text_en': call.text_en,
+            'text': call.announcement,
+            'text_en': call.announcement_en,
             'recall': call.recall,
         }
         try:

@@ -12,16 +12,17 @@ import dataclasses
 
 from app.events import PrinterStatus
 from app.models.device import DeviceKind
+from app.services.kiosk import TicketSlip
 from devices import protocol
 from devices.driver import DeviceUnavailable, Driver
-from devices.escpos import TicketPrint, render_ticket
+from devices.escpos import render_ticket
 from devices.health import NOMINAL_BUSY
 
 
 class PrinterDriver(Driver):
     kind = DeviceKind.PRINTER
 
-    async def print_ticket(self, ticket: TicketPrint) -> str:
+    async def print_ticket(self, ticket: TicketSlip) -> str:
         """Print and wait for the printer's ack; returns the job id, raises DeviceUnavailable on any failure."""
         job_id = protocol.new_id()
         fields = dataclasses.asdict(ticket) | {'taken_at': ticket.taken_at.isoformat()}

@@ -21,13 +21,14 @@ import pytest
 from app.db import Database
 from app.events import CardRead, DeviceHealth, FaceMatched, PrinterStatus, QrScanned
 from app.security import codes
+from app.services.call_board import Call
+from app.services.kiosk import TicketSlip
 from app.settings import Settings
 from devices.bridge.config import load
 from devices.bridge.link import BridgedPeripheral
 from devices.bridge.runner import Bridge, build_all, check_all
 from devices.driver import DeviceUnavailable
-from devices.drivers.call_display import Call, CallDisplayDriver
-from devices.escpos import TicketPrint
+from devices.drivers.call_display import CallDisplayDriver
 from devices.sim.client import Backoff
 from tests.bridgekit import (
     EscposPrinterEmulator,
@@ -41,7 +42,7 @@ from tests.conftest import FakeClock
 from tests.devices.hubharness import FAST, HubHarness
 from tests.factories import SmallHall
 
-TICKET = TicketPrint(
+TICKET = TicketSlip(
     number='A012',
     service_name='社保卡补办',
     window_hint='5号、6号窗口',

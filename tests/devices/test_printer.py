@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from app.events import DeviceHealth, PrinterStatus
+from app.services.kiosk import TicketSlip
 from devices.driver import DeviceUnavailable
-from devices.escpos import TicketPrint
 from devices.sim.client import DeviceClient
 from tests.devices.hubharness import HubHarness
 
-TICKET = TicketPrint(
+TICKET = TicketSlip(
     number='A012',
     service_name='社保卡补办',
     window_hint='5号、6号窗口',

@@ -1,0 +1,81 @@
+"""Events for the citizen and reviewer pages (/track, /proxy, /review), relayed from the bus once per process.
+
+`tickets` re-emits every ticket transition (a ticket's status, or the queue ahead of it, moved); `journey`
+re-emits what follows a ticket: case steps, SLA warnings, notices sent, ratings, rectifications and proxy
+grants. Both are NiceGUI Events: a page subscribes inside itself and the subscription dies with its client,
+so no page holds a bus subscription of its own. The relay awaits every page's handler (`Event.call`): each
+page sees the events one at a time and in bus order, and `bus.drain()` still means every open page caught up.
+"""
+
+from __future__ import annotations
+
+from nicegui import Event as UiEvent
+
+from app.bus import Bus, Subscription
+from app.events import (
+    CaseStepChanged,
+    EvaluationSubmitted,
+    Event,
+    NotificationSent,
+    ProxyChanged,
+    RectificationChanged,
+    RectificationOpened,
+    SlaAtRisk,
+    TicketEventBase,
+)
+
+JOURNEY_EVENTS: tuple[type[Event], ...] = (
+    CaseStepChanged,
+    SlaAtRisk,
+    NotificationSent,
+    EvaluationSubmitted,
+    RectificationOpened,
+    RectificationChanged,
+    ProxyChanged,
+)
+
+
+class JourneyFeed:
+    def __init__(self) -> None:
+        self.tickets: UiEvent[TicketEventBase] = UiEvent()
+        self.journey: UiEvent[Event] = UiEvent()
+        self._subscription: Subscription | None = None
+
+    def attach(self, bus: Bus) -> None:
+        self._subscription = bus.subscribe(self.relay, TicketEventBase, *JOURNEY_EVENTS, name='journey-feed')
+
+    def detach(self, bus: Bus) -> None:
+        if self._subscription:
+            bus.unsubscribe(self._subscription)
+            self._subscription = None
+
+    async def relay(self, event: Event) -> None:
+        if isinstance(event, TicketEventBase):
+            await self.tickets.call(event)
+        else:
+            await self.journey.call(event)
+
+
+_feed: JourneyFeed | None = None
+
+
+def start(bus: Bus) -> JourneyFeed:
+    """Build the process's feed and subscribe it to the bus (the composition root calls this at start-up)."""
+    global _feed
+    stop(bus)
+    _feed = JourneyFeed()
+    _feed.attach(bus)
+    return _feed
+
+
+def stop(bus: Bus) -> None:
+    global _feed
+    if _feed is not None:
+        _feed.detach(bus)
+        _feed = None
+
+
+def current() -> JourneyFeed:
+    if _feed is None:
+        raise RuntimeError('the journey feed is not started')
+    return _feed

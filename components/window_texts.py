@@ -9,6 +9,7 @@ register(
         'desk.title': ('窗口工作台', 'Window desk'),
         'desk.staff': ('当前人员：{name}', 'Staff: {name}'),
         'desk.logout': ('退出登录', 'Log out'),
+        'desk.second_factor': ('动态验证码', 'Authenticator'),
         'desk.idle': ('当前没有在办的号', 'No ticket at this window'),
         'desk.idle_hint': ('点击「叫下一位」开始办理', 'Press "Call next" to start'),
         'desk.call_next': ('叫下一位', 'Call next'),

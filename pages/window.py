@@ -55,6 +55,7 @@ async def window_page(request: Request, window_id: int) -> Response | None:
             tid(ui.label(desk.window.name), 'desk-window').classes('text-2xl font-bold')
             with ui.row().classes('items-center gap-3'):
                 ui.label(t('desk.staff', name=staff.principal.display_name)).classes('text-grey-8')
+                tid(ui.link(t('desk.second_factor'), f'/enrol?next=/window/{window_id}'), 'desk-enrol')
                 ui.button(t('desk.logout'), on_click=lambda: ui.run_javascript(LOGOUT_JS)).props('flat dense')
         screen = WindowScreen(rt, staff, desk, targets, twin, client_address=address)
     twin.changed.subscribe(screen.on_twin_change)

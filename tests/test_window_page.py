@@ -323,3 +323,11 @@ async def test_a_minors_guardian_consents_and_withdraws_at_the_desk(desk_ui: Sma
             ).scalars()
         ]
     assert actions == [(audit.CONSENT_GRANTED, 'w01'), (audit.CONSENT_REVOKED, 'w01')]
+
+
+async def test_the_desk_offers_staff_their_optional_second_factor(desk_ui: SmallHall, user: User) -> None:
+    await login(user)
+    await user.open(f'/window/{desk_ui.window_1}')
+    await user.should_see(marker='desk-enrol', retries=PATIENT)
+    (link,) = user.find(marker='desk-enrol').elements
+    assert link.props['href'] == f'/enrol?next=/window/{desk_ui.window_1}'

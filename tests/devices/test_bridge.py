@@ -24,6 +24,7 @@ from app.security import codes
 from app.services.call_board import Call
 from app.services.kiosk import TicketSlip
 from app.settings import Settings
+from devices import protocol
 from devices.bridge.config import load
 from devices.bridge.link import BridgedPeripheral
 from devices.bridge.runner import Bridge, build_all, check_all
@@ -373,9 +374,16 @@ async def test_a_call_is_shown_on_the_serial_led_display_and_reported_announced(
     )
     display = harness.service.driver('CD-W1', CallDisplayDriver)
     await harness.wait_for(lambda: display.connected)
-    started = asyncio.get_running_loop().time()
+    heard: list[str] = []
+    on_announced = display.on_announced
+
+    async def spy(frame: protocol.Frame) -> None:
+        heard.append(frame.type)
+        await on_announced(frame)
+
+    display.on_announced = spy  # type: ignore[method-assign]
     await display.announce(Call('A012', 1))
-    assert asyncio.get_running_loop().time() - started < 2.5  # `announced` came, not the 3 s timeout
+    assert heard == ['announced']  # the bridge reported it spoken before `announce` returned, not the timeout
     sent = await harness.wait_for(port.read_available)
     assert sent == b'\x02' + 'A012 请到1号窗口'.encode('gb18030') + b'\x03'
 

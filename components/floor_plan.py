@@ -84,7 +84,7 @@ def device_visuals(twin: HallTwin, did: int, now: dt.datetime) -> dict[str, Visu
 
 
 def seat_class(occupied: bool, since: dt.datetime | None, now: dt.datetime) -> str:
-    """The seat's colour class for its level (app.services.thresholds: warm, then long when the comfort prompt is due)."""
+    """The seat's colour class: warm, then long when the comfort prompt is due (app.services.thresholds)."""
     return SEAT_CLASSES[seat_level(occupied, since, now)]
 
 

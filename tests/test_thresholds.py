@@ -1,4 +1,4 @@
-"""The hall's thresholds (app/services/thresholds.py): one rule each, shared by alerts, the twin, the map and the drivers."""
+"""The hall's thresholds (app/services/thresholds.py): one rule each, for alerts, the twin, the map and the drivers."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_a_wait_is_too_long_only_past_the_limit_and_never_without_anyone_waiting
 
 
 def test_a_window_is_slow_only_past_thirty_minutes_on_one_ticket() -> None:
-    assert SLOW_SERVICE == dt.timedelta(minutes=30)
+    assert dt.timedelta(minutes=30) == SLOW_SERVICE
     assert not serving_too_long(None, NOW)
     assert not serving_too_long(NOW - SLOW_SERVICE, NOW)
     assert serving_too_long(NOW - SLOW_SERVICE - MINUTE, NOW)

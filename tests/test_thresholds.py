@@ -16,7 +16,9 @@ from app.services.thresholds import (
     usage_alerted,
     waited_too_long,
 )
+from components.floor_map import legend_text
 from components.floor_plan import seat_class
+from components.texts import t
 from devices.driver import DeviceTuning
 
 NOW = dt.datetime(2026, 11, 28, 2, 0, tzinfo=dt.UTC)
@@ -66,3 +68,9 @@ def test_usage_alerts_once_above_the_high_mark_and_rearms_only_below_the_rearm_m
     assert usage_alerted(True, 0.7)
     assert not usage_alerted(True, 0.69)
     assert usage_alerted(False, 0.6, high=0.5, rearm=0.4)
+
+
+def test_the_map_legend_names_the_thresholds_it_draws_with() -> None:
+    assert '30' in legend_text('legend.slow') and '{' not in legend_text('legend.slow')
+    assert '15' in legend_text('legend.seat_warm') and '30' in legend_text('legend.seat_long')
+    assert legend_text('legend.open') == t('legend.open')

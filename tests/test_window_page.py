@@ -15,7 +15,6 @@ from sqlalchemy import event
 from sqlmodel import select
 
 from app.api.web_session import SESSION_COOKIE
-from app.clock import utcnow
 from app.models import Ticket, TicketCreate, TicketEvent, TicketStatus
 from app.models.cases import Case
 from app.models.security import AuditEntry, Consent
@@ -98,7 +97,7 @@ async def test_staff_call_the_next_ticket_see_it_timed_and_complete_it(desk_ui: 
 
 async def test_opening_a_case_hands_over_the_kiosk_answers(desk_ui: SmallHall, user: User) -> None:
     rt = await login(user)
-    answers = partial(record_answers, answers={'property_type': 'new'}, actor='kiosk:K01', at=utcnow())
+    answers = partial(record_answers, answers={'property_type': 'new'}, actor='kiosk:K01')
     view = await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK, also=answers)
     await user.open(f'/window/{desk_ui.window_1}')
     click(user, 'desk-call-next')

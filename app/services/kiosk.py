@@ -186,9 +186,7 @@ class KioskService:
         return CURRENT_TEXT_VERSIONS[ConsentPurpose.FACE_TICKET]
 
     def agree_face(self, session: KioskSession, text_version: str) -> None:
-        if session.step == Step.CONSENT and text_version != CURRENT_TEXT_VERSIONS[ConsentPurpose.FACE_TICKET]:
-            raise Invalid('stale_consent_text', '告知书已更新，请重新阅读 / the consent text changed: read it again')
-        session.consented(text_version)
+        session.consented(text_version, current=CURRENT_TEXT_VERSIONS[ConsentPurpose.FACE_TICKET])
 
     async def capture_face(self, session: KioskSession, devices: KioskDevices | None) -> bool:
         """After agreement only: ask the kiosk's camera for one frame (its answer comes as FaceMatched).
@@ -272,7 +270,7 @@ class KioskService:
         view = await self.queue.take_ticket(
             ticket_request(session),
             caller=caller,
-            also=partial(record_answers, answers=answers, actor=caller.name, at=self.clock()) if answers else None,
+            also=partial(record_answers, answers=answers, actor=caller.name) if answers else None,
         )
         session.ticket_taken(view)
         return view

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from app.services.errors import Conflict, Forbidden
+from app.services.errors import Conflict, Forbidden, Invalid
 from app.services.kiosk_devices import KioskDevice
 from app.services.kiosk_identity import Identity
 from app.services.principal import Principal
@@ -129,9 +129,12 @@ class KioskSession:
         self.reset()
         self.step, self.method = Step.CONSENT, Method.FACE
 
-    def consented(self, text_version: str) -> None:
+    def consented(self, text_version: str, *, current: str) -> None:
+        """Agreed to the consent text shown; a text that changed meanwhile must be read again."""
         if self.step != Step.CONSENT:
             raise Conflict('not_asking_consent', '请先选择刷脸取号 / choose face ticketing first')
+        if text_version != current:
+            raise Invalid('stale_consent_text', '告知书已更新，请重新阅读 / the consent text changed: read it again')
         self.consent_version = text_version
         self.step = Step.FACE
 

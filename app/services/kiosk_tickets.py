@@ -8,7 +8,6 @@ then owns them on `Case.answers`.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,13 +42,14 @@ def ticket_request(session: KioskSession) -> TicketCreate:
     )
 
 
-def answers_event(ticket: Ticket, answers: dict[str, str], *, actor: str, at: dt.datetime) -> TicketEvent:
+def answers_event(ticket: Ticket, answers: dict[str, str], *, actor: str) -> TicketEvent:
+    """The answers as a row of the ticket, given when it was taken (no transition: the status stays)."""
     assert ticket.id is not None
     return TicketEvent(
         ticket_id=ticket.id,
         hall_id=ticket.hall_id,
         kind=ANSWERS_KIND,
-        at=at,
+        at=ticket.taken_at,
         actor=actor,
         service_id=ticket.service_id,
         from_status=ticket.status,
@@ -58,11 +58,9 @@ def answers_event(ticket: Ticket, answers: dict[str, str], *, actor: str, at: dt
     )
 
 
-async def record_answers(
-    s: AsyncSession, ticket: Ticket, answers: dict[str, str], *, actor: str, at: dt.datetime
-) -> None:
+async def record_answers(s: AsyncSession, ticket: Ticket, answers: dict[str, str], *, actor: str) -> None:
     """Add the answers to the ticket's own transaction (the queue's `take_ticket(..., also=...)`)."""
-    s.add(answers_event(ticket, answers, actor=actor, at=at))
+    s.add(answers_event(ticket, answers, actor=actor))
     await s.flush()
 
 

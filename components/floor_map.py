@@ -12,6 +12,7 @@ from html import escape
 
 from nicegui import ui
 
+from app.services.thresholds import SEAT_COMFORT, SEAT_WARM, SLOW_SERVICE
 from components import manager_texts  # noqa: F401 - registers the texts
 from components.floor_plan import svg
 from components.map_patch import SCRIPT, patcher
@@ -84,14 +85,25 @@ LEGEND = (
     ('legend.queue_hot', 'background:#c62828;border-color:#c62828', False),
 )
 
+LEGEND_MINUTES = {  # the legend names the thresholds the map draws with
+    'legend.slow': SLOW_SERVICE,
+    'legend.seat_warm': SEAT_WARM,
+    'legend.seat_long': SEAT_COMFORT,
+}
+
 CLICK_JS = '(e) => { const g = e.target.closest("[data-k]"); if (g) emit(g.dataset.k); }'
+
+
+def legend_text(key: str) -> str:
+    limit = LEGEND_MINUTES.get(key)
+    return t(key, minutes=int(limit.total_seconds() // 60)) if limit else t(key)
 
 
 def legend() -> None:
     """One static element (not 40): it never changes, and every manager page carries it."""
     items = ''.join(
         f'<span class="fm-item"><span class="fm-sw{" round" if round_ else ""}" style="{style}"></span>'
-        f'{escape(t(key))}</span>'
+        f'{escape(legend_text(key))}</span>'
         for key, style, round_ in LEGEND
     )
     tid(ui.html(f'<div class="fm-legend">{items}</div>', sanitize=False), 'floor-legend')

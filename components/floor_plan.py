@@ -13,13 +13,18 @@ import datetime as dt
 from html import escape
 
 from app.models.device import DeviceKind, DeviceState
+from app.services.thresholds import SeatLevel, seat_level, serving_too_long
 from twin.hall import HallTwin
 from twin.model import DEVICE, QUEUE, SEAT, WINDOW, ZONE, Key
 
 Visual = tuple[str | None, str | None]  # (class attribute, text content); None leaves it as it is
 
-SEAT_WARM = dt.timedelta(minutes=15)
-SEAT_LONG = dt.timedelta(minutes=30)
+SEAT_CLASSES = {
+    SeatLevel.FREE: ' free',
+    SeatLevel.OCCUPIED: ' occ',
+    SeatLevel.WARM: ' occ warm',
+    SeatLevel.LONG: ' occ long',
+}
 WINDOW_W, WINDOW_H = 84, 48
 SEAT_R = 13
 PERIPHERAL_R = 6
@@ -57,7 +62,7 @@ def window_visuals(twin: HallTwin, wid: int, now: dt.datetime) -> dict[str, Visu
     classes = f'fm-win {window.state}'
     if window.current_number:
         classes += ' serving'
-        if window.current_since and now - window.current_since > dt.timedelta(minutes=30):
+        if serving_too_long(window.current_since, now):
             classes += ' slow'
     return {
         window_id(wid): (classes, None),
@@ -79,13 +84,8 @@ def device_visuals(twin: HallTwin, did: int, now: dt.datetime) -> dict[str, Visu
 
 
 def seat_class(occupied: bool, since: dt.datetime | None, now: dt.datetime) -> str:
-    """Free, occupied, occupied for 15+ minutes (warm), for 30+ minutes (long: time for the comfort prompt)."""
-    if not occupied:
-        return ' free'
-    held = now - since if since else dt.timedelta(0)
-    if held >= SEAT_LONG:
-        return ' occ long'
-    return ' occ warm' if held >= SEAT_WARM else ' occ'
+    """The seat's colour class: warm, then long when the comfort prompt is due (app.services.thresholds)."""
+    return SEAT_CLASSES[seat_level(occupied, since, now)]
 
 
 def visuals_for(twin: HallTwin, keys: frozenset[Key] | set[Key], now: dt.datetime) -> dict[str, Visual]:

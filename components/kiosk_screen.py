@@ -1,6 +1,7 @@
 """One kiosk screen: renders the session's step and turns taps and device events into KioskService calls.
 
-Every rule lives in app/services/kiosk.py; this class only dispatches, shows domain errors as
+Every rule lives in app/services (the steps in `kiosk_steps.KioskSession`, the rest in
+`kiosk.KioskService`); this class draws the session's step, forwards taps, shows domain errors as
 notifications, and resets to the start after `IDLE_SECONDS` without a touch (one timer per page: a
 kiosk UI timeout, not polling).
 
@@ -133,7 +134,7 @@ class KioskScreen:
     def _render_step(self) -> None:
         session = self.session
         identity = session.identity
-        if identity is not None and session.step not in (Step.START, Step.CONSENT, Step.FACE):
+        if identity is not None and session.shows_identity:
             with tid(ui.row(), 'kiosk-identity').classes('items-center gap-3'):
                 ui.icon('verified_user').classes('text-positive').style('font-size: 1.4em')
                 ui.label(t('kiosk.identified', masked=identity.masked, age=identity.age))
@@ -147,7 +148,7 @@ class KioskScreen:
                 on_id_number=lambda raw: self.act(lambda: self.service.enter_id_number(session, raw)),
                 on_face=lambda: self.act(self._begin_face),
                 on_appointment=lambda code: self.act(lambda: self.service.appointment(session, code)),
-                on_manual=lambda: self.act(self._manual),
+                on_manual=lambda: self.act(session.start_by_hand),
             )
         elif step == Step.CONSENT:
             consent_view(
@@ -173,7 +174,7 @@ class KioskScreen:
                 self.service.checklist(session, self.catalogue),
                 on_answer=lambda q, v: self.act(lambda: self.service.answer(session, self.catalogue, q, v)),
                 on_take=self.take_ticket,
-                on_back=lambda: self.act(self._back_to_services),
+                on_back=lambda: self.act(session.back_to_services),
             )
         elif step == Step.TICKET and session.ticket is not None:
             view = session.ticket
@@ -208,17 +209,8 @@ class KioskScreen:
         self.service.agree_face(self.session, self.face_version)
         background_tasks.create(self.service.capture_face(self.session, self.devices), name='kiosk-face-capture')
 
-    def _manual(self) -> None:
-        self.session.reset()
-        self.session.step = Step.SERVICE
-
     def _show_all(self) -> None:
         self.show_all = True
-
-    def _back_to_services(self) -> None:
-        self.session.service_code = None
-        self.session.answers = {}
-        self.session.step = Step.SERVICE
 
     async def restart(self) -> None:
         """返回首页 or 完成: the next citizen starts afresh, and an assisting clerk is signed out."""
@@ -322,7 +314,7 @@ class KioskScreen:
             await self.act(lambda: self.service.card_read(self.session, event, self.devices))
         elif isinstance(event, QrScanned):
             await self.act(lambda: self.service.scanned(self.session, event))
-        elif isinstance(event, FaceMatched) and self.session.step == Step.FACE:
+        elif isinstance(event, FaceMatched) and self.session.awaiting_face:
             await self.act(lambda: self.service.face_matched(self.session, event))
 
     def touch(self) -> None:
@@ -333,7 +325,7 @@ class KioskScreen:
             return
         if time.monotonic() - self.checked_at >= RECHECK_SECONDS and not await self._paired():
             return
-        if self.session.step == Step.START and not self.show_all and self.session.assist is None:
+        if self.session.at_rest and not self.show_all:
             return
         if time.monotonic() - self.last_activity >= IDLE_SECONDS:
             self.session.reset()

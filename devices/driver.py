@@ -22,6 +22,7 @@ from app.bus import Bus
 from app.clock import utcnow
 from app.events import DeviceHealth, DevicePayload, Event
 from app.models.device import DeviceKind, DeviceState
+from app.services import thresholds
 from app.services.errors import DomainError
 from app.settings import Settings
 from devices import protocol
@@ -64,10 +65,10 @@ class DeviceTuning:
     command_timeout: float = 5.0
     announce_timeout: float = 15.0
     recent_ids: int = 1024
-    comfort_after: dt.timedelta = dt.timedelta(minutes=30)
-    usage_window: dt.timedelta = dt.timedelta(hours=1)
-    usage_high: float = 0.8
-    usage_rearm: float = 0.7
+    comfort_after: dt.timedelta = thresholds.SEAT_COMFORT
+    usage_window: dt.timedelta = thresholds.USAGE_WINDOW
+    usage_high: float = thresholds.USAGE_HIGH
+    usage_rearm: float = thresholds.USAGE_REARM
     image_time_limit: float = 1.0
     face_time_limit: float = 3.0
     sweep_interval: float = 15.0
@@ -327,10 +328,8 @@ class Driver:
 
     def usage_crossed_high(self) -> bool:
         """True once each time the rolling usage rises above the high mark (re-armed below the re-arm mark)."""
-        rate = self.usage_rate()
-        if not self._usage_alerted and rate > self.ctx.tuning.usage_high:
-            self._usage_alerted = True
-            return True
-        if self._usage_alerted and rate < self.ctx.tuning.usage_rearm:
-            self._usage_alerted = False
-        return False
+        tuning, was = self.ctx.tuning, self._usage_alerted
+        self._usage_alerted = thresholds.usage_alerted(
+            was, self.usage_rate(), high=tuning.usage_high, rearm=tuning.usage_rearm
+        )
+        return self._usage_alerted and not was

@@ -146,6 +146,21 @@ async def test_by_hand_a_citizen_takes_a_ticket_and_sees_number_wait_and_qr(kios
     await user.should_see('请选择取号方式', retries=PATIENT)
 
 
+async def test_another_service_goes_back_to_the_list_and_forgets_the_answers(kiosk_ui: SmallHall, user: User) -> None:
+    await open_kiosk(user)
+    click(user, 'kiosk-start-manual')
+    await user.should_see('甲类事项的通俗说明。', retries=PATIENT)
+    click(user, 'kiosk-service-SVC-A')
+    await user.should_see('如选择「二手房」需要', retries=PATIENT)
+    click(user, 'kiosk-answer-property_type-second_hand')
+    await user.should_not_see('如选择「二手房」需要', retries=PATIENT)
+    click(user, 'kiosk-other-service')
+    await user.should_see('甲类事项的通俗说明。', retries=PATIENT)
+    await user.should_not_see(marker='kiosk-materials')
+    click(user, 'kiosk-service-SVC-A')
+    await user.should_see('如选择「二手房」需要', retries=PATIENT)  # the answer was dropped with the choice
+
+
 async def test_an_id_card_read_shows_the_elder_layout_for_a_70_year_old(kiosk_ui: SmallHall, user: User) -> None:
     await open_kiosk(user)
     await user.should_see('请选择取号方式')

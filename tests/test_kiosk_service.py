@@ -16,13 +16,21 @@ from app.models import Appointment, AuditEntry, AuthSession, ServiceItem, Ticket
 from app.models.appointment import AppointmentStatus
 from app.models.device import DeviceKind
 from app.models.security import Consent, ConsentPurpose, ConsentScope
-from app.models.ticket import Channel, PriorityClass
+from app.models.ticket import Channel, PriorityClass, TicketEvent
 from app.security import codes
 from app.security.crypto import FieldCipher
-from app.services import audit, citizens
+from app.services import audit, citizens, kiosk_tickets
 from app.services.auth import AuthService
 from app.services.consent import CURRENT_TEXT_VERSIONS, ConsentService, Guardian
-from app.services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
+from app.services.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    StorageUnavailable,
+    Unauthorized,
+)
 from app.services.identity import parse_id_number
 from app.services.kiosk import KioskService, KioskSession, Method, Step, TicketSlip, answers_for
 from app.services.principal import Principal
@@ -145,6 +153,33 @@ async def test_by_hand_choose_answer_and_take_a_ticket_keeps_the_answers(kiosks:
     with pytest.raises(Conflict) as error:
         await kiosks.take_ticket(s)
     assert error.value.code == 'ticket_taken'
+
+
+async def test_a_failure_writing_the_answers_leaves_neither_ticket_nor_answers(
+    kiosks: KioskService, db: Database, bus: InProcessBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[Event] = []
+    bus.subscribe(seen.append, name='test')
+
+    def broken(*args: object, **kwargs: object) -> TicketEvent:
+        raise StorageUnavailable('storage_unavailable', 'disk full')
+
+    monkeypatch.setattr(kiosk_tickets, 'answers_event', broken)
+    s = await session(kiosks)
+    catalogue = await kiosks.catalogue()
+    kiosks.choose_service(s, catalogue, 'SVC-A')
+    kiosks.answer(s, catalogue, 'property_type', 'second_hand')
+    with pytest.raises(StorageUnavailable):
+        await kiosks.take_ticket(s)
+    await bus.drain()
+    async with db.read_session() as r:
+        assert (await r.execute(select(Ticket))).scalars().all() == []
+        assert (await r.execute(select(TicketEvent))).scalars().all() == []
+    assert seen == [] and s.step == Step.CHECKLIST and s.ticket is None
+    monkeypatch.undo()
+    view = await kiosks.take_ticket(s)  # the citizen tries again: one ticket, with its answers
+    assert view.ticket.number == 'A001'
+    assert await answers_for(db, view.ticket.id or 0) == {'property_type': 'second_hand'}
 
 
 async def test_a_wrong_answer_is_refused_and_the_answers_stay(kiosks: KioskService) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import os
 import sqlite3
+from functools import partial
 
 import pytest
 from nicegui import ui
@@ -19,7 +20,7 @@ from app.models.cases import Case
 from app.models.security import AuditEntry, Consent
 from app.runtime import Runtime, ready
 from app.services import audit
-from app.services.kiosk import KioskService
+from app.services.kiosk_tickets import record_answers
 from app.settings import get_settings
 from tests import totp
 from tests.callers import DESK, as_staff
@@ -96,9 +97,8 @@ async def test_staff_call_the_next_ticket_see_it_timed_and_complete_it(desk_ui: 
 
 async def test_opening_a_case_hands_over_the_kiosk_answers(desk_ui: SmallHall, user: User) -> None:
     rt = await login(user)
-    view = await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
-    kiosks = KioskService(rt.db, rt.bus, rt.settings, rt.cipher, rt.queue, auth=rt.auth, hall_id=rt.hall.id or 0)
-    await kiosks.record_answers(view, {'property_type': 'new'}, actor='kiosk:K01')
+    answers = partial(record_answers, answers={'property_type': 'new'}, actor='kiosk:K01')
+    view = await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK, also=answers)
     await user.open(f'/window/{desk_ui.window_1}')
     click(user, 'desk-call-next')
     await user.should_see('购房合同备案', retries=PATIENT)  # the checklist follows the kiosk answer

@@ -30,6 +30,7 @@ from app.events import (
 from app.models.device import DeviceKind
 from app.services.live_queue import LiveQueue
 from app.services.queue import HallOverview
+from app.services.thresholds import queue_is_hot
 from twin.layout import HallLayout
 from twin.model import (
     QUEUE,
@@ -219,7 +220,7 @@ class HallTwin:
         for queue in self.queues.values():
             if queue.zone_id is not None:
                 waiting_by_zone[queue.zone_id] += queue.waiting
-                if queue.waiting > queue.threshold:
+                if queue_is_hot(queue.waiting, queue.threshold):
                     hot.add(queue.zone_id)
         for zid, zone in self.zones.items():
             if assign(zone, waiting=waiting_by_zone.get(zid, 0), over_threshold=zid in hot):

@@ -53,12 +53,12 @@ from app.models.operations import Alert
 from app.services import audit
 from app.services.errors import Conflict, NotFound, StorageUnavailable
 from app.services.live_queue import LiveQueue
+from app.services.thresholds import LONG_WAIT, queue_is_hot, waited_too_long
 from app.services.uow import unit_of_work
 
 log = logging.getLogger(__name__)
 
 ALERT_ACKNOWLEDGED = 'alert_acknowledged'
-WAIT_LIMIT = dt.timedelta(minutes=30)
 SWEEP_INTERVAL = 30.0
 
 
@@ -128,22 +128,21 @@ def payload(alert: Alert) -> AlertPayload:
 # ---- the rules (pure) ----------------------------------------------------------------------------
 
 
-def queue_alerts(live: LiveQueue, *, now: dt.datetime, wait_limit: dt.timedelta = WAIT_LIMIT) -> dict[str, AlertSpec]:
+def queue_alerts(live: LiveQueue, *, now: dt.datetime, wait_limit: dt.timedelta = LONG_WAIT) -> dict[str, AlertSpec]:
     """The queue and wait alerts that should be open now, by key."""
     wanted: dict[str, AlertSpec] = {}
     minutes = int(wait_limit.total_seconds() // 60)
     for service_id, service in live.services.items():
         name, en = service.name, service.name_en or service.code
         waiting = live.waiting_count(service_id)
-        if waiting > service.queue_alert_threshold:
+        if queue_is_hot(waiting, service.queue_alert_threshold):
             key = f'{Kind.QUEUE_LONG}:{service.code}'
             message = (
                 f'「{name}」排队 {waiting} 人，超过预警线 {service.queue_alert_threshold} 人'
                 f' / {en}: {waiting} waiting, over the alert line of {service.queue_alert_threshold}'
             )
             wanted[key] = AlertSpec(key, Kind.QUEUE_LONG, 'warning', service.code, message)
-        oldest = live.oldest(service_id)
-        if oldest is not None and now - oldest > wait_limit:
+        if waited_too_long(live.oldest(service_id), now, wait_limit):
             key = f'{Kind.LONG_WAIT}:{service.code}'
             message = f'「{name}」有群众已等候超过 {minutes} 分钟 / {en}: someone has waited over {minutes} minutes'
             wanted[key] = AlertSpec(key, Kind.LONG_WAIT, 'warning', service.code, message)
@@ -245,7 +244,7 @@ class AlertService:
         live: LiveQueue | None,
         tz: ZoneInfo,
         clock: Callable[[], dt.datetime] = utcnow,
-        wait_limit: dt.timedelta = WAIT_LIMIT,
+        wait_limit: dt.timedelta = LONG_WAIT,
         sweep_interval: float = SWEEP_INTERVAL,
     ) -> None:
         self.db = db

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -132,8 +132,16 @@ class QueueService:
 
     # ---- taking a number -------------------------------------------------------------------
 
-    async def take_ticket(self, request: TicketCreate, *, caller: Principal) -> TicketView:
-        """Issue a number; what the caller may ask for (identity, channel, flags) is `authorize_take`'s rule."""
+    async def take_ticket(
+        self,
+        request: TicketCreate,
+        *,
+        caller: Principal,
+        also: Callable[[AsyncSession, Ticket], Awaitable[None]] | None = None,
+    ) -> TicketView:
+        """Issue a number; what the caller may ask for (identity, channel, flags) is `authorize_take`'s rule.
+
+        `also` writes the caller's own rows for the new ticket in the same transaction (both or neither)."""
         rights = authorize_take(caller, request)
         if rights.limited:
             await self.limits.hit(ANONYMOUS_PER_ADDRESS, caller.address)
@@ -190,6 +198,8 @@ class QueueService:
                 event=TicketIssued,
                 detail=_issue_detail(request, caller, decision.reason),
             )
+            if also is not None:
+                await also(s, ticket)
             settled = await self._settled(uow.session, ticket)
         return settled or await self.ticket_view(ticket.code)
 

@@ -1,8 +1,9 @@
 """Smart seat: occupied or free, and since when; a long wait raises the hall's comfort prompt once.
 
 The seat cannot know who sits on it, only for how long; `comfort_due` tells the device service's
-sweep that this seat has been held past `comfort_after` (30 minutes) and has not prompted yet for
-this occupancy. The service raises the prompt only while tickets are actually waiting.
+sweep that this seat has been held past `comfort_after` (by default `thresholds.SEAT_COMFORT`, the
+map's "long") and has not prompted yet for this occupancy. The service raises the prompt only while
+tickets are actually waiting.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import datetime as dt
 
 from app.events import ComfortPrompt, SeatChanged
 from app.models.device import DeviceKind
+from app.services.thresholds import held_long
 from devices import protocol
 from devices.driver import DeviceInfo, Driver, DriverContext
 
@@ -47,8 +49,7 @@ class SeatDriver(Driver):
         )
 
     def comfort_due(self) -> bool:
-        since = self.occupied_since
-        return since is not None and not self._prompted and self.ctx.clock() - since >= self.ctx.tuning.comfort_after
+        return not self._prompted and held_long(self.occupied_since, self.ctx.clock(), self.ctx.tuning.comfort_after)
 
     async def prompt_comfort(self) -> None:
         """Publish the hall's long_wait_comfort prompt for this occupancy (once)."""

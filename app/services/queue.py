@@ -600,9 +600,11 @@ class QueueService:
         windows = list((await s.execute(select(Window).where(Window.hall_id == self.hall_id))).scalars())
         current_ids = [w.current_ticket_id for w in windows if w.current_ticket_id]
         current = {
-            ticket_id: (called_at, service_id)
-            for ticket_id, called_at, service_id in await s.execute(
-                select(Ticket.id, Ticket.called_at, Ticket.service_id).where(col(Ticket.id).in_(current_ids))
+            ticket_id: (called_at, service_id, number)
+            for ticket_id, called_at, service_id, number in await s.execute(
+                select(Ticket.id, Ticket.called_at, Ticket.service_id, Ticket.number).where(
+                    col(Ticket.id).in_(current_ids)
+                )
             )
         }
         slots = {
@@ -654,7 +656,7 @@ class QueueService:
     async def start_live(self) -> LiveQueue:
         """Keep the queues in memory, fed by the bus, so estimates cost no query (and pages read no DB)."""
         self.live = await self.load_live()
-        self.bus.subscribe(self.live.apply, name='live-queue')
+        self.live.attach(self.bus)
         return self.live
 
     async def resync_live(self) -> None:

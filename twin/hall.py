@@ -21,7 +21,7 @@ from app.bus import Bus, Subscription
 from app.events import AlertPayload, Event, TicketEventBase, WindowChanged
 from app.models.device import DeviceKind
 from app.services.live_queue import LiveQueue
-from app.services.queue import HallOverview
+from app.services.queue_views import HallOverview
 from twin.layout import HallLayout
 from twin.model import (
     QUEUE,

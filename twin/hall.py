@@ -160,17 +160,19 @@ class HallTwin:
             slot = self.live.windows.get(window_id)
             if slot is None:
                 continue
-            services = dict(slot.services)
-            moved = moved or services != window.services
-            if assign(
+            served = slot.services != window.services  # compared before copying: most events move no service
+            if served:
+                window.services = dict(slot.services)
+            desk = assign(
                 window,
                 state=slot.state,
-                services=services,
                 current_number=slot.number,
                 current_since=slot.since,
                 current_service_id=slot.serving,
-            ):
+            )
+            if desk or served:
                 keys.add((WINDOW, window_id))
+            moved = moved or served
         if moved:
             self._place_queues()
             keys |= {(QUEUE, sid) for sid in self.queues} | {(ZONE, zid) for zid in self.zones}

@@ -85,7 +85,6 @@ def _resync_when_bus_is_back(rt: runtime.Runtime) -> None:
     async def resync() -> None:
         try:
             await rt.queue.resync_live()
-            live.current().live.resync(await rt.queue.load_live())
             log.info('live queues re-read from the database after the bus came back')
         except Exception:
             log.exception('resync after the bus came back failed')

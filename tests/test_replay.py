@@ -9,11 +9,21 @@ import pytest
 from sqlmodel import select
 
 from app.db import Database
+from app.events import TicketCalled, TicketTransferred
 from app.models import Device, DeviceKind, TicketCreate, WindowState, Zone
 from app.models.operations import DeviceEvent, WindowEvent
 from app.services import hall_hours
 from app.services.queue import QueueService
-from app.services.replay import DayLog, HallAt, ReplayService, WindowStep, moment_at, slider_minutes, state_at
+from app.services.replay import (
+    DayLog,
+    HallAt,
+    ReplayService,
+    TicketStep,
+    WindowStep,
+    moment_at,
+    slider_minutes,
+    state_at,
+)
 from app.settings import Settings
 from tests.callers import DESK, as_staff
 from tests.conftest import FakeClock
@@ -208,3 +218,33 @@ def test_slider_stops_are_whole_minutes_from_the_start_and_the_last_is_the_end_i
     assert moment_at(log, 0) == moment_at(log, -5) == start
     empty = DayLog(DAY, start, start, [], [], [], {}, {}, {}, {})
     assert slider_minutes(empty) == 1 and moment_at(empty, 1) == start
+
+
+def test_each_stored_row_is_folded_as_the_event_the_queue_published() -> None:
+    at = dt.datetime(2026, 6, 3, 1, 0, tzinfo=dt.UTC)
+    moved = TicketStep(at, 7, 'A007', 'transferred', 2, 3, 'waiting').event
+    assert isinstance(moved, TicketTransferred) and moved.from_window_id == 3 and moved.payload.window_id is None
+    called = TicketStep(at, 7, 'A007', 'called_out_of_order', 1, 3, 'called').event
+    assert isinstance(called, TicketCalled) and called.payload.called_at == at and called.payload.window_id == 3
+    assert TicketStep(at, 7, 'A007', 'recalled', 1, 3, 'called').event is None  # same desk, same first call
+    assert TicketStep(at, 7, 'A007', 'answers', 1, None, 'waiting').event is None  # kiosk answers move nobody
+
+
+def test_replay_folds_calls_recalls_and_transfers_like_the_running_hall() -> None:
+    start = dt.datetime(2026, 6, 3, 0, 0, tzinfo=dt.UTC)
+    minute = dt.timedelta(minutes=1)
+    steps = [
+        TicketStep(start + minute, 1, 'A001', 'issued', 1, None, 'waiting'),
+        TicketStep(start + 2 * minute, 1, 'A001', 'called', 1, 5, 'called'),
+        TicketStep(start + 3 * minute, 1, 'A001', 'recalled', 1, 5, 'called'),
+        TicketStep(start + 4 * minute, 1, 'A001', 'transferred', 2, 5, 'waiting'),
+    ]
+    services = {1: ('A', 'A', 'A'), 2: ('B', 'B', 'B')}
+    log = DayLog(DAY, start, start + 10 * minute, steps, [], [], {5: 'open'}, {5: (1, 'W1')}, services, {})
+    recalled = state_at(log, start + 3 * minute)
+    assert (recalled.windows[0].ticket_number, recalled.windows[0].since) == ('A001', start + 2 * minute)
+    assert recalled.waiting == 0
+    moved = state_at(log, start + 4 * minute)
+    assert moved.windows[0].activity == 'idle'
+    queues = [(q.code, q.numbers, q.oldest) for q in moved.queues]
+    assert queues == [('A', [], None), ('B', ['A001'], start + 4 * minute)]

@@ -1,10 +1,13 @@
 """The live in-memory hall: zones, windows, queues, devices, seats and open alerts.
 
-Built from the database once, then kept current by bus events. `HallTwin.apply` is the reducer: one
-event in, the keys of the objects that really changed out (an empty set when nothing did, e.g. a
-duplicate event or a window set to the state it already has). Objects are bindable dataclasses, so
-a label bound to `current_number` is pushed exactly that field; `updated` carries the changed keys
-to whoever redraws more than a field (the floor map's feed), `changed` the event itself.
+Built from the database once, then kept current by events. Ticket and window events are reduced by
+the process's one live queue state (app/services/live_queue.py), which the twin follows: after each
+new event the twin shows the windows and queues as that state has them. Device and alert events go
+through `apply`. Either way one event comes in and the keys of the objects that really changed come
+out (an empty set when nothing did, e.g. a duplicate event or a window set to the state it already
+has). Objects are bindable dataclasses, so a label bound to `current_number` is pushed exactly that
+field; `updated` carries the changed keys to whoever redraws more than a field (the floor map's
+feed), `changed` the event itself.
 """
 
 from __future__ import annotations
@@ -15,21 +18,10 @@ from collections import Counter
 from nicegui import Event as UiEvent
 
 from app.bus import Bus, Subscription
-from app.events import (
-    AlertPayload,
-    Event,
-    TicketCalled,
-    TicketCompleted,
-    TicketEventBase,
-    TicketNoShow,
-    TicketParked,
-    TicketResumed,
-    TicketTransferred,
-    WindowChanged,
-)
+from app.events import AlertPayload, Event, TicketEventBase, WindowChanged
 from app.models.device import DeviceKind
 from app.services.live_queue import LiveQueue
-from app.services.queue import HallOverview
+from app.services.queue_views import HallOverview
 from app.services.thresholds import queue_is_hot
 from twin.layout import HallLayout
 from twin.model import (
@@ -115,31 +107,43 @@ class HallTwin:
         self.changed: UiEvent[Event] = UiEvent()
         self.updated: UiEvent[frozenset[Key]] = UiEvent()
         self._subscription: Subscription | None = None
+        self._shown: frozenset[Key] = frozenset()
         self._place_queues()
         self._refresh_queues()
+        live.follow(self._show)
 
     def attach(self, bus: Bus) -> None:
-        self._subscription = bus.subscribe(self.apply, name='twin')
+        """Take device and alert events from the bus; queue events come through the live state, fed from the
+        bus here unless a part sharing it (the queue service) already feeds it."""
+        self.live.attach(bus)
+        self._subscription = bus.subscribe(self._on_bus, name='twin')
 
     def detach(self, bus: Bus) -> None:
+        self.live.unfollow(self._show)
         if self._subscription:
             bus.unsubscribe(self._subscription)
             self._subscription = None
 
+    def _on_bus(self, event: Event) -> None:
+        if not isinstance(event, TicketEventBase | WindowChanged):
+            self.apply(event)
+
     def apply(self, event: Event) -> frozenset[Key]:
-        """Reduce one event into the twin; `changed` and `updated` fire only when something changed."""
-        keys: set[Key] = set()
+        """Reduce one event into the twin; `changed` and `updated` fire only when something changed.
+
+        A ticket or window event is handed to the live state, which hands it back to `_show` if it is new."""
         if isinstance(event, TicketEventBase | WindowChanged):
-            if not self.live.apply(event):
-                return frozenset()
-            if isinstance(event, TicketEventBase):
-                keys |= self._apply_window_views(event)
-            else:
-                keys |= self._apply_window_change(event)
-            keys |= self._refresh_queues()
-        else:
-            keys |= reduce_device(self.devices, self.seats, event)
-            keys |= reduce_alert(self.alerts, self.devices_by_code, event)
+            self._shown = frozenset()
+            self.live.apply(event)
+            return self._shown
+        keys = reduce_device(self.devices, self.seats, event) | reduce_alert(self.alerts, self.devices_by_code, event)
+        return self._signal(event, keys)
+
+    def _show(self, event: Event) -> None:
+        """The live state has just applied this event: show its windows and queues as they now stand."""
+        self._shown = self._signal(event, self._show_windows() | self._refresh_queues())
+
+    def _signal(self, event: Event, keys: set[Key]) -> frozenset[Key]:
         if not keys:
             return frozenset()
         changed = frozenset(keys)
@@ -149,47 +153,31 @@ class HallTwin:
 
     # ---- windows -------------------------------------------------------------------------------
 
-    def _apply_window_change(self, event: WindowChanged) -> set[Key]:
-        window = self.windows.get(event.payload.id)
-        if window is None:
-            return set()
-        services = dict(self.live.windows[event.payload.id].services)
-        moved = services != window.services
+    def _show_windows(self) -> set[Key]:
+        """Each window as its live slot has it: state, services and who is at the desk since when."""
         keys: set[Key] = set()
-        if assign(window, state=event.payload.state, services=services):
-            keys.add((WINDOW, window.id))
+        moved = False
+        for window_id, window in self.windows.items():
+            slot = self.live.windows.get(window_id)
+            if slot is None:
+                continue
+            served = slot.services != window.services  # compared before copying: most events move no service
+            if served:
+                window.services = dict(slot.services)
+            desk = assign(
+                window,
+                state=slot.state,
+                current_number=slot.number,
+                current_since=slot.since,
+                current_service_id=slot.serving,
+            )
+            if desk or served:
+                keys.add((WINDOW, window_id))
+            moved = moved or served
         if moved:
             self._place_queues()
             keys |= {(QUEUE, sid) for sid in self.queues} | {(ZONE, zid) for zid in self.zones}
         return keys
-
-    def _apply_window_views(self, event: TicketEventBase) -> set[Key]:
-        ticket = event.payload
-        keys: set[Key] = set()
-        if isinstance(event, TicketTransferred):
-            keys |= self._clear_window(event.from_window_id)
-        if isinstance(event, TicketCalled | TicketResumed) and ticket.window_id in self.windows:
-            window = self.windows[ticket.window_id]
-            if assign(
-                window,
-                current_number=ticket.number,
-                current_since=ticket.called_at,
-                current_service_id=ticket.service_id,
-            ):
-                keys.add((WINDOW, window.id))
-        if isinstance(event, TicketCompleted | TicketNoShow | TicketParked):
-            keys |= self._clear_window(ticket.window_id)
-        return keys
-
-    def _clear_window(self, window_id: int | None) -> set[Key]:
-        window = self.windows.get(window_id or 0)
-        if window is None:
-            return set()
-        return (
-            {(WINDOW, window.id)}
-            if assign(window, current_number='', current_since=None, current_service_id=None)
-            else set()
-        )
 
     # ---- queues and zones ----------------------------------------------------------------------
 

@@ -30,9 +30,11 @@ def feed() -> HallFeed:
 
 
 async def build(queue: QueueService) -> HallTwin:
-    """Read the hall once from the database (queues through the queue service, the plan directly) and build the twin."""
+    """Read the hall once from the database (queues through the queue service, the plan directly) and build the
+    twin on the queue service's live state: one per process. A queue service without one (a test) gives the twin
+    a state of its own."""
     layout = await load_layout(queue.db, queue.hall_id)
-    return HallTwin(await queue.overview(), await queue.load_live(), layout)
+    return HallTwin(await queue.overview(), queue.live or await queue.load_live(), layout)
 
 
 async def start(queue: QueueService, bus: Bus) -> HallTwin:

@@ -1,17 +1,21 @@
 """The queues as they stand now, in memory: waiting tickets, window loads, handling times, arrivals.
 
-Built once from the database, then kept current by applying the queue's own events (a reducer),
-so a wait estimate costs no query. The API's ticket views and the twin both use it; a fresh
-build from the database and a state fed by events give the same answers (tested).
+Built once per process from the database, then kept current by applying the queue's own events (a
+reducer), so a wait estimate costs no query. It is the one place that says what a ticket or window
+event does to the hall: the queue service, alerts and the twin share one instance (the twin follows
+it), and replay folds stored events through it. A fresh build from the database and a state fed by
+events give the same answers (tested).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from app.bus import Bus, Subscription
 from app.clock import utcnow
 from app.events import (
     Event,
@@ -30,6 +34,8 @@ from app.models.ticket import PriorityClass
 from app.services import eta
 from app.services.priority import Candidate, order_key
 
+log = logging.getLogger(__name__)
+
 RECENT_HANDLING_SAMPLES = 30
 SEEN_EVENTS = 4096
 ARRIVAL_WINDOW = dt.timedelta(minutes=30)  # recent arrival rates for the look-ahead
@@ -44,6 +50,7 @@ class WindowSlot:
     current_ticket_id: int | None = None
     since: dt.datetime | None = None  # when the current ticket was called
     serving: int | None = None  # the current ticket's service
+    number: str = ''  # the current ticket's number
 
 
 @dataclass
@@ -61,9 +68,35 @@ class LiveQueue:
     _version: int = 0
     _ahead_cache: tuple[int, dt.datetime, dict[int, list[eta.ProjectedCall]]] | None = None
     _stats_cache: dict[int, eta.HandlingStats] = field(default_factory=dict)  # until the service's next sample
+    _followers: list[Callable[[Event], object]] = field(default_factory=list)
+    _subscription: Subscription | None = None
+
+    def follow(self, follower: Callable[[Event], object]) -> None:
+        """Call `follower` with each event that changes this state, once, right after it is applied: whoever
+        hands the event in first (the service that wrote it, or the bus), followers see the state it left."""
+        self._followers.append(follower)
+
+    def unfollow(self, follower: Callable[[Event], object]) -> None:
+        self._followers = [f for f in self._followers if f != follower]
+
+    def attach(self, bus: Bus) -> None:
+        """Feed this state from the bus; a second call (another part sharing the state) changes nothing."""
+        if self._subscription is None:
+            self._subscription = bus.subscribe(self.apply, name='live-queue')
 
     def apply(self, event: Event) -> bool:
-        """Reduce one event; True when something changed. An event already applied is skipped."""
+        """Reduce one event; True when something changed (followers are then told). An event already applied
+        is skipped."""
+        if not self._reduce(event):
+            return False
+        for follower in self._followers:
+            try:
+                follower(event)
+            except Exception:  # the write behind the event is committed: a failing follower must not undo the answer
+                log.exception('live queue follower %r failed on %s %s', follower, event.type_name, event.id)
+        return True
+
+    def _reduce(self, event: Event) -> bool:
         if event.id in self._seen_ids:
             return False
         if len(self._seen) == self._seen.maxlen:
@@ -107,6 +140,7 @@ class LiveQueue:
             if ticket.window_id in self.windows:
                 slot = self.windows[ticket.window_id]
                 slot.current_ticket_id, slot.since, slot.serving = ticket.id, ticket.called_at, ticket.service_id
+                slot.number = ticket.number
         if isinstance(event, TicketCompleted | TicketNoShow | TicketParked):
             self._free(ticket.window_id)
         if isinstance(event, TicketCompleted) and ticket.handling_seconds is not None:
@@ -121,7 +155,7 @@ class LiveQueue:
     def _free(self, window_id: int | None) -> None:
         if window_id in self.windows:
             slot = self.windows[window_id]
-            slot.current_ticket_id, slot.since, slot.serving = None, None, None
+            slot.current_ticket_id, slot.since, slot.serving, slot.number = None, None, None, ''
 
     def _arrived(self, ticket_id: int, service_id: int, taken_at: dt.datetime, green: bool) -> None:
         """Remember recent arrivals (a transfer moves one to its new service), forgetting old ones."""

@@ -4,16 +4,16 @@ Every transition writes a TicketEvent and an audit row (the keyed chain, app/ser
 the same transaction and publishes a typed event after commit. `call_next` is atomic on both
 engines: SQLite transactions start with BEGIN IMMEDIATE (app/db.py), PostgreSQL picks the ticket
 with SELECT ... FOR UPDATE SKIP LOCKED.
+
+This module holds the commands; `QueueService` also answers reads (app/services/queue_views.py) and
+administers windows (app/services/windows_admin.py), over what app/services/queue_core.py shares.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_
@@ -21,9 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.bus import Bus
-from app.clock import hall_day, utcnow
-from app.db import Database
+from app.clock import hall_day
 from app.events import (
     TicketCalled,
     TicketCompleted,
@@ -34,13 +32,10 @@ from app.events import (
     TicketResumed,
     TicketSnapshot,
     TicketTransferred,
-    WindowChanged,
-    WindowPayload,
 )
 from app.models.appointment import Appointment, AppointmentStatus
 from app.models.hall import ServiceItem, Window, WindowService, WindowState
-from app.models.operations import WindowEvent
-from app.models.people import Citizen, Role
+from app.models.people import Citizen
 from app.models.ticket import (
     Channel,
     DailyCounter,
@@ -51,84 +46,34 @@ from app.models.ticket import (
     TicketStatus,
 )
 from app.security import codes
-from app.security.crypto import FieldCipher
-from app.services import audit, citizens, eta
+from app.services import audit, citizens
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.identity import IdentityFacts, parse_id_number
-from app.services.limits import Limits
-from app.services.live_queue import ARRIVAL_WINDOW, RECENT_HANDLING_SAMPLES, LiveQueue, WindowSlot
 from app.services.principal import Kind, Principal
-from app.services.priority import Candidate, classify
+from app.services.priority import classify
+from app.services.queue_core import BUSY_MESSAGE
+from app.services.queue_views import HallOverview, QueueViews, ServiceQueue, TicketView, WindowView
 from app.services.reasons import checked_reason
 from app.services.ticket_access import ANONYMOUS_IN_HALL, ANONYMOUS_PER_ADDRESS, PHONE_PER_DAY, authorize_take
-from app.services.uow import UnitOfWork, unit_of_work
-from app.settings import Settings
+from app.services.uow import UnitOfWork
+from app.services.windows_admin import WindowsAdmin
 
-HANDLING_LOOKBACK = dt.timedelta(days=7)
-BUSY_MESSAGE = '请先办结、转移或挂起当前号 / finish, transfer or park the current ticket'
+__all__ = [
+    'NUMBER_MAX',
+    'SERVICE_CODE_MAX',
+    'HallOverview',
+    'QueueService',
+    'ServiceQueue',
+    'TicketView',
+    'WindowView',
+]
+
 NUMBER_MAX = 8  # the same caps as the API's bodies (app/api/schemas.py), so a page cannot pass more
 SERVICE_CODE_MAX = 32
 
 
-@dataclass(frozen=True)
-class TicketView:
-    """A ticket with what a citizen wants to know: where they stand and how long it may take."""
-
-    ticket: Ticket
-    service: ServiceItem
-    window_number: int | None
-    position: int | None
-    estimate: eta.Estimate | None
-
-
-@dataclass(frozen=True)
-class ServiceQueue:
-    service: ServiceItem
-    waiting: int
-    estimate: eta.Estimate | None
-    oldest_queued_at: dt.datetime | None
-
-
-@dataclass(frozen=True)
-class WindowView:
-    window: Window
-    service_ids: dict[int, int]
-    current: Ticket | None
-
-
-@dataclass(frozen=True)
-class HallOverview:
-    windows: list[WindowView]
-    queues: list[ServiceQueue]
-
-
-class QueueService:
-    def __init__(
-        self,
-        db: Database,
-        bus: Bus,
-        settings: Settings,
-        cipher: FieldCipher,
-        limits: Limits,
-        *,
-        hall_id: int,
-        clock: Callable[[], dt.datetime] = utcnow,
-    ) -> None:
-        self.db = db
-        self.bus = bus
-        self.settings = settings
-        self.cipher = cipher
-        self.limits = limits
-        self.hall_id = hall_id
-        self.clock = clock
-        self.live: LiveQueue | None = None
-
-    def _transaction(self) -> AbstractAsyncContextManager[UnitOfWork]:
-        return unit_of_work(self.db, self.bus, apply_first=self.live.apply if self.live else None)
-
-    @property
-    def fairness_cap(self) -> dt.timedelta:
-        return dt.timedelta(minutes=self.settings.fairness_cap_minutes)
+class QueueService(QueueViews, WindowsAdmin):
+    """Commands here; reads, window administration and the live queue state come from the parts it is built on."""
 
     # ---- taking a number -------------------------------------------------------------------
 
@@ -484,211 +429,7 @@ class QueueService:
             settled = await self._settled(uow.session, ticket)
         return settled or await self.ticket_view(ticket.code)
 
-    # ---- windows -----------------------------------------------------------------------------
-
-    async def set_window_state(self, window_id: int, state: WindowState, *, caller: Principal) -> Window:
-        caller.require_window(window_id)
-        async with self._transaction() as uow:
-            s = uow.session
-            window = await self._window(s, window_id, lock=True)
-            if state != WindowState.OPEN and window.current_ticket_id is not None:
-                raise Conflict('window_busy', BUSY_MESSAGE)
-            if window.state != state:
-                before = window.state
-                window.state = state
-                await self._record_window(uow, window, 'state', before, caller=caller)
-                uow.emit(
-                    WindowChanged(
-                        hall_id=self.hall_id, actor=caller.name, payload=await self._window_payload(s, window)
-                    )
-                )
-        return window
-
-    async def set_window_services(self, window_id: int, services: dict[str, int], *, caller: Principal) -> Window:
-        """Replace what a window serves ({service code: tier}); used by staffing moves (managers)."""
-        caller.require(Role.MANAGER)
-        if not services:
-            raise Invalid('services_required', '窗口至少办理一项事项 / a window serves at least one service')
-        async with self._transaction() as uow:
-            s = uow.session
-            window = await self._window(s, window_id, lock=True)
-            wanted = {(await self._service_by_code(s, code)).id: tier for code, tier in services.items()}
-            current = {
-                link.service_id: link
-                for link in (
-                    await s.execute(select(WindowService).where(WindowService.window_id == window_id))
-                ).scalars()
-            }
-            for service_id, link in current.items():
-                if service_id not in wanted:
-                    await s.delete(link)
-            for service_id, tier in wanted.items():
-                if service_id in current:
-                    current[service_id].priority = tier
-                else:
-                    s.add(WindowService(window_id=window_id, service_id=service_id, priority=tier))
-            await s.flush()
-            await self._record_window(uow, window, 'services', window.state, caller=caller, detail=services)
-            uow.emit(
-                WindowChanged(hall_id=self.hall_id, actor=caller.name, payload=await self._window_payload(s, window))
-            )
-        return window
-
-    # ---- reads -------------------------------------------------------------------------------
-
-    async def ticket_view(self, code: str) -> TicketView:
-        async with self.db.read_session() as s:
-            ticket = (await s.execute(select(Ticket).where(Ticket.code == code))).scalar_one_or_none()
-            if ticket is None:
-                raise NotFound('unknown_ticket', '未找到该号 / ticket not found')
-            return await self._view(s, ticket)
-
-    async def ticket_view_by_id(self, ticket_id: int) -> TicketView:
-        async with self.db.read_session() as s:
-            ticket = await s.get(Ticket, ticket_id)
-            if ticket is None:
-                raise NotFound('unknown_ticket', '未找到该号 / ticket not found')
-            return await self._view(s, ticket)
-
-    async def _settled(self, s: AsyncSession, ticket: Ticket) -> TicketView | None:
-        """The ticket's view from what the transaction already holds, so no read follows the write.
-
-        A waiting ticket needs its position and estimate: from the live queue state when there is one;
-        without it (tests, scripts) the view is read after commit instead (None here).
-        """
-        if ticket.status == TicketStatus.WAITING and self.live is None:
-            return None
-        return await self._view(s, ticket)
-
-    async def _view(self, s: AsyncSession, ticket: Ticket) -> TicketView:
-        service = await s.get(ServiceItem, ticket.service_id)
-        assert service is not None
-        window = await s.get(Window, ticket.window_id) if ticket.window_id else None
-        position = estimate = None
-        if ticket.status == TicketStatus.WAITING:
-            live = self.live or await self.live_state(s)
-            mine = Candidate(ticket.id or 0, PriorityClass(ticket.priority_class), ticket.queued_at, 1)
-            ahead = live.ahead_of(mine, ticket.service_id, now=self.clock(), cap=self.fairness_cap)
-            position = ahead + 1
-            estimate = live.estimate(ticket.service_id, ahead)
-        return TicketView(ticket, service, window.number if window else None, position, estimate)
-
-    async def overview(self) -> HallOverview:
-        async with self.db.read_session() as s:
-            live = self.live or await self.live_state(s)
-            windows = list(
-                (
-                    await s.execute(select(Window).where(Window.hall_id == self.hall_id).order_by(Window.number))
-                ).scalars()
-            )
-            links = await self._links(s)
-            current_ids = [w.current_ticket_id for w in windows if w.current_ticket_id]
-            current = (
-                {t.id: t for t in (await s.execute(select(Ticket).where(col(Ticket.id).in_(current_ids)))).scalars()}
-                if current_ids
-                else {}
-            )
-        queues = [
-            ServiceQueue(
-                service=service,
-                waiting=live.waiting_count(sid),
-                estimate=live.estimate(sid, live.waiting_count(sid)),
-                oldest_queued_at=live.oldest(sid),
-            )
-            for sid, service in sorted(live.services.items(), key=lambda item: item[1].code)
-        ]
-        return HallOverview(
-            windows=[WindowView(w, links.get(w.id or 0, {}), current.get(w.current_ticket_id or 0)) for w in windows],
-            queues=queues,
-        )
-
-    async def live_state(self, s: AsyncSession) -> LiveQueue:
-        """The queues as the database has them now (the starting point of a LiveQueue fed by events)."""
-        now = self.clock()
-        services = {svc.id: svc for svc in (await s.execute(select(ServiceItem))).scalars() if svc.id is not None}
-        links = await self._links(s)
-        windows = list((await s.execute(select(Window).where(Window.hall_id == self.hall_id))).scalars())
-        current_ids = [w.current_ticket_id for w in windows if w.current_ticket_id]
-        current = {
-            ticket_id: (called_at, service_id)
-            for ticket_id, called_at, service_id in await s.execute(
-                select(Ticket.id, Ticket.called_at, Ticket.service_id).where(col(Ticket.id).in_(current_ids))
-            )
-        }
-        slots = {
-            w.id: WindowSlot(links.get(w.id, {}), w.state, w.current_ticket_id, *current.get(w.current_ticket_id, ()))
-            for w in windows
-            if w.id
-        }
-        waiting: dict[int, dict[int, Candidate]] = defaultdict(dict)
-        rows = await s.execute(
-            select(Ticket.id, Ticket.service_id, Ticket.priority_class, Ticket.queued_at).where(
-                Ticket.hall_id == self.hall_id, Ticket.status == TicketStatus.WAITING
-            )
-        )
-        for ticket_id, service_id, priority_class, queued_at in rows:
-            waiting[service_id][ticket_id] = Candidate(ticket_id, PriorityClass(priority_class), queued_at, 1)
-        recent: dict[int, deque[float]] = defaultdict(lambda: deque(maxlen=RECENT_HANDLING_SAMPLES))
-        handled = await s.execute(
-            select(Ticket.service_id, Ticket.called_at, Ticket.completed_at)
-            .where(
-                Ticket.hall_id == self.hall_id,
-                Ticket.status == TicketStatus.COMPLETED,
-                col(Ticket.completed_at) >= now - HANDLING_LOOKBACK,
-            )
-            .order_by(col(Ticket.completed_at).desc())
-            .limit(RECENT_HANDLING_SAMPLES * max(1, len(services)))
-        )
-        for service_id, called_at, completed_at in handled:
-            if called_at and completed_at:
-                recent[service_id].append((completed_at - called_at).total_seconds() / 60)
-        arrived = await s.execute(
-            select(Ticket.id, Ticket.service_id, Ticket.taken_at, Ticket.priority_class).where(
-                Ticket.hall_id == self.hall_id, col(Ticket.taken_at) >= now - ARRIVAL_WINDOW
-            )
-        )
-        arrivals = {
-            ticket_id: (service_id, taken_at, priority_class == PriorityClass.GREEN)
-            for ticket_id, service_id, taken_at, priority_class in arrived
-        }
-        return LiveQueue(
-            services,
-            slots,
-            dict(waiting),
-            dict(recent),
-            arrivals,
-            clock=self.clock,
-            cap_minutes=self.settings.fairness_cap_minutes,
-        )
-
-    async def start_live(self) -> LiveQueue:
-        """Keep the queues in memory, fed by the bus, so estimates cost no query (and pages read no DB)."""
-        self.live = await self.load_live()
-        self.bus.subscribe(self.live.apply, name='live-queue')
-        return self.live
-
-    async def resync_live(self) -> None:
-        """Re-read the live queues from the database (the bus came back after an outage)."""
-        if self.live is not None:
-            self.live.resync(await self.load_live())
-
-    async def load_live(self) -> LiveQueue:
-        async with self.db.read_session() as s:
-            return await self.live_state(s)
-
-    async def _links(self, s: AsyncSession) -> dict[int, dict[int, int]]:
-        links: dict[int, dict[int, int]] = defaultdict(dict)
-        for link in (await s.execute(select(WindowService))).scalars():
-            links[link.window_id][link.service_id] = link.priority
-        return links
-
     # ---- helpers -----------------------------------------------------------------------------
-
-    async def _service_by_code(self, s: AsyncSession, code: str) -> ServiceItem:
-        service = (await s.execute(select(ServiceItem).where(ServiceItem.code == code))).scalar_one_or_none()
-        if service is None:
-            raise NotFound('unknown_service', f'没有事项编码 {code!r} / unknown service')
-        return service
 
     async def _is_served(self, s: AsyncSession, service_id: int | None, *, open_only: bool = False) -> bool:
         statement = (
@@ -723,13 +464,6 @@ class QueueService:
         link = await s.get(WindowService, (window.id, service_id))
         if link is None:
             raise Conflict('service_not_served', f'{window.number}号窗口不办理该事项 / window does not serve it')
-
-    async def _window(self, s: AsyncSession, window_id: int, *, lock: bool = False) -> Window:
-        statement = select(Window).where(Window.id == window_id, Window.hall_id == self.hall_id)
-        window = (await s.execute(statement.with_for_update() if lock else statement)).scalar_one_or_none()
-        if window is None:
-            raise NotFound('unknown_window', f'没有编号为 {window_id} 的窗口 / unknown window')
-        return window
 
     async def _open_free_window(self, s: AsyncSession, window_id: int) -> Window:
         window = await self._window(s, window_id, lock=True)
@@ -766,53 +500,6 @@ class QueueService:
         if ticket is None:
             raise NotFound('unknown_ticket', f'今天没有 {number} 号 / no such ticket today')
         return ticket
-
-    async def _window_payload(self, s: AsyncSession, window: Window) -> WindowPayload:
-        ids = (await s.execute(select(WindowService.service_id).where(WindowService.window_id == window.id))).scalars()
-        return WindowPayload(
-            id=window.id or 0,
-            number=window.number,
-            state=window.state,
-            service_ids=sorted(ids),
-            current_ticket_id=window.current_ticket_id,
-        )
-
-    async def _record_window(
-        self,
-        uow: UnitOfWork,
-        window: Window,
-        kind: str,
-        before: WindowState,
-        *,
-        caller: Principal,
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        """Write the WindowEvent row that lets replay show the window's state at any moment, and its audit row."""
-        assert window.id is not None
-        now = self.clock()
-        uow.session.add(
-            WindowEvent(
-                hall_id=self.hall_id,
-                window_id=window.id,
-                at=now,
-                kind=kind,
-                from_state=before,
-                to_state=window.state,
-                detail=dict(detail or {}),
-                actor=caller.name[:64],
-            )
-        )
-        audited: dict[str, Any] = {'window_id': window.id, 'from': before, 'to': window.state}
-        await audit.record(
-            uow.session,
-            actor=caller.name,
-            role=caller.role,
-            client_address=caller.address,
-            action=audit.window_action(kind),
-            target=f'window:{window.number}',
-            detail={**audited, 'detail': detail} if detail else audited,
-            now=now,
-        )
 
     async def _record(
         self,

@@ -1,9 +1,10 @@
 """Replay: the hall at any moment of a day, rebuilt from the TicketEvent, WindowEvent and DeviceEvent rows.
 
 "What happened at 10:40?": `ReplayService.load` reads a day's events once (a DayLog); `state_at`
-is a pure reducer that folds the events up to a moment into windows (open, paused or closed; who
-was being served, since when), queues (who was waiting) and devices (online, offline, fault; seats
-taken). Moving a slider only re-runs the reducer over memory.
+folds the events up to a moment through the live queue's reducer (app/services/live_queue.py, the
+one that keeps the running hall) into windows (open, paused or closed; who was being served, since
+when) and queues (who was waiting), and the device rows into devices (online, offline, fault; seats
+taken). Moving a slider only re-runs the fold over memory.
 
 A window's state before the day's first change is that change's `from_state`; a window that did
 not change that day (or since) held the state it has now.
@@ -15,6 +16,7 @@ import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import and_, or_
@@ -23,11 +25,25 @@ from sqlmodel import col, select
 
 from app.clock import hall_day, utcnow
 from app.db import Database
+from app.events import (
+    TicketCalled,
+    TicketCompleted,
+    TicketEventBase,
+    TicketIssued,
+    TicketNoShow,
+    TicketParked,
+    TicketResumed,
+    TicketSnapshot,
+    TicketTransferred,
+    WindowChanged,
+    WindowPayload,
+)
 from app.models.device import Device
 from app.models.hall import ServiceItem, Window, WindowState
 from app.models.operations import DeviceEvent, WindowEvent
-from app.models.ticket import OPEN_STATUSES, Ticket, TicketEvent, TicketStatus
+from app.models.ticket import OPEN_STATUSES, PriorityClass, Ticket, TicketEvent
 from app.services.hall_hours import day_bounds, opening
+from app.services.live_queue import LiveQueue, WindowSlot
 from app.services.recent import Recent
 from app.settings import Settings
 
@@ -35,11 +51,23 @@ DEVICE_LOOKBACK = dt.timedelta(days=7)  # how far back to find each device's sta
 RECENT_STEPS = 8
 LOG_SECONDS = 20.0  # managers opening the page together share one read
 HEALTH, SEAT = 'health', 'seat'
+# The event each kind of TicketEvent row was published as. A recall is left out: the same ticket stays at the
+# same desk since its first call, so it moves nothing; so are rows that are no transition (kiosk answers).
+EVENT_OF_KIND: dict[str, type[TicketEventBase]] = {
+    'issued': TicketIssued,
+    'called': TicketCalled,
+    'called_out_of_order': TicketCalled,
+    'resumed': TicketResumed,
+    'completed': TicketCompleted,
+    'no_show': TicketNoShow,
+    'parked': TicketParked,
+    'transferred': TicketTransferred,
+}
 
 
 @dataclass(frozen=True)
 class TicketStep:
-    """One TicketEvent row, with the ticket's number."""
+    """One TicketEvent row, with the ticket's number and priority class."""
 
     at: dt.datetime
     ticket_id: int
@@ -48,6 +76,35 @@ class TicketStep:
     service_id: int | None
     window_id: int | None
     to_status: str
+    priority_class: str = PriorityClass.NORMAL
+
+    @cached_property
+    def event(self) -> TicketEventBase | None:
+        """The row as the event the queue published then, for the live queue's reducer (None: it moves nobody).
+
+        A ticket starts waiting (issued, transferred) or is called at the row's moment; a transfer's row names
+        the window it left."""
+        kind = EVENT_OF_KIND.get(self.kind)
+        if kind is None or self.service_id is None:
+            return None
+        moved = kind is TicketTransferred
+        snapshot = TicketSnapshot(
+            id=self.ticket_id,
+            number=self.number,
+            service_id=self.service_id,
+            service_code='',
+            status=self.to_status,
+            priority_class=self.priority_class,
+            queued_at=self.at,
+            taken_at=self.at,
+            called_at=self.at if kind in (TicketCalled, TicketResumed) else None,
+            window_id=None if moved else self.window_id,
+        )
+        if moved:
+            return TicketTransferred(
+                hall_id=0, time=self.at, payload=snapshot, from_service_id=0, from_window_id=self.window_id
+            )
+        return kind(hall_id=0, time=self.at, payload=snapshot)
 
 
 @dataclass(frozen=True)
@@ -139,56 +196,48 @@ class HallAt:
 
 
 def state_at(log: DayLog, moment: dt.datetime) -> HallAt:
-    """The hall as it stood at `moment`: every event at or before it applied, in order."""
-    status: dict[int, str] = {}
-    service_of: dict[int, int] = {}
-    waiting_since: dict[int, dt.datetime] = {}
+    """The hall as it stood at `moment`: every event at or before it applied, in order, through the live queue's
+    reducer; the day's counts are tallied on the way."""
+    hall = LiveQueue(
+        {},
+        {wid: WindowSlot({}, log.window_start.get(wid, WindowState.CLOSED)) for wid in log.windows},
+        clock=lambda: moment,
+    )
     numbers: dict[int, str] = {}
-    current: dict[int, tuple[int, dt.datetime]] = {}  # window -> (ticket, since)
     finished: dict[int, int] = {}
     issued = done = no_shows = 0
     recent: list[Step] = []
     for step in log.tickets:
         if step.at > moment:
             break
+        numbers[step.ticket_id] = step.number
+        if step.event is not None:
+            hall.apply(step.event)
+        if step.kind in ('completed', 'no_show') and step.window_id is not None:
+            finished[step.window_id] = finished.get(step.window_id, 0) + 1
         if step.at >= log.start:
             recent.append(step)
-        numbers[step.ticket_id] = step.number
-        if step.service_id is not None:
-            service_of[step.ticket_id] = step.service_id
-        before = status.get(step.ticket_id)
-        status[step.ticket_id] = step.to_status
-        if step.kind == 'issued' and step.at >= log.start:
-            issued += 1
-        if step.to_status == TicketStatus.WAITING and before != TicketStatus.WAITING:
-            waiting_since[step.ticket_id] = step.at
-        if step.to_status != TicketStatus.WAITING:
-            waiting_since.pop(step.ticket_id, None)
-        if before == TicketStatus.CALLED and step.to_status != TicketStatus.CALLED:
-            _leave(current, finished, step, counts=step.to_status in (TicketStatus.COMPLETED, TicketStatus.NO_SHOW))
-        if step.to_status == TicketStatus.CALLED and step.window_id is not None:
-            for window_id, (ticket_id, _) in list(current.items()):
-                if ticket_id == step.ticket_id and window_id != step.window_id:
-                    del current[window_id]
-            if current.get(step.window_id, (None,))[0] != step.ticket_id:
-                current[step.window_id] = (step.ticket_id, step.at)
-        if step.at >= log.start and step.to_status != before:
-            if step.to_status == TicketStatus.COMPLETED:
-                done += 1
-            elif step.to_status == TicketStatus.NO_SHOW:
-                no_shows += 1
-    states = dict(log.window_start)
+            issued += step.kind == 'issued'
+            done += step.kind == 'completed'
+            no_shows += step.kind == 'no_show'
     changes: list[Step] = []
     for change in log.window_steps:
         if change.at > moment:
             break
-        states[change.window_id] = change.to_state
+        number = log.windows.get(change.window_id, (0, ''))[0]
+        hall.apply(
+            WindowChanged(
+                hall_id=0,
+                time=change.at,
+                payload=WindowPayload(id=change.window_id, number=number, state=change.to_state, service_ids=[]),
+            )
+        )
         changes.append(change)
     latest = sorted(recent[-RECENT_STEPS:] + changes[-RECENT_STEPS:], key=lambda step: step.at)
     return HallAt(
         moment=moment,
-        windows=_windows(log, current, finished, states, numbers),
-        queues=_queues(log, waiting_since, service_of, numbers),
+        windows=_windows(log, hall, finished, numbers),
+        queues=_queues(log, hall, numbers),
         devices=_devices(log, moment),
         issued=issued,
         finished=done,
@@ -197,53 +246,31 @@ def state_at(log: DayLog, moment: dt.datetime) -> HallAt:
     )
 
 
-def _leave(
-    current: dict[int, tuple[int, dt.datetime]], finished: dict[int, int], step: TicketStep, *, counts: bool
-) -> None:
-    """The ticket is no longer at a window (completed, no-show, parked or transferred)."""
-    for window_id, (ticket_id, _) in list(current.items()):
-        if ticket_id == step.ticket_id:
-            del current[window_id]
-            if counts:
-                finished[window_id] = finished.get(window_id, 0) + 1
-
-
-def _windows(
-    log: DayLog,
-    current: dict[int, tuple[int, dt.datetime]],
-    finished: dict[int, int],
-    states: dict[int, str],
-    numbers: dict[int, str],
-) -> list[WindowAt]:
+def _windows(log: DayLog, hall: LiveQueue, finished: dict[int, int], numbers: dict[int, str]) -> list[WindowAt]:
     result = []
     for window_id, (number, name) in sorted(log.windows.items(), key=lambda item: item[1][0]):
-        ticket = current.get(window_id)
-        state = states.get(window_id, WindowState.CLOSED)
-        activity = 'serving' if ticket else ('idle' if state == WindowState.OPEN else state)
+        slot = hall.windows[window_id]
+        ticket = slot.current_ticket_id
+        activity = 'serving' if ticket else ('idle' if slot.state == WindowState.OPEN else slot.state)
         result.append(
             WindowAt(
                 window_id,
                 number,
                 name,
-                state,
+                slot.state,
                 activity,
-                numbers.get(ticket[0]) if ticket else None,
-                ticket[1] if ticket else None,
+                numbers.get(ticket) if ticket else None,
+                slot.since if ticket else None,
                 finished.get(window_id, 0),
             )
         )
     return result
 
 
-def _queues(
-    log: DayLog, waiting_since: dict[int, dt.datetime], service_of: dict[int, int], numbers: dict[int, str]
-) -> list[QueueAt]:
-    per_service: dict[int, list[tuple[dt.datetime, int]]] = {}
-    for ticket_id, since in waiting_since.items():
-        per_service.setdefault(service_of.get(ticket_id, 0), []).append((since, ticket_id))
+def _queues(log: DayLog, hall: LiveQueue, numbers: dict[int, str]) -> list[QueueAt]:
     result = []
     for service_id, (code, name, prefix) in sorted(log.services.items(), key=lambda item: item[1][2]):
-        tickets = sorted(per_service.get(service_id, []))
+        tickets = sorted((c.queued_at, c.ticket_id) for c in hall.waiting.get(service_id, {}).values())
         result.append(
             QueueAt(
                 service_id,
@@ -365,6 +392,7 @@ class ReplayService:
                 TicketEvent.service_id,
                 TicketEvent.window_id,
                 TicketEvent.to_status,
+                Ticket.priority_class,
             )
             .join(Ticket, Ticket.id == TicketEvent.ticket_id)
             .where(col(TicketEvent.ticket_id).in_(tickets), col(TicketEvent.at) < end)

@@ -1,0 +1,98 @@
+"""What the queue service's parts share: its dependencies, its one transaction shape, the live queue state
+and the look-ups both commands and window administration make.
+
+`QueueService` (app/services/queue.py) is built from these parts: commands there, read models in
+app/services/queue_views.py, window administration in app/services/windows_admin.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from app.bus import Bus
+from app.clock import utcnow
+from app.db import Database
+from app.models.hall import ServiceItem, Window
+from app.security.crypto import FieldCipher
+from app.services.errors import NotFound
+from app.services.limits import Limits
+from app.services.live_loading import read_live_queue
+from app.services.live_queue import LiveQueue
+from app.services.uow import UnitOfWork, unit_of_work
+from app.settings import Settings
+
+BUSY_MESSAGE = '请先办结、转移或挂起当前号 / finish, transfer or park the current ticket'
+
+
+class QueueCore:
+    """The queue service's dependencies and the live queue state, built once per process (`start_live`)."""
+
+    def __init__(
+        self,
+        db: Database,
+        bus: Bus,
+        settings: Settings,
+        cipher: FieldCipher,
+        limits: Limits,
+        *,
+        hall_id: int,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.settings = settings
+        self.cipher = cipher
+        self.limits = limits
+        self.hall_id = hall_id
+        self.clock = clock
+        self.live: LiveQueue | None = None
+
+    def _transaction(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        return unit_of_work(self.db, self.bus, apply_first=self.live.apply if self.live else None)
+
+    @property
+    def fairness_cap(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.settings.fairness_cap_minutes)
+
+    # ---- the live queue state ----------------------------------------------------------------
+
+    async def live_state(self, s: AsyncSession) -> LiveQueue:
+        """The queues as the database has them now (the starting point of a LiveQueue fed by events)."""
+        return await read_live_queue(
+            s, hall_id=self.hall_id, clock=self.clock, cap_minutes=self.settings.fairness_cap_minutes
+        )
+
+    async def start_live(self) -> LiveQueue:
+        """Keep the queues in memory, fed by the bus, so estimates cost no query (and pages read no DB)."""
+        self.live = await self.load_live()
+        self.live.attach(self.bus)
+        return self.live
+
+    async def resync_live(self) -> None:
+        """Re-read the live queues from the database (the bus came back after an outage)."""
+        if self.live is not None:
+            self.live.resync(await self.load_live())
+
+    async def load_live(self) -> LiveQueue:
+        async with self.db.read_session() as s:
+            return await self.live_state(s)
+
+    # ---- look-ups ----------------------------------------------------------------------------
+
+    async def _service_by_code(self, s: AsyncSession, code: str) -> ServiceItem:
+        service = (await s.execute(select(ServiceItem).where(ServiceItem.code == code))).scalar_one_or_none()
+        if service is None:
+            raise NotFound('unknown_service', f'没有事项编码 {code!r} / unknown service')
+        return service
+
+    async def _window(self, s: AsyncSession, window_id: int, *, lock: bool = False) -> Window:
+        statement = select(Window).where(Window.id == window_id, Window.hall_id == self.hall_id)
+        window = (await s.execute(statement.with_for_update() if lock else statement)).scalar_one_or_none()
+        if window is None:
+            raise NotFound('unknown_window', f'没有编号为 {window_id} 的窗口 / unknown window')
+        return window

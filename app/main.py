@@ -138,7 +138,7 @@ def configure() -> None:
     app.add_middleware(hardening.UploadGuard, secret=_session_secret())  # the last added runs first
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, limit_for=hardening.route_body_limit)
     app.add_middleware(SecurityHeaders)
-    install_error_handlers(app)
+    install_error_handlers(app, settings.lang)
     app.include_router(router)
     install_docs(app, router)
     app.include_router(web_session.router)

@@ -21,7 +21,7 @@ from app.services.principal import Principal
 from components import admin_texts as _texts  # noqa: F401 - registers the texts
 from components.kiosk_ticket import qr_data_uri
 from components.testids import tid
-from components.texts import t
+from components.texts import error_text, t
 
 Caller = Callable[[], Awaitable[Principal | None]]
 
@@ -49,7 +49,7 @@ class KioskPairingPanel:
         try:
             kiosks = await self.pairing.kiosks(caller)
         except DomainError as error:
-            ui.notify(error.message, type='negative')
+            ui.notify(error_text(error), type='negative')
             return
         self.rows.clear()
         with self.rows:
@@ -94,7 +94,7 @@ class KioskPairingPanel:
         try:
             issued = await self.pairing.issue_code(caller, kiosk.code)
         except DomainError as error:
-            ui.notify(error.message, type='negative')
+            ui.notify(error_text(error), type='negative')
             return
         self._show_code(kiosk, issued)
         await self.refresh()
@@ -151,7 +151,7 @@ class KioskPairingPanel:
         try:
             await self.pairing.revoke(caller, kiosk.code)
         except DomainError as error:
-            ui.notify(error.message, type='warning')
+            ui.notify(error_text(error), type='warning')
         else:
             ui.notify(t('admin.revoked', code=kiosk.code), type='positive')
         await self.refresh()

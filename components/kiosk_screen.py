@@ -35,7 +35,7 @@ from components.kiosk_services import services_view
 from components.kiosk_start import start_view
 from components.kiosk_ticket import ticket_view
 from components.testids import tid
-from components.texts import t
+from components.texts import error_text, t
 from twin.hall import HallTwin
 
 IDLE_SECONDS = 60.0
@@ -197,7 +197,7 @@ class KioskScreen:
             if inspect.isawaitable(result):
                 await result
         except DomainError as error:
-            message = t('kiosk.unavailable') if isinstance(error, StorageUnavailable) else error.message
+            message = t('kiosk.unavailable') if isinstance(error, StorageUnavailable) else error_text(error)
             ui.notify(message, type='warning', position='center', timeout=6000, classes='text-[1.2em]')
         self.render()
 
@@ -259,7 +259,7 @@ class KioskScreen:
         try:
             await self.service.start_assist(self.session, username, password)
         except DomainError as error:
-            return error.message
+            return error_text(error)
         ui.notify(t('kiosk.assist.started'), type='positive', position='center', classes='text-[1.2em]')
         self.render()
         return None

@@ -13,7 +13,7 @@ from app.services.errors import DomainError
 from app.services.proxy import ProxyAccess, ProxyService, to_bring
 from components import proxy_texts as _texts  # noqa: F401 - registers the texts
 from components.testids import tid
-from components.texts import t
+from components.texts import error_text, t
 
 
 class ProxyHelper:
@@ -48,5 +48,5 @@ class ProxyHelper:
         try:
             await self.proxy.propose(self.token, material_id)
         except DomainError as error:
-            ui.notify(error.message, type='warning')
+            ui.notify(error_text(error), type='warning')
         await self.draw(views)

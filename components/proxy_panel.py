@@ -20,7 +20,7 @@ from app.services.tracking import PersonAct
 from components import proxy_texts as _texts  # noqa: F401 - registers the texts
 from components.kiosk_ticket import qr_data_uri
 from components.testids import tid
-from components.texts import t
+from components.texts import error_text, t
 
 
 class ProxyPanel:
@@ -103,7 +103,7 @@ class ProxyPanel:
                 can_fill=bool(self.can_fill.value),
             )
         except DomainError as error:
-            ui.notify(error.message, type='warning')
+            ui.notify(error_text(error), type='warning')
             return
         link = f'{self.base_url}/proxy/{invitation.token}'
         self.invitation_box.clear()
@@ -123,7 +123,7 @@ class ProxyPanel:
         try:
             await self.proxy.end(grant_id, act=self.act)
         except DomainError as error:
-            ui.notify(error.message, type='warning')
+            ui.notify(error_text(error), type='warning')
         else:
             ui.notify(t('proxy.ended_now'), type='positive')
         self.invitation_box.clear()
@@ -133,5 +133,5 @@ class ProxyPanel:
         try:
             await self.proxy.decide(proposal_id, act=self.act, accept=accept)
         except DomainError as error:
-            ui.notify(error.message, type='warning')
+            ui.notify(error_text(error), type='warning')
         await self.draw()

@@ -24,7 +24,7 @@ from app.services.principal import Principal
 from app.services.workflow import CONFIRMED_KINDS, SlaLevel
 from components import journey_texts as _texts  # noqa: F401 - registers the texts
 from components.testids import tid
-from components.texts import t
+from components.texts import error_text, t
 from twin.journey_feed import JourneyFeed
 
 LEVEL_CLASSES = {SlaLevel.AT_RISK: 'bg-amber-2 text-amber-10', SlaLevel.OVERDUE: 'bg-red-2 text-red-10'}
@@ -78,7 +78,7 @@ class ReviewDesk:
             await work(principal.name)
         except DomainError as error:
             with self.client.layout:
-                ui.notify(error.message, type='warning')
+                ui.notify(error_text(error), type='warning')
             return
         with self.client.layout:
             ui.notify(t('review.done'), type='positive')

@@ -18,7 +18,7 @@ from app.services.errors import DomainError
 from app.services.principal import Principal
 from app.services.staffing import MAX_WAIT, AppliedMove, Move, QueueOutlook, StaffingAdvice
 from components.testids import tid
-from components.texts import register, t
+from components.texts import error_text, register, t
 
 register(
     {
@@ -124,7 +124,7 @@ async def staffing_panel(rt: Runtime, session: ActionSession) -> None:
         try:
             await service.apply(move, caller=principal)
         except DomainError as error:
-            ui.notify(error.message, type='warning')
+            ui.notify(error_text(error), type='warning')
         else:
             ui.notify(t('staffing.applied', window=move.window_name), type='positive')
         await draw()
@@ -136,7 +136,7 @@ async def staffing_panel(rt: Runtime, session: ActionSession) -> None:
         try:
             await service.restore(applied, caller=principal)
         except DomainError as error:
-            ui.notify(error.message, type='warning')
+            ui.notify(error_text(error), type='warning')
         else:
             ui.notify(t('staffing.restored', window=applied.move.window_name), type='positive')
         await draw()

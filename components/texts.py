@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.services.errors import DomainError
 from app.settings import get_settings
 
 TEXTS: dict[str, tuple[str, str]] = {
@@ -60,6 +61,11 @@ def register(texts: dict[str, tuple[str, str]]) -> None:
     if clashes:
         raise ValueError(f'text keys defined twice: {sorted(clashes)}')
     TEXTS.update(texts)
+
+
+def error_text(error: DomainError) -> str:
+    """A domain error's words in the hall's language."""
+    return error.render(get_settings().lang)
 
 
 def t(key: str, **values: object) -> str:

@@ -39,7 +39,7 @@ from components.case_list import CaseList
 from components.evaluation_form import EvaluationForm
 from components.proxy_panel import ProxyPanel
 from components.testids import tid
-from components.texts import t
+from components.texts import error_text, t
 from components.ticket_card import TicketCard
 from twin.journey_feed import JourneyFeed
 
@@ -113,7 +113,7 @@ class TrackScreen:
         try:
             await self.journey.tracking.send_code(self.tracked, address=self.address)
         except DomainError as failure:
-            self.error.set_text(failure.message)
+            self.error.set_text(error_text(failure))
             return
         self.sent.set_text(t('track.sent'))
 
@@ -123,7 +123,7 @@ class TrackScreen:
             act = await self.journey.tracking.verify(self.tracked, str(self.answer.value or ''), address=self.address)
         except DomainError as failure:
             self.answer.set_value('')
-            self.error.set_text(failure.message)
+            self.error.set_text(error_text(failure))
             return
         await self.open_person(act)
 
@@ -210,7 +210,7 @@ class TrackScreen:
         try:
             result = await self.journey.evaluations.rate(self.act, level, tags=tags, comment=comment)
         except DomainError as error:
-            ui.notify(error.message, type='warning')
+            ui.notify(error_text(error), type='warning')
             return
         self.evaluation_ids.add(result.evaluation.id or 0)
         await self.draw_rating()
@@ -268,7 +268,7 @@ class TrackScreen:
                 service_code=service.code if service else None,
             )
         except DomainError as error:
-            ui.notify(error.message, type='warning')
+            ui.notify(error_text(error), type='warning')
             return
         ui.notify(t('track.granted'), type='positive')
         await self.draw_consents()
@@ -283,7 +283,7 @@ class TrackScreen:
                 else:
                     await self.journey.consent.revoke_for(self.act, consent_id)
             except DomainError as error:
-                ui.notify(error.message, type='warning')
+                ui.notify(error_text(error), type='warning')
             await self.draw_consents()
 
         return revoke

@@ -27,7 +27,7 @@ from app.services.unmask import unmask_citizen
 from app.services.window_desk import Desk, TransferTargets
 from components import window_texts as _texts  # noqa: F401 - registers the desk's texts
 from components.testids import tid
-from components.texts import t
+from components.texts import error_text, t
 from components.window_current import current_ticket
 from components.window_dialogs import GuardianDialog, GuardianGrant, ParkDialog, TransferDialog
 from components.window_side import OutOfOrderCard, parked_card, queue_card, state_card
@@ -138,7 +138,7 @@ class WindowScreen:
         try:
             principal = await self.staff.recheck()
         except StorageUnavailable as error:  # the database is away: say so, keep the screen as it is
-            ui.notify(error.message, type='negative', multi_line=True)
+            ui.notify(error_text(error), type='negative', multi_line=True)
             return False
         if principal is None:
             return False
@@ -146,7 +146,7 @@ class WindowScreen:
             window_desk.check_window(principal, self.window_id)
             result = await operation(principal)
         except DomainError as error:
-            ui.notify(error.message, type='negative', multi_line=True)
+            ui.notify(error_text(error), type='negative', multi_line=True)
             with contextlib.suppress(StorageUnavailable):  # a database that is away cannot be re-read either
                 await self.reload()
             return False
@@ -303,7 +303,7 @@ class WindowScreen:
                         client_address=self.client_address,
                     )
                 except DomainError as error:
-                    ui.notify(error.message, type='negative', multi_line=True)
+                    ui.notify(error_text(error), type='negative', multi_line=True)
                     return
                 shown.clear()
                 with shown:

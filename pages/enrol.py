@@ -13,7 +13,7 @@ from app.services.errors import DomainError, Unauthorized
 from components.frame import frame
 from components.kiosk_ticket import qr_data_uri
 from components.testids import tid
-from components.texts import t
+from components.texts import error_text, t
 
 
 async def enrol_page(request: Request, next: str = '/') -> Response | None:
@@ -38,7 +38,7 @@ async def enrol_page(request: Request, next: str = '/') -> Response | None:
             codes = await rt.auth.confirm_enrolment(fresh.with_address(caller.address), code.value or '')
         except DomainError as failure:
             code.set_value('')
-            error.set_text(failure.message)
+            error.set_text(error_text(failure))
             return
         setup.set_visibility(False)
         with done:

@@ -14,7 +14,7 @@ from app.services.auth import SessionEnd
 from app.services.errors import DomainError
 from components.frame import frame
 from components.testids import tid
-from components.texts import t
+from components.texts import error_text, t
 
 REASONS = {reason: f'login.{reason}' for reason in SessionEnd}
 
@@ -43,7 +43,7 @@ async def login_page(request: Request, next: str = '/', reason: str = '') -> Non
                 totp.run_method('focus')
             else:
                 password.set_value('')
-            error.set_text(failure.message)
+            error.set_text(error_text(failure))
             return
         code = rt.auth.handoff.issue(issued.token, browser_id)
         landing = f'/enrol?next={quote(target)}' if issued.enrolment_only else target

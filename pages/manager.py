@@ -32,7 +32,7 @@ from components.manager_charts import manager_charts
 from components.replay_panel import replay_panel
 from components.staffing_panel import staffing_panel
 from components.testids import tid
-from components.texts import register, t
+from components.texts import error_text, register, t
 from pages.guard import StaffSession, require
 from twin import live
 
@@ -72,7 +72,7 @@ async def manager_page(request: Request) -> Response | None:
         try:
             await rt.alerts.acknowledge(alert_id, actor=principal.name, role=principal.role, client_address=address)
         except DomainError as error:
-            ui.notify(error.message, type='warning')
+            ui.notify(error_text(error), type='warning')
 
     panel = DetailPanel(feed, rt.db, tz)
     with frame(t('manager.title'), hall_name=rt.hall.name):

@@ -17,7 +17,7 @@ from components import proxy_texts as _texts  # noqa: F401 - registers the texts
 from components.phone_frame import phone_frame
 from components.proxy_screen import ProxyScreen
 from components.testids import tid
-from components.texts import t
+from components.texts import error_text, t
 from twin import journey_feed
 
 
@@ -29,7 +29,7 @@ async def proxy_page(token: str, request: Request) -> None:
             access = await rt.journey.proxy.join(token, client_address=address_of(request, rt.settings.trusted_proxies))
         except DomainError as refused:
             with tid(ui.card(), 'proxy-ended').classes('w-full p-4'):
-                ui.label(refused.message).classes('text-base')
+                ui.label(error_text(refused)).classes('text-base')
             return
         screen = ProxyScreen(
             rt.journey, rt.queue, journey_feed.current(), access, token, tz=rt.settings.tz, base_url=base_url

@@ -15,7 +15,7 @@ from app.services.errors import DomainError
 from components import journey_texts as _texts  # noqa: F401 - registers the texts
 from components.phone_frame import phone_frame
 from components.testids import tid
-from components.texts import t
+from components.texts import error_text, t
 from components.track_screen import TrackScreen
 from twin import journey_feed
 
@@ -29,7 +29,7 @@ async def track_page(code: str, request: Request) -> None:
             tracked = await rt.journey.tracking.follow(code, address=address)
         except DomainError as failure:
             with tid(ui.card(), 'track-gate').classes('w-full p-4 gap-3'):
-                tid(ui.label(failure.message), 'track-error').classes('text-negative text-base')
+                tid(ui.label(error_text(failure)), 'track-error').classes('text-negative text-base')
             return
         screen = TrackScreen(
             rt.journey,

@@ -26,7 +26,7 @@ from app.services.errors import DomainError
 from components import journey_texts as _texts  # noqa: F401 - registers the texts
 from components.phone_frame import phone_frame
 from components.testids import tid
-from components.texts import t
+from components.texts import error_text, t
 
 VERDICT_CLASSES = {
     GENUINE: 'bg-green-1 text-green-10',
@@ -78,7 +78,7 @@ async def verify_page(number: str) -> None:
             try:
                 presented = parse_presented(text)
             except DomainError as failure:
-                error.set_text(failure.message)
+                error.set_text(error_text(failure))
                 return
             result = await certificates.verify(number, presented)
             result_box.clear()
@@ -90,7 +90,7 @@ async def verify_page(number: str) -> None:
             try:
                 check_presented_size(event.file.size())
             except DomainError as failure:
-                error.set_text(failure.message)
+                error.set_text(error_text(failure))
                 return
             await check((await event.file.read()).decode('utf-8', errors='replace'))
 

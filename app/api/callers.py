@@ -27,7 +27,7 @@ def bearer_token(connection: HTTPConnection) -> str | None:
     if not scheme and not token:
         return None
     if scheme.lower() != 'bearer' or not token.strip():
-        raise Unauthorized('not_authenticated', '需要登录令牌 / a bearer token is required')
+        raise Unauthorized('not_authenticated')
     return token.strip()
 
 
@@ -44,5 +44,5 @@ async def staff_of(connection: HTTPConnection, rt: Runtime) -> Principal:
     """A signed-in clerk; no token at all is 401 here (the services refuse roles that may not act: 403)."""
     token = bearer_token(connection)
     if token is None:
-        raise Unauthorized('not_authenticated', '需要登录令牌 / a bearer token is required')
+        raise Unauthorized('not_authenticated')
     return (await rt.auth.authenticate(token)).with_address(address_of(connection, rt.settings.trusted_proxies))

@@ -1,6 +1,8 @@
-"""Every API error is JSON with a stable `code` and a human `message`."""
+"""Every API error is JSON with a stable `code` and a human `message` in the hall's language."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,12 +16,14 @@ def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
     return {'code': code, 'message': message, **extra}
 
 
-async def _domain_error(_: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, DomainError)
-    headers = (
-        {'Retry-After': str(error.retry_after)} if isinstance(error, TooManyRequests | StorageUnavailable) else None
-    )
-    return JSONResponse(error_body(error.code, error.message), status_code=error.status, headers=headers)
+def _domain_error(lang: str) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def answer(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, DomainError)
+        retry = isinstance(error, TooManyRequests | StorageUnavailable)
+        headers = {'Retry-After': str(error.retry_after)} if retry else None
+        return JSONResponse(error_body(error.code, error.render(lang)), status_code=error.status, headers=headers)
+
+    return answer
 
 
 async def _validation_error(_: Request, error: Exception) -> JSONResponse:
@@ -36,6 +40,6 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse(error_body('invalid_request', message, fields=fields), status_code=422)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(DomainError, _domain_error)
+def install_error_handlers(app: FastAPI, lang: str) -> None:
+    app.add_exception_handler(DomainError, _domain_error(lang))
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -39,7 +39,7 @@ async def get_ticket(code: str, request: Request, rt: RuntimeDep) -> TicketOut:
     Unknown codes count against the caller's address, as on /track."""
     tracked = await rt.journey.tracking.follow(code, address=address_of(request, rt.settings.trusted_proxies))
     if tracked.ticket_id is None:
-        raise NotFound('unknown_ticket', '未找到该号 / ticket not found')
+        raise NotFound('unknown_ticket')
     return TicketOut.of(await rt.queue.ticket_view_by_id(tracked.ticket_id))
 
 
@@ -116,5 +116,5 @@ async def login(body: TokenIn, request: Request, rt: RuntimeDep) -> TokenOut:
 async def logout(request: Request, rt: RuntimeDep) -> None:
     token = bearer_token(request)
     if token is None:
-        raise Unauthorized('not_authenticated', '需要登录令牌 / a bearer token is required')
+        raise Unauthorized('not_authenticated')
     await rt.auth.logout(token, client_address=address_of(request, rt.settings.trusted_proxies))

@@ -48,7 +48,7 @@ def verify(secret: bytes, kind: str, payload: str) -> str:
     """The signed value, or `Invalid('forged_code')` for anything we did not issue."""
     parts = payload.strip().split('.')
     if len(parts) != 4 or parts[0] != _PREFIX or parts[1] != kind or not _VALUE.fullmatch(parts[2]):
-        raise Invalid('forged_code', '二维码无效或不是本大厅签发 / this code was not issued by this hall')
+        raise Invalid('forged_code')
     if not hmac.compare_digest(parts[3], _signature(derive_key(secret, Purpose.CODE_SIGNING), kind, parts[2])):
-        raise Invalid('forged_code', '二维码签名校验失败 / this code has been altered')
+        raise Invalid('forged_code', text='forged_code.altered')
     return parts[2]

@@ -443,18 +443,18 @@ class AlertService:
     async def acknowledge(self, alert_id: int, *, actor: str, role: str, client_address: str = '') -> Alert:
         """A manager takes the alert on (audited); an occurrence is closed by it, a condition stays until it clears."""
         if alert_id < 0:
-            raise Conflict('alert_unstored', '存储恢复后该预警自动解除 / this alert clears itself once storage is back')
+            raise Conflict('alert_unstored')
         async with self._lock:
             now = self.clock()
             async with unit_of_work(self.db, self.bus) as uow:
                 s = uow.session
                 alert = await s.get(Alert, alert_id)
                 if alert is None or alert.hall_id != self.hall_id:
-                    raise NotFound('unknown_alert', '没有这条预警 / no such alert')
+                    raise NotFound('unknown_alert')
                 if alert.resolved_at is not None:
-                    raise Conflict('alert_resolved', '该预警已解除 / this alert has already cleared')
+                    raise Conflict('alert_resolved')
                 if alert.acknowledged_at is not None:
-                    raise Conflict('alert_acknowledged', f'已由 {alert.acknowledged_by} 确认 / already acknowledged')
+                    raise Conflict('alert_acknowledged', acknowledged_by=alert.acknowledged_by)
                 alert.acknowledged_at, alert.acknowledged_by = now, actor[:64]
                 closes = alert.kind not in CONDITIONS
                 if closes:

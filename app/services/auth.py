@@ -54,8 +54,6 @@ MAX_WAIT_SECONDS = 300
 # during a busy hall's writes seldom wait for the write lock.
 TOUCH_EVERY = dt.timedelta(seconds=60)
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
-_BAD_LOGIN = '用户名或密码错误 / wrong username or password'
-_BAD_CODE = '动态验证码错误或已使用 / wrong or already used code'
 
 
 def _slowed_message(wait: int) -> str:
@@ -183,7 +181,7 @@ class AuthService:
             ok = verify_password(password, user.password_hash)  # outside any transaction: argon2 takes a while
         if not ok:
             await self._count_failure(username, user, address, now)
-            raise Unauthorized('bad_credentials', _BAD_LOGIN)
+            raise Unauthorized('bad_credentials')
         assert user is not None
         refusal = ''
         async with self.db.write_lock(), self.db.session() as s, s.begin():
@@ -217,10 +215,10 @@ class AuthService:
                         now=now,
                     )
         if refusal == 'second_factor_required':
-            raise Unauthorized(refusal, '请输入动态验证码 / enter the code from your authenticator app')
+            raise Unauthorized('second_factor_required')
         if refusal:
             await self._count_failure(username, user, address, now, outcome='bad_code')
-            raise Unauthorized(refusal, _BAD_CODE)
+            raise Unauthorized('bad_second_factor')
         await self.limits.reset(LOGIN_PER_ACCOUNT_AND_ADDRESS, f'{username}|{address}')
         return IssuedToken(
             token=token,
@@ -315,12 +313,12 @@ class AuthService:
                 )
             ).first()
         if row is None:
-            raise Unauthorized('not_authenticated', '请先登录 / please log in')
+            raise Unauthorized('not_authenticated', text='not_authenticated.session')
         session, user = row
         if session_end(session, user, now, self.settings) is not None:
-            raise Unauthorized('session_expired', '登录已失效，请重新登录 / session expired, please log in again')
+            raise Unauthorized('session_expired')
         if session.enrolment_only and not enrolling:
-            raise Unauthorized(ENROLMENT_REQUIRED, '请先设置动态验证码 / set up your authenticator app first')
+            raise Unauthorized('second_factor_enrolment_required')
         if now - session.last_seen_at >= TOUCH_EVERY:
             async with self.db.session() as s, s.begin():
                 await s.execute(update(AuthSession).where(col(AuthSession.id) == session.id).values(last_seen_at=now))
@@ -340,13 +338,13 @@ class AuthService:
         Refused once enrolled: replacing a factor would let a stolen session drop the owner's.
         """
         if caller.user_id is None or caller.kind != Kind.STAFF:
-            raise Unauthorized('not_authenticated', '请先登录 / please log in')
+            raise Unauthorized('not_authenticated', text='not_authenticated.session')
         now = self.clock()
         secret = second_factor.new_secret()
         async with self.db.write_lock(), self.db.session() as s, s.begin():
             row = await second_factor.enrolment(s, caller.user_id)
             if row is not None and row.confirmed_at is not None:
-                raise Conflict('already_enrolled', '已设置动态验证码 / a second factor is already set up')
+                raise Conflict('already_enrolled')
             sealed = second_factor.seal(self._cipher(), caller.user_id, secret)
             if row is None:
                 s.add(StaffTotp(user_id=caller.user_id, secret_enc=sealed, created_at=now))
@@ -369,7 +367,7 @@ class AuthService:
         a full one.
         """
         if caller.user_id is None or caller.session_id is None:
-            raise Unauthorized('not_authenticated', '请先登录 / please log in')
+            raise Unauthorized('not_authenticated', text='not_authenticated.session')
         now = self.clock()
         address = caller.address[:64]
         pair = f'{caller.name}|{address}'
@@ -379,7 +377,7 @@ class AuthService:
         async with self.db.write_lock(), self.db.session() as s, s.begin():
             row = await second_factor.enrolment(s, caller.user_id)
             if row is None or row.confirmed_at is not None:
-                raise Conflict('no_enrolment', '请先开始设置 / start the set-up first')
+                raise Conflict('no_enrolment')
             step = second_factor.matching_step(second_factor.unseal(self._cipher(), row), code, now, row.last_step)
             if step is not None:
                 row.confirmed_at, row.last_step = now, step
@@ -400,7 +398,7 @@ class AuthService:
             async with self.db.read_session() as s:
                 user = await s.get(StaffUser, caller.user_id)
             await self._count_failure(caller.name, user, address, now, outcome=second_factor.TOTP_FAILED)
-            raise Unauthorized('bad_second_factor', _BAD_CODE)
+            raise Unauthorized('bad_second_factor')
         return codes
 
     async def logout(self, token: str, *, client_address: str = '') -> None:

@@ -80,7 +80,7 @@ async def board_scope(db: Database, hall_id: int, zone_code: str | None) -> Boar
             await s.execute(select(Zone).where(Zone.hall_id == hall_id, Zone.code == zone_code))
         ).scalar_one_or_none()
         if zone is None:
-            raise NotFound('unknown_zone', f'没有区域 {zone_code!r} / no such zone')
+            raise NotFound('unknown_zone', zone_code=zone_code)
         window_ids = frozenset(
             (await s.execute(select(Window.id).where(Window.hall_id == hall_id, Window.zone_id == zone.id))).scalars()
         )

@@ -124,14 +124,14 @@ class CaseService:
             s = uow.session
             ticket = await self._ticket(s, ticket_id, ticket_code)
             if ticket is None or ticket.hall_id != self.hall_id:
-                raise NotFound('unknown_ticket', '未找到该号 / ticket not found')
+                raise NotFound('unknown_ticket')
             ticket_id = ticket.id
             existing = (await s.execute(select(Case).where(Case.ticket_id == ticket_id))).scalars().first()
             if existing is not None:
                 case_id, consent_missing = existing.id, False
             else:
                 if ticket.status not in SERVABLE:
-                    raise Conflict('ticket_not_served', '该号尚未在窗口办理 / this ticket is not being served')
+                    raise Conflict('ticket_not_served')
                 case, consent_missing = await self._create(uow, ticket, answers, actor=actor, now=now)
                 case_id = case.id
         self._delivered()
@@ -247,7 +247,7 @@ class CaseService:
         if spec.department is None:
             return service.department_id
         if spec.department not in ids:
-            raise Invalid('unknown_department', f'流程中的部门 {spec.department} 不存在 / unknown department')
+            raise Invalid('unknown_department', department=spec.department)
         return ids[spec.department]
 
     @staticmethod
@@ -433,18 +433,18 @@ class CaseService:
         """
         note = note.strip()
         if not approve and not note:
-            raise Invalid('note_required', '退回必须写明原因和需补正的材料 / a return needs a note')
+            raise Invalid('note_required')
         now = self.clock()
         async with self._transaction() as uow:
             s = uow.session
             node = await s.get(CaseNode, node_id, with_for_update=True)
             case = await s.get(Case, node.case_id, with_for_update=True) if node else None
             if node is None or case is None or case.hall_id != self.hall_id:
-                raise NotFound('unknown_node', '未找到该办件环节 / case step not found')
+                raise NotFound('unknown_node')
             if department_id is not None and node.department_id != department_id:
-                raise Forbidden('not_your_department', '该环节不属于您的部门 / this step belongs to another department')
+                raise Forbidden('not_your_department')
             if node.status != ACTIVE or node.kind not in DECIDED_KINDS + CONFIRMED_KINDS:
-                raise Conflict('node_not_pending', '该环节当前无需审批 / this step is not waiting for a decision')
+                raise Conflict('node_not_pending')
             service = await s.get(ServiceItem, case.service_id)
             assert service is not None
             if approve:
@@ -453,7 +453,7 @@ class CaseService:
                 await self._run(uow, case, service, await case_views.nodes(s, case.id or 0), actor=actor, now=now)
             else:
                 if node.kind not in DECIDED_KINDS:
-                    raise Conflict('cannot_return', '领取、放款环节不能退回 / this step cannot be returned')
+                    raise Conflict('cannot_return')
                 case.status = CASE_RETURNED
                 await self._finish(uow, case, service, node, RETURNED, actor=actor, note=note, now=now)
             case_id = case.id
@@ -468,9 +468,9 @@ class CaseService:
             s = uow.session
             case = await s.get(Case, case_id, with_for_update=True)
             if case is None or case.hall_id != self.hall_id:
-                raise NotFound('unknown_case', '未找到该办件 / case not found')
+                raise NotFound('unknown_case')
             if case.status != CASE_RETURNED:
-                raise Conflict('case_not_returned', '该办件没有被退回 / this case was not returned')
+                raise Conflict('case_not_returned')
             service = await s.get(ServiceItem, case.service_id)
             assert service is not None
             nodes = await case_views.nodes(s, case.id or 0)
@@ -503,7 +503,7 @@ class CaseService:
         async with self.db.read_session() as s:
             case = await s.get(Case, case_id)
             if case is None or case.hall_id != self.hall_id:
-                raise NotFound('unknown_case', '未找到该办件 / case not found')
+                raise NotFound('unknown_case')
             return await case_views.load(s, case, consent_missing=consent_missing)
 
     async def views_for_ticket(self, ticket_id: int) -> list[CaseView]:

@@ -124,7 +124,7 @@ class Verification:
 def check_presented_size(size: int) -> None:
     """A presented file larger than any certificate we issue is refused by its size, before it is read."""
     if size > MAX_PRESENTED_BYTES:
-        raise Invalid('certificate_too_large', '文件过大，不是本系统签发的电子证照 / file too large')
+        raise Invalid('certificate_too_large')
 
 
 def parse_presented(text: str) -> dict[str, Any]:
@@ -133,9 +133,9 @@ def parse_presented(text: str) -> dict[str, Any]:
     try:
         content = json.loads(text)
     except ValueError:
-        raise Invalid('certificate_not_json', '文件不是有效的电子证照 JSON / not a certificate JSON file') from None
+        raise Invalid('certificate_not_json') from None
     if not isinstance(content, dict):
-        raise Invalid('certificate_not_json', '文件不是有效的电子证照 JSON / not a certificate JSON file')
+        raise Invalid('certificate_not_json')
     return content
 
 
@@ -197,9 +197,9 @@ class CertificateService:
                 await s.execute(select(Certificate).where(Certificate.number == number).with_for_update())
             ).scalar_one_or_none()
             if certificate is None:
-                raise NotFound('unknown_certificate', '没有这个编号的证照 / no certificate with this number')
+                raise NotFound('unknown_certificate')
             if certificate.revoked_at is not None:
-                raise Conflict('certificate_revoked', '该证照已注销 / already revoked')
+                raise Conflict('certificate_revoked')
             certificate.revoked_at = now
             await audit.record(
                 s,

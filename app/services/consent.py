@@ -139,7 +139,7 @@ def consent_text(purpose: ConsentPurpose, version: str | None = None) -> Consent
     texts = CONSENT_TEXTS[purpose]
     version = version or CURRENT_TEXT_VERSIONS[purpose]
     if version not in texts:
-        raise Invalid('unknown_consent_text', f'未知的告知书版本 {version!r} / unknown consent text version')
+        raise Invalid('unknown_consent_text', version=version)
     return texts[version]
 
 
@@ -150,9 +150,6 @@ def consent_required(purpose: ConsentPurpose) -> Forbidden:
 def guardian_required() -> Forbidden:
     return Forbidden(
         'guardian_required',
-        '未满14周岁，须由监护人本人在场，经工作人员（窗口或自助机旁）记录同意；请联系工作人员，也可使用身份证取号 / '
-        'under 14: a guardian must consent in person, recorded by staff at a window or kiosk; please ask staff, '
-        'or use an ID card',
     )
 
 
@@ -211,11 +208,11 @@ class ConsentService:
         if role == 'citizen':
             raise guardian_required()
         if guardian.relation not in GUARDIAN_RELATIONS:
-            raise Invalid('invalid_guardian_relation', '请选择与未成年人的关系 / choose the relation to the minor')
+            raise Invalid('invalid_guardian_relation')
         today = hall_day(self.clock(), self.tz)
         facts = parse_id_number(guardian.id_number, today=today)
         if facts.age_on(today) < ADULT_AGE:
-            raise Invalid('guardian_not_adult', '监护人须年满18周岁 / the guardian must be an adult')
+            raise Invalid('guardian_not_adult')
         return {
             'guardian_id_enc': self.cipher.encrypt(facts.number, context=GUARDIAN_CONTEXT),
             'guardian_relation': guardian.relation,
@@ -280,7 +277,7 @@ class ConsentService:
         if minor and guardian is None:
             raise guardian_required()
         if guardian is not None and not minor:
-            raise Invalid('guardian_not_needed', '办事人无需监护人同意 / this citizen consents alone')
+            raise Invalid('guardian_not_needed')
         recorded = self._guardian_fields(guardian, role) if guardian is not None else {}
         if service_code is not None:
             await _require_service(s, service_code)
@@ -328,9 +325,9 @@ class ConsentService:
             or consent.citizen_id != citizen_id
             or (ticket_id is not None and consent.ticket_id != ticket_id)
         ):
-            raise NotFound('unknown_consent', '未找到该授权 / consent not found')
+            raise NotFound('unknown_consent')
         if consent.revoked_at is not None:
-            raise Conflict('consent_already_revoked', '该授权已撤回 / this consent was already withdrawn')
+            raise Conflict('consent_already_revoked')
         consent.revoked_at = self.clock()
         deleted = await _delete_faces(s, consent_id)
         how = {'via': via} if via else {}
@@ -436,7 +433,7 @@ class ConsentService:
         if guardian is not None and not act.by_staff:
             raise guardian_required()
         if act.citizen_id is None or act.tracked.ticket_id is None:
-            raise NotFound('unknown_citizen', '未找到该办事人 / citizen not found')
+            raise NotFound('unknown_citizen')
         return await self.grant(
             act.citizen_id,
             purpose,
@@ -453,7 +450,7 @@ class ConsentService:
     async def revoke_for(self, act: PersonAct, consent_id: int) -> Consent:
         """Withdraw a consent of this ticket through `act`; another ticket's consent looks like none at all."""
         if act.citizen_id is None or act.tracked.ticket_id is None:
-            raise NotFound('unknown_consent', '未找到该授权 / consent not found')
+            raise NotFound('unknown_consent')
         async with self.db.session() as s, s.begin():
             return await self.revoke_in(
                 s,
@@ -468,7 +465,7 @@ class ConsentService:
     async def enrol_face(self, citizen_id: int, encoding: bytes, *, consent_id: int) -> FaceEncoding:
         """Store a face template, encrypted, under the citizen's live 刷脸 consent (and no other)."""
         if not encoding or len(encoding) > MAX_FACE_ENCODING_BYTES:
-            raise Invalid('invalid_face_encoding', '人脸特征数据无效 / invalid face template')
+            raise Invalid('invalid_face_encoding')
         async with self.db.session() as s, s.begin():
             consent = await s.get(Consent, consent_id, with_for_update=True)
             if (
@@ -510,27 +507,27 @@ class ConsentService:
 def _check_grant_target(purpose: ConsentPurpose, scope: ConsentScope, service_code: str | None, channel: str) -> None:
     """'Same kind of matter' must name the matter; only 刷脸取号 may cover every service."""
     if scope == ConsentScope.SAME_KIND and service_code is None and purpose != ConsentPurpose.FACE_TICKET:
-        raise Invalid('service_code_required', '“同类事项”授权须指明事项 / a same-kind consent must name the service')
+        raise Invalid('service_code_required')
     if len(channel) > MAX_CHANNEL_LENGTH:
-        raise Invalid('invalid_channel', '授权渠道无效 / invalid consent channel')
+        raise Invalid('invalid_channel')
 
 
 async def _require_citizen(s: AsyncSession, citizen_id: int) -> None:
     if await s.get(Citizen, citizen_id) is None:
-        raise NotFound('unknown_citizen', '未找到该办事人 / citizen not found')
+        raise NotFound('unknown_citizen')
 
 
 async def _require_service(s: AsyncSession, service_code: str) -> None:
     found = (await s.execute(select(ServiceItem.id).where(ServiceItem.code == service_code))).first()
     if found is None:
-        raise NotFound('unknown_service', f'没有事项编码 {service_code!r} / unknown service')
+        raise NotFound('unknown_service', service_code=service_code)
 
 
 async def _require_own_ticket(s: AsyncSession, citizen_id: int, ticket_id: int) -> None:
     """A consent can be bound only to the citizen's own ticket; anyone else's looks like no ticket at all."""
     ticket = await s.get(Ticket, ticket_id)
     if ticket is None or ticket.citizen_id != citizen_id:
-        raise NotFound('unknown_ticket', '未找到该号 / ticket not found')
+        raise NotFound('unknown_ticket')
 
 
 async def _delete_faces(s: AsyncSession, consent_id: int) -> int:

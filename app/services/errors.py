@@ -1,15 +1,50 @@
-"""Domain errors carry a stable code (for clients) and a human message (zh-CN / English)."""
+"""Domain errors carry a stable code (for clients) and parameters; their words come from one registry.
+
+`app/services/error_texts.py` holds each text as (中文, English); `render(lang)` picks the hall's language:
+'zh-CN' gives '中文 / English' (the hall speaks Chinese first, English second), 'en' gives English alone.
+A message built at run time (a rule's own reason) may be passed whole as '中文 / English'.
+"""
 
 from __future__ import annotations
+
+from app.services.error_texts import ERROR_TEXTS
+
+
+def split_message(message: str) -> tuple[str, str]:
+    """'中文 / English' -> ('中文', 'English'); a message without an English half is the same in both."""
+    zh, sep, en = message.partition(' / ')
+    return (zh, en) if sep else (message, message)
 
 
 class DomainError(Exception):
     status = 400
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, code: str, message: str | None = None, *, text: str | None = None, **params: object) -> None:
         self.code = code
-        self.message = message
+        self.key = text or code
+        self.params = params
+        if message is None and self.key not in ERROR_TEXTS:
+            raise KeyError(f'no text for domain error {self.key!r} (app/services/error_texts.py)')
+        self._message = message
+        super().__init__(self.message)
+
+    def texts(self) -> tuple[str, str]:
+        if self._message is not None:
+            return split_message(self._message)
+        zh, en = ERROR_TEXTS[self.key]
+        return zh.format(**self.params), en.format(**self.params)
+
+    def render(self, lang: str) -> str:
+        """The message in `lang` ('zh-CN' or 'en')."""
+        zh, en = self.texts()
+        if lang == 'en':
+            return en
+        return zh if zh == en else f'{zh} / {en}'
+
+    @property
+    def message(self) -> str:
+        """Chinese first, English second: what logs and audits keep whatever the hall's language."""
+        return self.render('zh-CN')
 
 
 class NotFound(DomainError):

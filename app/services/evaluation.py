@@ -146,7 +146,7 @@ class EvaluationService:
         for level in self.scale:
             if level.code == code:
                 return level
-        raise Invalid('unknown_level', '请选择一个评价等级 / choose one of the rating levels')
+        raise Invalid('unknown_level')
 
     # ---- rating --------------------------------------------------------------------------------
 
@@ -154,7 +154,7 @@ class EvaluationService:
         async with self.db.read_session() as s:
             ticket = await s.get(Ticket, ticket_id)
             if ticket is None or ticket.hall_id != self.hall_id:
-                raise NotFound('unknown_ticket', '未找到该号 / ticket not found')
+                raise NotFound('unknown_ticket')
             return await self._state(s, ticket)
 
     async def _state(self, s: AsyncSession, ticket: Ticket) -> RatingState:
@@ -187,7 +187,6 @@ class EvaluationService:
         if act.via != VIA_SMS or ticket_id is None:
             raise Forbidden(
                 'citizen_rates',
-                '评价只能由办事人本人通过短信验证后提交 / only the citizen rates, after the texted code',
             )
         chosen = self.level(level)
         allowed = set(POSITIVE_TAGS) | set(NEGATIVE_TAGS)
@@ -198,12 +197,12 @@ class EvaluationService:
             s = uow.session
             ticket = await s.get(Ticket, ticket_id, with_for_update=True)
             if ticket is None or ticket.hall_id != self.hall_id:
-                raise NotFound('unknown_ticket', '未找到该号 / ticket not found')
+                raise NotFound('unknown_ticket')
             if ticket.status != TicketStatus.COMPLETED:
-                raise Conflict('not_completed', '办结后才能评价 / you can rate once the service is completed')
+                raise Conflict('not_completed')
             state = await self._state(s, ticket)
             if not state.can_rate:
-                raise Conflict('already_rated', '您已评价过本次服务 / this service has already been rated')
+                raise Conflict('already_rated')
             service = await s.get(ServiceItem, ticket.service_id)
             assert service is not None
             evaluation = Evaluation(
@@ -338,19 +337,19 @@ class EvaluationService:
     ) -> Rectification:
         note = note.strip()[:TEXT_LIMIT]
         if not note:
-            raise Invalid('note_required', '请填写回访或整改情况 / describe the callback or the fix')
+            raise Invalid('note_required', text='note_required.rectification')
         now = self.clock()
         async with self._transaction() as uow:
             s = uow.session
             rectification = await self._locked(s, rectification_id, department_id)
             if rectification.status not in (OPEN, CALLED_BACK):
-                raise Conflict('rectification_not_open', '该整改当前不能办理此步骤 / not possible in this state')
+                raise Conflict('rectification_not_open')
             if step == 'callback':
                 rectification.callback_at, rectification.callback_note = now, note
                 rectification.status = CALLED_BACK
             else:
                 if rectification.callback_at is None:
-                    raise Conflict('callback_first', '请先回访办事人 / call the citizen back first')
+                    raise Conflict('callback_first')
                 rectification.fixed_at, rectification.fix_note, rectification.status = now, note, FIXED
                 ticket, service = await self._ticket_and_service(s, rectification)
                 fixed = message(Template.RECTIFIED, service=service.name)  # the note is shown on /track, never texted
@@ -363,13 +362,13 @@ class EvaluationService:
         """Staff dispute the rating (申诉): recorded in the audit log, a reviewer decides."""
         reason = reason.strip()[:TEXT_LIMIT]
         if not reason:
-            raise Invalid('reason_required', '申诉必须说明理由 / an appeal needs a reason')
+            raise Invalid('reason_required')
         now = self.clock()
         async with self._transaction() as uow:
             s = uow.session
             rectification = await self._locked(s, rectification_id, None)
             if rectification.appeal_decision or rectification.status not in (OPEN, CALLED_BACK):
-                raise Conflict('appeal_not_possible', '该评价不能再申诉 / this rating can no longer be appealed')
+                raise Conflict('appeal_not_possible')
             rectification.status, rectification.appeal_reason = APPEALED, reason
             self._changed(uow, rectification, actor=actor, now=now)
             await audit.record(
@@ -392,9 +391,9 @@ class EvaluationService:
             s = uow.session
             rectification = await self._locked(s, rectification_id, department_id)
             if rectification.status != APPEALED:
-                raise Conflict('no_appeal', '该整改没有待复核的申诉 / no appeal to decide')
+                raise Conflict('no_appeal')
             if await self._appellant(s, rectification_id) == actor:
-                raise Forbidden('own_appeal', '申诉人不能复核自己的申诉 / you cannot decide your own appeal')
+                raise Forbidden('own_appeal')
             rectification.appeal_decision = UPHELD if upheld else REJECTED
             rectification.decided_by = actor[:64]
             if upheld:
@@ -421,9 +420,9 @@ class EvaluationService:
         rectification = await s.get(Rectification, rectification_id, with_for_update=True)
         evaluation = await s.get(Evaluation, rectification.evaluation_id) if rectification else None
         if rectification is None or evaluation is None or evaluation.hall_id != self.hall_id:
-            raise NotFound('unknown_rectification', '未找到该整改 / rectification not found')
+            raise NotFound('unknown_rectification')
         if department_id is not None and rectification.department_id != department_id:
-            raise Forbidden('not_your_department', '该整改不属于您的部门 / this belongs to another department')
+            raise Forbidden('not_your_department', text='not_your_department.rectification')
         return rectification
 
     @staticmethod

@@ -35,7 +35,7 @@ from app.models.security import ConsentPurpose
 from app.security import codes
 from app.security.crypto import FieldCipher
 from app.services import materials
-from app.services.auth import ENROLMENT_REQUIRED, AuthService
+from app.services.auth import AuthService
 from app.services.consent import CURRENT_TEXT_VERSIONS, ConsentService
 from app.services.errors import DomainError, Invalid, NotFound, Unauthorized
 from app.services.kiosk_catalogue import Catalogue, ServiceCard, load_catalogue
@@ -150,7 +150,7 @@ class KioskService:
         issued = await self.auth.login(username, password, totp=totp, client_address=session.address)
         if issued.enrolment_only:
             await self.auth.logout(issued.token, client_address=session.address)
-            raise Unauthorized(ENROLMENT_REQUIRED, '请先在工作台设置动态验证码 / set up your authenticator app first')
+            raise Unauthorized('second_factor_enrolment_required', text='second_factor_enrolment_required.kiosk')
         await self.end_assist(session)
         principal = issued.principal
         session.assist = Assist(principal.name, principal.display_name or principal.name, issued.token)
@@ -172,7 +172,7 @@ class KioskService:
         except Unauthorized as error:
             session.assist_ended()
             raise Unauthorized(
-                'assist_ended', '协助登录已失效，请工作人员重新登录 / the assisting clerk was signed out: sign in again'
+                'assist_ended'
             ) from error
 
     def set_priority(self, session: KioskSession, *, disability: bool, pregnancy: bool) -> None:
@@ -209,8 +209,6 @@ class KioskService:
             session.reset()
             raise NotFound(
                 'face_not_matched',
-                '未能确认您的身份，请使用身份证取号或到人工窗口 / we could not confirm who you are: '
-                'please use your ID card or a staffed counter',
             )
         try:
             await self.consent.require(event.citizen_id, ConsentPurpose.FACE_TICKET, consume=True)
@@ -241,7 +239,7 @@ class KioskService:
             raise Invalid('invalid_qr', event.reason or '二维码无效 / this code is not valid')
         if event.kind != 'appt':
             raise Invalid(
-                'not_an_appointment', '这是进度查询码，请用手机扫码查看 / this is a tracking code: scan it with a phone'
+                'not_an_appointment'
             )
         return await self.appointment(session, codes.sign(self.settings.secret, 'appt', event.value))
 

@@ -49,7 +49,7 @@ class Catalogue:
             for card in group.services:
                 if card.code == code:
                     return card
-        raise NotFound('unknown_service', f'本机不提供事项 {code!r} / this kiosk does not offer that service')
+        raise NotFound('unknown_service', text='unknown_service.kiosk', code_value=code)
 
     def service(self, code: str) -> ServiceItem:
         self.card(code)

@@ -44,7 +44,7 @@ async def load_kiosk(db: Database, hall_id: int, code: str) -> KioskDevice:
             )
         ).scalar_one_or_none()
         if device is None or device.id is None:
-            raise NotFound('unknown_kiosk', f'没有编号为 {code} 的自助取号机 / no kiosk with this code')
+            raise NotFound('unknown_kiosk', code_value=code)
         attached = (
             await s.execute(select(Device).where(Device.hall_id == hall_id, Device.attached_to == code))
         ).scalars()

@@ -60,12 +60,12 @@ def claim_card(kiosk: KioskDevice, event: CardRead, devices: KioskDevices | None
     """A card at this kiosk's own reader: the full number is claimed from the reader (once)."""
     reader = kiosk.attached(DeviceKind.ID_READER)
     if event.device.code != reader:
-        raise Invalid('foreign_reader', "不是本机的读卡器 / not this kiosk's card reader")
+        raise Invalid('foreign_reader')
     if not event.valid:
         raise Invalid('invalid_card', event.reason or '身份证无法识别，请重新放置 / the card could not be read')
     card = devices.take_card(reader) if devices is not None else None
     if card is None:
-        raise Conflict('card_expired', '读卡信息已失效，请重新放置身份证 / please place your ID card again')
+        raise Conflict('card_expired')
     return card
 
 
@@ -74,7 +74,7 @@ async def citizen_id_number(db: Database, cipher: FieldCipher, citizen_id: int) 
     async with db.read_session() as s:
         citizen = await s.get(Citizen, citizen_id)
     if citizen is None or not citizen.id_number_enc:
-        raise NotFound('unknown_citizen', '未找到办事人信息，请使用身份证 / not found: please use your ID card')
+        raise NotFound('unknown_citizen', text='unknown_citizen.kiosk')
     return cipher.decrypt(citizen.id_number_enc, context='citizen.id_number')
 
 
@@ -85,7 +85,7 @@ def appointment_reference(secret: bytes, code: str) -> str:
         return codes.verify(secret, 'appt', code)
     reference = code.upper()
     if not reference.isalnum() or len(reference) > 32:
-        raise Invalid('invalid_reference', '预约码格式不正确 / that is not an appointment code')
+        raise Invalid('invalid_reference')
     return reference
 
 
@@ -96,9 +96,9 @@ async def booked_appointment(db: Database, hall_id: int, reference: str) -> tupl
             await s.execute(select(Appointment).where(Appointment.reference == reference))
         ).scalar_one_or_none()
         if appointment is None or appointment.hall_id != hall_id:
-            raise NotFound('unknown_appointment', '未找到该预约 / appointment not found')
+            raise NotFound('unknown_appointment')
         if appointment.status != AppointmentStatus.BOOKED:
-            raise Conflict('appointment_used', '该预约已签到或已取消 / appointment already used or cancelled')
+            raise Conflict('appointment_used')
         service = await s.get(ServiceItem, appointment.service_id)
     assert service is not None
     return service, appointment.citizen_id

@@ -56,15 +56,14 @@ PAIRED = 'kiosk_paired'
 PAIRING_REFUSED = 'kiosk_pairing_refused'
 UNPAIRED = 'kiosk_unpaired'
 
-_REFUSED = '配对码无效、已过期或已使用，请向管理员重新获取 / the pairing code is wrong, expired or used: ask again'
 
 
 def refused() -> Unauthorized:
-    return Unauthorized('pairing_refused', _REFUSED)
+    return Unauthorized('pairing_refused')
 
 
 def not_paired() -> Unauthorized:
-    return Unauthorized('kiosk_not_paired', '本屏幕不是已登记的自助取号机 / this screen is not a registered kiosk')
+    return Unauthorized('kiosk_not_paired')
 
 
 def normalize(code: str) -> str:
@@ -229,7 +228,7 @@ class KioskPairingService:
             screens = await self._revoke_screens(s, device, now)
             codes = await self._end_codes(s, device, now)
             if not screens and not codes:
-                raise Conflict('kiosk_not_paired', '该自助取号机尚未配对 / this kiosk is not paired')
+                raise Conflict('kiosk_not_paired', text='kiosk_not_paired.unpaired')
             await audit.record(
                 s,
                 actor=caller.name,
@@ -359,7 +358,7 @@ class KioskPairingService:
             )
         ).scalar_one_or_none()
         if device is None:
-            raise NotFound('unknown_kiosk', '没有这台自助取号机 / no such kiosk')
+            raise NotFound('unknown_kiosk', text='unknown_kiosk.id')
         return device
 
     async def _fresh_code(self, s: AsyncSession) -> str:

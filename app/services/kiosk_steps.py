@@ -132,9 +132,9 @@ class KioskSession:
     def consented(self, text_version: str, *, current: str) -> None:
         """Agreed to the consent text shown; a text that changed meanwhile must be read again."""
         if self.step != Step.CONSENT:
-            raise Conflict('not_asking_consent', '请先选择刷脸取号 / choose face ticketing first')
+            raise Conflict('not_asking_consent')
         if text_version != current:
-            raise Invalid('stale_consent_text', '告知书已更新，请重新阅读 / the consent text changed: read it again')
+            raise Invalid('stale_consent_text')
         self.consent_version = text_version
         self.step = Step.FACE
 
@@ -156,7 +156,7 @@ class KioskSession:
 
     def require_assist(self) -> Assist:
         if self.assist is None:
-            raise Forbidden('assist_required', '此操作需要工作人员协助 / this needs a member of staff signed in here')
+            raise Forbidden('assist_required')
         return self.assist
 
     def set_priority(self, *, disability: bool, pregnancy: bool) -> None:
@@ -188,13 +188,13 @@ class KioskSession:
 
     def chosen(self) -> str:
         if self.service_code is None:
-            raise Conflict('no_service', '请先选择事项 / choose a service first')
+            raise Conflict('no_service')
         return self.service_code
 
     def ready_for_ticket(self) -> str:
         """The service to take a number for; one ticket per visit."""
         if self.step == Step.TICKET:
-            raise Conflict('ticket_taken', '已取号 / a ticket was already taken')
+            raise Conflict('ticket_taken')
         return self.chosen()
 
     def ticket_taken(self, view: TicketView) -> None:

@@ -104,10 +104,10 @@ def clean_answers(service: HasMaterials, answers: Mapping[str, Any]) -> dict[str
     for code, raw in answers.items():
         question = known.get(code)
         if question is None:
-            raise Invalid('unknown_question', f'该事项没有问题 {code!r} / no such question for this service')
+            raise Invalid('unknown_question', code_value=code)
         value = _text(raw)
         if question.option(value) is None:
-            raise Invalid('invalid_answer', f'「{question.text}」没有选项 {value!r} / not an option of this question')
+            raise Invalid('invalid_answer', text_value=question.text, value=value)
         cleaned[code] = value
     return cleaned
 

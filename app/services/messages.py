@@ -98,21 +98,20 @@ TEMPLATES: dict[Template, Spec] = {
 
 def link_refused(name: str) -> Invalid:
     return Invalid(
-        'link_in_message',
-        f'短信参数“{name}”不能包含网址或域名 / the message parameter {name!r} must not contain a link or host name',
+        'link_in_message', name=name,
     )
 
 
 def _checked(name: str, value: object, kind: type) -> object:
     if kind is int:
         if not isinstance(value, int) or isinstance(value, bool):
-            raise Invalid('invalid_message_parameter', f'短信参数“{name}”须为整数 / {name!r} must be an integer')
+            raise Invalid('invalid_message_parameter', text='invalid_message_parameter.not_integer', name=name)
         return value
     if not isinstance(value, str):
-        raise Invalid('invalid_message_parameter', f'短信参数“{name}”须为文字 / {name!r} must be text')
+        raise Invalid('invalid_message_parameter', name=name)
     text = CONTROL_PATTERN.sub(' ', value).strip()
     if len(text) > MAX_PARAMETER_LENGTH:
-        raise Invalid('invalid_message_parameter', f'短信参数“{name}”过长 / {name!r} is too long for a message')
+        raise Invalid('invalid_message_parameter', text='invalid_message_parameter.too_long', name=name)
     if LINK_PATTERN.search(text):
         raise link_refused(name)
     return text
@@ -137,7 +136,7 @@ def message(template: Template, **params: object) -> Message:
     missing, unexpected = set(spec.params) - set(params), set(params) - set(spec.params)
     if missing or unexpected:
         names = ', '.join(sorted(missing | unexpected))
-        raise Invalid('invalid_message_parameter', f'短信参数不符：{names} / wrong message parameters: {names}')
+        raise Invalid('invalid_message_parameter', text='invalid_message_parameter.names', names=names)
     checked = {name: _checked(name, params[name], kind) for name, kind in spec.params.items()}
     return Message(template, MappingProxyType(checked))
 

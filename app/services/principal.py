@@ -88,7 +88,7 @@ class Principal:
 
     def require(self, *roles: Role) -> None:
         if not self.has_role(*roles):
-            raise Forbidden('forbidden', '无权进行此操作 / your role cannot do this')
+            raise Forbidden('forbidden')
 
     def may_operate_window(self, window_id: int) -> bool:
         """Clerks operate their own window; managers and admins any window; so does the hall simulator."""
@@ -98,6 +98,6 @@ class Principal:
 
     def require_window(self, window_id: int) -> None:
         if not self.has_role(*WINDOW_ROLES):
-            raise Forbidden('forbidden', '无权操作窗口 / your role cannot operate windows')
+            raise Forbidden('forbidden', text='forbidden.windows')
         if not self.may_operate_window(window_id):
-            raise Forbidden('not_your_window', '只能操作本人所在窗口 / you can operate only your own window')
+            raise Forbidden('not_your_window')

@@ -47,7 +47,7 @@ def token_hash(token: str) -> str:
 
 
 def ended() -> Forbidden:
-    return Forbidden('proxy_ended', '代办链接已结束或无效，请向本人重新索取 / this link has ended or is not valid')
+    return Forbidden('proxy_ended')
 
 
 @dataclass(frozen=True)
@@ -109,12 +109,12 @@ class ProxyService:
         """
         tracked = act.tracked
         if relation not in RELATIONS:
-            raise Invalid('invalid_relation', '请选择与您的关系 / choose how you are related')
+            raise Invalid('invalid_relation')
         if hours not in DURATIONS_HOURS:
-            raise Invalid('invalid_duration', '授权时长只能是 1、4 或 24 小时 / a grant lasts 1, 4 or 24 hours')
+            raise Invalid('invalid_duration')
         if tracked.citizen_id is None:
             raise Conflict(
-                'proxy_needs_citizen', '该号未登记办事人，无法邀请亲友代办 / this ticket has no registered citizen'
+                'proxy_needs_citizen'
             )
         now = self.clock()
         token = secrets.token_urlsafe(24)
@@ -122,8 +122,7 @@ class ProxyService:
             s = uow.session
             if len(await self._active(s, tracked.citizen_id, now)) >= MAX_ACTIVE_GRANTS:
                 raise Conflict(
-                    'too_many_proxies',
-                    f'最多同时授权 {MAX_ACTIVE_GRANTS} 位亲友，请先结束一个 / at most {MAX_ACTIVE_GRANTS} at once',
+                    'too_many_proxies', MAX_ACTIVE_GRANTS=MAX_ACTIVE_GRANTS,
                 )
             consent = await self.consent.grant_in(
                 s,
@@ -173,13 +172,13 @@ class ProxyService:
             proposal = await s.get(ProxyProposal, proposal_id, with_for_update=True)
             grant = await s.get(ProxyGrant, proposal.grant_id) if proposal is not None else None
             if proposal is None or grant is None or not _in_scope(grant, act):
-                raise NotFound('unknown_proposal', '未找到该代办提交 / proposal not found')
+                raise NotFound('unknown_proposal')
             if proposal.status != PENDING:
-                raise Conflict('proposal_settled', '该提交已处理 / this proposal was already settled')
+                raise Conflict('proposal_settled')
             material = await s.get(CaseMaterial, proposal.material_id, with_for_update=True)
             if accept:
                 if material is None or material.status != MATERIAL_REQUIRED:
-                    raise Conflict('material_not_needed', '该材料已无需提交 / this material is no longer needed')
+                    raise Conflict('material_not_needed')
                 material.status, material.source = MATERIAL_PREPARED, 'proxy'
             proposal.status, proposal.decided_at = (ACCEPTED if accept else REJECTED), now
             await self._audit(
@@ -203,9 +202,9 @@ class ProxyService:
             s = uow.session
             grant = await s.get(ProxyGrant, grant_id, with_for_update=True)
             if grant is None or not _in_scope(grant, act):
-                raise NotFound('unknown_grant', '未找到该代办授权 / proxy grant not found')
+                raise NotFound('unknown_grant')
             if grant.revoked_at is not None:
-                raise Conflict('grant_ended', '该代办授权已结束 / this grant has already ended')
+                raise Conflict('grant_ended')
             await self._end(uow, grant, now, act=act)
         return grant
 
@@ -272,20 +271,20 @@ class ProxyService:
             access = await self._access(s, token, lock=True)
             grant = access.grant
             if not grant.can_fill:
-                raise Forbidden('proxy_view_only', '本次授权仅可查看进度 / this grant only allows following progress')
+                raise Forbidden('proxy_view_only')
             material = await s.get(CaseMaterial, material_id)
             case = await s.get(Case, material.case_id) if material is not None else None
             if material is None or case is None or not _covers(grant, case):
-                raise NotFound('unknown_material', '未找到该材料 / material not found')
+                raise NotFound('unknown_material')
             if material.status != MATERIAL_REQUIRED:
-                raise Conflict('material_not_needed', '该材料已无需提交 / this material is no longer needed')
+                raise Conflict('material_not_needed')
             pending = await s.execute(
                 select(ProxyProposal.id).where(
                     ProxyProposal.material_id == material_id, ProxyProposal.status == PENDING
                 )
             )
             if pending.first() is not None:
-                raise Conflict('proposal_pending', '已提交，等待本人确认 / already sent, waiting for confirmation')
+                raise Conflict('proposal_pending')
             proposal = ProxyProposal(
                 grant_id=grant.id or 0, case_id=case.id or 0, material_id=material_id, created_at=now
             )

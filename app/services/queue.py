@@ -98,7 +98,7 @@ class QueueService(QueueViews, WindowsAdmin):
             s = uow.session
             service = await self._service_by_code(s, request.service_code)
             if not await self._is_served(s, service.id):
-                raise Conflict('service_unavailable', f'本大厅暂无窗口办理「{service.name}」 / no window serves this')
+                raise Conflict('service_unavailable', name=service.name)
             today = hall_day(now, self.settings.tz)
             facts = parse_id_number(request.id_number, today=today) if request.id_number else None
             appointment = (
@@ -166,11 +166,11 @@ class QueueService(QueueViews, WindowsAdmin):
             await s.execute(select(Appointment).where(Appointment.reference == reference).with_for_update())
         ).scalar_one_or_none()
         if appointment is None or appointment.hall_id != self.hall_id:
-            raise NotFound('unknown_appointment', '未找到该预约 / appointment not found')
+            raise NotFound('unknown_appointment')
         if appointment.service_id != service.id:
-            raise Invalid('appointment_service_mismatch', '预约事项与所选事项不一致 / booked for another service')
+            raise Invalid('appointment_service_mismatch')
         if appointment.status != AppointmentStatus.BOOKED:
-            raise Conflict('appointment_used', '该预约已签到或已取消 / appointment already used or cancelled')
+            raise Conflict('appointment_used')
         return appointment
 
     async def _next_sequence(self, s: AsyncSession, day: dt.date, prefix: str) -> int:
@@ -191,7 +191,7 @@ class QueueService(QueueViews, WindowsAdmin):
             window = await self._open_free_window(uow.session, window_id)
             ticket = await self._pick_next(uow.session, window, now)
             if ticket is None:
-                raise NotFound('queue_empty', '当前没有等候的号 / nobody is waiting for this window')
+                raise NotFound('queue_empty')
             await self._call(uow, ticket, window, now, caller=caller)
             settled = await self._settled(uow.session, ticket)
         return settled or await self.ticket_view(ticket.code)
@@ -206,10 +206,10 @@ class QueueService(QueueViews, WindowsAdmin):
             window = await self._open_free_window(s, window_id)
             ticket = await self._ticket_by_number(s, number, now)
             if ticket.status != TicketStatus.WAITING:
-                raise Conflict('ticket_not_waiting', f'{ticket.number} 当前不在等候中 / ticket is not waiting')
+                raise Conflict('ticket_not_waiting', number=ticket.number)
             if ticket.target_window_id is not None and ticket.target_window_id != window.id:
                 raise Conflict(
-                    'ticket_for_another_window', f'{ticket.number} 已转给其他窗口 / transferred to another window'
+                    'ticket_for_another_window', number=ticket.number
                 )
             await self._require_serves(s, window, ticket.service_id)
             await self._call(uow, ticket, window, now, caller=caller, reason=reason, out_of_order=True)
@@ -277,7 +277,7 @@ class QueueService(QueueViews, WindowsAdmin):
             window, ticket = await self._window_and_current(uow.session, window_id)
             limit = self.settings.recalls_before_no_show
             if ticket.recall_count >= limit:
-                raise Conflict('recall_limit', f'已重呼 {limit} 次，请标记过号 / recalled {limit} times: mark no-show')
+                raise Conflict('recall_limit', limit=limit)
             await self._require_interval(uow.session, ticket, 'recall_too_soon')
             ticket.recall_count += 1
             await self._record(
@@ -300,7 +300,7 @@ class QueueService(QueueViews, WindowsAdmin):
             window, ticket = await self._window_and_current(uow.session, window_id)
             limit = self.settings.recalls_before_no_show
             if ticket.recall_count < limit:
-                raise Conflict('recall_first', f'请先重呼 {limit} 次再标记过号 / recall {limit} times first')
+                raise Conflict('recall_first', limit=limit)
             await self._require_interval(uow.session, ticket, 'no_show_too_soon')
             ticket.status = TicketStatus.NO_SHOW
             ticket.completed_at = self.clock()
@@ -342,13 +342,13 @@ class QueueService(QueueViews, WindowsAdmin):
         caller.require_window(window_id)
         reason = checked_reason(reason, required=False)
         if to_service_code is None and to_window_id is None:
-            raise Invalid('transfer_target_required', '请选择转往的事项或窗口 / choose a service or a window')
+            raise Invalid('transfer_target_required')
         if to_service_code is not None and len(to_service_code) > SERVICE_CODE_MAX:
             raise Invalid(
-                'service_code_too_long', f'事项编码最多 {SERVICE_CODE_MAX} 位 / at most {SERVICE_CODE_MAX} characters'
+                'service_code_too_long', SERVICE_CODE_MAX=SERVICE_CODE_MAX
             )
         if to_window_id == window_id:
-            raise Conflict('transfer_same_window', '不能转给本窗口 / a ticket cannot be transferred to its own window')
+            raise Conflict('transfer_same_window')
         async with self._transaction() as uow:
             s = uow.session
             window, ticket = await self._window_and_current(s, window_id)
@@ -362,13 +362,12 @@ class QueueService(QueueViews, WindowsAdmin):
                 target = await self._window(s, to_window_id)
                 if target.state != WindowState.OPEN:
                     raise Conflict(
-                        'transfer_target_closed',
-                        f'{target.number}号窗口未开放，不能转入 / window {target.number} is {target.state}',
+                        'transfer_target_closed', number=target.number, state=target.state,
                     )
                 await self._require_serves(s, target, service.id)
             elif not await self._is_served(s, service.id, open_only=True):
                 raise Conflict(
-                    'service_unavailable', f'暂无开放窗口办理「{service.name}」 / no open window serves this'
+                    'service_unavailable', text='service_unavailable.open', name=service.name
                 )
             from_service_id, from_window_id = ticket.service_id, window.id
             ticket.service_id = service.id
@@ -424,7 +423,7 @@ class QueueService(QueueViews, WindowsAdmin):
             window = await self._open_free_window(s, window_id)
             ticket = await self._ticket_by_number(s, number, now)
             if ticket.status != TicketStatus.PARKED or ticket.target_window_id != window.id:
-                raise Conflict('ticket_not_parked_here', f'{ticket.number} 未在本窗口挂起 / not parked at this window')
+                raise Conflict('ticket_not_parked_here', number=ticket.number)
             await self._call(uow, ticket, window, now, caller=caller)
             settled = await self._settled(uow.session, ticket)
         return settled or await self.ticket_view(ticket.code)
@@ -457,18 +456,17 @@ class QueueService(QueueViews, WindowsAdmin):
         last = max(_aware(m) for m in moments)
         wait = self.settings.recall_interval_seconds - (self.clock() - last).total_seconds()
         if wait > 0:
-            seconds = math.ceil(wait)
-            raise Conflict(code, f'请等候 {seconds} 秒再操作（距上次呼叫不足） / wait {seconds} s after the last call')
+            raise Conflict(code, text='too_soon', seconds=math.ceil(wait))
 
     async def _require_serves(self, s: AsyncSession, window: Window, service_id: int) -> None:
         link = await s.get(WindowService, (window.id, service_id))
         if link is None:
-            raise Conflict('service_not_served', f'{window.number}号窗口不办理该事项 / window does not serve it')
+            raise Conflict('service_not_served', number=window.number)
 
     async def _open_free_window(self, s: AsyncSession, window_id: int) -> Window:
         window = await self._window(s, window_id, lock=True)
         if window.state != WindowState.OPEN:
-            raise Conflict('window_not_open', f'{window.number}号窗口未开放 / window is {window.state}')
+            raise Conflict('window_not_open', number=window.number, state=window.state)
         if window.current_ticket_id is not None:
             raise Conflict('window_busy', BUSY_MESSAGE)
         return window
@@ -479,12 +477,12 @@ class QueueService(QueueViews, WindowsAdmin):
             await s.get(Ticket, window.current_ticket_id, with_for_update=True) if window.current_ticket_id else None
         )
         if ticket is None or ticket.status != TicketStatus.CALLED:
-            raise Conflict('no_current_ticket', f'{window.number}号窗口当前没有在办的号 / no ticket at this window')
+            raise Conflict('no_current_ticket', number=window.number)
         return window, ticket
 
     async def _ticket_by_number(self, s: AsyncSession, number: str, now: dt.datetime) -> Ticket:
         if len(number.strip()) > NUMBER_MAX:
-            raise Invalid('number_too_long', f'号码最多 {NUMBER_MAX} 位 / a number has at most {NUMBER_MAX} characters')
+            raise Invalid('number_too_long', NUMBER_MAX=NUMBER_MAX)
         day = hall_day(now, self.settings.tz)
         ticket = (
             await s.execute(
@@ -498,7 +496,7 @@ class QueueService(QueueViews, WindowsAdmin):
             )
         ).scalar_one_or_none()
         if ticket is None:
-            raise NotFound('unknown_ticket', f'今天没有 {number} 号 / no such ticket today')
+            raise NotFound('unknown_ticket', text='unknown_ticket.today', number=number)
         return ticket
 
     async def _record(

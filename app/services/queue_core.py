@@ -87,12 +87,12 @@ class QueueCore:
     async def _service_by_code(self, s: AsyncSession, code: str) -> ServiceItem:
         service = (await s.execute(select(ServiceItem).where(ServiceItem.code == code))).scalar_one_or_none()
         if service is None:
-            raise NotFound('unknown_service', f'没有事项编码 {code!r} / unknown service')
+            raise NotFound('unknown_service', text='unknown_service.code', code_value=code)
         return service
 
     async def _window(self, s: AsyncSession, window_id: int, *, lock: bool = False) -> Window:
         statement = select(Window).where(Window.id == window_id, Window.hall_id == self.hall_id)
         window = (await s.execute(statement.with_for_update() if lock else statement)).scalar_one_or_none()
         if window is None:
-            raise NotFound('unknown_window', f'没有编号为 {window_id} 的窗口 / unknown window')
+            raise NotFound('unknown_window', window_id=window_id)
         return window

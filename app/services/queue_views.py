@@ -59,14 +59,14 @@ class QueueViews(QueueCore):
         async with self.db.read_session() as s:
             ticket = (await s.execute(select(Ticket).where(Ticket.code == code))).scalar_one_or_none()
             if ticket is None:
-                raise NotFound('unknown_ticket', '未找到该号 / ticket not found')
+                raise NotFound('unknown_ticket')
             return await self._view(s, ticket)
 
     async def ticket_view_by_id(self, ticket_id: int) -> TicketView:
         async with self.db.read_session() as s:
             ticket = await s.get(Ticket, ticket_id)
             if ticket is None:
-                raise NotFound('unknown_ticket', '未找到该号 / ticket not found')
+                raise NotFound('unknown_ticket')
             return await self._view(s, ticket)
 
     async def _settled(self, s: AsyncSession, ticket: Ticket) -> TicketView | None:

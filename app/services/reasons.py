@@ -15,7 +15,7 @@ def checked_reason(reason: str, *, required: bool) -> str:
     """A reason as stored: stripped, present when required, and never longer than REASON_MAX."""
     reason = reason.strip()
     if required and not reason:
-        raise Invalid('reason_required', '必须填写原因 / a reason is required')
+        raise Invalid('reason_required', text='reason_required.any')
     if len(reason) > REASON_MAX:
-        raise Invalid('reason_too_long', f'原因最多 {REASON_MAX} 个字 / a reason has at most {REASON_MAX} characters')
+        raise Invalid('reason_too_long', REASON_MAX=REASON_MAX)
     return reason

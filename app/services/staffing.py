@@ -378,8 +378,7 @@ class StaffingService:
         current = await self._served(window_id)
         if current != dict(expected):
             raise Conflict(
-                'advice_stale',
-                f'{move.window_number}号窗口的事项已变更，请刷新建议 / the window changed: refresh the advice',
+                'advice_stale', window_number=move.window_number,
             )
         await self.queue.set_window_services(window_id, wanted, caller=caller)
         await self.audit_log.write(
@@ -408,7 +407,7 @@ class StaffingService:
                 )
             ).all()
         if not rows:
-            raise NotFound('unknown_window', '未找到该窗口 / unknown window')
+            raise NotFound('unknown_window', text='unknown_window.id')
         return dict(rows)
 
 

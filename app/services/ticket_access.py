@@ -88,9 +88,9 @@ def _kiosk(caller: Principal, request: TicketCreate) -> TakeRights:
     if (request.disability or request.pregnancy) and not assisted:
         raise _refuse('priority_needs_staff', '优先资格须由工作人员核验', 'priority is set only by staff')
     if request.channel in READ_CHANNELS and not request.id_number:
-        raise Invalid('id_number_required', '刷证或刷脸取号须带身份证号 / an ID read carries the ID number')
+        raise Invalid('id_number_required')
     if request.channel == Channel.APPOINTMENT_QR and not request.appointment_code:
-        raise Invalid('appointment_code_required', '预约取号须带预约码 / an appointment ticket needs its code')
+        raise Invalid('appointment_code_required')
     typed = request.id_number is not None and request.channel == Channel.KIOSK
     if typed and not assisted:
         raise _refuse(

@@ -66,18 +66,16 @@ TEXTS_PER_ADDRESS = Limit(
 
 
 def refused() -> Forbidden:
-    return Forbidden('tracking_refused', '查询码不正确 / no ticket or case has this code')
+    return Forbidden('tracking_refused')
 
 
 def wrong_code() -> Forbidden:
-    return Forbidden('wrong_sms_code', '验证码不正确或已失效 / the code is wrong, used or expired')
+    return Forbidden('wrong_sms_code')
 
 
 def window_only() -> Forbidden:
     return Forbidden(
         'person_act_at_window',
-        '未留手机号：授权、评价和亲友代办请到窗口由工作人员在您本人在场时办理 / '
-        'no phone on this ticket: consents, ratings and proxy invitations are done at the window, in person',
     )
 
 
@@ -177,10 +175,10 @@ class TrackingService:
         async with self.db.read_session() as s:
             ticket = await s.get(Ticket, ticket_id)
         if ticket is None or ticket.window_id is None or not caller.is_staff:
-            raise Forbidden('not_at_window', '只能为本窗口正在办理的办事人办理 / only for the citizen at your window')
+            raise Forbidden('not_at_window')
         caller.require_window(ticket.window_id)
         if ticket.status != TicketStatus.CALLED:
-            raise Conflict('not_at_window', '该号不在窗口办理中 / this ticket is not being served at the window')
+            raise Conflict('not_at_window', text='not_at_window.ticket')
         tracked = await self._find(ticket.code)
         assert tracked is not None
         return PersonAct(tracked, VIA_WINDOW, caller.name, str(caller.role))

@@ -48,7 +48,7 @@ async def unmask_citizen(
     reason = checked_reason(reason, required=True)
     unknown = set(fields) - set(_COLUMNS)
     if unknown or not fields:
-        raise Invalid('unknown_field', f'无法查看的字段 / cannot unmask: {sorted(unknown) or "nothing"}')
+        raise Invalid('unknown_field', value=sorted(unknown) or "nothing")
     detail = {'fields': sorted(fields), 'reason': reason}
     async with db.session() as s, s.begin():
         citizen = await s.get(Citizen, citizen_id)
@@ -65,9 +65,9 @@ async def unmask_citizen(
             now=now,
         )
     if citizen is None:
-        raise NotFound('unknown_citizen', '未找到该办事人 / citizen not found')
+        raise NotFound('unknown_citizen')
     if not allowed:
-        raise Forbidden('unmask_denied', '当前任务无需查看完整信息 / your current task does not need full details')
+        raise Forbidden('unmask_denied')
     values: dict[str, str] = {}
     for field in fields:
         column, context = _COLUMNS[field]

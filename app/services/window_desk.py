@@ -80,13 +80,13 @@ class TransferTargets:
 def check_window(principal: Principal, window_id: int) -> None:
     """Staff work at their own window; managers and admins may open any."""
     if principal.role == Role.STAFF and principal.window_id != window_id:
-        raise Forbidden('not_your_window', '只能操作本人所在窗口 / you can operate only your own window')
+        raise Forbidden('not_your_window')
 
 
 def require_reason(reason: str, *, what: str) -> str:
     """Transfers and out-of-order calls are explained: the reason (at most the API's 200 characters) is kept."""
     if not reason.strip():
-        raise Invalid('reason_required', f'{what}必须填写原因 / a reason is required')
+        raise Invalid('reason_required', text='reason_required.desk', what=what)
     return checked_reason(reason, required=True)
 
 
@@ -95,7 +95,7 @@ async def load_desk(db: Database, cipher: FieldCipher, queue: QueueService, wind
     async with db.read_session() as s:
         window = await s.get(Window, window_id)
         if window is None or window.hall_id != queue.hall_id:
-            raise NotFound('unknown_window', f'没有编号为 {window_id} 的窗口 / unknown window')
+            raise NotFound('unknown_window', window_id=window_id)
         zone = await s.get(Zone, window.zone_id)
         served = (
             await s.execute(

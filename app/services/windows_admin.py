@@ -47,7 +47,7 @@ class WindowsAdmin(QueueCore):
         """Replace what a window serves ({service code: tier}); used by staffing moves (managers)."""
         caller.require(Role.MANAGER)
         if not services:
-            raise Invalid('services_required', '窗口至少办理一项事项 / a window serves at least one service')
+            raise Invalid('services_required')
         async with self._transaction() as uow:
             s = uow.session
             window = await self._window(s, window_id, lock=True)

@@ -307,13 +307,22 @@ class ArqJobs(JobRunner):
 
 # ---- the app's jobs (composition root) ------------------------------------------------------------
 
-_runner: JobRunner | None = None
-_notices: QueueNotices | None = None
+
+@dataclass
+class AppJobs:
+    """The app's running jobs: the runner (delivery, sweeps) and the queue notices, stopped together."""
+
+    runner: JobRunner
+    notices: QueueNotices | None
+
+    async def stop(self) -> None:
+        if self.notices is not None:
+            self.notices.detach()
+        await self.runner.stop()
 
 
-async def start(rt: Runtime) -> JobRunner:
+async def start(rt: Runtime) -> AppJobs:
     """Start delivery and sweeps for the app, and the queue notices ("还有3人", "请到5号窗口")."""
-    global _runner, _notices
     ctx: dict[str, Any] = {'journey': rt.journey, 'anchors': _anchors(rt.db, rt.settings), 'settings': rt.settings}
     periodic = app_periodic(rt.settings)
     runner: JobRunner = (
@@ -321,8 +330,9 @@ async def start(rt: Runtime) -> JobRunner:
     )
     rt.journey.notifications.waker = lambda: runner.kick(deliver_notifications.__name__)
     await runner.start()
+    notices = None
     if rt.queue.live is not None:
-        _notices = QueueNotices(
+        notices = QueueNotices(
             rt.db,
             rt.bus,
             rt.queue.live,
@@ -330,23 +340,12 @@ async def start(rt: Runtime) -> JobRunner:
             hall_id=rt.hall.id or 0,
             fairness_cap=rt.queue.fairness_cap,
         )
-        _notices.attach()
-    _runner = runner
-    return runner
+        notices.attach()
+    return AppJobs(runner, notices)
 
 
 def _anchors(db: Database, settings: Settings) -> AuditAnchors:
     return AuditAnchors(db, path=settings.anchor_file, redis_url=settings.redis_url)
-
-
-async def stop() -> None:
-    global _runner, _notices
-    if _notices is not None:
-        _notices.detach()
-        _notices = None
-    if _runner is not None:
-        await _runner.stop()
-        _runner = None
 
 
 # ---- a separate worker: python -m app.jobs ------------------------------------------------------

@@ -27,8 +27,9 @@ from app.services.principal import Principal
 from app.settings import get_settings
 from components import kiosk_screen
 from components.kiosk_ticket import qr_data_uri
-from devices import lifecycle, protocol
+from devices import protocol
 from devices.drivers.id_reader import IdReaderDriver
+from tests import running
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
 from tests.kiosk_hall import BARE_KIOSK, CAMERA, KIOSK, READER, prepare_ui
@@ -149,7 +150,9 @@ async def test_by_hand_a_citizen_takes_a_ticket_and_sees_number_wait_and_qr(kios
 async def test_an_id_card_read_shows_the_elder_layout_for_a_70_year_old(kiosk_ui: SmallHall, user: User) -> None:
     await open_kiosk(user)
     await user.should_see('请选择取号方式')
-    reader = lifecycle.current().driver(READER, IdReaderDriver)
+    service = running.root().devices.service
+    assert service is not None
+    reader = service.driver(READER, IdReaderDriver)
     card = protocol.CardReadData(id_number=ELDER_ID, name='王老伯')
     await reader.on_card_read(protocol.Frame('frame-1', 'card_read', card))  # publishes CardRead on the bus
     await user.should_see(marker='elder-mode', retries=PATIENT)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from app.bus import Bus
 from app.db import Database
-from app.runtime import Runtime
 from app.security.credentials import device_credential
+from app.security.crypto import FieldCipher
 from app.security.keys import Purpose
 from app.services.consent import ConsentService
+from app.services.kiosk import KioskDevices
+from app.services.ops import OpsCounters
 from app.settings import Settings
 from devices import protocol
 from devices.gallery import FaceGallery, FaceSearch
@@ -38,19 +41,20 @@ class Devices:
         self.hub.max_pending = settings.device_max_pending
         self.hub.mount(app)
 
-    async def start(self, rt: Runtime) -> DeviceService:
-        settings = rt.settings
-        gallery = FaceGallery(_face_engine, ConsentService(rt.db, rt.cipher).face_gallery)
-        service = DeviceService(db=rt.db, bus=rt.bus, settings=settings, hall_id=rt.hall.id or 0, faces=gallery)
+    async def start(
+        self, db: Database, bus: Bus, settings: Settings, cipher: FieldCipher, *, hall_id: int, ops: OpsCounters
+    ) -> KioskDevices:
+        """Start the drivers, open the hub to devices, and give the kiosk pages their hardware."""
+        gallery = FaceGallery(_face_engine, ConsentService(db, cipher).face_gallery)
+        service = DeviceService(db=db, bus=bus, settings=settings, hall_id=hall_id, faces=gallery)
         await service.start()
         self.hub.bind(service)
-        rt.ops.add('device_hub', self.hub.stats)
+        ops.add('device_hub', self.hub.stats)
         self.service = service
-        rt.kiosk_devices = DeviceHardware(service)
         if settings.device_mode == 'simulated':
-            self.fleet = await simulated_fleet(settings, rt.db)
+            self.fleet = await simulated_fleet(settings, db)
             self.fleet.start()
-        return service
+        return DeviceHardware(service)
 
     async def stop(self) -> None:
         """Stop the drivers first, so the simulated devices' goodbyes are not logged as devices going offline."""

@@ -30,15 +30,16 @@ from redis.exceptions import RedisError
 from sqlmodel import select
 
 from app.backup import scheduled_backup
+from app.bus import Bus
 from app.bus_redis import RETRY_SECONDS, STOP_SECONDS, RedisBus
 from app.db import Database
 from app.models.hall import Hall
-from app.runtime import Runtime
 from app.security.crypto import FieldCipher
 from app.security.keys import Purpose
 from app.services.audit_anchors import AuditAnchors
 from app.services.journey import Journey, build_journey
 from app.services.limits import build_limits
+from app.services.queue import QueueService
 from app.services.queue_notices import QueueNotices
 from app.settings import Settings, get_settings
 
@@ -321,24 +322,24 @@ class AppJobs:
         await self.runner.stop()
 
 
-async def start(rt: Runtime) -> AppJobs:
+async def start(journey: Journey, queue: QueueService, bus: Bus, settings: Settings) -> AppJobs:
     """Start delivery and sweeps for the app, and the queue notices ("还有3人", "请到5号窗口")."""
-    ctx: dict[str, Any] = {'journey': rt.journey, 'anchors': _anchors(rt.db, rt.settings), 'settings': rt.settings}
-    periodic = app_periodic(rt.settings)
+    ctx: dict[str, Any] = {'journey': journey, 'anchors': _anchors(queue.db, settings), 'settings': settings}
+    periodic = app_periodic(settings)
     runner: JobRunner = (
-        ArqJobs(ctx, rt.settings.redis_url, periodic=periodic) if rt.settings.redis_url else LocalJobs(ctx, periodic)
+        ArqJobs(ctx, settings.redis_url, periodic=periodic) if settings.redis_url else LocalJobs(ctx, periodic)
     )
-    rt.journey.notifications.waker = lambda: runner.kick(deliver_notifications.__name__)
+    journey.notifications.waker = lambda: runner.kick(deliver_notifications.__name__)
     await runner.start()
     notices = None
-    if rt.queue.live is not None:
+    if queue.live is not None:
         notices = QueueNotices(
-            rt.db,
-            rt.bus,
-            rt.queue.live,
-            rt.journey.notifications,
-            hall_id=rt.hall.id or 0,
-            fairness_cap=rt.queue.fairness_cap,
+            queue.db,
+            bus,
+            queue.live,
+            journey.notifications,
+            hall_id=queue.hall_id,
+            fairness_cap=queue.fairness_cap,
         )
         notices.attach()
     return AppJobs(runner, notices)

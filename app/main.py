@@ -102,7 +102,7 @@ class Root:
         self.stops.append(sessions.stop)
         kiosk_devices = await self.devices.start(rt.db, rt.bus, settings, rt.cipher, hall_id=hall_id, ops=rt.ops)
         self.stops.append(self.devices.stop)
-        self.stops.append((await jobs.start(rt)).stop)
+        self.stops.append((await jobs.start(rt.journey, rt.queue, rt.bus, settings)).stop)
         if settings.hall_simulation == 'on' and rt.forecast is not None:
             simulator = await hall_sim.start_demo(rt.queue, rt.forecast, settings)
             self.stops.append(simulator.stop)

@@ -30,15 +30,16 @@ from redis.exceptions import RedisError
 from sqlmodel import select
 
 from app.backup import scheduled_backup
+from app.bus import Bus
 from app.bus_redis import RETRY_SECONDS, STOP_SECONDS, RedisBus
 from app.db import Database
 from app.models.hall import Hall
-from app.runtime import Runtime
 from app.security.crypto import FieldCipher
 from app.security.keys import Purpose
 from app.services.audit_anchors import AuditAnchors
 from app.services.journey import Journey, build_journey
 from app.services.limits import build_limits
+from app.services.queue import QueueService
 from app.services.queue_notices import QueueNotices
 from app.settings import Settings, get_settings
 
@@ -307,46 +308,45 @@ class ArqJobs(JobRunner):
 
 # ---- the app's jobs (composition root) ------------------------------------------------------------
 
-_runner: JobRunner | None = None
-_notices: QueueNotices | None = None
+
+@dataclass
+class AppJobs:
+    """The app's running jobs: the runner (delivery, sweeps) and the queue notices, stopped together."""
+
+    runner: JobRunner
+    notices: QueueNotices | None
+
+    async def stop(self) -> None:
+        if self.notices is not None:
+            self.notices.detach()
+        await self.runner.stop()
 
 
-async def start(rt: Runtime) -> JobRunner:
+async def start(journey: Journey, queue: QueueService, bus: Bus, settings: Settings) -> AppJobs:
     """Start delivery and sweeps for the app, and the queue notices ("还有3人", "请到5号窗口")."""
-    global _runner, _notices
-    ctx: dict[str, Any] = {'journey': rt.journey, 'anchors': _anchors(rt.db, rt.settings), 'settings': rt.settings}
-    periodic = app_periodic(rt.settings)
+    ctx: dict[str, Any] = {'journey': journey, 'anchors': _anchors(queue.db, settings), 'settings': settings}
+    periodic = app_periodic(settings)
     runner: JobRunner = (
-        ArqJobs(ctx, rt.settings.redis_url, periodic=periodic) if rt.settings.redis_url else LocalJobs(ctx, periodic)
+        ArqJobs(ctx, settings.redis_url, periodic=periodic) if settings.redis_url else LocalJobs(ctx, periodic)
     )
-    rt.journey.notifications.waker = lambda: runner.kick(deliver_notifications.__name__)
+    journey.notifications.waker = lambda: runner.kick(deliver_notifications.__name__)
     await runner.start()
-    if rt.queue.live is not None:
-        _notices = QueueNotices(
-            rt.db,
-            rt.bus,
-            rt.queue.live,
-            rt.journey.notifications,
-            hall_id=rt.hall.id or 0,
-            fairness_cap=rt.queue.fairness_cap,
+    notices = None
+    if queue.live is not None:
+        notices = QueueNotices(
+            queue.db,
+            bus,
+            queue.live,
+            journey.notifications,
+            hall_id=queue.hall_id,
+            fairness_cap=queue.fairness_cap,
         )
-        _notices.attach()
-    _runner = runner
-    return runner
+        notices.attach()
+    return AppJobs(runner, notices)
 
 
 def _anchors(db: Database, settings: Settings) -> AuditAnchors:
     return AuditAnchors(db, path=settings.anchor_file, redis_url=settings.redis_url)
-
-
-async def stop() -> None:
-    global _runner, _notices
-    if _notices is not None:
-        _notices.detach()
-        _notices = None
-    if _runner is not None:
-        await _runner.stop()
-        _runner = None
 
 
 # ---- a separate worker: python -m app.jobs ------------------------------------------------------

@@ -21,61 +21,122 @@ from app.api.routes import router
 from app.bus_redis import RedisBus
 from app.db import sqlite_decision
 from app.migrate import upgrade_async
+from app.runtime import Startup
 from app.security.headers import SecurityHeaders
 from app.security.keys import Purpose
 from app.security.masking import install_log_masking
 from app.services import hall_sim
 from app.services.alerts import AlertService
+from app.services.forecast_today import TodayForecast
 from app.services.storage_watch import MB, StorageWatch, database_folder
 from app.settings import get_settings
-from devices import lifecycle as devices
+from components.map_patch import MapPatcher
+from devices.lifecycle import Devices
 from devices.protocol import MAX_MESSAGE_BYTES
-from pages import hardening, session_watch
-from twin import device_feed, journey_feed, live
+from pages import hardening
+from pages.guard import Guard
+from pages.parts import Parts
+from pages.session_watch import SessionWatch
+from twin import live
+from twin.device_feed import DeviceFeed
+from twin.journey_feed import JourneyFeed
+from twin.live import LiveHall
 
 log = logging.getLogger('halltwin')
 
 
-async def _startup() -> None:
-    settings = get_settings()
-    runtime.install(None)  # no request may reach a runtime left over from an earlier start
-    try:
-        await upgrade_async(settings.db_url)
-        rt = await runtime.build_runtime(settings)
-    except runtime.HallMissing as error:
-        log.error('%s', error)
-        app.shutdown()
-        return
-    runtime.install(rt)
-    rt.db.start_checkpoints()
-    if rt.db.is_sqlite:
-        log.info('%s', sqlite_decision())
-    await live.start(rt.queue, rt.bus)
-    _resync_when_bus_is_back(rt)
-    rt.alerts = AlertService(rt.db, rt.bus, hall_id=rt.hall.id or 0, live=rt.queue.live, tz=settings.tz)
-    await rt.alerts.start()
-    rt.storage = StorageWatch(
-        rt.db,
-        rt.alerts,
-        path=database_folder(settings.db_url, settings.var_dir),
-        min_free_bytes=settings.disk_min_free_mb * MB,
-        period=settings.disk_check_seconds,
-    )
-    await rt.storage.start()
-    device_feed.start(rt.bus)
-    journey_feed.start(rt.bus)
-    await session_watch.start(rt.auth, rt.bus, period=settings.session_check_seconds)
-    await devices.start(rt)
-    await jobs.start(rt)
-    if settings.hall_simulation == 'on' and rt.forecast is not None:
-        rt.simulator = await hall_sim.start_demo(rt.queue, rt.forecast, settings)
-    runtime.mark_ready()
-    if not os.environ.get('NICEGUI_USER_SIMULATION'):  # a test process starts many apps: freeze only a real one
-        gc.freeze()  # the start-up heap is long-lived: keep it out of full collections (device hub p99)
-    log.info('HallTwin started for %s on %s', rt.hall.name, settings.db_url.split('://')[0])
+Stop = Callable[[], Awaitable[object]]
 
 
-def _resync_when_bus_is_back(rt: runtime.Runtime) -> None:
+class Root:
+    """One app's parts from start-up to shutdown (a test process configures many apps, each with its own root).
+
+    Routes get the start-up handles at configure time (`pages` the Parts, the API the Runtime); start-up builds
+    each part with what it uses, pushes its stop on `stops`, then opens the handles. Shutdown closes them first
+    and runs the stops in reverse order.
+    """
+
+    def __init__(self) -> None:
+        self.devices = Devices()  # its hub is mounted at configure time, its drivers start with the rest
+        self.started: Startup[Parts] = Startup()
+        self.runtime: Startup[runtime.Runtime] = Startup()
+        self.stops: list[Stop] = []
+
+    async def startup(self) -> None:
+        settings = get_settings()
+        try:
+            await upgrade_async(settings.db_url)
+            rt = await runtime.build_runtime(settings)
+        except runtime.HallMissing as error:
+            log.error('%s', error)
+            app.shutdown()
+            return
+        self.stops += [rt.db.dispose, rt.limits.close, rt.bus.stop]
+        rt.db.start_checkpoints()
+        if rt.db.is_sqlite:
+            log.info('%s', sqlite_decision())
+        hall = await live.start(rt.queue, rt.bus)
+        self.stops.append(hall.stop)
+        _resync_when_bus_is_back(rt, hall)
+        hall_id = rt.hall.id or 0
+        alerts = AlertService(rt.db, rt.bus, hall_id=hall_id, live=rt.queue.live, tz=settings.tz)
+        await alerts.start()
+        self.stops.append(alerts.stop)
+        storage = StorageWatch(
+            rt.db,
+            alerts,
+            path=database_folder(settings.db_url, settings.var_dir),
+            min_free_bytes=settings.disk_min_free_mb * MB,
+            period=settings.disk_check_seconds,
+        )
+        await storage.start()
+        self.stops.append(storage.stop)
+        device_feed = DeviceFeed()
+        device_feed.attach(rt.bus)
+        self.stops.append(_async(lambda: device_feed.detach(rt.bus)))
+        journey_feed = JourneyFeed()
+        journey_feed.attach(rt.bus)
+        self.stops.append(_async(lambda: journey_feed.detach(rt.bus)))
+        sessions = SessionWatch(rt.auth, rt.bus, period=settings.session_check_seconds)
+        await sessions.start()
+        self.stops.append(sessions.stop)
+        kiosk_devices = await self.devices.start(rt.db, rt.bus, settings, rt.cipher, hall_id=hall_id, ops=rt.ops)
+        self.stops.append(self.devices.stop)
+        self.stops.append((await jobs.start(rt.journey, rt.queue, rt.bus, settings)).stop)
+        if settings.hall_simulation == 'on' and rt.forecast is not None:
+            simulator = await hall_sim.start_demo(rt.queue, rt.forecast, settings)
+            self.stops.append(simulator.stop)
+        self.started.open(
+            Parts(
+                runtime=rt,
+                alerts=alerts,
+                kiosk_devices=kiosk_devices,
+                twin=hall.twin,
+                hall_feed=hall.feed,
+                device_feed=device_feed,
+                journey_feed=journey_feed,
+                patcher=MapPatcher(hall.feed),
+                today_forecast=TodayForecast(rt.forecast) if rt.forecast is not None else None,
+                guard=Guard(rt.auth, rt.db, settings, sessions),
+            )
+        )
+        self.runtime.open(rt)
+        if not os.environ.get('NICEGUI_USER_SIMULATION'):  # a test process starts many apps: freeze only a real one
+            gc.freeze()  # the start-up heap is long-lived: keep it out of full collections (device hub p99)
+        log.info('HallTwin started for %s on %s', rt.hall.name, settings.db_url.split('://')[0])
+
+    async def shutdown(self) -> None:
+        """Stop everything in reverse order, each step on its own: one failing step must not leave the rest running."""
+        self.runtime.close()  # first: no request may reach parts that are stopping
+        self.started.close()
+        while self.stops:
+            try:
+                await self.stops.pop()()
+            except Exception:
+                log.exception('shutdown step failed')
+
+
+def _resync_when_bus_is_back(rt: runtime.Runtime, hall: LiveHall) -> None:
     """After a Redis outage, re-read the live queues from the database: events another process held while Redis
     was away could have died with that process, and the database has every ticket."""
     if not isinstance(rt.bus, RedisBus):
@@ -97,35 +158,7 @@ def _resync_when_bus_is_back(rt: runtime.Runtime) -> None:
     rt.bus.when_back(schedule)
 
 
-async def _shutdown() -> None:
-    """Stop everything, each step on its own: one failing step must not leave the rest running."""
-    try:
-        rt = runtime.current()
-    except RuntimeError:
-        return
-    runtime.install(None)  # first: no request may reach a runtime that is stopping
-    steps: list[Callable[[], Awaitable[object]]] = [
-        *([rt.simulator.stop] if rt.simulator is not None else []),
-        jobs.stop,
-        devices.stop,
-        session_watch.stop,
-        _async(lambda: journey_feed.stop(rt.bus)),
-        _async(lambda: device_feed.stop(rt.bus)),
-        *([rt.storage.stop] if rt.storage is not None else []),
-        *([rt.alerts.stop] if rt.alerts is not None else []),
-        lambda: live.stop(rt.bus),
-        rt.bus.stop,
-        rt.limits.close,
-        rt.db.dispose,
-    ]
-    for step in steps:
-        try:
-            await step()
-        except Exception:
-            log.exception('shutdown step failed')
-
-
-def _async(action: Callable[[], object]) -> Callable[[], Awaitable[object]]:
+def _async(action: Callable[[], object]) -> Stop:
     async def run() -> object:
         return action()
 
@@ -144,11 +177,14 @@ def configure() -> None:
     app.include_router(web_session.router)
     app.include_router(ops_router)
     app.include_router(kiosk_pairing.router)
-    devices.mount(app, settings)
-    pages.register()
+    root = Root()
+    app.state.halltwin = root  # Starlette's per-app state: tests and diagnostics reach the running parts here
+    app.state.runtime = root.runtime  # what the API's dependencies await (app/api/deps.py)
+    root.devices.mount(app, settings)
+    pages.register(root.started)
     hardening.install(settings.allowed_origins, _session_secret())
-    app.on_startup(_startup)
-    app.on_shutdown(_shutdown)
+    app.on_startup(root.startup)
+    app.on_shutdown(root.shutdown)
 
 
 def _session_secret() -> str:

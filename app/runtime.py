@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from sqlmodel import select
 
@@ -13,22 +14,20 @@ from app.db import Database
 from app.models.hall import Hall
 from app.security.crypto import FieldCipher
 from app.security.keys import Purpose
-from app.services.alerts import AlertService
 from app.services.audit import AuditLog
 from app.services.auth import AuthService
 from app.services.cases import CaseService
 from app.services.forecast import ForecastService
-from app.services.hall_sim import HallSimulator
 from app.services.journey import Journey, build_journey
-from app.services.kiosk import KioskDevices
 from app.services.kiosk_pairing import KioskPairingService
 from app.services.limits import Limits, build_limits
 from app.services.ops import OpsCounters
 from app.services.queue import QueueService
 from app.services.replay import ReplayService
 from app.services.staffing import StaffingService
-from app.services.storage_watch import StorageWatch
 from app.settings import Settings
+
+T = TypeVar('T')
 
 
 @dataclass
@@ -43,13 +42,9 @@ class Runtime:
     journey: Journey
     limits: Limits
     pairing: KioskPairingService  # kiosk screens are paired devices (/admin issues codes, /kiosk/pair redeems)
-    alerts: AlertService | None = None  # started by the composition root (app/main.py)
-    storage: StorageWatch | None = None  # free space and failed writes -> alerts (app/main.py)
     forecast: ForecastService | None = None  # peak forecast, staffing advice, replay (issue 5)
     staffing: StaffingService | None = None
     replay: ReplayService | None = None
-    simulator: HallSimulator | None = None  # HALL_SIMULATION=on: started by app/main.py
-    kiosk_devices: KioskDevices | None = None  # set by devices/ at start-up (pages never import devices/)
     ops: OpsCounters = field(default_factory=OpsCounters)  # plumbing counters (bus, device hub) for managers
 
     @property
@@ -98,36 +93,27 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
     )
 
 
-_current: Runtime | None = None
-_ready: asyncio.Event | None = None
+class Startup(Generic[T]):
+    """What the composition root hands to routes at configure time: start-up opens it with the built parts.
 
+    NiceGUI runs async start-up handlers in the background, so a request that comes early waits in `ready`.
+    """
 
-def _ready_event() -> asyncio.Event:
-    global _ready
-    if _ready is None:
-        _ready = asyncio.Event()
-    return _ready
+    def __init__(self) -> None:
+        self._parts: T | None = None
+        self._opened = asyncio.Event()
 
+    def open(self, parts: T) -> None:
+        self._parts = parts
+        self._opened.set()
 
-def install(runtime: Runtime | None) -> None:
-    """Install (or, with None, remove) the process runtime; `mark_ready` opens it to requests."""
-    global _current, _ready
-    _current = runtime
-    if runtime is None:
-        _ready = None
+    def close(self) -> None:
+        """No request may reach parts that are stopping (or left over from an earlier start)."""
+        self._parts = None
+        self._opened = asyncio.Event()
 
-
-def mark_ready() -> None:
-    _ready_event().set()
-
-
-async def ready(timeout: float = 60) -> Runtime:
-    """The runtime once start-up has finished (NiceGUI runs async start-up handlers in the background)."""
-    await asyncio.wait_for(_ready_event().wait(), timeout)
-    return current()
-
-
-def current() -> Runtime:
-    if _current is None:
-        raise RuntimeError('HallTwin is not started')
-    return _current
+    async def ready(self, timeout: float = 60) -> T:
+        await asyncio.wait_for(self._opened.wait(), timeout)
+        if self._parts is None:
+            raise RuntimeError('HallTwin is not started')
+        return self._parts

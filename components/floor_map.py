@@ -15,10 +15,9 @@ from nicegui import ui
 from app.services.thresholds import SEAT_COMFORT, SEAT_WARM, SLOW_SERVICE
 from components import manager_texts  # noqa: F401 - registers the texts
 from components.floor_plan import svg
-from components.map_patch import SCRIPT, patcher
+from components.map_patch import SCRIPT, MapPatcher
 from components.testids import tid
 from components.texts import t
-from twin.feed import HallFeed
 
 Select = Callable[[str, int], Awaitable[None] | None]
 
@@ -109,11 +108,11 @@ def legend() -> None:
     tid(ui.html(f'<div class="fm-legend">{items}</div>', sanitize=False), 'floor-legend')
 
 
-def floor_map(feed: HallFeed, *, on_select: Select) -> ui.html:
+def floor_map(source: MapPatcher, *, on_select: Select) -> ui.html:
     """Draw the plan as the patcher last sent it, then follow its patches until this page goes away."""
     ui.add_head_html(SCRIPT)
     ui.add_css(CSS)
-    source = patcher(feed)
+    feed = source.feed
     plan = tid(
         ui.html(svg(feed.twin, source.state, entrance=t('manager.entrance'), queue=t('manager.queue')), sanitize=False),
         'floor-map',

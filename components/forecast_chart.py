@@ -11,8 +11,8 @@ from typing import Any
 
 from nicegui import ui
 
-from app.runtime import Runtime
-from app.services.forecast import DayPoint, HourPoint, Suggestion
+from app.services.forecast import DayPoint, ForecastService, HourPoint, Suggestion
+from app.services.live_queue import LiveQueue
 from app.settings import get_settings
 from components.testids import tid
 from components.texts import register, t
@@ -128,13 +128,11 @@ def _suggestion_list(suggestions: list[Suggestion]) -> None:
                 ui.label(item.en if english else item.zh).classes('text-sm')
 
 
-async def forecast_chart(rt: Runtime) -> None:
+async def forecast_chart(service: ForecastService | None, live: LiveQueue | None) -> None:
     """Render the forecast panel into the current container (the manager page puts it in a tab)."""
-    service = rt.forecast
     if service is None:
         ui.label(t('forecast.unavailable')).classes('text-grey-7')
         return
-    live = rt.queue.live
     choices = {0: t('forecast.all')} | {
         sid: f'{item.ticket_prefix} {item.name}'
         for sid, item in sorted((live.services if live else {}).items(), key=lambda i: i[1].ticket_prefix)

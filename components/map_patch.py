@@ -61,14 +61,3 @@ class MapPatcher:
         if changes:
             self.sent += 1
             self.patch.emit(f'{JS_FUNCTION}({json.dumps(changes, ensure_ascii=False, separators=(",", ":"))})')
-
-
-_patcher: MapPatcher | None = None
-
-
-def patcher(feed: HallFeed) -> MapPatcher:
-    """The process's patcher for this feed (a new feed, e.g. after a restart in tests, gets a new one)."""
-    global _patcher
-    if _patcher is None or _patcher.feed is not feed:
-        _patcher = MapPatcher(feed)
-    return _patcher

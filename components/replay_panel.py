@@ -11,8 +11,7 @@ from zoneinfo import ZoneInfo
 
 from nicegui import ui
 
-from app.runtime import Runtime
-from app.services.replay import DayLog, HallAt, Step, WindowStep, moment_at, slider_minutes, state_at
+from app.services.replay import DayLog, HallAt, ReplayService, Step, WindowStep, moment_at, slider_minutes, state_at
 from components.testids import tid
 from components.texts import TEXTS, register, t
 
@@ -133,13 +132,11 @@ def hall_view(state: HallAt, log: DayLog, tz: ZoneInfo) -> None:
                 ui.label(_step_text(step, log, tz)).classes('text-xs font-mono')
 
 
-async def replay_panel(rt: Runtime) -> None:
+async def replay_panel(service: ReplayService | None, tz: ZoneInfo) -> None:
     """Render the replay into the current container (the manager page puts it in a tab)."""
-    service = rt.replay
     if service is None:
         ui.label(t('replay.unavailable')).classes('text-grey-7')
         return
-    tz = rt.settings.tz
     log = await service.load()
     with ui.row().classes('w-full items-center gap-3 no-wrap'):
         ui.label(t('replay.title')).classes('text-base font-bold whitespace-nowrap')

@@ -13,10 +13,9 @@ from zoneinfo import ZoneInfo
 from nicegui import ui
 
 from app.models.people import Role
-from app.runtime import Runtime
 from app.services.errors import DomainError
 from app.services.principal import Principal
-from app.services.staffing import MAX_WAIT, AppliedMove, Move, QueueOutlook, StaffingAdvice
+from app.services.staffing import MAX_WAIT, AppliedMove, Move, QueueOutlook, StaffingAdvice, StaffingService
 from components.testids import tid
 from components.texts import error_text, register, t
 
@@ -97,13 +96,11 @@ def _waits(move: Move) -> None:
                     ui.label(wait_text(after)).classes(_wait_class(after))
 
 
-async def staffing_panel(rt: Runtime, session: ActionSession) -> None:
+async def staffing_panel(service: StaffingService | None, session: ActionSession, tz: ZoneInfo) -> None:
     """Render the staffing advice into the current container (the manager page puts it in a tab)."""
-    service = rt.staffing
     if service is None:
         ui.label(t('staffing.unavailable')).classes('text-grey-7')
         return
-    tz = rt.settings.tz
     with ui.row().classes('w-full items-center gap-3'):
         ui.label(t('staffing.title')).classes('text-base font-bold')
         stamp = ui.label().classes('text-xs text-grey-6')

@@ -15,14 +15,17 @@ from typing import Any, Protocol
 from nicegui import ui
 
 from app.clock import utcnow
+from app.db import Database
 from app.events import Event, TicketEventBase, TicketTransferred, WindowChanged
 from app.models.hall import WindowState
 from app.models.security import ConsentPublic
-from app.runtime import Runtime
+from app.security.crypto import FieldCipher
 from app.services import window_desk
 from app.services.consent import MINOR_AGE
 from app.services.errors import DomainError, StorageUnavailable
+from app.services.journey import Journey
 from app.services.principal import Principal
+from app.services.queue import QueueService
 from app.services.unmask import unmask_citizen
 from app.services.window_desk import Desk, TransferTargets
 from components import window_texts as _texts  # noqa: F401 - registers the desk's texts
@@ -45,15 +48,21 @@ class Rechecked(Protocol):
 class WindowScreen:
     def __init__(
         self,
-        rt: Runtime,
         staff: Rechecked,
         desk: Desk,
         targets: TransferTargets,
         twin: HallTwin,
         *,
+        queue: QueueService,
+        journey: Journey,
+        db: Database,
+        cipher: FieldCipher,
         client_address: str,
     ) -> None:
-        self.rt = rt
+        self.queue = queue
+        self.journey = journey
+        self.db = db
+        self.cipher = cipher
         self.staff = staff
         self.desk = desk
         self.window_id = desk.window.id or 0
@@ -124,7 +133,7 @@ class WindowScreen:
             if self._drawn >= self._wanted:
                 return  # a reload that started after this request has already drawn the newer state
             wanted = self._wanted
-            desk = await window_desk.load_desk(self.rt.db, self.rt.cipher, self.rt.queue, self.window_id)
+            desk = await window_desk.load_desk(self.db, self.cipher, self.queue, self.window_id)
             if self.main.is_deleted:  # the page ended (logout, timeout) during the read: it shows nothing more
                 return
             self.desk = desk
@@ -159,19 +168,19 @@ class WindowScreen:
         return lambda view: t(key, number=view.ticket.number)
 
     async def call_next(self) -> None:
-        queue = self.rt.queue
+        queue = self.queue
         await self.act(lambda p: queue.call_next(self.window_id, caller=p), self._ticket('desk.done.called'))
 
     async def recall(self) -> None:
-        queue = self.rt.queue
+        queue = self.queue
         await self.act(lambda p: queue.recall(self.window_id, caller=p), self._ticket('desk.done.recalled'))
 
     async def no_show(self) -> None:
-        queue = self.rt.queue
+        queue = self.queue
         await self.act(lambda p: queue.no_show(self.window_id, caller=p), self._ticket('desk.done.no_show'))
 
     async def complete(self) -> None:
-        queue = self.rt.queue
+        queue = self.queue
         await self.act(lambda p: queue.complete(self.window_id, caller=p), self._ticket('desk.done.completed'))
 
     async def transfer(self) -> None:
@@ -182,7 +191,7 @@ class WindowScreen:
             return
         await self.act(
             lambda p: window_desk.transfer(
-                self.rt.queue,
+                self.queue,
                 self.window_id,
                 to_service_code=choice.service_code,
                 to_window_id=choice.window_id,
@@ -198,27 +207,27 @@ class WindowScreen:
         reason = await self.park_dialog.ask(self.desk.current.view.ticket.number)
         if reason is None:
             return
-        queue = self.rt.queue
+        queue = self.queue
         await self.act(lambda p: queue.park(self.window_id, reason=reason, caller=p), self._ticket('desk.done.parked'))
 
     async def resume(self, number: str) -> None:
-        queue = self.rt.queue
+        queue = self.queue
         await self.act(lambda p: queue.resume(self.window_id, number, caller=p), self._ticket('desk.done.called'))
 
     async def call_out_of_order(self, number: str, reason: str) -> bool:
         return await self.act(
-            lambda p: window_desk.call_out_of_order(self.rt.queue, self.window_id, number, reason=reason, principal=p),
+            lambda p: window_desk.call_out_of_order(self.queue, self.window_id, number, reason=reason, principal=p),
             self._ticket('desk.done.called'),
         )
 
     async def set_state(self, state: WindowState) -> None:
-        queue = self.rt.queue
+        queue = self.queue
         await self.act(
             lambda p: queue.set_window_state(self.window_id, state, caller=p), lambda _: t('desk.done.state')
         )
 
     async def create_case(self) -> None:
-        current, cases = self.desk.current, self.rt.cases
+        current, cases = self.desk.current, self.journey.cases
         if current is None:
             return
         code = current.view.ticket.code
@@ -229,7 +238,7 @@ class WindowScreen:
 
     async def grant_in_person(self) -> None:
         """The citizen here agrees to 调取部门数据 in person; recorded as this clerk's act, never as the citizen's."""
-        current, journey = self.desk.current, self.rt.journey
+        current, journey = self.desk.current, self.journey
         if current is None:
             return
         ticket_id, service_code = current.view.ticket.id or 0, current.view.service.code
@@ -240,7 +249,7 @@ class WindowScreen:
 
     async def guardian(self) -> None:
         """A minor's guardian, present, consents or withdraws; recorded and audited as this clerk's act."""
-        current, journey = self.desk.current, self.rt.journey
+        current, journey = self.desk.current, self.journey
         if current is None:
             return
         ticket_id, service_code = current.view.ticket.id or 0, current.view.service.code
@@ -293,8 +302,8 @@ class WindowScreen:
                     return
                 try:
                     values = await unmask_citizen(
-                        self.rt.db,
-                        self.rt.cipher,
+                        self.db,
+                        self.cipher,
                         principal,
                         citizen_id,
                         fields=['name', 'id_number', 'phone'],

@@ -1,7 +1,7 @@
-"""The kiosk's hardware as `app.services.kiosk.KioskDevices`, installed on the runtime at start-up.
+"""The kiosk's hardware as `app.services.kiosk.KioskDevices`, built when the devices start (devices/lifecycle.py).
 
 Pages never import devices/: the kiosk page reaches its reader and printer through
-`Runtime.kiosk_devices`, this adapter. The device service owns the drivers (claiming a card read
+`Parts.kiosk_devices` (pages/parts.py), this adapter. The device service owns the drivers (claiming a card read
 at a reader, printing with ack and timeout); the adapter only treats devices that are not running
 as absent.
 """

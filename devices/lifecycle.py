@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from app.bus import Bus
 from app.db import Database
-from app.runtime import Runtime
 from app.security.credentials import device_credential
+from app.security.crypto import FieldCipher
 from app.security.keys import Purpose
 from app.services.consent import ConsentService
+from app.services.kiosk import KioskDevices
+from app.services.ops import OpsCounters
 from app.settings import Settings
 from devices import protocol
 from devices.gallery import FaceGallery, FaceSearch
@@ -24,37 +27,44 @@ from devices.sim.behaviours import SimWorld
 from devices.sim.fleet import SimulatedFleet, fleet_specs, seeded_devices
 from devices.sim.samples import signed_qr_samples
 
-hub = DeviceHub()
-_service: DeviceService | None = None
-_fleet: SimulatedFleet | None = None
 
+class Devices:
+    """The hub (mounted at configure time), the device service and, when simulated, the in-process fleet."""
 
-def mount(app: FastAPI, settings: Settings) -> None:
-    """Serve /ws/devices (devices are told to come back later until `start`)."""
-    hub.max_pending = settings.device_max_pending
-    hub.mount(app)
+    def __init__(self) -> None:
+        self.hub = DeviceHub()
+        self.service: DeviceService | None = None
+        self.fleet: SimulatedFleet | None = None
 
+    def mount(self, app: FastAPI, settings: Settings) -> None:
+        """Serve /ws/devices (devices are told to come back later until `start`)."""
+        self.hub.max_pending = settings.device_max_pending
+        self.hub.mount(app)
 
-def current() -> DeviceService:
-    if _service is None:
-        raise RuntimeError('the devices are not started')
-    return _service
+    async def start(
+        self, db: Database, bus: Bus, settings: Settings, cipher: FieldCipher, *, hall_id: int, ops: OpsCounters
+    ) -> KioskDevices:
+        """Start the drivers, open the hub to devices, and give the kiosk pages their hardware."""
+        gallery = FaceGallery(_face_engine, ConsentService(db, cipher).face_gallery)
+        service = DeviceService(db=db, bus=bus, settings=settings, hall_id=hall_id, faces=gallery)
+        await service.start()
+        self.hub.bind(service)
+        ops.add('device_hub', self.hub.stats)
+        self.service = service
+        if settings.device_mode == 'simulated':
+            self.fleet = await simulated_fleet(settings, db)
+            self.fleet.start()
+        return DeviceHardware(service)
 
-
-async def start(rt: Runtime) -> DeviceService:
-    global _service, _fleet
-    settings = rt.settings
-    gallery = FaceGallery(_face_engine, ConsentService(rt.db, rt.cipher).face_gallery)
-    service = DeviceService(db=rt.db, bus=rt.bus, settings=settings, hall_id=rt.hall.id or 0, faces=gallery)
-    await service.start()
-    hub.bind(service)
-    rt.ops.add('device_hub', hub.stats)
-    _service = service
-    rt.kiosk_devices = DeviceHardware(service)
-    if settings.device_mode == 'simulated':
-        _fleet = await simulated_fleet(settings, rt.db)
-        _fleet.start()
-    return service
+    async def stop(self) -> None:
+        """Stop the drivers first, so the simulated devices' goodbyes are not logged as devices going offline."""
+        self.hub.bind(None)
+        if self.service is not None:
+            await self.service.stop()
+            self.service = None
+        if self.fleet is not None:
+            await self.fleet.stop()
+            self.fleet = None
 
 
 async def simulated_fleet(settings: Settings, db: Database) -> SimulatedFleet:
@@ -68,18 +78,6 @@ async def simulated_fleet(settings: Settings, db: Database) -> SimulatedFleet:
         fault_rate=settings.device_fault_rate,
     )
     return SimulatedFleet(f'ws://{host}:{settings.port}{protocol.PATH}', fleet_specs(devices, credentials), world)
-
-
-async def stop() -> None:
-    """Stop the drivers first, so the simulated devices' goodbyes are not logged as devices going offline."""
-    global _service, _fleet
-    hub.bind(None)
-    if _service is not None:
-        await _service.stop()
-        _service = None
-    if _fleet is not None:
-        await _fleet.stop()
-        _fleet = None
 
 
 def _face_engine() -> FaceSearch:

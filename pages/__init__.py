@@ -1,12 +1,15 @@
 """NiceGUI routes: thin compositions of components that call app services.
 
-Routes are registered by `register()` (called by the composition root on every start), not at
+Routes are registered by `register(started)` (called by the composition root on every start), not at
 import time, so NiceGUI's test harness, which clears routes between tests, can register them again.
+Each page function receives the root's `Startup[Parts]` as its first argument (pages/parts.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
+from functools import wraps
 
 from nicegui import ui
 
@@ -17,13 +20,14 @@ from pages.home import home
 from pages.kiosk import kiosk_page
 from pages.login import login_page
 from pages.manager import manager_page
+from pages.parts import Started
 from pages.proxy import proxy_page
 from pages.review import review_page
 from pages.track import track_page
 from pages.verify import verify_page
 from pages.window import window_page
 
-ROUTES: dict[str, Callable[..., object]] = {
+ROUTES: dict[str, Callable[..., Awaitable[object]]] = {
     '/': home,
     '/login': login_page,
     '/enrol': enrol_page,
@@ -40,6 +44,19 @@ ROUTES: dict[str, Callable[..., object]] = {
 }
 
 
-def register() -> None:
+def register(started: Started) -> None:
     for path, builder in ROUTES.items():
-        ui.page(path)(builder)
+        ui.page(path)(_bound(builder, started))
+
+
+def _bound(builder: Callable[..., Awaitable[object]], started: Started) -> Callable[..., Awaitable[object]]:
+    """The page function with `started` given: FastAPI and NiceGUI see the rest of its signature, and resolve
+    its annotations in the page's own module (a functools.partial would hide that module from FastAPI)."""
+
+    @wraps(builder)
+    async def page(*args: object, **kwargs: object) -> object:
+        return await builder(started, *args, **kwargs)
+
+    signature = inspect.signature(builder)
+    page.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])  # type: ignore[attr-defined]
+    return page

@@ -11,21 +11,20 @@ from fastapi.responses import Response
 
 from app.api.callers import address_of
 from app.models.people import Role
-from app.runtime import ready
 from app.services.principal import Principal
 from components import admin_texts as _texts  # noqa: F401 - registers the texts
 from components.admin_kiosks import KioskPairingPanel
 from components.frame import frame
 from components.texts import t
-from pages.guard import require
-from twin import device_feed
+from pages.parts import Started
 
 
-async def admin_page(request: Request) -> Response | None:
-    session = await require(request, Role.ADMIN)
+async def admin_page(started: Started, request: Request) -> Response | None:
+    parts = await started.ready()
+    session = await parts.guard.require(request, Role.ADMIN)
     if isinstance(session, Response):
         return session
-    rt = await ready()
+    rt = parts.runtime
     address = address_of(request, rt.settings.trusted_proxies)
 
     async def caller() -> Principal | None:
@@ -35,5 +34,5 @@ async def admin_page(request: Request) -> Response | None:
     with frame(t('admin.title'), hall_name=rt.hall.name):
         kiosks = KioskPairingPanel(rt.pairing, caller, tz=rt.settings.tz)
     await kiosks.refresh()
-    device_feed.current().events.subscribe(kiosks.on_event)
+    parts.device_feed.events.subscribe(kiosks.on_event)
     return None

@@ -8,16 +8,16 @@ from nicegui import ui
 
 from app.api.callers import address_of
 from app.api.web_session import SESSION_COOKIE, login_url, safe_next
-from app.runtime import ready
 from app.services.errors import DomainError, Unauthorized
 from components.frame import frame
 from components.kiosk_ticket import qr_data_uri
 from components.testids import tid
 from components.texts import error_text, t
+from pages.parts import Started
 
 
-async def enrol_page(request: Request, next: str = '/') -> Response | None:
-    rt = await ready()
+async def enrol_page(started: Started, request: Request, next: str = '/') -> Response | None:
+    rt = (await started.ready()).runtime
     target = safe_next(next)
     path = request.url.path + (f'?{request.url.query}' if request.url.query else '')
     token = request.cookies.get(SESSION_COOKIE)

@@ -1,7 +1,8 @@
 """Role checks for staff pages, on the server: at page load and again before every action.
 
-A page that passes `require` is registered with the process's session watch (pages/session_watch.py),
-which ends it when its session ends or its person's role, window or department changes.
+A page that passes `Guard.require` is registered with the process's session watch (pages/session_watch.py),
+which ends it when its session ends or its person's role, window or department changes. The composition
+root builds the one Guard and hands it to the pages (pages/parts.py).
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from nicegui import ui
 
 from app.api.callers import address_of
 from app.api.web_session import SESSION_COOKIE, login_url
+from app.db import Database
 from app.models.people import Role
-from app.runtime import ready
 from app.services import audit
-from app.services.auth import ENROLMENT_REQUIRED, SessionEnd, principal_changed
+from app.services.auth import ENROLMENT_REQUIRED, AuthService, SessionEnd, principal_changed
 from app.services.errors import Unauthorized
 from app.services.principal import Principal
+from app.settings import Settings
 from pages import session_watch
+from pages.session_watch import SessionWatch
 
 FORBIDDEN_PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>403</title>
 <body style="font-family:sans-serif;padding:3rem"><h1>无权访问 / Forbidden</h1>
@@ -33,6 +36,7 @@ class StaffSession:
     """The logged-in person behind one open page; `recheck` before each action catches logout, timeouts and a
     change of role, window or department since the page was built (the page then ends)."""
 
+    auth: AuthService
     token: str
     principal: Principal
     roles: tuple[Role, ...]
@@ -43,11 +47,10 @@ class StaffSession:
         self.opened_as = self.principal
 
     async def recheck(self) -> Principal | None:
-        rt = await ready()
         try:
-            principal = await rt.auth.authenticate(self.token)
+            principal = await self.auth.authenticate(self.token)
         except Unauthorized:
-            why = (await rt.auth.ended([self.opened_as])).get(self.opened_as, SessionEnd.EXPIRED)
+            why = (await self.auth.ended([self.opened_as])).get(self.opened_as, SessionEnd.EXPIRED)
             session_watch.end_page(ui.context.client, self.path, why)
             return None
         if principal_changed(self.opened_as, principal):
@@ -57,28 +60,36 @@ class StaffSession:
         return principal
 
 
-async def require(request: Request, *roles: Role) -> StaffSession | Response:
-    """The staff session for a page, or the response to send instead (login redirect or 403)."""
-    rt = await ready()
-    path = request.url.path + (f'?{request.url.query}' if request.url.query else '')
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return RedirectResponse(login_url(path), status_code=303)
-    try:
-        principal = await rt.auth.authenticate(token)
-    except Unauthorized as refused:
-        if refused.code == ENROLMENT_REQUIRED:
-            return RedirectResponse(f'/enrol?next={quote(path)}', status_code=303)
-        return RedirectResponse(login_url(path, 'expired'), status_code=303)
-    if not principal.has_role(*roles):
-        await audit.AuditLog(rt.db).write(
-            actor=principal.name,
-            role=principal.role,
-            action=audit.ROLE_DENIED,
-            target=request.url.path,
-            outcome='denied',
-            client_address=address_of(request, rt.settings.trusted_proxies),
-        )
-        return HTMLResponse(FORBIDDEN_PAGE, status_code=403)
-    session_watch.current().watch(ui.context.client, principal, path)
-    return StaffSession(token, principal, roles, path)
+@dataclass(frozen=True)
+class Guard:
+    """Who may open a staff page: checked by the auth service, refusals audited, admitted pages watched."""
+
+    auth: AuthService
+    db: Database
+    settings: Settings
+    sessions: SessionWatch
+
+    async def require(self, request: Request, *roles: Role) -> StaffSession | Response:
+        """The staff session for a page, or the response to send instead (login redirect or 403)."""
+        path = request.url.path + (f'?{request.url.query}' if request.url.query else '')
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            return RedirectResponse(login_url(path), status_code=303)
+        try:
+            principal = await self.auth.authenticate(token)
+        except Unauthorized as refused:
+            if refused.code == ENROLMENT_REQUIRED:
+                return RedirectResponse(f'/enrol?next={quote(path)}', status_code=303)
+            return RedirectResponse(login_url(path, 'expired'), status_code=303)
+        if not principal.has_role(*roles):
+            await audit.AuditLog(self.db).write(
+                actor=principal.name,
+                role=principal.role,
+                action=audit.ROLE_DENIED,
+                target=request.url.path,
+                outcome='denied',
+                client_address=address_of(request, self.settings.trusted_proxies),
+            )
+            return HTMLResponse(FORBIDDEN_PAGE, status_code=403)
+        self.sessions.watch(ui.context.client, principal, path)
+        return StaffSession(self.auth, token, principal, roles, path)

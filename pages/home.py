@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from app.runtime import ready
 from components.frame import frame
 from components.hall_board import hall_board
 from components.texts import t
-from twin import live
+from pages.parts import Started
 
 
-async def home() -> None:
-    rt = await ready()
+async def home(started: Started) -> None:
+    parts = await started.ready()
+    rt = parts.runtime
     with frame(t('home.subtitle'), hall_name=rt.hall.name):
-        hall_board(live.current())
+        hall_board(parts.twin)

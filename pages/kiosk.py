@@ -16,21 +16,21 @@ from nicegui import Client
 
 from app.api.callers import address_of
 from app.api.kiosk_pairing import KIOSK_COOKIE, pairing_page
-from app.runtime import ready
 from app.services.errors import NotFound, Unauthorized
 from app.services.kiosk import KioskService, KioskSession
 from components.elder_frame import kiosk_frame
 from components.kiosk_screen import KioskScreen
 from components.texts import t
-from twin import device_feed, live
+from pages.parts import Started
 
 NOT_FOUND_PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>404</title>
 <body style="font-family:sans-serif;padding:3rem;font-size:1.4rem"><h1>{title}</h1><p>{body}</p>
 <p><a href="/">返回大厅 / back to the hall</a></p></body></html>"""
 
 
-async def kiosk_page(request: Request, device: str, client: Client) -> Response | None:
-    rt = await ready()
+async def kiosk_page(started: Started, request: Request, device: str, client: Client) -> Response | None:
+    parts = await started.ready()
+    rt = parts.runtime
     service = KioskService(rt.db, rt.bus, rt.settings, rt.cipher, rt.queue, auth=rt.auth, hall_id=rt.hall.id or 0)
     try:
         kiosk = await service.kiosk(device)
@@ -61,12 +61,12 @@ async def kiosk_page(request: Request, device: str, client: Client) -> Response 
             service,
             KioskSession(kiosk, address=address),
             catalogue,
-            live.current(),
-            rt.kiosk_devices,
+            parts.twin,
+            parts.kiosk_devices,
             frame=frame,
             hall_name=rt.hall.name,
             track_base=str(request.base_url),
             still_paired=still_paired,
         )
-    device_feed.current().events.subscribe(screen.on_device_event)
+    parts.device_feed.events.subscribe(screen.on_device_event)
     return None

@@ -9,18 +9,18 @@ from nicegui import app, ui
 
 from app.api.callers import address_of
 from app.api.web_session import SESSION_COOKIE, safe_next
-from app.runtime import ready
 from app.services.auth import SessionEnd
 from app.services.errors import DomainError
 from components.frame import frame
 from components.testids import tid
 from components.texts import error_text, t
+from pages.parts import Started
 
 REASONS = {reason: f'login.{reason}' for reason in SessionEnd}
 
 
-async def login_page(request: Request, next: str = '/', reason: str = '') -> None:
-    rt = await ready()
+async def login_page(started: Started, request: Request, next: str = '/', reason: str = '') -> None:
+    rt = (await started.ready()).runtime
     target = safe_next(next)
     previous = request.cookies.get(SESSION_COOKIE)
     address = address_of(request, rt.settings.trusted_proxies)

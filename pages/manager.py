@@ -7,7 +7,6 @@ subscribed inside this page so they end with it.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -17,9 +16,7 @@ from nicegui import ui
 from nicegui.events import ValueChangeEventArguments
 
 from app.api.callers import address_of
-from app.clock import hall_day, utcnow
 from app.models.people import Role
-from app.runtime import Runtime, ready
 from app.services.errors import DomainError
 from components import manager_texts  # noqa: F401 - registers the texts
 from components.alert_list import alert_list
@@ -33,8 +30,8 @@ from components.replay_panel import replay_panel
 from components.staffing_panel import staffing_panel
 from components.testids import tid
 from components.texts import error_text, register, t
-from pages.guard import StaffSession, require
-from twin import live
+from pages.guard import StaffSession
+from pages.parts import Parts, Started
 
 log = logging.getLogger(__name__)
 
@@ -52,25 +49,26 @@ register(
 )
 
 
-async def manager_page(request: Request) -> Response | None:
-    session = await require(request, Role.MANAGER)
+async def manager_page(started: Started, request: Request) -> Response | None:
+    parts = await started.ready()
+    session = await parts.guard.require(request, Role.MANAGER)
     if isinstance(session, Response):
         return session
-    rt = await ready()
-    feed = live.feed()
+    rt = parts.runtime
+    feed = parts.hall_feed
     tz = rt.settings.tz
     address = address_of(request, rt.settings.trusted_proxies)
-    forecast = await _forecast_today(rt)
+    forecast = await parts.today_forecast.hourly() if parts.today_forecast is not None else None
 
     async def acknowledge(alert_id: int) -> None:
         principal = await session.recheck()
         if principal is None:
             return
-        if not principal.has_role(Role.MANAGER) or rt.alerts is None:
+        if not principal.has_role(Role.MANAGER):
             ui.notify(t('manager.forbidden'), type='negative')
             return
         try:
-            await rt.alerts.acknowledge(alert_id, actor=principal.name, role=principal.role, client_address=address)
+            await parts.alerts.acknowledge(alert_id, actor=principal.name, role=principal.role, client_address=address)
         except DomainError as error:
             ui.notify(error_text(error), type='warning')
 
@@ -79,7 +77,7 @@ async def manager_page(request: Request) -> Response | None:
         kpi_tiles(feed.kpi)
         with ui.row().classes('w-full gap-3 no-wrap items-start'):
             with tid(ui.card(), 'map-card').classes('grow min-w-0 p-2 gap-1'):
-                floor_map(feed, on_select=panel.show)
+                floor_map(parts.patcher, on_select=panel.show)
                 with ui.row().classes('w-full items-center justify-between gap-2'):
                     legend()
                     ui.label(t('manager.map_hint')).classes('text-xs text-grey-6')
@@ -88,35 +86,17 @@ async def manager_page(request: Request) -> Response | None:
         with ui.card().classes('w-full p-3 gap-2'):
             ui.label(t('manager.charts')).classes('text-lg font-bold')
             manager_charts(feed, forecast=forecast, tz=tz)
-        _planning_panels(rt, session)
+        _planning_panels(parts, session)
 
 
-_forecasts: dict[tuple[int, dt.date], dict[int, float]] = {}
-
-
-async def _forecast_today(rt: Runtime) -> dict[int, float] | None:
-    """Today's forecast arrivals per hour, once per hall day: the model is fitted once a day."""
-    service = rt.forecast
-    if service is None:
-        return None
-    key = (id(service), hall_day(utcnow(), rt.settings.tz))
-    if key not in _forecasts:
-        try:
-            _forecasts.clear()
-            _forecasts[key] = {point.hour: point.forecast for point in await service.hourly()}
-        except Exception:
-            log.exception('forecast unavailable for the arrivals chart')
-            return None
-    return _forecasts[key]
-
-
-def _planning_panels(rt: Runtime, session: StaffSession) -> None:
+def _planning_panels(parts: Parts, session: StaffSession) -> None:
     """Staffing advice, the peak forecast and the replay, one tab each, built only when a manager opens the tab
     (most page views, e.g. a wall display, never do: the live parts above stay light)."""
+    rt = parts.runtime
     renderers: dict[str, Callable[[], Awaitable[None]]] = {
-        'manager.staffing': lambda: staffing_panel(rt, session),
-        'manager.forecast': lambda: forecast_chart(rt),
-        'manager.replay': lambda: replay_panel(rt),
+        'manager.staffing': lambda: staffing_panel(rt.staffing, session, rt.settings.tz),
+        'manager.forecast': lambda: forecast_chart(rt.forecast, rt.queue.live),
+        'manager.replay': lambda: replay_panel(rt.replay, rt.settings.tz),
     }
     with tid(ui.card(), 'planning').classes('w-full p-3 gap-1'):
         ui.label(t('manager.more')).classes('text-lg font-bold')

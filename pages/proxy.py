@@ -11,18 +11,18 @@ from fastapi import Request
 from nicegui import ui
 
 from app.api.callers import address_of
-from app.runtime import ready
 from app.services.errors import DomainError
 from components import proxy_texts as _texts  # noqa: F401 - registers the texts
 from components.phone_frame import phone_frame
 from components.proxy_screen import ProxyScreen
 from components.testids import tid
 from components.texts import error_text, t
-from twin import journey_feed
+from pages.parts import Started
 
 
-async def proxy_page(token: str, request: Request) -> None:
-    rt = await ready()
+async def proxy_page(started: Started, token: str, request: Request) -> None:
+    parts = await started.ready()
+    rt = parts.runtime
     base_url = str(request.base_url).rstrip('/')
     with phone_frame(t('proxy.page'), hall_name=rt.hall.name):
         try:
@@ -32,6 +32,6 @@ async def proxy_page(token: str, request: Request) -> None:
                 ui.label(error_text(refused)).classes('text-base')
             return
         screen = ProxyScreen(
-            rt.journey, rt.queue, journey_feed.current(), access, token, tz=rt.settings.tz, base_url=base_url
+            rt.journey, rt.queue, parts.journey_feed, access, token, tz=rt.settings.tz, base_url=base_url
         )
         await screen.build()

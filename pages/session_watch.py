@@ -1,7 +1,7 @@
 """Open staff pages end with their session: at once on logout, within one check on anything else.
 
 Every staff page registers itself when it loads (pages/guard.py `require`). One watcher per process,
-started by the composition root, asks `AuthService.ended` about all of them in one query every
+built and started by the composition root, asks `AuthService.ended` about all of them in one query every
 SESSION_CHECK_SECONDS (idle or absolute timeout, deactivation, a changed role, window or department),
 and `SessionEnded` on the bus ends a logged-out session's pages at once, in every process. No page runs
 a timer of its own.
@@ -134,28 +134,3 @@ class SessionWatch:
                 if self._failing:
                     log.info('checking the sessions of open staff pages works again')
                 self._failing = False
-
-
-_watch: SessionWatch | None = None
-
-
-async def start(auth: AuthService, bus: Bus, *, period: float) -> SessionWatch:
-    """Build and start the process's watcher (the composition root calls this at start-up)."""
-    global _watch
-    await stop()
-    _watch = SessionWatch(auth, bus, period=period)
-    await _watch.start()
-    return _watch
-
-
-async def stop() -> None:
-    global _watch
-    if _watch is not None:
-        await _watch.stop()
-        _watch = None
-
-
-def current() -> SessionWatch:
-    if _watch is None:
-        raise RuntimeError('the session watch is not started')
-    return _watch

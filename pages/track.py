@@ -10,18 +10,18 @@ from fastapi import Request
 from nicegui import ui
 
 from app.api.callers import address_of
-from app.runtime import ready
 from app.services.errors import DomainError
 from components import journey_texts as _texts  # noqa: F401 - registers the texts
 from components.phone_frame import phone_frame
 from components.testids import tid
 from components.texts import error_text, t
 from components.track_screen import TrackScreen
-from twin import journey_feed
+from pages.parts import Started
 
 
-async def track_page(code: str, request: Request) -> None:
-    rt = await ready()
+async def track_page(started: Started, code: str, request: Request) -> None:
+    parts = await started.ready()
+    rt = parts.runtime
     base_url = str(request.base_url).rstrip('/')
     address = address_of(request, rt.settings.trusted_proxies)
     with phone_frame(t('track.title'), hall_name=rt.hall.name):
@@ -34,7 +34,7 @@ async def track_page(code: str, request: Request) -> None:
         screen = TrackScreen(
             rt.journey,
             rt.queue,
-            journey_feed.current(),
+            parts.journey_feed,
             tracked,
             tz=rt.settings.tz,
             lang=rt.settings.lang,

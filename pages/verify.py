@@ -10,7 +10,6 @@ from typing import Any
 
 from nicegui import events, ui
 
-from app.runtime import ready
 from app.services.certificates import (
     ALTERED,
     GENUINE,
@@ -27,6 +26,7 @@ from components import journey_texts as _texts  # noqa: F401 - registers the tex
 from components.phone_frame import phone_frame
 from components.testids import tid
 from components.texts import error_text, t
+from pages.parts import Started
 
 VERDICT_CLASSES = {
     GENUINE: 'bg-green-1 text-green-10',
@@ -64,8 +64,8 @@ def verdict(result: Verification, tz: Any) -> None:
                 ui.label(value).classes('break-all')
 
 
-async def verify_page(number: str) -> None:
-    rt = await ready()
+async def verify_page(started: Started, number: str) -> None:
+    rt = (await started.ready()).runtime
     certificates: CertificateService = rt.journey.certificates
     tz = rt.settings.tz
     with phone_frame(t('verify.title'), hall_name=rt.hall.name):

@@ -8,15 +8,14 @@ from nicegui import ui
 
 from app.api.callers import address_of
 from app.models.people import Role
-from app.runtime import ready
 from app.services import audit, window_desk
 from app.services.errors import Forbidden, NotFound
 from components.frame import frame
 from components.testids import tid
 from components.texts import t
 from components.window_screen import WindowScreen
-from pages.guard import FORBIDDEN_PAGE, require
-from twin import live
+from pages.guard import FORBIDDEN_PAGE
+from pages.parts import Started
 
 LOGOUT_JS = "fetch('/auth/logout', {method: 'POST'}).then(() => { location.href = '/login?reason=logged_out'; })"
 NOT_FOUND_PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>404</title>
@@ -24,9 +23,10 @@ NOT_FOUND_PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><tit
 <p><a href="/">返回大厅 / back</a></p></body></html>"""
 
 
-async def window_page(request: Request, window_id: int) -> Response | None:
-    rt = await ready()
-    staff = await require(request, Role.STAFF, Role.MANAGER)
+async def window_page(started: Started, request: Request, window_id: int) -> Response | None:
+    parts = await started.ready()
+    rt = parts.runtime
+    staff = await parts.guard.require(request, Role.STAFF, Role.MANAGER)
     if isinstance(staff, Response):
         return staff
     address = address_of(request, rt.settings.trusted_proxies)
@@ -48,7 +48,7 @@ async def window_page(request: Request, window_id: int) -> Response | None:
     except NotFound:
         return HTMLResponse(NOT_FOUND_PAGE, status_code=404)
     targets = await window_desk.transfer_targets(rt.db, rt.hall.id or 0)
-    twin = live.current()
+    twin = parts.twin
     title = f'{desk.window.name} · {t("desk.title")}'
     with frame(title, hall_name=rt.hall.name):
         with ui.row().classes('w-full items-center justify-between'):
@@ -57,6 +57,16 @@ async def window_page(request: Request, window_id: int) -> Response | None:
                 ui.label(t('desk.staff', name=staff.principal.display_name)).classes('text-grey-8')
                 tid(ui.link(t('desk.second_factor'), f'/enrol?next=/window/{window_id}'), 'desk-enrol')
                 ui.button(t('desk.logout'), on_click=lambda: ui.run_javascript(LOGOUT_JS)).props('flat dense')
-        screen = WindowScreen(rt, staff, desk, targets, twin, client_address=address)
+        screen = WindowScreen(
+            staff,
+            desk,
+            targets,
+            twin,
+            queue=rt.queue,
+            journey=rt.journey,
+            db=rt.db,
+            cipher=rt.cipher,
+            client_address=address,
+        )
     twin.changed.subscribe(screen.on_twin_change)
     return None

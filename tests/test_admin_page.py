@@ -13,7 +13,7 @@ from app.api.kiosk_pairing import KIOSK_COOKIE
 from app.api.web_session import SESSION_COOKIE
 from app.db import Database
 from app.models.people import Role
-from app.runtime import Runtime, ready
+from app.runtime import Runtime
 from app.services.errors import Unauthorized
 from app.services.principal import Principal
 from app.settings import get_settings
@@ -22,6 +22,7 @@ from components.kiosk_ticket import qr_data_uri
 from tests import totp
 from tests.factories import SmallHall
 from tests.kiosk_hall import BARE_KIOSK, KIOSK, prepare_ui
+from tests.running import ready
 
 PATIENT = 50
 ADMIN = ('adm01', 'Admin-0001-pass')

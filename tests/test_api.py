@@ -23,12 +23,12 @@ from nicegui.testing import User
 from stdnum.cn import ric
 
 from app.models.people import Role
-from app.runtime import ready
 from app.settings import ROOT, get_settings
 from tests.apphost import AppProcess, NewUser, prepare_database, running_app, sqlite_url
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
 from tests.queueclock import pass_recall_interval
+from tests.running import ready
 from tests.totp import token_body_async
 
 W01 = ('w01', 'Window-01-pass')  # staff of window 1 (serves A main, B fallback), from tests/factories.py

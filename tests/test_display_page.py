@@ -13,7 +13,6 @@ from nicegui.client import Client
 from nicegui.testing import User
 
 from app.models import TicketCreate
-from app.runtime import ready
 from app.settings import get_settings
 from components.call_board import Announcer
 from tests.callers import DESK
@@ -21,6 +20,7 @@ from tests.factories import SmallHall
 from tests.idnumbers import make_id
 from tests.kiosk_hall import KioskHall, prepare_ui
 from tests.queueclock import pass_recall_interval
+from tests.running import ready
 
 PATIENT = 50
 SAY = re.compile(r'.*runMethod\(\d+, "say", (\[.*\])\)')

@@ -5,9 +5,9 @@ from __future__ import annotations
 from nicegui.testing import User
 
 from app.models import TicketCreate
-from app.runtime import current
 from tests.callers import DESK
 from tests.factories import SmallHall
+from tests.running import ready
 
 
 async def test_home_shows_windows_and_queues(ui_hall: SmallHall, user: User) -> None:
@@ -19,7 +19,7 @@ async def test_home_shows_windows_and_queues(ui_hall: SmallHall, user: User) -> 
 
 async def test_home_updates_by_push_when_tickets_move(ui_hall: SmallHall, user: User) -> None:
     await user.open('/')
-    queue = current().queue
+    queue = (await ready()).queue
     await queue.take_ticket(TicketCreate(service_code=ui_hall.service_a), caller=DESK)
     await user.should_see(marker='queue-SVC-A-waiting', content='1')
     await queue.call_next(ui_hall.window_1, caller=DESK)

@@ -21,17 +21,19 @@ from app.events import DevicePayload, Event, FaceMatched, HelpRequested
 from app.models import AuthSession, StaffUser, Ticket, TicketEvent
 from app.models.device import DeviceKind
 from app.models.ticket import PriorityClass
-from app.runtime import Runtime, ready
+from app.runtime import Runtime
 from app.services.kiosk import answers_for
 from app.services.principal import Principal
 from app.settings import get_settings
 from components import kiosk_screen
 from components.kiosk_ticket import qr_data_uri
-from devices import lifecycle, protocol
+from devices import protocol
 from devices.drivers.id_reader import IdReaderDriver
+from tests import running
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
 from tests.kiosk_hall import BARE_KIOSK, CAMERA, KIOSK, READER, prepare_ui
+from tests.running import parts, ready
 
 PATIENT = 50  # should_see retries (0.1 s each): a shared 2-core machine may be slow, never flaky
 TODAY = hall_day(utcnow(), get_settings().tz)
@@ -164,7 +166,9 @@ async def test_another_service_goes_back_to_the_list_and_forgets_the_answers(kio
 async def test_an_id_card_read_shows_the_elder_layout_for_a_70_year_old(kiosk_ui: SmallHall, user: User) -> None:
     await open_kiosk(user)
     await user.should_see('请选择取号方式')
-    reader = lifecycle.current().driver(READER, IdReaderDriver)
+    service = running.root().devices.service
+    assert service is not None
+    reader = service.driver(READER, IdReaderDriver)
     card = protocol.CardReadData(id_number=ELDER_ID, name='王老伯')
     await reader.on_card_read(protocol.Frame('frame-1', 'card_read', card))  # publishes CardRead on the bus
     await user.should_see(marker='elder-mode', retries=PATIENT)
@@ -204,15 +208,14 @@ async def test_face_asks_for_consent_first_and_no_match_falls_back(kiosk_ui: Sma
 async def test_agreeing_to_face_asks_the_kiosks_camera_for_one_picture(
     kiosk_ui: SmallHall, user: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rt = await ready()
-    assert rt.kiosk_devices is not None
+    devices = (await parts()).kiosk_devices
     asked: list[tuple[str, str]] = []
 
     async def capture_face(camera_code: str, session_id: str) -> bool:
         asked.append((camera_code, session_id))
         return True
 
-    monkeypatch.setattr(rt.kiosk_devices, 'capture_face', capture_face)
+    monkeypatch.setattr(devices, 'capture_face', capture_face)
     await open_kiosk(user)
     click(user, 'kiosk-start-face')
     await user.should_see(marker='kiosk-consent-decline', retries=PATIENT)

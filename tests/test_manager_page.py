@@ -18,15 +18,14 @@ from app.api.web_session import SESSION_COOKIE
 from app.db import Database
 from app.events import HelpRequested
 from app.models import AuditEntry, Role, TicketCreate, WindowState
-from app.runtime import ready
 from app.services.alerts import ALERT_ACKNOWLEDGED
 from app.settings import get_settings
 from app.users import add_user
-from components import map_patch
 from tests import totp
 from tests.callers import DESK, as_staff
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
+from tests.running import parts, ready
 from tests.twinkit import Devices, add_devices
 
 SECOND_MANAGER = ('boss2', 'Manager-02-pass')
@@ -95,7 +94,7 @@ async def test_two_managers_see_one_change_and_one_acknowledgement(
     await rt.queue.take_ticket(TicketCreate(service_code=ui_hall.service_a), caller=DESK)
     for manager in (user, other):
         await manager.should_see(marker='kpi-waiting-value', content='1 人', retries=RETRIES)
-    zone = next(iter(map_patch._patcher.feed.twin.zones)) if map_patch._patcher else 0
+    zone = next(iter((await parts()).twin.zones))
     patched = re.compile(rf'htFloor\(.*\["fm-z{zone}-q",null,"1"\]')
     for sent in scripts:  # the floor map's zone badge was patched on both pages
         await eventually(lambda sent=sent: any(patched.search(code) for code in sent))
@@ -103,7 +102,7 @@ async def test_two_managers_see_one_change_and_one_acknowledgement(
     await rt.bus.publish(HelpRequested(hall_id=ui_hall.hall_id, device=manager_hall.kiosk, note='老人需要帮助'))
     for manager in (user, other):
         await manager.should_see('有群众呼叫人工', retries=RETRIES)
-    alert_id = next(iter(rt.alerts.open.values())).id if rt.alerts else 0
+    alert_id = next(iter((await parts()).alerts.open.values())).id
     user.find(marker=f'alert-{alert_id}-ack').click()
     for manager in (user, other):
         await manager.should_not_see('有群众呼叫人工', retries=RETRIES)

@@ -8,10 +8,10 @@ from nicegui.testing import User
 from sqlmodel import col, select
 
 from app.models import CaseMaterial, TicketCreate
-from app.runtime import ready
 from tests import journeyhall
 from tests.callers import DESK
 from tests.journeyhall import OUTSIDER, JourneyHall
+from tests.running import ready
 from tests.test_track_page import verified
 
 ui_journey_hall = journeyhall.ui_journey_hall_fixture

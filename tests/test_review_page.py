@@ -6,10 +6,11 @@ from nicegui.testing import User
 
 from app.api.web_session import SESSION_COOKIE
 from app.models import TicketCreate
-from app.runtime import Runtime, ready
+from app.runtime import Runtime
 from tests import journeyhall, totp
 from tests.callers import DESK
 from tests.journeyhall import LOCAL_CITIZEN, PARALLEL, REVIEWER_PASSWORD, JourneyHall, sms_act
+from tests.running import ready
 
 ui_journey_hall = journeyhall.ui_journey_hall_fixture
 

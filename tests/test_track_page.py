@@ -7,11 +7,10 @@ from sqlmodel import select
 
 from app.db import Database
 from app.models import Consent, TicketCreate
-from app.runtime import ready
 from tests import journeyhall
 from tests.callers import DESK
 from tests.journeyhall import LOCAL_CITIZEN, JourneyHall, texted_code
-from twin import journey_feed
+from tests.running import parts, ready
 
 ui_journey_hall = journeyhall.ui_journey_hall_fixture
 PATIENT = 40  # retries of 0.1 s: pushed changes and the delivery job run on their own tasks
@@ -64,7 +63,7 @@ async def test_a_ticket_without_a_phone_sends_person_actions_to_the_window(
 
 async def test_the_page_follows_the_journey_feed_until_its_tab_closes(ui_journey_hall: JourneyHall, user: User) -> None:
     view = await (await ready()).queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)
-    feed = journey_feed.current()
+    feed = (await parts()).journey_feed
     tickets, journey = len(feed.tickets.callbacks), len(feed.journey.callbacks)
     await opened(user, view.ticket.code)
     assert (len(feed.tickets.callbacks), len(feed.journey.callbacks)) == (tickets + 1, journey + 1)

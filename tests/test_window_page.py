@@ -18,7 +18,7 @@ from app.api.web_session import SESSION_COOKIE
 from app.models import Ticket, TicketCreate, TicketEvent, TicketStatus
 from app.models.cases import Case
 from app.models.security import AuditEntry, Consent
-from app.runtime import Runtime, ready
+from app.runtime import Runtime
 from app.services import audit
 from app.services.kiosk_tickets import record_answers
 from app.settings import get_settings
@@ -28,6 +28,7 @@ from tests.factories import SmallHall
 from tests.idnumbers import make_id
 from tests.kiosk_hall import prepare_ui
 from tests.queueclock import pass_recall_interval
+from tests.running import ready
 
 PATIENT = 50
 

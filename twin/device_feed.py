@@ -56,28 +56,3 @@ class DeviceFeed:
             self.calls.emit(event)
         else:
             self.events.emit(event)
-
-
-_feed: DeviceFeed | None = None
-
-
-def start(bus: Bus) -> DeviceFeed:
-    """Build the process's feed and subscribe it to the bus (the composition root calls this at start-up)."""
-    global _feed
-    stop(bus)
-    _feed = DeviceFeed()
-    _feed.attach(bus)
-    return _feed
-
-
-def stop(bus: Bus) -> None:
-    global _feed
-    if _feed is not None:
-        _feed.detach(bus)
-        _feed = None
-
-
-def current() -> DeviceFeed:
-    if _feed is None:
-        raise RuntimeError('the device feed is not started')
-    return _feed

@@ -54,28 +54,3 @@ class JourneyFeed:
             await self.tickets.call(event)
         else:
             await self.journey.call(event)
-
-
-_feed: JourneyFeed | None = None
-
-
-def start(bus: Bus) -> JourneyFeed:
-    """Build the process's feed and subscribe it to the bus (the composition root calls this at start-up)."""
-    global _feed
-    stop(bus)
-    _feed = JourneyFeed()
-    _feed.attach(bus)
-    return _feed
-
-
-def stop(bus: Bus) -> None:
-    global _feed
-    if _feed is not None:
-        _feed.detach(bus)
-        _feed = None
-
-
-def current() -> JourneyFeed:
-    if _feed is None:
-        raise RuntimeError('the journey feed is not started')
-    return _feed

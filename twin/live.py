@@ -1,6 +1,8 @@
-"""The process's one twin and its feed, built and installed by the composition root at start-up."""
+"""The process's one twin and its feed, built by the composition root at start-up and handed to the pages."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from app.bus import Bus
 from app.services.queue import QueueService
@@ -8,25 +10,18 @@ from twin.feed import HallFeed
 from twin.hall import HallTwin
 from twin.layout import load_layout
 
-_twin: HallTwin | None = None
-_feed: HallFeed | None = None
 
+@dataclass(frozen=True)
+class LiveHall:
+    """The twin, fed from the bus, and the feed that pages subscribe to."""
 
-def install(twin: HallTwin | None, feed: HallFeed | None = None) -> None:
-    global _twin, _feed
-    _twin, _feed = twin, feed
+    twin: HallTwin
+    feed: HallFeed
+    bus: Bus
 
-
-def current() -> HallTwin:
-    if _twin is None:
-        raise RuntimeError('the hall twin is not built yet')
-    return _twin
-
-
-def feed() -> HallFeed:
-    if _feed is None:
-        raise RuntimeError('the hall feed is not started yet')
-    return _feed
+    async def stop(self) -> None:
+        await self.feed.stop()
+        self.twin.detach(self.bus)
 
 
 async def build(queue: QueueService) -> HallTwin:
@@ -37,19 +32,10 @@ async def build(queue: QueueService) -> HallTwin:
     return HallTwin(await queue.overview(), queue.live or await queue.load_live(), layout)
 
 
-async def start(queue: QueueService, bus: Bus) -> HallTwin:
-    """Build the twin, feed it from the bus, start its feed, and install both for the pages."""
+async def start(queue: QueueService, bus: Bus) -> LiveHall:
+    """Build the twin, feed it from the bus and start its feed."""
     twin = await build(queue)
     twin.attach(bus)
     hall_feed = HallFeed(twin, db=queue.db, hall_id=queue.hall_id, tz=queue.settings.tz, clock=queue.clock)
     await hall_feed.start()
-    install(twin, hall_feed)
-    return twin
-
-
-async def stop(bus: Bus) -> None:
-    if _feed is not None:
-        await _feed.stop()
-    if _twin is not None:
-        _twin.detach(bus)
-    install(None)
+    return LiveHall(twin, hall_feed, bus)

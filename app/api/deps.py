@@ -1,4 +1,4 @@
-"""Request dependencies: the process runtime and the caller (app/api/callers.py)."""
+"""Request dependencies: the app's runtime and the caller (app/api/callers.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.api.callers import caller_of, staff_of
-from app.runtime import Runtime, ready
+from app.runtime import Runtime, Startup
 from app.services.principal import Principal
 
 
-async def runtime() -> Runtime:
-    return await ready()
+async def runtime(request: Request) -> Runtime:
+    """The app's services once started: the composition root (app/main.py) puts its start-up on `app.state`."""
+    started: Startup[Runtime] = request.app.state.runtime
+    return await started.ready()
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.api.callers import address_of
-from app.runtime import ready
+from app.api.deps import RuntimeDep
 from app.services.errors import DomainError
 from app.services.limits import TooManyRequests
 from app.settings import Settings
@@ -77,9 +77,8 @@ def _foreign_origin(request: Request, settings: Settings) -> bool:
 
 
 @router.post(PAIR_PATH)
-async def pair(request: Request, device: str = Form(''), code: str = Form('')) -> Response:
+async def pair(request: Request, rt: RuntimeDep, device: str = Form(''), code: str = Form('')) -> Response:
     """A live code for this kiosk buys the browser its screen credential (HttpOnly cookie), then the kiosk page."""
-    rt = await ready()
     device = device.strip()[:32]
     if _foreign_origin(request, rt.settings):
         message = '配对请求来自其他网站，已拒绝 / a pairing form from another site is refused'

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from app.api.callers import address_of
-from app.runtime import ready
+from app.api.deps import RuntimeDep
 
 SESSION_COOKIE = 'ht_session'
 router = APIRouter(include_in_schema=False)
@@ -39,9 +39,8 @@ def _secure(request: Request) -> bool:
 
 
 @router.get('/auth/complete')
-async def complete_login(request: Request, code: str = '', next: str = '/') -> RedirectResponse:
+async def complete_login(request: Request, rt: RuntimeDep, code: str = '', next: str = '/') -> RedirectResponse:
     """Swap a login page's one-time code for the session cookie, only in the browser that logged in."""
-    rt = await ready()
     token = rt.auth.handoff.redeem(code, _browser_id(request))
     if token is None:
         return RedirectResponse(login_url(next, 'expired'), status_code=303)
@@ -59,8 +58,7 @@ async def complete_login(request: Request, code: str = '', next: str = '/') -> R
 
 
 @router.post('/auth/logout')
-async def logout(request: Request) -> RedirectResponse:
-    rt = await ready()
+async def logout(request: Request, rt: RuntimeDep) -> RedirectResponse:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         await rt.auth.logout(token, client_address=address_of(request, rt.settings.trusted_proxies))

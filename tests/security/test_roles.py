@@ -3,7 +3,7 @@
 Every staff API route refuses callers without a valid token (401), with the wrong role (403) and staff of
 another window (403 not_your_window), and the hall is exactly as before. Pages: public ones open for
 anyone; guarded ones send anonymous users to /login?next=... and answer 403 (audited) to wrong roles.
-The guard itself (`pages.guard.require`, `StaffSession.recheck`) is also tested directly, so it is proven
+The guard itself (`pages.guard.Guard.require`, `StaffSession.recheck`) is also tested directly, so it is proven
 before the first guarded page exists.
 """
 
@@ -26,7 +26,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 import pages
-from app import runtime
 from app.api.ops import router as ops_router
 from app.api.routes import router
 from app.api.web_session import SESSION_COOKIE
@@ -34,7 +33,8 @@ from app.models.people import STAFF_ROLES, Role, StaffUser
 from app.runtime import Runtime, build_runtime
 from app.services import audit
 from app.settings import load_settings
-from pages import guard, session_watch
+from pages import guard
+from pages.session_watch import SessionWatch
 from tests import totp
 from tests.apphost import AppProcess, NewUser, PreparedDatabase, prepare_database_async, running_app, sqlite_url
 from tests.security.routes import (
@@ -263,27 +263,26 @@ def test_guarded_page_opens_for_allowed_roles(role_hall: RoleHall, rule: Rule) -
 class GuardHall:
     rt: Runtime
     tokens: dict[str, str]
+    guard: guard.Guard
 
 
 @pytest.fixture
 async def guard_hall(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[GuardHall]:
-    """The process runtime on a fresh small hall, installed as the app's start-up would."""
+    """The runtime on a fresh small hall and a guard wired as the app's start-up would."""
     url = sqlite_url(tmp_path / 'guard.db')
     await prepare_database_async(url, users=EXTRA_USERS)
     monkeypatch.setenv('DATABASE_URL', url)
     rt = await build_runtime(load_settings())
-    runtime.install(rt)
-    runtime.mark_ready()
-    await session_watch.start(rt.auth, rt.bus, period=3600)  # pages are ended here by logouts and rechecks only
+    watch = SessionWatch(rt.auth, rt.bus, period=3600)  # pages are ended here by logouts and rechecks only
+    await watch.start()
     try:
         tokens = {
             role.value: (await totp.login(rt.auth, *who, client_address='10.3.0.1')).token
             for role, who in ACCOUNTS.items()
         }
-        yield GuardHall(rt, tokens)
+        yield GuardHall(rt, tokens, guard.Guard(rt.auth, rt.db, rt.settings, watch))
     finally:
-        await session_watch.stop()
-        runtime.install(None)
+        await watch.stop()
         await rt.bus.stop()
         await rt.db.dispose()
 
@@ -306,10 +305,10 @@ def _request(path: str, query: str = '', token_value: str | None = None) -> Requ
 
 
 async def test_guard_sends_anonymous_to_login_keeping_the_path(guard_hall: GuardHall) -> None:
-    result = await guard.require(_request('/manager', 'tab=2&x=<y>'), Role.MANAGER)
+    result = await guard_hall.guard.require(_request('/manager', 'tab=2&x=<y>'), Role.MANAGER)
     assert isinstance(result, RedirectResponse) and result.status_code == 303
     assert result.headers['location'] == f'/login?next={quote("/manager?tab=2&x=<y>")}'
-    forged = await guard.require(_request('/manager', token_value=secrets.token_urlsafe(32)), Role.MANAGER)
+    forged = await guard_hall.guard.require(_request('/manager', token_value=secrets.token_urlsafe(32)), Role.MANAGER)
     assert isinstance(forged, RedirectResponse)
     assert forged.headers['location'] == f'/login?next={quote("/manager")}&reason=expired'
 
@@ -317,7 +316,8 @@ async def test_guard_sends_anonymous_to_login_keeping_the_path(guard_hall: Guard
 async def test_guard_refuses_wrong_roles_with_403_and_audits(guard_hall: GuardHall) -> None:
     entries_before = len(await audit.last_entries(guard_hall.rt.db, 1000))
     for who in (Role.STAFF, Role.REVIEWER):
-        result = await guard.require(_request('/manager', token_value=guard_hall.tokens[who.value]), Role.MANAGER)
+        request = _request('/manager', token_value=guard_hall.tokens[who.value])
+        result = await guard_hall.guard.require(request, Role.MANAGER)
         assert not isinstance(result, guard.StaffSession)
         assert result.status_code == 403
     entries = await audit.last_entries(guard_hall.rt.db, 1000)
@@ -339,11 +339,11 @@ def _navigations(client: Client) -> list[str]:
 
 
 async def test_guard_lets_allowed_roles_and_admins_in_and_watches_their_page(guard_hall: GuardHall) -> None:
-    watch = session_watch.current()
+    watch = guard_hall.guard.sessions
     for n, who in enumerate((Role.MANAGER, Role.ADMIN), start=1):
         request = _request('/manager', token_value=guard_hall.tokens[who.value])
         with _page_client(request) as client:
-            result = await guard.require(request, Role.MANAGER)
+            result = await guard_hall.guard.require(request, Role.MANAGER)
         assert isinstance(result, guard.StaffSession), who
         assert result.principal.role == who and result.path == '/manager'
         assert watch.open_pages == n
@@ -353,9 +353,9 @@ async def test_guard_lets_allowed_roles_and_admins_in_and_watches_their_page(gua
 async def test_guard_does_not_watch_a_page_it_refused(guard_hall: GuardHall) -> None:
     request = _request('/manager', token_value=guard_hall.tokens[Role.STAFF.value])
     with _page_client(request) as client:
-        result = await guard.require(request, Role.MANAGER)
+        result = await guard_hall.guard.require(request, Role.MANAGER)
     assert not isinstance(result, guard.StaffSession)
-    assert session_watch.current().open_pages == 0
+    assert guard_hall.guard.sessions.open_pages == 0
     client.delete()
 
 
@@ -363,7 +363,7 @@ async def test_recheck_catches_a_logout_before_the_next_action(guard_hall: Guard
     staff_token = guard_hall.tokens[Role.STAFF.value]
     request = _request('/window', 'n=1', staff_token)
     with _page_client(request) as client:
-        session = await guard.require(request, Role.STAFF)
+        session = await guard_hall.guard.require(request, Role.STAFF)
         assert isinstance(session, guard.StaffSession)
         assert (await session.recheck()) is not None and _navigations(client) == []
         await guard_hall.rt.auth.logout(staff_token)
@@ -375,7 +375,7 @@ async def test_recheck_catches_a_logout_before_the_next_action(guard_hall: Guard
 async def test_recheck_ends_a_page_whose_person_moved_to_another_window(guard_hall: GuardHall) -> None:
     request = _request('/window', 'n=1', guard_hall.tokens[Role.STAFF.value])
     with _page_client(request) as client:
-        session = await guard.require(request, Role.STAFF)
+        session = await guard_hall.guard.require(request, Role.STAFF)
         assert isinstance(session, guard.StaffSession)
         async with guard_hall.rt.db.session() as s, s.begin():
             await s.execute(update(StaffUser).where(col(StaffUser.username) == 'w01').values(window_id=None))

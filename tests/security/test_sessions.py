@@ -24,12 +24,12 @@ from fastapi import FastAPI
 from sqlmodel import col, select
 from starlette.middleware.sessions import SessionMiddleware
 
-from app import runtime
 from app.api import web_session
 from app.api.web_session import SESSION_COOKIE, safe_next
 from app.db import Database
 from app.models.people import AuthSession, Role, StaffUser
 from app.models.security import AuditEntry
+from app.runtime import Startup
 from app.services import audit
 from app.services.auth import (
     LOCKOUT,
@@ -463,20 +463,18 @@ async def handoff_app(clock: FakeClock) -> AsyncIterator[HandoffApp]:
     runtime that has what /auth/complete uses; its client is browser A."""
     handoff = LoginHandoff(clock=clock)
     stand_in: Any = SimpleNamespace(auth=SimpleNamespace(handoff=handoff), settings=Settings())
-    runtime.install(stand_in)
-    runtime.mark_ready()
+    started: Startup[Any] = Startup()
+    started.open(stand_in)
     app = FastAPI()
+    app.state.runtime = started  # where the composition root puts it for the API's dependencies
     app.add_middleware(SessionMiddleware, secret_key=SESSION_SIGNING)
     app.include_router(web_session.router)
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app),
-            base_url='http://hall.test',
-            cookies={'session': _browser_cookie(BROWSER_A)},
-        ) as client:
-            yield HandoffApp(client, handoff, app)
-    finally:
-        runtime.install(None)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app),
+        base_url='http://hall.test',
+        cookies={'session': _browser_cookie(BROWSER_A)},
+    ) as client:
+        yield HandoffApp(client, handoff, app)
 
 
 def _cookie_attributes(response: httpx.Response) -> dict[str, str]:

@@ -1,0 +1,37 @@
+"""What the pages use, built by the composition root (app/main.py) before serving and handed to each page.
+
+A page function takes the root's `Startup[Parts]` as its first argument (bound by `pages.register`) and
+awaits `started.ready()`: NiceGUI runs start-up in the background, so an early request waits for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.runtime import Runtime, Startup
+from app.services.alerts import AlertService
+from app.services.forecast_today import TodayForecast
+from app.services.kiosk import KioskDevices
+from components.map_patch import MapPatcher
+from pages.guard import Guard
+from twin.device_feed import DeviceFeed
+from twin.feed import HallFeed
+from twin.hall import HallTwin
+from twin.journey_feed import JourneyFeed
+
+
+@dataclass(frozen=True)
+class Parts:
+    runtime: Runtime  # the services
+    alerts: AlertService  # started after the twin, which shows what it raises
+    kiosk_devices: KioskDevices  # the kiosks' hardware, from the device service (pages never import devices/)
+    twin: HallTwin
+    hall_feed: HallFeed  # coalesced twin changes and KPIs for the manager's page
+    device_feed: DeviceFeed  # device reads and calls, relayed from the bus once per process
+    journey_feed: JourneyFeed  # ticket and case events for /track, /proxy and /review
+    patcher: MapPatcher  # the floor map's patches, computed once for every manager
+    today_forecast: TodayForecast | None
+    guard: Guard  # staff pages: role check and session watch
+
+
+Started = Startup[Parts]

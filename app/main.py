@@ -25,7 +25,6 @@ from app.runtime import Startup
 from app.security.headers import SecurityHeaders
 from app.security.keys import Purpose
 from app.security.masking import install_log_masking
-from app.services import hall_sim
 from app.services.alerts import AlertService
 from app.services.forecast_today import TodayForecast
 from app.services.storage_watch import MB, StorageWatch, database_folder
@@ -33,6 +32,7 @@ from app.settings import get_settings
 from components.map_patch import MapPatcher
 from devices.lifecycle import Devices
 from devices.protocol import MAX_MESSAGE_BYTES
+from devices.sim import hall_traffic
 from pages import hardening
 from pages.guard import Guard
 from pages.parts import Parts
@@ -104,7 +104,7 @@ class Root:
         self.stops.append(self.devices.stop)
         self.stops.append((await jobs.start(rt.journey, rt.queue, rt.bus, settings)).stop)
         if settings.hall_simulation == 'on' and rt.forecast is not None:
-            simulator = await hall_sim.start_demo(rt.queue, rt.forecast, settings)
+            simulator = await hall_traffic.start_demo(rt.queue, rt.forecast, settings)
             self.stops.append(simulator.stop)
         self.started.open(
             Parts(

@@ -4,7 +4,7 @@
 
 Builds the default seed hall (25 windows, 20 services) with its synthetic year of history in a
 throw-away SQLite database (on /dev/shm when there is one), then runs `--days` working days through
-the real QueueService with the hall simulator (app/services/hall_sim.py) on a virtual clock: arrivals
+the real QueueService with the hall simulator (devices/sim/hall_traffic.py) on a virtual clock: arrivals
 at the forecast's rates, lognormal handling times, no-shows and late citizens, green-channel elderly.
 For every ticket it records the estimate returned by take_ticket (expected minutes and the 80%
 range) and compares it with the actual wait, first call minus take time. Per queue (service) and
@@ -50,10 +50,10 @@ from app.security.crypto import FieldCipher  # noqa: E402
 from app.security.keys import Purpose  # noqa: E402
 from app.services.forecast import ForecastService  # noqa: E402
 from app.services.hall_hours import is_working_day, local_moment  # noqa: E402
-from app.services.hall_sim import HallSimulator, SimConfig, VirtualClock, model_rates  # noqa: E402
 from app.services.limits import build_limits  # noqa: E402
 from app.services.queue import QueueService, TicketView  # noqa: E402
 from app.settings import load_settings  # noqa: E402
+from devices.sim.hall_traffic import HallSimulator, SimConfig, VirtualClock, model_rates  # noqa: E402
 from seed.history import ensure_history  # noqa: E402
 from seed.loader import load_seed  # noqa: E402
 

@@ -17,9 +17,9 @@ from app.models.ticket import PriorityClass
 from app.security.crypto import FieldCipher
 from app.services import hall_hours
 from app.services.forecast import SIMULATED_ACTOR
-from app.services.hall_sim import HallSimulator, SimConfig, VirtualClock, WallClock, handling_minutes, id_number
 from app.services.queue import QueueService
 from app.settings import Settings
+from devices.sim.hall_traffic import HallSimulator, SimConfig, VirtualClock, WallClock, handling_minutes, id_number
 from tests.callers import limits_for
 from tests.factories import SmallHall
 

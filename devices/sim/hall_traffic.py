@@ -1,4 +1,4 @@
-"""Hall simulator: citizens take numbers and windows serve them, through the real QueueService.
+"""Hall traffic (beside the device simulator): citizens take numbers, windows serve them, through the QueueService.
 
 Citizens arrive per service at the forecast's hourly rates (a Poisson process); some are elderly
 with valid ID numbers (green channel), some take a number by ID card; a few never answer the call

@@ -36,6 +36,7 @@ import httpx  # noqa: E402
 
 from tests.apphost import prepare_database, start_app  # noqa: E402
 from tests.pgcluster import PgCluster  # noqa: E402
+from tests.totp import token_body  # noqa: E402
 
 BOSS = ('boss', 'Manager-01-pass')
 
@@ -89,7 +90,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix='pg-restart-') as tmp, start_app(prepared.url, Path(tmp)) as app:
             pid = app.pid
             with app.client() as client:
-                answer = client.post('/api/auth/token', json={'username': BOSS[0], 'password': BOSS[1]})
+                answer = token_body(client, *BOSS)  # the manager's second factor included
                 headers = {'Authorization': f'Bearer {answer.json()["access_token"]}'}
             load = Load(app.base_url, headers, args.rate)
             worker = threading.Thread(target=load.run, daemon=True)

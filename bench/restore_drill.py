@@ -38,12 +38,13 @@ import httpx  # noqa: E402
 
 from app.backup import backups_in, restore_backup  # noqa: E402
 from tests.apphost import prepare_database, sqlite_url, start_app  # noqa: E402
+from tests.totp import token_body  # noqa: E402
 
 BOSS = {'username': 'boss', 'password': 'Manager-01-pass'}
 
 
 def login(client: httpx.Client) -> dict[str, str]:
-    answer = client.post('/api/auth/token', json=BOSS)
+    answer = token_body(client, BOSS['username'], BOSS['password'])  # the manager's second factor included
     answer.raise_for_status()
     return {'Authorization': f'Bearer {answer.json()["access_token"]}'}
 

@@ -64,6 +64,7 @@ from yarl import URL  # noqa: E402
 from app.api.web_session import SESSION_COOKIE  # noqa: E402
 from app.models.people import Role  # noqa: E402
 from tests.apphost import AppProcess, NewUser, prepare_database, sqlite_url  # noqa: E402
+from tests.totp import token_body  # noqa: E402
 
 MANAGER = ('bench_manager', 'Bench-Manager-2026!')
 WINDOW_NUMBER = 14  # closed in the default seed: no simulated staff works there
@@ -436,7 +437,7 @@ def main() -> int:
             import httpx
 
             with httpx.Client(base_url=app.base_url, timeout=20) as client:
-                response = client.post('/api/auth/token', json={'username': MANAGER[0], 'password': MANAGER[1]})
+                response = token_body(client, *MANAGER)  # the manager's second factor included
                 response.raise_for_status()
                 token = response.json()['access_token']
             result = asyncio.run(run(args, app, token))

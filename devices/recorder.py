@@ -8,13 +8,13 @@ flush (logged once per outage, like availability) instead of losing the rows.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from typing import Any
 
 from sqlalchemy import insert, update
 
+from app import tasks
 from app.db import Database
 from app.models.device import Device, DeviceState
 from app.models.operations import DeviceEvent
@@ -51,11 +51,8 @@ class DeviceRecorder:
         self._task = asyncio.get_running_loop().create_task(self._run(), name='device-recorder')
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await tasks.stop(self._task)
+        self._task = None
         await self.flush()
 
     async def _run(self) -> None:

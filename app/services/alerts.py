@@ -17,7 +17,6 @@ the alerts the others raise, acknowledge and resolve through their events.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import zlib
@@ -30,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app import tasks
 from app.bus import Bus, Subscription
 from app.clock import to_local, utcnow
 from app.db import Database
@@ -292,11 +292,8 @@ class AlertService:
         if self._subscription is not None:
             self.bus.unsubscribe(self._subscription)
             self._subscription = None
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
+        await tasks.stop(self._sweeper)
+        self._sweeper = None
 
     async def handle(self, event: Event) -> None:
         if isinstance(event, AlertRaised | AlertAcknowledged | AlertResolved):

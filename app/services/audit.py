@@ -306,6 +306,6 @@ async def verify(db: Database, *, checkpoints: Iterable[Checkpoint] = (), batch_
 async def last_entries(db: Database, limit: int = 20) -> list[AuditEntry]:
     """The newest `limit` entries, oldest first."""
     statement = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
-    async with db.session() as session, session.begin():
+    async with db.read_session() as session, session.begin():
         newest = list((await session.execute(statement)).scalars().all())
     return newest[::-1]

@@ -399,7 +399,7 @@ class ConsentService(Service):
 
     async def list_for(self, citizen_id: int) -> list[ConsentPublic]:
         """A citizen's consents, newest first, for the 'my consents' page."""
-        async with self.db.session() as s:
+        async with self.db.read_session() as s:
             statement = (
                 select(Consent)
                 .where(Consent.citizen_id == citizen_id)
@@ -412,7 +412,7 @@ class ConsentService(Service):
         ticket_id, citizen_id = act.tracked.ticket_id, act.citizen_id
         if ticket_id is None or citizen_id is None:
             return []
-        async with self.db.session() as s:
+        async with self.db.read_session() as s:
             statement = (
                 select(Consent)
                 .where(Consent.citizen_id == citizen_id, Consent.ticket_id == ticket_id)
@@ -504,7 +504,7 @@ class ConsentService(Service):
             )
             .order_by(col(FaceEncoding.id))
         )
-        async with self.db.session() as s:
+        async with self.db.read_session() as s:
             rows = (await s.execute(statement)).all()
         return [(citizen_id, self.cipher.decrypt_bytes(token, context=FACE_CONTEXT)) for citizen_id, token in rows]
 

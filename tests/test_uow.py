@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -15,6 +17,7 @@ from app.models.security import RateCounter
 from app.services.uow import Service, unit_of_work
 
 LATER = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class CheckingBus(Bus):
@@ -107,3 +110,18 @@ async def test_a_service_writes_through_its_transaction_and_applies_its_events_b
     assert service.applied == [event.id]
     assert seen_by_bus == [[event.id]]
     assert await keys(db) == ['s']
+
+
+WRITE_BLOCK = re.compile(r'\.write_lock\(\)|\.session\(\) as (\w+), \1\.begin\(\)')
+ONE_WAY = {ROOT / 'app' / 'db.py', ROOT / 'app' / 'services' / 'uow.py'}
+
+
+def test_no_code_opens_a_write_transaction_of_its_own() -> None:
+    """A raw lock/session/begin block would write without the unit of work (and may take the lock twice)."""
+    offenders = sorted(
+        str(path.relative_to(ROOT))
+        for layer in ('app', 'twin', 'devices', 'components', 'pages', 'seed')
+        for path in (ROOT / layer).rglob('*.py')
+        if path not in ONE_WAY and WRITE_BLOCK.search(path.read_text(encoding='utf-8'))
+    )
+    assert offenders == []

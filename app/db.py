@@ -24,7 +24,6 @@ process, can commit (or rewind the WAL) during a checkpoint. `sqlite_decision()`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
@@ -36,6 +35,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from app import tasks
 from app.security.files import private_dir, private_file
 from app.services.errors import DomainError
 from app.storage import StorageHealth, classify, refusal
@@ -187,11 +187,8 @@ class Database:
                 log.exception('WAL checkpoint failed; the next round tries again')
 
     async def dispose(self) -> None:
-        if self._checkpoints is not None:
-            self._checkpoints.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._checkpoints
-            self._checkpoints = None
+        await tasks.stop(self._checkpoints)
+        self._checkpoints = None
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()

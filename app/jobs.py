@@ -29,6 +29,7 @@ from arq.connections import ArqRedis, RedisSettings
 from redis.exceptions import RedisError
 from sqlmodel import select
 
+from app import tasks
 from app.backup import scheduled_backup
 from app.bus import Bus
 from app.bus_redis import RETRY_SECONDS, STOP_SECONDS, RedisBus
@@ -146,11 +147,8 @@ class LocalJobs(JobRunner):
         self._task = asyncio.get_running_loop().create_task(self._loop(), name='halltwin-jobs')
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await tasks.stop(self._task)
+        self._task = None
 
     def kick(self, name: str) -> None:
         self._kicked.add(name)
@@ -271,11 +269,8 @@ class ArqJobs(JobRunner):
             log.info('jobs: Redis reachable again')
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await tasks.stop(self._task)
+        self._task = None
         if self.worker is not None:
             with contextlib.suppress(RedisError, OSError, TimeoutError):
                 await asyncio.wait_for(self.worker.close(), STOP_SECONDS)

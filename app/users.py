@@ -16,6 +16,7 @@ from app.db import Database
 from app.models.hall import Window
 from app.models.people import STAFF_ROLES, Role, StaffUser
 from app.security.passwords import WeakPasswordError, check_strength, hash_password
+from app.services.uow import unit_of_work
 from app.settings import ConfigError, get_settings
 
 
@@ -33,7 +34,8 @@ async def add_user(
     display_name: str | None = None,
 ) -> StaffUser:
     check_strength(password)
-    async with db.session() as s, s.begin():
+    async with unit_of_work(db) as uow:
+        s = uow.session
         if (await s.execute(select(StaffUser).where(StaffUser.username == username))).first():
             raise UserError(f'用户 {username} 已存在 / user {username} already exists')
         window_id = None

@@ -8,16 +8,17 @@ flush (logged once per outage, like availability) instead of losing the rows.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from typing import Any
 
 from sqlalchemy import insert, update
 
+from app import tasks
 from app.db import Database
 from app.models.device import Device, DeviceState
 from app.models.operations import DeviceEvent
+from app.services.uow import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +45,16 @@ class DeviceRecorder:
 
     async def mark_all_offline(self, hall_id: int) -> None:
         """At start-up nothing is connected yet, whatever the last process wrote."""
-        async with self.db.write_lock(), self.db.session() as s, s.begin():
+        async with unit_of_work(self.db) as uow:
+            s = uow.session
             await s.execute(update(Device).where(Device.hall_id == hall_id).values(state=DeviceState.OFFLINE))
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name='device-recorder')
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await tasks.stop(self._task)
+        self._task = None
         await self.flush()
 
     async def _run(self) -> None:
@@ -71,7 +70,8 @@ class DeviceRecorder:
                 return
             self._rows, self._states = [], {}
             try:
-                async with self.db.write_lock(), self.db.session() as s, s.begin():
+                async with unit_of_work(self.db) as uow:
+                    s = uow.session
                     if rows:
                         await s.execute(insert(DeviceEvent.__table__), rows)  # Core executemany: no ORM per row
                     if states:

@@ -8,7 +8,6 @@ comfort prompt, the device_usage_high suggestion and the face gallery refresh.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import time
@@ -18,6 +17,7 @@ from typing import TypeVar
 from sqlalchemy import func
 from sqlmodel import select
 
+from app import tasks
 from app.bus import Bus, Subscription
 from app.clock import utcnow
 from app.db import Database
@@ -114,11 +114,8 @@ class DeviceService:
         if self._subscription is not None:
             self.bus.unsubscribe(self._subscription)
             self._subscription = None
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
+        await tasks.stop(self._sweeper)
+        self._sweeper = None
         for driver in self.drivers.values():
             await driver.stop()
         await self.recorder.stop()

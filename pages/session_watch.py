@@ -14,12 +14,12 @@ reason. A browser that ignores the navigation keeps an empty page that receives 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 
 from nicegui import Client, ui
 
+from app import tasks
 from app.api.web_session import login_url
 from app.bus import Bus, Subscription
 from app.events import Event, SessionEnded
@@ -85,11 +85,8 @@ class SessionWatch:
         if self._subscription is not None:
             self.bus.unsubscribe(self._subscription)
             self._subscription = None
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await tasks.stop(self._task)
+        self._task = None
 
     async def check(self) -> None:
         """Judge every open page's session in one query; end those whose session ended or whose person changed.

@@ -22,6 +22,7 @@ from app.models.cases import DepartmentRecord
 from app.security.crypto import FieldCipher
 from app.services.department_data import SOURCES, seal, unseal
 from app.services.identity import parse_id_number
+from app.services.uow import unit_of_work
 from seed.schema import SEED_ROOT, SeedError
 
 FILE = 'department_records.yaml'
@@ -70,7 +71,8 @@ async def load_department_records(
     if not people:
         return counts
     now = utcnow()
-    async with db.write_lock(), db.session() as s, s.begin():
+    async with unit_of_work(db) as uow:
+        s = uow.session
         existing = {
             (row.source, row.id_number_hash): row for row in (await s.execute(select(DepartmentRecord))).scalars()
         }

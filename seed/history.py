@@ -30,6 +30,7 @@ from app.db import Database
 from app.models import Department, Hall, ServiceItem, Window, WindowService, WindowState
 from app.models.operations import ArrivalHistory
 from app.services.hall_hours import CLOSE_HOUR, HOURS, OPEN_HOUR, after_long_closure, is_working_day
+from app.services.uow import unit_of_work
 
 RANDOM_SEED = 20240601
 DAYS = 365
@@ -133,7 +134,8 @@ def synthetic_rows(
 
 async def ensure_history(db: Database, *, hall_code: str, end: dt.date) -> int:
     """Insert a synthetic year before `end` for the hall, unless it already has history; rows written."""
-    async with db.session() as s, s.begin():
+    async with unit_of_work(db) as uow:
+        s = uow.session
         hall_id = (await s.execute(select(Hall.id).where(Hall.code == hall_code))).scalar_one()
         present = (
             await s.execute(select(func.count()).select_from(ArrivalHistory).where(ArrivalHistory.hall_id == hall_id))

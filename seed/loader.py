@@ -21,6 +21,7 @@ from app.db import Database
 from app.models import Department, Device, Hall, Role, ServiceItem, StaffUser, Window, WindowService, Zone
 from app.security.credentials import credential_hash, device_credential
 from app.security.passwords import generate_password, hash_password
+from app.services.uow import unit_of_work
 from seed.schema import DepartmentSpec, DeviceSpec, HallSpec, ServiceSpec, StaffSpec, WindowSpec, read_seed
 
 _Row = TypeVar('_Row', bound=SQLModel)
@@ -48,7 +49,8 @@ async def load_seed(
     """Validate the whole seed before opening the transaction, so a bad seed writes nothing."""
     seed = read_seed(seed_name, seed_root=seed_root)
     report = SeedReport()
-    async with db.session() as session, session.begin():
+    async with unit_of_work(db) as uow:
+        session = uow.session
         upsert = _Upsert(session, report)
         hall = await _hall(upsert, seed.hall)
         zones = await _zones(upsert, hall, seed.hall)

@@ -14,7 +14,6 @@ figures are computed once here and shared by every connected manager.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import time
@@ -23,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from nicegui import Event as UiEvent
 
+from app import tasks
 from app.clock import utcnow
 from app.db import Database
 from app.models.device import DeviceState
@@ -153,11 +153,8 @@ class HallFeed:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await tasks.stop(self._task)
+        self._task = None
         self.twin.updated.unsubscribe(self._on_update)
 
     async def _run(self) -> None:

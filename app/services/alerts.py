@@ -17,7 +17,6 @@ the alerts the others raise, acknowledge and resolve through their events.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import zlib
@@ -30,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app import tasks
 from app.bus import Bus, Subscription
 from app.clock import to_local, utcnow
 from app.db import Database
@@ -54,7 +54,7 @@ from app.services import audit
 from app.services.errors import Conflict, NotFound, StorageUnavailable
 from app.services.live_queue import LiveQueue
 from app.services.thresholds import LONG_WAIT, queue_is_hot, waited_too_long
-from app.services.uow import unit_of_work
+from app.services.uow import Service
 
 log = logging.getLogger(__name__)
 
@@ -232,8 +232,10 @@ def ordered(alerts: list[Alert]) -> list[Alert]:
 # ---- the service ---------------------------------------------------------------------------------
 
 
-class AlertService:
+class AlertService(Service):
     """Keeps the Alert table in step with the hall: subscribed to the bus, plus a sweep for waits that only grow."""
+
+    bus: Bus
 
     def __init__(
         self,
@@ -247,12 +249,10 @@ class AlertService:
         wait_limit: dt.timedelta = LONG_WAIT,
         sweep_interval: float = SWEEP_INTERVAL,
     ) -> None:
-        self.db = db
-        self.bus = bus
+        super().__init__(db, bus, clock=clock)
         self.hall_id = hall_id
         self.live = live
         self.tz = tz
-        self.clock = clock
         self.wait_limit = wait_limit
         self.sweep_interval = sweep_interval
         self.open: dict[str, Alert] = {}
@@ -292,11 +292,8 @@ class AlertService:
         if self._subscription is not None:
             self.bus.unsubscribe(self._subscription)
             self._subscription = None
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
+        await tasks.stop(self._sweeper)
+        self._sweeper = None
 
     async def handle(self, event: Event) -> None:
         if isinstance(event, AlertRaised | AlertAcknowledged | AlertResolved):
@@ -363,7 +360,7 @@ class AlertService:
             if spec.key in self.open:
                 return None
             try:
-                async with unit_of_work(self.db, self.bus) as uow:
+                async with self._transaction() as uow:
                     s = uow.session
                     existing = await self._open_row(s, spec.key)
                     if existing is not None:
@@ -430,7 +427,7 @@ class AlertService:
                 self.open.pop(key)
                 await self.bus.publish(AlertResolved(hall_id=self.hall_id, alert=payload(unstored)))
                 return unstored
-            async with unit_of_work(self.db, self.bus) as uow:
+            async with self._transaction() as uow:
                 alert = await uow.session.get(Alert, self.open[key].id)
                 if alert is None or alert.resolved_at is not None:
                     self.open.pop(key, None)
@@ -446,7 +443,7 @@ class AlertService:
             raise Conflict('alert_unstored')
         async with self._lock:
             now = self.clock()
-            async with unit_of_work(self.db, self.bus) as uow:
+            async with self._transaction() as uow:
                 s = uow.session
                 alert = await s.get(Alert, alert_id)
                 if alert is None or alert.hall_id != self.hall_id:

@@ -42,6 +42,7 @@ from app.clock import utcnow
 from app.db import AUDIT_KEY, Database
 from app.models.security import AuditEntry
 from app.security.masking import mask_text
+from app.services.uow import Service
 
 LOGIN_OK = 'login'
 LOGIN_FAILED = 'login_failed'
@@ -219,12 +220,11 @@ async def record(
     return entry
 
 
-class AuditLog:
+class AuditLog(Service):
     """Writes entries in their own transaction: for actions that must be recorded even when refused."""
 
     def __init__(self, db: Database, *, clock: Callable[[], datetime] = utcnow) -> None:
-        self.db = db
-        self.clock = clock
+        super().__init__(db, clock=clock)
 
     async def write(
         self,
@@ -239,7 +239,8 @@ class AuditLog:
         now: datetime | None = None,
     ) -> AuditEntry:
         """Record and commit one entry (see `record`; masked values only)."""
-        async with self.db.session() as session, session.begin():
+        async with self._transaction() as uow:
+            session = uow.session
             return await record(
                 session,
                 actor=actor,
@@ -305,6 +306,6 @@ async def verify(db: Database, *, checkpoints: Iterable[Checkpoint] = (), batch_
 async def last_entries(db: Database, limit: int = 20) -> list[AuditEntry]:
     """The newest `limit` entries, oldest first."""
     statement = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
-    async with db.session() as session, session.begin():
+    async with db.read_session() as session, session.begin():
         newest = list((await session.execute(statement)).scalars().all())
     return newest[::-1]

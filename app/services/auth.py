@@ -32,6 +32,7 @@ from app.services import audit, second_factor
 from app.services.errors import Conflict, Unauthorized
 from app.services.limits import Limit, Limits, TooManyRequests
 from app.services.principal import Kind, Principal
+from app.services.uow import Service
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class AuthService:
+class AuthService(Service):
     def __init__(
         self,
         db: Database,
@@ -131,13 +132,11 @@ class AuthService:
     ) -> None:
         """`bus` carries logouts to the open pages of every process (None: a tool with no pages to tell);
         `cipher` seals TOTP secrets (default: one keyed by SECRET_KEY, as the runtime's)."""
-        self.db = db
+        super().__init__(db, bus, clock=clock)
         self.cipher = cipher
         self.settings = settings
         self.limits = limits
-        self.bus = bus
         self.hall_id = hall_id
-        self.clock = clock
         self.handoff = LoginHandoff(clock=clock)
 
     async def login(
@@ -184,7 +183,8 @@ class AuthService:
             raise Unauthorized('bad_credentials')
         assert user is not None
         refusal = ''
-        async with self.db.write_lock(), self.db.session() as s, s.begin():
+        async with self._transaction() as uow:
+            s = uow.session
             fresh = await s.get(StaffUser, user.id)
             assert fresh is not None and fresh.id is not None
             factor = await second_factor.enrolment(s, fresh.id)
@@ -266,7 +266,8 @@ class AuthService:
                 locked_here |= await self.limits.hit(limit, subject) >= limit.max  # this failure used up the last try
             except TooManyRequests:
                 locked_here = True
-        async with self.db.write_lock(), self.db.session() as s, s.begin():
+        async with self._transaction() as uow:
+            s = uow.session
             fresh = await s.get(StaffUser, user.id) if user is not None else None
             slowed = fresh is not None and fresh.active and _slow_down(fresh, now)
             role = fresh.role if fresh is not None else ''
@@ -288,7 +289,8 @@ class AuthService:
     async def _audit_failure(
         self, username: str, user: StaffUser | None, address: str, outcome: str, now: dt.datetime
     ) -> None:
-        async with self.db.write_lock(), self.db.session() as s, s.begin():
+        async with self._transaction() as uow:
+            s = uow.session
             await audit.record(
                 s,
                 actor=username,
@@ -320,7 +322,8 @@ class AuthService:
         if session.enrolment_only and not enrolling:
             raise Unauthorized('second_factor_enrolment_required')
         if now - session.last_seen_at >= TOUCH_EVERY:
-            async with self.db.session() as s, s.begin():
+            async with self._transaction() as uow:
+                s = uow.session
                 await s.execute(update(AuthSession).where(col(AuthSession.id) == session.id).values(last_seen_at=now))
         return _principal(user, session)
 
@@ -341,7 +344,8 @@ class AuthService:
             raise Unauthorized('not_authenticated', text='not_authenticated.session')
         now = self.clock()
         secret = second_factor.new_secret()
-        async with self.db.write_lock(), self.db.session() as s, s.begin():
+        async with self._transaction() as uow:
+            s = uow.session
             row = await second_factor.enrolment(s, caller.user_id)
             if row is not None and row.confirmed_at is not None:
                 raise Conflict('already_enrolled')
@@ -374,7 +378,8 @@ class AuthService:
         await self.limits.check(LOGIN_PER_ADDRESS, address)
         await self.limits.check(LOGIN_PER_ACCOUNT_AND_ADDRESS, pair)
         codes = second_factor.new_recovery_codes()
-        async with self.db.write_lock(), self.db.session() as s, s.begin():
+        async with self._transaction() as uow:
+            s = uow.session
             row = await second_factor.enrolment(s, caller.user_id)
             if row is None or row.confirmed_at is not None:
                 raise Conflict('no_enrolment')
@@ -407,7 +412,8 @@ class AuthService:
         After the commit, `SessionEnded` tells every process to close that session's open pages now.
         """
         now = self.clock()
-        async with self.db.session() as s, s.begin():
+        async with self._transaction() as uow:
+            s = uow.session
             revoked = await self._revoke(s, token, now)
             if revoked is None:
                 return
@@ -420,10 +426,8 @@ class AuthService:
                 client_address=client_address[:64],
                 now=now,
             )
-        if self.bus is not None and session.id is not None:
-            await self.bus.publish(
-                SessionEnded(hall_id=self.hall_id, session_id=session.id, reason=SessionEnd.LOGGED_OUT)
-            )
+            if self.bus is not None and session.id is not None:
+                uow.emit(SessionEnded(hall_id=self.hall_id, session_id=session.id, reason=SessionEnd.LOGGED_OUT))
 
     async def ended(self, principals: Collection[Principal]) -> dict[Principal, SessionEnd]:
         """Which of these open pages' principals may no longer see their page, and why; the valid ones are left out.

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,7 +34,7 @@ from app.services.case_views import MATERIAL_REQUIRED, MATERIAL_SATISFIED, MATER
 from app.services.department_data import SOURCES, DepartmentData
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.messages import Message, Template, message
-from app.services.uow import UnitOfWork, unit_of_work
+from app.services.uow import Service, UnitOfWork
 from app.services.workdays import close_of_working_days
 from app.services.workflow import (
     ACTIVE,
@@ -72,7 +71,9 @@ def _local(moment: dt.datetime | None, settings: Settings) -> str:
     return moment.astimezone(settings.tz).strftime('%m月%d日 %H:%M') if moment else ''
 
 
-class CaseService:
+class CaseService(Service):
+    bus: Bus
+
     def __init__(
         self,
         db: Database,
@@ -85,17 +86,12 @@ class CaseService:
         notifier: notifications.NotificationService | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
-        self.db = db
-        self.bus = bus
+        super().__init__(db, bus, clock=clock)
         self.settings = settings
         self.cipher = cipher
         self.hall_id = hall_id
         self.department_data = department_data
         self.notifier = notifier
-        self.clock = clock
-
-    def _transaction(self) -> AbstractAsyncContextManager[UnitOfWork]:
-        return unit_of_work(self.db, self.bus)
 
     def _delivered(self) -> None:
         if self.notifier is not None:

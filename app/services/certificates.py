@@ -27,6 +27,7 @@ from app.models.security import AuditEntry
 from app.services import audit
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.reasons import checked_reason
+from app.services.uow import Service
 
 CERTIFICATE_REVOKED = 'certificate_revoked'
 GENUINE = 'genuine'
@@ -139,10 +140,9 @@ def parse_presented(text: str) -> dict[str, Any]:
     return content
 
 
-class CertificateService:
+class CertificateService(Service):
     def __init__(self, db: Database, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
-        self.db = db
-        self.clock = clock
+        super().__init__(db, clock=clock)
 
     async def document(self, number: str) -> dict[str, Any] | None:
         """The certificate file a citizen downloads (its hash included for convenience; verify ignores it)."""
@@ -192,7 +192,8 @@ class CertificateService:
     async def revoke(self, number: str, *, actor: str, role: str, reason: str) -> Certificate:
         reason = checked_reason(reason, required=True)
         now = self.clock()
-        async with self.db.write_lock(), self.db.session() as s, s.begin():
+        async with self._transaction() as uow:
+            s = uow.session
             certificate = (
                 await s.execute(select(Certificate).where(Certificate.number == number).with_for_update())
             ).scalar_one_or_none()

@@ -31,6 +31,7 @@ from app.services import audit
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.identity import parse_id_number
 from app.services.tracking import PersonAct
+from app.services.uow import Service
 
 FACE_CONTEXT = 'face_encoding'
 MAX_FACE_ENCODING_BYTES = 2048  # a face_recognition template is 128 float64 = 1024 bytes
@@ -182,7 +183,7 @@ def _specificity(consent: Consent) -> tuple[int, int, int]:
     return (consent.ticket_id is None, consent.service_code is None, -(consent.id or 0))
 
 
-class ConsentService:
+class ConsentService(Service):
     def __init__(
         self,
         db: Database,
@@ -191,9 +192,8 @@ class ConsentService:
         clock: Callable[[], dt.datetime] = utcnow,
         tz: ZoneInfo = DEFAULT_TZ,
     ) -> None:
-        self.db = db
+        super().__init__(db, clock=clock)
         self.cipher = cipher
-        self.clock = clock
         self.tz = tz
 
     async def _minor(self, s: AsyncSession, citizen_id: int, purpose: ConsentPurpose) -> bool:
@@ -233,7 +233,8 @@ class ConsentService:
         guardian: Guardian | None = None,
     ) -> Consent:
         """Record that the citizen (or, under 14, their guardian) agreed to the named text version."""
-        async with self.db.session() as s, s.begin():
+        async with self._transaction() as uow:
+            s = uow.session
             return await self.grant_in(
                 s,
                 citizen_id,
@@ -301,7 +302,8 @@ class ConsentService:
 
     async def revoke(self, consent_id: int, *, citizen_id: int) -> Consent:
         """Withdraw at once; face templates collected under this consent are deleted in the same transaction."""
-        async with self.db.session() as s, s.begin():
+        async with self._transaction() as uow:
+            s = uow.session
             return await self.revoke_in(s, consent_id, citizen_id=citizen_id)
 
     async def revoke_in(
@@ -350,7 +352,8 @@ class ConsentService:
         With `consume=True` a 'this time' consent is used up (and its face templates, whose only
         purpose was this use, are deleted); a 'same kind' consent only records its first use.
         """
-        async with self.db.session() as s, s.begin():
+        async with self._transaction() as uow:
+            s = uow.session
             return await self.require_in(
                 s, citizen_id, purpose, service_code=service_code, ticket_id=ticket_id, consume=consume
             )
@@ -396,7 +399,7 @@ class ConsentService:
 
     async def list_for(self, citizen_id: int) -> list[ConsentPublic]:
         """A citizen's consents, newest first, for the 'my consents' page."""
-        async with self.db.session() as s:
+        async with self.db.read_session() as s:
             statement = (
                 select(Consent)
                 .where(Consent.citizen_id == citizen_id)
@@ -409,7 +412,7 @@ class ConsentService:
         ticket_id, citizen_id = act.tracked.ticket_id, act.citizen_id
         if ticket_id is None or citizen_id is None:
             return []
-        async with self.db.session() as s:
+        async with self.db.read_session() as s:
             statement = (
                 select(Consent)
                 .where(Consent.citizen_id == citizen_id, Consent.ticket_id == ticket_id)
@@ -451,7 +454,8 @@ class ConsentService:
         """Withdraw a consent of this ticket through `act`; another ticket's consent looks like none at all."""
         if act.citizen_id is None or act.tracked.ticket_id is None:
             raise NotFound('unknown_consent')
-        async with self.db.session() as s, s.begin():
+        async with self._transaction() as uow:
+            s = uow.session
             return await self.revoke_in(
                 s,
                 consent_id,
@@ -466,7 +470,8 @@ class ConsentService:
         """Store a face template, encrypted, under the citizen's live 刷脸 consent (and no other)."""
         if not encoding or len(encoding) > MAX_FACE_ENCODING_BYTES:
             raise Invalid('invalid_face_encoding')
-        async with self.db.session() as s, s.begin():
+        async with self._transaction() as uow:
+            s = uow.session
             consent = await s.get(Consent, consent_id, with_for_update=True)
             if (
                 consent is None
@@ -499,7 +504,7 @@ class ConsentService:
             )
             .order_by(col(FaceEncoding.id))
         )
-        async with self.db.session() as s:
+        async with self.db.read_session() as s:
             rows = (await s.execute(statement)).all()
         return [(citizen_id, self.cipher.decrypt_bytes(token, context=FACE_CONTEXT)) for citizen_id, token in rows]
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +31,7 @@ from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.messages import Message, Template, message
 from app.services.satisfaction import UPHELD, SatisfactionRow
 from app.services.tracking import VIA_SMS, PersonAct
-from app.services.uow import UnitOfWork, unit_of_work
+from app.services.uow import Service, UnitOfWork
 from app.services.workdays import add_working_days
 from app.settings import Settings
 
@@ -113,7 +112,9 @@ class RectificationView:
     appellant: str = ''
 
 
-class EvaluationService:
+class EvaluationService(Service):
+    bus: Bus
+
     def __init__(
         self,
         db: Database,
@@ -124,15 +125,10 @@ class EvaluationService:
         notifier: notifications.NotificationService | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
-        self.db = db
-        self.bus = bus
+        super().__init__(db, bus, clock=clock)
         self.settings = settings
         self.hall_id = hall_id
         self.notifier = notifier
-        self.clock = clock
-
-    def _transaction(self) -> AbstractAsyncContextManager[UnitOfWork]:
-        return unit_of_work(self.db, self.bus)
 
     def _delivered(self) -> None:
         if self.notifier is not None:

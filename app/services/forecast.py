@@ -41,6 +41,7 @@ from app.services.hall_hours import (
 )
 from app.services.live_queue import LiveQueue
 from app.services.recent import Recent
+from app.services.uow import Service
 from app.settings import Settings
 
 SIMULATED_ACTOR = 'hall-sim'  # tickets the hall simulator takes: live activity, never history
@@ -243,7 +244,7 @@ class Suggestion:
     en: str
 
 
-class ForecastService:
+class ForecastService(Service):
     def __init__(
         self,
         db: Database,
@@ -253,11 +254,10 @@ class ForecastService:
         prompts: Mapping[str, Any] | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
-        self.db = db
+        super().__init__(db, clock=clock)
         self.settings = settings
         self.hall_id = hall_id
         self.prompts = prompts or {}
-        self.clock = clock
         self._model: ForecastModel | None = None
         self._fitted_for: dt.date | None = None
         self.recent: Recent[Any] = Recent(READS_SECONDS)
@@ -355,7 +355,8 @@ class ForecastService:
             }
             for (service_id, hour), n in sorted(counts.items())
         ]
-        async with self.db.write_lock(), self.db.session() as s, s.begin():
+        async with self._transaction() as uow:
+            s = uow.session
             await s.execute(
                 delete(ArrivalHistory).where(ArrivalHistory.hall_id == self.hall_id, ArrivalHistory.day == day)
             )

@@ -36,7 +36,7 @@ from app.services import audit
 from app.services.errors import Conflict, Forbidden, NotFound, Unauthorized
 from app.services.limits import Limit, Limits
 from app.services.principal import Principal
-from app.services.uow import unit_of_work
+from app.services.uow import Service
 
 ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789'  # no 0/O, 1/I/L: read aloud or off a screen without doubt
 CODE_LENGTH = 8
@@ -116,7 +116,9 @@ class KioskPairing:
         return self.paired_at is not None
 
 
-class KioskPairingService:
+class KioskPairingService(Service):
+    bus: Bus
+
     def __init__(
         self,
         db: Database,
@@ -129,12 +131,10 @@ class KioskPairingService:
     ) -> None:
         """`key` is the kiosk-pairing key (`Settings.key(Purpose.KIOSK_PAIRING)`): codes are stored as keyed
         hashes, so a copy of the table does not let anyone try all 31^8 codes offline."""
-        self.db = db
-        self.bus = bus
+        super().__init__(db, bus, clock=clock)
         self.limits = limits
         self.key = key
         self.hall_id = hall_id
-        self.clock = clock
         self.audit = audit.AuditLog(db, clock=clock)
 
     def code_hash(self, code: str) -> str:
@@ -190,7 +190,7 @@ class KioskPairingService:
         """A new one-time code for this kiosk (admins only); an older unused code for it ends now."""
         await self._require_admin(caller, CODE_ISSUED, f'kiosk:{device_code}')
         now = self.clock()
-        async with unit_of_work(self.db, self.bus) as uow:
+        async with self._transaction() as uow:
             s = uow.session
             device = await self._kiosk(s, device_code)
             await self._end_codes(s, device, now)
@@ -222,7 +222,7 @@ class KioskPairingService:
         """End this kiosk's pairing (admins only): its screen stops at once, its unused code too."""
         await self._require_admin(caller, UNPAIRED, f'kiosk:{device_code}')
         now = self.clock()
-        async with unit_of_work(self.db, self.bus) as uow:
+        async with self._transaction() as uow:
             s = uow.session
             device = await self._kiosk(s, device_code)
             screens = await self._revoke_screens(s, device, now)
@@ -254,7 +254,7 @@ class KioskPairingService:
         await self.limits.check(PAIRING_GUESSES, address)
         now = self.clock()
         token = secrets.token_urlsafe(32)
-        async with unit_of_work(self.db, self.bus) as uow:
+        async with self._transaction() as uow:
             s = uow.session
             row = (
                 await s.execute(
@@ -323,7 +323,8 @@ class KioskPairingService:
         if screen.revoked_at is not None or device.code != device_code or device.hall_id != self.hall_id:
             raise not_paired()
         if now - screen.last_seen_at >= SEEN_EVERY:
-            async with self.db.write_lock(), self.db.session() as s, s.begin():
+            async with self._transaction() as uow:
+                s = uow.session
                 await s.execute(
                     update(KioskScreenCredential)
                     .where(col(KioskScreenCredential.id) == screen.id)

@@ -31,6 +31,7 @@ from app.clock import utcnow
 from app.db import Database
 from app.models.security import RateCounter
 from app.services.errors import DomainError
+from app.services.uow import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,8 @@ class DatabaseCounters(CounterStore):
             .on_conflict_do_update(index_elements=['key'], set_={'count': RateCounter.count + 1})
             .returning(col(RateCounter.count))
         )
-        async with self.db.write_lock(), self.db.session() as s, s.begin():
+        async with unit_of_work(self.db) as uow:
+            s = uow.session
             count = int((await s.execute(statement)).scalar_one())
             self._increments += 1
             if self._increments % CLEANUP_EVERY == 0:
@@ -108,7 +110,8 @@ class DatabaseCounters(CounterStore):
         return int(row or 0)
 
     async def delete(self, key: str) -> None:
-        async with self.db.write_lock(), self.db.session() as s, s.begin():
+        async with unit_of_work(self.db) as uow:
+            s = uow.session
             await s.execute(delete(RateCounter).where(RateCounter.key == key))
 
 

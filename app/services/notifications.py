@@ -27,6 +27,7 @@ from app.security.crypto import FieldCipher
 from app.services.channels import PUSH, SMS, ChannelError, NotificationChannel, Outgoing
 from app.services.limits import Limit, Limits, TooManyRequests
 from app.services.messages import Message, page_text
+from app.services.uow import Service
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class DeliveryReport:
     failed: int = 0
 
 
-class NotificationService:
+class NotificationService(Service):
     """Delivers due outbox rows through the channels; `kick()` asks the job runner to deliver soon."""
 
     def __init__(
@@ -131,11 +132,10 @@ class NotificationService:
         *,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
-        self.db = db
+        super().__init__(db, clock=clock)
         self.cipher = cipher
         self.limits = limits
         self.channels = dict(channels)
-        self.clock = clock
         self.waker: Callable[[], None] | None = None
 
     def kick(self) -> None:
@@ -166,7 +166,8 @@ class NotificationService:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        async with self.db.write_lock(), self.db.session() as s, s.begin():
+        async with self._transaction() as uow:
+            s = uow.session
             rows = list((await s.execute(statement)).scalars())
             for row in rows:
                 row.status = SENDING
@@ -248,7 +249,8 @@ class NotificationService:
         statement = (
             update(Notification).where(col(Notification.id) == row.id, Notification.status == SENDING).values(**values)
         )
-        async with self.db.write_lock(), self.db.session() as s, s.begin():
+        async with self._transaction() as uow:
+            s = uow.session
             await s.execute(statement)
         return status
 

@@ -34,7 +34,7 @@ from app.services.case_views import MATERIAL_PREPARED, MATERIAL_REQUIRED, CaseVi
 from app.services.consent import CURRENT_TEXT_VERSIONS, ConsentService
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.tracking import PersonAct, Tracked
-from app.services.uow import UnitOfWork, unit_of_work
+from app.services.uow import Service, UnitOfWork
 
 RELATIONS = ('子女', '配偶', '父母', '兄弟姐妹', '亲友')
 DURATIONS_HOURS = (1, 4, 24)
@@ -84,7 +84,9 @@ def is_active(grant: ProxyGrant, consent: Consent | None, now: dt.datetime) -> b
     return grant.revoked_at is None and now < grant.expires_at and consent is not None and consent.revoked_at is None
 
 
-class ProxyService:
+class ProxyService(Service):
+    bus: Bus
+
     def __init__(
         self,
         db: Database,
@@ -95,10 +97,8 @@ class ProxyService:
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.hall_id = hall_id
-        self.db = db
-        self.bus = bus
+        super().__init__(db, bus, clock=clock)
         self.consent = consent
-        self.clock = clock
 
     # ---- the citizen ---------------------------------------------------------------------------
 
@@ -118,7 +118,7 @@ class ProxyService:
             )
         now = self.clock()
         token = secrets.token_urlsafe(24)
-        async with unit_of_work(self.db, self.bus) as uow:
+        async with self._transaction() as uow:
             s = uow.session
             if len(await self._active(s, tracked.citizen_id, now)) >= MAX_ACTIVE_GRANTS:
                 raise Conflict(
@@ -167,7 +167,7 @@ class ProxyService:
     async def decide(self, proposal_id: int, *, act: PersonAct, accept: bool) -> ProxyProposal:
         """The citizen accepts (the material is marked prepared) or rejects a relative's proposal of this ticket."""
         now = self.clock()
-        async with unit_of_work(self.db, self.bus) as uow:
+        async with self._transaction() as uow:
             s = uow.session
             proposal = await s.get(ProxyProposal, proposal_id, with_for_update=True)
             grant = await s.get(ProxyGrant, proposal.grant_id) if proposal is not None else None
@@ -198,7 +198,7 @@ class ProxyService:
     async def end(self, grant_id: int, *, act: PersonAct) -> ProxyGrant:
         """End a grant of this ticket now: the link stops working, its consent is withdrawn, proposals dropped."""
         now = self.clock()
-        async with unit_of_work(self.db, self.bus) as uow:
+        async with self._transaction() as uow:
             s = uow.session
             grant = await s.get(ProxyGrant, grant_id, with_for_update=True)
             if grant is None or not _in_scope(grant, act):
@@ -211,7 +211,7 @@ class ProxyService:
     async def end_for_consent(self, consent_id: int, *, act: PersonAct) -> None:
         """Withdrawing a PROXY consent of this ticket from the consent list ends its grants the same way."""
         now = self.clock()
-        async with unit_of_work(self.db, self.bus) as uow:
+        async with self._transaction() as uow:
             s = uow.session
             rows = await s.execute(
                 select(ProxyGrant).where(
@@ -252,7 +252,7 @@ class ProxyService:
         if access.grant.joined_at is not None:
             return access
         now = self.clock()
-        async with unit_of_work(self.db, self.bus) as uow:
+        async with self._transaction() as uow:
             access = await self._access(uow.session, token, lock=True)
             grant = access.grant
             if grant.joined_at is None:
@@ -266,7 +266,7 @@ class ProxyService:
     async def propose(self, token: str, material_id: int) -> ProxyProposal:
         """The relative says a required material is ready; the citizen confirms it on their page."""
         now = self.clock()
-        async with unit_of_work(self.db, self.bus) as uow:
+        async with self._transaction() as uow:
             s = uow.session
             access = await self._access(s, token, lock=True)
             grant = access.grant

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
@@ -17,20 +16,23 @@ from sqlmodel import select
 from app.bus import Bus
 from app.clock import utcnow
 from app.db import Database
+from app.events import Event
 from app.models.hall import ServiceItem, Window
 from app.security.crypto import FieldCipher
 from app.services.errors import NotFound
 from app.services.limits import Limits
 from app.services.live_loading import read_live_queue
 from app.services.live_queue import LiveQueue
-from app.services.uow import UnitOfWork, unit_of_work
+from app.services.uow import Service
 from app.settings import Settings
 
 BUSY_MESSAGE = '请先办结、转移或挂起当前号 / finish, transfer or park the current ticket'
 
 
-class QueueCore:
+class QueueCore(Service):
     """The queue service's dependencies and the live queue state, built once per process (`start_live`)."""
+
+    bus: Bus
 
     def __init__(
         self,
@@ -43,17 +45,15 @@ class QueueCore:
         hall_id: int,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
-        self.db = db
-        self.bus = bus
+        super().__init__(db, bus, clock=clock)
         self.settings = settings
         self.cipher = cipher
         self.limits = limits
         self.hall_id = hall_id
-        self.clock = clock
         self.live: LiveQueue | None = None
 
-    def _transaction(self) -> AbstractAsyncContextManager[UnitOfWork]:
-        return unit_of_work(self.db, self.bus, apply_first=self.live.apply if self.live else None)
+    def _apply_first(self) -> Callable[[Event], object] | None:
+        return self.live.apply if self.live else None
 
     @property
     def fairness_cap(self) -> dt.timedelta:

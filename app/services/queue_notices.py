@@ -20,12 +20,15 @@ from app.services import notifications
 from app.services.live_queue import LiveQueue
 from app.services.messages import Template, message
 from app.services.priority import order_key
+from app.services.uow import Service
 
 NEAR_AHEAD = 3
 REMEMBERED = 50_000
 
 
-class QueueNotices:
+class QueueNotices(Service):
+    bus: Bus
+
     def __init__(
         self,
         db: Database,
@@ -37,13 +40,11 @@ class QueueNotices:
         fairness_cap: dt.timedelta,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
-        self.db = db
-        self.bus = bus
+        super().__init__(db, bus, clock=clock)
         self.live = live
         self.notifier = notifier
         self.hall_id = hall_id
         self.cap = fairness_cap
-        self.clock = clock
         self._told: OrderedDict[int, None] = OrderedDict()
         self._subscription: Subscription | None = None
 
@@ -77,7 +78,8 @@ class QueueNotices:
             return
         now = self.clock()
         written = 0
-        async with self.db.write_lock(), self.db.session() as s, s.begin():
+        async with self._transaction() as uow:
+            s = uow.session
             if called:
                 row = await s.get(Ticket, ticket.id)
                 written += await notifications.add(

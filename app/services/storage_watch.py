@@ -9,7 +9,6 @@ again clears it, and space above the threshold clears the warning: nothing needs
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from app import tasks
 from app.db import Database
 from app.services.alerts import AlertService, AlertSpec, Kind
 from app.storage import Failure
@@ -97,9 +97,7 @@ class StorageWatch:
     async def stop(self) -> None:
         self.db.health.unlisten(self._changed)
         for task in [*self._pending, *([self._task] if self._task else [])]:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await tasks.stop(task)
         self._task = None
 
     def _changed(self, failure: Failure | None) -> None:

@@ -24,6 +24,7 @@ from app.services import audit
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.principal import Principal
 from app.services.reasons import checked_reason
+from app.services.uow import unit_of_work
 
 Field = Literal['name', 'id_number', 'phone']
 _COLUMNS: dict[str, tuple[str, str]] = {
@@ -50,7 +51,8 @@ async def unmask_citizen(
     if unknown or not fields:
         raise Invalid('unknown_field', value=sorted(unknown) or "nothing")
     detail = {'fields': sorted(fields), 'reason': reason}
-    async with db.session() as s, s.begin():
+    async with unit_of_work(db) as uow:
+        s = uow.session
         citizen = await s.get(Citizen, citizen_id)
         allowed = citizen is not None and await _task_needs_it(s, principal, citizen_id)
         await audit.record(

@@ -11,10 +11,10 @@ a card, a frame) is held in memory only while it is being delivered: nothing is 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any, ClassVar
 
+from app import tasks
 from devices.bridge.config import Peripheral
 from devices.sim.client import AuthRefused, Backoff, DeviceClient, Refused
 
@@ -79,9 +79,7 @@ class BridgedPeripheral:
             self.refused = True
             log.error("%s: the hall refused this device's credential; check its credential file", self.code)
         finally:
-            work.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await work
+            await tasks.stop(work)
 
     async def stop(self) -> None:
         await self.client.stop()

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 
+from app import tasks
 from app.models.device import DeviceKind
 from app.services.call_board import Call
 from devices import protocol
@@ -35,10 +36,7 @@ class CallDisplayDriver(Driver):
         self._worker = asyncio.get_running_loop().create_task(self._announce_all(), name=f'announce-{self.code}')
 
     async def stop(self) -> None:
-        if self._worker:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+        await tasks.stop(self._worker)
         await super().stop()
 
     def enqueue(self, call: Call) -> None:

@@ -14,7 +14,6 @@ day in seconds; a WallClock sleeps, for the live demo (`HALL_SIMULATION=on`, see
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import heapq
 import itertools
@@ -28,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from stdnum.cn import ric
 
+from app import tasks
 from app.clock import utcnow
 from app.models.hall import WindowState
 from app.models.people import Role
@@ -207,11 +207,8 @@ class HallSimulator:
         self._task = asyncio.get_running_loop().create_task(self._run_forever(), name='hall-simulator')
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await tasks.stop(self._task)
+        self._task = None
 
     async def _run_forever(self) -> None:
         await self.prepare()

@@ -39,6 +39,11 @@ class LedDisplay(BridgedPeripheral):
             ) from None
         self._writer: asyncio.StreamWriter | None = None
 
+    @property
+    def port_open(self) -> bool:
+        """The serial port is open: a call now reaches the display (before it, an announce is refused)."""
+        return self._writer is not None
+
     def line(self, call: dict[str, Any]) -> bytes:
         """The bytes for one call (the template filled in, cut to max_chars, framed)."""
         fields = {key: call.get(key, '') for key in SAMPLE}

@@ -26,6 +26,7 @@ from app.services.kiosk import TicketSlip
 from app.settings import Settings
 from devices import protocol
 from devices.bridge.config import load
+from devices.bridge.display import LedDisplay
 from devices.bridge.link import BridgedPeripheral
 from devices.bridge.runner import Bridge, build_all, check_all
 from devices.driver import DeviceUnavailable
@@ -357,7 +358,7 @@ async def test_a_call_is_shown_on_the_serial_led_display_and_reported_announced(
     harness: HubHarness, bridged: Start, serial: Any
 ) -> None:
     port = serial()
-    await bridged(
+    peripherals = await bridged(
         {
             'display': [
                 {
@@ -373,7 +374,9 @@ async def test_a_call_is_shown_on_the_serial_led_display_and_reported_announced(
         }
     )
     display = harness.service.driver('CD-W1', CallDisplayDriver)
-    await harness.wait_for(lambda: display.connected)
+    led = peripherals['CD-W1']
+    assert isinstance(led, LedDisplay)
+    await harness.wait_for(lambda: display.connected and led.port_open)  # connected to the hub before the port opens
     heard: list[str] = []
     on_announced = display.on_announced
 

@@ -28,12 +28,6 @@ class Failure(StrEnum):
     UNREACHABLE = 'database_unavailable'
 
 
-MESSAGES = {
-    Failure.FULL: '暂时无法办理（存储空间已满），请联系工作人员 / cannot store this now (disk full): please ask staff',
-    Failure.UNREACHABLE: (
-        '系统暂时无法连接数据库，请稍后再试或联系工作人员 / the database is unreachable: try again shortly or ask staff'
-    ),
-}
 SQLITE_FULL_TEXT = ('database or disk is full', 'disk i/o error')
 PG_DISK_FULL = '53100'  # disk_full; 53xxx is "insufficient resources"
 PG_UNREACHABLE_PREFIXES = ('08', '57P')  # connection exceptions; admin/crash shutdown, cannot connect now
@@ -78,7 +72,7 @@ def classify(error: BaseException) -> Failure | None:
 
 
 def refusal(failure: Failure) -> StorageUnavailable:
-    return StorageUnavailable(failure.value, MESSAGES[failure])
+    return StorageUnavailable(failure.value)
 
 
 Listener = Callable[[Failure | None], None]
@@ -110,7 +104,7 @@ class StorageHealth:
     def failed(self, failure: Failure) -> None:
         self._last_failure = self.clock()
         if self.failure != failure:
-            log.error('storage: %s', MESSAGES[failure])
+            log.error('storage: %s', StorageUnavailable(failure.value).message)
             self._set(failure)
 
     def stored(self) -> None:

@@ -4,14 +4,19 @@ and the API answers in the hall's language."""
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import string
 from pathlib import Path
 
 import pytest
 
+from app.models.security import ConsentPurpose
 from app.services import errors
+from app.services.consent import consent_required
 from app.services.error_texts import ERROR_TEXTS
-from app.services.errors import Conflict, DomainError, Invalid, NotFound
+from app.services.errors import Conflict, DomainError, Invalid, NotFound, StorageUnavailable
+from app.services.identity import parse_id_number
+from app.storage import Failure
 from tests.apphost import running_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,10 +42,10 @@ def _raises() -> list[tuple[str, str, set[str]]]:
             text = keywords.pop('text', None)
             if isinstance(text, ast.Constant):
                 key = text.value
-            elif isinstance(node.args[0], ast.Constant):
+            elif text is None and isinstance(node.args[0], ast.Constant):
                 key = node.args[0].value
             else:
-                continue  # a code chosen at run time, without a text key: nothing to check statically
+                continue  # a code or text chosen at run time: test_texts_picked_at_run_time_exist_for_every_case
             found.append((f'{path.relative_to(ROOT)}:{node.lineno}', key, set(keywords)))
     return found
 
@@ -54,8 +59,26 @@ def test_every_raise_names_a_registered_text_and_gives_each_of_its_parameters() 
         assert _fields(zh) | _fields(en) <= given, f'{where}: {key!r} needs {_fields(zh) | _fields(en) - given}'
 
 
+def _named_in_code() -> tuple[set[str], set[str]]:
+    """Every string constant in app/ (a text key picked from a table or an enum) and every f-string's constant
+    start (a family of keys, 'consent_required.' + purpose)."""
+    names: set[str] = set()
+    families: set[str] = set()
+    for path in sorted((ROOT / 'app').rglob('*.py')):
+        if path.name == 'error_texts.py':
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                names.add(node.value)
+            elif isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
+                families.add(str(node.values[0].value))
+    return names, families
+
+
 def test_every_registered_text_is_used_and_has_both_languages() -> None:
-    used = {key for _, key, _ in _raises()}
+    names, families = _named_in_code()
+    used = {key for _, key, _ in _raises()} | (set(ERROR_TEXTS) & names)
+    used |= {key for key in ERROR_TEXTS if any(key.startswith(f) for f in families if f.endswith('.'))}
     assert set(ERROR_TEXTS) - used == set()
     assert all(zh.strip() and en.strip() and zh != en for zh, en in ERROR_TEXTS.values())
 
@@ -86,3 +109,32 @@ def test_the_api_answers_in_the_halls_language(tmp_path: Path, lang: str, expect
         response = client.post('/api/tickets', json={'service_code': 'NOPE'})
     assert response.status_code == 404, response.text
     assert response.json() == {'code': 'unknown_service', 'message': expected}
+
+
+def test_texts_picked_at_run_time_exist_for_every_case() -> None:
+    for purpose in ConsentPurpose:
+        assert consent_required(purpose).render('en')
+    for failure in Failure:
+        assert StorageUnavailable(failure.value).render('en')
+    for raw, reason in (
+        ('1101051990030', 'must have 18 characters'),
+        ('11010519900307X21X', 'invalid characters'),
+        ('110105199003071234', 'checksum is wrong'),
+    ):
+        with pytest.raises(Invalid) as refused:
+            parse_id_number(raw, today=dt.date(2026, 12, 4))
+        assert reason in refused.value.render('en') and refused.value.code == 'invalid_id_number'
+
+
+def test_every_rate_limit_has_its_words() -> None:
+    names = [
+        node.args[0].value
+        for path in sorted((ROOT / 'app').rglob('*.py'))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == 'Limit' and node.args
+        if isinstance(node.args[0], ast.Constant)
+    ]
+    assert len(names) >= 10
+    for name in names:
+        assert f'limit.{name}' in ERROR_TEXTS, name
+        assert _fields(ERROR_TEXTS[f'limit.{name}'][0]) == {'minutes'}

@@ -16,7 +16,7 @@ from app.services.limits import DatabaseCounters, Limit, Limits, RedisCounters, 
 from tests.conftest import FakeClock
 
 REDIS_URL = 'redis://127.0.0.1:6379/0'
-THREE_A_MINUTE = Limit('test:three', 3, dt.timedelta(minutes=1), 'slow_down', '太快了 / too fast')
+THREE_A_MINUTE = Limit('tickets:address', 3, dt.timedelta(minutes=1), 'slow_down')  # the words of a real limit
 
 
 def database_limits(db: Database, clock: FakeClock) -> Limits:
@@ -30,7 +30,8 @@ async def test_the_attempt_over_the_limit_is_refused_until_the_window_ends(db: D
     with pytest.raises(TooManyRequests) as refused:
         await limits.hit(THREE_A_MINUTE, '10.0.0.1')
     assert (refused.value.status, refused.value.code, refused.value.retry_after) == (429, 'slow_down', 30)
-    assert '太快了' in refused.value.message and '1 min' in refused.value.message
+    assert refused.value.message.startswith('取号过于频繁（请1分钟后再试） / ')
+    assert refused.value.render('en') == 'too many tickets from this address (try again in 1 min)'
     with pytest.raises(TooManyRequests):
         await limits.check(THREE_A_MINUTE, '10.0.0.1')
     assert await limits.hit(THREE_A_MINUTE, '10.0.0.2') == 1  # other subjects count on their own
@@ -66,7 +67,7 @@ async def test_the_database_keeps_only_a_keyed_hash_of_the_subject(db: Database,
     await limits.hit(THREE_A_MINUTE, '13812345678')
     async with db.read_session() as s:
         rows = list((await s.execute(select(RateCounter))).scalars())
-    assert len(rows) == 1 and '13812345678' not in rows[0].key and rows[0].key.startswith('test:three:')
+    assert len(rows) == 1 and '13812345678' not in rows[0].key and rows[0].key.startswith('tickets:address:')
     assert rows[0].count == 1
 
 

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from app.services.errors import DomainError, StorageUnavailable
+from app.services.errors import DomainError, StorageUnavailable, render
 from app.services.limits import TooManyRequests
 
 
@@ -26,20 +26,23 @@ def _domain_error(lang: str) -> Callable[[Request, Exception], Awaitable[JSONRes
     return answer
 
 
-async def _validation_error(_: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, RequestValidationError)
-    problems = error.errors()
-    if any(p.get('type') == 'json_invalid' for p in problems):
-        return JSONResponse(error_body('malformed_json', '请求体不是合法的 JSON / the body is not valid JSON'), 400)
-    fields = [
-        {'field': '.'.join(str(part) for part in p.get('loc', ()) if part != 'body'), 'problem': p.get('msg', '')}
-        for p in problems
-    ]
-    first = fields[0] if fields else {'field': '', 'problem': ''}
-    message = f'请求参数无效：{first["field"]} {first["problem"]} / invalid request'
-    return JSONResponse(error_body('invalid_request', message, fields=fields), status_code=422)
+def _validation_error(lang: str) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def answer(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        problems = error.errors()
+        if any(p.get('type') == 'json_invalid' for p in problems):
+            return JSONResponse(error_body('malformed_json', render('malformed_json', lang)), 400)
+        fields = [
+            {'field': '.'.join(str(part) for part in p.get('loc', ()) if part != 'body'), 'problem': p.get('msg', '')}
+            for p in problems
+        ]
+        first = fields[0] if fields else {'field': '', 'problem': ''}
+        message = render('invalid_request', lang, field=first['field'], problem=first['problem'])
+        return JSONResponse(error_body('invalid_request', message, fields=fields), status_code=422)
+
+    return answer
 
 
 def install_error_handlers(app: FastAPI, lang: str) -> None:
     app.add_exception_handler(DomainError, _domain_error(lang))
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RequestValidationError, _validation_error(lang))

@@ -44,21 +44,14 @@ LOGIN_PER_ACCOUNT_AND_ADDRESS = Limit(
     5,
     LOCKOUT,
     'login_locked',
-    '该账号在此终端连续登录失败次数过多 / too many failed logins for this account from here',
 )
-LOGIN_PER_ADDRESS = Limit(
-    'login:address', 30, LOCKOUT, 'address_locked', '该终端登录失败次数过多 / too many failed logins from here'
-)
+LOGIN_PER_ADDRESS = Limit('login:address', 30, LOCKOUT, 'address_locked')
 SLOW_AFTER = 20  # failures of one account, from any addresses, within LOCKOUT: from then on attempts are spaced
 MAX_WAIT_SECONDS = 300
 # A page load writes last_seen_at at most this often: idle time stays exact to a minute, and page loads
 # during a busy hall's writes seldom wait for the write lock.
 TOUCH_EVERY = dt.timedelta(seconds=60)
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
-
-
-def _slowed_message(wait: int) -> str:
-    return f'该账号登录失败过多，请{wait}秒后再试 / too many failed logins for this account: wait {wait} s'
 
 
 def _slow_down(user: StaffUser, now: dt.datetime) -> bool:
@@ -172,7 +165,7 @@ class AuthService(Service):
         if user is not None and user.active and user.locked_until and user.locked_until > now:
             wait = math.ceil((user.locked_until - now).total_seconds())
             await self._audit_failure(username, user, address, 'account_slowed', now)
-            raise TooManyRequests('account_slowed', _slowed_message(wait), retry_after=wait)
+            raise TooManyRequests('account_slowed', wait=wait, retry_after=wait)
         if user is None or not user.active:
             verify_password(password, _DUMMY_HASH)  # same cost as a real check: no user enumeration by timing
             ok = False

@@ -122,17 +122,6 @@ CURRENT_TEXT_VERSIONS: dict[ConsentPurpose, str] = {
     ConsentPurpose.PROXY: PROXY_TEXT_VERSION,
 }
 
-_REQUIRED_MESSAGES: dict[ConsentPurpose, str] = {
-    ConsentPurpose.FACE_TICKET: (
-        '刷脸取号需要您单独同意；您也可以使用身份证或到人工窗口取号 / '
-        'face ticketing needs your separate consent; you can always use your ID card or a staffed counter'
-    ),
-    ConsentPurpose.DEPARTMENT_DATA: (
-        '调取部门数据需要您的授权 / fetching your data from other departments needs your consent'
-    ),
-    ConsentPurpose.PROXY: '亲情代办需要您的授权 / family proxy help needs your consent',
-}
-
 
 def consent_text(purpose: ConsentPurpose, version: str | None = None) -> ConsentText:
     """The text to show for a purpose (current version unless one is named)."""
@@ -145,7 +134,7 @@ def consent_text(purpose: ConsentPurpose, version: str | None = None) -> Consent
 
 
 def consent_required(purpose: ConsentPurpose) -> Forbidden:
-    return Forbidden('consent_required', _REQUIRED_MESSAGES[ConsentPurpose(purpose)])
+    return Forbidden('consent_required', text=f'consent_required.{ConsentPurpose(purpose).value}')
 
 
 def guardian_required() -> Forbidden:

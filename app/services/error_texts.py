@@ -6,6 +6,10 @@ Services raise `Invalid('code', name=value)`; the API and the pages render the t
 from __future__ import annotations
 
 ERROR_TEXTS: dict[str, tuple[str, str]] = {
+    'account_slowed': (
+        '该账号登录失败过多，请{wait}秒后再试',
+        'too many failed logins for this account: wait {wait} s',
+    ),
     'advice_stale': ('{window_number}号窗口的事项已变更，请刷新建议', 'the window changed: refresh the advice'),
     'alert_acknowledged': ('已由 {acknowledged_by} 确认', 'already acknowledged'),
     'alert_resolved': ('该预警已解除', 'this alert has already cleared'),
@@ -27,8 +31,23 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'certificate_not_json': ('文件不是有效的电子证照 JSON', 'not a certificate JSON file'),
     'certificate_revoked': ('该证照已注销', 'already revoked'),
     'certificate_too_large': ('文件过大，不是本系统签发的电子证照', 'file too large'),
+    'channel_needs_device': ('该取号方式须在大厅自助机或窗口办理', 'this channel is only for hall kiosks and staff'),
+    'channel_not_for_kiosk': ('自助机不能使用该取号方式', 'a kiosk cannot take this kind of ticket'),
     'citizen_rates': ('评价只能由办事人本人通过短信验证后提交', 'only the citizen rates, after the texted code'),
     'consent_already_revoked': ('该授权已撤回', 'this consent was already withdrawn'),
+    'consent_required.department_data': (
+        '调取部门数据需要您的授权',
+        'fetching your data from other departments needs your consent',
+    ),
+    'consent_required.face_ticket': (
+        '刷脸取号需要您单独同意；您也可以使用身份证或到人工窗口取号',
+        ('face ticketing needs your separate consent; you can always use your ID card or a staffed counter'),
+    ),
+    'consent_required.proxy': ('亲情代办需要您的授权', 'family proxy help needs your consent'),
+    'database_unavailable': (
+        '系统暂时无法连接数据库，请稍后再试或联系工作人员',
+        'the database is unreachable: try again shortly or ask staff',
+    ),
     'face_not_matched': (
         '未能确认您的身份，请使用身份证取号或到人工窗口',
         ('we could not confirm who you are: please use your ID card or a staffed counter'),
@@ -50,23 +69,87 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
         ),
     ),
     'id_number_required': ('刷证或刷脸取号须带身份证号', 'an ID read carries the ID number'),
+    'identity_needs_device': (
+        '身份信息须在大厅自助机刷证或由工作人员核验',
+        'identity is taken only at a kiosk or by staff',
+    ),
     'invalid_answer': ('「{text_value}」没有选项 {value!r}', 'not an option of this question'),
+    'invalid_card': ('身份证无法识别，请重新放置', 'the card could not be read'),
     'invalid_channel': ('授权渠道无效', 'invalid consent channel'),
     'invalid_duration': ('授权时长只能是 1、4 或 24 小时', 'a grant lasts 1, 4 or 24 hours'),
     'invalid_face_encoding': ('人脸特征数据无效', 'invalid face template'),
     'invalid_guardian_relation': ('请选择与未成年人的关系', 'choose the relation to the minor'),
+    'invalid_id_number.checksum': ('身份证号校验位错误', 'ID number checksum is wrong'),
+    'invalid_id_number.component': ('身份证号的出生日期或地区码无效', 'ID number has an invalid birth date or region'),
+    'invalid_id_number.format': ('身份证号格式错误', 'ID number has invalid characters'),
+    'invalid_id_number.length': ('身份证号应为18位', 'ID number must have 18 characters'),
     'invalid_message_parameter': ('短信参数“{name}”须为文字', '{name!r} must be text'),
     'invalid_message_parameter.names': ('短信参数不符：{names}', 'wrong message parameters: {names}'),
     'invalid_message_parameter.not_integer': ('短信参数“{name}”须为整数', '{name!r} must be an integer'),
     'invalid_message_parameter.too_long': ('短信参数“{name}”过长', '{name!r} is too long for a message'),
+    'invalid_qr': ('二维码无效', 'this code is not valid'),
     'invalid_reference': ('预约码格式不正确', 'that is not an appointment code'),
     'invalid_relation': ('请选择与您的关系', 'choose how you are related'),
+    'invalid_request': ('请求参数无效：{field} {problem}', 'invalid request'),
     'kiosk_not_paired': ('本屏幕不是已登记的自助取号机', 'this screen is not a registered kiosk'),
     'kiosk_not_paired.unpaired': ('该自助取号机尚未配对', 'this kiosk is not paired'),
+    'limit.kiosk:pairing': (
+        '配对码尝试次数过多（请{minutes}分钟后再试）',
+        ('too many pairing attempts from this address (try again in {minutes} min)'),
+    ),
+    'limit.login:address': (
+        '该终端登录失败次数过多（请{minutes}分钟后再试）',
+        ('too many failed logins from here (try again in {minutes} min)'),
+    ),
+    'limit.login:pair': (
+        '该账号在此终端连续登录失败次数过多（请{minutes}分钟后再试）',
+        ('too many failed logins for this account from here (try again in {minutes} min)'),
+    ),
+    'limit.sms:hall': (
+        '本大厅今日短信已达上限（请{minutes}分钟后再试）',
+        ('the hall sent its texts for today (try again in {minutes} min)'),
+    ),
+    'limit.sms:phone': (
+        '该手机号今日短信已达上限（请{minutes}分钟后再试）',
+        ('this phone had its texts for today (try again in {minutes} min)'),
+    ),
+    'limit.tickets:address': (
+        '取号过于频繁（请{minutes}分钟后再试）',
+        ('too many tickets from this address (try again in {minutes} min)'),
+    ),
+    'limit.tickets:anonymous': (
+        '线上取号人数已满，请到大厅取号机取号（请{minutes}分钟后再试）',
+        ('remote tickets are full for now: please use a kiosk in the hall (try again in {minutes} min)'),
+    ),
+    'limit.tickets:phone': (
+        '该手机号今日取号次数已达上限（请{minutes}分钟后再试）',
+        ('this phone number has taken its tickets for today (try again in {minutes} min)'),
+    ),
+    'limit.track:address': (
+        '查询尝试次数过多（请{minutes}分钟后再试）',
+        'too many attempts from here (try again in {minutes} min)',
+    ),
+    'limit.track:code': (
+        '该查询码尝试次数过多（请{minutes}分钟后再试）',
+        'too many attempts for this code (try again in {minutes} min)',
+    ),
+    'limit.track:texts:address': (
+        '验证码发送过于频繁（请{minutes}分钟后再试）',
+        'too many codes sent (try again in {minutes} min)',
+    ),
+    'limit.track:texts:phone': (
+        '验证码发送过于频繁（请{minutes}分钟后再试）',
+        'too many codes sent (try again in {minutes} min)',
+    ),
+    'limit.track:texts:ticket': (
+        '验证码发送过于频繁（请{minutes}分钟后再试）',
+        'too many codes sent (try again in {minutes} min)',
+    ),
     'link_in_message': (
         '短信参数“{name}”不能包含网址或域名',
         ('the message parameter {name!r} must not contain a link or host name'),
     ),
+    'malformed_json': ('请求体不是合法的 JSON', 'the body is not valid JSON'),
     'material_not_needed': ('该材料已无需提交', 'this material is no longer needed'),
     'no_appeal': ('该整改没有待复核的申诉', 'no appeal to decide'),
     'no_current_ticket': ('{number}号窗口当前没有在办的号', 'no ticket at this window'),
@@ -95,6 +178,7 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
         '未留手机号：授权、评价和亲友代办请到窗口由工作人员在您本人在场时办理',
         ('no phone on this ticket: consents, ratings and proxy invitations are done at the window, in person'),
     ),
+    'priority_needs_staff': ('优先资格须由工作人员核验', 'priority is set only by staff'),
     'proposal_pending': ('已提交，等待本人确认', 'already sent, waiting for confirmation'),
     'proposal_settled': ('该提交已处理', 'this proposal was already settled'),
     'proxy_ended': ('代办链接已结束或无效，请向本人重新索取', 'this link has ended or is not valid'),
@@ -119,6 +203,10 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'services_required': ('窗口至少办理一项事项', 'a window serves at least one service'),
     'session_expired': ('登录已失效，请重新登录', 'session expired, please log in again'),
     'stale_consent_text': ('告知书已更新，请重新阅读', 'the consent text changed: read it again'),
+    'storage_full': (
+        '暂时无法办理（存储空间已满），请联系工作人员',
+        'cannot store this now (disk full): please ask staff',
+    ),
     'ticket_for_another_window': ('{number} 已转给其他窗口', 'transferred to another window'),
     'ticket_not_parked_here': ('{number} 未在本窗口挂起', 'not parked at this window'),
     'ticket_not_served': ('该号尚未在窗口办理', 'this ticket is not being served'),
@@ -133,6 +221,7 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'transfer_same_window': ('不能转给本窗口', 'a ticket cannot be transferred to its own window'),
     'transfer_target_closed': ('{number}号窗口未开放，不能转入', 'window {number} is {state}'),
     'transfer_target_required': ('请选择转往的事项或窗口', 'choose a service or a window'),
+    'typed_id_needs_staff': ('手工输入身份证号须由工作人员协助', 'a typed ID number needs a clerk at the kiosk'),
     'unknown_alert': ('没有这条预警', 'no such alert'),
     'unknown_appointment': ('未找到该预约', 'appointment not found'),
     'unknown_case': ('未找到该办件', 'case not found'),
@@ -161,6 +250,7 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'unknown_window.id': ('未找到该窗口', 'unknown window'),
     'unknown_zone': ('没有区域 {zone_code!r}', 'no such zone'),
     'unmask_denied': ('当前任务无需查看完整信息', 'your current task does not need full details'),
+    'window_busy': ('请先办结、转移或挂起当前号', 'finish, transfer or park the current ticket'),
     'window_not_open': ('{number}号窗口未开放', 'window is {state}'),
     'wrong_sms_code': ('验证码不正确或已失效', 'the code is wrong, used or expired'),
 }

@@ -2,7 +2,8 @@
 
 `app/services/error_texts.py` holds each text as (中文, English); `render(lang)` picks the hall's language:
 'zh-CN' gives '中文 / English' (the hall speaks Chinese first, English second), 'en' gives English alone.
-A message built at run time (a rule's own reason) may be passed whole as '中文 / English'.
+Only words that come from outside (a device's own reason for a refused card or code) are passed whole,
+as '中文 / English'.
 """
 
 from __future__ import annotations
@@ -14,6 +15,18 @@ def split_message(message: str) -> tuple[str, str]:
     """'中文 / English' -> ('中文', 'English'); a message without an English half is the same in both."""
     zh, sep, en = message.partition(' / ')
     return (zh, en) if sep else (message, message)
+
+
+def in_language(zh: str, en: str, lang: str) -> str:
+    if lang == 'en':
+        return en
+    return zh if zh == en else f'{zh} / {en}'
+
+
+def render(key: str, lang: str, **params: object) -> str:
+    """The registry's text `key` in `lang` (also for answers that are not a DomainError: a malformed request)."""
+    zh, en = ERROR_TEXTS[key]
+    return in_language(zh.format(**params), en.format(**params), lang)
 
 
 class DomainError(Exception):
@@ -28,18 +41,11 @@ class DomainError(Exception):
         self._message = message
         super().__init__(self.message)
 
-    def texts(self) -> tuple[str, str]:
-        if self._message is not None:
-            return split_message(self._message)
-        zh, en = ERROR_TEXTS[self.key]
-        return zh.format(**self.params), en.format(**self.params)
-
     def render(self, lang: str) -> str:
         """The message in `lang` ('zh-CN' or 'en')."""
-        zh, en = self.texts()
-        if lang == 'en':
-            return en
-        return zh if zh == en else f'{zh} / {en}'
+        if self._message is None:
+            return render(self.key, lang, **self.params)
+        return in_language(*split_message(self._message), lang)
 
     @property
     def message(self) -> str:

@@ -22,11 +22,11 @@ class IdentityFacts:
         return years - ((day.month, day.day) < (self.birth_date.month, self.birth_date.day))
 
 
-_REASONS = {
-    ric.InvalidLength: '身份证号应为18位 / ID number must have 18 characters',
-    ric.InvalidFormat: '身份证号格式错误 / ID number has invalid characters',
-    ric.InvalidChecksum: '身份证号校验位错误 / ID number checksum is wrong',
-    ric.InvalidComponent: '身份证号的出生日期或地区码无效 / ID number has an invalid birth date or region',
+_REASONS = {  # python-stdnum's finding -> the text of app/services/error_texts.py
+    ric.InvalidLength: 'invalid_id_number.length',
+    ric.InvalidFormat: 'invalid_id_number.format',
+    ric.InvalidChecksum: 'invalid_id_number.checksum',
+    ric.InvalidComponent: 'invalid_id_number.component',
 }
 
 
@@ -37,11 +37,11 @@ def parse_id_number(raw: str, *, today: dt.date) -> IdentityFacts:
         birth = ric.get_birth_date(number)
         place = ric.get_birth_place(number)
     except ValidationError as error:
-        message = next((text for kind, text in _REASONS.items() if isinstance(error, kind)), str(error))
-        raise Invalid('invalid_id_number', message) from None
+        text = next((key for kind, key in _REASONS.items() if isinstance(error, kind)), 'invalid_id_number.format')
+        raise Invalid('invalid_id_number', text=text) from None
     except KeyError:  # python-stdnum knows some region codes only at prefecture level
-        raise Invalid('invalid_id_number', _REASONS[ric.InvalidComponent]) from None
+        raise Invalid('invalid_id_number', text='invalid_id_number.component') from None
     if birth > today or today.year - birth.year > 130:
-        raise Invalid('invalid_id_number', _REASONS[ric.InvalidComponent])
+        raise Invalid('invalid_id_number', text='invalid_id_number.component')
     region = ' '.join(part for part in (place.get('province'), place.get('prefecture'), place.get('county')) if part)
     return IdentityFacts(number=number, birth_date=birth, region=region)

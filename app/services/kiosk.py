@@ -171,9 +171,7 @@ class KioskService:
             await self.auth.authenticate(assist.token)
         except Unauthorized as error:
             session.assist_ended()
-            raise Unauthorized(
-                'assist_ended'
-            ) from error
+            raise Unauthorized('assist_ended') from error
 
     def set_priority(self, session: KioskSession, *, disability: bool, pregnancy: bool) -> None:
         session.set_priority(disability=disability, pregnancy=pregnancy)
@@ -236,11 +234,11 @@ class KioskService:
         if event.device.code != session.kiosk.attached(DeviceKind.QR_SCANNER):
             return None
         if not event.valid:
-            raise Invalid('invalid_qr', event.reason or '二维码无效 / this code is not valid')
+            raise (
+                Invalid('invalid_qr', event.reason) if event.reason else Invalid('invalid_qr')
+            )  # the scanner's own words
         if event.kind != 'appt':
-            raise Invalid(
-                'not_an_appointment'
-            )
+            raise Invalid('not_an_appointment')
         return await self.appointment(session, codes.sign(self.settings.secret, 'appt', event.value))
 
     # ---- service, questions, ticket -----------------------------------------------------------

@@ -62,7 +62,9 @@ def claim_card(kiosk: KioskDevice, event: CardRead, devices: KioskDevices | None
     if event.device.code != reader:
         raise Invalid('foreign_reader')
     if not event.valid:
-        raise Invalid('invalid_card', event.reason or '身份证无法识别，请重新放置 / the card could not be read')
+        raise (
+            Invalid('invalid_card', event.reason) if event.reason else Invalid('invalid_card')
+        )  # the reader's own words
     card = devices.take_card(reader) if devices is not None else None
     if card is None:
         raise Conflict('card_expired')

@@ -48,14 +48,12 @@ PAIRING_GUESSES = Limit(
     10,
     dt.timedelta(minutes=15),
     'too_many_pairing_attempts',
-    '配对码尝试次数过多 / too many pairing attempts from this address',
 )
 
 CODE_ISSUED = 'kiosk_code_issued'
 PAIRED = 'kiosk_paired'
 PAIRING_REFUSED = 'kiosk_pairing_refused'
 UNPAIRED = 'kiosk_unpaired'
-
 
 
 def refused() -> Unauthorized:

@@ -42,8 +42,8 @@ CLEANUP_EVERY = 500  # database counters: delete expired rows once per this many
 class TooManyRequests(DomainError):
     status = 429
 
-    def __init__(self, code: str, message: str, *, retry_after: int) -> None:
-        super().__init__(code, message)
+    def __init__(self, code: str, *, retry_after: int, text: str | None = None, **params: object) -> None:
+        super().__init__(code, text=text, **params)
         self.retry_after = max(1, retry_after)
 
 
@@ -54,14 +54,11 @@ class Limit:
     name: str
     max: int
     window: dt.timedelta
-    code: str
-    message: str
+    code: str  # what clients read; the words are the text 'limit.<name>' of app/services/error_texts.py
 
     def refusal(self, retry_after: int) -> TooManyRequests:
         minutes = max(1, math.ceil(retry_after / 60))
-        return TooManyRequests(
-            self.code, f'{self.message}（请{minutes}分钟后再试 / try again in {minutes} min）', retry_after=retry_after
-        )
+        return TooManyRequests(self.code, text=f'limit.{self.name}', minutes=minutes, retry_after=retry_after)
 
 
 class CounterStore(ABC):

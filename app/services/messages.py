@@ -98,7 +98,8 @@ TEMPLATES: dict[Template, Spec] = {
 
 def link_refused(name: str) -> Invalid:
     return Invalid(
-        'link_in_message', name=name,
+        'link_in_message',
+        name=name,
     )
 
 

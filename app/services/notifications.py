@@ -43,12 +43,8 @@ LEASE = dt.timedelta(minutes=2)
 BATCH = 50
 
 # SMS cost money and reach a person: a flood of tickets with someone's number must not become a flood of texts.
-SMS_PER_PHONE = Limit(
-    'sms:phone', 10, dt.timedelta(days=1), 'sms_capped', '该手机号今日短信已达上限 / this phone had its texts for today'
-)
-SMS_PER_HALL = Limit(
-    'sms:hall', 3000, dt.timedelta(days=1), 'sms_capped', '本大厅今日短信已达上限 / the hall sent its texts for today'
-)
+SMS_PER_PHONE = Limit('sms:phone', 10, dt.timedelta(days=1), 'sms_capped')
+SMS_PER_HALL = Limit('sms:hall', 3000, dt.timedelta(days=1), 'sms_capped')
 
 
 def backoff(attempts: int) -> dt.timedelta:

@@ -113,16 +113,15 @@ class ProxyService(Service):
         if hours not in DURATIONS_HOURS:
             raise Invalid('invalid_duration')
         if tracked.citizen_id is None:
-            raise Conflict(
-                'proxy_needs_citizen'
-            )
+            raise Conflict('proxy_needs_citizen')
         now = self.clock()
         token = secrets.token_urlsafe(24)
         async with self._transaction() as uow:
             s = uow.session
             if len(await self._active(s, tracked.citizen_id, now)) >= MAX_ACTIVE_GRANTS:
                 raise Conflict(
-                    'too_many_proxies', MAX_ACTIVE_GRANTS=MAX_ACTIVE_GRANTS,
+                    'too_many_proxies',
+                    MAX_ACTIVE_GRANTS=MAX_ACTIVE_GRANTS,
                 )
             consent = await self.consent.grant_in(
                 s,

@@ -51,7 +51,6 @@ from app.services.errors import Conflict, Invalid, NotFound
 from app.services.identity import IdentityFacts, parse_id_number
 from app.services.principal import Kind, Principal
 from app.services.priority import classify
-from app.services.queue_core import BUSY_MESSAGE
 from app.services.queue_views import HallOverview, QueueViews, ServiceQueue, TicketView, WindowView
 from app.services.reasons import checked_reason
 from app.services.ticket_access import ANONYMOUS_IN_HALL, ANONYMOUS_PER_ADDRESS, PHONE_PER_DAY, authorize_take
@@ -208,9 +207,7 @@ class QueueService(QueueViews, WindowsAdmin):
             if ticket.status != TicketStatus.WAITING:
                 raise Conflict('ticket_not_waiting', number=ticket.number)
             if ticket.target_window_id is not None and ticket.target_window_id != window.id:
-                raise Conflict(
-                    'ticket_for_another_window', number=ticket.number
-                )
+                raise Conflict('ticket_for_another_window', number=ticket.number)
             await self._require_serves(s, window, ticket.service_id)
             await self._call(uow, ticket, window, now, caller=caller, reason=reason, out_of_order=True)
             settled = await self._settled(uow.session, ticket)
@@ -344,9 +341,7 @@ class QueueService(QueueViews, WindowsAdmin):
         if to_service_code is None and to_window_id is None:
             raise Invalid('transfer_target_required')
         if to_service_code is not None and len(to_service_code) > SERVICE_CODE_MAX:
-            raise Invalid(
-                'service_code_too_long', SERVICE_CODE_MAX=SERVICE_CODE_MAX
-            )
+            raise Invalid('service_code_too_long', SERVICE_CODE_MAX=SERVICE_CODE_MAX)
         if to_window_id == window_id:
             raise Conflict('transfer_same_window')
         async with self._transaction() as uow:
@@ -362,13 +357,13 @@ class QueueService(QueueViews, WindowsAdmin):
                 target = await self._window(s, to_window_id)
                 if target.state != WindowState.OPEN:
                     raise Conflict(
-                        'transfer_target_closed', number=target.number, state=target.state,
+                        'transfer_target_closed',
+                        number=target.number,
+                        state=target.state,
                     )
                 await self._require_serves(s, target, service.id)
             elif not await self._is_served(s, service.id, open_only=True):
-                raise Conflict(
-                    'service_unavailable', text='service_unavailable.open', name=service.name
-                )
+                raise Conflict('service_unavailable', text='service_unavailable.open', name=service.name)
             from_service_id, from_window_id = ticket.service_id, window.id
             ticket.service_id = service.id
             ticket.status = TicketStatus.WAITING
@@ -468,7 +463,7 @@ class QueueService(QueueViews, WindowsAdmin):
         if window.state != WindowState.OPEN:
             raise Conflict('window_not_open', number=window.number, state=window.state)
         if window.current_ticket_id is not None:
-            raise Conflict('window_busy', BUSY_MESSAGE)
+            raise Conflict('window_busy')
         return window
 
     async def _window_and_current(self, s: AsyncSession, window_id: int) -> tuple[Window, Ticket]:

@@ -26,8 +26,6 @@ from app.services.live_queue import LiveQueue
 from app.services.uow import Service
 from app.settings import Settings
 
-BUSY_MESSAGE = '请先办结、转移或挂起当前号 / finish, transfer or park the current ticket'
-
 
 class QueueCore(Service):
     """The queue service's dependencies and the live queue state, built once per process (`start_live`)."""

@@ -378,7 +378,8 @@ class StaffingService:
         current = await self._served(window_id)
         if current != dict(expected):
             raise Conflict(
-                'advice_stale', window_number=move.window_number,
+                'advice_stale',
+                window_number=move.window_number,
             )
         await self.queue.set_window_services(window_id, wanted, caller=caller)
         await self.audit_log.write(

@@ -41,27 +41,20 @@ GUESSES_PER_CODE = Limit(
     5,
     dt.timedelta(minutes=15),
     'tracking_locked',
-    '该查询码尝试次数过多 / too many attempts for this code',
 )
 GUESSES_PER_ADDRESS = Limit(
     'track:address',
     30,
     dt.timedelta(minutes=15),
     'tracking_locked',
-    '查询尝试次数过多 / too many attempts from here',
 )
-TEXTS_PER_TICKET = Limit(
-    'track:texts:ticket', 3, dt.timedelta(minutes=15), 'code_texts_limited', '验证码发送过于频繁 / too many codes sent'
-)
-TEXTS_PER_PHONE = Limit(
-    'track:texts:phone', 6, dt.timedelta(hours=1), 'code_texts_limited', '验证码发送过于频繁 / too many codes sent'
-)
+TEXTS_PER_TICKET = Limit('track:texts:ticket', 3, dt.timedelta(minutes=15), 'code_texts_limited')
+TEXTS_PER_PHONE = Limit('track:texts:phone', 6, dt.timedelta(hours=1), 'code_texts_limited')
 TEXTS_PER_ADDRESS = Limit(
     'track:texts:address',
     10,
     dt.timedelta(minutes=15),
     'code_texts_limited',
-    '验证码发送过于频繁 / too many codes sent',
 )
 
 

@@ -49,7 +49,7 @@ async def unmask_citizen(
     reason = checked_reason(reason, required=True)
     unknown = set(fields) - set(_COLUMNS)
     if unknown or not fields:
-        raise Invalid('unknown_field', value=sorted(unknown) or "nothing")
+        raise Invalid('unknown_field', value=sorted(unknown) or 'nothing')
     detail = {'fields': sorted(fields), 'reason': reason}
     async with unit_of_work(db) as uow:
         s = uow.session

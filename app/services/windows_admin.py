@@ -18,7 +18,7 @@ from app.models.people import Role
 from app.services import audit
 from app.services.errors import Conflict, Invalid
 from app.services.principal import Principal
-from app.services.queue_core import BUSY_MESSAGE, QueueCore
+from app.services.queue_core import QueueCore
 from app.services.uow import UnitOfWork
 
 
@@ -31,7 +31,7 @@ class WindowsAdmin(QueueCore):
             s = uow.session
             window = await self._window(s, window_id, lock=True)
             if state != WindowState.OPEN and window.current_ticket_id is not None:
-                raise Conflict('window_busy', BUSY_MESSAGE)
+                raise Conflict('window_busy')
             if window.state != state:
                 before = window.state
                 window.state = state

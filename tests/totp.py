@@ -1,13 +1,15 @@
 """Second factor in tests: seeded managers and admins share one fixed TOTP secret, and `code(key)` gives a fresh code.
 
 The app refuses a code whose time step is not later than the last one it accepted for that person, so
-`code(key)` hands out each step once per app and person (the key names both): one step behind now, now,
-one ahead; a fourth sign-in of the same person on the same app within 30 s waits for the next step.
+`code(key)` hands out each step once per app and person (the key names both): one step behind now (only while
+more than SAFE_SECONDS of this step are left), now, one ahead; a later sign-in of the same person on the same
+app waits for the next step.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from typing import Any
 
@@ -62,11 +64,23 @@ def person(origin: str, username: str) -> str:
     return f'{str(origin).rstrip("/")}|{username}'
 
 
+SAFE_SECONDS = 10.0  # a code one step behind is given only this long before the step ends: the app checks it later
+
+
+def _earliest(when: dt.datetime) -> int:
+    """The earliest step whose code the app will still take a moment from now: one step behind while enough of
+    this step is left (its code is good until the step ends), else this step's."""
+    now_step = second_factor.step_at(when)
+    left = second_factor.STEP_SECONDS - when.timestamp() % second_factor.STEP_SECONDS
+    return now_step - 1 if left > SAFE_SECONDS else now_step
+
+
 def code(key: str) -> str:
     """A code of a step never handed out before for `key` (app origin and username), valid now (waits if
     all valid ones are used)."""
-    now_step = second_factor.step_at(utcnow())
-    step = max(now_step - 1, _last_step.get(key, 0) + 1)
+    now = utcnow()
+    now_step = second_factor.step_at(now)
+    step = max(_earliest(now), _last_step.get(key, 0) + 1)
     if step > now_step + 1:
         time.sleep((step - 1) * second_factor.STEP_SECONDS - time.time() + 0.5)
     _last_step[key] = step
@@ -78,8 +92,9 @@ async def fresh_code(auth: AuthService, username: str) -> str:
     async with auth.db.read_session() as s:
         statement = select(StaffTotp.last_step).join(StaffUser).where(col(StaffUser.username) == username)
         last = (await s.execute(statement)).scalar_one_or_none() or 0
-    now_step = second_factor.step_at(auth.clock())
-    step = max(now_step - 1, last + 1)
+    now = auth.clock()
+    now_step = second_factor.step_at(now)
+    step = max(_earliest(now), last + 1)
     if step > now_step + 1:
         assert auth.clock is utcnow, 'three sign-ins used every valid code: advance the fake clock 30 s'
         await asyncio.sleep((step - 1) * second_factor.STEP_SECONDS - time.time() + 0.5)

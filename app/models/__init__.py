@@ -1,6 +1,7 @@
 """All tables, imported here so SQLModel.metadata (and Alembic) sees every one."""
 
 from app.models.appointment import Appointment, AppointmentStatus
+from app.models.citizen_account import CitizenAccount, CitizenSession
 from app.models.cases import (
     Case,
     CaseMaterial,
@@ -48,6 +49,8 @@ __all__ = [
     'Certificate',
     'Channel',
     'Citizen',
+    'CitizenAccount',
+    'CitizenSession',
     'Consent',
     'ConsentPurpose',
     'ConsentScope',

@@ -31,6 +31,8 @@ class Appointment(AppointmentBase, table=True):
     hall_id: int = public(foreign_key='hall.id', index=True)
     service_id: int = public(foreign_key='service_item.id')
     citizen_id: int | None = internal(default=None, foreign_key='citizen.id')
+    account_id: int | None = internal(default=None, foreign_key='citizen_account.id', index=True)  # booked online
+    cancelled_at: dt.datetime | None = internal(default=None)
     reference: str = internal(max_length=32, unique=True, index=True)
     status: AppointmentStatus = public(default=AppointmentStatus.BOOKED, max_length=16)
     ticket_id: int | None = internal(default=None)

@@ -100,6 +100,7 @@ class Notification(SQLModel, table=True):
     ticket_id: int | None = internal(default=None, foreign_key='ticket.id', index=True)
     case_id: int | None = internal(default=None, foreign_key='case.id', index=True)
     citizen_id: int | None = internal(default=None, foreign_key='citizen.id')
+    account_id: int | None = internal(default=None, foreign_key='citizen_account.id')  # texts to an online account
     text: str = personal(max_length=500)
     status: str = public(default='pending', max_length=16, index=True)
     attempts: int = internal(default=0)

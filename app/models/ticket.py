@@ -101,6 +101,9 @@ class Ticket(TicketBase, table=True):
     window_id: int | None = public(default=None, foreign_key='window.id')
     target_window_id: int | None = public(default=None, foreign_key='window.id')
     first_called_at: dt.datetime | None = public(default=None)
+    account_id: int | None = internal(default=None, foreign_key='citizen_account.id', index=True)  # taken online
+    awaiting_arrival: bool = public(default=False)  # a remote ticket until the citizen is confirmed in the hall
+    come_now_at: dt.datetime | None = internal(default=None)  # when "please come now" went out
 
 
 class TicketPublic(TicketBase):

@@ -33,6 +33,7 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'certificate_too_large': ('文件过大，不是本系统签发的电子证照', 'file too large'),
     'channel_needs_device': ('该取号方式须在大厅自助机或窗口办理', 'this channel is only for hall kiosks and staff'),
     'channel_not_for_kiosk': ('自助机不能使用该取号方式', 'a kiosk cannot take this kind of ticket'),
+    'citizen_sign_in_required': ('请先用手机号登录', 'please sign in with your phone first'),
     'citizen_rates': ('评价只能由办事人本人通过短信验证后提交', 'only the citizen rates, after the texted code'),
     'consent_already_revoked': ('该授权已撤回', 'this consent was already withdrawn'),
     'consent_required.department_data': (

@@ -11,13 +11,13 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from app.models.people import Role
-from app.services.errors import Forbidden
+from app.services.errors import Forbidden, Unauthorized
 
 
 class Kind(StrEnum):
     STAFF = 'staff'  # a signed-in person; `role` says staff, reviewer, manager or admin
     KIOSK = 'kiosk'  # a paired kiosk screen, perhaps with a clerk signed in to assist (`assisted_by`)
-    CITIZEN = 'citizen'  # proved a ticket or case: its tracking code plus the second factor
+    CITIZEN = 'citizen'  # proved a ticket or case (tracking code plus second factor), or a phone (`account_id`)
     PROXY = 'proxy'  # a relative holding a live 亲情代办 grant
     ANONYMOUS = 'anonymous'  # anyone else on the public edges
     SYSTEM = 'system'  # the process itself: the demo hall simulator, jobs, command-line tools
@@ -40,6 +40,7 @@ class Principal:
     device_code: str | None = None
     assisted_by: str | None = None  # the clerk signed in at this kiosk (staff assist)
     citizen_id: int | None = None
+    account_id: int | None = None  # a phone signed in by a texted code (app/services/citizen_accounts.py)
 
     # ---- who ---------------------------------------------------------------------------------
 
@@ -67,6 +68,18 @@ class Principal:
         name = f'citizen:{citizen_id}' if citizen_id is not None else 'citizen'
         return cls(Kind.CITIZEN, name, Role.CITIZEN, address=address[:64], citizen_id=citizen_id)
 
+    @classmethod
+    def account(cls, account_id: int, *, citizen_id: int | None = None, address: str = '') -> Principal:
+        """A citizen signed in on the phone; `citizen_id` only once a verified path linked the account."""
+        return cls(
+            Kind.CITIZEN,
+            f'account:{account_id}',
+            Role.CITIZEN,
+            address=address[:64],
+            citizen_id=citizen_id,
+            account_id=account_id,
+        )
+
     def with_address(self, address: str) -> Principal:
         return replace(self, address=address[:64])
 
@@ -89,6 +102,12 @@ class Principal:
     def require(self, *roles: Role) -> None:
         if not self.has_role(*roles):
             raise Forbidden('forbidden')
+
+    def require_account(self) -> int:
+        """The signed-in phone's account id; anyone else is asked to sign in (401)."""
+        if self.kind != Kind.CITIZEN or self.account_id is None:
+            raise Unauthorized('citizen_sign_in_required')
+        return self.account_id
 
     def may_operate_window(self, window_id: int) -> bool:
         """Clerks operate their own window; managers and admins any window; so does the hall simulator."""

@@ -8,11 +8,12 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 
+from fastapi import APIRouter
 from nicegui import app, ui
 
 import pages
 from app import gc_policy, jobs, runtime
-from app.api import kiosk_pairing, web_session
+from app.api import kiosk_pairing, me, web_session
 from app.api.docs import install_docs
 from app.api.errors import install_error_handlers
 from app.api.limits import BodySizeLimit
@@ -172,8 +173,11 @@ def configure() -> None:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, limit_for=hardening.route_body_limit)
     app.add_middleware(SecurityHeaders)
     install_error_handlers(app, settings.lang)
-    app.include_router(router)
-    install_docs(app, router)
+    api = APIRouter()  # every documented route: /docs and openapi.json list what is included here
+    api.include_router(router)
+    api.include_router(me.router)
+    app.include_router(api)
+    install_docs(app, api)
     app.include_router(web_session.router)
     app.include_router(ops_router)
     app.include_router(kiosk_pairing.router)

@@ -68,6 +68,11 @@ def error_text(error: DomainError) -> str:
     return error.render(get_settings().lang)
 
 
+def in_english() -> bool:
+    """The hall speaks English (HALL_LANG=en): for names kept in both languages, such as services."""
+    return get_settings().lang == 'en'
+
+
 def t(key: str, **values: object) -> str:
     zh, en = TEXTS[key]
     text = en if get_settings().lang == 'en' else zh

@@ -20,6 +20,7 @@ from pages.home import home
 from pages.kiosk import kiosk_page
 from pages.login import login_page
 from pages.manager import manager_page
+from pages.me import me_page
 from pages.parts import Started
 from pages.proxy import proxy_page
 from pages.review import review_page
@@ -37,6 +38,7 @@ ROUTES: dict[str, Callable[..., Awaitable[object]]] = {
     '/display': display_page,
     '/display/{zone}': zone_display_page,
     '/track/{code}': track_page,
+    '/me': me_page,
     '/proxy/{token}': proxy_page,
     '/review': review_page,
     '/admin': admin_page,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import math
 
 import pytest
@@ -10,6 +11,7 @@ from sqlmodel import col, select
 
 from app.db import Database
 from app.models import ServiceItem, TicketCreate, WindowService
+from app.models.appointment import Appointment, AppointmentStatus
 from app.models.security import AuditEntry
 from app.services import audit, erlang
 from app.services.errors import Conflict
@@ -78,6 +80,11 @@ def test_queues_pool_the_windows_that_serve_them() -> None:
 def test_the_forecast_pulls_the_recent_rate() -> None:
     assert blend_rate(20, None) == 20
     assert blend_rate(20, 40) == 30
+
+
+def test_citizens_booked_into_the_hour_are_the_least_it_brings() -> None:
+    assert blend_rate(20, 40, booked=12) == 30  # bookings are part of the usual arrivals
+    assert blend_rate(2, 4, booked=12) == 12  # a booked-out quiet hour still brings every booking
 
 
 SOCIAL, GENERAL = 1, 2
@@ -204,3 +211,31 @@ async def test_concurrent_readers_share_one_computation() -> None:
     now[0] = 31
     assert await recent.get('k', compute) == 2
     assert await recent.get('k', compute, fresh=True) == 3
+
+
+async def test_bookings_of_the_next_hour_count_in_the_demand_and_later_ones_do_not(
+    db: Database, queue: QueueService, hall: SmallHall, clock: FakeClock
+) -> None:
+    await queue.start_live()
+    now = clock()
+    async with db.session() as s, s.begin():
+        service_c = (await s.execute(select(ServiceItem).where(ServiceItem.code == hall.service_c))).scalar_one()
+        for n, (minutes, status) in enumerate(
+            [(10, AppointmentStatus.BOOKED)] * 5
+            + [(50, AppointmentStatus.BOOKED), (20, AppointmentStatus.CANCELLED), (70, AppointmentStatus.BOOKED)]
+        ):
+            start = now + dt.timedelta(minutes=minutes)
+            s.add(
+                Appointment(
+                    hall_id=hall.hall_id,
+                    service_id=service_c.id,
+                    reference=f'R{n}',
+                    status=status,
+                    slot_start=start,
+                    slot_end=start + dt.timedelta(minutes=30),
+                    created_at=now,
+                )
+            )
+    staffing = StaffingService(queue, None, audit.AuditLog(db, clock=clock), clock=clock)
+    _, demand = await staffing.situation(now)
+    assert demand[service_c.id].arrivals_per_hour == 6  # five at :10, one at :50; cancelled and later ones not

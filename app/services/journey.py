@@ -18,6 +18,7 @@ from app.security.keys import Purpose
 from app.services.cases import CaseService
 from app.services.certificates import CertificateService
 from app.services.channels import PushChannel, RecordingSmsGateway, sms_log_path
+from app.services.citizen_home import CitizenHome
 from app.services.consent import ConsentService
 from app.services.department_data import DepartmentData
 from app.services.evaluation import EvaluationService
@@ -40,6 +41,7 @@ class Journey:
     department_data: DepartmentData
     proxy: ProxyService
     sms: RecordingSmsGateway
+    home: CitizenHome  # "我的": a signed-in citizen's tickets, bookings, cases, consents and grants
 
 
 def build_journey(
@@ -76,4 +78,5 @@ def build_journey(
         department_data=department_data,
         proxy=ProxyService(db, bus, consent, hall_id=hall_id, clock=clock),
         sms=sms,
+        home=CitizenHome(db, clock=clock),
     )

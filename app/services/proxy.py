@@ -33,7 +33,8 @@ from app.services import audit
 from app.services.case_views import MATERIAL_PREPARED, MATERIAL_REQUIRED, CaseView
 from app.services.consent import CURRENT_TEXT_VERSIONS, ConsentService
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
-from app.services.tracking import PersonAct, Tracked
+from app.services.principal import Principal
+from app.services.tracking import VIA_ACCOUNT, PersonAct, Tracked
 from app.services.uow import Service, UnitOfWork
 
 RELATIONS = ('子女', '配偶', '父母', '兄弟姐妹', '亲友')
@@ -231,6 +232,45 @@ class ProxyService(Service):
                     actor=act.actor,
                     role=act.role,
                     via=act.via,
+                )
+
+    # ---- the citizen on /me (a phone session linked to them) ------------------------------------
+
+    async def end_by_account(self, caller: Principal, grant_id: int) -> ProxyGrant:
+        """End one of the linked citizen's grants from /me; anyone else's grant looks like none at all."""
+        caller.require_account()
+        now = self.clock()
+        async with self._transaction() as uow:
+            s = uow.session
+            grant = await s.get(ProxyGrant, grant_id, with_for_update=True)
+            if grant is None or caller.citizen_id is None or grant.citizen_id != caller.citizen_id:
+                raise NotFound('unknown_grant')
+            if grant.revoked_at is not None:
+                raise Conflict('grant_ended')
+            await self._end(uow, grant, now, act=_account_act(caller, await _tracked(s, grant)))
+        return grant
+
+    async def withdraw_by_account(self, caller: Principal, consent_id: int) -> None:
+        """Withdraw one of the linked citizen's consents from /me; a PROXY consent ends its grants with it."""
+        caller.require_account()
+        if caller.citizen_id is None:
+            raise NotFound('unknown_consent')
+        now = self.clock()
+        async with self._transaction() as uow:
+            s = uow.session
+            rows = await s.execute(
+                select(ProxyGrant).where(
+                    ProxyGrant.consent_id == consent_id,
+                    ProxyGrant.citizen_id == caller.citizen_id,
+                    col(ProxyGrant.revoked_at).is_(None),
+                )
+            )
+            grants = list(rows.scalars())
+            for grant in grants:
+                await self._end(uow, grant, now, act=_account_act(caller, await _tracked(s, grant)))
+            if not grants:
+                await self.consent.revoke_in(
+                    s, consent_id, citizen_id=caller.citizen_id, actor=caller.name, role='citizen', via=VIA_ACCOUNT
                 )
 
     # ---- the relative --------------------------------------------------------------------------
@@ -436,3 +476,8 @@ async def _tracked(s: AsyncSession, grant: ProxyGrant) -> Tracked:
         service_id=ticket.service_id if ticket else case.service_id if case else 0,
         number=ticket.number if ticket else '',
     )
+
+
+def _account_act(caller: Principal, tracked: Tracked) -> PersonAct:
+    """The phone session as the verified path: recorded as the citizen, via their account."""
+    return PersonAct(tracked, VIA_ACCOUNT, caller.name, 'citizen')

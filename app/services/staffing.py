@@ -24,6 +24,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from app.clock import utcnow
+from app.models.appointment import Appointment, AppointmentStatus
 from app.models.hall import ServiceItem, Window, WindowService, WindowState
 from app.models.ticket import TicketEvent
 from app.services import audit, erlang, eta
@@ -113,11 +114,13 @@ class StaffingAdvice:
     moves: list[Move]
 
 
-def blend_rate(recent_per_hour: float, forecast_per_hour: float | None, *, weight: float = RECENT_WEIGHT) -> float:
-    """What the next hour brings: the last hour's pace, pulled toward the forecast when there is one."""
-    if forecast_per_hour is None:
-        return recent_per_hour
-    return weight * recent_per_hour + (1 - weight) * forecast_per_hour
+def blend_rate(
+    recent_per_hour: float, forecast_per_hour: float | None, *, booked: int = 0, weight: float = RECENT_WEIGHT
+) -> float:
+    """What the next hour brings: the last hour's pace, pulled toward the forecast when there is one; never
+    fewer than the citizens already booked into the hour (a booking is an arrival we know of)."""
+    rate = recent_per_hour if forecast_per_hour is None else weight * recent_per_hour + (1 - weight) * forecast_per_hour
+    return max(rate, float(booked))
 
 
 def window_loads(windows: Iterable[WindowPlan], demand: Mapping[int, QueueDemand]) -> dict[int, dict[int, float]]:
@@ -332,12 +335,26 @@ class StaffingService:
                     )
                 ).all()
             )
+            booked = dict(
+                (
+                    await s.execute(
+                        select(Appointment.service_id, func.count())
+                        .where(
+                            Appointment.hall_id == self.queue.hall_id,
+                            Appointment.status == AppointmentStatus.BOOKED,
+                            col(Appointment.slot_start) >= now,
+                            col(Appointment.slot_start) < now + dt.timedelta(minutes=HORIZON_MINUTES),
+                        )
+                        .group_by(Appointment.service_id)
+                    )
+                ).all()
+            )
         demand: dict[int, QueueDemand] = {}
         middle = now + dt.timedelta(minutes=HORIZON_MINUTES / 2)
         for sid, service in live.services.items():
             forecast = await self.forecast.arrivals_per_hour(sid, middle) if self.forecast else None
             stats = eta.handling_stats(list(live.recent.get(sid, ())), prior_mean=service.avg_handling_minutes)
-            rate = blend_rate(recent.get(sid, 0) * 60 / minutes, forecast)
+            rate = blend_rate(recent.get(sid, 0) * 60 / minutes, forecast, booked=booked.get(sid, 0))
             demand[sid] = QueueDemand(sid, service.code, service.name, rate, stats.mean, live.waiting_count(sid))
         windows = [
             WindowPlan(wid, *names[wid], dict(slot.services))

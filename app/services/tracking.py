@@ -35,6 +35,7 @@ from app.services.principal import Principal
 
 VIA_SMS = 'sms_code'  # the citizen typed the code texted to the ticket's phone
 VIA_WINDOW = 'window_staff'  # a clerk at the window serving the ticket, the citizen present
+VIA_ACCOUNT = 'citizen_account'  # the citizen's own phone session (/me), linked to them by a verified path
 
 GUESSES_PER_CODE = Limit(
     'track:code',

@@ -1,0 +1,218 @@
+""" "我的" (/me): everything of one signed-in citizen in one read, and the withdrawals they may make from it.
+
+What an account sees: the tickets and bookings it took online, and, once a verified path (a card read at a
+kiosk, staff) linked it to the hall's citizen record, that citizen's tickets, cases, certificates, consents
+and relatives' grants. A phone that was never linked sees only what it took itself: a phone proves the
+phone, not the person. Each list is bounded, newest first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.models.appointment import Appointment, AppointmentStatus
+from app.models.cases import Case
+from app.models.hall import ServiceItem, Window
+from app.models.proxy import ProxyGrant
+from app.models.security import Consent, ConsentPublic
+from app.models.ticket import OPEN_STATUSES, Ticket
+from app.services import case_views
+from app.services.case_views import CaseView
+from app.services.principal import Principal
+from app.services.uow import Service
+
+RECENT = dt.timedelta(days=30)
+MAX_ROWS = 20
+
+
+@dataclass(frozen=True)
+class MyTicket:
+    id: int
+    number: str
+    code: str  # the ticket's own tracking code: /track/{code} is the citizen's, and this is the citizen
+    status: str
+    service_id: int
+    service_name: str
+    service_name_en: str
+    window_number: int | None
+    taken_at: dt.datetime
+    awaiting_arrival: bool
+    online: bool  # taken on the phone (remote) rather than in the hall
+
+    @property
+    def open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+@dataclass(frozen=True)
+class MyBooking:
+    reference: str
+    service_code: str
+    service_name: str
+    service_name_en: str
+    start: dt.datetime
+    end: dt.datetime
+    status: str
+
+
+@dataclass(frozen=True)
+class MyGrant:
+    id: int
+    relation: str
+    expires_at: dt.datetime
+    ticket_number: str
+    can_fill: bool
+
+
+@dataclass(frozen=True)
+class Home:
+    account_id: int
+    linked: bool  # a verified path tied the phone to the hall's citizen record
+    tickets: list[MyTicket]
+    bookings: list[MyBooking]
+    cases: list[CaseView]
+    consents: list[ConsentPublic]
+    grants: list[MyGrant]
+
+    @property
+    def ticket_ids(self) -> set[int]:
+        return {ticket.id for ticket in self.tickets}
+
+    @property
+    def case_ids(self) -> set[int]:
+        return {view.id for view in self.cases}
+
+
+class CitizenHome(Service):
+    """Read side of /me and `GET /api/me`; the withdrawals go through the consent and proxy services."""
+
+    async def overview(self, caller: Principal) -> Home:
+        account_id = caller.require_account()
+        since = self.clock() - RECENT
+        async with self.db.read_session() as s:
+            tickets = await _tickets(s, account_id, caller.citizen_id, since)
+            ticket_ids = [ticket.id for ticket in tickets]
+            return Home(
+                account_id=account_id,
+                linked=caller.citizen_id is not None,
+                tickets=tickets,
+                bookings=await _bookings(s, account_id, since),
+                cases=await _cases(s, caller.citizen_id, ticket_ids),
+                consents=await _consents(s, caller.citizen_id),
+                grants=await _grants(s, caller.citizen_id, self.clock()),
+            )
+
+
+def _mine(account_id: int, citizen_id: int | None) -> object:
+    if citizen_id is None:
+        return Ticket.account_id == account_id
+    return or_(col(Ticket.account_id) == account_id, col(Ticket.citizen_id) == citizen_id)
+
+
+async def _tickets(s: AsyncSession, account_id: int, citizen_id: int | None, since: dt.datetime) -> list[MyTicket]:
+    statement = (
+        select(Ticket, ServiceItem, Window)
+        .join(ServiceItem, col(ServiceItem.id) == Ticket.service_id)
+        .outerjoin(Window, col(Window.id) == Ticket.window_id)
+        .where(_mine(account_id, citizen_id), Ticket.taken_at >= since)
+        .order_by(col(Ticket.taken_at).desc(), col(Ticket.id).desc())
+        .limit(MAX_ROWS)
+    )
+    return [
+        MyTicket(
+            id=ticket.id or 0,
+            number=ticket.number,
+            code=ticket.code,
+            status=ticket.status,
+            service_id=ticket.service_id,
+            service_name=service.name,
+            service_name_en=service.name_en or service.name,
+            window_number=window.number if window else None,
+            taken_at=ticket.taken_at,
+            awaiting_arrival=ticket.awaiting_arrival,
+            online=ticket.account_id == account_id and ticket.appointment_id is None,
+        )
+        for ticket, service, window in (await s.execute(statement)).all()
+    ]
+
+
+async def _bookings(s: AsyncSession, account_id: int, since: dt.datetime) -> list[MyBooking]:
+    statement = (
+        select(Appointment, ServiceItem)
+        .join(ServiceItem, col(ServiceItem.id) == Appointment.service_id)
+        .where(Appointment.account_id == account_id, Appointment.slot_end >= since)
+        .order_by(
+            (col(Appointment.status) != AppointmentStatus.BOOKED),
+            col(Appointment.slot_start),
+        )
+        .limit(MAX_ROWS)
+    )
+    return [
+        MyBooking(
+            reference=appointment.reference,
+            service_code=service.code,
+            service_name=service.name,
+            service_name_en=service.name_en or service.name,
+            start=appointment.slot_start,
+            end=appointment.slot_end,
+            status=appointment.status,
+        )
+        for appointment, service in (await s.execute(statement)).all()
+    ]
+
+
+async def _cases(s: AsyncSession, citizen_id: int | None, ticket_ids: list[int]) -> list[CaseView]:
+    """The citizen's cases once linked, else only those opened from the account's own tickets."""
+    conditions = []
+    if citizen_id is not None:
+        conditions.append(col(Case.citizen_id) == citizen_id)
+    if ticket_ids:
+        conditions.append(col(Case.ticket_id).in_(ticket_ids))
+    if not conditions:
+        return []
+    statement = select(Case).where(or_(*conditions)).order_by(col(Case.created_at).desc()).limit(MAX_ROWS)
+    return [await case_views.load(s, case) for case in (await s.execute(statement)).scalars()]
+
+
+async def _consents(s: AsyncSession, citizen_id: int | None) -> list[ConsentPublic]:
+    if citizen_id is None:
+        return []
+    statement = (
+        select(Consent)
+        .where(Consent.citizen_id == citizen_id)
+        .order_by(col(Consent.granted_at).desc(), col(Consent.id).desc())
+        .limit(MAX_ROWS)
+    )
+    return [ConsentPublic.model_validate(consent) for consent in (await s.execute(statement)).scalars()]
+
+
+async def _grants(s: AsyncSession, citizen_id: int | None, now: dt.datetime) -> list[MyGrant]:
+    """The relatives' grants still running (an ended or expired one is gone from the list)."""
+    if citizen_id is None:
+        return []
+    statement = (
+        select(ProxyGrant, Ticket)
+        .outerjoin(Ticket, col(Ticket.id) == ProxyGrant.ticket_id)
+        .where(
+            ProxyGrant.citizen_id == citizen_id,
+            col(ProxyGrant.revoked_at).is_(None),
+            ProxyGrant.expires_at > now,
+        )
+        .order_by(col(ProxyGrant.expires_at))
+        .limit(MAX_ROWS)
+    )
+    return [
+        MyGrant(
+            id=grant.id or 0,
+            relation=grant.relation,
+            expires_at=grant.expires_at,
+            ticket_number=ticket.number if ticket else '',
+            can_fill=grant.can_fill,
+        )
+        for grant, ticket in (await s.execute(statement)).all()
+    ]

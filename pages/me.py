@@ -1,0 +1,34 @@
+"""`/me` ("我的"): a citizen signed in on the phone sees their tickets, bookings, cases, consents and grants, live.
+
+Anonymous visitors are sent to the phone sign-in first; the screen is components/me_screen.py.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from components import me_texts as _texts  # noqa: F401 - registers the texts
+from components.me_screen import MeScreen
+from components.phone_frame import phone_frame
+from components.texts import t
+from pages.citizen_session import citizen_of, sign_in_first
+from pages.parts import Started
+
+
+async def me_page(started: Started, request: Request) -> None:
+    parts = await started.ready()
+    rt = parts.runtime
+    caller = await citizen_of(request, started)
+    if caller.account_id is None:
+        sign_in_first(request)
+        return
+    with phone_frame(t('me.title'), hall_name=rt.hall.name):
+        screen = MeScreen(
+            rt.journey,
+            rt.queue,
+            parts.journey_feed,
+            caller,
+            tz=rt.settings.tz,
+            base_url=str(request.base_url).rstrip('/'),
+        )
+        await screen.build()

@@ -27,6 +27,7 @@ register(
         'forecast.week': ('未来7天预测取号量', 'Tickets forecast for the next 7 days'),
         'forecast.forecast': ('预测', 'forecast'),
         'forecast.actual': ('实际', 'actual'),
+        'forecast.booked': ('已预约', 'booked'),
         'forecast.closed': ('休', 'closed'),
         'forecast.suggestions': ('错峰建议', 'Off-peak suggestions'),
         'forecast.for_manager': ('给管理人员', 'for managers'),
@@ -53,7 +54,7 @@ LAYOUT: dict[str, Any] = {
 
 
 def hourly_figure(points: list[HourPoint], title: str) -> dict[str, Any]:
-    """Bars for the actual arrivals (hours so far), a line for the forecast."""
+    """Bars for the actual arrivals (hours so far) and the appointments booked per hour, a line for the forecast."""
     hours = [f'{p.hour}:00' for p in points]
     seen = [p for p in points if p.actual is not None]
     return {
@@ -64,6 +65,13 @@ def hourly_figure(points: list[HourPoint], title: str) -> dict[str, Any]:
                 'x': [f'{p.hour}:00' for p in seen],
                 'y': [p.actual for p in seen],
                 'marker': {'color': '#1f5fa8'},
+            },
+            {
+                'type': 'bar',
+                'name': t('forecast.booked'),
+                'x': hours,
+                'y': [p.booked for p in points],
+                'marker': {'color': '#7cb342'},
             },
             {
                 'type': 'scatter',

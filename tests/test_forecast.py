@@ -9,6 +9,7 @@ from sqlmodel import select
 
 from app.db import Database
 from app.models import Hall, ServiceItem, TicketCreate
+from app.models.appointment import Appointment, AppointmentStatus
 from app.models.operations import ArrivalHistory
 from app.services import hall_hours
 from app.services.forecast import (
@@ -149,6 +150,41 @@ async def test_catch_up_rolls_up_only_days_with_tickets_and_the_model_uses_them(
     points = await forecast.hourly()
     assert [p.hour for p in points] == list(hall_hours.HOURS)
     assert points[0].actual == 0 and points[-1].actual is None  # 08:00 has passed, 17:00 has not
+
+
+async def test_the_hourly_forecast_shows_the_appointments_booked_into_each_hour(
+    db: Database, hall: SmallHall, clock: FakeClock, settings: Settings
+) -> None:
+    day = dt.date(2026, 6, 8)
+    clock.now = hall_hours.local_moment(day, 8, settings.tz)
+    service_a = await _service_id(db, hall.service_a)
+    async with db.session() as s, s.begin():
+        for n, (hour, minute, status) in enumerate(
+            [
+                (10, 0, AppointmentStatus.BOOKED),
+                (10, 30, AppointmentStatus.CHECKED_IN),
+                (14, 0, AppointmentStatus.BOOKED),
+                (14, 30, AppointmentStatus.CANCELLED),
+            ]
+        ):
+            start = hall_hours.local_moment(day, hour, settings.tz) + dt.timedelta(minutes=minute)
+            s.add(
+                Appointment(
+                    hall_id=hall.hall_id,
+                    service_id=service_a,
+                    reference=f'R{n}',
+                    status=status,
+                    slot_start=start,
+                    slot_end=start + dt.timedelta(minutes=30),
+                    created_at=clock(),
+                )
+            )
+    forecast = ForecastService(db, settings, hall_id=hall.hall_id, clock=clock)
+    booked = {p.hour: p.booked for p in await forecast.hourly() if p.booked}
+    assert booked == {10: 2, 14: 1}  # a cancelled booking brings nobody
+    assert [p.booked for p in await forecast.hourly(service_id=await _service_id(db, hall.service_b))] == [0] * len(
+        hall_hours.HOURS
+    )
 
 
 async def test_seeded_history_is_written_once(db: Database, hall: SmallHall) -> None:

@@ -26,6 +26,7 @@ from sqlmodel import col, select
 
 from app.clock import hall_day, utcnow
 from app.db import Database
+from app.models.appointment import Appointment, AppointmentStatus
 from app.models.hall import ServiceItem
 from app.models.operations import ArrivalHistory
 from app.models.ticket import Ticket, TicketEvent
@@ -225,6 +226,7 @@ class HourPoint:
     hour: int
     forecast: float
     actual: int | None  # None for hours still to come
+    booked: int = 0  # appointments whose slot starts in this hour (booked or already checked in)
 
 
 @dataclass(frozen=True)
@@ -395,13 +397,34 @@ class ForecastService(Service):
         ids = None if service_id is None else [service_id]
         forecast = model.hall_hours(day, ids)
         actual = await self._actual(day, service_id)
+        booked = await self._booked(day, service_id)
         now = self.clock().astimezone(self.settings.tz)
         return [
             HourPoint(
-                hour, round(forecast[hour], 1), actual.get(hour, 0) if (day, hour) <= (now.date(), now.hour) else None
+                hour,
+                round(forecast[hour], 1),
+                actual.get(hour, 0) if (day, hour) <= (now.date(), now.hour) else None,
+                booked.get(hour, 0),
             )
             for hour in HOURS
         ]
+
+    async def _booked(self, day: dt.date, service_id: int | None) -> dict[int, int]:
+        """Appointments per slot hour: the arrivals already promised, which the forecast's line should cover."""
+        start, end = day_bounds(day, self.settings.tz)
+        query = select(Appointment.slot_start).where(
+            Appointment.hall_id == self.hall_id,
+            col(Appointment.status).in_((AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN)),
+            col(Appointment.slot_start) >= start,
+            col(Appointment.slot_start) < end,
+        )
+        if service_id is not None:
+            query = query.where(Appointment.service_id == service_id)
+        counts: dict[int, int] = defaultdict(int)
+        async with self.db.read_session() as s:
+            for (at,) in await s.execute(query):
+                counts[at.astimezone(self.settings.tz).hour] += 1
+        return dict(counts)
 
     async def _actual(self, day: dt.date, service_id: int | None) -> dict[int, int]:
         start, end = day_bounds(day, self.settings.tz)

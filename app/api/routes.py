@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from app.api import citizen
 from app.api.callers import address_of, bearer_token
 from app.api.deps import CallerDep, RuntimeDep, StaffDep
 from app.api.schemas import (
@@ -118,3 +119,6 @@ async def logout(request: Request, rt: RuntimeDep) -> None:
     if token is None:
         raise Unauthorized('not_authenticated')
     await rt.auth.logout(token, client_address=address_of(request, rt.settings.trusted_proxies))
+
+
+router.include_router(citizen.router)  # /api/citizen: sign-in by phone (app/api/citizen.py)

@@ -8,12 +8,11 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 
-from fastapi import APIRouter
 from nicegui import app, ui
 
 import pages
 from app import gc_policy, jobs, runtime
-from app.api import kiosk_pairing, me, web_session
+from app.api import citizen, kiosk_pairing, web_session
 from app.api.docs import install_docs
 from app.api.errors import install_error_handlers
 from app.api.limits import BodySizeLimit
@@ -173,14 +172,12 @@ def configure() -> None:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, limit_for=hardening.route_body_limit)
     app.add_middleware(SecurityHeaders)
     install_error_handlers(app, settings.lang)
-    api = APIRouter()  # every documented route: /docs and openapi.json list what is included here
-    api.include_router(router)
-    api.include_router(me.router)
-    app.include_router(api)
-    install_docs(app, api)
+    app.include_router(router)
+    install_docs(app, router)
     app.include_router(web_session.router)
     app.include_router(ops_router)
     app.include_router(kiosk_pairing.router)
+    app.include_router(citizen.web_router)
     root = Root()
     app.state.halltwin = root  # Starlette's per-app state: tests and diagnostics reach the running parts here
     app.state.runtime = root.runtime  # what the API's dependencies await (app/api/deps.py)

@@ -6,22 +6,22 @@ Anonymous visitors are sent to the phone sign-in first; the screen is components
 from __future__ import annotations
 
 from fastapi import Request
+from fastapi.responses import RedirectResponse
 
 from components import me_texts as _texts  # noqa: F401 - registers the texts
 from components.me_screen import MeScreen
 from components.phone_frame import phone_frame
 from components.texts import t
-from pages.citizen_session import citizen_of, sign_in_first
+from pages.citizen_session import require_citizen
 from pages.parts import Started
 
 
-async def me_page(started: Started, request: Request) -> None:
+async def me_page(started: Started, request: Request) -> RedirectResponse | None:
     parts = await started.ready()
     rt = parts.runtime
-    caller = await citizen_of(request, started)
-    if caller.account_id is None:
-        sign_in_first(request)
-        return
+    caller = await require_citizen(request, started)
+    if isinstance(caller, RedirectResponse):
+        return caller
     with phone_frame(t('me.title'), hall_name=rt.hall.name):
         screen = MeScreen(
             rt.journey,

@@ -11,7 +11,7 @@ from app.api.deps import CallerDep, RuntimeDep
 from app.services.case_views import CaseView
 from app.services.citizen_home import Home, MyBooking, MyGrant, MyTicket
 
-router = APIRouter(prefix='/api')
+router = APIRouter()  # included by the API router (app/api/routes.py), under its /api prefix
 
 
 class MyTicketOut(BaseModel):

@@ -1,0 +1,101 @@
+"""/me ("我的") in NiceGUI's simulated browser: sign-in first, then the citizen's own file, pushed live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from nicegui.testing import User
+from sqlalchemy import update
+from sqlmodel import col
+
+from app.models import TicketCreate
+from app.models.citizen_account import CitizenAccount
+from app.models.ticket import Ticket
+from app.settings import get_settings
+from tests import journeyhall
+from tests.callers import DESK
+from tests.citizen_login import citizen_signed_in
+from tests.journeyhall import LOCAL_CITIZEN, JourneyHall
+from tests.running import ready
+
+ui_journey_hall = journeyhall.ui_journey_hall_fixture
+
+PHONE = '13812345678'
+PATIENT = 40  # retries of 0.1 s
+
+
+@pytest.fixture
+def phone_hall(ui_journey_hall: JourneyHall, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> JourneyHall:
+    monkeypatch.setenv('VAR_DIR', str(tmp_path / 'var'))
+    get_settings.cache_clear()
+    return ui_journey_hall
+
+
+async def give_ticket_to(account_id: int, ticket_id: int) -> None:
+    rt = await ready()
+    async with rt.db.session() as s, s.begin():
+        await s.execute(update(Ticket).where(col(Ticket.id) == ticket_id).values(account_id=account_id))
+
+
+async def test_an_anonymous_visitor_is_sent_to_sign_in_and_sees_nothing(phone_hall: JourneyHall, user: User) -> None:
+    await user.open('/me')
+    await user.should_see(marker='citizen-login')
+    await user.should_not_see(marker='me-tickets')
+
+
+async def test_a_signed_in_phone_sees_its_ticket_move_live_and_the_unlinked_hint(
+    phone_hall: JourneyHall, user: User
+) -> None:
+    me = await citizen_signed_in(user, PHONE)
+    rt = await ready()
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)  # someone ahead
+    mine = await rt.queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)
+    await give_ticket_to(me.account_id or 0, mine.ticket.id or 0)
+
+    await user.open('/me')
+    await user.should_see(marker='me-unlinked')
+    await user.should_see(marker='track-number', content='C002')
+    await user.should_see(marker='track-ahead', content='前面还有 1 人')
+
+    await rt.queue.call_next(phone_hall.small.window_4, caller=DESK)  # the one ahead is called: pushed, no reload
+    await user.should_see(marker='track-ahead', content='下一个就是您', retries=PATIENT)
+    await rt.queue.complete(phone_hall.small.window_4, caller=DESK)
+    await rt.queue.call_next(phone_hall.small.window_4, caller=DESK)
+    await user.should_see(marker='track-window', content='请到 4 号窗口', retries=PATIENT)
+
+
+async def test_another_phone_does_not_see_the_ticket(phone_hall: JourneyHall, user: User) -> None:
+    rt = await ready()
+    mine = await rt.queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)
+    owner = await citizen_signed_in(user, '13900001111')
+    await give_ticket_to(owner.account_id or 0, mine.ticket.id or 0)
+    user.http_client.cookies.clear()
+    await citizen_signed_in(user, PHONE)
+    await user.open('/me')
+    await user.should_see('近 30 天没有排队记录')
+    await user.should_not_see(marker='track-number')
+
+
+async def test_a_linked_phone_withdraws_a_consent_on_the_page(phone_hall: JourneyHall, user: User) -> None:
+    rt = await ready()
+    view = await rt.queue.take_ticket(
+        TicketCreate(service_code='SVC-C', id_number=LOCAL_CITIZEN, phone=PHONE), caller=DESK
+    )
+    citizen_id = view.ticket.citizen_id
+    assert citizen_id is not None
+    await journeyhall.grant_department_data(rt.journey, citizen_id, 'SVC-C')
+    me = await citizen_signed_in(user, PHONE)
+    async with rt.db.session() as s, s.begin():
+        await s.execute(
+            update(CitizenAccount).where(col(CitizenAccount.id) == me.account_id).values(citizen_id=citizen_id)
+        )
+
+    await user.open('/me')
+    await user.should_not_see(marker='me-unlinked')
+    await user.should_see('调取部门数据', retries=PATIENT)
+    user.find('撤回').click()
+    await user.should_see('已撤回授权', retries=PATIENT)
+    await user.should_see('已撤回', retries=PATIENT)
+    consents = await rt.journey.consent.list_for(citizen_id)
+    assert [c.revoked_at is not None for c in consents] == [True]

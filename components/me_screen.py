@@ -143,7 +143,9 @@ class MeScreen:
         assert self.home is not None
         self.bookings_box.clear()
         with self.bookings_box:
-            ui.label(t('me.bookings')).classes('text-base font-bold')
+            with ui.row().classes('w-full justify-between items-baseline'):
+                ui.label(t('me.bookings')).classes('text-base font-bold')
+                tid(ui.link(t('me.book'), '/guide'), 'me-book').classes('text-sm')
             if not self.home.bookings:
                 ui.label(t('me.no_bookings')).classes('text-sm text-grey-7')
             for booking in self.home.bookings:

@@ -29,7 +29,7 @@ register(
         'me.remote.taken': ('已取号 {number}', 'Your number is {number}'),
         'me.bookings': ('我的预约', 'My bookings'),
         'me.no_bookings': ('没有预约', 'No bookings'),
-        'me.book': ('预约办理', 'Book a visit'),
+        'me.book': ('去预约', 'Book a visit'),
         'me.booking.status.booked': ('已预约', 'Booked'),
         'me.booking.status.checked_in': ('已签到', 'Checked in'),
         'me.booking.status.cancelled': ('已取消', 'Cancelled'),

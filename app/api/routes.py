@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from app.api import guide
 from app.api.callers import address_of, bearer_token
 from app.api.deps import CallerDep, RuntimeDep, StaffDep
 from app.api.schemas import (
@@ -23,6 +24,7 @@ from app.models.ticket import TicketCreate
 from app.services.errors import NotFound, Unauthorized
 
 router = APIRouter(prefix='/api')
+router.include_router(guide.router)  # GET /api/services, /api/services/{code}/guide (app/api/guide.py)
 
 
 @router.post('/tickets', status_code=201, response_model=TrackedTicketOut, tags=['tickets'])

@@ -65,10 +65,12 @@ class GuideCatalogue:
 
 
 def _service_link(entry: guide.CatalogueEntry) -> None:
-    with tid(ui.link(target=f'/guide/{entry.code}'), f'guide-service-{entry.code}').classes(
-        'w-full no-underline text-inherit'
+    with (
+        tid(ui.link(target=f'/guide/{entry.code}'), f'guide-service-{entry.code}').classes(
+            'w-full no-underline text-inherit'
+        ),
+        ui.card().classes('w-full p-3 gap-1 no-shadow border'),
     ):
-        with ui.card().classes('w-full p-3 gap-1 no-shadow border'):
-            ui.label(pick(entry.name, entry.name_en)).classes('text-base font-bold text-primary')
-            if entry.description:
-                ui.label(entry.description).classes('text-sm text-grey-8')
+        ui.label(pick(entry.name, entry.name_en)).classes('text-base font-bold text-primary')
+        if entry.description:
+            ui.label(entry.description).classes('text-sm text-grey-8')

@@ -10,29 +10,33 @@ from sqlmodel import select
 
 from app.db import Database
 from app.models import ServiceItem, TicketCreate
-from app.models.hall import Hall
+from app.models.hall import WindowService
 from app.models.operations import ArrivalHistory
 from app.services import materials
 from app.services.errors import Invalid, NotFound
 from app.services.forecast import ForecastService
-from app.services.guide import BestTimes, GuideService, search
+from app.services.guide import BestTimes, GuideService
 from app.services.hall_hours import HOURS, is_working_day, local_moment
 from app.services.kiosk_catalogue import load_catalogue
 from app.services.queue import QueueService
+from app.services.uow import unit_of_work
 from app.settings import Settings
-from seed import load_seed
+from seed import SeedReport, loader, read_seed
 from tests.callers import DESK
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 
-SECRET = b'guide-test-secret-0123456789-0123456789'
 QUIET_HOURS = {14: 1, 15: 2}  # planted: every other opening hour brings 10 arrivals of SVC-A
 
 
 @pytest.fixture
 async def seeded(db: Database) -> GuideService:
-    """The default seed's catalogue (RE-TRANSFER, BIZ-OPEN, ...), no forecast."""
-    await load_seed(db, seed_name='default', secret=SECRET)
+    """The default seed's departments and services (RE-TRANSFER, BIZ-OPEN, ...) written as the seed loader
+    writes them (its staff and devices, slow to hash, are left out), and no forecast."""
+    async with unit_of_work(db) as uow:
+        upsert = loader._Upsert(uow.session, SeedReport())
+        seed = read_seed('default')
+        await loader._services(upsert, seed.services, await loader._departments(upsert, seed.departments))
     return GuideService(db, live=lambda: None)
 
 
@@ -63,9 +67,11 @@ async def test_departments_hold_their_own_services(seeded: GuideService) -> None
     assert sum(len(codes) for codes in groups.values()) == len(await seeded.catalogue())
 
 
-async def test_the_checklist_equals_the_kiosks_for_the_same_answers(seeded: GuideService, db: Database) -> None:
-    hall_id = await _hall_id(db)
-    kiosk_row = (await load_catalogue(db, hall_id)).service('RE-TRANSFER')
+async def test_the_checklist_equals_the_kiosks_for_the_same_answers(
+    seeded: GuideService, db: Database, hall: SmallHall
+) -> None:
+    await _serve_at_window(db, hall.window_1, 'RE-TRANSFER')  # a kiosk offers what some window serves
+    kiosk_row = (await load_catalogue(db, hall.hall_id)).service('RE-TRANSFER')
     for answers in ({}, {'property_type': 'new'}, {'property_type': 'second_hand'}):
         shown = await seeded.guide('RE-TRANSFER', answers)
         assert shown.checklist == materials.checklist(kiosk_row, answers)
@@ -134,11 +140,10 @@ async def test_a_service_without_a_workflow_gets_the_default_steps(seeded: Guide
 # ---- best times on the small hall with a forecast fixed by test data ----------------------------------------
 
 
-async def _hall_id(db: Database) -> int:
-    async with db.read_session() as s:
-        hall = (await s.execute(select(Hall).order_by(Hall.id))).scalars().first()
-    assert hall is not None and hall.id is not None
-    return hall.id
+async def _serve_at_window(db: Database, window_id: int, code: str) -> None:
+    async with db.session() as s, s.begin():
+        service_id = (await s.execute(select(ServiceItem.id).where(ServiceItem.code == code))).scalar_one()
+        s.add(WindowService(window_id=window_id, service_id=service_id, priority=2))
 
 
 async def _plant_history(db: Database, hall: SmallHall, end: dt.date) -> int:
@@ -195,7 +200,7 @@ async def test_best_times_today_start_at_the_current_hour_and_are_kept_for_the_h
     clock.advance(30)
     assert await times.of(service_id) is first  # the same hour: computed once, shared
     clock.advance(20)  # 14:10: the 13:00 hour is over
-    assert [h.start.astimezone(settings.tz).hour for h in (await times.of(service_id))[0].hours][0] == 14
+    assert (await times.of(service_id))[0].hours[0].start.astimezone(settings.tz).hour == 14
 
 
 async def test_the_live_wait_is_the_queues_estimate_for_a_number_taken_now(

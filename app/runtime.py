@@ -94,6 +94,7 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         guide=GuideService(
             db,
             live=lambda: queue.live,
+            tz=settings.tz,
             best_times=BestTimes(db, forecast, hall_id=hall.id, tz=settings.tz),
         ),
         ops=ops,

@@ -17,7 +17,7 @@ from nicegui import ui
 
 from app.services import guide, materials
 from app.services.errors import DomainError
-from app.services.hall_hours import HOURS
+from app.services.hall_hours import CLOSE_HOUR, HOURS, OPEN_HOUR
 from app.services.staffing import MAX_WAIT
 from components import guide_texts as _texts  # noqa: F401 - registers the texts
 from components.guide_texts import WEEKDAYS
@@ -78,7 +78,9 @@ class GuideScreen:
 
     def _live(self) -> None:
         wait = self.shown.live_wait_minutes
-        if wait is None:
+        if not self.shown.hall_open:
+            text = t('guide.live.closed', open=OPEN_HOUR, close=CLOSE_HOUR)
+        elif wait is None:
             text = t('guide.live.none')
         elif wait < 1:
             text = t('guide.live.now')
@@ -216,8 +218,6 @@ def _wait_table(days: tuple[guide.DayWaits, ...], tz: ZoneInfo) -> None:
                 if point is None:
                     ui.label('·').classes('text-[11px] text-grey-5')
                     continue
-                minutes = (
-                    t('guide.more_than', n=round(MAX_WAIT)) if point.wait_minutes >= MAX_WAIT else round(point.wait_minutes)
-                )
+                minutes = t('guide.crowded') if point.wait_minutes >= MAX_WAIT else round(point.wait_minutes)
                 text = f'★{minutes}' if point.quiet else str(minutes)
                 ui.label(text).classes(f'text-[11px] leading-6 rounded-sm {shade(point.wait_minutes)}')

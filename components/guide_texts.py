@@ -24,6 +24,10 @@ register(
         'guide.back': ('返回事项列表', 'All services'),
         'guide.remote': ('远程取号', 'Take a number remotely'),
         'guide.live': ('现在取号预计等候 {n} 分钟', 'A number taken now waits about {n} min'),
+        'guide.live.closed': (
+            '大厅现在未开放（工作日 {open}:00-{close}:00 取号）',
+            'The hall is closed now (numbers {open}:00-{close}:00 on working days)',
+        ),
         'guide.live.none': ('现在没有窗口办理该事项', 'No window serves this right now'),
         'guide.live.now': ('现在取号基本无需等候', 'A number taken now is called almost at once'),
         'guide.questions': ('回答几个问题，材料清单更准确', 'Answer a few questions for your exact list'),
@@ -47,6 +51,6 @@ register(
         'guide.book': ('预约 {time}', 'Book {time}'),
         'guide.quiet': ('推荐时段', 'Quiet slots'),
         'guide.hour': ('时', 'h'),
-        'guide.more_than': ('>{n}', '>{n}'),
+        'guide.crowded': ('4h+', '4h+'),  # the outlook's cap (staffing.MAX_WAIT): four hours or more
     }
 )

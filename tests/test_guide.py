@@ -30,14 +30,14 @@ QUIET_HOURS = {14: 1, 15: 2}  # planted: every other opening hour brings 10 arri
 
 
 @pytest.fixture
-async def seeded(db: Database) -> GuideService:
+async def seeded(db: Database, settings: Settings) -> GuideService:
     """The default seed's departments and services (RE-TRANSFER, BIZ-OPEN, ...) written as the seed loader
     writes them (its staff and devices, slow to hash, are left out), and no forecast."""
     async with unit_of_work(db) as uow:
         upsert = loader._Upsert(uow.session, SeedReport())
         seed = read_seed('default')
         await loader._services(upsert, seed.services, await loader._departments(upsert, seed.departments))
-    return GuideService(db, live=lambda: None)
+    return GuideService(db, live=lambda: None, tz=settings.tz)
 
 
 async def test_chinese_search_finds_by_substring_and_ranks_name_hits_first(seeded: GuideService) -> None:
@@ -204,11 +204,13 @@ async def test_best_times_today_start_at_the_current_hour_and_are_kept_for_the_h
 
 
 async def test_the_live_wait_is_the_queues_estimate_for_a_number_taken_now(
-    db: Database, hall: SmallHall, queue: QueueService
+    db: Database, hall: SmallHall, queue: QueueService, clock: FakeClock, settings: Settings
 ) -> None:
+    clock.now = local_moment(dt.date(2026, 11, 30), 10, settings.tz)  # Monday 10:00, open
     live = await queue.load_live()
-    guide = GuideService(db, live=lambda: live)
-    assert (await guide.guide(hall.service_c)).live_wait_minutes == 0  # window 4 is free
+    guide = GuideService(db, live=lambda: live, tz=settings.tz, clock=clock)
+    free = await guide.guide(hall.service_c)
+    assert free.hall_open and free.live_wait_minutes == 0  # window 4 is free
     for _ in range(3):
         await queue.take_ticket(TicketCreate(service_code=hall.service_c), caller=DESK)
     live = await queue.load_live()
@@ -217,3 +219,6 @@ async def test_the_live_wait_is_the_queues_estimate_for_a_number_taken_now(
     expected = live.estimate(sid, live.waiting_count(sid))
     assert expected is not None and expected.minutes > 0
     assert (await guide.guide(hall.service_c)).live_wait_minutes == round(expected.minutes, 1)
+    clock.now = local_moment(dt.date(2026, 11, 30), 18, settings.tz, minute=5)  # numbers stop at 18:00
+    closed = await guide.guide(hall.service_c)
+    assert not closed.hall_open and closed.live_wait_minutes is None

@@ -142,6 +142,7 @@ class GuideOut(BaseModel):
     complete: bool  # every question answered: the checklist is exactly what to bring
     steps: list[StageOut]
     best_times: list[DayOut]
+    hall_open: bool  # the hall issues numbers now
     live_wait_minutes: float | None
 
     @classmethod
@@ -164,6 +165,7 @@ class GuideOut(BaseModel):
             complete=guide.checklist.complete,
             steps=[StageOut.of(stage) for stage in guide.stages],
             best_times=[DayOut.of(day) for day in guide.best_times],
+            hall_open=guide.hall_open,
             live_wait_minutes=guide.live_wait_minutes,
         )
 

@@ -24,7 +24,7 @@ from app.models.hall import Department, ServiceItem, Window, WindowService
 from app.services import materials, workflow
 from app.services.errors import Invalid, NotFound
 from app.services.forecast import ForecastModel, ForecastService
-from app.services.hall_hours import HOURS, is_working_day, local_moment
+from app.services.hall_hours import HOURS, is_open, is_working_day, local_moment
 from app.services.live_queue import LiveQueue
 from app.services.staffing import QueueDemand, WindowPlan, outlook
 
@@ -308,18 +308,27 @@ class Guide:
     exempt: frozenset[str]  # checklist names that department data can replace (零材料, with consent)
     stages: tuple[Stage, ...]
     best_times: tuple[DayWaits, ...]
-    live_wait_minutes: float | None  # a number taken now (None: no window serves it at the moment)
+    hall_open: bool  # the hall issues numbers now (a working day, opening hours)
+    live_wait_minutes: float | None  # a number taken now (None: closed, or no window serves it now)
 
 
 class GuideService:
     """Reads for /guide and the guide API: anyone may call them, nothing is written."""
 
     def __init__(
-        self, db: Database, *, live: Callable[[], LiveQueue | None], best_times: BestTimes | None = None
+        self,
+        db: Database,
+        *,
+        live: Callable[[], LiveQueue | None],
+        tz: ZoneInfo,
+        best_times: BestTimes | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.db = db
         self.live = live
+        self.tz = tz
         self.best_times = best_times
+        self.clock = clock
 
     async def catalogue(self) -> list[CatalogueEntry]:
         """Every service, by department then code."""
@@ -366,13 +375,14 @@ class GuideService:
             exempt=frozenset(exempt_materials(service)),
             stages=tuple(steps(service, departments, entry.department, checklist)),
             best_times=tuple(best),
+            hall_open=is_open(self.clock(), self.tz),
             live_wait_minutes=self._live_wait(service.id or 0),
         )
 
     def _live_wait(self, service_id: int) -> float | None:
-        """The wait of a number taken now, as the kiosk and /track estimate it."""
+        """The wait of a number taken now, as the kiosk and /track estimate it (none while the hall is closed)."""
         live = self.live()
-        if live is None:
+        if live is None or not is_open(self.clock(), self.tz):
             return None
         estimate = live.estimate(service_id, live.waiting_count(service_id))
         return None if estimate is None else round(estimate.minutes, 1)

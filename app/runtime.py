@@ -19,6 +19,7 @@ from app.services.auth import AuthService
 from app.services.cases import CaseService
 from app.services.citizen_accounts import CitizenAccountService
 from app.services.forecast import ForecastService
+from app.services.guide import BestTimes, GuideService
 from app.services.journey import Journey, build_journey
 from app.services.kiosk_pairing import KioskPairingService
 from app.services.limits import Limits, build_limits
@@ -48,6 +49,7 @@ class Runtime:
     forecast: ForecastService | None = None  # peak forecast, staffing advice, replay (issue 5)
     staffing: StaffingService | None = None
     replay: ReplayService | None = None
+    guide: GuideService | None = None  # the public service guide (/guide, /api/services), best times cached per hour
     ops: OpsCounters = field(default_factory=OpsCounters)  # plumbing counters (bus, device hub) for managers
 
     @property
@@ -101,6 +103,12 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         forecast=forecast,
         staffing=StaffingService(queue, forecast, AuditLog(db)),
         replay=ReplayService(db, settings, hall_id=hall.id),
+        guide=GuideService(
+            db,
+            live=lambda: queue.live,
+            tz=settings.tz,
+            best_times=BestTimes(db, forecast, hall_id=hall.id, tz=settings.tz),
+        ),
         ops=ops,
     )
 

@@ -17,6 +17,7 @@ from pages.admin import admin_page
 from pages.citizen_login import citizen_login_page
 from pages.display import display_page, zone_display_page
 from pages.enrol import enrol_page
+from pages.guide import guide_page, guide_service_page
 from pages.home import home
 from pages.kiosk import kiosk_page
 from pages.login import login_page
@@ -45,6 +46,8 @@ ROUTES: dict[str, Callable[..., Awaitable[object]]] = {
     '/review': review_page,
     '/admin': admin_page,
     '/verify/{number}': verify_page,
+    '/guide': guide_page,
+    '/guide/{code}': guide_service_page,
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from app.api import citizen, me
+from app.api import citizen, guide, me
 from app.api.callers import address_of, bearer_token
 from app.api.deps import CallerDep, RuntimeDep, StaffDep
 from app.api.schemas import (
@@ -24,6 +24,7 @@ from app.models.ticket import TicketCreate
 from app.services.errors import NotFound, Unauthorized
 
 router = APIRouter(prefix='/api')
+router.include_router(guide.router)  # GET /api/services, /api/services/{code}/guide (app/api/guide.py)
 router.include_router(me.router)  # GET /api/me (app/api/me.py)
 
 

@@ -60,6 +60,8 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'forged_code': ('二维码无效或不是本大厅签发', 'this code was not issued by this hall'),
     'forged_code.altered': ('二维码签名校验失败', 'this code has been altered'),
     'grant_ended': ('该代办授权已结束', 'this grant has already ended'),
+    'guide_answer_too_long': ('回答内容过长（最多{limit}个字）', 'an answer is too long: at most {limit} characters'),
+    'guide_query_too_long': ('搜索内容过长，请少于{limit}个字', 'the search is too long: at most {limit} characters'),
     'guardian_not_adult': ('监护人须年满18周岁', 'the guardian must be an adult'),
     'guardian_not_needed': ('办事人无需监护人同意', 'this citizen consents alone'),
     'guardian_required': (

@@ -5,14 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fastapi.responses import RedirectResponse
 from nicegui.testing import User
+from starlette.requests import Request
 
 from app.api.citizen import CITIZEN_COOKIE
 from app.services.principal import Principal
 from app.settings import get_settings
+from pages.citizen_session import citizen_of, require_citizen
 from tests.citizen_login import citizen_signed_in, texted_sign_in_code
 from tests.factories import SmallHall
-from tests.running import ready
+from tests.running import ready, root
 
 PHONE = '13812345678'
 PATIENT = 40  # retries of 0.1 s
@@ -75,3 +78,39 @@ async def test_a_signed_in_citizen_is_sent_on_and_an_ended_session_asks_again(
     await rt.accounts.sign_out(user.http_client.cookies[CITIZEN_COOKIE], Principal.anonymous())
     await user.open('/me/login?reason=expired')
     await user.should_see(marker='citizen-login-reason', content='登录已失效')
+
+
+def request_for(path: str, query: str = '', token: str | None = None) -> Request:
+    headers = [(b'cookie', f'{CITIZEN_COOKIE}={token}'.encode())] if token else []
+    scope = {
+        'type': 'http',
+        'method': 'GET',
+        'scheme': 'http',
+        'server': ('hall.test', 80),
+        'client': ('10.3.0.9', 50000),
+        'root_path': '',
+        'path': path,
+        'query_string': query.encode(),
+        'headers': headers,
+    }
+    return Request(scope)
+
+
+async def test_a_citizen_page_sends_an_anonymous_or_ended_visitor_to_sign_in_and_back(
+    phone_hall: SmallHall, user: User
+) -> None:
+    await user.open('/me/login')  # the app is up
+    started = root().started
+    anonymous = await require_citizen(request_for('/me/bookings', 'day=2026-12-01'), started)
+    assert isinstance(anonymous, RedirectResponse)
+    assert anonymous.headers['location'] == '/me/login?next=/me/bookings%3Fday%3D2026-12-01'
+    me = await citizen_signed_in(user, PHONE)
+    token = user.http_client.cookies[CITIZEN_COOKIE]
+    signed_in = await require_citizen(request_for('/me/bookings', token=token), started)
+    assert isinstance(signed_in, Principal) and signed_in.account_id == me.account_id
+    assert signed_in.address == '10.3.0.9'
+    await (await ready()).accounts.sign_out(token, Principal.anonymous())
+    ended = await require_citizen(request_for('/me/bookings', token=token), started)
+    assert isinstance(ended, RedirectResponse) and ended.headers['location'].endswith('&reason=expired')
+    forged = await citizen_of(request_for('/me', token='c.' + 'A' * 43), started)
+    assert forged.account_id is None and forged.kind == 'anonymous'

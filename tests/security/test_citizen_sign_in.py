@@ -196,6 +196,9 @@ async def test_signing_out_in_the_browser_ends_the_session(live: tuple[AppProces
         mine = await citizen_token(client, '13811110008', outbox(app))
     with app.client(cookies={CITIZEN_COOKIE: mine}) as browser:
         assert browser.get('/me/login').status_code == 303  # signed in: sent on
+        asked = browser.get('/me/logout')  # a link (or an image on another site) only shows the button
+        assert asked.status_code == 200 and 'method="post"' in asked.text
+        assert browser.get('/me/login').status_code == 303  # still signed in
         out = browser.post('/me/logout')
         assert out.status_code == 303 and 'logged_out' in out.headers['location']
         assert f'{CITIZEN_COOKIE}=""' in out.headers['set-cookie'] or 'Max-Age=0' in out.headers['set-cookie']

@@ -1,4 +1,5 @@
-"""The citizen-journey services of one process (cases, notifications, evaluation, tracking, certificates, proxy).
+"""The citizen-journey services of one process (cases, notifications, evaluation, tracking, certificates, proxy,
+bookings).
 
 Built in one place so the app (app/runtime.py) and a separate job worker (`python -m app.jobs`) wire
 them the same way.
@@ -15,6 +16,7 @@ from app.clock import utcnow
 from app.db import Database
 from app.security.crypto import FieldCipher
 from app.security.keys import Purpose
+from app.services.booking import BookingService
 from app.services.cases import CaseService
 from app.services.certificates import CertificateService
 from app.services.channels import PushChannel, RecordingSmsGateway, sms_log_path
@@ -40,6 +42,7 @@ class Journey:
     department_data: DepartmentData
     proxy: ProxyService
     sms: RecordingSmsGateway
+    bookings: BookingService
 
 
 def build_journey(
@@ -76,4 +79,5 @@ def build_journey(
         department_data=department_data,
         proxy=ProxyService(db, bus, consent, hall_id=hall_id, clock=clock),
         sms=sms,
+        bookings=BookingService(db, settings, hall_id=hall_id, notifier=notifier, clock=clock),
     )

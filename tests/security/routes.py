@@ -86,6 +86,19 @@ ROUTES: list[Rule] = [
     Rule('/api/tickets/{code}', PUBLIC, example='/api/tickets/not-a-real-code'),
     Rule('/api/auth/token', PUBLIC, 'POST', {'username': 'w01', 'password': 'Window-01-pass'}),
     Rule('/api/auth/logout', PUBLIC, 'POST'),  # any bearer token; revoking an unknown one is a no-op
+    # ---- API: bookings; slots are open, the rest need a citizen's phone token, which the booking service checks
+    # (staff tokens are refused too): tests/security/test_booking_edge.py attacks them
+    Rule('/api/services/{code}/slots', PUBLIC, example='/api/services/SVC-A/slots?date=2026-12-01'),
+    Rule('/api/appointments', PUBLIC, 'POST', {'service_code': 'SVC-A', 'start': '2026-12-01T01:00:00Z'}),
+    Rule('/api/appointments', PUBLIC),
+    Rule('/api/appointments/{reference}', PUBLIC, 'DELETE', example='/api/appointments/ABCDEF123456'),
+    Rule(
+        '/api/appointments/{reference}',
+        PUBLIC,
+        'PATCH',
+        {'start': '2026-12-01T01:00:00Z'},
+        example='/api/appointments/ABCDEF123456',
+    ),
     # ---- API: window operations (staff at their own window, managers anywhere) ----------------
     Rule('/api/windows/{window_id}/call-next', WINDOW_OPERATORS, 'POST'),
     Rule('/api/windows/{window_id}/call', WINDOW_OPERATORS, 'POST', {'number': 'A003', 'reason': '老人需要协助'}),

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
+from app.api import citizen
 from app.api.booking import BookingIn, BookingOut, MoveIn, SlotOut
 from app.api.callers import address_of, bearer_token
 from app.api.deps import CallerDep, RuntimeDep, StaffDep
@@ -162,3 +163,6 @@ async def cancel_booking(reference: Reference, rt: RuntimeDep, caller: CallerDep
 async def move_booking(reference: Reference, body: MoveIn, rt: RuntimeDep, caller: CallerDep) -> BookingOut:
     """Move one's own booking to another slot of the same service (one transaction; the reference stays)."""
     return BookingOut.of(await rt.journey.bookings.reschedule(caller, reference, body.start))
+
+
+router.include_router(citizen.router)  # /api/citizen: sign-in by phone (app/api/citizen.py)

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from sqlmodel import col, select
 
+from app.bus import InProcessBus
 from app.db import Database
 from app.models import Appointment, TicketCreate
 from app.models.appointment import AppointmentStatus
@@ -15,11 +16,12 @@ from app.models.cases import Notification
 from app.models.citizen_account import CitizenAccount
 from app.models.ticket import Channel, PriorityClass
 from app.security.crypto import FieldCipher
+from app.services.auth import AuthService
 from app.services.booking import BookingService
 from app.services.channels import SMS, RecordingSmsGateway
 from app.services.errors import Conflict, DomainError, NotFound, Unauthorized
 from app.services.hall_hours import next_working_day
-from app.services.kiosk_identity import appointment_reference
+from app.services.kiosk import KioskService, KioskSession, Method
 from app.services.notifications import NotificationService
 from app.services.principal import Principal
 from app.services.queue import QueueService
@@ -28,6 +30,7 @@ from tests.bookinghall import MONDAY, account, at
 from tests.callers import DESK, limits_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
+from tests.kiosk_hall import KIOSK, add_kiosk_hall
 
 TUESDAY, WEDNESDAY, THURSDAY, FRIDAY = (MONDAY + dt.timedelta(days=n) for n in range(1, 5))
 
@@ -197,17 +200,29 @@ async def test_three_no_shows_in_thirty_days_block_booking_for_seven_days(
 
 
 async def test_a_booking_checks_in_at_the_kiosk_with_appointment_priority_inside_its_slot(
-    bookings: BookingService, queue: QueueService, hall: SmallHall, db: Database, cipher: FieldCipher, clock: FakeClock
+    bookings: BookingService,
+    queue: QueueService,
+    hall: SmallHall,
+    db: Database,
+    bus: InProcessBus,
+    cipher: FieldCipher,
+    clock: FakeClock,
 ) -> None:
+    await add_kiosk_hall(db, hall.hall_id)
+    settings = bookings.settings
+    auth = AuthService(db, settings, limits_for(db, clock), clock=clock)
+    kiosks = KioskService(db, bus, settings, cipher, queue, auth=auth, hall_id=hall.hall_id, clock=clock)
     me = await account(db, cipher, '13800000009')
     booked = await bookings.book(me, hall.service_a, at(MONDAY, 10))
-    assert appointment_reference(bookings.settings.secret, booked.qr) == booked.reference  # the kiosk reads it
     clock.now = at(MONDAY, 9, 50).astimezone(dt.UTC)  # 10 min early: within APPOINTMENT_EARLY_MINUTES
     walk_in = await queue.take_ticket(TicketCreate(service_code=hall.service_a), caller=DESK)
-    request = TicketCreate(service_code=hall.service_a, appointment_code=booked.qr, channel=Channel.APPOINTMENT_QR)
-    ticket = await queue.take_ticket(request, caller=DESK)
-    assert ticket.ticket.priority_class == PriorityClass.APPOINTMENT
+    at_kiosk = KioskSession(await kiosks.kiosk(KIOSK), address='10.0.5.1')
+    service = await kiosks.appointment(at_kiosk, booked.qr)  # the QR from the phone, at the kiosk's scanner
+    assert (service.code, at_kiosk.method) == (hall.service_a, Method.APPOINTMENT)
+    ticket = await kiosks.take_ticket(at_kiosk)
+    assert (ticket.ticket.priority_class, ticket.ticket.channel) == (PriorityClass.APPOINTMENT, Channel.APPOINTMENT_QR)
     assert walk_in.ticket.priority_class == PriorityClass.NORMAL
+    assert (await queue.call_next(hall.window_1, caller=DESK)).ticket.number == ticket.ticket.number
     assert (await bookings.bookings_of(me))[0].status == AppointmentStatus.CHECKED_IN
     assert await refused(bookings.cancel(me, booked.reference)) == 'appointment_used'
     clock.now = at(MONDAY, 12).astimezone(dt.UTC)

@@ -1,8 +1,9 @@
-"""Citizens sign in by phone: the API's code and session routes, and the browser's cookie hand-over.
+"""Citizens sign in by phone: the API's handlers, and the browser's cookie hand-over.
 
-`router` (under /api/citizen, in the API docs): ask for a texted code, swap it for a bearer token
-('c.' ...), end the session. `web_router`: `/me/complete` swaps the sign-in page's one-time hand-over
-code for the HttpOnly `halltwin_citizen` cookie (a page's websocket cannot set one), `/me/logout` ends it.
+The handlers are registered under /api/citizen by app/api/routes.py (so the API docs show them): ask for a
+texted code, swap it for a bearer token ('c.' ...), end the session. `web_router`: `/me/complete` swaps the
+sign-in page's one-time hand-over code for the HttpOnly `halltwin_citizen` cookie (a page's websocket
+cannot set one), `/me/logout` ends it.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ LOGIN_PATH = '/me/login'
 HOME = '/me'
 NO_STORE = {'cache-control': 'no-store'}
 
-router = APIRouter(prefix='/citizen', tags=['citizen'])
 web_router = APIRouter(include_in_schema=False)
 
 
@@ -64,7 +64,6 @@ def citizen_login_url(next_path: str, reason: str = '') -> str:
     return f'{LOGIN_PATH}?next={quote(citizen_next(next_path))}{suffix}'
 
 
-@router.post('/code', status_code=202, response_model=CodeOut)
 async def request_code(body: CodeIn, request: Request, rt: RuntimeDep) -> CodeOut:
     """Text a six-digit sign-in code to the phone (limited per phone and address). The answer is the same
     whether or not the phone has an account."""
@@ -72,7 +71,6 @@ async def request_code(body: CodeIn, request: Request, rt: RuntimeDep) -> CodeOu
     return CodeOut(expires_in=sent.expires_in)
 
 
-@router.post('/session', response_model=SessionOut)
 async def sign_in(body: SessionIn, request: Request, rt: RuntimeDep) -> SessionOut:
     """Swap the texted code (once) for a citizen's bearer token; wrong codes are limited (429 with Retry-After)."""
     caller = _anonymous(request, rt)
@@ -80,7 +78,6 @@ async def sign_in(body: SessionIn, request: Request, rt: RuntimeDep) -> SessionO
     return SessionOut(access_token=signed.token, expires_at=signed.expires_at)
 
 
-@router.delete('/session', status_code=204)
 async def sign_out(request: Request, rt: RuntimeDep) -> None:
     """End the citizen session of the bearer token (a staff token is refused: 401)."""
     token = bearer_token(request)

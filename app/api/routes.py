@@ -165,4 +165,16 @@ async def move_booking(reference: Reference, body: MoveIn, rt: RuntimeDep, calle
     return BookingOut.of(await rt.journey.bookings.reschedule(caller, reference, body.start))
 
 
-router.include_router(citizen.router)  # /api/citizen: sign-in by phone (app/api/citizen.py)
+# Citizens sign in by phone (handlers in app/api/citizen.py)
+router.add_api_route(
+    '/citizen/code',
+    citizen.request_code,
+    methods=['POST'],
+    status_code=202,
+    response_model=citizen.CodeOut,
+    tags=['citizen'],
+)
+router.add_api_route(
+    '/citizen/session', citizen.sign_in, methods=['POST'], response_model=citizen.SessionOut, tags=['citizen']
+)
+router.add_api_route('/citizen/session', citizen.sign_out, methods=['DELETE'], status_code=204, tags=['citizen'])

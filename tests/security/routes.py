@@ -27,6 +27,7 @@ from tests.totp import token_body
 
 PUBLIC: tuple[Role, ...] = ()
 WINDOW_OPERATORS = (Role.STAFF, Role.MANAGER)
+CITIZEN: tuple[Role, ...] = (Role.CITIZEN,)  # a phone signed in by a texted code; everyone else goes to /me/login
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,10 @@ class Rule:
     @property
     def public(self) -> bool:
         return not self.roles
+
+    @property
+    def citizen_only(self) -> bool:
+        return self.roles == CITIZEN
 
     @property
     def window_scoped(self) -> bool:
@@ -81,6 +86,7 @@ ROUTES: list[Rule] = [
     Rule('/admin', (Role.ADMIN,)),
     Rule('/me/login', PUBLIC),  # a citizen signs in by phone; tests/security/test_citizen_sign_in.py attacks it
     Rule('/enrol', STAFF_ROLES),  # any signed-in staff; a password-only manager session may open only this
+    Rule('/book/{service_code}', CITIZEN, example='/book/SVC-A'),  # a signed-in phone; tests/test_book_page.py
     # ---- API: public --------------------------------------------------------------------------
     Rule('/api/hall', PUBLIC),
     Rule('/api/tickets', PUBLIC, 'POST', {'service_code': 'SVC-A'}),

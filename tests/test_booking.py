@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from app.bus import InProcessBus
 from app.db import Database
+from app.jobs import app_periodic, mark_no_shows
 from app.models import Appointment, TicketCreate
 from app.models.appointment import AppointmentStatus
 from app.models.cases import Notification
@@ -21,6 +22,7 @@ from app.services.booking import BookingService
 from app.services.channels import SMS, RecordingSmsGateway
 from app.services.errors import Conflict, DomainError, NotFound, Unauthorized
 from app.services.hall_hours import next_working_day
+from app.services.journey import build_journey
 from app.services.kiosk import KioskService, KioskSession, Method
 from app.services.notifications import NotificationService
 from app.services.principal import Principal
@@ -261,3 +263,15 @@ async def blocked_until(db: Database, caller: Principal) -> dt.datetime | None:
     assert row is not None
     until = row.booking_blocked_until
     return None if until is None else until.astimezone(dt.UTC)
+
+
+async def test_the_periodic_no_show_job_marks_missed_bookings_through_the_journey(
+    db: Database, bus: InProcessBus, settings: Settings, hall: SmallHall, cipher: FieldCipher, clock: FakeClock
+) -> None:
+    journey = build_journey(db, bus, settings, cipher, limits_for(db, clock), hall_id=hall.hall_id, clock=clock)
+    assert mark_no_shows in {periodic.job for periodic in app_periodic(settings)}
+    me = await account(db, cipher, '13800000010')
+    await journey.bookings.book(me, hall.service_b, at(MONDAY, 9))
+    clock.now = at(MONDAY, 10, 30).astimezone(dt.UTC)
+    assert await mark_no_shows({'journey': journey}) == 1
+    assert [b.status for b in await journey.bookings.bookings_of(me)] == [AppointmentStatus.MISSED]

@@ -1,5 +1,5 @@
-"""Background jobs: notification delivery, the SLA sweep and audit anchors, on arq when REDIS_URL is set,
-in-process otherwise.
+"""Background jobs: notification delivery, the SLA sweep, booking no-shows and audit anchors, on arq when
+REDIS_URL is set, in-process otherwise.
 
 The job functions are the same either way (arq's `ctx` dict carries the services). Without Redis,
 one app-level asyncio task runs them periodically and on `kick` (never one task per client). With
@@ -67,6 +67,11 @@ async def sweep_sla(ctx: dict[str, Any]) -> int:
     return len(await _journey(ctx).cases.sla_sweep())
 
 
+async def mark_no_shows(ctx: dict[str, Any]) -> int:
+    """Bookings not checked in after their slot (and grace) are missed; repeated misses block booking a while."""
+    return await _journey(ctx).bookings.mark_missed()
+
+
 async def anchor_audit(ctx: dict[str, Any]) -> int:
     """Sign the audit chain's head to the anchor file (and Redis) when it moved: a cut tail then shows."""
     anchors = ctx['anchors']
@@ -98,7 +103,12 @@ class Periodic:
         return self.job.__name__
 
 
-PERIODIC = (Periodic(deliver_notifications, 5), Periodic(sweep_sla, 60), Periodic(anchor_audit, 300))
+PERIODIC = (
+    Periodic(deliver_notifications, 5),
+    Periodic(sweep_sla, 60),
+    Periodic(mark_no_shows, 60),
+    Periodic(anchor_audit, 300),
+)
 FUNCTIONS = tuple(periodic.job for periodic in PERIODIC)
 
 

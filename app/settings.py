@@ -57,6 +57,18 @@ class Settings(BaseSettings):
         default=30.0, ge=0, le=600, validation_alias='RECALL_INTERVAL_SECONDS'
     )  # time a called citizen gets before the next recall and before no-show (counts time, not clicks)
     appointment_early_minutes: int = Field(default=15, ge=0, validation_alias='APPOINTMENT_EARLY_MINUTES')
+    booking_slot_minutes: int = Field(default=30, ge=5, le=240, validation_alias='BOOKING_SLOT_MINUTES')
+    booking_share: float = Field(
+        default=0.5, gt=0, le=1, validation_alias='BOOKING_SHARE'
+    )  # share of a slot's serving capacity open to bookings; the rest stays for walk-ins
+    booking_days_ahead: int = Field(default=7, ge=1, le=60, validation_alias='BOOKING_DAYS_AHEAD')
+    booking_max_live: int = Field(default=3, ge=1, le=20, validation_alias='BOOKING_MAX_LIVE')  # per account
+    no_show_grace_minutes: int = Field(
+        default=15, ge=0, le=240, validation_alias='NO_SHOW_GRACE_MINUTES'
+    )  # a booking not checked in by its slot's end plus this is missed
+    no_show_limit: int = Field(default=3, ge=1, le=20, validation_alias='NO_SHOW_LIMIT')
+    no_show_window_days: int = Field(default=30, ge=1, le=365, validation_alias='NO_SHOW_WINDOW_DAYS')
+    booking_block_days: int = Field(default=7, ge=1, le=365, validation_alias='BOOKING_BLOCK_DAYS')
     elderly_age: int = Field(default=65, ge=50, le=100, validation_alias='ELDERLY_AGE')
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, validation_alias='MAX_BODY_BYTES')
     token_idle_minutes: int = Field(default=30, ge=1, validation_alias='TOKEN_IDLE_MINUTES')

@@ -14,6 +14,7 @@ from functools import wraps
 from nicegui import ui
 
 from pages.admin import admin_page
+from pages.book import book_page
 from pages.citizen_login import citizen_login_page
 from pages.display import display_page, zone_display_page
 from pages.enrol import enrol_page
@@ -48,6 +49,7 @@ ROUTES: dict[str, Callable[..., Awaitable[object]]] = {
     '/verify/{number}': verify_page,
     '/guide': guide_page,
     '/guide/{code}': guide_service_page,
+    '/book/{service_code}': book_page,
 }
 
 

@@ -67,6 +67,8 @@ def test_no_template_has_a_free_text_slot() -> None:
             'state',
             'department',
             'deadline',
+            'time',  # a booking's slot, '11月30日09:30'
+            'reference',  # a booking's reference, 12 hex digits
         }, template
 
 

@@ -1,10 +1,14 @@
-"""Routes: tickets (public), windows (staff), hall overview (public), auth."""
+"""Routes: tickets (public), windows (staff), hall overview (public), auth, bookings (citizens)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
 
 from app.api import citizen, guide, me
+from app.api.booking import BookingIn, BookingOut, MoveIn, SlotOut
 from app.api.callers import address_of, bearer_token
 from app.api.deps import CallerDep, RuntimeDep, StaffDep
 from app.api.schemas import (
@@ -22,6 +26,7 @@ from app.api.schemas import (
 from app.clock import utcnow
 from app.models.ticket import TicketCreate
 from app.services.errors import NotFound, Unauthorized
+from app.services.queue import SERVICE_CODE_MAX
 
 router = APIRouter(prefix='/api')
 router.include_router(guide.router)  # GET /api/services, /api/services/{code}/guide (app/api/guide.py)
@@ -121,6 +126,45 @@ async def logout(request: Request, rt: RuntimeDep) -> None:
     if token is None:
         raise Unauthorized('not_authenticated')
     await rt.auth.logout(token, client_address=address_of(request, rt.settings.trusted_proxies))
+
+
+# ---- bookings (预约): slots are open; the rest need a citizen's token, and app/services/booking.py decides ----
+
+Reference = Annotated[str, Path(min_length=1, max_length=32, pattern=r'^[A-Za-z0-9]+$')]
+
+
+@router.get('/services/{code}/slots', response_model=list[SlotOut], tags=['bookings'])
+async def booking_slots(
+    rt: RuntimeDep,
+    code: Annotated[str, Path(min_length=1, max_length=SERVICE_CODE_MAX)],
+    date: Annotated[dt.date, Query(description='a hall day, YYYY-MM-DD')],
+) -> list[SlotOut]:
+    """A day's bookable slots of a service with their places; empty on closed days and beyond the horizon."""
+    return [SlotOut.of(slot) for slot in await rt.journey.bookings.slots(code, date)]
+
+
+@router.post('/appointments', status_code=201, response_model=BookingOut, tags=['bookings'])
+async def book_slot(body: BookingIn, rt: RuntimeDep, caller: CallerDep) -> BookingOut:
+    """Book a slot (a citizen's token). 409 when the slot is full, over a limit, or booking is paused."""
+    return BookingOut.of(await rt.journey.bookings.book(caller, body.service_code, body.start))
+
+
+@router.get('/appointments', response_model=list[BookingOut], tags=['bookings'])
+async def own_bookings(rt: RuntimeDep, caller: CallerDep) -> list[BookingOut]:
+    """The caller's own bookings, the latest slot first."""
+    return [BookingOut.of(view) for view in await rt.journey.bookings.bookings_of(caller)]
+
+
+@router.delete('/appointments/{reference}', response_model=BookingOut, tags=['bookings'])
+async def cancel_booking(reference: Reference, rt: RuntimeDep, caller: CallerDep) -> BookingOut:
+    """Cancel one's own booking before its slot; anyone else's reference is 404, as an unknown one."""
+    return BookingOut.of(await rt.journey.bookings.cancel(caller, reference))
+
+
+@router.patch('/appointments/{reference}', response_model=BookingOut, tags=['bookings'])
+async def move_booking(reference: Reference, body: MoveIn, rt: RuntimeDep, caller: CallerDep) -> BookingOut:
+    """Move one's own booking to another slot of the same service (one transaction; the reference stays)."""
+    return BookingOut.of(await rt.journey.bookings.reschedule(caller, reference, body.start))
 
 
 # Citizens sign in by phone (handlers in app/api/citizen.py)

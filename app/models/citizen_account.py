@@ -13,6 +13,8 @@ from sqlmodel import SQLModel
 
 from app.models.fields import internal, sensitive
 
+ACCOUNT_PHONE = 'citizen_account.phone'  # the encryption context of `phone_enc`
+
 
 class CitizenAccount(SQLModel, table=True):
     __tablename__ = 'citizen_account'

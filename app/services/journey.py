@@ -1,4 +1,5 @@
-"""The citizen-journey services of one process (cases, notifications, evaluation, tracking, certificates, proxy).
+"""The citizen-journey services of one process (cases, notifications, evaluation, tracking, certificates, proxy,
+bookings).
 
 Built in one place so the app (app/runtime.py) and a separate job worker (`python -m app.jobs`) wire
 them the same way.
@@ -15,6 +16,7 @@ from app.clock import utcnow
 from app.db import Database
 from app.security.crypto import FieldCipher
 from app.security.keys import Purpose
+from app.services.booking import BookingService
 from app.services.cases import CaseService
 from app.services.certificates import CertificateService
 from app.services.channels import PushChannel, RecordingSmsGateway, sms_log_path
@@ -42,6 +44,7 @@ class Journey:
     proxy: ProxyService
     sms: RecordingSmsGateway
     home: CitizenHome  # "我的": a signed-in citizen's tickets, bookings, cases, consents and grants
+    bookings: BookingService
 
 
 def build_journey(
@@ -79,4 +82,5 @@ def build_journey(
         proxy=ProxyService(db, bus, consent, hall_id=hall_id, clock=clock),
         sms=sms,
         home=CitizenHome(db, clock=clock),
+        bookings=BookingService(db, settings, hall_id=hall_id, notifier=notifier, clock=clock),
     )

@@ -47,6 +47,9 @@ class Template(StrEnum):
     RATING_RECEIVED = 'rating_received'
     RECTIFIED = 'rectified'
     RATING_VOID = 'rating_void'
+    BOOKED = 'booked'
+    BOOKING_CANCELLED = 'booking_cancelled'
+    BOOKING_MOVED = 'booking_moved'
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,18 @@ TEMPLATES: dict[Template, Spec] = {
     ),
     Template.RECTIFIED: _spec(
         '「{service}」的整改已完成，整改说明请在办件进度页查看。欢迎您再次评价本次服务', service=str
+    ),
+    Template.BOOKED: _spec(
+        '您已预约「{service}」{time}，预约号{reference}。请在时段内到大厅自助机扫码签到',
+        service=str,
+        time=str,
+        reference=str,
+    ),
+    Template.BOOKING_CANCELLED: _spec(
+        '您预约的「{service}」{time}（预约号{reference}）已取消', service=str, time=str, reference=str
+    ),
+    Template.BOOKING_MOVED: _spec(
+        '您预约的「{service}」已改到{time}，预约号{reference}不变', service=str, time=str, reference=str
     ),
     Template.RATING_VOID: _spec('您对「{service}」的评价经申诉复核，认定与事实不符，不计入满意度统计', service=str),
 }

@@ -22,6 +22,7 @@ from sqlmodel import col, select
 from app.clock import utcnow
 from app.db import Database
 from app.models.cases import Notification
+from app.models.citizen_account import ACCOUNT_PHONE, CitizenAccount
 from app.models.people import Citizen
 from app.security.crypto import FieldCipher
 from app.services.channels import PUSH, SMS, ChannelError, NotificationChannel, Outgoing
@@ -72,6 +73,7 @@ async def add(
     ticket_id: int | None = None,
     case_id: int | None = None,
     citizen_id: int | None = None,
+    account_id: int | None = None,
     channels: Sequence[str] | None = None,
 ) -> int:
     """Write one outbox row per channel inside the caller's transaction; returns how many were new.
@@ -94,6 +96,7 @@ async def add(
                 ticket_id=ticket_id,
                 case_id=case_id,
                 citizen_id=citizen_id,
+                account_id=account_id,
                 text=(message.text if channel == SMS else page_text(message, note))[:500],
                 status=PENDING,
                 attempts=0,
@@ -176,7 +179,7 @@ class NotificationService(Service):
         try:
             if channel is None:
                 raise ChannelError(f'no channel {row.channel!r} configured')
-            phone = await self._phone(row.citizen_id) if channel.needs_phone else None
+            phone = await self._phone(row.citizen_id, row.account_id) if channel.needs_phone else None
             if phone is not None:
                 await self.limits.hit(SMS_PER_PHONE, phone)
                 await self.limits.hit(SMS_PER_HALL, str(row.hall_id))
@@ -227,7 +230,14 @@ class NotificationService(Service):
             )
         )
 
-    async def _phone(self, citizen_id: int | None) -> str | None:
+    async def _phone(self, citizen_id: int | None, account_id: int | None = None) -> str | None:
+        """The number to text: an online account's own phone when the row names one, else the citizen's."""
+        if account_id is not None:
+            async with self.db.read_session() as s:
+                account = await s.get(CitizenAccount, account_id)
+            if account is None or not account.phone_enc:
+                return None
+            return self.cipher.decrypt(account.phone_enc, context=ACCOUNT_PHONE)
         if citizen_id is None:
             return None
         async with self.db.read_session() as s:

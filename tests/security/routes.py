@@ -27,6 +27,7 @@ from tests.totp import token_body
 
 PUBLIC: tuple[Role, ...] = ()
 WINDOW_OPERATORS = (Role.STAFF, Role.MANAGER)
+CITIZEN: tuple[Role, ...] = (Role.CITIZEN,)  # a phone signed in by a texted code; everyone else goes to /me/login
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,10 @@ class Rule:
     @property
     def public(self) -> bool:
         return not self.roles
+
+    @property
+    def citizen_only(self) -> bool:
+        return self.roles == CITIZEN
 
     @property
     def window_scoped(self) -> bool:
@@ -81,12 +86,26 @@ ROUTES: list[Rule] = [
     Rule('/admin', (Role.ADMIN,)),
     Rule('/me/login', PUBLIC),  # a citizen signs in by phone; tests/security/test_citizen_sign_in.py attacks it
     Rule('/enrol', STAFF_ROLES),  # any signed-in staff; a password-only manager session may open only this
+    Rule('/book/{service_code}', CITIZEN, example='/book/SVC-A'),  # a signed-in phone; tests/test_book_page.py
     # ---- API: public --------------------------------------------------------------------------
     Rule('/api/hall', PUBLIC),
     Rule('/api/tickets', PUBLIC, 'POST', {'service_code': 'SVC-A'}),
     Rule('/api/tickets/{code}', PUBLIC, example='/api/tickets/not-a-real-code'),
     Rule('/api/auth/token', PUBLIC, 'POST', {'username': 'w01', 'password': 'Window-01-pass'}),
     Rule('/api/auth/logout', PUBLIC, 'POST'),  # any bearer token; revoking an unknown one is a no-op
+    # ---- API: bookings; slots are open, the rest need a citizen's phone token, which the booking service checks
+    # (staff tokens are refused too): tests/security/test_booking_edge.py attacks them
+    Rule('/api/services/{code}/slots', PUBLIC, example='/api/services/SVC-A/slots?date=2026-12-01'),
+    Rule('/api/appointments', PUBLIC, 'POST', {'service_code': 'SVC-A', 'start': '2026-12-01T01:00:00Z'}),
+    Rule('/api/appointments', PUBLIC),
+    Rule('/api/appointments/{reference}', PUBLIC, 'DELETE', example='/api/appointments/ABCDEF123456'),
+    Rule(
+        '/api/appointments/{reference}',
+        PUBLIC,
+        'PATCH',
+        {'start': '2026-12-01T01:00:00Z'},
+        example='/api/appointments/ABCDEF123456',
+    ),
     # a citizen's sign-in by phone; limits, replays and token mix-ups: tests/security/test_citizen_sign_in.py
     Rule('/api/citizen/code', PUBLIC, 'POST', {'phone': '13812345678'}),
     Rule('/api/citizen/session', PUBLIC, 'POST', {'phone': '13812345678', 'code': '000000'}),

@@ -188,7 +188,7 @@ def test_allowed_roles_get_past_the_guard(role_hall: RoleHall, rule: Rule, who: 
 
 
 def _pages(public: bool) -> list[Any]:
-    rows = [pytest.param(rule, id=rule.route) for rule in PAGES if rule.public == public]
+    rows = [pytest.param(rule, id=rule.route) for rule in PAGES if rule.public == public and not rule.citizen_only]
     assert rows, 'tests/security/routes.py lists no such page'
     return rows
 
@@ -254,6 +254,21 @@ def test_guarded_page_opens_for_allowed_roles(role_hall: RoleHall, rule: Rule) -
         with role_hall.app.client(cookies=role_hall.cookie(role.value)) as client:
             response = client.get(rule.path(role_hall.window_1))
         assert response.status_code == 200, role
+
+
+@pytest.mark.parametrize('rule', [pytest.param(rule, id=rule.route) for rule in PAGES if rule.citizen_only])
+def test_citizen_page_sends_everyone_but_a_signed_in_phone_to_the_phone_sign_in(
+    role_hall: RoleHall, rule: Rule
+) -> None:
+    """A staff session is not a citizen's: staff, forged and revoked sessions go to /me/login like anonymous."""
+    target = f'{rule.path()}?start=2026-12-01T09:00'
+    db_before = db_state(role_hall.prepared.url)
+    for who in ('anonymous', 'forged token', 'revoked token', *(role.value for role in STAFF_ROLES)):
+        with role_hall.app.client(cookies=role_hall.cookie(who)) as client:
+            response = client.get(target)
+        assert response.status_code == 303, who
+        assert response.headers['location'] == f'/me/login?next={quote(target)}', who
+    assert db_state(role_hall.prepared.url) == db_before
 
 
 # ---- the page guard itself -------------------------------------------------------------------------

@@ -8,12 +8,15 @@ which decide; the screen only forwards the signed-in caller.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
 from nicegui import ui
 
 from app.events import CaseStepChanged, Event, ProxyChanged, TicketEventBase
+from app.models.appointment import AppointmentStatus
 from app.models.ticket import Channel, TicketCreate
+from app.services.booking import BookingView
 from app.services.citizen_home import Home, MyTicket
 from app.services.errors import DomainError
 from app.services.journey import Journey
@@ -22,6 +25,7 @@ from app.services.queue import QueueService
 from app.services.tracking import Tracked
 from components import me_texts as _texts  # noqa: F401 - registers the texts
 from components.case_timeline import case_timeline
+from components.kiosk_ticket import qr_data_uri
 from components.testids import tid
 from components.texts import error_text, in_english, t
 from components.ticket_card import TicketCard
@@ -149,12 +153,35 @@ class MeScreen:
             if not self.home.bookings:
                 ui.label(t('me.no_bookings')).classes('text-sm text-grey-7')
             for booking in self.home.bookings:
-                start = booking.start.astimezone(self.tz)
-                end = booking.end.astimezone(self.tz)
-                with tid(ui.column(), f'me-booking-{booking.reference}').classes('w-full gap-0'):
-                    ui.label(booking.service_name).classes('text-base')
-                    ui.label(f'{start:%Y-%m-%d %H:%M}–{end:%H:%M} · {booking.reference}').classes('text-sm')
-                    ui.label(t(f'me.booking.status.{booking.status}')).classes('text-xs text-grey-7')
+                self._booking(booking)
+
+    def _booking(self, booking: BookingView) -> None:
+        start, end = booking.start.astimezone(self.tz), booking.end.astimezone(self.tz)
+        live = booking.status == AppointmentStatus.BOOKED
+        with tid(ui.column(), f'me-booking-{booking.reference}').classes('w-full gap-1 items-start'):
+            ui.label(booking.service_name).classes('text-base' if live else 'text-sm')
+            ui.label(f'{start:%Y-%m-%d %H:%M}–{end:%H:%M} · {t(f"me.booking.status.{booking.status}")}').classes(
+                'text-sm' if live else 'text-xs text-grey-7'
+            )
+            if live:
+                ui.label(t('me.booking.show_qr', reference=booking.reference)).classes('text-xs text-grey-8')
+                tid(ui.image(qr_data_uri(booking.qr)), f'me-booking-qr-{booking.reference}').classes('w-40 h-40')
+                tid(
+                    ui.button(t('me.booking.cancel'), on_click=self._canceller(booking.reference)),
+                    f'me-booking-cancel-{booking.reference}',
+                ).props('flat dense color=negative')
+
+    def _canceller(self, reference: str) -> Callable[[], Awaitable[None]]:
+        async def cancel() -> None:
+            try:
+                await self.journey.bookings.cancel(self.caller, reference)
+            except DomainError as error:
+                ui.notify(error_text(error), type='warning')
+                return
+            ui.notify(t('me.booking.cancelled'), type='positive')
+            await self.reload()
+
+        return cancel
 
     def draw_cases(self) -> None:
         assert self.home is not None
@@ -182,7 +209,7 @@ class MeScreen:
                     else:
                         ui.label(t('me.consent.revoked')).classes('text-xs text-grey-7')
 
-    def _withdrawer(self, consent_id: int) -> object:
+    def _withdrawer(self, consent_id: int) -> Callable[[], Awaitable[None]]:
         async def withdraw() -> None:
             try:
                 await self.journey.proxy.withdraw_by_account(self.caller, consent_id)
@@ -208,7 +235,7 @@ class MeScreen:
                     ui.label(line).classes('text-sm')
                     ui.button(t('me.grant.end'), on_click=self._ender(grant.id)).props('flat dense color=negative')
 
-    def _ender(self, grant_id: int) -> object:
+    def _ender(self, grant_id: int) -> Callable[[], Awaitable[None]]:
         async def end() -> None:
             try:
                 await self.journey.proxy.end_by_account(self.caller, grant_id)

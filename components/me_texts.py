@@ -34,6 +34,12 @@ register(
         'me.booking.status.checked_in': ('已签到', 'Checked in'),
         'me.booking.status.cancelled': ('已取消', 'Cancelled'),
         'me.booking.status.missed': ('未到', 'Missed'),
+        'me.booking.show_qr': (
+            '到大厅后在自助机扫描此码签到（预约码 {reference}）',
+            'At the hall, scan this at a kiosk ({reference})',
+        ),
+        'me.booking.cancel': ('取消预约', 'Cancel'),
+        'me.booking.cancelled': ('预约已取消', 'Booking cancelled'),
         'me.cases': ('我的办件', 'My cases'),
         'me.no_cases': ('暂无办件', 'No cases'),
         'me.consents': ('我的授权', 'My consents'),

@@ -99,3 +99,18 @@ async def test_a_linked_phone_withdraws_a_consent_on_the_page(phone_hall: Journe
     await user.should_see('已撤回', retries=PATIENT)
     consents = await rt.journey.consent.list_for(citizen_id)
     assert [c.revoked_at is not None for c in consents] == [True]
+
+
+async def test_a_booking_shows_its_check_in_code_and_is_cancelled_from_me(phone_hall: JourneyHall, user: User) -> None:
+    me = await citizen_signed_in(user, PHONE)
+    bookings = (await ready()).journey.bookings
+    day = bookings.days()[0]
+    slot = next(slot for slot in await bookings.slots('SVC-C', day) if slot.available)
+    booked = await bookings.book(me, 'SVC-C', slot.start)
+
+    await user.open('/me')
+    await user.should_see(marker=f'me-booking-qr-{booked.reference}')
+    user.find(marker=f'me-booking-cancel-{booked.reference}').click()
+    await user.should_see('预约已取消', retries=PATIENT)
+    await user.should_not_see(marker=f'me-booking-qr-{booked.reference}')
+    assert [(b.reference, b.status) for b in await bookings.bookings_of(me)] == [(booked.reference, 'cancelled')]

@@ -8,8 +8,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from app.api.deps import CallerDep, RuntimeDep
+from app.services.booking import BookingView
 from app.services.case_views import CaseView
-from app.services.citizen_home import Home, MyBooking, MyGrant, MyTicket
+from app.services.citizen_home import Home, MyGrant, MyTicket
 
 router = APIRouter()  # included by the API router (app/api/routes.py), under its /api prefix
 
@@ -45,9 +46,10 @@ class MyBookingOut(BaseModel):
     start: dt.datetime
     end: dt.datetime
     status: str
+    qr: str  # the signed payload a kiosk checks in (draw it as a QR code)
 
     @classmethod
-    def of(cls, booking: MyBooking) -> MyBookingOut:
+    def of(cls, booking: BookingView) -> MyBookingOut:
         return cls(
             reference=booking.reference,
             service_code=booking.service_code,
@@ -55,6 +57,7 @@ class MyBookingOut(BaseModel):
             start=booking.start,
             end=booking.end,
             status=booking.status,
+            qr=booking.qr,
         )
 
 

@@ -9,19 +9,22 @@ phone, not the person. Each list is bounded, newest first.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.models.appointment import Appointment, AppointmentStatus
+from app.clock import utcnow
+from app.db import Database
 from app.models.cases import Case
 from app.models.hall import ServiceItem, Window
 from app.models.proxy import ProxyGrant
 from app.models.security import Consent, ConsentPublic
 from app.models.ticket import OPEN_STATUSES, Ticket
 from app.services import case_views
+from app.services.booking import BookingService, BookingView
 from app.services.case_views import CaseView
 from app.services.principal import Principal
 from app.services.uow import Service
@@ -50,17 +53,6 @@ class MyTicket:
 
 
 @dataclass(frozen=True)
-class MyBooking:
-    reference: str
-    service_code: str
-    service_name: str
-    service_name_en: str
-    start: dt.datetime
-    end: dt.datetime
-    status: str
-
-
-@dataclass(frozen=True)
 class MyGrant:
     id: int
     relation: str
@@ -74,7 +66,7 @@ class Home:
     account_id: int
     linked: bool  # a verified path tied the phone to the hall's citizen record
     tickets: list[MyTicket]
-    bookings: list[MyBooking]
+    bookings: list[BookingView]
     cases: list[CaseView]
     consents: list[ConsentPublic]
     grants: list[MyGrant]
@@ -89,7 +81,12 @@ class Home:
 
 
 class CitizenHome(Service):
-    """Read side of /me and `GET /api/me`; the withdrawals go through the consent and proxy services."""
+    """Read side of /me and `GET /api/me`; bookings are the booking service's own list, withdrawals go through
+    the consent and proxy services."""
+
+    def __init__(self, db: Database, bookings: BookingService, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
+        super().__init__(db, clock=clock)
+        self.bookings = bookings
 
     async def overview(self, caller: Principal) -> Home:
         account_id = caller.require_account()
@@ -101,7 +98,7 @@ class CitizenHome(Service):
                 account_id=account_id,
                 linked=caller.citizen_id is not None,
                 tickets=tickets,
-                bookings=await _bookings(s, account_id, since),
+                bookings=await self.bookings.bookings_of(caller),
                 cases=await _cases(s, caller.citizen_id, ticket_ids),
                 consents=await _consents(s, caller.citizen_id),
                 grants=await _grants(s, caller.citizen_id, self.clock()),
@@ -138,31 +135,6 @@ async def _tickets(s: AsyncSession, account_id: int, citizen_id: int | None, sin
             online=ticket.account_id == account_id and ticket.appointment_id is None,
         )
         for ticket, service, window in (await s.execute(statement)).all()
-    ]
-
-
-async def _bookings(s: AsyncSession, account_id: int, since: dt.datetime) -> list[MyBooking]:
-    statement = (
-        select(Appointment, ServiceItem)
-        .join(ServiceItem, col(ServiceItem.id) == Appointment.service_id)
-        .where(Appointment.account_id == account_id, Appointment.slot_end >= since)
-        .order_by(
-            (col(Appointment.status) != AppointmentStatus.BOOKED),
-            col(Appointment.slot_start),
-        )
-        .limit(MAX_ROWS)
-    )
-    return [
-        MyBooking(
-            reference=appointment.reference,
-            service_code=service.code,
-            service_name=service.name,
-            service_name_en=service.name_en or service.name,
-            start=appointment.slot_start,
-            end=appointment.slot_end,
-            status=appointment.status,
-        )
-        for appointment, service in (await s.execute(statement)).all()
     ]
 
 

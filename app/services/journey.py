@@ -61,6 +61,7 @@ def build_journey(
     notifier = NotificationService(db, cipher, {'sms': sms, 'push': PushChannel(bus)}, limits, clock=clock)
     consent = ConsentService(db, cipher, clock=clock, tz=settings.tz)
     department_data = DepartmentData(cipher, consent)
+    bookings = BookingService(db, settings, hall_id=hall_id, notifier=notifier, clock=clock)
     return Journey(
         notifications=notifier,
         cases=CaseService(
@@ -81,6 +82,6 @@ def build_journey(
         department_data=department_data,
         proxy=ProxyService(db, bus, consent, hall_id=hall_id, clock=clock),
         sms=sms,
-        home=CitizenHome(db, clock=clock),
-        bookings=BookingService(db, settings, hall_id=hall_id, notifier=notifier, clock=clock),
+        bookings=bookings,
+        home=CitizenHome(db, bookings, clock=clock),
     )

@@ -87,6 +87,9 @@ ROUTES: list[Rule] = [
     Rule('/me/login', PUBLIC),  # a citizen signs in by phone; tests/security/test_citizen_sign_in.py attacks it
     Rule('/enrol', STAFF_ROLES),  # any signed-in staff; a password-only manager session may open only this
     Rule('/book/{service_code}', CITIZEN, example='/book/SVC-A'),  # a signed-in phone; tests/test_book_page.py
+    Rule('/me', CITIZEN),  # the citizen's own file; tests/test_me_page.py, tests/security/test_me_edge.py
+    Rule('/guide', PUBLIC),  # the service guide needs no login; tests/security/test_guide_edge.py
+    Rule('/guide/{code}', PUBLIC, example='/guide/SVC-A'),
     # ---- API: public --------------------------------------------------------------------------
     Rule('/api/hall', PUBLIC),
     Rule('/api/tickets', PUBLIC, 'POST', {'service_code': 'SVC-A'}),
@@ -106,6 +109,9 @@ ROUTES: list[Rule] = [
         {'start': '2026-12-01T01:00:00Z'},
         example='/api/appointments/ABCDEF123456',
     ),
+    Rule('/api/services', PUBLIC),  # the guide's catalogue and a service's guide: tests/security/test_guide_edge.py
+    Rule('/api/services/{code}/guide', PUBLIC, example='/api/services/SVC-A/guide'),
+    Rule('/api/me', PUBLIC),  # a citizen's 'c.' token only, checked by the service (401 otherwise): test_me_edge.py
     # a citizen's sign-in by phone; limits, replays and token mix-ups: tests/security/test_citizen_sign_in.py
     Rule('/api/citizen/code', PUBLIC, 'POST', {'phone': '13812345678'}),
     Rule('/api/citizen/session', PUBLIC, 'POST', {'phone': '13812345678', 'code': '000000'}),

@@ -42,6 +42,7 @@ from app.services.journey import Journey, build_journey
 from app.services.limits import build_limits
 from app.services.queue import QueueService
 from app.services.queue_notices import QueueNotices
+from app.services.remote_queue import RemoteQueue
 from app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,13 @@ async def deliver_notifications(ctx: dict[str, Any]) -> int:
 async def sweep_sla(ctx: dict[str, Any]) -> int:
     """Warn about case nodes close to or past their deadline (SlaAtRisk to the twin)."""
     return len(await _journey(ctx).cases.sla_sweep())
+
+
+async def come_now(ctx: dict[str, Any]) -> int:
+    """Text remote tickets whose wait is down to the travel time: "please come now" (once per ticket)."""
+    remote = ctx['remote']
+    assert isinstance(remote, RemoteQueue)
+    return (await remote.sweep_come_now()).sent
 
 
 async def anchor_audit(ctx: dict[str, Any]) -> int:
@@ -98,7 +106,12 @@ class Periodic:
         return self.job.__name__
 
 
-PERIODIC = (Periodic(deliver_notifications, 5), Periodic(sweep_sla, 60), Periodic(anchor_audit, 300))
+PERIODIC = (
+    Periodic(deliver_notifications, 5),
+    Periodic(come_now, 30),
+    Periodic(sweep_sla, 60),
+    Periodic(anchor_audit, 300),
+)
 FUNCTIONS = tuple(periodic.job for periodic in PERIODIC)
 
 
@@ -319,7 +332,12 @@ class AppJobs:
 
 async def start(journey: Journey, queue: QueueService, bus: Bus, settings: Settings) -> AppJobs:
     """Start delivery and sweeps for the app, and the queue notices ("还有3人", "请到5号窗口")."""
-    ctx: dict[str, Any] = {'journey': journey, 'anchors': _anchors(queue.db, settings), 'settings': settings}
+    ctx: dict[str, Any] = {
+        'journey': journey,
+        'anchors': _anchors(queue.db, settings),
+        'settings': settings,
+        'remote': RemoteQueue(queue),
+    }
     periodic = app_periodic(settings)
     runner: JobRunner = (
         ArqJobs(ctx, settings.redis_url, periodic=periodic) if settings.redis_url else LocalJobs(ctx, periodic)
@@ -361,6 +379,7 @@ async def _worker_startup(ctx: dict[str, Any]) -> None:
     limits = build_limits(db, redis_url=settings.redis_url, key=settings.key(Purpose.LIMITS))
     ctx['db'], ctx['bus'], ctx['limits'], ctx['anchors'] = db, bus, limits, _anchors(db, settings)
     ctx['journey'] = build_journey(db, bus, settings, cipher, limits, hall_id=hall.id)
+    ctx['remote'] = RemoteQueue(QueueService(db, bus, settings, cipher, limits, hall_id=hall.id))
 
 
 async def _worker_shutdown(ctx: dict[str, Any]) -> None:

@@ -1,7 +1,6 @@
 """All tables, imported here so SQLModel.metadata (and Alembic) sees every one."""
 
 from app.models.appointment import Appointment, AppointmentStatus
-from app.models.citizen_account import CitizenAccount, CitizenSession
 from app.models.cases import (
     Case,
     CaseMaterial,
@@ -12,6 +11,7 @@ from app.models.cases import (
     Notification,
     Rectification,
 )
+from app.models.citizen_account import CitizenAccount, CitizenSession
 from app.models.device import Device, DeviceKind, DeviceState
 from app.models.hall import Department, Hall, ServiceItem, Window, WindowService, WindowState, Zone
 from app.models.operations import Alert, ArrivalHistory, DeviceEvent, WindowEvent

@@ -58,6 +58,7 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'foreign_reader': ('不是本机的读卡器', "not this kiosk's card reader"),
     'forged_code': ('二维码无效或不是本大厅签发', 'this code was not issued by this hall'),
     'forged_code.altered': ('二维码签名校验失败', 'this code has been altered'),
+    'forged_code.other_hall': ('这不是本大厅的入口签到码', "this is not this hall's entrance code"),
     'grant_ended': ('该代办授权已结束', 'this grant has already ended'),
     'guardian_not_adult': ('监护人须年满18周岁', 'the guardian must be an adult'),
     'guardian_not_needed': ('办事人无需监护人同意', 'this citizen consents alone'),
@@ -199,6 +200,23 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'service_code_required': ('“同类事项”授权须指明事项', 'a same-kind consent must name the service'),
     'service_code_too_long': ('事项编码最多 {SERVICE_CODE_MAX} 位', 'at most {SERVICE_CODE_MAX} characters'),
     'service_not_served': ('{number}号窗口不办理该事项', 'window does not serve it'),
+    'remote_daily_cap': ('每个账号每天最多远程取号{limit}次', 'at most {limit} remote tickets per account a day'),
+    'remote_hall_closed': (
+        '远程取号时间为{opens}:00-{closes}:00',
+        'remote tickets are taken from {opens}:00 to {closes}:00',
+    ),
+    'remote_ticket_live': (
+        '您已有「{name}」的{number}号，办完或取消后才能再取',
+        'you already hold ticket {number} for this service',
+    ),
+    'remote_ticket_own_account': (
+        '远程取号须由办事人本人用手机登录后办理',
+        'a remote ticket is taken by the citizen, signed in on the phone',
+    ),
+    'not_awaiting_arrival': (
+        '{number}号不是待到厅的远程号',
+        'ticket {number} is not waiting for its citizen to arrive',
+    ),
     'service_unavailable': ('本大厅暂无窗口办理「{name}」', 'no window serves this'),
     'service_unavailable.open': ('暂无开放窗口办理「{name}」', 'no open window serves this'),
     'services_required': ('窗口至少办理一项事项', 'a window serves at least one service'),

@@ -22,6 +22,7 @@ from sqlmodel import col, select
 from app.clock import utcnow
 from app.db import Database
 from app.models.cases import Notification
+from app.models.citizen_account import CitizenAccount
 from app.models.people import Citizen
 from app.security.crypto import FieldCipher
 from app.services.channels import PUSH, SMS, ChannelError, NotificationChannel, Outgoing
@@ -52,8 +53,13 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(BACKOFF_SECONDS * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS))
 
 
-async def channels_for(session: AsyncSession, citizen_id: int | None) -> tuple[str, ...]:
-    """Push always (the /track page); SMS too when the citizen left a phone number."""
+ACCOUNT_PHONE_CONTEXT = 'citizen_account.phone'
+
+
+async def channels_for(session: AsyncSession, citizen_id: int | None, account_id: int | None = None) -> tuple[str, ...]:
+    """Push always (the /track page); SMS too when the citizen left a phone number or signed in with one."""
+    if account_id is not None:
+        return (PUSH, SMS)
     if citizen_id is None:
         return (PUSH,)
     citizen = await session.get(Citizen, citizen_id)
@@ -72,6 +78,7 @@ async def add(
     ticket_id: int | None = None,
     case_id: int | None = None,
     citizen_id: int | None = None,
+    account_id: int | None = None,
     channels: Sequence[str] | None = None,
 ) -> int:
     """Write one outbox row per channel inside the caller's transaction; returns how many were new.
@@ -80,7 +87,7 @@ async def add(
     event) inserts nothing. An SMS carries only the template's text; staff's free `note` goes only into
     the push copy that /track shows (app/services/messages.py says why).
     """
-    channels = channels if channels is not None else await channels_for(session, citizen_id)
+    channels = channels if channels is not None else await channels_for(session, citizen_id, account_id)
     dialect = postgresql if session.get_bind().dialect.name == 'postgresql' else sqlite
     created = 0
     for channel in channels:
@@ -94,6 +101,7 @@ async def add(
                 ticket_id=ticket_id,
                 case_id=case_id,
                 citizen_id=citizen_id,
+                account_id=account_id,
                 text=(message.text if channel == SMS else page_text(message, note))[:500],
                 status=PENDING,
                 attempts=0,
@@ -176,7 +184,7 @@ class NotificationService(Service):
         try:
             if channel is None:
                 raise ChannelError(f'no channel {row.channel!r} configured')
-            phone = await self._phone(row.citizen_id) if channel.needs_phone else None
+            phone = await self._phone(row.citizen_id, row.account_id) if channel.needs_phone else None
             if phone is not None:
                 await self.limits.hit(SMS_PER_PHONE, phone)
                 await self.limits.hit(SMS_PER_HALL, str(row.hall_id))
@@ -219,7 +227,12 @@ class NotificationService(Service):
             )
         )
 
-    async def _phone(self, citizen_id: int | None) -> str | None:
+    async def _phone(self, citizen_id: int | None, account_id: int | None = None) -> str | None:
+        """Where an SMS goes: the signed-in account's phone when the row names one, else the citizen's."""
+        if account_id is not None:
+            async with self.db.read_session() as s:
+                account = await s.get(CitizenAccount, account_id)
+            return self.cipher.decrypt(account.phone_enc, context=ACCOUNT_PHONE_CONTEXT) if account else None
         if citizen_id is None:
             return None
         async with self.db.read_session() as s:

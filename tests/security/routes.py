@@ -83,6 +83,7 @@ ROUTES: list[Rule] = [
     # ---- API: public --------------------------------------------------------------------------
     Rule('/api/hall', PUBLIC),
     Rule('/api/tickets', PUBLIC, 'POST', {'service_code': 'SVC-A'}),
+    Rule('/api/arrivals', PUBLIC, 'POST', {'entrance_code': 'x'}),  # a citizen's token: test_remote_queue_edge.py
     Rule('/api/tickets/{code}', PUBLIC, example='/api/tickets/not-a-real-code'),
     Rule('/api/auth/token', PUBLIC, 'POST', {'username': 'w01', 'password': 'Window-01-pass'}),
     Rule('/api/auth/logout', PUBLIC, 'POST'),  # any bearer token; revoking an unknown one is a no-op

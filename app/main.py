@@ -12,7 +12,7 @@ from nicegui import app, ui
 
 import pages
 from app import gc_policy, jobs, runtime
-from app.api import kiosk_pairing, web_session
+from app.api import citizen, kiosk_pairing, web_session
 from app.api.docs import install_docs
 from app.api.errors import install_error_handlers
 from app.api.limits import BodySizeLimit
@@ -177,6 +177,7 @@ def configure() -> None:
     app.include_router(web_session.router)
     app.include_router(ops_router)
     app.include_router(kiosk_pairing.router)
+    app.include_router(citizen.web_router)
     root = Root()
     app.state.halltwin = root  # Starlette's per-app state: tests and diagnostics reach the running parts here
     app.state.runtime = root.runtime  # what the API's dependencies await (app/api/deps.py)

@@ -17,10 +17,12 @@ from app.security.keys import Purpose
 from app.services.audit import AuditLog
 from app.services.auth import AuthService
 from app.services.cases import CaseService
+from app.services.citizen_accounts import CitizenAccountService
 from app.services.forecast import ForecastService
 from app.services.journey import Journey, build_journey
 from app.services.kiosk_pairing import KioskPairingService
 from app.services.limits import Limits, build_limits
+from app.services.one_time_codes import OneTimeCodes
 from app.services.ops import OpsCounters
 from app.services.queue import QueueService
 from app.services.replay import ReplayService
@@ -42,6 +44,7 @@ class Runtime:
     journey: Journey
     limits: Limits
     pairing: KioskPairingService  # kiosk screens are paired devices (/admin issues codes, /kiosk/pair redeems)
+    accounts: CitizenAccountService  # citizens signed in on the phone by a texted code (/me/login, /api/citizen)
     forecast: ForecastService | None = None  # peak forecast, staffing advice, replay (issue 5)
     staffing: StaffingService | None = None
     replay: ReplayService | None = None
@@ -86,6 +89,15 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         journey,
         limits,
         KioskPairingService(db, bus, limits, key=settings.key(Purpose.KIOSK_PAIRING), hall_id=hall.id),
+        CitizenAccountService(
+            db,
+            settings,
+            cipher,
+            limits,
+            OneTimeCodes(limits.store, settings.key(Purpose.ONE_TIME_CODES)),
+            journey.notifications,
+            hall_id=hall.id,
+        ),
         forecast=forecast,
         staffing=StaffingService(queue, forecast, AuditLog(db)),
         replay=ReplayService(db, settings, hall_id=hall.id),

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, validation_alias='MAX_BODY_BYTES')
     token_idle_minutes: int = Field(default=30, ge=1, validation_alias='TOKEN_IDLE_MINUTES')
     token_absolute_hours: int = Field(default=12, ge=1, validation_alias='TOKEN_ABSOLUTE_HOURS')
+    citizen_session_days: int = Field(
+        default=30, ge=1, le=400, validation_alias='CITIZEN_SESSION_DAYS'
+    )  # a phone stays signed in at most this long (the cookie's lifetime too)
+    citizen_idle_days: int = Field(
+        default=7, ge=1, le=400, validation_alias='CITIZEN_IDLE_DAYS'
+    )  # ... and is signed out after this long unused
     second_factor_roles_raw: str = Field(
         default='manager,admin', validation_alias='SECOND_FACTOR_ROLES'
     )  # roles that must sign in with a TOTP code (comma-separated); others may enrol one

@@ -14,6 +14,7 @@ from functools import wraps
 from nicegui import ui
 
 from pages.admin import admin_page
+from pages.citizen_login import citizen_login_page
 from pages.display import display_page, zone_display_page
 from pages.enrol import enrol_page
 from pages.home import home
@@ -30,6 +31,7 @@ from pages.window import window_page
 ROUTES: dict[str, Callable[..., Awaitable[object]]] = {
     '/': home,
     '/login': login_page,
+    '/me/login': citizen_login_page,
     '/enrol': enrol_page,
     '/manager': manager_page,
     '/kiosk/{device}': kiosk_page,

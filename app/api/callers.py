@@ -12,6 +12,7 @@ from starlette.requests import HTTPConnection
 
 from app.runtime import Runtime
 from app.security.addresses import Network, client_address
+from app.services.citizen_accounts import TOKEN_PREFIX
 from app.services.errors import Unauthorized
 from app.services.principal import Principal
 
@@ -32,11 +33,13 @@ def bearer_token(connection: HTTPConnection) -> str | None:
 
 
 async def caller_of(connection: HTTPConnection, rt: Runtime) -> Principal:
-    """A signed-in clerk (bearer token) or an anonymous caller, with the client's address."""
+    """A signed-in clerk or phone (bearer token; a citizen's starts 'c.') or an anonymous caller, with the address."""
     address = address_of(connection, rt.settings.trusted_proxies)
     token = bearer_token(connection)
     if token is None:
         return Principal.anonymous(address)
+    if token.startswith(TOKEN_PREFIX):
+        return (await rt.accounts.authenticate(token)).with_address(address)
     return (await rt.auth.authenticate(token)).with_address(address)
 
 
@@ -45,4 +48,6 @@ async def staff_of(connection: HTTPConnection, rt: Runtime) -> Principal:
     token = bearer_token(connection)
     if token is None:
         raise Unauthorized('not_authenticated')
+    if token.startswith(TOKEN_PREFIX):  # a citizen's phone session is no staff session
+        raise Unauthorized('not_authenticated', text='not_authenticated.session')
     return (await rt.auth.authenticate(token)).with_address(address_of(connection, rt.settings.trusted_proxies))

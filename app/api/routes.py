@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from app.api import citizen
 from app.api.callers import address_of, bearer_token
 from app.api.deps import CallerDep, RuntimeDep, StaffDep
 from app.api.schemas import (
@@ -127,3 +128,18 @@ async def logout(request: Request, rt: RuntimeDep) -> None:
     if token is None:
         raise Unauthorized('not_authenticated')
     await rt.auth.logout(token, client_address=address_of(request, rt.settings.trusted_proxies))
+
+
+# Citizens sign in by phone (handlers in app/api/citizen.py)
+router.add_api_route(
+    '/citizen/code',
+    citizen.request_code,
+    methods=['POST'],
+    status_code=202,
+    response_model=citizen.CodeOut,
+    tags=['citizen'],
+)
+router.add_api_route(
+    '/citizen/session', citizen.sign_in, methods=['POST'], response_model=citizen.SessionOut, tags=['citizen']
+)
+router.add_api_route('/citizen/session', citizen.sign_out, methods=['DELETE'], status_code=204, tags=['citizen'])

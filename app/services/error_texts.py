@@ -6,6 +6,7 @@ Services raise `Invalid('code', name=value)`; the API and the pages render the t
 from __future__ import annotations
 
 ERROR_TEXTS: dict[str, tuple[str, str]] = {
+    'account_linked_elsewhere': ('该手机账号已关联其他办事人', 'this phone account is linked to another person'),
     'account_slowed': (
         '该账号登录失败过多，请{wait}秒后再试',
         'too many failed logins for this account: wait {wait} s',
@@ -89,12 +90,29 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'invalid_message_parameter.names': ('短信参数不符：{names}', 'wrong message parameters: {names}'),
     'invalid_message_parameter.not_integer': ('短信参数“{name}”须为整数', '{name!r} must be an integer'),
     'invalid_message_parameter.too_long': ('短信参数“{name}”过长', '{name!r} is too long for a message'),
+    'invalid_phone': ('请输入11位手机号', 'enter a mainland mobile number (11 digits)'),
     'invalid_qr': ('二维码无效', 'this code is not valid'),
     'invalid_reference': ('预约码格式不正确', 'that is not an appointment code'),
     'invalid_relation': ('请选择与您的关系', 'choose how you are related'),
     'invalid_request': ('请求参数无效：{field} {problem}', 'invalid request'),
     'kiosk_not_paired': ('本屏幕不是已登记的自助取号机', 'this screen is not a registered kiosk'),
     'kiosk_not_paired.unpaired': ('该自助取号机尚未配对', 'this kiosk is not paired'),
+    'limit.citizen:codes:address': (
+        '验证码发送过于频繁（请{minutes}分钟后再试）',
+        'too many codes sent from here (try again in {minutes} min)',
+    ),
+    'limit.citizen:codes:phone': (
+        '该手机号验证码发送过于频繁（请{minutes}分钟后再试）',
+        'too many codes sent to this phone (try again in {minutes} min)',
+    ),
+    'limit.citizen:guesses:address': (
+        '验证码错误次数过多（请{minutes}分钟后再试）',
+        'too many wrong codes from here (try again in {minutes} min)',
+    ),
+    'limit.citizen:guesses:phone': (
+        '该手机号验证码错误次数过多（请{minutes}分钟后再试）',
+        'too many wrong codes for this phone (try again in {minutes} min)',
+    ),
     'limit.kiosk:pairing': (
         '配对码尝试次数过多（请{minutes}分钟后再试）',
         ('too many pairing attempts from this address (try again in {minutes} min)'),
@@ -150,6 +168,10 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'link_in_message': (
         '短信参数“{name}”不能包含网址或域名',
         ('the message parameter {name!r} must not contain a link or host name'),
+    ),
+    'link_needs_verification': (
+        '手机账号只能在自助机读身份证或由工作人员核验后关联',
+        'an account is linked only by a kiosk that read the ID card, or by staff',
     ),
     'malformed_json': ('请求体不是合法的 JSON', 'the body is not valid JSON'),
     'material_not_needed': ('该材料已无需提交', 'this material is no longer needed'),
@@ -241,6 +263,7 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'transfer_target_closed': ('{number}号窗口未开放，不能转入', 'window {number} is {state}'),
     'transfer_target_required': ('请选择转往的事项或窗口', 'choose a service or a window'),
     'typed_id_needs_staff': ('手工输入身份证号须由工作人员协助', 'a typed ID number needs a clerk at the kiosk'),
+    'unknown_account': ('未找到该手机账号', 'no such phone account'),
     'unknown_alert': ('没有这条预警', 'no such alert'),
     'unknown_appointment': ('未找到该预约', 'appointment not found'),
     'unknown_case': ('未找到该办件', 'case not found'),

@@ -28,6 +28,7 @@ CONTROL_PATTERN = re.compile(r'[\x00-\x1f\x7f]')
 
 class Template(StrEnum):
     VERIFY_CODE = 'verify_code'
+    SIGN_IN_CODE = 'sign_in_code'
     CALLED = 'called'
     QUEUE_NEAR = 'queue_near'
     CASE_STEP_STARTED = 'case_step_started'
@@ -63,6 +64,9 @@ def _spec(text: str, **params: type) -> Spec:
 TEMPLATES: dict[Template, Spec] = {
     Template.VERIFY_CODE: _spec(
         '您的办事进度验证码为{code}，{minutes}分钟内有效。请勿告诉任何人，包括大厅工作人员', code=str, minutes=int
+    ),
+    Template.SIGN_IN_CODE: _spec(
+        '您的登录验证码为{code}，{minutes}分钟内有效。请勿告诉任何人，包括大厅工作人员', code=str, minutes=int
     ),
     Template.CALLED: _spec('请{number}号到{window}号窗口办理', number=str, window=int),
     Template.QUEUE_NEAR: _spec('您的{number}号前面还有{ahead}人，请留意叫号', number=str, ahead=int),

@@ -209,10 +209,18 @@ class NotificationService(Service):
 
     async def text_now(self, msg: Message, *, key: str, hall_id: int, citizen_id: int, ticket_id: int | None) -> None:
         """Send one SMS at once, with no outbox row: a one-time code must not rest where staff can read it."""
-        channel = self.channels.get(SMS)
         phone = await self._phone(citizen_id)
-        if channel is None or phone is None:
-            raise ChannelError('no SMS channel or no phone for this citizen')
+        if phone is None:
+            raise ChannelError('no phone for this citizen')
+        await self.text_phone(msg, key=key, hall_id=hall_id, phone=phone, ticket_id=ticket_id)
+
+    async def text_phone(
+        self, msg: Message, *, key: str, hall_id: int, phone: str, ticket_id: int | None = None
+    ) -> None:
+        """Send one SMS at once to a given phone (a sign-in code): no outbox row, the same per-phone and hall caps."""
+        channel = self.channels.get(SMS)
+        if channel is None:
+            raise ChannelError('no SMS channel')
         await self.limits.hit(SMS_PER_PHONE, phone)
         await self.limits.hit(SMS_PER_HALL, str(hall_id))
         await channel.send(

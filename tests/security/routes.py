@@ -79,6 +79,7 @@ ROUTES: list[Rule] = [
     Rule('/proxy/{token}', PUBLIC, example='/proxy/not-a-real-token'),  # the citizen's link is the key, no login
     Rule('/review', (Role.REVIEWER,)),
     Rule('/admin', (Role.ADMIN,)),
+    Rule('/me/login', PUBLIC),  # a citizen signs in by phone; tests/security/test_citizen_sign_in.py attacks it
     Rule('/enrol', STAFF_ROLES),  # any signed-in staff; a password-only manager session may open only this
     # ---- API: public --------------------------------------------------------------------------
     Rule('/api/hall', PUBLIC),
@@ -87,6 +88,10 @@ ROUTES: list[Rule] = [
     Rule('/api/tickets/{code}', PUBLIC, example='/api/tickets/not-a-real-code'),
     Rule('/api/auth/token', PUBLIC, 'POST', {'username': 'w01', 'password': 'Window-01-pass'}),
     Rule('/api/auth/logout', PUBLIC, 'POST'),  # any bearer token; revoking an unknown one is a no-op
+    # a citizen's sign-in by phone; limits, replays and token mix-ups: tests/security/test_citizen_sign_in.py
+    Rule('/api/citizen/code', PUBLIC, 'POST', {'phone': '13812345678'}),
+    Rule('/api/citizen/session', PUBLIC, 'POST', {'phone': '13812345678', 'code': '000000'}),
+    Rule('/api/citizen/session', PUBLIC, 'DELETE'),  # a citizen's 'c.' token only; anything else is 401
     # ---- API: window operations (staff at their own window, managers anywhere) ----------------
     Rule('/api/windows/{window_id}/call-next', WINDOW_OPERATORS, 'POST'),
     Rule('/api/windows/{window_id}/call', WINDOW_OPERATORS, 'POST', {'number': 'A003', 'reason': '老人需要协助'}),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from nicegui import ui
 
@@ -17,6 +17,12 @@ register(
         'arrive.done': ('已确认到厅，请留意叫号', 'You are checked in: watch the call board'),
         'arrive.none': ('您今天没有待到厅的远程取号', 'You have no remote ticket waiting for your arrival today'),
         'arrive.refused': ('未能确认到厅', 'Arrival not confirmed'),
+        'arrive.sign_in': (
+            '请先用手机号登录，登录后自动确认到厅',
+            'Sign in with your phone first: arrival is confirmed then',
+        ),
+        'arrive.sign_in_button': ('手机号登录', 'Sign in'),
+        'arrive.confirm': ('我已到厅，确认签到', 'I am in the hall: check in'),
         'arrive.ticket': ('{number}号 · {service}', 'No. {number} · {service}'),
         'arrive.position': ('前面还有{ahead}人', '{ahead} ahead of you'),
         'arrive.next': ('下一位就是您', 'You are next'),
@@ -43,6 +49,20 @@ def entrance_sheet(url: str, *, hall_name: str) -> None:
         ui.button(t('entrance.print'), icon='print', on_click=lambda: ui.run_javascript('window.print()')).classes(
             'no-print'
         )
+
+
+def sign_in_first(login_url: str) -> None:
+    """A phone not signed in: the way to /me/login, which brings it back to this page."""
+    tid(ui.label(t('arrive.sign_in')), 'arrive-sign-in').classes('text-base')
+    ui.button(t('arrive.sign_in_button'), on_click=lambda: ui.navigate.to(login_url)).props('unelevated').classes(
+        'w-full'
+    )
+
+
+def confirm_button(on_confirm: Callable[[], Awaitable[None]]) -> ui.button:
+    """The tap that checks the phone's remote tickets in (a page load alone changes nothing)."""
+    button = tid(ui.button(t('arrive.confirm'), icon='how_to_reg', on_click=on_confirm), 'arrive-confirm')
+    return button.props('unelevated size=lg').classes('w-full')
 
 
 def arrival_result(views: Sequence[TicketView] | None, refusal: str) -> None:

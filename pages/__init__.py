@@ -14,6 +14,7 @@ from functools import wraps
 from nicegui import ui
 
 from pages.admin import admin_page
+from pages.arrival import arrive_page, entrance_page
 from pages.citizen_login import citizen_login_page
 from pages.display import display_page, zone_display_page
 from pages.enrol import enrol_page
@@ -43,6 +44,8 @@ ROUTES: dict[str, Callable[..., Awaitable[object]]] = {
     '/review': review_page,
     '/admin': admin_page,
     '/verify/{number}': verify_page,
+    '/entrance': entrance_page,
+    '/arrive/{code}': arrive_page,
 }
 
 

@@ -18,8 +18,8 @@ register(
         'arrive.none': ('您今天没有待到厅的远程取号', 'You have no remote ticket waiting for your arrival today'),
         'arrive.refused': ('未能确认到厅', 'Arrival not confirmed'),
         'arrive.sign_in': (
-            '请先用手机号登录，登录后自动确认到厅',
-            'Sign in with your phone first: arrival is confirmed then',
+            '请先用手机号登录，登录后回到本页确认到厅',
+            'Sign in with your phone first, then confirm here',
         ),
         'arrive.sign_in_button': ('手机号登录', 'Sign in'),
         'arrive.confirm': ('我已到厅，确认签到', 'I am in the hall: check in'),

@@ -11,6 +11,7 @@ from sqlmodel import select
 from app.api.web_session import SESSION_COOKIE
 from app.models import Ticket, TicketCreate
 from app.models.ticket import Channel
+from app.services.principal import Principal
 from app.services.remote_queue import entrance_code
 from app.settings import get_settings
 from tests import totp
@@ -80,3 +81,20 @@ async def test_a_manager_prints_the_entrance_code_that_opens_the_arrival_page(
     await user.should_see('入口签到码')
     qr = user.find(marker='entrance-qr').elements.pop()
     assert str(qr.props['src']).startswith('data:image/svg+xml;base64,')
+
+
+async def test_track_shows_a_remote_tickets_kiosk_qr_until_its_citizen_arrives(
+    phone_hall: SmallHall, user: User
+) -> None:
+    phone = await citizen_signed_in(user, '13812340003')
+    rt = await ready()
+    taken = await rt.queue.take_ticket(
+        TicketCreate(service_code=phone_hall.service_a, channel=Channel.MOBILE), caller=phone
+    )
+    await user.open(f'/track/{taken.ticket.code}')
+    await user.should_see(marker='track-arrival-qr', retries=PATIENT)
+    qr = user.find(marker='track-arrival-qr').elements.pop()
+    assert str(qr.props['src']).startswith('data:image/svg+xml;base64,')
+    await rt.queue.arrive_at_kiosk(taken.ticket.code, caller=Principal.kiosk('K01'))
+    await user.should_not_see(marker='track-arrival-qr', retries=PATIENT)
+    await user.should_see(marker='track-ahead')

@@ -36,6 +36,7 @@ class TicketSnapshot(BaseModel):
     target_window_id: int | None = None
     recall_count: int = 0
     handling_seconds: float | None = None
+    awaiting_arrival: bool = False  # a remote ticket whose citizen is not yet confirmed in the hall
 
 
 class Event(BaseModel):
@@ -94,6 +95,11 @@ class TicketParked(TicketEventBase):
 
 class TicketResumed(TicketEventBase):
     pass
+
+
+class TicketArrived(TicketEventBase):
+    """A remote ticket's citizen is confirmed in the hall (entrance code or kiosk); a ticket parked for not
+    having arrived waits again, in its old place."""
 
 
 class WindowPayload(BaseModel):

@@ -42,6 +42,7 @@ from app.services.journey import Journey, build_journey
 from app.services.limits import build_limits
 from app.services.queue import QueueService
 from app.services.queue_notices import QueueNotices
+from app.services.remote_queue import RemoteQueue
 from app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,13 @@ async def sweep_sla(ctx: dict[str, Any]) -> int:
 async def mark_no_shows(ctx: dict[str, Any]) -> int:
     """Bookings not checked in after their slot (and grace) are missed; repeated misses block booking a while."""
     return await _journey(ctx).bookings.mark_missed()
+
+
+async def come_now(ctx: dict[str, Any]) -> int:
+    """Text remote tickets whose wait is down to the travel time: "please come now" (once per ticket)."""
+    remote = ctx['remote']
+    assert isinstance(remote, RemoteQueue)
+    return (await remote.sweep_come_now()).sent
 
 
 async def anchor_audit(ctx: dict[str, Any]) -> int:
@@ -105,6 +113,7 @@ class Periodic:
 
 PERIODIC = (
     Periodic(deliver_notifications, 5),
+    Periodic(come_now, 30),
     Periodic(sweep_sla, 60),
     Periodic(mark_no_shows, 60),
     Periodic(anchor_audit, 300),
@@ -329,7 +338,12 @@ class AppJobs:
 
 async def start(journey: Journey, queue: QueueService, bus: Bus, settings: Settings) -> AppJobs:
     """Start delivery and sweeps for the app, and the queue notices ("还有3人", "请到5号窗口")."""
-    ctx: dict[str, Any] = {'journey': journey, 'anchors': _anchors(queue.db, settings), 'settings': settings}
+    ctx: dict[str, Any] = {
+        'journey': journey,
+        'anchors': _anchors(queue.db, settings),
+        'settings': settings,
+        'remote': RemoteQueue(queue),
+    }
     periodic = app_periodic(settings)
     runner: JobRunner = (
         ArqJobs(ctx, settings.redis_url, periodic=periodic) if settings.redis_url else LocalJobs(ctx, periodic)
@@ -371,6 +385,7 @@ async def _worker_startup(ctx: dict[str, Any]) -> None:
     limits = build_limits(db, redis_url=settings.redis_url, key=settings.key(Purpose.LIMITS))
     ctx['db'], ctx['bus'], ctx['limits'], ctx['anchors'] = db, bus, limits, _anchors(db, settings)
     ctx['journey'] = build_journey(db, bus, settings, cipher, limits, hall_id=hall.id)
+    ctx['remote'] = RemoteQueue(QueueService(db, bus, settings, cipher, limits, hall_id=hall.id))
 
 
 async def _worker_shutdown(ctx: dict[str, Any]) -> None:

@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     device_fault_rate: float = Field(default=0.2, ge=0, le=60, validation_alias='DEVICE_FAULT_RATE')
     evaluation_scale: Literal['four', 'five'] = Field(default='four', validation_alias='EVALUATION_SCALE')
     rectification_working_days: int = Field(default=5, validation_alias='RECTIFICATION_WORKING_DAYS')
+    remote_travel_minutes: int = Field(
+        default=30, ge=0, le=240, validation_alias='REMOTE_TRAVEL_MINUTES'
+    )  # a remote ticket's "please come now" goes out when its wait is at most this plus the margin
+    remote_margin_minutes: int = Field(default=5, ge=0, le=60, validation_alias='REMOTE_MARGIN_MINUTES')
+    remote_per_day: int = Field(default=3, ge=1, le=20, validation_alias='REMOTE_PER_DAY')  # per account and day
 
     @field_validator('database_url')
     @classmethod

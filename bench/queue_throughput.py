@@ -229,7 +229,7 @@ class Citizens:
             return 'take_ticket+id', TicketCreate(
                 service_code=code, channel=Channel.ID_CARD, id_number=rng.choice(self.numbers)
             )
-        return 'take_ticket', TicketCreate(service_code=code, channel=rng.choice((Channel.KIOSK, Channel.MOBILE)))
+        return 'take_ticket', TicketCreate(service_code=code, channel=Channel.KIOSK)  # mobile: a citizen's own
 
 
 # ---- measuring ----------------------------------------------------------------------------------

@@ -2,9 +2,9 @@
 
 The plan is drawn once per page from the seed's coordinates (zones, windows, devices, seats). What
 changes is only the `class` attribute of a part (its state colour) and the text of a few labels
-(a window's current number, a zone's queue length). `visuals` gives exactly those for every part
-in the twin, `visuals_for` for the parts behind some changed keys; the map's feed sends only the
-ones that differ from what it sent before.
+(a window's current number, a zone's queue length and how many of it are remote). `visuals` gives
+exactly those for every part in the twin, `visuals_for` for the parts behind some changed keys; the map's
+feed sends only the ones that differ from what it sent before.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ SEAT_R = 13
 PERIPHERAL_R = 6
 LABEL_FONT = 19
 BADGE_W, BADGE_H = 76, 34
+REMOTE_LABEL = '远程'  # above a queue's badge: how many of it are remote tickets not yet in the hall
 
 
 def zone_id(zid: int) -> str:
@@ -47,13 +48,15 @@ def device_id(did: int) -> str:
 # ---- how things look ------------------------------------------------------------------------------
 
 
-def zone_visuals(twin: HallTwin, zid: int) -> dict[str, Visual]:
+def zone_visuals(twin: HallTwin, zid: int, remote_label: str = REMOTE_LABEL) -> dict[str, Visual]:
+    """The zone's colour, its queue's length, and how many of those are remote tickets not yet in the hall."""
     zone = twin.zones[zid]
     hot = ' hot' if zone.over_threshold else ''
     busy = ' busy' if zone.waiting else ''
     return {
         zone_id(zid): (f'fm-zone{hot}{busy}', None),
         f'{zone_id(zid)}-q': (None, str(zone.waiting)),
+        f'{zone_id(zid)}-r': (None, f'{remote_label}{zone.remote}' if zone.remote else ''),
     }
 
 
@@ -207,7 +210,9 @@ def _zone(twin: HallTwin, zid: int, look: dict[str, Visual], queue: str) -> str:
             f'rx="{BADGE_H / 2:g}"/>'
             f'<text class="fm-qlabel" x="{left + 22:g}" y="{bottom - 12:g}" text-anchor="middle">{escape(queue)}</text>'
             f'<text id="{zone_id(zid)}-q" class="fm-qnum" x="{right - 20:g}" y="{bottom - 10:g}" '
-            f'text-anchor="middle">{_text(f"{zone_id(zid)}-q", look)}</text></g>'
+            f'text-anchor="middle">{_text(f"{zone_id(zid)}-q", look)}</text>'
+            f'<text id="{zone_id(zid)}-r" class="fm-qremote" x="{right - 20:g}" y="{top - 4:g}" '
+            f'text-anchor="middle">{_text(f"{zone_id(zid)}-r", look)}</text></g>'
         )
     parts.append('</g>')
     return ''.join(parts)

@@ -31,6 +31,11 @@ register(
         'track.ticket': ('排队号', 'Ticket'),
         'track.ahead': ('前面还有 {n} 人', '{n} ahead of you'),
         'track.next': ('下一个就是您，请留意叫号', 'You are next: listen for your number'),
+        'track.remote_arrival': (
+            '远程取号：到厅后用手机扫入口签到码，或在自助机扫下方二维码确认到达；未确认时轮到您会暂挂保留',
+            'Remote ticket: on arrival scan the entrance code, or show this QR at a kiosk; until then your turn is '
+            'kept on hold',
+        ),
         'track.eta': ('预计等候约 {m} 分钟', 'About {m} min to wait'),
         'track.no_eta': ('暂时无法估算等候时间', 'No wait estimate yet'),
         'track.called': ('请到 {n} 号窗口办理', 'Please go to window {n}'),

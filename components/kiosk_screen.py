@@ -26,6 +26,7 @@ from nicegui import background_tasks, ui
 from app.events import CardRead, Event, FaceMatched, KioskPairingChanged, QrScanned
 from app.services.errors import DomainError, StorageUnavailable
 from app.services.kiosk import Catalogue, KioskDevices, KioskService, KioskSession, Step
+from app.services.remote_queue import TICKET_QR_KIND
 from components import kiosk_texts as _texts  # noqa: F401 - registers the kiosk's texts
 from components.elder_frame import ElderFrame
 from components.kiosk_assist import assist_bar, assist_dialog
@@ -312,10 +313,24 @@ class KioskScreen:
             return
         if isinstance(event, CardRead):
             await self.act(lambda: self.service.card_read(self.session, event, self.devices))
+        elif isinstance(event, QrScanned) and event.valid and event.kind == TICKET_QR_KIND:
+            await self.act(lambda: self._arrived(event))
         elif isinstance(event, QrScanned):
             await self.act(lambda: self.service.scanned(self.session, event))
         elif isinstance(event, FaceMatched) and self.session.awaiting_face:
             await self.act(lambda: self.service.face_matched(self.session, event))
+
+    async def _arrived(self, event: QrScanned) -> None:
+        """A remote ticket's QR from the citizen's phone: arrival confirmed, said on the screen."""
+        view = await self.service.arrived(self.session, event)
+        if view is not None:
+            ui.notify(
+                t('kiosk.arrived', number=view.ticket.number),
+                type='positive',
+                position='center',
+                timeout=6000,
+                classes='text-[1.2em]',
+            )
 
     def touch(self) -> None:
         self.last_activity = time.monotonic()

@@ -17,6 +17,10 @@ register(
             '暂时无法取号，请联系工作人员',
             'Tickets cannot be issued right now: please ask a member of staff',
         ),
+        'kiosk.arrived': (
+            '{number}号已确认到厅，请留意叫号',
+            'Ticket {number}: arrival confirmed, watch the call board',
+        ),
         'kiosk.home': ('返回首页', 'Start over'),
         'kiosk.back': ('返回', 'Back'),
         'kiosk.choose_start': ('请选择取号方式', 'How would you like to start?'),

@@ -67,5 +67,6 @@ def kpi_tiles(kpi: KpiTwin) -> None:
             ),
             'devices',
         )
+        _tile('online', t('kpi.online'), kpi, 'online_share', percent, 'smartphone')
         with _tile('satisfaction', t('kpi.satisfaction'), kpi, 'satisfaction_score', score, 'thumb_up'):
             ui.label().classes('text-xs text-grey-8 -mt-1').bind_text_from(kpi, 'satisfied_share', backward=share)

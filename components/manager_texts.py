@@ -20,6 +20,7 @@ register(
         'kpi.windows': ('开放窗口', 'Windows open'),
         'kpi.devices': ('设备在线率', 'Devices online'),
         'kpi.satisfaction': ('今日满意度', 'Satisfaction today'),
+        'kpi.online': ('线上办理率', 'Started online'),
         'kpi.people': ('{n} 人', '{n}'),
         'kpi.minutes': ('{n} 分钟', '{n} min'),
         'kpi.score': ('{score} 分', '{score} / 5'),

@@ -1,7 +1,8 @@
 """The ticket's card on /track and /proxy: number, status, people ahead and the wait, the window once called.
 
 Positions come from the queue's in-memory state, so a pushed ticket event costs no query: the card is
-redrawn when the event moved this ticket, or the queue ahead of it while it waits.
+redrawn when the event moved this ticket, or the queue ahead of it while it waits. A remote ticket (远程取号)
+not yet confirmed in the hall shows how to check in, and its QR for a kiosk's scanner.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from nicegui import ui
 from app.events import TicketEventBase
 from app.models.ticket import TicketStatus
 from app.services.queue import QueueService
+from app.services.remote_queue import ticket_qr
 from app.services.tracking import Tracked, live_position
 from components import journey_texts as _texts  # noqa: F401 - registers the texts
+from components.kiosk_ticket import qr_data_uri
 from components.testids import tid
 from components.texts import t
 
@@ -24,6 +27,7 @@ class TicketCard:
         self.status = ''
         self.window_number: int | None = None
         self.service_name = ''
+        self.arrival_qr = ''  # a remote ticket's QR until its citizen is confirmed in the hall
         self.box = tid(ui.card(), 'track-ticket').classes('w-full p-4 gap-1')
 
     async def show(self) -> None:
@@ -32,6 +36,8 @@ class TicketCard:
             view = await self.queue.ticket_view_by_id(self.tracked.ticket_id)
             self.status, self.window_number = view.ticket.status, view.window_number
             self.service_name = view.service.name
+            if view.ticket.awaiting_arrival:
+                self.arrival_qr = ticket_qr(self.queue.settings.secret, view.ticket.code)
         self.draw()
 
     def draw(self) -> None:
@@ -49,6 +55,13 @@ class TicketCard:
             elif self.status == TicketStatus.CALLED and self.window_number is not None:
                 called = tid(ui.label(t('track.called', n=self.window_number)), 'track-window')
                 called.classes('text-2xl font-bold text-accent')
+            if self.arrival_qr and self.status in (TicketStatus.WAITING, TicketStatus.PARKED):
+                self._draw_arrival()
+
+    def _draw_arrival(self) -> None:
+        tid(ui.label(t('track.remote_arrival')), 'track-remote').classes('text-sm text-grey-9')
+        qr = tid(ui.image(qr_data_uri(self.arrival_qr)), 'track-arrival-qr').props('no-spinner')
+        qr.classes('w-40 h-40 self-center')
 
     def _draw_position(self) -> None:
         live, tracked = self.queue.live, self.tracked
@@ -71,6 +84,8 @@ class TicketCard:
         if ticket.id == self.tracked.ticket_id:
             finished = ticket.status == TicketStatus.COMPLETED and self.status != TicketStatus.COMPLETED
             self.status, self.window_number = ticket.status, ticket.window_number
+            if not ticket.awaiting_arrival:
+                self.arrival_qr = ''
             self.draw()
             return finished
         if ticket.service_id == self.tracked.service_id and self.status == TicketStatus.WAITING:

@@ -14,6 +14,7 @@ from functools import wraps
 from nicegui import ui
 
 from pages.admin import admin_page
+from pages.arrival import arrive_page, entrance_page
 from pages.book import book_page
 from pages.citizen_login import citizen_login_page
 from pages.display import display_page, zone_display_page
@@ -50,6 +51,8 @@ ROUTES: dict[str, Callable[..., Awaitable[object]]] = {
     '/guide': guide_page,
     '/guide/{code}': guide_service_page,
     '/book/{service_code}': book_page,
+    '/entrance': entrance_page,
+    '/arrive/{code}': arrive_page,
 }
 
 

@@ -42,6 +42,7 @@ register(
         'manager.staffing': ('排班建议', 'Staffing advice'),
         'manager.forecast': ('客流预测', 'Peak forecast'),
         'manager.replay': ('回放', 'Replay'),
+        'manager.entrance_code': ('入口签到码', 'Entrance check-in code'),
         'manager.forbidden': ('只有大厅管理人员可以操作', 'Only hall managers may do this'),
         'manager.more_hint': ('选择一项打开（打开时才加载）', 'Pick one to open it (loaded when opened)'),
         'manager.panel_failed': ('该模块暂时无法显示，请稍后再试', 'This panel cannot be shown right now'),
@@ -81,6 +82,8 @@ async def manager_page(started: Started, request: Request) -> Response | None:
                 with ui.row().classes('w-full items-center justify-between gap-2'):
                     legend()
                     ui.label(t('manager.map_hint')).classes('text-xs text-grey-6')
+                    link = tid(ui.link(t('manager.entrance_code'), '/entrance', new_tab=True), 'entrance-link')
+                    link.classes('text-xs')
             with ui.card().classes('w-80 shrink-0 p-3 gap-2 max-h-[calc(100vh-190px)] min-h-[20rem]'):
                 alert_list(feed, on_ack=acknowledge, tz=tz)
         with ui.card().classes('w-full p-3 gap-2'):

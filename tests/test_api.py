@@ -103,7 +103,7 @@ async def desk(client: httpx.AsyncClient) -> dict[str, str]:
 async def take(client: httpx.AsyncClient, service: str = 'SVC-A', **fields: Any) -> dict[str, Any]:
     """A plain ticket anonymously; one with an identity or a non-plain channel at the desk (a clerk's token)."""
     body = {'service_code': service, **fields}
-    plain = set(body) <= PLAIN and body.get('channel', 'kiosk') in ('kiosk', 'mobile')
+    plain = set(body) <= PLAIN and body.get('channel', 'kiosk') == 'kiosk'
     response = await client.post('/api/tickets', json=body, headers=None if plain else await desk(client))
     assert response.status_code == 201, response.text
     return response.json()
@@ -153,7 +153,7 @@ async def ticket(client: httpx.AsyncClient, taken: dict[str, Any]) -> dict[str, 
 
 async def test_take_ticket_returns_number_code_position_and_eta(client: httpx.AsyncClient) -> None:
     first = await take(client)
-    second = await take(client, channel='mobile')
+    second = await take(client, channel='kiosk')
     other = await take(client, 'SVC-B')
     assert [first['number'], second['number'], other['number']] == ['A001', 'A002', 'B001']
     for t in (first, second, other):

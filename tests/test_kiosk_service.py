@@ -12,8 +12,9 @@ from sqlmodel import select
 from app.bus import InProcessBus
 from app.db import Database
 from app.events import CardRead, DevicePayload, Event, FaceMatched, HelpRequested, QrScanned
-from app.models import Appointment, AuditEntry, AuthSession, ServiceItem, Ticket
+from app.models import Appointment, AuditEntry, AuthSession, ServiceItem, Ticket, TicketCreate
 from app.models.appointment import AppointmentStatus
+from app.models.citizen_account import CitizenAccount
 from app.models.device import DeviceKind
 from app.models.security import Consent, ConsentPurpose, ConsentScope
 from app.models.ticket import Channel, PriorityClass, TicketEvent
@@ -546,6 +547,37 @@ async def test_a_scanned_appointment_checks_in_and_other_codes_are_explained(
     assert await kiosks.scanned(s, other) is None
     service = await kiosks.scanned(s, QrScanned(hall_id=1, device=scanner, valid=True, kind='appt', value=reference))
     assert service is not None and service.code == hall.service_a and s.step == Step.CHECKLIST
+
+
+async def test_a_phones_ticket_qr_at_this_kiosks_scanner_confirms_its_remote_ticket_arrived(
+    kiosks: KioskService, queue: QueueService, db: Database, hall: SmallHall, cipher: FieldCipher, clock: FakeClock
+) -> None:
+    async with db.session() as s, s.begin():
+        account = CitizenAccount(
+            phone_hash='h' * 64,
+            phone_enc=cipher.encrypt('13800000001', context='citizen_account.phone'),
+            created_at=clock.now,
+        )
+        s.add(account)
+        await s.flush()
+        assert account.id is not None
+        phone = Principal.account(account.id)
+    taken = await queue.take_ticket(TicketCreate(service_code=hall.service_a, channel=Channel.MOBILE), caller=phone)
+    visit = await session(kiosks)
+    scanner = payload(SCANNER, DeviceKind.QR_SCANNER)
+    elsewhere = QrScanned(
+        hall_id=1, device=payload('K02-QR', DeviceKind.QR_SCANNER), valid=True, kind='track', value=taken.ticket.code
+    )
+    assert await kiosks.arrived(visit, elsewhere) is None  # another kiosk's scanner: not this kiosk's business
+    view = await kiosks.arrived(
+        visit, QrScanned(hall_id=1, device=scanner, valid=True, kind='track', value=taken.ticket.code)
+    )
+    assert view is not None and view.ticket.number == taken.ticket.number and not view.ticket.awaiting_arrival
+    with pytest.raises(Conflict) as again:
+        await kiosks.arrived(
+            visit, QrScanned(hall_id=1, device=scanner, valid=True, kind='track', value=taken.ticket.code)
+        )
+    assert again.value.code == 'not_awaiting_arrival'
 
 
 # ---- printing and help --------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 
 from app.models.people import Role
 from app.models.ticket import Channel, TicketCreate
-from app.services.errors import Forbidden, Invalid
+from app.services.errors import Forbidden, Invalid, Unauthorized
 from app.services.principal import Kind, Principal
 from app.services.ticket_access import authorize_take
 from tests.idnumbers import make_id
@@ -21,6 +21,7 @@ ASSISTED = Principal.kiosk('K01', assisted_by='w01')
 CLERK = Principal(Kind.STAFF, 'w01', Role.STAFF, window_id=1)
 REVIEWER = Principal(Kind.STAFF, 'rv01', Role.REVIEWER)
 CITIZEN = Principal.citizen(7)
+PHONE = Principal.account(11, address='198.51.100.7')
 
 
 def request(**fields: Any) -> TicketCreate:
@@ -33,11 +34,24 @@ def refused(caller: Principal, **fields: Any) -> str:
     return caught.value.code
 
 
-@pytest.mark.parametrize('caller', [ANONYMOUS, CITIZEN, REVIEWER])
+@pytest.mark.parametrize('caller', [ANONYMOUS, CITIZEN, REVIEWER, PHONE])
 def test_outsiders_get_a_plain_ticket_and_are_limited(caller: Principal) -> None:
-    for channel in (Channel.KIOSK, Channel.MOBILE):
-        rights = authorize_take(caller, request(channel=channel))
-        assert (rights.verified_identity, rights.limited) == (False, True)
+    rights = authorize_take(caller, request(channel=Channel.KIOSK))
+    assert (rights.verified_identity, rights.limited, rights.remote) == (False, True, False)
+
+
+def test_only_a_signed_in_phone_takes_a_remote_ticket_for_itself_and_is_limited() -> None:
+    rights = authorize_take(PHONE, request(channel=Channel.MOBILE))
+    assert (rights.verified_identity, rights.limited, rights.remote) == (False, True, True)
+    for caller in (ANONYMOUS, CITIZEN):
+        with pytest.raises(Unauthorized) as anonymous:
+            authorize_take(caller, request(channel=Channel.MOBILE))
+        assert anonymous.value.code == 'citizen_sign_in_required'
+    for caller in (CLERK, REVIEWER, Principal(Kind.STAFF, 'boss', Role.MANAGER)):
+        assert refused(caller, channel=Channel.MOBILE) == 'remote_ticket_own_account'
+    assert refused(PHONE, channel=Channel.MOBILE, phone='13812345678') == 'identity_needs_device'
+    assert refused(PHONE, channel=Channel.MOBILE, pregnancy=True) == 'priority_needs_staff'
+    assert refused(PHONE, channel=Channel.ID_CARD) == 'channel_needs_device'
 
 
 @pytest.mark.parametrize('caller', [ANONYMOUS, CITIZEN, REVIEWER])

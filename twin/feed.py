@@ -132,6 +132,7 @@ class HallFeed:
             satisfaction_score=figures.satisfaction_score,
             satisfied_share=figures.satisfied_share,
             ratings=figures.ratings,
+            online_share=figures.online_share,
         )
         self.sync_live_figures()
 

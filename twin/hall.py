@@ -199,19 +199,27 @@ class HallTwin:
             if assign(
                 queue,
                 waiting=waiting,
+                remote=self.live.remote_count(sid),
                 eta_minutes=round(estimate.minutes) if estimate else None,
                 oldest_queued_at=self.live.oldest(sid),
             ):
                 keys.add((QUEUE, sid))
         waiting_by_zone: Counter[int] = Counter()
+        remote_by_zone: Counter[int] = Counter()
         hot: set[int] = set()
         for queue in self.queues.values():
             if queue.zone_id is not None:
                 waiting_by_zone[queue.zone_id] += queue.waiting
+                remote_by_zone[queue.zone_id] += queue.remote
                 if queue_is_hot(queue.waiting, queue.threshold):
                     hot.add(queue.zone_id)
         for zid, zone in self.zones.items():
-            if assign(zone, waiting=waiting_by_zone.get(zid, 0), over_threshold=zid in hot):
+            if assign(
+                zone,
+                waiting=waiting_by_zone.get(zid, 0),
+                remote=remote_by_zone.get(zid, 0),
+                over_threshold=zid in hot,
+            ):
                 keys.add((ZONE, zid))
         return keys
 

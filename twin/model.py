@@ -34,6 +34,7 @@ class ZoneTwin:
     height: float
     name_en: str = ''
     waiting: int = 0
+    remote: int = 0  # of those waiting, remote tickets whose citizen has not arrived yet
     over_threshold: bool = False
 
 
@@ -60,6 +61,7 @@ class QueueTwin:
     name: str
     prefix: str
     waiting: int = 0
+    remote: int = 0  # of those waiting, remote tickets whose citizen has not arrived yet
     eta_minutes: int | None = None
     oldest_queued_at: dt.datetime | None = None
     threshold: int = 15

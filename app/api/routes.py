@@ -12,6 +12,7 @@ from app.api.booking import BookingIn, BookingOut, MoveIn, SlotOut
 from app.api.callers import address_of, bearer_token
 from app.api.deps import CallerDep, RuntimeDep, StaffDep
 from app.api.schemas import (
+    ArrivalIn,
     CallTicketIn,
     HallOut,
     ParkIn,
@@ -37,8 +38,16 @@ router.include_router(me.router)  # GET /api/me (app/api/me.py)
 async def take_ticket(body: TicketCreate, rt: RuntimeDep, caller: CallerDep) -> TrackedTicketOut:
     """Take a number. Anyone may take a plain ticket (limited per address); an identity, the ID-card, face,
     appointment and staff channels and priority flags need a paired kiosk or a clerk's token. The code is what
-    the slip carries: it shows the ticket's status, and acting for the person needs the texted code."""
+    the slip carries: it shows the ticket's status, and acting for the person needs the texted code.
+    `channel: mobile` with a citizen's token is a remote ticket (远程取号): it waits until arrival is confirmed."""
     return TrackedTicketOut.tracked(await rt.queue.take_ticket(body, caller=caller))
+
+
+@router.post('/arrivals', response_model=list[TrackedTicketOut], tags=['tickets'])
+async def arrive(body: ArrivalIn, rt: RuntimeDep, caller: CallerDep) -> list[TrackedTicketOut]:
+    """The signed-in phone scanned the hall's entrance code: its remote tickets of today are in the hall."""
+    views = await rt.queue.arrive_by_entrance(body.entrance_code, caller=caller)
+    return [TrackedTicketOut.tracked(view) for view in views]
 
 
 @router.get('/tickets/{code}', response_model=TicketOut, tags=['tickets'])

@@ -27,6 +27,9 @@ class TicketOut(BaseModel):
     taken_at: dt.datetime
     called_at: dt.datetime | None
     completed_at: dt.datetime | None
+    awaiting_arrival: bool = Field(
+        default=False, description='a remote ticket whose citizen has not yet confirmed arrival at the hall'
+    )
 
     @classmethod
     def of(cls, view: TicketView) -> TicketOut:
@@ -45,6 +48,7 @@ class TicketOut(BaseModel):
             taken_at=t.taken_at,
             called_at=t.called_at,
             completed_at=t.completed_at,
+            awaiting_arrival=t.awaiting_arrival,
         )
 
 
@@ -144,6 +148,10 @@ class TransferIn(BaseModel):
 
 class ParkIn(BaseModel):
     reason: str = Field(default='', max_length=REASON_MAX)
+
+
+class ArrivalIn(BaseModel):
+    entrance_code: str = Field(min_length=1, max_length=200, description="the hall's entrance code, as scanned")
 
 
 class ResumeIn(BaseModel):

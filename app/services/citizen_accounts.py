@@ -23,7 +23,7 @@ from sqlmodel import col, select
 
 from app.clock import utcnow
 from app.db import Database
-from app.models.citizen_account import CitizenAccount, CitizenSession
+from app.models.citizen_account import ACCOUNT_PHONE, CitizenAccount, CitizenSession
 from app.models.people import Citizen
 from app.models.ticket import MOBILE_PATTERN
 from app.security.crypto import FieldCipher
@@ -139,7 +139,7 @@ class CitizenAccountService(Service):
             if account is None:
                 account = CitizenAccount(
                     phone_hash=lookup,
-                    phone_enc=self.cipher.encrypt(phone, context='citizen_account.phone'),
+                    phone_enc=self.cipher.encrypt(phone, context=ACCOUNT_PHONE),
                     created_at=now,
                 )
                 s.add(account)

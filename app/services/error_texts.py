@@ -65,6 +65,7 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'foreign_reader': ('不是本机的读卡器', "not this kiosk's card reader"),
     'forged_code': ('二维码无效或不是本大厅签发', 'this code was not issued by this hall'),
     'forged_code.altered': ('二维码签名校验失败', 'this code has been altered'),
+    'forged_code.other_hall': ('这不是本大厅的入口签到码', "this is not this hall's entrance code"),
     'grant_ended': ('该代办授权已结束', 'this grant has already ended'),
     'guide_answer_too_long': ('回答内容过长（最多{limit}个字）', 'an answer is too long: at most {limit} characters'),
     'guide_query_too_long': ('搜索内容过长，请少于{limit}个字', 'the search is too long: at most {limit} characters'),
@@ -231,6 +232,23 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'service_code_too_long': ('事项编码最多 {SERVICE_CODE_MAX} 位', 'at most {SERVICE_CODE_MAX} characters'),
     'service_not_bookable': ('「{name}」暂无窗口办理，不能预约', 'no window serves this service: it cannot be booked'),
     'service_not_served': ('{number}号窗口不办理该事项', 'window does not serve it'),
+    'remote_daily_cap': ('每个账号每天最多远程取号{limit}次', 'at most {limit} remote tickets per account a day'),
+    'remote_hall_closed': (
+        '远程取号时间为{opens}:00-{closes}:00',
+        'remote tickets are taken from {opens}:00 to {closes}:00',
+    ),
+    'remote_ticket_live': (
+        '您已有「{name}」的{number}号，办完或取消后才能再取',
+        'you already hold ticket {number} for this service',
+    ),
+    'remote_ticket_own_account': (
+        '远程取号须由办事人本人用手机登录后办理',
+        'a remote ticket is taken by the citizen, signed in on the phone',
+    ),
+    'not_awaiting_arrival': (
+        '{number}号不是待到厅的远程号',
+        'ticket {number} is not waiting for its citizen to arrive',
+    ),
     'service_unavailable': ('本大厅暂无窗口办理「{name}」', 'no window serves this'),
     'service_unavailable.open': ('暂无开放窗口办理「{name}」', 'no open window serves this'),
     'services_required': ('窗口至少办理一项事项', 'a window serves at least one service'),

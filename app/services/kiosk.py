@@ -241,6 +241,12 @@ class KioskService:
             raise Invalid('not_an_appointment')
         return await self.appointment(session, codes.sign(self.settings.secret, 'appt', event.value))
 
+    async def arrived(self, session: KioskSession, event: QrScanned) -> TicketView | None:
+        """A phone's ticket QR at this kiosk's scanner: its remote ticket's citizen is in the hall."""
+        if event.device.code != session.kiosk.attached(DeviceKind.QR_SCANNER) or not event.valid:
+            return None
+        return await self.queue.arrive_at_kiosk(event.value, caller=session.caller)
+
     # ---- service, questions, ticket -----------------------------------------------------------
 
     def choose_service(self, session: KioskSession, catalogue: Catalogue, code: str) -> ServiceItem:

@@ -4,7 +4,8 @@ Waits are measured from taking the number to the first call (what the citizen li
 transfer keeps the original wait). A ticket still waiting counts towards the longest wait with
 the time it has waited so far. Satisfaction reads the evaluations (好差评) of today, counting
 only the latest rating of a ticket (a re-rating after rectification replaces the first).
-`None` means "no data yet" and is shown as a dash, never as zero.
+`None` means "no data yet" and is shown as a dash, never as zero. 线上办理率 is the share of today's
+tickets that began online: booked (an appointment checked in) or taken remotely on the phone.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from app.db import Database
 from app.models.cases import Evaluation
 from app.models.device import Device, DeviceState
 from app.models.hall import Window, WindowState
-from app.models.ticket import Ticket, TicketStatus
+from app.models.ticket import Channel, Ticket, TicketStatus
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class TicketTimes:
     first_called_at: dt.datetime | None
     called_at: dt.datetime | None
     completed_at: dt.datetime | None
+    online: bool = False  # booked or taken remotely
 
 
 @dataclass
@@ -52,6 +54,7 @@ class Kpis:
     satisfaction_score: float | None = None
     satisfied_share: float | None = None
     ratings: int = 0
+    online_share: float | None = None  # 线上办理率: today's tickets booked or taken remotely
 
     @property
     def device_availability(self) -> float | None:
@@ -104,6 +107,12 @@ def ticket_figures(tickets: Iterable[TicketTimes], now: dt.datetime) -> dict[str
     }
 
 
+def online_share(tickets: Iterable[TicketTimes]) -> float | None:
+    """Share of the tickets that began online (booked or remote); None before the day's first ticket."""
+    items = list(tickets)
+    return sum(t.online for t in items) / len(items) if items else None
+
+
 def satisfaction(ratings: Iterable[Rating]) -> tuple[float | None, float | None, int]:
     """Average score (1-5), share satisfied, number of ratings."""
     items = list(ratings)
@@ -118,11 +127,20 @@ async def today(db: Database, hall_id: int, *, now: dt.datetime, tz: ZoneInfo) -
     start, end = day_bounds(day, tz)
     async with db.read_session() as s:
         rows = await s.execute(
-            select(Ticket.status, Ticket.taken_at, Ticket.first_called_at, Ticket.called_at, Ticket.completed_at).where(
-                Ticket.hall_id == hall_id, Ticket.day == day
-            )
+            select(
+                Ticket.status,
+                Ticket.taken_at,
+                Ticket.first_called_at,
+                Ticket.called_at,
+                Ticket.completed_at,
+                Ticket.appointment_id,
+                Ticket.channel,
+            ).where(Ticket.hall_id == hall_id, Ticket.day == day)
         )
-        tickets = [TicketTimes(*row) for row in rows]
+        tickets = [
+            TicketTimes(*times, online=appointment_id is not None or channel == Channel.MOBILE)
+            for *times, appointment_id, channel in rows
+        ]
         windows = dict(
             (
                 await s.execute(
@@ -164,4 +182,5 @@ async def today(db: Database, hall_id: int, *, now: dt.datetime, tz: ZoneInfo) -
         satisfaction_score=score,
         satisfied_share=share,
         ratings=count,
+        online_share=online_share(tickets),
     )

@@ -41,13 +41,16 @@ async def read_live_queue(
         if w.id
     }
     waiting: dict[int, dict[int, Candidate]] = defaultdict(dict)
+    remote: set[int] = set()
     rows = await s.execute(
-        select(Ticket.id, Ticket.service_id, Ticket.priority_class, Ticket.queued_at).where(
+        select(Ticket.id, Ticket.service_id, Ticket.priority_class, Ticket.queued_at, Ticket.awaiting_arrival).where(
             Ticket.hall_id == hall_id, Ticket.status == TicketStatus.WAITING
         )
     )
-    for ticket_id, service_id, priority_class, queued_at in rows:
+    for ticket_id, service_id, priority_class, queued_at, awaiting in rows:
         waiting[service_id][ticket_id] = Candidate(ticket_id, PriorityClass(priority_class), queued_at, 1)
+        if awaiting:
+            remote.add(ticket_id)
     recent: dict[int, deque[float]] = defaultdict(lambda: deque(maxlen=RECENT_HANDLING_SAMPLES))
     handled = await s.execute(
         select(Ticket.service_id, Ticket.called_at, Ticket.completed_at)
@@ -77,6 +80,7 @@ async def read_live_queue(
         dict(waiting),
         dict(recent),
         arrivals,
+        remote,
         clock=clock,
         cap_minutes=cap_minutes,
     )

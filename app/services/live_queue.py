@@ -19,6 +19,7 @@ from app.bus import Bus, Subscription
 from app.clock import utcnow
 from app.events import (
     Event,
+    TicketArrived,
     TicketCalled,
     TicketCompleted,
     TicketEventBase,
@@ -30,7 +31,7 @@ from app.events import (
     WindowChanged,
 )
 from app.models.hall import ServiceItem, WindowState
-from app.models.ticket import PriorityClass
+from app.models.ticket import PriorityClass, TicketStatus
 from app.services import eta
 from app.services.priority import Candidate, order_key
 
@@ -61,6 +62,7 @@ class LiveQueue:
     recent: dict[int, deque[float]] = field(default_factory=dict)
     # tickets taken in the last ARRIVAL_WINDOW: ticket id -> (service, taken at, green channel)
     arrivals: dict[int, tuple[int, dt.datetime, bool]] = field(default_factory=dict)
+    remote: set[int] = field(default_factory=set)  # remote tickets whose citizen has not arrived yet
     clock: Callable[[], dt.datetime] = utcnow
     cap_minutes: float = 20.0
     _seen: deque[str] = field(default_factory=lambda: deque(maxlen=SEEN_EVENTS))
@@ -121,6 +123,7 @@ class LiveQueue:
         events already applied: a late copy of one of them is still skipped, and the rest apply on top."""
         self.services, self.windows, self.waiting = fresh.services, fresh.windows, fresh.waiting
         self.arrivals = {**self.arrivals, **fresh.arrivals}
+        self.remote = fresh.remote
         self._version += 1
         self._ahead_cache = None
         self._stats_cache.clear()
@@ -133,6 +136,13 @@ class LiveQueue:
                 ticket.id, PriorityClass(ticket.priority_class), ticket.queued_at, 1
             )
             self._arrived(ticket.id, ticket.service_id, ticket.taken_at, ticket.priority_class == PriorityClass.GREEN)
+            self._mark_remote(ticket.id, ticket.awaiting_arrival)
+        if isinstance(event, TicketArrived):
+            self.remote.discard(ticket.id)
+            if ticket.status == TicketStatus.WAITING:
+                self.waiting.setdefault(ticket.service_id, {})[ticket.id] = Candidate(
+                    ticket.id, PriorityClass(ticket.priority_class), ticket.queued_at, 1
+                )
         if isinstance(event, TicketTransferred):
             self._free(event.from_window_id)
         if isinstance(event, TicketCalled | TicketResumed):
@@ -143,6 +153,9 @@ class LiveQueue:
                 slot.number = ticket.number
         if isinstance(event, TicketCompleted | TicketNoShow | TicketParked):
             self._free(ticket.window_id)
+        if isinstance(event, TicketParked):
+            self._unqueue(ticket.id)  # a remote ticket whose citizen had not arrived when its turn came
+            self.remote.discard(ticket.id)
         if isinstance(event, TicketCompleted) and ticket.handling_seconds is not None:
             samples = self.recent.setdefault(ticket.service_id, deque(maxlen=RECENT_HANDLING_SAMPLES))
             samples.appendleft(ticket.handling_seconds / 60)
@@ -151,6 +164,12 @@ class LiveQueue:
     def _unqueue(self, ticket_id: int) -> None:
         for waiting in self.waiting.values():
             waiting.pop(ticket_id, None)
+
+    def _mark_remote(self, ticket_id: int, awaiting: bool) -> None:
+        if awaiting:
+            self.remote.add(ticket_id)
+        else:
+            self.remote.discard(ticket_id)
 
     def _free(self, window_id: int | None) -> None:
         if window_id in self.windows:
@@ -167,6 +186,10 @@ class LiveQueue:
 
     def waiting_count(self, service_id: int) -> int:
         return len(self.waiting.get(service_id, {}))
+
+    def remote_count(self, service_id: int) -> int:
+        """How many of the service's waiting tickets are remote ones whose citizen has not arrived yet."""
+        return sum(1 for ticket_id in self.waiting.get(service_id, {}) if ticket_id in self.remote)
 
     def oldest(self, service_id: int) -> dt.datetime | None:
         return min((c.queued_at for c in self.waiting.get(service_id, {}).values()), default=None)

@@ -50,6 +50,8 @@ class Template(StrEnum):
     BOOKED = 'booked'
     BOOKING_CANCELLED = 'booking_cancelled'
     BOOKING_MOVED = 'booking_moved'
+    COME_NOW = 'come_now'
+    NOT_ARRIVED = 'not_arrived'
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,15 @@ TEMPLATES: dict[Template, Spec] = {
     ),
     Template.BOOKING_MOVED: _spec(
         '您预约的「{service}」已改到{time}，预约号{reference}不变', service=str, time=str, reference=str
+    ),
+    Template.COME_NOW: _spec(
+        '您远程取的「{service}」{number}号预计约{minutes}分钟后叫号，请现在出发；到厅后扫入口签到码或在自助机扫号确认到达',
+        service=str,
+        number=str,
+        minutes=int,
+    ),
+    Template.NOT_ARRIVED: _spec(
+        '已叫到您的{number}号，但您尚未确认到厅，号码已为您保留；到厅后扫入口签到码即可按原顺序候叫', number=str
     ),
     Template.RATING_VOID: _spec('您对「{service}」的评价经申诉复核，认定与事实不符，不计入满意度统计', service=str),
 }

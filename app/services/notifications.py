@@ -53,8 +53,10 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(BACKOFF_SECONDS * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS))
 
 
-async def channels_for(session: AsyncSession, citizen_id: int | None) -> tuple[str, ...]:
-    """Push always (the /track page); SMS too when the citizen left a phone number."""
+async def channels_for(session: AsyncSession, citizen_id: int | None, account_id: int | None = None) -> tuple[str, ...]:
+    """Push always (the /track page); SMS too when the citizen left a phone number or signed in with one."""
+    if account_id is not None:
+        return (PUSH, SMS)
     if citizen_id is None:
         return (PUSH,)
     citizen = await session.get(Citizen, citizen_id)
@@ -82,7 +84,7 @@ async def add(
     event) inserts nothing. An SMS carries only the template's text; staff's free `note` goes only into
     the push copy that /track shows (app/services/messages.py says why).
     """
-    channels = channels if channels is not None else await channels_for(session, citizen_id)
+    channels = channels if channels is not None else await channels_for(session, citizen_id, account_id)
     dialect = postgresql if session.get_bind().dialect.name == 'postgresql' else sqlite
     created = 0
     for channel in channels:

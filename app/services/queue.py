@@ -23,6 +23,7 @@ from sqlmodel import col, select
 
 from app.clock import hall_day
 from app.events import (
+    TicketArrived,
     TicketCalled,
     TicketCompleted,
     TicketEventBase,
@@ -46,8 +47,8 @@ from app.models.ticket import (
     TicketStatus,
 )
 from app.security import codes
-from app.services import audit, citizens
-from app.services.errors import Conflict, Invalid, NotFound
+from app.services import audit, citizens, remote_queue
+from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.identity import IdentityFacts, parse_id_number
 from app.services.principal import Kind, Principal
 from app.services.priority import classify
@@ -96,9 +97,15 @@ class QueueService(QueueViews, WindowsAdmin):
         async with self._transaction() as uow:
             s = uow.session
             service = await self._service_by_code(s, request.service_code)
-            if not await self._is_served(s, service.id):
+            if not await self._is_served(s, service.id, open_only=rights.remote):
                 raise Conflict('service_unavailable', name=service.name)
             today = hall_day(now, self.settings.tz)
+            if rights.remote:
+                remote_queue.require_hall_hours(now, self.settings.tz)
+                account_id = caller.require_account()
+                await remote_queue.check_remote_take(
+                    s, account_id=account_id, service=service, day=today, settings=self.settings
+                )
             facts = parse_id_number(request.id_number, today=today) if request.id_number else None
             appointment = (
                 await self._check_in(s, request.appointment_code, service) if request.appointment_code else None
@@ -125,8 +132,10 @@ class QueueService(QueueViews, WindowsAdmin):
                 priority_reason=decision.reason,
                 taken_at=now,
                 queued_at=now,
-                citizen_id=citizen.id if citizen else None,
+                citizen_id=citizen.id if citizen else caller.citizen_id if rights.remote else None,
                 appointment_id=appointment.id if appointment else None,
+                account_id=caller.account_id if rights.remote else None,
+                awaiting_arrival=rights.remote,
             )
             s.add(ticket)
             await s.flush()
@@ -184,16 +193,90 @@ class QueueService(QueueViews, WindowsAdmin):
     # ---- calling -----------------------------------------------------------------------------
 
     async def call_next(self, window_id: int, *, caller: Principal) -> TicketView:
+        """Call the next ticket in order; a remote ticket whose citizen has not arrived is parked on the way
+        (kept, told, and back in its place on arrival), and the one after it is called."""
         caller.require_window(window_id)
         now = self.clock()
+        settled = None
         async with self._transaction() as uow:
             window = await self._open_free_window(uow.session, window_id)
             ticket = await self._pick_next(uow.session, window, now)
-            if ticket is None:
-                raise NotFound('queue_empty')
-            await self._call(uow, ticket, window, now, caller=caller)
-            settled = await self._settled(uow.session, ticket)
+            while ticket is not None and ticket.awaiting_arrival:
+                await self._park_absent(uow, ticket, now, caller=caller)
+                ticket = await self._pick_next(uow.session, window, now)
+            if ticket is not None:
+                await self._call(uow, ticket, window, now, caller=caller)
+                settled = await self._settled(uow.session, ticket)
+        if ticket is None:  # the parks above are committed: the next call does not meet them again
+            raise NotFound('queue_empty')
         return settled or await self.ticket_view(ticket.code)
+
+    async def _park_absent(self, uow: UnitOfWork, ticket: Ticket, now: dt.datetime, *, caller: Principal) -> None:
+        ticket.status = TicketStatus.PARKED
+        ticket.target_window_id = None
+        await remote_queue.notify_not_arrived(uow.session, ticket, now=now)
+        await self._record(
+            uow,
+            ticket,
+            'parked',
+            TicketStatus.WAITING,
+            caller=caller,
+            reason=remote_queue.NOT_ARRIVED_REASON,
+            event=TicketParked,
+        )
+
+    # ---- arrival of a remote ticket's citizen ------------------------------------------------
+
+    async def arrive_by_entrance(self, payload: str, *, caller: Principal) -> list[TicketView]:
+        """The signed-in phone scanned this hall's entrance code: its remote tickets of today are in the hall."""
+        account_id = caller.require_account()
+        remote_queue.entrance_hall(self.settings.secret, payload, self.hall_id)
+        now = self.clock()
+        async with self._transaction() as uow:
+            s = uow.session
+            tickets = list(
+                (
+                    await s.execute(
+                        select(Ticket)
+                        .where(
+                            Ticket.hall_id == self.hall_id,
+                            Ticket.account_id == account_id,
+                            Ticket.day == hall_day(now, self.settings.tz),
+                            col(Ticket.awaiting_arrival).is_(True),
+                            col(Ticket.status).in_((TicketStatus.WAITING, TicketStatus.PARKED)),
+                        )
+                        .order_by(Ticket.id)
+                        .with_for_update()
+                    )
+                ).scalars()
+            )
+            for ticket in tickets:
+                await self._arrive(uow, ticket, caller=caller, how='entrance')
+        return [await self.ticket_view_by_id(ticket.id or 0) for ticket in tickets]
+
+    async def arrive_at_kiosk(self, tracking_code: str, *, caller: Principal) -> TicketView:
+        """A paired kiosk scanned the ticket's own QR (the tracking code /track uses) from the citizen's phone."""
+        if caller.kind != Kind.KIOSK:
+            raise Forbidden('channel_needs_device')
+        now = self.clock()
+        async with self._transaction() as uow:
+            s = uow.session
+            ticket = (
+                await s.execute(select(Ticket).where(Ticket.code == tracking_code.strip()).with_for_update())
+            ).scalar_one_or_none()
+            if ticket is None or ticket.hall_id != self.hall_id or ticket.day != hall_day(now, self.settings.tz):
+                raise NotFound('unknown_ticket')
+            if not ticket.awaiting_arrival or ticket.status not in (TicketStatus.WAITING, TicketStatus.PARKED):
+                raise Conflict('not_awaiting_arrival', number=ticket.number)
+            await self._arrive(uow, ticket, caller=caller, how='kiosk')
+        return await self.ticket_view_by_id(ticket.id or 0)
+
+    async def _arrive(self, uow: UnitOfWork, ticket: Ticket, *, caller: Principal, how: str) -> None:
+        """The citizen is in the hall; a ticket parked while they were away waits again with its old queued_at."""
+        previous = ticket.status
+        ticket.awaiting_arrival = False
+        ticket.status = TicketStatus.WAITING
+        await self._record(uow, ticket, 'arrived', previous, caller=caller, event=TicketArrived, detail={'how': how})
 
     async def call_ticket(self, window_id: int, number: str, *, reason: str, caller: Principal) -> TicketView:
         """Out-of-order call of a named ticket; the reason is required and recorded."""
@@ -564,7 +647,13 @@ def _issue_detail(request: TicketCreate, caller: Principal, priority_reason: str
     return detail
 
 
-AUDITED_DETAIL = ('channel', 'recall_count', 'from_service_id', 'to_window_id')  # never priority reasons (health)
+AUDITED_DETAIL = (
+    'channel',
+    'recall_count',
+    'from_service_id',
+    'to_window_id',
+    'how',
+)  # never priority reasons (health)
 
 
 def _audit_detail(
@@ -614,6 +703,7 @@ def snapshot_of(ticket: Ticket, *, service_code: str, window_number: int | None)
         target_window_id=ticket.target_window_id,
         recall_count=ticket.recall_count,
         handling_seconds=handling,
+        awaiting_arrival=ticket.awaiting_arrival,
     )
 
 

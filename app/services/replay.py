@@ -26,6 +26,7 @@ from sqlmodel import col, select
 from app.clock import hall_day, utcnow
 from app.db import Database
 from app.events import (
+    TicketArrived,
     TicketCalled,
     TicketCompleted,
     TicketEventBase,
@@ -62,6 +63,7 @@ EVENT_OF_KIND: dict[str, type[TicketEventBase]] = {
     'no_show': TicketNoShow,
     'parked': TicketParked,
     'transferred': TicketTransferred,
+    'arrived': TicketArrived,
 }
 
 

@@ -81,6 +81,9 @@ ROUTES: list[Rule] = [
     Rule('/manager', (Role.MANAGER,)),
     Rule('/track/{code}', PUBLIC, example='/track/not-a-real-code'),  # the code: status; the texted code: the person
     Rule('/verify/{number}', PUBLIC, example='/verify/HT20260101-0000000000'),
+    Rule('/entrance', (Role.MANAGER,)),  # the hall's printable entrance code for remote tickets
+    # a citizen's phone confirms arrival; anonymous: to /me/login. tests/security/test_remote_queue_edge.py attacks it
+    Rule('/arrive/{code}', PUBLIC, example='/arrive/not-a-real-code'),
     Rule('/proxy/{token}', PUBLIC, example='/proxy/not-a-real-token'),  # the citizen's link is the key, no login
     Rule('/review', (Role.REVIEWER,)),
     Rule('/admin', (Role.ADMIN,)),
@@ -93,6 +96,7 @@ ROUTES: list[Rule] = [
     # ---- API: public --------------------------------------------------------------------------
     Rule('/api/hall', PUBLIC),
     Rule('/api/tickets', PUBLIC, 'POST', {'service_code': 'SVC-A'}),
+    Rule('/api/arrivals', PUBLIC, 'POST', {'entrance_code': 'x'}),  # a citizen's token: test_remote_queue_edge.py
     Rule('/api/tickets/{code}', PUBLIC, example='/api/tickets/not-a-real-code'),
     Rule('/api/auth/token', PUBLIC, 'POST', {'username': 'w01', 'password': 'Window-01-pass'}),
     Rule('/api/auth/logout', PUBLIC, 'POST'),  # any bearer token; revoking an unknown one is a no-op

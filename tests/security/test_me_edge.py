@@ -15,6 +15,7 @@ import pytest
 
 from tests.apphost import AppProcess, PreparedDatabase, running_app
 from tests.citizen_login import citizen_token
+from tests.midday import midday_zone
 from tests.security.routes import assert_error, bearer, token
 
 BOSS = ('boss', 'Manager-01-pass')
@@ -22,7 +23,8 @@ BOSS = ('boss', 'Manager-01-pass')
 
 @pytest.fixture(scope='module')
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AppProcess, PreparedDatabase]]:
-    with running_app(tmp_path_factory.mktemp('me-edge'), extra_env={'TRUSTED_PROXIES': '127.0.0.1'}) as hall:
+    env = {'TRUSTED_PROXIES': '127.0.0.1', 'HALL_TIMEZONE': midday_zone()}  # remote tickets need the hall open
+    with running_app(tmp_path_factory.mktemp('me-edge'), extra_env=env) as hall:
         yield hall
 
 
@@ -65,7 +67,7 @@ def test_a_phone_sees_only_its_own_tickets_and_an_ended_session_sees_nothing(
         assert my_file.status_code == 200 and my_file.json()['tickets'] == []
 
         assert client.request('DELETE', '/api/citizen/session', headers=theirs).status_code == 204
-        assert_error(client.get('/api/me', headers=theirs), 401, 'not_authenticated')
+        assert_error(client.get('/api/me', headers=theirs), 401, 'session_expired')
 
 
 def test_the_page_sends_a_visitor_without_the_cookie_to_sign_in(live: tuple[AppProcess, PreparedDatabase]) -> None:

@@ -291,3 +291,18 @@ async def test_after_the_link_the_phones_me_shows_the_consent_given_at_the_windo
     home = await journey.home.overview(await accounts.authenticate(token))
     assert home.linked
     assert [consent.purpose for consent in home.consents] == [ConsentPurpose.DEPARTMENT_DATA]
+
+
+async def test_linking_the_same_person_again_changes_nothing_and_records_nothing_more(
+    db: Database, journey: Journey, accounts: CitizenAccountService, hall_queue: QueueService, journey_hall: JourneyHall
+) -> None:
+    window = journey_hall.small.window_2
+    account = await account_of(accounts, await signed_in(accounts, journey))
+    view = await served_ticket(hall_queue, window, 'SVC-B', id_number=OUTSIDER)
+    await taken_on_phone(db, view, account)
+    await window_desk.link_account(journey.tracking, accounts, clerk_at(window), view.ticket.id or 0)
+
+    again = await window_desk.link_account(journey.tracking, accounts, clerk_at(window), view.ticket.id or 0, OUTSIDER)
+
+    assert again.already and again.citizen_id == view.ticket.citizen_id
+    assert len(await link_entries(db)) == 1

@@ -62,6 +62,9 @@ def current_ticket(current: CurrentTicket, on_unmask: Callable[[], Awaitable[Non
                     tid(ui.button(t('desk.unmask'), on_click=on_unmask), 'desk-unmask').props(
                         'flat dense size=sm icon=visibility'
                     )
+            if current.account is not None:
+                ui.label(t('desk.account')).classes('font-bold mt-2')
+                tid(ui.label(account_state(current)), 'desk-account').classes('text-sm font-mono')
             ui.label(t('desk.answers')).classes('font-bold mt-2')
             with tid(ui.column(), 'desk-answers').classes('gap-1 text-sm'):
                 if not current.answered:
@@ -72,3 +75,18 @@ def current_ticket(current: CurrentTicket, on_unmask: Callable[[], Awaitable[Non
         with ui.column().classes('gap-2 flex-grow'):
             ui.label(t('desk.materials')).classes('font-bold')
             material_list(current.checklist, marker='desk-materials')
+
+
+def account_state(current: CurrentTicket) -> str:
+    """The ticket's phone account and its link, as the clerk reads it (masked phone only)."""
+    account = current.account
+    assert account is not None
+    if account.linked_here:
+        key = 'desk.account.linked_here'
+    elif account.linked and current.view.ticket.citizen_id is not None:
+        key = 'desk.account.linked_elsewhere'
+    elif account.linked:
+        key = 'desk.account.linked'
+    else:
+        key = 'desk.account.unlinked'
+    return t(key, phone=account.phone_masked)

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from nicegui import ui
 
+from app.models.people import CitizenPublic
 from app.models.security import ConsentPublic, ConsentPurpose
+from app.services.citizen_accounts import TicketAccount
 from app.services.consent import GUARDIAN_RELATIONS, Guardian
 from app.services.window_desk import TransferTargets
 from components import window_texts as _texts  # noqa: F401 - registers the desk's texts
@@ -131,4 +133,37 @@ class GuardianDialog:
         self.id_number.set_value('')
         self.relation.set_value(None)
         self._show(consents)
+        return await self.dialog
+
+
+class LinkDialog:
+    """Link the phone account a ticket came from to the citizen present: one confirmation when the ticket
+    already has an ID number, otherwise the number the clerk reads from the card. The service decides."""
+
+    def __init__(self) -> None:
+        with ui.dialog() as self.dialog, ui.card().classes('w-[32rem] max-w-full gap-3 p-6'):
+            self.title = ui.label().classes('text-lg font-bold')
+            self.hint = tid(ui.label(), 'link-hint').classes('text-sm text-grey-8')
+            self.citizen = tid(ui.label(), 'link-citizen').classes('font-mono')
+            self.id_number = tid(ui.input(t('desk.link.id_number')), 'link-id-number').classes('w-full')
+            self.id_number.props('maxlength=18 autocomplete=off')
+            with ui.row().classes('w-full justify-end gap-2'):
+                ui.button(t('desk.cancel'), on_click=lambda: self.dialog.submit(None)).props('flat')
+                ok = ui.button(
+                    t('desk.link.ok'), on_click=lambda: self.dialog.submit((self.id_number.value or '').strip())
+                )
+                tid(ok, 'link-ok').props('unelevated icon=link')
+
+    async def ask(self, number: str, account: TicketAccount, citizen: CitizenPublic | None) -> str | None:
+        """The typed ID number ('' when the ticket's own citizen is confirmed), or None if cancelled."""
+        identified = citizen is not None and bool(citizen.id_number_masked)
+        self.title.set_text(t('desk.link.title', number=number))
+        self.hint.set_text(t('desk.link.hint', phone=account.phone_masked))
+        if citizen is not None and identified:
+            self.citizen.set_text(
+                t('desk.link.citizen', name=citizen.name_masked or '', id_number=citizen.id_number_masked)
+            )
+        self.citizen.set_visibility(identified)
+        self.id_number.set_value('')
+        self.id_number.set_visibility(not identified)
         return await self.dialog

@@ -21,6 +21,7 @@ from app.models.hall import WindowState
 from app.models.security import ConsentPublic
 from app.security.crypto import FieldCipher
 from app.services import window_desk
+from app.services.citizen_accounts import CitizenAccountService, Linked
 from app.services.consent import MINOR_AGE
 from app.services.errors import DomainError, StorageUnavailable
 from app.services.journey import Journey
@@ -32,7 +33,7 @@ from components import window_texts as _texts  # noqa: F401 - registers the desk
 from components.testids import tid
 from components.texts import error_text, t
 from components.window_current import current_ticket
-from components.window_dialogs import GuardianDialog, GuardianGrant, ParkDialog, TransferDialog
+from components.window_dialogs import GuardianDialog, GuardianGrant, LinkDialog, ParkDialog, TransferDialog
 from components.window_side import OutOfOrderCard, parked_card, queue_card, state_card
 from twin.hall import HallTwin
 
@@ -55,12 +56,14 @@ class WindowScreen:
         *,
         queue: QueueService,
         journey: Journey,
+        accounts: CitizenAccountService,
         db: Database,
         cipher: FieldCipher,
         client_address: str,
     ) -> None:
         self.queue = queue
         self.journey = journey
+        self.accounts = accounts
         self.db = db
         self.cipher = cipher
         self.staff = staff
@@ -73,6 +76,7 @@ class WindowScreen:
         self.transfer_dialog = TransferDialog(targets, own_window_id=self.window_id)
         self.park_dialog = ParkDialog()
         self.guardian_dialog = GuardianDialog()
+        self.link_dialog = LinkDialog()
         with ui.row().classes('w-full gap-4 items-start no-wrap'):
             self.main = tid(ui.card(), 'desk-current').classes('flex-grow p-5 gap-4 min-w-0')
             with ui.column().classes('w-[22rem] shrink-0 gap-3'):
@@ -121,6 +125,9 @@ class WindowScreen:
             if current.citizen is not None and current.citizen.age is not None and current.citizen.age < MINOR_AGE:
                 guardian = tid(ui.button(t('desk.guardian'), on_click=self.guardian), 'desk-guardian')
                 guardian.props('outline icon=family_restroom color=deep-orange')
+            if current.account is not None and not current.account.linked:
+                link = tid(ui.button(t('desk.link'), on_click=self.link_account), 'desk-link')
+                link.props('outline icon=phonelink_lock')
             ui.space()
             tid(ui.button(t('desk.complete'), on_click=self.complete), 'desk-complete').props(
                 'unelevated color=positive icon=task_alt'
@@ -282,6 +289,25 @@ class WindowScreen:
                 ),
                 lambda _: t('desk.guardian.revoked'),
             )
+
+    async def link_account(self) -> None:
+        """The phone this ticket came from becomes the citizen's own, the citizen present; audited as this clerk."""
+        current, journey, accounts = self.desk.current, self.journey, self.accounts
+        if current is None or current.account is None:
+            return
+        account = current.account
+        typed = await self.link_dialog.ask(current.view.ticket.number, account, current.citizen)
+        if typed is None:
+            return
+        ticket_id = current.view.ticket.id or 0
+
+        def done(linked: Linked) -> str:
+            return t('desk.link.already') if linked.already else t('desk.link.done', phone=account.phone_masked)
+
+        await self.act(
+            lambda p: window_desk.link_account(journey.tracking, accounts, p, ticket_id, typed),
+            done,
+        )
 
     async def unmask(self) -> None:
         """Full details only with a reason; the service checks the task and audits every attempt."""

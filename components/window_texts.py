@@ -46,6 +46,23 @@ register(
         'desk.guardian.revoke': ('撤回', 'Withdraw'),
         'desk.guardian.granted': ('已记录监护人同意', 'Guardian consent recorded'),
         'desk.guardian.revoked': ('已撤回该同意', 'Consent withdrawn'),
+        'desk.account': ('手机账号', 'Phone account'),
+        'desk.account.unlinked': ('{phone} · 未实名关联', '{phone} · not linked to a person'),
+        'desk.account.linked_here': ('{phone} · 已关联本人', '{phone} · linked to this citizen'),
+        'desk.account.linked_elsewhere': ('{phone} · 已关联其他办事人', '{phone} · linked to someone else'),
+        'desk.account.linked': ('{phone} · 已实名关联', '{phone} · linked to a person'),
+        'desk.link': ('关联手机账号', 'Link phone account'),
+        'desk.link.title': ('{number} 号：关联手机账号', 'Ticket {number}: link the phone account'),
+        'desk.link.hint': (
+            '请当面确认手机 {phone} 为办事人本人所有。关联后，该手机可在「我的」中查看本人的办件、授权和证照。',
+            'Ask the citizen in front of you whether {phone} is their own phone. Once linked, that phone sees '
+            'their cases, consents and certificates under "Me".',
+        ),
+        'desk.link.citizen': ('关联到办事人：{name} {id_number}', 'Link to: {name} {id_number}'),
+        'desk.link.id_number': ('办事人身份证号（核验原件后输入）', "Citizen's ID number (check the card)"),
+        'desk.link.ok': ('确认关联', 'Link'),
+        'desk.link.done': ('已关联手机账号 {phone}', 'Phone account {phone} linked'),
+        'desk.link.already': ('该手机账号已关联本人', 'This phone account was already linked to this citizen'),
         'desk.unmask': ('查看完整信息', 'Show full details'),
         'desk.unmask.hint': (
             '仅在办理需要时查看；每次查看都会记入审计日志。',

@@ -11,19 +11,23 @@ from functools import partial
 import pytest
 from nicegui import ui
 from nicegui.testing import User
-from sqlalchemy import event
-from sqlmodel import select
+from sqlalchemy import event, update
+from sqlmodel import col, select
 
 from app.api.web_session import SESSION_COOKIE
 from app.models import Ticket, TicketCreate, TicketEvent, TicketStatus
 from app.models.cases import Case
+from app.models.citizen_account import CitizenAccount
 from app.models.security import AuditEntry, Consent
 from app.runtime import Runtime
 from app.services import audit
+from app.services.citizen_accounts import LINKED
 from app.services.kiosk_tickets import record_answers
+from app.services.principal import Principal
 from app.settings import get_settings
 from tests import totp
 from tests.callers import DESK, as_staff
+from tests.citizen_login import texted_sign_in_code
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
 from tests.kiosk_hall import prepare_ui
@@ -332,3 +336,57 @@ async def test_the_desk_offers_staff_their_optional_second_factor(desk_ui: Small
     await user.should_see(marker='desk-enrol', retries=PATIENT)
     (link,) = user.find(marker='desk-enrol').elements
     assert link.props['href'] == f'/enrol?next=/window/{desk_ui.window_1}'
+
+
+async def phone_ticket(rt: Runtime, service_code: str, *, id_number: str | None = None) -> tuple[int, str]:
+    """A phone signed in by its texted code, and a ticket it took (the account and the ticket's number)."""
+    here = Principal.anonymous('10.77.0.9')
+    await rt.accounts.request_code('13812345678', here)
+    signed = await rt.accounts.sign_in('13812345678', await texted_sign_in_code(), here)
+    view = await rt.queue.take_ticket(TicketCreate(service_code=service_code, id_number=id_number), caller=DESK)
+    async with rt.db.session() as s, s.begin():
+        await s.execute(update(Ticket).where(col(Ticket.id) == view.ticket.id).values(account_id=signed.account_id))
+    return signed.account_id, view.ticket.number
+
+
+async def test_the_desk_links_a_phone_tickets_account_by_the_number_read_from_the_card(
+    desk_ui: SmallHall, user: User
+) -> None:
+    rt = await login(user)
+    account_id, number = await phone_ticket(rt, desk_ui.service_a)
+    await user.open(f'/window/{desk_ui.window_1}')
+    click(user, 'desk-call-next')
+    await user.should_see(marker='desk-account', content='138****5678 · 未实名关联', retries=PATIENT)
+    await open_dialog(user, 'desk-link')
+    await user.should_see(marker='link-hint', content='138****5678')
+    user.find(marker='link-id-number').type('110105194912310021')  # a wrong check digit
+    click(user, 'link-ok')
+    await user.should_see('身份证号校验位错误', retries=PATIENT)
+    citizen = make_id(dt.date(1979, 3, 4), sequence='813')
+    await open_dialog(user, 'desk-link')
+    user.find(marker='link-id-number').type(citizen)
+    click(user, 'link-ok')
+    await user.should_see('已关联手机账号 138****5678', retries=PATIENT)
+    await user.should_see(marker='desk-account', content='已关联本人', retries=PATIENT)
+    await user.should_not_see(marker='desk-link')
+    async with rt.db.read_session() as s:
+        ticket = (await s.execute(select(Ticket).where(Ticket.number == number))).scalar_one()
+        account = await s.get(CitizenAccount, account_id)
+    assert account is not None and ticket.citizen_id is not None and account.citizen_id == ticket.citizen_id
+
+
+async def test_a_ticket_with_a_read_card_links_with_one_confirmation(desk_ui: SmallHall, user: User) -> None:
+    rt = await login(user)
+    citizen = make_id(dt.date(1966, 8, 9), sequence='814')
+    account_id, _ = await phone_ticket(rt, desk_ui.service_a, id_number=citizen)
+    await user.open(f'/window/{desk_ui.window_1}')
+    click(user, 'desk-call-next')
+    await user.should_see(marker='desk-link', retries=PATIENT)
+    await open_dialog(user, 'desk-link')
+    await user.should_see(marker='link-citizen', content=citizen[-4:])
+    await user.should_not_see(marker='link-id-number')  # nothing to type: the card was read at the kiosk
+    click(user, 'link-ok')
+    await user.should_see(marker='desk-account', content='已关联本人', retries=PATIENT)
+    async with rt.db.read_session() as s:
+        entry = (await s.execute(select(AuditEntry).where(AuditEntry.action == LINKED))).scalar_one()
+    assert (entry.actor, entry.target) == ('w01', f'account:{account_id}')

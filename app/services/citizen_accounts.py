@@ -6,7 +6,9 @@ Codes are computed, never stored (app/services/one_time_codes.py), go out at onc
 row, and are limited per phone and per address, as are wrong answers. A session keeps only the SHA-256 of
 its token; tokens start with 'c.' so the API tells them from staff tokens without a lookup. A citizen
 record (`Citizen`, the ID number) is linked to an account only by a paired kiosk that read the ID card or
-by staff, never from the phone.
+by staff, never from the phone. At the window the clerk links the account a ticket came from (taken on the
+phone or booked online) to the person in front of them (`link_at_window`); an account once linked is never
+moved to another person here: that needs the account holder verified again.
 """
 
 from __future__ import annotations
@@ -19,22 +21,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.clock import utcnow
+from app.clock import hall_day, utcnow
 from app.db import Database
+from app.models.appointment import Appointment
 from app.models.citizen_account import ACCOUNT_PHONE, CitizenAccount, CitizenSession
 from app.models.people import Citizen
-from app.models.ticket import MOBILE_PATTERN
+from app.models.ticket import MOBILE_PATTERN, Ticket, TicketStatus
 from app.security.crypto import FieldCipher
-from app.services import audit
+from app.security.masking import mask_phone
+from app.services import audit, citizens
 from app.services.auth import LoginHandoff
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from app.services.identity import parse_id_number
 from app.services.limits import Limit, Limits
 from app.services.messages import Template, message
 from app.services.notifications import NotificationService
 from app.services.one_time_codes import SLOT, OneTimeCodes
 from app.services.principal import WINDOW_ROLES, Kind, Principal
+from app.services.tracking import PersonAct
 from app.services.uow import Service
 from app.settings import Settings
 
@@ -74,6 +81,24 @@ class SignedIn:
     token: str
     expires_at: dt.datetime
     account_id: int
+
+
+@dataclass(frozen=True)
+class TicketAccount:
+    """The phone account a ticket came from, as the clerk serving it sees it: the phone masked, and its link."""
+
+    account_id: int
+    phone_masked: str  # the clerk asks the person in front of them whether this phone is theirs
+    linked: bool  # to some citizen
+    linked_here: bool  # to this ticket's citizen
+
+
+@dataclass(frozen=True)
+class Linked:
+    account_id: int
+    citizen_id: int
+    typed: bool  # the ticket had no ID number: the clerk typed it from the card
+    already: bool  # the account was linked to this person before: nothing changed
 
 
 class CitizenAccountService(Service):
@@ -227,19 +252,116 @@ class CitizenAccountService(Service):
                 raise NotFound('unknown_account')
             if await s.get(Citizen, citizen_id) is None:
                 raise NotFound('unknown_citizen')
-            if account.citizen_id is not None and account.citizen_id != citizen_id:
-                raise Conflict('account_linked_elsewhere')
-            account.citizen_id = citizen_id
-            await audit.record(
+            await _tie(s, account, citizen_id, actor=caller.name, role=caller.role, address=caller.address, now=now)
+
+    async def link_at_window(self, act: PersonAct, caller: Principal, id_number: str = '') -> Linked:
+        """The clerk serving a phone-account ticket links the account to the person in front of them.
+
+        The person is the ticket's own citizen when the ticket has an ID number (card read at the kiosk,
+        typed by staff); otherwise the number the clerk reads from the card now (`id_number`), which finds
+        or creates the citizen and sets it on the ticket. Everything in one transaction, audited as the clerk.
+        """
+        if not act.by_staff or act.actor != caller.name or act.tracked.ticket_id is None:
+            raise Forbidden('link_needs_verification')
+        now = self.clock()
+        async with self._transaction() as uow:
+            s = uow.session
+            ticket = (
+                await s.execute(select(Ticket).where(col(Ticket.id) == act.tracked.ticket_id).with_for_update())
+            ).scalar_one()
+            if ticket.status != TicketStatus.CALLED or ticket.window_id is None:  # moved on since the check
+                raise Conflict('not_at_window', text='not_at_window.ticket')
+            caller.require_window(ticket.window_id)
+            account_id = await ticket_account_id(s, ticket)
+            if account_id is None:
+                raise Conflict('ticket_without_account')
+            account = await s.get(CitizenAccount, account_id, with_for_update=True)
+            assert account is not None
+            known = await s.get(Citizen, ticket.citizen_id) if ticket.citizen_id is not None else None
+            citizen = await self._person_at_window(s, ticket, known, id_number, now)
+            assert citizen.id is not None
+            typed = citizen is not known
+            if account.citizen_id == citizen.id:
+                return Linked(account_id, citizen.id, typed=typed, already=True)
+            await _tie(
                 s,
-                actor=caller.name,
-                role=caller.role,
-                action=LINKED,
-                target=f'account:{account_id}',
-                detail={'citizen_id': citizen_id},
-                client_address=caller.address,
+                account,
+                citizen.id,
+                actor=act.actor,
+                role=act.role,
+                address=caller.address,
                 now=now,
+                detail={'ticket': ticket.number, 'via': act.via, 'typed': typed},
             )
+        return Linked(account_id, citizen.id, typed=typed, already=False)
+
+    async def _person_at_window(
+        self, s: AsyncSession, ticket: Ticket, known: Citizen | None, raw: str, now: dt.datetime
+    ) -> Citizen:
+        """The ticket's identified citizen, or the one whose number the clerk typed (then set on the ticket)."""
+        typed = parse_id_number(raw, today=hall_day(now, self.settings.tz)) if raw.strip() else None
+        if known is not None and known.id_number_hash:
+            if typed is not None and self.cipher.lookup(typed.number) != known.id_number_hash:
+                raise Conflict('id_number_not_ticket_citizen')
+            return known
+        if typed is None:
+            raise Invalid('id_number_required', text='id_number_required.link')
+        phone = self.cipher.decrypt(known.phone_enc, context='citizen.phone') if known and known.phone_enc else None
+        citizen = await citizens.find_or_create(s, self.cipher, typed, now=now, phone=phone, update_contact=False)
+        ticket.citizen_id = citizen.id
+        return citizen
+
+
+async def ticket_account_id(s: AsyncSession, ticket: Ticket) -> int | None:
+    """The account a ticket came from: taken on the phone (its own column) or booked online (its appointment's)."""
+    if ticket.account_id is not None:
+        return ticket.account_id
+    if ticket.appointment_id is None:
+        return None
+    appointment = await s.get(Appointment, ticket.appointment_id)
+    return appointment.account_id if appointment is not None else None
+
+
+async def ticket_account(s: AsyncSession, cipher: FieldCipher, ticket: Ticket) -> TicketAccount | None:
+    """What the window desk shows about the account behind `ticket`, read in the desk's own session."""
+    account_id = await ticket_account_id(s, ticket)
+    account = await s.get(CitizenAccount, account_id) if account_id is not None else None
+    if account is None or account.id is None:
+        return None
+    phone = cipher.decrypt(account.phone_enc, context=ACCOUNT_PHONE)
+    return TicketAccount(
+        account_id=account.id,
+        phone_masked=mask_phone(phone),
+        linked=account.citizen_id is not None,
+        linked_here=account.citizen_id is not None and account.citizen_id == ticket.citizen_id,
+    )
+
+
+async def _tie(
+    s: AsyncSession,
+    account: CitizenAccount,
+    citizen_id: int,
+    *,
+    actor: str,
+    role: str,
+    address: str,
+    now: dt.datetime,
+    detail: dict[str, object] | None = None,
+) -> None:
+    """Set the account's citizen, audited; an account linked to someone else is never moved (Conflict)."""
+    if account.citizen_id is not None and account.citizen_id != citizen_id:
+        raise Conflict('account_linked_elsewhere')
+    account.citizen_id = citizen_id
+    await audit.record(
+        s,
+        actor=actor,
+        role=role,
+        action=LINKED,
+        target=f'account:{account.id}',
+        detail={'citizen_id': citizen_id, **(detail or {})},
+        client_address=address,
+        now=now,
+    )
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:

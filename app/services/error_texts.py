@@ -6,7 +6,11 @@ Services raise `Invalid('code', name=value)`; the API and the pages render the t
 from __future__ import annotations
 
 ERROR_TEXTS: dict[str, tuple[str, str]] = {
-    'account_linked_elsewhere': ('该手机账号已关联其他办事人', 'this phone account is linked to another person'),
+    'account_linked_elsewhere': (
+        '该手机账号已关联其他办事人，不能在此改为关联他人；如确需更改，须由账号持有人本人重新核验身份',
+        'this phone account is linked to another person and cannot be moved here; '
+        'the account holder must be verified again first',
+    ),
     'account_slowed': (
         '该账号登录失败过多，请{wait}秒后再试',
         'too many failed logins for this account: wait {wait} s',
@@ -80,6 +84,14 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
         ),
     ),
     'id_number_required': ('刷证或刷脸取号须带身份证号', 'an ID read carries the ID number'),
+    'id_number_required.link': (
+        '该号未登记身份证：请核验办事人身份证原件后输入身份证号',
+        "this ticket has no ID number: check the citizen's ID card, then type its number",
+    ),
+    'id_number_not_ticket_citizen': (
+        '输入的身份证号与该号登记的办事人不符',
+        "this ID number is not that of the ticket's citizen",
+    ),
     'identity_needs_device': (
         '身份信息须在大厅自助机刷证或由工作人员核验',
         'identity is taken only at a kiosk or by staff',
@@ -270,6 +282,10 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'ticket_not_served': ('该号尚未在窗口办理', 'this ticket is not being served'),
     'ticket_not_waiting': ('{number} 当前不在等候中', 'ticket is not waiting'),
     'ticket_taken': ('已取号', 'a ticket was already taken'),
+    'ticket_without_account': (
+        '该号不是用手机账号取号或预约的，没有可关联的账号',
+        'this ticket was not taken or booked with a phone account',
+    ),
     'too_many_proxies': (
         '最多同时授权 {MAX_ACTIVE_GRANTS} 位亲友，请先结束一个',
         'at most {MAX_ACTIVE_GRANTS} at once',

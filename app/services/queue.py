@@ -134,7 +134,7 @@ class QueueService(QueueViews, WindowsAdmin):
                 queued_at=now,
                 citizen_id=citizen.id if citizen else caller.citizen_id if rights.remote else None,
                 appointment_id=appointment.id if appointment else None,
-                account_id=caller.account_id if rights.remote else None,
+                account_id=caller.account_id if rights.remote else appointment.account_id if appointment else None,
                 awaiting_arrival=rights.remote,
             )
             s.add(ticket)

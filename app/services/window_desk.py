@@ -22,6 +22,7 @@ from app.models.ticket import Ticket, TicketEvent, TicketStatus
 from app.security.crypto import FieldCipher
 from app.security.masking import masked_citizen
 from app.services import materials
+from app.services.citizen_accounts import CitizenAccountService, Linked, TicketAccount, ticket_account
 from app.services.consent import ConsentService, Guardian
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.kiosk import answers_for
@@ -53,6 +54,7 @@ class CurrentTicket:
     answers: dict[str, str]
     answered: list[tuple[materials.Question, materials.Option]]
     checklist: materials.Checklist
+    account: TicketAccount | None = None  # taken on the phone or booked online
 
 
 @dataclass(frozen=True)
@@ -119,11 +121,13 @@ async def load_desk(db: Database, cipher: FieldCipher, queue: QueueService, wind
             )
         ).all()
         parked = tuple([ParkedTicket(t.number, name, await _last_reason(s, t.id, 'parked')) for t, name in parked_rows])
-        citizen = None
+        citizen = account = None
         current_ticket = await s.get(Ticket, window.current_ticket_id) if window.current_ticket_id else None
         if current_ticket is not None and current_ticket.citizen_id is not None:
             row = await s.get(Citizen, current_ticket.citizen_id)
             citizen = masked_citizen(row, cipher, today=today) if row else None
+        if current_ticket is not None:
+            account = await ticket_account(s, cipher, current_ticket)
     current = None
     if current_ticket is not None and current_ticket.id is not None:
         view = await queue.ticket_view_by_id(current_ticket.id)
@@ -134,6 +138,7 @@ async def load_desk(db: Database, cipher: FieldCipher, queue: QueueService, wind
             answers=answers,
             answered=materials.answer_labels(view.service, answers),
             checklist=materials.checklist(view.service, answers),
+            account=account,
         )
     services = tuple(ServedService(svc.id or 0, svc.code, svc.name, tier) for svc, tier in served)
     return Desk(window, zone.name if zone else '', services, current, parked)
@@ -247,3 +252,14 @@ async def ticket_consents(
 ) -> list[ConsentPublic]:
     """This ticket's consents, for the clerk serving it (so a guardian can see and withdraw them)."""
     return await consent.list_for_ticket(await tracking.at_window(caller, ticket_id))
+
+
+async def link_account(
+    tracking: TrackingService, accounts: CitizenAccountService, caller: Principal, ticket_id: int, id_number: str = ''
+) -> Linked:
+    """Link the phone account this ticket came from to the citizen in front of the clerk (a verified path).
+
+    Only the clerk serving this ticket at their own window; the ID number is needed only when the ticket has none.
+    """
+    act = await tracking.at_window(caller, ticket_id)
+    return await accounts.link_at_window(act, caller, id_number[:32])

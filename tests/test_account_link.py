@@ -150,7 +150,7 @@ async def test_a_booked_ticket_without_an_id_is_linked_by_the_number_the_clerk_t
     request = TicketCreate(service_code='SVC-B', channel=Channel.APPOINTMENT_QR, appointment_code=code)
     await hall_queue.take_ticket(request, caller=DESK)
     view = await hall_queue.call_next(window, caller=DESK)
-    assert view.ticket.citizen_id is None and view.ticket.account_id is None  # only its booking names the account
+    assert view.ticket.citizen_id is None and view.ticket.account_id == account  # checked in: the booking's
     desk = await window_desk.load_desk(db, cipher, hall_queue, window)
     assert desk.current is not None and desk.current.account is not None
     assert (desk.current.account.phone_masked, desk.current.account.linked) == ('138****5678', False)

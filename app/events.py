@@ -37,6 +37,7 @@ class TicketSnapshot(BaseModel):
     recall_count: int = 0
     handling_seconds: float | None = None
     awaiting_arrival: bool = False  # a remote ticket whose citizen is not yet confirmed in the hall
+    account_id: int | None = None  # the phone account it was taken or booked by: its /me page knows it as its own
 
 
 class Event(BaseModel):

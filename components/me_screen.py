@@ -252,8 +252,9 @@ class MeScreen:
     async def on_ticket(self, event: TicketEventBase) -> None:
         if self.home is None:
             return
-        if event.payload.id in self.home.ticket_ids:
-            await self.reload()  # this citizen's ticket moved: its status, and perhaps a case opened from it
+        mine = event.payload.account_id is not None and event.payload.account_id == self.home.account_id
+        if mine or event.payload.id in self.home.ticket_ids:
+            await self.reload()  # a ticket of this citizen is new or moved: its status, a booking checked in, a case
             return
         for card in self.cards:
             card.moved(event)  # the queue ahead of a waiting ticket moved: redraw its place, no query

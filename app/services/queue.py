@@ -704,6 +704,7 @@ def snapshot_of(ticket: Ticket, *, service_code: str, window_number: int | None)
         recall_count=ticket.recall_count,
         handling_seconds=handling,
         awaiting_arrival=ticket.awaiting_arrival,
+        account_id=ticket.account_id,
     )
 
 

@@ -14,13 +14,13 @@ from app.db import Database
 from app.models.hall import Hall
 from app.security.crypto import FieldCipher
 from app.security.keys import Purpose
-from app.services.audit import AuditLog
 from app.services.auth import AuthService
 from app.services.cases import CaseService
+from app.services.deps import Deps, build_deps
 from app.services.forecast import ForecastService
 from app.services.journey import Journey, build_journey
 from app.services.kiosk_pairing import KioskPairingService
-from app.services.limits import Limits, build_limits
+from app.services.limits import Limits
 from app.services.ops import OpsCounters
 from app.services.queue import QueueService
 from app.services.replay import ReplayService
@@ -32,20 +32,38 @@ T = TypeVar('T')
 
 @dataclass
 class Runtime:
-    settings: Settings
-    db: Database
-    bus: Bus
-    cipher: FieldCipher
+    deps: Deps  # what every service shares (app/services/deps.py), built once here
     hall: Hall
     queue: QueueService
     auth: AuthService
     journey: Journey
-    limits: Limits
     pairing: KioskPairingService  # kiosk screens are paired devices (/admin issues codes, /kiosk/pair redeems)
     forecast: ForecastService | None = None  # peak forecast, staffing advice, replay (issue 5)
     staffing: StaffingService | None = None
     replay: ReplayService | None = None
     ops: OpsCounters = field(default_factory=OpsCounters)  # plumbing counters (bus, device hub) for managers
+
+    @property
+    def settings(self) -> Settings:
+        return self.deps.settings
+
+    @property
+    def db(self) -> Database:
+        return self.deps.db
+
+    @property
+    def bus(self) -> Bus:
+        if self.deps.bus is None:
+            raise RuntimeError('a running app publishes: its Deps were built without a bus')
+        return self.deps.bus
+
+    @property
+    def cipher(self) -> FieldCipher:
+        return self.deps.cipher
+
+    @property
+    def limits(self) -> Limits:
+        return self.deps.limits
 
     @property
     def cases(self) -> CaseService:
@@ -66,29 +84,23 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         raise HallMissing('数据库中没有大厅数据，请先运行 python -m seed / no hall in the database: run python -m seed')
     bus = bus or (RedisBus(settings.redis_url, key=settings.key(Purpose.BUS)) if settings.redis_url else InProcessBus())
     await bus.start()
-    cipher = FieldCipher({'k1': settings.secret}, 'k1')
-    limits = build_limits(db, redis_url=settings.redis_url, key=settings.key(Purpose.LIMITS))
-    queue = QueueService(db, bus, settings, cipher, limits, hall_id=hall.id)
+    deps = build_deps(settings, db, bus, hall_id=hall.id)
+    queue = QueueService(deps)
     await queue.start_live()
-    journey = build_journey(db, bus, settings, cipher, limits, hall_id=hall.id)
-    forecast = ForecastService(db, settings, hall_id=hall.id, prompts=hall.prompts)
+    forecast = ForecastService(deps, prompts=hall.prompts)
     ops = OpsCounters()
     if isinstance(bus, RedisBus):
         ops.add('bus', bus.stats)
     return Runtime(
-        settings,
-        db,
-        bus,
-        cipher,
+        deps,
         hall,
         queue,
-        AuthService(db, settings, limits, bus=bus, hall_id=hall.id, cipher=cipher),
-        journey,
-        limits,
-        KioskPairingService(db, bus, limits, key=settings.key(Purpose.KIOSK_PAIRING), hall_id=hall.id),
+        AuthService(deps),
+        build_journey(deps),
+        KioskPairingService(deps),
         forecast=forecast,
-        staffing=StaffingService(queue, forecast, AuditLog(db)),
-        replay=ReplayService(db, settings, hall_id=hall.id),
+        staffing=StaffingService(deps, queue, forecast),
+        replay=ReplayService(deps),
         ops=ops,
     )
 

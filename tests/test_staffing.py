@@ -163,8 +163,7 @@ async def test_applying_a_move_changes_the_window_and_is_audited(
     await queue.start_live()
     for _ in range(14):  # SVC-B (6 min) piles up at window 2; window 4 idles on SVC-C
         await queue.take_ticket(TicketCreate(service_code=hall.service_b), caller=DESK)
-    log = audit.AuditLog(db, clock=clock)
-    staffing = StaffingService(queue, None, log, clock=clock)
+    staffing = StaffingService(queue.deps, queue, None)
     advice = await staffing.advise()
     move = next(m for m in advice.moves if m.target_code == hall.service_b)
     assert move.window_id == hall.window_4 and move.before == {hall.service_c: 1}

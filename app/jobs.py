@@ -31,15 +31,13 @@ from sqlmodel import select
 
 from app import tasks
 from app.backup import scheduled_backup
-from app.bus import Bus
 from app.bus_redis import RETRY_SECONDS, STOP_SECONDS, RedisBus
 from app.db import Database
 from app.models.hall import Hall
-from app.security.crypto import FieldCipher
 from app.security.keys import Purpose
 from app.services.audit_anchors import AuditAnchors
+from app.services.deps import build_deps
 from app.services.journey import Journey, build_journey
-from app.services.limits import build_limits
 from app.services.queue import QueueService
 from app.services.queue_notices import QueueNotices
 from app.services.remote_queue import RemoteQueue
@@ -336,13 +334,14 @@ class AppJobs:
         await self.runner.stop()
 
 
-async def start(journey: Journey, queue: QueueService, bus: Bus, settings: Settings) -> AppJobs:
+async def start(journey: Journey, queue: QueueService) -> AppJobs:
     """Start delivery and sweeps for the app, and the queue notices ("还有3人", "请到5号窗口")."""
+    settings = queue.settings
     ctx: dict[str, Any] = {
         'journey': journey,
         'anchors': _anchors(queue.db, settings),
         'settings': settings,
-        'remote': RemoteQueue(queue),
+        'remote': RemoteQueue(queue.deps, queue),
     }
     periodic = app_periodic(settings)
     runner: JobRunner = (
@@ -352,14 +351,7 @@ async def start(journey: Journey, queue: QueueService, bus: Bus, settings: Setti
     await runner.start()
     notices = None
     if queue.live is not None:
-        notices = QueueNotices(
-            queue.db,
-            bus,
-            queue.live,
-            journey.notifications,
-            hall_id=queue.hall_id,
-            fairness_cap=queue.fairness_cap,
-        )
+        notices = QueueNotices(queue.deps, queue.live, journey.notifications)
         notices.attach()
     return AppJobs(runner, notices)
 
@@ -381,11 +373,10 @@ async def _worker_startup(ctx: dict[str, Any]) -> None:
     # what the jobs publish reaches every app process (signed with the hall's bus key, like theirs)
     bus = RedisBus(settings.redis_url or WORKER_REDIS_URL, key=settings.key(Purpose.BUS))
     await bus.start()
-    cipher = FieldCipher({'k1': settings.secret}, 'k1')
-    limits = build_limits(db, redis_url=settings.redis_url, key=settings.key(Purpose.LIMITS))
-    ctx['db'], ctx['bus'], ctx['limits'], ctx['anchors'] = db, bus, limits, _anchors(db, settings)
-    ctx['journey'] = build_journey(db, bus, settings, cipher, limits, hall_id=hall.id)
-    ctx['remote'] = RemoteQueue(QueueService(db, bus, settings, cipher, limits, hall_id=hall.id))
+    deps = build_deps(settings, db, bus, hall_id=hall.id)
+    ctx['db'], ctx['bus'], ctx['limits'], ctx['anchors'] = db, bus, deps.limits, _anchors(db, settings)
+    ctx['journey'] = build_journey(deps)
+    ctx['remote'] = RemoteQueue(deps, QueueService(deps))
 
 
 async def _worker_shutdown(ctx: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ from app.security.headers import SecurityHeaders
 from app.security.keys import Purpose
 from app.security.masking import install_log_masking
 from app.services.alerts import AlertService
+from app.services.audit import AuditLog
 from app.services.forecast_today import TodayForecast
 from app.services.storage_watch import MB, StorageWatch, database_folder
 from app.settings import get_settings
@@ -78,8 +79,7 @@ class Root:
         hall = await live.start(rt.queue, rt.bus)
         self.stops.append(hall.stop)
         _resync_when_bus_is_back(rt, hall)
-        hall_id = rt.hall.id or 0
-        alerts = AlertService(rt.db, rt.bus, hall_id=hall_id, live=rt.queue.live, tz=settings.tz)
+        alerts = AlertService(rt.deps, live=rt.queue.live)
         await alerts.start()
         self.stops.append(alerts.stop)
         storage = StorageWatch(
@@ -100,9 +100,9 @@ class Root:
         sessions = SessionWatch(rt.auth, rt.bus, period=settings.session_check_seconds)
         await sessions.start()
         self.stops.append(sessions.stop)
-        kiosk_devices = await self.devices.start(rt.db, rt.bus, settings, rt.cipher, hall_id=hall_id, ops=rt.ops)
+        kiosk_devices = await self.devices.start(rt.deps, rt.bus, ops=rt.ops)
         self.stops.append(self.devices.stop)
-        self.stops.append((await jobs.start(rt.journey, rt.queue, rt.bus, settings)).stop)
+        self.stops.append((await jobs.start(rt.journey, rt.queue)).stop)
         if settings.hall_simulation == 'on' and rt.forecast is not None:
             simulator = await hall_traffic.start_demo(rt.queue, rt.forecast, settings)
             self.stops.append(simulator.stop)
@@ -117,7 +117,7 @@ class Root:
                 journey_feed=journey_feed,
                 patcher=MapPatcher(hall.feed),
                 today_forecast=TodayForecast(rt.forecast) if rt.forecast is not None else None,
-                guard=Guard(rt.auth, rt.db, settings, sessions),
+                guard=Guard(rt.auth, AuditLog(rt.deps), settings, sessions),
             )
         )
         self.runtime.open(rt)

@@ -14,16 +14,15 @@ from app.db import Database
 from app.models.hall import Hall
 from app.security.crypto import FieldCipher
 from app.security.keys import Purpose
-from app.services.audit import AuditLog
 from app.services.auth import AuthService
 from app.services.cases import CaseService
 from app.services.citizen_accounts import CitizenAccountService
+from app.services.deps import Deps, build_deps
 from app.services.forecast import ForecastService
 from app.services.guide import BestTimes, GuideService
 from app.services.journey import Journey, build_journey
 from app.services.kiosk_pairing import KioskPairingService
-from app.services.limits import Limits, build_limits
-from app.services.one_time_codes import OneTimeCodes
+from app.services.limits import Limits
 from app.services.ops import OpsCounters
 from app.services.queue import QueueService
 from app.services.replay import ReplayService
@@ -35,15 +34,11 @@ T = TypeVar('T')
 
 @dataclass
 class Runtime:
-    settings: Settings
-    db: Database
-    bus: Bus
-    cipher: FieldCipher
+    deps: Deps  # what every service shares (app/services/deps.py), built once here
     hall: Hall
     queue: QueueService
     auth: AuthService
     journey: Journey
-    limits: Limits
     pairing: KioskPairingService  # kiosk screens are paired devices (/admin issues codes, /kiosk/pair redeems)
     accounts: CitizenAccountService  # citizens signed in on the phone by a texted code (/me/login, /api/citizen)
     forecast: ForecastService | None = None  # peak forecast, staffing advice, replay (issue 5)
@@ -51,6 +46,28 @@ class Runtime:
     replay: ReplayService | None = None
     guide: GuideService | None = None  # the public service guide (/guide, /api/services), best times cached per hour
     ops: OpsCounters = field(default_factory=OpsCounters)  # plumbing counters (bus, device hub) for managers
+
+    @property
+    def settings(self) -> Settings:
+        return self.deps.settings
+
+    @property
+    def db(self) -> Database:
+        return self.deps.db
+
+    @property
+    def bus(self) -> Bus:
+        if self.deps.bus is None:
+            raise RuntimeError('a running app publishes: its Deps were built without a bus')
+        return self.deps.bus
+
+    @property
+    def cipher(self) -> FieldCipher:
+        return self.deps.cipher
+
+    @property
+    def limits(self) -> Limits:
+        return self.deps.limits
 
     @property
     def cases(self) -> CaseService:
@@ -71,44 +88,26 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         raise HallMissing('数据库中没有大厅数据，请先运行 python -m seed / no hall in the database: run python -m seed')
     bus = bus or (RedisBus(settings.redis_url, key=settings.key(Purpose.BUS)) if settings.redis_url else InProcessBus())
     await bus.start()
-    cipher = FieldCipher({'k1': settings.secret}, 'k1')
-    limits = build_limits(db, redis_url=settings.redis_url, key=settings.key(Purpose.LIMITS))
-    queue = QueueService(db, bus, settings, cipher, limits, hall_id=hall.id)
+    deps = build_deps(settings, db, bus, hall_id=hall.id)
+    queue = QueueService(deps)
     await queue.start_live()
-    journey = build_journey(db, bus, settings, cipher, limits, hall_id=hall.id)
-    forecast = ForecastService(db, settings, hall_id=hall.id, prompts=hall.prompts)
+    forecast = ForecastService(deps, prompts=hall.prompts)
+    journey = build_journey(deps)
     ops = OpsCounters()
     if isinstance(bus, RedisBus):
         ops.add('bus', bus.stats)
     return Runtime(
-        settings,
-        db,
-        bus,
-        cipher,
+        deps,
         hall,
         queue,
-        AuthService(db, settings, limits, bus=bus, hall_id=hall.id, cipher=cipher),
+        AuthService(deps),
         journey,
-        limits,
-        KioskPairingService(db, bus, limits, key=settings.key(Purpose.KIOSK_PAIRING), hall_id=hall.id),
-        CitizenAccountService(
-            db,
-            settings,
-            cipher,
-            limits,
-            OneTimeCodes(limits.store, settings.key(Purpose.ONE_TIME_CODES)),
-            journey.notifications,
-            hall_id=hall.id,
-        ),
+        KioskPairingService(deps),
+        CitizenAccountService(deps, journey.notifications),
         forecast=forecast,
-        staffing=StaffingService(queue, forecast, AuditLog(db)),
-        replay=ReplayService(db, settings, hall_id=hall.id),
-        guide=GuideService(
-            db,
-            live=lambda: queue.live,
-            tz=settings.tz,
-            best_times=BestTimes(db, forecast, hall_id=hall.id, tz=settings.tz),
-        ),
+        staffing=StaffingService(deps, queue, forecast),
+        replay=ReplayService(deps),
+        guide=GuideService(deps, live=lambda: queue.live, best_times=BestTimes(deps, forecast)),
         ops=ops,
     )
 

@@ -48,6 +48,7 @@ from app.migrate import upgrade_async  # noqa: E402
 from app.models import Hall, ServiceItem, Ticket  # noqa: E402
 from app.security.crypto import FieldCipher  # noqa: E402
 from app.security.keys import Purpose  # noqa: E402
+from app.services.deps import Deps  # noqa: E402
 from app.services.forecast import ForecastService  # noqa: E402
 from app.services.hall_hours import is_working_day, local_moment  # noqa: E402
 from app.services.limits import build_limits  # noqa: E402
@@ -89,9 +90,10 @@ async def simulate(args: argparse.Namespace, folder: Path) -> tuple[list[Sample]
     clock = VirtualClock(local_moment(args.start, 7, settings.tz))
     bus = InProcessBus()
     limits = build_limits(db, redis_url='', key=settings.key(Purpose.LIMITS), clock=clock)
-    queue = QueueService(db, bus, settings, FieldCipher({'k1': SECRET}, 'k1'), limits, hall_id=hall_id, clock=clock)
+    deps = Deps(db, bus, settings, FieldCipher({'k1': SECRET}, 'k1'), limits, hall_id, clock)
+    queue = QueueService(deps)
     await queue.start_live()
-    model = await ForecastService(db, settings, hall_id=hall_id, clock=clock).model()
+    model = await ForecastService(deps).model()
     samples: list[Sample] = []
 
     def observe(kind: str, view: TicketView) -> None:

@@ -86,6 +86,7 @@ from app.models.people import Role  # noqa: E402
 from app.security.crypto import FieldCipher  # noqa: E402
 from app.security.keys import Purpose  # noqa: E402
 from app.services import audit  # noqa: E402
+from app.services.deps import Deps  # noqa: E402
 from app.services.errors import DomainError  # noqa: E402
 from app.services.limits import build_limits  # noqa: E402
 from app.services.principal import Kind, Principal  # noqa: E402
@@ -669,7 +670,7 @@ async def bench_database(run: DbRun, args: argparse.Namespace, settings: Setting
         hall = await build_hall(db)
         await add_history(db, hall, args.history, args.history_days, rng)
         limits = build_limits(db, redis_url='', key=settings.key(Purpose.LIMITS))
-        queue = QueueService(db, bus, settings, cipher, limits, hall_id=hall.hall_id)
+        queue = QueueService(Deps(db, bus, settings, cipher, limits, hall.hall_id))
         await queue.start_live()  # as the app's runtime does
         citizens = Citizens(rng, max(50, args.ops // 2))
         busy = dict.fromkeys(hall.open_windows, False)

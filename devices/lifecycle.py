@@ -12,9 +12,9 @@ from fastapi import FastAPI
 from app.bus import Bus
 from app.db import Database
 from app.security.credentials import device_credential
-from app.security.crypto import FieldCipher
 from app.security.keys import Purpose
 from app.services.consent import ConsentService
+from app.services.deps import Deps
 from app.services.kiosk import KioskDevices
 from app.services.ops import OpsCounters
 from app.settings import Settings
@@ -41,12 +41,11 @@ class Devices:
         self.hub.max_pending = settings.device_max_pending
         self.hub.mount(app)
 
-    async def start(
-        self, db: Database, bus: Bus, settings: Settings, cipher: FieldCipher, *, hall_id: int, ops: OpsCounters
-    ) -> KioskDevices:
+    async def start(self, deps: Deps, bus: Bus, *, ops: OpsCounters) -> KioskDevices:
         """Start the drivers, open the hub to devices, and give the kiosk pages their hardware."""
-        gallery = FaceGallery(_face_engine, ConsentService(db, cipher).face_gallery)
-        service = DeviceService(db=db, bus=bus, settings=settings, hall_id=hall_id, faces=gallery)
+        settings, db = deps.settings, deps.db
+        gallery = FaceGallery(_face_engine, ConsentService(deps).face_gallery)
+        service = DeviceService(db=db, bus=bus, settings=settings, hall_id=deps.hall_id, faces=gallery)
         await service.start()
         self.hub.bind(service)
         ops.add('device_hub', self.hub.stats)

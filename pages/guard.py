@@ -16,7 +16,6 @@ from nicegui import ui
 
 from app.api.callers import address_of
 from app.api.web_session import SESSION_COOKIE, login_url
-from app.db import Database
 from app.models.people import Role
 from app.services import audit
 from app.services.auth import ENROLMENT_REQUIRED, AuthService, SessionEnd, principal_changed
@@ -65,7 +64,7 @@ class Guard:
     """Who may open a staff page: checked by the auth service, refusals audited, admitted pages watched."""
 
     auth: AuthService
-    db: Database
+    audit_log: audit.AuditLog
     settings: Settings
     sessions: SessionWatch
 
@@ -82,7 +81,7 @@ class Guard:
                 return RedirectResponse(f'/enrol?next={quote(path)}', status_code=303)
             return RedirectResponse(login_url(path, 'expired'), status_code=303)
         if not principal.has_role(*roles):
-            await audit.AuditLog(self.db).write(
+            await self.audit_log.write(
                 actor=principal.name,
                 role=principal.role,
                 action=audit.ROLE_DENIED,

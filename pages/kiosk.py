@@ -31,7 +31,7 @@ NOT_FOUND_PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><tit
 async def kiosk_page(started: Started, request: Request, device: str, client: Client) -> Response | None:
     parts = await started.ready()
     rt = parts.runtime
-    service = KioskService(rt.db, rt.bus, rt.settings, rt.cipher, rt.queue, auth=rt.auth, hall_id=rt.hall.id or 0)
+    service = KioskService(rt.deps, rt.queue, auth=rt.auth)
     try:
         kiosk = await service.kiosk(device)
     except NotFound:

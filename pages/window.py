@@ -33,7 +33,7 @@ async def window_page(started: Started, request: Request, window_id: int) -> Res
     try:
         window_desk.check_window(staff.principal, window_id)
     except Forbidden:
-        await audit.AuditLog(rt.db).write(
+        await audit.AuditLog(rt.deps).write(
             actor=staff.principal.name,
             role=staff.principal.role,
             action=audit.ROLE_DENIED,

@@ -26,12 +26,11 @@ from app.db import Database
 from app.models import Department, Hall, ServiceItem, Ticket, Window, WindowService, WindowState, Zone
 from app.models.ticket import Channel, DailyCounter
 from app.security import codes
-from app.security.crypto import FieldCipher
 from app.security.keys import Purpose
 from app.services.errors import NotFound
 from app.services.queue import QueueService
 from app.settings import Settings, load_settings
-from tests.callers import DESK, limits_for
+from tests.callers import DESK, deps_for
 
 SERVICE_CODE = 'BUSY'
 PREFIX = 'Q'
@@ -94,7 +93,7 @@ async def issue_waiting(db: Database, busy: BusyHall, count: int, *, settings: S
 
 
 def queue_service(db: Database, bus: InProcessBus, settings: Settings, hall_id: int) -> QueueService:
-    return QueueService(db, bus, settings, FieldCipher({'k1': settings.secret}, 'k1'), limits_for(db), hall_id=hall_id)
+    return QueueService(deps_for(db, bus, hall_id=hall_id, settings=settings))
 
 
 async def serve_window(queue: QueueService, window_id: int) -> list[int]:

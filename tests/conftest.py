@@ -14,7 +14,7 @@ from app.security.crypto import FieldCipher
 from app.security.keys import Purpose
 from app.services.queue import QueueService
 from app.settings import Settings, get_settings, load_settings
-from tests.callers import limits_for
+from tests.callers import deps_for
 from tests.dbs import PostgresDatabase, SqliteTemplate
 from tests.factories import SmallHall, build_small_hall
 
@@ -98,7 +98,7 @@ async def hall(db: Database) -> SmallHall:
 def queue(
     db: Database, bus: InProcessBus, settings: Settings, cipher: FieldCipher, hall: SmallHall, clock: FakeClock
 ) -> QueueService:
-    return QueueService(db, bus, settings, cipher, limits_for(db, clock), hall_id=hall.hall_id, clock=clock)
+    return QueueService(deps_for(db, bus, hall_id=hall.hall_id, settings=settings, clock=clock, cipher=cipher))
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from app.services.journey import Journey, build_journey
 from app.services.queue import QueueService, TicketView
 from app.services.tracking import VIA_SMS, PersonAct, Tracked
 from app.settings import Settings, get_settings
-from tests.callers import DESK, limits_for
+from tests.callers import DESK, deps_for
 from tests.conftest import FakeClock
 from tests.dbs import SqliteTemplate
 from tests.factories import SmallHall, build_small_hall
@@ -182,23 +182,14 @@ def journey_fixture(
 ) -> Journey:
     clock.now = WEDNESDAY_10AM
     return build_journey(
-        db, bus, journey_settings, cipher, limits_for(db, clock), hall_id=journey_hall.hall_id, clock=clock
+        deps_for(db, bus, hall_id=journey_hall.hall_id, settings=journey_settings, clock=clock, cipher=cipher)
     )
 
 
 @pytest.fixture(name='hall_queue')
-def hall_queue_fixture(
-    db: Database,
-    bus: InProcessBus,
-    journey_settings: Settings,
-    cipher: FieldCipher,
-    journey_hall: JourneyHall,
-    clock: FakeClock,
-    journey: Journey,
-) -> QueueService:
-    return QueueService(
-        db, bus, journey_settings, cipher, limits_for(db, clock), hall_id=journey_hall.hall_id, clock=clock
-    )
+def hall_queue_fixture(journey: Journey) -> QueueService:
+    """The queue on the journey's dependencies, as the runtime builds both."""
+    return QueueService(journey.cases.deps)
 
 
 async def served_ticket(

@@ -20,7 +20,7 @@ from app.security.keys import Purpose, derive_key
 from app.services.kiosk_pairing import KioskPairingService
 from app.services.principal import Principal
 from tests.apphost import TEST_SECRET, run_coroutine
-from tests.callers import limits_for
+from tests.callers import deps_for
 
 PAIR_WAIT_MS = 20_000  # generous: the machine is shared
 
@@ -30,8 +30,7 @@ async def pairing_service(db: Database) -> KioskPairingService:
     async with db.read_session() as s:
         hall_id = (await s.execute(select(Hall.id).order_by(Hall.id))).scalars().first()
     assert hall_id is not None
-    key = derive_key(TEST_SECRET.encode(), Purpose.KIOSK_PAIRING)
-    return KioskPairingService(db, InProcessBus(), limits_for(db), key=key, hall_id=hall_id)
+    return KioskPairingService(deps_for(db, InProcessBus(), hall_id=hall_id))  # the run's SECRET_KEY, as the app's
 
 
 def app_database(db_url: str) -> Database:

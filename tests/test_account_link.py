@@ -22,12 +22,11 @@ from app.services import window_desk
 from app.services.citizen_accounts import LINKED, CitizenAccountService
 from app.services.errors import Conflict, Forbidden, Invalid
 from app.services.journey import Journey
-from app.services.one_time_codes import OneTimeCodes
 from app.services.principal import Kind, Principal
 from app.services.queue import QueueService, TicketView
 from app.settings import Settings
 from tests import journeyhall
-from tests.callers import DESK, limits_for
+from tests.callers import DESK, deps_for
 from tests.conftest import FakeClock
 from tests.journeyhall import OUTSIDER, UNKNOWN_CITIZEN, JourneyHall, served_ticket, texted_code
 
@@ -57,11 +56,8 @@ def clerk_at(window_id: int, name: str = 'w02') -> Principal:
 def accounts(
     db: Database, journey_settings: Settings, cipher: FieldCipher, clock: FakeClock, journey: Journey
 ) -> CitizenAccountService:
-    limits = limits_for(db, clock)
-    one_time = OneTimeCodes(limits.store, b'c' * 32, clock=clock)
-    return CitizenAccountService(
-        db, journey_settings, cipher, limits, one_time, journey.notifications, hall_id=1, clock=clock
-    )
+    deps = deps_for(db, hall_id=1, settings=journey_settings, clock=clock, cipher=cipher)
+    return CitizenAccountService(deps, journey.notifications)
 
 
 async def signed_in(accounts: CitizenAccountService, journey: Journey, phone: str = PHONE) -> str:

@@ -53,7 +53,7 @@ async def alerts(
     async with db.session() as s, s.begin():
         await s.execute(update(ServiceItem).values(queue_alert_threshold=2))
     await queue.start_live()
-    service = AlertService(db, bus, hall_id=hall.hall_id, live=queue.live, tz=settings.tz, clock=clock)
+    service = AlertService(queue.deps, live=queue.live)
     await service.start(sweep=False)
     yield service
     await service.stop()
@@ -224,7 +224,7 @@ async def test_open_alerts_survive_a_restart(
     await bus.publish(health(devices, 'offline'))
     await settle(bus)
     await alerts.stop()
-    again = AlertService(db, bus, hall_id=hall.hall_id, live=queue.live, tz=settings.tz, clock=clock)
+    again = AlertService(queue.deps, live=queue.live)
     await again.start(sweep=False)
     try:
         assert set(again.open) == {'device_offline:K01'}
@@ -249,7 +249,7 @@ async def test_the_database_holds_one_open_alert_per_key(
     spec = AlertSpec('help:K01', Kind.HELP, 'critical', 'K01', '有群众呼叫人工 / help requested')
     first = await alerts.raise_alert(spec)
     assert first is not None
-    other = AlertService(db, bus, hall_id=hall.hall_id, live=None, tz=settings.tz, clock=clock)
+    other = AlertService(alerts.deps, live=None)
     looked: list[str] = []
     real = other._open_row
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 from sqlmodel import col, select
@@ -29,7 +30,7 @@ from app.services.principal import Principal
 from app.services.queue import QueueService
 from app.settings import Settings
 from tests.bookinghall import MONDAY, account, at
-from tests.callers import DESK, limits_for
+from tests.callers import DESK, deps_for, limits_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.kiosk_hall import KIOSK, add_kiosk_hall
@@ -39,12 +40,12 @@ TUESDAY, WEDNESDAY, THURSDAY, FRIDAY = (MONDAY + dt.timedelta(days=n) for n in r
 
 @pytest.fixture
 def bookings(db: Database, settings: Settings, hall: SmallHall, clock: FakeClock) -> BookingService:
-    return BookingService(db, settings, hall_id=hall.hall_id, clock=clock)
+    return BookingService(deps_for(db, hall_id=hall.hall_id, settings=settings, clock=clock))
 
 
 def with_share(bookings: BookingService, share: float) -> BookingService:
     settings = bookings.settings.model_copy(update={'booking_share': share})
-    return BookingService(bookings.db, settings, hall_id=bookings.hall_id, clock=bookings.clock)
+    return BookingService(replace(bookings.deps, settings=settings))
 
 
 async def refused(call: object) -> str:
@@ -235,8 +236,9 @@ async def test_booking_texts_the_accounts_own_phone_through_the_outbox(
     db: Database, settings: Settings, hall: SmallHall, cipher: FieldCipher, clock: FakeClock
 ) -> None:
     gateway = RecordingSmsGateway()
-    notifier = NotificationService(db, cipher, {SMS: gateway}, limits_for(db, clock), clock=clock)
-    bookings = BookingService(db, settings, hall_id=hall.hall_id, notifier=notifier, clock=clock)
+    deps = deps_for(db, hall_id=hall.hall_id, settings=settings, clock=clock, cipher=cipher)
+    notifier = NotificationService(deps, {SMS: gateway})
+    bookings = BookingService(deps, notifier=notifier)
     me = await account(db, cipher, '13812345678')
     booked = await bookings.book(me, hall.service_a, at(MONDAY, 9, 30))
     await bookings.reschedule(me, booked.reference, at(MONDAY, 14))

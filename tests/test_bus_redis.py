@@ -25,7 +25,7 @@ from app.services.principal import Principal
 from app.services.queue import QueueService
 from app.settings import Settings, load_settings
 from tests.apphost import TEST_SECRET, prepare_database_async, sqlite_url
-from tests.callers import DESK, limits_for
+from tests.callers import DESK, deps_for
 from tests.factories import SmallHall
 
 REDIS = 'redis://127.0.0.1:6379/0'
@@ -254,8 +254,8 @@ async def test_a_second_process_keeps_its_live_queues_current_from_the_first_one
 ) -> None:
     """Scale-out: process B's in-memory queues (estimates, the twin) follow what process A does."""
     first, second = pair
-    a = QueueService(db, first, settings, cipher, limits_for(db), hall_id=hall.hall_id)
-    b = QueueService(db, second, settings, cipher, limits_for(db), hall_id=hall.hall_id)
+    a = QueueService(deps_for(db, first, hall_id=hall.hall_id, settings=settings, cipher=cipher))
+    b = QueueService(deps_for(db, second, hall_id=hall.hall_id, settings=settings, cipher=cipher))
     await a.start_live()
     await b.start_live()
     assert a.live is not None and b.live is not None

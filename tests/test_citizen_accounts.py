@@ -13,7 +13,6 @@ from app.db import Database
 from app.models import AuditEntry
 from app.models.citizen_account import CitizenAccount, CitizenSession
 from app.models.people import Citizen, Role
-from app.security.crypto import FieldCipher
 from app.services.channels import RecordingSmsGateway
 from app.services.citizen_accounts import (
     CODES_PER_ADDRESS,
@@ -29,10 +28,9 @@ from app.services.citizen_accounts import (
 from app.services.errors import Forbidden, Invalid, NotFound, Unauthorized
 from app.services.limits import TooManyRequests
 from app.services.notifications import NotificationService
-from app.services.one_time_codes import OneTimeCodes
 from app.services.principal import Kind, Principal
 from app.settings import Settings
-from tests.callers import limits_for
+from tests.callers import deps_for
 from tests.conftest import FakeClock
 
 PHONE = '13812345678'
@@ -46,11 +44,8 @@ def sms() -> RecordingSmsGateway:
 
 def service_for(db: Database, settings: Settings, clock: FakeClock, sms: RecordingSmsGateway) -> CitizenAccountService:
     """The service as a process builds it; a second call is a second process on the same database."""
-    limits = limits_for(db, clock)
-    cipher = FieldCipher({'k1': settings.secret}, 'k1')
-    notifier = NotificationService(db, cipher, {'sms': sms}, limits, clock=clock)
-    codes = OneTimeCodes(limits.store, b'c' * 32, clock=clock)
-    return CitizenAccountService(db, settings, cipher, limits, codes, notifier, hall_id=1, clock=clock)
+    deps = deps_for(db, hall_id=1, settings=settings, clock=clock)
+    return CitizenAccountService(deps, NotificationService(deps, {'sms': sms}))
 
 
 @pytest.fixture

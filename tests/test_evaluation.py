@@ -18,7 +18,7 @@ from app.services.journey import Journey
 from app.services.queue import QueueService
 from app.settings import ConfigError, Settings, load_settings
 from tests import journeyhall
-from tests.callers import DESK, as_staff
+from tests.callers import DESK, as_staff, deps_for
 from tests.conftest import FakeClock
 from tests.journeyhall import LOCAL_CITIZEN, JourneyHall, served_ticket, sms_act
 
@@ -74,7 +74,7 @@ async def test_a_bad_rating_opens_a_rectification_due_in_working_days_across_nat
 ) -> None:
     clock.now = dt.datetime(2026, 9, 30, 2, 0, tzinfo=dt.UTC)  # 10:00 on the eve of the Golden Week
     settings = journey_settings.model_copy(update={'rectification_working_days': days})
-    evaluations = EvaluationService(db, bus, settings, hall_id=journey_hall.hall_id, clock=clock)
+    evaluations = EvaluationService(deps_for(db, bus, hall_id=journey_hall.hall_id, settings=settings, clock=clock))
     events: list[Event] = []
     bus.subscribe(events.append)
     ticket_id = await completed(hall_queue, journey_hall)
@@ -194,7 +194,7 @@ async def test_the_five_level_scale_of_gb_t_39734(
     journey: Journey,
 ) -> None:
     settings = journey_settings.model_copy(update={'evaluation_scale': 'five'})
-    evaluations = EvaluationService(db, bus, settings, hall_id=journey_hall.hall_id, clock=clock)
+    evaluations = EvaluationService(deps_for(db, bus, hall_id=journey_hall.hall_id, settings=settings, clock=clock))
     assert [level.label for level in evaluations.scale] == ['非常满意', '满意', '基本满意', '不满意', '非常不满意']
     basic = await evaluations.rate(sms_act(await completed(hall_queue, journey_hall)), 'basic')
     assert (basic.evaluation.score, basic.evaluation.satisfied, basic.rectification) == (3, True, None)

@@ -24,7 +24,7 @@ from app.services.forecast import (
 from app.services.queue import QueueService
 from app.settings import Settings
 from seed import history
-from tests.callers import DESK, as_staff
+from tests.callers import DESK, as_staff, deps_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 
@@ -126,7 +126,7 @@ async def test_roll_up_is_idempotent_and_leaves_simulated_tickets_out(
     clock.advance(12)
     await queue.complete(hall.window_1, caller=DESK)
     clock.advance(24 * 60)  # the next day
-    forecast = ForecastService(db, settings, hall_id=hall.hall_id, clock=clock)
+    forecast = ForecastService(deps_for(db, hall_id=hall.hall_id, settings=settings, clock=clock))
 
     assert await forecast.roll_up(dt.date(2026, 6, 3)) == 3
     first = await _history(db, hall.hall_id)
@@ -143,7 +143,7 @@ async def test_catch_up_rolls_up_only_days_with_tickets_and_the_model_uses_them(
     clock.now = hall_hours.local_moment(dt.date(2026, 6, 3), 10, settings.tz)
     await queue.take_ticket(TicketCreate(service_code=hall.service_a), caller=DESK)
     clock.now = hall_hours.local_moment(dt.date(2026, 6, 8), 10, settings.tz)
-    forecast = ForecastService(db, settings, hall_id=hall.hall_id, clock=clock)
+    forecast = ForecastService(deps_for(db, hall_id=hall.hall_id, settings=settings, clock=clock))
     model = await forecast.model()
     assert [row[1] for row in await _history(db, hall.hall_id)] == [dt.date(2026, 6, 3)]
     assert model.days == 1 and model.predict(await _service_id(db, hall.service_a), dt.date(2026, 6, 8), 10) > 0
@@ -179,7 +179,7 @@ async def test_the_hourly_forecast_shows_the_appointments_booked_into_each_hour(
                     created_at=clock(),
                 )
             )
-    forecast = ForecastService(db, settings, hall_id=hall.hall_id, clock=clock)
+    forecast = ForecastService(deps_for(db, hall_id=hall.hall_id, settings=settings, clock=clock))
     booked = {p.hour: p.booked for p in await forecast.hourly() if p.booked}
     assert booked == {10: 2, 14: 1}  # a cancelled booking brings nobody
     assert [p.booked for p in await forecast.hourly(service_id=await _service_id(db, hall.service_b))] == [0] * len(
@@ -209,7 +209,7 @@ async def test_suggestions_fill_the_seed_prompts(
     async with db.session() as s:
         code = (await s.execute(select(Hall.code).where(Hall.id == hall.hall_id))).scalar_one()
     await history.ensure_history(db, hall_code=code, end=dt.date(2026, 6, 2))
-    forecast = ForecastService(db, settings, hall_id=hall.hall_id, prompts=prompts, clock=clock)
+    forecast = ForecastService(deps_for(db, hall_id=hall.hall_id, settings=settings, clock=clock), prompts=prompts)
     suggestions = await forecast.suggestions()
     assert suggestions, 'a seeded hall has peaks worth a window'
     first = suggestions[0]

@@ -22,7 +22,7 @@ from app.services.queue import QueueService
 from app.services.uow import unit_of_work
 from app.settings import Settings
 from seed import SeedReport, loader, read_seed
-from tests.callers import DESK
+from tests.callers import DESK, deps_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 
@@ -37,7 +37,7 @@ async def seeded(db: Database, settings: Settings) -> GuideService:
         upsert = loader._Upsert(uow.session, SeedReport())
         seed = read_seed('default')
         await loader._services(upsert, seed.services, await loader._departments(upsert, seed.departments))
-    return GuideService(db, live=lambda: None, tz=settings.tz)
+    return GuideService(deps_for(db, settings=settings), live=lambda: None)
 
 
 async def test_chinese_search_finds_by_substring_and_ranks_name_hits_first(seeded: GuideService) -> None:
@@ -169,14 +169,14 @@ async def _plant_history(db: Database, hall: SmallHall, end: dt.date) -> int:
 
 @pytest.fixture
 def forecast(db: Database, settings: Settings, hall: SmallHall, clock: FakeClock) -> ForecastService:
-    return ForecastService(db, settings, hall_id=hall.hall_id, clock=clock)
+    return ForecastService(deps_for(db, hall_id=hall.hall_id, settings=settings, clock=clock))
 
 
 async def test_best_times_skip_closed_days_and_mark_the_quietest_hours(
     db: Database, hall: SmallHall, clock: FakeClock, settings: Settings, forecast: ForecastService
 ) -> None:
     service_id = await _plant_history(db, hall, clock.now.date())
-    times = BestTimes(db, forecast, hall_id=hall.hall_id, tz=settings.tz, clock=clock)
+    times = BestTimes(forecast.deps, forecast)
     days = await times.of(service_id)
     today = clock.now.astimezone(settings.tz).date()  # Saturday 28 November 2026: closed, and so is Sunday
     assert [d.day for d in days] == [today + dt.timedelta(days=n) for n in range(2, 7)]
@@ -193,7 +193,7 @@ async def test_best_times_today_start_at_the_current_hour_and_are_kept_for_the_h
 ) -> None:
     clock.now = local_moment(dt.date(2026, 11, 30), 13, settings.tz, minute=20)  # Monday 13:20
     service_id = await _plant_history(db, hall, dt.date(2026, 11, 30))
-    times = BestTimes(db, forecast, hall_id=hall.hall_id, tz=settings.tz, clock=clock)
+    times = BestTimes(forecast.deps, forecast)
     first = await times.of(service_id)
     assert first[0].day == dt.date(2026, 11, 30)
     assert [h.start.astimezone(settings.tz).hour for h in first[0].hours] == list(range(13, 18))
@@ -208,7 +208,7 @@ async def test_the_live_wait_is_the_queues_estimate_for_a_number_taken_now(
 ) -> None:
     clock.now = local_moment(dt.date(2026, 11, 30), 10, settings.tz)  # Monday 10:00, open
     live = await queue.load_live()
-    guide = GuideService(db, live=lambda: live, tz=settings.tz, clock=clock)
+    guide = GuideService(deps_for(db, settings=settings, clock=clock), live=lambda: live)
     free = await guide.guide(hall.service_c)
     assert free.hall_open and free.live_wait_minutes == 0  # window 4 is free
     for _ in range(3):

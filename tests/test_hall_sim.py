@@ -14,13 +14,12 @@ from app.bus import InProcessBus
 from app.db import Database
 from app.models import Ticket, TicketEvent, TicketStatus
 from app.models.ticket import PriorityClass
-from app.security.crypto import FieldCipher
 from app.services import hall_hours
 from app.services.forecast import SIMULATED_ACTOR
 from app.services.queue import QueueService
 from app.settings import Settings
 from devices.sim.hall_traffic import HallSimulator, SimConfig, VirtualClock, WallClock, handling_minutes, id_number
-from tests.callers import limits_for
+from tests.callers import deps_for
 from tests.factories import SmallHall
 
 DAY = dt.date(2026, 6, 3)
@@ -33,15 +32,7 @@ def morning_rush(day: dt.date, hour: int) -> dict[int, float]:
 
 async def simulated_queue(db: Database, bus: InProcessBus, settings: Settings, hall: SmallHall) -> QueueService:
     clock = VirtualClock(hall_hours.local_moment(DAY, 7, settings.tz))
-    queue = QueueService(
-        db,
-        bus,
-        settings,
-        FieldCipher({'k1': settings.secret}, 'k1'),
-        limits_for(db, clock),
-        hall_id=hall.hall_id,
-        clock=clock,
-    )
+    queue = QueueService(deps_for(db, bus, hall_id=hall.hall_id, settings=settings, clock=clock))
     await queue.start_live()
     return queue
 
@@ -139,9 +130,7 @@ async def test_the_live_demo_runs_a_virtual_working_day_faster(
 async def test_the_background_simulator_starts_and_stops_cleanly(
     db: Database, bus: InProcessBus, settings: Settings, hall: SmallHall
 ) -> None:
-    queue = QueueService(
-        db, bus, settings, FieldCipher({'k1': settings.secret}, 'k1'), limits_for(db), hall_id=hall.hall_id
-    )
+    queue = QueueService(deps_for(db, bus, hall_id=hall.hall_id, settings=settings))
     await queue.start_live()
     ids = await service_ids(db)
     simulator = HallSimulator(

@@ -19,7 +19,7 @@ from app.services.errors import Conflict, Forbidden, NotFound, Unauthorized
 from app.services.kiosk_pairing import ALPHABET, PAIRING_GUESSES, KioskPairingService
 from app.services.limits import Limits, TooManyRequests
 from app.services.principal import Kind, Principal
-from tests.callers import limits_for
+from tests.callers import deps_for, limits_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.kiosk_hall import BARE_KIOSK, KIOSK, READER, add_kiosk_hall
@@ -48,7 +48,7 @@ async def pairing(
     db: Database, bus: InProcessBus, hall: SmallHall, clock: FakeClock, limits: Limits
 ) -> KioskPairingService:
     await add_kiosk_hall(db, hall.hall_id)
-    return KioskPairingService(db, bus, limits, key=KEY, hall_id=hall.hall_id, clock=clock)
+    return KioskPairingService(deps_for(db, bus, hall_id=hall.hall_id, clock=clock, limits=limits))
 
 
 async def audit_actions(db: Database) -> list[tuple[str, str, str, str]]:

@@ -38,7 +38,7 @@ from app.services.principal import Principal
 from app.services.queue import QueueService
 from app.settings import Settings
 from tests import totp
-from tests.callers import limits_for
+from tests.callers import deps_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
@@ -92,8 +92,10 @@ async def kiosks(
     clock: FakeClock,
 ) -> KioskService:
     await add_kiosk_hall(db, hall.hall_id)
-    auth = AuthService(db, settings, limits_for(db, clock), clock=clock)
-    return KioskService(db, bus, settings, cipher, queue, auth=auth, hall_id=hall.hall_id, clock=clock)
+    auth = AuthService(deps_for(db, settings=settings, clock=clock))
+    return KioskService(
+        deps_for(db, bus, hall_id=hall.hall_id, settings=settings, clock=clock, cipher=cipher), queue, auth=auth
+    )
 
 
 async def session(kiosks: KioskService, code: str = KIOSK) -> KioskSession:
@@ -369,7 +371,7 @@ async def _citizen_with_face_consent(
         )
     assert citizen.id is not None
     if consent:
-        await ConsentService(db, cipher, clock=clock).grant(
+        await ConsentService(deps_for(db, clock=clock, cipher=cipher)).grant(
             citizen.id, ConsentPurpose.FACE_TICKET, ConsentScope.ONCE, text_version=FACE_VERSION, channel='kiosk'
         )
     return citizen.id
@@ -461,7 +463,7 @@ async def test_a_childs_face_is_not_used_without_a_guardians_consent_and_the_kio
         await kiosks.face_matched(s, matched(citizen_id))
     assert error.value.code == 'guardian_required' and s.step == Step.START and s.identity is None
     assert '监护人' in error.value.message and '工作人员' in error.value.message
-    await ConsentService(db, cipher, clock=clock).grant(
+    await ConsentService(deps_for(db, clock=clock, cipher=cipher)).grant(
         citizen_id,
         ConsentPurpose.FACE_TICKET,
         ConsentScope.SAME_KIND,

@@ -256,9 +256,7 @@ async def test_waiting_citizens_hear_when_three_are_ahead_and_where_to_go(
     clock: FakeClock,
 ) -> None:
     live = await hall_queue.start_live()
-    notices = QueueNotices(
-        db, bus, live, journey.notifications, hall_id=journey_hall.hall_id, fairness_cap=hall_queue.fairness_cap
-    )
+    notices = QueueNotices(hall_queue.deps, live, journey.notifications)
     notices.attach()
     try:
         for _ in range(6):

@@ -225,9 +225,7 @@ async def test_opening_a_link_writes_only_the_first_time_it_is_joined(
 
     watched = Watched(db.url)
     try:
-        proxy = ProxyService(
-            watched, journey.proxy.bus, journey.proxy.consent, hall_id=journey.proxy.hall_id, clock=journey.proxy.clock
-        )
+        proxy = ProxyService(replace(journey.proxy.deps, db=watched), journey.proxy.consent)
         with pytest.raises(Forbidden):
             await proxy.join('a-guessed-token-that-was-never-issued')
         assert (await proxy.join(invitation.token)).grant_id == invitation.grant.id

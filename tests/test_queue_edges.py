@@ -24,7 +24,7 @@ from app.services.errors import Conflict, DomainError, Invalid
 from app.services.queue import QueueService
 from app.services.reasons import REASON_MAX
 from app.settings import Settings
-from tests.callers import DESK, limits_for
+from tests.callers import DESK, deps_for
 from tests.conftest import AUDIT_KEY, FakeClock
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
@@ -98,7 +98,7 @@ async def test_the_recall_interval_is_a_setting(
     db: Database, bus: InProcessBus, settings: Settings, cipher: FieldCipher, hall: SmallHall, clock: FakeClock
 ) -> None:
     quick = settings.model_copy(update={'recall_interval_seconds': 5.0, 'recalls_before_no_show': 1})
-    queue = QueueService(db, bus, quick, cipher, limits_for(db, clock), hall_id=hall.hall_id, clock=clock)
+    queue = QueueService(deps_for(db, bus, hall_id=hall.hall_id, settings=quick, clock=clock, cipher=cipher))
     await queue.take_ticket(take(hall.service_a), caller=DESK)
     await queue.call_next(hall.window_1, caller=DESK)
     seconds(clock, 4)
@@ -361,8 +361,8 @@ async def test_two_processes_calling_at_once_never_get_the_same_ticket(
     """
     other = Database(db.url, audit_key=AUDIT_KEY)
     try:
-        first = QueueService(db, bus, settings, cipher, limits_for(db, clock), hall_id=hall.hall_id, clock=clock)
-        second = QueueService(other, bus, settings, cipher, limits_for(other, clock), hall_id=hall.hall_id, clock=clock)
+        first = QueueService(deps_for(db, bus, hall_id=hall.hall_id, settings=settings, clock=clock, cipher=cipher))
+        second = QueueService(deps_for(other, bus, hall_id=hall.hall_id, settings=settings, clock=clock, cipher=cipher))
         for _ in range(2):
             await first.take_ticket(take(hall.service_a), caller=DESK)
         async with db.session() as s, s.begin():  # window 3 (serves A) joins in

@@ -23,7 +23,7 @@ from app.security.keys import Purpose, derive_key
 from app.services.queue import QueueService
 from app.settings import Settings
 from tests.apphost import AppProcess, prepare_database, sqlite_url, start_app
-from tests.callers import DESK, limits_for
+from tests.callers import DESK, deps_for
 from tests.conftest import AUDIT_KEY
 from tests.dbs import SqliteTemplate
 from tests.factories import SmallHall, build_small_hall
@@ -128,11 +128,11 @@ async def two_writers(
     cipher = FieldCipher({'k1': settings.secret}, 'k1')
     bus = RedisBus(redis_server.url, key=KEY)
     await bus.start()
-    watched = QueueService(db, bus, settings, cipher, limits_for(db), hall_id=hall.hall_id)
+    watched = QueueService(deps_for(db, bus, hall_id=hall.hall_id, settings=settings, cipher=cipher))
     await watched.start_live()
     bus.when_back(lambda: asyncio.get_running_loop().create_task(watched.resync_live()))
     lost = InProcessBus()  # a process whose events never reach the stream (it died holding its backlog)
-    other = QueueService(db, lost, settings, cipher, limits_for(db), hall_id=hall.hall_id)
+    other = QueueService(deps_for(db, lost, hall_id=hall.hall_id, settings=settings, cipher=cipher))
     yield watched, other, hall, bus
     await bus.stop()
     await lost.stop()

@@ -29,7 +29,7 @@ from app.services.remote_queue import RemoteQueue, entrance_code
 from app.services.replay import ReplayService, state_at
 from app.settings import Settings
 from components.floor_plan import svg, visuals, zone_visuals
-from tests.callers import DESK, limits_for
+from tests.callers import DESK, deps_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.twinkit import seed_twin
@@ -198,7 +198,7 @@ async def test_come_now_is_texted_once_when_the_wait_falls_to_the_travel_time_an
         await queue.take_ticket(TicketCreate(service_code=hall.service_a), caller=DESK)  # 10 minutes each
     phone = await make_account(db, cipher, '13800000006', clock)
     taken = await queue.take_ticket(remote(hall.service_a), caller=phone)
-    sweeper = RemoteQueue(queue)
+    sweeper = RemoteQueue(queue.deps, queue)
 
     assert (await sweeper.sweep_come_now()).sent == 0
     assert await notices(db, 'come_now') == []
@@ -209,7 +209,7 @@ async def test_come_now_is_texted_once_when_the_wait_falls_to_the_travel_time_an
     view = await queue.ticket_view_by_id(taken.ticket.id or 0)
     assert view.estimate is not None and view.estimate.minutes <= 25
 
-    reports = await asyncio.gather(sweeper.sweep_come_now(), RemoteQueue(queue).sweep_come_now())
+    reports = await asyncio.gather(sweeper.sweep_come_now(), RemoteQueue(queue.deps, queue).sweep_come_now())
     assert sum(r.sent for r in reports) == 1
     assert (await sweeper.sweep_come_now()).sent == 0
     sent = await notices(db, 'come_now')
@@ -224,9 +224,9 @@ async def test_come_now_goes_to_the_accounts_phone(
 ) -> None:
     phone = await make_account(db, cipher, '13800000007', clock)
     await queue.take_ticket(remote(hall.service_a), caller=phone)
-    assert (await RemoteQueue(queue).sweep_come_now()).sent == 1  # first in line: due at once
+    assert (await RemoteQueue(queue.deps, queue).sweep_come_now()).sent == 1  # first in line: due at once
     texts = Phones()
-    delivery = NotificationService(db, cipher, {SMS: texts}, limits_for(db, clock), clock=clock)
+    delivery = NotificationService(deps_for(db, clock=clock, cipher=cipher), {SMS: texts})
     await delivery.deliver_due()
     assert [o.phone for o in texts.sent] == ['13800000007']
 

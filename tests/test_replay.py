@@ -25,7 +25,7 @@ from app.services.replay import (
     state_at,
 )
 from app.settings import Settings
-from tests.callers import DESK, as_staff
+from tests.callers import DESK, as_staff, deps_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 
@@ -116,7 +116,7 @@ async def test_replay_at_each_moment_equals_the_live_state_then(
     await queue.set_window_state(hall.window_4, WindowState.CLOSED, caller=DESK)
     await checkpoint(0)
 
-    log = await ReplayService(db, settings, hall_id=hall.hall_id, clock=clock).load(DAY)
+    log = await ReplayService(deps_for(db, hall_id=hall.hall_id, settings=settings, clock=clock)).load(DAY)
     for moment, snapshot in captured.items():
         assert replayed(state_at(log, moment)) == snapshot, moment.astimezone(settings.tz)
 
@@ -149,7 +149,7 @@ async def test_a_window_that_changed_only_later_held_its_earlier_state(
     never changed, so they held the state they have now."""
     clock.now = hall_hours.local_moment(DAY + dt.timedelta(days=1), 9, settings.tz)
     await queue.set_window_state(hall.window_3, WindowState.OPEN, caller=as_staff('staff3'))
-    service = ReplayService(db, settings, hall_id=hall.hall_id, clock=clock)
+    service = ReplayService(deps_for(db, hall_id=hall.hall_id, settings=settings, clock=clock))
     yesterday = await service.load(DAY)
     assert yesterday.window_steps == []
     states = {w.window_id: w.state for w in state_at(yesterday, yesterday.end).windows}
@@ -165,7 +165,7 @@ async def test_a_day_without_events_replays_as_an_empty_hall(
     db: Database, hall: SmallHall, clock: FakeClock, settings: Settings
 ) -> None:
     clock.now = hall_hours.local_moment(DAY, 12, settings.tz)
-    log = await ReplayService(db, settings, hall_id=hall.hall_id, clock=clock).load(DAY)
+    log = await ReplayService(deps_for(db, hall_id=hall.hall_id, settings=settings, clock=clock)).load(DAY)
     assert log.start == hall_hours.local_moment(DAY, hall_hours.OPEN_HOUR, settings.tz)
     assert log.end == clock.now  # not beyond now
     state = state_at(log, clock.now)
@@ -197,7 +197,7 @@ async def test_the_last_stop_of_today_shows_what_just_happened_at_any_time_of_da
     clock.now = at_local(DAY, time_of_day, settings)
     await queue.set_window_state(hall.window_3, WindowState.OPEN, caller=as_staff('w03'))
     await queue.set_window_state(hall.window_2, WindowState.PAUSED, caller=as_staff('w02'))
-    log = await ReplayService(db, settings, hall_id=hall.hall_id, clock=clock).load()
+    log = await ReplayService(deps_for(db, hall_id=hall.hall_id, settings=settings, clock=clock)).load()
     assert log.day == DAY
     now = moment_at(log, slider_minutes(log))
     assert now == clock.now

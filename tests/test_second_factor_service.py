@@ -16,7 +16,7 @@ from app.services import second_factor
 from app.services.auth import ENROLMENT_REQUIRED, AuthService
 from app.services.errors import Conflict, Unauthorized
 from app.settings import Settings
-from tests.callers import limits_for
+from tests.callers import deps_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 
@@ -26,7 +26,7 @@ BOSS = ('boss', 'Manager-01-pass')
 
 @pytest.fixture
 def auth(db: Database, hall: SmallHall, settings: Settings, clock: FakeClock) -> AuthService:
-    return AuthService(db, settings, limits_for(db, clock), clock=clock)
+    return AuthService(deps_for(db, settings=settings, clock=clock))
 
 
 async def _unenrol(db: Database, username: str) -> None:

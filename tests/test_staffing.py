@@ -170,8 +170,7 @@ async def test_applying_a_move_changes_the_window_and_is_audited(
     await queue.start_live()
     for _ in range(14):  # SVC-B (6 min) piles up at window 2; window 4 idles on SVC-C
         await queue.take_ticket(TicketCreate(service_code=hall.service_b), caller=DESK)
-    log = audit.AuditLog(db, clock=clock)
-    staffing = StaffingService(queue, None, log, clock=clock)
+    staffing = StaffingService(queue.deps, queue, None)
     advice = await staffing.advise()
     move = next(m for m in advice.moves if m.target_code == hall.service_b)
     assert move.window_id == hall.window_4 and move.before == {hall.service_c: 1}
@@ -236,6 +235,6 @@ async def test_bookings_of_the_next_hour_count_in_the_demand_and_later_ones_do_n
                     created_at=now,
                 )
             )
-    staffing = StaffingService(queue, None, audit.AuditLog(db, clock=clock), clock=clock)
+    staffing = StaffingService(queue.deps, queue, None)
     _, demand = await staffing.situation(now)
     assert demand[service_c.id].arrivals_per_hour == 6  # five at :10, one at :50; cancelled and later ones not

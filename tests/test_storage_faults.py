@@ -19,14 +19,13 @@ from app.bus import InProcessBus
 from app.db import Database
 from app.events import AlertRaised, AlertResolved, Event
 from app.models import Alert, Ticket, TicketCreate
-from app.security.crypto import FieldCipher
 from app.services.alerts import AlertService, Kind
 from app.services.errors import Conflict, StorageUnavailable
 from app.services.queue import QueueService
 from app.services.storage_watch import DISK_LOW_KEY, MB, StorageWatch
 from app.settings import Settings
 from app.storage import Failure, classify
-from tests.callers import DESK, limits_for
+from tests.callers import DESK, deps_for
 from tests.conftest import AUDIT_KEY
 from tests.dbs import SqliteTemplate
 from tests.factories import SmallHall, build_small_hall
@@ -89,11 +88,10 @@ async def test_a_ticket_that_cannot_be_stored_is_refused_in_words_changes_nothin
     bus = InProcessBus()
     seen: list[Event] = []
     bus.subscribe(seen.append, AlertRaised, AlertResolved, name='test')
-    queue = QueueService(
-        db, bus, settings, FieldCipher({'k1': settings.secret}, 'k1'), limits_for(db), hall_id=hall.hall_id
-    )
+    deps = deps_for(db, bus, hall_id=hall.hall_id, settings=settings)
+    queue = QueueService(deps)
     await queue.start_live()
-    alerts = AlertService(db, bus, hall_id=hall.hall_id, live=queue.live, tz=settings.tz)
+    alerts = AlertService(deps, live=queue.live)
     await alerts.start(sweep=False)
     watch = StorageWatch(db, alerts, path=db_folder(db), min_free_bytes=0, period=3600)
     await watch.start()
@@ -137,7 +135,7 @@ async def test_an_alert_the_database_cannot_store_is_still_shown_and_clears_itse
     bus = InProcessBus()
     seen: list[Event] = []
     bus.subscribe(seen.append, AlertRaised, AlertResolved, name='test')
-    alerts = AlertService(unreachable, bus, hall_id=1, live=None, tz=settings.tz)
+    alerts = AlertService(deps_for(unreachable, bus, hall_id=1, settings=settings), live=None)
     watch = StorageWatch(unreachable, alerts, path=Path('.'), min_free_bytes=0, period=3600)
     await watch.follow(Failure.UNREACHABLE)
     await asyncio.sleep(0.1)  # the bus delivers on its own task
@@ -163,7 +161,7 @@ async def test_managers_are_warned_before_the_disk_fills_and_the_warning_clears_
 ) -> None:
     db, _, hall = capped
     bus = InProcessBus()
-    alerts = AlertService(db, bus, hall_id=hall.hall_id, live=None, tz=settings.tz)
+    alerts = AlertService(deps_for(db, bus, hall_id=hall.hall_id, settings=settings), live=None)
     await alerts.start(sweep=False)
     free = {'bytes': 100 * MB}
     watch = StorageWatch(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from sqlmodel import select
 
@@ -12,7 +14,6 @@ from app.services import audit, window_desk
 from app.services.errors import Forbidden
 from app.services.journey import Journey
 from app.services.limits import TooManyRequests
-from app.services.one_time_codes import OneTimeCodes
 from app.services.principal import Kind, Principal
 from app.services.queue import QueueService
 from app.services.tracking import (
@@ -123,15 +124,8 @@ async def test_wrong_codes_are_limited_per_ticket_across_processes(
     for _ in range(GUESSES_PER_CODE.max):
         with pytest.raises(Forbidden):
             await journey.tracking.verify(tracked, wrong, address=f'10.9.1.{_}')
-    limits = limits_for(hall_queue.db, clock)
     restarted = TrackingService(
-        hall_queue.db,
-        journey.tracking.cipher,
-        limits,
-        OneTimeCodes(limits.store, b'k' * 32, clock=clock),
-        journey.notifications,
-        hall_id=journey.tracking.hall_id,
-        clock=clock,
+        replace(journey.tracking.deps, limits=limits_for(hall_queue.db, clock)), journey.notifications
     )
     with pytest.raises(TooManyRequests) as caught:  # a new process (or a restart) reads the same counts
         await restarted.verify(tracked, right, address='10.9.2.1')

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import importlib
+import inspect
+import pkgutil
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -10,11 +14,14 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+import app.services
 from app.bus import Bus, Handler, Subscription
 from app.db import Database
 from app.events import Event, SessionEnded
 from app.models.security import RateCounter
+from app.services.deps import Deps
 from app.services.uow import Service, unit_of_work
+from tests.callers import deps_for
 
 LATER = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,8 +91,8 @@ async def test_work_without_a_bus_writes_but_may_not_emit(db: Database) -> None:
 class Remembering(Service):
     """A service whose in-memory state must see its own events before the bus delivers them."""
 
-    def __init__(self, db: Database, bus: Bus) -> None:
-        super().__init__(db, bus)
+    def __init__(self, deps: Deps) -> None:
+        super().__init__(deps)
         self.applied: list[str] = []
 
     def _apply_first(self) -> Callable[[Event], object] | None:
@@ -94,7 +101,7 @@ class Remembering(Service):
 
 async def test_a_service_writes_through_its_transaction_and_applies_its_events_before_the_bus(db: Database) -> None:
     bus = CheckingBus(db)
-    service = Remembering(db, bus)
+    service = Remembering(deps_for(db, bus))
     seen_by_bus: list[list[str]] = []
     original = bus.publish
 
@@ -125,3 +132,33 @@ def test_no_code_opens_a_write_transaction_of_its_own() -> None:
         if path not in ONE_WAY and WRITE_BLOCK.search(path.read_text(encoding='utf-8'))
     )
     assert offenders == []
+
+
+SHARED = {'db', 'bus', 'settings', 'cipher', 'limits', 'hall_id', 'clock'}
+
+
+def _service_classes() -> list[type]:
+    """Every Service in app/services, and every class named like one that is not a data record."""
+    classes = []
+    for module_info in pkgutil.iter_modules(app.services.__path__):
+        module = importlib.import_module(f'app.services.{module_info.name}')
+        classes += [
+            value
+            for name, value in vars(module).items()
+            if inspect.isclass(value)
+            and value.__module__ == module.__name__
+            and value is not Service
+            and (issubclass(value, Service) or (name.endswith('Service') and not dataclasses.is_dataclass(value)))
+        ]
+    return classes
+
+
+def test_every_service_is_built_from_the_shared_dependencies_and_its_own_collaborators() -> None:
+    """One shape: `XService(deps, ...)`; a service that lists the database, bus or settings again has drifted."""
+    classes = _service_classes()
+    assert len(classes) > 15  # the scan sees the services
+    for cls in classes:
+        assert issubclass(cls, Service), f'{cls.__name__} does not subclass Service'
+        parameters = list(inspect.signature(cls).parameters)
+        assert parameters[:1] == ['deps'], f'{cls.__name__}{inspect.signature(cls)}'
+        assert SHARED.isdisjoint(parameters), f'{cls.__name__} takes {SHARED & set(parameters)} beside deps'

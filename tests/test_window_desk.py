@@ -21,7 +21,7 @@ from app.services.materials import Need
 from app.services.principal import Kind, Principal
 from app.services.queue import QueueService
 from app.settings import Settings
-from tests.callers import DESK, as_staff, limits_for
+from tests.callers import DESK, as_staff, deps_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
@@ -49,8 +49,10 @@ async def test_the_desk_shows_the_masked_citizen_kiosk_answers_and_the_checklist
     kiosk_hall: SmallHall,
     clock: FakeClock,
 ) -> None:
-    auth = AuthService(db, settings, limits_for(db, clock), clock=clock)
-    kiosks = KioskService(db, bus, settings, cipher, queue, auth=auth, hall_id=kiosk_hall.hall_id, clock=clock)
+    auth = AuthService(deps_for(db, settings=settings, clock=clock))
+    kiosks = KioskService(
+        deps_for(db, bus, hall_id=kiosk_hall.hall_id, settings=settings, clock=clock, cipher=cipher), queue, auth=auth
+    )
     session = KioskSession(await kiosks.kiosk(KIOSK))
     catalogue = await kiosks.catalogue()
     id_number = make_id(dt.date(1950, 1, 2))

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.api.callers import address_of
 from app.api.deps import RuntimeDep
-from app.services.errors import DomainError
+from app.services.errors import DomainError, render
 from app.services.limits import TooManyRequests
 from app.settings import Settings
 
@@ -52,7 +52,8 @@ An admin generates a pairing code for this kiosk on /admin; type it here or scan
 
 
 def pairing_page(device_code: str, *, hall_name: str, status_code: int, message: str = '') -> HTMLResponse:
-    """'Not a registered kiosk', with the pairing form; never cached, never a NiceGUI client."""
+    """'Not a registered kiosk', with the pairing form; never cached, never a NiceGUI client. The form is for
+    whoever sets the kiosk up, in both languages; `message`, a refusal, is in the hall's language."""
     notice = f'<p role="alert" data-testid="kiosk-pair-error" style="color:#b00020">{escape(message)}</p>'
     html = PAGE.format(
         title=escape(NOT_PAIRED),
@@ -81,12 +82,14 @@ async def pair(request: Request, rt: RuntimeDep, device: str = Form(''), code: s
     """A live code for this kiosk buys the browser its screen credential (HttpOnly cookie), then the kiosk page."""
     device = device.strip()[:32]
     if _foreign_origin(request, rt.settings):
-        message = '配对请求来自其他网站，已拒绝 / a pairing form from another site is refused'
+        message = render('pairing_cross_site', rt.settings.lang)
         return pairing_page(device, hall_name=rt.hall.name, status_code=403, message=message)
     try:
         screen = await rt.pairing.pair(device, code, address=address_of(request, rt.settings.trusted_proxies))
     except DomainError as error:
-        page = pairing_page(device, hall_name=rt.hall.name, status_code=error.status, message=error.message)
+        page = pairing_page(
+            device, hall_name=rt.hall.name, status_code=error.status, message=error.render(rt.settings.lang)
+        )
         if isinstance(error, TooManyRequests):
             page.headers['retry-after'] = str(error.retry_after)
         return page

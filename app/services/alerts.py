@@ -20,7 +20,6 @@ import asyncio
 import datetime as dt
 import logging
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -31,8 +30,7 @@ from sqlmodel import col, select
 
 from app import tasks
 from app.bus import Bus, Subscription
-from app.clock import to_local, utcnow
-from app.db import Database
+from app.clock import to_local
 from app.events import (
     AlertAcknowledged,
     AlertPayload,
@@ -51,6 +49,7 @@ from app.models.device import Device, DeviceState
 from app.models.hall import Department
 from app.models.operations import Alert
 from app.services import audit
+from app.services.deps import Deps
 from app.services.errors import Conflict, NotFound, StorageUnavailable
 from app.services.live_queue import LiveQueue
 from app.services.thresholds import LONG_WAIT, queue_is_hot, waited_too_long
@@ -239,20 +238,15 @@ class AlertService(Service):
 
     def __init__(
         self,
-        db: Database,
-        bus: Bus,
+        deps: Deps,
         *,
-        hall_id: int,
         live: LiveQueue | None,
-        tz: ZoneInfo,
-        clock: Callable[[], dt.datetime] = utcnow,
         wait_limit: dt.timedelta = LONG_WAIT,
         sweep_interval: float = SWEEP_INTERVAL,
     ) -> None:
-        super().__init__(db, bus, clock=clock)
-        self.hall_id = hall_id
+        super().__init__(deps)
         self.live = live
-        self.tz = tz
+        self.tz = self.settings.tz
         self.wait_limit = wait_limit
         self.sweep_interval = sweep_interval
         self.open: dict[str, Alert] = {}

@@ -29,7 +29,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,10 +38,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.clock import utcnow
 from app.db import AUDIT_KEY, Database
 from app.models.security import AuditEntry
 from app.security.masking import mask_text
+from app.services.principal import Principal
 from app.services.uow import Service
 
 LOGIN_OK = 'login'
@@ -220,11 +220,33 @@ async def record(
     return entry
 
 
+async def record_for(
+    session: AsyncSession,
+    caller: Principal,
+    *,
+    action: str,
+    target: str = '',
+    outcome: str = OUTCOME_OK,
+    detail: dict[str, Any] | None = None,
+    now: datetime,
+) -> AuditEntry:
+    """`record` of what the caller did: the caller's name, role and address are the row's actor, role and
+    client address (the same row `record` writes from them one by one)."""
+    return await record(
+        session,
+        actor=caller.name,
+        role=caller.role,
+        action=action,
+        target=target,
+        outcome=outcome,
+        detail=detail,
+        client_address=caller.address,
+        now=now,
+    )
+
+
 class AuditLog(Service):
     """Writes entries in their own transaction: for actions that must be recorded even when refused."""
-
-    def __init__(self, db: Database, *, clock: Callable[[], datetime] = utcnow) -> None:
-        super().__init__(db, clock=clock)
 
     async def write(
         self,
@@ -251,6 +273,21 @@ class AuditLog(Service):
                 detail=detail,
                 client_address=client_address,
                 now=now or self.clock(),
+            )
+
+    async def write_for(
+        self,
+        caller: Principal,
+        *,
+        action: str,
+        target: str = '',
+        outcome: str = OUTCOME_OK,
+        detail: dict[str, Any] | None = None,
+    ) -> AuditEntry:
+        """Record and commit what the caller did (see `record_for`)."""
+        async with self._transaction() as uow:
+            return await record_for(
+                uow.session, caller, action=action, target=target, outcome=outcome, detail=detail, now=self.clock()
             )
 
 

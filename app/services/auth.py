@@ -21,16 +21,14 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.bus import Bus
 from app.clock import utcnow
-from app.db import Database
 from app.events import SessionEnded
 from app.models.people import AuthSession, RecoveryCode, Role, StaffTotp, StaffUser
-from app.security.crypto import FieldCipher
 from app.security.passwords import hash_password, verify_password
 from app.services import audit, second_factor
+from app.services.deps import Deps
 from app.services.errors import Conflict, Unauthorized
-from app.services.limits import Limit, Limits, TooManyRequests
+from app.services.limits import Limit, TooManyRequests
 from app.services.principal import Kind, Principal
 from app.services.uow import Service
 from app.settings import Settings
@@ -112,25 +110,11 @@ def token_hash(token: str) -> str:
 
 
 class AuthService(Service):
-    def __init__(
-        self,
-        db: Database,
-        settings: Settings,
-        limits: Limits,
-        *,
-        bus: Bus | None = None,
-        hall_id: int = 0,
-        clock: Callable[[], dt.datetime] = utcnow,
-        cipher: FieldCipher | None = None,
-    ) -> None:
-        """`bus` carries logouts to the open pages of every process (None: a tool with no pages to tell);
-        `cipher` seals TOTP secrets (default: one keyed by SECRET_KEY, as the runtime's)."""
-        super().__init__(db, bus, clock=clock)
-        self.cipher = cipher
-        self.settings = settings
-        self.limits = limits
-        self.hall_id = hall_id
-        self.handoff = LoginHandoff(clock=clock)
+    def __init__(self, deps: Deps) -> None:
+        """`deps.bus` carries logouts to the open pages of every process (None: a tool with no pages to tell);
+        `deps.cipher` seals TOTP secrets."""
+        super().__init__(deps)
+        self.handoff = LoginHandoff(clock=self.clock)
 
     async def login(
         self,
@@ -182,7 +166,7 @@ class AuthService(Service):
             assert fresh is not None and fresh.id is not None
             factor = await second_factor.enrolment(s, fresh.id)
             enrolled = factor is not None and factor.confirmed_at is not None
-            used = await second_factor.use_code(s, self._cipher(), fresh, totp, now) if enrolled and totp else None
+            used = await second_factor.use_code(s, self.cipher, fresh, totp, now) if enrolled and totp else None
             if enrolled and used is None:
                 refusal = 'bad_second_factor' if totp else 'second_factor_required'
             else:
@@ -320,9 +304,6 @@ class AuthService(Service):
                 await s.execute(update(AuthSession).where(col(AuthSession.id) == session.id).values(last_seen_at=now))
         return _principal(user, session)
 
-    def _cipher(self) -> FieldCipher:
-        return self.cipher or FieldCipher({'k1': self.settings.secret}, 'k1')
-
     async def is_enrolled(self, caller: Principal) -> bool:
         async with self.db.read_session() as s:
             row = await second_factor.enrolment(s, caller.user_id or 0)
@@ -342,19 +323,12 @@ class AuthService(Service):
             row = await second_factor.enrolment(s, caller.user_id)
             if row is not None and row.confirmed_at is not None:
                 raise Conflict('already_enrolled')
-            sealed = second_factor.seal(self._cipher(), caller.user_id, secret)
+            sealed = second_factor.seal(self.cipher, caller.user_id, secret)
             if row is None:
                 s.add(StaffTotp(user_id=caller.user_id, secret_enc=sealed, created_at=now))
             else:
                 row.secret_enc, row.created_at, row.last_step = sealed, now, 0
-            await audit.record(
-                s,
-                actor=caller.name,
-                role=caller.role,
-                action=second_factor.TOTP_ENROLMENT_STARTED,
-                client_address=caller.address,
-                now=now,
-            )
+            await audit.record_for(s, caller, action=second_factor.TOTP_ENROLMENT_STARTED, now=now)
         return second_factor.provisioning_uri(secret, caller.name, hall_name)
 
     async def confirm_enrolment(self, caller: Principal, code: str) -> list[str]:
@@ -376,7 +350,7 @@ class AuthService(Service):
             row = await second_factor.enrolment(s, caller.user_id)
             if row is None or row.confirmed_at is not None:
                 raise Conflict('no_enrolment')
-            step = second_factor.matching_step(second_factor.unseal(self._cipher(), row), code, now, row.last_step)
+            step = second_factor.matching_step(second_factor.unseal(self.cipher, row), code, now, row.last_step)
             if step is not None:
                 row.confirmed_at, row.last_step = now, step
                 await s.execute(delete(RecoveryCode).where(col(RecoveryCode.user_id) == caller.user_id))
@@ -384,14 +358,7 @@ class AuthService(Service):
                 await s.execute(
                     update(AuthSession).where(col(AuthSession.id) == caller.session_id).values(enrolment_only=False)
                 )
-                await audit.record(
-                    s,
-                    actor=caller.name,
-                    role=caller.role,
-                    action=second_factor.TOTP_ENROLLED,
-                    client_address=address,
-                    now=now,
-                )
+                await audit.record_for(s, caller, action=second_factor.TOTP_ENROLLED, now=now)
         if step is None:
             async with self.db.read_session() as s:
                 user = await s.get(StaffUser, caller.user_id)

@@ -11,15 +11,13 @@ signed payload (`HT1.appt.<reference>.<sig>`) the kiosk checks in, so a booked s
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.clock import hall_day, utcnow
-from app.db import Database
+from app.clock import hall_day
 from app.models.appointment import Appointment, AppointmentStatus
 from app.models.citizen_account import CitizenAccount
 from app.models.hall import ServiceItem, Window, WindowService
@@ -27,12 +25,12 @@ from app.security import codes
 from app.services import notifications
 from app.services.booking_slots import Slot, bookable_days, day_slots, slot_capacity
 from app.services.channels import SMS
+from app.services.deps import Deps
 from app.services.errors import Conflict, Invalid, NotFound, Unauthorized
 from app.services.messages import MAX_PARAMETER_LENGTH, Template, message
 from app.services.notifications import NotificationService
 from app.services.principal import Principal
 from app.services.uow import Service
-from app.settings import Settings
 
 TAKEN = (AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN)  # statuses that hold a place
 MISSED_BATCH = 500
@@ -53,18 +51,8 @@ class BookingView:
 class BookingService(Service):
     """Slots, bookings and no-shows of one hall; the caller is always the citizen's own account."""
 
-    def __init__(
-        self,
-        db: Database,
-        settings: Settings,
-        *,
-        hall_id: int,
-        notifier: NotificationService | None = None,
-        clock: Callable[[], dt.datetime] = utcnow,
-    ) -> None:
-        super().__init__(db, clock=clock)
-        self.settings = settings
-        self.hall_id = hall_id
+    def __init__(self, deps: Deps, *, notifier: NotificationService | None = None) -> None:
+        super().__init__(deps)
         self.notifier = notifier
 
     # ---- reading ---------------------------------------------------------------------------------

@@ -12,26 +12,25 @@ Every change writes its notices to the outbox in the same transaction and publis
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from app.bus import Bus
-from app.clock import hall_day, utcnow
-from app.db import Database
+from app.clock import hall_day
 from app.events import CaseStepChanged, SlaAtRisk
 from app.models.cases import Case, CaseMaterial, CaseNode
 from app.models.hall import Department, ServiceItem
 from app.models.people import Citizen
 from app.models.ticket import Ticket, TicketStatus
 from app.security import codes
-from app.security.crypto import FieldCipher
 from app.security.masking import mask_id_number, mask_name
 from app.services import case_views, certificates, notifications, sla
 from app.services.case_views import MATERIAL_REQUIRED, MATERIAL_SATISFIED, MATERIAL_VERIFIED, CaseView, PendingNode
 from app.services.department_data import SOURCES, DepartmentData
+from app.services.deps import Deps
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.messages import Message, Template, message
 from app.services.uow import Service, UnitOfWork
@@ -76,20 +75,12 @@ class CaseService(Service):
 
     def __init__(
         self,
-        db: Database,
-        bus: Bus,
-        settings: Settings,
-        cipher: FieldCipher,
+        deps: Deps,
         *,
-        hall_id: int,
         department_data: DepartmentData,
         notifier: notifications.NotificationService | None = None,
-        clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
-        super().__init__(db, bus, clock=clock)
-        self.settings = settings
-        self.cipher = cipher
-        self.hall_id = hall_id
+        super().__init__(deps)
         self.department_data = department_data
         self.notifier = notifier
 

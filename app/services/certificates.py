@@ -12,15 +12,12 @@ import datetime as dt
 import hashlib
 import json
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from app.clock import utcnow
-from app.db import Database
 from app.models.cases import Case, Certificate
 from app.models.hall import Department, ServiceItem
 from app.models.security import AuditEntry
@@ -141,9 +138,6 @@ def parse_presented(text: str) -> dict[str, Any]:
 
 
 class CertificateService(Service):
-    def __init__(self, db: Database, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
-        super().__init__(db, clock=clock)
-
     async def document(self, number: str) -> dict[str, Any] | None:
         """The certificate file a citizen downloads (its hash included for convenience; verify ignores it)."""
         async with self.db.read_session() as s:

@@ -17,33 +17,32 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.clock import hall_day, utcnow
-from app.db import Database
+from app.clock import hall_day
 from app.models.appointment import Appointment
 from app.models.citizen_account import ACCOUNT_PHONE, CitizenAccount, CitizenSession
 from app.models.people import Citizen
 from app.models.ticket import MOBILE_PATTERN, Ticket, TicketStatus
 from app.security.crypto import FieldCipher
+from app.security.keys import Purpose
 from app.security.masking import mask_phone
 from app.services import audit, citizens
 from app.services.auth import LoginHandoff
+from app.services.deps import Deps
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from app.services.identity import parse_id_number
-from app.services.limits import Limit, Limits
+from app.services.limits import Limit
 from app.services.messages import Template, message
 from app.services.notifications import NotificationService
 from app.services.one_time_codes import SLOT, OneTimeCodes
 from app.services.principal import WINDOW_ROLES, Kind, Principal
 from app.services.tracking import PersonAct
 from app.services.uow import Service
-from app.settings import Settings
 
 TOKEN_PREFIX = 'c.'  # a citizen's token; staff tokens never start so (app/api/callers.py)
 TOUCH_EVERY = dt.timedelta(minutes=1)
@@ -102,26 +101,11 @@ class Linked:
 
 
 class CitizenAccountService(Service):
-    def __init__(
-        self,
-        db: Database,
-        settings: Settings,
-        cipher: FieldCipher,
-        limits: Limits,
-        codes: OneTimeCodes,
-        notifier: NotificationService,
-        *,
-        hall_id: int,
-        clock: Callable[[], dt.datetime] = utcnow,
-    ) -> None:
-        super().__init__(db, clock=clock)
-        self.settings = settings
-        self.cipher = cipher
-        self.limits = limits
-        self.codes = codes
+    def __init__(self, deps: Deps, notifier: NotificationService) -> None:
+        super().__init__(deps)
+        self.codes = OneTimeCodes(deps.limits.store, deps.settings.key(Purpose.ONE_TIME_CODES), clock=deps.clock)
         self.notifier = notifier
-        self.hall_id = hall_id
-        self.handoff = LoginHandoff(clock=clock)  # /me/login's page hands the token to an HttpOnly cookie
+        self.handoff = LoginHandoff(clock=deps.clock)  # /me/login's page hands the token to an HttpOnly cookie
 
     def _subject(self, phone: str) -> str:
         return f'account:{self.cipher.lookup(phone)}'

@@ -9,15 +9,12 @@ phone, not the person. Each list is bounded, newest first.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.clock import utcnow
-from app.db import Database
 from app.models.cases import Case
 from app.models.hall import ServiceItem, Window
 from app.models.proxy import ProxyGrant
@@ -26,6 +23,7 @@ from app.models.ticket import OPEN_STATUSES, Ticket
 from app.services import case_views
 from app.services.booking import BookingService, BookingView
 from app.services.case_views import CaseView
+from app.services.deps import Deps
 from app.services.principal import Principal
 from app.services.uow import Service
 
@@ -84,8 +82,8 @@ class CitizenHome(Service):
     """Read side of /me and `GET /api/me`; bookings are the booking service's own list, withdrawals go through
     the consent and proxy services."""
 
-    def __init__(self, db: Database, bookings: BookingService, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
-        super().__init__(db, clock=clock)
+    def __init__(self, deps: Deps, bookings: BookingService) -> None:
+        super().__init__(deps)
         self.bookings = bookings
 
     async def overview(self, caller: Principal) -> Home:

@@ -12,22 +12,19 @@ staff (the window, or the kiosk with staff assist), on the minor's own consent r
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.clock import hall_day, utcnow
-from app.db import Database
+from app.clock import hall_day
 from app.models.hall import ServiceItem
 from app.models.people import Citizen
 from app.models.security import Consent, ConsentPublic, ConsentPurpose, ConsentScope, FaceEncoding
 from app.models.ticket import Ticket
-from app.security.crypto import FieldCipher
 from app.services import audit
+from app.services.deps import Deps
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.identity import parse_id_number
 from app.services.tracking import PersonAct
@@ -45,7 +42,6 @@ GUARDIAN_RELATIONS: dict[str, str] = {
     'grandparent': '祖父母、外祖父母 / grandparent',
     'other_guardian': '其他监护人 / other legal guardian',
 }
-DEFAULT_TZ = ZoneInfo('Asia/Shanghai')
 
 
 @dataclass(frozen=True)
@@ -173,17 +169,9 @@ def _specificity(consent: Consent) -> tuple[int, int, int]:
 
 
 class ConsentService(Service):
-    def __init__(
-        self,
-        db: Database,
-        cipher: FieldCipher,
-        *,
-        clock: Callable[[], dt.datetime] = utcnow,
-        tz: ZoneInfo = DEFAULT_TZ,
-    ) -> None:
-        super().__init__(db, clock=clock)
-        self.cipher = cipher
-        self.tz = tz
+    def __init__(self, deps: Deps) -> None:
+        super().__init__(deps)
+        self.tz = self.settings.tz
 
     async def _minor(self, s: AsyncSession, citizen_id: int, purpose: ConsentPurpose) -> bool:
         """Does this use need a guardian: a guarded purpose and a citizen under 14 at the hall's clock?"""

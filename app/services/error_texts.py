@@ -215,6 +215,7 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'note_required.rectification': ('请填写回访或整改情况', 'describe the callback or the fix'),
     'number_too_long': ('号码最多 {NUMBER_MAX} 位', 'a number has at most {NUMBER_MAX} characters'),
     'own_appeal': ('申诉人不能复核自己的申诉', 'you cannot decide your own appeal'),
+    'pairing_cross_site': ('配对请求来自其他网站，已拒绝', 'a pairing form from another site is refused'),
     'pairing_refused': (
         '配对码无效、已过期或已使用，请向管理员重新获取',
         'the pairing code is wrong, expired or used: ask again',

@@ -11,15 +11,14 @@ Satisfaction counts only ratings in force: not replaced by a re-rating, not void
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.bus import Bus
-from app.clock import hall_day, utcnow
-from app.db import Database
+from app.clock import hall_day
 from app.events import EvaluationSubmitted, RectificationChanged, RectificationOpened
 from app.models.cases import Case, Evaluation, Rectification
 from app.models.hall import Department, ServiceItem, Window
@@ -27,13 +26,13 @@ from app.models.people import Role, StaffUser
 from app.models.security import AuditEntry
 from app.models.ticket import Ticket, TicketEvent, TicketStatus
 from app.services import audit, notifications, satisfaction
+from app.services.deps import Deps
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.messages import Message, Template, message
 from app.services.satisfaction import UPHELD, SatisfactionRow
 from app.services.tracking import VIA_SMS, PersonAct
 from app.services.uow import Service, UnitOfWork
 from app.services.workdays import add_working_days
-from app.settings import Settings
 
 OPEN = 'open'
 CALLED_BACK = 'called_back'
@@ -115,19 +114,8 @@ class RectificationView:
 class EvaluationService(Service):
     bus: Bus
 
-    def __init__(
-        self,
-        db: Database,
-        bus: Bus,
-        settings: Settings,
-        *,
-        hall_id: int,
-        notifier: notifications.NotificationService | None = None,
-        clock: Callable[[], dt.datetime] = utcnow,
-    ) -> None:
-        super().__init__(db, bus, clock=clock)
-        self.settings = settings
-        self.hall_id = hall_id
+    def __init__(self, deps: Deps, *, notifier: notifications.NotificationService | None = None) -> None:
+        super().__init__(deps)
         self.notifier = notifier
 
     def _delivered(self) -> None:

@@ -24,13 +24,13 @@ from typing import Any
 from sqlalchemy import delete, func, insert
 from sqlmodel import col, select
 
-from app.clock import hall_day, utcnow
-from app.db import Database
+from app.clock import hall_day
 from app.models.appointment import Appointment, AppointmentStatus
 from app.models.hall import ServiceItem
 from app.models.operations import ArrivalHistory
 from app.models.ticket import Ticket, TicketEvent
 from app.services import erlang
+from app.services.deps import Deps
 from app.services.hall_hours import (
     CLOSE_HOUR,
     HOURS,
@@ -43,7 +43,6 @@ from app.services.hall_hours import (
 from app.services.live_queue import LiveQueue
 from app.services.recent import Recent
 from app.services.uow import Service
-from app.settings import Settings
 
 SIMULATED_ACTOR = 'hall-sim'  # tickets the hall simulator takes: live activity, never history
 HISTORY_DAYS = 365
@@ -247,18 +246,8 @@ class Suggestion:
 
 
 class ForecastService(Service):
-    def __init__(
-        self,
-        db: Database,
-        settings: Settings,
-        *,
-        hall_id: int,
-        prompts: Mapping[str, Any] | None = None,
-        clock: Callable[[], dt.datetime] = utcnow,
-    ) -> None:
-        super().__init__(db, clock=clock)
-        self.settings = settings
-        self.hall_id = hall_id
+    def __init__(self, deps: Deps, *, prompts: Mapping[str, Any] | None = None) -> None:
+        super().__init__(deps)
         self.prompts = prompts or {}
         self._model: ForecastModel | None = None
         self._fitted_for: dt.date | None = None

@@ -18,15 +18,15 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
-from app.clock import utcnow
-from app.db import Database
 from app.models.hall import Department, ServiceItem, Window, WindowService
 from app.services import materials, workflow
+from app.services.deps import Deps
 from app.services.errors import Invalid, NotFound
 from app.services.forecast import ForecastModel, ForecastService
 from app.services.hall_hours import HOURS, is_open, is_working_day, local_moment
 from app.services.live_queue import LiveQueue
 from app.services.staffing import QueueDemand, WindowPlan, outlook
+from app.services.uow import Service
 
 MAX_QUERY_CHARS = 64  # longer than any service name; a longer search is a mistake or an attack
 GUIDE_DAYS = 7  # "best time to come" covers today and the next six days (closed days left out)
@@ -245,20 +245,12 @@ class BestTimes:
     instance of a process (no module global), so tests get a fresh one with their own clock.
     """
 
-    def __init__(
-        self,
-        db: Database,
-        forecast: ForecastService,
-        *,
-        hall_id: int,
-        tz: ZoneInfo,
-        clock: Callable[[], dt.datetime] = utcnow,
-    ) -> None:
-        self.db = db
+    def __init__(self, deps: Deps, forecast: ForecastService) -> None:
+        self.db = deps.db
         self.forecast = forecast
-        self.hall_id = hall_id
-        self.tz = tz
-        self.clock = clock
+        self.hall_id = deps.hall_id
+        self.tz = deps.settings.tz
+        self.clock = deps.clock
         self._key: tuple[dt.date, int] | None = None
         self._table: dict[int, list[DayWaits]] = {}
         self._lock = asyncio.Lock()
@@ -312,23 +304,16 @@ class Guide:
     live_wait_minutes: float | None  # a number taken now (None: closed, or no window serves it now)
 
 
-class GuideService:
+class GuideService(Service):
     """Reads for /guide and the guide API: anyone may call them, nothing is written."""
 
     def __init__(
-        self,
-        db: Database,
-        *,
-        live: Callable[[], LiveQueue | None],
-        tz: ZoneInfo,
-        best_times: BestTimes | None = None,
-        clock: Callable[[], dt.datetime] = utcnow,
+        self, deps: Deps, *, live: Callable[[], LiveQueue | None], best_times: BestTimes | None = None
     ) -> None:
-        self.db = db
+        super().__init__(deps)
         self.live = live
-        self.tz = tz
+        self.tz = deps.settings.tz
         self.best_times = best_times
-        self.clock = clock
 
     async def catalogue(self) -> list[CatalogueEntry]:
         """Every service, by department then code."""

@@ -7,15 +7,8 @@ them the same way.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.bus import Bus
-from app.clock import utcnow
-from app.db import Database
-from app.security.crypto import FieldCipher
-from app.security.keys import Purpose
 from app.services.booking import BookingService
 from app.services.cases import CaseService
 from app.services.certificates import CertificateService
@@ -23,13 +16,11 @@ from app.services.channels import PushChannel, RecordingSmsGateway, sms_log_path
 from app.services.citizen_home import CitizenHome
 from app.services.consent import ConsentService
 from app.services.department_data import DepartmentData
+from app.services.deps import Deps
 from app.services.evaluation import EvaluationService
-from app.services.limits import Limits
 from app.services.notifications import NotificationService
-from app.services.one_time_codes import OneTimeCodes
 from app.services.proxy import ProxyService
 from app.services.tracking import TrackingService
-from app.settings import Settings
 
 
 @dataclass
@@ -47,41 +38,24 @@ class Journey:
     bookings: BookingService
 
 
-def build_journey(
-    db: Database,
-    bus: Bus,
-    settings: Settings,
-    cipher: FieldCipher,
-    limits: Limits,
-    *,
-    hall_id: int,
-    clock: Callable[[], dt.datetime] = utcnow,
-) -> Journey:
-    sms = RecordingSmsGateway(sms_log_path(settings.var_dir))
-    notifier = NotificationService(db, cipher, {'sms': sms, 'push': PushChannel(bus)}, limits, clock=clock)
-    consent = ConsentService(db, cipher, clock=clock, tz=settings.tz)
-    department_data = DepartmentData(cipher, consent)
-    bookings = BookingService(db, settings, hall_id=hall_id, notifier=notifier, clock=clock)
+def build_journey(deps: Deps) -> Journey:
+    if deps.bus is None:
+        raise ValueError('the journey publishes (pushes, case steps, proxy changes): its Deps need a bus')
+    sms = RecordingSmsGateway(sms_log_path(deps.settings.var_dir))
+    notifier = NotificationService(deps, {'sms': sms, 'push': PushChannel(deps.bus)})
+    consent = ConsentService(deps)
+    department_data = DepartmentData(deps.cipher, consent)
+    bookings = BookingService(deps, notifier=notifier)
     return Journey(
         notifications=notifier,
-        cases=CaseService(
-            db, bus, settings, cipher, hall_id=hall_id, department_data=department_data, notifier=notifier, clock=clock
-        ),
-        evaluations=EvaluationService(db, bus, settings, hall_id=hall_id, notifier=notifier, clock=clock),
-        tracking=TrackingService(
-            db,
-            cipher,
-            limits,
-            OneTimeCodes(limits.store, settings.key(Purpose.ONE_TIME_CODES), clock=clock),
-            notifier,
-            hall_id=hall_id,
-            clock=clock,
-        ),
-        certificates=CertificateService(db, clock=clock),
+        cases=CaseService(deps, department_data=department_data, notifier=notifier),
+        evaluations=EvaluationService(deps, notifier=notifier),
+        tracking=TrackingService(deps, notifier),
+        certificates=CertificateService(deps),
         consent=consent,
         department_data=department_data,
-        proxy=ProxyService(db, bus, consent, hall_id=hall_id, clock=clock),
+        proxy=ProxyService(deps, consent),
         sms=sms,
         bookings=bookings,
-        home=CitizenHome(db, bookings, clock=clock),
+        home=CitizenHome(deps, bookings),
     )

@@ -21,22 +21,18 @@ No image passes through here: the camera driver searches a frame in memory and s
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
 from functools import partial
 
-from app.bus import Bus
-from app.clock import hall_day, utcnow
-from app.db import Database
+from app.clock import hall_day
 from app.events import CardRead, FaceMatched, HelpRequested, QrScanned
 from app.models.device import DeviceKind
 from app.models.hall import ServiceItem
 from app.models.security import ConsentPurpose
 from app.security import codes
-from app.security.crypto import FieldCipher
 from app.services import materials
 from app.services.auth import AuthService
 from app.services.consent import CURRENT_TEXT_VERSIONS, ConsentService
+from app.services.deps import Deps
 from app.services.errors import DomainError, Invalid, NotFound, Unauthorized
 from app.services.kiosk_catalogue import Catalogue, ServiceCard, load_catalogue
 from app.services.kiosk_devices import (
@@ -60,7 +56,7 @@ from app.services.kiosk_identity import (
 from app.services.kiosk_steps import Assist, KioskSession, Method, Step
 from app.services.kiosk_tickets import answers_for, record_answers, ticket_request
 from app.services.queue import QueueService, TicketView
-from app.settings import Settings
+from app.services.uow import Service
 
 __all__ = [  # the kiosk's public names, wherever they live
     'Assist',
@@ -82,28 +78,12 @@ __all__ = [  # the kiosk's public names, wherever they live
 FACE_MATCH = 'match'
 
 
-class KioskService:
-    def __init__(
-        self,
-        db: Database,
-        bus: Bus,
-        settings: Settings,
-        cipher: FieldCipher,
-        queue: QueueService,
-        *,
-        auth: AuthService,
-        hall_id: int,
-        clock: Callable[[], dt.datetime] = utcnow,
-    ) -> None:
-        self.db = db
-        self.bus = bus
-        self.settings = settings
-        self.cipher = cipher
+class KioskService(Service):
+    def __init__(self, deps: Deps, queue: QueueService, *, auth: AuthService) -> None:
+        super().__init__(deps)
         self.queue = queue
         self.auth = auth
-        self.hall_id = hall_id
-        self.clock = clock
-        self.consent = ConsentService(db, cipher, clock=clock, tz=settings.tz)
+        self.consent = ConsentService(deps)
 
     # ---- the kiosk and its catalogue ----------------------------------------------------------
 

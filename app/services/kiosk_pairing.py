@@ -18,7 +18,6 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import update
@@ -26,15 +25,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.bus import Bus
-from app.clock import utcnow
-from app.db import Database
 from app.events import DevicePayload, KioskPairingChanged
 from app.models.device import Device, DeviceKind
 from app.models.pairing import KioskPairingCode, KioskScreenCredential
 from app.models.people import Role
+from app.security.keys import Purpose
 from app.services import audit
+from app.services.deps import Deps
 from app.services.errors import Conflict, Forbidden, NotFound, Unauthorized
-from app.services.limits import Limit, Limits
+from app.services.limits import Limit
 from app.services.principal import Principal
 from app.services.uow import Service
 
@@ -117,23 +116,12 @@ class KioskPairing:
 class KioskPairingService(Service):
     bus: Bus
 
-    def __init__(
-        self,
-        db: Database,
-        bus: Bus,
-        limits: Limits,
-        *,
-        key: bytes,
-        hall_id: int,
-        clock: Callable[[], dt.datetime] = utcnow,
-    ) -> None:
-        """`key` is the kiosk-pairing key (`Settings.key(Purpose.KIOSK_PAIRING)`): codes are stored as keyed
-        hashes, so a copy of the table does not let anyone try all 31^8 codes offline."""
-        super().__init__(db, bus, clock=clock)
-        self.limits = limits
-        self.key = key
-        self.hall_id = hall_id
-        self.audit = audit.AuditLog(db, clock=clock)
+    def __init__(self, deps: Deps) -> None:
+        """Codes are stored as hashes keyed with the kiosk-pairing key (`Settings.key(Purpose.KIOSK_PAIRING)`),
+        so a copy of the table does not let anyone try all 31^8 codes offline."""
+        super().__init__(deps)
+        self.key = self.settings.key(Purpose.KIOSK_PAIRING)
+        self.audit = audit.AuditLog(deps)
 
     def code_hash(self, code: str) -> str:
         return hmac.new(self.key, normalize(code).encode(), hashlib.sha256).hexdigest()
@@ -204,14 +192,12 @@ class KioskPairingService(Service):
                     expires_at=expires_at,
                 )
             )
-            await audit.record(
+            await audit.record_for(
                 s,
-                actor=caller.name,
-                role=caller.role,
+                caller,
                 action=CODE_ISSUED,
                 target=f'kiosk:{device.code}',
                 detail={'expires_at': expires_at.isoformat()},
-                client_address=caller.address,
                 now=now,
             )
         return IssuedCode(device.code, code, expires_at)
@@ -227,14 +213,12 @@ class KioskPairingService(Service):
             codes = await self._end_codes(s, device, now)
             if not screens and not codes:
                 raise Conflict('kiosk_not_paired', text='kiosk_not_paired.unpaired')
-            await audit.record(
+            await audit.record_for(
                 s,
-                actor=caller.name,
-                role=caller.role,
+                caller,
                 action=UNPAIRED,
                 target=f'kiosk:{device.code}',
                 detail={'screens': screens, 'codes': codes},
-                client_address=caller.address,
                 now=now,
             )
             if screens:
@@ -337,13 +321,8 @@ class KioskPairingService(Service):
         try:
             caller.require(Role.ADMIN)
         except Forbidden:
-            await self.audit.write(
-                actor=caller.name,
-                role=caller.role,
-                action=audit.ROLE_DENIED,
-                target=f'{action}:{target}',
-                outcome=audit.OUTCOME_DENIED,
-                client_address=caller.address,
+            await self.audit.write_for(
+                caller, action=audit.ROLE_DENIED, target=f'{action}:{target}', outcome=audit.OUTCOME_DENIED
             )
             raise
 

@@ -19,14 +19,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.clock import utcnow
-from app.db import Database
 from app.models.cases import Notification
 from app.models.citizen_account import ACCOUNT_PHONE, CitizenAccount
 from app.models.people import Citizen
-from app.security.crypto import FieldCipher
 from app.services.channels import PUSH, SMS, ChannelError, NotificationChannel, Outgoing
-from app.services.limits import Limit, Limits, TooManyRequests
+from app.services.deps import Deps
+from app.services.limits import Limit, TooManyRequests
 from app.services.messages import Message, page_text
 from app.services.uow import Service
 
@@ -124,18 +122,8 @@ class DeliveryReport:
 class NotificationService(Service):
     """Delivers due outbox rows through the channels; `kick()` asks the job runner to deliver soon."""
 
-    def __init__(
-        self,
-        db: Database,
-        cipher: FieldCipher,
-        channels: Mapping[str, NotificationChannel],
-        limits: Limits,
-        *,
-        clock: Callable[[], dt.datetime] = utcnow,
-    ) -> None:
-        super().__init__(db, clock=clock)
-        self.cipher = cipher
-        self.limits = limits
+    def __init__(self, deps: Deps, channels: Mapping[str, NotificationChannel]) -> None:
+        super().__init__(deps)
         self.channels = dict(channels)
         self.waker: Callable[[], None] | None = None
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement
@@ -22,8 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.bus import Bus
-from app.clock import utcnow
-from app.db import Database
 from app.events import ProxyChanged
 from app.models.cases import Case, CaseMaterial
 from app.models.proxy import ProxyGrant, ProxyProposal
@@ -32,6 +29,7 @@ from app.models.ticket import Ticket
 from app.services import audit
 from app.services.case_views import MATERIAL_PREPARED, MATERIAL_REQUIRED, CaseView
 from app.services.consent import CURRENT_TEXT_VERSIONS, ConsentService
+from app.services.deps import Deps
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.principal import Principal
 from app.services.tracking import VIA_ACCOUNT, PersonAct, Tracked
@@ -88,17 +86,8 @@ def is_active(grant: ProxyGrant, consent: Consent | None, now: dt.datetime) -> b
 class ProxyService(Service):
     bus: Bus
 
-    def __init__(
-        self,
-        db: Database,
-        bus: Bus,
-        consent: ConsentService,
-        *,
-        hall_id: int,
-        clock: Callable[[], dt.datetime] = utcnow,
-    ) -> None:
-        self.hall_id = hall_id
-        super().__init__(db, bus, clock=clock)
+    def __init__(self, deps: Deps, consent: ConsentService) -> None:
+        super().__init__(deps)
         self.consent = consent
 
     # ---- the citizen ---------------------------------------------------------------------------

@@ -614,11 +614,9 @@ class QueueService(QueueViews, WindowsAdmin):
                 detail=detail or {},
             )
         )
-        await audit.record(
+        await audit.record_for(
             uow.session,
-            actor=caller.name,
-            role=caller.role,
-            client_address=caller.address,
+            caller,
             action=audit.ticket_action(kind),
             target=f'ticket:{ticket.number}',
             detail=_audit_detail(ticket, service, window, from_status, reason, detail),

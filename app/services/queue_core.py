@@ -14,17 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from app.bus import Bus
-from app.clock import utcnow
-from app.db import Database
 from app.events import Event
 from app.models.hall import ServiceItem, Window
-from app.security.crypto import FieldCipher
+from app.services.deps import Deps
 from app.services.errors import NotFound
-from app.services.limits import Limits
 from app.services.live_loading import read_live_queue
 from app.services.live_queue import LiveQueue
 from app.services.uow import Service
-from app.settings import Settings
 
 
 class QueueCore(Service):
@@ -32,22 +28,8 @@ class QueueCore(Service):
 
     bus: Bus
 
-    def __init__(
-        self,
-        db: Database,
-        bus: Bus,
-        settings: Settings,
-        cipher: FieldCipher,
-        limits: Limits,
-        *,
-        hall_id: int,
-        clock: Callable[[], dt.datetime] = utcnow,
-    ) -> None:
-        super().__init__(db, bus, clock=clock)
-        self.settings = settings
-        self.cipher = cipher
-        self.limits = limits
-        self.hall_id = hall_id
+    def __init__(self, deps: Deps) -> None:
+        super().__init__(deps)
         self.live: LiveQueue | None = None
 
     def _apply_first(self) -> Callable[[Event], object] | None:

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict
-from collections.abc import Callable
 
 from app.bus import Bus, Subscription
-from app.clock import utcnow
-from app.db import Database
 from app.events import Event, TicketCalled, TicketEventBase, TicketResumed, TicketTransferred
 from app.models.ticket import Ticket
 from app.services import notifications
+from app.services.deps import Deps
 from app.services.live_queue import LiveQueue
 from app.services.messages import Template, message
 from app.services.priority import order_key
@@ -29,22 +27,11 @@ REMEMBERED = 50_000
 class QueueNotices(Service):
     bus: Bus
 
-    def __init__(
-        self,
-        db: Database,
-        bus: Bus,
-        live: LiveQueue,
-        notifier: notifications.NotificationService,
-        *,
-        hall_id: int,
-        fairness_cap: dt.timedelta,
-        clock: Callable[[], dt.datetime] = utcnow,
-    ) -> None:
-        super().__init__(db, bus, clock=clock)
+    def __init__(self, deps: Deps, live: LiveQueue, notifier: notifications.NotificationService) -> None:
+        super().__init__(deps)
         self.live = live
         self.notifier = notifier
-        self.hall_id = hall_id
-        self.cap = fairness_cap
+        self.cap = dt.timedelta(minutes=self.settings.fairness_cap_minutes)  # the queue's own (QueueCore)
         self._told: OrderedDict[int, None] = OrderedDict()
         self._subscription: Subscription | None = None
 

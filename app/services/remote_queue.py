@@ -24,6 +24,7 @@ from app.models.hall import ServiceItem
 from app.models.ticket import OPEN_STATUSES, Ticket, TicketStatus
 from app.security import codes
 from app.services import notifications
+from app.services.deps import Deps
 from app.services.errors import Conflict, Invalid, Unauthorized
 from app.services.hall_hours import CLOSE_HOUR, OPEN_HOUR
 from app.services.messages import Template, message
@@ -116,10 +117,9 @@ class ComeNowReport:
 class RemoteQueue(Service):
     """The "please come now" sweep: a periodic job (app/jobs.py), in-process or on arq, the same function."""
 
-    def __init__(self, queue: QueueService) -> None:
-        super().__init__(queue.db, queue.bus, clock=queue.clock)
+    def __init__(self, deps: Deps, queue: QueueService) -> None:
+        super().__init__(deps)
         self.queue = queue
-        self.settings = queue.settings
 
     @property
     def lead_minutes(self) -> int:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -23,8 +22,7 @@ from sqlalchemy import and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.clock import hall_day, utcnow
-from app.db import Database
+from app.clock import hall_day
 from app.events import (
     TicketArrived,
     TicketCalled,
@@ -43,10 +41,11 @@ from app.models.device import Device
 from app.models.hall import ServiceItem, Window, WindowState
 from app.models.operations import DeviceEvent, WindowEvent
 from app.models.ticket import OPEN_STATUSES, PriorityClass, Ticket, TicketEvent
+from app.services.deps import Deps
 from app.services.hall_hours import day_bounds, opening
 from app.services.live_queue import LiveQueue, WindowSlot
 from app.services.recent import Recent
-from app.settings import Settings
+from app.services.uow import Service
 
 DEVICE_LOOKBACK = dt.timedelta(days=7)  # how far back to find each device's state at the start of the day
 RECENT_STEPS = 8
@@ -303,14 +302,9 @@ def _devices(log: DayLog, moment: dt.datetime) -> list[DeviceAt]:
     ]
 
 
-class ReplayService:
-    def __init__(
-        self, db: Database, settings: Settings, *, hall_id: int, clock: Callable[[], dt.datetime] = utcnow
-    ) -> None:
-        self.db = db
-        self.settings = settings
-        self.hall_id = hall_id
-        self.clock = clock
+class ReplayService(Service):
+    def __init__(self, deps: Deps) -> None:
+        super().__init__(deps)
         self.recent: Recent[DayLog] = Recent(LOG_SECONDS)
 
     async def load(self, day: dt.date | None = None, *, fresh: bool = False) -> DayLog:

@@ -16,24 +16,25 @@ import asyncio
 import datetime as dt
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from app.clock import utcnow
 from app.models.appointment import Appointment, AppointmentStatus
 from app.models.hall import ServiceItem, Window, WindowService, WindowState
 from app.models.ticket import TicketEvent
 from app.services import audit, erlang, eta
+from app.services.deps import Deps
 from app.services.errors import Conflict, NotFound
 from app.services.forecast import ForecastService
 from app.services.hall_hours import opening
 from app.services.principal import Principal
 from app.services.queue import QueueService
 from app.services.recent import Recent
+from app.services.uow import Service
 
 HORIZON_MINUTES = 60.0
 RECENT_WEIGHT = 0.5  # the last hour's arrivals vs the forecast for the next hour
@@ -284,16 +285,16 @@ class AppliedMove:
         return self.applied_at + dt.timedelta(hours=self.move.hours)
 
 
-@dataclass
-class StaffingService:
+class StaffingService(Service):
     """Reads the live hall, advises moves, applies one (audited) and restores it afterwards."""
 
-    queue: QueueService
-    forecast: ForecastService | None
-    audit_log: audit.AuditLog
-    clock: Callable[[], dt.datetime] = utcnow
-    applied: list[AppliedMove] = field(default_factory=list)
-    recent: Recent[StaffingAdvice] = field(default_factory=lambda: Recent(ADVICE_SECONDS), repr=False)
+    def __init__(self, deps: Deps, queue: QueueService, forecast: ForecastService | None) -> None:
+        super().__init__(deps)
+        self.queue = queue
+        self.forecast = forecast
+        self.audit_log = audit.AuditLog(deps)
+        self.applied: list[AppliedMove] = []
+        self.recent: Recent[StaffingAdvice] = Recent(ADVICE_SECONDS)
 
     async def advise(self, *, limit: int = 3) -> StaffingAdvice:
         """The advice now; shared for ADVICE_SECONDS by everyone who asks (`forget` to recompute)."""
@@ -316,17 +317,17 @@ class StaffingService:
         if since < opened <= now:  # the first hour of the day: the pace since opening
             since = opened
         minutes = max((now - since).total_seconds() / 60, 15.0)
-        async with self.queue.db.read_session() as s:
+        async with self.db.read_session() as s:
             names = {
                 w.id: (w.number, w.name)
-                for w in (await s.execute(select(Window).where(Window.hall_id == self.queue.hall_id))).scalars()
+                for w in (await s.execute(select(Window).where(Window.hall_id == self.hall_id))).scalars()
             }
             recent = dict(
                 (
                     await s.execute(
                         select(TicketEvent.service_id, func.count())
                         .where(
-                            TicketEvent.hall_id == self.queue.hall_id,
+                            TicketEvent.hall_id == self.hall_id,
                             TicketEvent.kind == 'issued',
                             col(TicketEvent.at) >= since,
                             col(TicketEvent.at) <= now,
@@ -365,7 +366,7 @@ class StaffingService:
 
     @property
     def tz(self) -> ZoneInfo:
-        return self.queue.settings.tz
+        return self.settings.tz
 
     async def apply(self, move: Move, *, caller: Principal) -> AppliedMove:
         """Make the window serve the target queue; refused when the window changed since the advice."""
@@ -399,9 +400,8 @@ class StaffingService:
                 window_number=move.window_number,
             )
         await self.queue.set_window_services(window_id, wanted, caller=caller)
-        await self.audit_log.write(
-            actor=caller.name,
-            role=caller.role,
+        await self.audit_log.write_for(
+            caller,
             action=audit.REASSIGN,
             target=f'window:{move.window_number}',
             detail={
@@ -416,7 +416,7 @@ class StaffingService:
         )
 
     async def _served(self, window_id: int) -> dict[str, int]:
-        async with self.queue.db.read_session() as s:
+        async with self.db.read_session() as s:
             rows = (
                 await s.execute(
                     select(ServiceItem.code, WindowService.priority)

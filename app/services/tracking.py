@@ -13,25 +13,24 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlmodel import select
 
-from app.clock import utcnow
-from app.db import Database
 from app.models.cases import Case
 from app.models.people import Citizen
 from app.models.ticket import Ticket, TicketStatus
-from app.security.crypto import FieldCipher
+from app.security.keys import Purpose
 from app.services import eta
+from app.services.deps import Deps
 from app.services.errors import Conflict, Forbidden
-from app.services.limits import Limit, Limits
+from app.services.limits import Limit
 from app.services.live_queue import LiveQueue
 from app.services.messages import Template, message
 from app.services.notifications import NotificationService
 from app.services.one_time_codes import LIFETIME_MINUTES, OneTimeCodes
 from app.services.principal import Principal
+from app.services.uow import Service
 
 VIA_SMS = 'sms_code'  # the citizen typed the code texted to the ticket's phone
 VIA_WINDOW = 'window_staff'  # a clerk at the window serving the ticket, the citizen present
@@ -104,25 +103,11 @@ class PersonAct:
         return self.via == VIA_WINDOW
 
 
-class TrackingService:
-    def __init__(
-        self,
-        db: Database,
-        cipher: FieldCipher,
-        limits: Limits,
-        codes: OneTimeCodes,
-        notifier: NotificationService,
-        *,
-        hall_id: int,
-        clock: Callable[[], dt.datetime] = utcnow,
-    ) -> None:
-        self.db = db
-        self.cipher = cipher
-        self.limits = limits
-        self.codes = codes
+class TrackingService(Service):
+    def __init__(self, deps: Deps, notifier: NotificationService) -> None:
+        super().__init__(deps)
+        self.codes = OneTimeCodes(deps.limits.store, deps.settings.key(Purpose.ONE_TIME_CODES), clock=deps.clock)
         self.notifier = notifier
-        self.hall_id = hall_id
-        self.clock = clock
 
     async def follow(self, code: str, *, address: str = '') -> Tracked:
         """What the code points at (status only); unknown codes count per address so codes cannot be probed."""

@@ -8,17 +8,19 @@ helpers), never through another unit of work.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bus import Bus
-from app.clock import utcnow
 from app.db import Database
 from app.events import Event
+
+if TYPE_CHECKING:
+    from app.services.deps import Deps  # deps builds Limits, which write through this module
 
 
 @dataclass
@@ -51,16 +53,22 @@ async def unit_of_work(
 
 
 class Service:
-    """What every writing service holds (database, bus, clock) and its one way to write, `_transaction()`.
+    """What every service holds (app/services/deps.py `Deps`: database, bus, settings, cipher, limits, hall,
+    clock) and its one way to write, `_transaction()`.
 
-    A service that publishes nothing passes no bus; one that keeps in-memory state current before the bus
-    does (the queue's live state) answers `_apply_first`.
+    Every service is built as `XService(deps, <its own collaborators>)`. A service that keeps in-memory state
+    current before the bus does (the queue's live state) answers `_apply_first`.
     """
 
-    def __init__(self, db: Database, bus: Bus | None = None, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
-        self.db = db
-        self.bus = bus
-        self.clock = clock
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.db = deps.db
+        self.bus = deps.bus
+        self.settings = deps.settings
+        self.cipher = deps.cipher
+        self.limits = deps.limits
+        self.hall_id = deps.hall_id
+        self.clock = deps.clock
 
     def _apply_first(self) -> Callable[[Event], object] | None:
         return None

@@ -109,11 +109,9 @@ class WindowsAdmin(QueueCore):
             )
         )
         audited: dict[str, Any] = {'window_id': window.id, 'from': before, 'to': window.state}
-        await audit.record(
+        await audit.record_for(
             uow.session,
-            actor=caller.name,
-            role=caller.role,
-            client_address=caller.address,
+            caller,
             action=audit.window_action(kind),
             target=f'window:{window.number}',
             detail={**audited, 'detail': detail} if detail else audited,

@@ -30,6 +30,7 @@ from devices.face import (  # face_recognition through devices.face, which silen
     face_recognition,
     fit_long_side,
 )
+from tests.callers import deps_for
 from tests.conftest import FakeClock
 from tests.idnumbers import make_id
 
@@ -242,7 +243,7 @@ async def test_enrolled_under_consent_identifies_until_revoked(
         citizen = await find_or_create(s, cipher, facts, now=clock.now, update_contact=True)
         citizen_id = citizen.id
     assert citizen_id is not None
-    consents = ConsentService(db, cipher, clock=clock)
+    consents = ConsentService(deps_for(db, clock=clock, cipher=cipher))
     face = ConsentPurpose.FACE_TICKET
     consent = await consents.grant(
         citizen_id, face, ConsentScope.SAME_KIND, text_version=CURRENT_TEXT_VERSIONS[face], channel='kiosk'

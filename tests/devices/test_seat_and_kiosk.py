@@ -5,24 +5,16 @@ from __future__ import annotations
 from app.bus import InProcessBus
 from app.events import ComfortPrompt, DeviceSuggestion, HelpRequested, SeatChanged
 from app.models.ticket import TicketCreate
-from app.security.crypto import FieldCipher
 from app.services.queue import QueueService
-from tests.callers import DESK, limits_for
+from tests.callers import DESK, deps_for
 from tests.conftest import FakeClock
 from tests.devices.hubharness import PROMPTS, HubHarness
 from tests.factories import SmallHall
 
 
 async def take_a_ticket(harness: HubHarness, hall: SmallHall, clock: FakeClock) -> None:
-    cipher = FieldCipher({'k1': harness.settings.secret}, 'k1')
     queue = QueueService(
-        harness.db,
-        InProcessBus(),
-        harness.settings,
-        cipher,
-        limits_for(harness.db, clock),
-        hall_id=hall.hall_id,
-        clock=clock,
+        deps_for(harness.db, InProcessBus(), hall_id=hall.hall_id, settings=harness.settings, clock=clock)
     )
     await queue.take_ticket(TicketCreate(service_code=hall.service_a), caller=DESK)
 

@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import closing, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ from app.services.errors import Conflict
 from app.services.queue import QueueService
 from app.settings import ROOT, get_settings
 from tests.apphost import TEST_SECRET, running_app
-from tests.callers import DESK, as_staff
+from tests.callers import DESK, as_staff, deps_for
 from tests.conftest import AUDIT_KEY, FakeClock
 from tests.dbs import PostgresDatabase
 from tests.factories import SmallHall
@@ -103,7 +104,7 @@ def _anchors(db: Database, tmp_path: Path, **kwargs: Any) -> AuditAnchors:
 
 @pytest.fixture
 def log(db: Database, clock: FakeClock) -> audit.AuditLog:
-    return audit.AuditLog(db, clock=clock)
+    return audit.AuditLog(deps_for(db, clock=clock))
 
 
 # --- the chain -----------------------------------------------------------------------------------------------------
@@ -135,7 +136,7 @@ async def test_a_database_without_the_audit_key_refuses_to_write_or_check(db: Da
     keyless = Database(db.url)
     try:
         with pytest.raises(audit.AuditKeyMissing):
-            await audit.AuditLog(keyless, clock=clock).write(actor='w01', role='staff', action=audit.EXPORT)
+            await audit.AuditLog(deps_for(keyless, clock=clock)).write(actor='w01', role='staff', action=audit.EXPORT)
         with pytest.raises(audit.AuditKeyMissing):
             await audit.verify(keyless)
         with pytest.raises(audit.AuditKeyMissing):
@@ -229,7 +230,7 @@ async def test_over_long_values_are_cut_not_lost(db: Database, log: audit.AuditL
 
 
 async def test_naive_time_is_refused(db: Database) -> None:
-    log = audit.AuditLog(db)
+    log = audit.AuditLog(deps_for(db))
     with pytest.raises(ValueError, match='timezone'):
         await log.write(actor='w01', role='staff', action=audit.EXPORT, now=dt.datetime(2026, 1, 1))
 
@@ -473,7 +474,7 @@ async def test_anchors_go_to_redis_too_and_forged_ones_there_are_reported(
     assert anchors.redis is not None
     client = aioredis.from_url('redis://127.0.0.1:6379/0')
     try:
-        await _chain(audit.AuditLog(keyed), 4)
+        await _chain(audit.AuditLog(deps_for(keyed)), 4)
         await anchors.anchor()
         anchors.file.path.unlink()
         await client.rpush(anchors.redis.name, json.dumps({'v': 1, 'last_id': 1, 'hash': 'b' * 64, 'rows': 1}))
@@ -595,9 +596,7 @@ async def test_a_transition_whose_audit_row_cannot_be_chained_does_not_happen(
     """The ticket, its event and its audit row commit together or not at all."""
     keyless = Database(db.url)
     try:
-        blind = QueueService(
-            keyless, queue.bus, queue.settings, queue.cipher, queue.limits, hall_id=hall.hall_id, clock=queue.clock
-        )
+        blind = QueueService(replace(queue.deps, db=keyless))
         with pytest.raises(audit.AuditKeyMissing):
             await blind.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
     finally:
@@ -756,7 +755,7 @@ def _sqlite(url: str) -> Iterator[sqlite3.Connection]:
 
 
 async def test_cli_verify_intact_then_tampered(cli_db: Database, tmp_path: Path) -> None:
-    entries = await _chain(audit.AuditLog(cli_db), 3)
+    entries = await _chain(audit.AuditLog(deps_for(cli_db)), 3)
     intact = await _run_cli(cli_db, tmp_path, 'verify')
     assert intact.returncode == 0, intact.stderr
     assert '审计链完整 / audit chain intact: 3 rows' in intact.stdout
@@ -770,7 +769,7 @@ async def test_cli_verify_intact_then_tampered(cli_db: Database, tmp_path: Path)
 
 
 async def test_cli_anchor_then_a_cut_tail_is_reported_as_truncation(cli_db: Database, tmp_path: Path) -> None:
-    await _chain(audit.AuditLog(cli_db), 5)
+    await _chain(audit.AuditLog(deps_for(cli_db)), 5)
     anchored = await _run_cli(cli_db, tmp_path, 'anchor')
     assert anchored.returncode == 0, anchored.stderr
     path = tmp_path / 'var' / 'audit-anchors.jsonl'
@@ -786,7 +785,7 @@ async def test_cli_anchor_then_a_cut_tail_is_reported_as_truncation(cli_db: Data
 
 
 async def test_cli_reports_a_forged_anchor_and_does_not_trust_it(cli_db: Database, tmp_path: Path) -> None:
-    await _chain(audit.AuditLog(cli_db), 2)
+    await _chain(audit.AuditLog(deps_for(cli_db)), 2)
     out = tmp_path / 'elsewhere' / 'anchors.jsonl'
     assert (await _run_cli(cli_db, tmp_path, 'anchor', '--out', str(out))).returncode == 0
     forged = audit_anchors.make_anchor(OTHER_KEY, audit.Checkpoint(7, 'c' * 64, 7), dt.datetime.now(dt.UTC))
@@ -800,7 +799,7 @@ async def test_cli_reports_a_forged_anchor_and_does_not_trust_it(cli_db: Databas
 
 
 async def test_cli_cannot_check_without_the_key_or_the_anchor_file_asked_for(cli_db: Database, tmp_path: Path) -> None:
-    await _chain(audit.AuditLog(cli_db), 1)
+    await _chain(audit.AuditLog(deps_for(cli_db)), 1)
     env = _cli_env(cli_db.url, tmp_path / 'empty-var')
     env.pop('SECRET_KEY')
     keyless = await asyncio.to_thread(_run, env, 'verify')
@@ -812,7 +811,7 @@ async def test_cli_cannot_check_without_the_key_or_the_anchor_file_asked_for(cli
 
 async def test_cli_says_so_when_redis_cannot_take_or_give_anchors(cli_db: Database, tmp_path: Path) -> None:
     """A second store that is down is a finding, not a silent skip; the file still gets the anchor first."""
-    await _chain(audit.AuditLog(cli_db), 2)
+    await _chain(audit.AuditLog(deps_for(cli_db)), 2)
     down = {'REDIS_URL': 'redis://127.0.0.1:1/0'}
     anchored = await _run_cli(cli_db, tmp_path, 'anchor', **down)
     assert anchored.returncode == 2 and 'could not write the anchor everywhere' in anchored.stderr
@@ -823,7 +822,7 @@ async def test_cli_says_so_when_redis_cannot_take_or_give_anchors(cli_db: Databa
 
 
 async def test_cli_tail_prints_newest_rows_masked(cli_db: Database, tmp_path: Path) -> None:
-    await _chain(audit.AuditLog(cli_db), 5)
+    await _chain(audit.AuditLog(deps_for(cli_db)), 5)
     result = await _run_cli(cli_db, tmp_path, 'tail', '-n', '2')
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()

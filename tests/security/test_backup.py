@@ -21,6 +21,7 @@ from app.db import Database
 from app.migrate import upgrade_async
 from app.services import audit
 from app.settings import ROOT
+from tests.callers import deps_for
 from tests.conftest import AUDIT_KEY
 from tests.factories import build_small_hall
 
@@ -36,7 +37,7 @@ async def live(tmp_path: Path) -> AsyncIterator[Database]:
     await upgrade_async(url)
     database = Database(url, audit_key=AUDIT_KEY)
     await build_small_hall(database)
-    log = audit.AuditLog(database)
+    log = audit.AuditLog(deps_for(database))
     for n in range(5):
         await log.write(actor=f'w{n:02d}', role='staff', action=audit.LOGIN_OK)
     yield database
@@ -66,7 +67,7 @@ async def _backup(db: Database, target: Path) -> Path:
 
 
 async def test_backup_while_the_app_writes_is_consistent(live: Database, tmp_path: Path) -> None:
-    log = audit.AuditLog(live)
+    log = audit.AuditLog(deps_for(live))
     written = 0
     stop = asyncio.Event()
 
@@ -120,7 +121,7 @@ def test_default_backup_path_is_timestamped_and_never_reused(tmp_path: Path) -> 
 
 async def test_restore_brings_back_exactly_the_backed_up_rows(live: Database, tmp_path: Path) -> None:
     path = await _backup(live, tmp_path / 'b.db')
-    log = audit.AuditLog(live)
+    log = audit.AuditLog(deps_for(live))
     for n in range(4):
         await log.write(actor='w02', role='staff', action=audit.EXPORT, target=f'after-backup:{n}')
     await live.dispose()  # the app is stopped before a restore
@@ -139,7 +140,9 @@ async def test_restore_brings_back_exactly_the_backed_up_rows(live: Database, tm
 
 async def test_restore_is_refused_while_the_app_is_running(live: Database, tmp_path: Path) -> None:
     path = await _backup(live, tmp_path / 'b.db')
-    await audit.AuditLog(live).write(actor='w01', role='staff', action=audit.EXPORT)  # connection open, in use
+    await audit.AuditLog(deps_for(live)).write(
+        actor='w01', role='staff', action=audit.EXPORT
+    )  # connection open, in use
     db_file = _db_file(live)
     listing = sorted(p.name for p in db_file.parent.iterdir())
     with pytest.raises(backup.BackupError, match='running'):

@@ -31,6 +31,7 @@ from app.services import audit
 from app.services.consent import DEPARTMENT_DATA_TEXT_VERSION, ConsentService
 from app.services.tracking import GUESSES_PER_CODE
 from tests.apphost import TEST_SECRET, AppProcess, PreparedDatabase, run_coroutine, running_app
+from tests.callers import deps_for
 from tests.idnumbers import make_id
 from tests.security.browser import Page, UiSocket, open_page
 from tests.totp import token_body
@@ -229,7 +230,7 @@ def test_a_second_ticket_with_the_same_id_number_does_not_see_the_victims_consen
 async def _victims_consent(url: str, citizen_id: int | None, ticket_id: int | None) -> int:
     db = Database(url, audit_key=derive_key(TEST_SECRET.encode(), Purpose.AUDIT))
     try:
-        consent = await ConsentService(db, cipher=None).grant(  # type: ignore[arg-type]
+        consent = await ConsentService(deps_for(db)).grant(
             citizen_id or 0,
             ConsentPurpose.DEPARTMENT_DATA,
             ConsentScope.SAME_KIND,

@@ -22,7 +22,7 @@ from app.services.consent import (
 )
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.queue import QueueService
-from tests.callers import DESK
+from tests.callers import DESK, deps_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
@@ -36,7 +36,7 @@ V = CURRENT_TEXT_VERSIONS
 
 @pytest.fixture
 def consents(db: Database, cipher: FieldCipher, clock: FakeClock) -> ConsentService:
-    return ConsentService(db, cipher, clock=clock)
+    return ConsentService(deps_for(db, clock=clock, cipher=cipher))
 
 
 async def citizen_ticket(queue: QueueService, service: str, year: int) -> tuple[int, int]:

@@ -20,7 +20,7 @@ from app.security.masking import masked_citizen
 from app.services.consent import CURRENT_TEXT_VERSIONS, ConsentService
 from app.services.queue import QueueService
 from app.settings import Settings
-from tests.callers import DESK, limits_for
+from tests.callers import DESK, deps_for
 from tests.conftest import FakeClock
 from tests.factories import build_small_hall
 from tests.idnumbers import make_id
@@ -58,9 +58,7 @@ async def populate(sqlite_db: Database, settings: Settings, cipher: FieldCipher,
     """Tickets with ID number, phone and name through the queue, plus one face template under consent."""
     hall = await build_small_hall(sqlite_db)
     bus = InProcessBus()
-    queue = QueueService(
-        sqlite_db, bus, settings, cipher, limits_for(sqlite_db, clock), hall_id=hall.hall_id, clock=clock
-    )
+    queue = QueueService(deps_for(sqlite_db, bus, hall_id=hall.hall_id, settings=settings, clock=clock, cipher=cipher))
     try:
         views = [
             await queue.take_ticket(
@@ -72,7 +70,7 @@ async def populate(sqlite_db: Database, settings: Settings, cipher: FieldCipher,
         await bus.stop()
     citizen_id = views[0].ticket.citizen_id
     assert citizen_id is not None
-    consents = ConsentService(sqlite_db, cipher, clock=clock)
+    consents = ConsentService(deps_for(sqlite_db, settings=settings, clock=clock, cipher=cipher))
     purpose = ConsentPurpose.FACE_TICKET
     consent = await consents.grant(
         citizen_id, purpose, ConsentScope.SAME_KIND, text_version=CURRENT_TEXT_VERSIONS[purpose]

@@ -22,7 +22,7 @@ from app.services.journey import Journey
 from app.services.principal import Kind, Principal
 from app.services.queue import QueueService
 from tests import journeyhall
-from tests.callers import DESK
+from tests.callers import DESK, deps_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
@@ -43,7 +43,7 @@ MOTHER = Guardian(make_id(dt.date(1985, 3, 9), sequence='428'), 'parent')
 
 @pytest.fixture
 def consents(db: Database, cipher: FieldCipher, clock: FakeClock) -> ConsentService:
-    return ConsentService(db, cipher, clock=clock)
+    return ConsentService(deps_for(db, clock=clock, cipher=cipher))
 
 
 async def citizen_born(queue: QueueService, service: str, birth: dt.date) -> int:

@@ -23,6 +23,7 @@ from app.security.keys import Purpose, derive_key
 from app.services import audit
 from app.services.consent import DEPARTMENT_DATA_TEXT_VERSION, ConsentService, Guardian
 from tests.apphost import TEST_SECRET, AppProcess, PreparedDatabase, run_coroutine, running_app
+from tests.callers import deps_for
 from tests.idnumbers import make_id
 from tests.security.browser import Page, UiSocket, open_page
 from tests.security.test_citizen_keys import at_desk, rows, texted_code, texts, type_and_verify
@@ -118,7 +119,7 @@ async def _guardian_consent(url: str, citizen_id: int, ticket_id: int) -> int:
     db = Database(url, audit_key=derive_key(TEST_SECRET.encode(), Purpose.AUDIT))
     cipher = FieldCipher({'k1': TEST_SECRET.encode()}, 'k1')
     try:
-        consent = await ConsentService(db, cipher).grant(
+        consent = await ConsentService(deps_for(db, cipher=cipher)).grant(
             citizen_id,
             ConsentPurpose.DEPARTMENT_DATA,
             ConsentScope.SAME_KIND,

@@ -299,7 +299,7 @@ async def guard_hall(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIt
             role.value: (await totp.login(rt.auth, *who, client_address='10.3.0.1')).token
             for role, who in ACCOUNTS.items()
         }
-        yield GuardHall(rt, tokens, guard.Guard(rt.auth, rt.db, rt.settings, watch))
+        yield GuardHall(rt, tokens, guard.Guard(rt.auth, audit.AuditLog(rt.deps), rt.settings, watch))
     finally:
         await watch.stop()
         await rt.bus.stop()

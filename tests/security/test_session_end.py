@@ -49,7 +49,7 @@ from app.settings import ConfigError, Settings, load_settings
 from pages.session_watch import SessionWatch
 from tests import totp
 from tests.apphost import AppProcess, NewUser, PreparedDatabase, running_app
-from tests.callers import limits_for
+from tests.callers import deps_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.security.routes import bearer, sqlite_path
@@ -62,7 +62,7 @@ BOSS = ('boss', 'Manager-01-pass')
 
 @pytest.fixture
 def auth(db: Database, hall: SmallHall, settings: Settings, clock: FakeClock, bus: InProcessBus) -> AuthService:
-    return AuthService(db, settings, limits_for(db, clock), bus=bus, hall_id=hall.hall_id, clock=clock)
+    return AuthService(deps_for(db, bus, hall_id=hall.hall_id, settings=settings, clock=clock))
 
 
 async def _change_user(db: Database, username: str, **values: Any) -> None:
@@ -365,9 +365,9 @@ async def test_a_logout_in_one_process_ends_the_pages_open_in_another_over_redis
     bus_a, bus_b = RedisBus(REDIS, key=key, stream=stream), RedisBus(REDIS, key=key, stream=stream)
     await bus_a.start()
     await bus_b.start()
-    auth_a = AuthService(db, settings, limits_for(db, clock), bus=bus_a, hall_id=hall.hall_id, clock=clock)
+    auth_a = AuthService(deps_for(db, bus_a, hall_id=hall.hall_id, settings=settings, clock=clock))
     watch_b = SessionWatch(
-        AuthService(db, settings, limits_for(db, clock), bus=bus_b, hall_id=hall.hall_id, clock=clock),
+        AuthService(deps_for(db, bus_b, hall_id=hall.hall_id, settings=settings, clock=clock)),
         bus_b,
         period=3600,
     )

@@ -46,7 +46,7 @@ from app.services.limits import TooManyRequests
 from app.settings import Settings
 from tests import totp
 from tests.apphost import AppProcess, NewUser, PreparedDatabase, running_app
-from tests.callers import limits_for
+from tests.callers import deps_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.security.routes import assert_error, audit_rows, bearer, db_state, session_rows, token
@@ -58,7 +58,7 @@ BOSS = ('boss', 'Manager-01-pass')
 
 @pytest.fixture
 def auth(db: Database, hall: SmallHall, settings: Settings, clock: FakeClock) -> AuthService:
-    return AuthService(db, settings, limits_for(db, clock), clock=clock)
+    return AuthService(deps_for(db, settings=settings, clock=clock))
 
 
 async def _sessions(db: Database) -> list[AuthSession]:
@@ -120,7 +120,7 @@ async def test_activity_is_written_at_most_once_a_minute(auth: AuthService, db: 
 
 
 async def test_idle_limit_comes_from_the_settings(db: Database, hall: SmallHall, clock: FakeClock) -> None:
-    auth = AuthService(db, Settings(TOKEN_IDLE_MINUTES=5), limits_for(db, clock), clock=clock)
+    auth = AuthService(deps_for(db, settings=Settings(TOKEN_IDLE_MINUTES=5), clock=clock))
     issued = await totp.login(auth, *W01)
     clock.advance(4.9)
     await auth.authenticate(issued.token)

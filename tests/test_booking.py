@@ -30,7 +30,7 @@ from app.services.principal import Principal
 from app.services.queue import QueueService
 from app.settings import Settings
 from tests.bookinghall import MONDAY, account, at
-from tests.callers import DESK, deps_for, limits_for
+from tests.callers import DESK, deps_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.kiosk_hall import KIOSK, add_kiosk_hall
@@ -213,8 +213,10 @@ async def test_a_booking_checks_in_at_the_kiosk_with_appointment_priority_inside
 ) -> None:
     await add_kiosk_hall(db, hall.hall_id)
     settings = bookings.settings
-    auth = AuthService(db, settings, limits_for(db, clock), clock=clock)
-    kiosks = KioskService(db, bus, settings, cipher, queue, auth=auth, hall_id=hall.hall_id, clock=clock)
+    auth = AuthService(deps_for(db, settings=settings, clock=clock))
+    kiosks = KioskService(
+        deps_for(db, bus, hall_id=hall.hall_id, settings=settings, clock=clock, cipher=cipher), queue, auth=auth
+    )
     me = await account(db, cipher, '13800000009')
     booked = await bookings.book(me, hall.service_a, at(MONDAY, 10))
     clock.now = at(MONDAY, 9, 50).astimezone(dt.UTC)  # 10 min early: within APPOINTMENT_EARLY_MINUTES
@@ -270,7 +272,7 @@ async def blocked_until(db: Database, caller: Principal) -> dt.datetime | None:
 async def test_the_periodic_no_show_job_marks_missed_bookings_through_the_journey(
     db: Database, bus: InProcessBus, settings: Settings, hall: SmallHall, cipher: FieldCipher, clock: FakeClock
 ) -> None:
-    journey = build_journey(db, bus, settings, cipher, limits_for(db, clock), hall_id=hall.hall_id, clock=clock)
+    journey = build_journey(deps_for(db, bus, hall_id=hall.hall_id, settings=settings, clock=clock, cipher=cipher))
     assert mark_no_shows in {periodic.job for periodic in app_periodic(settings)}
     me = await account(db, cipher, '13800000010')
     await journey.bookings.book(me, hall.service_b, at(MONDAY, 9))

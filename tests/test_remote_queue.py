@@ -392,7 +392,7 @@ async def test_replay_sees_absent_tickets_leave_the_queue_and_come_back_on_arriv
     await queue.arrive_at_kiosk(taken.ticket.code, caller=KIOSK)
     clock.advance(2)
 
-    log = await ReplayService(db, settings, hall_id=hall.hall_id, clock=clock).load(
+    log = await ReplayService(deps_for(db, hall_id=hall.hall_id, settings=settings, clock=clock)).load(
         clock.now.astimezone(settings.tz).date()
     )
 

@@ -113,7 +113,9 @@ async def test_periodic_jobs_wait_for_redis_and_resume_once_a_round(redis_server
         first = min(t for t in runs if t > back)
         await eventually(lambda: len([t for t in runs if t > first]) >= 2, timeout=20)  # one a second again
         burst = [t for t in runs if first <= t < first + 1.0]
-        assert len(burst) <= 2  # the catch-up round and at most one regular one: not the 4+ missed rounds
+        # the catch-up round and the regular rounds that start in that second (two, when a loaded machine
+        # starts one late and the next on time): never the 4+ rounds missed while Redis was down
+        assert len(burst) <= 3, burst
         assert runner.available
     finally:
         await runner.stop()

@@ -33,6 +33,7 @@ CSS = """
 .fm-qlabel { font-size: 14px; fill: #44546a; }
 .fm-qnum { font-size: 21px; font-weight: 700; fill: #1f3b5c; }
 .fm-qremote { font-size: 13px; font-weight: 600; fill: #6a1b9a; }
+.fm-qbooked { font-size: 13px; font-weight: 600; fill: #00695c; }
 .fm-zone.busy .fm-badge rect { fill: #1f5fa8; }
 .fm-zone.busy .fm-qlabel, .fm-zone.busy .fm-qnum { fill: #fff; }
 .fm-zone.hot .fm-badge rect { fill: #c62828; }

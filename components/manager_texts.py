@@ -70,6 +70,7 @@ register(
         'detail.queues': ('本区排队', 'Queues here'),
         'detail.windows': ('本区窗口', 'Windows here'),
         'detail.oldest': ('最久已等 {n} 分钟', 'longest {n} min'),
+        'detail.booked': ('1小时内预约 {n} 人', '{n} booked within the hour'),
         'detail.close': ('关闭', 'Close'),
         'device.kind.kiosk': ('自助取号机', 'kiosk'),
         'device.kind.id_reader': ('身份证阅读器', 'ID card reader'),

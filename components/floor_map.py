@@ -84,6 +84,8 @@ LEGEND = (
     ('legend.seat_warm', 'background:#ffb74d;border-color:#e65100', True),
     ('legend.seat_long', 'background:#e57373;border-color:#b71c1c', True),
     ('legend.queue_hot', 'background:#c62828;border-color:#c62828', False),
+    ('legend.remote', 'background:#6a1b9a;border-color:#6a1b9a', False),
+    ('legend.booked', 'background:#00695c;border-color:#00695c', False),
 )
 
 LEGEND_MINUTES = {  # the legend names the thresholds the map draws with

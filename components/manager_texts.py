@@ -49,6 +49,8 @@ register(
         'legend.seat_warm': ('已坐{minutes}分钟+', 'seated {minutes} min+'),
         'legend.seat_long': ('已坐{minutes}分钟+', 'seated {minutes} min+'),
         'legend.queue_hot': ('排队超预警线', 'queue over alert line'),
+        'legend.remote': ('远程N：远程取号未到厅', 'remote N: remote tickets not yet in the hall'),
+        'legend.booked': ('约N：本时段及1小时内预约', 'booked N: booked for this slot or the next hour'),
         'detail.state': ('状态', 'State'),
         'detail.staff': ('工作人员', 'Staff'),
         'detail.serving': ('正在办理', 'Serving'),

@@ -3,7 +3,10 @@ hour (BOOKED, not yet checked in), every booking write tells it, and the twin sh
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+
+import pytest
 
 from app.bus import InProcessBus
 from app.db import Database
@@ -23,7 +26,9 @@ from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.test_live_state import small_state
 from tests.twinkit import seed_twin
-from twin.model import QUEUE, ZONE
+from twin import feed as feed_module
+from twin.feed import HallFeed
+from twin.model import QUEUE, ZONE, Key
 
 TUESDAY = MONDAY + dt.timedelta(days=1)
 BOOKED, CHECKED_IN, CANCELLED, MISSED = (
@@ -191,3 +196,31 @@ def test_a_booking_shows_on_its_queue_and_zone_and_keys_change_only_with_the_cou
     assert (queue.booked, twin.zones[zid].booked) == (1, 1)
     assert twin.apply(changed(2, utc(MONDAY, 10), CHECKED_IN, service_id=queue.service_id)) == mine
     assert zone_visuals(twin, zid)[f'fm-z{zid}-b'] == (None, '')
+
+
+async def test_the_feeds_minute_tick_redraws_a_queue_whose_slot_passed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Time alone moves bookings out of the hour ahead: the process's one feed loop recounts, no event needed."""
+    monkeypatch.setattr(feed_module, 'TICK_SECONDS', 0.01)
+    monkeypatch.setattr(feed_module, 'BOOKED_EVERY', 0.02)
+    twin = seed_twin()
+    clock = FakeClock()
+    clock.now = utc(MONDAY, 9, 10)
+    twin.live.clock = clock
+    queue = next(q for q in twin.queues.values() if q.zone_id is not None)
+    zid = queue.zone_id
+    assert zid is not None
+    twin.apply(changed(1, utc(MONDAY, 9), service_id=queue.service_id))
+    feed = HallFeed(twin, min_interval=0)
+    flushed: list[frozenset[Key]] = []
+    feed.flushed.subscribe(flushed.append)
+    await feed.start()
+    try:
+        clock.now = utc(MONDAY, 9, 30)
+        for _ in range(500):
+            if any((QUEUE, queue.service_id) in keys for keys in flushed):
+                break
+            await asyncio.sleep(0.01)
+        assert any((QUEUE, queue.service_id) in keys for keys in flushed)
+        assert (queue.booked, twin.zones[zid].booked) == (0, 0)
+    finally:
+        await feed.stop()

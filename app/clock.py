@@ -10,6 +10,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """Aware UTC: SQLite hands stored moments back naive (they are stored in UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def hall_day(moment: datetime, tz: ZoneInfo) -> date:
     """The hall's calendar day of a moment (ticket numbers restart each day)."""
     return moment.astimezone(tz).date()

@@ -103,6 +103,17 @@ class TicketArrived(TicketEventBase):
     having arrived waits again, in its old place."""
 
 
+class AppointmentChanged(Event):
+    """A booking was made, moved, cancelled, checked in or missed: the live queue counts the citizens still booked
+    for the hour ahead of each queue (no personal data)."""
+
+    service_id: int
+    appointment_id: int
+    slot_start: dt.datetime
+    slot_end: dt.datetime
+    status: str  # an AppointmentStatus: only 'booked' is still expected
+
+
 class WindowPayload(BaseModel):
     id: int
     number: int

@@ -200,11 +200,12 @@ class DetailPanel:
         for queue in queues:
             eta = t('kpi.minutes', n=queue.eta_minutes) if queue.eta_minutes is not None else t('queue.no_window')
             oldest = f' · {t("detail.oldest", n=_minutes(queue.oldest_queued_at, now))}' if queue.waiting else ''
+            booked = f' · {t("detail.booked", n=queue.booked)}' if queue.booked else ''
             with ui.row().classes('w-full no-wrap gap-2 text-sm items-baseline'):
                 ui.label(queue.prefix).classes('w-5 font-bold text-primary')
                 ui.label(queue.name).classes('grow')
                 style = 'text-negative font-bold' if queue.waiting > queue.threshold else 'font-medium'
-                ui.label(f'{t("kpi.people", n=queue.waiting)} · {eta}{oldest}').classes(style)
+                ui.label(f'{t("kpi.people", n=queue.waiting)} · {eta}{oldest}{booked}').classes(style)
         windows = sorted((w for w in self.twin.windows.values() if w.zone_id == zid), key=lambda w: w.number)
         if windows:
             ui.label(t('detail.windows')).classes('text-sm text-grey-7 mt-2')

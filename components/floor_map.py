@@ -33,6 +33,7 @@ CSS = """
 .fm-qlabel { font-size: 14px; fill: #44546a; }
 .fm-qnum { font-size: 21px; font-weight: 700; fill: #1f3b5c; }
 .fm-qremote { font-size: 13px; font-weight: 600; fill: #6a1b9a; }
+.fm-qbooked { font-size: 13px; font-weight: 600; fill: #00695c; }
 .fm-zone.busy .fm-badge rect { fill: #1f5fa8; }
 .fm-zone.busy .fm-qlabel, .fm-zone.busy .fm-qnum { fill: #fff; }
 .fm-zone.hot .fm-badge rect { fill: #c62828; }
@@ -83,6 +84,8 @@ LEGEND = (
     ('legend.seat_warm', 'background:#ffb74d;border-color:#e65100', True),
     ('legend.seat_long', 'background:#e57373;border-color:#b71c1c', True),
     ('legend.queue_hot', 'background:#c62828;border-color:#c62828', False),
+    ('legend.remote', 'background:#6a1b9a;border-color:#6a1b9a', False),
+    ('legend.booked', 'background:#00695c;border-color:#00695c', False),
 )
 
 LEGEND_MINUTES = {  # the legend names the thresholds the map draws with

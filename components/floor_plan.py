@@ -2,7 +2,8 @@
 
 The plan is drawn once per page from the seed's coordinates (zones, windows, devices, seats). What
 changes is only the `class` attribute of a part (its state colour) and the text of a few labels
-(a window's current number, a zone's queue length and how many of it are remote). `visuals` gives
+(a window's current number, a zone's queue length, how many of it are remote, and how many citizens are
+booked for the hour ahead). `visuals` gives
 exactly those for every part in the twin, `visuals_for` for the parts behind some changed keys; the map's
 feed sends only the ones that differ from what it sent before.
 """
@@ -31,6 +32,7 @@ PERIPHERAL_R = 6
 LABEL_FONT = 19
 BADGE_W, BADGE_H = 76, 34
 REMOTE_LABEL = '远程'  # above a queue's badge: how many of it are remote tickets not yet in the hall
+BOOKED_LABEL = '约'  # beside it: how many are booked for the slot under way or the next hour, not yet checked in
 
 
 def zone_id(zid: int) -> str:
@@ -49,7 +51,8 @@ def device_id(did: int) -> str:
 
 
 def zone_visuals(twin: HallTwin, zid: int, remote_label: str = REMOTE_LABEL) -> dict[str, Visual]:
-    """The zone's colour, its queue's length, and how many of those are remote tickets not yet in the hall."""
+    """The zone's colour, its queue's length, how many of those are remote tickets not yet in the hall, and how
+    many citizens are booked for the hour ahead (still to come: not part of the length)."""
     zone = twin.zones[zid]
     hot = ' hot' if zone.over_threshold else ''
     busy = ' busy' if zone.waiting else ''
@@ -57,6 +60,7 @@ def zone_visuals(twin: HallTwin, zid: int, remote_label: str = REMOTE_LABEL) -> 
         zone_id(zid): (f'fm-zone{hot}{busy}', None),
         f'{zone_id(zid)}-q': (None, str(zone.waiting)),
         f'{zone_id(zid)}-r': (None, f'{remote_label}{zone.remote}' if zone.remote else ''),
+        f'{zone_id(zid)}-b': (None, f'{BOOKED_LABEL}{zone.booked}' if zone.booked else ''),
     }
 
 
@@ -212,7 +216,9 @@ def _zone(twin: HallTwin, zid: int, look: dict[str, Visual], queue: str) -> str:
             f'<text id="{zone_id(zid)}-q" class="fm-qnum" x="{right - 20:g}" y="{bottom - 10:g}" '
             f'text-anchor="middle">{_text(f"{zone_id(zid)}-q", look)}</text>'
             f'<text id="{zone_id(zid)}-r" class="fm-qremote" x="{right - 20:g}" y="{top - 4:g}" '
-            f'text-anchor="middle">{_text(f"{zone_id(zid)}-r", look)}</text></g>'
+            f'text-anchor="middle">{_text(f"{zone_id(zid)}-r", look)}</text>'
+            f'<text id="{zone_id(zid)}-b" class="fm-qbooked" x="{left + 4:g}" y="{top - 4:g}">'
+            f'{_text(f"{zone_id(zid)}-b", look)}</text></g>'
         )
     parts.append('</g>')
     return ''.join(parts)

@@ -22,6 +22,7 @@ from app.services.alerts import ALERT_ACKNOWLEDGED
 from app.settings import get_settings
 from app.users import add_user
 from tests import totp
+from tests.bookinghall import MONDAY, account, at
 from tests.callers import DESK, as_staff
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
@@ -124,6 +125,29 @@ async def test_the_floor_panel_shows_a_window(manager_hall: Devices, ui_hall: Sm
     await user.should_see('张三')
     await user.should_see(marker='detail-history')
     await user.should_see('叫号')  # the window's last ticket transition, from TicketEvent
+
+
+async def test_the_map_shows_who_is_booked_for_the_hour_ahead(
+    manager_hall: Devices, ui_hall: SmallHall, user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt, twin = await ready(), (await parts()).twin
+    assert rt.queue.live is not None
+    clock = FakeClock()
+    clock.now = at(MONDAY, 8, 40).astimezone(dt.UTC)
+    monkeypatch.setattr(rt.queue.live, 'clock', clock)
+    monkeypatch.setattr(rt.journey.bookings, 'clock', clock)
+    await log_in(user, 'boss', 'Manager-01-pass')
+    await user.open('/manager')
+    await user.should_see('管理驾驶舱')
+    scripts = capture_scripts(user)
+
+    me = await account(rt.db, rt.cipher, '13800000042')
+    await rt.journey.bookings.book(me, ui_hall.service_a, at(MONDAY, 9))
+    zone = next(q.zone_id for q in twin.queues.values() if q.code == ui_hall.service_a)
+    patched = re.compile(rf'htFloor\(.*\["fm-z{zone}-b",null,"约1"\]')
+    await eventually(lambda: any(patched.search(code) for code in scripts))
+    user.find(marker='floor-map').trigger('click', f'zone:{zone}')
+    await user.should_see('1小时内预约 1 人', retries=RETRIES)
 
 
 @pytest.mark.parametrize('time_of_day', [dt.time(16, 4, 39), dt.time(18, 30, 20), dt.time(0, 0, 20)], ids=str)

@@ -6,7 +6,8 @@ change after a quiet spell goes out at once, later ones are batched until `min_i
 since the previous flush. No timer runs while nothing changes.
 
 Besides, one loop (the process's only periodic task for the manager's view) marks what changes with
-time alone (seat wait colours, serving times), refreshes today's KPIs a few seconds after ticket
+time alone (seat wait colours, serving times), recounts once a minute the bookings of the hour ahead
+(a slot moves into it or out of it with no event), refreshes today's KPIs a few seconds after ticket
 activity (and every half minute for waits that only grow) and the chart series every minute. All
 figures are computed once here and shared by every connected manager.
 """
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 MIN_INTERVAL = 0.2  # at most 5 flushes a second
 TICK_SECONDS = 1.0
 TIME_KEYS_EVERY = 30.0
+BOOKED_EVERY = 60.0
 KPI_AFTER_ACTIVITY = 3.0
 KPI_EVERY = 30.0
 SERIES_EVERY = 60.0
@@ -159,7 +161,7 @@ class HallFeed:
         self.twin.updated.unsubscribe(self._on_update)
 
     async def _run(self) -> None:
-        last_kpi = last_time = last_series = time.monotonic()
+        last_kpi = last_time = last_series = last_booked = time.monotonic()
         while True:
             await asyncio.sleep(TICK_SECONDS)
             now = time.monotonic()
@@ -167,6 +169,9 @@ class HallFeed:
                 if now - last_time >= TIME_KEYS_EVERY:
                     last_time = now
                     self.mark(self.twin.time_keys())
+                if now - last_booked >= BOOKED_EVERY:
+                    last_booked = now
+                    self.mark(self.twin.refresh_booked())
                 if (self._activity and now - last_kpi >= KPI_AFTER_ACTIVITY) or now - last_kpi >= KPI_EVERY:
                     self._activity = False
                     last_kpi = now

@@ -1,7 +1,7 @@
 """The live in-memory hall: zones, windows, queues, devices, seats and open alerts.
 
-Built from the database once, then kept current by events. Ticket and window events are reduced by
-the process's one live queue state (app/services/live_queue.py), which the twin follows: after each
+Built from the database once, then kept current by events. Ticket, window and booking events are reduced
+by the process's one live queue state (app/services/live_queue.py), which the twin follows: after each
 new event the twin shows the windows and queues as that state has them. Device and alert events go
 through `apply`. Either way one event comes in and the keys of the objects that really changed come
 out (an empty set when nothing did, e.g. a duplicate event or a window set to the state it already
@@ -18,9 +18,9 @@ from collections import Counter
 from nicegui import Event as UiEvent
 
 from app.bus import Bus, Subscription
-from app.events import AlertPayload, Event, TicketEventBase, WindowChanged
+from app.events import AlertPayload, Event
 from app.models.device import DeviceKind
-from app.services.live_queue import LiveQueue
+from app.services.live_queue import QUEUE_EVENTS, LiveQueue
 from app.services.queue_views import HallOverview
 from app.services.thresholds import queue_is_hot
 from twin.layout import HallLayout
@@ -125,14 +125,14 @@ class HallTwin:
             self._subscription = None
 
     def _on_bus(self, event: Event) -> None:
-        if not isinstance(event, TicketEventBase | WindowChanged):
+        if not isinstance(event, QUEUE_EVENTS):
             self.apply(event)
 
     def apply(self, event: Event) -> frozenset[Key]:
         """Reduce one event into the twin; `changed` and `updated` fire only when something changed.
 
-        A ticket or window event is handed to the live state, which hands it back to `_show` if it is new."""
-        if isinstance(event, TicketEventBase | WindowChanged):
+        A ticket, window or booking event is handed to the live state, which hands it back to `_show` if it is new."""
+        if isinstance(event, QUEUE_EVENTS):
             self._shown = frozenset()
             self.live.apply(event)
             return self._shown
@@ -200,17 +200,32 @@ class HallTwin:
                 queue,
                 waiting=waiting,
                 remote=self.live.remote_count(sid),
+                booked=self.live.booked_count(sid),
                 eta_minutes=round(estimate.minutes) if estimate else None,
                 oldest_queued_at=self.live.oldest(sid),
             ):
                 keys.add((QUEUE, sid))
+        return keys | self._refresh_zones()
+
+    def refresh_booked(self) -> set[Key]:
+        """Time alone moves slots into the hour ahead and out of it: recount the bookings (the feed's periodic
+        tick, one per process) and return the keys of the queues and zones whose count changed."""
+        keys: set[Key] = {
+            (QUEUE, sid) for sid, queue in self.queues.items() if assign(queue, booked=self.live.booked_count(sid))
+        }
+        return keys | self._refresh_zones() if keys else keys
+
+    def _refresh_zones(self) -> set[Key]:
+        keys: set[Key] = set()
         waiting_by_zone: Counter[int] = Counter()
         remote_by_zone: Counter[int] = Counter()
+        booked_by_zone: Counter[int] = Counter()
         hot: set[int] = set()
         for queue in self.queues.values():
             if queue.zone_id is not None:
                 waiting_by_zone[queue.zone_id] += queue.waiting
                 remote_by_zone[queue.zone_id] += queue.remote
+                booked_by_zone[queue.zone_id] += queue.booked
                 if queue_is_hot(queue.waiting, queue.threshold):
                     hot.add(queue.zone_id)
         for zid, zone in self.zones.items():
@@ -218,6 +233,7 @@ class HallTwin:
                 zone,
                 waiting=waiting_by_zone.get(zid, 0),
                 remote=remote_by_zone.get(zid, 0),
+                booked=booked_by_zone.get(zid, 0),
                 over_threshold=zid in hot,
             ):
                 keys.add((ZONE, zid))

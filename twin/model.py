@@ -35,6 +35,7 @@ class ZoneTwin:
     name_en: str = ''
     waiting: int = 0
     remote: int = 0  # of those waiting, remote tickets whose citizen has not arrived yet
+    booked: int = 0  # booked for the slot under way or the next hour, not yet checked in (its queues' sum)
     over_threshold: bool = False
 
 
@@ -62,6 +63,7 @@ class QueueTwin:
     prefix: str
     waiting: int = 0
     remote: int = 0  # of those waiting, remote tickets whose citizen has not arrived yet
+    booked: int = 0  # booked for the slot under way or the next hour, not yet checked in
     eta_minutes: int | None = None
     oldest_queued_at: dt.datetime | None = None
     threshold: int = 15

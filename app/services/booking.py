@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.clock import hall_day
+from app.events import AppointmentChanged
 from app.models.appointment import Appointment, AppointmentStatus
 from app.models.citizen_account import CitizenAccount
 from app.models.hall import ServiceItem, Window, WindowService
@@ -30,7 +31,7 @@ from app.services.errors import Conflict, Invalid, NotFound, Unauthorized
 from app.services.messages import MAX_PARAMETER_LENGTH, Template, message
 from app.services.notifications import NotificationService
 from app.services.principal import Principal
-from app.services.uow import Service
+from app.services.uow import Service, UnitOfWork
 
 TAKEN = (AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN)  # statuses that hold a place
 MISSED_BATCH = 500
@@ -144,6 +145,7 @@ class BookingService(Service):
             s.add(appointment)
             await s.flush()
             await self._text(s, Template.BOOKED, appointment, service, now)
+            self._tell(uow, appointment)
         self._kick()
         return self._view(appointment, service)
 
@@ -160,6 +162,7 @@ class BookingService(Service):
             appointment.status = AppointmentStatus.CANCELLED
             appointment.cancelled_at = now
             await self._text(s, Template.BOOKING_CANCELLED, appointment, service, now)
+            self._tell(uow, appointment)
         self._kick()
         return self._view(appointment, service)
 
@@ -181,6 +184,7 @@ class BookingService(Service):
             await self._place_left(s, service, start)
             appointment.slot_start, appointment.slot_end = start, end
             await self._text(s, Template.BOOKING_MOVED, appointment, service, now)
+            self._tell(uow, appointment)
         self._kick()
         return self._view(appointment, service)
 
@@ -210,6 +214,7 @@ class BookingService(Service):
             )
             for appointment in missed:
                 appointment.status = AppointmentStatus.MISSED
+                self._tell(uow, appointment)
         for account_id in sorted({a.account_id for a in missed if a.account_id is not None}):
             async with self._transaction() as uow:
                 await self._block_if_due(uow.session, account_id, now)
@@ -363,6 +368,12 @@ class BookingService(Service):
             channels=(SMS,),
         )
 
+    def _tell(self, uow: UnitOfWork, appointment: Appointment) -> None:
+        """After commit, the live queue (and so the floor map) learns the booking's new slot or status; a tool
+        without a bus has no map to tell."""
+        if uow.bus is not None:
+            uow.emit(appointment_changed(appointment))
+
     def _kick(self) -> None:
         if self.notifier is not None:
             self.notifier.kick()
@@ -377,6 +388,19 @@ class BookingService(Service):
             status=AppointmentStatus(appointment.status),
             qr=codes.sign(self.settings.secret, 'appt', appointment.reference),
         )
+
+
+def appointment_changed(appointment: Appointment) -> AppointmentChanged:
+    """The event every write of a booking publishes (booking here, check-in at the kiosk in the queue service)."""
+    assert appointment.id is not None
+    return AppointmentChanged(
+        hall_id=appointment.hall_id,
+        service_id=appointment.service_id,
+        appointment_id=appointment.id,
+        slot_start=_utc(appointment.slot_start),
+        slot_end=_utc(appointment.slot_end),
+        status=appointment.status,
+    )
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:

@@ -12,9 +12,11 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.clock import as_utc
+from app.models.appointment import Appointment, AppointmentStatus
 from app.models.hall import ServiceItem, Window, WindowService
 from app.models.ticket import PriorityClass, Ticket, TicketStatus
-from app.services.live_queue import ARRIVAL_WINDOW, RECENT_HANDLING_SAMPLES, LiveQueue, WindowSlot
+from app.services.live_queue import ARRIVAL_WINDOW, RECENT_HANDLING_SAMPLES, BookedSlot, LiveQueue, WindowSlot
 from app.services.priority import Candidate
 
 HANDLING_LOOKBACK = dt.timedelta(days=7)
@@ -81,9 +83,23 @@ async def read_live_queue(
         dict(recent),
         arrivals,
         remote,
+        await booked_ahead(s, hall_id=hall_id, now=now),
         clock=clock,
         cap_minutes=cap_minutes,
     )
+
+
+async def booked_ahead(s: AsyncSession, *, hall_id: int, now: dt.datetime) -> dict[int, BookedSlot]:
+    """Bookings still expected (BOOKED, slot not over): all of them up to the booking horizon, so a process
+    running past midnight knows the next day's too; events keep them current from here."""
+    rows = await s.execute(
+        select(Appointment.id, Appointment.service_id, Appointment.slot_start, Appointment.slot_end).where(
+            Appointment.hall_id == hall_id,
+            Appointment.status == AppointmentStatus.BOOKED,
+            col(Appointment.slot_end) > now,
+        )
+    )
+    return {appointment_id: (service_id, as_utc(start), as_utc(end)) for appointment_id, service_id, start, end in rows}
 
 
 async def window_links(s: AsyncSession) -> dict[int, dict[int, int]]:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.bus import Bus, Subscription
-from app.clock import utcnow
+from app.clock import as_utc, utcnow
 from app.events import (
+    AppointmentChanged,
     Event,
     TicketArrived,
     TicketCalled,
@@ -30,6 +31,7 @@ from app.events import (
     TicketTransferred,
     WindowChanged,
 )
+from app.models.appointment import AppointmentStatus
 from app.models.hall import ServiceItem, WindowState
 from app.models.ticket import PriorityClass, TicketStatus
 from app.services import eta
@@ -42,6 +44,10 @@ SEEN_EVENTS = 4096
 ARRIVAL_WINDOW = dt.timedelta(minutes=30)  # recent arrival rates for the look-ahead
 REUSE_SECONDS = 10.0  # a look-ahead is reused for this long while nothing changes
 UNKNOWN_CASE_MINUTES = 5.0  # the rest of a case whose service is not known
+BOOKED_AHEAD = dt.timedelta(hours=1)  # a queue shows the bookings of the slot under way and of the next hour
+
+BookedSlot = tuple[int, dt.datetime, dt.datetime]  # service, slot start, slot end (aware UTC)
+QUEUE_EVENTS = (TicketEventBase, WindowChanged, AppointmentChanged)  # the events this state reduces
 
 
 @dataclass
@@ -63,6 +69,7 @@ class LiveQueue:
     # tickets taken in the last ARRIVAL_WINDOW: ticket id -> (service, taken at, green channel)
     arrivals: dict[int, tuple[int, dt.datetime, bool]] = field(default_factory=dict)
     remote: set[int] = field(default_factory=set)  # remote tickets whose citizen has not arrived yet
+    booked: dict[int, BookedSlot] = field(default_factory=dict)  # appointment id -> slot, while BOOKED
     clock: Callable[[], dt.datetime] = utcnow
     cap_minutes: float = 20.0
     _seen: deque[str] = field(default_factory=lambda: deque(maxlen=SEEN_EVENTS))
@@ -70,6 +77,7 @@ class LiveQueue:
     _version: int = 0
     _ahead_cache: tuple[int, dt.datetime, dict[int, list[eta.ProjectedCall]]] | None = None
     _stats_cache: dict[int, eta.HandlingStats] = field(default_factory=dict)  # until the service's next sample
+    _booked_cache: tuple[dt.datetime, dict[int, int]] | None = None  # per service, for one minute of the clock
     _followers: list[Callable[[Event], object]] = field(default_factory=list)
     _subscription: Subscription | None = None
 
@@ -105,6 +113,8 @@ class LiveQueue:
             self._seen_ids.discard(self._seen[0])
         self._seen.append(event.id)
         self._seen_ids.add(event.id)
+        if isinstance(event, AppointmentChanged):
+            return self._apply_appointment(event)  # moves no ticket: the look-ahead stays valid
         self._version += 1
         if isinstance(event, WindowChanged):
             slot = self.windows.get(event.payload.id)
@@ -124,8 +134,10 @@ class LiveQueue:
         self.services, self.windows, self.waiting = fresh.services, fresh.windows, fresh.waiting
         self.arrivals = {**self.arrivals, **fresh.arrivals}
         self.remote = fresh.remote
+        self.booked = fresh.booked
         self._version += 1
         self._ahead_cache = None
+        self._booked_cache = None
         self._stats_cache.clear()
 
     def _apply_ticket(self, event: TicketEventBase) -> None:
@@ -161,6 +173,18 @@ class LiveQueue:
             samples.appendleft(ticket.handling_seconds / 60)
             self._stats_cache.pop(ticket.service_id, None)
 
+    def _apply_appointment(self, event: AppointmentChanged) -> bool:
+        """A booking counts while it is BOOKED; checked in, cancelled or missed, it leaves its queue's count."""
+        slot = (event.service_id, as_utc(event.slot_start), as_utc(event.slot_end))
+        if event.status == AppointmentStatus.BOOKED:
+            if self.booked.get(event.appointment_id) == slot:
+                return False
+            self.booked[event.appointment_id] = slot
+        elif self.booked.pop(event.appointment_id, None) is None:
+            return False
+        self._booked_cache = None
+        return True
+
     def _unqueue(self, ticket_id: int) -> None:
         for waiting in self.waiting.values():
             waiting.pop(ticket_id, None)
@@ -190,6 +214,22 @@ class LiveQueue:
     def remote_count(self, service_id: int) -> int:
         """How many of the service's waiting tickets are remote ones whose citizen has not arrived yet."""
         return sum(1 for ticket_id in self.waiting.get(service_id, {}) if ticket_id in self.remote)
+
+    def booked_count(self, service_id: int) -> int:
+        """Citizens booked for the service (not yet checked in) whose slot is under way or starts within
+        BOOKED_AHEAD: who is about to join its queue."""
+        return self._booked_counts().get(service_id, 0)
+
+    def _booked_counts(self) -> dict[int, int]:
+        """Counted once per minute of the clock (slots start and end on whole minutes) or booking change."""
+        minute = self.clock().replace(second=0, microsecond=0)
+        cached = self._booked_cache
+        if cached is not None and cached[0] == minute:
+            return cached[1]
+        horizon = minute + BOOKED_AHEAD
+        counts = dict(Counter(sid for sid, start, end in self.booked.values() if end > minute and start < horizon))
+        self._booked_cache = (minute, counts)
+        return counts
 
     def oldest(self, service_id: int) -> dt.datetime | None:
         return min((c.queued_at for c in self.waiting.get(service_id, {}).values()), default=None)

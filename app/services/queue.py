@@ -48,6 +48,7 @@ from app.models.ticket import (
 )
 from app.security import codes
 from app.services import audit, citizens, remote_queue
+from app.services.booking import appointment_changed
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.identity import IdentityFacts, parse_id_number
 from app.services.principal import Kind, Principal
@@ -142,6 +143,7 @@ class QueueService(QueueViews, WindowsAdmin):
             if appointment:
                 appointment.status = AppointmentStatus.CHECKED_IN
                 appointment.ticket_id = ticket.id
+                uow.emit(appointment_changed(appointment))  # no longer counted as booked on the floor map
             await self._record(
                 uow,
                 ticket,

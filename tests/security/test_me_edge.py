@@ -1,4 +1,4 @@
-""""我的" attacked over real HTTP: no token, a staff token, a forged or ended citizen token, another phone's file.
+""" "我的" attacked over real HTTP: no token, a staff token, a forged or ended citizen token, another phone's file.
 
 One running app (tests/apphost.py) behind a pretend proxy, so each citizen signs in from an address of its own
 (the real flow: the code read from the app's SMS outbox).

@@ -31,6 +31,7 @@ SEAT_R = 13
 PERIPHERAL_R = 6
 LABEL_FONT = 19
 BADGE_W, BADGE_H = 76, 34
+COUNTS_H = 12  # the strip above a badge where its 约N and 远程N counts are written
 REMOTE_LABEL = '远程'  # above a queue's badge: how many of it are remote tickets not yet in the hall
 BOOKED_LABEL = '约'  # beside it: how many are booked for the slot under way or the next hour, not yet checked in
 
@@ -164,16 +165,22 @@ def _window_boxes(twin: HallTwin, zid: int) -> list[Box]:
 
 
 def badge_place(twin: HallTwin, zid: int) -> Box | None:
-    """The queue badge goes into the first free corner (bottom right first); None for a zone without windows."""
+    """The queue badge goes into the first corner where it and the counts written above it are clear of the
+    windows (bottom right first); None for a zone without windows."""
     z = twin.zones[zid]
     blockers = _window_boxes(twin, zid)
     if not blockers:
         return None
     left, right = z.x + 8, z.x + z.width - 8 - BADGE_W
-    top, bottom = z.y + 8, z.y + z.height - 8 - BADGE_H
+    top, bottom = z.y + 8 + COUNTS_H, z.y + z.height - 8 - BADGE_H
     corners = [(right, bottom), (left, bottom), (right, top), (left, top)]
     boxes = [(x, y, x + BADGE_W, y + BADGE_H) for x, y in corners]
-    return next((box for box in boxes if not any(_overlaps(box, b) for b in blockers)), boxes[0])
+    return next((box for box in boxes if not any(_overlaps(with_counts(box), b) for b in blockers)), boxes[0])
+
+
+def with_counts(badge: Box) -> Box:
+    """The badge and the strip above it that holds its counts."""
+    return badge[0], badge[1] - COUNTS_H, badge[2], badge[3]
 
 
 def label_place(twin: HallTwin, zid: int, badge: Box | None) -> tuple[float, float, float]:

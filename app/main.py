@@ -8,6 +8,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 
+from fastapi import APIRouter
 from nicegui import app, ui
 
 import pages
@@ -172,12 +173,9 @@ def configure() -> None:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, limit_for=hardening.route_body_limit)
     app.add_middleware(SecurityHeaders)
     install_error_handlers(app, settings.lang)
-    app.include_router(router)
+    for api in (router, web_session.router, ops_router, kiosk_pairing.router, citizen.web_router):
+        _include(api)
     install_docs(app, router)
-    app.include_router(web_session.router)
-    app.include_router(ops_router)
-    app.include_router(kiosk_pairing.router)
-    app.include_router(citizen.web_router)
     root = Root()
     app.state.halltwin = root  # Starlette's per-app state: tests and diagnostics reach the running parts here
     app.state.runtime = root.runtime  # what the API's dependencies await (app/api/deps.py)
@@ -186,6 +184,17 @@ def configure() -> None:
     hardening.install(settings.allowed_origins, _session_secret())
     app.on_startup(root.startup)
     app.on_shutdown(root.shutdown)
+
+
+def _include(api: APIRouter) -> None:
+    """Add a router's routes without wrapping the app's lifespan in the router's (empty) one: FastAPI nests the
+    lifespan once per include, and NiceGUI's test harness configures the same app for every test, so the nesting
+    grew with each test until the start-up overflowed the stack."""
+    if api.on_startup or api.on_shutdown:
+        raise ValueError('an API router with start-up or shut-down handlers: start them from the root instead')
+    lifespan = app.router.lifespan_context
+    app.include_router(api)
+    app.router.lifespan_context = lifespan
 
 
 def _session_secret() -> str:

@@ -139,6 +139,11 @@ async def token_body_async(
     return response
 
 
+def asks_for_code(text: str) -> bool:
+    """The login page's notice that a code is wanted (its field is being shown), not a refusal."""
+    return '请输入动态验证码' in text or 'enter the code' in text
+
+
 def finish_login(page: Any, timeout: float = 20.0) -> None:
     """After clicking 'log in' on /login (Playwright page): give a fresh code if the page asks for one.
 
@@ -156,8 +161,9 @@ def finish_login(page: Any, timeout: float = 20.0) -> None:
                 field.fill(code(person(origin, page.get_by_test_id('login-username').input_value())))
                 page.get_by_test_id('login-submit').click()
                 return
-            if error.count() and (error.first.text_content(timeout=500) or '').strip():
-                return
+            said = (error.first.text_content(timeout=500) or '').strip() if error.count() else ''
+            if said and not asks_for_code(said):
+                return  # a refusal (the code field is not coming)
         except PlaywrightError:  # the page navigated away between two looks
             return
         time.sleep(0.1)

@@ -120,6 +120,11 @@ class BridgedPeripheral:
         else:
             log.warning('%s: lost the connection to the hall; reconnecting', self.code)
 
+    @property
+    def hardware_working(self) -> bool:
+        """The peripheral's hardware was opened and has no fault (a serial port: open, so bytes now reach us)."""
+        return self._hardware_known and self.fault is None
+
     async def hardware_up(self) -> None:
         self.hardware_backoff.reset()
         await self.set_fault(None)

@@ -57,9 +57,10 @@ register(
         'me.grant.end': ('结束代办', 'End access'),
         'me.grant.ended': ('已结束代办，亲友的链接已失效', 'Ended: the link no longer works'),
         'me.unlinked': (
-            '您的手机号尚未与身份证关联。下次到大厅时在自助机刷身份证取号或签到，即可在此查看全部办件与授权。',
-            'Your phone is not yet linked to your ID. Read your ID card at a hall kiosk next time, '
-            'and all your cases and consents show here.',
+            '您的手机号尚未与本人身份关联。下次到大厅办理时，请窗口工作人员核验您的身份证并关联此手机号，'
+            '即可在此查看全部办件与授权。',
+            'Your phone is not yet linked to you. Next time at a window, ask the clerk to check your ID card '
+            'and link this phone: then all your cases and consents show here.',
         ),
     }
 )

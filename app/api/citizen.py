@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from app.api.callers import address_of, bearer_token
 from app.api.deps import RuntimeDep
-from app.api.web_session import _browser_id, _secure, safe_next
+from app.api.web_session import browser_id, over_https, safe_next
 from app.runtime import Runtime
 from app.services.citizen_accounts import TOKEN_PREFIX
 from app.services.errors import Unauthorized
@@ -94,7 +94,7 @@ def _anonymous(request: Request, rt: Runtime) -> Principal:
 @web_router.get('/me/complete')
 async def complete(request: Request, rt: RuntimeDep, code: str = '', next: str = HOME) -> RedirectResponse:
     """Swap the sign-in page's hand-over code for the cookie, only in the browser that signed in."""
-    token = rt.accounts.handoff.redeem(code, _browser_id(request))
+    token = rt.accounts.handoff.redeem(code, browser_id(request))
     if token is None:
         return RedirectResponse(citizen_login_url(next, 'expired'), status_code=303, headers=NO_STORE)
     response = RedirectResponse(citizen_next(next), status_code=303, headers=NO_STORE)
@@ -103,7 +103,7 @@ async def complete(request: Request, rt: RuntimeDep, code: str = '', next: str =
         token,
         httponly=True,
         samesite='lax',
-        secure=_secure(request),
+        secure=over_https(request),
         max_age=rt.settings.citizen_session_days * 24 * 3600,
         path='/',
     )

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.api.callers import address_of
 from app.api.deps import RuntimeDep
+from app.api.web_session import over_https
 from app.services.errors import DomainError, render
 from app.services.limits import TooManyRequests
 from app.settings import Settings
@@ -65,10 +66,6 @@ def pairing_page(device_code: str, *, hall_name: str, status_code: int, message:
     return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
 
 
-def _secure(request: Request) -> bool:
-    return request.url.scheme == 'https' or request.headers.get('x-forwarded-proto') == 'https'
-
-
 def _foreign_origin(request: Request, settings: Settings) -> bool:
     """A browser says where a form came from; a pairing form posted from anywhere but our page is refused."""
     if request.headers.get('sec-fetch-site') in ('cross-site', 'same-site'):
@@ -99,7 +96,7 @@ async def pair(request: Request, rt: RuntimeDep, device: str = Form(''), code: s
         screen.token,
         max_age=COOKIE_MAX_AGE,
         path='/',
-        secure=_secure(request),
+        secure=over_https(request),
         httponly=True,
         samesite='strict',
     )

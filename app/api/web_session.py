@@ -26,7 +26,7 @@ def login_url(next_path: str, reason: str = '') -> str:
     return f'/login?next={quote(safe_next(next_path))}{suffix}'
 
 
-def _browser_id(request: Request) -> str | None:
+def browser_id(request: Request) -> str | None:
     """NiceGUI's id of this browser, from its signed `session` cookie (None without one)."""
     if 'session' not in request.scope:
         return None
@@ -34,14 +34,15 @@ def _browser_id(request: Request) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _secure(request: Request) -> bool:
+def over_https(request: Request) -> bool:
+    """The browser reached us over HTTPS (directly or through a proxy that says so): cookies get `Secure`."""
     return request.url.scheme == 'https' or request.headers.get('x-forwarded-proto') == 'https'
 
 
 @router.get('/auth/complete')
 async def complete_login(request: Request, rt: RuntimeDep, code: str = '', next: str = '/') -> RedirectResponse:
     """Swap a login page's one-time code for the session cookie, only in the browser that logged in."""
-    token = rt.auth.handoff.redeem(code, _browser_id(request))
+    token = rt.auth.handoff.redeem(code, browser_id(request))
     if token is None:
         return RedirectResponse(login_url(next, 'expired'), status_code=303)
     response = RedirectResponse(safe_next(next), status_code=303)
@@ -50,7 +51,7 @@ async def complete_login(request: Request, rt: RuntimeDep, code: str = '', next:
         token,
         httponly=True,
         samesite='strict',
-        secure=_secure(request),
+        secure=over_https(request),
         max_age=rt.settings.token_absolute_hours * 3600,
         path='/',
     )

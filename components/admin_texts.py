@@ -7,6 +7,7 @@ from components.texts import register
 register(
     {
         'admin.title': ('管理控制台', 'Admin console'),
+        'admin.tab.kiosks': ('取号机配对', 'Kiosks'),
         'admin.kiosks': ('自助取号机配对', 'Kiosk pairing'),
         'admin.kiosks.hint': (
             '每台自助取号机只有一块已配对的屏幕；未配对的屏幕只显示配对页，收不到任何设备信息。',

@@ -1,5 +1,5 @@
-"""`/admin`: the admin console. Its first part pairs kiosk screens (生成配对码, 解除配对); staff accounts,
-hall configuration and the audit log join it later.
+"""`/admin`: the admin console, one tab per job: kiosk pairing first; staff accounts, devices, the hall's
+configuration, hall rules and the audit log each add a tab.
 
 Admins only, checked at page load and again before every action (the session may end meanwhile).
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import Request
 from fastapi.responses import Response
+from nicegui import ui
 
 from app.api.callers import address_of
 from app.models.people import Role
@@ -15,6 +16,7 @@ from app.services.principal import Principal
 from components import admin_texts as _texts  # noqa: F401 - registers the texts
 from components.admin_kiosks import KioskPairingPanel
 from components.frame import frame
+from components.testids import tid
 from components.texts import t
 from pages.parts import Started
 
@@ -32,7 +34,11 @@ async def admin_page(started: Started, request: Request) -> Response | None:
         return principal.with_address(address) if principal is not None else None
 
     with frame(t('admin.title'), hall_name=rt.hall.name):
-        kiosks = KioskPairingPanel(rt.pairing, caller, tz=rt.settings.tz)
+        with tid(ui.tabs(), 'admin-tabs').classes('w-full') as tabs:
+            kiosks_tab = ui.tab('kiosks', label=t('admin.tab.kiosks'))
+        with ui.tab_panels(tabs, value=kiosks_tab).classes('w-full'):
+            with ui.tab_panel(kiosks_tab):
+                kiosks = KioskPairingPanel(rt.pairing, caller, tz=rt.settings.tz)
     await kiosks.refresh()
     parts.device_feed.events.subscribe(kiosks.on_event)
     return None

@@ -337,3 +337,13 @@ class SessionEnded(Event):
 
     session_id: int
     reason: str = 'logged_out'
+
+
+class HallConfigChanged(Event):
+    """A saved change to the hall's live configuration (service, window, zone, workflow, rules or a whole
+    import): every process re-reads what it keeps of that kind (twin, kiosks, guide, rules) without a restart."""
+
+    kind: str  # service / window / zone / workflow / rules / import
+    subject: str = ''
+    version: int
+    actor: str = 'system'

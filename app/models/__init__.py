@@ -12,6 +12,7 @@ from app.models.cases import (
     Rectification,
 )
 from app.models.citizen_account import CitizenAccount, CitizenSession
+from app.models.config_version import ConfigVersion
 from app.models.device import Device, DeviceKind, DeviceState
 from app.models.hall import Department, Hall, ServiceItem, Window, WindowService, WindowState, Zone
 from app.models.operations import Alert, ArrivalHistory, DeviceEvent, WindowEvent
@@ -37,6 +38,7 @@ from app.models.ticket import (
 )
 
 __all__ = [
+    'ConfigVersion',
     'Alert',
     'Appointment',
     'AppointmentStatus',

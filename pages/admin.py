@@ -36,9 +36,8 @@ async def admin_page(started: Started, request: Request) -> Response | None:
     with frame(t('admin.title'), hall_name=rt.hall.name):
         with tid(ui.tabs(), 'admin-tabs').classes('w-full') as tabs:
             kiosks_tab = ui.tab('kiosks', label=t('admin.tab.kiosks'))
-        with ui.tab_panels(tabs, value=kiosks_tab).classes('w-full'):
-            with ui.tab_panel(kiosks_tab):
-                kiosks = KioskPairingPanel(rt.pairing, caller, tz=rt.settings.tz)
+        with ui.tab_panels(tabs, value=kiosks_tab).classes('w-full'), ui.tab_panel(kiosks_tab):
+            kiosks = KioskPairingPanel(rt.pairing, caller, tz=rt.settings.tz)
     await kiosks.refresh()
     parts.device_feed.events.subscribe(kiosks.on_event)
     return None

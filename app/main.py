@@ -208,7 +208,8 @@ def _session_secret() -> str:
 
 def run() -> None:
     settings = get_settings()
-    preflight(settings)  # a bad setting stops here with one line on stderr (before logging, before "ready")
+    if not os.environ.get('NICEGUI_USER_SIMULATION'):  # NiceGUI's test harness serves nothing: it binds no port
+        preflight(settings)  # a bad setting stops here with one line on stderr (before logging, before "ready")
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     for name in (None, 'uvicorn.error', 'uvicorn.access'):
         install_log_masking(name)

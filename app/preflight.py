@@ -14,6 +14,7 @@ import os
 import socket
 import uuid
 
+from alembic.util.exc import CommandError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
@@ -41,6 +42,11 @@ def preflight(settings: Settings) -> None:
     asyncio.run(check_services(settings))
     try:
         upgrade(settings.db_url)
+    except CommandError as error:  # a revision this release does not know: a newer release migrated it
+        raise ConfigError(
+            f'halltwin: the database was migrated by a newer release ({_reason(error)}); '
+            'start that release, or restore the backup taken before the upgrade (docs/operations.md)'
+        ) from None
     except (SQLAlchemyError, OSError) as error:
         raise ConfigError(f'halltwin: the database could not be migrated: {_reason(error)}') from None
     asyncio.run(check_database_contents(settings))

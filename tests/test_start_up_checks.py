@@ -5,6 +5,7 @@ refuses its stand-ins unless allowed; a good start reports its version."""
 from __future__ import annotations
 
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -99,6 +100,17 @@ def test_an_unreachable_database_names_database_url_without_its_password(tmp_pat
 def test_no_hall_exits_non_zero_with_the_way_to_load_one(tmp_path: Path) -> None:
     line = one_line(run_app(sqlite_url(tmp_path / 'empty.db'), tmp_path))
     assert line == 'halltwin: no hall in the database: load one with python -m seed (or make run)'
+
+
+def test_a_database_migrated_by_a_newer_release_stops_with_the_way_back(
+    prepared: PreparedDatabase, tmp_path: Path
+) -> None:
+    """A rollback that skipped the restore: the previous release must not start on the newer schema."""
+    with sqlite3.connect(tmp_path / 'hall.db') as db:
+        db.execute("UPDATE alembic_version SET version_num = '9999'")
+    line = one_line(run_app(prepared.url, tmp_path))
+    assert line.startswith('halltwin: the database was migrated by a newer release (')
+    assert "'9999'" in line and 'restore the backup' in line
 
 
 def test_a_secret_key_that_did_not_write_the_database_stops_with_one_line(

@@ -22,6 +22,7 @@ from app.api.routes import router
 from app.bus_redis import RedisBus
 from app.db import sqlite_decision
 from app.migrate import upgrade_async
+from app.preflight import preflight
 from app.runtime import Startup
 from app.security.headers import SecurityHeaders
 from app.security.keys import Purpose
@@ -31,6 +32,7 @@ from app.services.audit import AuditLog
 from app.services.forecast_today import TodayForecast
 from app.services.storage_watch import MB, StorageWatch, database_folder
 from app.settings import get_settings
+from app.version import version
 from components.map_patch import MapPatcher
 from devices.lifecycle import Devices
 from devices.protocol import MAX_MESSAGE_BYTES
@@ -69,7 +71,7 @@ class Root:
         try:
             await upgrade_async(settings.db_url)
             rt = await runtime.build_runtime(settings)
-        except runtime.HallMissing as error:
+        except runtime.HallMissing as error:  # preflight stops a served app earlier; this is NiceGUI's test harness
             log.error('%s', error)
             app.shutdown()
             return
@@ -124,7 +126,9 @@ class Root:
         self.runtime.open(rt)
         if not os.environ.get('NICEGUI_USER_SIMULATION'):  # a test process starts many apps: freeze only a real one
             gc.freeze()  # the start-up heap is long-lived: keep it out of full collections (device hub p99)
-        log.info('HallTwin started for %s on %s', rt.hall.name, settings.db_url.split('://')[0])
+        log.info('HallTwin %s started for %s on %s', version(), rt.hall.name, settings.db_url.split('://')[0])
+        if rt.stand_ins:
+            log.warning('demo stand-ins on (pages show 演示模式): %s', ', '.join(sorted(rt.stand_ins)))
 
     async def shutdown(self) -> None:
         """Stop everything in reverse order, each step on its own: one failing step must not leave the rest running."""
@@ -203,10 +207,13 @@ def _session_secret() -> str:
 
 
 def run() -> None:
+    settings = get_settings()
+    if not os.environ.get('NICEGUI_USER_SIMULATION'):  # NiceGUI's test harness serves nothing: it binds no port
+        preflight(settings)  # a bad setting stops here with one line on stderr (before logging, before "ready")
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     for name in (None, 'uvicorn.error', 'uvicorn.access'):
         install_log_masking(name)
-    settings = get_settings()
+    log.info('HallTwin %s checked its settings (HALL_PROFILE=%s); starting', version(), settings.hall_profile)
     configure()
     collector = gc_policy.install()  # full collections only in batches of closed pages, or every 10 min (why: there)
     app.on_delete(collector.page_left)

@@ -24,10 +24,12 @@ from app.services.journey import Journey, build_journey
 from app.services.kiosk_pairing import KioskPairingService
 from app.services.limits import Limits
 from app.services.ops import OpsCounters
+from app.services.principal import Principal
 from app.services.queue import QueueService
 from app.services.replay import ReplayService
 from app.services.staffing import StaffingService
-from app.settings import Settings
+from app.services.stand_ins import SimulatedTickets, stand_ins_in
+from app.settings import Settings, StandIn
 
 T = TypeVar('T')
 
@@ -46,6 +48,7 @@ class Runtime:
     replay: ReplayService | None = None
     guide: GuideService | None = None  # the public service guide (/guide, /api/services), best times cached per hour
     ops: OpsCounters = field(default_factory=OpsCounters)  # plumbing counters (bus, device hub) for managers
+    stand_ins: frozenset[StandIn] = frozenset()  # what this hall pretends (every page shows 演示模式 while any is on)
 
     @property
     def settings(self) -> Settings:
@@ -89,6 +92,10 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
     bus = bus or (RedisBus(settings.redis_url, key=settings.key(Purpose.BUS)) if settings.redis_url else InProcessBus())
     await bus.start()
     deps = build_deps(settings, db, bus, hall_id=hall.id)
+    if settings.hall_simulation == 'off':  # before the live queue is read: no window stays busy with invented people
+        await SimulatedTickets(deps).clear(Principal.system('startup'))
+    async with db.read_session() as s:
+        stand_ins = await stand_ins_in(s, settings)
     queue = QueueService(deps)
     await queue.start_live()
     forecast = ForecastService(deps, prompts=hall.prompts)
@@ -109,6 +116,7 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         replay=ReplayService(deps),
         guide=GuideService(deps, live=lambda: queue.live, best_times=BestTimes(deps, forecast)),
         ops=ops,
+        stand_ins=stand_ins,
     )
 
 

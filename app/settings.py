@@ -9,6 +9,7 @@ import contextlib
 import ipaddress
 import os
 import secrets
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -21,6 +22,20 @@ from app.security.files import private_dir
 from app.security.keys import Purpose, derive_key
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class StandIn(StrEnum):
+    """What a demo hall pretends: refused by HALL_PROFILE=production unless ALLOW_STAND_INS names it."""
+
+    SIMULATION = 'simulation'  # HALL_SIMULATION=on: invented citizens take numbers, invented clerks serve them
+    DEVICES = 'devices'  # DEVICE_MODE=simulated: the kiosks' and pads' devices are simulated
+    SMS = 'sms'  # SMS_PROVIDER=file: texts go to $VAR_DIR/sms-outbox.jsonl, none is sent
+    DEPARTMENT_DATA = 'department_data'  # 零材料 records loaded from a seed's synthetic YAML
+    DEMO_ACCOUNTS = 'demo_accounts'  # the demo seed's invented staff (w01 王晓燕 ...)
+
+
+def _parts(value: str) -> list[str]:
+    return [part.strip() for part in value.split(',') if part.strip()]
 
 
 class ConfigError(SystemExit):
@@ -107,6 +122,15 @@ class Settings(BaseSettings):
     )  # a remote ticket's "please come now" goes out when its wait is at most this plus the margin
     remote_margin_minutes: int = Field(default=5, ge=0, le=60, validation_alias='REMOTE_MARGIN_MINUTES')
     remote_per_day: int = Field(default=3, ge=1, le=20, validation_alias='REMOTE_PER_DAY')  # per account and day
+    hall_profile: Literal['demo', 'production'] = Field(
+        default='demo', validation_alias='HALL_PROFILE'
+    )  # production refuses to start while a stand-in is on, unless ALLOW_STAND_INS names it (docs/operations.md)
+    allow_stand_ins_raw: str = Field(
+        default='', validation_alias='ALLOW_STAND_INS'
+    )  # stand-ins production accepts: simulation, devices, sms, department_data, demo_accounts (comma-separated)
+    sms_provider: Literal['file'] = Field(
+        default='file', validation_alias='SMS_PROVIDER'
+    )  # file: texts are written to $VAR_DIR/sms-outbox.jsonl, none is sent (no real gateway yet)
 
     @field_validator('database_url')
     @classmethod
@@ -127,6 +151,15 @@ class Settings(BaseSettings):
     def _rectification_days(cls, value: int) -> int:
         if value not in (5, 7, 15):
             raise ValueError('must be 5, 7 or 15 (working days)')
+        return value
+
+    @field_validator('allow_stand_ins_raw')
+    @classmethod
+    def _stand_ins(cls, value: str) -> str:
+        names = [str(one) for one in StandIn]
+        unknown = [part for part in _parts(value) if part not in names]
+        if unknown:
+            raise ValueError(f'unknown stand-in {unknown[0]!r} (use {", ".join(names)})')
         return value
 
     @field_validator('trusted_proxies_raw')
@@ -188,6 +221,11 @@ class Settings(BaseSettings):
         """Reverse proxies whose X-Forwarded-For is believed (TRUSTED_PROXIES, comma-separated); none by default."""
         parts = [part.strip() for part in self.trusted_proxies_raw.split(',') if part.strip()]
         return tuple(ipaddress.ip_network(part, strict=False) for part in parts)
+
+    @property
+    def allowed_stand_ins(self) -> frozenset[StandIn]:
+        """The stand-ins ALLOW_STAND_INS lets a production hall run with (app/services/stand_ins.py)."""
+        return frozenset(StandIn(part) for part in _parts(self.allow_stand_ins_raw))
 
     @property
     def second_factor_roles(self) -> frozenset[str]:

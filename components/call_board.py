@@ -8,11 +8,14 @@ Only ticket and window numbers are shown: no names, nothing personal.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 from nicegui import ui
 
 from app.events import TicketEventBase
 from app.services.call_board import BoardScope, Call, push_call
+from app.settings import StandIn
+from components.demo_banner import demo_banner
 from components.testids import tid
 from components.texts import register, t
 from twin.hall import HallTwin, QueueTwin
@@ -72,7 +75,7 @@ def _aware(moment: dt.datetime | None) -> dt.datetime | None:
 
 
 class CallBoard:
-    def __init__(self, twin: HallTwin, scope: BoardScope, *, hall_name: str) -> None:
+    def __init__(self, twin: HallTwin, scope: BoardScope, *, hall_name: str, stand_ins: Collection[StandIn]) -> None:
         ui.add_css(BOARD_CSS)
         self.scope = scope
         self.calls = initial_calls(twin, scope)
@@ -80,7 +83,9 @@ class CallBoard:
         with tid(ui.column(), 'board').classes('board w-full h-screen p-6 gap-5 no-wrap'):
             with ui.row().classes('w-full items-baseline justify-between'):
                 ui.label(hall_name).classes('text-[40px] font-bold')
-                ui.label(' · '.join(x for x in (t('board.title'), scope.title) if x)).classes('board-muted')
+                with ui.row().classes('items-baseline gap-4'):
+                    ui.label(' · '.join(x for x in (t('board.title'), scope.title) if x)).classes('board-muted')
+                    demo_banner(stand_ins, classes='opacity-60 self-center')
             with ui.row().classes('w-full flex-grow gap-6 no-wrap items-stretch min-h-0'):
                 self.calls_box = (
                     tid(ui.column(), 'board-calls').classes('board-panel p-8 gap-6 min-w-0').style('flex: 3 1 0')

@@ -6,11 +6,13 @@ larger touch targets, so the same widgets serve both and the switch needs no reb
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 
 from nicegui import ui
 
+from app.settings import StandIn
+from components.demo_banner import demo_banner
 from components.testids import tid
 
 KIOSK_CSS = """
@@ -63,11 +65,13 @@ class ElderFrame:
 
 
 @contextmanager
-def kiosk_frame(title: str) -> Iterator[ElderFrame]:
-    """No site navigation on a kiosk: one full-screen column, nothing to wander off to."""
+def kiosk_frame(title: str, *, stand_ins: Collection[StandIn]) -> Iterator[ElderFrame]:
+    """No site navigation on a kiosk: one full-screen column, nothing to wander off to; 演示模式 in a corner
+    while any stand-in is on."""
     ui.page_title(title)
     ui.query('.nicegui-content').classes('p-0')
     ui.colors(primary='#1f5fa8', secondary='#3b7dd8', accent='#c0392b', positive='#2e7d32')
     frame = ElderFrame()
     with frame.root:
+        demo_banner(stand_ins, classes='fixed bottom-2 left-2 z-10 opacity-80')
         yield frame

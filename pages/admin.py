@@ -33,7 +33,7 @@ async def admin_page(started: Started, request: Request) -> Response | None:
         principal = await session.recheck()
         return principal.with_address(address) if principal is not None else None
 
-    with frame(t('admin.title'), hall_name=rt.hall.name):
+    with frame(t('admin.title'), hall_name=rt.hall.name, stand_ins=rt.stand_ins):
         with tid(ui.tabs(), 'admin-tabs').classes('w-full') as tabs:
             kiosks_tab = ui.tab('kiosks', label=t('admin.tab.kiosks'))
         with ui.tab_panels(tabs, value=kiosks_tab).classes('w-full'), ui.tab_panel(kiosks_tab):

@@ -32,14 +32,16 @@ async def entrance_page(started: Started, request: Request) -> Response | None:
         return session
     rt = parts.runtime
     code = entrance_code(rt.settings.secret, rt.hall.id or 0)
-    entrance_sheet(str(request.base_url).rstrip('/') + f'/arrive/{code}', hall_name=rt.hall.name)
+    entrance_sheet(
+        str(request.base_url).rstrip('/') + f'/arrive/{code}', hall_name=rt.hall.name, stand_ins=rt.stand_ins
+    )
     return None
 
 
 async def arrive_page(started: Started, request: Request, code: str) -> None:
     caller = await citizen_of(request, started)
     rt = (await started.ready()).runtime
-    with phone_frame(t('arrive.title'), hall_name=rt.hall.name):
+    with phone_frame(t('arrive.title'), hall_name=rt.hall.name, stand_ins=rt.stand_ins):
         if caller.account_id is None:
             sign_in_first(citizen_login_url(request.url.path))
             return

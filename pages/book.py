@@ -30,7 +30,7 @@ async def book_page(
         return caller
     rt = (await started.ready()).runtime
     bookings = rt.journey.bookings
-    with phone_frame(t('book.title'), hall_name=rt.hall.name):
+    with phone_frame(t('book.title'), hall_name=rt.hall.name, stand_ins=rt.stand_ins):
         try:
             service = await bookings.service(service_code[:32])
         except NotFound as failure:

@@ -68,7 +68,10 @@ async def citizen_login_page(
         handover = rt.accounts.handoff.issue(signed.token, browser_id)
         ui.navigate.to(f'/me/complete?code={handover}&next={quote(target)}')
 
-    with phone_frame(t('citizen.login.title'), hall_name=rt.hall.name), tid(ui.card(), 'citizen-login'):
+    with (
+        phone_frame(t('citizen.login.title'), hall_name=rt.hall.name, stand_ins=rt.stand_ins),
+        tid(ui.card(), 'citizen-login'),
+    ):
         ui.label(t('citizen.login.title')).classes('text-xl font-bold')
         if reason in REASONS:
             tid(ui.label(t(REASONS[reason])), 'citizen-login-reason').classes('text-sm text-grey-8')

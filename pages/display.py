@@ -33,6 +33,6 @@ async def _board(started: Started, zone: str | None) -> Response | None:
         return HTMLResponse(NOT_FOUND_PAGE, status_code=404)
     ui.page_title(f'{t("board.title")} · {rt.hall.name}')
     ui.query('.nicegui-content').classes('p-0')
-    board = CallBoard(parts.twin, scope, hall_name=rt.hall.name)
+    board = CallBoard(parts.twin, scope, hall_name=rt.hall.name, stand_ins=rt.stand_ins)
     parts.device_feed.calls.subscribe(board.on_call)
     return None

@@ -49,7 +49,7 @@ async def enrol_page(started: Started, request: Request, next: str = '/') -> Res
             tid(ui.link(t('enrol.continue'), target), 'enrol-continue')
 
     with (
-        frame(t('enrol.title'), hall_name=rt.hall.name),
+        frame(t('enrol.title'), hall_name=rt.hall.name, stand_ins=rt.stand_ins),
         ui.card().classes('w-96 max-w-full self-center mt-8 p-6 gap-4'),
     ):
         ui.label(t('enrol.title')).classes('text-2xl font-bold')

@@ -30,7 +30,7 @@ async def guide_page(started: Started, request: Request) -> None:
     parts = await started.ready()
     rt = parts.runtime
     entries = await _guide(rt.guide).catalogue()
-    with phone_frame(t('guide.title'), hall_name=rt.hall.name):
+    with phone_frame(t('guide.title'), hall_name=rt.hall.name, stand_ins=rt.stand_ins):
         GuideCatalogue(entries, query=request.query_params.get('q', '')).build()
 
 
@@ -38,7 +38,7 @@ async def guide_service_page(started: Started, code: str, request: Request) -> N
     parts = await started.ready()
     rt = parts.runtime
     service = _guide(rt.guide)
-    with phone_frame(t('guide.title'), hall_name=rt.hall.name):
+    with phone_frame(t('guide.title'), hall_name=rt.hall.name, stand_ins=rt.stand_ins):
         try:
             shown, problem = await _shown(service, code, dict(request.query_params))
         except DomainError as failure:

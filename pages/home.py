@@ -11,5 +11,5 @@ from pages.parts import Started
 async def home(started: Started) -> None:
     parts = await started.ready()
     rt = parts.runtime
-    with frame(t('home.subtitle'), hall_name=rt.hall.name):
+    with frame(t('home.subtitle'), hall_name=rt.hall.name, stand_ins=rt.stand_ins):
         hall_board(parts.twin)

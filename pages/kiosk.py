@@ -56,7 +56,7 @@ async def kiosk_page(started: Started, request: Request, device: str, client: Cl
         return True
 
     catalogue = await service.catalogue()
-    with kiosk_frame(f'{t("kiosk.title")} · {rt.hall.name}') as frame:
+    with kiosk_frame(f'{t("kiosk.title")} · {rt.hall.name}', stand_ins=rt.stand_ins) as frame:
         screen = KioskScreen(
             service,
             KioskSession(kiosk, address=address),

@@ -49,7 +49,10 @@ async def login_page(started: Started, request: Request, next: str = '/', reason
         landing = f'/enrol?next={quote(target)}' if issued.enrolment_only else target
         ui.navigate.to(f'/auth/complete?code={code}&next={quote(landing)}')
 
-    with frame(t('login.title'), hall_name=rt.hall.name), ui.card().classes('w-96 self-center mt-16 p-6 gap-4'):
+    with (
+        frame(t('login.title'), hall_name=rt.hall.name, stand_ins=rt.stand_ins),
+        ui.card().classes('w-96 self-center mt-16 p-6 gap-4'),
+    ):
         ui.label(t('login.title')).classes('text-2xl font-bold')
         if reason in REASONS:
             ui.label(t(REASONS[reason])).classes('text-sm text-grey-8')

@@ -74,7 +74,7 @@ async def manager_page(started: Started, request: Request) -> Response | None:
             ui.notify(error_text(error), type='warning')
 
     panel = DetailPanel(feed, rt.db, tz)
-    with frame(t('manager.title'), hall_name=rt.hall.name):
+    with frame(t('manager.title'), hall_name=rt.hall.name, stand_ins=rt.stand_ins):
         kpi_tiles(feed.kpi)
         with ui.row().classes('w-full gap-3 no-wrap items-start'):
             with tid(ui.card(), 'map-card').classes('grow min-w-0 p-2 gap-1'):

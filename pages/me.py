@@ -22,7 +22,7 @@ async def me_page(started: Started, request: Request) -> RedirectResponse | None
     caller = await require_citizen(request, started)
     if isinstance(caller, RedirectResponse):
         return caller
-    with phone_frame(t('me.title'), hall_name=rt.hall.name):
+    with phone_frame(t('me.title'), hall_name=rt.hall.name, stand_ins=rt.stand_ins):
         screen = MeScreen(
             rt.journey,
             rt.queue,

@@ -24,7 +24,7 @@ async def proxy_page(started: Started, token: str, request: Request) -> None:
     parts = await started.ready()
     rt = parts.runtime
     base_url = str(request.base_url).rstrip('/')
-    with phone_frame(t('proxy.page'), hall_name=rt.hall.name):
+    with phone_frame(t('proxy.page'), hall_name=rt.hall.name, stand_ins=rt.stand_ins):
         try:
             access = await rt.journey.proxy.join(token, client_address=address_of(request, rt.settings.trusted_proxies))
         except DomainError as refused:

@@ -24,7 +24,7 @@ async def review_page(started: Started, request: Request) -> Response | None:
     staff = await parts.guard.require(request, Role.REVIEWER)
     if isinstance(staff, Response):
         return staff
-    with frame(t('review.title'), hall_name=rt.hall.name):
+    with frame(t('review.title'), hall_name=rt.hall.name, stand_ins=rt.stand_ins):
         with ui.row().classes('w-full items-center justify-between'):
             department = await department_name(rt.db, staff.principal.department_id)
             tid(ui.label(f'{t("review.title")} · {department}'), 'review-department').classes('text-2xl font-bold')

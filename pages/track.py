@@ -24,7 +24,7 @@ async def track_page(started: Started, code: str, request: Request) -> None:
     rt = parts.runtime
     base_url = str(request.base_url).rstrip('/')
     address = address_of(request, rt.settings.trusted_proxies)
-    with phone_frame(t('track.title'), hall_name=rt.hall.name):
+    with phone_frame(t('track.title'), hall_name=rt.hall.name, stand_ins=rt.stand_ins):
         try:
             tracked = await rt.journey.tracking.follow(code, address=address)
         except DomainError as failure:

@@ -68,7 +68,7 @@ async def verify_page(started: Started, number: str) -> None:
     rt = (await started.ready()).runtime
     certificates: CertificateService = rt.journey.certificates
     tz = rt.settings.tz
-    with phone_frame(t('verify.title'), hall_name=rt.hall.name):
+    with phone_frame(t('verify.title'), hall_name=rt.hall.name, stand_ins=rt.stand_ins):
         result_box = ui.column().classes('w-full')
         with result_box:
             verdict(await certificates.verify(number), tz)

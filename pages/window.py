@@ -50,7 +50,7 @@ async def window_page(started: Started, request: Request, window_id: int) -> Res
     targets = await window_desk.transfer_targets(rt.db, rt.hall.id or 0)
     twin = parts.twin
     title = f'{desk.window.name} · {t("desk.title")}'
-    with frame(title, hall_name=rt.hall.name):
+    with frame(title, hall_name=rt.hall.name, stand_ins=rt.stand_ins):
         with ui.row().classes('w-full items-center justify-between'):
             tid(ui.label(desk.window.name), 'desk-window').classes('text-2xl font-bold')
             with ui.row().classes('items-center gap-3'):

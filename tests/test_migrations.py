@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -9,11 +10,26 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
-from sqlmodel import SQLModel
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, func, text
+from sqlmodel import SQLModel, select
 
 import app.models  # noqa: F401
+from app.bus import InProcessBus
+from app.clock import utcnow
+from app.db import Database
 from app.migrate import alembic_config, upgrade
+from app.models.people import Role
+from app.models.ticket import Ticket, TicketCreate
+from app.security.keys import Purpose
+from app.services import audit
+from app.services.key_check import verify_key
+from app.services.queue import QueueService
+from app.settings import load_settings
+from app.users import add_user
+from tests.callers import DESK, deps_for
+from tests.dbs import PostgresDatabase
+from tests.factories import build_small_hall
 
 
 def test_models_and_migrations_agree(tmp_path: Path) -> None:
@@ -68,3 +84,70 @@ def test_upgrade_keeps_the_newest_of_duplicate_open_alerts(tmp_path: Path) -> No
                 'INSERT INTO alert (kind, severity, target, message, hall_id, key, raised_at) '
                 "VALUES ('help', 'critical', 'K01', 'help', 1, 'help:K01', '2026-06-03 09:01:00')"
             )
+
+
+PREVIOUS_RELEASE = '0012'  # the schema 0.1.0 ended with (CHANGELOG.md); 0.2.0 adds config_version and key_check
+NEW_TABLES = {'config_version', 'key_check'}
+AUDIT_KEY = load_settings().key(Purpose.AUDIT)
+
+
+async def _counts(db: Database) -> dict[str, int]:
+    """Rows per table of the previous release's schema."""
+    async with db.read_session() as s:
+        return {
+            table.name: (await s.execute(select(func.count()).select_from(table))).scalar_one()
+            for table in SQLModel.metadata.sorted_tables
+            if table.name not in NEW_TABLES
+        }
+
+
+async def _a_hall_that_ran_on_the_previous_release(db: Database) -> None:
+    """What a hall's database holds after a morning: staff, tickets served and waiting, events, audit rows."""
+    hall = await build_small_hall(db)
+    bus = InProcessBus()
+    queue = QueueService(deps_for(db, bus, hall_id=hall.hall_id))
+    for service in (hall.service_a, hall.service_a, hall.service_b, hall.service_c):
+        await queue.take_ticket(TicketCreate(service_code=service), caller=DESK)
+    await queue.call_next(hall.window_1, caller=DESK)
+    await queue.complete(hall.window_1, caller=DESK)
+    await queue.call_next(hall.window_2, caller=DESK)
+    await add_user(db, username='clerk9', role=Role.STAFF, password='Clerk-nine-pass-9', window_number=4)
+    await bus.stop()
+
+
+@pytest.mark.parametrize('engine', ['sqlite', pytest.param('postgres', marks=pytest.mark.postgres)])
+async def test_upgrade_from_the_previous_release_keeps_every_row_and_an_intact_audit_chain(
+    tmp_path: Path, engine: str
+) -> None:
+    """The upgrade order of docs/operations.md (stop, back up, migrate, start) on a database of release 0.1.0."""
+    pg = PostgresDatabase() if engine == 'postgres' else None
+    if pg is not None:
+        await asyncio.to_thread(pg.create, PREVIOUS_RELEASE)
+        url = pg.url
+    else:
+        url = f'sqlite+aiosqlite:///{tmp_path / "release-0.1.db"}'
+        await asyncio.to_thread(command.upgrade, alembic_config(url), PREVIOUS_RELEASE)
+    try:
+        db = Database(url, audit_key=AUDIT_KEY)
+        await _a_hall_that_ran_on_the_previous_release(db)
+        before = await _counts(db)
+        await db.dispose()
+
+        await asyncio.to_thread(upgrade, url)
+
+        db = Database(url, audit_key=AUDIT_KEY)
+        try:
+            assert await _counts(db) == before
+            assert before['ticket'] == 4 and before['ticket_event'] >= 7 and before['audit_entry'] >= 7
+            async with db.read_session() as s:
+                revision = (await s.execute(text('SELECT version_num FROM alembic_version'))).scalar_one()
+                statuses = sorted((await s.execute(select(Ticket.status))).scalars())
+            assert revision == ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+            assert statuses == ['called', 'completed', 'waiting', 'waiting']
+            assert (await audit.verify(db)).ok
+            assert await verify_key(db, load_settings().secret, now=utcnow()) is True  # the first start stores it
+        finally:
+            await db.dispose()
+    finally:
+        if pg is not None:
+            await asyncio.to_thread(pg.drop)

@@ -25,6 +25,7 @@ class Purpose(StrEnum):
     BUS = 'bus-signing'  # events shared between processes over Redis
     LIMITS = 'limit-subjects'  # keyed hashes of the addresses and phones that abuse limits count
     ONE_TIME_CODES = 'one-time-codes'  # the texted /track codes (computed, never stored)
+    KEY_CHECK = 'key-check'  # the database's key check value: which SECRET_KEY wrote it
 
 
 @lru_cache(maxsize=64)

@@ -95,6 +95,7 @@ ROUTES: list[Rule] = [
     Rule('/guide/{code}', PUBLIC, example='/guide/SVC-A'),
     # ---- API: public --------------------------------------------------------------------------
     Rule('/api/hall', PUBLIC),
+    Rule('/api/health', PUBLIC),  # version and demo flag only; tests/security/test_start_up_edge.py
     Rule('/api/tickets', PUBLIC, 'POST', {'service_code': 'SVC-A'}),
     Rule('/api/arrivals', PUBLIC, 'POST', {'entrance_code': 'x'}),  # a citizen's token: test_remote_queue_edge.py
     Rule('/api/tickets/{code}', PUBLIC, example='/api/tickets/not-a-real-code'),

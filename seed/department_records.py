@@ -1,4 +1,4 @@
-"""Synthetic department data (seed/<name>/department_records.yaml) for the 零材料 demo, loaded encrypted.
+"""Synthetic department data (department_records.yaml in the hall description) for the 零材料 demo, loaded encrypted.
 
 Optional per seed folder. Records are found by the keyed hash of the ID number and stored only
 encrypted (app/services/department_data.py); a rerun compares the decrypted values and writes only
@@ -23,7 +23,7 @@ from app.security.crypto import FieldCipher
 from app.services.department_data import SOURCES, seal, unseal
 from app.services.identity import parse_id_number
 from app.services.uow import unit_of_work
-from seed.schema import SEED_ROOT, SeedError
+from seed.schema import SeedError, seed_folder
 
 FILE = 'department_records.yaml'
 
@@ -49,7 +49,7 @@ class PersonRecords(BaseModel):
 
 
 def read_records(seed_name: str, *, seed_root: Path | None = None) -> list[PersonRecords]:
-    path = (seed_root or SEED_ROOT) / seed_name / FILE
+    path = seed_folder(seed_name, seed_root=seed_root) / FILE
     if not path.exists():
         return []
     try:

@@ -44,10 +44,13 @@ class SeedReport:
 
 
 async def load_seed(
-    db: Database, *, seed_name: str, secret: bytes, seed_root: Path | None = None
+    db: Database, *, seed_name: str, secret: bytes, seed_root: Path | None = None, empty: bool = False
 ) -> SeedReport:
-    """Validate the whole seed before opening the transaction, so a bad seed writes nothing."""
-    seed = read_seed(seed_name, seed_root=seed_root)
+    """Validate the whole seed before opening the transaction, so a bad seed writes nothing.
+
+    `empty` loads the hall without its people: staff.yaml is not read (the first admin comes from `app.users`).
+    """
+    seed = read_seed(seed_name, seed_root=seed_root, empty=empty)
     report = SeedReport()
     async with unit_of_work(db) as uow:
         session = uow.session

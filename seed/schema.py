@@ -1,7 +1,8 @@
-"""A seed folder's YAML, parsed into typed specs and checked as a whole before anything is written.
+"""A hall description (a folder of YAML, docs/hall-description.md), parsed into typed specs and checked as a
+whole before anything is written.
 
-Every problem is reported as `file: entry: problem`, so whoever edits the YAML finds the line at once.
-Texts the database has no column for (hall prompts, kiosk questions) are read from here by the app.
+Every problem is reported as `file:line: entry: problem` (the line from the YAML node marks), so whoever
+edits the YAML finds the line at once; all of one file's shape errors are listed, one per line.
 """
 
 from __future__ import annotations
@@ -80,6 +81,10 @@ class HallSpec(_Spec):
     height: float = Field(gt=0)
     zones: list[ZoneSpec] = Field(min_length=1)
     prompts: dict[str, Prompt]
+    synthetic_history: bool = Field(
+        default=False,
+        description='Invent a year of arrivals (for the forecast) while the hall has none: for demos only.',
+    )
 
 
 class DepartmentSpec(_Spec):
@@ -174,38 +179,92 @@ class Seed:
     devices: list[DeviceSpec]
 
 
-def read_seed(seed_name: str, *, seed_root: Path | None = None) -> Seed:
-    """Parse and cross-check seed_root/seed_name/*.yaml (seed_root defaults to this package)."""
-    if not _SEED_NAME.match(seed_name):
-        raise SeedError(f'HALL_SEED {seed_name!r}: use letters, digits, "-" or "_"')
-    folder = (seed_root or SEED_ROOT) / seed_name
+def seed_folder(seed: str, *, seed_root: Path | None = None) -> Path:
+    """HALL_SEED is a folder's name under seed/ (`default`) or a path to a hall's own folder (`./hall`, `/srv/hall`)."""
+    if _SEED_NAME.match(seed):
+        folder = (seed_root or SEED_ROOT) / seed
+    elif seed.strip():
+        folder = Path(seed).expanduser()
+    else:
+        raise SeedError('HALL_SEED is empty: name a folder under seed/ or give a path')
     if not folder.is_dir():
-        raise SeedError(f'no seed folder {folder}')
+        raise SeedError(f'HALL_SEED {seed!r}: no folder {folder}')
+    return folder.resolve()
+
+
+def read_seed(seed_name: str, *, seed_root: Path | None = None, empty: bool = False) -> Seed:
+    """Parse and cross-check a hall description; `empty` leaves out its people (staff.yaml)."""
+    folder = seed_folder(seed_name, seed_root=seed_root)
+    marks = _Marks()
     seed = Seed(
-        hall=_parse(folder, 'hall.yaml', HallSpec),
-        departments=_parse(folder, 'departments.yaml', list[DepartmentSpec]),
-        services=_parse(folder, 'services.yaml', list[ServiceSpec]),
-        windows=_parse(folder, 'windows.yaml', list[WindowSpec]),
-        staff=_parse(folder, 'staff.yaml', list[StaffSpec]),
-        devices=_parse(folder, 'devices.yaml', list[DeviceSpec]),
+        hall=_parse(folder, 'hall.yaml', HallSpec, marks),
+        departments=_parse(folder, 'departments.yaml', list[DepartmentSpec], marks),
+        services=_parse(folder, 'services.yaml', list[ServiceSpec], marks),
+        windows=_parse(folder, 'windows.yaml', list[WindowSpec], marks),
+        staff=[] if empty else _parse(folder, 'staff.yaml', list[StaffSpec], marks, optional=True),
+        devices=_parse(folder, 'devices.yaml', list[DeviceSpec], marks, optional=True),
     )
-    _check(seed)
+    _check(seed, marks)
     return seed
 
 
-def _parse(folder: Path, file: str, shape: Any) -> Any:
+class _Marks:
+    """Each file's YAML node tree, so a problem found in the typed specs can name its line."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, yaml.Node | None] = {}
+
+    def at(self, file: str, *path: int | str) -> str:
+        """`file:line` of the deepest node the path reaches (pydantic's loc, or an entry's index)."""
+        node = self.nodes.get(file)
+        if node is None:
+            return file
+        line = node.start_mark.line
+        for step in path:
+            node = _child(node, step)
+            if node is None:
+                break
+            line = node.start_mark.line
+        return f'{file}:{line + 1}'
+
+
+def _child(node: yaml.Node, step: int | str) -> yaml.Node | None:
+    if isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+        return node.value[step]
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == str(step):
+                return value
+    return None
+
+
+def _parse(folder: Path, file: str, shape: Any, marks: _Marks, *, optional: bool = False) -> Any:
     try:
-        raw = yaml.safe_load((folder / file).read_text(encoding='utf-8'))
+        text = (folder / file).read_text(encoding='utf-8')
     except FileNotFoundError:
+        if optional:
+            return []
         raise SeedError(f'{file}: missing from {folder}') from None
+    try:
+        marks.nodes[file] = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise SeedError(f'{file}: not valid YAML: {" ".join(str(error).split())}') from None
+        mark = getattr(error, 'problem_mark', None)
+        where = f'{file}:{mark.line + 1}' if mark is not None else file
+        problem = getattr(error, 'problem', None) or 'not valid YAML'
+        raise SeedError(f'{where}: not valid YAML: {problem}') from None
+    if raw is None and optional:
+        return []
     try:
         return TypeAdapter(shape).validate_python(raw)
     except ValidationError as error:
-        first = error.errors()[0]
-        hint = _YAML_BOOLEAN_HINT if isinstance(first.get('input'), bool) else ''
-        raise SeedError(f'{file}: {_location(raw, first["loc"])}: {first["msg"]}{hint}') from None
+        raise SeedError('\n'.join(_problem(file, raw, marks, problem) for problem in error.errors())) from None
+
+
+def _problem(file: str, raw: Any, marks: _Marks, problem: Any) -> str:
+    loc = problem['loc']
+    hint = _YAML_BOOLEAN_HINT if isinstance(problem.get('input'), bool) else ''
+    return f'{marks.at(file, *loc)}: {_location(raw, loc)}: {problem["msg"]}{hint}'
 
 
 def _location(raw: Any, loc: tuple[int | str, ...]) -> str:
@@ -230,77 +289,80 @@ def _label(entry: Any) -> str:
     return ''
 
 
-def _check(seed: Seed) -> None:
-    _check_hall(seed.hall)
-    _check_services(seed)
-    _check_windows(seed)
-    _check_staff(seed)
-    _check_devices(seed)
+def _check(seed: Seed, marks: _Marks) -> None:
+    _check_hall(seed.hall, marks)
+    _check_services(seed, marks)
+    _check_windows(seed, marks)
+    _check_staff(seed, marks)
+    _check_devices(seed, marks)
 
 
 _T = TypeVar('_T')
 
 
-def _unique(file: str, items: Iterable[_T], key: Callable[[_T], Any], what: str) -> None:
+def _unique(where: Callable[[int], str], items: Iterable[_T], key: Callable[[_T], Any], what: str) -> None:
     seen: set[Any] = set()
-    for item in items:
+    for index, item in enumerate(items):
         value = key(item)
         if value in seen:
-            raise SeedError(f'{file}: duplicate {what} {value!r}')
+            raise SeedError(f'{where(index)}: duplicate {what} {value!r}')
         seen.add(value)
 
 
-def _check_hall(hall: HallSpec) -> None:
-    _unique('hall.yaml', hall.zones, lambda z: z.code, 'zone code')
+def _check_hall(hall: HallSpec, marks: _Marks) -> None:
+    _unique(lambda i: marks.at('hall.yaml', 'zones', i), hall.zones, lambda z: z.code, 'zone code')
     for index, zone in enumerate(hall.zones):
+        where = f'{marks.at("hall.yaml", "zones", index)}: zone {zone.code}'
         if zone.x + zone.width > hall.width or zone.y + zone.height > hall.height:
-            raise SeedError(f'hall.yaml: zone {zone.code}: lies partly outside the hall')
+            raise SeedError(f'{where}: lies partly outside the hall')
         for other in hall.zones[index + 1 :]:
             if zone.overlaps(other):
-                raise SeedError(f'hall.yaml: zone {zone.code}: overlaps zone {other.code}')
+                raise SeedError(f'{where}: overlaps zone {other.code}')
     missing = [key for key in REQUIRED_PROMPTS if key not in hall.prompts]
     if missing:
-        raise SeedError(f'hall.yaml: prompts: missing {", ".join(missing)}')
+        raise SeedError(f'{marks.at("hall.yaml", "prompts")}: prompts: missing {", ".join(missing)}')
 
 
-def _check_services(seed: Seed) -> None:
-    _unique('departments.yaml', seed.departments, lambda d: d.code, 'department code')
-    _unique('services.yaml', seed.services, lambda s: s.code, 'service code')
+def _check_services(seed: Seed, marks: _Marks) -> None:
+    _unique(lambda i: marks.at('departments.yaml', i), seed.departments, lambda d: d.code, 'department code')
+    _unique(lambda i: marks.at('services.yaml', i), seed.services, lambda s: s.code, 'service code')
     departments = {department.code for department in seed.departments}
     owners: dict[str, str] = {}
-    for service in seed.services:
-        where = f'services.yaml: service {service.code}'
+    for index, service in enumerate(seed.services):
+        where = f'{marks.at("services.yaml", index)}: service {service.code}'
         if service.department not in departments:
             raise SeedError(f'{where}: department {service.department!r} is not in departments.yaml')
         if service.ticket_prefix in owners:
             owner = owners[service.ticket_prefix]
             raise SeedError(f'{where}: ticket_prefix {service.ticket_prefix!r} is already used by {owner}')
         owners[service.ticket_prefix] = service.code
-        _check_materials(where, service)
-        _check_workflow(where, service, departments)
+        _check_materials(marks, index, service)
+        _check_workflow(marks, index, service, departments)
 
 
-def _check_materials(where: str, service: ServiceSpec) -> None:
-    _unique(where, service.questions, lambda q: q.code, 'question code')
+def _check_materials(marks: _Marks, index: int, service: ServiceSpec) -> None:
+    def at(*path: int | str) -> str:
+        return f'{marks.at("services.yaml", index, *path)}: service {service.code}'
+
+    _unique(lambda i: at('questions', i), service.questions, lambda q: q.code, 'question code')
     answers = {question.code: {option.value for option in question.options} for question in service.questions}
-    for material in service.materials:
+    for number, material in enumerate(service.materials):
         for code, answer in material.condition.items():
+            where = f'{at("materials", number, "condition", code)}: material {material.name}'
             if code not in answers:
-                raise SeedError(f'{where}: material {material.name}: condition on unknown question {code!r}')
+                raise SeedError(f'{where}: condition on unknown question {code!r}')
             if answer not in answers[code]:
-                raise SeedError(
-                    f'{where}: material {material.name}: {answer!r} is not an option of question {code!r}'
-                )
+                raise SeedError(f'{where}: {answer!r} is not an option of question {code!r}')
 
 
-def _check_workflow(where: str, service: ServiceSpec, departments: set[str]) -> None:
+def _check_workflow(marks: _Marks, index: int, service: ServiceSpec, departments: set[str]) -> None:
     try:
         check_workflow(service.workflow)
     except ValueError as error:
-        raise SeedError(f'{where}: workflow: {error}') from None
+        raise SeedError(f'{marks.at("services.yaml", index, "workflow")}: service {service.code}: workflow: {error}') from None
     answers = {question.code: {option.value for option in question.options} for question in service.questions}
-    for node in service.workflow:
-        at = f'{where}: workflow node {node.name}'
+    for number, node in enumerate(service.workflow):
+        at = f'{marks.at("services.yaml", index, "workflow", number)}: service {service.code}: workflow node {node.name}'
         if node.department is not None and node.department not in departments:
             raise SeedError(f'{at}: department {node.department!r} is not in departments.yaml')
         for code, answer in (node.auto.answers if node.auto else {}).items():
@@ -308,21 +370,22 @@ def _check_workflow(where: str, service: ServiceSpec, departments: set[str]) -> 
                 raise SeedError(f'{at}: {code}={answer!r} is not an option of a kiosk question')
 
 
-def _check_windows(seed: Seed) -> None:
-    _unique('windows.yaml', seed.windows, lambda w: w.number, 'window number')
+def _check_windows(seed: Seed, marks: _Marks) -> None:
+    _unique(lambda i: marks.at('windows.yaml', i), seed.windows, lambda w: w.number, 'window number')
     zones = {zone.code: zone for zone in seed.hall.zones}
     services = {service.code for service in seed.services}
-    for window in seed.windows:
-        where = f'windows.yaml: window {window.number}'
+    for index, window in enumerate(seed.windows):
+        where = f'{marks.at("windows.yaml", index)}: window {window.number}'
         _check_place(where, zones, window.zone, window.x, window.y)
-        _unique(where, window.services, lambda s: s.code, 'service')
+        _unique(lambda _: where, window.services, lambda s: s.code, 'service')
         for served in window.services:
             if served.code not in services:
                 raise SeedError(f'{where}: service {served.code!r} is not in services.yaml')
     served_codes = {served.code for window in seed.windows for served in window.services}
-    unserved = [service.code for service in seed.services if service.code not in served_codes]
-    if unserved:
-        raise SeedError(f'windows.yaml: no window serves {", ".join(unserved)}')
+    for index, service in enumerate(seed.services):
+        if service.code not in served_codes:
+            where = marks.at('services.yaml', index)
+            raise SeedError(f'{where}: service {service.code}: no window in windows.yaml serves it')
 
 
 def _check_place(where: str, zones: dict[str, ZoneSpec], zone_code: str, x: float, y: float) -> None:
@@ -333,12 +396,12 @@ def _check_place(where: str, zones: dict[str, ZoneSpec], zone_code: str, x: floa
         raise SeedError(f'{where}: ({x}, {y}) lies outside its zone {zone_code}')
 
 
-def _check_staff(seed: Seed) -> None:
-    _unique('staff.yaml', seed.staff, lambda s: s.username, 'username')
+def _check_staff(seed: Seed, marks: _Marks) -> None:
+    _unique(lambda i: marks.at('staff.yaml', i), seed.staff, lambda s: s.username, 'username')
     windows = {window.number for window in seed.windows}
     departments = {department.code for department in seed.departments}
-    for person in seed.staff:
-        where = f'staff.yaml: {person.username}'
+    for index, person in enumerate(seed.staff):
+        where = f'{marks.at("staff.yaml", index)}: {person.username}'
         if person.role == Role.STAFF and person.window is None:
             raise SeedError(f'{where}: role staff needs a window')
         if person.role == Role.REVIEWER and person.department is None:
@@ -349,13 +412,13 @@ def _check_staff(seed: Seed) -> None:
             raise SeedError(f'{where}: department {person.department!r} is not in departments.yaml')
 
 
-def _check_devices(seed: Seed) -> None:
-    _unique('devices.yaml', seed.devices, lambda d: d.code, 'device code')
+def _check_devices(seed: Seed, marks: _Marks) -> None:
+    _unique(lambda i: marks.at('devices.yaml', i), seed.devices, lambda d: d.code, 'device code')
     zones = {zone.code: zone for zone in seed.hall.zones}
     codes = {device.code for device in seed.devices}
     windows = {window.number for window in seed.windows}
-    for device in seed.devices:
-        where = f'devices.yaml: device {device.code}'
+    for index, device in enumerate(seed.devices):
+        where = f'{marks.at("devices.yaml", index)}: device {device.code}'
         _check_place(where, zones, device.zone, device.x, device.y)
         if device.attached_to is not None and device.attached_to not in codes - {device.code}:
             raise SeedError(f'{where}: attached_to {device.attached_to!r} names no other device in this file')

@@ -357,13 +357,13 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def test_cli_prints_new_accounts_once_and_fails_in_one_line_on_a_bad_seed(
     cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main() == 0
+    assert main([]) == 0
     first = capsys.readouterr().out
     assert '首次初始化账户（请妥善保存，仅显示一次）' in first and 'manager' in first
-    assert main() == 0
+    assert main([]) == 0
     assert '首次初始化账户' not in capsys.readouterr().out
     monkeypatch.setenv('HALL_SEED', 'missing')
     get_settings.cache_clear()
-    assert main() == 1
+    assert main([]) == 1
     error = capsys.readouterr().err
     assert error.count('\n') == 1 and 'invalid seed' in error

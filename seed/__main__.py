@@ -53,9 +53,7 @@ def _summary(seed_name: str, report: SeedReport) -> str:
         f'移除 removed {report.removed.total()}'
     ]
     for table in sorted(report.created | report.updated | report.removed):
-        lines.append(
-            f'  {table:<15} +{report.created[table]}  ~{report.updated[table]}  -{report.removed[table]}'
-        )
+        lines.append(f'  {table:<15} +{report.created[table]}  ~{report.updated[table]}  -{report.removed[table]}')
     return '\n'.join(lines)
 
 

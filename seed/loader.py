@@ -133,9 +133,7 @@ async def _zones(upsert: _Upsert, hall: Hall, spec: HallSpec) -> dict[str, Zone]
 
 async def _departments(upsert: _Upsert, specs: list[DepartmentSpec]) -> dict[str, Department]:
     existing = {department.code: department for department in await upsert.rows(Department)}
-    departments = {
-        spec.code: upsert.put(Department, existing, spec.code, spec.model_dump()) for spec in specs
-    }
+    departments = {spec.code: upsert.put(Department, existing, spec.code, spec.model_dump()) for spec in specs}
     await upsert.flush()
     return departments
 
@@ -145,8 +143,7 @@ async def _services(
 ) -> dict[str, ServiceItem]:
     existing = {service.code: service for service in await upsert.rows(ServiceItem)}
     services = {
-        spec.code: upsert.put(ServiceItem, existing, spec.code, _service_values(spec, departments))
-        for spec in specs
+        spec.code: upsert.put(ServiceItem, existing, spec.code, _service_values(spec, departments)) for spec in specs
     }
     await upsert.flush()
     return services
@@ -162,9 +159,7 @@ def _service_values(spec: ServiceSpec, departments: dict[str, Department]) -> di
     return values
 
 
-async def _windows(
-    upsert: _Upsert, hall: Hall, specs: list[WindowSpec], zones: dict[str, Zone]
-) -> dict[int, Window]:
+async def _windows(upsert: _Upsert, hall: Hall, specs: list[WindowSpec], zones: dict[str, Zone]) -> dict[int, Window]:
     existing = {window.number: window for window in await upsert.rows(Window, Window.hall_id == hall.id)}
     windows: dict[int, Window] = {}
     for spec in specs:

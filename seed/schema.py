@@ -356,13 +356,14 @@ def _check_materials(marks: _Marks, index: int, service: ServiceSpec) -> None:
 
 
 def _check_workflow(marks: _Marks, index: int, service: ServiceSpec, departments: set[str]) -> None:
+    where = f'service {service.code}'
     try:
         check_workflow(service.workflow)
     except ValueError as error:
-        raise SeedError(f'{marks.at("services.yaml", index, "workflow")}: service {service.code}: workflow: {error}') from None
+        raise SeedError(f'{marks.at("services.yaml", index, "workflow")}: {where}: workflow: {error}') from None
     answers = {question.code: {option.value for option in question.options} for question in service.questions}
     for number, node in enumerate(service.workflow):
-        at = f'{marks.at("services.yaml", index, "workflow", number)}: service {service.code}: workflow node {node.name}'
+        at = f'{marks.at("services.yaml", index, "workflow", number)}: {where}: workflow node {node.name}'
         if node.department is not None and node.department not in departments:
             raise SeedError(f'{at}: department {node.department!r} is not in departments.yaml')
         for code, answer in (node.auto.answers if node.auto else {}).items():
@@ -377,7 +378,7 @@ def _check_windows(seed: Seed, marks: _Marks) -> None:
     for index, window in enumerate(seed.windows):
         where = f'{marks.at("windows.yaml", index)}: window {window.number}'
         _check_place(where, zones, window.zone, window.x, window.y)
-        _unique(lambda _: where, window.services, lambda s: s.code, 'service')
+        _unique(lambda _, at=where: at, window.services, lambda s: s.code, 'service')
         for served in window.services:
             if served.code not in services:
                 raise SeedError(f'{where}: service {served.code!r} is not in services.yaml')

@@ -113,7 +113,9 @@ def test_every_shape_error_of_a_file_gets_its_own_line(tmp_path: Path) -> None:
         read_seed(str(folder))
     lines = str(refused.value).splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith(f'devices.yaml:{line_of(text, "robot")}: entry #3 (code=K01-PRN) > kind: Input should be')
+    assert lines[0].startswith(
+        f'devices.yaml:{line_of(text, "robot")}: entry #3 (code=K01-PRN) > kind: Input should be'
+    )
     assert lines[1].startswith(f'devices.yaml:{line_of(text, "far")}: entry #6 (code=SEAT-01) > x: Input should be')
 
 
@@ -182,7 +184,8 @@ def test_the_cli_names_the_bad_line_and_exits_1(
     get_settings.cache_clear()
     assert main([]) == 1
     error = capsys.readouterr().err
-    assert error == f'种子数据无效 / invalid seed: staff.yaml:{line_of(text, "clerk2")}: clerk2: window 9 is not in windows.yaml\n'
+    line = line_of(text, 'clerk2')
+    assert error == f'种子数据无效 / invalid seed: staff.yaml:{line}: clerk2: window 9 is not in windows.yaml\n'
     assert _in_fresh_loop(_counts(seed_env))['window'] == 0
 
 

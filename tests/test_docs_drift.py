@@ -176,3 +176,29 @@ def test_every_error_code_the_services_raise_is_in_the_api_doc() -> None:
 
 def test_every_error_code_the_api_doc_names_exists() -> None:
     assert sorted(documented_codes() - code_literals()) == []
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r'[^\w\- ]', '', heading.strip().lower()).replace(' ', '-')
+
+
+def _prose(path: Path) -> str:
+    return re.sub(r'```.*?```', '', path.read_text(encoding='utf-8'), flags=re.S)
+
+
+def test_every_link_between_the_docs_reaches_its_file_and_heading() -> None:
+    pages = [README, *sorted((ROOT / 'docs').glob('*.md'))]
+    anchors = {page.resolve(): {_slug(h) for h in re.findall(r'^#+ (.*)$', _prose(page), re.M)} for page in pages}
+    broken = []
+    for page in pages:
+        for target in re.findall(r'\]\(([^)\s]+)\)', _prose(page)):
+            if target.startswith(('http://', 'https://', 'mailto:')):
+                continue
+            path, _, anchor = target.partition('#')
+            destination = (page.parent / path).resolve() if path else page.resolve()
+            if not destination.exists():
+                broken.append(f'{page.name}: {target} (no such file)')
+            elif anchor and destination.suffix == '.md' and anchor not in anchors.get(destination, set()):
+                broken.append(f'{page.name}: {target} (no such heading)')
+    assert broken == []

@@ -47,11 +47,15 @@ class _Spec(BaseModel):
 
 
 class Prompt(_Spec):
+    """A text the app shows, Chinese and English; {braces} are filled in at run time."""
+
     zh: Text
     en: Text
 
 
 class ZoneSpec(_Spec):
+    """A zone of the floor plan (window area, waiting area, rest area): a rectangle inside the hall."""
+
     code: Code
     name: Name
     name_en: Name
@@ -74,6 +78,8 @@ class ZoneSpec(_Spec):
 
 
 class HallSpec(_Spec):
+    """hall.yaml: the hall, its floor plan (origin top-left) and zones, and its prompts."""
+
     code: Code
     name: Name
     name_en: Name
@@ -88,18 +94,24 @@ class HallSpec(_Spec):
 
 
 class DepartmentSpec(_Spec):
+    """A department with staff in the hall (departments.yaml)."""
+
     code: Code
     name: Name
     name_en: Name
 
 
 class OptionSpec(_Spec):
+    """One answer to a kiosk question; `value` is what conditions and 秒批 rules name."""
+
     value: Code
     label: Name
     label_en: Name
 
 
 class QuestionSpec(_Spec):
+    """A question the kiosk asks, so the checklist shows only the materials this citizen needs."""
+
     code: Code
     text: Text
     text_en: Text
@@ -107,6 +119,8 @@ class QuestionSpec(_Spec):
 
 
 class MaterialSpec(_Spec):
+    """A material on the checklist; `condition` ({question: value}) shows it only for that answer."""
+
     name: Name
     name_en: Name
     condition: dict[str, str] = Field(default_factory=dict)
@@ -114,6 +128,8 @@ class MaterialSpec(_Spec):
 
 
 class ServiceSpec(_Spec):
+    """A service (事项) citizens queue for (services.yaml), with its own one-letter ticket prefix."""
+
     code: Code
     name: Name
     name_en: Name
@@ -129,11 +145,15 @@ class ServiceSpec(_Spec):
 
 
 class WindowServiceSpec(_Spec):
+    """A service a window serves: priority 1 is its main service, 2 and up when no main ticket waits."""
+
     code: Code
     priority: int = Field(ge=1, le=9)
 
 
 class WindowSpec(_Spec):
+    """A window (windows.yaml); `state` is written only when the window is first created."""
+
     number: int = Field(ge=1)
     name: Name
     zone: Code
@@ -144,6 +164,8 @@ class WindowSpec(_Spec):
 
 
 class StaffSpec(_Spec):
+    """A staff account created on the first load (staff.yaml, optional); its password is printed once."""
+
     username: Annotated[str, StringConstraints(pattern=r'^[a-z][a-z0-9_]{1,63}$')]
     display_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
     role: Role
@@ -159,6 +181,8 @@ class StaffSpec(_Spec):
 
 
 class DeviceSpec(_Spec):
+    """A device (devices.yaml, optional); its credential comes from SECRET_KEY, never from here."""
+
     code: Code
     kind: DeviceKind
     name: Name

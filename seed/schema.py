@@ -1,14 +1,14 @@
 """A hall description (a folder of YAML, docs/hall-description.md), parsed into typed specs and checked as a
 whole before anything is written.
 
-Every problem is reported as `file:line: entry: problem` (the line from the YAML node marks), so whoever
-edits the YAML finds the line at once; all of one file's shape errors are listed, one per line.
+Every problem is reported as `file:line: entry: problem` (the line from the YAML node marks), one per line,
+so whoever edits the YAML finds each line at once: first every file's shape errors, else every cross-check.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -220,14 +220,27 @@ def read_seed(seed_name: str, *, seed_root: Path | None = None, empty: bool = Fa
     """Parse and cross-check a hall description; `empty` leaves out its people (staff.yaml)."""
     folder = seed_folder(seed_name, seed_root=seed_root)
     marks = _Marks()
-    seed = Seed(
-        hall=_parse(folder, 'hall.yaml', HallSpec, marks),
-        departments=_parse(folder, 'departments.yaml', list[DepartmentSpec], marks),
-        services=_parse(folder, 'services.yaml', list[ServiceSpec], marks),
-        windows=_parse(folder, 'windows.yaml', list[WindowSpec], marks),
-        staff=[] if empty else _parse(folder, 'staff.yaml', list[StaffSpec], marks, optional=True),
-        devices=_parse(folder, 'devices.yaml', list[DeviceSpec], marks, optional=True),
-    )
+    problems: list[str] = []
+
+    def part(file: str, shape: Any, *, optional: bool = False) -> Any:
+        """One file's specs; its problems are kept, so every file is read before the load is refused."""
+        try:
+            return _parse(folder, file, shape, marks, optional=optional)
+        except SeedError as error:
+            problems.append(str(error))
+            return None
+
+    parts = {
+        'hall': part('hall.yaml', HallSpec),
+        'departments': part('departments.yaml', list[DepartmentSpec]),
+        'services': part('services.yaml', list[ServiceSpec]),
+        'windows': part('windows.yaml', list[WindowSpec]),
+        'staff': [] if empty else part('staff.yaml', list[StaffSpec], optional=True),
+        'devices': part('devices.yaml', list[DeviceSpec], optional=True),
+    }
+    if problems:
+        raise SeedError('\n'.join(problems))
+    seed = Seed(**parts)
     _check(seed, marks)
     return seed
 
@@ -314,138 +327,143 @@ def _label(entry: Any) -> str:
 
 
 def _check(seed: Seed, marks: _Marks) -> None:
-    _check_hall(seed.hall, marks)
-    _check_services(seed, marks)
-    _check_windows(seed, marks)
-    _check_staff(seed, marks)
-    _check_devices(seed, marks)
+    """Every problem across the files, one per line, so one run shows them all."""
+    problems = [
+        *_check_hall(seed.hall, marks),
+        *_check_services(seed, marks),
+        *_check_windows(seed, marks),
+        *_check_staff(seed, marks),
+        *_check_devices(seed, marks),
+    ]
+    if problems:
+        raise SeedError('\n'.join(problems))
 
 
 _T = TypeVar('_T')
 
 
-def _unique(where: Callable[[int], str], items: Iterable[_T], key: Callable[[_T], Any], what: str) -> None:
+def _unique(where: Callable[[int], str], items: Iterable[_T], key: Callable[[_T], Any], what: str) -> Iterator[str]:
     seen: set[Any] = set()
     for index, item in enumerate(items):
         value = key(item)
         if value in seen:
-            raise SeedError(f'{where(index)}: duplicate {what} {value!r}')
+            yield f'{where(index)}: duplicate {what} {value!r}'
         seen.add(value)
 
 
-def _check_hall(hall: HallSpec, marks: _Marks) -> None:
-    _unique(lambda i: marks.at('hall.yaml', 'zones', i), hall.zones, lambda z: z.code, 'zone code')
+def _check_hall(hall: HallSpec, marks: _Marks) -> Iterator[str]:
+    yield from _unique(lambda i: marks.at('hall.yaml', 'zones', i), hall.zones, lambda z: z.code, 'zone code')
     for index, zone in enumerate(hall.zones):
         where = f'{marks.at("hall.yaml", "zones", index)}: zone {zone.code}'
         if zone.x + zone.width > hall.width or zone.y + zone.height > hall.height:
-            raise SeedError(f'{where}: lies partly outside the hall')
+            yield f'{where}: lies partly outside the hall'
         for other in hall.zones[index + 1 :]:
             if zone.overlaps(other):
-                raise SeedError(f'{where}: overlaps zone {other.code}')
+                yield f'{where}: overlaps zone {other.code}'
     missing = [key for key in REQUIRED_PROMPTS if key not in hall.prompts]
     if missing:
-        raise SeedError(f'{marks.at("hall.yaml", "prompts")}: prompts: missing {", ".join(missing)}')
+        yield f'{marks.at("hall.yaml", "prompts")}: prompts: missing {", ".join(missing)}'
 
 
-def _check_services(seed: Seed, marks: _Marks) -> None:
-    _unique(lambda i: marks.at('departments.yaml', i), seed.departments, lambda d: d.code, 'department code')
-    _unique(lambda i: marks.at('services.yaml', i), seed.services, lambda s: s.code, 'service code')
+def _check_services(seed: Seed, marks: _Marks) -> Iterator[str]:
+    yield from _unique(lambda i: marks.at('departments.yaml', i), seed.departments, lambda d: d.code, 'department code')
+    yield from _unique(lambda i: marks.at('services.yaml', i), seed.services, lambda s: s.code, 'service code')
     departments = {department.code for department in seed.departments}
     owners: dict[str, str] = {}
     for index, service in enumerate(seed.services):
         where = f'{marks.at("services.yaml", index)}: service {service.code}'
         if service.department not in departments:
-            raise SeedError(f'{where}: department {service.department!r} is not in departments.yaml')
+            yield f'{where}: department {service.department!r} is not in departments.yaml'
         if service.ticket_prefix in owners:
             owner = owners[service.ticket_prefix]
-            raise SeedError(f'{where}: ticket_prefix {service.ticket_prefix!r} is already used by {owner}')
+            yield f'{where}: ticket_prefix {service.ticket_prefix!r} is already used by {owner}'
         owners[service.ticket_prefix] = service.code
-        _check_materials(marks, index, service)
-        _check_workflow(marks, index, service, departments)
+        yield from _check_materials(marks, index, service)
+        yield from _check_workflow(marks, index, service, departments)
 
 
-def _check_materials(marks: _Marks, index: int, service: ServiceSpec) -> None:
+def _check_materials(marks: _Marks, index: int, service: ServiceSpec) -> Iterator[str]:
     def at(*path: int | str) -> str:
         return f'{marks.at("services.yaml", index, *path)}: service {service.code}'
 
-    _unique(lambda i: at('questions', i), service.questions, lambda q: q.code, 'question code')
+    yield from _unique(lambda i: at('questions', i), service.questions, lambda q: q.code, 'question code')
     answers = {question.code: {option.value for option in question.options} for question in service.questions}
     for number, material in enumerate(service.materials):
         for code, answer in material.condition.items():
             where = f'{at("materials", number, "condition", code)}: material {material.name}'
             if code not in answers:
-                raise SeedError(f'{where}: condition on unknown question {code!r}')
-            if answer not in answers[code]:
-                raise SeedError(f'{where}: {answer!r} is not an option of question {code!r}')
+                yield f'{where}: condition on unknown question {code!r}'
+            elif answer not in answers[code]:
+                yield f'{where}: {answer!r} is not an option of question {code!r}'
 
 
-def _check_workflow(marks: _Marks, index: int, service: ServiceSpec, departments: set[str]) -> None:
+def _check_workflow(marks: _Marks, index: int, service: ServiceSpec, departments: set[str]) -> Iterator[str]:
     where = f'service {service.code}'
     try:
         check_workflow(service.workflow)
     except ValueError as error:
-        raise SeedError(f'{marks.at("services.yaml", index, "workflow")}: {where}: workflow: {error}') from None
+        yield f'{marks.at("services.yaml", index, "workflow")}: {where}: workflow: {error}'
     answers = {question.code: {option.value for option in question.options} for question in service.questions}
     for number, node in enumerate(service.workflow):
         at = f'{marks.at("services.yaml", index, "workflow", number)}: {where}: workflow node {node.name}'
         if node.department is not None and node.department not in departments:
-            raise SeedError(f'{at}: department {node.department!r} is not in departments.yaml')
+            yield f'{at}: department {node.department!r} is not in departments.yaml'
         for code, answer in (node.auto.answers if node.auto else {}).items():
             if answer not in answers.get(code, set()):
-                raise SeedError(f'{at}: {code}={answer!r} is not an option of a kiosk question')
+                yield f'{at}: {code}={answer!r} is not an option of a kiosk question'
 
 
-def _check_windows(seed: Seed, marks: _Marks) -> None:
-    _unique(lambda i: marks.at('windows.yaml', i), seed.windows, lambda w: w.number, 'window number')
+def _check_windows(seed: Seed, marks: _Marks) -> Iterator[str]:
+    yield from _unique(lambda i: marks.at('windows.yaml', i), seed.windows, lambda w: w.number, 'window number')
     zones = {zone.code: zone for zone in seed.hall.zones}
     services = {service.code for service in seed.services}
     for index, window in enumerate(seed.windows):
         where = f'{marks.at("windows.yaml", index)}: window {window.number}'
-        _check_place(where, zones, window.zone, window.x, window.y)
-        _unique(lambda _, at=where: at, window.services, lambda s: s.code, 'service')
+        yield from _check_place(where, zones, window.zone, window.x, window.y)
+        yield from _unique(lambda _, at=where: at, window.services, lambda s: s.code, 'service')
         for served in window.services:
             if served.code not in services:
-                raise SeedError(f'{where}: service {served.code!r} is not in services.yaml')
+                yield f'{where}: service {served.code!r} is not in services.yaml'
     served_codes = {served.code for window in seed.windows for served in window.services}
     for index, service in enumerate(seed.services):
         if service.code not in served_codes:
             where = marks.at('services.yaml', index)
-            raise SeedError(f'{where}: service {service.code}: no window in windows.yaml serves it')
+            yield f'{where}: service {service.code}: no window in windows.yaml serves it'
 
 
-def _check_place(where: str, zones: dict[str, ZoneSpec], zone_code: str, x: float, y: float) -> None:
+def _check_place(where: str, zones: dict[str, ZoneSpec], zone_code: str, x: float, y: float) -> Iterator[str]:
     zone = zones.get(zone_code)
     if zone is None:
-        raise SeedError(f'{where}: zone {zone_code!r} is not a zone in hall.yaml')
-    if not zone.contains(x, y):
-        raise SeedError(f'{where}: ({x}, {y}) lies outside its zone {zone_code}')
+        yield f'{where}: zone {zone_code!r} is not a zone in hall.yaml'
+    elif not zone.contains(x, y):
+        yield f'{where}: ({x}, {y}) lies outside its zone {zone_code}'
 
 
-def _check_staff(seed: Seed, marks: _Marks) -> None:
-    _unique(lambda i: marks.at('staff.yaml', i), seed.staff, lambda s: s.username, 'username')
+def _check_staff(seed: Seed, marks: _Marks) -> Iterator[str]:
+    yield from _unique(lambda i: marks.at('staff.yaml', i), seed.staff, lambda s: s.username, 'username')
     windows = {window.number for window in seed.windows}
     departments = {department.code for department in seed.departments}
     for index, person in enumerate(seed.staff):
         where = f'{marks.at("staff.yaml", index)}: {person.username}'
         if person.role == Role.STAFF and person.window is None:
-            raise SeedError(f'{where}: role staff needs a window')
+            yield f'{where}: role staff needs a window'
         if person.role == Role.REVIEWER and person.department is None:
-            raise SeedError(f'{where}: role reviewer needs a department')
+            yield f'{where}: role reviewer needs a department'
         if person.window is not None and person.window not in windows:
-            raise SeedError(f'{where}: window {person.window} is not in windows.yaml')
+            yield f'{where}: window {person.window} is not in windows.yaml'
         if person.department is not None and person.department not in departments:
-            raise SeedError(f'{where}: department {person.department!r} is not in departments.yaml')
+            yield f'{where}: department {person.department!r} is not in departments.yaml'
 
 
-def _check_devices(seed: Seed, marks: _Marks) -> None:
-    _unique(lambda i: marks.at('devices.yaml', i), seed.devices, lambda d: d.code, 'device code')
+def _check_devices(seed: Seed, marks: _Marks) -> Iterator[str]:
+    yield from _unique(lambda i: marks.at('devices.yaml', i), seed.devices, lambda d: d.code, 'device code')
     zones = {zone.code: zone for zone in seed.hall.zones}
     codes = {device.code for device in seed.devices}
     windows = {window.number for window in seed.windows}
     for index, device in enumerate(seed.devices):
         where = f'{marks.at("devices.yaml", index)}: device {device.code}'
-        _check_place(where, zones, device.zone, device.x, device.y)
+        yield from _check_place(where, zones, device.zone, device.x, device.y)
         if device.attached_to is not None and device.attached_to not in codes - {device.code}:
-            raise SeedError(f'{where}: attached_to {device.attached_to!r} names no other device in this file')
+            yield f'{where}: attached_to {device.attached_to!r} names no other device in this file'
         if device.window is not None and device.window not in windows:
-            raise SeedError(f'{where}: window {device.window} is not in windows.yaml')
+            yield f'{where}: window {device.window} is not in windows.yaml'

@@ -119,6 +119,33 @@ def test_every_shape_error_of_a_file_gets_its_own_line(tmp_path: Path) -> None:
     assert lines[1].startswith(f'devices.yaml:{line_of(text, "far")}: entry #6 (code=SEAT-01) > x: Input should be')
 
 
+def test_shape_errors_of_every_file_are_listed_in_one_run(tmp_path: Path) -> None:
+    folder = example_copy(tmp_path)
+    departments = edit(folder, 'departments.yaml', '- {code: HRSS,', '- {code: [HRSS,')
+    devices = edit(folder, 'devices.yaml', 'kind: printer', 'kind: robot')
+    with pytest.raises(SeedError) as refused:
+        read_seed(str(folder))
+    lines = str(refused.value).splitlines()
+    assert [line.split(': ', 1)[0] for line in lines] == [
+        f'departments.yaml:{line_of(departments, "[HRSS")}',
+        f'devices.yaml:{line_of(devices, "robot")}',
+    ]
+
+
+def test_every_failed_cross_check_is_listed_in_one_run(tmp_path: Path) -> None:
+    folder = example_copy(tmp_path)
+    windows = edit(folder, 'windows.yaml', 'zone: permits', 'zone: lobby')
+    staff = edit(folder, 'staff.yaml', 'window: 2}', 'window: 9}')
+    devices = edit(folder, 'devices.yaml', 'x: 380, y: 460, attached_to: K01}', 'x: 380, y: 460, attached_to: K09}')
+    with pytest.raises(SeedError) as refused:
+        read_seed(str(folder))
+    assert str(refused.value).splitlines() == [
+        f"windows.yaml:{line_of(windows, 'number: 2')}: window 2: zone 'lobby' is not a zone in hall.yaml",
+        f'staff.yaml:{line_of(staff, "clerk2")}: clerk2: window 9 is not in windows.yaml',
+        f"devices.yaml:{line_of(devices, 'K09')}: device K01-ID: attached_to 'K09' names no other device in this file",
+    ]
+
+
 def test_a_yaml_syntax_error_names_its_line(tmp_path: Path) -> None:
     folder = example_copy(tmp_path)
     text = edit(folder, 'departments.yaml', '- {code: HRSS,', '- {code: [HRSS,')

@@ -245,6 +245,11 @@ def read_seed(seed_name: str, *, seed_root: Path | None = None, empty: bool = Fa
     return seed
 
 
+def read_file(folder: Path, file: str, shape: Any) -> Any:
+    """One optional file of a hall description (absent or empty: []), checked against `shape`."""
+    return _parse(folder, file, shape, _Marks(), optional=True)
+
+
 class _Marks:
     """Each file's YAML node tree, so a problem found in the typed specs can name its line."""
 

@@ -23,6 +23,7 @@ from app.models.operations import ArrivalHistory
 from app.settings import get_settings
 from seed import SeedError, load_seed, read_seed
 from seed.__main__ import main
+from seed.department_records import read_records
 from seed.schema import SEED_ROOT
 from tests.dbs import SqliteTemplate
 
@@ -144,6 +145,14 @@ def test_every_failed_cross_check_is_listed_in_one_run(tmp_path: Path) -> None:
         f'staff.yaml:{line_of(staff, "clerk2")}: clerk2: window 9 is not in windows.yaml',
         f"devices.yaml:{line_of(devices, 'K09')}: device K01-ID: attached_to 'K09' names no other device in this file",
     ]
+
+
+def test_a_refused_id_number_in_department_records_names_its_line(tmp_path: Path) -> None:
+    folder = example_copy(tmp_path)
+    records = "- id_number: '11010119900307001X'\n  records: {identity: {name: 测试}}\n"
+    (folder / 'department_records.yaml').write_text(records, encoding='utf-8')
+    with pytest.raises(SeedError, match=r'^department_records\.yaml:1: entry #1 > id_number: Value error, ID number'):
+        read_records(str(folder))
 
 
 def test_a_yaml_syntax_error_names_its_line(tmp_path: Path) -> None:

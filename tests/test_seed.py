@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -361,6 +362,8 @@ def test_cli_prints_new_accounts_once_and_fails_in_one_line_on_a_bad_seed(
     assert main([]) == 0
     first = capsys.readouterr().out
     assert '首次初始化账户（请妥善保存，仅显示一次）' in first and 'manager' in first
+    with sqlite3.connect(cli_env) as connection:  # the demo hall asks for a synthetic year (synthetic_history)
+        assert connection.execute('SELECT count(*) FROM arrival_history').fetchone()[0] > 10_000
     assert main([]) == 0
     assert '首次初始化账户' not in capsys.readouterr().out
     monkeypatch.setenv('HALL_SEED', 'missing')

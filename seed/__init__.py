@@ -1,4 +1,5 @@
-"""The hall's seed data (seed/<HALL_SEED>/*.yaml) and its idempotent loader; run it with `python -m seed`."""
+"""The hall description (HALL_SEED: a folder under seed/ or a path; docs/hall-description.md) and its idempotent
+loader; run it with `python -m seed`."""
 
 from seed.loader import SeedReport, load_seed
 from seed.schema import Seed, SeedError, read_seed

@@ -1,12 +1,16 @@
-"""`python -m seed`: load seed/<HALL_SEED> into the (already migrated) database and say what changed.
+"""`python -m seed`: load the hall description HALL_SEED into the (already migrated) database and say what changed.
 
+`--empty` loads the hall alone: no accounts from staff.yaml, no synthetic department data or history.
+`python -m seed schema` prints the description's JSON schema (docs/hall-description.schema.json).
 New accounts' passwords exist only in this run's output, so they are printed once, in a block that
 asks the operator to keep them.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import sys
 import unicodedata
 
@@ -14,17 +18,22 @@ from app.clock import hall_day, utcnow
 from app.db import Database
 from app.settings import Settings, get_settings
 from seed.department_records import load_department_records
+from seed.description import hall_description_schema
 from seed.history import ensure_history
 from seed.loader import SeedReport, load_seed
 from seed.schema import SeedError, read_seed
 
 
-async def _run(settings: Settings) -> SeedReport:
+async def _run(settings: Settings, *, empty: bool) -> SeedReport:
     db = Database(settings.db_url)
     try:
-        report = await load_seed(db, seed_name=settings.hall_seed, secret=settings.secret)
-        hall_code = read_seed(settings.hall_seed).hall.code
-        if history := await ensure_history(db, hall_code=hall_code, end=hall_day(utcnow(), settings.tz)):
+        report = await load_seed(db, seed_name=settings.hall_seed, secret=settings.secret, empty=empty)
+        if empty:
+            return report
+        hall = read_seed(settings.hall_seed).hall
+        if hall.synthetic_history and (
+            history := await ensure_history(db, hall_code=hall.code, end=hall_day(utcnow(), settings.tz))
+        ):
             report.created['arrival_history'] += history  # a synthetic year, only while the hall has none
         records = await load_department_records(db, seed_name=settings.hall_seed, secret=settings.secret)
         report.created['department_record'] += records['created']
@@ -44,9 +53,7 @@ def _summary(seed_name: str, report: SeedReport) -> str:
         f'移除 removed {report.removed.total()}'
     ]
     for table in sorted(report.created | report.updated | report.removed):
-        lines.append(
-            f'  {table:<15} +{report.created[table]}  ~{report.updated[table]}  -{report.removed[table]}'
-        )
+        lines.append(f'  {table:<15} +{report.created[table]}  ~{report.updated[table]}  -{report.removed[table]}')
     return '\n'.join(lines)
 
 
@@ -66,10 +73,23 @@ def _pad(text: str, width: int) -> str:
     return text + ' ' * max(width - columns, 1)
 
 
-def main() -> int:
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog='python -m seed', description='load the hall description HALL_SEED')
+    parser.add_argument('command', nargs='?', choices=('load', 'schema'), default='load')
+    parser.add_argument(
+        '--empty', action='store_true', help='the hall alone: no staff accounts, no synthetic data or history'
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = _arguments(argv)
+    if arguments.command == 'schema':
+        print(json.dumps(hall_description_schema(), ensure_ascii=False, indent=2))
+        return 0
     settings = get_settings()
     try:
-        report = asyncio.run(_run(settings))
+        report = asyncio.run(_run(settings, empty=arguments.empty))
     except SeedError as error:
         print(f'种子数据无效 / invalid seed: {error}', file=sys.stderr)
         return 1

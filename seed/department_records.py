@@ -1,4 +1,4 @@
-"""Synthetic department data (seed/<name>/department_records.yaml) for the 零材料 demo, loaded encrypted.
+"""Synthetic department data (department_records.yaml in the hall description) for the 零材料 demo, loaded encrypted.
 
 Optional per seed folder. Records are found by the keyed hash of the ID number and stored only
 encrypted (app/services/department_data.py); a rerun compares the decrypted values and writes only
@@ -12,8 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 from sqlmodel import select
 
 from app.clock import utcnow
@@ -21,9 +20,10 @@ from app.db import Database
 from app.models.cases import DepartmentRecord
 from app.security.crypto import FieldCipher
 from app.services.department_data import SOURCES, seal, unseal
+from app.services.errors import DomainError
 from app.services.identity import parse_id_number
 from app.services.uow import unit_of_work
-from seed.schema import SEED_ROOT, SeedError
+from seed.schema import read_file, seed_folder
 
 FILE = 'department_records.yaml'
 
@@ -37,7 +37,11 @@ class PersonRecords(BaseModel):
     @field_validator('id_number')
     @classmethod
     def _valid_id(cls, value: str) -> str:
-        return parse_id_number(value, today=dt.date.today()).number
+        """A refused number becomes a validation error, so it is reported with its file and line."""
+        try:
+            return parse_id_number(value, today=dt.date.today()).number
+        except DomainError as error:
+            raise ValueError(error.render('en')) from None
 
     @field_validator('records')
     @classmethod
@@ -49,16 +53,9 @@ class PersonRecords(BaseModel):
 
 
 def read_records(seed_name: str, *, seed_root: Path | None = None) -> list[PersonRecords]:
-    path = (seed_root or SEED_ROOT) / seed_name / FILE
-    if not path.exists():
-        return []
-    try:
-        raw = yaml.safe_load(path.read_text(encoding='utf-8')) or []
-        return TypeAdapter(list[PersonRecords]).validate_python(raw)
-    except (yaml.YAMLError, ValidationError) as error:
-        raise SeedError(f'{FILE}: {" ".join(str(error).split())[:300]}') from None
-    except ValueError as error:  # an invalid ID number (Invalid is a DomainError, not a ValidationError)
-        raise SeedError(f'{FILE}: {error}') from None
+    """The folder's department records (none without the file), each problem as `file:line: entry: problem`."""
+    records: list[PersonRecords] = read_file(seed_folder(seed_name, seed_root=seed_root), FILE, list[PersonRecords])
+    return records
 
 
 async def load_department_records(

@@ -1,13 +1,14 @@
-"""A seed folder's YAML, parsed into typed specs and checked as a whole before anything is written.
+"""A hall description (a folder of YAML, docs/hall-description.md), parsed into typed specs and checked as a
+whole before anything is written.
 
-Every problem is reported as `file: entry: problem`, so whoever edits the YAML finds the line at once.
-Texts the database has no column for (hall prompts, kiosk questions) are read from here by the app.
+Every problem is reported as `file:line: entry: problem` (the line from the YAML node marks), one per line,
+so whoever edits the YAML finds each line at once: first every file's shape errors, else every cross-check.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -46,11 +47,15 @@ class _Spec(BaseModel):
 
 
 class Prompt(_Spec):
+    """A text the app shows, Chinese and English; {braces} are filled in at run time."""
+
     zh: Text
     en: Text
 
 
 class ZoneSpec(_Spec):
+    """A zone of the floor plan (window area, waiting area, rest area): a rectangle inside the hall."""
+
     code: Code
     name: Name
     name_en: Name
@@ -73,6 +78,8 @@ class ZoneSpec(_Spec):
 
 
 class HallSpec(_Spec):
+    """hall.yaml: the hall, its floor plan (origin top-left) and zones, and its prompts."""
+
     code: Code
     name: Name
     name_en: Name
@@ -80,21 +87,31 @@ class HallSpec(_Spec):
     height: float = Field(gt=0)
     zones: list[ZoneSpec] = Field(min_length=1)
     prompts: dict[str, Prompt]
+    synthetic_history: bool = Field(
+        default=False,
+        description='Invent a year of arrivals (for the forecast) while the hall has none: for demos only.',
+    )
 
 
 class DepartmentSpec(_Spec):
+    """A department with staff in the hall (departments.yaml)."""
+
     code: Code
     name: Name
     name_en: Name
 
 
 class OptionSpec(_Spec):
+    """One answer to a kiosk question; `value` is what conditions and 秒批 rules name."""
+
     value: Code
     label: Name
     label_en: Name
 
 
 class QuestionSpec(_Spec):
+    """A question the kiosk asks, so the checklist shows only the materials this citizen needs."""
+
     code: Code
     text: Text
     text_en: Text
@@ -102,6 +119,8 @@ class QuestionSpec(_Spec):
 
 
 class MaterialSpec(_Spec):
+    """A material on the checklist; `condition` ({question: value}) shows it only for that answer."""
+
     name: Name
     name_en: Name
     condition: dict[str, str] = Field(default_factory=dict)
@@ -109,6 +128,8 @@ class MaterialSpec(_Spec):
 
 
 class ServiceSpec(_Spec):
+    """A service (事项) citizens queue for (services.yaml), with its own one-letter ticket prefix."""
+
     code: Code
     name: Name
     name_en: Name
@@ -124,11 +145,15 @@ class ServiceSpec(_Spec):
 
 
 class WindowServiceSpec(_Spec):
+    """A service a window serves: priority 1 is its main service, 2 and up when no main ticket waits."""
+
     code: Code
     priority: int = Field(ge=1, le=9)
 
 
 class WindowSpec(_Spec):
+    """A window (windows.yaml); `state` is written only when the window is first created."""
+
     number: int = Field(ge=1)
     name: Name
     zone: Code
@@ -139,6 +164,8 @@ class WindowSpec(_Spec):
 
 
 class StaffSpec(_Spec):
+    """A staff account created on the first load (staff.yaml, optional); its password is printed once."""
+
     username: Annotated[str, StringConstraints(pattern=r'^[a-z][a-z0-9_]{1,63}$')]
     display_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
     role: Role
@@ -154,6 +181,8 @@ class StaffSpec(_Spec):
 
 
 class DeviceSpec(_Spec):
+    """A device (devices.yaml, optional); its credential comes from SECRET_KEY, never from here."""
+
     code: Code
     kind: DeviceKind
     name: Name
@@ -174,38 +203,110 @@ class Seed:
     devices: list[DeviceSpec]
 
 
-def read_seed(seed_name: str, *, seed_root: Path | None = None) -> Seed:
-    """Parse and cross-check seed_root/seed_name/*.yaml (seed_root defaults to this package)."""
-    if not _SEED_NAME.match(seed_name):
-        raise SeedError(f'HALL_SEED {seed_name!r}: use letters, digits, "-" or "_"')
-    folder = (seed_root or SEED_ROOT) / seed_name
+def seed_folder(seed: str, *, seed_root: Path | None = None) -> Path:
+    """HALL_SEED is a folder's name under seed/ (`default`) or a path to a hall's own folder (`./hall`, `/srv/hall`)."""
+    if _SEED_NAME.match(seed):
+        folder = (seed_root or SEED_ROOT) / seed
+    elif seed.strip():
+        folder = Path(seed).expanduser()
+    else:
+        raise SeedError('HALL_SEED is empty: name a folder under seed/ or give a path')
     if not folder.is_dir():
-        raise SeedError(f'no seed folder {folder}')
-    seed = Seed(
-        hall=_parse(folder, 'hall.yaml', HallSpec),
-        departments=_parse(folder, 'departments.yaml', list[DepartmentSpec]),
-        services=_parse(folder, 'services.yaml', list[ServiceSpec]),
-        windows=_parse(folder, 'windows.yaml', list[WindowSpec]),
-        staff=_parse(folder, 'staff.yaml', list[StaffSpec]),
-        devices=_parse(folder, 'devices.yaml', list[DeviceSpec]),
-    )
-    _check(seed)
+        raise SeedError(f'HALL_SEED {seed!r}: no folder {folder}')
+    return folder.resolve()
+
+
+def read_seed(seed_name: str, *, seed_root: Path | None = None, empty: bool = False) -> Seed:
+    """Parse and cross-check a hall description; `empty` leaves out its people (staff.yaml)."""
+    folder = seed_folder(seed_name, seed_root=seed_root)
+    marks = _Marks()
+    problems: list[str] = []
+
+    def part(file: str, shape: Any, *, optional: bool = False) -> Any:
+        """One file's specs; its problems are kept, so every file is read before the load is refused."""
+        try:
+            return _parse(folder, file, shape, marks, optional=optional)
+        except SeedError as error:
+            problems.append(str(error))
+            return None
+
+    parts = {
+        'hall': part('hall.yaml', HallSpec),
+        'departments': part('departments.yaml', list[DepartmentSpec]),
+        'services': part('services.yaml', list[ServiceSpec]),
+        'windows': part('windows.yaml', list[WindowSpec]),
+        'staff': [] if empty else part('staff.yaml', list[StaffSpec], optional=True),
+        'devices': part('devices.yaml', list[DeviceSpec], optional=True),
+    }
+    if problems:
+        raise SeedError('\n'.join(problems))
+    seed = Seed(**parts)
+    _check(seed, marks)
     return seed
 
 
-def _parse(folder: Path, file: str, shape: Any) -> Any:
+def read_file(folder: Path, file: str, shape: Any) -> Any:
+    """One optional file of a hall description (absent or empty: []), checked against `shape`."""
+    return _parse(folder, file, shape, _Marks(), optional=True)
+
+
+class _Marks:
+    """Each file's YAML node tree, so a problem found in the typed specs can name its line."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, yaml.Node | None] = {}
+
+    def at(self, file: str, *path: int | str) -> str:
+        """`file:line` of the deepest node the path reaches (pydantic's loc, or an entry's index)."""
+        node = self.nodes.get(file)
+        if node is None:
+            return file
+        line = node.start_mark.line
+        for step in path:
+            node = _child(node, step)
+            if node is None:
+                break
+            line = node.start_mark.line
+        return f'{file}:{line + 1}'
+
+
+def _child(node: yaml.Node, step: int | str) -> yaml.Node | None:
+    if isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+        return node.value[step]
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == str(step):
+                return value
+    return None
+
+
+def _parse(folder: Path, file: str, shape: Any, marks: _Marks, *, optional: bool = False) -> Any:
     try:
-        raw = yaml.safe_load((folder / file).read_text(encoding='utf-8'))
+        text = (folder / file).read_text(encoding='utf-8')
     except FileNotFoundError:
+        if optional:
+            return []
         raise SeedError(f'{file}: missing from {folder}') from None
+    try:
+        marks.nodes[file] = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise SeedError(f'{file}: not valid YAML: {" ".join(str(error).split())}') from None
+        mark = getattr(error, 'problem_mark', None)
+        where = f'{file}:{mark.line + 1}' if mark is not None else file
+        problem = getattr(error, 'problem', None) or 'not valid YAML'
+        raise SeedError(f'{where}: not valid YAML: {problem}') from None
+    if raw is None and optional:
+        return []
     try:
         return TypeAdapter(shape).validate_python(raw)
     except ValidationError as error:
-        first = error.errors()[0]
-        hint = _YAML_BOOLEAN_HINT if isinstance(first.get('input'), bool) else ''
-        raise SeedError(f'{file}: {_location(raw, first["loc"])}: {first["msg"]}{hint}') from None
+        raise SeedError('\n'.join(_problem(file, raw, marks, problem) for problem in error.errors())) from None
+
+
+def _problem(file: str, raw: Any, marks: _Marks, problem: Any) -> str:
+    loc = problem['loc']
+    hint = _YAML_BOOLEAN_HINT if isinstance(problem.get('input'), bool) else ''
+    return f'{marks.at(file, *loc)}: {_location(raw, loc)}: {problem["msg"]}{hint}'
 
 
 def _location(raw: Any, loc: tuple[int | str, ...]) -> str:
@@ -230,134 +331,144 @@ def _label(entry: Any) -> str:
     return ''
 
 
-def _check(seed: Seed) -> None:
-    _check_hall(seed.hall)
-    _check_services(seed)
-    _check_windows(seed)
-    _check_staff(seed)
-    _check_devices(seed)
+def _check(seed: Seed, marks: _Marks) -> None:
+    """Every problem across the files, one per line, so one run shows them all."""
+    problems = [
+        *_check_hall(seed.hall, marks),
+        *_check_services(seed, marks),
+        *_check_windows(seed, marks),
+        *_check_staff(seed, marks),
+        *_check_devices(seed, marks),
+    ]
+    if problems:
+        raise SeedError('\n'.join(problems))
 
 
 _T = TypeVar('_T')
 
 
-def _unique(file: str, items: Iterable[_T], key: Callable[[_T], Any], what: str) -> None:
+def _unique(where: Callable[[int], str], items: Iterable[_T], key: Callable[[_T], Any], what: str) -> Iterator[str]:
     seen: set[Any] = set()
-    for item in items:
+    for index, item in enumerate(items):
         value = key(item)
         if value in seen:
-            raise SeedError(f'{file}: duplicate {what} {value!r}')
+            yield f'{where(index)}: duplicate {what} {value!r}'
         seen.add(value)
 
 
-def _check_hall(hall: HallSpec) -> None:
-    _unique('hall.yaml', hall.zones, lambda z: z.code, 'zone code')
+def _check_hall(hall: HallSpec, marks: _Marks) -> Iterator[str]:
+    yield from _unique(lambda i: marks.at('hall.yaml', 'zones', i), hall.zones, lambda z: z.code, 'zone code')
     for index, zone in enumerate(hall.zones):
+        where = f'{marks.at("hall.yaml", "zones", index)}: zone {zone.code}'
         if zone.x + zone.width > hall.width or zone.y + zone.height > hall.height:
-            raise SeedError(f'hall.yaml: zone {zone.code}: lies partly outside the hall')
+            yield f'{where}: lies partly outside the hall'
         for other in hall.zones[index + 1 :]:
             if zone.overlaps(other):
-                raise SeedError(f'hall.yaml: zone {zone.code}: overlaps zone {other.code}')
+                yield f'{where}: overlaps zone {other.code}'
     missing = [key for key in REQUIRED_PROMPTS if key not in hall.prompts]
     if missing:
-        raise SeedError(f'hall.yaml: prompts: missing {", ".join(missing)}')
+        yield f'{marks.at("hall.yaml", "prompts")}: prompts: missing {", ".join(missing)}'
 
 
-def _check_services(seed: Seed) -> None:
-    _unique('departments.yaml', seed.departments, lambda d: d.code, 'department code')
-    _unique('services.yaml', seed.services, lambda s: s.code, 'service code')
+def _check_services(seed: Seed, marks: _Marks) -> Iterator[str]:
+    yield from _unique(lambda i: marks.at('departments.yaml', i), seed.departments, lambda d: d.code, 'department code')
+    yield from _unique(lambda i: marks.at('services.yaml', i), seed.services, lambda s: s.code, 'service code')
     departments = {department.code for department in seed.departments}
     owners: dict[str, str] = {}
-    for service in seed.services:
-        where = f'services.yaml: service {service.code}'
+    for index, service in enumerate(seed.services):
+        where = f'{marks.at("services.yaml", index)}: service {service.code}'
         if service.department not in departments:
-            raise SeedError(f'{where}: department {service.department!r} is not in departments.yaml')
+            yield f'{where}: department {service.department!r} is not in departments.yaml'
         if service.ticket_prefix in owners:
             owner = owners[service.ticket_prefix]
-            raise SeedError(f'{where}: ticket_prefix {service.ticket_prefix!r} is already used by {owner}')
+            yield f'{where}: ticket_prefix {service.ticket_prefix!r} is already used by {owner}'
         owners[service.ticket_prefix] = service.code
-        _check_materials(where, service)
-        _check_workflow(where, service, departments)
+        yield from _check_materials(marks, index, service)
+        yield from _check_workflow(marks, index, service, departments)
 
 
-def _check_materials(where: str, service: ServiceSpec) -> None:
-    _unique(where, service.questions, lambda q: q.code, 'question code')
+def _check_materials(marks: _Marks, index: int, service: ServiceSpec) -> Iterator[str]:
+    def at(*path: int | str) -> str:
+        return f'{marks.at("services.yaml", index, *path)}: service {service.code}'
+
+    yield from _unique(lambda i: at('questions', i), service.questions, lambda q: q.code, 'question code')
     answers = {question.code: {option.value for option in question.options} for question in service.questions}
-    for material in service.materials:
+    for number, material in enumerate(service.materials):
         for code, answer in material.condition.items():
+            where = f'{at("materials", number, "condition", code)}: material {material.name}'
             if code not in answers:
-                raise SeedError(f'{where}: material {material.name}: condition on unknown question {code!r}')
-            if answer not in answers[code]:
-                raise SeedError(
-                    f'{where}: material {material.name}: {answer!r} is not an option of question {code!r}'
-                )
+                yield f'{where}: condition on unknown question {code!r}'
+            elif answer not in answers[code]:
+                yield f'{where}: {answer!r} is not an option of question {code!r}'
 
 
-def _check_workflow(where: str, service: ServiceSpec, departments: set[str]) -> None:
+def _check_workflow(marks: _Marks, index: int, service: ServiceSpec, departments: set[str]) -> Iterator[str]:
+    where = f'service {service.code}'
     try:
         check_workflow(service.workflow)
     except ValueError as error:
-        raise SeedError(f'{where}: workflow: {error}') from None
+        yield f'{marks.at("services.yaml", index, "workflow")}: {where}: workflow: {error}'
     answers = {question.code: {option.value for option in question.options} for question in service.questions}
-    for node in service.workflow:
-        at = f'{where}: workflow node {node.name}'
+    for number, node in enumerate(service.workflow):
+        at = f'{marks.at("services.yaml", index, "workflow", number)}: {where}: workflow node {node.name}'
         if node.department is not None and node.department not in departments:
-            raise SeedError(f'{at}: department {node.department!r} is not in departments.yaml')
+            yield f'{at}: department {node.department!r} is not in departments.yaml'
         for code, answer in (node.auto.answers if node.auto else {}).items():
             if answer not in answers.get(code, set()):
-                raise SeedError(f'{at}: {code}={answer!r} is not an option of a kiosk question')
+                yield f'{at}: {code}={answer!r} is not an option of a kiosk question'
 
 
-def _check_windows(seed: Seed) -> None:
-    _unique('windows.yaml', seed.windows, lambda w: w.number, 'window number')
+def _check_windows(seed: Seed, marks: _Marks) -> Iterator[str]:
+    yield from _unique(lambda i: marks.at('windows.yaml', i), seed.windows, lambda w: w.number, 'window number')
     zones = {zone.code: zone for zone in seed.hall.zones}
     services = {service.code for service in seed.services}
-    for window in seed.windows:
-        where = f'windows.yaml: window {window.number}'
-        _check_place(where, zones, window.zone, window.x, window.y)
-        _unique(where, window.services, lambda s: s.code, 'service')
+    for index, window in enumerate(seed.windows):
+        where = f'{marks.at("windows.yaml", index)}: window {window.number}'
+        yield from _check_place(where, zones, window.zone, window.x, window.y)
+        yield from _unique(lambda _, at=where: at, window.services, lambda s: s.code, 'service')
         for served in window.services:
             if served.code not in services:
-                raise SeedError(f'{where}: service {served.code!r} is not in services.yaml')
+                yield f'{where}: service {served.code!r} is not in services.yaml'
     served_codes = {served.code for window in seed.windows for served in window.services}
-    unserved = [service.code for service in seed.services if service.code not in served_codes]
-    if unserved:
-        raise SeedError(f'windows.yaml: no window serves {", ".join(unserved)}')
+    for index, service in enumerate(seed.services):
+        if service.code not in served_codes:
+            where = marks.at('services.yaml', index)
+            yield f'{where}: service {service.code}: no window in windows.yaml serves it'
 
 
-def _check_place(where: str, zones: dict[str, ZoneSpec], zone_code: str, x: float, y: float) -> None:
+def _check_place(where: str, zones: dict[str, ZoneSpec], zone_code: str, x: float, y: float) -> Iterator[str]:
     zone = zones.get(zone_code)
     if zone is None:
-        raise SeedError(f'{where}: zone {zone_code!r} is not a zone in hall.yaml')
-    if not zone.contains(x, y):
-        raise SeedError(f'{where}: ({x}, {y}) lies outside its zone {zone_code}')
+        yield f'{where}: zone {zone_code!r} is not a zone in hall.yaml'
+    elif not zone.contains(x, y):
+        yield f'{where}: ({x}, {y}) lies outside its zone {zone_code}'
 
 
-def _check_staff(seed: Seed) -> None:
-    _unique('staff.yaml', seed.staff, lambda s: s.username, 'username')
+def _check_staff(seed: Seed, marks: _Marks) -> Iterator[str]:
+    yield from _unique(lambda i: marks.at('staff.yaml', i), seed.staff, lambda s: s.username, 'username')
     windows = {window.number for window in seed.windows}
     departments = {department.code for department in seed.departments}
-    for person in seed.staff:
-        where = f'staff.yaml: {person.username}'
+    for index, person in enumerate(seed.staff):
+        where = f'{marks.at("staff.yaml", index)}: {person.username}'
         if person.role == Role.STAFF and person.window is None:
-            raise SeedError(f'{where}: role staff needs a window')
+            yield f'{where}: role staff needs a window'
         if person.role == Role.REVIEWER and person.department is None:
-            raise SeedError(f'{where}: role reviewer needs a department')
+            yield f'{where}: role reviewer needs a department'
         if person.window is not None and person.window not in windows:
-            raise SeedError(f'{where}: window {person.window} is not in windows.yaml')
+            yield f'{where}: window {person.window} is not in windows.yaml'
         if person.department is not None and person.department not in departments:
-            raise SeedError(f'{where}: department {person.department!r} is not in departments.yaml')
+            yield f'{where}: department {person.department!r} is not in departments.yaml'
 
 
-def _check_devices(seed: Seed) -> None:
-    _unique('devices.yaml', seed.devices, lambda d: d.code, 'device code')
+def _check_devices(seed: Seed, marks: _Marks) -> Iterator[str]:
+    yield from _unique(lambda i: marks.at('devices.yaml', i), seed.devices, lambda d: d.code, 'device code')
     zones = {zone.code: zone for zone in seed.hall.zones}
     codes = {device.code for device in seed.devices}
     windows = {window.number for window in seed.windows}
-    for device in seed.devices:
-        where = f'devices.yaml: device {device.code}'
-        _check_place(where, zones, device.zone, device.x, device.y)
+    for index, device in enumerate(seed.devices):
+        where = f'{marks.at("devices.yaml", index)}: device {device.code}'
+        yield from _check_place(where, zones, device.zone, device.x, device.y)
         if device.attached_to is not None and device.attached_to not in codes - {device.code}:
-            raise SeedError(f'{where}: attached_to {device.attached_to!r} names no other device in this file')
+            yield f'{where}: attached_to {device.attached_to!r} names no other device in this file'
         if device.window is not None and device.window not in windows:
-            raise SeedError(f'{where}: window {device.window} is not in windows.yaml')
+            yield f'{where}: window {device.window} is not in windows.yaml'

@@ -1,10 +1,11 @@
-"""The default seed: a realistic hall, loaded idempotently in one transaction; bad YAML is refused."""
+"""The default seed: a realistic hall, loaded idempotently in one transaction; bad YAML is refused by file and line."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import shutil
+import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -278,8 +279,8 @@ async def test_window_services_dropped_from_the_yaml_are_removed(seed_db: Databa
 async def test_broken_seed_fails_clearly_and_leaves_the_database_unchanged(seed_db: Database, tmp_path: Path) -> None:
     before = await snapshot(seed_db)
     broken = edited_seed(tmp_path, 'windows.yaml', entry('number', 7, zone='lobby'))
-    message = "windows.yaml: window 7: zone 'lobby' is not a zone in hall.yaml"
-    with pytest.raises(SeedError, match=re.escape(message)):
+    message = r"^windows\.yaml:\d+: window 7: zone 'lobby' is not a zone in hall\.yaml$"
+    with pytest.raises(SeedError, match=message):
         await load(seed_db, broken)
     assert await snapshot(seed_db) == before
 
@@ -315,27 +316,28 @@ async def test_a_failure_midway_rolls_back_the_whole_load(empty_db: Database, mo
             condition('RE-TRANSFER', 2, property_type='villa'),
             "'villa' is not an option of question 'property_type'",
         ),
-        ('windows.yaml', entry('number', 2, number=1), 'windows.yaml: duplicate window number 1'),
+        ('windows.yaml', entry('number', 2, number=1), 'duplicate window number 1'),
         ('windows.yaml', entry('number', 3, y=400), 'window 3: (270.0, 400.0) lies outside its zone general'),
-        ('windows.yaml', _drop_service('MARRIAGE'), 'windows.yaml: no window serves MARRIAGE'),
+        ('windows.yaml', _drop_service('MARRIAGE'), 'service MARRIAGE: no window in windows.yaml serves it'),
         ('staff.yaml', entry('username', 'rv_tax', department=None), 'rv_tax: role reviewer needs a'),
         ('staff.yaml', entry('username', 'w03', window=99), 'w03: window 99 is not in windows.yaml'),
         ('devices.yaml', entry('code', 'K02-QR', attached_to='K99'), "K02-QR: attached_to 'K99' names no"),
-        ('devices.yaml', entry('code', 'K01', kind='robot'), 'devices.yaml: entry #1 (code=K01) > kind'),
+        ('devices.yaml', entry('code', 'K01', kind='robot'), 'devices.yaml:2: entry #1 (code=K01) > kind'),
     ],
 )
 def test_invalid_seed_names_the_file_and_the_entry(
     tmp_path: Path, file: str, edit: Callable[[Any], Any], message: str
 ) -> None:
-    with pytest.raises(SeedError, match=re.escape(message)):
+    with pytest.raises(SeedError, match=re.escape(message)) as refused:
         read_seed('default', seed_root=edited_seed(tmp_path, file, edit))
+    assert re.match(r'[a-z_]+\.yaml:\d+: ', str(refused.value)), 'every problem names its file and line'
 
 
 def test_unquoted_yes_in_a_condition_is_refused_rather_than_read_as_true(tmp_path: Path) -> None:
     root = copied_seed(tmp_path)
     path = root / 'default' / 'services.yaml'
     path.write_text(path.read_text(encoding='utf-8').replace("hukou_local: 'yes'", 'hukou_local: yes'))
-    message = r'services\.yaml: entry #\d+ \(code=HUKOU-IN\) > materials > .* > hukou_local: Input should be'
+    message = r'services\.yaml:\d+: entry #\d+ \(code=HUKOU-IN\) > materials > .* > hukou_local: Input should be'
     with pytest.raises(SeedError, match=message):
         read_seed('default', seed_root=root)
 
@@ -357,13 +359,15 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def test_cli_prints_new_accounts_once_and_fails_in_one_line_on_a_bad_seed(
     cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main() == 0
+    assert main([]) == 0
     first = capsys.readouterr().out
     assert '首次初始化账户（请妥善保存，仅显示一次）' in first and 'manager' in first
-    assert main() == 0
+    with sqlite3.connect(cli_env) as connection:  # the demo hall asks for a synthetic year (synthetic_history)
+        assert connection.execute('SELECT count(*) FROM arrival_history').fetchone()[0] > 10_000
+    assert main([]) == 0
     assert '首次初始化账户' not in capsys.readouterr().out
     monkeypatch.setenv('HALL_SEED', 'missing')
     get_settings.cache_clear()
-    assert main() == 1
+    assert main([]) == 1
     error = capsys.readouterr().err
     assert error.count('\n') == 1 and 'invalid seed' in error

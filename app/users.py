@@ -28,7 +28,7 @@ from app.security.passwords import check_strength, hash_password
 from app.services.deps import build_deps
 from app.services.errors import DomainError
 from app.services.principal import Principal
-from app.services.staff_admin import KEEP, Keep, StaffAccount, StaffAdminService
+from app.services.staff_admin import KEEP, StaffAccount, StaffAdminService
 from app.services.uow import unit_of_work
 from app.settings import ConfigError, get_settings
 
@@ -114,7 +114,8 @@ def _line(account: StaffAccount) -> str:
     state = ('在用/active' if account.active else '已停用/disabled') + (' 已锁定/locked' if account.locked else '')
     if account.must_change_password:
         state += ' 待改密码/must change password'
-    return f'{account.username}\t{account.display_name}\t{account.role}\t{window}\t{account.department_code or "-"}\t{state}'
+    fields = (account.username, account.display_name, account.role, window, account.department_code or '-', state)
+    return '\t'.join(fields)
 
 
 async def _with_service(run: Callable[[StaffAdminService], Awaitable[str]]) -> str:
@@ -124,7 +125,9 @@ async def _with_service(run: Callable[[StaffAdminService], Awaitable[str]]) -> s
         async with db.read_session() as s:
             hall_id = (await s.execute(select(Hall.id).order_by(Hall.id))).scalars().first()
         if hall_id is None:
-            raise UserError('数据库中没有大厅数据，请先运行 python -m seed / no hall in the database: run python -m seed')
+            raise UserError(
+                '数据库中没有大厅数据，请先运行 python -m seed / no hall in the database: run python -m seed'
+            )
         deps = build_deps(settings, db, None, hall_id=hall_id)
         try:
             return await run(StaffAdminService(deps))
@@ -162,11 +165,9 @@ def _verb(args: argparse.Namespace, caller: Principal, password: str) -> Callabl
                 await staff.reset_password(caller, args.username, password=password)
                 return f'密码已重置，会话已结束 / password reset for {args.username}; their sessions ended'
             case _:
-                window: int | None | Keep = args.window
-                department: str | None | Keep = args.department
                 role = Role(args.role) if args.role else None
                 account = await staff.change(
-                    caller, args.username, role=role, window_number=window, department_code=department
+                    caller, args.username, role=role, window_number=args.window, department_code=args.department
                 )
                 return f'已更新 / updated {_line(account)}'
 

@@ -187,8 +187,8 @@ class StaffAdminService(Service):
         username: str,
         *,
         role: Role | None = None,
-        window_number: int | None | Keep = KEEP,
-        department_code: str | None | Keep = KEEP,
+        window_number: int | Keep | None = KEEP,
+        department_code: str | Keep | None = KEEP,
     ) -> StaffAccount:
         """Change role, window or department (None clears a window or department; KEEP leaves it).
 
@@ -203,8 +203,7 @@ class StaffAdminService(Service):
             user = await self._user(s, username)
             before = await self._account(s, user)
             if role is not None and role != user.role:
-                if user.role == Role.ADMIN:
-                    await self._keep_an_admin(s, caller, user)
+                await self._keep_an_admin(s, caller, user)
                 user.role = role
             if not isinstance(window_number, Keep):
                 user.window_id = await self._window_id(s, window_number)
@@ -252,8 +251,8 @@ class StaffAdminService(Service):
 
     @staticmethod
     async def _keep_an_admin(s: AsyncSession, caller: Principal, user: StaffUser) -> None:
-        """Refuse to take an admin away when it is the caller themself or the last active admin."""
-        if user.role != Role.ADMIN:
+        """Refuse to take an active admin away when it is the caller themself or the last active admin."""
+        if user.role != Role.ADMIN or not user.active:
             return
         if caller.user_id is not None and caller.user_id == user.id:
             raise Conflict('not_yourself')

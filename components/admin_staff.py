@@ -76,15 +76,16 @@ class StaffPanel:
             window = t('admin.staff.window', number=account.window_number) if account.window_number else '—'
             tid(ui.label(window), f'admin-staff-{name}-window').classes(_WIDTHS[2])
             ui.label(account.department_name or '—').classes(_WIDTHS[3])
-            with tid(ui.row(), f'admin-staff-{name}-state').classes(f'gap-1 {_WIDTHS[4]}'):
+            with ui.row().classes(f'gap-1 {_WIDTHS[4]}'):
+                state = f'admin-staff-{name}-state'
                 if account.active:
-                    ui.badge(t('admin.staff.active'), color='positive')
+                    tid(ui.badge(t('admin.staff.active'), color='positive'), state)
                 else:
-                    ui.badge(t('admin.staff.disabled'), color='grey-7')
+                    tid(ui.badge(t('admin.staff.disabled'), color='grey-7'), state)
                 if account.locked:
-                    ui.badge(t('admin.staff.locked'), color='warning')
+                    tid(ui.badge(t('admin.staff.locked'), color='warning'), state)
                 if account.must_change_password:
-                    ui.badge(t('admin.staff.must_change'), color='info')
+                    tid(ui.badge(t('admin.staff.must_change'), color='info'), state)
             with ui.row().classes('gap-1 no-wrap ml-auto'):
                 edit = tid(ui.button(t('admin.staff.edit')), f'admin-staff-{name}-edit')
                 edit.props('flat dense icon=edit').on_click(lambda a=account: self.open_change(a))
@@ -233,11 +234,16 @@ class StaffPanel:
             shown.classes('font-mono font-bold text-primary text-3xl select-all')
             ui.label(t('admin.staff.password.how')).classes('text-sm max-w-[28rem]')
             close = tid(
-                ui.button(t('admin.staff.password.close'), on_click=self.password_dialog.close),
+                ui.button(t('admin.staff.password.close'), on_click=self._close_password),
                 'admin-staff-password-close',
             )
             close.props('flat')
         self.password_dialog.open()
+
+    def _close_password(self) -> None:
+        """Closed by the button: the password leaves the page at once (Esc or a click outside: on 'hide')."""
+        self.password_dialog.close()
+        self.password_dialog.clear()
 
     # ---- actions ---------------------------------------------------------------------------------
 

@@ -144,7 +144,7 @@ async def test_disabling_a_clerk_revokes_their_session_at_once_and_refuses_login
     with pytest.raises(Unauthorized):
         await auth.authenticate(token.token)
     assert ended(events) == [SessionEnd.DEACTIVATED]
-    assert await auth.ended({token.principal}) == {token.principal: SessionEnd.LOGGED_OUT}
+    assert await auth.ended({token.principal}) == {token.principal: SessionEnd.DEACTIVATED}
     with pytest.raises(Unauthorized) as refused:
         await auth.login('w01', CLERK_PASSWORD)
     assert refused.value.code == 'bad_credentials'

@@ -90,10 +90,10 @@ class SessionEnd(StrEnum):
 
 def session_end(session: AuthSession, user: StaffUser, now: dt.datetime, settings: Settings) -> SessionEnd | None:
     """Why this session is over at `now`, or None while it is valid (the one rule for requests and open pages)."""
+    if not user.active:  # first: a disabled person's sessions are revoked too, and this says why
+        return SessionEnd.DEACTIVATED
     if session.revoked_at:
         return SessionEnd.LOGGED_OUT
-    if not user.active:
-        return SessionEnd.DEACTIVATED
     if now - session.created_at > dt.timedelta(hours=settings.token_absolute_hours):
         return SessionEnd.EXPIRED
     if now - session.last_seen_at > dt.timedelta(minutes=settings.token_idle_minutes):

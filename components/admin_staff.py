@@ -21,7 +21,7 @@ from components.texts import error_text, t
 
 Caller = Callable[[], Awaitable[Principal | None]]
 COLUMNS = ('person', 'role', 'window', 'department', 'state')
-_WIDTHS = ('w-48 shrink-0', 'w-28 shrink-0', 'w-24 shrink-0', 'w-40 shrink-0', 'w-44 shrink-0')
+_WIDTHS = ('w-40 shrink-0', 'w-24 shrink-0', 'w-20 shrink-0', 'w-28 shrink-0', 'w-36 shrink-0')
 
 
 def role_label(role: Role) -> str:
@@ -68,7 +68,7 @@ class StaffPanel:
 
     def _row(self, account: StaffAccount) -> None:
         name = account.username
-        with tid(ui.row(), f'admin-staff-{name}').classes('w-full items-center gap-4 border-t px-3 py-2 no-wrap'):
+        with tid(ui.row(), f'admin-staff-{name}').classes('w-full items-center gap-4 border-t border-gray-200 px-3 py-2 no-wrap'):
             with ui.column().classes(f'gap-0 {_WIDTHS[0]}'):
                 ui.label(account.display_name).classes('font-bold')
                 ui.label(name).classes('text-sm text-grey-7 font-mono')

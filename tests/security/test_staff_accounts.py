@@ -3,7 +3,7 @@
 Nobody but an admin reaches the staff tab of /admin (no session: the login page; a clerk's or a manager's
 session: 403), and their tries change no account. An operator disabling a clerk from the command line ends
 the clerk's token at once, for pages and the API alike, and the clerk's password no longer logs in; a reset
-ends the old token too.
+ends the old token too, and a one-time password opens no session until a new password replaces it.
 """
 
 from __future__ import annotations
@@ -17,23 +17,29 @@ from contextlib import closing
 import httpx
 import pytest
 
+from app.db import Database
 from app.models.people import Role
+from app.services.principal import Principal
+from app.services.staff_admin import StaffAdminService
 from app.settings import get_settings
 from app.users import main
 from tests.apphost import AppProcess, NewUser, PreparedDatabase, running_app
-from tests.security.routes import assert_error, bearer, sqlite_path
+from tests.callers import deps_for
+from tests.conftest import AUDIT_KEY
+from tests.security.routes import assert_error, bearer, session_rows, sqlite_path
 from tests.totp import token_body_async
 
 ADMIN = NewUser('sa01', 'Staff-Admin-01', role=Role.ADMIN)
 CLERK = NewUser('sk02', 'Staff-Clerk-02', window=2)
 OTHER = NewUser('sk03', 'Staff-Clerk-03', window=2)
+FRESH = NewUser('sk04', 'Staff-Clerk-04', window=4)
 BOSS = ('boss', 'Manager-01-pass')
 SESSION_COOKIE = 'ht_session'
 
 
 @pytest.fixture(scope='module')
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AppProcess, PreparedDatabase]]:
-    users = [ADMIN, CLERK, OTHER]
+    users = [ADMIN, CLERK, OTHER, FRESH]
     with running_app(tmp_path_factory.mktemp('staff-accounts'), users=users) as (app, prepared):
         yield app, prepared
 
@@ -119,3 +125,30 @@ async def test_a_reset_ends_the_old_token_and_the_old_password(
         assert called.status_code == 401
         assert_error(await token_body_async(api, OTHER.username, OTHER.password), 401, 'bad_credentials')
         await token_of(api, (OTHER.username, 'Quite-New-Pass-3'))
+
+
+async def test_a_one_time_password_opens_no_session_until_a_new_password_replaces_it(
+    live: tuple[AppProcess, PreparedDatabase],
+) -> None:
+    app, prepared = live
+    db = Database(prepared.url, audit_key=AUDIT_KEY)
+    try:
+        issued = await StaffAdminService(deps_for(db)).reset_password(Principal.cli('tester'), FRESH.username)
+    finally:
+        await db.dispose()
+    one_time = issued.one_time_password
+    assert one_time is not None
+    before = session_rows(prepared.url)
+    async with app.async_client() as api:
+        assert_error(await token_body_async(api, FRESH.username, one_time), 401, 'password_change_required')
+        for weak in ('short', one_time):
+            body = {'username': FRESH.username, 'password': one_time, 'new_password': weak}
+            refused = await api.post('/api/auth/token', json=body)
+            assert refused.status_code == 422 and refused.json()['code'] in ('weak_password', 'password_unchanged')
+        assert session_rows(prepared.url) == before
+        body = {'username': FRESH.username, 'password': FRESH.password, 'new_password': 'Other-New-Pass-4'}
+        assert_error(await api.post('/api/auth/token', json=body), 401, 'bad_credentials')
+        body = {'username': FRESH.username, 'password': one_time, 'new_password': 'Other-New-Pass-4'}
+        assert (await api.post('/api/auth/token', json=body)).status_code == 200
+        assert_error(await token_body_async(api, FRESH.username, one_time), 401, 'bad_credentials')
+        await token_of(api, (FRESH.username, 'Other-New-Pass-4'))

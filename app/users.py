@@ -48,7 +48,7 @@ async def add_user(
     window_number: int | None,
     display_name: str | None = None,
 ) -> StaffUser:
-    """An account written straight to the database, unaudited: for tests and demo halls built before the app runs."""
+    """An account written straight to the database, unaudited: for tests that build a hall before any app runs."""
     check_strength(password)
     async with unit_of_work(db) as uow:
         s = uow.session

@@ -68,7 +68,8 @@ class StaffPanel:
 
     def _row(self, account: StaffAccount) -> None:
         name = account.username
-        with tid(ui.row(), f'admin-staff-{name}').classes('w-full items-center gap-4 border-t border-gray-200 px-3 py-2 no-wrap'):
+        row = tid(ui.row(), f'admin-staff-{name}')
+        with row.classes('w-full items-center gap-4 border-t border-gray-200 px-3 py-2 no-wrap'):
             with ui.column().classes(f'gap-0 {_WIDTHS[0]}'):
                 ui.label(account.display_name).classes('font-bold')
                 ui.label(name).classes('text-sm text-grey-7 font-mono')

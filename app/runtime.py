@@ -27,6 +27,7 @@ from app.services.ops import OpsCounters
 from app.services.principal import Principal
 from app.services.queue import QueueService
 from app.services.replay import ReplayService
+from app.services.staff_admin import StaffAdminService
 from app.services.staffing import StaffingService
 from app.services.stand_ins import SimulatedTickets, stand_ins_in
 from app.settings import Settings, StandIn
@@ -43,6 +44,7 @@ class Runtime:
     journey: Journey
     pairing: KioskPairingService  # kiosk screens are paired devices (/admin issues codes, /kiosk/pair redeems)
     accounts: CitizenAccountService  # citizens signed in on the phone by a texted code (/me/login, /api/citizen)
+    staff_admin: StaffAdminService  # staff accounts (/admin; python -m app.users builds its own)
     forecast: ForecastService | None = None  # peak forecast, staffing advice, replay (issue 5)
     staffing: StaffingService | None = None
     replay: ReplayService | None = None
@@ -111,6 +113,7 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         journey,
         KioskPairingService(deps),
         CitizenAccountService(deps, journey.notifications),
+        StaffAdminService(deps),
         forecast=forecast,
         staffing=StaffingService(deps, queue, forecast),
         replay=ReplayService(deps),

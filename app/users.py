@@ -1,23 +1,38 @@
-"""`python -m app.users add NAME --role ROLE [--window NUMBER]`: create a staff account.
+"""`python -m app.users`: staff accounts from the command line, by the same rules as the admin console.
 
-The password is read from standard input (one line), so it never appears in shell history or ps.
+    list | add NAME --role R [--window N] [--department D] [--name TEXT] | disable NAME | enable NAME
+    | reset NAME | set NAME [--role R] [--window N|none] [--department D|none]
+
+`add` and `reset` read the password from standard input (one line), so it never appears in shell history
+or ps. Every change goes through StaffAdminService and is audited as `cli:<os user>`. Without a bus the
+open pages of a disabled person end at their process's next session check (SESSION_CHECK_SECONDS);
+their sessions are revoked at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import sys
+from collections.abc import Awaitable, Callable
 
 from sqlmodel import select
 
 from app.clock import utcnow
 from app.db import Database
-from app.models.hall import Window
+from app.models.hall import Hall, Window
 from app.models.people import STAFF_ROLES, Role, StaffUser
-from app.security.passwords import WeakPasswordError, check_strength, hash_password
+from app.security.keys import Purpose
+from app.security.passwords import check_strength, hash_password
+from app.services.deps import build_deps
+from app.services.errors import DomainError
+from app.services.principal import Principal
+from app.services.staff_admin import KEEP, StaffAccount, StaffAdminService
 from app.services.uow import unit_of_work
 from app.settings import ConfigError, get_settings
+
+NONE = 'none'  # `set --window none`: the account keeps no window
 
 
 class UserError(Exception):
@@ -33,6 +48,7 @@ async def add_user(
     window_number: int | None,
     display_name: str | None = None,
 ) -> StaffUser:
+    """An account written straight to the database, unaudited: for tests that build a hall before any app runs."""
     check_strength(password)
     async with unit_of_work(db) as uow:
         s = uow.session
@@ -56,46 +72,126 @@ async def add_user(
     return user
 
 
+def _window(value: str) -> int | None:
+    if value.lower() == NONE:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'窗口号须为数字或 none / a window number or none, not {value!r}') from None
+
+
+def _department(value: str) -> str | None:
+    return None if value.lower() == NONE else value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='python -m app.users', description='Manage staff accounts.')
     commands = parser.add_subparsers(dest='command', required=True)
+    roles = [r.value for r in STAFF_ROLES]
+    commands.add_parser('list', help='every account: role, window, department, state')
     add = commands.add_parser('add', help='create an account; the password is read from stdin')
     add.add_argument('username')
-    add.add_argument('--role', required=True, choices=[r.value for r in STAFF_ROLES])
+    add.add_argument('--role', required=True, choices=roles)
     add.add_argument('--window', type=int, help='window number (staff)')
-    add.add_argument('--name', help='display name')
+    add.add_argument('--department', help='department code (reviewers)')
+    add.add_argument('--name', default='', help='display name')
+    for verb, text in (('disable', 'refuse logins and end every session now'), ('enable', 'allow logins again')):
+        commands.add_parser(verb, help=text).add_argument('username')
+    commands.add_parser('reset', help='set a new password, read from stdin; ends every session').add_argument(
+        'username'
+    )
+    change = commands.add_parser('set', help='change role, window or department')
+    change.add_argument('username')
+    change.add_argument('--role', choices=roles)
+    change.add_argument('--window', type=_window, default=KEEP, help='window number, or none')
+    change.add_argument('--department', type=_department, default=KEEP, help='department code, or none')
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    password = sys.stdin.readline().rstrip('\n')
+def _line(account: StaffAccount) -> str:
+    window = f'{account.window_number}号窗口/window {account.window_number}' if account.window_number else '-'
+    state = ('在用/active' if account.active else '已停用/disabled') + (' 已锁定/locked' if account.locked else '')
+    if account.must_change_password:
+        state += ' 待改密码/must change password'
+    fields = (account.username, account.display_name, account.role, window, account.department_code or '-', state)
+    return '\t'.join(fields)
+
+
+async def _with_service(run: Callable[[StaffAdminService], Awaitable[str]]) -> str:
+    settings = get_settings()
+    db = Database(settings.db_url, audit_key=settings.key(Purpose.AUDIT))
     try:
-        settings = get_settings()
+        async with db.read_session() as s:
+            hall_id = (await s.execute(select(Hall.id).order_by(Hall.id))).scalars().first()
+        if hall_id is None:
+            raise UserError(
+                '数据库中没有大厅数据，请先运行 python -m seed / no hall in the database: run python -m seed'
+            )
+        deps = build_deps(settings, db, None, hall_id=hall_id)
+        try:
+            return await run(StaffAdminService(deps))
+        finally:
+            await deps.limits.close()
+    finally:
+        await db.dispose()
+
+
+def _verb(args: argparse.Namespace, caller: Principal, password: str) -> Callable[[StaffAdminService], Awaitable[str]]:
+    """What the command does with the service, and the line it prints."""
+
+    async def run(staff: StaffAdminService) -> str:
+        match args.command:
+            case 'list':
+                return '\n'.join(_line(a) for a in await staff.accounts(caller)) or '没有账号 / no accounts'
+            case 'add':
+                issued = await staff.add(
+                    caller,
+                    username=args.username,
+                    role=Role(args.role),
+                    display_name=args.name,
+                    password=password,
+                    window_number=args.window,
+                    department_code=args.department,
+                )
+                return f'已创建 / created {issued.account.username} ({issued.account.role})'
+            case 'disable':
+                await staff.disable(caller, args.username)
+                return f'已停用，会话已结束 / disabled {args.username}; their sessions ended'
+            case 'enable':
+                await staff.enable(caller, args.username)
+                return f'已启用 / enabled {args.username}'
+            case 'reset':
+                await staff.reset_password(caller, args.username, password=password)
+                return f'密码已重置，会话已结束 / password reset for {args.username}; their sessions ended'
+            case _:
+                role = Role(args.role) if args.role else None
+                account = await staff.change(
+                    caller, args.username, role=role, window_number=args.window, department_code=args.department
+                )
+                return f'已更新 / updated {_line(account)}'
+
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one verb; 0 done, 1 refused (the reason on stderr), 2 not configured."""
+    args = _parser().parse_args(argv)
+    password = sys.stdin.readline().rstrip('\n') if args.command in ('add', 'reset') else ''
+    try:
+        get_settings()
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
-
-    async def run() -> StaffUser:
-        db = Database(settings.db_url)
-        try:
-            return await add_user(
-                db,
-                username=args.username,
-                role=Role(args.role),
-                password=password,
-                window_number=args.window,
-                display_name=args.name,
-            )
-        finally:
-            await db.dispose()
-
+    caller = Principal.cli(getpass.getuser())
     try:
-        user = asyncio.run(run())
-    except (UserError, WeakPasswordError) as error:
-        print(f'halltwin: {error}', file=sys.stderr)
+        print(asyncio.run(_with_service(_verb(args, caller, password))))
+    except DomainError as error:
+        print(f'halltwin: {error.message}', file=sys.stderr)
         return 1
-    print(f'已创建 / created {user.username} ({user.role})')
+    except UserError as error:
+        print(f'halltwin: {error}', file=sys.stderr)
+        return 2
     return 0
 
 

@@ -30,6 +30,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     'login.password': ('密码', 'Password'),
     'login.submit': ('登录', 'Log in'),
     'login.totp': ('动态验证码（或恢复码）', 'Authenticator code (or recovery code)'),
+    'login.new_password': ('新密码（至少 10 位）', 'New password (at least 10 characters)'),
     'enrol.title': ('设置动态验证码', 'Set up your authenticator'),
     'enrol.scan': (
         '用身份验证器应用扫描二维码，然后输入它显示的6位数字。',

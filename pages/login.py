@@ -17,6 +17,7 @@ from components.texts import error_text, t
 from pages.parts import Started
 
 REASONS = {reason: f'login.{reason}' for reason in SessionEnd}
+NEW_PASSWORD_ASKED = ('password_change_required', 'weak_password', 'password_unchanged')  # after an admin's reset
 
 
 async def login_page(started: Started, request: Request, next: str = '/', reason: str = '') -> None:
@@ -35,12 +36,17 @@ async def login_page(started: Started, request: Request, next: str = '/', reason
                 totp=totp.value or '',
                 client_address=address,
                 previous_token=previous,
+                new_password=new_password.value or '',
             )
         except DomainError as failure:
             totp.set_value('')
             if failure.code == 'second_factor_required':
                 totp.set_visibility(True)
                 totp.run_method('focus')
+            elif failure.code in NEW_PASSWORD_ASKED:  # the one-time password was right: keep it, ask for a new one
+                new_password.set_value('')
+                new_password.set_visibility(True)
+                new_password.run_method('focus')
             else:
                 password.set_value('')
             error.set_text(error_text(failure))
@@ -61,6 +67,11 @@ async def login_page(started: Started, request: Request, next: str = '/', reason
             ui.input(t('login.password'), password=True, password_toggle_button=True), 'login-password'
         ).classes('w-full')
         password.on('keydown.enter', submit)
+        new_password = tid(
+            ui.input(t('login.new_password'), password=True, password_toggle_button=True), 'login-new-password'
+        )
+        new_password.classes('w-full').props('autocomplete=new-password').set_visibility(False)
+        new_password.on('keydown.enter', submit)
         totp = tid(ui.input(t('login.totp')).props('inputmode=numeric autocomplete=one-time-code'), 'login-totp')
         totp.classes('w-full').set_visibility(False)
         totp.on('keydown.enter', submit)

@@ -125,7 +125,9 @@ async def window_state(window_id: int, body: WindowStateIn, rt: RuntimeDep, who:
 @router.post('/auth/token', response_model=TokenOut, tags=['auth'])
 async def login(body: TokenIn, request: Request, rt: RuntimeDep) -> TokenOut:
     address = address_of(request, rt.settings.trusted_proxies)
-    issued = await rt.auth.login(body.username, body.password, totp=body.totp, client_address=address)
+    issued = await rt.auth.login(
+        body.username, body.password, totp=body.totp, client_address=address, new_password=body.new_password
+    )
     p = issued.principal
     return TokenOut(access_token=issued.token, role=p.role, window_id=p.window_id, expires_at=issued.expires_at)
 

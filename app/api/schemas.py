@@ -125,6 +125,7 @@ class TokenIn(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
     totp: str = Field(default='', max_length=32)  # for an enrolled person: a TOTP or recovery code
+    new_password: str = Field(default='', max_length=256)  # replaces a one-time password after an admin's reset
 
 
 class TokenOut(BaseModel):

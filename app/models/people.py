@@ -66,6 +66,7 @@ class StaffUser(StaffUserBase, table=True):
     failed_attempts: int = internal(default=0)  # wrong passwords from any address within the last 15 minutes
     last_failed_at: dt.datetime | None = internal(default=None)
     locked_until: dt.datetime | None = internal(default=None)  # an attacked account: no attempt before this
+    must_change_password: bool = internal(default=False)  # an admin's reset: the next login chooses a new one
     created_at: dt.datetime = internal()
 
 

@@ -24,10 +24,10 @@ from sqlmodel import col, select
 from app.clock import utcnow
 from app.events import SessionEnded
 from app.models.people import AuthSession, RecoveryCode, Role, StaffTotp, StaffUser
-from app.security.passwords import hash_password, verify_password
+from app.security.passwords import WeakPasswordError, check_strength, hash_password, verify_password
 from app.services import audit, second_factor
 from app.services.deps import Deps
-from app.services.errors import Conflict, Unauthorized
+from app.services.errors import Conflict, Invalid, Unauthorized
 from app.services.limits import Limit, TooManyRequests
 from app.services.principal import Kind, Principal
 from app.services.uow import Service
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 LOCKOUT = dt.timedelta(minutes=15)
 ENROLMENT_REQUIRED = 'second_factor_enrolment_required'
+PASSWORD_CHANGED = 'password_changed'
 LOGIN_PER_ACCOUNT_AND_ADDRESS = Limit(
     'login:pair',
     5,
@@ -50,6 +51,14 @@ MAX_WAIT_SECONDS = 300
 # during a busy hall's writes seldom wait for the write lock.
 TOUCH_EVERY = dt.timedelta(seconds=60)
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+def require_strong(password: str) -> None:
+    """The password strength rule as a domain error (Invalid 'weak_password', saying which part is missing)."""
+    try:
+        check_strength(password)
+    except WeakPasswordError as weak:
+        raise Invalid('weak_password', str(weak)) from weak
 
 
 def _slow_down(user: StaffUser, now: dt.datetime) -> bool:
@@ -81,10 +90,10 @@ class SessionEnd(StrEnum):
 
 def session_end(session: AuthSession, user: StaffUser, now: dt.datetime, settings: Settings) -> SessionEnd | None:
     """Why this session is over at `now`, or None while it is valid (the one rule for requests and open pages)."""
+    if not user.active:  # first: a disabled person's sessions are revoked too, and this says why
+        return SessionEnd.DEACTIVATED
     if session.revoked_at:
         return SessionEnd.LOGGED_OUT
-    if not user.active:
-        return SessionEnd.DEACTIVATED
     if now - session.created_at > dt.timedelta(hours=settings.token_absolute_hours):
         return SessionEnd.EXPIRED
     if now - session.last_seen_at > dt.timedelta(minutes=settings.token_idle_minutes):
@@ -124,6 +133,7 @@ class AuthService(Service):
         totp: str = '',
         client_address: str = '',
         previous_token: str | None = None,
+        new_password: str = '',
     ) -> IssuedToken:
         """Check a password; every attempt is audited, and failures are limited so they cannot deny service.
 
@@ -134,6 +144,8 @@ class AuthService(Service):
         planted before login is worthless afterwards.
         An enrolled person must also give `totp` (a TOTP or recovery code): a wrong one counts like a wrong
         password. A manager or admin not yet enrolled gets an enrolment-only session (see `authenticate`).
+        After an admin's reset (`must_change_password`) no session opens until `new_password` replaces the
+        one-time password; that is asked before the second factor, so no code is spent on the first try.
         """
         now = self.clock()
         username = username.strip()[:64]
@@ -159,6 +171,7 @@ class AuthService(Service):
             await self._count_failure(username, user, address, now)
             raise Unauthorized('bad_credentials')
         assert user is not None
+        new_hash = self._new_password_hash(user, password, new_password)
         refusal = ''
         async with self._transaction() as uow:
             s = uow.session
@@ -172,6 +185,16 @@ class AuthService(Service):
             else:
                 enrolment_only = not enrolled and fresh.role in self.settings.second_factor_roles
                 opened, token = await self._open_session(s, fresh, address, now, previous_token, enrolment_only)
+                if new_hash is not None:
+                    fresh.password_hash, fresh.must_change_password = new_hash, False
+                    await audit.record(
+                        s,
+                        actor=fresh.username,
+                        role=fresh.role,
+                        action=PASSWORD_CHANGED,
+                        client_address=address,
+                        now=now,
+                    )
                 outcome = 'enrol_required' if enrolment_only else (used or 'ok')
                 await audit.record(
                     s,
@@ -203,6 +226,18 @@ class AuthService(Service):
             expires_at=now + dt.timedelta(hours=self.settings.token_absolute_hours),
             enrolment_only=opened.enrolment_only,
         )
+
+    @staticmethod
+    def _new_password_hash(user: StaffUser, password: str, new_password: str) -> str | None:
+        """The hash of the password that replaces a one-time one, or None when the account has no reset pending."""
+        if not user.must_change_password:
+            return None
+        if not new_password:
+            raise Unauthorized('password_change_required')
+        if new_password == password:
+            raise Invalid('password_unchanged')
+        require_strong(new_password)
+        return hash_password(new_password)
 
     async def _open_session(
         self,

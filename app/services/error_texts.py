@@ -329,4 +329,20 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'window_busy': ('请先办结、转移或挂起当前号', 'finish, transfer or park the current ticket'),
     'window_not_open': ('{number}号窗口未开放', 'window is {state}'),
     'wrong_sms_code': ('验证码不正确或已失效', 'the code is wrong, used or expired'),
+    'bad_staff_role': (
+        '员工账号的角色只能是窗口人员、审核人员、大厅管理员或系统管理员',
+        'a staff account is staff, reviewer, manager or admin',
+    ),
+    'bad_username': ('用户名须为 1–64 个字符，不含空格', 'a username has 1 to 64 characters and no spaces'),
+    'last_admin': (
+        '这是最后一个在用的系统管理员账号，不能停用或改为其他角色',
+        'this is the last active admin: it cannot be disabled or demoted',
+    ),
+    'not_yourself': ('不能停用自己的账号或取消自己的管理员角色', 'you cannot disable or demote your own account'),
+    'password_change_required': ('密码已由管理员重置，请设置新密码', 'your password was reset: choose a new one'),
+    'password_unchanged': ('新密码不能与临时密码相同', 'the new password must differ from the one-time password'),
+    'unknown_department.code': ('没有部门编码 {department!r}', 'unknown department'),
+    'unknown_staff': ('没有用户 {username}', 'no such staff account'),
+    'unknown_window.number': ('没有 {number} 号窗口', 'no window {number}'),
+    'username_taken': ('用户名 {username} 已被使用', 'username {username} is taken'),
 }

@@ -53,6 +53,11 @@ class Principal:
         return cls(Kind.SYSTEM, f'system:{name}'[:64], Role.ADMIN)
 
     @classmethod
+    def cli(cls, os_user: str) -> Principal:
+        """An operator at the command line (`python -m app.users`): the audit log names them `cli:<os user>`."""
+        return cls(Kind.SYSTEM, f'cli:{os_user}'[:64], Role.ADMIN)
+
+    @classmethod
     def kiosk(cls, device_code: str, *, address: str = '', assisted_by: str | None = None) -> Principal:
         return cls(
             Kind.KIOSK,

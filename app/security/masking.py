@@ -68,6 +68,22 @@ def mask_text(text: str) -> str:
     return PHONE_PATTERN.sub(lambda m: mask_phone(m.group()), text)
 
 
+def mask_text_fully(text: str) -> str:
+    """Replace every ID number and mobile number inside free text with stars only: for files that leave the
+    system (an export), where even the region and the last digits are more than the reader needs."""
+    text = ID_NUMBER_PATTERN.sub(lambda m: MASK * len(m.group()), text)
+    return PHONE_PATTERN.sub(lambda m: MASK * len(m.group()), text)
+
+
+def mask_address(address: str) -> str:
+    """Client addresses are personal data: show the network, hide the host part."""
+    if '.' in address:
+        return '.'.join([*address.split('.')[:3], MASK])
+    if ':' in address:
+        return ':'.join([*address.split(':')[:3], MASK])
+    return address
+
+
 def age_on(birth: dt.date, day: dt.date) -> int:
     years = day.year - birth.year
     return years - ((day.month, day.day) < (birth.month, birth.day))

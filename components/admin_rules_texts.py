@@ -23,7 +23,6 @@ register(
         'admin.rules.default': ('默认 {value}', 'default {value}'),
         'admin.rules.range': ('可填 {low}–{high}', 'from {low} to {high}'),
         'admin.rules.above': ('大于 {low}，最多 {high}', 'above {low}, at most {high}'),
-        'admin.rules.choices': ('可选：{choices}', 'one of: {choices}'),
         'admin.rules.history': ('修改记录', 'Change history'),
         'admin.rules.history.none': ('还没有修改过规则', 'The rules were never changed'),
         'admin.rules.history.row': ('第 {version} 版 · {at} · {actor}', 'Version {version} · {at} · {actor}'),
@@ -89,8 +88,8 @@ register(
             '爽约达到上限后暂停预约的天数。',
             'How long an account may not book after too many missed bookings.',
         ),
-        'admin.rule.choice.four': ('四级（非常满意、满意、不满意、非常不满意）', 'Four levels'),
-        'admin.rule.choice.five': ('五级（另加“基本满意”）', 'Five levels (adds "fairly satisfied")'),
+        'admin.rule.choice.four': ('四级', 'Four levels'),
+        'admin.rule.choice.five': ('五级（含“基本满意”）', 'Five levels (with "fairly satisfied")'),
         'admin.rule.choice.days': ('{n} 个工作日', '{n} working days'),
     }
 )

@@ -14,6 +14,7 @@ import datetime as dt
 import io
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,7 +81,7 @@ class AuditRow:
     action: str
     target: str
     outcome: str
-    detail: str
+    detail: dict[str, Any]
     client_address: str
     hash: str
 
@@ -127,8 +128,17 @@ def neutralised(cell: str) -> str:
     return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell
 
 
-def _detail_text(detail: dict[str, Any]) -> str:
-    return json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else ''
+def _masked(value: Any, mask: Callable[[str], str]) -> Any:
+    """Every string in a detail masked; a number that reads as a phone or ID number becomes its masked text."""
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, int) and not isinstance(value, bool) and mask(str(value)) != str(value):
+        return mask(str(value))
+    if isinstance(value, dict):
+        return {key: _masked(item, mask) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item, mask) for item in value]
+    return value
 
 
 class AuditBrowser(Service):
@@ -149,7 +159,7 @@ class AuditBrowser(Service):
             conditions.append(col(AuditEntry.at) < end.astimezone(dt.UTC))
         return conditions
 
-    def _row(self, entry: AuditEntry, mask: Any) -> AuditRow:
+    def _row(self, entry: AuditEntry, mask: Callable[[str], str]) -> AuditRow:
         at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=dt.UTC)
         return AuditRow(
             id=entry.id or 0,
@@ -159,7 +169,7 @@ class AuditBrowser(Service):
             action=entry.action,
             target=mask(entry.target),
             outcome=entry.outcome,
-            detail=mask(_detail_text(entry.detail)),
+            detail=_masked(entry.detail, mask),
             client_address=mask_address(entry.client_address),
             hash=entry.hash,
         )
@@ -245,7 +255,7 @@ def _csv(rows: list[AuditRow]) -> bytes:
             row.action,
             row.target,
             row.outcome,
-            row.detail,
+            json.dumps(row.detail, ensure_ascii=False, sort_keys=True) if row.detail else '',
             row.client_address,
             row.hash,
         ]

@@ -55,6 +55,8 @@ class AuditFilter:
         actor, action = self.actor.strip(), self.action.strip()
         if len(actor) > ACTOR_MAX or len(action) > ACTION_MAX:
             raise Invalid('audit_filter_too_long', max=ACTOR_MAX)
+        if any(not char.isprintable() for char in actor + action):  # PostgreSQL refuses NUL; none is typed
+            raise Invalid('audit_filter_unprintable')
         if self.since is not None and self.until is not None and self.since > self.until:
             raise Invalid('audit_range')
         return AuditFilter(actor, action, self.since, self.until)

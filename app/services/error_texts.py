@@ -32,6 +32,7 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
         '{rows} rows match, more than the {limit} one export may hold: narrow the time range',
     ),
     'audit_filter_too_long': ('筛选内容最多 {max} 个字', 'a filter has at most {max} characters'),
+    'audit_filter_unprintable': ('筛选内容含有无法显示的控制字符', 'a filter holds control characters'),
     'audit_range': ('开始日期不能晚于结束日期', 'the start date is after the end date'),
     'bad_credentials': ('用户名或密码错误', 'wrong username or password'),
     'bad_second_factor': ('动态验证码错误或已使用', 'wrong or already used code'),

@@ -261,3 +261,13 @@ def test_the_bounds_are_the_environments_and_a_stored_value_outside_them_keeps_t
     assert defaults.over({'elderly_age': 200, 'recalls_before_no_show': 3, 'unknown': 1}) == HallRules(
         **{**defaults.as_data(), 'recalls_before_no_show': 3}
     )
+
+
+async def test_the_console_reads_the_stored_rules_even_when_its_process_missed_the_event(
+    rules: HallRulesService, db: Database, hall: SmallHall, clock: FakeClock
+) -> None:
+    deaf = deps_for(db, None, hall_id=hall.hall_id, clock=clock)  # never heard the bus
+    await rules.change(ADMIN, {'booking_days_ahead': 10})
+    assert deaf.rules.current.booking_days_ahead == 7
+    seen = await HallRulesService(deaf).view(ADMIN)
+    assert (seen.version, seen.rules.booking_days_ahead, deaf.rules.current.booking_days_ahead) == (1, 10, 10)

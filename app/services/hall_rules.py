@@ -239,7 +239,9 @@ class HallRulesService(Service):
             await self.load()
 
     async def view(self, caller: Principal) -> RulesView:
+        """The rules as stored now (read again: an event this process missed must not leave the form stale)."""
         caller.require(Role.ADMIN)
+        await self.load()
         return RulesView(self.holder.current, self._defaults, self.holder.version)
 
     async def change(

@@ -169,7 +169,7 @@ class AuditPanel:
             'actor': row.actor,
             'role': named('role', row.role),
             'action': named('action', row.action),
-            'target': row.target,
+            'target': named('target', row.target),
             'outcome': named('outcome', row.outcome),
             'detail': detail_text(row.detail),
             'address': row.client_address,

@@ -81,6 +81,7 @@ register(
         'admin.audit.role.manager': ('值班长', 'manager'),
         'admin.audit.role.admin': ('管理员', 'admin'),
         'admin.audit.role.device': ('设备', 'device'),
+        'admin.audit.target.audit_log': ('审计日志', 'the audit log'),
         'admin.audit.outcome.ok': ('成功', 'done'),
         'admin.audit.outcome.denied': ('被拒绝', 'refused'),
         'admin.audit.outcome.failed': ('失败', 'failed'),

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from app.db import Database
 from app.models.security import AuditEntry
 from app.security.keys import Purpose
+from app.security.masking import mask_address
 from app.services.audit import REWRITTEN, TRUNCATED, VerifyResult, last_entries, verify
 from app.services.audit_anchors import AnchorSet, AuditAnchors
 from app.settings import ConfigError, Settings, get_settings
@@ -34,15 +35,6 @@ EXIT_ERROR = 2
 
 class CannotCheck(Exception):
     """Something the command needs is missing or failed (printed, exit 2)."""
-
-
-def mask_address(address: str) -> str:
-    """Client addresses are personal data: show the network, hide the host part."""
-    if '.' in address:
-        return '.'.join([*address.split('.')[:3], '*'])
-    if ':' in address:
-        return ':'.join([*address.split(':')[:3], '*'])
-    return address
 
 
 def verify_message(result: VerifyResult) -> str:

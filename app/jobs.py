@@ -37,6 +37,7 @@ from app.models.hall import Hall
 from app.security.keys import Purpose
 from app.services.audit_anchors import AuditAnchors
 from app.services.deps import build_deps
+from app.services.hall_rules import HallRulesService
 from app.services.journey import Journey, build_journey
 from app.services.queue import QueueService
 from app.services.queue_notices import QueueNotices
@@ -375,11 +376,15 @@ async def _worker_startup(ctx: dict[str, Any]) -> None:
     await bus.start()
     deps = build_deps(settings, db, bus, hall_id=hall.id)
     ctx['db'], ctx['bus'], ctx['limits'], ctx['anchors'] = db, bus, deps.limits, _anchors(db, settings)
+    ctx['rules'] = HallRulesService(deps)
+    await ctx['rules'].start()  # booking blocks and no-show sweeps follow the rules an admin saved
     ctx['journey'] = build_journey(deps)
     ctx['remote'] = RemoteQueue(deps, QueueService(deps))
 
 
 async def _worker_shutdown(ctx: dict[str, Any]) -> None:
+    if 'rules' in ctx:
+        await ctx['rules'].stop()
     if 'limits' in ctx:
         await ctx['limits'].close()
     if 'bus' in ctx:

@@ -75,7 +75,7 @@ class Root:
             log.error('%s', error)
             app.shutdown()
             return
-        self.stops += [rt.db.dispose, rt.limits.close, rt.bus.stop]
+        self.stops += [rt.db.dispose, rt.limits.close, rt.bus.stop, rt.rules.stop]
         rt.db.start_checkpoints()
         if rt.db.is_sqlite:
             log.info('%s', sqlite_decision())

@@ -14,12 +14,14 @@ from app.db import Database
 from app.models.hall import Hall
 from app.security.crypto import FieldCipher
 from app.security.keys import Purpose
+from app.services.audit_browser import AuditBrowser
 from app.services.auth import AuthService
 from app.services.cases import CaseService
 from app.services.citizen_accounts import CitizenAccountService
 from app.services.deps import Deps, build_deps
 from app.services.forecast import ForecastService
 from app.services.guide import BestTimes, GuideService
+from app.services.hall_rules import HallRulesService
 from app.services.journey import Journey, build_journey
 from app.services.kiosk_pairing import KioskPairingService
 from app.services.limits import Limits
@@ -45,6 +47,8 @@ class Runtime:
     pairing: KioskPairingService  # kiosk screens are paired devices (/admin issues codes, /kiosk/pair redeems)
     accounts: CitizenAccountService  # citizens signed in on the phone by a texted code (/me/login, /api/citizen)
     staff_admin: StaffAdminService  # staff accounts (/admin; python -m app.users builds its own)
+    rules: HallRulesService  # the hall rules in force, followed from the bus; /admin changes them
+    audit_log: AuditBrowser  # /admin's audit tab and GET /api/admin/audit.csv: browse, check, export
     forecast: ForecastService | None = None  # peak forecast, staffing advice, replay (issue 5)
     staffing: StaffingService | None = None
     replay: ReplayService | None = None
@@ -98,6 +102,8 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         await SimulatedTickets(deps).clear(Principal.system('startup'))
     async with db.read_session() as s:
         stand_ins = await stand_ins_in(s, settings)
+    rules = HallRulesService(deps)
+    await rules.start()  # the saved rules before any service decides by them
     queue = QueueService(deps)
     await queue.start_live()
     forecast = ForecastService(deps, prompts=hall.prompts)
@@ -114,6 +120,8 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         KioskPairingService(deps),
         CitizenAccountService(deps, journey.notifications),
         StaffAdminService(deps),
+        rules,
+        AuditBrowser(deps),
         forecast=forecast,
         staffing=StaffingService(deps, queue, forecast),
         replay=ReplayService(deps),

@@ -22,6 +22,7 @@ from app.security.files import private_dir
 from app.security.keys import Purpose, derive_key
 
 ROOT = Path(__file__).resolve().parent.parent
+RECTIFICATION_WORKING_DAYS = (5, 7, 15)  # the deadlines a rectification may have (working days)
 
 
 class StandIn(StrEnum):
@@ -66,7 +67,7 @@ class Settings(BaseSettings):
     var_dir: Path = Field(default=ROOT / 'var', validation_alias='VAR_DIR')
     audit_anchor_file: str = Field(default='', validation_alias='AUDIT_ANCHOR_FILE')  # default: var/ (docs/audit.md)
     hall_timezone: str = Field(default='Asia/Shanghai', validation_alias='HALL_TIMEZONE')
-    fairness_cap_minutes: float = Field(default=20.0, gt=0, validation_alias='FAIRNESS_CAP_MINUTES')
+    fairness_cap_minutes: float = Field(default=20.0, gt=0, le=240, validation_alias='FAIRNESS_CAP_MINUTES')
     recalls_before_no_show: int = Field(default=2, ge=0, le=10, validation_alias='RECALLS_BEFORE_NO_SHOW')
     recall_interval_seconds: float = Field(
         default=30.0, ge=0, le=600, validation_alias='RECALL_INTERVAL_SECONDS'
@@ -149,7 +150,7 @@ class Settings(BaseSettings):
     @field_validator('rectification_working_days')
     @classmethod
     def _rectification_days(cls, value: int) -> int:
-        if value not in (5, 7, 15):
+        if value not in RECTIFICATION_WORKING_DAYS:
             raise ValueError('must be 5, 7 or 15 (working days)')
         return value
 

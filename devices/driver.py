@@ -24,6 +24,7 @@ from app.events import DeviceHealth, DevicePayload, Event
 from app.models.device import DeviceKind, DeviceState
 from app.services import thresholds
 from app.services.errors import DomainError
+from app.services.hall_rules import RulesHolder
 from app.settings import Settings
 from devices import protocol
 from devices.gallery import FaceGallery
@@ -93,6 +94,10 @@ class DriverContext:
     hall_name: str = ''
     prompts: dict[str, Any] = field(default_factory=dict)
     clock: Callable[[], dt.datetime] = utcnow
+    rules: RulesHolder = field(default_factory=RulesHolder)  # the hall rules in force (the elder age), read at use
+
+    def __post_init__(self) -> None:
+        self.rules.start_from(self.settings)
 
     def prompt(self, key: str) -> tuple[str, str]:
         text = self.prompts.get(key) or {}

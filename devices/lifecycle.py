@@ -45,7 +45,9 @@ class Devices:
         """Start the drivers, open the hub to devices, and give the kiosk pages their hardware."""
         settings, db = deps.settings, deps.db
         gallery = FaceGallery(_face_engine, ConsentService(deps).face_gallery)
-        service = DeviceService(db=db, bus=bus, settings=settings, hall_id=deps.hall_id, faces=gallery)
+        service = DeviceService(
+            db=db, bus=bus, settings=settings, hall_id=deps.hall_id, faces=gallery, rules=deps.rules
+        )
         await service.start()
         self.hub.bind(service)
         ops.add('device_hub', self.hub.stats)

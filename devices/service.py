@@ -27,6 +27,7 @@ from app.models.hall import Hall, Window
 from app.models.ticket import Ticket, TicketStatus
 from app.security.credentials import credential_matches
 from app.services.call_board import Call
+from app.services.hall_rules import RulesHolder
 from app.services.kiosk import TicketSlip
 from app.settings import Settings
 from devices.driver import DeviceInfo, DeviceTuning, DeviceUnavailable, Driver, DriverContext
@@ -55,6 +56,7 @@ class DeviceService:
         tuning: DeviceTuning | None = None,
         faces: FaceGallery | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
+        rules: RulesHolder | None = None,
     ) -> None:
         self.db = db
         self.bus = bus
@@ -68,6 +70,7 @@ class DeviceService:
             tuning=tuning or DeviceTuning.from_settings(settings),
             faces=faces,
             clock=clock,
+            rules=rules or RulesHolder(),
         )
         self.drivers: dict[str, Driver] = {}
         self._displays_by_window: dict[int, list[CallDisplayDriver]] = {}

@@ -14,8 +14,10 @@ from app.api.callers import address_of
 from app.models.people import Role
 from app.services.principal import Principal
 from components import admin_texts as _texts  # noqa: F401 - registers the texts
+from components.admin_audit import AuditPanel
 from components.admin_kiosks import KioskPairingPanel
 from components.admin_staff import StaffPanel
+from components.admin_rules import RulesPanel
 from components.frame import frame
 from components.testids import tid
 from components.texts import t
@@ -38,12 +40,20 @@ async def admin_page(started: Started, request: Request) -> Response | None:
         with tid(ui.tabs(), 'admin-tabs').classes('w-full') as tabs:
             kiosks_tab = ui.tab('kiosks', label=t('admin.tab.kiosks'))
             staff_tab = ui.tab('staff', label=t('admin.tab.staff'))
+            rules_tab = tid(ui.tab('rules', label=t('admin.tab.rules')), 'admin-tab-rules')
+            audit_tab = tid(ui.tab('audit', label=t('admin.tab.audit')), 'admin-tab-audit')
         with ui.tab_panels(tabs, value=kiosks_tab).classes('w-full'):
             with ui.tab_panel(kiosks_tab):
                 kiosks = KioskPairingPanel(rt.pairing, caller, tz=rt.settings.tz)
             with ui.tab_panel(staff_tab):
                 staff = StaffPanel(rt.staff_admin, caller)
+            with ui.tab_panel(rules_tab):
+                rules = RulesPanel(rt.rules, caller, tz=rt.settings.tz)
+            with ui.tab_panel(audit_tab):
+                audit = AuditPanel(rt.audit_log, caller)
     await kiosks.refresh()
     await staff.refresh()
+    await rules.refresh()
+    await audit.refresh()
     parts.device_feed.events.subscribe(kiosks.on_event)
     return None

@@ -1,4 +1,4 @@
-"""Time passing for an app's queue that runs on the real clock (recalls wait RECALL_INTERVAL_SECONDS)."""
+"""Time passing for an app's queue that runs on the real clock (recalls wait the recall interval in force)."""
 
 from __future__ import annotations
 
@@ -10,5 +10,5 @@ from app.services.queue import QueueService
 def pass_recall_interval(queue: QueueService) -> None:
     """Move the queue's clock on by the recall interval, as if the clerk had waited for the citizen that long."""
     before = queue.clock
-    step = dt.timedelta(seconds=queue.settings.recall_interval_seconds)
+    step = dt.timedelta(seconds=queue.rules.recall_interval_seconds)
     queue.clock = lambda: before() + step

@@ -23,6 +23,7 @@ from app.services.booking import BookingService
 from app.services.channels import SMS, RecordingSmsGateway
 from app.services.errors import Conflict, DomainError, NotFound, Unauthorized
 from app.services.hall_hours import next_working_day
+from app.services.hall_rules import RulesHolder
 from app.services.journey import build_journey
 from app.services.kiosk import KioskService, KioskSession, Method
 from app.services.notifications import NotificationService
@@ -45,7 +46,7 @@ def bookings(db: Database, settings: Settings, hall: SmallHall, clock: FakeClock
 
 def with_share(bookings: BookingService, share: float) -> BookingService:
     settings = bookings.settings.model_copy(update={'booking_share': share})
-    return BookingService(replace(bookings.deps, settings=settings))
+    return BookingService(replace(bookings.deps, settings=settings, rules=RulesHolder()))  # the new defaults
 
 
 async def refused(call: object) -> str:

@@ -21,6 +21,9 @@ ID_NUMBER_LENGTHS = (15, 18)
 ID_NUMBER_PATTERN = re.compile(r'(?<!\d)\d{17}[\dXx](?!\d)')
 # mainland mobile numbers, optionally written with +86 / 86 in front
 PHONE_PATTERN = re.compile(r'(?<!\d)(?P<prefix>\+?86[- ]?)?(?P<number>1[3-9]\d{9})(?!\d)')
+# what mask_id_number and mask_phone leave of them
+MASKED_ID_PATTERN = re.compile(r'(?<![\d*])\d{6}\*{5,8}[\dXx]{4}(?![\d*])')
+MASKED_PHONE_PATTERN = re.compile(r'(?<![\d*])1[3-9]\d\*{4}\d{4}(?![\d*])')
 
 
 def _mask_all_but_last(value: str, keep: int) -> str:
@@ -66,6 +69,24 @@ def mask_text(text: str) -> str:
     """Replace every ID number and mobile number inside free text (log lines, exception messages)."""
     text = ID_NUMBER_PATTERN.sub(lambda m: mask_id_number(m.group()), text)
     return PHONE_PATTERN.sub(lambda m: mask_phone(m.group()), text)
+
+
+def mask_text_fully(text: str) -> str:
+    """Replace every ID number and mobile number inside free text with stars only, the already masked forms
+    ('110105********0021', '138****5678') too: for files that leave the system (an export), where even the
+    region and the last digits are more than the reader needs."""
+    for pattern in (ID_NUMBER_PATTERN, PHONE_PATTERN, MASKED_ID_PATTERN, MASKED_PHONE_PATTERN):
+        text = pattern.sub(lambda m: MASK * len(m.group()), text)
+    return text
+
+
+def mask_address(address: str) -> str:
+    """Client addresses are personal data: show the network, hide the host part."""
+    if '.' in address:
+        return '.'.join([*address.split('.')[:3], MASK])
+    if ':' in address:
+        return ':'.join([*address.split(':')[:3], MASK])
+    return address
 
 
 def age_on(birth: dt.date, day: dt.date) -> int:

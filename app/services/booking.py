@@ -60,7 +60,7 @@ class BookingService(Service):
 
     def days(self) -> list[dt.date]:
         """The hall days a citizen may book now (the next BOOKING_DAYS_AHEAD working days)."""
-        return bookable_days(hall_day(self.clock(), self.settings.tz), self.settings.booking_days_ahead)
+        return bookable_days(hall_day(self.clock(), self.settings.tz), self.rules.booking_days_ahead)
 
     async def service(self, service_code: str) -> ServiceItem:
         """The service a booking page is for (404 `unknown_service` for a code the hall does not have)."""
@@ -126,8 +126,9 @@ class BookingService(Service):
                     col(Appointment.slot_end) > now,
                 )
             )
-            if (live or 0) >= self.settings.booking_max_live:
-                raise Conflict('booking_limit', limit=self.settings.booking_max_live)
+            limit = self.rules.booking_max_live
+            if (live or 0) >= limit:
+                raise Conflict('booking_limit', limit=limit)
             service = await self._service(s, service_code, lock=True)
             await self._one_per_day(s, account_id, service, start)
             await self._place_left(s, service, start)
@@ -235,7 +236,7 @@ class BookingService(Service):
         if slot[0] <= now:
             raise Conflict('slot_past')
         if day not in self.days():
-            raise Invalid('slot_too_far', days=self.settings.booking_days_ahead)
+            raise Invalid('slot_too_far', days=self.rules.booking_days_ahead)
         return slot
 
     async def _account(self, s: AsyncSession, account_id: int) -> CitizenAccount:
@@ -265,9 +266,8 @@ class BookingService(Service):
             .join(Window, col(Window.id) == WindowService.window_id)
             .where(WindowService.service_id == service.id, Window.hall_id == self.hall_id)
         )
-        settings = self.settings
         return slot_capacity(
-            windows or 0, settings.booking_slot_minutes, service.avg_handling_minutes, settings.booking_share
+            windows or 0, self.settings.booking_slot_minutes, service.avg_handling_minutes, self.rules.booking_share
         )
 
     async def _one_per_day(
@@ -325,13 +325,13 @@ class BookingService(Service):
         return appointment
 
     async def _block_if_due(self, s: AsyncSession, account_id: int, now: dt.datetime) -> None:
-        settings = self.settings
+        rules = self.rules
         account = await s.get(CitizenAccount, account_id, with_for_update=True)
         if account is None:
             return
-        since = now - dt.timedelta(days=settings.no_show_window_days)
+        since = now - dt.timedelta(days=rules.no_show_window_days)
         if account.booking_blocked_until is not None:
-            since = max(since, _utc(account.booking_blocked_until) - dt.timedelta(days=settings.booking_block_days))
+            since = max(since, _utc(account.booking_blocked_until) - dt.timedelta(days=rules.booking_block_days))
         misses = await s.scalar(
             select(func.count())
             .select_from(Appointment)
@@ -341,8 +341,8 @@ class BookingService(Service):
                 col(Appointment.slot_end) > since,
             )
         )
-        if (misses or 0) >= settings.no_show_limit:
-            account.booking_blocked_until = now + dt.timedelta(days=settings.booking_block_days)
+        if (misses or 0) >= rules.no_show_limit:
+            account.booking_blocked_until = now + dt.timedelta(days=rules.booking_block_days)
 
     # ---- telling the citizen -----------------------------------------------------------------------
 

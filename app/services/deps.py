@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.bus import Bus
 from app.clock import utcnow
 from app.db import Database
 from app.security.crypto import FieldCipher
 from app.security.keys import Purpose
+from app.services.hall_rules import RulesHolder
 from app.services.limits import Limits, build_limits
 from app.settings import Settings
 
 
 @dataclass(frozen=True)
 class Deps:
-    """`bus` None: a tool with no pages or processes to tell (its services write, and may not emit)."""
+    """`bus` None: a tool with no pages or processes to tell (its services write, and may not emit).
+
+    `rules`: the hall rules in force (app/services/hall_rules.py), the environment's until a saved version is
+    loaded; services read it when they decide, so a change reaches them without rebuilding anything."""
 
     db: Database
     bus: Bus | None
@@ -31,6 +35,10 @@ class Deps:
     limits: Limits
     hall_id: int
     clock: Callable[[], dt.datetime] = utcnow
+    rules: RulesHolder = field(default_factory=RulesHolder)
+
+    def __post_init__(self) -> None:
+        self.rules.start_from(self.settings)
 
 
 def build_deps(settings: Settings, db: Database, bus: Bus | None, *, hall_id: int) -> Deps:

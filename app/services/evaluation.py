@@ -124,7 +124,7 @@ class EvaluationService(Service):
 
     @property
     def scale(self) -> tuple[Level, ...]:
-        return SCALES[self.settings.evaluation_scale]
+        return SCALES[self.rules.evaluation_scale]
 
     def level(self, code: str) -> Level:
         for level in self.scale:
@@ -196,7 +196,7 @@ class EvaluationService(Service):
                 window_id=ticket.window_id,
                 staff_user_id=await self._staff_of(s, ticket),
                 department_id=service.department_id,
-                scale=self.settings.evaluation_scale,
+                scale=self.rules.evaluation_scale,
                 level=chosen.code,
                 score=chosen.score,
                 satisfied=chosen.satisfied,
@@ -228,7 +228,7 @@ class EvaluationService(Service):
         self, uow: UnitOfWork, evaluation: Evaluation, ticket: Ticket, service: ServiceItem, now: dt.datetime
     ) -> Rectification:
         assert evaluation.id is not None
-        deadline = add_working_days(hall_day(now, self.settings.tz), self.settings.rectification_working_days)
+        deadline = add_working_days(hall_day(now, self.settings.tz), self.rules.rectification_working_days)
         rectification = Rectification(
             evaluation_id=evaluation.id,
             department_id=service.department_id,

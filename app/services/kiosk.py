@@ -100,7 +100,7 @@ class KioskService(Service):
         return identify(
             raw_id_number,
             today=hall_day(self.clock(), self.settings.tz),
-            elderly_age=self.settings.elderly_age,
+            elderly_age=self.rules.elderly_age,
             name=name,
             citizen_id=citizen_id,
         )

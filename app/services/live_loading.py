@@ -23,7 +23,7 @@ HANDLING_LOOKBACK = dt.timedelta(days=7)
 
 
 async def read_live_queue(
-    s: AsyncSession, *, hall_id: int, clock: Callable[[], dt.datetime], cap_minutes: float
+    s: AsyncSession, *, hall_id: int, clock: Callable[[], dt.datetime], cap_minutes: Callable[[], float]
 ) -> LiveQueue:
     """The queues as the database has them now (the starting point of a LiveQueue fed by events)."""
     now = clock()

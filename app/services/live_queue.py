@@ -71,7 +71,7 @@ class LiveQueue:
     remote: set[int] = field(default_factory=set)  # remote tickets whose citizen has not arrived yet
     booked: dict[int, BookedSlot] = field(default_factory=dict)  # appointment id -> slot, while BOOKED
     clock: Callable[[], dt.datetime] = utcnow
-    cap_minutes: float = 20.0
+    cap_minutes: Callable[[], float] = lambda: 20.0  # the fairness cap in force (the hall rules), read at use
     _seen: deque[str] = field(default_factory=lambda: deque(maxlen=SEEN_EVENTS))
     _seen_ids: set[str] = field(default_factory=set)
     _version: int = 0
@@ -290,7 +290,7 @@ class LiveQueue:
             for sid, waiting in self.waiting.items()
         }
         means = {sid: self._stats(sid).mean for sid in self.services}
-        calls = eta.look_ahead(desks, queues, means, cap=self.cap_minutes, arrivals=self._rates(now)[0])
+        calls = eta.look_ahead(desks, queues, means, cap=self.cap_minutes(), arrivals=self._rates(now)[0])
         self._ahead_cache = (self._version, now, calls)
         return calls.get(service_id, [])
 

@@ -113,7 +113,7 @@ class QueueService(QueueViews, WindowsAdmin):
             )
             decision = classify(
                 age=facts.age_on(today) if facts and rights.verified_identity else None,
-                elderly_age=self.settings.elderly_age,
+                elderly_age=self.rules.elderly_age,
                 disability=request.disability,
                 pregnancy=request.pregnancy,
                 appointment_slot=(appointment.slot_start, appointment.slot_end) if appointment else None,
@@ -357,7 +357,7 @@ class QueueService(QueueViews, WindowsAdmin):
         caller.require_window(window_id)
         async with self._transaction() as uow:
             window, ticket = await self._window_and_current(uow.session, window_id)
-            limit = self.settings.recalls_before_no_show
+            limit = self.rules.recalls_before_no_show
             if ticket.recall_count >= limit:
                 raise Conflict('recall_limit', limit=limit)
             await self._require_interval(uow.session, ticket, 'recall_too_soon')
@@ -380,7 +380,7 @@ class QueueService(QueueViews, WindowsAdmin):
         caller.require_window(window_id)
         async with self._transaction() as uow:
             window, ticket = await self._window_and_current(uow.session, window_id)
-            limit = self.settings.recalls_before_no_show
+            limit = self.rules.recalls_before_no_show
             if ticket.recall_count < limit:
                 raise Conflict('recall_first', limit=limit)
             await self._require_interval(uow.session, ticket, 'no_show_too_soon')
@@ -534,7 +534,7 @@ class QueueService(QueueViews, WindowsAdmin):
         if not moments:
             return
         last = max(_aware(m) for m in moments)
-        wait = self.settings.recall_interval_seconds - (self.clock() - last).total_seconds()
+        wait = self.rules.recall_interval_seconds - (self.clock() - last).total_seconds()
         if wait > 0:
             raise Conflict(code, text='too_soon', seconds=math.ceil(wait))
 

@@ -37,14 +37,14 @@ class QueueCore(Service):
 
     @property
     def fairness_cap(self) -> dt.timedelta:
-        return dt.timedelta(minutes=self.settings.fairness_cap_minutes)
+        return dt.timedelta(minutes=self.rules.fairness_cap_minutes)
 
     # ---- the live queue state ----------------------------------------------------------------
 
     async def live_state(self, s: AsyncSession) -> LiveQueue:
         """The queues as the database has them now (the starting point of a LiveQueue fed by events)."""
         return await read_live_queue(
-            s, hall_id=self.hall_id, clock=self.clock, cap_minutes=self.settings.fairness_cap_minutes
+            s, hall_id=self.hall_id, clock=self.clock, cap_minutes=lambda: self.rules.fairness_cap_minutes
         )
 
     async def start_live(self) -> LiveQueue:

@@ -31,7 +31,6 @@ class QueueNotices(Service):
         super().__init__(deps)
         self.live = live
         self.notifier = notifier
-        self.cap = dt.timedelta(minutes=self.settings.fairness_cap_minutes)  # the queue's own (QueueCore)
         self._told: OrderedDict[int, None] = OrderedDict()
         self._subscription: Subscription | None = None
 
@@ -45,10 +44,8 @@ class QueueNotices(Service):
 
     def near(self, service_id: int) -> list[tuple[int, int]]:
         """(ticket id, people ahead) for the waiting tickets 1..NEAR_AHEAD places from the front."""
-        now = self.clock()
-        waiting = sorted(
-            self.live.waiting.get(service_id, {}).values(), key=lambda c: order_key(c, now=now, cap=self.cap)
-        )
+        now, cap = self.clock(), dt.timedelta(minutes=self.rules.fairness_cap_minutes)  # the queue's own
+        waiting = sorted(self.live.waiting.get(service_id, {}).values(), key=lambda c: order_key(c, now=now, cap=cap))
         return [(candidate.ticket_id, ahead) for ahead, candidate in enumerate(waiting) if 1 <= ahead <= NEAR_AHEAD]
 
     async def on_event(self, event: Event) -> None:

@@ -21,6 +21,7 @@ from app.events import Event
 
 if TYPE_CHECKING:
     from app.services.deps import Deps  # deps builds Limits, which write through this module
+    from app.services.hall_rules import HallRules
 
 
 @dataclass
@@ -54,7 +55,7 @@ async def unit_of_work(
 
 class Service:
     """What every service holds (app/services/deps.py `Deps`: database, bus, settings, cipher, limits, hall,
-    clock) and its one way to write, `_transaction()`.
+    clock, the hall rules in force) and its one way to write, `_transaction()`.
 
     Every service is built as `XService(deps, <its own collaborators>)`. A service that keeps in-memory state
     current before the bus does (the queue's live state) answers `_apply_first`.
@@ -69,6 +70,11 @@ class Service:
         self.limits = deps.limits
         self.hall_id = deps.hall_id
         self.clock = deps.clock
+
+    @property
+    def rules(self) -> HallRules:
+        """The hall rules in force now (read at each decision: an admin may change them at any time)."""
+        return self.deps.rules.current
 
     def _apply_first(self) -> Callable[[Event], object] | None:
         return None

@@ -59,7 +59,7 @@ class IdReaderDriver(Driver):
             )
             return
         age = facts.age_on(today)
-        green = age >= self.ctx.settings.elderly_age
+        green = age >= self.ctx.rules.current.elderly_age
         self._card = CardData(facts.number, data.name, age, green, data.session_id, time.monotonic())
         self.count_use('card_read', busy=NOMINAL_BUSY[self.kind])
         self.record('card_read', {'valid': True, 'green_channel': green})

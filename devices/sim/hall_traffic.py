@@ -390,7 +390,7 @@ class HallSimulator:
 
     def _recall_minutes(self) -> float:
         """The simulated clerk's wait before recalling: never shorter on the clock than the queue's interval (+1 s)."""
-        interval = (self.queue.settings.recall_interval_seconds + 1) / 60 * self.config.speed
+        interval = (self.queue.rules.recall_interval_seconds + 1) / 60 * self.config.speed
         return max(self.config.recall_minutes, interval)
 
     def _handling(self, mean: float | None) -> float:
@@ -399,7 +399,7 @@ class HallSimulator:
     async def _recall(self, window: _Window) -> None:
         if window.ticket_id is None:
             return
-        if window.recalls >= self.queue.settings.recalls_before_no_show:
+        if window.recalls >= self.queue.rules.recalls_before_no_show:
             await self._release(window, self.queue.no_show)
             self.report.no_shows += 1
             return

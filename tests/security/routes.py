@@ -133,6 +133,8 @@ ROUTES: list[Rule] = [
     Rule('/api/windows/{window_id}/state', WINDOW_OPERATORS, 'POST', {'state': 'paused'}),
     # ---- API: operations ---------------------------------------------------------------------
     Rule('/api/ops/counters', (Role.MANAGER,)),
+    # ---- API: the admin's -------------------------------------------------------------------
+    Rule('/api/admin/audit.csv', (Role.ADMIN,)),
 ]
 
 PAGES = [rule for rule in ROUTES if not rule.is_api]

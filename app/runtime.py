@@ -27,6 +27,7 @@ from app.services.ops import OpsCounters
 from app.services.queue import QueueService
 from app.services.replay import ReplayService
 from app.services.staffing import StaffingService
+from app.services.workflow_editor import WorkflowEditorService
 from app.settings import Settings
 
 T = TypeVar('T')
@@ -41,6 +42,7 @@ class Runtime:
     journey: Journey
     pairing: KioskPairingService  # kiosk screens are paired devices (/admin issues codes, /kiosk/pair redeems)
     accounts: CitizenAccountService  # citizens signed in on the phone by a texted code (/me/login, /api/citizen)
+    workflows: WorkflowEditorService  # admins edit service workflows (/admin's workflow tab); next cases run them
     forecast: ForecastService | None = None  # peak forecast, staffing advice, replay (issue 5)
     staffing: StaffingService | None = None
     replay: ReplayService | None = None
@@ -104,6 +106,7 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         journey,
         KioskPairingService(deps),
         CitizenAccountService(deps, journey.notifications),
+        WorkflowEditorService(deps),
         forecast=forecast,
         staffing=StaffingService(deps, queue, forecast),
         replay=ReplayService(deps),

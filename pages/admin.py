@@ -15,6 +15,7 @@ from app.models.people import Role
 from app.services.principal import Principal
 from components import admin_texts as _texts  # noqa: F401 - registers the texts
 from components.admin_kiosks import KioskPairingPanel
+from components.admin_workflow import WorkflowEditorPanel
 from components.frame import frame
 from components.testids import tid
 from components.texts import t
@@ -36,9 +37,13 @@ async def admin_page(started: Started, request: Request) -> Response | None:
     with frame(t('admin.title'), hall_name=rt.hall.name):
         with tid(ui.tabs(), 'admin-tabs').classes('w-full') as tabs:
             kiosks_tab = ui.tab('kiosks', label=t('admin.tab.kiosks'))
+            workflow_tab = tid(ui.tab('workflow', label=t('admin.tab.workflow')), 'admin-tab-workflow')
         with ui.tab_panels(tabs, value=kiosks_tab).classes('w-full'):
             with ui.tab_panel(kiosks_tab):
                 kiosks = KioskPairingPanel(rt.pairing, caller, tz=rt.settings.tz)
+            with ui.tab_panel(workflow_tab):
+                workflows = WorkflowEditorPanel(rt.workflows, caller, tz=rt.settings.tz)
     await kiosks.refresh()
+    await workflows.start()
     parts.device_feed.events.subscribe(kiosks.on_event)
     return None

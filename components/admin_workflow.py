@@ -26,6 +26,8 @@ Caller = Callable[[], Awaitable[Principal | None]]
 Stages = list[list[dict[str, Any]]]
 PALETTE = ('accept', 'review', 'parallel', 'auto', 'conclude', 'certify', 'pickup', 'disburse')
 RULE_KINDS = ('review', 'approve')
+# a drag carries data, or Chromium never fires `drop`; what moves is known on the server (`dragged`)
+DRAG_START = "(e) => { e.dataTransfer.setData('text/plain', ''); e.dataTransfer.effectAllowed = 'move'; emit(); }"
 
 
 def new_nodes(item: str, draft: Stages) -> list[dict[str, Any]]:
@@ -167,7 +169,7 @@ class WorkflowEditorPanel:
     def _palette_item(self, item: str) -> None:
         button = tid(ui.button(t(f'workflow.kind.{item}')), f'workflow-add-{item}')
         button.props('outline no-caps draggable=true').on_click(lambda i=item: self.add_stage(i))
-        button.on('dragstart', lambda i=item: self._drag(('palette', 0, 0), i))
+        button.on('dragstart', lambda i=item: self._drag(('palette', 0, 0), i), js_handler=DRAG_START)
 
     def _stage(self, index: int, stage: list[dict[str, Any]]) -> None:
         row = tid(ui.row(), f'workflow-stage-{index}').classes('w-full no-wrap gap-3 border rounded p-3 bg-grey-1')
@@ -175,7 +177,9 @@ class WorkflowEditorPanel:
         row.on('drop', lambda i=index: self.drop(i))
         with row:
             handle = tid(ui.column(), f'workflow-stage-{index}-handle').classes('w-32 shrink-0 gap-1 cursor-move')
-            handle.props('draggable=true').on('dragstart', lambda i=index: self._drag(('stage', i, 0)))
+            handle.props('draggable=true').on(
+                'dragstart', lambda i=index: self._drag(('stage', i, 0)), js_handler=DRAG_START
+            )
             with handle:
                 ui.label(t('workflow.stage', n=index + 1)).classes('font-bold')
                 if len(stage) > 1:
@@ -216,7 +220,9 @@ class WorkflowEditorPanel:
     def _node(self, stage: int, position: int, node: dict[str, Any]) -> None:
         kind = str(node.get('kind', ''))
         card = tid(ui.card(), f'workflow-node-{stage}-{position}').classes('w-64 p-3 gap-2 cursor-move')
-        card.props('draggable=true').on('dragstart', lambda: self._drag(('node', stage, position)))
+        card.props('draggable=true').on(
+            'dragstart', lambda: self._drag(('node', stage, position)), js_handler=DRAG_START
+        )
         with card:
             with ui.row().classes('w-full items-center no-wrap gap-1'):
                 label = t(f'workflow.kind.{kind}') if kind in (*PALETTE, 'approve') else kind
@@ -262,6 +268,9 @@ class WorkflowEditorPanel:
                 certificate.classes('w-full').on_value_change(lambda e: self._set(node, 'certificate', e.value))
             if kind in RULE_KINDS:
                 self._rule(node, f'workflow-node-{stage}-{position}')
+        for field in card.descendants():
+            if isinstance(field, ui.input | ui.number | ui.select | ui.switch):
+                field.props('dense')  # parallel steps fit side by side, stages one under another
 
     def _deadline(self, node: dict[str, Any], marker: str) -> None:
         unit = 'sla_days' if node.get('sla_days') is not None else 'sla_hours'

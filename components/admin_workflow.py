@@ -26,7 +26,7 @@ Caller = Callable[[], Awaitable[Principal | None]]
 Stages = list[list[dict[str, Any]]]
 PALETTE = ('accept', 'review', 'parallel', 'auto', 'conclude', 'certify', 'pickup', 'disburse')
 RULE_KINDS = ('review', 'approve')
-# a drag carries data, or Chromium never fires `drop`; what moves is known on the server (`dragged`)
+# Firefox starts a drag only when it carries data; what moves is known on the server (`dragged`)
 DRAG_START = "(e) => { e.dataTransfer.setData('text/plain', ''); e.dataTransfer.effectAllowed = 'move'; emit(); }"
 
 

@@ -19,6 +19,7 @@ from sqlmodel import SQLModel, col, select
 from app.clock import utcnow
 from app.db import Database
 from app.models import Department, Device, Hall, Role, ServiceItem, StaffUser, Window, WindowService, Zone
+from app.models.config_version import ConfigVersion
 from app.security.credentials import credential_hash, device_credential
 from app.security.passwords import generate_password, hash_password
 from app.services.uow import unit_of_work
@@ -43,9 +44,7 @@ class SeedReport:
         return self.created.total() + self.updated.total() + self.removed.total()
 
 
-async def load_seed(
-    db: Database, *, seed_name: str, secret: bytes, seed_root: Path | None = None
-) -> SeedReport:
+async def load_seed(db: Database, *, seed_name: str, secret: bytes, seed_root: Path | None = None) -> SeedReport:
     """Validate the whole seed before opening the transaction, so a bad seed writes nothing."""
     seed = read_seed(seed_name, seed_root=seed_root)
     report = SeedReport()
@@ -130,9 +129,7 @@ async def _zones(upsert: _Upsert, hall: Hall, spec: HallSpec) -> dict[str, Zone]
 
 async def _departments(upsert: _Upsert, specs: list[DepartmentSpec]) -> dict[str, Department]:
     existing = {department.code: department for department in await upsert.rows(Department)}
-    departments = {
-        spec.code: upsert.put(Department, existing, spec.code, spec.model_dump()) for spec in specs
-    }
+    departments = {spec.code: upsert.put(Department, existing, spec.code, spec.model_dump()) for spec in specs}
     await upsert.flush()
     return departments
 
@@ -141,10 +138,15 @@ async def _services(
     upsert: _Upsert, specs: list[ServiceSpec], departments: dict[str, Department]
 ) -> dict[str, ServiceItem]:
     existing = {service.code: service for service in await upsert.rows(ServiceItem)}
-    services = {
-        spec.code: upsert.put(ServiceItem, existing, spec.code, _service_values(spec, departments))
-        for spec in specs
-    }
+    edited = set(
+        (await upsert.session.execute(select(ConfigVersion.subject).where(ConfigVersion.kind == 'workflow'))).scalars()
+    )
+    services: dict[str, ServiceItem] = {}
+    for spec in specs:
+        values = _service_values(spec, departments)
+        # a workflow an admin saved in the workflow editor is the hall's now: a re-run (`make run`) keeps it
+        on_create = {'workflow': values.pop('workflow')} if spec.code in edited else None
+        services[spec.code] = upsert.put(ServiceItem, existing, spec.code, values, on_create)
     await upsert.flush()
     return services
 
@@ -159,9 +161,7 @@ def _service_values(spec: ServiceSpec, departments: dict[str, Department]) -> di
     return values
 
 
-async def _windows(
-    upsert: _Upsert, hall: Hall, specs: list[WindowSpec], zones: dict[str, Zone]
-) -> dict[int, Window]:
+async def _windows(upsert: _Upsert, hall: Hall, specs: list[WindowSpec], zones: dict[str, Zone]) -> dict[int, Window]:
     existing = {window.number: window for window in await upsert.rows(Window, Window.hall_id == hall.id)}
     windows: dict[int, Window] = {}
     for spec in specs:

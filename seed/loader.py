@@ -44,7 +44,9 @@ class SeedReport:
         return self.created.total() + self.updated.total() + self.removed.total()
 
 
-async def load_seed(db: Database, *, seed_name: str, secret: bytes, seed_root: Path | None = None) -> SeedReport:
+async def load_seed(
+    db: Database, *, seed_name: str, secret: bytes, seed_root: Path | None = None
+) -> SeedReport:
     """Validate the whole seed before opening the transaction, so a bad seed writes nothing."""
     seed = read_seed(seed_name, seed_root=seed_root)
     report = SeedReport()
@@ -129,7 +131,9 @@ async def _zones(upsert: _Upsert, hall: Hall, spec: HallSpec) -> dict[str, Zone]
 
 async def _departments(upsert: _Upsert, specs: list[DepartmentSpec]) -> dict[str, Department]:
     existing = {department.code: department for department in await upsert.rows(Department)}
-    departments = {spec.code: upsert.put(Department, existing, spec.code, spec.model_dump()) for spec in specs}
+    departments = {
+        spec.code: upsert.put(Department, existing, spec.code, spec.model_dump()) for spec in specs
+    }
     await upsert.flush()
     return departments
 

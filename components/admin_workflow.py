@@ -38,7 +38,11 @@ def new_nodes(item: str, draft: Stages) -> list[dict[str, Any]]:
             for n in _free_numbers(draft, 2)
         ]
     if item == 'auto':
-        rule = {'rule': 'auto', 'description': t('workflow.default.auto_description'), 'sources': ['identity']}
+        rule = {
+            'rule': t('workflow.default.rule'),
+            'description': t('workflow.default.auto_description'),
+            'sources': ['identity'],
+        }
         return [{'kind': 'approve', 'name': t('workflow.default.auto'), 'sla_hours': 4, 'auto': rule}]
     node: dict[str, Any] = {'kind': item, 'name': t(f'workflow.default.{item}')}
     if item in TIMED_KINDS:
@@ -68,9 +72,8 @@ class WorkflowEditorPanel:
         self.loaded: EditableWorkflow | None = None
         self.draft: Stages = []
         self.departments: dict[str, str] = {}
-        self.dragged: tuple[str, int, int] | None = (
-            None  # ('node', stage, index), ('stage', stage, 0), ('palette', 0, 0)
-        )
+        # what is being dragged: ('node', stage, index), ('stage', stage, 0) or ('palette', 0, 0)
+        self.dragged: tuple[str, int, int] | None = None
         self.dragged_item = ''  # the palette item being dragged
         with tid(ui.card(), 'admin-workflow').classes('w-full p-4 gap-3'):
             ui.label(t('workflow.title')).classes('text-lg font-bold')
@@ -299,7 +302,7 @@ class WorkflowEditorPanel:
         async def toggle(on: bool) -> None:
             if on:
                 node['auto'] = {
-                    'rule': 'auto',
+                    'rule': t('workflow.default.rule'),
                     'description': t('workflow.default.auto_description'),
                     'sources': ['identity'],
                 }

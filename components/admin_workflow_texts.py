@@ -34,6 +34,7 @@ register(
         'workflow.default.approve': ('部门审批', 'Department approval'),
         'workflow.default.approve_n': ('部门审批{n}', 'Department approval {n}'),
         'workflow.default.auto': ('秒批审核', 'Instant approval'),
+        'workflow.default.rule': ('秒批规则', 'Instant approval rule'),
         'workflow.default.auto_description': (
             '条件全部满足时系统自动通过',
             'Approved by the system when every condition holds',

@@ -32,6 +32,7 @@ from app.services.replay import ReplayService
 from app.services.staff_admin import StaffAdminService
 from app.services.staffing import StaffingService
 from app.services.stand_ins import SimulatedTickets, stand_ins_in
+from app.services.workflow_editor import WorkflowEditorService
 from app.settings import Settings, StandIn
 
 T = TypeVar('T')
@@ -49,6 +50,7 @@ class Runtime:
     staff_admin: StaffAdminService  # staff accounts (/admin; python -m app.users builds its own)
     rules: HallRulesService  # the hall rules in force, followed from the bus; /admin changes them
     audit_log: AuditBrowser  # /admin's audit tab and GET /api/admin/audit.csv: browse, check, export
+    workflows: WorkflowEditorService  # admins edit service workflows (/admin's workflow tab); next cases run them
     forecast: ForecastService | None = None  # peak forecast, staffing advice, replay (issue 5)
     staffing: StaffingService | None = None
     replay: ReplayService | None = None
@@ -122,6 +124,7 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         StaffAdminService(deps),
         rules,
         AuditBrowser(deps),
+        WorkflowEditorService(deps),
         forecast=forecast,
         staffing=StaffingService(deps, queue, forecast),
         replay=ReplayService(deps),

@@ -16,8 +16,9 @@ from app.services.principal import Principal
 from components import admin_texts as _texts  # noqa: F401 - registers the texts
 from components.admin_audit import AuditPanel
 from components.admin_kiosks import KioskPairingPanel
-from components.admin_staff import StaffPanel
 from components.admin_rules import RulesPanel
+from components.admin_staff import StaffPanel
+from components.admin_workflow import WorkflowEditorPanel
 from components.frame import frame
 from components.testids import tid
 from components.texts import t
@@ -42,6 +43,7 @@ async def admin_page(started: Started, request: Request) -> Response | None:
             staff_tab = ui.tab('staff', label=t('admin.tab.staff'))
             rules_tab = tid(ui.tab('rules', label=t('admin.tab.rules')), 'admin-tab-rules')
             audit_tab = tid(ui.tab('audit', label=t('admin.tab.audit')), 'admin-tab-audit')
+            workflow_tab = tid(ui.tab('workflow', label=t('admin.tab.workflow')), 'admin-tab-workflow')
         with ui.tab_panels(tabs, value=kiosks_tab).classes('w-full'):
             with ui.tab_panel(kiosks_tab):
                 kiosks = KioskPairingPanel(rt.pairing, caller, tz=rt.settings.tz)
@@ -51,9 +53,12 @@ async def admin_page(started: Started, request: Request) -> Response | None:
                 rules = RulesPanel(rt.rules, caller, tz=rt.settings.tz)
             with ui.tab_panel(audit_tab):
                 audit = AuditPanel(rt.audit_log, caller)
+            with ui.tab_panel(workflow_tab):
+                workflows = WorkflowEditorPanel(rt.workflows, caller, tz=rt.settings.tz)
     await kiosks.refresh()
     await staff.refresh()
     await rules.refresh()
     await audit.refresh()
+    await workflows.start()
     parts.device_feed.events.subscribe(kiosks.on_event)
     return None

@@ -19,6 +19,7 @@ from sqlmodel import SQLModel, col, select
 from app.clock import utcnow
 from app.db import Database
 from app.models import Department, Device, Hall, Role, ServiceItem, StaffUser, Window, WindowService, Zone
+from app.models.config_version import ConfigVersion
 from app.security.credentials import credential_hash, device_credential
 from app.security.passwords import generate_password, hash_password
 from app.services.uow import unit_of_work
@@ -142,9 +143,15 @@ async def _services(
     upsert: _Upsert, specs: list[ServiceSpec], departments: dict[str, Department]
 ) -> dict[str, ServiceItem]:
     existing = {service.code: service for service in await upsert.rows(ServiceItem)}
-    services = {
-        spec.code: upsert.put(ServiceItem, existing, spec.code, _service_values(spec, departments)) for spec in specs
-    }
+    edited = set(
+        (await upsert.session.execute(select(ConfigVersion.subject).where(ConfigVersion.kind == 'workflow'))).scalars()
+    )
+    services: dict[str, ServiceItem] = {}
+    for spec in specs:
+        values = _service_values(spec, departments)
+        # a workflow an admin saved in the workflow editor is the hall's now: a re-run (`make run`) keeps it
+        on_create = {'workflow': values.pop('workflow')} if spec.code in edited else None
+        services[spec.code] = upsert.put(ServiceItem, existing, spec.code, values, on_create)
     await upsert.flush()
     return services
 

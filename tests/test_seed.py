@@ -18,6 +18,7 @@ import yaml
 from sqlmodel import SQLModel, select
 
 import seed.loader
+from app.clock import utcnow
 from app.db import Database
 from app.models import (
     Department,
@@ -30,6 +31,7 @@ from app.models import (
     WindowState,
     Zone,
 )
+from app.models.config_version import ConfigVersion
 from app.models.people import Role
 from app.security.passwords import check_strength, verify_password
 from app.settings import get_settings
@@ -261,6 +263,31 @@ async def test_rerun_restores_yaml_fields_but_keeps_passwords_and_window_state(s
     user = next(user for user in await rows(seed_db, StaffUser) if user.username == 'w01')
     assert (user.display_name, user.password_hash) == ('王晓燕', 'changed-by-the-user')
     assert next(w for w in await rows(seed_db, Window) if w.number == 1).state == WindowState.PAUSED
+
+
+async def test_rerun_keeps_a_workflow_an_admin_saved_and_restores_the_others(seed_db: Database) -> None:
+    edited = [{'stage': 0, 'kind': 'accept', 'name': '受理'}, {'stage': 1, 'kind': 'conclude', 'name': '当场办结'}]
+    async with seed_db.session() as s, s.begin():
+        hall_id = (await s.execute(select(Hall.id))).scalar_one()
+        services = {service.code: service for service in (await s.execute(select(ServiceItem))).scalars()}
+        services['SI-ENROLL'].workflow = edited  # as the workflow editor saves it: with its version
+        s.add(
+            ConfigVersion(
+                hall_id=hall_id,
+                kind='workflow',
+                subject='SI-ENROLL',
+                version=1,
+                data={'service': 'SI-ENROLL', 'workflow': edited},
+                actor='adm01',
+                created_at=utcnow(),
+            )
+        )
+        services['BIZ-OPEN'].workflow = edited  # changed some other way: the YAML wins
+    report = await load(seed_db)
+    assert report.updated == Counter({'service_item': 1})
+    workflows = {service.code: service.workflow for service in await rows(seed_db, ServiceItem)}
+    assert workflows['SI-ENROLL'] == edited
+    assert len(workflows['BIZ-OPEN']) == 10
 
 
 async def test_window_services_dropped_from_the_yaml_are_removed(seed_db: Database, tmp_path: Path) -> None:

@@ -29,6 +29,8 @@ class Case(CaseBase, table=True):
     citizen_id: int | None = internal(default=None, foreign_key='citizen.id', index=True)
     answers: dict[str, Any] = internal(default_factory=dict, sa_type=JSON)
     created_by: str = internal(default='', max_length=64)
+    # the workflow as it was when the case opened: an edited workflow applies to the next case, not this one
+    workflow: list[dict[str, Any]] = internal(default_factory=list, sa_type=JSON)
 
 
 class CasePublic(CaseBase):

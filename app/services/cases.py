@@ -154,6 +154,7 @@ class CaseService(Service):
             created_at=now,
             due_at=close_of_working_days(now, service.sla_days, self.settings.tz),
             bundle=service.code if len(node_departments) >= 2 else None,
+            workflow=[spec.model_dump(exclude_none=True) for spec in specs],
         )
         s.add(case)
         await s.flush()
@@ -229,6 +230,13 @@ class CaseService(Service):
             return parse_workflow(service.workflow)
         return default_workflow(service.name, service.sla_days)
 
+    def workflow_of_case(self, case: Case, service: ServiceItem) -> list[NodeSpec]:
+        """The workflow the case opened with, so editing the service's workflow never moves a running case
+        (a case older than that copy runs the service's)."""
+        if case.workflow:
+            return parse_workflow(case.workflow)
+        return self.workflow_of(service)
+
     @staticmethod
     def _department_for(spec: NodeSpec, service: ServiceItem, ids: Mapping[str, int]) -> int:
         if spec.department is None:
@@ -247,7 +255,7 @@ class CaseService(Service):
         self, uow: UnitOfWork, case: Case, service: ServiceItem, nodes: list[CaseNode], *, actor: str, now: dt.datetime
     ) -> None:
         """Start the current stage's pending nodes, finish what the system finishes, and move on while stages end."""
-        specs = {(spec.stage, spec.name): spec for spec in self.workflow_of(service)}
+        specs = {(spec.stage, spec.name): spec for spec in self.workflow_of_case(case, service)}
         while case.status == CASE_OPEN:
             stage = current_stage(nodes)
             if stage is None:

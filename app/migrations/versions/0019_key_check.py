@@ -1,7 +1,7 @@
 """the database remembers which SECRET_KEY wrote it: a key check value stored at the first start
 
 Revision ID: 0019
-Revises: 0014
+Revises: 0017
 Create Date: 2026-12-04 22:30:00.000000
 
 A start with another SECRET_KEY stops with one line instead of starting silently, refusing every
@@ -15,7 +15,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = '0019'
-down_revision: str | None = '0014'
+down_revision: str | None = '0017'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -237,7 +237,7 @@ class StaffAdminService(Service):
         statement = select(Window.id).where(Window.hall_id == self.hall_id, Window.number == number)
         window_id = (await s.execute(statement)).scalars().first()
         if window_id is None:
-            raise Invalid('unknown_window.number', number=number)
+            raise Invalid('unknown_window', text='unknown_window.number', number=number)
         return window_id
 
     @staticmethod
@@ -246,7 +246,7 @@ class StaffAdminService(Service):
             return None
         department_id = (await s.execute(select(Department.id).where(Department.code == code))).scalars().first()
         if department_id is None:
-            raise Invalid('unknown_department.code', department=code[:32])
+            raise Invalid('unknown_department', text='unknown_department.code', department=code[:32])
         return department_id
 
     @staticmethod

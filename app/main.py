@@ -21,6 +21,7 @@ from app.api.ops import router as ops_router
 from app.api.routes import router
 from app.bus_redis import RedisBus
 from app.db import sqlite_decision
+from app.events import HallConfigChanged
 from app.migrate import upgrade_async
 from app.runtime import Startup
 from app.security.headers import SecurityHeaders
@@ -80,6 +81,7 @@ class Root:
         hall = await live.start(rt.queue, rt.bus)
         self.stops.append(hall.stop)
         _resync_when_bus_is_back(rt, hall)
+        self.stops.append(_forget_best_times_on_config(rt))
         alerts = AlertService(rt.deps, live=rt.queue.live)
         await alerts.start()
         self.stops.append(alerts.stop)
@@ -157,6 +159,16 @@ def _resync_when_bus_is_back(rt: runtime.Runtime, hall: LiveHall) -> None:
         task.add_done_callback(running.discard)
 
     rt.bus.when_back(schedule)
+
+
+def _forget_best_times_on_config(rt: runtime.Runtime) -> Stop:
+    """The guide's best times are computed per hour from windows and services: a configuration change
+    (HallConfigChanged, from any process) makes the next read recompute them. Returns the unsubscribe."""
+    best_times = rt.guide.best_times if rt.guide is not None else None
+    if best_times is None:
+        return _async(lambda: None)
+    subscription = rt.bus.subscribe(lambda _event: best_times.forget(), HallConfigChanged, name='best-times')
+    return _async(lambda: rt.bus.unsubscribe(subscription))
 
 
 def _async(action: Callable[[], object]) -> Stop:

@@ -12,8 +12,11 @@ from nicegui import ui
 
 from app.api.callers import address_of
 from app.models.people import Role
+from app.services.config_versions import ConfigHistory
+from app.services.hall_config import HallConfigService
 from app.services.principal import Principal
 from components import admin_texts as _texts  # noqa: F401 - registers the texts
+from components.admin_config import ConfigPanel
 from components.admin_kiosks import KioskPairingPanel
 from components.frame import frame
 from components.testids import tid
@@ -36,9 +39,13 @@ async def admin_page(started: Started, request: Request) -> Response | None:
     with frame(t('admin.title'), hall_name=rt.hall.name):
         with tid(ui.tabs(), 'admin-tabs').classes('w-full') as tabs:
             kiosks_tab = ui.tab('kiosks', label=t('admin.tab.kiosks'))
+            config_tab = ui.tab('config', label=t('admin.tab.config'))
         with ui.tab_panels(tabs, value=kiosks_tab).classes('w-full'):
             with ui.tab_panel(kiosks_tab):
                 kiosks = KioskPairingPanel(rt.pairing, caller, tz=rt.settings.tz)
+            with ui.tab_panel(config_tab):
+                config = ConfigPanel(HallConfigService(rt.deps), ConfigHistory(rt.deps), caller, tz=rt.settings.tz)
     await kiosks.refresh()
+    await config.refresh()
     parts.device_feed.events.subscribe(kiosks.on_event)
     return None

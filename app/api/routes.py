@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
-from app.api import citizen, guide, me
+from app.api import citizen, guide, hall_config, me
 from app.api.booking import BookingIn, BookingOut, MoveIn, SlotOut
 from app.api.callers import address_of, bearer_token
 from app.api.deps import CallerDep, RuntimeDep, StaffDep
@@ -32,6 +32,7 @@ from app.services.queue import SERVICE_CODE_MAX
 router = APIRouter(prefix='/api')
 router.include_router(guide.router)  # GET /api/services, /api/services/{code}/guide (app/api/guide.py)
 router.include_router(me.router)  # GET /api/me (app/api/me.py)
+router.include_router(hall_config.router)  # GET /api/admin/config/export, POST .../import (app/api/hall_config.py)
 
 
 @router.post('/tickets', status_code=201, response_model=TrackedTicketOut, tags=['tickets'])

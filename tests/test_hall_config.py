@@ -22,9 +22,9 @@ from app.bus import InProcessBus
 from app.db import Database
 from app.events import HallConfigChanged
 from app.models import Device, Hall, ServiceItem, Window
-from app.models.security import AuditEntry
 from app.models.config_version import ConfigVersion
 from app.models.people import Role
+from app.models.security import AuditEntry
 from app.services.config_versions import ConfigHistory
 from app.services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.services.guide import GuideService

@@ -55,9 +55,7 @@ async def save_version(
     )
     s.add(row)
     await s.flush()
-    await audit.record_for(
-        s, caller, action=f'config.{kind}', target=subject, detail={'version': row.version}, now=now
-    )
+    await audit.record_for(s, caller, action=f'config.{kind}', target=subject, detail={'version': row.version}, now=now)
     uow.emit(HallConfigChanged(hall_id=hall_id, kind=kind, subject=subject, version=row.version, actor=caller.name))
     return row
 

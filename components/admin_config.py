@@ -38,6 +38,7 @@ class ConfigPanel:
         self.hall: Seed | None = None
         with tid(ui.column(), 'admin-config').classes('w-full gap-4'):
             ui.label(t('config.hint')).classes('text-sm text-grey-7')
+            self.problem = tid(ui.label(), 'config-problem').classes('text-negative')
             with ui.card().classes('w-full p-4 gap-2'):
                 ui.label(t('config.transfer')).classes('text-lg font-bold')
                 ui.label(t('config.transfer.hint')).classes('text-sm text-grey-7')
@@ -72,9 +73,10 @@ class ConfigPanel:
         try:
             self.hall = await self.config.describe(caller)
             versions = await self.history.versions(caller, limit=30)
-        except DomainError as error:
-            ui.notify(error_text(error), type='negative')
+        except DomainError as error:  # a hall stored against today's rules: say what to fix, offer import
+            self.problem.set_text(error_text(error))
             return
+        self.problem.set_text('')
         hall = self.hall
         names = self._service_names()
         self.services.clear()
@@ -130,7 +132,7 @@ class ConfigPanel:
             if not versions:
                 ui.label(t('config.history.none')).classes('text-grey-7')
             for version in versions:
-                ui.label(
+                tid(ui.label(), 'config-version').set_text(
                     t(
                         'config.history.row',
                         when=version.created_at.astimezone(self.tz).strftime('%Y-%m-%d %H:%M'),
@@ -144,10 +146,10 @@ class ConfigPanel:
     def _row(self, testid: str, title: str, lines: list[str], edit: Callable[[], None]) -> None:
         with tid(ui.row(), testid).classes('w-full items-center gap-4 border rounded p-3 no-wrap'):
             with ui.column().classes('gap-0 grow min-w-0'):
-                ui.label(title).classes('font-bold')
+                tid(ui.label(title), f'{testid}-title').classes('font-bold')
                 for line in lines:
                     if line:
-                        ui.label(line).classes('text-sm text-grey-7')
+                        tid(ui.label(line), f'{testid}-line').classes('text-sm text-grey-7')
             tid(ui.button(t('config.edit'), on_click=edit), f'{testid}-edit').props('flat icon=edit')
 
     def _service_names(self) -> dict[str, str]:

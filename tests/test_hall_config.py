@@ -8,7 +8,6 @@ configuration, and hashing their passwords is slow).
 from __future__ import annotations
 
 import io
-import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -32,32 +31,19 @@ from app.services.hall_config import MAX_ZIP_BYTES, HallConfigService
 from app.services.kiosk_catalogue import load_catalogue
 from app.services.principal import Kind, Principal
 from app.services.queue import QueueService
-from seed.loader import load_seed
 from seed.schema import SEED_ROOT
 from tests.callers import deps_for
+from tests.configseed import seeded, staffless_seed
 from tests.conftest import FakeClock
 from twin.live import build, follow_config
 
 ADMIN = Principal(Kind.STAFF, 'adm01', Role.ADMIN)
 MANAGER = Principal(Kind.STAFF, 'boss', Role.MANAGER)
-SECRET = b'test-secret-key-that-is-long-enough-0123456789'
 
 
 @pytest.fixture(scope='session')
 def seed_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """seed/default without its staff accounts."""
-    root = tmp_path_factory.mktemp('seed-root')
-    shutil.copytree(SEED_ROOT / 'default', root / 'default')
-    (root / 'default' / 'staff.yaml').write_text('[]\n', encoding='utf-8')
-    return root
-
-
-async def seeded(db: Database, seed_root: Path) -> int:
-    await load_seed(db, seed_name='default', secret=SECRET, seed_root=seed_root)
-    async with db.read_session() as s:
-        hall = (await s.execute(select(Hall))).scalars().one()
-    assert hall.id is not None
-    return hall.id
+    return staffless_seed(tmp_path_factory.mktemp('seed-root'))
 
 
 @pytest.fixture
@@ -346,9 +332,10 @@ async def test_an_import_of_the_same_hall_changes_nothing_but_the_history(
 
 async def test_an_import_renames_what_it_names(db: Database, config: HallConfigService) -> None:
     files = unzipped(await config.export_zip(ADMIN))
-    files['services.yaml'] = files['services.yaml'].replace('户口迁入', '户籍迁入')
+    assert 'name: 户籍迁入\n' in files['services.yaml']
+    files['services.yaml'] = files['services.yaml'].replace('name: 户籍迁入\n', 'name: 户口迁入登记\n')
     await config.import_zip(ADMIN, zipped(files))
-    assert (await load_catalogue(db, config.hall_id)).card('HUKOU-IN').name.startswith('户籍迁入')
+    assert (await load_catalogue(db, config.hall_id)).card('HUKOU-IN').name == '户口迁入登记'
 
 
 def bomb(files: dict[str, str]) -> bytes:

@@ -90,7 +90,8 @@ def test_a_manager_may_neither_export_nor_import(
     manager = bearer(token(client, MANAGER))
     before = configuration(config_app[1].url)
     assert_error(client.get(EXPORT, headers=manager), 403, 'forbidden')
-    renamed = {**exported, 'services.yaml': exported['services.yaml'].replace('户口迁入', '被篡改')}
+    assert 'name: 户籍迁入\n' in exported['services.yaml']
+    renamed = {**exported, 'services.yaml': exported['services.yaml'].replace('name: 户籍迁入\n', 'name: 被篡改\n')}
     assert_error(client.post(IMPORT, content=zipped(renamed), headers={**manager, **ZIP}), 403, 'forbidden')
     assert configuration(config_app[1].url) == before
 
@@ -159,10 +160,14 @@ def test_an_admin_import_applies_at_once_on_the_public_guide_and_is_audited(
     exported: dict[str, str],
     config_app: tuple[AppProcess, PreparedDatabase],
 ) -> None:
-    renamed = {**exported, 'services.yaml': exported['services.yaml'].replace('户口迁入', '户籍迁入', 1)}
+    assert 'name: 户籍迁入\n' in exported['services.yaml']
+    renamed = {
+        **exported,
+        'services.yaml': exported['services.yaml'].replace('name: 户籍迁入\n', 'name: 户口迁入登记\n'),
+    }
     response = client.post(IMPORT, content=zipped(renamed), headers={**admin, **ZIP})
     assert response.status_code == 200, response.text
     assert response.json()['services'] == len(client.get('/api/services').json())
     names = {entry['code']: entry['name'] for entry in client.get('/api/services').json()}
-    assert names['HUKOU-IN'].startswith('户籍迁入')
+    assert names['HUKOU-IN'] == '户口迁入登记'
     assert [row['actor'] for row in audit_rows(config_app[1].url, 'config.import')] == [ADMIN[0]]

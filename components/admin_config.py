@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from nicegui import events, ui
 
+from app.events import Event
 from app.services.config_versions import ConfigHistory
 from app.services.errors import DomainError
 from app.services.hall_config import MAX_ZIP_BYTES, HallConfigService
@@ -142,6 +143,10 @@ class ConfigPanel:
                         version=version.version,
                     )
                 )
+
+    async def on_config(self, _event: Event) -> None:
+        """Saved here or by another admin, in any process: show the hall as it now is."""
+        await self.refresh()
 
     def _row(self, testid: str, title: str, lines: list[str], edit: Callable[[], None]) -> None:
         with tid(ui.row(), testid).classes('w-full items-center gap-4 border rounded p-3 no-wrap'):

@@ -48,4 +48,5 @@ async def admin_page(started: Started, request: Request) -> Response | None:
     await kiosks.refresh()
     await config.refresh()
     parts.device_feed.events.subscribe(kiosks.on_event)
+    parts.twin.configured.subscribe(config.on_config)
     return None

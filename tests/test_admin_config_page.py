@@ -12,12 +12,15 @@ from app.api.web_session import SESSION_COOKIE
 from app.db import Database
 from app.models.people import Role
 from app.runtime import Runtime
+from app.services.hall_config import HallConfigService
 from app.services.kiosk_catalogue import load_catalogue
+from app.services.principal import Kind, Principal
 from app.settings import get_settings
 from app.users import add_user
 from tests import totp
 from tests.configseed import seeded, staffless_seed
 from tests.dbs import SqliteTemplate
+from tests.running import parts as started
 from tests.running import ready
 
 PATIENT = 50
@@ -105,3 +108,15 @@ async def test_a_new_window_is_added_and_listed(config_ui: None, user: User) -> 
     user.find(marker='config-save').click()
     await user.should_see(marker='config-window-26-line', content='办理：户籍迁入', retries=PATIENT)
     assert 26 in (await load_catalogue(rt.db, rt.deps.hall_id)).card('HUKOU-IN').windows
+
+
+async def test_a_change_saved_elsewhere_shows_on_an_open_page_and_the_twin(config_ui: None, user: User) -> None:
+    rt = await as_admin_on_config(user)
+    other = Principal(Kind.STAFF, 'adm02', Role.ADMIN)
+    config = HallConfigService(rt.deps)
+    zone = next(z for z in (await config.describe(other)).hall.zones if z.code == 'rest')
+    await config.save_zone(other, {**zone.model_dump(), 'name': '茶歇区'}, new=False)
+    await user.should_see(marker='config-zone-rest-title', content='茶歇区', retries=PATIENT)
+    await user.should_see(marker='config-version', content='adm02 · 区域 茶歇区')
+    parts = await started()
+    assert next(z for z in parts.twin.zones.values() if z.code == 'rest').name == '茶歇区'

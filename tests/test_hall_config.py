@@ -7,6 +7,7 @@ configuration, and hashing their passwords is slow).
 
 from __future__ import annotations
 
+import asyncio
 import io
 import zipfile
 from pathlib import Path
@@ -226,6 +227,17 @@ async def test_editing_what_does_not_exist_is_not_found(config: HallConfigServic
     form = await window_form(config, 1, number=99)
     with pytest.raises(NotFound):
         await config.save_window(ADMIN, form, new=False)
+
+
+async def test_two_admins_saving_at_once_both_keep_their_change(config: HallConfigService) -> None:
+    first = await service_form(config, 'HUKOU-IN', name='户籍迁入（甲）')
+    second = await service_form(config, 'BIZ-OPEN', name='企业开办（乙）')
+    await asyncio.gather(
+        config.save_service(ADMIN, first, new=False),
+        config.save_service(Principal(Kind.STAFF, 'adm02', Role.ADMIN), second, new=False),
+    )
+    names = {s.code: s.name for s in (await config.describe(ADMIN)).services}
+    assert (names['HUKOU-IN'], names['BIZ-OPEN']) == ('户籍迁入（甲）', '企业开办（乙）')
 
 
 # ---- following without a restart -------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from app.services.hall_spec import (
     validate,
 )
 from app.services.principal import Principal
-from app.services.uow import Service
+from app.services.uow import Service, UnitOfWork
 
 FILES: dict[str, Any] = {  # the seed folder's configuration files and their shapes (staff.yaml is people)
     'hall.yaml': HallSpec,
@@ -85,7 +85,7 @@ class HallConfigService(Service):
         caller.require(Role.ADMIN)
         spec: ServiceSpec = _form(ServiceSpec, 'service', data)
         async with self._transaction() as uow:
-            hall = await self._describe(uow.session)
+            hall = await self._locked(uow.session)
             services = {service.code: service for service in hall.services}
             current = services.get(spec.code)
             _require(current, new=new, code=spec.code)
@@ -108,7 +108,7 @@ class HallConfigService(Service):
         caller.require(Role.ADMIN)
         spec: WindowSpec = _form(WindowSpec, 'window', data)
         async with self._transaction() as uow:
-            hall = await self._describe(uow.session)
+            hall = await self._locked(uow.session)
             windows = {window.number: window for window in hall.windows}
             current = windows.get(spec.number)
             _require(current, new=new, code=str(spec.number))
@@ -125,7 +125,7 @@ class HallConfigService(Service):
         caller.require(Role.ADMIN)
         spec: ZoneSpec = _form(ZoneSpec, 'zone', data)
         async with self._transaction() as uow:
-            hall = await self._describe(uow.session)
+            hall = await self._locked(uow.session)
             zones = {zone.code: zone for zone in hall.hall.zones}
             _require(zones.get(spec.code), new=new, code=spec.code)
             zones[spec.code] = spec
@@ -153,11 +153,22 @@ class HallConfigService(Service):
         caller.require(Role.ADMIN)
         hall = read_zip(content)
         async with self._transaction() as uow:
+            await self._lock(uow.session)
             await self._write(uow.session, hall)
             await self._version(uow, caller, 'import', '', _documents(hall))
         return hall
 
     # ---- reading and writing the description ---------------------------------------------------------
+
+    async def _locked(self, s: AsyncSession) -> Seed:
+        """The hall as it is, read after locking it (`_lock`)."""
+        await self._lock(s)
+        return await self._describe(s)
+
+    async def _lock(self, s: AsyncSession) -> None:
+        """Lock the hall's row: two admins' changes run one after the other, so the second starts from the
+        first's result and never writes an older copy of it back."""
+        await s.execute(select(Hall.id).where(Hall.id == self.hall_id).with_for_update())
 
     async def _describe(self, s: AsyncSession) -> Seed:
         hall = await s.get(Hall, self.hall_id)
@@ -296,7 +307,7 @@ class HallConfigService(Service):
             else:
                 _assign(device, values)
 
-    async def _version(self, uow: Any, caller: Principal, kind: str, subject: str, data: dict[str, Any]) -> None:
+    async def _version(self, uow: UnitOfWork, caller: Principal, kind: str, subject: str, data: dict[str, Any]) -> None:
         await save_version(uow, caller, hall_id=self.hall_id, kind=kind, subject=subject, data=data, now=self.clock())
 
 

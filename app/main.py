@@ -81,7 +81,7 @@ class Root:
         hall = await live.start(rt.queue, rt.bus)
         self.stops.append(hall.stop)
         _resync_when_bus_is_back(rt, hall)
-        self.stops.append(_forget_best_times_on_config(rt))
+        self.stops.append(_follow_config(rt))
         alerts = AlertService(rt.deps, live=rt.queue.live)
         await alerts.start()
         self.stops.append(alerts.stop)
@@ -161,13 +161,9 @@ def _resync_when_bus_is_back(rt: runtime.Runtime, hall: LiveHall) -> None:
     rt.bus.when_back(schedule)
 
 
-def _forget_best_times_on_config(rt: runtime.Runtime) -> Stop:
-    """The guide's best times are computed per hour from windows and services: a configuration change
-    (HallConfigChanged, from any process) makes the next read recompute them. Returns the unsubscribe."""
-    best_times = rt.guide.best_times if rt.guide is not None else None
-    if best_times is None:
-        return _async(lambda: None)
-    subscription = rt.bus.subscribe(lambda _event: best_times.forget(), HallConfigChanged, name='best-times')
+def _follow_config(rt: runtime.Runtime) -> Stop:
+    """Hall-wide parts the runtime holds follow HallConfigChanged from any process; returns the unsubscribe."""
+    subscription = rt.bus.subscribe(rt.follow_config, HallConfigChanged, name='runtime-config')
     return _async(lambda: rt.bus.unsubscribe(subscription))
 
 

@@ -11,6 +11,7 @@ from sqlmodel import select
 from app.bus import Bus, InProcessBus
 from app.bus_redis import RedisBus
 from app.db import Database
+from app.events import HallConfigChanged
 from app.models.hall import Hall
 from app.security.crypto import FieldCipher
 from app.security.keys import Purpose
@@ -68,6 +69,20 @@ class Runtime:
     @property
     def limits(self) -> Limits:
         return self.deps.limits
+
+    async def follow_config(self, event: HallConfigChanged) -> None:
+        """A saved configuration change (any process): the hall's name and prompts as pages and the forecast
+        show them, and the guide's best times (computed from windows and services) at their next read."""
+        if event.hall_id != self.deps.hall_id:
+            return
+        async with self.db.read_session() as s:
+            hall = await s.get(Hall, self.deps.hall_id)
+        if hall is not None:
+            self.hall = hall
+            if self.forecast is not None:
+                self.forecast.prompts = hall.prompts
+        if self.guide is not None and self.guide.best_times is not None:
+            self.guide.best_times.forget()
 
     @property
     def cases(self) -> CaseService:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -120,3 +123,35 @@ async def test_a_change_saved_elsewhere_shows_on_an_open_page_and_the_twin(confi
     await user.should_see(marker='config-version', content='adm02 · 区域 茶歇区')
     parts = await started()
     assert next(z for z in parts.twin.zones.values() if z.code == 'rest').name == '茶歇区'
+
+
+async def test_an_imported_hall_name_and_prompts_apply_without_a_restart(config_ui: None, user: User) -> None:
+    rt = await as_admin_on_config(user)
+    config = HallConfigService(rt.deps)
+    admin = Principal(Kind.STAFF, 'adm01', Role.ADMIN)
+    files = unzipped(await config.export_zip(admin))
+    assert 'name: 某市政务服务中心\n' in files['hall.yaml']
+    files['hall.yaml'] = files['hall.yaml'].replace('name: 某市政务服务中心\n', 'name: 新区政务服务中心\n')
+    files['hall.yaml'] = files['hall.yaml'].replace('设备使用率超过80%', '设备使用率已超过八成')
+    await config.import_zip(admin, zipped(files))
+    for _ in range(PATIENT):
+        if rt.hall.name == '新区政务服务中心':
+            break
+        await asyncio.sleep(0.1)
+    assert rt.hall.name == '新区政务服务中心'
+    assert rt.forecast is not None and '八成' in rt.forecast.prompts['device_usage_high']['zh']
+    await user.open('/')
+    await user.should_see('新区政务服务中心')
+
+
+def zipped(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, 'w') as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def unzipped(content: bytes) -> dict[str, str]:
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        return {name: archive.read(name).decode('utf-8') for name in archive.namelist()}

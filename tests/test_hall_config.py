@@ -268,6 +268,18 @@ async def test_the_twin_takes_a_new_window_and_a_renamed_service_and_zone(
     assert next(z for z in twin.zones.values() if z.code == 'rest').name == '休息区'
 
 
+async def test_the_twin_takes_a_device_an_import_adds(config: HallConfigService) -> None:
+    queue = QueueService(config.deps)
+    twin = await build(queue)
+    files = unzipped(await config.export_zip(ADMIN))
+    files['devices.yaml'] += '- {code: SEAT-NEW, kind: seat, name: 新座椅, zone: waiting, x: 300, y: 300}\n'
+    await config.import_zip(ADMIN, zipped(files))
+    await follow_config(queue, twin, HallConfigChanged(hall_id=config.hall_id, kind='import', version=1))
+    device = twin.devices_by_code['SEAT-NEW']
+    assert (device.name, device.kind, device.x) == ('新座椅', 'seat', 300)
+    assert device.id in twin.seats
+
+
 # ---- export and import -----------------------------------------------------------------------------------
 
 

@@ -20,13 +20,14 @@ from nicegui import Event as UiEvent
 
 from app.bus import Bus, Subscription
 from app.events import AlertPayload, Event
-from app.models.device import DeviceKind
+from app.models.device import Device, DeviceKind
 from app.models.hall import Zone
 from app.services.live_queue import QUEUE_EVENTS, LiveQueue
 from app.services.queue_views import HallOverview, ServiceQueue, WindowView
 from app.services.thresholds import queue_is_hot
 from twin.layout import HallLayout
 from twin.model import (
+    DEVICE,
     QUEUE,
     SEAT,
     WINDOW,
@@ -51,22 +52,7 @@ class HallTwin:
         self.zones: dict[int, ZoneTwin] = {z.id or 0: _zone(z) for z in layout.zones}
         self.windows: dict[int, WindowTwin] = {w.window.id or 0: _window(w, layout.staff) for w in overview.windows}
         self.queues: dict[int, QueueTwin] = {q.service.id or 0: _queue(q) for q in overview.queues}
-        self.devices: dict[int, DeviceTwin] = {
-            d.id or 0: DeviceTwin(
-                id=d.id or 0,
-                code=d.code,
-                kind=d.kind,
-                name=d.name,
-                x=d.x,
-                y=d.y,
-                zone_id=d.zone_id,
-                window_id=d.window_id,
-                attached_to=d.attached_to,
-                state=d.state,
-                state_since=d.last_seen_at,
-            )
-            for d in layout.devices
-        }
+        self.devices: dict[int, DeviceTwin] = {d.id or 0: _device(d) for d in layout.devices}
         self.devices_by_code = {d.code: d for d in self.devices.values()}
         self.seats: dict[int, SeatTwin] = {
             d.id: SeatTwin(device_id=d.id, code=d.code) for d in self.devices.values() if d.kind == DeviceKind.SEAT
@@ -113,8 +99,8 @@ class HallTwin:
         return self._signal(event, keys)
 
     def reconfigure(self, event: Event, overview: HallOverview, layout: HallLayout) -> frozenset[Key]:
-        """The hall's configuration changed (`HallConfigChanged`): take the zones, windows and queues it added and
-        the new names, places and rectangles of known ones; their live figures stay as the live state has them."""
+        """The hall's configuration changed (`HallConfigChanged`): take the zones, windows, devices and queues it
+        added and the new names, places and rectangles of known ones; their live figures stay as they are."""
         keys: set[Key] = set()
         self.name, self.width, self.height = layout.name, layout.width, layout.height
         for zone in layout.zones:
@@ -129,6 +115,13 @@ class HallTwin:
                 _window(view, layout.staff),
                 ('number', 'name', 'zone_id', 'x', 'y'),
             )
+        for device in layout.devices:
+            fields = ('code', 'kind', 'name', 'x', 'y', 'zone_id', 'window_id', 'attached_to')
+            keys |= _merge(self.devices, DEVICE, device.id or 0, _device(device), fields)
+        self.devices_by_code = {d.code: d for d in self.devices.values()}
+        for device in self.devices.values():
+            if device.kind == DeviceKind.SEAT and device.id not in self.seats:
+                self.seats[device.id] = SeatTwin(device_id=device.id, code=device.code)
         for queue in overview.queues:
             keys |= _merge(
                 self.queues, QUEUE, queue.service.id or 0, _queue(queue), ('code', 'name', 'prefix', 'threshold')
@@ -285,6 +278,22 @@ def _window(view: WindowView, staff: dict[int, str]) -> WindowTwin:
         x=window.x,
         y=window.y,
         staff=staff.get(window.id or 0, ''),
+    )
+
+
+def _device(device: Device) -> DeviceTwin:
+    return DeviceTwin(
+        id=device.id or 0,
+        code=device.code,
+        kind=device.kind,
+        name=device.name,
+        x=device.x,
+        y=device.y,
+        zone_id=device.zone_id,
+        window_id=device.window_id,
+        attached_to=device.attached_to,
+        state=device.state,
+        state_since=device.last_seen_at,
     )
 
 

@@ -21,6 +21,7 @@ from app.api.ops import router as ops_router
 from app.api.routes import router
 from app.bus_redis import RedisBus
 from app.db import sqlite_decision
+from app.events import HallConfigChanged
 from app.migrate import upgrade_async
 from app.preflight import preflight
 from app.runtime import Startup
@@ -82,6 +83,7 @@ class Root:
         hall = await live.start(rt.queue, rt.bus)
         self.stops.append(hall.stop)
         _resync_when_bus_is_back(rt, hall)
+        self.stops.append(_follow_config(rt))
         alerts = AlertService(rt.deps, live=rt.queue.live)
         await alerts.start()
         self.stops.append(alerts.stop)
@@ -161,6 +163,12 @@ def _resync_when_bus_is_back(rt: runtime.Runtime, hall: LiveHall) -> None:
         task.add_done_callback(running.discard)
 
     rt.bus.when_back(schedule)
+
+
+def _follow_config(rt: runtime.Runtime) -> Stop:
+    """Hall-wide parts the runtime holds follow HallConfigChanged from any process; returns the unsubscribe."""
+    subscription = rt.bus.subscribe(rt.follow_config, HallConfigChanged, name='runtime-config')
+    return _async(lambda: rt.bus.unsubscribe(subscription))
 
 
 def _async(action: Callable[[], object]) -> Stop:

@@ -11,6 +11,7 @@ from sqlmodel import select
 from app.bus import Bus, InProcessBus
 from app.bus_redis import RedisBus
 from app.db import Database
+from app.events import HallConfigChanged
 from app.models.hall import Hall
 from app.security.crypto import FieldCipher
 from app.security.keys import Purpose
@@ -18,9 +19,11 @@ from app.services.audit_browser import AuditBrowser
 from app.services.auth import AuthService
 from app.services.cases import CaseService
 from app.services.citizen_accounts import CitizenAccountService
+from app.services.config_versions import ConfigHistory
 from app.services.deps import Deps, build_deps
 from app.services.forecast import ForecastService
 from app.services.guide import BestTimes, GuideService
+from app.services.hall_config import HallConfigService
 from app.services.hall_rules import HallRulesService
 from app.services.journey import Journey, build_journey
 from app.services.kiosk_pairing import KioskPairingService
@@ -51,6 +54,8 @@ class Runtime:
     rules: HallRulesService  # the hall rules in force, followed from the bus; /admin changes them
     audit_log: AuditBrowser  # /admin's audit tab and GET /api/admin/audit.csv: browse, check, export
     workflows: WorkflowEditorService  # admins edit service workflows (/admin's workflow tab); next cases run them
+    hall_config: HallConfigService  # admins edit services, windows and zones live, export and import them (/admin)
+    config_history: ConfigHistory  # every saved configuration version, for /admin
     forecast: ForecastService | None = None  # peak forecast, staffing advice, replay (issue 5)
     staffing: StaffingService | None = None
     replay: ReplayService | None = None
@@ -79,6 +84,20 @@ class Runtime:
     @property
     def limits(self) -> Limits:
         return self.deps.limits
+
+    async def follow_config(self, event: HallConfigChanged) -> None:
+        """A saved configuration change (any process): the hall's name and prompts as pages and the forecast
+        show them, and the guide's best times (computed from windows and services) at their next read."""
+        if event.hall_id != self.deps.hall_id:
+            return
+        async with self.db.read_session() as s:
+            hall = await s.get(Hall, self.deps.hall_id)
+        if hall is not None:
+            self.hall = hall
+            if self.forecast is not None:
+                self.forecast.prompts = hall.prompts
+        if self.guide is not None and self.guide.best_times is not None:
+            self.guide.best_times.forget()
 
     @property
     def cases(self) -> CaseService:
@@ -125,6 +144,8 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         rules,
         AuditBrowser(deps),
         WorkflowEditorService(deps),
+        HallConfigService(deps),
+        ConfigHistory(deps),
         forecast=forecast,
         staffing=StaffingService(deps, queue, forecast),
         replay=ReplayService(deps),

@@ -69,6 +69,7 @@ class KioskScreen:
         self.frame = frame
         self.hall_name = hall_name
         self.track_base = track_base.rstrip('/')
+        self.twin = twin
         self.queues = {q.code: q for q in twin.queues.values()}
         self.show_all = False
         self.busy = False
@@ -298,6 +299,14 @@ class KioskScreen:
     async def _gone(self) -> None:
         """The page was closed or reloaded: a clerk still signed in here is signed out."""
         await self.service.end_assist(self.session)
+
+    async def on_config(self, _event: Event) -> None:
+        """The hall's configuration changed: offer the catalogue as it now is (a renamed service, a new window);
+        a citizen in the middle of a step keeps the step, the next screen shows the new names."""
+        self.catalogue = await self.service.catalogue()
+        self.queues = {q.code: q for q in self.twin.queues.values()}
+        if self.session.step in (Step.START, Step.SERVICE):
+            self.render()
 
     # ---- devices and idle --------------------------------------------------------------------
 

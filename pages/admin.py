@@ -15,6 +15,7 @@ from app.models.people import Role
 from app.services.principal import Principal
 from components import admin_texts as _texts  # noqa: F401 - registers the texts
 from components.admin_audit import AuditPanel
+from components.admin_config import ConfigPanel
 from components.admin_kiosks import KioskPairingPanel
 from components.admin_rules import RulesPanel
 from components.admin_staff import StaffPanel
@@ -44,6 +45,7 @@ async def admin_page(started: Started, request: Request) -> Response | None:
             rules_tab = tid(ui.tab('rules', label=t('admin.tab.rules')), 'admin-tab-rules')
             audit_tab = tid(ui.tab('audit', label=t('admin.tab.audit')), 'admin-tab-audit')
             workflow_tab = tid(ui.tab('workflow', label=t('admin.tab.workflow')), 'admin-tab-workflow')
+            config_tab = ui.tab('config', label=t('admin.tab.config'))
         with ui.tab_panels(tabs, value=kiosks_tab).classes('w-full'):
             with ui.tab_panel(kiosks_tab):
                 kiosks = KioskPairingPanel(rt.pairing, caller, tz=rt.settings.tz)
@@ -55,10 +57,14 @@ async def admin_page(started: Started, request: Request) -> Response | None:
                 audit = AuditPanel(rt.audit_log, caller)
             with ui.tab_panel(workflow_tab):
                 workflows = WorkflowEditorPanel(rt.workflows, caller, tz=rt.settings.tz)
+            with ui.tab_panel(config_tab):
+                config = ConfigPanel(rt.hall_config, rt.config_history, caller, tz=rt.settings.tz)
     await kiosks.refresh()
     await staff.refresh()
     await rules.refresh()
     await audit.refresh()
     await workflows.start()
+    await config.refresh()
     parts.device_feed.events.subscribe(kiosks.on_event)
+    parts.twin.configured.subscribe(config.on_config)
     return None

@@ -30,8 +30,10 @@ from starlette.requests import Request, cookie_parser
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.api.hall_config import IMPORT_PATH
 from app.api.kiosk_pairing import KIOSK_COOKIE
 from app.api.web_session import SESSION_COOKIE
+from app.services.hall_config import MAX_ZIP_BYTES
 
 log = logging.getLogger(__name__)
 Handler = Callable[..., Any]
@@ -93,6 +95,8 @@ def route_body_limit(path: str) -> int | None:
     """
     if path.startswith(SOCKET_PREFIX):
         return int(core.sio.eio.max_http_buffer_size)
+    if path == IMPORT_PATH:
+        return MAX_ZIP_BYTES  # a hall zip (app/services/hall_config.py): its own bound, checked again there
     found = _upload(path)
     if found is None:
         return None

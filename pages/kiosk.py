@@ -69,4 +69,5 @@ async def kiosk_page(started: Started, request: Request, device: str, client: Cl
             still_paired=still_paired,
         )
     parts.device_feed.events.subscribe(screen.on_device_event)
+    parts.twin.configured.subscribe(screen.on_config)
     return None

@@ -203,6 +203,18 @@ async def test_best_times_today_start_at_the_current_hour_and_are_kept_for_the_h
     assert (await times.of(service_id))[0].hours[0].start.astimezone(settings.tz).hour == 14
 
 
+async def test_best_times_are_recomputed_after_a_configuration_change_within_the_hour(
+    db: Database, hall: SmallHall, clock: FakeClock, settings: Settings, forecast: ForecastService
+) -> None:
+    clock.now = local_moment(dt.date(2026, 11, 30), 13, settings.tz, minute=20)
+    service_id = await _plant_history(db, hall, dt.date(2026, 11, 30))
+    times = BestTimes(forecast.deps, forecast)
+    first = await times.of(service_id)
+    times.forget()  # what the app does on HallConfigChanged (app/main.py)
+    again = await times.of(service_id)
+    assert again is not first and again == first
+
+
 async def test_the_live_wait_is_the_queues_estimate_for_a_number_taken_now(
     db: Database, hall: SmallHall, queue: QueueService, clock: FakeClock, settings: Settings
 ) -> None:

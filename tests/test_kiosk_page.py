@@ -17,8 +17,8 @@ from sqlmodel import col, select
 from app.api.kiosk_pairing import KIOSK_COOKIE
 from app.bus import Subscription
 from app.clock import hall_day, utcnow
-from app.events import DevicePayload, Event, FaceMatched, HelpRequested
-from app.models import AuthSession, StaffUser, Ticket, TicketEvent
+from app.events import DevicePayload, Event, FaceMatched, HallConfigChanged, HelpRequested
+from app.models import AuthSession, ServiceItem, StaffUser, Ticket, TicketEvent
 from app.models.device import DeviceKind
 from app.models.ticket import PriorityClass
 from app.runtime import Runtime
@@ -350,3 +350,18 @@ async def test_a_ticket_the_database_cannot_store_is_refused_in_words_and_the_ne
     caplog.clear()
     click(user, 'kiosk-take')  # space freed: the same screen takes the ticket, no restart
     await user.should_see(marker='kiosk-ticket-number', content='A001', retries=PATIENT)
+
+
+async def test_a_service_changed_in_the_hall_setup_shows_on_an_open_kiosk_at_once(
+    kiosk_ui: SmallHall, user: User
+) -> None:
+    """What HallConfigService saves (written here straight to the small hall) and announces, from any process."""
+    rt = await open_kiosk(user)
+    click(user, 'kiosk-start-manual')
+    await user.should_see('甲类事项的通俗说明。', retries=PATIENT)
+    async with rt.db.session() as s, s.begin():
+        service = (await s.execute(select(ServiceItem).where(ServiceItem.code == 'SVC-A'))).scalar_one()
+        service.description = '甲类事项改过的说明。'
+    await rt.bus.publish(HallConfigChanged(hall_id=rt.deps.hall_id, kind='service', subject='SVC-A', version=1))
+    await user.should_see('甲类事项改过的说明。', retries=PATIENT)
+    await user.should_not_see('甲类事项的通俗说明。')

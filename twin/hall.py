@@ -14,17 +14,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from typing import Any
 
 from nicegui import Event as UiEvent
 
 from app.bus import Bus, Subscription
 from app.events import AlertPayload, Event
-from app.models.device import DeviceKind
+from app.models.device import Device, DeviceKind
+from app.models.hall import Zone
 from app.services.live_queue import QUEUE_EVENTS, LiveQueue
-from app.services.queue_views import HallOverview
+from app.services.queue_views import HallOverview, ServiceQueue, WindowView
 from app.services.thresholds import queue_is_hot
 from twin.layout import HallLayout
 from twin.model import (
+    DEVICE,
     QUEUE,
     SEAT,
     WINDOW,
@@ -46,55 +49,10 @@ class HallTwin:
         layout = layout or HallLayout()
         self.live = live
         self.name, self.width, self.height = layout.name, layout.width, layout.height
-        self.zones: dict[int, ZoneTwin] = {
-            z.id or 0: ZoneTwin(
-                id=z.id or 0, code=z.code, name=z.name, name_en=z.name_en, x=z.x, y=z.y, width=z.width, height=z.height
-            )
-            for z in layout.zones
-        }
-        self.windows: dict[int, WindowTwin] = {
-            w.window.id or 0: WindowTwin(
-                id=w.window.id or 0,
-                number=w.window.number,
-                name=w.window.name,
-                zone_id=w.window.zone_id,
-                state=w.window.state,
-                services=dict(w.service_ids),
-                current_number=w.current.number if w.current else '',
-                current_since=w.current.called_at if w.current else None,
-                current_service_id=w.current.service_id if w.current else None,
-                x=w.window.x,
-                y=w.window.y,
-                staff=layout.staff.get(w.window.id or 0, ''),
-            )
-            for w in overview.windows
-        }
-        self.queues: dict[int, QueueTwin] = {
-            q.service.id or 0: QueueTwin(
-                service_id=q.service.id or 0,
-                code=q.service.code,
-                name=q.service.name,
-                prefix=q.service.ticket_prefix,
-                threshold=q.service.queue_alert_threshold,
-            )
-            for q in overview.queues
-        }
-        self.devices: dict[int, DeviceTwin] = {
-            d.id or 0: DeviceTwin(
-                id=d.id or 0,
-                code=d.code,
-                kind=d.kind,
-                name=d.name,
-                x=d.x,
-                y=d.y,
-                zone_id=d.zone_id,
-                window_id=d.window_id,
-                attached_to=d.attached_to,
-                state=d.state,
-                state_since=d.last_seen_at,
-            )
-            for d in layout.devices
-        }
+        self.zones: dict[int, ZoneTwin] = {z.id or 0: _zone(z) for z in layout.zones}
+        self.windows: dict[int, WindowTwin] = {w.window.id or 0: _window(w, layout.staff) for w in overview.windows}
+        self.queues: dict[int, QueueTwin] = {q.service.id or 0: _queue(q) for q in overview.queues}
+        self.devices: dict[int, DeviceTwin] = {d.id or 0: _device(d) for d in layout.devices}
         self.devices_by_code = {d.code: d for d in self.devices.values()}
         self.seats: dict[int, SeatTwin] = {
             d.id: SeatTwin(device_id=d.id, code=d.code) for d in self.devices.values() if d.kind == DeviceKind.SEAT
@@ -106,6 +64,7 @@ class HallTwin:
                 device.help_since = alert.raised_at
         self.changed: UiEvent[Event] = UiEvent()
         self.updated: UiEvent[frozenset[Key]] = UiEvent()
+        self.configured: UiEvent[Event] = UiEvent()  # the hall's configuration changed: pages holding a copy re-read
         self._subscription: Subscription | None = None
         self._shown: frozenset[Key] = frozenset()
         self._place_queues()
@@ -138,6 +97,39 @@ class HallTwin:
             return self._shown
         keys = reduce_device(self.devices, self.seats, event) | reduce_alert(self.alerts, self.devices_by_code, event)
         return self._signal(event, keys)
+
+    def reconfigure(self, event: Event, overview: HallOverview, layout: HallLayout) -> frozenset[Key]:
+        """The hall's configuration changed (`HallConfigChanged`): take the zones, windows, devices and queues it
+        added and the new names, places and rectangles of known ones; their live figures stay as they are."""
+        keys: set[Key] = set()
+        self.name, self.width, self.height = layout.name, layout.width, layout.height
+        for zone in layout.zones:
+            keys |= _merge(
+                self.zones, ZONE, zone.id or 0, _zone(zone), ('code', 'name', 'name_en', 'x', 'y', 'width', 'height')
+            )
+        for view in overview.windows:
+            keys |= _merge(
+                self.windows,
+                WINDOW,
+                view.window.id or 0,
+                _window(view, layout.staff),
+                ('number', 'name', 'zone_id', 'x', 'y'),
+            )
+        for device in layout.devices:
+            fields = ('code', 'kind', 'name', 'x', 'y', 'zone_id', 'window_id', 'attached_to')
+            keys |= _merge(self.devices, DEVICE, device.id or 0, _device(device), fields)
+        self.devices_by_code = {d.code: d for d in self.devices.values()}
+        for device in self.devices.values():
+            if device.kind == DeviceKind.SEAT and device.id not in self.seats:
+                self.seats[device.id] = SeatTwin(device_id=device.id, code=device.code)
+        for queue in overview.queues:
+            keys |= _merge(
+                self.queues, QUEUE, queue.service.id or 0, _queue(queue), ('code', 'name', 'prefix', 'threshold')
+            )
+        self._place_queues()
+        changed = self._signal(event, keys | self._show_windows() | self._refresh_queues())
+        self.configured.emit(event)
+        return changed
 
     def _show(self, event: Event) -> None:
         """The live state has just applied this event: show its windows and queues as they now stand."""
@@ -253,3 +245,74 @@ class HallTwin:
     def longest_wait(self, now: dt.datetime) -> dt.timedelta | None:
         oldest = [q.oldest_queued_at for q in self.queues.values() if q.oldest_queued_at is not None]
         return now - min(oldest) if oldest else None
+
+
+# ---- building twin objects from what the database says ------------------------------------------------------
+
+
+def _zone(zone: Zone) -> ZoneTwin:
+    return ZoneTwin(
+        id=zone.id or 0,
+        code=zone.code,
+        name=zone.name,
+        name_en=zone.name_en,
+        x=zone.x,
+        y=zone.y,
+        width=zone.width,
+        height=zone.height,
+    )
+
+
+def _window(view: WindowView, staff: dict[int, str]) -> WindowTwin:
+    window, current = view.window, view.current
+    return WindowTwin(
+        id=window.id or 0,
+        number=window.number,
+        name=window.name,
+        zone_id=window.zone_id,
+        state=window.state,
+        services=dict(view.service_ids),
+        current_number=current.number if current else '',
+        current_since=current.called_at if current else None,
+        current_service_id=current.service_id if current else None,
+        x=window.x,
+        y=window.y,
+        staff=staff.get(window.id or 0, ''),
+    )
+
+
+def _device(device: Device) -> DeviceTwin:
+    return DeviceTwin(
+        id=device.id or 0,
+        code=device.code,
+        kind=device.kind,
+        name=device.name,
+        x=device.x,
+        y=device.y,
+        zone_id=device.zone_id,
+        window_id=device.window_id,
+        attached_to=device.attached_to,
+        state=device.state,
+        state_since=device.last_seen_at,
+    )
+
+
+def _queue(queue: ServiceQueue) -> QueueTwin:
+    service = queue.service
+    return QueueTwin(
+        service_id=service.id or 0,
+        code=service.code,
+        name=service.name,
+        prefix=service.ticket_prefix,
+        threshold=service.queue_alert_threshold,
+    )
+
+
+def _merge(known: dict[int, Any], kind: str, key: int, fresh: Any, fields: tuple[str, ...]) -> set[Key]:
+    """Add `fresh` if `key` is new, else copy its configured `fields` onto the known object; the changed key."""
+    current = known.get(key)
+    if current is None:
+        known[key] = fresh
+        return {(kind, key)}
+    changed = assign(current, **{name: getattr(fresh, name) for name in fields})
+    return {(kind, key)} if changed else set()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.bus import Bus
+from app.bus import Bus, Subscription
+from app.events import Event, HallConfigChanged
 from app.services.queue import QueueService
 from twin.feed import HallFeed
 from twin.hall import HallTwin
@@ -18,8 +19,10 @@ class LiveHall:
     twin: HallTwin
     feed: HallFeed
     bus: Bus
+    config: Subscription  # HallConfigChanged: the twin re-reads the hall's plan and catalogue
 
     async def stop(self) -> None:
+        self.bus.unsubscribe(self.config)
         await self.feed.stop()
         self.twin.detach(self.bus)
 
@@ -38,4 +41,17 @@ async def start(queue: QueueService, bus: Bus) -> LiveHall:
     twin.attach(bus)
     hall_feed = HallFeed(twin, db=queue.db, hall_id=queue.hall_id, tz=queue.settings.tz, clock=queue.clock)
     await hall_feed.start()
-    return LiveHall(twin, hall_feed, bus)
+
+    async def reconfigure(event: Event) -> None:
+        if isinstance(event, HallConfigChanged) and event.hall_id == queue.hall_id:
+            await follow_config(queue, twin, event)
+
+    config = bus.subscribe(reconfigure, HallConfigChanged, name='twin-config')
+    return LiveHall(twin, hall_feed, bus, config)
+
+
+async def follow_config(queue: QueueService, twin: HallTwin, event: HallConfigChanged) -> None:
+    """A saved configuration change, in this process or another: the live queues take the windows and services
+    as the database now has them, then the twin takes the plan (new windows and zones, new names)."""
+    twin.live.resync(await queue.load_live())
+    twin.reconfigure(event, await queue.overview(), await load_layout(queue.db, queue.hall_id))

@@ -53,6 +53,20 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'channel_not_for_kiosk': ('自助机不能使用该取号方式', 'a kiosk cannot take this kind of ticket'),
     'citizen_sign_in_required': ('请先用手机号登录', 'please sign in with your phone first'),
     'citizen_rates': ('评价只能由办事人本人通过短信验证后提交', 'only the citizen rates, after the texted code'),
+    'config_code_taken': ('编码 {taken} 已存在', 'code {taken} is already taken'),
+    'config_invalid': ('配置有误：{problem}', 'the configuration is not valid: {problem}'),
+    'config_not_describable': (
+        '大厅现有配置不符合种子文件规则，请先按提示修正：{problem}',
+        'the hall as stored breaks the seed rules; fix this first: {problem}',
+    ),
+    'config_unknown': ('没有 {what}', 'no {what} in this hall'),
+    'config_zip_entry': (
+        '压缩包中不能有 {name}，只能包含：{files}',
+        'the zip may hold only {files}, not {name}',
+    ),
+    'config_zip_missing': ('压缩包缺少：{files}', 'the zip lacks {files}'),
+    'config_zip_too_big': ('压缩包过大（上限 {limit_kib} KiB）', 'the zip is too big (limit {limit_kib} KiB)'),
+    'config_zip_unreadable': ('无法读取压缩包，请上传导出的 zip 文件', 'not a readable zip: upload an exported zip'),
     'consent_already_revoked': ('该授权已撤回', 'this consent was already withdrawn'),
     'consent_required.department_data': (
         '调取部门数据需要您的授权',

@@ -255,6 +255,10 @@ class BestTimes:
         self._table: dict[int, list[DayWaits]] = {}
         self._lock = asyncio.Lock()
 
+    def forget(self) -> None:
+        """The hall's configuration changed (windows, services, handling times): recompute at the next read."""
+        self._key = None
+
     async def of(self, service_id: int) -> list[DayWaits]:
         """The coming days' waits of one service (recomputed when the hall's hour has moved on)."""
         now = self.clock()

@@ -135,6 +135,9 @@ ROUTES: list[Rule] = [
     Rule('/api/ops/counters', (Role.MANAGER,)),
     # ---- API: the admin's -------------------------------------------------------------------
     Rule('/api/admin/audit.csv', (Role.ADMIN,)),
+    # ---- API: the hall's configuration as a zip (admins): tests/security/test_hall_config_edge.py --------
+    Rule('/api/admin/config/export', (Role.ADMIN,)),
+    Rule('/api/admin/config/import', (Role.ADMIN,), 'POST'),
 ]
 
 PAGES = [rule for rule in ROUTES if not rule.is_api]

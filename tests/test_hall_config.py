@@ -140,7 +140,8 @@ async def test_a_new_service_that_no_window_serves_is_refused_and_changes_nothin
     before = await state(db)
     with pytest.raises(Invalid) as refused:
         await config.save_service(ADMIN, form, new=True)
-    assert refused.value.code == 'config_invalid' and 'no window serves NEW-ONE' in refused.value.message
+    assert refused.value.code == 'config_invalid'
+    assert 'service NEW-ONE: no window in windows.yaml serves it' in refused.value.message
     assert await state(db) == before
 
 
@@ -188,7 +189,7 @@ async def test_taking_the_only_window_away_from_a_service_is_refused(db: Databas
     before = await state(db)
     with pytest.raises(Invalid) as refused:
         await config.save_window(ADMIN, {**window, 'services': kept}, new=False)
-    assert 'no window serves NEW-ONE' in refused.value.message
+    assert 'service NEW-ONE: no window in windows.yaml serves it' in refused.value.message
     assert await state(db) == before
 
 
@@ -305,7 +306,11 @@ async def test_the_export_is_the_seed_folder_without_people_or_credentials(confi
     assert 'credential' not in text and 'password' not in text and 'staff' not in files
     for name, body in files.items():
         original = yaml.safe_load((SEED_ROOT / 'default' / name).read_text(encoding='utf-8'))
-        assert _normalised(name, yaml.safe_load(body)) == _normalised(name, original), name
+        exported = yaml.safe_load(body)
+        if name == 'hall.yaml':  # a hall set up from the export invents no history, whatever the demo's seed says
+            assert exported.pop('synthetic_history', False) is False
+            original.pop('synthetic_history', None)
+        assert _normalised(name, exported) == _normalised(name, original), name
 
 
 def _normalised(name: str, original: Any) -> Any:
@@ -383,7 +388,7 @@ def bomb(files: dict[str, str]) -> bytes:
         (
             lambda files: zipped({**files, 'hall.yaml': 'code: [unclosed'}),
             'config_invalid',
-            'hall.yaml: not valid YAML',
+            'hall.yaml:1: not valid YAML',
         ),
         (
             lambda files: zipped(

@@ -18,6 +18,7 @@ from app.services.auth import AuthService
 from app.services.cases import CaseService
 from app.services.citizen_accounts import CitizenAccountService
 from app.services.deps import Deps, build_deps
+from app.services.device_registry import DeviceRegistryService
 from app.services.forecast import ForecastService
 from app.services.guide import BestTimes, GuideService
 from app.services.journey import Journey, build_journey
@@ -41,6 +42,7 @@ class Runtime:
     journey: Journey
     pairing: KioskPairingService  # kiosk screens are paired devices (/admin issues codes, /kiosk/pair redeems)
     accounts: CitizenAccountService  # citizens signed in on the phone by a texted code (/me/login, /api/citizen)
+    registry: DeviceRegistryService  # /admin registers, rotates and retires devices while the hall runs
     forecast: ForecastService | None = None  # peak forecast, staffing advice, replay (issue 5)
     staffing: StaffingService | None = None
     replay: ReplayService | None = None
@@ -104,6 +106,7 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         journey,
         KioskPairingService(deps),
         CitizenAccountService(deps, journey.notifications),
+        registry=DeviceRegistryService(deps),
         forecast=forecast,
         staffing=StaffingService(deps, queue, forecast),
         replay=ReplayService(deps),

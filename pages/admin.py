@@ -14,6 +14,7 @@ from app.api.callers import address_of
 from app.models.people import Role
 from app.services.principal import Principal
 from components import admin_texts as _texts  # noqa: F401 - registers the texts
+from components.admin_devices import DevicesPanel
 from components.admin_kiosks import KioskPairingPanel
 from components.frame import frame
 from components.testids import tid
@@ -36,9 +37,14 @@ async def admin_page(started: Started, request: Request) -> Response | None:
     with frame(t('admin.title'), hall_name=rt.hall.name):
         with tid(ui.tabs(), 'admin-tabs').classes('w-full') as tabs:
             kiosks_tab = ui.tab('kiosks', label=t('admin.tab.kiosks'))
+            devices_tab = ui.tab('devices', label=t('admin.tab.devices'))
         with ui.tab_panels(tabs, value=kiosks_tab).classes('w-full'):
             with ui.tab_panel(kiosks_tab):
                 kiosks = KioskPairingPanel(rt.pairing, caller, tz=rt.settings.tz)
+            with ui.tab_panel(devices_tab):
+                devices = DevicesPanel(rt.registry, caller, live=parts.twin.devices_by_code.get, tz=rt.settings.tz)
     await kiosks.refresh()
+    await devices.refresh()
     parts.device_feed.events.subscribe(kiosks.on_event)
+    parts.device_feed.events.subscribe(devices.on_event)
     return None

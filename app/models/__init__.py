@@ -38,7 +38,6 @@ from app.models.ticket import (
 )
 
 __all__ = [
-    'ConfigVersion',
     'Alert',
     'Appointment',
     'AppointmentStatus',
@@ -53,6 +52,7 @@ __all__ = [
     'Citizen',
     'CitizenAccount',
     'CitizenSession',
+    'ConfigVersion',
     'Consent',
     'ConsentPurpose',
     'ConsentScope',

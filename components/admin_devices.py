@@ -106,7 +106,7 @@ class DevicesPanel:
             with tid(ui.element('div'), f'admin-device-{device.code}-state').classes('w-20 shrink-0 font-bold'):
                 twin = self.live(device.code)
                 for state, classes in STATE_CLASSES.items():
-                    label = ui.label(state_text(state)).classes(classes)
+                    label = tid(ui.label(state_text(state)), f'admin-device-{device.code}-{state}').classes(classes)
                     if twin is not None:  # the twin's state, pushed as it changes
                         label.bind_visibility_from(twin, 'state', value=state)
                     else:

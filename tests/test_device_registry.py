@@ -17,6 +17,7 @@ from app.models.people import Role
 from app.services import audit, device_registry
 from app.services.device_registry import DeviceDraft, DeviceRegistryService
 from app.services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
+from app.services.kiosk_devices import load_kiosk
 from app.services.kiosk_pairing import KioskPairingService
 from app.services.principal import Kind, Principal
 from tests.callers import deps_for, limits_for
@@ -256,3 +257,13 @@ async def test_nobody_but_an_admin_lists_registers_rotates_or_retires_and_each_t
     denied = (await audit_actions(db))[len(trail) :]
     assert len(denied) == len(attempts)
     assert {(action, outcome) for _, action, _, outcome in denied} == {(audit.ROLE_DENIED, audit.OUTCOME_DENIED)}
+
+
+async def test_a_replaced_reader_does_not_shadow_its_successor_at_the_kiosk(
+    registry: DeviceRegistryService, db: Database, hall: SmallHall
+) -> None:
+    await registry.retire(ADMIN, READER)
+    draft = DeviceDraft('K01-ID2', 'id_reader', '新读卡器', zone_id=await zone_id(db), attached_to=KIOSK, x=5, y=5)
+    await registry.register(ADMIN, draft)
+    kiosk = await load_kiosk(db, hall.hall_id, KIOSK)
+    assert kiosk.peripherals['id_reader'] == 'K01-ID2'

@@ -43,9 +43,7 @@ class SeedReport:
         return self.created.total() + self.updated.total() + self.removed.total()
 
 
-async def load_seed(
-    db: Database, *, seed_name: str, secret: bytes, seed_root: Path | None = None
-) -> SeedReport:
+async def load_seed(db: Database, *, seed_name: str, secret: bytes, seed_root: Path | None = None) -> SeedReport:
     """Validate the whole seed before opening the transaction, so a bad seed writes nothing."""
     seed = read_seed(seed_name, seed_root=seed_root)
     report = SeedReport()
@@ -130,9 +128,7 @@ async def _zones(upsert: _Upsert, hall: Hall, spec: HallSpec) -> dict[str, Zone]
 
 async def _departments(upsert: _Upsert, specs: list[DepartmentSpec]) -> dict[str, Department]:
     existing = {department.code: department for department in await upsert.rows(Department)}
-    departments = {
-        spec.code: upsert.put(Department, existing, spec.code, spec.model_dump()) for spec in specs
-    }
+    departments = {spec.code: upsert.put(Department, existing, spec.code, spec.model_dump()) for spec in specs}
     await upsert.flush()
     return departments
 
@@ -142,8 +138,7 @@ async def _services(
 ) -> dict[str, ServiceItem]:
     existing = {service.code: service for service in await upsert.rows(ServiceItem)}
     services = {
-        spec.code: upsert.put(ServiceItem, existing, spec.code, _service_values(spec, departments))
-        for spec in specs
+        spec.code: upsert.put(ServiceItem, existing, spec.code, _service_values(spec, departments)) for spec in specs
     }
     await upsert.flush()
     return services
@@ -159,9 +154,7 @@ def _service_values(spec: ServiceSpec, departments: dict[str, Department]) -> di
     return values
 
 
-async def _windows(
-    upsert: _Upsert, hall: Hall, specs: list[WindowSpec], zones: dict[str, Zone]
-) -> dict[int, Window]:
+async def _windows(upsert: _Upsert, hall: Hall, specs: list[WindowSpec], zones: dict[str, Zone]) -> dict[int, Window]:
     existing = {window.number: window for window in await upsert.rows(Window, Window.hall_id == hall.id)}
     windows: dict[int, Window] = {}
     for spec in specs:

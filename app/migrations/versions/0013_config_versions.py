@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column('subject', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column('version', sa.Integer(), nullable=False),
-        sa.Column('data', sa.JSON(), nullable=True),
+        sa.Column('data', sa.JSON(), nullable=False),
         sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(['hall_id'], ['hall.id']),

@@ -40,8 +40,8 @@ async def provision(codes: list[str], directory: Path) -> int:
     unknown = [code for code in codes if code not in known]
     if unknown:
         print(
-            f'no such device in this hall, retired, or its credential was issued on /admin: {", ".join(unknown)}'
-            ' (see seed/<hall>/devices.yaml; a credential issued on /admin is written from there)',
+            f'no such device in this hall: {", ".join(unknown)} (see seed/<hall>/devices.yaml; a retired device, '
+            'or one whose credential was issued on /admin, is not provisioned here: use the one shown on /admin)',
             file=sys.stderr,
         )
         return 2

@@ -1,18 +1,20 @@
 """The device service follows the registry while it runs: a registered call display gets its window's calls, a
-retired one stops getting them, and a rotated credential lets in only the device that holds the new one."""
+retired one stops getting them, a rotated credential lets in only the device that holds the new one, and a
+window added to the live configuration is routed to its zone's board."""
 
 from __future__ import annotations
 
 from sqlmodel import select
 
-from app.models import Zone
+from app.events import HallConfigChanged
+from app.models import Window, Zone
 from app.models.people import Role
 from app.services.device_registry import DeviceDraft, DeviceRegistryService
 from app.services.principal import Kind, Principal
 from devices.drivers.call_display import CallDisplayDriver
 from tests.callers import deps_for
 from tests.devices.hubharness import HubHarness
-from tests.devices.test_call_display import DisplayFirmware, called
+from tests.devices.test_call_display import DisplayFirmware, called, displays
 from tests.factories import SmallHall
 
 ADMIN = Principal(Kind.STAFF, 'adm01', Role.ADMIN)
@@ -60,3 +62,20 @@ async def test_a_rotated_credential_is_taken_by_the_running_service(
     await harness.wait_for(lambda: harness.service.authenticate('S-09', second.credential) is not None)
     assert harness.service.authenticate('S-09', first.credential) is None
     assert harness.service.authenticate('S-01', harness.credential('S-01')) is not None  # the others are untouched
+
+
+async def test_a_window_added_while_the_hall_runs_gets_its_zones_board_after_the_configuration_change(
+    harness: HubHarness, device_hall: SmallHall
+) -> None:
+    board = DisplayFirmware(speech=0.01)
+    await displays(harness, **{'CD-GENERAL': board})
+    async with harness.db.session() as s, s.begin():
+        general = (await s.execute(select(Zone).where(Zone.code == 'general'))).scalar_one()
+        window = Window(hall_id=device_hall.hall_id, zone_id=general.id or 0, number=9, name='9号窗口')
+        s.add(window)
+    await harness.bus.publish(HallConfigChanged(hall_id=device_hall.hall_id, kind='window', subject='9', version=1))
+    await harness.bus.drain()
+
+    await harness.bus.publish(called(device_hall, 'A009', 9, window.id or 0))
+    await harness.wait_for(lambda: len(board.spoken) == 1)
+    assert board.spoken[0][0] == '请 A009 号到 9 号窗口办理'

@@ -195,6 +195,40 @@ class KioskPairingChanged(Event):
     change: str
 
 
+class DevicePlace(BaseModel):
+    """Where a device stands and what it belongs to: what the floor map and the drivers need of a new device."""
+
+    name: str = ''
+    x: float = 0
+    y: float = 0
+    zone_id: int | None = None
+    window_id: int | None = None
+    attached_to: str | None = None
+
+
+class DeviceRegistered(Event):
+    """An admin registered a device: every process adds its driver and puts it on the floor map at once."""
+
+    device: DevicePayload
+    place: DevicePlace
+    actor: str = 'system'
+
+
+class DeviceCredentialRotated(Event):
+    """An admin gave a device a new credential: every process reads the new hash and closes a connection that
+    authenticated with the old one (the hash itself never travels on the bus)."""
+
+    device: DevicePayload
+    actor: str = 'system'
+
+
+class DeviceRetired(Event):
+    """An admin retired a device: every process stops its driver and drops it from the floor map."""
+
+    device: DevicePayload
+    actor: str = 'system'
+
+
 class PrinterStatus(Event):
     """A printer job finished or a printer reported paper-out / jam / recovered."""
 

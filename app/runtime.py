@@ -21,6 +21,7 @@ from app.services.cases import CaseService
 from app.services.citizen_accounts import CitizenAccountService
 from app.services.config_versions import ConfigHistory
 from app.services.deps import Deps, build_deps
+from app.services.device_registry import DeviceRegistryService
 from app.services.forecast import ForecastService
 from app.services.guide import BestTimes, GuideService
 from app.services.hall_config import HallConfigService
@@ -56,6 +57,7 @@ class Runtime:
     workflows: WorkflowEditorService  # admins edit service workflows (/admin's workflow tab); next cases run them
     hall_config: HallConfigService  # admins edit services, windows and zones live, export and import them (/admin)
     config_history: ConfigHistory  # every saved configuration version, for /admin
+    registry: DeviceRegistryService  # /admin registers, rotates and retires devices while the hall runs
     forecast: ForecastService | None = None  # peak forecast, staffing advice, replay (issue 5)
     staffing: StaffingService | None = None
     replay: ReplayService | None = None
@@ -146,6 +148,7 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         WorkflowEditorService(deps),
         HallConfigService(deps),
         ConfigHistory(deps),
+        DeviceRegistryService(deps),
         forecast=forecast,
         staffing=StaffingService(deps, queue, forecast),
         replay=ReplayService(deps),

@@ -143,7 +143,7 @@ def svg(twin: HallTwin, look: dict[str, Visual], *, entrance: str = '入口', qu
         f'{escape(entrance)}</text>'
     )
     parts += [_window(twin, wid, look) for wid in sorted(twin.windows, key=lambda w: twin.windows[w].number)]
-    parts += [_device(twin, did, look) for did in twin.devices]
+    parts += [device_markup(twin, did, look) for did in twin.devices]
     parts.append('</svg>')
     return ''.join(parts)
 
@@ -243,7 +243,8 @@ def _window(twin: HallTwin, wid: int, look: dict[str, Visual]) -> str:
     )
 
 
-def _device(twin: HallTwin, did: int, look: dict[str, Visual]) -> str:
+def device_markup(twin: HallTwin, did: int, look: dict[str, Visual]) -> str:
+    """One device's shape, as the plan draws it and as a device registered later is added to an open map."""
     d = twin.devices[did]
     attrs = f'{_attrs(device_id(did), look, "fm-dev")} data-k="device:{did}"'
     title = f'<title>{escape(d.name or d.code)}</title>'

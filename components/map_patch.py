@@ -7,6 +7,9 @@ per page; a flush sends `htFloor([[id, class, text], ...])` listing only the par
 text differs from the previous flush (typically 1-4 entries, ~100 bytes), serialised once and
 queued as the same string to every page that subscribed. A page renders from `state` (what was
 last sent), so any later patch is correct for it too.
+
+A device registered or retired while managers watch changes the plan itself: the same call then carries
+the new device's shape (added to the SVG) and the ids of retired ones (removed), so no page is reloaded.
 """
 
 from __future__ import annotations
@@ -17,13 +20,16 @@ from collections.abc import Callable
 from nicegui import Event as UiEvent
 
 from app.clock import utcnow
-from components.floor_plan import Visual, visuals, visuals_for
+from components.floor_plan import Visual, device_id, device_markup, device_visuals, visuals, visuals_for
 from twin.feed import HallFeed
-from twin.model import Key
+from twin.model import DEVICE, Key
 
 JS_FUNCTION = 'htFloor'
 SCRIPT = f"""<script>
-window.{JS_FUNCTION} = (patch) => {{
+window.{JS_FUNCTION} = (patch, added, removed) => {{
+  for (const id of removed || []) document.getElementById(id)?.remove();
+  const plan = document.querySelector('svg.fm');
+  for (const shape of added || []) plan?.insertAdjacentHTML('beforeend', shape);
   for (const [id, cls, text] of patch) {{
     const el = document.getElementById(id);
     if (!el) continue;
@@ -56,8 +62,32 @@ class MapPatcher:
             changes.append([element_id, new_cls, new_text])
         return changes
 
+    def plan_changes(self, keys: frozenset[Key]) -> tuple[list[str], list[str]]:
+        """Devices that joined the twin (their shapes, drawn as they look now) and that left it (their ids)."""
+        twin, now = self.feed.twin, self.clock()
+        added: list[str] = []
+        removed: list[str] = []
+        for kind, ident in sorted(keys):
+            element_id = device_id(ident)
+            if kind != DEVICE:
+                continue
+            if ident in twin.devices and element_id not in self.state:
+                self.state |= device_visuals(twin, ident, now)
+                added.append(device_markup(twin, ident, self.state))
+            elif ident not in twin.devices and element_id in self.state:
+                del self.state[element_id]
+                removed.append(element_id)
+        return added, removed
+
     def on_flush(self, keys: frozenset[Key]) -> None:
+        added, removed = self.plan_changes(keys)
         changes = self.diff(keys)
-        if changes:
-            self.sent += 1
-            self.patch.emit(f'{JS_FUNCTION}({json.dumps(changes, ensure_ascii=False, separators=(",", ":"))})')
+        if not (changes or added or removed):
+            return
+        self.sent += 1
+        args = [changes, added, removed] if added or removed else [changes]
+        self.patch.emit(f'{JS_FUNCTION}({",".join(_json(arg) for arg in args)})')
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(',', ':'))

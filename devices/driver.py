@@ -180,6 +180,17 @@ class Driver:
         if not server_stopping:
             await self.set_state(DeviceState.OFFLINE, reason)
 
+    async def revoke(self, reason: str) -> None:
+        """Close the current connection: the credential it said hello with was rotated, or the device retired.
+
+        The device goes offline now (logged and published once); it is refused until it says hello with
+        the credential the registry holds."""
+        transport = self.transport
+        if transport is None:
+            return
+        await self.detach(transport, reason)
+        await transport.close(protocol.CloseCode.REVOKED, reason)
+
     def on_disconnect(self) -> None:
         """Close what was open when the connection went (a kiosk session, an occupied seat)."""
 

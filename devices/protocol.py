@@ -41,6 +41,7 @@ class CloseCode(IntEnum):
     TRY_AGAIN_LATER = 1013  # the hub is starting or stopping, or too many connections are waiting for hello
     BAD_HELLO = 4400
     AUTH_FAILED = 4401
+    REVOKED = 4403  # the credential this connection said hello with was rotated, or the device retired
     TIMEOUT = 4408  # no hello in time, or heartbeats missed
     REPLACED = 4409  # the same device connected again
 

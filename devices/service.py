@@ -1,8 +1,13 @@
 """The hall's devices: built from the database, authenticated by the hub, fed by the bus.
 
-It owns one driver per seeded device, routes ticket calls to the call displays that should show
+It owns one driver per device in service, routes ticket calls to the call displays that should show
 them, and runs one sweep (every `sweep_interval`) for what no single frame triggers: the seat
 comfort prompt, the device_usage_high suggestion and the face gallery refresh.
+
+The registry (/admin, app/services/device_registry.py) changes the fleet while the hall runs, and every
+process hears it on the bus: a registered device gets its driver at once, a rotated credential replaces the
+stored hash and closes a connection that said hello with the old one, a retired device's driver stops and
+its connection closes. Nothing needs a restart.
 """
 
 from __future__ import annotations
@@ -12,16 +17,27 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import TypeVar
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app import tasks
 from app.bus import Bus, Subscription
 from app.clock import utcnow
 from app.db import Database
-from app.events import DeviceSuggestion, TicketCalled, TicketEventBase, TicketResumed
+from app.events import (
+    DeviceCredentialRotated,
+    DeviceRegistered,
+    DeviceRetired,
+    DeviceSuggestion,
+    Event,
+    HallConfigChanged,
+    TicketCalled,
+    TicketEventBase,
+    TicketResumed,
+)
 from app.models.device import Device, DeviceKind
 from app.models.hall import Hall, Window
 from app.models.ticket import Ticket, TicketStatus
@@ -43,6 +59,8 @@ from devices.recorder import DeviceRecorder
 log = logging.getLogger(__name__)
 
 _D = TypeVar('_D', bound=Driver)
+REGISTRY_EVENTS = (DeviceRegistered, DeviceCredentialRotated, DeviceRetired)
+ROUTING_CHANGES = frozenset({'window', 'zone', 'import'})  # HallConfigChanged kinds that move call routes
 
 
 class DeviceService:
@@ -75,6 +93,7 @@ class DeviceService:
         self.drivers: dict[str, Driver] = {}
         self._displays_by_window: dict[int, list[CallDisplayDriver]] = {}
         self._subscription: Subscription | None = None
+        self._registry: Subscription | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._gallery_loaded_at = -float('inf')
 
@@ -86,44 +105,111 @@ class DeviceService:
         """Load the hall's devices, start their drivers, listen for calls and start the sweep."""
         async with self.db.read_session() as s:
             hall = await s.get(Hall, self.hall_id)
-            devices = list((await s.execute(select(Device).where(Device.hall_id == self.hall_id))).scalars())
+            in_service = select(Device).where(Device.hall_id == self.hall_id, col(Device.retired_at).is_(None))
+            devices = list((await s.execute(in_service)).scalars())
             windows = list((await s.execute(select(Window).where(Window.hall_id == self.hall_id))).scalars())
         if hall is not None:
             self.ctx.hall_name, self.ctx.prompts = hall.name, dict(hall.prompts or {})
         await self.recorder.mark_all_offline(self.hall_id)
         for device in devices:
-            info = DeviceInfo(
-                id=device.id or 0,
-                code=device.code,
-                kind=DeviceKind(device.kind),
-                hall_id=device.hall_id,
-                credential_hash=device.credential_hash,
-                zone_id=device.zone_id,
-                window_id=device.window_id,
-                attached_to=device.attached_to,
-            )
-            self.drivers[device.code] = DRIVERS[info.kind](info, self.ctx)
+            self.drivers[device.code] = self._driver_for(device)
         self._displays_by_window = _route_displays(self.drivers.values(), windows)
-        for driver in self.drivers.values():
+        for driver in list(self.drivers.values()):
             await driver.start()
         self.recorder.start()
         self._subscription = self.bus.subscribe(
             self._on_called, TicketCalled, TicketResumed, name='devices.call_displays'
         )
+        self._registry = self.bus.subscribe(
+            self._on_registry, *REGISTRY_EVENTS, HallConfigChanged, name='devices.registry'
+        )
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever(), name='devices.sweep')
         log.info('devices: %d drivers ready', len(self.drivers))
 
     async def stop(self) -> None:
-        if self._subscription is not None:
-            self.bus.unsubscribe(self._subscription)
-            self._subscription = None
+        for subscription in (self._subscription, self._registry):
+            if subscription is not None:
+                self.bus.unsubscribe(subscription)
+        self._subscription = self._registry = None
         await tasks.stop(self._sweeper)
         self._sweeper = None
-        for driver in self.drivers.values():
+        for driver in list(self.drivers.values()):
             await driver.stop()
         await self.recorder.stop()
         await self.recorder.mark_all_offline(self.hall_id)
         log.info('devices: stopped')
+
+    def _driver_for(self, device: Device) -> Driver:
+        info = DeviceInfo(
+            id=device.id or 0,
+            code=device.code,
+            kind=DeviceKind(device.kind),
+            hall_id=device.hall_id,
+            credential_hash=device.credential_hash,
+            zone_id=device.zone_id,
+            window_id=device.window_id,
+            attached_to=device.attached_to,
+        )
+        return DRIVERS[info.kind](info, self.ctx)
+
+    # ---- the registry's changes ----------------------------------------------------------------
+
+    async def _on_registry(self, event: Event) -> None:
+        """A device registered, rotated or retired on /admin (in any process), or the windows changed."""
+        if event.hall_id != self.hall_id:
+            return
+        if isinstance(event, HallConfigChanged):
+            if event.kind in ROUTING_CHANGES:
+                await self._reroute()
+        elif isinstance(event, DeviceRegistered):
+            await self._add(event.device.code)
+        elif isinstance(event, DeviceCredentialRotated):
+            await self._rotated(event.device.code)
+        elif isinstance(event, DeviceRetired):
+            await self._retire(event.device.code)
+
+    async def _stored(self, code: str) -> Device | None:
+        """The device's row as committed, if it is in service."""
+        async with self.db.read_session() as s:
+            statement = select(Device).where(
+                Device.hall_id == self.hall_id, Device.code == code, col(Device.retired_at).is_(None)
+            )
+            return (await s.execute(statement)).scalar_one_or_none()
+
+    async def _add(self, code: str) -> None:
+        device = await self._stored(code)
+        if device is None or code in self.drivers:
+            return
+        driver = self._driver_for(device)
+        self.drivers[code] = driver
+        await driver.start()
+        if isinstance(driver, CallDisplayDriver):
+            await self._reroute()
+        log.info('device %s (%s) registered: its driver is ready', code, driver.info.kind)
+
+    async def _rotated(self, code: str) -> None:
+        """The stored hash is the new one: take it, and close a connection that authenticated with the old one."""
+        driver, device = self.drivers.get(code), await self._stored(code)
+        if driver is None or device is None or device.credential_hash == driver.info.credential_hash:
+            return
+        driver.info = replace(driver.info, credential_hash=device.credential_hash)
+        await driver.revoke('credential_rotated')
+        log.info('device %s: credential rotated, the old one is refused', code)
+
+    async def _retire(self, code: str) -> None:
+        driver = self.drivers.pop(code, None)
+        if driver is None:
+            return
+        await driver.revoke('retired')
+        await driver.stop()
+        if isinstance(driver, CallDisplayDriver):
+            await self._reroute()
+        log.info('device %s retired: its driver stopped', code)
+
+    async def _reroute(self) -> None:
+        async with self.db.read_session() as s:
+            windows = list((await s.execute(select(Window).where(Window.hall_id == self.hall_id))).scalars())
+        self._displays_by_window = _route_displays(self.drivers.values(), windows)
 
     # ---- the hub's questions -------------------------------------------------------------------
 
@@ -185,7 +271,7 @@ class DeviceService:
             for seat in due:
                 await seat.prompt_comfort()
         zh, en = self.ctx.prompt('device_usage_high')
-        for driver in self.drivers.values():
+        for driver in list(self.drivers.values()):
             if driver.usage_crossed_high():
                 await self.bus.publish(
                     DeviceSuggestion(

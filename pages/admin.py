@@ -16,6 +16,7 @@ from app.services.principal import Principal
 from components import admin_texts as _texts  # noqa: F401 - registers the texts
 from components.admin_audit import AuditPanel
 from components.admin_config import ConfigPanel
+from components.admin_devices import DevicesPanel
 from components.admin_kiosks import KioskPairingPanel
 from components.admin_rules import RulesPanel
 from components.admin_staff import StaffPanel
@@ -41,30 +42,35 @@ async def admin_page(started: Started, request: Request) -> Response | None:
     with frame(t('admin.title'), hall_name=rt.hall.name, stand_ins=rt.stand_ins):
         with tid(ui.tabs(), 'admin-tabs').classes('w-full') as tabs:
             kiosks_tab = ui.tab('kiosks', label=t('admin.tab.kiosks'))
+            devices_tab = ui.tab('devices', label=t('admin.tab.devices'))
             staff_tab = ui.tab('staff', label=t('admin.tab.staff'))
+            config_tab = ui.tab('config', label=t('admin.tab.config'))
+            workflow_tab = tid(ui.tab('workflow', label=t('admin.tab.workflow')), 'admin-tab-workflow')
             rules_tab = tid(ui.tab('rules', label=t('admin.tab.rules')), 'admin-tab-rules')
             audit_tab = tid(ui.tab('audit', label=t('admin.tab.audit')), 'admin-tab-audit')
-            workflow_tab = tid(ui.tab('workflow', label=t('admin.tab.workflow')), 'admin-tab-workflow')
-            config_tab = ui.tab('config', label=t('admin.tab.config'))
         with ui.tab_panels(tabs, value=kiosks_tab).classes('w-full'):
             with ui.tab_panel(kiosks_tab):
                 kiosks = KioskPairingPanel(rt.pairing, caller, tz=rt.settings.tz)
+            with ui.tab_panel(devices_tab):
+                devices = DevicesPanel(rt.registry, caller, live=parts.twin.devices_by_code.get, tz=rt.settings.tz)
             with ui.tab_panel(staff_tab):
                 staff = StaffPanel(rt.staff_admin, caller)
+            with ui.tab_panel(config_tab):
+                config = ConfigPanel(rt.hall_config, rt.config_history, caller, tz=rt.settings.tz)
+            with ui.tab_panel(workflow_tab):
+                workflows = WorkflowEditorPanel(rt.workflows, caller, tz=rt.settings.tz)
             with ui.tab_panel(rules_tab):
                 rules = RulesPanel(rt.rules, caller, tz=rt.settings.tz)
             with ui.tab_panel(audit_tab):
                 audit = AuditPanel(rt.audit_log, caller)
-            with ui.tab_panel(workflow_tab):
-                workflows = WorkflowEditorPanel(rt.workflows, caller, tz=rt.settings.tz)
-            with ui.tab_panel(config_tab):
-                config = ConfigPanel(rt.hall_config, rt.config_history, caller, tz=rt.settings.tz)
     await kiosks.refresh()
+    await devices.refresh()
     await staff.refresh()
+    await config.refresh()
+    await workflows.start()
     await rules.refresh()
     await audit.refresh()
-    await workflows.start()
-    await config.refresh()
     parts.device_feed.events.subscribe(kiosks.on_event)
+    parts.device_feed.events.subscribe(devices.on_event)
     parts.twin.configured.subscribe(config.on_config)
     return None

@@ -241,9 +241,11 @@ async def _devices(
     windows: dict[int, Window],
     secret: bytes,
 ) -> None:
-    """Credentials follow SECRET_KEY: a new key re-derives every device's hash."""
+    """Credentials follow SECRET_KEY: a new key re-derives every device's hash, except where /admin issued a
+    random credential (registered or rotated there): that one stays, or the device would be locked out."""
     existing = {device.code: device for device in await upsert.rows(Device, Device.hall_id == hall.id)}
     for spec in specs:
+        issued = spec.code in existing and existing[spec.code].credential_issued_at is not None
         values = {
             'hall_id': hall.id,
             'code': spec.code,
@@ -254,7 +256,8 @@ async def _devices(
             'attached_to': spec.attached_to,
             'zone_id': zones[spec.zone].id,
             'window_id': windows[spec.window].id if spec.window is not None else None,
-            'credential_hash': credential_hash(device_credential(secret, spec.code)),
         }
+        if not issued:
+            values['credential_hash'] = credential_hash(device_credential(secret, spec.code))
         upsert.put(Device, existing, spec.code, values)
     await upsert.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 import shutil
 import sqlite3
@@ -33,6 +34,7 @@ from app.models import (
 )
 from app.models.config_version import ConfigVersion
 from app.models.people import Role
+from app.security.credentials import credential_hash, device_credential
 from app.security.passwords import check_strength, verify_password
 from app.settings import get_settings
 from seed import SeedError, SeedReport, load_seed, read_seed
@@ -398,3 +400,21 @@ def test_cli_prints_new_accounts_once_and_fails_in_one_line_on_a_bad_seed(
     assert main([]) == 1
     error = capsys.readouterr().err
     assert error.count('\n') == 1 and 'invalid seed' in error
+
+
+async def test_rerun_keeps_a_credential_issued_on_admin_and_retired_devices_stay_retired(seed_db: Database) -> None:
+    """A rotated or registered credential is random: re-deriving it from SECRET_KEY would lock the device out."""
+    issued_at = dt.datetime(2026, 12, 4, 8, 0, tzinfo=dt.UTC)
+    async with seed_db.session() as s, s.begin():
+        rotated = (await s.execute(select(Device).where(Device.code == 'K01-PRN'))).scalar_one()
+        rotated.credential_hash, rotated.credential_issued_at = credential_hash('from-admin'), issued_at
+        retired = (await s.execute(select(Device).where(Device.code == 'K02-CAM'))).scalar_one()
+        retired.retired_at = issued_at
+        derived = (await s.execute(select(Device).where(Device.code == 'K01-QR'))).scalar_one()
+        derived.credential_hash = 'stale'
+    report = await load(seed_db)
+    assert report.updated == Counter({'device': 1}) and not report.created
+    devices = {d.code: d for d in await rows(seed_db, Device)}
+    assert devices['K01-PRN'].credential_hash == credential_hash('from-admin')
+    assert devices['K02-CAM'].retired_at == issued_at
+    assert devices['K01-QR'].credential_hash == credential_hash(device_credential(SECRET, 'K01-QR'))

@@ -9,7 +9,18 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from app.events import CardRead, DeviceHealth, DevicePayload, SeatChanged, TicketIssued, TicketSnapshot, WindowChanged
+from app.events import (
+    CardRead,
+    DeviceHealth,
+    DevicePayload,
+    DevicePlace,
+    DeviceRegistered,
+    DeviceRetired,
+    SeatChanged,
+    TicketIssued,
+    TicketSnapshot,
+    WindowChanged,
+)
 from app.events import WindowPayload as WP
 from components.floor_plan import (
     BADGE_H,
@@ -27,7 +38,7 @@ from components.map_patch import JS_FUNCTION, MapPatcher
 from tests.twinkit import seed_twin
 from twin.feed import HallFeed
 from twin.hall import HallTwin
-from twin.model import WINDOW, ZONE
+from twin.model import DEVICE, WINDOW, ZONE
 
 NOW = dt.datetime(2026, 11, 28, 2, 0, tzinfo=dt.UTC)
 
@@ -154,4 +165,51 @@ async def test_the_feed_coalesces_and_the_patcher_sends_only_differences(twin: H
     twin.apply(CardRead(hall_id=1, device=reader, valid=True))  # a use: the twin changes, the map does not
     feed.flush()
     assert len(flushes) == 3 and len(patches) == 2
+    await feed.stop()
+
+
+def registered(twin: HallTwin, code: str, kind: str, x: float, y: float) -> DeviceRegistered:
+    new_id = max(twin.devices) + 1
+    return DeviceRegistered(
+        hall_id=1,
+        device=DevicePayload(device_id=new_id, code=code, kind=kind),
+        place=DevicePlace(name=f'<b>{code}</b>', x=x, y=y, zone_id=next(iter(twin.zones))),
+    )
+
+
+async def test_a_registered_device_is_drawn_on_open_maps_and_a_retired_one_removed(twin: HallTwin) -> None:
+    feed = HallFeed(twin, min_interval=3600)
+    patcher = MapPatcher(feed, clock=lambda: NOW)
+    patches: list[str] = []
+    patcher.patch.subscribe(patches.append)
+    total = feed.kpi.devices_total
+
+    event = registered(twin, 'S-NEW', 'seat', 321, 123)
+    new_id = event.device.device_id
+    assert twin.apply(event) == {(DEVICE, new_id)}
+    assert twin.apply(event) == frozenset()  # the same event from another process: nothing moves
+    await asyncio.sleep(0)
+    assert twin.devices_by_code['S-NEW'].state == 'offline' and new_id in twin.seats
+    assert feed.kpi.devices_total == total + 1
+    [patch] = patches
+    changes, added, removed = json.loads(f'[{patch[len(JS_FUNCTION) + 1 : -1]}]')
+    assert changes == [] and removed == []
+    [shape] = added
+    element = ET.fromstring(shape)
+    assert (element.get('id'), element.get('cx'), element.get('cy')) == (f'fm-d{new_id}', '321', '123')
+    assert '<b>' not in shape  # the name is escaped
+    assert f'fm-d{new_id}' in svg(twin, patcher.state)  # a page opened now draws it too
+
+    twin.apply(DeviceHealth(hall_id=1, device=event.device, state='online'))
+    feed.flush()
+    assert json.loads(patches[-1][len(JS_FUNCTION) + 1 : -1]) == [[f'fm-d{new_id}', 'fm-dev k-seat online free', None]]
+
+    assert twin.apply(DeviceRetired(hall_id=1, device=event.device)) == {(DEVICE, new_id)}
+    feed.flush()
+    changes, added, removed = json.loads(f'[{patches[-1][len(JS_FUNCTION) + 1 : -1]}]')
+    assert (changes, added, removed) == ([], [], [f'fm-d{new_id}'])
+    assert 'S-NEW' not in twin.devices_by_code and new_id not in twin.seats
+    assert f'fm-d{new_id}' not in patcher.state and f'fm-d{new_id}' not in svg(twin, patcher.state)
+    assert feed.kpi.devices_total == total
+    assert twin.apply(DeviceRetired(hall_id=1, device=event.device)) == frozenset()
     await feed.stop()

@@ -1,7 +1,8 @@
 """Events for pages that the twin does not signal: devices' reads and every call, relayed from the bus.
 
-`events` re-emits CardRead, QrScanned, FaceMatched, HelpRequested, PrinterStatus and KioskPairingChanged (an
-open kiosk page checks its credential again when its kiosk is re-paired or unpaired); `calls` re-emits
+`events` re-emits CardRead, QrScanned, FaceMatched, HelpRequested, PrinterStatus, KioskPairingChanged (an
+open kiosk page checks its credential again when its kiosk is re-paired or unpaired) and the registry's
+DeviceRegistered, DeviceCredentialRotated and DeviceRetired (/admin redraws its device list); `calls` re-emits
 TicketCalled and TicketResumed, including a recall, which changes nothing in the twin (so the twin
 stays silent) but must be announced again. Both are NiceGUI Events: a page subscribes inside itself
 and the subscription dies with it. One bus subscription per process, however many pages are open;
@@ -15,6 +16,9 @@ from nicegui import Event as UiEvent
 from app.bus import Bus, Subscription
 from app.events import (
     CardRead,
+    DeviceCredentialRotated,
+    DeviceRegistered,
+    DeviceRetired,
     Event,
     FaceMatched,
     HelpRequested,
@@ -33,6 +37,9 @@ DEVICE_EVENTS: tuple[type[Event], ...] = (
     HelpRequested,
     PrinterStatus,
     KioskPairingChanged,
+    DeviceRegistered,
+    DeviceCredentialRotated,
+    DeviceRetired,
 )
 CALL_EVENTS: tuple[type[Event], ...] = (TicketCalled, TicketResumed)
 

@@ -39,7 +39,7 @@ from twin.model import (
     WindowTwin,
     ZoneTwin,
 )
-from twin.reducers import assign, reduce_alert, reduce_device
+from twin.reducers import assign, reduce_alert, reduce_device, reduce_registry
 
 __all__ = ['HallTwin', 'QueueTwin', 'WindowTwin']
 
@@ -95,7 +95,11 @@ class HallTwin:
             self._shown = frozenset()
             self.live.apply(event)
             return self._shown
-        keys = reduce_device(self.devices, self.seats, event) | reduce_alert(self.alerts, self.devices_by_code, event)
+        keys = (
+            reduce_registry(self.devices, self.seats, self.devices_by_code, event)
+            | reduce_device(self.devices, self.seats, event)
+            | reduce_alert(self.alerts, self.devices_by_code, event)
+        )
         return self._signal(event, keys)
 
     def reconfigure(self, event: Event, overview: HallOverview, layout: HallLayout) -> frozenset[Key]:

@@ -31,7 +31,13 @@ async def load_layout(db: Database, hall_id: int) -> HallLayout:
         hall = await s.get(Hall, hall_id)
         zones = list((await s.execute(select(Zone).where(Zone.hall_id == hall_id).order_by(col(Zone.id)))).scalars())
         devices = list(
-            (await s.execute(select(Device).where(Device.hall_id == hall_id).order_by(col(Device.id)))).scalars()
+            (
+                await s.execute(
+                    select(Device)
+                    .where(Device.hall_id == hall_id, col(Device.retired_at).is_(None))
+                    .order_by(col(Device.id))
+                )
+            ).scalars()
         )
         staff_rows = await s.execute(
             select(StaffUser.window_id, StaffUser.display_name)

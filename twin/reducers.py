@@ -16,6 +16,8 @@ from app.events import (
     CardRead,
     ComfortPrompt,
     DeviceHealth,
+    DeviceRegistered,
+    DeviceRetired,
     DeviceSuggestion,
     Event,
     FaceMatched,
@@ -24,7 +26,7 @@ from app.events import (
     QrScanned,
     SeatChanged,
 )
-from app.models.device import DeviceState
+from app.models.device import DeviceKind, DeviceState
 from twin.model import ALERT, DEVICE, SEAT, DeviceTwin, Key, SeatTwin
 
 USE_EVENTS = (CardRead, QrScanned, FaceMatched)
@@ -40,6 +42,39 @@ def assign(obj: Any, **values: Any) -> bool:
             setattr(obj, name, value)
             changed = True
     return changed
+
+
+def reduce_registry(
+    devices: dict[int, DeviceTwin], seats: dict[int, SeatTwin], by_code: dict[str, DeviceTwin], event: Event
+) -> set[Key]:
+    """A device registered joins the map (offline until it connects); a retired one leaves it."""
+    if isinstance(event, DeviceRegistered):
+        if event.device.device_id in devices:
+            return set()
+        place = event.place
+        device = DeviceTwin(
+            id=event.device.device_id,
+            code=event.device.code,
+            kind=event.device.kind,
+            name=place.name,
+            x=place.x,
+            y=place.y,
+            zone_id=place.zone_id,
+            window_id=place.window_id,
+            attached_to=place.attached_to,
+        )
+        devices[device.id] = by_code[device.code] = device
+        if device.kind == DeviceKind.SEAT:
+            seats[device.id] = SeatTwin(device_id=device.id, code=device.code)
+        return {(DEVICE, device.id)}
+    if isinstance(event, DeviceRetired):
+        gone = devices.pop(event.device.device_id, None)
+        if gone is None:
+            return set()
+        by_code.pop(gone.code, None)
+        seats.pop(gone.id, None)
+        return {(DEVICE, gone.id)}
+    return set()
 
 
 def reduce_device(devices: dict[int, DeviceTwin], seats: dict[int, SeatTwin], event: Event) -> set[Key]:

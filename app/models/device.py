@@ -43,8 +43,11 @@ class Device(DeviceBase, table=True):
     zone_id: int | None = public(default=None, foreign_key='zone.id')
     window_id: int | None = public(default=None, foreign_key='window.id')
     credential_hash: str = sensitive(max_length=256)
+    # set when /admin issued a random credential (register, rotate): the seed then never re-derives it
+    credential_issued_at: dt.datetime | None = internal(default=None)
     state: DeviceState = public(default=DeviceState.OFFLINE, max_length=16)
     last_seen_at: dt.datetime | None = internal(default=None)
+    retired_at: dt.datetime | None = public(default=None)  # refused, off the map; the row stays for history
 
 
 class DevicePublic(DeviceBase):

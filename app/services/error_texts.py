@@ -81,6 +81,31 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
         '系统暂时无法连接数据库，请稍后再试或联系工作人员',
         'the database is unreachable: try again shortly or ask staff',
     ),
+    'device_attachment_invalid': (
+        '读卡器、扫码器、摄像头和打印机须挂接一台在用的自助取号机，其他设备不挂接',
+        'readers, scanners, cameras and printers belong to a kiosk in service; nothing else is attached',
+    ),
+    'device_code_invalid': (
+        '设备编号须为1-32位字母、数字、横线或下划线',
+        'a device code has 1-32 letters, digits, dashes or underscores',
+    ),
+    'device_code_taken': (
+        '设备编号 {code_value} 已被使用（含已退役设备）',
+        'this device code is taken (retired ones too)',
+    ),
+    'device_has_peripherals': (
+        '请先退役挂接在 {code_value} 上的外设',
+        'retire the peripherals attached to this kiosk first',
+    ),
+    'device_kind_invalid': ('请选择设备类型', 'choose a kind of device'),
+    'device_name_invalid': ('请填写设备名称（不超过100字）', 'give the device a name (100 characters at most)'),
+    'device_place_invalid': ('设备位置须在大厅平面图内', 'the device must stand inside the floor plan'),
+    'device_retired': ('设备 {code_value} 已退役', 'this device is retired'),
+    'device_window_invalid': (
+        '只有叫号屏可以属于某个窗口，且须在该窗口所在区域',
+        "only a call display belongs to a window, in that window's zone",
+    ),
+    'device_zone_invalid': ('请选择本大厅的一个区域', 'choose a zone of this hall'),
     'face_not_matched': (
         '未能确认您的身份，请使用身份证取号或到人工窗口',
         ('we could not confirm who you are: please use your ID card or a staffed counter'),
@@ -397,6 +422,7 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'unknown_consent': ('未找到该授权', 'consent not found'),
     'unknown_consent_text': ('未知的告知书版本 {version!r}', 'unknown consent text version'),
     'unknown_department': ('流程中的部门 {department} 不存在', 'unknown department'),
+    'unknown_device': ('没有这台设备', 'no such device'),
     'unknown_field': ('无法查看的字段', 'cannot unmask: {value}'),
     'unknown_grant': ('未找到该代办授权', 'proxy grant not found'),
     'unknown_kiosk': ('没有编号为 {code_value} 的自助取号机', 'no kiosk with this code'),

@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.db import Database
 from app.events import DevicePayload
@@ -36,17 +36,21 @@ class KioskDevice:
 
 
 async def load_kiosk(db: Database, hall_id: int, code: str) -> KioskDevice:
-    """A seeded kiosk of this hall with its attached reader, scanner, camera and printer."""
+    """A kiosk in service in this hall with its attached reader, scanner, camera and printer (retired ones are
+    neither: a replaced reader must not shadow its successor)."""
+    in_service = col(Device.retired_at).is_(None)
     async with db.read_session() as s:
         device = (
             await s.execute(
-                select(Device).where(Device.hall_id == hall_id, Device.code == code, Device.kind == DeviceKind.KIOSK)
+                select(Device).where(
+                    Device.hall_id == hall_id, Device.code == code, Device.kind == DeviceKind.KIOSK, in_service
+                )
             )
         ).scalar_one_or_none()
         if device is None or device.id is None:
             raise NotFound('unknown_kiosk', code_value=code)
         attached = (
-            await s.execute(select(Device).where(Device.hall_id == hall_id, Device.attached_to == code))
+            await s.execute(select(Device).where(Device.hall_id == hall_id, Device.attached_to == code, in_service))
         ).scalars()
         peripherals = {DeviceKind(d.kind).value: d.code for d in attached}
     return KioskDevice(device.id, device.code, device.name, device.hall_id, peripherals)

@@ -136,7 +136,11 @@ class KioskPairingService(Service):
             devices = (
                 await s.execute(
                     select(Device)
-                    .where(Device.hall_id == self.hall_id, Device.kind == DeviceKind.KIOSK)
+                    .where(
+                        Device.hall_id == self.hall_id,
+                        Device.kind == DeviceKind.KIOSK,
+                        col(Device.retired_at).is_(None),
+                    )
                     .order_by(col(Device.code))
                 )
             ).scalars()
@@ -302,7 +306,9 @@ class KioskPairingService(Service):
         if row is None:
             raise not_paired()
         screen, device = row
-        if screen.revoked_at is not None or device.code != device_code or device.hall_id != self.hall_id:
+        if screen.revoked_at is not None or device.retired_at is not None:
+            raise not_paired()
+        if device.code != device_code or device.hall_id != self.hall_id:
             raise not_paired()
         if now - screen.last_seen_at >= SEEN_EVERY:
             async with self._transaction() as uow:
@@ -331,7 +337,12 @@ class KioskPairingService(Service):
         device = (
             await s.execute(
                 select(Device)
-                .where(Device.hall_id == self.hall_id, Device.code == device_code, Device.kind == DeviceKind.KIOSK)
+                .where(
+                    Device.hall_id == self.hall_id,
+                    Device.code == device_code,
+                    Device.kind == DeviceKind.KIOSK,
+                    col(Device.retired_at).is_(None),
+                )
                 .with_for_update()
             )
         ).scalar_one_or_none()
@@ -370,12 +381,20 @@ class KioskPairingService(Service):
         return int(getattr(result, 'rowcount', 0) or 0)
 
 
+async def end_pairing_in(s: AsyncSession, device: Device, now: dt.datetime) -> int:
+    """End a kiosk's screen and its unused code inside the caller's transaction (a retired kiosk); the number
+    of screens revoked, so the caller announces `KioskPairingChanged` if one was live."""
+    await KioskPairingService._end_codes(s, device, now)
+    return await KioskPairingService._revoke_screens(s, device, now)
+
+
 def _usable(pairing: KioskPairingCode, device: Device, device_code: str, now: dt.datetime) -> bool:
     return (
         pairing.used_at is None
         and pairing.expires_at > now
         and device.code == device_code
         and device.kind == DeviceKind.KIOSK
+        and device.retired_at is None
     )
 
 

@@ -151,7 +151,9 @@ async def today(db: Database, hall_id: int, *, now: dt.datetime, tz: ZoneInfo) -
         devices = dict(
             (
                 await s.execute(
-                    select(Device.state, func.count()).where(Device.hall_id == hall_id).group_by(Device.state)
+                    select(Device.state, func.count())
+                    .where(Device.hall_id == hall_id, col(Device.retired_at).is_(None))
+                    .group_by(Device.state)
                 )
             ).all()
         )

@@ -39,7 +39,11 @@ async def provision(codes: list[str], directory: Path) -> int:
         await db.dispose()
     unknown = [code for code in codes if code not in known]
     if unknown:
-        print(f'no such device in this hall: {", ".join(unknown)} (see seed/<hall>/devices.yaml)', file=sys.stderr)
+        print(
+            f'no such device in this hall: {", ".join(unknown)} (see seed/<hall>/devices.yaml; a retired device, '
+            'or one whose credential was issued on /admin, is not provisioned here: use the one shown on /admin)',
+            file=sys.stderr,
+        )
         return 2
     for code in codes:
         path = write_credential(directory, code, device_credential(settings.secret, code))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.db import Database
 from app.models.device import Device, DeviceKind
@@ -36,9 +36,20 @@ class DeviceSpec:
 
 
 async def seeded_devices(db: Database) -> dict[str, DeviceKind]:
-    """Every device in the database, by code."""
+    """Every device in service whose credential follows SECRET_KEY, by code: a retired one is refused, and one
+    /admin issued a random credential to (registered or rotated there) is a real device holding it."""
     async with db.read_session() as s:
-        devices = (await s.execute(select(Device).order_by(Device.code))).scalars().all()
+        devices = (
+            (
+                await s.execute(
+                    select(Device)
+                    .where(col(Device.retired_at).is_(None), col(Device.credential_issued_at).is_(None))
+                    .order_by(Device.code)
+                )
+            )
+            .scalars()
+            .all()
+        )
     return {d.code: DeviceKind(d.kind) for d in devices}
 
 

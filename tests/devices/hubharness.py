@@ -168,12 +168,18 @@ class HubHarness:
         return device_credential(self.settings.secret, code)
 
     def client(
-        self, code: str, *, on_command: CommandHandler | None = None, backoff: Backoff | None = None
+        self,
+        code: str,
+        *,
+        on_command: CommandHandler | None = None,
+        backoff: Backoff | None = None,
+        credential: str | None = None,
     ) -> DeviceClient:
+        """The simulator's client, with the device's derived credential unless one (issued on /admin) is given."""
         client = DeviceClient(
             self.url,
             code,
-            self.credential(code),
+            credential or self.credential(code),
             on_command=on_command,
             backoff=backoff or Backoff(initial=0.05, maximum=0.2, jitter=0),
             ack_timeout=1.0,

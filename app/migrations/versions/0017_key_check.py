@@ -1,7 +1,7 @@
 """the database remembers which SECRET_KEY wrote it: a key check value stored at the first start
 
-Revision ID: 0019
-Revises: 0017
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-04 22:30:00.000000
 
 A start with another SECRET_KEY stops with one line instead of starting silently, refusing every
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = '0019'
-down_revision: str | None = '0017'
+revision: str = '0017'
+down_revision: str | None = '0016'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

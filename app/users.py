@@ -1,7 +1,7 @@
 """`python -m app.users`: staff accounts from the command line, by the same rules as the admin console.
 
     list | add NAME --role R [--window N] [--department D] [--name TEXT] | disable NAME | enable NAME
-    | reset NAME | set NAME [--role R] [--window N|none] [--department D|none]
+    | reset NAME | reset-2fa NAME | set NAME [--role R] [--window N|none] [--department D|none]
 
 `add` and `reset` read the password from standard input (one line), so it never appears in shell history
 or ps. Every change goes through StaffAdminService and is audited as `cli:<os user>`. Without a bus the
@@ -101,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser('reset', help='set a new password, read from stdin; ends every session').add_argument(
         'username'
     )
+    commands.add_parser(
+        'reset-2fa', help='remove the authenticator and recovery codes (a lost phone); ends every session'
+    ).add_argument('username')
     change = commands.add_parser('set', help='change role, window or department')
     change.add_argument('username')
     change.add_argument('--role', choices=roles)
@@ -164,6 +167,9 @@ def _verb(args: argparse.Namespace, caller: Principal, password: str) -> Callabl
             case 'reset':
                 await staff.reset_password(caller, args.username, password=password)
                 return f'密码已重置，会话已结束 / password reset for {args.username}; their sessions ended'
+            case 'reset-2fa':
+                await staff.reset_second_factor(caller, args.username)
+                return f'动态验证码已移除 / authenticator removed: {args.username} sets one up at the next login'
             case _:
                 role = Role(args.role) if args.role else None
                 account = await staff.change(

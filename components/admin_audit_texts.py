@@ -139,6 +139,7 @@ register(
         'admin.audit.action.staff_disabled': ('停用员工账号', 'staff account disabled'),
         'admin.audit.action.staff_enabled': ('启用员工账号', 'staff account enabled'),
         'admin.audit.action.staff_password_reset': ('重置员工密码', 'staff password reset'),
+        'admin.audit.action.staff_second_factor_reset': ('重置员工动态验证码', 'staff authenticator reset'),
         'admin.audit.action.staff_changed': ('调整员工角色或窗口', 'staff role or window changed'),
         'admin.audit.action.config.service': ('修改事项', 'service changed'),
         'admin.audit.action.config.window': ('修改窗口', 'window changed'),

@@ -92,6 +92,11 @@ class StaffPanel:
                 edit.props('flat dense icon=edit').on_click(lambda a=account: self.open_change(a))
                 reset = tid(ui.button(t('admin.staff.reset')), f'admin-staff-{name}-reset')
                 reset.props('flat dense icon=key').on_click(lambda a=account: self.confirm_reset(a))
+                if account.second_factor:
+                    factor = tid(ui.button(t('admin.staff.reset_2fa')), f'admin-staff-{name}-reset-2fa')
+                    factor.props('flat dense icon=phonelink_erase').on_click(
+                        lambda a=account: self.confirm_reset_second_factor(a)
+                    )
                 if account.active:
                     off = tid(ui.button(t('admin.staff.disable')), f'admin-staff-{name}-disable')
                     off.props('flat dense color=negative icon=block').on_click(
@@ -224,6 +229,15 @@ class StaffPanel:
             lambda: self.reset(account),
         )
 
+    def confirm_reset_second_factor(self, account: StaffAccount) -> None:
+        self._confirm(
+            'admin-staff-reset-2fa-dialog',
+            t('admin.staff.reset_2fa.title', name=account.display_name),
+            t('admin.staff.reset_2fa.body'),
+            t('admin.staff.reset_2fa'),
+            lambda: self.reset_second_factor(account),
+        )
+
     def _show_password(self, issued: PasswordIssued) -> None:
         if issued.one_time_password is None:
             return
@@ -272,6 +286,13 @@ class StaffPanel:
         async def act(caller: Principal) -> str:
             await self.staff.enable(caller, account.username)
             return t('admin.staff.enabled.done', name=account.display_name)
+
+        await self._act(act)
+
+    async def reset_second_factor(self, account: StaffAccount) -> None:
+        async def act(caller: Principal) -> str:
+            await self.staff.reset_second_factor(caller, account.username)
+            return t('admin.staff.reset_2fa.done', name=account.display_name)
 
         await self._act(act)
 

@@ -57,6 +57,18 @@ register(
             '将生成一个临时密码，只显示一次；此人的全部登录立即结束，登录限制同时解除。',
             "A one-time password is made and shown once; the person's sessions end now and any login wait is lifted.",
         ),
+        'admin.staff.reset_2fa': ('重置动态验证码', 'Reset authenticator'),
+        'admin.staff.reset_2fa.title': ('重置 {name} 的动态验证码？', "Reset {name}'s authenticator?"),
+        'admin.staff.reset_2fa.body': (
+            '用于手机丢失或更换：此人的动态验证码和恢复码全部作废，全部登录立即结束，下次登录时须重新设置。'
+            '请先当面核实是本人提出。',
+            "For a lost or new phone: the person's authenticator and recovery codes stop working, every session "
+            'ends now, and they set one up again at the next login. Check in person that they asked.',
+        ),
+        'admin.staff.reset_2fa.done': (
+            '{name} 下次登录时重新设置动态验证码',
+            '{name} sets up an authenticator at the next login',
+        ),
         'admin.staff.password.title': ('{name} 的临时密码', 'One-time password for {name}'),
         'admin.staff.password.how': (
             '请当面或通过安全渠道告知本人。此密码只显示这一次，本人首次登录时须设置新密码。',

@@ -18,6 +18,7 @@ from app.services.auth import AuthService, SessionEnd
 from app.services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from app.services.principal import Kind, Principal
 from app.services.staff_admin import StaffAdminService
+from tests import totp
 from tests.callers import deps_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
@@ -285,3 +286,28 @@ async def test_a_new_role_ends_the_sessions_and_a_new_window_ends_the_open_pages
         'window_number': {'from': 2, 'to': None},
         'department_code': {'from': None, 'to': 'DEPT'},
     }
+
+
+async def test_an_admin_resets_another_persons_authenticator_but_never_their_own(
+    staff: StaffAdminService, db: Database
+) -> None:
+    caller = await admin(staff, db)
+    await totp.enrol(db)
+    assert (await staff.reset_second_factor(caller, 'boss')).second_factor is False
+    with pytest.raises(Conflict) as refused:
+        await staff.reset_second_factor(caller, 'adm01')
+    assert refused.value.code == 'not_yourself'
+    assert [row[1] for row in await audit_rows(db)] == ['staff_added', 'staff_second_factor_reset']
+    assert {a.username: a.second_factor for a in await staff.accounts(caller)} == {
+        'adm01': True,
+        'boss': False,
+        'w01': False,
+    }
+
+
+@pytest.mark.parametrize('who', NOT_ADMINS, ids=str)
+async def test_only_admins_reset_an_authenticator(staff: StaffAdminService, db: Database, who: Principal) -> None:
+    await totp.enrol(db)
+    with pytest.raises((Forbidden, Unauthorized)):
+        await staff.reset_second_factor(who, 'boss')
+    assert (await staff.reset_second_factor(CLI, 'boss')).second_factor is False

@@ -13,10 +13,12 @@ from sqlmodel import col, select
 
 from app.db import Database
 from app.models import AuditEntry
+from app.models.people import StaffTotp, StaffUser
 from app.services.auth import AuthService
 from app.services.errors import Unauthorized
 from app.settings import get_settings
 from app.users import main
+from tests import totp
 from tests.callers import deps_for
 from tests.factories import SmallHall
 
@@ -125,6 +127,24 @@ async def test_reset_sets_the_password_from_stdin_and_ends_every_session(
     code, _, err = await cli('reset', 'w01', stdin='weak\n')
     assert code == 1 and err.count('\n') == 1
     assert [row[1] for row in await audit_rows(db)] == ['staff_password_reset']
+
+
+async def test_reset_2fa_removes_the_authenticator_and_ends_every_session(
+    cli: Cli, auth: AuthService, db: Database
+) -> None:
+    await totp.enrol(db)
+    token = await totp.login(auth, 'boss', 'Manager-01-pass')
+    code, out, err = await cli('reset-2fa', 'boss')
+    assert code == 0 and 'boss' in out, err
+    with pytest.raises(Unauthorized):
+        await auth.authenticate(token.token)
+    async with db.read_session() as s:
+        boss = (await s.execute(select(StaffUser).where(StaffUser.username == 'boss'))).scalar_one()
+        assert await s.get(StaffTotp, boss.id) is None
+    assert (await auth.login('boss', 'Manager-01-pass')).enrolment_only  # the password alone: set one up again
+    code, _, err = await cli('reset-2fa', 'nobody')
+    assert code == 1 and err.count('\n') == 1
+    assert [row[1] for row in await audit_rows(db)] == ['staff_second_factor_reset']
 
 
 async def test_set_changes_role_window_and_department(

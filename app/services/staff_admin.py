@@ -19,7 +19,7 @@ from sqlmodel import col, select
 
 from app.events import SessionEnded
 from app.models.hall import Department, Window
-from app.models.people import STAFF_ROLES, AuthSession, Role, StaffUser
+from app.models.people import STAFF_ROLES, AuthSession, RecoveryCode, Role, StaffTotp, StaffUser
 from app.security.passwords import generate_password, hash_password
 from app.services import audit
 from app.services.auth import SessionEnd, require_strong
@@ -31,6 +31,7 @@ STAFF_ADDED = 'staff_added'
 STAFF_DISABLED = 'staff_disabled'
 STAFF_ENABLED = 'staff_enabled'
 STAFF_PASSWORD_RESET = 'staff_password_reset'
+STAFF_SECOND_FACTOR_RESET = 'staff_second_factor_reset'
 STAFF_CHANGED = 'staff_changed'
 
 
@@ -56,6 +57,7 @@ class StaffAccount:
     active: bool
     locked: bool
     must_change_password: bool
+    second_factor: bool  # an authenticator is set up (managers and admins must have one)
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,26 @@ class StaffAdminService(Service):
             await self._audit(uow, caller, STAFF_PASSWORD_RESET, user, {'one_time': generated, 'sessions_ended': ended})
             account = await self._account(s, user)
         return PasswordIssued(account, secret if generated else None)
+
+    async def reset_second_factor(self, caller: Principal, username: str) -> StaffAccount:
+        """Remove the person's authenticator and recovery codes (a lost phone): they set one up again at the
+        next login, and every session ends. Never one's own: a stolen admin session must not move the factor.
+        """
+        caller.require(Role.ADMIN)
+        async with self._transaction() as uow:
+            s = uow.session
+            user = await self._user(s, username)
+            if caller.user_id is not None and caller.user_id == user.id:
+                raise Conflict('not_yourself')
+            enrolment = await s.get(StaffTotp, user.id)
+            codes = (await s.execute(select(RecoveryCode).where(RecoveryCode.user_id == user.id))).scalars().all()
+            if enrolment is None and not codes:
+                return await self._account(s, user)
+            for row in (*codes, *([enrolment] if enrolment is not None else [])):
+                await s.delete(row)
+            ended = await self._end_sessions(uow, user, SessionEnd.LOGGED_OUT)
+            await self._audit(uow, caller, STAFF_SECOND_FACTOR_RESET, user, {'sessions_ended': ended})
+            return await self._account(s, user)
 
     async def change(
         self,
@@ -313,4 +335,5 @@ class StaffAdminService(Service):
             active=user.active,
             locked=user.locked_until is not None and user.locked_until > now,
             must_change_password=user.must_change_password,
+            second_factor=await s.get(StaffTotp, user.id) is not None,
         )

@@ -10,6 +10,7 @@ row stays `failed`, with its attempts and last error visible to staff.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,8 +22,9 @@ from sqlmodel import col, select
 
 from app.models.cases import Notification
 from app.models.citizen_account import ACCOUNT_PHONE, CitizenAccount
+from app.models.hall import Hall
 from app.models.people import Citizen
-from app.services.channels import PUSH, SMS, ChannelError, NotificationChannel, Outgoing
+from app.services.channels import EMAIL, PUSH, SMS, ChannelError, NotificationChannel, Outgoing, outgoing_params
 from app.services.deps import Deps
 from app.services.limits import Limit, TooManyRequests
 from app.services.messages import Message, page_text
@@ -42,8 +44,18 @@ LEASE = dt.timedelta(minutes=2)
 BATCH = 50
 
 # SMS cost money and reach a person: a flood of tickets with someone's number must not become a flood of texts.
-SMS_PER_PHONE = Limit('sms:phone', 10, dt.timedelta(days=1), 'sms_capped')
+# The per-number cap is SMS_DAILY_CAP_PER_NUMBER (`sms_per_phone`); both count in the database or Redis.
 SMS_PER_HALL = Limit('sms:hall', 3000, dt.timedelta(days=1), 'sms_capped')
+
+
+def sms_per_phone(cap: int) -> Limit:
+    """At most `cap` texts a day to one number, whichever process sends them."""
+    return Limit('sms:phone', cap, dt.timedelta(days=1), 'sms_capped')
+
+
+def sms_params(msg: Message) -> str:
+    """What a provider needs to send the message again later: its template and parameters (JSON)."""
+    return json.dumps({'template': str(msg.template), 'params': dict(msg.params)}, ensure_ascii=False)[:500]
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -98,6 +110,7 @@ async def add(
                 citizen_id=citizen_id,
                 account_id=account_id,
                 text=(message.text if channel == SMS else page_text(message, note))[:500],
+                sms_params=sms_params(message) if channel == SMS else '',
                 status=PENDING,
                 attempts=0,
                 next_attempt_at=now,
@@ -125,6 +138,7 @@ class NotificationService(Service):
     def __init__(self, deps: Deps, channels: Mapping[str, NotificationChannel]) -> None:
         super().__init__(deps)
         self.channels = dict(channels)
+        self.per_phone = sms_per_phone(deps.settings.sms_daily_cap_per_number)
         self.waker: Callable[[], None] | None = None
 
     def kick(self) -> None:
@@ -171,8 +185,10 @@ class NotificationService(Service):
                 raise ChannelError(f'no channel {row.channel!r} configured')
             phone = await self._phone(row.citizen_id, row.account_id) if channel.needs_phone else None
             if phone is not None:
-                await self.limits.hit(SMS_PER_PHONE, phone)
+                await self.limits.hit(self.per_phone, phone)
                 await self.limits.hit(SMS_PER_HALL, str(row.hall_id))
+            stored = json.loads(row.sms_params) if row.sms_params else {}
+            template = str(stored.get('template', ''))
             await channel.send(
                 Outgoing(
                     key=row.dedupe_key,
@@ -183,12 +199,20 @@ class NotificationService(Service):
                     ticket_id=row.ticket_id,
                     case_id=row.case_id,
                     phone=phone,
+                    template=template,
+                    params=outgoing_params(stored.get('params', {})),
+                    template_code=await self._template_code(channel, row.hall_id, template),
                 )
             )
         except TooManyRequests as capped:  # over a cap: not sent, and not retried (a retry would be capped too)
             log.warning('notification %s not sent by SMS: %s', row.id, capped.code)
             return await self._finish(row, status=FAILED, error=f'capped: {capped.code}')
-        except Exception as error:  # any failure of a channel is retried, never lost
+        except ChannelError as error:
+            if error.permanent:  # a bad number or an unapproved template: retrying cannot help
+                log.warning('notification %s on %s given up: %s', row.id, row.channel, error)
+                return await self._finish(row, status=FAILED, error=str(error)[:300])
+            return await self._failed(row, error)
+        except Exception as error:  # any other failure of a channel is retried, never lost
             return await self._failed(row, error)
         return await self._finish(row, status=SENT, error='')
 
@@ -206,7 +230,7 @@ class NotificationService(Service):
         channel = self.channels.get(SMS)
         if channel is None:
             raise ChannelError('no SMS channel')
-        await self.limits.hit(SMS_PER_PHONE, phone)
+        await self.limits.hit(self.per_phone, phone)
         await self.limits.hit(SMS_PER_HALL, str(hall_id))
         await channel.send(
             Outgoing(
@@ -217,8 +241,29 @@ class NotificationService(Service):
                 text=msg.text,
                 ticket_id=ticket_id,
                 phone=phone,
+                template=str(msg.template),
+                params=outgoing_params(msg.params),
+                template_code=await self._template_code(channel, hall_id, str(msg.template)),
             )
         )
+
+    async def email(self, *, key: str, hall_id: int, to: str, subject: str, text: str) -> None:
+        """Send one email at once (a report for staff, a notice to a business); ChannelError when it cannot go."""
+        channel = self.channels.get(EMAIL)
+        if channel is None:
+            raise ChannelError('no email channel (SMTP_URL is not set)', permanent=True)
+        await channel.send(
+            Outgoing(key=key, notification_id=0, hall_id=hall_id, kind='email', text=text, email=to, subject=subject)
+        )
+
+    async def _template_code(self, channel: NotificationChannel, hall_id: int, template: str) -> str:
+        """The provider's template code for a message kind, as the hall's description names it (read per send:
+        an edited description counts at once, in every process)."""
+        if not channel.needs_template or not template:
+            return ''
+        async with self.db.read_session() as s:
+            hall = await s.get(Hall, hall_id)
+        return str((hall.sms_templates if hall is not None else {}).get(template, ''))
 
     async def _phone(self, citizen_id: int | None, account_id: int | None = None) -> str | None:
         """The number to text: an online account's own phone when the row names one, else the citizen's."""

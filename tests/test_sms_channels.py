@@ -7,11 +7,14 @@ each test asserts what the provider would have received (action, number, templat
 from __future__ import annotations
 
 import json
+import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -34,6 +37,7 @@ from app.services.queue import QueueService
 from app.services.sms_providers import AliyunSms, TencentSms
 from app.settings import ConfigError, Settings
 from tests import journeyhall
+from tests.apphost import prepare_database, run_coroutine, sqlite_url, start_app
 from tests.callers import deps_for
 from tests.conftest import FakeClock
 from tests.journeyhall import JourneyHall
@@ -359,3 +363,41 @@ async def test_an_unreachable_smtp_server_is_retried_later(unused_tcp_port: int)
     with pytest.raises(ChannelError) as raised:
         await channel.send(Outgoing(key='k', notification_id=0, hall_id=1, kind='email', text='x', email='a@b.cn'))
     assert raised.value.permanent is False
+
+
+async def _hall_templates(url: str, templates: dict[str, str]) -> None:
+    db = Database(url)
+    try:
+        async with db.session() as s, s.begin():
+            hall = (await s.execute(select(Hall))).scalars().one()
+            hall.sms_templates = templates
+    finally:
+        await db.dispose()
+
+
+def test_a_running_app_with_sms_provider_aliyun_texts_a_sign_in_code_through_the_provider(
+    tmp_path: Path, provider: StandIn
+) -> None:
+    provider.reply = ALIYUN_OK
+    prepared = prepare_database(sqlite_url(tmp_path / 'hall.db'))
+    run_coroutine(lambda: _hall_templates(prepared.url, {'sign_in_code': 'SMS_465350001'}))
+    env = {
+        'SMS_PROVIDER': 'aliyun',
+        'SMS_ENDPOINT': provider.endpoint,
+        'SMS_ACCESS_KEY_ID': 'LTAI-test-key',
+        'SMS_ACCESS_KEY_SECRET': 'test-secret',
+        'SMS_SIGN_NAME': '某某政务大厅',
+    }
+    with start_app(prepared.url, tmp_path, env) as app, app.client() as client:
+        asked = client.post('/api/citizen/code', json={'phone': PHONE})
+        assert asked.status_code == 202, asked.text
+        for _ in range(200):
+            if provider.seen:
+                break
+            time.sleep(0.05)
+        assert 'test-secret' not in app.output(), 'the secret is never logged'
+    [seen] = provider.seen
+    assert seen.headers['x-acs-action'] == 'SendSms' and seen.query['PhoneNumbers'] == PHONE
+    assert seen.query['TemplateCode'] == 'SMS_465350001'
+    assert re.fullmatch(r'\d{6}', json.loads(seen.query['TemplateParam'])['code'])
+    assert not (tmp_path / 'var' / 'sms-outbox.jsonl').exists(), 'nothing goes to the file stand-in'

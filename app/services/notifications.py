@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -23,11 +23,13 @@ from sqlmodel import col, select
 from app.models.cases import Notification
 from app.models.citizen_account import ACCOUNT_PHONE, CitizenAccount
 from app.models.hall import Hall
-from app.models.people import Citizen
+from app.models.people import Citizen, Role
+from app.security.masking import mask_phone
 from app.services.channels import EMAIL, PUSH, SMS, ChannelError, NotificationChannel, Outgoing, outgoing_params
 from app.services.deps import Deps
 from app.services.limits import Limit, TooManyRequests
 from app.services.messages import Message, page_text
+from app.services.principal import Principal
 from app.services.uow import Service
 
 log = logging.getLogger(__name__)
@@ -123,6 +125,53 @@ async def add(
         if (await session.execute(statement)).scalar_one_or_none() is not None:
             created += 1
     return created
+
+
+@dataclass(frozen=True)
+class KindCounts:
+    """One message kind on one channel since the start of the period: how many went, wait, or failed."""
+
+    channel: str
+    kind: str
+    sent: int
+    pending: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class DeliveryProblem:
+    """A message that failed or waits for a retry, as staff may see it: the number masked, the cause in words."""
+
+    id: int
+    at: dt.datetime
+    channel: str
+    kind: str
+    to: str  # masked ('139****5678'); '' for push
+    status: str
+    attempts: int
+    reason: str  # capped | no_template | no_phone | provider | other
+    detail: str  # the provider's own words for `provider`, else ''
+
+
+@dataclass(frozen=True)
+class DeliveryStatus:
+    since: dt.datetime
+    kinds: list[KindCounts]
+    problems: list[DeliveryProblem]
+
+
+def failure_reason(last_error: str) -> tuple[str, str]:
+    """A row's last error as (reason, the provider's words): staff read causes, not exception names."""
+    if last_error.startswith('capped:'):
+        return 'capped', ''
+    if 'no template code' in last_error:
+        return 'no_template', ''
+    if 'no phone' in last_error:
+        return 'no_phone', ''
+    head, _, words = last_error.partition(': ')
+    if head.startswith(('aliyun ', 'tencent ', 'smtp')):
+        return 'provider', words.strip()
+    return 'other', ''
 
 
 @dataclass(frozen=True)
@@ -331,3 +380,43 @@ class NotificationService(Service):
         )
         async with self.db.read_session() as s:
             return list((await s.execute(statement)).scalars())
+
+    async def delivery_status(self, caller: Principal, *, days: int = 1, limit: int = 50) -> DeliveryStatus:
+        """Admins and managers: what went out, waits and failed per kind over the last `days`, and the newest
+        problems with masked numbers, so a wrong template code or an empty balance is seen the same day."""
+        caller.require(Role.ADMIN, Role.MANAGER)
+        since = self.clock() - dt.timedelta(days=max(1, days))
+        counted = (
+            select(Notification.channel, Notification.kind, Notification.status, func.count())
+            .where(Notification.hall_id == self.hall_id, col(Notification.created_at) >= since)
+            .group_by(col(Notification.channel), col(Notification.kind), col(Notification.status))
+        )
+        async with self.db.read_session() as s:
+            tallies = (await s.execute(counted)).all()
+        counts: dict[tuple[str, str], dict[str, int]] = {}
+        for channel, kind, status, n in tallies:
+            bucket = counts.setdefault((channel, kind), {SENT: 0, PENDING: 0, FAILED: 0})
+            bucket[SENT if status == SENT else FAILED if status == FAILED else PENDING] += n
+        kinds = [
+            KindCounts(channel, kind, c[SENT], c[PENDING], c[FAILED]) for (channel, kind), c in sorted(counts.items())
+        ]
+        problems = []
+        for row in await self.problems(limit=limit):
+            if row.hall_id != self.hall_id or row.created_at < since or row.id is None:
+                continue
+            phone = await self._phone(row.citizen_id, row.account_id) if row.channel == SMS else None
+            reason, detail = failure_reason(row.last_error)
+            problems.append(
+                DeliveryProblem(
+                    row.id,
+                    row.created_at,
+                    row.channel,
+                    row.kind,
+                    mask_phone(phone),
+                    row.status,
+                    row.attempts,
+                    reason,
+                    detail,
+                )
+            )
+        return DeliveryStatus(since, kinds, problems)

@@ -153,6 +153,9 @@ class Settings(BaseSettings):
         default=SecretStr(''), validation_alias='SMTP_URL'
     )  # smtp://user:pass@host:587 (STARTTLS when offered) or smtps://...:465; empty: no email is sent
     mail_from: str = Field(default='', validation_alias='MAIL_FROM')  # the sender address of the hall's emails
+    report_email: str = Field(
+        default='', validation_alias='REPORT_EMAIL'
+    )  # who gets the daily message-delivery report at 07:00 (comma-separated addresses; empty: no report)
 
     @field_validator('database_url')
     @classmethod

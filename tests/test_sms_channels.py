@@ -6,6 +6,7 @@ each test asserts what the provider would have received (action, number, templat
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import threading
@@ -401,3 +402,39 @@ def test_a_running_app_with_sms_provider_aliyun_texts_a_sign_in_code_through_the
     assert seen.query['TemplateCode'] == 'SMS_465350001'
     assert re.fullmatch(r'\d{6}', json.loads(seen.query['TemplateParam'])['code'])
     assert not (tmp_path / 'var' / 'sms-outbox.jsonl').exists(), 'nothing goes to the file stand-in'
+
+
+async def test_the_daily_delivery_report_is_emailed_at_seven_to_the_report_addresses(
+    db: Database, journey_hall: JourneyHall, journey_settings: Settings, clock: FakeClock, unused_tcp_port: int
+) -> None:
+    inbox = Inbox()
+    controller = Controller(inbox, hostname='127.0.0.1', port=unused_tcp_port)
+    controller.start()
+    try:
+        reporting = journey_settings.model_copy(update={'report_email': 'ops@example.gov.cn, boss@example.gov.cn'})
+        deps = deps_for(db, settings=reporting, clock=clock, hall_id=journey_hall.hall_id)
+        smtp = SmtpChannel(f'smtp://127.0.0.1:{unused_tcp_port}', 'hall@example.gov.cn')
+        service = NotificationService(deps, {'email': smtp})
+        clock.now = dt.datetime(2026, 11, 28, 22, 30, tzinfo=dt.UTC)  # 06:30 in the hall: not yet
+        assert await service.email_daily_report() == 0 and inbox.messages == []
+        async with db.session() as s, s.begin():
+            await notifications.add(
+                s,
+                hall_id=journey_hall.hall_id,
+                key='report-me',
+                kind='called',
+                message=message(Template.CALLED, number='A001', window=1),
+                now=clock(),
+                channels=['push'],
+            )
+        clock.advance(40)  # 07:10
+        assert await service.email_daily_report() == 1
+    finally:
+        controller.stop()
+    assert sorted(recipients[0] for _, recipients, _ in inbox.messages) == ['boss@example.gov.cn', 'ops@example.gov.cn']
+    mail = message_from_bytes(inbox.messages[0][2])
+    body = mail.get_payload(decode=True).decode('utf-8')
+    assert (
+        '截至 2026-11-29 07:10 的 24 小时消息发送情况' in body
+        and '页面推送 page push: 已发送 0 sent, 待发送 1 waiting' in body
+    )

@@ -160,6 +160,32 @@ class DeliveryStatus:
     problems: list[DeliveryProblem]
 
 
+REPORT_HOUR = 7  # the daily delivery report goes out in this hour, hall time
+CHANNEL_NAMES = {SMS: '短信 SMS', PUSH: '页面推送 page push', EMAIL: '邮件 email'}
+
+
+def report_text(status: DeliveryStatus, until: dt.datetime) -> str:
+    """The daily delivery report, Chinese then English: totals per channel over the 24 hours before `until`
+    (hall time), and how many were given up."""
+    at = until.strftime('%Y-%m-%d %H:%M')
+    lines = [f'截至 {at} 的 24 小时消息发送情况 / messages in the 24 hours to {at}', '']
+    totals: dict[str, list[int]] = {}
+    for counts in status.kinds:
+        total = totals.setdefault(counts.channel, [0, 0, 0])
+        total[0] += counts.sent
+        total[1] += counts.pending
+        total[2] += counts.failed
+    for channel, (sent, pending, failed) in sorted(totals.items()):
+        name = CHANNEL_NAMES.get(channel, channel)
+        lines.append(f'{name}: 已发送 {sent} sent, 待发送 {pending} waiting, 失败 {failed} given up')
+    if not totals:
+        lines.append('没有消息 / no messages')
+    given_up = sum(1 for problem in status.problems if problem.status == FAILED)
+    if given_up:
+        lines += ['', f'{given_up} 条消息已放弃，原因见 /admin「消息发送」/ {given_up} given up: see /admin, Messages']
+    return '\n'.join(lines)
+
+
 def failure_reason(last_error: str) -> tuple[str, str]:
     """A row's last error as (reason, the provider's words): staff read causes, not exception names."""
     if last_error.startswith('capped:'):
@@ -420,3 +446,29 @@ class NotificationService(Service):
                 )
             )
         return DeliveryStatus(since, kinds, problems)
+
+    async def email_daily_report(self) -> int:
+        """At 07:00 hall time, email REPORT_EMAIL the last 24 hours' deliveries (1 when sent). A report that cannot go
+        is logged and not retried: the same figures stay on /admin, and tomorrow's report comes anyway."""
+        recipients = [part.strip() for part in self.settings.report_email.split(',') if part.strip()]
+        now = self.clock()
+        local = now.astimezone(self.settings.tz)
+        if not recipients or EMAIL not in self.channels or local.hour != REPORT_HOUR:
+            return 0
+        day = local.date()
+        status = await self.delivery_status(Principal.system('delivery_report'), days=1)
+        text = report_text(status, local)
+        sent = 0
+        for to in recipients:
+            try:
+                await self.email(
+                    key=f'delivery-report:{day.isoformat()}',
+                    hall_id=self.hall_id,
+                    to=to,
+                    subject=text.splitlines()[0],
+                    text=text,
+                )
+                sent = 1
+            except ChannelError as error:
+                log.warning('the delivery report of %s was not emailed: %s', day, error)
+        return sent

@@ -24,6 +24,7 @@ from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 from sqlmodel import col, select
 
+from app import jobs
 from app.db import Database
 from app.models.cases import Notification
 from app.models.hall import Hall
@@ -438,3 +439,8 @@ async def test_the_daily_delivery_report_is_emailed_at_seven_to_the_report_addre
         '截至 2026-11-29 07:10 的 24 小时消息发送情况' in body
         and '页面推送 page push: 已发送 0 sent, 待发送 1 waiting' in body
     )
+
+
+def test_the_delivery_report_job_runs_at_the_top_of_every_hour() -> None:
+    schedule = {job.name: (job.second, job.minute) for job in jobs.cron_jobs()}
+    assert schedule['cron:email_delivery_report'] == (0, {0})

@@ -62,6 +62,11 @@ async def deliver_notifications(ctx: dict[str, Any]) -> int:
     return (await _journey(ctx).notifications.deliver_due()).sent
 
 
+async def email_delivery_report(ctx: dict[str, Any]) -> int:
+    """Hourly; at 07:00 hall time it emails REPORT_EMAIL the past day's message deliveries."""
+    return await _journey(ctx).notifications.email_daily_report()
+
+
 async def sweep_sla(ctx: dict[str, Any]) -> int:
     """Warn about case nodes close to or past their deadline (SlaAtRisk to the twin)."""
     return len(await _journey(ctx).cases.sla_sweep())
@@ -116,6 +121,7 @@ PERIODIC = (
     Periodic(sweep_sla, 60),
     Periodic(mark_no_shows, 60),
     Periodic(anchor_audit, 300),
+    Periodic(email_delivery_report, 3600),
 )
 FUNCTIONS = tuple(periodic.job for periodic in PERIODIC)
 

@@ -39,6 +39,7 @@ def preflight(settings: Settings) -> None:
     """Stop with one line (ConfigError) on the first thing that would fail later; return when all is well."""
     check_var_dir(settings)
     check_listen_address(settings)
+    check_sms(settings)
     asyncio.run(check_services(settings))
     try:
         upgrade(settings.db_url)
@@ -62,6 +63,22 @@ def check_var_dir(settings: Settings) -> None:
         probe.unlink()
     except OSError as error:
         raise ConfigError(f'halltwin: VAR_DIR {folder} is not writable: {_reason(error)}') from None
+
+
+def check_sms(settings: Settings) -> None:
+    """A real SMS provider without its keys would fail every text later, one retry at a time: say so now."""
+    if settings.sms_provider == 'file':
+        return
+    needed = {
+        'SMS_ACCESS_KEY_ID': settings.sms_access_key_id,
+        'SMS_ACCESS_KEY_SECRET': settings.sms_access_key_secret.get_secret_value(),
+        'SMS_SIGN_NAME': settings.sms_sign_name,
+    }
+    if settings.sms_provider == 'tencent':
+        needed['SMS_SDK_APP_ID'] = settings.sms_sdk_app_id
+    missing = [name for name, value in needed.items() if not value]
+    if missing:
+        raise ConfigError(f'halltwin: SMS_PROVIDER={settings.sms_provider} needs {", ".join(missing)}')
 
 
 def check_listen_address(settings: Settings) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import re
 import secrets
 from enum import StrEnum
 from functools import lru_cache
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.security.files import private_dir
@@ -129,15 +130,52 @@ class Settings(BaseSettings):
     allow_stand_ins_raw: str = Field(
         default='', validation_alias='ALLOW_STAND_INS'
     )  # stand-ins production accepts: simulation, devices, sms, department_data, demo_accounts (comma-separated)
-    sms_provider: Literal['file'] = Field(
+    sms_provider: Literal['file', 'aliyun', 'tencent'] = Field(
         default='file', validation_alias='SMS_PROVIDER'
-    )  # file: texts are written to $VAR_DIR/sms-outbox.jsonl, none is sent (no real gateway yet)
+    )  # file: texts are written to $VAR_DIR/sms-outbox.jsonl, none is sent; aliyun / tencent: sent by the provider
+    sms_endpoint: str = Field(
+        default='', validation_alias='SMS_ENDPOINT'
+    )  # the provider's host (default: its public endpoint); http://host:port points at a local stand-in
+    sms_access_key_id: str = Field(
+        default='', validation_alias='SMS_ACCESS_KEY_ID'
+    )  # Aliyun AccessKey ID, Tencent SecretId
+    sms_access_key_secret: SecretStr = Field(
+        default=SecretStr(''), validation_alias='SMS_ACCESS_KEY_SECRET'
+    )  # never logged or shown
+    sms_sign_name: str = Field(default='', validation_alias='SMS_SIGN_NAME')  # the approved signature (签名)
+    sms_sdk_app_id: str = Field(default='', validation_alias='SMS_SDK_APP_ID')  # Tencent's SmsSdkAppId
+    sms_region: str = Field(default='ap-guangzhou', validation_alias='SMS_REGION')  # Tencent's region
+    sms_timeout_seconds: float = Field(default=10.0, gt=0, le=60, validation_alias='SMS_TIMEOUT_SECONDS')
+    sms_daily_cap_per_number: int = Field(
+        default=10, ge=1, le=1000, validation_alias='SMS_DAILY_CAP_PER_NUMBER'
+    )  # texts one phone number may receive a day (counted in the database or Redis, so every process agrees)
+    smtp_url: SecretStr = Field(
+        default=SecretStr(''), validation_alias='SMTP_URL'
+    )  # smtp://user:pass@host:587 (STARTTLS when offered) or smtps://...:465; empty: no email is sent
+    mail_from: str = Field(default='', validation_alias='MAIL_FROM')  # the sender address of the hall's emails
+    report_email: str = Field(
+        default='', validation_alias='REPORT_EMAIL'
+    )  # who gets the daily message-delivery report at 07:00 (comma-separated addresses; empty: no report)
 
     @field_validator('database_url')
     @classmethod
     def _known_driver(cls, value: str) -> str:
         if value and not value.startswith(('sqlite+aiosqlite://', 'postgresql+asyncpg://')):
             raise ValueError('use sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db')
+        return value
+
+    @field_validator('sms_endpoint')
+    @classmethod
+    def _sms_endpoint(cls, value: str) -> str:
+        if value and not re.fullmatch(r'(https?://)?[A-Za-z0-9.-]+(:\d{1,5})?', value):
+            raise ValueError('use a host (dysmsapi.aliyuncs.com) or http://host:port')
+        return value
+
+    @field_validator('smtp_url')
+    @classmethod
+    def _smtp_scheme(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value() and not value.get_secret_value().startswith(('smtp://', 'smtps://')):
+            raise ValueError('use smtp://user:pass@host:587 or smtps://user:pass@host:465')
         return value
 
     @field_validator('redis_url')

@@ -1,5 +1,5 @@
 """`/admin`: the admin console, one tab per job: kiosk pairing first; staff accounts, devices, the hall's
-configuration, hall rules and the audit log each add a tab.
+configuration, hall rules, message deliveries and the audit log each add a tab.
 
 Admins only, checked at page load and again before every action (the session may end meanwhile).
 """
@@ -18,6 +18,7 @@ from components.admin_audit import AuditPanel
 from components.admin_config import ConfigPanel
 from components.admin_devices import DevicesPanel
 from components.admin_kiosks import KioskPairingPanel
+from components.admin_messages import MessagesPanel
 from components.admin_rules import RulesPanel
 from components.admin_staff import StaffPanel
 from components.admin_workflow import WorkflowEditorPanel
@@ -47,6 +48,7 @@ async def admin_page(started: Started, request: Request) -> Response | None:
             config_tab = ui.tab('config', label=t('admin.tab.config'))
             workflow_tab = tid(ui.tab('workflow', label=t('admin.tab.workflow')), 'admin-tab-workflow')
             rules_tab = tid(ui.tab('rules', label=t('admin.tab.rules')), 'admin-tab-rules')
+            messages_tab = tid(ui.tab('messages', label=t('admin.tab.messages')), 'admin-tab-messages')
             audit_tab = tid(ui.tab('audit', label=t('admin.tab.audit')), 'admin-tab-audit')
         with ui.tab_panels(tabs, value=kiosks_tab).classes('w-full'):
             with ui.tab_panel(kiosks_tab):
@@ -61,6 +63,8 @@ async def admin_page(started: Started, request: Request) -> Response | None:
                 workflows = WorkflowEditorPanel(rt.workflows, caller, tz=rt.settings.tz)
             with ui.tab_panel(rules_tab):
                 rules = RulesPanel(rt.rules, caller, tz=rt.settings.tz)
+            with ui.tab_panel(messages_tab):
+                messages = MessagesPanel(rt.journey.notifications, caller, tz=rt.settings.tz)
             with ui.tab_panel(audit_tab):
                 audit = AuditPanel(rt.audit_log, caller)
     await kiosks.refresh()
@@ -69,6 +73,7 @@ async def admin_page(started: Started, request: Request) -> Response | None:
     await config.refresh()
     await workflows.start()
     await rules.refresh()
+    await messages.refresh()
     await audit.refresh()
     parts.device_feed.events.subscribe(kiosks.on_event)
     parts.device_feed.events.subscribe(devices.on_event)

@@ -116,7 +116,7 @@ def _assign(row: SQLModel, values: dict[str, Any]) -> bool:
 
 async def _hall(upsert: _Upsert, spec: HallSpec) -> Hall:
     existing = {hall.code: hall for hall in await upsert.rows(Hall, Hall.code == spec.code)}
-    values = spec.model_dump(include={'code', 'name', 'name_en', 'width', 'height', 'prompts'})
+    values = spec.model_dump(include={'code', 'name', 'name_en', 'width', 'height', 'prompts', 'sms_templates'})
     hall = upsert.put(Hall, existing, spec.code, values)
     await upsert.flush()
     return hall

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
 from pydantic_core import PydanticUndefined
 
 from app.services.error_texts import ERROR_TEXTS
@@ -82,6 +83,8 @@ def _described(documented: str, default: object) -> bool:
     """A described default belongs to an empty or computed setting, or names the folder a path default is."""
     if isinstance(default, Path):
         return f'`{default.relative_to(ROOT)}/`' in documented
+    if isinstance(default, SecretStr):  # a secret setting (SMS_ACCESS_KEY_SECRET, SMTP_URL) is empty by default
+        return default.get_secret_value() == ''
     return default in ('', None)
 
 

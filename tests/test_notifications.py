@@ -113,7 +113,7 @@ async def test_texts_to_one_phone_stop_at_the_daily_cap_and_are_not_retried(
 ) -> None:
     """SMS pumping: whoever can get tickets or notices made for a number must not turn the hall into a spammer."""
     ticket_id, citizen_id = await citizen_with_phone(hall_queue)
-    cap = notifications.SMS_PER_PHONE.max
+    cap = journey.notifications.per_phone.max
     for n in range(cap + 2):
         await write(
             db, journey_hall, clock, f'notice-{n}', ticket_id=ticket_id, citizen_id=citizen_id, channels=['sms']

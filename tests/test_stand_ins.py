@@ -46,6 +46,13 @@ async def test_the_demo_defaults_are_stand_ins_and_a_real_hall_has_only_the_file
     assert await stand_ins(db, with_settings(settings, **EVERYTHING_OFF)) == {StandIn.SMS}
 
 
+@pytest.mark.parametrize('provider', ['aliyun', 'tencent'])
+async def test_a_real_sms_provider_is_no_stand_in(
+    db: Database, hall: SmallHall, settings: Settings, provider: str
+) -> None:
+    assert await stand_ins(db, with_settings(settings, **EVERYTHING_OFF, sms_provider=provider)) == frozenset()
+
+
 async def test_department_records_in_the_database_are_synthetic_department_data(
     db: Database, hall: SmallHall, settings: Settings
 ) -> None:

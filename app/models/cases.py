@@ -104,6 +104,7 @@ class Notification(SQLModel, table=True):
     citizen_id: int | None = internal(default=None, foreign_key='citizen.id')
     account_id: int | None = internal(default=None, foreign_key='citizen_account.id')  # texts to an online account
     text: str = personal(max_length=500)
+    sms_params: str = personal(default='', max_length=500)  # SMS only: the template and its parameters (JSON)
     status: str = public(default='pending', max_length=16, index=True)
     attempts: int = internal(default=0)
     next_attempt_at: dt.datetime = internal(index=True)

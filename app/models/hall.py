@@ -22,6 +22,7 @@ class HallBase(SQLModel):
 class Hall(HallBase, table=True):
     id: int | None = public(default=None, primary_key=True)
     prompts: dict[str, Any] = public(default_factory=dict, sa_type=JSON)
+    sms_templates: dict[str, Any] = public(default_factory=dict, sa_type=JSON)  # message kind -> provider template code
 
 
 class HallPublic(HallBase):

@@ -55,6 +55,14 @@ def mask_phone(value: str | None) -> str:
     return _mask_all_but_last(value, 4)
 
 
+def mask_email(value: str | None) -> str:
+    """'a***@example.com': the domain tells staff where it went, the person stays unnamed."""
+    if not value:
+        return ''
+    local, _, domain = value.strip().partition('@')
+    return f'{local[:1]}{MASK * 3}@{domain}' if domain else _mask_all_but_last(value, 2)
+
+
 def mask_name(value: str | None) -> str:
     """First character only ('张*', '欧***', 'L*****'): staff can greet the person, a bystander learns little."""
     if not value:

@@ -1,4 +1,4 @@
-"""Notification channels behind one interface: an SMS gateway adapter and in-page push over the bus.
+"""Notification channels behind one interface: SMS (a file stand-in, Aliyun, Tencent Cloud), email, in-page push.
 
 Contract of `send`: the message's `key` (the outbox row's dedupe key) is an idempotency key. A channel
 that is asked twice for the same key delivers once, like a real SMS gateway given a client message id
@@ -11,6 +11,7 @@ import json
 import logging
 from abc import ABC, abstractmethod
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 PUSH = 'push'
 SMS = 'sms'
+EMAIL = 'email'
 RECENT_KEYS = 100_000
 
 
@@ -36,15 +38,34 @@ class Outgoing:
     ticket_id: int | None = None
     case_id: int | None = None
     phone: str | None = None  # only for SMS; decrypted just before sending, never stored with the message
+    template: str = ''  # SMS: the message kind (app/services/messages.py Template) ...
+    params: tuple[tuple[str, str], ...] = ()  # ... its parameters in the template's order ...
+    template_code: str = ''  # ... and the code the provider approved for it (hall.yaml sms_templates)
+    email: str | None = None  # only for email
+    subject: str = ''
+
+
+def outgoing_params(params: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
+    """A message's parameters as the providers take them: strings, in the template's order."""
+    return tuple((name, str(value)) for name, value in params.items())
 
 
 class ChannelError(Exception):
-    """Delivery failed; the outbox retries with backoff (the message is recorded as the row's last_error)."""
+    """Delivery failed; the outbox retries with backoff (the message is recorded as the row's last_error).
+
+    `permanent`: retrying cannot help (a bad number, an unapproved template or signature, no balance left),
+    so the row fails at once instead of spending five more attempts.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class NotificationChannel(ABC):
     name: str
     needs_phone: bool = False
+    needs_template: bool = False  # a provider that sends only approved templates (Aliyun, Tencent Cloud)
 
     @abstractmethod
     async def send(self, message: Outgoing) -> None: ...

@@ -65,6 +65,9 @@ _FIELD = {  # file -> its field of `Seed`
 _FORM_FIELDS = {'service': 'services.yaml', 'window': 'windows.yaml', 'zone': 'hall.yaml'}
 
 
+HALL_COLUMNS = {'code', 'name', 'name_en', 'width', 'height', 'prompts', 'sms_templates'}  # hall.yaml's own columns
+
+
 class HallConfigService(Service):
     """Admins only: read the hall as a description, change one entry or all of it, export and import."""
 
@@ -203,7 +206,7 @@ class HallConfigService(Service):
         ).scalars()
         documents = {
             'hall.yaml': {
-                **hall.model_dump(include={'code', 'name', 'name_en', 'width', 'height', 'prompts'}),
+                **hall.model_dump(include=HALL_COLUMNS),
                 'zones': [zone.model_dump(include=set(ZoneSpec.model_fields)) for zone in zones],
             },
             'departments.yaml': [d.model_dump(include=set(DepartmentSpec.model_fields)) for d in departments],
@@ -244,7 +247,7 @@ class HallConfigService(Service):
             raise Invalid('config_invalid', problem=str(error)) from None
         row = await s.get(Hall, self.hall_id)
         assert row is not None  # _describe or the caller's hall
-        _assign(row, hall.hall.model_dump(include={'code', 'name', 'name_en', 'width', 'height', 'prompts'}))
+        _assign(row, hall.hall.model_dump(include=HALL_COLUMNS))
         zones = await _upsert(
             s,
             {z.code: z for z in (await s.execute(select(Zone).where(Zone.hall_id == self.hall_id))).scalars()},

@@ -25,6 +25,7 @@ from pydantic import (
 
 from app.models import DeviceKind, Role, WindowState
 from app.models.people import STAFF_ROLES
+from app.services.messages import Template
 from app.services.workflow import NodeSpec, SourceName, check_workflow
 
 REQUIRED_PROMPTS = ('long_wait_comfort', 'device_usage_high', 'off_peak_citizen', 'off_peak_manager')
@@ -84,6 +85,10 @@ class HallSpec(_Spec):
     height: float = Field(gt=0)
     zones: list[ZoneSpec] = Field(min_length=1)
     prompts: dict[str, Prompt]
+    sms_templates: dict[str, Code] = Field(
+        default_factory=dict,
+        description='The SMS provider template code (模板CODE / 模板ID) per message kind (app/services/messages.py).',
+    )
     synthetic_history: bool = Field(
         default=False,
         description='Invent a year of arrivals (for the forecast) while the hall has none: for demos only.',
@@ -325,6 +330,9 @@ def _check_hall(hall: HallSpec, marks: Marks) -> Iterator[str]:
     missing = [key for key in REQUIRED_PROMPTS if key not in hall.prompts]
     if missing:
         yield f'{marks.at("hall.yaml", "prompts")}: prompts: missing {", ".join(missing)}'
+    unknown = sorted(set(hall.sms_templates) - {str(kind) for kind in Template})
+    if unknown:
+        yield f'{marks.at("hall.yaml", "sms_templates")}: sms_templates: no message kind {", ".join(unknown)}'
 
 
 def _check_services(seed: Seed, marks: Marks) -> Iterator[str]:

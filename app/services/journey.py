@@ -12,14 +12,16 @@ from dataclasses import dataclass
 from app.services.booking import BookingService
 from app.services.cases import CaseService
 from app.services.certificates import CertificateService
-from app.services.channels import PushChannel, RecordingSmsGateway, sms_log_path
+from app.services.channels import EMAIL, PUSH, SMS, NotificationChannel, PushChannel, RecordingSmsGateway, sms_log_path
 from app.services.citizen_home import CitizenHome
 from app.services.consent import ConsentService
 from app.services.department_data import DepartmentData
 from app.services.deps import Deps
+from app.services.email import SmtpChannel
 from app.services.evaluation import EvaluationService
 from app.services.notifications import NotificationService
 from app.services.proxy import ProxyService
+from app.services.sms_providers import sms_channel
 from app.services.tracking import TrackingService
 
 
@@ -33,7 +35,7 @@ class Journey:
     consent: ConsentService
     department_data: DepartmentData
     proxy: ProxyService
-    sms: RecordingSmsGateway
+    sms: NotificationChannel  # the outbox file's RecordingSmsGateway unless SMS_PROVIDER names a provider
     home: CitizenHome  # "我的": a signed-in citizen's tickets, bookings, cases, consents and grants
     bookings: BookingService
 
@@ -41,8 +43,12 @@ class Journey:
 def build_journey(deps: Deps) -> Journey:
     if deps.bus is None:
         raise ValueError('the journey publishes (pushes, case steps, proxy changes): its Deps need a bus')
-    sms = RecordingSmsGateway(sms_log_path(deps.settings.var_dir))
-    notifier = NotificationService(deps, {'sms': sms, 'push': PushChannel(deps.bus)})
+    settings = deps.settings
+    sms = sms_channel(settings, lambda: RecordingSmsGateway(sms_log_path(settings.var_dir)))
+    channels: dict[str, NotificationChannel] = {SMS: sms, PUSH: PushChannel(deps.bus)}
+    if settings.smtp_url.get_secret_value():
+        channels[EMAIL] = SmtpChannel(settings.smtp_url.get_secret_value(), settings.mail_from)
+    notifier = NotificationService(deps, channels)
     consent = ConsentService(deps)
     department_data = DepartmentData(deps.cipher, consent)
     bookings = BookingService(deps, notifier=notifier)

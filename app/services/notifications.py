@@ -10,22 +10,26 @@ row stays `failed`, with its attempts and last error visible to staff.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.models.cases import Notification
 from app.models.citizen_account import ACCOUNT_PHONE, CitizenAccount
-from app.models.people import Citizen
-from app.services.channels import PUSH, SMS, ChannelError, NotificationChannel, Outgoing
+from app.models.hall import Hall
+from app.models.people import Citizen, Role
+from app.security.masking import mask_phone
+from app.services.channels import EMAIL, PUSH, SMS, ChannelError, NotificationChannel, Outgoing, outgoing_params
 from app.services.deps import Deps
 from app.services.limits import Limit, TooManyRequests
 from app.services.messages import Message, page_text
+from app.services.principal import Principal
 from app.services.uow import Service
 
 log = logging.getLogger(__name__)
@@ -42,8 +46,18 @@ LEASE = dt.timedelta(minutes=2)
 BATCH = 50
 
 # SMS cost money and reach a person: a flood of tickets with someone's number must not become a flood of texts.
-SMS_PER_PHONE = Limit('sms:phone', 10, dt.timedelta(days=1), 'sms_capped')
+# The per-number cap is SMS_DAILY_CAP_PER_NUMBER (`sms_per_phone`); both count in the database or Redis.
 SMS_PER_HALL = Limit('sms:hall', 3000, dt.timedelta(days=1), 'sms_capped')
+
+
+def sms_per_phone(cap: int) -> Limit:
+    """At most `cap` texts a day to one number, whichever process sends them."""
+    return Limit('sms:phone', cap, dt.timedelta(days=1), 'sms_capped')
+
+
+def sms_params(msg: Message) -> str:
+    """What a provider needs to send the message again later: its template and parameters (JSON)."""
+    return json.dumps({'template': str(msg.template), 'params': dict(msg.params)}, ensure_ascii=False)[:500]
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -98,6 +112,7 @@ async def add(
                 citizen_id=citizen_id,
                 account_id=account_id,
                 text=(message.text if channel == SMS else page_text(message, note))[:500],
+                sms_params=sms_params(message) if channel == SMS else '',
                 status=PENDING,
                 attempts=0,
                 next_attempt_at=now,
@@ -113,6 +128,79 @@ async def add(
 
 
 @dataclass(frozen=True)
+class KindCounts:
+    """One message kind on one channel since the start of the period: how many went, wait, or failed."""
+
+    channel: str
+    kind: str
+    sent: int
+    pending: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class DeliveryProblem:
+    """A message that failed or waits for a retry, as staff may see it: the number masked, the cause in words."""
+
+    id: int
+    at: dt.datetime
+    channel: str
+    kind: str
+    to: str  # masked ('139****5678'); '' for push
+    status: str
+    attempts: int
+    reason: str  # capped | no_template | no_phone | provider | other
+    detail: str  # the provider's own words for `provider`, else ''
+
+
+@dataclass(frozen=True)
+class DeliveryStatus:
+    since: dt.datetime
+    kinds: list[KindCounts]
+    problems: list[DeliveryProblem]
+
+
+REPORT_HOUR = 7  # the daily delivery report goes out in this hour, hall time
+CHANNEL_NAMES = {SMS: '短信 SMS', PUSH: '页面推送 page push', EMAIL: '邮件 email'}
+
+
+def report_text(status: DeliveryStatus, until: dt.datetime) -> str:
+    """The daily delivery report, Chinese then English: totals per channel over the 24 hours before `until`
+    (hall time), and how many were given up."""
+    at = until.strftime('%Y-%m-%d %H:%M')
+    lines = [f'截至 {at} 的 24 小时消息发送情况 / messages in the 24 hours to {at}', '']
+    totals: dict[str, list[int]] = {}
+    for counts in status.kinds:
+        total = totals.setdefault(counts.channel, [0, 0, 0])
+        total[0] += counts.sent
+        total[1] += counts.pending
+        total[2] += counts.failed
+    for channel, (sent, pending, failed) in sorted(totals.items()):
+        name = CHANNEL_NAMES.get(channel, channel)
+        lines.append(f'{name}: 已发送 {sent} sent, 待发送 {pending} waiting, 失败 {failed} given up')
+    if not totals:
+        lines.append('没有消息 / no messages')
+    given_up = sum(1 for problem in status.problems if problem.status == FAILED)
+    if given_up:
+        lines += ['', f'{given_up} 条消息已放弃，原因见 /admin「消息发送」/ {given_up} given up: see /admin, Messages']
+    return '\n'.join(lines)
+
+
+def failure_reason(last_error: str) -> tuple[str, str]:
+    """A row's last error as (reason, the provider's words): staff read causes, not exception names."""
+    if last_error.startswith('capped:'):
+        return 'capped', ''
+    if 'no template code' in last_error:
+        return 'no_template', ''
+    if 'no phone' in last_error:
+        return 'no_phone', ''
+    head, _, words = last_error.partition(': ')
+    if head.startswith(('aliyun ', 'tencent ', 'smtp')):
+        return 'provider', words.strip()
+    return 'other', ''
+
+
+@dataclass(frozen=True)
 class DeliveryReport:
     sent: int = 0
     retried: int = 0
@@ -125,6 +213,7 @@ class NotificationService(Service):
     def __init__(self, deps: Deps, channels: Mapping[str, NotificationChannel]) -> None:
         super().__init__(deps)
         self.channels = dict(channels)
+        self.per_phone = sms_per_phone(deps.settings.sms_daily_cap_per_number)
         self.waker: Callable[[], None] | None = None
 
     def kick(self) -> None:
@@ -171,8 +260,10 @@ class NotificationService(Service):
                 raise ChannelError(f'no channel {row.channel!r} configured')
             phone = await self._phone(row.citizen_id, row.account_id) if channel.needs_phone else None
             if phone is not None:
-                await self.limits.hit(SMS_PER_PHONE, phone)
+                await self.limits.hit(self.per_phone, phone)
                 await self.limits.hit(SMS_PER_HALL, str(row.hall_id))
+            stored = json.loads(row.sms_params) if row.sms_params else {}
+            template = str(stored.get('template', ''))
             await channel.send(
                 Outgoing(
                     key=row.dedupe_key,
@@ -183,12 +274,20 @@ class NotificationService(Service):
                     ticket_id=row.ticket_id,
                     case_id=row.case_id,
                     phone=phone,
+                    template=template,
+                    params=outgoing_params(stored.get('params', {})),
+                    template_code=await self._template_code(channel, row.hall_id, template),
                 )
             )
         except TooManyRequests as capped:  # over a cap: not sent, and not retried (a retry would be capped too)
             log.warning('notification %s not sent by SMS: %s', row.id, capped.code)
             return await self._finish(row, status=FAILED, error=f'capped: {capped.code}')
-        except Exception as error:  # any failure of a channel is retried, never lost
+        except ChannelError as error:
+            if error.permanent:  # a bad number or an unapproved template: retrying cannot help
+                log.warning('notification %s on %s given up: %s', row.id, row.channel, error)
+                return await self._finish(row, status=FAILED, error=str(error)[:300])
+            return await self._failed(row, error)
+        except Exception as error:  # any other failure of a channel is retried, never lost
             return await self._failed(row, error)
         return await self._finish(row, status=SENT, error='')
 
@@ -206,7 +305,7 @@ class NotificationService(Service):
         channel = self.channels.get(SMS)
         if channel is None:
             raise ChannelError('no SMS channel')
-        await self.limits.hit(SMS_PER_PHONE, phone)
+        await self.limits.hit(self.per_phone, phone)
         await self.limits.hit(SMS_PER_HALL, str(hall_id))
         await channel.send(
             Outgoing(
@@ -217,8 +316,29 @@ class NotificationService(Service):
                 text=msg.text,
                 ticket_id=ticket_id,
                 phone=phone,
+                template=str(msg.template),
+                params=outgoing_params(msg.params),
+                template_code=await self._template_code(channel, hall_id, str(msg.template)),
             )
         )
+
+    async def email(self, *, key: str, hall_id: int, to: str, subject: str, text: str) -> None:
+        """Send one email at once (a report for staff, a notice to a business); ChannelError when it cannot go."""
+        channel = self.channels.get(EMAIL)
+        if channel is None:
+            raise ChannelError('no email channel (SMTP_URL is not set)', permanent=True)
+        await channel.send(
+            Outgoing(key=key, notification_id=0, hall_id=hall_id, kind='email', text=text, email=to, subject=subject)
+        )
+
+    async def _template_code(self, channel: NotificationChannel, hall_id: int, template: str) -> str:
+        """The provider's template code for a message kind, as the hall's description names it (read per send:
+        an edited description counts at once, in every process)."""
+        if not channel.needs_template or not template:
+            return ''
+        async with self.db.read_session() as s:
+            hall = await s.get(Hall, hall_id)
+        return str((hall.sms_templates if hall is not None else {}).get(template, ''))
 
     async def _phone(self, citizen_id: int | None, account_id: int | None = None) -> str | None:
         """The number to text: an online account's own phone when the row names one, else the citizen's."""
@@ -286,3 +406,69 @@ class NotificationService(Service):
         )
         async with self.db.read_session() as s:
             return list((await s.execute(statement)).scalars())
+
+    async def delivery_status(self, caller: Principal, *, days: int = 1, limit: int = 50) -> DeliveryStatus:
+        """Admins and managers: what went out, waits and failed per kind over the last `days`, and the newest
+        problems with masked numbers, so a wrong template code or an empty balance is seen the same day."""
+        caller.require(Role.ADMIN, Role.MANAGER)
+        since = self.clock() - dt.timedelta(days=max(1, days))
+        counted = (
+            select(Notification.channel, Notification.kind, Notification.status, func.count())
+            .where(Notification.hall_id == self.hall_id, col(Notification.created_at) >= since)
+            .group_by(col(Notification.channel), col(Notification.kind), col(Notification.status))
+        )
+        async with self.db.read_session() as s:
+            tallies = (await s.execute(counted)).all()
+        counts: dict[tuple[str, str], dict[str, int]] = {}
+        for channel, kind, status, n in tallies:
+            bucket = counts.setdefault((channel, kind), {SENT: 0, PENDING: 0, FAILED: 0})
+            bucket[SENT if status == SENT else FAILED if status == FAILED else PENDING] += n
+        kinds = [
+            KindCounts(channel, kind, c[SENT], c[PENDING], c[FAILED]) for (channel, kind), c in sorted(counts.items())
+        ]
+        problems = []
+        for row in await self.problems(limit=limit):
+            if row.hall_id != self.hall_id or row.created_at < since or row.id is None:
+                continue
+            phone = await self._phone(row.citizen_id, row.account_id) if row.channel == SMS else None
+            reason, detail = failure_reason(row.last_error)
+            problems.append(
+                DeliveryProblem(
+                    row.id,
+                    row.created_at,
+                    row.channel,
+                    row.kind,
+                    mask_phone(phone),
+                    row.status,
+                    row.attempts,
+                    reason,
+                    detail,
+                )
+            )
+        return DeliveryStatus(since, kinds, problems)
+
+    async def email_daily_report(self) -> int:
+        """At 07:00 hall time, email REPORT_EMAIL the last 24 hours' deliveries (1 when sent). A report that cannot go
+        is logged and not retried: the same figures stay on /admin, and tomorrow's report comes anyway."""
+        recipients = [part.strip() for part in self.settings.report_email.split(',') if part.strip()]
+        now = self.clock()
+        local = now.astimezone(self.settings.tz)
+        if not recipients or EMAIL not in self.channels or local.hour != REPORT_HOUR:
+            return 0
+        day = local.date()
+        status = await self.delivery_status(Principal.system('delivery_report'), days=1)
+        text = report_text(status, local)
+        sent = 0
+        for to in recipients:
+            try:
+                await self.email(
+                    key=f'delivery-report:{day.isoformat()}',
+                    hall_id=self.hall_id,
+                    to=to,
+                    subject=text.splitlines()[0],
+                    text=text,
+                )
+                sent = 1
+            except ChannelError as error:
+                log.warning('the delivery report of %s was not emailed: %s', day, error)
+        return sent

@@ -300,6 +300,11 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     ),
     'malformed_json': ('请求体不是合法的 JSON', 'the body is not valid JSON'),
     'material_not_needed': ('该材料已无需提交', 'this material is no longer needed'),
+    'month_invalid': ('月份格式应为 年-月，例如 2026-11', 'a month is written year-month, e.g. 2026-11'),
+    'month_out_of_range': (
+        '只公开最近 {months} 个月的评价结果',
+        'results are published for the last {months} months only',
+    ),
     'move_ended': ('{window_number}号窗口的调整已结束', 'this move of window {window_number} has already ended'),
     'no_appeal': ('该整改没有待复核的申诉', 'no appeal to decide'),
     'no_current_ticket': ('{number}号窗口当前没有在办的号', 'no ticket at this window'),

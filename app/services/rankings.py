@@ -25,7 +25,7 @@ from app.services.uow import Service
 
 CACHE_SECONDS = 3600.0
 MONTHS_SHOWN = 12  # the selector offers this month and the eleven before it
-MONTH_PATTERN = re.compile(r'\d{4}-\d{2}')
+MONTH_PATTERN = re.compile(r'[0-9]{4}-[0-9]{2}')  # ASCII digits only (\d would take ２０２６ too)
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,10 @@ class RankingService(Service):
         year, number = int(text[:4]), int(text[5:])
         if not 1 <= number <= 12:
             raise Invalid('month_invalid')
-        wanted = dt.date(year, number, 1)
-        if wanted not in offered:
-            raise Invalid('month_out_of_range', months=MONTHS_SHOWN)
-        return wanted
+        for month in offered:  # compared as numbers: year 0000 is no date at all
+            if (month.year, month.month) == (year, number):
+                return month
+        raise Invalid('month_out_of_range', months=MONTHS_SHOWN)
 
     async def public(self, month: dt.date) -> MonthRanking:
         """Windows and departments only: what the hall publishes (评价结果公开)."""

@@ -48,7 +48,10 @@ def ranking_body(ranking: MonthRanking) -> None:
     if not ranking.ratings:
         tid(ui.label(t('results.none')), 'ranking-empty').classes('text-sm text-grey-7')
         return
-    tid(ui.label(t('results.overall', ratings=ranking.ratings, rate=percent(ranking.rate))), 'ranking-overall')
+    overall = t(
+        'results.overall', month=month_label(ranking.month), ratings=ranking.ratings, rate=percent(ranking.rate)
+    )
+    tid(ui.label(overall), 'ranking-overall')
     with ui.row().classes('w-full gap-6 items-start'):
         with ui.column().classes('min-w-[18rem] flex-1'):
             ranking_table(t('results.windows'), ranking.windows, 'windows')

@@ -14,7 +14,10 @@ register(
             'From the ratings citizens gave this hall, published monthly; re-ratings and upheld appeals count '
             'as decided.',
         ),
-        'results.overall': ('本月共 {ratings} 条评价，满意率 {rate}', '{ratings} ratings, {rate} satisfied'),
+        'results.overall': (
+            '{month}共 {ratings} 条评价，满意率 {rate}',
+            '{month}: {ratings} ratings, {rate} satisfied',
+        ),
         'results.none': ('该月暂无评价', 'No ratings in this month'),
         'results.windows': ('窗口排名', 'Windows'),
         'results.departments': ('部门排名', 'Departments'),

@@ -16,6 +16,7 @@ from nicegui import ui
 from app.models.people import Role
 from app.services.errors import DomainError
 from app.services.principal import Principal
+from app.services.reasons import REASON_MAX
 from app.services.staffing import MAX_WAIT, AppliedMove, Move, QueueOutlook, StaffingAdvice, StaffingService
 from components.testids import tid
 from components.texts import error_text, register, t
@@ -48,6 +49,8 @@ register(
         'staffing.active': ('已应用的调整', 'Applied moves'),
         'staffing.until': ('至 {time}（到时自动恢复）', 'until {time} (then restored automatically)'),
         'staffing.by': ('{name} 于 {time} 调整', 'moved by {name} at {time}'),
+        'staffing.why': ('原因：{reason}', 'why: {reason}'),
+        'staffing.reason': ('调整原因（选填）', 'Reason (optional)'),
         'staffing.restore': ('恢复原事项', 'Restore'),
         'staffing.restored': ('{window} 已恢复原办理事项', '{window} serves its previous services again'),
         'staffing.forbidden': ('只有大厅管理人员可以调整窗口', 'Only hall managers may move windows'),
@@ -116,12 +119,12 @@ async def staffing_panel(service: StaffingService | None, session: ActionSession
             return None
         return principal
 
-    async def apply(move: Move) -> None:
+    async def apply(move: Move, reason: str) -> None:
         principal = await manager()
         if principal is None:
             return
         try:
-            await service.apply(move, caller=principal)
+            await service.apply(move, caller=principal, reason=reason)
         except DomainError as error:
             ui.notify(error_text(error), type='warning')
         else:
@@ -143,12 +146,14 @@ async def staffing_panel(service: StaffingService | None, session: ActionSession
     def confirm(move: Move) -> None:
         with ui.dialog() as dialog, ui.card():
             ui.label(t('staffing.confirm', window=move.window_name, target=move.target_name))
+            reason = tid(ui.input(t('staffing.reason')), 'staffing-reason').props(f'maxlength={REASON_MAX}')
+            reason.classes('w-full')
             with ui.row().classes('w-full justify-end'):
                 ui.button(t('staffing.cancel'), on_click=dialog.close).props('flat')
 
                 async def go() -> None:
                     dialog.close()
-                    await apply(move)
+                    await apply(move, str(reason.value or ''))
 
                 tid(ui.button(t('staffing.apply'), on_click=go), 'staffing-confirm')
         dialog.open()
@@ -208,5 +213,8 @@ def _render(
                                 f'{t("staffing.until", time=until)}'
                             ).classes('text-sm')
                             since = item.started_at.astimezone(tz).strftime('%H:%M')
-                            ui.label(t('staffing.by', name=item.actor, time=since)).classes('text-xs text-grey-7')
+                            who = t('staffing.by', name=item.actor, time=since)
+                            if item.reason:
+                                who = f'{who} · {t("staffing.why", reason=item.reason)}'
+                            ui.label(who).classes('text-xs text-grey-7')
                         ui.button(t('staffing.restore'), on_click=lambda a=item: restore(a)).props('flat dense')

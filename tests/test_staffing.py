@@ -327,3 +327,18 @@ async def test_bookings_of_the_next_hour_count_in_the_demand_and_later_ones_do_n
     staffing = StaffingService(queue.deps, queue, None)
     _, demand = await staffing.situation(now)
     assert demand[service_c.id].arrivals_per_hour == 6  # five at :10, one at :50; cancelled and later ones not
+
+
+async def test_two_processes_ending_the_same_move_at_once_end_it_once(
+    db: Database, queue: QueueService, hall: SmallHall, clock: FakeClock
+) -> None:
+    staffing = StaffingService(queue.deps, queue, None)
+    _, applied = await _moved(queue, hall, staffing)
+    other = StaffingService(queue.deps, QueueService(queue.deps), None)  # another process on the same database
+    clock.advance(60)
+    assert sorted(await asyncio.gather(staffing.end_due(), other.end_due())) == [0, 1]
+    assert await _served(db, hall.window_4) == {hall.service_c: 1}
+    async with db.session() as s:
+        ends = (await s.execute(select(AuditEntry).where(AuditEntry.action == audit.REASSIGN))).scalars().all()
+    assert [entry.detail.get('restore') for entry in ends] == [False, True]  # one apply, one end
+    assert ends[1].detail['move'] == applied.id

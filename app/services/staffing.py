@@ -17,7 +17,7 @@ import datetime as dt
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -38,7 +38,7 @@ from app.services.principal import Principal
 from app.services.queue import QueueService
 from app.services.reasons import checked_reason
 from app.services.recent import Recent
-from app.services.uow import Service
+from app.services.uow import Service, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -389,20 +389,20 @@ class StaffingService(Service):
         if any(active.window_id == move.window_id for active in await self.active()):
             raise Conflict('window_already_moved', window_number=move.window_number)
         await self._expect(move.window_id, move.before, move.window_number)
-        await self.queue.set_window_services(move.window_id, move.after, caller=caller)
         now = self.clock()
-        async with self._transaction() as uow:
-            row = StaffingMove(
-                hall_id=self.hall_id,
-                window_id=move.window_id,
-                before=dict(move.before),
-                after=dict(move.after),
-                target_code=move.target_code,
-                reason=reason,
-                actor=caller.name,
-                started_at=now,
-                ends_at=now + dt.timedelta(hours=move.hours),
-            )
+        row = StaffingMove(
+            hall_id=self.hall_id,
+            window_id=move.window_id,
+            before=dict(move.before),
+            after=dict(move.after),
+            target_code=move.target_code,
+            reason=reason,
+            actor=caller.name,
+            started_at=now,
+            ends_at=now + dt.timedelta(hours=move.hours),
+        )
+
+        async def store(uow: UnitOfWork) -> None:
             uow.session.add(row)
             await uow.session.flush()
             await audit.record_for(
@@ -423,6 +423,8 @@ class StaffingService(Service):
                 },
                 now=now,
             )
+
+        await self.queue.set_window_services(move.window_id, move.after, caller=caller, along=store)
         self.forget()
         return AppliedMove(
             row.id or 0,
@@ -471,9 +473,8 @@ class StaffingService(Service):
         caller.require(Role.MANAGER)
         number = await self._window_number(applied.window_id)
         await self._expect(applied.window_id, applied.after, number)
-        if not await self._end(applied.id, applied.window_id, number, caller=caller, restored=True):
-            raise Conflict('move_ended', window_number=number)
-        await self.queue.set_window_services(applied.window_id, applied.before, caller=caller)
+        end = self._end(applied.id, number, caller=caller, restored=True)
+        await self.queue.set_window_services(applied.window_id, applied.before, caller=caller, along=end)
         self.forget()
 
     async def end_due(self) -> int:
@@ -499,29 +500,43 @@ class StaffingService(Service):
         for row in due:
             number = await self._window_number(row.window_id)
             restored = await self._served(row.window_id) == dict(row.after)
-            if not await self._end(row.id or 0, row.window_id, number, caller=system, restored=restored):
-                continue  # another process ended it
-            if restored:
+            end = self._end(row.id or 0, number, caller=system, restored=restored)
+            try:
+                if restored:
+                    await self.queue.set_window_services(row.window_id, dict(row.before), caller=system, along=end)
+                else:
+                    async with self._transaction() as uow:
+                        await end(uow)
+            except DomainError as error:
+                if error.code == 'move_ended':
+                    continue  # another process ended it first; nothing changed here
+                # a service of `before` was removed meanwhile: the window keeps what it serves, the move still ends
+                log.warning('staffing move %s: window %s keeps its services (%s)', row.id, number, error.code)
                 try:
-                    await self.queue.set_window_services(row.window_id, dict(row.before), caller=system)
-                except DomainError:  # a service of `before` was removed meanwhile: the window keeps its services
-                    log.warning('staffing move %s ended; window %s keeps its services', row.id, number)
+                    async with self._transaction() as uow:
+                        await self._end(row.id or 0, number, caller=system, restored=False)(uow)
+                except DomainError:
+                    continue
             ended += 1
         if ended:
             self.forget()
         return ended
 
-    async def _end(self, move_id: int, window_id: int, number: int, *, caller: Principal, restored: bool) -> bool:
-        """Claim the move's end (one conditional update: of several processes exactly one wins) and audit it."""
-        now = self.clock()
-        async with self._transaction() as uow:
+    def _end(
+        self, move_id: int, number: int, *, caller: Principal, restored: bool
+    ) -> Callable[[UnitOfWork], Awaitable[None]]:
+        """The write that ends a move inside a transaction: claim it (one conditional update, so of several processes
+        exactly one wins; the others get `move_ended` and their transaction changes nothing) and audit it."""
+
+        async def end(uow: UnitOfWork) -> None:
+            now = self.clock()
             claimed = await uow.session.execute(
                 update(StaffingMove)
                 .where(col(StaffingMove.id) == move_id, col(StaffingMove.ended_at).is_(None))
                 .values(ended_at=now, ended_by=caller.name)
             )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                return False
+                raise Conflict('move_ended', window_number=number)
             await audit.record_for(
                 uow.session,
                 caller,
@@ -530,7 +545,8 @@ class StaffingService(Service):
                 detail={'move': move_id, 'restore': True, 'restored': restored},
                 now=now,
             )
-        return True
+
+        return end
 
     async def _expect(self, window_id: int, expected: Mapping[str, int], number: int) -> None:
         if await self._served(window_id) != dict(expected):

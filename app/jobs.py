@@ -1,5 +1,5 @@
-"""Background jobs: notification delivery, the SLA sweep, booking no-shows and audit anchors, on arq when
-REDIS_URL is set, in-process otherwise.
+"""Background jobs: notification delivery, the SLA sweep, booking no-shows, the end of staffing moves and audit
+anchors, on arq when REDIS_URL is set, in-process otherwise.
 
 The job functions are the same either way (arq's `ctx` dict carries the services). Without Redis,
 one app-level asyncio task runs them periodically and on `kick` (never one task per client). With
@@ -42,6 +42,7 @@ from app.services.journey import Journey, build_journey
 from app.services.queue import QueueService
 from app.services.queue_notices import QueueNotices
 from app.services.remote_queue import RemoteQueue
+from app.services.staffing import StaffingService
 from app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,13 @@ async def come_now(ctx: dict[str, Any]) -> int:
     return (await remote.sweep_come_now()).sent
 
 
+async def end_staffing_moves(ctx: dict[str, Any]) -> int:
+    """Give windows back their services when a staffing move's end hour has come (one job for all processes)."""
+    staffing = ctx['staffing']
+    assert isinstance(staffing, StaffingService)
+    return await staffing.end_due()
+
+
 async def anchor_audit(ctx: dict[str, Any]) -> int:
     """Sign the audit chain's head to the anchor file (and Redis) when it moved: a cut tail then shows."""
     anchors = ctx['anchors']
@@ -120,6 +128,7 @@ PERIODIC = (
     Periodic(come_now, 30),
     Periodic(sweep_sla, 60),
     Periodic(mark_no_shows, 60),
+    Periodic(end_staffing_moves, 30),
     Periodic(anchor_audit, 300),
     Periodic(email_delivery_report, 3600),
 )
@@ -349,6 +358,7 @@ async def start(journey: Journey, queue: QueueService) -> AppJobs:
         'anchors': _anchors(queue.db, settings),
         'settings': settings,
         'remote': RemoteQueue(queue.deps, queue),
+        'staffing': StaffingService(queue.deps, queue, None),
     }
     periodic = app_periodic(settings)
     runner: JobRunner = (
@@ -386,6 +396,7 @@ async def _worker_startup(ctx: dict[str, Any]) -> None:
     await ctx['rules'].start()  # booking blocks and no-show sweeps follow the rules an admin saved
     ctx['journey'] = build_journey(deps)
     ctx['remote'] = RemoteQueue(deps, QueueService(deps))
+    ctx['staffing'] = StaffingService(deps, QueueService(deps), None)
 
 
 async def _worker_shutdown(ctx: dict[str, Any]) -> None:

@@ -77,6 +77,9 @@ class Root:
             app.shutdown()
             return
         self.stops += [rt.db.dispose, rt.limits.close, rt.bus.stop, rt.rules.stop]
+        if rt.rankings is not None:
+            rt.rankings.attach()
+            self.stops.append(rt.rankings.detach)
         rt.db.start_checkpoints()
         if rt.db.is_sqlite:
             log.info('%s', sqlite_decision())

@@ -32,6 +32,8 @@ from app.services.limits import Limits
 from app.services.ops import OpsCounters
 from app.services.principal import Principal
 from app.services.queue import QueueService
+from app.services.rankings import RankingService
+from app.services.repair_times import RepairTimes
 from app.services.replay import ReplayService
 from app.services.staff_admin import StaffAdminService
 from app.services.staffing import StaffingService
@@ -60,6 +62,8 @@ class Runtime:
     registry: DeviceRegistryService  # /admin registers, rotates and retires devices while the hall runs
     forecast: ForecastService | None = None  # peak forecast, staffing advice, replay (issue 5)
     staffing: StaffingService | None = None
+    rankings: RankingService | None = None  # 评价结果公开: the month's satisfaction, cached (/ranking, /manager)
+    repair_times: RepairTimes | None = None  # device MTTR per kind against the 30-minute target (/manager)
     replay: ReplayService | None = None
     guide: GuideService | None = None  # the public service guide (/guide, /api/services), best times cached per hour
     ops: OpsCounters = field(default_factory=OpsCounters)  # plumbing counters (bus, device hub) for managers
@@ -151,6 +155,8 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         DeviceRegistryService(deps),
         forecast=forecast,
         staffing=StaffingService(deps, queue, forecast),
+        rankings=RankingService(deps),
+        repair_times=RepairTimes(deps),
         replay=ReplayService(deps),
         guide=GuideService(deps, live=lambda: queue.live, best_times=BestTimes(deps, forecast)),
         ops=ops,

@@ -2,6 +2,7 @@
 
 Advice is computed when the panel opens and on its refresh button (it reads the last hour's
 arrivals); applying re-checks the manager's session and the window, and is written to the audit log.
+Applied moves are read from the database (they outlive a restart) and end by themselves at their end hour.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from nicegui import ui
 from app.models.people import Role
 from app.services.errors import DomainError
 from app.services.principal import Principal
+from app.services.reasons import REASON_MAX
 from app.services.staffing import MAX_WAIT, AppliedMove, Move, QueueOutlook, StaffingAdvice, StaffingService
 from components.testids import tid
 from components.texts import error_text, register, t
@@ -45,7 +47,10 @@ register(
         'staffing.cancel': ('取消', 'Cancel'),
         'staffing.applied': ('已调整 {window}，已记入审计日志', '{window} changed and recorded in the audit log'),
         'staffing.active': ('已应用的调整', 'Applied moves'),
-        'staffing.until': ('至 {time}', 'until {time}'),
+        'staffing.until': ('至 {time}（到时自动恢复）', 'until {time} (then restored automatically)'),
+        'staffing.by': ('{name} 于 {time} 调整', 'moved by {name} at {time}'),
+        'staffing.why': ('原因：{reason}', 'why: {reason}'),
+        'staffing.reason': ('调整原因（选填）', 'Reason (optional)'),
         'staffing.restore': ('恢复原事项', 'Restore'),
         'staffing.restored': ('{window} 已恢复原办理事项', '{window} serves its previous services again'),
         'staffing.forbidden': ('只有大厅管理人员可以调整窗口', 'Only hall managers may move windows'),
@@ -114,12 +119,12 @@ async def staffing_panel(service: StaffingService | None, session: ActionSession
             return None
         return principal
 
-    async def apply(move: Move) -> None:
+    async def apply(move: Move, reason: str) -> None:
         principal = await manager()
         if principal is None:
             return
         try:
-            await service.apply(move, caller=principal)
+            await service.apply(move, caller=principal, reason=reason)
         except DomainError as error:
             ui.notify(error_text(error), type='warning')
         else:
@@ -135,18 +140,20 @@ async def staffing_panel(service: StaffingService | None, session: ActionSession
         except DomainError as error:
             ui.notify(error_text(error), type='warning')
         else:
-            ui.notify(t('staffing.restored', window=applied.move.window_name), type='positive')
+            ui.notify(t('staffing.restored', window=applied.window_name), type='positive')
         await draw()
 
     def confirm(move: Move) -> None:
         with ui.dialog() as dialog, ui.card():
             ui.label(t('staffing.confirm', window=move.window_name, target=move.target_name))
+            reason = tid(ui.input(t('staffing.reason')), 'staffing-reason').props(f'maxlength={REASON_MAX}')
+            reason.classes('w-full')
             with ui.row().classes('w-full justify-end'):
                 ui.button(t('staffing.cancel'), on_click=dialog.close).props('flat')
 
                 async def go() -> None:
                     dialog.close()
-                    await apply(move)
+                    await apply(move, str(reason.value or ''))
 
                 tid(ui.button(t('staffing.apply'), on_click=go), 'staffing-confirm')
         dialog.open()
@@ -156,7 +163,7 @@ async def staffing_panel(service: StaffingService | None, session: ActionSession
         stamp.set_text(t('staffing.at', time=advice.at.astimezone(tz).strftime('%H:%M')))
         body.clear()
         with body:
-            _render(advice, service.applied, tz, confirm, restore)
+            _render(advice, await service.active(), tz, confirm, restore)
 
     async def recalculate() -> None:
         service.forget()
@@ -197,11 +204,17 @@ def _render(
                     ui.label(t('staffing.gain', n=round(move.gain))).classes('text-xs text-grey-8')
             if applied:
                 ui.label(t('staffing.active')).classes('text-sm font-bold mt-2')
-                for item in applied:
-                    with ui.row().classes('w-full items-center justify-between'):
-                        until = item.until.astimezone(tz).strftime('%H:%M')
-                        ui.label(
-                            f'{t("staffing.move", window=item.move.window_name, target=item.move.target_name)} · '
-                            f'{t("staffing.until", time=until)}'
-                        ).classes('text-sm')
+                for index, item in enumerate(applied):
+                    with tid(ui.row(), f'staffing-active-{index}').classes('w-full items-center justify-between'):
+                        with ui.column().classes('gap-0'):
+                            until = item.until.astimezone(tz).strftime('%H:%M')
+                            ui.label(
+                                f'{t("staffing.move", window=item.window_name, target=item.target_name)} · '
+                                f'{t("staffing.until", time=until)}'
+                            ).classes('text-sm')
+                            since = item.started_at.astimezone(tz).strftime('%H:%M')
+                            who = t('staffing.by', name=item.actor, time=since)
+                            if item.reason:
+                                who = f'{who} · {t("staffing.why", reason=item.reason)}'
+                            ui.label(who).classes('text-xs text-grey-7')
                         ui.button(t('staffing.restore'), on_click=lambda a=item: restore(a)).props('flat dense')

@@ -19,6 +19,7 @@ from sqlmodel import col, select
 from app.db import Database
 from app.models.device import DeviceKind, DeviceState
 from app.models.operations import DeviceEvent
+from app.services.repair_times import HEALTH_EVENT, repairs
 
 USAGE_WINDOW = dt.timedelta(hours=1)
 NOMINAL_BUSY = {
@@ -27,7 +28,6 @@ NOMINAL_BUSY = {
     DeviceKind.CAMERA: dt.timedelta(seconds=10),
     DeviceKind.PRINTER: dt.timedelta(seconds=8),
 }
-HEALTH_EVENT = 'health'
 
 
 @dataclass
@@ -84,15 +84,8 @@ class HealthRecord:
 
 def mean_time_to_repair(transitions: Iterable[tuple[dt.datetime, str]]) -> dt.timedelta | None:
     """Mean fault -> online time over time-ordered (moment, state) transitions; None without a repair."""
-    repairs: list[dt.timedelta] = []
-    fault_at: dt.datetime | None = None
-    for at, state in transitions:
-        if state == DeviceState.FAULT and fault_at is None:
-            fault_at = at
-        elif state == DeviceState.ONLINE and fault_at is not None:
-            repairs.append(at - fault_at)
-            fault_at = None
-    return sum(repairs, dt.timedelta(0)) / len(repairs) if repairs else None
+    found = repairs(transitions)
+    return sum(found, dt.timedelta(0)) / len(found) if found else None
 
 
 async def mttr_by_device(db: Database, hall_id: int, *, since: dt.datetime) -> dict[int, dt.timedelta]:

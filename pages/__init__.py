@@ -27,6 +27,7 @@ from pages.manager import manager_page
 from pages.me import me_page
 from pages.parts import Started
 from pages.proxy import proxy_page
+from pages.ranking import ranking_page
 from pages.review import review_page
 from pages.track import track_page
 from pages.verify import verify_page
@@ -53,6 +54,7 @@ ROUTES: dict[str, Callable[..., Awaitable[object]]] = {
     '/book/{service_code}': book_page,
     '/entrance': entrance_page,
     '/arrive/{code}': arrive_page,
+    '/ranking': ranking_page,
 }
 
 

@@ -26,6 +26,7 @@ from components.forecast_chart import forecast_chart
 from components.frame import frame
 from components.kpi_tiles import kpi_tiles
 from components.manager_charts import manager_charts
+from components.manager_results import results_panel
 from components.replay_panel import replay_panel
 from components.staffing_panel import staffing_panel
 from components.testids import tid
@@ -35,11 +36,12 @@ from pages.parts import Parts, Started
 
 log = logging.getLogger(__name__)
 
-PANEL_TITLES = ('manager.staffing', 'manager.forecast', 'manager.replay')
+PANEL_TITLES = ('manager.staffing', 'manager.results', 'manager.forecast', 'manager.replay')
 
 register(
     {
         'manager.staffing': ('排班建议', 'Staffing advice'),
+        'manager.results': ('评价与设备', 'Ratings and devices'),
         'manager.forecast': ('客流预测', 'Peak forecast'),
         'manager.replay': ('回放', 'Replay'),
         'manager.entrance_code': ('入口签到码', 'Entrance check-in code'),
@@ -93,11 +95,12 @@ async def manager_page(started: Started, request: Request) -> Response | None:
 
 
 def _planning_panels(parts: Parts, session: StaffSession) -> None:
-    """Staffing advice, the peak forecast and the replay, one tab each, built only when a manager opens the tab
-    (most page views, e.g. a wall display, never do: the live parts above stay light)."""
+    """Staffing advice, ratings and device repair times, the peak forecast and the replay, one tab each, built only
+    when a manager opens the tab (most page views, e.g. a wall display, never do: the live parts above stay light)."""
     rt = parts.runtime
     renderers: dict[str, Callable[[], Awaitable[None]]] = {
         'manager.staffing': lambda: staffing_panel(rt.staffing, session, rt.settings.tz),
+        'manager.results': lambda: results_panel(rt.rankings, rt.repair_times, session, rt.settings.tz),
         'manager.forecast': lambda: forecast_chart(rt.forecast, rt.queue.live),
         'manager.replay': lambda: replay_panel(rt.replay, rt.settings.tz),
     }

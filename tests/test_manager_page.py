@@ -19,6 +19,7 @@ from app.db import Database
 from app.events import HelpRequested
 from app.models import AuditEntry, Role, TicketCreate, WindowState
 from app.services.alerts import ALERT_ACKNOWLEDGED
+from app.services.staffing import Move
 from app.settings import get_settings
 from app.users import add_user
 from tests import totp
@@ -26,6 +27,7 @@ from tests.bookinghall import MONDAY, account, at
 from tests.callers import DESK, as_staff
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
+from tests.journeyhall import sms_act
 from tests.running import parts, ready
 from tests.twinkit import Devices, add_devices
 
@@ -60,6 +62,12 @@ async def log_in(user: User, username: str, password: str) -> None:
     rt = await ready()
     issued = await totp.login(rt.auth, username, password)
     user.http_client.cookies.set(SESSION_COOKIE, issued.token)
+
+
+def texts_in(user: User, marker: str) -> set[str]:
+    """The label texts inside the element with this marker."""
+    (element,) = user.find(marker=marker).elements
+    return {label.text for label in element.descendants() if isinstance(label, ui.label)}
 
 
 def capture_scripts(user: User) -> list[str]:
@@ -174,3 +182,52 @@ async def test_the_replay_tab_shows_window_states_over_the_day(
     (grid,) = user.find(marker='replay-windows').elements
     tiles = {label.text for label in grid.descendants() if isinstance(label, ui.label)}
     assert {'暂停', '空闲'} <= tiles  # window 2 paused, window 3 open with no one at the desk
+
+
+async def test_the_ratings_tab_ranks_windows_departments_and_staff_and_marks_mttr_against_the_target(
+    manager_hall: Devices, ui_hall: SmallHall, user: User
+) -> None:
+    rt = await ready()
+    await rt.queue.take_ticket(TicketCreate(service_code=ui_hall.service_c), caller=DESK)
+    await rt.queue.call_next(ui_hall.window_4, caller=DESK)
+    view = await rt.queue.complete(ui_hall.window_4, caller=as_staff('w01'))
+    await rt.journey.evaluations.rate(sms_act(view.ticket.id or 0), 'bad')
+    await log_in(user, 'boss', 'Manager-01-pass')
+    await user.open('/manager')
+    user.find(ui.tabs).elements.pop().set_value('manager.results')
+    await user.should_see(marker='ranking-overall', retries=RETRIES)
+    assert '4号窗口' in texts_in(user, 'ranking-windows')
+    assert '张三' in texts_in(user, 'ranking-staff')  # managers see the staff by display name
+    await user.should_see(marker='mttr-today')
+    await user.should_see('设备平均修复时间（目标 ≤ 30 分钟）')
+
+
+async def test_a_stored_staffing_move_is_listed_with_who_why_and_its_end(
+    manager_hall: Devices, ui_hall: SmallHall, user: User
+) -> None:
+    rt = await ready()
+    assert rt.staffing is not None
+    move = Move(
+        window_id=ui_hall.window_4,
+        window_number=4,
+        window_name='4号窗口',
+        before={ui_hall.service_c: 1},
+        after={ui_hall.service_b: 1},
+        target_code=ui_hall.service_b,
+        target_name='事项乙',
+        source_code=ui_hall.service_c,
+        source_name='事项丙',
+        waits_before={},
+        waits_after={},
+        names={},
+        gain=0.0,
+        knows_target=False,
+    )
+    applied = await rt.staffing.apply(move, caller=as_staff('boss'), reason='乙类排队长')
+    await log_in(user, 'boss', 'Manager-01-pass')
+    await user.open('/manager')
+    user.find(ui.tabs).elements.pop().set_value('manager.staffing')
+    until = applied.until.astimezone(rt.settings.tz).strftime('%H:%M')
+    await user.should_see(marker='staffing-active-0', retries=RETRIES)
+    await user.should_see(f'4号窗口 → 事项乙 专窗 · 至 {until}（到时自动恢复）')
+    assert any('原因：乙类排队长' in text for text in texts_in(user, 'staffing-active-0'))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import math
 
@@ -10,15 +11,21 @@ import pytest
 from sqlmodel import col, select
 
 from app.db import Database
+from app.events import Event, WindowChanged
 from app.models import ServiceItem, TicketCreate, WindowService
 from app.models.appointment import Appointment, AppointmentStatus
+from app.models.people import Role
 from app.models.security import AuditEntry
+from app.models.staffing import StaffingMove
 from app.services import audit, erlang
-from app.services.errors import Conflict
+from app.services.errors import Conflict, Forbidden
+from app.services.principal import Kind, Principal
 from app.services.queue import QueueService
 from app.services.recent import Recent
 from app.services.staffing import (
     MAX_WAIT,
+    AppliedMove,
+    Move,
     QueueDemand,
     StaffingService,
     WindowPlan,
@@ -186,11 +193,93 @@ async def test_applying_a_move_changes_the_window_and_is_audited(
     assert (await audit.verify(db)).ok
 
     with pytest.raises(Conflict) as stale:
-        await staffing.apply(move, caller=as_staff('boss'))  # the window no longer serves what the advice saw
-    assert stale.value.code == 'advice_stale'
+        await staffing.apply(move, caller=as_staff('boss'))  # the window is moved already
+    assert stale.value.code == 'window_already_moved'
     await staffing.restore(applied, caller=as_staff('boss'))
     assert await _served(db, hall.window_4) == {hall.service_c: 1}
-    assert staffing.applied == []
+    assert await staffing.active() == []
+
+
+async def _moved(queue: QueueService, hall: SmallHall, staffing: StaffingService) -> tuple[Move, AppliedMove]:
+    """Window 4 moved onto SVC-B (the queue that piles up), by the manager 'boss'."""
+    await queue.start_live()
+    for _ in range(14):
+        await queue.take_ticket(TicketCreate(service_code=hall.service_b), caller=DESK)
+    move = next(m for m in (await staffing.advise()).moves if m.target_code == hall.service_b)
+    return move, await staffing.apply(move, caller=as_staff('boss'), reason='午间社保人多')
+
+
+async def test_a_move_is_stored_with_who_why_and_its_end_hour(
+    db: Database, queue: QueueService, hall: SmallHall, clock: FakeClock
+) -> None:
+    staffing = StaffingService(queue.deps, queue, None)
+    _, applied = await _moved(queue, hall, staffing)
+    async with db.session() as s:
+        row = (await s.execute(select(StaffingMove))).scalar_one()
+    assert row.window_id == hall.window_4 and row.target_code == hall.service_b
+    assert row.before == {hall.service_c: 1} and row.after == {hall.service_b: 1}
+    assert (row.actor, row.reason, row.ended_at) == ('boss', '午间社保人多', None)
+    assert row.started_at == clock() and row.ends_at == clock() + dt.timedelta(hours=1)
+    fresh = StaffingService(queue.deps, queue, None)  # another process (or this one after a restart)
+    assert await fresh.active() == [applied]
+    assert applied.window_name and applied.target_name != hall.service_b  # names, not codes
+
+
+async def test_a_move_ends_at_its_end_hour_and_the_window_serves_what_it_did_before(
+    db: Database, queue: QueueService, hall: SmallHall, clock: FakeClock
+) -> None:
+    staffing = StaffingService(queue.deps, queue, None)
+    _, applied = await _moved(queue, hall, staffing)
+    changed: list[Event] = []
+    queue.bus.subscribe(changed.append, WindowChanged)
+    clock.advance(59)
+    assert await staffing.end_due() == 0
+    assert await _served(db, hall.window_4) == {hall.service_b: 1}
+    clock.advance(1)
+    assert await staffing.end_due() == 1
+    assert await _served(db, hall.window_4) == {hall.service_c: 1}
+    assert await staffing.active() == []
+    await queue.bus.drain()  # every process's twin hears of the end
+    assert [event.payload.id for event in changed if isinstance(event, WindowChanged)] == [hall.window_4]
+    async with db.session() as s:
+        row = (await s.execute(select(StaffingMove))).scalar_one()
+        ends = select(AuditEntry).where(AuditEntry.action == audit.REASSIGN).order_by(col(AuditEntry.id).desc())
+        entry = (await s.execute(ends.limit(1))).scalar_one()
+    assert row.ended_at == clock() and row.ended_by == 'system:staffing'
+    assert entry.actor == 'system:staffing'
+    assert entry.detail == {'move': applied.id, 'restore': True, 'restored': True}
+    assert (await audit.verify(db)).ok
+    assert await StaffingService(queue.deps, queue, None).end_due() == 0  # a second process finds nothing left
+
+
+async def test_a_move_whose_window_was_changed_meanwhile_ends_without_undoing_that_change(
+    db: Database, queue: QueueService, hall: SmallHall, clock: FakeClock
+) -> None:
+    staffing = StaffingService(queue.deps, queue, None)
+    await _moved(queue, hall, staffing)
+    await queue.set_window_services(hall.window_4, {hall.service_a: 1}, caller=as_staff('boss'))
+    clock.advance(61)
+    assert await staffing.end_due() == 1
+    assert await _served(db, hall.window_4) == {hall.service_a: 1}
+    assert await staffing.active() == []
+
+
+async def test_only_managers_move_windows_and_a_moved_window_is_not_moved_twice(
+    db: Database, queue: QueueService, hall: SmallHall, clock: FakeClock
+) -> None:
+    staffing = StaffingService(queue.deps, queue, None)
+    move, applied = await _moved(queue, hall, staffing)
+    again = dataclasses.replace(move, before=applied.after, after={hall.service_a: 1})
+    with pytest.raises(Conflict) as moved:
+        await staffing.apply(again, caller=as_staff('boss'))
+    assert moved.value.code == 'window_already_moved'
+    clerk = Principal(Kind.STAFF, 'w04', Role.STAFF, window_id=hall.window_4)
+    with pytest.raises(Forbidden):
+        await staffing.restore(applied, caller=clerk)
+    await staffing.restore(applied, caller=as_staff('boss'))
+    with pytest.raises(Conflict) as ended:
+        await staffing.restore(applied, caller=as_staff('boss'))
+    assert ended.value.code == 'advice_stale'  # the window already serves its own services again
 
 
 async def test_concurrent_readers_share_one_computation() -> None:
@@ -238,3 +327,18 @@ async def test_bookings_of_the_next_hour_count_in_the_demand_and_later_ones_do_n
     staffing = StaffingService(queue.deps, queue, None)
     _, demand = await staffing.situation(now)
     assert demand[service_c.id].arrivals_per_hour == 6  # five at :10, one at :50; cancelled and later ones not
+
+
+async def test_two_processes_ending_the_same_move_at_once_end_it_once(
+    db: Database, queue: QueueService, hall: SmallHall, clock: FakeClock
+) -> None:
+    staffing = StaffingService(queue.deps, queue, None)
+    _, applied = await _moved(queue, hall, staffing)
+    other = StaffingService(queue.deps, QueueService(queue.deps), None)  # another process on the same database
+    clock.advance(60)
+    assert sorted(await asyncio.gather(staffing.end_due(), other.end_due())) == [0, 1]
+    assert await _served(db, hall.window_4) == {hall.service_c: 1}
+    async with db.session() as s:
+        ends = (await s.execute(select(AuditEntry).where(AuditEntry.action == audit.REASSIGN))).scalars().all()
+    assert [entry.detail.get('restore') for entry in ends] == [False, True]  # one apply, one end
+    assert ends[1].detail['move'] == applied.id

@@ -28,6 +28,7 @@ from app.models.security import (
     FaceEncoding,
     RateCounter,
 )
+from app.models.staffing import StaffingMove
 from app.models.ticket import (
     Channel,
     DailyCounter,
@@ -81,6 +82,7 @@ __all__ = [
     'ServiceItem',
     'StaffTotp',
     'StaffUser',
+    'StaffingMove',
     'Ticket',
     'TicketCreate',
     'TicketEvent',

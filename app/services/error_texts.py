@@ -300,6 +300,12 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     ),
     'malformed_json': ('请求体不是合法的 JSON', 'the body is not valid JSON'),
     'material_not_needed': ('该材料已无需提交', 'this material is no longer needed'),
+    'month_invalid': ('月份格式应为 年-月，例如 2026-11', 'a month is written year-month, e.g. 2026-11'),
+    'month_out_of_range': (
+        '只公开最近 {months} 个月的评价结果',
+        'results are published for the last {months} months only',
+    ),
+    'move_ended': ('{window_number}号窗口的调整已结束', 'this move of window {window_number} has already ended'),
     'no_appeal': ('该整改没有待复核的申诉', 'no appeal to decide'),
     'no_current_ticket': ('{number}号窗口当前没有在办的号', 'no ticket at this window'),
     'no_enrolment': ('请先开始设置', 'start the set-up first'),
@@ -443,6 +449,10 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'unknown_window.id': ('未找到该窗口', 'unknown window'),
     'unknown_zone': ('没有区域 {zone_code!r}', 'no such zone'),
     'unmask_denied': ('当前任务无需查看完整信息', 'your current task does not need full details'),
+    'window_already_moved': (
+        '{window_number}号窗口已有进行中的调整，请先恢复',
+        'window {window_number} is already moved: restore it first',
+    ),
     'window_busy': ('请先办结、转移或挂起当前号', 'finish, transfer or park the current ticket'),
     'window_not_open': ('{number}号窗口未开放', 'window is {state}'),
     'workflow_changed': (

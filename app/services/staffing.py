@@ -6,35 +6,41 @@ windows that serve it form its pool (a fallback window counts for the time its p
 leave it), as busy as those windows are with everything they serve. Erlang C (M/M/c, app/services/
 erlang.py) gives each queue's expected wait; a move re-assigns one window to serve one queue only
 ("3号窗口 -> 社保参保登记 专窗"), and is advised when it lowers the worst affected wait and the
-citizens' total waiting time. Pure functions first, then the service that reads the hall and
-applies a move (QueueService.set_window_services + the audit log).
+citizens' total waiting time. Pure functions first, then the service that reads the hall, applies a
+move (QueueService.set_window_services, stored in staffing_move, audited) and ends it at its end hour.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import col, select
 
 from app.models.appointment import Appointment, AppointmentStatus
 from app.models.hall import ServiceItem, Window, WindowService, WindowState
+from app.models.people import Role
+from app.models.staffing import StaffingMove
 from app.models.ticket import TicketEvent
 from app.services import audit, erlang, eta
 from app.services.deps import Deps
-from app.services.errors import Conflict, NotFound
+from app.services.errors import Conflict, DomainError, NotFound
 from app.services.forecast import ForecastService
 from app.services.hall_hours import opening
 from app.services.principal import Principal
 from app.services.queue import QueueService
+from app.services.reasons import checked_reason
 from app.services.recent import Recent
-from app.services.uow import Service
+from app.services.uow import Service, UnitOfWork
+
+log = logging.getLogger(__name__)
 
 HORIZON_MINUTES = 60.0
 RECENT_WEIGHT = 0.5  # the last hour's arrivals vs the forecast for the next hour
@@ -274,26 +280,33 @@ def _pick(candidates: list[Move], limit: int) -> list[Move]:
 # ---- the service ----------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class AppliedMove:
-    move: Move
-    applied_at: dt.datetime
-    actor: str
+    """A stored move in force (table staffing_move): listed in the panel until it ends at `until`."""
 
-    @property
-    def until(self) -> dt.datetime:
-        return self.applied_at + dt.timedelta(hours=self.move.hours)
+    id: int
+    window_id: int
+    window_name: str
+    target_name: str
+    before: dict[str, int]
+    after: dict[str, int]
+    actor: str
+    reason: str
+    started_at: dt.datetime
+    until: dt.datetime
 
 
 class StaffingService(Service):
-    """Reads the live hall, advises moves, applies one (audited) and restores it afterwards."""
+    """Reads the live hall, advises moves, applies one (stored, audited) and ends it at its end hour.
+
+    Moves live in the database, so a restart (even kill -9) keeps them; `end_due` runs as one periodic job
+    (app/jobs.py), and claiming a move's end is one conditional update, so of several processes one ends it.
+    """
 
     def __init__(self, deps: Deps, queue: QueueService, forecast: ForecastService | None) -> None:
         super().__init__(deps)
         self.queue = queue
         self.forecast = forecast
-        self.audit_log = audit.AuditLog(deps)
-        self.applied: list[AppliedMove] = []
         self.recent: Recent[StaffingAdvice] = Recent(ADVICE_SECONDS)
 
     async def advise(self, *, limit: int = 3) -> StaffingAdvice:
@@ -368,52 +381,183 @@ class StaffingService(Service):
     def tz(self) -> ZoneInfo:
         return self.settings.tz
 
-    async def apply(self, move: Move, *, caller: Principal) -> AppliedMove:
-        """Make the window serve the target queue; refused when the window changed since the advice."""
-        await self._reassign(move.window_id, move.before, move.after, caller=caller, move=move)
-        applied = AppliedMove(move, self.clock(), caller.name)
-        self.applied.append(applied)
+    async def apply(self, move: Move, *, caller: Principal, reason: str = '') -> AppliedMove:
+        """Make the window serve the target queue until the move's end hour; refused when the window changed since
+        the advice or is already moved. The move is stored and audited in one transaction."""
+        caller.require(Role.MANAGER)
+        reason = checked_reason(reason, required=False)
+        if any(active.window_id == move.window_id for active in await self.active()):
+            raise Conflict('window_already_moved', window_number=move.window_number)
+        await self._expect(move.window_id, move.before, move.window_number)
+        now = self.clock()
+        row = StaffingMove(
+            hall_id=self.hall_id,
+            window_id=move.window_id,
+            before=dict(move.before),
+            after=dict(move.after),
+            target_code=move.target_code,
+            reason=reason,
+            actor=caller.name,
+            started_at=now,
+            ends_at=now + dt.timedelta(hours=move.hours),
+        )
+
+        async def store(uow: UnitOfWork) -> None:
+            uow.session.add(row)
+            await uow.session.flush()
+            await audit.record_for(
+                uow.session,
+                caller,
+                action=audit.REASSIGN,
+                target=f'window:{move.window_number}',
+                detail={
+                    'move': row.id,
+                    'before': dict(move.before),
+                    'after': dict(move.after),
+                    'restore': False,
+                    'hours': move.hours,
+                    'target': move.target_code,
+                    'reason': reason,
+                    'expected_wait_before': move.waits_before,
+                    'expected_wait_after': move.waits_after,
+                },
+                now=now,
+            )
+
+        await self.queue.set_window_services(move.window_id, move.after, caller=caller, along=store)
         self.forget()
-        return applied
+        return AppliedMove(
+            row.id or 0,
+            move.window_id,
+            move.window_name,
+            move.target_name,
+            dict(move.before),
+            dict(move.after),
+            caller.name,
+            reason,
+            row.started_at,
+            row.ends_at,
+        )
+
+    async def active(self) -> list[AppliedMove]:
+        """The moves in force, soonest end first (read from the database: every process shows the same)."""
+        async with self.db.read_session() as s:
+            rows = (
+                await s.execute(
+                    select(StaffingMove, Window.name, ServiceItem.name)
+                    .join(Window, Window.id == StaffingMove.window_id)
+                    .join(ServiceItem, ServiceItem.code == StaffingMove.target_code, isouter=True)
+                    .where(StaffingMove.hall_id == self.hall_id, col(StaffingMove.ended_at).is_(None))
+                    .order_by(col(StaffingMove.ends_at), col(StaffingMove.id))
+                )
+            ).all()
+        return [
+            AppliedMove(
+                row.id or 0,
+                row.window_id,
+                window_name,
+                target_name or row.target_code,
+                dict(row.before),
+                dict(row.after),
+                row.actor,
+                row.reason,
+                row.started_at,
+                row.ends_at,
+            )
+            for row, window_name, target_name in rows
+        ]
 
     async def restore(self, applied: AppliedMove, *, caller: Principal) -> None:
-        """Give the window back what it served before the move (also audited)."""
-        move = applied.move
-        await self._reassign(move.window_id, move.after, move.before, caller=caller, move=move, restore=True)
-        self.applied = [a for a in self.applied if a is not applied]
+        """End a move early: the window gets back what it served before (audited); refused when the window has
+        changed since, or when the move has already ended."""
+        caller.require(Role.MANAGER)
+        number = await self._window_number(applied.window_id)
+        await self._expect(applied.window_id, applied.after, number)
+        end = self._end(applied.id, number, caller=caller, restored=True)
+        await self.queue.set_window_services(applied.window_id, applied.before, caller=caller, along=end)
         self.forget()
 
-    async def _reassign(
-        self,
-        window_id: int,
-        expected: Mapping[str, int],
-        wanted: dict[str, int],
-        *,
-        caller: Principal,
-        move: Move,
-        restore: bool = False,
-    ) -> None:
-        current = await self._served(window_id)
-        if current != dict(expected):
-            raise Conflict(
-                'advice_stale',
-                window_number=move.window_number,
+    async def end_due(self) -> int:
+        """End every move whose end hour has come (the periodic job): the window gets back what it served
+        before, unless someone changed it since (then it keeps that, and the end is still recorded)."""
+        now = self.clock()
+        system = Principal.system('staffing')
+        ended = 0
+        async with self.db.read_session() as s:
+            due = (
+                (
+                    await s.execute(
+                        select(StaffingMove).where(
+                            StaffingMove.hall_id == self.hall_id,
+                            col(StaffingMove.ended_at).is_(None),
+                            col(StaffingMove.ends_at) <= now,
+                        )
+                    )
+                )
+                .scalars()
+                .all()
             )
-        await self.queue.set_window_services(window_id, wanted, caller=caller)
-        await self.audit_log.write_for(
-            caller,
-            action=audit.REASSIGN,
-            target=f'window:{move.window_number}',
-            detail={
-                'before': dict(expected),
-                'after': wanted,
-                'restore': restore,
-                'hours': move.hours,
-                'target': move.target_code,
-                'expected_wait_before': move.waits_before,
-                'expected_wait_after': move.waits_after,
-            },
-        )
+        for row in due:
+            number = await self._window_number(row.window_id)
+            restored = await self._served(row.window_id) == dict(row.after)
+            end = self._end(row.id or 0, number, caller=system, restored=restored)
+            try:
+                if restored:
+                    await self.queue.set_window_services(row.window_id, dict(row.before), caller=system, along=end)
+                else:
+                    async with self._transaction() as uow:
+                        await end(uow)
+            except DomainError as error:
+                if error.code == 'move_ended':
+                    continue  # another process ended it first; nothing changed here
+                # a service of `before` was removed meanwhile: the window keeps what it serves, the move still ends
+                log.warning('staffing move %s: window %s keeps its services (%s)', row.id, number, error.code)
+                try:
+                    async with self._transaction() as uow:
+                        await self._end(row.id or 0, number, caller=system, restored=False)(uow)
+                except DomainError:
+                    continue
+            ended += 1
+        if ended:
+            self.forget()
+        return ended
+
+    def _end(
+        self, move_id: int, number: int, *, caller: Principal, restored: bool
+    ) -> Callable[[UnitOfWork], Awaitable[None]]:
+        """The write that ends a move inside a transaction: claim it (one conditional update, so of several processes
+        exactly one wins; the others get `move_ended` and their transaction changes nothing) and audit it."""
+
+        async def end(uow: UnitOfWork) -> None:
+            now = self.clock()
+            claimed = await uow.session.execute(
+                update(StaffingMove)
+                .where(col(StaffingMove.id) == move_id, col(StaffingMove.ended_at).is_(None))
+                .values(ended_at=now, ended_by=caller.name)
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                raise Conflict('move_ended', window_number=number)
+            await audit.record_for(
+                uow.session,
+                caller,
+                action=audit.REASSIGN,
+                target=f'window:{number}',
+                detail={'move': move_id, 'restore': True, 'restored': restored},
+                now=now,
+            )
+
+        return end
+
+    async def _expect(self, window_id: int, expected: Mapping[str, int], number: int) -> None:
+        if await self._served(window_id) != dict(expected):
+            raise Conflict('advice_stale', window_number=number)
+
+    async def _window_number(self, window_id: int) -> int:
+        async with self.db.read_session() as s:
+            window = await s.get(Window, window_id)
+        if window is None:
+            raise NotFound('unknown_window', text='unknown_window.id')
+        return window.number
 
     async def _served(self, window_id: int) -> dict[str, int]:
         async with self.db.read_session() as s:

@@ -6,6 +6,7 @@ audit row in the same transaction, and publishes `WindowChanged` after commit.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,8 +44,19 @@ class WindowsAdmin(QueueCore):
                 )
         return window
 
-    async def set_window_services(self, window_id: int, services: dict[str, int], *, caller: Principal) -> Window:
-        """Replace what a window serves ({service code: tier}); used by staffing moves (managers)."""
+    async def set_window_services(
+        self,
+        window_id: int,
+        services: dict[str, int],
+        *,
+        caller: Principal,
+        along: Callable[[UnitOfWork], Awaitable[None]] | None = None,
+    ) -> Window:
+        """Replace what a window serves ({service code: tier}); used by staffing moves (managers).
+
+        `along` writes in the same transaction (a staffing move's record and audit row): both commit or neither,
+        and an error it raises changes nothing.
+        """
         caller.require(Role.MANAGER)
         if not services:
             raise Invalid('services_required')
@@ -68,6 +80,8 @@ class WindowsAdmin(QueueCore):
                     s.add(WindowService(window_id=window_id, service_id=service_id, priority=tier))
             await s.flush()
             await self._record_window(uow, window, 'services', window.state, caller=caller, detail=services)
+            if along is not None:
+                await along(uow)
             uow.emit(
                 WindowChanged(hall_id=self.hall_id, actor=caller.name, payload=await self._window_payload(s, window))
             )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.bus import InProcessBus
 from app.events import ComfortPrompt, DeviceSuggestion, HelpRequested, SeatChanged
 from app.models.ticket import TicketCreate
 from app.services.queue import QueueService
+from devices.sim.client import DeviceClient
 from tests.callers import DESK, deps_for
 from tests.conftest import FakeClock
 from tests.devices.hubharness import PROMPTS, HubHarness
@@ -48,6 +51,31 @@ async def test_a_seat_held_past_the_threshold_while_tickets_wait_prompts_once(
         (True, sat_down),
         (False, None),
         (True, sat_again),
+    ]
+
+
+async def test_the_comfort_prompt_lights_the_seats_own_indicator_with_the_halls_text(
+    harness: HubHarness, device_hall: SmallHall, clock: FakeClock
+) -> None:
+    shown: list[tuple[str, dict[str, Any]]] = []
+
+    async def indicator(client: DeviceClient, type_: str, command_id: str, data: dict[str, Any]) -> None:
+        shown.append((type_, data))
+        await client.ack(command_id)
+
+    seat = harness.client('S-01', on_command=indicator)
+    await seat.connected.wait()
+    await take_a_ticket(harness, device_hall, clock)
+    await seat.send('occupancy', {'occupied': True})
+    clock.advance(29)
+    await harness.service.sweep()
+    assert shown == []  # not yet 30 minutes
+    clock.advance(2)
+    await harness.service.sweep()
+    await harness.service.sweep()
+    prompt = PROMPTS['long_wait_comfort']
+    assert shown == [
+        ('indicator', {'on': True, 'text': prompt['zh'], 'text_en': prompt['en'], 'waited_minutes': 31}),
     ]
 
 

@@ -79,6 +79,11 @@ async def come_now(ctx: dict[str, Any]) -> int:
     return (await remote.sweep_come_now()).sent
 
 
+async def comfort_long_waits(ctx: dict[str, Any]) -> int:
+    """Push the hall's comfort prompt to the pages of tickets that have waited past 30 minutes (once each)."""
+    return await _journey(ctx).comfort.sweep()
+
+
 async def anchor_audit(ctx: dict[str, Any]) -> int:
     """Sign the audit chain's head to the anchor file (and Redis) when it moved: a cut tail then shows."""
     anchors = ctx['anchors']
@@ -114,6 +119,7 @@ PERIODIC = (
     Periodic(deliver_notifications, 5),
     Periodic(come_now, 30),
     Periodic(sweep_sla, 60),
+    Periodic(comfort_long_waits, 60),
     Periodic(mark_no_shows, 60),
     Periodic(anchor_audit, 300),
 )

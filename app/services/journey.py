@@ -21,6 +21,7 @@ from app.services.evaluation import EvaluationService
 from app.services.notifications import NotificationService
 from app.services.proxy import ProxyService
 from app.services.tracking import TrackingService
+from app.services.wait_comfort import WaitComfortService
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Journey:
     sms: RecordingSmsGateway
     home: CitizenHome  # "我的": a signed-in citizen's tickets, bookings, cases, consents and grants
     bookings: BookingService
+    comfort: WaitComfortService  # the long-wait comfort prompt on /track and /me
 
 
 def build_journey(deps: Deps) -> Journey:
@@ -58,4 +60,5 @@ def build_journey(deps: Deps) -> Journey:
         sms=sms,
         bookings=bookings,
         home=CitizenHome(deps, bookings),
+        comfort=WaitComfortService(deps),
     )

@@ -26,7 +26,7 @@ LINK_PATTERN = re.compile(
     r'(?i)([a-z][a-z0-9+.-]*:/{1,2})|(\bwww\d?[.。．])|(@[a-z0-9-]+[.。．])|([a-z0-9-]+[.。．](?:[a-z0-9-]+[.。．])*[a-z]{2,}\b)'
 )
 CONTROL_PATTERN = re.compile(r'[\x00-\x1f\x7f]')
-HALL_PATH = re.compile(r'/[A-Za-z0-9/_.-]*(\?[A-Za-z0-9=&:._-]*)?')
+HALL_PATH = re.compile(r'/(?!/)[A-Za-z0-9/_.-]*(\?[A-Za-z0-9=&:._-]*)?')
 
 
 @dataclass(frozen=True)

@@ -129,7 +129,7 @@ PERIODIC = (
     Periodic(deliver_notifications, 5),
     Periodic(come_now, 30),
     Periodic(sweep_sla, 60),
-    Periodic(comfort_long_waits, 60),
+    Periodic(comfort_long_waits, 30),
     Periodic(remind_bookings, 300),
     Periodic(mark_no_shows, 60),
     Periodic(anchor_audit, 300),

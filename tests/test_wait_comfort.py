@@ -7,7 +7,7 @@ import asyncio
 from app.bus import InProcessBus
 from app.db import Database
 from app.events import Event, WaitComfort
-from app.models import Hall, Ticket, TicketCreate
+from app.models import Hall, Ticket, TicketCreate, TicketEvent
 from app.models.ticket import Channel
 from app.services.queue import QueueService
 from app.services.wait_comfort import ComfortText, WaitComfortService
@@ -63,7 +63,7 @@ async def test_a_ticket_waiting_thirty_minutes_is_prompted_once_with_the_halls_w
     assert [e.ticket_id for e in events if isinstance(e, WaitComfort)] == [early.ticket.id, later.ticket.id]
 
 
-async def test_a_called_ticket_shows_no_prompt_and_a_remote_ticket_not_in_the_hall_is_not_prompted(
+async def test_a_called_ticket_shows_no_prompt_and_a_remote_ticket_counts_its_wait_from_its_arrival(
     db: Database, queue: QueueService, hall: SmallHall, clock: FakeClock
 ) -> None:
     await with_prompt(db, hall)
@@ -87,7 +87,16 @@ async def test_a_called_ticket_shows_no_prompt_and_a_remote_ticket_not_in_the_ha
         )
         s.add(away)
     clock.advance(31)
-    assert await comfort.sweep() == 0
+    assert await comfort.sweep() == 0  # not in the hall: sitting nowhere
+    async with db.session() as s, s.begin():
+        row = await s.get(Ticket, away.id)
+        assert row is not None
+        row.awaiting_arrival = False
+        s.add(TicketEvent(ticket_id=away.id, hall_id=hall.hall_id, kind='arrived', at=clock.now, to_status='waiting'))
+    clock.advance(29)
+    assert await comfort.sweep() == 0  # its wait counts from its arrival
+    clock.advance(2)
+    assert await comfort.sweep() == 1
 
 
 async def test_a_hall_without_the_prompt_configured_prompts_with_empty_words_and_pages_show_nothing(

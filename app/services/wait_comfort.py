@@ -5,7 +5,7 @@ ticket has waited past `thresholds.LONG_WAIT` since it was taken, on /track and 
 the sweep (a periodic job, app/jobs.py) marks the ticket once (`comfort_at`, a conditional update, so several
 workers prompt once) and publishes `WaitComfort` with the hall's `long_wait_comfort` text; the pages follow
 the journey feed, and a page opened later reads `prompt_for` once. A remote ticket not yet in the hall is
-left out: it is not sitting anywhere.
+left out (it is not sitting anywhere), and one that arrived counts its wait from its arrival.
 """
 
 from __future__ import annotations
@@ -13,16 +13,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import exists, update
 from sqlmodel import col, select
 
 from app.events import WaitComfort
 from app.models.hall import Hall
-from app.models.ticket import Ticket, TicketStatus
+from app.models.ticket import Ticket, TicketEvent, TicketStatus
 from app.services.thresholds import LONG_WAIT
 from app.services.uow import Service
 
 PROMPT_KEY = 'long_wait_comfort'
+ARRIVED = 'arrived'  # the ticket event of a remote ticket's citizen confirmed in the hall (app/services/queue.py)
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,17 @@ class WaitComfortService(Service):
     async def sweep(self) -> int:
         """Prompt every ticket that has waited past the threshold and was not prompted yet; how many were."""
         now = self.clock()
+        cutoff = now - LONG_WAIT
+        arrived_lately = exists().where(
+            col(TicketEvent.ticket_id) == Ticket.id, TicketEvent.kind == ARRIVED, col(TicketEvent.at) > cutoff
+        )
         statement = select(Ticket.id).where(
             Ticket.hall_id == self.hall_id,
             Ticket.status == TicketStatus.WAITING,
             col(Ticket.awaiting_arrival).is_(False),
             col(Ticket.comfort_at).is_(None),
-            col(Ticket.taken_at) <= now - LONG_WAIT,
+            col(Ticket.taken_at) <= cutoff,
+            ~arrived_lately,
         )
         async with self.db.read_session() as s:
             due = list((await s.execute(statement)).scalars())

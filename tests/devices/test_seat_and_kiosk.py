@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from app.bus import InProcessBus
 from app.events import ComfortPrompt, DeviceSuggestion, HelpRequested, SeatChanged
 from app.models.ticket import TicketCreate
+from app.security.keys import Purpose
 from app.services.queue import QueueService
+from devices.sim import samples
+from devices.sim.behaviours import SeatSim, SimWorld
 from devices.sim.client import DeviceClient
 from tests.callers import DESK, deps_for
 from tests.conftest import FakeClock
@@ -117,3 +122,25 @@ async def test_kiosk_sessions_count_help_alerts_and_heavy_use_raises_the_suggest
 async def test_a_kiosk_finds_its_peripherals(harness: HubHarness) -> None:
     found = {kind: driver.code for kind, driver in harness.service.peripherals('K01').items()}
     assert found == {'id_reader': 'K01-ID', 'qr_scanner': 'K01-QR', 'camera': 'K01-CAM', 'printer': 'K01-PRN'}
+
+
+async def test_a_simulated_seat_accepts_the_indicator_and_lights_it_with_the_halls_text(
+    harness: HubHarness, device_hall: SmallHall, clock: FakeClock
+) -> None:
+    world = SimWorld(qr=samples.signed_qr_samples(harness.settings.key(Purpose.CODE_SIGNING)), activity=False)
+    seat = SeatSim(world, harness.url, 'S-01', harness.credential('S-01'))
+    running = asyncio.get_running_loop().create_task(seat.run())
+    try:
+        await seat.client.connected.wait()
+        seat.occupied = True
+        await seat.client.send('occupancy', {'occupied': True})
+        await take_a_ticket(harness, device_hall, clock)
+        clock.advance(31)
+        await harness.service.sweep()
+        assert seat.indicator == PROMPTS['long_wait_comfort']['zh']
+        assert harness.service.drivers['S-01'].state == 'online'  # acked, not timed out
+    finally:
+        await seat.client.stop()
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running

@@ -251,7 +251,6 @@ class WaitComfort(Event):
     """A ticket has waited past the comfort threshold: its /track and /me pages show the hall's long_wait_comfort."""
 
     ticket_id: int
-    account_id: int | None = None
     waited_minutes: int
     text_zh: str = ''
     text_en: str = ''

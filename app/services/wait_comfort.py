@@ -73,17 +73,15 @@ class WaitComfortService(Service):
                     Ticket.status == TicketStatus.WAITING,
                 )
                 .values(comfort_at=now)
-                .returning(Ticket.taken_at, Ticket.account_id)
+                .returning(Ticket.taken_at)
             )
-            row = taken.first()
-            if row is None:
+            taken_at = taken.scalar_one_or_none()
+            if taken_at is None:
                 return 0
-            taken_at, account_id = row
             uow.emit(
                 WaitComfort(
                     hall_id=self.hall_id,
                     ticket_id=ticket_id,
-                    account_id=account_id,
                     waited_minutes=int((now - taken_at).total_seconds() // 60),
                     text_zh=text.zh,
                     text_en=text.en,

@@ -247,6 +247,15 @@ class ComfortPrompt(Event):
     text_en: str = ''
 
 
+class WaitComfort(Event):
+    """A ticket has waited past the comfort threshold: its /track and /me pages show the hall's long_wait_comfort."""
+
+    ticket_id: int
+    waited_minutes: int
+    text_zh: str = ''
+    text_en: str = ''
+
+
 class DeviceSuggestion(Event):
     """A device's rolling usage rate crossed the high mark: the hall's device_usage_high suggestion."""
 

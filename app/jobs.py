@@ -1,5 +1,5 @@
-"""Background jobs: notification delivery, the SLA sweep, booking no-shows, the end of staffing moves and audit
-anchors, on arq when REDIS_URL is set, in-process otherwise.
+"""Background jobs: notification delivery, the SLA sweep, booking no-shows and reminders, the comfort prompt,
+the end of staffing moves and audit anchors, on arq when REDIS_URL is set, in-process otherwise.
 
 The job functions are the same either way (arq's `ctx` dict carries the services). Without Redis,
 one app-level asyncio task runs them periodically and on `kick` (never one task per client). With
@@ -36,7 +36,10 @@ from app.db import Database
 from app.models.hall import Hall
 from app.security.keys import Purpose
 from app.services.audit_anchors import AuditAnchors
+from app.services.booking_reminders import BookingReminders
 from app.services.deps import build_deps
+from app.services.forecast import ForecastService
+from app.services.guide import BestTimes
 from app.services.hall_rules import HallRulesService
 from app.services.journey import Journey, build_journey
 from app.services.queue import QueueService
@@ -92,6 +95,18 @@ async def end_staffing_moves(ctx: dict[str, Any]) -> int:
     return await staffing.end_due()
 
 
+async def comfort_long_waits(ctx: dict[str, Any]) -> int:
+    """Push the hall's comfort prompt to the pages of tickets that have waited past 30 minutes (once each)."""
+    return await _journey(ctx).comfort.sweep()
+
+
+async def remind_bookings(ctx: dict[str, Any]) -> int:
+    """Remind tomorrow's bookings (once each, in the daytime), offering a quieter slot when theirs is a peak."""
+    reminders = ctx['reminders']
+    assert isinstance(reminders, BookingReminders)
+    return await reminders.sweep()
+
+
 async def anchor_audit(ctx: dict[str, Any]) -> int:
     """Sign the audit chain's head to the anchor file (and Redis) when it moved: a cut tail then shows."""
     anchors = ctx['anchors']
@@ -127,6 +142,8 @@ PERIODIC = (
     Periodic(deliver_notifications, 5),
     Periodic(come_now, 30),
     Periodic(sweep_sla, 60),
+    Periodic(comfort_long_waits, 30),
+    Periodic(remind_bookings, 300),
     Periodic(mark_no_shows, 60),
     Periodic(end_staffing_moves, 30),
     Periodic(anchor_audit, 300),
@@ -350,8 +367,10 @@ class AppJobs:
         await self.runner.stop()
 
 
-async def start(journey: Journey, queue: QueueService) -> AppJobs:
-    """Start delivery and sweeps for the app, and the queue notices ("还有3人", "请到5号窗口")."""
+async def start(journey: Journey, queue: QueueService, best_times: BestTimes | None = None) -> AppJobs:
+    """Start delivery and sweeps for the app, and the queue notices ("还有3人", "请到5号窗口").
+
+    `best_times` is the process's shared BestTimes: reminders of bookings in a predicted peak offer a quieter slot."""
     settings = queue.settings
     ctx: dict[str, Any] = {
         'journey': journey,
@@ -359,6 +378,7 @@ async def start(journey: Journey, queue: QueueService) -> AppJobs:
         'settings': settings,
         'remote': RemoteQueue(queue.deps, queue),
         'staffing': StaffingService(queue.deps, queue, None),
+        'reminders': BookingReminders(queue.deps, journey.bookings, best_times.of if best_times else None),
     }
     periodic = app_periodic(settings)
     runner: JobRunner = (
@@ -397,6 +417,8 @@ async def _worker_startup(ctx: dict[str, Any]) -> None:
     ctx['journey'] = build_journey(deps)
     ctx['remote'] = RemoteQueue(deps, QueueService(deps))
     ctx['staffing'] = StaffingService(deps, QueueService(deps), None)
+    best_times = BestTimes(deps, ForecastService(deps, prompts=hall.prompts))
+    ctx['reminders'] = BookingReminders(deps, ctx['journey'].bookings, best_times.of)
 
 
 async def _worker_shutdown(ctx: dict[str, Any]) -> None:

@@ -110,7 +110,7 @@ class Root:
         self.stops.append(sessions.stop)
         kiosk_devices = await self.devices.start(rt.deps, rt.bus, ops=rt.ops)
         self.stops.append(self.devices.stop)
-        self.stops.append((await jobs.start(rt.journey, rt.queue)).stop)
+        self.stops.append((await jobs.start(rt.journey, rt.queue, rt.guide.best_times if rt.guide else None)).stop)
         if settings.hall_simulation == 'on' and rt.forecast is not None:
             simulator = await hall_traffic.start_demo(rt.queue, rt.forecast, settings)
             self.stops.append(simulator.stop)

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     hall_simulation_windows: str = Field(
         default='', pattern=r'^\s*(\d+\s*(,\s*\d+\s*)*)?$', validation_alias='HALL_SIMULATION_WINDOWS'
     )  # window numbers the simulator staffs, comma-separated; empty: every window open at start-up
+    public_url: str = Field(
+        default='', pattern=r'^(https?://[A-Za-z0-9.:\[\]-]+)?$', validation_alias='PUBLIC_URL'
+    )  # the hall's address as citizens reach it: texts link to /track and /book under it (empty: no links)
     host: str = Field(default='127.0.0.1', validation_alias='HOST')
     port: int = Field(default=8080, ge=1, le=65535, validation_alias='PORT')
     lang: Literal['zh-CN', 'en'] = Field(default_factory=lambda: _lang_from_locale(), validation_alias='HALL_LANG')

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from nicegui import ui
 
-from app.events import CaseStepChanged, Event, ProxyChanged, TicketEventBase
+from app.events import CaseStepChanged, Event, ProxyChanged, TicketEventBase, WaitComfort
 from app.models.appointment import AppointmentStatus
 from app.models.ticket import Channel, TicketCreate
 from app.services.booking import BookingView
@@ -99,6 +99,10 @@ class MeScreen:
         card = TicketCard(self.queue, tracked)
         await card.show()
         self.cards.append(card)
+        comfort = await self.journey.comfort.prompt_for(ticket.id)
+        if comfort is not None:
+            text = comfort.in_language('en' if in_english() else 'zh')
+            tid(ui.label(text), f'me-comfort-{ticket.number}').classes('w-full p-3 rounded bg-amber-1 text-sm')
         if ticket.awaiting_arrival:
             tid(ui.label(t('me.arrive_hint')), f'me-arrive-{ticket.number}').classes('text-sm text-accent')
         tid(ui.link(t('me.track'), f'/track/{ticket.code}'), f'me-track-{ticket.number}').classes('text-sm')
@@ -267,6 +271,8 @@ class MeScreen:
         assert self.home is not None
         if isinstance(event, CaseStepChanged):
             return event.case_id in self.home.case_ids or event.ticket_id in self.home.ticket_ids
+        if isinstance(event, WaitComfort):  # the hall's comfort prompt for a ticket of this citizen
+            return event.ticket_id in self.home.ticket_ids
         if isinstance(event, ProxyChanged):
             grants = {grant.id for grant in self.home.grants}
             return event.grant_id in grants or event.ticket_id in self.home.ticket_ids

@@ -25,6 +25,7 @@ from app.events import (
     RectificationChanged,
     RectificationOpened,
     TicketEventBase,
+    WaitComfort,
 )
 from app.models.security import ConsentPublic, ConsentPurpose, ConsentScope
 from app.models.ticket import TicketStatus
@@ -83,9 +84,11 @@ class TrackScreen:
     async def build(self) -> None:
         with ui.column().classes('w-full gap-3'):
             self.ticket = TicketCard(self.queue, self.tracked)
+            self.comfort = tid(ui.label(), 'track-comfort').classes('w-full p-3 rounded bg-amber-1 text-base')
             self.person_gate = tid(ui.card(), 'track-person').classes('w-full p-4 gap-2')
             self.person_box = ui.column().classes('w-full gap-3')
         await self.ticket.show()
+        await self.draw_comfort()
         self.draw_gate()
         self.feed.tickets.subscribe(self.on_ticket)
         self.feed.journey.subscribe(self.on_journey)
@@ -107,6 +110,20 @@ class TrackScreen:
             self.answer.on('keydown.enter', self.verify)
             self.error = tid(ui.label(), 'track-error').classes('text-negative text-sm')
             tid(ui.button(t('track.verify'), on_click=self.verify), 'track-verify').classes('w-full').props('size=lg')
+
+    async def draw_comfort(self) -> None:
+        """A page opened after the 30 minutes passed shows the prompt at once; later ones come by push."""
+        prompt = None
+        if self.tracked.ticket_id is not None:
+            prompt = await self.journey.comfort.prompt_for(self.tracked.ticket_id)
+        if prompt is None:
+            self.comfort.set_visibility(False)
+            return
+        self.show_comfort(prompt.in_language(self.lang))
+
+    def show_comfort(self, text: str) -> None:
+        self.comfort.set_text(text)
+        self.comfort.set_visibility(bool(text))
 
     async def send_code(self) -> None:
         self.error.set_text('')
@@ -291,11 +308,20 @@ class TrackScreen:
     # ---- pushed events -------------------------------------------------------------------------
 
     async def on_ticket(self, event: TicketEventBase) -> None:
-        if self.ticket.moved(event) and self.act is not None:
+        served = self.ticket.moved(event)
+        if self.ticket.status != TicketStatus.WAITING:
+            self.comfort.set_visibility(False)  # called (or gone): no longer waiting
+        if served and self.act is not None:
             await self.draw_rating()
 
     async def on_journey(self, event: Event) -> None:
-        """The person's sections follow their case, notices, relatives and rating; the slip alone sees none."""
+        """The person's sections follow their case, notices, relatives and rating; the slip alone sees none.
+
+        The comfort prompt is the hall's own words, nothing personal: the slip's holder sees it too."""
+        if isinstance(event, WaitComfort):
+            if event.ticket_id == self.tracked.ticket_id and self.ticket.status == TicketStatus.WAITING:
+                self.show_comfort(event.text_en if self.lang == 'en' and event.text_en else event.text_zh)
+            return
         if self.act is None:
             return
         if isinstance(event, CaseStepChanged):

@@ -267,9 +267,8 @@ class DeviceService:
     async def sweep(self) -> None:
         """Comfort prompts, usage suggestions and the face gallery; tests call it with a fake clock."""
         due = [d for d in self.drivers.values() if isinstance(d, SeatDriver) and d.comfort_due()]
-        if due and await self.waiting_tickets() > 0:
-            for seat in due:
-                await seat.prompt_comfort()
+        if due and await self.waiting_tickets() > 0:  # at once: a silent seat's indicator must not hold up the rest
+            await asyncio.gather(*(seat.prompt_comfort() for seat in due))
         zh, en = self.ctx.prompt('device_usage_high')
         for driver in list(self.drivers.values()):
             if driver.usage_crossed_high():

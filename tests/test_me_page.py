@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,8 @@ from nicegui.testing import User
 from sqlalchemy import update
 from sqlmodel import col
 
-from app.models import TicketCreate
+from app.clock import utcnow
+from app.models import Hall, TicketCreate
 from app.models.citizen_account import CitizenAccount
 from app.models.ticket import Ticket
 from app.settings import get_settings
@@ -114,3 +116,24 @@ async def test_a_booking_shows_its_check_in_code_and_is_cancelled_from_me(phone_
     await user.should_see('预约已取消', retries=PATIENT)
     await user.should_not_see(marker=f'me-booking-qr-{booked.reference}')
     assert [(b.reference, b.status) for b in await bookings.bookings_of(me)] == [(booked.reference, 'cancelled')]
+
+
+async def test_a_ticket_waiting_thirty_minutes_shows_the_halls_comfort_prompt_pushed_to_me(
+    phone_hall: JourneyHall, user: User
+) -> None:
+    me = await citizen_signed_in(user, PHONE)
+    rt = await ready()
+    prompt = {'zh': '您已等候超过30分钟，辛苦了！', 'en': 'You have waited over 30 minutes.'}
+    async with rt.db.session() as s, s.begin():
+        await s.execute(update(Hall).values(prompts={'long_wait_comfort': prompt}))
+    mine = await rt.queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)
+    await give_ticket_to(me.account_id or 0, mine.ticket.id or 0)
+    await user.open('/me')
+    await user.should_see(marker='track-number', content='C001')
+    await user.should_not_see(marker='me-comfort-C001')
+
+    async with rt.db.session() as s, s.begin():
+        waited = utcnow() - dt.timedelta(minutes=31)
+        await s.execute(update(Ticket).where(col(Ticket.id) == mine.ticket.id).values(taken_at=waited))
+    assert await rt.journey.comfort.sweep() == 1  # what the periodic job runs
+    await user.should_see(marker='me-comfort-C001', content=prompt['zh'], retries=PATIENT)

@@ -11,7 +11,7 @@ from app.services import notifications
 from app.services.channels import PUSH, SMS
 from app.services.errors import Invalid
 from app.services.journey import Journey
-from app.services.messages import TEMPLATES, Template, message
+from app.services.messages import TEMPLATES, HallLink, Template, hall_link, message
 from app.services.queue import QueueService
 from tests import journeyhall
 from tests.conftest import FakeClock
@@ -69,7 +69,24 @@ def test_no_template_has_a_free_text_slot() -> None:
             'deadline',
             'time',  # a booking's slot, '11月30日09:30'
             'reference',  # a booking's reference, 12 hex digits
+            'quiet',  # a quieter slot's time, '14:30'
+            'link',  # only a HallLink: PUBLIC_URL and a path our code builds
         }, template
+        assert 'link' not in spec.params or spec.params['link'] is HallLink, template
+
+
+def test_the_one_link_a_text_carries_is_the_halls_own_page_and_never_a_string() -> None:
+    link = hall_link('https://hall.example.gov.cn/', '/track/Ab_9-x')
+    assert link is not None
+    invite = message(Template.RATE_INVITE, service='事项甲', link=link)
+    assert invite.text.endswith('：https://hall.example.gov.cn/track/Ab_9-x')
+    with pytest.raises(Invalid) as refused:
+        message(Template.RATE_INVITE, service='事项甲', link='https://hall.example.gov.cn/track/Ab_9-x')
+    assert refused.value.code == 'link_in_message'
+    assert hall_link('', '/track/Ab_9-x') is None  # no public address: the text names the page instead
+    for path in ('//evil.example.com/x', '/track/a b', 'track/x', '/book/A?start=1 2'):
+        with pytest.raises(ValueError):
+            hall_link('https://hall.example.gov.cn', path)
 
 
 async def test_a_note_goes_to_the_push_copy_only(db: Database, journey_hall: JourneyHall, clock: FakeClock) -> None:

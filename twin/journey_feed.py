@@ -1,10 +1,11 @@
 """Events for the citizen and reviewer pages (/track, /proxy, /review), relayed from the bus once per process.
 
 `tickets` re-emits every ticket transition (a ticket's status, or the queue ahead of it, moved); `journey`
-re-emits what follows a ticket: case steps, SLA warnings, notices sent, ratings, rectifications and proxy
-grants. Both are NiceGUI Events: a page subscribes inside itself and the subscription dies with its client,
-so no page holds a bus subscription of its own. The relay awaits every page's handler (`Event.call`): each
-page sees the events one at a time and in bus order, and `bus.drain()` still means every open page caught up.
+re-emits what follows a ticket: case steps, SLA warnings, notices sent, ratings, rectifications, proxy
+grants and the long-wait comfort prompt. Both are NiceGUI Events: a page subscribes inside itself and the
+subscription dies with its client, so no page holds a bus subscription of its own. The relay awaits every
+page's handler (`Event.call`): each page sees the events one at a time and in bus order, and `bus.drain()`
+still means every open page caught up.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from app.events import (
     RectificationOpened,
     SlaAtRisk,
     TicketEventBase,
+    WaitComfort,
 )
 
 JOURNEY_EVENTS: tuple[type[Event], ...] = (
@@ -32,6 +34,7 @@ JOURNEY_EVENTS: tuple[type[Event], ...] = (
     RectificationOpened,
     RectificationChanged,
     ProxyChanged,
+    WaitComfort,
 )
 
 

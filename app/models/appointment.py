@@ -37,6 +37,7 @@ class Appointment(AppointmentBase, table=True):
     status: AppointmentStatus = public(default=AppointmentStatus.BOOKED, max_length=16)
     ticket_id: int | None = internal(default=None)
     created_at: dt.datetime = internal()
+    reminded_at: dt.datetime | None = internal(default=None)  # when the day-before reminder went out
 
 
 class AppointmentPublic(AppointmentBase):

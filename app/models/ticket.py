@@ -104,6 +104,7 @@ class Ticket(TicketBase, table=True):
     account_id: int | None = internal(default=None, foreign_key='citizen_account.id', index=True)  # taken online
     awaiting_arrival: bool = public(default=False)  # a remote ticket until the citizen is confirmed in the hall
     come_now_at: dt.datetime | None = internal(default=None)  # when "please come now" went out
+    comfort_at: dt.datetime | None = internal(default=None)  # when the long-wait comfort prompt went to its pages
 
 
 class TicketPublic(TicketBase):

@@ -89,7 +89,7 @@ class BookingService(Service):
                 )
                 .group_by(Appointment.slot_start)
             )
-            taken = {_utc(start): count for start, count in rows.all()}
+            taken = {as_utc(start): count for start, count in rows.all()}
         return [Slot(start, end, capacity, max(0, capacity - taken.get(start, 0))) for start, end in bounds]
 
     async def bookings_of(self, caller: Principal) -> list[BookingView]:
@@ -179,7 +179,7 @@ class BookingService(Service):
             appointment = await self._own(s, account_id, reference, now)
             service = await s.get(ServiceItem, appointment.service_id, with_for_update=True)
             assert service is not None
-            if start == _utc(appointment.slot_start):
+            if start == as_utc(appointment.slot_start):
                 return self._view(appointment, service)
             await self._one_per_day(s, account_id, service, start, moving=appointment.id)
             await self._place_left(s, service, start)
@@ -228,7 +228,7 @@ class BookingService(Service):
 
     def _slot(self, start: dt.datetime, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
         """The slot that begins at `start` (a naive time is the hall's local time), or why it cannot be booked."""
-        moment = _utc(start.replace(tzinfo=self.settings.tz) if start.tzinfo is None else start)
+        moment = as_utc(start.replace(tzinfo=self.settings.tz) if start.tzinfo is None else start)
         day = hall_day(moment, self.settings.tz)
         slot = next(((a, b) for a, b in self._day_slots(day) if a == moment), None)
         if slot is None:
@@ -248,8 +248,8 @@ class BookingService(Service):
 
     def _not_blocked(self, account: CitizenAccount, now: dt.datetime) -> None:
         until = account.booking_blocked_until
-        if until is not None and _utc(until) > now:
-            local = _utc(until).astimezone(self.settings.tz)
+        if until is not None and as_utc(until) > now:
+            local = as_utc(until).astimezone(self.settings.tz)
             raise Conflict('booking_blocked', until=f'{local:%Y-%m-%d %H:%M}')
 
     async def _service(self, s: AsyncSession, code: str, *, lock: bool = False) -> ServiceItem:
@@ -320,7 +320,7 @@ class BookingService(Service):
             raise NotFound('unknown_appointment')
         if appointment.status != AppointmentStatus.BOOKED:
             raise Conflict('appointment_used')
-        if _utc(appointment.slot_start) <= now:
+        if as_utc(appointment.slot_start) <= now:
             raise Conflict('slot_started')
         return appointment
 
@@ -331,7 +331,7 @@ class BookingService(Service):
             return
         since = now - dt.timedelta(days=rules.no_show_window_days)
         if account.booking_blocked_until is not None:
-            since = max(since, _utc(account.booking_blocked_until) - dt.timedelta(days=rules.booking_block_days))
+            since = max(since, as_utc(account.booking_blocked_until) - dt.timedelta(days=rules.booking_block_days))
         misses = await s.scalar(
             select(func.count())
             .select_from(Appointment)
@@ -350,7 +350,7 @@ class BookingService(Service):
         self, s: AsyncSession, template: Template, appointment: Appointment, service: ServiceItem, now: dt.datetime
     ) -> None:
         """An SMS to the account's phone (the delivery job resolves it); the key makes a retry write nothing twice."""
-        local = _utc(appointment.slot_start).astimezone(self.settings.tz)
+        local = as_utc(appointment.slot_start).astimezone(self.settings.tz)
         text = message(
             template,
             service=service.name[:MAX_PARAMETER_LENGTH],
@@ -383,8 +383,8 @@ class BookingService(Service):
             reference=appointment.reference,
             service_code=service.code,
             service_name=service.name,
-            start=_utc(appointment.slot_start),
-            end=_utc(appointment.slot_end),
+            start=as_utc(appointment.slot_start),
+            end=as_utc(appointment.slot_end),
             status=AppointmentStatus(appointment.status),
             qr=codes.sign(self.settings.secret, 'appt', appointment.reference),
         )
@@ -397,12 +397,12 @@ def appointment_changed(appointment: Appointment) -> AppointmentChanged:
         hall_id=appointment.hall_id,
         service_id=appointment.service_id,
         appointment_id=appointment.id,
-        slot_start=_utc(appointment.slot_start),
-        slot_end=_utc(appointment.slot_end),
+        slot_start=as_utc(appointment.slot_start),
+        slot_end=as_utc(appointment.slot_end),
         status=appointment.status,
     )
 
 
-def _utc(moment: dt.datetime) -> dt.datetime:
+def as_utc(moment: dt.datetime) -> dt.datetime:
     """Aware UTC (SQLite hands stored moments back as they were written; keep comparisons exact)."""
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)

@@ -27,7 +27,7 @@ from app.models.people import Citizen
 from app.models.ticket import Ticket, TicketStatus
 from app.security import codes
 from app.security.masking import mask_id_number, mask_name
-from app.services import case_views, certificates, notifications, sla
+from app.services import case_views, certificates, notifications, rating_invites, sla
 from app.services.case_views import MATERIAL_REQUIRED, MATERIAL_SATISFIED, MATERIAL_VERIFIED, CaseView, PendingNode
 from app.services.department_data import SOURCES, DepartmentData
 from app.services.deps import Deps
@@ -346,6 +346,8 @@ class CaseService(Service):
     async def _complete(self, uow: UnitOfWork, case: Case, service: ServiceItem, *, now: dt.datetime) -> None:
         case.status, case.completed_at, case.outcome = CASE_COMPLETED, now, 'approved'
         uow.emit(self._case_event(case, service, status=CASE_COMPLETED, actor='system', now=now))
+        await uow.session.flush()  # the invitation reads this case as concluded
+        await rating_invites.invite_after_case(uow.session, case, public_url=self.settings.public_url, now=now)
 
     def _emit(
         self, uow: UnitOfWork, case: Case, service: ServiceItem, node: CaseNode, *, actor: str, now: dt.datetime

@@ -23,6 +23,7 @@ from app.services.notifications import NotificationService
 from app.services.proxy import ProxyService
 from app.services.sms_providers import sms_channel
 from app.services.tracking import TrackingService
+from app.services.wait_comfort import WaitComfortService
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Journey:
     sms: NotificationChannel  # the outbox file's RecordingSmsGateway unless SMS_PROVIDER names a provider
     home: CitizenHome  # "我的": a signed-in citizen's tickets, bookings, cases, consents and grants
     bookings: BookingService
+    comfort: WaitComfortService  # the long-wait comfort prompt on /track and /me
 
 
 def build_journey(deps: Deps) -> Journey:
@@ -64,4 +66,5 @@ def build_journey(deps: Deps) -> Journey:
         sms=sms,
         bookings=bookings,
         home=CitizenHome(deps, bookings),
+        comfort=WaitComfortService(deps),
     )

@@ -4,7 +4,9 @@ Why: a text from the hall's number is believed. If a clerk's or reviewer's free 
 return note ("请先访问 http://... 缴纳费用") turns the hall into a phishing sender. So an SMS is always one
 of these templates; free text from staff travels only as a `note` shown on /track, never in an SMS. A
 parameter is typed, short, and refused (with a clear error, changing nothing) when it carries a link or
-a host name, even when it comes from configuration such as a service's name.
+a host name, even when it comes from configuration such as a service's name. The one link a text may
+carry is a `HallLink`: the hall's own PUBLIC_URL and a path the code builds (a rating or a rescheduling
+page), never a string from a person.
 """
 
 from __future__ import annotations
@@ -24,6 +26,25 @@ LINK_PATTERN = re.compile(
     r'(?i)([a-z][a-z0-9+.-]*:/{1,2})|(\bwww\d?[.。．])|(@[a-z0-9-]+[.。．])|([a-z0-9-]+[.。．](?:[a-z0-9-]+[.。．])*[a-z]{2,}\b)'
 )
 CONTROL_PATTERN = re.compile(r'[\x00-\x1f\x7f]')
+HALL_PATH = re.compile(r'/(?!/)[A-Za-z0-9/_.-]*(\?[A-Za-z0-9=&:._-]*)?')
+
+
+@dataclass(frozen=True)
+class HallLink:
+    """A link to one of the hall's own pages; only `hall_link` builds one."""
+
+    url: str
+
+
+def hall_link(public_url: str, path: str) -> HallLink | None:
+    """The hall's page at `path` under PUBLIC_URL; None when the hall has no public address configured.
+
+    The path is built by our code (a tracking code, a service code, a slot); anything else is a bug."""
+    if not public_url:
+        return None
+    if not HALL_PATH.fullmatch(path):
+        raise ValueError(f'not a path of the hall: {path!r}')
+    return HallLink(public_url.rstrip('/') + path)
 
 
 class Template(StrEnum):
@@ -52,6 +73,11 @@ class Template(StrEnum):
     BOOKING_MOVED = 'booking_moved'
     COME_NOW = 'come_now'
     NOT_ARRIVED = 'not_arrived'
+    RATE_INVITE = 'rate_invite'
+    RATE_INVITE_PAGE = 'rate_invite_page'
+    BOOKING_REMINDER = 'booking_reminder'
+    BOOKING_REMINDER_PEAK = 'booking_reminder_peak'
+    BOOKING_REMINDER_PEAK_PAGE = 'booking_reminder_peak_page'
 
 
 @dataclass(frozen=True)
@@ -122,6 +148,33 @@ TEMPLATES: dict[Template, Spec] = {
     Template.NOT_ARRIVED: _spec(
         '已叫到您的{number}号，但您尚未确认到厅，号码已为您保留；到厅后扫入口签到码即可按原顺序候叫', number=str
     ),
+    Template.RATE_INVITE: _spec(
+        '您的「{service}」已办理完毕，欢迎为本次服务评价（好差评）：{link}', service=str, link=HallLink
+    ),
+    Template.RATE_INVITE_PAGE: _spec(
+        '您的「{service}」已办理完毕，欢迎在办件进度页（扫取号单二维码打开）为本次服务评价（好差评）', service=str
+    ),
+    Template.BOOKING_REMINDER: _spec(
+        '提醒：您预约了明天{time}办理「{service}」，预约号{reference}。请在时段内到大厅自助机扫码签到',
+        service=str,
+        time=str,
+        reference=str,
+    ),
+    Template.BOOKING_REMINDER_PEAK: _spec(
+        '提醒：您预约了明天{time}办理「{service}」（预约号{reference}），该时段预计人多；{quiet}人少，可改约：{link}',
+        service=str,
+        time=str,
+        reference=str,
+        quiet=str,
+        link=HallLink,
+    ),
+    Template.BOOKING_REMINDER_PEAK_PAGE: _spec(
+        '提醒：您预约了明天{time}办理「{service}」（预约号{reference}），该时段预计人多；{quiet}人少，可在“我的”页面改约',
+        service=str,
+        time=str,
+        reference=str,
+        quiet=str,
+    ),
     Template.RATING_VOID: _spec('您对「{service}」的评价经申诉复核，认定与事实不符，不计入满意度统计', service=str),
 }
 
@@ -134,6 +187,10 @@ def link_refused(name: str) -> Invalid:
 
 
 def _checked(name: str, value: object, kind: type) -> object:
+    if kind is HallLink:
+        if not isinstance(value, HallLink):
+            raise link_refused(name)
+        return value.url
     if kind is int:
         if not isinstance(value, int) or isinstance(value, bool):
             raise Invalid('invalid_message_parameter', text='invalid_message_parameter.not_integer', name=name)

@@ -47,7 +47,7 @@ from app.models.ticket import (
     TicketStatus,
 )
 from app.security import codes
-from app.services import audit, citizens, remote_queue
+from app.services import audit, citizens, rating_invites, remote_queue
 from app.services.booking import appointment_changed
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.identity import IdentityFacts, parse_id_number
@@ -404,6 +404,7 @@ class QueueService(QueueViews, WindowsAdmin):
             await self._record(
                 uow, ticket, 'completed', TicketStatus.CALLED, caller=caller, window=window, event=TicketCompleted
             )
+            await rating_invites.invite_to_rate(uow.session, ticket, public_url=self.settings.public_url, now=now)
             settled = await self._settled(uow.session, ticket)
         return settled or await self.ticket_view(ticket.code)
 

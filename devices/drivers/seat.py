@@ -3,18 +3,23 @@
 The seat cannot know who sits on it, only for how long; `comfort_due` tells the device service's
 sweep that this seat has been held past `comfort_after` (by default `thresholds.SEAT_COMFORT`, the
 map's "long") and has not prompted yet for this occupancy. The service raises the prompt only while
-tickets are actually waiting.
+tickets are actually waiting: on the manager's map (`ComfortPrompt`) and on the seat's own indicator
+(an `indicator` command; the seat clears it itself when it is left).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from app.events import ComfortPrompt, SeatChanged
 from app.models.device import DeviceKind
 from app.services.thresholds import held_long
 from devices import protocol
-from devices.driver import DeviceInfo, Driver, DriverContext
+from devices.driver import DeviceInfo, DeviceUnavailable, Driver, DriverContext
+
+log = logging.getLogger(__name__)
+INDICATOR = 'indicator'
 
 
 class SeatDriver(Driver):
@@ -52,7 +57,10 @@ class SeatDriver(Driver):
         return not self._prompted and held_long(self.occupied_since, self.ctx.clock(), self.ctx.tuning.comfort_after)
 
     async def prompt_comfort(self) -> None:
-        """Publish the hall's long_wait_comfort prompt for this occupancy (once)."""
+        """Publish the hall's long_wait_comfort prompt for this occupancy (once) and light the seat's indicator.
+
+        The map's mark does not depend on the seat answering: an offline or silent seat is logged, not retried
+        (the person may have left; the next occupancy prompts afresh)."""
         since = self.occupied_since
         if since is None or self._prompted:
             return
@@ -70,6 +78,10 @@ class SeatDriver(Driver):
                 text_en=en,
             )
         )
+        try:
+            await self.command(INDICATOR, {'on': True, 'text': zh, 'text_en': en, 'waited_minutes': waited})
+        except DeviceUnavailable as error:
+            log.info('seat %s did not show the comfort prompt: %s', self.code, error.code)
 
     def on_disconnect(self) -> None:
         """Without a connection the seat's state is unknown: stop counting it as occupied."""

@@ -188,6 +188,15 @@ class SeatSim(SimulatedDevice):
     def __init__(self, world: SimWorld, url: str, code: str, credential: str) -> None:
         super().__init__(world, url, code, credential)
         self.occupied = False
+        self.indicator = ''
+
+    async def on_command(self, client: DeviceClient, type_: str, command_id: str, data: dict[str, Any]) -> None:
+        """The comfort prompt lights the seat's indicator until the seat is left."""
+        if type_ != 'indicator':
+            await super().on_command(client, type_, command_id, data)
+            return
+        self.indicator = str(data.get('text', '')) if self.occupied and data.get('on') else ''
+        await client.ack(command_id)
 
     async def act(self) -> None:
         world = self.world
@@ -196,6 +205,8 @@ class SeatSim(SimulatedDevice):
         flip = world.rng.random() < (leave if self.occupied else fullness)
         if flip:
             self.occupied = not self.occupied
+            if not self.occupied:
+                self.indicator = ''
             await self.client.send('occupancy', {'occupied': self.occupied})
 
 

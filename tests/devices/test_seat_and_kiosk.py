@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from typing import Any
+
 from app.bus import InProcessBus
 from app.events import ComfortPrompt, DeviceSuggestion, HelpRequested, SeatChanged
 from app.models.ticket import TicketCreate
+from app.security.keys import Purpose
 from app.services.queue import QueueService
+from devices.sim import samples
+from devices.sim.behaviours import SeatSim, SimWorld
+from devices.sim.client import DeviceClient
 from tests.callers import DESK, deps_for
 from tests.conftest import FakeClock
 from tests.devices.hubharness import PROMPTS, HubHarness
@@ -51,6 +59,32 @@ async def test_a_seat_held_past_the_threshold_while_tickets_wait_prompts_once(
     ]
 
 
+async def test_the_comfort_prompt_lights_the_seats_own_indicator_with_the_halls_text(
+    harness: HubHarness, device_hall: SmallHall, clock: FakeClock
+) -> None:
+    shown: list[tuple[str, dict[str, Any]]] = []
+
+    async def indicator(client: DeviceClient, type_: str, command_id: str, data: dict[str, Any]) -> None:
+        shown.append((type_, data))
+        await client.ack(command_id)
+
+    seat = harness.client('S-01', on_command=indicator)
+    await seat.connected.wait()
+    await take_a_ticket(harness, device_hall, clock)
+    await seat.send('occupancy', {'occupied': True})
+    clock.advance(29)
+    await harness.service.sweep()
+    assert shown == []  # not yet 30 minutes
+    clock.advance(2)
+    await harness.service.sweep()
+    await harness.service.sweep()
+    await harness.wait_for(lambda: shown)
+    prompt = PROMPTS['long_wait_comfort']
+    assert shown == [
+        ('indicator', {'on': True, 'text': prompt['zh'], 'text_en': prompt['en'], 'waited_minutes': 31}),
+    ]
+
+
 async def test_kiosk_sessions_count_help_alerts_and_heavy_use_raises_the_suggestion_once(
     harness: HubHarness, clock: FakeClock
 ) -> None:
@@ -89,3 +123,24 @@ async def test_kiosk_sessions_count_help_alerts_and_heavy_use_raises_the_suggest
 async def test_a_kiosk_finds_its_peripherals(harness: HubHarness) -> None:
     found = {kind: driver.code for kind, driver in harness.service.peripherals('K01').items()}
     assert found == {'id_reader': 'K01-ID', 'qr_scanner': 'K01-QR', 'camera': 'K01-CAM', 'printer': 'K01-PRN'}
+
+
+async def test_a_simulated_seat_accepts_the_indicator_and_lights_it_with_the_halls_text(
+    harness: HubHarness, device_hall: SmallHall, clock: FakeClock
+) -> None:
+    world = SimWorld(qr=samples.signed_qr_samples(harness.settings.key(Purpose.CODE_SIGNING)), activity=False)
+    seat = SeatSim(world, harness.url, 'S-01', harness.credential('S-01'))
+    running = asyncio.get_running_loop().create_task(seat.run())
+    try:
+        await seat.client.connected.wait()
+        seat.occupied = True
+        await seat.client.send('occupancy', {'occupied': True})
+        await take_a_ticket(harness, device_hall, clock)
+        clock.advance(31)
+        await harness.service.sweep()
+        await harness.wait_for(lambda: seat.indicator == PROMPTS['long_wait_comfort']['zh'])  # a busy machine may lag
+    finally:
+        await seat.client.stop()
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running

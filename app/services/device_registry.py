@@ -240,7 +240,9 @@ class DeviceRegistryService(Service):
                 raise Conflict('device_has_peripherals', code_value=device.code)
             device.retired_at = now
             device.state = DeviceState.OFFLINE
-            screens = await kiosk_pairing.end_pairing_in(s, device, now) if device.kind == DeviceKind.KIOSK else 0
+            screens = (
+                await kiosk_pairing.end_pairing_in(s, device, now) if device.kind in kiosk_pairing.SCREEN_KINDS else 0
+            )
             await audit.record_for(
                 s, caller, action=RETIRED, target=f'device:{device.code}', detail={'screens': screens}, now=now
             )

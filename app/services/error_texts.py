@@ -21,6 +21,11 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'alert_unstored': ('存储恢复后该预警自动解除', 'this alert clears itself once storage is back'),
     'already_enrolled': ('已设置动态验证码', 'a second factor is already set up'),
     'already_rated': ('您已评价过本次服务', 'this service has already been rated'),
+    'pad_only': ('只有本窗口已配对的评价器可以这样评价', "only this window's paired rating pad rates this way"),
+    'pad_ticket_not_current': (
+        '评价器只能评价本窗口刚刚办结的业务',
+        'a rating pad rates only the service its window has just completed',
+    ),
     'appeal_not_possible': ('该评价不能再申诉', 'this rating can no longer be appealed'),
     'appointment_code_required': ('预约取号须带预约码', 'an appointment ticket needs its code'),
     'appointment_service_mismatch': ('预约事项与所选事项不一致', 'booked for another service'),

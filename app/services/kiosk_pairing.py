@@ -335,6 +335,30 @@ class KioskPairingService(Service):
                 )
         return _principal(device, address)
 
+    async def pad_at(self, window_number: int) -> str:
+        """The code of the rating pad at this window (what `/rate/{window}` pairs and authenticates as)."""
+        async with self.db.read_session() as s:
+            code = (
+                (
+                    await s.execute(
+                        select(Device.code)
+                        .join(Window, col(Window.id) == Device.window_id)
+                        .where(
+                            Device.hall_id == self.hall_id,
+                            Device.kind == DeviceKind.RATING_PAD,
+                            col(Device.retired_at).is_(None),
+                            Window.number == window_number,
+                        )
+                        .order_by(col(Device.code))
+                    )
+                )
+                .scalars()
+                .first()
+            )
+        if code is None:
+            raise NotFound('unknown_pad')
+        return code
+
     # ---- helpers ----------------------------------------------------------------------------------
 
     async def _require_admin(self, caller: Principal, action: str, target: str) -> None:

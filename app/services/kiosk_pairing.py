@@ -110,6 +110,7 @@ class KioskPairing:
     code: str
     name: str
     kind: DeviceKind = DeviceKind.KIOSK
+    window_number: int | None = None  # a rating pad's window
     paired_at: dt.datetime | None = None
     paired_by: str = ''
     paired_from: str = ''
@@ -156,6 +157,9 @@ class KioskPairingService(Service):
                 KioskScreenCredential.hall_id == self.hall_id, col(KioskScreenCredential.revoked_at).is_(None)
             )
             screens = {row.device_id: row for row in (await s.execute(live)).scalars()}
+            windows = dict(
+                (await s.execute(select(Window.id, Window.number).where(Window.hall_id == self.hall_id))).tuples()
+            )
             codes: dict[int, dt.datetime] = {}
             for row in (
                 await s.execute(
@@ -176,6 +180,7 @@ class KioskPairingService(Service):
                         code=device.code,
                         name=device.name,
                         kind=device.kind,
+                        window_number=windows.get(device.window_id) if device.window_id is not None else None,
                         paired_at=screen.created_at if screen else None,
                         paired_by=screen.created_by if screen else '',
                         paired_from=screen.client_address if screen else '',

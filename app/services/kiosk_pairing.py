@@ -157,9 +157,8 @@ class KioskPairingService(Service):
                 KioskScreenCredential.hall_id == self.hall_id, col(KioskScreenCredential.revoked_at).is_(None)
             )
             screens = {row.device_id: row for row in (await s.execute(live)).scalars()}
-            windows = dict(
-                (await s.execute(select(Window.id, Window.number).where(Window.hall_id == self.hall_id))).tuples()
-            )
+            numbers = select(Window.id, Window.number).where(Window.hall_id == self.hall_id)
+            windows = {window_id: number for window_id, number in (await s.execute(numbers)).all()}
             codes: dict[int, dt.datetime] = {}
             for row in (
                 await s.execute(

@@ -86,19 +86,19 @@ class RatingPadScreen:
     async def _tap(self, prompt: PadPrompt, level: Level) -> None:
         if not await self._paired():
             return
+        self.prompt = None  # this screen's own rating: its EvaluationSubmitted must not redraw the screen
         try:
             await self.evaluations.rate_at_pad(self.pad, prompt.ticket_id, level.code)
         except DomainError as error:
             ui.notify(error_text(error), type='warning', position='center', classes='text-2xl')
             await self.show()
             return
-        self.prompt = None
         self.body.clear()
         with self.body, tid(ui.column(), 'pad-thanks').classes('items-center gap-4 mt-24'):
             ui.icon('favorite', size='8rem').classes('text-positive')
             ui.label(t('pad.thanks')).classes('text-5xl font-bold text-center')
             ui.label(t('pad.thanks.hint')).classes('text-2xl text-grey-8 text-center')
-        ui.timer(THANKS_SECONDS, self.show, once=True)
+            ui.timer(THANKS_SECONDS, self.show, once=True)  # goes with the thanks when the body is redrawn
 
     async def on_ticket(self, event: TicketEventBase) -> None:
         """A completion at this window shows its prompt at once."""

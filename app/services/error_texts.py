@@ -107,8 +107,8 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'device_place_invalid': ('设备位置须在大厅平面图内', 'the device must stand inside the floor plan'),
     'device_retired': ('设备 {code_value} 已退役', 'this device is retired'),
     'device_window_invalid': (
-        '只有叫号屏可以属于某个窗口，且须在该窗口所在区域',
-        "only a call display belongs to a window, in that window's zone",
+        '只有叫号屏和评价器可以属于某个窗口（评价器必须属于一个窗口），且须在该窗口所在区域',
+        "only a call display or a rating pad belongs to a window (a rating pad always does), in that window's zone",
     ),
     'device_zone_invalid': ('请选择本大厅的一个区域', 'choose a zone of this hall'),
     'face_not_matched': (

@@ -108,7 +108,7 @@ class Root:
         sessions = SessionWatch(rt.auth, rt.bus, period=settings.session_check_seconds)
         await sessions.start()
         self.stops.append(sessions.stop)
-        kiosk_devices = await self.devices.start(rt.deps, rt.bus, ops=rt.ops)
+        kiosk_devices = await self.devices.start(rt.deps, rt.bus, ops=rt.ops, evaluations=rt.journey.evaluations)
         self.stops.append(self.devices.stop)
         self.stops.append((await jobs.start(rt.journey, rt.queue, rt.guide.best_times if rt.guide else None)).stop)
         if settings.hall_simulation == 'on' and rt.forecast is not None:

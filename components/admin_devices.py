@@ -18,6 +18,7 @@ from app.events import DeviceCredentialRotated, DeviceRegistered, DeviceRetired,
 from app.models.device import DeviceKind
 from app.services.device_registry import (
     PERIPHERALS,
+    WINDOW_KINDS,
     DeviceDraft,
     DeviceEntry,
     DeviceRegistryService,
@@ -261,7 +262,7 @@ class RegisterForm:
             self.name = tid(ui.input(t('admin.form.name')), 'admin-form-name').classes('w-full')
             self.zone = tid(ui.select(choices.zones, label=t('admin.form.zone')), 'admin-form-zone').classes('w-full')
             self.window = tid(ui.select(windows, label=t('admin.form.window'), value=None), 'admin-form-window')
-            self.window.classes('w-full').bind_visibility_from(self.kind, 'value', value=DeviceKind.CALL_DISPLAY.value)
+            self.window.classes('w-full').bind_visibility_from(self.kind, 'value', backward=lambda k: k in WINDOW_KINDS)
             self.kiosk = tid(ui.select(choices.kiosks, label=t('admin.form.kiosk')), 'admin-form-kiosk').classes(
                 'w-full'
             )
@@ -280,7 +281,7 @@ class RegisterForm:
     def draft(self) -> DeviceDraft:
         """What was typed, as it stands; the service judges it (a hidden field is not sent)."""
         kind = str(self.kind.value or '')
-        window_id = self.window.value if kind == DeviceKind.CALL_DISPLAY else None
+        window_id = self.window.value if kind in WINDOW_KINDS else None
         return DeviceDraft(
             code=str(self.code.value or ''),
             kind=kind,

@@ -10,9 +10,9 @@ register(
         'admin.tab.devices': ('设备', 'Devices'),
         'admin.devices': ('大厅设备', 'Hall devices'),
         'admin.devices.hint': (
-            '登记、更换凭据或退役设备后立即生效，无需重启；新设备马上出现在大厅平面图上。取号机屏幕的配对在“取号机配对”页。',
+            '登记、更换凭据或退役设备后立即生效，无需重启；新设备马上出现在大厅平面图上。取号机和评价器屏幕的配对在“屏幕配对”页。',
             'Registering, rotating a credential or retiring takes effect at once, without a restart; a new '
-            'device appears on the floor map at once. Kiosk screens are paired on the Kiosks tab.',
+            'device appears on the floor map at once. Kiosk and rating pad screens are paired on the Screens tab.',
         ),
         'admin.devices.register': ('登记设备', 'Register a device'),
         'admin.devices.none': ('本大厅还没有设备', 'This hall has no devices yet'),

@@ -1,4 +1,5 @@
-"""/admin's kiosk pairing: every kiosk of the hall with its screen, 生成配对码 (code, expiry, QR) and 解除配对.
+"""/admin's screen pairing: every kiosk and window rating pad of the hall with its screen, 生成配对码
+(code, expiry, QR) and 解除配对.
 
 It draws and dispatches only: who may do what is decided by KioskPairingService, which gets the
 admin's principal, fresh from `caller()` before every action. The list redraws when a kiosk is
@@ -15,10 +16,12 @@ from zoneinfo import ZoneInfo
 from nicegui import ui
 
 from app.events import Event, KioskPairingChanged
+from app.models.device import DeviceKind
 from app.services.errors import DomainError
 from app.services.kiosk_pairing import IssuedCode, KioskPairing, KioskPairingService
 from app.services.principal import Principal
 from components import admin_texts as _texts  # noqa: F401 - registers the texts
+from components import manager_texts as _kinds  # noqa: F401 - registers device.kind.*
 from components.kiosk_ticket import qr_data_uri
 from components.testids import tid
 from components.texts import error_text, t
@@ -63,6 +66,10 @@ class KioskPairingPanel:
         with row.classes('w-full items-center gap-4 border rounded p-3 no-wrap'):
             with ui.column().classes('gap-0 w-56 shrink-0'):
                 ui.label(kiosk.name or kiosk.code).classes('font-bold')
+                kind = t(f'device.kind.{kiosk.kind}')
+                if kiosk.window_number is not None:
+                    kind = f'{kind} · {t("admin.kiosk.window", number=kiosk.window_number)}'
+                ui.label(kind).classes('text-sm')
                 ui.label(kiosk.code).classes('text-sm text-grey-7 font-mono')
             state = tid(ui.label(), f'admin-kiosk-{kiosk.code}-state').classes('w-24 shrink-0 font-bold')
             if kiosk.paired:
@@ -112,7 +119,11 @@ class KioskPairingPanel:
                     tid(ui.label(until), 'admin-pair-expiry').classes('text-sm')
                 with ui.element('div').classes('bg-white p-2 rounded'):
                     tid(ui.image(qr_data_uri(issued.code)), 'admin-pair-qr').classes('w-44 h-44').props('no-spinner')
-            ui.label(t('admin.code.how', code=kiosk.code)).classes('text-sm max-w-[36rem]')
+            if kiosk.kind == DeviceKind.RATING_PAD:
+                how = t('admin.code.how.pad', number=kiosk.window_number)
+            else:
+                how = t('admin.code.how', code=kiosk.code)
+            ui.label(how).classes('text-sm max-w-[36rem]')
             if kiosk.paired:
                 ui.label(t('admin.code.replaces')).classes('text-sm text-negative')
             close = tid(ui.button(t('admin.code.close'), on_click=self._close_code), 'admin-code-close')

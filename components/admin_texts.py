@@ -7,13 +7,15 @@ from components.texts import register
 register(
     {
         'admin.title': ('管理控制台', 'Admin console'),
-        'admin.tab.kiosks': ('取号机配对', 'Kiosks'),
-        'admin.kiosks': ('自助取号机配对', 'Kiosk pairing'),
+        'admin.tab.kiosks': ('屏幕配对', 'Screens'),
+        'admin.kiosks': ('屏幕配对：自助取号机与窗口评价器', 'Screen pairing: kiosks and window rating pads'),
         'admin.kiosks.hint': (
-            '每台自助取号机只有一块已配对的屏幕；未配对的屏幕只显示配对页，收不到任何设备信息。',
-            'Each kiosk has one paired screen; an unpaired screen shows only the pairing page and hears no device.',
+            '每台自助取号机、每个窗口评价器只有一块已配对的屏幕；未配对的屏幕只显示配对页，收不到任何信息。',
+            'Each kiosk and each window rating pad has one paired screen; an unpaired screen shows only the '
+            'pairing page and hears nothing.',
         ),
-        'admin.kiosks.none': ('本大厅没有登记自助取号机', 'This hall has no kiosks'),
+        'admin.kiosks.none': ('本大厅没有登记自助取号机或评价器', 'This hall has no kiosks or rating pads'),
+        'admin.kiosk.window': ('{number}号窗口', 'window {number}'),
         'admin.kiosk.paired': ('已配对', 'Paired'),
         'admin.kiosk.unpaired': ('未配对', 'Not paired'),
         'admin.kiosk.since': ('配对于 {at}，由 {by} 发码', 'Paired {at}, code issued by {by}'),
@@ -30,6 +32,10 @@ register(
         'admin.code.how': (
             '在该取号机屏幕上打开 /kiosk/{code}，输入配对码，或用取号机的扫码器扫描右侧二维码。',
             'On the kiosk screen open /kiosk/{code}, type the code or scan the QR code with the kiosk scanner.',
+        ),
+        'admin.code.how.pad': (
+            '在该窗口评价器的平板上打开 /rate/{number}，输入配对码。',
+            'On the rating pad tablet open /rate/{number} and type the code.',
         ),
         'admin.code.replaces': (
             '配对后，该取号机原来的屏幕将立即停止服务。',

@@ -249,6 +249,9 @@ def device_markup(twin: HallTwin, did: int, look: dict[str, Visual]) -> str:
     attrs = f'{_attrs(device_id(did), look, "fm-dev")} data-k="device:{did}"'
     title = f'<title>{escape(d.name or d.code)}</title>'
     window = twin.windows.get(d.window_id or 0)
+    if window is not None and d.kind == DeviceKind.RATING_PAD:  # the window's 评价器: its top edge, left
+        x, y = window.x - WINDOW_W / 2 + 14, window.y - WINDOW_H / 2 - 4
+        return f'<rect {attrs} x="{x - 6:g}" y="{y - 4:g}" width="12" height="8" rx="2">{title}</rect>'
     if window is not None:  # a window's own display sits on the window's top edge
         x, y = window.x + WINDOW_W / 2 - 14, window.y - WINDOW_H / 2 - 4
         return f'<rect {attrs} x="{x - 9:g}" y="{y - 4:g}" width="18" height="8" rx="2">{title}</rect>'

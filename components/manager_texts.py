@@ -81,6 +81,7 @@ register(
         'device.kind.printer': ('凭条打印机', 'ticket printer'),
         'device.kind.call_display': ('叫号屏', 'call display'),
         'device.kind.seat': ('智能座椅', 'smart seat'),
+        'device.kind.rating_pad': ('评价器', 'rating pad'),
         'device.state.online': ('在线', 'online'),
         'device.state.offline': ('离线', 'offline'),
         'device.state.fault': ('故障', 'fault'),

@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -25,6 +25,7 @@ from app.models.device import DeviceKind, DeviceState
 from app.services import thresholds
 from app.services.errors import DomainError
 from app.services.hall_rules import RulesHolder
+from app.services.principal import Principal
 from app.settings import Settings
 from devices import protocol
 from devices.gallery import FaceGallery
@@ -94,7 +95,11 @@ class DriverContext:
     hall_name: str = ''
     prompts: dict[str, Any] = field(default_factory=dict)
     clock: Callable[[], dt.datetime] = utcnow
-    rules: RulesHolder = field(default_factory=RulesHolder)  # the hall rules in force (the elder age), read at use
+    rules: RulesHolder = field(default_factory=RulesHolder)
+    # a rating pad's tap: EvaluationService.rate_at_pad (the device service wires it; None: pads cannot rate)
+    rate_at_pad: Callable[[Principal, int, str], Awaitable[object]] | None = (
+        None  # the hall rules in force (the elder age), read at use
+    )
 
     def __post_init__(self) -> None:
         self.rules.start_from(self.settings)

@@ -15,6 +15,7 @@ from app.security.credentials import device_credential
 from app.security.keys import Purpose
 from app.services.consent import ConsentService
 from app.services.deps import Deps
+from app.services.evaluation import EvaluationService
 from app.services.kiosk import KioskDevices
 from app.services.ops import OpsCounters
 from app.settings import Settings
@@ -41,12 +42,21 @@ class Devices:
         self.hub.max_pending = settings.device_max_pending
         self.hub.mount(app)
 
-    async def start(self, deps: Deps, bus: Bus, *, ops: OpsCounters) -> KioskDevices:
-        """Start the drivers, open the hub to devices, and give the kiosk pages their hardware."""
+    async def start(
+        self, deps: Deps, bus: Bus, *, ops: OpsCounters, evaluations: EvaluationService | None = None
+    ) -> KioskDevices:
+        """Start the drivers, open the hub to devices, and give the kiosk pages their hardware; `evaluations`
+        (the runtime's, which kicks the notifier) lets the rating pads rate."""
         settings, db = deps.settings, deps.db
         gallery = FaceGallery(_face_engine, ConsentService(deps).face_gallery)
         service = DeviceService(
-            db=db, bus=bus, settings=settings, hall_id=deps.hall_id, faces=gallery, rules=deps.rules
+            db=db,
+            bus=bus,
+            settings=settings,
+            hall_id=deps.hall_id,
+            faces=gallery,
+            rules=deps.rules,
+            evaluations=evaluations or EvaluationService(deps),
         )
         await service.start()
         self.hub.bind(service)

@@ -143,6 +143,13 @@ class Announced(Payload):
     of: str = Field(min_length=1, max_length=64)
 
 
+class Rating(Payload):
+    """A rating pad's one tap: the ticket it was shown (`show_rating`) and the level chosen."""
+
+    ticket: int = Field(ge=1)
+    level: str = Field(min_length=1, max_length=16, pattern=TOKEN)
+
+
 class Occupancy(Payload):
     occupied: bool
 
@@ -175,6 +182,7 @@ KIND_TYPES: dict[DeviceKind, dict[str, type[Payload]]] = {
     DeviceKind.PRINTER: {},
     DeviceKind.CALL_DISPLAY: {'announced': Announced},
     DeviceKind.SEAT: {'occupancy': Occupancy},
+    DeviceKind.RATING_PAD: {'rating': Rating},
     DeviceKind.KIOSK: {'session_start': SessionStart, 'session_end': SessionEnd, 'help': Help},
 }
 

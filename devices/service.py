@@ -1,8 +1,9 @@
 """The hall's devices: built from the database, authenticated by the hub, fed by the bus.
 
 It owns one driver per device in service, routes ticket calls to the call displays that should show
-them, and runs one sweep (every `sweep_interval`) for what no single frame triggers: the seat
-comfort prompt, the device_usage_high suggestion and the face gallery refresh.
+them and completions to the window's rating pads (`show_rating`), and runs one sweep (every
+`sweep_interval`) for what no single frame triggers: the seat comfort prompt, the device_usage_high
+suggestion and the face gallery refresh.
 
 The registry (/admin, app/services/device_registry.py) changes the fleet while the hall runs, and every
 process hears it on the bus: a registered device gets its driver at once, a rotated credential replaces the
@@ -35,6 +36,7 @@ from app.events import (
     Event,
     HallConfigChanged,
     TicketCalled,
+    TicketCompleted,
     TicketEventBase,
     TicketResumed,
 )
@@ -43,6 +45,7 @@ from app.models.hall import Hall, Window
 from app.models.ticket import Ticket, TicketStatus
 from app.security.credentials import credential_matches
 from app.services.call_board import Call
+from app.services.evaluation import EvaluationService
 from app.services.hall_rules import RulesHolder
 from app.services.kiosk import TicketSlip
 from app.settings import Settings
@@ -52,6 +55,7 @@ from devices.drivers.call_display import CallDisplayDriver
 from devices.drivers.camera import CameraDriver
 from devices.drivers.id_reader import CardData, IdReaderDriver
 from devices.drivers.printer import PrinterDriver
+from devices.drivers.rating_pad import RatingPadDriver
 from devices.drivers.seat import SeatDriver
 from devices.gallery import FaceGallery
 from devices.recorder import DeviceRecorder
@@ -75,8 +79,10 @@ class DeviceService:
         faces: FaceGallery | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
         rules: RulesHolder | None = None,
+        evaluations: EvaluationService | None = None,
     ) -> None:
         self.db = db
+        self.evaluations = evaluations
         self.bus = bus
         self.hall_id = hall_id
         self.recorder = DeviceRecorder(db)
@@ -89,12 +95,14 @@ class DeviceService:
             faces=faces,
             clock=clock,
             rules=rules or RulesHolder(),
+            rate_at_pad=evaluations.rate_at_pad if evaluations is not None else None,
         )
         self.drivers: dict[str, Driver] = {}
         self._displays_by_window: dict[int, list[CallDisplayDriver]] = {}
         self._subscription: Subscription | None = None
         self._registry: Subscription | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._showing: set[asyncio.Task[None]] = set()  # show_rating commands in flight (never block the bus)
         self._gallery_loaded_at = -float('inf')
 
     @property
@@ -118,7 +126,7 @@ class DeviceService:
             await driver.start()
         self.recorder.start()
         self._subscription = self.bus.subscribe(
-            self._on_called, TicketCalled, TicketResumed, name='devices.call_displays'
+            self._on_ticket, TicketCalled, TicketResumed, TicketCompleted, name='devices.call_displays'
         )
         self._registry = self.bus.subscribe(
             self._on_registry, *REGISTRY_EVENTS, HallConfigChanged, name='devices.registry'
@@ -133,6 +141,8 @@ class DeviceService:
         self._subscription = self._registry = None
         await tasks.stop(self._sweeper)
         self._sweeper = None
+        for task in list(self._showing):
+            await tasks.stop(task)
         for driver in list(self.drivers.values()):
             await driver.stop()
         await self.recorder.stop()
@@ -245,6 +255,36 @@ class DeviceService:
         return {d.info.kind: d for d in self.drivers.values() if d.info.attached_to == kiosk_code}
 
     # ---- calls to displays ---------------------------------------------------------------------
+
+    def _on_ticket(self, event: TicketEventBase) -> None:
+        if isinstance(event, TicketCompleted):
+            self._on_completed(event)
+        else:
+            self._on_called(event)
+
+    def _on_completed(self, event: TicketCompleted) -> None:
+        """A completion: the rating pads at that window show it (each in its own task: a slow pad waits alone)."""
+        window_id = event.payload.window_id
+        if self.evaluations is None or window_id is None:
+            return
+        for driver in self.drivers.values():
+            if isinstance(driver, RatingPadDriver) and driver.info.window_id == window_id and driver.connected:
+                task = asyncio.get_running_loop().create_task(self._show(driver), name=f'show-rating-{driver.code}')
+                self._showing.add(task)
+                task.add_done_callback(self._showing.discard)
+
+    async def _show(self, pad: RatingPadDriver) -> None:
+        principal = pad.principal
+        if self.evaluations is None or principal is None:
+            return
+        try:
+            prompt = await self.evaluations.pad_prompt(principal)
+            if prompt is not None:
+                await pad.show(prompt)
+        except DeviceUnavailable as error:
+            log.debug('rating pad %s did not show the rating: %s', pad.code, error.code)
+        except Exception:
+            log.exception('rating pad %s: show_rating failed', pad.code)
 
     def _on_called(self, event: TicketEventBase) -> None:
         """A call, a recall, or a parked ticket called back to its window (resumed): announce it."""

@@ -28,6 +28,7 @@ from pages.me import me_page
 from pages.parts import Started
 from pages.proxy import proxy_page
 from pages.ranking import ranking_page
+from pages.rate import rate_page
 from pages.review import review_page
 from pages.track import track_page
 from pages.verify import verify_page
@@ -40,6 +41,7 @@ ROUTES: dict[str, Callable[..., Awaitable[object]]] = {
     '/enrol': enrol_page,
     '/manager': manager_page,
     '/kiosk/{device}': kiosk_page,
+    '/rate/{window}': rate_page,
     '/window/{window_id}': window_page,
     '/display': display_page,
     '/display/{zone}': zone_display_page,

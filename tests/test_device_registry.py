@@ -13,6 +13,7 @@ from app.bus import InProcessBus
 from app.db import Database
 from app.events import DeviceCredentialRotated, DeviceRegistered, DeviceRetired, KioskPairingChanged
 from app.models import AuditEntry, Device, Window, Zone
+from app.models.device import DeviceKind
 from app.models.people import Role
 from app.services import audit, device_registry
 from app.services.device_registry import DeviceDraft, DeviceRegistryService
@@ -112,6 +113,19 @@ async def test_a_window_display_stands_in_its_windows_zone(registry: DeviceRegis
     assert own is not None and (row.window_id, row.zone_id) == (window, own.zone_id)
 
 
+async def test_a_rating_pad_is_registered_at_its_window_and_is_then_listed_for_pairing(
+    registry: DeviceRegistryService, db: Database, bus: InProcessBus, hall: SmallHall, clock: FakeClock
+) -> None:
+    window = await window_id(db, 2)
+    await registry.register(ADMIN, DeviceDraft('RP-W2', 'rating_pad', '2号窗口评价器', window_id=window, x=5, y=5))
+    row = await device(db, 'RP-W2')
+    assert (row.kind, row.window_id) == (DeviceKind.RATING_PAD, window)
+    pairing = KioskPairingService(deps_for(db, bus, hall_id=hall.hall_id, clock=clock))
+    listed = {screen.code: screen for screen in await pairing.kiosks(ADMIN)}
+    assert (listed['RP-W2'].kind, listed['RP-W2'].window_number) == (DeviceKind.RATING_PAD, 2)
+    assert await pairing.pad_at(2) == 'RP-W2'
+
+
 BAD_DRAFTS = [
     ({'code': 'K 07'}, Invalid, 'device_code_invalid'),
     ({'code': ''}, Invalid, 'device_code_invalid'),
@@ -122,6 +136,7 @@ BAD_DRAFTS = [
     ({'zone_id': None}, Invalid, 'device_zone_invalid'),
     ({'zone_id': 999_999}, Invalid, 'device_zone_invalid'),
     ({'window': 1}, Invalid, 'device_window_invalid'),  # a kiosk belongs to no window
+    ({'kind': 'rating_pad'}, Invalid, 'device_window_invalid'),  # a rating pad always belongs to a window
     ({'kind': 'printer'}, Invalid, 'device_attachment_invalid'),  # a printer needs its kiosk
     ({'kind': 'printer', 'attached_to': 'K404'}, Invalid, 'device_attachment_invalid'),
     ({'kind': 'printer', 'attached_to': READER}, Invalid, 'device_attachment_invalid'),  # not a kiosk

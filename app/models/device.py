@@ -1,4 +1,4 @@
-"""Hall hardware: kiosks, readers, scanners, cameras, printers, call displays, smart seats."""
+"""Hall hardware: kiosks, readers, scanners, cameras, printers, call displays, smart seats, rating pads."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class DeviceKind(StrEnum):
     PRINTER = 'printer'
     CALL_DISPLAY = 'call_display'
     SEAT = 'seat'
+    RATING_PAD = 'rating_pad'  # 评价器 at a window: a paired tablet page (/rate/{window}) or a hardware pad
 
 
 class DeviceState(StrEnum):

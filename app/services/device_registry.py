@@ -38,6 +38,7 @@ from app.services.uow import Service
 
 CODE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_-]{0,31}')
 PERIPHERALS = frozenset({DeviceKind.ID_READER, DeviceKind.QR_SCANNER, DeviceKind.CAMERA, DeviceKind.PRINTER})
+WINDOW_KINDS = frozenset({DeviceKind.CALL_DISPLAY, DeviceKind.RATING_PAD})  # may belong to a window
 NAME_MAX = 100
 
 REGISTERED = 'device_registered'
@@ -240,7 +241,9 @@ class DeviceRegistryService(Service):
                 raise Conflict('device_has_peripherals', code_value=device.code)
             device.retired_at = now
             device.state = DeviceState.OFFLINE
-            screens = await kiosk_pairing.end_pairing_in(s, device, now) if device.kind == DeviceKind.KIOSK else 0
+            screens = (
+                await kiosk_pairing.end_pairing_in(s, device, now) if device.kind in kiosk_pairing.SCREEN_KINDS else 0
+            )
             await audit.record_for(
                 s, caller, action=RETIRED, target=f'device:{device.code}', detail={'screens': screens}, now=now
             )
@@ -308,10 +311,13 @@ class DeviceRegistryService(Service):
         )
 
     async def _zone_of(self, s: AsyncSession, kind: DeviceKind, draft: DeviceDraft) -> int:
-        """A window's own call display stands in the window's zone; every other device in a zone of this hall."""
+        """A window's own call display or rating pad stands in the window's zone (a rating pad always belongs to a
+        window); every other device in a zone of this hall."""
+        if kind == DeviceKind.RATING_PAD and draft.window_id is None:
+            raise Invalid('device_window_invalid')
         if draft.window_id is not None:
             window = await s.get(Window, draft.window_id)
-            if kind != DeviceKind.CALL_DISPLAY or window is None or window.hall_id != self.hall_id:
+            if kind not in WINDOW_KINDS or window is None or window.hall_id != self.hall_id:
                 raise Invalid('device_window_invalid')
             if draft.zone_id is not None and draft.zone_id != window.zone_id:
                 raise Invalid('device_window_invalid')

@@ -21,6 +21,11 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'alert_unstored': ('存储恢复后该预警自动解除', 'this alert clears itself once storage is back'),
     'already_enrolled': ('已设置动态验证码', 'a second factor is already set up'),
     'already_rated': ('您已评价过本次服务', 'this service has already been rated'),
+    'pad_only': ('只有本窗口已配对的评价器可以这样评价', "only this window's paired rating pad rates this way"),
+    'pad_ticket_not_current': (
+        '评价器只能评价本窗口刚刚办结的业务',
+        'a rating pad rates only the service its window has just completed',
+    ),
     'appeal_not_possible': ('该评价不能再申诉', 'this rating can no longer be appealed'),
     'appointment_code_required': ('预约取号须带预约码', 'an appointment ticket needs its code'),
     'appointment_service_mismatch': ('预约事项与所选事项不一致', 'booked for another service'),
@@ -102,8 +107,8 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'device_place_invalid': ('设备位置须在大厅平面图内', 'the device must stand inside the floor plan'),
     'device_retired': ('设备 {code_value} 已退役', 'this device is retired'),
     'device_window_invalid': (
-        '只有叫号屏可以属于某个窗口，且须在该窗口所在区域',
-        "only a call display belongs to a window, in that window's zone",
+        '只有叫号屏和评价器可以属于某个窗口（评价器必须属于一个窗口），且须在该窗口所在区域',
+        "only a call display or a rating pad belongs to a window (a rating pad always does), in that window's zone",
     ),
     'device_zone_invalid': ('请选择本大厅的一个区域', 'choose a zone of this hall'),
     'face_not_matched': (
@@ -431,6 +436,7 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'unknown_device': ('没有这台设备', 'no such device'),
     'unknown_field': ('无法查看的字段', 'cannot unmask: {value}'),
     'unknown_grant': ('未找到该代办授权', 'proxy grant not found'),
+    'unknown_pad': ('这个窗口没有评价器', 'this window has no rating pad'),
     'unknown_kiosk': ('没有编号为 {code_value} 的自助取号机', 'no kiosk with this code'),
     'unknown_kiosk.id': ('没有这台自助取号机', 'no such kiosk'),
     'unknown_level': ('请选择一个评价等级', 'choose one of the rating levels'),

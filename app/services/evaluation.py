@@ -6,6 +6,9 @@ callback (回访) and its fix (整改); the citizen is then invited to rate agai
 replaces the old one (`replaces_id`). Staff who dispute a rating appeal (申诉); a reviewer other than
 the appellant decides (复核): upheld voids the rating in the statistics, rejected lets the loop go on.
 Satisfaction counts only ratings in force: not replaced by a re-rating, not voided on appeal.
+
+The window's rating pad (评价器) lands on the same one evaluation per ticket as /track and the texted link:
+it may rate only the ticket its own window completed last, within PAD_TIME of completion.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from app.services import audit, notifications, satisfaction
 from app.services.deps import Deps
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.messages import Message, Template, message
+from app.services.principal import Kind, Principal
 from app.services.satisfaction import UPHELD, SatisfactionRow
 from app.services.tracking import VIA_SMS, PersonAct
 from app.services.uow import Service, UnitOfWork
@@ -44,6 +48,8 @@ ACTIVE_STATUSES = (OPEN, CALLED_BACK, FIXED, APPEALED)
 REJECTED = 'rejected'
 RATING_APPEAL = 'rating_appeal'
 RATING_APPEAL_DECIDED = 'rating_appeal_decided'
+VIA_PAD = 'window_pad'  # the rating pad at the window that completed the ticket
+PAD_TIME = dt.timedelta(minutes=10)  # a pad offers (and accepts) a rating this long after completion
 TEXT_LIMIT = 500
 MAX_TAGS = 6
 
@@ -92,6 +98,17 @@ class RatingState:
     @property
     def is_rerating(self) -> bool:
         return self.can_rate and self.latest is not None
+
+
+@dataclass(frozen=True)
+class PadPrompt:
+    """What a window's rating pad shows: the service just completed there (no personal data)."""
+
+    ticket_id: int
+    number: str  # as the call board shows it
+    service_name: str
+    clerk_name: str
+    completed_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -176,12 +193,78 @@ class EvaluationService(Service):
         allowed = set(POSITIVE_TAGS) | set(NEGATIVE_TAGS)
         tags = list(dict.fromkeys(tag for tag in tags if tag in allowed))[:MAX_TAGS]
         comment = comment.strip()[:TEXT_LIMIT]
+        return await self._record(ticket_id, chosen, tags, comment, actor=act.actor, role=act.role, via=act.via)
+
+    async def pad_prompt(self, caller: Principal) -> PadPrompt | None:
+        """The ticket this pad's window completed last, if it is recent and not rated yet; else None (idle)."""
+        window_id = _pad_window(caller)
+        now = self.clock()
+        async with self.db.read_session() as s:
+            ticket = await self._last_completed(s, window_id, now)
+            if ticket is None or ticket.id is None or not (await self._state(s, ticket)).can_rate:
+                return None
+            service = await s.get(ServiceItem, ticket.service_id)
+            staff_id = await self._staff_of(s, ticket)
+            staff = await s.get(StaffUser, staff_id) if staff_id is not None else None
+            return PadPrompt(
+                ticket_id=ticket.id,
+                number=ticket.number,
+                service_name=service.name if service else '',
+                clerk_name=staff.display_name if staff else '',
+                completed_at=ticket.completed_at or now,
+            )
+
+    async def rate_at_pad(self, caller: Principal, ticket_id: int, level: str) -> RatingResult:
+        """One tap on the window's pad: the same one evaluation of the ticket as /track and the texted link.
+
+        The pad may rate only the ticket its own window completed last, within PAD_TIME; anything else
+        (another window's ticket, an older one, a replay after the rating) is refused and changes nothing.
+        """
+        window_id = _pad_window(caller)
+        chosen = self.level(level)
+        return await self._record(
+            ticket_id, chosen, [], '', actor=caller.name, role=str(caller.role), via=VIA_PAD, pad_window=window_id
+        )
+
+    async def _last_completed(self, s: AsyncSession, window_id: int, now: dt.datetime) -> Ticket | None:
+        statement = (
+            select(Ticket)
+            .where(
+                Ticket.hall_id == self.hall_id,
+                Ticket.window_id == window_id,
+                Ticket.status == TicketStatus.COMPLETED,
+                col(Ticket.completed_at).is_not(None),
+            )
+            .order_by(col(Ticket.completed_at).desc(), col(Ticket.id).desc())
+            .limit(1)
+        )
+        ticket = (await s.execute(statement)).scalars().first()
+        if ticket is None or ticket.completed_at is None or now - ticket.completed_at > PAD_TIME:
+            return None
+        return ticket
+
+    async def _record(
+        self,
+        ticket_id: int,
+        chosen: Level,
+        tags: list[str],
+        comment: str,
+        *,
+        actor: str,
+        role: str,
+        via: str,
+        pad_window: int | None = None,
+    ) -> RatingResult:
         now = self.clock()
         async with self._transaction() as uow:
             s = uow.session
             ticket = await s.get(Ticket, ticket_id, with_for_update=True)
             if ticket is None or ticket.hall_id != self.hall_id:
                 raise NotFound('unknown_ticket')
+            if pad_window is not None:
+                current = await self._last_completed(s, pad_window, now)
+                if current is None or current.id != ticket.id:
+                    raise Conflict('pad_ticket_not_current')
             if ticket.status != TicketStatus.COMPLETED:
                 raise Conflict('not_completed')
             state = await self._state(s, ticket)
@@ -213,11 +296,11 @@ class EvaluationService(Service):
             rectification = None if chosen.satisfied else await self._open(uow, evaluation, ticket, service, now)
             await audit.record(
                 s,
-                actor=act.actor,
-                role=act.role,
+                actor=actor,
+                role=role,
                 action=audit.RATED,
                 target=f'evaluation:{evaluation.id}',
-                detail={'ticket_id': ticket_id, 'level': chosen.code, 'via': act.via},
+                detail={'ticket_id': ticket_id, 'level': chosen.code, 'via': via},
                 now=now,
             )
             uow.emit(self._submitted(evaluation, now))
@@ -513,3 +596,10 @@ class EvaluationService(Service):
     ) -> SatisfactionRow:
         """The hall's satisfaction (the manager's KPI tile): satisfied ratings over ratings in force."""
         return await satisfaction.overall(self.db, self.hall_id, since=since, until=until)
+
+
+def _pad_window(caller: Principal) -> int:
+    """Only a window's paired rating pad rates by tap, and only for its own window."""
+    if caller.kind != Kind.PAD or caller.window_id is None:
+        raise Forbidden('pad_only')
+    return caller.window_id

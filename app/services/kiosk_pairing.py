@@ -1,4 +1,4 @@
-"""Kiosk screens are paired devices, not open URLs.
+"""Kiosk screens and window rating pads (评价器) are paired devices, not open URLs.
 
 An admin issues a one-time pairing code for one kiosk (8 characters from an alphabet without look-alike
 characters, valid 10 minutes, single use; a newer code for the same kiosk ends the older one at once).
@@ -10,6 +10,9 @@ page hears about both through `KioskPairingChanged` and checks its credential ag
 Wrong, expired, used and other kiosks' codes all get one and the same refusal, and each refusal counts
 against the caller's address (`PAIRING_GUESSES`; once used up, even the right code is refused), so codes
 cannot be guessed. Issuing, pairing, refusals and revocations are all in the audit chain.
+
+A rating pad's tablet screen pairs the same way (one implementation for both kinds); its principal is
+the pad of its window (`Principal.pad`), so it may rate only what that window just completed.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from sqlmodel import col, select
 from app.bus import Bus
 from app.events import DevicePayload, KioskPairingChanged
 from app.models.device import Device, DeviceKind
+from app.models.hall import Window
 from app.models.pairing import KioskPairingCode, KioskScreenCredential
 from app.models.people import Role
 from app.security.keys import Purpose
@@ -49,6 +53,7 @@ PAIRING_GUESSES = Limit(
     'too_many_pairing_attempts',
 )
 
+SCREEN_KINDS = (DeviceKind.KIOSK, DeviceKind.RATING_PAD)  # the devices whose screen is a paired browser
 CODE_ISSUED = 'kiosk_code_issued'
 PAIRED = 'kiosk_paired'
 PAIRING_REFUSED = 'kiosk_pairing_refused'
@@ -93,15 +98,19 @@ class PairedScreen:
     device_code: str
     token: str = field(repr=False)  # goes into the browser's HttpOnly cookie, nowhere else
     principal: Principal
+    kind: DeviceKind = DeviceKind.KIOSK
+    window_number: int | None = None  # a rating pad's window: its page is /rate/{window_number}
 
 
 @dataclass(frozen=True)
 class KioskPairing:
-    """One kiosk of the hall as /admin lists it."""
+    """One paired-screen device of the hall (a kiosk or a rating pad) as /admin lists it."""
 
     device_id: int
     code: str
     name: str
+    kind: DeviceKind = DeviceKind.KIOSK
+    window_number: int | None = None  # a rating pad's window
     paired_at: dt.datetime | None = None
     paired_by: str = ''
     paired_from: str = ''
@@ -129,7 +138,7 @@ class KioskPairingService(Service):
     # ---- the admin ------------------------------------------------------------------------------
 
     async def kiosks(self, caller: Principal) -> list[KioskPairing]:
-        """The hall's kiosks with their pairing state, in code order (admins only)."""
+        """The hall's kiosks and rating pads with their pairing state, in code order (admins only)."""
         await self._require_admin(caller, 'list', 'kiosks')
         now = self.clock()
         async with self.db.read_session() as s:
@@ -138,16 +147,18 @@ class KioskPairingService(Service):
                     select(Device)
                     .where(
                         Device.hall_id == self.hall_id,
-                        Device.kind == DeviceKind.KIOSK,
+                        col(Device.kind).in_(SCREEN_KINDS),
                         col(Device.retired_at).is_(None),
                     )
-                    .order_by(col(Device.code))
+                    .order_by(col(Device.kind), col(Device.code))
                 )
             ).scalars()
             live = select(KioskScreenCredential).where(
                 KioskScreenCredential.hall_id == self.hall_id, col(KioskScreenCredential.revoked_at).is_(None)
             )
             screens = {row.device_id: row for row in (await s.execute(live)).scalars()}
+            numbers = select(Window.id, Window.number).where(Window.hall_id == self.hall_id)
+            windows = {window_id: number for window_id, number in (await s.execute(numbers)).all()}
             codes: dict[int, dt.datetime] = {}
             for row in (
                 await s.execute(
@@ -167,6 +178,8 @@ class KioskPairingService(Service):
                         device_id=device.id or 0,
                         code=device.code,
                         name=device.name,
+                        kind=device.kind,
+                        window_number=windows.get(device.window_id) if device.window_id is not None else None,
                         paired_at=screen.created_at if screen else None,
                         paired_by=screen.created_by if screen else '',
                         paired_from=screen.client_address if screen else '',
@@ -266,9 +279,10 @@ class KioskPairingService(Service):
                     )
                 )
                 await s.flush()
+                principal = _principal(device, address)
                 await audit.record(
                     s,
-                    actor=f'kiosk:{device.code}',
+                    actor=principal.name,
                     role=Role.DEVICE,
                     action=PAIRED,
                     target=f'kiosk:{device.code}',
@@ -277,7 +291,10 @@ class KioskPairingService(Service):
                     now=now,
                 )
                 uow.emit(KioskPairingChanged(hall_id=self.hall_id, device=_payload(device), change='paired'))
-                return PairedScreen(device.code, token, Principal.kiosk(device.code, address=address))
+                window = await s.get(Window, device.window_id) if device.window_id is not None else None
+                return PairedScreen(
+                    device.code, token, principal, device.kind, window.number if window is not None else None
+                )
         await self.audit.write(
             actor=f'kiosk:{device_code}',
             role=Role.DEVICE,
@@ -290,8 +307,10 @@ class KioskPairingService(Service):
         await self.limits.hit(PAIRING_GUESSES, address)
         raise refused()
 
-    async def authenticate(self, device_code: str, token: str, *, address: str = '') -> Principal:
-        """The kiosk principal of a live screen credential for exactly this kiosk, or Unauthorized."""
+    async def authenticate(
+        self, device_code: str, token: str, *, address: str = '', kind: DeviceKind = DeviceKind.KIOSK
+    ) -> Principal:
+        """The principal of a live screen credential for exactly this device of this kind, or Unauthorized."""
         if not token:
             raise not_paired()
         now = self.clock()
@@ -308,7 +327,7 @@ class KioskPairingService(Service):
         screen, device = row
         if screen.revoked_at is not None or device.retired_at is not None:
             raise not_paired()
-        if device.code != device_code or device.hall_id != self.hall_id:
+        if device.code != device_code or device.hall_id != self.hall_id or device.kind != kind:
             raise not_paired()
         if now - screen.last_seen_at >= SEEN_EVERY:
             async with self._transaction() as uow:
@@ -318,7 +337,31 @@ class KioskPairingService(Service):
                     .where(col(KioskScreenCredential.id) == screen.id)
                     .values(last_seen_at=now)
                 )
-        return Principal.kiosk(device.code, address=address)
+        return _principal(device, address)
+
+    async def pad_at(self, window_number: int) -> str:
+        """The code of the rating pad at this window (what `/rate/{window}` pairs and authenticates as)."""
+        async with self.db.read_session() as s:
+            code = (
+                (
+                    await s.execute(
+                        select(Device.code)
+                        .join(Window, col(Window.id) == Device.window_id)
+                        .where(
+                            Device.hall_id == self.hall_id,
+                            Device.kind == DeviceKind.RATING_PAD,
+                            col(Device.retired_at).is_(None),
+                            Window.number == window_number,
+                        )
+                        .order_by(col(Device.code))
+                    )
+                )
+                .scalars()
+                .first()
+            )
+        if code is None:
+            raise NotFound('unknown_pad')
+        return code
 
     # ---- helpers ----------------------------------------------------------------------------------
 
@@ -333,14 +376,14 @@ class KioskPairingService(Service):
             raise
 
     async def _kiosk(self, s: AsyncSession, device_code: str) -> Device:
-        """This hall's kiosk, locked for the rest of the transaction (one pairing change at a time)."""
+        """This hall's kiosk or rating pad, locked for the rest of the transaction (one pairing change at a time)."""
         device = (
             await s.execute(
                 select(Device)
                 .where(
                     Device.hall_id == self.hall_id,
                     Device.code == device_code,
-                    Device.kind == DeviceKind.KIOSK,
+                    col(Device.kind).in_(SCREEN_KINDS),
                     col(Device.retired_at).is_(None),
                 )
                 .with_for_update()
@@ -382,8 +425,8 @@ class KioskPairingService(Service):
 
 
 async def end_pairing_in(s: AsyncSession, device: Device, now: dt.datetime) -> int:
-    """End a kiosk's screen and its unused code inside the caller's transaction (a retired kiosk); the number
-    of screens revoked, so the caller announces `KioskPairingChanged` if one was live."""
+    """End a kiosk's or rating pad's screen and its unused code inside the caller's transaction (a retired
+    device); the number of screens revoked, so the caller announces `KioskPairingChanged` if one was live."""
     await KioskPairingService._end_codes(s, device, now)
     return await KioskPairingService._revoke_screens(s, device, now)
 
@@ -393,10 +436,19 @@ def _usable(pairing: KioskPairingCode, device: Device, device_code: str, now: dt
         pairing.used_at is None
         and pairing.expires_at > now
         and device.code == device_code
-        and device.kind == DeviceKind.KIOSK
+        and device.kind in SCREEN_KINDS
         and device.retired_at is None
     )
 
 
+def _principal(device: Device, address: str) -> Principal:
+    """A rating pad acts for its window only; a pad without a window is no pad (its screen is refused)."""
+    if device.kind == DeviceKind.RATING_PAD:
+        if device.window_id is None:
+            raise not_paired()
+        return Principal.pad(device.code, window_id=device.window_id, address=address)
+    return Principal.kiosk(device.code, address=address)
+
+
 def _payload(device: Device) -> DevicePayload:
-    return DevicePayload(device_id=device.id or 0, code=device.code, kind=DeviceKind.KIOSK)
+    return DevicePayload(device_id=device.id or 0, code=device.code, kind=device.kind)

@@ -17,6 +17,7 @@ from app.services.errors import Forbidden, Unauthorized
 class Kind(StrEnum):
     STAFF = 'staff'  # a signed-in person; `role` says staff, reviewer, manager or admin
     KIOSK = 'kiosk'  # a paired kiosk screen, perhaps with a clerk signed in to assist (`assisted_by`)
+    PAD = 'pad'  # a window's rating pad (评价器): a paired tablet screen or a hardware pad, scoped to `window_id`
     CITIZEN = 'citizen'  # proved a ticket or case (tracking code plus second factor), or a phone (`account_id`)
     PROXY = 'proxy'  # a relative holding a live 亲情代办 grant
     ANONYMOUS = 'anonymous'  # anyone else on the public edges
@@ -66,6 +67,18 @@ class Principal:
             address=address[:64],
             device_code=device_code,
             assisted_by=assisted_by,
+        )
+
+    @classmethod
+    def pad(cls, device_code: str, *, window_id: int, address: str = '') -> Principal:
+        """A window's rating pad: it may rate only what its own window just completed (app/services/evaluation.py)."""
+        return cls(
+            Kind.PAD,
+            f'pad:{device_code}'[:64],
+            Role.DEVICE,
+            address=address[:64],
+            device_code=device_code,
+            window_id=window_id,
         )
 
     @classmethod

@@ -10,6 +10,7 @@ from devices.drivers.id_reader import IdReaderDriver
 from devices.drivers.kiosk import KioskDriver
 from devices.drivers.printer import PrinterDriver
 from devices.drivers.qr_scanner import QrScannerDriver
+from devices.drivers.rating_pad import RatingPadDriver
 from devices.drivers.seat import SeatDriver
 
 DRIVERS: dict[DeviceKind, type[Driver]] = {
@@ -22,5 +23,6 @@ DRIVERS: dict[DeviceKind, type[Driver]] = {
         PrinterDriver,
         CallDisplayDriver,
         SeatDriver,
+        RatingPadDriver,
     )
 }

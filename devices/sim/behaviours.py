@@ -179,6 +179,27 @@ class CallDisplaySim(SimulatedDevice):
             await client.send('announced', {'of': command_id})
 
 
+class RatingPadSim(SimulatedDevice):
+    """Shows each completion at its window; the citizen taps a level sometimes, mostly a good one."""
+
+    kind = DeviceKind.RATING_PAD
+    rate_share = 0.6  # how often a citizen rates at the pad (the rest rate later on /track, or never)
+    levels = (('very_good', 0.6), ('good', 0.3), ('bad', 0.07), ('very_bad', 0.03))
+
+    async def on_command(self, client: DeviceClient, type_: str, command_id: str, data: dict[str, Any]) -> None:
+        if type_ != 'show_rating':
+            await super().on_command(client, type_, command_id, data)
+            return
+        await client.ack(command_id)
+        rng = self.world.rng
+        if rng.random() >= self.rate_share:
+            return
+        await self.world.pause(rng.uniform(2, 8))
+        level = rng.choices([code for code, _ in self.levels], weights=[w for _, w in self.levels])[0]
+        with contextlib.suppress(Refused, TimeoutError):
+            await client.send('rating', {'ticket': int(data['ticket']), 'level': level})
+
+
 class SeatSim(SimulatedDevice):
     """Sits and stands with the queue: the more tickets wait, the fuller the waiting area."""
 
@@ -211,5 +232,6 @@ class SeatSim(SimulatedDevice):
 
 
 SIMULATORS: dict[DeviceKind, type[SimulatedDevice]] = {
-    sim.kind: sim for sim in (KioskSim, IdReaderSim, QrScannerSim, CameraSim, PrinterSim, CallDisplaySim, SeatSim)
+    sim.kind: sim
+    for sim in (KioskSim, IdReaderSim, QrScannerSim, CameraSim, PrinterSim, CallDisplaySim, SeatSim, RatingPadSim)
 }

@@ -26,6 +26,7 @@ from app.events import Event
 from app.models import Hall, Window, Zone
 from app.models.device import Device, DeviceKind
 from app.security.credentials import credential_hash, device_credential
+from app.services.evaluation import EvaluationService
 from app.settings import Settings
 from devices import protocol
 from devices.driver import DeviceTuning
@@ -109,12 +110,20 @@ class HubHarness:
         faces: FaceGallery | None = None,
         hello_timeout: float = 1.0,
         port: int | None = None,
+        evaluations: EvaluationService | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.bus = InProcessBus()
         self.service = DeviceService(
-            db=db, bus=self.bus, settings=settings, hall_id=hall_id, tuning=tuning, faces=faces, clock=clock
+            db=db,
+            bus=self.bus,
+            settings=settings,
+            hall_id=hall_id,
+            tuning=tuning,
+            faces=faces,
+            clock=clock,
+            evaluations=evaluations,
         )
         self.hub = DeviceHub(hello_timeout=hello_timeout)
         self.port = port or free_port()

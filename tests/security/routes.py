@@ -77,6 +77,8 @@ ROUTES: list[Rule] = [
     # no login, but a paired screen: without its credential cookie a kiosk answers only the pairing page (403);
     # tests/security/test_kiosk_pairing.py attacks it
     Rule('/kiosk/{device}', PUBLIC, example='/kiosk/no-such-kiosk'),
+    # the same for a window's rating pad: tests/security/test_rating_pad.py attacks it
+    Rule('/rate/{window}', PUBLIC, example='/rate/999'),
     Rule('/window/{window_id}', WINDOW_OPERATORS),
     Rule('/manager', (Role.MANAGER,)),
     Rule('/track/{code}', PUBLIC, example='/track/not-a-real-code'),  # the code: status; the texted code: the person

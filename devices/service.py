@@ -33,6 +33,7 @@ from app.events import (
     DeviceRetired,
     DeviceSuggestion,
     Event,
+    FaceGalleryChanged,
     HallConfigChanged,
     TicketCalled,
     TicketEventBase,
@@ -94,6 +95,7 @@ class DeviceService:
         self._displays_by_window: dict[int, list[CallDisplayDriver]] = {}
         self._subscription: Subscription | None = None
         self._registry: Subscription | None = None
+        self._faces: Subscription | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._gallery_loaded_at = -float('inf')
 
@@ -123,14 +125,15 @@ class DeviceService:
         self._registry = self.bus.subscribe(
             self._on_registry, *REGISTRY_EVENTS, HallConfigChanged, name='devices.registry'
         )
+        self._faces = self.bus.subscribe(self._on_gallery_changed, FaceGalleryChanged, name='devices.face_gallery')
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever(), name='devices.sweep')
         log.info('devices: %d drivers ready', len(self.drivers))
 
     async def stop(self) -> None:
-        for subscription in (self._subscription, self._registry):
+        for subscription in (self._subscription, self._registry, self._faces):
             if subscription is not None:
                 self.bus.unsubscribe(subscription)
-        self._subscription = self._registry = None
+        self._subscription = self._registry = self._faces = None
         await tasks.stop(self._sweeper)
         self._sweeper = None
         for driver in list(self.drivers.values()):
@@ -288,6 +291,13 @@ class DeviceService:
         statement = select(func.count()).where(Ticket.hall_id == self.hall_id, Ticket.status == TicketStatus.WAITING)
         async with self.db.read_session() as s:
             return int((await s.execute(statement)).scalar_one())
+
+    async def _on_gallery_changed(self, event: Event) -> None:
+        """A template enrolled, revoked or expired (in any process): reload now, not at the next timed refresh."""
+        if event.hall_id != self.hall_id:
+            return
+        self._gallery_loaded_at = -float('inf')
+        await self._refresh_gallery()
 
     async def _refresh_gallery(self) -> None:
         """Reload the consented templates every `gallery_refresh` s, and only while a camera is connected

@@ -27,6 +27,10 @@ class FaceSearch(Protocol):
 
     def identify(self, image: np.ndarray) -> Any: ...
 
+    def encode(self, image: np.ndarray) -> list[np.ndarray]: ...
+
+    def landmarks(self, image: np.ndarray) -> dict[str, list[tuple[float, float]]] | None: ...
+
 
 GalleryLoader = Callable[[], Awaitable[list[tuple[int, bytes]]]]
 

@@ -44,6 +44,7 @@ from app.models.hall import Hall, Window
 from app.models.ticket import Ticket, TicketStatus
 from app.security.credentials import credential_matches
 from app.services.call_board import Call
+from app.services.face_enrolment import FaceCapture
 from app.services.hall_rules import RulesHolder
 from app.services.kiosk import TicketSlip
 from app.settings import Settings
@@ -238,6 +239,10 @@ class DeviceService:
     async def capture_face(self, camera_code: str, session_id: str) -> None:
         """Ask a camera for one frame for this kiosk session (DeviceUnavailable if it cannot)."""
         await self.driver(camera_code, CameraDriver).capture(session_id)
+
+    async def capture_enrolment(self, camera_code: str, session_id: str) -> FaceCapture | None:
+        """Ask a camera for a 刷脸 enrolment capture for this kiosk session (None: no usable capture)."""
+        return await self.driver(camera_code, CameraDriver).capture_enrolment(session_id)
 
     def take_card(self, reader_code: str) -> CardData | None:
         """The card just read at this reader (full number, for the kiosk to take a ticket), once."""

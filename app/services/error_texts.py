@@ -110,6 +110,10 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
         '请先在本机读取身份证，再开通刷脸',
         'read your ID card at this kiosk first, then you can set up face ticketing',
     ),
+    'face_capture_failed': (
+        '摄像头未能完成拍摄，未保存人脸；请再试一次，或继续用身份证',
+        'the camera could not take the pictures: nothing was saved; try again, or carry on with your ID card',
+    ),
     'face_not_matched': (
         '未能确认您的身份，请使用身份证取号或到人工窗口',
         ('we could not confirm who you are: please use your ID card or a staffed counter'),

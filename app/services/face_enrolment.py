@@ -20,6 +20,7 @@ from sqlmodel import col, select
 
 from app.clock import hall_day
 from app.events import FaceGalleryChanged
+from app.models.device import DeviceKind
 from app.models.security import Consent, ConsentPurpose, ConsentScope, FaceEncoding
 from app.services import audit
 from app.services.citizens import find_or_create
@@ -35,6 +36,7 @@ from app.services.deps import Deps
 from app.services.errors import Conflict, Forbidden, Invalid
 from app.services.face_liveness import Landmarks, Liveness, judge
 from app.services.identity import parse_id_number
+from app.services.kiosk_devices import KioskDevices
 from app.services.kiosk_steps import KioskSession, Method, Step
 from app.services.principal import Kind, Principal
 from app.services.uow import Service
@@ -103,11 +105,11 @@ class FaceEnrolmentService(Service):
         """Enrol from a live capture; a still photo or no cue is refused (`Invalid('not_live')`) and stores nothing."""
         _require_kiosk(caller, session)
         consent_id = session.enrolment_consent()
-        if not capture.encoding or len(capture.encoding) > MAX_FACE_ENCODING_BYTES:
-            raise Invalid('invalid_face_encoding')
         verdict = judge(capture.frames)
         if not verdict.live:
             raise Invalid('not_live', text=f'not_live.{verdict.reason}')
+        if not capture.encoding or len(capture.encoding) > MAX_FACE_ENCODING_BYTES:
+            raise Invalid('invalid_face_encoding')
         async with self._transaction() as uow:
             s = uow.session
             consent = await s.get(Consent, consent_id, with_for_update=True)
@@ -133,6 +135,16 @@ class FaceEnrolmentService(Service):
                 uow.emit(FaceGalleryChanged(hall_id=self.hall_id, reason=FACE_ENROLLED))
         session.enrolment_done()
         return verdict
+
+    async def capture(self, caller: Principal, session: KioskSession, devices: KioskDevices | None) -> Liveness:
+        """Ask this kiosk's camera for a capture and enrol it; no camera or no usable capture names the fallback."""
+        _require_kiosk(caller, session)
+        session.enrolment_consent()
+        camera = session.kiosk.attached(DeviceKind.CAMERA)
+        found = await devices.capture_enrolment(camera, session.kiosk.code) if camera and devices else None
+        if found is None:
+            raise Invalid('face_capture_failed')
+        return await self.enrol(caller, session, found)
 
     def skip(self, caller: Principal, session: KioskSession) -> None:
         """Declined or fell back to the card: no template; a consent already recorded stays revocable on /me."""

@@ -26,7 +26,7 @@ from devices.transport import ClientTransport, Transport, TransportClosed
 log = logging.getLogger(__name__)
 
 CommandHandler = Callable[['DeviceClient', str, str, dict[str, Any]], Awaitable[None]]
-COMMANDS = frozenset({'print', 'announce', 'capture'})
+COMMANDS = frozenset({'print', 'announce', 'capture', 'enrol_capture'})
 LinkHandler = Callable[[bool], None]
 
 

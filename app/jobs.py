@@ -37,8 +37,10 @@ from app.models.hall import Hall
 from app.security.keys import Purpose
 from app.services.audit_anchors import AuditAnchors
 from app.services.deps import build_deps
+from app.services.face_enrolment import FaceEnrolmentService
 from app.services.hall_rules import HallRulesService
 from app.services.journey import Journey, build_journey
+from app.services.principal import Principal
 from app.services.queue import QueueService
 from app.services.queue_notices import QueueNotices
 from app.services.remote_queue import RemoteQueue
@@ -86,6 +88,13 @@ async def anchor_audit(ctx: dict[str, Any]) -> int:
     return 0 if await anchors.anchor_if_moved() is None else 1
 
 
+async def expire_face_visits(ctx: dict[str, Any]) -> int:
+    """Delete the 刷脸 templates given 本次 (this visit only) on a day that has ended."""
+    faces = ctx['faces']
+    assert isinstance(faces, FaceEnrolmentService)
+    return await faces.expire_visits(Principal.system('face_expiry'))
+
+
 async def backup_database(ctx: dict[str, Any]) -> int:
     """A scheduled backup with retention and a second location (app/backup.py); a failure is logged, and the
     next round tries again."""
@@ -116,6 +125,7 @@ PERIODIC = (
     Periodic(sweep_sla, 60),
     Periodic(mark_no_shows, 60),
     Periodic(anchor_audit, 300),
+    Periodic(expire_face_visits, 600),
 )
 FUNCTIONS = tuple(periodic.job for periodic in PERIODIC)
 
@@ -343,6 +353,7 @@ async def start(journey: Journey, queue: QueueService) -> AppJobs:
         'anchors': _anchors(queue.db, settings),
         'settings': settings,
         'remote': RemoteQueue(queue.deps, queue),
+        'faces': FaceEnrolmentService(queue.deps),
     }
     periodic = app_periodic(settings)
     runner: JobRunner = (
@@ -380,6 +391,7 @@ async def _worker_startup(ctx: dict[str, Any]) -> None:
     await ctx['rules'].start()  # booking blocks and no-show sweeps follow the rules an admin saved
     ctx['journey'] = build_journey(deps)
     ctx['remote'] = RemoteQueue(deps, QueueService(deps))
+    ctx['faces'] = FaceEnrolmentService(deps)
 
 
 async def _worker_shutdown(ctx: dict[str, Any]) -> None:

@@ -14,11 +14,13 @@ import pytest
 from skimage import data
 from sqlmodel import func, select
 
+from app import jobs
 from app.bus import InProcessBus
 from app.db import Database
 from app.events import CardRead, DevicePayload, Event, FaceGalleryChanged, FaceMatched
 from app.models import AuditEntry, Consent, ConsentScope, FaceEncoding
 from app.models.device import DeviceKind
+from app.models.ticket import Ticket, TicketStatus
 from app.security.crypto import FieldCipher
 from app.services.auth import AuthService
 from app.services.consent import CURRENT_TEXT_VERSIONS, FACE_CONTEXT, ConsentService
@@ -284,7 +286,7 @@ async def test_a_this_visit_template_is_deleted_when_the_day_ends_and_a_same_kin
     system = Principal.system('face_expiry')
     assert await enrolment.expire_visits(system) == 0  # the same day: the visit may still use it
     clock.advance(60 * 24)
-    assert await enrolment.expire_visits(system) == 1
+    assert await jobs.expire_face_visits({'faces': enrolment}) == 1
     async with db.session() as s:
         scopes = list((await s.execute(select(Consent.scope).join(FaceEncoding))).scalars())
     assert scopes == [SAME_KIND]
@@ -363,3 +365,28 @@ async def test_a_child_cannot_enrol_alone_at_the_kiosk(
     with pytest.raises(DomainError) as error:
         await enrolment.agree(session.caller, session, SAME_KIND, text_version=FACE_VERSION)
     assert error.value.code == 'guardian_required' and await count(db, Consent) == 0
+
+
+async def test_the_ticket_taken_next_carries_the_consent_and_its_end_ends_a_this_visit_template(
+    kiosks: KioskService,
+    enrolment: FaceEnrolmentService,
+    db: Database,
+    template: bytes,
+) -> None:
+    session = await card_read(kiosks)
+    enrolment.offer(session.caller, session)
+    consent_id = await enrolment.agree(session.caller, session, ONCE, text_version=FACE_VERSION)
+    await enrolment.enrol(session.caller, session, capture(face_motion.BLINK, template))
+    kiosks.choose_service(session, await kiosks.catalogue(), 'SVC-A')
+    view = await kiosks.take_ticket(session)
+    async with db.session() as s:
+        consent = await s.get(Consent, consent_id)
+    assert consent is not None and consent.ticket_id == view.ticket.id  # /track lists it, and can revoke it
+    system = Principal.system('face_expiry')
+    assert await enrolment.expire_visits(system) == 0  # still waiting: the visit goes on
+    async with db.session() as s, s.begin():
+        ticket = await s.get(Ticket, view.ticket.id)
+        assert ticket is not None
+        ticket.status = TicketStatus.COMPLETED
+    assert await enrolment.expire_visits(system) == 1
+    assert await count(db, FaceEncoding) == 0

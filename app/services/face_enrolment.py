@@ -7,8 +7,9 @@ turn, a still photo is refused with its reason); only then is the template store
 consent, with an audit row in the same transaction. The cameras' gallery hears `FaceGalleryChanged` after
 commit (and after a revocation), so every process adds or drops the template at once.
 
-Scope: 同类 keeps the template until the citizen revokes; 本次 is for this visit only and `expire_visits`
-deletes it when the hall day it was given on is over (a 刷脸 match uses it up earlier: `ConsentService`).
+Scope: 同类 keeps the template until the citizen revokes; 本次 is for this visit only: `expire_visits` (a job
+every 10 minutes) deletes it once the visit's ticket is done or the hall day it was given on is over (a 刷脸
+match uses it up earlier: `ConsentService`). The consent goes with the ticket taken next, so /track shows it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from app.clock import hall_day
 from app.events import FaceGalleryChanged
 from app.models.device import DeviceKind
 from app.models.security import Consent, ConsentPurpose, ConsentScope, FaceEncoding
+from app.models.ticket import OPEN_STATUSES, Ticket
 from app.services import audit
 from app.services.citizens import find_or_create
 from app.services.consent import (
@@ -152,7 +154,8 @@ class FaceEnrolmentService(Service):
         session.enrolment_done()
 
     async def expire_visits(self, caller: Principal) -> int:
-        """Delete the templates of 本次 consents given before today (their visit is over); the count deleted."""
+        """Delete the templates of 本次 consents whose visit is over: their ticket is done, or their day has
+        ended; the count deleted."""
         if not caller.is_system:
             raise Forbidden('forbidden')
         now = self.clock()
@@ -161,12 +164,18 @@ class FaceEnrolmentService(Service):
             s = uow.session
             rows = (
                 await s.execute(
-                    select(FaceEncoding, Consent)
+                    select(FaceEncoding, Consent, Ticket.status)
                     .join(Consent, col(Consent.id) == FaceEncoding.consent_id)
+                    .outerjoin(Ticket, col(Ticket.id) == Consent.ticket_id)
                     .where(Consent.scope == ConsentScope.ONCE, Consent.purpose == ConsentPurpose.FACE_TICKET)
                 )
             ).all()
-            expired = [face for face, consent in rows if hall_day(consent.granted_at, self.settings.tz) < today]
+            expired = [
+                face
+                for face, consent, status in rows
+                if hall_day(consent.granted_at, self.settings.tz) < today
+                or (status is not None and status not in OPEN_STATUSES)
+            ]
             for face in expired:
                 await s.delete(face)
             if expired:

@@ -171,8 +171,8 @@ class KioskSession:
         return self.face_consent_id
 
     def enrolment_done(self) -> None:
-        """Enrolled, declined or fallen back: the citizen carries on choosing a service with their card."""
-        self.face_consent_id = None
+        """Enrolled, declined or fallen back: the citizen carries on choosing a service with their card; a consent
+        recorded stays on the session, so the ticket taken next carries it (/track shows it, revocable)."""
         self.step = Step.CHECKLIST if self.service_code else Step.SERVICE
 
     def checked_in(self, identity: Identity | None, appointment_code: str, service_code: str) -> None:

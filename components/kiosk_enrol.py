@@ -50,7 +50,7 @@ def enrol_consent_view(
         'kiosk-enrol-scope',
     ).classes('text-[1em]')
     scope.props('size=lg')
-    agreed = tid(ui.checkbox(t('kiosk.consent.check')), 'kiosk-enrol-check').classes('text-[1em]')
+    agreed = tid(ui.checkbox(t('kiosk.enrol.check')), 'kiosk-enrol-check').classes('text-[1em]')
     agreed.props('size=xl')
 
     async def agree_if_ticked() -> None:

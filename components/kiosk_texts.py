@@ -73,6 +73,7 @@ register(
             '同类事项（保留至您撤回，以后来办事都可刷脸）',
             'Same kind of matter (kept until you withdraw, for later visits)',
         ),
+        'kiosk.enrol.check': ('我已阅读并同意上述告知和所选范围', 'I have read and agree, for the scope chosen'),
         'kiosk.enrol.agree': ('同意，开始拍摄', 'Agree and take the pictures'),
         'kiosk.enrol.decline': ('不开通，继续取号', 'No thanks, carry on'),
         'kiosk.enrol.look': (

@@ -73,9 +73,12 @@ class CameraDriver(Driver):
         data = frame.data
         assert isinstance(data, protocol.FaceFrames)
         future = self._enrolments.get(data.session_id)
-        engine = self.ctx.faces.engine if self.ctx.faces else None
         if future is None or future.done():
             return  # nobody asked for it: dropped, never kept
+        faces = self.ctx.faces
+        if faces is not None and faces.engine is None:
+            await faces.refresh()  # the first capture after start-up: load dlib's models now
+        engine = faces.engine if faces else None
         capture: FaceCapture | None = None
         if engine is not None and (data.images or self.ctx.settings.device_mode == 'simulated'):
             try:

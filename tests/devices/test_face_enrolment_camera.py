@@ -4,6 +4,7 @@ honoured only in the simulated hall, and a capture reaches only the session that
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 from typing import Any
 
@@ -11,11 +12,13 @@ import numpy as np
 from skimage import data
 
 from app.db import Database
-from app.services.face_liveness import BLINK, STILL, judge
+from app.services.face_liveness import BLINK, STILL, TURN, judge
 from app.settings import Settings
+from devices import protocol
 from devices.face import FaceEngine
 from devices.gallery import FaceGallery
 from devices.sim import face_motion, samples
+from devices.sim.behaviours import CameraSim, SimWorld
 from devices.sim.client import DeviceClient
 from tests.conftest import FakeClock
 from tests.devices.hubharness import FAST, HubHarness
@@ -85,3 +88,26 @@ async def test_the_simulated_camera_sends_a_blink_and_its_sample_persons_templat
     assert result.outcome == 'no_match'  # a real template: searchable (the gallery is empty here)
     real = settings.model_copy(update={'device_mode': 'websocket'})
     assert await capture_with(sqlite_db, real, device_hall, clock, engine, payload) is None  # made-up landmarks
+
+
+async def test_the_simulated_camera_shows_sample_people_blinking_turning_or_as_a_still_photo() -> None:
+    world = SimWorld(qr=samples.QrSamples(('HT1.appt.X.Y',)), rng=random.Random(11))
+    camera = CameraSim(world, 'ws://127.0.0.1:9/unused', CAMERA, 'credential')
+    sent: list[tuple[str, dict[str, Any]]] = []
+    acked: list[str] = []
+
+    async def send(type_: str, data: dict[str, Any]) -> None:
+        sent.append((type_, data))
+
+    async def ack(of: str, *, ok: bool = True, error: str = '') -> None:
+        acked.append(of)
+
+    camera.client.send, camera.client.ack = send, ack  # type: ignore[method-assign]
+    for n in range(12):
+        await camera.on_command(camera.client, 'enrol_capture', f'c{n}', {'session_id': 'K01'})
+    verdicts = set()
+    for type_, payload in sent:
+        frames = protocol.FaceFrames.model_validate(json.loads(json.dumps(payload)))  # as it crosses the wire
+        assert type_ == 'face_frames' and frames.session_id == 'K01' and frames.image in samples.face_jpegs()
+        verdicts.add(judge(frames.landmarks).reason)
+    assert verdicts == {BLINK, TURN, STILL} and acked == [f'c{n}' for n in range(12)]

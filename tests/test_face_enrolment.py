@@ -19,6 +19,7 @@ from app.bus import InProcessBus
 from app.db import Database
 from app.events import CardRead, DevicePayload, Event, FaceGalleryChanged, FaceMatched
 from app.models import AuditEntry, Consent, ConsentScope, FaceEncoding
+from app.models.citizen_account import CitizenAccount
 from app.models.device import DeviceKind
 from app.models.ticket import Ticket, TicketStatus
 from app.security.crypto import FieldCipher
@@ -29,6 +30,7 @@ from app.services.face_enrolment import FACE_ENROLLED, FaceCapture, FaceEnrolmen
 from app.services.face_liveness import BLINK, NO_CUE, STILL, TOO_FEW, TURN, judge
 from app.services.kiosk import KioskService, KioskSession, Method, Step
 from app.services.principal import Principal
+from app.services.proxy import ProxyService
 from app.services.queue import QueueService
 from app.settings import Settings
 from devices.face import MATCH, NO_MATCH, FaceEngine, face_recognition
@@ -390,3 +392,32 @@ async def test_the_ticket_taken_next_carries_the_consent_and_its_end_ends_a_this
         ticket.status = TicketStatus.COMPLETED
     assert await enrolment.expire_visits(system) == 1
     assert await count(db, FaceEncoding) == 0
+
+
+async def test_withdrawing_on_me_deletes_the_template_at_once_and_tells_every_gallery(
+    kiosks: KioskService,
+    enrolment: FaceEnrolmentService,
+    db: Database,
+    cipher: FieldCipher,
+    clock: FakeClock,
+    template: bytes,
+    bus: InProcessBus,
+    gallery_events: list[Event],
+    hall: SmallHall,
+) -> None:
+    session = await card_read(kiosks)
+    enrolment.offer(session.caller, session)
+    consent_id = await enrolment.agree(session.caller, session, SAME_KIND, text_version=FACE_VERSION)
+    await enrolment.enrol(session.caller, session, capture(face_motion.BLINK, template))
+    async with db.session() as s, s.begin():
+        consent = await s.get(Consent, consent_id)
+        assert consent is not None
+        account = CitizenAccount(phone_hash='1' * 64, phone_enc='x', citizen_id=consent.citizen_id, created_at=clock())
+        s.add(account)
+        await s.flush()
+    deps = deps_for(db, bus, hall_id=hall.hall_id, clock=clock, cipher=cipher)
+    me = Principal.account(account.id or 0, citizen_id=consent.citizen_id)
+    await ProxyService(deps, ConsentService(deps)).withdraw_by_account(me, consent_id)
+    assert await count(db, FaceEncoding) == 0
+    await bus.drain()
+    assert [event.reason for event in gallery_events] == [FACE_ENROLLED, 'revoked']

@@ -174,6 +174,12 @@ class FaceMatched(Event):
     session_id: str = ''
 
 
+class FaceGalleryChanged(Event):
+    """A face template was enrolled, revoked or expired: every process reloads its cameras' gallery at once."""
+
+    reason: str = ''
+
+
 class SeatChanged(Event):
     device: DevicePayload
     occupied: bool

@@ -38,10 +38,12 @@ from app.security.keys import Purpose
 from app.services.audit_anchors import AuditAnchors
 from app.services.booking_reminders import BookingReminders
 from app.services.deps import build_deps
+from app.services.face_enrolment import FaceEnrolmentService
 from app.services.forecast import ForecastService
 from app.services.guide import BestTimes
 from app.services.hall_rules import HallRulesService
 from app.services.journey import Journey, build_journey
+from app.services.principal import Principal
 from app.services.queue import QueueService
 from app.services.queue_notices import QueueNotices
 from app.services.remote_queue import RemoteQueue
@@ -114,6 +116,13 @@ async def anchor_audit(ctx: dict[str, Any]) -> int:
     return 0 if await anchors.anchor_if_moved() is None else 1
 
 
+async def expire_face_visits(ctx: dict[str, Any]) -> int:
+    """Delete the 刷脸 templates given 本次 (this visit only) on a day that has ended."""
+    faces = ctx['faces']
+    assert isinstance(faces, FaceEnrolmentService)
+    return await faces.expire_visits(Principal.system('face_expiry'))
+
+
 async def backup_database(ctx: dict[str, Any]) -> int:
     """A scheduled backup with retention and a second location (app/backup.py); a failure is logged, and the
     next round tries again."""
@@ -148,6 +157,7 @@ PERIODIC = (
     Periodic(end_staffing_moves, 30),
     Periodic(anchor_audit, 300),
     Periodic(email_delivery_report, 3600),
+    Periodic(expire_face_visits, 600),
 )
 FUNCTIONS = tuple(periodic.job for periodic in PERIODIC)
 
@@ -379,6 +389,7 @@ async def start(journey: Journey, queue: QueueService, best_times: BestTimes | N
         'remote': RemoteQueue(queue.deps, queue),
         'staffing': StaffingService(queue.deps, queue, None),
         'reminders': BookingReminders(queue.deps, journey.bookings, best_times.of if best_times else None),
+        'faces': FaceEnrolmentService(queue.deps),
     }
     periodic = app_periodic(settings)
     runner: JobRunner = (
@@ -419,6 +430,7 @@ async def _worker_startup(ctx: dict[str, Any]) -> None:
     ctx['staffing'] = StaffingService(deps, QueueService(deps), None)
     best_times = BestTimes(deps, ForecastService(deps, prompts=hall.prompts))
     ctx['reminders'] = BookingReminders(deps, ctx['journey'].bookings, best_times.of)
+    ctx['faces'] = FaceEnrolmentService(deps)
 
 
 async def _worker_shutdown(ctx: dict[str, Any]) -> None:

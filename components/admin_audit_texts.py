@@ -98,6 +98,8 @@ register(
         'admin.audit.action.unmask': ('查看完整信息', 'unmasked a value'),
         'admin.audit.action.consent_granted': ('授权同意', 'consent given'),
         'admin.audit.action.consent_revoked': ('撤回同意', 'consent revoked'),
+        'admin.audit.action.face_enrolled': ('开通刷脸（活体通过）', 'face enrolled (live person seen)'),
+        'admin.audit.action.face_expired': ('本次刷脸到期删除', 'this-visit face templates deleted'),
         'admin.audit.action.rated': ('评价', 'rating'),
         'admin.audit.action.proxy_action': ('亲情代办操作', 'proxy action'),
         'admin.audit.action.call_out_of_order': ('越号呼叫', 'call out of order'),

@@ -24,14 +24,18 @@ from urllib.parse import quote
 from nicegui import background_tasks, ui
 
 from app.events import CardRead, Event, FaceMatched, KioskPairingChanged, QrScanned
+from app.models.device import DeviceKind
+from app.models.security import ConsentScope
 from app.services.errors import DomainError, StorageUnavailable
-from app.services.kiosk import Catalogue, KioskDevices, KioskService, KioskSession, Step
+from app.services.face_enrolment import FaceEnrolmentService
+from app.services.kiosk import Catalogue, KioskDevices, KioskService, KioskSession, Method, Step
 from app.services.remote_queue import TICKET_QR_KIND
 from components import kiosk_texts as _texts  # noqa: F401 - registers the kiosk's texts
 from components.elder_frame import ElderFrame
 from components.kiosk_assist import assist_bar, assist_dialog
 from components.kiosk_checklist import checklist_view
 from components.kiosk_consent import consent_view, face_wait_view
+from components.kiosk_enrol import enrol_capture_view, enrol_consent_view, enrol_offer
 from components.kiosk_services import services_view
 from components.kiosk_start import start_view
 from components.kiosk_ticket import ticket_view
@@ -61,8 +65,10 @@ class KioskScreen:
         hall_name: str,
         track_base: str,
         still_paired: Callable[[], Awaitable[bool]],
+        enrolment: FaceEnrolmentService,
     ) -> None:
         self.service = service
+        self.enrolment = enrolment
         self.session = session
         self.catalogue = catalogue
         self.devices = devices
@@ -160,7 +166,20 @@ class KioskScreen:
             )
         elif step == Step.FACE:
             face_wait_view(on_fallback=lambda: self.act(session.reset))
+        elif step == Step.ENROL_CONSENT:
+            enrol_consent_view(
+                self.face_version,
+                on_agree=lambda scope: self.act(lambda: self._agree_enrolment(scope)),
+                on_decline=lambda: self.act(lambda: self.enrolment.skip(session.caller, session)),
+            )
+        elif step == Step.ENROL:
+            enrol_capture_view(
+                on_capture=self.capture_enrolment,
+                on_fallback=lambda: self.act(lambda: self.enrolment.skip(session.caller, session)),
+            )
         elif step == Step.SERVICE:
+            if self._may_enrol():
+                enrol_offer(on_offer=lambda: self.act(self._offer_enrolment))
             services_view(
                 self.catalogue,
                 self.queues,
@@ -210,6 +229,30 @@ class KioskScreen:
         """Agreed: show the camera view now; the capture's answer arrives later as a FaceMatched event."""
         self.service.agree_face(self.session, self.face_version)
         background_tasks.create(self.service.capture_face(self.session, self.devices), name='kiosk-face-capture')
+
+    def _may_enrol(self) -> bool:
+        """Offer 开通刷脸 only after a card read at a kiosk with a camera (the service checks it again)."""
+        session = self.session
+        return session.method == Method.ID_CARD and session.kiosk.attached(DeviceKind.CAMERA) is not None
+
+    def _offer_enrolment(self) -> None:
+        self.face_version = self.enrolment.offer(self.session.caller, self.session)
+
+    async def _agree_enrolment(self, scope: ConsentScope) -> None:
+        await self.enrolment.agree(self.session.caller, self.session, scope, text_version=self.face_version)
+
+    async def capture_enrolment(self) -> None:
+        if self.busy:
+            return
+        self.busy = True
+        try:
+            await self.act(self._capture)
+        finally:
+            self.busy = False
+
+    async def _capture(self) -> None:
+        await self.enrolment.capture(self.session.caller, self.session, self.devices)
+        ui.notify(t('kiosk.enrol.done'), type='positive', position='center', classes='text-[1.2em]')
 
     def _show_all(self) -> None:
         self.show_all = True

@@ -55,6 +55,38 @@ register(
         'kiosk.consent.agree': ('同意并开始刷脸', 'Agree and start'),
         'kiosk.consent.decline': ('不同意，改用身份证', 'No thanks, use my ID card'),
         'kiosk.face.look': ('请正视上方摄像头，保持不动', 'Look at the camera above and hold still'),
+        'kiosk.enrol.offer': ('开通刷脸取号（可选）', 'Set up face ticketing (optional)'),
+        'kiosk.enrol.offer_hint': (
+            '下次来办事可刷脸取号，不带身份证也行；不开通不影响今天取号',
+            'Next time take a number by face, even without your ID card; skipping it changes nothing today',
+        ),
+        'kiosk.enrol.open': ('了解并开通', 'Find out more'),
+        'kiosk.enrol.title': ('开通刷脸取号', 'Set up face ticketing'),
+        'kiosk.enrol.purpose': (
+            '用途：只用于在本大厅自助机刷脸取号。人脸特征加密保存，您可随时在“我的”或进度查询页撤回，撤回即删除。',
+            "Purpose: only to take a number by face at this hall's kiosks. Your face template is stored encrypted; "
+            'withdraw at any time under "Me" or on the progress page and it is deleted at once.',
+        ),
+        'kiosk.enrol.scope': ('同意范围', 'How long'),
+        'kiosk.enrol.scope.once': ('仅本次（今天办完即删除）', 'This visit only (deleted when today ends)'),
+        'kiosk.enrol.scope.same_kind': (
+            '同类事项（保留至您撤回，以后来办事都可刷脸）',
+            'Same kind of matter (kept until you withdraw, for later visits)',
+        ),
+        'kiosk.enrol.check': ('我已阅读并同意上述告知和所选范围', 'I have read and agree, for the scope chosen'),
+        'kiosk.enrol.agree': ('同意，开始拍摄', 'Agree and take the pictures'),
+        'kiosk.enrol.decline': ('不开通，继续取号', 'No thanks, carry on'),
+        'kiosk.enrol.look': (
+            '请正对摄像头，眨一下眼或慢慢转一下头',
+            'Face the camera, then blink or slowly turn your head',
+        ),
+        'kiosk.enrol.look_hint': (
+            '用于确认是您本人在场，照片无法通过',
+            'This checks that you are really here: a photo will not pass',
+        ),
+        'kiosk.enrol.capture': ('开始拍摄', 'Take the pictures'),
+        'kiosk.enrol.fallback': ('不用了，继续用身份证', 'Never mind, carry on with my ID card'),
+        'kiosk.enrol.done': ('已开通刷脸取号', 'Face ticketing is set up'),
         'kiosk.face.fallback': ('改用身份证或直接选择事项', 'Use your ID card or choose a service instead'),
         'kiosk.services.title': ('请选择要办理的事项', 'Which service do you need?'),
         'kiosk.services.elder': ('常办事项', 'Common services'),

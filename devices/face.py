@@ -36,12 +36,14 @@ NO_FACE = 'no_face'
 ENCODING_SIZE = 128
 ENCODING_BYTES = ENCODING_SIZE * 8  # float64, as np.ndarray.tobytes() writes it
 MAX_SIDE = 640
+LANDMARK_SIDE = 320  # liveness frames: eyes and jaw are still ~10 px at a kiosk's distance
 _EXACT_BELOW = 0.05  # float32 error of the matrix form at this distance is ~1e-5 for face-like norms (~1.4)
 
 # face_recognition shares one dlib detector, shape predictor and encoder per process, and dlib's
 # detectors are not safe for concurrent use: serialise the dlib calls. The 1:N search is lock-free.
 _DLIB_LOCK = threading.Lock()
 
+Landmarks = dict[str, list[tuple[float, float]]]
 Location = tuple[int, int, int, int]  # top, right, bottom, left (face_recognition's order)
 
 
@@ -142,6 +144,18 @@ class FaceEngine:
         with _DLIB_LOCK:
             locations = _largest_first(_detect(small))
             return face_recognition.face_encodings(small, known_face_locations=locations)
+
+    def landmarks(
+        self, image: np.ndarray, *, limit: int = LANDMARK_SIDE
+    ) -> dict[str, list[tuple[float, float]]] | None:
+        """dlib's 68 landmarks of the largest face on a small copy of the frame (liveness needs no detail), or None."""
+        small = fit_long_side(_check_image(image), limit)
+        with _DLIB_LOCK:
+            locations = _largest_first(_detect(small))
+            if not locations:
+                return None
+            (found,) = face_recognition.face_landmarks(small, face_locations=locations[:1])
+        return {name: [(float(x), float(y)) for x, y in points] for name, points in found.items()}
 
     def identify(self, image: np.ndarray) -> FaceResult:
         """Who is in front of the camera? Only the largest face counts: the person at the kiosk, not passers-by."""

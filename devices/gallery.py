@@ -1,9 +1,10 @@
-"""The consented face gallery the cameras search, kept current by reloading it on a timer.
+"""The consented face gallery the cameras search, reloaded when it changes and on a timer.
 
-No bus event announces a consent change, so the device service calls `refresh` every
-`gallery_refresh` seconds (60 by default): a revoked 刷脸 consent stops matching within a minute,
-and its templates are already deleted in the revoking transaction. The templates are re-read
-and compared by digest, so an unchanged gallery costs one query and no rebuild.
+`FaceGalleryChanged` (a template enrolled, a consent revoked, a 本次 template expired; it crosses
+processes on the bus) makes the device service refresh at once, and it also refreshes every
+`gallery_refresh` seconds (60 by default) as a safety net. Revoked templates are already deleted in
+the revoking transaction. The templates are re-read and compared by digest, so an unchanged gallery
+costs one query and no rebuild.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ class FaceSearch(Protocol):
     def load_gallery(self, entries: list[tuple[int, bytes]]) -> None: ...
 
     def identify(self, image: np.ndarray) -> Any: ...
+
+    def encode(self, image: np.ndarray) -> list[np.ndarray]: ...
+
+    def landmarks(self, image: np.ndarray) -> dict[str, list[tuple[float, float]]] | None: ...
 
 
 GalleryLoader = Callable[[], Awaitable[list[tuple[int, bytes]]]]

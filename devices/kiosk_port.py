@@ -8,6 +8,7 @@ as absent.
 
 from __future__ import annotations
 
+from app.services.face_enrolment import FaceCapture
 from app.services.kiosk import CardClaim, TicketSlip
 from devices.driver import DeviceUnavailable
 from devices.service import DeviceService
@@ -32,3 +33,9 @@ class DeviceHardware:
         except DeviceUnavailable:
             return False
         return True
+
+    async def capture_enrolment(self, camera_code: str, session_id: str) -> FaceCapture | None:
+        try:
+            return await self.service.capture_enrolment(camera_code, session_id)
+        except DeviceUnavailable:
+            return None

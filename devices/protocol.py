@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from app.models.device import DeviceKind
 
@@ -27,7 +27,7 @@ MAX_IMAGE_FRAME_BYTES = 512 * 1024
 # frame plus room, so a slightly oversized image still gets a readable `too_large` error; beyond it the
 # transport closes with 1009 before the hub reads anything.
 MAX_MESSAGE_BYTES = MAX_IMAGE_FRAME_BYTES + 64 * 1024
-IMAGE_TYPES = frozenset({'qr_image', 'face_image'})
+IMAGE_TYPES = frozenset({'qr_image', 'face_image', 'face_frames'})
 IMAGE_KINDS = frozenset({DeviceKind.QR_SCANNER, DeviceKind.CAMERA})
 TOKEN = r'^[A-Za-z0-9._:-]+$'
 
@@ -134,6 +134,44 @@ class ImageData(Payload):
         return _decode_image(value)
 
 
+MAX_ENROL_FRAMES = 12
+Point = tuple[float, float]
+
+
+class FaceFrames(Payload):
+    """A 刷脸 enrolment capture (answer to `enrol_capture`): a real camera sends `images`, a few small frames
+    a fraction of a second apart; the simulated camera sends `landmarks` per frame and one real sample `image`
+    for the template (honoured only with DEVICE_MODE=simulated). Either way one liveness rule judges them."""
+
+    session_id: str = Field(min_length=1, max_length=64)
+    format: Literal['jpeg', 'png'] = 'jpeg'
+    images: list[bytes] = Field(default_factory=list, max_length=MAX_ENROL_FRAMES)
+    landmarks: list[dict[str, list[Point]]] = Field(default_factory=list, max_length=MAX_ENROL_FRAMES)
+    image: bytes | None = None
+
+    @field_validator('images', mode='before')
+    @classmethod
+    def _base64_list(cls, value: Any) -> list[bytes]:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ValueError('images must be a list of base64 strings')
+        return [_decode_image(item) for item in value]
+
+    @field_validator('image', mode='before')
+    @classmethod
+    def _base64(cls, value: Any) -> bytes | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ValueError('image must be a base64 string')
+        return _decode_image(value)
+
+    @model_validator(mode='after')
+    def _one_kind(self) -> FaceFrames:
+        if bool(self.images) == bool(self.landmarks) or (self.landmarks and self.image is None):
+            raise ValueError('send images, or landmarks with one image')
+        return self
+
+
 class QrText(Payload):
     text: str = Field(min_length=1, max_length=512)
     session_id: str = Field(default='', max_length=64)
@@ -178,7 +216,7 @@ COMMON_TYPES: dict[str, type[Payload]] = {
 KIND_TYPES: dict[DeviceKind, dict[str, type[Payload]]] = {
     DeviceKind.ID_READER: {'card_read': CardReadData},
     DeviceKind.QR_SCANNER: {'qr_image': ImageData, 'qr_text': QrText},
-    DeviceKind.CAMERA: {'face_image': ImageData},
+    DeviceKind.CAMERA: {'face_image': ImageData, 'face_frames': FaceFrames},
     DeviceKind.PRINTER: {},
     DeviceKind.CALL_DISPLAY: {'announced': Announced},
     DeviceKind.SEAT: {'occupancy': Occupancy},

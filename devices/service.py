@@ -34,6 +34,7 @@ from app.events import (
     DeviceRetired,
     DeviceSuggestion,
     Event,
+    FaceGalleryChanged,
     HallConfigChanged,
     TicketCalled,
     TicketCompleted,
@@ -46,6 +47,7 @@ from app.models.ticket import Ticket, TicketStatus
 from app.security.credentials import credential_matches
 from app.services.call_board import Call
 from app.services.evaluation import EvaluationService
+from app.services.face_enrolment import FaceCapture
 from app.services.hall_rules import RulesHolder
 from app.services.kiosk import TicketSlip
 from app.settings import Settings
@@ -101,6 +103,7 @@ class DeviceService:
         self._displays_by_window: dict[int, list[CallDisplayDriver]] = {}
         self._subscription: Subscription | None = None
         self._registry: Subscription | None = None
+        self._faces: Subscription | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._showing: set[asyncio.Task[None]] = set()  # show_rating commands in flight (never block the bus)
         self._gallery_loaded_at = -float('inf')
@@ -131,14 +134,15 @@ class DeviceService:
         self._registry = self.bus.subscribe(
             self._on_registry, *REGISTRY_EVENTS, HallConfigChanged, name='devices.registry'
         )
+        self._faces = self.bus.subscribe(self._on_gallery_changed, FaceGalleryChanged, name='devices.face_gallery')
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever(), name='devices.sweep')
         log.info('devices: %d drivers ready', len(self.drivers))
 
     async def stop(self) -> None:
-        for subscription in (self._subscription, self._registry):
+        for subscription in (self._subscription, self._registry, self._faces):
             if subscription is not None:
                 self.bus.unsubscribe(subscription)
-        self._subscription = self._registry = None
+        self._subscription = self._registry = self._faces = None
         await tasks.stop(self._sweeper)
         self._sweeper = None
         for task in list(self._showing):
@@ -246,6 +250,10 @@ class DeviceService:
         """Ask a camera for one frame for this kiosk session (DeviceUnavailable if it cannot)."""
         await self.driver(camera_code, CameraDriver).capture(session_id)
 
+    async def capture_enrolment(self, camera_code: str, session_id: str) -> FaceCapture | None:
+        """Ask a camera for a 刷脸 enrolment capture for this kiosk session (None: no usable capture)."""
+        return await self.driver(camera_code, CameraDriver).capture_enrolment(session_id)
+
     def take_card(self, reader_code: str) -> CardData | None:
         """The card just read at this reader (full number, for the kiosk to take a ticket), once."""
         return self.driver(reader_code, IdReaderDriver).take_card()
@@ -327,6 +335,13 @@ class DeviceService:
         statement = select(func.count()).where(Ticket.hall_id == self.hall_id, Ticket.status == TicketStatus.WAITING)
         async with self.db.read_session() as s:
             return int((await s.execute(statement)).scalar_one())
+
+    async def _on_gallery_changed(self, event: Event) -> None:
+        """A template enrolled, revoked or expired (in any process): reload now, not at the next timed refresh."""
+        if event.hall_id != self.hall_id:
+            return
+        self._gallery_loaded_at = -float('inf')
+        await self._refresh_gallery()
 
     async def _refresh_gallery(self) -> None:
         """Reload the consented templates every `gallery_refresh` s, and only while a camera is connected

@@ -17,6 +17,7 @@ from nicegui import Client
 from app.api.callers import address_of
 from app.api.kiosk_pairing import KIOSK_COOKIE, pairing_page
 from app.services.errors import NotFound, Unauthorized
+from app.services.face_enrolment import FaceEnrolmentService
 from app.services.kiosk import KioskService, KioskSession
 from components.elder_frame import kiosk_frame
 from components.kiosk_screen import KioskScreen
@@ -67,6 +68,7 @@ async def kiosk_page(started: Started, request: Request, device: str, client: Cl
             hall_name=rt.hall.name,
             track_base=str(request.base_url),
             still_paired=still_paired,
+            enrolment=FaceEnrolmentService(rt.deps),
         )
     parts.device_feed.events.subscribe(screen.on_device_event)
     parts.twin.configured.subscribe(screen.on_config)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.clock import hall_day
+from app.events import FaceGalleryChanged
 from app.models.hall import ServiceItem
 from app.models.people import Citizen
 from app.models.security import Consent, ConsentPublic, ConsentPurpose, ConsentScope, FaceEncoding
@@ -28,7 +29,7 @@ from app.services.deps import Deps
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.identity import parse_id_number
 from app.services.tracking import PersonAct
-from app.services.uow import Service
+from app.services.uow import Service, UnitOfWork
 
 FACE_CONTEXT = 'face_encoding'
 MAX_FACE_ENCODING_BYTES = 2048  # a face_recognition template is 128 float64 = 1024 bytes
@@ -280,8 +281,9 @@ class ConsentService(Service):
     async def revoke(self, consent_id: int, *, citizen_id: int) -> Consent:
         """Withdraw at once; face templates collected under this consent are deleted in the same transaction."""
         async with self._transaction() as uow:
-            s = uow.session
-            return await self.revoke_in(s, consent_id, citizen_id=citizen_id)
+            consent = await self.revoke_in(uow.session, consent_id, citizen_id=citizen_id)
+            gallery_changed(uow, consent, self.hall_id)
+        return consent
 
     async def revoke_in(
         self,
@@ -432,9 +434,8 @@ class ConsentService(Service):
         if act.citizen_id is None or act.tracked.ticket_id is None:
             raise NotFound('unknown_consent')
         async with self._transaction() as uow:
-            s = uow.session
-            return await self.revoke_in(
-                s,
+            consent = await self.revoke_in(
+                uow.session,
                 consent_id,
                 citizen_id=act.citizen_id,
                 ticket_id=act.tracked.ticket_id,
@@ -442,6 +443,8 @@ class ConsentService(Service):
                 role=act.role,
                 via=act.via,
             )
+            gallery_changed(uow, consent, self.hall_id)
+        return consent
 
     async def enrol_face(self, citizen_id: int, encoding: bytes, *, consent_id: int) -> FaceEncoding:
         """Store a face template, encrypted, under the citizen's live 刷脸 consent (and no other)."""
@@ -484,6 +487,12 @@ class ConsentService(Service):
         async with self.db.read_session() as s:
             rows = (await s.execute(statement)).all()
         return [(citizen_id, self.cipher.decrypt_bytes(token, context=FACE_CONTEXT)) for citizen_id, token in rows]
+
+
+def gallery_changed(uow: UnitOfWork, consent: Consent, hall_id: int) -> None:
+    """A revoked 刷脸 consent: every process's cameras drop its templates at once (after commit)."""
+    if consent.purpose == ConsentPurpose.FACE_TICKET and uow.bus is not None:
+        uow.emit(FaceGalleryChanged(hall_id=hall_id, reason='revoked'))
 
 
 def _check_grant_target(purpose: ConsentPurpose, scope: ConsentScope, service_code: str | None, channel: str) -> None:

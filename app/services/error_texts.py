@@ -111,6 +111,14 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
         "only a call display or a rating pad belongs to a window (a rating pad always does), in that window's zone",
     ),
     'device_zone_invalid': ('请选择本大厅的一个区域', 'choose a zone of this hall'),
+    'enrolment_needs_card': (
+        '请先在本机读取身份证，再开通刷脸',
+        'read your ID card at this kiosk first, then you can set up face ticketing',
+    ),
+    'face_capture_failed': (
+        '摄像头未能完成拍摄，未保存人脸；请再试一次，或继续用身份证',
+        'the camera could not take the pictures: nothing was saved; try again, or carry on with your ID card',
+    ),
     'face_not_matched': (
         '未能确认您的身份，请使用身份证取号或到人工窗口',
         ('we could not confirm who you are: please use your ID card or a staffed counter'),
@@ -318,6 +326,25 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'node_not_pending': ('该环节当前无需审批', 'this step is not waiting for a decision'),
     'not_a_slot': ('不是可预约的时段', 'not a bookable slot'),
     'not_an_appointment': ('这是进度查询码，请用手机扫码查看', 'this is a tracking code: scan it with a phone'),
+    'not_live.still_image': (
+        '未检测到真人（画面静止，疑似照片），未保存人脸；请眨眨眼或转转头再试，或继续用身份证',
+        'no live person seen (the picture did not move, like a photo): nothing was saved; blink or turn your '
+        'head and try again, or carry on with your ID card',
+    ),
+    'not_live.no_blink_or_turn': (
+        '未检测到眨眼或转头，未保存人脸；请按提示眨眼或转头再试，或继续用身份证',
+        'no blink or head turn seen: nothing was saved; blink or turn your head and try again, or carry on '
+        'with your ID card',
+    ),
+    'not_live.too_few_frames': (
+        '拍摄时间太短，未保存人脸；请再试一次，或继续用身份证',
+        'the capture was too short: nothing was saved; try again, or carry on with your ID card',
+    ),
+    'not_live.no_face': (
+        '未能看清您的脸，未保存人脸；请正对摄像头再试，或继续用身份证',
+        'your face was not seen clearly: nothing was saved; face the camera and try again, or carry on '
+        'with your ID card',
+    ),
     'not_asking_consent': ('请先选择刷脸取号', 'choose face ticketing first'),
     'not_at_window': ('只能为本窗口正在办理的办事人办理', 'only for the citizen at your window'),
     'not_at_window.ticket': ('该号不在窗口办理中', 'this ticket is not being served at the window'),

@@ -21,13 +21,14 @@ No image passes through here: the camera driver searches a frame in memory and s
 
 from __future__ import annotations
 
-from functools import partial
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import hall_day
 from app.events import CardRead, FaceMatched, HelpRequested, QrScanned
 from app.models.device import DeviceKind
 from app.models.hall import ServiceItem
 from app.models.security import ConsentPurpose
+from app.models.ticket import Ticket
 from app.security import codes
 from app.services import materials
 from app.services.auth import AuthService
@@ -54,7 +55,7 @@ from app.services.kiosk_identity import (
     identify,
 )
 from app.services.kiosk_steps import Assist, KioskSession, Method, Step
-from app.services.kiosk_tickets import answers_for, record_answers, ticket_request
+from app.services.kiosk_tickets import answers_for, bind_consent, record_answers, ticket_request
 from app.services.queue import QueueService, TicketView
 from app.services.uow import Service
 
@@ -249,11 +250,15 @@ class KioskService(Service):
             await self.check_assist(session)
         caller = session.caller
         answers = dict(session.answers)
-        view = await self.queue.take_ticket(
-            ticket_request(session),
-            caller=caller,
-            also=partial(record_answers, answers=answers, actor=caller.name) if answers else None,
-        )
+        consent_id = session.face_consent_id
+
+        async def also(s: AsyncSession, ticket: Ticket) -> None:
+            if answers:
+                await record_answers(s, ticket, answers, actor=caller.name)
+            if consent_id is not None:
+                await bind_consent(s, ticket, consent_id)
+
+        view = await self.queue.take_ticket(ticket_request(session), caller=caller, also=also)
         session.ticket_taken(view)
         return view
 

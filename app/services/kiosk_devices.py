@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlmodel import col, select
 
@@ -15,6 +15,9 @@ from app.events import DevicePayload
 from app.models.device import Device, DeviceKind
 from app.services.errors import DomainError, NotFound
 from app.services.queue import TicketView
+
+if TYPE_CHECKING:
+    from app.services.face_enrolment import FaceCapture  # it imports the kiosk's steps, which import this module
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,8 @@ class KioskDevices(Protocol):
     async def print_slip(self, printer_code: str, slip: TicketSlip) -> str: ...
 
     async def capture_face(self, camera_code: str, session_id: str) -> bool: ...
+
+    async def capture_enrolment(self, camera_code: str, session_id: str) -> FaceCapture | None: ...
 
 
 @dataclass(frozen=True)

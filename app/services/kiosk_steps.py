@@ -7,6 +7,7 @@ forwards taps. Every change of step is a method of `KioskSession`, so the whole 
     START -> SERVICE (by hand, a card, a typed number) -> CHECKLIST -> TICKET
     START -> CONSENT -> FACE -> SERVICE (刷脸; no match or no consent: back to START)
     START -> CHECKLIST (an appointment names its service)
+    SERVICE (after a card read) -> ENROL_CONSENT -> ENROL -> SERVICE (刷脸 enrolment, opt-in; 本次 or 同类)
 
 Home, 完成 and an idle kiosk reset to START; a card during a choice joins it, after a ticket starts anew.
 """
@@ -30,6 +31,8 @@ class Step(StrEnum):
     START = 'start'
     CONSENT = 'consent'  # 刷脸: the consent text, agreed separately before the camera is used
     FACE = 'face'  # waiting for this kiosk's camera
+    ENROL_CONSENT = 'enrol_consent'  # after a card read: the 刷脸 consent with its scope (本次 / 同类)
+    ENROL = 'enrol'  # consent recorded: the live capture that enrols the template
     SERVICE = 'service'
     CHECKLIST = 'checklist'
     TICKET = 'ticket'
@@ -74,6 +77,7 @@ class KioskSession:
     service_code: str | None = None
     answers: dict[str, str] = field(default_factory=dict)
     consent_version: str | None = None
+    face_consent_id: int | None = None  # the 刷脸 consent recorded for enrolment in this visit
     ticket: TicketView | None = None
     disability: bool = False  # priority needs, set only by an assisting clerk
     pregnancy: bool = False
@@ -106,6 +110,7 @@ class KioskSession:
     def reset(self) -> None:
         self.step, self.method, self.identity = Step.START, Method.MANUAL, None
         self.appointment_code = self.service_code = self.consent_version = None
+        self.face_consent_id = None
         self.answers = {}
         self.ticket = None
         self.disability = self.pregnancy = False
@@ -144,6 +149,31 @@ class KioskSession:
 
     def face_identified(self, identity: Identity) -> None:
         self.step, self.identity = Step.SERVICE, identity
+
+    # ---- 刷脸 enrolment (after a card read) ---------------------------------------------------------
+
+    def offer_enrolment(self) -> Identity:
+        """Only a citizen whose ID card was just read at this kiosk may enrol: never a typed number or a face."""
+        if self.identity is None or self.method != Method.ID_CARD or self.step not in CHOOSING:
+            raise Forbidden('enrolment_needs_card')
+        self.step = Step.ENROL_CONSENT
+        return self.identity
+
+    def enrolment_consented(self, consent_id: int) -> None:
+        if self.step != Step.ENROL_CONSENT:
+            raise Conflict('not_asking_consent')
+        self.face_consent_id, self.step = consent_id, Step.ENROL
+
+    def enrolment_consent(self) -> int:
+        """The consent the capture enrols under; none recorded in this visit refuses the capture."""
+        if self.step != Step.ENROL or self.face_consent_id is None or self.identity is None:
+            raise Forbidden('consent_required', text='consent_required.face_ticket')
+        return self.face_consent_id
+
+    def enrolment_done(self) -> None:
+        """Enrolled, declined or fallen back: the citizen carries on choosing a service with their card; a consent
+        recorded stays on the session, so the ticket taken next carries it (/track shows it, revocable)."""
+        self.step = Step.CHECKLIST if self.service_code else Step.SERVICE
 
     def checked_in(self, identity: Identity | None, appointment_code: str, service_code: str) -> None:
         """An appointment: its service is chosen, the checklist is next."""

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.db import Database
+from app.models.security import Consent
 from app.models.ticket import Channel, Ticket, TicketCreate, TicketEvent
 from app.services.kiosk_steps import KioskSession, Method
 
@@ -62,6 +63,14 @@ async def record_answers(s: AsyncSession, ticket: Ticket, answers: dict[str, str
     """Add the answers to the ticket's own transaction (the queue's `take_ticket(..., also=...)`)."""
     s.add(answers_event(ticket, answers, actor=actor))
     await s.flush()
+
+
+async def bind_consent(s: AsyncSession, ticket: Ticket, consent_id: int) -> None:
+    """The 刷脸 consent given at the kiosk in this visit goes with its ticket, so /track shows it and can revoke it."""
+    consent = await s.get(Consent, consent_id)
+    if consent is not None and consent.citizen_id == ticket.citizen_id and consent.ticket_id is None:
+        consent.ticket_id = ticket.id
+        await s.flush()
 
 
 async def answers_for(db: Database, ticket_id: int) -> dict[str, str]:

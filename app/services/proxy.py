@@ -28,7 +28,7 @@ from app.models.security import Consent, ConsentPurpose, ConsentScope
 from app.models.ticket import Ticket
 from app.services import audit
 from app.services.case_views import MATERIAL_PREPARED, MATERIAL_REQUIRED, CaseView
-from app.services.consent import CURRENT_TEXT_VERSIONS, ConsentService
+from app.services.consent import CURRENT_TEXT_VERSIONS, ConsentService, gallery_changed
 from app.services.deps import Deps
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.principal import Principal
@@ -258,9 +258,10 @@ class ProxyService(Service):
             for grant in grants:
                 await self._end(uow, grant, now, act=_account_act(caller, await _tracked(s, grant)))
             if not grants:
-                await self.consent.revoke_in(
+                consent = await self.consent.revoke_in(
                     s, consent_id, citizen_id=caller.citizen_id, actor=caller.name, role='citizen', via=VIA_ACCOUNT
                 )
+                gallery_changed(uow, consent, self.hall_id)
 
     # ---- the relative --------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from app.models.device import DeviceKind
-from devices.sim import samples
+from devices.sim import face_motion, samples
 from devices.sim.client import Backoff, DeviceClient, Refused
 
 
@@ -139,15 +139,26 @@ class CameraSim(SimulatedDevice):
         await self._face()
 
     async def on_command(self, client: DeviceClient, type_: str, command_id: str, data: dict[str, Any]) -> None:
-        if type_ != 'capture':
+        if type_ not in ('capture', 'enrol_capture'):
             await super().on_command(client, type_, command_id, data)
             return
+        session_id = str(data.get('session_id', ''))
         try:
-            await self._face(str(data.get('session_id', '')))
+            await (self._face(session_id) if type_ == 'capture' else self._enrol(session_id))
         except (Refused, TimeoutError):
             await client.ack(command_id, ok=False, error='not_sent')
             return
         await client.ack(command_id)
+
+    async def _enrol(self, session_id: str) -> None:
+        """One of the sample people in front of the camera: blinking, turning, or a photo held still."""
+        rng = self.world.rng
+        cue = rng.choices(face_motion.CUES, weights=(3, 2, 1))[0]
+        face = rng.choice(samples.face_jpegs())
+        await self.client.send(
+            'face_frames',
+            {'session_id': session_id, 'landmarks': face_motion.frames(cue, rng), 'image': samples.b64(face)},
+        )
 
     async def _face(self, session_id: str = '') -> None:
         face = self.world.rng.choice(samples.face_jpegs())

@@ -26,7 +26,7 @@ from devices.transport import ClientTransport, Transport, TransportClosed
 log = logging.getLogger(__name__)
 
 CommandHandler = Callable[['DeviceClient', str, str, dict[str, Any]], Awaitable[None]]
-COMMANDS = frozenset({'print', 'announce', 'capture', 'indicator', 'show_rating'})
+COMMANDS = frozenset({'print', 'announce', 'capture', 'enrol_capture', 'indicator', 'show_rating'})
 LinkHandler = Callable[[bool], None]
 
 

@@ -57,6 +57,7 @@ from app.services.queue_views import HallOverview, QueueViews, ServiceQueue, Tic
 from app.services.reasons import checked_reason
 from app.services.ticket_access import ANONYMOUS_IN_HALL, ANONYMOUS_PER_ADDRESS, PHONE_PER_DAY, authorize_take
 from app.services.uow import UnitOfWork
+from app.services.window_hours import is_open_at, periods_of
 from app.services.windows_admin import WindowsAdmin
 
 __all__ = [
@@ -202,6 +203,8 @@ class QueueService(QueueViews, WindowsAdmin):
         settled = None
         async with self._transaction() as uow:
             window = await self._open_free_window(uow.session, window_id)
+            if not is_open_at(periods_of(window.hours), now, self.settings.tz):
+                raise Conflict('window_outside_hours', number=window.number)
             ticket = await self._pick_next(uow.session, window, now)
             while ticket is not None and ticket.awaiting_arrival:
                 await self._park_absent(uow, ticket, now, caller=caller)

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from app.bus import InProcessBus
 from app.db import Database
-from app.events import SessionEnded
+from app.events import SessionEnded, StaffChanged
 from app.models import AuditEntry
 from app.models.people import AuthSession, Role, StaffUser
 from app.services.auth import AuthService, SessionEnd
@@ -285,3 +285,29 @@ async def test_a_new_role_ends_the_sessions_and_a_new_window_ends_the_open_pages
         'window_number': {'from': 2, 'to': None},
         'department_code': {'from': None, 'to': 'DEPT'},
     }
+
+
+async def test_every_account_change_is_announced_after_its_commit_and_a_refused_or_empty_one_is_not(
+    staff: StaffAdminService, db: Database, bus: InProcessBus
+) -> None:
+    events: list[StaffChanged] = []
+    bus.subscribe(events.append, StaffChanged, name='test')
+    caller = await admin(staff, db)
+    await staff.disable(caller, 'w01')
+    await staff.disable(caller, 'w01')  # already disabled: nothing changes, nothing is announced
+    await staff.enable(caller, 'w01')
+    await staff.reset_password(caller, 'w01', password='Window-01-new-pass')
+    await staff.change(caller, 'w01', window_number=2)
+    await staff.change(caller, 'w01', window_number=2)
+    with pytest.raises(NotFound):
+        await staff.disable(caller, 'nobody')
+    with pytest.raises(Conflict):
+        await staff.disable(caller, 'adm01')
+    await bus.drain()
+    assert [(e.username, e.action, e.actor) for e in events] == [
+        ('adm01', 'staff_added', 'cli:root'),
+        ('w01', 'staff_disabled', 'adm01'),
+        ('w01', 'staff_enabled', 'adm01'),
+        ('w01', 'staff_password_reset', 'adm01'),
+        ('w01', 'staff_changed', 'adm01'),
+    ]

@@ -388,6 +388,15 @@ class SessionEnded(Event):
     reason: str = 'logged_out'
 
 
+class StaffChanged(Event):
+    """A staff account was added, disabled, enabled, reset or changed (console or CLI): open admin pages redraw
+    their staff list at once."""
+
+    username: str
+    action: str  # the audit action: staff_added / staff_disabled / staff_enabled / staff_password_reset / ...
+    actor: str = 'system'
+
+
 class HallConfigChanged(Event):
     """A saved change to the hall's live configuration (service, window, zone, workflow, rules or a whole
     import): every process re-reads what it keeps of that kind (twin, kiosks, guide, rules) without a restart."""

@@ -46,6 +46,7 @@ from twin import live
 from twin.device_feed import DeviceFeed
 from twin.journey_feed import JourneyFeed
 from twin.live import LiveHall
+from twin.staff_feed import StaffFeed
 
 log = logging.getLogger('halltwin')
 
@@ -105,6 +106,9 @@ class Root:
         journey_feed = JourneyFeed()
         journey_feed.attach(rt.bus)
         self.stops.append(_async(lambda: journey_feed.detach(rt.bus)))
+        staff_feed = StaffFeed()
+        staff_feed.attach(rt.bus)
+        self.stops.append(_async(lambda: staff_feed.detach(rt.bus)))
         sessions = SessionWatch(rt.auth, rt.bus, period=settings.session_check_seconds)
         await sessions.start()
         self.stops.append(sessions.stop)
@@ -123,6 +127,7 @@ class Root:
                 hall_feed=hall.feed,
                 device_feed=device_feed,
                 journey_feed=journey_feed,
+                staff_feed=staff_feed,
                 patcher=MapPatcher(hall.feed),
                 today_forecast=TodayForecast(rt.forecast) if rt.forecast is not None else None,
                 guard=Guard(rt.auth, AuditLog(rt.deps), settings, sessions),

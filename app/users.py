@@ -4,9 +4,10 @@
     | reset NAME | reset-2fa NAME | set NAME [--role R] [--window N|none] [--department D|none]
 
 `add` and `reset` read the password from standard input (one line), so it never appears in shell history
-or ps. Every change goes through StaffAdminService and is audited as `cli:<os user>`. Without a bus the
-open pages of a disabled person end at their process's next session check (SESSION_CHECK_SECONDS);
-their sessions are revoked at once.
+or ps. Every change goes through StaffAdminService and is audited as `cli:<os user>`. With REDIS_URL set
+the command publishes over the hall's Redis bus like the app does: the open pages of a disabled person end
+at once and open admin pages redraw their staff list. Without it those pages end at their process's next
+session check (SESSION_CHECK_SECONDS); the sessions themselves are revoked at once either way.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlmodel import select
 
+from app.bus_redis import RedisBus
 from app.clock import utcnow
 from app.db import Database
 from app.models.hall import Hall, Window
@@ -131,11 +133,16 @@ async def _with_service(run: Callable[[StaffAdminService], Awaitable[str]]) -> s
             raise UserError(
                 '数据库中没有大厅数据，请先运行 python -m seed / no hall in the database: run python -m seed'
             )
-        deps = build_deps(settings, db, None, hall_id=hall_id)
+        bus = RedisBus(settings.redis_url, key=settings.key(Purpose.BUS)) if settings.redis_url else None
+        if bus is not None:
+            await bus.start()
+        deps = build_deps(settings, db, bus, hall_id=hall_id)
         try:
             return await run(StaffAdminService(deps))
         finally:
             await deps.limits.close()
+            if bus is not None:
+                await bus.stop()  # sends what the change published before the command returns
     finally:
         await db.dispose()
 

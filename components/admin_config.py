@@ -21,7 +21,9 @@ from app.services.errors import DomainError
 from app.services.hall_config import MAX_ZIP_BYTES, HallConfigService
 from app.services.hall_spec import Seed, ServiceSpec, WindowSpec, ZoneSpec
 from app.services.principal import Principal
+from app.services.window_hours import OpeningPeriod
 from components import admin_config_texts as _texts  # noqa: F401 - registers the texts
+from components.hours_texts import hours_text
 from components.testids import tid
 from components.texts import error_text, in_english, t
 
@@ -115,6 +117,7 @@ class ConfigPanel:
                             (_named(zone.name, zone.name_en) if zone else '', t(f'config.state.{window.state}'))
                         ),
                         t('config.window.serves', services=serves),
+                        t('hours.label', hours=hours_text(window.hours)),
                     ],
                     lambda w=window: self.edit_window(w),
                 )
@@ -284,6 +287,8 @@ class ConfigPanel:
                     )
                     picks[service.code] = tid(pick, f'config-window-tier-{service.code}').props('dense')
 
+            hours = _HoursRows(window.hours if window else [])
+
             async def save(caller: Principal) -> object:
                 data = {
                     'number': _int(number.value),
@@ -293,6 +298,7 @@ class ConfigPanel:
                     'y': y.value if y.value is not None else -1,
                     'state': window.state if window else 'closed',
                     'services': [{'code': code, 'priority': pick.value} for code, pick in picks.items() if pick.value],
+                    'hours': hours.values(),
                 }
                 return await self.config.save_window(caller, data, new=window is None)
 
@@ -409,6 +415,58 @@ def _material(line: str, old: dict[str, Any]) -> dict[str, Any]:
     kept = old.get(zh.strip())
     base = kept.model_dump(exclude_none=True) if kept is not None else {}
     return {**base, 'name': zh.strip(), 'name_en': en.strip() or zh.strip()}
+
+
+class _HoursRows:
+    """The window dialog's opening periods: a start, an end and weekdays per row; none keeps the hall's hours."""
+
+    def __init__(self, periods: list[OpeningPeriod]) -> None:
+        self.rows: list[tuple[ui.input, ui.input, ui.select]] = []
+        ui.label(t('config.field.hours')).classes('text-sm text-grey-7')
+        self.box = ui.column().classes('w-full gap-1')
+        for period in periods:
+            self.add(period)
+        add = tid(ui.button(t('config.hours.add'), on_click=lambda: self.add(None)), 'config-window-hours-add')
+        add.props('flat dense icon=add')
+
+    def add(self, period: OpeningPeriod | None) -> None:
+        n = len(self.rows)
+        with self.box, ui.row().classes('w-full gap-2 no-wrap items-center') as row:
+            start = tid(
+                ui.input(t('config.field.hours_start'), value=period.start if period else '09:00'),
+                f'config-window-hours-start-{n}',
+            )
+            end = tid(
+                ui.input(t('config.field.hours_end'), value=period.end if period else '12:00'),
+                f'config-window-hours-end-{n}',
+            )
+            for field in (start, end):
+                field.props('dense mask="##:##"').classes('w-24')
+            days = tid(
+                ui.select(
+                    {day: t(f'hours.day.{day}') for day in range(1, 8)},
+                    multiple=True,
+                    value=list(period.days) if period else [],
+                    label=t('config.field.hours_days'),
+                ),
+                f'config-window-hours-days-{n}',
+            )
+            days.props('dense use-chips').classes('grow')
+            entry = (start, end, days)
+            remove = tid(ui.button(on_click=lambda: self.remove(entry, row)), f'config-window-hours-remove-{n}')
+            remove.props(f'flat round dense icon=delete aria-label="{t("config.hours.remove")}"')
+        self.rows.append(entry)
+
+    def remove(self, entry: tuple[ui.input, ui.input, ui.select], row: ui.row) -> None:
+        self.rows.remove(entry)
+        row.delete()
+
+    def values(self) -> list[dict[str, object]]:
+        """What the form sends; the service checks each period (format, inside the hall's hours, no overlap)."""
+        return [
+            {'start': (start.value or '').strip(), 'end': (end.value or '').strip(), 'days': list(days.value or [])}
+            for start, end, days in self.rows
+        ]
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import ui
 
+from app.events import StaffChanged
 from app.models.people import STAFF_ROLES, Role
 from app.services.errors import DomainError
 from app.services.principal import Principal
@@ -65,6 +66,10 @@ class StaffPanel:
                     ui.label(t(f'admin.staff.col.{column}')).classes(width)
             for account in accounts:
                 self._row(account)
+
+    async def on_changed(self, event: StaffChanged) -> None:
+        """Another admin, another process or the CLI changed an account: redraw the list as it now stands."""
+        await self.refresh()
 
     def _row(self, account: StaffAccount) -> None:
         name = account.username

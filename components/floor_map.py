@@ -46,6 +46,7 @@ CSS = """
 .fm-win.open.serving.slow rect { fill: #e65100; stroke: #bf360c; }
 .fm-win.paused rect { fill: #fff3e0; stroke: #ef6c00; stroke-dasharray: 6 3; }
 .fm-win.closed rect { fill: #e0e0e0; stroke: #9e9e9e; }
+.fm-win.offhours rect, .fm-win.open.offhours rect { fill: #eceff1; stroke: #607d8b; stroke-dasharray: 2 3; }
 .fm-wno { font-size: 16px; font-weight: 700; fill: #37474f; }
 .fm-wcur { font-size: 23px; font-weight: 700; font-family: ui-monospace, Menlo, monospace; fill: #1b5e20; }
 .fm-win.serving .fm-wno, .fm-win.serving .fm-wcur { fill: #fff; }
@@ -75,6 +76,7 @@ LEGEND = (
     ('legend.slow', 'background:#e65100;border-color:#bf360c', False),
     ('legend.paused', 'background:#fff3e0;border-color:#ef6c00;border-style:dashed', False),
     ('legend.closed', 'background:#e0e0e0;border-color:#9e9e9e', False),
+    ('legend.offhours', 'background:#eceff1;border-color:#607d8b;border-style:dotted', False),
     ('legend.online', 'background:#43a047;border-color:#1b5e20', True),
     ('legend.offline', 'background:#eceff1;border-color:#78909c;border-style:dashed', True),
     ('legend.fault', 'background:#e53935;border-color:#7f0000', True),

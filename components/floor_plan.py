@@ -68,6 +68,8 @@ def zone_visuals(twin: HallTwin, zid: int, remote_label: str = REMOTE_LABEL) -> 
 def window_visuals(twin: HallTwin, wid: int, now: dt.datetime) -> dict[str, Visual]:
     window = twin.windows[wid]
     classes = f'fm-win {window.state}'
+    if window.off_hours:
+        classes += ' offhours'
     if window.current_number:
         classes += ' serving'
         if serving_too_long(window.current_since, now):
@@ -137,12 +139,12 @@ def svg(twin: HallTwin, look: dict[str, Visual], *, entrance: str = '入口', qu
         f'role="img" xmlns="http://www.w3.org/2000/svg">',
         f'<rect class="fm-floor" x="0" y="0" width="{twin.width:g}" height="{twin.height:g}" rx="12"/>',
     ]
-    parts += [_zone(twin, zid, look, queue) for zid in twin.zones]
+    parts += [zone_markup(twin, zid, look, queue) for zid in twin.zones]
     parts.append(
         f'<text class="fm-entrance" x="{twin.width / 2:g}" y="{twin.height - 4:g}" text-anchor="middle">'
         f'{escape(entrance)}</text>'
     )
-    parts += [_window(twin, wid, look) for wid in sorted(twin.windows, key=lambda w: twin.windows[w].number)]
+    parts += [window_markup(twin, wid, look) for wid in sorted(twin.windows, key=lambda w: twin.windows[w].number)]
     parts += [device_markup(twin, did, look) for did in twin.devices]
     parts.append('</svg>')
     return ''.join(parts)
@@ -205,7 +207,8 @@ def label_place(twin: HallTwin, zid: int, badge: Box | None) -> tuple[float, flo
     return best[0], best[1], max(10.0, best[2])
 
 
-def _zone(twin: HallTwin, zid: int, look: dict[str, Visual], queue: str) -> str:
+def zone_markup(twin: HallTwin, zid: int, look: dict[str, Visual], queue: str) -> str:
+    """One zone's shape with its queue badge, as the plan draws it and as a changed zone replaces the old one."""
     z = twin.zones[zid]
     badge = badge_place(twin, zid)
     x, y, font = label_place(twin, zid, badge)
@@ -231,7 +234,8 @@ def _zone(twin: HallTwin, zid: int, look: dict[str, Visual], queue: str) -> str:
     return ''.join(parts)
 
 
-def _window(twin: HallTwin, wid: int, look: dict[str, Visual]) -> str:
+def window_markup(twin: HallTwin, wid: int, look: dict[str, Visual]) -> str:
+    """One window's shape, as the plan draws it and as a new or changed window is sent to open maps."""
     w = twin.windows[wid]
     return (
         f'<g {_attrs(window_id(wid), look, "fm-win")} data-k="window:{wid}" transform="translate({w.x:g} {w.y:g})">'

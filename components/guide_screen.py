@@ -21,6 +21,7 @@ from app.services.hall_hours import CLOSE_HOUR, HOURS, OPEN_HOUR
 from app.services.staffing import MAX_WAIT
 from components import guide_texts as _texts  # noqa: F401 - registers the texts
 from components.guide_texts import WEEKDAYS
+from components.hours_texts import hours_text
 from components.kiosk_texts import pick
 from components.testids import tid
 from components.texts import error_text, t
@@ -69,6 +70,7 @@ class GuideScreen:
             if entry.description:
                 tid(ui.label(entry.description), 'guide-description').classes('text-base')
         self._live()
+        self._windows()
         if self.problem is not None:
             tid(ui.label(error_text(self.problem)), 'guide-error').classes('text-negative')
         self._questions()
@@ -89,6 +91,17 @@ class GuideScreen:
         with ui.row().classes('w-full items-center gap-2 no-wrap bg-blue-1 rounded p-2'):
             ui.icon('schedule').classes('text-primary text-xl')
             tid(ui.label(text), 'guide-live').classes('text-base')
+
+    def _windows(self) -> None:
+        """Where the service is handled, and when each window is open (its own hours, or the hall's)."""
+        if not self.shown.windows:
+            return
+        with tid(ui.card(), 'guide-windows').classes('w-full p-3 gap-1 no-shadow border'):
+            ui.label(t('guide.windows')).classes('font-bold')
+            for window in self.shown.windows:
+                with tid(ui.row(), f'guide-window-{window.number}').classes('w-full gap-x-3 gap-y-0 items-baseline'):
+                    ui.label(window.name).classes('text-base')
+                    ui.label(hours_text(window.hours)).classes('text-sm text-grey-8')
 
     def _questions(self) -> None:
         if not self.shown.questions:

@@ -30,6 +30,7 @@ register(
         ),
         'guide.live.none': ('现在没有窗口办理该事项', 'No window serves this right now'),
         'guide.live.now': ('现在取号基本无需等候', 'A number taken now is called almost at once'),
+        'guide.windows': ('办理窗口与办公时段', 'Windows and their hours'),
         'guide.questions': ('回答几个问题，材料清单更准确', 'Answer a few questions for your exact list'),
         'guide.materials': ('需要带的材料', 'What to bring'),
         'guide.materials.none': ('无需携带材料', 'Nothing to bring'),

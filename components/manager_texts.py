@@ -40,6 +40,7 @@ register(
         'legend.slow': ('办理超{minutes}分钟', 'serving {minutes} min+'),
         'legend.paused': ('暂停', 'paused'),
         'legend.closed': ('关闭', 'closed'),
+        'legend.offhours': ('非办公时段', 'outside its hours'),
         'legend.online': ('设备在线', 'device online'),
         'legend.offline': ('离线', 'offline'),
         'legend.fault': ('故障', 'fault'),

@@ -107,9 +107,11 @@ class WindowScreen:
             with ui.column().classes('w-full items-center gap-3 py-10'):
                 tid(ui.label(t('desk.idle')), 'desk-idle').classes('text-2xl text-grey-7')
                 ui.label(t('desk.idle_hint')).classes('text-grey-7')
-                tid(ui.button(t('desk.call_next'), on_click=self.call_next), 'desk-call-next').props(
-                    'unelevated size=xl icon=campaign'
-                )
+                call = tid(ui.button(t('desk.call_next'), on_click=self.call_next), 'desk-call-next')
+                call.props('unelevated size=xl icon=campaign')
+                window = self.twin.windows.get(self.window_id)
+                if window is not None:  # outside its own hours the service refuses; the button says so first
+                    call.bind_enabled_from(window, 'off_hours', backward=lambda off: not off)
             return
         current_ticket(current, self.unmask if current.citizen is not None else None)
         with ui.row().classes('w-full gap-2 pt-2'):

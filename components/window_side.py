@@ -9,6 +9,7 @@ from nicegui import ui
 from app.models.hall import WindowState
 from app.services.window_desk import ParkedTicket, ServedService
 from components import window_texts as _texts  # noqa: F401 - registers the desk's texts
+from components.hours_texts import hours_text
 from components.testids import tid
 from components.texts import t
 from twin.hall import QueueTwin, WindowTwin
@@ -28,6 +29,10 @@ def state_card(window: WindowTwin | None, state: str, on_state: StateAction) -> 
             badge.classes(STATE_CLASSES.get(state, ''))
             if window is not None:
                 badge.bind_text_from(window, 'state', backward=lambda s: t(f'window.state.{s}'))
+        if window is not None:
+            tid(ui.label(t('hours.label', hours=hours_text(window.hours))), 'desk-hours').classes('text-sm text-grey-8')
+            off = tid(ui.label(t('desk.off_hours')), 'desk-off-hours').classes('text-sm text-negative')
+            off.bind_visibility_from(window, 'off_hours')
         with ui.row().classes('w-full gap-2 no-wrap'):
             for target, key in (
                 (WindowState.OPEN, 'desk.open_window'),

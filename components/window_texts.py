@@ -83,6 +83,10 @@ register(
         'desk.tier.1': ('主办', 'main'),
         'desk.tier.2': ('兼办', 'also'),
         'desk.state': ('窗口状态', 'Window state'),
+        'desk.off_hours': (
+            '现在不在本窗口的办公时段内，不能叫号',
+            'This window is outside its opening hours now: it cannot call',
+        ),
         'desk.open_window': ('开放', 'Open'),
         'desk.pause_window': ('暂停', 'Pause'),
         'desk.close_window': ('关闭', 'Close'),

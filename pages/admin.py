@@ -78,4 +78,5 @@ async def admin_page(started: Started, request: Request) -> Response | None:
     parts.device_feed.events.subscribe(kiosks.on_event)
     parts.device_feed.events.subscribe(devices.on_event)
     parts.twin.configured.subscribe(config.on_config)
+    parts.staff_feed.changed.subscribe(staff.on_changed)
     return None

@@ -18,6 +18,7 @@ from twin.device_feed import DeviceFeed
 from twin.feed import HallFeed
 from twin.hall import HallTwin
 from twin.journey_feed import JourneyFeed
+from twin.staff_feed import StaffFeed
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Parts:
     hall_feed: HallFeed  # coalesced twin changes and KPIs for the manager's page
     device_feed: DeviceFeed  # device reads and calls, relayed from the bus once per process
     journey_feed: JourneyFeed  # ticket and case events for /track, /proxy and /review
+    staff_feed: StaffFeed  # staff account changes for /admin's staff tab
     patcher: MapPatcher  # the floor map's patches, computed once for every manager
     today_forecast: TodayForecast | None
     guard: Guard  # staff pages: role check and session watch

@@ -177,6 +177,7 @@ async def _windows(upsert: _Upsert, hall: Hall, specs: list[WindowSpec], zones: 
             'name': spec.name,
             'x': spec.x,
             'y': spec.y,
+            'hours': [period.model_dump() for period in spec.hours],
         }
         on_create = {'state': spec.state}
         windows[spec.number] = upsert.put(Window, existing, spec.number, values, on_create)

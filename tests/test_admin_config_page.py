@@ -28,6 +28,7 @@ from tests.running import ready
 
 PATIENT = 50
 ADMIN = ('adm01', 'Admin-0001-pass')
+ADMIN_CALLER = Principal(Kind.STAFF, 'adm01', Role.ADMIN)
 
 
 @pytest.fixture
@@ -111,6 +112,27 @@ async def test_a_new_window_is_added_and_listed(config_ui: None, user: User) -> 
     user.find(marker='config-save').click()
     await user.should_see(marker='config-window-26-line', content='办理：户籍迁入', retries=PATIENT)
     assert 26 in (await load_catalogue(rt.db, rt.deps.hall_id)).card('HUKOU-IN').windows
+
+
+async def test_an_admin_gives_a_window_morning_hours_and_hours_outside_the_hall_are_refused(
+    config_ui: None, user: User
+) -> None:
+    rt = await as_admin_on_config(user)
+    await user.should_see(marker='config-window-2-line', content='办公时段：与大厅办公时间一致')
+    user.find(marker='config-window-2-edit').click()
+    await user.should_see(marker='config-window-dialog', retries=PATIENT)
+    user.find(marker='config-window-hours-add').click()
+    set_value(user, 'config-window-hours-start-0', '07:00')
+    user.find(marker='config-save').click()
+    await user.should_see(marker='config-error', content='08:00-18:00', retries=PATIENT)
+    set_value(user, 'config-window-hours-start-0', '09:00')
+    (days,) = user.find(marker='config-window-hours-days-0').elements
+    assert isinstance(days, ui.select)
+    days.set_value([1, 2, 3, 4, 5])
+    user.find(marker='config-save').click()
+    await user.should_see(marker='config-window-2-line', content='办公时段：周一至周五 09:00-12:00', retries=PATIENT)
+    spec = next(w for w in (await HallConfigService(rt.deps).describe(ADMIN_CALLER)).windows if w.number == 2)
+    assert [(p.start, p.end, p.days) for p in spec.hours] == [('09:00', '12:00', [1, 2, 3, 4, 5])]
 
 
 async def test_a_change_saved_elsewhere_shows_on_an_open_page_and_the_twin(config_ui: None, user: User) -> None:

@@ -13,6 +13,7 @@ from app.db import Database
 from app.models.people import Role
 from app.runtime import Runtime
 from app.services.errors import Unauthorized
+from app.services.principal import Principal
 from app.settings import get_settings
 from app.users import add_user
 from tests import totp
@@ -128,3 +129,13 @@ async def test_an_admin_moves_a_clerk_and_resets_a_password(staff_ui: SmallHall,
     await user.should_see(marker='admin-staff-password', retries=PATIENT)
     issued = await rt.auth.login('w01', shown_password(user), new_password='Window-01-again')
     assert issued.principal.window_id == staff_ui.window_3
+
+
+async def test_a_change_made_elsewhere_redraws_the_open_staff_list(staff_ui: SmallHall, user: User) -> None:
+    rt = await staff_tab(user)
+    await user.should_see(marker='admin-staff-w01-state', content='在用')
+    other = Principal.cli('root')  # the CLI, or another admin's page: the change reaches this page over the bus
+    await rt.staff_admin.disable(other, 'w01')
+    await user.should_see(marker='admin-staff-w01-state', content='已停用', retries=PATIENT)
+    await rt.staff_admin.add(other, username='w09', role=Role.STAFF, password='Window-09-pass', window_number=2)
+    await user.should_see(marker='admin-staff-w09', retries=PATIENT)

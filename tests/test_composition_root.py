@@ -32,6 +32,7 @@ LIVE_TYPES = {
     'HallFeed',
     'DeviceFeed',
     'JourneyFeed',
+    'StaffFeed',
     'MapPatcher',
     'SessionWatch',
     'LocalJobs',

@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from app.db import Database
 from app.models import ServiceItem, TicketCreate
-from app.models.hall import WindowService
+from app.models.hall import Window, WindowService
 from app.models.operations import ArrivalHistory
 from app.services import materials
 from app.services.errors import Invalid, NotFound
@@ -234,3 +234,19 @@ async def test_the_live_wait_is_the_queues_estimate_for_a_number_taken_now(
     clock.now = local_moment(dt.date(2026, 11, 30), 18, settings.tz, minute=5)  # numbers stop at 18:00
     closed = await guide.guide(hall.service_c)
     assert not closed.hall_open and closed.live_wait_minutes is None
+
+
+async def test_the_guide_names_the_windows_serving_a_service_with_their_own_hours(
+    db: Database, settings: Settings, hall: SmallHall
+) -> None:
+    async with db.session() as s, s.begin():
+        window = await s.get(Window, hall.window_3)
+        assert window is not None
+        window.hours = [{'start': '09:00', 'end': '12:00', 'days': [1, 2, 3, 4, 5]}]
+    guide = GuideService(deps_for(db, settings=settings, hall_id=hall.hall_id), live=lambda: None)
+    shown = await guide.guide(hall.service_a)
+    assert [(w.number, w.name, [(p.start, p.end, p.days) for p in w.hours]) for w in shown.windows] == [
+        (1, '1号窗口', []),
+        (3, '3号窗口', [('09:00', '12:00', [1, 2, 3, 4, 5])]),
+    ]
+    assert [w.number for w in (await guide.guide(hall.service_c)).windows] == [4]

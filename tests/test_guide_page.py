@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,6 +129,19 @@ async def test_answers_personalise_the_checklist_in_the_page(seeded_ui: None, us
         radio.value = 'new'
     await shows(user, 'guide-materials', '购房合同备案')
     await shows(user, 'guide-materials', '原不动产权证书', absent=True)
+
+
+async def test_the_guide_lists_the_windows_serving_the_service_with_their_hours(
+    seeded_ui: None, user: User, tmp_path: Path
+) -> None:
+    hours = '[{"start": "09:00", "end": "12:00", "days": [1, 2, 3, 4, 5]}, {"start": "13:30", "end": "16:00"}]'
+    with sqlite3.connect(tmp_path / 'ui.db') as connection:
+        connection.execute('UPDATE window SET hours = ? WHERE number = 12', (hours,))
+    await user.open('/guide/RE-TRANSFER')
+    await shows(user, 'guide-window-11', '与大厅办公时间一致')
+    await shows(user, 'guide-window-12', '周一至周五 09:00-12:00；每个工作日 13:30-16:00')
+    await user.should_see(marker='guide-window-25')
+    await user.should_not_see(marker='guide-window-1')
 
 
 async def test_the_steps_show_parallel_departments_deadlines_and_links_on(seeded_ui: None, user: User) -> None:

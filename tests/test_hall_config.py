@@ -23,6 +23,7 @@ from app.db import Database
 from app.events import HallConfigChanged
 from app.models import Device, Hall, ServiceItem, Window
 from app.models.config_version import ConfigVersion
+from app.models.operations import WindowEvent
 from app.models.people import Role
 from app.models.security import AuditEntry
 from app.services.config_versions import ConfigHistory
@@ -32,6 +33,7 @@ from app.services.hall_config import MAX_ZIP_BYTES, HallConfigService
 from app.services.kiosk_catalogue import load_catalogue
 from app.services.principal import Kind, Principal
 from app.services.queue import QueueService
+from app.services.replay import ReplayService
 from seed.schema import SEED_ROOT
 from tests.callers import deps_for
 from tests.configseed import seeded, staffless_seed
@@ -199,6 +201,58 @@ async def test_a_window_edit_keeps_whether_the_window_is_open(db: Database, conf
     async with db.read_session() as s:
         window = (await s.execute(select(Window).where(Window.number == 1))).scalar_one()
     assert (window.name, window.state) == ('1号窗口 综合受理（新）', 'open')
+
+
+async def test_a_window_gets_its_own_hours_which_export_and_import_keep(
+    db: Database, config: HallConfigService
+) -> None:
+    hours = [{'start': '09:00', 'end': '12:00', 'days': [1, 2, 3, 4, 5]}, {'start': '13:30', 'end': '17:00'}]
+    await config.save_window(ADMIN, await window_form(config, 2, hours=hours), new=False)
+    async with db.read_session() as s:
+        window = (await s.execute(select(Window).where(Window.number == 2))).scalar_one()
+    assert window.hours == [{**hours[0]}, {**hours[1], 'days': []}]
+    content = await config.export_zip(ADMIN)
+    assert "start: '13:30'" in unzipped(content)['windows.yaml']
+    await config.save_window(ADMIN, await window_form(config, 2, hours=[]), new=False)
+    await config.import_zip(ADMIN, content)
+    spec = next(w for w in (await config.describe(ADMIN)).windows if w.number == 2)
+    assert [(p.start, p.end, p.days) for p in spec.hours] == [
+        ('09:00', '12:00', [1, 2, 3, 4, 5]),
+        ('13:30', '17:00', []),
+    ]
+
+
+async def test_window_hours_outside_the_hall_are_refused_and_change_nothing(
+    db: Database, config: HallConfigService
+) -> None:
+    before = await state(db)
+    with pytest.raises(Invalid) as refused:
+        await config.save_window(
+            ADMIN, await window_form(config, 2, hours=[{'start': '07:30', 'end': '12:00'}]), new=False
+        )
+    assert 'windows.yaml' in refused.value.message and '08:00-18:00' in refused.value.message
+    assert await state(db) == before
+    async with db.read_session() as s:
+        assert (await s.execute(select(Window.hours).where(Window.number == 2))).scalar_one() == []
+
+
+async def test_a_window_given_other_services_in_the_config_tab_shows_in_replay(
+    db: Database, config: HallConfigService, clock: FakeClock
+) -> None:
+    replay = ReplayService(config.deps)
+    window = await window_form(config, 3)
+    await config.save_window(ADMIN, {**window, 'name': '3号窗口（改名）'}, new=False)
+    assert not (await replay.load(fresh=True)).window_steps  # a rename is no staffing change
+    *kept, last = window['services']
+    services = [*kept, {**last, 'priority': 9}]
+    await config.save_window(ADMIN, {**window, 'services': services}, new=False)
+    async with db.read_session() as s:
+        events = list((await s.execute(select(WindowEvent))).scalars())
+        window_id = (await s.execute(select(Window.id).where(Window.number == 3))).scalar_one()
+    assert [(e.window_id, e.kind, e.actor, e.at) for e in events] == [(window_id, 'services', 'adm01', clock.now)]
+    assert events[0].detail == {x['code']: x['priority'] for x in services}
+    [step] = (await replay.load(fresh=True)).window_steps
+    assert (step.window_id, step.kind, step.detail[last['code']]) == (window_id, 'services', 9)
 
 
 async def test_a_zone_rectangle_outside_the_floor_is_refused(db: Database, config: HallConfigService) -> None:

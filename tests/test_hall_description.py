@@ -68,6 +68,11 @@ async def test_the_small_example_loads_into_a_fresh_database_and_a_second_load_c
     assert second.changes == 0 and not second.new_passwords
     async with db.session() as s:
         assert (await s.execute(select(Hall.code))).scalars().all() == ['small']
+        hours = dict((await s.execute(select(Window.number, Window.hours))).all())
+    assert hours == {
+        1: [],
+        2: [{'start': '09:00', 'end': '12:00', 'days': []}, {'start': '13:30', 'end': '17:30', 'days': [1, 2, 3, 4]}],
+    }
 
 
 def test_hall_seed_may_be_an_absolute_or_a_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from app.bus import InProcessBus
 from app.db import Database
-from app.events import SessionEnded
+from app.events import SessionEnded, StaffChanged
 from app.models import AuditEntry
 from app.models.people import AuthSession, Role, StaffUser
 from app.services.auth import AuthService, SessionEnd
@@ -311,3 +311,29 @@ async def test_only_admins_reset_an_authenticator(staff: StaffAdminService, db: 
     with pytest.raises((Forbidden, Unauthorized)):
         await staff.reset_second_factor(who, 'boss')
     assert (await staff.reset_second_factor(CLI, 'boss')).second_factor is False
+
+
+async def test_every_account_change_is_announced_after_its_commit_and_a_refused_or_empty_one_is_not(
+    staff: StaffAdminService, db: Database, bus: InProcessBus
+) -> None:
+    events: list[StaffChanged] = []
+    bus.subscribe(events.append, StaffChanged, name='test')
+    caller = await admin(staff, db)
+    await staff.disable(caller, 'w01')
+    await staff.disable(caller, 'w01')  # already disabled: nothing changes, nothing is announced
+    await staff.enable(caller, 'w01')
+    await staff.reset_password(caller, 'w01', password='Window-01-new-pass')
+    await staff.change(caller, 'w01', window_number=2)
+    await staff.change(caller, 'w01', window_number=2)
+    with pytest.raises(NotFound):
+        await staff.disable(caller, 'nobody')
+    with pytest.raises(Conflict):
+        await staff.disable(caller, 'adm01')
+    await bus.drain()
+    assert [(e.username, e.action, e.actor) for e in events] == [
+        ('adm01', 'staff_added', 'cli:root'),
+        ('w01', 'staff_disabled', 'adm01'),
+        ('w01', 'staff_enabled', 'adm01'),
+        ('w01', 'staff_password_reset', 'adm01'),
+        ('w01', 'staff_changed', 'adm01'),
+    ]

@@ -16,12 +16,15 @@ from app.events import (
     DevicePlace,
     DeviceRegistered,
     DeviceRetired,
+    HallConfigChanged,
     SeatChanged,
     TicketIssued,
     TicketSnapshot,
     WindowChanged,
 )
 from app.events import WindowPayload as WP
+from app.models import Window
+from app.services.queue_views import HallOverview, WindowView
 from components.floor_plan import (
     BADGE_H,
     BADGE_W,
@@ -35,9 +38,10 @@ from components.floor_plan import (
     with_counts,
 )
 from components.map_patch import JS_FUNCTION, MapPatcher
-from tests.twinkit import seed_twin
+from tests.twinkit import seed_parts, seed_twin
 from twin.feed import HallFeed
 from twin.hall import HallTwin
+from twin.layout import HallLayout
 from twin.model import DEVICE, WINDOW, ZONE
 
 NOW = dt.datetime(2026, 11, 28, 2, 0, tzinfo=dt.UTC)
@@ -212,4 +216,92 @@ async def test_a_registered_device_is_drawn_on_open_maps_and_a_retired_one_remov
     assert f'fm-d{new_id}' not in patcher.state and f'fm-d{new_id}' not in svg(twin, patcher.state)
     assert feed.kpi.devices_total == total
     assert twin.apply(DeviceRetired(hall_id=1, device=event.device)) == frozenset()
+    await feed.stop()
+
+
+def reconfigured(twin: HallTwin, overview: HallOverview, layout: HallLayout, *, window: Window) -> None:
+    """The twin takes a configuration change: `window` added or changed, as `follow_config` hands it over."""
+    others = [view for view in overview.windows if view.window.id != window.id]
+    changed = HallOverview([*others, WindowView(window, {1: 1}, None)], overview.queues)
+    twin.reconfigure(HallConfigChanged(hall_id=1, kind='window', version=1), changed, layout)
+
+
+def patch_args(patch: str) -> list[object]:
+    return json.loads(f'[{patch[len(JS_FUNCTION) + 1 : -1]}]')
+
+
+async def test_a_new_window_and_a_resized_zone_are_drawn_on_open_maps_without_a_reload() -> None:
+    overview, live, layout = seed_parts()
+    twin = HallTwin(overview, live, layout)
+    feed = HallFeed(twin, min_interval=3600, clock=lambda: NOW)
+    patcher = MapPatcher(feed, clock=lambda: NOW)
+    patches: list[str] = []
+    patcher.patch.subscribe(patches.append)
+    general = next(z for z in layout.zones if z.code == 'general')
+    new = Window(
+        id=99, hall_id=1, zone_id=general.id or 0, number=99, name='<i>99号窗口</i>', x=160, y=150, state='open'
+    )
+    reconfigured(twin, overview, layout, window=new)
+    await asyncio.sleep(0)
+    [patch] = patches
+    _, added, removed, replaced = patch_args(patch)
+    assert added == [] and removed == []
+    shapes = {element_id: (ET.fromstring(shape), before) for element_id, shape, before in replaced}
+    window_shape, before = shapes['fm-w99']
+    assert window_shape.get('transform') == 'translate(160 150)' and before == '[data-k^="device:"]'
+    assert '<i>' not in replaced[0][1]  # the name is escaped
+    assert shapes[f'fm-z{general.id}'][1] == '.fm-entrance'  # its zone's badge makes room, under the windows
+    assert patcher.state['fm-w99'] == ('fm-win open', None)
+
+    bigger = general.model_copy(update={'height': general.height + 40})
+    layout.zones[layout.zones.index(general)] = bigger
+    reconfigured(twin, overview, layout, window=new)
+    feed.flush()
+    _, _, _, replaced = patch_args(patches[-1])
+    [(element_id, shape, _)] = replaced
+    rect = ET.fromstring(shape)[0]  # the zone's rectangle
+    assert element_id == f'fm-z{general.id}' and rect.get('height') == f'{bigger.height:g}'
+
+    count = len(patches)
+    twin.apply(
+        WindowChanged(hall_id=1, payload=WP(id=6, number=6, state='paused', service_ids=list(twin.windows[6].services)))
+    )
+    feed.flush()
+    assert len(patches) == count + 1 and len(patch_args(patches[-1])) == 1  # a state change sends no shapes
+    await feed.stop()
+
+
+async def test_a_moved_window_takes_its_display_along() -> None:
+    overview, live, layout = seed_parts()
+    twin = HallTwin(overview, live, layout)
+    feed = HallFeed(twin, min_interval=3600, clock=lambda: NOW)
+    patcher = MapPatcher(feed, clock=lambda: NOW)
+    patches: list[str] = []
+    patcher.patch.subscribe(patches.append)
+    display = next(d for d in twin.devices.values() if d.window_id is not None)
+    view = next(v for v in overview.windows if v.window.id == display.window_id)
+    moved = view.window.model_copy(update={'x': view.window.x + 30})
+    reconfigured(twin, overview, layout, window=moved)
+    await asyncio.sleep(0)
+    _, _, _, replaced = patch_args(patches[-1])
+    assert {element_id for element_id, _, _ in replaced} >= {f'fm-w{moved.id}', f'fm-d{display.id}'}
+    await feed.stop()
+
+
+async def test_a_window_outside_its_own_hours_is_drawn_closed_for_hours_and_back_when_it_opens() -> None:
+    overview, live, layout = seed_parts()
+    twin = HallTwin(overview, live, layout)
+    clock = [NOW]  # Saturday 10:00 in the hall
+    feed = HallFeed(twin, min_interval=3600, clock=lambda: clock[0])
+    view = next(v for v in overview.windows if v.window.state == 'open')
+    weekdays = view.window.model_copy(update={'hours': [{'start': '09:00', 'end': '12:00', 'days': [1, 2, 3, 4, 5]}]})
+    reconfigured(twin, overview, layout, window=weekdays)
+    await asyncio.sleep(0)
+    wid = weekdays.id or 0
+    assert twin.windows[wid].off_hours
+    assert visuals(twin, NOW)[f'fm-w{wid}'][0] == 'fm-win open offhours'
+    clock[0] = NOW + dt.timedelta(days=2)  # Monday 10:00
+    assert twin.refresh_hours(clock[0], feed.tz) == {(WINDOW, wid)}
+    assert visuals(twin, clock[0])[f'fm-w{wid}'][0] == 'fm-win open'
+    assert twin.refresh_hours(clock[0], feed.tz) == set()  # nothing more until it leaves its hours
     await feed.stop()

@@ -11,9 +11,12 @@ from collections.abc import Awaitable, Callable, Iterator
 import pytest
 from sqlmodel import col, select
 
+from app.bus_redis import RedisBus
 from app.db import Database
+from app.events import Event, SessionEnded, StaffChanged
 from app.models import AuditEntry
 from app.models.people import StaffTotp, StaffUser
+from app.security.keys import Purpose
 from app.services.auth import AuthService
 from app.services.errors import Unauthorized
 from app.settings import get_settings
@@ -23,6 +26,7 @@ from tests.callers import deps_for
 from tests.factories import SmallHall
 
 OPERATOR = f'cli:{getpass.getuser()}'
+REDIS = 'redis://127.0.0.1:6379/0'
 Cli = Callable[..., Awaitable[tuple[int, str, str]]]
 
 
@@ -166,3 +170,29 @@ async def test_set_changes_role_window_and_department(
         await cli('set', 'w01', '--role', 'citizen')
     assert usage.value.code == 2
     assert [row[1] for row in await audit_rows(db)] == ['staff_changed', 'staff_changed']
+
+
+async def test_with_redis_a_disable_from_the_cli_ends_open_pages_and_redraws_admin_lists_at_once(
+    cli: Cli, auth: AuthService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = await auth.login('w01', 'Window-01-pass')
+    monkeypatch.setenv('REDIS_URL', REDIS)
+    get_settings.cache_clear()
+    app_process = RedisBus(REDIS, key=get_settings().key(Purpose.BUS))  # an app process of the same hall
+    await app_process.start()
+    heard: list[Event] = []
+    app_process.subscribe(heard.append, SessionEnded, StaffChanged, name='test')
+    try:
+        code, _, err = await cli('disable', 'w01')
+        assert code == 0, err
+        for _ in range(50):
+            if len(heard) >= 2:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await app_process.stop()
+    ended = [e for e in heard if isinstance(e, SessionEnded) and e.session_id == token.principal.session_id]
+    assert [e.reason for e in ended] == ['deactivated']
+    assert [(e.username, e.action, e.actor) for e in heard if isinstance(e, StaffChanged)] == [
+        ('w01', 'staff_disabled', OPERATOR)
+    ]

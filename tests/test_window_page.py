@@ -22,6 +22,7 @@ from app.models.security import AuditEntry, Consent
 from app.runtime import Runtime
 from app.services import audit
 from app.services.citizen_accounts import LINKED
+from app.services.errors import DomainError
 from app.services.kiosk_tickets import record_answers
 from app.services.principal import Principal
 from app.settings import get_settings
@@ -390,3 +391,21 @@ async def test_a_ticket_with_a_read_card_links_with_one_confirmation(desk_ui: Sm
     async with rt.db.read_session() as s:
         entry = (await s.execute(select(AuditEntry).where(AuditEntry.action == LINKED))).scalar_one()
     assert (entry.actor, entry.target) == ('w01', f'account:{account_id}')
+
+
+async def test_a_window_outside_its_own_hours_shows_it_and_cannot_call(desk_ui: SmallHall, user: User) -> None:
+    tomorrow = (dt.datetime.now(get_settings().tz) + dt.timedelta(days=1)).isoweekday()
+    hours = f'[{{"start": "08:00", "end": "18:00", "days": [{tomorrow}]}}]'
+    with sqlite3.connect(os.environ['DATABASE_URL'].split(':///', 1)[1]) as connection:
+        connection.execute('UPDATE window SET hours = ? WHERE id = ?', (hours, desk_ui.window_1))
+    rt = await login(user)
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
+    await user.open(f'/window/{desk_ui.window_1}')
+    await user.should_see(marker='desk-hours', content='08:00-18:00')
+    await user.should_see(marker='desk-off-hours', content='不在本窗口的办公时段内')
+    (call,) = user.find(marker='desk-call-next').elements
+    assert not call.enabled
+    with pytest.raises(DomainError) as refused:
+        await rt.queue.call_next(desk_ui.window_1, caller=DESK)
+    assert refused.value.code == 'window_outside_hours'
+    assert await status_of(rt, 'A001') == (TicketStatus.WAITING, 'SVC-A')

@@ -77,6 +77,11 @@ class Recorder:
 
 def seed_twin(seed_name: str = 'default') -> HallTwin:
     """The seed's hall as a twin, built in memory from its YAML (no database: loading the seed takes seconds)."""
+    return HallTwin(*seed_parts(seed_name))
+
+
+def seed_parts(seed_name: str = 'default') -> tuple[HallOverview, LiveQueue, HallLayout]:
+    """What a twin of the seed's hall is built from (a test changes them to reconfigure the twin)."""
     seed = read_seed(seed_name)
     zones = [
         Zone(id=i, hall_id=1, code=z.code, name=z.name, name_en=z.name_en, x=z.x, y=z.y, width=z.width, height=z.height)
@@ -132,4 +137,4 @@ def seed_twin(seed_name: str = 'default') -> HallTwin:
     live = LiveQueue(services, {w.window.id or 0: WindowSlot(dict(w.service_ids), w.window.state) for w in windows})
     overview = HallOverview(windows, [ServiceQueue(s, 0, None, None) for s in services.values()])
     layout = HallLayout(seed.hall.name, seed.hall.width, seed.hall.height, zones, devices)
-    return HallTwin(overview, live, layout)
+    return overview, live, layout

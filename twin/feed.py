@@ -6,10 +6,11 @@ change after a quiet spell goes out at once, later ones are batched until `min_i
 since the previous flush. No timer runs while nothing changes.
 
 Besides, one loop (the process's only periodic task for the manager's view) marks what changes with
-time alone (seat wait colours, serving times), recounts once a minute the bookings of the hour ahead
-(a slot moves into it or out of it with no event), refreshes today's KPIs a few seconds after ticket
-activity (and every half minute for waits that only grow) and the chart series every minute. All
-figures are computed once here and shared by every connected manager.
+time alone (seat wait colours, serving times, windows entering or leaving their own opening hours),
+recounts once a minute the bookings of the hour ahead (a slot moves into it or out of it with no event),
+refreshes today's KPIs a few seconds after ticket activity (and every half minute for waits that only
+grow) and the chart series every minute. All figures are computed once here and shared by every
+connected manager.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class HallFeed:
         self._series_dirty = True
         self._task: asyncio.Task[None] | None = None
         twin.updated.subscribe(self._on_update, unsubscribe_on_delete=False)
+        twin.refresh_hours(clock(), self.tz)
         self.sync_live_figures()
 
     # ---- coalescing ----------------------------------------------------------------------------
@@ -82,6 +84,7 @@ class HallFeed:
         self._pending |= keys
         if any(kind in (QUEUE, WINDOW) for kind, _ in keys):
             self._activity = self._series_dirty = True
+            self._pending |= self.twin.refresh_hours(self.clock(), self.tz)  # a window given other hours
         self.sync_live_figures()
         self._schedule()
 
@@ -168,7 +171,7 @@ class HallFeed:
             try:
                 if now - last_time >= TIME_KEYS_EVERY:
                     last_time = now
-                    self.mark(self.twin.time_keys())
+                    self.mark(self.twin.time_keys() | self.twin.refresh_hours(self.clock(), self.tz))
                 if now - last_booked >= BOOKED_EVERY:
                     last_booked = now
                     self.mark(self.twin.refresh_booked())

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from nicegui import Event as UiEvent
 
@@ -25,6 +26,7 @@ from app.models.hall import Zone
 from app.services.live_queue import QUEUE_EVENTS, LiveQueue
 from app.services.queue_views import HallOverview, ServiceQueue, WindowView
 from app.services.thresholds import queue_is_hot
+from app.services.window_hours import is_open_at, periods_of
 from twin.layout import HallLayout
 from twin.model import (
     DEVICE,
@@ -117,7 +119,7 @@ class HallTwin:
                 WINDOW,
                 view.window.id or 0,
                 _window(view, layout.staff),
-                ('number', 'name', 'zone_id', 'x', 'y'),
+                ('number', 'name', 'zone_id', 'x', 'y', 'hours'),
             )
         for device in layout.devices:
             fields = ('code', 'kind', 'name', 'x', 'y', 'zone_id', 'window_id', 'attached_to')
@@ -246,6 +248,14 @@ class HallTwin:
         keys |= {(WINDOW, w.id) for w in self.windows.values() if w.current_number}
         return keys
 
+    def refresh_hours(self, now: dt.datetime, tz: ZoneInfo) -> set[Key]:
+        """Time alone takes a window in and out of its own opening periods: the keys of those that just did."""
+        return {
+            (WINDOW, wid)
+            for wid, window in self.windows.items()
+            if assign(window, off_hours=not is_open_at(window.hours, now, tz))
+        }
+
     def longest_wait(self, now: dt.datetime) -> dt.timedelta | None:
         oldest = [q.oldest_queued_at for q in self.queues.values() if q.oldest_queued_at is not None]
         return now - min(oldest) if oldest else None
@@ -282,6 +292,7 @@ def _window(view: WindowView, staff: dict[int, str]) -> WindowTwin:
         x=window.x,
         y=window.y,
         staff=staff.get(window.id or 0, ''),
+        hours=tuple(periods_of(window.hours)),
     )
 
 

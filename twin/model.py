@@ -12,6 +12,7 @@ from dataclasses import field
 from nicegui import binding
 
 from app.services.kpi import Kpis
+from app.services.window_hours import OpeningPeriod
 
 Key = tuple[str, int]
 
@@ -53,6 +54,8 @@ class WindowTwin:
     x: float = 0
     y: float = 0
     staff: str = ''
+    hours: tuple[OpeningPeriod, ...] = ()  # its own opening periods (none: the hall's hours)
+    off_hours: bool = False  # outside those periods now: it cannot call (closed for hours on the map)
 
 
 @binding.bindable_dataclass

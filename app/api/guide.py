@@ -134,6 +134,18 @@ class DayOut(BaseModel):
         )
 
 
+class PeriodOut(BaseModel):
+    start: str  # HH:MM, hall time
+    end: str
+    days: list[int]  # ISO weekdays (1 = Monday); empty: every day the hall opens
+
+
+class WindowOut(BaseModel):
+    number: int
+    name: str
+    hours: list[PeriodOut]  # empty: the hall's opening hours
+
+
 class GuideOut(BaseModel):
     service: ServiceListItem
     description: str
@@ -144,6 +156,7 @@ class GuideOut(BaseModel):
     best_times: list[DayOut]
     hall_open: bool  # the hall issues numbers now
     live_wait_minutes: float | None
+    windows: list[WindowOut]  # the windows serving it, with their own hours
 
     @classmethod
     def of(cls, guide: Guide) -> GuideOut:
@@ -167,6 +180,14 @@ class GuideOut(BaseModel):
             best_times=[DayOut.of(day) for day in guide.best_times],
             hall_open=guide.hall_open,
             live_wait_minutes=guide.live_wait_minutes,
+            windows=[
+                WindowOut(
+                    number=w.number,
+                    name=w.name,
+                    hours=[PeriodOut(start=p.start, end=p.end, days=list(p.days)) for p in w.hours],
+                )
+                for w in guide.windows
+            ],
         )
 
 

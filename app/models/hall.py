@@ -101,6 +101,7 @@ class WindowBase(SQLModel):
     x: float = public(default=0)
     y: float = public(default=0)
     state: WindowState = public(default=WindowState.CLOSED, max_length=16)
+    hours: list[dict[str, Any]] = public(default_factory=list, sa_type=JSON)  # app/services/window_hours.py
 
 
 class Window(WindowBase, table=True):

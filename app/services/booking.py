@@ -32,6 +32,7 @@ from app.services.messages import MAX_PARAMETER_LENGTH, Template, message
 from app.services.notifications import NotificationService
 from app.services.principal import Principal
 from app.services.uow import Service, UnitOfWork
+from app.services.window_hours import OpeningPeriod, open_share, periods_of
 
 TAKEN = (AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN)  # statuses that hold a place
 MISSED_BATCH = 500
@@ -74,10 +75,11 @@ class BookingService(Service):
         now = self.clock()
         async with self.db.read_session() as s:
             service = await self._service(s, service_code)
-            capacity = await self._capacity(s, service)
             bounds = [(start, end) for start, end in self._day_slots(day) if start > now]
-            if not bounds or capacity == 0:
-                return [Slot(start, end, capacity, 0) for start, end in bounds]
+            serving = await self._serving_hours(s, service)
+            capacity = {start: self._capacity(serving, service, start) for start, _ in bounds}
+            if not any(capacity.values()):
+                return [Slot(start, end, capacity[start], 0) for start, end in bounds]
             rows = await s.execute(
                 select(Appointment.slot_start, func.count())
                 .where(
@@ -90,7 +92,9 @@ class BookingService(Service):
                 .group_by(Appointment.slot_start)
             )
             taken = {as_utc(start): count for start, count in rows.all()}
-        return [Slot(start, end, capacity, max(0, capacity - taken.get(start, 0))) for start, end in bounds]
+        return [
+            Slot(start, end, capacity[start], max(0, capacity[start] - taken.get(start, 0))) for start, end in bounds
+        ]
 
     async def bookings_of(self, caller: Principal) -> list[BookingView]:
         """The caller's own bookings, the latest slot first (the /me page lists them)."""
@@ -259,15 +263,21 @@ class BookingService(Service):
             raise NotFound('unknown_service', text='unknown_service.code', code_value=code[:32])
         return service
 
-    async def _capacity(self, s: AsyncSession, service: ServiceItem) -> int:
-        windows = await s.scalar(
-            select(func.count())
-            .select_from(WindowService)
-            .join(Window, col(Window.id) == WindowService.window_id)
+    async def _serving_hours(self, s: AsyncSession, service: ServiceItem) -> list[list[OpeningPeriod]]:
+        """The own hours of each window serving the service (an empty list: the hall's hours)."""
+        rows = await s.execute(
+            select(Window.hours)
+            .join(WindowService, col(Window.id) == WindowService.window_id)
             .where(WindowService.service_id == service.id, Window.hall_id == self.hall_id)
         )
+        return [periods_of(stored) for stored in rows.scalars()]
+
+    def _capacity(self, serving: list[list[OpeningPeriod]], service: ServiceItem, start: dt.datetime) -> int:
+        """Places in the slot from `start`: each serving window counts for the share of the slot it is open."""
+        end = start + dt.timedelta(minutes=self.settings.booking_slot_minutes)
+        windows = sum(open_share(periods, start, end, self.settings.tz) for periods in serving)
         return slot_capacity(
-            windows or 0, self.settings.booking_slot_minutes, service.avg_handling_minutes, self.rules.booking_share
+            windows, self.settings.booking_slot_minutes, service.avg_handling_minutes, self.rules.booking_share
         )
 
     async def _one_per_day(
@@ -293,7 +303,7 @@ class BookingService(Service):
 
     async def _place_left(self, s: AsyncSession, service: ServiceItem, start: dt.datetime) -> None:
         """Counted under the service row's lock (PostgreSQL) or the write lock (SQLite): never oversold."""
-        capacity = await self._capacity(s, service)
+        capacity = self._capacity(await self._serving_hours(s, service), service, start)
         if capacity == 0:
             raise Conflict('service_not_bookable', name=service.name)
         taken = await s.scalar(

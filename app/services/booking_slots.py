@@ -2,9 +2,9 @@
 
 Slots are computed, never stored: a day's slots follow the hall's opening hours (app/services/hall_hours.py)
 on working days only, so a holiday or weekend the hall is closed has none. A slot's places come from
-staffing: windows serving the service × slot minutes / the service's average handling minutes × the share
-open to bookings (BOOKING_SHARE), the rest staying for walk-ins; at least one place whenever a window
-serves the service at all.
+staffing: windows serving the service (each for the share of the slot inside its own hours) × slot minutes /
+the service's average handling minutes × the share open to bookings (BOOKING_SHARE), the rest staying for
+walk-ins; at least one place whenever a window serving the service is open in the slot at all.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ class Slot:
     available: int
 
 
-def slot_capacity(windows: int, slot_minutes: int, avg_handling_minutes: float, share: float) -> int:
-    """Places in one slot; none when no window serves the service, else at least one."""
+def slot_capacity(windows: float, slot_minutes: int, avg_handling_minutes: float, share: float) -> int:
+    """Places in one slot; none when no window is open for it, else at least one.
+
+    `windows` counts each window serving the service by the share of the slot it is open (0.5: half of it)."""
     if windows <= 0:
         return 0
     return max(1, math.floor(windows * slot_minutes / avg_handling_minutes * share + 1e-9))

@@ -488,6 +488,10 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     ),
     'window_busy': ('请先办结、转移或挂起当前号', 'finish, transfer or park the current ticket'),
     'window_not_open': ('{number}号窗口未开放', 'window is {state}'),
+    'window_outside_hours': (
+        '{number}号窗口当前不在其办公时段内，不能叫号',
+        'window {number} is outside its opening hours',
+    ),
     'workflow_changed': (
         '该流程刚被他人修改，请重新打开后再保存',
         'someone else saved this workflow meanwhile: reopen it, then save',

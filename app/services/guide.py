@@ -27,6 +27,7 @@ from app.services.hall_hours import HOURS, is_open, is_working_day, local_moment
 from app.services.live_queue import LiveQueue
 from app.services.staffing import QueueDemand, WindowPlan, outlook
 from app.services.uow import Service
+from app.services.window_hours import OpeningPeriod, periods_of
 
 MAX_QUERY_CHARS = 64  # longer than any service name; a longer search is a mistake or an attack
 GUIDE_DAYS = 7  # "best time to come" covers today and the next six days (closed days left out)
@@ -297,6 +298,15 @@ class BestTimes:
 
 
 @dataclass(frozen=True)
+class ServingWindow:
+    """A window that serves the service, with its own opening periods (none: the hall's hours)."""
+
+    number: int
+    name: str
+    hours: tuple[OpeningPeriod, ...]
+
+
+@dataclass(frozen=True)
 class Guide:
     entry: CatalogueEntry
     questions: tuple[materials.Question, ...]
@@ -306,6 +316,7 @@ class Guide:
     best_times: tuple[DayWaits, ...]
     hall_open: bool  # the hall issues numbers now (a working day, opening hours)
     live_wait_minutes: float | None  # a number taken now (None: closed, or no window serves it now)
+    windows: tuple[ServingWindow, ...]  # where it is handled, by window number
 
 
 class GuideService(Service):
@@ -353,6 +364,15 @@ class GuideService(Service):
             if row is None:
                 raise NotFound('unknown_service', text='unknown_service.code', code_value=code[:40])
             departments = {d.code: _department(d) for d in (await s.execute(select(Department))).scalars()}
+            serving = (
+                await s.execute(
+                    select(Window)
+                    .join(WindowService, WindowService.window_id == Window.id)
+                    .where(WindowService.service_id == row[0].id, Window.hall_id == self.hall_id)
+                    .order_by(Window.number)
+                )
+            ).scalars()
+            windows = tuple(ServingWindow(w.number, w.name, tuple(periods_of(w.hours))) for w in serving)
         service, department = row
         checklist = materials.checklist(service, given)
         entry = _entry(service, department)
@@ -366,6 +386,7 @@ class GuideService(Service):
             best_times=tuple(best),
             hall_open=is_open(self.clock(), self.tz),
             live_wait_minutes=self._live_wait(service.id or 0),
+            windows=windows,
         )
 
     def _live_wait(self, service_id: int) -> float | None:

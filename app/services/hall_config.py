@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.models import Department, Device, Hall, ServiceItem, Window, WindowService, Zone
+from app.models.operations import WindowEvent
 from app.models.people import Role
 from app.security.credentials import credential_hash, device_credential
 from app.services.config_versions import save_version
@@ -101,7 +102,7 @@ class HallConfigService(Service):
                 unknown = set(served_by) - {window.number for window in windows}
                 if unknown:
                     raise NotFound('config_unknown', what=f'window {min(unknown)}')
-            await self._write(uow.session, replace(hall, services=list(services.values()), windows=windows))
+            await self._write(uow.session, caller, replace(hall, services=list(services.values()), windows=windows))
             await self._version(uow, caller, 'service', spec.code, spec.model_dump(mode='json', exclude_none=True))
         return spec
 
@@ -118,7 +119,9 @@ class HallConfigService(Service):
             if current is not None:
                 spec = spec.model_copy(update={'state': current.state})
             windows[spec.number] = spec
-            await self._write(uow.session, replace(hall, windows=sorted(windows.values(), key=lambda w: w.number)))
+            await self._write(
+                uow.session, caller, replace(hall, windows=sorted(windows.values(), key=lambda w: w.number))
+            )
             data_saved = spec.model_dump(mode='json', exclude_none=True)
             await self._version(uow, caller, 'window', str(spec.number), data_saved)
         return spec
@@ -133,7 +136,7 @@ class HallConfigService(Service):
             _require(zones.get(spec.code), new=new, code=spec.code)
             zones[spec.code] = spec
             described = replace(hall, hall=hall.hall.model_copy(update={'zones': list(zones.values())}))
-            await self._write(uow.session, described)
+            await self._write(uow.session, caller, described)
             await self._version(uow, caller, 'zone', spec.code, spec.model_dump(mode='json'))
         return spec
 
@@ -157,7 +160,7 @@ class HallConfigService(Service):
         hall = read_zip(content)
         async with self._transaction() as uow:
             await self._lock(uow.session)
-            await self._write(uow.session, hall)
+            await self._write(uow.session, caller, hall)
             await self._version(uow, caller, 'import', '', _documents(hall))
         return hall
 
@@ -219,7 +222,7 @@ class HallConfigService(Service):
             ],
             'windows.yaml': [
                 {
-                    **window.model_dump(include={'number', 'name', 'x', 'y', 'state'}),
+                    **window.model_dump(include={'number', 'name', 'x', 'y', 'state', 'hours'}),
                     'zone': zone_codes[window.zone_id],
                     'services': served.get(window.id or 0, []),
                 }
@@ -239,8 +242,10 @@ class HallConfigService(Service):
         except SeedError as error:  # rows written by hand or by an older seed that today's rules refuse
             raise Conflict('config_not_describable', problem=str(error)) from None
 
-    async def _write(self, s: AsyncSession, hall: Seed) -> None:
-        """Check the whole description, then create or update rows by code so the database says what it says."""
+    async def _write(self, s: AsyncSession, caller: Principal, hall: Seed) -> None:
+        """Check the whole description, then create or update rows by code so the database says what it says.
+
+        A window whose services change gets a WindowEvent row, as a staffing move writes, so replay shows it."""
         try:
             check(hall)
         except SeedError as error:
@@ -271,7 +276,13 @@ class HallConfigService(Service):
         }
         windows: dict[int, Window] = {}
         for spec in hall.windows:
-            values = {'zone_id': zones[spec.zone].id, 'name': spec.name, 'x': spec.x, 'y': spec.y}
+            values = {
+                'zone_id': zones[spec.zone].id,
+                'name': spec.name,
+                'x': spec.x,
+                'y': spec.y,
+                'hours': [period.model_dump() for period in spec.hours],
+            }
             window = existing.get(spec.number)
             if window is None:
                 window = Window(hall_id=self.hall_id, number=spec.number, state=spec.state, **values)
@@ -280,8 +291,22 @@ class HallConfigService(Service):
                 _assign(window, values)
             windows[spec.number] = window
         await s.flush()
+        now = self.clock()
         for spec in hall.windows:
-            await _serve_exactly(s, windows[spec.number], {services[x.code].id or 0: x.priority for x in spec.services})
+            window = windows[spec.number]
+            if await _serve_exactly(s, window, {services[x.code].id or 0: x.priority for x in spec.services}):
+                s.add(
+                    WindowEvent(
+                        hall_id=self.hall_id,
+                        window_id=window.id or 0,
+                        at=now,
+                        kind='services',
+                        from_state=window.state,
+                        to_state=window.state,
+                        detail={x.code: x.priority for x in spec.services},
+                        actor=caller.name[:64],
+                    )
+                )
         await self._devices(s, hall.devices, zones, windows)
         await s.flush()
 
@@ -360,7 +385,7 @@ def _documents(hall: Seed) -> dict[str, Any]:
         'hall.yaml': hall.hall.model_dump(mode='json', exclude_none=True),
         'departments.yaml': [d.model_dump(mode='json') for d in hall.departments],
         'services.yaml': [s.model_dump(mode='json', exclude_none=True) for s in hall.services],
-        'windows.yaml': [w.model_dump(mode='json') for w in hall.windows],
+        'windows.yaml': [w.model_dump(mode='json', exclude=set() if w.hours else {'hours'}) for w in hall.windows],
         'devices.yaml': [d.model_dump(mode='json', exclude_none=True) for d in hall.devices],
     }
 
@@ -413,11 +438,13 @@ async def _upsert(
     return rows
 
 
-async def _serve_exactly(s: AsyncSession, window: Window, wanted: dict[int, int]) -> None:
+async def _serve_exactly(s: AsyncSession, window: Window, wanted: dict[int, int]) -> bool:
+    """Make the window serve exactly `wanted` ({service id: tier}); True when anything changed."""
     current = {
         link.service_id: link
         for link in (await s.execute(select(WindowService).where(WindowService.window_id == window.id))).scalars()
     }
+    before = {service_id: link.priority for service_id, link in current.items()}
     for service_id, link in current.items():
         if service_id not in wanted:
             await s.delete(link)
@@ -426,6 +453,7 @@ async def _serve_exactly(s: AsyncSession, window: Window, wanted: dict[int, int]
             _assign(current[service_id], {'priority': tier})
         else:
             s.add(WindowService(window_id=window.id or 0, service_id=service_id, priority=tier))
+    return before != wanted
 
 
 def _assign(row: Any, values: Mapping[str, Any]) -> None:

@@ -26,6 +26,7 @@ from pydantic import (
 from app.models import DeviceKind, Role, WindowState
 from app.models.people import STAFF_ROLES
 from app.services.messages import Template
+from app.services.window_hours import OpeningPeriod, check_periods
 from app.services.workflow import NodeSpec, SourceName, check_workflow
 
 REQUIRED_PROMPTS = ('long_wait_comfort', 'device_usage_high', 'off_peak_citizen', 'off_peak_manager')
@@ -163,6 +164,16 @@ class WindowSpec(_Spec):
     y: float
     state: WindowState
     services: list[WindowServiceSpec] = Field(min_length=1)
+    hours: list[OpeningPeriod] = Field(
+        default_factory=list,
+        description="The window's own opening periods inside the hall's hours (none: the hall's hours).",
+    )
+
+    @field_validator('hours')
+    @classmethod
+    def _periods_apart(cls, hours: list[OpeningPeriod]) -> list[OpeningPeriod]:
+        check_periods(hours)
+        return hours
 
 
 class StaffSpec(_Spec):

@@ -57,6 +57,7 @@ from app.services.queue_views import HallOverview, QueueViews, ServiceQueue, Tic
 from app.services.reasons import checked_reason
 from app.services.ticket_access import ANONYMOUS_IN_HALL, ANONYMOUS_PER_ADDRESS, PHONE_PER_DAY, authorize_take
 from app.services.uow import UnitOfWork
+from app.services.window_hours import is_open_at, periods_of
 from app.services.windows_admin import WindowsAdmin
 
 __all__ = [
@@ -201,7 +202,7 @@ class QueueService(QueueViews, WindowsAdmin):
         now = self.clock()
         settled = None
         async with self._transaction() as uow:
-            window = await self._open_free_window(uow.session, window_id)
+            window = await self._open_free_window(uow.session, window_id, now)
             ticket = await self._pick_next(uow.session, window, now)
             while ticket is not None and ticket.awaiting_arrival:
                 await self._park_absent(uow, ticket, now, caller=caller)
@@ -287,7 +288,7 @@ class QueueService(QueueViews, WindowsAdmin):
         now = self.clock()
         async with self._transaction() as uow:
             s = uow.session
-            window = await self._open_free_window(s, window_id)
+            window = await self._open_free_window(s, window_id, now)
             ticket = await self._ticket_by_number(s, number, now)
             if ticket.status != TicketStatus.WAITING:
                 raise Conflict('ticket_not_waiting', number=ticket.number)
@@ -501,7 +502,7 @@ class QueueService(QueueViews, WindowsAdmin):
         now = self.clock()
         async with self._transaction() as uow:
             s = uow.session
-            window = await self._open_free_window(s, window_id)
+            window = await self._open_free_window(s, window_id, now)
             ticket = await self._ticket_by_number(s, number, now)
             if ticket.status != TicketStatus.PARKED or ticket.target_window_id != window.id:
                 raise Conflict('ticket_not_parked_here', number=ticket.number)
@@ -544,10 +545,13 @@ class QueueService(QueueViews, WindowsAdmin):
         if link is None:
             raise Conflict('service_not_served', number=window.number)
 
-    async def _open_free_window(self, s: AsyncSession, window_id: int) -> Window:
+    async def _open_free_window(self, s: AsyncSession, window_id: int, now: dt.datetime) -> Window:
+        """The window, locked, if it may call now: open, inside its own hours, no ticket at the desk."""
         window = await self._window(s, window_id, lock=True)
         if window.state != WindowState.OPEN:
             raise Conflict('window_not_open', number=window.number, state=window.state)
+        if not is_open_at(periods_of(window.hours), now, self.settings.tz):
+            raise Conflict('window_outside_hours', number=window.number)
         if window.current_ticket_id is not None:
             raise Conflict('window_busy')
         return window

@@ -3,7 +3,8 @@
 Every change is audited in its own transaction. Disabling an account, a password reset and a role change
 revoke every open session of the person at once (a request with the old token is refused), and
 `SessionEnded` after the commit closes their open pages (a clerk's /window desk goes to the login page).
-A changed window or department ends the open pages too: they were built for the old one.
+A changed window or department ends the open pages too: they were built for the old one. Every change is
+announced as `StaffChanged`, so other admins' open staff lists redraw at once.
 An admin may not disable or demote themself, and the last active admin is never disabled or demoted,
 so the hall is never left without someone who can manage accounts.
 """
@@ -17,7 +18,7 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.events import SessionEnded
+from app.events import SessionEnded, StaffChanged
 from app.models.hall import Department, Window
 from app.models.people import STAFF_ROLES, AuthSession, RecoveryCode, Role, StaffTotp, StaffUser
 from app.security.passwords import generate_password, hash_password
@@ -317,9 +318,12 @@ class StaffAdminService(Service):
     async def _audit(
         self, uow: UnitOfWork, caller: Principal, action: str, user: StaffUser, detail: dict[str, object]
     ) -> None:
+        """The change's audit row and, after the commit, `StaffChanged` (open admin pages redraw their list)."""
         await audit.record_for(
             uow.session, caller, action=action, target=f'staff:{user.username}', detail=detail, now=self.clock()
         )
+        if self.bus is not None:
+            uow.emit(StaffChanged(hall_id=self.hall_id, actor=caller.name, username=user.username, action=action))
 
     async def _account(self, s: AsyncSession, user: StaffUser) -> StaffAccount:
         window = await s.get(Window, user.window_id) if user.window_id is not None else None

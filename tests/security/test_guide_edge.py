@@ -45,6 +45,7 @@ def test_the_catalogue_and_a_guide_need_no_login(client: httpx.Client) -> None:
     assert {'description', 'questions', 'checklist', 'steps', 'best_times', 'live_wait_minutes'} <= set(body)
     assert body['questions'][0]['answer'] == 'second_hand'
     assert [s['department'] for s in body['steps'][2]['steps']] == ['REALTY', 'TAX']
+    assert [(w['number'], w['hours']) for w in body['windows']][:2] == [(11, []), (12, [])]
 
 
 @pytest.mark.parametrize('code', ['NO-SUCH', 'RE-TRANSFER%00', quote(IMAGE, safe=''), '二手房', 'x' * 300])

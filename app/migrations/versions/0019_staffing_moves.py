@@ -1,7 +1,7 @@
 """staffing moves are stored: a move outlives the process and ends at its end hour
 
 Revision ID: 0019
-Revises: 0021
+Revises: 0018
 Create Date: 2026-12-04 22:40:00.000000
 
 Until now an applied move lived in one process's memory: a restart kept the window on its new
@@ -15,7 +15,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = '0019'
-down_revision: str | None = '0021'
+down_revision: str | None = '0018'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

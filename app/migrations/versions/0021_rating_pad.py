@@ -1,7 +1,7 @@
 """rating pads (评价器): a device kind at every window
 
-Revision ID: 0018
-Revises: 0022
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-04 23:00:00.000000
 
 PostgreSQL keeps device kinds in the enum type `devicekind`, which learns the new value; SQLite stores
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0018'
-down_revision: str | None = '0022'
+revision: str = '0021'
+down_revision: str | None = '0020'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -63,7 +63,7 @@ class KioskPairingPanel:
 
     def _row(self, kiosk: KioskPairing) -> None:
         row = tid(ui.row(), f'admin-kiosk-{kiosk.code}')
-        with row.classes('w-full items-center gap-4 border rounded p-3 no-wrap'):
+        with row.classes('w-full items-center gap-x-4 gap-y-2 border rounded p-3'):
             with ui.column().classes('gap-0 w-56 shrink-0'):
                 ui.label(kiosk.name or kiosk.code).classes('font-bold')
                 kind = t(f'device.kind.{kiosk.kind}')

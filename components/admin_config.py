@@ -45,13 +45,15 @@ class ConfigPanel:
             with ui.card().classes('w-full p-4 gap-2'):
                 ui.label(t('config.transfer')).classes('text-lg font-bold')
                 ui.label(t('config.transfer.hint')).classes('text-sm text-grey-7')
-                with ui.row().classes('items-center gap-4'):
+                with ui.row().classes('w-full items-center gap-4'):
                     export = tid(ui.button(t('config.export'), on_click=self.export), 'config-export')
                     export.props('unelevated icon=download')
                     upload = ui.upload(
                         label=t('config.import'), on_upload=self.imported, auto_upload=True, max_file_size=MAX_ZIP_BYTES
                     )
-                    tid(upload, 'config-import').props('accept=.zip,application/zip flat bordered').classes('w-80')
+                    tid(upload, 'config-import').props('accept=.zip,application/zip flat bordered').classes(
+                        'w-80 max-w-full'
+                    )
                 self.transfer_error = tid(ui.label(), 'config-import-error').classes('text-negative text-sm')
             self.services = self._section('config.services', 'config-services', lambda: self.edit_service(None))
             self.windows = self._section('config.windows', 'config-windows', lambda: self.edit_window(None))

@@ -100,8 +100,8 @@ class DevicesPanel:
 
     def _row(self, device: DeviceEntry) -> None:
         row = tid(ui.row(), f'admin-device-{device.code}')
-        with row.classes('w-full items-center gap-4 border rounded p-3 no-wrap'):
-            with ui.column().classes('gap-0 w-64 shrink-0'):
+        with row.classes('w-full items-center gap-x-4 gap-y-2 border rounded p-3'):
+            with ui.column().classes('gap-0 w-64 max-w-full shrink-0'):
                 ui.label(device.name).classes('font-bold')
                 ui.label(device.code).classes('text-sm text-grey-7 font-mono')
             with tid(ui.element('div'), f'admin-device-{device.code}-state').classes('w-20 shrink-0 font-bold'):
@@ -112,7 +112,7 @@ class DevicesPanel:
                         label.bind_visibility_from(twin, 'state', value=state)
                     else:
                         label.set_visibility(state == device.state)
-            with ui.column().classes('gap-0 grow min-w-0 text-sm'):
+            with ui.column().classes('gap-0 grow min-w-[12rem] text-sm'):
                 ui.label(self._place(device))
                 if device.credential_issued_at is not None:
                     ui.label(t('admin.device.issued', at=self._time(device.credential_issued_at))).classes(
@@ -126,7 +126,7 @@ class DevicesPanel:
             retire.props('outline color=negative icon=delete_forever').on_click(lambda d=device: self.confirm_retire(d))
 
     def _retired_row(self, device: DeviceEntry) -> None:
-        with ui.row().classes('w-full items-center gap-4 p-2 text-grey-7 no-wrap'):
+        with ui.row().classes('w-full items-center gap-x-4 gap-y-1 p-2 text-grey-7'):
             ui.label(device.name).classes('w-64 shrink-0')
             ui.label(device.code).classes('font-mono w-32 shrink-0')
             ui.label(t(f'device.kind.{device.kind.value}')).classes('w-32 shrink-0')

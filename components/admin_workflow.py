@@ -79,7 +79,7 @@ class WorkflowEditorPanel:
             ui.label(t('workflow.title')).classes('text-lg font-bold')
             ui.label(t('workflow.hint')).classes('text-sm text-grey-7')
             self.service = tid(ui.select({}, label=t('workflow.service')), 'workflow-service')
-            self.service.classes('w-96')
+            self.service.classes('w-96 max-w-full')
             ui.label(t('workflow.palette')).classes('text-sm font-bold mt-2')
             with tid(ui.row(), 'workflow-palette').classes('gap-2'):
                 for item in PALETTE:
@@ -175,7 +175,7 @@ class WorkflowEditorPanel:
         button.on('dragstart', lambda i=item: self._drag(('palette', 0, 0), i), js_handler=DRAG_START)
 
     def _stage(self, index: int, stage: list[dict[str, Any]]) -> None:
-        row = tid(ui.row(), f'workflow-stage-{index}').classes('w-full no-wrap gap-3 border rounded p-3 bg-grey-1')
+        row = tid(ui.row(), f'workflow-stage-{index}').classes('w-full gap-3 border rounded p-3 bg-grey-1')
         row.on('dragover.prevent', lambda: None)
         row.on('drop', lambda i=index: self.drop(i))
         with row:
@@ -222,7 +222,7 @@ class WorkflowEditorPanel:
 
     def _node(self, stage: int, position: int, node: dict[str, Any]) -> None:
         kind = str(node.get('kind', ''))
-        card = tid(ui.card(), f'workflow-node-{stage}-{position}').classes('w-64 p-3 gap-2 cursor-move')
+        card = tid(ui.card(), f'workflow-node-{stage}-{position}').classes('w-64 max-w-full p-3 gap-2 cursor-move')
         card.props('draggable=true').on(
             'dragstart', lambda: self._drag(('node', stage, position)), js_handler=DRAG_START
         )

@@ -22,10 +22,23 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the e2e tests and run them last, after pytest's own reordering.
+
+    Playwright's sync API keeps its event loop running in the main thread until the session ends, so an
+    async test after the first e2e test cannot start its own loop. pytest regroups tests that share a
+    session-scoped parametrised fixture (pytest-playwright's browser_name), which once pulled the e2e tests
+    into the middle of the run when another test used a parameter called `page`.
+    """
     for item in items:
-        if Path(str(item.fspath)).parent.name == 'e2e':
+        if _is_e2e(item):
             item.add_marker(pytest.mark.e2e)
+    items.sort(key=_is_e2e)  # stable: each group keeps its order
+
+
+def _is_e2e(item: pytest.Item) -> bool:
+    return Path(str(item.fspath)).parent.name == 'e2e'
 
 
 @pytest.fixture(scope='session')

@@ -28,19 +28,19 @@ FRAMES: dict[str, FrameOf] = {
 }
 
 
-@pytest.mark.parametrize('page', ['/', '/guide', '/display', '/login'])
+@pytest.mark.parametrize('path', ['/', '/guide', '/display', '/login'])
 async def test_the_hall_pages_say_demo_mode_while_texts_only_go_to_a_file(
-    ui_hall: SmallHall, user: User, page: str
+    ui_hall: SmallHall, user: User, path: str
 ) -> None:
     """The test app runs with SMS_PROVIDER=file (the only provider yet): a stand-in, so every page says so."""
     assert (await parts()).runtime.stand_ins == {StandIn.SMS}
-    await user.open(page)
+    await user.open(path)
     await user.should_see(marker='demo-banner', content='演示模式')
 
 
-@pytest.mark.parametrize('page', ['/', '/guide'])
-async def test_the_footer_names_the_version_and_what_is_pretended(ui_hall: SmallHall, user: User, page: str) -> None:
-    await user.open(page)
+@pytest.mark.parametrize('path', ['/', '/guide'])
+async def test_the_footer_names_the_version_and_what_is_pretended(ui_hall: SmallHall, user: User, path: str) -> None:
+    await user.open(path)
     await user.should_see(marker='page-footer', content=f'HallTwin {version()} 版')
     await user.should_see(marker='page-footer', content='演示模式: 短信未发出（写入文件）')
 

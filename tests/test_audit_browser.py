@@ -32,15 +32,15 @@ ID_NUMBER = make_id(dt.date(1960, 5, 4))
 
 
 @pytest.fixture
-def browser(db: Database, hall: SmallHall, clock: FakeClock, settings: Settings, tmp_path: Path) -> AuditBrowser:
+def audit_log(db: Database, hall: SmallHall, clock: FakeClock, settings: Settings, tmp_path: Path) -> AuditBrowser:
     """Anchors in this test's own file: another test's anchors belong to another database."""
     own = settings.model_copy(update={'audit_anchor_file': str(tmp_path / 'anchors.jsonl')})
     return AuditBrowser(deps_for(db, hall_id=hall.hall_id, clock=clock, settings=own))
 
 
-async def rows_written(browser: AuditBrowser) -> None:
+async def rows_written(audit_log: AuditBrowser) -> None:
     """Five rows over three hall days, one with a phone, an ID number and a formula in it."""
-    log = audit.AuditLog(browser.deps)
+    log = audit.AuditLog(audit_log.deps)
     day = dt.datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI)
     await log.write(actor='w01', role='staff', action='login', client_address='10.0.0.8', now=day)
     await log.write(actor='w02', role='staff', action='login_failed', now=day + dt.timedelta(hours=14, minutes=59))
@@ -63,26 +63,26 @@ async def audit_count(db: Database) -> int:
 
 
 async def test_admins_filter_by_actor_action_and_hall_days_newest_first_a_page_at_a_time(
-    browser: AuditBrowser,
+    audit_log: AuditBrowser,
 ) -> None:
-    await rows_written(browser)
-    everything = await browser.entries(ADMIN, AuditFilter())
+    await rows_written(audit_log)
+    everything = await audit_log.entries(ADMIN, AuditFilter())
     assert [r.actor for r in everything.rows] == ['100%_sure', 'adm01', 'w01', 'w02', 'w01']
     assert (everything.total, everything.pages) == (5, 1)
-    w01 = await browser.entries(ADMIN, AuditFilter(actor='w01'))
+    w01 = await audit_log.entries(ADMIN, AuditFilter(actor='w01'))
     assert [r.action for r in w01.rows] == ['unmask', 'login']
-    assert [r.actor for r in (await browser.entries(ADMIN, AuditFilter(action='login'))).rows] == [
+    assert [r.actor for r in (await audit_log.entries(ADMIN, AuditFilter(action='login'))).rows] == [
         '100%_sure',
         'adm01',
         'w01',
     ]
-    first_day = await browser.entries(ADMIN, AuditFilter(since=dt.date(2026, 11, 26), until=dt.date(2026, 11, 26)))
+    first_day = await audit_log.entries(ADMIN, AuditFilter(since=dt.date(2026, 11, 26), until=dt.date(2026, 11, 26)))
     assert [r.actor for r in first_day.rows] == ['w02', 'w01']  # 23:59 hall time is still the 26th
     assert first_day.rows[0].at.strftime('%H:%M') == '23:59'
-    second = await browser.entries(ADMIN, AuditFilter(), page=2, size=2)
+    second = await audit_log.entries(ADMIN, AuditFilter(), page=2, size=2)
     assert ([r.actor for r in second.rows], second.page, second.pages) == (['w01', 'w02'], 2, 3)
-    assert (await browser.entries(ADMIN, AuditFilter(), page=99, size=2)).page == 3
-    assert await browser.actions(ADMIN) == ['login', 'login_failed', 'unmask']
+    assert (await audit_log.entries(ADMIN, AuditFilter(), page=99, size=2)).page == 3
+    assert await audit_log.actions(ADMIN) == ['login', 'login_failed', 'unmask']
 
 
 @pytest.mark.parametrize(
@@ -90,30 +90,30 @@ async def test_admins_filter_by_actor_action_and_hall_days_newest_first_a_page_a
     ["' OR 1=1 --", '%', '_', "w01'; DELETE FROM audit_entry; --", '\\', '"', '/', '١'],
 )
 async def test_filter_values_are_matched_as_text_never_as_sql_or_wildcards(
-    browser: AuditBrowser, db: Database, attempt: str
+    audit_log: AuditBrowser, db: Database, attempt: str
 ) -> None:
-    await rows_written(browser)
-    found = await browser.entries(ADMIN, AuditFilter(actor=attempt, action=attempt))
+    await rows_written(audit_log)
+    found = await audit_log.entries(ADMIN, AuditFilter(actor=attempt, action=attempt))
     assert found.rows == [] and found.total == 0
-    assert [r.actor for r in (await browser.entries(ADMIN, AuditFilter(actor='%'))).rows] == ['100%_sure']
+    assert [r.actor for r in (await audit_log.entries(ADMIN, AuditFilter(actor='%'))).rows] == ['100%_sure']
     assert await audit_count(db) == 5
 
 
-async def test_rows_on_screen_are_masked_and_addresses_cut_to_their_network(browser: AuditBrowser) -> None:
-    await rows_written(browser)
-    (row,) = (await browser.entries(ADMIN, AuditFilter(action='unmask'))).rows
+async def test_rows_on_screen_are_masked_and_addresses_cut_to_their_network(audit_log: AuditBrowser) -> None:
+    await rows_written(audit_log)
+    (row,) = (await audit_log.entries(ADMIN, AuditFilter(action='unmask'))).rows
     assert PHONE not in row.target and '138****5678' in row.target
     assert row.detail['id'] == ID_NUMBER[:6] + '********' + ID_NUMBER[-4:] and row.detail['n'] == '138****5678'
     assert row.client_address == '2001:db8:1:*'
-    (login,) = (await browser.entries(ADMIN, AuditFilter(actor='w01', action='login'))).rows
+    (login,) = (await audit_log.entries(ADMIN, AuditFilter(actor='w01', action='login'))).rows
     assert login.client_address == '10.0.0.*'
 
 
 async def test_the_export_is_masked_formula_safe_and_itself_audited(
-    browser: AuditBrowser, db: Database, clock: FakeClock
+    audit_log: AuditBrowser, db: Database, clock: FakeClock
 ) -> None:
-    await rows_written(browser)
-    exported = await browser.export(ADMIN, AuditFilter(actor='w01', since=dt.date(2026, 11, 27)))
+    await rows_written(audit_log)
+    exported = await audit_log.export(ADMIN, AuditFilter(actor='w01', since=dt.date(2026, 11, 27)))
     content = exported.content.decode('utf-8-sig')
     assert exported.rows == 1 and exported.filename == 'audit-20261128-100000.csv'
     for secret in (PHONE, ID_NUMBER, '138****5678', ID_NUMBER[:6] + '********', '2001:db8:1:2::7'):
@@ -147,21 +147,21 @@ def test_cells_a_spreadsheet_would_run_get_a_leading_apostrophe() -> None:
     ]
 
 
-async def test_a_formula_at_the_start_of_a_cell_is_neutralised_in_the_file(browser: AuditBrowser) -> None:
-    await audit.AuditLog(browser.deps).write(actor='=cmd|calc', role='staff', action='@login', target='+x')
-    _, row = list(csv.reader(io.StringIO((await browser.export(ADMIN, AuditFilter())).content.decode('utf-8-sig'))))
+async def test_a_formula_at_the_start_of_a_cell_is_neutralised_in_the_file(audit_log: AuditBrowser) -> None:
+    await audit.AuditLog(audit_log.deps).write(actor='=cmd|calc', role='staff', action='@login', target='+x')
+    _, row = list(csv.reader(io.StringIO((await audit_log.export(ADMIN, AuditFilter())).content.decode('utf-8-sig'))))
     assert (row[2], row[4], row[5]) == ("'=cmd|calc", "'@login", "'+x")
 
 
-async def test_a_bad_filter_is_refused_and_nothing_is_read_or_written(browser: AuditBrowser, db: Database) -> None:
-    await rows_written(browser)
+async def test_a_bad_filter_is_refused_and_nothing_is_read_or_written(audit_log: AuditBrowser, db: Database) -> None:
+    await rows_written(audit_log)
     for wanted, code in (
         (AuditFilter(since=dt.date(2026, 11, 28), until=dt.date(2026, 11, 27)), 'audit_range'),
         (AuditFilter(actor='x' * 65), 'audit_filter_too_long'),
         (AuditFilter(actor='w01\x00'), 'audit_filter_unprintable'),
         (AuditFilter(action='lo\ngin'), 'audit_filter_unprintable'),
     ):
-        for attempt in (browser.export(ADMIN, wanted), browser.entries(ADMIN, wanted)):
+        for attempt in (audit_log.export(ADMIN, wanted), audit_log.entries(ADMIN, wanted)):
             with pytest.raises(Invalid) as refused:
                 await attempt
             assert refused.value.code == code
@@ -169,26 +169,26 @@ async def test_a_bad_filter_is_refused_and_nothing_is_read_or_written(browser: A
 
 
 @pytest.mark.parametrize('role', [Role.STAFF, Role.REVIEWER, Role.MANAGER, Role.CITIZEN, Role.DEVICE, Role.PROXY])
-async def test_nobody_but_an_admin_reads_checks_or_exports(browser: AuditBrowser, db: Database, role: Role) -> None:
-    await rows_written(browser)
+async def test_nobody_but_an_admin_reads_checks_or_exports(audit_log: AuditBrowser, db: Database, role: Role) -> None:
+    await rows_written(audit_log)
     caller = Principal(Kind.STAFF, 'someone', role)
     for attempt in (
-        browser.entries(caller, AuditFilter()),
-        browser.actions(caller),
-        browser.check(caller),
-        browser.export(caller, AuditFilter()),
+        audit_log.entries(caller, AuditFilter()),
+        audit_log.actions(caller),
+        audit_log.check(caller),
+        audit_log.export(caller, AuditFilter()),
     ):
         with pytest.raises(Forbidden):
             await attempt
     assert await audit_count(db) == 5
 
 
-async def test_the_check_names_the_first_edited_row(browser: AuditBrowser, db: Database) -> None:
-    await rows_written(browser)
-    intact = await browser.check(ADMIN)
+async def test_the_check_names_the_first_edited_row(audit_log: AuditBrowser, db: Database) -> None:
+    await rows_written(audit_log)
+    intact = await audit_log.check(ADMIN)
     assert (intact.ok, intact.rows, intact.problem) == (True, 5, '')
     async with db.session() as s, s.begin():
         second = (await s.execute(select(AuditEntry.id).order_by(AuditEntry.id).offset(1).limit(1))).scalar_one()  # type: ignore[arg-type]
         await s.execute(text('UPDATE audit_entry SET actor = :a WHERE id = :i'), {'a': 'w09', 'i': second})
-    broken = await browser.check(ADMIN)
+    broken = await audit_log.check(ADMIN)
     assert (broken.ok, broken.bad_row_id, broken.problem) == (False, second, 'edited')

@@ -11,7 +11,6 @@ import pytest
 from nicegui import ui
 from nicegui.testing import User
 
-from app.api.web_session import SESSION_COOKIE
 from app.db import Database
 from app.models.people import Role
 from app.runtime import Runtime
@@ -19,15 +18,12 @@ from app.services.hall_config import HallConfigService
 from app.services.kiosk_catalogue import load_catalogue
 from app.services.principal import Kind, Principal
 from app.settings import get_settings
-from app.users import add_user
-from tests import totp
+from tests.admin_ui import add_admin, open_admin
 from tests.configseed import seeded, staffless_seed
 from tests.dbs import SqliteTemplate
 from tests.running import parts as started
-from tests.running import ready
 
 PATIENT = 50
-ADMIN = ('adm01', 'Admin-0001-pass')
 ADMIN_CALLER = Principal(Kind.STAFF, 'adm01', Role.ADMIN)
 
 
@@ -38,10 +34,9 @@ async def config_ui(tmp_path: Path, sqlite_template: SqliteTemplate, monkeypatch
     db = Database(url)
     try:
         await seeded(db, staffless_seed(tmp_path / 'seed'))
-        await add_user(db, username=ADMIN[0], role=Role.ADMIN, password=ADMIN[1], window_number=None)
-        await totp.enrol(db)
     finally:
         await db.dispose()
+    await add_admin(url)
     monkeypatch.setenv('DATABASE_URL', url)
     monkeypatch.setenv('HALL_SIMULATION', 'off')
     get_settings.cache_clear()
@@ -50,10 +45,7 @@ async def config_ui(tmp_path: Path, sqlite_template: SqliteTemplate, monkeypatch
 
 
 async def as_admin_on_config(user: User) -> Runtime:
-    rt = await ready()
-    issued = await totp.login(rt.auth, *ADMIN, client_address='10.0.7.1')
-    user.http_client.cookies.set(SESSION_COOKIE, issued.token)
-    await user.open('/admin')
+    rt = await open_admin(user)
     user.find('大厅配置').click()
     await user.should_see(marker='config-service-HUKOU-IN', retries=PATIENT)
     return rt

@@ -11,21 +11,18 @@ from nicegui.testing import User
 
 from app.api.kiosk_pairing import KIOSK_COOKIE
 from app.api.web_session import SESSION_COOKIE
-from app.db import Database
-from app.models.people import Role
 from app.runtime import Runtime
 from app.services.errors import Unauthorized
 from app.services.principal import Principal
 from app.settings import get_settings
-from app.users import add_user
 from components.kiosk_ticket import qr_data_uri
 from tests import totp
+from tests.admin_ui import add_admin, open_admin
 from tests.factories import SmallHall
 from tests.kiosk_hall import BARE_KIOSK, KIOSK, prepare_ui
 from tests.running import ready
 
 PATIENT = 50
-ADMIN = ('adm01', 'Admin-0001-pass')
 
 
 @pytest.fixture
@@ -33,23 +30,14 @@ async def admin_ui(ui_hall: SmallHall, monkeypatch: pytest.MonkeyPatch) -> Small
     """The small hall with kiosks K01 (with peripherals) and K02, and an admin account."""
     url = os.environ['DATABASE_URL']
     await prepare_ui(url)
-    db = Database(url)
-    try:
-        await add_user(db, username=ADMIN[0], role=Role.ADMIN, password=ADMIN[1], window_number=None)
-        await totp.enrol(db)
-    finally:
-        await db.dispose()
+    await add_admin(url)
     monkeypatch.setenv('HALL_SIMULATION', 'off')
     get_settings.cache_clear()
     return ui_hall
 
 
 async def as_admin(user: User) -> Runtime:
-    rt = await ready()
-    issued = await totp.login(rt.auth, *ADMIN, client_address='10.0.7.1')
-    user.http_client.cookies.set(SESSION_COOKIE, issued.token)
-    await user.open('/admin')
-    return rt
+    return await open_admin(user)
 
 
 def kiosk_browser() -> httpx.AsyncClient:

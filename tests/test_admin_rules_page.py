@@ -11,41 +11,27 @@ from nicegui.testing import User
 from sqlalchemy import func
 from sqlmodel import select
 
-from app.api.web_session import SESSION_COOKIE
-from app.db import Database
 from app.models import AuditEntry
 from app.models.config_version import ConfigVersion
-from app.models.people import Role
 from app.runtime import Runtime
 from app.settings import get_settings
-from app.users import add_user
 from tests import totp
+from tests.admin_ui import ADMIN, add_admin, open_admin
 from tests.factories import SmallHall
-from tests.running import ready
 
 PATIENT = 50
-ADMIN = ('adm01', 'Admin-0001-pass')
 
 
 @pytest.fixture
 async def admin_hall(ui_hall: SmallHall, monkeypatch: pytest.MonkeyPatch) -> SmallHall:
-    db = Database(os.environ['DATABASE_URL'])
-    try:
-        await add_user(db, username=ADMIN[0], role=Role.ADMIN, password=ADMIN[1], window_number=None)
-        await totp.enrol(db)
-    finally:
-        await db.dispose()
+    await add_admin(os.environ['DATABASE_URL'])
     monkeypatch.setenv('HALL_SIMULATION', 'off')
     get_settings.cache_clear()
     return ui_hall
 
 
 async def as_admin(user: User) -> Runtime:
-    rt = await ready()
-    issued = await totp.login(rt.auth, *ADMIN, client_address='10.0.7.1')
-    user.http_client.cookies.set(SESSION_COOKIE, issued.token)
-    await user.open('/admin')
-    return rt
+    return await open_admin(user)
 
 
 def set_value(user: User, marker: str, value: object) -> None:

@@ -8,31 +8,21 @@ import pytest
 from nicegui import ui
 from nicegui.testing import User
 
-from app.api.web_session import SESSION_COOKIE
-from app.db import Database
 from app.models.people import Role
 from app.runtime import Runtime
 from app.services.errors import Unauthorized
 from app.services.principal import Principal
 from app.settings import get_settings
-from app.users import add_user
-from tests import totp
+from tests.admin_ui import add_admin, open_admin
 from tests.factories import SmallHall
-from tests.running import ready
 
 PATIENT = 50
-ADMIN = ('adm01', 'Admin-0001-pass')
 
 
 @pytest.fixture
 async def staff_ui(ui_hall: SmallHall, monkeypatch: pytest.MonkeyPatch) -> SmallHall:
     """The small hall (clerk w01 at window 1, manager boss) with an enrolled admin."""
-    db = Database(os.environ['DATABASE_URL'])
-    try:
-        await add_user(db, username=ADMIN[0], role=Role.ADMIN, password=ADMIN[1], window_number=None)
-        await totp.enrol(db)
-    finally:
-        await db.dispose()
+    await add_admin(os.environ['DATABASE_URL'])
     monkeypatch.setenv('HALL_SIMULATION', 'off')
     get_settings.cache_clear()
     return ui_hall
@@ -40,10 +30,7 @@ async def staff_ui(ui_hall: SmallHall, monkeypatch: pytest.MonkeyPatch) -> Small
 
 async def staff_tab(user: User) -> Runtime:
     """Sign in as the admin, open /admin and its staff tab."""
-    rt = await ready()
-    issued = await totp.login(rt.auth, *ADMIN, client_address='10.0.7.1')
-    user.http_client.cookies.set(SESSION_COOKIE, issued.token)
-    await user.open('/admin')
+    rt = await open_admin(user)
     (tabs,) = user.find(marker='admin-tabs').elements
     assert isinstance(tabs, ui.tabs)
     tabs.set_value('staff')

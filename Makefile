@@ -9,10 +9,11 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: help install run test lint migrate seed bench clean
+.PHONY: help install run cluster test lint migrate seed bench clean
 
 help:
 	@echo 'make run      install what is missing, migrate, seed, start http://127.0.0.1:8080 (SQLite, simulated devices)'
+	@echo 'make cluster  N processes (default 2) on PostgreSQL + Redis behind nginx on http://127.0.0.1:8080'
 	@echo 'make test     install what is missing (+ chromium), start Redis/PostgreSQL if down, ruff, pytest'
 	@echo 'make install  Debian packages (as root) and .venv with halltwin[test]; a no-op when up to date'
 	@echo 'make lint     ruff check .'
@@ -33,6 +34,10 @@ seed: migrate
 run: seed
 	@echo "HallTwin: http://$${HOST:-127.0.0.1}:$${PORT:-8080}  (Ctrl+C to stop)"
 	exec $(PY) main.py
+
+cluster:
+	@bash scripts/install.sh --cluster
+	exec $(PY) scripts/cluster.py --processes $${N:-2}
 
 test:
 	@bash scripts/install.sh --test

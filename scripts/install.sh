@@ -3,7 +3,8 @@
 #
 #   scripts/install.sh          what `make run` needs: Debian libzbar0 and dlib's build tools,
 #                               .venv (python3.11 or python3 >= 3.11) with halltwin[test] installed
-#   scripts/install.sh --test   the same, plus Debian's chromium and fonts-noto-cjk (for Playwright)
+#   scripts/install.sh --test   the same, plus Debian's chromium and fonts-noto-cjk (for Playwright) and nginx
+#   scripts/install.sh --cluster   what `make run` needs, plus Debian's nginx (for `make cluster`)
 #
 # Debian packages are checked with `dpkg -s`; apt-get runs only when one is missing, and only as
 # root (otherwise the command to run is printed). pip runs only when pyproject.toml changed since
@@ -25,7 +26,8 @@ profile=run
 case "${1:-}" in
   '') ;;
   --test) profile='test' ;;
-  *) echo "usage: $0 [--test]" >&2; exit 2 ;;
+  --cluster) profile='cluster' ;;
+  *) echo "usage: $0 [--test | --cluster]" >&2; exit 2 ;;
 esac
 
 say() { printf 'install: %s\n' "$*"; }
@@ -66,7 +68,9 @@ fi
 
 debs=(libzbar0 build-essential cmake python3-dev)
 if [[ $profile == test ]]; then
-  debs+=(chromium fonts-noto-cjk)
+  debs+=(chromium fonts-noto-cjk nginx)
+elif [[ $profile == cluster ]]; then
+  debs+=(nginx)
 fi
 deb_ensure "${debs[@]}"
 

@@ -10,10 +10,11 @@ when a month was never stored.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -24,7 +25,9 @@ from app.services import assessment, audit, report_data
 from app.services.control_limits import HISTORY_MONTHS, Limits, individuals_chart, p_chart
 from app.services.errors import Invalid, NotFound
 from app.services.principal import Principal
+from app.services.report_export import csv_bytes
 from app.services.report_indicators import BY_CODE, Kind, Scope, scope_rows
+from app.services.report_pdf import pdf_bytes
 from app.services.uow import Service
 
 MONTH_PATTERN = re.compile(r'(20[0-9]{2})-(0[1-9]|1[0-2])')  # ASCII digits only; years 2000-2099
@@ -38,6 +41,16 @@ def parse_month(text: str) -> dt.date:
     if found is None:
         raise Invalid('month_invalid')
     return dt.date(int(found.group(1)), int(found.group(2)), 1)
+
+
+DOWNLOAD_KINDS = {'csv': 'text/csv; charset=utf-8', 'pdf': 'application/pdf'}
+
+
+@dataclass(frozen=True)
+class Download:
+    content: bytes
+    filename: str
+    media_type: str
 
 
 @dataclass(frozen=True)
@@ -135,18 +148,27 @@ class MonthlyReportService(Service):
             raise NotFound('report_not_found', month=month_text)
         return stored
 
-    async def record_download(self, caller: Principal, month: dt.date, kind: str) -> None:
-        """Each download is an audit row (the report names staff)."""
-        caller.require(Role.MANAGER)
+    async def download(
+        self, caller: Principal, month_text: str, kind: Literal['csv', 'pdf'], *, hall_name: str
+    ) -> Download:
+        """A stored report as CSV or PDF; each download is an audit row (the report names staff)."""
+        stored = await self.report(caller, month_text)
+        if kind == 'csv':
+            content = csv_bytes(stored.figures)
+        else:  # reportlab is CPU-bound: off the event loop
+            content = await asyncio.to_thread(
+                pdf_bytes, stored.figures, hall_name=hall_name, generated_at=stored.generated_at
+            )
         async with self._transaction() as uow:
             await audit.record_for(
                 uow.session,
                 caller,
                 action=audit.EXPORT,
-                target=f'monthly_report:{month:%Y-%m}',
+                target=f'monthly_report:{stored.month:%Y-%m}',
                 detail={'as': kind},
                 now=self.clock(),
             )
+        return Download(content, f'halltwin-report-{stored.month:%Y-%m}.{kind}', DOWNLOAD_KINDS[kind])
 
     async def build(self, month: dt.date) -> dict[str, Any]:
         """The month's figures (not stored): indicators, change, limits, anomalies and 考核."""

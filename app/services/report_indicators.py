@@ -212,3 +212,16 @@ def scope_rows(rows: MonthRows) -> dict[str, list[dict[str, Any]]]:
             key=lambda row: (row['name'], row['key']),
         )
     return result
+
+
+def shown(code: str, value: float | None) -> str:
+    """A figure as read: rates in percent, means with one decimal, no data as a dash."""
+    if value is None:
+        return '—'
+    return f'{value * 100:.1f}%' if BY_CODE[code].kind == Kind.RATE else f'{value:.1f}'
+
+
+def change_shown(code: str, change: float | None) -> str:
+    if change is None:
+        return '—'
+    return f'{change * 100:+.1f} pp' if BY_CODE[code].kind == Kind.RATE else f'{change:+.1f}'

@@ -22,7 +22,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from app.services.report_indicators import BY_CODE, Kind
+from app.services.report_indicators import BY_CODE, change_shown, shown
 
 FONT = 'STSong-Light'
 SCOPE_TITLES = {'department': '部门 / Departments', 'window': '窗口 / Windows', 'staff': '工作人员 / Staff'}
@@ -32,19 +32,6 @@ def _font() -> str:
     if FONT not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(UnicodeCIDFont(FONT))
     return FONT
-
-
-def shown(code: str, value: float | None) -> str:
-    """A figure as read: rates in percent, means with one decimal, no data as a dash."""
-    if value is None:
-        return '—'
-    return f'{value * 100:.1f}%' if BY_CODE[code].kind == Kind.RATE else f'{value:.1f}'
-
-
-def change_shown(code: str, change: float | None) -> str:
-    if change is None:
-        return '—'
-    return f'{change * 100:+.1f} pp' if BY_CODE[code].kind == Kind.RATE else f'{change:+.1f}'
 
 
 def _table(rows: Sequence[Sequence[str]], widths: Sequence[float] | None = None) -> Table:

@@ -66,6 +66,6 @@ def case_time_figure(case_time: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                 'textinfo': 'percent',
             }
         ],
-        'layout': _layout(t('report.case_time'), not shared, showlegend=True),
+        'layout': _layout(t('report.case_time'), not shared, showlegend=True, legend={'orientation': 'h', 'y': -0.05}),
         'config': CONFIG,
     }

@@ -29,7 +29,7 @@ def _limits(code: str, figure: Mapping[str, Any]) -> str:
 
 def figures_table(row: Mapping[str, Any], name: str) -> None:
     """One row's figures: indicator, value, change, limits; an anomaly in red."""
-    with tid(ui.grid(columns='minmax(8rem,2fr) 1fr 1fr minmax(6rem,1.4fr)'), name).classes(
+    with tid(ui.grid(columns='minmax(0,2fr) minmax(0,1fr) minmax(0,1fr) minmax(0,1.4fr)'), name).classes(
         'w-full gap-x-2 gap-y-1 items-center'
     ):
         for key in ('report.indicator', 'report.value', 'report.change', 'report.limits'):

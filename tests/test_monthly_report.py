@@ -4,6 +4,7 @@ one report per month, and the CSV and PDF files."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from sqlmodel import func, select
 
 from app import jobs
+from app.clock import utcnow
 from app.db import Database
 from app.models import AuditEntry, MonthlyReport
 from app.models.people import Role
@@ -231,3 +233,22 @@ async def test_the_pdf_opens_with_a_page(reports: MonthlyReportService) -> None:
     content = pdf_bytes(stored.figures, hall_name='测试大厅', generated_at=stored.generated_at)
     assert content.startswith(b'%PDF')
     assert b'/Type /Page' in content and b'STSong-Light' in content
+
+
+async def test_a_month_that_jumps_outside_the_limits_of_the_stored_months_is_flagged(
+    db: Database, reports: MonthlyReportService, report_hall: ReportHall
+) -> None:
+    """July to September stored with waits of 30, 31 and 29 minutes (limits 27 .. 33); October's 12 is flagged."""
+    async with db.session() as s, s.begin():
+        for month, wait in ((dt.date(2026, 7, 1), 30), (dt.date(2026, 8, 1), 31), (SEPTEMBER, 29)):
+            hall = {'key': None, 'name': '', 'figures': {'wait_minutes': mean_figure([wait])}}
+            scopes = {'hall': [hall], 'department': [], 'window': [], 'staff': []}
+            s.add(
+                MonthlyReport(
+                    hall_id=report_hall.small.hall_id, month=month, figures={'scopes': scopes}, generated_at=utcnow()
+                )
+            )
+    october = await reports.build(OCTOBER)
+    assert [(a['scope'], a['indicator'], a['value']) for a in october['anomalies']] == [('hall', 'wait_minutes', 12.0)]
+    wait = october['scopes']['hall'][0]['figures']['wait_minutes']
+    assert (wait['limits']['low'], wait['limits']['high'], wait['change']) == (27.0, 33.0, -17.0)

@@ -232,7 +232,9 @@ async def test_the_pdf_opens_with_a_page(reports: MonthlyReportService) -> None:
     stored = await reports.report(BOSS, '2026-10')
     content = pdf_bytes(stored.figures, hall_name='测试大厅', generated_at=stored.generated_at)
     assert content.startswith(b'%PDF')
-    assert b'/Type /Page' in content and b'STSong-Light' in content
+    assert b'/Type /Page' in content and b'STSong-Light' in content and b'Helvetica' in content
+    stored.figures['scopes']['staff'][0]['name'] = '<b>张三</b> & <font name="x">'  # a name is text, never markup
+    assert pdf_bytes(stored.figures, hall_name='<i>', generated_at=stored.generated_at).startswith(b'%PDF')
 
 
 async def test_a_month_that_jumps_outside_the_limits_of_the_stored_months_is_flagged(

@@ -43,6 +43,7 @@ from app.services.forecast import ForecastService
 from app.services.guide import BestTimes
 from app.services.hall_rules import HallRulesService
 from app.services.journey import Journey, build_journey
+from app.services.monthly_report import MonthlyReportService
 from app.services.principal import Principal
 from app.services.queue import QueueService
 from app.services.queue_notices import QueueNotices
@@ -123,6 +124,13 @@ async def expire_face_visits(ctx: dict[str, Any]) -> int:
     return await faces.expire_visits(Principal.system('face_expiry'))
 
 
+async def monthly_report(ctx: dict[str, Any]) -> int:
+    """From the 1st on, the previous month's monitoring report when it is missing (one per hall and month)."""
+    reports = ctx['reports']
+    assert isinstance(reports, MonthlyReportService)
+    return await reports.generate_due()
+
+
 async def backup_database(ctx: dict[str, Any]) -> int:
     """A scheduled backup with retention and a second location (app/backup.py); a failure is logged, and the
     next round tries again."""
@@ -158,6 +166,7 @@ PERIODIC = (
     Periodic(anchor_audit, 300),
     Periodic(email_delivery_report, 3600),
     Periodic(expire_face_visits, 600),
+    Periodic(monthly_report, 3600),
 )
 FUNCTIONS = tuple(periodic.job for periodic in PERIODIC)
 
@@ -390,6 +399,7 @@ async def start(journey: Journey, queue: QueueService, best_times: BestTimes | N
         'staffing': StaffingService(queue.deps, queue, None),
         'reminders': BookingReminders(queue.deps, journey.bookings, best_times.of if best_times else None),
         'faces': FaceEnrolmentService(queue.deps),
+        'reports': MonthlyReportService(queue.deps),
     }
     periodic = app_periodic(settings)
     runner: JobRunner = (
@@ -431,6 +441,7 @@ async def _worker_startup(ctx: dict[str, Any]) -> None:
     best_times = BestTimes(deps, ForecastService(deps, prompts=hall.prompts))
     ctx['reminders'] = BookingReminders(deps, ctx['journey'].bookings, best_times.of)
     ctx['faces'] = FaceEnrolmentService(deps)
+    ctx['reports'] = MonthlyReportService(deps)
 
 
 async def _worker_shutdown(ctx: dict[str, Any]) -> None:

@@ -29,6 +29,7 @@ from app.services.hall_rules import HallRulesService
 from app.services.journey import Journey, build_journey
 from app.services.kiosk_pairing import KioskPairingService
 from app.services.limits import Limits
+from app.services.monthly_report import MonthlyReportService
 from app.services.ops import OpsCounters
 from app.services.principal import Principal
 from app.services.queue import QueueService
@@ -65,6 +66,7 @@ class Runtime:
     rankings: RankingService | None = None  # 评价结果公开: the month's satisfaction, cached (/ranking, /manager)
     repair_times: RepairTimes | None = None  # device MTTR per kind against the 30-minute target (/manager)
     replay: ReplayService | None = None
+    reports: MonthlyReportService | None = None  # 每月监测报告 and 考核, stored per month (/manager, /report)
     guide: GuideService | None = None  # the public service guide (/guide, /api/services), best times cached per hour
     ops: OpsCounters = field(default_factory=OpsCounters)  # plumbing counters (bus, device hub) for managers
     stand_ins: frozenset[StandIn] = frozenset()  # what this hall pretends (every page shows 演示模式 while any is on)
@@ -158,6 +160,7 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         rankings=RankingService(deps),
         repair_times=RepairTimes(deps),
         replay=ReplayService(deps),
+        reports=MonthlyReportService(deps),
         guide=GuideService(deps, live=lambda: queue.live, best_times=BestTimes(deps, forecast)),
         ops=ops,
         stand_ins=stand_ins,

@@ -29,6 +29,7 @@ from pages.parts import Started
 from pages.proxy import proxy_page
 from pages.ranking import ranking_page
 from pages.rate import rate_page
+from pages.report import report_page
 from pages.review import review_page
 from pages.track import track_page
 from pages.verify import verify_page
@@ -57,6 +58,7 @@ ROUTES: dict[str, Callable[..., Awaitable[object]]] = {
     '/entrance': entrance_page,
     '/arrive/{code}': arrive_page,
     '/ranking': ranking_page,
+    '/report/{month}': report_page,
 }
 
 

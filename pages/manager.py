@@ -28,6 +28,7 @@ from components.kpi_tiles import kpi_tiles
 from components.manager_charts import manager_charts
 from components.manager_results import results_panel
 from components.replay_panel import replay_panel
+from components.report_list import report_list
 from components.staffing_panel import staffing_panel
 from components.testids import tid
 from components.texts import error_text, register, t
@@ -36,7 +37,7 @@ from pages.parts import Parts, Started
 
 log = logging.getLogger(__name__)
 
-PANEL_TITLES = ('manager.staffing', 'manager.results', 'manager.forecast', 'manager.replay')
+PANEL_TITLES = ('manager.staffing', 'manager.results', 'manager.forecast', 'manager.replay', 'manager.reports')
 
 register(
     {
@@ -103,6 +104,7 @@ def _planning_panels(parts: Parts, session: StaffSession) -> None:
         'manager.results': lambda: results_panel(rt.rankings, rt.repair_times, session, rt.settings.tz),
         'manager.forecast': lambda: forecast_chart(rt.forecast, rt.queue.live),
         'manager.replay': lambda: replay_panel(rt.replay, rt.settings.tz),
+        'manager.reports': lambda: report_list(rt.reports, session, rt.settings.tz),
     }
     with tid(ui.card(), 'planning').classes('w-full p-3 gap-1'):
         ui.label(t('manager.more')).classes('text-lg font-bold')

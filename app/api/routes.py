@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
-from app.api import admin, citizen, guide, hall_config, health, me
+from app.api import admin, citizen, guide, hall_config, health, me, reports
 from app.api.booking import BookingIn, BookingOut, MoveIn, SlotOut
 from app.api.callers import address_of, bearer_token
 from app.api.deps import CallerDep, RuntimeDep, StaffDep
@@ -35,6 +35,7 @@ router.include_router(me.router)  # GET /api/me (app/api/me.py)
 router.include_router(health.router)  # GET /api/health (app/api/health.py)
 router.include_router(admin.router)  # GET /api/admin/audit.csv (app/api/admin.py)
 router.include_router(hall_config.router)  # GET /api/admin/config/export, POST .../import (app/api/hall_config.py)
+router.include_router(reports.router)  # GET /api/reports/{month}/csv, /pdf (app/api/reports.py)
 
 
 @router.post('/tickets', status_code=201, response_model=TrackedTicketOut, tags=['tickets'])

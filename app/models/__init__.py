@@ -20,6 +20,7 @@ from app.models.operations import Alert, ArrivalHistory, DeviceEvent, WindowEven
 from app.models.pairing import KioskPairingCode, KioskScreenCredential
 from app.models.people import AuthSession, Citizen, RecoveryCode, Role, StaffTotp, StaffUser
 from app.models.proxy import ProxyGrant, ProxyProposal
+from app.models.report import MonthlyReport
 from app.models.security import (
     AuditEntry,
     Consent,
@@ -71,6 +72,7 @@ __all__ = [
     'KeyCheck',
     'KioskPairingCode',
     'KioskScreenCredential',
+    'MonthlyReport',
     'Notification',
     'PriorityClass',
     'ProxyGrant',

@@ -318,6 +318,7 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
         '只公开最近 {months} 个月的评价结果',
         'results are published for the last {months} months only',
     ),
+    'report_not_found': ('{month} 没有已生成的月度报告', 'no monthly report was generated for {month}'),
     'move_ended': ('{window_number}号窗口的调整已结束', 'this move of window {window_number} has already ended'),
     'no_appeal': ('该整改没有待复核的申诉', 'no appeal to decide'),
     'no_current_ticket': ('{number}号窗口当前没有在办的号', 'no ticket at this window'),

@@ -96,6 +96,7 @@ ROUTES: list[Rule] = [
     Rule('/guide', PUBLIC),  # the service guide needs no login; tests/security/test_guide_edge.py
     Rule('/guide/{code}', PUBLIC, example='/guide/SVC-A'),
     Rule('/ranking', PUBLIC),  # 评价结果公开: windows and departments only; tests/security/test_ranking_edge.py
+    Rule('/report/{month}', (Role.MANAGER,), example='/report/2026-10'),  # tests/security/test_report_edge.py
     # ---- API: public --------------------------------------------------------------------------
     Rule('/api/hall', PUBLIC),
     Rule('/api/health', PUBLIC),  # version and demo flag only; tests/security/test_start_up_edge.py
@@ -136,6 +137,9 @@ ROUTES: list[Rule] = [
     Rule('/api/windows/{window_id}/state', WINDOW_OPERATORS, 'POST', {'state': 'paused'}),
     # ---- API: operations ---------------------------------------------------------------------
     Rule('/api/ops/counters', (Role.MANAGER,)),
+    # ---- API: the monthly report's files (managers): tests/security/test_report_edge.py attacks them ----------
+    Rule('/api/reports/{month}/csv', (Role.MANAGER,), example='/api/reports/2026-10/csv'),
+    Rule('/api/reports/{month}/pdf', (Role.MANAGER,), example='/api/reports/2026-10/pdf'),
     # ---- API: the admin's -------------------------------------------------------------------
     Rule('/api/admin/audit.csv', (Role.ADMIN,)),
     # ---- API: the hall's configuration as a zip (admins): tests/security/test_hall_config_edge.py --------

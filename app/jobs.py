@@ -1,5 +1,5 @@
 """Background jobs: notification delivery, the SLA sweep, booking no-shows and reminders, the comfort prompt,
-the end of staffing moves and audit anchors, on arq when REDIS_URL is set, in-process otherwise.
+the end of staffing moves, audit anchors and data retention, on arq when REDIS_URL is set, in-process otherwise.
 
 The job functions are the same either way (arq's `ctx` dict carries the services). Without Redis,
 one app-level asyncio task runs them periodically and on `kick` (never one task per client). With
@@ -47,6 +47,7 @@ from app.services.principal import Principal
 from app.services.queue import QueueService
 from app.services.queue_notices import QueueNotices
 from app.services.remote_queue import RemoteQueue
+from app.services.retention import RetentionService
 from app.services.staffing import StaffingService
 from app.settings import Settings, get_settings
 
@@ -123,6 +124,13 @@ async def expire_face_visits(ctx: dict[str, Any]) -> int:
     return await faces.expire_visits(Principal.system('face_expiry'))
 
 
+async def enforce_retention(ctx: dict[str, Any]) -> int:
+    """Daily: delete or anonymise what is past its retention period (app/services/retention.py), audited."""
+    retention = ctx['retention']
+    assert isinstance(retention, RetentionService)
+    return sum((await retention.enforce(Principal.system('retention'))).values())
+
+
 async def backup_database(ctx: dict[str, Any]) -> int:
     """A scheduled backup with retention and a second location (app/backup.py); a failure is logged, and the
     next round tries again."""
@@ -158,6 +166,7 @@ PERIODIC = (
     Periodic(anchor_audit, 300),
     Periodic(email_delivery_report, 3600),
     Periodic(expire_face_visits, 600),
+    Periodic(enforce_retention, 86400),
 )
 FUNCTIONS = tuple(periodic.job for periodic in PERIODIC)
 
@@ -175,10 +184,13 @@ def cron_jobs(periodic: tuple[Periodic, ...] = PERIODIC) -> list[Any]:
 
 
 def _schedule(every: int) -> dict[str, Any]:
-    """arq's cron fields for "every `every` seconds": seconds dividing a minute, or whole minutes dividing an hour."""
+    """arq's cron fields for "every `every` seconds": seconds dividing a minute, whole minutes dividing an hour,
+    or whole hours dividing a day (from midnight in the worker's time zone)."""
     if every < 60:
         return {'second': set(range(0, 60, every))}
-    return {'second': 0, 'minute': set(range(0, 60, every // 60))}
+    if every <= 3600:
+        return {'second': 0, 'minute': set(range(0, 60, every // 60))}
+    return {'second': 0, 'minute': 0, 'hour': set(range(0, 24, every // 3600))}
 
 
 class JobRunner(ABC):
@@ -390,6 +402,7 @@ async def start(journey: Journey, queue: QueueService, best_times: BestTimes | N
         'staffing': StaffingService(queue.deps, queue, None),
         'reminders': BookingReminders(queue.deps, journey.bookings, best_times.of if best_times else None),
         'faces': FaceEnrolmentService(queue.deps),
+        'retention': RetentionService(queue.deps),
     }
     periodic = app_periodic(settings)
     runner: JobRunner = (
@@ -431,6 +444,7 @@ async def _worker_startup(ctx: dict[str, Any]) -> None:
     best_times = BestTimes(deps, ForecastService(deps, prompts=hall.prompts))
     ctx['reminders'] = BookingReminders(deps, ctx['journey'].bookings, best_times.of)
     ctx['faces'] = FaceEnrolmentService(deps)
+    ctx['retention'] = RetentionService(deps)
 
 
 async def _worker_shutdown(ctx: dict[str, Any]) -> None:

@@ -4,9 +4,9 @@ the end of staffing moves, audit anchors and data retention, on arq when REDIS_U
 The job functions are the same either way (arq's `ctx` dict carries the services). Without Redis,
 one app-level asyncio task runs them periodically and on `kick` (never one task per client). With
 Redis, the composition root enqueues to arq and runs an arq worker inside the app process; more
-workers can run beside it:
+workers can run beside it, each kept running across Redis restarts (`run_worker_process`):
 
-    python -m app.jobs          # or: arq app.jobs.WorkerSettings
+    python -m app.jobs
 
 A separate worker publishes its events (SlaAtRisk, NotificationSent) on its own bus: pages in the
 app see them only once the bus itself runs over Redis (app/bus.py's RedisBus).
@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
+import signal
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -54,7 +54,7 @@ from app.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 QUEUE = 'halltwin:jobs'
-WORKER_REDIS_URL = os.environ.get('REDIS_URL') or 'redis://127.0.0.1:6379'  # python -m app.jobs
+DEFAULT_WORKER_REDIS_URL = 'redis://127.0.0.1:6379'  # python -m app.jobs without REDIS_URL
 KICK_DELAY = 0.2
 
 
@@ -424,7 +424,8 @@ def _anchors(db: Database, settings: Settings) -> AuditAnchors:
 # ---- a separate worker: python -m app.jobs ------------------------------------------------------
 
 
-async def _worker_startup(ctx: dict[str, Any]) -> None:
+async def worker_startup(ctx: dict[str, Any]) -> None:
+    """The separate worker's own services, in the ctx its jobs read (the app's are built by app/runtime.py)."""
     settings = get_settings()
     db = Database(settings.db_url, audit_key=settings.key(Purpose.AUDIT))
     async with db.read_session() as s:
@@ -432,7 +433,7 @@ async def _worker_startup(ctx: dict[str, Any]) -> None:
     if hall is None or hall.id is None:
         raise RuntimeError('no hall in the database: run python -m seed')
     # what the jobs publish reaches every app process (signed with the hall's bus key, like theirs)
-    bus = RedisBus(settings.redis_url or WORKER_REDIS_URL, key=settings.key(Purpose.BUS))
+    bus = RedisBus(worker_redis_url(settings), key=settings.key(Purpose.BUS))
     await bus.start()
     deps = build_deps(settings, db, bus, hall_id=hall.id)
     ctx['db'], ctx['bus'], ctx['limits'], ctx['anchors'] = db, bus, deps.limits, _anchors(db, settings)
@@ -447,7 +448,7 @@ async def _worker_startup(ctx: dict[str, Any]) -> None:
     ctx['retention'] = RetentionService(deps)
 
 
-async def _worker_shutdown(ctx: dict[str, Any]) -> None:
+async def worker_shutdown(ctx: dict[str, Any]) -> None:
     if 'rules' in ctx:
         await ctx['rules'].stop()
     if 'limits' in ctx:
@@ -458,21 +459,40 @@ async def _worker_shutdown(ctx: dict[str, Any]) -> None:
         await ctx['db'].dispose()
 
 
-class WorkerSettings:
-    functions = FUNCTIONS
-    cron_jobs = cron_jobs()
-    queue_name = QUEUE
-    on_startup = _worker_startup
-    on_shutdown = _worker_shutdown
-    keep_result = 0
-    redis_settings = RedisSettings.from_dsn(WORKER_REDIS_URL)
+def worker_redis_url(settings: Settings) -> str:
+    return settings.redis_url or DEFAULT_WORKER_REDIS_URL
+
+
+async def run_worker_process(stop: asyncio.Event) -> None:
+    """`python -m app.jobs` until `stop` is set: the worker's services, and an arq worker kept running across
+    Redis restarts by the same supervisor the app uses (`ArqJobs`): arq's own loop ends at the first connection
+    error, the supervisor reconnects with backoff and runs it again, and a periodic round missed meanwhile runs
+    once. Nothing is lost or doubled meanwhile: the outbox in the database holds every message until a delivery
+    marks it sent, and a job is only a wake-up call for it."""
+    ctx: dict[str, Any] = {}
+    try:
+        await worker_startup(ctx)
+        runner = ArqJobs(ctx, worker_redis_url(get_settings()))
+        await runner.start()
+        try:
+            await stop.wait()
+        finally:
+            await runner.stop()
+    finally:
+        await worker_shutdown(ctx)
+
+
+async def _serve() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await run_worker_process(stop)
 
 
 def main() -> None:
-    from arq import run_worker
-
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
-    run_worker(WorkerSettings)  # type: ignore[arg-type]
+    asyncio.run(_serve())
 
 
 if __name__ == '__main__':

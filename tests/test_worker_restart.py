@@ -197,3 +197,24 @@ def test_the_worker_process_sends_every_text_once_across_a_redis_restart_in_the_
     finally:
         code = worker.stop()
     assert code == 0, worker.output()[-5000:]
+
+
+def test_the_worker_process_started_while_redis_is_down_waits_and_delivers_once_it_is_up(
+    tmp_path: Path, persistent_redis: RedisServer
+) -> None:
+    prepared = prepare_database(sqlite_url(tmp_path / 'hall.db'))
+    assert prepared.small_hall is not None
+    var_dir = tmp_path / 'var'
+    persistent_redis.stop()
+    expected = queue_texts(prepared.url, prepared.small_hall.hall_id, 'waiting')
+    worker = WorkerProcess(prepared.url, persistent_redis.url, var_dir)
+    try:
+        wait_for(lambda: 'jobs: Redis unreachable' in worker.output(), 30, 'the worker to notice', worker)
+        time.sleep(2)
+        assert outbox_keys(var_dir) == [], 'no round runs without Redis'
+        persistent_redis.start()
+        wait_for(lambda: not unsent(prepared.url), 60, 'every row sent', worker)
+        assert sorted(outbox_keys(var_dir)) == sorted(expected)
+    finally:
+        code = worker.stop()
+    assert code == 0, worker.output()[-5000:]

@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 QUEUE = 'halltwin:jobs'
 DEFAULT_WORKER_REDIS_URL = 'redis://127.0.0.1:6379'  # python -m app.jobs without REDIS_URL
 KICK_DELAY = 0.2
+FINISH_SECONDS = 10.0  # at stop, how long running jobs get to finish before arq cancels them
 
 
 def _journey(ctx: dict[str, Any]) -> Journey:
@@ -262,6 +263,16 @@ def catch_up_once(worker: Worker) -> None:
         job.next_run = last
 
 
+async def _unless_cancelled(closing: Awaitable[None]) -> None:
+    """Await `closing`; a job it cancelled (arq re-queues it) is not our own cancellation, which still propagates."""
+    try:
+        await closing
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+
+
 class ArqJobs(JobRunner):
     """REDIS_URL set: kicks enqueue arq jobs; an arq worker runs in this process (cron: periodic jobs)."""
 
@@ -341,11 +352,18 @@ class ArqJobs(JobRunner):
             log.info('jobs: Redis reachable again')
 
     async def stop(self) -> None:
+        """Stop taking jobs, let the running ones finish (up to FINISH_SECONDS), then close.
+
+        arq's `close` cancels every job still running: a delivery cancelled between the provider's answer and
+        marking its row sent would send that row again once its lease ends, so running jobs get time to end."""
         await tasks.stop(self._task)
         self._task = None
         if self.worker is not None:
+            running = [job for job in self.worker.tasks.values() if not job.done()]
+            if running:
+                await asyncio.wait(running, timeout=FINISH_SECONDS)
             with contextlib.suppress(RedisError, OSError, TimeoutError):
-                await asyncio.wait_for(self.worker.close(), STOP_SECONDS)
+                await _unless_cancelled(asyncio.wait_for(self.worker.close(), STOP_SECONDS))
             self.worker = None
         if self.pool is not None:
             with contextlib.suppress(RedisError, OSError, TimeoutError):

@@ -7,6 +7,7 @@ queued jobs. The shared Redis on 6379 keeps nothing on disk, so this test runs i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from sqlmodel import col, select
 
 from app.clock import utcnow
 from app.db import Database
+from app.jobs import ArqJobs, Periodic
 from app.models import Citizen, Notification
 from app.security.crypto import FieldCipher
 from app.services import notifications
@@ -218,3 +220,23 @@ def test_the_worker_process_started_while_redis_is_down_waits_and_delivers_once_
     finally:
         code = worker.stop()
     assert code == 0, worker.output()[-5000:]
+
+
+async def test_stopping_the_worker_lets_a_running_job_finish_instead_of_cancelling_it(
+    persistent_redis: RedisServer,
+) -> None:
+    """arq's close cancels running jobs: a delivery cut between the provider's answer and marking its row sent
+    would send that row again. A stop waits for the running job and then ends without an error."""
+    started, finished = asyncio.Event(), []
+
+    async def slow_round(ctx: dict[str, object]) -> int:
+        started.set()
+        await asyncio.sleep(0.5)
+        finished.append(1)
+        return 1
+
+    runner = ArqJobs({}, persistent_redis.url, queue_name='test:stop', periodic=(Periodic(slow_round, 1),))
+    await runner.start()
+    await asyncio.wait_for(started.wait(), 20)
+    await runner.stop()
+    assert finished == [1]

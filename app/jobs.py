@@ -1,12 +1,12 @@
 """Background jobs: notification delivery, the SLA sweep, booking no-shows and reminders, the comfort prompt,
-the end of staffing moves and audit anchors, on arq when REDIS_URL is set, in-process otherwise.
+the end of staffing moves, audit anchors and data retention, on arq when REDIS_URL is set, in-process otherwise.
 
 The job functions are the same either way (arq's `ctx` dict carries the services). Without Redis,
 one app-level asyncio task runs them periodically and on `kick` (never one task per client). With
 Redis, the composition root enqueues to arq and runs an arq worker inside the app process; more
-workers can run beside it:
+workers can run beside it, each kept running across Redis restarts (`run_worker_process`):
 
-    python -m app.jobs          # or: arq app.jobs.WorkerSettings
+    python -m app.jobs
 
 A separate worker publishes its events (SlaAtRisk, NotificationSent) on its own bus: pages in the
 app see them only once the bus itself runs over Redis (app/bus.py's RedisBus).
@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
+import signal
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -48,14 +48,16 @@ from app.services.principal import Principal
 from app.services.queue import QueueService
 from app.services.queue_notices import QueueNotices
 from app.services.remote_queue import RemoteQueue
+from app.services.retention import RetentionService
 from app.services.staffing import StaffingService
 from app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 QUEUE = 'halltwin:jobs'
-WORKER_REDIS_URL = os.environ.get('REDIS_URL') or 'redis://127.0.0.1:6379'  # python -m app.jobs
+DEFAULT_WORKER_REDIS_URL = 'redis://127.0.0.1:6379'  # python -m app.jobs without REDIS_URL
 KICK_DELAY = 0.2
+FINISH_SECONDS = 10.0  # at stop, how long running jobs get to finish before arq cancels them
 
 
 def _journey(ctx: dict[str, Any]) -> Journey:
@@ -131,6 +133,13 @@ async def monthly_report(ctx: dict[str, Any]) -> int:
     return await reports.generate_due()
 
 
+async def enforce_retention(ctx: dict[str, Any]) -> int:
+    """Daily: delete or anonymise what is past its retention period (app/services/retention.py), audited."""
+    retention = ctx['retention']
+    assert isinstance(retention, RetentionService)
+    return sum((await retention.enforce(Principal.system('retention'))).values())
+
+
 async def backup_database(ctx: dict[str, Any]) -> int:
     """A scheduled backup with retention and a second location (app/backup.py); a failure is logged, and the
     next round tries again."""
@@ -167,6 +176,7 @@ PERIODIC = (
     Periodic(email_delivery_report, 3600),
     Periodic(expire_face_visits, 600),
     Periodic(monthly_report, 3600),
+    Periodic(enforce_retention, 86400),
 )
 FUNCTIONS = tuple(periodic.job for periodic in PERIODIC)
 
@@ -184,10 +194,13 @@ def cron_jobs(periodic: tuple[Periodic, ...] = PERIODIC) -> list[Any]:
 
 
 def _schedule(every: int) -> dict[str, Any]:
-    """arq's cron fields for "every `every` seconds": seconds dividing a minute, or whole minutes dividing an hour."""
+    """arq's cron fields for "every `every` seconds": seconds dividing a minute, whole minutes dividing an hour,
+    or whole hours dividing a day (from midnight in the worker's time zone)."""
     if every < 60:
         return {'second': set(range(0, 60, every))}
-    return {'second': 0, 'minute': set(range(0, 60, every // 60))}
+    if every <= 3600:
+        return {'second': 0, 'minute': set(range(0, 60, every // 60))}
+    return {'second': 0, 'minute': 0, 'hour': set(range(0, 24, every // 3600))}
 
 
 class JobRunner(ABC):
@@ -257,6 +270,16 @@ def catch_up_once(worker: Worker) -> None:
             last = job.next_run
             job.calculate_next(job.next_run)
         job.next_run = last
+
+
+async def _unless_cancelled(closing: Awaitable[None]) -> None:
+    """Await `closing`; a job it cancelled (arq re-queues it) is not our own cancellation, which still propagates."""
+    try:
+        await closing
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
 
 
 class ArqJobs(JobRunner):
@@ -338,11 +361,18 @@ class ArqJobs(JobRunner):
             log.info('jobs: Redis reachable again')
 
     async def stop(self) -> None:
+        """Stop taking jobs, let the running ones finish (up to FINISH_SECONDS), then close.
+
+        arq's `close` cancels every job still running: a delivery cancelled between the provider's answer and
+        marking its row sent would send that row again once its lease ends, so running jobs get time to end."""
         await tasks.stop(self._task)
         self._task = None
         if self.worker is not None:
+            running = [job for job in self.worker.tasks.values() if not job.done()]
+            if running:
+                await asyncio.wait(running, timeout=FINISH_SECONDS)
             with contextlib.suppress(RedisError, OSError, TimeoutError):
-                await asyncio.wait_for(self.worker.close(), STOP_SECONDS)
+                await _unless_cancelled(asyncio.wait_for(self.worker.close(), STOP_SECONDS))
             self.worker = None
         if self.pool is not None:
             with contextlib.suppress(RedisError, OSError, TimeoutError):
@@ -400,6 +430,7 @@ async def start(journey: Journey, queue: QueueService, best_times: BestTimes | N
         'reminders': BookingReminders(queue.deps, journey.bookings, best_times.of if best_times else None),
         'faces': FaceEnrolmentService(queue.deps),
         'reports': MonthlyReportService(queue.deps),
+        'retention': RetentionService(queue.deps),
     }
     periodic = app_periodic(settings)
     runner: JobRunner = (
@@ -421,7 +452,8 @@ def _anchors(db: Database, settings: Settings) -> AuditAnchors:
 # ---- a separate worker: python -m app.jobs ------------------------------------------------------
 
 
-async def _worker_startup(ctx: dict[str, Any]) -> None:
+async def worker_startup(ctx: dict[str, Any]) -> None:
+    """The separate worker's own services, in the ctx its jobs read (the app's are built by app/runtime.py)."""
     settings = get_settings()
     db = Database(settings.db_url, audit_key=settings.key(Purpose.AUDIT))
     async with db.read_session() as s:
@@ -429,7 +461,7 @@ async def _worker_startup(ctx: dict[str, Any]) -> None:
     if hall is None or hall.id is None:
         raise RuntimeError('no hall in the database: run python -m seed')
     # what the jobs publish reaches every app process (signed with the hall's bus key, like theirs)
-    bus = RedisBus(settings.redis_url or WORKER_REDIS_URL, key=settings.key(Purpose.BUS))
+    bus = RedisBus(worker_redis_url(settings), key=settings.key(Purpose.BUS))
     await bus.start()
     deps = build_deps(settings, db, bus, hall_id=hall.id)
     ctx['db'], ctx['bus'], ctx['limits'], ctx['anchors'] = db, bus, deps.limits, _anchors(db, settings)
@@ -442,9 +474,10 @@ async def _worker_startup(ctx: dict[str, Any]) -> None:
     ctx['reminders'] = BookingReminders(deps, ctx['journey'].bookings, best_times.of)
     ctx['faces'] = FaceEnrolmentService(deps)
     ctx['reports'] = MonthlyReportService(deps)
+    ctx['retention'] = RetentionService(deps)
 
 
-async def _worker_shutdown(ctx: dict[str, Any]) -> None:
+async def worker_shutdown(ctx: dict[str, Any]) -> None:
     if 'rules' in ctx:
         await ctx['rules'].stop()
     if 'limits' in ctx:
@@ -455,21 +488,40 @@ async def _worker_shutdown(ctx: dict[str, Any]) -> None:
         await ctx['db'].dispose()
 
 
-class WorkerSettings:
-    functions = FUNCTIONS
-    cron_jobs = cron_jobs()
-    queue_name = QUEUE
-    on_startup = _worker_startup
-    on_shutdown = _worker_shutdown
-    keep_result = 0
-    redis_settings = RedisSettings.from_dsn(WORKER_REDIS_URL)
+def worker_redis_url(settings: Settings) -> str:
+    return settings.redis_url or DEFAULT_WORKER_REDIS_URL
+
+
+async def run_worker_process(stop: asyncio.Event) -> None:
+    """`python -m app.jobs` until `stop` is set: the worker's services, and an arq worker kept running across
+    Redis restarts by the same supervisor the app uses (`ArqJobs`): arq's own loop ends at the first connection
+    error, the supervisor reconnects with backoff and runs it again, and a periodic round missed meanwhile runs
+    once. Nothing is lost or doubled meanwhile: the outbox in the database holds every message until a delivery
+    marks it sent, and a job is only a wake-up call for it."""
+    ctx: dict[str, Any] = {}
+    try:
+        await worker_startup(ctx)
+        runner = ArqJobs(ctx, worker_redis_url(get_settings()))
+        await runner.start()
+        try:
+            await stop.wait()
+        finally:
+            await runner.stop()
+    finally:
+        await worker_shutdown(ctx)
+
+
+async def _serve() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await run_worker_process(stop)
 
 
 def main() -> None:
-    from arq import run_worker
-
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
-    run_worker(WorkerSettings)  # type: ignore[arg-type]
+    asyncio.run(_serve())
 
 
 if __name__ == '__main__':

@@ -1,7 +1,9 @@
 """The personal-data inventory, generated from the models so docs/privacy.md cannot drift from the schema.
 
 Every column declares its sensitivity next to its field (app/models/fields.py); this module reads
-them back from SQLModel.metadata. Regenerate the document with `python -m app.privacy > docs/privacy.md`.
+them back from SQLModel.metadata. The retention table is rendered from the rules the daily retention job
+enforces (app/services/retention.py), with the settings' defaults. Regenerate the document with
+`python -m app.privacy > docs/privacy.md`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from sqlmodel import SQLModel
 
 import app.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from app.models.fields import Sensitivity
+from app.services.retention import RULES, RetentionRule
+from app.settings import Settings
 
 UNCLASSIFIED = 'UNCLASSIFIED'
 
@@ -117,8 +121,40 @@ Following the Security Management Measures for the Application of Face Recogniti
   deletes them in the same transaction, and a used "this time" consent deletes them too;
 - face is never the only way: an ID card or a staffed counter is always offered instead.
 
-## Inventory
+## Retention
 """
+
+RETENTION_INTRO = """\
+What is kept how long, and what happens then. The job `enforce_retention` (app/jobs.py) applies these
+rules once a day (`app/services/retention.py`), in one transaction that appends one `retention_run` row
+with the count per kind to the audit chain; a second run finds nothing more to do. Each period is a
+setting (README, Configuration); the defaults are shown. They are our reading of the law, for the hall's
+legal office to confirm.
+"""
+
+
+def _period(rule: RetentionRule) -> str:
+    if rule.setting is None:
+        return rule.period
+    default = Settings.model_fields[rule.setting].default
+    return f'{default} days (`{rule.variable}`)'
+
+
+def _retention_row(rule: RetentionRule) -> str:
+    return f'| {rule.data} | {_period(rule)} | {rule.action} | {rule.then} | {rule.why} |'
+
+
+def render_retention() -> list[str]:
+    """The retention section: one row per rule of app/services/retention.py."""
+    return [
+        RETENTION_INTRO,
+        '| data | kept | then | what happens | why this long |',
+        '|---|---|---|---|---|',
+        *(_retention_row(rule) for rule in RULES),
+        '',
+        '## Inventory',
+        '',
+    ]
 
 
 def _row(entry: FieldEntry) -> str:
@@ -132,6 +168,7 @@ def render_markdown() -> str:
     summary = ', '.join(f'{count} {level}' for level, count in counts.items())
     lines = [
         INTRO,
+        *render_retention(),
         f'{len(entries)} columns in {len({e.table for e in entries})} tables: {summary}.',
         '',
         '| table | column | sensitivity | how protected |',

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.security.files import private_dir
@@ -159,6 +159,18 @@ class Settings(BaseSettings):
     report_email: str = Field(
         default='', validation_alias='REPORT_EMAIL'
     )  # who gets the daily message-delivery report at 07:00 (comma-separated addresses; empty: no report)
+    retention_ticket_days: int = Field(
+        default=180, ge=30, le=3650, validation_alias='RETENTION_TICKET_DAYS'
+    )  # tickets and bookings lose their citizen and account links this long after their day
+    retention_message_days: int = Field(
+        default=150, ge=30, le=3650, validation_alias='RETENTION_MESSAGE_DAYS'
+    )  # sent and failed SMS / email / push rows are deleted this long after they were written
+    retention_consent_days: int = Field(
+        default=365, ge=30, le=3650, validation_alias='RETENTION_CONSENT_DAYS'
+    )  # a consent (and the face templates and proxy grants under it) is deleted this long after it was given
+    retention_session_days: int = Field(
+        default=180, ge=180, le=3650, validation_alias='RETENTION_SESSION_DAYS'
+    )  # ended sign-in sessions, kiosk pairings and their addresses: the Cybersecurity Law's 6-month log minimum
 
     @field_validator('database_url')
     @classmethod
@@ -219,6 +231,14 @@ class Settings(BaseSettings):
     def _backup_period(cls, value: int) -> int:
         if value and 60 % value:
             raise ValueError('must divide an hour (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60), or be 0')
+        return value
+
+    @field_validator('retention_ticket_days')
+    @classmethod
+    def _ticket_links_outlast_no_shows(cls, value: int, info: ValidationInfo) -> int:
+        window = info.data.get('no_show_window_days', 0)
+        if value < window:
+            raise ValueError(f'must be at least NO_SHOW_WINDOW_DAYS ({window}): missed bookings count that long')
         return value
 
     @field_validator('hall_timezone')

@@ -100,6 +100,10 @@ register(
         'admin.audit.action.consent_revoked': ('撤回同意', 'consent revoked'),
         'admin.audit.action.face_enrolled': ('开通刷脸（活体通过）', 'face enrolled (live person seen)'),
         'admin.audit.action.face_expired': ('本次刷脸到期删除', 'this-visit face templates deleted'),
+        'admin.audit.action.retention_run': (
+            '到期个人数据删除或匿名化',
+            'personal data past its retention period deleted or anonymised',
+        ),
         'admin.audit.action.rated': ('评价', 'rating'),
         'admin.audit.action.proxy_action': ('亲情代办操作', 'proxy action'),
         'admin.audit.action.call_out_of_order': ('越号呼叫', 'call out of order'),

@@ -5,13 +5,18 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 from tests.apphost import free_port
 
 
 class RedisServer:
-    def __init__(self) -> None:
+    """`data_dir` given: an append-only file there, written at every command, so a restart keeps the queued jobs,
+    as a production Redis does (docs/operations.md). Without it, a restart comes back empty."""
+
+    def __init__(self, data_dir: Path | None = None) -> None:
         self.port = free_port()
+        self.data_dir = data_dir
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -19,9 +24,13 @@ class RedisServer:
         return f'redis://127.0.0.1:{self.port}/0'
 
     def start(self) -> RedisServer:
-        """Start (again, on the same port) with no persistence: what comes back is an empty Redis."""
+        """Start (again, on the same port, with the same data directory if it has one)."""
+        persistence = ['--appendonly', 'no']
+        if self.data_dir is not None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            persistence = ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', str(self.data_dir)]
         self.process = subprocess.Popen(
-            ['redis-server', '--port', str(self.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+            ['redis-server', '--port', str(self.port), '--bind', '127.0.0.1', '--save', '', *persistence],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -233,7 +233,7 @@ async def test_the_app_and_the_job_worker_sign_with_the_halls_bus_key(
     worker: dict[str, Any] = {}
     other_hall = RedisBus(REDIS, key=OTHER_KEY, stream=stream)
     try:
-        await jobs.WorkerSettings.on_startup(worker)
+        await jobs.worker_startup(worker)
         await other_hall.start()
         in_app = notes(rt.bus)
         await worker['bus'].publish(help_at('from the worker'))
@@ -244,7 +244,7 @@ async def test_the_app_and_the_job_worker_sign_with_the_halls_bus_key(
         assert counters['bus'] == {'delivered': 2, 'dropped': {'bad_signature': 1}}
     finally:
         await other_hall.stop()
-        await jobs.WorkerSettings.on_shutdown(worker)
+        await jobs.worker_shutdown(worker)
         await rt.bus.stop()
         await rt.db.dispose()
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from email import message_from_bytes, policy
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from pydantic import SecretStr
 from sqlmodel import select
 
 from app.db import Database
@@ -19,7 +21,7 @@ from app.models.people import Role
 from app.models.security import AuditEntry
 from app.security.crypto import FieldCipher
 from app.services.case_email import CONTACT_EMAIL_CONTEXT, FOOTER, SUBJECT, clean_email, emailed
-from app.services.cases import CONTACT_EMAIL_SET
+from app.services.cases import CONTACT_EMAIL_SET, CaseService
 from app.services.email import SmtpChannel
 from app.services.errors import Conflict, Forbidden, Invalid
 from app.services.journey import Journey
@@ -35,13 +37,18 @@ from tests.journeyhall import JourneyHall, served_ticket
 from tests.test_sms_channels import Inbox
 
 journey_hall = journeyhall.journey_hall_fixture
-journey_settings = journeyhall.journey_settings_fixture
 journey = journeyhall.journey_fixture
 hall_queue = journeyhall.hall_queue_fixture
 
 ADDRESS = 'Zhang.San@Example-Corp.CN'
 STORED = 'Zhang.San@example-corp.cn'
 MASKED = 'Z***@example-corp.cn'
+
+
+@pytest.fixture(name='journey_settings')
+def journey_settings_fixture(settings: Settings, tmp_path: Path) -> Settings:
+    """The journey's settings in a hall that sends email (the tests that deliver name their own server)."""
+    return settings.model_copy(update={'var_dir': tmp_path / 'var', 'smtp_url': SecretStr('smtp://127.0.0.1:1')})
 
 
 def clerk_at(window_id: int) -> Principal:
@@ -145,6 +152,26 @@ async def test_a_bad_address_is_refused_and_changes_nothing(
         audited = list((await s.execute(select(AuditEntry).where(AuditEntry.action == CONTACT_EMAIL_SET))).scalars())
     assert case is not None and case.contact_email_enc == '' and audited == []
     assert await email_rows(db, case_id) == []
+
+
+async def test_a_hall_that_sends_no_email_refuses_an_address_and_changes_nothing(
+    journey: Journey,
+    hall_queue: QueueService,
+    journey_hall: JourneyHall,
+    db: Database,
+    journey_settings: Settings,
+    cipher: FieldCipher,
+) -> None:
+    code, case_id = await opened_case(journey, hall_queue, journey_hall)
+    no_email = journey_settings.model_copy(update={'smtp_url': SecretStr('')})
+    deps = deps_for(db, settings=no_email, hall_id=journey_hall.hall_id, cipher=cipher)
+    cases = CaseService(deps, department_data=journey.cases.department_data)
+    with pytest.raises(Conflict) as refused:
+        await cases.set_contact_email(code, ADDRESS, caller=clerk_at(journey_hall.small.window_4))
+    assert refused.value.code == 'email_not_configured' and 'SMTP_URL' in refused.value.message
+    async with db.read_session() as s:
+        case = await s.get(Case, case_id)
+    assert case is not None and case.contact_email_enc == '' and await email_rows(db, case_id) == []
 
 
 async def test_only_window_staff_serving_the_ticket_record_an_address_and_only_on_an_opened_case(

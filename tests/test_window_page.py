@@ -116,9 +116,18 @@ async def test_opening_a_case_hands_over_the_kiosk_answers(desk_ui: SmallHall, u
     assert case.answers == {'property_type': 'new'} and case.created_by == 'w01'
 
 
+@pytest.fixture
+def mailing_desk_ui(desk_ui: SmallHall, monkeypatch: pytest.MonkeyPatch) -> SmallHall:
+    """The desk in a hall that sends email (a server that is not there: the notices wait in the outbox)."""
+    monkeypatch.setenv('SMTP_URL', 'smtp://127.0.0.1:1')
+    get_settings.cache_clear()
+    return desk_ui
+
+
 async def test_the_window_records_a_business_email_for_the_case_and_refuses_a_bad_one(
-    desk_ui: SmallHall, user: User
+    mailing_desk_ui: SmallHall, user: User
 ) -> None:
+    desk_ui = mailing_desk_ui
     rt = await login(user)
     view = await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
     await user.open(f'/window/{desk_ui.window_1}')

@@ -134,11 +134,14 @@ class CaseService(Service):
 
         From then on the case's 补正, 办结 and certificate notices are emailed there too, and its 受理 notice goes
         at once (once per case, whatever the address), so the business sees the address works. A bad address is
-        `Invalid('invalid_email')` and changes nothing; the address is stored encrypted, audited masked, and
+        `Invalid('invalid_email')` and changes nothing, and so is an address in a hall that sends no email (no
+        SMTP_URL: `Conflict('email_not_configured')`); the address is stored encrypted, audited masked, and
         answered masked ('' when removed).
         """
         caller.require(*WINDOW_ROLES)
         address = clean_email(email)
+        if address and not self.settings.smtp_url.get_secret_value():
+            raise Conflict('email_not_configured')
         async with self._transaction() as uow:
             s = uow.session
             ticket = await self._ticket(s, None, ticket_code)

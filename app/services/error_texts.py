@@ -52,6 +52,10 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'card_expired': ('读卡信息已失效，请重新放置身份证', 'please place your ID card again'),
     'case_not_returned': ('该办件没有被退回', 'this case was not returned'),
     'case_not_opened': ('请先开始办件，再填写企业联系邮箱', 'open the case first, then enter the business email'),
+    'email_not_configured': (
+        '本大厅未开通邮件发送（SMTP_URL），无法发邮件通知',
+        'this hall sends no email (SMTP_URL is not set)',
+    ),
     'certificate_not_json': ('文件不是有效的电子证照 JSON', 'not a certificate JSON file'),
     'certificate_revoked': ('该证照已注销', 'already revoked'),
     'certificate_too_large': ('文件过大，不是本系统签发的电子证照', 'file too large'),

@@ -152,6 +152,9 @@ class Settings(BaseSettings):
     sms_daily_cap_per_number: int = Field(
         default=10, ge=1, le=1000, validation_alias='SMS_DAILY_CAP_PER_NUMBER'
     )  # texts one phone number may receive a day (counted in the database or Redis, so every process agrees)
+    email_daily_cap_per_address: int = Field(
+        default=10, ge=1, le=1000, validation_alias='EMAIL_DAILY_CAP_PER_ADDRESS'
+    )  # emails one address may receive a day (counted like texts per number)
     smtp_url: SecretStr = Field(
         default=SecretStr(''), validation_alias='SMTP_URL'
     )  # smtp://user:pass@host:587 (STARTTLS when offered) or smtps://...:465; empty: no email is sent

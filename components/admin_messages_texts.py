@@ -9,9 +9,9 @@ register(
         'admin.tab.messages': ('消息发送', 'Messages'),
         'admin.messages': ('消息发送情况（近 24 小时）', 'Messages sent (last 24 hours)'),
         'admin.messages.hint': (
-            '短信、邮件和页面推送的发送情况。失败的消息列出原因；手机号已打码。',
+            '短信、邮件和页面推送的发送情况。失败的消息列出原因；手机号和邮箱已打码。',
             'Texts, emails and page pushes: what went out, what waits for a retry and what failed, with the cause. '
-            'Phone numbers are masked.',
+            'Phone numbers and email addresses are masked.',
         ),
         'admin.messages.refresh': ('刷新', 'Refresh'),
         'admin.messages.none': ('近 24 小时没有消息', 'No messages in the last 24 hours'),
@@ -23,7 +23,7 @@ register(
         'admin.messages.col.pending': ('待发送', 'Waiting'),
         'admin.messages.col.failed': ('失败', 'Failed'),
         'admin.messages.col.at': ('时间', 'Time'),
-        'admin.messages.col.to': ('接收号码', 'To'),
+        'admin.messages.col.to': ('接收号码或邮箱', 'To'),
         'admin.messages.col.status': ('状态', 'Status'),
         'admin.messages.col.attempts': ('尝试次数', 'Attempts'),
         'admin.messages.col.reason': ('原因', 'Cause'),
@@ -53,6 +53,11 @@ register(
             'The hall description names no SMS template code for this kind (sms_templates)',
         ),
         'admin.messages.reason.no_phone': ('没有可发送的手机号', 'No phone number to text'),
+        'admin.messages.reason.email_capped': (
+            '超过该邮箱每日邮件上限，未发送',
+            "Over this address's daily email limit: not sent",
+        ),
+        'admin.messages.reason.no_email': ('办件没有企业联系邮箱', 'The case has no business email'),
         'admin.messages.reason.provider': ('服务商答复：{words}', 'The provider answered: {words}'),
         'admin.messages.reason.other': ('发送失败，将按计划重试', 'Sending failed; it is retried on schedule'),
     }

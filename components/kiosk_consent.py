@@ -1,4 +1,5 @@
-"""刷脸 on the kiosk: the consent text first, agreed by a separate tick, then the wait for the camera.
+"""刷脸 on the kiosk: the consent text and its scope (本次 / 同类) first, agreed by a separate tick, then the wait for
+the camera.
 
 The fallback (ID card, or choosing a service by hand) is on both screens: saying no costs nothing.
 """
@@ -9,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import ui
 
-from app.models.security import ConsentPurpose
+from app.models.security import ConsentPurpose, ConsentScope
 from app.services.consent import consent_text
 from components import kiosk_texts as _texts  # noqa: F401 - registers the kiosk's texts
 from components.kiosk_texts import pick
@@ -19,19 +20,28 @@ from components.texts import t
 Action = Callable[[], Awaitable[None] | None]
 
 
-def consent_view(version: str, *, on_agree: Action, on_decline: Action) -> None:
+def consent_view(
+    version: str, *, on_agree: Callable[[ConsentScope], Awaitable[None] | None], on_decline: Action
+) -> None:
     text = consent_text(ConsentPurpose.FACE_TICKET, version)
     ui.label(t('kiosk.consent.title')).classes('text-[1.6em] font-bold')
     with ui.card().classes('w-full p-6 no-shadow border'):
         tid(ui.label(pick(text.zh, text.en)), 'kiosk-consent-text').classes('leading-relaxed')
     tid(ui.label(t('kiosk.consent.minor')), 'kiosk-consent-minor').classes('text-[1em] text-deep-orange-9')
+    ui.label(t('kiosk.consent.scope')).classes('text-[1.1em] font-bold')
+    scopes = {
+        ConsentScope.ONCE.value: t('kiosk.consent.scope.once'),
+        ConsentScope.SAME_KIND.value: t('kiosk.consent.scope.same_kind'),
+    }
+    scope = tid(ui.radio(scopes, value=ConsentScope.ONCE.value), 'kiosk-consent-scope').classes('text-[1em]')
+    scope.props('size=lg')
     agreed = tid(ui.checkbox(t('kiosk.consent.check')), 'kiosk-consent-check').classes('text-[1em]')
     agreed.props('size=xl')
 
     async def agree_if_ticked() -> None:
         if not agreed.value:  # the button is disabled until ticked; checked again here, on the server
             return
-        result = on_agree()
+        result = on_agree(ConsentScope(scope.value))
         if result is not None:
             await result
 

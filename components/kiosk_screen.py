@@ -161,7 +161,7 @@ class KioskScreen:
         elif step == Step.CONSENT:
             consent_view(
                 self.face_version,
-                on_agree=lambda: self.act(self._agree_face),
+                on_agree=lambda scope: self.act(lambda: self._agree_face(scope)),
                 on_decline=lambda: self.act(session.reset),
             )
         elif step == Step.FACE:
@@ -225,9 +225,9 @@ class KioskScreen:
     def _begin_face(self) -> None:
         self.face_version = self.service.begin_face(self.session)
 
-    def _agree_face(self) -> None:
-        """Agreed: show the camera view now; the capture's answer arrives later as a FaceMatched event."""
-        self.service.agree_face(self.session, self.face_version)
+    def _agree_face(self, scope: ConsentScope) -> None:
+        """Agreed, with its scope: the camera view now; the capture's answer arrives later as a FaceMatched event."""
+        self.service.agree_face(self.session, self.face_version, scope)
         background_tasks.create(self.service.capture_face(self.session, self.devices), name='kiosk-face-capture')
 
     def _may_enrol(self) -> bool:

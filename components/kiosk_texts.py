@@ -45,8 +45,14 @@ register(
         'kiosk.green': ('绿色通道：优先办理', 'Green channel: served first'),
         'kiosk.consent.title': ('刷脸取号告知书', 'Face ticketing consent'),
         'kiosk.consent.check': (
-            '我已阅读并同意上述告知，仅本次用于刷脸取号',
-            'I have read this and agree, for face ticketing',
+            '我已阅读并同意上述告知和所选范围',
+            'I have read this and agree, for the scope chosen',
+        ),
+        'kiosk.consent.scope': ('同意范围', 'How long'),
+        'kiosk.consent.scope.once': ('仅本次取号', 'This ticket only'),
+        'kiosk.consent.scope.same_kind': (
+            '同类事项（以后来办事刷脸取号也同意，可随时撤回）',
+            'Same kind of matter (later visits too, until you withdraw)',
         ),
         'kiosk.consent.minor': (
             '未满14周岁的儿童不能自己同意刷脸：须由监护人本人在场，请工作人员协助记录监护人同意。',

@@ -69,6 +69,29 @@ class ParkDialog:
         return await self.dialog
 
 
+class CaseEmailDialog:
+    """A business applicant's email for its case notices; '' removes it. The case service checks the address."""
+
+    def __init__(self) -> None:
+        with ui.dialog() as self.dialog, ui.card().classes('w-[28rem] max-w-full gap-3 p-6'):
+            self.title = ui.label().classes('text-lg font-bold')
+            ui.label(t('desk.case_email.hint')).classes('text-sm text-grey-8')
+            self.email = tid(ui.input(t('desk.case_email.label')), 'case-email-input').classes('w-full')
+            self.email.props('type=email maxlength=254 autocomplete=off')
+            with ui.row().classes('w-full justify-end gap-2'):
+                ui.button(t('desk.cancel'), on_click=lambda: self.dialog.submit(None)).props('flat')
+                ok = tid(
+                    ui.button(t('desk.ok'), on_click=lambda: self.dialog.submit(self.email.value or '')),
+                    'case-email-ok',
+                )
+                ok.props('unelevated')
+
+    async def ask(self, number: str) -> str | None:
+        self.title.set_text(t('desk.case_email.title', number=number))
+        self.email.set_value('')
+        return await self.dialog
+
+
 @dataclass(frozen=True)
 class GuardianGrant:
     purpose: ConsentPurpose

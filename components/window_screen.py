@@ -33,7 +33,14 @@ from components import window_texts as _texts  # noqa: F401 - registers the desk
 from components.testids import tid
 from components.texts import error_text, t
 from components.window_current import current_ticket
-from components.window_dialogs import GuardianDialog, GuardianGrant, LinkDialog, ParkDialog, TransferDialog
+from components.window_dialogs import (
+    CaseEmailDialog,
+    GuardianDialog,
+    GuardianGrant,
+    LinkDialog,
+    ParkDialog,
+    TransferDialog,
+)
 from components.window_side import OutOfOrderCard, parked_card, queue_card, state_card
 from twin.hall import HallTwin
 
@@ -77,6 +84,7 @@ class WindowScreen:
         self.park_dialog = ParkDialog()
         self.guardian_dialog = GuardianDialog()
         self.link_dialog = LinkDialog()
+        self.case_email_dialog = CaseEmailDialog()
         with ui.row().classes('w-full gap-4 items-start no-wrap'):
             self.main = tid(ui.card(), 'desk-current').classes('flex-grow p-5 gap-4 min-w-0')
             with ui.column().classes('w-[22rem] shrink-0 gap-3'):
@@ -121,6 +129,8 @@ class WindowScreen:
             tid(ui.button(t('desk.park'), on_click=self.park), 'desk-park').props('outline icon=pause_circle')
             case = tid(ui.button(t('desk.open_case'), on_click=self.create_case), 'desk-open-case')
             case.props('outline icon=folder_open')
+            email = tid(ui.button(t('desk.case_email'), on_click=self.case_email), 'desk-case-email')
+            email.props('outline icon=mail')
             if current.citizen is not None:
                 grant = tid(ui.button(t('desk.grant_data'), on_click=self.grant_in_person), 'desk-grant-data')
                 grant.props('outline icon=how_to_reg')
@@ -243,6 +253,20 @@ class WindowScreen:
         await self.act(
             lambda p: cases.open_case(ticket_code=code, answers=dict(current.answers), actor=p.name),
             lambda case: t('desk.case_opened', code=case.id),  # its number: the code is the citizen's secret
+        )
+
+    async def case_email(self) -> None:
+        """The business's email for the case of this ticket; the case service checks it and stores it encrypted."""
+        current, cases = self.desk.current, self.journey.cases
+        if current is None:
+            return
+        typed = await self.case_email_dialog.ask(current.view.ticket.number)
+        if typed is None:
+            return
+        code = current.view.ticket.code
+        await self.act(
+            lambda p: cases.set_contact_email(code, typed, caller=p),
+            lambda masked: t('desk.case_email.saved', email=masked) if masked else t('desk.case_email.removed'),
         )
 
     async def grant_in_person(self) -> None:

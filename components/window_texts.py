@@ -23,6 +23,16 @@ register(
         'desk.grant_data': ('本人在场：授权调取部门数据', 'In person: consent to fetch records'),
         'desk.granted_data': ('已登记授权（由您在窗口代为登记）', 'Consent recorded as given at your window'),
         'desk.case_opened': ('已创建办件（编号 {code}）', 'Case no. {code} opened'),
+        'desk.case_email': ('企业联系邮箱', 'Business email'),
+        'desk.case_email.title': ('{number} 的企业联系邮箱', 'Business email for {number}'),
+        'desk.case_email.hint': (
+            '办件受理、需补正、办结和证照签发时发邮件通知该邮箱；留空则不再发送邮件。',
+            'The case is accepted, needs more materials, is done or has its certificate: each is emailed here. '
+            'Leave it empty to stop the emails.',
+        ),
+        'desk.case_email.label': ('邮箱地址', 'Email address'),
+        'desk.case_email.saved': ('已保存企业联系邮箱 {email}', 'Business email {email} saved'),
+        'desk.case_email.removed': ('已删除企业联系邮箱', 'Business email removed'),
         'desk.serving_for': ('办理用时', 'Serving for'),
         'desk.called_at': ('叫号于 {time}', 'Called at {time}'),
         'desk.citizen': ('办事人', 'Citizen'),

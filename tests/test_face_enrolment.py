@@ -238,7 +238,7 @@ async def test_the_next_visits_face_ticket_matches_the_enrolled_citizen(
     assert consent is not None and result.outcome == MATCH and result.citizen_id == consent.citizen_id
     visit = KioskSession(await kiosks.kiosk(KIOSK))
     kiosks.begin_face(visit)
-    kiosks.agree_face(visit, FACE_VERSION)
+    kiosks.agree_face(visit, FACE_VERSION, ConsentScope.ONCE)
     camera = DevicePayload(device_id=2, code=CAMERA, kind=DeviceKind.CAMERA)
     matched = FaceMatched(hall_id=1, device=camera, outcome=result.outcome, citizen_id=result.citizen_id)
     identity = await kiosks.face_matched(visit, matched)

@@ -383,7 +383,7 @@ async def test_the_camera_is_asked_for_a_picture_only_after_the_citizen_agreed(k
     assert not await kiosks.capture_face(s, devices)  # no choice of 刷脸 yet
     kiosks.begin_face(s)
     assert not await kiosks.capture_face(s, devices)  # the consent text is showing, not agreed
-    kiosks.agree_face(s, FACE_VERSION)
+    kiosks.agree_face(s, FACE_VERSION, ConsentScope.ONCE)
     assert await kiosks.capture_face(s, devices)
     assert devices.captures == [(CAMERA, s.kiosk.code)]
     assert not await kiosks.capture_face(s, None)  # a kiosk without devices: the fallback is offered
@@ -401,25 +401,64 @@ async def test_face_needs_the_consent_screen_first_then_a_match_identifies(
     assert kiosks.begin_face(s) == FACE_VERSION and s.step == Step.CONSENT
     assert await kiosks.face_matched(s, matched(citizen_id)) is None  # not agreed yet: the camera is ignored
     with pytest.raises(Invalid):
-        kiosks.agree_face(s, '1999.1')
-    kiosks.agree_face(s, FACE_VERSION)
+        kiosks.agree_face(s, '1999.1', ConsentScope.ONCE)
+    kiosks.agree_face(s, FACE_VERSION, ConsentScope.ONCE)
     assert s.step == Step.FACE and s.consent_version == FACE_VERSION
     assert await kiosks.face_matched(s, matched(citizen_id, camera='K02-CAM')) is None
     identity = await kiosks.face_matched(s, matched(citizen_id))
     assert identity is not None and identity.citizen_id == citizen_id and identity.elderly
     assert (s.step, s.method) == (Step.SERVICE, Method.FACE)
     async with db.session() as session_:
-        consent = (await session_.execute(select(Consent))).scalar_one()
-    assert consent.used_at is not None  # a 'this time' consent is used up
+        basis, agreed = (await session_.execute(select(Consent).order_by(Consent.id))).scalars().all()
+    assert basis.used_at is not None  # the 'this time' consent the template rests on is used up
+    assert (agreed.scope, agreed.channel, agreed.used_at) == (ConsentScope.ONCE, 'kiosk', clock.now)
     kiosks.choose_service(s, await kiosks.catalogue(), 'SVC-A')
-    assert (await kiosks.take_ticket(s)).ticket.channel == Channel.FACE
+    view = await kiosks.take_ticket(s)
+    assert view.ticket.channel == Channel.FACE
+    async with db.session() as session_:
+        assert (await session_.get(Consent, agreed.id)).ticket_id == view.ticket.id  # /track shows it, revocable
+
+
+@pytest.mark.parametrize('scope', [ConsentScope.ONCE, ConsentScope.SAME_KIND])
+async def test_agreeing_at_a_face_match_records_a_consent_with_the_scope_the_citizen_chose(
+    kiosks: KioskService, db: Database, cipher: FieldCipher, clock: FakeClock, scope: ConsentScope
+) -> None:
+    citizen_id = await _citizen_with_face_consent(db, cipher, clock, ELDER_ID)
+    s = await session(kiosks)
+    kiosks.begin_face(s)
+    kiosks.agree_face(s, FACE_VERSION, scope)
+    async with db.session() as session_:
+        before = len((await session_.execute(select(Consent))).scalars().all())
+    await kiosks.face_matched(s, matched(citizen_id))
+    async with db.session() as session_:
+        consents = (await session_.execute(select(Consent).order_by(Consent.id))).scalars().all()
+        audited = (await session_.execute(select(AuditEntry).where(AuditEntry.action == 'consent_granted'))).scalars()
+        targets = [entry.target for entry in audited]
+    agreed = consents[-1]
+    assert len(consents) == before + 1 and s.face_consent_id == agreed.id
+    assert (agreed.citizen_id, agreed.purpose, agreed.scope) == (citizen_id, ConsentPurpose.FACE_TICKET, scope)
+    assert agreed.text_version == FACE_VERSION and f'consent:{agreed.id}' in targets
+
+
+async def test_a_match_that_is_refused_records_no_agreement(
+    kiosks: KioskService, db: Database, cipher: FieldCipher, clock: FakeClock
+) -> None:
+    citizen_id = await _citizen_with_face_consent(db, cipher, clock, YOUNG_ID, consent=False)
+    s = await session(kiosks)
+    kiosks.begin_face(s)
+    kiosks.agree_face(s, FACE_VERSION, ConsentScope.SAME_KIND)
+    with pytest.raises(Forbidden):
+        await kiosks.face_matched(s, matched(citizen_id))
+    async with db.session() as session_:
+        assert (await session_.execute(select(Consent))).scalars().all() == []
+    assert s.face_consent_id is None
 
 
 @pytest.mark.parametrize('outcome', ['no_match', 'ambiguous', 'unavailable'])
 async def test_no_match_is_an_answer_that_falls_back_to_the_start(kiosks: KioskService, outcome: str) -> None:
     s = await session(kiosks)
     kiosks.begin_face(s)
-    kiosks.agree_face(s, FACE_VERSION)
+    kiosks.agree_face(s, FACE_VERSION, ConsentScope.ONCE)
     with pytest.raises(NotFound) as error:
         await kiosks.face_matched(s, matched(None, outcome))
     assert error.value.code == 'face_not_matched' and s.step == Step.START
@@ -432,7 +471,7 @@ async def test_a_match_without_a_live_consent_is_refused(
     citizen_id = await _citizen_with_face_consent(db, cipher, clock, YOUNG_ID, consent=False)
     s = await session(kiosks)
     kiosks.begin_face(s)
-    kiosks.agree_face(s, FACE_VERSION)
+    kiosks.agree_face(s, FACE_VERSION, ConsentScope.ONCE)
     with pytest.raises(Forbidden) as error:
         await kiosks.face_matched(s, matched(citizen_id))
     assert error.value.code == 'consent_required' and s.step == Step.START and s.identity is None
@@ -458,7 +497,7 @@ async def test_a_childs_face_is_not_used_without_a_guardians_consent_and_the_kio
         )
     s = await session(kiosks)
     kiosks.begin_face(s)
-    kiosks.agree_face(s, FACE_VERSION)
+    kiosks.agree_face(s, FACE_VERSION, ConsentScope.ONCE)
     with pytest.raises(Forbidden) as error:
         await kiosks.face_matched(s, matched(citizen_id))
     assert error.value.code == 'guardian_required' and s.step == Step.START and s.identity is None
@@ -473,9 +512,12 @@ async def test_a_childs_face_is_not_used_without_a_guardians_consent_and_the_kio
         guardian=Guardian(YOUNG_ID, 'parent'),
     )
     kiosks.begin_face(s)
-    kiosks.agree_face(s, FACE_VERSION)
+    kiosks.agree_face(s, FACE_VERSION, ConsentScope.ONCE)
     identity = await kiosks.face_matched(s, matched(citizen_id))
     assert identity is not None and identity.citizen_id == citizen_id
+    async with db.session() as session_:
+        agreed = await session_.get(Consent, s.face_consent_id)
+    assert agreed is not None and agreed.guardian_relation == 'parent', "the child's agreement rests on the guardian's"
 
 
 # ---- appointments ----------------------------------------------------------------------------------

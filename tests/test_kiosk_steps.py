@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.models.security import ConsentScope
 from app.services.errors import Conflict, Forbidden, Invalid
 from app.services.kiosk_devices import KioskDevice
 from app.services.kiosk_identity import Identity
@@ -83,19 +84,19 @@ def test_an_appointment_names_the_service_and_keeps_its_method_when_a_card_follo
 def test_face_needs_consent_before_the_camera_and_shows_no_identity_until_matched() -> None:
     s = fresh()
     with pytest.raises(Conflict) as error:
-        s.consented('v1', current='v1')
+        s.consented('v1', ConsentScope.ONCE, current='v1')
     assert error.value.code == 'not_asking_consent'
     s.begin_face()
     assert (s.step, s.method, s.awaiting_face) == (Step.CONSENT, Method.FACE, False)
     with pytest.raises(Invalid) as stale:
-        s.consented('v1', current='v2')
+        s.consented('v1', ConsentScope.ONCE, current='v2')
     assert stale.value.code == 'stale_consent_text' and s.step == Step.CONSENT
-    s.consented('v1', current='v1')
+    s.consented('v1', ConsentScope.ONCE, current='v1')
     assert (s.step, s.consent_version, s.awaiting_face) == (Step.FACE, 'v1', True)
     s.identity = ELDER
     assert not s.shows_identity  # still the camera screen
-    s.face_identified(ELDER)
-    assert (s.step, s.shows_identity) == (Step.SERVICE, True)
+    s.face_identified(ELDER, 7)
+    assert (s.step, s.shows_identity, s.face_consent_id) == (Step.SERVICE, True, 7)
 
 
 def test_priority_needs_and_a_typed_number_are_a_clerks_and_leave_with_the_clerk() -> None:

@@ -116,6 +116,43 @@ async def test_opening_a_case_hands_over_the_kiosk_answers(desk_ui: SmallHall, u
     assert case.answers == {'property_type': 'new'} and case.created_by == 'w01'
 
 
+@pytest.fixture
+def mailing_desk_ui(desk_ui: SmallHall, monkeypatch: pytest.MonkeyPatch) -> SmallHall:
+    """The desk in a hall that sends email (a server that is not there: the notices wait in the outbox)."""
+    monkeypatch.setenv('SMTP_URL', 'smtp://127.0.0.1:1')
+    get_settings.cache_clear()
+    return desk_ui
+
+
+async def test_the_window_records_a_business_email_for_the_case_and_refuses_a_bad_one(
+    mailing_desk_ui: SmallHall, user: User
+) -> None:
+    desk_ui = mailing_desk_ui
+    rt = await login(user)
+    view = await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
+    await user.open(f'/window/{desk_ui.window_1}')
+    click(user, 'desk-call-next')
+    await user.should_see(marker='desk-current-number', content='A001', retries=PATIENT)
+    await open_dialog(user, 'desk-case-email')
+    user.find(marker='case-email-input').type('boss@corp.cn')
+    click(user, 'case-email-ok')
+    await user.should_see('请先开始办件', retries=PATIENT)
+    click(user, 'desk-open-case')
+    await user.should_see('已创建办件', retries=PATIENT)
+    await open_dialog(user, 'desk-case-email')
+    await user.should_see('A001 的企业联系邮箱')
+    user.find(marker='case-email-input').type('boss@corp')
+    click(user, 'case-email-ok')
+    await user.should_see('请输入一个有效的邮箱地址', retries=PATIENT)
+    await open_dialog(user, 'desk-case-email')
+    user.find(marker='case-email-input').type('boss@corp.cn')
+    click(user, 'case-email-ok')
+    await user.should_see('已保存企业联系邮箱 b***@corp.cn', retries=PATIENT)
+    async with rt.db.read_session() as s:
+        case = (await s.execute(select(Case).where(Case.ticket_id == view.ticket.id))).scalar_one()
+    assert case.contact_email_enc and 'boss' not in case.contact_email_enc
+
+
 async def test_a_transfer_needs_a_reason_and_records_it(desk_ui: SmallHall, user: User) -> None:
     rt = await login(user)
     await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)

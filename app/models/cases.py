@@ -31,6 +31,8 @@ class Case(CaseBase, table=True):
     created_by: str = internal(default='', max_length=64)
     # the workflow as it was when the case opened: an edited workflow applies to the next case, not this one
     workflow: list[dict[str, Any]] = internal(default_factory=list, sa_type=JSON)
+    # a business's address for its case notices (accepted, 补正, done), AES-GCM; '' when none was left
+    contact_email_enc: str = personal(default='', max_length=400)
 
 
 class CasePublic(CaseBase):

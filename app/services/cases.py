@@ -26,13 +26,16 @@ from app.models.hall import Department, ServiceItem
 from app.models.people import Citizen
 from app.models.ticket import Ticket, TicketStatus
 from app.security import codes
-from app.security.masking import mask_id_number, mask_name
-from app.services import case_views, certificates, notifications, rating_invites, sla
+from app.security.masking import mask_email, mask_id_number, mask_name
+from app.services import audit, case_views, certificates, notifications, rating_invites, sla
+from app.services.case_email import CONTACT_EMAIL_CONTEXT, clean_email, emailed
 from app.services.case_views import MATERIAL_REQUIRED, MATERIAL_SATISFIED, MATERIAL_VERIFIED, CaseView, PendingNode
+from app.services.channels import EMAIL
 from app.services.department_data import SOURCES, DepartmentData
 from app.services.deps import Deps
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.messages import Message, Template, message
+from app.services.principal import WINDOW_ROLES, Principal
 from app.services.uow import Service, UnitOfWork
 from app.services.workdays import close_of_working_days
 from app.services.workflow import (
@@ -60,6 +63,7 @@ from app.settings import Settings
 
 SERVABLE = (TicketStatus.CALLED, TicketStatus.COMPLETED)
 NOTE_LIMIT = 300
+CONTACT_EMAIL_SET = 'case_contact_email'
 
 
 def _matches(condition: Mapping[str, Any] | None, answers: Mapping[str, str]) -> bool:
@@ -124,6 +128,58 @@ class CaseService(Service):
         self._delivered()
         assert case_id is not None
         return await self.view(case_id, consent_missing=consent_missing)
+
+    async def set_contact_email(self, ticket_code: str, email: str, *, caller: Principal) -> str:
+        """The window records (or, with '', removes) the business's address for the case of the ticket it serves.
+
+        From then on the case's 补正, 办结 and certificate notices are emailed there too, and its 受理 notice goes
+        at once (once per case, whatever the address), so the business sees the address works. A bad address is
+        `Invalid('invalid_email')` and changes nothing, and so is an address in a hall that sends no email (no
+        SMTP_URL: `Conflict('email_not_configured')`); the address is stored encrypted, audited masked, and
+        answered masked ('' when removed).
+        """
+        caller.require(*WINDOW_ROLES)
+        address = clean_email(email)
+        if address and not self.settings.smtp_url.get_secret_value():
+            raise Conflict('email_not_configured')
+        async with self._transaction() as uow:
+            s = uow.session
+            ticket = await self._ticket(s, None, ticket_code)
+            if ticket is None or ticket.hall_id != self.hall_id:
+                raise NotFound('unknown_ticket')
+            if ticket.window_id is not None:
+                caller.require_window(ticket.window_id)
+            case = (
+                (await s.execute(select(Case).where(Case.ticket_id == ticket.id).with_for_update())).scalars().first()
+            )
+            if case is None:
+                raise Conflict('case_not_opened')
+            case.contact_email_enc = self.cipher.encrypt(address, context=CONTACT_EMAIL_CONTEXT) if address else ''
+            await audit.record_for(
+                s,
+                caller,
+                action=CONTACT_EMAIL_SET,
+                target=f'case:{case.id}',
+                detail={'email': mask_email(address)},
+                now=self.clock(),
+            )
+            if address:
+                await self._email_acceptance(s, case)
+        self._delivered()
+        return mask_email(address)
+
+    async def _email_acceptance(self, s: AsyncSession, case: Case) -> None:
+        """The 受理 notice, by email only, under the key its push and SMS copies had: never twice for a case."""
+        statement = select(CaseNode).where(
+            CaseNode.case_id == case.id, CaseNode.kind == 'accept', CaseNode.status == DONE
+        )
+        accepted = (await s.execute(statement)).scalars().first()
+        service = await s.get(ServiceItem, case.service_id)
+        if accepted is None or service is None:
+            return
+        key = f'case:{case.id}:node:{accepted.id}:{DONE}'
+        msg = message(Template.CASE_ACCEPTED, service=service.name)
+        await self._notify(s, case, key, 'case_step', msg, self.clock(), channels=(EMAIL,))
 
     @staticmethod
     async def _ticket(s: AsyncSession, ticket_id: int | None, ticket_code: str | None) -> Ticket | None:
@@ -403,8 +459,22 @@ class CaseService(Service):
         await self._notify(s, case, f'case:{case.id}:node:{node.id}:{ACTIVE}', kind, msg, now)
 
     async def _notify(
-        self, s: AsyncSession, case: Case, key: str, kind: str, msg: Message, now: dt.datetime, *, note: str = ''
+        self,
+        s: AsyncSession,
+        case: Case,
+        key: str,
+        kind: str,
+        msg: Message,
+        now: dt.datetime,
+        *,
+        note: str = '',
+        channels: tuple[str, ...] | None = None,
     ) -> None:
+        """Push and SMS as for any citizen; an email too when the business left an address and must hear of it."""
+        if channels is None:
+            channels = await notifications.channels_for(s, case.citizen_id)
+            if case.contact_email_enc and emailed(msg):
+                channels = (*channels, EMAIL)
         await notifications.add(
             s,
             hall_id=self.hall_id,
@@ -416,6 +486,7 @@ class CaseService(Service):
             ticket_id=case.ticket_id,
             case_id=case.id,
             citizen_id=case.citizen_id,
+            channels=channels,
         )
 
     # ---- decisions -------------------------------------------------------------------------------

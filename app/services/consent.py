@@ -370,6 +370,42 @@ class ConsentService(Service):
             await self._use(session, consent)
         return consent
 
+    async def agree_at_match(
+        self,
+        s: AsyncSession,
+        citizen_id: int,
+        scope: ConsentScope,
+        *,
+        text_version: str,
+        channel: str,
+        actor: str,
+        role: str,
+    ) -> Consent:
+        """刷脸取号 after the camera named the citizen: the consent their template rests on is used (a 本次 one used
+        up, its template deleted), and the agreement just given at the kiosk is recorded with the scope the citizen
+        chose, used at once, in the caller's transaction. A child's agreement carries the guardian of the consent
+        it rests on: under 14 no one consents alone at a kiosk (`require_in` refuses a consent without one).
+        """
+        scope = ConsentScope(scope)
+        consent_text(ConsentPurpose.FACE_TICKET, text_version)
+        basis = await self.require_in(s, citizen_id, ConsentPurpose.FACE_TICKET, consume=True)
+        now = self.clock()
+        consent = Consent(
+            citizen_id=citizen_id,
+            purpose=ConsentPurpose.FACE_TICKET,
+            scope=scope,
+            text_version=text_version,
+            granted_at=now,
+            used_at=now,
+            channel=channel[:MAX_CHANNEL_LENGTH],
+            guardian_id_enc=basis.guardian_id_enc,
+            guardian_relation=basis.guardian_relation,
+        )
+        s.add(consent)
+        await s.flush()
+        await _audit(s, consent, audit.CONSENT_GRANTED, now, actor=actor, role=role, basis=basis.id)
+        return consent
+
     async def _use(self, s: AsyncSession, consent: Consent) -> None:
         consent.used_at = consent.used_at or self.clock()
         if consent.scope == ConsentScope.ONCE:

@@ -51,6 +51,11 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'cannot_return': ('领取、放款环节不能退回', 'this step cannot be returned'),
     'card_expired': ('读卡信息已失效，请重新放置身份证', 'please place your ID card again'),
     'case_not_returned': ('该办件没有被退回', 'this case was not returned'),
+    'case_not_opened': ('请先开始办件，再填写企业联系邮箱', 'open the case first, then enter the business email'),
+    'email_not_configured': (
+        '本大厅未开通邮件发送（SMTP_URL），无法发邮件通知',
+        'this hall sends no email (SMTP_URL is not set)',
+    ),
     'certificate_not_json': ('文件不是有效的电子证照 JSON', 'not a certificate JSON file'),
     'certificate_revoked': ('该证照已注销', 'already revoked'),
     'certificate_too_large': ('文件过大，不是本系统签发的电子证照', 'file too large'),
@@ -229,6 +234,10 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'invalid_message_parameter.not_integer': ('短信参数“{name}”须为整数', '{name!r} must be an integer'),
     'invalid_message_parameter.too_long': ('短信参数“{name}”过长', '{name!r} is too long for a message'),
     'invalid_phone': ('请输入11位手机号', 'enter a mainland mobile number (11 digits)'),
+    'invalid_email': (
+        '请输入一个有效的邮箱地址，如 name@example.cn',
+        'enter one valid email address, like name@example.cn',
+    ),
     'invalid_qr': ('二维码无效', 'this code is not valid'),
     'invalid_reference': ('预约码格式不正确', 'that is not an appointment code'),
     'invalid_relation': ('请选择与您的关系', 'choose how you are related'),
@@ -250,6 +259,10 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'limit.citizen:guesses:phone': (
         '该手机号验证码错误次数过多（请{minutes}分钟后再试）',
         'too many wrong codes for this phone (try again in {minutes} min)',
+    ),
+    'limit.email:address': (
+        '该邮箱今日邮件已达上限（请{minutes}分钟后再试）',
+        ('this address had its emails for today (try again in {minutes} min)'),
     ),
     'limit.kiosk:pairing': (
         '配对码尝试次数过多（请{minutes}分钟后再试）',

@@ -27,7 +27,7 @@ from app.clock import hall_day
 from app.events import CardRead, FaceMatched, HelpRequested, QrScanned
 from app.models.device import DeviceKind
 from app.models.hall import ServiceItem
-from app.models.security import ConsentPurpose
+from app.models.security import ConsentPurpose, ConsentScope
 from app.models.ticket import Ticket
 from app.security import codes
 from app.services import materials
@@ -35,6 +35,7 @@ from app.services.auth import AuthService
 from app.services.consent import CURRENT_TEXT_VERSIONS, ConsentService
 from app.services.deps import Deps
 from app.services.errors import DomainError, Invalid, NotFound, Unauthorized
+from app.services.face_enrolment import KIOSK_CHANNEL
 from app.services.kiosk_catalogue import Catalogue, ServiceCard, load_catalogue
 from app.services.kiosk_devices import (
     CardClaim,
@@ -164,8 +165,9 @@ class KioskService(Service):
         session.begin_face()
         return CURRENT_TEXT_VERSIONS[ConsentPurpose.FACE_TICKET]
 
-    def agree_face(self, session: KioskSession, text_version: str) -> None:
-        session.consented(text_version, current=CURRENT_TEXT_VERSIONS[ConsentPurpose.FACE_TICKET])
+    def agree_face(self, session: KioskSession, text_version: str, scope: ConsentScope) -> None:
+        """Agreed, with the scope chosen (本次 / 同类); it is recorded once the camera names the citizen."""
+        session.consented(text_version, scope, current=CURRENT_TEXT_VERSIONS[ConsentPurpose.FACE_TICKET])
 
     async def capture_face(self, session: KioskSession, devices: KioskDevices | None) -> bool:
         """After agreement only: ask the kiosk's camera for one frame (its answer comes as FaceMatched).
@@ -180,7 +182,9 @@ class KioskService(Service):
     async def face_matched(self, session: KioskSession, event: FaceMatched) -> Identity | None:
         """The camera's answer while this session waits for it (None: not for us, ignored).
 
-        No match, several close matches or no live consent: back to the start with the fallback named.
+        No match, several close matches or no live consent: back to the start with the fallback named. A match
+        records the citizen's agreement with the scope they chose (`ConsentService.agree_at_match`); the ticket
+        taken next carries it, so /track shows it and can revoke it.
         """
         if not session.awaiting_face or event.device.code != session.kiosk.attached(DeviceKind.CAMERA):
             return None
@@ -189,13 +193,24 @@ class KioskService(Service):
             raise NotFound(
                 'face_not_matched',
             )
+        caller = session.caller
         try:
-            await self.consent.require(event.citizen_id, ConsentPurpose.FACE_TICKET, consume=True)
+            async with self._transaction() as uow:
+                agreed = await self.consent.agree_at_match(
+                    uow.session,
+                    event.citizen_id,
+                    session.face_scope,
+                    text_version=session.consent_version or '',
+                    channel=KIOSK_CHANNEL,
+                    actor=caller.name,
+                    role=caller.role,
+                )
             identity = await self._citizen_identity(event.citizen_id)
         except DomainError:
             session.reset()
             raise
-        session.face_identified(identity)
+        assert agreed.id is not None
+        session.face_identified(identity, agreed.id)
         return identity
 
     # ---- appointments ---------------------------------------------------------------------------

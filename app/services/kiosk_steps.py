@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from app.models.security import ConsentScope
 from app.services.errors import Conflict, Forbidden, Invalid
 from app.services.kiosk_devices import KioskDevice
 from app.services.kiosk_identity import Identity
@@ -77,7 +78,8 @@ class KioskSession:
     service_code: str | None = None
     answers: dict[str, str] = field(default_factory=dict)
     consent_version: str | None = None
-    face_consent_id: int | None = None  # the 刷脸 consent recorded for enrolment in this visit
+    face_scope: ConsentScope = ConsentScope.ONCE  # what the citizen chose on 刷脸取号's consent screen
+    face_consent_id: int | None = None  # the 刷脸 consent recorded in this visit (enrolment, or agreement at a match)
     ticket: TicketView | None = None
     disability: bool = False  # priority needs, set only by an assisting clerk
     pregnancy: bool = False
@@ -110,7 +112,7 @@ class KioskSession:
     def reset(self) -> None:
         self.step, self.method, self.identity = Step.START, Method.MANUAL, None
         self.appointment_code = self.service_code = self.consent_version = None
-        self.face_consent_id = None
+        self.face_consent_id, self.face_scope = None, ConsentScope.ONCE
         self.answers = {}
         self.ticket = None
         self.disability = self.pregnancy = False
@@ -134,21 +136,22 @@ class KioskSession:
         self.reset()
         self.step, self.method = Step.CONSENT, Method.FACE
 
-    def consented(self, text_version: str, *, current: str) -> None:
-        """Agreed to the consent text shown; a text that changed meanwhile must be read again."""
+    def consented(self, text_version: str, scope: ConsentScope, *, current: str) -> None:
+        """Agreed to the consent text shown, with its scope; a text that changed meanwhile must be read again."""
         if self.step != Step.CONSENT:
             raise Conflict('not_asking_consent')
         if text_version != current:
             raise Invalid('stale_consent_text')
-        self.consent_version = text_version
+        self.consent_version, self.face_scope = text_version, ConsentScope(scope)
         self.step = Step.FACE
 
     @property
     def awaiting_face(self) -> bool:
         return self.step == Step.FACE
 
-    def face_identified(self, identity: Identity) -> None:
-        self.step, self.identity = Step.SERVICE, identity
+    def face_identified(self, identity: Identity, consent_id: int) -> None:
+        """The camera named the citizen and their agreement is recorded: the ticket taken next carries it."""
+        self.step, self.identity, self.face_consent_id = Step.SERVICE, identity, consent_id
 
     # ---- 刷脸 enrolment (after a card read) ---------------------------------------------------------
 

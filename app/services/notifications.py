@@ -20,11 +20,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.models.cases import Notification
+from app.models.cases import Case, Notification
 from app.models.citizen_account import ACCOUNT_PHONE, CitizenAccount
 from app.models.hall import Hall
 from app.models.people import Citizen, Role
-from app.security.masking import mask_phone
+from app.security.masking import mask_email, mask_phone
+from app.services.case_email import CONTACT_EMAIL_CONTEXT, SUBJECT, email_per_address, email_text
 from app.services.channels import EMAIL, PUSH, SMS, ChannelError, NotificationChannel, Outgoing, outgoing_params
 from app.services.deps import Deps
 from app.services.limits import Limit, TooManyRequests
@@ -94,7 +95,8 @@ async def add(
 
     The row's dedupe key is `key:channel`: writing the same notice again (a retried job, a replayed
     event) inserts nothing. An SMS carries only the template's text; staff's free `note` goes only into
-    the push copy that /track shows (app/services/messages.py says why).
+    the push copy that /track shows (app/services/messages.py says why); an email carries the template's text too,
+    with a line on where to read more.
     """
     channels = channels if channels is not None else await channels_for(session, citizen_id, account_id)
     dialect = postgresql if session.get_bind().dialect.name == 'postgresql' else sqlite
@@ -111,7 +113,7 @@ async def add(
                 case_id=case_id,
                 citizen_id=citizen_id,
                 account_id=account_id,
-                text=(message.text if channel == SMS else page_text(message, note))[:500],
+                text=_text_for(channel, message, note)[:500],
                 sms_params=sms_params(message) if channel == SMS else '',
                 status=PENDING,
                 attempts=0,
@@ -125,6 +127,14 @@ async def add(
         if (await session.execute(statement)).scalar_one_or_none() is not None:
             created += 1
     return created
+
+
+def _text_for(channel: str, message: Message, note: str) -> str:
+    if channel == SMS:
+        return message.text
+    if channel == EMAIL:
+        return email_text(message)
+    return page_text(message, note)
 
 
 @dataclass(frozen=True)
@@ -146,10 +156,10 @@ class DeliveryProblem:
     at: dt.datetime
     channel: str
     kind: str
-    to: str  # masked ('139****5678'); '' for push
+    to: str  # masked ('139****5678', 'a***@example.com'); '' for push
     status: str
     attempts: int
-    reason: str  # capped | no_template | no_phone | provider | other
+    reason: str  # capped | email_capped | no_template | no_phone | no_email | provider | other
     detail: str  # the provider's own words for `provider`, else ''
 
 
@@ -188,12 +198,16 @@ def report_text(status: DeliveryStatus, until: dt.datetime) -> str:
 
 def failure_reason(last_error: str) -> tuple[str, str]:
     """A row's last error as (reason, the provider's words): staff read causes, not exception names."""
+    if last_error == 'capped: email_capped':
+        return 'email_capped', ''
     if last_error.startswith('capped:'):
         return 'capped', ''
     if 'no template code' in last_error:
         return 'no_template', ''
     if 'no phone' in last_error:
         return 'no_phone', ''
+    if 'no email address' in last_error:
+        return 'no_email', ''
     head, _, words = last_error.partition(': ')
     if head.startswith(('aliyun ', 'tencent ', 'smtp')):
         return 'provider', words.strip()
@@ -214,6 +228,7 @@ class NotificationService(Service):
         super().__init__(deps)
         self.channels = dict(channels)
         self.per_phone = sms_per_phone(deps.settings.sms_daily_cap_per_number)
+        self.per_email = email_per_address(deps.settings.email_daily_cap_per_address)
         self.waker: Callable[[], None] | None = None
 
     def kick(self) -> None:
@@ -262,6 +277,9 @@ class NotificationService(Service):
             if phone is not None:
                 await self.limits.hit(self.per_phone, phone)
                 await self.limits.hit(SMS_PER_HALL, str(row.hall_id))
+            email = await self._case_email(row.case_id) if row.channel == EMAIL else None
+            if email:
+                await self.limits.hit(self.per_email, email.lower())
             stored = json.loads(row.sms_params) if row.sms_params else {}
             template = str(stored.get('template', ''))
             await channel.send(
@@ -277,10 +295,12 @@ class NotificationService(Service):
                     template=template,
                     params=outgoing_params(stored.get('params', {})),
                     template_code=await self._template_code(channel, row.hall_id, template),
+                    email=email,
+                    subject=SUBJECT if email else '',
                 )
             )
         except TooManyRequests as capped:  # over a cap: not sent, and not retried (a retry would be capped too)
-            log.warning('notification %s not sent by SMS: %s', row.id, capped.code)
+            log.warning('notification %s not sent on %s: %s', row.id, row.channel, capped.code)
             return await self._finish(row, status=FAILED, error=f'capped: {capped.code}')
         except ChannelError as error:
             if error.permanent:  # a bad number or an unapproved template: retrying cannot help
@@ -356,6 +376,16 @@ class NotificationService(Service):
             return None
         return self.cipher.decrypt(citizen.phone_enc, context='citizen.phone')
 
+    async def _case_email(self, case_id: int | None) -> str | None:
+        """The business's address for its case notices, decrypted just before sending (None: it left none)."""
+        if case_id is None:
+            return None
+        async with self.db.read_session() as s:
+            case = await s.get(Case, case_id)
+        if case is None or not case.contact_email_enc:
+            return None
+        return self.cipher.decrypt(case.contact_email_enc, context=CONTACT_EMAIL_CONTEXT)
+
     async def _failed(self, row: Notification, error: Exception) -> str:
         message = f'{type(error).__name__}: {error}'[:300]
         status = FAILED if row.attempts + 1 >= MAX_ATTEMPTS else PENDING
@@ -430,7 +460,6 @@ class NotificationService(Service):
         for row in await self.problems(limit=limit):
             if row.hall_id != self.hall_id or row.created_at < since or row.id is None:
                 continue
-            phone = await self._phone(row.citizen_id, row.account_id) if row.channel == SMS else None
             reason, detail = failure_reason(row.last_error)
             problems.append(
                 DeliveryProblem(
@@ -438,7 +467,7 @@ class NotificationService(Service):
                     row.created_at,
                     row.channel,
                     row.kind,
-                    mask_phone(phone),
+                    await self._masked_to(row),
                     row.status,
                     row.attempts,
                     reason,
@@ -446,6 +475,14 @@ class NotificationService(Service):
                 )
             )
         return DeliveryStatus(since, kinds, problems)
+
+    async def _masked_to(self, row: Notification) -> str:
+        """Where a problem row was going, masked: the number of a text, the address of an email, '' for push."""
+        if row.channel == SMS:
+            return mask_phone(await self._phone(row.citizen_id, row.account_id))
+        if row.channel == EMAIL:
+            return mask_email(await self._case_email(row.case_id))
+        return ''
 
     async def email_daily_report(self) -> int:
         """At 07:00 hall time, email REPORT_EMAIL the last 24 hours' deliveries (1 when sent). A report that cannot go

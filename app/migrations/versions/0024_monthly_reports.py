@@ -1,7 +1,7 @@
 """the monthly monitoring report is stored: one per hall and month
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-05 01:30:00.000000
 
 A scheduled job writes the previous month's figures on the 1st; managers list and download them
@@ -15,7 +15,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = '0024'
-down_revision: str | None = '0022'
+down_revision: str | None = '0023'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

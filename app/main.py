@@ -91,7 +91,8 @@ class Root:
         _resync_when_bus_is_back(rt, hall)
         if rt.guide is not None:  # the assistant's index, once per process; rebuilt by rt.follow_config
             rt.assistant = AssistantService(rt.deps, guide=rt.guide, vocabulary=read_vocabulary(settings.hall_seed))
-            await rt.assistant.rebuild()
+            rt.assistant.start()
+            self.stops.append(rt.assistant.stop)
         self.stops.append(_follow_config(rt))
         alerts = AlertService(rt.deps, live=rt.queue.live)
         await alerts.start()

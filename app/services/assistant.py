@@ -12,6 +12,7 @@ like every public request that costs work).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 
@@ -64,6 +65,17 @@ class AssistantService(Service):
         self._segmenter: Segmenter | None = None
         self._index: AssistantIndex | None = None
         self._names: dict[str, tuple[str, str]] = {}
+        self._first: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Build the index in the background: the app serves at once, the first question waits for it."""
+        self._first = asyncio.get_running_loop().create_task(self.rebuild(), name='assistant.index')
+
+    async def stop(self) -> None:
+        if self._first is not None and not self._first.done():
+            self._first.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._first
 
     async def rebuild(self) -> None:
         """Read the catalogue and index it off the event loop (jieba's dictionary loads once, ~1 s)."""
@@ -81,6 +93,8 @@ class AssistantService(Service):
         if not text:
             raise Invalid('assistant_question_empty')
         await self.limits.hit(QUESTIONS_PER_ADDRESS, caller.address)
+        if self._index is None and self._first is not None and not self._first.done():
+            await asyncio.shield(self._first)  # a question that goes away does not stop the build
         if self._index is None:
             await self.rebuild()
         assert self._index is not None

@@ -17,8 +17,6 @@ import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
-import bm25s
-import jieba
 import numpy as np
 
 from app.services.assistant_vocabulary import Elsewhere, Vocabulary
@@ -96,6 +94,8 @@ class Segmenter:
     vocabulary's words, so 奶茶店 and 社保卡 stay whole; the search mode also yields their parts (社保)."""
 
     def __init__(self, words: Iterable[str]) -> None:
+        import jieba  # here, in the build's thread: importing it and loading its dictionary take seconds
+
         jieba.setLogLevel(logging.WARNING)
         self._jieba = jieba.Tokenizer()
         self._jieba.initialize()
@@ -136,6 +136,8 @@ class AssistantIndex:
             for f in self.fields
         ]
         self.vocab = {token for document in corpus for token in document}
+        import bm25s  # here, in the build's thread, like jieba: the app serves while the index builds
+
         self.bm25 = bm25s.BM25()
         if corpus:
             self.bm25.index(corpus, show_progress=False)

@@ -23,7 +23,7 @@ from app.services.principal import Principal
 from app.services.uow import unit_of_work
 from app.settings import Settings
 from seed import SeedReport, loader, read_seed
-from seed.schema import read_vocabulary
+from seed.schema import SeedError, read_vocabulary
 from tests.callers import deps_for
 
 QUESTIONS = Path(__file__).with_name('assistant_questions.yaml')
@@ -141,3 +141,11 @@ async def test_the_question_set_covers_every_service_and_meets_the_targets(assis
     total = sum(len(v) for v in in_scope.values())
     assert top1 / total >= TOP1_TARGET, f'top-1 {top1}/{total}'
     assert refused / len(out_of_scope) >= REFUSAL_TARGET, f'refused {refused}/{len(out_of_scope)}'
+
+
+def test_a_bad_vocabulary_is_named_by_file_and_line_and_a_missing_one_is_empty(tmp_path: Path) -> None:
+    assert read_vocabulary(str(tmp_path)).synonyms == []
+    (tmp_path / 'assistant.yaml').write_text("phone: '12345'\nsynonyms:\n  - {say: [], means: [户籍]}\n")
+    with pytest.raises(SeedError) as refused:
+        read_vocabulary(str(tmp_path))
+    assert 'assistant.yaml:3: synonyms > entry #1 > say' in str(refused.value)

@@ -24,7 +24,7 @@ Action = Callable[[], Awaitable[None]]
 
 def ask_dialog(on_ask: Ask, on_take: Take, on_help: Action) -> ui.dialog:
     """A closed dialog; `open()` it from the header's 问一问 button."""
-    with ui.dialog() as dialog, tid(ui.card(), 'kiosk-ask-dialog').classes('p-6 gap-4 w-[860px] max-w-[95vw]'):
+    with ui.dialog() as dialog, tid(ui.card(), 'kiosk-ask-dialog').classes('p-6 gap-4 w-[860px] max-w-[95vw] text-lg'):
         ui.label(t('assistant.title')).classes('text-[1.4em] font-bold')
         ui.label(t('assistant.hint')).classes('kiosk-muted')
         with ui.row().classes('w-full items-center gap-3 no-wrap'):

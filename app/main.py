@@ -29,6 +29,7 @@ from app.security.headers import SecurityHeaders
 from app.security.keys import Purpose
 from app.security.masking import install_log_masking
 from app.services.alerts import AlertService
+from app.services.assistant import AssistantService
 from app.services.audit import AuditLog
 from app.services.forecast_today import TodayForecast
 from app.services.storage_watch import MB, StorageWatch, database_folder
@@ -42,6 +43,7 @@ from pages import hardening
 from pages.guard import Guard
 from pages.parts import Parts
 from pages.session_watch import SessionWatch
+from seed.schema import read_vocabulary
 from twin import live
 from twin.device_feed import DeviceFeed
 from twin.journey_feed import JourneyFeed
@@ -87,6 +89,10 @@ class Root:
         hall = await live.start(rt.queue, rt.bus)
         self.stops.append(hall.stop)
         _resync_when_bus_is_back(rt, hall)
+        if rt.guide is not None:  # the assistant's index, once per process; rebuilt by rt.follow_config
+            rt.assistant = AssistantService(rt.deps, guide=rt.guide, vocabulary=read_vocabulary(settings.hall_seed))
+            rt.assistant.start()
+            self.stops.append(rt.assistant.stop)
         self.stops.append(_follow_config(rt))
         alerts = AlertService(rt.deps, live=rt.queue.live)
         await alerts.start()

@@ -15,6 +15,7 @@ from app.events import HallConfigChanged
 from app.models.hall import Hall
 from app.security.crypto import FieldCipher
 from app.security.keys import Purpose
+from app.services.assistant import AssistantService
 from app.services.audit_browser import AuditBrowser
 from app.services.auth import AuthService
 from app.services.cases import CaseService
@@ -68,6 +69,7 @@ class Runtime:
     replay: ReplayService | None = None
     reports: MonthlyReportService | None = None  # 每月监测报告 and 考核, stored per month (/manager, /report)
     guide: GuideService | None = None  # the public service guide (/guide, /api/services), best times cached per hour
+    assistant: AssistantService | None = None  # 智能导服 (/guide, the kiosk, /api/assistant): the root builds it
     ops: OpsCounters = field(default_factory=OpsCounters)  # plumbing counters (bus, device hub) for managers
     stand_ins: frozenset[StandIn] = frozenset()  # what this hall pretends (every page shows 演示模式 while any is on)
 
@@ -95,7 +97,8 @@ class Runtime:
 
     async def follow_config(self, event: HallConfigChanged) -> None:
         """A saved configuration change (any process): the hall's name and prompts as pages and the forecast
-        show them, and the guide's best times (computed from windows and services) at their next read."""
+        show them, the guide's best times (computed from windows and services) at their next read, and the
+        assistant's index over the catalogue at once."""
         if event.hall_id != self.deps.hall_id:
             return
         async with self.db.read_session() as s:
@@ -106,6 +109,8 @@ class Runtime:
                 self.forecast.prompts = hall.prompts
         if self.guide is not None and self.guide.best_times is not None:
             self.guide.best_times.forget()
+        if self.assistant is not None:
+            await self.assistant.rebuild()
 
     @property
     def cases(self) -> CaseService:

@@ -26,12 +26,14 @@ from nicegui import background_tasks, ui
 from app.events import CardRead, Event, FaceMatched, KioskPairingChanged, QrScanned
 from app.models.device import DeviceKind
 from app.models.security import ConsentScope
+from app.services.assistant import Answer, AssistantService, Reply
 from app.services.errors import DomainError, StorageUnavailable
 from app.services.face_enrolment import FaceEnrolmentService
 from app.services.kiosk import Catalogue, KioskDevices, KioskService, KioskSession, Method, Step
 from app.services.remote_queue import TICKET_QR_KIND
 from components import kiosk_texts as _texts  # noqa: F401 - registers the kiosk's texts
 from components.elder_frame import ElderFrame
+from components.kiosk_ask import ask_dialog
 from components.kiosk_assist import assist_bar, assist_dialog
 from components.kiosk_checklist import checklist_view
 from components.kiosk_consent import consent_view, face_wait_view
@@ -66,8 +68,10 @@ class KioskScreen:
         track_base: str,
         still_paired: Callable[[], Awaitable[bool]],
         enrolment: FaceEnrolmentService,
+        assistant: AssistantService | None = None,
     ) -> None:
         self.service = service
+        self.assistant = assistant
         self.enrolment = enrolment
         self.session = session
         self.catalogue = catalogue
@@ -88,6 +92,7 @@ class KioskScreen:
         ui.timer(IDLE_CHECK_SECONDS, self._check_idle)
         ui.context.client.on_delete(self._gone)
         self.assist_dialog = assist_dialog(self._sign_in)
+        self.ask_dialog = ask_dialog(self._ask, self._take_from_answer, self.call_help)
         self.header = ui.row().classes('kiosk-header w-full items-center justify-between px-6 py-3 no-wrap')
         self.assist_row = ui.row().classes('w-full gap-0')
         self.body = ui.column().classes('w-full max-w-[1040px] self-center gap-5 p-6')
@@ -117,6 +122,9 @@ class KioskScreen:
                 if self.session.step != Step.START:
                     home = tid(ui.button(t('kiosk.home'), on_click=self.restart), 'kiosk-home')
                     home.props('flat icon=home').classes('text-white')
+                if self.assistant is not None and self.session.step != Step.TICKET:
+                    ask = tid(ui.button(t('assistant.title'), on_click=self.ask_dialog.open), 'kiosk-ask')
+                    ask.props('flat icon=chat').classes('text-white')
                 if self.session.assist is None:
                     assist = tid(ui.button(t('kiosk.assist'), on_click=self.assist_dialog.open), 'kiosk-assist')
                     assist.props('flat icon=badge').classes('text-white')
@@ -289,6 +297,28 @@ class KioskScreen:
             return
         await self.service.request_help(self.session.kiosk, note='呼叫人工')
         ui.notify(t('kiosk.help_sent'), type='info', position='center', timeout=8000, classes='text-[1.2em]')
+
+    # ---- 问一问 ----------------------------------------------------------------------------------
+
+    async def _ask(self, question: str) -> Reply | None:
+        """The assistant's reply for this kiosk (its limit counts per kiosk screen), or None when refused."""
+        self.touch()
+        if self.assistant is None or not await self._paired():
+            return None
+        try:
+            return await self.assistant.ask(question, caller=self.session.caller)
+        except DomainError as error:
+            ui.notify(error_text(error), type='warning', position='center', timeout=6000, classes='text-[1.2em]')
+            return None
+
+    async def _take_from_answer(self, answer: Answer) -> None:
+        """为这个事项取号: the service is chosen with what the words answered; the checklist is next."""
+        await self.act(lambda: self._choose_answer(answer))
+
+    def _choose_answer(self, answer: Answer) -> None:
+        self.service.choose_service(self.session, self.catalogue, answer.code)
+        for question, value in answer.answers.items():
+            self.service.answer(self.session, self.catalogue, question, value)
 
     def _track_url(self) -> str:
         assert self.session.ticket is not None

@@ -1,4 +1,5 @@
 """`/guide` and `/guide/{code}`: the service guide a citizen reads on a phone before coming, no login.
+`/guide` opens with 智能导服 (ask in your own words) above the catalogue.
 
 The pages read the guide service once and hand the screens what they draw (components/guide_*.py).
 A shared link may carry answers (`/guide/RE-TRANSFER?property_type=second_hand`); answers the service
@@ -10,9 +11,12 @@ from __future__ import annotations
 from fastapi import Request
 from nicegui import ui
 
+from app.api.callers import address_of
 from app.services.errors import DomainError
 from app.services.guide import Guide, GuideService
+from app.services.principal import Principal
 from components import guide_texts as _texts  # noqa: F401 - registers the texts
+from components.assistant_box import AssistantBox
 from components.guide_catalogue import GuideCatalogue
 from components.guide_screen import GuideScreen
 from components.phone_frame import phone_frame
@@ -31,6 +35,9 @@ async def guide_page(started: Started, request: Request) -> None:
     rt = parts.runtime
     entries = await _guide(rt.guide).catalogue()
     with phone_frame(t('guide.title'), hall_name=rt.hall.name, stand_ins=rt.stand_ins):
+        if rt.assistant is not None:
+            caller = Principal.anonymous(address_of(request, rt.settings.trusted_proxies))
+            AssistantBox(rt.assistant, caller, tz=rt.settings.tz).build()
         GuideCatalogue(entries, query=request.query_params.get('q', '')).build()
 
 

@@ -69,6 +69,7 @@ async def kiosk_page(started: Started, request: Request, device: str, client: Cl
             track_base=str(request.base_url),
             still_paired=still_paired,
             enrolment=FaceEnrolmentService(rt.deps),
+            assistant=rt.assistant,
         )
     parts.device_feed.events.subscribe(screen.on_device_event)
     parts.twin.configured.subscribe(screen.on_config)

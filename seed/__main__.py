@@ -21,12 +21,13 @@ from seed.department_records import load_department_records
 from seed.description import hall_description_schema
 from seed.history import ensure_history
 from seed.loader import SeedReport, load_seed
-from seed.schema import SeedError, read_seed
+from seed.schema import SeedError, read_seed, read_vocabulary
 
 
 async def _run(settings: Settings, *, empty: bool) -> SeedReport:
     db = Database(settings.db_url)
     try:
+        read_vocabulary(settings.hall_seed)  # the app reads assistant.yaml at start: a bad one is said here first
         report = await load_seed(db, seed_name=settings.hall_seed, secret=settings.secret, empty=empty)
         if empty:
             return report

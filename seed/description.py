@@ -9,12 +9,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.services.assistant_vocabulary import Vocabulary
 from seed.department_records import PersonRecords
 from seed.schema import DepartmentSpec, DeviceSpec, HallSpec, ServiceSpec, StaffSpec, WindowSpec
 
 
 class HallDescription(BaseModel):
-    """A hall description folder: one YAML file per property; staff, devices and department records are optional."""
+    """A hall description folder: one YAML file per property; staff, devices, department records and the
+    assistant's vocabulary are optional."""
 
     model_config = ConfigDict(extra='forbid', title='HallTwin hall description')
 
@@ -25,6 +27,7 @@ class HallDescription(BaseModel):
     staff: list[StaffSpec] = Field(default_factory=list, alias='staff.yaml')
     devices: list[DeviceSpec] = Field(default_factory=list, alias='devices.yaml')
     department_records: list[PersonRecords] = Field(default_factory=list, alias='department_records.yaml')
+    assistant: Vocabulary = Field(default_factory=Vocabulary, alias='assistant.yaml')
 
 
 def hall_description_schema() -> dict[str, Any]:

@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from app.services.assistant_vocabulary import FILE as VOCABULARY_FILE
+from app.services.assistant_vocabulary import Vocabulary
 from app.services.hall_spec import (
     REQUIRED_PROMPTS,
     DepartmentSpec,
@@ -51,6 +53,7 @@ __all__ = [
     'ZoneSpec',
     'read_file',
     'read_seed',
+    'read_vocabulary',
     'seed_folder',
 ]
 
@@ -98,6 +101,12 @@ def read_seed(seed_name: str, *, seed_root: Path | None = None, empty: bool = Fa
     seed = Seed(**parts)
     check(seed, marks)
     return seed
+
+
+def read_vocabulary(seed_name: str, *, seed_root: Path | None = None) -> Vocabulary:
+    """The assistant's vocabulary (assistant.yaml; without the file: no synonyms, no phone to offer)."""
+    found = read_file(seed_folder(seed_name, seed_root=seed_root), VOCABULARY_FILE, Vocabulary)
+    return found if isinstance(found, Vocabulary) else Vocabulary()
 
 
 def read_file(folder: Path, file: str, shape: Any) -> Any:

@@ -30,6 +30,14 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'appointment_code_required': ('预约取号须带预约码', 'an appointment ticket needs its code'),
     'appointment_service_mismatch': ('预约事项与所选事项不一致', 'booked for another service'),
     'appointment_used': ('该预约已签到或已取消', 'appointment already used or cancelled'),
+    'assistant_question_empty': (
+        '请输入您想办的事，如：社保卡丢了怎么办',
+        'type what you want to do, e.g. "lost my social security card"',
+    ),
+    'assistant_question_too_long': (
+        '问题太长了，请用{limit}个字以内说说您想办的事',
+        'the question is too long: at most {limit} characters',
+    ),
     'assist_ended': ('协助登录已失效，请工作人员重新登录', 'the assisting clerk was signed out: sign in again'),
     'assist_required': ('此操作需要工作人员协助', 'this needs a member of staff signed in here'),
     'audit_export_too_big': (
@@ -244,6 +252,10 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'invalid_request': ('请求参数无效：{field} {problem}', 'invalid request'),
     'kiosk_not_paired': ('本屏幕不是已登记的自助取号机', 'this screen is not a registered kiosk'),
     'kiosk_not_paired.unpaired': ('该自助取号机尚未配对', 'this kiosk is not paired'),
+    'limit.assistant:address': (
+        '提问过于频繁（请{minutes}分钟后再试），也可以拨打咨询电话',
+        'too many questions from here (try again in {minutes} min), or call the hall',
+    ),
     'limit.citizen:codes:address': (
         '验证码发送过于频繁（请{minutes}分钟后再试）',
         'too many codes sent from here (try again in {minutes} min)',

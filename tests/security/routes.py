@@ -118,6 +118,7 @@ ROUTES: list[Rule] = [
         {'start': '2026-12-01T01:00:00Z'},
         example='/api/appointments/ABCDEF123456',
     ),
+    Rule('/api/assistant', PUBLIC, example='/api/assistant?q=社保卡丢了怎么办'),  # security/test_assistant_edge.py
     Rule('/api/services', PUBLIC),  # the guide's catalogue and a service's guide: tests/security/test_guide_edge.py
     Rule('/api/services/{code}/guide', PUBLIC, example='/api/services/SVC-A/guide'),
     Rule('/api/me', PUBLIC),  # a citizen's 'c.' token only, checked by the service (401 otherwise): test_me_edge.py

@@ -1,0 +1,260 @@
+"""The assistant's ranking: jieba segmentation and a BM25 index (bm25s) over the catalogue, offline and in memory.
+
+One document per service: its name (counted twice: a name word says more than a material), description,
+materials, kiosk questions with their options, and department. A question is segmented the same way; the
+vocabulary's synonyms found in it add the catalogue words they mean, so 奶茶店 reaches 个体工商户. Only services
+of the catalogue can come out, and only with the words that matched (`why`).
+
+Nothing fits when the question names a matter handled elsewhere, when too little of what it says is known to
+the catalogue, or when the best score is under `MIN_SCORE`; the caller then hands over to a person. Both
+thresholds were calibrated on the question set (tests/assistant_questions.yaml, docs in bench/README.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.services.assistant_vocabulary import Elsewhere, Vocabulary
+from app.services.materials import Question
+
+MIN_SCORE = 1.2  # the best BM25 score under which nothing is offered (calibrated, see the module docstring)
+MIN_KNOWN = 0.3  # the share (by characters) of a question's content words the catalogue or vocabulary know
+IMPLIED_WEIGHT = 0.8  # a catalogue word reached through a synonym counts less than the citizen's own word
+RELATIVE = 0.5  # further answers score at least this share of the best one
+MAX_ANSWERS = 3
+MAX_REASONS = 4
+
+_STOPWORD_TEXT = """
+的 了 吗 呢 啊 吧 呀 哦 嘛 么 哪 我 我们 你 您 他 她 它 咱 自己 要 想 想要 怎么 怎么办 怎样 如何 什么 啥 咋 咋办
+哪里 哪儿 在哪 在哪儿 去哪 哪个 哪些 办 办理 需要 需 要求 可以 能 能不能 可不可以 是 不是 是不是 有 没有 一下
+请问 问 问下 个 这个 那个 这 那 在 到 和 与 或 或者 及 把 被 给 让 去 来 得 地 都 也 还 就 又 才 该 应该 多少 几
+时候 手续 流程 材料 带 带什么 一些 东西 事 事情 一个 现在 今天 已经 准备 打算 跟 对 从 向 里 上 下 中 后 前 时
+之后 以后 需不需要 用不用 要不要 行 行不行 谢谢 你好 好 如果 的话 那么 还有 然后 所以 因为 但是 就是
+a an the i my me we our you your to of for in on at do does did is are be can could how what where when which
+who why need needs want get please with and or it this that there
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())  # function words and the question's frame (怎么办, 要带什么)
+
+
+@dataclass(frozen=True)
+class ServiceText:
+    """What the index reads of one service (the catalogue's own words, nothing added)."""
+
+    code: str
+    name: str
+    name_en: str
+    description: str
+    department: str
+    department_en: str
+    materials: tuple[str, ...]
+    materials_en: tuple[str, ...]
+    questions: tuple[Question, ...]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One matched word: the citizen's `word`, the catalogue `term` it reached, and in which part of the service."""
+
+    word: str
+    term: str
+    field: str  # name / description / materials / questions / department
+
+
+@dataclass(frozen=True)
+class Hit:
+    code: str
+    score: float
+    why: tuple[Reason, ...]
+    answers: dict[str, str]  # kiosk questions the words already answer ({'reason': 'lost'} for 丢了)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    hits: tuple[Hit, ...]  # empty: nothing fits well enough
+    elsewhere: Elsewhere | None  # the question names a matter this hall does not handle
+    known: float  # the share of the question's content words the index understood
+
+
+FIELDS = ('name', 'description', 'materials', 'questions', 'department')
+
+
+def normalise(text: str) -> str:
+    """Full-width letters and digits as ASCII (ＡＢ１２ -> ab12), lower case, no control characters."""
+    folded = unicodedata.normalize('NFKC', text).casefold()
+    return ''.join(ch for ch in folded if unicodedata.category(ch)[0] != 'C')
+
+
+class Segmenter:
+    """A jieba tokenizer of its own (jieba's default one is shared by the whole process) that knows the
+    vocabulary's words, so 奶茶店 and 社保卡 stay whole; the search mode also yields their parts (社保)."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        import jieba  # here, in the build's thread: importing it and loading its dictionary take seconds
+
+        jieba.setLogLevel(logging.WARNING)
+        self._jieba = jieba.Tokenizer()
+        self._jieba.initialize()
+        for word in sorted(set(words)):
+            if len(word) > 1:
+                self._jieba.add_word(normalise(word))
+
+    def tokens(self, text: str, known: Collection[str] = ()) -> list[str]:
+        """Content words of `text`: stop words, punctuation and spaces dropped. A two-character word that is not
+        `known` and holds a stop word is read as its characters: jieba glues 想 or 哪 to a verb (想开, 哪领), the index
+        knows 开 and 领."""
+        words = [w for w in self._jieba.lcut_for_search(normalise(text)) if w.strip() and any(c.isalnum() for c in w)]
+        if known:
+            words = [part for w in words for part in (tuple(w) if _glued(w, known) else (w,))]
+        return [w for w in words if w not in STOPWORDS]
+
+
+def vocabulary_words(vocabulary: Vocabulary) -> list[str]:
+    """The words the segmenter must keep whole: every synonym and every matter handled elsewhere."""
+    words = [w for s in vocabulary.synonyms for w in (*s.say, *s.means)]
+    return words + [w for e in vocabulary.elsewhere for w in (*e.say, *e.with_)]
+
+
+def _glued(word: str, known: Collection[str]) -> bool:
+    return len(word) == 2 and word not in known and any(ch in STOPWORDS for ch in word)
+
+
+class AssistantIndex:
+    """Built once per catalogue (start-up, then on every HallConfigChanged) with the process's one segmenter."""
+
+    def __init__(self, services: Sequence[ServiceText], vocabulary: Vocabulary, segmenter: Segmenter) -> None:
+        self.services = tuple(services)
+        self.vocabulary = vocabulary
+        self.segmenter = segmenter
+        self.fields = [self._fields(service) for service in self.services]
+        corpus = [
+            [*f['name'], *f['name'], *f['name'], *f['description'], *f['materials'], *f['questions'], *f['department']]
+            for f in self.fields
+        ]
+        self.vocab = {token for document in corpus for token in document}
+        import bm25s  # here, in the build's thread, like jieba: the app serves while the index builds
+
+        self.bm25 = bm25s.BM25()
+        if corpus:
+            self.bm25.index(corpus, show_progress=False)
+        self.means = [(s, {m: self.segmenter.tokens(m) for m in s.means}) for s in vocabulary.synonyms]
+
+    def _scores(self, tokens: list[str]) -> np.ndarray:
+        if not tokens:
+            return np.zeros(len(self.services))
+        return np.asarray(self.bm25.get_scores(tokens), dtype=float)
+
+    def _fields(self, service: ServiceText) -> dict[str, list[str]]:
+        questions = ' '.join(
+            f'{q.text} {q.text_en} ' + ' '.join(f'{o.label} {o.label_en}' for o in q.options) for q in service.questions
+        )
+        texts = {
+            'name': f'{service.name} {service.name_en} {service.code}',
+            'description': service.description,
+            'materials': ' '.join((*service.materials, *service.materials_en)),
+            'questions': questions,
+            'department': f'{service.department} {service.department_en}',
+        }
+        return {field: self.segmenter.tokens(text) for field, text in texts.items()}
+
+    def rank(self, query: str) -> Ranking:
+        """The services that fit the question, best first, each with its reasons; none when nothing fits."""
+        text = normalise(query)
+        away = next((e for e in self.vocabulary.elsewhere if _mentions(text, e)), None)
+        said = [(word, means) for s, means in self.means if (word := _said(text, s.say))]
+        own = self.segmenter.tokens(text, self.vocab | {word for word, _ in said})
+        known = _known_share(own, self.vocab, [word for word, _ in said])
+        if away is not None or not own or not self.services:
+            return Ranking((), away, known)
+        implied = [t for _, means in said for tokens in means.values() for t in tokens if t in self.vocab]
+        searchable = [t for t in own if t in self.vocab]
+        expanded = own + implied
+        if not (searchable or implied) or known < MIN_KNOWN:
+            return Ranking((), None, known)
+        scores = self._scores(searchable) + IMPLIED_WEIGHT * self._scores(implied)
+        order = [int(i) for i in np.argsort(-scores, kind='stable')]
+        best = float(scores[order[0]])
+        if best < MIN_SCORE:
+            return Ranking((), None, known)
+        hits = []
+        for index in order[:MAX_ANSWERS]:
+            score = float(scores[index])
+            if score < max(MIN_SCORE, best * RELATIVE):
+                break
+            fields = self.fields[index]
+            hits.append(
+                Hit(
+                    code=self.services[index].code,
+                    score=round(score, 2),
+                    why=_reasons(own, said, fields),
+                    answers=_answers(self.services[index].questions, text, set(expanded), self.segmenter),
+                )
+            )
+        return Ranking(tuple(hits), None, known)
+
+
+def _said(text: str, words: Iterable[str]) -> str:
+    """The longest of `words` found in the question ('' when none is)."""
+    found = [normalise(word) for word in words if normalise(word) in text]
+    return max(found, key=len, default='')
+
+
+def _mentions(text: str, matter: Elsewhere) -> bool:
+    if not any(normalise(word) in text for word in matter.say):
+        return False
+    return not matter.with_ or any(normalise(word) in text for word in matter.with_)
+
+
+def _known_share(tokens: Sequence[str], vocab: set[str], synonyms: Sequence[str]) -> float:
+    """Characters of the question's content words that the catalogue or a synonym covers, over all of them."""
+    total = sum(len(t) for t in tokens)
+    if not total:
+        return 0.0
+    covered = sum(len(t) for t in tokens if t in vocab or any(t in word or word in t for word in synonyms))
+    return covered / total
+
+
+def _reasons(
+    own: Sequence[str], said: Sequence[tuple[str, dict[str, list[str]]]], fields: dict[str, list[str]]
+) -> tuple[Reason, ...]:
+    """The citizen's words that reached this service: their own (name first), then through a synonym."""
+    where = {field: set(tokens) for field, tokens in fields.items()}
+    reasons: list[Reason] = []
+    seen: set[str] = set()
+
+    def add(word: str, term: str, tokens: Iterable[str]) -> None:
+        for field in FIELDS:
+            if word not in seen and any(t in where[field] for t in tokens):
+                reasons.append(Reason(word, term, field))
+                seen.add(word)
+                return
+
+    for token in sorted(set(own), key=lambda t: (-len(t), own.index(t))):
+        if not any(token in r.word for r in reasons):
+            add(token, token, [token])
+    for word, means in said:
+        for term, tokens in means.items():
+            add(word, term, tokens)
+    reasons.sort(key=lambda r: FIELDS.index(r.field))
+    return tuple(reasons[:MAX_REASONS])
+
+
+def _answers(questions: Sequence[Question], text: str, tokens: set[str], segmenter: Segmenter) -> dict[str, str]:
+    """Kiosk questions the citizen's words answer: one option's own words (not shared with the others) were said.
+    Two options said at once (新房还是二手房) answer nothing."""
+    answers: dict[str, str] = {}
+    for question in questions:
+        words = {o.value: set(segmenter.tokens(o.label)) for o in question.options}
+        said = []
+        for option in question.options:
+            others = set().union(*(w for value, w in words.items() if value != option.value))
+            own = {w for w in words[option.value] - others if len(w) > 1}
+            if normalise(option.label) in text or own & tokens:
+                said.append(option.value)
+        if len(said) == 1:
+            answers[question.code] = said[0]
+    return answers

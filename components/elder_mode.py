@@ -40,6 +40,7 @@ ELDER_CSS = f"""
 .elder-toggle:focus-visible, .voice-button:focus-visible {{ outline: 3px solid #ffd600; outline-offset: 2px; }}
 .elder-read {{ display: none; }}
 body.elder .elder-read {{ display: inline-flex; }}
+body.elder :is(.elder-toggle, .voice-button) {{ font-size: 18px; }}
 body.elder .elder-scope {{ font-size: 20px; line-height: 1.5; }}
 body.elder .elder-scope :is(.text-xs, .text-sm, .text-caption, .text-body2) {{ font-size: 18px; line-height: 1.4; }}
 body.elder .elder-scope :is(.text-base, .text-body1) {{ font-size: 20px; line-height: 1.5; }}

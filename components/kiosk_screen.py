@@ -100,14 +100,14 @@ class KioskScreen:
         ui.context.client.on_delete(self._gone)
         self.assist_dialog = assist_dialog(self._sign_in)
         self.idle_warning = idle_warning(WARN_SECONDS, self.touch)
-        self.header = ui.row().classes('kiosk-header w-full items-center justify-between px-6 py-3 no-wrap')
+        self.header = ui.row().classes('kiosk-header w-full items-center justify-between px-6 py-3 gap-y-2')
         with self.header:
             self.header_info = ui.column().classes('gap-0')
-            with ui.row().classes('items-center gap-3 no-wrap'):
+            with ui.row().classes('items-center justify-end gap-3'):
                 self.elder_toggle = elder_toggle(self._elder_switched)
                 self.voice = tid(Voice(label=t('elder.repeat')), 'kiosk-repeat')
                 self.voice.props(f'lang={voice_lang()}')
-                self.header_actions = ui.row().classes('items-center gap-3 no-wrap')
+                self.header_actions = ui.row().classes('items-center justify-end gap-3')
         self.assist_row = ui.row().classes('w-full gap-0')
         self.body = ui.column().classes('w-full max-w-[1040px] self-center gap-5 p-6')
         self.render()

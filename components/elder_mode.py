@@ -61,7 +61,7 @@ body.elder .elder-scope .elder-wide {{ min-width: 720px; }}
 @layer overrides {{
   body.elder .elder-scope :is(.text-grey-5, .text-grey-6, .text-grey-7, .text-grey-8, .text-gray-500,
     .opacity-80) {{ color: {DARK_TEXT} !important; opacity: 1; }}
-  body.elder .elder-scope .text-primary {{ color: {DARK_BLUE} !important; }}
+  body.elder :is(.elder-scope .text-primary, .elder-scope.text-primary) {{ color: {DARK_BLUE} !important; }}
   body.elder .elder-scope .text-negative {{ color: #8a0000 !important; }}
   body.elder .elder-scope .text-positive {{ color: #14501a !important; }}
   body.elder .elder-scope .text-warning {{ color: #6b4100 !important; }}

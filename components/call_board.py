@@ -2,7 +2,8 @@
 
 Calls arrive by push (the device feed's `calls`, which also carries recalls); waiting counts are bound
 to the twin. Announcements go to a queue in the browser (call_board.js) so they never overlap.
-Only ticket and window numbers are shown: no names, nothing personal.
+Only ticket and window numbers are shown: no names, nothing personal. In 长辈模式 (`?elder=1` on the
+board's URL, or its toggle) the current call grows and the recent calls give way to it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from app.events import TicketEventBase
 from app.services.call_board import BoardScope, Call, push_call
 from app.settings import StandIn
 from components.demo_banner import demo_banner
+from components.elder_mode import elder_toggle
 from components.testids import tid
 from components.texts import register, t
 from twin.hall import HallTwin, QueueTwin
@@ -42,6 +44,11 @@ body { background: #08172b; }
 .board .board-now-window { font-size: 96px; line-height: 1.1; font-weight: 700; }
 .board .board-flash { animation: board-flash 1s ease-in-out 3; }
 @keyframes board-flash { 50% { background: #1f5fa8; } }
+body.elder .board { font-size: 36px; }
+body.elder .board .board-muted { color: #fff; }
+body.elder .board .board-now { font-size: 240px; }
+body.elder .board .board-now-window { font-size: 128px; }
+body.elder .board .board-recent { display: none; }
 """
 
 
@@ -86,6 +93,7 @@ class CallBoard:
                 with ui.row().classes('items-baseline gap-4'):
                     ui.label(' · '.join(x for x in (t('board.title'), scope.title) if x)).classes('board-muted')
                     demo_banner(stand_ins, classes='opacity-60 self-center')
+                    elder_toggle()
             with ui.row().classes('w-full flex-grow gap-6 no-wrap items-stretch min-h-0'):
                 self.calls_box = (
                     tid(ui.column(), 'board-calls').classes('board-panel p-8 gap-6 min-w-0').style('flex: 3 1 0')
@@ -129,8 +137,8 @@ class CallBoard:
                 if now.recall:
                     ui.label(t('board.recall')).classes('bg-[#c0392b] rounded px-4 text-[32px]')
             if recent:
-                ui.label(t('board.recent')).classes('board-muted')
-                with ui.grid(columns=2).classes('w-full gap-x-10 gap-y-3'):
+                ui.label(t('board.recent')).classes('board-muted board-recent')
+                with ui.grid(columns=2).classes('board-recent w-full gap-x-10 gap-y-3'):
                     for call in recent:
                         with tid(ui.row(), f'board-call-{call.number}').classes('items-baseline gap-5 no-wrap'):
                             ui.label(call.number).classes('font-mono font-bold text-[56px] text-[#ffd600]')

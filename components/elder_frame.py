@@ -1,4 +1,5 @@
-"""The kiosk's full-screen frame, with an elder-friendly mode switched on for citizens aged 65 and over.
+"""The kiosk's full-screen frame, with an elder-friendly mode switched on for citizens aged 65 and over
+(or by the kiosk's 长辈模式 toggle, components/elder_mode.py).
 
 Elder mode is a class on the root: bigger text, high contrast (white on black, yellow actions) and
 larger touch targets, so the same widgets serve both and the switch needs no rebuild.
@@ -24,7 +25,9 @@ KIOSK_CSS = """
 .kiosk-root .kiosk-service { background: #fff; color: #10243e; border: 1px solid #c9d6e6; }
 .kiosk-root .q-field__native, .kiosk-root .q-field__label { font-size: 22px; }
 .kiosk-root .q-field__control { min-height: 64px; }
+.kiosk-root :is(.elder-toggle, .voice-button) { font-size: 18px; min-height: 64px; }
 .kiosk-root.elder { font-size: 30px; background: #000; color: #fff; }
+.kiosk-root.elder :is(.elder-toggle, .voice-button) { font-size: 24px; min-height: 72px; }
 .kiosk-root.elder .kiosk-muted { color: #e8e8e8; }
 .kiosk-root.elder .q-card { background: #111; color: #fff; border: 3px solid #fff; }
 .kiosk-root.elder .q-btn { min-height: 88px; font-size: 1em; }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from nicegui import ui
@@ -64,6 +64,8 @@ class GuideScreen:
         with ui.row().classes('w-full items-center justify-between gap-2'):
             tid(ui.link(t('guide.back'), '/guide'), 'guide-back').classes('text-sm')
             tid(ui.link(t('guide.remote'), '/me'), 'guide-remote').classes('text-sm')
+            self.print_link = tid(ui.link(t('guide.print'), self._print_path(), new_tab=True), 'guide-print')
+            self.print_link.classes('text-sm')
         with ui.column().classes('w-full gap-1'):
             tid(ui.label(pick(entry.name, entry.name_en)), 'guide-name').classes('text-xl font-bold leading-tight')
             ui.label(pick(entry.department.name, entry.department.name_en)).classes('text-sm text-grey-7')
@@ -123,7 +125,14 @@ class GuideScreen:
         else:
             self.answers[code] = str(value)
         self.shown = await self.service.guide(self.shown.entry.code, self.answers)
+        self.print_link.props['href'] = self._print_path()
+        self.print_link.update()
         self._draw_personal()
+
+    def _print_path(self) -> str:
+        """The printable guide (纸质版简化指南) with the answers given so far."""
+        query = f'?{urlencode(self.answers)}' if self.answers else ''
+        return f'/guide/{quote(self.shown.entry.code, safe="")}/print{query}'
 
     def _draw_personal(self) -> None:
         self.personal.clear()
@@ -219,7 +228,9 @@ def _day_label(day: dt.date) -> str:
 def _wait_table(days: tuple[guide.DayWaits, ...], tz: ZoneInfo) -> None:
     """Days down, opening hours across; each cell the expected wait in minutes, the quietest starred."""
     columns = f'grid-template-columns: 3.6rem repeat({len(HOURS)}, minmax(0, 1fr))'
-    with tid(ui.element('div'), 'guide-wait-table').classes('grid gap-px w-full text-center').style(columns):
+    with ui.element('div').classes('overflow-x-elder w-full'):  # 长辈模式: larger cells scroll sideways
+        table = tid(ui.element('div'), 'guide-wait-table').classes('elder-wide grid gap-px w-full text-center')
+    with table.style(columns):
         ui.label('')
         for hour in HOURS:
             ui.label(str(hour)).classes('text-[10px] text-grey-7')

@@ -53,5 +53,20 @@ register(
         'guide.quiet': ('推荐时段', 'Quiet slots'),
         'guide.hour': ('时', 'h'),
         'guide.crowded': ('4h+', '4h+'),  # the outlook's cap (staffing.MAX_WAIT): four hours or more
+        'guide.print': ('打印版办事指南', 'Printable guide'),
+        'guide.print.button': ('打印本页', 'Print this page'),
+        'guide.print.hours': ('办理时间', 'Opening hours'),
+        'guide.print.hall_hours': (
+            '工作日 {open}:00-{close}:00 取号（法定节假日除外）',
+            'Numbers {open}:00-{close}:00 on working days (not on public holidays)',
+        ),
+        'guide.print.qr': (
+            '手机扫码查看在线指南、预约或远程取号',
+            'Scan for the online guide, booking or a remote number',
+        ),
+        'guide.print.unanswered': (
+            '以下问题会影响材料，请在线回答或到窗口咨询：{questions}',
+            'These questions change the list; answer them online or ask at a window: {questions}',
+        ),
     }
 )

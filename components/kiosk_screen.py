@@ -3,7 +3,10 @@
 Every rule lives in app/services (the steps in `kiosk_steps.KioskSession`, the rest in
 `kiosk.KioskService`); this class draws the session's step, forwards taps, shows domain errors as
 notifications, and resets to the start after `IDLE_SECONDS` without a touch (one timer per page: a
-kiosk UI timeout, not polling).
+kiosk UI timeout, not polling), after warning `WARN_SECONDS` before with a 继续 button.
+
+Each new step is said aloud (components/kiosk_voice.py, spoken by voice.js, 再听一遍 repeats it), and
+长辈模式 is on for a citizen aged 65+ or when this kiosk's screen has it switched on (components/elder_mode.py).
 
 The screen is a paired device: before every action and every device event it asks `still_paired`
 (the screen credential is still live for this kiosk). A `KioskPairingChanged` for this kiosk (pushed
@@ -33,19 +36,24 @@ from app.services.kiosk import Catalogue, KioskDevices, KioskService, KioskSessi
 from app.services.remote_queue import TICKET_QR_KIND
 from components import kiosk_texts as _texts  # noqa: F401 - registers the kiosk's texts
 from components.elder_frame import ElderFrame
+from components.elder_mode import Voice, elder_toggle
 from components.kiosk_ask import ask_dialog
 from components.kiosk_assist import assist_bar, assist_dialog
 from components.kiosk_checklist import checklist_view
 from components.kiosk_consent import consent_view, face_wait_view
 from components.kiosk_enrol import enrol_capture_view, enrol_consent_view, enrol_offer
+from components.kiosk_idle_warning import idle_warning
 from components.kiosk_services import services_view
 from components.kiosk_start import start_view
+from components.kiosk_texts import pick
 from components.kiosk_ticket import ticket_view
+from components.kiosk_voice import checklist_words, step_words, ticket_words, voice_lang
 from components.testids import tid
 from components.texts import error_text, t
 from twin.hall import HallTwin
 
 IDLE_SECONDS = 60.0
+WARN_SECONDS = 20  # the warning shows this long before the reset (give or take one idle check)
 IDLE_CHECK_SECONDS = 5.0
 RECHECK_SECONDS = 30.0  # a revoked screen stops within this even if the push never arrives
 
@@ -88,12 +96,23 @@ class KioskScreen:
         self.still_paired = still_paired
         self.closed = False
         self.checked_at = time.monotonic()
+        self.browser_elder = False  # this screen's 长辈模式 switch, as elder_mode.js reports it
+        self.forced_elder: bool | None = None  # 长辈模式 forced for this citizen (65+), None: the screen's choice
+        self.spoken: tuple[object, ...] = ()  # what the voice last said (a step is said once)
         KioskActivity().on('activity', self.touch)
         ui.timer(IDLE_CHECK_SECONDS, self._check_idle)
         ui.context.client.on_delete(self._gone)
         self.assist_dialog = assist_dialog(self._sign_in)
         self.ask_dialog = ask_dialog(self._ask, self._take_from_answer, self.call_help)
-        self.header = ui.row().classes('kiosk-header w-full items-center justify-between px-6 py-3 no-wrap')
+        self.idle_warning = idle_warning(WARN_SECONDS, self.touch)
+        self.header = ui.row().classes('kiosk-header w-full items-center justify-between px-6 py-3 gap-y-2')
+        with self.header:
+            self.header_info = ui.column().classes('gap-0')
+            with ui.row().classes('items-center justify-end gap-3'):
+                self.elder_toggle = elder_toggle(self._elder_switched)
+                self.voice = tid(Voice(label=t('elder.repeat')), 'kiosk-repeat')
+                self.voice.props(f'lang={voice_lang()}')
+                self.header_actions = ui.row().classes('items-center justify-end gap-3')
         self.assist_row = ui.row().classes('w-full gap-0')
         self.body = ui.column().classes('w-full max-w-[1040px] self-center gap-5 p-6')
         self.render()
@@ -103,33 +122,63 @@ class KioskScreen:
     def render(self) -> None:
         if self.closed:
             return
-        self.frame.set_elder(self.session.elder)
+        self.frame.set_elder(self.session.elder or self.browser_elder)
+        forced = True if self.session.elder else None
+        if forced != self.forced_elder:
+            self.forced_elder = forced
+            self.elder_toggle.force(forced)
         self._render_header()
         self._render_assist()
         self.body.clear()
         with self.body:
             self._render_step()
+        self._speak()
+
+    def _speak(self) -> None:
+        """Say the step once when it changes (再听一遍 says it again); the ticket with its number and window."""
+        session = self.session
+        ticket = session.ticket.ticket.number if session.step == Step.TICKET and session.ticket else ''
+        key = (session.step, session.service_code, tuple(sorted(session.answers.items())), ticket)
+        if key == self.spoken:
+            return
+        self.spoken = key
+        if session.step == Step.CHECKLIST and session.service_code is not None:
+            item = self.catalogue.service(session.service_code)
+            checklist = self.service.checklist(session, self.catalogue)
+            words = checklist_words(pick(item.name, item.name_en), checklist)
+        elif session.step == Step.TICKET and session.ticket is not None:
+            view = session.ticket
+            ahead = view.position - 1 if view.position else None
+            words = ticket_words(view.ticket.number, ahead, self.catalogue.card(view.service.code).window_hint)
+        else:
+            words = step_words(session.step)
+        if words:
+            self.voice.say(words)
+
+    def _elder_switched(self, elder: bool) -> None:
+        self.browser_elder = elder
+        self.frame.set_elder(self.session.elder or elder)
 
     def _render_header(self) -> None:
-        self.header.clear()
-        with self.header:
-            with ui.column().classes('gap-0'):
-                ui.label(self.hall_name).classes('text-[1.1em] font-bold')
-                ui.label(f'{t("kiosk.title")} · {self.session.kiosk.name or self.session.kiosk.code}').classes(
-                    'text-[0.8em] opacity-90'
-                )
-            with ui.row().classes('items-center gap-3 no-wrap'):
-                if self.session.step != Step.START:
-                    home = tid(ui.button(t('kiosk.home'), on_click=self.restart), 'kiosk-home')
-                    home.props('flat icon=home').classes('text-white')
-                if self.assistant is not None and self.session.step != Step.TICKET:
-                    ask = tid(ui.button(t('assistant.title'), on_click=self.ask_dialog.open), 'kiosk-ask')
-                    ask.props('flat icon=chat').classes('text-white')
-                if self.session.assist is None:
-                    assist = tid(ui.button(t('kiosk.assist'), on_click=self.assist_dialog.open), 'kiosk-assist')
-                    assist.props('flat icon=badge').classes('text-white')
-                help_button = tid(ui.button(t('kiosk.help'), on_click=self.call_help), 'kiosk-help')
-                help_button.props('unelevated icon=support_agent color=accent')
+        self.header_info.clear()
+        with self.header_info:
+            ui.label(self.hall_name).classes('text-[1.1em] font-bold')
+            ui.label(f'{t("kiosk.title")} · {self.session.kiosk.name or self.session.kiosk.code}').classes(
+                'text-[0.8em] opacity-90'
+            )
+        self.header_actions.clear()
+        with self.header_actions:
+            if self.session.step != Step.START:
+                home = tid(ui.button(t('kiosk.home'), on_click=self.restart), 'kiosk-home')
+                home.props('flat icon=home').classes('text-white')
+            if self.assistant is not None and self.session.step != Step.TICKET:
+                ask = tid(ui.button(t('assistant.title'), on_click=self.ask_dialog.open), 'kiosk-ask')
+                ask.props('flat icon=chat').classes('text-white')
+            if self.session.assist is None:
+                assist = tid(ui.button(t('kiosk.assist'), on_click=self.assist_dialog.open), 'kiosk-assist')
+                assist.props('flat icon=badge').classes('text-white')
+            help_button = tid(ui.button(t('kiosk.help'), on_click=self.call_help), 'kiosk-help')
+            help_button.props('unelevated icon=support_agent color=accent')
 
     def _render_assist(self) -> None:
         self.assist_row.clear()
@@ -285,7 +334,10 @@ class KioskScreen:
         if self.session.step != Step.TICKET or view is None:
             return
         slip = self.service.slip(
-            view, track_url=self._track_url(), window_hint=self.catalogue.card(view.service.code).window_hint
+            view,
+            track_url=self._track_url(),
+            window_hint=self.catalogue.card(view.service.code).window_hint,
+            answers=self.session.answers,
         )
         result = await self.service.print_slip(self.session.kiosk, self.devices, slip)
         if self.session.ticket is view:  # still the same citizen's screen
@@ -416,6 +468,8 @@ class KioskScreen:
 
     def touch(self) -> None:
         self.last_activity = time.monotonic()
+        if self.idle_warning.value:
+            self.idle_warning.close()
 
     async def _check_idle(self) -> None:
         if self.closed:
@@ -424,8 +478,14 @@ class KioskScreen:
             return
         if self.session.at_rest and not self.show_all:
             return
-        if time.monotonic() - self.last_activity >= IDLE_SECONDS:
+        idle = time.monotonic() - self.last_activity
+        if idle >= IDLE_SECONDS:
+            self.idle_warning.close()
             self.session.reset()
             self.show_all = False
             await self.service.end_assist(self.session)
+            self.spoken = (Step.START, None, (), '')  # nobody is there to hear the welcome
             self.render()
+        elif idle >= IDLE_SECONDS - WARN_SECONDS and not self.idle_warning.value:
+            self.idle_warning.open()
+            self.voice.say([t('kiosk.idle.title'), t('kiosk.idle.body', n=WARN_SECONDS)])

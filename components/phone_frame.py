@@ -1,4 +1,7 @@
-"""A narrow layout for pages citizens open on their phones (/track, /verify): works from 360 px up."""
+"""A narrow layout for pages citizens open on their phones (/track, /verify): works from 360 px up.
+
+Every page in it offers 长辈模式 (and, in that mode, 朗读 of the page's main part): components/elder_mode.py.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from nicegui import ui
 
 from app.settings import StandIn
 from components.demo_banner import demo_banner
+from components.elder_mode import elder_toggle, read_aloud
 from components.frame import footer
 
 
@@ -17,10 +21,14 @@ def phone_frame(title: str, *, hall_name: str, stand_ins: Collection[StandIn]) -
     """`stand_ins`: the runtime's; while any is on the header carries 演示模式."""
     ui.colors(primary='#1f5fa8', secondary='#3b7dd8', accent='#c0392b', positive='#2e7d32')
     ui.page_title(f'{title} · {hall_name}')
-    with ui.header(elevated=True).classes('items-baseline gap-2 px-3 py-2 bg-primary no-wrap'):
+    with ui.header(elevated=True).classes('elder-scope items-baseline gap-2 px-3 py-2 bg-primary no-wrap'):
         ui.label(hall_name).classes('text-base font-bold ellipsis')
         ui.label(title).classes('text-sm opacity-80 shrink-0')
         demo_banner(stand_ins, classes='shrink-0 self-center')
-    with ui.column().classes('w-full max-w-xl mx-auto px-3 py-3 gap-3'):
+    with ui.row().classes('elder-scope w-full max-w-xl mx-auto px-3 pt-3 justify-end gap-2 text-primary'):
+        read_aloud('.phone-main')
+        elder_toggle()
+    with ui.column().classes('phone-main elder-scope w-full max-w-xl mx-auto px-3 py-3 gap-3'):
         yield
+    with ui.column().classes('elder-scope w-full max-w-xl mx-auto px-3 pb-3'):
         footer(stand_ins)

@@ -18,6 +18,7 @@ from app.services.errors import DomainError
 from app.services.evaluation import EvaluationService, Level, PadPrompt
 from app.services.principal import Principal
 from components import rating_pad_texts as _texts  # noqa: F401 - registers the texts
+from components.elder_mode import elder_toggle
 from components.testids import tid
 from components.texts import error_text, t
 
@@ -25,6 +26,9 @@ THANKS_SECONDS = 6.0  # how long "thank you" stays before the pad is idle again
 STYLE = """
 .pad-root { font-size: 1.6rem; }
 .pad-level { min-height: 7rem; font-size: 2.2rem !important; border-radius: 1.2rem; }
+body.elder .pad-root { font-size: 2rem; line-height: 1.4; }
+body.elder .pad-root .text-grey-8 { color: #1a1a1a !important; }
+body.elder .pad-level { min-height: 9rem; font-size: 2.8rem !important; }
 """
 
 
@@ -45,7 +49,9 @@ class RatingPadScreen:
         self.closed = False
         ui.add_css(STYLE)
         with tid(ui.column(), 'pad-root').classes('pad-root w-full min-h-screen items-center gap-6 p-8'):
-            ui.label(t('pad.title', number=window_number)).classes('text-3xl font-bold text-primary')
+            with ui.row().classes('w-full items-center justify-between gap-4 text-primary'):
+                ui.label(t('pad.title', number=window_number)).classes('text-3xl font-bold')
+                elder_toggle()
             self.body = ui.column().classes('w-full max-w-3xl items-center gap-6')
 
     async def show(self) -> None:

@@ -19,7 +19,7 @@ from pages.book import book_page
 from pages.citizen_login import citizen_login_page
 from pages.display import display_page, zone_display_page
 from pages.enrol import enrol_page
-from pages.guide import guide_page, guide_service_page
+from pages.guide import guide_page, guide_print_page, guide_service_page
 from pages.home import home
 from pages.kiosk import kiosk_page
 from pages.login import login_page
@@ -54,6 +54,7 @@ ROUTES: dict[str, Callable[..., Awaitable[object]]] = {
     '/verify/{number}': verify_page,
     '/guide': guide_page,
     '/guide/{code}': guide_service_page,
+    '/guide/{code}/print': guide_print_page,
     '/book/{service_code}': book_page,
     '/entrance': entrance_page,
     '/arrive/{code}': arrive_page,

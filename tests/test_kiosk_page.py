@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import os
 import sqlite3
+from collections.abc import Callable
 
 import pytest
 from nicegui import Client, ui
@@ -294,6 +295,36 @@ async def test_an_idle_kiosk_returns_to_its_start_screen(
     await user.should_see(marker='kiosk-service-SVC-A', retries=PATIENT)
     await user.should_see('请选择取号方式', retries=PATIENT)
     await user.should_not_see(marker='kiosk-service-SVC-A')
+
+
+async def test_an_idle_kiosk_warns_and_says_so_before_starting_over_and_continue_keeps_the_place(
+    kiosk_ui: SmallHall, user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(kiosk_screen, 'IDLE_SECONDS', 4.0)
+    monkeypatch.setattr(kiosk_screen, 'WARN_SECONDS', 3)
+    monkeypatch.setattr(kiosk_screen, 'IDLE_CHECK_SECONDS', 0.2)
+    await open_kiosk(user)
+    click(user, 'kiosk-start-manual')
+    await user.should_see(marker='kiosk-service-SVC-A', retries=PATIENT)
+    (warning,) = user.find(marker='kiosk-idle-warning').elements
+    (voice,) = user.find(marker='kiosk-repeat').elements
+    assert not warning.value
+    await until(lambda: warning.value)  # a second of quiet: the warning, said aloud too
+    assert voice.said[-1][0] == '您还在吗？' and '3 秒后回到首页' in voice.said[-1][1]
+    click(user, 'kiosk-idle-continue')
+    await until(lambda: not warning.value)
+    await user.should_see(marker='kiosk-service-SVC-A')  # the citizen's place is kept
+    await until(lambda: warning.value)  # quiet again: warned again, then started over
+    await user.should_see('请选择取号方式', retries=PATIENT * 3)
+    assert not warning.value
+
+
+async def until(condition: Callable[[], object], seconds: float = 10.0) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError('the condition never held')
 
 
 async def test_idling_ends_a_clerks_assist_and_signs_them_out(

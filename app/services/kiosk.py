@@ -21,6 +21,8 @@ No image passes through here: the camera driver searches a frame in memory and s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import hall_day
@@ -57,6 +59,7 @@ from app.services.kiosk_identity import (
 )
 from app.services.kiosk_steps import Assist, KioskSession, Method, Step
 from app.services.kiosk_tickets import answers_for, bind_consent, record_answers, ticket_request
+from app.services.paper_guide import paper_guide
 from app.services.queue import QueueService, TicketView
 from app.services.uow import Service
 
@@ -280,8 +283,12 @@ class KioskService(Service):
     # ---- the ticket slip, the printer and 呼叫人工 -------------------------------------------------
 
     @staticmethod
-    def slip(view: TicketView, *, track_url: str, window_hint: str) -> TicketSlip:
-        return make_slip(view, track_url=track_url, window_hint=window_hint)
+    def slip(
+        view: TicketView, *, track_url: str, window_hint: str, answers: Mapping[str, str] | None = None
+    ) -> TicketSlip:
+        """The slip carries the 纸质版简化指南 too: the checklist for the citizen's answers and the steps ahead."""
+        guide = paper_guide(view.service, answers or {}, window_hint=window_hint)
+        return make_slip(view, track_url=track_url, window_hint=window_hint, guide=guide)
 
     async def print_slip(self, kiosk: KioskDevice, devices: KioskDevices | None, slip: TicketSlip) -> PrintResult:
         return await print_slip(kiosk, devices, slip)

@@ -14,6 +14,7 @@ from app.db import Database
 from app.events import DevicePayload
 from app.models.device import Device, DeviceKind
 from app.services.errors import DomainError, NotFound
+from app.services.paper_guide import PaperGuide
 from app.services.queue import TicketView
 
 if TYPE_CHECKING:
@@ -77,6 +78,8 @@ class TicketSlip:
     eta_minutes: int | None
     track_url: str
     taken_at: dt.datetime
+    bring: tuple[str, ...] = ()  # 纸质版简化指南: the materials, printed in large type
+    next_steps: tuple[str, ...] = ()  # and the steps still ahead
 
 
 class KioskDevices(Protocol):
@@ -97,7 +100,7 @@ class PrintResult:
     reason: str = ''  # 'no_printer', or the device's message
 
 
-def make_slip(view: TicketView, *, track_url: str, window_hint: str) -> TicketSlip:
+def make_slip(view: TicketView, *, track_url: str, window_hint: str, guide: PaperGuide | None = None) -> TicketSlip:
     ahead = view.position - 1 if view.position else None
     eta = round(view.estimate.minutes) if view.estimate else None
     return TicketSlip(
@@ -108,6 +111,8 @@ def make_slip(view: TicketView, *, track_url: str, window_hint: str) -> TicketSl
         eta_minutes=eta,
         track_url=track_url,
         taken_at=view.ticket.taken_at,
+        bring=guide.bring if guide else (),
+        next_steps=guide.steps if guide else (),
     )
 
 

@@ -95,6 +95,7 @@ ROUTES: list[Rule] = [
     Rule('/me', CITIZEN),  # the citizen's own file; tests/test_me_page.py, tests/security/test_me_edge.py
     Rule('/guide', PUBLIC),  # the service guide needs no login; tests/security/test_guide_edge.py
     Rule('/guide/{code}', PUBLIC, example='/guide/SVC-A'),
+    Rule('/guide/{code}/print', PUBLIC, example='/guide/SVC-A/print'),  # tests/security/test_guide_print_edge.py
     Rule('/ranking', PUBLIC),  # 评价结果公开: windows and departments only; tests/security/test_ranking_edge.py
     Rule('/report/{month}', (Role.MANAGER,), example='/report/2026-10'),  # tests/security/test_report_edge.py
     # ---- API: public --------------------------------------------------------------------------

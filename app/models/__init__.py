@@ -38,6 +38,7 @@ from app.models.ticket import (
     TicketEvent,
     TicketStatus,
 )
+from app.models.visits import HomeVisit, VisitStatus
 
 __all__ = [
     'Alert',
@@ -68,6 +69,7 @@ __all__ = [
     'Evaluation',
     'FaceEncoding',
     'Hall',
+    'HomeVisit',
     'KeyCheck',
     'KioskPairingCode',
     'KioskScreenCredential',
@@ -87,6 +89,7 @@ __all__ = [
     'TicketCreate',
     'TicketEvent',
     'TicketStatus',
+    'VisitStatus',
     'Window',
     'WindowEvent',
     'WindowService',

@@ -76,13 +76,14 @@ async def test_nobody_but_the_desk_or_a_manager_marks_and_bad_marks_change_nothi
         Principal.kiosk('K1'),
         Principal.kiosk('K1', assisted_by='w01'),  # a kiosk marks only while taking a number, with its clerk
         Principal.account(1),
-        Principal(Kind.STAFF, 'rv', Role.REVIEWER),
     ):
         await refused(
             queue.mark_green(hall.window_1, second, reason='disability', caller=caller),
             'priority_needs_staff',
             Forbidden,
         )
+    reviewer = Principal(Kind.STAFF, 'rv', Role.REVIEWER)
+    await refused(queue.mark_green(hall.window_1, second, reason='disability', caller=reviewer), 'forbidden', Forbidden)
     await refused(
         queue.mark_green(hall.window_2, second, reason='disability', caller=clerk(hall.window_1)),
         'not_your_window',

@@ -141,13 +141,17 @@ async def test_bad_addresses_are_refused_and_change_nothing(
 
 async def test_only_a_signed_in_phone_or_staff_may_ask(journey: Journey, people: VisitPeople, db: Database) -> None:
     before = await visit_rows(db)
-    with pytest.raises(Unauthorized):
-        await journey.visits.request(Principal.anonymous('10.0.0.9'), service_code='SVC-C', address=ADDRESS)
+    for caller in (Principal.anonymous('10.0.0.9'), people.manager):
+        with pytest.raises(Unauthorized):
+            await journey.visits.request(caller, service_code='SVC-C', address=ADDRESS)
     with pytest.raises(Forbidden) as refused:
-        await journey.visits.request(people.manager, service_code='SVC-C', address=ADDRESS)
+        await journey.visits.request_for(people.manager, service_code='SVC-C', address=ADDRESS, id_number=' ')
     assert refused.value.code == 'visit_needs_citizen'
+    with pytest.raises(Forbidden) as refused:
+        await journey.visits.request_for(people.phone, service_code='SVC-C', address=ADDRESS, id_number=OUTSIDER)
+    assert refused.value.code == 'forbidden'
     assert await visit_rows(db) == before
-    asked = await journey.visits.request(people.manager, service_code='SVC-C', address=ADDRESS, id_number=OUTSIDER)
+    asked = await journey.visits.request_for(people.manager, service_code='SVC-C', address=ADDRESS, id_number=OUTSIDER)
     assert asked.visit.citizen_id is not None and asked.visit.requested_by == 'boss'
 
 

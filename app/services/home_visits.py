@@ -66,35 +66,42 @@ class HomeVisitService(Service):
 
     # ---- asking for a visit ----------------------------------------------------------------------
 
-    async def request(
-        self,
-        caller: Principal,
-        *,
-        service_code: str,
-        address: str,
-        id_number: str | None = None,
-        phone: str | None = None,
-    ) -> VisitView:
-        """A citizen's phone asks for itself; staff ask for a citizen named by ID number (and phone)."""
+    async def request(self, caller: Principal, *, service_code: str, address: str) -> VisitView:
+        """The signed-in phone asks for itself (its citizen, once a kiosk or clerk linked the account)."""
+        account_id = caller.require_account()
         address = visit_rules.checked_address(address)
         now = self.clock()
         async with self._transaction() as uow:
-            s = uow.session
-            if caller.kind == Kind.CITIZEN and caller.account_id is not None:
-                citizen_id, account_id = caller.citizen_id, caller.account_id
-            elif caller.has_role(Role.STAFF, Role.REVIEWER, Role.MANAGER):
-                if not id_number:
-                    raise Forbidden('visit_needs_citizen')
-                facts = parse_id_number(id_number, today=now.astimezone(self.settings.tz).date())
-                citizen = await citizens.find_or_create(
-                    s, self.cipher, facts, now=now, phone=phone, update_contact=False
-                )
-                citizen_id, account_id = citizen.id, None
-            else:
-                caller.require_account()
-                raise Forbidden('forbidden')
             visit = await self._open(
-                uow, caller, service_code, address, citizen_id=citizen_id, account_id=account_id, grant_id=None, now=now
+                uow,
+                caller,
+                service_code,
+                address,
+                citizen_id=caller.citizen_id,
+                account_id=account_id,
+                grant_id=None,
+                now=now,
+            )
+        self._delivered()
+        return await self.view(visit)
+
+    async def request_for(
+        self, caller: Principal, *, service_code: str, address: str, id_number: str, phone: str | None = None
+    ) -> VisitView:
+        """Staff ask for a citizen named by ID number (on the phone to the hall, say); the phone is kept only for
+        a citizen new to the hall, never changed for a known one on someone's word."""
+        visit_rules.require_staff(caller)
+        if not id_number.strip():
+            raise Forbidden('visit_needs_citizen')
+        address = visit_rules.checked_address(address)
+        now = self.clock()
+        facts = parse_id_number(id_number.strip(), today=now.astimezone(self.settings.tz).date())
+        async with self._transaction() as uow:
+            citizen = await citizens.find_or_create(
+                uow.session, self.cipher, facts, now=now, phone=phone, update_contact=False
+            )
+            visit = await self._open(
+                uow, caller, service_code, address, citizen_id=citizen.id, account_id=None, grant_id=None, now=now
             )
         self._delivered()
         return await self.view(visit)
@@ -200,6 +207,7 @@ class HomeVisitService(Service):
 
     async def schedule(self, caller: Principal, visit_id: int, *, start: dt.datetime, end: dt.datetime) -> VisitView:
         """Agree a slot (again, before the visit): the people already sent must be free then too."""
+        visit_rules.require_staff(caller)
         now = self.clock()
         slot = visit_rules.checked_slot(start, end, now=now)
         async with self._transaction() as uow:
@@ -233,6 +241,7 @@ class HomeVisitService(Service):
 
     async def assign(self, caller: Principal, visit_id: int, staff_ids: list[int]) -> VisitView:
         """Send one to three staff to the scheduled slot; nobody already booked for an overlapping visit."""
+        visit_rules.require_staff(caller)
         wanted = list(dict.fromkeys(staff_ids))
         if not 1 <= len(wanted) <= visit_rules.ASSIGNEES_MAX:
             raise Invalid('visit_staff_count', high=visit_rules.ASSIGNEES_MAX)
@@ -266,6 +275,7 @@ class HomeVisitService(Service):
 
     async def complete(self, caller: Principal, visit_id: int, *, note: str = '') -> VisitView:
         """The visit happened: one of the people sent (or a handler) closes it, and the case concludes."""
+        visit_rules.require_staff(caller)
         now = self.clock()
         async with self._transaction() as uow:
             s = uow.session
@@ -287,6 +297,7 @@ class HomeVisitService(Service):
 
     async def address(self, caller: Principal, visit_id: int) -> str:
         """The whole address, for the people sent and the visit's handlers only; each reading is audited."""
+        visit_rules.require_staff(caller)
         now = self.clock()
         async with self._transaction() as uow:
             s = uow.session
@@ -313,15 +324,13 @@ class HomeVisitService(Service):
 
     async def queue(self, caller: Principal) -> list[VisitView]:
         """Open visits, slot first (unscheduled by request time): a manager's all, a department's its own."""
-        if not caller.has_role(Role.STAFF, Role.REVIEWER, Role.MANAGER):
-            raise Forbidden('forbidden')
+        visit_rules.require_staff(caller)
         views = await self._views(col(HomeVisit.status).in_(OPEN_VISITS))
         return [view for view in views if visit_rules.may_handle(caller, view.visit)]
 
     async def people(self, caller: Principal) -> dict[int, str]:
         """Staff who may be sent (active accounts): id -> display name, for the handler's choice."""
-        if not caller.has_role(Role.STAFF, Role.REVIEWER, Role.MANAGER):
-            raise Forbidden('forbidden')
+        visit_rules.require_staff(caller)
         async with self.db.read_session() as s:
             return await self._names(s)
 

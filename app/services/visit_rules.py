@@ -47,9 +47,14 @@ def may_handle(caller: Principal, visit: HomeVisit) -> bool:
     return caller.has_role(Role.STAFF, Role.REVIEWER) and caller.department_id == visit.department_id
 
 
-def require_handler(caller: Principal, visit: HomeVisit) -> None:
+def require_staff(caller: Principal) -> None:
+    """Checked before a visit is looked up, so an outsider learns nothing of which visits exist."""
     if not caller.has_role(Role.STAFF, Role.REVIEWER, Role.MANAGER):
         raise Forbidden('forbidden')
+
+
+def require_handler(caller: Principal, visit: HomeVisit) -> None:
+    require_staff(caller)
     if not may_handle(caller, visit):
         raise Forbidden('not_your_department')
 

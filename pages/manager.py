@@ -31,6 +31,7 @@ from components.replay_panel import replay_panel
 from components.staffing_panel import staffing_panel
 from components.testids import tid
 from components.texts import error_text, register, t
+from components.visit_queue import visit_queue
 from pages.guard import StaffSession
 from pages.parts import Parts, Started
 
@@ -86,8 +87,11 @@ async def manager_page(started: Started, request: Request) -> Response | None:
                     ui.label(t('manager.map_hint')).classes('text-xs text-grey-6')
                     link = tid(ui.link(t('manager.entrance_code'), '/entrance', new_tab=True), 'entrance-link')
                     link.classes('text-xs')
-            with ui.card().classes('w-80 shrink-0 p-3 gap-2 max-h-[calc(100vh-190px)] min-h-[20rem]'):
-                alert_list(feed, on_ack=acknowledge, tz=tz)
+            with ui.column().classes('w-80 shrink-0 gap-3'):
+                with ui.card().classes('w-full p-3 gap-2 max-h-[calc(100vh-190px)] min-h-[20rem]'):
+                    alert_list(feed, on_ack=acknowledge, tz=tz)
+                with tid(ui.card(), 'visit-queue-card').classes('w-full p-3 gap-2'):
+                    visit_queue(feed, tz=tz)
         with ui.card().classes('w-full p-3 gap-2'):
             ui.label(t('manager.charts')).classes('text-lg font-bold')
             manager_charts(feed, forecast=forecast, tz=tz)

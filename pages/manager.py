@@ -31,13 +31,14 @@ from components.replay_panel import replay_panel
 from components.staffing_panel import staffing_panel
 from components.testids import tid
 from components.texts import error_text, register, t
+from components.visit_desk import visit_desk
 from components.visit_queue import visit_queue
 from pages.guard import StaffSession
 from pages.parts import Parts, Started
 
 log = logging.getLogger(__name__)
 
-PANEL_TITLES = ('manager.staffing', 'manager.results', 'manager.forecast', 'manager.replay')
+PANEL_TITLES = ('manager.staffing', 'manager.results', 'manager.forecast', 'manager.replay', 'manager.visits')
 
 register(
     {
@@ -45,6 +46,7 @@ register(
         'manager.results': ('评价与设备', 'Ratings and devices'),
         'manager.forecast': ('客流预测', 'Peak forecast'),
         'manager.replay': ('回放', 'Replay'),
+        'manager.visits': ('上门服务', 'Home visits'),
         'manager.entrance_code': ('入口签到码', 'Entrance check-in code'),
         'manager.forbidden': ('只有大厅管理人员可以操作', 'Only hall managers may do this'),
         'manager.more_hint': ('选择一项打开（打开时才加载）', 'Pick one to open it (loaded when opened)'),
@@ -107,6 +109,7 @@ def _planning_panels(parts: Parts, session: StaffSession) -> None:
         'manager.results': lambda: results_panel(rt.rankings, rt.repair_times, session, rt.settings.tz),
         'manager.forecast': lambda: forecast_chart(rt.forecast, rt.queue.live),
         'manager.replay': lambda: replay_panel(rt.replay, rt.settings.tz),
+        'manager.visits': lambda: visit_desk(rt.journey.visits, session, rt.settings.tz),
     }
     with tid(ui.card(), 'planning').classes('w-full p-3 gap-1'):
         ui.label(t('manager.more')).classes('text-lg font-bold')

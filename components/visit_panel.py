@@ -67,11 +67,10 @@ class VisitPanel:
 
     def _visit(self, view: VisitView) -> None:
         with tid(ui.column(), f'visit-{view.id}').classes('w-full gap-1 border-t pt-2'):
-            with ui.row().classes('w-full items-baseline justify-between no-wrap'):
-                ui.label(view.service_name).classes('font-bold ellipsis')
+            with ui.row().classes('w-full items-baseline gap-2 no-wrap'):
                 status = tid(ui.label(t(f'visit.status.{view.visit.status}')), f'visit-{view.id}-status')
                 status.classes('text-sm rounded px-2 bg-blue-1 text-blue-10 shrink-0')
-            tid(ui.label(slot_text(view, self.tz)), f'visit-{view.id}-slot').classes('text-sm')
+                tid(ui.label(slot_text(view, self.tz)), f'visit-{view.id}-slot').classes('text-sm')
             ui.label(view.address_masked).classes('text-sm text-grey-8 font-mono')
             if any(view.assignees):
                 ui.label(t('visit.people', names='、'.join(view.assignees))).classes('text-sm')

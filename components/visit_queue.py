@@ -56,8 +56,9 @@ def visit_queue(feed: HallFeed, *, tz: ZoneInfo) -> None:
 def _row(visit: VisitTwin, tz: ZoneInfo) -> None:
     with tid(ui.row(), f'visit-queue-{visit.id}').classes('w-full items-center gap-2 no-wrap text-sm'):
         ui.label(f'#{visit.id}').classes('font-mono text-grey-7')
-        ui.label(visit.service_code).classes('font-mono')
-        ui.label(t(f'visit.status.{visit.status}')).classes(f'rounded px-2 {STATUS_CLASSES.get(visit.status, "")}')
+        ui.label(visit.service_code).classes('font-mono shrink-0')
+        status = ui.label(t(f'visit.status.{visit.status}'))
+        status.classes(f'rounded px-2 shrink-0 whitespace-nowrap {STATUS_CLASSES.get(visit.status, "")}')
         ui.label(_when(visit, tz)).classes('text-grey-8 ellipsis')
 
 

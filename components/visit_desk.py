@@ -17,6 +17,7 @@ from nicegui import ui
 from app.services.errors import DomainError
 from app.services.home_visits import HomeVisitService, VisitView
 from app.services.principal import Principal
+from app.services.queue_views import HallOverview
 from components import visit_texts as _texts  # noqa: F401 - registers the texts
 from components.testids import tid
 from components.texts import error_text, register, t
@@ -34,6 +35,9 @@ register(
         'visit.desk.address': ('查看完整地址', 'Show full address'),
         'visit.desk.saved': ('已保存', 'Saved'),
         'visit.desk.bad_time': ('请填写日期和时间', 'Give a date and a time'),
+        'visit.desk.for_citizen': ('为办事人申请上门服务', 'Ask for a visit for a citizen'),
+        'visit.desk.id_number': ('身份证号', 'ID number'),
+        'visit.desk.phone': ('手机号（新登记时保存）', 'Phone (kept for a new citizen)'),
     }
 )
 
@@ -42,8 +46,39 @@ class ActionSession(Protocol):
     async def recheck(self) -> Principal | None: ...
 
 
-async def visit_desk(visits: HomeVisitService, session: ActionSession, tz: ZoneInfo) -> None:
-    """Render the open visits this caller handles, each with its actions, into the current container."""
+async def visit_desk(
+    visits: HomeVisitService, session: ActionSession, tz: ZoneInfo, *, overview: Callable[[], Awaitable[HallOverview]]
+) -> None:
+    """Render a form to ask for a visit for a citizen, then the open visits this caller handles, each with its
+    actions, into the current container."""
+    services = {q.service.code: q.service.name for q in (await overview()).queues}
+    with tid(ui.card(), 'visit-desk-ask').classes('w-full p-3 gap-2'):
+        ui.label(t('visit.desk.for_citizen')).classes('font-bold')
+        with ui.row().classes('w-full items-end gap-2'):
+            id_number = tid(ui.input(t('visit.desk.id_number')).props('dense maxlength=18'), 'visit-desk-id')
+            phone = tid(ui.input(t('visit.desk.phone')).props('dense maxlength=11'), 'visit-desk-phone')
+            service = tid(ui.select(services, label=t('visit.service')).props('dense'), 'visit-desk-service')
+            service.classes('min-w-[12rem]')
+            address = tid(ui.input(t('visit.address')).props('dense maxlength=200'), 'visit-desk-address')
+            address.classes('grow min-w-[16rem]')
+
+            async def ask_for() -> None:
+                asked = await act(
+                    lambda p: visits.request_for(
+                        p,
+                        service_code=str(service.value or ''),
+                        address=str(address.value or ''),
+                        id_number=str(id_number.value or ''),
+                        phone=str(phone.value or '') or None,
+                    )
+                )
+                if asked:
+                    ui.notify(t('visit.desk.saved'), type='positive')
+                    for field in (id_number, phone, address):
+                        field.set_value('')
+                    await draw()
+
+            tid(ui.button(t('visit.ask'), on_click=ask_for), 'visit-desk-ask-button').props('outline')
     box = tid(ui.column(), 'visit-desk').classes('w-full gap-3')
 
     async def act(operation: Callable[[Principal], Awaitable[Any]]) -> Any:

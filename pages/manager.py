@@ -109,7 +109,7 @@ def _planning_panels(parts: Parts, session: StaffSession) -> None:
         'manager.results': lambda: results_panel(rt.rankings, rt.repair_times, session, rt.settings.tz),
         'manager.forecast': lambda: forecast_chart(rt.forecast, rt.queue.live),
         'manager.replay': lambda: replay_panel(rt.replay, rt.settings.tz),
-        'manager.visits': lambda: visit_desk(rt.journey.visits, session, rt.settings.tz),
+        'manager.visits': lambda: visit_desk(rt.journey.visits, session, rt.settings.tz, overview=rt.queue.overview),
     }
     with tid(ui.card(), 'planning').classes('w-full p-3 gap-1'):
         ui.label(t('manager.more')).classes('text-lg font-bold')

@@ -17,6 +17,7 @@ from app.settings import get_settings
 from tests import journeyhall, totp
 from tests.citizen_login import citizen_signed_in
 from tests.factories import SmallHall
+from tests.idnumbers import make_id
 from tests.journeyhall import JourneyHall
 from tests.running import ready
 from tests.test_manager_page import RETRIES, eventually, log_in, texts_in
@@ -100,3 +101,11 @@ async def test_the_manager_sees_a_visit_live_schedules_it_sends_a_clerk_and_clos
     await user.should_see('没有待办的上门服务', retries=RETRIES)
     [done] = await rt.journey.visits.mine(Principal.account(account.id or 0))
     assert done.visit.status == 'done' and done.assignees == ['张三']
+
+    user.find(marker='visit-desk-id').type(make_id(dt.date(1938, 3, 4), sequence='222'))
+    (service,) = user.find(marker='visit-desk-service').elements
+    assert isinstance(service, ui.select)
+    service.set_value('SVC-B')
+    user.find(marker='visit-desk-address').type('北京市西城区金融街1号')
+    user.find(marker='visit-desk-ask-button').click()
+    await user.should_see('北京市西城区****', retries=RETRIES)  # asked by the manager for a citizen, listed

@@ -14,6 +14,7 @@ from app.models.security import AuditEntry
 from app.services.call_board import Call
 from tests.callers import DESK
 from tests.factories import SmallHall
+from tests.running import ready
 from tests.test_bus import issued
 from tests.test_window_page import PATIENT, click, desk_ui, login
 
@@ -48,3 +49,15 @@ def test_the_call_board_marks_a_green_ticket_without_saying_why(priority: str, m
     called = {'status': 'called', 'window_id': 3, 'window_number': 4, 'priority_class': priority}
     call = Call.of(TicketCalled(hall_id=1, payload=issued(1).payload.model_copy(update=called)))
     assert call == Call('A001', 4, green=marked)
+
+
+async def test_the_ticket_page_marks_the_green_channel_without_saying_why(desk_ui: SmallHall, user: User) -> None:
+    rt = await ready()
+    green = await rt.queue.take_ticket(TicketCreate(service_code='SVC-A', disability=True), caller=DESK)
+    plain = await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
+    await user.open(f'/track/{green.ticket.code}')
+    await user.should_see(marker='track-green', content='绿色通道：优先办理', retries=PATIENT)
+    await user.should_not_see('残疾')
+    await user.open(f'/track/{plain.ticket.code}')
+    await user.should_see(marker='track-number', content=plain.ticket.number, retries=PATIENT)
+    await user.should_not_see(marker='track-green')

@@ -11,14 +11,16 @@ from nicegui import ui
 from nicegui.testing import User
 
 from app.db import Database
+from app.models import TicketCreate
 from app.models.citizen_account import CitizenAccount
 from app.services.principal import Principal
 from app.settings import get_settings
 from tests import journeyhall, totp
+from tests.callers import DESK
 from tests.citizen_login import citizen_signed_in
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
-from tests.journeyhall import JourneyHall
+from tests.journeyhall import OUTSIDER, JourneyHall, by_sms
 from tests.running import ready
 from tests.test_manager_page import RETRIES, eventually, log_in, texts_in
 from tests.visithall import ADDRESS
@@ -109,3 +111,29 @@ async def test_the_manager_sees_a_visit_live_schedules_it_sends_a_clerk_and_clos
     user.find(marker='visit-desk-address').type('北京市西城区金融街1号')
     user.find(marker='visit-desk-ask-button').click()
     await user.should_see('北京市西城区****', retries=RETRIES)  # asked by the manager for a citizen, listed
+
+
+async def test_a_relative_asks_for_a_visit_only_with_a_grant_that_lets_them_fill_in(
+    phone_hall: JourneyHall, user: User
+) -> None:
+    rt = await ready()
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-B', id_number=OUTSIDER, phone='13900001234'), caller=DESK)
+    called = await rt.queue.call_next(phone_hall.small.window_2, caller=DESK)
+    act = await by_sms(rt.journey, called.ticket.code)
+    watch = await rt.journey.proxy.invite(act, relation='子女', hours=4, can_fill=False)
+    helper = await rt.journey.proxy.invite(act, relation='配偶', hours=4, can_fill=True)
+
+    await user.open(f'/proxy/{watch.token}')
+    await user.should_see(marker='proxy-visits', retries=PATIENT)
+    await user.should_not_see(marker='visit-ask')  # watching only: no form to ask
+
+    await user.open(f'/proxy/{helper.token}')
+    await user.should_see(marker='visit-ask', retries=PATIENT)
+    (service,) = user.find(marker='visit-service').elements
+    assert isinstance(service, ui.select)
+    service.set_value('SVC-C')
+    user.find(marker='visit-address').type(ADDRESS)
+    user.find(marker='visit-ask').click()
+    await user.should_see('北京市朝阳区****', retries=PATIENT)
+    [asked] = await rt.journey.visits.for_grant(helper.token)
+    assert asked.visit.citizen_id == act.citizen_id and await rt.journey.visits.for_grant(watch.token) == []

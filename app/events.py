@@ -103,6 +103,10 @@ class TicketArrived(TicketEventBase):
     having arrived waits again, in its old place."""
 
 
+class TicketPrioritised(TicketEventBase):
+    """A clerk or manager marked a waiting ticket for the green channel (绿色通道); the reason stays on the ticket."""
+
+
 class AppointmentChanged(Event):
     """A booking was made, moved, cancelled, checked in or missed: the live queue counts the citizens still booked
     for the hour ahead of each queue (no personal data)."""
@@ -325,6 +329,21 @@ class CaseStepChanged(Event):
     case_status: str
     rule: str = ''
     actor: str = 'system'
+
+
+class HomeVisitChanged(Event):
+    """A home visit (上门服务) was requested, scheduled, assigned or done: the twin's visit queue follows it.
+    No address, no person: what the manager's queue shows of it."""
+
+    visit_id: int
+    case_id: int
+    service_code: str
+    department_id: int
+    status: str
+    requested_at: dt.datetime
+    slot_start: dt.datetime | None = None
+    slot_end: dt.datetime | None = None
+    assignees: int = 0
 
 
 class NotificationSent(Event):

@@ -32,8 +32,10 @@ register(
         'board.please': ('请到', 'please go to'),
         'board.waiting': ('等候人数', 'Waiting'),
         'board.recall': ('重呼', 'Recall'),
+        'board.green': ('绿色通道', 'Green channel'),
     }
 )
+GREEN_MARK = 'bg-[#1b7f3b] text-white rounded px-4 text-[32px] font-bold'
 
 BOARD_CSS = """
 body { background: #08172b; }
@@ -136,6 +138,8 @@ class CallBoard:
                     )
                 if now.recall:
                     ui.label(t('board.recall')).classes('bg-[#c0392b] rounded px-4 text-[32px]')
+                if now.green:
+                    tid(ui.label(t('board.green')), 'board-now-green').classes(GREEN_MARK)
             if recent:
                 ui.label(t('board.recent')).classes('board-muted board-recent')
                 with ui.grid(columns=2).classes('board-recent w-full gap-x-10 gap-y-3'):
@@ -143,6 +147,8 @@ class CallBoard:
                         with tid(ui.row(), f'board-call-{call.number}').classes('items-baseline gap-5 no-wrap'):
                             ui.label(call.number).classes('font-mono font-bold text-[56px] text-[#ffd600]')
                             ui.label(t('board.window', n=call.window_number)).classes('text-[40px]')
+                            if call.green:
+                                ui.label(t('board.green')).classes(GREEN_MARK)
 
     def on_call(self, event: TicketEventBase) -> None:
         call = Call.of(event)

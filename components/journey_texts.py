@@ -30,6 +30,7 @@ register(
         'track.verified': ('已验证本人', 'Verified'),
         'track.ticket': ('排队号', 'Ticket'),
         'track.ahead': ('前面还有 {n} 人', '{n} ahead of you'),
+        'track.green': ('绿色通道：优先办理', 'Green channel: served first'),
         'track.next': ('下一个就是您，请留意叫号', 'You are next: listen for your number'),
         'track.remote_arrival': (
             '远程取号：到厅后用手机扫入口签到码，或在自助机扫下方二维码确认到达；未确认时轮到您会暂挂保留',

@@ -29,6 +29,7 @@ from components.kiosk_ticket import qr_data_uri
 from components.testids import tid
 from components.texts import error_text, in_english, t
 from components.ticket_card import TicketCard
+from components.visit_panel import VisitPanel
 from twin.journey_feed import JourneyFeed
 
 
@@ -63,6 +64,15 @@ class MeScreen:
         self.cases_box = tid(ui.card(), 'me-cases').classes('w-full p-4 gap-2')
         self.consents_box = tid(ui.card(), 'me-consents').classes('w-full p-4 gap-2')
         self.grants_box = tid(ui.card(), 'me-grants').classes('w-full p-4 gap-2')
+        self.visits = VisitPanel(
+            lambda: self.journey.visits.mine(self.caller),
+            lambda code, address: self.journey.visits.request(self.caller, service_code=code, address=address),
+            await self._services(),
+            clock=self.journey.cases.clock,
+            tz=self.tz,
+            marker='me-visits',
+        )
+        await self.visits.draw()
         await self.draw_remote()
         await self.reload()
         self.feed.tickets.subscribe(self.on_ticket)
@@ -118,6 +128,10 @@ class MeScreen:
         return ticket.service_name_en if in_english() else ticket.service_name
 
     # ---- remote queueing -------------------------------------------------------------------------
+
+    async def _services(self) -> dict[str, str]:
+        overview = await self.queue.overview()
+        return {q.service.code: q.service.name_en if in_english() else q.service.name for q in overview.queues}
 
     async def draw_remote(self) -> None:
         overview = await self.queue.overview()
@@ -264,6 +278,9 @@ class MeScreen:
             card.moved(event)  # the queue ahead of a waiting ticket moved: redraw its place, no query
 
     async def on_journey(self, event: Event) -> None:
+        if isinstance(event, CaseStepChanged) and event.case_id in self.visits.case_ids:
+            await self.visits.draw()  # a step of one of this citizen's home visits
+            return
         if self.home is not None and self._concerns(event):
             await self.reload()
 

@@ -13,6 +13,7 @@ from nicegui import ui
 
 from app.clock import utcnow
 from app.events import CaseStepChanged, Event, ProxyChanged, TicketEventBase
+from app.services.home_visits import VisitView
 from app.services.journey import Journey
 from app.services.proxy import ProxyAccess
 from app.services.queue import QueueService
@@ -22,6 +23,7 @@ from components.proxy_helper import ProxyHelper
 from components.testids import tid
 from components.texts import t
 from components.ticket_card import TicketCard
+from components.visit_panel import VisitPanel
 from twin.journey_feed import JourneyFeed
 
 
@@ -56,12 +58,34 @@ class ProxyScreen:
             self.ticket = TicketCard(self.queue, self.access.tracked)
             self.helper = ProxyHelper(self.journey.proxy, self.access, self.token)
             self.cases = CaseList(self.journey, self.access.tracked, tz=self.tz, base_url=self.base_url)
+            self.visits = self._visit_panel(await self._services() if grant.can_fill else {})
         await self.ticket.show()
         await self.draw_cases()
+        await self.visits.draw()
         self.feed.tickets.subscribe(self.on_ticket)
         self.feed.journey.subscribe(self.on_journey)
         remaining = (grant.expires_at - utcnow()).total_seconds()
         ui.timer(max(remaining, 0.0) + 1.0, self.show_ended, once=True)  # one timer for this page: its expiry
+
+    def _visit_panel(self, services: dict[str, str]) -> VisitPanel:
+        """The visits asked through this grant; asking one needs a grant that lets the relative fill in."""
+        visits, token = self.journey.visits, self.token
+
+        async def ask(code: str, address: str) -> VisitView:
+            return await visits.request_for_grant(token, service_code=code, address=address)
+
+        return VisitPanel(
+            lambda: visits.for_grant(token),
+            ask if self.access.grant.can_fill else None,
+            services,
+            clock=self.journey.cases.clock,
+            tz=self.tz,
+            marker='proxy-visits',
+        )
+
+    async def _services(self) -> dict[str, str]:
+        overview = await self.queue.overview()
+        return {q.service.code: q.service.name for q in overview.queues}
 
     async def draw_cases(self) -> None:
         await self.helper.draw(await self.cases.draw())
@@ -93,5 +117,7 @@ class ProxyScreen:
                     self.show_ended()
                 else:
                     await self.draw_cases()
+        elif event.case_id in self.visits.case_ids:
+            await self.visits.draw()
         elif self.cases.concerns(event.ticket_id, event.case_id):
             await self.draw_cases()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from nicegui import ui
 
 from app.events import TicketEventBase
-from app.models.ticket import TicketStatus
+from app.models.ticket import PriorityClass, TicketStatus
 from app.services.queue import QueueService
 from app.services.remote_queue import ticket_qr
 from app.services.tracking import Tracked, live_position
@@ -28,6 +28,7 @@ class TicketCard:
         self.window_number: int | None = None
         self.service_name = ''
         self.arrival_qr = ''  # a remote ticket's QR until its citizen is confirmed in the hall
+        self.green = False  # 绿色通道: shown as a mark, never why (the code is a pointer, not a key)
         self.box = tid(ui.card(), 'track-ticket').classes('w-full p-4 gap-1')
 
     async def show(self) -> None:
@@ -36,6 +37,7 @@ class TicketCard:
             view = await self.queue.ticket_view_by_id(self.tracked.ticket_id)
             self.status, self.window_number = view.ticket.status, view.window_number
             self.service_name = view.service.name
+            self.green = view.ticket.priority_class == PriorityClass.GREEN
             if view.ticket.awaiting_arrival:
                 self.arrival_qr = ticket_qr(self.queue.settings.secret, view.ticket.code)
         self.draw()
@@ -50,6 +52,8 @@ class TicketCard:
                 tid(ui.label(self.tracked.number), 'track-number').classes('text-4xl font-mono font-bold text-primary')
                 tid(ui.label(t(f'track.status.{self.status}')), 'track-status').classes('text-base')
             ui.label(self.service_name).classes('text-base')
+            if self.green:
+                tid(ui.label(t('track.green')), 'track-green').classes('bg-positive text-white rounded px-2 self-start')
             if self.status == TicketStatus.WAITING:
                 self._draw_position()
             elif self.status == TicketStatus.CALLED and self.window_number is not None:

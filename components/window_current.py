@@ -34,6 +34,10 @@ def current_ticket(current: CurrentTicket, on_unmask: Callable[[], Awaitable[Non
                 badge = PRIORITY_BADGES.get(PriorityClass(ticket.priority_class))
                 if badge:
                     tid(ui.label(t(badge[0])), 'desk-priority').classes(f'{badge[1]} rounded px-2 text-sm')
+                if ticket.priority_class == PriorityClass.GREEN and ticket.priority_reason:
+                    tid(
+                        ui.label(green_why(ticket.priority_reason, ticket.priority_set_by)), 'desk-priority-why'
+                    ).classes('text-sm text-positive')
                 if ticket.recall_count:
                     tid(ui.label(t('desk.recalled', n=ticket.recall_count)), 'desk-recalls').classes(
                         'bg-amber-2 text-amber-10 rounded px-2 text-sm'
@@ -75,6 +79,14 @@ def current_ticket(current: CurrentTicket, on_unmask: Callable[[], Awaitable[Non
         with ui.column().classes('gap-2 flex-grow'):
             ui.label(t('desk.materials')).classes('font-bold')
             material_list(current.checklist, marker='desk-materials')
+
+
+def green_why(reason: str, set_by: str) -> str:
+    """Why the ticket went first and on whose word: '残疾人 · 由 w01 标记', '65岁以上 · 身份证'."""
+    why = t(f'desk.green.{reason}') if reason in ('elderly', 'disability', 'pregnancy') else reason
+    if set_by == 'id_card':
+        return t('desk.green.by_card', why=why)
+    return t('desk.green.by', why=why, who=set_by) if set_by else why
 
 
 def account_state(current: CurrentTicket) -> str:

@@ -41,6 +41,7 @@ from components.window_dialogs import (
     ParkDialog,
     TransferDialog,
 )
+from components.window_green import GreenCard
 from components.window_side import OutOfOrderCard, parked_card, queue_card, state_card
 from twin.hall import HallTwin
 
@@ -92,6 +93,7 @@ class WindowScreen:
                 queue_card(desk.services, twin.queues)
                 self.parked_box = ui.column().classes('w-full')
                 self.out_of_order = OutOfOrderCard(self.call_out_of_order)
+                GreenCard(self.mark_green)
         self.render()
 
     # ---- rendering ---------------------------------------------------------------------------
@@ -237,6 +239,12 @@ class WindowScreen:
         return await self.act(
             lambda p: window_desk.call_out_of_order(self.queue, self.window_id, number, reason=reason, principal=p),
             self._ticket('desk.done.called'),
+        )
+
+    async def mark_green(self, number: str, reason: str) -> bool:
+        queue = self.queue
+        return await self.act(
+            lambda p: queue.mark_green(self.window_id, number, reason=reason, caller=p), self._ticket('desk.green.done')
         )
 
     async def set_state(self, state: WindowState) -> None:

@@ -32,12 +32,21 @@ from components.report_list import report_list
 from components.staffing_panel import staffing_panel
 from components.testids import tid
 from components.texts import error_text, register, t
+from components.visit_desk import visit_desk
+from components.visit_queue import visit_queue
 from pages.guard import StaffSession
 from pages.parts import Parts, Started
 
 log = logging.getLogger(__name__)
 
-PANEL_TITLES = ('manager.staffing', 'manager.results', 'manager.forecast', 'manager.replay', 'manager.reports')
+PANEL_TITLES = (
+    'manager.staffing',
+    'manager.results',
+    'manager.forecast',
+    'manager.replay',
+    'manager.reports',
+    'manager.visits',
+)
 
 register(
     {
@@ -45,6 +54,7 @@ register(
         'manager.results': ('评价与设备', 'Ratings and devices'),
         'manager.forecast': ('客流预测', 'Peak forecast'),
         'manager.replay': ('回放', 'Replay'),
+        'manager.visits': ('上门服务', 'Home visits'),
         'manager.entrance_code': ('入口签到码', 'Entrance check-in code'),
         'manager.forbidden': ('只有大厅管理人员可以操作', 'Only hall managers may do this'),
         'manager.more_hint': ('选择一项打开（打开时才加载）', 'Pick one to open it (loaded when opened)'),
@@ -87,8 +97,11 @@ async def manager_page(started: Started, request: Request) -> Response | None:
                     ui.label(t('manager.map_hint')).classes('text-xs text-grey-6')
                     link = tid(ui.link(t('manager.entrance_code'), '/entrance', new_tab=True), 'entrance-link')
                     link.classes('text-xs')
-            with ui.card().classes('w-80 shrink-0 p-3 gap-2 max-h-[calc(100vh-190px)] min-h-[20rem]'):
-                alert_list(feed, on_ack=acknowledge, tz=tz)
+            with ui.column().classes('w-80 shrink-0 gap-3'):
+                with ui.card().classes('w-full p-3 gap-2 max-h-[calc(100vh-190px)] min-h-[20rem]'):
+                    alert_list(feed, on_ack=acknowledge, tz=tz)
+                with tid(ui.card(), 'visit-queue-card').classes('w-full p-3 gap-2'):
+                    visit_queue(feed, tz=tz)
         with ui.card().classes('w-full p-3 gap-2'):
             ui.label(t('manager.charts')).classes('text-lg font-bold')
             manager_charts(feed, forecast=forecast, tz=tz)
@@ -105,6 +118,7 @@ def _planning_panels(parts: Parts, session: StaffSession) -> None:
         'manager.forecast': lambda: forecast_chart(rt.forecast, rt.queue.live),
         'manager.replay': lambda: replay_panel(rt.replay, rt.settings.tz),
         'manager.reports': lambda: report_list(rt.reports, session, rt.settings.tz),
+        'manager.visits': lambda: visit_desk(rt.journey.visits, session, rt.settings.tz, overview=rt.queue.overview),
     }
     with tid(ui.card(), 'planning').classes('w-full p-3 gap-1'):
         ui.label(t('manager.more')).classes('text-lg font-bold')

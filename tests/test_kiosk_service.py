@@ -329,6 +329,7 @@ async def test_a_typed_id_ticket_is_taken_as_the_assisted_kiosk_with_the_clerks_
         PriorityClass.GREEN,
         'disability',
     )
+    assert view.ticket.priority_set_by == 'w01'  # the assisting clerk marked it, not the kiosk
     assert view.ticket.citizen_id is not None
     s.reset()  # the next citizen: the needs were the last one's, the clerk stays
     assert (s.disability, s.pregnancy, s.caller.assisted_by) == (False, False, 'w01')

@@ -42,6 +42,7 @@ from twin.model import (
     ZoneTwin,
 )
 from twin.reducers import assign, reduce_alert, reduce_device, reduce_registry
+from twin.visits import VisitTwin, reduce_visit, visit_of
 
 __all__ = ['HallTwin', 'QueueTwin', 'WindowTwin']
 
@@ -60,6 +61,7 @@ class HallTwin:
             d.id: SeatTwin(device_id=d.id, code=d.code) for d in self.devices.values() if d.kind == DeviceKind.SEAT
         }
         self.alerts: dict[int, AlertPayload] = {a.id: a for a in layout.alerts}
+        self.visits: dict[int, VisitTwin] = {v.visit_id: visit_of(v) for v in layout.visits}  # 上门服务 queue
         for alert in self.alerts.values():
             device = self.devices_by_code.get(alert.target) if alert.kind == 'help' else None
             if device is not None:
@@ -101,6 +103,7 @@ class HallTwin:
             reduce_registry(self.devices, self.seats, self.devices_by_code, event)
             | reduce_device(self.devices, self.seats, event)
             | reduce_alert(self.alerts, self.devices_by_code, event)
+            | reduce_visit(self.visits, event)
         )
         return self._signal(event, keys)
 

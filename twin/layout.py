@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from sqlmodel import col, select
 
 from app.db import Database
-from app.events import AlertPayload
+from app.events import AlertPayload, HomeVisitChanged
 from app.models.device import Device
-from app.models.hall import Hall, Zone
+from app.models.hall import Hall, ServiceItem, Zone
 from app.models.operations import Alert
 from app.models.people import Role, StaffUser
+from app.models.visits import OPEN_VISITS, HomeVisit
 from app.services.alerts import payload
 
 
@@ -24,6 +25,7 @@ class HallLayout:
     devices: list[Device] = field(default_factory=list)
     staff: dict[int, str] = field(default_factory=dict)  # window id -> the name of the staff member posted there
     alerts: list[AlertPayload] = field(default_factory=list)
+    visits: list[HomeVisitChanged] = field(default_factory=list)  # open home visits, as their last change says
 
 
 async def load_layout(db: Database, hall_id: int) -> HallLayout:
@@ -52,6 +54,11 @@ async def load_layout(db: Database, hall_id: int) -> HallLayout:
                 .order_by(col(Alert.raised_at))
             )
         ).scalars()
+        visits = await s.execute(
+            select(HomeVisit, ServiceItem.code)
+            .join(ServiceItem, col(ServiceItem.id) == HomeVisit.service_id)
+            .where(HomeVisit.hall_id == hall_id, col(HomeVisit.status).in_(OPEN_VISITS))
+        )
         return HallLayout(
             name=hall.name if hall else '',
             width=hall.width if hall else 1200,
@@ -60,4 +67,19 @@ async def load_layout(db: Database, hall_id: int) -> HallLayout:
             devices=devices,
             staff=staff,
             alerts=[payload(a) for a in alerts],
+            visits=[
+                HomeVisitChanged(
+                    hall_id=hall_id,
+                    visit_id=visit.id or 0,
+                    case_id=visit.case_id,
+                    service_code=code,
+                    department_id=visit.department_id,
+                    status=visit.status,
+                    requested_at=visit.requested_at,
+                    slot_start=visit.slot_start,
+                    slot_end=visit.slot_end,
+                    assignees=len(visit.assignees),
+                )
+                for visit, code in visits
+            ],
         )

@@ -39,6 +39,7 @@ from app.models.ticket import (
     TicketEvent,
     TicketStatus,
 )
+from app.models.visits import HomeVisit, VisitStatus
 
 __all__ = [
     'Alert',
@@ -69,6 +70,7 @@ __all__ = [
     'Evaluation',
     'FaceEncoding',
     'Hall',
+    'HomeVisit',
     'KeyCheck',
     'KioskPairingCode',
     'KioskScreenCredential',
@@ -89,6 +91,7 @@ __all__ = [
     'TicketCreate',
     'TicketEvent',
     'TicketStatus',
+    'VisitStatus',
     'Window',
     'WindowEvent',
     'WindowService',

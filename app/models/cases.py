@@ -29,6 +29,7 @@ class Case(CaseBase, table=True):
     citizen_id: int | None = internal(default=None, foreign_key='citizen.id', index=True)
     answers: dict[str, Any] = internal(default_factory=dict, sa_type=JSON)
     created_by: str = internal(default='', max_length=64)
+    kind: str = public(default='application', max_length=16)  # 'home_visit': a 上门服务 (app/services/home_visits.py)
     # the workflow as it was when the case opened: an edited workflow applies to the next case, not this one
     workflow: list[dict[str, Any]] = internal(default_factory=list, sa_type=JSON)
     # a business's address for its case notices (accepted, 补正, done), AES-GCM; '' when none was left

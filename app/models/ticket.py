@@ -105,6 +105,7 @@ class Ticket(TicketBase, table=True):
     awaiting_arrival: bool = public(default=False)  # a remote ticket until the citizen is confirmed in the hall
     come_now_at: dt.datetime | None = internal(default=None)  # when "please come now" went out
     comfort_at: dt.datetime | None = internal(default=None)  # when the long-wait comfort prompt went to its pages
+    priority_set_by: str = internal(default='', max_length=64)  # the clerk who marked the green channel; '' for age
 
 
 class TicketPublic(TicketBase):

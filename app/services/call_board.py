@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from app.db import Database
 from app.events import TicketCalled, TicketEventBase
 from app.models.hall import Window, WindowService, Zone
+from app.models.ticket import PriorityClass
 from app.services.errors import NotFound
 
 RECENT_CALLS = 7  # the current call plus six before it
@@ -41,6 +42,7 @@ class Call:
     number: str
     window_number: int
     recall: bool = False
+    green: bool = False  # 绿色通道: the board marks it, never why (no personal data on a public screen)
 
     @classmethod
     def of(cls, event: TicketEventBase) -> Call | None:
@@ -48,7 +50,10 @@ class Call:
         ticket = event.payload
         if ticket.window_number is None:
             return None
-        return cls(ticket.number, ticket.window_number, recall=isinstance(event, TicketCalled) and event.recall)
+        recall = isinstance(event, TicketCalled) and event.recall
+        return cls(
+            ticket.number, ticket.window_number, recall=recall, green=ticket.priority_class == PriorityClass.GREEN
+        )
 
     @property
     def announcement(self) -> str:

@@ -26,6 +26,7 @@ from app.services.case_views import CaseView
 from app.services.deps import Deps
 from app.services.principal import Principal
 from app.services.uow import Service
+from app.services.visit_timeline import CASE_KIND
 
 RECENT = dt.timedelta(days=30)
 MAX_ROWS = 20
@@ -145,7 +146,8 @@ async def _cases(s: AsyncSession, citizen_id: int | None, ticket_ids: list[int])
         conditions.append(col(Case.ticket_id).in_(ticket_ids))
     if not conditions:
         return []
-    statement = select(Case).where(or_(*conditions)).order_by(col(Case.created_at).desc()).limit(MAX_ROWS)
+    not_visits = Case.kind != CASE_KIND  # home visits have their own panel (app/services/home_visits.py)
+    statement = select(Case).where(or_(*conditions), not_visits).order_by(col(Case.created_at).desc()).limit(MAX_ROWS)
     return [await case_views.load(s, case) for case in (await s.execute(statement)).scalars()]
 
 

@@ -19,6 +19,7 @@ from app.services.department_data import DepartmentData
 from app.services.deps import Deps
 from app.services.email import SmtpChannel
 from app.services.evaluation import EvaluationService
+from app.services.home_visits import HomeVisitService
 from app.services.notifications import NotificationService
 from app.services.proxy import ProxyService
 from app.services.sms_providers import sms_channel
@@ -40,6 +41,7 @@ class Journey:
     home: CitizenHome  # "我的": a signed-in citizen's tickets, bookings, cases, consents and grants
     bookings: BookingService
     comfort: WaitComfortService  # the long-wait comfort prompt on /track and /me
+    visits: HomeVisitService  # 上门服务: home visits asked on /me, /proxy or by staff, run as cases
 
 
 def build_journey(deps: Deps) -> Journey:
@@ -54,6 +56,7 @@ def build_journey(deps: Deps) -> Journey:
     consent = ConsentService(deps)
     department_data = DepartmentData(deps.cipher, consent)
     bookings = BookingService(deps, notifier=notifier)
+    proxy = ProxyService(deps, consent)
     return Journey(
         notifications=notifier,
         cases=CaseService(deps, department_data=department_data, notifier=notifier),
@@ -62,9 +65,10 @@ def build_journey(deps: Deps) -> Journey:
         certificates=CertificateService(deps),
         consent=consent,
         department_data=department_data,
-        proxy=ProxyService(deps, consent),
+        proxy=proxy,
         sms=sms,
         bookings=bookings,
         home=CitizenHome(deps, bookings),
         comfort=WaitComfortService(deps),
+        visits=HomeVisitService(deps, proxy, notifier=notifier),
     )

@@ -27,6 +27,7 @@ from app.events import (
     TicketIssued,
     TicketNoShow,
     TicketParked,
+    TicketPrioritised,
     TicketResumed,
     TicketTransferred,
     WindowChanged,
@@ -149,6 +150,10 @@ class LiveQueue:
             )
             self._arrived(ticket.id, ticket.service_id, ticket.taken_at, ticket.priority_class == PriorityClass.GREEN)
             self._mark_remote(ticket.id, ticket.awaiting_arrival)
+        if isinstance(event, TicketPrioritised) and ticket.id in self.waiting.get(ticket.service_id, {}):
+            self.waiting[ticket.service_id][ticket.id] = Candidate(
+                ticket.id, PriorityClass(ticket.priority_class), ticket.queued_at, 1
+            )
         if isinstance(event, TicketArrived):
             self.remote.discard(ticket.id)
             if ticket.status == TicketStatus.WAITING:

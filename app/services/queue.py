@@ -30,6 +30,7 @@ from app.events import (
     TicketIssued,
     TicketNoShow,
     TicketParked,
+    TicketPrioritised,
     TicketResumed,
     TicketSnapshot,
     TicketTransferred,
@@ -47,7 +48,7 @@ from app.models.ticket import (
     TicketStatus,
 )
 from app.security import codes
-from app.services import audit, citizens, rating_invites, remote_queue
+from app.services import audit, citizens, green_channel, rating_invites, remote_queue
 from app.services.booking import appointment_changed
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.identity import IdentityFacts, parse_id_number
@@ -132,6 +133,7 @@ class QueueService(QueueViews, WindowsAdmin):
                 channel=request.channel,
                 priority_class=decision.priority_class,
                 priority_reason=decision.reason,
+                priority_set_by=green_channel.set_by(caller, decision.reason),
                 taken_at=now,
                 queued_at=now,
                 citizen_id=citizen.id if citizen else caller.citizen_id if rights.remote else None,
@@ -280,6 +282,25 @@ class QueueService(QueueViews, WindowsAdmin):
         ticket.awaiting_arrival = False
         ticket.status = TicketStatus.WAITING
         await self._record(uow, ticket, 'arrived', previous, caller=caller, event=TicketArrived, detail={'how': how})
+
+    async def mark_green(self, window_id: int, number: str, *, reason: str, caller: Principal) -> TicketView:
+        """绿色通道 marked at the desk: a waiting ticket moves ahead for disability or pregnancy, naming the clerk."""
+        green_channel.require_marker(caller, window_id)
+        reason = green_channel.checked_reason(reason)
+        now = self.clock()
+        async with self._transaction() as uow:
+            ticket = await self._ticket_by_number(uow.session, number, now)
+            if ticket.status != TicketStatus.WAITING:
+                raise Conflict('ticket_not_waiting', number=ticket.number)
+            if ticket.priority_class == PriorityClass.GREEN:
+                raise Conflict('already_green', number=ticket.number)
+            ticket.priority_class, ticket.priority_reason = PriorityClass.GREEN, reason
+            ticket.priority_set_by = green_channel.set_by(caller, reason)
+            detail = {'green_channel': True, 'set_by': ticket.priority_set_by}
+            await self._record(
+                uow, ticket, 'prioritised', TicketStatus.WAITING, caller=caller, event=TicketPrioritised, detail=detail
+            )
+        return await self.ticket_view(ticket.code)
 
     async def call_ticket(self, window_id: int, number: str, *, reason: str, caller: Principal) -> TicketView:
         """Out-of-order call of a named ticket; the reason is required and recorded."""
@@ -649,6 +670,8 @@ def _issue_detail(request: TicketCreate, caller: Principal, priority_reason: str
         detail['identity'] = 'typed'
     if caller.assisted_by:
         detail['assisted_by'] = caller.assisted_by
+    if priority_reason in green_channel.MARKED_REASONS:
+        detail.update(green_channel=True, set_by=green_channel.set_by(caller, priority_reason))
     return detail
 
 
@@ -658,7 +681,9 @@ AUDITED_DETAIL = (
     'from_service_id',
     'to_window_id',
     'how',
-)  # never priority reasons (health)
+    'green_channel',
+    'set_by',
+)  # never priority reasons (health): who marked a green channel, not why
 
 
 def _audit_detail(

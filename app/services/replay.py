@@ -31,6 +31,7 @@ from app.events import (
     TicketIssued,
     TicketNoShow,
     TicketParked,
+    TicketPrioritised,
     TicketResumed,
     TicketSnapshot,
     TicketTransferred,
@@ -63,6 +64,7 @@ EVENT_OF_KIND: dict[str, type[TicketEventBase]] = {
     'parked': TicketParked,
     'transferred': TicketTransferred,
     'arrived': TicketArrived,
+    'prioritised': TicketPrioritised,
 }
 
 

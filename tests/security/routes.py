@@ -137,6 +137,40 @@ ROUTES: list[Rule] = [
     Rule('/api/windows/{window_id}/park', WINDOW_OPERATORS, 'POST', {'reason': '补材料'}),
     Rule('/api/windows/{window_id}/resume', WINDOW_OPERATORS, 'POST', {'number': 'A001'}),
     Rule('/api/windows/{window_id}/state', WINDOW_OPERATORS, 'POST', {'state': 'paused'}),
+    # 绿色通道 marked at the desk; tests/security/test_visits_edge.py attacks it
+    Rule('/api/windows/{window_id}/green', WINDOW_OPERATORS, 'POST', {'number': 'A003', 'reason': 'disability'}),
+    # ---- API: 上门服务 (home visits). A phone's own: its 'c.' token, checked by the service (401 otherwise); the
+    # hall's: staff, reviewers and managers, the service checks the department. tests/security/test_visits_edge.py
+    Rule('/api/me/visits', PUBLIC),
+    Rule('/api/me/visits', PUBLIC, 'POST', {'service_code': 'SVC-A', 'address': '北京市朝阳区望京街道6号'}),
+    Rule('/api/visits', (Role.STAFF, Role.REVIEWER, Role.MANAGER)),
+    Rule(
+        '/api/visits',
+        (Role.STAFF, Role.REVIEWER, Role.MANAGER),
+        'POST',
+        {'service_code': 'SVC-A', 'address': '北京市朝阳区望京街道6号', 'id_number': '11010519491231002X'},
+    ),
+    Rule(
+        '/api/visits/{visit_id}/schedule',
+        (Role.STAFF, Role.REVIEWER, Role.MANAGER),
+        'POST',
+        {'start': '2099-01-01T01:00:00Z', 'end': '2099-01-01T03:00:00Z'},
+        example='/api/visits/999/schedule',
+    ),
+    Rule(
+        '/api/visits/{visit_id}/assign',
+        (Role.STAFF, Role.REVIEWER, Role.MANAGER),
+        'POST',
+        {'staff_ids': [1]},
+        example='/api/visits/999/assign',
+    ),
+    Rule(
+        '/api/visits/{visit_id}/done',
+        (Role.STAFF, Role.REVIEWER, Role.MANAGER),
+        'POST',
+        {},
+        example='/api/visits/999/done',
+    ),
     # ---- API: operations ---------------------------------------------------------------------
     Rule('/api/ops/counters', (Role.MANAGER,)),
     # ---- API: the monthly report's files (managers): tests/security/test_report_edge.py attacks them ----------

@@ -30,6 +30,7 @@ from app.security.keys import Purpose
 from app.security.masking import install_log_masking
 from app.services.alerts import AlertService
 from app.services.audit import AuditLog
+from app.services.eta_refresh import EtaRefresher
 from app.services.forecast_today import TodayForecast
 from app.services.storage_watch import MB, StorageWatch, database_folder
 from app.settings import get_settings
@@ -86,6 +87,9 @@ class Root:
             log.info('%s', sqlite_decision())
         hall = await live.start(rt.queue, rt.bus)
         self.stops.append(hall.stop)
+        refresher = EtaRefresher(hall.twin.live)  # the look-ahead recomputed off the request path, coalesced
+        refresher.start()
+        self.stops.append(refresher.stop)
         _resync_when_bus_is_back(rt, hall)
         self.stops.append(_follow_config(rt))
         alerts = AlertService(rt.deps, live=rt.queue.live)

@@ -116,12 +116,16 @@ class Api:
 
     async def _post(self, kind: str, path: str, body: dict[str, Any] | None, ok: int, since: float | None) -> bool:
         started = time.perf_counter() if since is None else since
-        async with self.session.post(path, json=body) as response:
-            payload = await response.read()
-            done = time.perf_counter()
-            if response.status != ok:
-                self.recorder.refused[f'{kind} {response.status}'] += 1
-                return False
+        try:
+            async with self.session.post(path, json=body) as response:
+                payload = await response.read()
+                done = time.perf_counter()
+                if response.status != ok:
+                    self.recorder.refused[f'{kind} {response.status}'] += 1
+                    return False
+        except aiohttp.ClientConnectionError:  # counted, not retried: a take must not be sent twice
+            self.recorder.refused[f'{kind} connection lost'] += 1
+            return False
         self.recorder.latencies[kind].append((done - started) * 1000)
         if kind == 'take':
             self.recorder.taken.append(json.loads(payload)['number'])
@@ -202,7 +206,7 @@ async def phase(pid: int, body: Any) -> tuple[Recorder, float, float]:
 
 async def run_level(args: argparse.Namespace, app: AppProcess, token: str, level: int) -> dict[str, Any]:
     pid = app.pid or 0
-    connector = aiohttp.TCPConnector(limit=0)
+    connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=2.0)  # closed before the server's 5 s idle limit
     session = aiohttp.ClientSession(
         base_url=app.base_url,
         connector=connector,

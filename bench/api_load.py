@@ -382,7 +382,7 @@ def run_app(args: argparse.Namespace, base: Path, level: int) -> dict[str, Any]:
         if (base / name).exists():
             shutil.copy(base / name, folder / name)
     env = {'DEVICE_MODE': 'simulated', 'HALL_SIMULATION': 'off', 'HALL_TIMEZONE': midday_zone()}
-    kwargs: dict[str, Any] = {'extra_env': env, 'start_timeout': 90}
+    kwargs: dict[str, Any] = {'extra_env': env, 'start_timeout': 300}  # a busy shared machine starts slowly
     profile = RESULTS.with_name(f'api_load-{level}.prof')
     app = (
         ProfiledApp(sqlite_url(folder / 'hall.db'), folder, profile=profile, **kwargs)

@@ -7,11 +7,11 @@ it), and replay folds stored events through it. A fresh build from the database 
 events give the same answers (tested).
 
 An event costs the same however many people wait: counts and the oldest ticket are kept per service as
-events come, and old arrivals are pruned in amortised constant time. Only the look-ahead (every queue played
-forward, docs/eta.md) grows with the queues. By default an estimate recomputes it when something changed (tests, replay, scripts); a served
-app sets `coalesce` and hands the recompute to one task per process (app/services/eta_refresh.py), and
-until it has run, an estimate reads the last look-ahead shifted by the tickets that left the service's
-queue since (a ticket the look-ahead saw as the k-th is now the (k - left)-th).
+events come, and old arrivals are pruned in amortised constant time. Only the look-ahead (every queue
+played forward, docs/eta.md) grows with the queues. By default an estimate recomputes it when something
+changed (tests, replay, scripts); a served app sets `coalesce` and hands the recompute to one task per
+process (app/services/eta_refresh.py), and until it has run, an estimate reads the last look-ahead
+shifted by the tickets that left the service's queue since (the k-th there is now the (k - left)-th).
 """
 
 from __future__ import annotations

@@ -26,6 +26,8 @@ from app.events import (
 from app.models import ServiceItem
 from app.services.eta_refresh import EtaRefresher
 from app.services.live_queue import LiveQueue, WindowSlot
+from tests.twinkit import seed_twin
+from twin.model import QUEUE, Key
 
 START = dt.datetime(2026, 11, 30, 2, 0, tzinfo=dt.UTC)
 SERVICES = {1: 6.0, 2: 10.0, 3: 15.0}  # id -> configured mean handling minutes
@@ -220,3 +222,32 @@ async def test_a_burst_of_events_is_recomputed_at_most_a_few_times_a_second() ->
     finally:
         await refresher.stop()
     assert not state.coalesce
+
+
+def test_the_twin_redraws_the_queue_an_event_touched_and_every_queue_after_the_recompute() -> None:
+    coalesced, replayed = seed_twin(), seed_twin()  # the second recomputes every queue on every event, as before
+    coalesced.live.coalesce = True
+    for twin in (coalesced, replayed):
+        twin.live.clock = lambda: START
+    updates: list[frozenset[Key]] = []
+    coalesced.updated.subscribe(updates.append)
+    served = sorted({sid for slot in coalesced.live.windows.values() if slot.state == 'open' for sid in slot.services})
+    for n, sid in enumerate(served * 3, start=1):
+        snapshot = TicketSnapshot(
+            id=n,
+            number=f'A{n:03d}',
+            service_id=sid,
+            service_code='X',
+            status='waiting',
+            priority_class='normal',
+            queued_at=START,
+            taken_at=START,
+        )
+        event = TicketIssued(hall_id=1, payload=snapshot)
+        updates.clear()
+        coalesced.apply(event)
+        replayed.apply(event)
+        assert {key for keys in updates for key in keys if key[0] == QUEUE} == {(QUEUE, sid)}
+        assert coalesced.queues[sid].waiting == replayed.queues[sid].waiting
+    assert coalesced.live.refresh()
+    assert {sid: vars(q) for sid, q in coalesced.queues.items()} == {sid: vars(q) for sid, q in replayed.queues.items()}

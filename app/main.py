@@ -31,6 +31,7 @@ from app.security.masking import install_log_masking
 from app.services.alerts import AlertService
 from app.services.assistant import AssistantService
 from app.services.audit import AuditLog
+from app.services.eta_refresh import EtaRefresher
 from app.services.forecast_today import TodayForecast
 from app.services.storage_watch import MB, StorageWatch, database_folder
 from app.settings import get_settings
@@ -88,6 +89,9 @@ class Root:
             log.info('%s', sqlite_decision())
         hall = await live.start(rt.queue, rt.bus)
         self.stops.append(hall.stop)
+        refresher = EtaRefresher(hall.twin.live)  # the look-ahead recomputed off the request path, coalesced
+        refresher.start()
+        self.stops.append(refresher.stop)
         _resync_when_bus_is_back(rt, hall)
         if rt.guide is not None:  # the assistant's index, once per process; rebuilt by rt.follow_config
             rt.assistant = AssistantService(rt.deps, guide=rt.guide, vocabulary=read_vocabulary(settings.hall_seed))

@@ -12,6 +12,8 @@ overall it prints the mean absolute error (MAE) divided by the median wait, the 
 range, and the mean squared error against a baseline: the rolling average of the last N actual waits
 in that queue (as known when the ticket was taken, today only). Targets (issue 5, item 8): squared
 error >= 30% lower than the baseline, coverage 75-85%. Results go to bench/results/eta-accuracy.json.
+`--coalesce` runs the estimates as the served app does (issue 20): the look-ahead recomputed at most a few
+times a (virtual) second, readers in between shifting the last one.
 """
 
 from __future__ import annotations
@@ -49,9 +51,11 @@ from app.models import Hall, ServiceItem, Ticket  # noqa: E402
 from app.security.crypto import FieldCipher  # noqa: E402
 from app.security.keys import Purpose  # noqa: E402
 from app.services.deps import Deps  # noqa: E402
+from app.services.eta_refresh import REFRESHES_PER_SECOND  # noqa: E402
 from app.services.forecast import ForecastService  # noqa: E402
 from app.services.hall_hours import is_working_day, local_moment  # noqa: E402
 from app.services.limits import build_limits  # noqa: E402
+from app.services.live_queue import LiveQueue  # noqa: E402
 from app.services.queue import QueueService, TicketView  # noqa: E402
 from app.settings import load_settings  # noqa: E402
 from devices.sim.hall_traffic import HallSimulator, SimConfig, VirtualClock, model_rates  # noqa: E402
@@ -62,6 +66,20 @@ RESULTS = Path(_HERE) / 'results' / 'eta-accuracy.json'
 SECRET = b'eta-accuracy-bench-secret-0123456789abcdef'
 TARGET_MSE_REDUCTION = 0.30
 TARGET_COVERAGE = (0.75, 0.85)
+
+
+class CoalescingClock(VirtualClock):
+    """The served app's estimates on the virtual clock: the look-ahead is recomputed as app/services/eta_refresh.py
+    does, at most REFRESHES_PER_SECOND times a (virtual) second, and estimates in between read the last one."""
+
+    live: LiveQueue | None = None
+    _last: dt.datetime | None = None
+
+    async def wait_until(self, moment: dt.datetime) -> None:
+        await super().wait_until(moment)
+        due = self._last is None or (self.now - self._last).total_seconds() >= 1 / REFRESHES_PER_SECOND
+        if self.live is not None and due and self.live.refresh():
+            self._last = self.now
 
 
 @dataclass
@@ -87,12 +105,15 @@ async def simulate(args: argparse.Namespace, folder: Path) -> tuple[list[Sample]
     await ensure_history(db, hall_code='main', end=args.start)
     async with db.session() as s:
         hall_id = (await s.execute(select(Hall.id).where(Hall.code == 'main'))).scalar_one()
-    clock = VirtualClock(local_moment(args.start, 7, settings.tz))
+    clock = (CoalescingClock if args.coalesce else VirtualClock)(local_moment(args.start, 7, settings.tz))
     bus = InProcessBus()
     limits = build_limits(db, redis_url='', key=settings.key(Purpose.LIMITS), clock=clock)
     deps = Deps(db, bus, settings, FieldCipher({'k1': SECRET}, 'k1'), limits, hall_id, clock)
     queue = QueueService(deps)
-    await queue.start_live()
+    live = await queue.start_live()
+    if isinstance(clock, CoalescingClock):
+        clock.live = live
+        live.coalesce = True
     model = await ForecastService(deps).model()
     samples: list[Sample] = []
 
@@ -250,6 +271,9 @@ def main() -> int:
     parser.add_argument('--seed', type=int, default=1)
     parser.add_argument('--baseline-window', type=int, default=10, help='waits in the rolling-average baseline')
     parser.add_argument('--dump', help='write every sample (JSON lines) to this file')
+    parser.add_argument(
+        '--coalesce', action='store_true', help="the served app's coalesced look-ahead (default: recomputed per read)"
+    )
     parser.add_argument('--strict', action='store_true', help='exit with status 1 when a target is missed')
     args = parser.parse_args()
     command = '.venv/bin/python bench/eta_accuracy.py ' + shlex.join(sys.argv[1:])

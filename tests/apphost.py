@@ -185,6 +185,10 @@ class AppProcess:
         env.update(self.extra_env)
         return env
 
+    def command(self) -> list[str]:
+        """The command line of the app (a benchmark may wrap it, e.g. in cProfile)."""
+        return [sys.executable, str(ROOT / 'main.py')]
+
     def start(self) -> AppProcess:
         """Start the subprocess and wait until GET /api/hall answers 200 (or raise with its output)."""
         if self.running:
@@ -193,7 +197,7 @@ class AppProcess:
         self._log_path = self.tmp_dir / f'app-{self.port}-{self.starts}.log'
         with self._log_path.open('wb') as log:
             self.process = subprocess.Popen(
-                [sys.executable, str(ROOT / 'main.py')],
+                self.command(),
                 cwd=ROOT,
                 env=self.environment(),
                 stdin=subprocess.DEVNULL,

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from nicegui import Event as UiEvent
 
 from app.bus import Bus, Subscription
-from app.events import AlertPayload, Event
+from app.events import AlertPayload, Event, TicketEventBase, TicketTransferred
 from app.models.device import Device, DeviceKind
 from app.models.hall import Zone
 from app.services.live_queue import QUEUE_EVENTS, LiveQueue
@@ -74,6 +74,7 @@ class HallTwin:
         self._place_queues()
         self._refresh_queues()
         live.follow(self._show)
+        live.on_refresh(self._reestimate)
 
     def attach(self, bus: Bus) -> None:
         """Take device and alert events from the bus; queue events come through the live state, fed from the
@@ -83,6 +84,7 @@ class HallTwin:
 
     def detach(self, bus: Bus) -> None:
         self.live.unfollow(self._show)
+        self.live.off_refresh(self._reestimate)
         if self._subscription:
             bus.unsubscribe(self._subscription)
             self._subscription = None
@@ -141,8 +143,17 @@ class HallTwin:
         return changed
 
     def _show(self, event: Event) -> None:
-        """The live state has just applied this event: show its windows and queues as they now stand."""
-        self._shown = self._signal(event, self._show_windows() | self._refresh_queues())
+        """The live state has just applied this event: show its windows and queues as they now stand. When the
+        live state coalesces its look-ahead, only the queues the event touched are redrawn here (the rest follow
+        with the next recompute, `_reestimate`), so an event costs the same however many queues there are."""
+        touched = _touched_services(event) if self.live.coalesce else None
+        self._shown = self._signal(event, self._show_windows() | self._refresh_queues(touched))
+
+    def _reestimate(self) -> None:
+        """The live state recomputed its look-ahead: every queue's estimate may have moved (no event to name)."""
+        keys = self._refresh_queues()
+        if keys:
+            self.updated.emit(frozenset(keys))
 
     def _signal(self, event: Event, keys: set[Key]) -> frozenset[Key]:
         if not keys:
@@ -192,9 +203,12 @@ class HallTwin:
                     votes[window.zone_id] += 10 if tier == 1 else 1
             queue.zone_id = min(votes, key=lambda zid: (-votes[zid], zid)) if votes else None
 
-    def _refresh_queues(self) -> set[Key]:
+    def _refresh_queues(self, services: set[int] | None = None) -> set[Key]:
+        """Copy the live figures of these queues (all when None) onto the twin; the keys of those that changed."""
         keys: set[Key] = set()
         for sid, queue in self.queues.items():
+            if services is not None and sid not in services:
+                continue
             waiting = self.live.waiting_count(sid)
             estimate = self.live.estimate(sid, waiting)
             if assign(
@@ -324,6 +338,16 @@ def _queue(queue: ServiceQueue) -> QueueTwin:
         prefix=service.ticket_prefix,
         threshold=service.queue_alert_threshold,
     )
+
+
+def _touched_services(event: Event) -> set[int] | None:
+    """The queues a ticket event changes; None (all of them) for a window's new state or services, or a booking
+    (a moved booking can leave one queue for another; bookings are rare next to tickets)."""
+    if isinstance(event, TicketTransferred):
+        return {event.payload.service_id, event.from_service_id}
+    if isinstance(event, TicketEventBase):
+        return {event.payload.service_id}
+    return None
 
 
 def _merge(known: dict[int, Any], kind: str, key: int, fresh: Any, fields: tuple[str, ...]) -> set[Key]:

@@ -5,11 +5,19 @@ reducer), so a wait estimate costs no query. It is the one place that says what 
 event does to the hall: the queue service, alerts and the twin share one instance (the twin follows
 it), and replay folds stored events through it. A fresh build from the database and a state fed by
 events give the same answers (tested).
+
+An event costs the same however many people wait: counts and the oldest ticket are kept per service as
+events come, and old arrivals are pruned in amortised constant time. Only the look-ahead (every queue
+played forward, docs/eta.md) grows with the queues. By default an estimate recomputes it when something
+changed (tests, replay, scripts); a served app sets `coalesce` and hands the recompute to one task per
+process (app/services/eta_refresh.py), and until it has run, an estimate reads the last look-ahead
+shifted by the tickets that left the service's queue since (the k-th there is now the (k - left)-th).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import logging
 from collections import Counter, deque
 from collections.abc import Callable
@@ -75,8 +83,14 @@ class LiveQueue:
     cap_minutes: Callable[[], float] = lambda: 20.0  # the fairness cap in force (the hall rules), read at use
     _seen: deque[str] = field(default_factory=lambda: deque(maxlen=SEEN_EVENTS))
     _seen_ids: set[str] = field(default_factory=set)
+    coalesce: bool = False  # the look-ahead is recomputed by `refresh` (one task per process), not by readers
     _version: int = 0
     _ahead_cache: tuple[int, dt.datetime, dict[int, list[eta.ProjectedCall]]] | None = None
+    _left: Counter[int] = field(default_factory=Counter)  # tickets that left each queue since the look-ahead
+    _oldest: dict[int, list[tuple[dt.datetime, int]]] = field(default_factory=dict)  # per service, lazy deletion
+    _prune_at: int = 64  # arrivals are pruned when there are more than this (doubling: amortised O(1))
+    _refreshed: list[Callable[[], object]] = field(default_factory=list)
+    _green_cache: dict[int, float] | None = None
     _stats_cache: dict[int, eta.HandlingStats] = field(default_factory=dict)  # until the service's next sample
     _booked_cache: tuple[dt.datetime, dict[int, int]] | None = None  # per service, for one minute of the clock
     _followers: list[Callable[[Event], object]] = field(default_factory=list)
@@ -89,6 +103,13 @@ class LiveQueue:
 
     def unfollow(self, follower: Callable[[Event], object]) -> None:
         self._followers = [f for f in self._followers if f != follower]
+
+    def on_refresh(self, listener: Callable[[], object]) -> None:
+        """Call `listener` after each recompute of the look-ahead by `refresh` (every queue's estimate moved)."""
+        self._refreshed.append(listener)
+
+    def off_refresh(self, listener: Callable[[], object]) -> None:
+        self._refreshed = [f for f in self._refreshed if f != listener]
 
     def attach(self, bus: Bus) -> None:
         """Feed this state from the bus; a second call (another part sharing the state) changes nothing."""
@@ -140,13 +161,15 @@ class LiveQueue:
         self._ahead_cache = None
         self._booked_cache = None
         self._stats_cache.clear()
+        self._oldest.clear()
+        self._left.clear()
 
     def _apply_ticket(self, event: TicketEventBase) -> None:
         ticket = event.payload
         if isinstance(event, TicketIssued | TicketTransferred):
             self._unqueue(ticket.id)
-            self.waiting.setdefault(ticket.service_id, {})[ticket.id] = Candidate(
-                ticket.id, PriorityClass(ticket.priority_class), ticket.queued_at, 1
+            self._enqueue(
+                ticket.service_id, Candidate(ticket.id, PriorityClass(ticket.priority_class), ticket.queued_at, 1)
             )
             self._arrived(ticket.id, ticket.service_id, ticket.taken_at, ticket.priority_class == PriorityClass.GREEN)
             self._mark_remote(ticket.id, ticket.awaiting_arrival)
@@ -157,8 +180,8 @@ class LiveQueue:
         if isinstance(event, TicketArrived):
             self.remote.discard(ticket.id)
             if ticket.status == TicketStatus.WAITING:
-                self.waiting.setdefault(ticket.service_id, {})[ticket.id] = Candidate(
-                    ticket.id, PriorityClass(ticket.priority_class), ticket.queued_at, 1
+                self._enqueue(
+                    ticket.service_id, Candidate(ticket.id, PriorityClass(ticket.priority_class), ticket.queued_at, 1)
                 )
         if isinstance(event, TicketTransferred):
             self._free(event.from_window_id)
@@ -190,9 +213,16 @@ class LiveQueue:
         self._booked_cache = None
         return True
 
+    def _enqueue(self, service_id: int, candidate: Candidate) -> None:
+        self.waiting.setdefault(service_id, {})[candidate.ticket_id] = candidate
+        heap = self._oldest.get(service_id)
+        if heap is not None:
+            heapq.heappush(heap, (candidate.queued_at, candidate.ticket_id))
+
     def _unqueue(self, ticket_id: int) -> None:
-        for waiting in self.waiting.values():
-            waiting.pop(ticket_id, None)
+        for service_id, waiting in self.waiting.items():
+            if waiting.pop(ticket_id, None) is not None:
+                self._left[service_id] += 1
 
     def _mark_remote(self, ticket_id: int, awaiting: bool) -> None:
         if awaiting:
@@ -209,16 +239,20 @@ class LiveQueue:
         """Remember recent arrivals (a transfer moves one to its new service), forgetting old ones."""
         if ticket_id in self.arrivals or taken_at >= self.clock() - ARRIVAL_WINDOW:
             self.arrivals[ticket_id] = (service_id, taken_at, green)
-        if len(self.arrivals) > 64:
+        if len(self.arrivals) > self._prune_at:
             horizon = self.clock() - ARRIVAL_WINDOW
             self.arrivals = {k: v for k, v in self.arrivals.items() if v[1] >= horizon}
+            self._prune_at = max(64, 2 * len(self.arrivals))
 
     def waiting_count(self, service_id: int) -> int:
         return len(self.waiting.get(service_id, {}))
 
     def remote_count(self, service_id: int) -> int:
         """How many of the service's waiting tickets are remote ones whose citizen has not arrived yet."""
-        return sum(1 for ticket_id in self.waiting.get(service_id, {}) if ticket_id in self.remote)
+        waiting = self.waiting.get(service_id, {})
+        if len(self.remote) < len(waiting):
+            return sum(1 for ticket_id in self.remote if ticket_id in waiting)
+        return sum(1 for ticket_id in waiting if ticket_id in self.remote)
 
     def booked_count(self, service_id: int) -> int:
         """Citizens booked for the service (not yet checked in) whose slot is under way or starts within
@@ -237,7 +271,20 @@ class LiveQueue:
         return counts
 
     def oldest(self, service_id: int) -> dt.datetime | None:
-        return min((c.queued_at for c in self.waiting.get(service_id, {}).values()), default=None)
+        """When the service's longest-waiting ticket was queued: the head of a heap whose stale entries (tickets
+        gone, or queued again later) are dropped as they surface."""
+        waiting = self.waiting.get(service_id, {})
+        heap = self._oldest.get(service_id)
+        if heap is None:
+            heap = self._oldest[service_id] = [(c.queued_at, c.ticket_id) for c in waiting.values()]
+            heapq.heapify(heap)
+        while heap:
+            queued_at, ticket_id = heap[0]
+            candidate = waiting.get(ticket_id)
+            if candidate is not None and candidate.queued_at == queued_at:
+                return queued_at
+            heapq.heappop(heap)
+        return None
 
     def ahead_of(self, candidate: Candidate, service_id: int, *, now: dt.datetime, cap: dt.timedelta) -> int:
         """How many waiting tickets of the service would be called before this one."""
@@ -255,12 +302,13 @@ class LiveQueue:
             return None
         stats = self._stats(service_id)
         calls = self._look_ahead(service_id)
+        index = ahead + self._left[service_id] if self.coalesce else ahead
         open_slots = [w for w in self.windows.values() if w.state == WindowState.OPEN]
         serving = sum(1 for w in open_slots if service_id in w.services)
-        if ahead < len(calls):
-            green = self._rates(self.clock())[1]
+        if index < len(calls):
+            green = self._green_rates()
             jumps = green.get(service_id, 0.0) * stats.mean / max(serving, 1)
-            return eta.call_estimate(calls[ahead], stats=stats, windows=serving, jumps=jumps)
+            return eta.call_estimate(calls[index], stats=stats, windows=serving, jumps=jumps)
         loads = [eta.WindowLoad(w.services, w.current_ticket_id is not None) for w in open_slots]
         counts = {sid: len(items) for sid, items in self.waiting.items()}
         capacity = eta.service_capacity(service_id, loads, counts)
@@ -275,13 +323,45 @@ class LiveQueue:
             stats = self._stats_cache[service_id] = eta.handling_stats(samples, prior_mean=service.avg_handling_minutes)
         return stats
 
+    @property
+    def stale(self) -> bool:
+        """Something changed since the look-ahead, or it is older than REUSE_SECONDS."""
+        cached = self._ahead_cache
+        return cached is None or cached[0] != self._version or not self._recent(cached[1])
+
+    def refresh(self) -> bool:
+        """Recompute the look-ahead if it is stale (the coalescing task calls this); True when it did, and then the
+        `on_refresh` listeners are told."""
+        if not self.stale:
+            return False
+        self._compute_look_ahead(self.clock())
+        for listener in self._refreshed:
+            try:
+                listener()
+            except Exception:
+                log.exception('live queue refresh listener %r failed', listener)
+        return True
+
+    def _recent(self, moment: dt.datetime) -> bool:
+        return abs((self.clock() - moment).total_seconds()) < REUSE_SECONDS
+
+    def _green_rates(self) -> dict[int, float]:
+        """Green-channel arrivals per minute: as of the look-ahead when coalescing (counted once per recompute)."""
+        if self.coalesce and self._green_cache is not None:
+            return self._green_cache
+        return self._rates(self.clock())[1]
+
     def _look_ahead(self, service_id: int) -> list[eta.ProjectedCall]:
         """Call times of the service's queue; one look-ahead serves every queue while nothing changes
-        (and for a few seconds: the clock moves, the picture hardly does)."""
+        (and for a few seconds: the clock moves, the picture hardly does). When coalescing, a look-ahead that
+        is recent by the clock serves even after events: the task recomputes it."""
         now = self.clock()
         cached = self._ahead_cache
-        if cached and cached[0] == self._version and abs((now - cached[1]).total_seconds()) < REUSE_SECONDS:
+        if cached and (cached[0] == self._version or self.coalesce) and self._recent(cached[1]):
             return cached[2].get(service_id, [])
+        return self._compute_look_ahead(now).get(service_id, [])
+
+    def _compute_look_ahead(self, now: dt.datetime) -> dict[int, list[eta.ProjectedCall]]:
         desks = [
             eta.Desk(slot.services, self._free_in(slot, now))
             for slot in self.windows.values()
@@ -295,9 +375,12 @@ class LiveQueue:
             for sid, waiting in self.waiting.items()
         }
         means = {sid: self._stats(sid).mean for sid in self.services}
-        calls = eta.look_ahead(desks, queues, means, cap=self.cap_minutes(), arrivals=self._rates(now)[0])
+        rates, green = self._rates(now)
+        calls = eta.look_ahead(desks, queues, means, cap=self.cap_minutes(), arrivals=rates)
         self._ahead_cache = (self._version, now, calls)
-        return calls.get(service_id, [])
+        self._green_cache = green
+        self._left.clear()
+        return calls
 
     def _free_in(self, slot: WindowSlot, now: dt.datetime) -> float:
         """Minutes until the window is free: the expected rest of the case at it."""

@@ -8,6 +8,7 @@ replayed event harmless: "near" once per ticket, "called" once per call event (a
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from collections import OrderedDict
 
 from app.bus import Bus, Subscription
@@ -45,7 +46,10 @@ class QueueNotices(Service):
     def near(self, service_id: int) -> list[tuple[int, int]]:
         """(ticket id, people ahead) for the waiting tickets 1..NEAR_AHEAD places from the front."""
         now, cap = self.clock(), dt.timedelta(minutes=self.rules.fairness_cap_minutes)  # the queue's own
-        waiting = sorted(self.live.waiting.get(service_id, {}).values(), key=lambda c: order_key(c, now=now, cap=cap))
+        front = NEAR_AHEAD + 1  # the front of the queue only: no sort of the whole queue per event
+        waiting = heapq.nsmallest(
+            front, self.live.waiting.get(service_id, {}).values(), key=lambda c: order_key(c, now=now, cap=cap)
+        )
         return [(candidate.ticket_id, ahead) for ahead, candidate in enumerate(waiting) if 1 <= ahead <= NEAR_AHEAD]
 
     async def on_event(self, event: Event) -> None:

@@ -36,8 +36,10 @@ from components.kiosk_assist import assist_bar, assist_dialog
 from components.kiosk_checklist import checklist_view
 from components.kiosk_consent import consent_view, face_wait_view
 from components.kiosk_enrol import enrol_capture_view, enrol_consent_view, enrol_offer
+from components.kiosk_keys import KioskKeys, goes_home
 from components.kiosk_services import services_view
 from components.kiosk_start import start_view
+from components.kiosk_texts import pick
 from components.kiosk_ticket import ticket_view
 from components.testids import tid
 from components.texts import error_text, t
@@ -46,6 +48,14 @@ from twin.hall import HallTwin
 IDLE_SECONDS = 60.0
 IDLE_CHECK_SECONDS = 5.0
 RECHECK_SECONDS = 30.0  # a revoked screen stops within this even if the push never arrives
+STEP_WORDS = {  # what the live region says when a step is drawn (checklist and ticket: see _step_words)
+    Step.START: 'kiosk.choose_start',
+    Step.CONSENT: 'kiosk.consent.title',
+    Step.FACE: 'kiosk.face.look',
+    Step.ENROL_CONSENT: 'kiosk.enrol.title',
+    Step.ENROL: 'kiosk.enrol.look',
+    Step.SERVICE: 'kiosk.services.title',
+}
 
 
 class KioskActivity(ui.element, component='kiosk_idle.js'):
@@ -85,9 +95,12 @@ class KioskScreen:
         self.closed = False
         self.checked_at = time.monotonic()
         KioskActivity().on('activity', self.touch)
+        KioskKeys()
         ui.timer(IDLE_CHECK_SECONDS, self._check_idle)
         ui.context.client.on_delete(self._gone)
         self.assist_dialog = assist_dialog(self._sign_in)
+        self.step_said = tid(ui.label(), 'kiosk-step-said').classes('sr-only')
+        self.step_said.props('role=status aria-live=polite aria-atomic=true')  # each new step, for screen readers
         self.header = ui.row().classes('kiosk-header w-full items-center justify-between px-6 py-3 no-wrap')
         self.assist_row = ui.row().classes('w-full gap-0')
         self.body = ui.column().classes('w-full max-w-[1040px] self-center gap-5 p-6')
@@ -99,6 +112,7 @@ class KioskScreen:
         if self.closed:
             return
         self.frame.set_elder(self.session.elder)
+        self.step_said.set_text(self._step_words())
         self._render_header()
         self._render_assist()
         self.body.clear()
@@ -116,7 +130,7 @@ class KioskScreen:
             with ui.row().classes('items-center gap-3 no-wrap'):
                 if self.session.step != Step.START:
                     home = tid(ui.button(t('kiosk.home'), on_click=self.restart), 'kiosk-home')
-                    home.props('flat icon=home').classes('text-white')
+                    goes_home(home).props('flat icon=home').classes('text-white')
                 if self.session.assist is None:
                     assist = tid(ui.button(t('kiosk.assist'), on_click=self.assist_dialog.open), 'kiosk-assist')
                     assist.props('flat icon=badge').classes('text-white')
@@ -138,6 +152,16 @@ class KioskScreen:
                 ),
                 on_end=self.end_assist,
             )
+
+    def _step_words(self) -> str:
+        """The step in a few words, for screen readers: its title, the chosen service, or the ticket's number."""
+        session = self.session
+        if session.step == Step.TICKET and session.ticket is not None:
+            return f'{t("kiosk.ticket.your_number")} {session.ticket.ticket.number}'
+        if session.step == Step.CHECKLIST and session.service_code is not None:
+            service = self.catalogue.service(session.service_code)
+            return f'{pick(service.name, service.name_en)}：{t("kiosk.materials")}'
+        return t(STEP_WORDS.get(session.step, 'kiosk.title'))
 
     def _render_step(self) -> None:
         session = self.session

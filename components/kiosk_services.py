@@ -32,7 +32,7 @@ def _service_button(card: ServiceCard, queue: QueueTwin | None, on_choose: Choos
             'width: 1.9em; height: 1.9em; line-height: 1.9em'
         )
         with ui.column().classes('gap-1 flex-grow'):
-            ui.label(pick(card.name, card.name_en)).classes('text-[1.15em] font-bold')
+            ui.label(pick(card.name, card.name_en)).classes('text-[1.15em] font-bold text-left')
             if card.description:
                 ui.label(card.description).classes('kiosk-muted text-[0.8em] leading-snug text-left')
         if queue is not None:
@@ -62,7 +62,7 @@ def services_view(
         with numbered(show, len(catalogue.elder_codes) + 1):
             key_cap(len(catalogue.elder_codes) + 1).classes('ml-3')
         return
-    columns = 'repeat(auto-fit, minmax(440px, 1fr))' if not elder else '1fr'
+    columns = 'repeat(auto-fit, minmax(min(440px, 100%), 1fr))' if not elder else '1fr'
     number = 0
     for group in catalogue.groups:
         ui.label(pick(group.department, group.department_en)).classes('text-[1.1em] font-bold kiosk-muted mt-2')

@@ -67,7 +67,7 @@ def start_view(
 ) -> None:
     heading(ui.label(t('kiosk.choose_start'))).classes('text-[1.6em] font-bold')
     grid = ui.element('div').classes('w-full grid gap-4')
-    with grid.style('grid-template-columns: repeat(auto-fit, minmax(420px, 1fr))'):
+    with grid.style('grid-template-columns: repeat(auto-fit, minmax(min(420px, 100%), 1fr))'):
         reader = kiosk.attached(DeviceKind.ID_READER) is not None
         with _tile(
             'badge',

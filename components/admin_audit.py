@@ -57,6 +57,9 @@ def check_text(check: ChainCheck) -> str:
     return ' '.join(lines)
 
 
+AUDIT_CSS = '.audit-scroll .q-table__middle { overflow: visible; }'  # its wrapper scrolls instead
+
+
 class AuditPanel:
     def __init__(self, browser: AuditBrowser, caller: Caller) -> None:
         self.browser = browser
@@ -92,7 +95,12 @@ class AuditPanel:
                 {'name': name, 'label': t(f'admin.audit.col.{name}'), 'field': name, 'align': 'left'}
                 for name in COLUMNS
             ]
-            self.table = tid(ui.table(columns=columns, rows=[], row_key='id'), 'admin-audit-table').classes('w-full')
+            ui.add_css(AUDIT_CSS)
+            scroller = ui.element('div').classes('audit-scroll w-full overflow-x-auto').props('tabindex=0 role=region')
+            scroller.props['aria-label'] = t('admin.audit')  # the wide table scrolls here, reachable by keyboard
+            with scroller:
+                self.table = tid(ui.table(columns=columns, rows=[], row_key='id'), 'admin-audit-table')
+            self.table.classes('w-full')
             self.table.props('dense flat wrap-cells :pagination="{rowsPerPage: 0}" hide-bottom')
             with ui.row().classes('w-full items-center justify-end gap-2'):
                 self.count = tid(ui.label(), 'admin-audit-count').classes('text-sm text-grey-8')

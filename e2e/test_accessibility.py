@@ -381,3 +381,23 @@ def test_a_new_call_is_said_in_the_boards_polite_live_region(
     expect(said).to_have_text(f'请 {number} 号到 {window["number"]} 号窗口办理')
     board.context.close()
     desk.context.close()
+
+
+@pytest.mark.parametrize('width', WIDTHS)
+def test_no_serious_or_critical_axe_violation_behind_the_admin_tabs(width: str, hall: Hall) -> None:
+    """/admin shows one tab at a time: each is opened and checked."""
+    admin = hall.pages['admin']
+    admin.set_viewport_size(WIDTHS[width])
+    admin.goto(f'{hall.app.base_url}/admin')
+    tabs = admin.get_by_test_id('admin-tabs').get_by_role('tab')
+    expect(tabs.first).to_be_visible()
+    problems = []
+    for index in reversed(range(tabs.count())):
+        tab = tabs.nth(index)
+        tab.click()
+        expect(tab).to_have_attribute('aria-selected', 'true')
+        expect(admin.locator('.q-tab-panel')).to_have_count(1)  # the sliding change of panels is over
+        found = blocking_violations(admin)
+        if found:
+            problems.append(f'tab {tab.inner_text()}:\n{described(found)}')
+    assert not problems, '\n'.join(problems)

@@ -16,6 +16,7 @@ from app.services.audit_browser import AuditBrowser, AuditFilter, AuditPage, Aud
 from app.services.errors import DomainError
 from app.services.principal import Principal
 from components import admin_audit_texts as _texts  # noqa: F401 - registers the texts
+from components.readable import table_scroll
 from components.testids import tid
 from components.texts import TEXTS, error_text, t
 
@@ -57,9 +58,6 @@ def check_text(check: ChainCheck) -> str:
     return ' '.join(lines)
 
 
-AUDIT_CSS = '.audit-scroll .q-table__middle { overflow: visible; }'  # its wrapper scrolls instead
-
-
 class AuditPanel:
     def __init__(self, browser: AuditBrowser, caller: Caller) -> None:
         self.browser = browser
@@ -95,10 +93,7 @@ class AuditPanel:
                 {'name': name, 'label': t(f'admin.audit.col.{name}'), 'field': name, 'align': 'left'}
                 for name in COLUMNS
             ]
-            ui.add_css(AUDIT_CSS)
-            scroller = ui.element('div').classes('audit-scroll w-full overflow-x-auto').props('tabindex=0 role=region')
-            scroller.props['aria-label'] = t('admin.audit')  # the wide table scrolls here, reachable by keyboard
-            with scroller:
+            with table_scroll(t('admin.audit')):
                 self.table = tid(ui.table(columns=columns, rows=[], row_key='id'), 'admin-audit-table')
             self.table.classes('w-full')
             self.table.props('dense flat wrap-cells :pagination="{rowsPerPage: 0}" hide-bottom')

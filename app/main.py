@@ -206,6 +206,7 @@ def configure() -> None:
     for api in (router, web_session.router, ops_router, kiosk_pairing.router, citizen.web_router):
         _include(api)
     install_docs(app, router)
+    name_loading_bar(settings.lang)
     root = Root()
     app.state.halltwin = root  # Starlette's per-app state: tests and diagnostics reach the running parts here
     app.state.runtime = root.runtime  # what the API's dependencies await (app/api/deps.py)
@@ -214,6 +215,14 @@ def configure() -> None:
     hardening.install(settings.allowed_origins, _session_secret())
     app.on_startup(root.startup)
     app.on_shutdown(root.shutdown)
+
+
+LOADING_BAR_NAMES = {'zh-CN': '正在加载', 'en': 'Loading'}
+
+
+def name_loading_bar(lang: str) -> None:
+    """Quasar's request progress bar is a progressbar without a name; screen readers (and axe) need one."""
+    app.config.quasar_config.setdefault('loadingBar', {})['aria-label'] = LOADING_BAR_NAMES.get(lang, 'Loading')
 
 
 def _include(api: APIRouter) -> None:

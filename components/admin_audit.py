@@ -16,6 +16,7 @@ from app.services.audit_browser import AuditBrowser, AuditFilter, AuditPage, Aud
 from app.services.errors import DomainError
 from app.services.principal import Principal
 from components import admin_audit_texts as _texts  # noqa: F401 - registers the texts
+from components.readable import table_scroll
 from components.testids import tid
 from components.texts import TEXTS, error_text, t
 
@@ -92,7 +93,9 @@ class AuditPanel:
                 {'name': name, 'label': t(f'admin.audit.col.{name}'), 'field': name, 'align': 'left'}
                 for name in COLUMNS
             ]
-            self.table = tid(ui.table(columns=columns, rows=[], row_key='id'), 'admin-audit-table').classes('w-full')
+            with table_scroll(t('admin.audit')):
+                self.table = tid(ui.table(columns=columns, rows=[], row_key='id'), 'admin-audit-table')
+            self.table.classes('w-full')
             self.table.props('dense flat wrap-cells :pagination="{rowsPerPage: 0}" hide-bottom')
             with ui.row().classes('w-full items-center justify-end gap-2'):
                 self.count = tid(ui.label(), 'admin-audit-count').classes('text-sm text-grey-8')

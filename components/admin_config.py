@@ -23,6 +23,7 @@ from app.services.hall_spec import Seed, ServiceSpec, WindowSpec, ZoneSpec
 from app.services.principal import Principal
 from app.services.window_hours import OpeningPeriod
 from components import admin_config_texts as _texts  # noqa: F401 - registers the texts
+from components.file_field import file_field
 from components.hours_texts import hours_text
 from components.testids import tid
 from components.texts import error_text, in_english, t
@@ -48,12 +49,9 @@ class ConfigPanel:
                 with ui.row().classes('w-full items-center gap-4'):
                     export = tid(ui.button(t('config.export'), on_click=self.export), 'config-export')
                     export.props('unelevated icon=download')
-                    upload = ui.upload(
-                        label=t('config.import'), on_upload=self.imported, auto_upload=True, max_file_size=MAX_ZIP_BYTES
-                    )
-                    tid(upload, 'config-import').props('accept=.zip,application/zip flat bordered').classes(
-                        'w-80 max-w-full'
-                    )
+                    upload = ui.upload(on_upload=self.imported, auto_upload=True, max_file_size=MAX_ZIP_BYTES)
+                    file_field(upload, label=t('config.import'), accept='.zip,application/zip')
+                    tid(upload, 'config-import').props('flat bordered').classes('w-80 max-w-full')
                 self.transfer_error = tid(ui.label(), 'config-import-error').classes('text-negative text-sm')
             self.services = self._section('config.services', 'config-services', lambda: self.edit_service(None))
             self.windows = self._section('config.windows', 'config-windows', lambda: self.edit_window(None))

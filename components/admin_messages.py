@@ -16,6 +16,7 @@ from app.services.errors import DomainError
 from app.services.notifications import DeliveryProblem, DeliveryStatus, NotificationService
 from app.services.principal import Principal
 from components import admin_messages_texts as _texts  # noqa: F401 - registers the texts
+from components.readable import table_scroll
 from components.testids import tid
 from components.texts import TEXTS, error_text, t
 
@@ -80,7 +81,8 @@ class MessagesPanel:
                     }
                     for index, k in enumerate(status.kinds)
                 ]
-                tid(ui.table(columns=columns, rows=rows, row_key='id'), 'admin-messages-counts').classes('w-full')
+                with table_scroll(t('admin.messages')):
+                    tid(ui.table(columns=columns, rows=rows, row_key='id'), 'admin-messages-counts').classes('w-full')
         self.problems.clear()
         with self.problems:
             if not status.problems:
@@ -103,7 +105,8 @@ class MessagesPanel:
                 }
                 for p in status.problems
             ]
-            tid(ui.table(columns=columns, rows=rows, row_key='id'), 'admin-messages-problems').classes('w-full')
+            with table_scroll(t('admin.messages')):
+                tid(ui.table(columns=columns, rows=rows, row_key='id'), 'admin-messages-problems').classes('w-full')
 
     def _local(self, at: dt.datetime) -> str:
         aware = at if at.tzinfo else at.replace(tzinfo=dt.UTC)

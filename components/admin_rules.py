@@ -84,9 +84,10 @@ class RulesPanel:
                 step = 1 if bound.kind is int else 0.1 if name == 'booking_share' else 0.5
                 field = ui.number(step=step).props('outlined dense')
             self.inputs[name] = tid(field, f'admin-rule-{name}-input').classes('w-full')
+            field.props['aria-label'] = t(f'admin.rule.{name}')  # the field's name is the rule's title above it
             field.on_value_change(lambda _, n=name: self._check(n))
             self.bounds[name] = tid(ui.label(bounds_text(bound)), f'admin-rule-{name}-bounds')
-            self.bounds[name].classes('text-xs text-grey-7')
+            self.bounds[name].classes('text-xs text-grey-8')
             self.errors[name] = tid(ui.label(), f'admin-rule-{name}-error').classes('text-sm text-negative')
             self.errors[name].set_visibility(False)
 

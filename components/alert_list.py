@@ -44,6 +44,8 @@ def alert_list(feed: HallFeed, *, on_ack: Acknowledge, tz: ZoneInfo) -> None:
         ui.label(t('alerts.title')).classes('text-lg font-bold')
         count = tid(ui.badge(), 'alert-count').props('rounded')
     box = tid(ui.column(), 'alert-list').classes('w-full gap-2 overflow-auto grow min-h-0 no-wrap')
+    box.props('tabindex=0 role=region')  # a scrolling list: reachable and named for keyboard and screen readers
+    box.props['aria-label'] = t('alerts.title')
 
     def draw() -> None:
         alerts = ordered(list(twin.alerts.values()))

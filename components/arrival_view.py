@@ -10,6 +10,7 @@ from app.services.queue_views import TicketView
 from app.settings import StandIn
 from components.demo_banner import demo_banner
 from components.kiosk_ticket import qr_data_uri
+from components.readable import readable
 from components.testids import tid
 from components.texts import register, t
 
@@ -43,12 +44,14 @@ def entrance_sheet(url: str, *, hall_name: str, stand_ins: Collection[StandIn]) 
     """A printable page: the hall's name, the entrance QR (it opens the arrival page) and how to use it;
     a demo hall's sheet says 演示模式, printed too."""
     ui.page_title(f'{t("entrance.title")} · {hall_name}')
+    readable()
     ui.add_css('@media print { .no-print { display: none !important; } }')
     with ui.column().classes('w-full items-center gap-4 p-6'):
         demo_banner(stand_ins)
         ui.label(hall_name).classes('text-2xl font-bold text-center')
         ui.label(t('entrance.title')).classes('text-3xl font-bold text-primary')
-        tid(ui.image(qr_data_uri(url)), 'entrance-qr').classes('w-80 h-80 max-w-full').props('no-spinner')
+        qr = tid(ui.image(qr_data_uri(url)), 'entrance-qr').classes('w-80 h-80 max-w-full').props('no-spinner')
+        qr.props['alt'] = t('entrance.hint')
         ui.label(t('entrance.hint')).classes('text-lg text-center max-w-xl')
         ui.button(t('entrance.print'), icon='print', on_click=lambda: ui.run_javascript('window.print()')).classes(
             'no-print'

@@ -89,6 +89,8 @@ class CallBoard:
         self.scope = scope
         self.calls = initial_calls(twin, scope)
         self.announcer = Announcer()
+        said = ui.label().classes('sr-only').props('role=status aria-live=polite aria-atomic=true')
+        self.said = tid(said, 'board-said')  # screen readers hear each new call, as the hall hears it
         with tid(ui.column(), 'board').classes('board w-full h-screen p-6 gap-5 no-wrap'):
             with ui.row().classes('w-full items-baseline justify-between'):
                 ui.label(hall_name).classes('text-[40px] font-bold')
@@ -156,4 +158,5 @@ class CallBoard:
             return
         self.calls = push_call(self.calls, call)
         self.render_calls(flash=True)
+        self.said.set_text(call.announcement)
         self.announcer.say(call.announcement)

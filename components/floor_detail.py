@@ -74,7 +74,7 @@ class DetailPanel:
             with ui.row().classes('w-full items-center justify-between no-wrap'):
                 self.title = tid(ui.label(), 'detail-title').classes('text-lg font-bold')
                 ui.button(icon='close', on_click=self.close).props(f'flat round dense aria-label={t("detail.close")}')
-            self.body = ui.column().classes('w-full gap-1 overflow-auto')
+            self.body = ui.column().classes('w-full gap-1 overflow-auto').props('tabindex=0')  # scrolls by keyboard
         feed.flushed.subscribe(self._on_flush)
 
     def _time(self, moment: dt.datetime | None) -> str:

@@ -120,7 +120,16 @@ def floor_map(source: MapPatcher, *, on_select: Select) -> ui.html:
     ui.add_css(CSS)
     feed = source.feed
     plan = tid(
-        ui.html(svg(feed.twin, source.state, entrance=t('manager.entrance'), queue=t('manager.queue')), sanitize=False),
+        ui.html(
+            svg(
+                feed.twin,
+                source.state,
+                entrance=t('manager.entrance'),
+                queue=t('manager.queue'),
+                name=t('manager.floor_map'),
+            ),
+            sanitize=False,
+        ),
         'floor-map',
     )
     plan.classes('fm-wrap w-full')

@@ -132,11 +132,14 @@ def _text(element_id: str, look: dict[str, Visual]) -> str:
     return escape(look.get(element_id, (None, None))[1] or '')
 
 
-def svg(twin: HallTwin, look: dict[str, Visual], *, entrance: str = '入口', queue: str = '排队') -> str:
-    """The whole plan; `look` (from `visuals`) sets each part's current class and text."""
+def svg(
+    twin: HallTwin, look: dict[str, Visual], *, entrance: str = '入口', queue: str = '排队', name: str = '大厅平面图'
+) -> str:
+    """The whole plan; `look` (from `visuals`) sets each part's current class and text; `name` is what a screen
+    reader calls the picture."""
     parts = [
         f'<svg class="fm" viewBox="0 0 {twin.width:g} {twin.height:g}" preserveAspectRatio="xMidYMid meet" '
-        f'role="img" xmlns="http://www.w3.org/2000/svg">',
+        f'role="img" aria-label="{escape(name)}" xmlns="http://www.w3.org/2000/svg">',
         f'<rect class="fm-floor" x="0" y="0" width="{twin.width:g}" height="{twin.height:g}" rx="12"/>',
     ]
     parts += [zone_markup(twin, zid, look, queue) for zid in twin.zones]

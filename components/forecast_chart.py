@@ -148,7 +148,7 @@ async def forecast_chart(service: ForecastService | None, live: LiveQueue | None
     with ui.row().classes('w-full items-center gap-3'):
         picker = tid(ui.select(choices, value=0), 'forecast-service').classes('w-64').props('dense outlined')
         refresh = tid(ui.button(t('forecast.refresh'), icon='refresh'), 'forecast-refresh').props('flat dense')
-        fitted = ui.label().classes('text-xs text-grey-6')
+        fitted = ui.label().classes('text-xs text-grey-8')
     with ui.row().classes('w-full gap-3 no-wrap items-start'):
         today_chart = tid(ui.plotly(hourly_figure([], '')), 'forecast-today').classes('w-1/2 h-64')
         week_chart = tid(ui.plotly(week_figure([])), 'forecast-week').classes('w-1/2 h-64')

@@ -205,7 +205,7 @@ class GuideScreen:
 def _step(step: guide.Step) -> None:
     with ui.card().classes('w-full p-2 gap-1 no-shadow border bg-grey-1'):
         ui.label(step.name).classes('font-bold leading-tight')
-        ui.label(pick(step.department.name, step.department.name_en)).classes('text-xs text-grey-7 leading-tight')
+        ui.label(pick(step.department.name, step.department.name_en)).classes('text-xs text-grey-8 leading-tight')
         with ui.row().classes('gap-1 items-center'):
             due = deadline(step)
             if due:
@@ -217,7 +217,7 @@ def _step(step: guide.Step) -> None:
             if step.zero_materials:
                 tid(ui.label(t('guide.zero')), 'guide-zero').classes('text-xs rounded px-1 bg-positive text-white')
         if step.instant_rule:
-            ui.label(step.instant_rule).classes('text-xs text-grey-7 leading-tight')
+            ui.label(step.instant_rule).classes('text-xs text-grey-8 leading-tight')
 
 
 def _day_label(day: dt.date) -> str:
@@ -240,7 +240,7 @@ def _wait_table(days: tuple[guide.DayWaits, ...], tz: ZoneInfo) -> None:
             for hour in HOURS:
                 point = by_hour.get(hour)
                 if point is None:
-                    ui.label('·').classes('text-[11px] text-grey-5')
+                    ui.label('·').classes('text-[11px] text-grey-8')
                     continue
                 minutes = t('guide.crowded') if point.wait_minutes >= MAX_WAIT else round(point.wait_minutes)
                 text = f'★{minutes}' if point.quiet else str(minutes)

@@ -37,7 +37,7 @@ class WindowCard:
                 self.badge = (
                     ui.label().classes('text-xs px-2 rounded').bind_text_from(window, 'state', backward=_state_label)
                 )
-            ui.label(window.name).classes('text-xs text-grey-7 ellipsis w-full')
+            ui.label(window.name).classes('text-xs text-grey-8 ellipsis w-full')
             current = tid(ui.label(), f'window-{window.number}-current')
             current.classes('text-3xl font-mono font-bold text-primary')
             current.bind_text_from(window, 'current_number', backward=lambda n: n or '—')
@@ -45,7 +45,7 @@ class WindowCard:
 
     def restyle(self) -> None:
         self.badge.classes(remove=' '.join(STATE_CLASSES.values()), add=STATE_CLASSES.get(self.window.state, ''))
-        self.card.classes(remove='opacity-60', add='opacity-60' if self.window.state == 'closed' else '')
+        self.card.classes(remove='bg-grey-2', add='bg-grey-2' if self.window.state == 'closed' else '')
 
 
 def queue_rows(queues: list[QueueTwin]) -> None:

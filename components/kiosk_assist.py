@@ -50,13 +50,13 @@ def assist_dialog(on_sign_in: SignIn) -> ui.dialog:
 
 def assist_bar(assist: Assist, *, disability: bool, pregnancy: bool, on_priority: Priority, on_end: Action) -> None:
     """Who assists, the priority needs they may set, and 结束协助."""
-    bar = tid(ui.row(), 'kiosk-assist-bar').classes('w-full items-center gap-4 px-6 py-2 bg-amber-2 no-wrap')
+    bar = tid(ui.row(), 'kiosk-assist-bar').classes('w-full items-center gap-4 px-6 py-2 bg-amber-2 text-black no-wrap')
     with bar:
         ui.icon('support_agent').classes('text-primary').style('font-size: 1.6em')
         tid(ui.label(t('kiosk.assist.by', name=assist.display_name)), 'kiosk-assist-by').classes('font-bold')
         needs = ui.row().classes('items-center gap-2 flex-grow')
         with needs:
-            ui.label(t('kiosk.assist.priority')).classes('kiosk-muted')
+            ui.label(t('kiosk.assist.priority'))
             disabled = tid(ui.checkbox(t('kiosk.assist.disability'), value=disability), 'kiosk-assist-disability')
             pregnant = tid(ui.checkbox(t('kiosk.assist.pregnancy'), value=pregnancy), 'kiosk-assist-pregnancy')
 

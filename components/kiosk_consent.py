@@ -13,6 +13,7 @@ from nicegui import ui
 from app.models.security import ConsentPurpose, ConsentScope
 from app.services.consent import consent_text
 from components import kiosk_texts as _texts  # noqa: F401 - registers the kiosk's texts
+from components.kiosk_keys import goes_back, heading
 from components.kiosk_texts import pick
 from components.testids import tid
 from components.texts import t
@@ -24,7 +25,7 @@ def consent_view(
     version: str, *, on_agree: Callable[[ConsentScope], Awaitable[None] | None], on_decline: Action
 ) -> None:
     text = consent_text(ConsentPurpose.FACE_TICKET, version)
-    ui.label(t('kiosk.consent.title')).classes('text-[1.6em] font-bold')
+    heading(ui.label(t('kiosk.consent.title'))).classes('text-[1.6em] font-bold')
     with ui.card().classes('w-full p-6 no-shadow border'):
         tid(ui.label(pick(text.zh, text.en)), 'kiosk-consent-text').classes('leading-relaxed')
     tid(ui.label(t('kiosk.consent.minor')), 'kiosk-consent-minor').classes('text-[1em] text-deep-orange-9')
@@ -49,11 +50,13 @@ def consent_view(
         agree = tid(ui.button(t('kiosk.consent.agree'), on_click=agree_if_ticked), 'kiosk-consent-agree')
         agree.props('unelevated size=lg').classes('flex-grow').bind_enabled_from(agreed, 'value')
         decline = tid(ui.button(t('kiosk.consent.decline'), on_click=on_decline), 'kiosk-consent-decline')
-        decline.props('outline size=lg').classes('flex-grow')
+        goes_back(decline).props('outline size=lg').classes('flex-grow')
 
 
 def face_wait_view(*, on_fallback: Action) -> None:
     with ui.column().classes('w-full items-center gap-6 py-10'):
         ui.spinner('dots', size='6em', color='primary')
-        tid(ui.label(t('kiosk.face.look')), 'kiosk-face-wait').classes('text-[1.5em] font-bold text-center')
-        tid(ui.button(t('kiosk.face.fallback'), on_click=on_fallback), 'kiosk-face-fallback').props('outline size=lg')
+        look = tid(ui.label(t('kiosk.face.look')), 'kiosk-face-wait')
+        heading(look).classes('text-[1.5em] font-bold text-center')
+        fallback = tid(ui.button(t('kiosk.face.fallback'), on_click=on_fallback), 'kiosk-face-fallback')
+        goes_back(fallback).props('outline size=lg')

@@ -12,6 +12,7 @@ from nicegui import ui
 from app.models.security import ConsentPurpose, ConsentScope
 from app.services.consent import consent_text
 from components import kiosk_texts as _texts  # noqa: F401 - registers the kiosk's texts
+from components.kiosk_keys import heading
 from components.kiosk_texts import pick
 from components.testids import tid
 from components.texts import t
@@ -21,11 +22,13 @@ Action = Callable[[], Awaitable[None] | None]
 
 def enrol_offer(*, on_offer: Action) -> None:
     """A quiet, optional card above the services: never in the way of taking a number."""
-    with tid(ui.row(), 'kiosk-enrol-offer').classes('w-full items-center gap-4 p-4 rounded-borders bg-blue-1 no-wrap'):
+    with tid(ui.row(), 'kiosk-enrol-offer').classes(
+        'w-full items-center gap-4 p-4 rounded-borders kiosk-service no-wrap'
+    ):
         ui.icon('face').classes('text-primary').style('font-size: 2em')
         with ui.column().classes('gap-0 flex-grow'):
             ui.label(t('kiosk.enrol.offer')).classes('text-[1.1em] font-bold')
-            ui.label(t('kiosk.enrol.offer_hint')).classes('text-[0.9em] text-grey-8')
+            ui.label(t('kiosk.enrol.offer_hint')).classes('text-[0.9em] kiosk-muted')
         tid(ui.button(t('kiosk.enrol.open'), on_click=on_offer), 'kiosk-enrol-open').props('outline size=lg')
 
 
@@ -34,7 +37,7 @@ def enrol_consent_view(
 ) -> None:
     """The purpose in plain words, the full consent text, the scope, and a separate tick before agreeing."""
     text = consent_text(ConsentPurpose.FACE_TICKET, version)
-    ui.label(t('kiosk.enrol.title')).classes('text-[1.6em] font-bold')
+    heading(ui.label(t('kiosk.enrol.title'))).classes('text-[1.6em] font-bold')
     tid(ui.label(t('kiosk.enrol.purpose')), 'kiosk-enrol-purpose').classes('text-[1.15em]')
     with ui.card().classes('w-full p-6 no-shadow border'):
         tid(ui.label(pick(text.zh, text.en)), 'kiosk-enrol-text').classes('leading-relaxed')
@@ -67,8 +70,8 @@ def enrol_consent_view(
 def enrol_capture_view(*, on_capture: Action, on_fallback: Action) -> None:
     with ui.column().classes('w-full items-center gap-6 py-8'):
         ui.icon('photo_camera_front').classes('text-primary').style('font-size: 5em')
-        tid(ui.label(t('kiosk.enrol.look')), 'kiosk-enrol-look').classes('text-[1.5em] font-bold text-center')
-        ui.label(t('kiosk.enrol.look_hint')).classes('text-[1.1em] text-center text-grey-8')
+        heading(tid(ui.label(t('kiosk.enrol.look')), 'kiosk-enrol-look')).classes('text-[1.5em] font-bold text-center')
+        ui.label(t('kiosk.enrol.look_hint')).classes('text-[1.1em] text-center kiosk-muted')
         with ui.row().classes('gap-4'):
             tid(ui.button(t('kiosk.enrol.capture'), on_click=on_capture), 'kiosk-enrol-capture').props(
                 'unelevated size=lg icon=photo_camera'

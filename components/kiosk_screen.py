@@ -43,6 +43,7 @@ from components.kiosk_checklist import checklist_view
 from components.kiosk_consent import consent_view, face_wait_view
 from components.kiosk_enrol import enrol_capture_view, enrol_consent_view, enrol_offer
 from components.kiosk_idle_warning import idle_warning
+from components.kiosk_keys import KioskKeys, goes_home
 from components.kiosk_services import services_view
 from components.kiosk_start import start_view
 from components.kiosk_texts import pick
@@ -56,6 +57,14 @@ IDLE_SECONDS = 60.0
 WARN_SECONDS = 20  # the warning shows this long before the reset (give or take one idle check)
 IDLE_CHECK_SECONDS = 5.0
 RECHECK_SECONDS = 30.0  # a revoked screen stops within this even if the push never arrives
+STEP_WORDS = {  # what the live region says when a step is drawn (checklist and ticket: see _step_words)
+    Step.START: 'kiosk.choose_start',
+    Step.CONSENT: 'kiosk.consent.title',
+    Step.FACE: 'kiosk.face.look',
+    Step.ENROL_CONSENT: 'kiosk.enrol.title',
+    Step.ENROL: 'kiosk.enrol.look',
+    Step.SERVICE: 'kiosk.services.title',
+}
 
 
 class KioskActivity(ui.element, component='kiosk_idle.js'):
@@ -100,11 +109,14 @@ class KioskScreen:
         self.forced_elder: bool | None = None  # 长辈模式 forced for this citizen (65+), None: the screen's choice
         self.spoken: tuple[object, ...] = ()  # what the voice last said (a step is said once)
         KioskActivity().on('activity', self.touch)
+        KioskKeys()
         ui.timer(IDLE_CHECK_SECONDS, self._check_idle)
         ui.context.client.on_delete(self._gone)
         self.assist_dialog = assist_dialog(self._sign_in)
         self.ask_dialog = ask_dialog(self._ask, self._take_from_answer, self.call_help)
         self.idle_warning = idle_warning(WARN_SECONDS, self.touch)
+        self.step_said = tid(ui.label(), 'kiosk-step-said').classes('sr-only')
+        self.step_said.props('role=status aria-live=polite aria-atomic=true')  # each new step, for screen readers
         self.header = ui.row().classes('kiosk-header w-full items-center justify-between px-6 py-3 gap-y-2')
         with self.header:
             self.header_info = ui.column().classes('gap-0')
@@ -127,6 +139,7 @@ class KioskScreen:
         if forced != self.forced_elder:
             self.forced_elder = forced
             self.elder_toggle.force(forced)
+        self.step_said.set_text(self._step_words())
         self._render_header()
         self._render_assist()
         self.body.clear()
@@ -170,7 +183,7 @@ class KioskScreen:
         with self.header_actions:
             if self.session.step != Step.START:
                 home = tid(ui.button(t('kiosk.home'), on_click=self.restart), 'kiosk-home')
-                home.props('flat icon=home').classes('text-white')
+                goes_home(home).props('flat icon=home').classes('text-white')
             if self.assistant is not None and self.session.step != Step.TICKET:
                 ask = tid(ui.button(t('assistant.title'), on_click=self.ask_dialog.open), 'kiosk-ask')
                 ask.props('flat icon=chat').classes('text-white')
@@ -195,6 +208,16 @@ class KioskScreen:
                 ),
                 on_end=self.end_assist,
             )
+
+    def _step_words(self) -> str:
+        """The step in a few words, for screen readers: its title, the chosen service, or the ticket's number."""
+        session = self.session
+        if session.step == Step.TICKET and session.ticket is not None:
+            return f'{t("kiosk.ticket.your_number")} {session.ticket.ticket.number}'
+        if session.step == Step.CHECKLIST and session.service_code is not None:
+            service = self.catalogue.service(session.service_code)
+            return f'{pick(service.name, service.name_en)}：{t("kiosk.materials")}'
+        return t(STEP_WORDS.get(session.step, 'kiosk.title'))
 
     def _render_step(self) -> None:
         session = self.session

@@ -14,6 +14,7 @@ from nicegui import ui
 from app.models.device import DeviceKind
 from app.services.kiosk import KioskDevice
 from components import kiosk_texts as _texts  # noqa: F401 - registers the kiosk's texts
+from components.kiosk_keys import heading, key_cap, numbered, tappable
 from components.testids import tid
 from components.texts import t
 
@@ -21,15 +22,18 @@ Action = Callable[[], Awaitable[None] | None]
 TextAction = Callable[[str], Awaitable[None] | None]
 
 
-def _tile(icon: str, title: str, hint: str, name: str, *, tap: bool = False) -> ui.card:
+def _tile(icon: str, title: str, hint: str, name: str, *, key: int | None = None) -> ui.card:
+    """A way to start; a tile with a `key` acts when tapped, or picked with that number and confirmed."""
     tile = tid(ui.card(), name).classes('kiosk-tile w-full p-5 gap-3 no-shadow border')
-    with tile, ui.row().classes('items-center gap-4 no-wrap'):
+    with tile, ui.row().classes('w-full items-center gap-4 no-wrap'):
         ui.icon(icon).classes('text-primary').style('font-size: 2.4em')
-        with ui.column().classes('gap-1'):
+        with ui.column().classes('gap-1 flex-grow'):
             ui.label(title).classes('text-[1.4em] font-bold')
             ui.label(hint).classes('kiosk-muted')
-    if tap:
-        tile.classes('cursor-pointer')
+        if key is not None:
+            key_cap(key)
+    if key is not None:
+        numbered(tappable(tile, title), key).classes('cursor-pointer')
         with tile:
             ui.label(t('kiosk.tap')).classes('text-primary font-bold self-end mt-auto')
     return tile
@@ -61,9 +65,9 @@ def start_view(
     on_appointment: TextAction,
     on_manual: Action,
 ) -> None:
-    ui.label(t('kiosk.choose_start')).classes('text-[1.6em] font-bold')
+    heading(ui.label(t('kiosk.choose_start'))).classes('text-[1.6em] font-bold')
     grid = ui.element('div').classes('w-full grid gap-4')
-    with grid.style('grid-template-columns: repeat(auto-fit, minmax(420px, 1fr))'):
+    with grid.style('grid-template-columns: repeat(auto-fit, minmax(min(420px, 100%), 1fr))'):
         reader = kiosk.attached(DeviceKind.ID_READER) is not None
         with _tile(
             'badge',
@@ -75,10 +79,8 @@ def start_view(
                 _entry(t('kiosk.card.number'), 'kiosk-id', on_id_number, secret=True, max_length=18)
                 ui.label(t('kiosk.card.manual')).classes('kiosk-muted text-[0.75em]')
         if kiosk.attached(DeviceKind.CAMERA) is not None:
-            _tile('face', t('kiosk.face.title'), t('kiosk.face.hint'), 'kiosk-start-face', tap=True).on(
-                'click', on_face
-            )
+            _tile('face', t('kiosk.face.title'), t('kiosk.face.hint'), 'kiosk-start-face', key=2).on('click', on_face)
         with _tile('qr_code_scanner', t('kiosk.appt.title'), t('kiosk.appt.hint'), 'kiosk-start-appointment'):
             _entry(t('kiosk.appt.code'), 'kiosk-appt', on_appointment)
-        manual = _tile('touch_app', t('kiosk.manual.title'), t('kiosk.manual.hint'), 'kiosk-start-manual', tap=True)
+        manual = _tile('touch_app', t('kiosk.manual.title'), t('kiosk.manual.hint'), 'kiosk-start-manual', key=1)
         manual.on('click', on_manual)

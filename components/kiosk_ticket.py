@@ -17,6 +17,7 @@ from app.api.schemas import TicketOut
 from app.models.ticket import PriorityClass
 from app.services.queue import TicketView
 from components import kiosk_texts as _texts  # noqa: F401 - registers the kiosk's texts
+from components.kiosk_keys import confirms, heading
 from components.kiosk_texts import pick
 from components.testids import tid
 from components.texts import t
@@ -46,7 +47,7 @@ def ticket_view(view: TicketView, *, track_url: str, window_hint: str, on_done: 
     card = ui.card().classes('w-full p-8 no-shadow border')
     with card, ui.row().classes('w-full items-center justify-center gap-10'):
         with ui.column().classes('items-center gap-3 min-w-[420px]'):
-            ui.label(t('kiosk.ticket.your_number')).classes('kiosk-muted text-[1.1em]')
+            heading(ui.label(t('kiosk.ticket.your_number'))).classes('kiosk-muted text-[1.1em]')
             number = tid(ui.label(out.number), 'kiosk-ticket-number').classes('font-mono font-bold text-primary')
             number.style('font-size: 5.5em; line-height: 1')
             ui.label(pick(view.service.name, view.service.name_en)).classes('text-[1.4em] font-bold text-center')
@@ -60,11 +61,12 @@ def ticket_view(view: TicketView, *, track_url: str, window_hint: str, on_done: 
                 ui.label(t('kiosk.ticket.windows', hint=window_hint)).classes('kiosk-muted text-center')
         with ui.column().classes('items-center gap-3'):
             with ui.element('div').classes('bg-white p-3 rounded-lg'):
-                tid(ui.image(qr_data_uri(track_url)), 'kiosk-ticket-qr').classes('w-56 h-56').props('no-spinner')
+                qr = tid(ui.image(qr_data_uri(track_url)), 'kiosk-ticket-qr').classes('w-56 h-56')
+                qr.props(f'no-spinner alt="{t("kiosk.ticket.scan")}"')
             ui.label(t('kiosk.ticket.scan')).classes('kiosk-muted text-center text-[0.85em]')
-            status = tid(ui.label(t('kiosk.ticket.printing')), 'kiosk-print-status')
+            status = tid(ui.label(t('kiosk.ticket.printing')), 'kiosk-print-status').props('role=status')
             status.classes('text-[1.1em] font-bold text-center max-w-[360px]')
     ui.label(t('kiosk.ticket.listen')).classes('kiosk-muted text-center w-full')
     done = tid(ui.button(t('kiosk.ticket.done'), on_click=on_done), 'kiosk-ticket-done')
-    done.props('unelevated size=xl').classes('w-full text-[1.2em]')
+    confirms(done).props('unelevated size=xl').classes('w-full text-[1.2em]')
     return status

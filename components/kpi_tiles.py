@@ -50,7 +50,9 @@ CSS = (
 
 def kpi_tiles(kpi: KpiTwin) -> None:
     ui.add_css(CSS)
-    with ui.row().classes('w-full gap-2 no-wrap overflow-x-auto'):
+    tiles = ui.row().classes('w-full gap-2 no-wrap overflow-x-auto').props('tabindex=0 role=region')
+    tiles.props['aria-label'] = t('kpi.row')  # it scrolls sideways on a phone: reachable and named
+    with tiles:
         _tile('waiting', t('kpi.waiting'), kpi, 'waiting_now', lambda n: t('kpi.people', n=n), 'groups')
         _tile('avg-wait', t('kpi.avg_wait'), kpi, 'avg_wait_minutes', minutes, 'hourglass_bottom')
         _tile('longest-wait', t('kpi.longest_wait'), kpi, 'longest_wait_minutes', minutes, 'hourglass_full')

@@ -11,8 +11,13 @@ register(
         'manager.map_hint': ('点击窗口、设备或区域查看详情', 'Click a window, device or zone for details'),
         'manager.entrance': ('入口', 'Entrance'),
         'manager.queue': ('排队', 'Queue'),
+        'manager.floor_map': (
+            '大厅实时平面图：各区排队人数、窗口和设备状态',
+            'Live floor plan: queues by zone, windows and devices',
+        ),
         'manager.charts': ('今日图表', "Today's charts"),
         'manager.more': ('调度与分析', 'Planning and analysis'),
+        'kpi.row': ('今日指标', "Today's figures"),
         'kpi.waiting': ('当前等候', 'Waiting now'),
         'kpi.avg_wait': ('今日平均等候', 'Average wait today'),
         'kpi.longest_wait': ('今日最长等候', 'Longest wait today'),

@@ -14,12 +14,13 @@ from app.settings import StandIn
 from components.demo_banner import demo_banner
 from components.elder_mode import elder_toggle, read_aloud
 from components.frame import footer
+from components.readable import readable
 
 
 @contextmanager
 def phone_frame(title: str, *, hall_name: str, stand_ins: Collection[StandIn]) -> Iterator[None]:
     """`stand_ins`: the runtime's; while any is on the header carries 演示模式."""
-    ui.colors(primary='#1f5fa8', secondary='#3b7dd8', accent='#c0392b', positive='#2e7d32')
+    readable()
     ui.page_title(f'{title} · {hall_name}')
     with ui.header(elevated=True).classes('elder-scope items-baseline gap-2 px-3 py-2 bg-primary no-wrap'):
         ui.label(hall_name).classes('text-base font-bold ellipsis')

@@ -123,7 +123,7 @@ def hall_view(state: HallAt, log: DayLog, tz: ZoneInfo) -> None:
                     with ui.row().classes('w-full items-baseline gap-2 no-wrap'):
                         ui.label(f'{queue.prefix} {queue.name}').classes('text-xs ellipsis grow')
                         ui.label(str(queue.waiting)).classes('text-sm font-bold')
-                    ui.label(numbers).classes('text-[10px] text-grey-6 font-mono')
+                    ui.label(numbers).classes('text-[10px] text-grey-8 font-mono')
         with ui.column().classes('w-1/4 gap-0'):
             ui.label(t('replay.recent')).classes('text-sm font-bold')
             if not state.recent:
@@ -146,7 +146,7 @@ async def replay_panel(service: ReplayService | None, tz: ZoneInfo) -> None:
         forward = ui.button(icon='chevron_right').props('flat dense round')
         now = ui.button(t('replay.now')).props('flat dense no-wrap')
         reload = tid(ui.button(t('replay.reload'), icon='refresh'), 'replay-reload').props('flat dense no-wrap')
-    edges = ui.row().classes('w-full justify-between text-xs text-grey-6 -mt-2')
+    edges = ui.row().classes('w-full justify-between text-xs text-grey-8 -mt-2')
     view = ui.column().classes('w-full gap-2')
 
     def span() -> int:

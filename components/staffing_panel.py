@@ -108,7 +108,7 @@ async def staffing_panel(service: StaffingService | None, session: ActionSession
         return
     with ui.row().classes('w-full items-center gap-3'):
         ui.label(t('staffing.title')).classes('text-base font-bold')
-        stamp = ui.label().classes('text-xs text-grey-6')
+        stamp = ui.label().classes('text-xs text-grey-8')
         refresh = tid(ui.button(t('staffing.refresh'), icon='calculate'), 'staffing-refresh').props('flat dense')
     body = ui.column().classes('w-full gap-3')
 

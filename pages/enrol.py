@@ -59,7 +59,8 @@ async def enrol_page(started: Started, request: Request, next: str = '/') -> Res
             return None
         with ui.column().classes('w-full gap-3') as setup:
             ui.label(t('enrol.scan')).classes('text-sm')
-            tid(ui.image(qr_data_uri(uri)), 'enrol-qr').classes('w-56 self-center')
+            qr = tid(ui.image(qr_data_uri(uri)), 'enrol-qr').classes('w-56 self-center')
+            qr.props['alt'] = t('enrol.scan')
             tid(ui.label(uri.split('secret=')[1].split('&')[0]), 'enrol-secret').classes('font-mono text-xs break-all')
             code = tid(ui.input(t('enrol.code')).props('inputmode=numeric autocomplete=one-time-code'), 'enrol-code')
             code.classes('w-full').on('keydown.enter', confirm)

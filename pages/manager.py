@@ -94,7 +94,7 @@ async def manager_page(started: Started, request: Request) -> Response | None:
                 floor_map(parts.patcher, on_select=panel.show)
                 with ui.row().classes('w-full items-center justify-between gap-2'):
                     legend()
-                    ui.label(t('manager.map_hint')).classes('text-xs text-grey-6')
+                    ui.label(t('manager.map_hint')).classes('text-xs text-grey-8')
                     link = tid(ui.link(t('manager.entrance_code'), '/entrance', new_tab=True), 'entrance-link')
                     link.classes('text-xs')
             with ui.column().classes('w-80 shrink-0 gap-3'):

@@ -23,6 +23,7 @@ from app.services.certificates import (
 )
 from app.services.errors import DomainError
 from components import journey_texts as _texts  # noqa: F401 - registers the texts
+from components.file_field import file_field
 from components.phone_frame import phone_frame
 from components.testids import tid
 from components.texts import error_text, t
@@ -101,6 +102,6 @@ async def verify_page(started: Started, number: str) -> None:
             tid(ui.button(t('verify.check'), on_click=lambda: check(pasted.value or '')), 'verify-check').classes(
                 'w-full'
             )
-            ui.upload(
-                label=t('verify.upload'), on_upload=uploaded, auto_upload=True, max_file_size=MAX_PRESENTED_BYTES
-            ).props('accept=.json,application/json flat bordered').classes('w-full')
+            upload = ui.upload(on_upload=uploaded, auto_upload=True, max_file_size=MAX_PRESENTED_BYTES)
+            file_field(upload, label=t('verify.upload'), accept='.json,application/json').props('flat bordered')
+            upload.classes('w-full')

@@ -48,9 +48,9 @@ h2 { font-size: 26px; margin: 28px 0 8px; border-bottom: 3px solid #111; padding
 
 PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title><style>{css}</style></head><body>
+<title>{title}</title><style>{css}</style></head><body><main>
 {body}
-</body></html>"""
+</main></body></html>"""
 
 
 def print_page(shown: guide.Guide, *, guide_url: str, lang: str, problem: DomainError | None = None) -> str:

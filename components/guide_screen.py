@@ -228,7 +228,10 @@ def _day_label(day: dt.date) -> str:
 def _wait_table(days: tuple[guide.DayWaits, ...], tz: ZoneInfo) -> None:
     """Days down, opening hours across; each cell the expected wait in minutes, the quietest starred."""
     columns = f'grid-template-columns: 3.6rem repeat({len(HOURS)}, minmax(0, 1fr))'
-    with ui.element('div').classes('overflow-x-elder w-full'):  # 长辈模式: larger cells scroll sideways
+    scroller = ui.element('div').classes('overflow-x-elder w-full')  # 长辈模式: larger cells scroll sideways
+    scroller.props('tabindex=0 role=region')  # reachable by keyboard when it scrolls, and named
+    scroller.props['aria-label'] = t('guide.best')
+    with scroller:
         table = tid(ui.element('div'), 'guide-wait-table').classes('elder-wide grid gap-px w-full text-center')
     with table.style(columns):
         ui.label('')

@@ -83,6 +83,8 @@ VISITS: dict[str, Visit] = {
     '/entrance': Visit('manager', lambda f: '/entrance', 'entrance-qr'),
     '/arrive/{code}': Visit('citizen', lambda f: f'/arrive/{f["entrance"]}', 'arrive-confirm'),
     '/ranking': Visit('anyone', lambda f: '/ranking', 'ranking-month'),
+    '/guide/{code}/print': Visit('anyone', lambda f: '/guide/RE-TRANSFER/print', 'print-steps'),
+    '/report/{month}': Visit('manager', lambda f: f'/report/{f["report_month"]}', 'report-heading'),
 }
 
 
@@ -139,6 +141,16 @@ def invite_relative(owner: Page, app: AppProcess, track_path: str) -> str:
     return scan(owner, 'proxy-qr').removeprefix(app.base_url)
 
 
+def generate_last_months_report(manager: Page, base: str) -> str:
+    """The manager makes last month's report on /manager (a new hall has none of its own yet); its month."""
+    manager.goto(f'{base}/manager')
+    manager.get_by_role('tab', name='月度报告').click()
+    manager.get_by_test_id('report-generate').click()
+    link = manager.get_by_test_id('report-links').get_by_role('link').first
+    expect(link).to_be_visible()
+    return str(link.get_attribute('href')).rsplit('/', 1)[-1]
+
+
 def hall_id(prepared: PreparedDatabase) -> int:
     with closing(sqlite3.connect(sqlite_path(prepared.url), timeout=30)) as db:
         (found,) = db.execute('SELECT id FROM hall ORDER BY id').fetchone()
@@ -172,6 +184,7 @@ def hall(browser: Browser, seeded_hall: tuple[AppProcess, PreparedDatabase]) -> 
         'track': ticket['track_path'],
         'proxy': invite_relative(found.pages['relative'], app, ticket['track_path']),
         'entrance': entrance_code(app.environment()['SECRET_KEY'].encode(), hall_id(prepared)),
+        'report_month': generate_last_months_report(found.pages['manager'], base),
     }
     found.paths = {route: visit.path(facts) for route, visit in VISITS.items()}
     yield found

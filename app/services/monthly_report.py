@@ -21,6 +21,7 @@ from sqlmodel import col, select
 
 from app.models.people import Role
 from app.models.report import MonthlyReport
+from app.models.ticket import Ticket
 from app.services import assessment, audit, report_data
 from app.services.control_limits import HISTORY_MONTHS, Limits, individuals_chart, p_chart
 from app.services.errors import Invalid, NotFound
@@ -115,11 +116,19 @@ class MonthlyReportService(Service):
         return report_data.previous_month(self.clock().astimezone(self.settings.tz).date())
 
     async def generate_due(self) -> int:
-        """The job: last month's report when it is missing (1 written, 0 already there)."""
+        """The job: last month's report when it is missing (1 written, 0 already there or not due). A hall that
+        issued its first ticket this month was not open last month: it has nothing to report yet."""
         month = self.last_month()
-        if await self._stored(month) is not None:
+        if await self._stored(month) is not None or not await self._open_before(report_data.next_month(month)):
             return 0
         return 1 if await self._write(month, JOB_ACTOR, replace=False) else 0
+
+    async def _open_before(self, day: dt.date) -> bool:
+        async with self.db.read_session() as s:
+            found = await s.execute(
+                select(Ticket.id).where(Ticket.hall_id == self.hall_id, col(Ticket.day) < day).limit(1)
+            )
+            return found.first() is not None
 
     async def generate_last_month(self, caller: Principal) -> dt.date:
         """A manager's "generate now": last month's report, replacing a stored one (audited)."""

@@ -157,13 +157,16 @@ Job = Callable[[dict[str, Any]], Awaitable[int]]
 class Periodic:
     job: Job
     every_seconds: int
-    at_start: bool = True  # False: the first round comes one period after start-up (a backup at every start is waste)
+    first_after: int = 0  # seconds from start-up to the first round (a backup at every start is waste)
 
     @property
     def name(self) -> str:
         return self.job.__name__
 
 
+# Retention's first round without Redis: ten minutes after start-up, so a hall restarted every night still
+# runs it, and a start-up (or a test's app) is not busy deleting while it comes up; then daily.
+RETENTION_FIRST_AFTER = 600
 PERIODIC = (
     Periodic(deliver_notifications, 5),
     Periodic(come_now, 30),
@@ -176,7 +179,7 @@ PERIODIC = (
     Periodic(email_delivery_report, 3600),
     Periodic(expire_face_visits, 600),
     Periodic(monthly_report, 3600),
-    Periodic(enforce_retention, 86400),
+    Periodic(enforce_retention, 86400, first_after=RETENTION_FIRST_AFTER),
 )
 FUNCTIONS = tuple(periodic.job for periodic in PERIODIC)
 
@@ -185,7 +188,8 @@ def app_periodic(settings: Settings) -> tuple[Periodic, ...]:
     """The app's periodic jobs: the fixed ones, and backups every BACKUP_EVERY_MINUTES unless it is 0."""
     if not settings.backup_every_minutes:
         return PERIODIC
-    return (*PERIODIC, Periodic(backup_database, settings.backup_every_minutes * 60, at_start=False))
+    every = settings.backup_every_minutes * 60
+    return (*PERIODIC, Periodic(backup_database, every, first_after=every))
 
 
 def cron_jobs(periodic: tuple[Periodic, ...] = PERIODIC) -> list[Any]:
@@ -238,7 +242,7 @@ class LocalJobs(JobRunner):
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
-        due = {p.name: loop.time() + (0 if p.at_start else p.every_seconds) for p in self.periodic}
+        due = {p.name: loop.time() + p.first_after for p in self.periodic}
         while True:
             self._wake.clear()
             kicked, self._kicked = self._kicked, set()

@@ -126,7 +126,8 @@ Following the Security Management Measures for the Application of Face Recogniti
 
 RETENTION_INTRO = """\
 What is kept how long, and what happens then. The job `enforce_retention` (app/jobs.py) applies these
-rules once a day (`app/services/retention.py`), in one transaction that appends one `retention_run` row
+rules once a day (`app/services/retention.py`; at midnight with the job worker, else ten minutes after
+start-up and then every 24 hours), in one transaction that appends one `retention_run` row
 with the count per kind to the audit chain; a second run finds nothing more to do. Each period is a
 setting (README, Configuration); the defaults are shown. They are our reading of the law, for the hall's
 legal office to confirm.

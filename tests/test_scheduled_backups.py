@@ -56,7 +56,7 @@ async def test_postgres_backups_are_pg_dumps_that_pg_restore_can_read(
 
 def test_backups_are_scheduled_every_configured_minutes_and_not_at_every_start(tmp_path: Path) -> None:
     periodic = {p.name: p for p in jobs.app_periodic(settings_for('', tmp_path, BACKUP_EVERY_MINUTES='15'))}
-    assert periodic['backup_database'].every_seconds == 900 and not periodic['backup_database'].at_start
+    assert periodic['backup_database'].every_seconds == 900 and periodic['backup_database'].first_after == 900
     assert 'backup_database' not in {
         p.name for p in jobs.app_periodic(settings_for('', tmp_path, BACKUP_EVERY_MINUTES='0'))
     }

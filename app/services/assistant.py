@@ -81,7 +81,9 @@ class AssistantService(Service):
         """Read the catalogue and index it off the event loop (jieba's dictionary loads once, ~1 s)."""
         services = await self._catalogue()
         if self._segmenter is None:
-            self._segmenter = await asyncio.to_thread(Segmenter, vocabulary_words(self.vocabulary))
+            self._segmenter = await asyncio.to_thread(
+                Segmenter, vocabulary_words(self.vocabulary), cache_dir=self.settings.var_dir / 'cache'
+            )
         self._index = await asyncio.to_thread(AssistantIndex, services, self.vocabulary, self._segmenter)
         self._names = {s.code: (s.name, s.name_en) for s in services}
 

@@ -16,6 +16,7 @@ import logging
 import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -93,11 +94,16 @@ class Segmenter:
     """A jieba tokenizer of its own (jieba's default one is shared by the whole process) that knows the
     vocabulary's words, so 奶茶店 and 社保卡 stay whole; the search mode also yields their parts (社保)."""
 
-    def __init__(self, words: Iterable[str]) -> None:
+    def __init__(self, words: Iterable[str], *, cache_dir: Path | None = None) -> None:
+        """`cache_dir` keeps jieba's prepared dictionary (~9 MB; the app's VAR_DIR) instead of the system's
+        temporary folder, which a hardened host may clear or forbid."""
         import jieba  # here, in the build's thread: importing it and loading its dictionary take seconds
 
         jieba.setLogLevel(logging.WARNING)
         self._jieba = jieba.Tokenizer()
+        if cache_dir is not None:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            self._jieba.tmp_dir = str(cache_dir)
         self._jieba.initialize()
         for word in sorted(set(words)):
             if len(word) > 1:

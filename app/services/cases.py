@@ -408,25 +408,7 @@ class CaseService(Service):
     def _emit(
         self, uow: UnitOfWork, case: Case, service: ServiceItem, node: CaseNode, *, actor: str, now: dt.datetime
     ) -> None:
-        assert case.id is not None and node.id is not None
-        uow.emit(
-            CaseStepChanged(
-                hall_id=self.hall_id,
-                time=now,
-                case_id=case.id,
-                node_id=node.id,
-                ticket_id=case.ticket_id,
-                service_code=service.code,
-                stage=node.stage,
-                kind=node.kind,
-                name=node.name,
-                department_id=node.department_id,
-                status=node.status,
-                case_status=case.status,
-                rule=node.rule if node.status == APPROVED else '',
-                actor=actor[:64],
-            )
-        )
+        uow.emit(step_event(self.hall_id, case, service, node, actor=actor, now=now))
 
     def _case_event(
         self, case: Case, service: ServiceItem, *, status: str, actor: str, now: dt.datetime
@@ -615,3 +597,26 @@ def _finish_message(service: ServiceItem, node: CaseNode) -> Message:
     if node.rule:
         return message(Template.STEP_APPROVED_BY_RULE, step=node.name)
     return message(Template.STEP_APPROVED, step=node.name)
+
+
+def step_event(
+    hall_id: int, case: Case, service: ServiceItem, node: CaseNode, *, actor: str, now: dt.datetime
+) -> CaseStepChanged:
+    """One step of a case moved: what the timeline pages, the twin and the SLA follow (any kind of case)."""
+    assert case.id is not None and node.id is not None
+    return CaseStepChanged(
+        hall_id=hall_id,
+        time=now,
+        case_id=case.id,
+        node_id=node.id,
+        ticket_id=case.ticket_id,
+        service_code=service.code,
+        stage=node.stage,
+        kind=node.kind,
+        name=node.name,
+        department_id=node.department_id,
+        status=node.status,
+        case_status=case.status,
+        rule=node.rule if node.status == APPROVED else '',
+        actor=actor[:64],
+    )

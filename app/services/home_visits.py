@@ -16,7 +16,7 @@ from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.events import CaseStepChanged, HomeVisitChanged
+from app.events import HomeVisitChanged
 from app.models.cases import Case, CaseNode
 from app.models.hall import ServiceItem
 from app.models.people import STAFF_ROLES, Role, StaffUser
@@ -24,6 +24,7 @@ from app.models.visits import OPEN_VISITS, HomeVisit, VisitStatus
 from app.security import codes
 from app.services import audit, case_views, citizens, notifications, visit_rules, visit_timeline
 from app.services.case_views import CaseView
+from app.services.cases import step_event
 from app.services.deps import Deps
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.identity import parse_id_number
@@ -403,23 +404,7 @@ class HomeVisitService(Service):
         await s.flush()
         assert visit.id is not None and case.id is not None
         for node in moved:
-            assert node.id is not None
-            uow.emit(
-                CaseStepChanged(
-                    hall_id=self.hall_id,
-                    time=now,
-                    case_id=case.id,
-                    node_id=node.id,
-                    service_code=service.code,
-                    stage=node.stage,
-                    kind=node.kind,
-                    name=node.name,
-                    department_id=node.department_id,
-                    status=node.status,
-                    case_status=case.status,
-                    actor=caller.name[:64],
-                )
-            )
+            uow.emit(step_event(self.hall_id, case, service, node, actor=caller.name, now=now))
             if node.status == 'active':
                 due = _local(node.due_at, self) if node.due_at else ''
                 msg = message(Template.CASE_STEP_STARTED_DUE, service=service.name, step=node.name, due=due)

@@ -8,7 +8,9 @@ vocabulary's synonyms found in it (plain words, or patterns such as 开*店) add
 Ranking: each thing the question says (a synonym, or a catalogue word of the citizen's own) casts one vote over
 the services, weighted by how late it comes (a Chinese question names its matter last: 个体户能开发票吗 is about
 发票) and lower for a material asked about (扯证需要户口本吗) or a one-character word; the whole question's BM25
-score breaks near-ties. Refusal uses the BM25 evidence alone, so the vote never makes a weak match look strong.
+score breaks near-ties. A word neither the catalogue nor the vocabulary knows still votes, weakly, through its
+two-character pieces (注册资本 shares 注册 with 注册公司). Refusal uses the BM25 evidence alone, so the vote never
+makes a weak match look strong.
 
 Nothing fits when the question names a matter handled elsewhere, when too little of what it says is known to
 the catalogue, when it names no matter (only context such as 丢了 or 老人: 手机丢了怎么办), or when the best
@@ -39,6 +41,7 @@ LATE = 1.5  # the last word of a question counts up to 2.5 times the first (the 
 FULL_VOTE = 2.5  # a word whose best BM25 score reaches this casts a whole vote; a weaker one casts part of one
 ASKED_OF = ('需要', '要带', '带', '要不要', '用不用', '需不需要', '得带')  # 需要户口本吗: asks for a material
 ASKED_FOR = 0.5  # the vote of a word asked about as a material
+UNKNOWN_VOTE = 0.5  # a word neither catalogue nor vocabulary knows votes through its two-character pieces
 SINGLE_CHARACTER = 0.3  # a citizen's one-character word (证, 房) is weak evidence of what they mean
 MAX_ANSWERS = 3
 MAX_REASONS = 4
@@ -54,6 +57,7 @@ _STOPWORD_TEXT = """
 之后 以后 需不需要 用不用 要不要 行 行不行 谢谢 你好 好 如果 的话 那么 还有 然后 所以 因为 但是 就是
 这边 那边 这里 那里 哪边 哪家 怎么弄 怎么样 咋弄 咋整 弄 搞 谁 找谁 你们 他们 咱们 俩 可能 必须 一定 知道 不知道
 麻烦 帮 帮我 请 先 再 会 下一步 开始 从哪 哪一步 带啥 多久 多长时间 能否 是否 还要 要带 要去 去哪儿
+别人 人家 朋友 两个 三个 几个 一家 一步 一点 有点 一直 这些 那些 这种 那种 为什么 怎么回事 不了 成 当 得了 可 呗
 a an the i my me we our you your to of for in on at do does did is are be can could how what where when which
 who why need needs want get please with and or it this that there
 """
@@ -194,6 +198,7 @@ class AssistantIndex:
         self.elsewhere = [
             (e, [normalise(w) for w in e.say], [normalise(w) for w in e.with_]) for e in vocabulary.elsewhere
         ]
+        self.bigrams = self._bigram_votes()
         self.topical = {t for f in self.fields for field in TOPICAL for t in f[field] if len(t) > 1}
 
     def _scores(self, tokens: list[str]) -> np.ndarray:
@@ -216,7 +221,9 @@ class AssistantIndex:
             return True
         return len(set(words)) >= 2
 
-    def _votes(self, text: str, searchable: list[str], said: Sequence[tuple[str, dict[str, list[str]]]]) -> np.ndarray:
+    def _votes(
+        self, text: str, searchable: list[str], unknown: list[str], said: Sequence[tuple[str, dict[str, list[str]]]]
+    ) -> np.ndarray:
         """Each thing the citizen said (a synonym with the words it stands for, or a catalogue word of their own)
         casts one vote, spread over the services in proportion to its BM25 scores; later things weigh more. A
         question names its matter last (个体户能开发票吗: 发票, not 个体户), and one vivid word (奶茶店, reaching a
@@ -231,7 +238,28 @@ class AssistantIndex:
             if not any(token in word for word, _ in said):
                 single = SINGLE_CHARACTER if len(token) == 1 else 1.0
                 votes += single * _share(self._scores([token])) * _weight(text, token, length)
+        for token in unknown:
+            if len(token) > 1 and not any(token in word for word, _ in said):
+                near = sum((self.bigrams[b] for b in _bigrams(token) if b in self.bigrams), np.zeros(len(votes)))
+                votes += UNKNOWN_VOTE * _share(near) * _weight(text, token, length)
         return votes
+
+    def _bigram_votes(self) -> dict[str, np.ndarray]:
+        """Where each two-character piece of the catalogue's words and the vocabulary's `say` words leads, so a
+        word nobody listed still votes for the services of the words it shares a piece with (注册资本 -> 注册)."""
+        pieces: dict[str, np.ndarray] = {}
+
+        def add(word: str, toward: np.ndarray) -> None:
+            for piece in _bigrams(word):
+                pieces[piece] = pieces.get(piece, np.zeros(len(self.services))) + toward
+
+        for token in self.vocab:
+            add(token, _share(self._scores([token])))
+        for say, means, _ in self.means:
+            toward = _share(self._scores([t for tokens in means.values() for t in tokens if t in self.vocab]))
+            for word in say.plain:
+                add(word, toward)
+        return pieces
 
     def _fields(self, service: ServiceText) -> dict[str, list[str]]:
         questions = ' '.join(
@@ -264,7 +292,8 @@ class AssistantIndex:
         evidence = self._scores(searchable) + IMPLIED_WEIGHT * self._scores(implied)
         if float(evidence.max()) < MIN_SCORE:
             return Ranking((), None, known)
-        scores = self._votes(text, searchable, said) + TIE_BREAK * evidence / evidence.max()
+        unknown = [t for t in own if t not in self.vocab]
+        scores = self._votes(text, searchable, unknown, said) + TIE_BREAK * evidence / evidence.max()
         scores[evidence < MIN_SCORE] = 0.0  # a service the question barely touches is never offered
         order = [int(i) for i in np.argsort(-scores, kind='stable')]
         best = float(scores[order[0]])
@@ -283,6 +312,11 @@ class AssistantIndex:
                 )
             )
         return Ranking(tuple(hits), None, known)
+
+
+def _bigrams(word: str) -> list[str]:
+    """The word's two-character pieces that hold no stop word (开个店 -> none of 开个, 个店)."""
+    return [word[i : i + 2] for i in range(len(word) - 1) if not any(ch in STOPWORDS for ch in word[i : i + 2])]
 
 
 def _share(scores: np.ndarray) -> np.ndarray:

@@ -63,7 +63,8 @@ def protection_for(sensitivity: str, column: str) -> str:
 
 def _entry(table: str, column: Column) -> FieldEntry:
     sensitivity = str(column.info.get('sensitivity', UNCLASSIFIED))
-    return FieldEntry(table, column.name, sensitivity, protection_for(sensitivity, column.name))
+    protection = str(column.info.get('protection') or protection_for(sensitivity, column.name))
+    return FieldEntry(table, column.name, sensitivity, protection)
 
 
 def field_inventory() -> list[FieldEntry]:

@@ -10,6 +10,7 @@ import pytest
 
 from app.bus import InProcessBus
 from app.db import Database
+from app.security.addresses import address_key, stored_address
 from app.security.crypto import FieldCipher
 from app.security.keys import Purpose
 from app.services.queue import QueueService
@@ -19,6 +20,11 @@ from tests.dbs import PostgresDatabase, SqliteTemplate
 from tests.factories import SmallHall, build_small_hall
 
 AUDIT_KEY = load_settings().key(Purpose.AUDIT)  # the key of every app in this run (the root conftest sets SECRET_KEY)
+
+
+def audited(address: str) -> str:
+    """What an audit row of this run stores of a client address: its network and keyed digest, never itself."""
+    return stored_address(address, address_key(AUDIT_KEY))
 
 
 class FakeClock:

@@ -27,7 +27,7 @@ from app.services.queue import QueueService, TicketView
 from app.settings import Settings
 from tests import journeyhall
 from tests.callers import DESK, deps_for
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, audited
 from tests.journeyhall import OUTSIDER, UNKNOWN_CITIZEN, JourneyHall, served_ticket, texted_code
 
 journey_hall = journeyhall.journey_hall_fixture
@@ -107,7 +107,7 @@ async def test_the_clerk_links_a_phone_ticket_with_a_read_card_to_its_citizen_an
         'w02',
         'staff',
         f'account:{account}',
-        '10.1.0.2',
+        audited('10.1.0.2'),
     )
     assert entry.detail == {
         'citizen_id': view.ticket.citizen_id,

@@ -30,7 +30,7 @@ from app.services.errors import Conflict, NotFound
 from app.services.queue import QueueService
 from app.settings import Settings
 from tests.callers import DESK
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, audited
 from tests.factories import SmallHall
 from tests.twinkit import Devices, Recorder, add_devices
 
@@ -149,7 +149,7 @@ async def test_help_is_one_alert_closed_by_the_acknowledgement(
     ]
     async with db.read_session() as s:
         (entry,) = (await s.execute(select(AuditEntry).where(AuditEntry.action == ALERT_ACKNOWLEDGED))).scalars()
-    assert entry.actor == 'boss' and entry.target == f'alert:{alert.id}' and entry.client_address == '10.0.0.8'
+    assert entry.actor == 'boss' and entry.target == f'alert:{alert.id}' and entry.client_address == audited('10.0.0.8')
     await bus.publish(HelpRequested(hall_id=1, device=devices.kiosk))
     await settle(bus)
     assert len(await rows(db)) == 2  # a new press after it was handled is a new alert

@@ -67,6 +67,18 @@ async def test_a_colloquial_question_finds_its_service_with_the_words_that_match
     assert card.answers[0].answers == {'reason': 'lost'}  # the kiosk question its words answer
 
 
+async def test_the_matter_is_what_the_question_names_last_and_a_mere_context_names_none(
+    assistant: AssistantService,
+) -> None:
+    assert (await _ask(assistant, '个体户能开发票吗')).answers[0].code == 'TAX-INVOICE'  # not 个体户's BIZ-INDIV
+    assert (await _ask(assistant, '扯证需要户口本吗')).answers[0].code == 'MARRIAGE'  # 户口本 is asked for
+    lost_phone = await _ask(assistant, '手机丢了怎么办')  # 丢了 says how, not what: a person answers
+    assert lost_phone.handoff and lost_phone.answers == ()
+    shop = await _ask(assistant, '想开一家卖凉皮的店')  # the pattern 开*店, with words nobody listed
+    assert shop.answers[0].code == 'BIZ-INDIV'
+    assert ('开一家卖凉皮的店', '个体工商户') in {(r.word, r.term) for r in shop.answers[0].why}
+
+
 async def test_the_answer_carries_the_personalised_guide(assistant: AssistantService) -> None:
     reply = await _ask(assistant, '社保卡坏了刷不了')
     shown = await assistant.guide(reply.answers[0])

@@ -21,7 +21,7 @@ from app.services.errors import Forbidden, Invalid
 from app.services.principal import Kind, Principal
 from app.settings import Settings
 from tests.callers import deps_for
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, audited
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
 
@@ -99,14 +99,14 @@ async def test_filter_values_are_matched_as_text_never_as_sql_or_wildcards(
     assert await audit_count(db) == 5
 
 
-async def test_rows_on_screen_are_masked_and_addresses_cut_to_their_network(audit_log: AuditBrowser) -> None:
+async def test_rows_on_screen_are_masked_and_addresses_show_network_and_digest(audit_log: AuditBrowser) -> None:
     await rows_written(audit_log)
     (row,) = (await audit_log.entries(ADMIN, AuditFilter(action='unmask'))).rows
     assert PHONE not in row.target and '138****5678' in row.target
     assert row.detail['id'] == ID_NUMBER[:6] + '********' + ID_NUMBER[-4:] and row.detail['n'] == '138****5678'
-    assert row.client_address == '2001:db8:1:*'
+    assert row.client_address == audited('2001:db8:1:2::7') and row.client_address.startswith('2001:db8:1::/48#')
     (login,) = (await audit_log.entries(ADMIN, AuditFilter(actor='w01', action='login'))).rows
-    assert login.client_address == '10.0.0.*'
+    assert login.client_address == audited('10.0.0.8') and login.client_address.startswith('10.0.0.0/24#')
 
 
 async def test_the_export_is_masked_formula_safe_and_itself_audited(
@@ -120,7 +120,7 @@ async def test_the_export_is_masked_formula_safe_and_itself_audited(
         assert secret not in content
     header, row = list(csv.reader(io.StringIO(content)))
     assert header[:3] == ['id', 'time', 'actor'] and row[2] == 'w01'
-    assert row[5] == 'citizen phone ***********' and row[8] == '2001:db8:1:*'
+    assert row[5] == 'citizen phone ***********' and row[8] == audited('2001:db8:1:2::7')
     assert '"\'={""id""' not in content and '=HYPERLINK' in row[7] and not row[7].startswith('=')
     async with db.read_session() as s:
         newest = (await s.execute(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))).scalar_one()  # type: ignore[union-attr]
@@ -128,7 +128,7 @@ async def test_the_export_is_masked_formula_safe_and_itself_audited(
         'adm01',
         audit.EXPORT,
         'audit_log',
-        '10.0.7.1',
+        audited('10.0.7.1'),
     )
     assert newest.detail == {'filter': {'actor': 'w01', 'since': '2026-11-27'}, 'rows': 1}
     assert (await audit.verify(db)).ok

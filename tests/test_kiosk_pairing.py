@@ -20,7 +20,7 @@ from app.services.kiosk_pairing import ALPHABET, PAIRING_GUESSES, KioskPairingSe
 from app.services.limits import Limits, TooManyRequests
 from app.services.principal import Kind, Principal
 from tests.callers import deps_for, limits_for
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, audited
 from tests.factories import SmallHall
 from tests.kiosk_hall import BARE_KIOSK, KIOSK, READER, add_kiosk_hall
 from tests.twinkit import Recorder
@@ -229,7 +229,7 @@ async def test_revoking_stops_the_screen_and_its_unused_code(
         'adm01',
         'kiosk:K01',
         {'screens': 1, 'codes': 1},
-        '10.0.0.9',
+        audited('10.0.0.9'),
     )
     before = await stored(db)
     with pytest.raises(Conflict) as error:

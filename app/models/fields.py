@@ -15,10 +15,13 @@ class Sensitivity(StrEnum):
     SENSITIVE = 'sensitive-personal'
 
 
-def classified(level: Sensitivity, **kwargs: Any) -> Any:
-    """A SQLModel Field whose column carries `info['sensitivity']`."""
+def classified(level: Sensitivity, *, protection: str = '', **kwargs: Any) -> Any:
+    """A SQLModel Field whose column carries `info['sensitivity']`, and `info['protection']` when the column is
+    protected otherwise than its level and name say (docs/privacy.md prints it)."""
     column_kwargs = dict(kwargs.pop('sa_column_kwargs', None) or {})
     column_kwargs['info'] = {**column_kwargs.get('info', {}), 'sensitivity': level.value}
+    if protection:
+        column_kwargs['info']['protection'] = protection
     return Field(sa_column_kwargs=column_kwargs, **kwargs)
 
 

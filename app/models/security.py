@@ -24,7 +24,15 @@ class AuditEntry(SQLModel, table=True):
     target: str = internal(default='', max_length=128)
     outcome: str = internal(default='ok', max_length=16)
     detail: dict[str, Any] = internal(default_factory=dict, sa_type=JSON)
-    client_address: str = personal(default='', max_length=64)
+    client_address: str = personal(
+        default='',
+        max_length=64,
+        protection=(
+            'never the address itself: its network (IPv4 /24, IPv6 /48) and a keyed HMAC-SHA256 digest of it '
+            '(app.security.addresses.stored_address), set before the row is hashed; rows written before this '
+            'masking keep the plain address'
+        ),
+    )
     prev_hash: str = internal(max_length=64)
     hash: str = internal(max_length=64, unique=True)
 

@@ -89,7 +89,10 @@ def mask_text_fully(text: str) -> str:
 
 
 def mask_address(address: str) -> str:
-    """Client addresses are personal data: show the network, hide the host part."""
+    """Client addresses are personal data: show the network, hide the host part. The audit's stored form
+    (network#digest, app.security.addresses.stored_address) holds no host part and is shown as it is."""
+    if '#' in address:
+        return address
     if '.' in address:
         return '.'.join([*address.split('.')[:3], MASK])
     if ':' in address:

@@ -1,18 +1,27 @@
 """The assistant's ranking: jieba segmentation and a BM25 index (bm25s) over the catalogue, offline and in memory.
 
-One document per service: its name (counted twice: a name word says more than a material), description,
+One document per service: its name (counted three times: a name word says more than a material), description,
 materials, kiosk questions with their options, and department. A question is segmented the same way; the
-vocabulary's synonyms found in it add the catalogue words they mean, so 奶茶店 reaches 个体工商户. Only services
-of the catalogue can come out, and only with the words that matched (`why`).
+vocabulary's synonyms found in it (plain words, or patterns such as 开*店) add the catalogue words they mean, so
+奶茶店 reaches 个体工商户. Only services of the catalogue can come out, and only with the words that matched (`why`).
+
+Ranking: each thing the question says (a synonym, or a catalogue word of the citizen's own) casts one vote over
+the services, weighted by how late it comes (a Chinese question names its matter last: 个体户能开发票吗 is about
+发票) and lower for a material asked about (扯证需要户口本吗) or a one-character word; the whole question's BM25
+score breaks near-ties. A word neither the catalogue nor the vocabulary knows still votes, weakly, through its
+two-character pieces (注册资本 shares 注册 with 注册公司). Refusal uses the BM25 evidence alone, so the vote never
+makes a weak match look strong.
 
 Nothing fits when the question names a matter handled elsewhere, when too little of what it says is known to
-the catalogue, or when the best score is under `MIN_SCORE`; the caller then hands over to a person. Both
-thresholds were calibrated on the question set (tests/assistant_questions.yaml, docs in bench/README.md).
+the catalogue, when it names no matter (only context such as 丢了 or 老人: 手机丢了怎么办), or when the best
+BM25 score is under `MIN_SCORE`; the caller then hands over to a person. The thresholds and weights were
+calibrated on the question set (tests/assistant_questions.yaml, docs in bench/README.md).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -27,8 +36,18 @@ MIN_SCORE = 1.2  # the best BM25 score under which nothing is offered (calibrate
 MIN_KNOWN = 0.3  # the share (by characters) of a question's content words the catalogue or vocabulary know
 IMPLIED_WEIGHT = 0.8  # a catalogue word reached through a synonym counts less than the citizen's own word
 RELATIVE = 0.5  # further answers score at least this share of the best one
+TIE_BREAK = 0.3  # the whole question's BM25 score (scaled to 1) breaks near-ties between the votes
+LATE = 1.5  # the last word of a question counts up to 2.5 times the first (the matter comes last)
+FULL_VOTE = 2.5  # a word whose best BM25 score reaches this casts a whole vote; a weaker one casts part of one
+ASKED_OF = ('需要', '要带', '带', '要不要', '用不用', '需不需要', '得带')  # 需要户口本吗: asks for a material
+ASKED_FOR = 0.5  # the vote of a word asked about as a material
+UNKNOWN_VOTE = 0.5  # a word neither catalogue nor vocabulary knows votes through its two-character pieces
+SINGLE_CHARACTER = 0.3  # a citizen's one-character word (证, 房) is weak evidence of what they mean
 MAX_ANSWERS = 3
 MAX_REASONS = 4
+GAP = '*'  # in a `say` word, a few characters of anything: 开*店 is 开个小店, 开一家奶茶店 (not across punctuation)
+MAX_GAP = 6
+_PUNCTUATION = r'\s,.!?;:，。！？；：、'
 
 _STOPWORD_TEXT = """
 的 了 吗 呢 啊 吧 呀 哦 嘛 么 哪 我 我们 你 您 他 她 它 咱 自己 要 想 想要 怎么 怎么办 怎样 如何 什么 啥 咋 咋办
@@ -36,6 +55,9 @@ _STOPWORD_TEXT = """
 请问 问 问下 个 这个 那个 这 那 在 到 和 与 或 或者 及 把 被 给 让 去 来 得 地 都 也 还 就 又 才 该 应该 多少 几
 时候 手续 流程 材料 带 带什么 一些 东西 事 事情 一个 现在 今天 已经 准备 打算 跟 对 从 向 里 上 下 中 后 前 时
 之后 以后 需不需要 用不用 要不要 行 行不行 谢谢 你好 好 如果 的话 那么 还有 然后 所以 因为 但是 就是
+这边 那边 这里 那里 哪边 哪家 怎么弄 怎么样 咋弄 咋整 弄 搞 谁 找谁 你们 他们 咱们 俩 可能 必须 一定 知道 不知道
+麻烦 帮 帮我 请 先 再 会 下一步 开始 从哪 哪一步 带啥 多久 多长时间 能否 是否 还要 要带 要去 去哪儿
+别人 人家 朋友 两个 三个 几个 一家 一步 一点 有点 一直 这些 那些 这种 那种 为什么 怎么回事 不了 成 当 得了 可 呗
 a an the i my me we our you your to of for in on at do does did is are be can could how what where when which
 who why need needs want get please with and or it this that there
 """
@@ -82,6 +104,7 @@ class Ranking:
 
 
 FIELDS = ('name', 'description', 'materials', 'questions', 'department')
+TOPICAL = ('name', 'description', 'questions')  # where a word names a matter (a material or department does not)
 
 
 def normalise(text: str) -> str:
@@ -120,13 +143,34 @@ class Segmenter:
 
 
 def vocabulary_words(vocabulary: Vocabulary) -> list[str]:
-    """The words the segmenter must keep whole: every synonym and every matter handled elsewhere."""
+    """The words the segmenter must keep whole: every synonym and every matter handled elsewhere (a pattern's
+    parts, 开*店 -> 开, 店, are no words of their own)."""
     words = [w for s in vocabulary.synonyms for w in (*s.say, *s.means)]
-    return words + [w for e in vocabulary.elsewhere for w in (*e.say, *e.with_)]
+    words += [w for e in vocabulary.elsewhere for w in (*e.say, *e.with_)]
+    return [w for w in words if GAP not in w]
+
+
+class Said:
+    """The `say` words of one synonym, ready to look for: plain words as substrings, patterns (开*店) as regexes."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        normal = [normalise(word) for word in words]
+        self.plain = [word for word in normal if GAP not in word]
+        gap = f'[^{_PUNCTUATION}]{{0,{MAX_GAP}}}?'
+        self.patterns = [
+            re.compile(gap.join(re.escape(part) for part in word.split(GAP))) for word in normal if GAP in word
+        ]
+
+    def longest(self, text: str) -> str:
+        """The longest of the plain words found in the question, else the text a pattern spans; '' when none is
+        (a word the citizen said, 奶茶店, explains an answer better than the span 开奶茶店)."""
+        found = [word for word in self.plain if word in text]
+        found = found or [match.group(0) for pattern in self.patterns if (match := pattern.search(text))]
+        return max(found, key=len, default='')
 
 
 def _glued(word: str, known: Collection[str]) -> bool:
-    return len(word) == 2 and word not in known and any(ch in STOPWORDS for ch in word)
+    return len(word) == 2 and word not in known and word not in STOPWORDS and any(ch in STOPWORDS for ch in word)
 
 
 class AssistantIndex:
@@ -147,12 +191,75 @@ class AssistantIndex:
         self.bm25 = bm25s.BM25()
         if corpus:
             self.bm25.index(corpus, show_progress=False)
-        self.means = [(s, {m: self.segmenter.tokens(m) for m in s.means}) for s in vocabulary.synonyms]
+        self.rows = {t: np.asarray(self.bm25.get_scores([t]), dtype=float) for t in self.vocab}  # BM25 adds up
+        self.means = [
+            (Said(s.say), {m: self.segmenter.tokens(m) for m in s.means}, s.context) for s in vocabulary.synonyms
+        ]
+        self.elsewhere = [
+            (e, [normalise(w) for w in e.say], [normalise(w) for w in e.with_]) for e in vocabulary.elsewhere
+        ]
+        self.bigrams = self._bigram_votes()
+        self.topical = {t for f in self.fields for field in TOPICAL for t in f[field] if len(t) > 1}
 
     def _scores(self, tokens: list[str]) -> np.ndarray:
-        if not tokens:
-            return np.zeros(len(self.services))
-        return np.asarray(self.bm25.get_scores(tokens), dtype=float)
+        """BM25 of the tokens over the services: the sum of each token's row, computed once at build time."""
+        scores = np.zeros(len(self.services))
+        for token in tokens:
+            row = self.rows.get(token)
+            if row is not None:
+                scores += row
+        return scores
+
+    def _names_a_matter(self, searchable: list[str], matched: Sequence[tuple[str, object, bool]]) -> bool:
+        """Whether the question names a matter: a synonym that is no mere context, or a word of its own that a
+        service's name, description or kiosk questions use; else two different contexts together (老人 + 补贴).
+        手机丢了, 医院几点上班 and 银行卡密码 (a material only) name none: a person answers them."""
+        words = [word for word, _, _ in matched]
+        if any(not context for _, _, context in matched):
+            return True
+        if any(t in self.topical and not any(t in word for word in words) for t in searchable):
+            return True
+        return len(set(words)) >= 2
+
+    def _votes(
+        self, text: str, searchable: list[str], unknown: list[str], said: Sequence[tuple[str, dict[str, list[str]]]]
+    ) -> np.ndarray:
+        """Each thing the citizen said (a synonym with the words it stands for, or a catalogue word of their own)
+        casts one vote, spread over the services in proportion to its BM25 scores; later things weigh more. A
+        question names its matter last (个体户能开发票吗: 发票, not 个体户), and one vivid word (奶茶店, reaching a
+        service name three times over) no longer outweighs the rest of the question."""
+        votes = np.zeros(len(self.services))
+        length = max(len(text), 1)
+        for word, means in said:
+            implied = [t for tokens in means.values() for t in tokens if t in self.vocab]
+            own = [t for t in searchable if t in word]
+            votes += _share(self._scores(own) + IMPLIED_WEIGHT * self._scores(implied)) * _weight(text, word, length)
+        for token in searchable:
+            if not any(token in word for word, _ in said):
+                single = SINGLE_CHARACTER if len(token) == 1 else 1.0
+                votes += single * _share(self._scores([token])) * _weight(text, token, length)
+        for token in unknown:
+            if len(token) > 1 and not any(token in word for word, _ in said):
+                near = sum((self.bigrams[b] for b in _bigrams(token) if b in self.bigrams), np.zeros(len(votes)))
+                votes += UNKNOWN_VOTE * _share(near) * _weight(text, token, length)
+        return votes
+
+    def _bigram_votes(self) -> dict[str, np.ndarray]:
+        """Where each two-character piece of the catalogue's words and the vocabulary's `say` words leads, so a
+        word nobody listed still votes for the services of the words it shares a piece with (注册资本 -> 注册)."""
+        pieces: dict[str, np.ndarray] = {}
+
+        def add(word: str, toward: np.ndarray) -> None:
+            for piece in _bigrams(word):
+                pieces[piece] = pieces.get(piece, np.zeros(len(self.services))) + toward
+
+        for token in self.vocab:
+            add(token, _share(self._scores([token])))
+        for say, means, _ in self.means:
+            toward = _share(self._scores([t for tokens in means.values() for t in tokens if t in self.vocab]))
+            for word in say.plain:
+                add(word, toward)
+        return pieces
 
     def _fields(self, service: ServiceText) -> dict[str, list[str]]:
         questions = ' '.join(
@@ -170,8 +277,9 @@ class AssistantIndex:
     def rank(self, query: str) -> Ranking:
         """The services that fit the question, best first, each with its reasons; none when nothing fits."""
         text = normalise(query)
-        away = next((e for e in self.vocabulary.elsewhere if _mentions(text, e)), None)
-        said = [(word, means) for s, means in self.means if (word := _said(text, s.say))]
+        away = next((matter for matter, say, with_ in self.elsewhere if _mentions(text, say, with_)), None)
+        matched = [(word, means, context) for say, means, context in self.means if (word := say.longest(text))]
+        said = [(word, means) for word, means, _ in matched]
         own = self.segmenter.tokens(text, self.vocab | {word for word, _ in said})
         known = _known_share(own, self.vocab, [word for word, _ in said])
         if away is not None or not own or not self.services:
@@ -179,17 +287,20 @@ class AssistantIndex:
         implied = [t for _, means in said for tokens in means.values() for t in tokens if t in self.vocab]
         searchable = [t for t in own if t in self.vocab]
         expanded = own + implied
-        if not (searchable or implied) or known < MIN_KNOWN:
+        if not (searchable or implied) or known < MIN_KNOWN or not self._names_a_matter(searchable, matched):
             return Ranking((), None, known)
-        scores = self._scores(searchable) + IMPLIED_WEIGHT * self._scores(implied)
+        evidence = self._scores(searchable) + IMPLIED_WEIGHT * self._scores(implied)
+        if float(evidence.max()) < MIN_SCORE:
+            return Ranking((), None, known)
+        unknown = [t for t in own if t not in self.vocab]
+        scores = self._votes(text, searchable, unknown, said) + TIE_BREAK * evidence / evidence.max()
+        scores[evidence < MIN_SCORE] = 0.0  # a service the question barely touches is never offered
         order = [int(i) for i in np.argsort(-scores, kind='stable')]
         best = float(scores[order[0]])
-        if best < MIN_SCORE:
-            return Ranking((), None, known)
         hits = []
         for index in order[:MAX_ANSWERS]:
             score = float(scores[index])
-            if score < max(MIN_SCORE, best * RELATIVE):
+            if score <= 0 or score < best * RELATIVE:
                 break
             fields = self.fields[index]
             hits.append(
@@ -203,16 +314,28 @@ class AssistantIndex:
         return Ranking(tuple(hits), None, known)
 
 
-def _said(text: str, words: Iterable[str]) -> str:
-    """The longest of `words` found in the question ('' when none is)."""
-    found = [normalise(word) for word in words if normalise(word) in text]
-    return max(found, key=len, default='')
+def _bigrams(word: str) -> list[str]:
+    """The word's two-character pieces that hold no stop word (开个店 -> none of 开个, 个店)."""
+    return [word[i : i + 2] for i in range(len(word) - 1) if not any(ch in STOPWORDS for ch in word[i : i + 2])]
 
 
-def _mentions(text: str, matter: Elsewhere) -> bool:
-    if not any(normalise(word) in text for word in matter.say):
-        return False
-    return not matter.with_ or any(normalise(word) in text for word in matter.with_)
+def _share(scores: np.ndarray) -> np.ndarray:
+    """One vote spread over the services by their scores (the best gets 1, or less when even its score is weak:
+    under FULL_VOTE); no score, no vote."""
+    top = float(scores.max()) if len(scores) else 0.0
+    return scores / max(top, FULL_VOTE) if top > 0 else scores
+
+
+def _weight(text: str, word: str, length: int) -> float:
+    """A word's vote grows with how late in the question it comes (1 at the start, 1 + LATE at the end)."""
+    at = max(text.find(word), 0)
+    if text[:at].endswith(ASKED_OF):
+        return ASKED_FOR  # 扯证需要户口本吗: what they must bring, not the matter
+    return 1.0 + LATE * (at + len(word)) / length
+
+
+def _mentions(text: str, say: Sequence[str], with_: Sequence[str]) -> bool:
+    return any(word in text for word in say) and (not with_ or any(word in text for word in with_))
 
 
 def _known_share(tokens: Sequence[str], vocab: set[str], synonyms: Sequence[str]) -> float:

@@ -23,10 +23,12 @@ class _Spec(BaseModel):
 
 
 class Synonym(_Spec):
-    """Any of `say` (the citizen's words) means all of `means` (words found in the catalogue's texts)."""
+    """Any of `say` (the citizen's words) means all of `means` (words found in the catalogue's texts). A `say`
+    word with a `*` is a pattern: 开*店 is said by 开个小店 and 开一家奶茶店 (at most a few characters between)."""
 
     say: list[Word] = Field(min_length=1)
     means: list[Word] = Field(min_length=1)
+    context: bool = False  # says who or what state (丢了, 老人, 上班), never which matter: alone it answers nothing
 
 
 class Elsewhere(_Spec):

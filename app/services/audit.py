@@ -17,6 +17,9 @@ joins any service's transaction without a key parameter; a session without it ra
 Personal data: `actor`, `target` and `detail` must carry masked values only (app.security.masking:
 110105********0021, 138****5678, citizen ids instead of names). As a safety net, anything that still
 looks like a raw resident ID number or mobile number is masked (mask_text) before it is hashed and stored.
+The client address is never stored as given: only its network and a keyed digest (app.security.addresses.
+stored_address), also before hashing. Rows written before addresses were masked keep theirs: rewriting them
+would break their hashes (docs/privacy.md says so).
 A value that is exactly a SHA-256 hex digest is the one exception: it is a hash (a certificate's content
 hash, a keyed lookup), not a person's number, yet about 1 digest in 200 holds a run of digits between
 hex letters that reads like a mobile number ('...e13812345678b...'). Masking it would store another
@@ -40,6 +43,7 @@ from sqlmodel import col, select
 
 from app.db import AUDIT_KEY, Database
 from app.models.security import AuditEntry
+from app.security.addresses import address_key, stored_address
 from app.security.masking import mask_text
 from app.services.principal import Principal
 from app.services.uow import Service
@@ -195,7 +199,8 @@ async def record(
 ) -> AuditEntry:
     """Append one entry inside the caller's transaction, so the action and its audit row commit together.
 
-    Pass masked values only in `actor`, `target` and `detail` (never a raw ID number, phone or name).
+    Pass masked values only in `actor`, `target` and `detail` (never a raw ID number, phone or name);
+    `client_address` is the caller's address as resolved (it is stored as network and keyed digest only).
     On PostgreSQL this takes a transaction-scoped advisory lock held until commit: call it as the
     last statement of the transaction to keep that window short. Costs one read of the head hash and
     one INSERT. Raises AuditKeyMissing when the session has no audit key.
@@ -210,7 +215,7 @@ async def record(
         target=_fit('target', mask_text(target)),
         outcome=_fit('outcome', outcome),
         detail=_normal_detail(detail),
-        client_address=_fit('client_address', client_address),
+        client_address=_fit('client_address', stored_address(client_address, address_key(key))),
         prev_hash=await _head_hash(session),
         hash='',
     )

@@ -308,8 +308,10 @@ RULES: tuple[RetentionRule, ...] = (
         then='never deleted or edited: it is append-only and hash-chained, so deleting rows would break the chain',
         why=(
             'it records who did what, for accountability. Its rows carry no name, and ID and mobile numbers are '
-            'masked before a row is hashed (citizens appear as `citizen:<id>`, staff by user name); only the '
-            'client address (IP) is kept in full, for security investigations'
+            'masked before a row is hashed (citizens appear as `citizen:<id>`, staff by user name); of the '
+            'client address (IP) only its network and a keyed digest are kept (same address, same digest), for '
+            'security investigations. Rows written before that masking keep the full address: rewriting them '
+            'would break the chain, so they stay as they are for the life of the hall'
         ),
     ),
 )

@@ -290,6 +290,13 @@ def audit_rows(url: str, action: str) -> list[dict[str, Any]]:
     return [dict(row) for row in rows]
 
 
+def all_audit_rows(url: str) -> list[dict[str, Any]]:
+    """Every row of the audit chain, every column, as the database file holds it."""
+    with closing(sqlite3.connect(sqlite_path(url), timeout=30)) as db:
+        db.row_factory = sqlite3.Row
+        return [dict(row) for row in db.execute('SELECT * FROM audit_entry ORDER BY id').fetchall()]
+
+
 def session_rows(url: str) -> list[dict[str, Any]]:
     with closing(sqlite3.connect(sqlite_path(url), timeout=30)) as db:
         db.row_factory = sqlite3.Row

@@ -44,7 +44,7 @@ from app.services.queue import QueueService
 from app.settings import ROOT, get_settings
 from tests.apphost import TEST_SECRET, running_app
 from tests.callers import DESK, as_staff, deps_for
-from tests.conftest import AUDIT_KEY, FakeClock
+from tests.conftest import AUDIT_KEY, FakeClock, audited
 from tests.dbs import PostgresDatabase
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
@@ -182,6 +182,20 @@ async def test_raw_personal_data_is_masked_before_hashing(db: Database, log: aud
     for secret in ('110105194912310021', '13812341234', '11010519491231002X'):
         assert secret not in raw
     assert stored.hash == entry.hash == audit.chain_hash(stored, AUDIT_KEY)
+    assert (await audit.verify(db)).ok
+
+
+async def test_the_client_address_is_masked_before_hashing_and_equal_addresses_stay_equal(
+    db: Database, log: audit.AuditLog
+) -> None:
+    for address in ('198.51.100.23', '198.51.100.23', '2001:db8:7:1::9', ''):
+        await log.write(actor='w01', role='staff', action=audit.LOGIN_FAILED, client_address=address)
+    stored = await _rows(db)
+    addresses = [row.client_address for row in stored]
+    assert addresses == [audited('198.51.100.23')] * 2 + [audited('2001:db8:7:1::9'), '']
+    assert addresses[0].startswith('198.51.100.0/24#') and addresses[2].startswith('2001:db8:7::/48#')
+    assert not any('198.51.100.23' in a or '1::9' in a for a in addresses)
+    assert all(row.hash == audit.chain_hash(row, AUDIT_KEY) for row in stored)  # hashed as stored
     assert (await audit.verify(db)).ok
 
 
@@ -827,7 +841,7 @@ async def test_cli_tail_prints_newest_rows_masked(cli_db: Database, tmp_path: Pa
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert [line.split()[0] for line in lines] == ['4', '5']
-    assert '10.0.0.*' in lines[-1] and '10.0.0.4' not in result.stdout
+    assert audited('10.0.0.4') in lines[-1] and '10.0.0.4' not in result.stdout
 
 
 async def test_cli_on_an_unmigrated_database_says_so(tmp_path: Path) -> None:

@@ -38,6 +38,7 @@ from pages import guard
 from pages.session_watch import SessionWatch
 from tests import totp
 from tests.apphost import AppProcess, NewUser, PreparedDatabase, prepare_database_async, running_app, sqlite_url
+from tests.conftest import audited
 from tests.security.routes import (
     ACCOUNTS,
     API,
@@ -342,8 +343,8 @@ async def test_guard_refuses_wrong_roles_with_403_and_audits(guard_hall: GuardHa
     entries = await audit.last_entries(guard_hall.rt.db, 1000)
     denied = entries[entries_before:]
     assert [(e.action, e.actor, e.role, e.target, e.outcome, e.client_address) for e in denied] == [
-        (audit.ROLE_DENIED, 'w01', 'staff', '/manager', 'denied', '10.3.0.9'),
-        (audit.ROLE_DENIED, 'rv01', 'reviewer', '/manager', 'denied', '10.3.0.9'),
+        (audit.ROLE_DENIED, 'w01', 'staff', '/manager', 'denied', audited('10.3.0.9')),
+        (audit.ROLE_DENIED, 'rv01', 'reviewer', '/manager', 'denied', audited('10.3.0.9')),
     ]
     assert (await audit.verify(guard_hall.rt.db)).ok
 

@@ -47,9 +47,17 @@ from app.settings import Settings
 from tests import totp
 from tests.apphost import AppProcess, NewUser, PreparedDatabase, running_app
 from tests.callers import deps_for
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, audited
 from tests.factories import SmallHall
-from tests.security.routes import assert_error, audit_rows, bearer, db_state, session_rows, token
+from tests.security.routes import (
+    all_audit_rows,
+    assert_error,
+    audit_rows,
+    bearer,
+    db_state,
+    session_rows,
+    token,
+)
 from tests.totp import token_body
 
 W01 = ('w01', 'Window-01-pass')
@@ -180,7 +188,7 @@ async def test_logout_revokes_server_side_and_is_audited_once(auth: AuthService,
     await auth.logout(issued.token, client_address='10.1.0.7')  # again: a no-op
     await auth.logout('not-a-token')
     entries = await _audit(db, audit.LOGOUT)
-    assert [(e.actor, e.role, e.client_address) for e in entries] == [('w01', 'staff', '10.1.0.7')]
+    assert [(e.actor, e.role, e.client_address) for e in entries] == [('w01', 'staff', audited('10.1.0.7'))]
     assert (await audit.verify(db)).ok
 
 
@@ -201,7 +209,8 @@ async def test_five_failures_lock_that_account_from_that_address_only(
     assert 0 < locked.value.retry_after <= 15 * 60
     assert await _sessions(db) == []  # no session was opened
     lockouts = await _audit(db, audit.LOCKOUT)
-    assert [(e.actor, e.target, e.client_address) for e in lockouts] == [('w01', 'account:w01@address', '10.2.0.1')]
+    expected = [('w01', 'account:w01@address', audited('10.2.0.1'))]
+    assert [(e.actor, e.target, e.client_address) for e in lockouts] == expected
     refused = (await _audit(db, audit.LOGIN_FAILED))[-1]
     assert (refused.actor, refused.outcome) == ('w01', 'login_locked')
 
@@ -230,7 +239,7 @@ async def test_many_failures_from_one_address_lock_it_for_every_account(
     assert await _sessions(db) == []
     assert (await totp.login(auth, *BOSS, client_address='10.4.0.2')).principal.name == 'boss'  # other terminals work
     lockouts = await _audit(db, audit.LOCKOUT)
-    assert [(e.actor, e.client_address) for e in lockouts] == [(names[-1], '10.4.0.1')]
+    assert [(e.actor, e.client_address) for e in lockouts] == [(names[-1], audited('10.4.0.1'))]
     clock.advance(15.1)
     assert (await totp.login(auth, *BOSS, client_address='10.4.0.1')).principal.name == 'boss'
 
@@ -284,6 +293,7 @@ LOCK_USERS = [
     NewUser('lock01', 'Lock-0001-pass'),
     NewUser('lock02', 'Lock-0002-pass'),
     NewUser('out01', 'Out-0001-pass', role=Role.MANAGER),
+    NewUser('mask01', 'Mask-0001-pass'),
 ]
 
 
@@ -319,7 +329,7 @@ def test_api_lockout_per_account_and_address_is_audited_and_opens_no_session(liv
         assert session_rows(live.url) == sessions_before
         assert db_state(live.url, ignore=('audit_entry', 'rate_counter')) == before
         lockouts = [row for row in audit_rows(live.url, audit.LOCKOUT) if row['target'] == 'account:lock01@address']
-        assert [(row['actor'], row['client_address']) for row in lockouts] == [('lock01', attacker)]
+        assert [(row['actor'], row['client_address']) for row in lockouts] == [('lock01', audited(attacker))]
         token(client, ('lock01', 'Lock-0001-pass'), address='10.50.1.1')  # the owner, elsewhere, is not locked out
         token(client, ('lock02', 'Lock-0002-pass'), address=attacker)  # nor is anyone else at that address
 
@@ -333,9 +343,9 @@ def test_api_lockout_per_address_is_audited(live: LiveHall) -> None:
         assert_error(_login(client, *BOSS, address), 429, 'address_locked')
         assert_error(_login(client, 'lock02', 'Lock-0002-pass', address), 429, 'address_locked')
         assert session_rows(live.url) == sessions_before
-        lockouts = [row for row in audit_rows(live.url, audit.LOCKOUT) if row['client_address'] == address]
+        lockouts = [row for row in audit_rows(live.url, audit.LOCKOUT) if row['client_address'] == audited(address)]
         assert [row['actor'] for row in lockouts] == [f'spray{LOGIN_PER_ADDRESS.max - 1:02d}']
-        refused = [row for row in audit_rows(live.url, audit.LOGIN_FAILED) if row['client_address'] == address]
+        refused = [row for row in audit_rows(live.url, audit.LOGIN_FAILED) if row['client_address'] == audited(address)]
         assert [row['outcome'] for row in refused[-2:]] == ['address_locked', 'address_locked']
         token(client, BOSS, address='10.51.0.2')  # another terminal logs in as usual
 
@@ -365,7 +375,28 @@ def test_a_forwarded_address_from_an_untrusted_peer_is_ignored(tmp_path: Path) -
             assert_error(_login(client, 'lock01', 'Wrong-pass-1', f'10.60.0.{n}'), 401, 'bad_credentials')
         assert_error(_login(client, 'lock01', 'Lock-0001-pass', '10.60.9.9'), 429, 'login_locked')
         failed = [row for row in audit_rows(prepared.url, audit.LOGIN_FAILED) if row['actor'] == 'lock01']
-        assert {row['client_address'] for row in failed} == {'127.0.0.1'}
+        assert {row['client_address'] for row in failed} == {audited('127.0.0.1')}
+
+
+def test_the_stored_audit_rows_never_hold_a_callers_plain_address(live: LiveHall) -> None:
+    """An attacker behind the hall's proxy tries passwords from IPv4 and IPv6 addresses, then a clerk logs in and
+    out: every audit row they leave (read straight from the database file, every column) has the network and a
+    digest, never the address; the per-address lockout still counts that address as one client."""
+    ipv4, ipv6 = '198.51.100.77', '2001:db8:77:5::1'
+    with live.app.client() as client:
+        for address in (ipv4, ipv6, ipv4.replace('77', '78')):
+            assert_error(_login(client, 'mask01', 'Wrong-pass-1', address), 401, 'bad_credentials')
+        for _ in range(LOGIN_PER_ACCOUNT_AND_ADDRESS.max - 1):
+            assert_error(_login(client, 'mask01', 'Wrong-pass-1', ipv4), 401, 'bad_credentials')
+        assert_error(_login(client, 'mask01', 'Mask-0001-pass', ipv4), 429, 'login_locked')  # still one client
+        issued = token(client, ('mask01', 'Mask-0001-pass'), address='10.53.0.1')
+        assert client.post('/api/auth/logout', headers=bearer(issued)).status_code == 204
+    rows = all_audit_rows(live.url)
+    for plain in (ipv4, ipv6, '2001:db8:77:5:0:0:0:1', '198.51.100.78', '10.53.0.1'):
+        assert not [row for row in rows if plain in json.dumps(row, default=str)], plain
+    stored = {row['client_address'] for row in rows if row['actor'] == 'mask01'}
+    assert {audited(ipv4), audited(ipv6), audited('198.51.100.78'), audited('10.53.0.1')} <= stored
+    assert audited(ipv4).startswith('198.51.100.0/24#') and audited(ipv6).startswith('2001:db8:77::/48#')
 
 
 def test_logout_through_the_cookie_revokes_the_session_and_replays_are_refused(live: LiveHall) -> None:

@@ -286,4 +286,7 @@ def run() -> None:
         favicon='🏛️',
         proxy_headers=False,  # the peer stays the peer: only TRUSTED_PROXIES may speak for a client (app/security)
         ws_max_size=MAX_MESSAGE_BYTES,  # uvicorn refuses bigger websocket frames (1009) before any handler reads them
+        # no permessage-deflate: a compression context per socket compresses the call board's one shared text once
+        # per board again (~70 us each here, most of a call's cost at 5,000 boards; bench/public_pages.py)
+        ws_per_message_deflate=False,
     )

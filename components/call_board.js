@@ -8,7 +8,7 @@
 const VOICE_KEY = 'halltwin.callboard.voice';
 const ELDER_KEY = 'halltwin.elder';
 const STALE_MS = 60000; // calls queued while muted are dropped after a minute
-const RETRY_MS = [500, 1000, 2000, 4000, 8000, 15000];
+const RETRY_MS = [500, 1000, 2000, 4000, 10000]; // then 10 s each, each pause 0.5 to 1.5 times its step
 
 const board = document.querySelector('[data-testid="board"]');
 const texts = JSON.parse(board.dataset.texts);

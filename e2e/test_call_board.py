@@ -14,7 +14,7 @@ from tests.apphost import AppProcess, PreparedDatabase, running_app
 from tests.security.routes import bearer, token
 
 W01 = ('w01', 'Window-01-pass')
-BACK_WITHIN_MS = 20_000  # a restart, then the page's retry pause
+BACK_WITHIN_MS = 30_000  # the page's retry pause after a restart: at most 10 s, give or take half
 
 
 @pytest.fixture
@@ -42,7 +42,8 @@ def test_calls_recalls_and_the_recent_list_are_drawn_and_a_restart_changes_nothi
     page.set_viewport_size({'width': 1366, 'height': 900})
     page.goto(f'{app.base_url}/display')
     expect(page.get_by_text('暂无呼叫')).to_be_visible()
-    expect(page.get_by_test_id('voice-overlay')).to_be_visible()
+    page.get_by_test_id('voice-overlay').click()  # voice on, once for this browser
+    expect(page.get_by_test_id('voice-overlay')).to_be_hidden()
     first, second = take(app), take(app)
     expect(page.get_by_test_id('board-queue-SVC-A')).to_have_text('2')
     assert at_window_1(app, 'call-next').status_code == 200

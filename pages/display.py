@@ -26,7 +26,7 @@ from pages.parts import Started
 log = logging.getLogger(__name__)
 
 PER_ADDRESS = 32  # a hall's screens behind one address, with room for their reconnects
-TOTAL = 20_000  # sockets one process serves (about 1 GB at the measured cost, bench/README.md)
+TOTAL = 10_000  # sockets one process serves (about 1.5 GB at the 0.15 MB a board measured by bench/public_pages.py)
 
 NOT_FOUND_PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>404</title>
 <body style="font-family:sans-serif;padding:3rem"><h1>没有这个区域 / No such zone</h1>

@@ -43,7 +43,7 @@ def test_calls_recalls_and_the_recent_list_are_drawn_and_a_restart_changes_nothi
     page.goto(f'{app.base_url}/display')
     expect(page.get_by_text('暂无呼叫')).to_be_visible()
     page.get_by_test_id('voice-overlay').click()  # voice on, once for this browser
-    expect(page.get_by_test_id('voice-overlay')).to_be_hidden()
+    expect(page.get_by_test_id('voice-overlay')).to_have_count(0)
     first, second = take(app), take(app)
     expect(page.get_by_test_id('board-queue-SVC-A')).to_have_text('2')
     assert at_window_1(app, 'call-next').status_code == 200

@@ -31,6 +31,7 @@ from app.security.masking import install_log_masking
 from app.services.alerts import AlertService
 from app.services.assistant import AssistantService
 from app.services.audit import AuditLog
+from app.services.call_board import board_scope
 from app.services.eta_refresh import EtaRefresher
 from app.services.forecast_today import TodayForecast
 from app.services.storage_watch import MB, StorageWatch, database_folder
@@ -46,6 +47,7 @@ from pages.parts import Parts
 from pages.session_watch import SessionWatch
 from seed.schema import read_vocabulary
 from twin import live
+from twin.board_feed import CALL_EVENTS, BoardFeed
 from twin.device_feed import DeviceFeed
 from twin.journey_feed import JourneyFeed
 from twin.live import LiveHall
@@ -113,6 +115,8 @@ class Root:
         device_feed = DeviceFeed()
         device_feed.attach(rt.bus)
         self.stops.append(_async(lambda: device_feed.detach(rt.bus)))
+        boards, stop_boards = _boards(rt, hall)
+        self.stops.append(stop_boards)
         journey_feed = JourneyFeed()
         journey_feed.attach(rt.bus)
         self.stops.append(_async(lambda: journey_feed.detach(rt.bus)))
@@ -136,6 +140,7 @@ class Root:
                 twin=hall.twin,
                 hall_feed=hall.feed,
                 device_feed=device_feed,
+                boards=boards,
                 journey_feed=journey_feed,
                 staff_feed=staff_feed,
                 patcher=MapPatcher(hall.feed),
@@ -181,6 +186,23 @@ def _resync_when_bus_is_back(rt: runtime.Runtime, hall: LiveHall) -> None:
         task.add_done_callback(running.discard)
 
     rt.bus.when_back(schedule)
+
+
+def _boards(rt: runtime.Runtime, hall: LiveHall) -> tuple[BoardFeed, Stop]:
+    """The call boards' shared texts (one feed however many boards are open): calls from the bus (recalls too),
+    counts from the twin, scopes re-read when the hall's configuration changes; returns the feed and its stop."""
+    boards = BoardFeed(hall.twin, lambda zone: board_scope(rt.db, rt.hall.id or 0, zone))
+    calls = rt.bus.subscribe(boards.on_call, *CALL_EVENTS, name='call-boards')
+    config = rt.bus.subscribe(boards.reconfigure, HallConfigChanged, name='call-boards-config')
+    hall.twin.updated.subscribe(boards.on_update, unsubscribe_on_delete=False)
+
+    def stop() -> None:
+        rt.bus.unsubscribe(calls)
+        rt.bus.unsubscribe(config)
+        hall.twin.updated.unsubscribe(boards.on_update)
+        boards.stop()
+
+    return boards, _async(stop)
 
 
 def _follow_config(rt: runtime.Runtime) -> Stop:
@@ -264,4 +286,7 @@ def run() -> None:
         favicon='🏛️',
         proxy_headers=False,  # the peer stays the peer: only TRUSTED_PROXIES may speak for a client (app/security)
         ws_max_size=MAX_MESSAGE_BYTES,  # uvicorn refuses bigger websocket frames (1009) before any handler reads them
+        # no permessage-deflate: a compression context per socket compresses the call board's one shared text once
+        # per board again (~70 us each here, most of a call's cost at 5,000 boards; bench/public_pages.py)
+        ws_per_message_deflate=False,
     )

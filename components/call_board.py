@@ -1,26 +1,26 @@
-"""The call board: the last calls (number -> window, readable from 10 m) and each queue's waiting count.
+"""The call board as one light HTML document: the layout is drawn here, the live part by call_board.js.
 
-Calls arrive by push (the device feed's `calls`, which also carries recalls); waiting counts are bound
-to the twin. Announcements go to a queue in the browser (call_board.js) so they never overlap.
+Why not a NiceGUI page: every open NiceGUI page is a server-side client (its element tree, its socket.io
+connection, its outbox waking each second), and a hall's boards and a city's screens number in the
+thousands. The board's document is the same for every visitor of a scope; what moves arrives over one
+plain websocket per page (`/live/board`, twin/board_feed.py), the same text for every board.
 Only ticket and window numbers are shown: no names, nothing personal. In 长辈模式 (`?elder=1` on the
-board's URL, or its toggle) the current call grows and the recent calls give way to it.
+board's URL, or its toggle: the same switch and CSS as every page, components/elder_mode.py) the current
+call grows and the recent calls give way to it.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Collection
+import json
+from collections.abc import Collection, Iterable
+from html import escape
 
-from nicegui import ui
-
-from app.events import TicketEventBase
-from app.services.call_board import BoardScope, Call, push_call
-from app.settings import StandIn
-from components.demo_banner import demo_banner
-from components.elder_mode import elder_toggle
-from components.testids import tid
+from app.services.call_board import BoardScope
+from app.settings import StandIn, get_settings
+from components.demo_banner import stand_in_words
+from components.elder_mode import ELDER_CSS
 from components.texts import register, t
-from twin.hall import HallTwin, QueueTwin
+from twin.hall import QueueTwin
 
 register(
     {
@@ -33,130 +33,142 @@ register(
         'board.waiting': ('等候人数', 'Waiting'),
         'board.recall': ('重呼', 'Recall'),
         'board.green': ('绿色通道', 'Green channel'),
+        'board.offline': ('正在重新连接…', 'Reconnecting…'),
     }
 )
-GREEN_MARK = 'bg-[#1b7f3b] text-white rounded px-4 text-[32px] font-bold'
+SCRIPT_PATH = '/static/call_board.js'
+SOCKET_PATH = '/live/board'
+ELDER_ICON = (  # Material Icons "format_size", inline: the light page loads no icon font
+    '<svg aria-hidden="true" viewBox="0 0 24 24" width="24" height="24" fill="currentColor">'
+    '<path d="M9 4v3h5v12h3V7h5V4H9zm-6 8h3v7h3v-7h3V9H3v3z"/></svg>'
+)
 
 BOARD_CSS = """
-body { background: #08172b; }
-.board { color: #fff; font-size: 28px; }
-.board .board-panel { background: #0f2744; border-radius: 18px; }
-.board .board-muted { color: #9fb6d3; }
-.board .board-now { font-size: 180px; line-height: 1; font-weight: 800; color: #ffd600; }
-.board .board-now-window { font-size: 96px; line-height: 1.1; font-weight: 700; }
-.board .board-flash { animation: board-flash 1s ease-in-out 3; }
+*, *::before, *::after { box-sizing: border-box; }
+html, body { margin: 0; height: 100%; }
+body { background: #08172b; font-family: "Noto Sans CJK SC", "Noto Sans SC", system-ui, sans-serif; }
+h1, h2, p, ul { margin: 0; padding: 0; }
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+.board { color: #fff; font-size: 28px; display: flex; flex-direction: column; gap: 20px; min-height: 100vh;
+  height: 100vh; padding: 24px; }
+.board-head { display: flex; flex-wrap: wrap; align-items: baseline; justify-content: space-between; gap: 16px; }
+.board-hall { font-size: 40px; font-weight: 700; }
+.board-tools { display: flex; flex-wrap: wrap; align-items: center; gap: 16px; }
+.board-body { display: flex; gap: 24px; flex: 1 1 auto; min-height: 0; align-items: stretch; }
+.board-panel { background: #0f2744; border-radius: 18px; padding: 32px; min-width: 0; display: flex;
+  flex-direction: column; }
+.board-calls { flex: 3 1 0; gap: 24px; }
+.board-queues { flex: 2 1 0; gap: 12px; overflow: hidden; }
+.board-muted { color: #9fb6d3; font-size: inherit; font-weight: inherit; }
+.board-none { font-size: 48px; margin: auto; }
+.board-now-box { display: flex; flex-direction: column; align-items: center; gap: 8px; padding: 16px 0;
+  border-radius: 16px; }
+.board-now { font-size: clamp(72px, 12vw, 180px); line-height: 1; font-weight: 800; color: #ffd600;
+  font-family: ui-monospace, monospace; }
+.board-please { display: flex; flex-wrap: wrap; align-items: baseline; justify-content: center; gap: 24px; }
+.board-please .board-muted { font-size: 40px; }
+.board-now-window { font-size: clamp(48px, 7vw, 96px); line-height: 1.1; font-weight: 700; }
+.board-mark { border-radius: 4px; padding: 0 16px; font-size: 32px; }
+.board-recall { background: #c0392b; }
+.board-green { background: #1b7f3b; font-weight: 700; }
+.board-recent-list { list-style: none; display: grid; grid-template-columns: repeat(2, minmax(0, 1fr));
+  gap: 12px 40px; }
+.board-recent-list li { display: flex; align-items: baseline; gap: 20px; flex-wrap: wrap; }
+.board-recent-number { font-family: ui-monospace, monospace; font-weight: 700; font-size: 56px; color: #ffd600; }
+.board-recent-window { font-size: 40px; }
+.board-queue-list { list-style: none; display: grid; gap: 12px 32px; font-size: 36px; }
+.board-queue-list.two { grid-template-columns: repeat(2, minmax(0, 1fr)); font-size: 28px; }
+.board-queue-list li { display: flex; align-items: center; gap: 12px; min-width: 0; }
+.board-prefix { background: #1f5fa8; border-radius: 4px; text-align: center; font-weight: 700; flex-shrink: 0;
+  width: 1.6em; line-height: 1.6em; }
+.board-name { flex: 1 1 auto; min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.board-count { font-weight: 700; font-size: 1.3em; flex-shrink: 0; }
+.board-offline { color: #ffd600; font-size: 20px; }
+.demo-banner { font-size: 12px; font-weight: 700; padding: 2px 8px; border-radius: 4px; background: #fcd34d;
+  color: #000; white-space: nowrap; cursor: default; opacity: .6; }
+.board-flash { animation: board-flash 1s ease-in-out 3; }
 @keyframes board-flash { 50% { background: #1f5fa8; } }
+.voice-overlay { position: fixed; inset: 0; z-index: 6000; display: flex; align-items: center;
+  justify-content: center; width: 100%; border: 0; background: rgba(0,0,0,.72); cursor: pointer; font: inherit; }
+.voice-overlay[hidden] { display: none; }
+.voice-overlay span { background: #ffd600; color: #000; padding: 48px 64px; border-radius: 24px; text-align: center;
+  font-size: 48px; font-weight: 700; line-height: 1.4; }
+.voice-overlay small { display: block; font-size: 32px; font-weight: 500; }
+.voice-overlay:focus-visible span { outline: 4px solid #fff; outline-offset: 4px; }
 body.elder .board { font-size: 36px; }
 body.elder .board .board-muted { color: #fff; }
-body.elder .board .board-now { font-size: 240px; }
-body.elder .board .board-now-window { font-size: 128px; }
+body.elder .board .board-now { font-size: clamp(96px, 16vw, 240px); }
+body.elder .board .board-now-window { font-size: clamp(64px, 9vw, 128px); }
 body.elder .board .board-recent { display: none; }
+@media (max-width: 800px) {
+  .board { height: auto; padding: 12px; font-size: 20px; gap: 12px; }
+  .board-hall { font-size: 28px; }
+  .board-body { flex-direction: column; }
+  .board-panel { padding: 16px; }
+  .board-none, .board-please .board-muted, .board-recent-window { font-size: 24px; }
+  .board-recent-number { font-size: 32px; }
+  .board-queue-list, .board-queue-list.two { grid-template-columns: 1fr; font-size: 24px; }
+  .voice-overlay span { padding: 24px; font-size: 28px; }
+  .voice-overlay small { font-size: 20px; }
+  body.elder .board { font-size: 22px; }
+}
 """
 
 
-class Announcer(ui.element, component='call_board.js'):
-    """Speaks in the browser, one call after another; `said` keeps what was sent (tests, debugging)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._props['lang'] = 'zh-CN'
-        self._props['rate'] = 0.9
-        self.said: list[str] = []
-
-    def say(self, text: str) -> None:
-        self.said.append(text)
-        self.run_method('say', text)
+def socket_path(scope: BoardScope) -> str:
+    return f'{SOCKET_PATH}/{scope.zone_code}' if scope.zone_code else SOCKET_PATH
 
 
-def initial_calls(twin: HallTwin, scope: BoardScope) -> list[Call]:
-    """What windows are serving now, newest first: the board's list until the next call is pushed."""
-    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
-    serving = [w for w in twin.windows.values() if w.current_number and scope.shows_window(w.id)]
-    serving.sort(key=lambda w: _aware(w.current_since) or epoch, reverse=True)
-    calls: list[Call] = []
-    for window in reversed(serving):
-        calls = push_call(calls, Call(window.current_number, window.number))
-    return calls
+def _texts() -> dict[str, str]:
+    """What call_board.js writes itself, in the page's language."""
+    keys = ('now', 'recent', 'none', 'window', 'please', 'recall', 'green', 'offline')
+    return {key: t(f'board.{key}', n='{n}') if key == 'window' else t(f'board.{key}') for key in keys}
 
 
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    return moment.replace(tzinfo=dt.UTC) if moment is not None and moment.tzinfo is None else moment
+def _queue_rows(queues: Iterable[QueueTwin], scope: BoardScope) -> str:
+    shown = [q for q in sorted(queues, key=lambda q: q.prefix) if scope.shows_service(q.service_id)]
+    rows = ''.join(
+        f'<li><span class="board-prefix" aria-hidden="true">{escape(q.prefix)}</span>'
+        f'<span class="board-name">{escape(q.name)}</span>'
+        f'<span class="board-count" data-testid="board-queue-{escape(q.code)}">{q.waiting}</span></li>'
+        for q in shown
+    )
+    return f'<ul class="board-queue-list{" two" if len(shown) > 12 else ""}">{rows}</ul>'
 
 
-class CallBoard:
-    def __init__(self, twin: HallTwin, scope: BoardScope, *, hall_name: str, stand_ins: Collection[StandIn]) -> None:
-        ui.add_css(BOARD_CSS)
-        self.scope = scope
-        self.calls = initial_calls(twin, scope)
-        self.announcer = Announcer()
-        said = ui.label().classes('sr-only').props('role=status aria-live=polite aria-atomic=true')
-        self.said = tid(said, 'board-said')  # screen readers hear each new call, as the hall hears it
-        with tid(ui.column(), 'board').classes('board w-full h-screen p-6 gap-5 no-wrap'):
-            with ui.row().classes('w-full items-baseline justify-between'):
-                ui.label(hall_name).classes('text-[40px] font-bold')
-                with ui.row().classes('items-baseline gap-4'):
-                    ui.label(' · '.join(x for x in (t('board.title'), scope.title) if x)).classes('board-muted')
-                    demo_banner(stand_ins, classes='opacity-60 self-center')
-                    elder_toggle()
-            with ui.row().classes('w-full flex-grow gap-6 no-wrap items-stretch min-h-0'):
-                self.calls_box = (
-                    tid(ui.column(), 'board-calls').classes('board-panel p-8 gap-6 min-w-0').style('flex: 3 1 0')
-                )
-                with ui.column().classes('board-panel p-8 gap-3 min-w-0 overflow-hidden').style('flex: 2 1 0'):
-                    ui.label(t('board.waiting')).classes('board-muted')
-                    self._queues(sorted(twin.queues.values(), key=lambda q: q.prefix))
-        self.render_calls()
+def _demo_banner(stand_ins: Collection[StandIn]) -> str:
+    if not stand_ins:
+        return ''
+    words = escape(stand_in_words(stand_ins))
+    return f'<span class="demo-banner" data-testid="demo-banner" title="{words}">{escape(t("demo.banner"))}</span>'
 
-    def _queues(self, queues: list[QueueTwin]) -> None:
-        shown = [q for q in queues if self.scope.shows_service(q.service_id)]
-        columns = 2 if len(shown) > 12 else 1
-        size = 'text-[28px]' if columns == 2 else 'text-[36px]'
-        with ui.grid(columns=columns).classes(f'w-full gap-x-8 gap-y-3 {size}'):
-            for queue in shown:
-                with ui.row().classes('items-center gap-3 no-wrap min-w-0'):
-                    ui.label(queue.prefix).classes('bg-[#1f5fa8] rounded text-center font-bold shrink-0').style(
-                        'width: 1.6em; line-height: 1.6em'
-                    )
-                    ui.label(queue.name).classes('ellipsis flex-grow min-w-0')
-                    count = tid(ui.label(), f'board-queue-{queue.code}').classes('font-bold text-[1.3em] shrink-0')
-                    count.bind_text_from(queue, 'waiting', backward=str)
 
-    def render_calls(self, *, flash: bool = False) -> None:
-        self.calls_box.clear()
-        with self.calls_box:
-            if not self.calls:
-                ui.label(t('board.none')).classes('board-muted text-[48px] self-center my-auto')
-                return
-            now, *recent = self.calls
-            ui.label(t('board.now')).classes('board-muted')
-            with tid(ui.column(), 'board-now').classes('w-full items-center gap-2 py-4 rounded-2xl') as box:
-                if flash:
-                    box.classes('board-flash')
-                tid(ui.label(now.number), 'board-now-number').classes('board-now font-mono')
-                with ui.row().classes('items-baseline gap-6'):
-                    ui.label(t('board.please')).classes('board-muted text-[40px]')
-                    tid(ui.label(t('board.window', n=now.window_number)), 'board-now-window').classes(
-                        'board-now-window'
-                    )
-                if now.recall:
-                    ui.label(t('board.recall')).classes('bg-[#c0392b] rounded px-4 text-[32px]')
-                if now.green:
-                    tid(ui.label(t('board.green')), 'board-now-green').classes(GREEN_MARK)
-            if recent:
-                ui.label(t('board.recent')).classes('board-muted board-recent')
-                with ui.grid(columns=2).classes('board-recent w-full gap-x-10 gap-y-3'):
-                    for call in recent:
-                        with tid(ui.row(), f'board-call-{call.number}').classes('items-baseline gap-5 no-wrap'):
-                            ui.label(call.number).classes('font-mono font-bold text-[56px] text-[#ffd600]')
-                            ui.label(t('board.window', n=call.window_number)).classes('text-[40px]')
-                            if call.green:
-                                ui.label(t('board.green')).classes(GREEN_MARK)
-
-    def on_call(self, event: TicketEventBase) -> None:
-        call = Call.of(event)
-        if call is None or not self.scope.shows_window(event.payload.window_id):
-            return
-        self.calls = push_call(self.calls, call)
-        self.render_calls(flash=True)
-        self.said.set_text(call.announcement)
-        self.announcer.say(call.announcement)
+def board_document(
+    scope: BoardScope, *, hall_name: str, queues: Iterable[QueueTwin], stand_ins: Collection[StandIn]
+) -> str:
+    """The whole page for a scope; the same for every visitor (counts as they are now, calls from the socket)."""
+    lang = get_settings().lang
+    title = ' · '.join(x for x in (t('board.title'), scope.title) if x)
+    texts = escape(json.dumps(_texts(), ensure_ascii=False))
+    return f"""<!doctype html>
+<html lang="{lang}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(t('board.title'))} · {escape(hall_name)}</title>
+<style>{BOARD_CSS}{ELDER_CSS}</style>
+<script type="module" src="{SCRIPT_PATH}"></script>
+</head><body>
+<div class="sr-only" role="status" aria-live="polite" aria-atomic="true" data-testid="board-said"></div>
+<main class="board" data-testid="board" data-socket="{escape(socket_path(scope))}" data-texts="{texts}">
+<header class="board-head"><h1 class="board-hall">{escape(hall_name)}</h1>
+<div class="board-tools"><span class="board-muted">{escape(title)}</span>{_demo_banner(stand_ins)}
+<span class="board-offline" data-testid="board-offline" hidden></span>
+<button type="button" class="elder-toggle" aria-pressed="false" data-testid="elder-toggle">{ELDER_ICON}
+<span>{escape(t('elder.toggle'))}</span></button></div></header>
+<div class="board-body">
+<section class="board-panel board-calls" data-testid="board-calls" aria-label="{escape(t('board.now'))}"></section>
+<section class="board-panel board-queues" aria-labelledby="board-waiting">
+<h2 id="board-waiting" class="board-muted">{escape(t('board.waiting'))}</h2>{_queue_rows(queues, scope)}</section>
+</div></main>
+<button type="button" class="voice-overlay" data-testid="voice-overlay" hidden><span>点击开启语音播报
+<small>tap to enable announcements</small></span></button>
+</body></html>"""

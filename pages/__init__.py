@@ -3,6 +3,8 @@
 Routes are registered by `register(started)` (called by the composition root on every start), not at
 import time, so NiceGUI's test harness, which clears routes between tests, can register them again.
 Each page function receives the root's `Startup[Parts]` as its first argument (pages/parts.py).
+`LIGHT_PAGES` are plain HTML routes for pages thousands keep open (the call board, pages/display.py);
+`ROUTES` is every page, light or not.
 """
 
 from __future__ import annotations
@@ -10,14 +12,16 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from functools import wraps
+from pathlib import Path
 
-from nicegui import ui
+from nicegui import app, ui
 
+from components.call_board import SCRIPT_PATH
 from pages.admin import admin_page
 from pages.arrival import arrive_page, entrance_page
 from pages.book import book_page
 from pages.citizen_login import citizen_login_page
-from pages.display import display_page, zone_display_page
+from pages.display import BoardSockets, display_page, socket_routes, zone_display_page
 from pages.enrol import enrol_page
 from pages.guide import guide_page, guide_print_page, guide_service_page
 from pages.home import home
@@ -35,7 +39,11 @@ from pages.track import track_page
 from pages.verify import verify_page
 from pages.window import window_page
 
-ROUTES: dict[str, Callable[..., Awaitable[object]]] = {
+LIGHT_PAGES: dict[str, Callable[..., Awaitable[object]]] = {
+    '/display': display_page,
+    '/display/{zone}': zone_display_page,
+}
+PAGES: dict[str, Callable[..., Awaitable[object]]] = {
     '/': home,
     '/login': login_page,
     '/me/login': citizen_login_page,
@@ -44,8 +52,6 @@ ROUTES: dict[str, Callable[..., Awaitable[object]]] = {
     '/kiosk/{device}': kiosk_page,
     '/rate/{window}': rate_page,
     '/window/{window_id}': window_page,
-    '/display': display_page,
-    '/display/{zone}': zone_display_page,
     '/track/{code}': track_page,
     '/me': me_page,
     '/proxy/{token}': proxy_page,
@@ -63,9 +69,18 @@ ROUTES: dict[str, Callable[..., Awaitable[object]]] = {
 }
 
 
+ROUTES = {**PAGES, **LIGHT_PAGES}
+SCRIPTS = Path(__file__).parent.parent / 'components'
+
+
 def register(started: Started) -> None:
-    for path, builder in ROUTES.items():
+    for path, builder in PAGES.items():
         ui.page(path)(_bound(builder, started))
+    for path, builder in LIGHT_PAGES.items():
+        app.add_api_route(path, _bound(builder, started), methods=['GET'], include_in_schema=False)
+    for path, handler in socket_routes(BoardSockets(started)).items():
+        app.add_api_websocket_route(path, handler)
+    app.add_static_file(local_file=SCRIPTS / 'call_board.js', url_path=SCRIPT_PATH)
 
 
 def _bound(builder: Callable[..., Awaitable[object]], started: Started) -> Callable[..., Awaitable[object]]:

@@ -1,38 +1,104 @@
-"""`/display` and `/display/{zone}`: the call board for everyone waiting (no login, nothing personal)."""
+"""`/display` and `/display/{zone}`: the call board for everyone waiting (no login, nothing personal).
+
+Light routes, not NiceGUI pages (components/call_board.py says why): a document drawn from the twin, and
+`/live/board[/{zone}]`, the websocket that feeds it the board's shared texts (twin/board_feed.py,
+app/fanout.py). The socket is a public edge: a page of another origin is refused (the same allowed origins
+as the UI socket, pages/hardening.py), one address holds at most `PER_ADDRESS` sockets and the process
+`TOTAL`; each refusal is an HTTP answer to the upgrade (403, 429, 404), the socket never opens. A client
+that sends anything is closed (app/fanout.py).
+"""
 
 from __future__ import annotations
 
-from fastapi.responses import HTMLResponse, Response
-from nicegui import ui
+import logging
+from collections.abc import Awaitable, Callable
 
-from app.services.call_board import board_scope
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.websockets import WebSocket
+
+from app.fanout import SocketLimits
+from app.security.addresses import client_address
 from app.services.errors import NotFound
-from components.call_board import CallBoard
-from components.texts import t
+from app.settings import get_settings
+from components.call_board import SOCKET_PATH, board_document
 from pages.parts import Started
+
+log = logging.getLogger(__name__)
+
+PER_ADDRESS = 32  # a hall's screens behind one address, with room for their reconnects
+TOTAL = 10_000  # sockets one process serves (about 1.5 GB at the 0.15 MB a board measured by bench/public_pages.py)
 
 NOT_FOUND_PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>404</title>
 <body style="font-family:sans-serif;padding:3rem"><h1>没有这个区域 / No such zone</h1>
 <p><a href="/display">全部叫号 / all calls</a></p></body></html>"""
 
 
-async def display_page(started: Started) -> Response | None:
+async def display_page(started: Started) -> Response:
     return await _board(started, None)
 
 
-async def zone_display_page(started: Started, zone: str) -> Response | None:
+async def zone_display_page(started: Started, zone: str) -> Response:
     return await _board(started, zone)
 
 
-async def _board(started: Started, zone: str | None) -> Response | None:
+async def _board(started: Started, zone: str | None) -> Response:
     parts = await started.ready()
     rt = parts.runtime
     try:
-        scope = await board_scope(rt.db, rt.hall.id or 0, zone)
+        board = await parts.boards.board(zone)
     except NotFound:
         return HTMLResponse(NOT_FOUND_PAGE, status_code=404)
-    ui.page_title(f'{t("board.title")} · {rt.hall.name}')
-    ui.query('.nicegui-content').classes('p-0')
-    board = CallBoard(parts.twin, scope, hall_name=rt.hall.name, stand_ins=rt.stand_ins)
-    parts.device_feed.calls.subscribe(board.on_call)
-    return None
+    document = board_document(
+        board.scope, hall_name=rt.hall.name, queues=parts.twin.queues.values(), stand_ins=rt.stand_ins
+    )
+    return HTMLResponse(document, headers={'cache-control': 'no-store'})
+
+
+class BoardSockets:
+    """`/live/board` and `/live/board/{zone}`: who may listen, then the board's channel serves the socket."""
+
+    def __init__(self, started: Started, limits: SocketLimits | None = None) -> None:
+        self.started = started
+        self.limits = limits or SocketLimits(per_address=PER_ADDRESS, total=TOTAL)
+        settings = get_settings()
+        self.origins = frozenset(settings.allowed_origins)
+        self.proxies = settings.trusted_proxies
+
+    async def hall(self, websocket: WebSocket) -> None:
+        await self.serve(websocket, None)
+
+    async def zone(self, websocket: WebSocket, zone: str) -> None:
+        await self.serve(websocket, zone)
+
+    async def serve(self, websocket: WebSocket, zone: str | None) -> None:
+        origin = websocket.headers.get('origin')
+        if origin is not None and origin.rstrip('/') not in self.origins:  # a browser on another site's page
+            log.warning('refused a board socket from a foreign origin')
+            await _refuse(websocket, 403, 'foreign origin')
+            return
+        peer = websocket.client.host if websocket.client else ''
+        address = client_address(peer, websocket.headers.get('x-forwarded-for'), self.proxies)
+        if not self.limits.take(address):
+            await _refuse(websocket, 429, 'too many open boards from this address')
+            return
+        try:
+            parts = await self.started.ready()
+            try:
+                board = await parts.boards.board(zone)
+            except NotFound:
+                await _refuse(websocket, 404, 'no such zone')
+                return
+            await websocket.accept()
+            await board.channel.serve(websocket)
+        finally:
+            self.limits.give_back(address)
+
+
+async def _refuse(websocket: WebSocket, status: int, why: str) -> None:
+    """Answer the upgrade request with an HTTP status: the socket never opens."""
+    await websocket.send_denial_response(PlainTextResponse(why, status_code=status))
+
+
+def socket_routes(sockets: BoardSockets) -> dict[str, Callable[..., Awaitable[None]]]:
+    """The socket routes with their handlers (registered by `pages.register`)."""
+    return {SOCKET_PATH: sockets.hall, f'{SOCKET_PATH}/{{zone}}': sockets.zone}

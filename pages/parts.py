@@ -14,6 +14,7 @@ from app.services.forecast_today import TodayForecast
 from app.services.kiosk import KioskDevices
 from components.map_patch import MapPatcher
 from pages.guard import Guard
+from twin.board_feed import BoardFeed
 from twin.device_feed import DeviceFeed
 from twin.feed import HallFeed
 from twin.hall import HallTwin
@@ -29,6 +30,7 @@ class Parts:
     twin: HallTwin
     hall_feed: HallFeed  # coalesced twin changes and KPIs for the manager's page
     device_feed: DeviceFeed  # device reads and calls, relayed from the bus once per process
+    boards: BoardFeed  # the call boards' shared live texts, one per board scope
     journey_feed: JourneyFeed  # ticket and case events for /track, /proxy and /review
     staff_feed: StaffFeed  # staff account changes for /admin's staff tab
     patcher: MapPatcher  # the floor map's patches, computed once for every manager

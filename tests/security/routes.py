@@ -74,6 +74,8 @@ ROUTES: list[Rule] = [
     Rule('/login', PUBLIC),
     Rule('/display', PUBLIC),
     Rule('/display/{zone}', PUBLIC, example='/display/general'),
+    # their websocket /live/board[/{zone}] is not an HTTP route (this table's tests speak HTTP):
+    # tests/security/test_board_socket.py attacks it
     # no login, but a paired screen: without its credential cookie a kiosk answers only the pairing page (403);
     # tests/security/test_kiosk_pairing.py attacks it
     Rule('/kiosk/{device}', PUBLIC, example='/kiosk/no-such-kiosk'),

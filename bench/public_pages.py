@@ -1,0 +1,317 @@
+"""Public call boards under load: N open `/display` pages receive a call, measured until the LAST one has it.
+
+    .venv/bin/python bench/public_pages.py [--clients 1000,5000] [--changes 20] [--idle 30] [--workers 2]
+
+It prepares a throw-away SQLite hall from the default seed (25 windows) with a bench manager, starts the real
+app (`python main.py`, tests/apphost.py; devices over websockets, no simulated traffic, so the figures are the
+boards' own) on a free loopback port, and opens the boards from `--workers` separate client processes (asyncio
++ websockets), so the bench's own CPU is not counted as the server's. Each board is what a browser's page holds
+open: one websocket on `/live/board` with the page's Origin, offering permessage-deflate as Chrome does (the
+server declines it, app/main.py), never pinging (browsers do not); it reads every text and notes when the
+announcement of a given number arrived.
+Boards come from many loopback addresses (127.10.x.y, 25 each), as a hall's or a city's screens do: the
+server caps the sockets one address may hold (pages/display.py).
+
+Per N in --clients (the boards of an earlier N stay open): the server's RSS growth from 0 boards over the
+boards opened, divided by their number (MB per board); the server's CPU over `--idle` seconds with the N
+boards open and nothing happening (share of one core); then `--changes` calls: a ticket taken, window 1
+completes and calls the next through the API, timed from just before the call's request until the LAST of
+the N boards has the announcement (p50/p99/max of that last-board latency; the first board's too) and the
+server's CPU per call above its idle share (a take, a completion and a call through the API, plus the fan-out:
+on a shared machine steadier than the latencies). Every
+board must receive every call (a board that misses one is counted). Targets (issue 14): p99 <= 500 ms at
+1,000 boards and <= 2 s at 5,000, 1,000 idle boards <= 5% of a core, <= 1 MB per board. Results: printed,
+and written to bench/results/public_pages.json.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import multiprocessing as mp  # noqa: E402
+import platform  # noqa: E402
+import resource  # noqa: E402
+import shlex  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from multiprocessing.connection import Connection  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import httpx  # noqa: E402
+from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
+
+from app.models.people import Role  # noqa: E402
+from tests.apphost import AppProcess, NewUser, prepare_database, sqlite_url  # noqa: E402
+from tests.totp import token_body  # noqa: E402
+
+MANAGER = ('bench_manager', 'Bench-Manager-2026!')
+PER_ADDRESS = 25  # boards per loopback address (the server allows 32)
+OPEN_BATCH = 100  # boards opening at the same moment per worker
+CHANGE_TIMEOUT = 20.0
+RESULTS = Path(_ROOT) / 'bench' / 'results' / 'public_pages.json'
+TARGETS = {1000: 0.5, 5000: 2.0}  # p99 seconds until the last board
+
+
+# ---- the client processes ------------------------------------------------------------------------------------
+
+
+def address(index: int) -> str:
+    block = index // PER_ADDRESS
+    return f'127.10.{block // 250}.{block % 250 + 1}'
+
+
+class Boards:
+    """One worker's boards: their sockets and, per announced number, when each board heard it."""
+
+    def __init__(self, url: str, origin: str) -> None:
+        self.url = url
+        self.origin = origin
+        self.sockets: list[ClientConnection] = []
+        self.readers: list[asyncio.Task[None]] = []
+        self.heard: dict[str, list[float]] = {}
+        self.changed = asyncio.Event()
+
+    async def open(self, first: int, count: int) -> None:
+        for start in range(first, first + count, OPEN_BATCH):
+            batch = range(start, min(start + OPEN_BATCH, first + count))
+            self.sockets += await asyncio.gather(*(self._open(i) for i in batch))
+
+    async def _open(self, index: int) -> ClientConnection:
+        socket = await connect(
+            self.url,
+            origin=self.origin,  # type: ignore[arg-type]
+            ping_interval=None,
+            open_timeout=60,
+            local_addr=(address(index), 0),
+        )
+        self.readers.append(asyncio.get_running_loop().create_task(self._read(socket)))
+        return socket
+
+    async def _read(self, socket: ClientConnection) -> None:
+        async for text in socket:
+            at = time.monotonic()
+            found = str(text).find('"say":"请 ')
+            if found >= 0:
+                number = str(text)[found + 9 :].split(' ', 1)[0]
+                self.heard.setdefault(number, []).append(at)
+                self.changed.set()
+
+    async def wait_for(self, number: str) -> tuple[float, float, int]:
+        deadline = time.monotonic() + CHANGE_TIMEOUT
+        while len(self.heard.get(number, [])) < len(self.sockets) and time.monotonic() < deadline:
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), max(0.01, deadline - time.monotonic()))
+            except TimeoutError:
+                break
+        times = self.heard.pop(number, [])
+        return (min(times), max(times), len(times)) if times else (float('nan'), float('nan'), 0)
+
+
+def worker(url: str, origin: str, pipe: Connection) -> None:
+    """A client process: opens boards when told, reports when they heard a number; answers on its pipe."""
+    resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
+
+    async def serve() -> None:
+        boards = Boards(url, origin)
+        loop = asyncio.get_running_loop()
+        while True:
+            command, *args = await loop.run_in_executor(None, pipe.recv)
+            if command == 'open':
+                await boards.open(*args)
+                pipe.send(len(boards.sockets))
+            elif command == 'heard':
+                pipe.send(await boards.wait_for(*args))
+            else:
+                await asyncio.gather(*(s.close() for s in boards.sockets), return_exceptions=True)
+                pipe.send('closed')
+                return
+
+    asyncio.run(serve())
+
+
+# ---- the server process ----------------------------------------------------------------------------------------
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def proc_rss_mb(pid: int) -> float:
+    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
+        if line.startswith('VmRSS:'):
+            return int(line.split()[1]) / 1024
+    return float('nan')
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+class Hall:
+    """The bench manager at window 1: takes a ticket and calls the next one, through the API."""
+
+    def __init__(self, app: AppProcess) -> None:
+        self.client = httpx.Client(base_url=app.base_url, timeout=30)
+        token = token_body(self.client, *MANAGER).json()['access_token']
+        self.headers = {'Authorization': f'Bearer {token}'}
+        windows = self.client.get('/api/hall').json()['windows']
+        window = next(w for w in windows if w['number'] == 1)
+        self.window_id, self.service = window['id'], window['services'][0]
+
+    def call(self) -> tuple[str, float]:
+        taken = self.client.post('/api/tickets', json={'service_code': self.service}, headers=self.headers)
+        assert taken.status_code == 201, taken.text
+        self.client.post(f'/api/windows/{self.window_id}/complete', headers=self.headers)
+        time.sleep(0.3)  # the counts' text goes out first (coalesced): the call is timed on its own
+        started = time.monotonic()
+        called = self.client.post(f'/api/windows/{self.window_id}/call-next', headers=self.headers)
+        assert called.status_code == 200, called.text
+        return str(called.json()['number']), started
+
+
+def ask(pipes: list[Connection], *messages: tuple[Any, ...]) -> list[Any]:
+    for pipe, message in zip(pipes, messages, strict=True):
+        pipe.send(message)
+    return [pipe.recv() for pipe in pipes]
+
+
+def measure(args: argparse.Namespace, app: AppProcess, pipes: list[Connection]) -> list[dict[str, Any]]:
+    assert app.pid is not None
+    hall = Hall(app)
+    hall.call()  # warm: the first call of the day
+    results: list[dict[str, Any]] = []
+    opened, rss_before = 0, proc_rss_mb(app.pid)
+    time.sleep(2)
+    rss_before = proc_rss_mb(app.pid)
+    for total in args.clients:
+        more = total - opened
+        share = [more // len(pipes) + (1 if i < more % len(pipes) else 0) for i in range(len(pipes))]
+        firsts = [opened + sum(share[:i]) for i in range(len(pipes))]
+        started = time.monotonic()
+        counts = ask(pipes, *(('open', first, n) for first, n in zip(firsts, share, strict=True)))
+        opened = total
+        assert sum(counts) == total, counts
+        open_seconds = time.monotonic() - started
+        time.sleep(3)
+        rss = proc_rss_mb(app.pid)
+        cpu_before, idle_started = proc_cpu_seconds(app.pid), time.monotonic()
+        time.sleep(args.idle)
+        idle_share = (proc_cpu_seconds(app.pid) - cpu_before) / (time.monotonic() - idle_started)
+        last, first, missing = [], [], 0
+        cpu_before = proc_cpu_seconds(app.pid)
+        calls_started = time.monotonic()
+        for _ in range(args.changes):
+            number, at = hall.call()
+            heard = ask(pipes, *(('heard', number),) * len(pipes))
+            missing += total - sum(n for _, _, n in heard)
+            last.append(max(h for _, h, n in heard if n) - at)
+            first.append(min(f for f, _, n in heard if n) - at)
+        busy = proc_cpu_seconds(app.pid) - cpu_before - idle_share * (time.monotonic() - calls_started)
+        result = {
+            'boards': total,
+            'open_seconds': round(open_seconds, 1),
+            'mb_per_board': round((rss - rss_before) / total, 3),
+            'server_rss_mb': round(rss, 1),
+            'idle_core_share': round(idle_share, 4),
+            'last_board_ms': {
+                'p50': round(statistics.median(last) * 1000, 1),
+                'p99': round(percentile(last, 0.99) * 1000, 1),
+                'max': round(max(last) * 1000, 1),
+            },
+            'first_board_ms_p50': round(statistics.median(first) * 1000, 1),
+            'server_cpu_ms_per_call': round(busy / args.changes * 1000, 1),  # above idle: steadier than latency
+            'missed_announcements': missing,
+        }
+        results.append(result)
+        print(json.dumps(result), flush=True)
+    return results
+
+
+def verdict(results: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for result in results:
+        n, p99 = result['boards'], result['last_board_ms']['p99'] / 1000
+        if n in TARGETS:
+            ok = p99 <= TARGETS[n] and result['missed_announcements'] == 0
+            mark = 'PASS' if ok else 'FAIL'
+            lines.append(f'{mark} {n} boards: last-board p99 {p99 * 1000:.0f} ms <= {TARGETS[n] * 1000:.0f} ms')
+        if n == 1000:
+            idle = result['idle_core_share']
+            lines.append(f'{"PASS" if idle <= 0.05 else "FAIL"} 1000 idle boards: {idle:.1%} of a core <= 5%')
+        mb = result['mb_per_board']
+        lines.append(f'{"PASS" if mb <= 1 else "FAIL"} {n} boards: {mb:.3f} MB per board <= 1 MB')
+    return lines
+
+
+def machine() -> dict[str, Any]:
+    revision = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, cwd=_ROOT)
+    return {
+        'cpus': os.cpu_count(),
+        'load_average': [round(v, 2) for v in os.getloadavg()],
+        'python': platform.python_version(),
+        'platform': platform.platform(),
+        'git': revision.stdout.strip(),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--clients', default='1000,5000', help='comma-separated N, growing (default 1000,5000)')
+    parser.add_argument('--changes', type=int, default=20, help='calls timed per N (default 20)')
+    parser.add_argument('--idle', type=float, default=30.0, help='seconds of idle CPU measured per N (default 30)')
+    parser.add_argument('--workers', type=int, default=2, help='client processes (default 2)')
+    args = parser.parse_args()
+    args.clients = [int(n) for n in args.clients.split(',') if n.strip()]
+    command = shlex.join(['.venv/bin/python', 'bench/public_pages.py', *sys.argv[1:]])
+    print(f'$ {command}')
+    print(f'machine: {machine()}', flush=True)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)  # the app's too
+    with tempfile.TemporaryDirectory(prefix='halltwin-bench-public-') as tmp:
+        prepared = prepare_database(
+            sqlite_url(Path(tmp) / 'hall.db'), seed='default', users=[NewUser(MANAGER[0], MANAGER[1], Role.MANAGER)]
+        )
+        app = AppProcess(prepared.url, tmp, start_timeout=90).start()
+        context = mp.get_context('spawn')
+        pipes, workers = [], []
+        try:
+            url = app.base_url.replace('http://', 'ws://') + '/live/board'
+            for _ in range(args.workers):
+                ours, theirs = context.Pipe()
+                process = context.Process(target=worker, args=(url, app.base_url, theirs), daemon=True)
+                process.start()
+                pipes.append(ours)
+                workers.append(process)
+            results = measure(args, app, pipes)
+            ask(pipes, *(('close',),) * len(pipes))
+        finally:
+            for process in workers:
+                process.join(timeout=10)
+                if process.is_alive():
+                    process.kill()
+            app.stop()
+    lines = verdict(results)
+    print('\n'.join(lines))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps({'command': command, 'machine': machine(), 'results': results, 'verdict': lines}, indent=2)
+    )
+    print(f'written to {RESULTS.relative_to(_ROOT)}')
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -14,6 +14,7 @@ from app.services.forecast_today import TodayForecast
 from app.services.kiosk import KioskDevices
 from components.map_patch import MapPatcher
 from pages.guard import Guard
+from twin.city import CityBoard
 from twin.device_feed import DeviceFeed
 from twin.feed import HallFeed
 from twin.hall import HallTwin
@@ -34,6 +35,7 @@ class Parts:
     patcher: MapPatcher  # the floor map's patches, computed once for every manager
     today_forecast: TodayForecast | None
     guard: Guard  # staff pages: role check and session watch
+    city: CityBoard  # every hall's figures for /city, read once for all its open pages
 
 
 Started = Startup[Parts]

@@ -16,6 +16,7 @@ from components.texts import in_english, register, t
 register(
     {
         'city.title': ('全市大厅', 'Every hall'),
+        'city.name': ('全市政务服务', 'City government services'),
         'city.totals': ('全市合计', 'City totals'),
         'city.halls': ('{n}个大厅', '{n} halls'),
         'city.waiting': ('等候人数', 'Waiting now'),

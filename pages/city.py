@@ -37,7 +37,7 @@ async def city_page(started: Started, request: Request) -> Response | None:
     tz = rt.settings.tz
     first = await board.current(session.principal)
 
-    with frame(t('city.title'), hall_name=t('city.title'), stand_ins=rt.stand_ins):
+    with frame(t('city.title'), hall_name=t('city.name'), stand_ins=rt.stand_ins):
 
         @ui.refreshable
         def cards(city: CityFigures) -> None:
@@ -59,7 +59,7 @@ async def city_hall_page(started: Started, request: Request, code: str) -> Respo
         hall_id = await parts.city.overview.find_hall(session.principal, code)
         city = await parts.city.current(session.principal)
     except DomainError as refused:
-        with frame(t('city.title'), hall_name=t('city.title'), stand_ins=rt.stand_ins):
+        with frame(t('city.title'), hall_name=t('city.name'), stand_ins=rt.stand_ins):
             tid(ui.label(error_text(refused)), 'city-error').classes('text-negative')
             ui.link(t('city.back'), '/city')
         return None

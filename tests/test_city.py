@@ -4,15 +4,20 @@ accounts stay with their hall, and the city overview's figures match numbers wor
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import closing
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import yaml
+from alembic import command
 from sqlmodel import select
 
 from app.bus import InProcessBus
 from app.db import Database
+from app.migrate import alembic_config
 from app.models.cases import Evaluation
 from app.models.hall import Hall, ServiceItem, Window
 from app.models.operations import Alert
@@ -263,3 +268,28 @@ async def test_only_city_managers_read_the_overview(city: City) -> None:
     assert await overview.find_hall(city_manager, 'district') == city.district
     with pytest.raises(NotFound):
         await overview.find_hall(city_manager, 'nowhere')
+
+
+def test_existing_accounts_become_the_first_halls_and_a_downgrade_removes_city_managers(tmp_path: Path) -> None:
+    path = tmp_path / 'old.db'
+    url = f'sqlite+aiosqlite:///{path}'
+    command.upgrade(alembic_config(url), '0025')
+    with closing(sqlite3.connect(path)) as old, old:
+        for code in ('main', 'district'):
+            old.execute(
+                f"INSERT INTO hall (code, name, name_en, width, height) VALUES ('{code}', '大厅', 'Hall', 10, 10)"
+            )
+        old.execute(
+            'INSERT INTO staff_user (username, display_name, role, active, password_hash, failed_attempts, '
+            "must_change_password, created_at) VALUES ('boss', '李四', 'MANAGER', 1, 'x', 0, 0, '2026-12-01 00:00:00')"
+        )
+    command.upgrade(alembic_config(url), '0026')
+    with closing(sqlite3.connect(path)) as new, new:
+        assert new.execute("SELECT hall_id FROM staff_user WHERE username = 'boss'").fetchone() == (1,)
+        new.execute(
+            'INSERT INTO staff_user (username, display_name, role, active, password_hash, failed_attempts, '
+            "must_change_password, created_at) VALUES ('city', '市', 'CITY', 1, 'x', 0, 0, '2026-12-01 00:00:00')"
+        )
+    command.downgrade(alembic_config(url), '0025')
+    with closing(sqlite3.connect(path)) as back:
+        assert back.execute('SELECT username FROM staff_user').fetchall() == [('boss',)]

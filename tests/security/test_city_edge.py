@@ -22,9 +22,11 @@ from app.api.web_session import SESSION_COOKIE
 from app.bus import InProcessBus
 from app.db import Database
 from app.models.people import Role
+from app.security.keys import Purpose
 from app.services import audit
 from app.services.auth import AuthService
 from app.services.halls import hall_to_serve
+from app.settings import load_settings
 from seed.loader import load_seed
 from tests.apphost import (
     TEST_SECRET,
@@ -138,7 +140,7 @@ def test_a_session_of_another_halls_process_opens_nothing_here(city_app: CityApp
     """The district's process (same database, same host: cookies do not tell ports apart) issued this session."""
 
     async def district_session() -> str:
-        db = Database(city_app.prepared.url)
+        db = Database(city_app.prepared.url, audit_key=load_settings().key(Purpose.AUDIT))
         try:
             async with db.read_session() as s:
                 district = await hall_to_serve(s, 'district')

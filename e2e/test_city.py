@@ -19,8 +19,10 @@ from app.db import Database
 from app.models.hall import Hall
 from app.models.people import Role
 from app.models.ticket import TicketCreate
+from app.security.keys import Purpose
 from app.services.principal import Principal
 from app.services.queue import QueueService
+from app.settings import load_settings
 from seed.loader import load_seed
 from tests.apphost import (
     TEST_SECRET,
@@ -48,7 +50,7 @@ async def _add_district(url: str) -> None:
 
 
 async def _take_in_district(url: str, service: str) -> None:
-    db = Database(url)
+    db = Database(url, audit_key=load_settings().key(Purpose.AUDIT))  # taking a ticket writes its audit row
     try:
         async with db.read_session() as s:
             district = (await s.execute(select(Hall.id).where(Hall.code == 'district'))).scalar_one()

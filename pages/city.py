@@ -45,7 +45,11 @@ async def city_page(started: Started, request: Request) -> Response | None:
 
         with tid(ui.column(), 'city-board').classes('w-full gap-3'):
             cards(first)
-        board.changed.subscribe(cards.refresh)  # inside the page: it ends with the client
+
+        def redraw(city: CityFigures) -> None:
+            cards.refresh(city)  # a named argument: NiceGUI hands the event's figures only to a callback that takes one
+
+        board.changed.subscribe(redraw)  # inside the page: it ends with the client
     return None
 
 

@@ -98,7 +98,7 @@ ROUTES: list[Rule] = [
     Rule('/review', (Role.REVIEWER,)),
     Rule('/admin', (Role.ADMIN,)),
     Rule('/me/login', PUBLIC),  # a citizen signs in by phone; tests/security/test_citizen_sign_in.py attacks it
-    Rule('/enrol', STAFF_ROLES),  # any signed-in staff; a password-only manager session may open only this
+    Rule('/enrol', ACCOUNT_ROLES),  # anyone signed in, city managers too; a password-only manager session: only this
     Rule('/book/{service_code}', CITIZEN, example='/book/SVC-A'),  # a signed-in phone; tests/test_book_page.py
     Rule('/me', CITIZEN),  # the citizen's own file; tests/test_me_page.py, tests/security/test_me_edge.py
     Rule('/guide', PUBLIC),  # the service guide needs no login; tests/security/test_guide_edge.py

@@ -44,7 +44,7 @@ def hall_name(figures: HallFigures) -> str:
 
 def _figure(label: str, value: str, testid: str, *, alarm: bool = False) -> None:
     with ui.column().classes('gap-0 min-w-[7rem]'):
-        ui.label(label).classes('text-xs text-grey-8')
+        ui.label(label).classes('text-xs text-grey-9')
         tid(ui.label(value), testid).classes('text-lg font-bold' + (' text-negative' if alarm else ''))
 
 
@@ -62,8 +62,8 @@ def city_cards(city: CityFigures, *, tz_time: str) -> None:
     with tid(ui.card(), 'city-totals').classes('w-full gap-2 bg-blue-1'):
         with ui.row().classes('items-baseline gap-3'):
             ui.label(t('city.totals')).classes('text-lg font-bold')
-            ui.label(t('city.halls', n=len(city.halls))).classes('text-sm text-grey-8')
-            ui.label(t('city.updated', time=tz_time)).classes('text-xs text-grey-7')
+            ui.label(t('city.halls', n=len(city.halls))).classes('text-sm text-grey-9')
+            ui.label(t('city.updated', time=tz_time)).classes('text-xs text-grey-9')
         _figures(
             'city-total',
             city.waiting,

@@ -72,6 +72,12 @@ class BusStats:
         return {'delivered': self.delivered, 'dropped': dict(self.dropped)}
 
 
+def hall_stream(hall_code: str) -> str:
+    """A hall's own stream: halls sharing one Redis never apply each other's events (a ticket of one hall in
+    another's twin); the signature covers the stream, so an entry cannot be moved to another hall's either."""
+    return f'{STREAM}:{hall_code}'
+
+
 def entry_signature(key: bytes, stream: str, origin: str, event: str) -> str:
     """HMAC-SHA256 over stream, origin and event, so an entry cannot be moved to another stream or origin."""
     message = b'\n'.join((SIGNATURE_VERSION, stream.encode(), origin.encode(), event.encode()))

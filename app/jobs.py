@@ -6,7 +6,7 @@ one app-level asyncio task runs them periodically and on `kick` (never one task 
 Redis, the composition root enqueues to arq and runs an arq worker inside the app process; more
 workers can run beside it, each kept running across Redis restarts (`run_worker_process`):
 
-    python -m app.jobs
+    python -m app.jobs                 (HALL_CODE=district python -m app.jobs: the district hall's worker)
 
 A separate worker publishes its events (SlaAtRisk, NotificationSent) on its own bus: pages in the
 app see them only once the bus itself runs over Redis (app/bus.py's RedisBus).
@@ -27,13 +27,11 @@ from typing import Any
 from arq import Worker, create_pool, cron
 from arq.connections import ArqRedis, RedisSettings
 from redis.exceptions import RedisError
-from sqlmodel import select
 
 from app import tasks
 from app.backup import scheduled_backup
-from app.bus_redis import RETRY_SECONDS, STOP_SECONDS, RedisBus
+from app.bus_redis import RETRY_SECONDS, STOP_SECONDS, RedisBus, hall_stream
 from app.db import Database
-from app.models.hall import Hall
 from app.security.keys import Purpose
 from app.services.audit_anchors import AuditAnchors
 from app.services.booking_reminders import BookingReminders
@@ -42,6 +40,7 @@ from app.services.face_enrolment import FaceEnrolmentService
 from app.services.forecast import ForecastService
 from app.services.guide import BestTimes
 from app.services.hall_rules import HallRulesService
+from app.services.halls import hall_to_serve
 from app.services.journey import Journey, build_journey
 from app.services.monthly_report import MonthlyReportService
 from app.services.principal import Principal
@@ -158,26 +157,35 @@ class Periodic:
     job: Job
     every_seconds: int
     first_after: int = 0  # seconds from start-up to the first round (a backup at every start is waste)
+    city_wide: bool = False  # True: the job serves the whole shared database, so one round per tick for the city
 
     @property
     def name(self) -> str:
         return self.job.__name__
 
+    def cron_name(self, hall_code: str) -> str:
+        """arq's unique id of a tick is the cron name plus the time, shared by every worker on one Redis: a hall's
+        job carries the hall's code (each hall runs its own round once), a city-wide one does not (once for all)."""
+        return f'cron:{self.name}' if self.city_wide else f'cron:{hall_code}:{self.name}'
+
 
 # Retention's first round without Redis: ten minutes after start-up, so a hall restarted every night still
 # runs it, and a start-up (or a test's app) is not busy deleting while it comes up; then daily.
 RETENTION_FIRST_AFTER = 600
+# Several halls on one PostgreSQL and Redis: each hall's processes run its own jobs (the hall's queue, crons named
+# with its code); the city-wide ones (delivery claims any hall's due rows, the one audit chain, consents, the
+# backup of the one database) run once per tick across the city, in whichever hall's worker enqueues it first.
 PERIODIC = (
-    Periodic(deliver_notifications, 5),
+    Periodic(deliver_notifications, 5, city_wide=True),
     Periodic(come_now, 30),
     Periodic(sweep_sla, 60),
     Periodic(comfort_long_waits, 30),
     Periodic(remind_bookings, 300),
     Periodic(mark_no_shows, 60),
     Periodic(end_staffing_moves, 30),
-    Periodic(anchor_audit, 300),
+    Periodic(anchor_audit, 300, city_wide=True),
     Periodic(email_delivery_report, 3600),
-    Periodic(expire_face_visits, 600),
+    Periodic(expire_face_visits, 600, city_wide=True),
     Periodic(monthly_report, 3600),
     Periodic(enforce_retention, 86400, first_after=RETENTION_FIRST_AFTER),
 )
@@ -189,12 +197,20 @@ def app_periodic(settings: Settings) -> tuple[Periodic, ...]:
     if not settings.backup_every_minutes:
         return PERIODIC
     every = settings.backup_every_minutes * 60
-    return (*PERIODIC, Periodic(backup_database, every, first_after=every))
+    return (*PERIODIC, Periodic(backup_database, every, first_after=every, city_wide=True))
 
 
-def cron_jobs(periodic: tuple[Periodic, ...] = PERIODIC) -> list[Any]:
-    """The periodic jobs as arq cron jobs (`unique`: with several workers, each tick runs once)."""
-    return [cron(p.job, **_schedule(p.every_seconds), unique=True) for p in periodic]  # type: ignore[arg-type]
+def hall_queue(hall_code: str) -> str:
+    """A hall's arq queue: a kick from one hall's process is run by that hall's workers, never another's."""
+    return f'{QUEUE}:{hall_code}'
+
+
+def cron_jobs(hall_code: str, periodic: tuple[Periodic, ...] = PERIODIC) -> list[Any]:
+    """The periodic jobs as arq cron jobs (`unique`: with several workers, each tick runs once; see `cron_name`)."""
+    return [
+        cron(p.job, name=p.cron_name(hall_code), **_schedule(p.every_seconds), unique=True)  # type: ignore[arg-type]
+        for p in periodic
+    ]
 
 
 def _schedule(every: int) -> dict[str, Any]:
@@ -294,14 +310,17 @@ class ArqJobs(JobRunner):
         ctx: dict[str, Any],
         redis_url: str,
         *,
-        queue_name: str = QUEUE,
+        hall_code: str,
+        queue_name: str | None = None,
         run_worker: bool = True,
         periodic: tuple[Periodic, ...] = PERIODIC,
     ) -> None:
+        """`queue_name` defaults to the hall's own queue (`hall_queue`); tests give theirs."""
         self.ctx = ctx
         self.periodic = periodic
         self.settings = RedisSettings.from_dsn(redis_url)
-        self.queue_name = queue_name
+        self.hall_code = hall_code
+        self.queue_name = queue_name or hall_queue(hall_code)
         self.run_worker = run_worker
         self.pool: ArqRedis | None = None
         self.worker: Worker | None = None
@@ -344,7 +363,7 @@ class ArqJobs(JobRunner):
         logging.getLogger('arq.worker').setLevel(logging.WARNING)  # not a line per job every 5 s in the app's log
         return Worker(
             functions=tuple(p.job for p in self.periodic),  # type: ignore[arg-type]
-            cron_jobs=cron_jobs(self.periodic),
+            cron_jobs=cron_jobs(self.hall_code, self.periodic),
             redis_settings=self.settings,
             queue_name=self.queue_name,
             ctx=self.ctx,
@@ -420,8 +439,8 @@ class AppJobs:
         await self.runner.stop()
 
 
-async def start(journey: Journey, queue: QueueService, best_times: BestTimes | None = None) -> AppJobs:
-    """Start delivery and sweeps for the app, and the queue notices ("还有3人", "请到5号窗口").
+async def start(journey: Journey, queue: QueueService, hall_code: str, best_times: BestTimes | None = None) -> AppJobs:
+    """Start delivery and sweeps for the app's hall (`hall_code`), and the queue notices ("还有3人", "请到5号窗口").
 
     `best_times` is the process's shared BestTimes: reminders of bookings in a predicted peak offer a quieter slot."""
     settings = queue.settings
@@ -438,7 +457,9 @@ async def start(journey: Journey, queue: QueueService, best_times: BestTimes | N
     }
     periodic = app_periodic(settings)
     runner: JobRunner = (
-        ArqJobs(ctx, settings.redis_url, periodic=periodic) if settings.redis_url else LocalJobs(ctx, periodic)
+        ArqJobs(ctx, settings.redis_url, hall_code=hall_code, periodic=periodic)
+        if settings.redis_url
+        else LocalJobs(ctx, periodic)
     )
     journey.notifications.waker = lambda: runner.kick(deliver_notifications.__name__)
     await runner.start()
@@ -457,18 +478,20 @@ def _anchors(db: Database, settings: Settings) -> AuditAnchors:
 
 
 async def worker_startup(ctx: dict[str, Any]) -> None:
-    """The separate worker's own services, in the ctx its jobs read (the app's are built by app/runtime.py)."""
+    """The separate worker's own services for the hall HALL_CODE, in the ctx its jobs read (the app's are built by
+    app/runtime.py); `ctx['hall_code']` names the hall whose queue it serves."""
     settings = get_settings()
     db = Database(settings.db_url, audit_key=settings.key(Purpose.AUDIT))
+    ctx['db'] = db
     async with db.read_session() as s:
-        hall = (await s.execute(select(Hall).order_by(Hall.id))).scalars().first()
-    if hall is None or hall.id is None:
-        raise RuntimeError('no hall in the database: run python -m seed')
-    # what the jobs publish reaches every app process (signed with the hall's bus key, like theirs)
-    bus = RedisBus(worker_redis_url(settings), key=settings.key(Purpose.BUS))
+        hall = await hall_to_serve(s, settings.hall_code)
+    assert hall.id is not None
+    ctx['hall_code'] = hall.code
+    # what the jobs publish reaches every app process of the hall (its stream, signed with the bus key, like theirs)
+    bus = RedisBus(worker_redis_url(settings), key=settings.key(Purpose.BUS), stream=hall_stream(hall.code))
     await bus.start()
     deps = build_deps(settings, db, bus, hall_id=hall.id)
-    ctx['db'], ctx['bus'], ctx['limits'], ctx['anchors'] = db, bus, deps.limits, _anchors(db, settings)
+    ctx['bus'], ctx['limits'], ctx['anchors'] = bus, deps.limits, _anchors(db, settings)
     ctx['rules'] = HallRulesService(deps)
     await ctx['rules'].start()  # booking blocks and no-show sweeps follow the rules an admin saved
     ctx['journey'] = build_journey(deps)
@@ -505,7 +528,7 @@ async def run_worker_process(stop: asyncio.Event) -> None:
     ctx: dict[str, Any] = {}
     try:
         await worker_startup(ctx)
-        runner = ArqJobs(ctx, worker_redis_url(get_settings()))
+        runner = ArqJobs(ctx, worker_redis_url(get_settings()), hall_code=ctx['hall_code'])
         await runner.start()
         try:
             await stop.wait()

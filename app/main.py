@@ -32,6 +32,7 @@ from app.services.alerts import AlertService
 from app.services.assistant import AssistantService
 from app.services.audit import AuditLog
 from app.services.call_board import board_scope
+from app.services.city_overview import CityOverviewService
 from app.services.eta_refresh import EtaRefresher
 from app.services.forecast_today import TodayForecast
 from app.services.storage_watch import MB, StorageWatch, database_folder
@@ -48,6 +49,7 @@ from pages.session_watch import SessionWatch
 from seed.schema import read_vocabulary
 from twin import live
 from twin.board_feed import CALL_EVENTS, BoardFeed
+from twin.city import CityBoard
 from twin.device_feed import DeviceFeed
 from twin.journey_feed import JourneyFeed
 from twin.live import LiveHall
@@ -128,7 +130,11 @@ class Root:
         self.stops.append(sessions.stop)
         kiosk_devices = await self.devices.start(rt.deps, rt.bus, ops=rt.ops, evaluations=rt.journey.evaluations)
         self.stops.append(self.devices.stop)
-        self.stops.append((await jobs.start(rt.journey, rt.queue, rt.guide.best_times if rt.guide else None)).stop)
+        city = CityBoard(CityOverviewService(rt.deps))
+        await city.start()
+        self.stops.append(city.stop)
+        best_times = rt.guide.best_times if rt.guide else None
+        self.stops.append((await jobs.start(rt.journey, rt.queue, rt.hall.code, best_times)).stop)
         if settings.hall_simulation == 'on' and rt.forecast is not None:
             simulator = await hall_traffic.start_demo(rt.queue, rt.forecast, settings)
             self.stops.append(simulator.stop)
@@ -146,6 +152,7 @@ class Root:
                 patcher=MapPatcher(hall.feed),
                 today_forecast=TodayForecast(rt.forecast) if rt.forecast is not None else None,
                 guard=Guard(rt.auth, AuditLog(rt.deps), settings, sessions),
+                city=city,
             )
         )
         self.runtime.open(rt)

@@ -21,13 +21,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
-from sqlmodel import select
 
 from app.clock import utcnow
 from app.db import Database, ensure_sqlite_file
 from app.migrate import upgrade
-from app.models.hall import Hall
 from app.security.keys import Purpose
+from app.services.halls import HallMissing, hall_to_serve
 from app.services.key_check import KeyMismatch, verify_key
 from app.services.stand_ins import refusal, stand_ins_in
 from app.settings import ConfigError, Settings
@@ -130,13 +129,15 @@ async def check_services(settings: Settings) -> None:
 
 
 async def check_database_contents(settings: Settings) -> None:
-    """A hall is loaded, SECRET_KEY is the database's own, and the profile accepts the stand-ins found."""
+    """The hall HALL_CODE names (or a first one) is loaded, SECRET_KEY is the database's own, and the profile
+    accepts the stand-ins found."""
     db = Database(settings.db_url, audit_key=settings.key(Purpose.AUDIT))
     try:
         async with db.read_session() as session:
-            hall = (await session.execute(select(Hall).order_by(Hall.id))).scalars().first()
-            if hall is None:
-                raise ConfigError('halltwin: no hall in the database: load one with python -m seed (or make run)')
+            try:
+                await hall_to_serve(session, settings.hall_code)
+            except HallMissing as error:
+                raise ConfigError(f'halltwin: {error}') from None
             active = await stand_ins_in(session, settings)
         try:
             await verify_key(db, settings.secret, now=utcnow())

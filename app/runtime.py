@@ -6,10 +6,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from sqlmodel import select
-
 from app.bus import Bus, InProcessBus
-from app.bus_redis import RedisBus
+from app.bus_redis import RedisBus, hall_stream
 from app.db import Database
 from app.events import HallConfigChanged
 from app.models.hall import Hall
@@ -27,6 +25,7 @@ from app.services.forecast import ForecastService
 from app.services.guide import BestTimes, GuideService
 from app.services.hall_config import HallConfigService
 from app.services.hall_rules import HallRulesService
+from app.services.halls import HallMissing, hall_to_serve
 from app.services.journey import Journey, build_journey
 from app.services.kiosk_pairing import KioskPairingService
 from app.services.limits import Limits
@@ -44,6 +43,8 @@ from app.services.workflow_editor import WorkflowEditorService
 from app.settings import Settings, StandIn
 
 T = TypeVar('T')
+
+__all__ = ['HallMissing', 'Runtime', 'Startup', 'build_runtime']  # HallMissing: app/main.py catches it here
 
 
 @dataclass
@@ -118,18 +119,22 @@ class Runtime:
         return self.journey.cases
 
 
-class HallMissing(RuntimeError):
-    """The database has no hall yet: `python -m seed` (or `make run`) loads one."""
-
-
 async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtime:
     db = Database(settings.db_url, audit_key=settings.key(Purpose.AUDIT))  # every session can chain audit rows
-    async with db.session() as s:
-        hall = (await s.execute(select(Hall).order_by(Hall.id))).scalars().first()
-    if hall is None or hall.id is None:
+    try:
+        async with db.session() as s:
+            hall = await hall_to_serve(s, settings.hall_code)
+    except HallMissing:
         await db.dispose()
-        raise HallMissing('数据库中没有大厅数据，请先运行 python -m seed / no hall in the database: run python -m seed')
-    bus = bus or (RedisBus(settings.redis_url, key=settings.key(Purpose.BUS)) if settings.redis_url else InProcessBus())
+        raise
+    assert hall.id is not None
+    if bus is None:
+        key = settings.key(Purpose.BUS)
+        bus = (
+            RedisBus(settings.redis_url, key=key, stream=hall_stream(hall.code))
+            if settings.redis_url
+            else InProcessBus()
+        )
     await bus.start()
     deps = build_deps(settings, db, bus, hall_id=hall.id)
     if settings.hall_simulation == 'off':  # before the live queue is read: no window stays busy with invented people

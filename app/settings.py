@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     redis_url: str = Field(default='', validation_alias='REDIS_URL')
     secret_key: str = Field(default='', validation_alias='SECRET_KEY')
     hall_seed: str = Field(default='default', validation_alias='HALL_SEED')
+    hall_code: str = Field(
+        default='', max_length=32, pattern=r'^[A-Za-z0-9_-]*$', validation_alias='HALL_CODE'
+    )  # the hall this process serves when several share the database (empty: the first hall loaded)
     device_mode: Literal['simulated', 'websocket'] = Field(default='simulated', validation_alias='DEVICE_MODE')
     hall_simulation: Literal['on', 'off'] = Field(default='on', validation_alias='HALL_SIMULATION')
     hall_simulation_speed: float = Field(default=1.0, gt=0, le=600, validation_alias='HALL_SIMULATION_SPEED')
@@ -100,7 +103,7 @@ class Settings(BaseSettings):
         default=7, ge=1, le=400, validation_alias='CITIZEN_IDLE_DAYS'
     )  # ... and is signed out after this long unused
     second_factor_roles_raw: str = Field(
-        default='manager,admin', validation_alias='SECOND_FACTOR_ROLES'
+        default='manager,admin,city_manager', validation_alias='SECOND_FACTOR_ROLES'
     )  # roles that must sign in with a TOTP code (comma-separated); others may enrol one
     session_check_seconds: float = Field(
         default=15.0, gt=0, le=45, validation_alias='SESSION_CHECK_SECONDS'

@@ -20,15 +20,16 @@ from collections.abc import Awaitable, Callable
 
 from sqlmodel import select
 
-from app.bus_redis import RedisBus
+from app.bus_redis import RedisBus, hall_stream
 from app.clock import utcnow
 from app.db import Database
-from app.models.hall import Hall, Window
-from app.models.people import STAFF_ROLES, Role, StaffUser
+from app.models.hall import Window
+from app.models.people import ACCOUNT_ROLES, Role, StaffUser
 from app.security.keys import Purpose
 from app.security.passwords import check_strength, hash_password
 from app.services.deps import build_deps
 from app.services.errors import DomainError
+from app.services.halls import HallMissing, hall_to_serve
 from app.services.principal import Principal
 from app.services.staff_admin import KEEP, StaffAccount, StaffAdminService
 from app.services.uow import unit_of_work
@@ -49,16 +50,24 @@ async def add_user(
     password: str,
     window_number: int | None,
     display_name: str | None = None,
+    hall_code: str = '',
 ) -> StaffUser:
-    """An account written straight to the database, unaudited: for tests that build a hall before any app runs."""
+    """An account written straight to the database, unaudited: for tests that build a hall before any app runs.
+
+    It belongs to the hall `hall_code` (empty: the first hall); a city manager to none."""
     check_strength(password)
     async with unit_of_work(db) as uow:
         s = uow.session
         if (await s.execute(select(StaffUser).where(StaffUser.username == username))).first():
             raise UserError(f'用户 {username} 已存在 / user {username} already exists')
+        try:
+            hall = await hall_to_serve(s, hall_code)
+        except HallMissing as error:
+            raise UserError(str(error)) from None
         window_id = None
         if window_number is not None:
-            window = (await s.execute(select(Window).where(Window.number == window_number))).scalar_one_or_none()
+            statement = select(Window).where(Window.hall_id == hall.id, Window.number == window_number)
+            window = (await s.execute(statement)).scalar_one_or_none()
             if window is None:
                 raise UserError(f'没有 {window_number} 号窗口 / no window {window_number}')
             window_id = window.id
@@ -67,6 +76,7 @@ async def add_user(
             display_name=display_name or username,
             role=role,
             window_id=window_id,
+            hall_id=None if role == Role.CITY else hall.id,
             password_hash=hash_password(password),
             created_at=utcnow(),
         )
@@ -90,7 +100,7 @@ def _department(value: str) -> str | None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='python -m app.users', description='Manage staff accounts.')
     commands = parser.add_subparsers(dest='command', required=True)
-    roles = [r.value for r in STAFF_ROLES]
+    roles = [r.value for r in ACCOUNT_ROLES]  # city managers only from here or the seed, never from /admin
     commands.add_parser('list', help='every account: role, window, department, state')
     add = commands.add_parser('add', help='create an account; the password is read from stdin')
     add.add_argument('username')
@@ -127,13 +137,18 @@ async def _with_service(run: Callable[[StaffAdminService], Awaitable[str]]) -> s
     settings = get_settings()
     db = Database(settings.db_url, audit_key=settings.key(Purpose.AUDIT))
     try:
-        async with db.read_session() as s:
-            hall_id = (await s.execute(select(Hall.id).order_by(Hall.id))).scalars().first()
-        if hall_id is None:
-            raise UserError(
-                '数据库中没有大厅数据，请先运行 python -m seed / no hall in the database: run python -m seed'
-            )
-        bus = RedisBus(settings.redis_url, key=settings.key(Purpose.BUS)) if settings.redis_url else None
+        try:
+            async with db.read_session() as s:
+                hall = await hall_to_serve(s, settings.hall_code)
+        except HallMissing as error:
+            raise UserError(str(error)) from None
+        hall_id = hall.id
+        assert hall_id is not None
+        bus = (
+            RedisBus(settings.redis_url, key=settings.key(Purpose.BUS), stream=hall_stream(hall.code))
+            if settings.redis_url
+            else None
+        )
         if bus is not None:
             await bus.start()
         deps = build_deps(settings, db, bus, hall_id=hall_id)

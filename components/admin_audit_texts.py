@@ -80,6 +80,7 @@ register(
         'admin.audit.role.reviewer': ('审核人员', 'reviewer'),
         'admin.audit.role.manager': ('值班长', 'manager'),
         'admin.audit.role.admin': ('管理员', 'admin'),
+        'admin.audit.role.city_manager': ('城市管理员', 'city manager'),
         'admin.audit.role.device': ('设备', 'device'),
         'admin.audit.target.audit_log': ('审计日志', 'the audit log'),
         'admin.audit.outcome.ok': ('成功', 'done'),

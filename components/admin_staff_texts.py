@@ -22,6 +22,7 @@ register(
         'admin.staff.role.staff': ('窗口人员', 'Clerk'),
         'admin.staff.role.reviewer': ('审核人员', 'Reviewer'),
         'admin.staff.role.manager': ('大厅管理员', 'Hall manager'),
+        'admin.staff.role.city_manager': ('城市管理员', 'City manager'),
         'admin.staff.role.admin': ('系统管理员', 'Admin'),
         'admin.staff.window': ('{number}号窗口', 'Window {number}'),
         'admin.staff.no_window': ('—', '—'),

@@ -63,7 +63,7 @@ class Devices:
         ops.add('device_hub', self.hub.stats)
         self.service = service
         if settings.device_mode == 'simulated':
-            self.fleet = await simulated_fleet(settings, db)
+            self.fleet = await simulated_fleet(settings, db, deps.hall_id)
             self.fleet.start()
         return DeviceHardware(service)
 
@@ -78,10 +78,10 @@ class Devices:
             self.fleet = None
 
 
-async def simulated_fleet(settings: Settings, db: Database) -> SimulatedFleet:
+async def simulated_fleet(settings: Settings, db: Database, hall_id: int) -> SimulatedFleet:
     """The in-process fleet, handed its devices' credentials and a few signed codes: never SECRET_KEY nor a key."""
     host = '127.0.0.1' if settings.host in {'0.0.0.0', '::', ''} else settings.host
-    devices = await seeded_devices(db)
+    devices = await seeded_devices(db, hall_id)
     credentials = {code: device_credential(settings.secret, code) for code in devices}
     world = SimWorld(
         qr=signed_qr_samples(settings.key(Purpose.CODE_SIGNING)),

@@ -1,7 +1,7 @@
 """Accessibility in chromium on the real seed: axe-core on every page, the kiosk by keyboard alone, live regions.
 
 Every route in pages.ROUTES is opened as the person who uses it (anonymous, a signed-in citizen, staff,
-reviewer, manager or admin with their second factor, a paired kiosk or rating pad) at 360 px and 1366 px,
+reviewer, manager, admin or city manager with their second factor, a paired kiosk or rating pad) at 360 px and 1366 px,
 in the normal and the elder mode (`?elder=0` / `?elder=1`), and axe-core must find nothing serious or
 critical. One app serves the whole module; each person keeps one browser context.
 """
@@ -24,13 +24,14 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 from websockets.sync.client import ClientConnection, connect
 
+from app.models.people import Role
 from app.security.credentials import device_credential
 from app.services.remote_queue import entrance_code
 from devices import protocol
 from e2e.sms import texted_code, texts, verify_on_phone
 from e2e.test_journey import scan
 from pages import ROUTES
-from tests.apphost import TEST_SECRET, AppProcess, PreparedDatabase, running_app
+from tests.apphost import TEST_SECRET, AppProcess, NewUser, PreparedDatabase, running_app
 from tests.idnumbers import make_id
 from tests.kioskpairing import PAIR_WAIT_MS, issue_code, pair_page, type_code
 from tests.security.routes import sqlite_path
@@ -42,6 +43,7 @@ BLOCKING = ('serious', 'critical')
 TICKET_PHONE = '13900001234'
 CITIZEN_PHONE = '13812345678'
 ELDER_ID = make_id(dt.date(1948, 6, 1), sequence='733')
+CITY_MANAGER = ('city01', 'City-Manager-01-pass')
 
 
 @dataclass
@@ -66,6 +68,8 @@ VISITS: dict[str, Visit] = {
     '/me/login': Visit('anyone', lambda f: '/me/login', 'citizen-phone'),
     '/enrol': Visit('staff', lambda f: '/enrol', 'enrol-code'),
     '/manager': Visit('manager', lambda f: '/manager', 'floor-map'),
+    '/city': Visit('city', lambda f: '/city', 'city-hall-main'),
+    '/city/{code}': Visit('city', lambda f: '/city/main', 'floor-map'),
     '/kiosk/{device}': Visit('kiosk', lambda f: '/kiosk/K01', 'kiosk-start-manual'),
     '/rate/{window}': Visit('pad', lambda f: '/rate/1', 'pad-idle'),
     '/window/{window_id}': Visit('staff', lambda f: f'/window/{f["window"]}', 'desk-current'),
@@ -159,7 +163,8 @@ def hall_id(prepared: PreparedDatabase) -> int:
 
 @pytest.fixture(scope='module')
 def seeded_hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AppProcess, PreparedDatabase]]:
-    with running_app(tmp_path_factory.mktemp('e2e-a11y'), seed='default') as (app, prepared):
+    city_manager = NewUser(*CITY_MANAGER, role=Role.CITY)
+    with running_app(tmp_path_factory.mktemp('e2e-a11y'), seed='default', users=[city_manager]) as (app, prepared):
         yield app, prepared
 
 
@@ -170,9 +175,15 @@ def hall(browser: Browser, seeded_hall: tuple[AppProcess, PreparedDatabase]) -> 
     base, passwords = app.base_url, prepared.passwords
     expect.set_options(timeout=PAIR_WAIT_MS)
     found = Hall(app)
-    for who in ('anyone', 'citizen', 'relative', 'staff', 'reviewer', 'manager', 'admin', 'kiosk', 'pad'):
+    for who in ('anyone', 'citizen', 'relative', 'staff', 'reviewer', 'manager', 'admin', 'city', 'kiosk', 'pad'):
         found.pages[who] = person(browser)
-    for who, username in (('staff', 'w01'), ('reviewer', 'rv_realty'), ('manager', 'manager'), ('admin', 'admin')):
+    for who, username in (
+        ('staff', 'w01'),
+        ('reviewer', 'rv_realty'),
+        ('manager', 'manager'),
+        ('admin', 'admin'),
+        ('city', CITY_MANAGER[0]),
+    ):
         staff_sign_in(found.pages[who], base, username, passwords[username])
     citizen_sign_in(found.pages['citizen'], app, CITIZEN_PHONE)
     pair_page(found.pages['kiosk'], base, prepared.url, 'K01')

@@ -21,6 +21,7 @@ from pages.admin import admin_page
 from pages.arrival import arrive_page, entrance_page
 from pages.book import book_page
 from pages.citizen_login import citizen_login_page
+from pages.city import city_hall_page, city_page
 from pages.display import BoardSockets, display_page, socket_routes, zone_display_page
 from pages.enrol import enrol_page
 from pages.guide import guide_page, guide_print_page, guide_service_page
@@ -49,6 +50,8 @@ PAGES: dict[str, Callable[..., Awaitable[object]]] = {
     '/me/login': citizen_login_page,
     '/enrol': enrol_page,
     '/manager': manager_page,
+    '/city': city_page,
+    '/city/{code}': city_hall_page,
     '/kiosk/{device}': kiosk_page,
     '/rate/{window}': rate_page,
     '/window/{window_id}': window_page,

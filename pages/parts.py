@@ -15,6 +15,7 @@ from app.services.kiosk import KioskDevices
 from components.map_patch import MapPatcher
 from pages.guard import Guard
 from twin.board_feed import BoardFeed
+from twin.city import CityBoard
 from twin.device_feed import DeviceFeed
 from twin.feed import HallFeed
 from twin.hall import HallTwin
@@ -36,6 +37,7 @@ class Parts:
     patcher: MapPatcher  # the floor map's patches, computed once for every manager
     today_forecast: TodayForecast | None
     guard: Guard  # staff pages: role check and session watch
+    city: CityBoard  # every hall's figures for /city, read once for all its open pages
 
 
 Started = Startup[Parts]

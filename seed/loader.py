@@ -23,7 +23,7 @@ from app.models.config_version import ConfigVersion
 from app.security.credentials import credential_hash, device_credential
 from app.security.passwords import generate_password, hash_password
 from app.services.uow import unit_of_work
-from seed.schema import DepartmentSpec, DeviceSpec, HallSpec, ServiceSpec, StaffSpec, WindowSpec, read_seed
+from seed.schema import DepartmentSpec, DeviceSpec, HallSpec, SeedError, ServiceSpec, StaffSpec, WindowSpec, read_seed
 
 _Row = TypeVar('_Row', bound=SQLModel)
 _Key = TypeVar('_Key', bound=Hashable)
@@ -62,7 +62,7 @@ async def load_seed(
         services = await _services(upsert, seed.services, departments)
         windows = await _windows(upsert, hall, seed.windows, zones)
         await _window_services(upsert, hall, seed.windows, windows, services)
-        await _staff(upsert, seed.staff, windows, departments)
+        await _staff(upsert, hall, seed.staff, windows, departments)
         await _devices(upsert, hall, seed.devices, zones, windows, secret)
     return report
 
@@ -212,12 +212,23 @@ async def _window_services(
 
 
 async def _staff(
-    upsert: _Upsert, specs: list[StaffSpec], windows: dict[int, Window], departments: dict[str, Department]
+    upsert: _Upsert,
+    hall: Hall,
+    specs: list[StaffSpec],
+    windows: dict[int, Window],
+    departments: dict[str, Department],
 ) -> None:
-    """A new account gets a random password, reported once; an existing one keeps its own."""
+    """A new account gets a random password, reported once; an existing one keeps its own.
+
+    Accounts belong to this hall (city managers to none); a username another hall holds is refused, never moved."""
     existing = {user.username: user for user in await upsert.rows(StaffUser)}
     for spec in specs:
+        hall_id = None if spec.role == Role.CITY else hall.id
+        holder = existing.get(spec.username)
+        if holder is not None and holder.hall_id != hall_id:
+            raise SeedError(f'staff.yaml: username {spec.username!r} already belongs to another hall or role')
         values = {
+            'hall_id': hall_id,
             'username': spec.username,
             'display_name': spec.display_name,
             'role': spec.role,

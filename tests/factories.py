@@ -67,6 +67,7 @@ async def build_small_hall(db: Database) -> SmallHall:
                 display_name='张三',
                 role=Role.STAFF,
                 window_id=w1,
+                hall_id=hall.id,
                 password_hash=hash_password('Window-01-pass'),
                 created_at=utcnow(),
             )
@@ -76,6 +77,7 @@ async def build_small_hall(db: Database) -> SmallHall:
                 username='boss',
                 display_name='李四',
                 role=Role.MANAGER,
+                hall_id=hall.id,
                 password_hash=hash_password('Manager-01-pass'),
                 created_at=utcnow(),
             )

@@ -129,6 +129,7 @@ async def build_journey_hall(db: Database, cipher: FieldCipher) -> JourneyHall:
                     display_name=f'{code}审核员',
                     role=Role.REVIEWER,
                     department_id=ids[code],
+                    hall_id=small.hall_id,
                     password_hash=_reviewer_hash(),
                     created_at=now,
                 )

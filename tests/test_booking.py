@@ -214,7 +214,7 @@ async def test_a_booking_checks_in_at_the_kiosk_with_appointment_priority_inside
 ) -> None:
     await add_kiosk_hall(db, hall.hall_id)
     settings = bookings.settings
-    auth = AuthService(deps_for(db, settings=settings, clock=clock))
+    auth = AuthService(deps_for(db, hall_id=hall.hall_id, settings=settings, clock=clock))
     kiosks = KioskService(
         deps_for(db, bus, hall_id=hall.hall_id, settings=settings, clock=clock, cipher=cipher), queue, auth=auth
     )

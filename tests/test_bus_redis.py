@@ -217,10 +217,11 @@ async def test_the_app_and_the_job_worker_sign_with_the_halls_bus_key(
 ) -> None:
     """Both places that build a RedisBus (app/runtime.py, `python -m app.jobs`) hand it settings.key(Purpose.BUS):
     the worker's events reach the app, another hall's do not and show in the manager's ops counters."""
+    test_stream = stream
 
     class OnTestStream(RedisBus):
-        def __init__(self, url: str, *, key: bytes) -> None:
-            super().__init__(url, key=key, stream=stream)
+        def __init__(self, url: str, *, key: bytes, stream: str = '') -> None:  # the hall's stream, made the test's
+            super().__init__(url, key=key, stream=test_stream)
 
     url = sqlite_url(tmp_path / 'hall.db')
     await prepare_database_async(url)

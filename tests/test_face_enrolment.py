@@ -97,7 +97,7 @@ async def kiosks(
     clock: FakeClock,
 ) -> KioskService:
     await add_kiosk_hall(db, hall.hall_id)
-    auth = AuthService(deps_for(db, settings=settings, clock=clock))
+    auth = AuthService(deps_for(db, hall_id=hall.hall_id, settings=settings, clock=clock))
     return KioskService(
         deps_for(db, bus, hall_id=hall.hall_id, settings=settings, clock=clock, cipher=cipher), queue, auth=auth
     )

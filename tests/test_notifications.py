@@ -223,7 +223,9 @@ async def test_arq_runs_the_delivery_job_against_redis(
     db: Database, journey: Journey, journey_hall: JourneyHall, clock: FakeClock
 ) -> None:
     queue_name = f'halltwin:test:{uuid.uuid4().hex[:8]}'
-    jobs = ArqJobs({'journey': journey}, 'redis://127.0.0.1:6379/0', queue_name=queue_name, run_worker=False)
+    jobs = ArqJobs(
+        {'journey': journey}, 'redis://127.0.0.1:6379/0', hall_code='main', queue_name=queue_name, run_worker=False
+    )
     await jobs.start()
     worker = Worker(
         functions=FUNCTIONS,  # type: ignore[arg-type]
@@ -287,7 +289,12 @@ async def test_waiting_citizens_hear_when_three_are_ahead_and_where_to_go(
 async def test_with_redis_the_app_runs_an_arq_worker_in_process_and_kicks_reach_it(
     db: Database, journey: Journey, journey_hall: JourneyHall, clock: FakeClock
 ) -> None:
-    jobs = ArqJobs({'journey': journey}, 'redis://127.0.0.1:6379/0', queue_name=f'halltwin:test:{uuid.uuid4().hex[:8]}')
+    jobs = ArqJobs(
+        {'journey': journey},
+        'redis://127.0.0.1:6379/0',
+        hall_code='main',
+        queue_name=f'halltwin:test:{uuid.uuid4().hex[:8]}',
+    )
     journey.notifications.waker = lambda: jobs.kick('deliver_notifications')
     await jobs.start()
     try:

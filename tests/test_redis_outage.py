@@ -98,7 +98,9 @@ async def test_periodic_jobs_wait_for_redis_and_resume_once_a_round(redis_server
         runs.append(asyncio.get_running_loop().time())
         return 1
 
-    runner = ArqJobs({}, redis_server.url, queue_name='halltwin:test:jobs', periodic=(Periodic(tick, 1),))
+    runner = ArqJobs(
+        {}, redis_server.url, hall_code='main', queue_name='halltwin:test:jobs', periodic=(Periodic(tick, 1),)
+    )
     await runner.start()
     try:
         await eventually(lambda: len(runs) >= 2)

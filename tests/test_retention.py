@@ -405,9 +405,9 @@ async def test_the_daily_job_enforces_the_rules_and_reports_how_many_rows_it_cha
 
 
 def test_retention_runs_once_a_day_at_midnight_under_arq() -> None:
-    schedule = {job.name: (job.second, job.minute, job.hour) for job in jobs.cron_jobs()}
-    assert schedule['cron:enforce_retention'] == (0, 0, {0})
-    assert schedule['cron:email_delivery_report'] == (0, {0}, None), 'hourly jobs keep their schedule'
+    schedule = {job.name: (job.second, job.minute, job.hour) for job in jobs.cron_jobs('main')}
+    assert schedule['cron:main:enforce_retention'] == (0, 0, {0})
+    assert schedule['cron:main:email_delivery_report'] == (0, {0}, None), 'hourly jobs keep their schedule'
 
 
 def test_ticket_links_may_not_be_forgotten_before_missed_bookings_stop_counting() -> None:

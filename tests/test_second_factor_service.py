@@ -26,7 +26,7 @@ BOSS = ('boss', 'Manager-01-pass')
 
 @pytest.fixture
 def auth(db: Database, hall: SmallHall, settings: Settings, clock: FakeClock) -> AuthService:
-    return AuthService(deps_for(db, settings=settings, clock=clock))
+    return AuthService(deps_for(db, hall_id=hall.hall_id, settings=settings, clock=clock))
 
 
 async def _unenrol(db: Database, username: str) -> None:

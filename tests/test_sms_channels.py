@@ -442,5 +442,5 @@ async def test_the_daily_delivery_report_is_emailed_at_seven_to_the_report_addre
 
 
 def test_the_delivery_report_job_runs_at_the_top_of_every_hour() -> None:
-    schedule = {job.name: (job.second, job.minute) for job in jobs.cron_jobs()}
-    assert schedule['cron:email_delivery_report'] == (0, {0})
+    schedule = {job.name: (job.second, job.minute) for job in jobs.cron_jobs('main')}
+    assert schedule['cron:main:email_delivery_report'] == (0, {0})

@@ -99,7 +99,21 @@ def test_an_unreachable_database_names_database_url_without_its_password(tmp_pat
 
 def test_no_hall_exits_non_zero_with_the_way_to_load_one(tmp_path: Path) -> None:
     line = one_line(run_app(sqlite_url(tmp_path / 'empty.db'), tmp_path))
-    assert line == 'halltwin: no hall in the database: load one with python -m seed (or make run)'
+    assert (
+        line == 'halltwin: 数据库中没有大厅数据，请先运行 python -m seed / no hall in the database: run python -m seed'
+    )
+
+
+def test_a_hall_code_that_names_no_hall_stops_with_the_codes_there_are(
+    prepared: PreparedDatabase, tmp_path: Path
+) -> None:
+    line = one_line(run_app(prepared.url, tmp_path, HALL_CODE='nowhere'))
+    assert line.startswith("halltwin: HALL_CODE='nowhere' 不是数据库中的大厅（现有：main）")
+    assert '(there are: main); load it with HALL_SEED=<its folder> python -m seed' in line
+
+
+def test_a_hall_code_that_is_no_code_names_the_variable(prepared: PreparedDatabase, tmp_path: Path) -> None:
+    assert one_line(run_app(prepared.url, tmp_path, HALL_CODE='../main')).startswith('halltwin: invalid HALL_CODE')
 
 
 def test_a_database_migrated_by_a_newer_release_stops_with_the_way_back(

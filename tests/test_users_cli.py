@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import pytest
 from sqlmodel import col, select
 
-from app.bus_redis import RedisBus
+from app.bus_redis import RedisBus, hall_stream
 from app.db import Database
 from app.events import Event, SessionEnded, StaffChanged
 from app.models import AuditEntry
@@ -178,7 +178,7 @@ async def test_with_redis_a_disable_from_the_cli_ends_open_pages_and_redraws_adm
     token = await auth.login('w01', 'Window-01-pass')
     monkeypatch.setenv('REDIS_URL', REDIS)
     get_settings.cache_clear()
-    app_process = RedisBus(REDIS, key=get_settings().key(Purpose.BUS))  # an app process of the same hall
+    app_process = RedisBus(REDIS, key=get_settings().key(Purpose.BUS), stream=hall_stream('main'))  # the hall's app
     await app_process.start()
     heard: list[Event] = []
     app_process.subscribe(heard.append, SessionEnded, StaffChanged, name='test')

@@ -49,7 +49,7 @@ async def test_the_desk_shows_the_masked_citizen_kiosk_answers_and_the_checklist
     kiosk_hall: SmallHall,
     clock: FakeClock,
 ) -> None:
-    auth = AuthService(deps_for(db, settings=settings, clock=clock))
+    auth = AuthService(deps_for(db, hall_id=kiosk_hall.hall_id, settings=settings, clock=clock))
     kiosks = KioskService(
         deps_for(db, bus, hall_id=kiosk_hall.hall_id, settings=settings, clock=clock, cipher=cipher), queue, auth=auth
     )

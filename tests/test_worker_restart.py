@@ -24,7 +24,7 @@ from sqlmodel import col, select
 
 from app.clock import utcnow
 from app.db import Database
-from app.jobs import ArqJobs, Periodic
+from app.jobs import ArqJobs, Periodic, hall_queue
 from app.models import Citizen, Notification
 from app.security.crypto import FieldCipher
 from app.services import notifications
@@ -132,7 +132,7 @@ def queue_texts(db_url: str, hall_id: int, batch: str, count: int = ROWS_PER_BAT
 
 async def _kick(redis_url: str) -> None:
     """What the app does when it writes outbox rows: enqueue a delivery job (the worker's cron runs it anyway)."""
-    pool = await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name='halltwin:jobs')
+    pool = await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name=hall_queue('main'))
     try:
         await pool.enqueue_job('deliver_notifications')
     finally:
@@ -235,7 +235,9 @@ async def test_stopping_the_worker_lets_a_running_job_finish_instead_of_cancelli
         finished.append(1)
         return 1
 
-    runner = ArqJobs({}, persistent_redis.url, queue_name='test:stop', periodic=(Periodic(slow_round, 1),))
+    runner = ArqJobs(
+        {}, persistent_redis.url, hall_code='main', queue_name='test:stop', periodic=(Periodic(slow_round, 1),)
+    )
     await runner.start()
     await asyncio.wait_for(started.wait(), 20)
     await runner.stop()

@@ -28,7 +28,7 @@ from app.services.errors import Unauthorized
 from app.settings import load_settings
 
 TEST_TOTP_SECRET = 'HALLTWINTESTSECRETFORTOTP234567A'
-ENROLLED_ROLES = (Role.MANAGER, Role.ADMIN)
+ENROLLED_ROLES = (Role.MANAGER, Role.ADMIN, Role.CITY)
 _last_step: dict[str, int] = {}
 
 

@@ -17,10 +17,12 @@ class Role(StrEnum):
     REVIEWER = 'reviewer'
     MANAGER = 'manager'
     ADMIN = 'admin'
+    CITY = 'city_manager'  # sees every hall of the city (/city); belongs to none, so no hall's page admits it
     DEVICE = 'device'
 
 
-STAFF_ROLES = (Role.STAFF, Role.REVIEWER, Role.MANAGER, Role.ADMIN)
+STAFF_ROLES = (Role.STAFF, Role.REVIEWER, Role.MANAGER, Role.ADMIN)  # a hall's own accounts: its admins make them
+ACCOUNT_ROLES = (*STAFF_ROLES, Role.CITY)  # every signed-in role; city managers come from the seed or app.users
 
 
 class Citizen(SQLModel, table=True):
@@ -52,6 +54,7 @@ class StaffUserBase(SQLModel):
     role: Role = internal(max_length=16)
     window_id: int | None = internal(default=None, foreign_key='window.id')
     department_id: int | None = internal(default=None, foreign_key='department.id')
+    hall_id: int | None = internal(default=None, foreign_key='hall.id', index=True)  # None: a city manager
     active: bool = internal(default=True)
 
 

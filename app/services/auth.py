@@ -101,6 +101,11 @@ def session_end(session: AuthSession, user: StaffUser, now: dt.datetime, setting
     return None
 
 
+def admitted_here(user: StaffUser, hall_id: int) -> bool:
+    """A hall's process admits its own hall's accounts and the city managers (who belong to no hall)."""
+    return user.hall_id is None if user.role == Role.CITY else user.hall_id == hall_id
+
+
 def principal_changed(before: Principal, after: Principal) -> bool:
     """Did what a page was built for (role, window, department) change? Then the page must be opened again."""
     return (before.role, before.window_id, before.department_id) != (after.role, after.window_id, after.department_id)
@@ -158,6 +163,8 @@ class AuthService(Service):
             raise
         async with self.db.read_session() as s:
             user = (await s.execute(select(StaffUser).where(StaffUser.username == username))).scalar_one_or_none()
+        if user is not None and not admitted_here(user, self.hall_id):
+            user = None  # another hall's account is unknown here: same answer, same cost, its counters untouched
         if user is not None and user.active and user.locked_until and user.locked_until > now:
             wait = math.ceil((user.locked_until - now).total_seconds())
             await self._audit_failure(username, user, address, 'account_slowed', now)
@@ -329,6 +336,8 @@ class AuthService(Service):
         if row is None:
             raise Unauthorized('not_authenticated', text='not_authenticated.session')
         session, user = row
+        if not admitted_here(user, self.hall_id):  # a cookie of another hall's process on the same host
+            raise Unauthorized('not_authenticated', text='not_authenticated.session')
         if session_end(session, user, now, self.settings) is not None:
             raise Unauthorized('session_expired')
         if session.enrolment_only and not enrolling:
@@ -443,7 +452,7 @@ class AuthService(Service):
             if row is None:
                 verdicts[principal] = SessionEnd.EXPIRED
                 continue
-            end = session_end(*row, now, self.settings)
+            end = session_end(*row, now, self.settings) if admitted_here(row[1], self.hall_id) else SessionEnd.EXPIRED
             if end is None and principal_changed(principal, _principal(row[1], row[0])):
                 end = SessionEnd.CHANGED
             if end is not None:

@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from app.models import DeviceKind, Role, WindowState
-from app.models.people import STAFF_ROLES
+from app.models.people import ACCOUNT_ROLES
 from app.services.messages import Template
 from app.services.window_hours import OpeningPeriod, check_periods
 from app.services.workflow import NodeSpec, SourceName, check_workflow
@@ -188,8 +188,8 @@ class StaffSpec(_Spec):
     @field_validator('role')
     @classmethod
     def _staff_role(cls, role: Role) -> Role:
-        if role not in STAFF_ROLES:
-            raise ValueError(f'must be one of {", ".join(STAFF_ROLES)}')
+        if role not in ACCOUNT_ROLES:
+            raise ValueError(f'must be one of {", ".join(ACCOUNT_ROLES)}')
         return role
 
 

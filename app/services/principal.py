@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from app.models.people import Role
+from app.models.people import STAFF_ROLES, Role
 from app.services.errors import Forbidden, Unauthorized
 
 
@@ -112,10 +112,13 @@ class Principal:
     # ---- what they may do --------------------------------------------------------------------
 
     def has_role(self, *roles: Role) -> bool:
-        """A signed-in person in one of `roles` (admins may everything staff may); the system too."""
+        """A signed-in person in one of `roles` (a hall's admins may everything its staff may, but are no city
+        managers); the system too."""
         if self.kind == Kind.SYSTEM:
             return True
-        return self.kind == Kind.STAFF and (self.role in roles or self.role == Role.ADMIN)
+        if self.kind != Kind.STAFF:
+            return False
+        return self.role in roles or (self.role == Role.ADMIN and any(role in STAFF_ROLES for role in roles))
 
     def require(self, *roles: Role) -> None:
         if not self.has_role(*roles):

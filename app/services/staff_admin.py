@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -75,7 +75,8 @@ class StaffAdminService(Service):
     async def accounts(self, caller: Principal) -> list[StaffAccount]:
         caller.require(Role.ADMIN)
         async with self.db.read_session() as s:
-            users = (await s.execute(select(StaffUser).order_by(col(StaffUser.username)))).scalars().all()
+            statement = select(StaffUser).where(self._visible(caller)).order_by(col(StaffUser.username))
+            users = (await s.execute(statement)).scalars().all()
             return [await self._account(s, user) for user in users]
 
     async def windows(self, caller: Principal) -> list[tuple[int, str]]:
@@ -108,8 +109,8 @@ class StaffAdminService(Service):
         username = username.strip()
         if not username or len(username) > 64 or any(c.isspace() for c in username):
             raise Invalid('bad_username')
-        if role not in STAFF_ROLES:
-            raise Invalid('bad_staff_role')
+        if role not in STAFF_ROLES and not (role == Role.CITY and caller.is_system):
+            raise Invalid('bad_staff_role')  # a hall's admin makes the hall's accounts; city managers come from the CLI
         generated = password is None
         if password is not None:
             require_strong(password)
@@ -126,6 +127,7 @@ class StaffAdminService(Service):
                 role=role,
                 window_id=await self._window_id(s, window_number),
                 department_id=await self._department_id(s, department_code),
+                hall_id=None if role == Role.CITY else self.hall_id,
                 password_hash=password_hash,
                 must_change_password=generated,
                 created_at=now,
@@ -143,7 +145,7 @@ class StaffAdminService(Service):
         caller.require(Role.ADMIN)
         async with self._transaction() as uow:
             s = uow.session
-            user = await self._user(s, username)
+            user = await self._user(s, username, caller)
             if user.active:
                 await self._keep_an_admin(s, caller, user)
                 user.active = False
@@ -155,7 +157,7 @@ class StaffAdminService(Service):
         caller.require(Role.ADMIN)
         async with self._transaction() as uow:
             s = uow.session
-            user = await self._user(s, username)
+            user = await self._user(s, username, caller)
             if not user.active:
                 user.active = True
                 await self._audit(uow, caller, STAFF_ENABLED, user, {})
@@ -175,7 +177,7 @@ class StaffAdminService(Service):
         password_hash = hash_password(secret)
         async with self._transaction() as uow:
             s = uow.session
-            user = await self._user(s, username)
+            user = await self._user(s, username, caller)
             user.password_hash = password_hash
             user.must_change_password = generated
             user.failed_attempts, user.last_failed_at, user.locked_until = 0, None, None
@@ -191,7 +193,7 @@ class StaffAdminService(Service):
         caller.require(Role.ADMIN)
         async with self._transaction() as uow:
             s = uow.session
-            user = await self._user(s, username)
+            user = await self._user(s, username, caller)
             if caller.user_id is not None and caller.user_id == user.id:
                 raise Conflict('not_yourself')
             enrolment = await s.get(StaffTotp, user.id)
@@ -219,15 +221,16 @@ class StaffAdminService(Service):
         open pages, which were built for the old one.
         """
         caller.require(Role.ADMIN)
-        if role is not None and role not in STAFF_ROLES:
+        if role is not None and role not in STAFF_ROLES and not (role == Role.CITY and caller.is_system):
             raise Invalid('bad_staff_role')
         async with self._transaction() as uow:
             s = uow.session
-            user = await self._user(s, username)
+            user = await self._user(s, username, caller)
             before = await self._account(s, user)
             if role is not None and role != user.role:
                 await self._keep_an_admin(s, caller, user)
                 user.role = role
+                user.hall_id = None if role == Role.CITY else self.hall_id
             if not isinstance(window_number, Keep):
                 user.window_id = await self._window_id(s, window_number)
             if not isinstance(department_code, Keep):
@@ -248,8 +251,15 @@ class StaffAdminService(Service):
 
     # ---- within a transaction --------------------------------------------------------------------
 
-    async def _user(self, s: AsyncSession, username: str) -> StaffUser:
-        user = (await s.execute(select(StaffUser).where(StaffUser.username == username.strip()))).scalars().first()
+    def _visible(self, caller: Principal) -> ColumnElement[bool]:
+        """The accounts a caller manages: the hall's own; the command line also the city managers (no hall)."""
+        mine = col(StaffUser.hall_id) == self.hall_id
+        return or_(mine, col(StaffUser.hall_id).is_(None)) if caller.is_system else mine
+
+    async def _user(self, s: AsyncSession, username: str, caller: Principal) -> StaffUser:
+        """An account the caller manages (another hall's is unknown here, as if it did not exist)."""
+        statement = select(StaffUser).where(StaffUser.username == username.strip(), self._visible(caller))
+        user = (await s.execute(statement)).scalars().first()
         if user is None:
             raise NotFound('unknown_staff', username=username.strip()[:64])
         return user
@@ -280,7 +290,10 @@ class StaffAdminService(Service):
         if caller.user_id is not None and caller.user_id == user.id:
             raise Conflict('not_yourself')
         others = select(func.count()).where(
-            StaffUser.role == Role.ADMIN, col(StaffUser.active).is_(True), StaffUser.id != user.id
+            StaffUser.role == Role.ADMIN,
+            col(StaffUser.active).is_(True),
+            StaffUser.id != user.id,
+            StaffUser.hall_id == user.hall_id,  # each hall keeps an admin of its own
         )
         if not (await s.execute(others)).scalar_one():
             raise Conflict('last_admin')

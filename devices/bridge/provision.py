@@ -16,6 +16,7 @@ from pathlib import Path
 
 from app.db import Database
 from app.security.credentials import device_credential
+from app.services.halls import hall_to_serve
 from app.settings import get_settings
 from devices.sim.fleet import seeded_devices
 
@@ -34,7 +35,10 @@ async def provision(codes: list[str], directory: Path) -> int:
     settings = get_settings()
     db = Database(settings.db_url)
     try:
-        known = await seeded_devices(db)
+        async with db.read_session() as s:
+            hall = await hall_to_serve(s, settings.hall_code)  # HALL_CODE: the hall the devices belong to
+        assert hall.id is not None
+        known = await seeded_devices(db, hall.id)
     finally:
         await db.dispose()
     unknown = [code for code in codes if code not in known]

@@ -15,6 +15,7 @@ import random
 from app.db import Database
 from app.security.credentials import device_credential
 from app.security.keys import Purpose
+from app.services.halls import hall_to_serve
 from app.settings import get_settings
 from devices.sim.behaviours import SimWorld
 from devices.sim.fleet import SimulatedFleet, fleet_specs, seeded_devices
@@ -48,7 +49,10 @@ async def main(args: argparse.Namespace) -> None:
     settings = get_settings()
     db = Database(settings.db_url)
     try:
-        devices = await seeded_devices(db)
+        async with db.read_session() as s:
+            hall = await hall_to_serve(s, settings.hall_code)  # HALL_CODE: the hall whose devices to play
+        assert hall.id is not None
+        devices = await seeded_devices(db, hall.id)
     finally:
         await db.dispose()
     if args.kinds:

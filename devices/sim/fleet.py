@@ -35,15 +35,20 @@ class DeviceSpec:
     credential: str
 
 
-async def seeded_devices(db: Database) -> dict[str, DeviceKind]:
-    """Every device in service whose credential follows SECRET_KEY, by code: a retired one is refused, and one
-    /admin issued a random credential to (registered or rotated there) is a real device holding it."""
+async def seeded_devices(db: Database, hall_id: int) -> dict[str, DeviceKind]:
+    """Every device of the hall in service whose credential follows SECRET_KEY, by code: a retired one is refused,
+    one /admin issued a random credential to (registered or rotated there) is a real device holding it, and another
+    hall's (several halls may share the database) connects to that hall's processes."""
     async with db.read_session() as s:
         devices = (
             (
                 await s.execute(
                     select(Device)
-                    .where(col(Device.retired_at).is_(None), col(Device.credential_issued_at).is_(None))
+                    .where(
+                        Device.hall_id == hall_id,
+                        col(Device.retired_at).is_(None),
+                        col(Device.credential_issued_at).is_(None),
+                    )
                     .order_by(Device.code)
                 )
             )

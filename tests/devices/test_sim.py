@@ -24,7 +24,7 @@ ACTIVITY = (CardRead, QrScanned, FaceMatched, SeatChanged, HelpRequested)
 
 
 async def fleet_for(harness: HubHarness, *, activity: bool, speed: float = 1.0) -> SimulatedFleet:
-    devices = await seeded_devices(harness.db)
+    devices = await seeded_devices(harness.db, harness.service.hall_id)
     credentials = {code: harness.credential(code) for code in devices}
     qr = samples.signed_qr_samples(harness.settings.key(Purpose.CODE_SIGNING))
     world = SimWorld(qr=qr, activity=activity, speed=speed, rng=random.Random(4), waiting=20)
@@ -86,7 +86,7 @@ def test_sample_codes_signed_with_the_code_key_verify_and_their_forgeries_do_not
 async def test_the_in_process_fleet_holds_its_devices_credentials_and_no_key(harness: HubHarness) -> None:
     """DEVICE_MODE=simulated hands the fleet each device's own credential and signed codes, nothing to derive more."""
     settings = harness.settings
-    fleet = await lifecycle.simulated_fleet(settings, harness.db)
+    fleet = await lifecycle.simulated_fleet(settings, harness.db, harness.service.hall_id)
     secret = settings.secret
     keys = [secret, *(settings.key(purpose) for purpose in Purpose)]
     forbidden = {*keys, *(key.hex() for key in keys), secret.decode()}

@@ -6,8 +6,9 @@ The role tests (tests/security/test_roles.py) are driven by `ROUTES`, and they f
     Rule('/manager', (Role.MANAGER,)),
     Rule('/track/{code}', PUBLIC, example='/track/not-a-real-code'),
 
-Admin is allowed everywhere (`Principal.has_role`), so it is listed only on pages for admins alone
-(`(Role.ADMIN,)`). Staff are allowed on `{window_id}` routes only for their own window.
+Admin is allowed wherever a hall's role is (`Principal.has_role`), so it is listed only on pages for admins alone
+(`(Role.ADMIN,)`); the city manager's pages (`(Role.CITY,)`) let no hall's account in, admins included.
+Staff are allowed on `{window_id}` routes only for their own window.
 
 Below the table: the few helpers the security tests share (tokens, the hall and database fingerprints).
 """
@@ -22,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from app.models.people import STAFF_ROLES, Role
+from app.models.people import ACCOUNT_ROLES, STAFF_ROLES, Role
 from tests.totp import token_body
 
 PUBLIC: tuple[Role, ...] = ()
@@ -45,6 +46,11 @@ class Rule:
     @property
     def public(self) -> bool:
         return not self.roles
+
+    @property
+    def allowed(self) -> tuple[Role, ...]:
+        """The roles let in: a hall's admin wherever a hall's role is (not on the city manager's pages)."""
+        return (*self.roles, Role.ADMIN) if any(role in STAFF_ROLES for role in self.roles) else self.roles
 
     @property
     def citizen_only(self) -> bool:
@@ -83,6 +89,8 @@ ROUTES: list[Rule] = [
     Rule('/rate/{window}', PUBLIC, example='/rate/999'),
     Rule('/window/{window_id}', WINDOW_OPERATORS),
     Rule('/manager', (Role.MANAGER,)),
+    Rule('/city', (Role.CITY,)),  # tests/security/test_city_edge.py
+    Rule('/city/{code}', (Role.CITY,), example='/city/main'),
     Rule('/track/{code}', PUBLIC, example='/track/not-a-real-code'),  # the code: status; the texted code: the person
     Rule('/verify/{number}', PUBLIC, example='/verify/HT20260101-0000000000'),
     Rule('/entrance', (Role.MANAGER,)),  # the hall's printable entrance code for remote tickets
@@ -92,7 +100,7 @@ ROUTES: list[Rule] = [
     Rule('/review', (Role.REVIEWER,)),
     Rule('/admin', (Role.ADMIN,)),
     Rule('/me/login', PUBLIC),  # a citizen signs in by phone; tests/security/test_citizen_sign_in.py attacks it
-    Rule('/enrol', STAFF_ROLES),  # any signed-in staff; a password-only manager session may open only this
+    Rule('/enrol', ACCOUNT_ROLES),  # anyone signed in, city managers too; a password-only manager session: only this
     Rule('/book/{service_code}', CITIZEN, example='/book/SVC-A'),  # a signed-in phone; tests/test_book_page.py
     Rule('/me', CITIZEN),  # the citizen's own file; tests/test_me_page.py, tests/security/test_me_edge.py
     Rule('/guide', PUBLIC),  # the service guide needs no login; tests/security/test_guide_edge.py
@@ -194,9 +202,10 @@ ACCOUNTS: dict[Role, tuple[str, str]] = {
     Role.REVIEWER: ('rv01', 'Reviewer-01-pass'),
     Role.MANAGER: ('boss', 'Manager-01-pass'),
     Role.ADMIN: ('adm01', 'Admin-0001-pass'),
+    Role.CITY: ('city01', 'City-Manager-01-pass'),  # belongs to no hall: sees every hall on /city, nothing else
 }
 OTHER_WINDOW_STAFF = ('w02', 'Window-02-pass')  # window 2
-assert set(ACCOUNTS) == set(STAFF_ROLES)
+assert set(ACCOUNTS) == set(ACCOUNT_ROLES)
 
 
 # ---- shared helpers ------------------------------------------------------------------------------

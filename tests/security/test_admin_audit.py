@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from app.api.web_session import SESSION_COOKIE
-from app.models.people import Role
+from app.models.people import STAFF_ROLES, Role
 from tests.apphost import AppProcess, NewUser, PreparedDatabase, running_app
 from tests.idnumbers import make_id
 from tests.security.routes import ACCOUNTS, assert_error, audit_rows, bearer, db_state, token
@@ -30,7 +30,7 @@ def admin_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdminApp]:
     tmp: Path = tmp_path_factory.mktemp('admin-audit')
     users = [NewUser(*ACCOUNTS[role], role=role) for role in (Role.REVIEWER, Role.ADMIN)]
     with running_app(tmp, users=users) as (app, prepared), app.client() as client:
-        tokens = {role: token(client, ACCOUNTS[role]) for role in ACCOUNTS}
+        tokens = {role: token(client, ACCOUNTS[role]) for role in STAFF_ROLES}  # the hall's own accounts
         for name in (PHONE, ID_NUMBER, f'=HYPERLINK("http://x/{PHONE}")'):  # failed logins under these names
             client.post('/api/auth/token', json={'username': name, 'password': 'not-the-password'})
         yield app, prepared, tokens

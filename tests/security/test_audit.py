@@ -519,7 +519,7 @@ async def test_the_app_job_anchors_when_the_head_moved(db: Database, log: audit.
     await _chain(log, 1)
     assert await jobs.anchor_audit(ctx) == 1
     assert [a.last_id for a in (await anchors.load()).anchors] == [2, 3]
-    schedule = {job.name: (job.second, job.minute) for job in jobs.cron_jobs()}
+    schedule = {job.name: (job.second, job.minute) for job in jobs.cron_jobs('main')}
     assert schedule['cron:anchor_audit'] == (0, set(range(0, 60, 5))), 'every five minutes under arq too'
 
 

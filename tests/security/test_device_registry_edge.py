@@ -20,7 +20,7 @@ from sqlmodel import select
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from app.bus_redis import RedisBus
+from app.bus_redis import RedisBus, hall_stream
 from app.db import Database
 from app.models import Zone
 from app.models.people import Role
@@ -81,7 +81,7 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
 async def registry(hall: Hall) -> AsyncIterator[DeviceRegistryService]:
     """The registry as a second process of the hall runs it: same database, same Redis stream and bus key."""
     db = Database(hall.url, audit_key=derive_key(hall.secret, Purpose.AUDIT))
-    bus = RedisBus(hall.redis.url, key=derive_key(hall.secret, Purpose.BUS))
+    bus = RedisBus(hall.redis.url, key=derive_key(hall.secret, Purpose.BUS), stream=hall_stream('main'))
     await bus.start()
     try:
         yield DeviceRegistryService(deps_for(db, bus, hall_id=hall.hall_id))

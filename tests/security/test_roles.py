@@ -30,7 +30,7 @@ import pages
 from app.api.ops import router as ops_router
 from app.api.routes import router
 from app.api.web_session import SESSION_COOKIE
-from app.models.people import STAFF_ROLES, Role, StaffUser
+from app.models.people import ACCOUNT_ROLES, Role, StaffUser
 from app.runtime import Runtime, build_runtime
 from app.services import audit
 from app.settings import load_settings
@@ -59,6 +59,7 @@ EXTRA_USERS = [
     NewUser(*OTHER_WINDOW_STAFF, window=2),
     NewUser(*ACCOUNTS[Role.REVIEWER], role=Role.REVIEWER),
     NewUser(*ACCOUNTS[Role.ADMIN], role=Role.ADMIN),
+    NewUser(*ACCOUNTS[Role.CITY], role=Role.CITY),
 ]
 
 
@@ -149,7 +150,7 @@ def _api_refusals() -> Iterator[Any]:
             ('basic auth', 401, 'not_authenticated'),
             ('revoked token', 401, 'session_expired'),
         ]
-        cases += [(role.value, 403, 'forbidden') for role in STAFF_ROLES if role not in (*rule.roles, Role.ADMIN)]
+        cases += [(role.value, 403, 'forbidden') for role in ACCOUNT_ROLES if role not in rule.allowed]
         if rule.window_scoped and Role.STAFF in rule.roles:
             cases.append(('staff of another window', 403, 'not_your_window'))
         for who, status, code in cases:
@@ -173,7 +174,7 @@ def _api_allowed() -> Iterator[Any]:
     for rule in API:
         if rule.public:
             continue
-        for role in (*rule.roles, Role.ADMIN):
+        for role in rule.allowed:
             yield pytest.param(rule, role.value, id=f'{rule.key} as {role.value}')
 
 
@@ -200,7 +201,7 @@ def _pages(public: bool) -> list[Any]:
 
 def _denied(rule: Rule) -> list[str]:
     """Who must get a 403 on a guarded page: the roles not allowed, and staff of another window."""
-    denied = [role.value for role in STAFF_ROLES if role not in (*rule.roles, Role.ADMIN)]
+    denied = [role.value for role in ACCOUNT_ROLES if role not in rule.allowed]
     if rule.window_scoped and Role.STAFF in rule.roles:
         denied.append('staff of another window')
     return denied
@@ -255,7 +256,7 @@ def test_guarded_page_refuses_wrong_roles_with_403_and_an_audit_row(role_hall: R
 
 @pytest.mark.parametrize('rule', _pages(public=False))
 def test_guarded_page_opens_for_allowed_roles(role_hall: RoleHall, rule: Rule) -> None:
-    for role in (*rule.roles, Role.ADMIN):
+    for role in rule.allowed:
         with role_hall.app.client(cookies=role_hall.cookie(role.value)) as client:
             response = client.get(rule.path(role_hall.window_1))
         assert response.status_code == 200, role
@@ -268,7 +269,7 @@ def test_citizen_page_sends_everyone_but_a_signed_in_phone_to_the_phone_sign_in(
     """A staff session is not a citizen's: staff, forged and revoked sessions go to /me/login like anonymous."""
     target = f'{rule.path()}?start=2026-12-01T09:00'
     db_before = db_state(role_hall.prepared.url)
-    for who in ('anonymous', 'forged token', 'revoked token', *(role.value for role in STAFF_ROLES)):
+    for who in ('anonymous', 'forged token', 'revoked token', *(role.value for role in ACCOUNT_ROLES)):
         with role_hall.app.client(cookies=role_hall.cookie(who)) as client:
             response = client.get(target)
         assert response.status_code == 303, who

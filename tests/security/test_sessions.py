@@ -66,7 +66,7 @@ BOSS = ('boss', 'Manager-01-pass')
 
 @pytest.fixture
 def auth(db: Database, hall: SmallHall, settings: Settings, clock: FakeClock) -> AuthService:
-    return AuthService(deps_for(db, settings=settings, clock=clock))
+    return AuthService(deps_for(db, hall_id=hall.hall_id, settings=settings, clock=clock))
 
 
 async def _sessions(db: Database) -> list[AuthSession]:
@@ -128,7 +128,7 @@ async def test_activity_is_written_at_most_once_a_minute(auth: AuthService, db: 
 
 
 async def test_idle_limit_comes_from_the_settings(db: Database, hall: SmallHall, clock: FakeClock) -> None:
-    auth = AuthService(deps_for(db, settings=Settings(TOKEN_IDLE_MINUTES=5), clock=clock))
+    auth = AuthService(deps_for(db, hall_id=hall.hall_id, settings=Settings(TOKEN_IDLE_MINUTES=5), clock=clock))
     issued = await totp.login(auth, *W01)
     clock.advance(4.9)
     await auth.authenticate(issued.token)

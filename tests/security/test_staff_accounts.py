@@ -133,7 +133,9 @@ async def test_a_one_time_password_opens_no_session_until_a_new_password_replace
     app, prepared = live
     db = Database(prepared.url, audit_key=AUDIT_KEY)
     try:
-        issued = await StaffAdminService(deps_for(db)).reset_password(Principal.cli('tester'), FRESH.username)
+        assert prepared.small_hall is not None
+        staff = StaffAdminService(deps_for(db, hall_id=prepared.small_hall.hall_id))
+        issued = await staff.reset_password(Principal.cli('tester'), FRESH.username)
     finally:
         await db.dispose()
     one_time = issued.one_time_password

@@ -28,7 +28,9 @@ class HallTransferDialog:
         with ui.dialog() as self.dialog, ui.card().classes('w-[32rem] max-w-full gap-3 p-6'):
             self.title = ui.label().classes('text-lg font-bold')
             ui.label(t('desk.case_hall.hint')).classes('text-sm text-grey-8')
-            self.hall = tid(ui.select({}, label=t('desk.case_hall.hall')), 'case-hall-select').classes('w-full')
+            ui.label(t('desk.case_hall.hall')).classes('text-sm font-bold')
+            # a radio list, not a dropdown: a city has a handful of halls, each readable and tappable at once
+            self.hall = tid(ui.radio({}), 'case-hall-select').classes('w-full').props('dense')
             self.reason = tid(ui.input(t('desk.reason')), 'case-hall-reason').classes('w-full')
             self.reason.props(f'maxlength={REASON_MAX}')
             with ui.row().classes('w-full justify-end gap-2'):

@@ -76,7 +76,7 @@ async def test_the_desk_hands_the_open_case_to_the_hall_chosen_with_its_reason(d
 
     await open_dialog(user, 'desk-case-hall')
     (choice,) = user.find(marker='case-hall-select').elements
-    assert isinstance(choice, ui.select) and choice.options == {east_id: f'{EAST} (east)'}
+    assert isinstance(choice, ui.radio) and choice.options == {east_id: f'{EAST} (east)'}
     choice.set_value(east_id)
     user.find(marker='case-hall-reason').type('户籍在东区')
     user.find(marker='case-hall-ok').click()

@@ -17,10 +17,13 @@ from app.db import Database
 from app.events import CaseStepChanged
 from app.models import Hall, Window, WindowState, Zone
 from app.models.cases import Case, CaseMaterial, CaseNode, Certificate, Evaluation, Notification
+from app.models.operations import Alert
 from app.models.people import Role
 from app.models.security import AuditEntry
 from app.security.crypto import FieldCipher
 from app.services import audit
+from app.services.alerts import Kind as AlertKind
+from app.services.alerts import sla_cleared, sla_key
 from app.services.case_transfer import CASE_TRANSFERRED, TRANSFER_KIND
 from app.services.case_views import CaseView
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -309,3 +312,23 @@ async def test_only_staff_of_the_cases_hall_may_move_it(
     await refused_unchanged(db, view.id, taken, NotFound, 'unknown_case')
     back = east.journey.transfers.transfer(view.id, to_hall_id=journey_hall.hall_id, reason='x', caller=BOSS)
     await refused_unchanged(db, view.id, back, NotFound, 'unknown_case')
+
+
+async def test_the_source_halls_deadline_alerts_for_the_case_end_when_it_leaves(
+    journey: Journey, hall_queue: QueueService, journey_hall: JourneyHall, east: EastHall, bus: InProcessBus
+) -> None:
+    view = await bundle_case(journey, hall_queue, journey_hall)
+    node = next(n for n in view.nodes if n.status == ACTIVE)
+    kind, target = AlertKind.SLA_AT_RISK, f'case:{view.id}'
+    left = Alert(
+        hall_id=journey_hall.hall_id, key=sla_key(kind, view.id, node.id or 0), kind=kind, target=target, message=''
+    )
+    seen: list[CaseStepChanged] = []
+    bus.subscribe(lambda event: seen.append(event) if isinstance(event, CaseStepChanged) else None)
+    await journey.transfers.transfer(view.id, to_hall_id=east.hall_id, reason='跨区通办', caller=BOSS)
+    await bus.drain()
+
+    assert [(event.hall_id, sla_cleared(left, event)) for event in seen] == [
+        (journey_hall.hall_id, True),  # the hall the case left stops warning about its deadlines
+        (east.hall_id, False),
+    ]

@@ -33,7 +33,7 @@ class CaseList:
         if tracked.ticket_id is not None:
             views = await self.journey.cases.views_for_ticket(tracked.ticket_id)
         else:
-            views = [await self.journey.cases.view(tracked.case_id or 0)]
+            views = [await self.journey.cases.tracked_view(tracked.case_id or 0)]
         self.case_ids = {view.id for view in views}
         self.box.clear()
         with self.box:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from nicegui import ui
 
 from app.models.cases import CaseNode
+from app.services.case_transfer import TRANSFER_KIND
 from app.services.case_views import MATERIAL_PREPARED, MATERIAL_SATISFIED, MATERIAL_VERIFIED, CaseView
 from app.services.certificates import verify_path
 from app.services.department_data import SOURCES
@@ -52,8 +53,11 @@ def _node(view: CaseView, node: CaseNode, now: dt.datetime, tz: ZoneInfo) -> Non
     with tid(ui.column(), f'case-node-{node.id}').classes('gap-0 min-w-[9rem] flex-1'):
         with ui.row().classes('items-center gap-1 no-wrap'):
             ui.label(node.name).classes('font-bold')
-            chip = tid(ui.label(t(f'timeline.status.{node.status}')), f'case-node-{node.id}-status')
-            chip.classes(f'text-xs px-1 rounded text-white bg-{STATUS_COLOURS.get(node.status, "grey-6")}')
+            status, colour = node.status, STATUS_COLOURS.get(node.status, 'grey-6')
+            if node.kind == TRANSFER_KIND:  # 跨区通办: the case moved to another hall here
+                status, colour = 'transferred', 'deep-purple'
+            chip = tid(ui.label(t(f'timeline.status.{status}')), f'case-node-{node.id}-status')
+            chip.classes(f'text-xs px-1 rounded text-white bg-{colour}')
             if node.status == APPROVED and node.rule:
                 ui.label(t('timeline.instant')).classes('text-xs px-1 rounded bg-amber-2 text-amber-10')
         if name := view.department_name(node.department_id):
@@ -145,7 +149,7 @@ def case_timeline(
             for stage, group in groupby(view.nodes, key=lambda n: n.stage):
                 nodes = list(group)
                 icon, colour = _stage_icon(nodes)
-                departments = {n.department_id for n in nodes}
+                departments = {n.department_id for n in nodes if n.kind != TRANSFER_KIND}
                 title = t('timeline.stage.parallel', n=len(departments)) if len(departments) > 1 else ''
                 entry = ui.timeline_entry(title=title, icon=icon, color=colour).props(f'data-stage={stage}')
                 with entry, ui.row().classes('w-full gap-3'):

@@ -89,6 +89,7 @@ register(
         'timeline.status.approved': ('已通过', 'Approved'),
         'timeline.status.done': ('已完成', 'Done'),
         'timeline.status.returned': ('退回补正', 'Returned'),
+        'timeline.status.transferred': ('已转办', 'Transferred'),
         'timeline.due': ('时限 {due}', 'Due {due}'),
         'timeline.started': ('开始 {at}', 'Started {at}'),
         'timeline.finished': ('完成 {at}', 'Finished {at}'),

@@ -42,6 +42,7 @@ from components.window_dialogs import (
     TransferDialog,
 )
 from components.window_green import GreenCard
+from components.window_hall_transfer import HallTransferDialog
 from components.window_side import OutOfOrderCard, parked_card, queue_card, state_card
 from twin.hall import HallTwin
 
@@ -86,6 +87,7 @@ class WindowScreen:
         self.guardian_dialog = GuardianDialog()
         self.link_dialog = LinkDialog()
         self.case_email_dialog = CaseEmailDialog()
+        self.hall_dialog = HallTransferDialog()
         with ui.row().classes('w-full gap-4 items-start no-wrap'):
             self.main = tid(ui.card(), 'desk-current').classes('flex-grow p-5 gap-4 min-w-0')
             with ui.column().classes('w-[22rem] shrink-0 gap-3'):
@@ -133,6 +135,8 @@ class WindowScreen:
             case.props('outline icon=folder_open')
             email = tid(ui.button(t('desk.case_email'), on_click=self.case_email), 'desk-case-email')
             email.props('outline icon=mail')
+            moved = tid(ui.button(t('desk.case_hall'), on_click=self.case_to_hall), 'desk-case-hall')
+            moved.props('outline icon=domain')
             if current.citizen is not None:
                 grant = tid(ui.button(t('desk.grant_data'), on_click=self.grant_in_person), 'desk-grant-data')
                 grant.props('outline icon=how_to_reg')
@@ -275,6 +279,24 @@ class WindowScreen:
         await self.act(
             lambda p: cases.set_contact_email(code, typed, caller=p),
             lambda masked: t('desk.case_email.saved', email=masked) if masked else t('desk.case_email.removed'),
+        )
+
+    async def case_to_hall(self) -> None:
+        """跨区通办: the case of this ticket goes to another hall of the city; the transfer service decides."""
+        current, transfers = self.desk.current, self.journey.transfers
+        if current is None:
+            return
+        halls = await transfers.other_halls()
+        if not halls:
+            ui.notify(t('desk.case_hall.none'), type='warning')
+            return
+        choice = await self.hall_dialog.ask(current.view.ticket.number, halls)
+        if choice is None:
+            return
+        code, names = current.view.ticket.code, {hall.id: hall.name for hall in halls}
+        await self.act(
+            lambda p: transfers.transfer(ticket_code=code, to_hall_id=choice.hall_id, reason=choice.reason, caller=p),
+            lambda view: t('desk.case_hall.done', case=view.id, hall=names.get(view.case.hall_id, '')),
         )
 
     async def grant_in_person(self) -> None:

@@ -70,6 +70,7 @@ def test_no_template_has_a_free_text_slot() -> None:
             'time',  # a booking's slot, '11月30日09:30'
             'reference',  # a booking's reference, 12 hex digits
             'quiet',  # a quieter slot's time, '14:30'
+            'hall',  # a hall's configured name (跨区通办: where a case went), like a service's
             'link',  # only a HallLink: PUBLIC_URL and a path our code builds
         }, template
         assert 'link' not in spec.params or spec.params['link'] is HallLink, template

@@ -49,6 +49,7 @@ from app.models.device import Device, DeviceState
 from app.models.hall import Department
 from app.models.operations import Alert
 from app.services import audit
+from app.services.case_transfer import TRANSFER_KIND
 from app.services.deps import Deps
 from app.services.errors import Conflict, NotFound, StorageUnavailable
 from app.services.live_queue import LiveQueue
@@ -208,9 +209,12 @@ def sla_alert(event: SlaAtRisk, *, departments: dict[int, str], tz: ZoneInfo) ->
 
 
 def sla_cleared(alert: Alert, event: CaseStepChanged) -> bool:
-    """Does this case event end the SLA alert: its step finished, or its case closed?"""
+    """Does this case event end the SLA alert: its step finished, its case closed, or its case left the alert's hall
+    (跨区通办: the hall it went to watches its deadlines from then on)?"""
     if alert.target != f'case:{event.case_id}':
         return False
+    if event.kind == TRANSFER_KIND and event.hall_id == alert.hall_id:
+        return True
     if event.node_id is None:
         return event.case_status in CASE_CLOSED
     return event.status in NODE_FINISHED and alert.key.endswith(f':{event.node_id}')

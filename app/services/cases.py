@@ -556,6 +556,14 @@ class CaseService(Service):
                 raise NotFound('unknown_case')
             return await case_views.load(s, case, consent_missing=consent_missing)
 
+    async def tracked_view(self, case_id: int) -> CaseView:
+        """A case its citizen follows by its own code, at whichever hall handles it now (跨区通办 moves it)."""
+        async with self.db.read_session() as s:
+            case = await s.get(Case, case_id)
+            if case is None:
+                raise NotFound('unknown_case')
+            return await case_views.load(s, case)
+
     async def views_for_ticket(self, ticket_id: int) -> list[CaseView]:
         async with self.db.read_session() as s:
             return await case_views.for_ticket(s, ticket_id)

@@ -21,6 +21,8 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'alert_unstored': ('存储恢复后该预警自动解除', 'this alert clears itself once storage is back'),
     'already_enrolled': ('已设置动态验证码', 'a second factor is already set up'),
     'already_rated': ('您已评价过本次服务', 'this service has already been rated'),
+    'case_closed': ('该办件已办结，不能再转办', 'the case is closed and cannot be transferred'),
+    'not_your_hall': ('只能转办本大厅的办件', "only staff of the case's hall can transfer it"),
     'pad_only': ('只有本窗口已配对的评价器可以这样评价', "only this window's paired rating pad rates this way"),
     'pad_ticket_not_current': (
         '评价器只能评价本窗口刚刚办结的业务',
@@ -60,6 +62,7 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'card_expired': ('读卡信息已失效，请重新放置身份证', 'please place your ID card again'),
     'case_not_returned': ('该办件没有被退回', 'this case was not returned'),
     'case_not_opened': ('请先开始办件，再填写企业联系邮箱', 'open the case first, then enter the business email'),
+    'case_not_opened.transfer': ('请先开始办件，再转至其他大厅', 'open the case first, then hand it to another hall'),
     'email_not_configured': (
         '本大厅未开通邮件发送（SMTP_URL），无法发邮件通知',
         'this hall sends no email (SMTP_URL is not set)',
@@ -396,6 +399,10 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     ),
     'green_reason_unknown': ('绿色通道原因须为残疾或孕期', 'the green channel reason is disability or pregnancy'),
     'already_green': ('{number} 已在绿色通道', '{number} already has the green channel'),
+    'same_hall': ('办件已在该大厅办理，请选择其他大厅', 'the case is already handled at that hall: choose another'),
+    'transfer_reason_required': ('请填写转办原因', 'give the reason for the transfer'),
+    'transfer_reason_too_long': ('转办原因不能超过 {limit} 个字', 'the reason may have at most {limit} characters'),
+    'unknown_hall': ('没有这个大厅', 'no such hall'),
     'visit_needs_citizen': ('请填写办事人的身份证号', "give the citizen's ID number"),
     'visit_already_requested': ('该事项已有未完成的上门服务申请', 'a home visit for this service is already open'),
     'visit_limit': ('未完成的上门服务申请最多 {limit} 件', 'at most {limit} open home visits'),

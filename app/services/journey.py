@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.services.booking import BookingService
+from app.services.case_transfer import CaseTransferService
 from app.services.cases import CaseService
 from app.services.certificates import CertificateService
 from app.services.channels import EMAIL, PUSH, SMS, NotificationChannel, PushChannel, RecordingSmsGateway, sms_log_path
@@ -42,6 +43,7 @@ class Journey:
     bookings: BookingService
     comfort: WaitComfortService  # the long-wait comfort prompt on /track and /me
     visits: HomeVisitService  # 上门服务: home visits asked on /me, /proxy or by staff, run as cases
+    transfers: CaseTransferService  # 跨区通办: an open case moved to another hall of the city
 
 
 def build_journey(deps: Deps) -> Journey:
@@ -71,4 +73,5 @@ def build_journey(deps: Deps) -> Journey:
         home=CitizenHome(deps, bookings),
         comfort=WaitComfortService(deps),
         visits=HomeVisitService(deps, proxy, notifier=notifier),
+        transfers=CaseTransferService(deps, notifier=notifier),
     )

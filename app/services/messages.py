@@ -58,6 +58,7 @@ class Template(StrEnum):
     DISBURSE_STARTED = 'disburse_started'
     CASE_RETURNED = 'case_returned'
     CASE_ACCEPTED = 'case_accepted'
+    CASE_TRANSFERRED = 'case_transferred'
     CASE_CONCLUDED = 'case_concluded'
     CERTIFIED = 'certified'
     PICKED_UP = 'picked_up'
@@ -109,6 +110,9 @@ TEMPLATES: dict[Template, Spec] = {
         '您的「{service}」在「{step}」环节被退回补正，请在办件进度页查看补正说明', service=str, step=str
     ),
     Template.CASE_ACCEPTED: _spec('您的「{service}」已受理', service=str),
+    Template.CASE_TRANSFERRED: _spec(
+        '您的「{service}」已转至{hall}办理，办件编号不变，进度请在原办件进度页查看', service=str, hall=str
+    ),
     Template.CASE_CONCLUDED: _spec('您的「{service}」已办结', service=str),
     Template.CERTIFIED: _spec('您的电子证照已签发（{certificate}），可在办件进度页查看和核验', certificate=str),
     Template.PICKED_UP: _spec('您已领取「{service}」的证照', service=str),

@@ -181,6 +181,14 @@ ROUTES: list[Rule] = [
         {},
         example='/api/visits/999/done',
     ),
+    # ---- API: 跨区通办, a case moved to another hall; tests/security/test_case_transfer_edge.py attacks it ---------
+    Rule(
+        '/api/cases/{case_id}/transfer',
+        WINDOW_OPERATORS,
+        'POST',
+        {'to_hall_id': 999, 'reason': '跨区通办'},
+        example='/api/cases/999/transfer',
+    ),
     # ---- API: operations ---------------------------------------------------------------------
     Rule('/api/ops/counters', (Role.MANAGER,)),
     # ---- API: the monthly report's files (managers): tests/security/test_report_edge.py attacks them ----------

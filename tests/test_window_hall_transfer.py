@@ -1,0 +1,109 @@
+"""`/window/{id}`: the desk hands the case of the ticket it serves to another hall of the city (跨区通办)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+from nicegui import ui
+from nicegui.testing import User
+from sqlmodel import select
+
+from app.api.web_session import SESSION_COOKIE
+from app.db import Database
+from app.models import Hall, TicketCreate
+from app.models.cases import Case, CaseNode
+from app.runtime import Runtime
+from app.settings import get_settings
+from tests import totp
+from tests.callers import DESK
+from tests.factories import SmallHall
+from tests.kiosk_hall import prepare_ui
+from tests.running import ready
+
+PATIENT = 50
+EAST = '东区政务服务中心'
+
+
+@pytest.fixture
+async def desk_ui(ui_hall: SmallHall, monkeypatch: pytest.MonkeyPatch) -> SmallHall:
+    await prepare_ui(os.environ['DATABASE_URL'])
+    monkeypatch.setenv('DEVICE_MODE', 'websocket')
+    monkeypatch.setenv('HALL_SIMULATION', 'off')
+    get_settings.cache_clear()
+    return ui_hall
+
+
+async def signed_in_clerk(user: User) -> Runtime:
+    rt = await ready()
+    issued = await totp.login(rt.auth, 'w01', 'Window-01-pass')
+    user.http_client.cookies.set(SESSION_COOKIE, issued.token)
+    return rt
+
+
+async def add_east(db: Database) -> int:
+    async with db.session() as s, s.begin():
+        hall = Hall(code='east', name=EAST)
+        s.add(hall)
+        await s.flush()
+        assert hall.id is not None
+        return hall.id
+
+
+async def open_dialog(user: User, marker: str) -> None:
+    user.find(marker=marker).click()
+    for _ in range(PATIENT):
+        if any(dialog.value for dialog in user.find(kind=ui.dialog).elements):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f'{marker} opened no dialog')
+
+
+async def serve_a001(rt: Runtime, user: User, window_id: int) -> None:
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
+    await user.open(f'/window/{window_id}')
+    user.find(marker='desk-call-next').click()
+    await user.should_see(marker='desk-current-number', content='A001', retries=PATIENT)
+
+
+async def test_the_desk_hands_the_open_case_to_the_hall_chosen_with_its_reason(desk_ui: SmallHall, user: User) -> None:
+    rt = await signed_in_clerk(user)
+    east_id = await add_east(rt.db)
+    await serve_a001(rt, user, desk_ui.window_1)
+    user.find(marker='desk-open-case').click()
+    await user.should_see('已创建办件', retries=PATIENT)
+
+    await open_dialog(user, 'desk-case-hall')
+    (choice,) = user.find(marker='case-hall-select').elements
+    assert isinstance(choice, ui.radio) and choice.options == {east_id: f'{EAST} (east)'}
+    choice.set_value(east_id)
+    user.find(marker='case-hall-reason').type('户籍在东区')
+    user.find(marker='case-hall-ok').click()
+    await user.should_see(f'已转至{EAST}', retries=PATIENT)
+
+    async with rt.db.read_session() as s:
+        case = (await s.execute(select(Case))).scalar_one()
+        step = (await s.execute(select(CaseNode).where(CaseNode.kind == 'transfer'))).scalar_one()
+    assert case.hall_id == east_id
+    assert step.actor == 'w01' and step.note.endswith('原因：户籍在东区')
+
+
+async def test_the_desk_says_to_open_the_case_first_and_moves_nothing(desk_ui: SmallHall, user: User) -> None:
+    rt = await signed_in_clerk(user)
+    east_id = await add_east(rt.db)
+    await serve_a001(rt, user, desk_ui.window_1)
+    await open_dialog(user, 'desk-case-hall')
+    user.find(marker='case-hall-select').elements.pop().set_value(east_id)
+    user.find(marker='case-hall-reason').type('户籍在东区')
+    user.find(marker='case-hall-ok').click()
+    await user.should_see('请先开始办件，再转至其他大厅', retries=PATIENT)
+    async with rt.db.read_session() as s:
+        assert (await s.execute(select(CaseNode))).first() is None
+
+
+async def test_a_hall_alone_in_its_database_offers_no_hall_to_hand_to(desk_ui: SmallHall, user: User) -> None:
+    rt = await signed_in_clerk(user)
+    await serve_a001(rt, user, desk_ui.window_1)
+    user.find(marker='desk-case-hall').click()
+    await user.should_see('没有其他大厅可转', retries=PATIENT)

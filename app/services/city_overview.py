@@ -182,7 +182,7 @@ class CityOverviewService(Service):
         async with self.db.read_session() as s:
             found = (await s.execute(select(Hall.id).where(Hall.code == code))).scalar_one_or_none()
         if found is None:
-            raise NotFound('unknown_hall', hall=code[:32])
+            raise NotFound('unknown_hall_code', hall=code[:32])
         return found
 
 

@@ -506,7 +506,7 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'unknown_alert': ('没有这条预警', 'no such alert'),
     'unknown_appointment': ('未找到该预约', 'appointment not found'),
     'unknown_case': ('未找到该办件', 'case not found'),
-    'unknown_hall': ('没有代码为 {hall} 的大厅', 'no hall with code {hall}'),
+    'unknown_hall_code': ('没有代码为 {hall} 的大厅', 'no hall with code {hall}'),
     'unknown_certificate': ('没有这个编号的证照', 'no certificate with this number'),
     'unknown_citizen': ('未找到该办事人', 'citizen not found'),
     'unknown_citizen.kiosk': ('未找到办事人信息，请使用身份证', 'not found: please use your ID card'),

@@ -43,6 +43,7 @@ from app.storage import StorageHealth, classify, refusal
 log = logging.getLogger(__name__)
 
 AUDIT_KEY = 'audit_key'  # Session.info entry: the key of the audit chain (app.services.audit)
+AUDIT_HEAD = 'audit_head'  # Session.info entry: the chain's head as this Database last wrote it (AuditHead)
 
 SQLITE_PRAGMAS = (
     'PRAGMA journal_mode=WAL',
@@ -93,6 +94,15 @@ def ensure_sqlite_file(url: str) -> None:
     private_file(path)
 
 
+class AuditHead:
+    """The hash of the last audit row this Database wrote: the next row chains onto it without reading the head
+    first; the INSERT checks in SQL that it still is the head (app.services.audit.record), so a stale one (another
+    process wrote, a transaction rolled back) costs one more read, never a broken chain."""
+
+    def __init__(self) -> None:
+        self.hash = ''
+
+
 class Database:
     """One engine and its session factory; `session()` yields an AsyncSession (expire_on_commit=False).
 
@@ -115,7 +125,7 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine, begin='BEGIN IMMEDIATE')
             _configure_sqlite(self.read_engine, begin='BEGIN')
-        info = {AUDIT_KEY: audit_key} if audit_key else {}
+        info: dict[str, Any] = {AUDIT_KEY: audit_key, AUDIT_HEAD: AuditHead()} if audit_key else {}
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession, info=info)
         self._read_sessions = async_sessionmaker(
             self.read_engine, expire_on_commit=False, class_=AsyncSession, info=info

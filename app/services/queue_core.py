@@ -27,6 +27,7 @@ class QueueCore(Service):
     """The queue service's dependencies and the live queue state, built once per process (`start_live`)."""
 
     bus: Bus
+    short_transactions = True  # take, call, complete...: a handful of indexed statements each
 
     def __init__(self, deps: Deps) -> None:
         super().__init__(deps)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, literal, text
+from sqlalchemy import bindparam, func, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -186,14 +186,27 @@ async def _head_hash(session: AsyncSession) -> str:
     return (await session.execute(select(_head_of_chain()))).scalar_one()
 
 
+def _append_if_head_statement() -> Any:
+    """INSERT ... SELECT <the row> WHERE <the head> = :expected_head RETURNING id, built once (a bound statement:
+    nothing is rebuilt nor re-keyed per row)."""
+    values = select(*(bindparam(c.name, type_=c.type).label(c.name) for c in _CHAINED_COLUMNS)).where(
+        _head_of_chain() == bindparam('expected_head')
+    )
+    return (
+        insert(AuditEntry.__table__)  # type: ignore[attr-defined]
+        .from_select([c.name for c in _CHAINED_COLUMNS], values)
+        .returning(AuditEntry.__table__.c.id)  # type: ignore[attr-defined]
+    )
+
+
+_CHAINED_COLUMNS = [c for c in AuditEntry.__table__.columns if c.name != 'id']  # type: ignore[attr-defined]
+_APPEND_IF_HEAD = _append_if_head_statement()
+
+
 async def _append_if_head(session: AsyncSession, entry: AuditEntry) -> int | None:
     """INSERT the entry only if its `prev_hash` is still the chain's head (one statement); its id, or None."""
-    columns = [c for c in AuditEntry.__table__.columns if c.name != 'id']
-    values = select(*(literal(getattr(entry, c.name), c.type).label(c.name) for c in columns)).where(
-        _head_of_chain() == entry.prev_hash
-    )
-    statement = insert(AuditEntry).from_select([c.name for c in columns], values).returning(AuditEntry.id)
-    return (await session.execute(statement)).scalar_one_or_none()
+    row = {c.name: getattr(entry, c.name) for c in _CHAINED_COLUMNS}
+    return (await session.execute(_APPEND_IF_HEAD, {**row, 'expected_head': entry.prev_hash})).scalar_one_or_none()
 
 
 async def record(

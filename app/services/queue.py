@@ -71,6 +71,7 @@ __all__ = [
     'WindowView',
 ]
 
+TICKET_EVENT_INSERT = insert(TicketEvent.__table__)  # type: ignore[attr-defined]  # built once, bound per row
 NUMBER_MAX = 8  # the same caps as the API's bodies (app/api/schemas.py), so a page cannot pass more
 SERVICE_CODE_MAX = 32
 
@@ -682,19 +683,20 @@ class QueueService(QueueViews, WindowsAdmin):
             service = await uow.session.get(ServiceItem, ticket.service_id)
         assert service is not None
         await uow.session.execute(
-            insert(TicketEvent.__table__).values(  # type: ignore[attr-defined]
-                ticket_id=ticket.id,
-                hall_id=self.hall_id,
-                kind=kind,
-                at=now,
-                actor=caller.name,
-                window_id=window.id if window else ticket.window_id,
-                service_id=ticket.service_id,
-                from_status=from_status,
-                to_status=ticket.status,
-                reason=reason,
-                detail=detail or {},
-            )
+            TICKET_EVENT_INSERT,
+            {
+                'ticket_id': ticket.id,
+                'hall_id': self.hall_id,
+                'kind': kind,
+                'at': now,
+                'actor': caller.name,
+                'window_id': window.id if window else ticket.window_id,
+                'service_id': ticket.service_id,
+                'from_status': from_status,
+                'to_status': ticket.status,
+                'reason': reason,
+                'detail': detail or {},
+            },
         )
         await audit.record_for(
             uow.session,

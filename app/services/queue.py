@@ -16,7 +16,7 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, or_
+from sqlalchemy import and_, bindparam, case, func, insert, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -71,6 +71,23 @@ __all__ = [
     'WindowView',
 ]
 
+
+def _next_number(dialect: Any) -> Any:
+    """The day's next number of a prefix: an upsert of its counter, returning the new value (built once)."""
+    columns = DailyCounter.__table__.c  # type: ignore[attr-defined]
+    statement = dialect.insert(DailyCounter).values(
+        hall_id=bindparam('hall_id', type_=columns.hall_id.type),
+        day=bindparam('day', type_=columns.day.type),
+        prefix=bindparam('prefix', type_=columns.prefix.type),
+        last=1,
+    )
+    return statement.on_conflict_do_update(
+        index_elements=['hall_id', 'day', 'prefix'], set_={'last': DailyCounter.last + 1}
+    ).returning(DailyCounter.last)
+
+
+NEXT_NUMBER_SQLITE = _next_number(sqlite)
+NEXT_NUMBER_POSTGRESQL = _next_number(postgresql)
 TICKET_EVENT_INSERT = insert(TicketEvent.__table__)  # type: ignore[attr-defined]  # built once, bound per row
 NUMBER_MAX = 8  # the same caps as the API's bodies (app/api/schemas.py), so a page cannot pass more
 SERVICE_CODE_MAX = 32
@@ -188,13 +205,8 @@ class QueueService(QueueViews, WindowsAdmin):
         return appointment
 
     async def _next_sequence(self, s: AsyncSession, day: dt.date, prefix: str) -> int:
-        dialect = sqlite if self.db.is_sqlite else postgresql
-        statement = dialect.insert(DailyCounter).values(hall_id=self.hall_id, day=day, prefix=prefix, last=1)
-        statement = statement.on_conflict_do_update(
-            index_elements=['hall_id', 'day', 'prefix'],
-            set_={'last': DailyCounter.last + 1},
-        ).returning(DailyCounter.last)
-        return (await s.execute(statement)).scalar_one()
+        statement = NEXT_NUMBER_SQLITE if self.db.is_sqlite else NEXT_NUMBER_POSTGRESQL
+        return (await s.execute(statement, {'hall_id': self.hall_id, 'day': day, 'prefix': prefix})).scalar_one()
 
     # ---- calling -----------------------------------------------------------------------------
 
@@ -580,11 +592,14 @@ class QueueService(QueueViews, WindowsAdmin):
         return bool((await s.execute(select(self._served(service_id, open_only=open_only)))).scalar_one())
 
     async def _service_and_served(self, s: AsyncSession, code: str, *, open_only: bool) -> tuple[ServiceItem, bool]:
-        """The service by its code and whether a window serves it, in one statement (a number is taken often)."""
-        statement = select(ServiceItem, self._served(ServiceItem.id, open_only=open_only)).where(
-            ServiceItem.code == code
-        )
-        row = (await s.execute(statement)).one_or_none()
+        """The service by its code and whether a window serves it, in one statement (a number is taken often),
+        built once per `open_only` and bound per call."""
+        statement = self._service_lookups.get(open_only)
+        if statement is None:
+            statement = self._service_lookups[open_only] = select(
+                ServiceItem, self._served(ServiceItem.id, open_only=open_only)
+            ).where(ServiceItem.code == bindparam('code'))
+        row = (await s.execute(statement, {'code': code})).one_or_none()
         if row is None:
             raise NotFound('unknown_service', text='unknown_service.code', code_value=code)
         return row[0], bool(row[1])

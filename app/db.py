@@ -28,9 +28,12 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -43,6 +46,7 @@ from app.storage import StorageHealth, classify, refusal
 log = logging.getLogger(__name__)
 
 AUDIT_KEY = 'audit_key'  # Session.info entry: the key of the audit chain (app.services.audit)
+AUDIT_HEAD = 'audit_head'  # Session.info entry: the chain's head as this Database last wrote it (AuditHead)
 
 SQLITE_PRAGMAS = (
     'PRAGMA journal_mode=WAL',
@@ -67,7 +71,49 @@ def sqlite_decision(version: str = sqlite3.sqlite_version) -> str:
     )
 
 
+QUICK_CURSOR_STEPS = frozenset({'fetchone', 'fetchmany', 'fetchall', 'close'})
+# Set while a short write transaction runs (Database.session(short=True)): its statements, too, run on the caller's
+# thread. Only BEGIN IMMEDIATE waits for another writer; once it holds the lock, a short statement never waits.
+_short_statements: ContextVar[bool] = ContextVar('halltwin_short_statements', default=False)
+
+
+class QuickConnection(aiosqlite.Connection):
+    """aiosqlite, except for the steps that cannot wait: a cursor's creation, its fetches and its close run on the
+    caller's thread instead of a round trip to the connection's thread (2-3 of the 3-4 hops of every statement,
+    each a thread wake-up and a loop wake-up). What may wait stays on the connection's thread: BEGIN IMMEDIATE
+    (the write lock, up to busy_timeout), every statement (it takes its read snapshot or writes pages) and COMMIT
+    (fsync). The connection is used by one caller at a time (SQLAlchemy awaits each step), so the two threads never
+    touch it at once; sqlite3 runs serialized (threadsafety 3) and is opened with check_same_thread=False.
+
+    Inside a short write transaction (`Database.session(short=True)`, the queue's commands: a handful of indexed
+    statements) the statements after BEGIN IMMEDIATE run on the caller's thread too: holding the write lock, none
+    of them waits for anyone, and each costs less than the round trip it saves."""
+
+    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        owner = getattr(fn, '__self__', None)
+        name = getattr(fn, '__name__', '')
+        quick = (isinstance(owner, sqlite3.Cursor) and name in QUICK_CURSOR_STEPS) or (
+            name == 'cursor' and isinstance(owner, sqlite3.Connection)
+        )
+        if not quick and name == 'execute' and isinstance(owner, sqlite3.Cursor) and _short_statements.get():
+            quick = bool(args) and not str(args[0]).lstrip()[:5].upper().startswith('BEGIN')
+        if quick and self._running and self._connection is not None:
+            return fn(*args, **kwargs)
+        return await super()._execute(fn, *args, **kwargs)
+
+
+def _quick_connect(database: str, **kwargs: Any) -> QuickConnection:
+    connection = QuickConnection(partial(sqlite3.connect, database, **kwargs), iter_chunk_size=64)
+    connection._thread.daemon = True  # as SQLAlchemy's aiosqlite dialect does: a forgotten connection never hangs exit
+    return connection
+
+
 def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:
+    @event.listens_for(engine.sync_engine, 'do_connect')
+    def _on_do_connect(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+        cparams['check_same_thread'] = False
+        cparams['async_creator_fn'] = _quick_connect
+
     @event.listens_for(engine.sync_engine, 'connect')
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below be the only one
@@ -93,6 +139,15 @@ def ensure_sqlite_file(url: str) -> None:
     private_file(path)
 
 
+class AuditHead:
+    """The hash of the last audit row this Database wrote: the next row chains onto it without reading the head
+    first; the INSERT checks in SQL that it still is the head (app.services.audit.record), so a stale one (another
+    process wrote, a transaction rolled back) costs one more read, never a broken chain."""
+
+    def __init__(self) -> None:
+        self.hash = ''
+
+
 class Database:
     """One engine and its session factory; `session()` yields an AsyncSession (expire_on_commit=False).
 
@@ -115,7 +170,7 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine, begin='BEGIN IMMEDIATE')
             _configure_sqlite(self.read_engine, begin='BEGIN')
-        info = {AUDIT_KEY: audit_key} if audit_key else {}
+        info: dict[str, Any] = {AUDIT_KEY: audit_key, AUDIT_HEAD: AuditHead()} if audit_key else {}
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession, info=info)
         self._read_sessions = async_sessionmaker(
             self.read_engine, expire_on_commit=False, class_=AsyncSession, info=info
@@ -125,11 +180,18 @@ class Database:
         self._checkpoints: asyncio.Task[None] | None = None
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
+    async def session(self, *, short: bool = False) -> AsyncIterator[AsyncSession]:
         """A session for work that may write (BEGIN IMMEDIATE on SQLite); a storage fault leaves it as
-        StorageUnavailable (503, nothing written), and the first session that ends well clears it."""
-        async with self._guarded(), self._sessions() as session:
-            yield session
+        StorageUnavailable (503, nothing written), and the first session that ends well clears it.
+
+        `short`: a transaction of a few indexed statements (the queue's commands); on SQLite they run on the
+        event loop's thread once the write lock is held (QuickConnection). Never for bulk work."""
+        token = _short_statements.set(short and self.is_sqlite)
+        try:
+            async with self._guarded(), self._sessions() as session:
+                yield session
+        finally:
+            _short_statements.reset(token)
         self.health.stored()
 
     @asynccontextmanager

@@ -88,6 +88,7 @@ from app.security.keys import Purpose  # noqa: E402
 from app.services import audit  # noqa: E402
 from app.services.deps import Deps  # noqa: E402
 from app.services.errors import DomainError  # noqa: E402
+from app.services.eta_refresh import EtaRefresher  # noqa: E402
 from app.services.limits import build_limits  # noqa: E402
 from app.services.principal import Kind, Principal  # noqa: E402
 from app.services.queue import QueueService  # noqa: E402
@@ -657,6 +658,7 @@ async def bench_database(run: DbRun, args: argparse.Namespace, settings: Setting
     bus.subscribe(lambda e: published.update([e.type_name]), name='bench-counter')
     cipher = FieldCipher({'k1': settings.secret}, 'k1')
     rng = random.Random(args.seed)
+    refresher: EtaRefresher | None = None
     try:
         if db.is_sqlite:
             async with db.engine.connect() as connection:
@@ -671,7 +673,9 @@ async def bench_database(run: DbRun, args: argparse.Namespace, settings: Setting
         await add_history(db, hall, args.history, args.history_days, rng)
         limits = build_limits(db, redis_url='', key=settings.key(Purpose.LIMITS))
         queue = QueueService(Deps(db, bus, settings, cipher, limits, hall.hall_id))
-        await queue.start_live()  # as the app's runtime does
+        live = await queue.start_live()  # as the app's runtime does,
+        refresher = EtaRefresher(live)  # and as its composition root does: the look-ahead off the request path
+        refresher.start()
         citizens = Citizens(rng, max(50, args.ops // 2))
         busy = dict.fromkeys(hall.open_windows, False)
 
@@ -745,6 +749,8 @@ async def bench_database(run: DbRun, args: argparse.Namespace, settings: Setting
             **({'profile': profile} if profile else {}),
         }
     finally:
+        if refresher is not None:
+            await refresher.stop()
         await bus.stop()
         await db.dispose()
 

@@ -37,11 +37,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, func, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.db import AUDIT_KEY, Database
+from app.db import AUDIT_HEAD, AUDIT_KEY, AuditHead, Database
 from app.models.security import AuditEntry
 from app.security.addresses import address_key, stored_address
 from app.security.masking import mask_text
@@ -180,9 +180,37 @@ async def _lock_chain(session: AsyncSession) -> None:
         await session.execute(text('SELECT pg_advisory_xact_lock(:key)'), {'key': ADVISORY_LOCK_KEY})
 
 
+def _head_of_chain() -> Any:
+    """The newest row's hash (GENESIS_HASH for an empty chain), as a SQL expression."""
+    newest = select(AuditEntry.hash).order_by(col(AuditEntry.id).desc()).limit(1).scalar_subquery()
+    return func.coalesce(newest, GENESIS_HASH)
+
+
 async def _head_hash(session: AsyncSession) -> str:
-    statement = select(AuditEntry.hash).order_by(col(AuditEntry.id).desc()).limit(1)
-    return (await session.execute(statement)).scalar_one_or_none() or GENESIS_HASH
+    return (await session.execute(select(_head_of_chain()))).scalar_one()
+
+
+def _append_if_head_statement() -> Any:
+    """INSERT ... SELECT <the row> WHERE <the head> = :expected_head RETURNING id, built once (a bound statement:
+    nothing is rebuilt nor re-keyed per row)."""
+    values = select(*(bindparam(c.name, type_=c.type).label(c.name) for c in _CHAINED_COLUMNS)).where(
+        _head_of_chain() == bindparam('expected_head')
+    )
+    return (
+        insert(AuditEntry.__table__)  # type: ignore[attr-defined]
+        .from_select([c.name for c in _CHAINED_COLUMNS], values)
+        .returning(AuditEntry.__table__.c.id)  # type: ignore[attr-defined]
+    )
+
+
+_CHAINED_COLUMNS = [c for c in AuditEntry.__table__.columns if c.name != 'id']  # type: ignore[attr-defined]
+_APPEND_IF_HEAD = _append_if_head_statement()
+
+
+async def _append_if_head(session: AsyncSession, entry: AuditEntry) -> int | None:
+    """INSERT the entry only if its `prev_hash` is still the chain's head (one statement); its id, or None."""
+    row = {c.name: getattr(entry, c.name) for c in _CHAINED_COLUMNS}
+    return (await session.execute(_APPEND_IF_HEAD, {**row, 'expected_head': entry.prev_hash})).scalar_one_or_none()
 
 
 async def record(
@@ -202,11 +230,15 @@ async def record(
     Pass masked values only in `actor`, `target` and `detail` (never a raw ID number, phone or name);
     `client_address` is the caller's address as resolved (it is stored as network and keyed digest only).
     On PostgreSQL this takes a transaction-scoped advisory lock held until commit: call it as the
-    last statement of the transaction to keep that window short. Costs one read of the head hash and
-    one INSERT. Raises AuditKeyMissing when the session has no audit key.
+    last statement of the transaction to keep that window short. Costs one statement: an INSERT that
+    chains onto the head this process saw last (`AuditHead`, app/db.py) and checks in SQL that it still
+    is the head; when another writer (a process, a rolled-back transaction) moved it, the head is read
+    and the row chained onto it. Raises AuditKeyMissing when the session has no audit key.
     """
     key = key_of(session)
     await _lock_chain(session)
+    seen = session.info.get(AUDIT_HEAD)
+    head = seen if isinstance(seen, AuditHead) else AuditHead()
     entry = AuditEntry(
         at=_utc(now),
         actor=_fit('actor', mask_text(actor)),
@@ -216,12 +248,18 @@ async def record(
         outcome=_fit('outcome', outcome),
         detail=_normal_detail(detail),
         client_address=_fit('client_address', stored_address(client_address, address_key(key))),
-        prev_hash=await _head_hash(session),
+        prev_hash=head.hash or await _head_hash(session),
         hash='',
     )
     entry.hash = chain_hash(entry, key)
-    session.add(entry)
-    await session.flush()
+    entry.id = await _append_if_head(session, entry)
+    if entry.id is None:  # the head moved since this process last wrote: chain onto the one there is
+        entry.prev_hash = await _head_hash(session)
+        entry.hash = chain_hash(entry, key)
+        entry.id = await _append_if_head(session, entry)
+        if entry.id is None:
+            raise RuntimeError('the audit chain moved while its writer held the lock')
+    head.hash = entry.hash
     return entry
 
 

@@ -16,7 +16,7 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_
+from sqlalchemy import and_, bindparam, case, func, insert, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -71,6 +71,24 @@ __all__ = [
     'WindowView',
 ]
 
+
+def _next_number(dialect: Any) -> Any:
+    """The day's next number of a prefix: an upsert of its counter, returning the new value (built once)."""
+    columns = DailyCounter.__table__.c  # type: ignore[attr-defined]
+    statement = dialect.insert(DailyCounter).values(
+        hall_id=bindparam('hall_id', type_=columns.hall_id.type),
+        day=bindparam('day', type_=columns.day.type),
+        prefix=bindparam('prefix', type_=columns.prefix.type),
+        last=1,
+    )
+    return statement.on_conflict_do_update(
+        index_elements=['hall_id', 'day', 'prefix'], set_={'last': DailyCounter.last + 1}
+    ).returning(DailyCounter.last)
+
+
+NEXT_NUMBER_SQLITE = _next_number(sqlite)
+NEXT_NUMBER_POSTGRESQL = _next_number(postgresql)
+TICKET_EVENT_INSERT = insert(TicketEvent.__table__)  # type: ignore[attr-defined]  # built once, bound per row
 NUMBER_MAX = 8  # the same caps as the API's bodies (app/api/schemas.py), so a page cannot pass more
 SERVICE_CODE_MAX = 32
 
@@ -99,8 +117,8 @@ class QueueService(QueueViews, WindowsAdmin):
         now = self.clock()
         async with self._transaction() as uow:
             s = uow.session
-            service = await self._service_by_code(s, request.service_code)
-            if not await self._is_served(s, service.id, open_only=rights.remote):
+            service, served = await self._service_and_served(s, request.service_code, open_only=rights.remote)
+            if not served:
                 raise Conflict('service_unavailable', name=service.name)
             today = hall_day(now, self.settings.tz)
             if rights.remote:
@@ -147,7 +165,7 @@ class QueueService(QueueViews, WindowsAdmin):
                 appointment.status = AppointmentStatus.CHECKED_IN
                 appointment.ticket_id = ticket.id
                 uow.emit(appointment_changed(appointment))  # no longer counted as booked on the floor map
-            await self._record(
+            service = await self._record(
                 uow,
                 ticket,
                 'issued',
@@ -158,7 +176,7 @@ class QueueService(QueueViews, WindowsAdmin):
             )
             if also is not None:
                 await also(s, ticket)
-            settled = await self._settled(uow.session, ticket)
+            settled = await self._settled(uow.session, ticket, service)
         return settled or await self.ticket_view(ticket.code)
 
     async def _citizen(
@@ -187,13 +205,8 @@ class QueueService(QueueViews, WindowsAdmin):
         return appointment
 
     async def _next_sequence(self, s: AsyncSession, day: dt.date, prefix: str) -> int:
-        dialect = sqlite if self.db.is_sqlite else postgresql
-        statement = dialect.insert(DailyCounter).values(hall_id=self.hall_id, day=day, prefix=prefix, last=1)
-        statement = statement.on_conflict_do_update(
-            index_elements=['hall_id', 'day', 'prefix'],
-            set_={'last': DailyCounter.last + 1},
-        ).returning(DailyCounter.last)
-        return (await s.execute(statement)).scalar_one()
+        statement = NEXT_NUMBER_SQLITE if self.db.is_sqlite else NEXT_NUMBER_POSTGRESQL
+        return (await s.execute(statement, {'hall_id': self.hall_id, 'day': day, 'prefix': prefix})).scalar_one()
 
     # ---- calling -----------------------------------------------------------------------------
 
@@ -205,18 +218,22 @@ class QueueService(QueueViews, WindowsAdmin):
         settled = None
         async with self._transaction() as uow:
             window = await self._open_free_window(uow.session, window_id, now)
-            ticket = await self._pick_next(uow.session, window, now)
-            while ticket is not None and ticket.awaiting_arrival:
-                await self._park_absent(uow, ticket, now, caller=caller)
-                ticket = await self._pick_next(uow.session, window, now)
-            if ticket is not None:
-                await self._call(uow, ticket, window, now, caller=caller)
-                settled = await self._settled(uow.session, ticket)
+            picked = await self._pick_next(uow.session, window, now)
+            while picked is not None and picked[0].awaiting_arrival:
+                await self._park_absent(uow, *picked, now, caller=caller)
+                picked = await self._pick_next(uow.session, window, now)
+            ticket = picked[0] if picked else None
+            if picked is not None:
+                ticket, service = picked
+                await self._call(uow, ticket, window, now, caller=caller, service=service)
+                settled = await self._settled(uow.session, ticket, service)
         if ticket is None:  # the parks above are committed: the next call does not meet them again
             raise NotFound('queue_empty')
         return settled or await self.ticket_view(ticket.code)
 
-    async def _park_absent(self, uow: UnitOfWork, ticket: Ticket, now: dt.datetime, *, caller: Principal) -> None:
+    async def _park_absent(
+        self, uow: UnitOfWork, ticket: Ticket, service: ServiceItem, now: dt.datetime, *, caller: Principal
+    ) -> None:
         ticket.status = TicketStatus.PARKED
         ticket.target_window_id = None
         await remote_queue.notify_not_arrived(uow.session, ticket, now=now)
@@ -228,6 +245,7 @@ class QueueService(QueueViews, WindowsAdmin):
             caller=caller,
             reason=remote_queue.NOT_ARRIVED_REASON,
             event=TicketParked,
+            service=service,
         )
 
     # ---- arrival of a remote ticket's citizen ------------------------------------------------
@@ -316,11 +334,12 @@ class QueueService(QueueViews, WindowsAdmin):
             if ticket.target_window_id is not None and ticket.target_window_id != window.id:
                 raise Conflict('ticket_for_another_window', number=ticket.number)
             await self._require_serves(s, window, ticket.service_id)
-            await self._call(uow, ticket, window, now, caller=caller, reason=reason, out_of_order=True)
-            settled = await self._settled(uow.session, ticket)
+            service = await self._call(uow, ticket, window, now, caller=caller, reason=reason, out_of_order=True)
+            settled = await self._settled(uow.session, ticket, service)
         return settled or await self.ticket_view(ticket.code)
 
-    async def _pick_next(self, s: AsyncSession, window: Window, now: dt.datetime) -> Ticket | None:
+    async def _pick_next(self, s: AsyncSession, window: Window, now: dt.datetime) -> tuple[Ticket, ServiceItem] | None:
+        """The next ticket for the window, locked, with its service (read in the same statement)."""
         overdue = Ticket.queued_at <= now - self.fairness_cap
         class_rank = case(
             (Ticket.priority_class == PriorityClass.GREEN, PriorityClass.GREEN.rank),
@@ -328,10 +347,11 @@ class QueueService(QueueViews, WindowsAdmin):
             else_=PriorityClass.NORMAL.rank,
         )
         statement = (
-            select(Ticket)
+            select(Ticket, ServiceItem)
             .join(
                 WindowService, and_(WindowService.service_id == Ticket.service_id, WindowService.window_id == window.id)
             )
+            .join(ServiceItem, col(ServiceItem.id) == Ticket.service_id)
             .where(
                 Ticket.hall_id == self.hall_id,
                 Ticket.status == TicketStatus.WAITING,
@@ -347,7 +367,8 @@ class QueueService(QueueViews, WindowsAdmin):
             .limit(1)
             .with_for_update(skip_locked=True, of=Ticket)
         )
-        return (await s.execute(statement)).scalar_one_or_none()
+        row = (await s.execute(statement)).one_or_none()
+        return (row[0], row[1]) if row else None
 
     async def _call(
         self,
@@ -359,7 +380,8 @@ class QueueService(QueueViews, WindowsAdmin):
         caller: Principal,
         reason: str = '',
         out_of_order: bool = False,
-    ) -> None:
+        service: ServiceItem | None = None,
+    ) -> ServiceItem:
         previous = ticket.status
         ticket.status = TicketStatus.CALLED
         ticket.window_id = window.id
@@ -370,21 +392,30 @@ class QueueService(QueueViews, WindowsAdmin):
         kind = 'called_out_of_order' if out_of_order else ('resumed' if previous == TicketStatus.PARKED else 'called')
         event = TicketResumed if previous == TicketStatus.PARKED else TicketCalled
         extra: dict[str, Any] = {'out_of_order': True} if out_of_order else {}
-        await self._record(
-            uow, ticket, kind, previous, caller=caller, window=window, reason=reason, event=event, event_fields=extra
+        return await self._record(
+            uow,
+            ticket,
+            kind,
+            previous,
+            caller=caller,
+            window=window,
+            reason=reason,
+            event=event,
+            event_fields=extra,
+            service=service,
         )
 
     async def recall(self, window_id: int, *, caller: Principal) -> TicketView:
         """Call the current ticket again: `recalls_before_no_show` times in its life, each after the interval."""
         caller.require_window(window_id)
         async with self._transaction() as uow:
-            window, ticket = await self._window_and_current(uow.session, window_id)
+            window, ticket, current_service = await self._window_and_current(uow.session, window_id)
             limit = self.rules.recalls_before_no_show
             if ticket.recall_count >= limit:
                 raise Conflict('recall_limit', limit=limit)
             await self._require_interval(uow.session, ticket, 'recall_too_soon')
             ticket.recall_count += 1
-            await self._record(
+            service = await self._record(
                 uow,
                 ticket,
                 'recalled',
@@ -394,14 +425,15 @@ class QueueService(QueueViews, WindowsAdmin):
                 event=TicketCalled,
                 event_fields={'recall': True},
                 detail={'recall_count': ticket.recall_count},
+                service=current_service,
             )
-            settled = await self._settled(uow.session, ticket)
+            settled = await self._settled(uow.session, ticket, service)
         return settled or await self.ticket_view(ticket.code)
 
     async def no_show(self, window_id: int, *, caller: Principal) -> TicketView:
         caller.require_window(window_id)
         async with self._transaction() as uow:
-            window, ticket = await self._window_and_current(uow.session, window_id)
+            window, ticket, current_service = await self._window_and_current(uow.session, window_id)
             limit = self.rules.recalls_before_no_show
             if ticket.recall_count < limit:
                 raise Conflict('recall_first', limit=limit)
@@ -409,25 +441,39 @@ class QueueService(QueueViews, WindowsAdmin):
             ticket.status = TicketStatus.NO_SHOW
             ticket.completed_at = self.clock()
             window.current_ticket_id = None
-            await self._record(
-                uow, ticket, 'no_show', TicketStatus.CALLED, caller=caller, window=window, event=TicketNoShow
+            service = await self._record(
+                uow,
+                ticket,
+                'no_show',
+                TicketStatus.CALLED,
+                caller=caller,
+                window=window,
+                event=TicketNoShow,
+                service=current_service,
             )
-            settled = await self._settled(uow.session, ticket)
+            settled = await self._settled(uow.session, ticket, service)
         return settled or await self.ticket_view(ticket.code)
 
     async def complete(self, window_id: int, *, caller: Principal) -> TicketView:
         caller.require_window(window_id)
         now = self.clock()
         async with self._transaction() as uow:
-            window, ticket = await self._window_and_current(uow.session, window_id)
+            window, ticket, current_service = await self._window_and_current(uow.session, window_id)
             ticket.status = TicketStatus.COMPLETED
             ticket.completed_at = now
             window.current_ticket_id = None
-            await self._record(
-                uow, ticket, 'completed', TicketStatus.CALLED, caller=caller, window=window, event=TicketCompleted
+            service = await self._record(
+                uow,
+                ticket,
+                'completed',
+                TicketStatus.CALLED,
+                caller=caller,
+                window=window,
+                event=TicketCompleted,
+                service=current_service,
             )
             await rating_invites.invite_to_rate(uow.session, ticket, public_url=self.settings.public_url, now=now)
-            settled = await self._settled(uow.session, ticket)
+            settled = await self._settled(uow.session, ticket, service)
         return settled or await self.ticket_view(ticket.code)
 
     async def transfer(
@@ -454,12 +500,8 @@ class QueueService(QueueViews, WindowsAdmin):
             raise Conflict('transfer_same_window')
         async with self._transaction() as uow:
             s = uow.session
-            window, ticket = await self._window_and_current(s, window_id)
-            service = (
-                await self._service_by_code(s, to_service_code)
-                if to_service_code
-                else await s.get(ServiceItem, ticket.service_id)
-            )
+            window, ticket, current_service = await self._window_and_current(s, window_id)
+            service = await self._service_by_code(s, to_service_code) if to_service_code else current_service
             assert service is not None and service.id is not None
             if to_window_id is not None:
                 target = await self._window(s, to_window_id)
@@ -480,7 +522,7 @@ class QueueService(QueueViews, WindowsAdmin):
             ticket.called_at = None
             ticket.transfer_count += 1
             window.current_ticket_id = None
-            await self._record(
+            service = await self._record(
                 uow,
                 ticket,
                 'transferred',
@@ -491,8 +533,9 @@ class QueueService(QueueViews, WindowsAdmin):
                 event=TicketTransferred,
                 event_fields={'from_service_id': from_service_id, 'from_window_id': from_window_id},
                 detail={'from_service_id': from_service_id, 'to_window_id': to_window_id},
+                service=service,
             )
-            settled = await self._settled(uow.session, ticket)
+            settled = await self._settled(uow.session, ticket, service)
         return settled or await self.ticket_view(ticket.code)
 
     async def park(self, window_id: int, *, reason: str = '', caller: Principal) -> TicketView:
@@ -500,11 +543,11 @@ class QueueService(QueueViews, WindowsAdmin):
         caller.require_window(window_id)
         reason = checked_reason(reason, required=False)
         async with self._transaction() as uow:
-            window, ticket = await self._window_and_current(uow.session, window_id)
+            window, ticket, current_service = await self._window_and_current(uow.session, window_id)
             ticket.status = TicketStatus.PARKED
             ticket.target_window_id = window.id
             window.current_ticket_id = None
-            await self._record(
+            service = await self._record(
                 uow,
                 ticket,
                 'parked',
@@ -513,8 +556,9 @@ class QueueService(QueueViews, WindowsAdmin):
                 window=window,
                 reason=reason,
                 event=TicketParked,
+                service=current_service,
             )
-            settled = await self._settled(uow.session, ticket)
+            settled = await self._settled(uow.session, ticket, service)
         return settled or await self.ticket_view(ticket.code)
 
     async def resume(self, window_id: int, number: str, *, caller: Principal) -> TicketView:
@@ -527,22 +571,38 @@ class QueueService(QueueViews, WindowsAdmin):
             ticket = await self._ticket_by_number(s, number, now)
             if ticket.status != TicketStatus.PARKED or ticket.target_window_id != window.id:
                 raise Conflict('ticket_not_parked_here', number=ticket.number)
-            await self._call(uow, ticket, window, now, caller=caller)
-            settled = await self._settled(uow.session, ticket)
+            service = await self._call(uow, ticket, window, now, caller=caller)
+            settled = await self._settled(uow.session, ticket, service)
         return settled or await self.ticket_view(ticket.code)
 
     # ---- helpers -----------------------------------------------------------------------------
 
-    async def _is_served(self, s: AsyncSession, service_id: int | None, *, open_only: bool = False) -> bool:
+    def _served(self, service_id: Any, *, open_only: bool) -> Any:
+        """EXISTS: a window of this hall (an open one, with `open_only`) serves the service."""
         statement = (
-            select(func.count())
-            .select_from(WindowService)
+            select(WindowService.window_id)
             .join(Window)
             .where(WindowService.service_id == service_id, Window.hall_id == self.hall_id)
         )
         if open_only:
             statement = statement.where(Window.state == WindowState.OPEN)
-        return (await s.execute(statement)).scalar_one() > 0
+        return statement.exists()
+
+    async def _is_served(self, s: AsyncSession, service_id: int | None, *, open_only: bool = False) -> bool:
+        return bool((await s.execute(select(self._served(service_id, open_only=open_only)))).scalar_one())
+
+    async def _service_and_served(self, s: AsyncSession, code: str, *, open_only: bool) -> tuple[ServiceItem, bool]:
+        """The service by its code and whether a window serves it, in one statement (a number is taken often),
+        built once per `open_only` and bound per call."""
+        statement = self._service_lookups.get(open_only)
+        if statement is None:
+            statement = self._service_lookups[open_only] = select(
+                ServiceItem, self._served(ServiceItem.id, open_only=open_only)
+            ).where(ServiceItem.code == bindparam('code'))
+        row = (await s.execute(statement, {'code': code})).one_or_none()
+        if row is None:
+            raise NotFound('unknown_service', text='unknown_service.code', code_value=code)
+        return row[0], bool(row[1])
 
     async def _require_interval(self, s: AsyncSession, ticket: Ticket, code: str) -> None:
         """Refuse a recall or no-show until `recall_interval_seconds` have passed since the ticket was last called."""
@@ -577,14 +637,20 @@ class QueueService(QueueViews, WindowsAdmin):
             raise Conflict('window_busy')
         return window
 
-    async def _window_and_current(self, s: AsyncSession, window_id: int) -> tuple[Window, Ticket]:
-        window = await self._window(s, window_id, lock=True)
-        ticket = (
-            await s.get(Ticket, window.current_ticket_id, with_for_update=True) if window.current_ticket_id else None
+    async def _window_and_current(self, s: AsyncSession, window_id: int) -> tuple[Window, Ticket, ServiceItem]:
+        """The window, its called ticket and that ticket's service, locked, in one statement."""
+        statement = (
+            select(Window, Ticket, ServiceItem)
+            .join(Ticket, col(Ticket.id) == Window.current_ticket_id)
+            .join(ServiceItem, col(ServiceItem.id) == Ticket.service_id)
+            .where(Window.id == window_id, Window.hall_id == self.hall_id, Ticket.status == TicketStatus.CALLED)
+            .with_for_update(of=[Window, Ticket])  # type: ignore[arg-type]
         )
-        if ticket is None or ticket.status != TicketStatus.CALLED:
+        row = (await s.execute(statement)).one_or_none()
+        if row is None:
+            window = await self._window(s, window_id, lock=True)
             raise Conflict('no_current_ticket', number=window.number)
-        return window, ticket
+        return row[0], row[1], row[2]
 
     async def _ticket_by_number(self, s: AsyncSession, number: str, now: dt.datetime) -> Ticket:
         if len(number.strip()) > NUMBER_MAX:
@@ -618,29 +684,34 @@ class QueueService(QueueViews, WindowsAdmin):
         reason: str = '',
         detail: dict[str, Any] | None = None,
         event_fields: dict[str, Any] | None = None,
-    ) -> None:
-        """Write the TicketEvent row and its audit row (one transaction), and queue the bus event for after commit.
+        service: ServiceItem | None = None,
+    ) -> ServiceItem:
+        """Write the TicketEvent row and its audit row (one transaction), and queue the bus event for after commit;
+        returns the ticket's service (the caller's answer shows it: held here, the session need not read it again).
 
+        The TicketEvent row goes in as a plain INSERT (no ORM object: nothing reads it back in this transaction).
         The audit row is the transaction's last write: on PostgreSQL it holds the chain's lock until commit.
         """
         now = self.clock()
         assert ticket.id is not None
-        service = await uow.session.get(ServiceItem, ticket.service_id)
+        if service is None or service.id != ticket.service_id:
+            service = await uow.session.get(ServiceItem, ticket.service_id)
         assert service is not None
-        uow.session.add(
-            TicketEvent(
-                ticket_id=ticket.id,
-                hall_id=self.hall_id,
-                kind=kind,
-                at=now,
-                actor=caller.name,
-                window_id=window.id if window else ticket.window_id,
-                service_id=ticket.service_id,
-                from_status=from_status,
-                to_status=ticket.status,
-                reason=reason,
-                detail=detail or {},
-            )
+        await uow.session.execute(
+            TICKET_EVENT_INSERT,
+            {
+                'ticket_id': ticket.id,
+                'hall_id': self.hall_id,
+                'kind': kind,
+                'at': now,
+                'actor': caller.name,
+                'window_id': window.id if window else ticket.window_id,
+                'service_id': ticket.service_id,
+                'from_status': from_status,
+                'to_status': ticket.status,
+                'reason': reason,
+                'detail': detail or {},
+            },
         )
         await audit.record_for(
             uow.session,
@@ -661,6 +732,7 @@ class QueueService(QueueViews, WindowsAdmin):
                 **(event_fields or {}),
             )
         )
+        return service
 
 
 def _issue_detail(request: TicketCreate, caller: Principal, priority_reason: str) -> dict[str, Any]:

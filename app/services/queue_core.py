@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
@@ -27,10 +28,12 @@ class QueueCore(Service):
     """The queue service's dependencies and the live queue state, built once per process (`start_live`)."""
 
     bus: Bus
+    short_transactions = True  # take, call, complete...: a handful of indexed statements each
 
     def __init__(self, deps: Deps) -> None:
         super().__init__(deps)
         self.live: LiveQueue | None = None
+        self._service_lookups: dict[bool, Any] = {}  # take_ticket's statement per `open_only`, built at first use
 
     def _apply_first(self) -> Callable[[Event], object] | None:
         return self.live.apply if self.live else None

@@ -69,7 +69,7 @@ class QueueViews(QueueCore):
                 raise NotFound('unknown_ticket')
             return await self._view(s, ticket)
 
-    async def _settled(self, s: AsyncSession, ticket: Ticket) -> TicketView | None:
+    async def _settled(self, s: AsyncSession, ticket: Ticket, service: ServiceItem) -> TicketView | None:
         """The ticket's view from what the transaction already holds, so no read follows the write.
 
         A waiting ticket needs its position and estimate: from the live queue state when there is one;
@@ -77,10 +77,10 @@ class QueueViews(QueueCore):
         """
         if ticket.status == TicketStatus.WAITING and self.live is None:
             return None
-        return await self._view(s, ticket)
+        return await self._view(s, ticket, service)
 
-    async def _view(self, s: AsyncSession, ticket: Ticket) -> TicketView:
-        service = await s.get(ServiceItem, ticket.service_id)
+    async def _view(self, s: AsyncSession, ticket: Ticket, service: ServiceItem | None = None) -> TicketView:
+        service = service or await s.get(ServiceItem, ticket.service_id)
         assert service is not None
         window = await s.get(Window, ticket.window_id) if ticket.window_id else None
         position = estimate = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
@@ -34,14 +35,13 @@ async def invite_to_rate(s: AsyncSession, ticket: Ticket, *, public_url: str, no
     """Write the invitation when it is due; how many outbox rows were new (0: not due, not reachable, or sent)."""
     if ticket.id is None or ticket.status != TicketStatus.COMPLETED:
         return 0
-    unfinished = select(Case.id).where(Case.ticket_id == ticket.id, Case.status != CASE_COMPLETED).limit(1)
-    if (await s.execute(unfinished)).first() is not None:
-        return 0  # invited when its last case concludes
-    if (await s.execute(select(Evaluation.id).where(Evaluation.ticket_id == ticket.id).limit(1))).first():
-        return 0
     channels = await notifications.channels_for(s, ticket.citizen_id, ticket.account_id)
     if SMS not in channels:
-        return 0  # nobody to text: the rating form waits on /track and at the window's pad
+        return 0  # nobody to text (asked first: most tickets carry no phone): the form waits on /track and the pad
+    unfinished = select(Case.id).where(Case.ticket_id == ticket.id, Case.status != CASE_COMPLETED).exists()
+    rated = select(Evaluation.id).where(Evaluation.ticket_id == ticket.id).exists()
+    if (await s.execute(select(or_(unfinished, rated)))).scalar_one():
+        return 0  # invited when its last case concludes; never once rated
     service = await s.get(ServiceItem, ticket.service_id)
     try:
         text = _invitation(service.name if service else '', ticket.code, public_url)

@@ -38,12 +38,16 @@ class UnitOfWork:
 
 @asynccontextmanager
 async def unit_of_work(
-    db: Database, bus: Bus | None = None, *, apply_first: Callable[[Event], object] | None = None
+    db: Database,
+    bus: Bus | None = None,
+    *,
+    apply_first: Callable[[Event], object] | None = None,
+    short: bool = False,
 ) -> AsyncIterator[UnitOfWork]:
     """Commit, then publish. `apply_first` sees each event before the bus does, so the caller's own
     in-memory state is current when it answers (the bus copy is then recognised and skipped).
-    Without a bus the work writes only; emitting then is a programming error."""
-    async with db.write_lock(), db.session() as session, session.begin():
+    Without a bus the work writes only; emitting then is a programming error. `short`: see Database.session."""
+    async with db.write_lock(), db.session(short=short) as session, session.begin():
         uow = UnitOfWork(session, bus)
         yield uow
     for event in uow.events:
@@ -76,8 +80,10 @@ class Service:
         """The hall rules in force now (read at each decision: an admin may change them at any time)."""
         return self.deps.rules.current
 
+    short_transactions = False  # True where every write is a few indexed statements (Database.session(short=True))
+
     def _apply_first(self) -> Callable[[Event], object] | None:
         return None
 
     def _transaction(self) -> AbstractAsyncContextManager[UnitOfWork]:
-        return unit_of_work(self.db, self.bus, apply_first=self._apply_first())
+        return unit_of_work(self.db, self.bus, apply_first=self._apply_first(), short=self.short_transactions)

@@ -14,6 +14,7 @@ from nicegui import app, ui
 import pages
 from app import gc_policy, jobs, runtime
 from app.api import citizen, kiosk_pairing, web_session
+from app.api import lane as api_lane
 from app.api.docs import install_docs
 from app.api.errors import install_error_handlers
 from app.api.limits import BodySizeLimit
@@ -231,6 +232,9 @@ def configure() -> None:
     app.add_middleware(hardening.UploadGuard, secret=_session_secret())  # the last added runs first
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, limit_for=hardening.route_body_limit)
     app.add_middleware(SecurityHeaders)
+    lane = api_lane.Lane()
+    app.add_middleware(api_lane.rejoin, lane=lane)  # the API's requests skip NiceGUI's page layers (app/api/lane.py)
+    api_lane.install(app, lane)
     install_error_handlers(app, settings.lang)
     for api in (router, web_session.router, ops_router, kiosk_pairing.router, citizen.web_router):
         _include(api)

@@ -204,7 +204,8 @@ class KioskScreen:
                 disability=self.session.disability,
                 pregnancy=self.session.pregnancy,
                 on_priority=lambda disability, pregnancy: self.act(
-                    lambda: self.service.set_priority(self.session, disability=disability, pregnancy=pregnancy)
+                    lambda: self.service.set_priority(self.session, disability=disability, pregnancy=pregnancy),
+                    redraw=False,
                 ),
                 on_end=self.end_assist,
             )
@@ -288,8 +289,11 @@ class KioskScreen:
 
     # ---- actions -----------------------------------------------------------------------------
 
-    async def act(self, action: Callable[[], Any]) -> None:
-        """Run one step of the flow; a domain error is shown, and the screen follows the session."""
+    async def act(self, action: Callable[[], Any], *, redraw: bool = True) -> None:
+        """Run one step of the flow; a domain error is shown, and the screen follows the session.
+
+        `redraw=False` for a change the screen already shows (the clerk's priority ticks): redrawing would replace
+        the buttons under a quick next tap, whose click would then reach a removed button and be lost."""
         self.touch()
         if not await self._paired():
             return
@@ -300,7 +304,9 @@ class KioskScreen:
         except DomainError as error:
             message = t('kiosk.unavailable') if isinstance(error, StorageUnavailable) else error_text(error)
             ui.notify(message, type='warning', position='center', timeout=6000, classes='text-[1.2em]')
-        self.render()
+            redraw = True
+        if redraw:
+            self.render()
 
     def _begin_face(self) -> None:
         self.face_version = self.service.begin_face(self.session)

@@ -77,7 +77,8 @@ def test_the_export_is_audited_and_masked(admin_app: AdminApp) -> None:
     assert len(rows) == 3 and {row[4] for row in rows} == {'login_failed'}
     for personal in (PHONE, ID_NUMBER, PHONE[:3] + '****' + PHONE[-4:], ID_NUMBER[:6] + '********', '127.0.0.1'):
         assert personal not in content
-    assert {row[8] for row in rows} == {'127.0.0.*'}
+    (address,) = {row[8] for row in rows}  # one client, stored as its network and a keyed digest
+    assert address.startswith('127.0.0.0/24#')
     assert all(not cell.startswith(('=', '+', '-', '@')) for row in rows for cell in row)
     (audited,) = exports(prepared)[-1:]
     assert (audited['actor'], audited['role'], audited['target'], audited['outcome']) == (

@@ -57,7 +57,7 @@ h1, h2, p, ul { margin: 0; padding: 0; }
 .board-body { display: flex; gap: 24px; flex: 1 1 auto; min-height: 0; align-items: stretch; }
 .board-panel { background: #0f2744; border-radius: 18px; padding: 32px; min-width: 0; display: flex;
   flex-direction: column; }
-.board-calls { flex: 3 1 0; gap: 24px; }
+.board-calls { flex: 3 1 0; gap: 24px; overflow: hidden; }  /* on a short screen the oldest recent calls give way */
 .board-queues { flex: 2 1 0; gap: 12px; overflow: hidden; }
 .board-muted { color: #9fb6d3; font-size: inherit; font-weight: inherit; }
 .board-none { font-size: 48px; margin: auto; }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import time
 from typing import Any
 
@@ -59,9 +60,17 @@ def code_at(step: int, secret: str = TEST_TOTP_SECRET) -> str:
     return pyotp.TOTP(secret).at(step * second_factor.STEP_SECONDS)
 
 
+IN_PROCESS_ORIGIN = 'http://test'  # NiceGUI's `user` fixture: every in-process app answers here
+
+
 def person(origin: str, username: str) -> str:
-    """The key of `code()`: one person on one app."""
-    return f'{str(origin).rstrip("/")}|{username}'
+    """The key of `code()`: one person on one app. Apps run in-process all share one origin but each test's has
+    its own database (DATABASE_URL, read when it starts), which holds the last step used: a new database starts
+    afresh, so its sign-ins need not wait for the steps an earlier test's app used."""
+    origin = str(origin).rstrip('/')
+    if origin == IN_PROCESS_ORIGIN:
+        origin = f'{origin}@{os.environ.get("DATABASE_URL", "")}'
+    return f'{origin}|{username}'
 
 
 SAFE_SECONDS = 10.0  # a code one step behind is given only this long before the step ends: the app checks it later

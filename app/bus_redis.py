@@ -132,9 +132,11 @@ class RedisBus(InProcessBus):
         await super().stop()
         if self._redis is not None:
             with contextlib.suppress(RedisError, TimeoutError):
-                await asyncio.wait_for(self._send_backlog(), STOP_SECONDS)
+                async with asyncio.timeout(STOP_SECONDS):
+                    await self._send_backlog()
             with contextlib.suppress(RedisError, TimeoutError):
-                await asyncio.wait_for(self._redis.aclose(), STOP_SECONDS)
+                async with asyncio.timeout(STOP_SECONDS):
+                    await self._redis.aclose()
             self._redis = None
 
     async def publish(self, event: Event) -> None:

@@ -134,7 +134,8 @@ class Channel:
             self.leave(subscriber)
         if code is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(socket.close(code), CLOSE_TIMEOUT)
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await socket.close(code)
 
 
 class SocketLimits:

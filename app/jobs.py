@@ -269,12 +269,16 @@ class LocalJobs(JobRunner):
             if self._kicked:
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.0, min(due.values()) - loop.time()))
+                async with asyncio.timeout_at(min(due.values())):
+                    await self._wake.wait()
 
     async def _run(self, periodic: Periodic) -> None:
         try:
             await periodic.job(self.ctx)
         except Exception:  # a failing round is logged; the next round tries again
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # the job turned our stop into its own error: stop now
+                raise asyncio.CancelledError from None
             log.exception('job %s failed', periodic.name)
 
 
@@ -395,11 +399,13 @@ class ArqJobs(JobRunner):
             if running:
                 await asyncio.wait(running, timeout=FINISH_SECONDS)
             with contextlib.suppress(RedisError, OSError, TimeoutError):
-                await _unless_cancelled(asyncio.wait_for(self.worker.close(), STOP_SECONDS))
+                async with asyncio.timeout(STOP_SECONDS):
+                    await _unless_cancelled(self.worker.close())
             self.worker = None
         if self.pool is not None:
             with contextlib.suppress(RedisError, OSError, TimeoutError):
-                await asyncio.wait_for(self.pool.aclose(), STOP_SECONDS)
+                async with asyncio.timeout(STOP_SECONDS):
+                    await self.pool.aclose()
             self.pool = None
 
     def kick(self, name: str) -> None:

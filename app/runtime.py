@@ -197,7 +197,8 @@ class Startup(Generic[T]):
         self._opened = asyncio.Event()
 
     async def ready(self, timeout: float = 60) -> T:
-        await asyncio.wait_for(self._opened.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await self._opened.wait()
         if self._parts is None:
             raise RuntimeError('HallTwin is not started')
         return self._parts

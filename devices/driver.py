@@ -303,7 +303,8 @@ class Driver:
         self._pending[command_id] = future
         try:
             await transport.send(protocol.encode(type_, data, id_=command_id))
-            ack = await asyncio.wait_for(future, timeout or self.ctx.tuning.command_timeout)
+            async with asyncio.timeout(timeout or self.ctx.tuning.command_timeout):
+                ack = await future
         except TimeoutError:
             raise DeviceUnavailable(
                 'device_timeout', f'设备 {self.code} 无响应 / device {self.code} did not answer'

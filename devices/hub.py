@@ -124,7 +124,8 @@ class DeviceHub:
 
     async def _authenticate(self, transport: Transport, service: DeviceService) -> Driver | None:
         try:
-            raw = await asyncio.wait_for(transport.receive(), self.hello_timeout)
+            async with asyncio.timeout(self.hello_timeout):
+                raw = await transport.receive()
         except TimeoutError:
             self.stats.reject(Reason.HELLO_TIMEOUT)
             await transport.close(CloseCode.TIMEOUT, 'no hello')

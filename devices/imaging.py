@@ -29,7 +29,8 @@ class BadImage(ValueError):
 async def run_limited(work: Callable[[], _T], *, time_limit: float) -> _T:
     """Run `work` in the image pool; TimeoutError after `time_limit` seconds."""
     future = asyncio.get_running_loop().run_in_executor(_POOL, work)
-    return await asyncio.wait_for(future, time_limit)
+    async with asyncio.timeout(time_limit):
+        return await future
 
 
 def open_image(data: bytes, *, mode: str, max_side: int) -> Image.Image:

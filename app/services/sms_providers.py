@@ -102,7 +102,8 @@ class ProviderSms(NotificationChannel):
             log.info('sms %s already sent, not sent again', message.key)
             return
         try:
-            await asyncio.wait_for(asyncio.to_thread(self._call, message), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                await asyncio.to_thread(self._call, message)
         except TimeoutError:
             raise ChannelError(f'{self.provider}: no answer within {self.timeout:g} s') from None
         self._recent.append(message.key)

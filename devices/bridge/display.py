@@ -77,7 +77,8 @@ class LedDisplay(BridgedPeripheral):
             return
         try:
             writer.write(self.line(data))
-            await asyncio.wait_for(writer.drain(), 3.0)
+            async with asyncio.timeout(3.0):
+                await writer.drain()
         except (OSError, TimeoutError) as error:
             await self.hardware_down(str(error))
             await self.client.ack(command_id, ok=False, error='unreachable')

@@ -74,7 +74,8 @@ async def hub_check(hub: str, code: str, credential: str, check: Check) -> None:
                     'hello', {'device': code, 'credential': credential, 'firmware': 'halltwin-bridge/check'}
                 )
             )
-            frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            async with asyncio.timeout(5):
+                frame = json.loads(await ws.recv())
     except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as error:
         check.fail(
             f'the hall server at {hub} cannot be reached ({type(error).__name__}): check the "hub" address, '

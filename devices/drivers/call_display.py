@@ -70,7 +70,8 @@ class CallDisplayDriver(Driver):
         try:
             await self.command('announce', data, command_id=command_id)
             with contextlib.suppress(TimeoutError, TransportClosed):
-                await asyncio.wait_for(spoken, self.ctx.tuning.announce_timeout)
+                async with asyncio.timeout(self.ctx.tuning.announce_timeout):
+                    await spoken
         finally:
             self.forget('announced', command_id)
         self.count_use('announced', busy=self.ctx.clock() - started)

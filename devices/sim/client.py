@@ -142,7 +142,8 @@ class DeviceClient:
         await transport.send(protocol.encode('hello', hello))
         try:
             while True:
-                frame = json.loads(await asyncio.wait_for(transport.receive(), self.ack_timeout))
+                async with asyncio.timeout(self.ack_timeout):
+                    frame = json.loads(await transport.receive())
                 if frame['type'] == 'welcome':
                     self.welcome = frame['data']
                     return
@@ -190,7 +191,8 @@ class DeviceClient:
         id_ = id_ or protocol.new_id()
         for _ in range(tries):
             try:
-                await asyncio.wait_for(self.connected.wait(), self.ack_timeout)
+                async with asyncio.timeout(self.ack_timeout):
+                    await self.connected.wait()
             except TimeoutError:
                 continue
             transport = self._transport
@@ -200,7 +202,8 @@ class DeviceClient:
             self._waiting[id_] = future
             try:
                 await transport.send(protocol.encode(type_, data, id_=id_))
-                reply = await asyncio.wait_for(future, self.ack_timeout)
+                async with asyncio.timeout(self.ack_timeout):
+                    reply = await future
             except (TimeoutError, TransportClosed):
                 continue
             finally:

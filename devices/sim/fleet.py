@@ -97,9 +97,8 @@ class SimulatedFleet:
         self._tasks = []
 
     async def wait_connected(self, timeout: float) -> None:
-        await asyncio.wait_for(
-            asyncio.gather(*(device.client.connected.wait() for device in self.devices.values())), timeout
-        )
+        async with asyncio.timeout(timeout):
+            await asyncio.gather(*(device.client.connected.wait() for device in self.devices.values()))
 
     async def _watch_hall(self) -> None:
         """Seats follow the queue: read how many tickets wait from GET /api/hall."""

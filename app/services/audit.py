@@ -42,9 +42,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.db import AUDIT_HEAD, AUDIT_KEY, AuditHead, Database
+from app.models.people import Role
 from app.models.security import AuditEntry
 from app.security.addresses import address_key, stored_address
 from app.security.masking import mask_text
+from app.services.errors import Forbidden
 from app.services.principal import Principal
 from app.services.uow import Service
 
@@ -332,6 +334,14 @@ class AuditLog(Service):
             return await record_for(
                 uow.session, caller, action=action, target=target, outcome=outcome, detail=detail, now=self.clock()
             )
+
+    async def require(self, caller: Principal, *roles: Role, action: str, target: str) -> None:
+        """`caller.require(*roles)`, with a refusal audited: probing by other roles leaves a trace."""
+        try:
+            caller.require(*roles)
+        except Forbidden:
+            await self.write_for(caller, action=ROLE_DENIED, target=f'{action}:{target}', outcome=OUTCOME_DENIED)
+            raise
 
 
 async def _batch(db: Database, *, after: int, size: int) -> list[AuditEntry]:

@@ -159,8 +159,13 @@ def _fit(name: str, value: str) -> str:
 
 
 def chain_hash(entry: AuditEntry, key: bytes) -> str:
-    """HMAC-SHA256 with the audit key over a canonical JSON of every field except the id (so renumbering
-    is not an edit); without the key nobody can make a forged or edited row fit the chain."""
+    """HMAC-SHA256 with the audit key over the row's canonical payload; without the key nobody can make a
+    forged or edited row fit the chain."""
+    return hmac.new(key, canonical_payload(entry), hashlib.sha256).hexdigest()
+
+
+def canonical_payload(entry: AuditEntry) -> bytes:
+    """A canonical JSON of every field except the id (so renumbering is not an edit): what the chain hashes."""
     payload = {
         'at': _utc(entry.at).isoformat(timespec='microseconds'),
         'actor': entry.actor,
@@ -172,8 +177,7 @@ def chain_hash(entry: AuditEntry, key: bytes) -> str:
         'client_address': entry.client_address,
         'prev_hash': entry.prev_hash,
     }
-    canonical = json.dumps(payload, sort_keys=True, separators=(',', ':'), ensure_ascii=False)
-    return hmac.new(key, canonical.encode('utf-8'), hashlib.sha256).hexdigest()
+    return json.dumps(payload, sort_keys=True, separators=(',', ':'), ensure_ascii=False).encode('utf-8')
 
 
 async def _lock_chain(session: AsyncSession) -> None:

@@ -90,20 +90,6 @@ async def bridged(harness: HubHarness, tmp_path: Path) -> AsyncIterator[Start]:
 
 
 @pytest.fixture
-async def printer() -> AsyncIterator[EscposPrinterEmulator]:
-    emulator = await EscposPrinterEmulator().start()
-    yield emulator
-    await emulator.stop()
-
-
-@pytest.fixture
-async def id_service() -> AsyncIterator[IdServiceEmulator]:
-    emulator = await IdServiceEmulator().start()
-    yield emulator
-    await emulator.stop()
-
-
-@pytest.fixture
 def serial() -> Any:
     pairs: list[SerialPair] = []
 

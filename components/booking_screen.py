@@ -17,10 +17,9 @@ from app.services.booking_slots import Slot
 from app.services.errors import DomainError
 from app.services.principal import Principal
 from components import booking_texts as _texts  # noqa: F401 - registers the texts
-from components.booking_texts import weekday
 from components.kiosk_ticket import qr_data_uri
 from components.testids import tid
-from components.texts import error_text, t
+from components.texts import error_text, t, weekday
 
 
 class BookingScreen:

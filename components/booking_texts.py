@@ -4,16 +4,6 @@ from __future__ import annotations
 
 from components.texts import register
 
-WEEKDAYS = (
-    ('周一', 'Mon'),
-    ('周二', 'Tue'),
-    ('周三', 'Wed'),
-    ('周四', 'Thu'),
-    ('周五', 'Fri'),
-    ('周六', 'Sat'),
-    ('周日', 'Sun'),
-)
-
 register(
     {
         'book.title': ('预约办事', 'Book a visit'),
@@ -38,8 +28,3 @@ register(
         'book.cancelled': ('预约已取消', 'Booking cancelled'),
     }
 )
-
-
-def weekday(index: int, lang: str) -> str:
-    zh, en = WEEKDAYS[index]
-    return en if lang == 'en' else zh

@@ -20,11 +20,10 @@ from app.services.errors import DomainError
 from app.services.hall_hours import CLOSE_HOUR, HOURS, OPEN_HOUR
 from app.services.staffing import MAX_WAIT
 from components import guide_texts as _texts  # noqa: F401 - registers the texts
-from components.guide_texts import WEEKDAYS
 from components.hours_texts import hours_text
 from components.kiosk_texts import pick
 from components.testids import tid
-from components.texts import error_text, t
+from components.texts import WEEKDAYS, error_text, t
 
 # Wait (minutes, upper bound) -> cell colour: the lighter, the quieter.
 SHADES = ((5, 'bg-green-1'), (15, 'bg-green-3'), (30, 'bg-amber-3'), (60, 'bg-orange-4'), (MAX_WAIT, 'bg-red-4'))

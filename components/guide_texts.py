@@ -4,16 +4,6 @@ from __future__ import annotations
 
 from components.texts import register
 
-WEEKDAYS = (
-    ('周一', 'Mon'),
-    ('周二', 'Tue'),
-    ('周三', 'Wed'),
-    ('周四', 'Thu'),
-    ('周五', 'Fri'),
-    ('周六', 'Sat'),
-    ('周日', 'Sun'),
-)
-
 register(
     {
         'guide.title': ('办事指南', 'Service guide'),

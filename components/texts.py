@@ -56,6 +56,17 @@ TEXTS: dict[str, tuple[str, str]] = {
 }
 
 
+WEEKDAYS = (  # by date.weekday(): Monday first
+    ('周一', 'Mon'),
+    ('周二', 'Tue'),
+    ('周三', 'Wed'),
+    ('周四', 'Thu'),
+    ('周五', 'Fri'),
+    ('周六', 'Sat'),
+    ('周日', 'Sun'),
+)
+
+
 def register(texts: dict[str, tuple[str, str]]) -> None:
     """Page and component modules add their own texts here (zh-CN, English); keys must not clash."""
     clashes = {key for key in texts if key in TEXTS and TEXTS[key] != texts[key]}
@@ -78,3 +89,9 @@ def t(key: str, **values: object) -> str:
     zh, en = TEXTS[key]
     text = en if get_settings().lang == 'en' else zh
     return text.format(**values) if values else text
+
+
+def weekday(index: int, lang: str) -> str:
+    """The short weekday name (`date.weekday()` index) in the given language."""
+    zh, en = WEEKDAYS[index]
+    return en if lang == 'en' else zh

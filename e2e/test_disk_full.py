@@ -5,7 +5,6 @@ alert, and once space is freed the same kiosk takes a ticket again."""
 from __future__ import annotations
 
 import contextlib
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from playwright.sync_api import Page, expect
 from tests.apphost import SMALL_HALL_PASSWORDS, prepare_database, run_coroutine, sqlite_url, start_app
 from tests.kiosk_hall import prepare_ui
 from tests.kioskpairing import pair_page
+from tests.tmpfs import small_tmpfs
 from tests.totp import finish_login, token_body
 
 WAIT_MS = 20_000  # generous: the machine is shared
@@ -23,15 +23,8 @@ WAIT_MS = 20_000  # generous: the machine is shared
 
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / 'fs'
-    mount.mkdir()
-    done = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f'cannot mount a tmpfs here: {done.stderr.decode().strip()}')
-    try:
+    with small_tmpfs(tmp_path) as mount:
         yield mount
-    finally:
-        subprocess.run(['umount', '-l', str(mount)], check=False)
 
 
 def fill_until_refused(folder: Path, base_url: str, token: str) -> Path:

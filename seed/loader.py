@@ -148,22 +148,12 @@ async def _services(
     )
     services: dict[str, ServiceItem] = {}
     for spec in specs:
-        values = _service_values(spec, departments)
+        values = spec.row_values(departments[spec.department].id)
         # a workflow an admin saved in the workflow editor is the hall's now: a re-run (`make run`) keeps it
         on_create = {'workflow': values.pop('workflow')} if spec.code in edited else None
         services[spec.code] = upsert.put(ServiceItem, existing, spec.code, values, on_create)
     await upsert.flush()
     return services
-
-
-def _service_values(spec: ServiceSpec, departments: dict[str, Department]) -> dict[str, Any]:
-    """Materials always carry `condition` ({} = always needed), so readers need no special case."""
-    values = spec.model_dump(exclude={'department', 'questions', 'materials', 'workflow'})
-    values['department_id'] = departments[spec.department].id
-    values['materials'] = [material.model_dump() for material in spec.materials]
-    values['questions'] = [question.model_dump() for question in spec.questions]
-    values['workflow'] = [node.model_dump(exclude_none=True) for node in spec.workflow]
-    return values
 
 
 async def _windows(upsert: _Upsert, hall: Hall, specs: list[WindowSpec], zones: dict[str, Zone]) -> dict[int, Window]:
@@ -258,17 +248,8 @@ async def _devices(
     existing = {device.code: device for device in await upsert.rows(Device, Device.hall_id == hall.id)}
     for spec in specs:
         issued = spec.code in existing and existing[spec.code].credential_issued_at is not None
-        values = {
-            'hall_id': hall.id,
-            'code': spec.code,
-            'kind': spec.kind,
-            'name': spec.name,
-            'x': spec.x,
-            'y': spec.y,
-            'attached_to': spec.attached_to,
-            'zone_id': zones[spec.zone].id,
-            'window_id': windows[spec.window].id if spec.window is not None else None,
-        }
+        window_id = windows[spec.window].id if spec.window is not None else None
+        values = {'hall_id': hall.id, 'code': spec.code, **spec.row_values(zones[spec.zone].id, window_id)}
         if not issued:
             values['credential_hash'] = credential_hash(device_credential(secret, spec.code))
         upsert.put(Device, existing, spec.code, values)

@@ -1,4 +1,5 @@
-"""Fixtures: databases (SQLite per test, PostgreSQL per run), bus, clock, a small hall, the queue."""
+"""Fixtures: databases (SQLite per test, PostgreSQL per run), bus, clock, a small hall, the queue, its kiosks,
+the device bridge's emulated printer and ID service."""
 
 from __future__ import annotations
 
@@ -13,11 +14,15 @@ from app.db import Database
 from app.security.addresses import address_key, stored_address
 from app.security.crypto import FieldCipher
 from app.security.keys import Purpose
+from app.services.auth import AuthService
+from app.services.kiosk import KioskService
 from app.services.queue import QueueService
 from app.settings import Settings, get_settings, load_settings
+from tests.bridgekit import EscposPrinterEmulator, IdServiceEmulator
 from tests.callers import deps_for
 from tests.dbs import PostgresDatabase, SqliteTemplate
 from tests.factories import SmallHall, build_small_hall
+from tests.kiosk_hall import add_kiosk_hall
 
 AUDIT_KEY = load_settings().key(Purpose.AUDIT)  # the key of every app in this run (the root conftest sets SECRET_KEY)
 
@@ -105,6 +110,40 @@ def queue(
     db: Database, bus: InProcessBus, settings: Settings, cipher: FieldCipher, hall: SmallHall, clock: FakeClock
 ) -> QueueService:
     return QueueService(deps_for(db, bus, hall_id=hall.hall_id, settings=settings, clock=clock, cipher=cipher))
+
+
+@pytest.fixture
+async def kiosks(
+    db: Database,
+    bus: InProcessBus,
+    settings: Settings,
+    cipher: FieldCipher,
+    queue: QueueService,
+    hall: SmallHall,
+    clock: FakeClock,
+) -> KioskService:
+    """The kiosk service of the small hall with a kiosk and its peripherals (tests/kiosk_hall.py)."""
+    await add_kiosk_hall(db, hall.hall_id)
+    auth = AuthService(deps_for(db, hall_id=hall.hall_id, settings=settings, clock=clock))
+    return KioskService(
+        deps_for(db, bus, hall_id=hall.hall_id, settings=settings, clock=clock, cipher=cipher), queue, auth=auth
+    )
+
+
+@pytest.fixture
+async def printer() -> AsyncIterator[EscposPrinterEmulator]:
+    """A network ESC/POS printer for the device bridge (tests/bridgekit.py)."""
+    emulator = await EscposPrinterEmulator().start()
+    yield emulator
+    await emulator.stop()
+
+
+@pytest.fixture
+async def id_service() -> AsyncIterator[IdServiceEmulator]:
+    """The ID card reader's local service for the device bridge (tests/bridgekit.py)."""
+    emulator = await IdServiceEmulator().start()
+    yield emulator
+    await emulator.stop()
 
 
 @pytest.fixture

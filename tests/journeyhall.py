@@ -193,6 +193,17 @@ def hall_queue_fixture(journey: Journey) -> QueueService:
     return QueueService(journey.cases.deps)
 
 
+@pytest.fixture(name='act')
+async def case_act_fixture(journey: Journey, hall_queue: QueueService, journey_hall: JourneyHall) -> PersonAct:
+    """An outsider's 社保 ticket at window 2 with its case open (two materials still to bring), the phone proved
+    by the texted code."""
+    ticket = await served_ticket(
+        hall_queue, journey_hall.small.window_2, 'SVC-B', id_number=OUTSIDER, phone='13900001234'
+    )
+    await journey.cases.open_case(ticket.ticket.id or 0, actor='w02', answers={'employment': 'flexible'})
+    return await by_sms(journey, ticket.ticket.code)
+
+
 async def served_ticket(
     queue: QueueService,
     window_id: int,

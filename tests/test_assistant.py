@@ -14,7 +14,7 @@ import yaml
 from sqlmodel import select
 
 from app.db import Database
-from app.models import ServiceItem
+from app.models import Department, ServiceItem
 from app.services.assistant import MAX_QUESTION_CHARS, QUESTIONS_PER_ADDRESS, AssistantService, Reply
 from app.services.errors import Invalid
 from app.services.guide import GuideService
@@ -132,6 +132,26 @@ async def test_a_rebuild_finds_what_the_catalogue_now_says(assistant: AssistantS
     assert (await _ask(assistant, '游艇帆船')).handoff  # the index is the catalogue as last built
     await assistant.rebuild()
     assert (await _ask(assistant, '游艇帆船')).answers[0].code == 'RE-QUERY'
+
+
+async def test_the_assistant_and_the_guide_read_the_same_catalogue_in_the_same_order(
+    assistant: AssistantService,
+) -> None:
+    guide = assistant.guide_service
+
+    async def both() -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+        told = [(s.code, s.name, s.department) for s in await assistant.catalogue()]
+        listed = [(e.code, e.name, e.department.name) for e in await guide.catalogue()]
+        return told, listed
+
+    told, listed = await both()
+    assert told == listed and len(told) == len(read_seed('default').services)
+    async with unit_of_work(assistant.db) as uow:
+        first = (await uow.session.execute(select(Department).order_by(Department.id))).scalars().first()
+        assert first is not None and first.id is not None
+        uow.session.add(ServiceItem(code='AAA-YACHT', name='游艇登记', ticket_prefix='Y', department_id=first.id))
+    told, listed = await both()  # neither keeps rows of its own: a change shows in both at the next read
+    assert told == listed and told[0] == ('AAA-YACHT', '游艇登记', first.name)
 
 
 async def test_the_question_set_covers_every_service_and_meets_the_targets(assistant: AssistantService) -> None:

@@ -18,16 +18,15 @@ from app.services import audit
 from app.services.errors import Forbidden, NotFound, Unauthorized
 from app.services.journey import Journey
 from app.services.principal import Principal
-from app.services.queue import QueueService
 from app.services.tracking import VIA_ACCOUNT, PersonAct
 from tests import journeyhall
 from tests.conftest import FakeClock
-from tests.journeyhall import OUTSIDER, JourneyHall, by_sms, served_ticket
 
 journey_hall = journeyhall.journey_hall_fixture
 journey_settings = journeyhall.journey_settings_fixture
 journey = journeyhall.journey_fixture
 hall_queue = journeyhall.hall_queue_fixture
+act = journeyhall.case_act_fixture
 
 
 async def new_account(db: Database, clock: FakeClock, *, citizen_id: int | None = None, n: int = 1) -> int:
@@ -36,16 +35,6 @@ async def new_account(db: Database, clock: FakeClock, *, citizen_id: int | None 
         s.add(account)
         await s.flush()
         return account.id or 0
-
-
-@pytest.fixture
-async def act(journey: Journey, hall_queue: QueueService, journey_hall: JourneyHall) -> PersonAct:
-    """An outsider's 社保 ticket with its case open, proved by the texted code."""
-    ticket = await served_ticket(
-        hall_queue, journey_hall.small.window_2, 'SVC-B', id_number=OUTSIDER, phone='13900001234'
-    )
-    await journey.cases.open_case(ticket.ticket.id or 0, actor='w02', answers={'employment': 'flexible'})
-    return await by_sms(journey, ticket.ticket.code)
 
 
 async def test_an_anonymous_caller_is_asked_to_sign_in(journey: Journey) -> None:

@@ -13,6 +13,7 @@ from app.api.citizen import CITIZEN_COOKIE
 from app.services.principal import Principal
 from app.settings import get_settings
 from pages.citizen_session import citizen_of, require_citizen
+from tests.bare_request import get_request
 from tests.citizen_login import citizen_signed_in, texted_sign_in_code
 from tests.factories import SmallHall
 from tests.running import ready, root
@@ -81,19 +82,7 @@ async def test_a_signed_in_citizen_is_sent_on_and_an_ended_session_asks_again(
 
 
 def request_for(path: str, query: str = '', token: str | None = None) -> Request:
-    headers = [(b'cookie', f'{CITIZEN_COOKIE}={token}'.encode())] if token else []
-    scope = {
-        'type': 'http',
-        'method': 'GET',
-        'scheme': 'http',
-        'server': ('hall.test', 80),
-        'client': ('10.3.0.9', 50000),
-        'root_path': '',
-        'path': path,
-        'query_string': query.encode(),
-        'headers': headers,
-    }
-    return Request(scope)
+    return get_request(path, query, cookie=(CITIZEN_COOKIE, token) if token else None)
 
 
 async def test_a_citizen_page_sends_an_anonymous_or_ended_visitor_to_sign_in_and_back(

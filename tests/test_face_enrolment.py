@@ -23,7 +23,6 @@ from app.models.citizen_account import CitizenAccount
 from app.models.device import DeviceKind
 from app.models.ticket import Ticket, TicketStatus
 from app.security.crypto import FieldCipher
-from app.services.auth import AuthService
 from app.services.consent import CURRENT_TEXT_VERSIONS, FACE_CONTEXT, ConsentService
 from app.services.errors import DomainError, Forbidden, Invalid
 from app.services.face_enrolment import FACE_ENROLLED, FaceCapture, FaceEnrolmentService
@@ -31,7 +30,6 @@ from app.services.face_liveness import BLINK, NO_CUE, STILL, TOO_FEW, TURN, judg
 from app.services.kiosk import KioskService, KioskSession, Method, Step
 from app.services.principal import Principal
 from app.services.proxy import ProxyService
-from app.services.queue import QueueService
 from app.settings import Settings
 from devices.face import MATCH, NO_MATCH, FaceEngine, face_recognition
 from devices.sim import face_motion
@@ -39,7 +37,7 @@ from tests.callers import deps_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
-from tests.kiosk_hall import CAMERA, KIOSK, READER, add_kiosk_hall
+from tests.kiosk_hall import CAMERA, KIOSK, READER
 
 ADULT_ID = make_id(dt.date(1985, 3, 2))
 CHILD_ID = make_id(dt.date(2016, 3, 2), sequence='321')
@@ -84,23 +82,6 @@ def engine() -> FaceEngine:
 def template(engine: FaceEngine, astronaut: np.ndarray) -> bytes:
     (encoding,) = engine.encode(astronaut)[:1]
     return encoding.tobytes()
-
-
-@pytest.fixture
-async def kiosks(
-    db: Database,
-    bus: InProcessBus,
-    settings: Settings,
-    cipher: FieldCipher,
-    queue: QueueService,
-    hall: SmallHall,
-    clock: FakeClock,
-) -> KioskService:
-    await add_kiosk_hall(db, hall.hall_id)
-    auth = AuthService(deps_for(db, hall_id=hall.hall_id, settings=settings, clock=clock))
-    return KioskService(
-        deps_for(db, bus, hall_id=hall.hall_id, settings=settings, clock=clock, cipher=cipher), queue, auth=auth
-    )
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from app.models.ticket import Channel, PriorityClass, TicketEvent
 from app.security import codes
 from app.security.crypto import FieldCipher
 from app.services import audit, citizens, kiosk_tickets
-from app.services.auth import AuthService
 from app.services.consent import CURRENT_TEXT_VERSIONS, ConsentService, Guardian
 from app.services.errors import (
     Conflict,
@@ -42,7 +41,7 @@ from tests.callers import deps_for
 from tests.conftest import FakeClock, audited
 from tests.factories import SmallHall
 from tests.idnumbers import make_id
-from tests.kiosk_hall import BARE_KIOSK, CAMERA, KIOSK, PRINTER, READER, SCANNER, add_kiosk_hall
+from tests.kiosk_hall import BARE_KIOSK, CAMERA, KIOSK, PRINTER, READER, SCANNER
 
 ELDER_ID = make_id(dt.date(1956, 5, 1))  # 70 on the fake clock's day (2026-11-28)
 YOUNG_ID = make_id(dt.date(1990, 5, 1), sequence='456')
@@ -79,23 +78,6 @@ class FakeDevices:
             raise self.failure
         self.printed.append((printer_code, slip))
         return 'job-1'
-
-
-@pytest.fixture
-async def kiosks(
-    db: Database,
-    bus: InProcessBus,
-    settings: Settings,
-    cipher: FieldCipher,
-    queue: QueueService,
-    hall: SmallHall,
-    clock: FakeClock,
-) -> KioskService:
-    await add_kiosk_hall(db, hall.hall_id)
-    auth = AuthService(deps_for(db, hall_id=hall.hall_id, settings=settings, clock=clock))
-    return KioskService(
-        deps_for(db, bus, hall_id=hall.hall_id, settings=settings, clock=clock, cipher=cipher), queue, auth=auth
-    )
 
 
 async def session(kiosks: KioskService, code: str = KIOSK) -> KioskSession:

@@ -22,23 +22,14 @@ from app.services.queue import QueueService
 from app.services.tracking import VIA_SMS, PersonAct, Tracked
 from tests import journeyhall
 from tests.conftest import FakeClock
-from tests.journeyhall import OUTSIDER, UNKNOWN_CITIZEN, JourneyHall, by_sms, served_ticket
+from tests.journeyhall import UNKNOWN_CITIZEN, JourneyHall, served_ticket
 from tests.twinkit import Recorder
 
 journey_hall = journeyhall.journey_hall_fixture
 journey_settings = journeyhall.journey_settings_fixture
 journey = journeyhall.journey_fixture
 hall_queue = journeyhall.hall_queue_fixture
-
-
-@pytest.fixture
-async def act(journey: Journey, hall_queue: QueueService, journey_hall: JourneyHall) -> PersonAct:
-    """An outsider's 社保 ticket at window 2 with its case open: two materials still to bring."""
-    ticket = await served_ticket(
-        hall_queue, journey_hall.small.window_2, 'SVC-B', id_number=OUTSIDER, phone='13900001234'
-    )
-    await journey.cases.open_case(ticket.ticket.id or 0, actor='w02', answers={'employment': 'flexible'})
-    return await by_sms(journey, ticket.ticket.code)
+act = journeyhall.case_act_fixture
 
 
 def stranger(act: PersonAct) -> PersonAct:

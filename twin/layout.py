@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import col, select
 
+from app.clock import utcnow
 from app.db import Database
 from app.events import AlertPayload, HomeVisitChanged
 from app.models.device import Device
@@ -14,6 +15,7 @@ from app.models.operations import Alert
 from app.models.people import Role, StaffUser
 from app.models.visits import OPEN_VISITS, HomeVisit
 from app.services.alerts import payload
+from app.services.home_visits import visit_changed
 
 
 @dataclass(frozen=True)
@@ -67,19 +69,5 @@ async def load_layout(db: Database, hall_id: int) -> HallLayout:
             devices=devices,
             staff=staff,
             alerts=[payload(a) for a in alerts],
-            visits=[
-                HomeVisitChanged(
-                    hall_id=hall_id,
-                    visit_id=visit.id or 0,
-                    case_id=visit.case_id,
-                    service_code=code,
-                    department_id=visit.department_id,
-                    status=visit.status,
-                    requested_at=visit.requested_at,
-                    slot_start=visit.slot_start,
-                    slot_end=visit.slot_end,
-                    assignees=len(visit.assignees),
-                )
-                for visit, code in visits
-            ],
+            visits=[visit_changed(visit, code, now=utcnow()) for visit, code in visits],
         )

@@ -364,15 +364,7 @@ class AlertService(Service):
                     if existing is not None:
                         self.open[spec.key] = existing
                         return None
-                    alert = Alert(
-                        hall_id=self.hall_id,
-                        key=spec.key,
-                        kind=spec.kind,
-                        severity=spec.severity,
-                        target=spec.target[:64],
-                        message=spec.message[:300],
-                        raised_at=self.clock(),
-                    )
+                    alert = self._new(spec)
                     s.add(alert)
                     await s.flush()
                     uow.emit(AlertRaised(hall_id=self.hall_id, alert=payload(alert)))
@@ -390,11 +382,10 @@ class AlertService(Service):
             log.info('alert raised: %s', spec.key)
             return alert
 
-    async def _announce(self, spec: AlertSpec) -> Alert:
-        """The database cannot store the alert (the very fault it may be about): the manager still sees it now,
-        over the bus, and it lives in memory until its condition clears."""
-        alert = Alert(
-            id=unstored_id(spec.key),
+    def _new(self, spec: AlertSpec, alert_id: int | None = None) -> Alert:
+        """The alert raised now, cut to its columns' sizes (no id: the database gives one)."""
+        return Alert(
+            id=alert_id,
             hall_id=self.hall_id,
             key=spec.key,
             kind=spec.kind,
@@ -403,6 +394,11 @@ class AlertService(Service):
             message=spec.message[:300],
             raised_at=self.clock(),
         )
+
+    async def _announce(self, spec: AlertSpec) -> Alert:
+        """The database cannot store the alert (the very fault it may be about): the manager still sees it now,
+        over the bus, and it lives in memory until its condition clears."""
+        alert = self._new(spec, unstored_id(spec.key))
         self.open[spec.key] = alert
         await self.bus.publish(AlertRaised(hall_id=self.hall_id, alert=payload(alert)))
         log.warning('alert raised but not stored (storage fault): %s', spec.key)

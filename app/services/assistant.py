@@ -16,15 +16,12 @@ import contextlib
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlmodel import select
-
-from app.models.hall import Department, ServiceItem
 from app.services import materials
 from app.services.assistant_index import AssistantIndex, Reason, Segmenter, ServiceText, vocabulary_words
 from app.services.assistant_vocabulary import Vocabulary
 from app.services.deps import Deps
 from app.services.errors import Invalid
-from app.services.guide import Guide, GuideService
+from app.services.guide import Guide, GuideService, read_catalogue
 from app.services.limits import Limit
 from app.services.principal import Principal
 from app.services.uow import Service
@@ -79,7 +76,7 @@ class AssistantService(Service):
 
     async def rebuild(self) -> None:
         """Read the catalogue and index it off the event loop (jieba's dictionary loads once, ~1 s)."""
-        services = await self._catalogue()
+        services = await self.catalogue()
         if self._segmenter is None:
             self._segmenter = await asyncio.to_thread(
                 Segmenter, vocabulary_words(self.vocabulary), cache_dir=self.settings.var_dir / 'cache'
@@ -121,15 +118,9 @@ class AssistantService(Service):
         """The answer's service as /guide shows it: checklist for the answered questions, steps, waits."""
         return await self.guide_service.guide(answer.code, answer.answers)
 
-    async def _catalogue(self) -> list[ServiceText]:
-        async with self.db.read_session() as s:
-            rows = (
-                await s.execute(
-                    select(ServiceItem, Department)
-                    .join(Department, Department.id == ServiceItem.department_id)
-                    .order_by(Department.id, ServiceItem.code)
-                )
-            ).all()
+    async def catalogue(self) -> list[ServiceText]:
+        """The guide's catalogue (`guide.read_catalogue`) as the index reads it: same services, same order."""
+        rows = await read_catalogue(self.db)
         return [
             ServiceText(
                 code=service.code,

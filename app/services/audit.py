@@ -42,9 +42,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.db import AUDIT_HEAD, AUDIT_KEY, AuditHead, Database
+from app.models.people import Role
 from app.models.security import AuditEntry
 from app.security.addresses import address_key, stored_address
 from app.security.masking import mask_text
+from app.services.errors import Forbidden
 from app.services.principal import Principal
 from app.services.uow import Service
 
@@ -157,8 +159,13 @@ def _fit(name: str, value: str) -> str:
 
 
 def chain_hash(entry: AuditEntry, key: bytes) -> str:
-    """HMAC-SHA256 with the audit key over a canonical JSON of every field except the id (so renumbering
-    is not an edit); without the key nobody can make a forged or edited row fit the chain."""
+    """HMAC-SHA256 with the audit key over the row's canonical payload; without the key nobody can make a
+    forged or edited row fit the chain."""
+    return hmac.new(key, canonical_payload(entry), hashlib.sha256).hexdigest()
+
+
+def canonical_payload(entry: AuditEntry) -> bytes:
+    """A canonical JSON of every field except the id (so renumbering is not an edit): what the chain hashes."""
     payload = {
         'at': _utc(entry.at).isoformat(timespec='microseconds'),
         'actor': entry.actor,
@@ -170,8 +177,7 @@ def chain_hash(entry: AuditEntry, key: bytes) -> str:
         'client_address': entry.client_address,
         'prev_hash': entry.prev_hash,
     }
-    canonical = json.dumps(payload, sort_keys=True, separators=(',', ':'), ensure_ascii=False)
-    return hmac.new(key, canonical.encode('utf-8'), hashlib.sha256).hexdigest()
+    return json.dumps(payload, sort_keys=True, separators=(',', ':'), ensure_ascii=False).encode('utf-8')
 
 
 async def _lock_chain(session: AsyncSession) -> None:
@@ -332,6 +338,14 @@ class AuditLog(Service):
             return await record_for(
                 uow.session, caller, action=action, target=target, outcome=outcome, detail=detail, now=self.clock()
             )
+
+    async def require(self, caller: Principal, *roles: Role, action: str, target: str) -> None:
+        """`caller.require(*roles)`, with a refusal audited: probing by other roles leaves a trace."""
+        try:
+            caller.require(*roles)
+        except Forbidden:
+            await self.write_for(caller, action=ROLE_DENIED, target=f'{action}:{target}', outcome=OUTCOME_DENIED)
+            raise
 
 
 async def _batch(db: Database, *, after: int, size: int) -> list[AuditEntry]:

@@ -32,7 +32,7 @@ from app.models.people import Role
 from app.security.credentials import credential_hash
 from app.services import audit, kiosk_pairing
 from app.services.deps import Deps
-from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services.errors import Conflict, Invalid, NotFound
 from app.services.principal import Principal
 from app.services.uow import Service
 
@@ -111,7 +111,7 @@ class DeviceRegistryService(Service):
 
     async def devices(self, caller: Principal) -> list[DeviceEntry]:
         """Every device of the hall, retired ones too, in code order (admins only)."""
-        await self._require_admin(caller, 'list', 'devices')
+        await self.audit.require(caller, Role.ADMIN, action='list', target='devices')
         async with self.db.read_session() as s:
             zones = {
                 z.id: z.name for z in (await s.execute(select(Zone).where(Zone.hall_id == self.hall_id))).scalars()
@@ -142,7 +142,7 @@ class DeviceRegistryService(Service):
 
     async def choices(self, caller: Principal) -> RegistryChoices:
         """The zones, windows and kiosks a new device may be placed in or attached to (admins only)."""
-        await self._require_admin(caller, 'list', 'device_choices')
+        await self.audit.require(caller, Role.ADMIN, action='list', target='device_choices')
         async with self.db.read_session() as s:
             hall = await s.get(Hall, self.hall_id)
             assert hall is not None
@@ -171,7 +171,7 @@ class DeviceRegistryService(Service):
 
     async def register(self, caller: Principal, draft: DeviceDraft) -> IssuedCredential:
         """Add a device with a fresh credential (returned once); bad input changes nothing."""
-        await self._require_admin(caller, REGISTERED, f'device:{draft.code[:32]}')
+        await self.audit.require(caller, Role.ADMIN, action=REGISTERED, target=f'device:{draft.code[:32]}')
         now = self.clock()
         credential = new_credential()
         async with self._transaction() as uow:
@@ -208,7 +208,7 @@ class DeviceRegistryService(Service):
 
     async def rotate(self, caller: Principal, device_code: str) -> IssuedCredential:
         """Give a device a new credential (returned once); the old one is refused from the commit on."""
-        await self._require_admin(caller, ROTATED, f'device:{device_code[:32]}')
+        await self.audit.require(caller, Role.ADMIN, action=ROTATED, target=f'device:{device_code[:32]}')
         now = self.clock()
         credential = new_credential()
         async with self._transaction() as uow:
@@ -225,7 +225,7 @@ class DeviceRegistryService(Service):
 
         A kiosk that still has peripherals attached is refused: retire them first, so none is left
         pointing at a kiosk that is gone."""
-        await self._require_admin(caller, RETIRED, f'device:{device_code[:32]}')
+        await self.audit.require(caller, Role.ADMIN, action=RETIRED, target=f'device:{device_code[:32]}')
         now = self.clock()
         async with self._transaction() as uow:
             s = uow.session
@@ -252,16 +252,6 @@ class DeviceRegistryService(Service):
                 uow.emit(KioskPairingChanged(hall_id=self.hall_id, device=_payload(device), change='revoked'))
 
     # ---- helpers ----------------------------------------------------------------------------------
-
-    async def _require_admin(self, caller: Principal, action: str, target: str) -> None:
-        """Admins only; a refusal is audited, so probing by other roles leaves a trace."""
-        try:
-            caller.require(Role.ADMIN)
-        except Forbidden:
-            await self.audit.write_for(
-                caller, action=audit.ROLE_DENIED, target=f'{action}:{target}', outcome=audit.OUTCOME_DENIED
-            )
-            raise
 
     async def _active(self, s: AsyncSession, device_code: str) -> Device:
         """This hall's device, locked for the rest of the transaction; a retired one is refused."""

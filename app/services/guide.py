@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlmodel import select
+from sqlmodel.sql.expression import Select
 
+from app.db import Database
 from app.models.hall import Department, ServiceItem, Window, WindowService
 from app.services import materials, workflow
 from app.services.deps import Deps
@@ -58,6 +60,23 @@ class CatalogueEntry:
 class DepartmentGroup:
     department: DepartmentName
     services: tuple[CatalogueEntry, ...]
+
+
+def _with_department() -> Select[tuple[ServiceItem, Department]]:
+    return select(ServiceItem, Department).join(Department, Department.id == ServiceItem.department_id)
+
+
+async def read_catalogue(db: Database) -> list[tuple[ServiceItem, Department]]:
+    """Every service with its department, by department then code, read afresh on each call.
+
+    The one catalogue read: /guide lists and searches it, the assistant indexes it, so both name the same
+    services in the same order.
+    """
+    async with db.read_session() as s:
+        return [
+            (service, department)
+            for service, department in await s.execute(_with_department().order_by(Department.id, ServiceItem.code))
+        ]
 
 
 def search(entries: Sequence[CatalogueEntry], query: str) -> list[CatalogueEntry]:
@@ -332,15 +351,7 @@ class GuideService(Service):
 
     async def catalogue(self) -> list[CatalogueEntry]:
         """Every service, by department then code."""
-        async with self.db.read_session() as s:
-            rows = (
-                await s.execute(
-                    select(ServiceItem, Department)
-                    .join(Department, Department.id == ServiceItem.department_id)
-                    .order_by(Department.id, ServiceItem.code)
-                )
-            ).all()
-        return [_entry(service, department) for service, department in rows]
+        return [_entry(service, department) for service, department in await read_catalogue(self.db)]
 
     async def search(self, query: str) -> list[CatalogueEntry]:
         return search(await self.catalogue(), query.strip())
@@ -354,13 +365,7 @@ class GuideService(Service):
         if any(len(key) > MAX_QUERY_CHARS or len(value) > MAX_QUERY_CHARS for key, value in given.items()):
             raise Invalid('guide_answer_too_long', limit=MAX_QUERY_CHARS)
         async with self.db.read_session() as s:
-            row = (
-                await s.execute(
-                    select(ServiceItem, Department)
-                    .join(Department, Department.id == ServiceItem.department_id)
-                    .where(ServiceItem.code == code)
-                )
-            ).one_or_none()
+            row = (await s.execute(_with_department().where(ServiceItem.code == code))).one_or_none()
             if row is None:
                 raise NotFound('unknown_service', text='unknown_service.code', code_value=code[:40])
             departments = {d.code: _department(d) for d in (await s.execute(select(Department))).scalars()}

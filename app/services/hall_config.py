@@ -268,7 +268,7 @@ class HallConfigService(Service):
         services = await _upsert(
             s,
             {sv.code: sv for sv in (await s.execute(select(ServiceItem))).scalars()},
-            {service.code: _service_values(service, departments) for service in hall.services},
+            {service.code: service.row_values(departments[service.department].id) for service in hall.services},
             ServiceItem,
         )
         existing = {
@@ -319,15 +319,8 @@ class HallConfigService(Service):
             d.code: d for d in (await s.execute(select(Device).where(Device.hall_id == self.hall_id))).scalars()
         }
         for spec in specs:
-            values = {
-                'kind': spec.kind,
-                'name': spec.name,
-                'x': spec.x,
-                'y': spec.y,
-                'attached_to': spec.attached_to,
-                'zone_id': zones[spec.zone].id,
-                'window_id': windows[spec.window].id if spec.window is not None else None,
-            }
+            window_id = windows[spec.window].id if spec.window is not None else None
+            values = spec.row_values(zones[spec.zone].id, window_id)
             device = existing.get(spec.code)
             if device is None:
                 secret = credential_hash(device_credential(self.settings.secret, spec.code))
@@ -410,16 +403,6 @@ def _serve(window: WindowSpec, code: str, tier: int | None) -> WindowSpec:
         return window
     services = [served for served in window.services if served.code != code]
     return window.model_copy(update={'services': [*services, WindowServiceSpec(code=code, priority=tier)]})
-
-
-def _service_values(spec: ServiceSpec, departments: Mapping[str, Department]) -> dict[str, Any]:
-    """The row's columns; materials always carry `condition` ({} = always needed), as the seed stores them."""
-    values = spec.model_dump(exclude={'department', 'questions', 'materials', 'workflow'})
-    values['department_id'] = departments[spec.department].id
-    values['materials'] = [material.model_dump() for material in spec.materials]
-    values['questions'] = [question.model_dump() for question in spec.questions]
-    values['workflow'] = [node.model_dump(exclude_none=True) for node in spec.workflow]
-    return values
 
 
 async def _upsert(

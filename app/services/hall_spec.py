@@ -146,6 +146,16 @@ class ServiceSpec(_Spec):
     materials: list[MaterialSpec] = Field(min_length=1)
     workflow: list[NodeSpec] = Field(default_factory=list)  # empty: 受理 -> 审批 -> 办结 (app/services/workflow.py)
 
+    def row_values(self, department_id: int | None) -> dict[str, Any]:
+        """The service_item row's columns, as the seed loader and the admin console both write them;
+        materials always carry `condition` ({} = always needed), so readers need no special case."""
+        values = self.model_dump(exclude={'department', 'questions', 'materials', 'workflow'})
+        values['department_id'] = department_id
+        values['materials'] = [material.model_dump() for material in self.materials]
+        values['questions'] = [question.model_dump() for question in self.questions]
+        values['workflow'] = [node.model_dump(exclude_none=True) for node in self.workflow]
+        return values
+
 
 class WindowServiceSpec(_Spec):
     """A service a window serves: priority 1 is its main service, 2 and up when no main ticket waits."""
@@ -204,6 +214,12 @@ class DeviceSpec(_Spec):
     y: float
     attached_to: Code | None = None
     window: int | None = None
+
+    def row_values(self, zone_id: int | None, window_id: int | None) -> dict[str, Any]:
+        """The device row's described columns, as the seed loader and the admin console both write them
+        (the code, hall and credential are theirs to set)."""
+        values = self.model_dump(include={'kind', 'name', 'x', 'y', 'attached_to'})
+        return values | {'zone_id': zone_id, 'window_id': window_id}
 
 
 @dataclass(frozen=True)

@@ -419,25 +419,29 @@ class HomeVisitService(Service):
                     citizen_id=visit.citizen_id,
                     account_id=visit.account_id,
                 )
-        uow.emit(
-            HomeVisitChanged(
-                hall_id=self.hall_id,
-                time=now,
-                visit_id=visit.id,
-                case_id=case.id,
-                service_code=service.code,
-                department_id=visit.department_id,
-                status=visit.status,
-                requested_at=visit.requested_at,
-                slot_start=visit.slot_start,
-                slot_end=visit.slot_end,
-                assignees=len(visit.assignees),
-            )
-        )
+        uow.emit(visit_changed(visit, service.code, now=now))
         detail = {'status': visit.status, 'service': service.code, 'assignees': list(visit.assignees)}
         if visit.slot_start is not None:
             detail['slot_start'] = _aware(visit.slot_start).isoformat()
         await audit.record_for(s, caller, action=action, target=f'visit:{visit.id}', detail=detail, now=now)
+
+
+def visit_changed(visit: HomeVisit, service_code: str, *, now: dt.datetime) -> HomeVisitChanged:
+    """The visit as the twin's queue shows it (no address, no person): sent on each change, read at start."""
+    assert visit.id is not None
+    return HomeVisitChanged(
+        hall_id=visit.hall_id,
+        time=now,
+        visit_id=visit.id,
+        case_id=visit.case_id,
+        service_code=service_code,
+        department_id=visit.department_id,
+        status=visit.status,
+        requested_at=visit.requested_at,
+        slot_start=visit.slot_start,
+        slot_end=visit.slot_end,
+        assignees=len(visit.assignees),
+    )
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:

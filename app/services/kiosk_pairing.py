@@ -36,7 +36,7 @@ from app.models.people import Role
 from app.security.keys import Purpose
 from app.services import audit
 from app.services.deps import Deps
-from app.services.errors import Conflict, Forbidden, NotFound, Unauthorized
+from app.services.errors import Conflict, NotFound, Unauthorized
 from app.services.limits import Limit
 from app.services.principal import Principal
 from app.services.uow import Service
@@ -139,7 +139,7 @@ class KioskPairingService(Service):
 
     async def kiosks(self, caller: Principal) -> list[KioskPairing]:
         """The hall's kiosks and rating pads with their pairing state, in code order (admins only)."""
-        await self._require_admin(caller, 'list', 'kiosks')
+        await self.audit.require(caller, Role.ADMIN, action='list', target='kiosks')
         now = self.clock()
         async with self.db.read_session() as s:
             devices = (
@@ -191,7 +191,7 @@ class KioskPairingService(Service):
 
     async def issue_code(self, caller: Principal, device_code: str) -> IssuedCode:
         """A new one-time code for this kiosk (admins only); an older unused code for it ends now."""
-        await self._require_admin(caller, CODE_ISSUED, f'kiosk:{device_code}')
+        await self.audit.require(caller, Role.ADMIN, action=CODE_ISSUED, target=f'kiosk:{device_code}')
         now = self.clock()
         async with self._transaction() as uow:
             s = uow.session
@@ -221,7 +221,7 @@ class KioskPairingService(Service):
 
     async def revoke(self, caller: Principal, device_code: str) -> None:
         """End this kiosk's pairing (admins only): its screen stops at once, its unused code too."""
-        await self._require_admin(caller, UNPAIRED, f'kiosk:{device_code}')
+        await self.audit.require(caller, Role.ADMIN, action=UNPAIRED, target=f'kiosk:{device_code}')
         now = self.clock()
         async with self._transaction() as uow:
             s = uow.session
@@ -364,16 +364,6 @@ class KioskPairingService(Service):
         return code
 
     # ---- helpers ----------------------------------------------------------------------------------
-
-    async def _require_admin(self, caller: Principal, action: str, target: str) -> None:
-        """Admins only; a refusal is audited, so probing by other roles leaves a trace."""
-        try:
-            caller.require(Role.ADMIN)
-        except Forbidden:
-            await self.audit.write_for(
-                caller, action=audit.ROLE_DENIED, target=f'{action}:{target}', outcome=audit.OUTCOME_DENIED
-            )
-            raise
 
     async def _kiosk(self, s: AsyncSession, device_code: str) -> Device:
         """This hall's kiosk or rating pad, locked for the rest of the transaction (one pairing change at a time)."""

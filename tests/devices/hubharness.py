@@ -27,6 +27,7 @@ from app.models import Hall, Window, Zone
 from app.models.device import Device, DeviceKind
 from app.security.credentials import credential_hash, device_credential
 from app.services.evaluation import EvaluationService
+from app.services.kiosk import TicketSlip
 from app.settings import Settings
 from devices import protocol
 from devices.driver import DeviceTuning
@@ -38,7 +39,7 @@ from tests.apphost import (
     TEST_SECRET,
     AppProcess,
     free_port,
-    prepare_database,
+    prepare_database_async,
     run_coroutine,
     sqlite_url,
     start_app,
@@ -53,6 +54,15 @@ FAST = DeviceTuning(
     sweep_interval=3600,
     image_time_limit=2.0,
     face_time_limit=10.0,
+)
+TICKET = TicketSlip(  # the slip the printer tests print
+    number='A012',
+    service_name='社保卡补办',
+    window_hint='5号、6号窗口',
+    people_ahead=3,
+    eta_minutes=12,
+    track_url='http://127.0.0.1:8080/track/abc123',
+    taken_at=dt.datetime(2026, 11, 28, 10, 5),
 )
 PROMPTS = {
     'long_wait_comfort': {'zh': '您已等候超过30分钟，辛苦了！', 'en': 'You have been waiting for over 30 minutes.'},
@@ -227,6 +237,18 @@ class HubHarness:
             await asyncio.sleep(0.01)
 
 
+async def hall_with_devices(url: str) -> None:
+    """Migrate `url` and build the small hall with one device per kind, credentials from the app's SECRET_KEY
+    (tests/apphost.py TEST_SECRET), as a hall provisions them."""
+    prepared = await prepare_database_async(url)
+    assert prepared.small_hall is not None
+    db = Database(url)
+    try:
+        await add_devices(db, TEST_SECRET.encode(), prepared.small_hall.hall_id)
+    finally:
+        await db.dispose()
+
+
 async def send(ws: ClientConnection, type_: str, data: dict[str, Any] | None = None, *, id_: str | None = None) -> str:
     id_ = id_ or protocol.new_id()
     await ws.send(protocol.encode(type_, data, id_=id_))
@@ -252,18 +274,7 @@ def running_hub_app(tmp: Path) -> Iterator[AppProcess]:
     Credentials come from the app's SECRET_KEY (tests/apphost.py TEST_SECRET), as a hall provisions them.
     """
     url = sqlite_url(tmp / 'hall.db')
-    prepared = prepare_database(url)
-    assert prepared.small_hall is not None
-    hall_id = prepared.small_hall.hall_id
-
-    async def with_devices() -> None:
-        db = Database(url)
-        try:
-            await add_devices(db, TEST_SECRET.encode(), hall_id)
-        finally:
-            await db.dispose()
-
-    run_coroutine(with_devices)
+    run_coroutine(lambda: hall_with_devices(url))
     app = start_app(url, tmp, {'DEVICE_MODE': 'websocket'})
     try:
         yield app

@@ -9,21 +9,14 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from app.db import Database
 from devices import protocol
-from tests.apphost import TEST_SECRET, prepare_database_async, sqlite_url, start_app
-from tests.devices.hubharness import DEVICES, add_devices
+from tests.apphost import sqlite_url, start_app
+from tests.devices.hubharness import DEVICES, hall_with_devices
 
 
 async def test_simulated_mode_connects_every_device_to_the_apps_own_hub(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path / 'hall.db')
-    prepared = await prepare_database_async(url)
-    assert prepared.small_hall is not None
-    db = Database(url)
-    try:
-        await add_devices(db, TEST_SECRET.encode(), prepared.small_hall.hall_id)
-    finally:
-        await db.dispose()
+    await hall_with_devices(url)
     app = await asyncio.to_thread(start_app, url, tmp_path, {'DEVICE_MODE': 'simulated', 'HALL_SIMULATION': 'off'})
     try:
         deadline = time.monotonic() + 15

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -22,7 +21,6 @@ from app.db import Database
 from app.events import CardRead, DeviceHealth, FaceMatched, PrinterStatus, QrScanned
 from app.security import codes
 from app.services.call_board import Call
-from app.services.kiosk import TicketSlip
 from app.settings import Settings
 from devices import protocol
 from devices.bridge.config import load
@@ -41,18 +39,9 @@ from tests.bridgekit import (
     write_config,
 )
 from tests.conftest import FakeClock
-from tests.devices.hubharness import FAST, HubHarness
+from tests.devices.hubharness import FAST, TICKET, HubHarness
 from tests.factories import SmallHall
 
-TICKET = TicketSlip(
-    number='A012',
-    service_name='社保卡补办',
-    window_hint='5号、6号窗口',
-    people_ahead=3,
-    eta_minutes=12,
-    track_url='http://127.0.0.1:8080/track/abc123',
-    taken_at=dt.datetime(2026, 11, 28, 10, 5),
-)
 CARD = {'certNumber': '110105195003011238', 'partyName': '王芳'}
 Start = Callable[[dict[str, list[dict[str, Any]]]], Awaitable[dict[str, BridgedPeripheral]]]
 
@@ -87,20 +76,6 @@ async def bridged(harness: HubHarness, tmp_path: Path) -> AsyncIterator[Start]:
     yield start
     for bridge in bridges:
         await bridge.stop()
-
-
-@pytest.fixture
-async def printer() -> AsyncIterator[EscposPrinterEmulator]:
-    emulator = await EscposPrinterEmulator().start()
-    yield emulator
-    await emulator.stop()
-
-
-@pytest.fixture
-async def id_service() -> AsyncIterator[IdServiceEmulator]:
-    emulator = await IdServiceEmulator().start()
-    yield emulator
-    await emulator.stop()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from app.db import Database
 from app.security.credentials import device_credential
 from app.settings import ROOT
 from devices.bridge import printer
@@ -21,9 +20,9 @@ from devices.bridge.__main__ import configure_logging
 from devices.bridge.config import ConfigError, load, parse, read_credential
 from devices.bridge.link import Check
 from devices.bridge.runner import build
-from tests.apphost import TEST_SECRET, prepare_database_async, sqlite_url
+from tests.apphost import TEST_SECRET, sqlite_url
 from tests.bridgekit import write_config
-from tests.devices.hubharness import add_devices
+from tests.devices.hubharness import hall_with_devices
 
 HUB = 'ws://127.0.0.1:9/ws/devices'
 GOOD = 'ab' * 32
@@ -106,13 +105,7 @@ def test_the_bridge_exits_2_with_one_line_when_its_config_is_unusable(tmp_path: 
 
 async def test_provision_writes_private_credential_files_only_for_devices_of_the_hall(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path / 'hall.db')
-    prepared = await prepare_database_async(url)
-    assert prepared.small_hall is not None
-    db = Database(url)
-    try:
-        await add_devices(db, TEST_SECRET.encode(), prepared.small_hall.hall_id)
-    finally:
-        await db.dispose()
+    await hall_with_devices(url)
     env = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST'}
     env |= {'DATABASE_URL': url, 'SECRET_KEY': TEST_SECRET, 'VAR_DIR': str(tmp_path / 'var')}
     out = tmp_path / 'keys'

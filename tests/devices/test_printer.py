@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import base64
-import datetime as dt
 from typing import Any
 
 import pytest
 
 from app.events import DeviceHealth, PrinterStatus
-from app.services.kiosk import TicketSlip
 from devices.driver import DeviceUnavailable
 from devices.sim.client import DeviceClient
-from tests.devices.hubharness import HubHarness
-
-TICKET = TicketSlip(
-    number='A012',
-    service_name='社保卡补办',
-    window_hint='5号、6号窗口',
-    people_ahead=3,
-    eta_minutes=12,
-    track_url='http://127.0.0.1:8080/track/abc123',
-    taken_at=dt.datetime(2026, 11, 28, 10, 5),
-)
+from tests.devices.hubharness import TICKET, HubHarness
 
 
 class PrinterFirmware:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,20 +44,6 @@ def serial() -> Iterator[SerialPair]:
     pair = SerialPair()
     yield pair
     pair.close()
-
-
-@pytest.fixture
-async def printer() -> AsyncIterator[EscposPrinterEmulator]:
-    emulator = await EscposPrinterEmulator().start()
-    yield emulator
-    await emulator.stop()
-
-
-@pytest.fixture
-async def id_service() -> AsyncIterator[IdServiceEmulator]:
-    emulator = await IdServiceEmulator().start()
-    yield emulator
-    await emulator.stop()
 
 
 def hub_url(app: AppProcess) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -17,21 +16,15 @@ import pytest
 
 from tests.apphost import prepare_database, sqlite_url, start_app
 from tests.security.routes import assert_error, bearer, token
+from tests.tmpfs import small_tmpfs
 
 BOSS = ('boss', 'Manager-01-pass')
 
 
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / 'fs'
-    mount.mkdir()
-    done = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f'cannot mount a tmpfs here: {done.stderr.decode().strip()}')
-    try:
+    with small_tmpfs(tmp_path) as mount:
         yield mount
-    finally:
-        subprocess.run(['umount', '-l', str(mount)], check=False)
 
 
 def fill(folder: Path) -> Path:

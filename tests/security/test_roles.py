@@ -38,6 +38,7 @@ from pages import guard
 from pages.session_watch import SessionWatch
 from tests import totp
 from tests.apphost import AppProcess, NewUser, PreparedDatabase, prepare_database_async, running_app, sqlite_url
+from tests.bare_request import get_request
 from tests.conftest import audited
 from tests.security.routes import (
     ACCOUNTS,
@@ -309,20 +310,7 @@ async def guard_hall(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIt
 
 
 def _request(path: str, query: str = '', token_value: str | None = None) -> Request:
-    headers = [(b'cookie', f'{SESSION_COOKIE}={token_value}'.encode())] if token_value else []
-    return Request(
-        {
-            'type': 'http',
-            'method': 'GET',
-            'scheme': 'http',
-            'server': ('hall.test', 80),
-            'client': ('10.3.0.9', 50000),
-            'root_path': '',
-            'path': path,
-            'query_string': query.encode(),
-            'headers': headers,
-        }
-    )
+    return get_request(path, query, cookie=(SESSION_COOKIE, token_value) if token_value else None)
 
 
 async def test_guard_sends_anonymous_to_login_keeping_the_path(guard_hall: GuardHall) -> None:

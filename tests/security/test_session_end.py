@@ -33,7 +33,6 @@ from redis.asyncio import Redis
 from sqlalchemy import event as sa_event
 from sqlalchemy import update
 from sqlmodel import col, select
-from starlette.requests import Request
 from yarl import URL
 
 from app.bus import InProcessBus
@@ -49,6 +48,7 @@ from app.settings import ConfigError, Settings, load_settings
 from pages.session_watch import SessionWatch
 from tests import totp
 from tests.apphost import AppProcess, NewUser, PreparedDatabase, running_app
+from tests.bare_request import get_request
 from tests.callers import deps_for
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
@@ -218,19 +218,7 @@ def test_the_check_period_defaults_to_15_s_and_cannot_break_the_60_s_promise(mon
 
 
 def _client(path: str) -> Client:
-    request = Request(
-        {
-            'type': 'http',
-            'method': 'GET',
-            'scheme': 'http',
-            'server': ('hall.test', 80),
-            'client': ('10.9.0.1', 50000),
-            'root_path': '',
-            'path': path,
-            'query_string': b'',
-            'headers': [],
-        }
-    )
+    request = get_request(path, client='10.9.0.1')
     return Client(nicegui_page(''), request=request)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from nicegui import app, ui
 
 from components.call_board import SCRIPT_PATH
+from pages import track_live
 from pages.admin import admin_page
 from pages.arrival import arrive_page, entrance_page
 from pages.book import book_page
@@ -81,7 +82,8 @@ def register(started: Started) -> None:
         ui.page(path)(_bound(builder, started))
     for path, builder in LIGHT_PAGES.items():
         app.add_api_route(path, _bound(builder, started), methods=['GET'], include_in_schema=False)
-    for path, handler in socket_routes(BoardSockets(started)).items():
+    sockets = {**socket_routes(BoardSockets(started)), **track_live.socket_routes(track_live.TrackSockets(started))}
+    for path, handler in sockets.items():
         app.add_api_websocket_route(path, handler)
     app.add_static_file(local_file=SCRIPTS / 'call_board.js', url_path=SCRIPT_PATH)
 

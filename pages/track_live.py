@@ -17,10 +17,10 @@ from starlette.websockets import WebSocket
 
 from app.fanout import SocketLimits
 from app.services.errors import DomainError
+from components.track_status import SOCKET_PATH
 from pages.parts import Started
 from pages.public_socket import PublicSocketDoor, refuse, refuse_for
 
-SOCKET_PATH = '/live/track'
 PER_ADDRESS = 64  # phones behind one hall Wi-Fi or carrier address, each with a reconnect in flight
 TOTAL = 10_000  # sockets one process serves for followed tickets (bench/public_pages.py --page track)
 

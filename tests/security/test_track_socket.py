@@ -199,3 +199,21 @@ def test_a_frame_over_the_limit_is_cut_off_by_the_server(live: tuple[AppProcess,
     assert code_ == 1009
     with follow(app, code):
         pass
+
+
+def test_the_light_status_page_shows_the_codes_ticket_and_a_wrong_code_gets_the_services_words(
+    live: tuple[AppProcess, PreparedDatabase],
+) -> None:
+    app, _ = live
+    ticket = take(app)
+    with app.client() as client:
+        page = client.get(f'/track/{ticket["code"]}/status')
+        assert page.status_code == 200 and page.headers['cache-control'] == 'no-store'
+        assert ticket['number'] in page.text
+        assert f'data-socket="/live/track/{ticket["code"]}"' in page.text
+        assert f'href="/track/{ticket["code"]}"' in page.text  # the person's sections stay behind the texted code
+        for wrong in ('not-a-real-code', '<script>alert(1)</script>', 'c' * 3000):
+            refused = client.get(f'/track/{wrong}/status')
+            assert refused.status_code == 404, wrong
+            assert '<script>alert' not in refused.text
+            assert 'data-socket' not in refused.text

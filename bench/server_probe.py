@@ -1,6 +1,6 @@
 """What the live-page benches read of a running server and the machine: its CPU and RSS from /proc, percentiles,
-and the machine line each result carries (shared by bench/public_pages.py; why: the figures must be taken the
-same way for every public page to compare them)."""
+and the machine line each result carries (shared by bench/public_pages.py and bench/twin_clients.py: the figures
+must be taken the same way for every live page to compare them)."""
 
 from __future__ import annotations
 

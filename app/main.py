@@ -22,7 +22,7 @@ from app.api.ops import router as ops_router
 from app.api.routes import router
 from app.bus_redis import RedisBus
 from app.db import sqlite_decision
-from app.events import HallConfigChanged
+from app.events import HallConfigChanged, TicketEventBase
 from app.migrate import upgrade_async
 from app.preflight import preflight
 from app.runtime import Startup
@@ -55,6 +55,7 @@ from twin.device_feed import DeviceFeed
 from twin.journey_feed import JourneyFeed
 from twin.live import LiveHall
 from twin.staff_feed import StaffFeed
+from twin.ticket_feed import TicketFeed
 
 log = logging.getLogger('halltwin')
 
@@ -123,6 +124,8 @@ class Root:
         journey_feed = JourneyFeed()
         journey_feed.attach(rt.bus)
         self.stops.append(_async(lambda: journey_feed.detach(rt.bus)))
+        ticket_feed, stop_tickets = _followed_tickets(rt)
+        self.stops.append(stop_tickets)
         staff_feed = StaffFeed()
         staff_feed.attach(rt.bus)
         self.stops.append(_async(lambda: staff_feed.detach(rt.bus)))
@@ -149,6 +152,7 @@ class Root:
                 device_feed=device_feed,
                 boards=boards,
                 journey_feed=journey_feed,
+                ticket_feed=ticket_feed,
                 staff_feed=staff_feed,
                 patcher=MapPatcher(hall.feed),
                 today_forecast=TodayForecast(rt.forecast) if rt.forecast is not None else None,
@@ -194,6 +198,18 @@ def _resync_when_bus_is_back(rt: runtime.Runtime, hall: LiveHall) -> None:
         task.add_done_callback(running.discard)
 
     rt.bus.when_back(schedule)
+
+
+def _followed_tickets(rt: runtime.Runtime) -> tuple[TicketFeed, Stop]:
+    """The followed tickets' shared status texts for /track's live part, fed by ticket events from the bus."""
+    tickets = TicketFeed(rt.queue)
+    moved = rt.bus.subscribe(tickets.on_ticket, TicketEventBase, name='followed-tickets')
+
+    def stop() -> None:
+        rt.bus.unsubscribe(moved)
+        tickets.stop()
+
+    return tickets, _async(stop)
 
 
 def _boards(rt: runtime.Runtime, hall: LiveHall) -> tuple[BoardFeed, Stop]:

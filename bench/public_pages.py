@@ -37,13 +37,12 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import json  # noqa: E402
 import multiprocessing as mp  # noqa: E402
-import platform  # noqa: E402
 import resource  # noqa: E402
 import shlex  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from multiprocessing.connection import Connection  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -52,6 +51,7 @@ import httpx  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
 from app.models.people import Role  # noqa: E402
+from bench.server_probe import machine, percentile, proc_cpu_seconds, proc_rss_mb  # noqa: E402
 from tests.apphost import AppProcess, NewUser, prepare_database, sqlite_url  # noqa: E402
 from tests.totp import token_body  # noqa: E402
 
@@ -59,7 +59,7 @@ MANAGER = ('bench_manager', 'Bench-Manager-2026!')
 PER_ADDRESS = 25  # boards per loopback address (the server allows 32)
 OPEN_BATCH = 100  # boards opening at the same moment per worker
 CHANGE_TIMEOUT = 20.0
-RESULTS = Path(_ROOT) / 'bench' / 'results' / 'public_pages.json'
+RESULTS = Path(_ROOT) / 'bench' / 'results'
 TARGETS = {1000: 0.5, 5000: 2.0}  # p99 seconds until the last board
 
 
@@ -119,12 +119,66 @@ class Boards:
         return (min(times), max(times), len(times)) if times else (float('nan'), float('nan'), 0)
 
 
-def worker(url: str, origin: str, pipe: Connection) -> None:
-    """A client process: opens boards when told, reports when they heard a number; answers on its pipe."""
+class Trackers:
+    """One worker's /track pages, each following its own ticket: when each first heard of a change after a mark."""
+
+    def __init__(self, url: str, origin: str) -> None:
+        self.url = url  # the socket path's stem: each page adds its ticket's code
+        self.origin = origin
+        self.sockets: list[ClientConnection] = []
+        self.readers: list[asyncio.Task[None]] = []
+        self.status: dict[int, str] = {}  # page -> the status it was told last
+        self.heard: dict[int, float] = {}  # page -> when it first heard something since the mark
+        self.expected = 0  # pages that must hear the next change
+        self.changed = asyncio.Event()
+
+    async def open(self, first: int, codes: list[str]) -> None:
+        for start in range(0, len(codes), OPEN_BATCH):
+            batch = range(start, min(start + OPEN_BATCH, len(codes)))
+            self.sockets += await asyncio.gather(*(self._open(first + i, codes[i]) for i in batch))
+
+    async def _open(self, index: int, code: str) -> ClientConnection:
+        socket = await connect(
+            self.url + code,
+            origin=self.origin,  # type: ignore[arg-type]
+            ping_interval=None,
+            open_timeout=60,
+            local_addr=(address(index), 0),
+        )
+        self.readers.append(asyncio.get_running_loop().create_task(self._read(index, socket)))
+        return socket
+
+    async def _read(self, index: int, socket: ClientConnection) -> None:
+        async for text in socket:
+            at = time.monotonic()
+            self.status[index] = json.loads(text)['status']
+            self.heard.setdefault(index, at)
+            self.changed.set()
+
+    def mark(self) -> int:
+        """From now on: who hears the next change; returns how many pages wait for it (the ones still waiting)."""
+        self.heard.clear()
+        self.expected = sum(1 for status in self.status.values() if status == 'waiting')
+        return self.expected
+
+    async def wait_for(self, _key: str) -> tuple[float, float, int]:
+        deadline = time.monotonic() + CHANGE_TIMEOUT
+        while len(self.heard) < self.expected and time.monotonic() < deadline:
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), max(0.01, deadline - time.monotonic()))
+            except TimeoutError:
+                break
+        times = list(self.heard.values())
+        return (min(times), max(times), len(times)) if times else (float('nan'), float('nan'), 0)
+
+
+def worker(url: str, origin: str, pipe: Connection, page: str = 'display') -> None:
+    """A client process: opens pages when told, reports when they heard a change; answers on its pipe."""
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
 
     async def serve() -> None:
-        boards = Boards(url, origin)
+        boards = Trackers(url, origin) if page == 'track' else Boards(url, origin)
         loop = asyncio.get_running_loop()
         while True:
             command, *args = await loop.run_in_executor(None, pipe.recv)
@@ -133,6 +187,8 @@ def worker(url: str, origin: str, pipe: Connection) -> None:
                 pipe.send(len(boards.sockets))
             elif command == 'heard':
                 pipe.send(await boards.wait_for(*args))
+            elif command == 'mark' and isinstance(boards, Trackers):
+                pipe.send(boards.mark())
             else:
                 await asyncio.gather(*(s.close() for s in boards.sockets), return_exceptions=True)
                 pipe.send('closed')
@@ -142,23 +198,6 @@ def worker(url: str, origin: str, pipe: Connection) -> None:
 
 
 # ---- the server process ----------------------------------------------------------------------------------------
-
-
-def proc_cpu_seconds(pid: int) -> float:
-    fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
-
-
-def proc_rss_mb(pid: int) -> float:
-    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
-        if line.startswith('VmRSS:'):
-            return int(line.split()[1]) / 1024
-    return float('nan')
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 class Hall:
@@ -172,11 +211,16 @@ class Hall:
         window = next(w for w in windows if w['number'] == 1)
         self.window_id, self.service = window['id'], window['services'][0]
 
-    def call(self) -> tuple[str, float]:
+    def take(self) -> dict[str, Any]:
         taken = self.client.post('/api/tickets', json={'service_code': self.service}, headers=self.headers)
         assert taken.status_code == 201, taken.text
+        return dict(taken.json())
+
+    def call(self, before: Callable[[], object] = lambda: None) -> tuple[str, float]:
+        self.take()
         self.client.post(f'/api/windows/{self.window_id}/complete', headers=self.headers)
         time.sleep(0.3)  # the counts' text goes out first (coalesced): the call is timed on its own
+        before()
         started = time.monotonic()
         called = self.client.post(f'/api/windows/{self.window_id}/call-next', headers=self.headers)
         assert called.status_code == 200, called.text
@@ -201,8 +245,16 @@ def measure(args: argparse.Namespace, app: AppProcess, pipes: list[Connection]) 
         more = total - opened
         share = [more // len(pipes) + (1 if i < more % len(pipes) else 0) for i in range(len(pipes))]
         firsts = [opened + sum(share[:i]) for i in range(len(pipes))]
+        if args.page == 'track':  # each page follows a ticket of its own, waiting behind the ones before
+            codes = [hall.take()['code'] for _ in range(more)]
+            opens = [
+                ('open', first, codes[first - opened : first - opened + n])
+                for first, n in zip(firsts, share, strict=True)
+            ]
+        else:
+            opens = [('open', first, n) for first, n in zip(firsts, share, strict=True)]
         started = time.monotonic()
-        counts = ask(pipes, *(('open', first, n) for first, n in zip(firsts, share, strict=True)))
+        counts = ask(pipes, *opens)
         opened = total
         assert sum(counts) == total, counts
         open_seconds = time.monotonic() - started
@@ -215,9 +267,15 @@ def measure(args: argparse.Namespace, app: AppProcess, pipes: list[Connection]) 
         cpu_before = proc_cpu_seconds(app.pid)
         calls_started = time.monotonic()
         for _ in range(args.changes):
-            number, at = hall.call()
+            expected = [total]
+
+            def mark(expected: list[int] = expected) -> None:  # /track: the pages still waiting hear the call
+                if args.page == 'track':
+                    expected[0] = sum(ask(pipes, *(('mark',),) * len(pipes)))
+
+            number, at = hall.call(mark)
             heard = ask(pipes, *(('heard', number),) * len(pipes))
-            missing += total - sum(n for _, _, n in heard)
+            missing += expected[0] - sum(n for _, _, n in heard)
             last.append(max(h for _, h, n in heard if n) - at)
             first.append(min(f for f, _, n in heard if n) - at)
         busy = proc_cpu_seconds(app.pid) - cpu_before - idle_share * (time.monotonic() - calls_started)
@@ -257,23 +315,15 @@ def verdict(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def machine() -> dict[str, Any]:
-    revision = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, cwd=_ROOT)
-    return {
-        'cpus': os.cpu_count(),
-        'load_average': [round(v, 2) for v in os.getloadavg()],
-        'python': platform.python_version(),
-        'platform': platform.platform(),
-        'git': revision.stdout.strip(),
-    }
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--clients', default='1000,5000', help='comma-separated N, growing (default 1000,5000)')
     parser.add_argument('--changes', type=int, default=20, help='calls timed per N (default 20)')
     parser.add_argument('--idle', type=float, default=30.0, help='seconds of idle CPU measured per N (default 30)')
     parser.add_argument('--workers', type=int, default=2, help='client processes (default 2)')
+    parser.add_argument(
+        '--page', choices=('display', 'track'), default='display', help='which live page (default display)'
+    )
     args = parser.parse_args()
     args.clients = [int(n) for n in args.clients.split(',') if n.strip()]
     command = shlex.join(['.venv/bin/python', 'bench/public_pages.py', *sys.argv[1:]])
@@ -288,10 +338,11 @@ def main() -> int:
         context = mp.get_context('spawn')
         pipes, workers = [], []
         try:
-            url = app.base_url.replace('http://', 'ws://') + '/live/board'
+            path = '/live/track/' if args.page == 'track' else '/live/board'
+            url = app.base_url.replace('http://', 'ws://') + path
             for _ in range(args.workers):
                 ours, theirs = context.Pipe()
-                process = context.Process(target=worker, args=(url, app.base_url, theirs), daemon=True)
+                process = context.Process(target=worker, args=(url, app.base_url, theirs, args.page), daemon=True)
                 process.start()
                 pipes.append(ours)
                 workers.append(process)
@@ -305,11 +356,12 @@ def main() -> int:
             app.stop()
     lines = verdict(results)
     print('\n'.join(lines))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
+    written = RESULTS / ('public_pages.json' if args.page == 'display' else f'public_pages_{args.page}.json')
+    written.parent.mkdir(parents=True, exist_ok=True)
+    written.write_text(
         json.dumps({'command': command, 'machine': machine(), 'results': results, 'verdict': lines}, indent=2)
     )
-    print(f'written to {RESULTS.relative_to(_ROOT)}')
+    print(f'written to {written.relative_to(_ROOT)}')
     return 0
 
 

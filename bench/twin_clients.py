@@ -44,12 +44,10 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import random  # noqa: E402
 import re  # noqa: E402
 import shlex  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
@@ -63,6 +61,7 @@ from yarl import URL  # noqa: E402
 
 from app.api.web_session import SESSION_COOKIE  # noqa: E402
 from app.models.people import Role  # noqa: E402
+from bench.server_probe import machine, proc_cpu_seconds, proc_rss_mb  # noqa: E402
 from tests.apphost import AppProcess, NewUser, prepare_database, sqlite_url  # noqa: E402
 from tests.totp import token_body  # noqa: E402
 
@@ -78,18 +77,6 @@ LOAD_SERVICES = ['HUKOU-IN', 'SI-ENROLL', 'PENSION-CERT', 'TAX-INVOICE', 'BIZ-OP
 
 
 # ---- the server process ----------------------------------------------------------------------------
-
-
-def proc_cpu_seconds(pid: int) -> float:
-    fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
-
-
-def proc_rss_mb(pid: int) -> float:
-    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
-        if line.startswith('VmRSS:'):
-            return int(line.split()[1]) / 1024
-    return float('nan')
 
 
 # ---- one manager client: a page load and a socket.io connection --------------------------------------
@@ -393,16 +380,6 @@ def verdict(result: dict[str, Any]) -> list[str]:
     growth = result['cycles']['growth_mb']
     lines.append(f'{"PASS" if growth <= 10 else "FAIL"} growth after {result["cycles"]["count"]} cycles {growth} MB')
     return lines
-
-
-def machine() -> dict[str, Any]:
-    revision = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, cwd=_ROOT)
-    return {
-        'cpus': os.cpu_count(),
-        'load_average': [round(v, 2) for v in os.getloadavg()],
-        'python': platform.python_version(),
-        'git': revision.stdout.strip(),
-    }
 
 
 def main() -> int:

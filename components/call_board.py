@@ -136,7 +136,7 @@ def _queue_rows(queues: Iterable[QueueTwin], scope: BoardScope) -> str:
     return f'<ul class="board-queue-list{" two" if len(shown) > 12 else ""}">{rows}</ul>'
 
 
-def _demo_banner(stand_ins: Collection[StandIn]) -> str:
+def demo_banner_html(stand_ins: Collection[StandIn]) -> str:
     if not stand_ins:
         return ''
     words = escape(stand_in_words(stand_ins))
@@ -160,7 +160,7 @@ def board_document(
 <div class="sr-only" role="status" aria-live="polite" aria-atomic="true" data-testid="board-said"></div>
 <main class="board" data-testid="board" data-socket="{escape(socket_path(scope))}" data-texts="{texts}">
 <header class="board-head"><h1 class="board-hall">{escape(hall_name)}</h1>
-<div class="board-tools"><span class="board-muted">{escape(title)}</span>{_demo_banner(stand_ins)}
+<div class="board-tools"><span class="board-muted">{escape(title)}</span>{demo_banner_html(stand_ins)}
 <span class="board-offline" data-testid="board-offline" hidden></span>
 <button type="button" class="elder-toggle" aria-pressed="false" data-testid="elder-toggle">{ELDER_ICON}
 <span>{escape(t('elder.toggle'))}</span></button></div></header>

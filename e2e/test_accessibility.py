@@ -76,6 +76,7 @@ VISITS: dict[str, Visit] = {
     '/display': Visit('anyone', lambda f: '/display', 'board'),
     '/display/{zone}': Visit('anyone', lambda f: '/display/general', 'board'),
     '/track/{code}': Visit('anyone', lambda f: f['track'], 'track-ticket'),
+    '/track/{code}/status': Visit('anyone', lambda f: f'{f["track"]}/status', 'track-ticket'),
     '/me': Visit('citizen', lambda f: '/me', 'me-tickets'),
     '/proxy/{token}': Visit('relative', lambda f: f['proxy'], 'proxy-banner'),
     '/review': Visit('reviewer', lambda f: '/review', 'review-nodes'),

@@ -3,7 +3,8 @@
 Routes are registered by `register(started)` (called by the composition root on every start), not at
 import time, so NiceGUI's test harness, which clears routes between tests, can register them again.
 Each page function receives the root's `Startup[Parts]` as its first argument (pages/parts.py).
-`LIGHT_PAGES` are plain HTML routes for pages thousands keep open (the call board, pages/display.py);
+`LIGHT_PAGES` are plain HTML routes for pages thousands keep open (the call board, pages/display.py; a ticket's
+live status, pages/track_status.py);
 `ROUTES` is every page, light or not.
 """
 
@@ -17,6 +18,8 @@ from pathlib import Path
 from nicegui import app, ui
 
 from components.call_board import SCRIPT_PATH
+from components.track_status import SCRIPT_PATH as TRACK_SCRIPT_PATH
+from pages import track_live
 from pages.admin import admin_page
 from pages.arrival import arrive_page, entrance_page
 from pages.book import book_page
@@ -37,12 +40,14 @@ from pages.rate import rate_page
 from pages.report import report_page
 from pages.review import review_page
 from pages.track import track_page
+from pages.track_status import track_status_page
 from pages.verify import verify_page
 from pages.window import window_page
 
 LIGHT_PAGES: dict[str, Callable[..., Awaitable[object]]] = {
     '/display': display_page,
     '/display/{zone}': zone_display_page,
+    '/track/{code}/status': track_status_page,
 }
 PAGES: dict[str, Callable[..., Awaitable[object]]] = {
     '/': home,
@@ -81,9 +86,11 @@ def register(started: Started) -> None:
         ui.page(path)(_bound(builder, started))
     for path, builder in LIGHT_PAGES.items():
         app.add_api_route(path, _bound(builder, started), methods=['GET'], include_in_schema=False)
-    for path, handler in socket_routes(BoardSockets(started)).items():
+    sockets = {**socket_routes(BoardSockets(started)), **track_live.socket_routes(track_live.TrackSockets(started))}
+    for path, handler in sockets.items():
         app.add_api_websocket_route(path, handler)
     app.add_static_file(local_file=SCRIPTS / 'call_board.js', url_path=SCRIPT_PATH)
+    app.add_static_file(local_file=SCRIPTS / 'track_status.js', url_path=TRACK_SCRIPT_PATH)
 
 
 def _bound(builder: Callable[..., Awaitable[object]], started: Started) -> Callable[..., Awaitable[object]]:

@@ -2,28 +2,23 @@
 
 Light routes, not NiceGUI pages (components/call_board.py says why): a document drawn from the twin, and
 `/live/board[/{zone}]`, the websocket that feeds it the board's shared texts (twin/board_feed.py,
-app/fanout.py). The socket is a public edge: a page of another origin is refused (the same allowed origins
-as the UI socket, pages/hardening.py), one address holds at most `PER_ADDRESS` sockets and the process
-`TOTAL`; each refusal is an HTTP answer to the upgrade (403, 429, 404), the socket never opens. A client
+app/fanout.py). The socket is a public edge behind the public sockets' door (pages/public_socket.py: origin,
+`PER_ADDRESS` per address, `TOTAL` per process); an unknown zone is refused with 404 before a socket opens. A client
 that sends anything is closed (app/fanout.py).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 
 from app.fanout import SocketLimits
-from app.security.addresses import client_address
 from app.services.errors import NotFound
-from app.settings import get_settings
 from components.call_board import SOCKET_PATH, board_document
 from pages.parts import Started
-
-log = logging.getLogger(__name__)
+from pages.public_socket import PublicSocketDoor, refuse
 
 PER_ADDRESS = 32  # a hall's screens behind one address, with room for their reconnects
 TOTAL = 10_000  # sockets one process serves (about 1.5 GB at the 0.15 MB a board measured by bench/public_pages.py)
@@ -59,10 +54,7 @@ class BoardSockets:
 
     def __init__(self, started: Started, limits: SocketLimits | None = None) -> None:
         self.started = started
-        self.limits = limits or SocketLimits(per_address=PER_ADDRESS, total=TOTAL)
-        settings = get_settings()
-        self.origins = frozenset(settings.allowed_origins)
-        self.proxies = settings.trusted_proxies
+        self.door = PublicSocketDoor(limits or SocketLimits(per_address=PER_ADDRESS, total=TOTAL))
 
     async def hall(self, websocket: WebSocket) -> None:
         await self.serve(websocket, None)
@@ -71,32 +63,20 @@ class BoardSockets:
         await self.serve(websocket, zone)
 
     async def serve(self, websocket: WebSocket, zone: str | None) -> None:
-        origin = websocket.headers.get('origin')
-        if origin is not None and origin.rstrip('/') not in self.origins:  # a browser on another site's page
-            log.warning('refused a board socket from a foreign origin')
-            await _refuse(websocket, 403, 'foreign origin')
-            return
-        peer = websocket.client.host if websocket.client else ''
-        address = client_address(peer, websocket.headers.get('x-forwarded-for'), self.proxies)
-        if not self.limits.take(address):
-            await _refuse(websocket, 429, 'too many open boards from this address')
+        address = await self.door.enter(websocket)
+        if address is None:
             return
         try:
             parts = await self.started.ready()
             try:
                 board = await parts.boards.board(zone)
             except NotFound:
-                await _refuse(websocket, 404, 'no such zone')
+                await refuse(websocket, 404, 'no such zone')
                 return
             await websocket.accept()
             await board.channel.serve(websocket)
         finally:
-            self.limits.give_back(address)
-
-
-async def _refuse(websocket: WebSocket, status: int, why: str) -> None:
-    """Answer the upgrade request with an HTTP status: the socket never opens."""
-    await websocket.send_denial_response(PlainTextResponse(why, status_code=status))
+            self.door.leave(address)
 
 
 def socket_routes(sockets: BoardSockets) -> dict[str, Callable[..., Awaitable[None]]]:

@@ -21,6 +21,7 @@ from twin.feed import HallFeed
 from twin.hall import HallTwin
 from twin.journey_feed import JourneyFeed
 from twin.staff_feed import StaffFeed
+from twin.ticket_feed import TicketFeed
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Parts:
     device_feed: DeviceFeed  # device reads and calls, relayed from the bus once per process
     boards: BoardFeed  # the call boards' shared live texts, one per board scope
     journey_feed: JourneyFeed  # ticket and case events for /track, /proxy and /review
+    ticket_feed: TicketFeed  # followed tickets' shared live status texts (/live/track)
     staff_feed: StaffFeed  # staff account changes for /admin's staff tab
     patcher: MapPatcher  # the floor map's patches, computed once for every manager
     today_forecast: TodayForecast | None

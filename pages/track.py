@@ -1,7 +1,8 @@
 """`/track/{code}`: a citizen follows a ticket and its case from a phone, no login.
 
 The page checks the code and wires the screen (components/track_screen.py) to the journey services,
-the queue and the process's journey feed.
+the queue and the process's journey feed. The ticket's status alone, for phones that keep it open for long, is
+the light `/track/{code}/status` (pages/track_status.py), which costs no NiceGUI client.
 """
 
 from __future__ import annotations

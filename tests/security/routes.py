@@ -92,6 +92,8 @@ ROUTES: list[Rule] = [
     Rule('/city', (Role.CITY,)),  # tests/security/test_city_edge.py
     Rule('/city/{code}', (Role.CITY,), example='/city/main'),
     Rule('/track/{code}', PUBLIC, example='/track/not-a-real-code'),  # the code: status; the texted code: the person
+    # the same code's live status as a light page; its websocket /live/track/{code}: tests/security/test_track_socket.py
+    Rule('/track/{code}/status', PUBLIC, example='/track/not-a-real-code/status'),
     Rule('/verify/{number}', PUBLIC, example='/verify/HT20260101-0000000000'),
     Rule('/entrance', (Role.MANAGER,)),  # the hall's printable entrance code for remote tickets
     # a citizen's phone confirms arrival; anonymous: to /me/login. tests/security/test_remote_queue_edge.py attacks it

@@ -8,6 +8,7 @@ import secrets
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import event
 from sqlmodel import select
 
 from app.db import Database
@@ -112,3 +113,46 @@ async def test_build_limits_uses_redis_only_when_configured(sqlite_db: Database)
     shared = build_limits(sqlite_db, redis_url=REDIS_URL, key=b'k')
     assert isinstance(plain.store, DatabaseCounters) and isinstance(shared.store, RedisCounters)
     await shared.close()
+
+
+TWO_A_MINUTE = Limit('tickets:anonymous', 2, dt.timedelta(minutes=1), 'hall_busy')
+
+
+def _commits(db: Database) -> list[int]:
+    """One entry per committed transaction of `db`'s write engine."""
+    seen: list[int] = []
+    event.listen(db.engine.sync_engine, 'commit', lambda _connection: seen.append(1))
+    return seen
+
+
+async def test_hit_all_counts_every_limit_in_one_commit_and_stops_at_the_first_refusal(
+    db: Database, clock: FakeClock
+) -> None:
+    limits = database_limits(db, clock)
+    commits = _commits(db)
+    hits = [(TWO_A_MINUTE, 'hall'), (THREE_A_MINUTE, '10.0.0.1')]
+    await limits.hit_all(hits)
+    assert len(commits) == 1
+    await limits.hit_all(hits)
+    with pytest.raises(TooManyRequests) as refused:
+        await limits.hit_all(hits)
+    assert refused.value.code == 'hall_busy'
+    assert await limits.count(TWO_A_MINUTE, 'hall') == 3  # the refused attempt counts, as with `hit`
+    assert await limits.count(THREE_A_MINUTE, '10.0.0.1') == 2  # the limit after the refusal does not
+    with pytest.raises(TooManyRequests) as second:
+        await limits.hit_all([(THREE_A_MINUTE, '10.0.0.1'), (THREE_A_MINUTE, '10.0.0.1')])
+    assert second.value.code == 'slow_down'  # the first counts to 3 (allowed), the second to 4 (refused)
+    assert await limits.count(THREE_A_MINUTE, '10.0.0.1') == 4
+
+
+async def test_hit_all_through_redis_counts_like_hit(sqlite_db: Database, clock: FakeClock) -> None:
+    subject = secrets.token_hex(8)
+    limits = Limits(RedisCounters(Redis.from_url(REDIS_URL), DatabaseCounters(sqlite_db, clock=clock)), key=b'k')
+    try:
+        await limits.hit_all([(TWO_A_MINUTE, subject), (THREE_A_MINUTE, subject)])
+        await limits.hit_all([(TWO_A_MINUTE, subject), (THREE_A_MINUTE, subject)])
+        with pytest.raises(TooManyRequests):
+            await limits.hit_all([(TWO_A_MINUTE, subject), (THREE_A_MINUTE, subject)])
+        assert (await limits.count(TWO_A_MINUTE, subject), await limits.count(THREE_A_MINUTE, subject)) == (3, 2)
+    finally:
+        await limits.close()

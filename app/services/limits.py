@@ -18,8 +18,9 @@ import hmac
 import logging
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -61,11 +62,33 @@ class Limit:
         return TooManyRequests(self.code, text=f'limit.{self.name}', minutes=minutes, retry_after=retry_after)
 
 
+@dataclass(frozen=True)
+class Slot:
+    """One limit's counter for the current window: its key, when it expires, and the most it may reach."""
+
+    key: str
+    expires_at: dt.datetime
+    ttl: int
+    max: int
+
+
 class CounterStore(ABC):
     """Counters that expire: `incr` adds one and returns the new count."""
 
     @abstractmethod
     async def incr(self, key: str, *, ttl: int, expires_at: dt.datetime) -> int: ...
+
+    async def incr_until_over(self, slots: Sequence[Slot]) -> list[int]:
+        """Add one to each counter in order, stopping after the first that goes over its `max`: the counts so far.
+
+        The same counts as one `incr` after another that stops at the first refusal; a store may do it in one write.
+        """
+        counts: list[int] = []
+        for slot in slots:
+            counts.append(await self.incr(slot.key, ttl=slot.ttl, expires_at=slot.expires_at))
+            if counts[-1] > slot.max:
+                break
+        return counts
 
     @abstractmethod
     async def get(self, key: str) -> int: ...
@@ -86,20 +109,30 @@ class DatabaseCounters(CounterStore):
         self._increments = 0
 
     async def incr(self, key: str, *, ttl: int, expires_at: dt.datetime) -> int:
+        return (await self.incr_until_over([Slot(key, expires_at, ttl, max=0)]))[0]
+
+    async def incr_until_over(self, slots: Sequence[Slot]) -> list[int]:
+        """All of them in one transaction: one durable commit for a take's two or three limits, not one each."""
+        counts: list[int] = []
+        async with unit_of_work(self.db) as uow:
+            s = uow.session
+            for slot in slots:
+                counts.append(int((await s.execute(self._upsert(slot))).scalar_one()))
+                self._increments += 1
+                if self._increments % CLEANUP_EVERY == 0:
+                    await s.execute(delete(RateCounter).where(col(RateCounter.expires_at) < self.clock()))
+                if counts[-1] > slot.max:
+                    break
+        return counts
+
+    def _upsert(self, slot: Slot) -> Any:
         dialect = sqlite if self.db.is_sqlite else postgresql
-        statement = (
+        return (
             dialect.insert(RateCounter)
-            .values(key=key, count=1, expires_at=expires_at)
+            .values(key=slot.key, count=1, expires_at=slot.expires_at)
             .on_conflict_do_update(index_elements=['key'], set_={'count': RateCounter.count + 1})
             .returning(col(RateCounter.count))
         )
-        async with unit_of_work(self.db) as uow:
-            s = uow.session
-            count = int((await s.execute(statement)).scalar_one())
-            self._increments += 1
-            if self._increments % CLEANUP_EVERY == 0:
-                await s.execute(delete(RateCounter).where(col(RateCounter.expires_at) < self.clock()))
-        return count
 
     async def get(self, key: str) -> int:
         async with self.db.read_session() as s:
@@ -169,6 +202,18 @@ class Limits:
         self.store = store
         self._key = key
         self.clock = clock
+
+    async def hit_all(self, hits: Sequence[tuple[Limit, str]]) -> None:
+        """Count one attempt against each (limit, subject) in order, in one write where the store can; refuse
+        (TooManyRequests) at the first that is over, without counting the ones after it: as `hit` one by one."""
+        slots: list[tuple[Limit, Slot, int]] = []
+        for limit, subject in hits:
+            key, ends, retry_after = self._slot(limit, subject)
+            slots.append((limit, Slot(key, ends, retry_after + 1, limit.max), retry_after))
+        counts = await self.store.incr_until_over([slot for _, slot, _ in slots])
+        for (limit, _, retry_after), count in zip(slots, counts, strict=False):
+            if count > limit.max:
+                raise limit.refusal(retry_after)
 
     def _slot(self, limit: Limit, subject: str) -> tuple[str, dt.datetime, int]:
         """The counter's key for the current window, when the window ends, and seconds until then."""

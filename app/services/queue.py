@@ -52,6 +52,7 @@ from app.services import audit, citizens, green_channel, rating_invites, remote_
 from app.services.booking import appointment_changed
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.identity import IdentityFacts, parse_id_number
+from app.services.limits import Limit
 from app.services.principal import Kind, Principal
 from app.services.priority import classify
 from app.services.queue_views import HallOverview, QueueViews, ServiceQueue, TicketView, WindowView
@@ -109,11 +110,13 @@ class QueueService(QueueViews, WindowsAdmin):
 
         `also` writes the caller's own rows for the new ticket in the same transaction (both or neither)."""
         rights = authorize_take(caller, request)
+        hits: list[tuple[Limit, str]] = []
         if rights.limited:
-            await self.limits.hit(ANONYMOUS_PER_ADDRESS, caller.address)
-            await self.limits.hit(ANONYMOUS_IN_HALL, str(self.hall_id))
+            hits += [(ANONYMOUS_PER_ADDRESS, caller.address), (ANONYMOUS_IN_HALL, str(self.hall_id))]
         if request.phone:
-            await self.limits.hit(PHONE_PER_DAY, request.phone[-11:])
+            hits.append((PHONE_PER_DAY, request.phone[-11:]))
+        if hits:
+            await self.limits.hit_all(hits)  # one durable write for all of them, not one each
         now = self.clock()
         async with self._transaction() as uow:
             s = uow.session

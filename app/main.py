@@ -23,6 +23,7 @@ from app.api.routes import router
 from app.bus_redis import RedisBus
 from app.db import sqlite_decision
 from app.events import HallConfigChanged
+from app.handoff_inbox import HandoffInbox
 from app.migrate import upgrade_async
 from app.preflight import preflight
 from app.runtime import Startup
@@ -131,6 +132,9 @@ class Root:
         self.stops.append(sessions.stop)
         kiosk_devices = await self.devices.start(rt.deps, rt.bus, ops=rt.ops, evaluations=rt.journey.evaluations)
         self.stops.append(self.devices.stop)
+        inbox = HandoffInbox(rt.handoffs)
+        await inbox.start()
+        self.stops.append(inbox.stop)
         city = CityBoard(CityOverviewService(rt.deps))
         await city.start()
         self.stops.append(city.stop)

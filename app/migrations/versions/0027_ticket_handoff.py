@@ -21,10 +21,28 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+BEFORE = ('WAITING', 'CALLED', 'PARKED', 'COMPLETED', 'NO_SHOW', 'CANCELLED')
+AFTER = (*BEFORE, 'TRANSFERRED')
+
+
+def _status_column(values: tuple[str, ...], previous: tuple[str, ...]) -> None:
+    """PostgreSQL: a value added to the native enum; SQLite: the column's VARCHAR long enough for the longest."""
+    if op.get_bind().dialect.name == 'postgresql':
+        if len(values) > len(previous):
+            with op.get_context().autocommit_block():
+                op.execute("ALTER TYPE ticketstatus ADD VALUE IF NOT EXISTS 'TRANSFERRED'")
+        return
+    with op.batch_alter_table('ticket', schema=None) as batch_op:
+        batch_op.alter_column(
+            'status',
+            existing_type=sa.Enum(*previous, name='ticketstatus'),
+            type_=sa.Enum(*values, name='ticketstatus'),
+            existing_nullable=False,
+        )
+
+
 def upgrade() -> None:
-    if op.get_bind().dialect.name == 'postgresql':  # the status column is a native enum there
-        with op.get_context().autocommit_block():
-            op.execute("ALTER TYPE ticketstatus ADD VALUE IF NOT EXISTS 'TRANSFERRED'")
+    _status_column(AFTER, BEFORE)
     op.create_table(
         'ticket_handoff',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -59,5 +77,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_ticket_handoff_to_hall_id'))
     op.drop_table('ticket_handoff')
     op.execute("UPDATE ticket SET status = 'CANCELLED' WHERE status = 'TRANSFERRED'")
-    if op.get_bind().dialect.name == 'postgresql':
+    if op.get_bind().dialect.name == 'postgresql':  # a value stays in a native enum: it is unused from here on
         op.execute('DROP TYPE IF EXISTS handoffstatus')
+    else:
+        _status_column(BEFORE, AFTER)

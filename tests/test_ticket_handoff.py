@@ -6,6 +6,7 @@ Both halls' services run on one database and one bus here, each with its own hal
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,26 +54,28 @@ class TwoProcesses:
 @pytest.fixture
 async def halls(
     db: Database,
-    bus: InProcessBus,
     journey_settings: Settings,
     cipher: FieldCipher,
     clock: FakeClock,
     hall_queue: QueueService,
-) -> TwoProcesses:
-    """东区 (its window serves SVC-C only) and each hall's handoff service over its own live queue."""
+) -> AsyncIterator[TwoProcesses]:
+    """东区 (its window serves SVC-C only) on a bus of its own, as its process has its own stream, and each hall's
+    handoff service over its own live queue."""
     async with db.session() as s, s.begin():
         east = await add_east_hall(s, serves=['SVC-C'])
-    east_deps = deps_for(db, bus, hall_id=east.hall_id, settings=journey_settings, clock=clock, cipher=cipher)
+    east_bus = InProcessBus()
+    east_deps = deps_for(db, east_bus, hall_id=east.hall_id, settings=journey_settings, clock=clock, cipher=cipher)
     east_queue = QueueService(east_deps)
     await hall_queue.start_live()
     await east_queue.start_live()
-    return TwoProcesses(
+    yield TwoProcesses(
         TicketHandoffService(hall_queue.deps, queue=hall_queue),
         TicketHandoffService(east_deps, queue=east_queue),
         east_queue,
         east.hall_id,
         east.window_id,
     )
+    await east_bus.stop()
 
 
 def clerk_of(window_id: int) -> Principal:
@@ -139,6 +142,7 @@ async def test_a_waiting_ticket_gets_the_other_halls_number_keeps_its_priority_a
     assert events[(issued.id, 'issued')]['from_number'] == closed.number
     assert await halls.source.of_ticket(original_id) == await halls.target.of_ticket(issued.id or 0) == applied
     assert issued.id in halls.target_queue.live.waiting[issued.service_id]  # type: ignore[union-attr]
+    assert issued.id not in hall_queue.live.waiting.get(issued.service_id, {})  # type: ignore[union-attr]
 
 
 async def test_a_served_ticket_frees_its_window_when_sent(

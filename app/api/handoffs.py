@@ -2,7 +2,7 @@
 
 `POST /api/tickets/{number}/hall-transfer` takes a staff bearer token (a clerk whose window is in this hall, or a
 manager signed in to it). The ticket closes here at once; the other hall's process issues its new number. The
-answer waits up to `HANDOFF_WAIT` seconds for that: 200 with the new number, or 202 while the other hall has not
+answer waits up to `SENDER_WAIT` seconds for that: 200 with the new number, or 202 while the other hall has not
 applied it yet (its process is down or behind: the request is stored and applied when it runs).
 """
 
@@ -16,11 +16,9 @@ from app.api.deps import RuntimeDep, StaffDep
 from app.models.handoff import HandoffStatus
 from app.services.queue import NUMBER_MAX, SERVICE_CODE_MAX
 from app.services.reasons import REASON_MAX
-from app.services.ticket_handoff import HALL_CODE_MAX, HandoffView
+from app.services.ticket_handoff import HALL_CODE_MAX, SENDER_WAIT, HandoffView
 
 router = APIRouter()  # included by the API router (app/api/routes.py), under its /api prefix
-
-HANDOFF_WAIT = 3.0  # seconds the sender waits for the other hall's new number
 
 
 class HallTransferIn(BaseModel):
@@ -69,7 +67,7 @@ async def transfer_to_hall(
     sent = await rt.handoffs.send(
         number, to_hall_code=body.to_hall, to_service_code=body.to_service, reason=body.reason, caller=who
     )
-    view = await rt.handoffs.wait_applied(sent.id, within=HANDOFF_WAIT)
+    view = await rt.handoffs.wait_applied(sent.id, within=SENDER_WAIT)
     answer = HallTransferOut.of(view)
     if view.status == HandoffStatus.APPLIED:
         return answer

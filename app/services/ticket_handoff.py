@@ -44,6 +44,7 @@ from app.services.uow import Service
 HANDOFF_ROLES = (Role.STAFF, Role.MANAGER)
 SENDABLE = (TicketStatus.WAITING, TicketStatus.CALLED)
 HALL_CODE_MAX = 32
+SENDER_WAIT = 3.0  # seconds a sender (the API, the desk) waits for the other hall's new number
 WAIT_STEP = 0.1  # seconds between two looks while a sender waits for the target hall
 APPLY_BATCH = 50  # pending rows one round applies; the next round takes the rest
 
@@ -61,6 +62,15 @@ class HandoffView:
     to_service: str
     new_number: str | None
     new_code: str | None
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Another hall and the services (code, name) its windows serve."""
+
+    code: str
+    name: str
+    services: tuple[tuple[str, str], ...]
 
 
 class TicketHandoffService(Service):
@@ -227,11 +237,22 @@ class TicketHandoffService(Service):
             handoff = (await s.execute(statement)).scalars().first()
             return await _view(s, handoff) if handoff is not None else None
 
-    async def other_halls(self) -> list[tuple[str, str]]:
-        """(code, name) of every other hall, for the desk's choice."""
+    async def destinations(self) -> list[Destination]:
+        """Every other hall with the services its windows serve: what the desk's dialog offers."""
         async with self.db.read_session() as s:
-            statement = select(Hall.code, Hall.name).where(Hall.id != self.hall_id).order_by(col(Hall.code))
-            return [(code, name) for code, name in (await s.execute(statement)).all()]
+            statement = (
+                select(Hall.code, Hall.name, ServiceItem.code, ServiceItem.name)
+                .join(Window, col(Window.hall_id) == Hall.id)
+                .join(WindowService, col(WindowService.window_id) == Window.id)
+                .join(ServiceItem, col(ServiceItem.id) == WindowService.service_id)
+                .where(Hall.id != self.hall_id)
+                .distinct()
+                .order_by(col(Hall.code), col(ServiceItem.code))
+            )
+            offered: dict[tuple[str, str], list[tuple[str, str]]] = {}
+            for hall_code, hall_name, service_code, service_name in (await s.execute(statement)).all():
+                offered.setdefault((hall_code, hall_name), []).append((service_code, service_name))
+        return [Destination(code, name, tuple(services)) for (code, name), services in offered.items()]
 
     async def _require_hall_staff(self, s: AsyncSession, caller: Principal) -> None:
         """A clerk belongs to the hall of their window; a manager (no window) to the hall they signed in to."""

@@ -53,6 +53,7 @@ from twin import live
 from twin.board_feed import CALL_EVENTS, BoardFeed
 from twin.city import CityBoard
 from twin.device_feed import DeviceFeed
+from twin.hall_watch import HallWatches
 from twin.journey_feed import JourneyFeed
 from twin.live import LiveHall
 from twin.staff_feed import StaffFeed
@@ -138,6 +139,10 @@ class Root:
         city = CityBoard(CityOverviewService(rt.deps))
         await city.start()
         self.stops.append(city.stop)
+        city_halls = HallWatches(
+            rt.deps, own=hall.twin, redis_url=settings.redis_url, bus_key=settings.key(Purpose.BUS)
+        )
+        self.stops.append(city_halls.stop)
         best_times = rt.guide.best_times if rt.guide else None
         self.stops.append((await jobs.start(rt.journey, rt.queue, rt.hall.code, best_times)).stop)
         if settings.hall_simulation == 'on' and rt.forecast is not None:
@@ -158,6 +163,7 @@ class Root:
                 today_forecast=TodayForecast(rt.forecast) if rt.forecast is not None else None,
                 guard=Guard(rt.auth, AuditLog(rt.deps), settings, sessions),
                 city=city,
+                city_halls=city_halls,
             )
         )
         self.runtime.open(rt)

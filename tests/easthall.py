@@ -30,13 +30,14 @@ class EastIds:
 async def add_east_hall(
     s: AsyncSession,
     *,
+    code: str = EAST_CODE,
     window_number: int = 1,
     serves: Sequence[str] = (),
     clerk: tuple[str, str] | None = None,
 ) -> EastIds:
     """Add 东区 in the session's transaction: its window serves `serves` (service codes); `clerk` (name, password)
-    is a staff account of 东区 at that window."""
-    hall = Hall(code=EAST_CODE, name=EAST, name_en=EAST_EN)
+    is a staff account of 东区 at that window. A test on the shared Redis gives it a `code` of its own (its stream)."""
+    hall = Hall(code=code, name=EAST, name_en=EAST_EN)
     s.add(hall)
     await s.flush()
     zone = Zone(hall_id=hall.id, code='general', name='综合受理')

@@ -273,3 +273,20 @@ async def test_a_completed_ticket_cannot_be_sent(
 
     assert refused.value.code == 'ticket_not_transferable'
     assert await state(db) == before
+
+
+async def test_both_halls_audit_rows_say_where_the_ticket_went_and_came_from(
+    db: Database, halls: TwoProcesses, hall_queue: QueueService
+) -> None:
+    taken = await take(hall_queue)
+    sent = await halls.source.send(
+        taken.ticket.number, to_hall_code=EAST_CODE, to_service_code='SVC-C', reason=REASON, caller=DESK
+    )
+    await halls.target.apply_pending()
+
+    async with db.read_session() as s:
+        statement = select(AuditEntry).order_by(col(AuditEntry.id))
+        rows = {row.action: row for row in (await s.execute(statement)).scalars()}  # the latest of each action
+    out, into = rows['ticket_handed_off'], rows['ticket_issued']
+    assert out.actor == DESK.name and out.detail['to_hall'] == EAST_CODE and out.detail['handoff_id'] == sent.id
+    assert into.detail['from_number'] == taken.ticket.number and into.detail['handoff_id'] == sent.id

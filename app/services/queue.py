@@ -757,6 +757,11 @@ AUDITED_DETAIL = (
     'how',
     'green_channel',
     'set_by',
+    'to_hall',  # 跨区通办 (app/services/ticket_handoff.py): where a ticket went, and where one came from
+    'to_service',
+    'from_hall',
+    'from_number',
+    'handoff_id',
 )  # never priority reasons (health): who marked a green channel, not why
 
 

@@ -90,6 +90,13 @@ class TicketTransferred(TicketEventBase):
     from_window_id: int | None = None
 
 
+class TicketHandedOff(TicketEventBase):
+    """跨区通办: the ticket closed here as transferred to another hall, which issues it a number of its own."""
+
+    to_hall_code: str
+    from_window_id: int | None = None
+
+
 class TicketParked(TicketEventBase):
     pass
 

@@ -23,6 +23,7 @@ from app.api.routes import router
 from app.bus_redis import RedisBus
 from app.db import sqlite_decision
 from app.events import HallConfigChanged, SessionEnded, TicketEventBase
+from app.handoff_inbox import HandoffInbox
 from app.migrate import upgrade_async
 from app.preflight import preflight
 from app.runtime import Startup
@@ -52,6 +53,7 @@ from twin import live
 from twin.board_feed import CALL_EVENTS, BoardFeed
 from twin.city import CityBoard
 from twin.device_feed import DeviceFeed
+from twin.hall_watch import HallWatches
 from twin.journey_feed import JourneyFeed
 from twin.live import LiveHall
 from twin.staff_feed import StaffFeed
@@ -136,9 +138,16 @@ class Root:
         self.stops.append(sessions.stop)
         kiosk_devices = await self.devices.start(rt.deps, rt.bus, ops=rt.ops, evaluations=rt.journey.evaluations)
         self.stops.append(self.devices.stop)
+        inbox = HandoffInbox(rt.handoffs)
+        await inbox.start()
+        self.stops.append(inbox.stop)
         city = CityBoard(CityOverviewService(rt.deps))
         await city.start()
         self.stops.append(city.stop)
+        city_halls = HallWatches(
+            rt.deps, own=hall.twin, redis_url=settings.redis_url, bus_key=settings.key(Purpose.BUS)
+        )
+        self.stops.append(city_halls.stop)
         best_times = rt.guide.best_times if rt.guide else None
         self.stops.append((await jobs.start(rt.journey, rt.queue, rt.hall.code, best_times)).stop)
         if settings.hall_simulation == 'on' and rt.forecast is not None:
@@ -160,6 +169,7 @@ class Root:
                 today_forecast=TodayForecast(rt.forecast) if rt.forecast is not None else None,
                 guard=Guard(rt.auth, AuditLog(rt.deps), settings, sessions),
                 city=city,
+                city_halls=city_halls,
             )
         )
         self.runtime.open(rt)

@@ -39,6 +39,7 @@ from app.services.replay import ReplayService
 from app.services.staff_admin import StaffAdminService
 from app.services.staffing import StaffingService
 from app.services.stand_ins import SimulatedTickets, stand_ins_in
+from app.services.ticket_handoff import TicketHandoffService
 from app.services.workflow_editor import WorkflowEditorService
 from app.settings import Settings, StandIn
 
@@ -63,6 +64,7 @@ class Runtime:
     hall_config: HallConfigService  # admins edit services, windows and zones live, export and import them (/admin)
     config_history: ConfigHistory  # every saved configuration version, for /admin
     registry: DeviceRegistryService  # /admin registers, rotates and retires devices while the hall runs
+    handoffs: TicketHandoffService  # 跨区通办 of tickets: send from here, apply what other halls sent (HandoffInbox)
     forecast: ForecastService | None = None  # peak forecast, staffing advice, replay (issue 5)
     staffing: StaffingService | None = None
     rankings: RankingService | None = None  # 评价结果公开: the month's satisfaction, cached (/ranking, /manager)
@@ -165,6 +167,7 @@ async def build_runtime(settings: Settings, *, bus: Bus | None = None) -> Runtim
         HallConfigService(deps),
         ConfigHistory(deps),
         DeviceRegistryService(deps),
+        TicketHandoffService(deps, queue=queue),
         forecast=forecast,
         staffing=StaffingService(deps, queue, forecast),
         rankings=RankingService(deps),

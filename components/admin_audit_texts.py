@@ -120,6 +120,7 @@ register(
         'admin.audit.action.ticket_no_show': ('过号', 'no-show'),
         'admin.audit.action.ticket_completed': ('办结', 'ticket completed'),
         'admin.audit.action.ticket_transferred': ('转办', 'ticket transferred'),
+        'admin.audit.action.ticket_handed_off': ('转至其他大厅', 'ticket sent to another hall'),
         'admin.audit.action.ticket_parked': ('挂起', 'ticket parked'),
         'admin.audit.action.ticket_resumed': ('恢复办理', 'ticket resumed'),
         'admin.audit.action.alert_acknowledged': ('确认告警', 'alert acknowledged'),

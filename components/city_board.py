@@ -29,11 +29,7 @@ register(
         'city.map': ('查看平面图', 'Floor map'),
         'city.updated': ('更新于 {time}', 'Updated {time}'),
         'city.back': ('返回全市', 'Back to every hall'),
-        'city.snapshot': (
-            '只读画面：打开本页时数据库中的状态，刷新可更新',
-            'Read-only: the state in the database when this page opened; reload to update',
-        ),
-        'city.reload': ('刷新', 'Reload'),
+        'city.live': ('只读画面，随该大厅实时更新', 'Read-only, live from that hall'),
     }
 )
 

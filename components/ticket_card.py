@@ -13,6 +13,7 @@ from app.events import TicketEventBase
 from app.models.ticket import PriorityClass, TicketStatus
 from app.services.queue import QueueService
 from app.services.remote_queue import ticket_qr
+from app.services.ticket_handoff import HandoffView, TicketHandoffService
 from app.services.tracking import Tracked, live_position
 from components import journey_texts as _texts  # noqa: F401 - registers the texts
 from components.kiosk_ticket import qr_data_uri
@@ -21,9 +22,12 @@ from components.texts import t
 
 
 class TicketCard:
-    def __init__(self, queue: QueueService, tracked: Tracked) -> None:
+    def __init__(self, queue: QueueService, tracked: Tracked, *, handoffs: TicketHandoffService | None = None) -> None:
+        """`handoffs` lets the card say where a ticket sent to another hall (跨区通办) goes, and its new number."""
         self.queue = queue
         self.tracked = tracked
+        self.handoffs = handoffs
+        self.handoff: HandoffView | None = None
         self.status = ''
         self.window_number: int | None = None
         self.service_name = ''
@@ -40,6 +44,8 @@ class TicketCard:
             self.green = view.ticket.priority_class == PriorityClass.GREEN
             if view.ticket.awaiting_arrival:
                 self.arrival_qr = ticket_qr(self.queue.settings.secret, view.ticket.code)
+            if self.status == TicketStatus.TRANSFERRED and self.handoffs is not None:
+                self.handoff = await self.handoffs.of_ticket(self.tracked.ticket_id)
         self.draw()
 
     def draw(self) -> None:
@@ -54,6 +60,8 @@ class TicketCard:
             ui.label(self.service_name).classes('text-base')
             if self.green:
                 tid(ui.label(t('track.green')), 'track-green').classes('bg-positive text-white rounded px-2 self-start')
+            if self.handoff is not None:
+                self._draw_handoff(self.handoff)
             if self.status == TicketStatus.WAITING:
                 self._draw_position()
             elif self.status == TicketStatus.CALLED and self.window_number is not None:
@@ -61,6 +69,18 @@ class TicketCard:
                 called.classes('text-2xl font-bold text-accent')
             if self.arrival_qr and self.status in (TicketStatus.WAITING, TicketStatus.PARKED):
                 self._draw_arrival()
+
+    def _draw_handoff(self, handoff: HandoffView) -> None:
+        """Where to go now: the other hall and service, and its own number once that hall issued it."""
+        where = tid(ui.label(t('track.handoff', hall=handoff.to_hall, service=handoff.to_service)), 'track-handoff')
+        where.classes('text-base font-bold')
+        if handoff.new_number is None or handoff.new_code is None:
+            tid(ui.label(t('track.handoff.pending')), 'track-handoff-pending').classes('text-sm text-grey-9')
+            return
+        tid(ui.label(t('track.handoff.number', number=handoff.new_number)), 'track-handoff-number').classes(
+            'text-2xl font-bold text-primary'
+        )
+        tid(ui.link(t('track.handoff.follow'), f'/track/{handoff.new_code}'), 'track-handoff-link')
 
     def _draw_arrival(self) -> None:
         tid(ui.label(t('track.remote_arrival')), 'track-remote').classes('text-sm text-grey-9')

@@ -34,6 +34,7 @@ from app.services.errors import DomainError
 from app.services.evaluation import level_label
 from app.services.journey import Journey
 from app.services.queue import QueueService
+from app.services.ticket_handoff import TicketHandoffService
 from app.services.tracking import PersonAct, Tracked
 from components import journey_texts as _texts  # noqa: F401 - registers the texts
 from components.case_list import CaseList
@@ -63,6 +64,7 @@ class TrackScreen:
         feed: JourneyFeed,
         tracked: Tracked,
         *,
+        handoffs: TicketHandoffService | None = None,
         tz: ZoneInfo,
         lang: str,
         base_url: str = '',
@@ -70,6 +72,7 @@ class TrackScreen:
     ) -> None:
         self.journey = journey
         self.queue = queue
+        self.handoffs = handoffs
         self.feed = feed
         self.tracked = tracked
         self.tz = tz
@@ -83,7 +86,7 @@ class TrackScreen:
 
     async def build(self) -> None:
         with ui.column().classes('w-full gap-3'):
-            self.ticket = TicketCard(self.queue, self.tracked)
+            self.ticket = TicketCard(self.queue, self.tracked, handoffs=self.handoffs)
             self.comfort = tid(ui.label(), 'track-comfort').classes('w-full p-3 rounded bg-amber-1 text-base')
             self.person_gate = tid(ui.card(), 'track-person').classes('w-full p-4 gap-2')
             self.person_box = ui.column().classes('w-full gap-3')
@@ -309,6 +312,8 @@ class TrackScreen:
 
     async def on_ticket(self, event: TicketEventBase) -> None:
         served = self.ticket.moved(event)
+        if self.ticket.status == TicketStatus.TRANSFERRED and self.ticket.handoff is None:
+            await self.ticket.show()  # sent to another hall just now: read where to go
         if self.ticket.status != TicketStatus.WAITING:
             self.comfort.set_visibility(False)  # called (or gone): no longer waiting
         if served and self.act is not None:

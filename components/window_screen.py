@@ -27,6 +27,7 @@ from app.services.errors import DomainError, StorageUnavailable
 from app.services.journey import Journey
 from app.services.principal import Principal
 from app.services.queue import QueueService
+from app.services.ticket_handoff import SENDER_WAIT, HandoffView, TicketHandoffService
 from app.services.unmask import unmask_citizen
 from app.services.window_desk import Desk, TransferTargets
 from components import window_texts as _texts  # noqa: F401 - registers the desk's texts
@@ -44,6 +45,7 @@ from components.window_dialogs import (
 from components.window_green import GreenCard
 from components.window_hall_transfer import HallTransferDialog
 from components.window_side import OutOfOrderCard, parked_card, queue_card, state_card
+from components.window_ticket_hall import TicketHallDialog
 from twin.hall import HallTwin
 
 Operation = Callable[[Principal], Awaitable[Any]]
@@ -65,6 +67,7 @@ class WindowScreen:
         *,
         queue: QueueService,
         journey: Journey,
+        handoffs: TicketHandoffService,
         accounts: CitizenAccountService,
         db: Database,
         cipher: FieldCipher,
@@ -72,6 +75,7 @@ class WindowScreen:
     ) -> None:
         self.queue = queue
         self.journey = journey
+        self.handoffs = handoffs
         self.accounts = accounts
         self.db = db
         self.cipher = cipher
@@ -88,6 +92,7 @@ class WindowScreen:
         self.link_dialog = LinkDialog()
         self.case_email_dialog = CaseEmailDialog()
         self.hall_dialog = HallTransferDialog()
+        self.ticket_hall_dialog = TicketHallDialog()
         with ui.row().classes('w-full gap-4 items-start no-wrap'):
             self.main = tid(ui.card(), 'desk-current').classes('flex-grow p-5 gap-4 min-w-0')
             with ui.column().classes('w-[22rem] shrink-0 gap-3'):
@@ -137,6 +142,8 @@ class WindowScreen:
             email.props('outline icon=mail')
             moved = tid(ui.button(t('desk.case_hall'), on_click=self.case_to_hall), 'desk-case-hall')
             moved.props('outline icon=domain')
+            sent = tid(ui.button(t('desk.ticket_hall'), on_click=self.ticket_to_hall), 'desk-ticket-hall')
+            sent.props('outline icon=alt_route')
             if current.citizen is not None:
                 grant = tid(ui.button(t('desk.grant_data'), on_click=self.grant_in_person), 'desk-grant-data')
                 grant.props('outline icon=how_to_reg')
@@ -298,6 +305,37 @@ class WindowScreen:
             lambda p: transfers.transfer(ticket_code=code, to_hall_id=choice.hall_id, reason=choice.reason, caller=p),
             lambda view: t('desk.case_hall.done', case=view.id, hall=names.get(view.case.hall_id, '')),
         )
+
+    async def ticket_to_hall(self) -> None:
+        """跨区通办 of the ticket itself: another hall issues it a number of its own; the handoff service decides."""
+        current, handoffs = self.desk.current, self.handoffs
+        if current is None:
+            return
+        destinations = await handoffs.destinations()
+        if not destinations:
+            ui.notify(t('desk.case_hall.none'), type='warning')
+            return
+        number = current.view.ticket.number
+        choice = await self.ticket_hall_dialog.ask(number, destinations)
+        if choice is None:
+            return
+
+        async def send(p: Principal) -> HandoffView:
+            sent = await handoffs.send(
+                number,
+                to_hall_code=choice.hall_code,
+                to_service_code=choice.service_code,
+                reason=choice.reason,
+                caller=p,
+            )
+            return await handoffs.wait_applied(sent.id, within=SENDER_WAIT)
+
+        def done(view: HandoffView) -> str:
+            if view.new_number is None:
+                return t('desk.ticket_hall.pending', number=number, hall=view.to_hall)
+            return t('desk.ticket_hall.done', number=number, hall=view.to_hall, new=view.new_number)
+
+        await self.act(send, done)
 
     async def grant_in_person(self) -> None:
         """The citizen here agrees to 调取部门数据 in person; recorded as this clerk's act, never as the citizen's."""

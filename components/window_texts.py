@@ -46,6 +46,23 @@ register(
         'desk.case_hall.choose': ('请选择大厅', 'Choose a hall'),
         'desk.case_hall.none': ('没有其他大厅可转', 'There is no other hall to hand it to'),
         'desk.case_hall.done': ('办件 #{case} 已转至{hall}', 'Case #{case} handed to {hall}'),
+        'desk.ticket_hall': ('号转其他大厅', 'Ticket to another hall'),
+        'desk.ticket_hall.title': ('{number} 号转至其他大厅（跨区通办）', 'Send ticket {number} to another hall'),
+        'desk.ticket_hall.hint': (
+            '本号在本厅结束；所选大厅按原取号时间和优先级为其排一个新号，办事人查询原号即可看到去哪里、新号是多少。',
+            'The ticket ends here; the chosen hall queues it under a number of its own, by the original take time '
+            'and priority, and the citizen sees where to go and the new number by the old code.',
+        ),
+        'desk.ticket_hall.service': ('办理事项', 'Service'),
+        'desk.ticket_hall.choose': ('请选择大厅和事项', 'Choose a hall and a service'),
+        'desk.ticket_hall.done': (
+            '{number} 号已转至{hall}，新号 {new}',
+            'Ticket {number} sent to {hall}: number {new}',
+        ),
+        'desk.ticket_hall.pending': (
+            '{number} 号已转至{hall}；该大厅尚未出号，运行后会自动出号',
+            'Ticket {number} sent to {hall}; that hall has not issued its number yet and will once it runs',
+        ),
         'desk.serving_for': ('办理用时', 'Serving for'),
         'desk.called_at': ('叫号于 {time}', 'Called at {time}'),
         'desk.citizen': ('办事人', 'Citizen'),

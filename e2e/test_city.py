@@ -1,7 +1,8 @@
-"""`/city` in chromium: the city manager sees both halls of one database live and drills down to a floor map.
+"""`/city` in chromium: the city manager sees both halls of one database live and drills down to a live floor map.
 
 The app serves the small test hall (`main`); the district centre (seed/district) shares its database and has
-no process here. A ticket taken in the district while the page is open shows on its card within seconds.
+no process here. A ticket taken in the district while the page is open shows on its card within seconds, and on
+the district's floor map while the drill-down is open (without Redis: re-read from the database every 5 s).
 """
 
 from __future__ import annotations
@@ -96,6 +97,11 @@ def test_the_city_manager_sees_both_halls_live_and_drills_down_to_a_floor_map(
     plan = page.get_by_test_id('floor-map')
     expect(plan).to_be_visible()
     expect(plan).to_contain_text('社保医保')
+    busy = page.locator('[data-testid=floor-map] .fm-zone.busy')
+    expect(busy).not_to_have_count(0)  # the SI-CARD ticket's queue
+    before = busy.count()
+    run_coroutine(lambda: _take_in_district(prepared.url, 'HUKOU-IN'))  # a queue in the general acceptance zone
+    expect(busy).to_have_count(before + 1, timeout=CARD_WAIT_MS)  # live: no reload
     page.get_by_test_id('city-back').click()
     page.wait_for_url(re.compile(r'://[^/]+/city$'))
     expect(page.get_by_test_id('city-hall-main')).to_be_visible()

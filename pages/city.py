@@ -1,9 +1,9 @@
-"""`/city`: every hall of the city live, for city managers; `/city/{code}`: one hall's floor map, read-only.
+"""`/city`: every hall of the city live, for city managers; `/city/{code}`: one hall's floor map, live, read-only.
 
 City managers only (a hall's manager or admin gets 403: they see their own hall on /manager). The cards follow
 the process's one CityBoard (twin/city.py), which reads every hall's figures once for all open /city pages.
-The drill-down draws the hall's plan and state from the shared database at the moment it opens (the hall's
-events stay on its own processes' stream), so it works for every hall without reaching its processes.
+The drill-down follows the hall's watch (twin/hall_watch.py): a replica of that hall's twin fed from its own event
+stream, shared by every drill-down page on that hall, redrawn at most five times a second.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from components.frame import frame
 from components.testids import tid
 from components.texts import error_text, t
 from pages.parts import Started
-from twin.snapshot import hall_snapshot
 
 
 async def city_page(started: Started, request: Request) -> Response | None:
@@ -67,23 +66,32 @@ async def city_hall_page(started: Started, request: Request, code: str) -> Respo
             tid(ui.label(error_text(refused)), 'city-error').classes('text-negative')
             ui.link(t('city.back'), '/city')
         return None
-    twin = await hall_snapshot(rt.deps, hall_id)
+    watches = parts.city_halls
+    watch = await watches.acquire(hall_id, code)
+
+    async def gone() -> None:
+        await watches.release(watch)
+
+    ui.context.client.on_delete(gone)
     figures = city.hall(code)
     title = hall_name(figures) if figures is not None else code
+    name = f'{title} · {t("manager.floor_map")}'
+
+    def plan() -> str:
+        twin = watch.twin
+        return svg(twin, visuals(twin, utcnow()), entrance=t('manager.entrance'), queue=t('manager.queue'), name=name)
+
     ui.add_css(MAP_CSS)
     with frame(t('manager.floor_map'), hall_name=title, stand_ins=rt.stand_ins):
         with ui.row().classes('w-full items-center justify-between gap-2'):
             tid(ui.link(t('city.back'), '/city'), 'city-back')
-            ui.label(t('city.snapshot')).classes('text-xs text-grey-8')
-            ui.button(t('city.reload'), on_click=lambda: ui.navigate.reload()).props('flat dense icon=refresh')
+            ui.label(t('city.live')).classes('text-xs text-grey-8')
         with tid(ui.card(), 'city-map').classes('w-full p-2 gap-1'):
-            plan = svg(
-                twin,
-                visuals(twin, utcnow()),
-                entrance=t('manager.entrance'),
-                queue=t('manager.queue'),
-                name=f'{title} · {t("manager.floor_map")}',
-            )
-            tid(ui.html(plan, sanitize=False), 'floor-map').classes('fm-wrap w-full')
+            drawn = tid(ui.html(plan(), sanitize=False), 'floor-map').classes('fm-wrap w-full')
             legend()
+
+    def redraw() -> None:
+        drawn.set_content(plan())
+
+    watch.redraw.subscribe(redraw)  # inside the page: it ends with the client
     return None

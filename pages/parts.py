@@ -19,6 +19,7 @@ from twin.city import CityBoard
 from twin.device_feed import DeviceFeed
 from twin.feed import HallFeed
 from twin.hall import HallTwin
+from twin.hall_watch import HallWatches
 from twin.journey_feed import JourneyFeed
 from twin.staff_feed import StaffFeed
 from twin.ticket_feed import TicketFeed
@@ -40,6 +41,7 @@ class Parts:
     today_forecast: TodayForecast | None
     guard: Guard  # staff pages: role check and session watch
     city: CityBoard  # every hall's figures for /city, read once for all its open pages
+    city_halls: HallWatches  # /city/{code}: one live replica per watched hall, shared by its drill-down pages
 
 
 Started = Startup[Parts]

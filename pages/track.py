@@ -37,6 +37,7 @@ async def track_page(started: Started, code: str, request: Request) -> None:
             rt.queue,
             parts.journey_feed,
             tracked,
+            handoffs=rt.handoffs,
             tz=rt.settings.tz,
             lang=rt.settings.lang,
             base_url=base_url,

@@ -64,6 +64,7 @@ async def window_page(started: Started, request: Request, window_id: int) -> Res
             twin,
             queue=rt.queue,
             journey=rt.journey,
+            handoffs=rt.handoffs,
             accounts=rt.accounts,
             db=rt.db,
             cipher=rt.cipher,

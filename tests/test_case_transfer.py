@@ -15,7 +15,6 @@ from sqlmodel import col, select
 from app.bus import InProcessBus
 from app.db import Database
 from app.events import CaseStepChanged
-from app.models import Hall, Window, WindowState, Zone
 from app.models.cases import Case, CaseMaterial, CaseNode, Certificate, Evaluation, Notification
 from app.models.operations import Alert
 from app.models.people import Role
@@ -35,6 +34,7 @@ from app.settings import Settings
 from tests import journeyhall
 from tests.callers import deps_for
 from tests.conftest import FakeClock
+from tests.easthall import EAST, add_east_hall
 from tests.journeyhall import LOCAL_CITIZEN, PARALLEL, JourneyHall, grant_department_data, served_ticket
 
 journey_hall = journeyhall.journey_hall_fixture
@@ -42,7 +42,6 @@ journey_settings = journeyhall.journey_settings_fixture
 journey = journeyhall.journey_fixture
 hall_queue = journeyhall.hall_queue_fixture
 
-EAST = '东区政务服务中心'
 BOSS = Principal(Kind.STAFF, 'boss', Role.MANAGER)
 
 
@@ -59,17 +58,8 @@ async def east(
 ) -> EastHall:
     """A second hall of the city with one open window, and its services on the same database and bus."""
     async with db.session() as s, s.begin():
-        hall = Hall(code='east', name=EAST, name_en='East District Service Centre')
-        s.add(hall)
-        await s.flush()
-        zone = Zone(hall_id=hall.id, code='general', name='综合受理')
-        s.add(zone)
-        await s.flush()
-        window = Window(hall_id=hall.id, zone_id=zone.id, number=1, name='东区1号窗口', state=WindowState.OPEN)
-        s.add(window)
-        await s.flush()
-        assert hall.id is not None and window.id is not None
-        hall_id, window_id = hall.id, window.id
+        ids = await add_east_hall(s)
+    hall_id, window_id = ids.hall_id, ids.window_id
     deps = deps_for(db, bus, hall_id=hall_id, settings=journey_settings, clock=clock, cipher=cipher)
     return EastHall(hall_id, window_id, build_journey(deps))
 

@@ -90,7 +90,7 @@ def test_upgrade_keeps_the_newest_of_duplicate_open_alerts(tmp_path: Path) -> No
 
 
 PREVIOUS_RELEASE = '0012'  # the schema 0.1.0 ended with (CHANGELOG.md); 0.2.0 adds the tables below
-NEW_TABLES = {'config_version', 'home_visit', 'key_check', 'monthly_report', 'staffing_move'}
+NEW_TABLES = {'config_version', 'home_visit', 'key_check', 'monthly_report', 'staffing_move', 'ticket_handoff'}
 AUDIT_KEY = load_settings().key(Purpose.AUDIT)
 
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from nicegui.testing import User
 from sqlmodel import select
 
+from app.bus import InProcessBus
 from app.db import Database
 from app.models import Consent, TicketCreate
+from app.services.queue import QueueService
+from app.services.ticket_handoff import TicketHandoffService
 from tests import journeyhall
 from tests.callers import DESK
+from tests.easthall import EAST, EAST_CODE, add_east_hall
 from tests.journeyhall import LOCAL_CITIZEN, JourneyHall, texted_code
 from tests.running import parts, ready
 
@@ -148,3 +154,28 @@ async def test_consents_can_be_granted_and_withdrawn_from_the_phone(ui_journey_h
 async def stored_consent(db: Database) -> Consent:
     async with db.read_session() as s:
         return (await s.execute(select(Consent))).scalar_one()
+
+
+async def test_a_ticket_sent_to_another_hall_says_where_to_go_and_then_its_new_number(
+    ui_journey_hall: JourneyHall, user: User
+) -> None:
+    rt = await ready()
+    async with rt.db.session() as s, s.begin():
+        east = await add_east_hall(s, serves=['SVC-C'])
+    view = await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
+    await opened(user, view.ticket.code)
+
+    await rt.handoffs.send(
+        view.ticket.number, to_hall_code=EAST_CODE, to_service_code='SVC-C', reason='户籍在东区', caller=DESK
+    )
+    await user.should_see(marker='track-status', content='已转至其他大厅', retries=PATIENT)
+    await user.should_see(marker='track-handoff', content=f'请前往{EAST}办理', retries=PATIENT)
+    await user.should_see(marker='track-handoff-pending')
+
+    east_bus = InProcessBus()  # 东区's process, on its own stream
+    east_deps = replace(rt.deps, hall_id=east.hall_id, bus=east_bus)
+    assert await TicketHandoffService(east_deps, queue=QueueService(east_deps)).apply_pending() == 1
+    await east_bus.stop()
+    await opened(user, view.ticket.code)
+    await user.should_see(marker='track-handoff-number', content='C001')
+    await user.should_see(marker='track-handoff-link')

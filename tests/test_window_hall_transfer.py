@@ -1,9 +1,11 @@
-"""`/window/{id}`: the desk hands the case of the ticket it serves to another hall of the city (跨区通办)."""
+"""`/window/{id}`: the desk hands the case of the ticket it serves, or the ticket itself, to another hall of the city
+(跨区通办)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+from dataclasses import replace
 
 import pytest
 from nicegui import ui
@@ -11,19 +13,22 @@ from nicegui.testing import User
 from sqlmodel import select
 
 from app.api.web_session import SESSION_COOKIE
+from app.bus import InProcessBus
 from app.db import Database
-from app.models import Hall, TicketCreate
+from app.models import Ticket, TicketCreate, TicketStatus
 from app.models.cases import Case, CaseNode
 from app.runtime import Runtime
+from app.services.queue import QueueService
+from app.services.ticket_handoff import TicketHandoffService
 from app.settings import get_settings
 from tests import totp
 from tests.callers import DESK
+from tests.easthall import EAST, EAST_CODE, add_east_hall
 from tests.factories import SmallHall
 from tests.kiosk_hall import prepare_ui
 from tests.running import ready
 
 PATIENT = 50
-EAST = '东区政务服务中心'
 
 
 @pytest.fixture
@@ -44,11 +49,7 @@ async def signed_in_clerk(user: User) -> Runtime:
 
 async def add_east(db: Database) -> int:
     async with db.session() as s, s.begin():
-        hall = Hall(code='east', name=EAST)
-        s.add(hall)
-        await s.flush()
-        assert hall.id is not None
-        return hall.id
+        return (await add_east_hall(s, serves=['SVC-C'])).hall_id
 
 
 async def open_dialog(user: User, marker: str) -> None:
@@ -106,4 +107,53 @@ async def test_a_hall_alone_in_its_database_offers_no_hall_to_hand_to(desk_ui: S
     rt = await signed_in_clerk(user)
     await serve_a001(rt, user, desk_ui.window_1)
     user.find(marker='desk-case-hall').click()
+    await user.should_see('没有其他大厅可转', retries=PATIENT)
+
+
+async def east_process(rt: Runtime, east_id: int) -> int:
+    """东区's process, on its own bus: applies what was sent to it, within a few seconds."""
+    bus = InProcessBus()
+    deps = replace(rt.deps, hall_id=east_id, bus=bus)
+    handoffs = TicketHandoffService(deps, queue=QueueService(deps))
+    try:
+        for _ in range(PATIENT):
+            if applied := await handoffs.apply_pending():
+                return applied
+            await asyncio.sleep(0.1)
+        return 0
+    finally:
+        await bus.stop()
+
+
+async def test_the_desk_sends_the_ticket_it_serves_to_a_service_of_another_hall(desk_ui: SmallHall, user: User) -> None:
+    rt = await signed_in_clerk(user)
+    east_id = await add_east(rt.db)
+    await serve_a001(rt, user, desk_ui.window_1)
+
+    await open_dialog(user, 'desk-ticket-hall')
+    (hall,) = user.find(marker='ticket-hall-select').elements
+    assert isinstance(hall, ui.radio) and hall.options == {EAST_CODE: f'{EAST} (east)'}
+    hall.set_value(EAST_CODE)
+    (service,) = user.find(marker='ticket-hall-service').elements
+    assert isinstance(service, ui.select) and list(service.options) == ['SVC-C']
+    service.set_value('SVC-C')
+    user.find(marker='ticket-hall-reason').type('户籍在东区')
+    east = asyncio.create_task(east_process(rt, east_id))
+    user.find(marker='ticket-hall-ok').click()
+    await user.should_see(f'A001 号已转至{EAST}，新号 C001', retries=PATIENT)
+    assert await east == 1
+    await user.should_see(marker='desk-idle', retries=PATIENT)
+
+    async with rt.db.read_session() as s:
+        tickets = {t.number: t for t in (await s.execute(select(Ticket))).scalars()}
+    assert tickets['A001'].status == TicketStatus.TRANSFERRED
+    assert tickets['C001'].hall_id == east_id and tickets['C001'].queued_at == tickets['A001'].taken_at
+
+
+async def test_a_hall_that_offers_no_service_is_no_destination(desk_ui: SmallHall, user: User) -> None:
+    rt = await signed_in_clerk(user)
+    async with rt.db.session() as s, s.begin():
+        await add_east_hall(s)  # a hall with a window that serves nothing yet
+    await serve_a001(rt, user, desk_ui.window_1)
+    user.find(marker='desk-ticket-hall').click()
     await user.should_see('没有其他大厅可转', retries=PATIENT)

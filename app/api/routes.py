@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
-from app.api import admin, assistant, cases, citizen, guide, hall_config, health, me, reports, visits
+from app.api import admin, assistant, cases, citizen, guide, hall_config, handoffs, health, me, reports, visits
 from app.api.booking import BookingIn, BookingOut, MoveIn, SlotOut
 from app.api.callers import address_of, bearer_token
 from app.api.deps import CallerDep, RuntimeDep, StaffDep
@@ -35,6 +35,7 @@ router.include_router(assistant.router)  # GET /api/assistant (app/api/assistant
 router.include_router(me.router)  # GET /api/me (app/api/me.py)
 router.include_router(visits.router)  # 上门服务 and the desk's green channel (app/api/visits.py)
 router.include_router(cases.router)  # 跨区通办: POST /api/cases/{case_id}/transfer (app/api/cases.py)
+router.include_router(handoffs.router)  # 跨区通办 of tickets: POST /api/tickets/{number}/hall-transfer
 router.include_router(health.router)  # GET /api/health (app/api/health.py)
 router.include_router(admin.router)  # GET /api/admin/audit.csv (app/api/admin.py)
 router.include_router(hall_config.router)  # GET /api/admin/config/export, POST .../import (app/api/hall_config.py)

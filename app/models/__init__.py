@@ -15,6 +15,7 @@ from app.models.citizen_account import CitizenAccount, CitizenSession
 from app.models.config_version import ConfigVersion
 from app.models.device import Device, DeviceKind, DeviceState
 from app.models.hall import Department, Hall, ServiceItem, Window, WindowService, WindowState, Zone
+from app.models.handoff import HandoffStatus, TicketHandoff
 from app.models.key_check import KeyCheck
 from app.models.operations import Alert, ArrivalHistory, DeviceEvent, WindowEvent
 from app.models.pairing import KioskPairingCode, KioskScreenCredential
@@ -70,6 +71,7 @@ __all__ = [
     'Evaluation',
     'FaceEncoding',
     'Hall',
+    'HandoffStatus',
     'HomeVisit',
     'KeyCheck',
     'KioskPairingCode',
@@ -90,6 +92,7 @@ __all__ = [
     'Ticket',
     'TicketCreate',
     'TicketEvent',
+    'TicketHandoff',
     'TicketStatus',
     'VisitStatus',
     'Window',

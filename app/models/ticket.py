@@ -30,6 +30,7 @@ class TicketStatus(StrEnum):
     COMPLETED = 'completed'
     NO_SHOW = 'no_show'
     CANCELLED = 'cancelled'
+    TRANSFERRED = 'transferred'  # 跨区通办: closed here, issued again by another hall (app/models/handoff.py)
 
 
 ACTIVE_AT_WINDOW = (TicketStatus.CALLED,)

@@ -32,6 +32,7 @@ from app.events import (
     TicketCalled,
     TicketCompleted,
     TicketEventBase,
+    TicketHandedOff,
     TicketIssued,
     TicketNoShow,
     TicketParked,
@@ -184,6 +185,10 @@ class LiveQueue:
                     ticket.service_id, Candidate(ticket.id, PriorityClass(ticket.priority_class), ticket.queued_at, 1)
                 )
         if isinstance(event, TicketTransferred):
+            self._free(event.from_window_id)
+        if isinstance(event, TicketHandedOff):
+            self._unqueue(ticket.id)
+            self.remote.discard(ticket.id)
             self._free(event.from_window_id)
         if isinstance(event, TicketCalled | TicketResumed):
             self._unqueue(ticket.id)

@@ -144,7 +144,7 @@ class QueueService(QueueViews, WindowsAdmin):
                 early_minutes=self.settings.appointment_early_minutes,
             )
             citizen = await self._citizen(s, request, facts, now, verified=rights.verified_identity)
-            seq = await self._next_sequence(s, today, service.ticket_prefix)
+            seq = await self.next_sequence(s, today, service.ticket_prefix)
             ticket = Ticket(
                 hall_id=self.hall_id,
                 service_id=service.id,
@@ -168,7 +168,7 @@ class QueueService(QueueViews, WindowsAdmin):
                 appointment.status = AppointmentStatus.CHECKED_IN
                 appointment.ticket_id = ticket.id
                 uow.emit(appointment_changed(appointment))  # no longer counted as booked on the floor map
-            service = await self._record(
+            service = await self.record_transition(
                 uow,
                 ticket,
                 'issued',
@@ -207,7 +207,7 @@ class QueueService(QueueViews, WindowsAdmin):
             raise Conflict('appointment_used')
         return appointment
 
-    async def _next_sequence(self, s: AsyncSession, day: dt.date, prefix: str) -> int:
+    async def next_sequence(self, s: AsyncSession, day: dt.date, prefix: str) -> int:
         statement = NEXT_NUMBER_SQLITE if self.db.is_sqlite else NEXT_NUMBER_POSTGRESQL
         return (await s.execute(statement, {'hall_id': self.hall_id, 'day': day, 'prefix': prefix})).scalar_one()
 
@@ -240,7 +240,7 @@ class QueueService(QueueViews, WindowsAdmin):
         ticket.status = TicketStatus.PARKED
         ticket.target_window_id = None
         await remote_queue.notify_not_arrived(uow.session, ticket, now=now)
-        await self._record(
+        await self.record_transition(
             uow,
             ticket,
             'parked',
@@ -302,7 +302,9 @@ class QueueService(QueueViews, WindowsAdmin):
         previous = ticket.status
         ticket.awaiting_arrival = False
         ticket.status = TicketStatus.WAITING
-        await self._record(uow, ticket, 'arrived', previous, caller=caller, event=TicketArrived, detail={'how': how})
+        await self.record_transition(
+            uow, ticket, 'arrived', previous, caller=caller, event=TicketArrived, detail={'how': how}
+        )
 
     async def mark_green(self, window_id: int, number: str, *, reason: str, caller: Principal) -> TicketView:
         """绿色通道 marked at the desk: a waiting ticket moves ahead for disability or pregnancy, naming the clerk."""
@@ -318,7 +320,7 @@ class QueueService(QueueViews, WindowsAdmin):
             ticket.priority_class, ticket.priority_reason = PriorityClass.GREEN, reason
             ticket.priority_set_by = green_channel.set_by(caller, reason)
             detail = {'green_channel': True, 'set_by': ticket.priority_set_by}
-            await self._record(
+            await self.record_transition(
                 uow, ticket, 'prioritised', TicketStatus.WAITING, caller=caller, event=TicketPrioritised, detail=detail
             )
         return await self.ticket_view(ticket.code)
@@ -395,7 +397,7 @@ class QueueService(QueueViews, WindowsAdmin):
         kind = 'called_out_of_order' if out_of_order else ('resumed' if previous == TicketStatus.PARKED else 'called')
         event = TicketResumed if previous == TicketStatus.PARKED else TicketCalled
         extra: dict[str, Any] = {'out_of_order': True} if out_of_order else {}
-        return await self._record(
+        return await self.record_transition(
             uow,
             ticket,
             kind,
@@ -418,7 +420,7 @@ class QueueService(QueueViews, WindowsAdmin):
                 raise Conflict('recall_limit', limit=limit)
             await self._require_interval(uow.session, ticket, 'recall_too_soon')
             ticket.recall_count += 1
-            service = await self._record(
+            service = await self.record_transition(
                 uow,
                 ticket,
                 'recalled',
@@ -444,7 +446,7 @@ class QueueService(QueueViews, WindowsAdmin):
             ticket.status = TicketStatus.NO_SHOW
             ticket.completed_at = self.clock()
             window.current_ticket_id = None
-            service = await self._record(
+            service = await self.record_transition(
                 uow,
                 ticket,
                 'no_show',
@@ -465,7 +467,7 @@ class QueueService(QueueViews, WindowsAdmin):
             ticket.status = TicketStatus.COMPLETED
             ticket.completed_at = now
             window.current_ticket_id = None
-            service = await self._record(
+            service = await self.record_transition(
                 uow,
                 ticket,
                 'completed',
@@ -525,7 +527,7 @@ class QueueService(QueueViews, WindowsAdmin):
             ticket.called_at = None
             ticket.transfer_count += 1
             window.current_ticket_id = None
-            service = await self._record(
+            service = await self.record_transition(
                 uow,
                 ticket,
                 'transferred',
@@ -550,7 +552,7 @@ class QueueService(QueueViews, WindowsAdmin):
             ticket.status = TicketStatus.PARKED
             ticket.target_window_id = window.id
             window.current_ticket_id = None
-            service = await self._record(
+            service = await self.record_transition(
                 uow,
                 ticket,
                 'parked',
@@ -674,7 +676,7 @@ class QueueService(QueueViews, WindowsAdmin):
             raise NotFound('unknown_ticket', text='unknown_ticket.today', number=number)
         return ticket
 
-    async def _record(
+    async def record_transition(
         self,
         uow: UnitOfWork,
         ticket: Ticket,
@@ -758,6 +760,11 @@ AUDITED_DETAIL = (
     'how',
     'green_channel',
     'set_by',
+    'to_hall',  # 跨区通办 (app/services/ticket_handoff.py): where a ticket went, and where one came from
+    'to_service',
+    'from_hall',
+    'from_number',
+    'handoff_id',
 )  # never priority reasons (health): who marked a green channel, not why
 
 

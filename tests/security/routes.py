@@ -191,6 +191,14 @@ ROUTES: list[Rule] = [
         {'to_hall_id': 999, 'reason': '跨区通办'},
         example='/api/cases/999/transfer',
     ),
+    # ---- API: 跨区通办 of a ticket; tests/security/test_ticket_handoff_edge.py attacks it ---------------------------
+    Rule(
+        '/api/tickets/{number}/hall-transfer',
+        WINDOW_OPERATORS,
+        'POST',
+        {'to_hall': 'east', 'to_service': 'SVC-C', 'reason': '跨区通办'},
+        example='/api/tickets/Z999/hall-transfer',
+    ),
     # ---- API: operations ---------------------------------------------------------------------
     Rule('/api/ops/counters', (Role.MANAGER,)),
     # ---- API: the monthly report's files (managers): tests/security/test_report_edge.py attacks them ----------

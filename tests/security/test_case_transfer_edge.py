@@ -21,17 +21,16 @@ import pytest
 from sqlmodel import select
 
 from app.bus import InProcessBus
-from app.clock import utcnow
 from app.db import Database
-from app.models import Hall, ServiceItem, StaffUser, TicketCreate, Window, WindowService, WindowState, Zone
+from app.models import Hall, TicketCreate, Window
 from app.models.people import Role
 from app.security.keys import Purpose
-from app.security.passwords import hash_password
 from app.services.journey import build_journey
 from app.services.queue import QueueService
 from app.settings import load_settings
 from tests.apphost import TEST_SECRET, AppProcess, NewUser, prepare_database, run_coroutine, sqlite_url, start_app
 from tests.callers import DESK, deps_for
+from tests.easthall import add_east_hall
 from tests.security.routes import assert_error, bearer, db_state, settled_state, token
 from tests.totp import token_body
 
@@ -57,33 +56,12 @@ async def _build(url: str, var_dir: Path) -> tuple[int, int, int]:
     db = Database(url, audit_key=settings.key(Purpose.AUDIT))  # the app's own key: one audit chain
     try:
         async with db.session() as s, s.begin():
-            east = Hall(code='east', name='东区政务服务中心')
-            s.add(east)
-            await s.flush()
-            zone = Zone(hall_id=east.id, code='general', name='综合受理')
-            s.add(zone)
-            await s.flush()
-            window = Window(hall_id=east.id, zone_id=zone.id, number=9, name='东区9号窗口', state=WindowState.OPEN)
-            s.add(window)
-            await s.flush()
-            service = (await s.execute(select(ServiceItem).where(ServiceItem.code == 'SVC-C'))).scalar_one()
-            s.add(WindowService(window_id=window.id, service_id=service.id, priority=1))
-            s.add(
-                StaffUser(
-                    username=EAST_CLERK[0],
-                    display_name='东区窗口',
-                    role=Role.STAFF,
-                    window_id=window.id,
-                    hall_id=east.id,
-                    password_hash=hash_password(EAST_CLERK[1]),
-                    created_at=utcnow(),
-                )
-            )
+            east = await add_east_hall(s, window_number=9, serves=['SVC-C'], clerk=EAST_CLERK)
             main = (await s.execute(select(Hall).where(Hall.code == 'main'))).scalar_one()
             statement = select(Window).where(Window.hall_id == main.id, Window.number == 1)
             window_1 = (await s.execute(statement)).scalar_one().id or 0
-            assert east.id is not None and main.id is not None
-            east_id, main_id = east.id, main.id
+            assert main.id is not None
+            east_id, main_id = east.hall_id, main.id
         bus = InProcessBus()
         journey = build_journey(deps_for(db, bus, hall_id=main_id, settings=settings))
         queue = QueueService(journey.cases.deps)

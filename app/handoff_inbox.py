@@ -1,0 +1,43 @@
+"""The target side of 跨区通办: this hall's process applies the handoffs other halls sent it.
+
+The request is a row in the shared database (app/models/handoff.py), so nothing is lost while this process is
+down or Redis is away: whatever is pending is applied at the next round after start. One round a second is one
+indexed query when nothing waits; applying is idempotent (app/services/ticket_handoff.py), so several processes
+of the same hall may poll at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from app import tasks
+from app.services.ticket_handoff import TicketHandoffService
+
+log = logging.getLogger(__name__)
+
+INBOX_EVERY = 1.0  # seconds between two rounds: how long a sent ticket waits at most for its new number
+
+
+class HandoffInbox:
+    def __init__(self, handoffs: TicketHandoffService, *, every: float = INBOX_EVERY) -> None:
+        self.handoffs = handoffs
+        self.every = every
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name='handoff-inbox')
+
+    async def stop(self) -> None:
+        await tasks.stop(self._task)
+        self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                applied = await self.handoffs.apply_pending()
+                if applied:
+                    log.info('跨区通办: issued %d ticket(s) sent by other halls', applied)
+            except Exception:  # a failed round is logged; the rows stay pending and the next round tries again
+                log.exception('handoffs sent to this hall could not be applied')
+            await asyncio.sleep(self.every)

@@ -89,6 +89,20 @@ class QuickConnection(aiosqlite.Connection):
     statements) the statements after BEGIN IMMEDIATE run on the caller's thread too: holding the write lock, none
     of them waits for anyone, and each costs less than the round trip it saves."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stop_sent = False
+
+    def stop(self) -> asyncio.Future[Any] | None:
+        """Send the connection's thread its stop once: the thread ends at the first, so a later stop's future would
+        never be answered. SQLAlchemy's terminate (a connection invalidated, say by a cancelled request) force-stops
+        while its shielded graceful close still runs, and that close() then waited on a second stop for ever: a hung
+        shutdown, or a test run's event loop that never closed."""
+        if self._stop_sent:
+            return None
+        self._stop_sent = True
+        return super().stop()
+
     async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         owner = getattr(fn, '__self__', None)
         name = getattr(fn, '__name__', '')

@@ -22,7 +22,7 @@ from app.api.ops import router as ops_router
 from app.api.routes import router
 from app.bus_redis import RedisBus
 from app.db import sqlite_decision
-from app.events import HallConfigChanged, SessionEnded, TicketEventBase
+from app.events import HallConfigChanged, TicketEventBase
 from app.handoff_inbox import HandoffInbox
 from app.migrate import upgrade_async
 from app.preflight import preflight
@@ -131,8 +131,6 @@ class Root:
         staff_feed = StaffFeed()
         staff_feed.attach(rt.bus)
         self.stops.append(_async(lambda: staff_feed.detach(rt.bus)))
-        remembered = rt.bus.subscribe(rt.deps.sessions.apply, SessionEnded, name='session-cache')  # any process's
-        self.stops.append(_async(lambda: rt.bus.unsubscribe(remembered)))
         sessions = SessionWatch(rt.auth, rt.bus, period=settings.session_check_seconds)
         await sessions.start()
         self.stops.append(sessions.stop)

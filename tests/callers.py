@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from weakref import WeakKeyDictionary
 
 from app.bus import Bus
 from app.clock import utcnow
@@ -15,7 +14,6 @@ from app.security.crypto import FieldCipher
 from app.services.deps import Deps
 from app.services.limits import DatabaseCounters, Limits
 from app.services.principal import Kind, Principal
-from app.services.session_cache import SessionCache
 from app.settings import Settings, load_settings
 
 DESK = Principal(Kind.STAFF, 'staff', Role.MANAGER)  # may take any kind of ticket and serve every window
@@ -24,11 +22,6 @@ DESK = Principal(Kind.STAFF, 'staff', Role.MANAGER)  # may take any kind of tick
 def as_staff(name: str) -> Principal:
     """A person named `name` who may serve every window (the tests' `actor=` of before)."""
     return Principal(Kind.STAFF, name, Role.MANAGER)
-
-
-# The app builds one Deps per process, so all its services share one memory of sessions; services a test builds
-# from several `deps_for` calls on one database are one process too, and share it the same way.
-_SESSION_CACHES: WeakKeyDictionary[Database, SessionCache] = WeakKeyDictionary()
 
 
 def limits_for(db: Database, clock: Callable[[], dt.datetime] = utcnow) -> Limits:
@@ -57,5 +50,4 @@ def deps_for(
         limits=limits or limits_for(db, clock),
         hall_id=hall_id,
         clock=clock,
-        sessions=_SESSION_CACHES.setdefault(db, SessionCache()),
     )

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.clock import utcnow
-from app.events import Event, SessionEnded
+from app.events import SessionEnded
 from app.models.people import AuthSession, RecoveryCode, Role, StaffTotp, StaffUser
 from app.security.passwords import WeakPasswordError, check_strength, hash_password, verify_password
 from app.services import audit, second_factor
@@ -221,8 +221,6 @@ class AuthService(Service):
                         client_address=address,
                         now=now,
                     )
-        if previous_token and not refusal:
-            self.deps.sessions.forget(token_hash=token_hash(previous_token))  # revoked by this login, now committed
         if refusal == 'second_factor_required':
             raise Unauthorized('second_factor_required')
         if refusal:
@@ -329,8 +327,12 @@ class AuthService(Service):
         everywhere but the enrolment page (`enrolling=True`): it gets nothing else until enrolled.
         """
         now = self.clock()
-        digest = token_hash(token)
-        row = self.deps.sessions.get(digest) or await self._read_session(digest)
+        async with self.db.read_session() as s:
+            row = (
+                await s.execute(
+                    select(AuthSession, StaffUser).join(StaffUser).where(AuthSession.token_hash == token_hash(token))
+                )
+            ).first()
         if row is None:
             raise Unauthorized('not_authenticated', text='not_authenticated.session')
         session, user = row
@@ -344,24 +346,7 @@ class AuthService(Service):
             async with self._transaction() as uow:
                 s = uow.session
                 await s.execute(update(AuthSession).where(col(AuthSession.id) == session.id).values(last_seen_at=now))
-            session.last_seen_at = now  # the remembered row too (idle time counts from this request)
         return _principal(user, session)
-
-    async def _read_session(self, digest: str) -> tuple[AuthSession, StaffUser] | None:
-        """The session behind a token's hash and its user, remembered briefly (app/services/session_cache.py)."""
-        generation = self.deps.sessions.generation
-        async with self.db.read_session() as s:
-            row = (
-                await s.execute(select(AuthSession, StaffUser).join(StaffUser).where(AuthSession.token_hash == digest))
-            ).first()
-        if row is None:
-            return None
-        session, user = row
-        self.deps.sessions.keep(digest, session, user, read_in=generation)
-        return session, user
-
-    def _apply_first(self) -> Callable[[Event], object] | None:
-        return self.deps.sessions.apply  # a logout is forgotten here at its commit, before the bus carries it
 
     async def is_enrolled(self, caller: Principal) -> bool:
         async with self.db.read_session() as s:
@@ -418,7 +403,6 @@ class AuthService(Service):
                     update(AuthSession).where(col(AuthSession.id) == caller.session_id).values(enrolment_only=False)
                 )
                 await audit.record_for(s, caller, action=second_factor.TOTP_ENROLLED, now=now)
-        self.deps.sessions.forget(caller.session_id)  # no longer enrolment-only (committed)
         if step is None:
             async with self.db.read_session() as s:
                 user = await s.get(StaffUser, caller.user_id)
@@ -448,7 +432,6 @@ class AuthService(Service):
             )
             if self.bus is not None and session.id is not None:
                 uow.emit(SessionEnded(hall_id=self.hall_id, session_id=session.id, reason=SessionEnd.LOGGED_OUT))
-        self.deps.sessions.forget(token_hash=token_hash(token))  # committed: also without a bus to carry it
 
     async def ended(self, principals: Collection[Principal]) -> dict[Principal, SessionEnd]:
         """Which of these open pages' principals may no longer see their page, and why; the valid ones are left out.

@@ -18,7 +18,6 @@ from app.security.crypto import FieldCipher
 from app.security.keys import Purpose
 from app.services.hall_rules import RulesHolder
 from app.services.limits import Limits, build_limits
-from app.services.session_cache import SessionCache
 from app.settings import Settings
 
 
@@ -27,8 +26,7 @@ class Deps:
     """`bus` None: a tool with no pages or processes to tell (its services write, and may not emit).
 
     `rules`: the hall rules in force (app/services/hall_rules.py), the environment's until a saved version is
-    loaded; services read it when they decide, so a change reaches them without rebuilding anything.
-    `sessions`: the process's short memory of staff sessions (app/services/session_cache.py)."""
+    loaded; services read it when they decide, so a change reaches them without rebuilding anything."""
 
     db: Database
     bus: Bus | None
@@ -38,7 +36,6 @@ class Deps:
     hall_id: int
     clock: Callable[[], dt.datetime] = utcnow
     rules: RulesHolder = field(default_factory=RulesHolder)
-    sessions: SessionCache = field(default_factory=SessionCache)  # staff sessions read for bearer tokens
 
     def __post_init__(self) -> None:
         self.rules.start_from(self.settings)

@@ -11,7 +11,6 @@ so the hall is never left without someone who can manage accounts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -19,7 +18,7 @@ from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.events import Event, SessionEnded, StaffChanged
+from app.events import SessionEnded, StaffChanged
 from app.models.hall import Department, Window
 from app.models.people import STAFF_ROLES, AuthSession, RecoveryCode, Role, StaffTotp, StaffUser
 from app.security.passwords import generate_password, hash_password
@@ -323,9 +322,6 @@ class StaffAdminService(Service):
         ).scalars()
         for session in open_sessions:
             self._tell_pages(uow, session, SessionEnd.CHANGED)
-
-    def _apply_first(self) -> Callable[[Event], object] | None:
-        return self.deps.sessions.apply  # this process stops trusting an ended session at the commit
 
     def _tell_pages(self, uow: UnitOfWork, session: AuthSession, reason: SessionEnd) -> None:
         """Without a bus (the CLI) open pages end at their process's next session check instead."""

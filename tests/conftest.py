@@ -154,6 +154,9 @@ async def ui_hall(tmp_path: Path, sqlite_template: SqliteTemplate, monkeypatch: 
     built = await build_small_hall(database)
     await database.dispose()
     monkeypatch.setenv('DATABASE_URL', url)
+    # the audit's signed anchors belong with their database: the run's shared var/ file held an earlier test's
+    # anchors, so this app's chain check reported its row 1 as differing from them
+    monkeypatch.setenv('AUDIT_ANCHOR_FILE', str(tmp_path / 'audit-anchors.jsonl'))
     get_settings.cache_clear()
     yield built
     get_settings.cache_clear()

@@ -15,14 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.models.cases import Case, CaseNode
-from app.models.hall import Hall, ServiceItem, Window
+from app.models.hall import Hall, ServiceItem
 from app.models.people import Role
 from app.models.ticket import Ticket
 from app.services import audit, case_views, notifications
 from app.services.case_views import CaseView
 from app.services.cases import NOTE_LIMIT, step_event
 from app.services.deps import Deps
-from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services.errors import Conflict, Invalid, NotFound
+from app.services.halls import require_hall_staff
 from app.services.messages import MAX_PARAMETER_LENGTH, Template, message
 from app.services.notifications import NotificationService
 from app.services.principal import Principal
@@ -88,7 +89,7 @@ class CaseTransferService(Service):
         now = self.clock()
         async with self._transaction() as uow:
             s = uow.session
-            await self._require_hall_staff(s, caller)
+            await require_hall_staff(s, caller, self.hall_id)
             case = await self._case(s, case_id, ticket_code)
             if case is None and case_id is None:
                 raise Conflict('case_not_opened', text='case_not_opened.transfer')
@@ -153,14 +154,6 @@ class CaseTransferService(Service):
             moved = await s.get(Case, case_id)
             assert moved is not None
             return await case_views.load(s, moved)
-
-    async def _require_hall_staff(self, s: AsyncSession, caller: Principal) -> None:
-        """A clerk belongs to the hall of their window; a manager (no window) to the hall they signed in to."""
-        if caller.window_id is None or not caller.is_staff:
-            return
-        window = await s.get(Window, caller.window_id)
-        if window is None or window.hall_id != self.hall_id:
-            raise Forbidden('not_your_hall')
 
     @staticmethod
     async def _case(s: AsyncSession, case_id: int | None, ticket_code: str | None) -> Case | None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.models.hall import Hall
+from app.models.hall import Hall, Window
+from app.services.errors import Forbidden
+from app.services.principal import Principal
 
 
 class HallMissing(RuntimeError):
@@ -31,3 +33,12 @@ async def hall_to_serve(session: AsyncSession, code: str = '') -> Hall:
         f'HALL_CODE={code!r} 不是数据库中的大厅（现有：{known}）/ HALL_CODE={code!r} names no hall in the database '
         f'(there are: {known}); load it with HALL_SEED=<its folder> python -m seed'
     )
+
+
+async def require_hall_staff(session: AsyncSession, caller: Principal, hall_id: int) -> None:
+    """A clerk belongs to the hall of their window; a manager (no window) to the hall they signed in to."""
+    if caller.window_id is None or not caller.is_staff:
+        return
+    window = await session.get(Window, caller.window_id)
+    if window is None or window.hall_id != hall_id:
+        raise Forbidden('not_your_hall')

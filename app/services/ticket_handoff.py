@@ -35,7 +35,8 @@ from app.models.people import Role
 from app.models.ticket import Ticket, TicketStatus
 from app.security import codes
 from app.services.deps import Deps
-from app.services.errors import Conflict, Forbidden, NotFound
+from app.services.errors import Conflict, NotFound
+from app.services.halls import require_hall_staff
 from app.services.principal import Principal
 from app.services.queue import NUMBER_MAX, SERVICE_CODE_MAX, QueueService
 from app.services.reasons import checked_reason
@@ -104,7 +105,7 @@ class TicketHandoffService(Service):
         now = self.clock()
         async with self._transaction() as uow:
             s = uow.session
-            await self._require_hall_staff(s, caller)
+            await require_hall_staff(s, caller, self.hall_id)
             ticket = await self._todays_ticket(s, number, now)
             if ticket.status == TicketStatus.TRANSFERRED:
                 raise Conflict('ticket_already_transferred', number=ticket.number)
@@ -253,14 +254,6 @@ class TicketHandoffService(Service):
             for hall_code, hall_name, service_code, service_name in (await s.execute(statement)).all():
                 offered.setdefault((hall_code, hall_name), []).append((service_code, service_name))
         return [Destination(code, name, tuple(services)) for (code, name), services in offered.items()]
-
-    async def _require_hall_staff(self, s: AsyncSession, caller: Principal) -> None:
-        """A clerk belongs to the hall of their window; a manager (no window) to the hall they signed in to."""
-        if caller.window_id is None or not caller.is_staff:
-            return
-        window = await s.get(Window, caller.window_id)
-        if window is None or window.hall_id != self.hall_id:
-            raise Forbidden('not_your_hall')
 
     async def _todays_ticket(self, s: AsyncSession, number: str, now: dt.datetime) -> Ticket:
         statement = select(Ticket).where(

@@ -4,9 +4,10 @@
 // retried with a growing, jittered pause (thousands of boards must not come back in the same second).
 // Announcements: a queue that speaks the next call only after the previous one ended, so calls never overlap.
 // Browsers allow speech only after a user gesture: a one-time overlay asks for a tap, remembered in localStorage
-// (and shown again if the browser still refuses). 长辈模式: the same switch and storage as every page (elder_mode.js).
+// (and shown again if the browser still refuses). 长辈模式: the same switch and storage as every page (light_elder.js).
+import { wireElderToggle } from './light_elder.js';
+
 const VOICE_KEY = 'halltwin.callboard.voice';
-const ELDER_KEY = 'halltwin.elder';
 const STALE_MS = 60000; // calls queued while muted are dropped after a minute
 const RETRY_MS = [500, 1000, 2000, 4000, 10000]; // then 10 s each, each pause 0.5 to 1.5 times its step
 
@@ -137,21 +138,7 @@ showOverlay();
 
 // ---- 长辈模式 ------------------------------------------------------------------------------------------------
 
-const toggle = board.querySelector('[data-testid="elder-toggle"]');
-
-function applyElder(on) {
-  document.body.classList.toggle('elder', on);
-  toggle.setAttribute('aria-pressed', on ? 'true' : 'false');
-}
-
-const asked = new URLSearchParams(window.location.search).get('elder');
-if (asked === '1' || asked === '0') window.localStorage.setItem(ELDER_KEY, asked);
-applyElder(window.localStorage.getItem(ELDER_KEY) === '1');
-toggle.addEventListener('click', () => {
-  const on = !document.body.classList.contains('elder');
-  window.localStorage.setItem(ELDER_KEY, on ? '1' : '0');
-  applyElder(on);
-});
+wireElderToggle(board.querySelector('[data-testid="elder-toggle"]'));
 
 // ---- the live socket ----------------------------------------------------------------------------------------
 

@@ -2,8 +2,9 @@
 // ticket's shared texts (twin/ticket_feed.py): the whole status on connect, then each change, each with a sequence
 // number; a gap means a text was missed, so the page reconnects and takes the whole status again. A lost socket is
 // retried with a growing, jittered pause (a hall's phones must not all come back in the same second).
-// 长辈模式: the same switch and storage as every page.
-const ELDER_KEY = 'halltwin.elder';
+// 长辈模式: the same switch and storage as every page (light_elder.js).
+import { wireElderToggle } from './light_elder.js';
+
 const RETRY_MS = [500, 1000, 2000, 4000, 10000]; // then 10 s each, each pause 0.5 to 1.5 times its step
 const SHOWS_ARRIVAL = new Set(['waiting', 'parked']);
 
@@ -29,21 +30,7 @@ function show(message) {
 
 // ---- 长辈模式 ------------------------------------------------------------------------------------------------
 
-const toggle = part('elder-toggle');
-
-function applyElder(on) {
-  document.body.classList.toggle('elder', on);
-  toggle.setAttribute('aria-pressed', on ? 'true' : 'false');
-}
-
-const asked = new URLSearchParams(window.location.search).get('elder');
-if (asked === '1' || asked === '0') window.localStorage.setItem(ELDER_KEY, asked);
-applyElder(window.localStorage.getItem(ELDER_KEY) === '1');
-toggle.addEventListener('click', () => {
-  const on = !document.body.classList.contains('elder');
-  window.localStorage.setItem(ELDER_KEY, on ? '1' : '0');
-  applyElder(on);
-});
+wireElderToggle(part('elder-toggle'));
 
 // ---- the live socket ----------------------------------------------------------------------------------------
 

@@ -91,6 +91,7 @@ def register(started: Started) -> None:
         app.add_api_websocket_route(path, handler)
     app.add_static_file(local_file=SCRIPTS / 'call_board.js', url_path=SCRIPT_PATH)
     app.add_static_file(local_file=SCRIPTS / 'track_status.js', url_path=TRACK_SCRIPT_PATH)
+    app.add_static_file(local_file=SCRIPTS / 'light_elder.js', url_path='/static/light_elder.js')
 
 
 def _bound(builder: Callable[..., Awaitable[object]], started: Started) -> Callable[..., Awaitable[object]]:

@@ -109,21 +109,21 @@ async def test_the_case_timeline_follows_the_case_and_the_rating_opens_a_rectifi
     await rt.queue.call_next(ui_journey_hall.small.window_4, caller=DESK)
     case = await rt.journey.cases.open_case(view.ticket.id, actor='w04')
     approval = case.nodes[1]
-    await user.should_see(marker=f'case-node-{approval.id}-status', content='办理中')
+    await user.should_see(marker=f'case-node-{approval.id}-status', content='办理中', retries=PATIENT)
     await rt.journey.cases.decide(approval.id or 0, approve=True, actor='rv_dept', department_id=None)
-    await user.should_see(marker=f'case-node-{approval.id}-status', content='已通过')
-    await user.should_see(marker=f'case-{case.id}-status', content='已办结')
+    await user.should_see(marker=f'case-node-{approval.id}-status', content='已通过', retries=PATIENT)
+    await user.should_see(marker=f'case-{case.id}-status', content='已办结', retries=PATIENT)
 
     await rt.queue.complete(ui_journey_hall.small.window_4, caller=DESK)
-    await user.should_see(marker='rate-form')
+    await user.should_see(marker='rate-form', retries=PATIENT)
     user.find(marker='rate-submit').click()
-    await user.should_see('请先选择满意程度')
+    await user.should_see('请先选择满意程度', retries=PATIENT)
     user.find(marker='rate-level-bad').click()
     user.find(marker='rate-tag-等候时间长').click()
     user.find(marker='rate-comment').type('等了很久')
     user.find(marker='rate-submit').click()
-    await user.should_see(marker='track-rated', content='您的评价：不满意')
-    await user.should_see(marker='track-rectification', content='已转交测试局整改')
+    await user.should_see(marker='track-rated', content='您的评价：不满意', retries=PATIENT)
+    await user.should_see(marker='track-rectification', content='已转交测试局整改', retries=PATIENT)
     await user.should_not_see(marker='rate-form')
     [rectification] = await rt.journey.evaluations.rectifications_for(None)
     assert rectification.evaluation.tags == ['等候时间长'] and rectification.evaluation.comment == '等了很久'
@@ -131,8 +131,8 @@ async def test_the_case_timeline_follows_the_case_and_the_rating_opens_a_rectifi
     rid = rectification.rectification.id or 0
     await rt.journey.evaluations.callback(rid, actor='rv_dept', department_id=None, note='已回访')
     await rt.journey.evaluations.fix(rid, actor='rv_dept', department_id=None, note='增开窗口')
-    await user.should_see(marker='track-rectification', content='整改说明：增开窗口')
-    await user.should_see(marker='rate-form')
+    await user.should_see(marker='track-rectification', content='整改说明：增开窗口', retries=PATIENT)
+    await user.should_see(marker='rate-form', retries=PATIENT)
 
 
 async def test_consents_can_be_granted_and_withdrawn_from_the_phone(ui_journey_hall: JourneyHall, user: User) -> None:

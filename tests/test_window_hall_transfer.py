@@ -17,7 +17,9 @@ from app.bus import InProcessBus
 from app.db import Database
 from app.models import Ticket, TicketCreate, TicketStatus
 from app.models.cases import Case, CaseNode
+from app.models.people import Role
 from app.runtime import Runtime
+from app.services.principal import Kind, Principal
 from app.services.queue import QueueService
 from app.services.ticket_handoff import TicketHandoffService
 from app.settings import get_settings
@@ -230,3 +232,26 @@ async def test_the_sender_is_told_when_the_other_hall_issues_the_number_after_th
     assert await east_process(rt, east_id) == 1  # 东区's process runs now
     await rt.handoffs.announce_applied()  # this hall's inbox round (it may have run first: each is announced once)
     await user.should_see(f'{EAST}已为 A001 号出号：新号 C001', retries=PATIENT)
+
+
+async def test_a_manager_hears_on_the_dashboard_of_their_own_pending_sends_only(
+    desk_ui: SmallHall, user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr('app.services.ticket_handoff.SENDER_WAIT', 0.0)  # an API answer that said "pending"
+    rt = await ready()
+    issued = await totp.login(rt.auth, 'boss', 'Manager-01-pass')
+    user.http_client.cookies.set(SESSION_COOKIE, issued.token)
+    east_id = await add_east(rt.db)
+    mine, theirs = [await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK) for _ in range(2)]
+    await user.open('/manager')
+    await user.should_see(marker='floor-map', retries=PATIENT)
+
+    for view, sender in ((mine, Principal(Kind.STAFF, 'boss', Role.MANAGER)), (theirs, DESK)):
+        await rt.handoffs.send(
+            view.ticket.number, to_hall_code=EAST_CODE, to_service_code='SVC-C', reason='户籍在东区', caller=sender
+        )
+    assert await east_process(rt, east_id) == 2
+    await rt.handoffs.announce_applied()  # this hall's inbox round (it may have run first: each is announced once)
+    await user.should_see(f'{EAST}已为 A001 号出号：新号 C001', retries=PATIENT)
+    await rt.bus.drain()  # both announcements have reached every open page
+    await user.should_not_see('A002 号出号')  # another sender's ticket: not this manager's notice

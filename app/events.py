@@ -97,6 +97,21 @@ class TicketHandedOff(TicketEventBase):
     from_window_id: int | None = None
 
 
+class HandoffApplied(Event):
+    """跨区通办: the other hall issued its number for a ticket this hall sent (on this hall's bus, once per handoff).
+
+    `late` says the sender's own wait had ended before it (they were told "pending"), so their pages tell them now.
+    Nothing personal: the old ticket's /track shows the same (where to go and the new number)."""
+
+    handoff_id: int
+    from_ticket_id: int
+    from_number: str
+    to_hall: str
+    new_number: str
+    actor: str  # who sent it
+    late: bool
+
+
 class TicketParked(TicketEventBase):
     pass
 

@@ -1,8 +1,9 @@
-"""The target side of 跨区通办: this hall's process applies the handoffs other halls sent it.
+"""Both sides of 跨区通办 in one loop: this hall's process applies the handoffs other halls sent it, and announces
+to its own pages the ones it sent that another hall has applied.
 
 The request is a row in the shared database (app/models/handoff.py), so nothing is lost while this process is
-down or Redis is away: whatever is pending is applied at the next round after start. One round a second is one
-indexed query when nothing waits; applying is idempotent (app/services/ticket_handoff.py), so several processes
+down or Redis is away: whatever is pending is applied at the next round after start. One round a second is two
+indexed queries when nothing waits; applying is idempotent (app/services/ticket_handoff.py), so several processes
 of the same hall may poll at once.
 """
 
@@ -38,6 +39,7 @@ class HandoffInbox:
                 applied = await self.handoffs.apply_pending()
                 if applied:
                     log.info('跨区通办: issued %d ticket(s) sent by other halls', applied)
-            except Exception:  # a failed round is logged; the rows stay pending and the next round tries again
-                log.exception('handoffs sent to this hall could not be applied')
+                await self.handoffs.announce_applied()
+            except Exception:  # a failed round is logged; the rows stay as they are and the next round tries again
+                log.exception('handoffs to or from this hall could not be applied or announced')
             await asyncio.sleep(self.every)

@@ -20,6 +20,7 @@ from app.events import (
     CaseStepChanged,
     EvaluationSubmitted,
     Event,
+    HandoffApplied,
     NotificationSent,
     ProxyChanged,
     RectificationChanged,
@@ -323,6 +324,10 @@ class TrackScreen:
         """The person's sections follow their case, notices, relatives and rating; the slip alone sees none.
 
         The comfort prompt is the hall's own words, nothing personal: the slip's holder sees it too."""
+        if isinstance(event, HandoffApplied):
+            if event.from_ticket_id == self.tracked.ticket_id:
+                await self.ticket.show()  # the other hall issued its number: where to go and the new number, now
+            return
         if isinstance(event, WaitComfort):
             if event.ticket_id == self.tracked.ticket_id and self.ticket.status == TicketStatus.WAITING:
                 self.show_comfort(event.text_en if self.lang == 'en' and event.text_en else event.text_zh)

@@ -46,6 +46,7 @@ from components.window_green import GreenCard
 from components.window_hall_transfer import HallTransferDialog
 from components.window_side import OutOfOrderCard, parked_card, queue_card, state_card
 from components.window_ticket_hall import TicketHallDialog
+from components.window_waiting_hall import WaitingToHallCard
 from twin.hall import HallTwin
 
 Operation = Callable[[Principal], Awaitable[Any]]
@@ -101,6 +102,7 @@ class WindowScreen:
                 self.parked_box = ui.column().classes('w-full')
                 self.out_of_order = OutOfOrderCard(self.call_out_of_order)
                 GreenCard(self.mark_green)
+                WaitingToHallCard(self.send_to_hall)
         self.render()
 
     # ---- rendering ---------------------------------------------------------------------------
@@ -307,18 +309,25 @@ class WindowScreen:
         )
 
     async def ticket_to_hall(self) -> None:
-        """跨区通办 of the ticket itself: another hall issues it a number of its own; the handoff service decides."""
-        current, handoffs = self.desk.current, self.handoffs
-        if current is None:
-            return
+        """跨区通办 of the ticket being served: another hall issues it a number of its own."""
+        if self.desk.current is not None:
+            await self.send_to_hall(self.desk.current.view.ticket.number)
+
+    async def send_to_hall(self, number: str) -> bool:
+        """跨区通办 of ticket `number` of this hall (the one served here, or a waiting one picked by its number): the
+        dialog asks where to; the handoff service decides whether it may go."""
+        number = number.strip().upper()
+        if not number:  # nothing typed yet: no dialog, say what is missing
+            ui.notify(t('desk.waiting_hall.number'), type='warning')
+            return False
+        handoffs = self.handoffs
         destinations = await handoffs.destinations()
         if not destinations:
             ui.notify(t('desk.case_hall.none'), type='warning')
-            return
-        number = current.view.ticket.number
+            return False
         choice = await self.ticket_hall_dialog.ask(number, destinations)
         if choice is None:
-            return
+            return False
 
         async def send(p: Principal) -> HandoffView:
             sent = await handoffs.send(
@@ -332,10 +341,10 @@ class WindowScreen:
 
         def done(view: HandoffView) -> str:
             if view.new_number is None:
-                return t('desk.ticket_hall.pending', number=number, hall=view.to_hall)
-            return t('desk.ticket_hall.done', number=number, hall=view.to_hall, new=view.new_number)
+                return t('desk.ticket_hall.pending', number=view.from_number, hall=view.to_hall)
+            return t('desk.ticket_hall.done', number=view.from_number, hall=view.to_hall, new=view.new_number)
 
-        await self.act(send, done)
+        return await self.act(send, done)
 
     async def grant_in_person(self) -> None:
         """The citizen here agrees to 调取部门数据 in person; recorded as this clerk's act, never as the citizen's."""

@@ -63,6 +63,16 @@ register(
             '{number} 号已转至{hall}；该大厅尚未出号，运行后会自动出号',
             'Ticket {number} sent to {hall}; that hall has not issued its number yet and will once it runs',
         ),
+        'desk.waiting_hall.title': ('排队中的号转其他大厅', 'Send a waiting ticket to another hall'),
+        'desk.waiting_hall.hint': (
+            '办事人在排队时发现应到其他大厅办理：输入其号码，选择大厅和事项。',
+            'A citizen still waiting belongs in another hall: type their number, then choose the hall and service.',
+        ),
+        'desk.waiting_hall.number': ('请输入要转的号码', 'Type the number of the ticket to send'),
+        'desk.ticket_hall.applied': (
+            '{hall}已为 {number} 号出号：新号 {new}',
+            '{hall} has issued ticket {number} its number: {new}',
+        ),
         'desk.serving_for': ('办理用时', 'Serving for'),
         'desk.called_at': ('叫号于 {time}', 'Called at {time}'),
         'desk.citizen': ('办事人', 'Citizen'),

@@ -2,22 +2,32 @@
 
 The app serves the small test hall (`main`); the district centre (seed/district) shares its database and has
 no process here. A ticket taken in the district while the page is open shows on its card within seconds, and on
-the district's floor map while the drill-down is open (without Redis: re-read from the database every 5 s).
+the district's floor map while the drill-down is open (without Redis: re-read from the database every 5 s). With
+Redis, the district's process (played by the test) publishes on its own stream, and the drill-down follows its
+tickets and its configuration changes (a window opened, then removed) from that stream alone.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, closing
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlmodel import select
+from redis.asyncio import Redis
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from app.bus import InProcessBus
+from app.bus_redis import RedisBus, hall_stream
 from app.db import Database
-from app.models.hall import Hall
+from app.events import HallConfigChanged
+from app.models.hall import Hall, Window, WindowState, Zone
 from app.models.people import Role
 from app.models.ticket import TicketCreate
 from app.security.keys import Purpose
@@ -35,6 +45,7 @@ from tests.apphost import (
     sqlite_url,
 )
 from tests.callers import deps_for
+from tests.security.routes import sqlite_path
 from tests.totp import enrol, finish_login
 
 CITY_MANAGER = ('city01', 'City-Manager-01-pass')
@@ -105,3 +116,100 @@ def test_the_city_manager_sees_both_halls_live_and_drills_down_to_a_floor_map(
     page.get_by_test_id('city-back').click()
     page.wait_for_url(re.compile(r'://[^/]+/city$'))
     expect(page.get_by_test_id('city-hall-main')).to_be_visible()
+
+
+REDIS = 'redis://127.0.0.1:6379/0'
+
+
+@asynccontextmanager
+async def _district_process(url: str, code: str) -> AsyncIterator[tuple[Database, RedisBus, int]]:
+    """The district's own process for one step: its database, its Redis stream (app/bus_redis.py `hall_stream`), its
+    hall id."""
+    settings = load_settings()
+    db = Database(url, audit_key=settings.key(Purpose.AUDIT))
+    bus = RedisBus(REDIS, key=settings.key(Purpose.BUS), stream=hall_stream(code))
+    await bus.start()
+    try:
+        async with db.read_session() as s:
+            district = (await s.execute(select(Hall.id).where(Hall.code == code))).scalar_one()
+        yield db, bus, district
+    finally:
+        await bus.stop()
+        await db.dispose()
+
+
+async def _take_on_stream(url: str, code: str, service: str) -> None:
+    async with _district_process(url, code) as (db, bus, district):
+        queue = QueueService(deps_for(db, bus, hall_id=district))
+        await queue.take_ticket(TicketCreate(service_code=service), caller=Principal.system('e2e'))
+
+
+Change = Callable[[AsyncSession, int], Awaitable[HallConfigChanged]]
+
+
+async def _configure_on_stream(url: str, code: str, change: Change) -> None:
+    """The district saves a configuration change, then says so on its stream, as its services do after a commit."""
+    async with _district_process(url, code) as (db, bus, district):
+        async with db.session() as s, s.begin():
+            event = await change(s, district)
+        await bus.publish(event)
+
+
+async def _open_window(s: AsyncSession, district: int) -> HallConfigChanged:
+    zone = (await s.execute(select(Zone.id).where(Zone.hall_id == district).limit(1))).scalar_one()
+    s.add(Window(hall_id=district, zone_id=zone, number=99, name='临时加开窗口', state=WindowState.OPEN))
+    return HallConfigChanged(hall_id=district, kind='window', subject='99', version=1)
+
+
+async def _close_window(s: AsyncSession, district: int) -> HallConfigChanged:
+    await s.execute(delete(Window).where(col(Window.hall_id) == district, col(Window.number) == 99))
+    return HallConfigChanged(hall_id=district, kind='window', subject='99', version=2)
+
+
+@pytest.fixture
+def city_on_redis(tmp_path: Path) -> Iterator[tuple[AppProcess, str]]:
+    """The app with REDIS_URL; the district under a code of its own: its stream on the shared Redis is this test's."""
+    prepared = prepare_database(sqlite_url(tmp_path / 'hall.db'), users=[NewUser(*CITY_MANAGER, role=Role.CITY)])
+    run_coroutine(lambda: _add_district(prepared.url))
+    code = f'district-{uuid.uuid4().hex[:8]}'
+    with closing(sqlite3.connect(sqlite_path(prepared.url), timeout=30)) as db, db:
+        db.execute("UPDATE hall SET code = ? WHERE code = 'district'", (code,))
+    app = AppProcess(prepared.url, tmp_path, extra_env={'REDIS_URL': REDIS}).start()
+    try:
+        yield app, code
+    finally:
+        app.stop()
+        run_coroutine(lambda: _forget_stream(code))
+
+
+async def _forget_stream(code: str) -> None:
+    redis = Redis.from_url(REDIS)
+    await redis.delete(hall_stream(code))
+    await redis.aclose()
+
+
+def test_the_drill_down_follows_the_other_halls_own_stream_and_its_new_windows(
+    page: Page, city_on_redis: tuple[AppProcess, str]
+) -> None:
+    """With Redis the drill-down never re-reads the database on a timer: what it shows came over the stream."""
+    app, code = city_on_redis
+    url = app.db_url
+    page.goto(f'{app.base_url}/login?next=/city/{code}')
+    page.get_by_test_id('login-username').fill(CITY_MANAGER[0])
+    page.get_by_test_id('login-password').fill(CITY_MANAGER[1])
+    page.get_by_test_id('login-submit').click()
+    finish_login(page)
+    page.wait_for_url(re.compile(rf'/city/{code}$'))
+    plan = page.get_by_test_id('floor-map')
+    expect(plan).to_contain_text('社保医保')
+    busy = page.locator('[data-testid=floor-map] .fm-zone.busy')
+    expect(busy).to_have_count(0)
+
+    run_coroutine(lambda: _take_on_stream(url, code, 'SI-CARD'))
+    expect(busy).to_have_count(1, timeout=CARD_WAIT_MS)  # live: no reload
+
+    run_coroutine(lambda: _configure_on_stream(url, code, _open_window))
+    expect(plan).to_contain_text('临时加开窗口', timeout=CARD_WAIT_MS)  # a configuration change: no reopening
+    expect(busy).to_have_count(1)  # the rebuilt plan keeps the live queue
+    run_coroutine(lambda: _configure_on_stream(url, code, _close_window))
+    expect(plan).not_to_contain_text('临时加开窗口', timeout=CARD_WAIT_MS)

@@ -24,6 +24,7 @@ from components.floor_detail import DetailPanel
 from components.floor_map import floor_map, legend
 from components.forecast_chart import forecast_chart
 from components.frame import frame
+from components.handoff_notice import follow_sent_handoffs
 from components.kpi_tiles import kpi_tiles
 from components.manager_charts import manager_charts
 from components.manager_results import results_panel
@@ -106,6 +107,7 @@ async def manager_page(started: Started, request: Request) -> Response | None:
             ui.label(t('manager.charts')).classes('text-lg font-bold')
             manager_charts(feed, forecast=forecast, tz=tz)
         _planning_panels(parts, session)
+    follow_sent_handoffs(parts.journey_feed, session.principal.name)  # a manager's API send answered "pending"
 
 
 def _planning_panels(parts: Parts, session: StaffSession) -> None:

@@ -11,6 +11,7 @@ from app.models.people import Role
 from app.services import audit, window_desk
 from app.services.errors import Forbidden, NotFound
 from components.frame import frame
+from components.handoff_notice import follow_sent_handoffs
 from components.testids import tid
 from components.texts import t
 from components.window_screen import WindowScreen
@@ -71,4 +72,5 @@ async def window_page(started: Started, request: Request, window_id: int) -> Res
             client_address=address,
         )
     twin.changed.subscribe(screen.on_twin_change)
+    follow_sent_handoffs(parts.journey_feed, staff.principal.name)
     return None

@@ -1,20 +1,26 @@
-"""The live drill-down's watch: another hall's twin follows that hall's own Redis stream, one watch per hall shared by
-its pages, redraws coalesced; without Redis it re-reads the database; the process's own hall is its own twin."""
+"""The live drill-down's watch: another hall's twin follows that hall's own Redis stream, and its configuration
+changes too (rebuilt from the database); one watch per hall shared by its pages, redraws coalesced; without Redis
+it re-reads the database; the process's own hall is its own twin."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from app.bus import InProcessBus
 from app.bus_redis import RedisBus, hall_stream
 from app.db import Database
+from app.events import HallConfigChanged
 from app.models import TicketCreate
+from app.models.hall import ServiceItem, Window, WindowState
 from app.security.keys import Purpose, derive_key
 from app.services.deps import Deps
 from app.services.queue import QueueService
@@ -122,4 +128,50 @@ async def test_the_processs_own_hall_is_drawn_from_its_own_live_twin(city: City)
     watching = await watches(city)
     watch = await watching.acquire(city.deps.hall_id, 'main')
     assert watch.twin is watching.own
+    await watching.stop()
+
+
+Change = Callable[[AsyncSession], Awaitable[object]]
+
+
+async def configured(db: Database, east_bus: RedisBus, watch: HallWatch, change: Change) -> None:
+    """东区's process saves a configuration change and says so on its stream; the drill-down has redrawn it."""
+    async with db.session() as s, s.begin():
+        await change(s)
+    await east_bus.publish(HallConfigChanged(hall_id=watch.hall_id, kind='window', version=1))
+    await watch.redraw.emitted(timeout=PATIENT)
+
+
+async def test_a_window_added_or_removed_and_a_service_renamed_in_the_watched_hall_reach_its_drill_down(
+    db: Database, city: City
+) -> None:
+    watching = await watches(city)
+    watch = await watching.acquire(city.east_id, city.east_code)
+    zone_id = next(iter(watch.twin.zones))
+    east_bus = RedisBus(REDIS, key=KEY, stream=hall_stream(city.east_code))
+    await east_bus.start()
+
+    async def add_window(s: AsyncSession) -> None:
+        s.add(Window(hall_id=city.east_id, zone_id=zone_id, number=2, name='东区2号窗口', state=WindowState.OPEN))
+        service = (await s.execute(select(ServiceItem).where(ServiceItem.code == 'SVC-C'))).scalar_one()
+        service.name = '户籍迁入（东区）'
+
+    async def remove_window(s: AsyncSession) -> None:
+        await s.execute(delete(Window).where(col(Window.hall_id) == city.east_id, col(Window.number) == 2))
+
+    try:
+        await configured(db, east_bus, watch, add_window)
+        assert sorted(w.name for w in watch.twin.windows.values()) == ['东区1号窗口', '东区2号窗口']
+        assert [q.name for q in watch.twin.queues.values() if q.code == 'SVC-C'] == ['户籍迁入（东区）']
+
+        await configured(db, east_bus, watch, remove_window)
+        assert [w.name for w in watch.twin.windows.values()] == ['东区1号窗口']
+
+        await QueueService(deps_for(db, east_bus, hall_id=city.east_id)).take_ticket(
+            TicketCreate(service_code='SVC-C'), caller=DESK
+        )
+        await watch.redraw.emitted(timeout=PATIENT)  # the rebuilt replica follows the stream as the first one did
+        assert svc_c_waiting(watch) == 1
+    finally:
+        await east_bus.stop()
     await watching.stop()

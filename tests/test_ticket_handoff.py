@@ -16,6 +16,7 @@ from sqlmodel import col, select
 
 from app.bus import InProcessBus
 from app.db import Database
+from app.events import HandoffApplied
 from app.models import TicketCreate, TicketHandoff
 from app.models.hall import Window
 from app.models.handoff import HandoffStatus
@@ -26,7 +27,7 @@ from app.security.crypto import FieldCipher
 from app.services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.services.principal import Kind, Principal
 from app.services.queue import QueueService, TicketView
-from app.services.ticket_handoff import TicketHandoffService
+from app.services.ticket_handoff import HandoffView, TicketHandoffService
 from app.settings import Settings
 from tests import journeyhall
 from tests.callers import DESK, deps_for
@@ -290,3 +291,73 @@ async def test_both_halls_audit_rows_say_where_the_ticket_went_and_came_from(
     out, into = rows['ticket_handed_off'], rows['ticket_issued']
     assert out.actor == DESK.name and out.detail['to_hall'] == EAST_CODE and out.detail['handoff_id'] == sent.id
     assert into.detail['from_number'] == taken.ticket.number and into.detail['handoff_id'] == sent.id
+
+
+async def test_any_clerk_of_the_hall_sends_a_waiting_ticket_but_only_its_own_window_a_served_one(
+    db: Database, halls: TwoProcesses, hall_queue: QueueService, journey_hall: JourneyHall
+) -> None:
+    window_1, window_2 = journey_hall.small.window_1, journey_hall.small.window_2
+    served = await journeyhall.served_ticket(hall_queue, window_1, 'SVC-A')
+    waiting = await take(hall_queue, 'SVC-A')
+    before = await state(db)
+
+    async def send(number: str) -> HandoffView:
+        return await halls.source.send(
+            number, to_hall_code=EAST_CODE, to_service_code='SVC-C', reason=REASON, caller=clerk_of(window_2)
+        )
+
+    with pytest.raises(Forbidden) as refused:
+        await send(served.ticket.number)
+    assert refused.value.code == 'not_your_window'
+    assert await state(db) == before
+
+    sent = await send(waiting.ticket.number)
+    assert sent.from_number == waiting.ticket.number
+    assert (await ticket(db, waiting.ticket.id or 0)).status == TicketStatus.TRANSFERRED
+    assert (await ticket(db, served.ticket.id or 0)).status == TicketStatus.CALLED
+
+
+def heard(bus: InProcessBus) -> list[HandoffApplied]:
+    """Every HandoffApplied the source hall's bus carries, from now on."""
+    events: list[HandoffApplied] = []
+    bus.subscribe(lambda event: events.append(event) if isinstance(event, HandoffApplied) else None, HandoffApplied)
+    return events
+
+
+async def test_the_source_hall_announces_an_applied_handoff_once_even_from_two_processes(
+    halls: TwoProcesses, hall_queue: QueueService, bus: InProcessBus, clock: FakeClock
+) -> None:
+    events = heard(bus)
+    taken = await take(hall_queue)
+    sent = await halls.source.send(
+        taken.ticket.number, to_hall_code=EAST_CODE, to_service_code='SVC-C', reason=REASON, caller=DESK
+    )
+    assert await halls.source.announce_applied() == 0  # nothing applied yet: nothing to say
+
+    clock.advance(1)  # a minute later: the sender had been told "pending" long before
+    await halls.target.apply_pending()
+    second = TicketHandoffService(hall_queue.deps, queue=hall_queue)  # another process of the source hall
+    announced = await asyncio.gather(halls.source.announce_applied(), second.announce_applied())
+    await bus.drain()
+
+    assert sorted(announced) == [0, 1] and await halls.source.announce_applied() == 0
+    (event,) = events
+    assert (event.handoff_id, event.from_ticket_id) == (sent.id, taken.ticket.id)
+    assert event.from_number == taken.ticket.number
+    assert (event.to_hall, event.new_number, event.actor, event.late) == (EAST, 'C001', DESK.name, True)
+
+
+async def test_a_handoff_applied_while_its_sender_waited_is_announced_as_not_late(
+    halls: TwoProcesses, hall_queue: QueueService, bus: InProcessBus
+) -> None:
+    events = heard(bus)
+    taken = await take(hall_queue)
+    await halls.source.send(
+        taken.ticket.number, to_hall_code=EAST_CODE, to_service_code='SVC-C', reason=REASON, caller=DESK
+    )
+    await halls.target.apply_pending()
+
+    assert await halls.source.announce_applied() == 1
+    assert await halls.target.announce_applied() == 0  # the target hall sent nothing: it announces nothing
+    await bus.drain()
+    assert [event.late for event in events] == [False]

@@ -17,7 +17,9 @@ from app.bus import InProcessBus
 from app.db import Database
 from app.models import Ticket, TicketCreate, TicketStatus
 from app.models.cases import Case, CaseNode
+from app.models.people import Role
 from app.runtime import Runtime
+from app.services.principal import Kind, Principal
 from app.services.queue import QueueService
 from app.services.ticket_handoff import TicketHandoffService
 from app.settings import get_settings
@@ -157,3 +159,99 @@ async def test_a_hall_that_offers_no_service_is_no_destination(desk_ui: SmallHal
     await serve_a001(rt, user, desk_ui.window_1)
     user.find(marker='desk-ticket-hall').click()
     await user.should_see('没有其他大厅可转', retries=PATIENT)
+
+
+async def choose_east(user: User, reason: str = '户籍在东区') -> None:
+    user.find(marker='ticket-hall-select').elements.pop().set_value(EAST_CODE)
+    user.find(marker='ticket-hall-service').elements.pop().set_value('SVC-C')
+    user.find(marker='ticket-hall-reason').type(reason)
+
+
+async def statuses(rt: Runtime) -> dict[str, TicketStatus]:
+    async with rt.db.read_session() as s:
+        return {t.number: t.status for t in (await s.execute(select(Ticket))).scalars()}
+
+
+async def test_the_desk_sends_a_waiting_ticket_picked_by_its_number(desk_ui: SmallHall, user: User) -> None:
+    rt = await signed_in_clerk(user)
+    east_id = await add_east(rt.db)
+    for _ in range(2):
+        await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
+    await user.open(f'/window/{desk_ui.window_1}')
+    user.find(marker='waiting-hall-send').click()
+    await user.should_see('请输入要转的号码', retries=PATIENT)  # nothing typed: no dialog
+
+    user.find(marker='waiting-hall-number').type('a002')
+    await open_dialog(user, 'waiting-hall-send')
+    await user.should_see('A002 号转至其他大厅（跨区通办）')
+    await choose_east(user)
+    east = asyncio.create_task(east_process(rt, east_id))
+    user.find(marker='ticket-hall-ok').click()
+    await user.should_see(f'A002 号已转至{EAST}，新号 C001', retries=PATIENT)
+    assert await east == 1
+
+    assert await statuses(rt) == {
+        'A001': TicketStatus.WAITING,
+        'A002': TicketStatus.TRANSFERRED,
+        'C001': TicketStatus.WAITING,
+    }
+    await user.should_see(marker='desk-idle')  # the desk serves nothing and stays as it was
+
+
+async def test_a_clerk_cannot_send_the_ticket_another_window_serves(desk_ui: SmallHall, user: User) -> None:
+    rt = await signed_in_clerk(user)
+    await add_east(rt.db)
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-B'), caller=DESK)
+    await rt.queue.call_next(desk_ui.window_2, caller=DESK)
+    before = await statuses(rt)
+    await user.open(f'/window/{desk_ui.window_1}')
+
+    user.find(marker='waiting-hall-number').type('B001')
+    await open_dialog(user, 'waiting-hall-send')
+    await choose_east(user)
+    user.find(marker='ticket-hall-ok').click()
+    await user.should_see('只能操作本人所在窗口', retries=PATIENT)
+    assert await statuses(rt) == before == {'B001': TicketStatus.CALLED}
+
+
+async def test_the_sender_is_told_when_the_other_hall_issues_the_number_after_the_answer_said_pending(
+    desk_ui: SmallHall, user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr('components.window_screen.SENDER_WAIT', 0.2)  # the desk's answer comes fast, as "pending"
+    monkeypatch.setattr('app.services.ticket_handoff.SENDER_WAIT', 0.2)  # and the number after it counts as late
+    rt = await signed_in_clerk(user)
+    east_id = await add_east(rt.db)
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK)
+    await user.open(f'/window/{desk_ui.window_1}')
+    user.find(marker='waiting-hall-number').type('A001')
+    await open_dialog(user, 'waiting-hall-send')
+    await choose_east(user)
+    user.find(marker='ticket-hall-ok').click()
+    await user.should_see(f'A001 号已转至{EAST}；该大厅尚未出号', retries=PATIENT)
+
+    assert await east_process(rt, east_id) == 1  # 东区's process runs now
+    await rt.handoffs.announce_applied()  # this hall's inbox round (it may have run first: each is announced once)
+    await user.should_see(f'{EAST}已为 A001 号出号：新号 C001', retries=PATIENT)
+
+
+async def test_a_manager_hears_on_the_dashboard_of_their_own_pending_sends_only(
+    desk_ui: SmallHall, user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr('app.services.ticket_handoff.SENDER_WAIT', 0.0)  # an API answer that said "pending"
+    rt = await ready()
+    issued = await totp.login(rt.auth, 'boss', 'Manager-01-pass')
+    user.http_client.cookies.set(SESSION_COOKIE, issued.token)
+    east_id = await add_east(rt.db)
+    mine, theirs = [await rt.queue.take_ticket(TicketCreate(service_code='SVC-A'), caller=DESK) for _ in range(2)]
+    await user.open('/manager')
+    await user.should_see(marker='floor-map', retries=PATIENT)
+
+    for view, sender in ((mine, Principal(Kind.STAFF, 'boss', Role.MANAGER)), (theirs, DESK)):
+        await rt.handoffs.send(
+            view.ticket.number, to_hall_code=EAST_CODE, to_service_code='SVC-C', reason='户籍在东区', caller=sender
+        )
+    assert await east_process(rt, east_id) == 2
+    await rt.handoffs.announce_applied()  # this hall's inbox round (it may have run first: each is announced once)
+    await user.should_see(f'{EAST}已为 A001 号出号：新号 C001', retries=PATIENT)
+    await rt.bus.drain()  # both announcements have reached every open page
+    await user.should_not_see('A002 号出号')  # another sender's ticket: not this manager's notice

@@ -4,7 +4,9 @@ Each hall's processes publish on their own Redis stream (app/bus_redis.py `hall_
 the watched hall's stream with a reader of its own (the same bus key: the city's processes share SECRET_KEY) and
 feeds a replica twin, built from the shared database first. One watch per hall serves every drill-down page on it
 in this process: it starts with the first page and stops with the last. Redraws are coalesced (`COALESCE`), so a
-busy hall costs at most five redraws a second however many events arrive.
+busy hall costs at most five redraws a second however many events arrive. A configuration change saved in the
+watched hall (`HallConfigChanged` on its stream: a window added or removed, a service renamed) rebuilds the replica
+from the database, so the open pages draw the new plan without being reopened.
 
 The process's own hall needs no replica: its twin is live already. Without Redis a process hears no other hall,
 so the watch re-reads that hall from the database every `CITY_EVERY` seconds instead (what /city itself does).
@@ -21,6 +23,7 @@ from nicegui import Event as UiEvent
 
 from app import tasks
 from app.bus_redis import RedisBus, hall_stream
+from app.events import Event, HallConfigChanged
 from app.services.deps import Deps
 from twin.city import CITY_EVERY
 from twin.hall import HallTwin
@@ -41,6 +44,10 @@ class HallWatch:
     watchers: int = 0
     stops: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _pending: asyncio.Task[None] | None = None
+
+    def changed(self, _: object) -> None:
+        """The twin signalled changed keys: what the pages draw moved."""
+        self.touched()
 
     def touched(self) -> None:
         """Something changed: redraw once after `COALESCE` seconds, however many changes come meanwhile."""
@@ -105,22 +112,47 @@ class HallWatches:
         twin.live.resync(await hall_live(self.deps, hall_id))
         watch = self._follow(HallWatch(hall_id, twin))
 
+        async def reconfigured(event: Event) -> None:
+            if isinstance(event, HallConfigChanged) and event.hall_id == hall_id:
+                await self._rebuild(watch, bus)
+
+        config = bus.subscribe(reconfigured, HallConfigChanged, name='hall-watch-config')
+
         async def close() -> None:
-            twin.detach(bus)
+            bus.unsubscribe(config)
+            watch.twin.detach(bus)
             await bus.stop()
 
         watch.stops.append(close)
         return watch
 
+    async def _rebuild(self, watch: HallWatch, bus: RedisBus) -> None:
+        """The watched hall saved a configuration change: draw from a replica built afresh from the database, so
+        windows and services removed there go too (the replica's own reconfigure only adds and renames)."""
+        try:
+            fresh = await hall_snapshot(self.deps, watch.hall_id)
+        except Exception:  # the old replica stays and keeps following the stream; the next change tries again
+            log.exception('hall %s could not be re-read after its configuration changed', watch.hall_id)
+            return
+        old = watch.twin
+        old.detach(bus)
+        old.live.detach(bus)
+        fresh.attach(bus)
+        old.updated.unsubscribe(watch.changed)
+        watch.twin = fresh
+        fresh.updated.subscribe(watch.changed, unsubscribe_on_delete=False)
+        try:
+            fresh.live.resync(await hall_live(self.deps, watch.hall_id))  # what came while the replica was read
+        except Exception:  # the queues miss at most that much until the next change or resync
+            log.exception('hall %s: the rebuilt replica could not re-read its queues', watch.hall_id)
+        watch.touched()
+
     @staticmethod
     def _follow(watch: HallWatch) -> HallWatch:
-        def changed(_: object) -> None:
-            watch.touched()
-
-        watch.twin.updated.subscribe(changed, unsubscribe_on_delete=False)
+        watch.twin.updated.subscribe(watch.changed, unsubscribe_on_delete=False)
 
         async def unfollow() -> None:
-            watch.twin.updated.unsubscribe(changed)
+            watch.twin.updated.unsubscribe(watch.changed)
 
         watch.stops.append(unfollow)
         return watch

@@ -2,10 +2,10 @@
 
 `tickets` re-emits every ticket transition (a ticket's status, or the queue ahead of it, moved); `journey`
 re-emits what follows a ticket: case steps, SLA warnings, notices sent, ratings, rectifications, proxy
-grants and the long-wait comfort prompt. Both are NiceGUI Events: a page subscribes inside itself and the
-subscription dies with its client, so no page holds a bus subscription of its own. The relay awaits every
-page's handler (`Event.call`): each page sees the events one at a time and in bus order, and `bus.drain()`
-still means every open page caught up.
+grants, the long-wait comfort prompt and a ticket's new number in another hall (跨区通办). Both are NiceGUI
+Events: a page subscribes inside itself and the subscription dies with its client, so no page holds a bus
+subscription of its own. The relay awaits every page's handler (`Event.call`): each page sees the events one at
+a time and in bus order, and `bus.drain()` still means every open page caught up.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from app.events import (
     CaseStepChanged,
     EvaluationSubmitted,
     Event,
+    HandoffApplied,
     NotificationSent,
     ProxyChanged,
     RectificationChanged,
@@ -35,6 +36,7 @@ JOURNEY_EVENTS: tuple[type[Event], ...] = (
     RectificationChanged,
     ProxyChanged,
     WaitComfort,
+    HandoffApplied,
 )
 
 

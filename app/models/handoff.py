@@ -3,7 +3,8 @@
 Several halls share one database, but each hall's process owns its queue and its numbers, so the source never
 writes into the target's queue: it closes its own ticket and leaves this row; the target's process issues the new
 ticket and fills in `new_ticket_id` in one transaction. A row is applied at most once (its status is checked under
-its row lock), so a retry or a second process of the target hall never makes a second ticket.
+its row lock), so a retry or a second process of the target hall never makes a second ticket. The source hall's
+process then announces the applied row to its own pages once (`announced_at`, also set under the row's lock).
 """
 
 from __future__ import annotations
@@ -34,3 +35,4 @@ class TicketHandoff(SQLModel, table=True):
     requested_at: dt.datetime = public()
     applied_at: dt.datetime | None = public(default=None)
     new_ticket_id: int | None = public(default=None, foreign_key='ticket.id', unique=True)
+    announced_at: dt.datetime | None = public(default=None, index=True)  # the source hall's pages were told it applied

@@ -117,6 +117,12 @@ class LiveQueue:
         if self._subscription is None:
             self._subscription = bus.subscribe(self.apply, name='live-queue')
 
+    def detach(self, bus: Bus) -> None:
+        """Stop feeding this state from the bus (a replica replaced by a fresh one)."""
+        if self._subscription is not None:
+            bus.unsubscribe(self._subscription)
+            self._subscription = None
+
     def apply(self, event: Event) -> bool:
         """Reduce one event; True when something changed (followers are then told). An event already applied
         is skipped."""

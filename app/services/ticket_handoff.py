@@ -9,6 +9,10 @@ in two steps over a durable request, the `ticket_handoff` row (app/models/handof
    locked, the new ticket is issued with this hall's own next number, and the row records it as applied, all in
    one transaction. The row's status is read under its lock, so a retry or a second process of the same hall
    never issues a second ticket; a row whose hall has no process running simply waits, and the sender is told so.
+3. `announce_applied` (the source hall's process, the same inbox loop): each applied row not yet announced goes out
+   once as `HandoffApplied` on the source hall's own bus, so a sender told "pending" and the old ticket's open
+   /track pages hear of the new number without any page polling; the database carries it between the halls, so
+   this works with and without Redis.
 
 Place in the new queue: the ticket keeps its priority class and its original take time as `queued_at`, the rule
 an in-hall transfer already follows ("it keeps its place in time"): the citizen did not choose the wrong hall, so
@@ -28,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, or_, select
 
 from app.clock import hall_day
-from app.events import Event, TicketHandedOff, TicketIssued
+from app.events import Event, HandoffApplied, TicketHandedOff, TicketIssued
 from app.models.hall import Hall, ServiceItem, Window, WindowService
 from app.models.handoff import HandoffStatus, TicketHandoff
 from app.models.people import Role
@@ -90,7 +94,8 @@ class TicketHandoffService(Service):
 
         Refused, changing nothing: callers who are not staff or a manager of this hall (`forbidden`,
         `not_your_hall`), no reason, an unknown ticket, one already sent (`ticket_already_transferred`) or not
-        waiting or being served (`ticket_not_transferable`), an unknown hall (`unknown_hall_code`), this hall
+        waiting or being served (`ticket_not_transferable`), one served at another clerk's window (`not_your_window`;
+        a waiting ticket any clerk of the hall may send), an unknown hall (`unknown_hall_code`), this hall
         (`handoff_same_hall`), an unknown service, or one that hall does not offer (`service_not_in_hall`).
         """
         caller.require(*HANDOFF_ROLES)
@@ -111,6 +116,8 @@ class TicketHandoffService(Service):
                 raise Conflict('ticket_already_transferred', number=ticket.number)
             if ticket.status not in SENDABLE:
                 raise Conflict('ticket_not_transferable', number=ticket.number)
+            if ticket.status == TicketStatus.CALLED and ticket.window_id is not None:
+                caller.require_window(ticket.window_id)  # a waiting ticket: any desk of the hall; a served one: its own
             target = (await s.execute(select(Hall).where(Hall.code == to_hall_code))).scalar_one_or_none()
             if target is None or target.id is None:
                 raise NotFound('unknown_hall_code', hall=to_hall_code)
@@ -210,6 +217,45 @@ class TicketHandoffService(Service):
                 service=service,
             )
         return 1
+
+    async def announce_applied(self) -> int:
+        """Tell this hall's pages (`HandoffApplied` on its bus) of each handoff it sent that the other hall has applied
+        since; returns how many. Each row is claimed under its lock and marked, so every process of this hall may
+        call this and each handoff is announced once; nothing waiting costs one indexed read."""
+        applied = select(TicketHandoff.id).where(
+            TicketHandoff.from_hall_id == self.hall_id,
+            TicketHandoff.status == HandoffStatus.APPLIED,
+            col(TicketHandoff.announced_at).is_(None),
+        )
+        async with self.db.read_session() as s:
+            ids = list((await s.execute(applied.order_by(col(TicketHandoff.id)).limit(APPLY_BATCH))).scalars())
+        if not ids:
+            return 0
+        now = self.clock()
+        announced = 0
+        async with self._transaction() as uow:
+            s = uow.session
+            for handoff_id in ids:
+                handoff = await s.get(TicketHandoff, handoff_id, with_for_update=True)
+                if handoff is None or handoff.announced_at is not None:
+                    continue  # another process of this hall announced it
+                handoff.announced_at = now
+                view = await _view(s, handoff)
+                waited = (handoff.applied_at or now) - handoff.requested_at
+                uow.emit(
+                    HandoffApplied(
+                        hall_id=self.hall_id,
+                        handoff_id=view.id,
+                        from_ticket_id=handoff.from_ticket_id,
+                        from_number=view.from_number,
+                        to_hall=view.to_hall,
+                        new_number=view.new_number or '',
+                        actor=handoff.actor,
+                        late=waited.total_seconds() > SENDER_WAIT,
+                    )
+                )
+                announced += 1
+        return announced
 
     async def view(self, handoff_id: int) -> HandoffView:
         """One handoff, both ends, as the database has it now."""

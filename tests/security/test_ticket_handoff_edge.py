@@ -2,9 +2,10 @@
 
 The small hall ('main') and 东区 ('east', window 9 serving SVC-C, clerk e01) each run as their own app process
 (HALL_CODE). Nobody, a reviewer, 东区's clerk (no account of main's process), a bad hall or service, a malformed body
-and a replay are refused and change nothing. Then main's clerk sends a waiting ticket: 东区's process issues its own
-number, the old code reads `transferred`; with 东区's process down the request waits (202) and is applied, once,
-when that process runs again.
+and a replay are refused and change nothing, and so is a clerk sending the ticket another window serves. Then main's
+clerk sends a waiting ticket: 东区's process issues its own number, the old code reads `transferred`; with 东区's
+process down the request waits (202) and is applied, once, when that process runs again, and main's process then
+learns it by itself (the row is marked announced).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class TwoProcesses:
     east: AppProcess
     url: str
     headers: dict[str, dict[str, str]]
+    window_2: int  # main's window serving B, where the manager calls a ticket that clerk w01 must not send
 
 
 async def _add_east(url: str) -> None:
@@ -60,7 +62,8 @@ def halls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoProcesses]:
         try:
             with main.client() as client:
                 headers = {who[0]: bearer(token(client, who)) for who in (CLERK, BOSS, REVIEWER)}
-            yield TwoProcesses(main, east, prepared.url, headers)
+            assert prepared.small_hall is not None
+            yield TwoProcesses(main, east, prepared.url, headers, prepared.small_hall.window_2)
         finally:
             east.stop()
     finally:
@@ -80,6 +83,12 @@ def _send(client: httpx.Client, number: str, body: object, headers: dict[str, st
 def _handoffs(url: str) -> list[tuple[str, int | None]]:
     with closing(sqlite3.connect(sqlite_path(url), timeout=30)) as db:
         return list(db.execute('SELECT status, new_ticket_id FROM ticket_handoff ORDER BY id'))
+
+
+def _announced(url: str) -> list[bool]:
+    """Per handoff: has the sending hall's process told its own pages that it was applied?"""
+    with closing(sqlite3.connect(sqlite_path(url), timeout=30)) as db:
+        return [row[0] is not None for row in db.execute('SELECT announced_at FROM ticket_handoff ORDER BY id')]
 
 
 def test_strangers_and_the_other_halls_clerk_cannot_send_a_ticket(halls: TwoProcesses) -> None:
@@ -116,6 +125,20 @@ def test_wrong_halls_services_and_bodies_are_refused_and_change_nothing(halls: T
         assert db_state(halls.url) == before
 
 
+def test_a_clerk_cannot_send_the_ticket_another_window_serves(halls: TwoProcesses) -> None:
+    with halls.main.client() as client:
+        response = client.post('/api/tickets', json={'service_code': 'SVC-B'})
+        assert response.status_code == 201, response.text
+        called = client.post(f'/api/windows/{halls.window_2}/call-next', headers=halls.headers['boss'])
+        assert called.status_code == 200, called.text
+        number = called.json()['number']
+        before = settled_state(halls.url)
+        assert_error(_send(client, number, GOOD, halls.headers['w01']), 403, 'not_your_window')
+        assert db_state(halls.url) == before
+        complete = client.post(f'/api/windows/{halls.window_2}/complete', headers=halls.headers['boss'])
+        assert complete.status_code == 200, complete.text
+
+
 def test_the_other_halls_process_issues_its_own_number_once_and_a_replay_is_refused(halls: TwoProcesses) -> None:
     with halls.main.client() as client:
         taken = _take(client)
@@ -150,3 +173,6 @@ def test_with_the_other_hall_down_the_request_waits_and_is_applied_once_when_it_
     handoffs = _handoffs(halls.url)
     assert handoffs[-1][0] == 'APPLIED'
     assert len({new for _, new in handoffs}) == len(handoffs)  # one new ticket per request
+    while not _announced(halls.url)[-1] and time.monotonic() < deadline:  # main's process learns it, by itself
+        time.sleep(0.2)
+    assert all(_announced(halls.url))

@@ -287,7 +287,7 @@ def measure(args: argparse.Namespace, app: AppProcess, pipes: list[Connection]) 
             codes = (
                 [ticket['code'] for ticket in taken]
                 if args.page == 'track'
-                else seeded_sessions(app.db_url, [ticket['id'] for ticket in taken])  # each its own citizen
+                else seeded_sessions(app.db_url, [ticket['code'] for ticket in taken])  # each its own citizen
             )
             opens = [
                 ('open', first, codes[first - opened : first - opened + n])

@@ -5,8 +5,8 @@
 // growing, jittered pause; a socket closed because the sign-in ended (4401) is not: the page says so.
 // 长辈模式: the same switch and storage as every page (light_elder.js).
 import { wireElderToggle } from './light_elder.js';
+import { openSocket, retryPause } from './light_socket.js';
 
-const RETRY_MS = [500, 1000, 2000, 4000, 10000]; // then 10 s each, each pause 0.5 to 1.5 times its step
 const SESSION_ENDED = 4401;
 const OPEN = new Set(['waiting', 'called', 'parked']);
 
@@ -103,9 +103,7 @@ wireElderToggle(part('elder-toggle'));
 let attempt = 0;
 
 function connect() {
-  const url = new URL(root.dataset.socket, window.location.href);
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  const socket = new WebSocket(url);
+  const socket = openSocket(root.dataset.socket);
   state.seqs.clear();
   state.lives.clear(); // the first text of each ticket on a connection is its whole status: any number is right
   socket.onopen = () => {
@@ -139,9 +137,8 @@ function connect() {
       return;
     }
     part('me-live-offline').hidden = false;
-    const pause = RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)] * (0.5 + Math.random());
+    setTimeout(connect, retryPause(attempt));
     attempt += 1;
-    setTimeout(connect, pause);
   };
 }
 

@@ -100,6 +100,7 @@ def register(started: Started) -> None:
     app.add_static_file(local_file=SCRIPTS / 'track_status.js', url_path=TRACK_SCRIPT_PATH)
     app.add_static_file(local_file=SCRIPTS / 'me_live.js', url_path=ME_SCRIPT_PATH)
     app.add_static_file(local_file=SCRIPTS / 'light_elder.js', url_path='/static/light_elder.js')
+    app.add_static_file(local_file=SCRIPTS / 'light_socket.js', url_path='/static/light_socket.js')
 
 
 def _bound(builder: Callable[..., Awaitable[object]], started: Started) -> Callable[..., Awaitable[object]]:

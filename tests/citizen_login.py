@@ -86,12 +86,12 @@ async def citizen_signed_in(user: User, phone: str, *, address: str = '10.77.0.1
     return await rt.accounts.authenticate(signed.token)
 
 
-def seeded_sessions(db_url: str, ticket_ids: Sequence[int], *, days: int = 1) -> list[str]:
+def seeded_sessions(db_url: str, ticket_codes: Sequence[str], *, days: int = 1) -> list[str]:
     """A phone account with a live session for each ticket, the ticket made that account's own, written straight
     into a running app's SQLite database: for benches that need a thousand signed-in citizens at once (the texted
     code is limited per address and per phone, as it must be). Returns the session tokens (the cookies' values)."""
     now = dt.datetime.now(dt.UTC)
-    tokens = [TOKEN_PREFIX + secrets.token_urlsafe(32) for _ in ticket_ids]
+    tokens = [TOKEN_PREFIX + secrets.token_urlsafe(32) for _ in ticket_codes]
     engine = create_engine('sqlite:///' + db_url.split(':///', 1)[1], connect_args={'timeout': 30})
     with Session(engine) as s:
         accounts = [
@@ -99,7 +99,7 @@ def seeded_sessions(db_url: str, ticket_ids: Sequence[int], *, days: int = 1) ->
         ]
         s.add_all(accounts)
         s.flush()
-        for account, token, ticket_id in zip(accounts, tokens, ticket_ids, strict=True):
+        for account, token, code in zip(accounts, tokens, ticket_codes, strict=True):
             assert account.id is not None
             expires = now + dt.timedelta(days=days)
             s.add(
@@ -111,7 +111,7 @@ def seeded_sessions(db_url: str, ticket_ids: Sequence[int], *, days: int = 1) ->
                     expires_at=expires,
                 )
             )
-            s.execute(update(Ticket).where(col(Ticket.id) == ticket_id).values(account_id=account.id))
+            s.execute(update(Ticket).where(col(Ticket.code) == code).values(account_id=account.id))
         s.commit()
     engine.dispose()
     return tokens

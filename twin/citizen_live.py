@@ -108,13 +108,14 @@ class CitizenLive:
         self.pages: set[CitizenPage] = set()
         self._task: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
-        self._failing = False
 
     async def start(self, bus: Bus) -> None:
         self._subscription = bus.subscribe(
             self.on_event, TicketEventBase, CaseStepChanged, CitizenSignedOut, name='citizen-live'
         )
-        self._task = asyncio.get_running_loop().create_task(self._run(), name='citizen-live')
+        self._task = asyncio.get_running_loop().create_task(
+            tasks.every(self.period, self.check, 'checking the sessions of /me/live pages'), name='citizen-live'
+        )
 
     async def stop(self, bus: Bus) -> None:
         if self._subscription is not None:
@@ -183,20 +184,6 @@ class CitizenLive:
         ended = await self.ended({page.session_id for page in self.pages})
         for page in [p for p in self.pages if p.session_id in ended]:
             page.end(SESSION_ENDED)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.period)
-            try:
-                await self.check()
-            except Exception:
-                if not self._failing:
-                    log.exception('checking the sessions of /me/live pages failed; retrying every %s s', self.period)
-                self._failing = True
-            else:
-                if self._failing:
-                    log.info('checking the sessions of /me/live pages works again')
-                self._failing = False
 
     def _home(self, today: Today) -> str:
         body = {

@@ -58,10 +58,10 @@ class CitizenSockets:
             except DomainError as failure:
                 await refuse_for(websocket, failure, rt.settings.lang)
                 return
-            await websocket.accept()
-            await parts.citizen_live.serve(
-                CitizenPage(live.session_id, live.principal.with_address(address)), websocket
-            )
+            page = CitizenPage(live.session_id, live.principal.with_address(address))
+            async with parts.citizen_live.opened(page):
+                await websocket.accept()
+                await parts.citizen_live.serve(page, websocket)
         finally:
             self.door.leave(address)
 

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from zoneinfo import ZoneInfo
 
 from app import tasks
@@ -126,12 +126,15 @@ class CitizenLive:
         for page in list(self.pages):
             page.end(TOO_SLOW)
 
-    async def serve(self, page: CitizenPage, socket: Socket) -> None:
-        """Feed an accepted socket until it leaves, talks (1008), falls behind (1013) or its session ends (4401)."""
+    @contextlib.asynccontextmanager
+    async def opened(self, page: CitizenPage) -> AsyncIterator[None]:
+        """The page with its day read and its tickets held, before its socket is accepted (a socket that opens has
+        its whole state waiting, and a thousand opening pages are not a backlog of reads behind open sockets);
+        everything it holds is let go when it leaves."""
         self.pages.add(page)
         try:
             await self.refresh(page)
-            await _pump_until_lost(page, socket)
+            yield
         finally:
             self.pages.discard(page)
             page.end(TOO_SLOW)  # a re-read under way holds nothing more
@@ -140,6 +143,11 @@ class CitizenLive:
                     followed.channel.leave(subscriber)
                     self.tickets.release(followed)
                 page.held.clear()
+
+    @staticmethod
+    async def serve(page: CitizenPage, socket: Socket) -> None:
+        """Feed an accepted socket until it leaves, talks (1008), falls behind (1013) or its session ends (4401)."""
+        await _pump_until_lost(page, socket)
 
     async def refresh(self, page: CitizenPage) -> None:
         """Read the citizen's day again: send it, hold the tickets now open, let go of those no longer listed."""

@@ -429,6 +429,13 @@ class SessionEnded(Event):
     reason: str = 'logged_out'
 
 
+class CitizenSignedOut(Event):
+    """A citizen's phone session was signed out: every process closes that session's open live pages (/me/live) at
+    once, not at their next periodic check."""
+
+    session_id: int
+
+
 class StaffChanged(Event):
     """A staff account was added, disabled, enabled, reset or changed (console or CLI): open admin pages redraw
     their staff list at once."""

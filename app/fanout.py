@@ -95,8 +95,10 @@ class Channel:
             self._cached = self._snapshot(self.seq)
         return self._cached
 
-    def join(self) -> Subscriber:
-        subscriber = Subscriber(self.queue_limit)
+    def join(self, subscriber: Subscriber | None = None) -> Subscriber:
+        """A new subscriber (or the caller's own: a page that listens to several channels on one socket), fed the
+        snapshot first."""
+        subscriber = subscriber or Subscriber(self.queue_limit)
         subscriber.offer(self.snapshot())
         self.subscribers.add(subscriber)
         self.stats.subscribers = len(self.subscribers)

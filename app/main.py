@@ -51,6 +51,7 @@ from pages.session_watch import SessionWatch
 from seed.schema import read_vocabulary
 from twin import live
 from twin.board_feed import CALL_EVENTS, BoardFeed
+from twin.citizen_live import CitizenLive
 from twin.city import CityBoard
 from twin.device_feed import DeviceFeed
 from twin.hall_watch import HallWatches
@@ -128,6 +129,16 @@ class Root:
         self.stops.append(_async(lambda: journey_feed.detach(rt.bus)))
         ticket_feed, stop_tickets = _followed_tickets(rt)
         self.stops.append(stop_tickets)
+        citizen_live = CitizenLive(
+            rt.journey.home.today,
+            rt.accounts.ended,
+            ticket_feed,
+            tz=settings.tz,
+            english=settings.lang == 'en',
+            period=settings.session_check_seconds,
+        )
+        await citizen_live.start(rt.bus)
+        self.stops.append(lambda: citizen_live.stop(rt.bus))
         staff_feed = StaffFeed()
         staff_feed.attach(rt.bus)
         self.stops.append(_async(lambda: staff_feed.detach(rt.bus)))
@@ -162,6 +173,7 @@ class Root:
                 boards=boards,
                 journey_feed=journey_feed,
                 ticket_feed=ticket_feed,
+                citizen_live=citizen_live,
                 staff_feed=staff_feed,
                 patcher=MapPatcher(hall.feed),
                 today_forecast=TodayForecast(rt.forecast) if rt.forecast is not None else None,

@@ -1,10 +1,11 @@
-"""Stopping a background task: one shape for every part that owns one."""
+"""Background tasks: one way to stop them, and one to repeat a check, for every part that owns one."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
@@ -27,3 +28,20 @@ async def stop(task: asyncio.Task[object] | None) -> None:
         task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def every(period: float, check: Callable[[], Awaitable[object]], what: str) -> None:
+    """Run `check` every `period` seconds for ever; a failure is logged once, and so is the recovery after it."""
+    failing = False
+    while True:
+        await asyncio.sleep(period)
+        try:
+            await check()
+        except Exception:
+            if not failing:
+                log.exception('%s failed; retrying every %s s', what, period)
+            failing = True
+        else:
+            if failing:
+                log.info('%s works again', what)
+            failing = False

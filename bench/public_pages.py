@@ -1,6 +1,7 @@
 """Public call boards under load: N open `/display` pages receive a call, measured until the LAST one has it.
 
     .venv/bin/python bench/public_pages.py [--clients 1000,5000] [--changes 20] [--idle 30] [--workers 2]
+        [--page display|track|me]
 
 It prepares a throw-away SQLite hall from the default seed (25 windows) with a bench manager, starts the real
 app (`python main.py`, tests/apphost.py; devices over websockets, no simulated traffic, so the figures are the
@@ -11,6 +12,11 @@ server declines it, app/main.py), never pinging (browsers do not); it reads ever
 announcement of a given number arrived.
 Boards come from many loopback addresses (127.10.x.y, 25 each), as a hall's or a city's screens do: the
 server caps the sockets one address may hold (pages/display.py).
+
+`--page track` opens /track's live status instead (`/live/track/{code}`, each page its own ticket, waiting), and
+`--page me` the signed-in citizens' /me/live (`/live/me`, each page a citizen of its own with a session cookie
+written straight into the database and one ticket): a change there is timed until the last page still waiting
+heard it.
 
 Per N in --clients (the boards of an earlier N stay open): the server's RSS growth from 0 boards over the
 boards opened, divided by their number (MB per board); the server's CPU over `--idle` seconds with the N
@@ -50,9 +56,11 @@ from typing import Any  # noqa: E402
 import httpx  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
+from app.api.citizen import CITIZEN_COOKIE  # noqa: E402
 from app.models.people import Role  # noqa: E402
 from bench.server_probe import machine, percentile, proc_cpu_seconds, proc_rss_mb  # noqa: E402
 from tests.apphost import AppProcess, NewUser, prepare_database, sqlite_url  # noqa: E402
+from tests.citizen_login import seeded_sessions  # noqa: E402
 from tests.totp import token_body  # noqa: E402
 
 MANAGER = ('bench_manager', 'Bench-Manager-2026!')
@@ -137,21 +145,34 @@ class Trackers:
             batch = range(start, min(start + OPEN_BATCH, len(codes)))
             self.sockets += await asyncio.gather(*(self._open(first + i, codes[i]) for i in batch))
 
-    async def _open(self, index: int, code: str) -> ClientConnection:
+    async def _open(self, index: int, key: str) -> ClientConnection:
+        url, headers = self.target(key)
         socket = await connect(
-            self.url + code,
+            url,
             origin=self.origin,  # type: ignore[arg-type]
             ping_interval=None,
             open_timeout=60,
             local_addr=(address(index), 0),
+            additional_headers=headers,
         )
         self.readers.append(asyncio.get_running_loop().create_task(self._read(index, socket)))
         return socket
 
+    def target(self, code: str) -> tuple[str, dict[str, str]]:
+        """Where a page of this key listens, and what it sends with the upgrade."""
+        return self.url + code, {}
+
+    def status_of(self, text: str) -> str | None:
+        """The ticket's status a text tells, or None for a text about something else."""
+        return str(json.loads(text)['status'])
+
     async def _read(self, index: int, socket: ClientConnection) -> None:
         async for text in socket:
             at = time.monotonic()
-            self.status[index] = json.loads(text)['status']
+            status = self.status_of(str(text))
+            if status is None:
+                continue
+            self.status[index] = status
             self.heard.setdefault(index, at)
             self.changed.set()
 
@@ -173,12 +194,28 @@ class Trackers:
         return (min(times), max(times), len(times)) if times else (float('nan'), float('nan'), 0)
 
 
+class CitizenPages(Trackers):
+    """One worker's /me/live pages, each a citizen of its own (their session cookie) with one ticket of their own:
+    measured as /track's pages, by the ticket texts inside the page's frames."""
+
+    def target(self, token: str) -> tuple[str, dict[str, str]]:
+        return self.url, {'cookie': f'{CITIZEN_COOKIE}={token}'}
+
+    def status_of(self, text: str) -> str | None:
+        frame = json.loads(text)
+        return str(frame['live']['status']) if frame['type'] == 'ticket' else None
+
+
+PAGES = {'display': Boards, 'track': Trackers, 'me': CitizenPages}
+SOCKETS = {'display': '/live/board', 'track': '/live/track/', 'me': '/live/me'}
+
+
 def worker(url: str, origin: str, pipe: Connection, page: str = 'display') -> None:
     """A client process: opens pages when told, reports when they heard a change; answers on its pipe."""
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
 
     async def serve() -> None:
-        boards = Trackers(url, origin) if page == 'track' else Boards(url, origin)
+        boards = PAGES[page](url, origin)
         loop = asyncio.get_running_loop()
         while True:
             command, *args = await loop.run_in_executor(None, pipe.recv)
@@ -245,8 +282,13 @@ def measure(args: argparse.Namespace, app: AppProcess, pipes: list[Connection]) 
         more = total - opened
         share = [more // len(pipes) + (1 if i < more % len(pipes) else 0) for i in range(len(pipes))]
         firsts = [opened + sum(share[:i]) for i in range(len(pipes))]
-        if args.page == 'track':  # each page follows a ticket of its own, waiting behind the ones before
-            codes = [hall.take()['code'] for _ in range(more)]
+        if args.page in ('track', 'me'):  # each page follows a ticket of its own, waiting behind the ones before
+            taken = [hall.take() for _ in range(more)]
+            codes = (
+                [ticket['code'] for ticket in taken]
+                if args.page == 'track'
+                else seeded_sessions(app.db_url, [ticket['code'] for ticket in taken])  # each its own citizen
+            )
             opens = [
                 ('open', first, codes[first - opened : first - opened + n])
                 for first, n in zip(firsts, share, strict=True)
@@ -269,8 +311,8 @@ def measure(args: argparse.Namespace, app: AppProcess, pipes: list[Connection]) 
         for _ in range(args.changes):
             expected = [total]
 
-            def mark(expected: list[int] = expected) -> None:  # /track: the pages still waiting hear the call
-                if args.page == 'track':
+            def mark(expected: list[int] = expected) -> None:  # /track, /me: the pages still waiting hear the call
+                if args.page != 'display':
                     expected[0] = sum(ask(pipes, *(('mark',),) * len(pipes)))
 
             number, at = hall.call(mark)
@@ -321,9 +363,7 @@ def main() -> int:
     parser.add_argument('--changes', type=int, default=20, help='calls timed per N (default 20)')
     parser.add_argument('--idle', type=float, default=30.0, help='seconds of idle CPU measured per N (default 30)')
     parser.add_argument('--workers', type=int, default=2, help='client processes (default 2)')
-    parser.add_argument(
-        '--page', choices=('display', 'track'), default='display', help='which live page (default display)'
-    )
+    parser.add_argument('--page', choices=tuple(PAGES), default='display', help='which live page (default display)')
     args = parser.parse_args()
     args.clients = [int(n) for n in args.clients.split(',') if n.strip()]
     command = shlex.join(['.venv/bin/python', 'bench/public_pages.py', *sys.argv[1:]])
@@ -338,8 +378,7 @@ def main() -> int:
         context = mp.get_context('spawn')
         pipes, workers = [], []
         try:
-            path = '/live/track/' if args.page == 'track' else '/live/board'
-            url = app.base_url.replace('http://', 'ws://') + path
+            url = app.base_url.replace('http://', 'ws://') + SOCKETS[args.page]
             for _ in range(args.workers):
                 ours, theirs = context.Pipe()
                 process = context.Process(target=worker, args=(url, app.base_url, theirs, args.page), daemon=True)

@@ -26,6 +26,7 @@ from app.services.tracking import Tracked
 from components import me_texts as _texts  # noqa: F401 - registers the texts
 from components.case_timeline import case_timeline
 from components.kiosk_ticket import qr_data_uri
+from components.me_live import PAGE_PATH
 from components.testids import tid
 from components.texts import error_text, in_english, t
 from components.ticket_card import TicketCard
@@ -56,6 +57,7 @@ class MeScreen:
     async def build(self) -> None:
         with ui.row().classes('w-full justify-between items-center'):
             tid(ui.link(t('me.guide'), '/guide'), 'me-guide').classes('text-base')
+            tid(ui.link(t('me.live.open_live'), PAGE_PATH), 'me-live-link').classes('text-base')
             tid(ui.link(t('me.sign_out'), '/me/logout'), 'me-sign-out').classes('text-base')
         self.unlinked = tid(ui.label(t('me.unlinked')), 'me-unlinked').classes('text-sm text-grey-8')
         self.tickets_box = tid(ui.card(), 'me-tickets').classes('w-full p-4 gap-2')

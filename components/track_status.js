@@ -4,8 +4,8 @@
 // retried with a growing, jittered pause (a hall's phones must not all come back in the same second).
 // 长辈模式: the same switch and storage as every page (light_elder.js).
 import { wireElderToggle } from './light_elder.js';
+import { openSocket, retryPause } from './light_socket.js';
 
-const RETRY_MS = [500, 1000, 2000, 4000, 10000]; // then 10 s each, each pause 0.5 to 1.5 times its step
 const SHOWS_ARRIVAL = new Set(['waiting', 'parked']);
 
 const root = document.querySelector('[data-testid="track-live"]');
@@ -37,9 +37,7 @@ wireElderToggle(part('elder-toggle'));
 let attempt = 0;
 
 function connect() {
-  const url = new URL(root.dataset.socket, window.location.href);
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  const socket = new WebSocket(url);
+  const socket = openSocket(root.dataset.socket);
   let fresh = true; // the first text of a connection is the whole status: any number is right
   socket.onopen = () => {
     state.connected = true;
@@ -63,9 +61,8 @@ function connect() {
     const offline = part('track-offline');
     offline.textContent = texts.offline;
     offline.hidden = false;
-    const pause = RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)] * (0.5 + Math.random());
+    setTimeout(connect, retryPause(attempt));
     attempt += 1;
-    setTimeout(connect, pause);
   };
 }
 

@@ -66,7 +66,7 @@ body.elder header h1, body.elder header span { font-size: 20px; }
 """
 
 
-def _texts() -> dict[str, str]:
+def status_texts() -> dict[str, str]:
     """What track_status.js writes itself, in the page's language (placeholders kept for the script)."""
     texts = {f'status.{s}': t(f'track.status.{s}') for s in STATUSES}
     texts |= {
@@ -92,7 +92,7 @@ def status_document(
 ) -> str:
     """The page for one ticket; `arrival_qr` a data URI while a remote ticket's citizen is not yet in the hall."""
     lang = get_settings().lang
-    texts = escape(json.dumps(_texts(), ensure_ascii=False))
+    texts = escape(json.dumps(status_texts(), ensure_ascii=False))
     path = quote(code, safe='')
     green_mark = f'<span class="green" data-testid="track-green">{escape(t("track.green"))}</span>' if green else ''
     how = escape(t('track.remote_arrival'))

@@ -78,6 +78,7 @@ VISITS: dict[str, Visit] = {
     '/track/{code}': Visit('anyone', lambda f: f['track'], 'track-ticket'),
     '/track/{code}/status': Visit('anyone', lambda f: f'{f["track"]}/status', 'track-ticket'),
     '/me': Visit('citizen', lambda f: '/me', 'me-tickets'),
+    '/me/live': Visit('citizen', lambda f: '/me/live', 'me-live-no-cases'),
     '/proxy/{token}': Visit('relative', lambda f: f['proxy'], 'proxy-banner'),
     '/review': Visit('reviewer', lambda f: '/review', 'review-nodes'),
     '/admin': Visit('admin', lambda f: '/admin', 'admin-tabs'),

@@ -4,7 +4,7 @@ Routes are registered by `register(started)` (called by the composition root on 
 import time, so NiceGUI's test harness, which clears routes between tests, can register them again.
 Each page function receives the root's `Startup[Parts]` as its first argument (pages/parts.py).
 `LIGHT_PAGES` are plain HTML routes for pages thousands keep open (the call board, pages/display.py; a ticket's
-live status, pages/track_status.py);
+live status, pages/track_status.py; a signed-in citizen's tickets, pages/me_live.py);
 `ROUTES` is every page, light or not.
 """
 
@@ -18,8 +18,10 @@ from pathlib import Path
 from nicegui import app, ui
 
 from components.call_board import SCRIPT_PATH
+from components.me_live import PAGE_PATH as ME_LIVE_PATH
+from components.me_live import SCRIPT_PATH as ME_SCRIPT_PATH
 from components.track_status import SCRIPT_PATH as TRACK_SCRIPT_PATH
-from pages import track_live
+from pages import me_live, track_live
 from pages.admin import admin_page
 from pages.arrival import arrive_page, entrance_page
 from pages.book import book_page
@@ -48,6 +50,7 @@ LIGHT_PAGES: dict[str, Callable[..., Awaitable[object]]] = {
     '/display': display_page,
     '/display/{zone}': zone_display_page,
     '/track/{code}/status': track_status_page,
+    ME_LIVE_PATH: me_live.me_live_page,
 }
 PAGES: dict[str, Callable[..., Awaitable[object]]] = {
     '/': home,
@@ -86,12 +89,18 @@ def register(started: Started) -> None:
         ui.page(path)(_bound(builder, started))
     for path, builder in LIGHT_PAGES.items():
         app.add_api_route(path, _bound(builder, started), methods=['GET'], include_in_schema=False)
-    sockets = {**socket_routes(BoardSockets(started)), **track_live.socket_routes(track_live.TrackSockets(started))}
+    sockets = {
+        **socket_routes(BoardSockets(started)),
+        **track_live.socket_routes(track_live.TrackSockets(started)),
+        **me_live.socket_routes(me_live.CitizenSockets(started)),
+    }
     for path, handler in sockets.items():
         app.add_api_websocket_route(path, handler)
     app.add_static_file(local_file=SCRIPTS / 'call_board.js', url_path=SCRIPT_PATH)
     app.add_static_file(local_file=SCRIPTS / 'track_status.js', url_path=TRACK_SCRIPT_PATH)
+    app.add_static_file(local_file=SCRIPTS / 'me_live.js', url_path=ME_SCRIPT_PATH)
     app.add_static_file(local_file=SCRIPTS / 'light_elder.js', url_path='/static/light_elder.js')
+    app.add_static_file(local_file=SCRIPTS / 'light_socket.js', url_path='/static/light_socket.js')
 
 
 def _bound(builder: Callable[..., Awaitable[object]], started: Started) -> Callable[..., Awaitable[object]]:

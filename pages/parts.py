@@ -15,6 +15,7 @@ from app.services.kiosk import KioskDevices
 from components.map_patch import MapPatcher
 from pages.guard import Guard
 from twin.board_feed import BoardFeed
+from twin.citizen_live import CitizenLive
 from twin.city import CityBoard
 from twin.device_feed import DeviceFeed
 from twin.feed import HallFeed
@@ -36,6 +37,7 @@ class Parts:
     boards: BoardFeed  # the call boards' shared live texts, one per board scope
     journey_feed: JourneyFeed  # ticket and case events for /track, /proxy and /review
     ticket_feed: TicketFeed  # followed tickets' shared live status texts (/live/track)
+    citizen_live: CitizenLive  # signed-in citizens' open /me/live pages, on the followed tickets' channels
     staff_feed: StaffFeed  # staff account changes for /admin's staff tab
     patcher: MapPatcher  # the floor map's patches, computed once for every manager
     today_forecast: TodayForecast | None

@@ -67,7 +67,6 @@ class SessionWatch:
         self._pages: dict[str, OpenPage] = {}
         self._task: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
-        self._failing = False
 
     @property
     def open_pages(self) -> int:
@@ -79,7 +78,9 @@ class SessionWatch:
 
     async def start(self) -> None:
         self._subscription = self.bus.subscribe(self.on_event, SessionEnded, name='session-watch')
-        self._task = asyncio.get_running_loop().create_task(self._run(), name='session-watch')
+        self._task = asyncio.get_running_loop().create_task(
+            tasks.every(self.period, self.check, 'checking the sessions of open staff pages'), name='session-watch'
+        )
 
     async def stop(self) -> None:
         if self._subscription is not None:
@@ -117,17 +118,3 @@ class SessionWatch:
         for client_id in [key for key, page in self._pages.items() if page.client.is_deleted]:
             del self._pages[client_id]
         return list(self._pages.values())
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.period)
-            try:
-                await self.check()
-            except Exception:
-                if not self._failing:
-                    log.exception('checking the sessions of open staff pages failed; retrying every %s s', self.period)
-                self._failing = True
-            else:
-                if self._failing:
-                    log.info('checking the sessions of open staff pages works again')
-                self._failing = False

@@ -2,20 +2,28 @@
 
 `citizen_token` drives the API of a running app (tests/apphost.py) and reads its `var/sms-outbox.jsonl`;
 `citizen_signed_in` signs NiceGUI's `user` in through the app's own service and gives the browser the
-`halltwin_citizen` cookie, as /me/login's hand-over does.
+`halltwin_citizen` cookie, as /me/login's hand-over does; `seeded_sessions` writes many sessions at once (benches).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import re
+import secrets
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
 from nicegui.testing import User
+from sqlalchemy import update
+from sqlmodel import Session, col, create_engine
 
 from app.api.citizen import CITIZEN_COOKIE
+from app.models.citizen_account import CitizenAccount, CitizenSession
+from app.models.ticket import Ticket
+from app.services.citizen_accounts import TOKEN_PREFIX, token_hash
 from app.services.principal import Principal
 from tests.running import ready
 
@@ -76,3 +84,34 @@ async def citizen_signed_in(user: User, phone: str, *, address: str = '10.77.0.1
     signed = await rt.accounts.sign_in(phone, code, caller)
     user.http_client.cookies.set(CITIZEN_COOKIE, signed.token)
     return await rt.accounts.authenticate(signed.token)
+
+
+def seeded_sessions(db_url: str, ticket_codes: Sequence[str], *, days: int = 1) -> list[str]:
+    """A phone account with a live session for each ticket, the ticket made that account's own, written straight
+    into a running app's SQLite database: for benches that need a thousand signed-in citizens at once (the texted
+    code is limited per address and per phone, as it must be). Returns the session tokens (the cookies' values)."""
+    now = dt.datetime.now(dt.UTC)
+    tokens = [TOKEN_PREFIX + secrets.token_urlsafe(32) for _ in ticket_codes]
+    engine = create_engine('sqlite:///' + db_url.split(':///', 1)[1], connect_args={'timeout': 30})
+    with Session(engine) as s:
+        accounts = [
+            CitizenAccount(phone_hash=f'seeded-{secrets.token_hex(16)}', phone_enc='', created_at=now) for _ in tokens
+        ]
+        s.add_all(accounts)
+        s.flush()
+        for account, token, code in zip(accounts, tokens, ticket_codes, strict=True):
+            assert account.id is not None
+            expires = now + dt.timedelta(days=days)
+            s.add(
+                CitizenSession(
+                    account_id=account.id,
+                    token_hash=token_hash(token),
+                    created_at=now,
+                    last_seen_at=now,
+                    expires_at=expires,
+                )
+            )
+            s.execute(update(Ticket).where(col(Ticket.code) == code).values(account_id=account.id))
+        s.commit()
+    engine.dispose()
+    return tokens

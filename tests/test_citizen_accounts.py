@@ -9,7 +9,9 @@ from dataclasses import replace
 import pytest
 from sqlmodel import select
 
+from app.bus import Bus, InProcessBus
 from app.db import Database
+from app.events import CitizenSignedOut, Event
 from app.models import AuditEntry
 from app.models.citizen_account import CitizenAccount, CitizenSession
 from app.models.people import Citizen, Role
@@ -42,15 +44,19 @@ def sms() -> RecordingSmsGateway:
     return RecordingSmsGateway()
 
 
-def service_for(db: Database, settings: Settings, clock: FakeClock, sms: RecordingSmsGateway) -> CitizenAccountService:
+def service_for(
+    db: Database, settings: Settings, clock: FakeClock, sms: RecordingSmsGateway, bus: Bus | None = None
+) -> CitizenAccountService:
     """The service as a process builds it; a second call is a second process on the same database."""
-    deps = deps_for(db, hall_id=1, settings=settings, clock=clock)
+    deps = deps_for(db, bus or InProcessBus(), hall_id=1, settings=settings, clock=clock)
     return CitizenAccountService(deps, NotificationService(deps, {'sms': sms}))
 
 
 @pytest.fixture
-def accounts(db: Database, settings: Settings, clock: FakeClock, sms: RecordingSmsGateway) -> CitizenAccountService:
-    return service_for(db, settings, clock, sms)
+def accounts(
+    db: Database, settings: Settings, clock: FakeClock, sms: RecordingSmsGateway, bus: InProcessBus
+) -> CitizenAccountService:
+    return service_for(db, settings, clock, sms, bus)
 
 
 def last_code(sms: RecordingSmsGateway) -> str:
@@ -216,6 +222,25 @@ async def test_signing_out_ends_the_session_and_unknown_or_staff_tokens_are_refu
         with pytest.raises(Unauthorized):
             await accounts.authenticate(refused)
     assert await audit_actions(db) == [SIGN_IN, SIGN_OUT]
+
+
+async def test_open_live_pages_learn_which_sessions_ended_in_one_call_and_a_sign_out_is_announced(
+    db: Database, settings: Settings, clock: FakeClock, sms: RecordingSmsGateway, bus: InProcessBus
+) -> None:
+    accounts = service_for(db, replace_settings(settings, citizen_idle_days=2, citizen_session_days=5), clock, sms, bus)
+    heard: list[Event] = []
+    bus.subscribe(heard.append, CitizenSignedOut)
+    out, idle, kept = [await signed_in(accounts, sms, phone) for phone in (PHONE, '13900001111', '13900002222')]
+    ids = {token: (await accounts.session(token)).session_id for token in (out, idle, kept)}
+    assert await accounts.ended(ids.values()) == set()
+    await accounts.sign_out(out, HERE)
+    await bus.drain()
+    assert [event.session_id for event in heard if isinstance(event, CitizenSignedOut)] == [ids[out]]
+    clock.advance(24 * 60 + 1)
+    await accounts.authenticate(kept)
+    clock.advance(24 * 60)  # idle two days; kept was seen one day ago
+    assert await accounts.ended([*ids.values(), 999_999]) == {ids[out], ids[idle], 999_999}  # a deleted one too
+    assert await accounts.ended([]) == set()
 
 
 async def test_last_seen_is_written_at_most_once_a_minute(

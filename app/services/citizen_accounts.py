@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import update
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.clock import hall_day
+from app.events import CitizenSignedOut
 from app.models.appointment import Appointment
 from app.models.citizen_account import ACCOUNT_PHONE, CitizenAccount, CitizenSession
 from app.models.people import Citizen
@@ -80,6 +82,14 @@ class SignedIn:
     token: str
     expires_at: dt.datetime
     account_id: int
+
+
+@dataclass(frozen=True)
+class LiveSession:
+    """A signed-in phone and the session that signs it in."""
+
+    principal: Principal
+    session_id: int
 
 
 @dataclass(frozen=True)
@@ -177,6 +187,10 @@ class CitizenAccountService(Service):
 
     async def authenticate(self, token: str) -> Principal:
         """The signed-in phone behind `token`, or Unauthorized (unknown, expired, idle too long, signed out)."""
+        return (await self.session(token)).principal
+
+    async def session(self, token: str) -> LiveSession:
+        """`authenticate`, with the session's id: a live page ends when that session does (`ended`)."""
         if not token.startswith(TOKEN_PREFIX):
             raise Unauthorized('not_authenticated', text='not_authenticated.session')
         now = self.clock()
@@ -199,8 +213,34 @@ class CitizenAccountService(Service):
                 await uow.session.execute(
                     update(CitizenSession).where(col(CitizenSession.id) == session.id).values(last_seen_at=now)
                 )
-        assert account.id is not None
-        return Principal.account(account.id, citizen_id=account.citizen_id, address=session.address)
+        assert account.id is not None and session.id is not None
+        return LiveSession(
+            Principal.account(account.id, citizen_id=account.citizen_id, address=session.address), session.id
+        )
+
+    async def ended(self, session_ids: Collection[int]) -> set[int]:
+        """Which of these sessions no longer sign anyone in (signed out, expired, idle too long, gone): one query."""
+        if not session_ids:
+            return set()
+        now = self.clock()
+        async with self.db.read_session() as s:
+            rows = (
+                await s.execute(
+                    select(
+                        CitizenSession.id,
+                        CitizenSession.revoked_at,
+                        CitizenSession.expires_at,
+                        CitizenSession.last_seen_at,
+                    ).where(col(CitizenSession.id).in_(list(session_ids)))
+                )
+            ).all()
+        idle = dt.timedelta(days=self.settings.citizen_idle_days)
+        alive = {
+            row.id
+            for row in rows
+            if row.revoked_at is None and now < _utc(row.expires_at) and now < _utc(row.last_seen_at) + idle
+        }
+        return set(session_ids) - alive
 
     async def sign_out(self, token: str, caller: Principal) -> None:
         """End the session behind `token` (nothing happens for an unknown or ended one); audited."""
@@ -221,6 +261,8 @@ class CitizenAccountService(Service):
                 client_address=caller.address,
                 now=now,
             )
+            assert session.id is not None
+            uow.emit(CitizenSignedOut(hall_id=self.hall_id, session_id=session.id))
 
     async def link_citizen(self, account_id: int, citizen_id: int, caller: Principal) -> None:
         """Tie the account to the hall's record of the person: only a paired kiosk that read the ID card, or staff."""

@@ -15,6 +15,7 @@ from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.clock import hall_day
 from app.models.cases import Case
 from app.models.hall import ServiceItem, Window
 from app.models.proxy import ProxyGrant
@@ -27,6 +28,7 @@ from app.services.deps import Deps
 from app.services.principal import Principal
 from app.services.uow import Service
 from app.services.visit_timeline import CASE_KIND
+from app.services.workflow import CASE_COMPLETED
 
 RECENT = dt.timedelta(days=30)
 MAX_ROWS = 20
@@ -58,6 +60,27 @@ class MyGrant:
     expires_at: dt.datetime
     ticket_number: str
     can_fill: bool
+
+
+@dataclass(frozen=True)
+class MyCase:
+    """An open case as its own citizen's live page lists it: what, how far, by when."""
+
+    id: int
+    code: str
+    status: str
+    service_name: str
+    service_name_en: str
+    due_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Today:
+    """What /me/live shows: the account's tickets of the hall's day and its open cases (twin/citizen_live.py)."""
+
+    account_id: int
+    tickets: list[MyTicket]
+    cases: list[MyCase]
 
 
 @dataclass(frozen=True)
@@ -101,6 +124,19 @@ class CitizenHome(Service):
                 cases=await _cases(s, caller.citizen_id, ticket_ids),
                 consents=await _consents(s, caller.citizen_id),
                 grants=await _grants(s, caller.citizen_id, self.clock()),
+            )
+
+    async def today(self, caller: Principal) -> Today:
+        """The signed-in citizen's tickets taken since the hall's midnight and cases not yet completed, in one read."""
+        account_id = caller.require_account()
+        now = self.clock()
+        tz = self.settings.tz
+        midnight = dt.datetime.combine(hall_day(now, tz), dt.time(), tzinfo=tz)
+        async with self.db.read_session() as s:
+            return Today(
+                account_id=account_id,
+                tickets=await _tickets(s, account_id, caller.citizen_id, midnight),
+                cases=await _open_cases(s, account_id, caller.citizen_id),
             )
 
 
@@ -149,6 +185,32 @@ async def _cases(s: AsyncSession, citizen_id: int | None, ticket_ids: list[int])
     not_visits = Case.kind != CASE_KIND  # home visits have their own panel (app/services/home_visits.py)
     statement = select(Case).where(or_(*conditions), not_visits).order_by(col(Case.created_at).desc()).limit(MAX_ROWS)
     return [await case_views.load(s, case) for case in (await s.execute(statement)).scalars()]
+
+
+async def _open_cases(s: AsyncSession, account_id: int, citizen_id: int | None) -> list[MyCase]:
+    """The same cases as /me lists (the citizen's once linked, else those of the account's own tickets), open only."""
+    own_tickets = select(Ticket.id).where(Ticket.account_id == account_id)
+    whose = col(Case.ticket_id).in_(own_tickets)
+    if citizen_id is not None:
+        whose = or_(whose, col(Case.citizen_id) == citizen_id)
+    statement = (
+        select(Case, ServiceItem)
+        .join(ServiceItem, col(ServiceItem.id) == Case.service_id)
+        .where(whose, Case.kind != CASE_KIND, Case.status != CASE_COMPLETED)
+        .order_by(col(Case.created_at).desc())
+        .limit(MAX_ROWS)
+    )
+    return [
+        MyCase(
+            id=case.id or 0,
+            code=case.code,
+            status=case.status,
+            service_name=service.name,
+            service_name_en=service.name_en or service.name,
+            due_at=case.due_at,
+        )
+        for case, service in (await s.execute(statement)).all()
+    ]
 
 
 async def _consents(s: AsyncSession, citizen_id: int | None) -> list[ConsentPublic]:

@@ -105,6 +105,8 @@ ROUTES: list[Rule] = [
     Rule('/enrol', ACCOUNT_ROLES),  # anyone signed in, city managers too; a password-only manager session: only this
     Rule('/book/{service_code}', CITIZEN, example='/book/SVC-A'),  # a signed-in phone; tests/test_book_page.py
     Rule('/me', CITIZEN),  # the citizen's own file; tests/test_me_page.py, tests/security/test_me_edge.py
+    # the citizen's tickets, live, as a light page; its websocket /live/me: tests/security/test_me_live_socket.py
+    Rule('/me/live', CITIZEN),
     Rule('/guide', PUBLIC),  # the service guide needs no login; tests/security/test_guide_edge.py
     Rule('/guide/{code}', PUBLIC, example='/guide/SVC-A'),
     Rule('/guide/{code}/print', PUBLIC, example='/guide/SVC-A/print'),  # tests/security/test_guide_print_edge.py

@@ -1,0 +1,186 @@
+"""/me/live's pages in one process (twin/citizen_live.py), without a server: which events re-read which citizen's
+page, and which end it. The sockets are stand-ins that record what they were sent and how they were closed."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import Collection
+from typing import cast
+from zoneinfo import ZoneInfo
+
+from app.bus import InProcessBus
+from app.events import CaseStepChanged, CitizenSignedOut, TicketIssued, TicketSnapshot
+from app.fanout import LISTEN_ONLY
+from app.services.citizen_home import MyCase, MyTicket, Today
+from app.services.principal import Principal
+from app.services.queue import QueueService
+from twin.citizen_live import SESSION_ENDED, CitizenLive, CitizenPage
+from twin.ticket_feed import TicketFeed
+
+NOW = dt.datetime(2026, 12, 6, 2, 0, tzinfo=dt.UTC)
+
+
+class Phone:
+    """An accepted socket: what it was sent, how it was closed; it says something only when told to."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, object]] = []
+        self.closed: int | None = None
+        self.says: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+
+    async def send_text(self, data: str) -> None:
+        self.sent.append(json.loads(data))
+
+    async def receive(self) -> dict[str, object]:
+        return await self.says.get()
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        self.closed = code
+
+    def homes(self) -> list[dict[str, object]]:
+        return [frame for frame in self.sent if frame['type'] == 'home']
+
+
+def done_ticket(ticket_id: int) -> MyTicket:
+    """A ticket of the day that is no longer open (its page holds no channel for it)."""
+    return MyTicket(
+        id=ticket_id,
+        number=f'A{ticket_id:03d}',
+        code=f'code-{ticket_id}',
+        status='completed',
+        service_id=1,
+        service_name='事项甲',
+        service_name_en='Service A',
+        window_number=None,
+        taken_at=NOW,
+        awaiting_arrival=False,
+        online=True,
+    )
+
+
+class Files:
+    """Each account's day as the service would read it, and the sessions that ended."""
+
+    def __init__(self) -> None:
+        self.tickets: dict[int, list[MyTicket]] = {}
+        self.cases: dict[int, list[MyCase]] = {}
+        self.ended_sessions: set[int] = set()
+        self.reads = 0
+
+    async def today(self, caller: Principal) -> Today:
+        self.reads += 1
+        account = caller.require_account()
+        return Today(account, self.tickets.get(account, []), self.cases.get(account, []))
+
+    async def ended(self, session_ids: Collection[int]) -> set[int]:
+        return set(session_ids) & self.ended_sessions
+
+
+def issued(ticket_id: int, account_id: int | None) -> TicketIssued:
+    snapshot = TicketSnapshot(
+        id=ticket_id,
+        number=f'A{ticket_id:03d}',
+        service_id=1,
+        service_code='SVC-A',
+        status='waiting',
+        priority_class='normal',
+        queued_at=NOW,
+        taken_at=NOW,
+        account_id=account_id,
+    )
+    return TicketIssued(hall_id=1, payload=snapshot)
+
+
+def step(case_id: int) -> CaseStepChanged:
+    return CaseStepChanged(hall_id=1, case_id=case_id, service_code='SVC-A', status='active', case_status='open')
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def open_page(live: CitizenLive, session_id: int, account_id: int) -> tuple[Phone, asyncio.Task[None]]:
+    phone = Phone()
+    page = CitizenPage(session_id, Principal.account(account_id))
+
+    async def serve() -> None:
+        async with live.opened(page):
+            await live.serve(page, phone)
+
+    task = asyncio.get_running_loop().create_task(serve())
+    await settle()
+    return phone, task
+
+
+def live_for(files: Files) -> CitizenLive:
+    tickets = TicketFeed(cast(QueueService, None))  # no open ticket here: the feed is never asked for one
+    return CitizenLive(files.today, files.ended, tickets, tz=ZoneInfo('Asia/Shanghai'), english=False, period=60)
+
+
+async def test_a_ticket_of_the_account_or_a_step_of_its_case_re_reads_only_that_citizens_page() -> None:
+    files = Files()
+    files.cases[2] = [
+        MyCase(id=70, code='case-70', status='open', service_name='事项甲', service_name_en='A', due_at=None)
+    ]
+    live = live_for(files)
+    mine, mine_task = await open_page(live, session_id=1, account_id=1)
+    theirs, theirs_task = await open_page(live, session_id=2, account_id=2)
+    assert [len(mine.homes()), len(theirs.homes())] == [1, 1]
+    await live.on_event(issued(5, account_id=None))  # somebody's ticket at the kiosk
+    await live.on_event(step(71))  # another person's case
+    assert [len(mine.homes()), len(theirs.homes())] == [1, 1] and files.reads == 2
+    files.tickets[1] = [done_ticket(6)]
+    await live.on_event(issued(6, account_id=1))
+    await settle()
+    assert [len(mine.homes()), len(theirs.homes())] == [2, 1]
+    assert mine.homes()[-1]['tickets'] == [
+        {
+            'id': 6,
+            'number': 'A006',
+            'code': 'code-6',
+            'service': '事项甲',
+            'status': 'completed',
+            'window': None,
+            'taken': '10:00',
+            'arrival': False,
+        }
+    ]
+    await live.on_event(step(70))
+    await settle()
+    assert [len(mine.homes()), len(theirs.homes())] == [2, 2]
+    assert theirs.homes()[-1]['cases'] == [
+        {'id': 70, 'code': 'case-70', 'service': '事项甲', 'status': 'open', 'due': None}
+    ]
+    for task in (mine_task, theirs_task):
+        task.cancel()
+    await asyncio.gather(mine_task, theirs_task, return_exceptions=True)
+    assert live.pages == set()
+
+
+async def test_a_sign_out_ends_its_sessions_pages_at_once_and_the_check_ends_revoked_ones() -> None:
+    files = Files()
+    live = live_for(files)
+    bus = InProcessBus()
+    await live.start(bus)
+    try:
+        out, out_task = await open_page(live, session_id=1, account_id=1)
+        out_too, out_too_task = await open_page(live, session_id=1, account_id=1)  # the same phone, a second tab
+        revoked, revoked_task = await open_page(live, session_id=2, account_id=2)
+        kept, kept_task = await open_page(live, session_id=3, account_id=3)
+        await bus.publish(CitizenSignedOut(hall_id=1, session_id=1))
+        await bus.drain()
+        await asyncio.gather(out_task, out_too_task)
+        assert (out.closed, out_too.closed, revoked.closed, kept.closed) == (SESSION_ENDED, SESSION_ENDED, None, None)
+        files.ended_sessions.add(2)
+        await live.check()
+        await revoked_task
+        assert (revoked.closed, kept.closed) == (SESSION_ENDED, None)
+        await kept.says.put({'type': 'websocket.receive', 'text': '{"type":"home"}'})  # a page that talks
+        await kept_task
+        assert kept.closed == LISTEN_ONLY and live.pages == set()
+    finally:
+        await live.stop(bus)
+        await bus.stop()

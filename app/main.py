@@ -22,7 +22,7 @@ from app.api.ops import router as ops_router
 from app.api.routes import router
 from app.bus_redis import RedisBus
 from app.db import sqlite_decision
-from app.events import HallConfigChanged, TicketEventBase
+from app.events import HallConfigChanged, ProxyChanged, TicketEventBase
 from app.handoff_inbox import HandoffInbox
 from app.migrate import upgrade_async
 from app.preflight import preflight
@@ -57,6 +57,7 @@ from twin.hall_watch import HallWatches
 from twin.journey_feed import JourneyFeed
 from twin.live import LiveHall
 from twin.staff_feed import StaffFeed
+from twin.grant_watch import GrantWatch
 from twin.ticket_feed import TicketFeed
 
 log = logging.getLogger('halltwin')
@@ -128,6 +129,8 @@ class Root:
         self.stops.append(_async(lambda: journey_feed.detach(rt.bus)))
         ticket_feed, stop_tickets = _followed_tickets(rt)
         self.stops.append(stop_tickets)
+        grant_watch, stop_grants = _watched_grants(rt)
+        self.stops.append(stop_grants)
         staff_feed = StaffFeed()
         staff_feed.attach(rt.bus)
         self.stops.append(_async(lambda: staff_feed.detach(rt.bus)))
@@ -162,6 +165,7 @@ class Root:
                 boards=boards,
                 journey_feed=journey_feed,
                 ticket_feed=ticket_feed,
+                grant_watch=grant_watch,
                 staff_feed=staff_feed,
                 patcher=MapPatcher(hall.feed),
                 today_forecast=TodayForecast(rt.forecast) if rt.forecast is not None else None,
@@ -220,6 +224,18 @@ def _followed_tickets(rt: runtime.Runtime) -> tuple[TicketFeed, Stop]:
         tickets.stop()
 
     return tickets, _async(stop)
+
+
+def _watched_grants(rt: runtime.Runtime) -> tuple[GrantWatch, Stop]:
+    """The grants relatives' light pages listen under, told by the bus when one ends (in any process)."""
+    grants = GrantWatch(rt.journey.proxy.clock)
+    ended = rt.bus.subscribe(grants.on_proxy, ProxyChanged, name='watched-grants')
+
+    def stop() -> None:
+        rt.bus.unsubscribe(ended)
+        grants.stop()
+
+    return grants, _async(stop)
 
 
 def _boards(rt: runtime.Runtime, hall: LiveHall) -> tuple[BoardFeed, Stop]:

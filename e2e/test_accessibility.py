@@ -79,6 +79,7 @@ VISITS: dict[str, Visit] = {
     '/track/{code}/status': Visit('anyone', lambda f: f'{f["track"]}/status', 'track-ticket'),
     '/me': Visit('citizen', lambda f: '/me', 'me-tickets'),
     '/proxy/{token}': Visit('relative', lambda f: f['proxy'], 'proxy-banner'),
+    '/proxy/{token}/status': Visit('relative', lambda f: f'{f["proxy"]}/status', 'track-ticket'),
     '/review': Visit('reviewer', lambda f: '/review', 'review-nodes'),
     '/admin': Visit('admin', lambda f: '/admin', 'admin-tabs'),
     '/verify/{number}': Visit('anyone', lambda f: '/verify/CERT-NOT-ISSUED', 'verify-result'),

@@ -4,7 +4,7 @@ Routes are registered by `register(started)` (called by the composition root on 
 import time, so NiceGUI's test harness, which clears routes between tests, can register them again.
 Each page function receives the root's `Startup[Parts]` as its first argument (pages/parts.py).
 `LIGHT_PAGES` are plain HTML routes for pages thousands keep open (the call board, pages/display.py; a ticket's
-live status, pages/track_status.py);
+live status, pages/track_status.py, and a relative's, pages/proxy_status.py);
 `ROUTES` is every page, light or not.
 """
 
@@ -19,7 +19,7 @@ from nicegui import app, ui
 
 from components.call_board import SCRIPT_PATH
 from components.track_status import SCRIPT_PATH as TRACK_SCRIPT_PATH
-from pages import track_live
+from pages import proxy_live, track_live
 from pages.admin import admin_page
 from pages.arrival import arrive_page, entrance_page
 from pages.book import book_page
@@ -35,6 +35,7 @@ from pages.manager import manager_page
 from pages.me import me_page
 from pages.parts import Started
 from pages.proxy import proxy_page
+from pages.proxy_status import proxy_status_page
 from pages.ranking import ranking_page
 from pages.rate import rate_page
 from pages.report import report_page
@@ -48,6 +49,7 @@ LIGHT_PAGES: dict[str, Callable[..., Awaitable[object]]] = {
     '/display': display_page,
     '/display/{zone}': zone_display_page,
     '/track/{code}/status': track_status_page,
+    '/proxy/{token}/status': proxy_status_page,
 }
 PAGES: dict[str, Callable[..., Awaitable[object]]] = {
     '/': home,
@@ -86,7 +88,11 @@ def register(started: Started) -> None:
         ui.page(path)(_bound(builder, started))
     for path, builder in LIGHT_PAGES.items():
         app.add_api_route(path, _bound(builder, started), methods=['GET'], include_in_schema=False)
-    sockets = {**socket_routes(BoardSockets(started)), **track_live.socket_routes(track_live.TrackSockets(started))}
+    sockets = {
+        **socket_routes(BoardSockets(started)),
+        **track_live.socket_routes(track_live.TrackSockets(started)),
+        **proxy_live.socket_routes(proxy_live.ProxySockets(started)),
+    }
     for path, handler in sockets.items():
         app.add_api_websocket_route(path, handler)
     app.add_static_file(local_file=SCRIPTS / 'call_board.js', url_path=SCRIPT_PATH)

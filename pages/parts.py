@@ -18,6 +18,7 @@ from twin.board_feed import BoardFeed
 from twin.city import CityBoard
 from twin.device_feed import DeviceFeed
 from twin.feed import HallFeed
+from twin.grant_watch import GrantWatch
 from twin.hall import HallTwin
 from twin.hall_watch import HallWatches
 from twin.journey_feed import JourneyFeed
@@ -35,7 +36,8 @@ class Parts:
     device_feed: DeviceFeed  # device reads and calls, relayed from the bus once per process
     boards: BoardFeed  # the call boards' shared live texts, one per board scope
     journey_feed: JourneyFeed  # ticket and case events for /track, /proxy and /review
-    ticket_feed: TicketFeed  # followed tickets' shared live status texts (/live/track)
+    ticket_feed: TicketFeed  # followed tickets' shared live status texts (/live/track, /live/proxy)
+    grant_watch: GrantWatch  # the grants relatives' light pages listen under: their sockets close when one ends
     staff_feed: StaffFeed  # staff account changes for /admin's staff tab
     patcher: MapPatcher  # the floor map's patches, computed once for every manager
     today_forecast: TodayForecast | None

@@ -1,0 +1,72 @@
+"""/proxy/{token}/status in chromium: a relative's light page follows the shared ticket to the window, and says
+the access ended the moment the citizen ends it (the socket closed by the server, no reload)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from playwright.sync_api import Page, expect
+
+from e2e.sms import verify_on_phone
+from e2e.test_journey import scan
+from tests.apphost import AppProcess, PreparedDatabase
+from tests.idnumbers import make_id
+from tests.security.routes import bearer, token
+
+W01 = ('w01', 'Window-01-pass')
+PUSH_WAIT_MS = 15_000
+
+
+def take_for_a_citizen(app: AppProcess) -> dict[str, str]:
+    with app.client() as client:
+        desk = bearer(token(client, W01))
+        person = {'id_number': make_id(dt.date(1950, 3, 8), sequence='421'), 'phone': '13900001234'}
+        taken = client.post('/api/tickets', json={'service_code': 'SVC-A', **person}, headers=desk)
+        assert taken.status_code == 201, taken.text
+        return dict(taken.json())
+
+
+def call_next(app: AppProcess) -> None:
+    with app.client() as client:
+        desk = bearer(token(client, W01))
+        client.post('/api/windows/1/complete', headers=desk)
+        assert client.post('/api/windows/1/call-next', headers=desk).status_code == 200
+
+
+def test_a_relatives_light_page_follows_the_ticket_and_ends_when_the_citizen_ends_it(
+    page: Page, live_hall: tuple[AppProcess, PreparedDatabase]
+) -> None:
+    app, _ = live_hall
+    expect.set_options(timeout=PUSH_WAIT_MS)
+    ticket = take_for_a_citizen(app)
+    page.set_viewport_size({'width': 390, 'height': 844})
+    page.goto(f'{app.base_url}{ticket["track_path"]}')
+    verify_on_phone(page, app)
+    page.get_by_test_id('proxy-form').click()
+    page.get_by_test_id('proxy-invite').click()
+    link = scan(page, 'proxy-qr')
+    path = link.removeprefix(app.base_url)
+
+    relative = page.context.browser.new_context().new_page() if page.context.browser else page.context.new_page()
+    relative.set_viewport_size({'width': 390, 'height': 844})
+    relative.goto(link)  # the full page, where the relative acts, leads to the light one to keep open
+    expect(relative.get_by_test_id('proxy-status-link')).to_have_attribute('href', f'{path}/status')
+    relative.goto(f'{link}/status')
+    expect(relative.get_by_test_id('proxy-banner')).to_contain_text('您正在协助家人办事（子女）')
+    expect(relative.get_by_test_id('track-number')).to_have_text(ticket['number'])
+    expect(relative.get_by_test_id('track-status')).to_have_text('排队中')
+    expect(relative.get_by_test_id('track-person-link')).to_have_attribute('href', path)
+    assert relative.evaluate('document.documentElement.scrollWidth') <= 390, 'no sideways scrolling on a phone'
+
+    call_next(app)
+    expect(relative.get_by_test_id('track-status')).to_have_text('正在叫号')
+    expect(relative.get_by_test_id('track-window')).to_have_text('请到 1 号窗口办理')
+
+    page.locator('[data-testid^="proxy-end-"]').click()
+    expect(relative.get_by_test_id('track-ended')).to_contain_text('本次代办已结束')
+    expect(relative.get_by_test_id('track-ticket')).to_be_hidden()
+    expect(relative.get_by_test_id('track-person-link')).to_be_hidden()
+    assert relative.evaluate('window.__halltwinTrack.ended') is True
+    relative.reload()
+    expect(relative.get_by_test_id('track-error')).to_contain_text(re.compile('代办链接已结束或无效'))

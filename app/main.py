@@ -53,11 +53,11 @@ from twin import live
 from twin.board_feed import CALL_EVENTS, BoardFeed
 from twin.city import CityBoard
 from twin.device_feed import DeviceFeed
+from twin.grant_watch import GrantWatch
 from twin.hall_watch import HallWatches
 from twin.journey_feed import JourneyFeed
 from twin.live import LiveHall
 from twin.staff_feed import StaffFeed
-from twin.grant_watch import GrantWatch
 from twin.ticket_feed import TicketFeed
 
 log = logging.getLogger('halltwin')

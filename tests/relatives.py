@@ -56,7 +56,8 @@ def invite_relatives(db_url: str, var_dir: Path, codes: Sequence[str], *, redis_
     async def work(rt: Runtime) -> list[tuple[int, str]]:
         made = []
         for code in codes:
-            invitation = await rt.journey.proxy.invite(await verified(rt, code), relation='子女', hours=1, can_fill=False)
+            act = await verified(rt, code)
+            invitation = await rt.journey.proxy.invite(act, relation='子女', hours=1, can_fill=False)
             made.append((invitation.grant.id or 0, invitation.token))
         return made
 

@@ -84,9 +84,10 @@ async def test_a_follow_only_invitation_leads_to_the_light_page_and_the_full_pag
         TicketCreate(service_code='SVC-B', id_number=OUTSIDER, phone='13900001234'), caller=DESK
     )
     await verified(user, taken.ticket.code)
+    await user.should_see('当前没有亲友代办')
     user.find(marker='proxy-can-fill').elements.pop().set_value(False)
     user.find(marker='proxy-invite').click()
-    await user.should_see(marker='proxy-qr')
+    await user.should_see(marker='proxy-qr', retries=PATIENT)
     (link_input,) = user.find(marker='proxy-link').elements
     light = str(link_input.value).split('http://test', 1)[-1]
     assert re.fullmatch(r'/proxy/[\w-]{32}/status', light), light

@@ -62,7 +62,8 @@ def take_for_a_citizen(app: AppProcess) -> dict[str, str]:
     """A ticket of a citizen of its own, with ID and phone, taken by a clerk (so it can be shared with a relative)."""
     with app.client() as client:
         desk = bearer(token(client, W01))
-        taken = client.post('/api/tickets', json={'service_code': 'SVC-A', **citizen_ticket(next(CITIZENS))}, headers=desk)
+        person = citizen_ticket(next(CITIZENS))
+        taken = client.post('/api/tickets', json={'service_code': 'SVC-A', **person}, headers=desk)
         assert taken.status_code == 201, taken.text
         return dict(taken.json())
 
@@ -231,4 +232,3 @@ def test_one_address_holds_at_most_its_share_of_proxy_sockets(hall: Hall) -> Non
         assert refusal(app, link, additional_headers={'x-forwarded-for': '10.1.2.3'})[0] == 429
         with follow(app, link, source_address=('127.0.0.2', 0)):
             pass
-

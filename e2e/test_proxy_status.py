@@ -68,5 +68,6 @@ def test_a_relatives_light_page_follows_the_ticket_and_ends_when_the_citizen_end
     expect(relative.get_by_test_id('track-ticket')).to_be_hidden()
     expect(relative.get_by_test_id('track-person-link')).to_be_hidden()
     assert relative.evaluate('window.__halltwinTrack.ended') is True
+    relative.screenshot(path=str(app.tmp_dir / 'proxy-status-ended.png'), full_page=True)
     relative.reload()
     expect(relative.get_by_test_id('track-error')).to_contain_text(re.compile('代办链接已结束或无效'))

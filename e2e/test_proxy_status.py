@@ -3,35 +3,17 @@ the access ended the moment the citizen ends it (the socket closed by the server
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 from playwright.sync_api import Page, expect
 
 from e2e.sms import verify_on_phone
 from e2e.test_journey import scan
+from e2e.test_track_status import call_next
 from tests.apphost import AppProcess, PreparedDatabase
-from tests.idnumbers import make_id
-from tests.security.routes import bearer, token
+from tests.relatives import take_for_a_citizen
 
-W01 = ('w01', 'Window-01-pass')
 PUSH_WAIT_MS = 15_000
-
-
-def take_for_a_citizen(app: AppProcess) -> dict[str, str]:
-    with app.client() as client:
-        desk = bearer(token(client, W01))
-        person = {'id_number': make_id(dt.date(1950, 3, 8), sequence='421'), 'phone': '13900001234'}
-        taken = client.post('/api/tickets', json={'service_code': 'SVC-A', **person}, headers=desk)
-        assert taken.status_code == 201, taken.text
-        return dict(taken.json())
-
-
-def call_next(app: AppProcess) -> None:
-    with app.client() as client:
-        desk = bearer(token(client, W01))
-        client.post('/api/windows/1/complete', headers=desk)
-        assert client.post('/api/windows/1/call-next', headers=desk).status_code == 200
 
 
 def test_a_relatives_light_page_follows_the_ticket_and_ends_when_the_citizen_ends_it(
@@ -39,7 +21,7 @@ def test_a_relatives_light_page_follows_the_ticket_and_ends_when_the_citizen_end
 ) -> None:
     app, _ = live_hall
     expect.set_options(timeout=PUSH_WAIT_MS)
-    ticket = take_for_a_citizen(app)
+    ticket = take_for_a_citizen(app, 1)
     page.set_viewport_size({'width': 390, 'height': 844})
     page.goto(f'{app.base_url}{ticket["track_path"]}')
     verify_on_phone(page, app)

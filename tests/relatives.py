@@ -16,8 +16,9 @@ from typing import TypeVar
 from app.runtime import Runtime, build_runtime
 from app.services.tracking import VIA_SMS, PersonAct
 from app.settings import Settings
-from tests.apphost import TEST_SECRET, run_coroutine
+from tests.apphost import TEST_SECRET, AppProcess, run_coroutine
 from tests.idnumbers import make_id
+from tests.security.routes import bearer, token
 
 _T = TypeVar('_T')
 
@@ -68,3 +69,12 @@ def citizen_ticket(index: int) -> dict[str, str]:
     """The ID number and phone of a distinct citizen per index (a citizen holds at most three live grants)."""
     birth = dt.date(1950, 1, 1) + dt.timedelta(days=index)
     return {'id_number': make_id(birth, sequence=f'{index % 1000:03d}'), 'phone': f'139{index:08d}'}
+
+
+def take_for_a_citizen(app: AppProcess, index: int, service_code: str = 'SVC-A') -> dict[str, str]:
+    """A ticket of citizen `index`, with ID number and phone, taken by clerk w01 (so a relative can be invited)."""
+    with app.client() as client:
+        desk = bearer(token(client, ('w01', 'Window-01-pass')))
+        taken = client.post('/api/tickets', json={'service_code': service_code, **citizen_ticket(index)}, headers=desk)
+        assert taken.status_code == 201, taken.text
+        return dict(taken.json())

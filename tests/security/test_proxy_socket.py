@@ -21,8 +21,8 @@ from typing import TypeVar
 
 import httpx
 import pytest
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection
 
 from app.clock import utcnow
 from app.models.proxy import ProxyGrant
@@ -31,10 +31,10 @@ from components.proxy_status import ACCESS_ENDED
 from devices.protocol import MAX_MESSAGE_BYTES
 from pages.track_live import PER_ADDRESS
 from tests.apphost import AppProcess, PreparedDatabase, running_app
-from tests.relatives import citizen_ticket, invite_relatives, other_process, verified
-from tests.security.routes import bearer, settled_state, token
+from tests.relatives import invite_relatives, other_process, take_for_a_citizen, verified
+from tests.security.live_sockets import Refusal, closed_with, listening, refused
+from tests.security.routes import settled_state
 
-W01 = ('w01', 'Window-01-pass')
 REDIS = 'redis://127.0.0.1:6379/11'  # the app and the other process share the hall's bus here
 FIELDS = {'seq', 'status', 'window', 'ahead', 'eta'}
 CITIZENS = itertools.count(1)
@@ -56,16 +56,6 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
     tmp = tmp_path_factory.mktemp('proxy-socket')
     with running_app(tmp, extra_env={'REDIS_URL': REDIS}) as (app, prepared):
         yield Hall(app, prepared, tmp / 'other-var')
-
-
-def take_for_a_citizen(app: AppProcess) -> dict[str, str]:
-    """A ticket of a citizen of its own, with ID and phone, taken by a clerk (so it can be shared with a relative)."""
-    with app.client() as client:
-        desk = bearer(token(client, W01))
-        person = citizen_ticket(next(CITIZENS))
-        taken = client.post('/api/tickets', json={'service_code': 'SVC-A', **person}, headers=desk)
-        assert taken.status_code == 201, taken.text
-        return dict(taken.json())
 
 
 def invite(hall: Hall, code: str) -> tuple[int, str]:
@@ -101,44 +91,35 @@ def ws_url(app: AppProcess, link: str) -> str:
 @contextmanager
 def follow(app: AppProcess, link: str, **kwargs: object) -> Iterator[tuple[ClientConnection, dict[str, object]]]:
     """A grant's socket as the relative's light page opens it, with the status it was told first."""
-    kwargs.setdefault('origin', app.base_url)
-    with connect(ws_url(app, link), open_timeout=10, **kwargs) as ticket:  # type: ignore[arg-type]
-        snapshot = json.loads(ticket.recv(timeout=10))
-        assert set(snapshot) == FIELDS
-        yield ticket, snapshot
+    with listening(ws_url(app, link), app.base_url, FIELDS, **kwargs) as followed:
+        yield followed
 
 
-def refusal(app: AppProcess, link: str, **kwargs: object) -> tuple[int, dict[str, object] | None]:
-    """The HTTP answer to the upgrade (the socket never opened): its status and JSON body, if any."""
-    kwargs.setdefault('origin', app.base_url)
-    with pytest.raises(InvalidStatus) as refused, connect(ws_url(app, link), open_timeout=10, **kwargs):  # type: ignore[arg-type]
-        pass
-    response = refused.value.response
-    try:
-        return response.status_code, dict(json.loads(response.body or b''))
-    except ValueError:
-        return response.status_code, None
+def refusal(app: AppProcess, link: str, **kwargs: object) -> Refusal:
+    return refused(ws_url(app, link), app.base_url, **kwargs)
 
 
-def closed_with(ticket: ClientConnection, seconds: float = 10) -> int | None:
-    with pytest.raises(ConnectionClosed) as closing_:
-        while True:
-            ticket.recv(timeout=seconds)
-    return closing_.value.rcvd.code if closing_.value.rcvd else None
+def assert_ended(app: AppProcess, link: str) -> None:
+    """The link opens nothing any more: the socket is refused with the service's answer, the page is not there."""
+    answer = refusal(app, link)
+    assert answer.status_code == 403 and answer.json()['code'] == 'proxy_ended'
+    with app.client() as client:
+        page = client.get(f'/proxy/{link}/status')
+        assert page.status_code == 404 and 'data-socket' not in page.text
 
 
 def test_a_wrong_forged_or_oversized_token_is_refused_before_a_socket_opens_and_changes_nothing(hall: Hall) -> None:
     app = hall.app
-    ticket = take_for_a_citizen(app)
+    ticket = take_for_a_citizen(app, next(CITIZENS))
     _, link = invite(hall, ticket['code'])
     before = settled_state(hall.prepared.url)
     forged = link[:-1] + ('A' if link[-1] != 'A' else 'B')
     for wrong in ('not-a-real-link', forged, "x'%20OR%201=1--", link + 'x' * 3000, ticket['code']):
-        status, body = refusal(app, wrong)
-        assert status == 403, wrong
-        assert body is not None and body['code'] == 'proxy_ended' and body['message']
-    assert refusal(app, link, origin='http://evil.example')[0] == 403
-    assert refusal(app, link, origin='null')[0] == 403
+        answer = refusal(app, wrong)
+        assert answer.status_code == 403, wrong
+        assert answer.json()['code'] == 'proxy_ended' and answer.json()['message']
+    assert refusal(app, link, origin='http://evil.example').status_code == 403
+    assert refusal(app, link, origin='null').status_code == 403
     assert httpx.get(f'{app.base_url}/live/proxy/{link}').status_code in (404, 405)  # not an HTTP resource
     assert settled_state(hall.prepared.url) == before
     with follow(app, link) as (_, snapshot):
@@ -152,7 +133,7 @@ def test_a_wrong_forged_or_oversized_token_is_refused_before_a_socket_opens_and_
 )
 def test_anything_a_client_sends_closes_its_socket_and_reaches_no_other_page(hall: Hall, message: str | bytes) -> None:
     app = hall.app
-    _, link = invite(hall, take_for_a_citizen(app)['code'])
+    _, link = invite(hall, take_for_a_citizen(app, next(CITIZENS))['code'])
     with follow(app, link) as (bystander, _), follow(app, link) as (talker, _):
         talker.send(message)
         assert closed_with(talker) == 1008
@@ -163,7 +144,7 @@ def test_anything_a_client_sends_closes_its_socket_and_reaches_no_other_page(hal
 
 def test_a_frame_over_the_limit_is_cut_off_by_the_server(hall: Hall) -> None:
     app = hall.app
-    _, link = invite(hall, take_for_a_citizen(app)['code'])
+    _, link = invite(hall, take_for_a_citizen(app, next(CITIZENS))['code'])
     with follow(app, link) as (talker, _):
         try:
             talker.send(b'\x00' * (MAX_MESSAGE_BYTES + 1))
@@ -177,7 +158,7 @@ def test_a_grant_ended_by_the_citizen_closes_its_open_sockets_at_once_and_its_li
     hall: Hall,
 ) -> None:
     app = hall.app
-    ticket = take_for_a_citizen(app)
+    ticket = take_for_a_citizen(app, next(CITIZENS))
     grant_id, link = invite(hall, ticket['code'])
     _, other_link = invite(hall, ticket['code'])  # another relative's grant of the same ticket
     with follow(app, link) as (first, _), follow(app, link) as (second, _), follow(app, other_link) as (other, _):
@@ -185,29 +166,24 @@ def test_a_grant_ended_by_the_citizen_closes_its_open_sockets_at_once_and_its_li
         assert closed_with(first) == ACCESS_ENDED
         assert closed_with(second) == ACCESS_ENDED
         assert other.ping().wait(5)  # the other grant's page listens on
-    status, body = refusal(app, link)
-    assert status == 403 and body is not None and body['code'] == 'proxy_ended'
-    with app.client() as client:
-        page = client.get(f'/proxy/{link}/status')
-        assert page.status_code == 404 and 'data-socket' not in page.text
+    assert_ended(app, link)
 
 
 def test_a_grant_that_runs_out_closes_its_open_socket_at_its_expiry(hall: Hall) -> None:
     app = hall.app
-    ticket = take_for_a_citizen(app)
+    ticket = take_for_a_citizen(app, next(CITIZENS))
     grant_id, link = invite(hall, ticket['code'])
     shorten(hall, grant_id, seconds=3)
     with follow(app, link) as (relative, _):
         assert closed_with(relative, seconds=15) == ACCESS_ENDED
-    status, body = refusal(app, link)
-    assert status == 403 and body is not None and body['code'] == 'proxy_ended'
+    assert_ended(app, link)
 
 
 def test_the_light_page_shows_the_grants_ticket_and_links_to_the_full_page_and_a_wrong_link_gets_the_refusal(
     hall: Hall,
 ) -> None:
     app = hall.app
-    ticket = take_for_a_citizen(app)
+    ticket = take_for_a_citizen(app, next(CITIZENS))
     _, link = invite(hall, ticket['code'])
     with app.client() as client:
         page = client.get(f'/proxy/{link}/status')
@@ -224,11 +200,11 @@ def test_the_light_page_shows_the_grants_ticket_and_links_to_the_full_page_and_a
 
 def test_one_address_holds_at_most_its_share_of_proxy_sockets(hall: Hall) -> None:
     app = hall.app
-    _, link = invite(hall, take_for_a_citizen(app)['code'])
+    _, link = invite(hall, take_for_a_citizen(app, next(CITIZENS))['code'])
     with ExitStack() as held:
         for _ in range(PER_ADDRESS):
             held.enter_context(follow(app, link))
-        assert refusal(app, link)[0] == 429
-        assert refusal(app, link, additional_headers={'x-forwarded-for': '10.1.2.3'})[0] == 429
+        assert refusal(app, link).status_code == 429
+        assert refusal(app, link, additional_headers={'x-forwarded-for': '10.1.2.3'}).status_code == 429
         with follow(app, link, source_address=('127.0.0.2', 0)):
             pass

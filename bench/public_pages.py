@@ -1,6 +1,11 @@
 """Public call boards under load: N open `/display` pages receive a call, measured until the LAST one has it.
 
     .venv/bin/python bench/public_pages.py [--clients 1000,5000] [--changes 20] [--idle 30] [--workers 2]
+        [--page display|track|proxy]
+
+`--page track`: each page is a /track status page following a ticket of its own (`/live/track/{code}`);
+`--page proxy`: each is a relative's light page (亲情代办) following its own grant's ticket (`/live/proxy/{token}`;
+the tickets are taken with a citizen each, the grants made by a second process of the hall, tests/relatives.py).
 
 It prepares a throw-away SQLite hall from the default seed (25 windows) with a bench manager, starts the real
 app (`python main.py`, tests/apphost.py; devices over websockets, no simulated traffic, so the figures are the
@@ -53,6 +58,7 @@ from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from app.models.people import Role  # noqa: E402
 from bench.server_probe import machine, percentile, proc_cpu_seconds, proc_rss_mb  # noqa: E402
 from tests.apphost import AppProcess, NewUser, prepare_database, sqlite_url  # noqa: E402
+from tests.relatives import citizen_ticket, invite_relatives  # noqa: E402
 from tests.totp import token_body  # noqa: E402
 
 MANAGER = ('bench_manager', 'Bench-Manager-2026!')
@@ -61,6 +67,7 @@ OPEN_BATCH = 100  # boards opening at the same moment per worker
 CHANGE_TIMEOUT = 20.0
 RESULTS = Path(_ROOT) / 'bench' / 'results'
 TARGETS = {1000: 0.5, 5000: 2.0}  # p99 seconds until the last board
+FOLLOWING = {'track': '/live/track/', 'proxy': '/live/proxy/'}  # pages that follow a ticket each: their socket stem
 
 
 # ---- the client processes ------------------------------------------------------------------------------------
@@ -178,7 +185,7 @@ def worker(url: str, origin: str, pipe: Connection, page: str = 'display') -> No
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
 
     async def serve() -> None:
-        boards = Trackers(url, origin) if page == 'track' else Boards(url, origin)
+        boards = Trackers(url, origin) if page in FOLLOWING else Boards(url, origin)
         loop = asyncio.get_running_loop()
         while True:
             command, *args = await loop.run_in_executor(None, pipe.recv)
@@ -211,8 +218,10 @@ class Hall:
         window = next(w for w in windows if w['number'] == 1)
         self.window_id, self.service = window['id'], window['services'][0]
 
-    def take(self) -> dict[str, Any]:
-        taken = self.client.post('/api/tickets', json={'service_code': self.service}, headers=self.headers)
+    def take(self, citizen: int | None = None) -> dict[str, Any]:
+        """A ticket; with `citizen`, of that citizen (ID number and phone): one a relative can be invited to."""
+        person = citizen_ticket(citizen) if citizen is not None else {}
+        taken = self.client.post('/api/tickets', json={'service_code': self.service, **person}, headers=self.headers)
         assert taken.status_code == 201, taken.text
         return dict(taken.json())
 
@@ -245,8 +254,11 @@ def measure(args: argparse.Namespace, app: AppProcess, pipes: list[Connection]) 
         more = total - opened
         share = [more // len(pipes) + (1 if i < more % len(pipes) else 0) for i in range(len(pipes))]
         firsts = [opened + sum(share[:i]) for i in range(len(pipes))]
-        if args.page == 'track':  # each page follows a ticket of its own, waiting behind the ones before
-            codes = [hall.take()['code'] for _ in range(more)]
+        if args.page in FOLLOWING:  # each page follows a ticket of its own, waiting behind the ones before
+            if args.page == 'track':
+                codes = [hall.take()['code'] for _ in range(more)]
+            else:  # a relative's link each
+                codes = relatives(app, hall, opened, more)
             opens = [
                 ('open', first, codes[first - opened : first - opened + n])
                 for first, n in zip(firsts, share, strict=True)
@@ -270,7 +282,7 @@ def measure(args: argparse.Namespace, app: AppProcess, pipes: list[Connection]) 
             expected = [total]
 
             def mark(expected: list[int] = expected) -> None:  # /track: the pages still waiting hear the call
-                if args.page == 'track':
+                if args.page in FOLLOWING:
                     expected[0] = sum(ask(pipes, *(('mark',),) * len(pipes)))
 
             number, at = hall.call(mark)
@@ -299,6 +311,12 @@ def measure(args: argparse.Namespace, app: AppProcess, pipes: list[Connection]) 
     return results
 
 
+def relatives(app: AppProcess, hall: Hall, first: int, count: int) -> list[str]:
+    """`count` tickets of citizens of their own, each shared with a relative: the relatives' link tokens."""
+    codes = [hall.take(citizen=first + i)['code'] for i in range(count)]
+    return [link for _, link in invite_relatives(app.db_url, app.tmp_dir / 'relatives-var', codes)]
+
+
 def verdict(results: list[dict[str, Any]]) -> list[str]:
     lines = []
     for result in results:
@@ -322,7 +340,7 @@ def main() -> int:
     parser.add_argument('--idle', type=float, default=30.0, help='seconds of idle CPU measured per N (default 30)')
     parser.add_argument('--workers', type=int, default=2, help='client processes (default 2)')
     parser.add_argument(
-        '--page', choices=('display', 'track'), default='display', help='which live page (default display)'
+        '--page', choices=('display', *FOLLOWING), default='display', help='which live page (default display)'
     )
     args = parser.parse_args()
     args.clients = [int(n) for n in args.clients.split(',') if n.strip()]
@@ -338,7 +356,7 @@ def main() -> int:
         context = mp.get_context('spawn')
         pipes, workers = [], []
         try:
-            path = '/live/track/' if args.page == 'track' else '/live/board'
+            path = FOLLOWING.get(args.page, '/live/board')
             url = app.base_url.replace('http://', 'ws://') + path
             for _ in range(args.workers):
                 ours, theirs = context.Pipe()

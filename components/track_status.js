@@ -34,8 +34,7 @@ function show(message) {
 
 function showEnded() {
   state.ended = true;
-  part('track-ticket').hidden = true;
-  part('track-person-link').hidden = true;
+  for (const stale of root.querySelectorAll('.card, a.person')) stale.hidden = true; // the ticket, the grant, the link
   const ended = part('track-ended');
   ended.textContent = texts.ended;
   ended.hidden = false;

@@ -48,6 +48,7 @@ def test_a_relatives_light_page_follows_the_ticket_and_ends_when_the_citizen_end
     page.locator('[data-testid^="proxy-end-"]').click()
     expect(relative.get_by_test_id('track-ended')).to_contain_text('本次代办已结束')
     expect(relative.get_by_test_id('track-ticket')).to_be_hidden()
+    expect(relative.get_by_test_id('proxy-banner')).to_be_hidden()  # its "until" and "can end it" are over
     expect(relative.get_by_test_id('track-person-link')).to_be_hidden()
     assert relative.evaluate('window.__halltwinTrack.ended') is True
     relative.screenshot(path=str(app.tmp_dir / 'proxy-status-ended.png'), full_page=True)

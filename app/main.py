@@ -22,7 +22,7 @@ from app.api.ops import router as ops_router
 from app.api.routes import router
 from app.bus_redis import RedisBus
 from app.db import sqlite_decision
-from app.events import HallConfigChanged, TicketEventBase
+from app.events import HallConfigChanged, ProxyChanged, TicketEventBase
 from app.handoff_inbox import HandoffInbox
 from app.migrate import upgrade_async
 from app.preflight import preflight
@@ -54,6 +54,7 @@ from twin.board_feed import CALL_EVENTS, BoardFeed
 from twin.citizen_live import CitizenLive
 from twin.city import CityBoard
 from twin.device_feed import DeviceFeed
+from twin.grant_watch import GrantWatch
 from twin.hall_watch import HallWatches
 from twin.journey_feed import JourneyFeed
 from twin.live import LiveHall
@@ -139,6 +140,8 @@ class Root:
         )
         await citizen_live.start(rt.bus)
         self.stops.append(lambda: citizen_live.stop(rt.bus))
+        grant_watch, stop_grants = _watched_grants(rt)
+        self.stops.append(stop_grants)
         staff_feed = StaffFeed()
         staff_feed.attach(rt.bus)
         self.stops.append(_async(lambda: staff_feed.detach(rt.bus)))
@@ -174,6 +177,7 @@ class Root:
                 journey_feed=journey_feed,
                 ticket_feed=ticket_feed,
                 citizen_live=citizen_live,
+                grant_watch=grant_watch,
                 staff_feed=staff_feed,
                 patcher=MapPatcher(hall.feed),
                 today_forecast=TodayForecast(rt.forecast) if rt.forecast is not None else None,
@@ -232,6 +236,18 @@ def _followed_tickets(rt: runtime.Runtime) -> tuple[TicketFeed, Stop]:
         tickets.stop()
 
     return tickets, _async(stop)
+
+
+def _watched_grants(rt: runtime.Runtime) -> tuple[GrantWatch, Stop]:
+    """The grants relatives' light pages listen under, told by the bus when one ends (in any process)."""
+    grants = GrantWatch(rt.journey.proxy.clock)
+    ended = rt.bus.subscribe(grants.on_proxy, ProxyChanged, name='watched-grants')
+
+    def stop() -> None:
+        rt.bus.unsubscribe(ended)
+        grants.stop()
+
+    return grants, _async(stop)
 
 
 def _boards(rt: runtime.Runtime, hall: LiveHall) -> tuple[BoardFeed, Stop]:

@@ -1,7 +1,11 @@
 """Public call boards under load: N open `/display` pages receive a call, measured until the LAST one has it.
 
     .venv/bin/python bench/public_pages.py [--clients 1000,5000] [--changes 20] [--idle 30] [--workers 2]
-        [--page display|track|me]
+        [--page display|track|me|proxy]
+
+`--page track`: each page is a /track status page following a ticket of its own (`/live/track/{code}`);
+`--page proxy`: each is a relative's light page (亲情代办) following its own grant's ticket (`/live/proxy/{token}`;
+the tickets are taken with a citizen each, the grants made by a second process of the hall, tests/relatives.py).
 
 It prepares a throw-away SQLite hall from the default seed (25 windows) with a bench manager, starts the real
 app (`python main.py`, tests/apphost.py; devices over websockets, no simulated traffic, so the figures are the
@@ -61,6 +65,7 @@ from app.models.people import Role  # noqa: E402
 from bench.server_probe import machine, percentile, proc_cpu_seconds, proc_rss_mb  # noqa: E402
 from tests.apphost import AppProcess, NewUser, prepare_database, sqlite_url  # noqa: E402
 from tests.citizen_login import seeded_sessions  # noqa: E402
+from tests.relatives import citizen_ticket, invite_relatives  # noqa: E402
 from tests.totp import token_body  # noqa: E402
 
 MANAGER = ('bench_manager', 'Bench-Manager-2026!')
@@ -206,8 +211,9 @@ class CitizenPages(Trackers):
         return str(frame['live']['status']) if frame['type'] == 'ticket' else None
 
 
-PAGES = {'display': Boards, 'track': Trackers, 'me': CitizenPages}
-SOCKETS = {'display': '/live/board', 'track': '/live/track/', 'me': '/live/me'}
+PAGES = {'display': Boards, 'track': Trackers, 'me': CitizenPages, 'proxy': Trackers}
+SOCKETS = {'display': '/live/board', 'track': '/live/track/', 'me': '/live/me', 'proxy': '/live/proxy/'}
+FOLLOWING = ('track', 'me', 'proxy')  # pages that follow tickets of their own
 
 
 def worker(url: str, origin: str, pipe: Connection, page: str = 'display') -> None:
@@ -248,8 +254,11 @@ class Hall:
         window = next(w for w in windows if w['number'] == 1)
         self.window_id, self.service = window['id'], window['services'][0]
 
-    def take(self) -> dict[str, Any]:
-        taken = self.client.post('/api/tickets', json={'service_code': self.service}, headers=self.headers)
+    def take(self, citizen: int | None = None) -> dict[str, Any]:
+        """A ticket; with `citizen`, of that citizen: one a relative can be invited to. By ID number alone: the texts
+        a phone is sent as its queue moves are the notification jobs' cost, not the pages' (as for --page track)."""
+        person = {'id_number': citizen_ticket(citizen)['id_number']} if citizen is not None else {}
+        taken = self.client.post('/api/tickets', json={'service_code': self.service, **person}, headers=self.headers)
         assert taken.status_code == 201, taken.text
         return dict(taken.json())
 
@@ -282,13 +291,16 @@ def measure(args: argparse.Namespace, app: AppProcess, pipes: list[Connection]) 
         more = total - opened
         share = [more // len(pipes) + (1 if i < more % len(pipes) else 0) for i in range(len(pipes))]
         firsts = [opened + sum(share[:i]) for i in range(len(pipes))]
-        if args.page in ('track', 'me'):  # each page follows a ticket of its own, waiting behind the ones before
-            taken = [hall.take() for _ in range(more)]
-            codes = (
-                [ticket['code'] for ticket in taken]
-                if args.page == 'track'
-                else seeded_sessions(app.db_url, [ticket['code'] for ticket in taken])  # each its own citizen
-            )
+        if args.page in FOLLOWING:  # each page follows a ticket of its own, waiting behind the ones before
+            if args.page == 'proxy':  # a relative's link each
+                codes = relatives(app, hall, opened, more)
+            else:
+                taken = [hall.take() for _ in range(more)]
+                codes = (
+                    [ticket['code'] for ticket in taken]
+                    if args.page == 'track'
+                    else seeded_sessions(app.db_url, [ticket['code'] for ticket in taken])  # each its own citizen
+                )
             opens = [
                 ('open', first, codes[first - opened : first - opened + n])
                 for first, n in zip(firsts, share, strict=True)
@@ -311,7 +323,7 @@ def measure(args: argparse.Namespace, app: AppProcess, pipes: list[Connection]) 
         for _ in range(args.changes):
             expected = [total]
 
-            def mark(expected: list[int] = expected) -> None:  # /track, /me: the pages still waiting hear the call
+            def mark(expected: list[int] = expected) -> None:  # followed tickets: the pages still waiting hear it
                 if args.page != 'display':
                     expected[0] = sum(ask(pipes, *(('mark',),) * len(pipes)))
 
@@ -339,6 +351,12 @@ def measure(args: argparse.Namespace, app: AppProcess, pipes: list[Connection]) 
         results.append(result)
         print(json.dumps(result), flush=True)
     return results
+
+
+def relatives(app: AppProcess, hall: Hall, first: int, count: int) -> list[str]:
+    """`count` tickets of citizens of their own, each shared with a relative: the relatives' link tokens."""
+    codes = [hall.take(citizen=first + i)['code'] for i in range(count)]
+    return [link for _, link in invite_relatives(app.db_url, app.tmp_dir / 'relatives-var', codes)]
 
 
 def verdict(results: list[dict[str, Any]]) -> list[str]:

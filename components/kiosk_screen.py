@@ -51,6 +51,7 @@ from components.kiosk_ticket import ticket_view
 from components.kiosk_voice import checklist_words, step_words, ticket_words, voice_lang
 from components.testids import tid
 from components.texts import error_text, t
+from components.track_status import status_path
 from twin.hall import HallTwin
 
 IDLE_SECONDS = 60.0
@@ -402,8 +403,10 @@ class KioskScreen:
             self.service.answer(self.session, self.catalogue, question, value)
 
     def _track_url(self) -> str:
+        """The slip's and the ticket screen's QR: the light status page a waiting citizen keeps open (no NiceGUI
+        client per phone); it links on to the verified /track view."""
         assert self.session.ticket is not None
-        return f'{self.track_base}/track/{self.session.ticket.ticket.code}'
+        return f'{self.track_base}{status_path(self.session.ticket.ticket.code)}'
 
     # ---- staff assist --------------------------------------------------------------------------
 

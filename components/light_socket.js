@@ -1,4 +1,4 @@
-// The live socket of the light pages (no NiceGUI client: /track's status, /me/live): the socket's address from the
+// The live socket of the light pages (no NiceGUI client: /track's and /proxy's status, /me/live): the socket's address from the
 // page's own, and the pause before trying again, growing and jittered so a hall's phones do not all come back in
 // the same second.
 const RETRY_MS = [500, 1000, 2000, 4000, 10000]; // then 10 s each, each pause 0.5 to 1.5 times its step

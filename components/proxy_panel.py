@@ -19,6 +19,7 @@ from app.services.proxy import DURATIONS_HOURS, PENDING, RELATIONS, GrantView, P
 from app.services.tracking import PersonAct
 from components import proxy_texts as _texts  # noqa: F401 - registers the texts
 from components.kiosk_ticket import qr_data_uri
+from components.proxy_status import invitation_path
 from components.testids import tid
 from components.texts import error_text, t
 
@@ -105,7 +106,7 @@ class ProxyPanel:
         except DomainError as error:
             ui.notify(error_text(error), type='warning')
             return
-        link = f'{self.base_url}/proxy/{invitation.token}'
+        link = f'{self.base_url}{invitation_path(invitation.token, invitation.grant)}'
         self.invitation_box.clear()
         with self.invitation_box:
             ui.label(t('proxy.invited', relation=invitation.grant.relation)).classes('text-sm font-medium')

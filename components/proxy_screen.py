@@ -20,6 +20,7 @@ from app.services.queue import QueueService
 from components import proxy_texts as _texts  # noqa: F401 - registers the texts
 from components.case_list import CaseList
 from components.proxy_helper import ProxyHelper
+from components.proxy_status import proxy_status_path
 from components.testids import tid
 from components.texts import t
 from components.ticket_card import TicketCard
@@ -55,6 +56,9 @@ class ProxyScreen:
             with tid(ui.card(), 'proxy-banner').classes('w-full p-3 gap-0 bg-blue-1'):
                 ui.label(t('proxy.banner', relation=grant.relation)).classes('text-base font-bold')
                 ui.label(t('proxy.banner.until', at=until)).classes('text-xs text-grey-8')
+                if self.access.tracked.ticket_id is not None:  # to keep open for hours: no server client behind it
+                    link = ui.link(t('proxy.live.keep'), proxy_status_path(self.token))
+                    tid(link, 'proxy-status-link').classes('text-sm')
             self.ticket = TicketCard(self.queue, self.access.tracked)
             self.helper = ProxyHelper(self.journey.proxy, self.access, self.token)
             self.cases = CaseList(self.journey, self.access.tracked, tz=self.tz, base_url=self.base_url)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
+from dataclasses import dataclass
 from html import escape
 from urllib.parse import quote
 
@@ -35,6 +36,7 @@ STATUSES = ('waiting', 'called', 'parked', 'completed', 'no_show', 'cancelled')
 
 TRACK_CSS = """
 *, *::before, *::after { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { margin: 0; background: #f5f7fa; color: #1a1a1a; font-family: "Noto Sans CJK SC", "Noto Sans SC", system-ui,
   sans-serif; font-size: 16px; line-height: 1.5; }
 h1, h2, p { margin: 0; }
@@ -80,9 +82,35 @@ def status_texts() -> dict[str, str]:
     return texts
 
 
+@dataclass(frozen=True)
+class StatusFrame:
+    """Whose status page it is: where its socket listens, where its link leads, and what else it says.
+
+    /track's page (`for_code`) and a relative's (components/proxy_status.py) show the same ticket status from the
+    same shared texts; `banner` is ready HTML above the ticket, `ended` what the page says once the server ends
+    its access (empty: a page whose access never ends while open)."""
+
+    socket: str
+    link: str
+    link_text: str
+    banner: str = ''
+    ended: str = ''
+    title: str = ''  # the header's page name: /track's when empty
+
+    @classmethod
+    def for_code(cls, code: str) -> StatusFrame:
+        path = quote(code, safe='')
+        return cls(f'{SOCKET_PATH}/{path}', f'/track/{path}', t('track.live.person'))
+
+
+def status_path(code: str) -> str:
+    """The light status page of the slip's code (the slip's and the kiosk ticket's QR lead here)."""
+    return f'/track/{quote(code, safe="")}/status'
+
+
 def status_document(
     *,
-    code: str,
+    frame: StatusFrame,
     number: str,
     service_name: str,
     green: bool,
@@ -92,8 +120,8 @@ def status_document(
 ) -> str:
     """The page for one ticket; `arrival_qr` a data URI while a remote ticket's citizen is not yet in the hall."""
     lang = get_settings().lang
-    texts = escape(json.dumps(status_texts(), ensure_ascii=False))
-    path = quote(code, safe='')
+    title = frame.title or t('track.title')
+    texts = escape(json.dumps(status_texts() | ({'ended': frame.ended} if frame.ended else {}), ensure_ascii=False))
     green_mark = f'<span class="green" data-testid="track-green">{escape(t("track.green"))}</span>' if green else ''
     how = escape(t('track.remote_arrival'))
     arrival = (
@@ -105,14 +133,15 @@ def status_document(
     return f"""<!doctype html>
 <html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(t('track.title'))} · {escape(hall_name)}</title>
+<title>{escape(title)} · {escape(hall_name)}</title>
 <style>{TRACK_CSS}{ELDER_CSS}</style>
 <script type="module" src="{SCRIPT_PATH}"></script>
 </head><body>
-<header><h1>{escape(hall_name)}</h1><span>{escape(t('track.title'))}</span>{demo_banner_html(stand_ins)}</header>
-<main class="wrap" data-testid="track-live" data-socket="{escape(f'{SOCKET_PATH}/{path}')}" data-texts="{texts}">
+<header><h1>{escape(hall_name)}</h1><span>{escape(title)}</span>{demo_banner_html(stand_ins)}</header>
+<main class="wrap" data-testid="track-live" data-socket="{escape(frame.socket)}" data-texts="{texts}">
 <div class="tools"><button type="button" class="elder-toggle" aria-pressed="false" data-testid="elder-toggle">
-{ELDER_ICON}<span>{escape(t('elder.toggle'))}</span></button></div>
+{ELDER_ICON}<span>{escape(t('elder.toggle'))}</span></button></div>{frame.banner}
+<p class="card big" data-testid="track-ended" role="alert" hidden></p>
 <section class="card" data-testid="track-ticket" aria-labelledby="track-number">
 <div class="head"><h2 class="number" id="track-number" data-testid="track-number">{escape(number)}</h2>
 <span data-testid="track-status" role="status" aria-live="polite"></span></div>
@@ -123,5 +152,5 @@ def status_document(
 <div data-testid="track-arrival">{arrival}</div>
 <p class="offline" data-testid="track-offline" hidden></p>
 </section>
-<a class="person" data-testid="track-person-link" href="/track/{escape(path)}">{escape(t('track.live.person'))} →</a>
+<a class="person" data-testid="track-person-link" href="{escape(frame.link)}">{escape(frame.link_text)} →</a>
 </main></body></html>"""

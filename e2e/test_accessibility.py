@@ -80,6 +80,7 @@ VISITS: dict[str, Visit] = {
     '/me': Visit('citizen', lambda f: '/me', 'me-tickets'),
     '/me/live': Visit('citizen', lambda f: '/me/live', 'me-live-no-cases'),
     '/proxy/{token}': Visit('relative', lambda f: f['proxy'], 'proxy-banner'),
+    '/proxy/{token}/status': Visit('relative', lambda f: f'{f["proxy"]}/status', 'track-ticket'),
     '/review': Visit('reviewer', lambda f: '/review', 'review-nodes'),
     '/admin': Visit('admin', lambda f: '/admin', 'admin-tabs'),
     '/verify/{number}': Visit('anyone', lambda f: '/verify/CERT-NOT-ISSUED', 'verify-result'),

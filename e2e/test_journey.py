@@ -63,7 +63,7 @@ def test_kiosk_to_rating_to_rectification(page: Page, seeded_hall: tuple[AppProc
     window = next(w for w in httpx.get(f'{base}/api/hall').json()['windows'] if w['number'] == 1)
     expect.set_options(timeout=PUSH_WAIT_MS)
 
-    # the kiosk: a 户籍迁入 from another city, chosen by hand; the ticket carries a QR code to /track
+    # the kiosk: a 户籍迁入 from another city, chosen by hand; the ticket carries a QR code to /track's light status
     page.set_viewport_size({'width': 1080, 'height': 1920})
     pair_page(page, base, prepared.url, 'K01')  # an admin paired this screen to kiosk K01
     page.get_by_test_id('kiosk-start-manual').click()
@@ -74,17 +74,22 @@ def test_kiosk_to_rating_to_rectification(page: Page, seeded_hall: tuple[AppProc
     page.get_by_test_id('kiosk-take').click()
     expect(page.get_by_test_id('kiosk-ticket-number')).to_have_text('H001')
     track_url = scan(page, 'kiosk-ticket-qr')
-    assert re.fullmatch(re.escape(base) + r'/track/[A-Za-z0-9_-]{20}', track_url), track_url
+    assert re.fullmatch(re.escape(base) + r'/track/[A-Za-z0-9_-]{20}/status', track_url), track_url
 
-    # the slip's QR on a phone: the status, and for the person's side only the window (no phone given)
+    # the slip's QR on a phone: the light status page; its link, the person's side: only the window (no phone given)
     phone = page.context.new_page()
     phone.set_viewport_size({'width': 360, 'height': 740})
     phone.goto(track_url)
     expect(phone.get_by_test_id('track-number')).to_have_text('H001')
     expect(phone.get_by_test_id('track-status')).to_have_text('排队中')
-    expect(phone.get_by_test_id('track-window-only')).to_contain_text('请到窗口')
-    expect(phone.get_by_test_id('track-send-code')).to_have_count(0)
     assert phone.evaluate('document.documentElement.scrollWidth') <= 360, 'no sideways scrolling on a phone'
+    expect(phone.get_by_test_id('track-person-link')).to_have_attribute('href', re.compile(r'^/track/[\w-]{20}$'))
+    person = page.context.new_page()
+    person.set_viewport_size({'width': 360, 'height': 740})
+    person.goto(track_url.removesuffix('/status'))
+    expect(person.get_by_test_id('track-window-only')).to_contain_text('请到窗口')
+    expect(person.get_by_test_id('track-send-code')).to_have_count(0)
+    person.close()
 
     # a second citizen gave a phone at the desk: the texted code opens their side of /track
     with httpx.Client(base_url=base) as api:

@@ -4,7 +4,8 @@ Routes are registered by `register(started)` (called by the composition root on 
 import time, so NiceGUI's test harness, which clears routes between tests, can register them again.
 Each page function receives the root's `Startup[Parts]` as its first argument (pages/parts.py).
 `LIGHT_PAGES` are plain HTML routes for pages thousands keep open (the call board, pages/display.py; a ticket's
-live status, pages/track_status.py; a signed-in citizen's tickets, pages/me_live.py);
+live status, pages/track_status.py; a relative's, pages/proxy_status.py; a signed-in citizen's tickets,
+pages/me_live.py);
 `ROUTES` is every page, light or not.
 """
 
@@ -21,7 +22,7 @@ from components.call_board import SCRIPT_PATH
 from components.me_live import PAGE_PATH as ME_LIVE_PATH
 from components.me_live import SCRIPT_PATH as ME_SCRIPT_PATH
 from components.track_status import SCRIPT_PATH as TRACK_SCRIPT_PATH
-from pages import me_live, track_live
+from pages import me_live, proxy_live, track_live
 from pages.admin import admin_page
 from pages.arrival import arrive_page, entrance_page
 from pages.book import book_page
@@ -37,6 +38,7 @@ from pages.manager import manager_page
 from pages.me import me_page
 from pages.parts import Started
 from pages.proxy import proxy_page
+from pages.proxy_status import proxy_status_page
 from pages.ranking import ranking_page
 from pages.rate import rate_page
 from pages.report import report_page
@@ -51,6 +53,7 @@ LIGHT_PAGES: dict[str, Callable[..., Awaitable[object]]] = {
     '/display/{zone}': zone_display_page,
     '/track/{code}/status': track_status_page,
     ME_LIVE_PATH: me_live.me_live_page,
+    '/proxy/{token}/status': proxy_status_page,
 }
 PAGES: dict[str, Callable[..., Awaitable[object]]] = {
     '/': home,
@@ -93,6 +96,7 @@ def register(started: Started) -> None:
         **socket_routes(BoardSockets(started)),
         **track_live.socket_routes(track_live.TrackSockets(started)),
         **me_live.socket_routes(me_live.CitizenSockets(started)),
+        **proxy_live.socket_routes(proxy_live.ProxySockets(started)),
     }
     for path, handler in sockets.items():
         app.add_api_websocket_route(path, handler)

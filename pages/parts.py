@@ -19,6 +19,7 @@ from twin.citizen_live import CitizenLive
 from twin.city import CityBoard
 from twin.device_feed import DeviceFeed
 from twin.feed import HallFeed
+from twin.grant_watch import GrantWatch
 from twin.hall import HallTwin
 from twin.hall_watch import HallWatches
 from twin.journey_feed import JourneyFeed
@@ -38,6 +39,8 @@ class Parts:
     journey_feed: JourneyFeed  # ticket and case events for /track, /proxy and /review
     ticket_feed: TicketFeed  # followed tickets' shared live status texts (/live/track)
     citizen_live: CitizenLive  # signed-in citizens' open /me/live pages, on the followed tickets' channels
+    ticket_feed: TicketFeed  # followed tickets' shared live status texts (/live/track, /live/proxy)
+    grant_watch: GrantWatch  # the grants relatives' light pages listen under: their sockets close when one ends
     staff_feed: StaffFeed  # staff account changes for /admin's staff tab
     patcher: MapPatcher  # the floor map's patches, computed once for every manager
     today_forecast: TodayForecast | None

@@ -21,7 +21,7 @@ from app.services.errors import DomainError
 from app.services.remote_queue import ticket_qr
 from components.kiosk_ticket import qr_data_uri
 from components.texts import error_text
-from components.track_status import status_document
+from components.track_status import StatusFrame, status_document
 from pages.parts import Started
 
 REFUSED_PAGE = """<!doctype html><html lang="{lang}"><meta charset="utf-8">
@@ -37,16 +37,14 @@ async def track_status_page(started: Started, code: str, request: Request) -> Re
     address = address_of(request, rt.settings.trusted_proxies)
     try:
         tracked = await rt.journey.tracking.follow(code, address=address)
-    except DomainError as failure:  # an unknown code is a page that is not there, as for any public page
-        status = 404 if failure.status == 403 else failure.status
-        page = REFUSED_PAGE.format(lang=rt.settings.lang, title=status, words=escape(error_text(failure)))
-        return HTMLResponse(page, status_code=status, headers=NO_STORE)
+    except DomainError as failure:
+        return refused_page(failure, rt.settings.lang)
     if tracked.ticket_id is None:
         return RedirectResponse(f'/track/{quote(tracked.code, safe="")}', status_code=303)
     view = await rt.queue.ticket_view_by_id(tracked.ticket_id)
     arrival = ticket_qr(rt.settings.secret, view.ticket.code) if view.ticket.awaiting_arrival else ''
     document = status_document(
-        code=tracked.code,
+        frame=StatusFrame.for_code(tracked.code),
         number=tracked.number,
         service_name=view.service.name,
         green=view.ticket.priority_class == PriorityClass.GREEN,
@@ -55,3 +53,11 @@ async def track_status_page(started: Started, code: str, request: Request) -> Re
         stand_ins=rt.stand_ins,
     )
     return HTMLResponse(document, headers=NO_STORE)
+
+
+def refused_page(failure: DomainError, lang: str) -> HTMLResponse:
+    """A light page the service refused: its words; an unknown key is a page that is not there (404), as for any
+    public page."""
+    status = 404 if failure.status == 403 else failure.status
+    page = REFUSED_PAGE.format(lang=lang, title=status, words=escape(error_text(failure)))
+    return HTMLResponse(page, status_code=status, headers=NO_STORE)

@@ -141,7 +141,7 @@ async def test_by_hand_a_citizen_takes_a_ticket_and_sees_number_wait_and_qr(kios
     rt = await ready()
     (ticket,) = await tickets(rt)
     qr = user.find(marker='kiosk-ticket-qr').elements.pop()
-    assert isinstance(qr, ui.image) and qr.source == qr_data_uri(f'http://test/track/{ticket.code}')
+    assert isinstance(qr, ui.image) and qr.source == qr_data_uri(f'http://test/track/{ticket.code}/status')
     # K01-PRN is seeded but not connected: the citizen is told to photograph the screen, nothing breaks
     await user.should_see('打印机暂不可用，请拍照保存本页', retries=PATIENT)
     assert await answers_for(rt.db, ticket.id or 0) == {'property_type': 'second_hand'}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
-from nicegui import core
+from nicegui import core, ui
 from nicegui.testing import User
 from sqlmodel import col, select
 
@@ -72,3 +74,30 @@ async def test_an_unknown_link_shows_nothing(ui_journey_hall: JourneyHall, user:
     await user.open('/proxy/not-a-real-token')
     await user.should_see('代办链接已结束或无效')
     await user.should_not_see(marker='track-ticket')
+
+
+async def test_a_follow_only_invitation_leads_to_the_light_page_and_the_full_page_links_to_it(
+    ui_journey_hall: JourneyHall, user: User
+) -> None:
+    rt = await ready()
+    taken = await rt.queue.take_ticket(
+        TicketCreate(service_code='SVC-B', id_number=OUTSIDER, phone='13900001234'), caller=DESK
+    )
+    await verified(user, taken.ticket.code)
+    await user.should_see('当前没有亲友代办')
+    user.find(marker='proxy-can-fill').elements.pop().set_value(False)
+    user.find(marker='proxy-invite').click()
+    await user.should_see(marker='proxy-qr', retries=PATIENT)
+    (link_input,) = user.find(marker='proxy-link').elements
+    light = str(link_input.value).split('http://test', 1)[-1]
+    assert re.fullmatch(r'/proxy/[\w-]{32}/status', light), light
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(core.app), base_url='http://test') as phone:
+        page = await phone.get(light)
+    assert page.status_code == 200 and taken.ticket.number in page.text
+    assert f'href="{light.removesuffix("/status")}"' in page.text and '查看办件详情' in page.text
+
+    relative = User(httpx.AsyncClient(transport=httpx.ASGITransport(core.app), base_url='http://test'))
+    await relative.open(light.removesuffix('/status'))
+    (to_light,) = relative.find(marker='proxy-status-link').elements
+    assert isinstance(to_light, ui.link) and to_light.props['href'] == light

@@ -99,6 +99,8 @@ ROUTES: list[Rule] = [
     # a citizen's phone confirms arrival; anonymous: to /me/login. tests/security/test_remote_queue_edge.py attacks it
     Rule('/arrive/{code}', PUBLIC, example='/arrive/not-a-real-code'),
     Rule('/proxy/{token}', PUBLIC, example='/proxy/not-a-real-token'),  # the citizen's link is the key, no login
+    # the grant's ticket live as a light page; its websocket /live/proxy/{token}: tests/security/test_proxy_socket.py
+    Rule('/proxy/{token}/status', PUBLIC, example='/proxy/not-a-real-token/status'),
     Rule('/review', (Role.REVIEWER,)),
     Rule('/admin', (Role.ADMIN,)),
     Rule('/me/login', PUBLIC),  # a citizen signs in by phone; tests/security/test_citizen_sign_in.py attacks it

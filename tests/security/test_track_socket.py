@@ -12,16 +12,16 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 
 import httpx
 import pytest
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection
 
 from devices.protocol import MAX_MESSAGE_BYTES
 from pages.track_live import PER_ADDRESS
 from tests.apphost import AppProcess, PreparedDatabase, running_app
+from tests.security.live_sockets import Refusal, closed_with, listening, refused
 from tests.security.routes import bearer, settled_state, token
 
 W01 = ('w01', 'Window-01-pass')
@@ -42,36 +42,12 @@ def ws_url(app: AppProcess, code: str) -> str:
 @contextmanager
 def follow(app: AppProcess, code: str, **kwargs: object) -> Iterator[tuple[ClientConnection, dict[str, object]]]:
     """A ticket's socket as the /track page opens it, with the status it was told first."""
-    kwargs.setdefault('origin', app.base_url)
-    with connect(ws_url(app, code), open_timeout=10, **kwargs) as ticket:  # type: ignore[arg-type]
-        snapshot = json.loads(ticket.recv(timeout=10))
-        assert set(snapshot) == FIELDS
-        yield ticket, snapshot
-
-
-@dataclass(frozen=True)
-class Refusal:
-    status_code: int
-    body: bytes
-
-    def json(self) -> dict[str, object]:
-        return dict(json.loads(self.body))
+    with listening(ws_url(app, code), app.base_url, FIELDS, **kwargs) as followed:
+        yield followed
 
 
 def refusal(app: AppProcess, code: str, **kwargs: object) -> Refusal:
-    """The HTTP answer to the upgrade (the socket never opened)."""
-    kwargs.setdefault('origin', app.base_url)
-    with pytest.raises(InvalidStatus) as refused, connect(ws_url(app, code), open_timeout=10, **kwargs):  # type: ignore[arg-type]
-        pass
-    response = refused.value.response
-    return Refusal(response.status_code, response.body or b'')
-
-
-def closed_with(ticket: ClientConnection) -> int | None:
-    with pytest.raises(ConnectionClosed) as closing_:
-        while True:
-            ticket.recv(timeout=10)
-    return closing_.value.rcvd.code if closing_.value.rcvd else None
+    return refused(ws_url(app, code), app.base_url, **kwargs)
 
 
 def take(app: AppProcess, service: str = 'SVC-A') -> dict[str, str]:

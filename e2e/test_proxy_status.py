@@ -1,0 +1,56 @@
+"""/proxy/{token}/status in chromium: a relative's light page follows the shared ticket to the window, and says
+the access ended the moment the citizen ends it (the socket closed by the server, no reload)."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from e2e.sms import verify_on_phone
+from e2e.test_journey import scan
+from e2e.test_track_status import call_next
+from tests.apphost import AppProcess, PreparedDatabase
+from tests.relatives import take_for_a_citizen
+
+PUSH_WAIT_MS = 15_000
+
+
+def test_a_relatives_light_page_follows_the_ticket_and_ends_when_the_citizen_ends_it(
+    page: Page, live_hall: tuple[AppProcess, PreparedDatabase]
+) -> None:
+    app, _ = live_hall
+    expect.set_options(timeout=PUSH_WAIT_MS)
+    ticket = take_for_a_citizen(app, 1)
+    page.set_viewport_size({'width': 390, 'height': 844})
+    page.goto(f'{app.base_url}{ticket["track_path"]}')
+    verify_on_phone(page, app)
+    page.get_by_test_id('proxy-form').click()
+    page.get_by_test_id('proxy-invite').click()
+    link = scan(page, 'proxy-qr')
+    path = link.removeprefix(app.base_url)
+
+    relative = page.context.browser.new_context().new_page() if page.context.browser else page.context.new_page()
+    relative.set_viewport_size({'width': 390, 'height': 844})
+    relative.goto(link)  # the full page, where the relative acts, leads to the light one to keep open
+    expect(relative.get_by_test_id('proxy-status-link')).to_have_attribute('href', f'{path}/status')
+    relative.goto(f'{link}/status')
+    expect(relative.get_by_test_id('proxy-banner')).to_contain_text('您正在协助家人办事（子女）')
+    expect(relative.get_by_test_id('track-number')).to_have_text(ticket['number'])
+    expect(relative.get_by_test_id('track-status')).to_have_text('排队中')
+    expect(relative.get_by_test_id('track-person-link')).to_have_attribute('href', path)
+    assert relative.evaluate('document.documentElement.scrollWidth') <= 390, 'no sideways scrolling on a phone'
+
+    call_next(app)
+    expect(relative.get_by_test_id('track-status')).to_have_text('正在叫号')
+    expect(relative.get_by_test_id('track-window')).to_have_text('请到 1 号窗口办理')
+
+    page.locator('[data-testid^="proxy-end-"]').click()
+    expect(relative.get_by_test_id('track-ended')).to_contain_text('本次代办已结束')
+    expect(relative.get_by_test_id('track-ticket')).to_be_hidden()
+    expect(relative.get_by_test_id('proxy-banner')).to_be_hidden()  # its "until" and "can end it" are over
+    expect(relative.get_by_test_id('track-person-link')).to_be_hidden()
+    assert relative.evaluate('window.__halltwinTrack.ended') is True
+    relative.screenshot(path=str(app.tmp_dir / 'proxy-status-ended.png'), full_page=True)
+    relative.reload()
+    expect(relative.get_by_test_id('track-error')).to_contain_text(re.compile('代办链接已结束或无效'))

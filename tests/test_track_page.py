@@ -25,7 +25,7 @@ PATIENT = 40  # retries of 0.1 s: pushed changes and the delivery job run on the
 async def opened(user: User, code: str) -> None:
     """The slip's code alone: the ticket's status and the step that asks for the texted code."""
     await user.open(f'/track/{code}')
-    await user.should_see(marker='track-ticket')
+    await user.should_see(marker='track-ticket', retries=PATIENT)
 
 
 async def verified(user: User, code: str) -> None:
@@ -45,7 +45,7 @@ async def test_the_slip_shows_status_only_and_a_wrong_code_opens_nothing_more(
         TicketCreate(service_code='SVC-C', id_number=LOCAL_CITIZEN, phone='13812345678'), caller=DESK
     )
     await opened(user, view.ticket.code)
-    await user.should_see(marker='track-number', content='C001')
+    await user.should_see(marker='track-number', content='C001', retries=PATIENT)
     for hidden in ('track-notices', 'track-consents', 'track-cases', 'track-proxy', 'track-rating'):
         await user.should_not_see(marker=hidden)
     for answer in ('5678', 'C001', '000000'):  # the masked phone's digits, the slip's number, a guess
@@ -54,7 +54,7 @@ async def test_the_slip_shows_status_only_and_a_wrong_code_opens_nothing_more(
         await user.should_see('验证码不正确或已失效', retries=PATIENT)
         await user.should_not_see(marker='track-consents')
     await user.open('/track/not-a-real-code')
-    await user.should_see('查询码不正确')
+    await user.should_see('查询码不正确', retries=PATIENT)
     await user.should_not_see(marker='track-ticket')
 
 
@@ -63,7 +63,7 @@ async def test_a_ticket_without_a_phone_sends_person_actions_to_the_window(
 ) -> None:
     view = await (await ready()).queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)
     await opened(user, view.ticket.code)
-    await user.should_see(marker='track-window-only', content='请到窗口')
+    await user.should_see(marker='track-window-only', content='请到窗口', retries=PATIENT)
     await user.should_not_see(marker='track-send-code')
 
 
@@ -85,15 +85,15 @@ async def test_the_position_and_the_call_arrive_by_push(ui_journey_hall: Journey
         TicketCreate(service_code='SVC-C', id_number=LOCAL_CITIZEN, phone='13812345678'), caller=DESK
     )
     await verified(user, mine.ticket.code)
-    await user.should_see(marker='track-number', content='C002')
-    await user.should_see(marker='track-ahead', content='前面还有 1 人')
-    await user.should_see(marker='track-eta')
+    await user.should_see(marker='track-number', content='C002', retries=PATIENT)
+    await user.should_see(marker='track-ahead', content='前面还有 1 人', retries=PATIENT)
+    await user.should_see(marker='track-eta', retries=PATIENT)
 
     await queue.call_next(ui_journey_hall.small.window_4, caller=DESK)
-    await user.should_see(marker='track-ahead', content='下一个就是您')
+    await user.should_see(marker='track-ahead', content='下一个就是您', retries=PATIENT)
     await queue.complete(ui_journey_hall.small.window_4, caller=DESK)
     await queue.call_next(ui_journey_hall.small.window_4, caller=DESK)
-    await user.should_see(marker='track-window', content='请到 4 号窗口办理')
+    await user.should_see(marker='track-window', content='请到 4 号窗口办理', retries=PATIENT)
     await user.should_see('请C002号到4号窗口办理', retries=PATIENT)  # delivered by the job, pushed to the page
 
 
@@ -105,7 +105,7 @@ async def test_the_case_timeline_follows_the_case_and_the_rating_opens_a_rectifi
         TicketCreate(service_code='SVC-C', id_number=LOCAL_CITIZEN, phone='13812345678'), caller=DESK
     )
     await verified(user, view.ticket.code)
-    await user.should_see('窗口受理后，这里会显示办件的每个环节和时限')
+    await user.should_see('窗口受理后，这里会显示办件的每个环节和时限', retries=PATIENT)
     await rt.queue.call_next(ui_journey_hall.small.window_4, caller=DESK)
     case = await rt.journey.cases.open_case(view.ticket.id, actor='w04')
     approval = case.nodes[1]
@@ -140,14 +140,14 @@ async def test_consents_can_be_granted_and_withdrawn_from_the_phone(ui_journey_h
         TicketCreate(service_code='SVC-B', id_number=LOCAL_CITIZEN, phone='13812345678'), caller=DESK
     )
     await verified(user, view.ticket.code)
-    await user.should_see('暂无授权')
+    await user.should_see('暂无授权', retries=PATIENT)
     user.find(marker='consent-grant').click()
-    await user.should_see('调取部门数据 · 同类事项')
+    await user.should_see('调取部门数据 · 同类事项', retries=PATIENT)
     consent = await stored_consent((await ready()).db)
     assert (consent.service_code, consent.ticket_id, consent.channel) == ('SVC-B', view.ticket.id, 'sms_code')
     assert consent.revoked_at is None
     user.find(marker=f'consent-revoke-{consent.id}').click()
-    await user.should_see('已撤回')
+    await user.should_see('已撤回', retries=PATIENT)
     assert (await stored_consent((await ready()).db)).revoked_at is not None
 
 
@@ -170,7 +170,7 @@ async def test_a_ticket_sent_to_another_hall_says_where_to_go_and_then_its_new_n
     )
     await user.should_see(marker='track-status', content='已转至其他大厅', retries=PATIENT)
     await user.should_see(marker='track-handoff', content=f'请前往{EAST}办理', retries=PATIENT)
-    await user.should_see(marker='track-handoff-pending')
+    await user.should_see(marker='track-handoff-pending', retries=PATIENT)
 
     east_bus = InProcessBus()  # 东区's process, on its own stream
     east_deps = replace(rt.deps, hall_id=east.hall_id, bus=east_bus)
@@ -178,4 +178,4 @@ async def test_a_ticket_sent_to_another_hall_says_where_to_go_and_then_its_new_n
     await east_bus.stop()
     await rt.handoffs.announce_applied()  # this hall's inbox round (it may have run first: each is announced once)
     await user.should_see(marker='track-handoff-number', content='C001', retries=PATIENT)  # live, no reload
-    await user.should_see(marker='track-handoff-link')
+    await user.should_see(marker='track-handoff-link', retries=PATIENT)

@@ -159,7 +159,7 @@ async def test_another_service_goes_back_to_the_list_and_forgets_the_answers(kio
     await user.should_not_see('如选择「二手房」需要', retries=PATIENT)
     click(user, 'kiosk-other-service')
     await user.should_see('甲类事项的通俗说明。', retries=PATIENT)
-    await user.should_not_see(marker='kiosk-materials')
+    await user.should_not_see(marker='kiosk-materials', retries=PATIENT)
     click(user, 'kiosk-service-SVC-A')
     await user.should_see('如选择「二手房」需要', retries=PATIENT)  # the answer was dropped with the choice
 

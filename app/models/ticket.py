@@ -90,6 +90,7 @@ class Ticket(TicketBase, table=True):
     __table_args__ = (
         UniqueConstraint('hall_id', 'day', 'number'),
         Index('ix_ticket_queue', 'hall_id', 'status', 'service_id', 'queued_at'),
+        Index('ix_ticket_pick', 'hall_id', 'status', 'service_id', 'priority_class', 'queued_at', 'id'),
         Index('ix_ticket_done', 'hall_id', 'status', 'completed_at'),
     )
     id: int | None = public(default=None, primary_key=True)

@@ -16,7 +16,7 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_
+from sqlalchemy import bindparam, func, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -48,7 +48,7 @@ from app.models.ticket import (
     TicketStatus,
 )
 from app.security import codes
-from app.services import audit, citizens, green_channel, rating_invites, remote_queue
+from app.services import audit, citizens, green_channel, queue_pick, rating_invites, remote_queue
 from app.services.booking import appointment_changed
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.identity import IdentityFacts, parse_id_number
@@ -344,36 +344,31 @@ class QueueService(QueueViews, WindowsAdmin):
         return settled or await self.ticket_view(ticket.code)
 
     async def _pick_next(self, s: AsyncSession, window: Window, now: dt.datetime) -> tuple[Ticket, ServiceItem] | None:
-        """The next ticket for the window, locked, with its service (read in the same statement)."""
-        overdue = Ticket.queued_at <= now - self.fairness_cap
-        class_rank = case(
-            (Ticket.priority_class == PriorityClass.GREEN, PriorityClass.GREEN.rank),
-            (Ticket.priority_class == PriorityClass.APPOINTMENT, PriorityClass.APPOINTMENT.rank),
-            else_=PriorityClass.NORMAL.rank,
-        )
-        statement = (
-            select(Ticket, ServiceItem)
-            .join(
-                WindowService, and_(WindowService.service_id == Ticket.service_id, WindowService.window_id == window.id)
-            )
-            .join(ServiceItem, col(ServiceItem.id) == Ticket.service_id)
-            .where(
-                Ticket.hall_id == self.hall_id,
-                Ticket.status == TicketStatus.WAITING,
-                or_(col(Ticket.target_window_id).is_(None), Ticket.target_window_id == window.id),
-            )
-            .order_by(
-                case((overdue, 0), else_=1),
-                case((overdue, 0), else_=WindowService.priority),
-                case((overdue, 0), else_=class_rank),
-                Ticket.queued_at,
-                Ticket.id,
-            )
-            .limit(1)
-            .with_for_update(skip_locked=True, of=Ticket)
-        )
-        row = (await s.execute(statement)).one_or_none()
-        return (row[0], row[1]) if row else None
+        """The next ticket for the window, locked, with its service (app/services/queue_pick.py: the head of each
+        of its queues off the index, ordered in Python). A head another transaction holds is passed over, as
+        SKIP LOCKED would (PostgreSQL; SQLite's BEGIN IMMEDIATE lets no other writer in)."""
+        links = select(WindowService.service_id, WindowService.priority).where(WindowService.window_id == window.id)
+        tiers = {service_id: tier for service_id, tier in (await s.execute(links)).all()}
+        if not tiers:
+            return None
+        skipped: list[int] = []
+        while True:
+            heads_of = queue_pick.heads_statement(self.hall_id, window.id or 0, sorted(tiers), skipped)
+            heads = (await s.execute(heads_of)).all()
+            ticket_id = queue_pick.first_in_order(heads, tiers, now=now, cap=self.fairness_cap)
+            if ticket_id is None:
+                return None
+            row = (
+                await s.execute(
+                    select(Ticket, ServiceItem)
+                    .join(ServiceItem, col(ServiceItem.id) == Ticket.service_id)
+                    .where(Ticket.id == ticket_id, Ticket.status == TicketStatus.WAITING)
+                    .with_for_update(skip_locked=True, of=Ticket)
+                )
+            ).one_or_none()
+            if row is not None:
+                return row[0], row[1]
+            skipped.append(ticket_id)
 
     async def _call(
         self,

@@ -55,6 +55,7 @@ from app.services.identity import IdentityFacts, parse_id_number
 from app.services.limits import Limit
 from app.services.principal import Kind, Principal
 from app.services.priority import classify
+from app.services.queue_core import write_row
 from app.services.queue_views import HallOverview, QueueViews, ServiceQueue, TicketView, WindowView
 from app.services.reasons import checked_reason
 from app.services.ticket_access import ANONYMOUS_IN_HALL, ANONYMOUS_PER_ADDRESS, PHONE_PER_DAY, authorize_take
@@ -383,12 +384,16 @@ class QueueService(QueueViews, WindowsAdmin):
         service: ServiceItem | None = None,
     ) -> ServiceItem:
         previous = ticket.status
-        ticket.status = TicketStatus.CALLED
-        ticket.window_id = window.id
-        ticket.target_window_id = None
-        ticket.called_at = now
-        ticket.first_called_at = ticket.first_called_at or now
-        window.current_ticket_id = ticket.id
+        await write_row(
+            uow.session,
+            ticket,
+            status=TicketStatus.CALLED,
+            window_id=window.id,
+            target_window_id=None,
+            called_at=now,
+            first_called_at=ticket.first_called_at or now,
+        )
+        await write_row(uow.session, window, current_ticket_id=ticket.id)
         kind = 'called_out_of_order' if out_of_order else ('resumed' if previous == TicketStatus.PARKED else 'called')
         event = TicketResumed if previous == TicketStatus.PARKED else TicketCalled
         extra: dict[str, Any] = {'out_of_order': True} if out_of_order else {}
@@ -459,9 +464,8 @@ class QueueService(QueueViews, WindowsAdmin):
         now = self.clock()
         async with self._transaction() as uow:
             window, ticket, current_service = await self._window_and_current(uow.session, window_id)
-            ticket.status = TicketStatus.COMPLETED
-            ticket.completed_at = now
-            window.current_ticket_id = None
+            await write_row(uow.session, ticket, status=TicketStatus.COMPLETED, completed_at=now)
+            await write_row(uow.session, window, current_ticket_id=None)
             service = await self.record_transition(
                 uow,
                 ticket,

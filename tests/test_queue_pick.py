@@ -19,25 +19,25 @@ NOW = dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC)
 
 
 async def test_each_queue_head_comes_off_the_pick_index_without_a_sort(sqlite_db: Database) -> None:
-    statement = queue_pick.heads_statement(1, 7, [1, 2], skipped=[5])
+    statement = queue_pick.HEADS.params(hall_id=1, window_id=7, skipped=[5])
     compiled = statement.compile(dialect=sqlite_db.engine.dialect, compile_kwargs={'literal_binds': True})
     async with sqlite_db.read_session() as s:
         plan = ' | '.join(str(row[-1]) for row in await s.execute(text(f'EXPLAIN QUERY PLAN {compiled}')))
-    assert plan.count('ix_ticket_pick') == 6, plan  # two services, three classes each
+    assert plan.count('ix_ticket_pick') == 3, plan  # one probe per class, for each service of the window
     assert 'TEMP B-TREE' not in plan, plan
 
 
 def test_the_heads_are_ordered_by_the_calling_rule_with_the_window_tier_of_each_service() -> None:
     old = NOW - dt.timedelta(minutes=5)
     heads = [
-        (11, 1, 'normal', old - dt.timedelta(minutes=1)),  # the window's main service, the oldest normal
-        (12, 2, 'green', old),  # green, but of the fallback service (tier 2)
-        (13, 1, 'appointment', old),
+        (1, 1, 11, 'normal', old - dt.timedelta(minutes=1)),  # the window's main service, the oldest normal
+        (2, 2, 12, 'green', old),  # green, but of the fallback service (tier 2)
+        (1, 1, 13, 'appointment', old),
     ]
-    assert queue_pick.first_in_order(heads, {1: 1, 2: 2}, now=NOW, cap=CAP) == 13
-    overdue = (14, 2, 'normal', NOW - CAP - dt.timedelta(seconds=1))
-    assert queue_pick.first_in_order([*heads, overdue], {1: 1, 2: 2}, now=NOW, cap=CAP) == 14
-    assert queue_pick.first_in_order([], {1: 1}, now=NOW, cap=CAP) is None
+    assert queue_pick.first_in_order(heads, now=NOW, cap=CAP) == 13
+    overdue = (2, 2, 14, 'normal', NOW - CAP - dt.timedelta(seconds=1))
+    assert queue_pick.first_in_order([*heads, overdue], now=NOW, cap=CAP) == 14
+    assert queue_pick.first_in_order([], now=NOW, cap=CAP) is None
 
 
 async def test_a_long_queue_is_called_in_the_same_order_as_it_was_taken(queue: QueueService, hall: SmallHall) -> None:

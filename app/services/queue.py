@@ -348,25 +348,14 @@ class QueueService(QueueViews, WindowsAdmin):
         """The next ticket for the window, locked, with its service (app/services/queue_pick.py: the head of each
         of its queues off the index, ordered in Python). A head another transaction holds is passed over, as
         SKIP LOCKED would (PostgreSQL; SQLite's BEGIN IMMEDIATE lets no other writer in)."""
-        links = select(WindowService.service_id, WindowService.priority).where(WindowService.window_id == window.id)
-        tiers = {service_id: tier for service_id, tier in (await s.execute(links)).all()}
-        if not tiers:
-            return None
         skipped: list[int] = []
         while True:
-            heads_of = queue_pick.heads_statement(self.hall_id, window.id or 0, sorted(tiers), skipped)
-            heads = (await s.execute(heads_of)).all()
-            ticket_id = queue_pick.first_in_order(heads, tiers, now=now, cap=self.fairness_cap)
+            bound = {'hall_id': self.hall_id, 'window_id': window.id, 'skipped': skipped}
+            heads = (await s.execute(queue_pick.HEADS, bound)).all()
+            ticket_id = queue_pick.first_in_order(heads, now=now, cap=self.fairness_cap)
             if ticket_id is None:
                 return None
-            row = (
-                await s.execute(
-                    select(Ticket, ServiceItem)
-                    .join(ServiceItem, col(ServiceItem.id) == Ticket.service_id)
-                    .where(Ticket.id == ticket_id, Ticket.status == TicketStatus.WAITING)
-                    .with_for_update(skip_locked=True, of=Ticket)
-                )
-            ).one_or_none()
+            row = (await s.execute(queue_pick.PICKED, {'ticket_id': ticket_id})).one_or_none()
             if row is not None:
                 return row[0], row[1]
             skipped.append(ticket_id)

@@ -86,8 +86,7 @@ class QueueCore(Service):
 
 async def write_row(s: AsyncSession, row: Ticket | Window, **values: Any) -> None:
     """Change a loaded, locked ticket or window with one UPDATE by its id, and give the object the new values as
-    committed: the ORM's flush (tracking the change, then sending the same UPDATE) cost more than the statement,
-    on every call and complete."""
+    committed: every call and complete skips the ORM's flush (its change tracking around the same UPDATE)."""
     model = type(row)
     statement = update(model).where(model.id == row.id).values(**values)  # type: ignore[arg-type]
     await s.execute(statement.execution_options(synchronize_session=False))

@@ -46,7 +46,10 @@ class PriorityClass(StrEnum):
 
     @property
     def rank(self) -> int:
-        return {'green': 0, 'appointment': 1, 'normal': 2}[self.value]
+        return _RANKS[self]  # read per waiting ticket at every look-ahead: no dict built per call
+
+
+_RANKS = {PriorityClass.GREEN: 0, PriorityClass.APPOINTMENT: 1, PriorityClass.NORMAL: 2}
 
 
 MOBILE_PATTERN = r'(\+?86)?1[3-9]\d{9}'  # a mainland mobile number, optionally with +86
@@ -90,6 +93,7 @@ class Ticket(TicketBase, table=True):
     __table_args__ = (
         UniqueConstraint('hall_id', 'day', 'number'),
         Index('ix_ticket_queue', 'hall_id', 'status', 'service_id', 'queued_at'),
+        Index('ix_ticket_pick', 'hall_id', 'status', 'service_id', 'priority_class', 'queued_at', 'id'),
         Index('ix_ticket_done', 'hall_id', 'status', 'completed_at'),
     )
     id: int | None = public(default=None, primary_key=True)

@@ -53,7 +53,8 @@ class Candidate:
 
 
 def order_key(candidate: Candidate, *, now: dt.datetime, cap: dt.timedelta) -> tuple[int, int, int, dt.datetime, int]:
-    """Sort key shared by call_next (in SQL) and position estimates (in Python); ties go to the older id."""
+    """Sort key shared by call_next (over its queues' heads, app/services/queue_pick.py) and position estimates;
+    ties go to the older id."""
     if now - candidate.queued_at >= cap:
         return (0, 0, 0, candidate.queued_at, candidate.ticket_id)
     return (1, candidate.window_tier, candidate.priority_class.rank, candidate.queued_at, candidate.ticket_id)

@@ -16,7 +16,7 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_
+from sqlalchemy import bindparam, func, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -48,13 +48,14 @@ from app.models.ticket import (
     TicketStatus,
 )
 from app.security import codes
-from app.services import audit, citizens, green_channel, rating_invites, remote_queue
+from app.services import audit, citizens, green_channel, queue_pick, rating_invites, remote_queue
 from app.services.booking import appointment_changed
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.identity import IdentityFacts, parse_id_number
 from app.services.limits import Limit
 from app.services.principal import Kind, Principal
 from app.services.priority import classify
+from app.services.queue_core import write_row
 from app.services.queue_views import HallOverview, QueueViews, ServiceQueue, TicketView, WindowView
 from app.services.reasons import checked_reason
 from app.services.ticket_access import ANONYMOUS_IN_HALL, ANONYMOUS_PER_ADDRESS, PHONE_PER_DAY, authorize_take
@@ -344,36 +345,20 @@ class QueueService(QueueViews, WindowsAdmin):
         return settled or await self.ticket_view(ticket.code)
 
     async def _pick_next(self, s: AsyncSession, window: Window, now: dt.datetime) -> tuple[Ticket, ServiceItem] | None:
-        """The next ticket for the window, locked, with its service (read in the same statement)."""
-        overdue = Ticket.queued_at <= now - self.fairness_cap
-        class_rank = case(
-            (Ticket.priority_class == PriorityClass.GREEN, PriorityClass.GREEN.rank),
-            (Ticket.priority_class == PriorityClass.APPOINTMENT, PriorityClass.APPOINTMENT.rank),
-            else_=PriorityClass.NORMAL.rank,
-        )
-        statement = (
-            select(Ticket, ServiceItem)
-            .join(
-                WindowService, and_(WindowService.service_id == Ticket.service_id, WindowService.window_id == window.id)
-            )
-            .join(ServiceItem, col(ServiceItem.id) == Ticket.service_id)
-            .where(
-                Ticket.hall_id == self.hall_id,
-                Ticket.status == TicketStatus.WAITING,
-                or_(col(Ticket.target_window_id).is_(None), Ticket.target_window_id == window.id),
-            )
-            .order_by(
-                case((overdue, 0), else_=1),
-                case((overdue, 0), else_=WindowService.priority),
-                case((overdue, 0), else_=class_rank),
-                Ticket.queued_at,
-                Ticket.id,
-            )
-            .limit(1)
-            .with_for_update(skip_locked=True, of=Ticket)
-        )
-        row = (await s.execute(statement)).one_or_none()
-        return (row[0], row[1]) if row else None
+        """The next ticket for the window, locked, with its service (app/services/queue_pick.py: the head of each
+        of its queues off the index, ordered in Python). A head another transaction holds is passed over, as
+        SKIP LOCKED would (PostgreSQL; SQLite's BEGIN IMMEDIATE lets no other writer in)."""
+        skipped: list[int] = []
+        while True:
+            bound = {'hall_id': self.hall_id, 'window_id': window.id, 'skipped': skipped}
+            heads = (await s.execute(queue_pick.HEADS, bound)).all()
+            ticket_id = queue_pick.first_in_order(heads, now=now, cap=self.fairness_cap)
+            if ticket_id is None:
+                return None
+            row = (await s.execute(queue_pick.PICKED, {'ticket_id': ticket_id})).one_or_none()
+            if row is not None:
+                return row[0], row[1]
+            skipped.append(ticket_id)
 
     async def _call(
         self,
@@ -388,12 +373,16 @@ class QueueService(QueueViews, WindowsAdmin):
         service: ServiceItem | None = None,
     ) -> ServiceItem:
         previous = ticket.status
-        ticket.status = TicketStatus.CALLED
-        ticket.window_id = window.id
-        ticket.target_window_id = None
-        ticket.called_at = now
-        ticket.first_called_at = ticket.first_called_at or now
-        window.current_ticket_id = ticket.id
+        await write_row(
+            uow.session,
+            ticket,
+            status=TicketStatus.CALLED,
+            window_id=window.id,
+            target_window_id=None,
+            called_at=now,
+            first_called_at=ticket.first_called_at or now,
+        )
+        await write_row(uow.session, window, current_ticket_id=ticket.id)
         kind = 'called_out_of_order' if out_of_order else ('resumed' if previous == TicketStatus.PARKED else 'called')
         event = TicketResumed if previous == TicketStatus.PARKED else TicketCalled
         extra: dict[str, Any] = {'out_of_order': True} if out_of_order else {}
@@ -464,9 +453,8 @@ class QueueService(QueueViews, WindowsAdmin):
         now = self.clock()
         async with self._transaction() as uow:
             window, ticket, current_service = await self._window_and_current(uow.session, window_id)
-            ticket.status = TicketStatus.COMPLETED
-            ticket.completed_at = now
-            window.current_ticket_id = None
+            await write_row(uow.session, ticket, status=TicketStatus.COMPLETED, completed_at=now)
+            await write_row(uow.session, window, current_ticket_id=None)
             service = await self.record_transition(
                 uow,
                 ticket,

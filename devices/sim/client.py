@@ -119,7 +119,10 @@ class DeviceClient:
             await self._transport.close(1000, 'device closing')
 
     async def _session(self) -> None:
-        async with connect(self.url, open_timeout=self.ack_timeout, max_size=2**20, compression=None) as connection:
+        # proxy=None: a device talks to its hub directly (no proxy environment read at every connect)
+        async with connect(
+            self.url, open_timeout=self.ack_timeout, max_size=2**20, compression=None, proxy=None
+        ) as connection:
             transport = ClientTransport(connection)
             await self._hello(transport)
             self.backoff.reset()

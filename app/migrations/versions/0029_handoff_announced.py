@@ -14,7 +14,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = '0029'
-down_revision: str | None = '0027'
+down_revision: str | None = '0028'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -128,6 +128,7 @@ register(
         'admin.audit.action.citizen_account_linked': ('手机账号关联身份', 'phone account linked'),
         'admin.audit.action.citizen_sign_in': ('群众手机登录', 'citizen signed in'),
         'admin.audit.action.citizen_sign_out': ('群众手机退出', 'citizen signed out'),
+        'admin.audit.action.citizen_session_ended': ('群众退出其他设备', 'citizen ended another sign-in'),
         'admin.audit.action.device_credential_rotated': ('更换设备凭据', 'device credential rotated'),
         'admin.audit.action.device_registered': ('登记设备', 'device registered'),
         'admin.audit.action.device_retired': ('停用设备', 'device retired'),

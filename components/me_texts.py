@@ -56,6 +56,15 @@ register(
         'me.grant.line': ('{relation} · 号票 {number} · 至 {until}', '{relation} · ticket {number} · until {until}'),
         'me.grant.end': ('结束代办', 'End access'),
         'me.grant.ended': ('已结束代办，亲友的链接已失效', 'Ended: the link no longer works'),
+        'me.devices': ('登录设备', 'Signed-in devices'),
+        'me.devices.this': ('本机', 'This phone'),
+        'me.devices.other': ('其他设备', 'Another device'),
+        'me.devices.unknown_place': ('位置未知', 'place unknown'),
+        'me.devices.times': ('登录于 {since} · 最近使用 {seen}', 'Signed in {since} · last used {seen}'),
+        'me.devices.end': ('退出', 'Sign out'),
+        'me.devices.end_all': ('退出其他所有设备', 'Sign out all other devices'),
+        'me.devices.only_this': ('只有本机登录。', 'Only this phone is signed in.'),
+        'me.devices.ended': ('已退出，该设备需重新登录', 'Signed out: that device must sign in again'),
         'me.unlinked': (
             '您的手机号尚未与本人身份关联。下次到大厅办理时，请窗口工作人员核验您的身份证并关联此手机号，'
             '即可在此查看全部办件与授权。',

@@ -22,6 +22,7 @@ from app.services.citizen_accounts import (
     GUESSES_PER_ADDRESS,
     GUESSES_PER_PHONE,
     LINKED,
+    SESSION_ENDED,
     SIGN_IN,
     SIGN_OUT,
     CitizenAccountService,
@@ -291,3 +292,92 @@ async def test_only_a_paired_kiosk_or_window_staff_links_the_person_never_the_ph
         entry = (await s.execute(select(AuditEntry).where(AuditEntry.action == LINKED))).scalar_one()
     assert (entry.actor, entry.target) == ('kiosk:K1', f'account:{me.account_id}')
     assert PHONE not in str(entry.detail) and PHONE not in entry.target
+
+
+async def session_rows(db: Database) -> list[tuple[object, ...]]:
+    async with db.read_session() as s:
+        rows = (await s.execute(select(CitizenSession).order_by(CitizenSession.id))).scalars()
+        return [(row.id, row.account_id, row.revoked_at) for row in rows]
+
+
+async def test_a_citizen_sees_their_live_sign_ins_with_the_place_masked_and_this_one_marked(
+    accounts: CitizenAccountService, sms: RecordingSmsGateway, clock: FakeClock
+) -> None:
+    old = await signed_in(accounts, sms)
+    clock.advance(5)
+    lost = await accounts.sign_in(PHONE, await code_for(accounts, sms, PHONE), Principal.anonymous('10.9.8.7'))
+    clock.advance(5)
+    this = await signed_in(accounts, sms)
+    await signed_in(accounts, sms, '13900001111')  # another citizen's: never listed
+    await accounts.sign_out(old, HERE)  # ended: not listed
+    caller = await accounts.authenticate(this)
+    devices = await accounts.devices(this, caller)
+    assert [(d.this_one, d.place) for d in devices] == [(True, '10.8.0.*'), (False, '10.9.8.*')]
+    lost_id = (await accounts.session(lost.token)).session_id
+    assert devices[1].session_id == lost_id and devices[1].signed_in_at == clock.now - dt.timedelta(minutes=5)
+    with pytest.raises(Unauthorized):  # a token of someone else than the caller
+        await accounts.devices(lost.token, await accounts.authenticate(await signed_in(accounts, sms, '13900002222')))
+
+
+async def code_for(accounts: CitizenAccountService, sms: RecordingSmsGateway, phone: str) -> str:
+    await accounts.request_code(phone, HERE)
+    return last_code(sms)
+
+
+async def test_ending_another_sign_in_revokes_it_audits_and_announces_it_like_a_sign_out(
+    accounts: CitizenAccountService, sms: RecordingSmsGateway, db: Database, bus: InProcessBus
+) -> None:
+    heard: list[Event] = []
+    bus.subscribe(heard.append, CitizenSignedOut)
+    lost, this = await signed_in(accounts, sms), await signed_in(accounts, sms)
+    lost_id = (await accounts.session(lost)).session_id
+    caller = await accounts.authenticate(this)
+    await accounts.end_device(this, lost_id, caller)
+    await bus.drain()
+    assert [event.session_id for event in heard if isinstance(event, CitizenSignedOut)] == [lost_id]
+    with pytest.raises(Unauthorized) as ended:
+        await accounts.authenticate(lost)
+    assert ended.value.code == 'session_expired'
+    assert [d.this_one for d in await accounts.devices(this, caller)] == [True]
+    assert await audit_actions(db) == [SIGN_IN, SIGN_IN, SESSION_ENDED]
+    with pytest.raises(NotFound) as again:  # already ended: the same answer as an unknown id
+        await accounts.end_device(this, lost_id, caller)
+    assert again.value.code == 'unknown_session'
+
+
+async def test_another_citizens_this_or_an_unknown_sign_in_is_refused_alike_and_nothing_changes(
+    accounts: CitizenAccountService, sms: RecordingSmsGateway, db: Database
+) -> None:
+    this, theirs = await signed_in(accounts, sms), await signed_in(accounts, sms, '13900001111')
+    caller = await accounts.authenticate(this)
+    ids = [(await accounts.session(token)).session_id for token in (theirs, this)]
+    before, audited = await session_rows(db), await audit_actions(db)
+    for session_id in (*ids, 999_999):
+        with pytest.raises(NotFound) as refused:
+            await accounts.end_device(this, session_id, caller)
+        assert refused.value.code == 'unknown_session'
+    with pytest.raises(Unauthorized):  # a page must forward its own caller with its own token
+        await accounts.end_other_devices(theirs, caller)
+    with pytest.raises(Unauthorized):
+        await accounts.end_device(this, ids[0], HERE)
+    assert await session_rows(db) == before and await audit_actions(db) == audited
+    await accounts.authenticate(theirs)
+
+
+async def test_ending_all_other_sign_ins_keeps_this_one_and_the_other_citizens(
+    accounts: CitizenAccountService, sms: RecordingSmsGateway, bus: InProcessBus
+) -> None:
+    heard: list[Event] = []
+    bus.subscribe(heard.append, CitizenSignedOut)
+    others = [await signed_in(accounts, sms) for _ in range(2)]
+    this, theirs = await signed_in(accounts, sms), await signed_in(accounts, sms, '13900001111')
+    caller = await accounts.authenticate(this)
+    assert await accounts.end_other_devices(this, caller) == 2
+    assert await accounts.end_other_devices(this, caller) == 0
+    await bus.drain()
+    assert len({e.session_id for e in heard if isinstance(e, CitizenSignedOut)}) == 2
+    for token in others:
+        with pytest.raises(Unauthorized):
+            await accounts.authenticate(token)
+    await accounts.authenticate(this)
+    await accounts.authenticate(theirs)

@@ -32,7 +32,7 @@ from app.models.people import Citizen
 from app.models.ticket import MOBILE_PATTERN, Ticket, TicketStatus
 from app.security.crypto import FieldCipher
 from app.security.keys import Purpose
-from app.security.masking import mask_phone
+from app.security.masking import mask_address, mask_phone
 from app.services import audit, citizens
 from app.services.auth import LoginHandoff
 from app.services.deps import Deps
@@ -57,6 +57,7 @@ GUESSES_PER_ADDRESS = Limit('citizen:guesses:address', 20, dt.timedelta(minutes=
 
 SIGN_IN = 'citizen_sign_in'
 SIGN_OUT = 'citizen_sign_out'
+SESSION_ENDED = 'citizen_session_ended'  # the citizen ended another of their sign-ins (a lost phone)
 LINKED = 'citizen_account_linked'
 
 
@@ -90,6 +91,17 @@ class LiveSession:
 
     principal: Principal
     session_id: int
+
+
+@dataclass(frozen=True)
+class SignedInDevice:
+    """One live sign-in of the citizen's account as they see it: where from (masked), since when, last seen."""
+
+    session_id: int
+    place: str  # the address it signed in from, masked as the rest of the app masks addresses
+    signed_in_at: dt.datetime
+    last_seen_at: dt.datetime
+    this_one: bool  # the sign-in asking: ended by signing out, never from the list
 
 
 @dataclass(frozen=True)
@@ -205,8 +217,7 @@ class CitizenAccountService(Service):
         if row is None:
             raise Unauthorized('not_authenticated', text='not_authenticated.session')
         session, account = row
-        idle_until = _utc(session.last_seen_at) + dt.timedelta(days=self.settings.citizen_idle_days)
-        if session.revoked_at is not None or now >= _utc(session.expires_at) or now >= idle_until:
+        if not self._alive(session, now):
             raise Unauthorized('session_expired')
         if now - _utc(session.last_seen_at) >= TOUCH_EVERY:
             async with self._transaction() as uow:
@@ -263,6 +274,84 @@ class CitizenAccountService(Service):
             )
             assert session.id is not None
             uow.emit(CitizenSignedOut(hall_id=self.hall_id, session_id=session.id))
+
+    async def devices(self, token: str, caller: Principal) -> list[SignedInDevice]:
+        """Every live sign-in of the caller's account, newest first; the one behind `token` is marked."""
+        this = await self._own_session(token, caller)
+        now = self.clock()
+        async with self.db.read_session() as s:
+            rows = (
+                await s.execute(
+                    select(CitizenSession)
+                    .where(CitizenSession.account_id == this.principal.account_id)
+                    .order_by(col(CitizenSession.created_at).desc(), col(CitizenSession.id).desc())
+                )
+            ).scalars()
+            live = [row for row in rows if self._alive(row, now)]
+        return [
+            SignedInDevice(
+                session_id=row.id,
+                place=mask_address(row.address),
+                signed_in_at=_utc(row.created_at),
+                last_seen_at=_utc(row.last_seen_at),
+                this_one=row.id == this.session_id,
+            )
+            for row in live
+            if row.id is not None
+        ]
+
+    async def end_device(self, token: str, session_id: int, caller: Principal) -> None:
+        """End another live sign-in of the caller's account. Anyone else's, an ended one, an unknown one and the
+        caller's own (that is signing out) all get the same NotFound, so ids cannot be probed."""
+        this = await self._own_session(token, caller)
+        ended = await self._end(this, caller, only=session_id)
+        if not ended:
+            raise NotFound('unknown_session')
+
+    async def end_other_devices(self, token: str, caller: Principal) -> int:
+        """End every live sign-in of the caller's account but this one; how many were ended."""
+        return len(await self._end(await self._own_session(token, caller), caller, only=None))
+
+    async def _own_session(self, token: str, caller: Principal) -> LiveSession:
+        """The live session behind `token`, which must be the caller's own (a page forwards its cookie and caller)."""
+        this = await self.session(token)
+        if this.principal.account_id != caller.require_account():
+            raise Unauthorized('not_authenticated', text='not_authenticated.session')
+        return this
+
+    async def _end(self, this: LiveSession, caller: Principal, *, only: int | None) -> list[int]:
+        """Revoke the account's other live sessions (or just `only`), audited and announced like a sign-out."""
+        now = self.clock()
+        account_id = this.principal.require_account()
+        query = select(CitizenSession).where(
+            CitizenSession.account_id == account_id,
+            col(CitizenSession.id) != this.session_id,
+            col(CitizenSession.revoked_at).is_(None),
+        )
+        if only is not None:
+            query = query.where(col(CitizenSession.id) == only)
+        async with self._transaction() as uow:
+            s = uow.session
+            rows = [row for row in (await s.execute(query.with_for_update())).scalars() if self._alive(row, now)]
+            for row in rows:
+                assert row.id is not None
+                row.revoked_at = now
+                await audit.record(
+                    s,
+                    actor=f'account:{account_id}',
+                    role='citizen',
+                    action=SESSION_ENDED,
+                    target=f'citizen_session:{row.id}',
+                    client_address=caller.address,
+                    now=now,
+                )
+                uow.emit(CitizenSignedOut(hall_id=self.hall_id, session_id=row.id))
+        return [row.id for row in rows if row.id is not None]
+
+    def _alive(self, session: CitizenSession, now: dt.datetime) -> bool:
+        """Still signs someone in: not revoked, before its absolute end, not idle too long."""
+        idle_until = _utc(session.last_seen_at) + dt.timedelta(days=self.settings.citizen_idle_days)
+        return session.revoked_at is None and now < _utc(session.expires_at) and now < idle_until
 
     async def link_citizen(self, account_id: int, citizen_id: int, caller: Principal) -> None:
         """Tie the account to the hall's record of the person: only a paired kiosk that read the ID card, or staff."""

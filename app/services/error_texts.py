@@ -524,6 +524,7 @@ ERROR_TEXTS: dict[str, tuple[str, str]] = {
     'unknown_device': ('没有这台设备', 'no such device'),
     'unknown_field': ('无法查看的字段', 'cannot unmask: {value}'),
     'unknown_grant': ('未找到该代办授权', 'proxy grant not found'),
+    'unknown_session': ('未找到该登录设备，可能已退出', 'no such sign-in: it may have ended already'),
     'unknown_pad': ('这个窗口没有评价器', 'this window has no rating pad'),
     'unknown_kiosk': ('没有编号为 {code_value} 的自助取号机', 'no kiosk with this code'),
     'unknown_kiosk.id': ('没有这台自助取号机', 'no such kiosk'),

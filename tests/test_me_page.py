@@ -14,10 +14,12 @@ from app.clock import utcnow
 from app.models import Hall, TicketCreate
 from app.models.citizen_account import CitizenAccount
 from app.models.ticket import Ticket
+from app.services.errors import Unauthorized
+from app.services.principal import Principal
 from app.settings import get_settings
 from tests import journeyhall
 from tests.callers import DESK
-from tests.citizen_login import citizen_signed_in
+from tests.citizen_login import citizen_signed_in, texted_sign_in_code
 from tests.journeyhall import LOCAL_CITIZEN, JourneyHall
 from tests.running import ready
 
@@ -137,3 +139,27 @@ async def test_a_ticket_waiting_thirty_minutes_shows_the_halls_comfort_prompt_pu
         await s.execute(update(Ticket).where(col(Ticket.id) == mine.ticket.id).values(taken_at=waited))
     assert await rt.journey.comfort.sweep() == 1  # what the periodic job runs
     await user.should_see(marker='me-comfort-C001', content=prompt['zh'], retries=PATIENT)
+
+
+async def test_a_phone_sees_its_other_sign_ins_and_ends_the_lost_one_on_the_page(
+    phone_hall: JourneyHall, user: User
+) -> None:
+    rt = await ready()
+    away = Principal.anonymous('10.66.5.4')
+    await rt.accounts.request_code(PHONE, away)
+    lost = await rt.accounts.sign_in(PHONE, await texted_sign_in_code(), away)
+    lost_id = (await rt.accounts.session(lost.token)).session_id
+    await citizen_signed_in(user, PHONE)
+
+    await user.open('/me')
+    await user.should_see(marker='me-devices')
+    await user.should_see(marker=f'me-device-{lost_id}')
+    await user.should_see('其他设备 · 10.66.5.*')
+    await user.should_see('本机 · 10.77.0.*')
+    await user.should_not_see('10.66.5.4')
+    user.find(marker=f'me-device-end-{lost_id}').click()
+    await user.should_see('已退出，该设备需重新登录', retries=PATIENT)
+    await user.should_not_see(marker=f'me-device-{lost_id}')
+    await user.should_see('只有本机登录。')
+    with pytest.raises(Unauthorized):
+        await rt.accounts.authenticate(lost.token)

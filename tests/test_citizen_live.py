@@ -11,11 +11,17 @@ from typing import cast
 from zoneinfo import ZoneInfo
 
 from app.bus import InProcessBus
+from app.db import Database
 from app.events import CaseStepChanged, CitizenSignedOut, TicketIssued, TicketSnapshot
 from app.fanout import LISTEN_ONLY
+from app.services.channels import RecordingSmsGateway
 from app.services.citizen_home import MyCase, MyTicket, Today
 from app.services.principal import Principal
 from app.services.queue import QueueService
+from app.settings import Settings
+from tests.conftest import FakeClock
+from tests.test_citizen_accounts import service_for as accounts_for
+from tests.test_citizen_accounts import signed_in
 from twin.citizen_live import SESSION_ENDED, CitizenLive, CitizenPage
 from twin.ticket_feed import TicketFeed
 
@@ -184,3 +190,26 @@ async def test_a_sign_out_ends_its_sessions_pages_at_once_and_the_check_ends_rev
     finally:
         await live.stop(bus)
         await bus.stop()
+
+
+async def test_ending_a_lost_phones_sign_in_from_another_closes_its_open_page_at_once(
+    db: Database, settings: Settings, clock: FakeClock, bus: InProcessBus
+) -> None:
+    sms = RecordingSmsGateway()
+    accounts = accounts_for(db, settings, clock, sms, bus)
+    lost, this = await signed_in(accounts, sms), await signed_in(accounts, sms)
+    lost_session, this_session = await accounts.session(lost), await accounts.session(this)
+    account_id = this_session.principal.require_account()
+    live = live_for(Files())
+    await live.start(bus)
+    try:
+        lost_phone, lost_task = await open_page(live, lost_session.session_id, account_id)
+        this_phone, this_task = await open_page(live, this_session.session_id, account_id)
+        await accounts.end_device(this, lost_session.session_id, this_session.principal)
+        await bus.drain()
+        await lost_task
+        assert (lost_phone.closed, this_phone.closed) == (SESSION_ENDED, None)
+        await this_phone.says.put({'type': 'websocket.receive', 'text': 'bye'})
+        await this_task
+    finally:
+        await live.stop(bus)

@@ -51,8 +51,9 @@ class DevicesPanel:
         seen = device.last_seen_at.astimezone(self.tz).strftime('%m-%d %H:%M')
         with tid(ui.row(), f'me-device-{device.session_id}').classes('w-full items-center justify-between no-wrap'):
             with ui.column().classes('gap-0'):
-                name = t('me.devices.this') if device.this_one else t('me.devices.other')
-                ui.label(f'{name} · {device.place or t("me.devices.unknown_place")}').classes('text-base')
+                which = t('me.devices.this') if device.this_one else t('me.devices.other')
+                place = device.place or t('me.devices.unknown_place')
+                ui.label(' · '.join(part for part in (which, device.device, place) if part)).classes('text-base')
                 ui.label(t('me.devices.times', since=since, seen=seen)).classes('text-sm text-grey-8')
             if not device.this_one:
                 tid(

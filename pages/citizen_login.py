@@ -38,6 +38,7 @@ async def citizen_login_page(
         return RedirectResponse(target, status_code=303)  # signed in already
     caller = Principal.anonymous(address_of(request, rt.settings.trusted_proxies))
     browser_id = str(app.storage.browser['id'])  # the hand-over code works only in this browser
+    user_agent = request.headers.get('user-agent', '')  # named in 登录设备 (app/services/device_names.py)
 
     def cooled() -> None:
         send.set_text(t('citizen.login.send'))
@@ -60,7 +61,9 @@ async def citizen_login_page(
     async def sign_in() -> None:
         error.set_text('')
         try:
-            signed = await rt.accounts.sign_in(str(phone.value or ''), str(code.value or ''), caller)
+            signed = await rt.accounts.sign_in(
+                str(phone.value or ''), str(code.value or ''), caller, user_agent=user_agent
+            )
         except DomainError as failure:
             code.set_value('')
             error.set_text(error_text(failure))

@@ -38,6 +38,7 @@ from tests.conftest import FakeClock
 
 PHONE = '13812345678'
 HERE = Principal.anonymous('10.8.0.1')
+ANDROID_WECHAT = 'Mozilla/5.0 (Linux; Android 14; V2309A) AppleWebKit/537.36 Chrome/116.0 MicroMessenger/8.0.49'
 
 
 @pytest.fixture
@@ -305,14 +306,19 @@ async def test_a_citizen_sees_their_live_sign_ins_with_the_place_masked_and_this
 ) -> None:
     old = await signed_in(accounts, sms)
     clock.advance(5)
-    lost = await accounts.sign_in(PHONE, await code_for(accounts, sms, PHONE), Principal.anonymous('10.9.8.7'))
+    lost = await accounts.sign_in(
+        PHONE, await code_for(accounts, sms, PHONE), Principal.anonymous('10.9.8.7'), user_agent=ANDROID_WECHAT
+    )
     clock.advance(5)
     this = await signed_in(accounts, sms)
     await signed_in(accounts, sms, '13900001111')  # another citizen's: never listed
     await accounts.sign_out(old, HERE)  # ended: not listed
     caller = await accounts.authenticate(this)
     devices = await accounts.devices(this, caller)
-    assert [(d.this_one, d.place) for d in devices] == [(True, '10.8.0.*'), (False, '10.9.8.*')]
+    assert [(d.this_one, d.device, d.place) for d in devices] == [
+        (True, '', '10.8.0.*'),
+        (False, 'Android · WeChat', '10.9.8.*'),
+    ]
     lost_id = (await accounts.session(lost.token)).session_id
     assert devices[1].session_id == lost_id and devices[1].signed_in_at == clock.now - dt.timedelta(minutes=5)
     with pytest.raises(Unauthorized):  # a token of someone else than the caller

@@ -22,6 +22,7 @@ from tests.callers import DESK
 from tests.citizen_login import citizen_signed_in, texted_sign_in_code
 from tests.journeyhall import LOCAL_CITIZEN, JourneyHall
 from tests.running import ready
+from tests.test_device_names import IPHONE_WECHAT
 
 ui_journey_hall = journeyhall.ui_journey_hall_fixture
 
@@ -147,14 +148,14 @@ async def test_a_phone_sees_its_other_sign_ins_and_ends_the_lost_one_on_the_page
     rt = await ready()
     away = Principal.anonymous('10.66.5.4')
     await rt.accounts.request_code(PHONE, away)
-    lost = await rt.accounts.sign_in(PHONE, await texted_sign_in_code(), away)
+    lost = await rt.accounts.sign_in(PHONE, await texted_sign_in_code(), away, user_agent=IPHONE_WECHAT)
     lost_id = (await rt.accounts.session(lost.token)).session_id
     await citizen_signed_in(user, PHONE)
 
     await user.open('/me')
     await user.should_see(marker='me-devices')
     await user.should_see(marker=f'me-device-{lost_id}')
-    await user.should_see('其他设备 · 10.66.5.*')
+    await user.should_see('其他设备 · iPhone · WeChat · 10.66.5.*')
     await user.should_see('本机 · 10.77.0.*')
     await user.should_not_see('10.66.5.4')
     user.find(marker=f'me-device-end-{lost_id}').click()

@@ -74,7 +74,7 @@ async def request_code(body: CodeIn, request: Request, rt: RuntimeDep) -> CodeOu
 async def sign_in(body: SessionIn, request: Request, rt: RuntimeDep) -> SessionOut:
     """Swap the texted code (once) for a citizen's bearer token; wrong codes are limited (429 with Retry-After)."""
     caller = _anonymous(request, rt)
-    signed = await rt.accounts.sign_in(body.phone, body.code, caller)
+    signed = await rt.accounts.sign_in(body.phone, body.code, caller, user_agent=request.headers.get('user-agent', ''))
     return SessionOut(access_token=signed.token, expires_at=signed.expires_at)
 
 

@@ -34,6 +34,7 @@ class CitizenSession(SQLModel, table=True):
     account_id: int = internal(foreign_key='citizen_account.id', index=True)
     token_hash: str = sensitive(max_length=64, unique=True, index=True)
     address: str = internal(default='', max_length=64)
+    device: str = internal(default='', max_length=40)  # a short name ('iPhone · WeChat'), never the User-Agent
     created_at: dt.datetime = internal()
     last_seen_at: dt.datetime = internal()
     expires_at: dt.datetime = internal()

@@ -36,6 +36,7 @@ from app.security.masking import mask_address, mask_phone
 from app.services import audit, citizens
 from app.services.auth import LoginHandoff
 from app.services.deps import Deps
+from app.services.device_names import device_name
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from app.services.identity import parse_id_number
 from app.services.limits import Limit
@@ -98,6 +99,7 @@ class SignedInDevice:
     """One live sign-in of the citizen's account as they see it: where from (masked), since when, last seen."""
 
     session_id: int
+    device: str  # its short name ('iPhone · WeChat'), '' when unknown
     place: str  # the address it signed in from, masked as the rest of the app masks addresses
     signed_in_at: dt.datetime
     last_seen_at: dt.datetime
@@ -146,8 +148,9 @@ class CitizenAccountService(Service):
         )
         return CodeSent(expires_in=CODE_VALID_SECONDS)
 
-    async def sign_in(self, phone: str, code: str, caller: Principal) -> SignedIn:
-        """A session for the phone's account (made on first sign-in) when `code` is its live texted code, once."""
+    async def sign_in(self, phone: str, code: str, caller: Principal, *, user_agent: str = '') -> SignedIn:
+        """A session for the phone's account (made on first sign-in) when `code` is its live texted code, once;
+        it keeps the short name of the device (`user_agent`), for 登录设备."""
         phone = normal_phone(phone)
         subject = self._subject(phone)
         await self.limits.check(GUESSES_PER_PHONE, phone)
@@ -181,6 +184,7 @@ class CitizenAccountService(Service):
                     account_id=account.id,
                     token_hash=token_hash(token),
                     address=caller.address[:64],
+                    device=device_name(user_agent),
                     created_at=now,
                     last_seen_at=now,
                     expires_at=expires_at,
@@ -291,6 +295,7 @@ class CitizenAccountService(Service):
         return [
             SignedInDevice(
                 session_id=row.id,
+                device=row.device,
                 place=mask_address(row.address),
                 signed_in_at=_utc(row.created_at),
                 last_seen_at=_utc(row.last_seen_at),

@@ -24,6 +24,7 @@ from tests.apphost import TEST_SECRET, AppProcess, PreparedDatabase, running_app
 from tests.citizen_login import citizen_token, code_from_outbox, outbox_lines
 from tests.security.browser import UiSocket, open_page
 from tests.security.routes import assert_error, bearer, sqlite_path, token
+from tests.test_device_names import IPHONE_WECHAT
 
 BOSS = ('boss', 'Manager-01-pass')
 
@@ -116,6 +117,20 @@ async def test_forged_and_signed_out_citizen_tokens_are_refused(live: tuple[AppP
         stored = ' '.join(str(value) for row in db.execute('SELECT * FROM citizen_session') for value in row)
     assert 'citizen_sign_in' in actions and 'citizen_sign_out' in actions
     assert mine not in stored and mine[2:] not in stored  # only the token's hash is kept
+
+
+async def test_a_sign_in_keeps_the_devices_short_name_and_never_its_user_agent(
+    live: tuple[AppProcess, PreparedDatabase],
+) -> None:
+    app, prepared = live
+    with app.client(headers={**from_address('198.51.100.6'), 'user-agent': IPHONE_WECHAT}) as client:
+        mine = await citizen_token(client, '13811110006', outbox(app))
+    with closing(sqlite3.connect(sqlite_path(prepared.url))) as db:
+        db.row_factory = sqlite3.Row
+        newest = dict(db.execute('SELECT * FROM citizen_session ORDER BY id DESC LIMIT 1').fetchone())
+    assert newest['device'] == 'iPhone · WeChat'
+    stored = ' '.join(str(value) for value in newest.values())
+    assert 'MicroMessenger' not in stored and 'Mozilla' not in stored and mine not in stored
 
 
 async def test_a_citizen_token_gets_no_staff_route_and_a_staff_token_is_no_citizen(

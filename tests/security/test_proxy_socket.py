@@ -21,6 +21,7 @@ from typing import TypeVar
 
 import httpx
 import pytest
+from redis import Redis
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
@@ -35,7 +36,7 @@ from tests.relatives import invite_relatives, other_process, take_for_a_citizen,
 from tests.security.live_sockets import Refusal, closed_with, listening, refused
 from tests.security.routes import settled_state
 
-REDIS = 'redis://127.0.0.1:6379/11'  # the app and the other process share the hall's bus here
+REDIS = 'redis://127.0.0.1:6379/11'  # the app and the other process share the hall's bus here (this module's alone)
 FIELDS = {'seq', 'status', 'window', 'ahead', 'eta'}
 CITIZENS = itertools.count(1)
 _T = TypeVar('_T')
@@ -54,6 +55,8 @@ class Hall:
 @pytest.fixture(scope='module')
 def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
     tmp = tmp_path_factory.mktemp('proxy-socket')
+    with Redis.from_url(REDIS) as redis:  # this module's own database: an earlier run's counts (5 tickets a day per
+        redis.flushdb()  # phone, the same test citizens each run) must not refuse this run's tickets
     with running_app(tmp, extra_env={'REDIS_URL': REDIS}) as (app, prepared):
         yield Hall(app, prepared, tmp / 'other-var')
 

@@ -21,10 +21,9 @@ import httpx
 import pytest
 from websockets.sync.client import ClientConnection
 
-from app.db import Database
 from app.models.people import Role
 from tests.apphost import AppProcess, NewUser, prepare_database, run_coroutine, sqlite_url, start_app
-from tests.easthall import EAST, EAST_CODE, add_east_hall
+from tests.easthall import EAST, EAST_CODE, add_east_hall_at
 from tests.security.live_sockets import listening
 from tests.security.routes import assert_error, bearer, db_state, settled_state, sqlite_path, token
 from tests.totp import token_body
@@ -46,20 +45,11 @@ class TwoProcesses:
     window_2: int  # main's window serving B, where the manager calls a ticket that clerk w01 must not send
 
 
-async def _add_east(url: str) -> None:
-    db = Database(url)
-    try:
-        async with db.session() as s, s.begin():
-            await add_east_hall(s, window_number=9, serves=['SVC-C'], clerk=EAST_CLERK)
-    finally:
-        await db.dispose()
-
-
 @pytest.fixture(scope='module')
 def halls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoProcesses]:
     tmp = tmp_path_factory.mktemp('ticket-handoff-edge')
     prepared = prepare_database(sqlite_url(tmp / 'city.db'), users=[NewUser(*REVIEWER, role=Role.REVIEWER)])
-    run_coroutine(lambda: _add_east(prepared.url))
+    run_coroutine(lambda: add_east_hall_at(prepared.url, window_number=9, serves=['SVC-C'], clerk=EAST_CLERK))
     main = start_app(prepared.url, tmp / 'main')
     try:
         east = start_app(prepared.url, tmp / 'east', {'HALL_CODE': EAST_CODE})
@@ -194,8 +184,10 @@ def test_with_the_other_hall_down_the_request_waits_and_is_applied_once_when_it_
 def test_the_light_status_socket_says_where_a_sent_ticket_went_and_then_its_new_number(halls: TwoProcesses) -> None:
     halls.east.stop()  # 东区 issues its number only once its process runs: the page hears both steps
     try:
-        with halls.main.client() as client:
-            taken = _take(client)
+        with halls.main.client() as client:  # the clerk's ticket: the module's anonymous ones are at the limit
+            response = client.post('/api/tickets', json={'service_code': 'SVC-A'}, headers=halls.headers['w01'])
+            assert response.status_code == 201, response.text
+            taken = response.json()
         url = f'{halls.main.base_url.replace("http://", "ws://")}/live/track/{taken["code"]}'
         with listening(url, halls.main.base_url, SOCKET_FIELDS) as (socket, snapshot):
             assert snapshot['status'] == 'waiting'

@@ -38,6 +38,7 @@ class TicketSnapshot(BaseModel):
     handling_seconds: float | None = None
     awaiting_arrival: bool = False  # a remote ticket whose citizen is not yet confirmed in the hall
     account_id: int | None = None  # the phone account it was taken or booked by: its /me page knows it as its own
+    citizen_id: int | None = None  # the citizen it was issued for (kiosk, desk): their linked /me page, at once
 
 
 class Event(BaseModel):

@@ -22,7 +22,7 @@ from app.api.ops import router as ops_router
 from app.api.routes import router
 from app.bus_redis import RedisBus
 from app.db import sqlite_decision
-from app.events import HallConfigChanged, ProxyChanged, TicketEventBase
+from app.events import HallConfigChanged, HandoffApplied, ProxyChanged, TicketEventBase, TicketHandedOff
 from app.handoff_inbox import HandoffInbox
 from app.migrate import upgrade_async
 from app.preflight import preflight
@@ -228,11 +228,13 @@ def _resync_when_bus_is_back(rt: runtime.Runtime, hall: LiveHall) -> None:
 
 def _followed_tickets(rt: runtime.Runtime) -> tuple[TicketFeed, Stop]:
     """The followed tickets' shared status texts for /track's live part, fed by ticket events from the bus."""
-    tickets = TicketFeed(rt.queue)
+    tickets = TicketFeed(rt.queue, handoffs=rt.handoffs)
     moved = rt.bus.subscribe(tickets.on_ticket, TicketEventBase, name='followed-tickets')
+    sent = rt.bus.subscribe(tickets.on_handoff, TicketHandedOff, HandoffApplied, name='followed-handoffs')
 
     def stop() -> None:
         rt.bus.unsubscribe(moved)
+        rt.bus.unsubscribe(sent)
         tickets.stop()
 
     return tickets, _async(stop)

@@ -30,6 +30,16 @@ function show(message) {
   part('track-window').textContent = message.status === 'called' && message.window !== null
     ? fill(texts.called, 'n', message.window) : '';
   part('track-arrival').hidden = !SHOWS_ARRIVAL.has(message.status);
+  showHandoff(message.to_hall === undefined ? null : message);
+}
+
+// 跨区通办: where a ticket sent to another hall goes, and its number there once that hall issued it.
+function showHandoff(sent) {
+  part('track-handoff').textContent = sent === null ? ''
+    : fill(fill(texts.handoff, 'hall', sent.to_hall), 'service', sent.to_service);
+  part('track-handoff-pending').textContent = sent !== null && sent.new_number === null ? texts.handoff_pending : '';
+  part('track-handoff-number').textContent = sent === null || sent.new_number === null ? ''
+    : fill(texts.handoff_number, 'number', sent.new_number);
 }
 
 function showEnded() {

@@ -1,10 +1,11 @@
 """/track's live status as one light HTML document: drawn here, kept current by track_status.js.
 
 Why not a NiceGUI page: a hall's waiting citizens keep this open on their phones for an hour, each a server-side
-client otherwise. The document is drawn once from the ticket as it is; what moves (status, place, wait, window)
-arrives over `/live/track/{code}` (twin/ticket_feed.py), the same text for every page of the ticket. It shows
-what the code alone shows on /track today, nothing about the person; the person's sections (texted code, case,
-messages, rating, consents) stay on `/track/{code}`, linked from here. 长辈模式 and the language as on every page.
+client otherwise. The document is drawn once from the ticket as it is; what moves (status, place, wait, window, and
+the other hall of a ticket sent there) arrives over `/live/track/{code}` (twin/ticket_feed.py), the same text for
+every page of the ticket. It shows what the code alone shows on /track today, nothing about the person; the
+person's sections (texted code, case, messages, rating, consents) stay on `/track/{code}`, linked from here.
+长辈模式 and the language as on every page.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ register(
 )
 SCRIPT_PATH = '/static/track_status.js'
 SOCKET_PATH = '/live/track'
-STATUSES = ('waiting', 'called', 'parked', 'completed', 'no_show', 'cancelled')
+STATUSES = ('waiting', 'called', 'parked', 'completed', 'no_show', 'cancelled', 'transferred')
 
 TRACK_CSS = """
 *, *::before, *::after { box-sizing: border-box; }
@@ -78,6 +79,9 @@ def status_texts() -> dict[str, str]:
         'no_eta': t('track.no_eta'),
         'called': t('track.called', n='{n}'),
         'offline': t('track.live.offline'),
+        'handoff': t('track.handoff', hall='{hall}', service='{service}'),
+        'handoff_pending': t('track.handoff.pending'),
+        'handoff_number': t('track.handoff.number', number='{number}'),
     }
     return texts
 
@@ -149,6 +153,9 @@ def status_document(
 <p class="big" data-testid="track-ahead" aria-live="polite"></p>
 <p class="muted" data-testid="track-eta"></p>
 <p class="big called" data-testid="track-window" role="alert"></p>
+<p class="big" data-testid="track-handoff" role="alert"></p>
+<p class="muted" data-testid="track-handoff-pending"></p>
+<p class="number" data-testid="track-handoff-number"></p>
 <div data-testid="track-arrival">{arrival}</div>
 <p class="offline" data-testid="track-offline" hidden></p>
 </section>

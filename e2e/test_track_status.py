@@ -1,12 +1,14 @@
 """/track/{code}/status in chromium: the light page draws its ticket's place, moves it when the queue moves,
-shows the window once called (also after a reload: the snapshot on connect), and keeps elder mode."""
+shows the window once called (also after a reload: the snapshot on connect), and keeps elder mode; a ticket sent
+to another hall says where to go."""
 
 from __future__ import annotations
 
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.apphost import AppProcess, PreparedDatabase
+from tests.apphost import AppProcess, PreparedDatabase, run_coroutine
+from tests.easthall import EAST, EAST_CODE, add_east_hall_at
 from tests.security.routes import bearer, token
 
 W01 = ('w01', 'Window-01-pass')
@@ -47,3 +49,27 @@ def test_the_status_page_follows_its_ticket_to_the_window(
     page.reload()
     expect(page.locator('body.elder')).to_have_count(1)  # remembered by the browser, as on every page
     expect(page.get_by_test_id('track-window')).to_have_text('请到 1 号窗口办理')  # the snapshot on connect
+
+
+def test_the_status_page_says_where_a_ticket_sent_to_another_hall_goes(
+    page: Page, live_hall: tuple[AppProcess, PreparedDatabase]
+) -> None:
+    app, prepared = live_hall
+    run_coroutine(lambda: add_east_hall_at(prepared.url, serves=['SVC-C']))  # 东区, with no process of its own yet
+    mine = take(app)
+    page.goto(f'{app.base_url}/track/{mine["code"]}/status')
+    expect(page.get_by_test_id('track-status')).to_have_text('排队中')
+    expect(page.get_by_test_id('track-handoff')).to_have_text('')
+    with app.client() as client:
+        sent = client.post(
+            f'/api/tickets/{mine["number"]}/hall-transfer',
+            json={'to_hall': EAST_CODE, 'to_service': 'SVC-C', 'reason': '户籍在东区'},
+            headers=bearer(token(client, W01)),
+            timeout=15,
+        )
+    assert sent.status_code == 202, sent.text  # pending until 东区's process issues its number
+    expect(page.get_by_test_id('track-status')).to_have_text('已转至其他大厅', timeout=15_000)
+    expect(page.get_by_test_id('track-handoff')).to_contain_text(f'请前往{EAST}办理')
+    expect(page.get_by_test_id('track-handoff-pending')).to_have_text('该大厅正在为您取号，请稍后刷新本页')
+    expect(page.get_by_test_id('track-handoff-number')).to_have_text('')
+    expect(page.get_by_test_id('track-ahead')).to_have_text('')

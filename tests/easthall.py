@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.clock import utcnow
+from app.db import Database
 from app.models import Hall, ServiceItem, StaffUser, Window, WindowService, WindowState, Zone
 from app.models.people import Role
 from app.security.passwords import hash_password
@@ -71,3 +73,14 @@ async def add_east_hall(
     await s.flush()
     assert hall.id is not None and window.id is not None
     return EastIds(hall.id, window.id)
+
+
+async def add_east_hall_at(url: str, **kwargs: Any) -> EastIds:
+    """Add 东区 to the database at `url` (a running app's, from outside its process); `kwargs` as for
+    `add_east_hall`."""
+    db = Database(url)
+    try:
+        async with db.session() as s, s.begin():
+            return await add_east_hall(s, **kwargs)
+    finally:
+        await db.dispose()

@@ -1,5 +1,6 @@
 """/me/live's pages in one process (twin/citizen_live.py), without a server: which events re-read which citizen's
-page, and which end it. The sockets are stand-ins that record what they were sent and how they were closed."""
+page, and which end it. The sockets are stand-ins that record what they were sent and how they were closed; one
+test takes real tickets to show the events name the citizen a page's linked account is."""
 
 from __future__ import annotations
 
@@ -14,12 +15,16 @@ from app.bus import InProcessBus
 from app.db import Database
 from app.events import CaseStepChanged, CitizenSignedOut, TicketIssued, TicketSnapshot
 from app.fanout import LISTEN_ONLY
+from app.models import TicketCreate
 from app.services.channels import RecordingSmsGateway
 from app.services.citizen_home import MyCase, MyTicket, Today
 from app.services.principal import Principal
 from app.services.queue import QueueService
 from app.settings import Settings
+from tests.callers import DESK
 from tests.conftest import FakeClock
+from tests.factories import SmallHall
+from tests.idnumbers import make_id
 from tests.test_citizen_accounts import service_for as accounts_for
 from tests.test_citizen_accounts import signed_in
 from twin.citizen_live import SESSION_ENDED, CitizenLive, CitizenPage
@@ -84,7 +89,7 @@ class Files:
         return set(session_ids) & self.ended_sessions
 
 
-def issued(ticket_id: int, account_id: int | None) -> TicketIssued:
+def issued(ticket_id: int, account_id: int | None, citizen_id: int | None = None) -> TicketIssued:
     snapshot = TicketSnapshot(
         id=ticket_id,
         number=f'A{ticket_id:03d}',
@@ -95,6 +100,7 @@ def issued(ticket_id: int, account_id: int | None) -> TicketIssued:
         queued_at=NOW,
         taken_at=NOW,
         account_id=account_id,
+        citizen_id=citizen_id,
     )
     return TicketIssued(hall_id=1, payload=snapshot)
 
@@ -108,9 +114,11 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-async def open_page(live: CitizenLive, session_id: int, account_id: int) -> tuple[Phone, asyncio.Task[None]]:
+async def open_page(
+    live: CitizenLive, session_id: int, account_id: int, citizen_id: int | None = None
+) -> tuple[Phone, asyncio.Task[None]]:
     phone = Phone()
-    page = CitizenPage(session_id, Principal.account(account_id))
+    page = CitizenPage(session_id, Principal.account(account_id, citizen_id=citizen_id))
 
     async def serve() -> None:
         async with live.opened(page):
@@ -164,6 +172,37 @@ async def test_a_ticket_of_the_account_or_a_step_of_its_case_re_reads_only_that_
         task.cancel()
     await asyncio.gather(mine_task, theirs_task, return_exceptions=True)
     assert live.pages == set()
+
+
+async def test_a_ticket_issued_for_the_linked_citizen_reaches_their_page_at_once_and_no_other() -> None:
+    files = Files()
+    live = live_for(files)
+    linked, linked_task = await open_page(live, session_id=1, account_id=1, citizen_id=30)
+    unlinked, unlinked_task = await open_page(live, session_id=2, account_id=2)
+    await live.on_event(issued(8, account_id=None, citizen_id=31))  # another citizen's ticket at the kiosk
+    assert [len(linked.homes()), len(unlinked.homes())] == [1, 1] and files.reads == 2
+    files.tickets[1] = [done_ticket(9)]
+    await live.on_event(issued(9, account_id=None, citizen_id=30))  # theirs, taken at the kiosk with the ID card
+    await settle()
+    assert [len(linked.homes()), len(unlinked.homes())] == [2, 1] and files.reads == 3
+    assert [ticket['id'] for ticket in linked.homes()[-1]['tickets']] == [9]  # type: ignore[union-attr]
+    for task in (linked_task, unlinked_task):
+        task.cancel()
+    await asyncio.gather(linked_task, unlinked_task, return_exceptions=True)
+
+
+async def test_a_ticket_issued_for_a_citizen_names_them_in_its_event(
+    queue: QueueService, hall: SmallHall, bus: InProcessBus
+) -> None:
+    """What the test above relies on: a desk's ticket for an ID card carries its citizen, a plain one none."""
+    heard: list[TicketIssued] = []
+    bus.subscribe(heard.append, TicketIssued)
+    elder = make_id(dt.date(1950, 3, 8), sequence='421')
+    view = await queue.take_ticket(TicketCreate(service_code=hall.service_a, id_number=elder), caller=DESK)
+    await queue.take_ticket(TicketCreate(service_code=hall.service_a), caller=DESK)
+    await bus.drain()
+    assert view.ticket.citizen_id is not None
+    assert [event.payload.citizen_id for event in heard] == [view.ticket.citizen_id, None]
 
 
 async def test_a_sign_out_ends_its_sessions_pages_at_once_and_the_check_ends_revoked_ones() -> None:

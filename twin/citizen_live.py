@@ -5,7 +5,9 @@ A page holds each open ticket of the day on that ticket's channel of the ticket 
 same serialised text every page of the ticket gets, tagged with the ticket on its way into the page's one outbox;
 a citizen with two tickets listens to two shared channels and nothing is recomputed per page. What is personal
 (which tickets, the open cases) is read once when the socket opens, and again only when an event concerns this
-citizen: a ticket their account takes or books, a step of one of their cases. Frames, each one JSON text:
+citizen: a ticket their account takes or books, one issued for the citizen the account is linked to (at a kiosk
+or a desk: the event names the citizen, so other citizens' tickets cost no read), a step of one of their cases.
+Frames, each one JSON text:
 
     {"type": "home", "tickets": [{"id": 7, "number": "A003", "service": "...", ...}], "cases": [...]}
     {"type": "ticket", "id": 7, "live": {"seq": 3, "status": "waiting", "window": null, "ahead": 4, "eta": 12}}
@@ -220,8 +222,11 @@ class CitizenLive:
 
 
 def _concerns(page: CitizenPage, event: Event) -> bool:
-    if isinstance(event, TicketEventBase):  # a new ticket of the account; the held ones move on their channels
-        return event.payload.account_id == page.account_id and event.payload.id not in page.held
+    if isinstance(event, TicketEventBase):  # a new ticket of the account or its linked citizen; held ones move alone
+        ticket = event.payload
+        citizen = page.caller.citizen_id
+        mine = ticket.account_id == page.account_id or (citizen is not None and ticket.citizen_id == citizen)
+        return mine and ticket.id not in page.held
     if isinstance(event, CaseStepChanged):
         return event.case_id in page.case_ids or event.ticket_id in page.held
     return False

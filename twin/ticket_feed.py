@@ -6,6 +6,10 @@ only tickets someone watches. What a page shows, as texts (`seq` is the channel'
 
     {"seq": 3, "status": "waiting", "window": null, "ahead": 4, "eta": 12}
     {"seq": 4, "status": "called", "window": 2, "ahead": null, "eta": null}
+    {"seq": 5, "status": "transferred", ..., "to_hall": "东区", "to_service": "户籍", "new_number": null}
+
+A ticket sent to another hall (跨区通办, app/services/ticket_handoff.py) says where it went and, once that hall
+issued it, its new number: read once per handoff event of a followed ticket (`on_handoff`), never per page.
 
 Each text is the whole status, so a page applies any text as the truth. Nothing personal: the status, the place
 in the queue and the window, as the code alone shows today (app/services/tracking.py). A change of the ticket
@@ -20,17 +24,31 @@ import asyncio
 import json
 import time
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from app.events import Event, TicketEventBase
+from app.events import Event, HandoffApplied, TicketEventBase, TicketHandedOff
 from app.fanout import Channel
 from app.models.ticket import TicketStatus
 from app.services.live_queue import LiveQueue
 from app.services.priority import order_key
 from app.services.queue import QueueService
+from app.services.ticket_handoff import HandoffView, TicketHandoffService
 from app.services.tracking import Tracked
 
 RECOUNT_INTERVAL = 0.25  # at most four place updates a second
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a ticket sent to another hall goes: the hall, the service, and its number there once issued."""
+
+    hall: str
+    service: str
+    number: str | None
+
+    @classmethod
+    def of(cls, handoff: HandoffView) -> Where:
+        return cls(handoff.to_hall, handoff.to_service, handoff.new_number)
 
 
 @dataclass(frozen=True)
@@ -41,10 +59,20 @@ class TicketStatusText:
     window: int | None
     ahead: int | None = None
     eta: int | None = None  # minutes
+    where: Where | None = None  # a transferred ticket's other hall
 
     def text(self, seq: int) -> str:
-        body = {'seq': seq, 'status': self.status, 'window': self.window, 'ahead': self.ahead, 'eta': self.eta}
-        return json.dumps(body, separators=(',', ':'))
+        body: dict[str, object] = {
+            'seq': seq,
+            'status': self.status,
+            'window': self.window,
+            'ahead': self.ahead,
+            'eta': self.eta,
+        }
+        if self.where is not None:
+            where = self.where
+            body |= {'to_hall': where.hall, 'to_service': where.service, 'new_number': where.number}
+        return json.dumps(body, separators=(',', ':'), ensure_ascii=False)
 
 
 class FollowedTicket:
@@ -66,8 +94,16 @@ class FollowedTicket:
 class TicketFeed:
     """Every followed ticket's channel, fed by ticket events from the bus and places from the live queue."""
 
-    def __init__(self, queue: QueueService, *, recount_interval: float = RECOUNT_INTERVAL) -> None:
+    def __init__(
+        self,
+        queue: QueueService,
+        *,
+        handoffs: TicketHandoffService | None = None,
+        recount_interval: float = RECOUNT_INTERVAL,
+    ) -> None:
+        """`handoffs` lets a transferred ticket say where it went (without it, only that it went)."""
         self.queue = queue
+        self.handoffs = handoffs
         self.recount_interval = recount_interval
         self.tickets: dict[int, FollowedTicket] = {}
         self._dirty: set[int] = set()  # services whose places moved since the last recount
@@ -85,6 +121,8 @@ class TicketFeed:
             if followed is None:
                 view = await self.queue.ticket_view_by_id(tracked.ticket_id)
                 shown = self._status(tracked.ticket_id, tracked.service_id, view.ticket.status, view.window_number)
+                if shown.status == TicketStatus.TRANSFERRED:
+                    shown = replace(shown, where=await self._where(tracked.ticket_id))
                 followed = FollowedTicket(tracked.ticket_id, tracked.service_id, shown)
                 self.tickets[tracked.ticket_id] = followed
             followed.holders += 1
@@ -102,10 +140,32 @@ class TicketFeed:
         ticket = event.payload
         followed = self.tickets.get(ticket.id)
         if followed is not None:
-            followed.show(self._status(ticket.id, ticket.service_id, ticket.status, ticket.window_number))
+            shown = self._status(ticket.id, ticket.service_id, ticket.status, ticket.window_number)
+            if shown.status == TicketStatus.TRANSFERRED:  # where it went comes with `on_handoff`, in either order
+                shown = replace(shown, where=followed.shown.where)
+            followed.show(shown)
         if any(f.service_id == ticket.service_id for f in self.tickets.values()):
             self._dirty.add(ticket.service_id)
             self._schedule()
+
+    async def on_handoff(self, event: Event) -> None:
+        """A followed ticket went to another hall, or that hall issued its number: its pages hear where, now."""
+        if isinstance(event, TicketHandedOff):
+            ticket_id = event.payload.id
+        elif isinstance(event, HandoffApplied):
+            ticket_id = event.from_ticket_id
+        else:
+            return
+        if ticket_id not in self.tickets:
+            return
+        where = await self._where(ticket_id)
+        followed = self.tickets.get(ticket_id)
+        if followed is not None and where is not None:
+            followed.show(TicketStatusText(TicketStatus.TRANSFERRED, None, where=where))
+
+    async def _where(self, ticket_id: int) -> Where | None:
+        handoff = await self.handoffs.of_ticket(ticket_id) if self.handoffs is not None else None
+        return Where.of(handoff) if handoff is not None else None
 
     def _schedule(self) -> None:
         if self._handle is not None:

@@ -805,6 +805,7 @@ def snapshot_of(ticket: Ticket, *, service_code: str, window_number: int | None)
         handling_seconds=handling,
         awaiting_arrival=ticket.awaiting_arrival,
         account_id=ticket.account_id,
+        citizen_id=ticket.citizen_id,
     )
 
 

@@ -5,24 +5,26 @@ The small hall ('main') and 东区 ('east', window 9 serving SVC-C, clerk e01) e
 and a replay are refused and change nothing, and so is a clerk sending the ticket another window serves. Then main's
 clerk sends a waiting ticket: 东区's process issues its own number, the old code reads `transferred`; with 东区's
 process down the request waits (202) and is applied, once, when that process runs again, and main's process then
-learns it by itself (the row is marked announced).
+learns it by itself (the row is marked announced), and the old code's light status socket tells both steps live.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 
 import httpx
 import pytest
+from websockets.sync.client import ClientConnection
 
-from app.db import Database
 from app.models.people import Role
 from tests.apphost import AppProcess, NewUser, prepare_database, run_coroutine, sqlite_url, start_app
-from tests.easthall import EAST_CODE, add_east_hall
+from tests.easthall import EAST, EAST_CODE, add_east_hall_at
+from tests.security.live_sockets import listening
 from tests.security.routes import assert_error, bearer, db_state, settled_state, sqlite_path, token
 from tests.totp import token_body
 
@@ -31,6 +33,7 @@ BOSS = ('boss', 'Manager-01-pass')
 REVIEWER = ('rv01', 'Reviewer-01-pass')
 EAST_CLERK = ('e01', 'East-Clerk-01-pass')  # window 9 of 东区
 GOOD = {'to_hall': EAST_CODE, 'to_service': 'SVC-C', 'reason': '户籍在东区'}
+SOCKET_FIELDS = {'seq', 'status', 'window', 'ahead', 'eta'}  # a waiting ticket's text on /live/track
 
 
 @dataclass
@@ -42,20 +45,11 @@ class TwoProcesses:
     window_2: int  # main's window serving B, where the manager calls a ticket that clerk w01 must not send
 
 
-async def _add_east(url: str) -> None:
-    db = Database(url)
-    try:
-        async with db.session() as s, s.begin():
-            await add_east_hall(s, window_number=9, serves=['SVC-C'], clerk=EAST_CLERK)
-    finally:
-        await db.dispose()
-
-
 @pytest.fixture(scope='module')
 def halls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoProcesses]:
     tmp = tmp_path_factory.mktemp('ticket-handoff-edge')
     prepared = prepare_database(sqlite_url(tmp / 'city.db'), users=[NewUser(*REVIEWER, role=Role.REVIEWER)])
-    run_coroutine(lambda: _add_east(prepared.url))
+    run_coroutine(lambda: add_east_hall_at(prepared.url, window_number=9, serves=['SVC-C'], clerk=EAST_CLERK))
     main = start_app(prepared.url, tmp / 'main')
     try:
         east = start_app(prepared.url, tmp / 'east', {'HALL_CODE': EAST_CODE})
@@ -89,6 +83,15 @@ def _announced(url: str) -> list[bool]:
     """Per handoff: has the sending hall's process told its own pages that it was applied?"""
     with closing(sqlite3.connect(sqlite_path(url), timeout=30)) as db:
         return [row[0] is not None for row in db.execute('SELECT announced_at FROM ticket_handoff ORDER BY id')]
+
+
+def _text_until(socket: ClientConnection, done: Callable[[dict[str, object]], bool]) -> dict[str, object]:
+    """The first text on the socket that satisfies `done` (within the 15 s an inbox round and a restart take)."""
+    deadline = time.monotonic() + 15
+    while True:
+        text = dict(json.loads(socket.recv(timeout=max(deadline - time.monotonic(), 0.01))))
+        if done(text):
+            return text
 
 
 def test_strangers_and_the_other_halls_clerk_cannot_send_a_ticket(halls: TwoProcesses) -> None:
@@ -176,3 +179,27 @@ def test_with_the_other_hall_down_the_request_waits_and_is_applied_once_when_it_
     while not _announced(halls.url)[-1] and time.monotonic() < deadline:  # main's process learns it, by itself
         time.sleep(0.2)
     assert all(_announced(halls.url))
+
+
+def test_the_light_status_socket_says_where_a_sent_ticket_went_and_then_its_new_number(halls: TwoProcesses) -> None:
+    halls.east.stop()  # 东区 issues its number only once its process runs: the page hears both steps
+    try:
+        with halls.main.client() as client:  # the clerk's ticket: the module's anonymous ones are at the limit
+            response = client.post('/api/tickets', json={'service_code': 'SVC-A'}, headers=halls.headers['w01'])
+            assert response.status_code == 201, response.text
+            taken = response.json()
+        url = f'{halls.main.base_url.replace("http://", "ws://")}/live/track/{taken["code"]}'
+        with listening(url, halls.main.base_url, SOCKET_FIELDS) as (socket, snapshot):
+            assert snapshot['status'] == 'waiting'
+            with halls.main.client() as client:
+                assert _send(client, taken['number'], GOOD, halls.headers['w01']).status_code == 202
+            sent = _text_until(socket, lambda text: 'to_hall' in text)
+            assert (sent['status'], sent['to_hall'], sent['new_number']) == ('transferred', EAST, None)
+            assert sent['to_service']
+            halls.east.start()
+            applied = _text_until(socket, lambda text: text.get('new_number') is not None)
+            assert applied['status'] == 'transferred' and applied['to_hall'] == EAST
+            assert str(applied['new_number']).startswith('C')
+    finally:
+        if not halls.east.running:
+            halls.east.start()

@@ -50,7 +50,7 @@ class DevicesPanel:
         since = device.signed_in_at.astimezone(self.tz).strftime('%Y-%m-%d %H:%M')
         seen = device.last_seen_at.astimezone(self.tz).strftime('%m-%d %H:%M')
         with tid(ui.row(), f'me-device-{device.session_id}').classes('w-full items-center justify-between no-wrap'):
-            with ui.column().classes('gap-0'):
+            with ui.column().classes('gap-0 min-w-0'):
                 which = t('me.devices.this') if device.this_one else t('me.devices.other')
                 place = device.place or t('me.devices.unknown_place')
                 ui.label(' · '.join(part for part in (which, device.device, place) if part)).classes('text-base')
@@ -59,7 +59,7 @@ class DevicesPanel:
                 tid(
                     ui.button(t('me.devices.end'), on_click=self._ender(device.session_id)),
                     f'me-device-end-{device.session_id}',
-                ).props('outline color=negative')
+                ).props('outline color=negative no-wrap').classes('shrink-0')  # the text wraps, never the button
 
     def _ender(self, session_id: int) -> Callable[[], Awaitable[None]]:
         async def end() -> None:

@@ -59,7 +59,7 @@ class ProxyScreen:
                 if self.access.tracked.ticket_id is not None:  # to keep open for hours: no server client behind it
                     link = ui.link(t('proxy.live.keep'), proxy_status_path(self.token))
                     tid(link, 'proxy-status-link').classes('text-sm')
-            self.ticket = TicketCard(self.queue, self.access.tracked)
+            self.ticket = TicketCard(self.queue, self.access.tracked, next_text='proxy.next')
             self.helper = ProxyHelper(self.journey.proxy, self.access, self.token)
             self.cases = CaseList(self.journey, self.access.tracked, tz=self.tz, base_url=self.base_url)
             self.visits = self._visit_panel(await self._services() if grant.can_fill else {})

@@ -61,4 +61,5 @@ def proxy_frame(token: str, grant: ProxyGrant, tz: ZoneInfo) -> StatusFrame:
         banner=banner,
         ended=t('proxy.ended'),
         title=t('proxy.page'),
+        next=t('proxy.next'),
     )

@@ -51,6 +51,10 @@ register(
             '窗口受理后，这里会列出需要准备的材料',
             'The documents to bring are listed here once a window accepts the case',
         ),
+        'proxy.next': (
+            '下一个就是家人的号，请提醒他留意叫号',
+            'Your family member is next: remind them to listen for it',
+        ),
         'proxy.ready': ('已备好', 'Ready'),
         'proxy.sent': ('已告诉本人，等待确认', 'Sent: waiting for their confirmation'),
         'proxy.ended': (

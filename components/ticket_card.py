@@ -22,9 +22,18 @@ from components.texts import t
 
 
 class TicketCard:
-    def __init__(self, queue: QueueService, tracked: Tracked, *, handoffs: TicketHandoffService | None = None) -> None:
-        """`handoffs` lets the card say where a ticket sent to another hall (跨区通办) goes, and its new number."""
+    def __init__(
+        self,
+        queue: QueueService,
+        tracked: Tracked,
+        *,
+        handoffs: TicketHandoffService | None = None,
+        next_text: str = 'track.next',
+    ) -> None:
+        """`handoffs` lets the card say where a ticket sent to another hall (跨区通办) goes, and its new number;
+        `next_text` what it says when the ticket is next (a relative's card speaks of the family member's number)."""
         self.queue = queue
+        self.next_text = next_text
         self.tracked = tracked
         self.handoffs = handoffs
         self.handoff: HandoffView | None = None
@@ -96,7 +105,7 @@ class TicketCard:
         )
         if position is None:
             return
-        ahead = t('track.ahead', n=position.ahead) if position.ahead else t('track.next')
+        ahead = t('track.ahead', n=position.ahead) if position.ahead else t(self.next_text)
         tid(ui.label(ahead), 'track-ahead').classes('text-2xl font-bold')
         estimate = position.estimate
         wait = t('track.eta', m=round(estimate.minutes)) if estimate is not None else t('track.no_eta')

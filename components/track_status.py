@@ -100,6 +100,7 @@ class StatusFrame:
     banner: str = ''
     ended: str = ''
     title: str = ''  # the header's page name: /track's when empty
+    next: str = ''  # what it says when the ticket is next: /track's "you are next" when empty
 
     @classmethod
     def for_code(cls, code: str) -> StatusFrame:
@@ -125,7 +126,8 @@ def status_document(
     """The page for one ticket; `arrival_qr` a data URI while a remote ticket's citizen is not yet in the hall."""
     lang = get_settings().lang
     title = frame.title or t('track.title')
-    texts = escape(json.dumps(status_texts() | ({'ended': frame.ended} if frame.ended else {}), ensure_ascii=False))
+    own = {key: text for key, text in (('ended', frame.ended), ('next', frame.next)) if text}
+    texts = escape(json.dumps(status_texts() | own, ensure_ascii=False))
     green_mark = f'<span class="green" data-testid="track-green">{escape(t("track.green"))}</span>' if green else ''
     how = escape(t('track.remote_arrival'))
     arrival = (

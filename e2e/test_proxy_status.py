@@ -31,6 +31,9 @@ def invited(page: Page, app: AppProcess, citizen: int) -> tuple[dict[str, str], 
     return ticket, link, relative
 
 
+RELATIVE_NEXT = '下一个就是家人的号，请提醒他留意叫号'  # not /track's "you are next": the relative is not in the queue
+
+
 def test_a_relatives_light_page_follows_the_ticket_and_ends_when_the_citizen_ends_it(
     page: Page, live_hall: tuple[AppProcess, PreparedDatabase]
 ) -> None:
@@ -40,10 +43,12 @@ def test_a_relatives_light_page_follows_the_ticket_and_ends_when_the_citizen_end
     path = link.removeprefix(app.base_url)
     relative.goto(link)  # the full page, where the relative acts, leads to the light one to keep open
     expect(relative.get_by_test_id('proxy-status-link')).to_have_attribute('href', f'{path}/status')
+    expect(relative.get_by_test_id('track-ahead')).to_have_text(RELATIVE_NEXT)  # the family member's number
     relative.goto(f'{link}/status')
     expect(relative.get_by_test_id('proxy-banner')).to_contain_text('您正在协助家人办事（子女）')
     expect(relative.get_by_test_id('track-number')).to_have_text(ticket['number'])
     expect(relative.get_by_test_id('track-status')).to_have_text('排队中')
+    expect(relative.get_by_test_id('track-ahead')).to_have_text(RELATIVE_NEXT)
     expect(relative.get_by_test_id('track-person-link')).to_have_attribute('href', path)
     assert relative.evaluate('document.documentElement.scrollWidth') <= 390, 'no sideways scrolling on a phone'
 

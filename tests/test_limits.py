@@ -1,4 +1,5 @@
-"""Abuse limits: counted per subject in fixed windows, in the database or Redis, never holding a raw subject."""
+"""Abuse limits: counted per subject in a window from its first attempt, in the database or Redis, never holding a
+raw subject."""
 
 from __future__ import annotations
 
@@ -39,6 +40,27 @@ async def test_the_attempt_over_the_limit_is_refused_until_the_window_ends(db: D
     clock.advance(0.6)
     await limits.check(THREE_A_MINUTE, '10.0.0.1')  # a new window
     assert await limits.hit(THREE_A_MINUTE, '10.0.0.1') == 1
+
+
+async def test_a_window_starts_at_the_first_attempt_so_a_burst_across_the_minute_gets_no_second_allowance(
+    db: Database, clock: FakeClock
+) -> None:
+    limits = database_limits(db, clock)
+    clock.now = clock.now.replace(second=50)  # ten seconds before the clock's minute turns
+    for _ in range(3):
+        await limits.hit(THREE_A_MINUTE, '10.0.0.9')
+    clock.advance(20 / 60)  # the minute has turned; the subject's window has not
+    with pytest.raises(TooManyRequests) as refused:
+        await limits.hit(THREE_A_MINUTE, '10.0.0.9')
+    assert refused.value.retry_after == 40  # when this subject may go on, not when the clock's minute turns
+    with pytest.raises(TooManyRequests) as checked:
+        await limits.check(THREE_A_MINUTE, '10.0.0.9')
+    assert checked.value.retry_after == 40
+    clock.advance(41 / 60)
+    assert await limits.count(THREE_A_MINUTE, '10.0.0.9') == 0  # an ended window counts nothing
+    assert await limits.hit(THREE_A_MINUTE, '10.0.0.9') == 1  # the same row starts a new window
+    async with db.read_session() as s:
+        assert len(list((await s.execute(select(RateCounter))).scalars())) == 1
 
 
 async def test_check_does_not_count_and_reset_forgets(db: Database, clock: FakeClock) -> None:
@@ -84,7 +106,7 @@ async def test_redis_counts_across_limits_objects_and_expires(sqlite_db: Databas
         await a.hit(THREE_A_MINUTE, subject)
         with pytest.raises(TooManyRequests):
             await b.hit(THREE_A_MINUTE, subject)
-        slot_key, _, _ = a._slot(THREE_A_MINUTE, subject)
+        slot_key = a._slot(THREE_A_MINUTE, subject).key
         ttl = await redis_a.ttl(f'halltwin:limit:{slot_key}')
         assert 0 < ttl <= 61  # Redis forgets the window by itself
         async with sqlite_db.read_session() as s:
@@ -151,8 +173,9 @@ async def test_hit_all_through_redis_counts_like_hit(sqlite_db: Database, clock:
     try:
         await limits.hit_all([(TWO_A_MINUTE, subject), (THREE_A_MINUTE, subject)])
         await limits.hit_all([(TWO_A_MINUTE, subject), (THREE_A_MINUTE, subject)])
-        with pytest.raises(TooManyRequests):
+        with pytest.raises(TooManyRequests) as refused:
             await limits.hit_all([(TWO_A_MINUTE, subject), (THREE_A_MINUTE, subject)])
+        assert 0 < refused.value.retry_after <= 61  # Redis's own clock: the window's time left
         assert (await limits.count(TWO_A_MINUTE, subject), await limits.count(THREE_A_MINUTE, subject)) == (3, 2)
     finally:
         await limits.close()

@@ -2,9 +2,11 @@
 
 Why not in memory: one process's counter is forgotten by a restart and not seen by a second process, so
 an attacker only has to wait for one or spread over both. Each limit counts attempts per subject (an
-address, a phone, a tracking code, an account) in fixed windows: the window's number is part of the key,
-so old counts expire by themselves. Subjects are stored only as keyed hashes (phones and addresses are
-personal data). A refusal is `TooManyRequests`: HTTP 429 with Retry-After, and the same words on pages.
+address, a phone, a tracking code, an account) in a window that starts at the subject's first attempt and
+ends `window` later; the next attempt after that starts a new one. Why not windows on the clock's grid (the
+hour, the day): a burst that straddles a boundary would get twice the limit, and Retry-After would say when
+the grid turns rather than when this subject may go on. Subjects are stored only as keyed hashes (phones and
+addresses are personal data). A refusal is `TooManyRequests`: HTTP 429 with Retry-After, and the same words on pages.
 
 With Redis configured, a Redis outage falls back to the database counters (limits keep holding, slower)
 and is logged once each way.
@@ -24,7 +26,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import delete
+from sqlalchemy import case, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 
@@ -50,7 +52,7 @@ class TooManyRequests(DomainError):
 
 @dataclass(frozen=True)
 class Limit:
-    """At most `max` attempts per subject within each `window` (fixed windows)."""
+    """At most `max` attempts per subject within `window` of its first attempt."""
 
     name: str
     max: int
@@ -64,7 +66,7 @@ class Limit:
 
 @dataclass(frozen=True)
 class Slot:
-    """One limit's counter for the current window: its key, when it expires, and the most it may reach."""
+    """One limit's counter: its key, when a window starting now would end (in `ttl` seconds), the most it may reach."""
 
     key: str
     expires_at: dt.datetime
@@ -72,26 +74,40 @@ class Slot:
     max: int
 
 
+@dataclass(frozen=True)
+class Counted:
+    """A counter's value and the seconds until its window ends (0 for a counter that does not exist)."""
+
+    value: int
+    seconds_left: int
+
+
 class CounterStore(ABC):
-    """Counters that expire: `incr` adds one and returns the new count."""
+    """Counters that expire: `add` adds one to the live counter, or starts a new one that ends at `expires_at`."""
 
     @abstractmethod
-    async def incr(self, key: str, *, ttl: int, expires_at: dt.datetime) -> int: ...
+    async def add(self, key: str, *, ttl: int, expires_at: dt.datetime) -> Counted: ...
 
-    async def incr_until_over(self, slots: Sequence[Slot]) -> list[int]:
+    async def incr(self, key: str, *, ttl: int, expires_at: dt.datetime) -> int:
+        return (await self.add(key, ttl=ttl, expires_at=expires_at)).value
+
+    async def incr_until_over(self, slots: Sequence[Slot]) -> list[Counted]:
         """Add one to each counter in order, stopping after the first that goes over its `max`: the counts so far.
 
-        The same counts as one `incr` after another that stops at the first refusal; a store may do it in one write.
+        The same counts as one `add` after another that stops at the first refusal; a store may do it in one write.
         """
-        counts: list[int] = []
+        counts: list[Counted] = []
         for slot in slots:
-            counts.append(await self.incr(slot.key, ttl=slot.ttl, expires_at=slot.expires_at))
-            if counts[-1] > slot.max:
+            counts.append(await self.add(slot.key, ttl=slot.ttl, expires_at=slot.expires_at))
+            if counts[-1].value > slot.max:
                 break
         return counts
 
     @abstractmethod
-    async def get(self, key: str) -> int: ...
+    async def peek(self, key: str) -> Counted: ...
+
+    async def get(self, key: str) -> int:
+        return (await self.peek(key)).value
 
     @abstractmethod
     async def delete(self, key: str) -> None: ...
@@ -101,43 +117,55 @@ class CounterStore(ABC):
 
 
 class DatabaseCounters(CounterStore):
-    """One row per key and window (`rate_counter`), upserted in its own short transaction."""
+    """One row per key (`rate_counter`), upserted in its own short transaction; a row past its end starts over."""
 
     def __init__(self, db: Database, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.db = db
         self.clock = clock
         self._increments = 0
 
-    async def incr(self, key: str, *, ttl: int, expires_at: dt.datetime) -> int:
+    async def add(self, key: str, *, ttl: int, expires_at: dt.datetime) -> Counted:
         return (await self.incr_until_over([Slot(key, expires_at, ttl, max=0)]))[0]
 
-    async def incr_until_over(self, slots: Sequence[Slot]) -> list[int]:
+    async def incr_until_over(self, slots: Sequence[Slot]) -> list[Counted]:
         """All of them in one transaction: one durable commit for a take's two or three limits, not one each."""
-        counts: list[int] = []
+        counts: list[Counted] = []
+        now = self.clock()
         async with unit_of_work(self.db) as uow:
             s = uow.session
             for slot in slots:
-                counts.append(int((await s.execute(self._upsert(slot))).scalar_one()))
+                value, ends = (await s.execute(self._upsert(slot, now))).one()
+                counts.append(Counted(int(value), _seconds_until(ends, now)))
                 self._increments += 1
                 if self._increments % CLEANUP_EVERY == 0:
-                    await s.execute(delete(RateCounter).where(col(RateCounter.expires_at) < self.clock()))
-                if counts[-1] > slot.max:
+                    await s.execute(delete(RateCounter).where(col(RateCounter.expires_at) < now))
+                if counts[-1].value > slot.max:
                     break
         return counts
 
-    def _upsert(self, slot: Slot) -> Any:
+    def _upsert(self, slot: Slot, now: dt.datetime) -> Any:
         dialect = sqlite if self.db.is_sqlite else postgresql
-        return (
-            dialect.insert(RateCounter)
-            .values(key=slot.key, count=1, expires_at=slot.expires_at)
-            .on_conflict_do_update(index_elements=['key'], set_={'count': RateCounter.count + 1})
-            .returning(col(RateCounter.count))
-        )
+        insert = dialect.insert(RateCounter).values(key=slot.key, count=1, expires_at=slot.expires_at)
+        ended = col(RateCounter.expires_at) <= now
+        return insert.on_conflict_do_update(
+            index_elements=['key'],
+            set_={
+                'count': case((ended, 1), else_=col(RateCounter.count) + 1),
+                'expires_at': case((ended, insert.excluded.expires_at), else_=col(RateCounter.expires_at)),
+            },
+        ).returning(col(RateCounter.count), col(RateCounter.expires_at))
 
-    async def get(self, key: str) -> int:
+    async def peek(self, key: str) -> Counted:
+        now = self.clock()
         async with self.db.read_session() as s:
-            row = (await s.execute(select(RateCounter.count).where(RateCounter.key == key))).scalar_one_or_none()
-        return int(row or 0)
+            row = (
+                await s.execute(
+                    select(RateCounter.count, RateCounter.expires_at).where(
+                        RateCounter.key == key, col(RateCounter.expires_at) > now
+                    )
+                )
+            ).one_or_none()
+        return Counted(0, 0) if row is None else Counted(int(row[0]), _seconds_until(row[1], now))
 
     async def delete(self, key: str) -> None:
         async with unit_of_work(self.db) as uow:
@@ -153,26 +181,30 @@ class RedisCounters(CounterStore):
         self.fallback = fallback
         self.available = True
 
-    async def incr(self, key: str, *, ttl: int, expires_at: dt.datetime) -> int:
+    async def add(self, key: str, *, ttl: int, expires_at: dt.datetime) -> Counted:
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.incr(REDIS_PREFIX + key)
                 pipe.expire(REDIS_PREFIX + key, ttl, nx=True)
-                count, _ = await pipe.execute()
+                pipe.ttl(REDIS_PREFIX + key)
+                count, _, left = await pipe.execute()
         except (RedisError, OSError) as error:
             self._lost(error)
-            return await self.fallback.incr(key, ttl=ttl, expires_at=expires_at)
+            return await self.fallback.add(key, ttl=ttl, expires_at=expires_at)
         self._back()
-        return int(count)
+        return Counted(int(count), max(int(left), 0))
 
-    async def get(self, key: str) -> int:
+    async def peek(self, key: str) -> Counted:
         try:
-            value = await self.redis.get(REDIS_PREFIX + key)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.get(REDIS_PREFIX + key)
+                pipe.ttl(REDIS_PREFIX + key)
+                value, left = await pipe.execute()
         except (RedisError, OSError) as error:
             self._lost(error)
-            return await self.fallback.get(key)
+            return await self.fallback.peek(key)
         self._back()
-        return int(value or 0)
+        return Counted(int(value or 0), max(int(left), 0))
 
     async def delete(self, key: str) -> None:
         try:
@@ -206,48 +238,47 @@ class Limits:
     async def hit_all(self, hits: Sequence[tuple[Limit, str]]) -> None:
         """Count one attempt against each (limit, subject) in order, in one write where the store can; refuse
         (TooManyRequests) at the first that is over, without counting the ones after it: as `hit` one by one."""
-        slots: list[tuple[Limit, Slot, int]] = []
-        for limit, subject in hits:
-            key, ends, retry_after = self._slot(limit, subject)
-            slots.append((limit, Slot(key, ends, retry_after + 1, limit.max), retry_after))
-        counts = await self.store.incr_until_over([slot for _, slot, _ in slots])
-        for (limit, _, retry_after), count in zip(slots, counts, strict=False):
-            if count > limit.max:
-                raise limit.refusal(retry_after)
+        slots = [(limit, self._slot(limit, subject)) for limit, subject in hits]
+        counts = await self.store.incr_until_over([slot for _, slot in slots])
+        for (limit, _), counted in zip(slots, counts, strict=False):
+            if counted.value > limit.max:
+                raise limit.refusal(counted.seconds_left)
 
-    def _slot(self, limit: Limit, subject: str) -> tuple[str, dt.datetime, int]:
-        """The counter's key for the current window, when the window ends, and seconds until then."""
-        now = self.clock()
+    def _slot(self, limit: Limit, subject: str) -> Slot:
+        """The subject's counter for the limit, and when a window that started now would end."""
         span = limit.window.total_seconds()
-        index = math.floor(now.timestamp() / span)
-        ends = dt.datetime.fromtimestamp((index + 1) * span, tz=dt.UTC)
         digest = hmac.new(self._key, subject.encode(), hashlib.sha256).hexdigest()[:32]
-        return f'{limit.name}:{digest}:{index}', ends, math.ceil((ends - now).total_seconds())
+        return Slot(f'{limit.name}:{digest}', self.clock() + limit.window, math.ceil(span) + 1, limit.max)
 
     async def hit(self, limit: Limit, subject: str) -> int:
         """Count one attempt and return the count; refuse it (TooManyRequests) when it is over the limit."""
-        key, ends, retry_after = self._slot(limit, subject)
-        count = await self.store.incr(key, ttl=retry_after + 1, expires_at=ends)
-        if count > limit.max:
-            raise limit.refusal(retry_after)
-        return count
+        slot = self._slot(limit, subject)
+        counted = await self.store.add(slot.key, ttl=slot.ttl, expires_at=slot.expires_at)
+        if counted.value > limit.max:
+            raise limit.refusal(counted.seconds_left)
+        return counted.value
 
     async def check(self, limit: Limit, subject: str) -> None:
         """Refuse at once when the subject has used up its attempts, without counting this one."""
-        key, _, retry_after = self._slot(limit, subject)
-        if await self.store.get(key) >= limit.max:
-            raise limit.refusal(retry_after)
+        counted = await self.store.peek(self._slot(limit, subject).key)
+        if counted.value >= limit.max:
+            raise limit.refusal(counted.seconds_left)
 
     async def count(self, limit: Limit, subject: str) -> int:
-        key, _, _ = self._slot(limit, subject)
-        return await self.store.get(key)
+        return await self.store.get(self._slot(limit, subject).key)
 
     async def reset(self, limit: Limit, subject: str) -> None:
-        key, _, _ = self._slot(limit, subject)
-        await self.store.delete(key)
+        await self.store.delete(self._slot(limit, subject).key)
 
     async def close(self) -> None:
         await self.store.close()
+
+
+def _seconds_until(ends: dt.datetime, now: dt.datetime) -> int:
+    """Whole seconds from now until a stored end (SQLite hands datetimes back without their zone: UTC)."""
+    if ends.tzinfo is None:
+        ends = ends.replace(tzinfo=dt.UTC)
+    return max(math.ceil((ends - now).total_seconds()), 0)
 
 
 def build_limits(db: Database, *, redis_url: str, key: bytes, clock: Callable[[], dt.datetime] = utcnow) -> Limits:

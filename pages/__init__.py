@@ -28,7 +28,7 @@ from pages.arrival import arrive_page, entrance_page
 from pages.book import book_page
 from pages.citizen_login import citizen_login_page
 from pages.city import city_hall_page, city_page
-from pages.display import BoardSockets, display_page, socket_routes, zone_display_page
+from pages.display import display_page, socket_routes, zone_display_page
 from pages.enrol import enrol_page
 from pages.guide import guide_page, guide_print_page, guide_service_page
 from pages.home import home
@@ -93,10 +93,10 @@ def register(started: Started) -> None:
     for path, builder in LIGHT_PAGES.items():
         app.add_api_route(path, _bound(builder, started), methods=['GET'], include_in_schema=False)
     sockets = {
-        **socket_routes(BoardSockets(started)),
-        **track_live.socket_routes(track_live.TrackSockets(started)),
-        **me_live.socket_routes(me_live.CitizenSockets(started)),
-        **proxy_live.socket_routes(proxy_live.ProxySockets(started)),
+        **socket_routes(started),
+        **track_live.socket_routes(started),
+        **me_live.socket_routes(started),
+        **proxy_live.socket_routes(started),
     }
     for path, handler in sockets.items():
         app.add_api_websocket_route(path, handler)

@@ -10,15 +10,15 @@ that sends anything is closed (app/fanout.py).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from fastapi.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 
-from app.fanout import SocketLimits
 from app.services.errors import NotFound
 from components.call_board import SOCKET_PATH, board_document
-from pages.parts import Started
-from pages.public_socket import PublicSocketDoor, refuse
+from pages.parts import Parts, Started
+from pages.public_socket import PublicSocketDoor, Refused
 
 PER_ADDRESS = 32  # a hall's screens behind one address, with room for their reconnects
 TOTAL = 10_000  # sockets one process serves (about 1.5 GB at the 0.15 MB a board measured by bench/public_pages.py)
@@ -49,36 +49,24 @@ async def _board(started: Started, zone: str | None) -> Response:
     return HTMLResponse(document, headers={'cache-control': 'no-store'})
 
 
-class BoardSockets:
-    """`/live/board` and `/live/board/{zone}`: who may listen, then the board's channel serves the socket."""
+def socket_routes(started: Started) -> dict[str, Callable[..., Awaitable[None]]]:
+    """The socket routes with their handlers behind one door (registered by `pages.register`)."""
+    door = PublicSocketDoor(started, per_address=PER_ADDRESS, total=TOTAL)
 
-    def __init__(self, started: Started, limits: SocketLimits | None = None) -> None:
-        self.started = started
-        self.door = PublicSocketDoor(limits or SocketLimits(per_address=PER_ADDRESS, total=TOTAL))
+    async def hall(websocket: WebSocket) -> None:
+        await door.admit(websocket, partial(_listen, websocket, None))
 
-    async def hall(self, websocket: WebSocket) -> None:
-        await self.serve(websocket, None)
+    async def zone(websocket: WebSocket, zone: str) -> None:
+        await door.admit(websocket, partial(_listen, websocket, zone))
 
-    async def zone(self, websocket: WebSocket, zone: str) -> None:
-        await self.serve(websocket, zone)
-
-    async def serve(self, websocket: WebSocket, zone: str | None) -> None:
-        address = await self.door.enter(websocket)
-        if address is None:
-            return
-        try:
-            parts = await self.started.ready()
-            try:
-                board = await parts.boards.board(zone)
-            except NotFound:
-                await refuse(websocket, 404, 'no such zone')
-                return
-            await websocket.accept()
-            await board.channel.serve(websocket)
-        finally:
-            self.door.leave(address)
+    return {SOCKET_PATH: hall, f'{SOCKET_PATH}/{{zone}}': zone}
 
 
-def socket_routes(sockets: BoardSockets) -> dict[str, Callable[..., Awaitable[None]]]:
-    """The socket routes with their handlers (registered by `pages.register`)."""
-    return {SOCKET_PATH: sockets.hall, f'{SOCKET_PATH}/{{zone}}': sockets.zone}
+async def _listen(websocket: WebSocket, zone: str | None, parts: Parts, _address: str) -> None:
+    """Anyone may listen to a board that exists: its channel serves the socket."""
+    try:
+        board = await parts.boards.board(zone)
+    except NotFound:
+        raise Refused(404, 'no such zone') from None
+    await websocket.accept()
+    await board.channel.serve(websocket)

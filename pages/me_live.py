@@ -11,22 +11,19 @@ per address and per process. The socket listens only; it closes with 4401 when t
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.websockets import WebSocket
 
 from app.api.citizen import CITIZEN_COOKIE
-from app.fanout import SocketLimits
-from app.services.errors import DomainError
 from components.me_live import SOCKET_PATH, me_live_document
 from pages.citizen_session import require_citizen
-from pages.parts import Started
-from pages.public_socket import PublicSocketDoor, refuse_for
+from pages.parts import Parts, Started
+from pages.public_socket import PublicSocketDoor
 from twin.citizen_live import CitizenPage
 
-PER_ADDRESS = 64  # phones behind one hall Wi-Fi or carrier address, as for /live/track
-TOTAL = 10_000  # citizens' live pages one process serves (bench/public_pages.py --page me)
 NO_STORE = {'cache-control': 'no-store'}
 
 
@@ -39,33 +36,20 @@ async def me_live_page(started: Started, request: Request) -> Response:
     return HTMLResponse(me_live_document(hall_name=rt.hall.name, stand_ins=rt.stand_ins), headers=NO_STORE)
 
 
-class CitizenSockets:
-    """`/live/me`: the citizen session cookie admits the socket, then the process's live pages serve it."""
+def socket_routes(started: Started) -> dict[str, Callable[..., Awaitable[None]]]:
+    """The socket route with its handler behind its own door (registered by `pages.register`)."""
+    door = PublicSocketDoor(started)
 
-    def __init__(self, started: Started, limits: SocketLimits | None = None) -> None:
-        self.started = started
-        self.door = PublicSocketDoor(limits or SocketLimits(per_address=PER_ADDRESS, total=TOTAL))
+    async def serve(websocket: WebSocket) -> None:
+        await door.admit(websocket, partial(_listen, websocket))
 
-    async def serve(self, websocket: WebSocket) -> None:
-        address = await self.door.enter(websocket)
-        if address is None:
-            return
-        try:
-            parts = await self.started.ready()
-            rt = parts.runtime
-            try:
-                live = await rt.accounts.session(websocket.cookies.get(CITIZEN_COOKIE, ''))
-            except DomainError as failure:
-                await refuse_for(websocket, failure, rt.settings.lang)
-                return
-            page = CitizenPage(live.session_id, live.principal.with_address(address))
-            async with parts.citizen_live.opened(page):
-                await websocket.accept()
-                await parts.citizen_live.serve(page, websocket)
-        finally:
-            self.door.leave(address)
+    return {SOCKET_PATH: serve}
 
 
-def socket_routes(sockets: CitizenSockets) -> dict[str, Callable[..., Awaitable[None]]]:
-    """The socket route with its handler (registered by `pages.register`)."""
-    return {SOCKET_PATH: sockets.serve}
+async def _listen(websocket: WebSocket, parts: Parts, address: str) -> None:
+    """The citizen session cookie admits the socket, then the process's live pages serve it."""
+    live = await parts.runtime.accounts.session(websocket.cookies.get(CITIZEN_COOKIE, ''))
+    page = CitizenPage(live.session_id, live.principal.with_address(address))
+    async with parts.citizen_live.opened(page):
+        await websocket.accept()
+        await parts.citizen_live.serve(page, websocket)

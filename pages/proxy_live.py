@@ -14,57 +14,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Coroutine
+from functools import partial
 
 from starlette.websockets import WebSocket
 
-from app.fanout import CLOSE_TIMEOUT, SocketLimits
-from app.services.errors import DomainError
+from app.fanout import CLOSE_TIMEOUT
 from components.proxy_status import ACCESS_ENDED, SOCKET_PATH
-from pages.parts import Started
-from pages.public_socket import PublicSocketDoor, refuse, refuse_for
-from pages.track_live import PER_ADDRESS, TOTAL
+from pages.parts import Parts, Started
+from pages.public_socket import PublicSocketDoor, Refused
 
 
-class ProxySockets:
-    """`/live/proxy/{token}`: the proxy service admits the link, the grant's watch ends it, the ticket's channel
-    serves it."""
+def socket_routes(started: Started) -> dict[str, Callable[..., Awaitable[None]]]:
+    """The socket route with its handler behind its own door (registered by `pages.register`)."""
+    door = PublicSocketDoor(started)
 
-    def __init__(self, started: Started, limits: SocketLimits | None = None) -> None:
-        self.started = started
-        self.door = PublicSocketDoor(limits or SocketLimits(per_address=PER_ADDRESS, total=TOTAL))
+    async def serve(websocket: WebSocket, token: str) -> None:
+        await door.admit(websocket, partial(_follow, websocket, token))
 
-    async def serve(self, websocket: WebSocket, token: str) -> None:
-        address = await self.door.enter(websocket)
-        if address is None:
-            return
+    return {f'{SOCKET_PATH}/{{token}}': serve}
+
+
+async def _follow(websocket: WebSocket, token: str, parts: Parts, _address: str) -> None:
+    """The proxy service admits the link, the grant's watch ends it, the ticket's channel serves it."""
+    proxy = parts.runtime.journey.proxy
+    access = await proxy.access(token)
+    if access.tracked.ticket_id is None:
+        raise Refused(404, 'this link follows a case, not a ticket')
+    watched = parts.grant_watch.hold(access.grant)
+    try:
+        await proxy.access(token)  # again, now that its end would be heard: it may have ended since the first look
+        followed = await parts.ticket_feed.hold(access.tracked)
         try:
-            parts = await self.started.ready()
-            proxy = parts.runtime.journey.proxy
-            try:
-                access = await proxy.access(token)
-            except DomainError as failure:
-                await refuse_for(websocket, failure, parts.runtime.settings.lang)
-                return
-            if access.tracked.ticket_id is None:
-                await refuse(websocket, 404, 'this link follows a case, not a ticket')
-                return
-            watched = parts.grant_watch.hold(access.grant)
-            try:
-                try:  # again, now that its end would be heard: it may have ended since the first look
-                    await proxy.access(token)
-                except DomainError as failure:
-                    await refuse_for(websocket, failure, parts.runtime.settings.lang)
-                    return
-                followed = await parts.ticket_feed.hold(access.tracked)
-                try:
-                    await websocket.accept()
-                    await _serve_until(websocket, followed.channel.serve(websocket), watched.ended)
-                finally:
-                    parts.ticket_feed.release(followed)
-            finally:
-                parts.grant_watch.release(watched)
+            await websocket.accept()
+            await _serve_until(websocket, followed.channel.serve(websocket), watched.ended)
         finally:
-            self.door.leave(address)
+            parts.ticket_feed.release(followed)
+    finally:
+        parts.grant_watch.release(watched)
 
 
 async def _serve_until(websocket: WebSocket, serving: Coroutine[object, object, None], ended: asyncio.Event) -> None:
@@ -82,8 +68,3 @@ async def _serve_until(websocket: WebSocket, serving: Coroutine[object, object, 
         with contextlib.suppress(Exception):
             async with asyncio.timeout(CLOSE_TIMEOUT):
                 await websocket.close(ACCESS_ENDED)
-
-
-def socket_routes(sockets: ProxySockets) -> dict[str, Callable[..., Awaitable[None]]]:
-    """The socket route with its handler (registered by `pages.register`)."""
-    return {f'{SOCKET_PATH}/{{token}}': sockets.serve}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import or_
+from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -114,14 +114,12 @@ class CitizenHome(Service):
         account_id = caller.require_account()
         since = self.clock() - RECENT
         async with self.db.read_session() as s:
-            tickets = await _tickets(s, account_id, caller.citizen_id, since)
-            ticket_ids = [ticket.id for ticket in tickets]
             return Home(
                 account_id=account_id,
                 linked=caller.citizen_id is not None,
-                tickets=tickets,
+                tickets=await _tickets(s, account_id, caller.citizen_id, since),
                 bookings=await self.bookings.bookings_of(caller),
-                cases=await _cases(s, caller.citizen_id, ticket_ids),
+                cases=[await case_views.load(s, case) for case, _ in await _cases(s, account_id, caller.citizen_id)],
                 consents=await _consents(s, caller.citizen_id),
                 grants=await _grants(s, caller.citizen_id, self.clock()),
             )
@@ -140,9 +138,10 @@ class CitizenHome(Service):
             )
 
 
-def _mine(account_id: int, citizen_id: int | None) -> object:
+def _mine(account_id: int, citizen_id: int | None) -> ColumnElement[bool]:
+    """The tickets the account took, and once linked, those issued for its citizen (at a kiosk, at a desk)."""
     if citizen_id is None:
-        return Ticket.account_id == account_id
+        return col(Ticket.account_id) == account_id
     return or_(col(Ticket.account_id) == account_id, col(Ticket.citizen_id) == citizen_id)
 
 
@@ -173,33 +172,39 @@ async def _tickets(s: AsyncSession, account_id: int, citizen_id: int | None, sin
     ]
 
 
-async def _cases(s: AsyncSession, citizen_id: int | None, ticket_ids: list[int]) -> list[CaseView]:
-    """The citizen's cases once linked, else only those opened from the account's own tickets."""
-    conditions = []
-    if citizen_id is not None:
-        conditions.append(col(Case.citizen_id) == citizen_id)
-    if ticket_ids:
-        conditions.append(col(Case.ticket_id).in_(ticket_ids))
-    if not conditions:
-        return []
-    not_visits = Case.kind != CASE_KIND  # home visits have their own panel (app/services/home_visits.py)
-    statement = select(Case).where(or_(*conditions), not_visits).order_by(col(Case.created_at).desc()).limit(MAX_ROWS)
-    return [await case_views.load(s, case) for case in (await s.execute(statement)).scalars()]
+def _whose(account_id: int, citizen_id: int | None) -> ColumnElement[bool]:
+    """The one rule of whose a case is, for /me and /me/live alike.
+
+    A case that names a citizen is that citizen's: opened at a desk for the linked citizen, it is theirs wherever
+    it went (跨区通办 moves only its hall); another citizen's case on a ticket of this list (a booking of this phone
+    checked in with someone else's ID card) is never this citizen's. A case that names nobody is its ticket's,
+    and the ticket is the citizen's by the tickets' own rule (`_mine`; a ticket handed off to another hall keeps
+    its account and citizen). An unlinked phone is nobody yet: the cases of the tickets it took are all it has.
+    """
+    on_my_ticket = col(Case.ticket_id).in_(select(Ticket.id).where(_mine(account_id, citizen_id)))
+    if citizen_id is None:
+        return on_my_ticket
+    return or_(col(Case.citizen_id) == citizen_id, and_(col(Case.citizen_id).is_(None), on_my_ticket))
 
 
-async def _open_cases(s: AsyncSession, account_id: int, citizen_id: int | None) -> list[MyCase]:
-    """The same cases as /me lists (the citizen's once linked, else those of the account's own tickets), open only."""
-    own_tickets = select(Ticket.id).where(Ticket.account_id == account_id)
-    whose = col(Case.ticket_id).in_(own_tickets)
-    if citizen_id is not None:
-        whose = or_(whose, col(Case.citizen_id) == citizen_id)
+async def _cases(
+    s: AsyncSession, account_id: int, citizen_id: int | None, *, open_only: bool = False
+) -> list[tuple[Case, ServiceItem]]:
+    """The citizen's cases (`_whose`), newest first; home visits have their own panel (app/services/home_visits.py)."""
     statement = (
         select(Case, ServiceItem)
         .join(ServiceItem, col(ServiceItem.id) == Case.service_id)
-        .where(whose, Case.kind != CASE_KIND, Case.status != CASE_COMPLETED)
-        .order_by(col(Case.created_at).desc())
+        .where(_whose(account_id, citizen_id), Case.kind != CASE_KIND)
+        .order_by(col(Case.created_at).desc(), col(Case.id).desc())
         .limit(MAX_ROWS)
     )
+    if open_only:
+        statement = statement.where(Case.status != CASE_COMPLETED)
+    return [(case, service) for case, service in (await s.execute(statement)).all()]
+
+
+async def _open_cases(s: AsyncSession, account_id: int, citizen_id: int | None) -> list[MyCase]:
+    """The same cases as /me lists, open only."""
     return [
         MyCase(
             id=case.id or 0,
@@ -209,7 +214,7 @@ async def _open_cases(s: AsyncSession, account_id: int, citizen_id: int | None) 
             service_name_en=service.name_en or service.name,
             due_at=case.due_at,
         )
-        for case, service in (await s.execute(statement)).all()
+        for case, service in await _cases(s, account_id, citizen_id, open_only=True)
     ]
 
 

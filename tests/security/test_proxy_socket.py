@@ -30,7 +30,7 @@ from app.models.proxy import ProxyGrant
 from app.runtime import Runtime
 from components.proxy_status import ACCESS_ENDED
 from devices.protocol import MAX_MESSAGE_BYTES
-from pages.track_live import PER_ADDRESS
+from pages.public_socket import PER_ADDRESS
 from tests.apphost import AppProcess, PreparedDatabase, running_app
 from tests.relatives import invite_relatives, other_process, take_for_a_citizen, verified
 from tests.security.live_sockets import Refusal, closed_with, listening, refused

@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
 from devices.protocol import MAX_MESSAGE_BYTES
-from pages.track_live import PER_ADDRESS
+from pages.public_socket import PER_ADDRESS
 from tests.apphost import AppProcess, PreparedDatabase, running_app
 from tests.security.live_sockets import Refusal, closed_with, listening, refused
 from tests.security.routes import bearer, settled_state, token

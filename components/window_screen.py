@@ -55,6 +55,8 @@ Operation = Callable[[Principal], Awaitable[Any]]
 class Rechecked(Protocol):
     """The page's staff session (pages.guard.StaffSession): who is acting, asked again before each action."""
 
+    principal: Principal  # as of the last check: enough to ask what to show, never to act
+
     async def recheck(self) -> Principal | None: ...
 
 
@@ -102,7 +104,9 @@ class WindowScreen:
                 self.parked_box = ui.column().classes('w-full')
                 self.out_of_order = OutOfOrderCard(self.call_out_of_order)
                 GreenCard(self.mark_green)
-                WaitingToHallCard(self.send_to_hall)
+                self.waiting_hall = WaitingToHallCard(
+                    self.send_to_hall, lambda: handoffs.waiting_to_send(self.staff.principal)
+                )
         self.render()
 
     # ---- rendering ---------------------------------------------------------------------------
@@ -457,6 +461,8 @@ class WindowScreen:
     # ---- pushed changes ----------------------------------------------------------------------
 
     async def on_twin_change(self, event: Event) -> None:
+        if isinstance(event, TicketEventBase):  # a ticket taken, called or sent anywhere in the hall
+            await self.waiting_hall.refresh()
         if self._concerns_me(event):
             await self.reload()
 

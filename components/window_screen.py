@@ -96,9 +96,9 @@ class WindowScreen:
         self.case_email_dialog = CaseEmailDialog()
         self.hall_dialog = HallTransferDialog()
         self.ticket_hall_dialog = TicketHallDialog()
-        with ui.row().classes('w-full gap-4 items-start no-wrap'):
-            self.main = tid(ui.card(), 'desk-current').classes('flex-grow p-5 gap-4 min-w-0')
-            with ui.column().classes('w-[22rem] shrink-0 gap-3'):
+        with ui.row().classes('w-full gap-4 items-start'):  # side by side on a desk; stacked on a phone
+            self.main = tid(ui.card(), 'desk-current').classes('flex-grow basis-[30rem] p-5 gap-4 min-w-0')
+            with ui.column().classes('w-full sm:w-[22rem] shrink-0 gap-3'):
                 self.state_box = ui.column().classes('w-full')
                 queue_card(desk.services, twin.queues)
                 self.parked_box = ui.column().classes('w-full')

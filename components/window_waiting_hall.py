@@ -37,7 +37,7 @@ class WaitingToHallCard:
         self.error = ''
         self._drawn: tuple[object, ...] | None = None
         self._reading = asyncio.Lock()
-        with tid(ui.card(), 'desk-waiting-hall').classes('w-full p-4 gap-2'):
+        with tid(ui.card(), 'desk-waiting-hall').classes('w-full p-4 gap-2') as self.card:
             ui.label(t('desk.waiting_hall.title')).classes('font-bold')
             ui.label(t('desk.waiting_hall.hint')).classes('text-xs text-grey-8')
             self.number = tid(ui.input(t('desk.waiting_hall.find')), 'waiting-hall-number')
@@ -100,8 +100,9 @@ class WaitingToHallCard:
                 ui.label(waited).classes('text-xs text-grey-8 whitespace-nowrap')
 
     async def _pick(self, number: str) -> None:
-        if await self.on_send(number):
-            self.number.set_value('')
+        with self.card:  # the row picked is drawn away as its ticket goes: the answer is shown from the card
+            if await self.on_send(number):
+                self.number.set_value('')
 
     async def _send(self) -> None:
         if await self.on_send(self.number.value or ''):

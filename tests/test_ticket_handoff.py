@@ -412,6 +412,19 @@ async def test_a_ticket_the_caller_may_not_send_is_never_listed(
     assert await state(db) == before
 
 
+async def test_a_desk_of_this_hall_is_answered_from_the_live_queue_without_a_query(
+    halls: TwoProcesses, hall_queue: QueueService, journey_hall: JourneyHall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await take(hall_queue)
+
+    def no_query() -> None:
+        raise AssertionError('the list was read from the database')
+
+    monkeypatch.setattr(halls.source.db, 'read_session', no_query)  # every desk asks on every ticket event
+    assert await listed(halls.source, clerk_of(journey_hall.small.window_2)) == ['A001']
+    assert await listed(halls.source, DESK) == ['A001']
+
+
 async def test_who_may_not_send_is_refused_the_list(halls: TwoProcesses, hall_queue: QueueService) -> None:
     await take(hall_queue)
     for stranger in (Principal(Kind.STAFF, 'rv01', Role.REVIEWER), Principal.citizen(1), Principal.kiosk('K01')):

@@ -234,7 +234,7 @@ class LiveQueue:
     def _enqueue(self, ticket: TicketSnapshot) -> None:
         candidate = Candidate(ticket.id, PriorityClass(ticket.priority_class), ticket.queued_at, 1)
         self.waiting.setdefault(ticket.service_id, {})[ticket.id] = candidate
-        self.numbers[ticket.id] = WaitingNumber(ticket.number, ticket.taken_at)
+        self.numbers[ticket.id] = WaitingNumber(ticket.number, as_utc(ticket.taken_at))  # SQLite reads are naive
         heap = self._oldest.get(ticket.service_id)
         if heap is not None:
             heapq.heappush(heap, (candidate.queued_at, candidate.ticket_id))

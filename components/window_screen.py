@@ -55,6 +55,8 @@ Operation = Callable[[Principal], Awaitable[Any]]
 class Rechecked(Protocol):
     """The page's staff session (pages.guard.StaffSession): who is acting, asked again before each action."""
 
+    principal: Principal  # as of the last check: enough to ask what to show, never to act
+
     async def recheck(self) -> Principal | None: ...
 
 
@@ -94,15 +96,17 @@ class WindowScreen:
         self.case_email_dialog = CaseEmailDialog()
         self.hall_dialog = HallTransferDialog()
         self.ticket_hall_dialog = TicketHallDialog()
-        with ui.row().classes('w-full gap-4 items-start no-wrap'):
-            self.main = tid(ui.card(), 'desk-current').classes('flex-grow p-5 gap-4 min-w-0')
-            with ui.column().classes('w-[22rem] shrink-0 gap-3'):
+        with ui.row().classes('w-full gap-4 items-start'):  # side by side on a desk; stacked on a phone
+            self.main = tid(ui.card(), 'desk-current').classes('flex-grow basis-[30rem] p-5 gap-4 min-w-0')
+            with ui.column().classes('w-full sm:w-[22rem] shrink-0 gap-3'):
                 self.state_box = ui.column().classes('w-full')
                 queue_card(desk.services, twin.queues)
                 self.parked_box = ui.column().classes('w-full')
                 self.out_of_order = OutOfOrderCard(self.call_out_of_order)
                 GreenCard(self.mark_green)
-                WaitingToHallCard(self.send_to_hall)
+                self.waiting_hall = WaitingToHallCard(
+                    self.send_to_hall, lambda: handoffs.waiting_to_send(self.staff.principal)
+                )
         self.render()
 
     # ---- rendering ---------------------------------------------------------------------------
@@ -457,6 +461,8 @@ class WindowScreen:
     # ---- pushed changes ----------------------------------------------------------------------
 
     async def on_twin_change(self, event: Event) -> None:
+        if isinstance(event, TicketEventBase):  # a ticket taken, called or sent anywhere in the hall
+            await self.waiting_hall.refresh()
         if self._concerns_me(event):
             await self.reload()
 

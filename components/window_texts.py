@@ -65,10 +65,24 @@ register(
         ),
         'desk.waiting_hall.title': ('排队中的号转其他大厅', 'Send a waiting ticket to another hall'),
         'desk.waiting_hall.hint': (
-            '办事人在排队时发现应到其他大厅办理：输入其号码，选择大厅和事项。',
-            'A citizen still waiting belongs in another hall: type their number, then choose the hall and service.',
+            '办事人在排队时发现应到其他大厅办理：在下方选中其号码（输入号码可查找），再选择大厅和事项。',
+            'A citizen still waiting belongs in another hall: pick their number below (type to find it), then choose '
+            'the hall and service.',
         ),
         'desk.waiting_hall.number': ('请输入要转的号码', 'Type the number of the ticket to send'),
+        'desk.waiting_hall.find': ('号码（输入可查找）', 'Number (type to find)'),
+        'desk.waiting_hall.list': ('可转其他大厅的排队号', 'Waiting tickets you may send to another hall'),
+        'desk.waiting_hall.item': (
+            '{number} 号，{service}，已等 {minutes} 分钟：转其他大厅',
+            'Ticket {number}, {service}, waited {minutes} min: send to another hall',
+        ),
+        'desk.waiting_hall.waited': ('已等 {minutes} 分钟', '{minutes} min'),
+        'desk.waiting_hall.none': ('目前没有可转的排队号', 'No waiting ticket to send'),
+        'desk.waiting_hall.more': ('另有 {n} 个号，输入号码可查找', '{n} more: type a number to find one'),
+        'desk.waiting_hall.no_match': (
+            '排队中没有含「{needle}」的号；仍可按所输号码转',
+            'No waiting number contains "{needle}"; the typed number can still be sent',
+        ),
         'desk.ticket_hall.applied': (
             '{hall}已为 {number} 号出号：新号 {new}',
             '{hall} has issued ticket {number} its number: {new}',

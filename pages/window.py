@@ -71,6 +71,7 @@ async def window_page(started: Started, request: Request, window_id: int) -> Res
             cipher=rt.cipher,
             client_address=address,
         )
+    await screen.waiting_hall.refresh()
     twin.changed.subscribe(screen.on_twin_change)
     follow_sent_handoffs(parts.journey_feed, staff.principal.name)
     return None

@@ -27,7 +27,7 @@ from app.security.crypto import FieldCipher
 from app.services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.services.principal import Kind, Principal
 from app.services.queue import QueueService, TicketView
-from app.services.ticket_handoff import HandoffView, TicketHandoffService
+from app.services.ticket_handoff import HandoffView, TicketHandoffService, WaitingToSend
 from app.settings import Settings
 from tests import journeyhall
 from tests.callers import DESK, deps_for
@@ -361,3 +361,101 @@ async def test_a_handoff_applied_while_its_sender_waited_is_announced_as_not_lat
     assert await halls.target.announce_applied() == 0  # the target hall sent nothing: it announces nothing
     await bus.drain()
     assert [event.late for event in events] == [False]
+
+
+# ---- the desk's pick-list: the waiting tickets a caller may send ------------------------------------------------
+
+
+async def listed(handoffs: TicketHandoffService, caller: Principal = DESK) -> list[str]:
+    return [waiting.number for waiting in await handoffs.waiting_to_send(caller)]
+
+
+async def test_the_pick_list_holds_todays_waiting_tickets_by_number_with_their_service_and_wait(
+    halls: TwoProcesses, hall_queue: QueueService, journey_hall: JourneyHall, clock: FakeClock
+) -> None:
+    window_1, window_2 = journey_hall.small.window_1, journey_hall.small.window_2
+    await take(hall_queue, 'SVC-B')
+    clock.advance(7)
+    await take(hall_queue, 'SVC-A')
+    clock.advance(5)
+
+    listing = await halls.source.waiting_to_send(clerk_of(window_2))
+
+    assert listing == [WaitingToSend('A001', '事项甲', '', 5), WaitingToSend('B001', '事项乙', '', 12)]
+    assert await halls.source.waiting_to_send(clerk_of(window_1)) == listing == await halls.source.waiting_to_send(DESK)
+
+
+async def test_a_ticket_the_caller_may_not_send_is_never_listed(
+    db: Database, halls: TwoProcesses, hall_queue: QueueService, journey_hall: JourneyHall, clock: FakeClock
+) -> None:
+    await journeyhall.served_ticket(hall_queue, journey_hall.small.window_1, 'SVC-A', complete=True)  # A001, done
+    await journeyhall.served_ticket(hall_queue, journey_hall.small.window_1, 'SVC-A')  # A002, served at window 1
+    clock.advance(-24 * 60)
+    await take(hall_queue, 'SVC-B')  # B001, still waiting from yesterday: `send` finds today's numbers only
+    clock.advance(24 * 60)
+    await take(hall_queue, 'SVC-A')  # A003
+    await halls.target_queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)  # 东区's C001
+
+    assert hall_queue.live is not None and {n.number for n in hall_queue.live.numbers.values()} == {'A003', 'B001'}
+    assert await listed(halls.source, clerk_of(journey_hall.small.window_2)) == ['A003']
+    before = await state(db)
+    for number, code in (('B001', 'unknown_ticket'), ('A001', 'ticket_not_transferable'), ('A002', 'not_your_window')):
+        with pytest.raises(DomainError) as refused:  # what the list leaves out, `send` refuses
+            await halls.source.send(
+                number,
+                to_hall_code=EAST_CODE,
+                to_service_code='SVC-C',
+                reason=REASON,
+                caller=clerk_of(journey_hall.small.window_2),
+            )
+        assert refused.value.code == code
+    assert await state(db) == before
+
+
+async def test_a_desk_of_this_hall_is_answered_from_the_live_queue_without_a_query(
+    halls: TwoProcesses, hall_queue: QueueService, journey_hall: JourneyHall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await take(hall_queue)
+
+    def no_query() -> None:
+        raise AssertionError('the list was read from the database')
+
+    monkeypatch.setattr(halls.source.db, 'read_session', no_query)  # every desk asks on every ticket event
+    assert await listed(halls.source, clerk_of(journey_hall.small.window_2)) == ['A001']
+    assert await listed(halls.source, DESK) == ['A001']
+
+
+async def test_who_may_not_send_is_refused_the_list(halls: TwoProcesses, hall_queue: QueueService) -> None:
+    await take(hall_queue)
+    for stranger in (Principal(Kind.STAFF, 'rv01', Role.REVIEWER), Principal.citizen(1), Principal.kiosk('K01')):
+        with pytest.raises(Forbidden) as forbidden:
+            await halls.source.waiting_to_send(stranger)
+        assert forbidden.value.code == 'forbidden'
+    with pytest.raises(Forbidden) as other_hall:  # 东区's clerk: a window this hall's live queue does not know
+        await halls.source.waiting_to_send(clerk_of(halls.east_window))
+    assert other_hall.value.code == 'not_your_hall'
+    assert await listed(halls.target, clerk_of(halls.east_window)) == []  # their own hall has nobody waiting
+
+
+async def test_a_sent_or_called_ticket_leaves_the_list_and_a_fresh_read_agrees(
+    halls: TwoProcesses, hall_queue: QueueService, journey_hall: JourneyHall, deps_fresh: TicketHandoffService
+) -> None:
+    for _ in range(3):
+        await take(hall_queue, 'SVC-A')
+    assert await listed(halls.source) == ['A001', 'A002', 'A003']
+
+    await halls.source.send('A002', to_hall_code=EAST_CODE, to_service_code='SVC-C', reason=REASON, caller=DESK)
+    assert await listed(halls.source) == ['A001', 'A003']
+    await hall_queue.call_next(journey_hall.small.window_1, caller=DESK)  # calls A001
+    assert await listed(halls.source) == ['A003']
+    await hall_queue.transfer(journey_hall.small.window_1, to_service_code='SVC-B', caller=DESK)
+    assert await listed(halls.source) == ['A001', 'A003']  # moved to another queue of this hall: waiting again
+
+    assert await deps_fresh.waiting_to_send(DESK) == await halls.source.waiting_to_send(DESK)
+
+
+@pytest.fixture
+def deps_fresh(hall_queue: QueueService) -> TicketHandoffService:
+    """The same hall's handoffs without a live queue (a script): the list is read from the database."""
+    queue = QueueService(hall_queue.deps)
+    return TicketHandoffService(hall_queue.deps, queue=queue)

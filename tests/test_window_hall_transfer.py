@@ -255,3 +255,37 @@ async def test_a_manager_hears_on_the_dashboard_of_their_own_pending_sends_only(
     await user.should_see(f'{EAST}已为 A001 号出号：新号 C001', retries=PATIENT)
     await rt.bus.drain()  # both announcements have reached every open page
     await user.should_not_see('A002 号出号')  # another sender's ticket: not this manager's notice
+
+
+async def test_the_desk_lists_the_waiting_tickets_it_may_send_as_they_come_and_go_and_sends_the_one_picked(
+    desk_ui: SmallHall, user: User
+) -> None:
+    rt = await signed_in_clerk(user)
+    east_id = await add_east(rt.db)
+    for service_code in ('SVC-A', 'SVC-A', 'SVC-B'):
+        await rt.queue.take_ticket(TicketCreate(service_code=service_code), caller=DESK)
+    await rt.queue.call_next(desk_ui.window_2, caller=DESK)  # B001, served at window 2: not this desk's to send
+    await user.open(f'/window/{desk_ui.window_1}')
+    await user.should_see(marker='waiting-hall-pick-A001', retries=PATIENT)
+    await user.should_see(marker='waiting-hall-pick-A002')
+    await user.should_not_see(marker='waiting-hall-pick-B001')
+    (row,) = user.find(marker='waiting-hall-pick-A001').elements
+    assert row.props['aria-label'] == 'A001 号，事项甲，已等 0 分钟：转其他大厅'
+
+    await rt.queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)  # taken anywhere: listed at once
+    await user.should_see(marker='waiting-hall-pick-C001', retries=PATIENT)
+    await rt.queue.call_next(desk_ui.window_4, caller=DESK)  # called by another window: gone at once
+    await user.should_not_see(marker='waiting-hall-pick-C001', retries=PATIENT)
+
+    user.find(marker='waiting-hall-number').type('2')  # typing narrows the list
+    await user.should_not_see(marker='waiting-hall-pick-A001', retries=PATIENT)
+    await open_dialog(user, 'waiting-hall-pick-A002')
+    await user.should_see('A002 号转至其他大厅（跨区通办）')
+    await choose_east(user)
+    east = asyncio.create_task(east_process(rt, east_id))
+    user.find(marker='ticket-hall-ok').click()
+    await user.should_see(f'A002 号已转至{EAST}，新号 C001', retries=PATIENT)
+    assert await east == 1
+    await user.should_not_see(marker='waiting-hall-pick-A002', retries=PATIENT)  # sent: off the list
+    await user.should_see(marker='waiting-hall-pick-A001', retries=PATIENT)  # and the filter typed for it cleared
+    assert (await statuses(rt))['A002'] == TicketStatus.TRANSFERRED

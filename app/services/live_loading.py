@@ -16,7 +16,14 @@ from app.clock import as_utc
 from app.models.appointment import Appointment, AppointmentStatus
 from app.models.hall import ServiceItem, Window, WindowService
 from app.models.ticket import PriorityClass, Ticket, TicketStatus
-from app.services.live_queue import ARRIVAL_WINDOW, RECENT_HANDLING_SAMPLES, BookedSlot, LiveQueue, WindowSlot
+from app.services.live_queue import (
+    ARRIVAL_WINDOW,
+    RECENT_HANDLING_SAMPLES,
+    BookedSlot,
+    LiveQueue,
+    WaitingNumber,
+    WindowSlot,
+)
 from app.services.priority import Candidate
 
 HANDLING_LOOKBACK = dt.timedelta(days=7)
@@ -44,13 +51,21 @@ async def read_live_queue(
     }
     waiting: dict[int, dict[int, Candidate]] = defaultdict(dict)
     remote: set[int] = set()
+    numbers: dict[int, WaitingNumber] = {}
     rows = await s.execute(
-        select(Ticket.id, Ticket.service_id, Ticket.priority_class, Ticket.queued_at, Ticket.awaiting_arrival).where(
-            Ticket.hall_id == hall_id, Ticket.status == TicketStatus.WAITING
-        )
+        select(
+            Ticket.id,
+            Ticket.service_id,
+            Ticket.priority_class,
+            Ticket.queued_at,
+            Ticket.awaiting_arrival,
+            Ticket.number,
+            Ticket.taken_at,
+        ).where(Ticket.hall_id == hall_id, Ticket.status == TicketStatus.WAITING)
     )
-    for ticket_id, service_id, priority_class, queued_at, awaiting in rows:
+    for ticket_id, service_id, priority_class, queued_at, awaiting, number, taken_at in rows:
         waiting[service_id][ticket_id] = Candidate(ticket_id, PriorityClass(priority_class), queued_at, 1)
+        numbers[ticket_id] = WaitingNumber(number, as_utc(taken_at))
         if awaiting:
             remote.add(ticket_id)
     recent: dict[int, deque[float]] = defaultdict(lambda: deque(maxlen=RECENT_HANDLING_SAMPLES))
@@ -84,6 +99,7 @@ async def read_live_queue(
         arrivals,
         remote,
         await booked_ahead(s, hall_id=hall_id, now=now),
+        numbers,
         clock=clock,
         cap_minutes=cap_minutes,
     )

@@ -38,6 +38,7 @@ from app.events import (
     TicketParked,
     TicketPrioritised,
     TicketResumed,
+    TicketSnapshot,
     TicketTransferred,
     WindowChanged,
 )
@@ -70,6 +71,14 @@ class WindowSlot:
     number: str = ''  # the current ticket's number
 
 
+@dataclass(frozen=True)
+class WaitingNumber:
+    """What a waiting ticket is called and when it was taken (its day: numbers restart each day)."""
+
+    number: str
+    taken_at: dt.datetime
+
+
 @dataclass
 class LiveQueue:
     services: dict[int, ServiceItem]
@@ -80,6 +89,7 @@ class LiveQueue:
     arrivals: dict[int, tuple[int, dt.datetime, bool]] = field(default_factory=dict)
     remote: set[int] = field(default_factory=set)  # remote tickets whose citizen has not arrived yet
     booked: dict[int, BookedSlot] = field(default_factory=dict)  # appointment id -> slot, while BOOKED
+    numbers: dict[int, WaitingNumber] = field(default_factory=dict)  # ticket id -> its number, while waiting
     clock: Callable[[], dt.datetime] = utcnow
     cap_minutes: Callable[[], float] = lambda: 20.0  # the fairness cap in force (the hall rules), read at use
     _seen: deque[str] = field(default_factory=lambda: deque(maxlen=SEEN_EVENTS))
@@ -164,6 +174,7 @@ class LiveQueue:
         self.arrivals = {**self.arrivals, **fresh.arrivals}
         self.remote = fresh.remote
         self.booked = fresh.booked
+        self.numbers = fresh.numbers
         self._version += 1
         self._ahead_cache = None
         self._booked_cache = None
@@ -175,9 +186,7 @@ class LiveQueue:
         ticket = event.payload
         if isinstance(event, TicketIssued | TicketTransferred):
             self._unqueue(ticket.id)
-            self._enqueue(
-                ticket.service_id, Candidate(ticket.id, PriorityClass(ticket.priority_class), ticket.queued_at, 1)
-            )
+            self._enqueue(ticket)
             self._arrived(ticket.id, ticket.service_id, ticket.taken_at, ticket.priority_class == PriorityClass.GREEN)
             self._mark_remote(ticket.id, ticket.awaiting_arrival)
         if isinstance(event, TicketPrioritised) and ticket.id in self.waiting.get(ticket.service_id, {}):
@@ -187,9 +196,7 @@ class LiveQueue:
         if isinstance(event, TicketArrived):
             self.remote.discard(ticket.id)
             if ticket.status == TicketStatus.WAITING:
-                self._enqueue(
-                    ticket.service_id, Candidate(ticket.id, PriorityClass(ticket.priority_class), ticket.queued_at, 1)
-                )
+                self._enqueue(ticket)
         if isinstance(event, TicketTransferred):
             self._free(event.from_window_id)
         if isinstance(event, TicketHandedOff):
@@ -224,13 +231,16 @@ class LiveQueue:
         self._booked_cache = None
         return True
 
-    def _enqueue(self, service_id: int, candidate: Candidate) -> None:
-        self.waiting.setdefault(service_id, {})[candidate.ticket_id] = candidate
-        heap = self._oldest.get(service_id)
+    def _enqueue(self, ticket: TicketSnapshot) -> None:
+        candidate = Candidate(ticket.id, PriorityClass(ticket.priority_class), ticket.queued_at, 1)
+        self.waiting.setdefault(ticket.service_id, {})[ticket.id] = candidate
+        self.numbers[ticket.id] = WaitingNumber(ticket.number, as_utc(ticket.taken_at))  # SQLite reads are naive
+        heap = self._oldest.get(ticket.service_id)
         if heap is not None:
             heapq.heappush(heap, (candidate.queued_at, candidate.ticket_id))
 
     def _unqueue(self, ticket_id: int) -> None:
+        self.numbers.pop(ticket_id, None)
         for service_id, waiting in self.waiting.items():
             if waiting.pop(ticket_id, None) is not None:
                 self._left[service_id] += 1

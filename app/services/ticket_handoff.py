@@ -27,11 +27,12 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, or_, select
 
-from app.clock import hall_day
+from app.clock import as_utc, hall_day
 from app.events import Event, HandoffApplied, TicketHandedOff, TicketIssued
 from app.models.hall import Hall, ServiceItem, Window, WindowService
 from app.models.handoff import HandoffStatus, TicketHandoff
@@ -41,6 +42,7 @@ from app.security import codes
 from app.services.deps import Deps
 from app.services.errors import Conflict, NotFound
 from app.services.halls import require_hall_staff
+from app.services.live_queue import LiveQueue
 from app.services.principal import Principal
 from app.services.queue import NUMBER_MAX, SERVICE_CODE_MAX, QueueService
 from app.services.reasons import checked_reason
@@ -67,6 +69,17 @@ class HandoffView:
     to_service: str
     new_number: str | None
     new_code: str | None
+
+
+@dataclass(frozen=True)
+class WaitingToSend:
+    """A waiting ticket the caller may send, as the desk's pick-list shows it: nothing the call board does not show
+    but its service and how long it has waited."""
+
+    number: str
+    service_name: str
+    service_name_en: str
+    waited_minutes: int
 
 
 @dataclass(frozen=True)
@@ -155,6 +168,21 @@ class TicketHandoffService(Service):
             )
             handoff_id = handoff.id or 0
         return await self.view(handoff_id)
+
+    async def waiting_to_send(self, caller: Principal) -> list[WaitingToSend]:
+        """The waiting tickets `caller` may send (`send`'s rule: staff or a manager of this hall, any of today's waiting
+        tickets of the hall), by number; a served ticket goes from its own desk, not from this list.
+
+        Read from the live queue, so a desk can ask again on every ticket event: no query, unless the caller's window
+        is one the live state does not know (then the database says whether it is in this hall). Refused like `send`
+        (`forbidden`, `not_your_hall`)."""
+        caller.require(*HANDOFF_ROLES)
+        live = self.queue.live
+        if live is None or (caller.window_id is not None and caller.window_id not in live.windows):
+            async with self.db.read_session() as s:
+                await require_hall_staff(s, caller, self.hall_id)
+                live = live or await self.queue.live_state(s)
+        return _waiting_today(live, self.clock(), self.settings.tz)
 
     async def apply_pending(self) -> int:
         """Issue this hall's new ticket for every pending handoff sent to it; returns how many were applied."""
@@ -331,6 +359,21 @@ class TicketHandoffService(Service):
             return None
         statement = select(Window).where(Window.id == ticket.window_id, Window.hall_id == self.hall_id)
         return (await s.execute(statement.with_for_update())).scalar_one_or_none()
+
+
+def _waiting_today(live: LiveQueue, now: dt.datetime, tz: ZoneInfo) -> list[WaitingToSend]:
+    """Today's waiting tickets of the live queue (`send` finds a number among today's only), by number."""
+    today = hall_day(now, tz)
+    found: list[WaitingToSend] = []
+    for service_id, waiting in live.waiting.items():
+        service = live.services.get(service_id)
+        for ticket_id, candidate in waiting.items():
+            known = live.numbers.get(ticket_id)
+            if service is None or known is None or hall_day(known.taken_at, tz) != today:
+                continue
+            waited = max(int((now - as_utc(candidate.queued_at)).total_seconds() // 60), 0)
+            found.append(WaitingToSend(known.number, service.name, service.name_en, waited))
+    return sorted(found, key=lambda ticket: ticket.number)
 
 
 async def _view(s: AsyncSession, handoff: TicketHandoff) -> HandoffView:

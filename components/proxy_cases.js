@@ -50,7 +50,7 @@ function drawCase(item) {
     const bring = element('ul');
     for (const name of item.needs) bring.append(element('li', name));
     needs.append(bring);
-  } else if (item.status !== 'completed') {
+  } else if (item.status !== 'completed' && item.asked.length === 0) { // a return says what it needs itself
     needs.append(element('p', texts.no_needs, { class: 'muted' }));
   }
   article.append(needs);

@@ -57,7 +57,8 @@ CASES_CSS = """
 .step-status.returned { color: #b00020; }
 .step-status.approved, .step-status.done { color: #1b6b34; }
 .asked { color: #b00020; font-weight: 700; overflow-wrap: anywhere; }
-h2.section { font-size: 18px; }
+h2.section { font-size: 20px; }
+body.elder h2.section { font-size: 26px; }
 body.elder .case h3 { font-size: 24px; }
 """
 

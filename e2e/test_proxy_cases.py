@@ -70,7 +70,7 @@ def test_a_case_opened_from_the_ticket_and_its_steps_reach_the_relatives_open_pa
     relative.goto(link)
     expect(relative.get_by_test_id('track-number')).to_have_text(ticket['number'])
     expect(relative.get_by_test_id('proxy-cases')).to_be_hidden()  # no case yet: nothing to show
-    assert relative.evaluate('window.__halltwinCases.connected') is True
+    relative.wait_for_function('window.__halltwinCases.messages > 0')  # listening, told there is no case yet
 
     serve(app, ticket['number'])
     _, _, step = open_case(prepared.url, app.tmp_dir / 'other-var', ticket['code'], redis_url=REDIS)
@@ -83,6 +83,7 @@ def test_a_case_opened_from_the_ticket_and_its_steps_reach_the_relatives_open_pa
     decide(prepared.url, app.tmp_dir / 'other-var', step, note='请补充户口簿首页', redis_url=REDIS)
     expect(cases.locator('[data-testid$="-status"]')).to_have_text('退回补正')
     expect(cases.locator('[data-testid$="-asked"]')).to_have_text('退回补正：请补充户口簿首页')
+    expect(cases.locator('[data-testid$="-needs"]')).to_have_text('')  # the return says what it needs
     assert relative.evaluate('window.__halltwinCases.missed') == 0
     look(relative, app, 'proxy-ticket-case')
 
@@ -105,7 +106,9 @@ def test_a_case_without_a_ticket_has_its_own_light_page_that_ends_with_the_grant
     cases = relative.get_by_test_id('proxy-cases')
     expect(cases.get_by_test_id('proxy-case-steps')).to_contain_text('受理')
     expect(relative.get_by_test_id('track-ticket')).to_have_count(0)  # a case alone: no ticket on its page
-    expect(relative.get_by_test_id('track-person-link')).to_have_attribute('href', link.removesuffix('/status'))
+    expect(relative.get_by_test_id('track-person-link')).to_have_attribute(
+        'href', link.removeprefix(app.base_url).removesuffix('/status')
+    )
     look(relative, app, 'proxy-case-only')
     relative.goto(f'{link}?elder=1')
     expect(cases.get_by_test_id('proxy-case-steps')).to_be_visible()

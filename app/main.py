@@ -22,7 +22,14 @@ from app.api.ops import router as ops_router
 from app.api.routes import router
 from app.bus_redis import RedisBus
 from app.db import sqlite_decision
-from app.events import HallConfigChanged, HandoffApplied, ProxyChanged, TicketEventBase, TicketHandedOff
+from app.events import (
+    CaseStepChanged,
+    HallConfigChanged,
+    HandoffApplied,
+    ProxyChanged,
+    TicketEventBase,
+    TicketHandedOff,
+)
 from app.handoff_inbox import HandoffInbox
 from app.migrate import upgrade_async
 from app.preflight import preflight
@@ -51,6 +58,7 @@ from pages.session_watch import SessionWatch
 from seed.schema import read_vocabulary
 from twin import live
 from twin.board_feed import CALL_EVENTS, BoardFeed
+from twin.case_feed import CaseFeed
 from twin.citizen_live import CitizenLive
 from twin.city import CityBoard
 from twin.device_feed import DeviceFeed
@@ -142,6 +150,8 @@ class Root:
         self.stops.append(lambda: citizen_live.stop(rt.bus))
         grant_watch, stop_grants = _watched_grants(rt)
         self.stops.append(stop_grants)
+        case_feed, stop_cases = _followed_cases(rt)
+        self.stops.append(stop_cases)
         staff_feed = StaffFeed()
         staff_feed.attach(rt.bus)
         self.stops.append(_async(lambda: staff_feed.detach(rt.bus)))
@@ -177,6 +187,7 @@ class Root:
                 journey_feed=journey_feed,
                 ticket_feed=ticket_feed,
                 citizen_live=citizen_live,
+                case_feed=case_feed,
                 grant_watch=grant_watch,
                 staff_feed=staff_feed,
                 patcher=MapPatcher(hall.feed),
@@ -250,6 +261,20 @@ def _watched_grants(rt: runtime.Runtime) -> tuple[GrantWatch, Stop]:
         grants.stop()
 
     return grants, _async(stop)
+
+
+def _followed_cases(rt: runtime.Runtime) -> tuple[CaseFeed, Stop]:
+    """The cases relatives' light pages follow, read again when a step happens or a material is confirmed (in any
+    process)."""
+    settings = rt.settings
+    cases = CaseFeed(rt.journey.cases, tz=settings.tz, english=settings.lang == 'en')
+    moved = rt.bus.subscribe(cases.on_event, CaseStepChanged, ProxyChanged, name='followed-cases')
+
+    async def stop() -> None:
+        rt.bus.unsubscribe(moved)
+        await cases.stop()
+
+    return cases, stop
 
 
 def _boards(rt: runtime.Runtime, hall: LiveHall) -> tuple[BoardFeed, Stop]:

@@ -56,9 +56,8 @@ class ProxyScreen:
             with tid(ui.card(), 'proxy-banner').classes('w-full p-3 gap-0 bg-blue-1'):
                 ui.label(t('proxy.banner', relation=grant.relation)).classes('text-base font-bold')
                 ui.label(t('proxy.banner.until', at=until)).classes('text-xs text-grey-8')
-                if self.access.tracked.ticket_id is not None:  # to keep open for hours: no server client behind it
-                    link = ui.link(t('proxy.live.keep'), proxy_status_path(self.token))
-                    tid(link, 'proxy-status-link').classes('text-sm')
+                link = ui.link(t('proxy.live.keep'), proxy_status_path(self.token))  # to keep open: no client behind
+                tid(link, 'proxy-status-link').classes('text-sm')
             self.ticket = TicketCard(self.queue, self.access.tracked, next_text='proxy.next')
             self.helper = ProxyHelper(self.journey.proxy, self.access, self.token)
             self.cases = CaseList(self.journey, self.access.tracked, tz=self.tz, base_url=self.base_url)

@@ -3,9 +3,10 @@ the ticket a grant covers, with the grant's banner, its own socket, and an end.
 
 Why light: a relative follows from home, often for hours, as the citizen does; a NiceGUI client per open page
 is what the public pages must not cost. What moves arrives over `/live/proxy/{token}` from the ticket's shared
-channel; when the grant ends or runs out the server closes the socket with `ACCESS_ENDED` and the page says the
-access ended. What the relative can do (say a material is ready, ask for a home visit) and the case's timeline
-stay on the full `/proxy/{token}` page, linked from here. Which of the two an invitation opens: `invitation_path`.
+channel (the grant's cases, components/proxy_cases.py, over `/live/proxy/{token}/cases`); when the grant ends or
+runs out the server closes the socket with `ACCESS_ENDED` and the page says the access ended. What the relative
+can do (say a material is ready, ask for a home visit) stays on the full `/proxy/{token}` page, linked from here.
+Which of the two an invitation opens: `invitation_path`.
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ def proxy_status_path(token: str) -> str:
 
 
 def invitation_path(token: str, grant: ProxyGrant) -> str:
-    """Where the invitation's link and QR lead: a follow-only grant of a ticket to the light page (following is
-    all its relative does, often for hours: no server client behind it); a grant that lets them help, or that
-    covers a case, to the full page where they act (which links on to the light one)."""
-    if grant.can_fill or grant.ticket_id is None:
+    """Where the invitation's link and QR lead: a follow-only grant, of a ticket or of a case, to the light page
+    (following is all its relative does, often for hours or days: no server client behind it); a grant that lets
+    them help to the full page where they act (which links on to the light one)."""
+    if grant.can_fill:
         return f'/proxy/{quote(token, safe="")}'
     return proxy_status_path(token)
 

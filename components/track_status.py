@@ -101,6 +101,8 @@ class StatusFrame:
     ended: str = ''
     title: str = ''  # the header's page name: /track's when empty
     next: str = ''  # what it says when the ticket is next: /track's "you are next" when empty
+    after: str = ''  # ready HTML under the ticket (a relative's cases, components/proxy_cases.py)
+    css: str = ''  # the styles `after` needs
 
     @classmethod
     def for_code(cls, code: str) -> StatusFrame:
@@ -140,7 +142,7 @@ def status_document(
 <html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)} · {escape(hall_name)}</title>
-<style>{TRACK_CSS}{ELDER_CSS}</style>
+<style>{TRACK_CSS}{frame.css}{ELDER_CSS}</style>
 <script type="module" src="{SCRIPT_PATH}"></script>
 </head><body>
 <header><h1>{escape(hall_name)}</h1><span>{escape(title)}</span>{demo_banner_html(stand_ins)}</header>
@@ -160,6 +162,6 @@ def status_document(
 <p class="number" data-testid="track-handoff-number"></p>
 <div data-testid="track-arrival">{arrival}</div>
 <p class="offline" data-testid="track-offline" hidden></p>
-</section>
+</section>{frame.after}
 <a class="person" data-testid="track-person-link" href="{escape(frame.link)}">{escape(frame.link_text)} →</a>
 </main></body></html>"""

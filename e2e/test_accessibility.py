@@ -34,6 +34,7 @@ from pages import ROUTES
 from tests.apphost import TEST_SECRET, AppProcess, NewUser, PreparedDatabase, running_app
 from tests.idnumbers import make_id
 from tests.kioskpairing import PAIR_WAIT_MS, issue_code, pair_page, type_code
+from tests.relatives import home_visit_case, invite_relatives
 from tests.security.routes import sqlite_path
 from tests.totp import finish_login, token_body
 
@@ -44,6 +45,7 @@ TICKET_PHONE = '13900001234'
 CITIZEN_PHONE = '13812345678'
 ELDER_ID = make_id(dt.date(1948, 6, 1), sequence='733')
 CITY_MANAGER = ('city01', 'City-Manager-01-pass')
+CASE_ONLY = '/proxy/{token}/status (a case without a ticket)'  # the same route, the light page of a case alone
 
 
 @dataclass
@@ -81,6 +83,7 @@ VISITS: dict[str, Visit] = {
     '/me/live': Visit('citizen', lambda f: '/me/live', 'me-live-no-cases'),
     '/proxy/{token}': Visit('relative', lambda f: f['proxy'], 'proxy-banner'),
     '/proxy/{token}/status': Visit('relative', lambda f: f'{f["proxy"]}/status', 'track-ticket'),
+    CASE_ONLY: Visit('relative', lambda f: f'{f["proxy_case"]}/status', 'proxy-case-steps'),
     '/review': Visit('reviewer', lambda f: '/review', 'review-nodes'),
     '/admin': Visit('admin', lambda f: '/admin', 'admin-tabs'),
     '/verify/{number}': Visit('anyone', lambda f: '/verify/CERT-NOT-ISSUED', 'verify-result'),
@@ -148,6 +151,14 @@ def invite_relative(owner: Page, app: AppProcess, track_path: str) -> str:
     return scan(owner, 'proxy-qr').removeprefix(app.base_url)
 
 
+def follow_a_home_visit(app: AppProcess, prepared: PreparedDatabase, code: str) -> str:
+    """The ticket's citizen has a 上门服务 (a case without a ticket) and lets a relative follow it: the link."""
+    other_var = app.tmp_dir / 'other-var'
+    case_code = home_visit_case(prepared.url, other_var, code, service_code='HUKOU-IN')
+    [(_, link)] = invite_relatives(prepared.url, other_var, [case_code])
+    return f'/proxy/{link}'
+
+
 def generate_last_months_report(manager: Page, base: str) -> str:
     """The manager makes last month's report on /manager (a new hall has none of its own yet); its month."""
     manager.goto(f'{base}/manager')
@@ -197,6 +208,7 @@ def hall(browser: Browser, seeded_hall: tuple[AppProcess, PreparedDatabase]) -> 
         'window': str(window['id']),
         'track': ticket['track_path'],
         'proxy': invite_relative(found.pages['relative'], app, ticket['track_path']),
+        'proxy_case': follow_a_home_visit(app, prepared, ticket['code']),
         'entrance': entrance_code(app.environment()['SECRET_KEY'].encode(), hall_id(prepared)),
         'report_month': generate_last_months_report(found.pages['manager'], base),
     }
@@ -226,8 +238,9 @@ def described(violations: list[dict[str, Any]]) -> str:
 
 
 def test_every_route_has_a_visit() -> None:
-    """A new page is checked too: it needs a visit here (who opens it, and what shows it is drawn)."""
-    assert set(VISITS) == set(ROUTES)
+    """A new page is checked too: it needs a visit here (who opens it, and what shows it is drawn); a route with two
+    shapes has a visit for each (`CASE_ONLY`)."""
+    assert {route.split(' ', 1)[0] for route in VISITS} == set(ROUTES)
 
 
 @pytest.mark.parametrize('mode', MODES)

@@ -83,7 +83,12 @@ def test_a_relatives_page_away_when_the_access_ended_learns_it_from_its_own_404(
             server.on_close(lambda code, reason: None)
         sockets.append(socket)
 
-    relative.route_web_socket(re.compile(r'/live/proxy/'), away)
+    def asleep(socket: WebSocketRoute) -> None:
+        """The cases socket under the ticket (components/proxy_cases.py) hears nothing from the server either."""
+        socket.connect_to_server().on_close(lambda code, reason: None)
+
+    relative.route_web_socket(re.compile(r'/live/proxy/[^/]+$'), away)
+    relative.route_web_socket(re.compile(r'/live/proxy/[^/]+/cases$'), asleep)
     relative.goto(f'{link}/status')
     expect(relative.get_by_test_id('track-number')).to_have_text(ticket['number'])
     expect(relative.get_by_test_id('track-status')).to_have_text('排队中')

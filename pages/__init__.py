@@ -21,8 +21,9 @@ from nicegui import app, ui
 from components.call_board import SCRIPT_PATH
 from components.me_live import PAGE_PATH as ME_LIVE_PATH
 from components.me_live import SCRIPT_PATH as ME_SCRIPT_PATH
+from components.proxy_cases import SCRIPT_PATH as CASES_SCRIPT_PATH
 from components.track_status import SCRIPT_PATH as TRACK_SCRIPT_PATH
-from pages import me_live, proxy_live, track_live
+from pages import me_live, proxy_cases_live, proxy_live, track_live
 from pages.admin import admin_page
 from pages.arrival import arrive_page, entrance_page
 from pages.book import book_page
@@ -97,12 +98,14 @@ def register(started: Started) -> None:
         **track_live.socket_routes(started),
         **me_live.socket_routes(started),
         **proxy_live.socket_routes(started),
+        **proxy_cases_live.socket_routes(started),
     }
     for path, handler in sockets.items():
         app.add_api_websocket_route(path, handler)
     app.add_static_file(local_file=SCRIPTS / 'call_board.js', url_path=SCRIPT_PATH)
     app.add_static_file(local_file=SCRIPTS / 'track_status.js', url_path=TRACK_SCRIPT_PATH)
     app.add_static_file(local_file=SCRIPTS / 'me_live.js', url_path=ME_SCRIPT_PATH)
+    app.add_static_file(local_file=SCRIPTS / 'proxy_cases.js', url_path=CASES_SCRIPT_PATH)
     app.add_static_file(local_file=SCRIPTS / 'light_elder.js', url_path='/static/light_elder.js')
     app.add_static_file(local_file=SCRIPTS / 'light_socket.js', url_path='/static/light_socket.js')
 

@@ -15,6 +15,7 @@ from app.services.kiosk import KioskDevices
 from components.map_patch import MapPatcher
 from pages.guard import Guard
 from twin.board_feed import BoardFeed
+from twin.case_feed import CaseFeed
 from twin.citizen_live import CitizenLive
 from twin.city import CityBoard
 from twin.device_feed import DeviceFeed
@@ -37,9 +38,9 @@ class Parts:
     device_feed: DeviceFeed  # device reads and calls, relayed from the bus once per process
     boards: BoardFeed  # the call boards' shared live texts, one per board scope
     journey_feed: JourneyFeed  # ticket and case events for /track, /proxy and /review
-    ticket_feed: TicketFeed  # followed tickets' shared live status texts (/live/track)
     citizen_live: CitizenLive  # signed-in citizens' open /me/live pages, on the followed tickets' channels
     ticket_feed: TicketFeed  # followed tickets' shared live status texts (/live/track, /live/proxy)
+    case_feed: CaseFeed  # the cases relatives' light pages follow, one shared text per scope (/live/proxy/.../cases)
     grant_watch: GrantWatch  # the grants relatives' light pages listen under: their sockets close when one ends
     staff_feed: StaffFeed  # staff account changes for /admin's staff tab
     patcher: MapPatcher  # the floor map's patches, computed once for every manager

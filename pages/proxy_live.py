@@ -46,14 +46,14 @@ async def _follow(websocket: WebSocket, token: str, parts: Parts, _address: str)
         followed = await parts.ticket_feed.hold(access.tracked)
         try:
             await websocket.accept()
-            await _serve_until(websocket, followed.channel.serve(websocket), watched.ended)
+            await serve_until(websocket, followed.channel.serve(websocket), watched.ended)
         finally:
             parts.ticket_feed.release(followed)
     finally:
         parts.grant_watch.release(watched)
 
 
-async def _serve_until(websocket: WebSocket, serving: Coroutine[object, object, None], ended: asyncio.Event) -> None:
+async def serve_until(websocket: WebSocket, serving: Coroutine[object, object, None], ended: asyncio.Event) -> None:
     """Serve the socket until it goes, or until the grant ends: then close it with `ACCESS_ENDED`."""
     loop = asyncio.get_running_loop()
     feed = loop.create_task(serving)

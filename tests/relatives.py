@@ -78,3 +78,51 @@ def take_for_a_citizen(app: AppProcess, index: int, service_code: str = 'SVC-A')
         taken = client.post('/api/tickets', json={'service_code': service_code, **citizen_ticket(index)}, headers=desk)
         assert taken.status_code == 201, taken.text
         return dict(taken.json())
+
+
+def serve(app: AppProcess, number: str) -> None:
+    """Window 1 (clerk w01) calls until it serves the ticket numbered `number` (earlier tickets are done first)."""
+    with app.client() as client:
+        desk = bearer(token(client, ('w01', 'Window-01-pass')))
+        for _ in range(50):
+            client.post('/api/windows/1/complete', headers=desk)
+            called = client.post('/api/windows/1/call-next', headers=desk)
+            assert called.status_code == 200, called.text
+            if called.json()['number'] == number:
+                return
+    raise AssertionError(f'{number} was never called')
+
+
+def open_case(db_url: str, var_dir: Path, code: str, *, redis_url: str = '') -> tuple[int, str, int]:
+    """The window opens the case of the ticket it serves (its slip's `code`; in another process of the hall): the
+    case's id, its tracking code, and its step waiting for the department's decision."""
+
+    async def work(rt: Runtime) -> tuple[int, str, int]:
+        view = await rt.journey.cases.open_case(ticket_code=code, actor='w01')
+        [waiting] = [node for node in view.nodes if node.status == 'active']
+        return view.id, view.code, waiting.id or 0
+
+    return other_process(db_url, var_dir, work, redis_url=redis_url)
+
+
+def decide(db_url: str, var_dir: Path, node_id: int, *, note: str = '', redis_url: str = '') -> None:
+    """The department approves the step (or, with `note`, returns it asking for that), in another process."""
+
+    async def work(rt: Runtime) -> None:
+        await rt.journey.cases.decide(node_id, approve=not note, actor='rv02', department_id=None, note=note)
+
+    other_process(db_url, var_dir, work, redis_url=redis_url)
+
+
+def home_visit_case(db_url: str, var_dir: Path, code: str, *, service_code: str = 'SVC-A', redis_url: str = '') -> str:
+    """A case without a ticket: the 上门服务 a relative asked for through a grant of ticket `code`; its tracking code
+    (a relative invited from it gets a grant of that case alone)."""
+
+    async def work(rt: Runtime) -> str:
+        helper = await rt.journey.proxy.invite(await verified(rt, code), relation='子女', hours=1, can_fill=True)
+        visit = await rt.journey.visits.request_for_grant(
+            helper.token, service_code=service_code, address='北京市朝阳区望京街道阜通东大街6号院3号楼502'
+        )
+        return visit.case.code
+
+    return other_process(db_url, var_dir, work, redis_url=redis_url)

@@ -35,10 +35,10 @@ async def test_a_relative_helps_live_and_loses_access_when_the_citizen_ends_it(
         ).scalar_one()
 
     await verified(user, called.ticket.code)
-    await user.should_see('当前没有亲友代办')
+    await user.should_see('当前没有亲友代办', retries=PATIENT)  # drawn after verifying: async
     user.find(marker='proxy-relation').elements.pop().set_value('子女')
     user.find(marker='proxy-invite').click()
-    await user.should_see(marker='proxy-qr')
+    await user.should_see(marker='proxy-qr', retries=PATIENT)
     (link_input,) = user.find(marker='proxy-link').elements
     link = str(link_input.value)
     assert '/proxy/' in link
@@ -84,7 +84,7 @@ async def test_a_follow_only_invitation_leads_to_the_light_page_and_the_full_pag
         TicketCreate(service_code='SVC-B', id_number=OUTSIDER, phone='13900001234'), caller=DESK
     )
     await verified(user, taken.ticket.code)
-    await user.should_see('当前没有亲友代办')
+    await user.should_see('当前没有亲友代办', retries=PATIENT)
     user.find(marker='proxy-can-fill').elements.pop().set_value(False)
     user.find(marker='proxy-invite').click()
     await user.should_see(marker='proxy-qr', retries=PATIENT)

@@ -99,7 +99,9 @@ ROUTES: list[Rule] = [
     # a citizen's phone confirms arrival; anonymous: to /me/login. tests/security/test_remote_queue_edge.py attacks it
     Rule('/arrive/{code}', PUBLIC, example='/arrive/not-a-real-code'),
     Rule('/proxy/{token}', PUBLIC, example='/proxy/not-a-real-token'),  # the citizen's link is the key, no login
-    # the grant's ticket live as a light page; its websocket /live/proxy/{token}: tests/security/test_proxy_socket.py
+    # the grant's ticket live as a light page; its websocket /live/proxy/{token}: tests/security/test_proxy_socket.py;
+    # the grant's cases (a grant of a case alone: the page is only them), /live/proxy/{token}/cases:
+    # tests/security/test_proxy_case_socket.py
     Rule('/proxy/{token}/status', PUBLIC, example='/proxy/not-a-real-token/status'),
     Rule('/review', (Role.REVIEWER,)),
     Rule('/admin', (Role.ADMIN,)),

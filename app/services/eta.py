@@ -133,6 +133,9 @@ def residual_minutes(samples: Sequence[float], elapsed: float, mean: float) -> f
     return max(mean - elapsed, 0.25 * mean)
 
 
+Run = tuple[float, int]  # a waiting ticket: when it was queued (in the caller's unit of time), its id
+
+
 def look_ahead(
     desks: Sequence[Desk],
     queues: Mapping[int, Sequence[Queued]],
@@ -155,11 +158,38 @@ def look_ahead(
     capacity formula beyond them. Arrivals are not steps: each service's are a stream read only when a
     window looks at the service, so a busy hour's newcomers cost nothing while older tickets go first.
     """
+    runs: dict[int, tuple[list[Run], list[Run], list[Run]]] = {}
+    for sid, tickets in queues.items():
+        runs[sid] = ([], [], [])
+        for q in tickets:
+            runs[sid][q.rank].append((-q.waited, q.ticket_id))
+        for run in runs[sid]:
+            run.sort()
+    return look_ahead_runs(
+        desks, runs, means, now=0.0, per_minute=1.0, cap=cap, arrivals=arrivals, horizon=horizon, max_steps=max_steps
+    )
+
+
+def look_ahead_runs(
+    desks: Sequence[Desk],
+    runs: Mapping[int, Sequence[Sequence[Run]]],
+    means: Mapping[int, float],
+    *,
+    now: float,
+    per_minute: float,
+    cap: float,
+    arrivals: Mapping[int, float] | None = None,
+    horizon: float = 180.0,
+    max_steps: int = 3000,
+) -> dict[int, list[ProjectedCall]]:
+    """`look_ahead` over queues kept sorted by the caller: per service, one run per priority rank (0, 1, 2) of
+    (queued at, ticket id) in order, the times in a unit of which `per_minute` make a minute and `now` is the
+    present. Only the heads the windows reach are read, so the cost follows the calls made, not the queues."""
     served = sorted({s for d in desks for s in d.services})
     probes = {sid: -1 - n for n, sid in enumerate(served)}
     rates = arrivals or {}
     lines = {
-        sid: _Line(queues.get(sid, ()), probes[sid], rates.get(sid, 0.0), -1 - len(served) - n, len(served))
+        sid: _Line(runs.get(sid, ((), (), ())), now, per_minute, probes[sid], rates.get(sid, 0.0), n, len(served))
         for n, sid in enumerate(served)
     }
     events = [(d.free_in, _FREE, i) for i, d in enumerate(desks)]
@@ -201,22 +231,20 @@ Head = tuple[float, int]  # a waiting ticket in the look-ahead: minus the minute
 
 
 class _Line:
-    """One service's waiting tickets in the look-ahead: a sorted run per priority rank, read by a pointer each
-    (within a rank, calling order is age order), then the stream of newcomers behind the normal ones (rank 2,
+    """One service's waiting tickets in the look-ahead: the caller's sorted run per priority rank, read by a pointer
+    each (within a rank, calling order is age order), then the stream of newcomers behind the normal ones (rank 2,
     the k-th arriving at k / rate minutes), then the probe (rank 3)."""
 
-    __slots__ = ('arrived', 'at', 'every', 'first_id', 'probe', 'runs', 'stride')
+    __slots__ = ('arrived', 'at', 'every', 'first_id', 'now', 'per_minute', 'probe', 'runs', 'stride')
 
-    def __init__(self, tickets: Sequence[Queued], probe: int, rate: float, first_id: int, stride: int) -> None:
-        self.runs: list[list[Head]] = [[], [], []]
-        for q in tickets:
-            self.runs[q.rank].append((-q.waited, q.ticket_id))
-        for run in self.runs:
-            run.sort()
+    def __init__(
+        self, runs: Sequence[Sequence[Run]], now: float, per_minute: float, probe: int, rate: float, n: int, lines: int
+    ) -> None:
+        self.runs, self.now, self.per_minute = runs, now, per_minute
         self.at = [0, 0, 0]
         self.every = 1 / rate if rate > 0 else math.inf
         self.arrived = 0  # newcomers already called
-        self.first_id, self.stride = first_id, stride  # newcomers' ids: negative, apart from every other line's
+        self.first_id, self.stride = -1 - lines - n, lines  # newcomers' ids: negative, apart from other lines'
         self.probe: int | None = probe
 
     def next_arrival(self) -> float:
@@ -224,7 +252,11 @@ class _Line:
 
     def heads(self, t: float, *, woken: bool) -> list[tuple[int, Head]]:
         """The first ticket of each rank present at minute t, by rank (a newcomer arriving at t only if `woken`)."""
-        found = [(rank, run[self.at[rank]]) for rank, run in enumerate(self.runs) if self.at[rank] < len(run)]
+        found: list[tuple[int, Head]] = []
+        for rank, run in enumerate(self.runs):
+            if self.at[rank] < len(run):
+                queued, ticket_id = run[self.at[rank]]
+                found.append((rank, ((queued - self.now) / self.per_minute, ticket_id)))
         if not found or found[-1][0] != 2:
             arrives = self.next_arrival()
             if arrives < t or (woken and arrives == t):

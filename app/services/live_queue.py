@@ -6,9 +6,10 @@ event does to the hall: the queue service, alerts and the twin share one instanc
 it), and replay folds stored events through it. A fresh build from the database and a state fed by
 events give the same answers (tested).
 
-An event costs the same however many people wait: counts and the oldest ticket are kept per service as
-events come, and old arrivals are pruned in amortised constant time. Only the look-ahead (every queue
-played forward, docs/eta.md) grows with the queues. By default an estimate recomputes it when something
+An event costs the same however many people wait: counts, the oldest ticket and each service's tickets sorted
+per priority class (runs: a bisect per event) are kept as events come, and old arrivals are pruned in amortised
+constant time. A ticket's place bisects the runs; the look-ahead (every queue played forward, docs/eta.md) reads
+them only as far as the windows reach before its horizon. By default an estimate recomputes it when something
 changed (tests, replay, scripts); a served app sets `coalesce` and hands the recompute to one task per
 process (app/services/eta_refresh.py), and until it has run, an estimate reads the last look-ahead
 shifted by the tickets that left the service's queue since (the k-th there is now the (k - left)-th).

@@ -78,6 +78,13 @@ def test_arrivals_for_a_preferred_service_delay_a_fallback_one() -> None:
     assert busy[B][1].minutes > quiet[B][1].minutes  # the next B waits behind A's arrivals
 
 
+def test_a_stream_of_newcomers_behind_a_long_queue_does_not_use_up_the_step_budget() -> None:
+    desks = [eta.Desk({A: 1})]
+    queues = {A: [eta.Queued(n, 2, 30.0 - n / 10) for n in range(40)]}
+    calls = eta.look_ahead(desks, queues, MEANS, cap=600, arrivals={A: 10.0}, max_steps=100)
+    assert [c.minutes for c in calls[A]] == [10.0 * n for n in range(19)]  # one call every 10 minutes to the horizon
+
+
 def test_residual_time_uses_the_cases_that_lasted_longer() -> None:
     assert eta.residual_minutes([4, 6, 12, 14, 16], 10, 10) == 4.0
     assert eta.residual_minutes([], 4, 10) == 6.0

@@ -9,7 +9,7 @@ from app.db import Database
 from app.models import Evaluation, TicketCreate, WindowState
 from app.services import day_series, kpi
 from app.services.day_series import QueueStep, busiest, queue_steps, wait_histogram
-from app.services.kpi import Rating, TicketTimes, satisfaction, ticket_figures
+from app.services.kpi import NotYetCalled, Rating, TicketTimes, online_share, satisfaction, ticket_figures
 from app.services.queue import QueueService
 from tests.callers import DESK
 from tests.conftest import FakeClock
@@ -39,6 +39,15 @@ def test_ticket_figures() -> None:
         'served_today': 1,
     }
     assert ticket_figures([], at(0))['avg_wait_minutes'] is None  # shown as a dash, not as 0
+
+
+def test_waiting_tickets_counted_in_the_database_add_their_number_and_the_longest_wait() -> None:
+    called = [TicketTimes('completed', at(0), at(10), at(10), at(22), online=True)]  # waited 10
+    not_called = NotYetCalled(count=3, oldest_taken_at=at(5), online=1)  # the oldest waiting 55 at 60
+    figures = ticket_figures(called, at(60), not_called)
+    assert (figures['waiting_now'], figures['longest_wait_minutes'], figures['avg_wait_minutes']) == (3, 55.0, 10.0)
+    assert online_share(called, not_called) == 0.5
+    assert online_share([], NotYetCalled()) is None
 
 
 def test_satisfaction() -> None:

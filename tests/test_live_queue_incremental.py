@@ -12,20 +12,24 @@ import datetime as dt
 import random
 import time
 
+import pytest
+
 from app.events import (
     Event,
     TicketArrived,
     TicketCalled,
     TicketCompleted,
     TicketIssued,
+    TicketPrioritised,
     TicketSnapshot,
     TicketTransferred,
     WindowChanged,
     WindowPayload,
 )
 from app.models import ServiceItem
-from app.services.eta_refresh import EtaRefresher
+from app.services.eta_refresh import EtaRefresher, pause_after
 from app.services.live_queue import LiveQueue, WindowSlot
+from app.services.priority import order_key
 from tests.twinkit import seed_twin
 from twin.model import QUEUE, Key
 
@@ -166,6 +170,33 @@ def test_counts_and_oldest_kept_per_event_equal_a_recount_after_every_event() ->
             assert fed.remote_count(sid) == sum(1 for tid in waiting if tid in fed.remote)
 
 
+def test_places_kept_per_event_equal_the_calling_order_counted_ticket_by_ticket() -> None:
+    for cap_minutes in (3, 20):  # a short cap puts overdue tickets of every class in the queues
+        clock = Clock()
+        fed = hall(clock)
+        stream = Hall(random.Random(cap_minutes), clock)
+        cap = dt.timedelta(minutes=cap_minutes)
+        for step in range(500):
+            event = stream.next_event()
+            if step % 11 == 0 and isinstance(event, TicketIssued):  # some tickets change class while they wait
+                fed.apply(event)
+                event = TicketPrioritised(
+                    hall_id=1, payload=event.payload.model_copy(update={'priority_class': 'green'})
+                )
+            fed.apply(event)
+            now = clock()
+            for sid in SERVICES:
+                waiting = fed.waiting.get(sid, {}).values()
+                for mine in waiting:
+                    counted = sum(
+                        1
+                        for other in waiting
+                        if other.ticket_id != mine.ticket_id
+                        and order_key(other, now=now, cap=cap) < order_key(mine, now=now, cap=cap)
+                    )
+                    assert fed.ahead_of(mine, sid, now=now, cap=cap) == counted, f'cap {cap_minutes}, step {step}'
+
+
 def test_coalesced_estimates_equal_the_full_replay_once_the_recompute_has_run() -> None:
     for seed in range(4):
         clock = Clock()
@@ -251,3 +282,8 @@ def test_the_twin_redraws_the_queue_an_event_touched_and_every_queue_after_the_r
         assert coalesced.queues[sid].waiting == replayed.queues[sid].waiting
     assert coalesced.live.refresh()
     assert {sid: vars(q) for sid, q in coalesced.queues.items()} == {sid: vars(q) for sid, q in replayed.queues.items()}
+
+
+def test_a_recompute_that_costs_more_than_its_share_spaces_the_next_ones() -> None:
+    assert pause_after(0.002, 0.25) == 0.25  # cheap: the usual few a second
+    assert pause_after(0.05, 0.25) == pytest.approx(0.45)  # 50 ms, then 450 ms: a tenth of the time

@@ -23,14 +23,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from bisect import bisect_left
 from dataclasses import dataclass, replace
 
 from app.events import Event, HandoffApplied, TicketEventBase, TicketHandedOff
 from app.fanout import Channel
 from app.models.ticket import TicketStatus
 from app.services.live_queue import LiveQueue
-from app.services.priority import order_key
 from app.services.queue import QueueService
 from app.services.ticket_handoff import HandoffView, TicketHandoffService
 from app.services.tracking import Tracked
@@ -175,7 +173,7 @@ class TicketFeed:
         self._handle = loop.call_later(delay, self.recount) if delay > 0 else loop.call_soon(self.recount)
 
     def recount(self) -> None:
-        """Each moved service's followed places again, with one sort of its waiting tickets."""
+        """Each moved service's followed places again (each a bisect of the live queue's runs, `ahead_of`)."""
         self._handle = None
         self._last_recount = time.monotonic()
         dirty, self._dirty = self._dirty, set()
@@ -185,17 +183,16 @@ class TicketFeed:
         now, cap = self.queue.clock(), self.queue.fairness_cap
         for service_id in dirty:
             waiting = live.waiting.get(service_id, {})
-            keys = sorted(order_key(c, now=now, cap=cap) for c in waiting.values())
             for followed in [f for f in self.tickets.values() if f.service_id == service_id]:
                 mine = waiting.get(followed.ticket_id)
                 if mine is None or followed.shown.status != TicketStatus.WAITING:
                     continue
-                ahead = bisect_left(keys, order_key(mine, now=now, cap=cap))
+                ahead = live.ahead_of(mine, service_id, now=now, cap=cap)
                 eta = _eta(live, service_id, ahead)
                 followed.show(TicketStatusText(followed.shown.status, followed.shown.window, ahead, eta))
 
     def _status(self, ticket_id: int, service_id: int, status: str, window: int | None) -> TicketStatusText:
-        """The ticket's status, with its place when it waits (one scan of its service: once per event or join)."""
+        """The ticket's status, with its place when it waits (a bisect of its service's runs, per event or join)."""
         live = self.queue.live
         if status != TicketStatus.WAITING or live is None:
             return TicketStatusText(status, window if status == TicketStatus.CALLED else None)

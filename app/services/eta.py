@@ -7,13 +7,12 @@ twin (inputs kept in memory), so both always agree.
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 PRIOR_WEIGHT = 5.0
 PRIOR_CV = 0.6
@@ -108,9 +107,9 @@ class Desk:
     free_in: float = 0.0
 
 
-@dataclass(frozen=True)
-class Queued:
-    """A waiting ticket: its priority rank (0 green, 1 appointment, 2 normal) and minutes waited so far."""
+class Queued(NamedTuple):
+    """A waiting ticket: its priority rank (0 green, 1 appointment, 2 normal) and minutes waited so far (a tuple:
+    the live state builds one per waiting ticket at every recompute)."""
 
     ticket_id: int
     rank: int
@@ -134,6 +133,9 @@ def residual_minutes(samples: Sequence[float], elapsed: float, mean: float) -> f
     return max(mean - elapsed, 0.25 * mean)
 
 
+Run = tuple[float, int]  # a waiting ticket: when it was queued (in the caller's unit of time), its id
+
+
 def look_ahead(
     desks: Sequence[Desk],
     queues: Mapping[int, Sequence[Queued]],
@@ -151,19 +153,47 @@ def look_ahead(
     calls an overdue ticket (waited >= cap) first, the oldest; otherwise the best (tier, rank,
     oldest) ticket among its services. New citizens keep arriving at the recent rates (`arrivals`,
     per minute) and take windows that prefer them. The ticket taken now is a probe per service that
-    occupies no window, so probes never delay each other. `horizon` (minutes) and `max_steps` bound
-    the work when a queue is hours long; callers fall back to the capacity formula beyond them.
+    occupies no window, so probes never delay each other. `horizon` (minutes) and `max_steps` (calls
+    and idle windows' wake-ups) bound the work when a queue is hours long; callers fall back to the
+    capacity formula beyond them. Arrivals are not steps: each service's are a stream read only when a
+    window looks at the service, so a busy hour's newcomers cost nothing while older tickets go first.
     """
-    board = _Board(queues)
-    probes = {sid: Queued(-1 - n, 3, 0.0) for n, sid in enumerate(sorted({s for d in desks for s in d.services}))}
-    for sid, probe in probes.items():
-        board.add(sid, probe)
+    runs: dict[int, tuple[list[Run], list[Run], list[Run]]] = {}
+    for sid, tickets in queues.items():
+        runs[sid] = ([], [], [])
+        for q in tickets:
+            runs[sid][q.rank].append((-q.waited, q.ticket_id))
+        for run in runs[sid]:
+            run.sort()
+    return look_ahead_runs(
+        desks, runs, means, now=0.0, per_minute=1.0, cap=cap, arrivals=arrivals, horizon=horizon, max_steps=max_steps
+    )
+
+
+def look_ahead_runs(
+    desks: Sequence[Desk],
+    runs: Mapping[int, Sequence[Sequence[Run]]],
+    means: Mapping[int, float],
+    *,
+    now: float,
+    per_minute: float,
+    cap: float,
+    arrivals: Mapping[int, float] | None = None,
+    horizon: float = 180.0,
+    max_steps: int = 3000,
+) -> dict[int, list[ProjectedCall]]:
+    """`look_ahead` over queues kept sorted by the caller: per service, one run per priority rank (0, 1, 2) of
+    (queued at, ticket id) in order, the times in a unit of which `per_minute` make a minute and `now` is the
+    present. Only the heads the windows reach are read, so the cost follows the calls made, not the queues."""
+    served = sorted({s for d in desks for s in d.services})
+    probes = {sid: -1 - n for n, sid in enumerate(served)}
+    rates = arrivals or {}
+    lines = {
+        sid: _Line(runs.get(sid, ((), (), ())), now, per_minute, probes[sid], rates.get(sid, 0.0), n, len(served))
+        for n, sid in enumerate(served)
+    }
     events = [(d.free_in, _FREE, i) for i, d in enumerate(desks)]
-    rates = {sid: rate for sid, rate in (arrivals or {}).items() if rate > 0}
-    events += [(1 / rate, _ARRIVES, sid) for sid, rate in rates.items()]
     heapq.heapify(events)
-    idle: set[int] = set()
-    new_ids = itertools.count(-1 - len(probes), -1)
     made: dict[int, int] = defaultdict(int)  # calls made at windows serving each service
     result: dict[int, list[ProjectedCall]] = defaultdict(list)
     open_probes = len(probes)
@@ -173,23 +203,19 @@ def look_ahead(
         t, kind, index = heapq.heappop(events)
         if t > horizon:
             break
-        if kind == _ARRIVES:  # a citizen arrives; idle windows that serve the service wake up
-            board.add(index, Queued(next(new_ids), 2, -t))
-            heapq.heappush(events, (t + 1 / rates[index], _ARRIVES, index))
-            for i in [i for i in idle if index in desks[i].services]:
-                idle.discard(i)
-                heapq.heappush(events, (t, _FREE, i))
+        services = desks[index].services
+        picked = _pick(lines, services, t, cap, woken=kind == _WOKEN)
+        if picked is None:  # idle until the next newcomer for one of its services
+            wake = min((lines[sid].next_arrival() for sid in services), default=math.inf)
+            if wake < math.inf:
+                heapq.heappush(events, (wake, _WOKEN, index))
             continue
-        picked = board.pick(desks[index].services, t, cap)
-        if picked is None:
-            idle.add(index)
-            continue
-        sid, ticket = picked
-        for served in desks[index].services:
-            made[served] += 1
-        if ticket.ticket_id >= 0 or ticket is probes.get(sid):
+        sid, ticket_id = picked
+        for other in services:
+            made[other] += 1
+        if ticket_id >= 0 or ticket_id == probes[sid]:
             result[sid].append(ProjectedCall(t, made[sid]))
-        if ticket is probes.get(sid):
+        if ticket_id == probes[sid]:
             open_probes -= 1
             heapq.heappush(events, (t, _FREE, index))  # a probe is a measurement, not a citizen
         else:
@@ -197,58 +223,81 @@ def look_ahead(
     return dict(result)
 
 
-_FREE, _ARRIVES = 0, 1
+# A window that frees up at minute t does not yet see a newcomer arriving at t; one woken by that newcomer does.
+_FREE, _WOKEN = 0, 1
 
 
-class _Board:
-    """The waiting tickets of the look-ahead, per service, in calling order and by age (lazy deletion)."""
+Head = tuple[float, int]  # a waiting ticket in the look-ahead: minus the minutes it has waited, its id
 
-    def __init__(self, queues: Mapping[int, Sequence[Queued]]) -> None:
-        self.order: dict[int, list[tuple[int, float, int, Queued]]] = {}
-        self.age: dict[int, list[tuple[float, int, Queued]]] = {}
-        self.taken: set[int] = set()
-        self._count: dict[int, int] = {}
-        for sid, tickets in queues.items():
-            self.order[sid] = [(q.rank, -q.waited, q.ticket_id, q) for q in tickets]
-            self.age[sid] = [(-q.waited, q.ticket_id, q) for q in tickets]
-            heapq.heapify(self.order[sid])
-            heapq.heapify(self.age[sid])
-            self._count[sid] = len(tickets)
 
-    def count(self, sid: int) -> int:
-        return self._count.get(sid, 0)
+class _Line:
+    """One service's waiting tickets in the look-ahead: the caller's sorted run per priority rank, read by a pointer
+    each (within a rank, calling order is age order), then the stream of newcomers behind the normal ones (rank 2,
+    the k-th arriving at k / rate minutes), then the probe (rank 3)."""
 
-    def add(self, sid: int, q: Queued) -> None:
-        heapq.heappush(self.order.setdefault(sid, []), (q.rank, -q.waited, q.ticket_id, q))
-        heapq.heappush(self.age.setdefault(sid, []), (-q.waited, q.ticket_id, q))
-        self._count[sid] = self._count.get(sid, 0) + 1
+    __slots__ = ('arrived', 'at', 'every', 'first_id', 'now', 'per_minute', 'probe', 'runs', 'stride')
 
-    def _head(self, heap: list[Any]) -> Queued | None:
-        while heap and heap[0][-1].ticket_id in self.taken:
-            heapq.heappop(heap)
-        return heap[0][-1] if heap else None
+    def __init__(
+        self, runs: Sequence[Sequence[Run]], now: float, per_minute: float, probe: int, rate: float, n: int, lines: int
+    ) -> None:
+        self.runs, self.now, self.per_minute = runs, now, per_minute
+        self.at = [0, 0, 0]
+        self.every = 1 / rate if rate > 0 else math.inf
+        self.arrived = 0  # newcomers already called
+        self.first_id, self.stride = -1 - lines - n, lines  # newcomers' ids: negative, apart from other lines'
+        self.probe: int | None = probe
 
-    def pick(self, services: Mapping[int, int], t: float, cap: float) -> tuple[int, Queued] | None:
-        """What a window serving `services` calls at time t, removed from the board."""
-        best: tuple[Any, ...] | None = None
-        for sid, tier in services.items():
-            oldest = self._head(self.age.get(sid, []))
-            if oldest is None:
-                continue
-            if oldest.waited + t >= cap:
-                key: tuple[Any, ...] = (0, -oldest.waited, oldest.ticket_id, sid, oldest)
-            else:
-                head = self._head(self.order[sid])
-                assert head is not None
-                key = (1, tier, head.rank, -head.waited, head.ticket_id, sid, head)
-            if best is None or key[:-2] < best[:-2]:
-                best = key
-        if best is None:
-            return None
-        ticket: Queued = best[-1]
-        self.taken.add(ticket.ticket_id)
-        self._count[best[-2]] -= 1
-        return best[-2], ticket
+    def next_arrival(self) -> float:
+        return (self.arrived + 1) * self.every
+
+    def heads(self, t: float, *, woken: bool) -> list[tuple[int, Head]]:
+        """The first ticket of each rank present at minute t, by rank (a newcomer arriving at t only if `woken`)."""
+        found: list[tuple[int, Head]] = []
+        for rank, run in enumerate(self.runs):
+            if self.at[rank] < len(run):
+                queued, ticket_id = run[self.at[rank]]
+                found.append((rank, ((queued - self.now) / self.per_minute, ticket_id)))
+        if not found or found[-1][0] != 2:
+            arrives = self.next_arrival()
+            if arrives < t or (woken and arrives == t):
+                found.append((2, (arrives, self.first_id - self.arrived * self.stride)))
+        if self.probe is not None:
+            found.append((3, (-0.0, self.probe)))
+        return found
+
+    def take(self, rank: int) -> None:
+        if rank == 3:
+            self.probe = None
+        elif self.at[rank] < len(self.runs[rank]):
+            self.at[rank] += 1
+        else:
+            self.arrived += 1
+
+
+def _pick(
+    lines: Mapping[int, _Line], services: Mapping[int, int], t: float, cap: float, *, woken: bool
+) -> tuple[int, int] | None:
+    """What a window serving `services` calls at minute t (service, ticket id), taken off its line."""
+    best: tuple[Any, ...] | None = None
+    chosen: tuple[_Line, int, int, int] | None = None
+    for sid, tier in services.items():
+        line = lines[sid]
+        heads = line.heads(t, woken=woken)
+        if not heads:
+            continue
+        rank, oldest = min(heads, key=lambda h: h[1])
+        if t - oldest[0] >= cap:
+            key: tuple[Any, ...] = (0, oldest[0], oldest[1])
+        else:
+            rank, oldest = heads[0]
+            key = (1, tier, rank, oldest[0], oldest[1])
+        if best is None or key < best:
+            best, chosen = key, (line, rank, sid, oldest[1])
+    if chosen is None:
+        return None
+    line, rank, sid, ticket_id = chosen
+    line.take(rank)
+    return sid, ticket_id
 
 
 def call_estimate(call: ProjectedCall, *, stats: HandlingStats, windows: int, jumps: float = 0.0) -> Estimate:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from statistics import fmean
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import and_, func, not_, or_
 from sqlmodel import col, select
 
 from app.db import Database
@@ -82,12 +82,27 @@ def wait_minutes(ticket: TicketTimes, now: dt.datetime) -> float | None:
     return None
 
 
-def ticket_figures(tickets: Iterable[TicketTimes], now: dt.datetime) -> dict[str, float | int | None]:
-    """Waiting now, average wait of those called, longest wait (called or still waiting), average handling."""
+@dataclass(frozen=True)
+class NotYetCalled:
+    """Today's waiting tickets never called, counted in the database (one row however many wait): how many, when
+    the oldest was taken, and how many began online. Their only figures are the count and the longest wait."""
+
+    count: int = 0
+    oldest_taken_at: dt.datetime | None = None
+    online: int = 0
+
+
+def ticket_figures(
+    tickets: Iterable[TicketTimes], now: dt.datetime, not_called: NotYetCalled = NotYetCalled()
+) -> dict[str, float | int | None]:
+    """Waiting now, average wait of those called, longest wait (called or still waiting), average handling; the
+    tickets one by one and the never-called waiting ones as counted (`not_called`)."""
     waited: list[float] = []
     longest: float | None = None
     handling: list[float] = []
-    waiting = 0
+    waiting = not_called.count
+    if not_called.oldest_taken_at is not None:
+        longest = max(0.0, (now - not_called.oldest_taken_at).total_seconds() / 60)
     for ticket in tickets:
         if ticket.status == TicketStatus.WAITING:
             waiting += 1
@@ -107,10 +122,11 @@ def ticket_figures(tickets: Iterable[TicketTimes], now: dt.datetime) -> dict[str
     }
 
 
-def online_share(tickets: Iterable[TicketTimes]) -> float | None:
+def online_share(tickets: Iterable[TicketTimes], not_called: NotYetCalled = NotYetCalled()) -> float | None:
     """Share of the tickets that began online (booked or remote); None before the day's first ticket."""
     items = list(tickets)
-    return sum(t.online for t in items) / len(items) if items else None
+    total = len(items) + not_called.count
+    return (sum(t.online for t in items) + not_called.online) / total if total else None
 
 
 def satisfaction(ratings: Iterable[Rating]) -> tuple[float | None, float | None, int]:
@@ -122,9 +138,13 @@ def satisfaction(ratings: Iterable[Rating]) -> tuple[float | None, float | None,
 
 
 async def today(db: Database, hall_id: int, *, now: dt.datetime, tz: ZoneInfo) -> Kpis:
-    """Every figure for the hall's current day, read in one read-only session."""
+    """Every figure for the hall's current day, read in one read-only session. The tickets still waiting for a
+    first call are counted in the database, not read: a refresh costs the same with 1,000 waiting as with none."""
     day = now.astimezone(tz).date()
     start, end = day_bounds(day, tz)
+    of_today = (Ticket.hall_id == hall_id, Ticket.day == day)
+    never_called = and_(Ticket.status == TicketStatus.WAITING, col(Ticket.first_called_at).is_(None))
+    online = or_(col(Ticket.appointment_id).is_not(None), Ticket.channel == Channel.MOBILE)
     async with db.read_session() as s:
         rows = await s.execute(
             select(
@@ -133,14 +153,18 @@ async def today(db: Database, hall_id: int, *, now: dt.datetime, tz: ZoneInfo) -
                 Ticket.first_called_at,
                 Ticket.called_at,
                 Ticket.completed_at,
-                Ticket.appointment_id,
-                Ticket.channel,
-            ).where(Ticket.hall_id == hall_id, Ticket.day == day)
+                online,
+            ).where(*of_today, not_(never_called))
         )
-        tickets = [
-            TicketTimes(*times, online=appointment_id is not None or channel == Channel.MOBILE)
-            for *times, appointment_id, channel in rows
-        ]
+        tickets = [TicketTimes(*times, online=bool(began_online)) for *times, began_online in rows]
+        count, oldest, online_count = (
+            await s.execute(
+                select(func.count(), func.min(Ticket.taken_at), func.count().filter(online)).where(
+                    *of_today, never_called
+                )
+            )
+        ).one()
+        not_called = NotYetCalled(count, oldest, online_count)
         windows = dict(
             (
                 await s.execute(
@@ -169,7 +193,7 @@ async def today(db: Database, hall_id: int, *, now: dt.datetime, tz: ZoneInfo) -
                 )
             )
         ]
-    figures = ticket_figures(tickets, now)
+    figures = ticket_figures(tickets, now, not_called)
     score, share, count = satisfaction(ratings)
     return Kpis(
         waiting_now=int(figures['waiting_now'] or 0),
@@ -184,5 +208,5 @@ async def today(db: Database, hall_id: int, *, now: dt.datetime, tz: ZoneInfo) -
         satisfaction_score=score,
         satisfied_share=share,
         ratings=count,
-        online_share=online_share(tickets),
+        online_share=online_share(tickets, not_called),
     )

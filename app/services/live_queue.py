@@ -6,9 +6,10 @@ event does to the hall: the queue service, alerts and the twin share one instanc
 it), and replay folds stored events through it. A fresh build from the database and a state fed by
 events give the same answers (tested).
 
-An event costs the same however many people wait: counts and the oldest ticket are kept per service as
-events come, and old arrivals are pruned in amortised constant time. Only the look-ahead (every queue
-played forward, docs/eta.md) grows with the queues. By default an estimate recomputes it when something
+An event costs the same however many people wait: counts, the oldest ticket and each service's tickets sorted
+per priority class (runs: a bisect per event) are kept as events come, and old arrivals are pruned in amortised
+constant time. A ticket's place bisects the runs; the look-ahead (every queue played forward, docs/eta.md) reads
+them only as far as the windows reach before its horizon. By default an estimate recomputes it when something
 changed (tests, replay, scripts); a served app sets `coalesce` and hands the recompute to one task per
 process (app/services/eta_refresh.py), and until it has run, an estimate reads the last look-ahead
 shifted by the tickets that left the service's queue since (the k-th there is now the (k - left)-th).
@@ -16,9 +17,11 @@ shifted by the tickets that left the service's queue since (the k-th there is no
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import heapq
 import logging
+import math
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,7 +49,7 @@ from app.models.appointment import AppointmentStatus
 from app.models.hall import ServiceItem, WindowState
 from app.models.ticket import PriorityClass, TicketStatus
 from app.services import eta
-from app.services.priority import Candidate, order_key
+from app.services.priority import Candidate
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +102,7 @@ class LiveQueue:
     _ahead_cache: tuple[int, dt.datetime, dict[int, list[eta.ProjectedCall]]] | None = None
     _left: Counter[int] = field(default_factory=Counter)  # tickets that left each queue since the look-ahead
     _oldest: dict[int, list[tuple[dt.datetime, int]]] = field(default_factory=dict)  # per service, lazy deletion
+    _runs: dict[int, Runs] = field(default_factory=dict)  # per service, built at first use, then kept per event
     _prune_at: int = 64  # arrivals are pruned when there are more than this (doubling: amortised O(1))
     _refreshed: list[Callable[[], object]] = field(default_factory=list)
     _green_cache: dict[int, float] | None = None
@@ -180,23 +184,24 @@ class LiveQueue:
         self._booked_cache = None
         self._stats_cache.clear()
         self._oldest.clear()
+        self._runs.clear()
         self._left.clear()
 
     def _apply_ticket(self, event: TicketEventBase) -> None:
         ticket = event.payload
         if isinstance(event, TicketIssued | TicketTransferred):
             self._unqueue(ticket.id)
-            self._enqueue(ticket)
+            self._enqueue_ticket(ticket)
             self._arrived(ticket.id, ticket.service_id, ticket.taken_at, ticket.priority_class == PriorityClass.GREEN)
             self._mark_remote(ticket.id, ticket.awaiting_arrival)
         if isinstance(event, TicketPrioritised) and ticket.id in self.waiting.get(ticket.service_id, {}):
-            self.waiting[ticket.service_id][ticket.id] = Candidate(
-                ticket.id, PriorityClass(ticket.priority_class), ticket.queued_at, 1
+            self._enqueue(
+                ticket.service_id, Candidate(ticket.id, PriorityClass(ticket.priority_class), ticket.queued_at, 1)
             )
         if isinstance(event, TicketArrived):
             self.remote.discard(ticket.id)
             if ticket.status == TicketStatus.WAITING:
-                self._enqueue(ticket)
+                self._enqueue_ticket(ticket)
         if isinstance(event, TicketTransferred):
             self._free(event.from_window_id)
         if isinstance(event, TicketHandedOff):
@@ -231,19 +236,47 @@ class LiveQueue:
         self._booked_cache = None
         return True
 
-    def _enqueue(self, ticket: TicketSnapshot) -> None:
-        candidate = Candidate(ticket.id, PriorityClass(ticket.priority_class), ticket.queued_at, 1)
-        self.waiting.setdefault(ticket.service_id, {})[ticket.id] = candidate
+    def _enqueue_ticket(self, ticket: TicketSnapshot) -> None:
+        """The ticket joins its service's queue, with the number and take time the desks list it by."""
         self.numbers[ticket.id] = WaitingNumber(ticket.number, as_utc(ticket.taken_at))  # SQLite reads are naive
-        heap = self._oldest.get(ticket.service_id)
+        self._enqueue(
+            ticket.service_id, Candidate(ticket.id, PriorityClass(ticket.priority_class), ticket.queued_at, 1)
+        )
+
+    def _enqueue(self, service_id: int, candidate: Candidate) -> None:
+        """Put the ticket in its service's queue, or in its new place there (arrived, prioritised)."""
+        waiting = self.waiting.setdefault(service_id, {})
+        runs = self._runs.get(service_id)
+        if runs is not None:
+            previous = waiting.get(candidate.ticket_id)
+            if previous is not None:
+                _remove(runs, previous)
+            bisect.insort(runs[candidate.priority_class.rank], _entry(candidate))
+        waiting[candidate.ticket_id] = candidate
+        heap = self._oldest.get(service_id)
         if heap is not None:
             heapq.heappush(heap, (candidate.queued_at, candidate.ticket_id))
 
     def _unqueue(self, ticket_id: int) -> None:
         self.numbers.pop(ticket_id, None)
         for service_id, waiting in self.waiting.items():
-            if waiting.pop(ticket_id, None) is not None:
+            candidate = waiting.pop(ticket_id, None)
+            if candidate is not None:
                 self._left[service_id] += 1
+                if service_id in self._runs:
+                    _remove(self._runs[service_id], candidate)
+
+    def _runs_of(self, service_id: int) -> Runs:
+        """The service's waiting tickets per priority rank, each run sorted by (queued at, id): calling order within
+        the rank, and age order. Sorted once, then kept by `_enqueue` and `_unqueue` (a bisect each)."""
+        runs = self._runs.get(service_id)
+        if runs is None:
+            runs = self._runs[service_id] = ([], [], [])
+            for candidate in self.waiting.get(service_id, {}).values():
+                runs[candidate.priority_class.rank].append(_entry(candidate))
+            for run in runs:
+                run.sort()
+        return runs
 
     def _mark_remote(self, ticket_id: int, awaiting: bool) -> None:
         if awaiting:
@@ -308,13 +341,22 @@ class LiveQueue:
         return None
 
     def ahead_of(self, candidate: Candidate, service_id: int, *, now: dt.datetime, cap: dt.timedelta) -> int:
-        """How many waiting tickets of the service would be called before this one."""
-        mine = order_key(candidate, now=now, cap=cap)
-        return sum(
-            1
-            for other in self.waiting.get(service_id, {}).values()
-            if other.ticket_id != candidate.ticket_id and order_key(other, now=now, cap=cap) < mine
-        )
+        """How many waiting tickets of the service would be called before this one (`priority.order_key`, every
+        ticket at tier 1: a place in a service's queue belongs to no window), counted by bisecting the service's
+        runs: the same cost with 1,000 waiting as with 10.
+
+        Past the fairness cap, order is by age alone; before it, by rank, then age. So the tickets ahead are the
+        overdue ones older than this one if it is overdue; otherwise every overdue one, those of a better rank, and
+        the older ones of its own rank."""
+        runs = self._runs_of(service_id)
+        mine = _entry(candidate)
+        if now - candidate.queued_at >= cap:
+            return sum(bisect.bisect_left(run, mine) for run in runs)
+        overdue_until = (_micros(now - cap), math.inf)  # queued at or before: waited at least the cap
+        overdue = [bisect.bisect_right(run, overdue_until) for run in runs]
+        rank = candidate.priority_class.rank
+        better = sum(len(runs[r]) - overdue[r] for r in range(rank))
+        return sum(overdue) + better + bisect.bisect_left(runs[rank], mine) - overdue[rank]
 
     def estimate(self, service_id: int, ahead: int) -> eta.Estimate | None:
         """Expected wait of the ticket with `ahead` tickets of its service before it (docs/eta.md)."""
@@ -388,16 +430,12 @@ class LiveQueue:
             for slot in self.windows.values()
             if slot.state == WindowState.OPEN and slot.services
         ]
-        queues = {
-            sid: [
-                eta.Queued(c.ticket_id, c.priority_class.rank, (now - c.queued_at).total_seconds() / 60)
-                for c in waiting.values()
-            ]
-            for sid, waiting in self.waiting.items()
-        }
+        runs = {sid: self._runs_of(sid) for sid in self.waiting}
         means = {sid: self._stats(sid).mean for sid in self.services}
         rates, green = self._rates(now)
-        calls = eta.look_ahead(desks, queues, means, cap=self.cap_minutes(), arrivals=rates)
+        calls = eta.look_ahead_runs(
+            desks, runs, means, now=_micros(now), per_minute=MICROS_PER_MINUTE, cap=self.cap_minutes(), arrivals=rates
+        )
         self._ahead_cache = (self._version, now, calls)
         self._green_cache = green
         self._left.clear()
@@ -426,3 +464,25 @@ class LiveQueue:
                 if is_green:
                     green[service_id] = green.get(service_id, 0.0) + per_arrival
         return rates, green
+
+
+Runs = tuple[list[tuple[int, int]], list[tuple[int, int]], list[tuple[int, int]]]  # per rank: (queued at, id)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+MICROS_PER_MINUTE = 60_000_000
+
+
+def _micros(moment: dt.datetime) -> int:
+    """Whole microseconds since the epoch: exact, so a run orders and cuts at the cap as datetimes do."""
+    return (moment - EPOCH) // dt.timedelta(microseconds=1)
+
+
+def _entry(candidate: Candidate) -> tuple[int, int]:
+    return _micros(candidate.queued_at), candidate.ticket_id
+
+
+def _remove(runs: Runs, candidate: Candidate) -> None:
+    run = runs[candidate.priority_class.rank]
+    entry = _entry(candidate)
+    at = bisect.bisect_left(run, entry)
+    if at < len(run) and run[at] == entry:
+        del run[at]

@@ -24,8 +24,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.clock import utcnow
@@ -38,6 +39,23 @@ log = logging.getLogger(__name__)
 
 REDIS_PREFIX = 'halltwin:limit:'
 CLEANUP_EVERY = 500  # database counters: delete expired rows once per this many increments
+
+
+def _counter_upsert(dialect: Any) -> Any:
+    """Add one to a counter (a new row starts at 1), returning the count: built once, bound per call."""
+    columns = RateCounter.__table__.c  # type: ignore[attr-defined]
+    statement = dialect.insert(RateCounter).values(
+        key=bindparam('key', type_=columns.key.type),
+        count=1,
+        expires_at=bindparam('expires_at', type_=columns.expires_at.type),
+    )
+    return statement.on_conflict_do_update(index_elements=['key'], set_={'count': RateCounter.count + 1}).returning(
+        col(RateCounter.count)
+    )
+
+
+UPSERT_SQLITE = _counter_upsert(sqlite)
+UPSERT_POSTGRESQL = _counter_upsert(postgresql)
 
 
 class TooManyRequests(DomainError):
@@ -101,38 +119,35 @@ class CounterStore(ABC):
 
 
 class DatabaseCounters(CounterStore):
-    """One row per key and window (`rate_counter`), upserted in its own short transaction."""
+    """One row per key and window (`rate_counter`), upserted in its own short transaction, or in the caller's
+    (`incr_in`: a take counts its limits in the transaction that writes its ticket)."""
 
     def __init__(self, db: Database, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.db = db
         self.clock = clock
         self._increments = 0
+        self._upsert = UPSERT_SQLITE if db.is_sqlite else UPSERT_POSTGRESQL
 
     async def incr(self, key: str, *, ttl: int, expires_at: dt.datetime) -> int:
         return (await self.incr_until_over([Slot(key, expires_at, ttl, max=0)]))[0]
 
     async def incr_until_over(self, slots: Sequence[Slot]) -> list[int]:
         """All of them in one transaction: one durable commit for a take's two or three limits, not one each."""
-        counts: list[int] = []
-        async with unit_of_work(self.db) as uow:
-            s = uow.session
-            for slot in slots:
-                counts.append(int((await s.execute(self._upsert(slot))).scalar_one()))
-                self._increments += 1
-                if self._increments % CLEANUP_EVERY == 0:
-                    await s.execute(delete(RateCounter).where(col(RateCounter.expires_at) < self.clock()))
-                if counts[-1] > slot.max:
-                    break
-        return counts
+        async with unit_of_work(self.db, short=True) as uow:
+            return await self.incr_in(uow.session, slots)
 
-    def _upsert(self, slot: Slot) -> Any:
-        dialect = sqlite if self.db.is_sqlite else postgresql
-        return (
-            dialect.insert(RateCounter)
-            .values(key=slot.key, count=1, expires_at=slot.expires_at)
-            .on_conflict_do_update(index_elements=['key'], set_={'count': RateCounter.count + 1})
-            .returning(col(RateCounter.count))
-        )
+    async def incr_in(self, s: AsyncSession, slots: Sequence[Slot]) -> list[int]:
+        """`incr_until_over` inside the caller's transaction on this database: committed or rolled back with it."""
+        counts: list[int] = []
+        for slot in slots:
+            values = {'key': slot.key, 'expires_at': slot.expires_at}
+            counts.append(int((await s.execute(self._upsert, values)).scalar_one()))
+            self._increments += 1
+            if self._increments % CLEANUP_EVERY == 0:
+                await s.execute(delete(RateCounter).where(col(RateCounter.expires_at) < self.clock()))
+            if counts[-1] > slot.max:
+                break
+        return counts
 
     async def get(self, key: str) -> int:
         async with self.db.read_session() as s:
@@ -206,11 +221,31 @@ class Limits:
     async def hit_all(self, hits: Sequence[tuple[Limit, str]]) -> None:
         """Count one attempt against each (limit, subject) in order, in one write where the store can; refuse
         (TooManyRequests) at the first that is over, without counting the ones after it: as `hit` one by one."""
+        slots = self._slots(hits)
+        self._refuse_over(slots, await self.store.incr_until_over([slot for _, slot, _ in slots]))
+
+    def counts_in(self, db: Database) -> bool:
+        """Whether a writer to `db` may count in its own transaction (`hit_all_in`) instead of one more commit: the
+        counters are rows of `db`, and `db` is SQLite, whose writers queue for one lock anyway. On PostgreSQL a
+        hall-wide counter's row lock would be held through the caller's whole transaction: there they count apart."""
+        return isinstance(self.store, DatabaseCounters) and self.store.db is db and db.is_sqlite
+
+    async def hit_all_in(self, s: AsyncSession, hits: Sequence[tuple[Limit, str]]) -> None:
+        """`hit_all` inside the caller's transaction (only where `counts_in` its database): the counts commit with
+        the caller's write, or roll back with it; a caller that rolls back still owes the attempt its `hit_all`."""
+        assert isinstance(self.store, DatabaseCounters)
+        slots = self._slots(hits)
+        self._refuse_over(slots, await self.store.incr_in(s, [slot for _, slot, _ in slots]))
+
+    def _slots(self, hits: Sequence[tuple[Limit, str]]) -> list[tuple[Limit, Slot, int]]:
         slots: list[tuple[Limit, Slot, int]] = []
         for limit, subject in hits:
             key, ends, retry_after = self._slot(limit, subject)
             slots.append((limit, Slot(key, ends, retry_after + 1, limit.max), retry_after))
-        counts = await self.store.incr_until_over([slot for _, slot, _ in slots])
+        return slots
+
+    @staticmethod
+    def _refuse_over(slots: Sequence[tuple[Limit, Slot, int]], counts: Sequence[int]) -> None:
         for (limit, _, retry_after), count in zip(slots, counts, strict=False):
             if count > limit.max:
                 raise limit.refusal(retry_after)

@@ -7,7 +7,9 @@ so old counts expire by themselves. Subjects are stored only as keyed hashes (ph
 personal data). A refusal is `TooManyRequests`: HTTP 429 with Retry-After, and the same words on pages.
 
 With Redis configured, a Redis outage falls back to the database counters (limits keep holding, slower)
-and is logged once each way.
+and is logged once each way. Without Redis on SQLite, a take counts its limits in the transaction that writes its
+ticket (`Limits.hit_all_in`): one durable commit for both; a take refused after counting rolls back and counts
+again in a transaction of its own, so every attempt counts as before.
 """
 
 from __future__ import annotations

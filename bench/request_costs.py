@@ -2,8 +2,9 @@
 
 Why: through the API every staff request first reads its session (`AuthService.authenticate`), and a kiosk's or
 phone's anonymous take counts its abuse limits before the ticket is written. Both run here on the real services over
-a durable SQLite file (the app's pragmas: WAL, synchronous=FULL), one at a time, and the process CPU per call is
-printed (the steadiest figure on a shared machine), with wall time per call, the machine and the command.
+a durable SQLite file (the app's pragmas: WAL, synchronous=FULL), one at a time, with the live queue state and its
+coalesced look-ahead task as the served app has them (a take's position and estimate cost no query). The process CPU
+per call is printed (the steadiest figure on a shared machine), with wall time per call, the machine and the command.
 
     .venv/bin/python bench/request_costs.py                  # 2,000 session checks, 250 anonymous takes, best of 3
 """
@@ -38,6 +39,7 @@ from app.security.keys import Purpose  # noqa: E402
 from app.security.passwords import hash_password  # noqa: E402
 from app.services.auth import AuthService  # noqa: E402
 from app.services.deps import Deps  # noqa: E402
+from app.services.eta_refresh import EtaRefresher  # noqa: E402
 from app.services.limits import build_limits  # noqa: E402
 from app.services.principal import Principal  # noqa: E402
 from app.services.queue import QueueService  # noqa: E402
@@ -97,6 +99,8 @@ async def main(args: argparse.Namespace) -> None:
             cpu, wall = await _cpu_per_call(args.checks, args.rounds, lambda _i: auth.authenticate(token))
             print(f'session check (AuthService.authenticate): {cpu:.3f} ms CPU, {wall:.3f} ms wall per call')
             queue = QueueService(deps)
+            refresher = EtaRefresher(await queue.start_live())  # as app/main.py: estimates from memory, coalesced
+            refresher.start()
             code = SERVICES[0][0]
 
             def take(i: int) -> Awaitable[object]:
@@ -105,6 +109,7 @@ async def main(args: argparse.Namespace) -> None:
 
             takes = max(1, args.takes // args.rounds)
             cpu, wall = await _cpu_per_call(takes, args.rounds, take)
+            await refresher.stop()
             print(f'anonymous take (QueueService.take_ticket): {cpu:.3f} ms CPU, {wall:.3f} ms wall per call')
         finally:
             await bus.stop()

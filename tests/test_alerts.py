@@ -23,6 +23,7 @@ from app.events import (
     DeviceSuggestion,
     HelpRequested,
     SlaAtRisk,
+    TicketIssued,
 )
 from app.models import Alert, AuditEntry, ServiceItem, TicketCreate
 from app.services.alerts import ALERT_ACKNOWLEDGED, AlertService, AlertSpec, Kind
@@ -89,6 +90,21 @@ async def test_queue_over_its_threshold_raises_once_and_clears(
     (cleared,) = await rows(db)
     assert cleared.resolved_at is not None and alerts.open == {}
     assert [type(e) for e in recorder.events if type(e).__name__.startswith('Alert')] == [AlertRaised, AlertResolved]
+
+
+async def test_a_ticket_in_another_queue_leaves_this_queues_alert_as_the_full_check_would(
+    alerts: AlertService, queue: QueueService, hall: SmallHall, bus: InProcessBus, db: Database
+) -> None:
+    for _ in range(3):
+        await queue.take_ticket(TicketCreate(service_code=hall.service_a), caller=DESK)
+    await settle(bus)
+    recorder = Recorder(bus)
+    await queue.take_ticket(TicketCreate(service_code=hall.service_b), caller=DESK)  # B: 1 waiting, under its line
+    await settle(bus)
+    assert set(alerts.open) == {'queue_long:SVC-A'} and recorder.events == recorder.of(TicketIssued)
+    await alerts.evaluate_queues()  # every queue, as the sweep does: nothing was left undone
+    await settle(bus)
+    assert set(alerts.open) == {'queue_long:SVC-A'} and [r.key for r in await rows(db)] == ['queue_long:SVC-A']
 
 
 async def test_a_wait_over_30_minutes_is_found_by_the_sweep(

@@ -15,6 +15,8 @@ import time
 import pytest
 
 from app.events import (
+    DeviceHealth,
+    DevicePayload,
     Event,
     TicketArrived,
     TicketCalled,
@@ -31,7 +33,8 @@ from app.services.eta_refresh import EtaRefresher, pause_after
 from app.services.live_queue import LiveQueue, WindowSlot
 from app.services.priority import order_key
 from tests.twinkit import seed_twin
-from twin.model import QUEUE, Key
+from twin.feed import HallFeed
+from twin.model import QUEUE, WINDOW, Key
 
 START = dt.datetime(2026, 11, 30, 2, 0, tzinfo=dt.UTC)
 SERVICES = {1: 6.0, 2: 10.0, 3: 15.0}  # id -> configured mean handling minutes
@@ -287,3 +290,69 @@ def test_the_twin_redraws_the_queue_an_event_touched_and_every_queue_after_the_r
 def test_a_recompute_that_costs_more_than_its_share_spaces_the_next_ones() -> None:
     assert pause_after(0.002, 0.25) == 0.25  # cheap: the usual few a second
     assert pause_after(0.05, 0.25) == pytest.approx(0.45)  # 50 ms, then 450 ms: a tenth of the time
+
+
+def _event(kind: type[TicketIssued | TicketCalled | TicketCompleted], n: int, sid: int, **fields: object) -> Event:
+    values: dict[str, object] = {
+        'id': n,
+        'number': f'A{n:03d}',
+        'service_id': sid,
+        'service_code': 'X',
+        'status': 'waiting',
+        'priority_class': 'normal',
+        'queued_at': START,
+        'taken_at': START,
+    }
+    return kind(hall_id=1, payload=TicketSnapshot.model_validate(values | fields))
+
+
+def test_a_take_redraws_no_window_a_call_only_its_own_and_a_full_redraw_then_finds_nothing_left() -> None:
+    twin = seed_twin()
+    twin.live.clock = lambda: START
+    updates: list[frozenset[Key]] = []
+    twin.updated.subscribe(updates.append)
+    window, slot = next((wid, slot) for wid, slot in twin.live.windows.items() if slot.state == 'open')
+    sid = next(iter(slot.services))
+    steps = [
+        (_event(TicketIssued, 1, sid), set()),
+        (_event(TicketIssued, 2, sid), set()),
+        (_event(TicketCalled, 1, sid, status='called', window_id=window, called_at=START), {(WINDOW, window)}),
+        (_event(TicketCompleted, 1, sid, status='completed', window_id=window, called_at=START), {(WINDOW, window)}),
+    ]
+    for event, windows in steps:
+        updates.clear()
+        twin.apply(event)
+        assert {key for keys in updates for key in keys if key[0] == WINDOW} == windows
+        assert twin._show_windows() == set() and twin._refresh_queues() == set()  # nothing the event left undrawn
+
+
+def test_after_the_live_state_is_re_read_the_next_event_shows_every_window_again() -> None:
+    twin = seed_twin()
+    twin.live.clock = lambda: START
+    fresh = seed_twin().live
+    window, slot = next((wid, slot) for wid, slot in fresh.windows.items() if slot.state == 'open')
+    slot.state = 'paused'  # what the database said after a bus outage
+    twin.live.resync(fresh)
+    other = next(sid for sid in twin.live.services if sid not in slot.services)
+    twin.apply(_event(TicketIssued, 1, other))
+    assert twin.windows[window].state == 'paused'
+
+
+async def test_the_feed_recounts_the_figures_of_each_kind_that_changed() -> None:
+    twin = seed_twin()
+    twin.live.clock = lambda: START
+    feed = HallFeed(twin, clock=lambda: START)
+    try:
+        window, slot = next((wid, slot) for wid, slot in twin.live.windows.items() if slot.state == 'open')
+        open_before, online_before = feed.kpi.windows_open, feed.kpi.devices_online
+        twin.apply(_event(TicketIssued, 1, next(iter(slot.services))))
+        assert (feed.kpi.waiting_now, feed.kpi.windows_open, feed.kpi.devices_online) == (1, open_before, online_before)
+        paused = WindowPayload(id=window, number=window, state='paused', service_ids=list(slot.services))
+        twin.apply(WindowChanged(hall_id=1, payload=paused))
+        assert (feed.kpi.waiting_now, feed.kpi.windows_open) == (1, open_before - 1)
+        device = next(d for d in twin.devices.values() if d.state != 'online')
+        payload = DevicePayload(device_id=device.id, code=device.code, kind=device.kind)
+        twin.apply(DeviceHealth(hall_id=1, device=payload, state='online'))
+        assert feed.kpi.devices_online == online_before + 1
+    finally:
+        await feed.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from app.bus import InProcessBus
@@ -14,7 +15,10 @@ from app.models import Appointment, Ticket, TicketCreate, TicketEvent, TicketSta
 from app.models.ticket import Channel, PriorityClass
 from app.security import codes
 from app.services.errors import Conflict, Invalid, NotFound
+from app.services.limits import TooManyRequests
+from app.services.principal import Principal
 from app.services.queue import QueueService
+from app.services.ticket_access import ANONYMOUS_IN_HALL, ANONYMOUS_PER_ADDRESS
 from tests.callers import DESK
 from tests.conftest import FakeClock
 from tests.factories import SmallHall
@@ -54,6 +58,41 @@ async def test_unknown_service_is_refused_and_changes_nothing(queue: QueueServic
     assert error.value.code == 'unknown_service'
     async with db.session() as s:
         assert (await s.execute(select(Ticket))).first() is None
+
+
+def _commits(db: Database) -> list[int]:
+    """One entry per committed transaction of `db`'s write engine."""
+    seen: list[int] = []
+    event.listen(db.engine.sync_engine, 'commit', lambda _connection: seen.append(1))
+    return seen
+
+
+async def test_an_anonymous_take_commits_its_limits_with_its_ticket_on_sqlite(
+    queue: QueueService, hall: SmallHall, db: Database
+) -> None:
+    caller = Principal.anonymous('10.9.8.7')
+    commits = _commits(db)
+    await queue.take_ticket(take(hall.service_a), caller=caller)
+    assert len(commits) == (1 if db.is_sqlite else 2)  # PostgreSQL counts apart: its row locks would be held longer
+    assert await queue.limits.count(ANONYMOUS_PER_ADDRESS, '10.9.8.7') == 1
+    assert await queue.limits.count(ANONYMOUS_IN_HALL, str(hall.hall_id)) == 1
+
+
+async def test_a_refused_anonymous_take_still_counts_and_writes_no_ticket(
+    queue: QueueService, hall: SmallHall, db: Database
+) -> None:
+    caller = Principal.anonymous('10.9.8.6')
+    for _ in range(ANONYMOUS_PER_ADDRESS.max - 1):
+        with pytest.raises(NotFound):
+            await queue.take_ticket(take('NOPE'), caller=caller)
+    assert await queue.limits.count(ANONYMOUS_PER_ADDRESS, '10.9.8.6') == ANONYMOUS_PER_ADDRESS.max - 1
+    await queue.take_ticket(take(hall.service_a), caller=caller)  # the last one this window allows
+    with pytest.raises(TooManyRequests) as refused:
+        await queue.take_ticket(take(hall.service_a), caller=caller)
+    assert refused.value.code == 'too_many_tickets'
+    assert await queue.limits.count(ANONYMOUS_PER_ADDRESS, '10.9.8.6') == ANONYMOUS_PER_ADDRESS.max + 1  # as `hit`
+    async with db.session() as s:
+        assert len((await s.execute(select(Ticket))).all()) == 1
 
 
 @pytest.mark.parametrize(

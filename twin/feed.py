@@ -32,7 +32,7 @@ from app.models.hall import WindowState
 from app.services import day_series, kpi
 from app.services.day_series import DaySeries
 from twin.hall import HallTwin
-from twin.model import QUEUE, WINDOW, Key, KpiTwin
+from twin.model import DEVICE, QUEUE, WINDOW, Key, KpiTwin
 from twin.reducers import assign
 
 log = logging.getLogger(__name__)
@@ -82,10 +82,12 @@ class HallFeed:
 
     def _on_update(self, keys: frozenset[Key]) -> None:
         self._pending |= keys
-        if any(kind in (QUEUE, WINDOW) for kind, _ in keys):
+        kinds = {kind for kind, _ in keys}
+        if QUEUE in kinds or WINDOW in kinds:
             self._activity = self._series_dirty = True
+        if WINDOW in kinds:
             self._pending |= self.twin.refresh_hours(self.clock(), self.tz)  # a window given other hours
-        self.sync_live_figures()
+        self.sync_live_figures(kinds)
         self._schedule()
 
     def mark(self, keys: set[Key]) -> None:
@@ -112,17 +114,21 @@ class HallFeed:
 
     # ---- figures -------------------------------------------------------------------------------
 
-    def sync_live_figures(self) -> None:
-        """The figures the twin knows first-hand (open windows, online devices, waiting now): no query needed."""
+    def sync_live_figures(self, kinds: set[str] | None = None) -> None:
+        """The figures the twin knows first-hand (open windows, online devices, waiting now): no query needed.
+        `kinds`: only the figures of these kinds of twin object changed (a take moves a queue, not the 125 devices)."""
         twin = self.twin
-        assign(
-            self.kpi,
-            windows_open=sum(1 for w in twin.windows.values() if w.state == WindowState.OPEN),
-            windows_total=len(twin.windows),
-            devices_online=sum(1 for d in twin.devices.values() if d.state == DeviceState.ONLINE),
-            devices_total=len(twin.devices),
-            waiting_now=sum(q.waiting for q in twin.queues.values()),
-        )
+        figures: dict[str, int] = {}
+        if kinds is None or WINDOW in kinds:
+            figures['windows_open'] = sum(1 for w in twin.windows.values() if w.state == WindowState.OPEN)
+            figures['windows_total'] = len(twin.windows)
+        if kinds is None or DEVICE in kinds:
+            figures['devices_online'] = sum(1 for d in twin.devices.values() if d.state == DeviceState.ONLINE)
+            figures['devices_total'] = len(twin.devices)
+        if kinds is None or QUEUE in kinds:
+            figures['waiting_now'] = sum(q.waiting for q in twin.queues.values())
+        if figures:
+            assign(self.kpi, **figures)
 
     async def refresh_kpis(self) -> None:
         if self.db is None:

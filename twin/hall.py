@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from nicegui import Event as UiEvent
 
 from app.bus import Bus, Subscription
-from app.events import AlertPayload, Event, TicketEventBase, TicketTransferred
+from app.events import AlertPayload, Event, TicketEventBase, TicketHandedOff, TicketTransferred
 from app.models.device import Device, DeviceKind
 from app.models.hall import Zone
 from app.services.live_queue import QUEUE_EVENTS, LiveQueue
@@ -71,6 +71,7 @@ class HallTwin:
         self.configured: UiEvent[Event] = UiEvent()  # the hall's configuration changed: pages holding a copy re-read
         self._subscription: Subscription | None = None
         self._shown: frozenset[Key] = frozenset()
+        self._slots_shown = live.windows  # the live state's window slots the twin's windows were last read from
         self._place_queues()
         self._refresh_queues()
         live.follow(self._show)
@@ -145,9 +146,13 @@ class HallTwin:
     def _show(self, event: Event) -> None:
         """The live state has just applied this event: show its windows and queues as they now stand. When the
         live state coalesces its look-ahead, only the queues the event touched are redrawn here (the rest follow
-        with the next recompute, `_reestimate`), so an event costs the same however many queues there are."""
+        with the next recompute, `_reestimate`), so an event costs the same however many queues there are. A ticket
+        event redraws only the windows it names (a take: none)."""
         touched = _touched_services(event) if self.live.coalesce else None
-        self._shown = self._signal(event, self._show_windows() | self._refresh_queues(touched))
+        windows = _touched_windows(event)
+        if self.live.windows is not self._slots_shown:  # the state was re-read (`resync`): show every window again
+            self._slots_shown, windows = self.live.windows, None
+        self._shown = self._signal(event, self._show_windows(windows) | self._refresh_queues(touched))
 
     def _reestimate(self) -> None:
         """The live state recomputed its look-ahead: every queue's estimate may have moved (no event to name)."""
@@ -165,13 +170,14 @@ class HallTwin:
 
     # ---- windows -------------------------------------------------------------------------------
 
-    def _show_windows(self) -> set[Key]:
-        """Each window as its live slot has it: state, services and who is at the desk since when."""
+    def _show_windows(self, windows: set[int] | None = None) -> set[Key]:
+        """These windows (all when None) as their live slots have them: state, services and who is at the desk
+        since when."""
         keys: set[Key] = set()
         moved = False
         for window_id, window in self.windows.items():
             slot = self.live.windows.get(window_id)
-            if slot is None:
+            if slot is None or (windows is not None and window_id not in windows):
                 continue
             served = slot.services != window.services  # compared before copying: most events move no service
             if served:
@@ -220,6 +226,8 @@ class HallTwin:
                 oldest_queued_at=self.live.oldest(sid),
             ):
                 keys.add((QUEUE, sid))
+        if services is not None:  # only the zones of queues that changed can change
+            return keys | self._refresh_zones({self.queues[sid].zone_id for _, sid in keys}) if keys else keys
         return keys | self._refresh_zones()
 
     def refresh_booked(self) -> set[Key]:
@@ -230,20 +238,23 @@ class HallTwin:
         }
         return keys | self._refresh_zones() if keys else keys
 
-    def _refresh_zones(self) -> set[Key]:
+    def _refresh_zones(self, zones: set[int | None] | None = None) -> set[Key]:
+        """Sum the queues of these zones (all when None) onto them; the keys of the zones that changed."""
         keys: set[Key] = set()
         waiting_by_zone: Counter[int] = Counter()
         remote_by_zone: Counter[int] = Counter()
         booked_by_zone: Counter[int] = Counter()
         hot: set[int] = set()
         for queue in self.queues.values():
-            if queue.zone_id is not None:
+            if queue.zone_id is not None and (zones is None or queue.zone_id in zones):
                 waiting_by_zone[queue.zone_id] += queue.waiting
                 remote_by_zone[queue.zone_id] += queue.remote
                 booked_by_zone[queue.zone_id] += queue.booked
                 if queue_is_hot(queue.waiting, queue.threshold):
                     hot.add(queue.zone_id)
         for zid, zone in self.zones.items():
+            if zones is not None and zid not in zones:
+                continue
             if assign(
                 zone,
                 waiting=waiting_by_zone.get(zid, 0),
@@ -338,6 +349,15 @@ def _queue(queue: ServiceQueue) -> QueueTwin:
         prefix=service.ticket_prefix,
         threshold=service.queue_alert_threshold,
     )
+
+
+def _touched_windows(event: Event) -> set[int] | None:
+    """The windows a ticket event changes: the one it was called to, served or left at, and the one it was moved
+    from (none for a new ticket); None (all of them) for any other event."""
+    if isinstance(event, TicketEventBase):
+        moved_from = event.from_window_id if isinstance(event, TicketTransferred | TicketHandedOff) else None
+        return {w for w in (event.payload.window_id, moved_from) if w is not None}
+    return None
 
 
 def _touched_services(event: Event) -> set[int] | None:

@@ -43,6 +43,7 @@ from app.events import (
     HelpRequested,
     SlaAtRisk,
     TicketEventBase,
+    TicketTransferred,
     WindowChanged,
 )
 from app.models.device import Device, DeviceState
@@ -128,11 +129,15 @@ def payload(alert: Alert) -> AlertPayload:
 # ---- the rules (pure) ----------------------------------------------------------------------------
 
 
-def queue_alerts(live: LiveQueue, *, now: dt.datetime, wait_limit: dt.timedelta = LONG_WAIT) -> dict[str, AlertSpec]:
-    """The queue and wait alerts that should be open now, by key."""
+def queue_alerts(
+    live: LiveQueue, *, now: dt.datetime, wait_limit: dt.timedelta = LONG_WAIT, services: set[int] | None = None
+) -> dict[str, AlertSpec]:
+    """The queue and wait alerts that should be open now, by key: of these services' queues (all when None)."""
     wanted: dict[str, AlertSpec] = {}
     minutes = int(wait_limit.total_seconds() // 60)
     for service_id, service in live.services.items():
+        if services is not None and service_id not in services:
+            continue
         name, en = service.name, service.name_en or service.code
         waiting = live.waiting_count(service_id)
         if queue_is_hot(waiting, service.queue_alert_threshold):
@@ -220,6 +225,14 @@ def sla_cleared(alert: Alert, event: CaseStepChanged) -> bool:
     return event.status in NODE_FINISHED and alert.key.endswith(f':{event.node_id}')
 
 
+def _queues_of(event: TicketEventBase) -> set[int]:
+    """The queues a ticket event moves: its service's, and the one a transfer took it from."""
+    services = {event.payload.service_id}
+    if isinstance(event, TicketTransferred):
+        services.add(event.from_service_id)
+    return services
+
+
 def ordered(alerts: list[Alert]) -> list[Alert]:
     """Unacknowledged first, then by severity, newest first."""
     return sorted(
@@ -296,7 +309,9 @@ class AlertService(Service):
     async def handle(self, event: Event) -> None:
         if isinstance(event, AlertRaised | AlertAcknowledged | AlertResolved):
             self._follow(event)
-        elif isinstance(event, TicketEventBase | WindowChanged):
+        elif isinstance(event, TicketEventBase):
+            await self.evaluate_queues(_queues_of(event))
+        elif isinstance(event, WindowChanged):
             await self.evaluate_queues()
         elif isinstance(event, CaseStepChanged):
             await self._case_moved(event)
@@ -332,13 +347,15 @@ class AlertService(Service):
             if alert.kind in SLA_KINDS and sla_cleared(alert, event):
                 await self.resolve(key)
 
-    async def evaluate_queues(self) -> None:
-        """Raise the queue and wait alerts that hold now; resolve those that no longer do."""
+    async def evaluate_queues(self, services: set[int] | None = None) -> None:
+        """Raise the queue and wait alerts that hold now; resolve those that no longer do. `services`: only these
+        queues moved (a ticket event); the others are as they were, and the sweep still looks at every one."""
         if self.live is None:
             return
-        wanted = queue_alerts(self.live, now=self.clock(), wait_limit=self.wait_limit)
+        wanted = queue_alerts(self.live, now=self.clock(), wait_limit=self.wait_limit, services=services)
+        codes = None if services is None else {s.code for sid, s in self.live.services.items() if sid in services}
         for key, alert in list(self.open.items()):
-            if alert.kind in QUEUE_KINDS and key not in wanted:
+            if alert.kind in QUEUE_KINDS and key not in wanted and (codes is None or alert.target in codes):
                 await self.resolve(key)
         for key, spec in wanted.items():
             if key not in self.open:

@@ -9,7 +9,9 @@ the grid turns rather than when this subject may go on. Subjects are stored only
 addresses are personal data). A refusal is `TooManyRequests`: HTTP 429 with Retry-After, and the same words on pages.
 
 With Redis configured, a Redis outage falls back to the database counters (limits keep holding, slower)
-and is logged once each way.
+and is logged once each way. Without Redis on SQLite, a take counts its limits in the transaction that writes its
+ticket (`Limits.hit_all_in`): one durable commit for both; a take refused after counting rolls back and counts
+again in a transaction of its own, so every attempt counts as before.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import case, delete
+from sqlalchemy import bindparam, case, delete
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.clock import utcnow
@@ -40,6 +43,29 @@ log = logging.getLogger(__name__)
 
 REDIS_PREFIX = 'halltwin:limit:'
 CLEANUP_EVERY = 500  # database counters: delete expired rows once per this many increments
+
+
+def _counter_upsert(dialect: Any) -> Any:
+    """Add one to a counter, returning its count and end: a new row, or one past its end (bound `now`), starts at 1
+    and ends at the bound `expires_at`. Built once, bound per call."""
+    columns = RateCounter.__table__.c  # type: ignore[attr-defined]
+    statement = dialect.insert(RateCounter).values(
+        key=bindparam('key', type_=columns.key.type),
+        count=1,
+        expires_at=bindparam('expires_at', type_=columns.expires_at.type),
+    )
+    ended = col(RateCounter.expires_at) <= bindparam('now', type_=columns.expires_at.type)
+    return statement.on_conflict_do_update(
+        index_elements=['key'],
+        set_={
+            'count': case((ended, 1), else_=col(RateCounter.count) + 1),
+            'expires_at': case((ended, statement.excluded.expires_at), else_=col(RateCounter.expires_at)),
+        },
+    ).returning(col(RateCounter.count), col(RateCounter.expires_at))
+
+
+UPSERT_SQLITE = _counter_upsert(sqlite)
+UPSERT_POSTGRESQL = _counter_upsert(postgresql)
 
 
 class TooManyRequests(DomainError):
@@ -117,43 +143,37 @@ class CounterStore(ABC):
 
 
 class DatabaseCounters(CounterStore):
-    """One row per key (`rate_counter`), upserted in its own short transaction; a row past its end starts over."""
+    """One row per key (`rate_counter`), upserted in its own short transaction or in the caller's (`incr_in`: a take
+    counts its limits in the transaction that writes its ticket); a row past its end starts over."""
 
     def __init__(self, db: Database, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.db = db
         self.clock = clock
         self._increments = 0
+        self._upsert = UPSERT_SQLITE if db.is_sqlite else UPSERT_POSTGRESQL
 
     async def add(self, key: str, *, ttl: int, expires_at: dt.datetime) -> Counted:
         return (await self.incr_until_over([Slot(key, expires_at, ttl, max=0)]))[0]
 
     async def incr_until_over(self, slots: Sequence[Slot]) -> list[Counted]:
         """All of them in one transaction: one durable commit for a take's two or three limits, not one each."""
+        async with unit_of_work(self.db, short=True) as uow:
+            return await self.incr_in(uow.session, slots)
+
+    async def incr_in(self, s: AsyncSession, slots: Sequence[Slot]) -> list[Counted]:
+        """`incr_until_over` inside the caller's transaction on this database: committed or rolled back with it."""
         counts: list[Counted] = []
         now = self.clock()
-        async with unit_of_work(self.db) as uow:
-            s = uow.session
-            for slot in slots:
-                value, ends = (await s.execute(self._upsert(slot, now))).one()
-                counts.append(Counted(int(value), _seconds_until(ends, now)))
-                self._increments += 1
-                if self._increments % CLEANUP_EVERY == 0:
-                    await s.execute(delete(RateCounter).where(col(RateCounter.expires_at) < now))
-                if counts[-1].value > slot.max:
-                    break
+        for slot in slots:
+            values = {'key': slot.key, 'expires_at': slot.expires_at, 'now': now}
+            value, ends = (await s.execute(self._upsert, values)).one()
+            counts.append(Counted(int(value), _seconds_until(ends, now)))
+            self._increments += 1
+            if self._increments % CLEANUP_EVERY == 0:
+                await s.execute(delete(RateCounter).where(col(RateCounter.expires_at) < now))
+            if counts[-1].value > slot.max:
+                break
         return counts
-
-    def _upsert(self, slot: Slot, now: dt.datetime) -> Any:
-        dialect = sqlite if self.db.is_sqlite else postgresql
-        insert = dialect.insert(RateCounter).values(key=slot.key, count=1, expires_at=slot.expires_at)
-        ended = col(RateCounter.expires_at) <= now
-        return insert.on_conflict_do_update(
-            index_elements=['key'],
-            set_={
-                'count': case((ended, 1), else_=col(RateCounter.count) + 1),
-                'expires_at': case((ended, insert.excluded.expires_at), else_=col(RateCounter.expires_at)),
-            },
-        ).returning(col(RateCounter.count), col(RateCounter.expires_at))
 
     async def peek(self, key: str) -> Counted:
         now = self.clock()
@@ -239,7 +259,23 @@ class Limits:
         """Count one attempt against each (limit, subject) in order, in one write where the store can; refuse
         (TooManyRequests) at the first that is over, without counting the ones after it: as `hit` one by one."""
         slots = [(limit, self._slot(limit, subject)) for limit, subject in hits]
-        counts = await self.store.incr_until_over([slot for _, slot in slots])
+        self._refuse_over(slots, await self.store.incr_until_over([slot for _, slot in slots]))
+
+    def counts_in(self, db: Database) -> bool:
+        """Whether a writer to `db` may count in its own transaction (`hit_all_in`) instead of one more commit: the
+        counters are rows of `db`, and `db` is SQLite, whose writers queue for one lock anyway. On PostgreSQL a
+        hall-wide counter's row lock would be held through the caller's whole transaction: there they count apart."""
+        return isinstance(self.store, DatabaseCounters) and self.store.db is db and db.is_sqlite
+
+    async def hit_all_in(self, s: AsyncSession, hits: Sequence[tuple[Limit, str]]) -> None:
+        """`hit_all` inside the caller's transaction (only where `counts_in` its database): the counts commit with
+        the caller's write, or roll back with it; a caller that rolls back still owes the attempt its `hit_all`."""
+        assert isinstance(self.store, DatabaseCounters)
+        slots = [(limit, self._slot(limit, subject)) for limit, subject in hits]
+        self._refuse_over(slots, await self.store.incr_in(s, [slot for _, slot in slots]))
+
+    @staticmethod
+    def _refuse_over(slots: Sequence[tuple[Limit, Slot]], counts: Sequence[Counted]) -> None:
         for (limit, _), counted in zip(slots, counts, strict=False):
             if counted.value > limit.max:
                 raise limit.refusal(counted.seconds_left)

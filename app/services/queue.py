@@ -50,7 +50,7 @@ from app.models.ticket import (
 from app.security import codes
 from app.services import audit, citizens, green_channel, queue_pick, rating_invites, remote_queue
 from app.services.booking import appointment_changed
-from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.services.identity import IdentityFacts, parse_id_number
 from app.services.limits import Limit
 from app.services.principal import Kind, Principal
@@ -58,7 +58,13 @@ from app.services.priority import classify
 from app.services.queue_core import write_row
 from app.services.queue_views import HallOverview, QueueViews, ServiceQueue, TicketView, WindowView
 from app.services.reasons import checked_reason
-from app.services.ticket_access import ANONYMOUS_IN_HALL, ANONYMOUS_PER_ADDRESS, PHONE_PER_DAY, authorize_take
+from app.services.ticket_access import (
+    ANONYMOUS_IN_HALL,
+    ANONYMOUS_PER_ADDRESS,
+    PHONE_PER_DAY,
+    TakeRights,
+    authorize_take,
+)
 from app.services.uow import UnitOfWork
 from app.services.window_hours import is_open_at, periods_of
 from app.services.windows_admin import WindowsAdmin
@@ -116,72 +122,90 @@ class QueueService(QueueViews, WindowsAdmin):
             hits += [(ANONYMOUS_PER_ADDRESS, caller.address), (ANONYMOUS_IN_HALL, str(self.hall_id))]
         if request.phone:
             hits.append((PHONE_PER_DAY, request.phone[-11:]))
-        if hits:
-            await self.limits.hit_all(hits)  # one durable write for all of them, not one each
-        now = self.clock()
-        async with self._transaction() as uow:
-            s = uow.session
-            service, served = await self._service_and_served(s, request.service_code, open_only=rights.remote)
-            if not served:
-                raise Conflict('service_unavailable', name=service.name)
-            today = hall_day(now, self.settings.tz)
-            if rights.remote:
-                remote_queue.require_hall_hours(now, self.settings.tz)
-                account_id = caller.require_account()
-                await remote_queue.check_remote_take(
-                    s, account_id=account_id, service=service, day=today, settings=self.settings
-                )
-            facts = parse_id_number(request.id_number, today=today) if request.id_number else None
-            appointment = (
-                await self._check_in(s, request.appointment_code, service) if request.appointment_code else None
-            )
-            decision = classify(
-                age=facts.age_on(today) if facts and rights.verified_identity else None,
-                elderly_age=self.rules.elderly_age,
-                disability=request.disability,
-                pregnancy=request.pregnancy,
-                appointment_slot=(appointment.slot_start, appointment.slot_end) if appointment else None,
-                now=now,
-                early_minutes=self.settings.appointment_early_minutes,
-            )
-            citizen = await self._citizen(s, request, facts, now, verified=rights.verified_identity)
-            seq = await self.next_sequence(s, today, service.ticket_prefix)
-            ticket = Ticket(
-                hall_id=self.hall_id,
-                service_id=service.id,
-                day=today,
-                number=f'{service.ticket_prefix}{seq:03d}',
-                code=codes.tracking_code(),
-                channel=request.channel,
-                priority_class=decision.priority_class,
-                priority_reason=decision.reason,
-                priority_set_by=green_channel.set_by(caller, decision.reason),
-                taken_at=now,
-                queued_at=now,
-                citizen_id=citizen.id if citizen else caller.citizen_id if rights.remote else None,
-                appointment_id=appointment.id if appointment else None,
-                account_id=caller.account_id if rights.remote else appointment.account_id if appointment else None,
-                awaiting_arrival=rights.remote,
-            )
-            s.add(ticket)
-            await s.flush()
-            if appointment:
-                appointment.status = AppointmentStatus.CHECKED_IN
-                appointment.ticket_id = ticket.id
-                uow.emit(appointment_changed(appointment))  # no longer counted as booked on the floor map
-            service = await self.record_transition(
-                uow,
-                ticket,
-                'issued',
-                None,
-                caller=caller,
-                event=TicketIssued,
-                detail=_issue_detail(request, caller, decision.reason),
-            )
-            if also is not None:
-                await also(s, ticket)
-            settled = await self._settled(uow.session, ticket, service)
+        counted_here = bool(hits) and self.limits.counts_in(self.db)  # in the ticket's own commit, not one more
+        if hits and not counted_here:
+            await self.limits.hit_all(hits)
+        try:
+            async with self._transaction() as uow:
+                if counted_here:
+                    await self.limits.hit_all_in(uow.session, hits)
+                ticket, settled = await self._issue(uow, request, rights, caller=caller, also=also)
+        except DomainError:
+            if counted_here:  # rolled back with the refused take: the attempt counts all the same, as it always did
+                await self.limits.hit_all(hits)
+            raise
         return settled or await self.ticket_view(ticket.code)
+
+    async def _issue(
+        self,
+        uow: UnitOfWork,
+        request: TicketCreate,
+        rights: TakeRights,
+        *,
+        caller: Principal,
+        also: Callable[[AsyncSession, Ticket], Awaitable[None]] | None,
+    ) -> tuple[Ticket, TicketView | None]:
+        """Write the ticket (and what `also` adds) in the take's transaction; its view when the transaction holds it."""
+        now = self.clock()
+        s = uow.session
+        service, served = await self._service_and_served(s, request.service_code, open_only=rights.remote)
+        if not served:
+            raise Conflict('service_unavailable', name=service.name)
+        today = hall_day(now, self.settings.tz)
+        if rights.remote:
+            remote_queue.require_hall_hours(now, self.settings.tz)
+            account_id = caller.require_account()
+            await remote_queue.check_remote_take(
+                s, account_id=account_id, service=service, day=today, settings=self.settings
+            )
+        facts = parse_id_number(request.id_number, today=today) if request.id_number else None
+        appointment = await self._check_in(s, request.appointment_code, service) if request.appointment_code else None
+        decision = classify(
+            age=facts.age_on(today) if facts and rights.verified_identity else None,
+            elderly_age=self.rules.elderly_age,
+            disability=request.disability,
+            pregnancy=request.pregnancy,
+            appointment_slot=(appointment.slot_start, appointment.slot_end) if appointment else None,
+            now=now,
+            early_minutes=self.settings.appointment_early_minutes,
+        )
+        citizen = await self._citizen(s, request, facts, now, verified=rights.verified_identity)
+        seq = await self.next_sequence(s, today, service.ticket_prefix)
+        ticket = Ticket(
+            hall_id=self.hall_id,
+            service_id=service.id,
+            day=today,
+            number=f'{service.ticket_prefix}{seq:03d}',
+            code=codes.tracking_code(),
+            channel=request.channel,
+            priority_class=decision.priority_class,
+            priority_reason=decision.reason,
+            priority_set_by=green_channel.set_by(caller, decision.reason),
+            taken_at=now,
+            queued_at=now,
+            citizen_id=citizen.id if citizen else caller.citizen_id if rights.remote else None,
+            appointment_id=appointment.id if appointment else None,
+            account_id=caller.account_id if rights.remote else appointment.account_id if appointment else None,
+            awaiting_arrival=rights.remote,
+        )
+        s.add(ticket)
+        await s.flush()
+        if appointment:
+            appointment.status = AppointmentStatus.CHECKED_IN
+            appointment.ticket_id = ticket.id
+            uow.emit(appointment_changed(appointment))  # no longer counted as booked on the floor map
+        service = await self.record_transition(
+            uow,
+            ticket,
+            'issued',
+            None,
+            caller=caller,
+            event=TicketIssued,
+            detail=_issue_detail(request, caller, decision.reason),
+        )
+        if also is not None:
+            await also(s, ticket)
+        return ticket, await self._settled(uow.session, ticket, service)
 
     async def _citizen(
         self, s: AsyncSession, request: TicketCreate, facts: IdentityFacts | None, now: dt.datetime, *, verified: bool

@@ -82,14 +82,14 @@ def run_coroutine(factory: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
 
 
 class _Templates:
-    """Prepared SQLite databases of this run, one per (seed, secret), each built the first time it is needed."""
+    """Prepared SQLite databases of this run, one per seed and secrets, each built the first time it is needed."""
 
     def __init__(self) -> None:
         self._directory: Path | None = None
-        self._prepared: dict[tuple[str | None, bytes], PreparedDatabase] = {}
+        self._prepared: dict[tuple[str | None, bytes, str | None], PreparedDatabase] = {}
 
     async def template(self, seed: str | None, secret: bytes) -> PreparedDatabase:
-        key = (seed, secret)
+        key = (seed, secret, os.environ.get('SECRET_KEY'))  # the small hall's second factors use SECRET_KEY
         if key not in self._prepared:
             if self._directory is None:
                 self._directory = Path(tempfile.mkdtemp(prefix='halltwin-templates-'))

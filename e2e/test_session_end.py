@@ -53,6 +53,14 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AppProcess,
         yield app, prepared
 
 
+@pytest.fixture(scope='module')
+def boss(hall: tuple[AppProcess, PreparedDatabase]) -> dict[str, str]:
+    """The manager's bearer headers, signed in once for the module: the second factor takes each 30-second
+    step once per person, so a fourth sign-in in a minute would wait for the next step."""
+    with hall[0].client() as client:
+        return bearer(token(client, BOSS))
+
+
 @dataclass
 class Frames:
     """Every websocket frame the page received, with when."""
@@ -83,11 +91,10 @@ def _login(page: Page, base: str, user: NewUser, next_path: str) -> None:
     finish_login(page)
 
 
-def _call(app: AppProcess, prepared: PreparedDatabase, number: int) -> str:
+def _call(app: AppProcess, prepared: PreparedDatabase, boss: dict[str, str], number: int) -> str:
     """A manager calls a new ticket at window `number` (completing whatever is current there first)."""
     window_id = _window_id(prepared, number)
     with app.client() as client:
-        boss = bearer(token(client, BOSS))
         client.post(f'/api/windows/{window_id}/complete', headers=boss)
         taken = client.post('/api/tickets', json={'service_code': SERVICE_OF_WINDOW[number]}, headers=boss)
         assert taken.status_code == 201, taken.text
@@ -101,7 +108,9 @@ def _sql(prepared: PreparedDatabase, statement: str, *values: Any) -> None:
         db.execute(statement, values)
 
 
-def _open_desk(page: Page, app: AppProcess, prepared: PreparedDatabase, user: NewUser) -> tuple[str, Frames]:
+def _open_desk(
+    page: Page, app: AppProcess, prepared: PreparedDatabase, boss: dict[str, str], user: NewUser
+) -> tuple[str, Frames]:
     """Log `user` in on the login page and open their desk; a call there shows up, so the desk is live."""
     assert user.window is not None
     frames = Frames()
@@ -109,7 +118,7 @@ def _open_desk(page: Page, app: AppProcess, prepared: PreparedDatabase, user: Ne
     desk = f'/window/{_window_id(prepared, user.window)}'
     _login(page, app.base_url, user, desk)
     expect(page).to_have_url(f'{app.base_url}{desk}')
-    live = _call(app, prepared, user.window)
+    live = _call(app, prepared, boss, user.window)
     expect(page.get_by_test_id('desk-current-number')).to_have_text(live)
     return desk, frames
 
@@ -125,54 +134,56 @@ def _session_cookie(context: BrowserContext) -> str | None:
 
 
 def test_a_desk_logged_out_through_the_api_leaves_at_once_and_never_shows_a_call_made_meanwhile(
-    page: Page, hall: tuple[AppProcess, PreparedDatabase]
+    page: Page, hall: tuple[AppProcess, PreparedDatabase], boss: dict[str, str]
 ) -> None:
     app, prepared = hall
     user = STAFF['logout']
-    desk, frames = _open_desk(page, app, prepared, user)
+    desk, frames = _open_desk(page, app, prepared, boss, user)
     session = _session_cookie(page.context)
     assert session is not None
     logged_out = time.monotonic()
     assert httpx.post(f'{app.base_url}/api/auth/logout', headers=bearer(session)).status_code == 204
-    meanwhile = _call(app, prepared, 1)
+    meanwhile = _call(app, prepared, boss, 1)
     _assert_on_login(page, app, desk, 'logged_out')
     assert time.monotonic() - logged_out < 10  # over the bus, not after some later check
     assert meanwhile not in frames.since(logged_out)
 
 
 def test_a_deactivated_account_leaves_its_open_desk_within_the_promise(
-    page: Page, hall: tuple[AppProcess, PreparedDatabase]
+    page: Page, hall: tuple[AppProcess, PreparedDatabase], boss: dict[str, str]
 ) -> None:
     app, prepared = hall
     user = STAFF['deactivated']
-    desk, frames = _open_desk(page, app, prepared, user)
+    desk, frames = _open_desk(page, app, prepared, boss, user)
     _sql(prepared, 'UPDATE staff_user SET active = 0 WHERE username = ?', user.username)
     _assert_on_login(page, app, desk, 'deactivated')
     ended = time.monotonic()
-    after = _call(app, prepared, 2)
+    after = _call(app, prepared, boss, 2)
     page.wait_for_timeout(1000)
     assert after not in frames.since(ended)
 
 
 def test_staff_moved_to_another_window_leave_the_desk_of_the_old_one(
-    page: Page, hall: tuple[AppProcess, PreparedDatabase]
+    page: Page, hall: tuple[AppProcess, PreparedDatabase], boss: dict[str, str]
 ) -> None:
     app, prepared = hall
     user = STAFF['changed']
-    desk, frames = _open_desk(page, app, prepared, user)
+    desk, frames = _open_desk(page, app, prepared, boss, user)
     _sql(prepared, 'UPDATE staff_user SET window_id = ? WHERE username = ?', _window_id(prepared, 2), user.username)
     _assert_on_login(page, app, desk, 'changed')
     ended = time.monotonic()
-    after = _call(app, prepared, 4)
+    after = _call(app, prepared, boss, 4)
     page.wait_for_timeout(1000)
     assert after not in frames.since(ended)
 
 
-def test_an_idle_session_leaves_its_open_desk(page: Page, hall: tuple[AppProcess, PreparedDatabase]) -> None:
+def test_an_idle_session_leaves_its_open_desk(
+    page: Page, hall: tuple[AppProcess, PreparedDatabase], boss: dict[str, str]
+) -> None:
     """31 minutes without a request, set in the database: the open desk itself never counted as activity."""
     app, prepared = hall
     user = STAFF['idle']
-    desk, _ = _open_desk(page, app, prepared, user)
+    desk, _ = _open_desk(page, app, prepared, boss, user)
     with closing(sqlite3.connect(sqlite_path(prepared.url), timeout=30)) as db:
         session_id, seen = db.execute(
             'SELECT a.id, a.last_seen_at FROM auth_session a JOIN staff_user u ON u.id = a.user_id'

@@ -10,27 +10,34 @@ Used by the restart tests and by end-to-end (Playwright) tests:
 
 `prepare_database(url, seed='default')` loads the real seed instead of the small test hall; the
 passwords of the accounts it creates are returned in `PreparedDatabase.passwords`.
+
+A new SQLite file is a copy of a template prepared once per run for its seed and secret: migrating takes
+seconds, and the real seed hashes its 35 accounts' passwords with argon2 (about 10 s on an idle core).
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
-from app.db import Database
+from app.db import Database, ensure_sqlite_file
 from app.migrate import upgrade
 from app.models.people import Role
 from app.settings import ROOT
@@ -74,20 +81,62 @@ def run_coroutine(factory: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
         return pool.submit(lambda: asyncio.run(factory())).result()
 
 
-async def prepare_database_async(
-    url: str,
-    *,
-    seed: str | None = None,
-    secret: bytes = TEST_SECRET.encode(),
-    users: Sequence[NewUser] = (),
-    migrate: bool = True,
-) -> PreparedDatabase:
-    """Migrate `url`, then build the small test hall (seed=None) or load a real seed, then add `users`."""
-    if migrate:
-        await asyncio.to_thread(upgrade, url)
-    db = Database(url)
+class _Templates:
+    """Prepared SQLite databases of this run, one per seed and secrets, each built the first time it is needed."""
+
+    def __init__(self) -> None:
+        self._directory: Path | None = None
+        self._prepared: dict[tuple[str | None, bytes, str | None], PreparedDatabase] = {}
+
+    async def template(self, seed: str | None, secret: bytes) -> PreparedDatabase:
+        key = (seed, secret, os.environ.get('SECRET_KEY'))  # the small hall's second factors use SECRET_KEY
+        if key not in self._prepared:
+            if self._directory is None:
+                self._directory = Path(tempfile.mkdtemp(prefix='halltwin-templates-'))
+                atexit.register(shutil.rmtree, self._directory, True)
+            url = sqlite_url(self._directory / f'template-{len(self._prepared)}.db')
+            await asyncio.to_thread(upgrade, url)
+            self._prepared[key] = await _fill(PreparedDatabase(url), seed=seed, secret=secret)
+        return self._prepared[key]
+
+    async def copy_to(self, url: str, *, seed: str | None, secret: bytes) -> PreparedDatabase:
+        """`url` (a new SQLite file) as a copy of the template: the same hall, accounts and passwords."""
+        template = await self.template(seed, secret)
+        ensure_sqlite_file(url)  # created 0600, as the app creates its own
+        await asyncio.to_thread(_copy_sqlite, template.url, url)
+        return PreparedDatabase(url, template.small_hall, dict(template.passwords))
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file behind a SQLite `url` (None for another database or an in-memory one)."""
+    prefix = 'sqlite+aiosqlite:///'
+    if not url.startswith(prefix) or url.endswith(':memory:') or '?' in url:
+        return None
+    return Path(url.removeprefix(prefix))
+
+
+def _is_new_sqlite_file(url: str) -> bool:
+    """True for a SQLite `url` whose file does not exist yet or is empty (nothing to keep in it)."""
+    path = _sqlite_file(url)
+    return path is not None and (not path.exists() or path.stat().st_size == 0)
+
+
+def _copy_sqlite(source: str, target: str) -> None:
+    """Copy one SQLite database into another through SQLite's backup (what sits in the WAL comes along)."""
+    with (
+        closing(sqlite3.connect(_sqlite_file(source))) as origin,
+        closing(sqlite3.connect(_sqlite_file(target))) as copy,
+    ):
+        origin.backup(copy)
+
+
+_TEMPLATES = _Templates()
+
+
+async def _fill(prepared: PreparedDatabase, *, seed: str | None, secret: bytes) -> PreparedDatabase:
+    """Build the small test hall (seed=None) or load a real seed into a migrated database, with second factors."""
+    db = Database(prepared.url)
     try:
-        prepared = PreparedDatabase(url)
         if seed is None:
             prepared.small_hall = await build_small_hall(db)
             prepared.passwords.update(SMALL_HALL_PASSWORDS)
@@ -96,6 +145,34 @@ async def prepare_database_async(
 
             report = await load_seed(db, seed_name=seed, secret=secret)
             prepared.passwords.update(report.new_passwords)
+        await enrol(db, secret_key=secret)
+        return prepared
+    finally:
+        await db.dispose()
+
+
+async def prepare_database_async(
+    url: str,
+    *,
+    seed: str | None = None,
+    secret: bytes = TEST_SECRET.encode(),
+    users: Sequence[NewUser] = (),
+    migrate: bool = True,
+) -> PreparedDatabase:
+    """Migrate `url`, then build the small test hall (seed=None) or load a real seed, then add `users`.
+
+    A new SQLite file is copied from this run's template instead (the same rows, already migrated).
+    """
+    if migrate and _is_new_sqlite_file(url):
+        prepared = await _TEMPLATES.copy_to(url, seed=seed, secret=secret)
+    else:
+        if migrate:
+            await asyncio.to_thread(upgrade, url)
+        prepared = await _fill(PreparedDatabase(url), seed=seed, secret=secret)
+    if not users:
+        return prepared
+    db = Database(url)
+    try:
         for user in users:
             await add_user(
                 db, username=user.username, role=user.role, password=user.password, window_number=user.window

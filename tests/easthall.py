@@ -16,7 +16,7 @@ from app.clock import utcnow
 from app.db import Database
 from app.models import Hall, ServiceItem, StaffUser, Window, WindowService, WindowState, Zone
 from app.models.people import Role
-from app.security.passwords import hash_password
+from tests.hashes import hashed
 
 EAST_CODE = 'east'
 EAST = '东区政务服务中心'
@@ -66,7 +66,7 @@ async def add_east_hall(
                 role=Role.STAFF,
                 window_id=window.id,
                 hall_id=hall.id,
-                password_hash=hash_password(clerk[1]),
+                password_hash=hashed(clerk[1]),
                 created_at=utcnow(),
             )
         )

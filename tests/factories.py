@@ -8,7 +8,7 @@ from app.clock import utcnow
 from app.db import Database
 from app.models import Department, Hall, ServiceItem, StaffUser, Window, WindowService, WindowState, Zone
 from app.models.people import Role
-from app.security.passwords import hash_password
+from tests.hashes import hashed
 from tests.totp import enrol
 
 
@@ -68,7 +68,7 @@ async def build_small_hall(db: Database) -> SmallHall:
                 role=Role.STAFF,
                 window_id=w1,
                 hall_id=hall.id,
-                password_hash=hash_password('Window-01-pass'),
+                password_hash=hashed('Window-01-pass'),
                 created_at=utcnow(),
             )
         )
@@ -78,7 +78,7 @@ async def build_small_hall(db: Database) -> SmallHall:
                 display_name='李四',
                 role=Role.MANAGER,
                 hall_id=hall.id,
-                password_hash=hash_password('Manager-01-pass'),
+                password_hash=hashed('Manager-01-pass'),
                 created_at=utcnow(),
             )
         )

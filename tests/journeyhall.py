@@ -11,7 +11,6 @@ import datetime as dt
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ from app.models.cases import DepartmentRecord
 from app.models.people import Role
 from app.models.security import ConsentPurpose, ConsentScope
 from app.security.crypto import FieldCipher
-from app.security.passwords import hash_password
 from app.services.consent import DEPARTMENT_DATA_TEXT_VERSION
 from app.services.department_data import seal
 from app.services.journey import Journey, build_journey
@@ -37,6 +35,7 @@ from tests.callers import DESK, deps_for
 from tests.conftest import FakeClock
 from tests.dbs import SqliteTemplate
 from tests.factories import SmallHall, build_small_hall
+from tests.hashes import hashed
 from tests.idnumbers import make_id
 
 DEPARTMENTS = {
@@ -89,12 +88,6 @@ REVIEWER_PASSWORD = 'Reviewer-01-pass'
 WEDNESDAY_10AM = dt.datetime(2026, 11, 25, 2, 0, tzinfo=dt.UTC)  # 10:00 in the hall, an ordinary working day
 
 
-@lru_cache(maxsize=1)
-def _reviewer_hash() -> str:
-    """argon2 is slow on purpose: hash the shared test password once per run."""
-    return hash_password(REVIEWER_PASSWORD)
-
-
 @dataclass(frozen=True)
 class JourneyHall:
     small: SmallHall
@@ -130,7 +123,7 @@ async def build_journey_hall(db: Database, cipher: FieldCipher) -> JourneyHall:
                     role=Role.REVIEWER,
                     department_id=ids[code],
                     hall_id=small.hall_id,
-                    password_hash=_reviewer_hash(),
+                    password_hash=hashed(REVIEWER_PASSWORD),
                     created_at=now,
                 )
             )

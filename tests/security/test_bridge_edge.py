@@ -27,7 +27,7 @@ from devices.sim.client import Backoff
 from tests.apphost import TEST_SECRET, AppProcess
 from tests.bridgekit import EscposPrinterEmulator, IdServiceEmulator, SerialPair, write_config
 from tests.devices.hubharness import running_hub_app
-from tests.security.test_device_edge import hub_counters
+from tests.security.test_device_edge import hub_counters, manager_headers
 
 WRONG = 'ab' * 32
 
@@ -37,6 +37,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
     """The small hall with one device per kind, hub only (tests/devices/hubharness.py)."""
     with running_hub_app(tmp_path_factory.mktemp('bridge-edge')) as app:
         yield app
+
+
+@pytest.fixture(scope='module')
+def manager(live: AppProcess) -> dict[str, str]:
+    """The hall manager's bearer headers, signed in once for the module: the second factor takes each 30-second
+    step once per person, so a fourth sign-in in a minute would wait for the next step."""
+    return manager_headers(live)
 
 
 @pytest.fixture
@@ -54,8 +61,8 @@ def real(code: str) -> str:
     return device_credential(TEST_SECRET.encode(), code)
 
 
-async def counters(app: AppProcess) -> dict[str, Any]:
-    return await asyncio.to_thread(hub_counters, app)
+async def counters(app: AppProcess, manager: dict[str, str]) -> dict[str, Any]:
+    return await asyncio.to_thread(hub_counters, app, manager)
 
 
 async def run_bridge(config: Path, *extra: str) -> tuple[int, str]:
@@ -79,9 +86,9 @@ async def run_bridge(config: Path, *extra: str) -> tuple[int, str]:
 
 @pytest.mark.parametrize('credential', [WRONG, real('K01-PRN')], ids=['wrong', 'another-devices'])
 async def test_a_bridge_with_a_credential_that_is_not_its_devices_is_refused_and_stops_retrying(
-    live: AppProcess, tmp_path: Path, serial: SerialPair, credential: str
+    live: AppProcess, manager: dict[str, str], tmp_path: Path, serial: SerialPair, credential: str
 ) -> None:
-    before = await counters(live)
+    before = await counters(live, manager)
     config = write_config(
         tmp_path,
         hub_url(live),
@@ -95,20 +102,20 @@ async def test_a_bridge_with_a_credential_that_is_not_its_devices_is_refused_and
         await scanner.stop()
     assert len(scanner.client.attempts) == 1
     assert not scanner.client.connected.is_set()
-    after = await counters(live)
+    after = await counters(live, manager)
     assert after['rejected'].get('auth_failed', 0) == before['rejected'].get('auth_failed', 0) + 1
 
 
 async def test_a_bridge_whose_every_credential_is_refused_exits_3_so_its_service_is_not_restarted(
-    live: AppProcess, tmp_path: Path, serial: SerialPair
+    live: AppProcess, manager: dict[str, str], tmp_path: Path, serial: SerialPair
 ) -> None:
-    before = await counters(live)
+    before = await counters(live, manager)
     peripherals = {'scanner': [{'device': 'K01-QR', 'connection': 'serial', 'port': serial.port}]}
     config = write_config(tmp_path, hub_url(live), peripherals, {'K01-QR': WRONG})
     code, output = await run_bridge(config, '--verbose')
     assert code == 3, output
     assert "K01-QR: the hall refused this device's credential" in output and WRONG not in output
-    after = await counters(live)
+    after = await counters(live, manager)
     assert after['rejected'].get('auth_failed', 0) == before['rejected'].get('auth_failed', 0) + 1
 
 
@@ -143,7 +150,7 @@ async def test_a_credential_file_others_may_read_is_refused_before_anything_conn
 
 
 async def test_oversized_and_malformed_scanner_input_never_reaches_the_hub(
-    live: AppProcess, tmp_path: Path, serial: SerialPair
+    live: AppProcess, manager: dict[str, str], tmp_path: Path, serial: SerialPair
 ) -> None:
     config = write_config(
         tmp_path,
@@ -155,7 +162,7 @@ async def test_oversized_and_malformed_scanner_input_never_reaches_the_hub(
     task = asyncio.get_running_loop().create_task(scanner.run())
     try:
         await asyncio.wait_for(scanner.client.connected.wait(), 10)
-        before = await counters(live)
+        before = await counters(live, manager)
         await serial.send(b'9' * 1_000_000 + b'\n')  # 1 MB, twice the transport's own limit
         await serial.send(b'\xc0\xc1\xf5\xff\n' + b'{"v":1,"type":"hello"}\x00\n' + b'x' * 600 + b'\r')
         deadline = asyncio.get_running_loop().time() + 20
@@ -163,9 +170,9 @@ async def test_oversized_and_malformed_scanner_input_never_reaches_the_hub(
             await asyncio.sleep(0.05)
         assert scanner.dropped == 4
         await serial.send(b'https://example.com/not-ours\n')
-        while (await counters(live))['frames'] == before['frames']:
+        while (await counters(live, manager))['frames'] == before['frames']:
             await asyncio.sleep(0.1)
-        after = await counters(live)
+        after = await counters(live, manager)
         assert after['rejected'] == before['rejected']
         assert scanner.client.connected.is_set() and not task.done()  # the bridge carried on
     finally:

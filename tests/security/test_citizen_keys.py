@@ -62,11 +62,19 @@ def bearer(value: str) -> dict[str, str]:
     return {'Authorization': f'Bearer {value}'}
 
 
-def at_desk(app: AppProcess, prepared: PreparedDatabase, **ticket: Any) -> dict[str, Any]:
+@pytest.fixture(scope='module')
+def boss(live: tuple[AppProcess, PreparedDatabase]) -> dict[str, str]:
+    """The manager's bearer headers, signed in once for the module: the second factor takes each 30-second
+    step once per person, so a fourth sign-in in a minute would wait for the next step."""
+    app, prepared = live
+    with app.client() as client:
+        return bearer(token(client, 'boss', prepared.passwords['boss']))
+
+
+def at_desk(app: AppProcess, boss: dict[str, str], **ticket: Any) -> dict[str, Any]:
     """A ticket a manager takes at the desk (identity and phone are believed only from staff)."""
     with app.client() as client:
-        desk = bearer(token(client, 'boss', prepared.passwords['boss']))
-        taken = client.post('/api/tickets', json={'service_code': 'SVC-A', **ticket}, headers=desk)
+        taken = client.post('/api/tickets', json={'service_code': 'SVC-A', **ticket}, headers=boss)
     assert taken.status_code == 201, taken.text
     return dict(taken.json())
 
@@ -127,10 +135,11 @@ async def type_and_verify(page: Page, socket: UiSocket, answer: str) -> None:
 
 def test_a_clerks_window_api_and_desk_carry_no_tracking_code_and_no_factor(
     live: tuple[AppProcess, PreparedDatabase],
+    boss: dict[str, str],
 ) -> None:
     app, prepared = live
-    victim = at_desk(app, prepared, phone=VICTIM_PHONE)
-    other = at_desk(app, prepared)
+    victim = at_desk(app, boss, phone=VICTIM_PHONE)
+    other = at_desk(app, boss)
     assert prepared.small_hall is not None
     url = f'/api/windows/{prepared.small_hall.window_1}'
     with app.client() as client:
@@ -169,10 +178,12 @@ async def _slip_alone_is_refused(app: AppProcess, ticket: dict[str, Any], answer
 # ---- a slip is a pointer, not a key ----------------------------------------------------------
 
 
-def test_a_photographed_slip_cannot_consent_rate_or_invite_a_proxy(live: tuple[AppProcess, PreparedDatabase]) -> None:
+def test_a_photographed_slip_cannot_consent_rate_or_invite_a_proxy(
+    live: tuple[AppProcess, PreparedDatabase], boss: dict[str, str]
+) -> None:
     app, prepared = live
     assert prepared.small_hall is not None
-    slip = at_desk(app, prepared, phone=OTHER_PHONE)
+    slip = at_desk(app, boss, phone=OTHER_PHONE)
     with app.client() as client:  # served and completed: the citizen could rate it now
         clerk = bearer(token(client, 'w01', prepared.passwords['w01']))
         url = f'/api/windows/{prepared.small_hall.window_1}'
@@ -202,13 +213,14 @@ def test_a_photographed_slip_cannot_consent_rate_or_invite_a_proxy(live: tuple[A
 
 def test_a_second_ticket_with_the_same_id_number_does_not_see_the_victims_consents(
     live: tuple[AppProcess, PreparedDatabase],
+    boss: dict[str, str],
 ) -> None:
     app, prepared = live
-    victim = at_desk(app, prepared, id_number=VICTIM_ID, phone=VICTIM_PHONE)
+    victim = at_desk(app, boss, id_number=VICTIM_ID, phone=VICTIM_PHONE)
     victim_ticket = next(t for t in rows(prepared.url, Ticket) if t.code == victim['code'])
     consent_id = run_coroutine(lambda: _victims_consent(prepared.url, victim_ticket.citizen_id, victim_ticket.id))
     # the attacker knows the victim's ID number and gets a ticket with it and a phone they hold
-    mine = at_desk(app, prepared, id_number=VICTIM_ID, phone=OTHER_PHONE)
+    mine = at_desk(app, boss, id_number=VICTIM_ID, phone=OTHER_PHONE)
 
     async def attack() -> set[str]:
         page = await open_page(app.base_url, f'/track/{mine["code"]}')
@@ -244,10 +256,12 @@ async def _victims_consent(url: str, citizen_id: int | None, ticket_id: int | No
         await db.dispose()
 
 
-def test_citizen_acts_record_the_path_they_came_through(live: tuple[AppProcess, PreparedDatabase]) -> None:
+def test_citizen_acts_record_the_path_they_came_through(
+    live: tuple[AppProcess, PreparedDatabase], boss: dict[str, str]
+) -> None:
     """The audit chain says who acted and how: a consent given on /track after the texted code is `sms_code`."""
     app, prepared = live
-    ticket = at_desk(app, prepared, phone='13511112222')
+    ticket = at_desk(app, boss, phone='13511112222')
 
     async def grant() -> None:
         page = await open_page(app.base_url, f'/track/{ticket["code"]}')

@@ -43,10 +43,22 @@ def ws_url(app: AppProcess) -> str:
     return app.base_url.replace('http://', 'ws://') + protocol.PATH
 
 
-def hub_counters(app: AppProcess) -> dict[str, Any]:
+@pytest.fixture(scope='module')
+def manager(live: AppProcess) -> dict[str, str]:
+    """The hall manager's bearer headers, signed in once for the module: the second factor takes each 30-second
+    step once per person, so a fourth sign-in in a minute would wait for the next step."""
+    return manager_headers(live)
+
+
+def manager_headers(app: AppProcess) -> dict[str, str]:
+    with app.client() as client:
+        return bearer(token(client, ACCOUNTS[Role.MANAGER]))
+
+
+def hub_counters(app: AppProcess, manager: dict[str, str]) -> dict[str, Any]:
     """The device hub's counters, as the hall manager reads them."""
     with app.client() as client:
-        response = client.get('/api/ops/counters', headers=bearer(token(client, ACCOUNTS[Role.MANAGER])))
+        response = client.get('/api/ops/counters', headers=manager)
     assert response.status_code == 200, response.text
     return dict(response.json()['device_hub'])
 
@@ -70,8 +82,10 @@ async def test_a_socket_that_never_says_hello_is_closed_within_two_seconds(live:
     assert 1.5 <= waited <= 4.5, waited  # 2 s, with a margin for a loaded machine (it was 5 s)
 
 
-async def test_a_2_mib_first_frame_is_refused_by_the_transport_before_the_hub_reads_it(live: AppProcess) -> None:
-    before = await asyncio.to_thread(hub_counters, live)
+async def test_a_2_mib_first_frame_is_refused_by_the_transport_before_the_hub_reads_it(
+    live: AppProcess, manager: dict[str, str]
+) -> None:
+    before = await asyncio.to_thread(hub_counters, live, manager)
     huge = protocol.encode('hello', {'device': 'S-01', 'credential': 'x' * (2 * MIB)})
     async with connect(ws_url(live), max_size=None, compression=None) as ws:
         with contextlib.suppress(ConnectionClosed):
@@ -79,7 +93,7 @@ async def test_a_2_mib_first_frame_is_refused_by_the_transport_before_the_hub_re
         frames, code = await closing_frames(ws)
     assert code == CloseCode.MESSAGE_TOO_BIG
     assert frames == []  # no `too_large` error frame: the hub never saw the frame
-    after = await asyncio.to_thread(hub_counters, live)
+    after = await asyncio.to_thread(hub_counters, live, manager)
     assert after['rejected'] == before['rejected']  # nothing decoded, nothing counted as a refused frame
 
 
@@ -114,9 +128,9 @@ async def test_a_scanner_may_still_send_a_full_size_image_frame(live: AppProcess
 
 
 async def test_silent_sockets_beyond_the_pending_cap_are_closed_at_once_and_a_real_device_still_gets_in(
-    live: AppProcess,
+    live: AppProcess, manager: dict[str, str]
 ) -> None:
-    before = await asyncio.to_thread(hub_counters, live)
+    before = await asyncio.to_thread(hub_counters, live, manager)
     url = ws_url(live)
 
     async def silent() -> tuple[int | None, float]:
@@ -130,7 +144,7 @@ async def test_silent_sockets_beyond_the_pending_cap_are_closed_at_once_and_a_re
 
     crowd = [asyncio.create_task(silent()) for _ in range(200)]
     await asyncio.sleep(0.5)
-    during = await asyncio.to_thread(hub_counters, live)
+    during = await asyncio.to_thread(hub_counters, live, manager)
     device = DeviceClient(
         url,
         'S-01',
@@ -155,7 +169,7 @@ async def test_silent_sockets_beyond_the_pending_cap_are_closed_at_once_and_a_re
     assert max(refused) < 1.5 <= min(held), (sorted(refused)[-5:], sorted(held)[:5])
     assert max(held) <= 4.5, sorted(held)[-5:]
     assert during['pending'] <= MAX_PENDING
-    after = await asyncio.to_thread(hub_counters, live)
+    after = await asyncio.to_thread(hub_counters, live, manager)
     retries = len(device.attempts) - 1  # the device itself was told to come back later while the crowd held the places
     refusals = after['rejected']['too_many_pending'] - before['rejected'].get('too_many_pending', 0)
     assert refusals == len(refused) + retries

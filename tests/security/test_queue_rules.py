@@ -39,6 +39,15 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AppProcess,
         yield hall
 
 
+@pytest.fixture(scope='module')
+def boss(live: tuple[AppProcess, PreparedDatabase]) -> dict[str, str]:
+    """The manager's bearer headers, signed in once for the module: the second factor takes each 30-second
+    step once per person, so a fourth sign-in in a minute would wait for the next step."""
+    app, _ = live
+    with app.client() as client:
+        return bearer(token(client, BOSS))
+
+
 class Desk:
     """One clerk's window over HTTP."""
 
@@ -54,8 +63,8 @@ class Desk:
         return response.json()
 
 
-def take(client: httpx.Client, service: str) -> dict[str, Any]:
-    response = client.post('/api/tickets', json={'service_code': service}, headers=bearer(token(client, BOSS)))
+def take(client: httpx.Client, service: str, boss: dict[str, str]) -> dict[str, Any]:
+    response = client.post('/api/tickets', json={'service_code': service}, headers=boss)
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -75,11 +84,13 @@ def hall_of(prepared: PreparedDatabase) -> SmallHall:
     return prepared.small_hall
 
 
-def test_recalls_clicked_in_a_burst_count_once_per_interval(live: tuple[AppProcess, PreparedDatabase]) -> None:
+def test_recalls_clicked_in_a_burst_count_once_per_interval(
+    live: tuple[AppProcess, PreparedDatabase], boss: dict[str, str]
+) -> None:
     app, prepared = live
     with app.client() as client:
         desk = Desk(client, W01, hall_of(prepared).window_1)
-        number = take(client, 'SVC-A')['number']
+        number = take(client, 'SVC-A', boss)['number']
         assert desk.ok('call-next')['number'] == number
         started = time.monotonic()
         for _ in range(5):
@@ -102,12 +113,14 @@ def test_recalls_clicked_in_a_burst_count_once_per_interval(live: tuple[AppProce
         ]
 
 
-def test_a_transfer_cannot_reset_recalls_or_strand_a_ticket(live: tuple[AppProcess, PreparedDatabase]) -> None:
+def test_a_transfer_cannot_reset_recalls_or_strand_a_ticket(
+    live: tuple[AppProcess, PreparedDatabase], boss: dict[str, str]
+) -> None:
     app, prepared = live
     small = hall_of(prepared)
     with app.client() as client:
         desk, other = Desk(client, W01, small.window_1), Desk(client, W02, small.window_2)
-        number = take(client, 'SVC-B')['number']
+        number = take(client, 'SVC-B', boss)['number']
         assert desk.ok('call-next')['number'] == number
         before = settled_state(prepared.url, ignore=IGNORED)  # after the call's notifications
         own = desk.post('transfer', {'window_id': small.window_1, 'reason': '重置重呼'})
@@ -134,13 +147,15 @@ def test_a_transfer_cannot_reset_recalls_or_strand_a_ticket(live: tuple[AppProce
         other.ok('no-show')
 
 
-def test_out_of_order_calls_take_nobody_from_another_window(live: tuple[AppProcess, PreparedDatabase]) -> None:
+def test_out_of_order_calls_take_nobody_from_another_window(
+    live: tuple[AppProcess, PreparedDatabase], boss: dict[str, str]
+) -> None:
     app, prepared = live
     small = hall_of(prepared)
     with app.client() as client:
         desk, other = Desk(client, W01, small.window_1), Desk(client, W02, small.window_2)
-        first = take(client, 'SVC-B')['number']
-        second = take(client, 'SVC-B')['number']
+        first = take(client, 'SVC-B', boss)['number']
+        second = take(client, 'SVC-B', boss)['number']
         assert other.ok('call-next')['number'] == first
         before = settled_state(prepared.url, ignore=IGNORED)  # after the call's notifications
         assert_error(desk.post('call', {'number': first, 'reason': '抢号'}), 409, 'ticket_not_waiting')
@@ -157,12 +172,12 @@ def test_out_of_order_calls_take_nobody_from_another_window(live: tuple[AppProce
 
 @pytest.mark.parametrize('length', [REASON_MAX + 1, 60_000])
 def test_a_reason_over_the_cap_is_refused_and_stored_nowhere(
-    live: tuple[AppProcess, PreparedDatabase], length: int
+    live: tuple[AppProcess, PreparedDatabase], boss: dict[str, str], length: int
 ) -> None:
     app, prepared = live
     with app.client() as client:
         desk = Desk(client, W01, hall_of(prepared).window_1)
-        number = take(client, 'SVC-A')['number']
+        number = take(client, 'SVC-A', boss)['number']
         before = settled_state(prepared.url, ignore=IGNORED)  # after the call's notifications
         reason = 'x' * length  # 60,000 bytes: under the 64 KiB body limit, so the cap itself must refuse it
         assert_error(desk.post('call', {'number': number, 'reason': reason}), 422, 'invalid_request')

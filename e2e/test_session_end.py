@@ -219,7 +219,8 @@ def test_a_handoff_code_opened_in_another_browser_plants_no_session_and_dies(
         if codes:
             break
         page.wait_for_timeout(100)
-    assert len(codes) == 1 and 'code=' in codes[0]
+    # one hand-off code (under load chromium may ask for the aborted URL once more: the same code, never another)
+    assert codes and set(codes) == {codes[0]} and 'code=' in codes[0]
 
     other = browser.new_context()  # browser B: the person the link was sent to
     try:

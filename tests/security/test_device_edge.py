@@ -133,12 +133,14 @@ async def test_silent_sockets_beyond_the_pending_cap_are_closed_at_once_and_a_re
     before = await asyncio.to_thread(hub_counters, live, manager)
     url = ws_url(live)
 
-    async def silent() -> tuple[int | None, float]:
+    async def silent() -> tuple[int | None, float, float]:
+        """The close code, and seconds until the close since the socket opened and since it was asked for."""
+        asked = time.monotonic()
         try:
             async with connect(url, open_timeout=20) as ws:
                 opened = time.monotonic()
                 _, code = await closing_frames(ws)
-                return code, time.monotonic() - opened
+                return code, time.monotonic() - opened, time.monotonic() - asked
         except (OSError, InvalidStatus, TimeoutError) as error:
             raise AssertionError(f'the server refused the connection itself: {error!r}') from error
 
@@ -161,13 +163,16 @@ async def test_silent_sockets_beyond_the_pending_cap_are_closed_at_once_and_a_re
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await running
-    refused = [waited for code, waited in outcomes if code == CloseCode.TRY_AGAIN_LATER]
-    held = [waited for code, waited in outcomes if code == CloseCode.TIMEOUT]
+    refused = [since_open for code, since_open, _ in outcomes if code == CloseCode.TRY_AGAIN_LATER]
+    held = [(since_open, since_asked) for code, since_open, since_asked in outcomes if code == CloseCode.TIMEOUT]
     assert len(refused) + len(held) == 200, outcomes
     assert len(refused) >= 200 - 2 * MAX_PENDING  # the crowd arrives faster than places free up
     # Told at once, not after holding a place; those with a place had their 2 s, no more (margins for a loaded machine).
-    assert max(refused) < 1.5 <= min(held), (sorted(refused)[-5:], sorted(held)[:5])
-    assert max(held) <= 4.5, sorted(held)[-5:]
+    # The server's 2 s run from its accept, which lies between asking and this client seeing the socket open (a
+    # loaded test loop may see it late), so a held socket is measured from the asking, and no more from the opening.
+    assert max(refused) < 1.5, sorted(refused)[-5:]
+    assert min(since_asked for _, since_asked in held) >= 1.5, sorted(held)[:5]
+    assert max(since_open for since_open, _ in held) <= 4.5, sorted(held)[-5:]
     assert during['pending'] <= MAX_PENDING
     after = await asyncio.to_thread(hub_counters, live, manager)
     retries = len(device.attempts) - 1  # the device itself was told to come back later while the crowd held the places

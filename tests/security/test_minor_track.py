@@ -26,7 +26,7 @@ from tests.apphost import TEST_SECRET, AppProcess, PreparedDatabase, run_corouti
 from tests.callers import deps_for
 from tests.idnumbers import make_id
 from tests.security.browser import Page, UiSocket, open_page
-from tests.security.test_citizen_keys import at_desk, rows, texted_code, texts, type_and_verify
+from tests.security.test_citizen_keys import at_desk, bearer, rows, texted_code, texts, token, type_and_verify
 
 CHILD_PHONE = '13912340013'
 
@@ -40,6 +40,14 @@ def child_id(sequence: str) -> str:
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AppProcess, PreparedDatabase]]:
     with running_app(tmp_path_factory.mktemp('minors')) as (app, prepared):
         yield app, prepared
+
+
+@pytest.fixture(scope='module')
+def boss(live: tuple[AppProcess, PreparedDatabase]) -> dict[str, str]:
+    """The manager's bearer headers, signed in once for the module (its second factor takes a step once)."""
+    app, prepared = live
+    with app.client() as client:
+        return bearer(token(client, 'boss', prepared.passwords['boss']))
 
 
 def adopt(page: Page, socket: UiSocket, testid: str) -> None:
@@ -62,9 +70,11 @@ async def verified_track(app: AppProcess, code: str) -> tuple[Page, UiSocket]:
     return page, socket
 
 
-def test_a_childs_texted_code_cannot_grant_data_sharing(live: tuple[AppProcess, PreparedDatabase]) -> None:
+def test_a_childs_texted_code_cannot_grant_data_sharing(
+    live: tuple[AppProcess, PreparedDatabase], boss: dict[str, str]
+) -> None:
     app, prepared = live
-    ticket = at_desk(app, prepared, id_number=child_id('913'), phone=CHILD_PHONE)
+    ticket = at_desk(app, boss, id_number=child_id('913'), phone=CHILD_PHONE)
 
     async def attack() -> str:
         page, socket = await verified_track(app, ticket['code'])
@@ -87,10 +97,10 @@ def test_a_childs_texted_code_cannot_grant_data_sharing(live: tuple[AppProcess, 
 
 
 def test_a_guardians_consent_shows_on_track_and_the_texted_code_withdraws_it(
-    live: tuple[AppProcess, PreparedDatabase],
+    live: tuple[AppProcess, PreparedDatabase], boss: dict[str, str]
 ) -> None:
     app, prepared = live
-    ticket = at_desk(app, prepared, id_number=child_id('924'), phone='13912340024')
+    ticket = at_desk(app, boss, id_number=child_id('924'), phone='13912340024')
     row = next(t for t in rows(prepared.url, Ticket) if t.code == ticket['code'])
     consent_id = run_coroutine(lambda: _guardian_consent(prepared.url, row.citizen_id or 0, row.id or 0))
 

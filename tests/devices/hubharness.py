@@ -47,8 +47,8 @@ from tests.apphost import (
 
 E = TypeVar('E', bound=Event)
 
-FAST = DeviceTuning(
-    heartbeat_interval=0.2,
+FAST = DeviceTuning(  # quick answers, but heartbeats a stalled test loop cannot miss (3 s of silence)
+    heartbeat_interval=1.0,
     command_timeout=1.0,
     announce_timeout=1.0,
     sweep_interval=3600,

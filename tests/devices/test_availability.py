@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import itertools
 import logging
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -15,8 +17,10 @@ from app.settings import Settings
 from devices.health import UsageMeter, mean_time_to_repair, mttr_by_device
 from devices.sim.client import AuthRefused, Backoff, DeviceClient
 from tests.conftest import FakeClock
-from tests.devices.hubharness import HubHarness
+from tests.devices.hubharness import FAST, HubHarness
 from tests.factories import SmallHall
+
+QUICK_BEATS = dataclasses.replace(FAST, heartbeat_interval=0.4)  # the timeout itself is under test: 1.2 s of silence
 
 
 def availability_lines(caplog: pytest.LogCaptureFixture, code: str) -> list[str]:
@@ -25,9 +29,19 @@ def availability_lines(caplog: pytest.LogCaptureFixture, code: str) -> list[str]
     ]
 
 
+@pytest.fixture
+async def quick_hub(
+    sqlite_db: Database, settings: Settings, device_hall: SmallHall, clock: FakeClock
+) -> AsyncIterator[HubHarness]:
+    hub = await HubHarness(sqlite_db, settings, device_hall.hall_id, clock=clock, tuning=QUICK_BEATS).start()
+    yield hub
+    await hub.stop()
+
+
 async def test_missed_heartbeats_make_a_device_offline_and_reconnecting_online_logged_once_each(
-    harness: HubHarness, caplog: pytest.LogCaptureFixture
+    quick_hub: HubHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
+    harness = quick_hub
     caplog.set_level(logging.INFO, logger='devices.driver')
     driver = harness.service.drivers['S-01']
     client = harness.client('S-01')

@@ -47,10 +47,10 @@ from tests.apphost import (
 
 E = TypeVar('E', bound=Event)
 
-FAST = DeviceTuning(  # quick answers, but heartbeats a stalled test loop cannot miss (3 s of silence)
+FAST = DeviceTuning(  # quick, yet with room for a stalled test loop: 3 s of silence before offline or a timeout
     heartbeat_interval=1.0,
-    command_timeout=1.0,
-    announce_timeout=1.0,
+    command_timeout=3.0,
+    announce_timeout=3.0,
     sweep_interval=3600,
     image_time_limit=2.0,
     face_time_limit=10.0,

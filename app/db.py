@@ -72,6 +72,7 @@ def sqlite_decision(version: str = sqlite3.sqlite_version) -> str:
 
 
 QUICK_CURSOR_STEPS = frozenset({'fetchone', 'fetchmany', 'fetchall', 'close'})
+DEFERRED_BEGINS = frozenset({'BEGIN', 'BEGIN DEFERRED', 'BEGIN TRANSACTION', 'BEGIN DEFERRED TRANSACTION'})
 # Set while a short write transaction runs (Database.session(short=True)): its statements, too, run on the caller's
 # thread. Only BEGIN IMMEDIATE waits for another writer; once it holds the lock, a short statement never waits.
 _short_statements: ContextVar[bool] = ContextVar('halltwin_short_statements', default=False)
@@ -87,7 +88,9 @@ class QuickConnection(aiosqlite.Connection):
 
     Inside a short write transaction (`Database.session(short=True)`, the queue's commands: a handful of indexed
     statements) the statements after BEGIN IMMEDIATE run on the caller's thread too: holding the write lock, none
-    of them waits for anyone, and each costs less than the round trip it saves."""
+    of them waits for anyone, and each costs less than the round trip it saves. Two more steps never wait: a
+    deferred BEGIN (a read session's: it takes no lock until its first read) and the pool's rollback of a
+    connection with no transaction open (after every commit), so they run on the caller's thread as well."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -109,8 +112,14 @@ class QuickConnection(aiosqlite.Connection):
         quick = (isinstance(owner, sqlite3.Cursor) and name in QUICK_CURSOR_STEPS) or (
             name == 'cursor' and isinstance(owner, sqlite3.Connection)
         )
-        if not quick and name == 'execute' and isinstance(owner, sqlite3.Cursor) and _short_statements.get():
-            quick = bool(args) and not str(args[0]).lstrip()[:5].upper().startswith('BEGIN')
+        if not quick and name == 'execute' and isinstance(owner, sqlite3.Cursor) and args:
+            statement = str(args[0]).lstrip()
+            if statement[:5].upper() == 'BEGIN':  # a deferred BEGIN takes no lock; BEGIN IMMEDIATE may wait for one
+                quick = statement.rstrip().upper() in DEFERRED_BEGINS
+            else:
+                quick = _short_statements.get()
+        if not quick and name == 'rollback' and isinstance(owner, sqlite3.Connection):
+            quick = not owner.in_transaction  # the pool's reset after a commit: nothing to undo, nothing to wait for
         if quick and self._running and self._connection is not None:
             return fn(*args, **kwargs)
         return await super()._execute(fn, *args, **kwargs)

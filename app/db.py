@@ -48,10 +48,11 @@ log = logging.getLogger(__name__)
 AUDIT_KEY = 'audit_key'  # Session.info entry: the key of the audit chain (app.services.audit)
 AUDIT_HEAD = 'audit_head'  # Session.info entry: the chain's head as this Database last wrote it (AuditHead)
 
+BUSY_TIMEOUT_MS = 15_000
 SQLITE_PRAGMAS = (
     'PRAGMA journal_mode=WAL',
     'PRAGMA foreign_keys=ON',
-    'PRAGMA busy_timeout=15000',
+    f'PRAGMA busy_timeout={BUSY_TIMEOUT_MS}',
     'PRAGMA synchronous=FULL',
     'PRAGMA wal_autocheckpoint=0',  # only Database.checkpoint() moves the WAL back (WAL-reset bug, above)
 )
@@ -82,7 +83,8 @@ class QuickConnection(aiosqlite.Connection):
     """aiosqlite, except for the steps that cannot wait: a cursor's creation, its fetches and its close run on the
     caller's thread instead of a round trip to the connection's thread (2-3 of the 3-4 hops of every statement,
     each a thread wake-up and a loop wake-up). What may wait stays on the connection's thread: BEGIN IMMEDIATE
-    (the write lock, up to busy_timeout), every statement (it takes its read snapshot or writes pages) and COMMIT
+    while another process holds the write lock (it waits up to busy_timeout; a free lock is taken here at once,
+    `_begin_without_waiting`), every statement (it takes its read snapshot or writes pages) and COMMIT
     (fsync). The connection is used by one caller at a time (SQLAlchemy awaits each step), so the two threads never
     touch it at once; sqlite3 runs serialized (threadsafety 3) and is opened with check_same_thread=False.
 
@@ -120,9 +122,34 @@ class QuickConnection(aiosqlite.Connection):
                 quick = _short_statements.get()
         if not quick and name == 'rollback' and isinstance(owner, sqlite3.Connection):
             quick = not owner.in_transaction  # the pool's reset after a commit: nothing to undo, nothing to wait for
-        if quick and self._running and self._connection is not None:
+        here = self._running and self._connection is not None
+        if quick and here:
             return fn(*args, **kwargs)
+        if here and name == 'execute' and isinstance(owner, sqlite3.Cursor) and _is_begin_immediate(args):
+            taken = _begin_without_waiting(owner, args[0])
+            if taken is not None:
+                return taken
         return await super()._execute(fn, *args, **kwargs)
+
+
+def _is_begin_immediate(args: tuple[Any, ...]) -> bool:
+    return bool(args) and str(args[0]).lstrip()[:15].upper() == 'BEGIN IMMEDIATE'
+
+
+def _begin_without_waiting(cursor: sqlite3.Cursor, statement: str) -> sqlite3.Cursor | None:
+    """BEGIN IMMEDIATE on the caller's thread if the write lock is free now, else None (then it waits on the
+    connection's thread, up to the busy timeout). Within one process the write lock is handed over by
+    `Database.write_lock`, so only another process's writer (a tool, a second app) ever makes this None."""
+    connection = cursor.connection
+    connection.execute('PRAGMA busy_timeout=0')
+    try:
+        return cursor.execute(statement)
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            raise
+        return None
+    finally:
+        connection.execute(f'PRAGMA busy_timeout={BUSY_TIMEOUT_MS}')
 
 
 def _quick_connect(database: str, **kwargs: Any) -> QuickConnection:

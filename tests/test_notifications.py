@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 
 import pytest
+import sqlalchemy
 from arq import Worker
 from arq.connections import RedisSettings
 from sqlmodel import col, select
 
 from app.bus import InProcessBus
 from app.db import Database
-from app.events import Event, NotificationSent
+from app.events import Event, NotificationSent, TicketEventBase
 from app.jobs import FUNCTIONS, ArqJobs, LocalJobs, Periodic, deliver_notifications
 from app.models import TicketCreate
 from app.models.cases import Notification
@@ -20,6 +22,7 @@ from app.services import notifications
 from app.services.channels import ChannelError, NotificationChannel, Outgoing
 from app.services.journey import Journey
 from app.services.messages import Template, message
+from app.services.priority import order_key
 from app.services.queue import QueueService
 from app.services.queue_notices import QueueNotices
 from tests import journeyhall
@@ -283,6 +286,103 @@ async def test_waiting_citizens_hear_when_three_are_ahead_and_where_to_go(
         assert [r.text for r in await rows(db) if r.channel == 'push'].count('请C001号到4号窗口办理') == 2
     finally:
         notices.detach()
+
+
+class Commits:
+    """Counts the database's commits while it is entered: each is a durable write (an fsync on SQLite)."""
+
+    def __init__(self, db: Database) -> None:
+        self.engine = db.engine.sync_engine
+        self.count = 0
+
+    def _commit(self, *_: object) -> None:
+        self.count += 1
+
+    def __enter__(self) -> Commits:
+        sqlalchemy.event.listen(self.engine, 'commit', self._commit)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        sqlalchemy.event.remove(self.engine, 'commit', self._commit)
+
+
+async def test_a_burst_of_queue_events_writes_its_notices_in_one_transaction_and_a_replay_writes_none(
+    db: Database,
+    journey: Journey,
+    journey_hall: JourneyHall,
+    hall_queue: QueueService,
+    bus: InProcessBus,
+    clock: FakeClock,
+) -> None:
+    live = await hall_queue.start_live()
+    events: list[Event] = []
+    bus.subscribe(events.append, TicketEventBase)
+    for service in ('SVC-C', 'SVC-B') * 5:
+        await hall_queue.take_ticket(TicketCreate(service_code=service), caller=DESK)
+        clock.advance(1)
+    for window in (journey_hall.small.window_4, journey_hall.small.window_2):
+        await hall_queue.call_next(window, caller=DESK)
+        await hall_queue.complete(window, caller=DESK)
+        await hall_queue.call_next(window, caller=DESK)
+    await bus.drain()
+    notices = QueueNotices(hall_queue.deps, live, journey.notifications)
+    notices.attach()
+    try:
+        with Commits(db) as commits:
+            for event in events:  # as they queue up while a write is in flight
+                bus.deliver(event)
+            await bus.drain()
+        assert (commits.count, notices.writes) == (1, 1), 'four calls and four near tickets: one transaction'
+        assert sorted(r.dedupe_key.split(':')[0] for r in await rows(db)) == ['called'] * 4 + ['near'] * 4
+        for event in events:
+            bus.deliver(event)
+        await bus.drain()
+        assert notices.writes == 1, 'a replayed burst has nothing new to write'
+    finally:
+        notices.detach()
+    restarted = QueueNotices(hall_queue.deps, live, journey.notifications)  # forgot whom it told
+    restarted.attach()
+    try:
+        before = len(await rows(db))
+        for event in events:
+            bus.deliver(event)
+        await bus.drain()
+        assert len(await rows(db)) == before, 'dedupe keys: a replay after a restart writes nothing twice'
+    finally:
+        restarted.detach()
+
+
+async def test_the_front_of_a_queue_is_read_off_its_sorted_runs_in_calling_order(
+    journey_hall: JourneyHall, hall_queue: QueueService, clock: FakeClock
+) -> None:
+    live = await hall_queue.start_live()
+    taken = []
+    for _ in range(5):
+        view = await hall_queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)
+        taken.append(view.ticket.id)
+        clock.advance(1)
+    service_id = next(sid for sid, waiting in live.waiting.items() if waiting)
+    cap = dt.timedelta(minutes=20)
+    assert live.front(service_id, 3, now=clock(), cap=cap) == taken[:3]
+    assert live.front(service_id, 9, now=clock(), cap=cap) == taken
+    now = clock()
+    by_order = sorted(live.waiting[service_id].values(), key=lambda c: order_key(c, now=now, cap=cap))
+    assert live.front(service_id, 4, now=now, cap=cap) == [c.ticket_id for c in by_order[:4]]
+
+
+async def test_a_delivered_batch_costs_two_commits_whatever_its_size(
+    db: Database, journey: Journey, journey_hall: JourneyHall, clock: FakeClock
+) -> None:
+    for n in range(8):
+        await write(db, journey_hall, clock, f'batch-{n}')
+    flaky = FlakyChannel(failures=1)
+    journey.notifications.channels['push'] = flaky
+    with Commits(db) as commits:
+        report = await journey.notifications.deliver_due()
+    assert (report.sent, report.retried, commits.count) == (7, 1, 2), 'one claim, one finish for the whole batch'
+    statuses = sorted(r.status for r in await rows(db))
+    assert statuses == ['pending'] + ['sent'] * 7
+    assert (await journey.notifications.deliver_due()).sent == 0, 'sent rows are not sent again'
 
 
 @pytest.mark.parametrize('db', ['sqlite'], indirect=True)

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import ColumnElement, Update, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -237,15 +237,18 @@ class NotificationService(Service):
             self.waker()
 
     async def deliver_due(self, *, limit: int = BATCH) -> DeliveryReport:
-        """Claim the due rows (a lease, so a crashed worker's rows come back), send each, record the outcome."""
+        """Claim the due rows (a lease, so a crashed worker's rows come back), send each, then record every outcome
+        in one transaction: a batch costs two commits, not one per row (a row sent but not yet recorded when the
+        process dies is sent again after its lease, under the same key, which channels deliver once)."""
         claimed = await self._claim(limit)
-        sent = retried = failed = 0
-        for row in claimed:
-            outcome = await self._deliver(row)
-            sent += outcome == SENT
-            retried += outcome == PENDING
-            failed += outcome == FAILED
-        return DeliveryReport(sent, retried, failed)
+        outcomes: list[tuple[Notification, str, str]] = []
+        try:
+            for row in claimed:
+                outcomes.append((row, *await self._deliver(row)))
+        finally:  # a cancelled job still records what it sent
+            await self._finish(outcomes)
+        statuses = [status for _, status, _ in outcomes]
+        return DeliveryReport(statuses.count(SENT), statuses.count(PENDING), statuses.count(FAILED))
 
     async def _claim(self, limit: int) -> list[Notification]:
         now = self.clock()
@@ -267,7 +270,8 @@ class NotificationService(Service):
                 row.next_attempt_at = now + LEASE
         return rows
 
-    async def _deliver(self, row: Notification) -> str:
+    async def _deliver(self, row: Notification) -> tuple[str, str]:
+        """Send one claimed row: its outcome (status, error) for `_finish`."""
         assert row.id is not None
         channel = self.channels.get(row.channel)
         try:
@@ -301,15 +305,15 @@ class NotificationService(Service):
             )
         except TooManyRequests as capped:  # over a cap: not sent, and not retried (a retry would be capped too)
             log.warning('notification %s not sent on %s: %s', row.id, row.channel, capped.code)
-            return await self._finish(row, status=FAILED, error=f'capped: {capped.code}')
+            return FAILED, f'capped: {capped.code}'
         except ChannelError as error:
             if error.permanent:  # a bad number or an unapproved template: retrying cannot help
                 log.warning('notification %s on %s given up: %s', row.id, row.channel, error)
-                return await self._finish(row, status=FAILED, error=str(error)[:300])
-            return await self._failed(row, error)
+                return FAILED, str(error)[:300]
+            return self._failed(row, error)
         except Exception as error:  # any other failure of a channel is retried, never lost
-            return await self._failed(row, error)
-        return await self._finish(row, status=SENT, error='')
+            return self._failed(row, error)
+        return SENT, ''
 
     async def text_now(self, msg: Message, *, key: str, hall_id: int, citizen_id: int, ticket_id: int | None) -> None:
         """Send one SMS at once, with no outbox row: a one-time code must not rest where staff can read it."""
@@ -386,27 +390,27 @@ class NotificationService(Service):
             return None
         return self.cipher.decrypt(case.contact_email_enc, context=CONTACT_EMAIL_CONTEXT)
 
-    async def _failed(self, row: Notification, error: Exception) -> str:
+    def _failed(self, row: Notification, error: Exception) -> tuple[str, str]:
         message = f'{type(error).__name__}: {error}'[:300]
         status = FAILED if row.attempts + 1 >= MAX_ATTEMPTS else PENDING
         log.warning('notification %s on %s failed (attempt %d): %s', row.id, row.channel, row.attempts + 1, message)
-        return await self._finish(row, status=status, error=message)
+        return status, message
 
-    async def _finish(self, row: Notification, *, status: str, error: str) -> str:
-        """Record the outcome, but only on a row still in our hands (a lease that ran out was claimed again)."""
+    async def _finish(self, outcomes: Sequence[tuple[Notification, str, str]]) -> None:
+        """Record the outcomes in one transaction, each only on a row still in our hands (a lease that ran out was
+        claimed again). The sent rows, most of a batch, share one statement."""
+        if not outcomes:
+            return
         now = self.clock()
-        values: dict[str, object] = {'status': status, 'attempts': Notification.attempts + 1, 'last_error': error}
-        if status == SENT:
-            values['sent_at'] = now
-        if status == PENDING:
-            values['next_attempt_at'] = now + backoff(row.attempts + 1)
-        statement = (
-            update(Notification).where(col(Notification.id) == row.id, Notification.status == SENDING).values(**values)
-        )
+        sent = [row.id for row, status, _ in outcomes if status == SENT]
+        statements = [] if not sent else [_finished(col(Notification.id).in_(sent), status=SENT, error='', now=now)]
+        for row, status, error in outcomes:
+            if status != SENT:
+                retry_at = now + backoff(row.attempts + 1) if status == PENDING else None
+                statements.append(_finished(col(Notification.id) == row.id, status=status, error=error, now=retry_at))
         async with self._transaction() as uow:
-            s = uow.session
-            await s.execute(statement)
-        return status
+            for statement in statements:
+                await uow.session.execute(statement)
 
     async def for_ticket(self, ticket_id: int | None, case_ids: Sequence[int] = ()) -> list[Notification]:
         """What a citizen has been sent about a ticket and its cases (one row per notice, the push copy)."""
@@ -509,3 +513,13 @@ class NotificationService(Service):
             except ChannelError as error:
                 log.warning('the delivery report of %s was not emailed: %s', day, error)
         return sent
+
+
+def _finished(which: ColumnElement[bool], *, status: str, error: str, now: dt.datetime | None) -> Update:
+    """The update recording one outcome: `now` is when it was sent (SENT) or its next attempt (PENDING)."""
+    values: dict[str, object] = {'status': status, 'attempts': Notification.attempts + 1, 'last_error': error}
+    if status == SENT:
+        values['sent_at'] = now
+    if status == PENDING:
+        values['next_attempt_at'] = now
+    return update(Notification).where(which, Notification.status == SENDING).values(**values)

@@ -3,13 +3,19 @@
 The queue engine knows nothing of notifications; this subscriber reads its events and the in-memory
 queues (no query for positions) and writes a notice once per ticket and reason. Dedupe keys make a
 replayed event harmless: "near" once per ticket, "called" once per call event (a recall is a new call).
+
+Each outbox write is a durable commit (an fsync on SQLite), so notices are coalesced: the events that queued up
+while a write was in flight are written together in the next single transaction, by the handler of the last of
+them (the bus hands this subscriber one event at a time; `bus.drain()` still waits for every notice).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import heapq
 from collections import OrderedDict
+from dataclasses import dataclass
+
+from sqlmodel import col, select
 
 from app.bus import Bus, Subscription
 from app.events import Event, TicketCalled, TicketEventBase, TicketResumed, TicketTransferred
@@ -18,11 +24,23 @@ from app.services import notifications
 from app.services.deps import Deps
 from app.services.live_queue import LiveQueue
 from app.services.messages import Template, message
-from app.services.priority import order_key
 from app.services.uow import Service
 
 NEAR_AHEAD = 3
 REMEMBERED = 50_000
+MAX_BATCH = 500  # a queue that never empties still writes at least this often
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A notice decided on but not yet written: its dedupe key, and what its text needs."""
+
+    key: str
+    kind: str
+    ticket_id: int
+    number: str = ''  # called: the number and the window, as the call event gave them
+    window: int | None = None
+    ahead: int = 0  # queue_near: how many are before it
 
 
 class QueueNotices(Service):
@@ -32,7 +50,9 @@ class QueueNotices(Service):
         super().__init__(deps)
         self.live = live
         self.notifier = notifier
-        self._told: OrderedDict[int, None] = OrderedDict()
+        self.writes = 0  # transactions that wrote notices (tests and benchmarks read it)
+        self._told: OrderedDict[str, None] = OrderedDict()  # dedupe keys written lately
+        self._pending: dict[str, Pending] = {}
         self._subscription: Subscription | None = None
 
     def attach(self) -> None:
@@ -46,60 +66,80 @@ class QueueNotices(Service):
     def near(self, service_id: int) -> list[tuple[int, int]]:
         """(ticket id, people ahead) for the waiting tickets 1..NEAR_AHEAD places from the front."""
         now, cap = self.clock(), dt.timedelta(minutes=self.rules.fairness_cap_minutes)  # the queue's own
-        front = NEAR_AHEAD + 1  # the front of the queue only: no sort of the whole queue per event
-        waiting = heapq.nsmallest(
-            front, self.live.waiting.get(service_id, {}).values(), key=lambda c: order_key(c, now=now, cap=cap)
-        )
-        return [(candidate.ticket_id, ahead) for ahead, candidate in enumerate(waiting) if 1 <= ahead <= NEAR_AHEAD]
+        front = self.live.front(service_id, NEAR_AHEAD + 1, now=now, cap=cap)
+        return [(ticket_id, ahead) for ahead, ticket_id in enumerate(front) if ahead >= 1]
 
     async def on_event(self, event: Event) -> None:
-        if not isinstance(event, TicketEventBase) or event.hall_id != self.hall_id:
-            return
-        self.live.apply(event)  # idempotent: the live queue skips an event it has seen
+        if isinstance(event, TicketEventBase) and event.hall_id == self.hall_id:
+            self.live.apply(event)  # idempotent: the live queue skips an event it has seen
+            self._collect(event)
+        if self._pending and (self._last_queued() or len(self._pending) >= MAX_BATCH):
+            await self._write()
+
+    def _collect(self, event: TicketEventBase) -> None:
+        """Add the notices this event causes to the ones waiting to be written (once per dedupe key)."""
         ticket = event.payload
+        if isinstance(event, TicketCalled | TicketResumed) and ticket.window_number is not None:
+            key = f'called:{ticket.id}:{event.id}'
+            if key not in self._told:
+                self._pending.setdefault(
+                    key, Pending(key, 'called', ticket.id, number=ticket.number, window=ticket.window_number)
+                )
         services = {ticket.service_id}
         if isinstance(event, TicketTransferred):
             services.add(event.from_service_id)
-        called = isinstance(event, TicketCalled | TicketResumed) and ticket.window_number is not None
-        near = [(tid, ahead) for sid in services for tid, ahead in self.near(sid) if tid not in self._told]
-        if not called and not near:
-            return
+        for service_id in services:
+            for ticket_id, ahead in self.near(service_id):
+                key = f'near:{ticket_id}'
+                if key not in self._told and key not in self._pending:
+                    self._pending[key] = Pending(key, 'queue_near', ticket_id, ahead=ahead)
+
+    def _last_queued(self) -> bool:
+        """No further event waits for this subscriber: the burst is over, write what it caused."""
+        return self._subscription is None or self._subscription.queue.empty()
+
+    async def _write(self) -> None:
+        """Write every pending notice in one transaction; if it fails, they stay pending for the next event."""
+        batch, self._pending = self._pending, {}
+        try:
+            written = await self._insert(list(batch.values()))
+        except BaseException:
+            self._pending = batch | self._pending
+            raise
+        self.writes += 1
+        for key in batch:
+            self._remember(key)
+        if written:
+            self.notifier.kick()
+
+    async def _insert(self, batch: list[Pending]) -> int:
         now = self.clock()
         written = 0
         async with self._transaction() as uow:
             s = uow.session
-            if called:
-                row = await s.get(Ticket, ticket.id)
+            ids = {notice.ticket_id for notice in batch}
+            rows = {t.id: t for t in (await s.execute(select(Ticket).where(col(Ticket.id).in_(ids)))).scalars()}
+            for notice in batch:
+                row = rows.get(notice.ticket_id)
+                if notice.kind == 'called':
+                    text = message(Template.CALLED, number=notice.number, window=notice.window)
+                elif row is None:
+                    continue
+                else:
+                    text = message(Template.QUEUE_NEAR, number=row.number, ahead=notice.ahead)
                 written += await notifications.add(
                     s,
                     hall_id=self.hall_id,
-                    key=f'called:{ticket.id}:{event.id}',
-                    kind='called',
-                    message=message(Template.CALLED, number=ticket.number, window=ticket.window_number),
+                    key=notice.key,
+                    kind=notice.kind,
+                    message=text,
                     now=now,
-                    ticket_id=ticket.id,
+                    ticket_id=notice.ticket_id,
                     citizen_id=row.citizen_id if row else None,
                 )
-            for ticket_id, ahead in near:
-                row = await s.get(Ticket, ticket_id)
-                if row is None:
-                    continue
-                written += await notifications.add(
-                    s,
-                    hall_id=self.hall_id,
-                    key=f'near:{ticket_id}',
-                    kind='queue_near',
-                    message=message(Template.QUEUE_NEAR, number=row.number, ahead=ahead),
-                    now=now,
-                    ticket_id=ticket_id,
-                    citizen_id=row.citizen_id,
-                )
-        for ticket_id, _ in near:
-            self._remember(ticket_id)
-        if written:
-            self.notifier.kick()
+        return written
 
-    def _remember(self, ticket_id: int) -> None:
-        self._told[ticket_id] = None
+    def _remember(self, key: str) -> None:
+        self._told[key] = None
         while len(self._told) > REMEMBERED:
             self._told.popitem(last=False)

@@ -221,6 +221,13 @@ async def test_the_in_process_runner_delivers_when_kicked(
         await runner.stop()
 
 
+async def until_connected(jobs: ArqJobs) -> None:
+    """`start()` never waits for Redis, and an enqueue before the pool is up is left to the next cron round."""
+    async with asyncio.timeout(10):
+        while jobs.pool is None:
+            await asyncio.sleep(0.02)
+
+
 @pytest.mark.parametrize('db', ['sqlite'], indirect=True)
 async def test_arq_runs_the_delivery_job_against_redis(
     db: Database, journey: Journey, journey_hall: JourneyHall, clock: FakeClock
@@ -230,6 +237,7 @@ async def test_arq_runs_the_delivery_job_against_redis(
         {'journey': journey}, 'redis://127.0.0.1:6379/0', hall_code='main', queue_name=queue_name, run_worker=False
     )
     await jobs.start()
+    await until_connected(jobs)
     worker = Worker(
         functions=FUNCTIONS,  # type: ignore[arg-type]
         redis_settings=RedisSettings.from_dsn('redis://127.0.0.1:6379/0'),
@@ -397,6 +405,7 @@ async def test_with_redis_the_app_runs_an_arq_worker_in_process_and_kicks_reach_
     )
     journey.notifications.waker = lambda: jobs.kick('deliver_notifications')
     await jobs.start()
+    await until_connected(jobs)
     try:
         await write(db, journey_hall, clock, 'kicked-to-arq')
         journey.notifications.kick()

@@ -30,16 +30,6 @@ from app.services.errors import NotFound, Unauthorized
 from app.services.queue import SERVICE_CODE_MAX
 
 router = APIRouter(prefix='/api')
-router.include_router(guide.router)  # GET /api/services, /api/services/{code}/guide (app/api/guide.py)
-router.include_router(assistant.router)  # GET /api/assistant (app/api/assistant.py)
-router.include_router(me.router)  # GET /api/me (app/api/me.py)
-router.include_router(visits.router)  # 上门服务 and the desk's green channel (app/api/visits.py)
-router.include_router(cases.router)  # 跨区通办: POST /api/cases/{case_id}/transfer (app/api/cases.py)
-router.include_router(handoffs.router)  # 跨区通办 of tickets: POST /api/tickets/{number}/hall-transfer
-router.include_router(health.router)  # GET /api/health (app/api/health.py)
-router.include_router(admin.router)  # GET /api/admin/audit.csv (app/api/admin.py)
-router.include_router(hall_config.router)  # GET /api/admin/config/export, POST .../import (app/api/hall_config.py)
-router.include_router(reports.router)  # GET /api/reports/{month}/csv, /pdf (app/api/reports.py)
 
 
 @router.post('/tickets', status_code=201, response_model=TrackedTicketOut, tags=['tickets'])
@@ -199,3 +189,16 @@ router.add_api_route(
     '/citizen/session', citizen.sign_in, methods=['POST'], response_model=citizen.SessionOut, tags=['citizen']
 )
 router.add_api_route('/citizen/session', citizen.sign_out, methods=['DELETE'], status_code=204, tags=['citizen'])
+
+# The other routers after this module's own routes: a request walks the routes in order, so the take, call and
+# complete a hall makes all day are found first instead of after every included router's routes.
+router.include_router(guide.router)  # GET /api/services, /api/services/{code}/guide (app/api/guide.py)
+router.include_router(assistant.router)  # GET /api/assistant (app/api/assistant.py)
+router.include_router(me.router)  # GET /api/me (app/api/me.py)
+router.include_router(visits.router)  # 上门服务 and the desk's green channel (app/api/visits.py)
+router.include_router(cases.router)  # 跨区通办: POST /api/cases/{case_id}/transfer (app/api/cases.py)
+router.include_router(handoffs.router)  # 跨区通办 of tickets: POST /api/tickets/{number}/hall-transfer
+router.include_router(health.router)  # GET /api/health (app/api/health.py)
+router.include_router(admin.router)  # GET /api/admin/audit.csv (app/api/admin.py)
+router.include_router(hall_config.router)  # GET /api/admin/config/export, POST .../import (app/api/hall_config.py)
+router.include_router(reports.router)  # GET /api/reports/{month}/csv, /pdf (app/api/reports.py)

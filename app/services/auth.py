@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -121,6 +121,11 @@ class IssuedToken:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+SESSION_BY_TOKEN = (
+    select(AuthSession, StaffUser).join(StaffUser).where(AuthSession.token_hash == bindparam('token_hash'))
+)  # every bearer request runs it: built once, bound per call
 
 
 class AuthService(Service):
@@ -328,11 +333,7 @@ class AuthService(Service):
         """
         now = self.clock()
         async with self.db.read_session() as s:
-            row = (
-                await s.execute(
-                    select(AuthSession, StaffUser).join(StaffUser).where(AuthSession.token_hash == token_hash(token))
-                )
-            ).first()
+            row = (await s.execute(SESSION_BY_TOKEN, {'token_hash': token_hash(token)})).first()
         if row is None:
             raise Unauthorized('not_authenticated', text='not_authenticated.session')
         session, user = row

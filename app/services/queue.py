@@ -97,6 +97,21 @@ def _next_number(dialect: Any) -> Any:
 NEXT_NUMBER_SQLITE = _next_number(sqlite)
 NEXT_NUMBER_POSTGRESQL = _next_number(postgresql)
 TICKET_EVENT_INSERT = insert(TicketEvent.__table__)  # type: ignore[attr-defined]  # built once, bound per row
+# A new ticket goes in as a plain INSERT ... RETURNING id, every column bound (the table has no server defaults):
+# the ORM's flush of one new object costs more than the statement itself, and nothing here needs it tracked.
+TICKET_COLUMNS = tuple(c.name for c in Ticket.__table__.columns if c.name != 'id')  # type: ignore[attr-defined]
+TICKET_INSERT = insert(Ticket.__table__).returning(Ticket.__table__.c.id)  # type: ignore[attr-defined]
+WINDOW_AND_CURRENT = (  # every complete, park and transfer: built once, bound per call
+    select(Window, Ticket, ServiceItem)
+    .join(Ticket, col(Ticket.id) == Window.current_ticket_id)
+    .join(ServiceItem, col(ServiceItem.id) == Ticket.service_id)
+    .where(
+        Window.id == bindparam('window_id'),
+        Window.hall_id == bindparam('hall_id'),
+        Ticket.status == TicketStatus.CALLED,
+    )
+    .with_for_update(of=[Window, Ticket])  # type: ignore[arg-type]
+)
 NUMBER_MAX = 8  # the same caps as the API's bodies (app/api/schemas.py), so a page cannot pass more
 SERVICE_CODE_MAX = 32
 
@@ -188,8 +203,7 @@ class QueueService(QueueViews, WindowsAdmin):
             account_id=caller.account_id if rights.remote else appointment.account_id if appointment else None,
             awaiting_arrival=rights.remote,
         )
-        s.add(ticket)
-        await s.flush()
+        ticket.id = (await s.execute(TICKET_INSERT, {c: getattr(ticket, c) for c in TICKET_COLUMNS})).scalar_one()
         if appointment:
             appointment.status = AppointmentStatus.CHECKED_IN
             appointment.ticket_id = ticket.id
@@ -656,14 +670,8 @@ class QueueService(QueueViews, WindowsAdmin):
 
     async def _window_and_current(self, s: AsyncSession, window_id: int) -> tuple[Window, Ticket, ServiceItem]:
         """The window, its called ticket and that ticket's service, locked, in one statement."""
-        statement = (
-            select(Window, Ticket, ServiceItem)
-            .join(Ticket, col(Ticket.id) == Window.current_ticket_id)
-            .join(ServiceItem, col(ServiceItem.id) == Ticket.service_id)
-            .where(Window.id == window_id, Window.hall_id == self.hall_id, Ticket.status == TicketStatus.CALLED)
-            .with_for_update(of=[Window, Ticket])  # type: ignore[arg-type]
-        )
-        row = (await s.execute(statement)).one_or_none()
+        bound = {'window_id': window_id, 'hall_id': self.hall_id}
+        row = (await s.execute(WINDOW_AND_CURRENT, bound)).one_or_none()
         if row is None:
             window = await self._window(s, window_id, lock=True)
             raise Conflict('no_current_ticket', number=window.number)

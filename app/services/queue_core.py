@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import select
@@ -25,6 +25,25 @@ from app.services.errors import NotFound
 from app.services.live_loading import read_live_queue
 from app.services.live_queue import LiveQueue
 from app.services.uow import Service
+
+# Built once, bound per call: a take, call or complete runs these on every request, and a statement built anew
+# costs its construction and its cache key each time (~35 us a simple one), a built one neither.
+WINDOW = select(Window).where(Window.id == bindparam('window_id'), Window.hall_id == bindparam('hall_id'))
+WINDOW_LOCKED = WINDOW.with_for_update()
+_ROW_UPDATES: dict[tuple[type, tuple[str, ...]], Any] = {}
+
+
+def _row_update(model: type[Ticket] | type[Window], keys: tuple[str, ...]) -> Any:
+    """UPDATE <model> SET <keys> WHERE id = :row_id, built at the first use of each (model, columns)."""
+    statement = _ROW_UPDATES.get((model, keys))
+    if statement is None:
+        statement = _ROW_UPDATES[(model, keys)] = (
+            update(model)
+            .where(model.id == bindparam('row_id'))  # type: ignore[arg-type]
+            .values({key: bindparam(f'v_{key}', type_=model.__table__.c[key].type) for key in keys})  # type: ignore[attr-defined]
+            .execution_options(synchronize_session=False)
+        )
+    return statement
 
 
 class QueueCore(Service):
@@ -77,8 +96,8 @@ class QueueCore(Service):
         return service
 
     async def _window(self, s: AsyncSession, window_id: int, *, lock: bool = False) -> Window:
-        statement = select(Window).where(Window.id == window_id, Window.hall_id == self.hall_id)
-        window = (await s.execute(statement.with_for_update() if lock else statement)).scalar_one_or_none()
+        bound = {'window_id': window_id, 'hall_id': self.hall_id}
+        window = (await s.execute(WINDOW_LOCKED if lock else WINDOW, bound)).scalar_one_or_none()
         if window is None:
             raise NotFound('unknown_window', window_id=window_id)
         return window
@@ -87,8 +106,7 @@ class QueueCore(Service):
 async def write_row(s: AsyncSession, row: Ticket | Window, **values: Any) -> None:
     """Change a loaded, locked ticket or window with one UPDATE by its id, and give the object the new values as
     committed: every call and complete skips the ORM's flush (its change tracking around the same UPDATE)."""
-    model = type(row)
-    statement = update(model).where(model.id == row.id).values(**values)  # type: ignore[arg-type]
-    await s.execute(statement.execution_options(synchronize_session=False))
+    bound = {f'v_{key}': value for key, value in values.items()}
+    await s.execute(_row_update(type(row), tuple(values)), {**bound, 'row_id': row.id})
     for key, value in values.items():
         set_committed_value(row, key, value)

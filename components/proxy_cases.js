@@ -1,13 +1,9 @@
 // A relative's cases (亲情代办) in the browser (components/proxy_cases.py draws the frame). One websocket listens to
-// the grant's shared case texts (twin/case_feed.py): all its cases on connect, then each change, each with a
-// sequence number; a gap means a text was missed, so the page reconnects and takes them all again. A lost socket is
-// retried with a growing, jittered pause. The server closes it with ACCESS_ENDED when the grant ends or runs out,
-// or a socket that never opened is explained by the page itself answering 404: the page says the access ended and
-// never reconnects. Every text goes in as text (textContent), never as HTML.
+// the grant's shared case texts (twin/case_feed.py): all its cases on connect, then each change (light_socket.js).
+// When the grant ends or runs out the page says the access ended and never reconnects. Every text goes in as text
+// (textContent), never as HTML.
 import { wireElderToggle } from './light_elder.js';
-import { openSocket, retryPause } from './light_socket.js';
-
-const ACCESS_ENDED = 4403; // components/proxy_status.py
+import { followChannel } from './light_socket.js';
 
 const root = document.querySelector('[data-testid="proxy-cases"]');
 const texts = JSON.parse(root.dataset.texts);
@@ -89,54 +85,7 @@ function showEnded() {
 
 if (!underTicket) wireElderToggle(document.querySelector('[data-testid="elder-toggle"]'));
 
-let attempt = 0;
-
-function connect() {
-  const socket = openSocket(root.dataset.socket);
-  let fresh = true; // the first text of a connection has every case: any number is right
-  let opened = false;
-  socket.onopen = () => {
-    opened = true;
-    state.connected = true;
-    root.querySelector('[data-testid="proxy-cases-offline"]').hidden = true;
-  };
-  socket.onmessage = (event) => {
-    const message = JSON.parse(event.data);
-    if (!fresh && message.seq !== state.seq + 1) { // missed a text: all the cases again put everything right
-      state.missed += 1;
-      socket.close();
-      return;
-    }
-    show(message);
-    fresh = false;
-    attempt = 0;
-    state.seq = message.seq;
-    state.messages += 1;
-  };
-  socket.onclose = (event) => {
-    state.connected = false;
-    if (event.code === ACCESS_ENDED) return showEnded();
-    const offline = root.querySelector('[data-testid="proxy-cases-offline"]');
-    offline.textContent = texts.offline;
-    offline.hidden = false;
-    if (!opened) return stillOpen().then((open) => (open ? retry() : showEnded()));
-    return retry();
-  };
-}
-
-function retry() {
-  setTimeout(connect, retryPause(attempt));
-  attempt += 1;
-}
-
-// Whether the grant still stands: only the page's own 404 says no (a network failure or a restart ends nothing).
-async function stillOpen() {
-  try {
-    const answer = await fetch(window.location.href, { cache: 'no-store' });
-    return answer.status !== 404;
-  } catch {
-    return true;
-  }
-}
-
-connect();
+followChannel(root.dataset.socket, {
+  state, show, offline: root.querySelector('[data-testid="proxy-cases-offline"]'), offlineText: texts.offline,
+  ended: showEnded,
+});

@@ -29,7 +29,7 @@ register(
     }
 )
 SOCKET_PATH = '/live/proxy'
-ACCESS_ENDED = 4403  # the socket's close code once the grant ended or ran out (track_status.js knows it)
+ACCESS_ENDED = 4403  # the socket's close code once the grant ended or ran out (light_socket.js knows it)
 
 
 def proxy_status_path(token: str) -> str:

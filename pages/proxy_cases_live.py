@@ -16,9 +16,10 @@ from functools import partial
 
 from starlette.websockets import WebSocket
 
+from app.services.proxy import ProxyAccess
 from components.proxy_status import SOCKET_PATH
 from pages.parts import Parts, Started
-from pages.proxy_live import serve_until
+from pages.proxy_follow import follow_grant
 from pages.public_socket import PublicSocketDoor
 from twin.case_feed import CaseScope
 
@@ -34,17 +35,9 @@ def socket_routes(started: Started) -> dict[str, Callable[..., Awaitable[None]]]
 
 
 async def _follow(websocket: WebSocket, token: str, parts: Parts, _address: str) -> None:
-    """The proxy service admits the link, the grant's watch ends it, the scope's channel serves it."""
-    proxy = parts.runtime.journey.proxy
-    access = await proxy.access(token)
-    watched = parts.grant_watch.hold(access.grant)
-    try:
-        await proxy.access(token)  # again, now that its end would be heard: it may have ended since the first look
-        followed = await parts.case_feed.hold(CaseScope(access.grant.ticket_id, access.grant.case_id))
-        try:
-            await websocket.accept()
-            await serve_until(websocket, followed.channel.serve(websocket), watched.ended)
-        finally:
-            parts.case_feed.release(followed)
-    finally:
-        parts.grant_watch.release(watched)
+    await follow_grant(websocket, token, parts, parts.case_feed, _scope)
+
+
+def _scope(access: ProxyAccess) -> CaseScope:
+    """The grant's scope: the cases opened from its ticket, or its one case."""
+    return CaseScope(access.grant.ticket_id, access.grant.case_id)

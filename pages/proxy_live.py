@@ -11,16 +11,16 @@ with `ACCESS_ENDED` and the page says so. A client that sends anything is closed
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 from starlette.websockets import WebSocket
 
-from app.fanout import CLOSE_TIMEOUT
-from components.proxy_status import ACCESS_ENDED, SOCKET_PATH
+from app.services.proxy import ProxyAccess
+from app.services.tracking import Tracked
+from components.proxy_status import SOCKET_PATH
 from pages.parts import Parts, Started
+from pages.proxy_follow import follow_grant
 from pages.public_socket import PublicSocketDoor, Refused
 
 
@@ -35,36 +35,11 @@ def socket_routes(started: Started) -> dict[str, Callable[..., Awaitable[None]]]
 
 
 async def _follow(websocket: WebSocket, token: str, parts: Parts, _address: str) -> None:
-    """The proxy service admits the link, the grant's watch ends it, the ticket's channel serves it."""
-    proxy = parts.runtime.journey.proxy
-    access = await proxy.access(token)
+    await follow_grant(websocket, token, parts, parts.ticket_feed, _ticket)
+
+
+def _ticket(access: ProxyAccess) -> Tracked:
+    """The ticket the grant covers; a grant of a case alone has no live status."""
     if access.tracked.ticket_id is None:
         raise Refused(404, 'this link follows a case, not a ticket')
-    watched = parts.grant_watch.hold(access.grant)
-    try:
-        await proxy.access(token)  # again, now that its end would be heard: it may have ended since the first look
-        followed = await parts.ticket_feed.hold(access.tracked)
-        try:
-            await websocket.accept()
-            await serve_until(websocket, followed.channel.serve(websocket), watched.ended)
-        finally:
-            parts.ticket_feed.release(followed)
-    finally:
-        parts.grant_watch.release(watched)
-
-
-async def serve_until(websocket: WebSocket, serving: Coroutine[object, object, None], ended: asyncio.Event) -> None:
-    """Serve the socket until it goes, or until the grant ends: then close it with `ACCESS_ENDED`."""
-    loop = asyncio.get_running_loop()
-    feed = loop.create_task(serving)
-    end = loop.create_task(ended.wait())
-    try:
-        await asyncio.wait({feed, end}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (feed, end):
-            task.cancel()
-        await asyncio.gather(feed, end, return_exceptions=True)
-    if ended.is_set():
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(CLOSE_TIMEOUT):
-                await websocket.close(ACCESS_ENDED)
+    return access.tracked

@@ -351,7 +351,7 @@ class QueueService(QueueViews, WindowsAdmin):
         reason = green_channel.checked_reason(reason)
         now = self.clock()
         async with self._transaction() as uow:
-            ticket = await self._ticket_by_number(uow.session, number, now)
+            ticket = await self.todays_ticket(uow.session, number, now)
             if ticket.status != TicketStatus.WAITING:
                 raise Conflict('ticket_not_waiting', number=ticket.number)
             if ticket.priority_class == PriorityClass.GREEN:
@@ -372,7 +372,7 @@ class QueueService(QueueViews, WindowsAdmin):
         async with self._transaction() as uow:
             s = uow.session
             window = await self._open_free_window(s, window_id, now)
-            ticket = await self._ticket_by_number(s, number, now)
+            ticket = await self.todays_ticket(s, number, now)
             if ticket.status != TicketStatus.WAITING:
                 raise Conflict('ticket_not_waiting', number=ticket.number)
             if ticket.target_window_id is not None and ticket.target_window_id != window.id:
@@ -599,7 +599,7 @@ class QueueService(QueueViews, WindowsAdmin):
         async with self._transaction() as uow:
             s = uow.session
             window = await self._open_free_window(s, window_id, now)
-            ticket = await self._ticket_by_number(s, number, now)
+            ticket = await self.todays_ticket(s, number, now)
             if ticket.status != TicketStatus.PARKED or ticket.target_window_id != window.id:
                 raise Conflict('ticket_not_parked_here', number=ticket.number)
             service = await self._call(uow, ticket, window, now, caller=caller)
@@ -677,7 +677,9 @@ class QueueService(QueueViews, WindowsAdmin):
             raise Conflict('no_current_ticket', number=window.number)
         return row[0], row[1], row[2]
 
-    async def _ticket_by_number(self, s: AsyncSession, number: str, now: dt.datetime) -> Ticket:
+    async def todays_ticket(self, s: AsyncSession, number: str, now: dt.datetime) -> Ticket:
+        """This hall's ticket `number` of today, locked: each hall counts its numbers again from 1 every day, so a
+        number names one ticket only within a hall and a day (the desk's commands and 跨区通办's `send` find it so)."""
         if len(number.strip()) > NUMBER_MAX:
             raise Invalid('number_too_long', NUMBER_MAX=NUMBER_MAX)
         day = hall_day(now, self.settings.tz)

@@ -124,7 +124,7 @@ class TicketHandoffService(Service):
         async with self._transaction() as uow:
             s = uow.session
             await require_hall_staff(s, caller, self.hall_id)
-            ticket = await self._todays_ticket(s, number, now)
+            ticket = await self.queue.todays_ticket(s, number, now)
             if ticket.status == TicketStatus.TRANSFERRED:
                 raise Conflict('ticket_already_transferred', number=ticket.number)
             if ticket.status not in SENDABLE:
@@ -328,15 +328,6 @@ class TicketHandoffService(Service):
             for hall_code, hall_name, service_code, service_name in (await s.execute(statement)).all():
                 offered.setdefault((hall_code, hall_name), []).append((service_code, service_name))
         return [Destination(code, name, tuple(services)) for (code, name), services in offered.items()]
-
-    async def _todays_ticket(self, s: AsyncSession, number: str, now: dt.datetime) -> Ticket:
-        statement = select(Ticket).where(
-            Ticket.hall_id == self.hall_id, Ticket.day == hall_day(now, self.settings.tz), Ticket.number == number
-        )
-        ticket = (await s.execute(statement.with_for_update())).scalar_one_or_none()
-        if ticket is None:
-            raise NotFound('unknown_ticket', text='unknown_ticket.today', number=number)
-        return ticket
 
     @staticmethod
     async def _offered(s: AsyncSession, code: str, hall: Hall) -> ServiceItem:

@@ -236,7 +236,11 @@ class JobRunner(ABC):
 
 
 class LocalJobs(JobRunner):
-    """No Redis: one asyncio task for the whole app runs each periodic job, and a kicked one at once."""
+    """No Redis: one asyncio task for the whole app runs each periodic job, and a kicked one KICK_DELAY later.
+
+    The delay gathers a burst of kicks (every take near the front of a queue and every call writes notices) into
+    one round: each delivery round claims and records in durable transactions of its own, so a round per kick
+    cost more than the takes that caused them."""
 
     def __init__(self, ctx: dict[str, Any], periodic: tuple[Periodic, ...] = PERIODIC) -> None:
         self.ctx = ctx
@@ -253,8 +257,10 @@ class LocalJobs(JobRunner):
         self._task = None
 
     def kick(self, name: str) -> None:
+        if name in self._kicked:
+            return  # already due in this round
         self._kicked.add(name)
-        self._wake.set()
+        asyncio.get_running_loop().call_later(KICK_DELAY, self._wake.set)
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -266,8 +272,6 @@ class LocalJobs(JobRunner):
                 if loop.time() >= due[p.name] or p.name in kicked:
                     await self._run(p)
                     due[p.name] = loop.time() + p.every_seconds
-            if self._kicked:
-                continue
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout_at(min(due.values())):
                     await self._wake.wait()

@@ -24,6 +24,7 @@ process, can commit (or rewind the WAL) during a checkpoint. `sqlite_decision()`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
@@ -152,8 +153,27 @@ def _begin_without_waiting(cursor: sqlite3.Cursor, statement: str) -> sqlite3.Cu
         connection.execute(f'PRAGMA busy_timeout={BUSY_TIMEOUT_MS}')
 
 
+class RollbackOnClose(sqlite3.Connection):
+    """A connection that undoes its open transaction when it closes, so the write lock goes with it.
+
+    A task cancelled mid-statement leaves its transaction open; SQLAlchemy then closes the invalidated connection
+    without a rollback. sqlite3's close() (sqlite3_close_v2) leaves a connection whose statements are still alive (a
+    cursor held by the cancelled task's traceback, a reference cycle) open as a zombie: its transaction, and the
+    write lock, stay until the garbage collector frees those statements (rare here: app/gc_policy.py). Meanwhile
+    every writer waited the whole busy timeout: 15 s at shutdown, then a thread answering a closed event loop."""
+
+    def close(self) -> None:
+        try:
+            with contextlib.suppress(sqlite3.ProgrammingError):  # closed already: nothing is left to undo
+                if self.in_transaction:
+                    self.rollback()
+        finally:
+            super().close()
+
+
 def _quick_connect(database: str, **kwargs: Any) -> QuickConnection:
-    connection = QuickConnection(partial(sqlite3.connect, database, **kwargs), iter_chunk_size=64)
+    connector = partial(sqlite3.connect, database, factory=RollbackOnClose, **kwargs)
+    connection = QuickConnection(connector, iter_chunk_size=64)
     connection._thread.daemon = True  # as SQLAlchemy's aiosqlite dialect does: a forgotten connection never hangs exit
     return connection
 

@@ -47,7 +47,7 @@ from tests.totp import enrol
 
 TEST_SECRET = 'test-secret-key-that-is-long-enough-0123456789'
 SMALL_HALL_PASSWORDS = {'w01': 'Window-01-pass', 'boss': 'Manager-01-pass'}
-START_TIMEOUT = 30.0
+START_TIMEOUT = 60.0  # a cold start (imports, migrations, 125 simulated devices) on a loaded 2-core machine took > 30 s
 # Variables that make NiceGUI believe it runs inside one of its own pytest fixtures.
 _TEST_HARNESS_VARIABLES = ('PYTEST_CURRENT_TEST', 'NICEGUI_SCREEN_TEST_PORT', 'NICEGUI_USER_SIMULATION')
 

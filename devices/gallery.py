@@ -40,7 +40,14 @@ class FaceGallery:
         self._engine_factory = engine_factory
         self._load = load
         self._digest = b''
-        self.engine: FaceSearch | None = None
+        self._models: FaceSearch | None = None  # dlib's models, loaded before any gallery is
+        self.engine: FaceSearch | None = None  # set once a gallery is loaded: until then a frame is 'unavailable'
+
+    async def warm(self) -> None:
+        """Load dlib's models now: it holds the GIL for about a second, which start-up can pay before the hall serves,
+        and a running hall cannot (every request in flight would wait)."""
+        if self._models is None:
+            self._models = await asyncio.to_thread(self._engine_factory)
 
     async def refresh(self) -> bool:
         """Reload the templates; rebuild the search matrix only if they changed. True if rebuilt."""
@@ -48,7 +55,9 @@ class FaceGallery:
         digest = hashlib.sha256(b''.join(b'%d:%s' % (cid, enc) for cid, enc in entries)).digest()
         if self.engine is not None and digest == self._digest:
             return False
-        engine = self.engine or await asyncio.to_thread(self._engine_factory)
+        await self.warm()
+        engine = self._models
+        assert engine is not None
         await asyncio.to_thread(engine.load_gallery, entries)
         self.engine, self._digest = engine, digest
         return True

@@ -135,6 +135,8 @@ class DeviceService:
             self._on_registry, *REGISTRY_EVENTS, HallConfigChanged, name='devices.registry'
         )
         self._faces = self.bus.subscribe(self._on_gallery_changed, FaceGalleryChanged, name='devices.face_gallery')
+        if self.ctx.faces is not None and any(d.info.kind == DeviceKind.CAMERA for d in self.drivers.values()):
+            await self.ctx.faces.warm()  # before the hall serves: never a stall of every request at the first sweep
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever(), name='devices.sweep')
         log.info('devices: %d drivers ready', len(self.drivers))
 
@@ -345,7 +347,8 @@ class DeviceService:
 
     async def _refresh_gallery(self) -> None:
         """Reload the consented templates every `gallery_refresh` s, and only while a camera is connected
-        (dlib's models cost a second and ~100 MB, which a hall without cameras never pays)."""
+        (a hall without cameras never loads dlib's models, which cost a second and ~100 MB; one with cameras loads
+        them at `start`)."""
         faces = self.ctx.faces
         now = time.monotonic()
         if faces is None or now - self._gallery_loaded_at < self.tuning.gallery_refresh:

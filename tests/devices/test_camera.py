@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image
 from skimage import data
-from sqlmodel import select
+from sqlmodel import col, select, update
 
 from app.db import Database
 from app.events import FaceMatched
+from app.models.device import Device, DeviceKind
 from app.models.operations import DeviceEvent
 from app.settings import Settings
 from devices.gallery import FaceGallery
@@ -153,3 +154,34 @@ async def test_the_gallery_is_rebuilt_only_when_the_consented_templates_change()
     rows.pop(0)  # a revoked one
     assert await gallery.refresh() is True
     assert len(built) == 1 and built[0].gallery == [(2, b'b' * 1024)]
+
+
+async def test_a_hall_with_cameras_loads_the_models_at_start_and_one_without_never_does(
+    sqlite_db: Database, settings: Settings, device_hall: SmallHall, clock: FakeClock
+) -> None:
+    built: list[ScriptedEngine] = []
+
+    def factory() -> ScriptedEngine:
+        built.append(ScriptedEngine())
+        return built[-1]
+
+    gallery = FaceGallery(factory, entries)
+    harness = HubHarness(sqlite_db, settings, device_hall.hall_id, clock=clock, faces=gallery)
+    await harness.service.start()  # no camera has connected, the hub does not even listen yet
+    try:
+        assert len(built) == 1  # paid before the hall serves, not in the middle of its first requests
+        assert gallery.engine is None  # no gallery yet: a frame now is 'unavailable', never searched against nothing
+        await gallery.refresh()
+        assert len(built) == 1 and gallery.engine is built[0] and built[0].gallery == await entries()
+    finally:
+        await harness.service.stop()
+
+    async with sqlite_db.session() as s, s.begin():
+        await s.execute(update(Device).where(col(Device.kind) == DeviceKind.CAMERA).values(retired_at=clock()))
+    without = FaceGallery(factory, entries)
+    harness = HubHarness(sqlite_db, settings, device_hall.hall_id, clock=clock, faces=without)
+    await harness.service.start()
+    try:
+        assert len(built) == 1 and without.engine is None
+    finally:
+        await harness.service.stop()

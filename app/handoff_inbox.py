@@ -2,8 +2,8 @@
 to its own pages the ones it sent that another hall has applied.
 
 The request is a row in the shared database (app/models/handoff.py), so nothing is lost while this process is
-down or Redis is away: whatever is pending is applied at the next round after start. One round a second is two
-indexed queries when nothing waits; applying is idempotent (app/services/ticket_handoff.py), so several processes
+down or Redis is away: whatever is pending is applied at the next round after start. One round a second is one
+indexed query when nothing waits; applying is idempotent (app/services/ticket_handoff.py), so several processes
 of the same hall may poll at once.
 """
 
@@ -36,10 +36,9 @@ class HandoffInbox:
     async def _loop(self) -> None:
         while True:
             try:
-                applied = await self.handoffs.apply_pending()
+                applied, _ = await self.handoffs.inbox_round()
                 if applied:
                     log.info('跨区通办: issued %d ticket(s) sent by other halls', applied)
-                await self.handoffs.announce_applied()
             except Exception:  # a failed round is logged; the rows stay as they are and the next round tries again
                 log.exception('handoffs to or from this hall could not be applied or announced')
             await asyncio.sleep(self.every)

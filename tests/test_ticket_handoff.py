@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func
 from sqlmodel import col, select
 
@@ -459,3 +460,34 @@ def deps_fresh(hall_queue: QueueService) -> TicketHandoffService:
     """The same hall's handoffs without a live queue (a script): the list is read from the database."""
     queue = QueueService(hall_queue.deps)
     return TicketHandoffService(hall_queue.deps, queue=queue)
+
+
+async def test_an_inbox_round_applies_and_announces_and_an_empty_round_is_one_query(
+    db: Database, halls: TwoProcesses, hall_queue: QueueService, bus: InProcessBus
+) -> None:
+    events = heard(bus)
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith('SELECT'):
+            statements.append(statement)
+
+    engines = {db.engine.sync_engine, db.read_engine.sync_engine}
+    for engine in engines:
+        sqlalchemy_event.listen(engine, 'before_cursor_execute', seen)
+    try:
+        assert await halls.source.inbox_round() == (0, 0) and await halls.target.inbox_round() == (0, 0)
+        assert len(statements) == 2  # one read per hall's round when nothing waits
+
+        taken = await take(hall_queue)
+        await halls.source.send(
+            taken.ticket.number, to_hall_code=EAST_CODE, to_service_code='SVC-C', reason=REASON, caller=DESK
+        )
+        assert await halls.target.inbox_round() == (1, 0)  # 东区 issues its number
+        assert await halls.source.inbox_round() == (0, 1)  # this hall tells its pages, once
+        assert await halls.source.inbox_round() == (0, 0) and await halls.target.inbox_round() == (0, 0)
+    finally:
+        for engine in engines:
+            sqlalchemy_event.remove(engine, 'before_cursor_execute', seen)
+    await bus.drain()
+    assert [(e.from_ticket_id, e.new_number) for e in events] == [(taken.ticket.id, 'C001')]

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import CompoundSelect, bindparam, literal, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, or_, select
 
@@ -53,7 +54,33 @@ SENDABLE = (TicketStatus.WAITING, TicketStatus.CALLED)
 HALL_CODE_MAX = 32
 SENDER_WAIT = 3.0  # seconds a sender (the API, the desk) waits for the other hall's new number
 WAIT_STEP = 0.1  # seconds between two looks while a sender waits for the target hall
-APPLY_BATCH = 50  # pending rows one round applies; the next round takes the rest
+APPLY_BATCH = 50  # rows of each kind one round takes; the next round takes the rest
+
+
+def _inbox() -> CompoundSelect:
+    """A hall's inbox in one read: (id, True) for each handoff sent to it and still pending, (id, False) for each it
+    sent that the other hall applied and it has not announced yet; oldest first, at most APPLY_BATCH of each."""
+    hall = bindparam('hall')
+    incoming = (
+        select(col(TicketHandoff.id), literal(True).label('incoming'))
+        .where(TicketHandoff.to_hall_id == hall, TicketHandoff.status == HandoffStatus.PENDING)
+        .order_by(col(TicketHandoff.id))
+        .limit(APPLY_BATCH)
+    )
+    to_announce = (
+        select(col(TicketHandoff.id), literal(False).label('incoming'))
+        .where(
+            TicketHandoff.from_hall_id == hall,
+            TicketHandoff.status == HandoffStatus.APPLIED,
+            col(TicketHandoff.announced_at).is_(None),
+        )
+        .order_by(col(TicketHandoff.id))
+        .limit(APPLY_BATCH)
+    )
+    return union_all(incoming.subquery().select(), to_announce.subquery().select())
+
+
+INBOX = _inbox()
 
 
 @dataclass(frozen=True)
@@ -184,16 +211,29 @@ class TicketHandoffService(Service):
                 live = live or await self.queue.live_state(s)
         return _waiting_today(live, self.clock(), self.settings.tz)
 
+    async def inbox_round(self) -> tuple[int, int]:
+        """One round of app/handoff_inbox.py: apply what other halls sent here and announce what this hall sent that
+        they applied; returns (applied, announced). Both lists come from one indexed read, so a round with nothing
+        waiting (nearly every round) costs one query."""
+        to_apply, to_announce = await self._inbox()
+        applied = await self._apply_all(to_apply)
+        return applied, await self._announce(to_announce)
+
     async def apply_pending(self) -> int:
         """Issue this hall's new ticket for every pending handoff sent to it; returns how many were applied."""
-        pending = select(TicketHandoff.id).where(
-            TicketHandoff.to_hall_id == self.hall_id, TicketHandoff.status == HandoffStatus.PENDING
-        )
+        to_apply, _ = await self._inbox()
+        return await self._apply_all(to_apply)
+
+    async def _inbox(self) -> tuple[list[int], list[int]]:
+        """The ids to apply and the ids to announce (`INBOX`)."""
         async with self.db.read_session() as s:
-            ids = list((await s.execute(pending.order_by(col(TicketHandoff.id)).limit(APPLY_BATCH))).scalars())
+            rows = (await s.execute(INBOX, {'hall': self.hall_id})).all()
+        return [i for i, incoming in rows if incoming], [i for i, incoming in rows if not incoming]
+
+    async def _apply_all(self, ids: list[int]) -> int:
         applied = 0
         for handoff_id in ids:
-            applied += await self._apply(handoff_id or 0)
+            applied += await self._apply(handoff_id)
         return applied
 
     async def _apply(self, handoff_id: int) -> int:
@@ -250,13 +290,10 @@ class TicketHandoffService(Service):
         """Tell this hall's pages (`HandoffApplied` on its bus) of each handoff it sent that the other hall has applied
         since; returns how many. Each row is claimed under its lock and marked, so every process of this hall may
         call this and each handoff is announced once; nothing waiting costs one indexed read."""
-        applied = select(TicketHandoff.id).where(
-            TicketHandoff.from_hall_id == self.hall_id,
-            TicketHandoff.status == HandoffStatus.APPLIED,
-            col(TicketHandoff.announced_at).is_(None),
-        )
-        async with self.db.read_session() as s:
-            ids = list((await s.execute(applied.order_by(col(TicketHandoff.id)).limit(APPLY_BATCH))).scalars())
+        _, to_announce = await self._inbox()
+        return await self._announce(to_announce)
+
+    async def _announce(self, ids: list[int]) -> int:
         if not ids:
             return 0
         now = self.clock()

@@ -1,15 +1,15 @@
 // The call board's live part, in the browser (components/call_board.py draws the rest). One websocket listens to
 // the board's shared texts (twin/board_feed.py): a snapshot on connect, then calls and waiting counts, each with a
-// sequence number; a gap means a text was missed, so the page reconnects and takes a snapshot. A lost socket is
-// retried with a growing, jittered pause (thousands of boards must not come back in the same second).
+// sequence number; a gap means a text was missed, so the page reconnects and takes a snapshot (light_socket.js).
+// A snapshot says nothing aloud: the calls it shows were announced when they were made.
 // Announcements: a queue that speaks the next call only after the previous one ended, so calls never overlap.
 // Browsers allow speech only after a user gesture: a one-time overlay asks for a tap, remembered in localStorage
 // (and shown again if the browser still refuses). 长辈模式: the same switch and storage as every page (light_elder.js).
 import { wireElderToggle } from './light_elder.js';
+import { followChannel } from './light_socket.js';
 
 const VOICE_KEY = 'halltwin.callboard.voice';
 const STALE_MS = 60000; // calls queued while muted are dropped after a minute
-const RETRY_MS = [500, 1000, 2000, 4000, 10000]; // then 10 s each, each pause 0.5 to 1.5 times its step
 
 const board = document.querySelector('[data-testid="board"]');
 const texts = JSON.parse(board.dataset.texts);
@@ -142,45 +142,13 @@ wireElderToggle(board.querySelector('[data-testid="elder-toggle"]'));
 
 // ---- the live socket ----------------------------------------------------------------------------------------
 
-let attempt = 0;
-
 function apply(message) {
   if (message.calls) renderCalls(message.calls, Boolean(message.say));
   if (message.waiting) renderWaiting(message.waiting);
   if (message.say) say(message.say);
 }
 
-function connect() {
-  const url = new URL(board.dataset.socket, window.location.href);
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  const socket = new WebSocket(url);
-  let fresh = true; // the first text of a connection is the snapshot: any number is right
-  socket.onopen = () => {
-    state.connected = true;
-    offline.hidden = true;
-  };
-  socket.onmessage = (event) => {
-    const message = JSON.parse(event.data);
-    if (!fresh && message.seq !== state.seq + 1) { // missed a text: a snapshot puts everything right
-      state.missed += 1;
-      socket.close();
-      return;
-    }
-    if (fresh) apply({ calls: message.calls, waiting: message.waiting }); // a snapshot says nothing aloud
-    else apply(message);
-    fresh = false;
-    attempt = 0;
-    state.seq = message.seq;
-    state.messages += 1;
-  };
-  socket.onclose = () => {
-    state.connected = false;
-    offline.textContent = texts.offline;
-    offline.hidden = false;
-    const pause = RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)] * (0.5 + Math.random());
-    attempt += 1;
-    setTimeout(connect, pause);
-  };
-}
-
-connect();
+followChannel(board.dataset.socket, {
+  state, show: apply, snapshot: (message) => apply({ calls: message.calls, waiting: message.waiting }),
+  offline, offlineText: texts.offline,
+});

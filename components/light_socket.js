@@ -1,6 +1,7 @@
-// The live socket of the light pages (no NiceGUI client: /track's and /proxy's status, /me/live): the socket's address from the
-// page's own, and the pause before trying again, growing and jittered so a hall's phones do not all come back in
-// the same second; and the one way /track's status and a relative's cases follow their channel.
+// The live socket of the light pages (no NiceGUI client: the call board, /track's and /proxy's status, /me/live): the
+// socket's address from the page's own, and the pause before trying again, growing and jittered so a hall's phones
+// and boards do not all come back in the same second; and the one way the call board, /track's status and a
+// relative's cases follow their channel.
 const RETRY_MS = [500, 1000, 2000, 4000, 10000]; // then 10 s each, each pause 0.5 to 1.5 times its step
 
 export function openSocket(path) {
@@ -17,11 +18,12 @@ export function retryPause(attempt) {
 // with this code, or a socket that never opened is explained by the page itself answering 404.
 const ACCESS_ENDED = 4403; // components/proxy_status.py
 
-// Follow one shared channel (twin/ticket_feed.py, twin/case_feed.py): everything on connect, then each change, each
-// with a sequence number; a gap means a text was missed, so the page reconnects and takes everything again. A lost
-// socket is retried with the pause above and says so in `offline`; `ended`, when the page's access can end, is
-// called once instead of reconnecting.
-export function followChannel(path, { state, show, offline, offlineText, ended = null }) {
+// Follow one shared channel (twin/board_feed.py, twin/ticket_feed.py, twin/case_feed.py): everything on connect, then
+// each change, each with a sequence number; a gap means a text was missed, so the page reconnects and takes everything
+// again. Each text goes to `show`, the first of a connection to `snapshot` when given (the board draws it without
+// saying aloud what was already called). A lost socket is retried with the pause above and says so in `offline`;
+// `ended`, when the page's access can end, is called once instead of reconnecting.
+export function followChannel(path, { state, show, snapshot = show, offline, offlineText, ended = null }) {
   let attempt = 0;
 
   function connect() {
@@ -40,7 +42,7 @@ export function followChannel(path, { state, show, offline, offlineText, ended =
         socket.close();
         return;
       }
-      show(message);
+      (fresh ? snapshot : show)(message);
       fresh = false;
       attempt = 0;
       state.seq = message.seq;

@@ -1,5 +1,6 @@
 """The call board in chromium: what the shared texts draw, a recall, the recent list, elder mode, and a board
-that comes back with the right state after the server restarted (its socket reconnects and takes a snapshot)."""
+that comes back with the right state after the server restarted (its socket reconnects and takes a snapshot, which
+says nothing aloud; the next call is said again)."""
 
 from __future__ import annotations
 
@@ -66,12 +67,20 @@ def test_calls_recalls_and_the_recent_list_are_drawn_and_a_restart_changes_nothi
     expect(page.get_by_test_id(f'board-call-{first}')).to_be_hidden()
     page.get_by_test_id('elder-toggle').click()
 
+    texts = page.evaluate('window.__halltwinBoard.messages')
     app.restart()  # every board's socket drops; the page reconnects by itself
+    page.wait_for_function(
+        f'window.__halltwinBoard.connected && window.__halltwinBoard.messages > {texts}', timeout=BACK_WITHIN_MS
+    )
+    expect(page.get_by_test_id('board-now-number')).to_have_text(second)
+    assert page.evaluate('window.__halltwinAnnouncements') == said  # the snapshot says nothing aloud again
     third = take(app)
     at_window_1(app, 'complete')
     assert at_window_1(app, 'call-next').status_code == 200
-    expect(page.get_by_test_id('board-now-number')).to_have_text(third, timeout=BACK_WITHIN_MS)
+    expect(page.get_by_test_id('board-now-number')).to_have_text(third)
+    expect(page.get_by_test_id('board-said')).to_have_text(f'请 {third} 号到 1 号窗口办理')
     expect(page.get_by_test_id('board-queue-SVC-A')).to_have_text('0')
+    assert page.evaluate('window.__halltwinAnnouncements') == [*said, f'请 {third} 号到 1 号窗口办理']
     assert page.evaluate('window.__halltwinBoard.connected') is True
 
 

@@ -58,14 +58,14 @@ async def follow_grant(
         followed = await feed.hold(followed_key)
         try:
             await websocket.accept()
-            await serve_until(websocket, followed.channel.serve(websocket), watched.ended)
+            await _serve_until(websocket, followed.channel.serve(websocket), watched.ended)
         finally:
             feed.release(followed)
     finally:
         parts.grant_watch.release(watched)
 
 
-async def serve_until(websocket: WebSocket, serving: Coroutine[object, object, None], ended: asyncio.Event) -> None:
+async def _serve_until(websocket: WebSocket, serving: Coroutine[object, object, None], ended: asyncio.Event) -> None:
     """Serve the socket until it goes, or until the grant ends: then close it with `ACCESS_ENDED`."""
     loop = asyncio.get_running_loop()
     feed = loop.create_task(serving)

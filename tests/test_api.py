@@ -18,10 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from nicegui import core
 from nicegui.testing import User
 from stdnum.cn import ric
 
+from app.api.routes import router
 from app.models.people import Role
 from app.settings import ROOT, get_settings
 from tests.apphost import AppProcess, NewUser, prepare_database, running_app, sqlite_url
@@ -654,3 +656,18 @@ async def test_users_cli_adds_an_account_that_can_log_in(
     for name in ('w23', 'w24'):
         refused = await client.post('/api/auth/token', json={'username': name, 'password': 'Another-Pass-1'})
         assert_error(refused, 401, 'bad_credentials')
+
+
+def test_ticket_routes_sent_as_json_still_document_their_bodies() -> None:
+    """The ticket routes return their answer serialised once (app/api/schemas.py `sent`): /docs keeps the models."""
+    app = FastAPI()
+    app.include_router(router)
+    paths = app.openapi()['paths']
+
+    def body(path: str, method: str, status: str) -> Any:
+        return paths[path][method]['responses'][status]['content']['application/json']['schema']
+
+    assert body('/api/tickets', 'post', '201') == {'$ref': '#/components/schemas/TrackedTicketOut'}
+    assert body('/api/tickets/{code}', 'get', '200') == {'$ref': '#/components/schemas/TicketOut'}
+    for action in ('call-next', 'call', 'recall', 'no-show', 'complete', 'transfer', 'park', 'resume'):
+        assert body(f'/api/windows/{{window_id}}/{action}', 'post', '200') == {'$ref': '#/components/schemas/TicketOut'}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.api import admin, assistant, cases, citizen, guide, hall_config, handoffs, health, me, reports, visits
 from app.api.booking import BookingIn, BookingOut, MoveIn, SlotOut
@@ -23,6 +23,7 @@ from app.api.schemas import (
     TrackedTicketOut,
     TransferIn,
     WindowStateIn,
+    sent,
 )
 from app.clock import utcnow
 from app.models.ticket import TicketCreate
@@ -33,12 +34,12 @@ router = APIRouter(prefix='/api')
 
 
 @router.post('/tickets', status_code=201, response_model=TrackedTicketOut, tags=['tickets'])
-async def take_ticket(body: TicketCreate, rt: RuntimeDep, caller: CallerDep) -> TrackedTicketOut:
+async def take_ticket(body: TicketCreate, rt: RuntimeDep, caller: CallerDep) -> Response:
     """Take a number. Anyone may take a plain ticket (limited per address); an identity, the ID-card, face,
     appointment and staff channels and priority flags need a paired kiosk or a clerk's token. The code is what
     the slip carries: it shows the ticket's status, and acting for the person needs the texted code.
     `channel: mobile` with a citizen's token is a remote ticket (远程取号): it waits until arrival is confirmed."""
-    return TrackedTicketOut.tracked(await rt.queue.take_ticket(body, caller=caller))
+    return sent(TrackedTicketOut.tracked(await rt.queue.take_ticket(body, caller=caller)), 201)
 
 
 @router.post('/arrivals', response_model=list[TrackedTicketOut], tags=['tickets'])
@@ -49,13 +50,13 @@ async def arrive(body: ArrivalIn, rt: RuntimeDep, caller: CallerDep) -> list[Tra
 
 
 @router.get('/tickets/{code}', response_model=TicketOut, tags=['tickets'])
-async def get_ticket(code: str, request: Request, rt: RuntimeDep) -> TicketOut:
+async def get_ticket(code: str, request: Request, rt: RuntimeDep) -> Response:
     """A ticket's status by its tracking code (what the slip shows; nothing about the person).
     Unknown codes count against the caller's address, as on /track."""
     tracked = await rt.journey.tracking.follow(code, address=address_of(request, rt.settings.trusted_proxies))
     if tracked.ticket_id is None:
         raise NotFound('unknown_ticket')
-    return TicketOut.of(await rt.queue.ticket_view_by_id(tracked.ticket_id))
+    return sent(TicketOut.of(await rt.queue.ticket_view_by_id(tracked.ticket_id)))
 
 
 @router.get('/hall', response_model=HallOut, tags=['hall'])
@@ -65,33 +66,33 @@ async def hall(rt: RuntimeDep) -> HallOut:
 
 
 @router.post('/windows/{window_id}/call-next', response_model=TicketOut, tags=['windows'])
-async def call_next(window_id: int, rt: RuntimeDep, who: StaffDep) -> TicketOut:
-    return TicketOut.of(await rt.queue.call_next(window_id, caller=who))
+async def call_next(window_id: int, rt: RuntimeDep, who: StaffDep) -> Response:
+    return sent(TicketOut.of(await rt.queue.call_next(window_id, caller=who)))
 
 
 @router.post('/windows/{window_id}/call', response_model=TicketOut, tags=['windows'])
-async def call_named(window_id: int, body: CallTicketIn, rt: RuntimeDep, who: StaffDep) -> TicketOut:
+async def call_named(window_id: int, body: CallTicketIn, rt: RuntimeDep, who: StaffDep) -> Response:
     """Call a named ticket out of order; the reason is recorded."""
-    return TicketOut.of(await rt.queue.call_ticket(window_id, body.number, reason=body.reason, caller=who))
+    return sent(TicketOut.of(await rt.queue.call_ticket(window_id, body.number, reason=body.reason, caller=who)))
 
 
 @router.post('/windows/{window_id}/recall', response_model=TicketOut, tags=['windows'])
-async def recall(window_id: int, rt: RuntimeDep, who: StaffDep) -> TicketOut:
-    return TicketOut.of(await rt.queue.recall(window_id, caller=who))
+async def recall(window_id: int, rt: RuntimeDep, who: StaffDep) -> Response:
+    return sent(TicketOut.of(await rt.queue.recall(window_id, caller=who)))
 
 
 @router.post('/windows/{window_id}/no-show', response_model=TicketOut, tags=['windows'])
-async def no_show(window_id: int, rt: RuntimeDep, who: StaffDep) -> TicketOut:
-    return TicketOut.of(await rt.queue.no_show(window_id, caller=who))
+async def no_show(window_id: int, rt: RuntimeDep, who: StaffDep) -> Response:
+    return sent(TicketOut.of(await rt.queue.no_show(window_id, caller=who)))
 
 
 @router.post('/windows/{window_id}/complete', response_model=TicketOut, tags=['windows'])
-async def complete(window_id: int, rt: RuntimeDep, who: StaffDep) -> TicketOut:
-    return TicketOut.of(await rt.queue.complete(window_id, caller=who))
+async def complete(window_id: int, rt: RuntimeDep, who: StaffDep) -> Response:
+    return sent(TicketOut.of(await rt.queue.complete(window_id, caller=who)))
 
 
 @router.post('/windows/{window_id}/transfer', response_model=TicketOut, tags=['windows'])
-async def transfer(window_id: int, body: TransferIn, rt: RuntimeDep, who: StaffDep) -> TicketOut:
+async def transfer(window_id: int, body: TransferIn, rt: RuntimeDep, who: StaffDep) -> Response:
     view = await rt.queue.transfer(
         window_id,
         to_service_code=body.service_code,
@@ -99,17 +100,17 @@ async def transfer(window_id: int, body: TransferIn, rt: RuntimeDep, who: StaffD
         reason=body.reason,
         caller=who,
     )
-    return TicketOut.of(view)
+    return sent(TicketOut.of(view))
 
 
 @router.post('/windows/{window_id}/park', response_model=TicketOut, tags=['windows'])
-async def park(window_id: int, body: ParkIn, rt: RuntimeDep, who: StaffDep) -> TicketOut:
-    return TicketOut.of(await rt.queue.park(window_id, reason=body.reason, caller=who))
+async def park(window_id: int, body: ParkIn, rt: RuntimeDep, who: StaffDep) -> Response:
+    return sent(TicketOut.of(await rt.queue.park(window_id, reason=body.reason, caller=who)))
 
 
 @router.post('/windows/{window_id}/resume', response_model=TicketOut, tags=['windows'])
-async def resume(window_id: int, body: ResumeIn, rt: RuntimeDep, who: StaffDep) -> TicketOut:
-    return TicketOut.of(await rt.queue.resume(window_id, body.number, caller=who))
+async def resume(window_id: int, body: ResumeIn, rt: RuntimeDep, who: StaffDep) -> Response:
+    return sent(TicketOut.of(await rt.queue.resume(window_id, body.number, caller=who)))
 
 
 @router.post('/windows/{window_id}/state', tags=['windows'])

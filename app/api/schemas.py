@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, Self
 
+from fastapi import Response
 from pydantic import BaseModel, Field
 
 from app.models.hall import WindowState
@@ -32,7 +34,8 @@ class TicketOut(BaseModel):
     )
 
     @classmethod
-    def of(cls, view: TicketView) -> TicketOut:
+    def of(cls, view: TicketView, **extra: Any) -> Self:
+        """The view's fields, validated once (a subclass passes its own fields in `extra`)."""
         t, estimate = view.ticket, view.estimate
         return cls(
             number=t.number,
@@ -49,6 +52,7 @@ class TicketOut(BaseModel):
             called_at=t.called_at,
             completed_at=t.completed_at,
             awaiting_arrival=t.awaiting_arrival,
+            **extra,
         )
 
 
@@ -61,7 +65,13 @@ class TrackedTicketOut(TicketOut):
     @classmethod
     def tracked(cls, view: TicketView) -> TrackedTicketOut:
         code = view.ticket.code
-        return cls(**TicketOut.of(view).model_dump(), code=code, track_path=f'/track/{code}')
+        return cls.of(view, code=code, track_path=f'/track/{code}')
+
+
+def sent(body: BaseModel, status_code: int = 200) -> Response:
+    """The body's JSON, serialised once: a model returned as such is dumped, validated again against the route's
+    response_model and serialised by FastAPI (the route keeps response_model: it still documents the body)."""
+    return Response(body.model_dump_json(), status_code=status_code, media_type='application/json')
 
 
 class ServiceOut(BaseModel):

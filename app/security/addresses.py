@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import ipaddress
 from collections.abc import Sequence
+from functools import lru_cache
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -50,6 +51,7 @@ DIGEST_CHARS = 16  # 64 bits of the keyed digest: equal addresses match, differe
 _ADDRESS_KEY_LABEL = b'halltwin audit client address v1'
 
 
+@lru_cache(maxsize=8)  # one audit key per process: its derived key is not worked out again for every audit row
 def address_key(audit_key: bytes) -> bytes:
     """The key of stored address digests, derived from the audit key (settings.key(Purpose.AUDIT)): nobody
     without SECRET_KEY can test a guessed address against a stored row, and the audit key itself is never
@@ -57,6 +59,7 @@ def address_key(audit_key: bytes) -> bytes:
     return hmac.new(audit_key, _ADDRESS_KEY_LABEL, hashlib.sha256).digest()
 
 
+@lru_cache(maxsize=4096)  # every audited request of a kiosk or a desk stores the same few addresses (~7 us each)
 def stored_address(address: str, key: bytes) -> str:
     """What the audit keeps of a client address, never the address itself: its network (IPv4 /24, IPv6 /48)
     and a keyed digest of the whole address, e.g. '203.0.113.0/24#1f0c…'. Equal addresses store equal (an

@@ -43,6 +43,7 @@ from sqlmodel import col, select
 
 from app.db import AUDIT_HEAD, AUDIT_KEY, AuditHead, Database
 from app.models.people import Role
+from app.models.rows import new_row
 from app.models.security import AuditEntry
 from app.security.addresses import address_key, stored_address
 from app.security.masking import mask_text
@@ -245,7 +246,8 @@ async def record(
     await _lock_chain(session)
     seen = session.info.get(AUDIT_HEAD)
     head = seen if isinstance(seen, AuditHead) else AuditHead()
-    entry = AuditEntry(
+    entry = new_row(
+        AuditEntry,
         at=_utc(now),
         actor=_fit('actor', mask_text(actor)),
         role=_fit('role', role),

@@ -38,6 +38,7 @@ from app.events import (
 from app.models.appointment import Appointment, AppointmentStatus
 from app.models.hall import ServiceItem, Window, WindowService, WindowState
 from app.models.people import Citizen
+from app.models.rows import new_row
 from app.models.ticket import (
     Channel,
     DailyCounter,
@@ -186,7 +187,8 @@ class QueueService(QueueViews, WindowsAdmin):
         )
         citizen = await self._citizen(s, request, facts, now, verified=rights.verified_identity)
         seq = await self.next_sequence(s, today, service.ticket_prefix)
-        ticket = Ticket(
+        ticket = new_row(
+            Ticket,
             hall_id=self.hall_id,
             service_id=service.id,
             day=today,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -47,7 +48,9 @@ class FaceGallery:
         """Load dlib's models now: it holds the GIL for about a second, which start-up can pay before the hall serves,
         and a running hall cannot (every request in flight would wait)."""
         if self._models is None:
+            started = time.perf_counter()
             self._models = await asyncio.to_thread(self._engine_factory)
+            log.info("face engine: dlib's models loaded in %.2f s", time.perf_counter() - started)
 
     async def refresh(self) -> bool:
         """Reload the templates; rebuild the search matrix only if they changed. True if rebuilt."""

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from app.models.rows import new_row
+from app.models.rows import columns_of, loaded, new_row, width
 from app.models.security import AuditEntry
 from app.models.ticket import Channel, PriorityClass, Ticket, TicketStatus
 
@@ -47,3 +47,14 @@ def test_a_new_row_takes_assignments_like_any_row() -> None:
 def test_a_missing_required_field_is_refused() -> None:
     with pytest.raises(TypeError, match='needs code'):
         new_row(Ticket, **{key: value for key, value in TICKET.items() if key != 'code'})
+
+
+def test_a_loaded_row_holds_its_tables_columns_taken_in_order_from_a_core_row() -> None:
+    ticket = new_row(Ticket, id=7, **TICKET)
+    entry = new_row(AuditEntry, id=3, at=NOW, actor='a', role='staff', action='x', prev_hash='0' * 64, hash='h')
+    row = tuple(
+        getattr(model_row, column.key) for model_row in (ticket, entry) for column in columns_of(type(model_row))
+    )
+    assert len(row) == len(columns_of(Ticket, AuditEntry)) == width(Ticket) + width(AuditEntry)
+    assert loaded(Ticket, row).model_dump() == ticket.model_dump()
+    assert loaded(AuditEntry, row, width(Ticket)).model_dump() == entry.model_dump()

@@ -3,15 +3,19 @@
 SQLModel's `__init__` of a table model validates nothing; it sets field after field through the instrumented
 attributes (about 50 us a ticket, 20 us an audit row), which only a row the session tracks needs. A ticket taken
 and an audit row are written by a Core INSERT and never added to a session: `new_row` gives them their values
-and every other field's default directly, as a loaded row gets them.
+and every other field's default directly, as a loaded row gets them. The rows a call or a complete locks are read
+the same way: a Core SELECT of their tables' columns (`columns_of`), each row built by `loaded` (no ORM loading,
+no identity map: they are written by Core UPDATEs, app/services/queue_core.py `write_row`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from typing import Any, TypeVar
 
 from pydantic.fields import FieldInfo
+from sqlalchemy import Column
 from sqlalchemy.orm import class_mapper
 from sqlmodel import SQLModel
 
@@ -39,3 +43,24 @@ def new_row(model: type[Row], **values: Any) -> Row:
     fields.update(values)
     object.__setattr__(row, '__pydantic_fields_set__', set(values))
     return row
+
+
+@cache
+def _column_names(model: type[SQLModel]) -> tuple[str, ...]:
+    return tuple(column.key for column in model.__table__.columns)  # type: ignore[attr-defined]
+
+
+def columns_of(*models: type[SQLModel]) -> list[Column[Any]]:
+    """Every column of the models' tables, table after table: what a Core SELECT lists for `loaded`."""
+    return [column for model in models for column in model.__table__.columns]  # type: ignore[attr-defined]
+
+
+def loaded(model: type[Row], values: Sequence[Any], start: int = 0) -> Row:
+    """The `model` row whose columns are `values[start:]` in their table's order (a row of `columns_of`)."""
+    names = _column_names(model)
+    return new_row(model, **dict(zip(names, values[start : start + len(names)], strict=True)))
+
+
+def width(model: type[SQLModel]) -> int:
+    """How many of a `columns_of` row's values are `model`'s (where the next model's start)."""
+    return len(_column_names(model))

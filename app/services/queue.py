@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -38,7 +39,7 @@ from app.events import (
 from app.models.appointment import Appointment, AppointmentStatus
 from app.models.hall import ServiceItem, Window, WindowService, WindowState
 from app.models.people import Citizen
-from app.models.rows import new_row
+from app.models.rows import columns_of, loaded, new_row, width
 from app.models.ticket import (
     Channel,
     DailyCounter,
@@ -102,16 +103,24 @@ TICKET_EVENT_INSERT = insert(TicketEvent.__table__)  # type: ignore[attr-defined
 # the ORM's flush of one new object costs more than the statement itself, and nothing here needs it tracked.
 TICKET_COLUMNS = tuple(c.name for c in Ticket.__table__.columns if c.name != 'id')  # type: ignore[attr-defined]
 TICKET_INSERT = insert(Ticket.__table__).returning(Ticket.__table__.c.id)  # type: ignore[attr-defined]
-WINDOW_AND_CURRENT = (  # every complete, park and transfer: built once, bound per call
-    select(Window, Ticket, ServiceItem)
-    .join(Ticket, col(Ticket.id) == Window.current_ticket_id)
-    .join(ServiceItem, col(ServiceItem.id) == Ticket.service_id)
+# The rows a call or a complete locks are read by Core, every column (app/models/rows.py `loaded`), and written by
+# Core UPDATEs (`write_row`): the ORM's loading of them cost more than the statements themselves.
+_WINDOW, _TICKET, _SERVICE = (model.__table__ for model in (Window, Ticket, ServiceItem))  # type: ignore[attr-defined]
+WINDOW_TO_CALL = (  # every call: built once, bound per call
+    core_select(*columns_of(Window))
+    .where(_WINDOW.c.id == bindparam('window_id'), _WINDOW.c.hall_id == bindparam('hall_id'))
+    .with_for_update()
+)
+WINDOW_AND_CURRENT = (  # every complete, recall, park and transfer: built once, bound per call
+    core_select(*columns_of(Window, Ticket, ServiceItem))
+    .join_from(_WINDOW, _TICKET, _TICKET.c.id == _WINDOW.c.current_ticket_id)
+    .join(_SERVICE, _SERVICE.c.id == _TICKET.c.service_id)
     .where(
-        Window.id == bindparam('window_id'),
-        Window.hall_id == bindparam('hall_id'),
-        Ticket.status == TicketStatus.CALLED,
+        _WINDOW.c.id == bindparam('window_id'),
+        _WINDOW.c.hall_id == bindparam('hall_id'),
+        _TICKET.c.status == TicketStatus.CALLED,
     )
-    .with_for_update(of=[Window, Ticket])  # type: ignore[arg-type]
+    .with_for_update(of=[_WINDOW, _TICKET])
 )
 NUMBER_MAX = 8  # the same caps as the API's bodies (app/api/schemas.py), so a page cannot pass more
 SERVICE_CODE_MAX = 32
@@ -270,7 +279,7 @@ class QueueService(QueueViews, WindowsAdmin):
             if picked is not None:
                 ticket, service = picked
                 await self._call(uow, ticket, window, now, caller=caller, service=service)
-                settled = await self._settled(uow.session, ticket, service)
+                settled = await self._settled(uow.session, ticket, service, window)
         if ticket is None:  # the parks above are committed: the next call does not meet them again
             raise NotFound('queue_empty')
         return settled or await self.ticket_view(ticket.code)
@@ -278,8 +287,7 @@ class QueueService(QueueViews, WindowsAdmin):
     async def _park_absent(
         self, uow: UnitOfWork, ticket: Ticket, service: ServiceItem, now: dt.datetime, *, caller: Principal
     ) -> None:
-        ticket.status = TicketStatus.PARKED
-        ticket.target_window_id = None
+        await write_row(uow.session, ticket, status=TicketStatus.PARKED, target_window_id=None)
         await remote_queue.notify_not_arrived(uow.session, ticket, now=now)
         await self.record_transition(
             uow,
@@ -381,7 +389,7 @@ class QueueService(QueueViews, WindowsAdmin):
                 raise Conflict('ticket_for_another_window', number=ticket.number)
             await self._require_serves(s, window, ticket.service_id)
             service = await self._call(uow, ticket, window, now, caller=caller, reason=reason, out_of_order=True)
-            settled = await self._settled(uow.session, ticket, service)
+            settled = await self._settled(uow.session, ticket, service, window)
         return settled or await self.ticket_view(ticket.code)
 
     async def _pick_next(self, s: AsyncSession, window: Window, now: dt.datetime) -> tuple[Ticket, ServiceItem] | None:
@@ -397,7 +405,7 @@ class QueueService(QueueViews, WindowsAdmin):
                 return None
             row = (await s.execute(queue_pick.PICKED, {'ticket_id': ticket_id})).one_or_none()
             if row is not None:
-                return row[0], row[1]
+                return queue_pick.picked(row)
             skipped.append(ticket_id)
 
     async def _call(
@@ -448,7 +456,7 @@ class QueueService(QueueViews, WindowsAdmin):
             if ticket.recall_count >= limit:
                 raise Conflict('recall_limit', limit=limit)
             await self._require_interval(uow.session, ticket, 'recall_too_soon')
-            ticket.recall_count += 1
+            await write_row(uow.session, ticket, recall_count=ticket.recall_count + 1)
             service = await self.record_transition(
                 uow,
                 ticket,
@@ -461,7 +469,7 @@ class QueueService(QueueViews, WindowsAdmin):
                 detail={'recall_count': ticket.recall_count},
                 service=current_service,
             )
-            settled = await self._settled(uow.session, ticket, service)
+            settled = await self._settled(uow.session, ticket, service, window)
         return settled or await self.ticket_view(ticket.code)
 
     async def no_show(self, window_id: int, *, caller: Principal) -> TicketView:
@@ -472,9 +480,8 @@ class QueueService(QueueViews, WindowsAdmin):
             if ticket.recall_count < limit:
                 raise Conflict('recall_first', limit=limit)
             await self._require_interval(uow.session, ticket, 'no_show_too_soon')
-            ticket.status = TicketStatus.NO_SHOW
-            ticket.completed_at = self.clock()
-            window.current_ticket_id = None
+            await write_row(uow.session, ticket, status=TicketStatus.NO_SHOW, completed_at=self.clock())
+            await write_row(uow.session, window, current_ticket_id=None)
             service = await self.record_transition(
                 uow,
                 ticket,
@@ -485,7 +492,7 @@ class QueueService(QueueViews, WindowsAdmin):
                 event=TicketNoShow,
                 service=current_service,
             )
-            settled = await self._settled(uow.session, ticket, service)
+            settled = await self._settled(uow.session, ticket, service, window)
         return settled or await self.ticket_view(ticket.code)
 
     async def complete(self, window_id: int, *, caller: Principal) -> TicketView:
@@ -505,8 +512,10 @@ class QueueService(QueueViews, WindowsAdmin):
                 event=TicketCompleted,
                 service=current_service,
             )
-            await rating_invites.invite_to_rate(uow.session, ticket, public_url=self.settings.public_url, now=now)
-            settled = await self._settled(uow.session, ticket, service)
+            await rating_invites.invite_to_rate(
+                uow.session, ticket, public_url=self.settings.public_url, now=now, service=service
+            )
+            settled = await self._settled(uow.session, ticket, service, window)
         return settled or await self.ticket_view(ticket.code)
 
     async def transfer(
@@ -548,13 +557,17 @@ class QueueService(QueueViews, WindowsAdmin):
             elif not await self._is_served(s, service.id, open_only=True):
                 raise Conflict('service_unavailable', text='service_unavailable.open', name=service.name)
             from_service_id, from_window_id = ticket.service_id, window.id
-            ticket.service_id = service.id
-            ticket.status = TicketStatus.WAITING
-            ticket.window_id = None
-            ticket.target_window_id = to_window_id
-            ticket.called_at = None
-            ticket.transfer_count += 1
-            window.current_ticket_id = None
+            await write_row(
+                s,
+                ticket,
+                service_id=service.id,
+                status=TicketStatus.WAITING,
+                window_id=None,
+                target_window_id=to_window_id,
+                called_at=None,
+                transfer_count=ticket.transfer_count + 1,
+            )
+            await write_row(s, window, current_ticket_id=None)
             service = await self.record_transition(
                 uow,
                 ticket,
@@ -568,7 +581,7 @@ class QueueService(QueueViews, WindowsAdmin):
                 detail={'from_service_id': from_service_id, 'to_window_id': to_window_id},
                 service=service,
             )
-            settled = await self._settled(uow.session, ticket, service)
+            settled = await self._settled(uow.session, ticket, service, window)
         return settled or await self.ticket_view(ticket.code)
 
     async def park(self, window_id: int, *, reason: str = '', caller: Principal) -> TicketView:
@@ -577,9 +590,8 @@ class QueueService(QueueViews, WindowsAdmin):
         reason = checked_reason(reason, required=False)
         async with self._transaction() as uow:
             window, ticket, current_service = await self._window_and_current(uow.session, window_id)
-            ticket.status = TicketStatus.PARKED
-            ticket.target_window_id = window.id
-            window.current_ticket_id = None
+            await write_row(uow.session, ticket, status=TicketStatus.PARKED, target_window_id=window.id)
+            await write_row(uow.session, window, current_ticket_id=None)
             service = await self.record_transition(
                 uow,
                 ticket,
@@ -591,7 +603,7 @@ class QueueService(QueueViews, WindowsAdmin):
                 event=TicketParked,
                 service=current_service,
             )
-            settled = await self._settled(uow.session, ticket, service)
+            settled = await self._settled(uow.session, ticket, service, window)
         return settled or await self.ticket_view(ticket.code)
 
     async def resume(self, window_id: int, number: str, *, caller: Principal) -> TicketView:
@@ -605,7 +617,7 @@ class QueueService(QueueViews, WindowsAdmin):
             if ticket.status != TicketStatus.PARKED or ticket.target_window_id != window.id:
                 raise Conflict('ticket_not_parked_here', number=ticket.number)
             service = await self._call(uow, ticket, window, now, caller=caller)
-            settled = await self._settled(uow.session, ticket, service)
+            settled = await self._settled(uow.session, ticket, service, window)
         return settled or await self.ticket_view(ticket.code)
 
     # ---- helpers -----------------------------------------------------------------------------
@@ -661,7 +673,10 @@ class QueueService(QueueViews, WindowsAdmin):
 
     async def _open_free_window(self, s: AsyncSession, window_id: int, now: dt.datetime) -> Window:
         """The window, locked, if it may call now: open, inside its own hours, no ticket at the desk."""
-        window = await self._window(s, window_id, lock=True)
+        row = (await s.execute(WINDOW_TO_CALL, {'window_id': window_id, 'hall_id': self.hall_id})).one_or_none()
+        if row is None:
+            raise NotFound('unknown_window', window_id=window_id)
+        window = loaded(Window, row)
         if window.state != WindowState.OPEN:
             raise Conflict('window_not_open', number=window.number, state=window.state)
         if not is_open_at(periods_of(window.hours), now, self.settings.tz):
@@ -677,7 +692,8 @@ class QueueService(QueueViews, WindowsAdmin):
         if row is None:
             window = await self._window(s, window_id, lock=True)
             raise Conflict('no_current_ticket', number=window.number)
-        return row[0], row[1], row[2]
+        at_ticket = width(Window)
+        return loaded(Window, row), loaded(Ticket, row, at_ticket), loaded(ServiceItem, row, at_ticket + width(Ticket))
 
     async def todays_ticket(self, s: AsyncSession, number: str, now: dt.datetime) -> Ticket:
         """This hall's ticket `number` of today, locked: each hall counts its numbers again from 1 every day, so a

@@ -34,14 +34,16 @@ _ROW_UPDATES: dict[tuple[type, tuple[str, ...]], Any] = {}
 
 
 def _row_update(model: type[Ticket] | type[Window], keys: tuple[str, ...]) -> Any:
-    """UPDATE <model> SET <keys> WHERE id = :row_id, built at the first use of each (model, columns)."""
+    """UPDATE <model's table> SET <keys> WHERE id = :row_id, built at the first use of each (model, columns).
+    A Core statement (the table's columns, not the model's attributes): the session runs it without the ORM's
+    bulk-update machinery, which has nothing to synchronise here."""
     statement = _ROW_UPDATES.get((model, keys))
     if statement is None:
+        table = model.__table__  # type: ignore[attr-defined]
         statement = _ROW_UPDATES[(model, keys)] = (
-            update(model)
-            .where(model.id == bindparam('row_id'))  # type: ignore[arg-type]
-            .values({key: bindparam(f'v_{key}', type_=model.__table__.c[key].type) for key in keys})  # type: ignore[attr-defined]
-            .execution_options(synchronize_session=False)
+            update(table)
+            .where(table.c.id == bindparam('row_id'))
+            .values({key: bindparam(f'v_{key}', type_=table.c[key].type) for key in keys})
         )
     return statement
 
@@ -105,7 +107,8 @@ class QueueCore(Service):
 
 async def write_row(s: AsyncSession, row: Ticket | Window, **values: Any) -> None:
     """Change a loaded, locked ticket or window with one UPDATE by its id, and give the object the new values as
-    committed: every call and complete skips the ORM's flush (its change tracking around the same UPDATE)."""
+    committed: every call and complete skips the ORM's flush (its change tracking around the same UPDATE). The row
+    may be one the session holds or one read by Core (app/models/rows.py `loaded`): the session never flushes it."""
     bound = {f'v_{key}': value for key, value in values.items()}
     await s.execute(_row_update(type(row), tuple(values)), {**bound, 'row_id': row.id})
     for key, value in values.items():

@@ -13,30 +13,33 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, or_
-from sqlmodel import col, select
+from sqlalchemy import bindparam, or_, select
 
 from app.clock import as_utc
 from app.models.hall import ServiceItem, WindowService
+from app.models.rows import columns_of, loaded, width
 from app.models.ticket import PriorityClass, Ticket, TicketStatus
 from app.services.priority import Candidate, order_key
+
+_TICKET = Ticket.__table__.c  # type: ignore[attr-defined]  # Core columns: the session runs these without the ORM
+_LINK = WindowService.__table__  # type: ignore[attr-defined]
 
 
 def _head(priority_class: PriorityClass) -> Any:
     """The id of the first waiting ticket of the outer row's service in this class (one index probe)."""
     return (
-        select(Ticket.id)
+        select(_TICKET.id)
         .where(
-            Ticket.hall_id == bindparam('hall_id'),
-            Ticket.status == TicketStatus.WAITING,
-            Ticket.service_id == WindowService.service_id,
-            Ticket.priority_class == priority_class,
-            or_(col(Ticket.target_window_id).is_(None), Ticket.target_window_id == bindparam('window_id')),
-            col(Ticket.id).not_in(bindparam('skipped', expanding=True)),
+            _TICKET.hall_id == bindparam('hall_id'),
+            _TICKET.status == TicketStatus.WAITING,
+            _TICKET.service_id == _LINK.c.service_id,
+            _TICKET.priority_class == priority_class,
+            or_(_TICKET.target_window_id.is_(None), _TICKET.target_window_id == bindparam('window_id')),
+            _TICKET.id.not_in(bindparam('skipped', expanding=True)),
         )
-        .order_by(Ticket.queued_at, Ticket.id)
+        .order_by(_TICKET.queued_at, _TICKET.id)
         .limit(1)
-        .correlate(WindowService)
+        .correlate(_LINK)
         .scalar_subquery()
     )
 
@@ -44,18 +47,24 @@ def _head(priority_class: PriorityClass) -> Any:
 # Built once, bound per call: per service the window serves, its tier and the head of each class queue.
 # `skipped` leaves out tickets another transaction holds (PostgreSQL's SKIP LOCKED, done by hand).
 HEADS = (
-    select(WindowService.service_id, WindowService.priority, Ticket.id, Ticket.priority_class, Ticket.queued_at)
-    .join(Ticket, col(Ticket.id).in_([_head(priority_class) for priority_class in PriorityClass]))
-    .where(WindowService.window_id == bindparam('window_id'))
+    select(_LINK.c.service_id, _LINK.c.priority, _TICKET.id, _TICKET.priority_class, _TICKET.queued_at)
+    .join_from(_LINK, Ticket.__table__, _TICKET.id.in_([_head(priority_class) for priority_class in PriorityClass]))  # type: ignore[attr-defined]
+    .where(_LINK.c.window_id == bindparam('window_id'))
 )
 
-# The head picked, with its service, locked if no other transaction holds it and still waiting.
+# The head picked, with its service (every column of both, for app/models/rows.py `loaded`), locked if no other
+# transaction holds it and still waiting.
 PICKED = (
-    select(Ticket, ServiceItem)
-    .join(ServiceItem, col(ServiceItem.id) == Ticket.service_id)
-    .where(Ticket.id == bindparam('ticket_id'), Ticket.status == TicketStatus.WAITING)
-    .with_for_update(skip_locked=True, of=Ticket)  # type: ignore[arg-type]
+    select(*columns_of(Ticket, ServiceItem))
+    .join_from(Ticket.__table__, ServiceItem.__table__, ServiceItem.__table__.c.id == _TICKET.service_id)  # type: ignore[attr-defined]
+    .where(_TICKET.id == bindparam('ticket_id'), _TICKET.status == TicketStatus.WAITING)
+    .with_for_update(skip_locked=True, of=Ticket.__table__)  # type: ignore[attr-defined]
 )
+
+
+def picked(row: Sequence[Any]) -> tuple[Ticket, ServiceItem]:
+    """The ticket and its service of a PICKED row."""
+    return loaded(Ticket, row), loaded(ServiceItem, row, width(Ticket))
 
 
 def first_in_order(heads: Sequence[Any], *, now: dt.datetime, cap: dt.timedelta) -> int | None:

@@ -69,20 +69,30 @@ class QueueViews(QueueCore):
                 raise NotFound('unknown_ticket')
             return await self._view(s, ticket)
 
-    async def _settled(self, s: AsyncSession, ticket: Ticket, service: ServiceItem) -> TicketView | None:
-        """The ticket's view from what the transaction already holds, so no read follows the write.
+    async def _settled(
+        self, s: AsyncSession, ticket: Ticket, service: ServiceItem, window: Window | None = None
+    ) -> TicketView | None:
+        """The ticket's view from what the transaction already holds (`window`: the one the command locked), so no
+        read follows the write.
 
         A waiting ticket needs its position and estimate: from the live queue state when there is one;
         without it (tests, scripts) the view is read after commit instead (None here).
         """
         if ticket.status == TicketStatus.WAITING and self.live is None:
             return None
-        return await self._view(s, ticket, service)
+        return await self._view(s, ticket, service, window)
 
-    async def _view(self, s: AsyncSession, ticket: Ticket, service: ServiceItem | None = None) -> TicketView:
+    async def _view(
+        self, s: AsyncSession, ticket: Ticket, service: ServiceItem | None = None, window: Window | None = None
+    ) -> TicketView:
+        """`window` is used when it is the ticket's: a window read by Core is not in the session, `s.get` would read
+        it again."""
         service = service or await s.get(ServiceItem, ticket.service_id)
         assert service is not None
-        window = await s.get(Window, ticket.window_id) if ticket.window_id else None
+        if ticket.window_id is None:
+            window = None
+        elif window is None or window.id != ticket.window_id:
+            window = await s.get(Window, ticket.window_id)
         position = estimate = None
         if ticket.status == TicketStatus.WAITING:
             live = self.live or await self.live_state(s)

@@ -31,8 +31,11 @@ log = logging.getLogger(__name__)
 KIND = 'rate_invite'
 
 
-async def invite_to_rate(s: AsyncSession, ticket: Ticket, *, public_url: str, now: dt.datetime) -> int:
-    """Write the invitation when it is due; how many outbox rows were new (0: not due, not reachable, or sent)."""
+async def invite_to_rate(
+    s: AsyncSession, ticket: Ticket, *, public_url: str, now: dt.datetime, service: ServiceItem | None = None
+) -> int:
+    """Write the invitation when it is due; how many outbox rows were new (0: not due, not reachable, or sent).
+    `service`: the ticket's, when the caller holds it (read otherwise)."""
     if ticket.id is None or ticket.status != TicketStatus.COMPLETED:
         return 0
     channels = await notifications.channels_for(s, ticket.citizen_id, ticket.account_id)
@@ -42,7 +45,8 @@ async def invite_to_rate(s: AsyncSession, ticket: Ticket, *, public_url: str, no
     rated = select(Evaluation.id).where(Evaluation.ticket_id == ticket.id).exists()
     if (await s.execute(select(or_(unfinished, rated)))).scalar_one():
         return 0  # invited when its last case concludes; never once rated
-    service = await s.get(ServiceItem, ticket.service_id)
+    if service is None or service.id != ticket.service_id:
+        service = await s.get(ServiceItem, ticket.service_id)
     try:
         text = _invitation(service.name if service else '', ticket.code, public_url)
     except Invalid as refused:  # a service name carrying a link: no text rather than a failed completion

@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, Update, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -49,6 +50,16 @@ BATCH = 50
 # SMS cost money and reach a person: a flood of tickets with someone's number must not become a flood of texts.
 # The per-number cap is SMS_DAILY_CAP_PER_NUMBER (`sms_per_phone`); both count in the database or Redis.
 SMS_PER_HALL = Limit('sms:hall', 3000, dt.timedelta(days=1), 'sms_capped')
+
+
+def _outbox_insert(dialect: Any) -> Any:
+    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, built once per dialect and bound per row (a queue
+    notice is written at every call: a statement built anew cost its construction and cache key each time)."""
+    table = Notification.__table__  # type: ignore[attr-defined]
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=['dedupe_key']).returning(table.c.id)
+
+
+OUTBOX_INSERT = {'postgresql': _outbox_insert(postgresql), 'sqlite': _outbox_insert(sqlite)}
 
 
 def sms_per_phone(cap: int) -> Limit:
@@ -99,32 +110,27 @@ async def add(
     with a line on where to read more.
     """
     channels = channels if channels is not None else await channels_for(session, citizen_id, account_id)
-    dialect = postgresql if session.get_bind().dialect.name == 'postgresql' else sqlite
+    statement = OUTBOX_INSERT['postgresql' if session.get_bind().dialect.name == 'postgresql' else 'sqlite']
     created = 0
     for channel in channels:
-        statement = (
-            dialect.insert(Notification)
-            .values(
-                hall_id=hall_id,
-                dedupe_key=f'{key}:{channel}'[:128],
-                channel=channel,
-                kind=kind[:32],
-                ticket_id=ticket_id,
-                case_id=case_id,
-                citizen_id=citizen_id,
-                account_id=account_id,
-                text=_text_for(channel, message, note)[:500],
-                sms_params=sms_params(message) if channel == SMS else '',
-                status=PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                last_error='',
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=['dedupe_key'])
-            .returning(col(Notification.id))
-        )
-        if (await session.execute(statement)).scalar_one_or_none() is not None:
+        row = {
+            'hall_id': hall_id,
+            'dedupe_key': f'{key}:{channel}'[:128],
+            'channel': channel,
+            'kind': kind[:32],
+            'ticket_id': ticket_id,
+            'case_id': case_id,
+            'citizen_id': citizen_id,
+            'account_id': account_id,
+            'text': _text_for(channel, message, note)[:500],
+            'sms_params': sms_params(message) if channel == SMS else '',
+            'status': PENDING,
+            'attempts': 0,
+            'next_attempt_at': now,
+            'last_error': '',
+            'created_at': now,
+        }
+        if (await session.execute(statement, row)).scalar_one_or_none() is not None:
             created += 1
     return created
 

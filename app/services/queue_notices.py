@@ -15,7 +15,7 @@ import datetime as dt
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from sqlmodel import col, select
+from sqlalchemy import bindparam, select
 
 from app.bus import Bus, Subscription
 from app.events import Event, TicketCalled, TicketEventBase, TicketResumed, TicketTransferred
@@ -29,6 +29,11 @@ from app.services.uow import Service
 NEAR_AHEAD = 3
 REMEMBERED = 50_000
 MAX_BATCH = 500  # a queue that never empties still writes at least this often
+_TICKET = Ticket.__table__.c  # type: ignore[attr-defined]
+# What a notice needs of its tickets, by Core (no ORM objects): built once, bound per batch.
+NOTICE_TICKETS = select(_TICKET.id, _TICKET.number, _TICKET.citizen_id).where(
+    _TICKET.id.in_(bindparam('ids', expanding=True))
+)
 
 
 @dataclass(frozen=True)
@@ -117,8 +122,8 @@ class QueueNotices(Service):
         written = 0
         async with self._transaction() as uow:
             s = uow.session
-            ids = {notice.ticket_id for notice in batch}
-            rows = {t.id: t for t in (await s.execute(select(Ticket).where(col(Ticket.id).in_(ids)))).scalars()}
+            bound = {'ids': list({notice.ticket_id for notice in batch})}
+            rows = {row.id: row for row in await s.execute(NOTICE_TICKETS, bound)}
             for notice in batch:
                 row = rows.get(notice.ticket_id)
                 if notice.kind == 'called':

@@ -1,12 +1,14 @@
-"""Two per-request costs outside the queue engine proper: a staff bearer token's session check and an anonymous take.
+"""Per-request costs: a staff bearer token's session check, an anonymous take, and a window's call-next + complete.
 
 Why: through the API every staff request first reads its session (`AuthService.authenticate`), and a kiosk's or
-phone's anonymous take counts its abuse limits before the ticket is written. Both run here on the real services over
-a durable SQLite file (the app's pragmas: WAL, synchronous=FULL), one at a time, with the live queue state and its
-coalesced look-ahead task as the served app has them (a take's position and estimate cost no query). The process CPU
-per call is printed (the steadiest figure on a shared machine), with wall time per call, the machine and the command.
+phone's anonymous take counts its abuse limits before the ticket is written; then the clerk's window calls and
+completes the tickets taken (the engine's two commands, without the post-commit subscribers). They run here on the
+real services over a durable SQLite file (the app's pragmas: WAL, synchronous=FULL), one at a time, with the live
+queue state and its coalesced look-ahead task as the served app has them (a take's position and estimate cost no
+query). The process CPU per call is printed (the steadiest figure on a shared machine), with wall time per call, the
+machine and the command.
 
-    .venv/bin/python bench/request_costs.py                  # 2,000 session checks, 250 anonymous takes, best of 3
+    .venv/bin/python bench/request_costs.py        # 2,000 session checks, 250 anonymous takes and calls, best of 3
 """
 
 from __future__ import annotations
@@ -109,8 +111,16 @@ async def main(args: argparse.Namespace) -> None:
 
             takes = max(1, args.takes // args.rounds)
             cpu, wall = await _cpu_per_call(takes, args.rounds, take)
-            await refresher.stop()
             print(f'anonymous take (QueueService.take_ticket): {cpu:.3f} ms CPU, {wall:.3f} ms wall per call')
+            clerk, window = await auth.authenticate(token), hall.open_windows[0]
+
+            async def serve(_i: int) -> None:  # every ticket just taken, one after the other at the clerk's window
+                await queue.call_next(window, caller=clerk)
+                await queue.complete(window, caller=clerk)
+
+            cpu, wall = await _cpu_per_call(takes, args.rounds, serve)
+            await refresher.stop()
+            print(f'call-next + complete (QueueService): {cpu:.3f} ms CPU, {wall:.3f} ms wall per pair')
         finally:
             await bus.stop()
             await deps.limits.close()

@@ -127,7 +127,7 @@ async def test_a_waiting_ticket_gets_the_other_halls_number_keeps_its_priority_a
     assert closed.status == TicketStatus.TRANSFERRED
     assert original_id not in hall_queue.live.waiting.get(closed.service_id, {})  # type: ignore[union-attr]
 
-    assert await halls.target.apply_pending() == 1
+    assert await halls.target.inbox_round() == (1, 0)
     applied = await halls.source.view(sent.id)
     assert applied.status == HandoffStatus.APPLIED and applied.to_hall == EAST
     async with db.read_session() as s:
@@ -174,10 +174,10 @@ async def test_applying_again_or_from_two_processes_at_once_issues_one_ticket(
     )
     second = TicketHandoffService(halls.target.deps, queue=halls.target_queue)  # another process of 东区
 
-    applied = await asyncio.gather(halls.target.apply_pending(), second.apply_pending())
-    again = await halls.target.apply_pending()
+    rounds = await asyncio.gather(halls.target.inbox_round(), second.inbox_round())
+    again, _ = await halls.target.inbox_round()
 
-    assert sorted(applied) == [0, 1] and again == 0
+    assert sorted(applied for applied, _ in rounds) == [0, 1] and again == 0
     async with db.read_session() as s:
         count = (await s.execute(select(func.count()).where(Ticket.hall_id == halls.east_id))).scalar_one()
     assert count == 1
@@ -194,8 +194,8 @@ async def test_a_handoff_waits_until_the_other_halls_process_runs(
     waited = await halls.source.wait_applied(sent.id, within=0.2)
 
     assert waited.status == HandoffStatus.PENDING  # nothing applied it: the sender is told so
-    assert await halls.source.apply_pending() == 0  # the source hall's own inbox never applies another hall's row
-    assert await halls.target.apply_pending() == 1
+    assert await halls.source.inbox_round() == (0, 0)  # the source hall's own inbox never applies another hall's row
+    assert await halls.target.inbox_round() == (1, 0)
 
 
 @pytest.mark.parametrize(
@@ -284,7 +284,7 @@ async def test_both_halls_audit_rows_say_where_the_ticket_went_and_came_from(
     sent = await halls.source.send(
         taken.ticket.number, to_hall_code=EAST_CODE, to_service_code='SVC-C', reason=REASON, caller=DESK
     )
-    await halls.target.apply_pending()
+    await halls.target.inbox_round()
 
     async with db.read_session() as s:
         statement = select(AuditEntry).order_by(col(AuditEntry.id))
@@ -333,15 +333,15 @@ async def test_the_source_hall_announces_an_applied_handoff_once_even_from_two_p
     sent = await halls.source.send(
         taken.ticket.number, to_hall_code=EAST_CODE, to_service_code='SVC-C', reason=REASON, caller=DESK
     )
-    assert await halls.source.announce_applied() == 0  # nothing applied yet: nothing to say
+    assert await halls.source.inbox_round() == (0, 0)  # nothing applied yet: nothing to say
 
     clock.advance(1)  # a minute later: the sender had been told "pending" long before
-    await halls.target.apply_pending()
+    await halls.target.inbox_round()
     second = TicketHandoffService(hall_queue.deps, queue=hall_queue)  # another process of the source hall
-    announced = await asyncio.gather(halls.source.announce_applied(), second.announce_applied())
+    rounds = await asyncio.gather(halls.source.inbox_round(), second.inbox_round())
     await bus.drain()
 
-    assert sorted(announced) == [0, 1] and await halls.source.announce_applied() == 0
+    assert sorted(announced for _, announced in rounds) == [0, 1] and await halls.source.inbox_round() == (0, 0)
     (event,) = events
     assert (event.handoff_id, event.from_ticket_id) == (sent.id, taken.ticket.id)
     assert event.from_number == taken.ticket.number
@@ -356,10 +356,10 @@ async def test_a_handoff_applied_while_its_sender_waited_is_announced_as_not_lat
     await halls.source.send(
         taken.ticket.number, to_hall_code=EAST_CODE, to_service_code='SVC-C', reason=REASON, caller=DESK
     )
-    await halls.target.apply_pending()
+    await halls.target.inbox_round()
 
-    assert await halls.source.announce_applied() == 1
-    assert await halls.target.announce_applied() == 0  # the target hall sent nothing: it announces nothing
+    assert await halls.source.inbox_round() == (0, 1)
+    assert await halls.target.inbox_round() == (0, 0)  # the target hall sent nothing: it announces nothing
     await bus.drain()
     assert [event.late for event in events] == [False]
 

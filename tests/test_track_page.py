@@ -174,8 +174,8 @@ async def test_a_ticket_sent_to_another_hall_says_where_to_go_and_then_its_new_n
 
     east_bus = InProcessBus()  # 东区's process, on its own stream
     east_deps = replace(rt.deps, hall_id=east.hall_id, bus=east_bus)
-    assert await TicketHandoffService(east_deps, queue=QueueService(east_deps)).apply_pending() == 1
+    assert await TicketHandoffService(east_deps, queue=QueueService(east_deps)).inbox_round() == (1, 0)
     await east_bus.stop()
-    await rt.handoffs.announce_applied()  # this hall's inbox round (it may have run first: each is announced once)
+    await rt.handoffs.inbox_round()  # this hall's inbox round (it may have run first: each is announced once)
     await user.should_see(marker='track-handoff-number', content='C001', retries=PATIENT)  # live, no reload
     await user.should_see(marker='track-handoff-link', retries=PATIENT)

@@ -119,7 +119,8 @@ async def east_process(rt: Runtime, east_id: int) -> int:
     handoffs = TicketHandoffService(deps, queue=QueueService(deps))
     try:
         for _ in range(PATIENT):
-            if applied := await handoffs.apply_pending():
+            applied, _ = await handoffs.inbox_round()
+            if applied:
                 return applied
             await asyncio.sleep(0.1)
         return 0
@@ -230,7 +231,7 @@ async def test_the_sender_is_told_when_the_other_hall_issues_the_number_after_th
     await user.should_see(f'A001 号已转至{EAST}；该大厅尚未出号', retries=PATIENT)
 
     assert await east_process(rt, east_id) == 1  # 东区's process runs now
-    await rt.handoffs.announce_applied()  # this hall's inbox round (it may have run first: each is announced once)
+    await rt.handoffs.inbox_round()  # this hall's inbox round (it may have run first: each is announced once)
     await user.should_see(f'{EAST}已为 A001 号出号：新号 C001', retries=PATIENT)
 
 
@@ -251,7 +252,7 @@ async def test_a_manager_hears_on_the_dashboard_of_their_own_pending_sends_only(
             view.ticket.number, to_hall_code=EAST_CODE, to_service_code='SVC-C', reason='户籍在东区', caller=sender
         )
     assert await east_process(rt, east_id) == 2
-    await rt.handoffs.announce_applied()  # this hall's inbox round (it may have run first: each is announced once)
+    await rt.handoffs.inbox_round()  # this hall's inbox round (it may have run first: each is announced once)
     await user.should_see(f'{EAST}已为 A001 号出号：新号 C001', retries=PATIENT)
     await rt.bus.drain()  # both announcements have reached every open page
     await user.should_not_see('A002 号出号')  # another sender's ticket: not this manager's notice

@@ -5,11 +5,11 @@ in two steps over a durable request, the `ticket_handoff` row (app/models/handof
 
 1. `send` (the source hall's process, in one transaction): the ticket closes as TRANSFERRED (a served ticket
    frees its window), one ticket event and one audit row record it, and the pending handoff row is written.
-2. `apply_pending` (the target hall's process, polled by app/handoff_inbox.py): each pending row for this hall is
+2. `inbox_round` (the target hall's process, polled by app/handoff_inbox.py): each pending row for this hall is
    locked, the new ticket is issued with this hall's own next number, and the row records it as applied, all in
    one transaction. The row's status is read under its lock, so a retry or a second process of the same hall
    never issues a second ticket; a row whose hall has no process running simply waits, and the sender is told so.
-3. `announce_applied` (the source hall's process, the same inbox loop): each applied row not yet announced goes out
+3. `inbox_round` (the source hall's process, the same inbox loop): each applied row not yet announced goes out
    once as `HandoffApplied` on the source hall's own bus, so a sender told "pending" and the old ticket's open
    /track pages hear of the new number without any page polling; the database carries it between the halls, so
    this works with and without Redis.
@@ -212,29 +212,17 @@ class TicketHandoffService(Service):
         return _waiting_today(live, self.clock(), self.settings.tz)
 
     async def inbox_round(self) -> tuple[int, int]:
-        """One round of app/handoff_inbox.py: apply what other halls sent here and announce what this hall sent that
-        they applied; returns (applied, announced). Both lists come from one indexed read, so a round with nothing
-        waiting (nearly every round) costs one query."""
-        to_apply, to_announce = await self._inbox()
-        applied = await self._apply_all(to_apply)
-        return applied, await self._announce(to_announce)
-
-    async def apply_pending(self) -> int:
-        """Issue this hall's new ticket for every pending handoff sent to it; returns how many were applied."""
-        to_apply, _ = await self._inbox()
-        return await self._apply_all(to_apply)
-
-    async def _inbox(self) -> tuple[list[int], list[int]]:
-        """The ids to apply and the ids to announce (`INBOX`)."""
+        """One round of app/handoff_inbox.py: issue this hall's new ticket for every pending handoff sent to it, and
+        announce each it sent that the other hall has applied; returns (applied, announced). Both lists come from one
+        indexed read, so a round with nothing waiting (nearly every round) costs one query."""
         async with self.db.read_session() as s:
             rows = (await s.execute(INBOX, {'hall': self.hall_id})).all()
-        return [i for i, incoming in rows if incoming], [i for i, incoming in rows if not incoming]
-
-    async def _apply_all(self, ids: list[int]) -> int:
         applied = 0
-        for handoff_id in ids:
-            applied += await self._apply(handoff_id)
-        return applied
+        for handoff_id, incoming in rows:
+            if incoming:
+                applied += await self._apply(handoff_id)
+        to_announce = [handoff_id for handoff_id, incoming in rows if not incoming]
+        return applied, await self._announce(to_announce) if to_announce else 0
 
     async def _apply(self, handoff_id: int) -> int:
         """Apply one handoff if it is still pending (under its row lock): 1 when this call issued the ticket."""
@@ -286,16 +274,9 @@ class TicketHandoffService(Service):
             )
         return 1
 
-    async def announce_applied(self) -> int:
-        """Tell this hall's pages (`HandoffApplied` on its bus) of each handoff it sent that the other hall has applied
-        since; returns how many. Each row is claimed under its lock and marked, so every process of this hall may
-        call this and each handoff is announced once; nothing waiting costs one indexed read."""
-        _, to_announce = await self._inbox()
-        return await self._announce(to_announce)
-
     async def _announce(self, ids: list[int]) -> int:
-        if not ids:
-            return 0
+        """Tell this hall's pages (`HandoffApplied` on its bus) of each of these handoffs it sent, now applied. Each row
+        is claimed under its lock and marked, so every process of this hall may do this and each is announced once."""
         now = self.clock()
         announced = 0
         async with self._transaction() as uow:

@@ -27,10 +27,11 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from functools import partial
+from functools import partial, update_wrapper
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +77,39 @@ def sqlite_decision(version: str = sqlite3.sqlite_version) -> str:
 QUICK_CURSOR_STEPS = frozenset({'fetchone', 'fetchmany', 'fetchall', 'close'})
 DEFERRED_BEGINS = frozenset({'BEGIN', 'BEGIN DEFERRED', 'BEGIN TRANSACTION', 'BEGIN DEFERRED TRANSACTION'})
 # Set while a short write transaction runs (Database.session(short=True)): its statements, too, run on the caller's
-# thread. Only BEGIN IMMEDIATE waits for another writer; once it holds the lock, a short statement never waits.
-_short_statements: ContextVar[bool] = ContextVar('halltwin_short_statements', default=False)
+# thread (only BEGIN IMMEDIATE waits for another writer; once it holds the lock, a short statement never waits), and
+# so does its COMMIT while the disk's commits are quick (the Database's CommitTimer, held here).
+_short_writes: ContextVar[CommitTimer | None] = ContextVar('halltwin_short_writes', default=None)
+QUICK_COMMIT_MS = 2.0  # a short write's COMMIT runs on the event loop while the disk's commits average this or less
+COMMIT_WEIGHT = 0.2  # the newest commit's share of that average
+
+
+class CommitTimer:
+    """Where a short write's COMMIT (its fsync) runs: on the event loop's thread while this disk's commits are quick.
+
+    Why: on the connection's thread a COMMIT costs two hops, and the write lock stays held until the loop comes back to
+    the committing task, behind every request and page update queued meanwhile (under load, most of the time the lock
+    was held). On the loop, a short write holds the lock through no turn of the loop at all. A slow disk (an SD card,
+    a busy array) would stall every page for each fsync, so every commit is timed, wherever it ran: once the average
+    passes QUICK_COMMIT_MS the commits go back to the connection's thread, and return when the disk is quick again.
+    """
+
+    def __init__(self, quick_ms: float = QUICK_COMMIT_MS) -> None:
+        self.quick_ms = quick_ms
+        self.average_ms = 0.0
+
+    def on_loop(self) -> bool:
+        return self.average_ms <= self.quick_ms
+
+    def observe(self, seconds: float) -> None:
+        self.average_ms += COMMIT_WEIGHT * (seconds * 1000 - self.average_ms)
+
+    def run(self, commit: Callable[[], Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            return commit()
+        finally:
+            self.observe(time.perf_counter() - started)
 
 
 class QuickConnection(aiosqlite.Connection):
@@ -91,13 +123,16 @@ class QuickConnection(aiosqlite.Connection):
 
     Inside a short write transaction (`Database.session(short=True)`, the queue's commands: a handful of indexed
     statements) the statements after BEGIN IMMEDIATE run on the caller's thread too: holding the write lock, none
-    of them waits for anyone, and each costs less than the round trip it saves. Two more steps never wait: a
-    deferred BEGIN (a read session's: it takes no lock until its first read) and the pool's rollback of a
-    connection with no transaction open (after every commit), so they run on the caller's thread as well."""
+    of them waits for anyone, and each costs less than the round trip it saves; its COMMIT does while the disk's
+    commits are quick (CommitTimer). Three more steps never wait: a deferred BEGIN (a read session's: it takes no
+    lock until its first read), the end of a read snapshot (a read connection's rollback: nothing written, no lock
+    to wait for) and the pool's rollback of a connection with no transaction open (after every commit), so they run
+    on the caller's thread as well. `reads_only`: this connection belongs to the read engine."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, reads_only: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._stop_sent = False
+        self.reads_only = reads_only
 
     def stop(self) -> asyncio.Future[Any] | None:
         """Send the connection's thread its stop once: the thread ends at the first, so a later stop's future would
@@ -120,12 +155,17 @@ class QuickConnection(aiosqlite.Connection):
             if statement[:5].upper() == 'BEGIN':  # a deferred BEGIN takes no lock; BEGIN IMMEDIATE may wait for one
                 quick = statement.rstrip().upper() in DEFERRED_BEGINS
             else:
-                quick = _short_statements.get()
+                quick = _short_writes.get() is not None
         if not quick and name == 'rollback' and isinstance(owner, sqlite3.Connection):
-            quick = not owner.in_transaction  # the pool's reset after a commit: nothing to undo, nothing to wait for
+            quick = self.reads_only or not owner.in_transaction  # a read snapshot's end, or the pool's reset
         here = self._running and self._connection is not None
         if quick and here:
             return fn(*args, **kwargs)
+        timer = _short_writes.get()
+        if timer is not None and name == 'commit' and isinstance(owner, sqlite3.Connection):
+            if here and timer.on_loop():
+                return timer.run(fn)
+            fn = update_wrapper(partial(timer.run, fn), fn)  # timed there too: a quick disk brings the commits back
         if here and name == 'execute' and isinstance(owner, sqlite3.Cursor) and _is_begin_immediate(args):
             taken = _begin_without_waiting(owner, args[0])
             if taken is not None:
@@ -171,9 +211,9 @@ class RollbackOnClose(sqlite3.Connection):
             super().close()
 
 
-def _quick_connect(database: str, **kwargs: Any) -> QuickConnection:
+def _quick_connect(database: str, *, reads_only: bool = False, **kwargs: Any) -> QuickConnection:
     connector = partial(sqlite3.connect, database, factory=RollbackOnClose, **kwargs)
-    connection = QuickConnection(connector, iter_chunk_size=64)
+    connection = QuickConnection(connector, iter_chunk_size=64, reads_only=reads_only)
     connection._thread.daemon = True  # as SQLAlchemy's aiosqlite dialect does: a forgotten connection never hangs exit
     return connection
 
@@ -182,7 +222,7 @@ def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:
     @event.listens_for(engine.sync_engine, 'do_connect')
     def _on_do_connect(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
         cparams['check_same_thread'] = False
-        cparams['async_creator_fn'] = _quick_connect
+        cparams['async_creator_fn'] = partial(_quick_connect, reads_only=begin != 'BEGIN IMMEDIATE')
 
     @event.listens_for(engine.sync_engine, 'connect')
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -246,6 +286,7 @@ class Database:
             self.read_engine, expire_on_commit=False, class_=AsyncSession, info=info
         )
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._commits = CommitTimer()
         self.health = StorageHealth()
         self._checkpoints: asyncio.Task[None] | None = None
 
@@ -256,19 +297,38 @@ class Database:
 
         `short`: a transaction of a few indexed statements (the queue's commands); on SQLite they run on the
         event loop's thread once the write lock is held (QuickConnection). Never for bulk work."""
-        token = _short_statements.set(short and self.is_sqlite)
+        token = _short_writes.set(self._commits if short and self.is_sqlite else None)
         try:
-            async with self._guarded(), self._sessions() as session:
+            async with self._guarded(), self._opened(self._sessions, reads=False) as session:
                 yield session
         finally:
-            _short_statements.reset(token)
+            _short_writes.reset(token)
         self.health.stored()
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
         """A session for reads only: it never waits for, nor holds, the SQLite write lock."""
-        async with self._guarded(), self._read_sessions() as session:
+        async with self._guarded(), self._opened(self._read_sessions, reads=True) as session:
             yield session
+
+    @asynccontextmanager
+    async def _opened(self, sessions: async_sessionmaker[AsyncSession], *, reads: bool) -> AsyncIterator[AsyncSession]:
+        """A session, closed without SQLAlchemy's extra task where its close cannot suspend.
+
+        SQLAlchemy 2.1's AsyncSession.__aexit__ runs close() in a task of its own, so that a cancellation cannot stop it
+        halfway: two more turns of the loop for every session, each behind whatever else the loop has queued. On SQLite
+        a close suspends only to roll back an open write transaction (on the connection's thread). A session whose
+        transaction has ended (every unit of work commits or rolls back before) or a read session (its snapshot ends on
+        the caller's thread, QuickConnection) closes without suspending, so nothing can interrupt it: closed directly.
+        """
+        session = sessions()
+        try:
+            yield session
+        finally:
+            if self.is_sqlite and (reads or not session.in_transaction()):
+                await session.close()
+            else:
+                await session.__aexit__(None, None, None)
 
     @asynccontextmanager
     async def _guarded(self) -> AsyncIterator[None]:

@@ -1,10 +1,11 @@
-"""Which SQLite steps hop to the connection's thread: only those that may wait (a lock, a disk write).
+"""Which SQLite steps hop to the connection's thread: only those that may wait (a lock, a slow disk).
 
 Each hop is a thread wake-up and a loop wake-up while the process's write lock is held, so every hop saved is
-time no other writer waits. COMMIT (fsync) and the statements of a long transaction hop; a deferred BEGIN, the
-pool's rollback after a commit, and BEGIN IMMEDIATE when no other process holds SQLite's write lock never wait,
-so they run on the caller's thread. When another process does hold it, BEGIN IMMEDIATE waits on the connection's
-thread, never on the event loop's.
+time no other writer waits. The statements and COMMIT of a long transaction hop, and a short one's COMMIT once the
+disk's commits are slow; a deferred BEGIN, the end of a read snapshot, the pool's rollback after a commit, a short
+write's COMMIT on a quick disk, and BEGIN IMMEDIATE when no other process holds SQLite's write lock never wait, so
+they run on the caller's thread. When another process does hold it, BEGIN IMMEDIATE waits on the connection's
+thread, never on the event loop's. A short unit of work holds the write lock through no turn of the loop.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import aiosqlite
 import pytest
 from sqlalchemy import text
 
-from app.db import Database
+from app.db import QUICK_COMMIT_MS, CommitTimer, Database
+from app.services.uow import unit_of_work
 
 
 @pytest.fixture
@@ -40,14 +42,70 @@ async def _write(db: Database, *, short: bool) -> None:
         await s.execute(text('SELECT count(*) FROM audit_entry'))
 
 
-async def test_a_short_write_hops_only_for_begin_immediate_and_commit(
-    sqlite_db: Database, hops: collections.Counter[str]
-) -> None:
+async def test_a_short_write_on_a_quick_disk_never_hops(sqlite_db: Database, hops: collections.Counter[str]) -> None:
     await _write(sqlite_db, short=True)  # the pool's first connection is opened here
     hops.clear()
     for _ in range(3):
         await _write(sqlite_db, short=True)
-    assert hops == {'commit': 3}  # no hop for BEGIN IMMEDIATE nor for the pool's rollback after the commit
+    assert hops == {}  # BEGIN IMMEDIATE, the statement, COMMIT and the pool's rollback all ran on the caller's thread
+    async with sqlite_db.read_session() as s:
+        assert (await s.execute(text('SELECT count(*) FROM audit_entry'))).scalar() == 0  # committed, and readable
+
+
+async def test_a_slow_disk_sends_short_commits_to_the_connections_thread_until_it_is_quick_again(
+    sqlite_db: Database, hops: collections.Counter[str]
+) -> None:
+    await _write(sqlite_db, short=True)
+    timer: CommitTimer = sqlite_db._commits
+    timer.observe(0.050)  # one 50 ms fsync: the average is now well past the limit
+    assert not timer.on_loop()
+    hops.clear()
+    await _write(sqlite_db, short=True)
+    assert hops == {'commit': 1}  # off the loop, and still timed there: this disk's commit took far under 2 ms
+    assert timer.average_ms < 0.050 * 1000
+    while not timer.on_loop():
+        await _write(sqlite_db, short=True)
+    hops.clear()
+    await _write(sqlite_db, short=True)
+    assert hops == {}  # quick again: back on the loop
+
+
+def test_the_commit_average_follows_the_disk() -> None:
+    timer = CommitTimer()
+    assert timer.on_loop()  # a new process starts on the loop; its first commits are timed
+    timer.observe(0.0004)
+    assert timer.on_loop()
+    timer.observe(0.030)  # one 30 ms stall is enough to move off the loop
+    assert timer.average_ms > QUICK_COMMIT_MS and not timer.on_loop()
+    for _ in range(30):
+        timer.observe(0.0004)
+    assert timer.on_loop()
+
+
+async def test_a_short_unit_of_work_holds_the_write_lock_through_no_turn_of_the_loop(sqlite_db: Database) -> None:
+    """While a take or a call holds the lock nothing else runs: the lock is never seen held between two turns."""
+    turns = held = 0
+
+    async def watch() -> None:
+        nonlocal turns, held
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+            held += sqlite_db._write_lock is not None and sqlite_db._write_lock.locked()
+
+    async def write() -> None:
+        async with unit_of_work(sqlite_db, short=True) as uow:
+            await uow.session.execute(text('SELECT count(*) FROM audit_entry'))
+
+    await write()  # the pool's first connection
+    watcher = asyncio.get_running_loop().create_task(watch())
+    await asyncio.sleep(0)
+    for _ in range(5):
+        await write()
+        await asyncio.sleep(0)
+    watcher.cancel()
+    assert turns >= 5
+    assert held == 0
 
 
 async def test_a_long_write_hops_for_its_statements_too(sqlite_db: Database, hops: collections.Counter[str]) -> None:
@@ -57,9 +115,7 @@ async def test_a_long_write_hops_for_its_statements_too(sqlite_db: Database, hop
     assert hops == {'execute': 1, 'commit': 1}  # the SELECT
 
 
-async def test_a_read_hops_for_its_statement_and_its_rollback_but_not_its_begin(
-    sqlite_db: Database, hops: collections.Counter[str]
-) -> None:
+async def test_a_read_hops_for_its_statement_only(sqlite_db: Database, hops: collections.Counter[str]) -> None:
     async def read() -> None:
         async with sqlite_db.read_session() as s:
             await s.execute(text('SELECT count(*) FROM audit_entry'))
@@ -67,7 +123,7 @@ async def test_a_read_hops_for_its_statement_and_its_rollback_but_not_its_begin(
     await read()
     hops.clear()
     await read()
-    assert hops == {'execute': 1, 'rollback': 1}  # the read snapshot's end stays on the connection's thread
+    assert hops == {'execute': 1}  # the read snapshot's end (a rollback that waits for nothing) stays on the loop
 
 
 async def test_begin_immediate_waits_off_the_loop_for_another_processs_writer_then_writes(
@@ -85,6 +141,6 @@ async def test_begin_immediate_waits_off_the_loop_for_another_processs_writer_th
     other.commit()
     await asyncio.wait_for(writing, 5)
     other.close()
-    assert hops == {'execute': 1, 'commit': 1}  # the waiting BEGIN IMMEDIATE went to the connection's thread
+    assert hops == {'execute': 1}  # the waiting BEGIN IMMEDIATE went to the connection's thread (COMMIT: quick disk)
     async with sqlite_db.session() as s, s.begin():
         assert (await s.execute(text('PRAGMA busy_timeout'))).scalar() == 15_000  # the patience is back

@@ -1,13 +1,14 @@
 """One way to write: one transaction, then its events; services publish only what has been committed.
 
-`unit_of_work` takes the process's SQLite write lock (FIFO hand-over, app/db.py), opens one session and
-one transaction, commits, and only then publishes the events the work emitted. The lock is not
-re-entrant: code running inside a unit of work writes through `uow.session` (the services' `*_in(s, ...)`
-helpers), never through another unit of work.
+`unit_of_work` opens one session, takes the process's SQLite write lock (FIFO hand-over, app/db.py) for its one
+transaction, commits, lets the lock go before the session closes (the transaction has ended; a close may wait for
+the loop), and only then publishes the events the work emitted. The lock is not re-entrant: code running inside a
+unit of work writes through `uow.session` (the services' `*_in(s, ...)` helpers), never through another unit of work.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ async def unit_of_work(
     """Commit, then publish. `apply_first` sees each event before the bus does, so the caller's own
     in-memory state is current when it answers (the bus copy is then recognised and skipped).
     Without a bus the work writes only; emitting then is a programming error. `short`: see Database.session."""
-    async with db.write_lock(), db.session(short=short) as session, session.begin():
+    async with db.session(short=short) as session, db.write_lock(), session.begin():
         uow = UnitOfWork(session, bus)
         yield uow
     for event in uow.events:
@@ -55,6 +56,9 @@ async def unit_of_work(
             apply_first(event)
         assert bus is not None  # emit() refuses events without one
         await bus.publish(event)
+    # A short write on SQLite never suspends (app/db.py): one turn of the loop after each unit of work, outside the
+    # lock, so that a task writing in a loop (a sweep, a batch, one window's calls) lets every other task run between.
+    await asyncio.sleep(0)
 
 
 class Service:

@@ -94,12 +94,11 @@ class CommitTimer:
     passes QUICK_COMMIT_MS the commits go back to the connection's thread, and return when the disk is quick again.
     """
 
-    def __init__(self, quick_ms: float = QUICK_COMMIT_MS) -> None:
-        self.quick_ms = quick_ms
+    def __init__(self) -> None:
         self.average_ms = 0.0
 
     def on_loop(self) -> bool:
-        return self.average_ms <= self.quick_ms
+        return self.average_ms <= QUICK_COMMIT_MS
 
     def observe(self, seconds: float) -> None:
         self.average_ms += COMMIT_WEIGHT * (seconds * 1000 - self.average_ms)

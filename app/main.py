@@ -55,6 +55,7 @@ from pages import hardening
 from pages.guard import Guard
 from pages.parts import Parts
 from pages.session_watch import SessionWatch
+from pages.startup_gate import StartupGate
 from seed.schema import read_vocabulary
 from twin import live
 from twin.board_feed import CALL_EVENTS, BoardFeed
@@ -310,6 +311,8 @@ def _async(action: Callable[[], object]) -> Stop:
 def configure() -> None:
     """Register middleware, API, pages and lifecycle hooks on NiceGUI's app."""
     settings = get_settings()
+    root = Root()
+    app.add_middleware(StartupGate, started=root.started)  # innermost: a page's start-up wait is before its timer
     app.add_middleware(hardening.UploadGuard, secret=_session_secret())  # the last added runs first
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, limit_for=hardening.route_body_limit)
     app.add_middleware(SecurityHeaders)
@@ -321,7 +324,6 @@ def configure() -> None:
         _include(api)
     install_docs(app, router)
     name_loading_bar(settings.lang)
-    root = Root()
     app.state.halltwin = root  # Starlette's per-app state: tests and diagnostics reach the running parts here
     app.state.runtime = root.runtime  # what the API's dependencies await (app/api/deps.py)
     root.devices.mount(app, settings)

@@ -194,6 +194,10 @@ class Startup(Generic[T]):
         self._parts = parts
         self._opened.set()
 
+    @property
+    def is_open(self) -> bool:
+        return self._parts is not None
+
     def close(self) -> None:
         """No request may reach parts that are stopping (or left over from an earlier start)."""
         self._parts = None

@@ -86,11 +86,12 @@ class AssistantBox:
             if shown is None:
                 self._handoff(reply)
                 return
-            self._best(reply.answers[0], shown)
+            quiet = self._best(reply.answers[0], shown)
             if len(reply.answers) > 1:
                 ui.label(t('assistant.others')).classes('text-sm text-grey-7')
                 for other in reply.answers[1:]:
                     _other(other)
+        await self._quiet(quiet, reply.answers[0], shown)
 
     def _handoff(self, reply: Reply) -> None:
         with tid(ui.column(), 'assistant-handoff').classes('w-full gap-1 bg-amber-1 rounded p-2'):
@@ -100,7 +101,8 @@ class AssistantBox:
                 link = ui.link(t('assistant.human'), f'tel:{reply.phone}')
                 tid(link, 'assistant-call').classes('text-base font-bold')
 
-    def _best(self, answer: Answer, shown: guide.Guide) -> None:
+    def _best(self, answer: Answer, shown: guide.Guide) -> ui.column:
+        """The best answer; returns where its quiet hours go once they are known."""
         with tid(ui.column(), f'assistant-answer-{answer.code}').classes('w-full gap-2'):
             ui.label(t('assistant.best')).classes('text-xs text-grey-7')
             ui.label(pick(answer.name, answer.name_en)).classes('text-lg font-bold text-primary leading-tight')
@@ -117,7 +119,9 @@ class AssistantBox:
             ui.label(' → '.join('＋'.join(step.name for step in stage.steps) for stage in shown.stages)).classes(
                 'text-sm'
             )
-            self._ways_on(answer, shown)
+            quiet = ui.column().classes('w-full gap-2')
+            self._ways_on(answer)
+        return quiet
 
     def _materials(self, checklist: materials.Checklist) -> None:
         ui.label(t('assistant.materials')).classes('font-bold')
@@ -127,9 +131,13 @@ class AssistantBox:
                 mark = '✔' if required else '？'
                 ui.label(f'{mark} {pick(item.name, item.name_en)}').classes('text-sm')
 
-    def _ways_on(self, answer: Answer, shown: guide.Guide) -> None:
-        quiet = [hour for day in shown.best_times for hour in day.hours if hour.quiet][:3]
-        if quiet:
+    async def _quiet(self, place: ui.column, answer: Answer, shown: guide.Guide) -> None:
+        """The three quietest coming hours, each a booking link (unless a newer question cleared the answer)."""
+        waits = await self.assistant.expected_waits(shown)
+        quiet = [hour for day in waits for hour in day.hours if hour.quiet][:3]
+        if not quiet or place.is_deleted:
+            return
+        with place:
             ui.label(t('assistant.quiet')).classes('font-bold')
             with ui.row().classes('gap-2'):
                 for hour in quiet:
@@ -140,6 +148,8 @@ class AssistantBox:
                     tid(link, f'assistant-book-{local.strftime("%m%d-%H")}').classes(
                         'text-sm px-2 py-1 rounded border border-primary no-underline'
                     )
+
+    def _ways_on(self, answer: Answer) -> None:
         query = f'?{urlencode(answer.answers)}' if answer.answers else ''
         with ui.row().classes('gap-3'):
             tid(ui.link(t('assistant.full'), f'/guide/{answer.code}{query}'), 'assistant-full').classes('text-sm')

@@ -2,8 +2,8 @@
 (流程模拟), when it is quiet, and the ways on (book a quiet slot, take a number remotely).
 
 Answers live in this page only; each change asks the guide service again (checklist and 秒批/零材料
-flags follow the answers) and redraws those two sections. The best-time table is drawn once: it is the
-same for every answer.
+flags follow the answers) and redraws those two sections. The best-time table is drawn once, after the rest
+of the page (it is the same for every answer, and the first read of a hall hour fits the forecast: seconds).
 """
 
 from __future__ import annotations
@@ -77,7 +77,12 @@ class GuideScreen:
         self._questions()
         self.personal = ui.column().classes('w-full gap-3')
         self._draw_personal()
-        self._best_times()
+        with tid(ui.card(), 'guide-best').classes('w-full p-3 gap-2 no-shadow border'):
+            ui.label(t('guide.best')).classes('text-lg font-bold')
+            self.best = ui.column().classes('w-full gap-2')
+            with self.best:
+                tid(ui.label(t('guide.best.loading')), 'guide-best-loading').classes('text-grey-7')
+        ui.timer(0, self._fill_best_times, once=True)
 
     def _live(self) -> None:
         wait = self.shown.live_wait_minutes
@@ -173,10 +178,12 @@ class GuideScreen:
                     for step in stage.steps:
                         _step(step)
 
-    def _best_times(self) -> None:
-        days = self.shown.best_times
-        with tid(ui.card(), 'guide-best').classes('w-full p-3 gap-2 no-shadow border'):
-            ui.label(t('guide.best')).classes('text-lg font-bold')
+    async def _fill_best_times(self) -> None:
+        days = await self.service.expected_waits(self.shown.service_id)
+        if self.best.is_deleted:  # the citizen left while it was worked out
+            return
+        self.best.clear()
+        with self.best:
             if not days:
                 ui.label(t('guide.best.none')).classes('text-grey-7')
                 return

@@ -39,6 +39,7 @@ register(
             'Expected wait in minutes per hour, from past visits; lighter is quieter, ★ marks the quietest.',
         ),
         'guide.best.none': ('暂无预测数据', 'No forecast yet'),
+        'guide.best.loading': ('正在按历史客流测算各时段的等候时间…', "Working out each hour's wait from past visits…"),
         'guide.book': ('预约 {time}', 'Book {time}'),
         'guide.quiet': ('推荐时段', 'Quiet slots'),
         'guide.hour': ('时', 'h'),

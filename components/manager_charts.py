@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from nicegui import ui
 
 from app.services.day_series import WAIT_BIN_MINUTES, DaySeries
+from app.services.forecast_today import TodayForecast
 from components import manager_texts  # noqa: F401 - registers the texts
 from components.testids import tid
 from components.texts import t
@@ -125,8 +126,10 @@ def queues_figure(series: DaySeries | None, tz: ZoneInfo) -> dict[str, Any]:
     return {'data': data, 'layout': _empty(layout, not lines), 'config': CONFIG}
 
 
-def manager_charts(feed: HallFeed, *, forecast: dict[int, float] | None, tz: ZoneInfo) -> None:
-    """Three charts side by side; they follow the feed's series until this page goes away."""
+def manager_charts(feed: HallFeed, *, today: TodayForecast | None, tz: ZoneInfo) -> None:
+    """Three charts side by side; they follow the feed's series until this page goes away. The forecast line
+    joins the arrivals once read: the day's first read fits the model (seconds), and the page does not wait."""
+    forecast: dict[int, float] | None = None
     with ui.grid(columns='repeat(auto-fit, minmax(22rem, 1fr))').classes('w-full gap-3'):
         arrivals = tid(ui.plotly(arrivals_figure(feed.series, forecast)), 'chart-arrivals').classes('w-full h-64')
         waits = tid(ui.plotly(waits_figure(feed.series)), 'chart-waits').classes('w-full h-64')
@@ -137,4 +140,13 @@ def manager_charts(feed: HallFeed, *, forecast: dict[int, float] | None, tz: Zon
         waits.update_figure(waits_figure(series))
         queues.update_figure(queues_figure(series, tz))
 
+    async def read_forecast() -> None:
+        nonlocal forecast
+        if today is None:
+            return
+        forecast = await today.hourly()
+        if not arrivals.is_deleted:
+            arrivals.update_figure(arrivals_figure(feed.series, forecast))
+
     feed.series_changed.subscribe(on_series)
+    ui.timer(0, read_forecast, once=True)

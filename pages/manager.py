@@ -73,7 +73,6 @@ async def manager_page(started: Started, request: Request) -> Response | None:
     feed = parts.hall_feed
     tz = rt.settings.tz
     address = address_of(request, rt.settings.trusted_proxies)
-    forecast = await parts.today_forecast.hourly() if parts.today_forecast is not None else None
 
     async def acknowledge(alert_id: int) -> None:
         principal = await session.recheck()
@@ -105,7 +104,7 @@ async def manager_page(started: Started, request: Request) -> Response | None:
                     visit_queue(feed, tz=tz)
         with ui.card().classes('w-full p-3 gap-2'):
             ui.label(t('manager.charts')).classes('text-lg font-bold')
-            manager_charts(feed, forecast=forecast, tz=tz)
+            manager_charts(feed, today=parts.today_forecast, tz=tz)
         _planning_panels(parts, session)
     follow_sent_handoffs(parts.journey_feed, session.principal.name)  # a manager's API send answered "pending"
 

@@ -15,6 +15,7 @@ from nicegui.testing import User
 
 from app.clock import hall_day, utcnow
 from app.db import Database
+from app.services.guide import BestTimes, DayWaits
 from app.settings import get_settings
 from seed import load_seed
 from seed.history import ensure_history
@@ -23,6 +24,7 @@ from tests.dbs import SqliteTemplate
 
 SECRET = b'guide-page-secret-0123456789-0123456789'
 PATIENT = 40  # retries of 0.1 s: an answer re-reads the guide on its own task
+FORECAST = 600  # retries of 0.1 s: the wait table follows the page once a year of history is fitted
 
 
 def texts_in(user: User, marker: str) -> list[str]:
@@ -171,9 +173,29 @@ async def test_an_unknown_service_and_refused_answers_are_said_in_words(seeded_u
     await shows(user, 'guide-materials', '如果是「二手房」才需要')  # shown without the answer
 
 
+async def test_the_page_is_drawn_while_the_wait_table_is_still_being_worked_out(
+    seeded_history_ui: None, user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = asyncio.Event()
+    of = BestTimes.of
+
+    async def slow(self: BestTimes, service_id: int) -> list[DayWaits]:
+        await held.wait()  # a forecast fit that takes as long as the test says
+        return await of(self, service_id)
+
+    monkeypatch.setattr(BestTimes, 'of', slow)
+    await user.open('/guide/RE-TRANSFER')
+    await user.should_see(marker='guide-materials')
+    await user.should_see(marker='guide-best-loading')
+    await user.should_not_see(marker='guide-wait-table')
+    held.set()
+    await user.should_see(marker='guide-wait-table', retries=FORECAST)
+    await user.should_not_see(marker='guide-best-loading')
+
+
 async def test_quiet_hours_offer_a_booking_link_to_their_half_hour_slot(seeded_history_ui: None, user: User) -> None:
     await user.open('/guide/RE-TRANSFER')
-    await user.should_see(marker='guide-wait-table')
+    await user.should_see(marker='guide-wait-table', retries=FORECAST)
     await user.should_see(marker='guide-quiet')
     links = [str(link.props['href']) for link in user.find(ui.link).elements]
     booking = [href for href in links if href.startswith('/book/')]

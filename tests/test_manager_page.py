@@ -135,6 +135,22 @@ async def test_the_floor_panel_shows_a_window(manager_hall: Devices, ui_hall: Sm
     await user.should_see('叫号')  # the window's last ticket transition, from TicketEvent
 
 
+async def test_the_arrivals_chart_gains_the_forecast_line_after_the_page_is_drawn(
+    manager_hall: Devices, user: User
+) -> None:
+    await log_in(user, 'boss', 'Manager-01-pass')
+    await user.open('/manager')
+    (chart,) = user.find(marker='chart-arrivals').elements
+    assert isinstance(chart, ui.plotly)
+
+    def names() -> list[str]:
+        figure = chart.figure
+        assert isinstance(figure, dict)
+        return [trace.get('name') for trace in figure['data']]
+
+    await eventually(lambda: '预测' in names())
+
+
 async def test_the_map_shows_who_is_booked_for_the_hour_ahead(
     manager_hall: Devices, ui_hall: SmallHall, user: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:

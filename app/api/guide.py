@@ -159,7 +159,7 @@ class GuideOut(BaseModel):
     windows: list[WindowOut]  # the windows serving it, with their own hours
 
     @classmethod
-    def of(cls, guide: Guide) -> GuideOut:
+    def of(cls, guide: Guide, waits: tuple[DayWaits, ...]) -> GuideOut:
         answers = guide.checklist.answers
         return cls(
             service=ServiceListItem.of(guide.entry),
@@ -177,7 +177,7 @@ class GuideOut(BaseModel):
             ],
             complete=guide.checklist.complete,
             steps=[StageOut.of(stage) for stage in guide.stages],
-            best_times=[DayOut.of(day) for day in guide.best_times],
+            best_times=[DayOut.of(day) for day in waits],
             hall_open=guide.hall_open,
             live_wait_minutes=guide.live_wait_minutes,
             windows=[
@@ -208,4 +208,6 @@ async def service_guide(code: str, request: Request, rt: RuntimeDep) -> GuideOut
     """One service: description, questions, the checklist for the answers given as query parameters
     (`?property_type=second_hand`), the workflow's steps (流程模拟), the expected wait per opening hour for the
     coming days with the quietest hours marked, and the live wait of a number taken now. No login."""
-    return GuideOut.of(await _guide(rt).guide(code, dict(request.query_params)))
+    service = _guide(rt)
+    shown = await service.guide(code, dict(request.query_params))
+    return GuideOut.of(shown, await service.expected_waits(shown.service_id))

@@ -23,7 +23,7 @@ from app.services.assistant_index import AssistantIndex, Reason, Segmenter, Serv
 from app.services.assistant_vocabulary import Vocabulary
 from app.services.deps import Deps
 from app.services.errors import Invalid
-from app.services.guide import Guide, GuideService, read_catalogue
+from app.services.guide import DayWaits, Guide, GuideService, read_catalogue
 from app.services.limits import Limit
 from app.services.principal import Principal
 from app.services.uow import Service
@@ -127,6 +127,10 @@ class AssistantService(Service):
     async def guide(self, answer: Answer) -> Guide:
         """The answer's service as /guide shows it: checklist for the answered questions, steps, waits."""
         return await self.guide_service.guide(answer.code, answer.answers)
+
+    async def expected_waits(self, shown: Guide) -> tuple[DayWaits, ...]:
+        """The answer's coming days' waits, for its quiet hours (slow on a new hall hour: drawn after the rest)."""
+        return await self.guide_service.expected_waits(shown.service_id)
 
     async def catalogue(self) -> list[ServiceText]:
         """The guide's catalogue (`guide.read_catalogue`) as the index reads it: same services, same order."""

@@ -15,6 +15,7 @@ from `roll_up`, which adds each finished day's real tickets (simulated ones are 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -251,6 +252,7 @@ class ForecastService(Service):
         self.prompts = prompts or {}
         self._model: ForecastModel | None = None
         self._fitted_for: dt.date | None = None
+        self._fitting = asyncio.Lock()  # the day's first readers (a guide page, a manager page) share one fit
         self.recent: Recent[Any] = Recent(READS_SECONDS)
 
     def forget(self) -> None:
@@ -263,12 +265,13 @@ class ForecastService(Service):
 
     async def model(self) -> ForecastModel:
         """The model for today: refitted once per hall day, after rolling up the days not yet in history."""
-        today = self.today
-        if self._model is None or self._fitted_for != today:
-            await self.catch_up()
-            self._model = await self._fit(today)
-            self._fitted_for = today
-        return self._model
+        async with self._fitting:
+            today = self.today
+            if self._model is None or self._fitted_for != today:
+                await self.catch_up()
+                self._model = await self._fit(today)
+                self._fitted_for = today
+            return self._model
 
     async def _fit(self, today: dt.date) -> ForecastModel:
         since = today - dt.timedelta(days=HISTORY_DAYS)

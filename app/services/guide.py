@@ -327,12 +327,12 @@ class ServingWindow:
 
 @dataclass(frozen=True)
 class Guide:
+    service_id: int
     entry: CatalogueEntry
     questions: tuple[materials.Question, ...]
     checklist: materials.Checklist
     exempt: frozenset[str]  # checklist names that department data can replace (零材料, with consent)
     stages: tuple[Stage, ...]
-    best_times: tuple[DayWaits, ...]
     hall_open: bool  # the hall issues numbers now (a working day, opening hours)
     live_wait_minutes: float | None  # a number taken now (None: closed, or no window serves it now)
     windows: tuple[ServingWindow, ...]  # where it is handled, by window number
@@ -381,18 +381,22 @@ class GuideService(Service):
         service, department = row
         checklist = materials.checklist(service, given)
         entry = _entry(service, department)
-        best = await self.best_times.of(service.id or 0) if self.best_times else []
         return Guide(
+            service_id=service.id or 0,
             entry=entry,
             questions=tuple(materials.questions(service)),
             checklist=checklist,
             exempt=frozenset(exempt_materials(service)),
             stages=tuple(steps(service, departments, entry.department, checklist)),
-            best_times=tuple(best),
             hall_open=is_open(self.clock(), self.tz),
             live_wait_minutes=self._live_wait(service.id or 0),
             windows=windows,
         )
+
+    async def expected_waits(self, service_id: int) -> tuple[DayWaits, ...]:
+        """The coming days' expected waits per opening hour, quietest marked. Apart from `guide` because the
+        first read of a hall hour fits the forecast (seconds on a year of history): a page draws without it."""
+        return tuple(await self.best_times.of(service_id)) if self.best_times else ()
 
     def _live_wait(self, service_id: int) -> float | None:
         """The wait of a number taken now, as the kiosk and /track estimate it (none while the hall is closed)."""

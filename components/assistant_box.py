@@ -134,16 +134,16 @@ class AssistantBox:
     async def _quiet(self, place: ui.column, answer: Answer, shown: guide.Guide) -> None:
         """The three quietest coming hours, each a booking link (unless a newer question cleared the answer)."""
         waits = await self.assistant.expected_waits(shown)
-        quiet = [hour for day in waits for hour in day.hours if hour.quiet][:3]
+        quiet = [hour.book_at for day in waits for hour in day.hours if hour.quiet and hour.book_at][:3]
         if not quiet or place.is_deleted:
             return
         with place:
             ui.label(t('assistant.quiet')).classes('font-bold')
             with ui.row().classes('gap-2'):
-                for hour in quiet:
-                    local = hour.start.astimezone(self.tz)
+                for book_at in quiet:
+                    local = book_at.astimezone(self.tz)
                     link = ui.link(
-                        t('assistant.book', time=local.strftime('%m-%d %H:%M')), book_path(answer.code, hour.start)
+                        t('assistant.book', time=local.strftime('%m-%d %H:%M')), book_path(answer.code, book_at)
                     )
                     tid(link, f'assistant-book-{local.strftime("%m%d-%H")}').classes(
                         'text-sm px-2 py-1 rounded border border-primary no-underline'

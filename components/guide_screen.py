@@ -192,17 +192,17 @@ class GuideScreen:
             ui.label(t('guide.quiet')).classes('font-bold mt-1')
             with tid(ui.column(), 'guide-quiet').classes('w-full gap-1'):
                 for day in days:
-                    quiet = [hour for hour in day.hours if hour.quiet]
+                    quiet = [(hour, hour.book_at) for hour in day.hours if hour.quiet and hour.book_at]
                     if not quiet:
                         continue
                     with ui.row().classes('w-full items-center gap-2'):
                         ui.label(_day_label(day.day)).classes('text-sm w-20 shrink-0')
-                        for hour in quiet:
-                            local = hour.start.astimezone(self.tz)
+                        for hour, book_at in quiet:
                             link = ui.link(
-                                t('guide.book', time=local.strftime('%H:%M')),
-                                book_path(self.shown.entry.code, hour.start),
+                                t('guide.book', time=book_at.astimezone(self.tz).strftime('%H:%M')),
+                                book_path(self.shown.entry.code, book_at),
                             )
+                            local = hour.start.astimezone(self.tz)
                             tid(link, f'guide-book-{local.strftime("%m%d-%H")}').classes(
                                 'text-sm px-2 py-1 rounded border border-primary no-underline'
                             )

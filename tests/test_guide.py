@@ -15,7 +15,7 @@ from app.models.operations import ArrivalHistory
 from app.services import materials
 from app.services.errors import Invalid, NotFound
 from app.services.forecast import ForecastService
-from app.services.guide import BestTimes, GuideService
+from app.services.guide import BestTimes, GuideService, bookable
 from app.services.hall_hours import HOURS, is_working_day, local_moment
 from app.services.kiosk_catalogue import load_catalogue
 from app.services.queue import QueueService
@@ -201,6 +201,26 @@ async def test_best_times_today_start_at_the_current_hour_and_are_kept_for_the_h
     assert await times.of(service_id) is first  # the same hour: computed once, shared
     clock.advance(20)  # 14:10: the 13:00 hour is over
     assert (await times.of(service_id))[0].hours[0].start.astimezone(settings.tz).hour == 14
+
+
+async def test_an_hour_under_way_books_from_its_next_slot_and_a_spent_one_not_at_all(
+    db: Database, hall: SmallHall, clock: FakeClock, settings: Settings, forecast: ForecastService
+) -> None:
+    clock.now = local_moment(dt.date(2026, 11, 30), 13, settings.tz, minute=20)  # Monday 13:20
+    service_id = await _plant_history(db, hall, dt.date(2026, 11, 30))
+    days = await BestTimes(forecast.deps, forecast).of(service_id)
+
+    def books(now: dt.datetime) -> dict[int, dt.datetime | None]:
+        today = bookable(days, now, settings.tz, slot_minutes=30)[0]
+        return {h.start.astimezone(settings.tz).hour: h.book_at for h in today.hours}
+
+    at_1320 = books(clock.now)
+    assert at_1320[13] == local_moment(dt.date(2026, 11, 30), 13, settings.tz, minute=30)
+    assert at_1320[14] == local_moment(dt.date(2026, 11, 30), 14, settings.tz)
+    assert books(clock.now + dt.timedelta(minutes=9))[13] == at_1320[13]  # 13:29: the 13:30 slot is still ahead
+    assert books(clock.now + dt.timedelta(minutes=10))[13] is None  # 13:30: both slots of the hour have begun
+    tomorrow = bookable(days, clock.now, settings.tz, slot_minutes=30)[1]
+    assert all(h.book_at == h.start for h in tomorrow.hours)
 
 
 async def test_best_times_are_recomputed_after_a_configuration_change_within_the_hour(

@@ -117,6 +117,7 @@ class HourOut(BaseModel):
     expected_arrivals: float
     wait_minutes: float
     quiet: bool
+    book_at: dt.datetime | None  # its first booking slot not yet begun (null: none left to book)
 
 
 class DayOut(BaseModel):
@@ -128,7 +129,13 @@ class DayOut(BaseModel):
         return cls(
             day=day.day,
             hours=[
-                HourOut(start=h.start, expected_arrivals=h.arrivals, wait_minutes=h.wait_minutes, quiet=h.quiet)
+                HourOut(
+                    start=h.start,
+                    expected_arrivals=h.arrivals,
+                    wait_minutes=h.wait_minutes,
+                    quiet=h.quiet,
+                    book_at=h.book_at,
+                )
                 for h in day.hours
             ],
         )

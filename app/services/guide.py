@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from sqlmodel import select
@@ -22,6 +22,7 @@ from sqlmodel.sql.expression import Select
 from app.db import Database
 from app.models.hall import Department, ServiceItem, Window, WindowService
 from app.services import materials, workflow
+from app.services.booking_slots import day_slots
 from app.services.deps import Deps
 from app.services.errors import Invalid, NotFound
 from app.services.forecast import ForecastModel, ForecastService
@@ -191,6 +192,7 @@ class HourWait:
     arrivals: float  # the forecast's expected arrivals of this service in the hour
     wait_minutes: float  # expected wait before a window calls (capped at staffing.MAX_WAIT)
     quiet: bool  # one of the day's quietest hours
+    book_at: dt.datetime | None = None  # its first booking slot not yet begun, as read (None: none left to book)
 
 
 @dataclass(frozen=True)
@@ -256,6 +258,21 @@ def week_waits(
                     )
                 )
     return table
+
+
+def bookable(days: Iterable[DayWaits], now: dt.datetime, tz: ZoneInfo, slot_minutes: int) -> tuple[DayWaits, ...]:
+    """Each hour with the first booking slot of it that has not begun: the table is kept for the hour while the
+    clock moves on, and booking takes only a slot still ahead (an hour under way books from its next slot)."""
+    hour = dt.timedelta(hours=1)
+    shown = []
+    for day in days:
+        starts = [start for start, _ in day_slots(day.day, tz, slot_minutes) if start > now]
+        hours = tuple(
+            replace(waits, book_at=next((s for s in starts if waits.start <= s < waits.start + hour), None))
+            for waits in day.hours
+        )
+        shown.append(DayWaits(day.day, hours))
+    return tuple(shown)
 
 
 class BestTimes:
@@ -396,7 +413,8 @@ class GuideService(Service):
     async def expected_waits(self, service_id: int) -> tuple[DayWaits, ...]:
         """The coming days' expected waits per opening hour, quietest marked. Apart from `guide` because the
         first read of a hall hour fits the forecast (seconds on a year of history): a page draws without it."""
-        return tuple(await self.best_times.of(service_id)) if self.best_times else ()
+        days = await self.best_times.of(service_id) if self.best_times else []
+        return bookable(days, self.clock(), self.tz, self.settings.booking_slot_minutes)
 
     def _live_wait(self, service_id: int) -> float | None:
         """The wait of a number taken now, as the kiosk and /track estimate it (none while the hall is closed)."""

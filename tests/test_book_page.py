@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 from nicegui.testing import User
@@ -14,6 +15,17 @@ from tests.running import ready
 
 ui_journey_hall = journeyhall.ui_journey_hall_fixture
 PATIENT = 40  # retries of 0.1 s: a tap writes its booking before the page redraws, longer than 0.3 s under load
+
+
+async def drawn_for(user: User, day: dt.date) -> None:
+    """Wait until the page is redrawn for the day tapped (its chip drawn as chosen): the tap reads its slots first."""
+    for _ in range(PATIENT):
+        with user:
+            chips = user.find(marker=f'book-day-{day.isoformat()}').elements
+        if any('unelevated' in chip.props for chip in chips):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f'the page was not redrawn for {day}')
 
 
 async def days() -> list[dt.date]:
@@ -72,6 +84,7 @@ async def test_a_refusal_is_shown_in_words_and_the_slots_stay(ui_journey_hall: J
     await bookings.book(me, 'SVC-A', (await bookings.slots('SVC-A', second))[0].start)
     await user.open('/book/SVC-C')
     user.find(marker=f'book-day-{second.isoformat()}').click()
+    await drawn_for(user, second)  # else, before 09:00 hall time, today's own 09:00 is there to tap
     user.find(marker='book-slot-0900').click()
     await user.should_see(marker='book-error', content='最多同时保留3个预约', retries=PATIENT)
     await user.should_see(marker='book-slots', retries=PATIENT)

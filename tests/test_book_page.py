@@ -44,12 +44,14 @@ async def test_one_tap_books_a_slot_shows_its_qr_and_cancel_frees_it(ui_journey_
     await user.should_see(marker='book-service', content='事项丙', retries=PATIENT)
     day = (await days())[1]
     user.find(marker=f'book-day-{day.isoformat()}').click()
-    await user.should_see(marker='book-slot-0900', retries=PATIENT)
+    await drawn_for(user, day)
     user.find(marker='book-slot-0900').click()
     await user.should_see(marker='book-done', retries=PATIENT)
     await user.should_see(marker='book-qr', retries=PATIENT)
     bookings = await (await ready()).journey.bookings.bookings_of(me)
-    assert [(b.status, b.start.astimezone(dt.UTC).hour) for b in bookings] == [(AppointmentStatus.BOOKED, 1)]
+    assert [(b.status, b.start.astimezone(dt.UTC)) for b in bookings] == [
+        (AppointmentStatus.BOOKED, dt.datetime.combine(day, dt.time(1), dt.UTC))  # 09:00 hall time, that day
+    ]
     await user.should_see(marker='book-reference', content=bookings[0].reference, retries=PATIENT)
     user.find(marker='book-cancel').click()
     await user.should_see(marker='book-days', retries=PATIENT)

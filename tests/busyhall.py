@@ -6,7 +6,8 @@ Also runnable as a worker in its own OS process (tests/test_concurrency.py start
 
 It prints `ready`, waits for one line on stdin (the start signal, so all workers begin together),
 then serves its windows concurrently (call next, complete, until the queue is empty) and prints
-one JSON line: {"served": {window_id: [ticket ids in call order]}}.
+one JSON line: {"served": {window_id: [ticket ids in call order]}, "began": t, "ended": t}, the wall
+times (time.time()) at which it started serving and found the queue empty.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import datetime as dt
 import json
 import sys
+import time
 import traceback
 from dataclasses import dataclass
 
@@ -111,7 +113,14 @@ async def serve_window(queue: QueueService, window_id: int) -> list[int]:
         await queue.complete(window_id, caller=DESK)
 
 
-async def _worker(url: str, hall_id: int, window_ids: list[int]) -> dict[int, list[int]]:
+@dataclass(frozen=True)
+class WorkerRun:
+    served: dict[int, list[int]]
+    began: float
+    ended: float
+
+
+async def _worker(url: str, hall_id: int, window_ids: list[int]) -> WorkerRun:
     settings = load_settings()
     db = Database(url, audit_key=settings.key(Purpose.AUDIT))
     bus = InProcessBus()
@@ -121,8 +130,9 @@ async def _worker(url: str, hall_id: int, window_ids: list[int]) -> dict[int, li
             await s.get(Hall, hall_id)
         print('ready', flush=True)
         await asyncio.to_thread(sys.stdin.readline)
+        began = time.time()
         results = await asyncio.gather(*(serve_window(queue, w) for w in window_ids))
-        return dict(zip(window_ids, results, strict=True))
+        return WorkerRun(dict(zip(window_ids, results, strict=True)), began, time.time())
     finally:
         await bus.stop()
         await db.dispose()
@@ -131,11 +141,11 @@ async def _worker(url: str, hall_id: int, window_ids: list[int]) -> dict[int, li
 def main(argv: list[str]) -> int:
     url, hall_id, windows = argv
     try:
-        served = asyncio.run(_worker(url, int(hall_id), [int(w) for w in windows.split(',')]))
+        run = asyncio.run(_worker(url, int(hall_id), [int(w) for w in windows.split(',')]))
     except Exception:
         traceback.print_exc()
         return 1
-    print(json.dumps({'served': served}), flush=True)
+    print(json.dumps({'served': run.served, 'began': run.began, 'ended': run.ended}), flush=True)
     return 0
 
 

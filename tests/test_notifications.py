@@ -296,6 +296,45 @@ async def test_waiting_citizens_hear_when_three_are_ahead_and_where_to_go(
         notices.detach()
 
 
+async def test_a_queue_notice_is_pushed_by_its_own_commit_and_only_a_text_waits_for_the_delivery_job(
+    db: Database,
+    journey: Journey,
+    journey_hall: JourneyHall,
+    hall_queue: QueueService,
+    bus: InProcessBus,
+    clock: FakeClock,
+) -> None:
+    pushed: list[Event] = []
+    bus.subscribe(pushed.append, NotificationSent)
+    kicks: list[None] = []
+    journey.notifications.waker = lambda: kicks.append(None)
+    live = await hall_queue.start_live()
+    notices = QueueNotices(hall_queue.deps, live, journey.notifications)
+    notices.attach()
+    try:
+        for _ in range(2):
+            await hall_queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)
+            clock.advance(1)
+        await bus.drain()
+        [near] = await rows(db)
+        assert (near.kind, near.channel, near.status, near.attempts) == ('queue_near', 'push', 'sent', 1)
+        assert near.sent_at == near.created_at, 'sent by the commit that wrote it'
+        [event] = pushed
+        assert isinstance(event, NotificationSent)
+        assert (event.notification_id, event.ticket_id, event.text) == (near.id, near.ticket_id, near.text)
+        assert kicks == [], 'nothing left for the delivery job: it is not woken'
+        assert (await journey.notifications.deliver_due()).sent == 0, 'the job never sends a push copy again'
+
+        await citizen_with_phone(hall_queue)  # third in line: its "near" notice goes by text too
+        await bus.drain()
+        texted = [r for r in await rows(db) if r.channel == 'sms']
+        assert [r.status for r in texted] == ['pending'] and len(kicks) == 1
+        assert (await journey.notifications.deliver_due()).sent == 1
+        assert len(journey.sms.sent) == 1 and len(pushed) == 2
+    finally:
+        notices.detach()
+
+
 class Commits:
     """Counts the database's commits while it is entered: each is a durable write (an fsync on SQLite)."""
 

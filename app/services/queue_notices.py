@@ -21,6 +21,7 @@ from app.bus import Bus, Subscription
 from app.events import Event, TicketCalled, TicketEventBase, TicketResumed, TicketTransferred
 from app.models.ticket import Ticket
 from app.services import notifications
+from app.services.channels import PUSH
 from app.services.deps import Deps
 from app.services.live_queue import LiveQueue
 from app.services.messages import Template, message
@@ -107,19 +108,20 @@ class QueueNotices(Service):
         """Write every pending notice in one transaction; if it fails, they stay pending for the next event."""
         batch, self._pending = self._pending, {}
         try:
-            written = await self._insert(list(batch.values()))
+            queued = await self._insert(list(batch.values()))
         except BaseException:
             self._pending = batch | self._pending
             raise
         self.writes += 1
         for key in batch:
             self._remember(key)
-        if written:
+        if queued:
             self.notifier.kick()
 
-    async def _insert(self, batch: list[Pending]) -> int:
+    async def _insert(self, batch: list[Pending]) -> bool:
+        """Write the batch; whether it left rows for the delivery job (texts: the push copies went with the commit)."""
         now = self.clock()
-        written = 0
+        queued = False
         async with self._transaction() as uow:
             s = uow.session
             bound = {'ids': list({notice.ticket_id for notice in batch})}
@@ -132,7 +134,9 @@ class QueueNotices(Service):
                     continue
                 else:
                     text = message(Template.QUEUE_NEAR, number=row.number, ahead=notice.ahead)
-                written += await notifications.add(
+                citizen_id = row.citizen_id if row else None
+                channels = await notifications.channels_for(s, citizen_id)
+                written = await notifications.add(
                     s,
                     hall_id=self.hall_id,
                     key=notice.key,
@@ -140,9 +144,12 @@ class QueueNotices(Service):
                     message=text,
                     now=now,
                     ticket_id=notice.ticket_id,
-                    citizen_id=row.citizen_id if row else None,
+                    citizen_id=citizen_id,
+                    channels=channels,
+                    emit=uow.emit,
                 )
-        return written
+                queued |= bool(written) and any(channel != PUSH for channel in channels)
+        return queued
 
     def _remember(self, key: str) -> None:
         self._told[key] = None

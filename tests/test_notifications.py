@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 import sqlalchemy
@@ -260,6 +262,24 @@ async def test_arq_runs_the_delivery_job_against_redis(
         await jobs.stop()
 
 
+@contextlib.asynccontextmanager
+async def queue_notices(hall_queue: QueueService, journey: Journey) -> AsyncIterator[QueueNotices]:
+    """Queue notices following the hall's live queue while the block runs."""
+    notices = QueueNotices(hall_queue.deps, await hall_queue.start_live(), journey.notifications)
+    notices.attach()
+    try:
+        yield notices
+    finally:
+        notices.detach()
+
+
+async def take_plain(hall_queue: QueueService, clock: FakeClock, count: int) -> None:
+    """`count` plain tickets for SVC-C, a second apart."""
+    for _ in range(count):
+        await hall_queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)
+        clock.advance(1)
+
+
 async def test_waiting_citizens_hear_when_three_are_ahead_and_where_to_go(
     db: Database,
     journey: Journey,
@@ -268,13 +288,8 @@ async def test_waiting_citizens_hear_when_three_are_ahead_and_where_to_go(
     bus: InProcessBus,
     clock: FakeClock,
 ) -> None:
-    live = await hall_queue.start_live()
-    notices = QueueNotices(hall_queue.deps, live, journey.notifications)
-    notices.attach()
-    try:
-        for _ in range(6):
-            await hall_queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)
-            clock.advance(1)
+    async with queue_notices(hall_queue, journey):
+        await take_plain(hall_queue, clock, 6)
         await bus.drain()
         near = [r for r in await rows(db) if r.kind == 'queue_near']
         assert sorted(r.text for r in near) == [
@@ -292,29 +307,17 @@ async def test_waiting_citizens_hear_when_three_are_ahead_and_where_to_go(
         await hall_queue.recall(journey_hall.small.window_4, caller=DESK)
         await bus.drain()
         assert [r.text for r in await rows(db) if r.channel == 'push'].count('请C001号到4号窗口办理') == 2
-    finally:
-        notices.detach()
 
 
 async def test_a_queue_notice_is_pushed_by_its_own_commit_and_only_a_text_waits_for_the_delivery_job(
-    db: Database,
-    journey: Journey,
-    journey_hall: JourneyHall,
-    hall_queue: QueueService,
-    bus: InProcessBus,
-    clock: FakeClock,
+    db: Database, journey: Journey, hall_queue: QueueService, bus: InProcessBus, clock: FakeClock
 ) -> None:
     pushed: list[Event] = []
     bus.subscribe(pushed.append, NotificationSent)
     kicks: list[None] = []
     journey.notifications.waker = lambda: kicks.append(None)
-    live = await hall_queue.start_live()
-    notices = QueueNotices(hall_queue.deps, live, journey.notifications)
-    notices.attach()
-    try:
-        for _ in range(2):
-            await hall_queue.take_ticket(TicketCreate(service_code='SVC-C'), caller=DESK)
-            clock.advance(1)
+    async with queue_notices(hall_queue, journey):
+        await take_plain(hall_queue, clock, 2)
         await bus.drain()
         [near] = await rows(db)
         assert (near.kind, near.channel, near.status, near.attempts) == ('queue_near', 'push', 'sent', 1)
@@ -331,8 +334,6 @@ async def test_a_queue_notice_is_pushed_by_its_own_commit_and_only_a_text_waits_
         assert [r.status for r in texted] == ['pending'] and len(kicks) == 1
         assert (await journey.notifications.deliver_due()).sent == 1
         assert len(journey.sms.sent) == 1 and len(pushed) == 2
-    finally:
-        notices.detach()
 
 
 class Commits:

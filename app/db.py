@@ -80,6 +80,9 @@ DEFERRED_BEGINS = frozenset({'BEGIN', 'BEGIN DEFERRED', 'BEGIN TRANSACTION', 'BE
 # thread (only BEGIN IMMEDIATE waits for another writer; once it holds the lock, a short statement never waits), and
 # so does its COMMIT while the disk's commits are quick (the Database's CommitTimer, held here).
 _short_writes: ContextVar[CommitTimer | None] = ContextVar('halltwin_short_writes', default=None)
+# Set while a short read session runs (Database.read_session(short=True)): its statements (a point lookup by a unique
+# key) run on the caller's thread too, unless the database answers busy at once (then on the connection's thread).
+_short_reads: ContextVar[bool] = ContextVar('halltwin_short_reads', default=False)
 QUICK_COMMIT_MS = 2.0  # a short write's COMMIT runs on the event loop while the disk's commits average this or less
 COMMIT_WEIGHT = 0.2  # the newest commit's share of that average
 
@@ -116,7 +119,7 @@ class QuickConnection(aiosqlite.Connection):
     caller's thread instead of a round trip to the connection's thread (2-3 of the 3-4 hops of every statement,
     each a thread wake-up and a loop wake-up). What may wait stays on the connection's thread: BEGIN IMMEDIATE
     while another process holds the write lock (it waits up to busy_timeout; a free lock is taken here at once,
-    `_begin_without_waiting`), every statement (it takes its read snapshot or writes pages) and COMMIT
+    `_without_waiting`), every statement (it takes its read snapshot or writes pages) and COMMIT
     (fsync). The connection is used by one caller at a time (SQLAlchemy awaits each step), so the two threads never
     touch it at once; sqlite3 runs serialized (threadsafety 3) and is opened with check_same_thread=False.
 
@@ -126,7 +129,9 @@ class QuickConnection(aiosqlite.Connection):
     commits are quick (CommitTimer). Three more steps never wait: a deferred BEGIN (a read session's: it takes no
     lock until its first read), the end of a read snapshot (a read connection's rollback: nothing written, no lock
     to wait for) and the pool's rollback of a connection with no transaction open (after every commit), so they run
-    on the caller's thread as well. `reads_only`: this connection belongs to the read engine."""
+    on the caller's thread as well, and so do the statements of a short read session (`Database.read_session(short=
+    True)`: a point lookup) unless the database answers busy at once. `reads_only`: this connection belongs to the
+    read engine."""
 
     def __init__(self, *args: Any, reads_only: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -165,10 +170,11 @@ class QuickConnection(aiosqlite.Connection):
             if here and timer.on_loop():
                 return timer.run(fn)
             fn = update_wrapper(partial(timer.run, fn), fn)  # timed there too: a quick disk brings the commits back
-        if here and name == 'execute' and isinstance(owner, sqlite3.Cursor) and _is_begin_immediate(args):
-            taken = _begin_without_waiting(owner, args[0])
-            if taken is not None:
-                return taken
+        waits_only_if_busy = _is_begin_immediate(args) or (self.reads_only and _short_reads.get())
+        if here and name == 'execute' and isinstance(owner, sqlite3.Cursor) and waits_only_if_busy:
+            done = _without_waiting(owner, *args)
+            if done is not None:
+                return done
         return await super()._execute(fn, *args, **kwargs)
 
 
@@ -176,14 +182,15 @@ def _is_begin_immediate(args: tuple[Any, ...]) -> bool:
     return bool(args) and str(args[0]).lstrip()[:15].upper() == 'BEGIN IMMEDIATE'
 
 
-def _begin_without_waiting(cursor: sqlite3.Cursor, statement: str) -> sqlite3.Cursor | None:
-    """BEGIN IMMEDIATE on the caller's thread if the write lock is free now, else None (then it waits on the
-    connection's thread, up to the busy timeout). Within one process the write lock is handed over by
-    `Database.write_lock`, so only another process's writer (a tool, a second app) ever makes this None."""
+def _without_waiting(cursor: sqlite3.Cursor, *args: Any) -> sqlite3.Cursor | None:
+    """The statement on the caller's thread if the database does not answer busy now, else None (then it runs on the
+    connection's thread, waiting up to the busy timeout). For BEGIN IMMEDIATE: the write lock is free now (within one
+    process it is handed over by `Database.write_lock`, so only another process's writer ever makes this None). For a
+    short read: its snapshot is taken now (a WAL reader waits only while another connection recovers the WAL index)."""
     connection = cursor.connection
     connection.execute('PRAGMA busy_timeout=0')
     try:
-        return cursor.execute(statement)
+        return cursor.execute(*args)
     except sqlite3.OperationalError as error:
         if error.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
             raise
@@ -305,10 +312,17 @@ class Database:
         self.health.stored()
 
     @asynccontextmanager
-    async def read_session(self) -> AsyncIterator[AsyncSession]:
-        """A session for reads only: it never waits for, nor holds, the SQLite write lock."""
-        async with self._guarded(), self._opened(self._read_sessions, reads=True) as session:
-            yield session
+    async def read_session(self, *, short: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session for reads only: it never waits for, nor holds, the SQLite write lock.
+
+        `short`: point lookups by a unique key only (every bearer request's session check); on SQLite they run on the
+        event loop's thread (QuickConnection), saving the two thread hops each. Never for a scan or a report."""
+        token = _short_reads.set(short and self.is_sqlite)
+        try:
+            async with self._guarded(), self._opened(self._read_sessions, reads=True) as session:
+                yield session
+        finally:
+            _short_reads.reset(token)
 
     @asynccontextmanager
     async def _opened(self, sessions: async_sessionmaker[AsyncSession], *, reads: bool) -> AsyncIterator[AsyncSession]:

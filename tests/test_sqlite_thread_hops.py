@@ -19,7 +19,7 @@ import aiosqlite
 import pytest
 from sqlalchemy import text
 
-from app.db import QUICK_COMMIT_MS, CommitTimer, Database
+from app.db import QUICK_COMMIT_MS, CommitTimer, Database, _without_waiting
 from app.services.uow import unit_of_work
 
 
@@ -144,3 +144,34 @@ async def test_begin_immediate_waits_off_the_loop_for_another_processs_writer_th
     assert hops == {'execute': 1}  # the waiting BEGIN IMMEDIATE went to the connection's thread (COMMIT: quick disk)
     async with sqlite_db.session() as s, s.begin():
         assert (await s.execute(text('PRAGMA busy_timeout'))).scalar() == 15_000  # the patience is back
+
+
+async def test_a_short_read_never_hops_and_a_plain_read_still_does(
+    sqlite_db: Database, hops: collections.Counter[str]
+) -> None:
+    async def read(*, short: bool) -> int:
+        async with sqlite_db.read_session(short=short) as s:
+            return (await s.execute(text('SELECT count(*) FROM audit_entry'))).scalar_one()
+
+    await read(short=True)
+    hops.clear()
+    assert await read(short=True) == 0
+    assert hops == {}  # the session check of every bearer request: BEGIN, SELECT, fetch and the end on the loop
+    assert await read(short=False) == 0
+    assert hops == {'execute': 1}  # outside it, a read's statement goes to the connection's thread as before
+
+
+def test_a_statement_that_would_wait_is_left_to_the_connections_thread(tmp_path: Any) -> None:
+    """`_without_waiting` answers None when the database is busy now, and leaves the patience as it was."""
+    path = str(tmp_path / 'busy.db')
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute('CREATE TABLE t (x)')
+    holder.execute('BEGIN EXCLUSIVE')  # rollback journal: nobody may read until it ends
+    reader = sqlite3.connect(path, isolation_level=None, timeout=15)
+    assert _without_waiting(reader.cursor(), 'SELECT count(*) FROM t') is None
+    assert reader.execute('PRAGMA busy_timeout').fetchone() == (15_000,)
+    holder.execute('COMMIT')
+    done = _without_waiting(reader.cursor(), 'SELECT count(*) FROM t WHERE x = ?', (1,))
+    assert done is not None and done.fetchone() == (0,)
+    holder.close()
+    reader.close()

@@ -85,15 +85,16 @@ __all__ = [
 def _next_number(dialect: Any) -> Any:
     """The day's next number of a prefix: an upsert of its counter, returning the new value (built once)."""
     columns = DailyCounter.__table__.c  # type: ignore[attr-defined]
-    statement = dialect.insert(DailyCounter).values(
+    # On the table, not the model: a model's INSERT takes the ORM's bulk path, twice the cost of this statement.
+    statement = dialect.insert(DailyCounter.__table__).values(
         hall_id=bindparam('hall_id', type_=columns.hall_id.type),
         day=bindparam('day', type_=columns.day.type),
         prefix=bindparam('prefix', type_=columns.prefix.type),
         last=1,
     )
     return statement.on_conflict_do_update(
-        index_elements=['hall_id', 'day', 'prefix'], set_={'last': DailyCounter.last + 1}
-    ).returning(DailyCounter.last)
+        index_elements=['hall_id', 'day', 'prefix'], set_={'last': columns.last + 1}
+    ).returning(columns.last)
 
 
 NEXT_NUMBER_SQLITE = _next_number(sqlite)
@@ -105,7 +106,10 @@ TICKET_COLUMNS = tuple(c.name for c in Ticket.__table__.columns if c.name != 'id
 TICKET_INSERT = insert(Ticket.__table__).returning(Ticket.__table__.c.id)  # type: ignore[attr-defined]
 # The rows a call or a complete locks are read by Core, every column (app/models/rows.py `loaded`), and written by
 # Core UPDATEs (`write_row`): the ORM's loading of them cost more than the statements themselves.
-_WINDOW, _TICKET, _SERVICE = (model.__table__ for model in (Window, Ticket, ServiceItem))  # type: ignore[attr-defined]
+_WINDOW, _TICKET, _SERVICE, _WINDOW_SERVICE = (
+    model.__table__  # type: ignore[attr-defined]
+    for model in (Window, Ticket, ServiceItem, WindowService)
+)
 WINDOW_TO_CALL = (  # every call: built once, bound per call
     core_select(*columns_of(Window))
     .where(_WINDOW.c.id == bindparam('window_id'), _WINDOW.c.hall_id == bindparam('hall_id'))
@@ -227,6 +231,7 @@ class QueueService(QueueViews, WindowsAdmin):
             caller=caller,
             event=TicketIssued,
             detail=_issue_detail(request, caller, decision.reason),
+            service=service,
         )
         if also is not None:
             await also(s, ticket)
@@ -623,14 +628,14 @@ class QueueService(QueueViews, WindowsAdmin):
     # ---- helpers -----------------------------------------------------------------------------
 
     def _served(self, service_id: Any, *, open_only: bool) -> Any:
-        """EXISTS: a window of this hall (an open one, with `open_only`) serves the service."""
+        """EXISTS: a window of this hall (an open one, with `open_only`) serves the service (Core, on the tables)."""
         statement = (
-            select(WindowService.window_id)
-            .join(Window)
-            .where(WindowService.service_id == service_id, Window.hall_id == self.hall_id)
+            core_select(_WINDOW_SERVICE.c.window_id)
+            .join_from(_WINDOW_SERVICE, _WINDOW, _WINDOW.c.id == _WINDOW_SERVICE.c.window_id)
+            .where(_WINDOW_SERVICE.c.service_id == service_id, _WINDOW.c.hall_id == self.hall_id)
         )
         if open_only:
-            statement = statement.where(Window.state == WindowState.OPEN)
+            statement = statement.where(_WINDOW.c.state == WindowState.OPEN)
         return statement.exists()
 
     async def _is_served(self, s: AsyncSession, service_id: int | None, *, open_only: bool = False) -> bool:
@@ -638,16 +643,17 @@ class QueueService(QueueViews, WindowsAdmin):
 
     async def _service_and_served(self, s: AsyncSession, code: str, *, open_only: bool) -> tuple[ServiceItem, bool]:
         """The service by its code and whether a window serves it, in one statement (a number is taken often),
-        built once per `open_only` and bound per call."""
+        built once per `open_only` and bound per call. A Core SELECT of the service's columns (`loaded`): the ORM's
+        loading of the row cost more than the statement; nothing in the take writes the service."""
         statement = self._service_lookups.get(open_only)
         if statement is None:
-            statement = self._service_lookups[open_only] = select(
-                ServiceItem, self._served(ServiceItem.id, open_only=open_only)
-            ).where(ServiceItem.code == bindparam('code'))
+            statement = self._service_lookups[open_only] = core_select(
+                *columns_of(ServiceItem), self._served(_SERVICE.c.id, open_only=open_only)
+            ).where(_SERVICE.c.code == bindparam('code'))
         row = (await s.execute(statement, {'code': code})).one_or_none()
         if row is None:
             raise NotFound('unknown_service', text='unknown_service.code', code_value=code)
-        return row[0], bool(row[1])
+        return loaded(ServiceItem, row), bool(row[width(ServiceItem)])
 
     async def _require_interval(self, s: AsyncSession, ticket: Ticket, code: str) -> None:
         """Refuse a recall or no-show until `recall_interval_seconds` have passed since the ticket was last called."""

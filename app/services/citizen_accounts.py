@@ -210,7 +210,7 @@ class CitizenAccountService(Service):
         if not token.startswith(TOKEN_PREFIX):
             raise Unauthorized('not_authenticated', text='not_authenticated.session')
         now = self.clock()
-        async with self.db.read_session() as s:
+        async with self.db.read_session(short=True) as s:  # a point lookup by the unique token hash
             row = (
                 await s.execute(
                     select(CitizenSession, CitizenAccount)

@@ -170,12 +170,15 @@ class QuickConnection(aiosqlite.Connection):
             if here and timer.on_loop():
                 return timer.run(fn)
             fn = update_wrapper(partial(timer.run, fn), fn)  # timed there too: a quick disk brings the commits back
-        waits_only_if_busy = _is_begin_immediate(args) or (self.reads_only and _short_reads.get())
-        if here and name == 'execute' and isinstance(owner, sqlite3.Cursor) and waits_only_if_busy:
+        if here and name == 'execute' and isinstance(owner, sqlite3.Cursor) and self._waits_only_if_busy(args):
             done = _without_waiting(owner, *args)
             if done is not None:
                 return done
         return await super()._execute(fn, *args, **kwargs)
+
+    def _waits_only_if_busy(self, args: tuple[Any, ...]) -> bool:
+        """BEGIN IMMEDIATE, or a short read session's statement: either runs at once unless SQLite answers busy."""
+        return _is_begin_immediate(args) or (self.reads_only and _short_reads.get())
 
 
 def _is_begin_immediate(args: tuple[Any, ...]) -> bool:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlmodel import col, select
 
 from app.db import Database
-from app.models.cases import Evaluation
+from app.models.cases import Evaluation, Rectification
+from app.models.people import Role, StaffUser
 from app.models.security import AuditEntry
 from app.services.errors import Conflict, Forbidden
-from app.services.evaluation import PAD_TIME, VIA_PAD
+from app.services.evaluation import FIXED, PAD_TIME, VIA_PAD
 from app.services.journey import Journey
-from app.services.principal import Principal
+from app.services.principal import Kind, Principal
 from app.services.queue import QueueService
 from tests import journeyhall
 from tests.callers import DESK
@@ -116,6 +119,51 @@ async def test_the_pad_stops_offering_a_rating_after_its_time(
     with pytest.raises(Conflict, match='刚刚办结'):
         await journey.evaluations.rate_at_pad(pad_of(window), ticket_id, 'good')
     assert await evaluations(db) == []
+
+
+async def add_staff(db: Database, username: str, display_name: str, role: Role, window_id: int | None) -> None:
+    async with db.session() as s, s.begin():
+        s.add(
+            StaffUser(
+                username=username,
+                display_name=display_name,
+                role=role,
+                window_id=window_id,
+                password_hash='-',
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
+
+
+async def test_the_pad_names_the_clerk_who_completed_else_the_windows_own(
+    db: Database, journey: Journey, hall_queue: QueueService, journey_hall: JourneyHall
+) -> None:
+    window = journey_hall.small.window_4
+    await add_staff(db, 'w4_clerk', '窗口四', Role.STAFF, window)
+    await add_staff(db, 'floor_lead', '值班长', Role.MANAGER, None)
+    await completed_at(hall_queue, window)  # by DESK, who has no account here: the window's own clerk
+    prompt = await journey.evaluations.pad_prompt(pad_of(window))
+    assert prompt is not None and prompt.clerk_name == '窗口四'
+    view = await served_ticket(hall_queue, window, 'SVC-C', id_number=LOCAL_CITIZEN, phone='13600001234')
+    await hall_queue.complete(window, caller=Principal(Kind.STAFF, 'floor_lead', Role.MANAGER))
+    prompt = await journey.evaluations.pad_prompt(pad_of(window))
+    assert prompt is not None and (prompt.ticket_id, prompt.clerk_name) == (view.ticket.id, '值班长')
+
+
+async def test_after_a_fix_the_pad_offers_the_rating_again(
+    db: Database, journey: Journey, hall_queue: QueueService, journey_hall: JourneyHall
+) -> None:
+    window = journey_hall.small.window_4
+    ticket_id = await completed_at(hall_queue, window)
+    result = await journey.evaluations.rate_at_pad(pad_of(window), ticket_id, 'very_bad')
+    assert result.rectification is not None
+    assert await journey.evaluations.pad_prompt(pad_of(window)) is None  # rated, a rectification open
+    async with db.session() as s, s.begin():
+        rectification = await s.get(Rectification, result.rectification.id)
+        assert rectification is not None
+        rectification.status = FIXED
+    prompt = await journey.evaluations.pad_prompt(pad_of(window))
+    assert prompt is not None and prompt.ticket_id == ticket_id
 
 
 @pytest.mark.parametrize(

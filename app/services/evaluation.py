@@ -16,7 +16,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import Select, bindparam, exists, func, or_
+from sqlalchemy import select as core_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -111,6 +114,62 @@ class PadPrompt:
     completed_at: dt.datetime
 
 
+_TICKET, _TICKET_EVENT, _SERVICE, _STAFF, _EVALUATION, _RECTIFICATION = (
+    model.__table__  # type: ignore[attr-defined]
+    for model in (Ticket, TicketEvent, ServiceItem, StaffUser, Evaluation, Rectification)
+)
+
+
+def _pad_prompt_statement() -> Select[Any]:
+    """PAD_PROMPT: see `EvaluationService.pad_prompt`; `_state` and `_staff_of` state the same rules row by row."""
+    latest = (
+        core_select(_EVALUATION.c.id)
+        .where(_EVALUATION.c.ticket_id == _TICKET.c.id)
+        .order_by(_EVALUATION.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    rectified = exists().where(_RECTIFICATION.c.evaluation_id == latest, _RECTIFICATION.c.status == FIXED)
+    completer = (
+        core_select(_TICKET_EVENT.c.actor)
+        .where(_TICKET_EVENT.c.ticket_id == _TICKET.c.id, _TICKET_EVENT.c.kind == 'completed')
+        .order_by(_TICKET_EVENT.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    by_name = core_select(_STAFF.c.display_name).where(_STAFF.c.username == completer).limit(1).scalar_subquery()
+    at_window = (
+        core_select(_STAFF.c.display_name)
+        .where(_STAFF.c.window_id == _TICKET.c.window_id, _STAFF.c.role == Role.STAFF)
+        .order_by(_STAFF.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    service = _SERVICE
+    return (
+        core_select(
+            _TICKET.c.id,
+            _TICKET.c.number,
+            _TICKET.c.completed_at,
+            service.c.name.label('service_name'),
+            func.coalesce(by_name, at_window).label('clerk_name'),
+            or_(latest.is_(None), rectified).label('can_rate'),
+        )
+        .join_from(_TICKET, service, service.c.id == _TICKET.c.service_id)
+        .where(
+            _TICKET.c.hall_id == bindparam('hall_id'),
+            _TICKET.c.window_id == bindparam('window_id'),
+            _TICKET.c.status == TicketStatus.COMPLETED,
+            _TICKET.c.completed_at >= bindparam('since', type_=_TICKET.c.completed_at.type),
+        )
+        .order_by(_TICKET.c.completed_at.desc(), _TICKET.c.id.desc())
+        .limit(1)
+    )
+
+
+PAD_PROMPT = _pad_prompt_statement()  # built once, bound per completion
+
+
 @dataclass(frozen=True)
 class RatingResult:
     evaluation: Evaluation
@@ -196,23 +255,25 @@ class EvaluationService(Service):
         return await self._record(ticket_id, chosen, tags, comment, actor=act.actor, role=act.role, via=act.via)
 
     async def pad_prompt(self, caller: Principal) -> PadPrompt | None:
-        """The ticket this pad's window completed last, if it is recent and not rated yet; else None (idle)."""
+        """The ticket this pad's window completed last, if it is recent and not rated yet; else None (idle).
+
+        One statement, bounded by PAD_TIME (it runs after every completion at a window with a pad, however long the
+        queue): the ticket, its service's name, whether it may be rated (`_state`'s rule) and who served it
+        (`_staff_of`'s rule), so it is a short read."""
         window_id = _pad_window(caller)
         now = self.clock()
-        async with self.db.read_session() as s:
-            ticket = await self._last_completed(s, window_id, now)
-            if ticket is None or ticket.id is None or not (await self._state(s, ticket)).can_rate:
-                return None
-            service = await s.get(ServiceItem, ticket.service_id)
-            staff_id = await self._staff_of(s, ticket)
-            staff = await s.get(StaffUser, staff_id) if staff_id is not None else None
-            return PadPrompt(
-                ticket_id=ticket.id,
-                number=ticket.number,
-                service_name=service.name if service else '',
-                clerk_name=staff.display_name if staff else '',
-                completed_at=ticket.completed_at or now,
-            )
+        async with self.db.read_session(short=True) as s:
+            bound = {'hall_id': self.hall_id, 'window_id': window_id, 'since': now - PAD_TIME}
+            row = (await s.execute(PAD_PROMPT, bound)).one_or_none()
+        if row is None or not row.can_rate:
+            return None
+        return PadPrompt(
+            ticket_id=row.id,
+            number=row.number,
+            service_name=row.service_name or '',
+            clerk_name=row.clerk_name or '',
+            completed_at=row.completed_at,
+        )
 
     async def rate_at_pad(self, caller: Principal, ticket_id: int, level: str) -> RatingResult:
         """One tap on the window's pad: the same one evaluation of the ticket as /track and the texted link.

@@ -23,7 +23,8 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
+from sqlalchemy import select as core_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -33,6 +34,7 @@ from app.models.device import Device, DeviceKind
 from app.models.hall import Window
 from app.models.pairing import KioskPairingCode, KioskScreenCredential
 from app.models.people import Role
+from app.models.rows import columns_of, loaded, width
 from app.security.keys import Purpose
 from app.services import audit
 from app.services.deps import Deps
@@ -58,6 +60,12 @@ CODE_ISSUED = 'kiosk_code_issued'
 PAIRED = 'kiosk_paired'
 PAIRING_REFUSED = 'kiosk_pairing_refused'
 UNPAIRED = 'kiosk_unpaired'
+_SCREEN, _DEVICE = KioskScreenCredential.__table__, Device.__table__  # type: ignore[attr-defined]
+SCREEN_BY_TOKEN = (  # every request of a paired kiosk or pad: a Core SELECT of both rows by the token's unique hash
+    core_select(*columns_of(KioskScreenCredential, Device))
+    .join_from(_SCREEN, _DEVICE, _DEVICE.c.id == _SCREEN.c.device_id)
+    .where(_SCREEN.c.token_hash == bindparam('token_hash'))
+)
 
 
 def refused() -> Unauthorized:
@@ -314,17 +322,11 @@ class KioskPairingService(Service):
         if not token:
             raise not_paired()
         now = self.clock()
-        async with self.db.read_session() as s:
-            row = (
-                await s.execute(
-                    select(KioskScreenCredential, Device)
-                    .join(Device, col(Device.id) == KioskScreenCredential.device_id)
-                    .where(KioskScreenCredential.token_hash == token_hash(token))
-                )
-            ).first()
+        async with self.db.read_session(short=True) as s:
+            row = (await s.execute(SCREEN_BY_TOKEN, {'token_hash': token_hash(token)})).first()
         if row is None:
             raise not_paired()
-        screen, device = row
+        screen, device = loaded(KioskScreenCredential, row), loaded(Device, row, width(KioskScreenCredential))
         if screen.revoked_at is not None or device.retired_at is not None:
             raise not_paired()
         if device.code != device_code or device.hall_id != self.hall_id or device.kind != kind:

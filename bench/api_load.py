@@ -19,7 +19,8 @@ The app's CPU comes from /proc (utime+stime of its process); its idle share (dev
 `--idle` seconds first and taken off the sequential phase's CPU per operation. `--profile` runs the app under
 cProfile and prints where its time went (the `.prof` files stay in bench/results/); profiled figures are
 slower, so compare them only with each other. Per level it checks that every answered take is stored and
-that no number was given twice.
+that no number was given twice, and how fast the shared host ran just before and after (a fixed Python loop's
+CPU time): runs on a slower moment show it, so compare runs by ratio.
 Targets (issue 20): take/call/complete within 30% between 0 and 1,000 waiting; >= 225 tickets/s flat out;
 p99 <= 50 ms at 100 tickets/s offered. Results: printed and written to bench/results/api_load.json.
 """
@@ -329,6 +330,8 @@ def print_level(r: dict[str, Any]) -> None:
         refused = f' refused {p["refused"]}' if p['refused'] else ''
         print(f'  {name:<10} {kinds}\n             {extra}; waiting after {p["waiting_after"]}{refused}')
     print(f'  integrity: {r["integrity"]}')
+    before, after = r['reference_ms']
+    print(f'  host speed: a fixed Python loop took {before} ms before this level, {after} ms after (more = slower)')
 
 
 def verdict(levels: list[dict[str, Any]]) -> list[str]:
@@ -375,6 +378,18 @@ def machine() -> dict[str, Any]:
     }
 
 
+def reference_ms(steps: int = 2_000_000) -> float:
+    """CPU ms of a fixed pure-Python loop in this (otherwise idle) process: how fast the shared host ran just then.
+
+    The same app's figures move by up to 2x between runs here as the host's load changes; a level whose reference
+    took longer ran on a slower machine, so compare runs by their ratio, not by the raw tickets/s."""
+    started = time.process_time()
+    total = 0
+    for step in range(steps):
+        total += step & 7
+    return round((time.process_time() - started) * 1000, 1)
+
+
 def run_app(args: argparse.Namespace, base: Path, level: int) -> dict[str, Any]:
     folder = base / f'level-{level}'
     folder.mkdir()
@@ -390,6 +405,7 @@ def run_app(args: argparse.Namespace, base: Path, level: int) -> dict[str, Any]:
         if args.profile
         else AppProcess(sqlite_url(folder / 'hall.db'), folder, **kwargs)
     )
+    reference = [reference_ms()]
     app.start()
     try:
         with httpx.Client(base_url=app.base_url, timeout=30) as client:
@@ -405,6 +421,8 @@ def run_app(args: argparse.Namespace, base: Path, level: int) -> dict[str, Any]:
         raise
     finally:
         app.stop(timeout=60)
+    reference.append(reference_ms())
+    result['reference_ms'] = reference
     result['integrity'] = integrity(folder / 'hall.db', result.pop('answered_takes'))
     if args.profile:
         result['profile'] = str(profile.relative_to(_ROOT))

@@ -176,6 +176,22 @@ class QuickConnection(aiosqlite.Connection):
                 return done
         return await super()._execute(fn, *args, **kwargs)
 
+    def begin_here(self, statement: str) -> bool:
+        """Run a transaction's BEGIN directly on the sqlite3 connection, on the caller's thread, if it cannot wait: a
+        deferred BEGIN always, BEGIN IMMEDIATE while no other process holds the write lock. True when it ran.
+
+        Why: issued as a statement (`exec_driver_sql`), a BEGIN went through SQLAlchemy's whole execution path (its
+        context, events, cursor and result) and cost about as much as the work of a short transaction's statements;
+        every write and every read session begins one. When this answers False (another process writes), the BEGIN
+        is issued as a statement and waits on the connection's thread as before."""
+        connection = self._connection
+        if not self._running or connection is None:
+            return False
+        if statement.upper() in DEFERRED_BEGINS:
+            connection.execute(statement)
+            return True
+        return _without_waiting(connection.cursor(), statement) is not None
+
     def _waits_only_if_busy(self, args: tuple[Any, ...]) -> bool:
         """BEGIN IMMEDIATE, or a short read session's statement: either runs at once unless SQLite answers busy."""
         return _is_begin_immediate(args) or (self.reads_only and _short_reads.get())
@@ -243,7 +259,9 @@ def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:
 
     @event.listens_for(engine.sync_engine, 'begin')
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin)
+        driver = connection.connection.driver_connection
+        if not (isinstance(driver, QuickConnection) and driver.begin_here(begin)):
+            connection.exec_driver_sql(begin)
 
 
 def ensure_sqlite_file(url: str) -> None:

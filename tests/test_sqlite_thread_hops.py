@@ -17,7 +17,7 @@ from typing import Any
 
 import aiosqlite
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from app.db import QUICK_COMMIT_MS, CommitTimer, Database, _without_waiting
 from app.services.uow import unit_of_work
@@ -159,6 +159,30 @@ async def test_a_short_read_never_hops_and_a_plain_read_still_does(
     assert hops == {}  # the session check of every bearer request: BEGIN, SELECT, fetch and the end on the loop
     assert await read(short=False) == 0
     assert hops == {'execute': 1}  # outside it, a read's statement goes to the connection's thread as before
+
+
+async def test_a_begin_runs_on_the_sqlite_connection_not_as_a_statement(sqlite_db: Database) -> None:
+    """Every session begins a transaction; issued directly, the BEGIN skips SQLAlchemy's statement path."""
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    engines = (sqlite_db.engine.sync_engine, sqlite_db.read_engine.sync_engine)
+    for engine in engines:
+        event.listen(engine, 'before_cursor_execute', seen)
+    try:
+        for short in (True, False):
+            async with sqlite_db.write_lock(), sqlite_db.session(short=short) as s, s.begin():
+                raw = (await s.connection()).sync_connection.connection.driver_connection._connection
+                assert raw.in_transaction  # begun: BEGIN IMMEDIATE holds SQLite's write lock from here
+                await s.execute(text('SELECT count(*) FROM audit_entry'))
+        async with sqlite_db.read_session() as s:
+            assert (await s.execute(text('SELECT count(*) FROM audit_entry'))).scalar_one() == 0
+    finally:
+        for engine in engines:
+            event.remove(engine, 'before_cursor_execute', seen)
+    assert statements == ['SELECT count(*) FROM audit_entry'] * 3  # no BEGIN among them
 
 
 def test_a_statement_that_would_wait_is_left_to_the_connections_thread(tmp_path: Any) -> None:

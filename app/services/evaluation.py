@@ -145,17 +145,16 @@ def _pad_prompt_statement() -> Select[Any]:
         .limit(1)
         .scalar_subquery()
     )
-    service = _SERVICE
     return (
         core_select(
             _TICKET.c.id,
             _TICKET.c.number,
             _TICKET.c.completed_at,
-            service.c.name.label('service_name'),
+            _SERVICE.c.name.label('service_name'),
             func.coalesce(by_name, at_window).label('clerk_name'),
             or_(latest.is_(None), rectified).label('can_rate'),
         )
-        .join_from(_TICKET, service, service.c.id == _TICKET.c.service_id)
+        .join_from(_TICKET, _SERVICE, _SERVICE.c.id == _TICKET.c.service_id)
         .where(
             _TICKET.c.hall_id == bindparam('hall_id'),
             _TICKET.c.window_id == bindparam('window_id'),

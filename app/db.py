@@ -44,6 +44,7 @@ from app import tasks
 from app.security.files import private_dir, private_file
 from app.services.errors import DomainError
 from app.storage import StorageHealth, classify, refusal
+from app.write_groups import AfterCommit, WriteGroups
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +93,10 @@ class CommitTimer:
 
     Why: on the connection's thread a COMMIT costs two hops, and the write lock stays held until the loop comes back to
     the committing task, behind every request and page update queued meanwhile (under load, most of the time the lock
-    was held). On the loop, a short write holds the lock through no turn of the loop at all. A slow disk (an SD card,
-    a busy array) would stall every page for each fsync, so every commit is timed, wherever it ran: once the average
-    passes QUICK_COMMIT_MS the commits go back to the connection's thread, and return when the disk is quick again.
+    was held). On the loop, a write group's COMMIT (app/write_groups.py) ends the lock's hold at once. A slow disk (an
+    SD card, a busy array) would stall every page for each fsync, so every commit is timed, wherever it ran: once the
+    average passes QUICK_COMMIT_MS the commits go back to the connection's thread, and return when the disk is quick
+    again.
     """
 
     def __init__(self) -> None:
@@ -192,6 +194,16 @@ class QuickConnection(aiosqlite.Connection):
             return True
         return _without_waiting(connection.cursor(), statement) is not None
 
+    def savepoint_here(self, statement: str) -> bool:
+        """Run a SAVEPOINT, RELEASE or ROLLBACK TO of a short write transaction directly on the sqlite3 connection (it
+        holds the write lock: none of them waits, and inside the transaction none commits). True when it ran; else it
+        goes through SQLAlchemy's statement path (a long transaction's savepoint, on the connection's thread)."""
+        connection = self._connection
+        if not self._running or connection is None or _short_writes.get() is None:
+            return False
+        connection.execute(statement)
+        return True
+
     def _waits_only_if_busy(self, args: tuple[Any, ...]) -> bool:
         """BEGIN IMMEDIATE, or a short read session's statement: either runs at once unless SQLite answers busy."""
         return _is_begin_immediate(args) or (self.reads_only and _short_reads.get())
@@ -263,6 +275,30 @@ def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:
         if not (isinstance(driver, QuickConnection) and driver.begin_here(begin)):
             connection.exec_driver_sql(begin)
 
+    dialect = engine.sync_engine.dialect
+    for step, verb in SAVEPOINT_STEPS.items():
+        setattr(dialect, step, _savepoint_step(getattr(dialect, step), verb))
+
+
+SAVEPOINT_STEPS = {
+    'do_savepoint': 'SAVEPOINT',
+    'do_release_savepoint': 'RELEASE SAVEPOINT',
+    'do_rollback_to_savepoint': 'ROLLBACK TO SAVEPOINT',
+}
+
+
+def _savepoint_step(through_sqlalchemy: Callable[[Any, str], None], verb: str) -> Callable[[Any, str], None]:
+    """The dialect's savepoint step, run on the sqlite3 connection when it cannot wait (a write group's member:
+    app/write_groups.py); through SQLAlchemy's statement path otherwise. The name is SQLAlchemy's own
+    (sa_savepoint_N), never a caller's text."""
+
+    def step(connection: Any, name: str) -> None:
+        driver = connection.connection.driver_connection
+        if not (isinstance(driver, QuickConnection) and driver.savepoint_here(f'{verb} {name}')):
+            through_sqlalchemy(connection, name)
+
+    return step
+
 
 def ensure_sqlite_file(url: str) -> None:
     """Create a new SQLite database's folder (var/ on a fresh checkout) 0700 and its file 0600 (SQLite itself
@@ -313,6 +349,13 @@ class Database:
             self.read_engine, expire_on_commit=False, class_=AsyncSession, info=info
         )
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._lock_wanted = 0  # tasks waiting in write_lock(): a write group closes for them
+        self._info = info
+        self.groups = (
+            WriteGroups(self.engine, self._write_lock, others_waiting=lambda: self._lock_wanted > 0)
+            if self._write_lock is not None
+            else None
+        )
         self._commits = CommitTimer()
         self.health = StorageHealth()
         self._checkpoints: asyncio.Task[None] | None = None
@@ -328,6 +371,21 @@ class Database:
         try:
             async with self._guarded(), self._opened(self._sessions, reads=False) as session:
                 yield session
+        finally:
+            _short_writes.reset(token)
+        self.health.stored()
+
+    @asynccontextmanager
+    async def grouped_write(self) -> AsyncIterator[tuple[AsyncSession, list[AfterCommit]]]:
+        """A short write (the queue's commands) as a member of the open write group (SQLite only: see
+        app/write_groups.py): its session, and the steps to run once its COMMIT is durable (its events). Leaving the
+        block waits for that COMMIT; a storage fault in it is StorageUnavailable for every member of the group."""
+        if self.groups is None:
+            raise RuntimeError('write groups are for SQLite; PostgreSQL commits each transaction on its own')
+        token = _short_writes.set(self._commits)  # copied into the group's committing task too: its COMMIT is short
+        try:
+            async with self._guarded(), self.groups.member(self._info) as joined:
+                yield joined
         finally:
             _short_writes.reset(token)
         self.health.stored()
@@ -382,8 +440,15 @@ class Database:
         if self._write_lock is None:
             yield
             return
-        async with self._write_lock:
+        self._lock_wanted += 1
+        try:
+            await self._write_lock.acquire()
+        finally:
+            self._lock_wanted -= 1
+        try:
             yield
+        finally:
+            self._write_lock.release()
 
     async def checkpoint(self) -> tuple[int, int, int] | None:
         """Copy the WAL back into the database while a guard holds the write lock; (busy, wal frames, copied)."""
@@ -414,6 +479,8 @@ class Database:
 
     async def dispose(self) -> None:
         await tasks.stop(self._checkpoints)
+        if self.groups is not None:
+            await self.groups.drain()
         self._checkpoints = None
         await self.engine.dispose()
         if self.read_engine is not self.engine:

@@ -105,6 +105,7 @@ class Recorder:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     refused: Counter[str] = field(default_factory=Counter)
     taken: list[str] = field(default_factory=list)  # the numbers answered to takes
+    client_cpu_share: float = 0.0  # this client process's CPU over the phase, as a share of one core
 
     def requests(self) -> int:
         return sum(len(v) for v in self.latencies.values()) + sum(self.refused.values())
@@ -194,15 +195,19 @@ def summary(recorder: Recorder, cpu: float, seconds: float) -> dict[str, Any]:
         'requests': requests,
         'app_cpu_ms_per_request': round(cpu * 1000 / requests, 2) if requests else None,
         'app_cpu_share': round(cpu / seconds, 2) if seconds else None,
+        'client_cpu_share': round(recorder.client_cpu_share, 2),
     }
 
 
 async def phase(pid: int, body: Any) -> tuple[Recorder, float, float]:
-    """Run `body(recorder)` and return the recorder, the app's CPU seconds and the wall seconds it took."""
+    """Run `body(recorder)` and return the recorder, the app's CPU seconds and the wall seconds it took; the
+    recorder also keeps this client process's own share of a core (flat out, a client at ~100% caps the rate)."""
     recorder = Recorder()
-    cpu0, wall0 = proc_cpu_seconds(pid), time.perf_counter()
+    cpu0, own0, wall0 = proc_cpu_seconds(pid), proc_cpu_seconds(os.getpid()), time.perf_counter()
     await body(recorder)
-    return recorder, proc_cpu_seconds(pid) - cpu0, time.perf_counter() - wall0
+    seconds = time.perf_counter() - wall0
+    recorder.client_cpu_share = (proc_cpu_seconds(os.getpid()) - own0) / seconds if seconds else 0.0
+    return recorder, proc_cpu_seconds(pid) - cpu0, seconds
 
 
 async def run_level(args: argparse.Namespace, app: AppProcess, token: str, level: int) -> dict[str, Any]:
@@ -325,7 +330,8 @@ def print_level(r: dict[str, Any]) -> None:
         else:
             extra = (
                 f'{p["tickets_per_s"]} tickets/s; app CPU {p["app_cpu_ms_per_ticket"]} ms/ticket, '
-                f'{p["app_cpu_ms_per_request"]} ms/request'
+                f'{p["app_cpu_ms_per_request"]} ms/request; app {100 * p["app_cpu_share"]:.0f}% and these clients '
+                f'{100 * p["client_cpu_share"]:.0f}% of a core'
             )
         refused = f' refused {p["refused"]}' if p['refused'] else ''
         print(f'  {name:<10} {kinds}\n             {extra}; waiting after {p["waiting_after"]}{refused}')

@@ -2,8 +2,11 @@
 
 `unit_of_work` opens one session, takes the process's SQLite write lock (FIFO hand-over, app/db.py) for its one
 transaction, commits, lets the lock go before the session closes (the transaction has ended; a close may wait for
-the loop), and only then publishes the events the work emitted. The lock is not re-entrant: code running inside a
-unit of work writes through `uow.session` (the services' `*_in(s, ...)` helpers), never through another unit of work.
+the loop), and only then publishes the events the work emitted. A short one on SQLite (the queue's commands) is a
+member of a write group instead (app/write_groups.py): its own SAVEPOINT in a transaction shared with the short
+writes that arrive with it, one COMMIT for all, and its events published once that COMMIT is durable. The lock is
+not re-entrant: code running inside a unit of work writes through `uow.session` (the services' `*_in(s, ...)`
+helpers), never through another unit of work.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,17 +52,28 @@ async def unit_of_work(
     """Commit, then publish. `apply_first` sees each event before the bus does, so the caller's own
     in-memory state is current when it answers (the bus copy is then recognised and skipped).
     Without a bus the work writes only; emitting then is a programming error. `short`: see Database.session."""
-    async with db.session(short=short) as session, db.write_lock(), session.begin():
-        uow = UnitOfWork(session, bus)
-        yield uow
-    for event in uow.events:
+    if short and db.groups is not None:
+        async with db.grouped_write() as (session, after_commit):
+            uow = UnitOfWork(session, bus)
+            yield uow
+            if uow.events:
+                after_commit.append(partial(_publish, uow.events, bus, apply_first))
+    else:
+        async with db.session(short=short) as session, db.write_lock(), session.begin():
+            uow = UnitOfWork(session, bus)
+            yield uow
+        await _publish(uow.events, bus, apply_first)
+    # A short write on SQLite never suspends (app/db.py): one turn of the loop after each unit of work, outside the
+    # lock, so that a task writing in a loop (a sweep, a batch, one window's calls) lets every other task run between.
+    await asyncio.sleep(0)
+
+
+async def _publish(events: list[Event], bus: Bus | None, apply_first: Callable[[Event], object] | None) -> None:
+    for event in events:
         if apply_first is not None:
             apply_first(event)
         assert bus is not None  # emit() refuses events without one
         await bus.publish(event)
-    # A short write on SQLite never suspends (app/db.py): one turn of the loop after each unit of work, outside the
-    # lock, so that a task writing in a loop (a sweep, a batch, one window's calls) lets every other task run between.
-    await asyncio.sleep(0)
 
 
 class Service:

@@ -63,8 +63,8 @@ async def unit_of_work(
             uow = UnitOfWork(session, bus)
             yield uow
         await _publish(uow.events, bus, apply_first)
-    # A short write on SQLite never suspends (app/db.py): one turn of the loop after each unit of work, outside the
-    # lock, so that a task writing in a loop (a sweep, a batch, one window's calls) lets every other task run between.
+    # One turn of the loop after each unit of work, outside the lock, so that a task writing in a loop (a sweep, a
+    # batch, one window's calls) lets every other task run between, even where its write never suspended.
     await asyncio.sleep(0)
 
 

@@ -3,10 +3,13 @@ the device bridge's emulated printer and ID service."""
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
 import pytest
 
 from app.bus import InProcessBus
@@ -160,3 +163,17 @@ async def ui_hall(tmp_path: Path, sqlite_template: SqliteTemplate, monkeypatch: 
     get_settings.cache_clear()
     yield built
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def hops(monkeypatch: pytest.MonkeyPatch) -> collections.Counter[str]:
+    """SQLite steps that went to a connection's thread, by name ('execute' for a statement, 'commit', 'rollback')."""
+    counted: collections.Counter[str] = collections.Counter()
+    to_thread = aiosqlite.Connection._execute
+
+    async def counting(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        counted[getattr(fn, '__name__', '?')] += 1
+        return await to_thread(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, '_execute', counting)
+    return counted

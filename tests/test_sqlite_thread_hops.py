@@ -16,26 +16,10 @@ import collections
 import sqlite3
 from typing import Any
 
-import aiosqlite
-import pytest
 from sqlalchemy import event, text
 
 from app.db import QUICK_COMMIT_MS, CommitTimer, Database, _without_waiting
 from app.services.uow import unit_of_work
-
-
-@pytest.fixture
-def hops(monkeypatch: pytest.MonkeyPatch) -> collections.Counter[str]:
-    """Steps that went to a connection's thread, by name ('execute' for a statement, 'commit', 'rollback')."""
-    counted: collections.Counter[str] = collections.Counter()
-    to_thread = aiosqlite.Connection._execute
-
-    async def counting(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        counted[getattr(fn, '__name__', '?')] += 1
-        return await to_thread(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(aiosqlite.Connection, '_execute', counting)
-    return counted
 
 
 async def _write(db: Database, *, short: bool) -> None:

@@ -10,7 +10,6 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiosqlite
 import pytest
 from sqlalchemy import event
 from sqlmodel import select
@@ -73,21 +72,14 @@ async def together(*writes: Callable[[], Awaitable[None]]) -> list[BaseException
 
 
 async def test_short_writes_that_arrive_together_share_one_commit_and_are_answered_after_it(
-    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+    sqlite_db: Database, hops: collections.Counter[str]
 ) -> None:
     bus = SeeingBus(sqlite_db)
     await writer(sqlite_db, None, 0)()  # the pools' first connections are opened here
     await keys(sqlite_db)
     assert sqlite_db.groups is not None
     commits = sqlite_db.groups.commits
-    hops: collections.Counter[str] = collections.Counter()
-    to_thread = aiosqlite.Connection._execute
-
-    async def counting(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        hops[getattr(fn, '__name__', '?')] += 1
-        return await to_thread(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(aiosqlite.Connection, '_execute', counting)
+    hops.clear()
     assert await together(*(writer(sqlite_db, bus, n) for n in range(1, 9))) == [None] * 8
     assert sqlite_db.groups.commits == commits + 1  # eight takes, one COMMIT
     every = ['k0'] + [f'k{n}' for n in range(1, 9)]

@@ -20,6 +20,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, AsyncTransaction
@@ -48,6 +49,7 @@ class WriteGroup:
     closing: bool = False  # set by the committer, under the turn: no member joins after it
     members: list[Member] = field(default_factory=list)  # members whose work was kept, in order
     committer: asyncio.Task[None] | None = None
+    started: bool = False  # the committer ran its first step (a task cancelled before it runs none of its code)
 
 
 class WriteGroups:
@@ -84,7 +86,7 @@ class WriteGroups:
             if group.committer is None:
                 group.committer = asyncio.get_running_loop().create_task(self._commit_when_quiet(group, group.joined))
                 self._committers.add(group.committer)
-                group.committer.add_done_callback(self._committers.discard)
+                group.committer.add_done_callback(partial(self._committer_done, group))
         await member.durable
 
     async def drain(self) -> None:
@@ -125,33 +127,54 @@ class WriteGroups:
 
     async def _commit_when_quiet(self, group: WriteGroup, seen: int) -> None:
         """Commit the group once it is quiet; `seen`: its members when this task was created (a turn ago)."""
+        group.started = True
         failure: BaseException | None = None
         try:
             await self._quiet(group, seen)
             async with group.turn:  # after every member already waiting for its turn
-                group.closing = True
-            if self._open is group:
-                self._open = None
+                self._close(group)
             await group.transaction.commit()
             self.commits += 1
         except BaseException as error:  # a cancelled group (shutdown) fails its members too: none was answered
             failure = error
-            group.closing = True
-            try:
-                await group.transaction.rollback()
-            except Exception:
-                log.exception('rolling back a write group that did not commit')
+        await self._end(group, failure)
+        if isinstance(failure, asyncio.CancelledError):
+            raise failure
+
+    async def _end(self, group: WriteGroup, failure: BaseException | None) -> None:
+        """Roll back a group that did not commit, give its connection and the lock back, and answer its members."""
+        try:
+            if failure is not None:
+                self._close(group)
+                try:
+                    await group.transaction.rollback()
+                except Exception:
+                    log.exception('rolling back a write group that did not commit')
         finally:
-            if self._open is group:
-                self._open = None
             try:
                 await group.connection.close()
             finally:
                 self._lock.release()
         for member in group.members:
             await _settle(member, failure)
-        if isinstance(failure, asyncio.CancelledError):
-            raise failure
+
+    def _committer_done(self, group: WriteGroup, task: asyncio.Task[None]) -> None:
+        """A committer cancelled before its first step ran none of its code: end its group in a task of its own."""
+        self._committers.discard(task)
+        if task.cancelled() and not group.started:
+            self._close(group)
+            self._track(asyncio.get_running_loop().create_task(self._end(group, asyncio.CancelledError())))
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._committers.add(task)
+        task.add_done_callback(self._committers.discard)
+
+    def _close(self, group: WriteGroup) -> None:
+        """No member joins the group from now on. Never leave a closing group open: a joiner would find its turn free,
+        see it closing and try again, without ever letting the loop run."""
+        group.closing = True
+        if self._open is group:
+            self._open = None
 
     async def _quiet(self, group: WriteGroup, seen: int) -> None:
         """Return once a turn of the loop passed with no new member, the group is full, or another writer waits."""

@@ -201,3 +201,23 @@ async def test_the_last_group_is_committed_when_the_database_is_disposed(sqlite_
         assert await keys(fresh) == ['k1']
     finally:
         await fresh.dispose()
+
+
+async def test_a_group_cancelled_before_its_commit_fails_its_members_and_the_next_write_goes_through(
+    sqlite_db: Database,
+) -> None:
+    """Shutdown cancels a group's task before its COMMIT, even before its first step: its member is not stored and
+    fails, the group's connection and the lock are given back, and the next write is stored."""
+    await writer(sqlite_db, None, 0)()
+    groups = sqlite_db.groups
+    assert groups is not None
+    request = asyncio.get_running_loop().create_task(writer(sqlite_db, None, 1)())
+    while not groups._committers:
+        await asyncio.sleep(0)
+    (committer,) = groups._committers
+    committer.cancel()  # before its first step: none of its own code runs
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(request, timeout=10)
+    await asyncio.wait_for(writer(sqlite_db, None, 2)(), timeout=10)
+    assert await keys(sqlite_db) == ['k0', 'k2']
+    assert not sqlite_db._write_lock.locked()  # type: ignore[union-attr]
